@@ -1,0 +1,53 @@
+"""Clinic: telehealth consultation scheduling for hospitals."""
+
+import os
+from typing import Any
+
+from flask import Flask
+
+import config as settings
+
+from .extensions import csrf, db, migrate
+from .models.transactions import configure_sqlite
+
+
+def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults from config.py, then the instance config.py, then `config`.
+
+    `config` is a config name ("testing"), a class, or a mapping of overrides.
+    """
+    app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
+    name = config if isinstance(config, str) else settings.config_name()
+    app.config.from_object(settings.configs[name])
+    app.config.from_pyfile("config.py", silent=True)
+    if isinstance(config, type):
+        app.config.from_object(config)
+    elif isinstance(config, dict):
+        app.config.update(config)
+    _refuse_unsafe_production(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR)
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+    from . import api, booking, cli, errors, health, security
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(booking.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies
+    errors.register(app)
+    security.register(app)
+    cli.register(app)
+    return app
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    if app.debug or app.testing:
+        return
+    if app.config["SECRET_KEY"] in (None, "", settings.DEFAULT_SECRET_KEY):
+        raise RuntimeError("CLINIC_SECRET_KEY must be set to a long random value in production")

@@ -1,0 +1,30 @@
+"""The data layer: every model, importable from `clinic.models`."""
+
+from .audit import AuditEvent
+from .base import Base, utcnow
+from .people import Clinician, Department, Patient, Service, clinician_service
+from .scheduling import (
+    ACTIVE_STATUSES,
+    AvailabilityRule,
+    Consultation,
+    ConsultationStatus,
+    IdempotencyKey,
+    TimeOff,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "AuditEvent",
+    "AvailabilityRule",
+    "Base",
+    "Clinician",
+    "Consultation",
+    "ConsultationStatus",
+    "Department",
+    "IdempotencyKey",
+    "Patient",
+    "Service",
+    "TimeOff",
+    "clinician_service",
+    "utcnow",
+]

@@ -1,0 +1,88 @@
+"""Departments, their services and clinicians, and patients."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+
+clinician_service = Table(
+    "clinician_service",
+    Base.metadata,
+    Column("clinician_id", ForeignKey("clinician.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("service.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Department(Base):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # Shown to patients who can no longer cancel online.
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    services: Mapped[list["Service"]] = relationship(back_populates="department", order_by="Service.name")
+    clinicians: Mapped[list["Clinician"]] = relationship(
+        back_populates="department", order_by="Clinician.display_name"
+    )
+
+
+class Service(Base):
+    """A kind of consultation: how long it lasts and the booking rules around it."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int]
+    buffer_before_minutes: Mapped[int] = mapped_column(default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(default=0)
+    min_notice_minutes: Mapped[int] = mapped_column(default=120)
+    horizon_days: Mapped[int] = mapped_column(default=60)
+    slot_interval_minutes: Mapped[int] = mapped_column(default=15)
+    # Patients may cancel or reschedule online until this long before the start.
+    cancel_cutoff_minutes: Mapped[int] = mapped_column(default=24 * 60)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department] = relationship(back_populates="services")
+    clinicians: Mapped[list["Clinician"]] = relationship(
+        secondary=clinician_service, back_populates="services", order_by="Clinician.id"
+    )
+
+
+class Clinician(Base):
+    """A clinician's profile: who patients see and the zone their weekly hours are kept in."""
+
+    __tablename__ = "clinician"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department] = relationship(back_populates="clinicians")
+    services: Mapped[list[Service]] = relationship(secondary=clinician_service, back_populates="clinicians")
+    availability_rules: Mapped[list["AvailabilityRule"]] = relationship(  # noqa: F821
+        back_populates="clinician", cascade="all, delete-orphan"
+    )
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    phone: Mapped[str] = mapped_column(String(40))
+    birth_date: Mapped[date]
+    time_zone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,119 @@
+"""Weekly hours, time off, consultations, and the idempotency keys of booking requests."""
+
+import enum
+from datetime import date, datetime, time
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .people import Clinician, Patient, Service
+
+
+class AvailabilityRule(Base):
+    """Weekly hours in the clinician's own zone; an end at or before the start runs past midnight."""
+
+    __tablename__ = "availability_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinician.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int]  # Monday is 0, as in date.weekday()
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+
+    clinician: Mapped[Clinician] = relationship(back_populates="availability_rules")
+
+
+class TimeOff(Base):
+    __tablename__ = "time_off"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinician.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    label: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (Index("ix_time_off_clinician_start", "clinician_id", "starts_at"),)
+
+
+class ConsultationStatus(enum.StrEnum):
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+# Every status but cancelled keeps the clinician's time taken.
+ACTIVE_STATUSES = tuple(s for s in ConsultationStatus if s is not ConsultationStatus.CANCELLED)
+_ACTIVE_SQL = "status <> 'cancelled'"
+
+
+class Consultation(Base):
+    __tablename__ = "consultation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinician.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The consultation with the service's buffers around it: the time no other booking may touch.
+    blocked_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[ConsultationStatus] = mapped_column(
+        Enum(ConsultationStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=ConsultationStatus.BOOKED,
+    )
+    # Clinical detail: shown to the clinician only, never in mail, invites or logs.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    patient_time_zone: Mapped[str] = mapped_column(String(64))
+    meeting_provider: Mapped[str | None] = mapped_column(String(32))
+    meeting_join_url: Mapped[str | None] = mapped_column(String(2000))
+    meeting_host_url: Mapped[str | None] = mapped_column(String(2000))
+    meeting_external_id: Mapped[str | None] = mapped_column(String(255))
+    invite_sequence: Mapped[int] = mapped_column(default=0)
+    manage_token_hash: Mapped[str] = mapped_column(String(64))
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[Patient] = relationship()
+    clinician: Mapped[Clinician] = relationship()
+    service: Mapped[Service] = relationship()
+
+    __table_args__ = (
+        # The busy-interval query reads one clinician's window through this index.
+        Index("ix_consultation_clinician_blocked", "clinician_id", "blocked_from"),
+        # A cheap backstop for identical slots on every database; PostgreSQL adds an
+        # exclusion constraint for overlaps in the migration.
+        Index(
+            "uq_consultation_clinician_start_active",
+            "clinician_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is not ConsultationStatus.CANCELLED
+
+
+class IdempotencyKey(Base):
+    """A booking request's key, so a replayed request returns the booking it made."""
+
+    __tablename__ = "idempotency_key"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,49 @@
+"""Transactions that serialise writers, on SQLite and PostgreSQL alike."""
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+_IMMEDIATE = "clinic_begin_immediate"
+
+
+def configure_sqlite(engine: Engine, *, begin_immediate: bool = True) -> None:
+    """Give pysqlite real transactions (SQLAlchemy's documented recipe).
+
+    pysqlite's default deferred BEGIN runs a booking's availability check outside the
+    write lock, so racing bookings all succeed. We take over BEGIN ourselves and, for
+    transactions opened by `begin_write`, issue `BEGIN IMMEDIATE` so the write lock is
+    taken before the check. `begin_immediate=False` exists only so a test can show the
+    race that this prevents.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # WAL lets readers run beside the one writer; it persists in the file, so set it once.
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        immediate = begin_immediate and connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a serialising write transaction.
+
+    On SQLite this is `BEGIN IMMEDIATE` (one writer at a time, waiting up to the busy
+    timeout); on PostgreSQL an ordinary transaction, in which callers lock rows. A read
+    transaction already open is ended first: it holds no changes, and SQLite cannot
+    upgrade it to a writer once another connection has written.
+    """
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() called with unflushed changes in the session")
+        session.rollback()
+    session.connection(execution_options={_IMMEDIATE: True})
