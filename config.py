@@ -42,6 +42,68 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600 * 4
     TESTING = False
 
+    # Video provider for new consultations: jitsi, teams, zoom or webhook.
+    MEETING_PROVIDER = _env("MEETING_PROVIDER", "jitsi")
+    # Provider used when the chosen one is refused for good (dead letter), so patients still get a link.
+    MEETING_FALLBACK_PROVIDER = _env("MEETING_FALLBACK_PROVIDER", "jitsi")
+    # Seconds to wait for a provider to accept the connection.
+    PROVIDER_CONNECT_TIMEOUT = float(_env("PROVIDER_CONNECT_TIMEOUT", "3"))
+    # Seconds to wait for each read of a provider's response.
+    PROVIDER_READ_TIMEOUT = float(_env("PROVIDER_READ_TIMEOUT", "10"))
+    # Jitsi server that hosts the rooms; use your own or JaaS for clinical traffic.
+    JITSI_BASE_URL = _env("JITSI_BASE_URL", "https://meet.jit.si")
+    # Jitsi token-auth application id (JWT iss); with the secret, every link carries a JWT.
+    JITSI_APP_ID = _env("JITSI_APP_ID")
+    # Jitsi token-auth shared secret (HS256).
+    JITSI_APP_SECRET = _env("JITSI_APP_SECRET")
+    # Microsoft Entra tenant (directory) id that owns the Teams app.
+    TEAMS_TENANT_ID = _env("TEAMS_TENANT_ID")
+    # Entra application (client) id with OnlineMeetings.ReadWrite.All.
+    TEAMS_CLIENT_ID = _env("TEAMS_CLIENT_ID")
+    # Entra application client secret.
+    TEAMS_CLIENT_SECRET = _env("TEAMS_CLIENT_SECRET")
+    # Object id of the Teams user who organizes the meetings (needs an application access policy).
+    TEAMS_ORGANIZER_ID = _env("TEAMS_ORGANIZER_ID")
+    # Where client-credentials tokens come from.
+    TEAMS_AUTHORITY_URL = _env("TEAMS_AUTHORITY_URL", "https://login.microsoftonline.com")
+    # Microsoft Graph API root.
+    GRAPH_BASE_URL = _env("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
+    # Zoom account id of the Server-to-Server OAuth app.
+    ZOOM_ACCOUNT_ID = _env("ZOOM_ACCOUNT_ID")
+    # Zoom Server-to-Server OAuth client id.
+    ZOOM_CLIENT_ID = _env("ZOOM_CLIENT_ID")
+    # Zoom Server-to-Server OAuth client secret.
+    ZOOM_CLIENT_SECRET = _env("ZOOM_CLIENT_SECRET")
+    # Zoom user (id or e-mail) who hosts the meetings; "me" when unset.
+    ZOOM_USER_ID = _env("ZOOM_USER_ID")
+    # Where Zoom access tokens come from.
+    ZOOM_OAUTH_URL = _env("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token")
+    # Zoom REST API root.
+    ZOOM_API_BASE_URL = _env("ZOOM_API_BASE_URL", "https://api.zoom.us/v2")
+    # The hospital's own meeting service for the webhook provider (contract in clinic/meetings/webhook.py).
+    WEBHOOK_URL = _env("WEBHOOK_URL")
+    # Shared secret that signs webhook requests (HMAC-SHA256).
+    WEBHOOK_SECRET = _env("WEBHOOK_SECRET")
+
+    # How mail leaves: "file" writes .eml files to <instance>/mail (development only), "smtp" sends.
+    MAIL_BACKEND = _env("MAIL_BACKEND", "file")
+    # SMTP server host name.
+    SMTP_HOST = _env("SMTP_HOST", "localhost")
+    # SMTP server port: usually 25 (relay), 587 (starttls) or 465 (ssl).
+    SMTP_PORT = int(_env("SMTP_PORT", "25"))
+    # SMTP login user; no login when empty.
+    SMTP_USERNAME = _env("SMTP_USERNAME")
+    # SMTP login password.
+    SMTP_PASSWORD = _env("SMTP_PASSWORD")
+    # Transport security to the SMTP server: none, starttls or ssl.
+    SMTP_TLS = _env("SMTP_TLS", "none")
+    # Seconds to wait for the SMTP server before giving up (the message is retried later).
+    SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10"))
+    # Sender of every mail and organizer of every invite; replies to invites arrive here.
+    MAIL_FROM = _env("MAIL_FROM", "Clinic <appointments@clinic.example>")
+    # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
+    INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

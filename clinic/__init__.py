@@ -28,7 +28,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR)
+    migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -35,6 +35,8 @@ class TimeOff(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     label: Mapped[str] = mapped_column(String(120), default="")
 
+    clinician: Mapped[Clinician] = relationship()
+
     __table_args__ = (Index("ix_time_off_clinician_start", "clinician_id", "starts_at"),)
 
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 _IMMEDIATE = "clinic_begin_immediate"
 
@@ -42,6 +42,8 @@ def begin_write(session: Session) -> None:
     transaction already open is ended first: it holds no changes, and SQLite cannot
     upgrade it to a writer once another connection has written.
     """
+    if isinstance(session, scoped_session):
+        session = session()
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() called with unflushed changes in the session")

@@ -1,0 +1,36 @@
+# Two commands do all set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test install lint bench clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+## Create the venv, migrate, load the demo hospital, serve on http://127.0.0.1:5000 with the worker in-process.
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) clinic demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## Create the venv if needed and run the whole suite.
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check clinic tests bench config.py wsgi.py
+	$(BIN)/ruff format --check clinic tests bench config.py wsgi.py
+
+bench: install
+	$(BIN)/python -m bench.slot_search
+	$(BIN)/python -m bench.booking_throughput
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,75 @@
+"""The audit trail: append-only events, each hashed together with the one before it.
+
+Changing or deleting any row breaks every hash after it, which `verify_chain` finds.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    now: datetime,
+    details: dict | None = None,
+    remote_addr: str | None = None,
+) -> AuditEvent:
+    """Append an event in the caller's transaction. `details` holds ids and field names, never values."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appends so two transactions cannot both chain onto the same last row.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
+    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    event = AuditEvent(
+        occurred_at=now.astimezone(UTC),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        remote_addr=remote_addr,
+        details=details or {},
+        prev_hash=prev,
+    )
+    event.hash = _digest(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first event whose hash or link does not check out, or None if all do."""
+    prev = GENESIS
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
+        if event.prev_hash != prev or event.hash != _digest(event):
+            return event.id
+        prev = event.hash
+    return None
+
+
+def _digest(event: AuditEvent) -> str:
+    body = json.dumps(
+        [
+            event.prev_hash,
+            event.occurred_at.isoformat(),
+            event.actor,
+            event.action,
+            event.entity_type,
+            event.entity_id,
+            event.remote_addr,
+            event.details,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()

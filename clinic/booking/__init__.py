@@ -1,0 +1,5 @@
+"""The public booking pages and the patient's manage link."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,116 @@
+"""A realistic demo hospital: departments, clinicians in two zones, services, hours, bookings."""
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import AvailabilityRule, Clinician, Department, Service, TimeOff
+from .scheduling.availability import find_slots
+from .scheduling.booking import Actor, BookingRequest, book
+from .scheduling.errors import SlotUnavailable
+from .scheduling.patients import PatientDetails
+
+DEPARTMENTS = {
+    "Cardiology": ("+44 20 7946 0101", [("Follow-up call", 15), ("New patient consultation", 45)]),
+    "Dermatology": ("+44 20 7946 0102", [("Skin check review", 20), ("Consultation", 30)]),
+    "Mental Health": ("+44 20 7946 0103", [("Check-in", 20), ("Therapy session", 45)]),
+}
+CLINICIANS = [
+    ("Dr Amara Okafor", "Cardiology", "Europe/London"),
+    ("Dr Lars de Vries", "Cardiology", "Europe/Amsterdam"),
+    ("Dr Priya Raman", "Cardiology", "Europe/London"),
+    ("Dr Sofia Jansen", "Dermatology", "Europe/Amsterdam"),
+    ("Dr Tom Whitfield", "Dermatology", "Europe/London"),
+    ("Dr Noor Haddad", "Dermatology", "Europe/Amsterdam"),
+    ("Dr Ellen Brooks", "Mental Health", "Europe/London"),
+    ("Dr Pieter Bakker", "Mental Health", "Europe/Amsterdam"),
+    ("Dr Hannah Lewis", "Mental Health", "Europe/London"),
+]
+FIRST = ["Alex", "Sam", "Jo", "Maria", "Ahmed", "Lena", "Chris", "Fatima", "Ivan", "Grace", "Yusuf", "Emma"]
+LAST = ["Smith", "Jones", "Visser", "Khan", "Murphy", "de Boer", "Patel", "Evans", "Novak", "Brown"]
+DAY_PARTS = [(time(9), time(12, 30)), (time(13, 30), time(17))]  # lunch 12:30-13:30
+
+
+def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 300) -> bool:
+    """Create the demo hospital unless it exists. Returns False when there was nothing to do."""
+    if session.scalar(select(Department.id).where(Department.name == "Cardiology")):
+        return False
+    rng = random.Random(20261124)
+    services = _departments_and_services(session)
+    clinicians = _clinicians(session, services, now)
+    session.commit()
+    _bookings(session, services, clinicians, now, secret, rng, bookings)
+    return True
+
+
+def _departments_and_services(session: Session) -> dict[str, list[Service]]:
+    services = {}
+    for name, (phone, offered) in DEPARTMENTS.items():
+        department = Department(name=name, contact_phone=phone)
+        session.add(department)
+        services[name] = [
+            Service(
+                department=department,
+                name=title,
+                duration_minutes=minutes,
+                buffer_after_minutes=5 if minutes >= 30 else 0,
+                slot_interval_minutes=15 if minutes != 20 else 20,
+                min_notice_minutes=120,
+                horizon_days=60,
+            )
+            for title, minutes in offered
+        ]
+        session.add_all(services[name])
+    return services
+
+
+def _clinicians(session: Session, services: dict[str, list[Service]], now: datetime) -> list[Clinician]:
+    clinicians = []
+    for i, (name, department_name, zone_name) in enumerate(CLINICIANS):
+        department = services[department_name][0].department
+        clinician = Clinician(
+            department=department,
+            display_name=name,
+            title="Consultant",
+            email=f"{name.split()[-1].lower()}.{i}@hospital.example",
+            time_zone=zone_name,
+            services=list(services[department_name]),
+        )
+        weekdays = range(5) if i % 3 else range(4)  # some work four days
+        clinician.availability_rules = [
+            AvailabilityRule(weekday=day, start_time=start, end_time=end)
+            for day in weekdays
+            for start, end in DAY_PARTS
+        ]
+        session.add(clinician)
+        clinicians.append(clinician)
+    for clinician in clinicians[::4]:  # a week of leave in two weeks' time
+        start = datetime.combine(now.date() + timedelta(days=14), time(), tzinfo=UTC)
+        session.add(TimeOff(clinician=clinician, starts_at=start, ends_at=start + timedelta(days=7), label="Leave"))
+    return clinicians
+
+
+def _bookings(session, services, clinicians, now, secret, rng, count) -> None:
+    window = (now, now + timedelta(days=28))
+    all_services = [s for offered in services.values() for s in offered]
+    free = {s.id: find_slots(session, s, *window, now) for s in all_services}
+    made = 0
+    while made < count and any(free.values()):
+        service = rng.choice([s for s in all_services if free[s.id]])
+        slot = free[service.id].pop(rng.randrange(len(free[service.id])))
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        patient = PatientDetails(
+            name=f"{first} {last}",
+            email=f"{first.lower()}.{last.lower().replace(' ', '')}{made}@example.org",
+            phone=f"+44 7700 9{made:05d}",
+            birth_date=date(rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)),
+            time_zone=rng.choice(["Europe/London", "Europe/Amsterdam", "America/New_York"]),
+        )
+        request = BookingRequest(service.id, slot.start, patient, clinician_id=slot.clinician_id)
+        try:
+            book(session, request, now=now, secret=secret, actor=Actor("system"))
+            made += 1
+        except SlotUnavailable:
+            continue  # an earlier demo booking with buffers took this time

@@ -1,0 +1,1 @@
+"""Scheduling services: time zones, the slot engine and the booking transaction."""

@@ -1,0 +1,339 @@
+"""The booking transaction, and cancelling and rescheduling, which never double-book.
+
+Each is one short transaction: take a lock that serialises bookings for the clinician
+(SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE on the clinician row),
+re-check the time with the slot engine, then write the consultation and its audit event.
+On PostgreSQL an exclusion constraint on (clinician, blocked range) is the backstop.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
+from ..models.transactions import begin_write
+from .availability import active_service, find_slots, load_calendars, rules_for, service_clinicians
+from .errors import ChangeNotAllowed, IdempotencyConflict, NotFound, SlotTaken, SlotUnavailable
+from .patients import PatientDetails
+from .slots import Slot, available_slots
+from .status import RESCHEDULABLE, check_transition
+from .tokens import manage_token, new_reference, token_hash, token_matches
+
+ALTERNATIVES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    service_id: int
+    start: datetime
+    patient: PatientDetails
+    clinician_id: int | None = None  # None: the first available clinician
+    reason: str = ""
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Booked:
+    consultation: Consultation
+    manage_token: str
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, for the audit trail: "patient", "staff:<id>" or "system", and from where."""
+
+    name: str = "patient"
+    remote_addr: str | None = None
+
+
+def book(session: Session, request: BookingRequest, *, now: datetime, secret: str, actor: Actor) -> Booked:
+    """Book the requested time, or raise SlotTaken (with the next free times) or SlotUnavailable.
+
+    A request carrying an idempotency key that was seen before returns the booking it made.
+    """
+    fingerprint = _fingerprint(request)
+    begin_write(session)
+    try:
+        if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
+            return replay
+        service = active_service(session, request.service_id)
+        for clinician in _free_candidates(session, service, request, now):
+            _lock(session, clinician.id)
+            if _is_free(session, service, clinician.id, request.start, now):
+                consultation = _insert(session, service, clinician, request, fingerprint, now, secret, actor)
+                session.commit()
+                return Booked(consultation, manage_token(secret, consultation.uuid))
+        session.rollback()
+    except IntegrityError:
+        # The exclusion constraint or a unique index caught a race the lock did not.
+        session.rollback()
+        if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
+            return replay
+    except BaseException:
+        session.rollback()
+        raise
+    raise _refusal(session, request.service_id, request.clinician_id, request.start, now)
+
+
+def cancel(
+    session: Session, consultation_id: int, *, now: datetime, actor: Actor, reason: str = "", enforce_cutoff=True
+) -> Consultation:
+    """Cancel a consultation (patients only up to the service's cut-off)."""
+    begin_write(session)
+    try:
+        consultation = _locked_consultation(session, consultation_id)
+        check_transition(consultation.status, ConsultationStatus.CANCELLED)
+        if enforce_cutoff:
+            _check_cutoff(consultation, now)
+        consultation.status = ConsultationStatus.CANCELLED
+        consultation.cancel_reason = reason
+        consultation.cancelled_at = now
+        consultation.invite_sequence += 1
+        audit.record(session, **_audit_fields(consultation, "consultation.cancelled", now, actor))
+        session.commit()
+        return consultation
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def reschedule(
+    session: Session,
+    consultation_id: int,
+    new_start: datetime,
+    *,
+    now: datetime,
+    actor: Actor,
+    clinician_id: int | None = None,
+) -> Consultation:
+    """Move a consultation to another free time (same clinician unless another is named)."""
+    begin_write(session)
+    try:
+        consultation = _locked_consultation(session, consultation_id, clinician_id)
+        if consultation.status not in RESCHEDULABLE:
+            raise ChangeNotAllowed("This consultation can no longer be moved.")
+        _check_cutoff(consultation, now)
+        service = consultation.service
+        target = clinician_id or consultation.clinician_id
+        service_clinicians(session, service, target)  # the new clinician must offer the service
+        if not _is_free(session, service, target, new_start, now, exclude=consultation.id):
+            session.rollback()
+            raise _refusal(session, service.id, target, new_start, now)
+        changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
+        consultation.clinician_id = target
+        _place(consultation, service, new_start)
+        consultation.invite_sequence += 1
+        audit.record(session, **_audit_fields(consultation, "consultation.rescheduled", now, actor, changed))
+        session.commit()
+        return consultation
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def consultation_for_token(session: Session, reference: str, token: str, *, now: datetime, grace_days: int) -> Consultation:
+    """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
+    consultation = None
+    if isinstance(reference, str) and len(reference) <= 12:
+        consultation = session.scalar(select(Consultation).where(Consultation.reference == reference.upper()))
+    if consultation is None or not token_matches(token, consultation.manage_token_hash):
+        raise NotFound("No booking matches this link.")
+    if now > consultation.ends_at + timedelta(days=grace_days):
+        raise NotFound("No booking matches this link.")
+    return consultation
+
+
+def next_free_times(
+    session: Session, service: Service, after: datetime, now: datetime, clinician_id: int | None = None
+) -> list[Slot]:
+    """The next few free times from `after`, for a patient who lost a race or asked too late."""
+    slots = find_slots(session, service, after, after + timedelta(days=14), now, clinician_id)
+    unique, seen = [], set()
+    for slot in slots:
+        if slot.start not in seen:
+            seen.add(slot.start)
+            unique.append(slot)
+        if len(unique) == ALTERNATIVES_SHOWN:
+            break
+    return unique
+
+
+def _free_candidates(session: Session, service: Service, request: BookingRequest, now: datetime) -> list[Clinician]:
+    """Clinicians worth locking, in id order (one order for everyone, so locks cannot deadlock)."""
+    clinicians = service_clinicians(session, service, request.clinician_id)
+    if request.clinician_id is not None:
+        return clinicians
+    window = (request.start, request.start + timedelta(seconds=1))
+    free = {s.clinician_id for s in find_slots(session, service, *window, now) if s.start == request.start}
+    return [c for c in clinicians if c.id in free]
+
+
+def _lock(session: Session, clinician_id: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Clinician.id).where(Clinician.id == clinician_id).with_for_update())
+    # SQLite: begin_write's BEGIN IMMEDIATE already holds the database's single write lock.
+
+
+def _is_free(
+    session: Session, service: Service, clinician_id: int, start: datetime, now: datetime, exclude: int | None = None
+) -> bool:
+    window = (start, start + timedelta(seconds=1))
+    slots = find_slots(session, service, *window, now, clinician_id, exclude_consultation=exclude)
+    return any(slot.start == start for slot in slots)
+
+
+def _refusal(
+    session: Session, service_id: int, clinician_id: int | None, start: datetime, now: datetime
+) -> SlotUnavailable:
+    """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable."""
+    service = active_service(session, service_id)
+    offered = _offered_ignoring_bookings(session, service, clinician_id, start, now)
+    alternatives = next_free_times(session, service, max(start, now), now, clinician_id)
+    session.rollback()
+    if offered:
+        return SlotTaken("That time was just taken. Please choose another.", alternatives)
+    error = SlotUnavailable("That time is not available for booking.")
+    error.alternatives = alternatives
+    return error
+
+
+def _offered_ignoring_bookings(
+    session: Session, service: Service, clinician_id: int | None, start: datetime, now: datetime
+) -> bool:
+    clinicians = service_clinicians(session, service, clinician_id)
+    calendars = [
+        replace(calendar, busy=())
+        for calendar in load_calendars(session, clinicians, start, start + timedelta(seconds=1))
+    ]
+    slots = available_slots(rules_for(service), calendars, start, start + timedelta(seconds=1), now)
+    return any(slot.start == start for slot in slots)
+
+
+def _insert(
+    session: Session,
+    service: Service,
+    clinician: Clinician,
+    request: BookingRequest,
+    fingerprint: str,
+    now: datetime,
+    secret: str,
+    actor: Actor,
+) -> Consultation:
+    consultation = Consultation(
+        uuid=str(uuid.uuid4()),
+        reference=_unused_reference(session),
+        patient=_patient(session, request.patient, now),
+        clinician=clinician,
+        service=service,
+        reason=request.reason,
+        patient_time_zone=request.patient.time_zone,
+        status=ConsultationStatus.BOOKED,
+        created_at=now,
+        updated_at=now,
+    )
+    _place(consultation, service, request.start)
+    consultation.manage_token_hash = token_hash(manage_token(secret, consultation.uuid))
+    session.add(consultation)
+    session.flush()
+    if request.idempotency_key:
+        session.add(IdempotencyKey(key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id))
+    audit.record(session, **_audit_fields(consultation, "consultation.booked", now, actor))
+    return consultation
+
+
+def _place(consultation: Consultation, service: Service, start: datetime) -> None:
+    consultation.starts_at = start
+    consultation.ends_at = start + timedelta(minutes=service.duration_minutes)
+    consultation.blocked_from = start - timedelta(minutes=service.buffer_before_minutes)
+    consultation.blocked_until = consultation.ends_at + timedelta(minutes=service.buffer_after_minutes)
+
+
+def _patient(session: Session, details: PatientDetails, now: datetime) -> Patient:
+    """The patient with this e-mail and date of birth, with their latest contact details."""
+    patient = session.scalar(
+        select(Patient)
+        .where(func.lower(Patient.email) == details.email.lower(), Patient.birth_date == details.birth_date)
+        .order_by(Patient.id)
+        .limit(1)
+    )
+    if patient is None:
+        patient = Patient(name=details.name, email=details.email, birth_date=details.birth_date, created_at=now)
+        session.add(patient)
+    patient.phone = details.phone
+    patient.time_zone = details.time_zone
+    patient.language = details.language
+    return patient
+
+
+def _unused_reference(session: Session) -> str:
+    while True:
+        reference = new_reference()
+        if session.scalar(select(Consultation.id).where(Consultation.reference == reference)) is None:
+            return reference
+
+
+def _replay(session: Session, key: str, fingerprint: str, secret: str) -> Booked | None:
+    seen = session.get(IdempotencyKey, key)
+    if seen is None:
+        return None
+    if seen.request_hash != fingerprint:
+        raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
+    consultation = session.get(Consultation, seen.consultation_id)
+    session.rollback()
+    return Booked(consultation, manage_token(secret, consultation.uuid), replayed=True)
+
+
+def _fingerprint(request: BookingRequest) -> str:
+    fields = asdict(request)
+    fields.pop("idempotency_key")
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _locked_consultation(session: Session, consultation_id: int, other_clinician: int | None = None) -> Consultation:
+    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
+    consultation = session.get(Consultation, consultation_id)
+    if consultation is None:
+        raise NotFound("No such consultation.")
+    clinician_id = consultation.clinician_id
+    for locked in sorted({clinician_id, other_clinician or clinician_id}):
+        _lock(session, locked)
+    session.refresh(consultation)
+    if consultation.clinician_id != clinician_id:
+        raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
+    return consultation
+
+
+def _check_cutoff(consultation: Consultation, now: datetime) -> None:
+    service = consultation.service
+    deadline = consultation.starts_at - timedelta(minutes=service.cancel_cutoff_minutes)
+    if now > deadline:
+        raise ChangeNotAllowed(
+            "It is too late to change this booking online.",
+            contact_phone=service.department.contact_phone,
+            deadline=deadline,
+        )
+
+
+def _audit_fields(
+    consultation: Consultation, action: str, now: datetime, actor: Actor, changed: list[str] | None = None
+) -> dict:
+    details = {"reference": consultation.reference, "clinician_id": consultation.clinician_id}
+    if changed:
+        details["changed"] = changed
+    return {
+        "actor": actor.name,
+        "action": action,
+        "entity_type": "consultation",
+        "entity_id": consultation.id,
+        "now": now,
+        "details": details,
+        "remote_addr": actor.remote_addr,
+    }

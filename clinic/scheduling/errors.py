@@ -1,0 +1,57 @@
+"""Errors the scheduling services raise; the web layer maps each to a page or problem+json."""
+
+from datetime import datetime
+
+
+class BookingError(Exception):
+    """A request the booking rules refuse; the message is safe to show to the patient."""
+
+    code = "booking_error"
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        if field:
+            self.field = field
+
+
+class NotFound(BookingError):
+    code = "not_found"
+
+
+class InvalidRequest(BookingError):
+    code = "invalid_request"
+
+
+class SlotUnavailable(BookingError):
+    """The time is not (or no longer) offered: outside hours, too soon, too far ahead, or taken."""
+
+    code = "slot_unavailable"
+    field = "start"
+
+
+class SlotTaken(SlotUnavailable):
+    """Another booking won the race; `alternatives` are the next free times."""
+
+    code = "slot_taken"
+
+    def __init__(self, message: str, alternatives: list | None = None):
+        super().__init__(message)
+        self.alternatives = alternatives or []
+
+
+class IdempotencyConflict(BookingError):
+    """An idempotency key reused for a different request."""
+
+    code = "idempotency_conflict"
+
+
+class ChangeNotAllowed(BookingError):
+    """Cancelling or rescheduling after the service's cut-off, or of a booking that is over."""
+
+    code = "change_not_allowed"
+
+    def __init__(self, message: str, *, contact_phone: str = "", deadline: datetime | None = None):
+        super().__init__(message)
+        self.contact_phone = contact_phone
+        self.deadline = deadline

@@ -1,0 +1,106 @@
+"""A patient's details as given on the booking page or through the API, checked once for both."""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import BookingError
+from .timezones import InvalidTimeZone, zone
+
+MAX_NAME = 200
+MAX_REASON = 2000
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidDetails(BookingError):
+    """One message per field that failed."""
+
+    code = "invalid_details"
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    name: str
+    email: str
+    phone: str
+    birth_date: date
+    time_zone: str
+    language: str = "en"
+
+
+def check_patient_details(
+    *, name: object, email: object, phone: object, birth_date: object, time_zone: object, today: date
+) -> PatientDetails:
+    """Normalised details, or InvalidDetails naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    clean_name = _text(name, "name", MAX_NAME, errors)
+    clean_email = _email(email, errors)
+    clean_phone = _text(phone, "phone", 40, errors)
+    if clean_phone and not _PHONE.match(clean_phone):
+        errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
+    clean_birth = _birth_date(birth_date, today, errors)
+    try:
+        zone(time_zone)  # type: ignore[arg-type]
+    except InvalidTimeZone:
+        errors["time_zone"] = "Choose a time zone from the list."
+    if errors:
+        raise InvalidDetails(errors)
+    return PatientDetails(clean_name, clean_email, clean_phone, clean_birth, time_zone)  # type: ignore[arg-type]
+
+
+def check_reason(reason: object) -> str:
+    """The optional reason for the visit: plain text, bounded."""
+    if reason is None or reason == "":
+        return ""
+    if not isinstance(reason, str):
+        raise InvalidDetails({"reason": "The reason must be text."})
+    if len(reason) > MAX_REASON:
+        raise InvalidDetails({"reason": f"Keep the reason under {MAX_REASON} characters."})
+    return reason.strip()
+
+
+def _text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        errors[field] = "This field is required."
+        return ""
+    value = " ".join(value.split())
+    if len(value) > limit:
+        errors[field] = f"Keep this under {limit} characters."
+    elif _CONTROL.search(value):
+        errors[field] = "This contains characters that are not allowed."
+    return value
+
+
+def _email(value: object, errors: dict[str, str]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        errors["email"] = "This field is required."
+        return ""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors["email"] = "Enter an e-mail address like name@example.org."
+        return ""
+
+
+def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            errors["birth_date"] = "Enter the date of birth as YYYY-MM-DD."
+            return None
+    if not isinstance(value, date):
+        errors["birth_date"] = "This field is required."
+        return None
+    if value > today:
+        errors["birth_date"] = "The date of birth cannot be in the future."
+    elif value.year < today.year - 130:
+        errors["birth_date"] = "Check the year of birth."
+    return value

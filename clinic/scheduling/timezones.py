@@ -1,0 +1,85 @@
+"""The one home of time-zone handling: names to zones, wall clock to instants, display."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from .errors import BookingError
+
+
+class InvalidTimeZone(BookingError):
+    code = "invalid_time_zone"
+
+
+class NonExistentLocalTime(BookingError):
+    """A wall-clock time skipped by a DST change (e.g. 01:30 on the spring-forward night)."""
+
+    code = "nonexistent_local_time"
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`; raises InvalidTimeZone for anything else."""
+    if not isinstance(name, str) or name not in zone_names_set():
+        raise InvalidTimeZone(f"Unknown time zone: {str(name)[:64]!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidTimeZone(f"Unknown time zone: {name[:64]!r}") from exc
+
+
+@cache
+def zone_names_set() -> frozenset[str]:
+    return frozenset(n for n in available_timezones() if "/" in n or n == "UTC")
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """Every selectable zone name, sorted, for pickers."""
+    return tuple(sorted(zone_names_set()))
+
+
+def local_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant a naive wall-clock time names in `tz`.
+
+    Ambiguous times (the repeated hour) take their first occurrence; times skipped by a
+    DST change raise NonExistentLocalTime.
+    """
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != wall:
+        raise NonExistentLocalTime(f"{wall:%Y-%m-%d %H:%M} does not exist in {tz.key}")
+    return instant
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants at which `day` begins and ends in `tz` (23 or 25 hours apart on DST days)."""
+    start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz)
+
+
+def format_local(instant: datetime, tz: ZoneInfo) -> str:
+    """'Tuesday 3 March 2026, 09:00 (Europe/London)' — the date and time as the viewer reads it."""
+    local = instant.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({tz.key})"
+
+
+def parse_instant(text: str, tz_name: str | None = None) -> datetime:
+    """An ISO-8601 date-time as an aware UTC instant.
+
+    With an offset it is taken as given; without one it is a wall-clock time in `tz_name`
+    (required then). Raises ValueError, InvalidTimeZone or NonExistentLocalTime.
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        raise ValueError("expected an ISO-8601 date-time string")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    if not tz_name:
+        raise ValueError("a date-time without an offset needs a time zone")
+    return local_to_utc(parsed, zone(tz_name))

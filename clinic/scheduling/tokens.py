@@ -1,0 +1,36 @@
+"""Public references and manage-link tokens."""
+
+import hashlib
+import hmac
+import secrets
+from base64 import urlsafe_b64encode
+
+# No 0/O, 1/I/L: references are read out over the phone.
+_REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_reference() -> str:
+    """A reference like K7F-3QZ9 (31**7, about 2**34, values)."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(7))
+    return f"{chars[:3]}-{chars[3:]}"
+
+
+def manage_token(secret: str, consultation_uuid: str) -> str:
+    """The secret of a consultation's manage link (256 bits).
+
+    Derived with HMAC from the app's secret key rather than stored, so a replayed booking
+    request can hand back the same token while the database keeps only its hash.
+    """
+    digest = hmac.new(secret.encode(), f"manage-link:{consultation_uuid}".encode(), hashlib.sha256).digest()
+    return urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented token with the stored hash."""
+    if not isinstance(token, str) or len(token) > 128:
+        return False
+    return hmac.compare_digest(token_hash(token), stored_hash)

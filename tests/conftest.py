@@ -1,0 +1,109 @@
+"""Fixtures: a fresh app and database per test, on SQLite or (with CLINIC_TEST_DATABASE_URL) PostgreSQL.
+
+The schema always comes from the Alembic migrations, never from create_all(), so the
+tests run against exactly what `flask db upgrade` builds.
+"""
+
+import os
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from clinic import create_app
+from clinic.extensions import db
+
+PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
+TEST_SECRET = "test-secret-key"
+
+
+def on_postgres() -> bool:
+    return bool(PG_URL)
+
+
+postgres_only = pytest.mark.skipif(not PG_URL, reason="needs CLINIC_TEST_DATABASE_URL (PostgreSQL)")
+sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="SQLite-specific")
+
+
+def build_app(database_url: str, instance_path: str, **overrides):
+    os.environ["CLINIC_INSTANCE_PATH"] = instance_path
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        **overrides,
+    }
+    return create_app(config)
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> str:
+    """A database upgraded to head once per run: a template file on SQLite, the test DB on PostgreSQL."""
+    folder = tmp_path_factory.mktemp("template")
+    if PG_URL:
+        reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite:///{folder}/template.sqlite"
+    app = build_app(url, str(folder))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database_url(migrated_database, tmp_path) -> str:
+    if PG_URL:
+        yield PG_URL
+        _truncate_all(PG_URL)
+        return
+    path = tmp_path / "clinic.sqlite"
+    shutil.copy(migrated_database.removeprefix("sqlite:///"), path)
+    yield f"sqlite:///{path}"
+
+
+def _truncate_all(url: str) -> None:
+    from clinic.models import Base
+
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed 'now': Monday 2 March 2026, 08:00 UTC."""
+    return datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -1,0 +1,103 @@
+"""Factories for test data: each call makes fresh rows with sensible defaults."""
+
+import itertools
+from datetime import date, time
+
+from clinic.models import AvailabilityRule, Clinician, Department, Service, TimeOff
+from clinic.scheduling.booking import Actor, BookingRequest, book
+from clinic.scheduling.patients import PatientDetails
+
+from .conftest import TEST_SECRET
+
+_seq = itertools.count(1)
+
+WEEKDAYS = range(5)
+
+
+def department(session, **fields) -> Department:
+    n = next(_seq)
+    dept = Department(**{"name": f"Department {n}", "contact_phone": "+44 20 7946 0000", **fields})
+    session.add(dept)
+    session.flush()
+    return dept
+
+
+def service(session, dept: Department | None = None, **fields) -> Service:
+    svc = Service(
+        **{
+            "department": dept or department(session),
+            "name": f"Service {next(_seq)}",
+            "duration_minutes": 30,
+            "slot_interval_minutes": 30,
+            "min_notice_minutes": 0,
+            "horizon_days": 60,
+            **fields,
+        }
+    )
+    session.add(svc)
+    session.flush()
+    return svc
+
+
+def clinician(
+    session,
+    services: list[Service],
+    *,
+    time_zone: str = "Europe/London",
+    hours: list[tuple[time, time]] | None = None,
+    weekdays=WEEKDAYS,
+    **fields,
+) -> Clinician:
+    """A clinician offering `services`, working `hours` (default 09:00-12:30 and 13:30-17:00) on weekdays."""
+    n = next(_seq)
+    hours = hours or [(time(9), time(12, 30)), (time(13, 30), time(17))]
+    person = Clinician(
+        **{
+            "department": services[0].department,
+            "display_name": f"Dr Test {n}",
+            "email": f"clinician{n}@hospital.example",
+            "time_zone": time_zone,
+            **fields,
+        }
+    )
+    person.services = list(services)
+    person.availability_rules = [
+        AvailabilityRule(weekday=day, start_time=start, end_time=end) for day in weekdays for start, end in hours
+    ]
+    session.add(person)
+    session.flush()
+    return person
+
+
+def time_off(session, person: Clinician, starts_at, ends_at) -> TimeOff:
+    off = TimeOff(clinician_id=person.id, starts_at=starts_at, ends_at=ends_at, label="Leave")
+    session.add(off)
+    session.flush()
+    return off
+
+
+def patient_details(n: int | None = None, **fields) -> PatientDetails:
+    n = n if n is not None else next(_seq)
+    return PatientDetails(
+        **{
+            "name": f"Patient {n}",
+            "email": f"patient{n}@example.org",
+            "phone": "+44 7700 900123",
+            "birth_date": date(1980, 1, 1),
+            "time_zone": "Europe/London",
+            **fields,
+        }
+    )
+
+
+def booking(session, svc: Service, start, *, now, clinician_id=None, reason="", key=None, patient=None):
+    """Book through the real booking service; returns the Booked result."""
+    request = BookingRequest(
+        service_id=svc.id,
+        start=start,
+        patient=patient or patient_details(),
+        clinician_id=clinician_id,
+        reason=reason,
+        idempotency_key=key,
+    )
+    return book(session, request, now=now, secret=TEST_SECRET, actor=Actor("patient"))
