@@ -200,9 +200,7 @@ def _refusal(
     session.rollback()
     if offered:
         return SlotTaken("That time was just taken. Please choose another.", alternatives)
-    error = SlotUnavailable("That time is not available for booking.")
-    error.alternatives = alternatives
-    return error
+    return SlotUnavailable("That time is not available for booking.", alternatives)
 
 
 def _offered_ignoring_bookings(

@@ -29,15 +29,15 @@ class SlotUnavailable(BookingError):
     code = "slot_unavailable"
     field = "start"
 
-
-class SlotTaken(SlotUnavailable):
-    """Another booking won the race; `alternatives` are the next free times."""
-
-    code = "slot_taken"
-
     def __init__(self, message: str, alternatives: list | None = None):
         super().__init__(message)
-        self.alternatives = alternatives or []
+        self.alternatives = alternatives or []  # the next free Slots, to offer instead
+
+
+class SlotTaken(SlotUnavailable):
+    """Another booking won the race."""
+
+    code = "slot_taken"
 
 
 class IdempotencyConflict(BookingError):
