@@ -7,19 +7,20 @@ from sqlalchemy.orm import Session, scoped_session
 _IMMEDIATE = "clinic_begin_immediate"
 
 
-def configure_sqlite(engine: Engine, *, begin_immediate: bool = True) -> None:
-    """Give pysqlite real transactions (SQLAlchemy's documented recipe).
+def configure_sqlite(engine: Engine, *, take_write_lock: bool = True) -> None:
+    """Set SQLite's pragmas and give pysqlite real transactions (SQLAlchemy's documented recipe).
 
-    pysqlite's default deferred BEGIN runs a booking's availability check outside the
-    write lock, so racing bookings all succeed. We take over BEGIN ourselves and, for
-    transactions opened by `begin_write`, issue `BEGIN IMMEDIATE` so the write lock is
-    taken before the check. `begin_immediate=False` exists only so a test can show the
-    race that this prevents.
+    pysqlite by default sends BEGIN only before the first INSERT/UPDATE, so a booking's
+    availability check runs outside any transaction and racing bookings all succeed. We
+    take over BEGIN ourselves and, for transactions opened by `begin_write`, issue
+    `BEGIN IMMEDIATE` so the write lock is held before the check. `take_write_lock=False`
+    leaves pysqlite's default in place; it exists only so a test can show that race.
     """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        if take_write_lock:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -28,10 +29,12 @@ def configure_sqlite(engine: Engine, *, begin_immediate: bool = True) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        immediate = begin_immediate and connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if take_write_lock:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def begin_write(session: Session) -> None:

@@ -75,11 +75,12 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
     except IntegrityError:
         # The exclusion constraint or a unique index caught a race the lock did not.
         session.rollback()
-        if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
-            return replay
     except BaseException:
         session.rollback()
         raise
+    # A twin request with the same key may have taken the time while we waited for the lock.
+    if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
+        return replay
     raise _refusal(session, request.service_id, request.clinician_id, request.start, now)
 
 

@@ -1,0 +1,219 @@
+"""Never double-book: racing threads against the real database, SQLite or PostgreSQL."""
+
+import threading
+import time as clock
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clinic.models import Consultation
+from clinic.models.transactions import configure_sqlite
+from clinic.scheduling.booking import Actor, BookingRequest, book
+from clinic.scheduling.errors import SlotTaken
+
+from . import factories
+from .conftest import TEST_SECRET, postgres_only, sqlite_only
+
+MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+RACERS = 20
+
+
+def race_engine(url: str, *, take_write_lock: bool = True):
+    """An engine with one connection per racer, with a slow busy-time read to widen the race window."""
+    engine = create_engine(url, pool_size=RACERS, max_overflow=0)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine, take_write_lock=take_write_lock)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _slow_check(conn, cursor, statement, *_):
+        if "blocked_from" in statement and statement.lstrip().upper().startswith("SELECT"):
+            clock.sleep(0.02)  # the time between "is it free?" and "insert" that racers exploit
+
+    return engine
+
+
+def race(engine, requests: list[BookingRequest], now) -> list[object]:
+    """Run every request at once, one thread and connection each; return each outcome."""
+    barrier = threading.Barrier(len(requests))
+    outcomes: list[object] = [None] * len(requests)
+
+    def run(i: int) -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            try:
+                outcomes[i] = book(session, requests[i], now=now, secret=TEST_SECRET, actor=Actor())
+            except Exception as exc:  # the outcome is what we assert on
+                outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def active_count(session, clinician_id: int) -> int:
+    session.rollback()  # end the test's own read snapshot, taken before the race
+    return session.scalar(
+        select(func.count()).where(Consultation.clinician_id == clinician_id, Consultation.status == "booked")
+    )
+
+
+@pytest.fixture
+def one_clinician(session):
+    svc = factories.service(session, duration_minutes=30, slot_interval_minutes=15)
+    doc = factories.clinician(session, [svc])
+    session.commit()
+    return svc, doc
+
+
+def same_slot_requests(svc, doc, n=RACERS):
+    return [
+        BookingRequest(svc.id, MONDAY_10, factories.patient_details(i), clinician_id=doc.id) for i in range(n)
+    ]
+
+
+def test_twenty_patients_racing_for_one_slot_get_one_booking(session, database_url, one_clinician, now):
+    svc, doc = one_clinician
+    engine = race_engine(database_url)
+    outcomes = race(engine, same_slot_requests(svc, doc), now)
+    engine.dispose()
+
+    booked = [o for o in outcomes if not isinstance(o, Exception)]
+    taken = [o for o in outcomes if isinstance(o, SlotTaken)]
+    assert len(booked) == 1
+    assert len(taken) == RACERS - 1, [type(o).__name__ for o in outcomes]
+    assert all(t.alternatives and t.alternatives[0].start > MONDAY_10 for t in taken)
+    assert active_count(session, doc.id) == 1
+
+
+def overlapping_requests(svc, doc, n=RACERS):
+    """Racers alternating between 10:00 and 10:15 for a 30-minute service: any two of them overlap."""
+    starts = [MONDAY_10, MONDAY_10 + timedelta(minutes=15)]
+    return [
+        BookingRequest(svc.id, starts[i % 2], factories.patient_details(i), clinician_id=doc.id) for i in range(n)
+    ]
+
+
+def has_overlap(session, clinician_id: int) -> bool:
+    session.rollback()
+    rows = sorted(
+        session.execute(
+            select(Consultation.starts_at, Consultation.ends_at).where(
+                Consultation.clinician_id == clinician_id, Consultation.status == "booked"
+            )
+        ).all()
+    )
+    return any(b_start < a_end for (_, a_end), (b_start, _) in zip(rows, rows[1:], strict=False))
+
+
+def test_racers_for_overlapping_times_get_one_booking(session, database_url, one_clinician, now):
+    svc, doc = one_clinician
+    engine = race_engine(database_url)
+    outcomes = race(engine, overlapping_requests(svc, doc), now)
+    engine.dispose()
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+    assert all(isinstance(o, SlotTaken) for o in outcomes if isinstance(o, Exception))
+    assert not has_overlap(session, doc.id)
+
+
+@sqlite_only
+def test_the_race_test_catches_double_booking_when_the_write_lock_is_switched_off(
+    session, database_url, one_clinician, now
+):
+    svc, doc = one_clinician
+    engine = race_engine(database_url, take_write_lock=False)
+    race(engine, overlapping_requests(svc, doc), now)
+    engine.dispose()
+    assert has_overlap(session, doc.id)
+
+
+def test_overlapping_slots_of_different_lengths_cannot_both_be_booked(session, database_url, now):
+    short = factories.service(session, duration_minutes=30, slot_interval_minutes=15)
+    long = factories.service(session, short.department, duration_minutes=45, slot_interval_minutes=15)
+    doc = factories.clinician(session, [short, long])
+    session.commit()
+    starts = [MONDAY_10, MONDAY_10 + timedelta(minutes=15), MONDAY_10 + timedelta(minutes=30)]
+    requests = [
+        BookingRequest(svc.id, start, factories.patient_details(), clinician_id=doc.id)
+        for svc in (short, long)
+        for start in starts
+    ]
+    engine = race_engine(database_url)
+    race(engine, requests, now)
+    engine.dispose()
+
+    assert active_count(session, doc.id) >= 1
+    assert not has_overlap(session, doc.id)
+
+
+def test_first_available_racers_fill_each_free_clinician_once(session, database_url, now):
+    svc = factories.service(session)
+    doctors = [factories.clinician(session, [svc]) for _ in range(3)]
+    session.commit()
+    requests = [BookingRequest(svc.id, MONDAY_10, factories.patient_details(i)) for i in range(10)]
+    engine = race_engine(database_url)
+    outcomes = race(engine, requests, now)
+    engine.dispose()
+
+    booked = [o for o in outcomes if not isinstance(o, Exception)]
+    assert sorted(b.consultation.clinician_id for b in booked) == sorted(d.id for d in doctors)
+    assert sum(isinstance(o, SlotTaken) for o in outcomes) == 7
+
+
+def test_a_replayed_request_with_the_same_idempotency_key_books_once(session, database_url, one_clinician, now):
+    svc, doc = one_clinician
+    patient = factories.patient_details()
+    requests = [
+        BookingRequest(svc.id, MONDAY_10, patient, clinician_id=doc.id, idempotency_key="form-abc") for _ in range(8)
+    ]
+    engine = race_engine(database_url)
+    outcomes = race(engine, requests, now)
+    engine.dispose()
+
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    assert len({o.consultation.reference for o in outcomes}) == 1
+    assert len({o.manage_token for o in outcomes}) == 1
+    assert active_count(session, doc.id) == 1
+
+
+def test_a_cancelled_slot_can_be_booked_again(session, one_clinician, now):
+    from clinic.scheduling.booking import cancel
+
+    svc, doc = one_clinician
+    first = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id)
+    cancel(session, first.consultation.id, now=now, actor=Actor())
+    again = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id)
+    assert again.consultation.id != first.consultation.id
+
+
+@postgres_only
+def test_the_exclusion_constraint_refuses_overlaps_written_past_the_service(session, one_clinician, now):
+    svc, doc = one_clinician
+    first = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id).consultation
+    # Bypass the booking service: copy the row with a start 10 minutes later (different start, overlapping).
+    overlapping = text(
+        "INSERT INTO consultation (uuid, reference, patient_id, clinician_id, service_id, starts_at, ends_at, "
+        "blocked_from, blocked_until, status, reason, patient_time_zone, invite_sequence, manage_token_hash, "
+        "cancel_reason, created_at, updated_at) "
+        "SELECT gen_random_uuid()::text, 'XXX-XXXX', patient_id, clinician_id, service_id, starts_at + interval '10 min', "
+        "ends_at + interval '10 min', blocked_from + interval '10 min', blocked_until + interval '10 min', status, "
+        "reason, patient_time_zone, 0, manage_token_hash, '', now(), now() FROM consultation WHERE id = :id"
+    )
+    with pytest.raises(IntegrityError) as caught:
+        session.execute(overlapping, {"id": first.id})
+    session.rollback()
+    assert "ex_consultation_no_overlap" in str(caught.value)
+
+
+def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_clinician, now):
+    from clinic.scheduling.errors import SlotUnavailable
+
+    svc, doc = one_clinician
+    with pytest.raises(SlotUnavailable) as caught:
+        factories.booking(session, svc, datetime.combine(MONDAY_10.date(), time(20), UTC), now=now, clinician_id=doc.id)
+    assert not isinstance(caught.value, SlotTaken)
