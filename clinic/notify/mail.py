@@ -1,0 +1,250 @@
+"""Mail messages (text, HTML and an optional iMIP invite) and the backends that deliver them.
+
+Backends raise `MailTemporaryError` when a later retry may succeed and `MailPermanentError`
+when it will not, so the outbox can decide between backing off and a dead letter.
+"""
+
+import hashlib
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any, Protocol
+
+from .ics import Invite
+
+TLS_MODES = ("none", "starttls", "ssl")
+
+
+class MailError(Exception):
+    """A message could not be delivered."""
+
+
+class MailTemporaryError(MailError):
+    """Worth retrying later: a 4xx reply, a refused or dropped connection, a timeout."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MailPermanentError(MailError):
+    """A retry would fail the same way: a 5xx reply, bad credentials, a TLS setup the server refuses."""
+
+
+class MailPartiallyRefused(MailPermanentError):
+    """Some recipients were refused while the others got the message.
+
+    Permanent because a retry would send a second copy to those who already have it.
+    """
+
+    def __init__(self, refused: Mapping[str, tuple[int, bytes]]) -> None:
+        super().__init__(f"recipients refused: {', '.join(sorted(refused))}")
+        self.refused = dict(refused)
+
+
+def make_message_id(key: str, domain: str) -> str:
+    """A Message-ID that is the same for every send of the message with this idempotency key."""
+    # Hashed because a key may hold characters a Message-ID cannot.
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def build_message(
+    *,
+    sender: str,
+    to: str | Address,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: datetime,
+    invite: Invite | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message: text/plain, text/html and, with an invite, text/calendar."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = date
+    message["Message-ID"] = message_id
+    # RFC 3834: keeps out-of-office robots from answering.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    if invite is not None:
+        # RFC 6047: the part's method must equal the METHOD inside, or clients show plain text only.
+        # base64 keeps the invite's CRLF line folding byte for byte.
+        message.add_alternative(
+            invite.data,
+            maintype="text",
+            subtype="calendar",
+            params={"method": str(invite.method), "charset": "utf-8"},
+        )
+    return message
+
+
+class MailBackend(Protocol):
+    """Delivers messages; one instance per worker thread."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class FileBackend:
+    """Writes each message as an .eml file, named so that a listing sorts by sending time."""
+
+    directory: Path
+
+    def send(self, message: EmailMessage) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        token = hashlib.sha256(str(message.get("Message-ID", "")).encode()).hexdigest()[:8]
+        path = self.directory / f"{stamp}-{token}.eml"
+        partial = path.with_suffix(".part")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(message.as_bytes(policy=SMTP))
+            # Renamed into place so that a reader never sees half a message.
+            partial.replace(path)
+        except OSError as error:
+            raise MailTemporaryError(f"cannot write {path}: {error}") from error
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(eq=False)
+class SMTPBackend:
+    """Sends over SMTP, keeping one connection open between messages until `close()`."""
+
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: str = "none"
+    timeout: float = 10.0
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+    _smtp: smtplib.SMTP | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tls not in TLS_MODES:
+            raise ValueError(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, not {self.tls!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "SMTPBackend":
+        """Read the SMTP_* settings."""
+        return cls(
+            host=settings.get("SMTP_HOST") or "localhost",
+            port=int(settings.get("SMTP_PORT") or 25),
+            username=settings.get("SMTP_USERNAME") or None,
+            password=settings.get("SMTP_PASSWORD") or None,
+            tls=(settings.get("SMTP_TLS") or "none").lower(),
+            timeout=float(settings.get("SMTP_TIMEOUT") or 10),
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message; raises MailTemporaryError or MailPermanentError."""
+        try:
+            refused = self._connection().send_message(message)
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            raise _mail_error(error) from error
+        # send_message raises only when every recipient is refused; a partial refusal is returned.
+        if refused:
+            raise MailPartiallyRefused(refused)
+
+    def close(self) -> None:
+        """Say goodbye to the server, if connected."""
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        self._drop()
+
+    def __enter__(self) -> "SMTPBackend":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            # The server may have closed an idle connection; a NOOP is cheaper than a new session.
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        self._smtp = self._connect()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.tls == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._ssl_context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.tls == "starttls":
+                smtp.starttls(context=self._ssl_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # The default context verifies the certificate and the host name.
+        return self.ssl_context or ssl.create_default_context()
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> MailBackend:
+    """The backend named by MAIL_BACKEND: "file" (under <instance>/mail) or "smtp"."""
+    name = settings.get("MAIL_BACKEND") or "file"
+    if name == "file":
+        return FileBackend(Path(instance_path) / "mail")
+    if name == "smtp":
+        return SMTPBackend.from_settings(settings)
+    raise ValueError(f"MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
+
+
+def _mail_error(error: smtplib.SMTPException | OSError) -> MailError:
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(error, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
+        return MailPermanentError(message)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return (
+            MailTemporaryError(message)
+            if all(_is_temporary(c) for c in codes)
+            else MailPermanentError(message)
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        return MailTemporaryError(message) if _is_temporary(error.smtp_code) else MailPermanentError(message)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return MailPermanentError(message)
+    if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+        return MailTemporaryError(message)
+    # Any other SMTPException is a client-side refusal, e.g. no AUTH mechanism in common.
+    return MailPermanentError(message)
+
+
+def _is_temporary(smtp_code: int) -> bool:
+    return 400 <= smtp_code < 500

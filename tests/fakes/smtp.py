@@ -1,0 +1,183 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it receives and fails on demand.
+
+Use the `smtp_server` fixture; `tls_certificate` gives a throwaway self-signed certificate for
+STARTTLS and implicit-TLS servers built with `FakeSMTPServer(...)`.
+"""
+
+import email
+import email.policy
+import shutil
+import socket
+import ssl
+import subprocess
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+HOST = "127.0.0.1"
+DISCONNECT = "disconnect"
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+    # The client's (host, port): equal for messages sent over one connection.
+    peer: tuple[str, int]
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.content, policy=email.policy.default)
+
+
+class RecordingHandler:
+    """Stores each message per recipient; answers DATA or RCPT with failures it has been told to give."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.by_recipient: defaultdict[str, list[Received]] = defaultdict(list)
+        self.data_replies: deque[str] = deque()
+        self.refused: Counter[str] = Counter()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self.refused[address] > 0:
+            self.refused[address] -= 1
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.data_replies:
+            reply = self.data_replies.popleft()
+            if reply == DISCONNECT:
+                server.transport.close()
+            return reply
+        received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer)
+        self.received.append(received)
+        for rcpt in envelope.rcpt_tos:
+            self.by_recipient[rcpt].append(received)
+        return "250 Message accepted for delivery"
+
+
+class FakeSMTPServer:
+    """An aiosmtpd server on a free loopback port; optional STARTTLS, implicit TLS and a login.
+
+    `idle_timeout` is how long the server keeps a silent connection open.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+        idle_timeout: float = 300,
+    ) -> None:
+        self.host = HOST
+        self.port = _free_port()
+        self.handler = RecordingHandler()
+        self._running = False
+        options: dict[str, Any] = {"timeout": idle_timeout}
+        if tls_context is not None:
+            options.update(tls_context=tls_context, require_starttls=True)
+        if login is not None:
+            options["authenticator"] = _authenticator(*login)
+        self._controller = Controller(
+            self.handler, hostname=self.host, port=self.port, ssl_context=ssl_context, **options
+        )
+
+    def start(self) -> None:
+        self._controller.start()
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused from now on. Stopping twice is harmless."""
+        if self._running:
+            self._controller.stop()
+            self._running = False
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """Mail settings that point the smtp backend at this server."""
+        return {"MAIL_BACKEND": "smtp", "SMTP_HOST": self.host, "SMTP_PORT": self.port, **overrides}
+
+    def reply_to_next_data(self, reply: str, times: int = 1) -> None:
+        """Answer the next `times` messages with `reply` (e.g. "451 4.3.0 Try later") or DISCONNECT."""
+        self.handler.data_replies.extend([reply] * times)
+
+    def refuse_recipient(self, address: str, times: int = 1) -> None:
+        """Refuse `address` with 550 in the next `times` messages."""
+        self.handler.refused[address] += times
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def inbox(self, address: str) -> list[EmailMessage]:
+        """The parsed messages delivered to `address`, oldest first."""
+        return [received.message for received in self.handler.by_recipient[address]]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[FakeSMTPServer]:
+    """A plain SMTP server, fresh for each test."""
+    server = FakeSMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this certificate only."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1, valid for one day."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    certificate = Certificate(cert=folder / "cert.pem", key=folder / "key.pem")
+    key_options = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subject = ["-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}"]
+    files = ["-keyout", str(certificate.key), "-out", str(certificate.cert)]
+    command = [openssl, "req", "-x509", "-days", "1", *key_options, *subject, *files]
+    subprocess.run(command, check=True, capture_output=True)
+    return certificate
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _authenticator(login: str, password: str):
+    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == login.encode()
+            and auth_data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
