@@ -1,0 +1,27 @@
+"""Video meetings for consultations, through one small interface and an adapter per provider."""
+
+from .base import (
+    PROVIDER_NAMES,
+    Meeting,
+    MeetingProvider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    get_provider,
+)
+
+__all__ = [
+    "PROVIDER_NAMES",
+    "Meeting",
+    "MeetingProvider",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderNotConfigured",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "get_provider",
+]

@@ -1,0 +1,116 @@
+"""What every video provider offers: the `Meeting` it returns, the errors it raises, and the registry.
+
+Adapters are plain Python built from a settings mapping (the app config), so the worker, the
+admin "test provider" button and the tests all build them the same way, without Flask.
+"""
+
+import functools
+import importlib
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """Where the patient joins, where the clinician starts, and the provider's id to change it later."""
+
+    provider: str
+    join_url: str
+    host_url: str | None
+    external_id: str
+
+
+class MeetingProvider(Protocol):
+    """Creates, moves and cancels the meeting for one consultation; update and cancel are safe to repeat."""
+
+    name: str
+
+    def create(self, consultation: Any) -> Meeting: ...
+
+    def update(self, consultation: Any, meeting: Meeting) -> Meeting: ...
+
+    def cancel(self, consultation: Any, meeting: Meeting) -> None: ...
+
+
+class ProviderError(Exception):
+    """A provider call failed; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """Temporary: 5xx, timeout or connection error. Retry, no sooner than `retry_after` seconds if set."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderRateLimited(ProviderUnavailable):
+    """429: the provider asked us to slow down, for `retry_after` seconds when it said so."""
+
+
+class ProviderAuthError(ProviderError):
+    """Our credentials are refused even with a fresh token: an admin must fix the settings."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused this request (4xx); retrying the same request cannot succeed."""
+
+
+class ProviderNotConfigured(ProviderRejected):
+    """A required setting is missing or the provider name is unknown."""
+
+
+def require(settings: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Raise ProviderNotConfigured naming every setting in `names` that is empty."""
+    missing = [f"CLINIC_{name}" for name in names if not settings.get(name)]
+    if missing:
+        raise ProviderNotConfigured(f"missing settings: {', '.join(missing)}")
+
+
+def meeting_subject(consultation: Any) -> str:
+    """The only title a provider sees: no patient name, no reason for visit."""
+    return f"Video consultation {consultation.reference}"
+
+
+def format_utc(instant: datetime) -> str:
+    """An aware instant as ISO 8601 in UTC with a `Z`, the form every provider accepts."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime given where an instant is required")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Imported on first use: adapters import this module, and a hospital pays only for the one it uses.
+_ADAPTERS = {
+    "jitsi": "clinic.meetings.jitsi:JitsiProvider",
+    "teams": "clinic.meetings.teams:TeamsProvider",
+    "zoom": "clinic.meetings.zoom:ZoomProvider",
+    "webhook": "clinic.meetings.webhook:WebhookProvider",
+}
+PROVIDER_NAMES = tuple(_ADAPTERS)
+
+
+def get_provider(name: str, settings: Mapping[str, Any]) -> MeetingProvider:
+    """The adapter called `name`, configured from `settings` (the app config).
+
+    Equal settings give the same instance, so access tokens stay cached across calls.
+    """
+    try:
+        module_name, class_name = _ADAPTERS[name].split(":")
+    except KeyError:
+        raise ProviderNotConfigured(
+            f"unknown meeting provider {name!r}; choose one of {', '.join(PROVIDER_NAMES)}"
+        ) from None
+    provider_type = getattr(importlib.import_module(module_name), class_name)
+    # Each adapter parses its own part of the config into a frozen, hashable settings object.
+    return _shared(provider_type, provider_type.settings_type.from_mapping(settings))
+
+
+@functools.lru_cache(maxsize=16)
+def _shared(provider_type: type, settings: Hashable) -> MeetingProvider:
+    return provider_type(settings)

@@ -1,0 +1,181 @@
+"""HTTP for the adapters: every call has a timeout, and every failure becomes a typed provider error.
+
+`send` makes one request; `BearerClient` adds an OAuth client-credentials token, cached until
+shortly before it expires and fetched again once when the API answers 401.
+"""
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from .base import (
+    ProviderAuthError,
+    ProviderNotConfigured,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+
+# Statuses worth retrying besides 5xx: request timeout and "too early".
+_RETRYABLE = {408, 425}
+_TOKEN_EXPIRY_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for the connection and for each read of the response."""
+
+    connect: float
+    read: float
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any]) -> "Timeouts":
+        return cls(float(settings["PROVIDER_CONNECT_TIMEOUT"]), float(settings["PROVIDER_READ_TIMEOUT"]))
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" in the header: RFC 5322 says UTC
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    timeouts: Timeouts,
+    *,
+    missing_ok: bool = False,
+    **kwargs: Any,
+) -> requests.Response | None:
+    """Make one request and return the 2xx response (None for a 404 when `missing_ok`), or raise."""
+    try:
+        response = session.request(method, url, timeout=(timeouts.connect, timeouts.read), **kwargs)
+    except (
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidURL,
+    ):
+        raise ProviderNotConfigured(f"invalid provider URL {url!r}") from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"{method} {url} failed: {type(exc).__name__}") from exc
+    status = response.status_code
+    if status < 300:
+        return response
+    if status == 404 and missing_ok:
+        return None
+    message = f"{method} {url} answered {status}: {response.text[:200]}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 429:
+        raise ProviderRateLimited(message, status=status, retry_after=retry_after)
+    if status >= 500 or status in _RETRYABLE:
+        raise ProviderUnavailable(message, status=status, retry_after=retry_after)
+    if status == 401:
+        raise ProviderAuthError(message, status=status)
+    raise ProviderRejected(message, status=status)
+
+
+def json_body(response: requests.Response, *required: str) -> dict[str, Any]:
+    """The response's JSON object, which must hold `required`; anything else is a provider fault."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise ProviderUnavailable(
+            f"{response.request.method} {response.url} gave an unexpected body: {response.text[:200]}",
+            status=response.status_code,
+        )
+    return data
+
+
+class BearerClient:
+    """JSON API calls with an OAuth access token from `token_url`, requested with `token_request`
+    (the `requests` keyword arguments: form data, query, basic auth); `headers` go on every API call."""
+
+    def __init__(
+        self,
+        token_url: str,
+        token_request: Mapping[str, Any],
+        timeouts: Timeouts,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._token_url = token_url
+        self._token_request = token_request
+        self._timeouts = timeouts
+        self._headers = dict(headers or {})
+        self._session = requests.Session()
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        expect: tuple[str, ...] = (),
+        missing_ok: bool = False,
+    ) -> dict[str, Any]:
+        """Call the API and return its JSON object, which must hold the keys in `expect`.
+
+        Returns {} when a call without `expect` gets no body, or when `missing_ok` meets a 404.
+        """
+        token = self._current_token()
+        try:
+            response = self._call(method, url, token, json, missing_ok)
+        except ProviderAuthError:
+            # Tokens can be revoked or expire early; one fresh token is worth a try, a loop is not.
+            token = self._current_token(stale=token)
+            try:
+                response = self._call(method, url, token, json, missing_ok)
+            except ProviderAuthError as exc:
+                raise ProviderAuthError(f"{exc} (again, with a new token)", status=exc.status) from exc
+        if response is None or (not expect and not response.content):
+            return {}
+        return json_body(response, *expect)
+
+    def _call(
+        self, method: str, url: str, token: str, json: Any, missing_ok: bool
+    ) -> requests.Response | None:
+        headers = self._headers | {"Authorization": f"Bearer {token}"}
+        return send(
+            self._session, method, url, self._timeouts, missing_ok=missing_ok, json=json, headers=headers
+        )
+
+    def _current_token(self, stale: str | None = None) -> str:
+        """The cached token, or a new one if it is about to expire or is the `stale` one the API refused."""
+        with self._lock:
+            if self._token is None or self._token == stale or time.monotonic() >= self._expires_at:
+                self._token, lifetime = self._fetch_token()
+                # Renew a little early so a token never expires between our check and the provider's.
+                self._expires_at = time.monotonic() + lifetime - min(_TOKEN_EXPIRY_MARGIN, lifetime / 2)
+            return self._token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        try:
+            response = send(self._session, "POST", self._token_url, self._timeouts, **self._token_request)
+        except ProviderNotConfigured:
+            raise
+        except ProviderRejected as exc:  # 400/403 from a token endpoint means bad credentials
+            raise ProviderAuthError(f"token request refused: {exc}", status=exc.status) from exc
+        data = json_body(response, "access_token")
+        return data["access_token"], float(data.get("expires_in", 3600))

@@ -1,0 +1,312 @@
+"""Microsoft Graph, Zoom and a hospital webhook, imitated by one real HTTP server on 127.0.0.1.
+
+The server keeps meetings in memory, records every request, and fails on demand (`fail_next`,
+`stall_next`, `expire_tokens`), so adapters are tested over real sockets without mocks. Import
+the fixtures by name: `from tests.fakes.providers import fake_providers, provider_settings`.
+"""
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from clinic.meetings.webhook import verify_signature
+
+TENANT_ID = "tenant-0001"
+ORGANIZER_ID = "organizer-object-id"
+CLIENT_ID = "clinic-app"
+CLIENT_SECRET = "client-secret-value"
+ZOOM_ACCOUNT_ID = "zoom-account"
+WEBHOOK_SECRET = "webhook-shared-secret"
+# Planted in every test consultation; no request to a provider may contain them.
+PATIENT_NAME = "Philippa Patientname"
+REASON = "recurring chest pain"
+
+
+def make_consultation(**changes: Any) -> SimpleNamespace:
+    """A stand-in for `clinic.models.Consultation`: what adapters may read, and what they must not send."""
+    starts_at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    values = {
+        "uuid": str(uuid.uuid4()),
+        "reference": secrets.token_hex(3).upper(),
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(minutes=30),
+        "clinician": SimpleNamespace(email="dr.jones@hospital.example", display_name="Dr Alex Jones"),
+        "patient": SimpleNamespace(name=PATIENT_NAME, email="philippa@example.org"),
+        "reason": REASON,
+    }
+    return SimpleNamespace(**(values | changes))
+
+
+def settings_for(base_url: str) -> dict[str, Any]:
+    """App settings that point every provider at `base_url`, with short timeouts."""
+    return {
+        "PROVIDER_CONNECT_TIMEOUT": 1.0,
+        "PROVIDER_READ_TIMEOUT": 0.5,
+        "TEAMS_TENANT_ID": TENANT_ID,
+        "TEAMS_CLIENT_ID": CLIENT_ID,
+        "TEAMS_CLIENT_SECRET": CLIENT_SECRET,
+        "TEAMS_ORGANIZER_ID": ORGANIZER_ID,
+        "TEAMS_AUTHORITY_URL": f"{base_url}/login",
+        "GRAPH_BASE_URL": f"{base_url}/graph/v1.0",
+        "ZOOM_ACCOUNT_ID": ZOOM_ACCOUNT_ID,
+        "ZOOM_CLIENT_ID": CLIENT_ID,
+        "ZOOM_CLIENT_SECRET": CLIENT_SECRET,
+        "ZOOM_OAUTH_URL": f"{base_url}/zoom/oauth/token",
+        "ZOOM_API_BASE_URL": f"{base_url}/zoom/v2",
+        "WEBHOOK_URL": f"{base_url}/webhook",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    path_contains: str
+    status: int | None = None  # None: answer normally, after the delay
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeProviders:
+    """The providers' state, shared by the server's handler threads."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.received: list[Received] = []
+        self.token_lifetime = 3599
+        self.graph_meetings: dict[str, dict[str, Any]] = {}
+        self.zoom_meetings: dict[str, dict[str, Any]] = {}
+        self.webhook_meetings: dict[str, dict[str, Any]] = {}
+        self._tokens: set[str] = set()
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        """App settings that point every provider at this server."""
+        return settings_for(self.url)
+
+    def fail_next(
+        self, count: int, status: int, *, path_contains: str = "", retry_after: str | None = None
+    ) -> None:
+        """Answer the next `count` requests whose path contains `path_contains` with `status`."""
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        with self._lock:
+            self._faults.append(_Fault(count, path_contains, status, headers))
+
+    def stall_next(self, count: int, seconds: float, *, path_contains: str = "") -> None:
+        """Wait `seconds` before answering the next `count` matching requests."""
+        with self._lock:
+            self._faults.append(_Fault(count, path_contains, delay=seconds))
+
+    def expire_tokens(self) -> None:
+        """Make every access token issued so far invalid, as when it expires early or is revoked."""
+        with self._lock:
+            self._tokens.clear()
+
+    def requests_to(self, path_contains: str) -> list[Received]:
+        return [r for r in self.received if path_contains in r.path]
+
+    def everything_received(self) -> str:
+        """Every path, query and body received, as one string to search."""
+        return "\n".join(f"{r.path}?{r.query}\n{r.body.decode(errors='replace')}" for r in self.received)
+
+    def handle(self, request: Received) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.received.append(request)
+            fault = next((f for f in self._faults if f.remaining and f.path_contains in request.path), None)
+            if fault:
+                fault.remaining -= 1
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and fault.status:
+            return fault.status, fault.headers, {"error": {"code": "injected", "message": "injected failure"}}
+        with self._lock:
+            return self._route(request)
+
+    def _route(self, r: Received) -> tuple[int, dict[str, str], Any]:
+        parts = r.path.strip("/").split("/")
+        match r.method, parts:
+            case "POST", ["login", tenant, "oauth2", "v2.0", "token"]:
+                return self._graph_token(tenant, parse_qs(r.body.decode()))
+            case "POST", ["zoom", "oauth", "token"]:
+                return self._zoom_token(r)
+            case "POST", ["webhook"]:
+                return self._webhook(r)
+        if r.headers.get("authorization", "").removeprefix("Bearer ") not in self._tokens:
+            return 401, {}, {"error": {"code": "InvalidAuthenticationToken", "message": "token expired"}}
+        match r.method, parts:
+            case "POST", ["graph", "v1.0", "users", _, "onlineMeetings", "createOrGet"]:
+                return self._graph_create_or_get(r.json())
+            case ("PATCH" | "DELETE") as method, ["graph", "v1.0", "users", _, "onlineMeetings", meeting_id]:
+                times = ("startDateTime", "endDateTime")
+                return self._change(self.graph_meetings, method, meeting_id, r, times)
+            case "POST", ["zoom", "v2", "users", _, "meetings"]:
+                return self._zoom_create(r.json())
+            case ("PATCH" | "DELETE") as method, ["zoom", "v2", "meetings", meeting_id]:
+                return self._change(self.zoom_meetings, method, meeting_id, r, ())
+        return 404, {}, {"error": {"code": "NotFound", "message": r.path}}
+
+    def _issue_token(self) -> dict[str, Any]:
+        token = secrets.token_urlsafe(16)
+        self._tokens.add(token)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+
+    def _graph_token(self, tenant: str, form: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        expected = {
+            "grant_type": ["client_credentials"],
+            "client_id": [CLIENT_ID],
+            "client_secret": [CLIENT_SECRET],
+            "scope": ["https://graph.microsoft.com/.default"],
+        }
+        if tenant != TENANT_ID or form != expected:
+            return 401, {}, {"error": "invalid_client"}
+        return 200, {}, self._issue_token()
+
+    def _zoom_token(self, r: Received) -> tuple[int, dict[str, str], Any]:
+        basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        query = {"grant_type": ["account_credentials"], "account_id": [ZOOM_ACCOUNT_ID]}
+        if r.headers.get("authorization") != f"Basic {basic}" or r.query != query:
+            return 400, {}, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+        return 200, {}, self._issue_token()
+
+    def _graph_create_or_get(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        existing = next(
+            (m for m in self.graph_meetings.values() if m["externalId"] == body["externalId"]), None
+        )
+        if existing:
+            return 200, {}, existing
+        meeting_id = f"MSo{uuid.uuid4().hex}"
+        meeting = body | {"id": meeting_id, "joinWebUrl": f"https://teams.example/l/meetup-join/{meeting_id}"}
+        self.graph_meetings[meeting_id] = meeting
+        return 201, {}, meeting
+
+    def _zoom_create(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if body.get("type") != 2:
+            return 400, {}, {"code": 300, "message": "Invalid meeting type"}
+        meeting_id = str(len(self.zoom_meetings) + 81234567890)
+        meeting = body | {
+            "id": int(meeting_id),
+            "join_url": f"https://zoom.example/j/{meeting_id}?pwd=abc",
+            "start_url": f"https://zoom.example/s/{meeting_id}?zak=host-secret",
+        }
+        self.zoom_meetings[meeting_id] = meeting
+        return 201, {}, meeting
+
+    def _change(
+        self, meetings: dict[str, Any], method: str, meeting_id: str, r: Received, required: tuple[str, ...]
+    ) -> tuple[int, dict[str, str], Any]:
+        if meeting_id not in meetings:
+            return 404, {}, {"error": {"code": "NotFound", "message": "no such meeting"}}
+        if method == "DELETE":
+            del meetings[meeting_id]
+            return 204, {}, None
+        changes = r.json()
+        if any(key not in changes for key in required):  # Graph moves a meeting only given both ends
+            return 400, {}, {"error": {"code": "BadRequest", "message": f"{required} are required together"}}
+        meetings[meeting_id].update(changes)
+        # Graph answers with the meeting, Zoom with no body.
+        return (200, {}, meetings[meeting_id]) if required else (204, {}, None)
+
+    def _webhook(self, r: Received) -> tuple[int, dict[str, str], Any]:
+        timestamp = r.headers.get("x-clinic-timestamp", "")
+        signature = r.headers.get("x-clinic-signature", "")
+        if not verify_signature(WEBHOOK_SECRET, timestamp, r.body, signature, now=time.time()):
+            return 401, {}, {"error": "bad signature"}
+        event = r.json()
+        key = event["consultation"]
+        if event["event"] == "cancel":
+            return (204, {}, None) if self.webhook_meetings.pop(key, None) else (404, {}, None)
+        if event["event"] == "update" and key not in self.webhook_meetings:
+            return 404, {}, {"error": "unknown consultation"}
+        meeting = self.webhook_meetings.setdefault(
+            key,
+            {
+                "join_url": f"https://video.hospital.example/{secrets.token_hex(16)}",
+                "host_url": f"https://video.hospital.example/host/{secrets.token_hex(16)}",
+                "external_id": f"room-{len(self.webhook_meetings) + 1}",
+            },
+        )
+        meeting.update(starts_at=event["starts_at"], ends_at=event["ends_at"])
+        return 200, {}, meeting
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; don't wait for an ACK
+    server: "_Server"
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = Received(self.command, url.path, parse_qs(url.query), headers, body)
+        status, extra_headers, payload = self.server.fake.handle(request)
+        data = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            for name, value in extra_headers.items():
+                self.send_header(name, value)
+            if data:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a stalled request); that is the point
+
+    do_PATCH = do_DELETE = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stalled handler must not hold up teardown
+
+    def __init__(self, fake: FakeProviders) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+@pytest.fixture
+def fake_providers() -> Iterator[FakeProviders]:
+    """A fresh fake Graph + Zoom + webhook server on a free loopback port."""
+    fake = FakeProviders()
+    server = _Server(fake)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def provider_settings(fake_providers: FakeProviders) -> dict[str, Any]:
+    """App settings pointing every provider at `fake_providers`."""
+    return fake_providers.settings()

@@ -1,0 +1,112 @@
+"""How every HTTP adapter reports a provider's failures: typed errors the outbox can act on."""
+
+import time
+
+import pytest
+
+from clinic.meetings import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from clinic.meetings.teams import TeamsProvider
+from clinic.meetings.webhook import WebhookProvider
+from clinic.meetings.zoom import ZoomProvider
+from tests.fakes import providers
+from tests.fakes.providers import make_consultation, settings_for
+
+# Bound here so pytest finds the fixtures (a plain import of them reads as unused to linters).
+fake_providers, provider_settings = providers.fake_providers, providers.provider_settings
+
+# Each adapter, and a path fragment of its meeting calls (not of its token requests).
+ADAPTERS = {
+    "teams": (TeamsProvider, "/graph/"),
+    "zoom": (ZoomProvider, "/zoom/v2/"),
+    "webhook": (WebhookProvider, "/webhook"),
+}
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request, provider_settings):
+    provider_type, _ = ADAPTERS[request.param]
+    return provider_type(provider_type.settings_type.from_mapping(provider_settings))
+
+
+@pytest.fixture
+def api_path(adapter):
+    return ADAPTERS[adapter.name][1]
+
+
+def test_a_server_error_is_unavailable_without_a_delay(adapter, api_path, fake_providers):
+    fake_providers.fail_next(1, 500, path_contains=api_path)
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        adapter.create(make_consultation())
+
+    assert type(caught.value) is ProviderUnavailable
+    assert (caught.value.status, caught.value.retry_after) == (500, None)
+
+
+def test_a_busy_server_passes_on_its_retry_after(adapter, api_path, fake_providers):
+    fake_providers.fail_next(1, 503, path_contains=api_path, retry_after="120")
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        adapter.create(make_consultation())
+
+    assert caught.value.retry_after == 120
+
+
+def test_too_many_requests_is_rate_limited_with_the_seconds_to_wait(adapter, api_path, fake_providers):
+    fake_providers.fail_next(1, 429, path_contains=api_path, retry_after="7")
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        adapter.create(make_consultation())
+
+    assert (caught.value.status, caught.value.retry_after) == (429, 7)
+
+
+def test_retry_after_may_be_an_http_date(adapter, api_path, fake_providers):
+    in_a_minute = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
+    fake_providers.fail_next(1, 429, path_contains=api_path, retry_after=in_a_minute)
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        adapter.create(make_consultation())
+
+    assert 55 <= caught.value.retry_after <= 60
+
+
+def test_a_bad_request_is_rejected_not_retried(adapter, api_path, fake_providers):
+    fake_providers.fail_next(1, 400, path_contains=api_path)
+
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create(make_consultation())
+
+    assert caught.value.status == 400
+
+
+def test_a_provider_slower_than_the_read_timeout_is_unavailable_in_time(adapter, api_path, fake_providers):
+    fake_providers.stall_next(1, 3.0, path_contains=api_path)
+    started = time.monotonic()
+
+    with pytest.raises(ProviderUnavailable):
+        adapter.create(make_consultation())
+
+    # The fake's read timeout is 0.5 s; the stall is 3 s.
+    assert time.monotonic() - started < 1.5
+
+
+def test_the_call_after_a_failure_succeeds(adapter, api_path, fake_providers):
+    fake_providers.fail_next(1, 502, path_contains=api_path)
+    consultation = make_consultation()
+    with pytest.raises(ProviderUnavailable):
+        adapter.create(consultation)
+
+    meeting = adapter.create(consultation)
+
+    assert meeting.join_url.startswith("https://")
+
+
+def test_an_unreachable_provider_is_unavailable(adapter):
+    # Port 9 (discard): nothing listens on loopback, so the connection is refused.
+    settings = type(adapter).settings_type.from_mapping(settings_for("http://127.0.0.1:9"))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        type(adapter)(settings).create(make_consultation())
+
+    assert caught.value.status is None
