@@ -1,0 +1,35 @@
+"""Configuration, the demo data command and the app's error handling."""
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic import create_app
+from clinic.models import Clinician, Consultation, Department, Service
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="CLINIC_SECRET_KEY"):
+        create_app("production")
+
+
+def test_the_demo_hospital_loads_once(app, session):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["clinic", "demo", "--bookings", "40"])
+    assert "loaded" in first.output
+    second = runner.invoke(args=["clinic", "demo"])
+    assert "nothing to do" in second.output
+
+    assert session.scalar(select(func.count()).select_from(Department)) == 3
+    clinicians = session.scalars(select(Clinician)).all()
+    assert len(clinicians) >= 8
+    assert {c.time_zone for c in clinicians} == {"Europe/London", "Europe/Amsterdam"}
+    durations = set(session.scalars(select(Service.duration_minutes)))
+    assert {15, 20, 30, 45} <= durations
+    assert session.scalar(select(func.count()).select_from(Consultation)) == 40
+
+
+def test_security_headers_are_on_every_response(client):
+    for response in (client.get("/healthz"), client.get("/no-such-page")):
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,48 @@
+"""The migrations build exactly the models' schema, on SQLite and PostgreSQL."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+
+from clinic.extensions import db
+from clinic.models import Base
+
+from .conftest import build_app, postgres_only, sqlite_only
+
+
+def schema_diff(engine) -> list:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def test_upgrade_from_empty_gives_exactly_the_models_schema(app):
+    assert schema_diff(db.engine) == []
+
+
+@sqlite_only
+def test_downgrade_to_empty_and_upgrade_again(tmp_path):
+    app = build_app(f"sqlite:///{tmp_path}/fresh.sqlite", str(tmp_path))
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        with db.engine.connect() as conn:
+            tables = conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars().all()
+        assert tables == ["alembic_version"]
+        upgrade()
+        assert schema_diff(db.engine) == []
+        db.engine.dispose()
+
+
+@postgres_only
+def test_postgres_has_the_overlap_exclusion_constraint(app):
+    with db.engine.connect() as conn:
+        definition = conn.scalar(
+            text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ex_consultation_no_overlap'"
+            )
+        )
+    assert "EXCLUDE USING gist" in definition
+    assert "tstzrange(blocked_from, blocked_until, '[)'::text) WITH &&" in definition
+    assert "status" in definition and "cancelled" in definition
