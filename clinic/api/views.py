@@ -1,3 +1,110 @@
-from flask import Blueprint
+"""The /api/v1 endpoints: parse with `schemas`, call one service, serialise."""
+
+from functools import cache
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from ..extensions import db
+from ..models import Consultation, utcnow
+from ..scheduling.availability import active_service, find_slots
+from ..scheduling.booking import Actor, book, cancel, consultation_for_token, reschedule
+from ..scheduling.errors import BookingError
+from ..scheduling.timezones import zone
+from . import schemas
+from .catalogue import offered_services
+from .problems import booking_problem, show_times_in
+from .serializers import booking_json, service_json, slot_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.register_error_handler(BookingError, booking_problem)
+
+
+@bp.get("/services")
+def services() -> dict:
+    return {"services": [service_json(service) for service in offered_services(db.session)]}
+
+
+@bp.get("/slots")
+def slots() -> dict:
+    query = schemas.slot_query(request.args)
+    show_times_in(query.tz)
+    service = active_service(db.session, query.service_id)
+    found = find_slots(
+        db.session, service, query.window_start, query.window_end, utcnow(), query.clinician_id
+    )
+    return {
+        "service": service.id,
+        "time_zone": query.tz.key,
+        "slots": [slot_json(s, query.tz) for s in found],
+    }
+
+
+@bp.post("/bookings")
+def create_booking() -> tuple[dict, int, dict]:
+    now = utcnow()
+    key = schemas.idempotency_key(request.headers)
+    wanted = schemas.booking_request(schemas.json_object(request), idempotency_key=key, today=now.date())
+    show_times_in(zone(wanted.patient.time_zone))
+    booked = book(db.session, wanted, now=now, secret=current_app.config["SECRET_KEY"], actor=_actor())
+    reference = booked.consultation.reference
+    headers = {"Location": url_for(".booking", reference=reference)}
+    if booked.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return {**booking_json(booked.consultation), "manage_token": booked.manage_token}, 201, headers
+
+
+@bp.get("/bookings/<reference>")
+def booking(reference: str) -> dict:
+    return booking_json(_managed(reference))
+
+
+@bp.post("/bookings/<reference>/cancel")
+def cancel_booking(reference: str) -> dict:
+    consultation = _managed(reference)
+    reason = schemas.cancel_reason(schemas.json_object(request, optional=True))
+    return booking_json(cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=reason))
+
+
+@bp.post("/bookings/<reference>/reschedule")
+def reschedule_booking(reference: str) -> dict:
+    consultation = _managed(reference)
+    body = schemas.json_object(request)
+    change = schemas.reschedule_request(body, default_time_zone=consultation.patient_time_zone)
+    show_times_in(change.tz)
+    moved = reschedule(
+        db.session,
+        consultation.id,
+        change.start,
+        now=utcnow(),
+        actor=_actor(),
+        clinician_id=change.clinician_id,
+    )
+    return booking_json(moved)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(_openapi_document(), mimetype="application/json")
+
+
+@cache
+def _openapi_document() -> bytes:
+    with bp.open_resource("openapi.json") as document:
+        return document.read()
+
+
+def _managed(reference: str) -> Consultation:
+    """The booking the bearer token opens; 404 alike for a wrong token and an unknown reference."""
+    consultation = consultation_for_token(
+        db.session,
+        reference,
+        schemas.bearer_token(request.headers),
+        now=utcnow(),
+        grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
+    )
+    show_times_in(zone(consultation.patient_time_zone))
+    return consultation
+
+
+def _actor() -> Actor:
+    return Actor("patient", request.remote_addr)

@@ -1,0 +1,265 @@
+"""Reading API requests: typed field readers that collect one message per bad field.
+
+Every reader returns a clean value or None and records what was wrong; `check()` then raises
+one InvalidInput naming every bad field, so a client sees all its mistakes at once and no
+malformed value ever reaches a service.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Request
+from werkzeug.exceptions import BadRequest
+
+from ..scheduling.booking import BookingRequest
+from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
+from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
+MAX_SLOT_DAYS = 31
+MAX_CANCEL_REASON = 500
+YEARS = range(1900, 3000)  # keeps date arithmetic far from datetime's limits
+_DIGITS = re.compile(r"[0-9]{1,10}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the key column allows
+_BEARER = re.compile(r"Bearer +(\S{1,256})", re.IGNORECASE)
+
+
+class InvalidInput(InvalidDetails):
+    """A request whose fields do not fit the API's schema; `.errors` maps each field to a message."""
+
+    code = "invalid_input"
+
+
+class Fields:
+    """Typed readers over one JSON object; nested objects share the parent's error list."""
+
+    def __init__(self, source: Mapping[str, Any], prefix: str = "", errors: dict[str, str] | None = None):
+        self.source = source
+        self.prefix = prefix
+        self.errors: dict[str, str] = {} if errors is None else errors
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.setdefault(self.prefix + name, message)
+
+    def check(self) -> None:
+        """Raise InvalidInput if any reader failed."""
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+    def identifier(self, name: str, *, required: bool = True) -> int | None:
+        """A positive integer id (JSON number; booleans and strings are refused)."""
+        value = self._integer(self.source.get(name))
+        if value is None and not required:
+            return None
+        if type(value) is not int or not 1 <= value <= MAX_ID:
+            self.fail(name, "Give the id as a positive whole number.")
+            return None
+        return value
+
+    def text(self, name: str, *, max_length: int) -> str:
+        """Optional plain text, at most `max_length` characters (absent or null reads as "")."""
+        value = self.source.get(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.fail(name, "This must be text.")
+            return ""
+        if len(value) > max_length:
+            self.fail(name, f"Keep this under {max_length} characters.")
+            return ""
+        return value.strip()
+
+    def day(self, name: str) -> date | None:
+        """A required calendar date, YYYY-MM-DD."""
+        value = self.source.get(name)
+        try:
+            day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            day = None
+        if day is None or day.year not in YEARS:
+            self.fail(name, "Give a date as YYYY-MM-DD.")
+            return None
+        return day
+
+    def time_zone(self, name: str, *, required: bool = True) -> str | None:
+        """An IANA time-zone name such as Europe/London."""
+        value = self.source.get(name)
+        if value is None and not required:
+            return None
+        try:
+            zone(value)
+        except InvalidTimeZone:
+            self.fail(name, "Give an IANA time zone such as Europe/London.")
+            return None
+        return value
+
+    def instant(self, name: str, time_zone: str | None) -> datetime | None:
+        """An ISO-8601 date-time with an offset, or a wall-clock time in `time_zone`, as UTC."""
+        try:
+            instant = parse_instant(self.source.get(name), time_zone)  # type: ignore[arg-type]
+        except NonExistentLocalTime:
+            self.fail(name, "That local time does not exist: the clocks change then.")
+            return None
+        except (ValueError, OverflowError, InvalidTimeZone):
+            self.fail(
+                name, "Give a date-time like 2026-03-30T10:00:00+01:00, or without offset with a time_zone."
+            )
+            return None
+        if instant.year not in YEARS:
+            self.fail(name, "That date is out of range.")
+            return None
+        return instant
+
+    def consent(self, name: str) -> None:
+        """The patient's explicit agreement: exactly `true`."""
+        if self.source.get(name) is not True:
+            self.fail(name, "The patient must agree to the terms (send true).")
+
+    def nested(self, name: str) -> "Fields | None":
+        """The object under `name`, read with the same error list (fields named name.field)."""
+        value = self.source.get(name)
+        if not isinstance(value, Mapping):
+            self.fail(name, "This must be an object.")
+            return None
+        return Fields(value, f"{self.prefix}{name}.", self.errors)
+
+    def adopt(self, error: InvalidDetails, skip: tuple[str, ...] = ()) -> None:
+        """Record a service's field errors as this object's own."""
+        for name, message in error.errors.items():
+            if name not in skip:
+                self.fail(name, message)
+
+    def _integer(self, value: object) -> object:
+        return value
+
+
+class QueryFields(Fields):
+    """The same readers over a query string, where numbers arrive as digits."""
+
+    def _integer(self, value: object) -> object:
+        return int(value) if isinstance(value, str) and _DIGITS.fullmatch(value) else value
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    service_id: int
+    clinician_id: int | None
+    tz: ZoneInfo
+    window_start: datetime
+    window_end: datetime
+
+
+@dataclass(frozen=True)
+class RescheduleRequest:
+    start: datetime
+    clinician_id: int | None
+    tz: ZoneInfo
+
+
+def json_object(request: Request, *, optional: bool = False) -> Mapping[str, Any]:
+    """The request's JSON object; 400 for another content type or bad JSON, 422 for a non-object.
+
+    With `optional`, an empty body reads as {}.
+    """
+    if optional and not request.content_length and not request.data:
+        return {}
+    if not request.is_json:
+        raise BadRequest("Send a JSON object with Content-Type: application/json.")
+    try:
+        body = request.get_json()
+    except RecursionError as error:  # the json module gives up on very deep nesting
+        raise BadRequest("The JSON is nested too deeply.") from error
+    if not isinstance(body, dict):
+        raise InvalidInput({"body": "The request body must be a JSON object."})
+    return body
+
+
+def slot_query(args: Mapping[str, str]) -> SlotQuery:
+    """service, clinician (optional), start and end (local dates, end inclusive) and tz."""
+    fields = QueryFields(args)
+    service_id = fields.identifier("service")
+    clinician_id = fields.identifier("clinician", required=False)
+    tz_name = fields.time_zone("tz")
+    first, last = fields.day("start"), fields.day("end")
+    if first and last and not 0 <= (last - first).days < MAX_SLOT_DAYS:
+        fields.fail("end", f"Give an end on or after the start, at most {MAX_SLOT_DAYS} days in all.")
+    fields.check()
+    tz = zone(tz_name)  # type: ignore[arg-type]
+    return SlotQuery(service_id, clinician_id, tz, day_bounds(first, tz)[0], day_bounds(last, tz)[1])  # type: ignore[arg-type]
+
+
+def booking_request(body: Mapping[str, Any], *, idempotency_key: str | None, today: date) -> BookingRequest:
+    """A BookingRequest from the body of POST /bookings."""
+    fields = Fields(body)
+    service_id = fields.identifier("service")
+    clinician_id = fields.identifier("clinician", required=False)
+    time_zone = fields.time_zone("time_zone")
+    start = fields.instant("start", time_zone)
+    fields.consent("consent")
+    reason = ""
+    try:
+        reason = check_reason(body.get("reason"))
+    except InvalidDetails as error:
+        fields.adopt(error)
+    patient = _patient(fields, time_zone, today)
+    fields.check()
+    return BookingRequest(service_id, start, patient, clinician_id, reason, idempotency_key)  # type: ignore[arg-type]
+
+
+def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> RescheduleRequest:
+    """The new start (a naive time is read in `time_zone`, else the booking's zone) and clinician."""
+    fields = Fields(body)
+    time_zone = fields.time_zone("time_zone", required=False) or default_time_zone
+    start = fields.instant("start", time_zone)
+    clinician_id = fields.identifier("clinician", required=False)
+    fields.check()
+    return RescheduleRequest(start, clinician_id, zone(time_zone))  # type: ignore[arg-type]
+
+
+def cancel_reason(body: Mapping[str, Any]) -> str:
+    """The optional reason a patient gives for cancelling."""
+    fields = Fields(body)
+    reason = fields.text("reason", max_length=MAX_CANCEL_REASON)
+    fields.check()
+    return reason
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The Idempotency-Key header (quoted as a structured-field string or bare), if sent."""
+    value = headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    if len(value) > 1 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise InvalidInput({"Idempotency-Key": "Use 1 to 255 visible ASCII characters."})
+    return value
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of an `Authorization: Bearer` header, or "" (which matches no booking)."""
+    match = _BEARER.fullmatch(headers.get("Authorization", "").strip())
+    return match.group(1) if match else ""
+
+
+def _patient(fields: Fields, time_zone: str | None, today: date) -> PatientDetails | None:
+    patient = fields.nested("patient")
+    if patient is None:
+        return None
+    source = patient.source
+    try:
+        return check_patient_details(
+            name=source.get("name"),
+            email=source.get("email"),
+            phone=source.get("phone"),
+            birth_date=source.get("birth_date"),
+            time_zone=time_zone,
+            today=today,
+        )
+    except InvalidDetails as error:
+        patient.adopt(error, skip=("time_zone",))  # reported once, at the top level
+        return None

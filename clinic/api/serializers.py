@@ -1,0 +1,61 @@
+"""The JSON shapes of the API's resources: one function per resource, times in the viewer's zone."""
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..models import Consultation, Service
+from ..scheduling.slots import Slot
+from ..scheduling.timezones import zone
+
+
+def instant_json(instant: datetime, tz: ZoneInfo) -> str:
+    """RFC 3339 with the offset `tz` has at that instant, e.g. 2026-03-30T10:00:00+01:00."""
+    return instant.astimezone(tz).isoformat(timespec="seconds")
+
+
+def service_json(service: Service) -> dict[str, Any]:
+    department = service.department
+    return {
+        "id": service.id,
+        "name": service.name,
+        "description": service.description,
+        "department": department.name,
+        "department_id": department.id,
+        "duration_minutes": service.duration_minutes,
+        "min_notice_minutes": service.min_notice_minutes,
+        "horizon_days": service.horizon_days,
+        "cancel_cutoff_minutes": service.cancel_cutoff_minutes,
+        "clinicians": [
+            {"id": c.id, "name": c.display_name, "title": c.title} for c in service.clinicians if c.active
+        ],
+    }
+
+
+def slot_json(slot: Slot, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "start": instant_json(slot.start, tz),
+        "end": instant_json(slot.end, tz),
+        "clinician": slot.clinician_id,
+    }
+
+
+def booking_json(consultation: Consultation) -> dict[str, Any]:
+    """A booking as its patient sees it, in their zone; never the reason for the visit."""
+    tz = zone(consultation.patient_time_zone)
+    service = consultation.service
+    changeable_until = consultation.starts_at - timedelta(minutes=service.cancel_cutoff_minutes)
+    return {
+        "reference": consultation.reference,
+        "status": consultation.status.value,
+        "start": instant_json(consultation.starts_at, tz),
+        "end": instant_json(consultation.ends_at, tz),
+        "time_zone": tz.key,
+        "service": service.id,
+        "service_name": service.name,
+        "clinician": consultation.clinician_id,
+        "clinician_name": consultation.clinician.display_name,
+        "join_url": consultation.meeting_join_url,
+        "changeable_until": instant_json(changeable_until, tz),
+        "contact_phone": service.department.contact_phone,
+    }

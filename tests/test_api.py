@@ -1,0 +1,304 @@
+"""The /api/v1 contract: services, slots in the viewer's zone, booking and managing a booking.
+
+The API reads the real clock, so every date here is relative to today.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.models import Consultation, ConsultationStatus, utcnow
+from tests import factories
+
+LONDON = ZoneInfo("Europe/London")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def monday_after_next() -> date:
+    today = utcnow().astimezone(LONDON).date()
+    return today + timedelta(days=14 - today.weekday())
+
+
+def at(day: date, hour: int, minute: int = 0, tz: ZoneInfo = LONDON) -> datetime:
+    """An aware instant: `day` at hour:minute on the wall clock of `tz`."""
+    return datetime.combine(day, time(hour, minute), tzinfo=tz)
+
+
+def wall(day: date, hour: int, minute: int = 0) -> str:
+    """A naive ISO local time, as a patient's app would send it with a time_zone."""
+    return datetime.combine(day, time(hour, minute)).isoformat()
+
+
+def booking_body(service_id: int, start: str, **changes) -> dict:
+    body = {
+        "service": service_id,
+        "start": start,
+        "time_zone": "Europe/London",
+        "consent": True,
+        "patient": {
+            "name": "Ada Lovelace",
+            "email": "ada@example.org",
+            "phone": "+44 7700 900123",
+            "birth_date": "1985-12-10",
+        },
+    }
+    return {**body, **changes}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def consultations(session) -> int:
+    return session.scalar(select(func.count()).select_from(Consultation))
+
+
+@pytest.fixture
+def clinic(session) -> SimpleNamespace:
+    """One service with two clinicians, both working weekdays in London."""
+    service = factories.service(session, horizon_days=400)
+    first = factories.clinician(session, [service])
+    second = factories.clinician(session, [service])
+    session.commit()
+    return SimpleNamespace(service=service, first=first, second=second, day=monday_after_next())
+
+
+@pytest.fixture
+def booked(client, clinic) -> dict:
+    """A booking made through the API: Monday after next, 10:00 London, with the first clinician."""
+    body = booking_body(clinic.service.id, wall(clinic.day, 10), clinician=clinic.first.id)
+    response = client.post("/api/v1/bookings", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_services_lists_the_active_services_with_their_clinicians(client, session, clinic):
+    factories.service(session, active=False)
+    closed = factories.department(session, active=False)
+    factories.service(session, closed)
+    session.commit()
+
+    services = client.get("/api/v1/services").get_json()["services"]
+
+    assert [s["id"] for s in services] == [clinic.service.id]
+    offered = services[0]
+    assert offered["name"] == clinic.service.name
+    assert offered["department"] == clinic.service.department.name
+    assert offered["department_id"] == clinic.service.department_id
+    assert offered["duration_minutes"] == 30
+    assert [c["id"] for c in offered["clinicians"]] == [clinic.first.id, clinic.second.id]
+
+
+def test_slots_are_given_with_the_offset_of_the_requested_zone(client, clinic):
+    day = clinic.day.isoformat()
+
+    response = client.get(
+        f"/api/v1/slots?service={clinic.service.id}&clinician={clinic.first.id}"
+        f"&start={day}&end={day}&tz=America/New_York"
+    )
+
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["time_zone"] == "America/New_York"
+    first = body["slots"][0]
+    assert first["start"] == at(clinic.day, 9).astimezone(NEW_YORK).isoformat()
+    assert first["end"] == at(clinic.day, 9, 30).astimezone(NEW_YORK).isoformat()
+    assert first["clinician"] == clinic.first.id
+    assert len(body["slots"]) == 14  # 09:00-12:30 and 13:30-17:00 in half hours
+
+
+def test_slots_list_every_clinician_when_none_is_named(client, clinic):
+    day = clinic.day.isoformat()
+
+    slots = client.get(f"/api/v1/slots?service={clinic.service.id}&start={day}&end={day}&tz=UTC").get_json()
+
+    assert {s["clinician"] for s in slots["slots"]} == {clinic.first.id, clinic.second.id}
+
+
+def next_dst_change(tz: ZoneInfo) -> date:
+    """The next day on which `tz` changes its offset, at least two days from now."""
+    day = utcnow().date() + timedelta(days=2)
+    while at(day, 12, tz=tz).utcoffset() == at(day + timedelta(days=1), 12, tz=tz).utcoffset():
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
+
+
+def test_slots_across_a_dst_change_keep_the_local_time_and_change_offset(client, session):
+    service = factories.service(session, horizon_days=400)
+    factories.clinician(session, [service], weekdays=range(7), hours=[(time(9), time(9, 30))])
+    session.commit()
+    change = next_dst_change(LONDON)
+    before, after = change - timedelta(days=1), change + timedelta(days=1)
+
+    response = client.get(f"/api/v1/slots?service={service.id}&start={before}&end={after}&tz=Europe/London")
+
+    starts = [s["start"] for s in response.get_json()["slots"]]
+    assert starts == [at(day, 9).isoformat() for day in (before, change, after)]
+    assert starts[0][-6:] != starts[2][-6:]
+    assert {s[11:19] for s in starts} == {"09:00:00"}
+
+
+def test_a_slot_window_longer_than_31_days_is_refused(client, clinic):
+    start, end = clinic.day, clinic.day + timedelta(days=31)
+
+    response = client.get(f"/api/v1/slots?service={clinic.service.id}&start={start}&end={end}&tz=UTC")
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert "end" in response.get_json()["errors"]
+
+
+def test_booking_answers_201_with_location_reference_and_manage_token(client, session, clinic):
+    body = booking_body(clinic.service.id, wall(clinic.day, 10), clinician=clinic.first.id)
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    booking = response.get_json()
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/v1/bookings/{booking['reference']}"
+    assert booking["status"] == "booked"
+    assert booking["start"] == at(clinic.day, 10).isoformat()
+    assert booking["end"] == at(clinic.day, 10, 30).isoformat()
+    assert booking["clinician"] == clinic.first.id
+    assert booking["service"] == clinic.service.id
+    assert booking["time_zone"] == "Europe/London"
+    assert len(booking["manage_token"]) >= 43
+    stored = session.scalar(select(Consultation))
+    assert stored.reference == booking["reference"]
+    assert stored.starts_at == at(clinic.day, 10).astimezone(UTC)
+
+
+def test_a_start_with_an_offset_is_taken_as_that_instant(client, session, clinic):
+    start = at(clinic.day, 10).astimezone(NEW_YORK).isoformat()
+    body = booking_body(clinic.service.id, start, time_zone="America/New_York")
+
+    booking = client.post("/api/v1/bookings", json=body).get_json()
+
+    assert booking["start"] == start
+    assert session.scalar(select(Consultation.starts_at)) == at(clinic.day, 10).astimezone(UTC)
+
+
+def test_booking_without_a_clinician_takes_the_first_available(client, session, clinic):
+    factories.booking(session, clinic.service, at(clinic.day, 10), now=utcnow(), clinician_id=clinic.first.id)
+    body = booking_body(clinic.service.id, wall(clinic.day, 10))
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    assert response.status_code == 201
+    assert response.get_json()["clinician"] == clinic.second.id
+
+
+def test_the_manage_token_reads_the_booking(client, booked):
+    response = client.get(f"/api/v1/bookings/{booked['reference']}", headers=bearer(booked["manage_token"]))
+
+    assert response.status_code == 200
+    shown = response.get_json()
+    assert "manage_token" not in shown
+    assert {k: v for k, v in booked.items() if k != "manage_token"} == shown
+
+
+def test_the_reference_is_read_in_any_case(client, booked):
+    reference = booked["reference"].lower()
+
+    response = client.get(f"/api/v1/bookings/{reference}", headers=bearer(booked["manage_token"]))
+
+    assert response.status_code == 200
+
+
+def test_cancelling_frees_the_time(client, session, clinic, booked):
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/cancel",
+        json={"reason": "Feeling better"},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "cancelled"
+    assert session.scalar(select(Consultation.status)) is ConsultationStatus.CANCELLED
+    again = client.post("/api/v1/bookings", json=booking_body(clinic.service.id, wall(clinic.day, 10)))
+    assert again.status_code == 201
+
+
+def test_cancelling_needs_no_body(client, booked):
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/cancel", headers=bearer(booked["manage_token"])
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "cancelled"
+
+
+def test_rescheduling_moves_the_booking(client, session, clinic, booked):
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/reschedule",
+        json={"start": wall(clinic.day, 14)},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    assert response.status_code == 200
+    moved = response.get_json()
+    assert moved["reference"] == booked["reference"]
+    assert moved["start"] == at(clinic.day, 14).isoformat()
+    assert session.scalar(select(Consultation.starts_at)) == at(clinic.day, 14).astimezone(UTC)
+
+
+def test_rescheduling_to_another_clinician(client, session, clinic, booked):
+    start = at(clinic.day, 11).astimezone(NEW_YORK).isoformat()
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/reschedule",
+        json={"start": start, "clinician": clinic.second.id},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["clinician"] == clinic.second.id
+    assert response.get_json()["start"] == at(clinic.day, 11).isoformat()  # still shown in London time
+
+
+@pytest.mark.parametrize("action, body", [("cancel", {}), ("reschedule", {"start": "2030-01-07T10:00:00Z"})])
+def test_changes_after_the_cutoff_are_409_with_the_phone_to_call(client, session, action, body):
+    service = factories.service(session, cancel_cutoff_minutes=60 * 24 * 60, horizon_days=400)
+    factories.clinician(session, [service])
+    service.department.contact_phone = "+44 20 7946 0999"
+    session.commit()
+    created = client.post("/api/v1/bookings", json=booking_body(service.id, wall(monday_after_next(), 10)))
+    booked = created.get_json()
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/{action}", json=body, headers=bearer(booked["manage_token"])
+    )
+
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["code"] == "change_not_allowed"
+    assert problem["contact_phone"] == "+44 20 7946 0999"
+    assert problem["deadline"].endswith(("+00:00", "+01:00"))
+
+
+def test_the_reason_for_visit_is_never_echoed(client, clinic):
+    reason = "Persistent cough since March"
+    body = booking_body(clinic.service.id, wall(clinic.day, 10), reason=reason)
+    day = clinic.day.isoformat()
+
+    created = client.post("/api/v1/bookings", json=body)
+    booking = created.get_json()
+    auth = bearer(booking["manage_token"])
+    path = f"/api/v1/bookings/{booking['reference']}"
+    responses = [
+        created,
+        client.post("/api/v1/bookings", json=body),
+        client.get(path, headers=auth),
+        client.get("/api/v1/services"),
+        client.get(f"/api/v1/slots?service={clinic.service.id}&start={day}&end={day}&tz=UTC"),
+        client.post(f"{path}/reschedule", json={"start": wall(clinic.day, 15)}, headers=auth),
+        client.post(f"{path}/cancel", json={}, headers=auth),
+    ]
+
+    assert created.status_code == 201
+    for response in responses:
+        assert reason not in response.get_data(as_text=True)
