@@ -64,6 +64,20 @@ def find_slots(
     return available_slots(rules_for(service), calendars, window_start, window_end, now)
 
 
+def is_free(
+    session: Session,
+    service: Service,
+    start: datetime,
+    now: datetime,
+    clinician_id: int | None = None,
+    exclude_consultation: int | None = None,
+) -> bool:
+    """Whether a consultation of `service` may start at `start` (with that clinician, or anyone)."""
+    window_end = start + timedelta(seconds=1)
+    slots = find_slots(session, service, start, window_end, now, clinician_id, exclude_consultation)
+    return any(slot.start == start for slot in slots)
+
+
 def load_calendars(
     session: Session,
     clinicians: list[Clinician],

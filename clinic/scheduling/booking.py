@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
 from ..models.transactions import begin_write
-from .availability import active_service, find_slots, load_calendars, rules_for, service_clinicians
+from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .errors import ChangeNotAllowed, IdempotencyConflict, NotFound, SlotTaken, SlotUnavailable
 from .patients import PatientDetails
 from .slots import Slot, available_slots
@@ -67,7 +67,7 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
         service = active_service(session, request.service_id)
         for clinician in _free_candidates(session, service, request, now):
             _lock(session, clinician.id)
-            if _is_free(session, service, clinician.id, request.start, now):
+            if is_free(session, service, request.start, now, clinician.id):
                 consultation = _insert(session, service, clinician, request, fingerprint, now, secret, actor)
                 session.commit()
                 return Booked(consultation, manage_token(secret, consultation.uuid))
@@ -125,7 +125,7 @@ def reschedule(
         service = consultation.service
         target = clinician_id or consultation.clinician_id
         service_clinicians(session, service, target)  # the new clinician must offer the service
-        if not _is_free(session, service, target, new_start, now, exclude=consultation.id):
+        if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
             session.rollback()
             raise _refusal(session, service.id, target, new_start, now)
         changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
@@ -181,14 +181,6 @@ def _lock(session: Session, clinician_id: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(Clinician.id).where(Clinician.id == clinician_id).with_for_update())
     # SQLite: begin_write's BEGIN IMMEDIATE already holds the database's single write lock.
-
-
-def _is_free(
-    session: Session, service: Service, clinician_id: int, start: datetime, now: datetime, exclude: int | None = None
-) -> bool:
-    window = (start, start + timedelta(seconds=1))
-    slots = find_slots(session, service, *window, now, clinician_id, exclude_consultation=exclude)
-    return any(slot.start == start for slot in slots)
 
 
 def _refusal(
@@ -310,13 +302,17 @@ def _locked_consultation(session: Session, consultation_id: int, other_clinician
     return consultation
 
 
+def change_deadline(consultation: Consultation) -> datetime:
+    """The last moment the patient may cancel or reschedule online (the service's cut-off)."""
+    return consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
+
+
 def _check_cutoff(consultation: Consultation, now: datetime) -> None:
-    service = consultation.service
-    deadline = consultation.starts_at - timedelta(minutes=service.cancel_cutoff_minutes)
+    deadline = change_deadline(consultation)
     if now > deadline:
         raise ChangeNotAllowed(
             "It is too late to change this booking online.",
-            contact_phone=service.department.contact_phone,
+            contact_phone=consultation.service.department.contact_phone,
             deadline=deadline,
         )
 
