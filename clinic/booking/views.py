@@ -1,3 +1,185 @@
-from flask import Blueprint
+"""The public booking pages and the patient's manage link: parse with a form, call a service, render."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..errors import status_for
+from ..extensions import db
+from ..models import Consultation, utcnow
+from ..scheduling.booking import Actor, book, cancel, change_deadline, consultation_for_token, reschedule
+from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
+from . import calendar, forms, manage_links
+from .journey import Journey, resolve
 
 bp = Blueprint("booking", __name__)
+bp.add_app_template_filter(calendar.local_time)
+
+
+@bp.get("/book")
+def choose_service() -> ResponseReturnValue:
+    return _step(forms.ChoiceForm(request.args), "service")
+
+
+@bp.get("/book/clinician")
+def choose_clinician() -> ResponseReturnValue:
+    return _step(forms.ChoiceForm(request.args), "clinician")
+
+
+@bp.get("/book/time")
+def choose_time() -> ResponseReturnValue:
+    return _step(forms.ChoiceForm(request.args), "time")
+
+
+@bp.get("/book/details")
+def enter_details() -> ResponseReturnValue:
+    return _step(forms.DetailsForm(request.args), "details")
+
+
+@bp.post("/book/details")
+def review() -> ResponseReturnValue:
+    form = forms.DetailsForm()
+    journey = _journey(form, "details", check_free=False)  # a time taken meanwhile: see confirm()
+    if journey.step != "details" or "change" in request.form:
+        return _page(journey, form)
+    if form.checked_request(journey.today) is None:
+        return _page(journey, form)
+    return render_template("booking/review.html", form=form, journey=journey)
+
+
+@bp.post("/book/confirm")
+def confirm() -> ResponseReturnValue:
+    form = forms.DetailsForm()
+    # book() re-checks the time itself and, if it is gone, offers others without losing the details.
+    journey = _journey(form, "details", check_free=False)
+    wanted = form.checked_request(journey.today) if journey.step == "details" else None
+    if wanted is None:
+        return _page(journey, form)
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        booked = book(db.session, wanted, now=journey.now, secret=secret, actor=_actor())
+    except SlotUnavailable as refusal:
+        form.start.errors.append(str(refusal))
+        alternatives = calendar.group_by_day(refusal.alternatives, journey.zone)
+        page = render_template("booking/review.html", form=form, journey=journey, alternatives=alternatives)
+        return page, status_for(refusal)
+    manage_links.remember(booked.consultation.reference, booked.manage_token)
+    return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
+
+
+@bp.get("/book/confirmed/<reference>")
+def confirmed(reference: str) -> ResponseReturnValue:
+    consultation = _managed(reference)
+    token = manage_links.token_for(consultation.reference)
+    manage_url = url_for(".manage", reference=consultation.reference, t=token, _external=True)
+    return render_template("booking/confirmed.html", consultation=consultation, manage_url=manage_url)
+
+
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    return render_template("booking/privacy.html")
+
+
+@bp.get("/c/<reference>")
+def manage(reference: str) -> ResponseReturnValue:
+    token = request.args.get("t")
+    if token is not None:  # arriving from the e-mail: keep the token, drop it from the address
+        consultation = _managed(reference, token)
+        manage_links.remember(consultation.reference, token)
+        return redirect(url_for(".manage", reference=consultation.reference), 303)
+    consultation = _managed(reference)
+    deadline = change_deadline(consultation)
+    return render_template("booking/manage.html", consultation=consultation, deadline=deadline, now=utcnow())
+
+
+@bp.route("/c/<reference>/cancel", methods=["GET", "POST"])
+def cancel_consultation(reference: str) -> ResponseReturnValue:
+    consultation = _managed(reference)
+    form = forms.CancelForm()
+    if form.validate_on_submit():
+        cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=form.reason.data)
+        flash("Your consultation is cancelled. We have let the clinic know.")
+        return redirect(url_for(".manage", reference=consultation.reference), 303)
+    page = render_template("booking/cancel.html", form=form, consultation=consultation)
+    return page, 422 if form.errors else 200
+
+
+@bp.get("/c/<reference>/reschedule")
+def choose_new_time(reference: str) -> ResponseReturnValue:
+    consultation = _managed(reference)
+    form = forms.RescheduleForm(request.args, time_zone=consultation.patient_time_zone)
+    return _new_time_page(consultation, form)
+
+
+@bp.post("/c/<reference>/reschedule")
+def reschedule_consultation(reference: str) -> ResponseReturnValue:
+    consultation = _managed(reference)
+    form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
+    if form.validate():
+        try:
+            reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=_actor())
+        except SlotUnavailable as refusal:
+            form.start.errors.append(str(refusal))
+        else:
+            flash("Your consultation has moved. We will e-mail you an updated invitation.")
+            return redirect(url_for(".manage", reference=consultation.reference), 303)
+    return _new_time_page(consultation, form)
+
+
+@bp.errorhandler(ChangeNotAllowed)
+def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
+    return render_template("booking/too_late.html", error=error), status_for(error)
+
+
+@bp.errorhandler(BookingError)
+def refused(error: BookingError) -> ResponseReturnValue:
+    status = status_for(error)
+    return render_template("error.html", code=status, message=str(error)), status
+
+
+def _step(form: forms.ChoiceFields, target: str) -> ResponseReturnValue:
+    return _page(_journey(form, target), form)
+
+
+def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> Journey:
+    config = current_app.config
+    return resolve(
+        db.session,
+        form,
+        target,
+        now=utcnow(),
+        days_shown=config["BOOKING_DAYS_SHOWN"],
+        default_zone=config["DEFAULT_TIME_ZONE"],
+        check_free=check_free,
+    )
+
+
+def _page(journey: Journey, form: forms.ChoiceFields) -> ResponseReturnValue:
+    """The journey's current step; 422 when it shows because a choice was wrong."""
+    page = render_template(f"booking/{journey.step}.html", form=form, journey=journey)
+    return page, 422 if form.errors else 200
+
+
+def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> ResponseReturnValue:
+    now = utcnow()
+    tz = form.time_zone.chosen(form, consultation.patient_time_zone)
+    days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
+    found = calendar.page(
+        db.session, consultation.service, consultation.clinician_id, tz, form.day.data, now, days_shown
+    )
+    page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
+    return page, 422 if form.errors else 200
+
+
+def _managed(reference: str, token: str | None = None) -> Consultation:
+    """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
+    return consultation_for_token(
+        db.session,
+        reference,
+        manage_links.token_for(reference) if token is None else token,
+        now=utcnow(),
+        grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
+    )
+
+
+def _actor() -> Actor:
+    return Actor("patient", request.remote_addr)

@@ -1,0 +1,233 @@
+"""The booking pages' forms: what each step carries, parsed and checked with the booking rules."""
+
+import re
+import secrets
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    Field,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, ValidationError
+from wtforms.widgets import HiddenInput
+
+from ..scheduling.booking import BookingRequest
+from ..scheduling.patients import (
+    MAX_NAME,
+    MAX_REASON,
+    InvalidDetails,
+    check_patient_details,
+    check_reason,
+)
+from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names
+from .calendar import form_value
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+class IdField(Field):
+    """A record's id carried in a form: digits only, so a tampered value never reaches a query."""
+
+    widget = HiddenInput()
+
+    def __init__(self, label: str | None = None, validators: list | None = None, *, invalid: str, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.invalid = invalid
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        self.data = None
+        text = valuelist[0]
+        if not (text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
+            raise ValueError(self.invalid)
+        self.data = int(text)
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+
+class ClinicianField(IdField):
+    """A clinician's id, or "any" (data None) for the first available clinician."""
+
+    FIRST_AVAILABLE = "any"
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist and valuelist[0] == self.FIRST_AVAILABLE:
+            self.data = None
+        else:
+            super().process_formdata(valuelist)
+
+    def _value(self) -> str:
+        return self.FIRST_AVAILABLE if self.data is None else str(self.data)
+
+
+class InstantField(Field):
+    """A consultation's start, carried as a UTC instant (see calendar.form_value)."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        self.data = None
+        try:
+            self.data = parse_instant(valuelist[0])
+        except (ValueError, InvalidTimeZone) as error:
+            raise ValueError("Choose a time from the list.") from error
+
+    def _value(self) -> str:
+        return "" if self.data is None else form_value(self.data)
+
+
+class IdempotencyKeyField(StringField):
+    """A key made afresh for each review page, so a double-submitted confirmation books once."""
+
+    widget = HiddenInput()
+
+    def __init__(self, label: str | None = None, **kwargs):
+        super().__init__(label, default=lambda: secrets.token_urlsafe(24), **kwargs)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        # A tampered key only weakens the sender's own double-submit guard: keep the fresh one.
+        if valuelist and _IDEMPOTENCY_KEY.match(valuelist[0]):
+            self.data = valuelist[0]
+
+
+class TimeZoneField(SelectField):
+    """The zone the patient reads times in, one of the IANA names."""
+
+    def __init__(self, label: str | None = None, **kwargs):
+        super().__init__(label, choices=zone_names(), **kwargs)
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        try:
+            zone(self.data)
+        except InvalidTimeZone:
+            raise ValidationError("Choose a time zone from the list.") from None
+
+    def _value(self) -> str:
+        return self.data or ""
+
+    def chosen(self, form: FlaskForm, fallback: str) -> ZoneInfo:
+        """The chosen zone; `fallback` (with the error beside the field) when the choice is unknown."""
+        if not self.validate(form):
+            self.data = fallback  # the select then shows the zone the times are really in
+        return zone(self.data)
+
+
+class ReasonField(TextAreaField):
+    """Optional free text, checked and tidied with the booking rules' limits."""
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        try:
+            self.data = check_reason(self.data)
+        except InvalidDetails as invalid:
+            raise ValidationError(invalid.errors["reason"]) from None
+
+
+class FirstDayField(DateField):
+    """The first day a picker shows: a link's value, so a malformed one shows from today instead."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+
+
+def default_time_zone() -> str:
+    """The hospital's zone, shown until the patient (or their browser) picks their own."""
+    return current_app.config["DEFAULT_TIME_ZONE"]
+
+
+class TimePickerFields(FlaskForm):
+    """A day and a time, shown in the patient's zone: the booking and rescheduling pickers."""
+
+    time_zone = TimeZoneField("Show times in this time zone", default=default_time_zone)
+    day = FirstDayField()
+    start = InstantField(validators=[InputRequired("Choose a time.")])
+
+
+class ChoiceFields(TimePickerFields):
+    """Everything the steps before the patient's details choose."""
+
+    service = IdField(
+        validators=[InputRequired("Choose a service.")], invalid="Choose a service from the list."
+    )
+    clinician = ClinicianField(
+        validators=[InputRequired("Choose a clinician, or first available.")],
+        invalid="Choose a clinician from the list.",
+    )
+
+
+class ChoiceForm(ChoiceFields):
+    """The choosing steps, submitted with GET so the back button and bookmarks work."""
+
+    class Meta:
+        csrf = False
+
+
+class DetailsForm(ChoiceFields):
+    """The patient's details with the choices so far; also the review form that books."""
+
+    name = StringField("Full name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
+    email = EmailField("E-mail address", render_kw={"autocomplete": "email", "spellcheck": "false"})
+    phone = TelField("Phone number", render_kw={"autocomplete": "tel"})
+    birth_date = StringField("Date of birth", render_kw={"type": "date", "autocomplete": "bday"})
+    reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
+    consent = BooleanField(
+        "I agree that the hospital may use these details to arrange and hold my consultation",
+        validators=[DataRequired("Tick the box to agree, or we cannot book the consultation.")],
+    )
+    idempotency_key = IdempotencyKeyField()
+
+    def checked_request(self, today: date) -> BookingRequest | None:
+        """The request to book; None, with the errors beside their fields, if anything is wrong.
+
+        Checks the form (CSRF, consent, reason), then the patient's details with the booking rules.
+        """
+        valid = self.validate()
+        try:
+            patient = check_patient_details(
+                name=self.name.data,
+                email=self.email.data,
+                phone=self.phone.data,
+                birth_date=self.birth_date.data,
+                time_zone=self.time_zone.data,
+                today=today,
+            )
+        except InvalidDetails as invalid:
+            for name, message in invalid.errors.items():
+                self[name].errors.append(message)
+            return None
+        if not valid:
+            return None
+        return BookingRequest(
+            service_id=self.service.data,
+            start=self.start.data,
+            patient=patient,
+            clinician_id=self.clinician.data,
+            reason=self.reason.data,
+            idempotency_key=self.idempotency_key.data,
+        )
+
+
+class CancelForm(FlaskForm):
+    reason = ReasonField("Why are you cancelling? (optional)", render_kw={"maxlength": MAX_REASON, "rows": 3})
+
+
+class RescheduleForm(TimePickerFields):
+    """A new time for a booking: the zone and day with GET, the chosen time with POST."""

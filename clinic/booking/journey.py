@@ -1,0 +1,121 @@
+"""Where a patient is in the booking steps: the choices their form carries, checked in order.
+
+Each step's page carries the earlier choices in hidden fields. A page asked for with a
+choice missing or wrong shows the step that makes that choice instead, the message beside it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from ..models import Clinician, Service
+from ..scheduling.availability import active_service, is_free, service_clinicians
+from ..scheduling.catalogue import offered_services
+from ..scheduling.errors import NotFound
+from ..scheduling.timezones import zone
+from . import calendar
+from .calendar import CalendarPage
+from .forms import ChoiceFields
+
+
+@dataclass
+class Journey:
+    """The step to show, what the choices so far stand for, and what that step offers."""
+
+    step: str
+    zone: ZoneInfo
+    now: datetime
+    service: Service | None = None
+    clinician: Clinician | None = None  # None past the clinician step: the first available
+    start: datetime | None = None
+    services: list[Service] = field(default_factory=list)
+    clinicians: list[Clinician] = field(default_factory=list)
+    calendar: CalendarPage | None = None
+
+    @property
+    def clinician_id(self) -> int | None:
+        return self.clinician.id if self.clinician else None
+
+    @property
+    def today(self) -> date:
+        """The patient's date today, in their zone."""
+        return self.now.astimezone(self.zone).date()
+
+
+class _Stop(Exception):
+    """The choices end here; the field that stopped them holds the message, if any."""
+
+
+def resolve(
+    session: Session,
+    form: ChoiceFields,
+    target: str,
+    *,
+    now: datetime,
+    days_shown: int,
+    default_zone: str,
+    check_free: bool = True,
+) -> Journey:
+    """How far towards the `target` step the form's choices go, and what that step offers.
+
+    The steps are service, clinician, time and details. With `check_free` a chosen time must
+    still be free; without, the booking itself checks it (and offers other times).
+    """
+    journey = Journey(step="service", zone=zone(default_zone), now=now)
+    try:
+        if target != "service":
+            journey.service = _found(form, "service", lambda id: active_service(session, id))
+            journey.step = "clinician"
+        if target in ("time", "details"):
+            journey.clinician = _found(form, "clinician", lambda id: _clinician(session, journey.service, id))
+            journey.step = "time"
+            journey.zone = form.time_zone.chosen(form, default_zone)
+            if form.time_zone.errors:
+                raise _Stop
+        if target == "details":
+            journey.start = _found(form, "start", lambda start: start)
+            if check_free and not is_free(session, journey.service, journey.start, now, journey.clinician_id):
+                form.start.errors.append("That time is no longer available. Please choose another.")
+                raise _Stop
+            journey.step = "details"
+    except _Stop:
+        pass
+    _offer_choices(session, form, journey, days_shown)
+    return journey
+
+
+def _found(form: ChoiceFields, name: str, lookup: Callable[[Any], Any]) -> Any:
+    """The field's value looked up, or _Stop with the reason beside the field."""
+    choice = form[name]
+    if not choice.validate(form):
+        raise _Stop
+    try:
+        return lookup(choice.data)
+    except NotFound as missing:
+        choice.errors.append(str(missing))
+        raise _Stop from missing
+
+
+def _clinician(session: Session, service: Service, clinician_id: int | None) -> Clinician | None:
+    return service_clinicians(session, service, clinician_id)[0] if clinician_id is not None else None
+
+
+def _offer_choices(session: Session, form: ChoiceFields, journey: Journey, days_shown: int) -> None:
+    if journey.step == "service":
+        journey.services = offered_services(session)
+    elif journey.step == "clinician":
+        journey.clinicians = service_clinicians(session, journey.service)
+    elif journey.step == "time":
+        journey.calendar = calendar.page(
+            session,
+            journey.service,
+            journey.clinician_id,
+            journey.zone,
+            form.day.data,
+            journey.now,
+            days_shown,
+        )

@@ -1,0 +1,375 @@
+"""The patient's booking pages, driven as a browser without JavaScript would: plain GET and POST forms."""
+
+import logging
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.booking.calendar import form_value
+from clinic.extensions import db
+from clinic.models import Consultation, utcnow
+from clinic.scheduling.timezones import format_local
+
+from . import factories
+from .conftest import build_app
+
+NEW_YORK = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+
+
+def next_week_at(hour: int, minute: int = 0, tz: ZoneInfo = LONDON) -> datetime:
+    """A weekday at least a week ahead of the real clock (the pages use it), as a UTC instant."""
+    today = utcnow().date()
+    monday = today + timedelta(days=14 - today.weekday())
+    return datetime.combine(monday, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+
+def consultations(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count(Consultation.id)))
+
+
+@pytest.fixture
+def clinic(session):
+    """A service with one clinician working 09:00-12:30 and 13:30-17:00 London time on weekdays."""
+    service = factories.service(session, name="Heart follow-up")
+    clinician = factories.clinician(session, [service], display_name="Dr Amara Okafor")
+    session.commit()
+    return service, clinician
+
+
+def booking_form(
+    service, start: datetime, *, clinician="any", time_zone="America/New_York", **overrides
+) -> dict:
+    """Everything the review page posts to /book/confirm."""
+    return {
+        "service": str(service.id),
+        "clinician": str(clinician),
+        "time_zone": time_zone,
+        "start": form_value(start),
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "phone": "+44 7700 900123",
+        "birth_date": "1980-12-10",
+        "reason": "",
+        "consent": "y",
+        "idempotency_key": "key-" + "a" * 20,
+        **overrides,
+    }
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_a_patient_books_step_by_step_and_sees_times_in_their_own_zone(client, session, clinic):
+    service, clinician = clinic
+    start = next_week_at(10, 30)
+    local = start.astimezone(NEW_YORK)
+
+    services = text(client.get("/book"))
+    assert "Heart follow-up" in services and 'action="/book/clinician"' in services
+
+    who = client.get("/book/clinician", query_string={"service": service.id, "time_zone": "America/New_York"})
+    assert "First available" in text(who) and "Dr Amara Okafor" in text(who)
+
+    times = client.get(
+        "/book/time",
+        query_string={
+            "service": service.id,
+            "clinician": "any",
+            "time_zone": "America/New_York",
+            "day": local.date().isoformat(),
+        },
+    )
+    value = form_value(start)
+    assert re.search(rf'<label for="start-{value}">{local:%H:%M}</label>', text(times))
+    assert f"<legend>{local:%A} {local.day} {local:%B}</legend>" in text(times)
+
+    details_query = {
+        "service": service.id,
+        "clinician": "any",
+        "time_zone": "America/New_York",
+        "start": value,
+    }
+    details = client.get("/book/details", query_string=details_query)
+    assert details.status_code == 200 and format_local(start, NEW_YORK) in text(details)
+
+    form = booking_form(service, start)
+    del form["idempotency_key"]
+    review = client.post("/book/details", data=form)
+    assert review.status_code == 200 and "Check and confirm your booking" in text(review)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', text(review)).group(1)
+
+    confirmed = client.post("/book/confirm", data={**form, "idempotency_key": key})
+    assert confirmed.status_code == 303
+    booked = session.scalar(select(Consultation))
+    assert booked.starts_at == start and booked.clinician_id == clinician.id
+    assert booked.patient_time_zone == "America/New_York"
+    assert confirmed.location.endswith(f"/book/confirmed/{booked.reference}")
+
+    page = text(client.get(confirmed.location))
+    assert booked.reference in page
+    assert format_local(start, NEW_YORK) in page  # e.g. "Monday 7 December 2026, 05:30 (America/New_York)"
+    assert "Dr Amara Okafor" in page and "What happens next" in page
+    assert f"/c/{booked.reference}?t=" in page
+
+
+def test_refreshing_the_confirmation_shows_it_again_and_books_nothing_more(client, session, clinic):
+    service, _ = clinic
+    done = client.post("/book/confirm", data=booking_form(service, next_week_at(11)))
+
+    assert client.get(done.location).status_code == 200
+    assert client.get(done.location).status_code == 200
+    assert consultations(session) == 1
+
+
+def test_the_confirmation_page_needs_the_browser_that_booked(client, app, session, clinic):
+    service, _ = clinic
+    done = client.post("/book/confirm", data=booking_form(service, next_week_at(11)))
+
+    assert app.test_client().get(done.location).status_code == 404
+
+
+def test_a_double_submitted_confirmation_books_once_and_shows_the_same_booking(client, session, clinic):
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11))
+
+    first = client.post("/book/confirm", data=form)
+    second = client.post("/book/confirm", data=form)
+
+    assert first.status_code == second.status_code == 303
+    assert first.location == second.location
+    assert consultations(session) == 1
+
+
+def test_each_review_page_carries_a_fresh_idempotency_key(client, clinic):
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11))
+    del form["idempotency_key"]
+
+    keys = {
+        re.search(
+            r'name="idempotency_key" value="([^"]+)"', text(client.post("/book/details", data=form))
+        ).group(1)
+        for _ in range(2)
+    }
+
+    assert len(keys) == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "change", "message"),
+    [
+        ("email", {"email": "ada-at-example"}, "Enter an e-mail address like name@example.org."),
+        ("birth_date", {"birth_date": "2999-01-01"}, "The date of birth cannot be in the future."),
+        ("birth_date", {"birth_date": "31/12/1980"}, "Enter the date of birth as YYYY-MM-DD."),
+        ("name", {"name": "A" * 10_000}, "Keep this under 200 characters."),
+        ("name", {"name": ""}, "This field is required."),
+        ("phone", {"phone": "call me"}, "Enter a phone number using digits"),
+        ("reason", {"reason": "x" * 3000}, "Keep the reason under 2000 characters."),
+        ("consent", {"consent": None}, "Tick the box to agree, or we cannot book the consultation."),
+        ("time_zone", {"time_zone": "Mars/Olympus_Mons"}, "Choose a time zone from the list."),
+        ("service", {"service": "999999"}, "No such service is offered."),
+        ("service", {"service": "1 OR 1=1"}, "Choose a service from the list."),
+        ("service", {"service": "99999999999999999999"}, "Choose a service from the list."),
+        ("clinician", {"clinician": "999999"}, "That clinician does not offer this service."),
+        ("clinician", {"clinician": "abc"}, "Choose a clinician from the list."),
+        ("start", {"start": "next tuesday"}, "Choose a time from the list."),
+        ("start", {"start": "2020-01-06T10:00Z"}, "That time is not available for booking."),
+    ],
+)
+def test_bad_input_is_explained_beside_its_field_and_books_nothing(
+    client, session, clinic, field, change, message
+):
+    service, _ = clinic
+    form = {
+        name: value
+        for name, value in {**booking_form(service, next_week_at(11)), **change}.items()
+        if value is not None
+    }
+
+    response = client.post("/book/confirm", data=form)
+
+    assert response.status_code == 422
+    page = text(response)
+    assert message in page
+    assert f'id="{field}-error"' in page
+    assert re.search(rf'aria-describedby="[^"]*\b{field}-error\b[^"]*"', page)
+    assert 'aria-invalid="true"' in page
+    assert consultations(session) == 0
+
+
+def test_a_time_outside_working_hours_is_refused_with_other_times_offered(client, session, clinic):
+    service, _ = clinic
+    at_night = next_week_at(3)
+
+    response = client.post("/book/confirm", data=booking_form(service, at_night))
+
+    assert response.status_code == 422
+    assert "That time is not available for booking." in text(response)
+    assert 'name="start" value="' in text(response)  # the next free times, as choices
+    assert consultations(session) == 0
+
+
+def test_the_details_step_refuses_a_time_in_the_past_before_asking_for_details(client, clinic):
+    service, _ = clinic
+    query = {
+        "service": service.id,
+        "clinician": "any",
+        "time_zone": "Europe/London",
+        "start": "2020-01-06T10:00Z",
+    }
+
+    response = client.get("/book/details", query_string=query)
+
+    assert response.status_code == 422
+    assert "That time is no longer available. Please choose another." in text(response)
+    assert "Choose a day and time" in text(response)
+
+
+def test_the_details_step_explains_a_bad_email_beside_the_field(client, clinic):
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11), email="nope")
+
+    response = client.post("/book/details", data=form)
+
+    assert response.status_code == 422
+    assert re.search(
+        r'<input[^>]*aria-describedby="email-hint email-error"[^>]*aria-invalid="true"', text(response)
+    )
+    assert 'value="nope"' in text(response)  # what was typed is kept
+
+
+def test_a_step_asked_for_with_a_wrong_earlier_choice_shows_that_choice_again(client, clinic):
+    response = client.get("/book/time", query_string={"service": "abc", "clinician": "any"})
+
+    assert response.status_code == 422
+    assert "Which service do you need?" in text(response)
+    assert "Choose a service from the list." in text(response)
+
+
+def test_an_unknown_zone_on_the_times_page_is_explained_and_times_shown_in_the_default_zone(client, clinic):
+    service, _ = clinic
+    query = {"service": service.id, "clinician": "any", "time_zone": "Nowhere/Special"}
+
+    response = client.get("/book/time", query_string=query)
+
+    assert response.status_code == 422
+    assert "Choose a time zone from the list." in text(response)
+    assert '<option selected value="Europe/London">' in text(response)
+
+
+def test_losing_the_race_for_a_time_offers_the_next_free_times(client, session, clinic):
+    service, clinician = clinic
+    start = next_week_at(11)
+    factories.booking(session, service, start, now=utcnow(), clinician_id=clinician.id)
+
+    response = client.post("/book/confirm", data=booking_form(service, start, clinician=clinician.id))
+
+    assert response.status_code == 409
+    assert "That time was just taken" in text(response)
+    assert f'value="{form_value(start + timedelta(minutes=30))}"' in text(response)
+    assert consultations(session) == 1
+
+
+def test_first_available_shows_each_start_time_once(client, session, clinic):
+    service, _ = clinic
+    factories.clinician(session, [service])
+    session.commit()
+    start = next_week_at(9)
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London", "day": start.date()}
+
+    page = text(client.get("/book/time", query_string=query))
+
+    assert page.count(f'value="{form_value(start)}"') == 1
+
+
+def test_days_are_shown_a_page_at_a_time(app, client, clinic):
+    service, _ = clinic
+    today = utcnow().astimezone(LONDON).date()
+    shown = app.config["BOOKING_DAYS_SHOWN"]
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+
+    first = text(client.get("/book/time", query_string=query))
+    later = text(client.get("/book/time", query_string={**query, "day": today + timedelta(days=shown)}))
+
+    assert first.count('<fieldset class="day">') == shown
+    assert 'rel="prev"' not in first
+    assert f"day={today + timedelta(days=shown)}" in first
+    assert f"day={today}" in later and 'rel="prev"' in later
+
+
+def test_the_pages_are_plain_html_forms_that_need_no_script(client, clinic):
+    service, _ = clinic
+    start = next_week_at(11)
+    query = {
+        "service": service.id,
+        "clinician": "any",
+        "time_zone": "Europe/London",
+        "start": form_value(start),
+    }
+    pages = [
+        client.get("/book"),
+        client.get("/book/clinician", query_string=query),
+        client.get("/book/time", query_string=query),
+        client.get("/book/details", query_string=query),
+        client.get("/privacy"),
+    ]
+
+    for response in pages:
+        html = text(response)
+        assert response.status_code == 200
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/timezone.js" defer>']
+        assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+        assert 'href="#content"' in html and '<main id="content"' in html
+
+
+def test_the_consent_box_links_to_a_plain_privacy_notice(client, clinic):
+    service, _ = clinic
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+    details = text(client.get("/book/details", query_string={**query, "start": form_value(next_week_at(11))}))
+
+    assert 'href="/privacy"' in details and '<label for="consent">' in details
+    assert "How we use your information" in text(client.get("/privacy"))
+
+
+def test_the_reason_for_the_visit_stays_out_of_the_confirmation_and_the_logs(client, session, clinic, caplog):
+    service, _ = clinic
+    reason = "Recurring chest pain after the new tablets"
+    caplog.set_level(logging.DEBUG)
+
+    done = client.post("/book/confirm", data=booking_form(service, next_week_at(11), reason=reason))
+    page = text(client.get(done.location))
+
+    assert session.scalar(select(Consultation.reason)) == reason
+    manage_link = re.search(r'class="manage-link"><a href="([^"]+)"', page).group(1)
+    assert "chest" not in manage_link
+    assert reason not in page
+    assert all(reason not in record.getMessage() for record in caplog.records)
+
+
+def test_with_csrf_on_a_post_without_its_token_is_refused_and_books_nothing(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"), WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        service = factories.service(db.session)
+        factories.clinician(db.session, [service])
+        db.session.commit()
+        client = app.test_client()
+        form = booking_form(service, next_week_at(11))
+
+        refused = client.post("/book/confirm", data=form)
+        choices = {name: form[name] for name in ("service", "clinician", "time_zone", "start")}
+        details_page = client.get("/book/details", query_string=choices)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text(details_page)).group(1)
+        accepted = client.post("/book/details", data={**form, "csrf_token": token})
+
+        assert refused.status_code == 400
+        assert consultations(db.session) == 0
+        assert accepted.status_code == 200 and "Check and confirm your booking" in text(accepted)
+        db.session.remove()
+        db.engine.dispose()

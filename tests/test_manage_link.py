@@ -1,0 +1,229 @@
+"""The patient's manage link: see the booking, cancel it or move it, and nobody else's."""
+
+import logging
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from clinic.booking.calendar import form_value
+from clinic.extensions import db
+from clinic.models import Consultation, ConsultationStatus, utcnow
+from clinic.scheduling.availability import is_free
+from clinic.scheduling.timezones import format_local, zone
+
+from . import factories
+from .conftest import build_app
+from .test_booking_pages import next_week_at, text
+
+DEPARTMENT_PHONE = "+44 20 7946 0000"  # the factories' default
+
+
+@pytest.fixture
+def service(session):
+    service = factories.service(session, name="Skin check review")
+    factories.clinician(session, [service], display_name="Dr Tom Whitfield")
+    session.commit()
+    return service
+
+
+def book(session, service, start, **fields):
+    """A booking made through the real service, for a patient reading times in New York."""
+    patient = factories.patient_details(time_zone="America/New_York")
+    return factories.booking(session, service, start, now=utcnow(), patient=patient, **fields)
+
+
+def open_link(client, booked):
+    """Follow the link from the e-mail, as the patient does."""
+    reference = booked.consultation.reference
+    return client.get(f"/c/{reference}", query_string={"t": booked.manage_token})
+
+
+def reloaded(session, booked) -> Consultation:
+    session.expire_all()
+    return session.get(Consultation, booked.consultation.id)
+
+
+def test_the_link_shows_the_booking_in_the_patients_zone_and_drops_the_token_from_the_address(
+    client, session, service
+):
+    start = next_week_at(10)
+    booked = book(session, service, start)
+    reference = booked.consultation.reference
+
+    landing = open_link(client, booked)
+    page = client.get(landing.location)
+
+    assert landing.status_code == 303 and landing.location == f"/c/{reference}"
+    assert page.status_code == 200
+    html = text(page)
+    assert format_local(start, zone("America/New_York")) in html
+    assert "Dr Tom Whitfield" in html and "Skin check review" in html and "Booked" in html
+    assert booked.manage_token not in html
+
+
+def test_cancelling_asks_first_then_frees_the_time(client, session, service):
+    start = next_week_at(10)
+    booked = book(session, service, start)
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    asked = client.get(f"/c/{reference}/cancel")
+    done = client.post(f"/c/{reference}/cancel", data={"reason": "Feeling better"})
+    after = client.get(done.location)
+
+    assert "Cancel your consultation?" in text(asked) and 'method="post"' in text(asked)
+    assert done.status_code == 303
+    assert "Your consultation is cancelled." in text(after) and "Cancelled" in text(after)
+    consultation = reloaded(session, booked)
+    assert consultation.status is ConsultationStatus.CANCELLED
+    assert consultation.cancel_reason == "Feeling better"
+    assert is_free(session, service, start, utcnow())
+
+
+def test_rescheduling_moves_the_time_and_frees_the_old_one(client, session, service):
+    old, new = next_week_at(10), next_week_at(14)
+    booked = book(session, service, old)
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    picker = client.get(f"/c/{reference}/reschedule", query_string={"day": new.date().isoformat()})
+    moved = client.post(f"/c/{reference}/reschedule", data={"start": form_value(new)})
+
+    local_new = new.astimezone(zone("America/New_York"))
+    assert re.search(rf'<label for="start-{form_value(new)}">{local_new:%H:%M}</label>', text(picker))
+    assert moved.status_code == 303
+    assert "Your consultation has moved." in text(client.get(moved.location))
+    assert reloaded(session, booked).starts_at == new
+    assert is_free(session, service, old, utcnow())
+    assert not is_free(session, service, new, utcnow())
+
+
+def test_rescheduling_to_a_time_just_taken_explains_and_changes_nothing(client, session, service):
+    old, taken = next_week_at(10), next_week_at(14)
+    booked = book(session, service, old)
+    book(session, service, taken)
+    open_link(client, booked)
+
+    response = client.post(
+        f"/c/{booked.consultation.reference}/reschedule", data={"start": form_value(taken)}
+    )
+
+    assert response.status_code == 422
+    assert "That time was just taken" in text(response)
+    assert 'aria-describedby="start-error"' in text(response)
+    assert reloaded(session, booked).starts_at == old
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [("soon please", "Choose a time from the list."), ("", "Choose a time.")],
+)
+def test_a_bad_new_time_is_explained_and_changes_nothing(client, session, service, start, message):
+    old = next_week_at(10)
+    booked = book(session, service, old)
+    open_link(client, booked)
+
+    response = client.post(f"/c/{booked.consultation.reference}/reschedule", data={"start": start})
+
+    assert response.status_code == 422 and message in text(response)
+    assert reloaded(session, booked).starts_at == old
+
+
+def test_a_reason_for_cancelling_that_is_too_long_is_explained_and_changes_nothing(client, session, service):
+    booked = book(session, service, next_week_at(10))
+    open_link(client, booked)
+
+    response = client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": "x" * 3000})
+
+    assert response.status_code == 422
+    assert "Keep the reason under 2000 characters." in text(response)
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+
+
+@pytest.mark.parametrize("link", ["wrong token", "unknown reference", "another booking's token", "no token"])
+def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, service, link):
+    mine = book(session, service, next_week_at(10))
+    theirs = book(session, service, next_week_at(11))
+    reference, token = mine.consultation.reference, mine.manage_token
+    url, query = {
+        "wrong token": (f"/c/{reference}", {"t": token[:-2] + "xx"}),
+        "unknown reference": ("/c/ZZZ-ZZZZ", {"t": token}),
+        "another booking's token": (f"/c/{reference}", {"t": theirs.manage_token}),
+        "no token": (f"/c/{reference}", {}),
+    }[link]
+
+    response = client.get(url, query_string=query)
+
+    assert response.status_code == 404
+    assert reference not in text(response) and theirs.consultation.reference not in text(response)
+
+
+def test_opening_one_booking_does_not_open_another(client, session, service):
+    mine = book(session, service, next_week_at(10))
+    theirs = book(session, service, next_week_at(11))
+    open_link(client, mine)
+
+    assert client.get(f"/c/{theirs.consultation.reference}").status_code == 404
+    assert client.post(f"/c/{theirs.consultation.reference}/cancel").status_code == 404
+    assert reloaded(session, theirs).status is ConsultationStatus.BOOKED
+
+
+def test_a_link_stops_working_some_days_after_the_consultation(app, client, session, service):
+    today = utcnow().date()
+    monday = today - timedelta(days=today.weekday() + 7 * (app.config["MANAGE_LINK_GRACE_DAYS"] // 7 + 2))
+    start = datetime.combine(monday, time(10), tzinfo=zone("Europe/London")).astimezone(UTC)
+    booked = factories.booking(session, service, start, now=start - timedelta(days=1))
+
+    assert open_link(client, booked).status_code == 404
+
+
+def test_after_the_cutoff_the_page_says_to_call_and_nothing_changes(client, session):
+    service = factories.service(session, cancel_cutoff_minutes=60 * 24 * 60)  # 60 days' notice
+    factories.clinician(session, [service])
+    session.commit()
+    start = next_week_at(10)
+    booked = book(session, service, start)
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{reference}"))
+    cancelled = client.post(f"/c/{reference}/cancel", data={"reason": ""})
+    moved = client.post(f"/c/{reference}/reschedule", data={"start": form_value(next_week_at(14))})
+
+    assert "It is too late to change this booking online" in page and DEPARTMENT_PHONE in page
+    assert f"/c/{reference}/cancel" not in page
+    for refused in (cancelled, moved):
+        assert refused.status_code == 409
+        assert "too late" in text(refused) and DEPARTMENT_PHONE in text(refused)
+    consultation = reloaded(session, booked)
+    assert consultation.status is ConsultationStatus.BOOKED and consultation.starts_at == start
+
+
+def test_the_token_never_reaches_the_logs(client, session, service, caplog):
+    booked = book(session, service, next_week_at(10))
+    caplog.set_level(logging.DEBUG)
+
+    open_link(client, booked)
+    client.get(f"/c/{booked.consultation.reference}")
+    client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": ""})
+
+    assert all(booked.manage_token not in record.getMessage() for record in caplog.records)
+
+
+def test_with_csrf_on_a_cancel_without_its_token_is_refused(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"), WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        service = factories.service(db.session)
+        factories.clinician(db.session, [service])
+        db.session.commit()
+        booked = book(db.session, service, next_week_at(10))
+        client = app.test_client()
+        open_link(client, booked)
+
+        refused = client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": ""})
+
+        assert refused.status_code == 400
+        assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
+        db.session.remove()
+        db.engine.dispose()
