@@ -176,9 +176,11 @@ def test_each_review_page_carries_a_fresh_idempotency_key(client, clinic):
         ("service", {"service": "999999"}, "No such service is offered."),
         ("service", {"service": "1 OR 1=1"}, "Choose a service from the list."),
         ("service", {"service": "99999999999999999999"}, "Choose a service from the list."),
+        ("service", {"service": "9" * 5000}, "Choose a service from the list."),
         ("clinician", {"clinician": "999999"}, "That clinician does not offer this service."),
         ("clinician", {"clinician": "abc"}, "Choose a clinician from the list."),
         ("start", {"start": "next tuesday"}, "Choose a time from the list."),
+        ("start", {"start": "9999-12-31T23:59:59Z"}, "Choose a time from the list."),
         ("start", {"start": "2020-01-06T10:00Z"}, "That time is not available for booking."),
     ],
 )

@@ -50,6 +50,7 @@ def local_time(instant: datetime, tz: ZoneInfo | str) -> str:
 
 
 def day_label(day: date) -> str:
+    """A day as a heading over its times, e.g. Monday 9 March."""
     return f"{day:%A} {day.day} {day:%B}"
 
 

@@ -2,7 +2,7 @@
 
 import re
 import secrets
-from datetime import date
+from datetime import MAXYEAR, MINYEAR, date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -49,7 +49,7 @@ class IdField(Field):
             return
         self.data = None
         text = valuelist[0]
-        if not (text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
+        if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
             raise ValueError(self.invalid)
         self.data = int(text)
 
@@ -82,9 +82,12 @@ class InstantField(Field):
             return
         self.data = None
         try:
-            self.data = parse_instant(valuelist[0])
+            instant = parse_instant(valuelist[0])
         except (ValueError, InvalidTimeZone) as error:
             raise ValueError("Choose a time from the list.") from error
+        if not MINYEAR < instant.year < MAXYEAR:  # so the day arithmetic around it cannot overflow
+            raise ValueError("Choose a time from the list.")
+        self.data = instant
 
     def _value(self) -> str:
         return "" if self.data is None else form_value(self.data)
@@ -226,6 +229,8 @@ class DetailsForm(ChoiceFields):
 
 
 class CancelForm(FlaskForm):
+    """Cancelling a booking, with an optional reason for the clinic."""
+
     reason = ReasonField("Why are you cancelling? (optional)", render_kw={"maxlength": MAX_REASON, "rows": 3})
 
 

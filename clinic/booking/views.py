@@ -97,7 +97,7 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
     form = forms.CancelForm()
     if form.validate_on_submit():
         cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=form.reason.data)
-        flash("Your consultation is cancelled. We have let the clinic know.")
+        flash("Your consultation is cancelled. We will e-mail you to confirm.")
         return redirect(url_for(".manage", reference=consultation.reference), 303)
     page = render_template("booking/cancel.html", form=form, consultation=consultation)
     return page, 422 if form.errors else 200
