@@ -1,10 +1,11 @@
 """The JSON shapes of the API's resources: one function per resource, times in the viewer's zone."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Consultation, Service
+from ..scheduling.booking import change_deadline
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 
@@ -44,7 +45,6 @@ def booking_json(consultation: Consultation) -> dict[str, Any]:
     """A booking as its patient sees it, in their zone; never the reason for the visit."""
     tz = zone(consultation.patient_time_zone)
     service = consultation.service
-    changeable_until = consultation.starts_at - timedelta(minutes=service.cancel_cutoff_minutes)
     return {
         "reference": consultation.reference,
         "status": consultation.status.value,
@@ -56,6 +56,6 @@ def booking_json(consultation: Consultation) -> dict[str, Any]:
         "clinician": consultation.clinician_id,
         "clinician_name": consultation.clinician.display_name,
         "join_url": consultation.meeting_join_url,
-        "changeable_until": instant_json(changeable_until, tz),
+        "changeable_until": instant_json(change_deadline(consultation), tz),
         "contact_phone": service.department.contact_phone,
     }

@@ -8,10 +8,10 @@ from ..extensions import db
 from ..models import Consultation, utcnow
 from ..scheduling.availability import active_service, find_slots
 from ..scheduling.booking import Actor, book, cancel, consultation_for_token, reschedule
+from ..scheduling.catalogue import offered_services
 from ..scheduling.errors import BookingError
 from ..scheduling.timezones import zone
 from . import schemas
-from .catalogue import offered_services
 from .problems import booking_problem, show_times_in
 from .serializers import booking_json, service_json, slot_json
 
