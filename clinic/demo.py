@@ -88,7 +88,9 @@ def _clinicians(session: Session, services: dict[str, list[Service]], now: datet
         clinicians.append(clinician)
     for clinician in clinicians[::4]:  # a week of leave in two weeks' time
         start = datetime.combine(now.date() + timedelta(days=14), time(), tzinfo=UTC)
-        session.add(TimeOff(clinician=clinician, starts_at=start, ends_at=start + timedelta(days=7), label="Leave"))
+        session.add(
+            TimeOff(clinician=clinician, starts_at=start, ends_at=start + timedelta(days=7), label="Leave")
+        )
     return clinicians
 
 

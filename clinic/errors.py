@@ -6,11 +6,12 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, SlotTaken
+from .scheduling.status import InvalidTransition
 
 log = logging.getLogger(__name__)
 
 # Status codes for the services' errors; anything else that is a BookingError is 422.
-STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409}
+STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409, InvalidTransition: 409}
 
 
 def status_for(error: BookingError) -> int:
@@ -45,8 +46,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         # Log the type and where only: exception text can carry personal data.
-        log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.endpoint,
-                  exc_info=app.debug)
+        log.error(
+            "unhandled %s on %s %s",
+            type(error).__name__,
+            request.method,
+            request.endpoint,
+            exc_info=app.debug,
+        )
         if _wants_problem():
             return problem(500, "Internal Server Error", "Something went wrong on our side.")
         return render_template("error.html", code=500, title="Something went wrong"), 500

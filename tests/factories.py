@@ -62,7 +62,9 @@ def clinician(
     )
     person.services = list(services)
     person.availability_rules = [
-        AvailabilityRule(weekday=day, start_time=start, end_time=end) for day in weekdays for start, end in hours
+        AvailabilityRule(weekday=day, start_time=start, end_time=end)
+        for day in weekdays
+        for start, end in hours
     ]
     session.add(person)
     session.flush()

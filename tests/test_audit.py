@@ -18,7 +18,9 @@ def test_booking_cancelling_and_rescheduling_leave_a_verified_trail(session, now
     doc = factories.clinician(session, [svc])
     session.commit()
     consultation = factories.booking(session, svc, MONDAY_10, now=now, reason="Chest pain").consultation
-    reschedule(session, consultation.id, MONDAY_10.replace(hour=11), now=now, actor=Actor("patient", "10.0.0.9"))
+    reschedule(
+        session, consultation.id, MONDAY_10.replace(hour=11), now=now, actor=Actor("patient", "10.0.0.9")
+    )
     cancel(session, consultation.id, now=now, actor=Actor("patient"), reason="Feeling better")
 
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
@@ -50,7 +52,7 @@ def test_a_deleted_event_breaks_the_chain_after_it(session, now):
     for i in range(3):
         audit.record(session, actor="system", action="test.event", entity_type="test", entity_id=i, now=now)
     session.commit()
-    first, second, third = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    _, second, third = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     session.delete(second)
     session.commit()
     assert audit.verify_chain(session) == third.id

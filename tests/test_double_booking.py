@@ -3,6 +3,7 @@
 import threading
 import time as clock
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
@@ -95,7 +96,8 @@ def overlapping_requests(svc, doc, n=RACERS):
     """Racers alternating between 10:00 and 10:15 for a 30-minute service: any two of them overlap."""
     starts = [MONDAY_10, MONDAY_10 + timedelta(minutes=15)]
     return [
-        BookingRequest(svc.id, starts[i % 2], factories.patient_details(i), clinician_id=doc.id) for i in range(n)
+        BookingRequest(svc.id, starts[i % 2], factories.patient_details(i), clinician_id=doc.id)
+        for i in range(n)
     ]
 
 
@@ -108,7 +110,7 @@ def has_overlap(session, clinician_id: int) -> bool:
             )
         ).all()
     )
-    return any(b_start < a_end for (_, a_end), (b_start, _) in zip(rows, rows[1:], strict=False))
+    return any(b_start < a_end for (_, a_end), (b_start, _) in pairwise(rows))
 
 
 def test_racers_for_overlapping_times_get_one_booking(session, database_url, one_clinician, now):
@@ -165,11 +167,14 @@ def test_first_available_racers_fill_each_free_clinician_once(session, database_
     assert sum(isinstance(o, SlotTaken) for o in outcomes) == 7
 
 
-def test_a_replayed_request_with_the_same_idempotency_key_books_once(session, database_url, one_clinician, now):
+def test_a_replayed_request_with_the_same_idempotency_key_books_once(
+    session, database_url, one_clinician, now
+):
     svc, doc = one_clinician
     patient = factories.patient_details()
     requests = [
-        BookingRequest(svc.id, MONDAY_10, patient, clinician_id=doc.id, idempotency_key="form-abc") for _ in range(8)
+        BookingRequest(svc.id, MONDAY_10, patient, clinician_id=doc.id, idempotency_key="form-abc")
+        for _ in range(8)
     ]
     engine = race_engine(database_url)
     outcomes = race(engine, requests, now)
@@ -196,13 +201,16 @@ def test_the_exclusion_constraint_refuses_overlaps_written_past_the_service(sess
     svc, doc = one_clinician
     first = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id).consultation
     # Bypass the booking service: copy the row with a start 10 minutes later (different start, overlapping).
+    shifted = ", ".join(
+        f"{c} + interval '10 min'" for c in ("starts_at", "ends_at", "blocked_from", "blocked_until")
+    )
     overlapping = text(
-        "INSERT INTO consultation (uuid, reference, patient_id, clinician_id, service_id, starts_at, ends_at, "
-        "blocked_from, blocked_until, status, reason, patient_time_zone, invite_sequence, manage_token_hash, "
-        "cancel_reason, created_at, updated_at) "
-        "SELECT gen_random_uuid()::text, 'XXX-XXXX', patient_id, clinician_id, service_id, starts_at + interval '10 min', "
-        "ends_at + interval '10 min', blocked_from + interval '10 min', blocked_until + interval '10 min', status, "
-        "reason, patient_time_zone, 0, manage_token_hash, '', now(), now() FROM consultation WHERE id = :id"
+        "INSERT INTO consultation (uuid, reference, patient_id, clinician_id, service_id, "
+        "starts_at, ends_at, blocked_from, blocked_until, status, reason, patient_time_zone, "
+        "invite_sequence, manage_token_hash, cancel_reason, created_at, updated_at) "
+        "SELECT gen_random_uuid()::text, 'XXX-XXXX', patient_id, clinician_id, service_id, "
+        f"{shifted}, status, reason, patient_time_zone, 0, manage_token_hash, '', now(), now() "
+        "FROM consultation WHERE id = :id"
     )
     with pytest.raises(IntegrityError) as caught:
         session.execute(overlapping, {"id": first.id})
@@ -215,5 +223,7 @@ def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_
 
     svc, doc = one_clinician
     with pytest.raises(SlotUnavailable) as caught:
-        factories.booking(session, svc, datetime.combine(MONDAY_10.date(), time(20), UTC), now=now, clinician_id=doc.id)
+        factories.booking(
+            session, svc, datetime.combine(MONDAY_10.date(), time(20), UTC), now=now, clinician_id=doc.id
+        )
     assert not isinstance(caught.value, SlotTaken)

@@ -13,7 +13,9 @@ from .conftest import build_app, postgres_only, sqlite_only
 
 def schema_diff(engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
         return compare_metadata(context, Base.metadata)
 
 
@@ -39,9 +41,8 @@ def test_downgrade_to_empty_and_upgrade_again(tmp_path):
 def test_postgres_has_the_overlap_exclusion_constraint(app):
     with db.engine.connect() as conn:
         definition = conn.scalar(
-            text(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ex_consultation_no_overlap'"
-            )
+            text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name"),
+            {"name": "ex_consultation_no_overlap"},
         )
     assert "EXCLUDE USING gist" in definition
     assert "tstzrange(blocked_from, blocked_until, '[)'::text) WITH &&" in definition

@@ -148,7 +148,9 @@ def test_first_available_lists_every_free_clinician_sorted_by_time():
     amsterdam = ClinicianCalendar(2, "Europe/Amsterdam", weekly(time(9), time(10)))
     start = datetime(2026, 6, 1, tzinfo=UTC)
     window = (start, start + timedelta(days=1))
-    found = available_slots(SlotRules(30, interval=30), [london, amsterdam], *window, start - timedelta(days=1))
+    found = available_slots(
+        SlotRules(30, interval=30), [london, amsterdam], *window, start - timedelta(days=1)
+    )
     # 09:00 in Amsterdam is 07:00 UTC in summer, 09:00 in London is 08:00 UTC.
     assert [(s.start.strftime("%H:%M"), s.clinician_id) for s in found] == [
         ("07:00", 2),

@@ -69,7 +69,9 @@ class Consultation(Base):
     blocked_from: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[ConsultationStatus] = mapped_column(
-        Enum(ConsultationStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            ConsultationStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        ),
         default=ConsultationStatus.BOOKED,
     )
     # Clinical detail: shown to the clinician only, never in mail, invites or logs.
