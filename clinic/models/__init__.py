@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .base import Base, utcnow
+from .outbox import OutboxKind, OutboxMessage, OutboxStatus
 from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
     ACTIVE_STATUSES,
@@ -22,6 +23,9 @@ __all__ = [
     "ConsultationStatus",
     "Department",
     "IdempotencyKey",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxStatus",
     "Patient",
     "Service",
     "TimeOff",

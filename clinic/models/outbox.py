@@ -1,0 +1,62 @@
+"""The outbox: side effects of a change, written in the change's own transaction and run by the worker."""
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class OutboxKind(enum.StrEnum):
+    MEETING_CREATE = "meeting.create"
+    MEETING_UPDATE = "meeting.update"
+    MEETING_CANCEL = "meeting.cancel"
+    CONFIRMATION = "mail.confirmation"
+    UPDATE = "mail.update"
+    CANCELLATION = "mail.cancellation"
+    REMINDER = "mail.reminder"
+    PLAN_REMINDERS = "reminders.plan"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+def _stored_enum(enum_type: type[enum.StrEnum], length: int) -> Enum:
+    return Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class OutboxMessage(Base):
+    """One side effect to run at or after `due_at`; `payload` holds ids and numbers, never personal data."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("consultation.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[OutboxKind] = mapped_column(_stored_enum(OutboxKind, 32))
+    # "patient" or "clinician" for mails; a column because the claim orders each recipient's mails.
+    audience: Mapped[str | None] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[OutboxStatus] = mapped_column(_stored_enum(OutboxStatus, 16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # A short code (an exception's class name), never a message that could quote personal data.
+    last_error: Mapped[str | None] = mapped_column(String(80))
+    # How a finished message ended when it is worth telling: "expired", "superseded", "fallback:jitsi".
+    outcome: Mapped[str | None] = mapped_column(String(80))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_outbox_message_status_due", "status", "due_at"),)
