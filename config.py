@@ -104,6 +104,25 @@ class Config:
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
     INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
 
+    # Public address of the site, for the manage link in mails (the worker has no request to ask).
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
+    REMINDER_OFFSETS = _env("REMINDER_OFFSETS", "24h,1h")
+    # How long before the start to stop retrying MEETING_PROVIDER and create the meeting with the fallback.
+    MEETING_FALLBACK_AFTER = _env("MEETING_FALLBACK_AFTER", "2h")
+    # Seconds between worker ticks; each tick drains every message that is due.
+    OUTBOX_TICK_SECONDS = float(_env("OUTBOX_TICK_SECONDS", "5"))
+    # Messages a worker claims at once.
+    OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "20"))
+    # Seconds a claim on one message lasts; well above the longest provider or SMTP call.
+    OUTBOX_LEASE_SECONDS = float(_env("OUTBOX_LEASE_SECONDS", "120"))
+    # Attempts before a message becomes a dead letter an admin can retry.
+    OUTBOX_MAX_ATTEMPTS = int(_env("OUTBOX_MAX_ATTEMPTS", "10"))
+    # Upper bound of the first retry delay in seconds; it doubles per attempt (full jitter).
+    OUTBOX_RETRY_BASE_SECONDS = float(_env("OUTBOX_RETRY_BASE_SECONDS", "15"))
+    # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
+    OUTBOX_RETRY_MAX_SECONDS = float(_env("OUTBOX_RETRY_MAX_SECONDS", "900"))
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
 from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
@@ -98,6 +99,7 @@ def cancel(
         consultation.cancel_reason = reason
         consultation.cancelled_at = now
         consultation.invite_sequence += 1
+        outbox.enqueue_cancelled(session, consultation, now)
         audit.record(session, **_audit_fields(consultation, "consultation.cancelled", now, actor))
         session.commit()
         return consultation
@@ -132,6 +134,7 @@ def reschedule(
         consultation.clinician_id = target
         _place(consultation, service, new_start)
         consultation.invite_sequence += 1
+        outbox.enqueue_rescheduled(session, consultation, now)
         audit.record(session, **_audit_fields(consultation, "consultation.rescheduled", now, actor, changed))
         session.commit()
         return consultation
@@ -236,6 +239,7 @@ def _insert(
     session.flush()
     if request.idempotency_key:
         session.add(IdempotencyKey(key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id))
+    outbox.enqueue_booked(session, consultation, now)
     audit.record(session, **_audit_fields(consultation, "consultation.booked", now, actor))
     return consultation
 

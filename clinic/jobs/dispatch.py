@@ -1,0 +1,143 @@
+"""Running claimed outbox messages, one at a time, each recorded as done, retried or dead under its claim."""
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from ..meetings import ProviderError, ProviderUnavailable
+from ..models import Consultation, OutboxMessage, OutboxStatus
+from ..notify.mail import MailPermanentError, MailTemporaryError
+from .effects import Context, MeetingMissing, Result, perform
+from .outbox import claim_due_messages, complete, dead_letter, hold, retry, write_transaction
+from .settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+# A later attempt may get past these; a Retry-After that came with one is honoured.
+_TEMPORARY = (ProviderUnavailable, MailTemporaryError, MeetingMissing)
+# A retry would fail the same way: straight to the dead letters for an admin.
+_PERMANENT = (ProviderError, MailPermanentError)
+# A retry sooner than this would only hammer a server that has just failed.
+MIN_RETRY_DELAY = timedelta(seconds=1)
+
+
+class _ClaimLost(Exception):
+    """Our lease ran out and another worker took the message: whatever we did is not recorded."""
+
+
+def dispatch(
+    session: Session,
+    ctx: Context,
+    worker_id: str,
+    clock: Callable[[], datetime],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Claim and run due messages, batch after batch, until none is due; returns how many ran.
+
+    `should_stop` is asked between batches, so a claimed batch is always run to its end.
+    """
+    settings = ctx.settings
+    ran = 0
+    while not should_stop():
+        batch = claim_due_messages(session, worker_id, clock(), settings.batch_size, lease=settings.lease)
+        if not batch:
+            break
+        for message in batch:
+            run_message(session, ctx, message, worker_id, clock())
+        ran += len(batch)
+    return ran
+
+
+def run_message(
+    session: Session, ctx: Context, message: OutboxMessage, worker_id: str, now: datetime
+) -> OutboxStatus | None:
+    """Run one message we claimed and record how it went: its new status, or None if our claim was lost."""
+    # Read now: every commit below expires the loaded object.
+    message_id, label = message.id, f"{message.id} ({message.kind})"
+    if not hold(session, message, worker_id, now, ctx.settings.lease):
+        log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
+        return None
+    consultation = session.get(Consultation, message.consultation_id)
+    try:
+        result = perform(ctx, message, consultation, now)
+    except Exception as error:
+        session.rollback()
+        status = _record_failure(session, ctx.settings, message, worker_id, now, error)
+        log.warning("outbox message %s failed with %s: now %s", label, type(error).__name__, status)
+        return status
+    try:
+        status = _record(session, message_id, consultation.id, worker_id, now, result)
+    except _ClaimLost:
+        # Only possible after a run longer than the lease; the other worker repeats the effect.
+        log.warning("outbox message %s: lease expired while it ran; result dropped", label)
+        return None
+    if result.outcome:
+        log.info("outbox message %s: %s", label, result.outcome)
+    return status
+
+
+def _record(
+    session: Session, message_id: int, consultation_id: int, worker_id: str, now: datetime, result: Result
+) -> OutboxStatus:
+    with write_transaction(session):
+        if result.apply is not None:
+            # Locked so a reschedule committing meanwhile is seen, not overwritten.
+            consultation = session.get(Consultation, consultation_id, with_for_update=True)
+            result.apply(session, consultation)
+        finished = complete(
+            session,
+            message_id,
+            worker_id,
+            now,
+            status=result.status,
+            outcome=result.outcome,
+            error=result.error,
+        )
+        if not finished:
+            raise _ClaimLost
+    return result.status
+
+
+def _record_failure(
+    session: Session,
+    settings: WorkerSettings,
+    message: OutboxMessage,
+    worker_id: str,
+    now: datetime,
+    error: Exception,
+) -> OutboxStatus | None:
+    code = type(error).__name__
+    if not isinstance(error, _TEMPORARY + _PERMANENT):
+        # A bug or a database error: worth its traceback, and retried like a temporary failure.
+        log.error("outbox message %s raised %s", message.id, code, exc_info=error)
+    with write_transaction(session):
+        permanent = isinstance(error, _PERMANENT) and not isinstance(error, _TEMPORARY)
+        if permanent or message.attempts >= settings.max_attempts:
+            status, held = OutboxStatus.DEAD, dead_letter(session, message.id, worker_id, now, code)
+        else:
+            retry_after = getattr(error, "retry_after", None)
+            delay = retry_delay(message.attempts, settings.retry_base, settings.retry_cap, retry_after)
+            status, held = OutboxStatus.PENDING, retry(session, message.id, worker_id, now, delay, code)
+    return status if held else None
+
+
+def retry_delay(
+    attempts: int,
+    base: timedelta,
+    cap: timedelta,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> timedelta:
+    """Exponential backoff with full jitter: random in [0, min(cap, base·2^(attempts−1))).
+
+    A server's Retry-After is a floor; the jitter spreads the retries of many messages that failed together.
+    """
+    doublings = min(max(attempts - 1, 0), 60)  # past 60 the cap has long won; timedelta would overflow
+    ceiling = min(cap.total_seconds(), base.total_seconds() * 2.0**doublings)
+    delay = max(timedelta(seconds=ceiling * rand()), MIN_RETRY_DELAY)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay

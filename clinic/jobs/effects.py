@@ -1,0 +1,217 @@
+"""What each outbox message does: create, move or cancel the meeting, send one mail, plan reminders.
+
+An effect does its network call outside any transaction and returns a `Result`; the dispatcher
+runs the result's `apply` in the transaction that marks the message done, so a new meeting is
+stored exactly when its message completes. Effects raise the providers' and mail backends' own
+errors; the dispatcher decides between retry and dead letter.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
+from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..notify.mail import MailBackend, make_message_id
+from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
+from ..scheduling.tokens import manage_token
+from .outbox import plan_reminders
+from .settings import WorkerSettings
+
+
+class MeetingMissing(Exception):
+    """An invite is due but the consultation has no meeting link yet (its meeting message died).
+
+    Retried like a temporary failure, so the mail goes out once an admin gets the meeting made.
+    """
+
+
+@dataclass(frozen=True)
+class Context:
+    """What effects use: the settings, and the mail backend of this worker thread."""
+
+    settings: WorkerSettings
+    mail: MailBackend
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a message ended; `apply` changes the consultation in the transaction that records it."""
+
+    status: OutboxStatus = OutboxStatus.DONE
+    outcome: str | None = None
+    error: str | None = None
+    apply: Callable[[Session, Consultation], None] | None = None
+
+
+Effect = Callable[[Context, OutboxMessage, Consultation, datetime], Result]
+
+_MAIL_KINDS = {
+    OutboxKind.CONFIRMATION: MessageKind.CONFIRMATION,
+    OutboxKind.UPDATE: MessageKind.UPDATE,
+    OutboxKind.CANCELLATION: MessageKind.CANCELLATION,
+    OutboxKind.REMINDER: MessageKind.REMINDER,
+}
+
+
+def perform(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Run the effect of one claimed message; raises on failure."""
+    return _EFFECTS[message.kind](ctx, message, consultation, now)
+
+
+def message_id_for(message: OutboxMessage, domain: str) -> str:
+    """The Message-ID of an outbox mail: every send of the same row, retries included, carries it."""
+    return make_message_id(f"outbox:{message.idempotency_key}", domain)
+
+
+def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Create the meeting with the configured provider, or with the fallback if that one cannot."""
+    if consultation.meeting_external_id:
+        # A run whose result was stored already: a second meeting would orphan the link already mailed.
+        return Result(outcome="exists")
+    primary = ctx.settings.meeting_provider
+    return _with_fallback(ctx, message, consultation, now, primary, lambda p: p.create(consultation))
+
+
+def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Move the meeting to the new time (its provider may hand out new links)."""
+    if not consultation.is_active:
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")  # a cancel follows
+    if not consultation.meeting_external_id:
+        return create_meeting(ctx, message, consultation, now)
+    meeting = _meeting_of(consultation)
+    return _with_fallback(
+        ctx, message, consultation, now, meeting.provider, lambda p: p.update(consultation, meeting)
+    )
+
+
+def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Cancel the meeting at its provider; the link stays on record for the audit of what was sent."""
+    if not consultation.meeting_external_id:
+        return Result(outcome="no meeting")
+    meeting = _meeting_of(consultation)
+    _provider(ctx, meeting.provider).cancel(consultation, meeting)
+    return Result()
+
+
+def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Send one confirmation, update, cancellation or reminder to the patient or the clinician."""
+    kind = _MAIL_KINDS[message.kind]
+    sequence = message.payload["sequence"]
+    if kind is MessageKind.REMINDER:
+        if not consultation.is_active or sequence != consultation.invite_sequence:
+            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+        if now >= consultation.starts_at:
+            return Result(outcome="expired")
+    if kind is not MessageKind.CANCELLATION and not consultation.meeting_join_url:
+        raise MeetingMissing(consultation.reference)
+    settings = ctx.settings
+    mail = compose(
+        kind,
+        Audience(message.audience),
+        _notice(settings, consultation, sequence),
+        sender=settings.mail_from,
+        domain=settings.invite_domain,
+        message_id=message_id_for(message, settings.invite_domain),
+        now=now,
+    )
+    ctx.mail.send(mail)
+    return Result()
+
+
+def plan(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Add the reminder messages for the consultation's time as of this message's change."""
+    sequence = message.payload["sequence"]
+    if not consultation.is_active or sequence != consultation.invite_sequence:
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+
+    def add_reminders(session: Session, locked: Consultation) -> None:
+        # Checked again under the row lock: a reschedule may have committed since the check above.
+        if locked.is_active and locked.invite_sequence == sequence:
+            offsets = ctx.settings.reminder_offsets
+            plan_reminders(session, locked, offsets, since=message.created_at, now=now)
+
+    return Result(apply=add_reminders)
+
+
+def _with_fallback(
+    ctx: Context,
+    message: OutboxMessage,
+    consultation: Consultation,
+    now: datetime,
+    provider_name: str,
+    call: Callable[..., Meeting],
+) -> Result:
+    settings = ctx.settings
+    try:
+        return Result(apply=_store(call(_provider(ctx, provider_name))))
+    except ProviderError as error:
+        fallback = settings.fallback_provider
+        deadline = consultation.starts_at - settings.fallback_after
+        worth_waiting = (
+            isinstance(error, ProviderUnavailable)
+            and now < deadline
+            and message.attempts < settings.max_attempts
+        )
+        if worth_waiting or not fallback or fallback == provider_name:
+            raise
+        cause = type(error).__name__
+    # The patient needs a working link more than the hospital's preferred provider: use the fallback.
+    meeting = _provider(ctx, fallback).create(consultation)
+    return Result(outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting))
+
+
+def _store(meeting: Meeting) -> Callable[[Session, Consultation], None]:
+    def store(session: Session, consultation: Consultation) -> None:
+        consultation.meeting_provider = meeting.provider
+        consultation.meeting_join_url = meeting.join_url
+        consultation.meeting_host_url = meeting.host_url
+        consultation.meeting_external_id = meeting.external_id
+
+    return store
+
+
+def _meeting_of(consultation: Consultation) -> Meeting:
+    return Meeting(
+        provider=consultation.meeting_provider,
+        join_url=consultation.meeting_join_url,
+        host_url=consultation.meeting_host_url,
+        external_id=consultation.meeting_external_id,
+    )
+
+
+def _provider(ctx: Context, name: str) -> MeetingProvider:
+    return get_provider(name, ctx.settings.config)
+
+
+def _notice(settings: WorkerSettings, consultation: Consultation, sequence: int) -> Notice:
+    patient, clinician = consultation.patient, consultation.clinician
+    token = manage_token(settings.secret_key, consultation.uuid)
+    join_url = consultation.meeting_join_url or ""
+    return Notice(
+        consultation_uuid=consultation.uuid,
+        reference=consultation.reference,
+        sequence=sequence,
+        starts_at=consultation.starts_at,
+        ends_at=consultation.ends_at,
+        hospital_name=settings.hospital_name,
+        join_url=join_url,
+        host_url=consultation.meeting_host_url or join_url,
+        manage_url=f"{settings.public_base_url}/c/{consultation.reference}?t={token}",
+        patient=Recipient(patient.name, patient.email, consultation.patient_time_zone, patient.language),
+        clinician=Recipient(clinician.display_name, clinician.email, clinician.time_zone),
+    )
+
+
+_EFFECTS: dict[OutboxKind, Effect] = {
+    OutboxKind.MEETING_CREATE: create_meeting,
+    OutboxKind.MEETING_UPDATE: update_meeting,
+    OutboxKind.MEETING_CANCEL: cancel_meeting,
+    OutboxKind.CONFIRMATION: send_mail,
+    OutboxKind.UPDATE: send_mail,
+    OutboxKind.CANCELLATION: send_mail,
+    OutboxKind.REMINDER: send_mail,
+    OutboxKind.PLAN_REMINDERS: plan,
+}

@@ -1,0 +1,74 @@
+"""The worker's settings, parsed once from the app config so that a bad value stops it at start-up."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as a number and a unit: "90s", "15m", "24h", "2d"."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 24h or 2d")
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def parse_durations(text: str) -> tuple[timedelta, ...]:
+    """A comma-separated list of durations, longest first, e.g. "1h,24h" → (24h, 1h); "" gives none."""
+    return tuple(sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True))
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the outbox worker needs from the config; `config` is the whole mapping, for providers and mail."""
+
+    config: Mapping[str, Any] = field(repr=False)
+    instance_path: str
+    secret_key: str = field(repr=False)
+    batch_size: int
+    lease: timedelta
+    max_attempts: int
+    retry_base: timedelta
+    retry_cap: timedelta
+    tick_seconds: float
+    reminder_offsets: tuple[timedelta, ...]
+    meeting_provider: str
+    fallback_provider: str | None
+    fallback_after: timedelta
+    mail_from: str
+    invite_domain: str
+    hospital_name: str
+    public_base_url: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
+        """Read the OUTBOX_*, REMINDER_*, MEETING_* and mail settings; raises ValueError naming a bad one."""
+        settings = cls(
+            config=config,
+            instance_path=instance_path,
+            secret_key=config["SECRET_KEY"],
+            batch_size=int(config["OUTBOX_BATCH_SIZE"]),
+            lease=timedelta(seconds=float(config["OUTBOX_LEASE_SECONDS"])),
+            max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
+            retry_base=timedelta(seconds=float(config["OUTBOX_RETRY_BASE_SECONDS"])),
+            retry_cap=timedelta(seconds=float(config["OUTBOX_RETRY_MAX_SECONDS"])),
+            tick_seconds=float(config["OUTBOX_TICK_SECONDS"]),
+            reminder_offsets=parse_durations(config["REMINDER_OFFSETS"] or ""),
+            meeting_provider=config["MEETING_PROVIDER"],
+            fallback_provider=config.get("MEETING_FALLBACK_PROVIDER") or None,
+            fallback_after=parse_duration(config["MEETING_FALLBACK_AFTER"]),
+            mail_from=config["MAIL_FROM"],
+            invite_domain=config["INVITE_DOMAIN"],
+            hospital_name=config["HOSPITAL_NAME"],
+            public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
+        )
+        if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:
+            raise ValueError(
+                "OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS and OUTBOX_TICK_SECONDS must be positive"
+            )
+        return settings

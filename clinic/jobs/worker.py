@@ -1,0 +1,106 @@
+"""The outbox worker: APScheduler is only the clock that ticks the dispatcher; the database holds the state.
+
+Production runs `flask --app wsgi clinic worker` as its own process (one or more on PostgreSQL,
+exactly one on SQLite). `flask --app wsgi clinic serve` runs the same job in a thread beside the
+development server. Nothing else starts a scheduler: `create_app()` never does, so gunicorn's
+workers and the reloader cannot multiply it.
+"""
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from ..extensions import db
+from ..models import utcnow
+from ..notify.mail import mail_backend
+from .dispatch import dispatch
+from .effects import Context
+from .outbox import reclaim_expired
+from .settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "clinic.outbox"
+
+
+class Worker:
+    """One worker: its id in the outbox's `claimed_by`, its settings, and the tick the scheduler runs."""
+
+    def __init__(self, app: Flask, clock: Callable[[], datetime] = utcnow) -> None:
+        self.app = app
+        self.settings = WorkerSettings.from_config(app.config, app.instance_path)
+        self.clock = clock
+        # Unique per process start, so a restarted worker never mistakes its predecessor's claims for its own.
+        self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.stopping = threading.Event()
+
+    def tick(self) -> int:
+        """Take back expired claims, then run every due message; returns how many ran."""
+        with self.app.app_context():
+            try:
+                reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
+                mail = mail_backend(self.settings.config, self.settings.instance_path)
+                try:
+                    ctx = Context(self.settings, mail)
+                    return dispatch(db.session, ctx, self.worker_id, self.clock, self.stopping.is_set)
+                finally:
+                    mail.close()
+            finally:
+                db.session.remove()
+
+
+def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> BaseScheduler:
+    """A scheduler with the single outbox job, kept in memory: nothing in it needs to outlive the process."""
+    scheduler = scheduler_type(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        timezone=UTC,
+    )
+    scheduler.add_job(
+        worker.tick,
+        "interval",
+        seconds=worker.settings.tick_seconds,
+        id=JOB_ID,
+        name="outbox dispatcher",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        # A late tick is still wanted (APScheduler's default would skip one more than 1 s late).
+        misfire_grace_time=None,
+        next_run_time=datetime.now(UTC),
+    )
+    return scheduler
+
+
+def run_worker(app: Flask) -> None:
+    """Run the worker in this process until SIGTERM or Ctrl-C; the batch in hand is finished first."""
+    worker = Worker(app)
+    scheduler = build_scheduler(worker, BlockingScheduler)
+
+    def stop(signum: int, frame: object) -> None:
+        worker.stopping.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
+    scheduler.start()
+
+
+def start_background_worker(app: Flask) -> BaseScheduler:
+    """Start the worker in a thread of this process: for the development server only."""
+    scheduler = build_scheduler(Worker(app), BackgroundScheduler)
+    scheduler.start()
+    return scheduler

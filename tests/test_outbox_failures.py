@@ -1,0 +1,231 @@
+"""Outages of the mail server or the video provider delay messages; they never lose or double them."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import UTC, datetime, timedelta
+
+from clinic.jobs.outbox import requeue
+from clinic.models import OutboxKind, OutboxStatus
+from clinic.scheduling.booking import Actor, cancel, reschedule
+
+from . import factories
+from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+
+TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+MONDAY_09 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # an hour after `now`: inside the fallback window
+ZOOM_CREATE = "/zoom/v2/users/"
+
+
+def book(session, now, start=TUESDAY_10):
+    return factories.booking(session, open_clinic(session), start, now=now).consultation
+
+
+def test_a_451_is_retried_later_and_the_mail_delivered_once(session, now, outbox, smtp_server):
+    smtp_server.reply_to_next_data("451 4.3.0 Try again later")
+    consultation = book(session, now)
+    outbox.drain()
+
+    mail = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
+    assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.PENDING, 1, "MailTemporaryError")
+    assert mail.due_at > now
+    assert smtp_server.inbox(consultation.patient.email) == []
+    assert len(smtp_server.inbox(consultation.clinician.email)) == 1
+
+    outbox.drain(until=now + timedelta(hours=1))
+    mail = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
+    assert (mail.status, mail.attempts) == (OutboxStatus.DONE, 2)
+    assert len(smtp_server.inbox(consultation.patient.email)) == 1
+
+
+def test_a_550_makes_a_dead_letter_without_retrying(session, now, outbox, smtp_server):
+    smtp_server.reply_to_next_data("550 5.7.1 Message refused")
+    consultation = book(session, now)
+    outbox.drain(until=now + timedelta(hours=1))
+
+    mail = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
+    assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.DEAD, 1, "MailPermanentError")
+    assert smtp_server.inbox(consultation.patient.email) == []
+
+
+def test_an_admin_can_requeue_a_dead_letter_and_it_is_delivered(session, now, outbox, smtp_server):
+    smtp_server.refuse_recipient("patient-requeue@example.org")
+    booked = factories.booking(
+        session,
+        open_clinic(session),
+        TUESDAY_10,
+        now=now,
+        patient=factories.patient_details(email="patient-requeue@example.org"),
+    )
+    outbox.drain()
+    dead = outbox.only(booked.consultation, OutboxKind.CONFIRMATION, "patient")
+    assert dead.status is OutboxStatus.DEAD
+
+    assert requeue(session, dead.id, outbox.clock.now)
+    outbox.drain()
+    assert outbox.only(booked.consultation, OutboxKind.CONFIRMATION, "patient").status is OutboxStatus.DONE
+    assert len(smtp_server.inbox("patient-requeue@example.org")) == 1
+
+
+def test_mails_give_up_after_the_last_attempt(session, now, outbox, smtp_server):
+    outbox.configure(OUTBOX_MAX_ATTEMPTS=3)
+    smtp_server.reply_to_next_data("451 4.3.0 Try again later", times=6)  # both confirmations, 3 times
+    consultation = book(session, now)
+    outbox.drain(until=now + timedelta(hours=1))
+
+    for mail in outbox.messages(consultation, OutboxKind.CONFIRMATION):
+        assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.DEAD, 3, "MailTemporaryError")
+    assert smtp_server.received == []
+
+
+def test_provider_500s_are_retried_with_backoff_and_mails_wait_for_the_meeting(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom")
+    fake_providers.fail_next(2, 500, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts, create.last_error) == (
+        OutboxStatus.PENDING,
+        1,
+        "ProviderUnavailable",
+    )
+    assert outbox.statuses(consultation, OutboxKind.CONFIRMATION) == [OutboxStatus.PENDING] * 2
+    assert smtp_server.received == []
+
+    outbox.drain(until=now + timedelta(hours=1))
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts) == (OutboxStatus.DONE, 3)
+    assert len(fake_providers.zoom_meetings) == 1
+    (meeting,) = fake_providers.zoom_meetings.values()
+    (mail,) = smtp_server.inbox(consultation.patient.email)
+    assert str(invite(mail)[1]["LOCATION"]) == meeting["join_url"]
+
+
+def test_a_429_is_retried_no_sooner_than_its_retry_after(session, now, outbox, fake_providers):
+    outbox.configure(MEETING_PROVIDER="zoom", OUTBOX_RETRY_BASE_SECONDS=1)
+    fake_providers.fail_next(1, 429, path_contains=ZOOM_CREATE, retry_after="600")
+    consultation = book(session, now)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert create.last_error == "ProviderRateLimited"
+    assert create.due_at >= now + timedelta(seconds=600)
+    outbox.drain(until=now + timedelta(hours=1))
+    assert outbox.only(consultation, OutboxKind.MEETING_CREATE).status is OutboxStatus.DONE
+    assert len(fake_providers.zoom_meetings) == 1
+
+
+def test_a_provider_that_rejects_for_good_is_replaced_by_the_fallback(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom")
+    fake_providers.fail_next(1, 400, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.outcome, create.last_error) == (
+        OutboxStatus.DONE,
+        "fallback:jitsi",
+        "ProviderRejected",
+    )
+    consultation = outbox.refreshed(consultation)
+    assert consultation.meeting_provider == "jitsi"
+    assert consultation.meeting_join_url.startswith("https://meet.jit.si/")
+    (mail,) = smtp_server.inbox(consultation.patient.email)
+    assert consultation.meeting_join_url in text(mail)
+
+
+def test_a_provider_still_down_at_the_fallback_deadline_is_replaced_by_the_fallback(
+    session, now, outbox, fake_providers
+):
+    outbox.configure(
+        MEETING_PROVIDER="zoom",
+        MEETING_FALLBACK_AFTER="2h",
+        OUTBOX_MAX_ATTEMPTS=1000,
+        OUTBOX_RETRY_MAX_SECONDS=3600,
+    )
+    fake_providers.fail_next(1000, 503, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)  # Tuesday 10:00: the deadline is Tuesday 08:00
+    outbox.drain(until=TUESDAY_10)
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.outcome) == (OutboxStatus.DONE, "fallback:jitsi")
+    assert TUESDAY_10 - timedelta(hours=2) <= create.done_at < TUESDAY_10
+    assert create.attempts > 10
+    assert outbox.refreshed(consultation).meeting_provider == "jitsi"
+
+
+def test_a_provider_down_for_all_its_attempts_is_replaced_before_the_deadline(
+    session, now, outbox, fake_providers
+):
+    outbox.configure(MEETING_PROVIDER="zoom", OUTBOX_MAX_ATTEMPTS=4)
+    fake_providers.fail_next(1000, 503, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+    outbox.drain(until=now + timedelta(hours=2))
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts, create.outcome) == (OutboxStatus.DONE, 4, "fallback:jitsi")
+
+
+def test_inside_the_fallback_window_a_single_outage_falls_back_at_once(session, now, outbox, fake_providers):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_AFTER="2h")
+    fake_providers.fail_next(1, 503, path_contains=ZOOM_CREATE)
+    consultation = book(session, now, start=MONDAY_09)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts, create.outcome) == (OutboxStatus.DONE, 1, "fallback:jitsi")
+
+
+def test_a_meeting_move_that_fails_for_good_gives_the_patient_a_fallback_link(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom")
+    consultation = book(session, now)
+    outbox.drain()
+    fake_providers.zoom_meetings.clear()  # deleted at Zoom behind our back: the PATCH gets 404
+    reschedule(session, consultation.id, TUESDAY_10 + timedelta(hours=1), now=now, actor=Actor())
+    outbox.drain()
+
+    update = outbox.only(consultation, OutboxKind.MEETING_UPDATE)
+    assert (update.status, update.outcome) == (OutboxStatus.DONE, "fallback:jitsi")
+    moved = outbox.refreshed(consultation)
+    _, event = invite(smtp_server.inbox(moved.patient.email)[-1])
+    assert str(event["LOCATION"]) == moved.meeting_join_url
+    assert moved.meeting_join_url.startswith("https://meet.jit.si/")
+
+
+def test_zoom_meetings_follow_reschedules_and_cancellations(session, now, outbox, fake_providers):
+    outbox.configure(MEETING_PROVIDER="zoom")
+    consultation = book(session, now)
+    outbox.drain()
+    reschedule(session, consultation.id, TUESDAY_10 + timedelta(hours=1), now=now, actor=Actor())
+    outbox.drain()
+    (meeting,) = fake_providers.zoom_meetings.values()
+    assert meeting["start_time"] == "2026-03-03T11:00:00Z"
+
+    cancel(session, consultation.id, now=now, actor=Actor())
+    outbox.drain()
+    assert fake_providers.zoom_meetings == {}
+    assert outbox.only(consultation, OutboxKind.MEETING_CANCEL).status is OutboxStatus.DONE
+
+
+def test_a_cancellation_mail_does_not_wait_for_the_provider_to_delete_the_meeting(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom")
+    consultation = book(session, now)
+    outbox.drain()
+    fake_providers.fail_next(1000, 503, path_contains="/zoom/v2/meetings/")
+    cancel(session, consultation.id, now=now, actor=Actor())
+    outbox.drain()
+
+    assert outbox.only(consultation, OutboxKind.MEETING_CANCEL).status is OutboxStatus.PENDING
+    method, _ = invite(smtp_server.inbox(consultation.patient.email)[-1])
+    assert method == "CANCEL"
+    assert outbox.statuses(consultation, OutboxKind.CANCELLATION) == [OutboxStatus.DONE] * 2

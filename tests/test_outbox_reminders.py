@@ -1,0 +1,126 @@
+"""Reminders: due at start − each offset, re-planned on reschedule, dropped on cancel, never sent late
+for a consultation that has started."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import UTC, datetime, timedelta
+
+from clinic.extensions import db
+from clinic.jobs.dispatch import run_message
+from clinic.jobs.outbox import claim_due_messages
+from clinic.models import OutboxKind, OutboxStatus
+from clinic.scheduling.booking import Actor, cancel, reschedule
+
+from . import factories
+from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+
+TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+WEDNESDAY_11 = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=2)
+
+
+def book(session, now, start=TUESDAY_10):
+    return factories.booking(session, open_clinic(session), start, now=now).consultation
+
+
+def reminder_times(outbox, consultation, status=OutboxStatus.PENDING) -> list[datetime]:
+    return [m.due_at for m in outbox.messages(consultation, OutboxKind.REMINDER) if m.status is status]
+
+
+def test_reminders_are_due_at_the_start_minus_each_offset(session, now, outbox):
+    consultation = book(session, now)
+    outbox.drain()
+
+    assert reminder_times(outbox, consultation) == [
+        TUESDAY_10 - timedelta(hours=24),
+        TUESDAY_10 - timedelta(hours=1),
+    ]
+    assert {m.audience for m in outbox.messages(consultation, OutboxKind.REMINDER)} == {"patient"}
+
+
+def test_offsets_come_from_the_config_and_those_already_past_are_skipped(session, now, outbox):
+    outbox.configure(REMINDER_OFFSETS="30m, 48h, 2h")
+    consultation = book(session, now)  # 26 hours ahead: 48 h before was in the past
+    outbox.drain()
+
+    assert reminder_times(outbox, consultation) == [
+        TUESDAY_10 - timedelta(hours=2),
+        TUESDAY_10 - timedelta(minutes=30),
+    ]
+
+
+def test_a_reschedule_drops_the_pending_reminders_and_plans_new_ones(session, now, outbox):
+    consultation = book(session, now)
+    outbox.drain()
+    reschedule(session, consultation.id, WEDNESDAY_11, now=now, actor=Actor())
+    outbox.drain()
+
+    assert reminder_times(outbox, consultation, OutboxStatus.CANCELLED) == [
+        TUESDAY_10 - timedelta(hours=24),
+        TUESDAY_10 - timedelta(hours=1),
+    ]
+    assert reminder_times(outbox, consultation) == [
+        WEDNESDAY_11 - timedelta(hours=24),
+        WEDNESDAY_11 - timedelta(hours=1),
+    ]
+
+
+def test_cancelling_before_the_worker_ran_plans_no_reminders(session, now, outbox):
+    consultation = book(session, now)
+    cancel(session, consultation.id, now=now, actor=Actor())
+    outbox.drain()
+
+    assert outbox.statuses(consultation, OutboxKind.PLAN_REMINDERS) == [OutboxStatus.CANCELLED]
+    assert outbox.messages(consultation, OutboxKind.REMINDER) == []
+
+
+def test_a_reminder_goes_out_when_due_and_not_before(session, now, outbox, smtp_server):
+    consultation = book(session, now)
+    outbox.drain(until=TUESDAY_10 - timedelta(hours=24, seconds=1))
+    assert len(smtp_server.inbox(consultation.patient.email)) == 1  # the confirmation
+
+    outbox.drain(until=TUESDAY_10 - timedelta(hours=24))
+    _confirmation, reminder = smtp_server.inbox(consultation.patient.email)
+    assert reminder["Subject"].startswith("Reminder")
+    assert reminder.get_body(("calendar",)) is None
+    assert outbox.statuses(consultation, OutboxKind.REMINDER) == [OutboxStatus.DONE, OutboxStatus.PENDING]
+
+
+def test_after_downtime_a_late_reminder_is_still_sent_but_one_for_a_started_consultation_expires(
+    session, now, outbox, smtp_server
+):
+    consultation = book(session, now)
+    outbox.drain()
+    outbox.clock.now = TUESDAY_10 - timedelta(minutes=30)  # the worker was down from Monday 08:00
+    outbox.drain()
+    assert outbox.statuses(consultation, OutboxKind.REMINDER) == [OutboxStatus.DONE, OutboxStatus.DONE]
+    assert len(smtp_server.inbox(consultation.patient.email)) == 3
+
+    later = book(session, outbox.clock.now, start=TUESDAY_10 + timedelta(hours=2))
+    outbox.drain()
+    outbox.clock.now = TUESDAY_10 + timedelta(hours=2, minutes=5)  # down again, until after its start
+    outbox.drain()
+    assert [(m.status, m.outcome) for m in outbox.messages(later, OutboxKind.REMINDER)] == [
+        (OutboxStatus.DONE, "expired")
+    ]
+    assert len(smtp_server.inbox(later.patient.email)) == 1
+
+
+def test_a_reminder_claimed_before_a_reschedule_is_dropped_rather_than_sent(
+    session, now, outbox, smtp_server
+):
+    consultation = book(session, now)
+    outbox.drain()
+    reminder_time = TUESDAY_10 - timedelta(hours=24)
+    (claimed,) = claim_due_messages(db.session, "worker-a", reminder_time, 10, lease=LEASE)
+    reschedule(session, consultation.id, WEDNESDAY_11, now=reminder_time, actor=Actor())
+
+    assert (
+        run_message(db.session, outbox.context(), claimed, "worker-a", reminder_time)
+        is OutboxStatus.CANCELLED
+    )
+    assert claimed.outcome == "superseded"
+    sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
+    assert not any(subject.startswith("Reminder") for subject in sent)
