@@ -18,7 +18,7 @@ install: $(BIN)/activate
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) clinic demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) clinic serve --host 127.0.0.1 --port 5000
 
 ## Create the venv if needed and run the whole suite.
 test: install

@@ -1,5 +1,7 @@
 """`flask --app wsgi clinic …` commands."""
 
+import logging
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -18,6 +20,41 @@ def demo(bookings: int) -> None:
 
     made = load_demo(db.session, now=utcnow(), secret=current_app.config["SECRET_KEY"], bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
+
+
+@clinic.command("worker")
+def worker() -> None:
+    """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""
+    from .jobs.worker import run_worker
+
+    _log_to_console()
+    run_worker(current_app._get_current_object())
+
+
+@clinic.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Development only: the development server with the outbox worker in a thread of the same process."""
+    from werkzeug.serving import run_simple
+
+    from .jobs.worker import start_background_worker
+
+    _log_to_console()
+    app = current_app._get_current_object()
+    scheduler = start_background_worker(app)
+    try:
+        # No reloader: its second process would start a second worker. (`app.run` refuses to run
+        # inside a `flask` command, hence Werkzeug directly.)
+        run_simple(host, port, app, threaded=True)
+    finally:
+        scheduler.shutdown()
+
+
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every tick at INFO; its warnings and errors are what matter.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def register(app: Flask) -> None:

@@ -1,0 +1,116 @@
+"""The worker: one APScheduler job ticking the outbox, run by `flask clinic worker`, never by the web app."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from clinic.jobs.settings import WorkerSettings, parse_durations
+from clinic.jobs.worker import JOB_ID, Worker, build_scheduler, start_background_worker
+from clinic.models import utcnow
+
+from . import factories
+from .conftest import build_app
+from .fakes.outbox import open_clinic
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def next_weekday_at_ten() -> datetime:
+    """A bookable time a few days from the real now (the worker process runs on the real clock)."""
+    day = datetime.now(ZoneInfo("Europe/London")).date() + timedelta(days=3)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_scheduler_has_one_in_memory_job_that_never_overlaps_or_piles_up(app):
+    scheduler = build_scheduler(Worker(app), BackgroundScheduler)
+
+    (job,) = scheduler.get_jobs()
+    assert job.id == JOB_ID
+    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
+    assert job.trigger.interval == timedelta(seconds=app.config["OUTBOX_TICK_SECONDS"])
+    assert scheduler._pending_jobs[0][2] is True  # replace_existing
+    assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
+
+
+def test_creating_the_app_starts_no_scheduler(database_url, tmp_path):
+    build_app(database_url, str(tmp_path))
+    assert not [thread.name for thread in threading.enumerate() if "APScheduler" in thread.name]
+
+
+def test_the_worker_and_serve_commands_are_registered(app):
+    result = app.test_cli_runner().invoke(args=["clinic", "--help"])
+    assert "worker" in result.output and "serve" in result.output
+
+
+def test_worker_settings_name_a_bad_duration(app):
+    with pytest.raises(ValueError, match="soon"):
+        WorkerSettings.from_config({**app.config, "REMINDER_OFFSETS": "24h,soon"}, app.instance_path)
+    assert parse_durations("1h, 2d,90s") == (timedelta(days=2), timedelta(hours=1), timedelta(seconds=90))
+
+
+def test_the_in_process_worker_of_the_dev_server_delivers_mail(app, session, smtp_server):
+    app.config.update(smtp_server.settings(), OUTBOX_TICK_SECONDS=0.1)
+    consultation = factories.booking(
+        session, open_clinic(session), next_weekday_at_ten(), now=utcnow()
+    ).consultation
+
+    scheduler = start_background_worker(app)
+    try:
+        assert wait_for(lambda: len(smtp_server.inbox(consultation.clinician.email)) == 1)
+    finally:
+        scheduler.shutdown()
+
+
+def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
+    session, database_url, tmp_path, smtp_server
+):
+    consultation = factories.booking(
+        session, open_clinic(session), next_weekday_at_ten(), now=utcnow()
+    ).consultation
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "testing",
+        "CLINIC_DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "CLINIC_MAIL_BACKEND": "smtp",
+        "CLINIC_SMTP_HOST": smtp_server.host,
+        "CLINIC_SMTP_PORT": str(smtp_server.port),
+        "CLINIC_OUTBOX_TICK_SECONDS": "0.2",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "worker"]
+    worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        delivered = wait_for(lambda: len(smtp_server.inbox(consultation.patient.email)) == 1)
+        worker.send_signal(signal.SIGTERM)
+        _, log = worker.communicate(timeout=20)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert delivered, log
+    assert worker.returncode == 0, log
+    assert "outbox worker" in log
+    assert len(smtp_server.inbox(consultation.clinician.email)) == 1
