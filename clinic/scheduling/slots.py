@@ -1,15 +1,18 @@
 """The slot engine: free consultation times, as a pure function of rules, busy time and `now`.
 
 Everything is computed on integer Unix seconds: wall-clock rules are turned into instants
-once per clinician-day (in the clinician's zone, so a 09:00 clinic stays 09:00 across DST),
-and each candidate is checked against one sorted, merged list of forbidden intervals.
+once per day for each zone and set of weekly hours (in that zone, so a 09:00 clinic stays
+09:00 across DST), and the free starts of each working period are found by interval
+arithmetic against the clinician's sorted, merged forbidden intervals.
 """
 
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from .timezones import NonExistentLocalTime, local_to_utc, zone
 
@@ -44,6 +47,10 @@ class WeeklyHours:
         )
 
 
+# An instant: an aware datetime, or Unix seconds as the database loader hands them over.
+Instant = datetime | int
+
+
 @dataclass(frozen=True)
 class ClinicianCalendar:
     """What the engine knows of one clinician: zone, hours, time off and booked (blocked) time."""
@@ -51,12 +58,13 @@ class ClinicianCalendar:
     clinician_id: int
     time_zone: str
     hours: Sequence[WeeklyHours]
-    time_off: Sequence[tuple[datetime, datetime]] = ()
-    busy: Sequence[tuple[datetime, datetime]] = ()
+    time_off: Sequence[tuple[Instant, Instant]] = ()
+    busy: Sequence[tuple[Instant, Instant]] = ()
 
 
-@dataclass(frozen=True, order=True)
-class Slot:
+class Slot(NamedTuple):
+    """A free time, ordered by (start, end, clinician_id): a tuple, cheap to make by the thousand."""
+
     start: datetime
     end: datetime
     clinician_id: int
@@ -75,43 +83,89 @@ def available_slots(
     and the consultation with this service's buffers around it touches no existing
     booking's blocked time. Buffers may run into a break or past the end of the day.
     """
-    lower = max(_epoch(window_start), _epoch(now) + rules.min_notice * 60)
-    upper = min(_epoch(window_end), _epoch(now) + rules.horizon_days * 86400 + 1)
+    lower = max(_seconds(window_start), _seconds(now) + rules.min_notice * 60)
+    upper = min(_seconds(window_end), _seconds(now) + rules.horizon_days * 86400 + 1)
     if lower >= upper:
         return []
-    instants: dict[int, datetime] = {}
-    found: list[tuple[int, int]] = []
+    # Clinicians often share a zone and weekly hours: expand each such pair once per call.
+    shared: dict[tuple, list[_Period]] = {}
+    found: dict[int, list[int]] = defaultdict(list)  # start -> clinicians free then
     for calendar in calendars:
-        for start in _clinician_starts(rules, calendar, lower, upper):
-            found.append((start, calendar.clinician_id))
-    found.sort()
-    length = rules.duration * 60
-    slots = []
-    for start, clinician_id in found:
-        begin = instants.get(start) or instants.setdefault(start, datetime.fromtimestamp(start, UTC))
-        finish = instants.get(start + length) or instants.setdefault(
-            start + length, datetime.fromtimestamp(start + length, UTC)
-        )
-        slots.append(Slot(begin, finish, clinician_id))
+        key = (calendar.time_zone, tuple(calendar.hours))
+        if key not in shared:
+            shared[key] = _working_periods(calendar, lower, upper, rules.interval * 60)
+        for start in _clinician_starts(rules, calendar, shared[key], lower, upper):
+            found[start].append(calendar.clinician_id)
+    return _slots(found, rules.duration * 60)
+
+
+def _slots(found: dict[int, list[int]], length: int) -> list[Slot]:
+    """Slots sorted by time, then clinician, with one datetime per distinct instant."""
+    slots: list[Slot] = []
+    for start in sorted(found):
+        begin, finish = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + length, UTC)
+        slots += [Slot(begin, finish, clinician_id) for clinician_id in sorted(found[start])]
     return slots
 
 
-def _clinician_starts(rules: SlotRules, calendar: ClinicianCalendar, lower: int, upper: int) -> list[int]:
+# A working period: its end instant and its candidate starts (a range unless DST intervenes).
+_Period = tuple[int, range | list[int]]
+
+
+def _clinician_starts(
+    rules: SlotRules, calendar: ClinicianCalendar, periods: list[_Period], lower: int, upper: int
+) -> set[int]:
     starts, ends = _forbidden(rules, calendar)
-    length, step = rules.duration * 60, rules.interval * 60
+    length = rules.duration * 60
     found: set[int] = set()
-    for rule_end, candidates in _working_periods(calendar, lower, upper, step):
-        for start in candidates:
-            end = start + length
-            if end > rule_end:
-                break
-            if start < lower or start >= upper:
-                continue
-            i = bisect_left(starts, end) - 1
-            if i >= 0 and ends[i] > start:
-                continue
-            found.add(start)
-    return sorted(found)
+    for rule_end, candidates in periods:
+        if isinstance(candidates, range):
+            first = max(lower, candidates.start)
+            last = min(upper - 1, rule_end - length, candidates.stop - 1)
+            _add_free_starts(found, candidates, first, last, length, starts, ends)
+        else:
+            found.update(_checked_starts(candidates, rule_end, lower, upper, length, starts, ends))
+    return found
+
+
+def _add_free_starts(
+    found: set[int], grid: range, first: int, last: int, length: int, starts: list[int], ends: list[int]
+) -> None:
+    """Add the grid's starts in [first, last] whose [s, s + length) meets no forbidden interval.
+
+    Interval arithmetic rather than a test per candidate: forbidden [a, b) rules out the
+    starts in (a - length, b), so the free starts lie between one b and the next a - length.
+    """
+    i = bisect_right(ends, first)
+    while first <= last:
+        free_to = min(last, starts[i] - length) if i < len(starts) else last
+        if free_to >= first:
+            found.update(range(first + (grid.start - first) % grid.step, free_to + 1, grid.step))
+        if i == len(starts):
+            return
+        first = max(first, ends[i])
+        i += 1
+
+
+def _checked_starts(
+    candidates: list[int],
+    rule_end: int,
+    lower: int,
+    upper: int,
+    length: int,
+    starts: list[int],
+    ends: list[int],
+) -> Iterator[int]:
+    """Candidates tested one by one: for the rare period that a DST change cuts into."""
+    for start in candidates:
+        end = start + length
+        if end > rule_end:
+            break
+        if start < lower or start >= upper:
+            continue
+        i = bisect_left(starts, end) - 1
+        if i < 0 or ends[i] <= start:
+            yield start
 
 
 def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int], list[int]]:
@@ -121,8 +175,8 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
     s - b < d and e + a > c, i.e. when [s, e) meets [c - a, d + b).
     """
     before, after = rules.buffer_before * 60, rules.buffer_after * 60
-    spans = [(_epoch(a), _epoch(b)) for a, b in calendar.time_off]
-    spans += [(_epoch(c) - after, _epoch(d) + before) for c, d in calendar.busy]
+    spans = [(_seconds(a), _seconds(b)) for a, b in calendar.time_off]
+    spans += [(_seconds(c) - after, _seconds(d) + before) for c, d in calendar.busy]
     spans.sort()
     starts: list[int] = []
     ends: list[int] = []
@@ -135,21 +189,25 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
     return starts, ends
 
 
-def _working_periods(calendar: ClinicianCalendar, lower: int, upper: int, step: int):
-    """Yield (end, candidate starts) for each rule on each local day near the window."""
+def _working_periods(calendar: ClinicianCalendar, lower: int, upper: int, step: int) -> list[_Period]:
+    """Each rule on each local day near the window, as instants with its candidate starts."""
     first = _local_date(calendar.time_zone, lower) - timedelta(days=1)
     last = _local_date(calendar.time_zone, upper)
+    periods = []
     day = first
     while day <= last:
         for hours in calendar.hours:
             if hours.applies_on(day):
-                period = _period(calendar.time_zone, day, hours.start, hours.end)
-                if period[1] > lower and period[0] < upper:
-                    yield period[1], _candidates(calendar.time_zone, day, hours, period, step)
+                start, end = _period(calendar.time_zone, day, hours.start, hours.end)
+                if end > lower and start < upper:
+                    periods.append((end, _candidates(calendar.time_zone, day, hours, (start, end), step)))
         day += timedelta(days=1)
+    return periods
 
 
-def _candidates(tz_name: str, day: date, hours: WeeklyHours, period: tuple[int, int], step: int):
+def _candidates(
+    tz_name: str, day: date, hours: WeeklyHours, period: tuple[int, int], step: int
+) -> range | list[int]:
     start, end = period
     wall_length = _wall_seconds(hours)
     if end - start == wall_length:  # no DST change inside: step on the instant line
@@ -187,5 +245,5 @@ def _local_date(tz_name: str, instant: int) -> date:
     return datetime.fromtimestamp(instant, zone(tz_name)).date()
 
 
-def _epoch(instant: datetime) -> int:
-    return int(instant.timestamp())
+def _seconds(instant: Instant) -> int:
+    return instant if isinstance(instant, int) else int(instant.timestamp())

@@ -1,0 +1,149 @@
+"""The SQL of one real booking, captured from SQLAlchemy and turned into a pgbench script.
+
+Every statement is kept as the driver received it; its parameters become SQL literals,
+except the values that must differ between bookings, which become pgbench variables:
+the clinician (random), the start (a distinct hour per client and transaction, so the
+exclusion constraint never fires), and the unique strings (uuid, reference, e-mail,
+idempotency key, audit hash), derived with md5 from a random number.
+"""
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# pgbench's clients book hours from here on: far from the service run's slots.
+PGBENCH_EPOCH = int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
+HOURS_PER_CLIENT = 1_000_000
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What one booking sent: statements with their parameters, and BEGIN/COMMIT/ROLLBACK."""
+
+    steps: list[str | tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class Varying:
+    """The captured values that pgbench must vary, so its bookings do not collide."""
+
+    clinician_id: int
+    start: datetime
+    patient_id: int
+    consultation_id: int
+    strings: dict[str, str]  # captured value -> SQL expression
+
+
+@contextmanager
+def capture(engine: Engine) -> Iterator[Captured]:
+    """Record every statement and transaction boundary the engine sees inside the block."""
+    captured = Captured([])
+
+    def statement(_conn, _cursor, sql, parameters, _context, _executemany) -> None:
+        captured.steps.append((sql, parameters))
+
+    listeners: list[tuple[str, Callable]] = [
+        ("before_cursor_execute", statement),
+        ("begin", lambda _conn: captured.steps.append("BEGIN")),
+        ("commit", lambda _conn: captured.steps.append("COMMIT")),
+        ("rollback", lambda _conn: captured.steps.append("ROLLBACK")),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield captured
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def script(captured: Captured, varying: Varying, clinicians: range) -> str:
+    """The pgbench script: variables first, then each captured step with its literals."""
+    lines = [
+        f"\\set cid random({clinicians.start}, {clinicians.stop - 1})",
+        "\\set n :n + 1",
+        f"\\set t0 {PGBENCH_EPOCH} + 3600 * (:client_id * {HOURS_PER_CLIENT} + :n)",
+        "\\set r random(1, 1000000000000000)",
+    ]
+    for step in captured.steps:
+        lines.append(f"{step};" if isinstance(step, str) else _statement(*step, varying))
+    return "\n".join(lines) + "\n"
+
+
+def unique_strings(uuid: str, reference: str, email: str, key: str, audit_hash: str) -> dict[str, str]:
+    """SQL expressions for the captured unique strings, different in every pgbench transaction."""
+    return {
+        uuid: "md5('u' || :r)",
+        reference: "upper(substr(md5('f' || :r), 1, 8))",
+        email: "('p' || :r || '@example.org')",
+        key: "('k' || :r)",
+        audit_hash: "(md5('h' || :r) || md5('a' || :r))",
+    }
+
+
+def _statement(sql: str, parameters: Any, varying: Varying) -> str:
+    if not isinstance(parameters, dict):
+        raise ValueError("expected psycopg's named parameters")
+    text = _PARAMETER.sub(lambda m: _literal(parameters[m.group(1)], varying), sql).replace("%%", "%")
+    text = " ".join(text.split())
+    returning = re.search(r"RETURNING (patient|consultation)\.id$", text)
+    if returning:  # keep the new row's id for the statements that refer to it, as the ORM does
+        return f"{text} \\gset {returning.group(1)}_"
+    return f"{text};"
+
+
+def _literal(value: Any, varying: Varying) -> str:
+    """A parameter as SQL: a pgbench expression for a varying value, else a plain literal."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "NULL"}[value]
+    if isinstance(value, int):
+        return _int_literal(value, varying)
+    if isinstance(value, datetime):
+        return _instant_literal(value, varying)
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, date | time):
+        value = value.isoformat()
+    if hasattr(value, "obj"):  # psycopg's Json wrapper
+        value = json.dumps(value.obj)
+    if isinstance(value, str):
+        return _string_literal(value, varying)
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def _int_literal(value: int, varying: Varying) -> str:
+    names = {
+        varying.clinician_id: ":cid",
+        varying.patient_id: ":patient_id",
+        varying.consultation_id: ":consultation_id",
+    }
+    return f"({names[value]})" if value in names else str(value)
+
+
+def _instant_literal(value: datetime, varying: Varying) -> str:
+    """Times near the booked start (its window, its blocked time) move with pgbench's start."""
+    offset = value - varying.start
+    if abs(offset) <= timedelta(days=3):
+        return f"to_timestamp(:t0 + {offset.total_seconds()!r})"
+    return _quote(value.isoformat())
+
+
+def _string_literal(value: str, varying: Varying) -> str:
+    if value == str(varying.consultation_id):  # the audit event's entity id
+        return "(:consultation_id)::text"
+    parts = re.split(f"({'|'.join(map(re.escape, varying.strings))})", value) if varying.strings else [value]
+    pieces = [varying.strings.get(part) or _quote(part) for part in parts if part]
+    return f"({' || '.join(pieces)})" if len(pieces) > 1 else (pieces[0] if pieces else "''")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
