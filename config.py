@@ -108,7 +108,7 @@ class Config:
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
     REMINDER_OFFSETS = _env("REMINDER_OFFSETS", "24h,1h")
-    # How long before the start to stop retrying MEETING_PROVIDER and create the meeting with the fallback.
+    # If MEETING_PROVIDER still fails this long before the start, use the fallback (or once attempts run out).
     MEETING_FALLBACK_AFTER = _env("MEETING_FALLBACK_AFTER", "2h")
     # Seconds between worker ticks; each tick drains every message that is due.
     OUTBOX_TICK_SECONDS = float(_env("OUTBOX_TICK_SECONDS", "5"))

@@ -5,7 +5,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Consultation, OutboxMessage, OutboxStatus
@@ -60,7 +60,11 @@ def run_message(
     if not hold(session, message, worker_id, now, ctx.settings.lease):
         log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
         return None
-    consultation = session.get(Consultation, message.consultation_id)
+    consultation = session.get(
+        Consultation,
+        message.consultation_id,
+        options=[joinedload(Consultation.patient), joinedload(Consultation.clinician)],
+    )
     try:
         result = perform(ctx, message, consultation, now)
     except Exception as error:
@@ -74,7 +78,9 @@ def run_message(
         # Only possible after a run longer than the lease; the other worker repeats the effect.
         log.warning("outbox message %s: lease expired while it ran; result dropped", label)
         return None
-    if result.outcome:
+    if result.error:  # a fallback: worth an admin's attention
+        log.warning("outbox message %s: %s after %s", label, result.outcome, result.error)
+    elif result.outcome:
         log.info("outbox message %s: %s", label, result.outcome)
     return status
 

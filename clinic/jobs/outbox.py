@@ -234,6 +234,7 @@ def _transition(session: Session, message_id: int, worker_id: str, **values) -> 
             OutboxMessage.claimed_by == worker_id,
         )
         .values(**values)
+        .execution_options(synchronize_session=False)  # the commit that follows expires the row anyway
     ).rowcount
     return changed == 1
 
