@@ -54,6 +54,7 @@ def test_the_meeting_is_made_before_any_mail_and_every_message_finishes(session,
         OutboxKind.PLAN_REMINDERS,
     ]
     assert {m.status for m in messages[:4]} == {OutboxStatus.DONE}
+    assert all(m.claimed_by and m.lease_until is None for m in messages[:4])  # who ran it stays on record
     meeting_done = messages[0].done_at
     assert all(m.done_at >= meeting_done for m in messages[1:3])
     assert outbox.refreshed(consultation).meeting_provider == "jitsi"

@@ -22,6 +22,7 @@ LINK_CHANGES = (OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)
 CHANGE_MAILS = (OutboxKind.CONFIRMATION, OutboxKind.UPDATE, OutboxKind.CANCELLATION)
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
+# A finished message keeps `claimed_by` (who ran it, for the admin); one put back to wait loses it.
 _RELEASED = {"lease_until": None, "claimed_by": None}
 
 
@@ -153,7 +154,7 @@ def complete(
     In the caller's transaction; False, changing nothing, if our claim was lost meanwhile. An earlier
     attempt's `last_error` stays unless `error` (what led to `outcome`) replaces it.
     """
-    values = {"status": status, "outcome": outcome, "done_at": now, **_RELEASED}
+    values = {"status": status, "outcome": outcome, "done_at": now, "lease_until": None}
     if error is not None:
         values["last_error"] = error
     return _transition(session, message_id, worker_id, **values)
@@ -177,7 +178,13 @@ def retry(
 def dead_letter(session: Session, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
     """Give up on our claimed message: an admin sees it and may `requeue` it, in the caller's transaction."""
     return _transition(
-        session, message_id, worker_id, status=OutboxStatus.DEAD, last_error=error, done_at=now, **_RELEASED
+        session,
+        message_id,
+        worker_id,
+        status=OutboxStatus.DEAD,
+        last_error=error,
+        done_at=now,
+        lease_until=None,
     )
 
 
@@ -207,7 +214,14 @@ def requeue(session: Session, message_id: int, now: datetime) -> bool:
         requeued = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.DEAD)
-            .values(status=OutboxStatus.PENDING, attempts=0, due_at=now, done_at=None, outcome=None)
+            .values(
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                due_at=now,
+                done_at=None,
+                outcome=None,
+                claimed_by=None,
+            )
         ).rowcount
     return requeued == 1
 
