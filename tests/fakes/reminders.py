@@ -1,0 +1,300 @@
+"""Due reminders in bulk, drained by real `flask clinic worker` processes into the fake SMTP server.
+
+The one home of the worker fault proofs: `tests/test_worker_faults.py` asserts on what these
+scenarios return and `bench/outbox_workers.py` prints it. Workers run on the real clock, so the
+reminders are made due now for consultations that start in the next days.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from clinic.jobs.effects import message_id_for
+from clinic.jobs.outbox import UNFINISHED, plan_reminders
+from clinic.models import Clinician, Consultation, Department, OutboxMessage, Patient, Service, utcnow
+
+from .smtp import FakeSMTPServer, Received
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = "clinic.example"  # the INVITE_DOMAIN the workers use: Message-IDs are made with it
+SLOT = timedelta(minutes=30)
+PER_CLINICIAN = 100  # consultations per clinician, back to back
+# Booked a month ago with a reminder a week before the start: every reminder is overdue now.
+OFFSET = timedelta(days=7)
+
+
+def seed_due_reminders(engine: Engine, count: int, now: datetime) -> dict[str, str]:
+    """Book `count` consultations, each with its own patient, and plan one due reminder for each.
+
+    Returns each reminder's Message-ID with the address it must reach. Callable again on the same
+    database: every call makes new clinicians and patients.
+    """
+    with Session(engine) as session:
+        service = _service(session, count)
+        recipients = _book(session, service, count, now + timedelta(hours=2))
+        booked_at = now - timedelta(days=30)
+        expected = {}
+        for consultation in session.scalars(select(Consultation).where(Consultation.id.in_(recipients))):
+            (reminder,) = plan_reminders(session, consultation, (OFFSET,), since=booked_at, now=booked_at)
+            expected[message_id_for(reminder, DOMAIN)] = recipients[consultation.id]
+        session.commit()
+    return expected
+
+
+def _service(session: Session, count: int) -> Service:
+    department = Department(name=f"Reminders {uuid.uuid4().hex[:12]}")
+    service = Service(department=department, name="Video consultation", duration_minutes=30)
+    clinicians = [
+        Clinician(
+            department=department,
+            display_name=f"Dr Reminder {n}",
+            email=f"dr{n}.{uuid.uuid4().hex[:8]}@hospital.example",
+            time_zone="Europe/London",
+            services=[service],
+        )
+        for n in range(-(-count // PER_CLINICIAN))
+    ]
+    session.add_all([department, service, *clinicians])
+    session.flush()
+    return service
+
+
+def _book(session: Session, service: Service, count: int, first_start: datetime) -> dict[int, str]:
+    """Consultations back to back on the service's clinicians, each for a new patient: {id: address}."""
+    batch = uuid.uuid4().hex[:12]
+    patients = [
+        {
+            "name": f"Patient {n}",
+            "email": f"patient{n}.{batch}@example.org",
+            "phone": "+44 7700 900000",
+            "birth_date": date(1980, 1, 1),
+            "time_zone": "Europe/London",
+            "language": "en",
+            "created_at": first_start,
+        }
+        for n in range(count)
+    ]
+    patient_ids = session.scalars(
+        insert(Patient).returning(Patient.id, sort_by_parameter_order=True), patients
+    ).all()
+    clinician_ids = [c.id for c in sorted(service.clinicians, key=lambda c: c.id)]
+    rows = [
+        _consultation(
+            service, clinician_ids[n // PER_CLINICIAN], patient_id, first_start + (n % PER_CLINICIAN) * SLOT
+        )
+        for n, patient_id in enumerate(patient_ids)
+    ]
+    ids = session.scalars(insert(Consultation).returning(Consultation.id, sort_by_parameter_order=True), rows)
+    return dict(zip(ids, (patient["email"] for patient in patients), strict=True))
+
+
+def _consultation(service: Service, clinician_id: int, patient_id: int, start: datetime) -> dict:
+    key = str(uuid.uuid4())
+    return {
+        "uuid": key,
+        "reference": key.replace("-", "")[:12].upper(),
+        "patient_id": patient_id,
+        "clinician_id": clinician_id,
+        "service_id": service.id,
+        "starts_at": start,
+        "ends_at": start + SLOT,
+        "blocked_from": start,
+        "blocked_until": start + SLOT,
+        "status": "booked",
+        "patient_time_zone": "Europe/London",
+        "meeting_provider": "jitsi",
+        "meeting_join_url": f"https://meet.example/{key}",
+        "meeting_external_id": key,
+        "invite_sequence": 0,
+        "manage_token_hash": "0" * 64,
+        "created_at": start - timedelta(days=30),
+        "updated_at": start - timedelta(days=30),
+    }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the SMTP server received against the reminders expected, counted by Message-ID and recipient."""
+
+    expected: int
+    received: int
+    missing: tuple[str, ...]  # Message-IDs that never arrived
+    repeated: dict[str, int]  # Message-ID → copies beyond the first
+    repeated_recipients: dict[str, int]  # address → mails beyond the first (one reminder each)
+    misaddressed: int  # mails with an unknown Message-ID or sent to someone else than their row's patient
+
+    @property
+    def exactly_once(self) -> bool:
+        return not (self.missing or self.repeated or self.repeated_recipients or self.misaddressed)
+
+    @property
+    def repeats_share_message_id(self) -> bool:
+        """Every patient who got a reminder twice got the same Message-ID twice (a mail client drops one)."""
+        return sorted(self.repeated_recipients.values()) == sorted(self.repeated.values())
+
+
+def tally(expected: dict[str, str], received: list[Received]) -> Delivery:
+    """Compare `received` with `expected` ({Message-ID: address})."""
+    headers = BytesHeaderParser()
+    by_id: Counter[str] = Counter()
+    by_recipient: Counter[str] = Counter()
+    misaddressed = 0
+    for mail in received:
+        message_id = str(headers.parsebytes(mail.content)["Message-ID"]).strip()
+        by_id[message_id] += 1
+        by_recipient.update(mail.rcpt_tos)
+        misaddressed += mail.rcpt_tos != (expected.get(message_id),)
+    return Delivery(
+        expected=len(expected),
+        received=len(received),
+        missing=tuple(sorted(set(expected) - set(by_id))),
+        repeated={key: n - 1 for key, n in by_id.items() if n > 1},
+        repeated_recipients={key: n - 1 for key, n in by_recipient.items() if n > 1},
+        misaddressed=misaddressed,
+    )
+
+
+class WorkerProcess:
+    """One `flask --app wsgi clinic worker` process on `database_url`, mailing to `smtp`; logs to a file."""
+
+    def __init__(self, database_url: str, smtp: FakeSMTPServer, folder: Path, lease_seconds: float) -> None:
+        env = {
+            **os.environ,
+            "CLINIC_ENV": "testing",
+            "CLINIC_DATABASE_URL": database_url,
+            "CLINIC_INSTANCE_PATH": str(folder / "worker-instance"),
+            "CLINIC_MAIL_BACKEND": "smtp",
+            "CLINIC_SMTP_HOST": smtp.host,
+            "CLINIC_SMTP_PORT": str(smtp.port),
+            "CLINIC_INVITE_DOMAIN": DOMAIN,
+            "CLINIC_OUTBOX_TICK_SECONDS": "0.1",
+            "CLINIC_OUTBOX_LEASE_SECONDS": str(lease_seconds),
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log_path = folder / f"worker-{time.monotonic_ns()}.log"
+        command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "worker"]
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, the claimed batch and any open transaction are abandoned."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, as a deployment stops it; SIGKILL if it has not finished within 20 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scenario: what arrived, how many reminders each worker finished, and how long it took."""
+
+    delivery: Delivery
+    per_worker: dict[int, int]  # worker pid → reminders it finished (outbox_message.claimed_by)
+    seconds: float  # from starting the first worker (about a second of start-up) to the outbox drained
+    killed_after: int | None = None  # mails the server had when the worker was killed
+
+
+def two_workers(engine: Engine, database_url: str, folder: Path, count: int, timeout: float = 60) -> Run:
+    """Two workers drain `count` due reminders side by side."""
+    expected = seed_due_reminders(engine, count, utcnow())
+    with _scenario(database_url, folder, lease_seconds=120) as (smtp, start):
+        started = time.monotonic()
+        workers = [start(), start()]
+        _wait_until(lambda: _unfinished(engine) == 0, timeout, workers)
+        seconds = time.monotonic() - started
+        return Run(tally(expected, list(smtp.received)), _per_worker(engine, workers), seconds)
+
+
+def kill_and_restart(
+    engine: Engine, database_url: str, folder: Path, count: int, lease_seconds: float = 2, timeout: float = 60
+) -> Run:
+    """One worker is SIGKILLed once about a third of `count` reminders arrived; a new one drains the rest.
+
+    The killed worker's claimed batch comes back when its lease of `lease_seconds` runs out.
+    """
+    expected = seed_due_reminders(engine, count, utcnow())
+    with _scenario(database_url, folder, lease_seconds) as (smtp, start):
+        started = time.monotonic()
+        first = start()
+        _wait_until(lambda: len(smtp.received) >= count // 3, timeout, [first])
+        first.kill()
+        killed_after = len(smtp.received)
+        second = start()
+        _wait_until(lambda: _unfinished(engine) == 0, timeout, [first, second])
+        seconds = time.monotonic() - started
+        delivery = tally(expected, list(smtp.received))
+        return Run(delivery, _per_worker(engine, [first, second]), seconds, killed_after)
+
+
+@contextmanager
+def _scenario(
+    database_url: str, folder: Path, lease_seconds: float
+) -> Iterator[tuple[FakeSMTPServer, Callable[[], WorkerProcess]]]:
+    """A fresh SMTP server and a way to start workers against it; every worker is stopped at the end."""
+    smtp = FakeSMTPServer()
+    smtp.start()
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        started.append(WorkerProcess(database_url, smtp, folder, lease_seconds))
+        return started[-1]
+
+    try:
+        yield smtp, start
+    finally:
+        for worker in started:
+            worker.stop()
+        smtp.stop()
+
+
+def _unfinished(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).where(OutboxMessage.status.in_(UNFINISHED)))
+
+
+def _per_worker(engine: Engine, workers: list[WorkerProcess]) -> dict[int, int]:
+    # A worker id is "host:pid:random" (clinic/jobs/worker.py).
+    with Session(engine) as session:
+        counts = session.execute(
+            select(OutboxMessage.claimed_by, func.count()).group_by(OutboxMessage.claimed_by)
+        ).all()
+    pids = {worker.pid for worker in workers}
+    ran = {int(claimed_by.split(":")[-2]): n for claimed_by, n in counts if claimed_by}
+    return {pid: ran.get(pid, 0) for pid in sorted(pids)}
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, workers: list[WorkerProcess]) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            logs = "\n".join(worker.log()[-2000:] for worker in workers)
+            raise TimeoutError(f"the workers did not get there in {timeout} s; their logs:\n{logs}")
+        time.sleep(0.01)
