@@ -1,6 +1,8 @@
 """`flask --app wsgi clinic …` commands."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
@@ -28,7 +30,8 @@ def worker() -> None:
     from .jobs.worker import run_worker
 
     _log_to_console()
-    run_worker(current_app._get_current_object())
+    with _refusals():
+        run_worker(current_app._get_current_object())
 
 
 @clinic.command("serve")
@@ -38,17 +41,29 @@ def serve(host: str, port: int) -> None:
     """Development only: the development server with the outbox worker in a thread of the same process."""
     from werkzeug.serving import run_simple
 
-    from .jobs.worker import start_background_worker
+    from .jobs.worker import BackgroundWorker
 
     _log_to_console()
     app = current_app._get_current_object()
-    scheduler = start_background_worker(app)
+    with _refusals():
+        worker = BackgroundWorker(app)
     try:
         # No reloader: its second process would start a second worker. (`app.run` refuses to run
         # inside a `flask` command, hence Werkzeug directly.)
         run_simple(host, port, app, threaded=True)
     finally:
-        scheduler.shutdown()
+        worker.stop()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A worker that must not start exits with the reason, not a traceback."""
+    from .jobs.heartbeat import WorkerAlreadyRunning
+
+    try:
+        yield
+    except WorkerAlreadyRunning as refusal:
+        raise click.ClickException(str(refusal)) from None
 
 
 def _log_to_console() -> None:

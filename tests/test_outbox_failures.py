@@ -229,3 +229,24 @@ def test_a_cancellation_mail_does_not_wait_for_the_provider_to_delete_the_meetin
     method, _ = invite(smtp_server.inbox(consultation.patient.email)[-1])
     assert method == "CANCEL"
     assert outbox.statuses(consultation, OutboxKind.CANCELLATION) == [OutboxStatus.DONE] * 2
+
+
+def test_a_service_with_its_own_provider_gets_its_meetings_there(session, now, outbox, fake_providers):
+    zoom_service = open_clinic(session, meeting_provider="zoom")
+    by_zoom = factories.booking(session, zoom_service, TUESDAY_10, now=now).consultation
+    by_default = book(session, now)
+    outbox.drain()
+
+    assert outbox.refreshed(by_zoom).meeting_provider == "zoom"
+    assert len(fake_providers.zoom_meetings) == 1
+    assert outbox.refreshed(by_default).meeting_provider == "jitsi"
+
+
+def test_a_service_naming_an_unknown_provider_falls_back_instead_of_losing_the_link(session, now, outbox):
+    consultation = factories.booking(
+        session, open_clinic(session, meeting_provider="skype"), TUESDAY_10, now=now
+    ).consultation
+    outbox.drain()
+
+    assert outbox.refreshed(consultation).meeting_provider == "jitsi"
+    assert outbox.only(consultation, OutboxKind.MEETING_CREATE).outcome == "fallback:jitsi"

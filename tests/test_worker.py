@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 
 from clinic.jobs.settings import WorkerSettings, parse_durations
-from clinic.jobs.worker import JOB_ID, Worker, build_scheduler, start_background_worker
-from clinic.models import utcnow
+from clinic.jobs.worker import HEARTBEAT_JOB_ID, JOB_ID, BackgroundWorker, Worker, build_scheduler
+from clinic.models import WorkerHeartbeat, utcnow
 
 from . import factories
 from .conftest import build_app
@@ -45,14 +46,16 @@ def wait_for(condition, timeout: float = 20.0) -> bool:
     return False
 
 
-def test_the_scheduler_has_one_in_memory_job_that_never_overlaps_or_piles_up(app):
+def test_the_scheduler_keeps_two_in_memory_jobs_that_never_overlap_or_pile_up(app):
     scheduler = build_scheduler(Worker(app), BackgroundScheduler)
 
-    (job,) = scheduler.get_jobs()
-    assert job.id == JOB_ID
-    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
-    assert job.trigger.interval == timedelta(seconds=app.config["OUTBOX_TICK_SECONDS"])
-    assert scheduler._pending_jobs[0][2] is True  # replace_existing
+    dispatcher, heartbeat = scheduler.get_jobs()
+    assert (dispatcher.id, heartbeat.id) == (JOB_ID, HEARTBEAT_JOB_ID)
+    assert (dispatcher.max_instances, dispatcher.coalesce, dispatcher.misfire_grace_time) == (1, True, None)
+    assert dispatcher.trigger.interval == timedelta(seconds=app.config["OUTBOX_TICK_SECONDS"])
+    # Its own thread: a long batch on the dispatcher's must not stop the beats.
+    assert heartbeat.executor != dispatcher.executor
+    assert all(pending[2] is True for pending in scheduler._pending_jobs)  # replace_existing
     assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
 
 
@@ -78,11 +81,11 @@ def test_the_in_process_worker_of_the_dev_server_delivers_mail(app, session, smt
         session, open_clinic(session), next_weekday_at_ten(), now=utcnow()
     ).consultation
 
-    scheduler = start_background_worker(app)
+    worker = BackgroundWorker(app)
     try:
         assert wait_for(lambda: len(smtp_server.inbox(consultation.clinician.email)) == 1)
     finally:
-        scheduler.shutdown()
+        worker.stop()
 
 
 def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
@@ -105,6 +108,7 @@ def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         delivered = wait_for(lambda: len(smtp_server.inbox(consultation.patient.email)) == 1)
+        beating = heartbeats(session)
         worker.send_signal(signal.SIGTERM)
         _, log = worker.communicate(timeout=20)
     finally:
@@ -114,3 +118,9 @@ def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
     assert worker.returncode == 0, log
     assert "outbox worker" in log
     assert len(smtp_server.inbox(consultation.clinician.email)) == 1
+    assert len(beating) == 1 and heartbeats(session) == []  # it retired on the way out
+
+
+def heartbeats(session) -> list[str]:
+    session.rollback()  # a fresh snapshot: the worker process writes them
+    return list(session.scalars(select(WorkerHeartbeat.worker_id)))

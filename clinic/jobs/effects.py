@@ -67,11 +67,11 @@ def message_id_for(message: OutboxMessage, domain: str) -> str:
 
 
 def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Create the meeting with the configured provider, or with the fallback if that one cannot."""
+    """Create the meeting at the service's provider (else the hospital's), or at the fallback if it cannot."""
     if consultation.meeting_external_id:
         # A run whose result was stored already: a second meeting would orphan the link already mailed.
         return Result(outcome="exists")
-    primary = ctx.settings.meeting_provider
+    primary = consultation.service.meeting_provider or ctx.settings.meeting_provider
     return _with_fallback(ctx, message, consultation, now, primary, lambda p: p.create(consultation))
 
 

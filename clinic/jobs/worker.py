@@ -7,10 +7,7 @@ workers and the reloader cannot multiply it.
 """
 
 import logging
-import os
-import secrets
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,23 +24,24 @@ from ..models import utcnow
 from ..notify.mail import mail_backend
 from .dispatch import dispatch
 from .effects import Context
+from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
 from .outbox import reclaim_expired
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "clinic.outbox"
+HEARTBEAT_JOB_ID = "clinic.heartbeat"
 
 
 class Worker:
-    """One worker: its id in the outbox's `claimed_by`, its settings, and the tick the scheduler runs."""
+    """One worker: its id in the outbox's `claimed_by` and in its heartbeat, its settings, and its jobs."""
 
     def __init__(self, app: Flask, clock: Callable[[], datetime] = utcnow) -> None:
         self.app = app
         self.settings = WorkerSettings.from_config(app.config, app.instance_path)
         self.clock = clock
-        # Unique per process start, so a restarted worker never mistakes its predecessor's claims for its own.
-        self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.worker_id = new_worker_id()
         self.stopping = threading.Event()
 
     def tick(self) -> int:
@@ -60,26 +58,59 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def register(self) -> None:
+        """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
+        self._in_session(lambda: register(db.session, self.worker_id, self.clock()))
+
+    def beat(self) -> None:
+        self._in_session(lambda: beat(db.session, self.worker_id, self.clock()))
+
+    def retire(self) -> None:
+        self._in_session(lambda: retire(db.session, self.worker_id))
+
+    def _in_session(self, work: Callable[[], None]) -> None:
+        with self.app.app_context():
+            try:
+                work()
+            finally:
+                db.session.remove()
+
 
 def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> BaseScheduler:
-    """A scheduler with the single outbox job, kept in memory: nothing in it needs to outlive the process."""
+    """A scheduler with the outbox job and the heartbeat, in memory: nothing in it outlives the process."""
     scheduler = scheduler_type(
         jobstores={"default": MemoryJobStore()},
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # The heartbeat has its own thread, so a long batch does not make the worker look dead.
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1),
+            "heartbeat": ThreadPoolExecutor(max_workers=1),
+        },
         timezone=UTC,
     )
+    always = {
+        "replace_existing": True,
+        "max_instances": 1,
+        "coalesce": True,
+        "next_run_time": datetime.now(UTC),
+    }
     scheduler.add_job(
         worker.tick,
         "interval",
         seconds=worker.settings.tick_seconds,
         id=JOB_ID,
         name="outbox dispatcher",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
         # A late tick is still wanted (APScheduler's default would skip one more than 1 s late).
         misfire_grace_time=None,
-        next_run_time=datetime.now(UTC),
+        **always,
+    )
+    scheduler.add_job(
+        worker.beat,
+        "interval",
+        seconds=HEARTBEAT_INTERVAL.total_seconds(),
+        id=HEARTBEAT_JOB_ID,
+        name="worker heartbeat",
+        executor="heartbeat",
+        **always,
     )
     return scheduler
 
@@ -87,6 +118,7 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
 def run_worker(app: Flask) -> None:
     """Run the worker in this process until SIGTERM or Ctrl-C; the batch in hand is finished first."""
     worker = Worker(app)
+    worker.register()
     scheduler = build_scheduler(worker, BlockingScheduler)
 
     def stop(signum: int, frame: object) -> None:
@@ -96,11 +128,22 @@ def run_worker(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        worker.retire()
 
 
-def start_background_worker(app: Flask) -> BaseScheduler:
-    """Start the worker in a thread of this process: for the development server only."""
-    scheduler = build_scheduler(Worker(app), BackgroundScheduler)
-    scheduler.start()
-    return scheduler
+class BackgroundWorker:
+    """The worker in a thread of this process: for the development server only."""
+
+    def __init__(self, app: Flask) -> None:
+        self.worker = Worker(app)
+        self.worker.register()
+        self.scheduler = build_scheduler(self.worker, BackgroundScheduler)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.worker.stopping.set()
+        self.scheduler.shutdown()
+        self.worker.retire()

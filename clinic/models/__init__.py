@@ -2,7 +2,7 @@
 
 from .audit import AuditEvent
 from .base import Base, utcnow
-from .outbox import OutboxKind, OutboxMessage, OutboxStatus
+from .outbox import OutboxKind, OutboxMessage, OutboxStatus, WorkerHeartbeat
 from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
     ACTIVE_STATUSES,
@@ -29,6 +29,7 @@ __all__ = [
     "Patient",
     "Service",
     "TimeOff",
+    "WorkerHeartbeat",
     "clinician_service",
     "utcnow",
 ]

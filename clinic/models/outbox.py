@@ -60,3 +60,13 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_outbox_message_status_due", "status", "due_at"),)
+
+
+class WorkerHeartbeat(Base):
+    """A running outbox worker as it last reported itself: for /healthz, and to keep SQLite to one worker."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

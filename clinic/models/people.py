@@ -47,6 +47,8 @@ class Service(Base):
     slot_interval_minutes: Mapped[int] = mapped_column(default=15)
     # Patients may cancel or reschedule online until this long before the start.
     cancel_cutoff_minutes: Mapped[int] = mapped_column(default=24 * 60)
+    # The video provider for this service's meetings; None uses the hospital's MEETING_PROVIDER.
+    meeting_provider: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
 
     department: Mapped[Department] = relationship(back_populates="services")
