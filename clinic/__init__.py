@@ -34,12 +34,14 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import api, booking, cli, errors, health, security
+    from . import api, booking, cli, dev, errors, health, security
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies
+    if dev.wanted(app.config):
+        app.register_blueprint(dev.bp)
     errors.register(app)
     security.register(app)
     cli.register(app)
@@ -51,3 +53,7 @@ def _refuse_unsafe_production(app: Flask) -> None:
         return
     if app.config["SECRET_KEY"] in (None, "", settings.DEFAULT_SECRET_KEY):
         raise RuntimeError("CLINIC_SECRET_KEY must be set to a long random value in production")
+    if app.config["MAIL_BACKEND"] == "file":
+        raise RuntimeError(
+            "CLINIC_MAIL_BACKEND must be smtp in production: mail written to files reaches nobody"
+        )

@@ -215,11 +215,16 @@ class SMTPBackend:
             self._smtp = None
 
 
+def mail_folder(instance_path: str | os.PathLike[str]) -> Path:
+    """Where the file backend writes: <instance>/mail."""
+    return Path(instance_path) / "mail"
+
+
 def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> MailBackend:
     """The backend named by MAIL_BACKEND: "file" (under <instance>/mail) or "smtp"."""
     name = settings.get("MAIL_BACKEND") or "file"
     if name == "file":
-        return FileBackend(Path(instance_path) / "mail")
+        return FileBackend(mail_folder(instance_path))
     if name == "smtp":
         return SMTPBackend.from_settings(settings)
     raise ValueError(f"MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")

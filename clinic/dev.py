@@ -1,0 +1,44 @@
+"""Development-only pages: the mails the file backend wrote, at /dev/mail.
+
+Registered only for the file mail backend outside production, so the pages (which show patients'
+addresses) never exist where real mail goes out.
+"""
+
+from flask import Blueprint, Response, abort, current_app, render_template
+
+from .notify.mail import mail_folder
+from .notify.mailbox import calendar_method, raw_mail, stored_mail, stored_mails
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+def wanted(config: dict) -> bool:
+    return config.get("MAIL_BACKEND", "file") == "file" and (config.get("DEBUG") or config.get("TESTING"))
+
+
+@bp.get("/mail")
+def mail_list():
+    mails = stored_mails(mail_folder(current_app.instance_path))
+    return render_template("dev/mail_list.html", mails=mails, folder=mail_folder(current_app.instance_path))
+
+
+@bp.get("/mail/<name>")
+def mail_view(name: str):
+    message = stored_mail(mail_folder(current_app.instance_path), name) or abort(404)
+    text = message.get_body(("plain",))
+    invite = message.get_body(("calendar",))
+    return render_template(
+        "dev/mail_view.html",
+        name=name,
+        message=message,
+        text=text.get_content() if text is not None else "",
+        invite=invite.get_content() if invite is not None else None,
+        method=calendar_method(message),
+    )
+
+
+@bp.get("/mail/<name>/raw")
+def mail_raw(name: str):
+    content = raw_mail(mail_folder(current_app.instance_path), name) or abort(404)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(content, mimetype="message/rfc822", headers=headers)

@@ -1,0 +1,56 @@
+"""Reading back the mails the file backend wrote, for the development mail page."""
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+# Exactly the names FileBackend gives, so a request can never reach outside the folder.
+_NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}\.eml")
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    name: str
+    written_at: datetime
+    to: str
+    subject: str
+    # The invite's METHOD (REQUEST, CANCEL) if the mail carries one.
+    method: str | None
+
+
+def stored_mails(folder: Path, limit: int = 200) -> list[StoredMail]:
+    """The newest `limit` mails in `folder`, newest first."""
+    if not folder.is_dir():
+        return []
+    names = sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
+    return [_summary(name, _parse(folder / name)) for name in names[:limit]]
+
+
+def stored_mail(folder: Path, name: str) -> EmailMessage | None:
+    """One mail by its file name, or None if there is no such mail."""
+    path = folder / name
+    return _parse(path) if _NAME.fullmatch(name) and path.is_file() else None
+
+
+def raw_mail(folder: Path, name: str) -> bytes | None:
+    """The .eml file's bytes, or None if there is no such mail."""
+    path = folder / name
+    return path.read_bytes() if _NAME.fullmatch(name) and path.is_file() else None
+
+
+def calendar_method(message: EmailMessage) -> str | None:
+    part = message.get_body(("calendar",)) if message.is_multipart() else None
+    return part.get_param("method") if part is not None else None
+
+
+def _summary(name: str, message: EmailMessage) -> StoredMail:
+    stamp = datetime.strptime(name[:23], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+    return StoredMail(name, stamp, str(message["To"]), str(message["Subject"]), calendar_method(message))
+
+
+def _parse(path: Path) -> EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
