@@ -223,7 +223,7 @@ class Run:
 
 
 def two_workers(engine: Engine, database_url: str, folder: Path, count: int, timeout: float = 60) -> Run:
-    """Two workers drain `count` due reminders side by side."""
+    """Two workers drain `count` due reminders side by side (PostgreSQL: SQLite runs one worker)."""
     expected = seed_due_reminders(engine, count, utcnow())
     with _scenario(database_url, folder, lease_seconds=120) as (smtp, start):
         started = time.monotonic()
@@ -281,7 +281,7 @@ def _unfinished(engine: Engine) -> int:
 
 
 def _per_worker(engine: Engine, workers: list[WorkerProcess]) -> dict[int, int]:
-    # A worker id is "host:pid:random" (clinic/jobs/worker.py).
+    # A worker id is "host:pid:random" (new_worker_id in clinic/jobs/heartbeat.py).
     with Session(engine) as session:
         counts = session.execute(
             select(OutboxMessage.claimed_by, func.count()).group_by(OutboxMessage.claimed_by)
