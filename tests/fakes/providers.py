@@ -1,8 +1,9 @@
 """Microsoft Graph, Zoom and a hospital webhook, imitated by one real HTTP server on 127.0.0.1.
 
 The server keeps meetings in memory, records every request, and fails on demand (`fail_next`,
-`stall_next`, `expire_tokens`), so adapters are tested over real sockets without mocks. Import
-the fixtures by name: `from tests.fakes.providers import fake_providers, provider_settings`.
+`stall_next`, `expire_tokens`, `fail_at_random`), so adapters are tested over real sockets without
+mocks. Import the fixtures by name: `from tests.fakes.providers import fake_providers, provider_settings`;
+outside pytest, `with serving() as fake:` runs the same server.
 """
 
 import base64
@@ -11,10 +12,13 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from random import Random
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -91,6 +95,34 @@ class _Fault:
     delay: float = 0.0
 
 
+@dataclass(frozen=True)
+class LiveMeeting:
+    """A meeting the provider still holds: its id, its title and its start as the provider stores it."""
+
+    external_id: str
+    subject: str
+    starts_at: str
+
+
+@dataclass
+class _RandomFaults:
+    rate: float
+    rng: Random
+    stall: float
+    retry_after: str
+
+    def draw(self) -> tuple[str, _Fault] | None:
+        if self.rng.random() >= self.rate:
+            return None
+        match self.rng.choice(("500", "429", "timeout")):
+            case "500":
+                return "500", _Fault(0, "", 500)
+            case "429":
+                return "429", _Fault(0, "", 429, {"Retry-After": self.retry_after})
+            case _:
+                return "timeout", _Fault(0, "", delay=self.stall)
+
+
 class FakeProviders:
     """The providers' state, shared by the server's handler threads."""
 
@@ -103,6 +135,8 @@ class FakeProviders:
         self.webhook_meetings: dict[str, dict[str, Any]] = {}
         self._tokens: set[str] = set()
         self._faults: list[_Fault] = []
+        self._random: _RandomFaults | None = None
+        self.injected: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
@@ -122,6 +156,24 @@ class FakeProviders:
         with self._lock:
             self._faults.append(_Fault(count, path_contains, delay=seconds))
 
+    def fail_at_random(self, rate: float, *, seed: int, stall: float, retry_after: str = "1") -> None:
+        """From now on fail each request with probability `rate`, after any `fail_next` faults: a 500,
+        a 429 with `retry_after`, or a normal answer held back `stall` seconds, longer than the client
+        waits, so the work is done but its response lost. Counts go to `injected` by kind."""
+        with self._lock:
+            self._random = _RandomFaults(rate, Random(seed), stall, retry_after)
+
+    def live_meetings(self, provider: str) -> list[LiveMeeting]:
+        """The meetings `provider` ("teams" or "zoom") holds now, cancelled ones gone."""
+        with self._lock:
+            if provider == "teams":
+                meetings = self.graph_meetings.values()
+                return [LiveMeeting(m["id"], m["subject"], m["startDateTime"]) for m in meetings]
+            if provider == "zoom":
+                meetings = self.zoom_meetings.values()
+                return [LiveMeeting(str(m["id"]), m["topic"], m["start_time"]) for m in meetings]
+        raise ValueError(f"the fake keeps no meetings for {provider!r}")
+
     def expire_tokens(self) -> None:
         """Make every access token issued so far invalid, as when it expires early or is revoked."""
         with self._lock:
@@ -140,6 +192,9 @@ class FakeProviders:
             fault = next((f for f in self._faults if f.remaining and f.path_contains in request.path), None)
             if fault:
                 fault.remaining -= 1
+            elif self._random and (drawn := self._random.draw()):
+                kind, fault = drawn
+                self.injected[kind] += 1
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.status:
@@ -292,18 +347,27 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
 
 
-@pytest.fixture
-def fake_providers() -> Iterator[FakeProviders]:
-    """A fresh fake Graph + Zoom + webhook server on a free loopback port."""
+@contextmanager
+def serving() -> Iterator[FakeProviders]:
+    """A fresh fake Graph + Zoom + webhook server on a free loopback port, for the length of the block."""
     fake = FakeProviders()
     server = _Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def fake_providers() -> Iterator[FakeProviders]:
+    """A fresh fake Graph + Zoom + webhook server on a free loopback port."""
+    with serving() as fake:
+        yield fake
 
 
 @pytest.fixture

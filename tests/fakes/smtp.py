@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,11 @@ class RecordingHandler:
         self.by_recipient: defaultdict[str, list[Received]] = defaultdict(list)
         self.data_replies: deque[str] = deque()
         self.refused: Counter[str] = Counter()
+        # An outage of `outage_seconds` begins at the first message after `refuse_for`.
+        self.outage_seconds = 0.0
+        self.outage_until: float | None = None
+        self.outage_reply = ""
+        self.outage_refusals = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if self.refused[address] > 0:
@@ -60,11 +66,19 @@ class RecordingHandler:
             if reply == DISCONNECT:
                 server.transport.close()
             return reply
+        if self._in_outage():
+            self.outage_refusals += 1
+            return self.outage_reply
         received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer)
         self.received.append(received)
         for rcpt in envelope.rcpt_tos:
             self.by_recipient[rcpt].append(received)
         return "250 Message accepted for delivery"
+
+    def _in_outage(self) -> bool:
+        if self.outage_until is None and self.outage_seconds:
+            self.outage_until = time.monotonic() + self.outage_seconds
+        return self.outage_until is not None and time.monotonic() < self.outage_until
 
 
 class FakeSMTPServer:
@@ -111,6 +125,14 @@ class FakeSMTPServer:
     def reply_to_next_data(self, reply: str, times: int = 1) -> None:
         """Answer the next `times` messages with `reply` (e.g. "451 4.3.0 Try later") or DISCONNECT."""
         self.handler.data_replies.extend([reply] * times)
+
+    def refuse_for(
+        self, seconds: float, reply: str = "451 4.3.0 Mail server temporarily unavailable"
+    ) -> None:
+        """Answer every message with `reply` for `seconds` from the next one on, as a server in trouble
+        does; `handler.outage_refusals` counts the refusals."""
+        self.handler.outage_reply = reply
+        self.handler.outage_seconds, self.handler.outage_until = seconds, None
 
     def refuse_recipient(self, address: str, times: int = 1) -> None:
         """Refuse `address` with 550 in the next `times` messages."""
