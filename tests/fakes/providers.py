@@ -7,6 +7,7 @@ outside pytest, `with serving() as fake:` runs the same server.
 """
 
 import base64
+import itertools
 import json
 import secrets
 import threading
@@ -133,6 +134,7 @@ class FakeProviders:
         self.graph_meetings: dict[str, dict[str, Any]] = {}
         self.zoom_meetings: dict[str, dict[str, Any]] = {}
         self.webhook_meetings: dict[str, dict[str, Any]] = {}
+        self._zoom_ids = itertools.count(81234567890)  # never reused, as Zoom's are not
         self._tokens: set[str] = set()
         self._faults: list[_Fault] = []
         self._random: _RandomFaults | None = None
@@ -262,7 +264,7 @@ class FakeProviders:
     def _zoom_create(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         if body.get("type") != 2:
             return 400, {}, {"code": 300, "message": "Invalid meeting type"}
-        meeting_id = str(len(self.zoom_meetings) + 81234567890)
+        meeting_id = str(next(self._zoom_ids))
         meeting = body | {
             "id": int(meeting_id),
             "join_url": f"https://zoom.example/j/{meeting_id}?pwd=abc",
