@@ -250,3 +250,23 @@ def test_a_service_naming_an_unknown_provider_falls_back_instead_of_losing_the_l
 
     assert outbox.refreshed(consultation).meeting_provider == "jitsi"
     assert outbox.only(consultation, OutboxKind.MEETING_CREATE).outcome == "fallback:jitsi"
+
+
+def test_a_meeting_replaced_by_a_fallback_is_cancelled_at_its_old_provider(
+    session, now, outbox, fake_providers
+):
+    outbox.configure(MEETING_PROVIDER="teams")
+    consultation = book(session, now)
+    outbox.drain()
+    fake_providers.fail_next(1, 400, path_contains="onlineMeetings/MSo")  # the move is refused for good
+    reschedule(session, consultation.id, TUESDAY_10 + timedelta(hours=1), now=now, actor=Actor())
+    outbox.drain()
+
+    assert outbox.refreshed(consultation).meeting_provider == "jitsi"
+    assert fake_providers.live_meetings("teams") == []  # not left standing at the old time
+    retire = outbox.only(consultation, OutboxKind.MEETING_CANCEL)
+    assert (retire.status, retire.payload["retire"]["provider"]) == (OutboxStatus.DONE, "teams")
+
+    cancel(session, consultation.id, now=now, actor=Actor())
+    outbox.drain()
+    assert outbox.statuses(consultation, OutboxKind.MEETING_CANCEL) == [OutboxStatus.DONE] * 2

@@ -17,7 +17,7 @@ from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.tokens import manage_token
-from .outbox import plan_reminders
+from .outbox import enqueue_retired_meeting, plan_reminders
 from .settings import WorkerSettings
 
 
@@ -88,10 +88,16 @@ def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 
 def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Cancel the meeting at its provider; the link stays on record for the audit of what was sent."""
-    if not consultation.meeting_external_id:
+    """Cancel the meeting at its provider; the link stays on record for the audit of what was sent.
+
+    A message naming a meeting to retire cancels that one: the meeting a fallback replaced.
+    """
+    if retired := message.payload.get("retire"):
+        meeting = Meeting(retired["provider"], join_url="", host_url=None, external_id=retired["external_id"])
+    elif consultation.meeting_external_id:
+        meeting = _meeting_of(consultation)
+    else:
         return Result(outcome="no meeting")
-    meeting = _meeting_of(consultation)
     _provider(ctx, meeting.provider).cancel(consultation, meeting)
     return Result()
 
@@ -160,11 +166,15 @@ def _with_fallback(
         cause = type(error).__name__
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
-    return Result(outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting))
+    return Result(outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, now))
 
 
-def _store(meeting: Meeting) -> Callable[[Session, Consultation], None]:
+def _store(meeting: Meeting, now: datetime | None = None) -> Callable[[Session, Consultation], None]:
     def store(session: Session, consultation: Consultation) -> None:
+        if now is not None and consultation.meeting_external_id:
+            # A fallback replaces a meeting that still stands at the old time: have it cancelled.
+            old_provider, old_id = consultation.meeting_provider, consultation.meeting_external_id
+            enqueue_retired_meeting(session, consultation, old_provider, old_id, now)
         consultation.meeting_provider = meeting.provider
         consultation.meeting_join_url = meeting.join_url
         consultation.meeting_host_url = meeting.host_url

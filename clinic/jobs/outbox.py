@@ -48,6 +48,26 @@ def enqueue_cancelled(session: Session, consultation: Consultation, now: datetim
     _add_mails(session, consultation, now, OutboxKind.CANCELLATION)
 
 
+def enqueue_retired_meeting(
+    session: Session, consultation: Consultation, provider: str, external_id: str, now: datetime
+) -> None:
+    """Cancel, at its provider, a meeting the consultation no longer uses (a fallback replaced it)."""
+    session.add(
+        OutboxMessage(
+            consultation_id=consultation.id,
+            kind=OutboxKind.MEETING_CANCEL,
+            payload={"retire": {"provider": provider, "external_id": external_id}},
+            due_at=now,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            idempotency_key=f"{consultation.uuid}:{OutboxKind.MEETING_CANCEL}:retire:{provider}:{external_id}"[
+                :200
+            ],
+            created_at=now,
+        )
+    )
+
+
 def plan_reminders(
     session: Session,
     consultation: Consultation,
