@@ -123,6 +123,13 @@ class Config:
     # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
     OUTBOX_RETRY_MAX_SECONDS = float(_env("OUTBOX_RETRY_MAX_SECONDS", "900"))
 
+    # Minutes without a request after which a staff member is signed out.
+    STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
+    # Wrong passwords in a row that lock a staff account.
+    STAFF_MAX_FAILED_LOGINS = int(_env("STAFF_MAX_FAILED_LOGINS", "5"))
+    # Minutes a locked staff account refuses every password, the right one included.
+    STAFF_LOCKOUT_MINUTES = int(_env("STAFF_LOCKOUT_MINUTES", "15"))
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

@@ -12,6 +12,7 @@ from .scheduling import (
     IdempotencyKey,
     TimeOff,
 )
+from .staff import StaffRole, StaffUser
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -28,6 +29,8 @@ __all__ = [
     "OutboxStatus",
     "Patient",
     "Service",
+    "StaffRole",
+    "StaffUser",
     "TimeOff",
     "WorkerHeartbeat",
     "clinician_service",
