@@ -34,10 +34,14 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import api, booking, cli, dev, errors, health, security
+    from . import admin, api, auth, booking, cli, dev, errors, health, security
+
+    auth.login_manager.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies
     if dev.wanted(app.config):

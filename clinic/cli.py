@@ -24,6 +24,57 @@ def demo(bookings: int) -> None:
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
 
 
+@clinic.command("create-admin")
+@click.option("--email", required=True, help="The admin's e-mail address, which they sign in with.")
+@click.option("--name", required=True, help="The admin's name as the pages show it.")
+def create_admin(email: str, name: str) -> None:
+    """Add an admin staff account; asks for its password twice."""
+    from .models import StaffRole
+    from .scheduling.booking import Actor
+    from .staff.accounts import InvalidAccount, create_staff
+
+    password = _new_password()
+    try:
+        user = create_staff(
+            db.session,
+            email=email,
+            display_name=name,
+            password=password,
+            role=StaffRole.ADMIN,
+            now=utcnow(),
+            actor=Actor("system"),
+        )
+    except InvalidAccount as invalid:
+        raise click.ClickException(str(invalid)) from None
+    click.echo(f"Admin account {user.id} created: sign in at /login.")
+
+
+@clinic.command("set-password")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+def set_password(email: str) -> None:
+    """Set a staff member's password, unlock the account and end its sessions; asks twice."""
+    from .scheduling.booking import Actor
+    from .staff.accounts import change_password, staff_by_email
+
+    user = staff_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException("There is no staff account with that e-mail address.")
+    change_password(db.session, user.id, _new_password(), now=utcnow(), actor=Actor("system"))
+    click.echo("Password changed; every session of the account has ended.")
+
+
+def _new_password() -> str:
+    from .staff.accounts import InvalidAccount, check_password
+
+    def checked(value: str) -> str:
+        try:
+            return check_password(value)
+        except InvalidAccount as invalid:
+            raise click.BadParameter(invalid.errors["password"]) from None  # click asks again
+
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True, value_proc=checked)
+
+
 @clinic.command("worker")
 def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""

@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AvailabilityRule, Clinician, Department, Service, TimeOff
+from .models import AvailabilityRule, Clinician, Department, Service, StaffRole, TimeOff
 from .scheduling.availability import find_slots
 from .scheduling.booking import Actor, BookingRequest, book
 from .scheduling.errors import SlotUnavailable
 from .scheduling.patients import PatientDetails
+from .staff.accounts import create_staff, staff_by_email
 
 DEPARTMENTS = {
     "Cardiology": ("+44 20 7946 0101", [("Follow-up call", 15), ("New patient consultation", 45)]),
@@ -31,17 +32,31 @@ CLINICIANS = [
 FIRST = ["Alex", "Sam", "Jo", "Maria", "Ahmed", "Lena", "Chris", "Fatima", "Ivan", "Grace", "Yusuf", "Emma"]
 LAST = ["Smith", "Jones", "Visser", "Khan", "Murphy", "de Boer", "Patel", "Evans", "Novak", "Brown"]
 DAY_PARTS = [(time(9), time(12, 30)), (time(13, 30), time(17))]  # lunch 12:30-13:30
+# A known password, for the demo only: `flask clinic create-admin` makes real accounts.
+DEMO_ADMIN = {
+    "email": "admin@demo.clinic.example",
+    "display_name": "Demo Admin",
+    "password": "demo-admin-password",
+}
 
 
 def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 300) -> bool:
-    """Create the demo hospital unless it exists. Returns False when there was nothing to do."""
+    """Create the demo hospital and its admin, each unless it exists. False when there was nothing to do."""
+    admin_added = _demo_admin(session, now)
     if session.scalar(select(Department.id).where(Department.name == "Cardiology")):
-        return False
+        return admin_added
     rng = random.Random(20261124)
     services = _departments_and_services(session)
     clinicians = _clinicians(session, services, now)
     session.commit()
     _bookings(session, services, clinicians, now, secret, rng, bookings)
+    return True
+
+
+def _demo_admin(session: Session, now: datetime) -> bool:
+    if staff_by_email(session, DEMO_ADMIN["email"]) is not None:
+        return False
+    create_staff(session, **DEMO_ADMIN, role=StaffRole.ADMIN, now=now, actor=Actor("system"))
     return True
 
 

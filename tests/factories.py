@@ -1,17 +1,22 @@
 """Factories for test data: each call makes fresh rows with sensible defaults."""
 
 import itertools
+import secrets
 from datetime import date, time
 
-from clinic.models import AvailabilityRule, Clinician, Department, Service, TimeOff
+from flask.testing import FlaskClient
+
+from clinic.models import AvailabilityRule, Clinician, Department, Service, StaffRole, StaffUser, TimeOff
 from clinic.scheduling.booking import Actor, BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
+from clinic.staff.accounts import hash_password
 
 from .conftest import TEST_SECRET
 
 _seq = itertools.count(1)
 
 WEEKDAYS = range(5)
+STAFF_PASSWORD = "correct horse battery staple"
 
 
 def department(session, **fields) -> Department:
@@ -103,3 +108,41 @@ def booking(session, svc: Service, start, *, now, clinician_id=None, reason="", 
         idempotency_key=key,
     )
     return book(session, request, now=now, secret=TEST_SECRET, actor=Actor("patient"))
+
+
+def staff(
+    session, *, role: StaffRole = StaffRole.ADMIN, password: str = STAFF_PASSWORD, **fields
+) -> StaffUser:
+    """A staff account (an admin unless `role` says otherwise) that signs in with `password`; committed,
+    since signing in runs transactions of its own."""
+    n = next(_seq)
+    user = StaffUser(
+        **{
+            "email": f"staff{n}@hospital.example",
+            "display_name": f"Staff Member {n}",
+            "password_hash": hash_password(password),
+            "role": role,
+            "session_token": secrets.token_urlsafe(32),
+            **fields,
+        }
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def sign_in(client, user: StaffUser, password: str = STAFF_PASSWORD, **form):
+    """Sign `client` in as `user` through the login form; returns the response."""
+    return client.post("/login", data={"email": user.email, "password": password, **form})
+
+
+class RequestScopedClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    Flask-Login caches the signed-in user in `g`; in the test's own app context that cache would
+    outlive the request and hide a session that the database has ended meanwhile.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)

@@ -1,0 +1,66 @@
+"""The admin pages' forms: the outbox filter and a service's video provider."""
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectChoice, SelectField
+from wtforms.widgets import HiddenInput
+
+from ..meetings.base import PROVIDER_NAMES
+from ..models import OutboxStatus
+
+PROVIDER_LABELS = {
+    "jitsi": "Jitsi",
+    "teams": "Microsoft Teams",
+    "zoom": "Zoom",
+    "webhook": "Webhook (the hospital's own meeting service)",
+}
+DEFAULT_VIEW = ""
+NOT_LISTED = "Choose one of the options in the list."
+
+
+class PageField(IntegerField):
+    """A page number from a link: anything malformed shows the first page."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = valuelist[0] if valuelist else ""
+        self.data = int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 6 else 1
+        self.data = max(self.data, 1)
+
+
+class OutboxFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter: links and bookmarks work
+
+    status = SelectField(
+        "Show",
+        choices=[SelectChoice(DEFAULT_VIEW, "Needs attention, under way or finished in the last day")]
+        + [SelectChoice(status.value, status.value.capitalize()) for status in OutboxStatus],
+        default=DEFAULT_VIEW,
+        invalid_choice_message=NOT_LISTED,
+    )
+    page = PageField(default=1)
+
+    def chosen_status(self) -> OutboxStatus | None:
+        """The status to list; None for the default view (also when the choice was not valid)."""
+        if self.status.errors or self.status.data == DEFAULT_VIEW:
+            return None
+        return OutboxStatus(self.status.data)
+
+
+class ProviderForm(FlaskForm):
+    """One service's video provider; the empty value means the hospital's MEETING_PROVIDER."""
+
+    provider = SelectField("Video provider", invalid_choice_message=NOT_LISTED)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        default = current_app.config["MEETING_PROVIDER"]
+        self.provider.choices = [SelectChoice("", f"Hospital default ({provider_label(default)})")] + [
+            SelectChoice(name, provider_label(name)) for name in PROVIDER_NAMES
+        ]
+
+
+def provider_label(name: str) -> str:
+    return PROVIDER_LABELS.get(name, name)

@@ -1,0 +1,100 @@
+"""The admin pages: admins only; each view parses a form, calls one service, renders or redirects."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from ..extensions import db
+from ..jobs.monitor import outbox_page, retry_dead_letter
+from ..meetings.base import PROVIDER_NAMES
+from ..models import utcnow
+from ..scheduling.booking import Actor
+from ..scheduling.errors import NotFound
+from ..staff.service_settings import services_for_admin, set_meeting_provider
+from .forms import OutboxFilterForm, ProviderForm, provider_label
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.add_app_template_filter(provider_label)
+_ID = "int(min=1, max=2147483647)"  # ids are 32-bit in the database: larger ones are simply not found
+
+
+@bp.before_request
+def admins_only() -> ResponseReturnValue | None:
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403)
+    return None
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return render_template("admin/index.html")
+
+
+@bp.get("/outbox")
+def outbox() -> ResponseReturnValue:
+    form = OutboxFilterForm(request.args)
+    form.validate()
+    found = outbox_page(
+        db.session,
+        status=form.chosen_status(),
+        now=utcnow(),
+        default_provider=current_app.config["MEETING_PROVIDER"],
+        page=form.page.data,
+    )
+    return render_template("admin/outbox.html", form=form, found=found), 422 if form.errors else 200
+
+
+@bp.post(f"/outbox/<{_ID}:message_id>/retry")
+def retry(message_id: int) -> ResponseReturnValue:
+    if retry_dead_letter(db.session, message_id, now=utcnow(), actor=_actor()):
+        flash(f"Message {message_id} is queued again: the worker runs it within a few seconds.")
+    else:
+        flash(f"Message {message_id} is not a dead letter (any more), so nothing changed.")
+    return redirect(url_for(".outbox"), 303)
+
+
+@bp.get("/services")
+def services() -> ResponseReturnValue:
+    return _services_page()
+
+
+@bp.post(f"/services/<{_ID}:service_id>")
+def set_service_provider(service_id: int) -> ResponseReturnValue:
+    form = ProviderForm(prefix=_prefix(service_id))
+    if not form.validate():
+        return _services_page({service_id: form}), 422
+    chosen = form.provider.data or None
+    service = set_meeting_provider(db.session, service_id, chosen, now=utcnow(), actor=_actor())
+    provider = provider_label(chosen) if chosen else "the hospital default"
+    flash(f"Saved: new meetings for {service.name} are made with {provider}.")
+    return redirect(url_for(".services"), 303)
+
+
+@bp.errorhandler(403)
+def forbidden(_error: Exception) -> ResponseReturnValue:
+    return render_template("admin/forbidden.html"), 403
+
+
+@bp.errorhandler(NotFound)
+def not_found(error: NotFound) -> ResponseReturnValue:
+    return render_template("error.html", code=404, message=str(error)), 404
+
+
+def _services_page(posted: dict[int, ProviderForm] | None = None) -> str:
+    listed = services_for_admin(db.session)
+    forms = {
+        service.id: (posted or {}).get(service.id)
+        or ProviderForm(prefix=_prefix(service.id), formdata=None, provider=service.meeting_provider or "")
+        for service in listed
+    }
+    return render_template("admin/services.html", services=listed, forms=forms, provider_names=PROVIDER_NAMES)
+
+
+def _prefix(service_id: int) -> str:
+    return f"service-{service_id}"
+
+
+def _actor() -> Actor:
+    return Actor(f"staff:{current_user.id}", request.remote_addr)
