@@ -46,6 +46,9 @@ def dispatch(
         if not batch:
             break
         for message in batch:
+            # Nobody else changes a message while we hold its claim: detached, no commit makes it reload.
+            session.expunge(message)
+        for message in batch:
             run_message(session, ctx, message, worker_id, clock())
         ran += len(batch)
     return ran
