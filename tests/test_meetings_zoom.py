@@ -117,3 +117,39 @@ def test_zoom_never_sees_the_patient_or_the_reason(zoom, fake_providers):
 
     assert PATIENT_NAME not in fake_providers.everything_received()
     assert REASON not in fake_providers.everything_received()
+
+
+def test_a_retried_create_adopts_the_meeting_a_lost_response_made_and_deletes_extras(zoom, fake_providers):
+    consultation = make_consultation()
+    other = make_consultation(reference="OTHER1")
+    first, second = zoom.create(consultation), zoom.create(consultation)  # two responses "lost"
+    bystander = zoom.create(other)
+
+    adopted = zoom.create(consultation, retry=True)
+
+    assert adopted == first  # the oldest, with its host link fetched from the meeting itself
+    assert set(fake_providers.zoom_meetings) == {first.external_id, bystander.external_id}
+    assert second.external_id not in fake_providers.zoom_meetings
+    assert not fake_providers.requests_to("/users/me/meetings")[-1].method == "POST"
+
+
+def test_a_retried_create_with_nothing_made_earlier_creates_one(zoom, fake_providers):
+    fake_providers.zoom_meetings.update(
+        {
+            str(n): {
+                "id": n,
+                "topic": f"Video consultation X{n}",
+                "start_time": "",
+                "duration": 30,
+                "join_url": "",
+                "start_url": "",
+            }
+            for n in range(1, 302)
+        }
+    )  # more than one page of other consultations' meetings
+
+    meeting = zoom.create(make_consultation(), retry=True)
+
+    listings = [r for r in fake_providers.requests_to("/users/me/meetings") if r.method == "GET"]
+    assert [r.query.get("next_page_token") for r in listings] == [None, ["300"]]
+    assert meeting.external_id in fake_providers.zoom_meetings

@@ -72,7 +72,9 @@ def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
         # A run whose result was stored already: a second meeting would orphan the link already mailed.
         return Result(outcome="exists")
     primary = consultation.service.meeting_provider or ctx.settings.meeting_provider
-    return _with_fallback(ctx, message, consultation, now, primary, lambda p: p.create(consultation))
+    return _with_fallback(
+        ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=message.attempts > 1)
+    )
 
 
 def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -163,7 +165,7 @@ def _with_fallback(
         )
         if worth_waiting or not fallback or fallback == provider_name:
             raise
-        cause = type(error).__name__
+        cause = f"{provider_name}:{type(error).__name__}"  # which provider failed, for the admin
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
     return Result(outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, now))

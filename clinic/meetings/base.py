@@ -27,7 +27,8 @@ class MeetingProvider(Protocol):
 
     name: str
 
-    def create(self, consultation: Any) -> Meeting: ...
+    def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
+        """A meeting for the consultation; `retry` says an earlier attempt may have made one unheard."""
 
     def update(self, consultation: Any, meeting: Meeting) -> Meeting: ...
 

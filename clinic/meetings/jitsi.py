@@ -51,8 +51,11 @@ class JitsiProvider:
     def __init__(self, settings: JitsiSettings) -> None:
         self.settings = settings
 
-    def create(self, consultation: Any) -> Meeting:
-        """A new room, never derived from the consultation: its name is the only key to it without JWT."""
+    def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
+        """A new room, never derived from the consultation: its name is the only key to it without JWT.
+
+        A room exists only once someone joins, so a retry leaves nothing behind.
+        """
         return self._meeting(consultation, new_room_name())
 
     def update(self, consultation: Any, meeting: Meeting) -> Meeting:

@@ -60,7 +60,7 @@ class TeamsProvider:
         )
         self._meetings_url = f"{settings.graph_url.rstrip('/')}/users/{settings.organizer_id}/onlineMeetings"
 
-    def create(self, consultation: Any) -> Meeting:
+    def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
         """createOrGet keyed by the consultation's uuid: a retry gets the meeting made the first time."""
         body = {
             "externalId": consultation.uuid,

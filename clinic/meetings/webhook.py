@@ -89,8 +89,8 @@ class WebhookProvider:
         self.settings = settings
         self._session = requests.Session()
 
-    def create(self, consultation: Any) -> Meeting:
-        """Ask the endpoint for a meeting for this consultation."""
+    def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
+        """Ask the endpoint for a meeting for this consultation (keyed by its uuid, so safe to repeat)."""
         return self._meeting(self._post("create", consultation, None))
 
     def update(self, consultation: Any, meeting: Meeting) -> Meeting:

@@ -5,14 +5,17 @@ one expires or is refused. Meetings are hosted by `ZOOM_USER_ID` ("me": the app'
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from .base import Meeting, format_utc, meeting_subject, require
 from .http import BearerClient, Timeouts
 
 _REQUIRED = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+_FIELDS = ("id", "join_url", "start_url")
+_PAGE_SIZE = 300  # Zoom's largest page
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,15 @@ class ZoomProvider:
         self._api_url = settings.api_url
         self._user_id = settings.user_id
 
-    def create(self, consultation: Any) -> Meeting:
+    def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
         """A scheduled meeting (type 2) the patient cannot enter before the host.
 
-        Zoom has no idempotency key: a create retried after a lost response leaves an unused meeting.
+        Zoom has no idempotency key: a create whose response was lost made a meeting we never heard
+        of. So a retry first looks among the host's upcoming meetings for this consultation's title,
+        keeps the oldest and deletes any others, and only creates one if there is none.
         """
+        if retry and (earlier := self._made_earlier(consultation)):
+            return earlier
         body = {
             "topic": meeting_subject(consultation),
             "type": 2,
@@ -67,10 +74,7 @@ class ZoomProvider:
             "settings": {"waiting_room": True, "join_before_host": False},
         }
         url = f"{self._api_url}/users/{self._user_id}/meetings"
-        data = self._api.request("POST", url, json=body, expect=("id", "join_url", "start_url"))
-        return Meeting(
-            self.name, join_url=data["join_url"], host_url=data["start_url"], external_id=str(data["id"])
-        )
+        return self._meeting(self._api.request("POST", url, json=body, expect=_FIELDS))
 
     def update(self, consultation: Any, meeting: Meeting) -> Meeting:
         """Move the meeting; Zoom answers 204 and keeps its links, so the meeting is returned as it was."""
@@ -81,7 +85,36 @@ class ZoomProvider:
 
     def cancel(self, consultation: Any, meeting: Meeting) -> None:
         """Delete the meeting; one already gone counts as cancelled."""
-        self._api.request("DELETE", f"{self._api_url}/meetings/{meeting.external_id}", missing_ok=True)
+        self._delete(meeting.external_id)
+
+    def _made_earlier(self, consultation: Any) -> Meeting | None:
+        subject = meeting_subject(consultation)
+        ids = sorted(int(m["id"]) for m in self._upcoming() if m.get("topic") == subject)
+        if not ids:
+            return None
+        keep, *extra = ids
+        for meeting_id in extra:
+            self._delete(str(meeting_id))
+        # The listing leaves out the host's start_url: ask for the meeting itself.
+        return self._meeting(self._api.request("GET", f"{self._api_url}/meetings/{keep}", expect=_FIELDS))
+
+    def _upcoming(self) -> Iterator[dict[str, Any]]:
+        query = {"type": "upcoming", "page_size": _PAGE_SIZE}
+        while True:
+            url = f"{self._api_url}/users/{self._user_id}/meetings?{urlencode(query)}"
+            page = self._api.request("GET", url, expect=("meetings",))
+            yield from page["meetings"]
+            if not page.get("next_page_token"):
+                return
+            query["next_page_token"] = page["next_page_token"]
+
+    def _delete(self, meeting_id: str) -> None:
+        self._api.request("DELETE", f"{self._api_url}/meetings/{meeting_id}", missing_ok=True)
+
+    def _meeting(self, data: Mapping[str, Any]) -> Meeting:
+        return Meeting(
+            self.name, join_url=data["join_url"], host_url=data["start_url"], external_id=str(data["id"])
+        )
 
 
 def _schedule(consultation: Any) -> dict[str, Any]:

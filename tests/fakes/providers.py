@@ -223,6 +223,10 @@ class FakeProviders:
                 return self._change(self.graph_meetings, method, meeting_id, r, times)
             case "POST", ["zoom", "v2", "users", _, "meetings"]:
                 return self._zoom_create(r.json())
+            case "GET", ["zoom", "v2", "users", _, "meetings"]:
+                return self._zoom_list(r.query)
+            case "GET", ["zoom", "v2", "meetings", meeting_id] if meeting_id in self.zoom_meetings:
+                return 200, {}, self.zoom_meetings[meeting_id]
             case ("PATCH" | "DELETE") as method, ["zoom", "v2", "meetings", meeting_id]:
                 return self._change(self.zoom_meetings, method, meeting_id, r, ())
         return 404, {}, {"error": {"code": "NotFound", "message": r.path}}
@@ -272,6 +276,22 @@ class FakeProviders:
         }
         self.zoom_meetings[meeting_id] = meeting
         return 201, {}, meeting
+
+    def _zoom_list(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        # Like Zoom: pages of `page_size`, a next_page_token while more remain, and no start_url.
+        size = int(query.get("page_size", ["30"])[0])
+        start = int(query.get("next_page_token", ["0"])[0] or 0)
+        listed = [
+            {key: m[key] for key in ("id", "topic", "start_time", "duration", "join_url")}
+            for m in sorted(self.zoom_meetings.values(), key=lambda m: m["id"])
+        ]
+        page = listed[start : start + size]
+        more = start + size < len(listed)
+        return (
+            200,
+            {},
+            {"page_size": size, "next_page_token": str(start + size) if more else "", "meetings": page},
+        )
 
     def _change(
         self, meetings: dict[str, Any], method: str, meeting_id: str, r: Received, required: tuple[str, ...]
@@ -335,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a stalled request); that is the point
 
-    do_PATCH = do_DELETE = do_POST
+    do_GET = do_PATCH = do_DELETE = do_POST
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
