@@ -92,7 +92,7 @@ def test_a_fallback_link_is_flagged_with_the_provider_that_failed(
 
 def test_the_outbox_shows_counts_and_filters_by_status(admin_client, session, now, outbox, smtp_server):
     dead = dead_confirmation(session, now, outbox, smtp_server)
-    counts = outbox_page(session, status=None, now=now, default_provider="jitsi").counts
+    counts = outbox_page(session, status=None, now=now).counts
 
     everything = admin_client.get("/admin/outbox").get_data(as_text=True)
     only_dead = admin_client.get("/admin/outbox?status=dead").get_data(as_text=True)
@@ -109,12 +109,12 @@ def test_the_default_view_hides_messages_finished_more_than_a_day_ago(session, n
     done = [m.id for m in session.scalars(select(OutboxMessage).where(OutboxMessage.status == "done"))]
     pending = [m.id for m in session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))]
 
-    shown = outbox_page(session, status=None, now=now + timedelta(days=2), default_provider="jitsi")
+    shown = outbox_page(session, status=None, now=now + timedelta(days=2))
     ids = [row.message.id for row in shown.rows]
 
     assert dead.id in ids and set(pending) <= set(ids)
     assert done and not set(done) & set(ids)
-    recent = outbox_page(session, status=None, now=now + timedelta(hours=1), default_provider="jitsi")
+    recent = outbox_page(session, status=None, now=now + timedelta(hours=1))
     assert set(done) <= {row.message.id for row in recent.rows}
 
 
@@ -124,8 +124,8 @@ def test_the_outbox_is_paged_newest_first(session, now):
     session.commit()
     newest_first = sorted(session.scalars(select(OutboxMessage.id)), reverse=True)
 
-    first = outbox_page(session, status=None, now=now, default_provider="jitsi", per_page=4)
-    second = outbox_page(session, status=None, now=now, default_provider="jitsi", page=2, per_page=4)
+    first = outbox_page(session, status=None, now=now, per_page=4)
+    second = outbox_page(session, status=None, now=now, page=2, per_page=4)
 
     assert [row.message.id for row in first.rows] == newest_first[:4] and first.has_next
     assert [row.message.id for row in second.rows] == newest_first[4:8]

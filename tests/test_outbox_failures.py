@@ -131,7 +131,7 @@ def test_a_provider_that_rejects_for_good_is_replaced_by_the_fallback(
     assert (create.status, create.outcome, create.last_error) == (
         OutboxStatus.DONE,
         "fallback:jitsi",
-        "ProviderRejected",
+        "zoom:ProviderRejected",  # which provider failed, and how
     )
     consultation = outbox.refreshed(consultation)
     assert consultation.meeting_provider == "jitsi"

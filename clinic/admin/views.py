@@ -40,7 +40,6 @@ def outbox() -> ResponseReturnValue:
         db.session,
         status=form.chosen_status(),
         now=utcnow(),
-        default_provider=current_app.config["MEETING_PROVIDER"],
         page=form.page.data,
     )
     return render_template("admin/outbox.html", form=form, found=found), 422 if form.errors else 200

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..models import Consultation, OutboxMessage, OutboxStatus, Service
+from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..scheduling.booking import Actor
 from .outbox import requeue, write_transaction
 
@@ -24,16 +24,20 @@ FALLBACK_PREFIX = "fallback:"
 class OutboxRow:
     message: OutboxMessage
     reference: str
-    # The provider the service is set to use now: the one a fallback replaced, unless settings changed since.
-    configured_provider: str
 
     @property
     def fallback_provider(self) -> str | None:
-        """The provider that made the meeting instead, when the configured one failed."""
+        """The provider that made the meeting instead, when the chosen one failed."""
         outcome = self.message.outcome
         if outcome and outcome.startswith(FALLBACK_PREFIX):
             return outcome.removeprefix(FALLBACK_PREFIX)
         return None
+
+    @property
+    def failure(self) -> tuple[str, str]:
+        """A fallback's failed provider and error class, as recorded: "zoom:ProviderRejected"."""
+        provider, _, error = (self.message.last_error or "").rpartition(":")
+        return provider, error
 
 
 @dataclass(frozen=True)
@@ -49,19 +53,13 @@ def outbox_page(
     *,
     status: OutboxStatus | None,
     now: datetime,
-    default_provider: str,
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> OutboxPage:
     """One page of messages, newest first, with `status`; None shows the default view (see `RECENT`)."""
     query = (
-        select(
-            OutboxMessage,
-            Consultation.reference,
-            func.coalesce(Service.meeting_provider, default_provider),
-        )
+        select(OutboxMessage, Consultation.reference)
         .join(Consultation, Consultation.id == OutboxMessage.consultation_id)
-        .join(Service, Service.id == Consultation.service_id)
         .where(_shown(status, now))
         .order_by(OutboxMessage.id.desc())
         .offset((page - 1) * per_page)
