@@ -17,9 +17,13 @@ clinic = AppGroup("clinic", help="Clinic commands.")
 @clinic.command("demo")
 @click.option("--bookings", default=300, show_default=True, help="How many future bookings to make.")
 def demo(bookings: int) -> None:
-    """Load the demo hospital (does nothing if it is already there)."""
+    """Load the demo hospital (does nothing if it is already there). Not in production."""
     from .demo import load_demo
 
+    app = current_app._get_current_object()
+    if not (app.debug or app.testing):
+        # The demo admin's password is in the README: it must never exist on a real server.
+        raise click.ClickException("the demo hospital is for development only; CLINIC_ENV is production")
     made = load_demo(db.session, now=utcnow(), secret=current_app.config["SECRET_KEY"], bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
 

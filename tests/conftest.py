@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from clinic import create_app
 from clinic.extensions import db
+from config import ProductionConfig
 
 PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-key"
@@ -37,6 +38,19 @@ def build_app(database_url: str, instance_path: str, **overrides):
         **overrides,
     }
     return create_app(config)
+
+
+def production_config(database_url: str, **settings) -> type:
+    """A production config class with a real-looking secret key, for tests of production's refusals.
+
+    Use with CLINIC_ENV=production set, so the development defaults are not loaded underneath.
+    """
+    defaults = {
+        "SECRET_KEY": "a-long-random-production-secret-for-tests",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_BACKEND": "smtp",
+    }
+    return type("Production", (ProductionConfig,), defaults | settings)
 
 
 def reset_postgres(url: str) -> None:

@@ -4,7 +4,10 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic import create_app
+from clinic.extensions import db
 from clinic.models import Clinician, Consultation, Department, Service
+
+from .conftest import production_config
 
 
 def test_production_refuses_the_default_secret_key(monkeypatch, tmp_path):
@@ -33,3 +36,15 @@ def test_security_headers_are_on_every_response(client):
     for response in (client.get("/healthz"), client.get("/no-such-page")):
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_demo_refuses_to_load_in_production(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+
+    app = create_app(production_config(database_url))
+    result = app.test_cli_runner().invoke(args=["clinic", "demo"])
+
+    assert result.exit_code == 1 and "development only" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Department)) == 0

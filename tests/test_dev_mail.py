@@ -7,10 +7,9 @@ import pytest
 from clinic import create_app
 from clinic.jobs.worker import Worker
 from clinic.notify.mail import mail_folder
-from config import ProductionConfig
 
 from . import factories
-from .conftest import build_app
+from .conftest import build_app, production_config
 from .fakes.outbox import open_clinic
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -59,12 +58,6 @@ def test_the_page_exists_only_for_file_mail_outside_production(database_url, tmp
     monkeypatch.setenv("CLINIC_ENV", "production")
     monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path / "b"))
 
-    class Production(ProductionConfig):
-        SECRET_KEY = "a-long-random-production-secret-for-this-test"
-        SQLALCHEMY_DATABASE_URI = database_url
-        MAIL_BACKEND = "file"
-
     with pytest.raises(RuntimeError, match="CLINIC_MAIL_BACKEND must be smtp"):
-        create_app(Production)
-    Production.MAIL_BACKEND = "smtp"
-    assert create_app(Production).test_client().get("/dev/mail").status_code == 404
+        create_app(production_config(database_url, MAIL_BACKEND="file"))
+    assert create_app(production_config(database_url)).test_client().get("/dev/mail").status_code == 404
