@@ -44,7 +44,7 @@ class Config:
 
     # Video provider for new consultations: jitsi, teams, zoom or webhook.
     MEETING_PROVIDER = _env("MEETING_PROVIDER", "jitsi")
-    # Provider used when the chosen one rejects for good or is still failing MEETING_FALLBACK_AFTER before the start.
+    # Used when the chosen provider rejects for good or still fails MEETING_FALLBACK_AFTER before the start.
     MEETING_FALLBACK_PROVIDER = _env("MEETING_FALLBACK_PROVIDER", "jitsi")
     # Seconds to wait for a provider to accept the connection.
     PROVIDER_CONNECT_TIMEOUT = float(_env("PROVIDER_CONNECT_TIMEOUT", "3"))

@@ -63,7 +63,9 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
     fingerprint = _fingerprint(request)
     begin_write(session)
     try:
-        if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
+        if request.idempotency_key and (
+            replay := _replay(session, request.idempotency_key, fingerprint, secret)
+        ):
             return replay
         service = active_service(session, request.service_id)
         for clinician in _free_candidates(session, service, request, now):
@@ -86,7 +88,13 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
 
 
 def cancel(
-    session: Session, consultation_id: int, *, now: datetime, actor: Actor, reason: str = "", enforce_cutoff=True
+    session: Session,
+    consultation_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    reason: str = "",
+    enforce_cutoff=True,
 ) -> Consultation:
     """Cancel a consultation (patients only up to the service's cut-off)."""
     begin_write(session)
@@ -143,7 +151,9 @@ def reschedule(
         raise
 
 
-def consultation_for_token(session: Session, reference: str, token: str, *, now: datetime, grace_days: int) -> Consultation:
+def consultation_for_token(
+    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
+) -> Consultation:
     """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
     consultation = None
     if isinstance(reference, str) and len(reference) <= 12:
@@ -170,7 +180,9 @@ def next_free_times(
     return unique
 
 
-def _free_candidates(session: Session, service: Service, request: BookingRequest, now: datetime) -> list[Clinician]:
+def _free_candidates(
+    session: Session, service: Service, request: BookingRequest, now: datetime
+) -> list[Clinician]:
     """Clinicians worth locking, in id order (one order for everyone, so locks cannot deadlock)."""
     clinicians = service_clinicians(session, service, request.clinician_id)
     if request.clinician_id is not None:
@@ -238,7 +250,11 @@ def _insert(
     session.add(consultation)
     session.flush()
     if request.idempotency_key:
-        session.add(IdempotencyKey(key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id))
+        session.add(
+            IdempotencyKey(
+                key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id
+            )
+        )
     outbox.enqueue_booked(session, consultation, now)
     audit.record(session, **_audit_fields(consultation, "consultation.booked", now, actor))
     return consultation
@@ -260,7 +276,9 @@ def _patient(session: Session, details: PatientDetails, now: datetime) -> Patien
         .limit(1)
     )
     if patient is None:
-        patient = Patient(name=details.name, email=details.email, birth_date=details.birth_date, created_at=now)
+        patient = Patient(
+            name=details.name, email=details.email, birth_date=details.birth_date, created_at=now
+        )
         session.add(patient)
     patient.phone = details.phone
     patient.time_zone = details.time_zone
@@ -292,7 +310,9 @@ def _fingerprint(request: BookingRequest) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _locked_consultation(session: Session, consultation_id: int, other_clinician: int | None = None) -> Consultation:
+def _locked_consultation(
+    session: Session, consultation_id: int, other_clinician: int | None = None
+) -> Consultation:
     """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
     consultation = session.get(Consultation, consultation_id)
     if consultation is None:
