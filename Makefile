@@ -31,6 +31,9 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.slot_search
 	$(BIN)/python -m bench.booking_throughput
+	$(BIN)/python -m bench.outbox_throughput
+	$(BIN)/python -m bench.outbox_workers
+	$(BIN)/python -m bench.outbox_chaos
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
