@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+import config as settings
+
 from .extensions import db
 from .models import utcnow
 
@@ -20,9 +22,9 @@ def demo(bookings: int) -> None:
     """Load the demo hospital (does nothing if it is already there). Not in production."""
     from .demo import load_demo
 
-    app = current_app._get_current_object()
-    if not (app.debug or app.testing):
-        # The demo admin's password is in the README: it must never exist on a real server.
+    # The demo admin's password is in the README: it must never exist on a real server. (Not
+    # app.debug: the flask command resets it from FLASK_DEBUG.)
+    if settings.config_name() == "production":
         raise click.ClickException("the demo hospital is for development only; CLINIC_ENV is production")
     made = load_demo(db.session, now=utcnow(), secret=current_app.config["SECRET_KEY"], bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")

@@ -1,5 +1,10 @@
 """Configuration, the demo data command and the app's error handling."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -8,6 +13,8 @@ from clinic.extensions import db
 from clinic.models import Clinician, Consultation, Department, Service
 
 from .conftest import production_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_production_refuses_the_default_secret_key(monkeypatch, tmp_path):
@@ -48,3 +55,19 @@ def test_the_demo_refuses_to_load_in_production(database_url, tmp_path, monkeypa
     assert result.exit_code == 1 and "development only" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Department)) == 0
+
+
+def test_the_demo_loads_through_the_real_flask_command(database_url, tmp_path):
+    # The flask command resets app.debug from FLASK_DEBUG: what `make run` does must still work.
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "development",
+        "CLINIC_DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path),
+    }
+    env.pop("FLASK_DEBUG", None)
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "demo", "--bookings", "5"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "Demo hospital loaded" in result.stdout
