@@ -2,10 +2,6 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,6 +20,7 @@ from clinic.models import WorkerHeartbeat, utcnow
 from . import factories
 from .conftest import build_app
 from .fakes.outbox import open_clinic
+from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,28 +91,15 @@ def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
     consultation = factories.booking(
         session, open_clinic(session), next_weekday_at_ten(), now=utcnow()
     ).consultation
-    env = {
-        **os.environ,
-        "CLINIC_ENV": "testing",
-        "CLINIC_DATABASE_URL": database_url,
-        "CLINIC_INSTANCE_PATH": str(tmp_path / "worker-instance"),
-        "CLINIC_MAIL_BACKEND": "smtp",
-        "CLINIC_SMTP_HOST": smtp_server.host,
-        "CLINIC_SMTP_PORT": str(smtp_server.port),
-        "CLINIC_OUTBOX_TICK_SECONDS": "0.2",
-    }
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "worker"]
-    worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120)
     try:
         delivered = wait_for(lambda: len(smtp_server.inbox(consultation.patient.email)) == 1)
         beating = heartbeats(session)
-        worker.send_signal(signal.SIGTERM)
-        _, log = worker.communicate(timeout=20)
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        worker.stop()
+    log = worker.log()
     assert delivered, log
-    assert worker.returncode == 0, log
+    assert worker.process.returncode == 0, log
     assert "outbox worker" in log
     assert len(smtp_server.inbox(consultation.clinician.email)) == 1
     assert len(beating) == 1 and heartbeats(session) == []  # it retired on the way out
