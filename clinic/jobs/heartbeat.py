@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import OutboxMessage, OutboxStatus, WorkerHeartbeat
-from .outbox import write_transaction
+from ..models.transactions import write_transaction
 
 HEARTBEAT_INTERVAL = timedelta(seconds=10)
 # Three missed beats: a worker busy with a long batch still beats, from its own thread.

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..models import Consultation, OutboxMessage, OutboxStatus
+from ..models.transactions import write_transaction
 from ..scheduling.booking import Actor
-from .outbox import requeue, write_transaction
+from .outbox import requeue
 
 # The default view: what needs attention or is under way, and what finished recently.
 RECENT = timedelta(days=1)

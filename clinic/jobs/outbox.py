@@ -6,15 +6,14 @@ effects are saved together or not at all. Workers claim due rows under a lease a
 that succeeded just before its worker died, which then repeats with the same Message-ID.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from ..models.transactions import begin_write
+from ..models.transactions import write_transaction
 from ..notify.messages import Audience
 
 # Messages that make or change the meeting link: everything after them needs their result.
@@ -244,18 +243,6 @@ def requeue(session: Session, message_id: int, now: datetime) -> bool:
             )
         ).rowcount
     return requeued == 1
-
-
-@contextmanager
-def write_transaction(session: Session) -> Iterator[None]:
-    """A serialising write transaction (see `begin_write`), committed on success, else rolled back."""
-    begin_write(session)
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _transition(session: Session, message_id: int, worker_id: str, **values) -> bool:

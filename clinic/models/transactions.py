@@ -1,5 +1,8 @@
 """Transactions that serialise writers, on SQLite and PostgreSQL alike."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
@@ -52,3 +55,15 @@ def begin_write(session: Session) -> None:
             raise RuntimeError("begin_write() called with unflushed changes in the session")
         session.rollback()
     session.connection(execution_options={_IMMEDIATE: True})
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """A serialising write transaction (see `begin_write`), committed on success, else rolled back."""
+    begin_write(session)
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

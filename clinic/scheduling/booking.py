@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
-from ..models.transactions import begin_write
+from ..models.transactions import begin_write, write_transaction
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .errors import ChangeNotAllowed, IdempotencyConflict, NotFound, SlotTaken, SlotUnavailable
 from .patients import PatientDetails
@@ -97,8 +97,7 @@ def cancel(
     enforce_cutoff=True,
 ) -> Consultation:
     """Cancel a consultation (patients only up to the service's cut-off)."""
-    begin_write(session)
-    try:
+    with write_transaction(session):
         consultation = _locked_consultation(session, consultation_id)
         check_transition(consultation.status, ConsultationStatus.CANCELLED)
         if enforce_cutoff:
@@ -109,11 +108,7 @@ def cancel(
         consultation.invite_sequence += 1
         outbox.enqueue_cancelled(session, consultation, now)
         audit.record(session, **_audit_fields(consultation, "consultation.cancelled", now, actor))
-        session.commit()
-        return consultation
-    except BaseException:
-        session.rollback()
-        raise
+    return consultation
 
 
 def reschedule(
@@ -126,8 +121,7 @@ def reschedule(
     clinician_id: int | None = None,
 ) -> Consultation:
     """Move a consultation to another free time (same clinician unless another is named)."""
-    begin_write(session)
-    try:
+    with write_transaction(session):
         consultation = _locked_consultation(session, consultation_id, clinician_id)
         if consultation.status not in RESCHEDULABLE:
             raise ChangeNotAllowed("This consultation can no longer be moved.")
@@ -144,11 +138,7 @@ def reschedule(
         consultation.invite_sequence += 1
         outbox.enqueue_rescheduled(session, consultation, now)
         audit.record(session, **_audit_fields(consultation, "consultation.rescheduled", now, actor, changed))
-        session.commit()
-        return consultation
-    except BaseException:
-        session.rollback()
-        raise
+    return consultation
 
 
 def consultation_for_token(

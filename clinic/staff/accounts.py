@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..jobs.outbox import write_transaction
 from ..models import StaffRole, StaffUser
+from ..models.transactions import write_transaction
 from ..scheduling.booking import Actor
 
 MIN_PASSWORD_LENGTH = 12

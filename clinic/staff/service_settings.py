@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import audit
-from ..jobs.outbox import write_transaction
 from ..meetings.base import PROVIDER_NAMES
 from ..models import Department, Service
+from ..models.transactions import write_transaction
 from ..scheduling.booking import Actor
 from ..scheduling.errors import NotFound
 
