@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from clinic.scheduling.booking import Actor, Booked, BookingRequest, book
+from clinic.audit import Actor
+from clinic.scheduling.booking import Booked, BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
 
 from . import pgbench_script

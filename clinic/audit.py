@@ -5,6 +5,7 @@ Changing or deleting any row breaks every hash after it, which `verify_chain` fi
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -15,16 +16,30 @@ from .models import AuditEvent
 GENESIS = "0" * 64
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, for the audit trail: "patient", "staff:<id>", "system" or "anonymous", and from where."""
+
+    name: str = "patient"
+    remote_addr: str | None = None
+
+    @classmethod
+    def staff(cls, user_id: int, remote_addr: str | None = None) -> "Actor":
+        return cls(f"staff:{user_id}", remote_addr)
+
+
+SYSTEM = Actor("system")
+
+
 def record(
     session: Session,
-    *,
-    actor: str,
+    actor: Actor,
     action: str,
+    *,
     entity_type: str,
     entity_id: str | int,
     now: datetime,
     details: dict | None = None,
-    remote_addr: str | None = None,
 ) -> AuditEvent:
     """Append an event in the caller's transaction. `details` holds ids and field names, never values."""
     if session.get_bind().dialect.name == "postgresql":
@@ -33,11 +48,11 @@ def record(
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     event = AuditEvent(
         occurred_at=now.astimezone(UTC),
-        actor=actor,
+        actor=actor.name,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),
-        remote_addr=remote_addr,
+        remote_addr=actor.remote_addr,
         details=details or {},
         prev_hash=prev,
     )

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 import config as settings
 
+from .audit import SYSTEM
 from .extensions import db
 from .models import utcnow
 
@@ -36,7 +37,6 @@ def demo(bookings: int) -> None:
 def create_admin(email: str, name: str) -> None:
     """Add an admin staff account; asks for its password twice."""
     from .models import StaffRole
-    from .scheduling.booking import Actor
     from .staff.accounts import InvalidAccount, create_staff
 
     password = _new_password()
@@ -48,7 +48,7 @@ def create_admin(email: str, name: str) -> None:
             password=password,
             role=StaffRole.ADMIN,
             now=utcnow(),
-            actor=Actor("system"),
+            actor=SYSTEM,
         )
     except InvalidAccount as invalid:
         raise click.ClickException(str(invalid)) from None
@@ -59,13 +59,12 @@ def create_admin(email: str, name: str) -> None:
 @click.option("--email", required=True, help="The staff member's e-mail address.")
 def set_password(email: str) -> None:
     """Set a staff member's password, unlock the account and end its sessions; asks twice."""
-    from .scheduling.booking import Actor
     from .staff.accounts import change_password, staff_by_email
 
     user = staff_by_email(db.session, email)
     if user is None:
         raise click.ClickException("There is no staff account with that e-mail address.")
-    change_password(db.session, user.id, _new_password(), now=utcnow(), actor=Actor("system"))
+    change_password(db.session, user.id, _new_password(), now=utcnow(), actor=SYSTEM)
     click.echo("Password changed; every session of the account has ended.")
 
 

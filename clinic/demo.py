@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .audit import SYSTEM
 from .models import AvailabilityRule, Clinician, Department, Service, StaffRole, TimeOff
 from .scheduling.availability import find_slots
-from .scheduling.booking import Actor, BookingRequest, book
+from .scheduling.booking import BookingRequest, book
 from .scheduling.errors import SlotUnavailable
 from .scheduling.patients import PatientDetails
 from .staff.accounts import create_staff, staff_by_email
@@ -56,7 +57,7 @@ def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 3
 def _demo_admin(session: Session, now: datetime) -> bool:
     if staff_by_email(session, DEMO_ADMIN["email"]) is not None:
         return False
-    create_staff(session, **DEMO_ADMIN, role=StaffRole.ADMIN, now=now, actor=Actor("system"))
+    create_staff(session, **DEMO_ADMIN, role=StaffRole.ADMIN, now=now, actor=SYSTEM)
     return True
 
 
@@ -127,7 +128,7 @@ def _bookings(session, services, clinicians, now, secret, rng, count) -> None:
         )
         request = BookingRequest(service.id, slot.start, patient, clinician_id=slot.clinician_id)
         try:
-            book(session, request, now=now, secret=secret, actor=Actor("system"))
+            book(session, request, now=now, secret=secret, actor=SYSTEM)
             made += 1
         except SlotUnavailable:
             continue  # an earlier demo booking with buffers took this time

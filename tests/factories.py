@@ -6,8 +6,9 @@ from datetime import date, time
 
 from flask.testing import FlaskClient
 
+from clinic.audit import Actor
 from clinic.models import AvailabilityRule, Clinician, Department, Service, StaffRole, StaffUser, TimeOff
-from clinic.scheduling.booking import Actor, BookingRequest, book
+from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
 from clinic.staff.accounts import hash_password
 

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from clinic import audit
+from clinic.audit import SYSTEM, Actor
 from clinic.models import AuditEvent
-from clinic.scheduling.booking import Actor, cancel, reschedule
+from clinic.scheduling.booking import cancel, reschedule
 
 from . import factories
 
@@ -40,7 +41,7 @@ def test_booking_cancelling_and_rescheduling_leave_a_verified_trail(session, now
 
 def test_an_edited_event_breaks_the_chain_at_that_row(session, now):
     for i in range(3):
-        audit.record(session, actor="system", action="test.event", entity_type="test", entity_id=i, now=now)
+        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=i, now=now)
     session.commit()
     second = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[1]
     session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(actor="staff:99"))
@@ -50,7 +51,7 @@ def test_an_edited_event_breaks_the_chain_at_that_row(session, now):
 
 def test_a_deleted_event_breaks_the_chain_after_it(session, now):
     for i in range(3):
-        audit.record(session, actor="system", action="test.event", entity_type="test", entity_id=i, now=now)
+        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=i, now=now)
     session.commit()
     _, second, third = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     session.delete(second)

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from clinic.audit import Actor
 from clinic.auth.sessions import LAST_SEEN, local_path
 from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole, StaffUser
-from clinic.scheduling.booking import Actor
 from clinic.staff.accounts import AccountLocked, LockoutPolicy, LoginRefused, authenticate, change_password
 
 from . import factories

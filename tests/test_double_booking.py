@@ -10,9 +10,10 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clinic.audit import Actor
 from clinic.models import Consultation
 from clinic.models.transactions import configure_sqlite
-from clinic.scheduling.booking import Actor, BookingRequest, book
+from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 
 from . import factories

@@ -4,9 +4,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+from clinic.audit import Actor
 from clinic.jobs.outbox import requeue
 from clinic.models import OutboxKind, OutboxStatus
-from clinic.scheduling.booking import Actor, cancel, reschedule
+from clinic.scheduling.booking import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)

@@ -5,11 +5,12 @@ for a consultation that has started."""
 
 from datetime import UTC, datetime, timedelta
 
+from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.jobs.dispatch import run_message
 from clinic.jobs.outbox import claim_due_messages
 from clinic.models import OutboxKind, OutboxStatus
-from clinic.scheduling.booking import Actor, cancel, reschedule
+from clinic.scheduling.booking import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)

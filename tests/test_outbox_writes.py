@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, func, select
 
+from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from clinic.scheduling.booking import Actor, cancel, reschedule
+from clinic.scheduling.booking import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import open_clinic

@@ -4,11 +4,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from ..audit import Actor
 from ..extensions import db
 from ..jobs.monitor import outbox_page, retry_dead_letter
 from ..meetings.base import PROVIDER_NAMES
 from ..models import utcnow
-from ..scheduling.booking import Actor
 from ..scheduling.errors import NotFound
 from ..staff.service_settings import services_for_admin, set_meeting_provider
 from .forms import OutboxFilterForm, ProviderForm, provider_label
@@ -96,4 +96,4 @@ def _prefix(service_id: int) -> str:
 
 
 def _actor() -> Actor:
-    return Actor(f"staff:{current_user.id}", request.remote_addr)
+    return Actor.staff(current_user.id, request.remote_addr)

@@ -4,10 +4,11 @@ from functools import cache
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from ..audit import Actor
 from ..extensions import db
 from ..models import Consultation, utcnow
 from ..scheduling.availability import active_service, find_slots
-from ..scheduling.booking import Actor, book, cancel, consultation_for_token, reschedule
+from ..scheduling.booking import book, cancel, consultation_for_token, reschedule
 from ..scheduling.catalogue import offered_services
 from ..scheduling.errors import BookingError
 from ..scheduling.timezones import zone

@@ -3,10 +3,11 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..audit import Actor
 from ..errors import status_for
 from ..extensions import db
 from ..models import Consultation, utcnow
-from ..scheduling.booking import Actor, book, cancel, change_deadline, consultation_for_token, reschedule
+from ..scheduling.booking import book, cancel, change_deadline, consultation_for_token, reschedule
 from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
 from . import calendar, forms, manage_links
 from .journey import Journey, resolve

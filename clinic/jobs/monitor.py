@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..audit import Actor
 from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..models.transactions import write_transaction
-from ..scheduling.booking import Actor
 from .outbox import requeue
 
 # The default view: what needs attention or is under way, and what finished recently.
@@ -86,13 +86,7 @@ def retry_dead_letter(session: Session, message_id: int, *, now: datetime, actor
     # requeue() commits on its own, so the event follows in a second transaction.
     with write_transaction(session):
         audit.record(
-            session,
-            actor=actor.name,
-            action="outbox.requeued",
-            entity_type="outbox_message",
-            entity_id=message_id,
-            now=now,
-            remote_addr=actor.remote_addr,
+            session, actor, "outbox.requeued", entity_type="outbox_message", entity_id=message_id, now=now
         )
     return True
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..audit import Actor
 from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
 from ..models.transactions import begin_write, write_transaction
@@ -45,14 +46,6 @@ class Booked:
     consultation: Consultation
     manage_token: str
     replayed: bool = False
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks, for the audit trail: "patient", "staff:<id>" or "system", and from where."""
-
-    name: str = "patient"
-    remote_addr: str | None = None
 
 
 def book(session: Session, request: BookingRequest, *, now: datetime, secret: str, actor: Actor) -> Booked:
@@ -107,7 +100,7 @@ def cancel(
         consultation.cancelled_at = now
         consultation.invite_sequence += 1
         outbox.enqueue_cancelled(session, consultation, now)
-        audit.record(session, **_audit_fields(consultation, "consultation.cancelled", now, actor))
+        _audit(session, consultation, "consultation.cancelled", now, actor)
     return consultation
 
 
@@ -137,7 +130,7 @@ def reschedule(
         _place(consultation, service, new_start)
         consultation.invite_sequence += 1
         outbox.enqueue_rescheduled(session, consultation, now)
-        audit.record(session, **_audit_fields(consultation, "consultation.rescheduled", now, actor, changed))
+        _audit(session, consultation, "consultation.rescheduled", now, actor, changed)
     return consultation
 
 
@@ -246,7 +239,7 @@ def _insert(
             )
         )
     outbox.enqueue_booked(session, consultation, now)
-    audit.record(session, **_audit_fields(consultation, "consultation.booked", now, actor))
+    _audit(session, consultation, "consultation.booked", now, actor)
     return consultation
 
 
@@ -331,18 +324,23 @@ def _check_cutoff(consultation: Consultation, now: datetime) -> None:
         )
 
 
-def _audit_fields(
-    consultation: Consultation, action: str, now: datetime, actor: Actor, changed: list[str] | None = None
-) -> dict:
+def _audit(
+    session: Session,
+    consultation: Consultation,
+    action: str,
+    now: datetime,
+    actor: Actor,
+    changed: list[str] | None = None,
+) -> None:
     details = {"reference": consultation.reference, "clinician_id": consultation.clinician_id}
     if changed:
         details["changed"] = changed
-    return {
-        "actor": actor.name,
-        "action": action,
-        "entity_type": "consultation",
-        "entity_id": consultation.id,
-        "now": now,
-        "details": details,
-        "remote_addr": actor.remote_addr,
-    }
+    audit.record(
+        session,
+        actor,
+        action,
+        entity_type="consultation",
+        entity_id=consultation.id,
+        now=now,
+        details=details,
+    )

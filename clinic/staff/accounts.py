@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..audit import Actor
 from ..models import StaffRole, StaffUser
 from ..models.transactions import write_transaction
-from ..scheduling.booking import Actor
 
 MIN_PASSWORD_LENGTH = 12
 MAX_NAME = 120
@@ -143,10 +143,10 @@ def authenticate(
     if user is None or not user.active:
         _verify(user.password_hash if user else _dummy_hash(), password)
         reason = "unknown address" if user is None else "inactive"
-        _audit_refusal(session, user, now, Actor(_actor_name(user), remote_addr), reason)
+        _audit_refusal(session, user, now, _actor(user, remote_addr), reason)
         raise LoginRefused()
     if _is_locked(user, now):
-        _audit_refusal(session, user, now, Actor(_actor_name(user), remote_addr), "locked")
+        _audit_refusal(session, user, now, _actor(user, remote_addr), "locked")
         raise AccountLocked(user.locked_until)
     # Verified before the write transaction, so the slow hash never holds SQLite's write lock.
     correct = _verify(user.password_hash, password)
@@ -158,7 +158,7 @@ def sign_out(session: Session, user_id: int, *, now: datetime, remote_addr: str 
     with write_transaction(session):
         user = session.get(StaffUser, user_id, with_for_update=True)
         user.session_token = _new_token()
-        _audit(session, user, "staff.logout", now, Actor(_actor_name(user), remote_addr))
+        _audit(session, user, "staff.logout", now, _actor(user, remote_addr))
 
 
 def change_password(
@@ -197,7 +197,7 @@ def _settle(
         else:
             action, details, refusal = "staff.login", {}, None
             _signed_in(user, password, now)
-        _audit(session, user, action, now, Actor(_actor_name(user), remote_addr), details)
+        _audit(session, user, action, now, _actor(user, remote_addr), details)
     if refusal is not None:
         raise refusal
     return user
@@ -256,20 +256,14 @@ def _audit(
     actor: Actor,
     details: dict | None = None,
 ) -> None:
+    entity_id = user.id if user else "unknown"
     audit.record(
-        session,
-        actor=actor.name,
-        action=action,
-        entity_type="staff_user",
-        entity_id=user.id if user else "unknown",
-        now=now,
-        details=details,
-        remote_addr=actor.remote_addr,
+        session, actor, action, entity_type="staff_user", entity_id=entity_id, now=now, details=details
     )
 
 
-def _actor_name(user: StaffUser | None) -> str:
-    return f"staff:{user.id}" if user else "anonymous"
+def _actor(user: StaffUser | None, remote_addr: str | None) -> Actor:
+    return Actor.staff(user.id, remote_addr) if user else Actor("anonymous", remote_addr)
 
 
 def _is_locked(user: StaffUser, now: datetime) -> bool:

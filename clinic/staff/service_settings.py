@@ -6,10 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import audit
+from ..audit import Actor
 from ..meetings.base import PROVIDER_NAMES
 from ..models import Department, Service
 from ..models.transactions import write_transaction
-from ..scheduling.booking import Actor
 from ..scheduling.errors import NotFound
 
 
@@ -45,12 +45,11 @@ def set_meeting_provider(
             service.meeting_provider = provider
             audit.record(
                 session,
-                actor=actor.name,
-                action="service.meeting_provider_set",
+                actor,
+                "service.meeting_provider_set",
                 entity_type="service",
                 entity_id=service.id,
                 now=now,
                 details={"changed": ["meeting_provider"], "meeting_provider": provider or "default"},
-                remote_addr=actor.remote_addr,
             )
     return service
