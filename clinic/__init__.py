@@ -7,7 +7,7 @@ from flask import Flask
 
 import config as settings
 
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, login_manager, migrate
 from .models.transactions import configure_sqlite
 
 
@@ -30,13 +30,12 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
+    login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
     from . import admin, api, auth, booking, cli, dev, errors, health, security
-
-    auth.login_manager.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)

@@ -1,38 +1,33 @@
 """The admin pages: admins only; each view parses a form, calls one service, renders or redirects."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..audit import Actor
+from ..auth.access import staff_required
 from ..extensions import db
 from ..jobs.monitor import outbox_page, retry_dead_letter
 from ..meetings.base import PROVIDER_NAMES
-from ..models import utcnow
+from ..models import StaffRole, utcnow
 from ..scheduling.errors import NotFound
 from ..staff.service_settings import services_for_admin, set_meeting_provider
 from .forms import OutboxFilterForm, ProviderForm, provider_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+admins_only = staff_required(StaffRole.ADMIN)
 bp.add_app_template_filter(provider_label)
 _ID = "int(min=1, max=2147483647)"  # ids are 32-bit in the database: larger ones are simply not found
 
 
-@bp.before_request
-def admins_only() -> ResponseReturnValue | None:
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if not current_user.is_admin:
-        abort(403)
-    return None
-
-
 @bp.get("/")
+@admins_only
 def index() -> ResponseReturnValue:
     return render_template("admin/index.html")
 
 
 @bp.get("/outbox")
+@admins_only
 def outbox() -> ResponseReturnValue:
     form = OutboxFilterForm(request.args)
     form.validate()
@@ -46,6 +41,7 @@ def outbox() -> ResponseReturnValue:
 
 
 @bp.post(f"/outbox/<{_ID}:message_id>/retry")
+@admins_only
 def retry(message_id: int) -> ResponseReturnValue:
     if retry_dead_letter(db.session, message_id, now=utcnow(), actor=_actor()):
         flash(f"Message {message_id} is queued again: the worker runs it within a few seconds.")
@@ -55,11 +51,13 @@ def retry(message_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/services")
+@admins_only
 def services() -> ResponseReturnValue:
     return _services_page()
 
 
 @bp.post(f"/services/<{_ID}:service_id>")
+@admins_only
 def set_service_provider(service_id: int) -> ResponseReturnValue:
     form = ProviderForm(prefix=_prefix(service_id))
     if not form.validate():

@@ -1,6 +1,6 @@
 """Staff sign-in and sign-out, and the session rules (per-account token, idle timeout)."""
 
-from .sessions import login_manager
+from .access import staff_required
 from .views import bp
 
-__all__ = ["bp", "login_manager"]
+__all__ = ["bp", "staff_required"]

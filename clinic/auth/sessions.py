@@ -10,15 +10,14 @@ import time
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, session
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..models import StaffUser
 from ..staff.accounts import user_for_session
 
 LAST_SEEN = "staff_last_seen"
 
-login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to see that page."
 
