@@ -8,6 +8,7 @@ import pytest
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
+from clinic.links import manage_url
 from clinic.models import Consultation, ConsultationStatus, utcnow
 from clinic.scheduling.availability import is_free
 from clinic.scheduling.timezones import format_local, zone
@@ -34,9 +35,9 @@ def book(session, service, start, **fields):
 
 
 def open_link(client, booked):
-    """Follow the link from the e-mail, as the patient does."""
-    reference = booked.consultation.reference
-    return client.get(f"/c/{reference}", query_string={"t": booked.manage_token})
+    """Follow the link from the e-mail, as the patient does: the worker builds it with manage_url."""
+    url = manage_url("http://localhost", booked.consultation.reference, booked.manage_token)
+    return client.get(url.removeprefix("http://localhost"))
 
 
 def reloaded(session, booked) -> Consultation:

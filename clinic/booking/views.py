@@ -6,6 +6,7 @@ from flask.typing import ResponseReturnValue
 from ..audit import Actor
 from ..errors import status_for
 from ..extensions import db
+from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import book, cancel, change_deadline, consultation_for_token, reschedule
 from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
@@ -71,8 +72,8 @@ def confirm() -> ResponseReturnValue:
 def confirmed(reference: str) -> ResponseReturnValue:
     consultation = _managed(reference)
     token = manage_links.token_for(consultation.reference)
-    manage_url = url_for(".manage", reference=consultation.reference, t=token, _external=True)
-    return render_template("booking/confirmed.html", consultation=consultation, manage_url=manage_url)
+    link = manage_url(current_app.config["PUBLIC_BASE_URL"], consultation.reference, token)
+    return render_template("booking/confirmed.html", consultation=consultation, manage_url=link)
 
 
 @bp.get("/privacy")
@@ -80,7 +81,7 @@ def privacy() -> ResponseReturnValue:
     return render_template("booking/privacy.html")
 
 
-@bp.get("/c/<reference>")
+@bp.get(MANAGE_PATH)
 def manage(reference: str) -> ResponseReturnValue:
     token = request.args.get("t")
     if token is not None:  # arriving from the e-mail: keep the token, drop it from the address
@@ -92,7 +93,7 @@ def manage(reference: str) -> ResponseReturnValue:
     return render_template("booking/manage.html", consultation=consultation, deadline=deadline, now=utcnow())
 
 
-@bp.route("/c/<reference>/cancel", methods=["GET", "POST"])
+@bp.route(f"{MANAGE_PATH}/cancel", methods=["GET", "POST"])
 def cancel_consultation(reference: str) -> ResponseReturnValue:
     consultation = _managed(reference)
     form = forms.CancelForm()
@@ -104,14 +105,14 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
     return page, 422 if form.errors else 200
 
 
-@bp.get("/c/<reference>/reschedule")
+@bp.get(f"{MANAGE_PATH}/reschedule")
 def choose_new_time(reference: str) -> ResponseReturnValue:
     consultation = _managed(reference)
     form = forms.RescheduleForm(request.args, time_zone=consultation.patient_time_zone)
     return _new_time_page(consultation, form)
 
 
-@bp.post("/c/<reference>/reschedule")
+@bp.post(f"{MANAGE_PATH}/reschedule")
 def reschedule_consultation(reference: str) -> ResponseReturnValue:
     consultation = _managed(reference)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ..links import manage_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
@@ -211,7 +212,7 @@ def _notice(settings: WorkerSettings, consultation: Consultation, sequence: int)
         hospital_name=settings.hospital_name,
         join_url=join_url,
         host_url=consultation.meeting_host_url or join_url,
-        manage_url=f"{settings.public_base_url}/c/{consultation.reference}?t={token}",
+        manage_url=manage_url(settings.public_base_url, consultation.reference, token),
         patient=Recipient(patient.name, patient.email, consultation.patient_time_zone, patient.language),
         clinician=Recipient(clinician.display_name, clinician.email, clinician.time_zone),
     )
