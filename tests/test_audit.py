@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from clinic import audit
 from clinic.audit import SYSTEM, Actor
 from clinic.models import AuditEvent
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 

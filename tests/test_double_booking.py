@@ -188,7 +188,7 @@ def test_a_replayed_request_with_the_same_idempotency_key_books_once(
 
 
 def test_a_cancelled_slot_can_be_booked_again(session, one_clinician, now):
-    from clinic.scheduling.booking import cancel
+    from clinic.scheduling.lifecycle import cancel
 
     svc, doc = one_clinician
     first = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id)

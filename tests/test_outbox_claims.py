@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.extensions import db
+from clinic.jobs.claims import _claimable, claim_due_messages, reclaim_expired
 from clinic.jobs.dispatch import retry_delay, run_message
 from clinic.jobs.effects import message_id_for, perform
-from clinic.jobs.outbox import _claimable, claim_due_messages, reclaim_expired
 from clinic.models import OutboxKind, OutboxMessage, OutboxStatus
-from clinic.scheduling.booking import reschedule
+from clinic.scheduling.lifecycle import reschedule
 
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox  # noqa: F401 (fixture)

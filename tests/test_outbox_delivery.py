@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from clinic.audit import Actor
 from clinic.jobs.effects import message_id_for
 from clinic.models import OutboxKind, OutboxStatus
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .conftest import TEST_SECRET

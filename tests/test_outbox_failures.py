@@ -5,9 +5,9 @@
 from datetime import UTC, datetime, timedelta
 
 from clinic.audit import Actor
-from clinic.jobs.outbox import requeue
+from clinic.jobs.claims import requeue
 from clinic.models import OutboxKind, OutboxStatus
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from clinic.audit import Actor
 from clinic.extensions import db
+from clinic.jobs.claims import claim_due_messages
 from clinic.jobs.dispatch import run_message
-from clinic.jobs.outbox import claim_due_messages
 from clinic.models import OutboxKind, OutboxStatus
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)

@@ -8,7 +8,7 @@ from sqlalchemy import event, func, select
 from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import open_clinic

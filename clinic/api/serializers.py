@@ -5,7 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Consultation, Service
-from ..scheduling.booking import change_deadline
+from ..scheduling.lifecycle import change_deadline
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 

@@ -8,9 +8,10 @@ from ..audit import Actor
 from ..extensions import db
 from ..models import Consultation, utcnow
 from ..scheduling.availability import active_service, find_slots
-from ..scheduling.booking import book, cancel, consultation_for_token, reschedule
+from ..scheduling.booking import book
 from ..scheduling.catalogue import offered_services
 from ..scheduling.errors import BookingError
+from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.timezones import zone
 from . import schemas
 from .problems import booking_problem, show_times_in

@@ -8,8 +8,9 @@ from ..errors import status_for
 from ..extensions import db
 from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
-from ..scheduling.booking import book, cancel, change_deadline, consultation_for_token, reschedule
+from ..scheduling.booking import book
 from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
+from ..scheduling.lifecycle import cancel, change_deadline, consultation_for_token, reschedule
 from . import calendar, forms, manage_links
 from .journey import Journey, resolve
 

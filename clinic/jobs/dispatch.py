@@ -11,8 +11,8 @@ from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..models.transactions import write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
+from .claims import claim_due_messages, complete, dead_letter, hold, retry
 from .effects import Context, MeetingMissing, Result, perform
-from .outbox import claim_due_messages, complete, dead_letter, hold, retry
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from .. import audit
 from ..audit import Actor
 from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..models.transactions import write_transaction
-from .outbox import requeue
+from .claims import requeue
 
 # The default view: what needs attention or is under way, and what finished recently.
 RECENT = timedelta(days=1)

@@ -22,10 +22,10 @@ from flask import Flask
 from ..extensions import db
 from ..models import utcnow
 from ..notify.mail import mail_backend
+from .claims import reclaim_expired
 from .dispatch import dispatch
 from .effects import Context
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
-from .outbox import reclaim_expired
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)

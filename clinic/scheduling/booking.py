@@ -1,9 +1,8 @@
-"""The booking transaction, and cancelling and rescheduling, which never double-book.
+"""The booking transaction, which never double-books.
 
-Each is one short transaction: take a lock that serialises bookings for the clinician
-(SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE on the clinician row),
-re-check the time with the slot engine, then write the consultation and its audit event.
-On PostgreSQL an exclusion constraint on (clinician, blocked range) is the backstop.
+One short transaction: take the lock that serialises bookings for the clinician (see `locks`),
+re-check the time with the slot engine, then write the consultation, its outbox messages and its
+audit event. On PostgreSQL an exclusion constraint on (clinician, blocked range) is the backstop.
 """
 
 import hashlib
@@ -20,13 +19,13 @@ from .. import audit
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
-from ..models.transactions import begin_write, write_transaction
+from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
-from .errors import ChangeNotAllowed, IdempotencyConflict, NotFound, SlotTaken, SlotUnavailable
+from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
+from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
-from .status import RESCHEDULABLE, check_transition
-from .tokens import manage_token, new_reference, token_hash, token_matches
+from .tokens import manage_token, new_reference, token_hash
 
 ALTERNATIVES_SHOWN = 5
 
@@ -62,7 +61,7 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
             return replay
         service = active_service(session, request.service_id)
         for clinician in _free_candidates(session, service, request, now):
-            _lock(session, clinician.id)
+            lock_clinicians(session, clinician.id)
             if is_free(session, service, request.start, now, clinician.id):
                 consultation = _insert(session, service, clinician, request, fingerprint, now, secret, actor)
                 session.commit()
@@ -77,75 +76,7 @@ def book(session: Session, request: BookingRequest, *, now: datetime, secret: st
     # A twin request with the same key may have taken the time while we waited for the lock.
     if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
         return replay
-    raise _refusal(session, request.service_id, request.clinician_id, request.start, now)
-
-
-def cancel(
-    session: Session,
-    consultation_id: int,
-    *,
-    now: datetime,
-    actor: Actor,
-    reason: str = "",
-    enforce_cutoff=True,
-) -> Consultation:
-    """Cancel a consultation (patients only up to the service's cut-off)."""
-    with write_transaction(session):
-        consultation = _locked_consultation(session, consultation_id)
-        check_transition(consultation.status, ConsultationStatus.CANCELLED)
-        if enforce_cutoff:
-            _check_cutoff(consultation, now)
-        consultation.status = ConsultationStatus.CANCELLED
-        consultation.cancel_reason = reason
-        consultation.cancelled_at = now
-        consultation.invite_sequence += 1
-        outbox.enqueue_cancelled(session, consultation, now)
-        _audit(session, consultation, "consultation.cancelled", now, actor)
-    return consultation
-
-
-def reschedule(
-    session: Session,
-    consultation_id: int,
-    new_start: datetime,
-    *,
-    now: datetime,
-    actor: Actor,
-    clinician_id: int | None = None,
-) -> Consultation:
-    """Move a consultation to another free time (same clinician unless another is named)."""
-    with write_transaction(session):
-        consultation = _locked_consultation(session, consultation_id, clinician_id)
-        if consultation.status not in RESCHEDULABLE:
-            raise ChangeNotAllowed("This consultation can no longer be moved.")
-        _check_cutoff(consultation, now)
-        service = consultation.service
-        target = clinician_id or consultation.clinician_id
-        service_clinicians(session, service, target)  # the new clinician must offer the service
-        if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
-            session.rollback()
-            raise _refusal(session, service.id, target, new_start, now)
-        changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
-        consultation.clinician_id = target
-        _place(consultation, service, new_start)
-        consultation.invite_sequence += 1
-        outbox.enqueue_rescheduled(session, consultation, now)
-        _audit(session, consultation, "consultation.rescheduled", now, actor, changed)
-    return consultation
-
-
-def consultation_for_token(
-    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
-) -> Consultation:
-    """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
-    consultation = None
-    if isinstance(reference, str) and len(reference) <= 12:
-        consultation = session.scalar(select(Consultation).where(Consultation.reference == reference.upper()))
-    if consultation is None or not token_matches(token, consultation.manage_token_hash):
-        raise NotFound("No booking matches this link.")
-    if now > consultation.ends_at + timedelta(days=grace_days):
-        raise NotFound("No booking matches this link.")
-    return consultation
+    raise refusal(session, request.service_id, request.clinician_id, request.start, now)
 
 
 def next_free_times(
@@ -175,16 +106,13 @@ def _free_candidates(
     return [c for c in clinicians if c.id in free]
 
 
-def _lock(session: Session, clinician_id: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Clinician.id).where(Clinician.id == clinician_id).with_for_update())
-    # SQLite: begin_write's BEGIN IMMEDIATE already holds the database's single write lock.
-
-
-def _refusal(
+def refusal(
     session: Session, service_id: int, clinician_id: int | None, start: datetime, now: datetime
 ) -> SlotUnavailable:
-    """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable."""
+    """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable.
+
+    Ends the transaction: the refusal is raised after the lock is let go.
+    """
     service = active_service(session, service_id)
     offered = _offered_ignoring_bookings(session, service, clinician_id, start, now)
     alternatives = next_free_times(session, service, max(start, now), now, clinician_id)
@@ -228,7 +156,7 @@ def _insert(
         created_at=now,
         updated_at=now,
     )
-    _place(consultation, service, request.start)
+    place(consultation, service, request.start)
     consultation.manage_token_hash = token_hash(manage_token(secret, consultation.uuid))
     session.add(consultation)
     session.flush()
@@ -239,11 +167,12 @@ def _insert(
             )
         )
     outbox.enqueue_booked(session, consultation, now)
-    _audit(session, consultation, "consultation.booked", now, actor)
+    record_event(session, consultation, "consultation.booked", now, actor)
     return consultation
 
 
-def _place(consultation: Consultation, service: Service, start: datetime) -> None:
+def place(consultation: Consultation, service: Service, start: datetime) -> None:
+    """Set the consultation's times, and the blocked range its buffers add, for a start at `start`."""
     consultation.starts_at = start
     consultation.ends_at = start + timedelta(minutes=service.duration_minutes)
     consultation.blocked_from = start - timedelta(minutes=service.buffer_before_minutes)
@@ -293,38 +222,7 @@ def _fingerprint(request: BookingRequest) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _locked_consultation(
-    session: Session, consultation_id: int, other_clinician: int | None = None
-) -> Consultation:
-    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
-    consultation = session.get(Consultation, consultation_id)
-    if consultation is None:
-        raise NotFound("No such consultation.")
-    clinician_id = consultation.clinician_id
-    for locked in sorted({clinician_id, other_clinician or clinician_id}):
-        _lock(session, locked)
-    session.refresh(consultation)
-    if consultation.clinician_id != clinician_id:
-        raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
-    return consultation
-
-
-def change_deadline(consultation: Consultation) -> datetime:
-    """The last moment the patient may cancel or reschedule online (the service's cut-off)."""
-    return consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
-
-
-def _check_cutoff(consultation: Consultation, now: datetime) -> None:
-    deadline = change_deadline(consultation)
-    if now > deadline:
-        raise ChangeNotAllowed(
-            "It is too late to change this booking online.",
-            contact_phone=consultation.service.department.contact_phone,
-            deadline=deadline,
-        )
-
-
-def _audit(
+def record_event(
     session: Session,
     consultation: Consultation,
     action: str,
@@ -332,6 +230,7 @@ def _audit(
     actor: Actor,
     changed: list[str] | None = None,
 ) -> None:
+    """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed)."""
     details = {"reference": consultation.reference, "clinician_id": consultation.clinician_id}
     if changed:
         details["changed"] = changed

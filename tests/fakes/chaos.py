@@ -26,7 +26,7 @@ from clinic.audit import Actor
 from clinic.jobs.settings import parse_durations
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus, Service, utcnow
 from clinic.scheduling.availability import find_slots
-from clinic.scheduling.booking import cancel, reschedule
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from .. import factories
 from .chaos_checks import Findings, Ledger, check_all

@@ -23,8 +23,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from clinic.jobs.claims import UNFINISHED
 from clinic.jobs.effects import message_id_for
-from clinic.jobs.outbox import UNFINISHED, plan_reminders
+from clinic.jobs.outbox import plan_reminders
 from clinic.models import Clinician, Consultation, Department, OutboxMessage, Patient, Service, utcnow
 
 from .smtp import FakeSMTPServer, Received

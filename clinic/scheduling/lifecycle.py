@@ -1,0 +1,120 @@
+"""Changes to a booked consultation: cancelling and rescheduling, under the clinician's lock.
+
+Each is one write transaction that locks the clinicians involved (see `locks`), re-reads the
+consultation, checks the change against the status table and the service's rules, then writes the
+change with its outbox messages and audit event.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..jobs import outbox
+from ..models import Consultation, ConsultationStatus
+from ..models.transactions import write_transaction
+from .availability import is_free, service_clinicians
+from .booking import place, record_event, refusal
+from .errors import ChangeNotAllowed, NotFound
+from .locks import lock_clinicians
+from .status import RESCHEDULABLE, check_transition
+from .tokens import token_matches
+
+
+def cancel(
+    session: Session,
+    consultation_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    reason: str = "",
+    enforce_cutoff=True,
+) -> Consultation:
+    """Cancel a consultation (patients only up to the service's cut-off)."""
+    with write_transaction(session):
+        consultation = _locked_consultation(session, consultation_id)
+        check_transition(consultation.status, ConsultationStatus.CANCELLED)
+        if enforce_cutoff:
+            _check_cutoff(consultation, now)
+        consultation.status = ConsultationStatus.CANCELLED
+        consultation.cancel_reason = reason
+        consultation.cancelled_at = now
+        consultation.invite_sequence += 1
+        outbox.enqueue_cancelled(session, consultation, now)
+        record_event(session, consultation, "consultation.cancelled", now, actor)
+    return consultation
+
+
+def reschedule(
+    session: Session,
+    consultation_id: int,
+    new_start: datetime,
+    *,
+    now: datetime,
+    actor: Actor,
+    clinician_id: int | None = None,
+) -> Consultation:
+    """Move a consultation to another free time (same clinician unless another is named)."""
+    with write_transaction(session):
+        consultation = _locked_consultation(session, consultation_id, clinician_id)
+        if consultation.status not in RESCHEDULABLE:
+            raise ChangeNotAllowed("This consultation can no longer be moved.")
+        _check_cutoff(consultation, now)
+        service = consultation.service
+        target = clinician_id or consultation.clinician_id
+        service_clinicians(session, service, target)  # the new clinician must offer the service
+        if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
+            session.rollback()
+            raise refusal(session, service.id, target, new_start, now)
+        changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
+        consultation.clinician_id = target
+        place(consultation, service, new_start)
+        consultation.invite_sequence += 1
+        outbox.enqueue_rescheduled(session, consultation, now)
+        record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
+    return consultation
+
+
+def consultation_for_token(
+    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
+) -> Consultation:
+    """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
+    consultation = None
+    if isinstance(reference, str) and len(reference) <= 12:
+        consultation = session.scalar(select(Consultation).where(Consultation.reference == reference.upper()))
+    if consultation is None or not token_matches(token, consultation.manage_token_hash):
+        raise NotFound("No booking matches this link.")
+    if now > consultation.ends_at + timedelta(days=grace_days):
+        raise NotFound("No booking matches this link.")
+    return consultation
+
+
+def _locked_consultation(
+    session: Session, consultation_id: int, other_clinician: int | None = None
+) -> Consultation:
+    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
+    consultation = session.get(Consultation, consultation_id)
+    if consultation is None:
+        raise NotFound("No such consultation.")
+    clinician_id = consultation.clinician_id
+    lock_clinicians(session, clinician_id, other_clinician or clinician_id)
+    session.refresh(consultation)
+    if consultation.clinician_id != clinician_id:
+        raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
+    return consultation
+
+
+def change_deadline(consultation: Consultation) -> datetime:
+    """The last moment the patient may cancel or reschedule online (the service's cut-off)."""
+    return consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
+
+
+def _check_cutoff(consultation: Consultation, now: datetime) -> None:
+    deadline = change_deadline(consultation)
+    if now > deadline:
+        raise ChangeNotAllowed(
+            "It is too late to change this booking online.",
+            contact_phone=consultation.service.department.contact_phone,
+            deadline=deadline,
+        )
