@@ -5,6 +5,7 @@ An instance `config.py` (in the instance folder) may override any of them.
 
 import os
 from pathlib import Path
+from typing import Any
 
 _ROOT = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-only-not-secret"
@@ -149,6 +150,11 @@ configs = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+
+def defaults() -> dict[str, Any]:
+    """Every setting with its default (as the environment sets it): for code given settings without an app."""
+    return {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
 
 
 def config_name() -> str:

@@ -13,7 +13,7 @@ bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
 def wanted(config: dict) -> bool:
-    return config.get("MAIL_BACKEND", "file") == "file" and (config.get("DEBUG") or config.get("TESTING"))
+    return config["MAIL_BACKEND"] == "file" and (config.get("DEBUG") or config.get("TESTING"))
 
 
 @bp.get("/mail")

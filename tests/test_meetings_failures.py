@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+import config
 from clinic.meetings import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from clinic.meetings.teams import TeamsProvider
 from clinic.meetings.webhook import WebhookProvider
@@ -104,7 +105,9 @@ def test_the_call_after_a_failure_succeeds(adapter, api_path, fake_providers):
 
 def test_an_unreachable_provider_is_unavailable(adapter):
     # Port 9 (discard): nothing listens on loopback, so the connection is refused.
-    settings = type(adapter).settings_type.from_mapping(settings_for("http://127.0.0.1:9"))
+    settings = type(adapter).settings_type.from_mapping(
+        config.defaults() | settings_for("http://127.0.0.1:9")
+    )
 
     with pytest.raises(ProviderUnavailable) as caught:
         type(adapter)(settings).create(make_consultation())

@@ -6,11 +6,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
+import config
 from clinic.meetings.jitsi import JitsiProvider, JitsiSettings
 from tests.fakes.providers import PATIENT_NAME, REASON, make_consultation
 
 SECRET = "jitsi-shared-secret-of-at-least-32-bytes"
-SETTINGS = {
+SETTINGS = config.defaults() | {
     "JITSI_BASE_URL": "https://meet.hospital.example/",
     "JITSI_APP_ID": "clinic",
     "JITSI_APP_SECRET": SECRET,
@@ -115,7 +116,7 @@ def test_cancel_needs_no_call(jitsi):
 
 
 def test_without_a_secret_links_are_plain_room_urls():
-    jitsi = JitsiProvider(JitsiSettings.from_mapping({}))
+    jitsi = JitsiProvider(JitsiSettings.from_mapping(config.defaults()))
 
     meeting = jitsi.create(make_consultation())
 

@@ -10,7 +10,7 @@ from clinic.meetings.http import parse_retry_after
 from clinic.meetings.teams import TeamsSettings
 from tests.fakes.providers import make_consultation
 
-DEFAULTS = {name: getattr(config.Config, name) for name in dir(config.Config) if name.isupper()}
+DEFAULTS = config.defaults()
 
 
 def test_the_default_config_gives_jitsi_links():

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from icalendar import Calendar
 
+import config
 from clinic.notify.ics import Invite, Method
 from clinic.notify.mail import (
     FileBackend,
@@ -27,6 +28,11 @@ INVITE = Invite(
     Method.REQUEST,
     b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
 )
+
+
+def settings_of(server, **overrides) -> dict:
+    """Every setting, with mail going to `server`: for backends made without an app."""
+    return config.defaults() | server.settings(**overrides)
 
 
 def make_message(to: str = PATIENT, key: str = "outbox-1", invite: Invite | None = INVITE):
@@ -77,7 +83,7 @@ def test_message_without_invite_has_no_calendar_part():
 def test_smtp_delivers_the_message_as_built(smtp_server):  # noqa: F811
     message = make_message()
 
-    with SMTPBackend.from_settings(smtp_server.settings()) as backend:
+    with SMTPBackend.from_settings(settings_of(smtp_server)) as backend:
         backend.send(message)
 
     [received] = smtp_server.inbox(PATIENT)
@@ -107,7 +113,7 @@ def test_4xx_reply_is_temporary_and_a_retry_delivers_the_same_message(smtp_serve
     smtp_server.reply_to_next_data("451 4.3.0 Try again later")
     message = make_message()
 
-    with closing(mail_backend(smtp_server.settings(), "unused")) as backend:
+    with closing(mail_backend(settings_of(smtp_server), "unused")) as backend:
         with pytest.raises(MailTemporaryError) as raised:
             backend.send(message)
         backend.send(message)
@@ -120,20 +126,20 @@ def test_5xx_reply_is_permanent(smtp_server):  # noqa: F811
     smtp_server.reply_to_next_data("550 5.7.1 Message rejected")
 
     with pytest.raises(MailPermanentError, match="550"):
-        mail_backend(smtp_server.settings(), "unused").send(make_message())
+        mail_backend(settings_of(smtp_server), "unused").send(make_message())
 
 
 def test_disconnect_during_data_is_temporary(smtp_server):  # noqa: F811
     smtp_server.reply_to_next_data(DISCONNECT)
 
     with pytest.raises(MailTemporaryError, match="SMTPServerDisconnected"):
-        mail_backend(smtp_server.settings(), "unused").send(make_message())
+        mail_backend(settings_of(smtp_server), "unused").send(make_message())
 
 
 def test_one_refused_recipient_among_several_is_reported(smtp_server):  # noqa: F811
     smtp_server.refuse_recipient("gone@example.com")
 
-    with closing(mail_backend(smtp_server.settings(), "unused")) as backend:
+    with closing(mail_backend(settings_of(smtp_server), "unused")) as backend:
         with pytest.raises(MailPartiallyRefused) as raised:
             backend.send(make_message(to=f"{PATIENT}, gone@example.com"))
 
@@ -146,19 +152,23 @@ def test_the_only_recipient_refused_is_permanent(smtp_server):  # noqa: F811
     smtp_server.refuse_recipient(PATIENT)
 
     with pytest.raises(MailPermanentError, match="SMTPRecipientsRefused"):
-        mail_backend(smtp_server.settings(), "unused").send(make_message())
+        mail_backend(settings_of(smtp_server), "unused").send(make_message())
 
 
 def test_connection_refused_is_temporary(smtp_server):  # noqa: F811
     smtp_server.stop()
 
     with pytest.raises(MailTemporaryError, match="ConnectionRefused"):
-        mail_backend(smtp_server.settings(), "unused").send(make_message())
+        mail_backend(settings_of(smtp_server), "unused").send(make_message())
 
 
 def test_a_silent_server_times_out_as_temporary():
     with socket.create_server(("127.0.0.1", 0)) as silent:
-        settings = {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": silent.getsockname()[1]}
+        settings = config.defaults() | {
+            "MAIL_BACKEND": "smtp",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": silent.getsockname()[1],
+        }
         backend = mail_backend({**settings, "SMTP_TIMEOUT": 0.2}, "unused")
 
         started = time.monotonic()
@@ -177,7 +187,9 @@ def starttls_server(tls_certificate):  # noqa: F811
 
 
 def test_starttls_with_login_delivers(starttls_server, tls_certificate):  # noqa: F811
-    settings = starttls_server.settings(SMTP_TLS="starttls", SMTP_USERNAME="clinic", SMTP_PASSWORD="s3cret")
+    settings = settings_of(
+        starttls_server, SMTP_TLS="starttls", SMTP_USERNAME="clinic", SMTP_PASSWORD="s3cret"
+    )
     backend = SMTPBackend.from_settings(settings)
     backend.ssl_context = tls_certificate.client_context()
 
@@ -201,7 +213,7 @@ def test_starttls_with_login_delivers(starttls_server, tls_certificate):  # noqa
     ids=["bad-password", "untrusted-certificate", "plain-text-refused"],
 )
 def test_tls_and_login_failures_are_permanent(starttls_server, tls_certificate, settings, trusted, error):  # noqa: F811
-    backend = SMTPBackend.from_settings(starttls_server.settings(**settings))
+    backend = SMTPBackend.from_settings(settings_of(starttls_server, **settings))
     if trusted:
         backend.ssl_context = tls_certificate.client_context()
 
@@ -226,7 +238,7 @@ def test_implicit_tls_delivers(tls_certificate):  # noqa: F811
 
 
 def test_file_backend_is_the_default_and_writes_parseable_eml_files_in_sending_order(tmp_path):
-    backend = mail_backend({}, tmp_path)
+    backend = mail_backend(config.defaults(), tmp_path)
     messages = [make_message(key=f"outbox-{n}") for n in range(3)]
 
     for message in messages:
@@ -243,7 +255,7 @@ def test_file_backend_is_the_default_and_writes_parseable_eml_files_in_sending_o
 
 
 def test_smtp_settings_are_read_with_their_types():
-    settings = {
+    settings = config.defaults() | {
         "MAIL_BACKEND": "smtp",
         "SMTP_HOST": "mail.hospital.example",
         "SMTP_PORT": "587",
@@ -268,8 +280,8 @@ def test_smtp_settings_are_read_with_their_types():
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND"),
-        ({"MAIL_BACKEND": "smtp", "SMTP_TLS": "maybe"}, "SMTP_TLS"),
+        (config.defaults() | {"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND"),
+        (config.defaults() | {"MAIL_BACKEND": "smtp", "SMTP_TLS": "maybe"}, "SMTP_TLS"),
     ],
 )
 def test_unknown_backend_or_tls_mode_is_refused(settings, message):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from icalendar import Calendar
 
+import config
 from clinic.notify import messages
 from clinic.notify.ics import InviteDetails
 from clinic.notify.mail import mail_backend, make_message_id
@@ -213,7 +214,7 @@ def test_invites_sent_over_smtp_keep_their_uid_and_raise_their_sequence(smtp_ser
         (MessageKind.UPDATE, moved),
         (MessageKind.CANCELLATION, cancelled),
     ]
-    backend = mail_backend(smtp_server.settings(), tmp_path)
+    backend = mail_backend(config.defaults() | smtp_server.settings(), tmp_path)
     sent_ids = []
     for hours, (kind, notice) in enumerate(steps):
         for audience in Audience:

@@ -30,11 +30,10 @@ class JitsiSettings:
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> "JitsiSettings":
-        app_id, app_secret = settings.get("JITSI_APP_ID"), settings.get("JITSI_APP_SECRET")
+        app_id, app_secret = settings["JITSI_APP_ID"], settings["JITSI_APP_SECRET"]
         if app_id or app_secret:  # one without the other is a mistake, not "no tokens"
             require(settings, ("JITSI_APP_ID", "JITSI_APP_SECRET"))
-        base_url = settings.get("JITSI_BASE_URL") or "https://meet.jit.si"
-        return cls(base_url.rstrip("/"), app_id or None, app_secret or None)
+        return cls(settings["JITSI_BASE_URL"].rstrip("/"), app_id or None, app_secret or None)
 
 
 def new_room_name() -> str:

@@ -31,8 +31,8 @@ class TeamsSettings:
         require(settings, _REQUIRED)
         return cls(
             *(settings[name] for name in _REQUIRED),
-            authority_url=settings.get("TEAMS_AUTHORITY_URL") or "https://login.microsoftonline.com",
-            graph_url=settings.get("GRAPH_BASE_URL") or "https://graph.microsoft.com/v1.0",
+            authority_url=settings["TEAMS_AUTHORITY_URL"],
+            graph_url=settings["GRAPH_BASE_URL"],
             timeouts=Timeouts.from_mapping(settings),
         )
 

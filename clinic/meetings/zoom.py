@@ -33,9 +33,9 @@ class ZoomSettings:
         require(settings, _REQUIRED)
         return cls(
             *(settings[name] for name in _REQUIRED),
-            user_id=settings.get("ZOOM_USER_ID") or "me",
-            oauth_url=settings.get("ZOOM_OAUTH_URL") or "https://zoom.us/oauth/token",
-            api_url=(settings.get("ZOOM_API_BASE_URL") or "https://api.zoom.us/v2").rstrip("/"),
+            user_id=settings["ZOOM_USER_ID"] or "me",  # "me": the app's own user
+            oauth_url=settings["ZOOM_OAUTH_URL"],
+            api_url=settings["ZOOM_API_BASE_URL"].rstrip("/"),
             timeouts=Timeouts.from_mapping(settings),
         )
 

@@ -167,12 +167,12 @@ class SMTPBackend:
     def from_settings(cls, settings: Mapping[str, Any]) -> "SMTPBackend":
         """Read the SMTP_* settings."""
         return cls(
-            host=settings.get("SMTP_HOST") or "localhost",
-            port=int(settings.get("SMTP_PORT") or 25),
-            username=settings.get("SMTP_USERNAME") or None,
-            password=settings.get("SMTP_PASSWORD") or None,
-            tls=(settings.get("SMTP_TLS") or "none").lower(),
-            timeout=float(settings.get("SMTP_TIMEOUT") or 10),
+            host=settings["SMTP_HOST"],
+            port=int(settings["SMTP_PORT"]),
+            username=settings["SMTP_USERNAME"] or None,
+            password=settings["SMTP_PASSWORD"] or None,
+            tls=settings["SMTP_TLS"].lower(),
+            timeout=float(settings["SMTP_TIMEOUT"]),
         )
 
     def send(self, message: EmailMessage) -> None:
@@ -251,7 +251,7 @@ def mail_folder(instance_path: str | os.PathLike[str]) -> Path:
 
 def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> MailBackend:
     """The backend named by MAIL_BACKEND: "file" (under <instance>/mail) or "smtp"."""
-    name = settings.get("MAIL_BACKEND") or "file"
+    name = settings["MAIL_BACKEND"]
     if name == "file":
         return FileBackend(mail_folder(instance_path))
     if name == "smtp":

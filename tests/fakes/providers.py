@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+import config
 from clinic.meetings.webhook import verify_signature
 
 TENANT_ID = "tenant-0001"
@@ -394,5 +395,5 @@ def fake_providers() -> Iterator[FakeProviders]:
 
 @pytest.fixture
 def provider_settings(fake_providers: FakeProviders) -> dict[str, Any]:
-    """App settings pointing every provider at `fake_providers`."""
-    return fake_providers.settings()
+    """Every setting, with every provider pointed at `fake_providers`: for adapters made without an app."""
+    return config.defaults() | fake_providers.settings()

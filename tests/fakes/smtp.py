@@ -120,7 +120,12 @@ class FakeSMTPServer:
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """Mail settings that point the smtp backend at this server."""
-        return {"MAIL_BACKEND": "smtp", "SMTP_HOST": self.host, "SMTP_PORT": self.port, **overrides}
+        return {
+            "MAIL_BACKEND": "smtp",
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": self.port,
+            **overrides,
+        }
 
     def reply_to_next_data(self, reply: str, times: int = 1) -> None:
         """Answer the next `times` messages with `reply` (e.g. "451 4.3.0 Try later") or DISCONNECT."""
