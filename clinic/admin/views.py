@@ -7,11 +7,11 @@ from flask_login import current_user
 from ..audit import Actor
 from ..auth.access import staff_required
 from ..extensions import db
+from ..hospital.service_settings import services_for_admin, set_meeting_provider
 from ..jobs.monitor import outbox_page, retry_dead_letter
 from ..meetings.base import PROVIDER_NAMES
 from ..models import StaffRole, utcnow
 from ..scheduling.errors import NotFound
-from ..staff.service_settings import services_for_admin, set_meeting_provider
 from .forms import OutboxFilterForm, ProviderForm, provider_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -6,10 +6,10 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from ..audit import Actor
 from ..extensions import db
+from ..hospital.catalogue import offered_services
 from ..models import Consultation, utcnow
 from ..scheduling.availability import active_service, find_slots
 from ..scheduling.booking import book
-from ..scheduling.catalogue import offered_services
 from ..scheduling.errors import BookingError
 from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.timezones import zone

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ..hospital.catalogue import offered_services
 from ..models import Clinician, Service
 from ..scheduling.availability import active_service, is_free, service_clinicians
-from ..scheduling.catalogue import offered_services
 from ..scheduling.errors import NotFound
 from ..scheduling.timezones import zone
 from . import calendar

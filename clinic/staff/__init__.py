@@ -1,1 +1,1 @@
-"""Staff accounts and signing in, and the hospital settings that admins change: plain Python services."""
+"""Staff accounts and signing in: plain Python services."""
