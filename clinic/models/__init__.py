@@ -7,6 +7,8 @@ from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
     ACTIVE_STATUSES,
     AvailabilityRule,
+    Companion,
+    CompanionRole,
     Consultation,
     ConsultationStatus,
     IdempotencyKey,
@@ -20,6 +22,8 @@ __all__ = [
     "AvailabilityRule",
     "Base",
     "Clinician",
+    "Companion",
+    "CompanionRole",
     "Consultation",
     "ConsultationStatus",
     "Department",

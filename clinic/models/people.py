@@ -82,7 +82,8 @@ class Patient(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254), index=True)
+    # None for a patient booked by phone who has no e-mail: staff give them the details instead.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str] = mapped_column(String(40))
     birth_date: Mapped[date]
     time_zone: Mapped[str] = mapped_column(String(64))

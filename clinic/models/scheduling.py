@@ -41,11 +41,13 @@ class TimeOff(Base):
 
 
 class ConsultationStatus(enum.StrEnum):
+    """FHIR Appointment.status codes (with Encounter's in-progress for a call under way)."""
+
     BOOKED = "booked"
-    ARRIVED = "arrived"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
+    ARRIVED = "arrived"  # the patient checked in from the waiting room, or staff marked them here
+    IN_PROGRESS = "in-progress"
+    FULFILLED = "fulfilled"
+    NOSHOW = "noshow"
     CANCELLED = "cancelled"
 
 
@@ -85,12 +87,19 @@ class Consultation(Base):
     manage_token_hash: Mapped[str] = mapped_column(String(64))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the lifecycle moved on: the patient checked in, the call started, it ended (or was a no-show).
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     patient: Mapped[Patient] = relationship()
     clinician: Mapped[Clinician] = relationship()
     service: Mapped[Service] = relationship()
+    companions: Mapped[list["Companion"]] = relationship(
+        back_populates="consultation", order_by="Companion.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         # The busy-interval query reads one clinician's window through this index.
@@ -110,6 +119,41 @@ class Consultation(Base):
     @property
     def is_active(self) -> bool:
         return self.status is not ConsultationStatus.CANCELLED
+
+    @property
+    def companion(self) -> "Companion | None":
+        """The second participant taking part now (one at most), if any."""
+        return next((c for c in self.companions if c.removed_at is None), None)
+
+
+class CompanionRole(enum.StrEnum):
+    INTERPRETER = "interpreter"
+    RELATIVE = "relative"
+    CARER = "carer"
+
+
+class Companion(Base):
+    """A second participant (interpreter, relative or carer): their own invite and join link, and no
+    say over the booking. Removed ones stay on record, for the audit of who was invited."""
+
+    __tablename__ = "companion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("consultation.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[CompanionRole] = mapped_column(
+        Enum(CompanionRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    # sha256 of the join link's token; the token itself is derived, as the manage token is.
+    join_token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    consultation: Mapped[Consultation] = relationship(back_populates="companions")
 
 
 class IdempotencyKey(Base):

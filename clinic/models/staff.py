@@ -8,12 +8,13 @@ from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
-from .people import Clinician
+from .people import Clinician, Department
 
 
 class StaffRole(enum.StrEnum):
-    CLINICIAN = "clinician"
-    ADMIN = "admin"
+    CLINICIAN = "clinician"  # their own schedule and their consultations' notes
+    RECEPTION = "reception"  # a department's bookings, on patients' behalf; never notes
+    ADMIN = "admin"  # the hospital's setup, and any department's schedule
 
 
 class StaffUser(UserMixin, Base):
@@ -31,6 +32,8 @@ class StaffUser(UserMixin, Base):
     clinician_id: Mapped[int | None] = mapped_column(
         ForeignKey("clinician.id", ondelete="SET NULL"), unique=True
     )
+    # The department whose bookings reception staff manage (clinicians belong to theirs already).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True)
     # Random; replaced at logout and password change, so every cookie that carries the old one dies.
     session_token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -41,6 +44,7 @@ class StaffUser(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinician: Mapped[Clinician | None] = relationship()
+    department: Mapped[Department | None] = relationship()
 
     @property
     def is_active(self) -> bool:

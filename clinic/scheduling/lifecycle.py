@@ -1,8 +1,8 @@
-"""Changes to a booked consultation: cancelling and rescheduling, under the clinician's lock.
+"""Changes to a booked consultation: its status along the day, cancelling and rescheduling.
 
-Each is one write transaction that locks the clinicians involved (see `locks`), re-reads the
-consultation, checks the change against the status table and the service's rules, then writes the
-change with its outbox messages and audit event.
+Each is one write transaction that locks what it changes (the clinicians involved, see `locks`, or
+the consultation's row), re-reads the consultation, checks the change against the status table and
+the service's rules, then writes the change with its outbox messages and audit event.
 """
 
 from datetime import datetime, timedelta
@@ -18,8 +18,38 @@ from .availability import is_free, service_clinicians
 from .booking import place, record_event, refusal
 from .errors import ChangeNotAllowed, NotFound
 from .locks import lock_clinicians
-from .status import RESCHEDULABLE, check_transition
+from .status import RESCHEDULABLE, InvalidTransition, check_transition
 from .tokens import token_matches
+
+# Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
+_STEPS = {
+    ConsultationStatus.ARRIVED: ("arrived_at", "consultation.arrived"),
+    ConsultationStatus.IN_PROGRESS: ("started_at", "consultation.started"),
+    ConsultationStatus.FULFILLED: ("ended_at", "consultation.fulfilled"),
+    ConsultationStatus.NOSHOW: ("ended_at", "consultation.noshow"),
+}
+
+
+def change_status(
+    session: Session, consultation_id: int, new_status: ConsultationStatus, *, now: datetime, actor: Actor
+) -> Consultation:
+    """Move a consultation along its day (arrived, in-progress, fulfilled, noshow); InvalidTransition
+    if the status table forbids it. Cancelling sends mails, so it is `cancel`'s job."""
+    if new_status not in _STEPS:
+        raise InvalidTransition(f"A consultation cannot be set to {new_status.value} this way.")
+    with write_transaction(session):
+        consultation = session.get(
+            Consultation, consultation_id, with_for_update=True, populate_existing=True
+        )
+        if consultation is None:
+            raise NotFound("No such consultation.")
+        check_transition(consultation.status, new_status)
+        stamp, action = _STEPS[new_status]
+        consultation.status = new_status
+        if getattr(consultation, stamp) is None:  # a corrected no-show keeps when it ended
+            setattr(consultation, stamp, now)
+        record_event(session, consultation, action, now, actor)
+    return consultation
 
 
 def cancel(

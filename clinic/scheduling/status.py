@@ -1,4 +1,10 @@
-"""Which status changes a consultation may go through: the one table every caller uses."""
+"""Which status changes a consultation may go through: the one table every caller uses.
+
+The lifecycle follows FHIR's Appointment: booked → arrived (the patient checked in) → in-progress
+(the call started) → fulfilled, or noshow, or cancelled. A call may start before the patient checks
+in (they can join straight from the e-mail), and a no-show the housekeeping job marked may be
+corrected to fulfilled by the clinician who did see the patient.
+"""
 
 from ..models import ConsultationStatus as S
 from .errors import BookingError
@@ -9,11 +15,11 @@ class InvalidTransition(BookingError):
 
 
 TRANSITIONS: dict[S, frozenset[S]] = {
-    S.BOOKED: frozenset({S.ARRIVED, S.NO_SHOW, S.CANCELLED}),
-    S.ARRIVED: frozenset({S.IN_PROGRESS, S.NO_SHOW, S.CANCELLED}),
-    S.IN_PROGRESS: frozenset({S.COMPLETED}),
-    S.COMPLETED: frozenset(),
-    S.NO_SHOW: frozenset(),
+    S.BOOKED: frozenset({S.ARRIVED, S.IN_PROGRESS, S.NOSHOW, S.CANCELLED}),
+    S.ARRIVED: frozenset({S.IN_PROGRESS, S.NOSHOW, S.CANCELLED}),
+    S.IN_PROGRESS: frozenset({S.FULFILLED}),
+    S.FULFILLED: frozenset(),
+    S.NOSHOW: frozenset({S.FULFILLED}),
     S.CANCELLED: frozenset(),
 }
 
@@ -24,3 +30,8 @@ RESCHEDULABLE = frozenset({S.BOOKED})
 def check_transition(current: S, new: S) -> None:
     if new not in TRANSITIONS[current]:
         raise InvalidTransition(f"A {current.value} consultation cannot become {new.value}.")
+
+
+def allowed_next(current: S) -> frozenset[S]:
+    """The statuses a consultation in `current` may move to."""
+    return TRANSITIONS[current]

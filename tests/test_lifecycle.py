@@ -1,0 +1,92 @@
+"""A consultation's day: booked → arrived → in-progress → fulfilled, or noshow, each step audited."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.audit import Actor
+from clinic.models import AuditEvent, Consultation, ConsultationStatus
+from clinic.scheduling.errors import NotFound
+from clinic.scheduling.lifecycle import change_status
+from clinic.scheduling.status import TRANSITIONS, InvalidTransition
+
+from . import factories
+
+S = ConsultationStatus
+DAY_STEPS = (S.ARRIVED, S.IN_PROGRESS, S.FULFILLED, S.NOSHOW)
+DOCTOR = Actor.staff(7, "10.0.0.7")
+
+
+@pytest.fixture
+def consultation(session, now):
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    booked = factories.booking(session, service, now.replace(hour=10), now=now)
+    return booked.consultation
+
+
+def events(session, consultation) -> list[AuditEvent]:
+    session.commit()
+    query = select(AuditEvent).where(
+        AuditEvent.entity_type == "consultation", AuditEvent.entity_id == str(consultation.id)
+    )
+    return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
+def test_a_consultation_goes_through_its_day_and_each_step_is_stamped_and_audited(session, consultation, now):
+    times = [now + timedelta(minutes=m) for m in (115, 121, 150)]
+
+    change_status(session, consultation.id, S.ARRIVED, now=times[0], actor=Actor("patient"))
+    change_status(session, consultation.id, S.IN_PROGRESS, now=times[1], actor=DOCTOR)
+    done = change_status(session, consultation.id, S.FULFILLED, now=times[2], actor=DOCTOR)
+
+    assert done.status is S.FULFILLED
+    assert (done.arrived_at, done.started_at, done.ended_at) == tuple(times)
+    steps = [(e.action, e.actor, e.remote_addr) for e in events(session, consultation)[1:]]
+    assert steps == [
+        ("consultation.arrived", "patient", None),
+        ("consultation.started", "staff:7", "10.0.0.7"),
+        ("consultation.fulfilled", "staff:7", "10.0.0.7"),
+    ]
+
+
+@pytest.mark.parametrize(("current", "wanted"), list(itertools.product(S, DAY_STEPS)))
+def test_every_status_change_is_allowed_exactly_when_the_table_says(
+    session, consultation, now, current, wanted
+):
+    consultation.status = current
+    session.commit()
+    before = len(events(session, consultation))
+
+    if wanted in TRANSITIONS[current]:
+        assert change_status(session, consultation.id, wanted, now=now, actor=DOCTOR).status is wanted
+        assert len(events(session, consultation)) == before + 1
+    else:
+        with pytest.raises(InvalidTransition):
+            change_status(session, consultation.id, wanted, now=now, actor=DOCTOR)
+        session.expire_all()
+        assert session.get(Consultation, consultation.id).status is current
+        assert len(events(session, consultation)) == before
+
+
+def test_cancelling_is_not_a_status_change_of_the_day(session, consultation, now):
+    with pytest.raises(InvalidTransition):
+        change_status(session, consultation.id, S.CANCELLED, now=now, actor=DOCTOR)
+
+
+def test_a_corrected_no_show_keeps_the_time_it_ended(session, consultation, now):
+    change_status(session, consultation.id, S.NOSHOW, now=now, actor=DOCTOR)
+
+    corrected = change_status(
+        session, consultation.id, S.FULFILLED, now=now + timedelta(days=1), actor=DOCTOR
+    )
+
+    assert corrected.status is S.FULFILLED and corrected.ended_at == now
+
+
+def test_an_unknown_consultation_is_not_found(session, now):
+    with pytest.raises(NotFound):
+        change_status(session, 999_999, S.ARRIVED, now=now, actor=DOCTOR)
