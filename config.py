@@ -124,6 +124,13 @@ class Config:
     # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
     OUTBOX_RETRY_MAX_SECONDS = float(_env("OUTBOX_RETRY_MAX_SECONDS", "900"))
 
+    # Minutes before the start from which the patient may check in and join, and the clinician start the call.
+    JOIN_WINDOW_MINUTES = int(_env("JOIN_WINDOW_MINUTES", "15"))
+    # Minutes after the end until which the call may still be joined; after that the link stops working.
+    JOIN_GRACE_MINUTES = int(_env("JOIN_GRACE_MINUTES", "30"))
+    # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
+    NOSHOW_AFTER_MINUTES = int(_env("NOSHOW_AFTER_MINUTES", "30"))
+
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
     # Wrong passwords in a row that lock a staff account.

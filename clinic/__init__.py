@@ -35,11 +35,12 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import admin, api, auth, booking, cli, dev, errors, health, security
+    from . import admin, api, auth, booking, cli, dev, errors, health, schedule, security
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(schedule.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies

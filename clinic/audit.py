@@ -62,6 +62,14 @@ def record(
     return event
 
 
+def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
+    """Every event about one record, oldest first: a consultation's history on the staff pages."""
+    query = select(AuditEvent).where(
+        AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
+    )
+    return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
 def verify_chain(session: Session) -> int | None:
     """The id of the first event whose hash or link does not check out, or None if all do."""
     prev = GENESIS

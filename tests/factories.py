@@ -2,14 +2,26 @@
 
 import itertools
 import secrets
+import uuid
 from datetime import date, time
 
 from flask.testing import FlaskClient
 
 from clinic.audit import Actor
-from clinic.models import AvailabilityRule, Clinician, Department, Service, StaffRole, StaffUser, TimeOff
-from clinic.scheduling.booking import BookingRequest, book
+from clinic.models import (
+    AvailabilityRule,
+    Clinician,
+    Consultation,
+    Department,
+    Patient,
+    Service,
+    StaffRole,
+    StaffUser,
+    TimeOff,
+)
+from clinic.scheduling.booking import BookingRequest, book, place
 from clinic.scheduling.patients import PatientDetails
+from clinic.scheduling.tokens import manage_token, token_hash
 from clinic.staff.accounts import hash_password
 
 from .conftest import TEST_SECRET
@@ -109,6 +121,38 @@ def booking(session, svc: Service, start, *, now, clinician_id=None, reason="", 
         idempotency_key=key,
     )
     return book(session, request, now=now, secret=TEST_SECRET, actor=Actor("patient"))
+
+
+def consultation(session, svc: Service, person: Clinician, start, *, patient=None, **fields) -> Consultation:
+    """A consultation written straight to the database at `start` (no slot rules, no outbox), for
+    pages that show the day as it is; committed. Use `booking` to go through the booking service."""
+    n = next(_seq)
+    details = patient or patient_details(n)
+    row = Consultation(
+        **{
+            "uuid": str(uuid.uuid4()),
+            "reference": f"T{n:03d}-{n % 10000:04d}"[:12],
+            "patient": Patient(
+                name=details.name,
+                email=details.email,
+                phone=details.phone,
+                birth_date=details.birth_date,
+                time_zone=details.time_zone,
+            ),
+            "clinician": person,
+            "service": svc,
+            "patient_time_zone": details.time_zone,
+            "manage_token_hash": token_hash(manage_token(TEST_SECRET, f"unused-{n}")),
+            "meeting_provider": "jitsi",
+            "meeting_join_url": f"https://meet.example/room-{n}",
+            "meeting_host_url": f"https://meet.example/room-{n}?host",
+            **fields,
+        }
+    )
+    place(row, svc, start)
+    session.add(row)
+    session.commit()
+    return row
 
 
 def staff(

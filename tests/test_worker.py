@@ -14,7 +14,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from clinic.jobs.settings import WorkerSettings, parse_durations
-from clinic.jobs.worker import HEARTBEAT_JOB_ID, JOB_ID, BackgroundWorker, Worker, build_scheduler
+from clinic.jobs.worker import (
+    HEARTBEAT_JOB_ID,
+    HOUSEKEEPING_JOB_ID,
+    JOB_ID,
+    BackgroundWorker,
+    Worker,
+    build_scheduler,
+)
 from clinic.models import WorkerHeartbeat, utcnow
 
 from . import factories
@@ -43,11 +50,16 @@ def wait_for(condition, timeout: float = 20.0) -> bool:
     return False
 
 
-def test_the_scheduler_keeps_two_in_memory_jobs_that_never_overlap_or_pile_up(app):
+def test_the_scheduler_keeps_three_in_memory_jobs_that_never_overlap_or_pile_up(app):
     scheduler = build_scheduler(Worker(app), BackgroundScheduler)
 
-    dispatcher, heartbeat = scheduler.get_jobs()
-    assert (dispatcher.id, heartbeat.id) == (JOB_ID, HEARTBEAT_JOB_ID)
+    dispatcher, heartbeat, housekeeping = scheduler.get_jobs()
+    assert (dispatcher.id, heartbeat.id, housekeeping.id) == (JOB_ID, HEARTBEAT_JOB_ID, HOUSEKEEPING_JOB_ID)
+    assert (housekeeping.max_instances, housekeeping.coalesce, housekeeping.misfire_grace_time) == (
+        1,
+        True,
+        None,
+    )
     assert (dispatcher.max_instances, dispatcher.coalesce, dispatcher.misfire_grace_time) == (1, True, None)
     assert dispatcher.trigger.interval == timedelta(seconds=app.config["OUTBOX_TICK_SECONDS"])
     # Its own thread: a long batch on the dispatcher's must not stop the beats.

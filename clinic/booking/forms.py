@@ -196,6 +196,7 @@ class DetailsForm(ChoiceFields):
         validators=[DataRequired("Tick the box to agree, or we cannot book the consultation.")],
     )
     idempotency_key = IdempotencyKeyField()
+    email_required = True  # staff booking by phone may leave it out
 
     def checked_request(self, today: date) -> BookingRequest | None:
         """The request to book; None, with the errors beside their fields, if anything is wrong.
@@ -211,6 +212,7 @@ class DetailsForm(ChoiceFields):
                 birth_date=self.birth_date.data,
                 time_zone=self.time_zone.data,
                 today=today,
+                email_required=self.email_required,
             )
         except InvalidDetails as invalid:
             for name, message in invalid.errors.items():

@@ -44,6 +44,7 @@ class WorkerSettings:
     invite_domain: str
     hospital_name: str
     public_base_url: str
+    noshow_after: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
@@ -66,6 +67,7 @@ class WorkerSettings:
             invite_domain=config["INVITE_DOMAIN"],
             hospital_name=config["HOSPITAL_NAME"],
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
+            noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
         )
         if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:
             raise ValueError(

@@ -26,12 +26,15 @@ from .claims import reclaim_expired
 from .dispatch import dispatch
 from .effects import Context
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
+from .housekeeping import housekeep
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "clinic.outbox"
 HEARTBEAT_JOB_ID = "clinic.heartbeat"
+HOUSEKEEPING_JOB_ID = "clinic.housekeeping"
+HOUSEKEEPING_SECONDS = 60
 
 
 class Worker:
@@ -58,6 +61,10 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def housekeep(self) -> None:
+        """Mark no-shows (see jobs.housekeeping)."""
+        self._in_session(lambda: housekeep(db.session, self.clock(), noshow_after=self.settings.noshow_after))
+
     def register(self) -> None:
         """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
         self._in_session(lambda: register(db.session, self.worker_id, self.clock()))
@@ -77,7 +84,7 @@ class Worker:
 
 
 def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> BaseScheduler:
-    """A scheduler with the outbox job and the heartbeat, in memory: nothing in it outlives the process."""
+    """A scheduler with the outbox, housekeeping and heartbeat jobs, in memory: none outlives the process."""
     scheduler = scheduler_type(
         jobstores={"default": MemoryJobStore()},
         # The heartbeat has its own thread, so a long batch does not make the worker look dead.
@@ -110,6 +117,15 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         id=HEARTBEAT_JOB_ID,
         name="worker heartbeat",
         executor="heartbeat",
+        **always,
+    )
+    scheduler.add_job(
+        worker.housekeep,
+        "interval",
+        seconds=HOUSEKEEPING_SECONDS,
+        id=HOUSEKEEPING_JOB_ID,
+        name="housekeeping",
+        misfire_grace_time=None,
         **always,
     )
     return scheduler

@@ -180,13 +180,20 @@ def place(consultation: Consultation, service: Service, start: datetime) -> None
 
 
 def _patient(session: Session, details: PatientDetails, now: datetime) -> Patient:
-    """The patient with this e-mail and date of birth, with their latest contact details."""
-    patient = session.scalar(
-        select(Patient)
-        .where(func.lower(Patient.email) == details.email.lower(), Patient.birth_date == details.birth_date)
-        .order_by(Patient.id)
-        .limit(1)
-    )
+    """The patient with this e-mail and date of birth, with their latest contact details.
+
+    Without an e-mail nobody can be matched safely: staff booking by phone make a new record.
+    """
+    patient = None
+    if details.email is not None:
+        patient = session.scalar(
+            select(Patient)
+            .where(
+                func.lower(Patient.email) == details.email.lower(), Patient.birth_date == details.birth_date
+            )
+            .order_by(Patient.id)
+            .limit(1)
+        )
     if patient is None:
         patient = Patient(
             name=details.name, email=details.email, birth_date=details.birth_date, created_at=now

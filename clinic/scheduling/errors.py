@@ -55,3 +55,15 @@ class ChangeNotAllowed(BookingError):
         super().__init__(message)
         self.contact_phone = contact_phone
         self.deadline = deadline
+
+
+class NotNow(BookingError):
+    """A step whose time has not come or has passed, e.g. starting a call hours early."""
+
+    code = "not_now"
+
+
+class MeetingNotReady(NotNow):
+    """The video meeting is still being made (its outbox message has not run yet)."""
+
+    code = "meeting_not_ready"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..audit import Actor
+from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
@@ -52,6 +52,26 @@ def change_status(
     return consultation
 
 
+def mark_no_shows(session: Session, *, now: datetime, after: timedelta, limit: int = 500) -> int:
+    """Mark noshow the booked consultations that ended `after` ago or more and nobody acted on.
+
+    A patient who checked in is not a no-show, so only `booked` ones qualify; returns how many.
+    """
+    with write_transaction(session):
+        missed = session.scalars(
+            select(Consultation)
+            .where(Consultation.status == ConsultationStatus.BOOKED, Consultation.ends_at <= now - after)
+            .order_by(Consultation.ends_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for consultation in missed:
+            consultation.status = ConsultationStatus.NOSHOW
+            consultation.ended_at = now
+            record_event(session, consultation, "consultation.noshow", now, SYSTEM)
+    return len(missed)
+
+
 def cancel(
     session: Session,
     consultation_id: int,
@@ -59,7 +79,7 @@ def cancel(
     now: datetime,
     actor: Actor,
     reason: str = "",
-    enforce_cutoff=True,
+    enforce_cutoff: bool = True,
 ) -> Consultation:
     """Cancel a consultation (patients only up to the service's cut-off)."""
     with write_transaction(session):
@@ -84,13 +104,18 @@ def reschedule(
     now: datetime,
     actor: Actor,
     clinician_id: int | None = None,
+    enforce_cutoff: bool = True,
 ) -> Consultation:
-    """Move a consultation to another free time (same clinician unless another is named)."""
+    """Move a consultation to another free time (same clinician unless another is named).
+
+    Patients may move it only up to the service's cut-off; staff moving it for them may later.
+    """
     with write_transaction(session):
         consultation = _locked_consultation(session, consultation_id, clinician_id)
         if consultation.status not in RESCHEDULABLE:
             raise ChangeNotAllowed("This consultation can no longer be moved.")
-        _check_cutoff(consultation, now)
+        if enforce_cutoff:
+            _check_cutoff(consultation, now)
         service = consultation.service
         target = clinician_id or consultation.clinician_id
         service_clinicians(session, service, target)  # the new clinician must offer the service

@@ -28,7 +28,7 @@ class InvalidDetails(BookingError):
 @dataclass(frozen=True)
 class PatientDetails:
     name: str
-    email: str
+    email: str | None  # None only when staff book for someone without e-mail
     phone: str
     birth_date: date
     time_zone: str
@@ -36,12 +36,23 @@ class PatientDetails:
 
 
 def check_patient_details(
-    *, name: object, email: object, phone: object, birth_date: object, time_zone: object, today: date
+    *,
+    name: object,
+    email: object,
+    phone: object,
+    birth_date: object,
+    time_zone: object,
+    today: date,
+    email_required: bool = True,
 ) -> PatientDetails:
-    """Normalised details, or InvalidDetails naming every field that is wrong."""
+    """Normalised details, or InvalidDetails naming every field that is wrong.
+
+    Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
+    """
     errors: dict[str, str] = {}
     clean_name = _text(name, "name", MAX_NAME, errors)
-    clean_email = _email(email, errors)
+    no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
+    clean_email = None if no_email else _email(email, errors)
     clean_phone = _text(phone, "phone", 40, errors)
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."

@@ -2,7 +2,8 @@
 
 Statuses take FHIR's codes (fulfilled, noshow, in-progress), each step of the lifecycle keeps its
 time, a consultation may have a second participant (interpreter, relative or carer), reception
-staff belong to a department, and a patient booked by phone may have no e-mail address.
+staff belong to a department, a patient booked by phone may have no e-mail address, and the
+audit trail is indexed by record for the staff pages that show a consultation's history.
 
 Revision ID: 0005
 Revises: 0004
@@ -47,6 +48,10 @@ def upgrade():
     with op.batch_alter_table('companion', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_companion_consultation_id'), ['consultation_id'], unique=False)
 
+    # A consultation's history on the staff pages is read by entity.
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_event_entity', ['entity_type', 'entity_id'], unique=False)
+
     with op.batch_alter_table('consultation', schema=None) as batch_op:
         batch_op.add_column(sa.Column('arrived_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('started_at', sa.DateTime(timezone=True), nullable=True))
@@ -79,6 +84,9 @@ def downgrade():
         batch_op.drop_column('ended_at')
         batch_op.drop_column('started_at')
         batch_op.drop_column('arrived_at')
+
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_event_entity')
 
     with op.batch_alter_table('companion', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_companion_consultation_id'))

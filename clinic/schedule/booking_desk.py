@@ -1,0 +1,104 @@
+"""The staff booking page: choose a service, clinician and time for a patient on the phone, then book.
+
+One page: the choices come with GET (so the back button and links work), the booking with POST.
+"""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..audit import Actor
+from ..booking.calendar import group_by_day
+from ..booking.calendar import page as calendar_page
+from ..errors import status_for
+from ..extensions import db
+from ..links import manage_url
+from ..models import Consultation, Service, utcnow
+from ..scheduling.agenda import Viewer
+from ..scheduling.errors import NotFound, SlotUnavailable
+from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
+from ..scheduling.tokens import manage_token
+from .forms import StaffBookingForm
+
+
+def book_page(viewer: Viewer, actor: Actor) -> ResponseReturnValue:
+    """GET: the choices and free times; POST: book them for the patient and show the consultation."""
+    if request.method == "GET":
+        return _page(viewer, StaffBookingForm(request.args))
+    form = StaffBookingForm()
+    service = _service(viewer, form)
+    wanted = form.checked_request(utcnow().astimezone(form.time_zone.chosen(form, _default_zone())).date())
+    if service is None or wanted is None:
+        return _page(viewer, form)
+    try:
+        booked = book_for_patient(
+            db.session, viewer, wanted, now=utcnow(), secret=current_app.config["SECRET_KEY"], actor=actor
+        )
+    except SlotUnavailable as refusal:
+        form.start.errors.append(str(refusal))
+        return _page(viewer, form, refusal)
+    except NotFound as missing:
+        form[missing.field or "service"].errors.append(str(missing))
+        return _page(viewer, form)
+    consultation = booked.consultation
+    if consultation.patient.email:
+        flash(f"Booked {consultation.reference}. {consultation.patient.name} gets a confirmation e-mail.")
+    else:
+        flash(f"Booked {consultation.reference}. No e-mail: print the letter or read it to the patient.")
+    return redirect(url_for("schedule.consultation", consultation_id=consultation.id), 303)
+
+
+def manage_link(consultation: Consultation) -> str:
+    """The patient's own link to their booking, for the printed letter."""
+    config = current_app.config
+    token = manage_token(config["SECRET_KEY"], consultation.uuid)
+    return manage_url(config["PUBLIC_BASE_URL"], consultation.reference, token)
+
+
+def _page(
+    viewer: Viewer, form: StaffBookingForm, refusal: SlotUnavailable | None = None
+) -> ResponseReturnValue:
+    service = _service(viewer, form)
+    tz = form.time_zone.chosen(form, _default_zone())
+    calendar = alternatives = None
+    clinicians = []
+    if service is not None:
+        clinicians = bookable_clinicians(db.session, viewer, service)
+        clinician_id = _clinician_id(viewer, form)
+        days = current_app.config["BOOKING_DAYS_SHOWN"]
+        calendar = calendar_page(db.session, service, clinician_id, tz, form.day.data, utcnow(), days)
+    if refusal is not None:
+        alternatives = group_by_day(refusal.alternatives, tz)
+    page = render_template(
+        "schedule/book.html",
+        form=form,
+        services=bookable_services(db.session, viewer),
+        service=service,
+        clinicians=clinicians,
+        calendar=calendar,
+        alternatives=alternatives,
+        first_available=not viewer.is_clinician,
+    )
+    posted = request.method == "POST"
+    return page, status_for(refusal) if refusal else (422 if posted and form.errors else 200)
+
+
+def _service(viewer: Viewer, form: StaffBookingForm) -> Service | None:
+    """The chosen service if `viewer` may book it; None (with the reason beside the field) otherwise."""
+    if form.service.raw_data in (None, [], [""]):
+        return None
+    if not form.service.validate(form):
+        return None
+    try:
+        return bookable_service(db.session, viewer, form.service.data)
+    except NotFound as missing:
+        form.service.errors.append(str(missing))
+        return None
+
+
+def _clinician_id(viewer: Viewer, form: StaffBookingForm) -> int | None:
+    """Whose free times to show: a clinician's own; else the one chosen, or None for the first available."""
+    return viewer.clinician_id if viewer.is_clinician else form.clinician.data
+
+
+def _default_zone() -> str:
+    return current_app.config["DEFAULT_TIME_ZONE"]

@@ -1,0 +1,111 @@
+"""The schedule pages' forms: which day and whose, status actions, and booking for a patient."""
+
+import datetime as dt
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    Field,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired
+from wtforms.widgets import HiddenInput
+
+from ..booking.forms import ClinicianField, DetailsForm, ReasonField, TimePickerFields
+from ..models import ConsultationStatus
+from ..scheduling.patients import MAX_REASON
+
+S = ConsultationStatus
+STATUS_LABELS = {
+    S.BOOKED: "Booked",
+    S.ARRIVED: "Waiting",
+    S.IN_PROGRESS: "In call",
+    S.FULFILLED: "Done",
+    S.NOSHOW: "No-show",
+    S.CANCELLED: "Cancelled",
+}
+# The buttons for status changes from the schedule (starting the call has its own).
+ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
+_MAX_ID = 2**31 - 1
+
+
+class OptionalIdField(Field):
+    """A record's id from a link, or None when absent; anything malformed is an error, not a query."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = valuelist[0] if valuelist else ""
+        self.data = None
+        if text == "":
+            return
+        if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
+            raise ValueError("Choose one from the list.")
+        self.data = int(text)
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+
+class ScheduleQuery(FlaskForm):
+    """Which day (or week) and whose schedule: GET, so links and bookmarks work."""
+
+    class Meta:
+        csrf = False
+
+    date = DateField("Date", render_kw={"type": "date"})  # the query parameter is ?date=YYYY-MM-DD
+    department = OptionalIdField()
+    clinician = OptionalIdField()
+
+    def chosen_day(self, today: dt.date) -> dt.date:
+        """The date asked for; today when none or a malformed one was given (the error shows)."""
+        return self.date.data if self.date.data and not self.date.errors else today
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        "New status",
+        choices=[SelectChoice(status.value, label) for status, label in ACTION_LABELS.items()],
+        invalid_choice_message="Choose one of the actions.",
+    )
+    next = HiddenField()
+
+    def chosen(self) -> ConsultationStatus:
+        return ConsultationStatus(self.status.data)
+
+
+class StaffCancelForm(FlaskForm):
+    reason = ReasonField(
+        "Reason for cancelling (optional, kept for the clinic, not sent to the patient)",
+        render_kw={"maxlength": MAX_REASON, "rows": 2},
+    )
+
+
+class MoveForm(TimePickerFields):
+    """A new time for a consultation, shown in the patient's zone; optionally another clinician."""
+
+    clinician = ClinicianField(invalid="Choose a clinician from the list.")
+
+
+class StaffBookingForm(DetailsForm):
+    """The booking form for staff on the phone: the patient's e-mail may be left out."""
+
+    email = EmailField(
+        "E-mail address (optional: leave empty if the patient has none)",
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    name = StringField("Patient's full name", render_kw={"autocomplete": "off"})
+    reason = ReasonField(
+        "Reason for the visit (optional, seen only by the clinician)",
+        render_kw={"maxlength": MAX_REASON, "rows": 3},
+    )
+    consent = BooleanField(
+        "The patient agreed that the hospital may use these details to arrange and hold the consultation",
+        validators=[DataRequired("Ask the patient and tick the box, or the consultation cannot be booked.")],
+    )
+    email_required = False

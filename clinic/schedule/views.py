@@ -1,0 +1,240 @@
+"""The staff schedule: a day and a week of consultations, one consultation, and acting on it."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from ..audit import Actor, events_for
+from ..auth.access import staff_required
+from ..auth.sessions import local_path
+from ..booking.calendar import page as calendar_page
+from ..errors import status_for
+from ..extensions import db
+from ..models import Consultation, utcnow
+from ..scheduling.agenda import (
+    Scope,
+    Viewer,
+    consultation_for_staff,
+    day_agenda,
+    departments,
+    row_for,
+    schedule_scope,
+    week_agenda,
+)
+from ..scheduling.consulting import JoinWindow, set_status, start_call
+from ..scheduling.errors import BookingError, SlotUnavailable
+from ..scheduling.front_desk import cancel_for_patient, move_for_patient
+from ..scheduling.timezones import zone
+from . import booking_desk, forms
+
+bp = Blueprint("schedule", __name__, url_prefix="/schedule")
+bp.add_app_template_global(forms.STATUS_LABELS, "status_labels")
+bp.add_app_template_global(forms.ACTION_LABELS, "action_labels")
+staff_only = staff_required()
+_ID = "int(min=1, max=2147483647)"
+
+
+@bp.get("/")
+@staff_only
+def day() -> ResponseReturnValue:
+    query, scope, tz = _schedule()
+    shown = query.chosen_day(_today(tz))
+    agenda = day_agenda(db.session, viewer(), scope, shown, tz)
+    page = render_template(
+        "schedule/day.html",
+        query=query,
+        scope=scope,
+        agenda=agenda,
+        window=JoinWindow.from_config(current_app.config),
+        now=utcnow(),
+        **_around(shown, timedelta(days=1)),
+        **_choices(scope),
+    )
+    return page, 422 if query.errors else 200
+
+
+@bp.get("/week")
+@staff_only
+def week() -> ResponseReturnValue:
+    query, scope, tz = _schedule()
+    days = week_agenda(db.session, viewer(), scope, query.chosen_day(_today(tz)), tz)
+    around = _around(days[0].day, timedelta(days=7))
+    page = render_template(
+        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope)
+    )
+    return page, 422 if query.errors else 200
+
+
+@bp.get("/updates")
+@staff_only
+def updates() -> ResponseReturnValue:
+    """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
+    query, scope, tz = _schedule()
+    agenda = day_agenda(db.session, viewer(), scope, query.chosen_day(_today(tz)), tz)
+    return {
+        "consultations": [
+            {
+                "id": row.consultation.id,
+                "status": row.consultation.status.value,
+                "label": forms.STATUS_LABELS[row.consultation.status],
+                "waiting_since": _local_hhmm(row.consultation.arrived_at, tz) if row.waiting else None,
+            }
+            for row in agenda.rows
+        ]
+    }
+
+
+@bp.get(f"/consultations/<{_ID}:consultation_id>")
+@staff_only
+def consultation(consultation_id: int) -> ResponseReturnValue:
+    return _consultation_page(consultation_for_staff(db.session, viewer(), consultation_id))
+
+
+@bp.post(f"/consultations/<{_ID}:consultation_id>/status")
+@staff_only
+def change_status(consultation_id: int) -> ResponseReturnValue:
+    form = forms.StatusForm()
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    if not form.validate():
+        return _consultation_page(found, status_form=form), 422
+    changed = set_status(db.session, viewer(), found.id, form.chosen(), now=utcnow(), actor=actor())
+    flash(f"{changed.patient.name}: {forms.STATUS_LABELS[changed.status].lower()}.")
+    return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=found.id), 303)
+
+
+@bp.post(f"/consultations/<{_ID}:consultation_id>/start")
+@staff_only
+def start(consultation_id: int) -> ResponseReturnValue:
+    window = JoinWindow.from_config(current_app.config)
+    link = start_call(db.session, viewer(), consultation_id, now=utcnow(), window=window, actor=actor())
+    return redirect(link, 303)
+
+
+@bp.post(f"/consultations/<{_ID}:consultation_id>/cancel")
+@staff_only
+def cancel(consultation_id: int) -> ResponseReturnValue:
+    form = forms.StaffCancelForm()
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    if not form.validate():
+        return _consultation_page(found, cancel_form=form), 422
+    cancel_for_patient(db.session, viewer(), found.id, now=utcnow(), actor=actor(), reason=form.reason.data)
+    flash(_told(found, "is cancelled"))
+    return redirect(url_for(".consultation", consultation_id=found.id), 303)
+
+
+@bp.get(f"/consultations/<{_ID}:consultation_id>/move")
+@staff_only
+def choose_new_time(consultation_id: int) -> ResponseReturnValue:
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
+
+
+@bp.post(f"/consultations/<{_ID}:consultation_id>/move")
+@staff_only
+def move(consultation_id: int) -> ResponseReturnValue:
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    form = forms.MoveForm(time_zone=found.patient_time_zone)
+    if not form.validate():
+        return _move_page(found, form)
+    try:
+        moved = move_for_patient(db.session, viewer(), found.id, form.start.data, now=utcnow(), actor=actor())
+    except SlotUnavailable as refusal:
+        form.start.errors.append(str(refusal))
+        return _move_page(found, form, status_for(refusal))
+    flash(_told(moved, "has moved"))
+    return redirect(url_for(".consultation", consultation_id=moved.id), 303)
+
+
+@bp.route("/book", methods=["GET", "POST"])
+@staff_only
+def book() -> ResponseReturnValue:
+    return booking_desk.book_page(viewer(), actor())
+
+
+@bp.get(f"/consultations/<{_ID}:consultation_id>/letter")
+@staff_only
+def letter(consultation_id: int) -> ResponseReturnValue:
+    """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    return render_template(
+        "schedule/letter.html", consultation=found, manage_url=booking_desk.manage_link(found)
+    )
+
+
+@bp.errorhandler(BookingError)
+def refused(error: BookingError) -> ResponseReturnValue:
+    status = status_for(error)
+    return render_template("error.html", code=status, message=str(error)), status
+
+
+def viewer() -> Viewer:
+    """The signed-in staff member, as the services take them."""
+    return Viewer(current_user.id, current_user.role, current_user.clinician_id, current_user.department_id)
+
+
+def actor() -> Actor:
+    return Actor.staff(current_user.id, request.remote_addr)
+
+
+def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
+    query = forms.ScheduleQuery(request.args)
+    query.validate()
+    scope = schedule_scope(db.session, viewer(), query.department.data, query.clinician.data)
+    return query, scope, zone(scope.zone_name or current_app.config["DEFAULT_TIME_ZONE"])
+
+
+def _choices(scope: Scope) -> dict:
+    """What the page offers to switch to: departments for admins, the department's clinicians."""
+    clinicians = scope.department.clinicians if scope.department and not viewer().is_clinician else []
+    return {"departments": departments(db.session, viewer()), "clinicians": clinicians}
+
+
+def _around(shown: date, step: timedelta) -> dict[str, date]:
+    return {"previous": shown - step, "next": shown + step}
+
+
+def _today(tz: ZoneInfo) -> date:
+    return utcnow().astimezone(tz).date()
+
+
+def _local_hhmm(instant: datetime | None, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%H:%M") if instant else ""
+
+
+def _consultation_page(
+    found: Consultation,
+    *,
+    status_form: forms.StatusForm | None = None,
+    cancel_form: forms.StaffCancelForm | None = None,
+) -> ResponseReturnValue:
+    tz = zone(found.clinician.time_zone)
+    row = row_for(viewer(), found, found.starts_at.astimezone(tz).date())
+    return render_template(
+        "schedule/consultation.html",
+        consultation=found,
+        row=row,
+        zone=tz,
+        history=events_for(db.session, "consultation", found.id),
+        status_form=status_form or forms.StatusForm(formdata=None),
+        cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
+        window=JoinWindow.from_config(current_app.config),
+        now=utcnow(),
+    )
+
+
+def _told(found: Consultation, what: str) -> str:
+    """What to tell staff after a change: the patient hears by e-mail, or staff must tell them."""
+    if found.patient.email:
+        return f"The consultation {what}. {found.patient.name} gets an e-mail about it."
+    return f"The consultation {what}. {found.patient.name} has no e-mail: phone them or print the letter."
+
+
+def _move_page(found: Consultation, form: forms.MoveForm, status: int | None = None) -> ResponseReturnValue:
+    tz = form.time_zone.chosen(form, found.patient_time_zone)
+    days = current_app.config["BOOKING_DAYS_SHOWN"]
+    times = calendar_page(db.session, found.service, found.clinician_id, tz, form.day.data, utcnow(), days)
+    page = render_template("schedule/move.html", form=form, consultation=found, calendar=times)
+    return page, status or (422 if form.errors else 200)

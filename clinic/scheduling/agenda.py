@@ -1,0 +1,192 @@
+"""What staff see of consultations: whose they may see, a day's and a week's list, one consultation.
+
+A clinician sees their own consultations, reception their department's, an admin any department's.
+Anything else is NotFound, the same as a consultation that does not exist, so ids reveal nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ..models import Clinician, Consultation, ConsultationStatus, Department, StaffRole
+from .errors import NotFound
+from .status import allowed_next
+from .timezones import day_bounds
+
+S = ConsultationStatus
+# Only the clinician who holds the call starts and finishes it; anyone who sees it may do the rest.
+CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in staff member as the schedule services need them."""
+
+    user_id: int
+    role: StaffRole
+    clinician_id: int | None = None
+    department_id: int | None = None
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role is StaffRole.CLINICIAN
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose consultations a schedule lists: one clinician's, or a department's (optionally narrowed)."""
+
+    department: Department | None
+    clinician: Clinician | None
+
+    @property
+    def zone_name(self) -> str | None:
+        """A clinician's schedule is in their zone; a department's in the hospital's (None)."""
+        return self.clinician.time_zone if self.clinician else None
+
+
+def schedule_scope(
+    session: Session, viewer: Viewer, department_id: int | None = None, clinician_id: int | None = None
+) -> Scope:
+    """The schedule `viewer` asked for, or NotFound if it is not theirs to see.
+
+    A clinician always gets their own; reception their department (one clinician of it if asked);
+    an admin the department asked for (the first one if none), or one clinician.
+    """
+    if viewer.is_clinician:
+        own = session.get(Clinician, viewer.clinician_id) if viewer.clinician_id else None
+        if own is None:
+            raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
+        return Scope(own.department, own)
+    if viewer.role is StaffRole.RECEPTION:
+        if viewer.department_id is None:
+            raise NotFound("This sign-in has no department. Ask an admin to set one.")
+        department_id = viewer.department_id
+    department = _department(session, department_id)
+    clinician = None
+    if clinician_id is not None:
+        clinician = session.get(Clinician, clinician_id)
+        if clinician is None or clinician.department_id != department.id:
+            raise NotFound("No such clinician in this department.")
+    return Scope(department, clinician)
+
+
+def _department(session: Session, department_id: int | None) -> Department:
+    if department_id is None:
+        department = session.scalar(select(Department).order_by(Department.name).limit(1))
+    else:
+        department = session.get(Department, department_id)
+    if department is None:
+        raise NotFound("No such department.")
+    return department
+
+
+def departments(session: Session, viewer: Viewer) -> list[Department]:
+    """The departments whose schedules `viewer` may switch between (admins only have a choice)."""
+    if viewer.role is not StaffRole.ADMIN:
+        return []
+    return list(session.scalars(select(Department).order_by(Department.name)))
+
+
+def visible(viewer: Viewer) -> Select:
+    """Consultations `viewer` may see, as a query to narrow further."""
+    query = select(Consultation).join(Consultation.clinician)
+    if viewer.is_clinician:
+        return query.where(Consultation.clinician_id == (viewer.clinician_id or -1))
+    if viewer.role is StaffRole.RECEPTION:
+        return query.where(Clinician.department_id == (viewer.department_id or -1))
+    return query
+
+
+def consultation_for_staff(session: Session, viewer: Viewer, consultation_id: int) -> Consultation:
+    """One consultation `viewer` may see, its people loaded; NotFound otherwise."""
+    query = visible(viewer).where(Consultation.id == consultation_id).options(*_LOADED)
+    consultation = session.scalar(query)
+    if consultation is None:
+        raise NotFound("No such consultation.")
+    return consultation
+
+
+@dataclass(frozen=True)
+class Row:
+    """One consultation on a schedule, with what the viewer may do with it."""
+
+    consultation: Consultation
+    age: int
+    actions: frozenset[ConsultationStatus]
+    may_start: bool  # the viewer holds the call and it may still be started or rejoined
+
+    @property
+    def waiting(self) -> bool:
+        return self.consultation.status is S.ARRIVED
+
+
+@dataclass(frozen=True)
+class DayAgenda:
+    day: date
+    zone: ZoneInfo
+    rows: list[Row]
+
+    @property
+    def waiting(self) -> list[Row]:
+        return [row for row in self.rows if row.waiting]
+
+    @property
+    def next_up(self) -> Row | None:
+        """The first consultation still to be seen: who is next."""
+        return next((row for row in self.rows if row.consultation.status in (S.BOOKED, S.ARRIVED)), None)
+
+
+def day_agenda(session: Session, viewer: Viewer, scope: Scope, day: date, tz: ZoneInfo) -> DayAgenda:
+    """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
+    start, end = day_bounds(day, tz)
+    return DayAgenda(day, tz, [row_for(viewer, c, day) for c in _between(session, viewer, scope, start, end)])
+
+
+def week_agenda(session: Session, viewer: Viewer, scope: Scope, day: date, tz: ZoneInfo) -> list[DayAgenda]:
+    """Monday to Sunday of the week holding `day`, one DayAgenda per day."""
+    monday = day - timedelta(days=day.weekday())
+    days = [monday + timedelta(days=n) for n in range(7)]
+    start, end = day_bounds(days[0], tz)[0], day_bounds(days[-1], tz)[1]
+    by_day: dict[date, list[Row]] = {d: [] for d in days}
+    for consultation in _between(session, viewer, scope, start, end):
+        local_day = consultation.starts_at.astimezone(tz).date()
+        by_day[local_day].append(row_for(viewer, consultation, local_day))
+    return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
+
+
+def row_for(viewer: Viewer, consultation: Consultation, day: date) -> Row:
+    own_call = viewer.clinician_id is not None and viewer.clinician_id == consultation.clinician_id
+    actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
+    if not own_call:
+        actions -= CLINICIANS_OWN
+    may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
+    return Row(consultation, age_on(consultation.patient.birth_date, day), actions, may_start)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years of age on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+_LOADED = (
+    joinedload(Consultation.patient),
+    joinedload(Consultation.service),
+    joinedload(Consultation.clinician),
+    selectinload(Consultation.companions),
+)
+
+
+def _between(
+    session: Session, viewer: Viewer, scope: Scope, start: datetime, end: datetime
+) -> list[Consultation]:
+    query = visible(viewer).where(Consultation.starts_at >= start, Consultation.starts_at < end)
+    if scope.clinician is not None:
+        query = query.where(Consultation.clinician_id == scope.clinician.id)
+    elif scope.department is not None:
+        query = query.where(Clinician.department_id == scope.department.id)
+    query = query.options(*_LOADED).order_by(Consultation.starts_at, Consultation.id)
+    return list(session.scalars(query).unique())

@@ -1,0 +1,93 @@
+"""Staff booking, moving and cancelling on a patient's behalf (a phone call, someone without a computer).
+
+The same transactions as the patient's own, audited as the staff member, with the same mails to the
+patient; staff are not held to the patient's online cut-off. What staff may book follows what they
+may see: a clinician their own services with themselves, reception their department, admins any.
+"""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..hospital.catalogue import offered_services
+from ..models import Clinician, Consultation, Service, StaffRole
+from .agenda import Viewer, consultation_for_staff
+from .availability import active_service, service_clinicians
+from .booking import Booked, BookingRequest, book
+from .errors import NotFound
+from .lifecycle import cancel, reschedule
+
+
+def bookable_services(session: Session, viewer: Viewer) -> list[Service]:
+    """The services `viewer` may book for patients, by department then name."""
+    services = offered_services(session)
+    if viewer.role is StaffRole.ADMIN:
+        return services
+    if viewer.role is StaffRole.RECEPTION:
+        return [s for s in services if s.department_id == viewer.department_id]
+    return [s for s in services if any(c.id == viewer.clinician_id for c in s.clinicians)]
+
+
+def bookable_clinicians(session: Session, viewer: Viewer, service: Service) -> list[Clinician]:
+    """Who `viewer` may book `service` with: a clinician only themselves."""
+    clinicians = service_clinicians(session, service)
+    if viewer.role is StaffRole.CLINICIAN:
+        return [c for c in clinicians if c.id == viewer.clinician_id]
+    return clinicians
+
+
+def bookable_service(session: Session, viewer: Viewer, service_id: int) -> Service:
+    """The service asked for, if `viewer` may book it; NotFound (beside the field) otherwise."""
+    service = active_service(session, service_id)
+    if service.id not in {s.id for s in bookable_services(session, viewer)}:
+        raise NotFound("No such service is offered.", field="service")
+    return service
+
+
+def book_for_patient(
+    session: Session, viewer: Viewer, request: BookingRequest, *, now: datetime, secret: str, actor: Actor
+) -> Booked:
+    """Book as `viewer` on the patient's behalf; NotFound if the service or clinician is not theirs."""
+    service = bookable_service(session, viewer, request.service_id)
+    allowed = {c.id for c in bookable_clinicians(session, viewer, service)}
+    if request.clinician_id is None and viewer.role is StaffRole.CLINICIAN:
+        raise NotFound("Choose yourself as the clinician.", field="clinician")
+    if request.clinician_id is not None and request.clinician_id not in allowed:
+        raise NotFound("That clinician does not offer this service.", field="clinician")
+    return book(session, request, now=now, secret=secret, actor=actor)
+
+
+def move_for_patient(
+    session: Session,
+    viewer: Viewer,
+    consultation_id: int,
+    new_start: datetime,
+    *,
+    now: datetime,
+    actor: Actor,
+    clinician_id: int | None = None,
+) -> Consultation:
+    """Move a consultation `viewer` may see to another free time (another clinician they may book)."""
+    consultation = consultation_for_staff(session, viewer, consultation_id)
+    if clinician_id is not None and clinician_id != consultation.clinician_id:
+        allowed = {c.id for c in bookable_clinicians(session, viewer, consultation.service)}
+        if clinician_id not in allowed:
+            raise NotFound("That clinician does not offer this service.", field="clinician")
+    return reschedule(
+        session,
+        consultation_id,
+        new_start,
+        now=now,
+        actor=actor,
+        clinician_id=clinician_id,
+        enforce_cutoff=False,
+    )
+
+
+def cancel_for_patient(
+    session: Session, viewer: Viewer, consultation_id: int, *, now: datetime, actor: Actor, reason: str = ""
+) -> Consultation:
+    """Cancel a consultation `viewer` may see, at any time before it is over; the patient is told by mail."""
+    consultation_for_staff(session, viewer, consultation_id)
+    return cancel(session, consultation_id, now=now, actor=actor, reason=reason, enforce_cutoff=False)

@@ -1,0 +1,234 @@
+"""The staff schedule: a clinician's day and week, who is waiting, and who may see what."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from clinic.models import ConsultationStatus, StaffRole, utcnow
+from clinic.scheduling.agenda import age_on
+from clinic.scheduling.timezones import zone
+
+from . import factories
+from .factories import sign_in
+
+LONDON = zone("Europe/London")
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = factories.RequestScopedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def clinic(session):
+    """Two departments: Cardiology with Dr Okafor and Dr Raman, Dermatology with Dr Jansen."""
+    cardiology = factories.department(session, name="Cardiology")
+    dermatology = factories.department(session, name="Dermatology")
+    heart = factories.service(session, cardiology, name="Follow-up call")
+    skin = factories.service(session, dermatology, name="Skin check")
+    okafor = factories.clinician(session, [heart], display_name="Dr Amara Okafor")
+    raman = factories.clinician(session, [heart], display_name="Dr Priya Raman")
+    jansen = factories.clinician(
+        session, [skin], display_name="Dr Sofia Jansen", time_zone="Europe/Amsterdam"
+    )
+    session.commit()
+    return {
+        "cardiology": cardiology,
+        "dermatology": dermatology,
+        "heart": heart,
+        "skin": skin,
+        "okafor": okafor,
+        "raman": raman,
+        "jansen": jansen,
+    }
+
+
+def login(session, client, role=StaffRole.CLINICIAN, **fields):
+    """Sign `client` in as a new staff member; the test's session is left outside any transaction."""
+    session.rollback()  # a read the test began would block the account's insert (SQLite snapshot)
+    user = factories.staff(session, role=role, **fields)
+    assert sign_in(client, user).status_code == 303
+    session.rollback()  # signing in read the e-mail; the requests that follow write
+    return user
+
+
+def today_at(hour: int, minute: int = 0, days: int = 0) -> datetime:
+    """An instant today (plus `days`) at a wall-clock time in London."""
+    day = utcnow().astimezone(LONDON).date() + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(UTC)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_a_clinician_sees_their_own_day_with_each_patients_age_and_service(client, session, clinic):
+    born = date(1948, 3, 27)
+    mine = factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["okafor"],
+        today_at(10),
+        patient=factories.patient_details(name="Maria Visser", birth_date=born),
+    )
+    factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["raman"],
+        today_at(11),
+        patient=factories.patient_details(name="Somebody Else"),
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    page = text(client.get("/schedule/"))
+
+    age = age_on(born, utcnow().astimezone(LONDON).date())
+    assert "Dr Amara Okafor" in page
+    assert f"Maria Visser</a>, {age}" in page and "Follow-up call" in page
+    assert mine.starts_at.astimezone(LONDON).strftime("%H:%M") in page
+    assert "Somebody Else" not in page
+
+
+def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_error(client, session, clinic):
+    factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["okafor"],
+        today_at(10, days=2),
+        patient=factories.patient_details(name="Later Patient"),
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+    later = (utcnow().astimezone(LONDON).date() + timedelta(days=2)).isoformat()
+
+    shown = client.get(f"/schedule/?date={later}")
+    malformed = client.get("/schedule/?date=2026-13-45")
+
+    assert shown.status_code == 200 and "Later Patient" in text(shown)
+    assert malformed.status_code == 422 and "Later Patient" not in text(malformed)
+    assert 'aria-describedby="date-error"' in text(malformed)
+
+
+def test_the_week_view_lists_monday_to_sunday(client, session, clinic):
+    factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["okafor"],
+        today_at(9),
+        patient=factories.patient_details(name="This Week"),
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    page = text(client.get("/schedule/week"))
+
+    assert "This Week" in page
+    for weekday in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"):
+        assert f">{weekday} " in page
+
+
+def test_a_patient_who_checked_in_shows_as_waiting_on_the_page_and_in_its_updates(client, session, clinic):
+    factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["okafor"],
+        today_at(10),
+        patient=factories.patient_details(name="Waiting Patient"),
+        status=ConsultationStatus.ARRIVED,
+        arrived_at=today_at(9, 52),
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    page = text(client.get("/schedule/"))
+    updates = client.get("/schedule/updates").get_json()
+
+    assert "1 waiting:</strong> Waiting Patient" in page and "Waiting since 09:52" in page
+    (row,) = updates["consultations"]
+    assert (row["status"], row["label"], row["waiting_since"]) == ("arrived", "Waiting", "09:52")
+
+
+def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(client, session, clinic):
+    factories.consultation(
+        session,
+        clinic["heart"],
+        clinic["raman"],
+        today_at(10),
+        patient=factories.patient_details(name="Heart Patient"),
+    )
+    factories.consultation(
+        session,
+        clinic["skin"],
+        clinic["jansen"],
+        today_at(11),
+        patient=factories.patient_details(name="Skin Patient"),
+    )
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    reception = text(client.get("/schedule/"))
+    client.post("/logout")
+    login(session, client, StaffRole.ADMIN)
+    admin_default = text(client.get("/schedule/"))
+    admin_skin = text(client.get(f"/schedule/?department={clinic['dermatology'].id}"))
+
+    assert "Heart Patient" in reception and "Skin Patient" not in reception
+    assert "Dr Priya Raman" in reception  # the clinician column of a department's day
+    assert "Heart Patient" in admin_default  # Cardiology comes first
+    assert "Skin Patient" in admin_skin and "Heart Patient" not in admin_skin
+
+
+def test_reception_cannot_switch_to_another_department(client, session, clinic):
+    factories.consultation(
+        session,
+        clinic["skin"],
+        clinic["jansen"],
+        today_at(11),
+        patient=factories.patient_details(name="Skin Patient"),
+    )
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    asked = client.get(f"/schedule/?department={clinic['dermatology'].id}")
+    other_clinician = client.get(f"/schedule/?clinician={clinic['jansen'].id}")
+
+    assert "Skin Patient" not in text(asked)
+    assert other_clinician.status_code == 404
+
+
+@pytest.mark.parametrize("role", ["other clinician", "other reception", "unlinked clinician"])
+def test_a_consultation_outside_ones_scope_is_not_found_on_every_route(client, session, clinic, role):
+    theirs = factories.consultation(session, clinic["heart"], clinic["okafor"], today_at(10))
+    if role == "other clinician":
+        login(session, client, clinician_id=clinic["raman"].id)
+    elif role == "other reception":
+        login(session, client, StaffRole.RECEPTION, department_id=clinic["dermatology"].id)
+    else:
+        login(session, client)
+    base = f"/schedule/consultations/{theirs.id}"
+
+    responses = [
+        client.get(base),
+        client.post(f"{base}/status", data={"status": "arrived"}),
+        client.post(f"{base}/start"),
+        client.post(f"{base}/cancel", data={"reason": ""}),
+        client.get(f"{base}/move"),
+        client.post(f"{base}/move", data={"start": "2030-01-01T10:00Z"}),
+        client.get(f"{base}/letter"),
+    ]
+
+    assert [r.status_code for r in responses] == [404] * len(responses)
+    session.expire_all()
+    assert theirs.status is ConsultationStatus.BOOKED
+
+
+def test_an_unknown_consultation_is_not_found_like_someone_elses(client, session, clinic):
+    login(session, client, StaffRole.ADMIN)
+
+    assert client.get("/schedule/consultations/999999").status_code == 404
+    assert client.get("/schedule/consultations/99999999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/schedule/", "/schedule/week", "/schedule/updates", "/schedule/book", "/schedule/consultations/1"],
+)
+def test_signed_out_visitors_are_sent_to_sign_in(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302 and response.location.startswith("/login")

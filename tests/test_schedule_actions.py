@@ -1,0 +1,323 @@
+"""Acting from the schedule: starting the call, moving a consultation along, and booking, moving or
+cancelling for a patient on the phone, audited as the staff member, with the patient's mails."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.booking.calendar import form_value
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxKind, StaffRole, utcnow
+from clinic.scheduling.timezones import zone
+from tests.fakes.outbox import outbox  # noqa: F401
+from tests.fakes.providers import fake_providers  # noqa: F401
+from tests.fakes.smtp import smtp_server  # noqa: F401
+
+from . import factories
+from .test_schedule import login, text
+
+S = ConsultationStatus
+LONDON = zone("Europe/London")
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The real time: the pages read the clock, so the outbox driver starts from it too."""
+    return utcnow()
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = factories.RequestScopedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def clinic(session):
+    """A cardiology service (changes online up to a day ahead) with two clinicians who work every day."""
+    cardiology = factories.department(session, name="Cardiology")
+    heart = factories.service(session, cardiology, name="Follow-up call", cancel_cutoff_minutes=24 * 60)
+    every_day = {"weekdays": range(7), "hours": [(time(0), time(23, 30))]}
+    okafor = factories.clinician(session, [heart], display_name="Dr Amara Okafor", **every_day)
+    raman = factories.clinician(session, [heart], display_name="Dr Priya Raman", **every_day)
+    session.commit()
+    return {"cardiology": cardiology, "heart": heart, "okafor": okafor, "raman": raman}
+
+
+def soon(minutes: int) -> datetime:
+    return utcnow().replace(second=0, microsecond=0) + timedelta(minutes=minutes)
+
+
+def on_the_grid_in(hours: int) -> datetime:
+    """A start on the services' half-hour grid, `hours` from now or a little more."""
+    start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours + 1)
+    return start
+
+
+def deliver(outbox) -> None:
+    """Run the outbox up to the real time (the pages booked at it)."""
+    outbox.clock.now = utcnow()
+    outbox.drain()
+
+
+def consultations(session) -> list[Consultation]:
+    session.commit()  # a new read: the test's own may predate the requests
+    return list(session.scalars(select(Consultation)))
+
+
+def tomorrow_at(hour: int) -> datetime:
+    day = utcnow().astimezone(LONDON).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=LONDON).astimezone(UTC)
+
+
+def reloaded(session, consultation) -> Consultation:
+    """The consultation as the requests left it: a new read, past the test's own open one."""
+    session.commit()
+    return session.get(Consultation, consultation.id, populate_existing=True)
+
+
+def audited(session, consultation, action: str) -> list[str]:
+    session.commit()
+    query = select(AuditEvent.actor).where(
+        AuditEvent.entity_id == str(consultation.id), AuditEvent.action == action
+    )
+    return list(session.scalars(query))
+
+
+def test_the_clinician_starts_the_call_in_the_window_and_is_taken_to_the_host_link(client, session, clinic):
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(10))
+    doctor = login(session, client, clinician_id=clinic["okafor"].id)
+
+    page = text(client.get("/schedule/"))
+    started = client.post(f"/schedule/consultations/{due.id}/start")
+
+    assert "Start call" in page
+    assert started.status_code == 303 and started.location == due.meeting_host_url
+    assert reloaded(session, due).status is S.IN_PROGRESS
+    assert audited(session, due, "consultation.started") == [f"staff:{doctor.id}"]
+
+
+def test_a_call_cannot_be_started_long_before_it_and_the_page_says_from_when(client, session, clinic):
+    later = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(120))
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    early = client.post(f"/schedule/consultations/{later.id}/start")
+
+    assert early.status_code == 409 and "This call can be started from" in text(early)
+    assert reloaded(session, later).status is S.BOOKED
+
+
+def test_a_call_whose_meeting_is_still_being_made_cannot_start_yet(client, session, clinic):
+    due = factories.consultation(
+        session, clinic["heart"], clinic["okafor"], soon(5), meeting_join_url=None, meeting_host_url=None
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    response = client.post(f"/schedule/consultations/{due.id}/start")
+
+    assert response.status_code == 409 and "still being made" in text(response)
+    assert reloaded(session, due).status is S.BOOKED
+
+
+def test_reception_marks_a_patient_arrived_but_only_the_clinician_starts_or_finishes(client, session, clinic):
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(5))
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    arrived = client.post(
+        f"/schedule/consultations/{due.id}/status", data={"status": "arrived", "next": "/schedule/"}
+    )
+    start = client.post(f"/schedule/consultations/{due.id}/start")
+    finish = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "fulfilled"})
+
+    assert arrived.status_code == 303 and arrived.location == "/schedule/"
+    assert (start.status_code, finish.status_code) == (404, 404)
+    assert reloaded(session, due).status is S.ARRIVED
+    assert audited(session, due, "consultation.arrived") == [f"staff:{desk.id}"]
+
+
+def test_a_wrong_status_change_is_a_conflict_and_changes_nothing(client, session, clinic):
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(5), status=S.ARRIVED)
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    wrong = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "fulfilled"})
+    unknown = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "cancelled"})
+
+    assert wrong.status_code == 409 and "cannot become fulfilled" in text(wrong)
+    assert unknown.status_code == 422 and "Choose one of the actions." in text(unknown)
+    assert reloaded(session, due).status is S.ARRIVED
+
+
+def test_the_clinician_finishes_a_call_under_way(client, session, clinic):
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-10), status=S.IN_PROGRESS)
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    client.post(f"/schedule/consultations/{due.id}/status", data={"status": "fulfilled"})
+
+    done = reloaded(session, due)
+    assert done.status is S.FULFILLED and done.ended_at is not None
+
+
+def test_the_consultation_page_shows_the_reason_to_its_clinician_only(client, session, clinic):
+    due = factories.consultation(
+        session, clinic["heart"], clinic["okafor"], soon(60), reason="Chest pain at night"
+    )
+    login(session, client, clinician_id=clinic["okafor"].id)
+    for_clinician = text(client.get(f"/schedule/consultations/{due.id}"))
+    client.post("/logout")
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    for_reception = text(client.get(f"/schedule/consultations/{due.id}"))
+
+    assert "Chest pain at night" in for_clinician
+    assert "Chest pain at night" not in for_reception and due.patient.name in for_reception
+
+
+def booking_form(service, start, **fields) -> dict:
+    return {
+        "service": service.id,
+        "clinician": "any",
+        "time_zone": "Europe/London",
+        "start": form_value(start),
+        "name": "Maria Visser",
+        "birth_date": "1948-03-27",
+        "phone": "+31 20 555 0101",
+        "email": "maria@example.org",
+        "consent": "y",
+        "idempotency_key": "staff-booking-key-0001",
+        **fields,
+    }
+
+
+def test_reception_books_for_a_patient_on_the_phone_and_the_patient_gets_the_mail(
+    client,
+    session,
+    clinic,
+    outbox,
+    smtp_server,
+):
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    start = tomorrow_at(10)
+
+    times = client.get(f"/schedule/book?service={clinic['heart'].id}")
+    booked = client.post("/schedule/book", data=booking_form(clinic["heart"], start))
+    deliver(outbox)
+
+    assert times.status_code == 200 and form_value(start) in text(times)
+    assert booked.status_code == 303
+    (consultation,) = consultations(session)
+    assert consultation.starts_at == start and consultation.patient.email == "maria@example.org"
+    assert audited(session, consultation, "consultation.booked") == [f"staff:{desk.id}"]
+    (mail,) = smtp_server.inbox("maria@example.org")
+    assert "is booked" in mail["Subject"]
+
+
+def test_a_double_submitted_staff_booking_books_once(client, session, clinic):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    form = booking_form(clinic["heart"], tomorrow_at(11))
+
+    first = client.post("/schedule/book", data=form)
+    second = client.post("/schedule/book", data=form)
+
+    assert first.location == second.location
+    assert len(consultations(session)) == 1
+
+
+def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(client, session, clinic):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    response = client.post(
+        "/schedule/book",
+        data=booking_form(clinic["heart"], tomorrow_at(10), name="", birth_date="27/03/1948", consent=""),
+    )
+
+    page = text(response)
+    assert response.status_code == 422
+    for field in ("name", "birth_date", "consent"):
+        assert f'aria-describedby="{field}-error"' in page or f"{field}-error" in page
+    assert consultations(session) == []
+
+
+def test_a_clinician_books_only_with_themselves(client, session, clinic):
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    other = client.post(
+        "/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10), clinician=clinic["raman"].id)
+    )
+    own = client.post(
+        "/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10), clinician=clinic["okafor"].id)
+    )
+
+    assert other.status_code == 422 and "does not offer this service" in text(other)
+    assert own.status_code == 303
+    assert [c.clinician_id for c in consultations(session)] == [clinic["okafor"].id]
+
+
+def test_reception_cannot_book_another_departments_service(client, session, clinic):
+    elsewhere = factories.service(session, name="Skin check")
+    factories.clinician(session, [elsewhere])
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    response = client.post("/schedule/book", data=booking_form(elsewhere, tomorrow_at(10)))
+
+    assert response.status_code == 422 and "No such service is offered." in text(response)
+    assert consultations(session) == []
+
+
+def test_staff_move_a_booking_after_the_patients_cut_off_and_the_patient_gets_an_update(
+    client,
+    session,
+    clinic,
+    outbox,
+    smtp_server,
+):
+    booked = factories.booking(
+        session, clinic["heart"], on_the_grid_in(3), now=utcnow(), clinician_id=clinic["okafor"].id
+    )
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    consultation = booked.consultation
+    new_start = tomorrow_at(14)
+
+    picker = client.get(f"/schedule/consultations/{consultation.id}/move?day={new_start.date().isoformat()}")
+    moved = client.post(
+        f"/schedule/consultations/{consultation.id}/move", data={"start": form_value(new_start)}
+    )
+    deliver(outbox)
+
+    assert picker.status_code == 200
+    assert moved.status_code == 303
+    assert reloaded(session, consultation).starts_at == new_start
+    assert audited(session, consultation, "consultation.rescheduled") == [f"staff:{desk.id}"]
+    subjects = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
+    assert any("has moved" in subject for subject in subjects)
+
+
+def test_staff_cancel_for_the_patient_who_gets_the_cancellation(client, session, clinic, outbox, smtp_server):
+    booked = factories.booking(
+        session, clinic["heart"], on_the_grid_in(2), now=utcnow(), clinician_id=clinic["okafor"].id
+    )
+    doctor = login(session, client, clinician_id=clinic["okafor"].id)
+    consultation = booked.consultation
+
+    response = client.post(
+        f"/schedule/consultations/{consultation.id}/cancel", data={"reason": "Clinic closed"}
+    )
+    deliver(outbox)
+
+    assert response.status_code == 303
+    assert reloaded(session, consultation).status is S.CANCELLED
+    assert audited(session, consultation, "consultation.cancelled") == [f"staff:{doctor.id}"]
+    assert outbox.messages(consultation, OutboxKind.CANCELLATION)
+    assert any("cancelled" in m["Subject"] for m in smtp_server.inbox(consultation.patient.email))
+
+
+def test_the_printed_letter_carries_the_patients_own_link_to_their_booking(client, session, clinic, app):
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    letter = text(client.get(f"/schedule/consultations/{booked.consultation.id}/letter"))
+    patient = app.test_client().get(f"/c/{booked.consultation.reference}?t={booked.manage_token}")
+
+    assert f"/c/{booked.consultation.reference}?t={booked.manage_token}" in letter
+    assert patient.status_code == 303
