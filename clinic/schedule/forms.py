@@ -1,4 +1,4 @@
-"""The schedule pages' forms: which day and whose, status actions, and booking for a patient."""
+"""The schedule pages' forms: the day and whose, status actions, booking for a patient, hours, time off."""
 
 import datetime as dt
 
@@ -6,14 +6,16 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     Field,
     HiddenField,
     SelectChoice,
     SelectField,
     StringField,
+    TimeField,
 )
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
 
 from ..booking.forms import ClinicianField, DetailsForm, ReasonField, TimePickerFields
@@ -109,3 +111,34 @@ class StaffBookingForm(DetailsForm):
         validators=[DataRequired("Ask the patient and tick the box, or the consultation cannot be booked.")],
     )
     email_required = False
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class HoursForm(FlaskForm):
+    """One weekly working period, in the clinician's own time zone."""
+
+    weekday = SelectField(
+        "Day",
+        choices=[SelectChoice(str(n), name) for n, name in enumerate(WEEKDAYS)],
+        coerce=int,
+        invalid_choice_message="Choose a day of the week.",
+    )
+    start = TimeField("From", validators=[InputRequired("Enter the time you start, like 09:00.")])
+    end = TimeField("Until", validators=[InputRequired("Enter the time you finish, like 12:30.")])
+
+
+class TimeOffForm(FlaskForm):
+    """Time off from one local date and time to another, in the clinician's own time zone."""
+
+    starts_at = DateTimeLocalField(
+        "From", format="%Y-%m-%dT%H:%M", validators=[InputRequired("Enter when the time off starts.")]
+    )
+    ends_at = DateTimeLocalField(
+        "Until", format="%Y-%m-%dT%H:%M", validators=[InputRequired("Enter when the time off ends.")]
+    )
+    label = StringField(
+        "Note for yourself (optional, e.g. Leave)",
+        validators=[Length(max=120, message="Keep it under 120 characters.")],
+    )

@@ -34,7 +34,7 @@ bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(forms.STATUS_LABELS, "status_labels")
 bp.add_app_template_global(forms.ACTION_LABELS, "action_labels")
 staff_only = staff_required()
-_ID = "int(min=1, max=2147483647)"
+ID = "int(min=1, max=2147483647)"  # ids are 32-bit: larger ones are simply not found
 
 
 @bp.get("/")
@@ -87,13 +87,13 @@ def updates() -> ResponseReturnValue:
     }
 
 
-@bp.get(f"/consultations/<{_ID}:consultation_id>")
+@bp.get(f"/consultations/<{ID}:consultation_id>")
 @staff_only
 def consultation(consultation_id: int) -> ResponseReturnValue:
     return _consultation_page(consultation_for_staff(db.session, viewer(), consultation_id))
 
 
-@bp.post(f"/consultations/<{_ID}:consultation_id>/status")
+@bp.post(f"/consultations/<{ID}:consultation_id>/status")
 @staff_only
 def change_status(consultation_id: int) -> ResponseReturnValue:
     form = forms.StatusForm()
@@ -105,7 +105,7 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=found.id), 303)
 
 
-@bp.post(f"/consultations/<{_ID}:consultation_id>/start")
+@bp.post(f"/consultations/<{ID}:consultation_id>/start")
 @staff_only
 def start(consultation_id: int) -> ResponseReturnValue:
     window = JoinWindow.from_config(current_app.config)
@@ -113,7 +113,7 @@ def start(consultation_id: int) -> ResponseReturnValue:
     return redirect(link, 303)
 
 
-@bp.post(f"/consultations/<{_ID}:consultation_id>/cancel")
+@bp.post(f"/consultations/<{ID}:consultation_id>/cancel")
 @staff_only
 def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
@@ -125,14 +125,14 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".consultation", consultation_id=found.id), 303)
 
 
-@bp.get(f"/consultations/<{_ID}:consultation_id>/move")
+@bp.get(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
     found = consultation_for_staff(db.session, viewer(), consultation_id)
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
-@bp.post(f"/consultations/<{_ID}:consultation_id>/move")
+@bp.post(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def move(consultation_id: int) -> ResponseReturnValue:
     found = consultation_for_staff(db.session, viewer(), consultation_id)
@@ -154,7 +154,7 @@ def book() -> ResponseReturnValue:
     return booking_desk.book_page(viewer(), actor())
 
 
-@bp.get(f"/consultations/<{_ID}:consultation_id>/letter")
+@bp.get(f"/consultations/<{ID}:consultation_id>/letter")
 @staff_only
 def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""

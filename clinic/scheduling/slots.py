@@ -99,6 +99,24 @@ def available_slots(
     return _slots(found, rules.duration * 60)
 
 
+def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) lies inside one working period and clear of time off (bookings ignored).
+
+    The check for consultations booked before the clinician changed their hours or took time off.
+    """
+    begin, finish = _seconds(start), _seconds(end)
+    if any(_seconds(a) < finish and begin < _seconds(b) for a, b in calendar.time_off):
+        return False
+    today = _local_date(calendar.time_zone, begin)
+    for day in (today - timedelta(days=1), today):  # a period may begin the evening before
+        for hours in calendar.hours:
+            if hours.applies_on(day):
+                period_start, period_end = _period(calendar.time_zone, day, hours.start, hours.end)
+                if period_start <= begin and finish <= period_end:
+                    return True
+    return False
+
+
 def _slots(found: dict[int, list[int]], length: int) -> list[Slot]:
     """Slots sorted by time, then clinician, with one datetime per distinct instant."""
     slots: list[Slot] = []

@@ -1,0 +1,116 @@
+"""A clinician's own weekly hours and time off, with the bookings a change leaves outside them."""
+
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from ..auth.access import staff_required
+from ..extensions import db
+from ..models import Clinician, StaffRole, utcnow
+from ..scheduling.errors import NotFound
+from ..scheduling.hours import (
+    InvalidHours,
+    add_hours,
+    add_time_off,
+    clashes,
+    hours_of,
+    remove_hours,
+    remove_time_off,
+)
+from ..scheduling.timezones import NonExistentLocalTime, local_to_utc, zone
+from . import forms
+from .views import ID, actor, bp
+
+clinicians_only = staff_required(StaffRole.CLINICIAN)
+
+
+@bp.get("/hours")
+@clinicians_only
+def hours() -> ResponseReturnValue:
+    return _page()
+
+
+@bp.post("/hours")
+@clinicians_only
+def add_weekly_hours() -> ResponseReturnValue:
+    form = forms.HoursForm()
+    if form.validate():
+        try:
+            add_hours(
+                db.session,
+                _own(),
+                form.weekday.data,
+                form.start.data,
+                form.end.data,
+                now=utcnow(),
+                actor=actor(),
+            )
+        except InvalidHours as invalid:
+            form[invalid.field].errors.append(str(invalid))
+        else:
+            return _saved("Your hours are saved.")
+    return _page(hours_form=form), 422
+
+
+@bp.post(f"/hours/<{ID}:rule_id>/remove")
+@clinicians_only
+def remove_weekly_hours(rule_id: int) -> ResponseReturnValue:
+    remove_hours(db.session, _own(), rule_id, now=utcnow(), actor=actor())
+    return _saved("Those hours are removed.")
+
+
+@bp.post("/time-off")
+@clinicians_only
+def add_days_off() -> ResponseReturnValue:
+    form = forms.TimeOffForm()
+    if form.validate():
+        try:
+            tz = zone(_clinician().time_zone)
+            starts_at, ends_at = local_to_utc(form.starts_at.data, tz), local_to_utc(form.ends_at.data, tz)
+            add_time_off(
+                db.session, _own(), starts_at, ends_at, form.label.data.strip(), now=utcnow(), actor=actor()
+            )
+        except NonExistentLocalTime:
+            form.starts_at.errors.append(
+                "That time does not exist on this day (the clocks change). Choose another."
+            )
+        except InvalidHours as invalid:
+            form[invalid.field].errors.append(str(invalid))
+        else:
+            return _saved("Your time off is saved.")
+    return _page(time_off_form=form), 422
+
+
+@bp.post(f"/time-off/<{ID}:time_off_id>/remove")
+@clinicians_only
+def remove_days_off(time_off_id: int) -> ResponseReturnValue:
+    remove_time_off(db.session, _own(), time_off_id, now=utcnow(), actor=actor())
+    return _saved("That time off is removed.")
+
+
+def _page(hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOffForm | None = None) -> str:
+    return render_template(
+        "schedule/hours.html",
+        found=hours_of(db.session, _own(), utcnow()),
+        hours_form=hours_form or forms.HoursForm(formdata=None),
+        time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
+        weekdays=forms.WEEKDAYS,
+    )
+
+
+def _saved(message: str) -> ResponseReturnValue:
+    clashing = clashes(db.session, _clinician(), utcnow())
+    if clashing:
+        message += f" {len(clashing)} booked consultations fall outside your hours: see the list below."
+    flash(message)
+    return redirect(url_for(".hours"), 303)
+
+
+def _own() -> int:
+    if current_user.clinician_id is None:
+        raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
+    return current_user.clinician_id
+
+
+def _clinician() -> Clinician:
+    return db.session.get(Clinician, _own())

@@ -1,0 +1,161 @@
+"""A clinician's weekly hours and time off, and the bookings a change leaves outside them (clashes).
+
+Changes take the clinician's lock (see `locks`), so a booking in flight either lands before the
+change, and then shows as a clash, or sees the new hours. Bookings are never moved or cancelled
+here: the clash list sends staff to each one, and the patient is told when they act.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .. import audit
+from ..audit import Actor
+from ..models import AvailabilityRule, Clinician, Consultation, ConsultationStatus, TimeOff
+from ..models.transactions import write_transaction
+from .availability import load_calendars
+from .errors import BookingError, NotFound
+from .locks import lock_clinicians
+from .slots import fits_hours
+
+# One entry of time off spans at most this many days: a typo in a year should not close the diary.
+MAX_TIME_OFF_DAYS = 366
+
+
+class InvalidHours(BookingError):
+    """Hours or time off that make no sense; `field` names the one to fix."""
+
+    code = "invalid_hours"
+
+
+@dataclass(frozen=True)
+class ClinicianHours:
+    """What the hours page shows: the weekly periods, time off still to come, and the clashes."""
+
+    clinician: Clinician
+    rules: list[AvailabilityRule]
+    time_off: list[TimeOff]
+    clashes: list[Consultation]
+
+
+def hours_of(session: Session, clinician_id: int, now: datetime) -> ClinicianHours:
+    """The clinician's weekly hours (by weekday and start), their time off from now, and the clashes."""
+    clinician = session.get(Clinician, clinician_id, options=[selectinload(Clinician.availability_rules)])
+    if clinician is None:
+        raise NotFound("No such clinician.")
+    rules = sorted(clinician.availability_rules, key=lambda r: (r.weekday, r.start_time))
+    time_off = session.scalars(
+        select(TimeOff)
+        .where(TimeOff.clinician_id == clinician_id, TimeOff.ends_at > now)
+        .order_by(TimeOff.starts_at)
+    ).all()
+    return ClinicianHours(clinician, rules, list(time_off), clashes(session, clinician, now))
+
+
+def clashes(session: Session, clinician: Clinician, now: datetime) -> list[Consultation]:
+    """Consultations still to come that no longer fit the clinician's hours, or fall in time off."""
+    coming = session.scalars(
+        select(Consultation)
+        .where(
+            Consultation.clinician_id == clinician.id,
+            Consultation.status.in_((ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED)),
+            Consultation.ends_at > now,
+        )
+        .options(selectinload(Consultation.patient))
+        .order_by(Consultation.starts_at)
+    ).all()
+    if not coming:
+        return []
+    (calendar,) = load_calendars(session, [clinician], coming[0].starts_at, coming[-1].ends_at)
+    return [c for c in coming if not fits_hours(calendar, c.starts_at, c.ends_at)]
+
+
+def add_hours(
+    session: Session, clinician_id: int, weekday: int, start: time, end: time, *, now: datetime, actor: Actor
+) -> AvailabilityRule:
+    """Add a weekly working period (same day, start before end, not overlapping another that day)."""
+    if not 0 <= weekday <= 6:
+        raise InvalidHours("Choose a day of the week.", field="weekday")
+    if end <= start:
+        raise InvalidHours("The end must be after the start, on the same day.", field="end")
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        same_day = session.scalars(
+            select(AvailabilityRule).where(
+                AvailabilityRule.clinician_id == clinician_id, AvailabilityRule.weekday == weekday
+            )
+        ).all()
+        if any(r.start_time < end and start < r.end_time for r in same_day):
+            raise InvalidHours("These hours overlap hours you have on that day already.", field="start")
+        rule = AvailabilityRule(clinician_id=clinician_id, weekday=weekday, start_time=start, end_time=end)
+        session.add(rule)
+        session.flush()
+        _audit(
+            session,
+            clinician_id,
+            "clinician.hours_added",
+            now,
+            actor,
+            {"rule_id": rule.id, "weekday": weekday},
+        )
+    return rule
+
+
+def remove_hours(session: Session, clinician_id: int, rule_id: int, *, now: datetime, actor: Actor) -> None:
+    """Remove one weekly working period of this clinician (NotFound for anyone else's)."""
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        rule = session.get(AvailabilityRule, rule_id)
+        if rule is None or rule.clinician_id != clinician_id:
+            raise NotFound("No such hours.")
+        session.delete(rule)
+        _audit(session, clinician_id, "clinician.hours_removed", now, actor, {"rule_id": rule_id})
+
+
+def add_time_off(
+    session: Session,
+    clinician_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    label: str,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> TimeOff:
+    """Block [starts_at, ends_at) for new bookings; bookings already in it show as clashes."""
+    if ends_at <= starts_at:
+        raise InvalidHours("The end must be after the start.", field="ends_at")
+    if ends_at <= now:
+        raise InvalidHours("This time off is over already.", field="ends_at")
+    if (ends_at - starts_at).days > MAX_TIME_OFF_DAYS:
+        raise InvalidHours("Enter at most a year at a time.", field="ends_at")
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        off = TimeOff(clinician_id=clinician_id, starts_at=starts_at, ends_at=ends_at, label=label)
+        session.add(off)
+        session.flush()
+        _audit(session, clinician_id, "clinician.time_off_added", now, actor, {"time_off_id": off.id})
+    return off
+
+
+def remove_time_off(
+    session: Session, clinician_id: int, time_off_id: int, *, now: datetime, actor: Actor
+) -> None:
+    """Give back time off of this clinician (NotFound for anyone else's)."""
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        off = session.get(TimeOff, time_off_id)
+        if off is None or off.clinician_id != clinician_id:
+            raise NotFound("No such time off.")
+        session.delete(off)
+        _audit(session, clinician_id, "clinician.time_off_removed", now, actor, {"time_off_id": time_off_id})
+
+
+def _audit(
+    session: Session, clinician_id: int, action: str, now: datetime, actor: Actor, details: dict
+) -> None:
+    audit.record(
+        session, actor, action, entity_type="clinician", entity_id=clinician_id, now=now, details=details
+    )

@@ -1,0 +1,174 @@
+"""A clinician's own weekly hours and time off, and the bookings a change leaves outside them."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.audit import Actor
+from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff
+from clinic.scheduling.errors import NotFound
+from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clashes, remove_hours
+from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours, fits_hours
+from clinic.scheduling.timezones import zone
+
+from . import factories
+from .test_schedule import login, text
+
+LONDON = zone("Europe/London")
+MONDAY = WeeklyHours(0, time(9), time(12, 30))
+DOCTOR = Actor.staff(1)
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
+    """A London wall-clock time in March 2026 as an instant (2 March is a Monday)."""
+    return datetime(2026, month, day, hour, minute, tzinfo=LONDON).astimezone(UTC)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = factories.RequestScopedClient
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "fits"),
+    [
+        (at(2, 9), at(2, 9, 30), True),
+        (at(2, 12), at(2, 12, 30), True),
+        (at(2, 12, 15), at(2, 12, 45), False),  # runs past the end
+        (at(2, 8, 45), at(2, 9, 15), False),  # starts before
+        (at(3, 9), at(3, 9, 30), False),  # Tuesday: no hours
+    ],
+)
+def test_a_consultation_fits_when_it_lies_inside_one_working_period(start, end, fits):
+    calendar = ClinicianCalendar(1, "Europe/London", [MONDAY])
+
+    assert fits_hours(calendar, start, end) is fits
+
+
+def test_time_off_makes_a_consultation_inside_the_hours_clash():
+    calendar = ClinicianCalendar(1, "Europe/London", [MONDAY], time_off=[(at(2, 10), at(2, 11))])
+
+    assert fits_hours(calendar, at(2, 9), at(2, 9, 30))
+    assert not fits_hours(calendar, at(2, 10, 45), at(2, 11, 15))
+
+
+def test_a_period_past_midnight_covers_the_early_hours_of_the_next_day():
+    night = WeeklyHours(6, time(22), time(2))  # Sunday 22:00 to Monday 02:00
+
+    assert fits_hours(ClinicianCalendar(1, "Europe/London", [night]), at(2, 1), at(2, 1, 30))
+
+
+def test_hours_stay_on_the_wall_clock_across_the_spring_dst_change():
+    sunday = WeeklyHours(6, time(9), time(12))  # 29 March 2026: clocks go forward at 01:00 UTC
+
+    assert fits_hours(ClinicianCalendar(1, "Europe/London", [sunday]), at(29, 9), at(29, 9, 30))
+    assert at(29, 9).hour == 8  # 09:00 BST is 08:00 UTC
+
+
+@pytest.fixture
+def doctor(session):
+    service = factories.service(session)
+    person = factories.clinician(session, [service], hours=[(time(9), time(12, 30))], weekdays=[0])
+    session.commit()
+    return person, service
+
+
+def test_removing_hours_lists_the_bookings_left_outside_them_without_touching_them(session, doctor, now):
+    person, service = doctor
+    booked = factories.consultation(session, service, person, at(9, 10))  # next Monday 10:00
+    (rule,) = person.availability_rules
+
+    remove_hours(session, person.id, rule.id, now=now, actor=DOCTOR)
+
+    assert [c.id for c in clashes(session, person, now)] == [booked.id]
+    assert booked.status is ConsultationStatus.BOOKED
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "clinician")).all()
+    assert actions == ["clinician.hours_removed"]
+
+
+def test_time_off_over_a_booking_makes_it_a_clash_and_past_bookings_never_are(session, doctor, now):
+    person, service = doctor
+    coming = factories.consultation(session, service, person, at(9, 10))
+    factories.consultation(
+        session, service, person, now - timedelta(days=7)
+    )  # last Monday, outside hours now
+
+    add_time_off(session, person.id, at(9, 0), at(10, 0), "Leave", now=now, actor=DOCTOR)
+
+    assert [c.id for c in clashes(session, person, now)] == [coming.id]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [(time(12), time(11), "end"), (time(12), time(12), "end"), (time(12), time(13), "start")],
+)
+def test_hours_that_end_before_they_start_or_overlap_are_refused(session, doctor, now, start, end, field):
+    person, _ = doctor
+
+    with pytest.raises(InvalidHours) as refused:
+        add_hours(session, person.id, 0, start, end, now=now, actor=DOCTOR)
+
+    assert refused.value.field == field
+    assert len(session.scalars(select(AvailabilityRule)).all()) == 1
+
+
+def test_another_clinicians_hours_cannot_be_removed(session, doctor, now):
+    person, service = doctor
+    other = factories.clinician(session, [service])
+    session.commit()
+
+    with pytest.raises(NotFound):
+        remove_hours(session, other.id, person.availability_rules[0].id, now=now, actor=DOCTOR)
+
+
+def test_a_clinician_adds_hours_and_time_off_on_their_page(client, session, doctor):
+    person, _ = doctor
+    login(session, client, clinician_id=person.id)
+
+    added = client.post("/schedule/hours", data={"weekday": "2", "start": "14:00", "end": "17:00"})
+    off = client.post(
+        "/schedule/time-off",
+        data={"starts_at": "2030-07-01T00:00", "ends_at": "2030-07-15T00:00", "label": "Leave"},
+    )
+    page = text(client.get("/schedule/hours"))
+
+    assert (added.status_code, off.status_code) == (303, 303)
+    assert "Wednesday" in page and "14:00" in page and "Leave" in page
+    session.commit()
+    assert session.scalar(select(TimeOff)).starts_at == datetime(2030, 7, 1, tzinfo=LONDON).astimezone(UTC)
+
+
+def test_wrong_hours_are_refused_beside_the_field(client, session, doctor):
+    person, _ = doctor
+    login(session, client, clinician_id=person.id)
+
+    response = client.post("/schedule/hours", data={"weekday": "0", "start": "13:00", "end": "10:00"})
+    missing = client.post("/schedule/time-off", data={"starts_at": "", "ends_at": "tomorrow"})
+
+    assert response.status_code == 422 and 'id="end-error"' in text(response)
+    assert missing.status_code == 422 and 'id="starts_at-error"' in text(missing)
+
+
+@pytest.mark.parametrize("role", [StaffRole.RECEPTION, StaffRole.ADMIN])
+def test_only_clinicians_have_an_hours_page(client, session, doctor, role):
+    login(session, client, role, department_id=doctor[0].department_id)
+
+    assert client.get("/schedule/hours").status_code == 403
+
+
+def test_a_clinician_cannot_remove_another_clinicians_hours_through_the_page(client, session, doctor):
+    person, service = doctor
+    other = factories.clinician(session, [service])
+    session.commit()
+    login(session, client, clinician_id=other.id)
+
+    response = client.post(f"/schedule/hours/{person.availability_rules[0].id}/remove")
+
+    assert response.status_code == 404
+    session.commit()
+    assert (
+        len(session.scalars(select(AvailabilityRule).where(AvailabilityRule.clinician_id == person.id)).all())
+        == 1
+    )
