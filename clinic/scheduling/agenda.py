@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from ..models import Clinician, Consultation, ConsultationStatus, Department, StaffRole
 from .errors import NotFound
@@ -172,10 +172,11 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+# What the pages show of each consultation; `visible` has joined the clinician already.
 _LOADED = (
+    contains_eager(Consultation.clinician),
     joinedload(Consultation.patient),
     joinedload(Consultation.service),
-    joinedload(Consultation.clinician),
     selectinload(Consultation.companions),
 )
 
