@@ -21,6 +21,7 @@ from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
 from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
+from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .locks import lock_clinicians
 from .patients import PatientDetails
@@ -38,6 +39,7 @@ class BookingRequest:
     clinician_id: int | None = None  # None: the first available clinician
     reason: str = ""
     idempotency_key: str | None = None
+    companion: CompanionDetails | None = None  # someone joining the patient, invited with them
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,8 @@ def _insert(
                 key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id
             )
         )
+    if request.companion is not None:  # before the mails are enqueued, so theirs is among them
+        attach_companion(session, consultation, request.companion, now=now, actor=actor, secret=secret)
     outbox.enqueue_booked(session, consultation, now)
     record_event(session, consultation, "consultation.booked", now, actor)
     return consultation

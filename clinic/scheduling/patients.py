@@ -40,9 +40,9 @@ def check_patient_details(
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong."""
     errors: dict[str, str] = {}
-    clean_name = _text(name, "name", MAX_NAME, errors)
-    clean_email = _email(email, errors)
-    clean_phone = _text(phone, "phone", 40, errors)
+    clean_name = required_text(name, "name", MAX_NAME, errors)
+    clean_email = email_address(email, errors)
+    clean_phone = required_text(phone, "phone", 40, errors)
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
     clean_birth = _birth_date(birth_date, today, errors)
@@ -66,7 +66,8 @@ def check_reason(reason: object) -> str:
     return reason.strip()
 
 
-def _text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
+def required_text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
+    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit."""
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
         return ""
@@ -78,7 +79,8 @@ def _text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
     return value
 
 
-def _email(value: object, errors: dict[str, str]) -> str:
+def email_address(value: object, errors: dict[str, str]) -> str:
+    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one."""
     if not isinstance(value, str) or not value.strip():
         errors["email"] = "This field is required."
         return ""
