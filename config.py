@@ -34,6 +34,10 @@ class Config:
     BOOKING_DAYS_SHOWN = int(_env("BOOKING_DAYS_SHOWN", "7"))
     # How long a manage link keeps working after the consultation has ended.
     MANAGE_LINK_GRACE_DAYS = int(_env("MANAGE_LINK_GRACE_DAYS", "7"))
+    # Minutes before the start when the waiting room opens: "I'm here" and the join button.
+    JOIN_WINDOW_MINUTES = int(_env("JOIN_WINDOW_MINUTES", "15"))
+    # Minutes after the end during which the waiting room's join button still works.
+    JOIN_GRACE_MINUTES = int(_env("JOIN_GRACE_MINUTES", "30"))
     # Largest request body accepted (bytes); larger ones get 413.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(64 * 1024)))
 

@@ -7,11 +7,12 @@ from werkzeug.exceptions import HTTPException
 
 from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, SlotTaken
 from .scheduling.status import InvalidTransition
+from .scheduling.waiting_room import RoomClosed
 
 log = logging.getLogger(__name__)
 
 # Status codes for the services' errors; anything else that is a BookingError is 422.
-STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409, InvalidTransition: 409}
+STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409, InvalidTransition: 409, RoomClosed: 409}
 
 
 def status_for(error: BookingError) -> int:
