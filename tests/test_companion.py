@@ -136,6 +136,25 @@ def test_staff_add_a_companion_later_who_is_invited_and_reminded(session, now, o
     assert link in text(invitation)
 
 
+def test_a_companion_invited_before_the_bookings_reminders_were_planned_is_reminded_once(
+    session, now, outbox, smtp_server
+):
+    consultation = book(session, now).consultation
+    add_companion(
+        session,
+        consultation.id,
+        factories.companion_details(email="quick@example.net"),
+        now=now,
+        actor=STAFF,
+        secret=TEST_SECRET,
+    )
+
+    outbox.drain(until=TUESDAY_10)  # the booking's plan and theirs both see them
+
+    assert len(smtp_server.inbox("quick@example.net")) == 3  # the invitation and two reminders
+    assert {m.status for m in outbox.messages(consultation, OutboxKind.PLAN_REMINDERS)} == {OutboxStatus.DONE}
+
+
 def test_replacing_a_companion_cancels_the_first_invites_the_second_and_retires_the_first_link(
     session, now, outbox, smtp_server
 ):

@@ -8,7 +8,7 @@ effects are saved together or not at all. Workers claim and run them later (see 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
@@ -94,16 +94,25 @@ def plan_reminders(
     recipients = [(a, c) for a, c in mail_recipients(consultation) if a in _REMINDED]
     if companion_id is not None:
         recipients = [(a, c) for a, c in recipients if c is not None and c.id == companion_id]
+    # A companion invited while the booking's own plan was still waiting is in both plans: plan once.
+    planned_before = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.consultation_id == consultation.id, OutboxMessage.kind == OutboxKind.REMINDER
+            )
+        )
+    )
     planned = []
     for offset in offsets:
-        due_at = consultation.starts_at - offset
-        if due_at <= since:
-            continue
+        due_at, seconds = consultation.starts_at - offset, int(offset.total_seconds())
         for audience, companion in recipients:
-            seconds = int(offset.total_seconds())
-            planned.append(
-                _add(session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds)
-            )
+            key = _key(consultation, OutboxKind.REMINDER, audience, companion, seconds)
+            if due_at > since and key not in planned_before:
+                planned.append(
+                    _add(
+                        session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds
+                    )
+                )
     return planned
 
 
@@ -134,15 +143,11 @@ def _add(
     due_at: datetime | None = None,
     offset_seconds: int | None = None,
 ) -> OutboxMessage:
-    sequence = consultation.invite_sequence
-    payload = {"sequence": sequence}
-    key = f"{consultation.uuid}:{kind}:{audience or '-'}:{sequence}"
-    if companion is not None:  # a replaced companion's messages must not collide with the next one's
+    payload = {"sequence": consultation.invite_sequence}
+    if companion is not None:
         payload["companion_id"] = companion.id
-        key += f":c{companion.id}"
     if offset_seconds is not None:
         payload["offset_seconds"] = offset_seconds
-        key += f":{offset_seconds}"
     message = OutboxMessage(
         consultation_id=consultation.id,
         kind=kind,
@@ -151,11 +156,26 @@ def _add(
         due_at=due_at or now,
         status=OutboxStatus.PENDING,
         attempts=0,
-        idempotency_key=key,
+        idempotency_key=_key(consultation, kind, audience, companion, offset_seconds),
         created_at=now,
     )
     session.add(message)
     return message
+
+
+def _key(
+    consultation: Consultation,
+    kind: OutboxKind,
+    audience: Audience | None,
+    companion: Companion | None,
+    offset_seconds: int | None,
+) -> str:
+    key = f"{consultation.uuid}:{kind}:{audience or '-'}:{consultation.invite_sequence}"
+    if companion is not None:  # a replaced companion's messages must not collide with the next one's
+        key += f":c{companion.id}"
+    if offset_seconds is not None:
+        key += f":{offset_seconds}"
+    return key
 
 
 def _drop_pending_reminders(session: Session, consultation: Consultation, now: datetime) -> None:
