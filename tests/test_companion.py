@@ -41,6 +41,12 @@ def book(session, now, companion=None, **fields):
     )
 
 
+def staff_invite(session, consultation, now, **fields) -> Companion:
+    """Staff invite a companion (an interpreter unless `fields` say otherwise)."""
+    details = factories.companion_details(**fields)
+    return add_companion(session, consultation.id, details, now=now, actor=STAFF, secret=TEST_SECRET)
+
+
 def token_of(link: str) -> str:
     return link.split("?t=", 1)[1]
 
@@ -119,14 +125,7 @@ def test_staff_add_a_companion_later_who_is_invited_and_reminded(session, now, o
     consultation = book(session, now).consultation
     outbox.drain()
 
-    companion = add_companion(
-        session,
-        consultation.id,
-        factories.companion_details(email="late@example.net"),
-        now=now,
-        actor=STAFF,
-        secret=TEST_SECRET,
-    )
+    companion = staff_invite(session, consultation, now, email="late@example.net")
     outbox.drain(until=TUESDAY_10)
 
     (invitation, *reminders) = smtp_server.inbox("late@example.net")
@@ -140,14 +139,7 @@ def test_a_companion_invited_before_the_bookings_reminders_were_planned_is_remin
     session, now, outbox, smtp_server
 ):
     consultation = book(session, now).consultation
-    add_companion(
-        session,
-        consultation.id,
-        factories.companion_details(email="quick@example.net"),
-        now=now,
-        actor=STAFF,
-        secret=TEST_SECRET,
-    )
+    staff_invite(session, consultation, now, email="quick@example.net")
 
     outbox.drain(until=TUESDAY_10)  # the booking's plan and theirs both see them
 
@@ -165,14 +157,7 @@ def test_replacing_a_companion_cancels_the_first_invites_the_second_and_retires_
     first_link = companion_link(first, base_url=BASE, secret=TEST_SECRET)
     outbox.drain()
 
-    second = add_companion(
-        session,
-        consultation.id,
-        factories.companion_details(email="second@example.net", role=CompanionRole.CARER),
-        now=now,
-        actor=STAFF,
-        secret=TEST_SECRET,
-    )
+    second = staff_invite(session, consultation, now, email="second@example.net", role=CompanionRole.CARER)
     outbox.drain()
 
     assert [invite(m)[0] for m in smtp_server.inbox("first@example.net")] == ["REQUEST", "CANCEL"]
@@ -202,19 +187,17 @@ def test_a_removed_companion_is_told_and_gets_no_more_reminders(session, now, ou
 
 def test_adding_and_removing_are_audited_with_ids_only(session, now):
     consultation = book(session, now).consultation
-    companion = add_companion(
-        session,
-        consultation.id,
-        factories.companion_details(name="Zed Quux"),
-        now=now,
-        actor=STAFF,
-        secret=TEST_SECRET,
-    )
+    companion = staff_invite(session, consultation, now, name="Zed Quux")
     remove_companion(session, consultation.id, now=now, actor=STAFF)
 
     events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("companion.%"))).all()
+    r = consultation.reference
     assert [(e.action, e.actor, e.details) for e in events] == [
-        (action, "staff:3", {"reference": consultation.reference, "companion_id": companion.id})
+        (
+            action,
+            "staff:3",
+            {"reference": r, "clinician_id": consultation.clinician_id, "companion_id": companion.id},
+        )
         for action in ("companion.added", "companion.removed")
     ]
     assert all("Quux" not in str(e.details) for e in events)
@@ -230,9 +213,7 @@ def test_a_companion_cannot_be_added_to_a_consultation_that_is_cancelled_or_over
         when = consultation.ends_at
 
     with pytest.raises(ChangeNotAllowed):
-        add_companion(
-            session, consultation.id, factories.companion_details(), now=when, actor=STAFF, secret=TEST_SECRET
-        )
+        staff_invite(session, consultation, when)
     assert session.scalars(select(Companion)).all() == []
 
 

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
@@ -23,6 +22,7 @@ from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
+from .events import record_event
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
@@ -224,26 +224,3 @@ def _fingerprint(request: BookingRequest) -> str:
     fields = asdict(request)
     fields.pop("idempotency_key")
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def record_event(
-    session: Session,
-    consultation: Consultation,
-    action: str,
-    now: datetime,
-    actor: Actor,
-    changed: list[str] | None = None,
-) -> None:
-    """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed)."""
-    details = {"reference": consultation.reference, "clinician_id": consultation.clinician_id}
-    if changed:
-        details["changed"] = changed
-    audit.record(
-        session,
-        actor,
-        action,
-        entity_type="consultation",
-        entity_id=consultation.id,
-        now=now,
-        details=details,
-    )

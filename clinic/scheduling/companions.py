@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..audit import Actor
 from ..jobs import outbox
 from ..links import companion_url
 from ..models import Companion, CompanionRole, Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
 from .errors import ChangeNotAllowed, NotFound
+from .events import record_event
 from .locks import locked_consultation
 from .patients import MAX_NAME, InvalidDetails, email_address, required_text
 from .tokens import companion_token, token_hash, token_matches
@@ -70,7 +70,7 @@ def attach_companion(
     )
     consultation.companions.append(companion)
     session.flush()
-    _record(session, consultation, companion, "companion.added", now, actor)
+    record_event(session, consultation, "companion.added", now, actor, companion_id=companion.id)
     return companion
 
 
@@ -142,24 +142,4 @@ def _remove(
     companion.removed_at = now
     if consultation.is_active and now < consultation.ends_at:  # nothing to call off once it is over
         outbox.enqueue_companion_removed(session, consultation, companion, now)
-    _record(session, consultation, companion, "companion.removed", now, actor)
-
-
-def _record(
-    session: Session,
-    consultation: Consultation,
-    companion: Companion,
-    action: str,
-    now: datetime,
-    actor: Actor,
-) -> None:
-    details = {"reference": consultation.reference, "companion_id": companion.id}
-    audit.record(
-        session,
-        actor,
-        action,
-        entity_type="consultation",
-        entity_id=consultation.id,
-        now=now,
-        details=details,
-    )
+    record_event(session, consultation, "companion.removed", now, actor, companion_id=companion.id)

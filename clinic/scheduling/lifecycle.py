@@ -15,8 +15,9 @@ from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
 from .availability import is_free, service_clinicians
-from .booking import place, record_event, refusal
+from .booking import place, refusal
 from .errors import ChangeNotAllowed, NotFound
+from .events import record_event
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
 from .tokens import token_matches
