@@ -154,7 +154,7 @@ def test_a_cancelled_booking_says_so_plainly_and_offers_to_book_again(client, se
 
 def test_a_patient_token_reaches_only_its_own_booking(client, session, service):
     mine = starting_in(session, service, timedelta(minutes=10))
-    theirs = starting_in(session, service, timedelta(minutes=10), meeting="https://meet.example/theirs")
+    theirs = starting_in(session, service, timedelta(minutes=45), meeting="https://meet.example/theirs")
     open_link(client, mine)
     other = theirs.consultation.reference
 
