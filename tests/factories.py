@@ -11,6 +11,7 @@ from clinic.audit import Actor
 from clinic.models import (
     AvailabilityRule,
     Clinician,
+    CompanionRole,
     Consultation,
     Department,
     Patient,
@@ -20,6 +21,7 @@ from clinic.models import (
     TimeOff,
 )
 from clinic.scheduling.booking import BookingRequest, book, place
+from clinic.scheduling.companions import CompanionDetails
 from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import manage_token, token_hash
 from clinic.staff.accounts import hash_password
@@ -110,8 +112,10 @@ def patient_details(n: int | None = None, **fields) -> PatientDetails:
     )
 
 
-def booking(session, svc: Service, start, *, now, clinician_id=None, reason="", key=None, patient=None):
-    """Book through the real booking service; returns the Booked result."""
+def booking(
+    session, svc: Service, start, *, now, clinician_id=None, reason="", key=None, patient=None, companion=None
+):
+    """Book through the real booking service, inviting `companion` if given; returns the Booked result."""
     request = BookingRequest(
         service_id=svc.id,
         start=start,
@@ -119,8 +123,22 @@ def booking(session, svc: Service, start, *, now, clinician_id=None, reason="", 
         clinician_id=clinician_id,
         reason=reason,
         idempotency_key=key,
+        companion=companion,
     )
     return book(session, request, now=now, secret=TEST_SECRET, actor=Actor("patient"))
+
+
+def companion_details(n: int | None = None, **fields) -> CompanionDetails:
+    """An interpreter's details, unless `fields` say otherwise."""
+    n = n if n is not None else next(_seq)
+    return CompanionDetails(
+        **{
+            "name": f"Companion {n}",
+            "email": f"companion{n}@example.net",
+            "role": CompanionRole.INTERPRETER,
+            **fields,
+        }
+    )
 
 
 def consultation(session, svc: Service, person: Clinician, start, *, patient=None, **fields) -> Consultation:

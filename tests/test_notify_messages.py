@@ -27,6 +27,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 JOIN = "https://meet.example/room-7f3a"
 HOST = "https://meet.example/host/room-7f3a?jwt=secret-host-token"
 MANAGE = "https://clinic.example/manage/tok-9c1e"
+GUEST = "https://clinic.example/g/K7Q2M9?t=guest-token"
 REASON = "Chest pain since Tuesday"
 
 
@@ -43,6 +44,8 @@ def make_notice(**changes) -> Notice:
         manage_url=MANAGE,
         patient=Recipient("Sam Patient", "sam.patient@example.com", "America/New_York"),
         clinician=Recipient("Dr Ana Lee", "ana.lee@hospital.example", "Europe/London"),
+        companion=Recipient("Grace Interpreter", "grace@example.net", "America/New_York"),
+        companion_url=GUEST,
     )
     return dataclasses.replace(notice, **changes)
 
@@ -224,7 +227,7 @@ def test_invites_sent_over_smtp_keep_their_uid_and_raise_their_sequence(smtp_ser
     backend.close()
 
     assert [str(r.message["Message-ID"]) for r in smtp_server.received] == sent_ids
-    for recipient, own_link in [(booked.patient, JOIN), (booked.clinician, HOST)]:
+    for recipient, own_link in [(booked.patient, JOIN), (booked.clinician, HOST), (booked.companion, GUEST)]:
         events = []
         for hours, mail in enumerate(smtp_server.inbox(recipient.email)):
             assert mail.get_content_type() == "multipart/alternative"

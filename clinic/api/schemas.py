@@ -6,7 +6,7 @@ malformed value ever reaches a service.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from flask import Request
 from werkzeug.exceptions import BadRequest
 
 from ..scheduling.booking import BookingRequest
+from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
 
@@ -206,8 +207,9 @@ def booking_request(body: Mapping[str, Any], *, idempotency_key: str | None, tod
     except InvalidDetails as error:
         fields.adopt(error)
     patient = _patient(fields, time_zone, today)
+    companion = _companion(fields) if body.get("companion") is not None else None
     fields.check()
-    return BookingRequest(service_id, start, patient, clinician_id, reason, idempotency_key)  # type: ignore[arg-type]
+    return BookingRequest(service_id, start, patient, clinician_id, reason, idempotency_key, companion)  # type: ignore[arg-type]
 
 
 def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> RescheduleRequest:
@@ -247,19 +249,40 @@ def bearer_token(headers: Mapping[str, str]) -> str:
 
 
 def _patient(fields: Fields, time_zone: str | None, today: date) -> PatientDetails | None:
-    patient = fields.nested("patient")
-    if patient is None:
-        return None
-    source = patient.source
-    try:
-        return check_patient_details(
+    return _details(
+        fields,
+        "patient",
+        lambda source: check_patient_details(
             name=source.get("name"),
             email=source.get("email"),
             phone=source.get("phone"),
             birth_date=source.get("birth_date"),
             time_zone=time_zone,
             today=today,
-        )
+        ),
+        skip=("time_zone",),  # reported once, at the top level
+    )
+
+
+def _companion(fields: Fields) -> CompanionDetails | None:
+    return _details(
+        fields,
+        "companion",
+        lambda source: check_companion_details(
+            name=source.get("name"), email=source.get("email"), role=source.get("role")
+        ),
+    )
+
+
+def _details(
+    fields: Fields, name: str, check: Callable[[Mapping[str, Any]], Any], skip: tuple[str, ...] = ()
+) -> Any:
+    """The object under `name` checked by a service's `check`; None, with its errors recorded, if wrong."""
+    nested = fields.nested(name)
+    if nested is None:
+        return None
+    try:
+        return check(nested.source)
     except InvalidDetails as error:
-        patient.adopt(error, skip=("time_zone",))  # reported once, at the top level
+        nested.adopt(error, skip=skip)
         return None

@@ -58,4 +58,11 @@ def booking_json(consultation: Consultation) -> dict[str, Any]:
         "join_url": consultation.meeting_join_url,
         "changeable_until": instant_json(change_deadline(consultation), tz),
         "contact_phone": service.department.contact_phone,
+        "companion": companion_json(consultation),
     }
+
+
+def companion_json(consultation: Consultation) -> dict[str, Any] | None:
+    """Who else is invited, as the patient knows them: their name and role (their link is theirs alone)."""
+    companion = consultation.companion
+    return None if companion is None else {"name": companion.name, "role": companion.role.value}

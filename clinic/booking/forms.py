@@ -2,7 +2,9 @@
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import MAXYEAR, MINYEAR, date
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -20,7 +22,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput
 
+from ..models import CompanionRole
 from ..scheduling.booking import BookingRequest
+from ..scheduling.companions import check_companion_details
 from ..scheduling.patients import (
     MAX_NAME,
     MAX_REASON,
@@ -32,6 +36,7 @@ from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_na
 from .calendar import form_value
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_Checked = TypeVar("_Checked")
 _MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
@@ -184,13 +189,19 @@ class ChoiceForm(ChoiceFields):
 
 
 class DetailsForm(ChoiceFields):
-    """The patient's details with the choices so far; also the review form that books."""
+    """The patient's details, and anyone joining them, with the choices so far; also the review form."""
 
     name = StringField("Full name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
     email = EmailField("E-mail address", render_kw={"autocomplete": "email", "spellcheck": "false"})
     phone = TelField("Phone number", render_kw={"autocomplete": "tel"})
     birth_date = StringField("Date of birth", render_kw={"type": "date", "autocomplete": "bday"})
     reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
+    companion_name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
+    companion_email = EmailField(
+        "Their e-mail address", render_kw={"autocomplete": "off", "spellcheck": "false"}
+    )
+    # Radios drawn by the template (see details.html); checked with the companion rules, not WTForms'.
+    companion_role = StringField("Who are they?")
     consent = BooleanField(
         "I agree that the hospital may use these details to arrange and hold my consultation",
         validators=[DataRequired("Tick the box to agree, or we cannot book the consultation.")],
@@ -198,14 +209,18 @@ class DetailsForm(ChoiceFields):
     idempotency_key = IdempotencyKeyField()
     email_required = True  # staff booking by phone may leave it out
 
+    COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
+
     def checked_request(self, today: date) -> BookingRequest | None:
         """The request to book; None, with the errors beside their fields, if anything is wrong.
 
-        Checks the form (CSRF, consent, reason), then the patient's details with the booking rules.
+        Checks the form (CSRF, consent, reason), then the patient's and any companion's details with
+        the booking rules, so every mistake shows at once.
         """
         valid = self.validate()
-        try:
-            patient = check_patient_details(
+        patient = self._checked(
+            "",
+            lambda: check_patient_details(
                 name=self.name.data,
                 email=self.email.data,
                 phone=self.phone.data,
@@ -213,12 +228,20 @@ class DetailsForm(ChoiceFields):
                 time_zone=self.time_zone.data,
                 today=today,
                 email_required=self.email_required,
+            ),
+        )
+        companion_given = any((self.companion_name.data, self.companion_email.data, self.companion_role.data))
+        companion = None
+        if companion_given:
+            companion = self._checked(
+                "companion_",
+                lambda: check_companion_details(
+                    name=self.companion_name.data,
+                    email=self.companion_email.data,
+                    role=self.companion_role.data,
+                ),
             )
-        except InvalidDetails as invalid:
-            for name, message in invalid.errors.items():
-                self[name].errors.append(message)
-            return None
-        if not valid:
+        if not valid or patient is None or (companion_given and companion is None):
             return None
         return BookingRequest(
             service_id=self.service.data,
@@ -227,7 +250,17 @@ class DetailsForm(ChoiceFields):
             clinician_id=self.clinician.data,
             reason=self.reason.data,
             idempotency_key=self.idempotency_key.data,
+            companion=companion,
         )
+
+    def _checked(self, prefix: str, check: Callable[[], _Checked]) -> _Checked | None:
+        """What `check` returns; None, with its messages beside the fields prefix + name, if it refuses."""
+        try:
+            return check()
+        except InvalidDetails as invalid:
+            for name, message in invalid.errors.items():
+                self[prefix + name].errors.append(message)
+            return None
 
 
 class CancelForm(FlaskForm):

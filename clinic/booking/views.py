@@ -1,18 +1,22 @@
-"""The public booking pages and the patient's manage link: parse with a form, call a service, render."""
+"""The public booking pages, and changing or cancelling a booking: parse with a form, call a service, render.
+
+The manage link's own page, the waiting room, is in `rooms`.
+"""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..audit import Actor
 from ..errors import status_for
 from ..extensions import db
 from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
-from ..scheduling.lifecycle import cancel, change_deadline, consultation_for_token, reschedule
-from . import calendar, forms, manage_links
+from ..scheduling.lifecycle import cancel, reschedule
+from . import calendar, forms
+from .access import managed, patient_actor
 from .journey import Journey, resolve
+from .link_tokens import MANAGE
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
@@ -59,20 +63,20 @@ def confirm() -> ResponseReturnValue:
         return _page(journey, form)
     secret = current_app.config["SECRET_KEY"]
     try:
-        booked = book(db.session, wanted, now=journey.now, secret=secret, actor=_actor())
+        booked = book(db.session, wanted, now=journey.now, secret=secret, actor=patient_actor())
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
         alternatives = calendar.group_by_day(refusal.alternatives, journey.zone)
         page = render_template("booking/review.html", form=form, journey=journey, alternatives=alternatives)
         return page, status_for(refusal)
-    manage_links.remember(booked.consultation.reference, booked.manage_token)
+    MANAGE.remember(booked.consultation.reference, booked.manage_token)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
 
 @bp.get("/book/confirmed/<reference>")
 def confirmed(reference: str) -> ResponseReturnValue:
-    consultation = _managed(reference)
-    token = manage_links.token_for(consultation.reference)
+    consultation = managed(reference)
+    token = MANAGE.token_for(consultation.reference)
     link = manage_url(current_app.config["PUBLIC_BASE_URL"], consultation.reference, token)
     return render_template("booking/confirmed.html", consultation=consultation, manage_url=link)
 
@@ -82,24 +86,12 @@ def privacy() -> ResponseReturnValue:
     return render_template("booking/privacy.html")
 
 
-@bp.get(MANAGE_PATH)
-def manage(reference: str) -> ResponseReturnValue:
-    token = request.args.get("t")
-    if token is not None:  # arriving from the e-mail: keep the token, drop it from the address
-        consultation = _managed(reference, token)
-        manage_links.remember(consultation.reference, token)
-        return redirect(url_for(".manage", reference=consultation.reference), 303)
-    consultation = _managed(reference)
-    deadline = change_deadline(consultation)
-    return render_template("booking/manage.html", consultation=consultation, deadline=deadline, now=utcnow())
-
-
 @bp.route(f"{MANAGE_PATH}/cancel", methods=["GET", "POST"])
 def cancel_consultation(reference: str) -> ResponseReturnValue:
-    consultation = _managed(reference)
+    consultation = managed(reference)
     form = forms.CancelForm()
     if form.validate_on_submit():
-        cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=form.reason.data)
+        cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
         flash("Your consultation is cancelled. We will e-mail you to confirm.")
         return redirect(url_for(".manage", reference=consultation.reference), 303)
     page = render_template("booking/cancel.html", form=form, consultation=consultation)
@@ -108,18 +100,18 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{MANAGE_PATH}/reschedule")
 def choose_new_time(reference: str) -> ResponseReturnValue:
-    consultation = _managed(reference)
+    consultation = managed(reference)
     form = forms.RescheduleForm(request.args, time_zone=consultation.patient_time_zone)
     return _new_time_page(consultation, form)
 
 
 @bp.post(f"{MANAGE_PATH}/reschedule")
 def reschedule_consultation(reference: str) -> ResponseReturnValue:
-    consultation = _managed(reference)
+    consultation = managed(reference)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
     if form.validate():
         try:
-            reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=_actor())
+            reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
         except SlotUnavailable as refusal:
             form.start.errors.append(str(refusal))
         else:
@@ -171,18 +163,3 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
     )
     page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
     return page, 422 if form.errors else 200
-
-
-def _managed(reference: str, token: str | None = None) -> Consultation:
-    """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
-    return consultation_for_token(
-        db.session,
-        reference,
-        manage_links.token_for(reference) if token is None else token,
-        now=utcnow(),
-        grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
-    )
-
-
-def _actor() -> Actor:
-    return Actor("patient", request.remote_addr)

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from ..links import manage_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
-from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
+from ..scheduling.companions import companion_link
 from ..scheduling.tokens import manage_token
 from .outbox import enqueue_retired_meeting, plan_reminders
 from .settings import WorkerSettings
@@ -106,9 +107,12 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 
 def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Send one confirmation, update, cancellation or reminder to the patient or the clinician."""
+    """Send one confirmation, update, cancellation or reminder to the patient, clinician or companion."""
     kind = _MAIL_KINDS[message.kind]
     sequence = message.payload["sequence"]
+    companion = _companion(consultation, message)
+    if kind is not MessageKind.CANCELLATION and companion is not None and companion.removed_at is not None:
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")  # they were uninvited since
     if kind is MessageKind.REMINDER:
         if not consultation.is_active or sequence != consultation.invite_sequence:
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
@@ -120,7 +124,7 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     mail = compose(
         kind,
         Audience(message.audience),
-        _notice(settings, consultation, sequence),
+        _notice(settings, consultation, sequence, companion),
         sender=settings.mail_from,
         domain=settings.invite_domain,
         message_id=message_id_for(message, settings.invite_domain),
@@ -139,8 +143,10 @@ def plan(ctx: Context, message: OutboxMessage, consultation: Consultation, now: 
     def add_reminders(session: Session, locked: Consultation) -> None:
         # Checked again under the row lock: a reschedule may have committed since the check above.
         if locked.is_active and locked.invite_sequence == sequence:
-            offsets = ctx.settings.reminder_offsets
-            plan_reminders(session, locked, offsets, since=message.created_at, now=now)
+            offsets, companion_id = ctx.settings.reminder_offsets, message.payload.get("companion_id")
+            plan_reminders(
+                session, locked, offsets, since=message.created_at, now=now, companion_id=companion_id
+            )
 
     return Result(apply=add_reminders)
 
@@ -199,22 +205,38 @@ def _provider(ctx: Context, name: str) -> MeetingProvider:
     return get_provider(name, ctx.settings.config)
 
 
-def _notice(settings: WorkerSettings, consultation: Consultation, sequence: int) -> Notice:
+def _companion(consultation: Consultation, message: OutboxMessage) -> Companion | None:
+    """The companion a message is for (removed ones included: they are sent their cancellation)."""
+    companion_id = message.payload.get("companion_id")
+    return next((c for c in consultation.companions if c.id == companion_id), None)
+
+
+def _notice(
+    settings: WorkerSettings, consultation: Consultation, sequence: int, companion: Companion | None = None
+) -> Notice:
     patient, clinician = consultation.patient, consultation.clinician
-    token = manage_token(settings.secret_key, consultation.uuid)
+    base_url, secret, reference = settings.public_base_url, settings.secret_key, consultation.reference
     join_url = consultation.meeting_join_url or ""
+    guest, guest_url = None, ""
+    if companion is not None:  # they read times in the patient's zone, which the mail names
+        guest = Recipient(companion.name, companion.email, consultation.patient_time_zone)
+        guest_url = companion_link(companion, base_url=base_url, secret=secret)
     return Notice(
         consultation_uuid=consultation.uuid,
-        reference=consultation.reference,
+        reference=reference,
         sequence=sequence,
         starts_at=consultation.starts_at,
         ends_at=consultation.ends_at,
         hospital_name=settings.hospital_name,
         join_url=join_url,
         host_url=consultation.meeting_host_url or join_url,
-        manage_url=manage_url(settings.public_base_url, consultation.reference, token),
-        patient=Recipient(patient.name, patient.email, consultation.patient_time_zone, patient.language),
+        manage_url=manage_url(base_url, reference, manage_token(secret, consultation.uuid)),
+        patient=Recipient(
+            patient.name, patient.email or "", consultation.patient_time_zone, patient.language
+        ),
         clinician=Recipient(clinician.display_name, clinician.email, clinician.time_zone),
+        companion=guest,
+        companion_url=guest_url,
     )
 
 

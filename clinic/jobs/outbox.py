@@ -8,13 +8,15 @@ effects are saved together or not at all. Workers claim and run them later (see 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
+# The clinician's day is on their schedule: reminders go to those joining the call from a mail.
+_REMINDED = (Audience.PATIENT, Audience.COMPANION)
 
 
 def enqueue_booked(session: Session, consultation: Consultation, now: datetime) -> None:
@@ -37,6 +39,21 @@ def enqueue_cancelled(session: Session, consultation: Consultation, now: datetim
     _drop_pending_reminders(session, consultation, now)
     _add(session, consultation, now, OutboxKind.MEETING_CANCEL)
     _add_mails(session, consultation, now, OutboxKind.CANCELLATION)
+
+
+def enqueue_companion_invited(
+    session: Session, consultation: Consultation, companion: Companion, now: datetime
+) -> None:
+    """In the transaction that adds a companion: send them their invitation and plan their reminders."""
+    _add(session, consultation, now, OutboxKind.CONFIRMATION, Audience.COMPANION, companion=companion)
+    _add(session, consultation, now, OutboxKind.PLAN_REMINDERS, companion=companion)
+
+
+def enqueue_companion_removed(
+    session: Session, consultation: Consultation, companion: Companion, now: datetime
+) -> None:
+    """In the transaction that removes a companion: tell them (their reminders see they were removed)."""
+    _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
 
 
 def enqueue_retired_meeting(
@@ -66,26 +83,54 @@ def plan_reminders(
     *,
     since: datetime,
     now: datetime,
+    companion_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Add the patient's reminders due at start − each offset, skipping those already due at `since`.
+    """Add the reminders due at start − each offset, skipping those already due at `since`; for
+    everyone reminded, or only for companion `companion_id` (invited later) while they take part.
 
     `since` is when the change was made: a reminder due after it but before `now` (the worker was
     down) is still planned and goes out late, as long as the consultation has not started.
     """
+    recipients = [(a, c) for a, c in mail_recipients(consultation) if a in _REMINDED]
+    if companion_id is not None:
+        recipients = [(a, c) for a, c in recipients if c is not None and c.id == companion_id]
+    # A companion invited while the booking's own plan was still waiting is in both plans: plan once.
+    planned_before = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.consultation_id == consultation.id, OutboxMessage.kind == OutboxKind.REMINDER
+            )
+        )
+    )
     planned = []
     for offset in offsets:
-        due_at = consultation.starts_at - offset
-        if due_at > since:
-            seconds = int(offset.total_seconds())
-            planned.append(
-                _add(session, consultation, now, OutboxKind.REMINDER, Audience.PATIENT, due_at, seconds)
-            )
+        due_at, seconds = consultation.starts_at - offset, int(offset.total_seconds())
+        for audience, companion in recipients:
+            key = _key(consultation, OutboxKind.REMINDER, audience, companion, seconds)
+            if due_at > since and key not in planned_before:
+                planned.append(
+                    _add(
+                        session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds
+                    )
+                )
     return planned
 
 
+def mail_recipients(consultation: Consultation) -> list[tuple[Audience, Companion | None]]:
+    """Who the consultation's mails go to: the patient if they have an address (staff give the
+    details by phone to those without), the clinician, and the companion taking part, if any."""
+    recipients: list[tuple[Audience, Companion | None]] = []
+    if consultation.patient.email:
+        recipients.append((Audience.PATIENT, None))
+    recipients.append((Audience.CLINICIAN, None))
+    if (companion := consultation.companion) is not None:
+        recipients.append((Audience.COMPANION, companion))
+    return recipients
+
+
 def _add_mails(session: Session, consultation: Consultation, now: datetime, kind: OutboxKind) -> None:
-    for audience in (Audience.PATIENT, Audience.CLINICIAN):
-        _add(session, consultation, now, kind, audience)
+    for audience, companion in mail_recipients(consultation):
+        _add(session, consultation, now, kind, audience, companion)
 
 
 def _add(
@@ -94,15 +139,15 @@ def _add(
     now: datetime,
     kind: OutboxKind,
     audience: Audience | None = None,
+    companion: Companion | None = None,
     due_at: datetime | None = None,
     offset_seconds: int | None = None,
 ) -> OutboxMessage:
-    sequence = consultation.invite_sequence
-    payload = {"sequence": sequence}
-    key = f"{consultation.uuid}:{kind}:{audience or '-'}:{sequence}"
+    payload = {"sequence": consultation.invite_sequence}
+    if companion is not None:
+        payload["companion_id"] = companion.id
     if offset_seconds is not None:
         payload["offset_seconds"] = offset_seconds
-        key += f":{offset_seconds}"
     message = OutboxMessage(
         consultation_id=consultation.id,
         kind=kind,
@@ -111,11 +156,26 @@ def _add(
         due_at=due_at or now,
         status=OutboxStatus.PENDING,
         attempts=0,
-        idempotency_key=key,
+        idempotency_key=_key(consultation, kind, audience, companion, offset_seconds),
         created_at=now,
     )
     session.add(message)
     return message
+
+
+def _key(
+    consultation: Consultation,
+    kind: OutboxKind,
+    audience: Audience | None,
+    companion: Companion | None,
+    offset_seconds: int | None,
+) -> str:
+    key = f"{consultation.uuid}:{kind}:{audience or '-'}:{consultation.invite_sequence}"
+    if companion is not None:  # a replaced companion's messages must not collide with the next one's
+        key += f":c{companion.id}"
+    if offset_seconds is not None:
+        key += f":{offset_seconds}"
+    return key
 
 
 def _drop_pending_reminders(session: Session, consultation: Consultation, now: datetime) -> None:

@@ -1,7 +1,9 @@
-"""What each mail says: confirmation, update, cancellation and reminder, for patient and clinician.
+"""What each mail says: confirmation, update, cancellation and reminder, for patient, clinician and
+companion.
 
 Mails name the hospital, the reference, the time and the links, nothing more: `Notice` has no
-field for a reason for visit, a note or a service, so no template can leak one.
+field for a reason for visit, a note or a service, so no template can leak one. A companion's mails
+name the patient by first name only, and carry their own join link, never the manage link.
 """
 
 import enum
@@ -29,6 +31,7 @@ class MessageKind(enum.StrEnum):
 class Audience(enum.StrEnum):
     PATIENT = "patient"
     CLINICIAN = "clinician"
+    COMPANION = "companion"  # the interpreter, relative or carer joining the patient
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Notice:
     manage_url: str
     patient: Recipient
     clinician: Recipient
+    companion: Recipient | None = None
+    companion_url: str = ""  # the companion's own waiting room, where they join
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Language:
-    """One language's wording. Placeholders: {name} {hospital} {reference} {when}."""
+    """One language's wording. Placeholders: {name} {hospital} {reference} {when} {patient} (the
+    patient's first name, for the companion's mails)."""
 
     code: str
     weekdays: tuple[str, ...]
@@ -133,6 +139,25 @@ ENGLISH = Language(
             "Upcoming video consultation {reference}",
             "Video consultation {reference} starts on {when}.",
         ),
+        (_K.CONFIRMATION, _A.COMPANION): (
+            "Invitation to a video consultation – {hospital}",
+            "You are invited to join {patient}'s video consultation with {hospital} on {when}.",
+        ),
+        (_K.UPDATE, _A.COMPANION): (
+            "The video consultation you are invited to has moved – {hospital}",
+            "{patient}'s video consultation with {hospital}, which you are invited to join, "
+            "has moved to {when}.",
+        ),
+        (_K.CANCELLATION, _A.COMPANION): (
+            "Your invitation to a video consultation is cancelled – {hospital}",
+            "Your invitation to join {patient}'s video consultation with {hospital} on {when} "
+            "has been cancelled. You do not need to join.",
+        ),
+        (_K.REMINDER, _A.COMPANION): (
+            "Reminder: a video consultation you are invited to – {hospital}",
+            "This is a reminder that you are invited to join {patient}'s video consultation with "
+            "{hospital} on {when}.",
+        ),
     },
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
@@ -174,16 +199,19 @@ def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
         "hospital": notice.hospital_name,
         "reference": notice.reference,
         "when": format_start(notice.starts_at, recipient.time_zone, lang.code),
+        "patient": first_name(notice.patient.name),
     }
     subject, opening = lang.wording[kind, audience]
     paragraphs = [lang.greeting, opening, lang.reference]
     links: list[tuple[str, str]] = []
     if kind is not MessageKind.CANCELLATION:
-        if audience is Audience.PATIENT:
-            paragraphs.append(lang.how_to_join)
-            links = [("join", call_link), ("manage", notice.manage_url)]
-        else:
+        if audience is Audience.CLINICIAN:
             links = [("host", call_link)]
+        else:
+            paragraphs.append(lang.how_to_join)
+            links = [("join", call_link)]
+            if audience is Audience.PATIENT:
+                links.append(("manage", notice.manage_url))
     paragraphs = [paragraph.format(**values) for paragraph in paragraphs]
     labelled = [(lang.link_labels[key], url) for key, url in links if url]
     footer = lang.footer.format(**values)
@@ -257,8 +285,18 @@ def compose(
     )
 
 
+def first_name(full_name: str) -> str:
+    """The first word of a name: all that a companion is told of the patient."""
+    return full_name.split(maxsplit=1)[0] if full_name.strip() else ""
+
+
 def _recipient_and_link(notice: Notice, audience: Audience) -> tuple[Recipient, str]:
-    # The host link lets its holder run the call: it goes to the clinician only.
+    # The host link lets its holder run the call: it goes to the clinician only. A companion's link
+    # is their own waiting room, which stops working when they are uninvited.
     if audience is Audience.PATIENT:
         return notice.patient, notice.join_url
+    if audience is Audience.COMPANION:
+        if notice.companion is None:
+            raise ValueError("a companion's mail needs notice.companion")
+        return notice.companion, notice.companion_url
     return notice.clinician, notice.host_url

@@ -24,10 +24,11 @@ from ..scheduling.agenda import (
     schedule_scope,
     week_agenda,
 )
-from ..scheduling.consulting import JoinWindow, set_status, start_call
+from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import BookingError, SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, move_for_patient
 from ..scheduling.timezones import zone
+from ..scheduling.waiting_room import JoinWindow
 from . import booking_desk, forms
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")

@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
 from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
+from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
+from .events import record_event
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
@@ -38,6 +39,7 @@ class BookingRequest:
     clinician_id: int | None = None  # None: the first available clinician
     reason: str = ""
     idempotency_key: str | None = None
+    companion: CompanionDetails | None = None  # someone joining the patient, invited with them
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,8 @@ def _insert(
                 key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id
             )
         )
+    if request.companion is not None:  # before the mails are enqueued, so theirs is among them
+        attach_companion(session, consultation, request.companion, now=now, actor=actor, secret=secret)
     outbox.enqueue_booked(session, consultation, now)
     record_event(session, consultation, "consultation.booked", now, actor)
     return consultation
@@ -227,26 +231,3 @@ def _fingerprint(request: BookingRequest) -> str:
     fields = asdict(request)
     fields.pop("idempotency_key")
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def record_event(
-    session: Session,
-    consultation: Consultation,
-    action: str,
-    now: datetime,
-    actor: Actor,
-    changed: list[str] | None = None,
-) -> None:
-    """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed)."""
-    details = {"reference": consultation.reference, "clinician_id": consultation.clinician_id}
-    if changed:
-        details["changed"] = changed
-    audit.record(
-        session,
-        actor,
-        action,
-        entity_type="consultation",
-        entity_id=consultation.id,
-        now=now,
-        details=details,
-    )

@@ -1,9 +1,6 @@
-"""The consultation as it happens: when the call may be joined, starting it, staff moving its status on."""
+"""The consultation as it happens: the clinician starting the call, staff moving its status on."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -13,30 +10,7 @@ from .agenda import CLINICIANS_OWN, Viewer, consultation_for_staff
 from .errors import MeetingNotReady, NotFound, NotNow
 from .lifecycle import change_status
 from .timezones import format_local, zone
-
-
-@dataclass(frozen=True)
-class JoinWindow:
-    """From `opens_before` the start until `closes_after` the end, a call may be joined or started."""
-
-    opens_before: timedelta
-    closes_after: timedelta
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "JoinWindow":
-        return cls(
-            timedelta(minutes=int(config["JOIN_WINDOW_MINUTES"])),
-            timedelta(minutes=int(config["JOIN_GRACE_MINUTES"])),
-        )
-
-    def opens_at(self, consultation: Consultation) -> datetime:
-        return consultation.starts_at - self.opens_before
-
-    def closes_at(self, consultation: Consultation) -> datetime:
-        return consultation.ends_at + self.closes_after
-
-    def is_open(self, consultation: Consultation, now: datetime) -> bool:
-        return self.opens_at(consultation) <= now < self.closes_at(consultation)
+from .waiting_room import JoinWindow, Phase, room
 
 
 def start_call(
@@ -49,9 +23,12 @@ def start_call(
     consultation = consultation_for_staff(session, viewer, consultation_id)
     if consultation.clinician_id != viewer.clinician_id:
         raise NotFound("No such consultation.")
-    if not window.is_open(consultation, now):
-        when = format_local(window.opens_at(consultation), zone(consultation.clinician.time_zone))
-        raise NotNow(f"This call can be started from {when} until shortly after it ends.")
+    state = room(consultation, now, window)
+    if state.phase is Phase.EARLY:
+        when = format_local(state.opens_at, zone(consultation.clinician.time_zone))
+        raise NotNow(f"This call can be started from {when}.")
+    if state.phase is not Phase.OPEN:
+        raise NotNow(f"This consultation is {state.phase.value}: its call cannot be started.")
     link = consultation.meeting_host_url or consultation.meeting_join_url
     if not link:
         raise MeetingNotReady("The video link is still being made. Try again in a minute.")

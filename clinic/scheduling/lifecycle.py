@@ -15,9 +15,10 @@ from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
 from .availability import is_free, service_clinicians
-from .booking import place, record_event, refusal
+from .booking import place, refusal
 from .errors import ChangeNotAllowed, NotFound
-from .locks import lock_clinicians
+from .events import record_event
+from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
 from .tokens import token_matches
 
@@ -83,7 +84,7 @@ def cancel(
 ) -> Consultation:
     """Cancel a consultation (patients only up to the service's cut-off)."""
     with write_transaction(session):
-        consultation = _locked_consultation(session, consultation_id)
+        consultation = locked_consultation(session, consultation_id)
         check_transition(consultation.status, ConsultationStatus.CANCELLED)
         if enforce_cutoff:
             _check_cutoff(consultation, now)
@@ -111,7 +112,7 @@ def reschedule(
     Patients may move it only up to the service's cut-off; staff moving it for them may later.
     """
     with write_transaction(session):
-        consultation = _locked_consultation(session, consultation_id, clinician_id)
+        consultation = locked_consultation(session, consultation_id, clinician_id)
         if consultation.status not in RESCHEDULABLE:
             raise ChangeNotAllowed("This consultation can no longer be moved.")
         if enforce_cutoff:
@@ -142,21 +143,6 @@ def consultation_for_token(
         raise NotFound("No booking matches this link.")
     if now > consultation.ends_at + timedelta(days=grace_days):
         raise NotFound("No booking matches this link.")
-    return consultation
-
-
-def _locked_consultation(
-    session: Session, consultation_id: int, other_clinician: int | None = None
-) -> Consultation:
-    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
-    consultation = session.get(Consultation, consultation_id)
-    if consultation is None:
-        raise NotFound("No such consultation.")
-    clinician_id = consultation.clinician_id
-    lock_clinicians(session, clinician_id, other_clinician or clinician_id)
-    session.refresh(consultation)
-    if consultation.clinician_id != clinician_id:
-        raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
     return consultation
 
 

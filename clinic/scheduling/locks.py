@@ -3,7 +3,8 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Clinician
+from ..models import Clinician, Consultation
+from .errors import ChangeNotAllowed, NotFound
 
 
 def lock_clinicians(session: Session, *clinician_ids: int) -> None:
@@ -16,3 +17,18 @@ def lock_clinicians(session: Session, *clinician_ids: int) -> None:
         return
     for clinician_id in sorted(set(clinician_ids)):
         session.execute(select(Clinician.id).where(Clinician.id == clinician_id).with_for_update())
+
+
+def locked_consultation(
+    session: Session, consultation_id: int, other_clinician: int | None = None
+) -> Consultation:
+    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
+    consultation = session.get(Consultation, consultation_id)
+    if consultation is None:
+        raise NotFound("No such consultation.")
+    clinician_id = consultation.clinician_id
+    lock_clinicians(session, clinician_id, other_clinician or clinician_id)
+    session.refresh(consultation)
+    if consultation.clinician_id != clinician_id:
+        raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
+    return consultation

@@ -50,10 +50,10 @@ def check_patient_details(
     Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
     """
     errors: dict[str, str] = {}
-    clean_name = _text(name, "name", MAX_NAME, errors)
+    clean_name = required_text(name, "name", MAX_NAME, errors)
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else _email(email, errors)
-    clean_phone = _text(phone, "phone", 40, errors)
+    clean_email = None if no_email else email_address(email, errors)
+    clean_phone = required_text(phone, "phone", 40, errors)
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
     clean_birth = _birth_date(birth_date, today, errors)
@@ -77,7 +77,8 @@ def check_reason(reason: object) -> str:
     return reason.strip()
 
 
-def _text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
+def required_text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
+    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit."""
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
         return ""
@@ -89,7 +90,8 @@ def _text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
     return value
 
 
-def _email(value: object, errors: dict[str, str]) -> str:
+def email_address(value: object, errors: dict[str, str]) -> str:
+    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one."""
     if not isinstance(value, str) or not value.strip():
         errors["email"] = "This field is required."
         return ""

@@ -1,4 +1,4 @@
-"""Public references and manage-link tokens."""
+"""Public references, and the tokens of manage links and companions' join links."""
 
 import hashlib
 import hmac
@@ -21,7 +21,17 @@ def manage_token(secret: str, consultation_uuid: str) -> str:
     Derived with HMAC from the app's secret key rather than stored, so a replayed booking
     request can hand back the same token while the database keeps only its hash.
     """
-    digest = hmac.new(secret.encode(), f"manage-link:{consultation_uuid}".encode(), hashlib.sha256).digest()
+    return _derived(secret, "manage-link", consultation_uuid)
+
+
+def companion_token(secret: str, companion_uuid: str) -> str:
+    """The secret of a companion's join link, derived like the manage token but for another purpose,
+    so neither token ever opens the other's pages."""
+    return _derived(secret, "companion-link", companion_uuid)
+
+
+def _derived(secret: str, purpose: str, uuid: str) -> str:
+    digest = hmac.new(secret.encode(), f"{purpose}:{uuid}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 

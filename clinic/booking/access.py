@@ -1,0 +1,48 @@
+"""What a request's link opens: the patient's booking (manage token) or a companion's invitation (join
+token), each looked up with the token of its own kind only."""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, request
+
+from ..audit import Actor
+from ..extensions import db
+from ..models import Companion, Consultation, utcnow
+from ..scheduling.companions import companion_for_token
+from ..scheduling.lifecycle import consultation_for_token
+from ..scheduling.waiting_room import JoinWindow
+from .link_tokens import COMPANION, MANAGE, TokenJar
+
+Opened = TypeVar("Opened", Consultation, Companion)
+
+
+def managed(reference: str, token: str | None = None) -> Consultation:
+    """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
+    return _opened(consultation_for_token, MANAGE, reference, token)
+
+
+def invited(reference: str, token: str | None = None) -> Companion:
+    """The companion whose join link (or the one this browser session remembers) this is; else NotFound."""
+    return _opened(companion_for_token, COMPANION, reference, token)
+
+
+def join_window() -> JoinWindow:
+    """The waiting room's hours, from CLINIC_JOIN_WINDOW_MINUTES and CLINIC_JOIN_GRACE_MINUTES."""
+    return JoinWindow.from_config(current_app.config)
+
+
+def patient_actor() -> Actor:
+    """The patient, as the audit trail names them, with the address they came from."""
+    return Actor("patient", request.remote_addr)
+
+
+def _opened(lookup: Callable[..., Opened], jar: TokenJar, reference: str, token: str | None) -> Opened:
+    # Links work until MANAGE_LINK_GRACE_DAYS after the consultation; joining has its own, shorter window.
+    return lookup(
+        db.session,
+        reference,
+        jar.token_for(reference) if token is None else token,
+        now=utcnow(),
+        grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
+    )

@@ -1,0 +1,89 @@
+"""The waiting rooms: the patient's (the manage link's page: check in, join, change or cancel) and a
+companion's (join only). Each opens with its own kind of token and nothing else."""
+
+from collections.abc import Callable
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..errors import status_for
+from ..extensions import db
+from ..links import COMPANION_PATH, MANAGE_PATH
+from ..models import utcnow
+from ..notify.messages import first_name
+from ..scheduling.lifecycle import change_deadline
+from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
+from .access import invited, join_window, managed, patient_actor
+from .countdown import duration_words
+from .link_tokens import COMPANION, MANAGE, TokenJar
+from .views import bp
+
+bp.add_app_template_filter(duration_words)
+
+
+@bp.get(MANAGE_PATH)
+def manage(reference: str) -> ResponseReturnValue:
+    if landing := _arrival(reference, MANAGE, managed, ".manage"):
+        return landing
+    consultation, now = managed(reference), utcnow()
+    return render_template(
+        "booking/manage.html",
+        consultation=consultation,
+        deadline=change_deadline(consultation),
+        now=now,
+        room=room(consultation, now, join_window()),
+    )
+
+
+@bp.post(f"{MANAGE_PATH}/check-in")
+def check_in_patient(reference: str) -> ResponseReturnValue:
+    consultation = managed(reference)
+    check_in(db.session, consultation.id, now=utcnow(), actor=patient_actor(), window=join_window())
+    return redirect(url_for(".manage", reference=consultation.reference), 303)
+
+
+@bp.get(f"{MANAGE_PATH}/join")
+def join_as_patient(reference: str) -> ResponseReturnValue:
+    return redirect(join_url(managed(reference), utcnow(), join_window()), 303)
+
+
+@bp.get(COMPANION_PATH)
+def companion_room(reference: str) -> ResponseReturnValue:
+    if landing := _arrival(reference, COMPANION, invited, ".companion_room"):
+        return landing
+    companion, now = invited(reference), utcnow()
+    consultation = companion.consultation
+    return render_template(
+        "booking/companion_room.html",
+        companion=companion,
+        consultation=consultation,
+        patient=first_name(consultation.patient.name),
+        now=now,
+        room=room(consultation, now, join_window()),
+        hospital=current_app.config["HOSPITAL_NAME"],
+    )
+
+
+@bp.get(f"{COMPANION_PATH}/join")
+def join_as_companion(reference: str) -> ResponseReturnValue:
+    return redirect(join_url(invited(reference).consultation, utcnow(), join_window()), 303)
+
+
+@bp.errorhandler(RoomClosed)
+def room_closed(error: RoomClosed) -> ResponseReturnValue:
+    # Check-in and join live under their room's address: back is one step up.
+    back = request.path.rsplit("/", 1)[0]
+    page = render_template("booking/room_closed.html", error=error, room=error.room, back=back)
+    return page, status_for(error)
+
+
+def _arrival(
+    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str
+) -> ResponseReturnValue | None:
+    """Arriving from a mail with ?t=: keep the token (if it opens the page) and drop it from the address."""
+    token = request.args.get("t")
+    if token is None:
+        return None
+    lookup(reference, token)  # NotFound for a wrong token: nothing is kept
+    jar.remember(reference.upper(), token)
+    return redirect(url_for(endpoint, reference=reference.upper()), 303)

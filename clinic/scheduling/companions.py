@@ -1,0 +1,145 @@
+"""A second participant (interpreter, relative or carer): their details, adding and removing them.
+
+A companion has their own invite and their own join link (`/g/<reference>`, see `links.companion_url`),
+follows the consultation's moves and cancellation, and has no say over the booking. One takes part
+at a time: adding another replaces them. Removed companions stay on record for the audit trail.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..jobs import outbox
+from ..links import companion_url
+from ..models import Companion, CompanionRole, Consultation, ConsultationStatus
+from ..models.transactions import write_transaction
+from .errors import ChangeNotAllowed, NotFound
+from .events import record_event
+from .locks import locked_consultation
+from .patients import MAX_NAME, InvalidDetails, email_address, required_text
+from .tokens import companion_token, token_hash, token_matches
+
+# A companion may be added until the call is over: an interpreter is sometimes found at the last minute.
+_OPEN = frozenset({ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class CompanionDetails:
+    name: str
+    email: str
+    role: CompanionRole
+
+
+def check_companion_details(*, name: object, email: object, role: object) -> CompanionDetails:
+    """Normalised details, or InvalidDetails naming every wrong field (name, email, role)."""
+    errors: dict[str, str] = {}
+    clean_name = required_text(name, "name", MAX_NAME, errors)
+    address = email_address(email, errors)
+    try:
+        clean_role = CompanionRole(role)
+    except ValueError:
+        errors["role"] = "Choose interpreter, relative or carer."
+    if errors:
+        raise InvalidDetails(errors)
+    return CompanionDetails(clean_name, address, clean_role)
+
+
+def attach_companion(
+    session: Session,
+    consultation: Consultation,
+    details: CompanionDetails,
+    *,
+    now: datetime,
+    actor: Actor,
+    secret: str,
+) -> Companion:
+    """Add a companion to `consultation` in the caller's transaction, audited; only their token's hash
+    is kept. The caller enqueues their mails (a booking's own mails include them)."""
+    companion_uuid = str(uuid.uuid4())
+    companion = Companion(
+        uuid=companion_uuid,
+        name=details.name,
+        email=details.email,
+        role=details.role,
+        join_token_hash=token_hash(companion_token(secret, companion_uuid)),
+        created_at=now,
+    )
+    consultation.companions.append(companion)
+    session.flush()
+    record_event(session, consultation, "companion.added", now, actor, companion_id=companion.id)
+    return companion
+
+
+def add_companion(
+    session: Session,
+    consultation_id: int,
+    details: CompanionDetails,
+    *,
+    now: datetime,
+    actor: Actor,
+    secret: str,
+) -> Companion:
+    """Invite a companion to a consultation that is not over yet (staff), replacing the one taking part.
+
+    Enqueues their invitation (and the replaced one's cancellation) and plans their reminders.
+    ChangeNotAllowed for a cancelled or finished consultation, NotFound for an unknown one.
+    """
+    with write_transaction(session):
+        consultation = locked_consultation(session, consultation_id)
+        if consultation.status not in _OPEN or now >= consultation.ends_at:
+            raise ChangeNotAllowed("A companion can only be added before the consultation is over.")
+        if (current := consultation.companion) is not None:
+            _remove(session, consultation, current, now, actor)
+        companion = attach_companion(session, consultation, details, now=now, actor=actor, secret=secret)
+        outbox.enqueue_companion_invited(session, consultation, companion, now)
+    return companion
+
+
+def remove_companion(session: Session, consultation_id: int, *, now: datetime, actor: Actor) -> Companion:
+    """Uninvite the consultation's companion (staff): their link stops working and, if the consultation
+    is still to come, they are sent a cancellation. NotFound if nobody is invited."""
+    with write_transaction(session):
+        consultation = locked_consultation(session, consultation_id)
+        companion = consultation.companion
+        if companion is None:
+            raise NotFound("Nobody else is invited to this consultation.")
+        _remove(session, consultation, companion, now, actor)
+    return companion
+
+
+def companion_link(companion: Companion, *, base_url: str, secret: str) -> str:
+    """The companion's own join link, e.g. for staff to read out over the phone."""
+    token = companion_token(secret, companion.uuid)
+    return companion_url(base_url, companion.consultation.reference, token)
+
+
+def companion_for_token(
+    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
+) -> Companion:
+    """The companion taking part whom a join link names; NotFound for any other token, a removed
+    companion, or a consultation long over. A manage token never matches: it is derived differently."""
+    companion = None
+    if isinstance(reference, str) and len(reference) <= 12:
+        companion = session.scalar(
+            select(Companion)
+            .join(Companion.consultation)
+            .where(Consultation.reference == reference.upper(), Companion.removed_at.is_(None))
+        )
+    if companion is None or not token_matches(token, companion.join_token_hash):
+        raise NotFound("No consultation matches this link.")
+    if now > companion.consultation.ends_at + timedelta(days=grace_days):
+        raise NotFound("No consultation matches this link.")
+    return companion
+
+
+def _remove(
+    session: Session, consultation: Consultation, companion: Companion, now: datetime, actor: Actor
+) -> None:
+    companion.removed_at = now
+    if consultation.is_active and now < consultation.ends_at:  # nothing to call off once it is over
+        outbox.enqueue_companion_removed(session, consultation, companion, now)
+    record_event(session, consultation, "companion.removed", now, actor, companion_id=companion.id)

@@ -1,0 +1,188 @@
+"""The patient's waiting room at /c/<reference>, driven as a browser without JavaScript would."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.extensions import db
+from clinic.models import AuditEvent, ConsultationStatus, utcnow
+
+from . import factories
+from .conftest import build_app
+from .test_booking_pages import next_week_at, text
+from .test_manage_link import book, open_link, reloaded
+
+MEETING = "https://meet.example/room-pages"
+
+
+@pytest.fixture
+def service(session):
+    service = factories.service(session, name="Diabetes review", cancel_cutoff_minutes=60)
+    factories.clinician(session, [service], display_name="Dr Ines Duarte")
+    session.commit()
+    return service
+
+
+def starting_in(session, service, wait: timedelta, *, meeting: str | None = MEETING, **fields):
+    """A booking made through the service, then moved to start `wait` from the real clock (the pages
+    read it), with the meeting link the worker would have stored."""
+    booked = book(session, service, next_week_at(10), **fields)
+    consultation = booked.consultation
+    consultation.starts_at = utcnow() + wait
+    consultation.ends_at = consultation.starts_at + timedelta(minutes=30)
+    consultation.blocked_from, consultation.blocked_until = consultation.starts_at, consultation.ends_at
+    consultation.meeting_join_url = meeting
+    session.commit()
+    return booked
+
+
+def test_before_the_window_the_page_counts_down_and_helps_prepare_with_no_way_in_yet(
+    client, session, service
+):
+    booked = starting_in(session, service, timedelta(days=2, hours=3, minutes=30))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{reference}"))
+
+    assert re.search(r"Starts in <span data-countdown-value>2 days 3 hours</span>", page)
+    assert "The waiting room opens at" in page and "Reload this page" in page
+    assert "How to get ready" in page and "Check your camera and microphone" in page
+    assert "countdown.js" in page and "media_check.js" in page
+    assert f"/c/{reference}/check-in" not in page and f"/c/{reference}/join" not in page
+    assert "Choose another time" in page  # the manage actions stay as they were
+
+
+def test_the_page_works_without_javascript_and_keeps_to_the_content_security_policy(client, session, service):
+    booked = starting_in(session, service, timedelta(minutes=5))
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{booked.consultation.reference}"))
+
+    assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", page))  # no inline script
+    assert "style=" not in page and "http-equiv" not in page
+    assert "open your device's camera app" in page  # how to check without the script
+
+
+def test_inside_the_window_im_here_tells_the_clinician_and_the_join_button_leads_to_the_call(
+    client, session, service
+):
+    booked = starting_in(session, service, timedelta(minutes=10))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    before = text(client.get(f"/c/{reference}"))
+    checked_in = client.post(f"/c/{reference}/check-in")
+    after = text(client.get(checked_in.location))
+    joined = client.get(f"/c/{reference}/join")
+
+    assert "I'm here</button>" in before and f'href="/c/{reference}/join"' in before
+    assert checked_in.status_code == 303 and checked_in.location == f"/c/{reference}"
+    assert "The clinician knows you are here." in after and "I'm here</button>" not in after
+    consultation = reloaded(session, booked)
+    assert consultation.status is ConsultationStatus.ARRIVED and consultation.arrived_at is not None
+    assert (
+        session.scalar(select(AuditEvent).where(AuditEvent.action == "consultation.arrived")).actor
+        == "patient"
+    )
+    assert joined.status_code == 303 and joined.location == MEETING
+
+
+def test_checking_in_twice_is_fine(client, session, service):
+    booked = starting_in(session, service, timedelta(minutes=10))
+    open_link(client, booked)
+    first = client.post(f"/c/{booked.consultation.reference}/check-in")
+
+    second = client.post(f"/c/{booked.consultation.reference}/check-in")
+
+    assert first.status_code == second.status_code == 303
+    assert reloaded(session, booked).status is ConsultationStatus.ARRIVED
+
+
+def test_too_early_check_in_and_join_explain_when_and_change_nothing(client, session, service):
+    booked = starting_in(session, service, timedelta(hours=3))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    checked_in = client.post(f"/c/{reference}/check-in")
+    joined = client.get(f"/c/{reference}/join")
+
+    for refused in (checked_in, joined):
+        assert refused.status_code == 409
+        assert "It is not time yet" in text(refused) and "The waiting room opens at" in text(refused)
+        assert f'href="/c/{reference}"' in text(refused)
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+
+
+def test_after_the_end_and_the_grace_period_join_is_refused(client, session, service):
+    booked = starting_in(session, service, -timedelta(hours=2))
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{booked.consultation.reference}"))
+    joined = client.get(f"/c/{booked.consultation.reference}/join")
+
+    assert "This consultation is over" in page
+    assert joined.status_code == 409 and MEETING not in joined.headers.get("Location", "")
+
+
+def test_while_the_meeting_link_is_being_made_the_page_says_to_wait(client, session, service):
+    booked = starting_in(session, service, timedelta(minutes=5), meeting=None)
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{booked.consultation.reference}"))
+    joined = client.get(f"/c/{booked.consultation.reference}/join")
+
+    assert "Your video link is still being prepared" in page
+    assert joined.status_code == 409 and "Your video link is not ready yet" in text(joined)
+
+
+def test_a_cancelled_booking_says_so_plainly_and_offers_to_book_again(client, session, service):
+    booked = starting_in(session, service, timedelta(days=2))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+    client.post(f"/c/{reference}/cancel", data={"reason": ""})
+
+    page = text(client.get(f"/c/{reference}"))
+    joined = client.get(f"/c/{reference}/join")
+
+    assert "This consultation is cancelled" in page and 'href="/book"' in page
+    assert "Starts in" not in page and "Check your camera" not in page
+    assert joined.status_code == 409
+
+
+def test_a_patient_token_reaches_only_its_own_booking(client, session, service):
+    mine = starting_in(session, service, timedelta(minutes=10))
+    theirs = starting_in(session, service, timedelta(minutes=45), meeting="https://meet.example/theirs")
+    open_link(client, mine)
+    other = theirs.consultation.reference
+
+    responses = [
+        client.get(f"/c/{other}"),
+        client.post(f"/c/{other}/check-in"),
+        client.get(f"/c/{other}/join"),
+        client.get(f"/c/{other}/join", query_string={"t": mine.manage_token}),
+    ]
+
+    assert [r.status_code for r in responses] == [404] * 4
+    assert all("meet.example/theirs" not in r.headers.get("Location", "") for r in responses)
+    assert reloaded(session, theirs).status is ConsultationStatus.BOOKED
+
+
+def test_with_csrf_on_a_check_in_without_its_token_is_refused(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"), WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        service = factories.service(db.session)
+        factories.clinician(db.session, [service])
+        db.session.commit()
+        booked = starting_in(db.session, service, timedelta(minutes=10))
+        client = app.test_client()
+        open_link(client, booked)
+
+        refused = client.post(f"/c/{booked.consultation.reference}/check-in")
+
+        assert refused.status_code == 400
+        assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
+        db.session.remove()
+        db.engine.dispose()
