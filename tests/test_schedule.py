@@ -210,6 +210,8 @@ def test_a_consultation_outside_ones_scope_is_not_found_on_every_route(client, s
         client.get(f"{base}/move"),
         client.post(f"{base}/move", data={"start": "2030-01-01T10:00Z"}),
         client.get(f"{base}/letter"),
+        client.post(f"{base}/companion", data={"name": "A B", "email": "a@example.net", "role": "carer"}),
+        client.post(f"{base}/companion/remove"),
     ]
 
     assert [r.status_code for r in responses] == [404] * len(responses)

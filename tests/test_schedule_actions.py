@@ -321,3 +321,75 @@ def test_the_printed_letter_carries_the_patients_own_link_to_their_booking(clien
 
     assert f"/c/{booked.consultation.reference}?t={booked.manage_token}" in letter
     assert patient.status_code == 303
+
+
+def test_reception_books_for_a_patient_without_e_mail_who_gets_no_mail_while_the_clinician_does(
+    client, session, clinic, outbox, smtp_server
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    booked = client.post("/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10), email=""))
+    page = text(client.get(booked.location))
+    deliver(outbox)
+
+    (consultation,) = consultations(session)
+    assert consultation.patient.email is None
+    assert "No e-mail: print the letter" in page
+    audiences = {m.audience for m in outbox.messages(consultation)}
+    assert "patient" not in audiences and "clinician" in audiences
+    assert [m["Subject"] for m in smtp_server.inbox(consultation.clinician.email)]
+
+
+def test_staff_invite_an_interpreter_who_gets_their_own_invitation_and_can_be_uninvited(
+    client, session, clinic, outbox, smtp_server
+):
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    consultation = booked.consultation
+    base = f"/schedule/consultations/{consultation.id}"
+
+    invited = client.post(
+        f"{base}/companion", data={"name": "Ana Silva", "email": "ana@example.net", "role": "interpreter"}
+    )
+    deliver(outbox)
+    page = text(client.get(base))
+    removed = client.post(f"{base}/companion/remove")
+    deliver(outbox)
+
+    assert invited.status_code == 303 and removed.status_code == 303
+    assert "Ana Silva (interpreter) is invited" in page
+    subjects = [m["Subject"] for m in smtp_server.inbox("ana@example.net")]
+    assert len(subjects) == 2 and "cancelled" in subjects[-1]
+    assert reloaded(session, consultation).companion is None
+    assert audited(session, consultation, "companion.added") == [f"staff:{desk.id}"]
+
+
+def test_wrong_companion_details_are_refused_beside_the_fields(client, session, clinic):
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    response = client.post(
+        f"/schedule/consultations/{booked.consultation.id}/companion",
+        data={"name": "", "email": "not an address", "role": "friend"},
+    )
+
+    page = text(response)
+    assert response.status_code == 422
+    assert all(f'id="{field}-error"' in page for field in ("name", "email", "role"))
+    assert reloaded(session, booked.consultation).companions == []
+
+
+def test_staff_book_a_patient_with_an_interpreter_in_one_go(client, session, clinic):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    form = booking_form(
+        clinic["heart"],
+        tomorrow_at(10),
+        companion_name="Ana Silva",
+        companion_email="ana@example.net",
+        companion_role="interpreter",
+    )
+
+    assert client.post("/schedule/book", data=form).status_code == 303
+
+    (consultation,) = consultations(session)
+    assert consultation.companion.name == "Ana Silva"

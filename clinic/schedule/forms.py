@@ -20,7 +20,8 @@ from wtforms.widgets import HiddenInput
 
 from ..booking.forms import ClinicianField, DetailsForm, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
-from ..scheduling.patients import MAX_REASON
+from ..scheduling.companions import CompanionDetails, check_companion_details
+from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
 
 S = ConsultationStatus
 STATUS_LABELS = {
@@ -142,3 +143,23 @@ class TimeOffForm(FlaskForm):
         "Note for yourself (optional, e.g. Leave)",
         validators=[Length(max=120, message="Keep it under 120 characters.")],
     )
+
+
+class CompanionForm(FlaskForm):
+    """Staff inviting a second participant (interpreter, relative or carer) to a consultation."""
+
+    COMPANION_ROLES = DetailsForm.COMPANION_ROLES
+    name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
+    email = EmailField("Their e-mail address", render_kw={"autocomplete": "off", "spellcheck": "false"})
+    role = StringField("Who are they?")  # radios drawn by the template, checked with the companion rules
+
+    def checked(self) -> CompanionDetails | None:
+        """The companion's details; None, with the messages beside the fields, if anything is wrong."""
+        if not self.validate():
+            return None
+        try:
+            return check_companion_details(name=self.name.data, email=self.email.data, role=self.role.data)
+        except InvalidDetails as invalid:
+            for name, message in invalid.errors.items():
+                self[name].errors.append(message)
+            return None

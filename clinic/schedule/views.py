@@ -26,7 +26,7 @@ from ..scheduling.agenda import (
 )
 from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import BookingError, SlotUnavailable
-from ..scheduling.front_desk import cancel_for_patient, move_for_patient
+from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
 from ..scheduling.waiting_room import JoinWindow
 from . import booking_desk, forms
@@ -126,6 +126,28 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".consultation", consultation_id=found.id), 303)
 
 
+@bp.post(f"/consultations/<{ID}:consultation_id>/companion")
+@staff_only
+def invite(consultation_id: int) -> ResponseReturnValue:
+    form = forms.CompanionForm()
+    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    details = form.checked()
+    if details is None:
+        return _consultation_page(found, companion_form=form), 422
+    secret = current_app.config["SECRET_KEY"]
+    invite_companion(db.session, viewer(), found.id, details, now=utcnow(), actor=actor(), secret=secret)
+    flash(f"{details.name} is invited: they get their own invitation and video link by e-mail.")
+    return redirect(url_for(".consultation", consultation_id=found.id), 303)
+
+
+@bp.post(f"/consultations/<{ID}:consultation_id>/companion/remove")
+@staff_only
+def uninvite(consultation_id: int) -> ResponseReturnValue:
+    removed = uninvite_companion(db.session, viewer(), consultation_id, now=utcnow(), actor=actor())
+    flash(f"{removed.name} is no longer invited; their link has stopped working.")
+    return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
+
+
 @bp.get(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
@@ -210,6 +232,7 @@ def _consultation_page(
     *,
     status_form: forms.StatusForm | None = None,
     cancel_form: forms.StaffCancelForm | None = None,
+    companion_form: forms.CompanionForm | None = None,
 ) -> ResponseReturnValue:
     tz = zone(found.clinician.time_zone)
     row = row_for(viewer(), found, found.starts_at.astimezone(tz).date())
@@ -221,6 +244,7 @@ def _consultation_page(
         history=events_for(db.session, "consultation", found.id),
         status_form=status_form or forms.StatusForm(formdata=None),
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
+        companion_form=companion_form or forms.CompanionForm(formdata=None),
         window=JoinWindow.from_config(current_app.config),
         now=utcnow(),
     )

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..hospital.catalogue import offered_services
-from ..models import Clinician, Consultation, Service, StaffRole
+from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from .agenda import Viewer, consultation_for_staff
 from .availability import active_service, service_clinicians
 from .booking import Booked, BookingRequest, book
+from .companions import CompanionDetails, add_companion, remove_companion
 from .errors import NotFound
 from .lifecycle import cancel, reschedule
 
@@ -91,3 +92,26 @@ def cancel_for_patient(
     """Cancel a consultation `viewer` may see, at any time before it is over; the patient is told by mail."""
     consultation_for_staff(session, viewer, consultation_id)
     return cancel(session, consultation_id, now=now, actor=actor, reason=reason, enforce_cutoff=False)
+
+
+def invite_companion(
+    session: Session,
+    viewer: Viewer,
+    consultation_id: int,
+    details: CompanionDetails,
+    *,
+    now: datetime,
+    actor: Actor,
+    secret: str,
+) -> Companion:
+    """Invite a second participant to a consultation `viewer` may see (replacing one already invited)."""
+    consultation_for_staff(session, viewer, consultation_id)
+    return add_companion(session, consultation_id, details, now=now, actor=actor, secret=secret)
+
+
+def uninvite_companion(
+    session: Session, viewer: Viewer, consultation_id: int, *, now: datetime, actor: Actor
+) -> Companion:
+    """Take back the invitation of a consultation's second participant; they are told by mail."""
+    consultation_for_staff(session, viewer, consultation_id)
+    return remove_companion(session, consultation_id, now=now, actor=actor)
