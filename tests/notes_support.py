@@ -9,7 +9,7 @@ from flask import Flask
 from clinic.models import Consultation, StaffRole, StaffUser
 from clinic.notes.access import Requester
 from clinic.notes.content import SoapNote
-from clinic.notes.drafts import ExpectedDraft, Saved, save_draft, sign_note
+from clinic.notes.drafts import ExpectedDraft, Saved, save_note
 from clinic.notes.settings import NotesSettings, notes_settings
 
 from . import factories
@@ -55,18 +55,19 @@ def requester(user: StaffUser) -> Requester:
 
 def save(session, case: Booked, note: SoapNote, *, now: datetime, **options) -> Saved:
     """Save `note` as the draft; options: `by` (the clinician by default), `expected` (a new note)."""
-    return _write(save_draft, session, case, note, now=now, **options)
+    return _write(session, case, note, now=now, sign=False, **options)
 
 
 def sign(session, case: Booked, note: SoapNote, *, now: datetime, **options) -> Saved:
     """Save `note` into the draft and sign it; options as for `save`."""
-    return _write(sign_note, session, case, note, now=now, **options)
+    return _write(session, case, note, now=now, sign=True, **options)
 
 
-def _write(service, session, case: Booked, note: SoapNote, *, now, by=None, expected=None) -> Saved:
+def _write(session, case: Booked, note: SoapNote, *, now, sign, by=None, expected=None) -> Saved:
     who = requester(by or case.clinician)
-    return service(
-        session, case.id, note, expected or ExpectedDraft(), requester=who, settings=case.settings, now=now
+    expected = expected or ExpectedDraft()
+    return save_note(
+        session, case.id, note, expected, sign=sign, requester=who, settings=case.settings, now=now
     )
 
 

@@ -1,4 +1,4 @@
-"""Writing notes: save a draft, sign it, start an amendment of the signed note.
+"""Writing notes: save a draft (and sign it), start an amendment of the signed note.
 
 Each is one write transaction that locks the consultation (so two saves of one note take turns),
 checks the access rule first, and records its audit events with ids, versions and field names only.
@@ -35,48 +35,32 @@ class Saved:
     version: int
 
 
-def save_draft(
+def save_note(
     session: Session,
     consultation_id: int,
     content: SoapNote,
     expected: ExpectedDraft,
     *,
+    sign: bool = False,
     requester: Requester,
     settings: NotesSettings,
     now: datetime,
 ) -> Saved:
-    """Save `content` as the consultation's draft, starting the note if there is none yet."""
+    """Save `content` as the consultation's draft (starting the note if there is none yet) and, with
+    `sign`, sign it: from then on it is locked. An empty note is not signed."""
     with write_transaction(session):
         consultation = consultation_for(
             session, consultation_id, requester, settings.granted_roles, lock=True
         )
-        draft = _write_draft(session, consultation, content, expected, requester, settings, now)
-        return Saved(draft.id, draft.version)
-
-
-def sign_note(
-    session: Session,
-    consultation_id: int,
-    content: SoapNote,
-    expected: ExpectedDraft,
-    *,
-    requester: Requester,
-    settings: NotesSettings,
-    now: datetime,
-) -> Saved:
-    """Save `content` into the draft and sign it: from now on it is locked. Refuses an empty note."""
-    with write_transaction(session):
-        consultation = consultation_for(
-            session, consultation_id, requester, settings.granted_roles, lock=True
-        )
-        if content.is_empty:
+        if sign and content.is_empty:
             raise InvalidNote({FIELDS[0]: "Write at least one of the four parts before signing the note."})
         draft = _write_draft(session, consultation, content, expected, requester, settings, now)
-        draft.status = NoteStatus.SIGNED
-        draft.signed_at = now
-        draft.signed_by_id = requester.staff_id
-        session.flush()
-        _record(session, requester, "note.signed", draft, now, amends_id=draft.amends_id)
+        if sign:
+            draft.status = NoteStatus.SIGNED
+            draft.signed_at = now
+            draft.signed_by_id = requester.staff_id
+            session.flush()
+            _record(session, requester, "note.signed", draft, now, amends_id=draft.amends_id)
         return Saved(draft.id, draft.version)
 
 

@@ -4,8 +4,6 @@ Any signed-in staff member may ask; the notes services decide who may see (every
 same 404 as for an unknown id). Each view parses the form, calls one service, renders or redirects.
 """
 
-from collections.abc import Callable
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -15,7 +13,7 @@ from ..extensions import db
 from ..models import utcnow
 from .access import Requester
 from .content import FIELDS, MAX_FIELD_CHARS, InvalidNote
-from .drafts import Saved, save_draft, sign_note, start_amendment
+from .drafts import save_note, start_amendment
 from .errors import NoteError, NoteNotFound
 from .forms import HINTS, NoteForm
 from .history import printable_version, read_notes
@@ -46,13 +44,13 @@ def show(consultation_id: int) -> ResponseReturnValue:
 @bp.post("")
 @signed_in
 def save(consultation_id: int) -> ResponseReturnValue:
-    return _submit(consultation_id, save_draft, "Draft saved. It joins the record when you sign it.")
+    return _submit(consultation_id, "Draft saved. It joins the record when you sign it.", sign=False)
 
 
 @bp.post("/sign")
 @signed_in
 def sign(consultation_id: int) -> ResponseReturnValue:
-    return _submit(consultation_id, sign_note, "Version {version} signed: it is now locked.")
+    return _submit(consultation_id, "Version {version} signed: it is now locked.", sign=True)
 
 
 @bp.post("/amend")
@@ -91,15 +89,16 @@ def refused(error: NoteError) -> ResponseReturnValue:
     return _page(request.view_args["consultation_id"], form, problem=str(error), status=error.status)
 
 
-def _submit(consultation_id: int, write: Callable[..., Saved], confirmation: str) -> ResponseReturnValue:
+def _submit(consultation_id: int, confirmation: str, *, sign: bool) -> ResponseReturnValue:
     form = NoteForm()
     if not form.validate():
         return _page(consultation_id, form)
-    saved = write(
+    saved = save_note(
         db.session,
         consultation_id,
         form.note(),
         form.expected(),
+        sign=sign,
         requester=_requester(),
         settings=_settings(),
         now=utcnow(),
