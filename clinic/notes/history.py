@@ -79,7 +79,7 @@ def read_notes(
         own_draft = draft_row is not None and draft_row.author_id == requester.staff_id
         draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
-        shown = [version.id for version in signed] + ([draft.id] if own_draft and draft else [])
+        shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
         audit.record(
             session,
             requester.actor,
