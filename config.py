@@ -138,6 +138,11 @@ class Config:
     # Minutes a locked staff account refuses every password, the right one included.
     STAFF_LOCKOUT_MINUTES = int(_env("STAFF_LOCKOUT_MINUTES", "15"))
 
+    # Fernet keys for notes, comma separated: the first encrypts, all decrypt; production requires it.
+    NOTES_KEY = _env("NOTES_KEY")
+    # Staff roles that may read and write every consultation's notes, comma separated (never reception).
+    NOTES_ROLES = _env("NOTES_ROLES", "")
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

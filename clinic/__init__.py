@@ -35,13 +35,15 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import admin, api, auth, booking, cli, dev, errors, health, schedule, security
+    from . import admin, api, auth, booking, cli, dev, errors, health, notes, schedule, security
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(schedule.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(notes.bp)
+    notes.init_app(app)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies
     if dev.wanted(app.config):
@@ -60,4 +62,9 @@ def _refuse_unsafe_production(app: Flask) -> None:
     if app.config["MAIL_BACKEND"] == "file":
         raise RuntimeError(
             "CLINIC_MAIL_BACKEND must be smtp in production: mail written to files reaches nobody"
+        )
+    if not app.config["NOTES_KEY"]:
+        raise RuntimeError(
+            "CLINIC_NOTES_KEY must be set in production: consultation notes are encrypted with it "
+            "(one or more Fernet keys, comma separated; see the README)"
         )

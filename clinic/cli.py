@@ -80,6 +80,24 @@ def _new_password() -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True, value_proc=checked)
 
 
+notes = AppGroup("notes", help="Consultation notes.")
+clinic.add_command(notes)
+
+
+@notes.command("rotate")
+def rotate_notes_key() -> None:
+    """Re-encrypt every note with the first CLINIC_NOTES_KEY, so the keys after it can be removed."""
+    from .notes.encryption import UnreadableNote
+    from .notes.rotation import rotate_note_keys
+    from .notes.settings import notes_settings
+
+    try:
+        count = rotate_note_keys(db.session, notes_settings(current_app).cipher, now=utcnow(), actor=SYSTEM)
+    except UnreadableNote as unreadable:
+        raise click.ClickException(f"{unreadable}: put back the key it was written with") from None
+    click.echo(f"{count} note versions re-encrypted with the first key; the other keys can now be removed.")
+
+
 @clinic.command("worker")
 def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""

@@ -49,6 +49,7 @@ def production_config(database_url: str, **settings) -> type:
         "SECRET_KEY": "a-long-random-production-secret-for-tests",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MAIL_BACKEND": "smtp",
+        "NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
     }
     return type("Production", (ProductionConfig,), defaults | settings)
 

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .base import Base, utcnow
+from .notes import ConsultationNote, ImmutableNote, NoteStatus
 from .outbox import OutboxKind, OutboxMessage, OutboxStatus, WorkerHeartbeat
 from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
@@ -25,9 +26,12 @@ __all__ = [
     "Companion",
     "CompanionRole",
     "Consultation",
+    "ConsultationNote",
     "ConsultationStatus",
     "Department",
     "IdempotencyKey",
+    "ImmutableNote",
+    "NoteStatus",
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",

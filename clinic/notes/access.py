@@ -1,0 +1,69 @@
+"""Who may read and write a consultation's notes: one rule, checked first by every notes service.
+
+The consultation's own clinician may, and so may staff whose role CLINIC_NOTES_ROLES lists.
+Reception never may, whatever is configured. Everyone else gets NoteNotFound, exactly as for an id
+that does not exist, so the answer tells them nothing.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..models import Consultation, StaffRole
+from .errors import NoteNotFound
+
+
+class NotesRolesError(ValueError):
+    """CLINIC_NOTES_ROLES names a role that cannot be given the notes."""
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The signed-in staff member asking, with what the access rule needs to know about them."""
+
+    staff_id: int
+    role: StaffRole
+    clinician_id: int | None
+    remote_addr: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.staff(self.staff_id, self.remote_addr)
+
+
+def granted_roles(setting: str | None) -> frozenset[StaffRole]:
+    """The roles CLINIC_NOTES_ROLES gives every consultation's notes; refuses reception and unknown names."""
+    names = [name.strip().lower() for name in (setting or "").split(",") if name.strip()]
+    known = {role.value for role in StaffRole}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise NotesRolesError(f"CLINIC_NOTES_ROLES: unknown role {unknown[0]!r}; roles are {sorted(known)}")
+    if StaffRole.RECEPTION.value in names:
+        raise NotesRolesError("CLINIC_NOTES_ROLES: reception can never be given consultation notes")
+    return frozenset(StaffRole(name) for name in names)
+
+
+def may_access(requester: Requester, consultation: Consultation, granted: frozenset[StaffRole]) -> bool:
+    """Whether `requester` may read and write `consultation`'s notes."""
+    if requester.role is StaffRole.RECEPTION:
+        return False
+    if requester.role in granted:
+        return True
+    return requester.clinician_id is not None and requester.clinician_id == consultation.clinician_id
+
+
+def consultation_for(
+    session: Session,
+    consultation_id: int,
+    requester: Requester,
+    granted: frozenset[StaffRole],
+    *,
+    lock: bool = False,
+) -> Consultation:
+    """The consultation whose notes `requester` asks for, locked when `lock` (writes serialise on
+    it); NoteNotFound when it does not exist or they may not see its notes."""
+    consultation = session.get(Consultation, consultation_id, with_for_update=lock, populate_existing=lock)
+    if consultation is None or not may_access(requester, consultation, granted):
+        raise NoteNotFound("There is no consultation here whose notes you can open.")
+    return consultation

@@ -1,0 +1,164 @@
+"""Writing notes: save a draft (and sign it), start an amendment of the signed note.
+
+Each is one write transaction that locks the consultation (so two saves of one note take turns),
+checks the access rule first, and records its audit events with ids, versions and field names only.
+A save names the draft it was made from (`ExpectedDraft`): if that draft has changed or been signed
+since, the save is refused (StaleDraft) rather than silently replacing someone's text.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..models import Consultation, ConsultationNote, NoteStatus
+from ..models.transactions import write_transaction
+from .access import Requester, consultation_for
+from .content import FIELDS, InvalidNote, SoapNote
+from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft
+from .history import note_rows
+from .settings import NotesSettings
+
+
+@dataclass(frozen=True)
+class ExpectedDraft:
+    """The draft a form was filled in from: its id and revision; (None, 0) for a note not yet started."""
+
+    note_id: int | None = None
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class Saved:
+    note_id: int
+    version: int
+
+
+def save_note(
+    session: Session,
+    consultation_id: int,
+    content: SoapNote,
+    expected: ExpectedDraft,
+    *,
+    sign: bool = False,
+    requester: Requester,
+    settings: NotesSettings,
+    now: datetime,
+) -> Saved:
+    """Save `content` as the consultation's draft (starting the note if there is none yet) and, with
+    `sign`, sign it: from then on it is locked. An empty note is not signed."""
+    with write_transaction(session):
+        consultation = consultation_for(
+            session, consultation_id, requester, settings.granted_roles, lock=True
+        )
+        if sign and content.is_empty:
+            raise InvalidNote({FIELDS[0]: "Write at least one of the four parts before signing the note."})
+        draft = _write_draft(session, consultation, content, expected, requester, settings, now)
+        if sign:
+            draft.status = NoteStatus.SIGNED
+            draft.signed_at = now
+            draft.signed_by_id = requester.staff_id
+            session.flush()
+            _record(session, requester, "note.signed", draft, now, amends_id=draft.amends_id)
+        return Saved(draft.id, draft.version)
+
+
+def start_amendment(
+    session: Session, consultation_id: int, *, requester: Requester, settings: NotesSettings, now: datetime
+) -> Saved:
+    """Open a draft that corrects the latest signed version, starting from its text."""
+    with write_transaction(session):
+        consultation = consultation_for(
+            session, consultation_id, requester, settings.granted_roles, lock=True
+        )
+        rows = note_rows(session, consultation.id)
+        if any(row.status is NoteStatus.DRAFT for row in rows):
+            raise DraftAlreadyOpen("A draft of this note is already open: sign it before starting another.")
+        if not rows:
+            raise NothingToAmend("There is no signed note to amend yet.")
+        latest = rows[-1]
+        amendment = _new_version(consultation, latest.version + 1, requester, now, amends_id=latest.id)
+        settings.cipher.write(amendment, settings.cipher.read(latest))
+        session.add(amendment)
+        session.flush()
+        _record(session, requester, "note.amended", amendment, now, amends_id=latest.id)
+        return Saved(amendment.id, amendment.version)
+
+
+def _write_draft(
+    session: Session,
+    consultation: Consultation,
+    content: SoapNote,
+    expected: ExpectedDraft,
+    requester: Requester,
+    settings: NotesSettings,
+    now: datetime,
+) -> ConsultationNote:
+    """Write `content` into the open draft (made first if the note is not yet started) and audit it."""
+    rows = note_rows(session, consultation.id)
+    draft = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
+    _check_expected(draft, bool(rows), expected)
+    if draft is None:
+        draft = _new_version(consultation, 1, requester, now)
+        session.add(draft)
+        before = None
+    elif draft.author_id != requester.staff_id:
+        raise NotDraftAuthor(
+            f"Only {draft.author.display_name}, who started this draft, may change or sign it."
+        )
+    else:
+        before = settings.cipher.read(draft)
+        draft.revision += 1
+    settings.cipher.write(draft, content)
+    draft.updated_at = now
+    session.flush()
+    _record(session, requester, "note.saved", draft, now, fields=content.changed_fields(before))
+    return draft
+
+
+def _check_expected(draft: ConsultationNote | None, started: bool, expected: ExpectedDraft) -> None:
+    if draft is None and started:
+        raise StaleDraft(
+            "This note was signed after you opened the page, so your text was not saved. Copy what you "
+            "need from the form below, then open the latest notes and amend the signed note."
+        )
+    current = ExpectedDraft(draft.id, draft.revision) if draft else ExpectedDraft()
+    if expected != current:
+        raise StaleDraft(
+            "This draft was saved again (in another tab or window) after you opened it, so your text "
+            "was not saved. Copy what you need from the form below, then open the latest draft."
+        )
+
+
+def _new_version(
+    consultation: Consultation,
+    version: int,
+    requester: Requester,
+    now: datetime,
+    amends_id: int | None = None,
+) -> ConsultationNote:
+    return ConsultationNote(
+        consultation_id=consultation.id,
+        version=version,
+        amends_id=amends_id,
+        author_id=requester.staff_id,
+        status=NoteStatus.DRAFT,
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _record(
+    session: Session, requester: Requester, action: str, note: ConsultationNote, now: datetime, **details
+) -> None:
+    audit.record(
+        session,
+        requester.actor,
+        action,
+        entity_type="consultation_note",
+        entity_id=note.id,
+        now=now,
+        details={"consultation_id": note.consultation_id, "version": note.version, **details},
+    )

@@ -1,0 +1,91 @@
+"""Note text encrypted at rest: Fernet tokens under keys that live outside the database.
+
+CLINIC_NOTES_KEY lists Fernet keys, comma separated. The first encrypts, every one decrypts
+(MultiFernet), so a key is replaced by putting the new one first, running `flask clinic notes
+rotate`, then removing the old one. Each token also names its consultation and version, so a token
+copied into another note's row is refused rather than shown as that note.
+"""
+
+import base64
+import json
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..models import ConsultationNote
+from .content import FIELDS, SoapNote
+
+
+class NotesKeyError(ValueError):
+    """CLINIC_NOTES_KEY holds something that is not a list of Fernet keys."""
+
+
+class UnreadableNote(RuntimeError):
+    """A stored token that no configured key opens, or that belongs to another note."""
+
+
+class NoteCipher:
+    """Seals a SoapNote into a Fernet token bound to its note, and opens it again."""
+
+    def __init__(self, keys: Sequence[str | bytes]) -> None:
+        if not keys:
+            raise NotesKeyError("CLINIC_NOTES_KEY lists no key")
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    def seal(self, note: SoapNote, *, consultation_id: int, version: int) -> str:
+        """The note as a token under the first key."""
+        payload = {"consultation": consultation_id, "version": version, "soap": note.as_dict()}
+        return self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode("ascii")
+
+    def open(self, token: str, *, consultation_id: int, version: int) -> SoapNote:
+        """The note a token holds; UnreadableNote if no key opens it or it belongs elsewhere."""
+        try:
+            payload = json.loads(self._fernet.decrypt(token.encode("ascii")))
+        except InvalidToken:
+            raise UnreadableNote(
+                f"no CLINIC_NOTES_KEY opens version {version} of consultation {consultation_id}'s note"
+            ) from None
+        if (payload["consultation"], payload["version"]) != (consultation_id, version):
+            raise UnreadableNote(f"the token stored for version {version} of consultation {consultation_id}")
+        return SoapNote(**{name: payload["soap"][name] for name in FIELDS})
+
+    def read(self, note: ConsultationNote) -> SoapNote:
+        """The text of a stored note version."""
+        return self.open(note.encrypted_content, consultation_id=note.consultation_id, version=note.version)
+
+    def write(self, note: ConsultationNote, content: SoapNote) -> None:
+        """Store `content` in a note version, sealed to that version."""
+        note.encrypted_content = self.seal(
+            content, consultation_id=note.consultation_id, version=note.version
+        )
+
+    def rotate(self, token: str) -> str:
+        """The same note re-encrypted under the first key (its original timestamp kept)."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise UnreadableNote("no CLINIC_NOTES_KEY opens this token") from None
+
+
+def cipher_from_settings(notes_key: str | None, secret_key: str) -> NoteCipher:
+    """The cipher for CLINIC_NOTES_KEY; without one (development and testing only: production refuses
+    to start), a development key derived from SECRET_KEY, so `make run` works out of the box."""
+    keys = [key.strip() for key in (notes_key or "").split(",") if key.strip()]
+    if not keys:
+        keys = [development_key(secret_key)]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise NotesKeyError(
+                f"CLINIC_NOTES_KEY: key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+    return NoteCipher(keys)
+
+
+def development_key(secret_key: str) -> str:
+    """A Fernet key derived from SECRET_KEY: for development and tests only."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic development notes key")
+    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())).decode("ascii")

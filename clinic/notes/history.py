@@ -1,0 +1,186 @@
+"""Reading notes: a consultation's header, its signed history and draft, and one signed version to
+print. Every read is an audit event (`note.read`) in the same transaction as the read itself."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .. import audit
+from ..models import Consultation, ConsultationNote, NoteStatus
+from ..models.transactions import write_transaction
+from ..scheduling.timezones import zone
+from .access import Requester, consultation_for
+from .content import SoapNote
+from .encryption import NoteCipher
+from .errors import NoteNotFound
+from .settings import NotesSettings
+
+
+@dataclass(frozen=True)
+class ConsultationHeader:
+    """What the clinician needs to know about the consultation above its notes."""
+
+    id: int
+    patient_name: str
+    birth_date: date
+    age: int
+    starts_at: datetime
+    time_zone: str  # the clinician's: the notes pages show every time in it
+    service_name: str
+    clinician_name: str
+    reason: str
+    status: str
+
+
+@dataclass(frozen=True)
+class NoteVersion:
+    id: int
+    version: int
+    status: NoteStatus
+    amends_id: int | None
+    author_id: int
+    author_name: str
+    revision: int
+    updated_at: datetime
+    signed_at: datetime | None
+    signed_by_name: str | None
+    content: SoapNote | None  # None for someone else's draft: only its author reads it
+    corrected_by: int | None = None  # the version that amends this one, if any
+
+
+@dataclass(frozen=True)
+class NotesPage:
+    consultation: ConsultationHeader
+    signed: list[NoteVersion]  # newest first: the first is the current note
+    draft: NoteVersion | None
+    can_edit_draft: bool  # a note not yet started, or the requester's own draft
+    can_amend: bool
+
+
+@dataclass(frozen=True)
+class PrintedNote:
+    consultation: ConsultationHeader
+    note: NoteVersion
+    earlier: list[NoteVersion]  # the versions it corrects, newest first
+    corrected_by: NoteVersion | None
+    printed_at: datetime
+
+
+def read_notes(
+    session: Session, consultation_id: int, *, requester: Requester, settings: NotesSettings, now: datetime
+) -> NotesPage:
+    """The notes page's content for `requester`; NoteNotFound if they may not see it."""
+    with write_transaction(session):
+        consultation = consultation_for(session, consultation_id, requester, settings.granted_roles)
+        rows = note_rows(session, consultation_id)
+        draft_row = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
+        own_draft = draft_row is not None and draft_row.author_id == requester.staff_id
+        draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
+        signed = _signed_versions(rows, settings.cipher)
+        shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
+        audit.record(
+            session,
+            requester.actor,
+            "note.read",
+            entity_type="consultation",
+            entity_id=consultation_id,
+            now=now,
+            details={"note_ids": shown},
+        )
+        return NotesPage(
+            consultation=_header(consultation, now),
+            signed=signed[::-1],
+            draft=draft,
+            can_edit_draft=own_draft or not rows,
+            can_amend=draft_row is None and bool(signed),
+        )
+
+
+def printable_version(
+    session: Session,
+    consultation_id: int,
+    note_id: int,
+    *,
+    requester: Requester,
+    settings: NotesSettings,
+    now: datetime,
+) -> PrintedNote:
+    """A signed version with the versions it corrects, to print; NoteNotFound for drafts and strangers."""
+    with write_transaction(session):
+        consultation = consultation_for(session, consultation_id, requester, settings.granted_roles)
+        signed = _signed_versions(note_rows(session, consultation_id), settings.cipher)
+        position = next((i for i, version in enumerate(signed) if version.id == note_id), None)
+        if position is None:
+            raise NoteNotFound("There is no signed note here to print.")
+        note = signed[position]
+        audit.record(
+            session,
+            requester.actor,
+            "note.read",
+            entity_type="consultation_note",
+            entity_id=note.id,
+            now=now,
+            details={"consultation_id": consultation_id, "version": note.version, "view": "print"},
+        )
+        later = signed[position + 1] if position + 1 < len(signed) else None
+        return PrintedNote(_header(consultation, now), note, signed[:position][::-1], later, now)
+
+
+def note_rows(session: Session, consultation_id: int) -> list[ConsultationNote]:
+    """Every version of a consultation's note, oldest first."""
+    query = (
+        select(ConsultationNote)
+        .where(ConsultationNote.consultation_id == consultation_id)
+        .options(selectinload(ConsultationNote.author), selectinload(ConsultationNote.signed_by))
+        .order_by(ConsultationNote.version)
+    )
+    return list(session.scalars(query))
+
+
+def _signed_versions(rows: list[ConsultationNote], cipher: NoteCipher) -> list[NoteVersion]:
+    """The signed versions, oldest first, each knowing which version corrects it."""
+    signed = [row for row in rows if row.status is NoteStatus.SIGNED]
+    corrected_by = {row.amends_id: row.version for row in signed if row.amends_id is not None}
+    return [_version(row, cipher, corrected_by=corrected_by.get(row.id)) for row in signed]
+
+
+def _version(
+    row: ConsultationNote, cipher: NoteCipher, *, readable: bool = True, corrected_by: int | None = None
+) -> NoteVersion:
+    return NoteVersion(
+        id=row.id,
+        version=row.version,
+        status=row.status,
+        amends_id=row.amends_id,
+        author_id=row.author_id,
+        author_name=row.author.display_name,
+        revision=row.revision,
+        updated_at=row.updated_at,
+        signed_at=row.signed_at,
+        signed_by_name=row.signed_by.display_name if row.signed_by else None,
+        content=cipher.read(row) if readable else None,
+        corrected_by=corrected_by,
+    )
+
+
+def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
+    time_zone = consultation.clinician.time_zone
+    patient = consultation.patient
+    return ConsultationHeader(
+        id=consultation.id,
+        patient_name=patient.name,
+        birth_date=patient.birth_date,
+        age=_age(patient.birth_date, now.astimezone(zone(time_zone)).date()),
+        starts_at=consultation.starts_at,
+        time_zone=time_zone,
+        service_name=consultation.service.name,
+        clinician_name=consultation.clinician.display_name,
+        reason=consultation.reason,
+        status=consultation.status.value,
+    )
+
+
+def _age(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))

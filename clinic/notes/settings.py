@@ -1,0 +1,37 @@
+"""The notes settings, read and checked once when the app starts, so a bad value stops the start."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from ..models import StaffRole
+from .access import granted_roles
+from .encryption import NoteCipher, cipher_from_settings
+
+_EXTENSION = "clinic.notes"
+
+
+@dataclass(frozen=True)
+class NotesSettings:
+    cipher: NoteCipher
+    # Roles given every consultation's notes besides each consultation's own clinician.
+    granted_roles: frozenset[StaffRole]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "NotesSettings":
+        """The settings from CLINIC_NOTES_KEY and CLINIC_NOTES_ROLES; raises ValueError naming a bad one."""
+        return cls(
+            cipher=cipher_from_settings(config["NOTES_KEY"], config["SECRET_KEY"]),
+            granted_roles=granted_roles(config["NOTES_ROLES"]),
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Check the notes settings now, at start-up, and keep them for the requests and commands."""
+    app.extensions[_EXTENSION] = NotesSettings.from_config(app.config)
+
+
+def notes_settings(app: Flask) -> NotesSettings:
+    return app.extensions[_EXTENSION]

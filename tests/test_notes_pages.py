@@ -1,0 +1,302 @@
+"""The notes pages: the consultation's clinician writes, signs, amends and prints; everyone else gets
+the same 404 (or the sign-in page); every action is an audit event that holds no note text."""
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.models import AuditEvent, ConsultationNote, StaffRole
+from clinic.notes import init_app
+from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
+
+from . import factories
+from .factories import sign_in
+from .notes_support import NOTE, REASON, booked, form, save, sign
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = factories.RequestScopedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def case(app, session, now):
+    return booked(app, session, now)
+
+
+def notes_url(case, suffix: str = "") -> str:
+    return f"/schedule/consultations/{case.id}/notes{suffix}"
+
+
+def note_count(session) -> int:
+    session.commit()
+    return session.scalar(select(func.count()).select_from(ConsultationNote))
+
+
+def note_ids(session) -> list[int]:
+    session.commit()
+    return list(session.scalars(select(ConsultationNote.id).order_by(ConsultationNote.id)))
+
+
+def audit_rows(session) -> list[AuditEvent]:
+    session.commit()
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.action.like("note.%")).order_by(AuditEvent.id))
+    )
+
+
+def revision_of(page: str) -> dict[str, str]:
+    """The hidden draft markers a notes page put in its form."""
+    return {
+        name: re.search(rf'name="{name}" type="hidden" value="(\d*)"', page)[1]
+        for name in ("draft", "revision")
+    }
+
+
+def test_the_clinician_sees_the_consultation_and_starts_a_note(client, case):
+    sign_in(client, case.clinician)
+
+    response = client.get(notes_url(case))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    patient = case.consultation.patient
+    assert patient.name in page and "1980-01-01 (age 46)" in page and REASON in page
+    assert "Tuesday 3 March 2026, 10:00 (Europe/London)" in page
+    assert "Start a note" in page and 'aria-describedby="subjective-hint"' in page
+    assert "No note has been signed for this consultation yet." in page
+
+
+def test_the_clinician_saves_signs_amends_and_prints_through_the_pages(client, session, case):
+    sign_in(client, case.clinician)
+
+    saved = client.post(notes_url(case), data=form(NOTE))
+    draft_page = client.get(notes_url(case)).get_data(as_text=True)
+    signed = client.post(notes_url(case, "/sign"), data=form(NOTE, **_markers(draft_page)))
+    amended = client.post(notes_url(case, "/amend"))
+    amendment_page = client.get(notes_url(case)).get_data(as_text=True)
+    corrected = replace(NOTE, plan="Salbutamol inhaler; review in two days.")
+    client.post(notes_url(case, "/sign"), data=form(corrected, **_markers(amendment_page)))
+    history = client.get(notes_url(case)).get_data(as_text=True)
+
+    assert [r.status_code for r in (saved, signed, amended)] == [303, 303, 303]
+    assert "Cough for five days,\nworse at night.</textarea>" in draft_page
+    assert "Amendment: version 2, a draft" in amendment_page and NOTE.plan in amendment_page
+    assert "Version 2 (current)" in history and "Corrected by version 2." in history
+    assert history.index(corrected.plan) < history.index(NOTE.plan)  # both visible, newest first
+    assert "Amend the signed note" in history
+    first, second = note_ids(session)
+    printed = client.get(notes_url(case, f"/{first}/print")).get_data(as_text=True)
+    assert "This version has been corrected." in printed and NOTE.subjective in printed
+    reprinted = client.get(notes_url(case, f"/{second}/print")).get_data(as_text=True)
+    assert "Earlier versions, corrected by this one" in reprinted and corrected.plan in reprinted
+
+
+def _markers(page: str) -> dict[str, int]:
+    markers = revision_of(page)
+    return {"draft": int(markers["draft"]), "revision": int(markers["revision"])}
+
+
+def test_the_print_view_needs_no_script_and_has_print_styles(app, client, session, now, case):
+    signed = sign(session, case, NOTE, now=now)
+    sign_in(client, case.clinician)
+
+    response = client.get(notes_url(case, f"/{signed.note_id}/print"))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>" not in page and "onclick" not in page
+    assert "Consultation note, version 1" in page and NOTE.plan in page
+    assert 'class="wrapper print-page"' in page
+    assert "@media print" in (Path(app.static_folder) / "clinic.css").read_text()
+
+
+def test_a_draft_has_no_print_view(client, session, now, case):
+    draft = save(session, case, NOTE, now=now)
+    sign_in(client, case.clinician)
+
+    assert client.get(notes_url(case, f"/{draft.note_id}/print")).status_code == 404
+
+
+def _other_clinician(app, session, now, case):
+    return booked(app, session, now, start=case.consultation.starts_at + timedelta(days=1)).clinician
+
+
+OUTSIDERS = {
+    "another clinician": _other_clinician,
+    "an admin": lambda app, session, now, case: factories.staff(session, role=StaffRole.ADMIN),
+    "reception": lambda app, session, now, case: factories.staff(session, role=StaffRole.RECEPTION),
+}
+ROUTES = [("get", ""), ("post", ""), ("post", "/sign"), ("post", "/amend"), ("get", "/{note}/print")]
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_nobody_but_the_consultations_clinician_reaches_any_notes_route(app, client, session, now, case, who):
+    signed = sign(session, case, NOTE, now=now)
+    sign_in(client, OUTSIDERS[who](app, session, now, case))
+    unknown = _without_tokens(client.get("/schedule/consultations/999999/notes").get_data(as_text=True))
+
+    for method, suffix in ROUTES:
+        url = notes_url(case, suffix.format(note=signed.note_id))
+        response = getattr(client, method)(url, data=form(NOTE))
+
+        assert response.status_code == 404, (method, suffix)
+        # The same answer as for no consultation at all.
+        assert _without_tokens(response.get_data(as_text=True)) == unknown
+    assert NOTE.plan not in unknown and case.consultation.patient.name not in unknown
+    assert note_count(session) == 1
+
+
+def _without_tokens(page: str) -> str:
+    """The page without its CSRF tokens, which carry the second they were made."""
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", page)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, session, now, case):
+    signed = sign(session, case, NOTE, now=now)
+
+    for method, suffix in ROUTES:
+        url = notes_url(case, suffix.format(note=signed.note_id))
+        response = getattr(client, method)(url, data=form(NOTE))
+
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert note_count(session) == 1
+
+
+def test_reception_is_never_given_notes_and_a_listed_role_is(app, client, session, now, case):
+    app.config["NOTES_ROLES"] = "admin"
+    init_app(app)
+    sign(session, case, NOTE, now=now)
+    receptionist = factories.staff(session, role=StaffRole.RECEPTION)
+    admin = factories.staff(session, role=StaffRole.ADMIN)
+
+    sign_in(client, receptionist)
+    refused = client.get(notes_url(case))
+    client.post("/logout")
+    sign_in(client, admin)
+    allowed = client.get(notes_url(case))
+    amended = client.post(notes_url(case, "/amend"))
+
+    assert refused.status_code == 404
+    assert allowed.status_code == 200 and NOTE.plan in allowed.get_data(as_text=True)
+    assert amended.status_code == 303 and note_count(session) == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("subjective", "bell\x07", "characters that are not allowed"),
+        ("plan", "x" * (MAX_FIELD_CHARS + 1), "under 20,000 characters"),
+    ],
+)
+def test_bad_text_is_refused_beside_its_field_and_changes_nothing(
+    client, session, case, field, text, message
+):
+    sign_in(client, case.clinician)
+
+    response = client.post(notes_url(case), data=form(replace(NOTE, **{field: text})))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in page and message in page
+    assert re.search(rf'aria-describedby="{field}-hint {field}-error"', page)
+    assert NOTE.objective in page  # what was typed stays in the form
+    assert note_count(session) == 0
+
+
+def test_signing_an_empty_note_is_refused_with_a_message(client, session, case):
+    sign_in(client, case.clinician)
+
+    response = client.post(notes_url(case, "/sign"), data=form(SoapNote()))
+
+    assert response.status_code == 422
+    assert "Write at least one of the four parts" in response.get_data(as_text=True)
+    assert note_count(session) == 0
+
+
+def test_a_long_note_in_any_script_fits_though_the_site_body_limit_is_small(app, client, session, case):
+    sign_in(client, case.clinician)
+    long_text = "é" * MAX_FIELD_CHARS  # 6 bytes each once form-encoded: ~480 kB for the four fields
+
+    response = client.post(notes_url(case), data=form(SoapNote(long_text, long_text, long_text, long_text)))
+
+    assert app.config["MAX_CONTENT_LENGTH"] < 100_000 and response.status_code == 303
+    assert note_count(session) == 1
+
+
+def test_signed_out_visitors_keep_the_small_body_limit(app, client, case):
+    app.config["WTF_CSRF_ENABLED"] = True  # CSRFProtect reads the body before any view runs
+
+    response = client.post(notes_url(case), data=form(SoapNote(plan="x" * 100_000)))
+
+    assert response.status_code == 413
+
+
+def test_a_save_from_a_stale_tab_gets_409_and_keeps_the_typed_text(client, session, case):
+    sign_in(client, case.clinician)
+    client.post(notes_url(case), data=form(NOTE))
+    opened = _markers(client.get(notes_url(case)).get_data(as_text=True))
+    client.post(notes_url(case), data=form(replace(NOTE, plan="Saved in the first tab."), **opened))
+
+    stale = client.post(notes_url(case), data=form(replace(NOTE, plan="Typed in the second tab."), **opened))
+
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert "saved again (in another tab or window)" in page and "Typed in the second tab." in page
+    latest = client.get(notes_url(case)).get_data(as_text=True)
+    assert "Saved in the first tab." in latest and "Typed in the second tab." not in latest
+
+
+def test_the_forms_carry_csrf_tokens_and_posts_without_one_are_refused(app, client, session, case):
+    app.config["WTF_CSRF_ENABLED"] = True
+    sign_in(client, case.clinician, csrf_token=_token(client.get("/login")))
+    page = client.get(notes_url(case)).get_data(as_text=True)
+
+    refused = client.post(notes_url(case), data=form(NOTE))
+    accepted = client.post(notes_url(case), data={**form(NOTE), "csrf_token": _token_in(page)})
+
+    assert (refused.status_code, accepted.status_code) == (400, 303)
+    assert note_count(session) == 1
+
+
+def _token(response) -> str:
+    return _token_in(response.get_data(as_text=True))
+
+
+def _token_in(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+
+
+def test_every_read_save_sign_and_amendment_is_audited_without_note_text(client, session, case):
+    sign_in(client, case.clinician)
+    client.get(notes_url(case))
+    client.post(notes_url(case), data=form(replace(NOTE, plan="")))
+    opened = _markers(client.get(notes_url(case)).get_data(as_text=True))
+    client.post(notes_url(case, "/sign"), data=form(NOTE, **opened))
+    client.post(notes_url(case, "/amend"))
+    (note_id, _amendment) = note_ids(session)
+    client.get(notes_url(case, f"/{note_id}/print"))
+
+    events = audit_rows(session)
+    assert [e.action for e in events] == [
+        "note.read",
+        "note.saved",
+        "note.read",
+        "note.saved",
+        "note.signed",
+        "note.amended",
+        "note.read",
+    ]
+    assert {e.actor for e in events} == {f"staff:{case.clinician.id}"}
+    assert events[1].details == {"consultation_id": case.id, "version": 1, "fields": list(NOTE.as_dict())[:3]}
+    assert events[3].details["fields"] == ["plan"]
+    assert events[5].details == {"consultation_id": case.id, "version": 2, "amends_id": note_id}
+    assert events[6].details == {"consultation_id": case.id, "version": 1, "view": "print"}
+    stored = " ".join(f"{e.entity_type} {e.entity_id} {e.details}" for e in events)
+    for text in NOTE.as_dict().values():
+        assert text.split()[0] not in stored
