@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from clinic.models import Consultation, StaffRole, StaffUser
-from clinic.notes.access import Requester
 from clinic.notes.content import SoapNote
 from clinic.notes.drafts import ExpectedDraft, Saved, save_note
 from clinic.notes.settings import NotesSettings, notes_settings
+from clinic.staff.members import StaffMember
 
 from . import factories
 
@@ -49,8 +49,8 @@ def booked(app: Flask, session, now: datetime, *, start: datetime = TUESDAY_10) 
     return Booked(consultation, login, notes_settings(app))
 
 
-def requester(user: StaffUser) -> Requester:
-    return Requester(user.id, user.role, user.clinician_id)
+def requester(user: StaffUser) -> StaffMember:
+    return StaffMember(user.id, user.role, user.clinician_id)
 
 
 def save(session, case: Booked, note: SoapNote, *, now: datetime, **options) -> Saved:

@@ -1,14 +1,15 @@
-"""Who may open a staff page: `staff_required` on each view, one rule for every area."""
+"""Who may open a staff page (`staff_required` on each view) and who is asking (`current_staff`)."""
 
 import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 
 from ..extensions import login_manager
 from ..models import StaffRole
+from ..staff.members import StaffMember
 
 View = TypeVar("View", bound=Callable)
 
@@ -29,3 +30,9 @@ def staff_required(role: StaffRole | tuple[StaffRole, ...] | None = None) -> Cal
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def current_staff() -> StaffMember:
+    """The signed-in staff member of this request, as services take them (behind `staff_required`)."""
+    user = current_user
+    return StaffMember(user.id, user.role, user.clinician_id, user.department_id, request.remote_addr)

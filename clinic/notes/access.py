@@ -5,31 +5,15 @@ Reception never may, whatever is configured. Everyone else gets NoteNotFound, ex
 that does not exist, so the answer tells them nothing.
 """
 
-from dataclasses import dataclass
-
 from sqlalchemy.orm import Session
 
-from ..audit import Actor
 from ..models import Consultation, StaffRole
+from ..staff.members import StaffMember
 from .errors import NoteNotFound
 
 
 class NotesRolesError(ValueError):
     """CLINIC_NOTES_ROLES names a role that cannot be given the notes."""
-
-
-@dataclass(frozen=True)
-class Requester:
-    """The signed-in staff member asking, with what the access rule needs to know about them."""
-
-    staff_id: int
-    role: StaffRole
-    clinician_id: int | None
-    remote_addr: str | None = None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.staff(self.staff_id, self.remote_addr)
 
 
 def granted_roles(setting: str | None) -> frozenset[StaffRole]:
@@ -44,7 +28,7 @@ def granted_roles(setting: str | None) -> frozenset[StaffRole]:
     return frozenset(StaffRole(name) for name in names)
 
 
-def may_access(requester: Requester, consultation: Consultation, granted: frozenset[StaffRole]) -> bool:
+def may_access(requester: StaffMember, consultation: Consultation, granted: frozenset[StaffRole]) -> bool:
     """Whether `requester` may read and write `consultation`'s notes."""
     if requester.role is StaffRole.RECEPTION:
         return False
@@ -56,7 +40,7 @@ def may_access(requester: Requester, consultation: Consultation, granted: frozen
 def consultation_for(
     session: Session,
     consultation_id: int,
-    requester: Requester,
+    requester: StaffMember,
     granted: frozenset[StaffRole],
     *,
     lock: bool = False,

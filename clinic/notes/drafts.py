@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
-from .access import Requester, consultation_for
+from ..staff.members import StaffMember
+from .access import consultation_for
 from .content import FIELDS, InvalidNote, SoapNote
 from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft
 from .history import note_rows
@@ -42,7 +43,7 @@ def save_note(
     expected: ExpectedDraft,
     *,
     sign: bool = False,
-    requester: Requester,
+    requester: StaffMember,
     settings: NotesSettings,
     now: datetime,
 ) -> Saved:
@@ -58,14 +59,14 @@ def save_note(
         if sign:
             draft.status = NoteStatus.SIGNED
             draft.signed_at = now
-            draft.signed_by_id = requester.staff_id
+            draft.signed_by_id = requester.id
             session.flush()
             _record(session, requester, "note.signed", draft, now, amends_id=draft.amends_id)
         return Saved(draft.id, draft.version)
 
 
 def start_amendment(
-    session: Session, consultation_id: int, *, requester: Requester, settings: NotesSettings, now: datetime
+    session: Session, consultation_id: int, *, requester: StaffMember, settings: NotesSettings, now: datetime
 ) -> Saved:
     """Open a draft that corrects the latest signed version, starting from its text."""
     with write_transaction(session):
@@ -91,7 +92,7 @@ def _write_draft(
     consultation: Consultation,
     content: SoapNote,
     expected: ExpectedDraft,
-    requester: Requester,
+    requester: StaffMember,
     settings: NotesSettings,
     now: datetime,
 ) -> ConsultationNote:
@@ -103,7 +104,7 @@ def _write_draft(
         draft = _new_version(consultation, 1, requester, now)
         session.add(draft)
         before = None
-    elif draft.author_id != requester.staff_id:
+    elif draft.author_id != requester.id:
         raise NotDraftAuthor(
             f"Only {draft.author.display_name}, who started this draft, may change or sign it."
         )
@@ -134,7 +135,7 @@ def _check_expected(draft: ConsultationNote | None, started: bool, expected: Exp
 def _new_version(
     consultation: Consultation,
     version: int,
-    requester: Requester,
+    requester: StaffMember,
     now: datetime,
     amends_id: int | None = None,
 ) -> ConsultationNote:
@@ -142,7 +143,7 @@ def _new_version(
         consultation_id=consultation.id,
         version=version,
         amends_id=amends_id,
-        author_id=requester.staff_id,
+        author_id=requester.id,
         status=NoteStatus.DRAFT,
         revision=1,
         created_at=now,
@@ -151,7 +152,7 @@ def _new_version(
 
 
 def _record(
-    session: Session, requester: Requester, action: str, note: ConsultationNote, now: datetime, **details
+    session: Session, requester: StaffMember, action: str, note: ConsultationNote, now: datetime, **details
 ) -> None:
     audit.record(
         session,

@@ -11,7 +11,8 @@ from .. import audit
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
 from ..scheduling.timezones import zone
-from .access import Requester, consultation_for
+from ..staff.members import StaffMember
+from .access import consultation_for
 from .content import SoapNote
 from .encryption import NoteCipher
 from .errors import NoteNotFound
@@ -69,14 +70,14 @@ class PrintedNote:
 
 
 def read_notes(
-    session: Session, consultation_id: int, *, requester: Requester, settings: NotesSettings, now: datetime
+    session: Session, consultation_id: int, *, requester: StaffMember, settings: NotesSettings, now: datetime
 ) -> NotesPage:
     """The notes page's content for `requester`; NoteNotFound if they may not see it."""
     with write_transaction(session):
         consultation = consultation_for(session, consultation_id, requester, settings.granted_roles)
         rows = note_rows(session, consultation_id)
         draft_row = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
-        own_draft = draft_row is not None and draft_row.author_id == requester.staff_id
+        own_draft = draft_row is not None and draft_row.author_id == requester.id
         draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
@@ -103,7 +104,7 @@ def printable_version(
     consultation_id: int,
     note_id: int,
     *,
-    requester: Requester,
+    requester: StaffMember,
     settings: NotesSettings,
     now: datetime,
 ) -> PrintedNote:

@@ -8,10 +8,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..auth.access import staff_required
+from ..auth.access import current_staff, staff_required
 from ..extensions import db
 from ..models import utcnow
-from .access import Requester
 from .content import FIELDS, MAX_FIELD_CHARS, InvalidNote
 from .drafts import save_note, start_amendment
 from .errors import NoteError, NoteNotFound
@@ -56,7 +55,9 @@ def sign(consultation_id: int) -> ResponseReturnValue:
 @bp.post("/amend")
 @signed_in
 def amend(consultation_id: int) -> ResponseReturnValue:
-    start_amendment(db.session, consultation_id, requester=_requester(), settings=_settings(), now=utcnow())
+    start_amendment(
+        db.session, consultation_id, requester=current_staff(), settings=_settings(), now=utcnow()
+    )
     flash("Amendment started from the signed note: correct what needs correcting, then sign it.")
     return redirect(url_for(".show", consultation_id=consultation_id, _anchor="draft"), 303)
 
@@ -65,7 +66,7 @@ def amend(consultation_id: int) -> ResponseReturnValue:
 @signed_in
 def print_version(consultation_id: int, note_id: int) -> ResponseReturnValue:
     printed = printable_version(
-        db.session, consultation_id, note_id, requester=_requester(), settings=_settings(), now=utcnow()
+        db.session, consultation_id, note_id, requester=current_staff(), settings=_settings(), now=utcnow()
     )
     return render_template("notes/print.html", printed=printed)
 
@@ -99,7 +100,7 @@ def _submit(consultation_id: int, confirmation: str, *, sign: bool) -> ResponseR
         form.note(),
         form.expected(),
         sign=sign,
-        requester=_requester(),
+        requester=current_staff(),
         settings=_settings(),
         now=utcnow(),
     )
@@ -110,7 +111,9 @@ def _submit(consultation_id: int, confirmation: str, *, sign: bool) -> ResponseR
 def _page(
     consultation_id: int, form: NoteForm | None = None, *, problem: str = "", status: int | None = None
 ) -> ResponseReturnValue:
-    page = read_notes(db.session, consultation_id, requester=_requester(), settings=_settings(), now=utcnow())
+    page = read_notes(
+        db.session, consultation_id, requester=current_staff(), settings=_settings(), now=utcnow()
+    )
     form = form or NoteForm.for_draft(page.draft)
     status = status or (422 if form.errors else 200)
     editing = page.can_edit_draft or bool(problem and request.form)
@@ -118,10 +121,6 @@ def _page(
         "notes/show.html", page=page, form=form, hints=HINTS, editing=editing, problem=problem
     )
     return html, status
-
-
-def _requester() -> Requester:
-    return Requester(current_user.id, current_user.role, current_user.clinician_id, request.remote_addr)
 
 
 def _settings() -> NotesSettings:

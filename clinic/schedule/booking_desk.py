@@ -6,21 +6,20 @@ One page: the choices come with GET (so the back button and links work), the boo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..audit import Actor
 from ..booking.calendar import group_by_day
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
 from ..links import manage_url
 from ..models import Consultation, Service, utcnow
-from ..scheduling.agenda import Viewer
 from ..scheduling.errors import NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
 from ..scheduling.tokens import manage_token
+from ..staff.members import StaffMember
 from .forms import StaffBookingForm
 
 
-def book_page(viewer: Viewer, actor: Actor) -> ResponseReturnValue:
+def book_page(viewer: StaffMember) -> ResponseReturnValue:
     """GET: the choices and free times; POST: book them for the patient and show the consultation."""
     if request.method == "GET":
         return _page(viewer, StaffBookingForm(request.args))
@@ -31,7 +30,7 @@ def book_page(viewer: Viewer, actor: Actor) -> ResponseReturnValue:
         return _page(viewer, form)
     try:
         booked = book_for_patient(
-            db.session, viewer, wanted, now=utcnow(), secret=current_app.config["SECRET_KEY"], actor=actor
+            db.session, viewer, wanted, now=utcnow(), secret=current_app.config["SECRET_KEY"]
         )
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
@@ -55,7 +54,7 @@ def manage_link(consultation: Consultation) -> str:
 
 
 def _page(
-    viewer: Viewer, form: StaffBookingForm, refusal: SlotUnavailable | None = None
+    viewer: StaffMember, form: StaffBookingForm, refusal: SlotUnavailable | None = None
 ) -> ResponseReturnValue:
     service = _service(viewer, form)
     tz = form.time_zone.chosen(form, _default_zone())
@@ -82,7 +81,7 @@ def _page(
     return page, status_for(refusal) if refusal else (422 if posted and form.errors else 200)
 
 
-def _service(viewer: Viewer, form: StaffBookingForm) -> Service | None:
+def _service(viewer: StaffMember, form: StaffBookingForm) -> Service | None:
     """The chosen service if `viewer` may book it; None (with the reason beside the field) otherwise."""
     if form.service.raw_data in (None, [], [""]):
         return None
@@ -95,7 +94,7 @@ def _service(viewer: Viewer, form: StaffBookingForm) -> Service | None:
         return None
 
 
-def _clinician_id(viewer: Viewer, form: StaffBookingForm) -> int | None:
+def _clinician_id(viewer: StaffMember, form: StaffBookingForm) -> int | None:
     """Whose free times to show: a clinician's own; else the one chosen, or None for the first available."""
     return viewer.clinician_id if viewer.is_clinician else form.clinician.data
 

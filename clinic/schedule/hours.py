@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..auth.access import staff_required
+from ..auth.access import current_staff, staff_required
 from ..extensions import db
 from ..models import Clinician, StaffRole, utcnow
 from ..scheduling.errors import NotFound
@@ -19,7 +19,7 @@ from ..scheduling.hours import (
 )
 from ..scheduling.timezones import NonExistentLocalTime, local_to_utc, zone
 from . import forms
-from .views import ID, actor, bp
+from .views import ID, bp
 
 clinicians_only = staff_required(StaffRole.CLINICIAN)
 
@@ -43,7 +43,7 @@ def add_weekly_hours() -> ResponseReturnValue:
                 form.start.data,
                 form.end.data,
                 now=utcnow(),
-                actor=actor(),
+                actor=current_staff().actor,
             )
         except InvalidHours as invalid:
             form[invalid.field].errors.append(str(invalid))
@@ -55,7 +55,7 @@ def add_weekly_hours() -> ResponseReturnValue:
 @bp.post(f"/hours/<{ID}:rule_id>/remove")
 @clinicians_only
 def remove_weekly_hours(rule_id: int) -> ResponseReturnValue:
-    remove_hours(db.session, _own(), rule_id, now=utcnow(), actor=actor())
+    remove_hours(db.session, _own(), rule_id, now=utcnow(), actor=current_staff().actor)
     return _saved("Those hours are removed.")
 
 
@@ -68,7 +68,13 @@ def add_days_off() -> ResponseReturnValue:
             tz = zone(_clinician().time_zone)
             starts_at, ends_at = local_to_utc(form.starts_at.data, tz), local_to_utc(form.ends_at.data, tz)
             add_time_off(
-                db.session, _own(), starts_at, ends_at, form.label.data.strip(), now=utcnow(), actor=actor()
+                db.session,
+                _own(),
+                starts_at,
+                ends_at,
+                form.label.data.strip(),
+                now=utcnow(),
+                actor=current_staff().actor,
             )
         except NonExistentLocalTime:
             form.starts_at.errors.append(
@@ -84,7 +90,7 @@ def add_days_off() -> ResponseReturnValue:
 @bp.post(f"/time-off/<{ID}:time_off_id>/remove")
 @clinicians_only
 def remove_days_off(time_off_id: int) -> ResponseReturnValue:
-    remove_time_off(db.session, _own(), time_off_id, now=utcnow(), actor=actor())
+    remove_time_off(db.session, _own(), time_off_id, now=utcnow(), actor=current_staff().actor)
     return _saved("That time off is removed.")
 
 

@@ -5,10 +5,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from ..audit import Actor, events_for
-from ..auth.access import staff_required
+from ..audit import events_for
+from ..auth.access import current_staff, staff_required
 from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
@@ -16,7 +15,6 @@ from ..extensions import db
 from ..models import Consultation, utcnow
 from ..scheduling.agenda import (
     Scope,
-    Viewer,
     consultation_for_staff,
     day_agenda,
     departments,
@@ -43,7 +41,7 @@ ID = "int(min=1, max=2147483647)"  # ids are 32-bit: larger ones are simply not 
 def day() -> ResponseReturnValue:
     query, scope, tz = _schedule()
     shown = query.chosen_day(_today(tz))
-    agenda = day_agenda(db.session, viewer(), scope, shown, tz)
+    agenda = day_agenda(db.session, current_staff(), scope, shown, tz)
     page = render_template(
         "schedule/day.html",
         query=query,
@@ -61,7 +59,7 @@ def day() -> ResponseReturnValue:
 @staff_only
 def week() -> ResponseReturnValue:
     query, scope, tz = _schedule()
-    days = week_agenda(db.session, viewer(), scope, query.chosen_day(_today(tz)), tz)
+    days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
         "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope)
@@ -74,7 +72,7 @@ def week() -> ResponseReturnValue:
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
     query, scope, tz = _schedule()
-    agenda = day_agenda(db.session, viewer(), scope, query.chosen_day(_today(tz)), tz)
+    agenda = day_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
     return {
         "consultations": [
             {
@@ -91,17 +89,17 @@ def updates() -> ResponseReturnValue:
 @bp.get(f"/consultations/<{ID}:consultation_id>")
 @staff_only
 def consultation(consultation_id: int) -> ResponseReturnValue:
-    return _consultation_page(consultation_for_staff(db.session, viewer(), consultation_id))
+    return _consultation_page(consultation_for_staff(db.session, current_staff(), consultation_id))
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/status")
 @staff_only
 def change_status(consultation_id: int) -> ResponseReturnValue:
     form = forms.StatusForm()
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     if not form.validate():
         return _consultation_page(found, status_form=form), 422
-    changed = set_status(db.session, viewer(), found.id, form.chosen(), now=utcnow(), actor=actor())
+    changed = set_status(db.session, current_staff(), found.id, form.chosen(), now=utcnow())
     flash(f"{changed.patient.name}: {forms.STATUS_LABELS[changed.status].lower()}.")
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=found.id), 303)
 
@@ -110,7 +108,7 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
 @staff_only
 def start(consultation_id: int) -> ResponseReturnValue:
     window = JoinWindow.from_config(current_app.config)
-    link = start_call(db.session, viewer(), consultation_id, now=utcnow(), window=window, actor=actor())
+    link = start_call(db.session, current_staff(), consultation_id, now=utcnow(), window=window)
     return redirect(link, 303)
 
 
@@ -118,10 +116,10 @@ def start(consultation_id: int) -> ResponseReturnValue:
 @staff_only
 def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     if not form.validate():
         return _consultation_page(found, cancel_form=form), 422
-    cancel_for_patient(db.session, viewer(), found.id, now=utcnow(), actor=actor(), reason=form.reason.data)
+    cancel_for_patient(db.session, current_staff(), found.id, now=utcnow(), reason=form.reason.data)
     flash(_told(found, "is cancelled"))
     return redirect(url_for(".consultation", consultation_id=found.id), 303)
 
@@ -130,12 +128,12 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
 @staff_only
 def invite(consultation_id: int) -> ResponseReturnValue:
     form = forms.CompanionForm()
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     details = form.checked()
     if details is None:
         return _consultation_page(found, companion_form=form), 422
     secret = current_app.config["SECRET_KEY"]
-    invite_companion(db.session, viewer(), found.id, details, now=utcnow(), actor=actor(), secret=secret)
+    invite_companion(db.session, current_staff(), found.id, details, now=utcnow(), secret=secret)
     flash(f"{details.name} is invited: they get their own invitation and video link by e-mail.")
     return redirect(url_for(".consultation", consultation_id=found.id), 303)
 
@@ -143,7 +141,7 @@ def invite(consultation_id: int) -> ResponseReturnValue:
 @bp.post(f"/consultations/<{ID}:consultation_id>/companion/remove")
 @staff_only
 def uninvite(consultation_id: int) -> ResponseReturnValue:
-    removed = uninvite_companion(db.session, viewer(), consultation_id, now=utcnow(), actor=actor())
+    removed = uninvite_companion(db.session, current_staff(), consultation_id, now=utcnow())
     flash(f"{removed.name} is no longer invited; their link has stopped working.")
     return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
 
@@ -151,19 +149,19 @@ def uninvite(consultation_id: int) -> ResponseReturnValue:
 @bp.get(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def move(consultation_id: int) -> ResponseReturnValue:
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     form = forms.MoveForm(time_zone=found.patient_time_zone)
     if not form.validate():
         return _move_page(found, form)
     try:
-        moved = move_for_patient(db.session, viewer(), found.id, form.start.data, now=utcnow(), actor=actor())
+        moved = move_for_patient(db.session, current_staff(), found.id, form.start.data, now=utcnow())
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
         return _move_page(found, form, status_for(refusal))
@@ -174,14 +172,14 @@ def move(consultation_id: int) -> ResponseReturnValue:
 @bp.route("/book", methods=["GET", "POST"])
 @staff_only
 def book() -> ResponseReturnValue:
-    return booking_desk.book_page(viewer(), actor())
+    return booking_desk.book_page(current_staff())
 
 
 @bp.get(f"/consultations/<{ID}:consultation_id>/letter")
 @staff_only
 def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
-    found = consultation_for_staff(db.session, viewer(), consultation_id)
+    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     return render_template(
         "schedule/letter.html", consultation=found, manage_url=booking_desk.manage_link(found)
     )
@@ -193,26 +191,17 @@ def refused(error: BookingError) -> ResponseReturnValue:
     return render_template("error.html", code=status, message=str(error)), status
 
 
-def viewer() -> Viewer:
-    """The signed-in staff member, as the services take them."""
-    return Viewer(current_user.id, current_user.role, current_user.clinician_id, current_user.department_id)
-
-
-def actor() -> Actor:
-    return Actor.staff(current_user.id, request.remote_addr)
-
-
 def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
     query = forms.ScheduleQuery(request.args)
     query.validate()
-    scope = schedule_scope(db.session, viewer(), query.department.data, query.clinician.data)
+    scope = schedule_scope(db.session, current_staff(), query.department.data, query.clinician.data)
     return query, scope, zone(scope.zone_name or current_app.config["DEFAULT_TIME_ZONE"])
 
 
 def _choices(scope: Scope) -> dict:
     """What the page offers to switch to: departments for admins, the department's clinicians."""
-    clinicians = scope.department.clinicians if scope.department and not viewer().is_clinician else []
-    return {"departments": departments(db.session, viewer()), "clinicians": clinicians}
+    clinicians = scope.department.clinicians if scope.department and not current_staff().is_clinician else []
+    return {"departments": departments(db.session, current_staff()), "clinicians": clinicians}
 
 
 def _around(shown: date, step: timedelta) -> dict[str, date]:
@@ -235,7 +224,7 @@ def _consultation_page(
     companion_form: forms.CompanionForm | None = None,
 ) -> ResponseReturnValue:
     tz = zone(found.clinician.time_zone)
-    row = row_for(viewer(), found, found.starts_at.astimezone(tz).date())
+    row = row_for(current_staff(), found, found.starts_at.astimezone(tz).date())
     return render_template(
         "schedule/consultation.html",
         consultation=found,

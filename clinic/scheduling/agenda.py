@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from ..models import Clinician, Consultation, ConsultationStatus, Department, StaffRole
+from ..staff.members import StaffMember
 from .errors import NotFound
 from .status import allowed_next
 from .timezones import day_bounds
@@ -19,20 +20,6 @@ from .timezones import day_bounds
 S = ConsultationStatus
 # Only the clinician who holds the call starts and finishes it; anyone who sees it may do the rest.
 CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """A signed-in staff member as the schedule services need them."""
-
-    user_id: int
-    role: StaffRole
-    clinician_id: int | None = None
-    department_id: int | None = None
-
-    @property
-    def is_clinician(self) -> bool:
-        return self.role is StaffRole.CLINICIAN
 
 
 @dataclass(frozen=True)
@@ -49,7 +36,7 @@ class Scope:
 
 
 def schedule_scope(
-    session: Session, viewer: Viewer, department_id: int | None = None, clinician_id: int | None = None
+    session: Session, viewer: StaffMember, department_id: int | None = None, clinician_id: int | None = None
 ) -> Scope:
     """The schedule `viewer` asked for, or NotFound if it is not theirs to see.
 
@@ -84,14 +71,14 @@ def _department(session: Session, department_id: int | None) -> Department:
     return department
 
 
-def departments(session: Session, viewer: Viewer) -> list[Department]:
+def departments(session: Session, viewer: StaffMember) -> list[Department]:
     """The departments whose schedules `viewer` may switch between (admins only have a choice)."""
     if viewer.role is not StaffRole.ADMIN:
         return []
     return list(session.scalars(select(Department).order_by(Department.name)))
 
 
-def visible(viewer: Viewer) -> Select:
+def visible(viewer: StaffMember) -> Select:
     """Consultations `viewer` may see, as a query to narrow further."""
     query = select(Consultation).join(Consultation.clinician)
     if viewer.is_clinician:
@@ -101,7 +88,7 @@ def visible(viewer: Viewer) -> Select:
     return query
 
 
-def consultation_for_staff(session: Session, viewer: Viewer, consultation_id: int) -> Consultation:
+def consultation_for_staff(session: Session, viewer: StaffMember, consultation_id: int) -> Consultation:
     """One consultation `viewer` may see, its people loaded; NotFound otherwise."""
     query = visible(viewer).where(Consultation.id == consultation_id).options(*_LOADED)
     consultation = session.scalar(query)
@@ -140,13 +127,15 @@ class DayAgenda:
         return next((row for row in self.rows if row.consultation.status in (S.BOOKED, S.ARRIVED)), None)
 
 
-def day_agenda(session: Session, viewer: Viewer, scope: Scope, day: date, tz: ZoneInfo) -> DayAgenda:
+def day_agenda(session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo) -> DayAgenda:
     """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
     start, end = day_bounds(day, tz)
     return DayAgenda(day, tz, [row_for(viewer, c, day) for c in _between(session, viewer, scope, start, end)])
 
 
-def week_agenda(session: Session, viewer: Viewer, scope: Scope, day: date, tz: ZoneInfo) -> list[DayAgenda]:
+def week_agenda(
+    session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo
+) -> list[DayAgenda]:
     """Monday to Sunday of the week holding `day`, one DayAgenda per day."""
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=n) for n in range(7)]
@@ -158,7 +147,7 @@ def week_agenda(session: Session, viewer: Viewer, scope: Scope, day: date, tz: Z
     return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
 
 
-def row_for(viewer: Viewer, consultation: Consultation, day: date) -> Row:
+def row_for(viewer: StaffMember, consultation: Consultation, day: date) -> Row:
     own_call = viewer.clinician_id is not None and viewer.clinician_id == consultation.clinician_id
     actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
     if not own_call:
@@ -182,7 +171,7 @@ _LOADED = (
 
 
 def _between(
-    session: Session, viewer: Viewer, scope: Scope, start: datetime, end: datetime
+    session: Session, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
 ) -> list[Consultation]:
     query = visible(viewer).where(Consultation.starts_at >= start, Consultation.starts_at < end)
     if scope.clinician is not None:

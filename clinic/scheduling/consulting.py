@@ -4,9 +4,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..audit import Actor
 from ..models import Consultation, ConsultationStatus
-from .agenda import CLINICIANS_OWN, Viewer, consultation_for_staff
+from ..staff.members import StaffMember
+from .agenda import CLINICIANS_OWN, consultation_for_staff
 from .errors import MeetingNotReady, NotFound, NotNow
 from .lifecycle import change_status
 from .timezones import format_local, zone
@@ -14,7 +14,12 @@ from .waiting_room import JoinWindow, Phase, room
 
 
 def start_call(
-    session: Session, viewer: Viewer, consultation_id: int, *, now: datetime, window: JoinWindow, actor: Actor
+    session: Session,
+    viewer: StaffMember,
+    consultation_id: int,
+    *,
+    now: datetime,
+    window: JoinWindow,
 ) -> str:
     """Mark the consultation in progress (if it is not yet) and return the host link to open.
 
@@ -33,18 +38,17 @@ def start_call(
     if not link:
         raise MeetingNotReady("The video link is still being made. Try again in a minute.")
     if consultation.status is not ConsultationStatus.IN_PROGRESS:
-        change_status(session, consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=actor)
+        change_status(session, consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=viewer.actor)
     return link
 
 
 def set_status(
     session: Session,
-    viewer: Viewer,
+    viewer: StaffMember,
     consultation_id: int,
     status: ConsultationStatus,
     *,
     now: datetime,
-    actor: Actor,
 ) -> Consultation:
     """Change the status of a consultation `viewer` may see (finishing: its clinician only).
 
@@ -53,4 +57,4 @@ def set_status(
     consultation = consultation_for_staff(session, viewer, consultation_id)
     if status in CLINICIANS_OWN and consultation.clinician_id != viewer.clinician_id:
         raise NotFound("No such consultation.")
-    return change_status(session, consultation.id, status, now=now, actor=actor)
+    return change_status(session, consultation.id, status, now=now, actor=viewer.actor)

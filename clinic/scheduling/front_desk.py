@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..audit import Actor
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
-from .agenda import Viewer, consultation_for_staff
+from ..staff.members import StaffMember
+from .agenda import consultation_for_staff
 from .availability import active_service, service_clinicians
 from .booking import Booked, BookingRequest, book
 from .companions import CompanionDetails, add_companion, remove_companion
@@ -20,7 +20,7 @@ from .errors import NotFound
 from .lifecycle import cancel, reschedule
 
 
-def bookable_services(session: Session, viewer: Viewer) -> list[Service]:
+def bookable_services(session: Session, viewer: StaffMember) -> list[Service]:
     """The services `viewer` may book for patients, by department then name."""
     services = offered_services(session)
     if viewer.role is StaffRole.ADMIN:
@@ -30,7 +30,7 @@ def bookable_services(session: Session, viewer: Viewer) -> list[Service]:
     return [s for s in services if any(c.id == viewer.clinician_id for c in s.clinicians)]
 
 
-def bookable_clinicians(session: Session, viewer: Viewer, service: Service) -> list[Clinician]:
+def bookable_clinicians(session: Session, viewer: StaffMember, service: Service) -> list[Clinician]:
     """Who `viewer` may book `service` with: a clinician only themselves."""
     clinicians = service_clinicians(session, service)
     if viewer.role is StaffRole.CLINICIAN:
@@ -38,7 +38,7 @@ def bookable_clinicians(session: Session, viewer: Viewer, service: Service) -> l
     return clinicians
 
 
-def bookable_service(session: Session, viewer: Viewer, service_id: int) -> Service:
+def bookable_service(session: Session, viewer: StaffMember, service_id: int) -> Service:
     """The service asked for, if `viewer` may book it; NotFound (beside the field) otherwise."""
     service = active_service(session, service_id)
     if service.id not in {s.id for s in bookable_services(session, viewer)}:
@@ -47,7 +47,12 @@ def bookable_service(session: Session, viewer: Viewer, service_id: int) -> Servi
 
 
 def book_for_patient(
-    session: Session, viewer: Viewer, request: BookingRequest, *, now: datetime, secret: str, actor: Actor
+    session: Session,
+    viewer: StaffMember,
+    request: BookingRequest,
+    *,
+    now: datetime,
+    secret: str,
 ) -> Booked:
     """Book as `viewer` on the patient's behalf; NotFound if the service or clinician is not theirs."""
     service = bookable_service(session, viewer, request.service_id)
@@ -56,17 +61,16 @@ def book_for_patient(
         raise NotFound("Choose yourself as the clinician.", field="clinician")
     if request.clinician_id is not None and request.clinician_id not in allowed:
         raise NotFound("That clinician does not offer this service.", field="clinician")
-    return book(session, request, now=now, secret=secret, actor=actor)
+    return book(session, request, now=now, secret=secret, actor=viewer.actor)
 
 
 def move_for_patient(
     session: Session,
-    viewer: Viewer,
+    viewer: StaffMember,
     consultation_id: int,
     new_start: datetime,
     *,
     now: datetime,
-    actor: Actor,
     clinician_id: int | None = None,
 ) -> Consultation:
     """Move a consultation `viewer` may see to another free time (another clinician they may book)."""
@@ -80,38 +84,42 @@ def move_for_patient(
         consultation_id,
         new_start,
         now=now,
-        actor=actor,
+        actor=viewer.actor,
         clinician_id=clinician_id,
         enforce_cutoff=False,
     )
 
 
 def cancel_for_patient(
-    session: Session, viewer: Viewer, consultation_id: int, *, now: datetime, actor: Actor, reason: str = ""
+    session: Session,
+    viewer: StaffMember,
+    consultation_id: int,
+    *,
+    now: datetime,
+    reason: str = "",
 ) -> Consultation:
     """Cancel a consultation `viewer` may see, at any time before it is over; the patient is told by mail."""
     consultation_for_staff(session, viewer, consultation_id)
-    return cancel(session, consultation_id, now=now, actor=actor, reason=reason, enforce_cutoff=False)
+    return cancel(session, consultation_id, now=now, actor=viewer.actor, reason=reason, enforce_cutoff=False)
 
 
 def invite_companion(
     session: Session,
-    viewer: Viewer,
+    viewer: StaffMember,
     consultation_id: int,
     details: CompanionDetails,
     *,
     now: datetime,
-    actor: Actor,
     secret: str,
 ) -> Companion:
     """Invite a second participant to a consultation `viewer` may see (replacing one already invited)."""
     consultation_for_staff(session, viewer, consultation_id)
-    return add_companion(session, consultation_id, details, now=now, actor=actor, secret=secret)
+    return add_companion(session, consultation_id, details, now=now, actor=viewer.actor, secret=secret)
 
 
 def uninvite_companion(
-    session: Session, viewer: Viewer, consultation_id: int, *, now: datetime, actor: Actor
+    session: Session, viewer: StaffMember, consultation_id: int, *, now: datetime
 ) -> Companion:
     """Take back the invitation of a consultation's second participant; they are told by mail."""
     consultation_for_staff(session, viewer, consultation_id)
-    return remove_companion(session, consultation_id, now=now, actor=actor)
+    return remove_companion(session, consultation_id, now=now, actor=viewer.actor)

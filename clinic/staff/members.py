@@ -1,0 +1,26 @@
+"""A signed-in staff member as the services see them: one type for every area that asks "who is this?"."""
+
+from dataclasses import dataclass
+
+from ..audit import Actor
+from ..models import StaffRole
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """Who asks (their account id, for the audit trail, and where from), their role, the clinician
+    profile a clinician login belongs to, and the department whose bookings reception manage."""
+
+    id: int
+    role: StaffRole
+    clinician_id: int | None = None
+    department_id: int | None = None
+    remote_addr: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.staff(self.id, self.remote_addr)
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role is StaffRole.CLINICIAN
