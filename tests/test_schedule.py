@@ -234,3 +234,17 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, path):
     response = client.get(path)
 
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_the_clinician_finds_notes_on_their_day_and_reception_never_does(client, session, clinic):
+    mine = factories.consultation(session, clinic["heart"], clinic["okafor"], today_at(10))
+    notes_link = f"/schedule/consultations/{mine.id}/notes"
+    login(session, client, clinician_id=clinic["okafor"].id)
+    for_clinician = text(client.get("/schedule/")) + text(client.get(f"/schedule/consultations/{mine.id}"))
+    client.post("/logout")
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    for_reception = text(client.get("/schedule/")) + text(client.get(f"/schedule/consultations/{mine.id}"))
+
+    assert for_clinician.count(notes_link) == 2
+    assert notes_link not in for_reception
+    assert client.get(notes_link).status_code == 404

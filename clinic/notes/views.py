@@ -10,7 +10,8 @@ from flask_login import current_user
 
 from ..auth.access import current_staff, staff_required
 from ..extensions import db
-from ..models import utcnow
+from ..models import Consultation, utcnow
+from .access import may_access
 from .content import FIELDS, MAX_FIELD_CHARS, InvalidNote
 from .drafts import save_note, start_amendment
 from .errors import NoteError, NoteNotFound
@@ -23,6 +24,12 @@ bp = Blueprint("notes", __name__, url_prefix=f"/schedule/consultations/<{_ID}:co
 signed_in = staff_required()
 # Room for four full fields however they are encoded (up to 12 bytes a character, percent-encoded).
 NOTE_FORM_MAX_BYTES = len(FIELDS) * MAX_FIELD_CHARS * 12 + 8192
+
+
+@bp.app_template_global()
+def may_open_notes(consultation: Consultation) -> bool:
+    """Whether the signed-in staff member may open `consultation`'s notes: for links on other pages."""
+    return may_access(current_staff(), consultation, _settings().granted_roles)
 
 
 @bp.url_value_preprocessor
