@@ -105,13 +105,7 @@ def add_hours(
 
 def remove_hours(session: Session, clinician_id: int, rule_id: int, *, now: datetime, actor: Actor) -> None:
     """Remove one weekly working period of this clinician (NotFound for anyone else's)."""
-    with write_transaction(session):
-        lock_clinicians(session, clinician_id)
-        rule = session.get(AvailabilityRule, rule_id)
-        if rule is None or rule.clinician_id != clinician_id:
-            raise NotFound("No such hours.")
-        session.delete(rule)
-        _audit(session, clinician_id, "clinician.hours_removed", now, actor, {"rule_id": rule_id})
+    _remove(session, AvailabilityRule, clinician_id, rule_id, now, actor)
 
 
 def add_time_off(
@@ -144,13 +138,29 @@ def remove_time_off(
     session: Session, clinician_id: int, time_off_id: int, *, now: datetime, actor: Actor
 ) -> None:
     """Give back time off of this clinician (NotFound for anyone else's)."""
+    _remove(session, TimeOff, clinician_id, time_off_id, now, actor)
+
+
+# What each removable row is called in messages and audit events.
+_NAMES = {AvailabilityRule: ("hours", "rule_id"), TimeOff: ("time_off", "time_off_id")}
+
+
+def _remove(
+    session: Session,
+    model: type[AvailabilityRule] | type[TimeOff],
+    clinician_id: int,
+    row_id: int,
+    now: datetime,
+    actor: Actor,
+) -> None:
+    name, key = _NAMES[model]
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        off = session.get(TimeOff, time_off_id)
-        if off is None or off.clinician_id != clinician_id:
-            raise NotFound("No such time off.")
-        session.delete(off)
-        _audit(session, clinician_id, "clinician.time_off_removed", now, actor, {"time_off_id": time_off_id})
+        row = session.get(model, row_id)
+        if row is None or row.clinician_id != clinician_id:
+            raise NotFound(f"No such {name.replace('_', ' ')}.")
+        session.delete(row)
+        _audit(session, clinician_id, f"clinician.{name}_removed", now, actor, {key: row_id})
 
 
 def _audit(
