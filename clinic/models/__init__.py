@@ -14,7 +14,7 @@ from .scheduling import (
     IdempotencyKey,
     TimeOff,
 )
-from .staff import StaffRole, StaffUser
+from .staff import LoginFailure, RecoveryCode, SessionEnd, StaffRole, StaffSession, StaffUser
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -28,12 +28,16 @@ __all__ = [
     "ConsultationStatus",
     "Department",
     "IdempotencyKey",
+    "LoginFailure",
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
     "Patient",
+    "RecoveryCode",
     "Service",
+    "SessionEnd",
     "StaffRole",
+    "StaffSession",
     "StaffUser",
     "TimeOff",
     "WorkerHeartbeat",
