@@ -1,7 +1,8 @@
-"""The staff sign-in form. (Sign-out is a bare POST: CSRFProtect checks its token.)"""
+"""The staff sign-in forms. (Sign-out and "sign out everywhere else" are bare POSTs: CSRFProtect
+checks their token.)"""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -17,3 +18,13 @@ class LoginForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    """A code from an authenticator app (six digits), or a recovery code at sign-in."""
+
+    code = StringField(
+        "Code",
+        validators=[DataRequired("Enter the code."), Length(max=32, message="Enter the code as shown.")],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
+    )
