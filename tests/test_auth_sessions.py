@@ -9,7 +9,8 @@ from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, SessionEnd, StaffSession, utcnow
 from clinic.models.transactions import write_transaction
 from clinic.staff.accounts import change_password, deactivate_staff
-from clinic.staff.sessions import TOUCH_EVERY, check_session, end_sessions, hash_token
+from clinic.staff.sessions import TOUCH_EVERY, Client, check_session, end_sessions, hash_token
+from clinic.staff.signin import sign_in_with_password
 
 from . import factories
 from .factories import sign_in
@@ -212,9 +213,6 @@ def test_a_session_lives_up_to_its_idle_timeout_and_lifetime(session, admin, now
 
 
 def _started(session, user, now) -> str:
-    from clinic.staff.sessions import Client
-    from clinic.staff.signin import sign_in_with_password
-
     rules = factories.sign_in_rules()
     return sign_in_with_password(
         session, user.email, factories.STAFF_PASSWORD, now=now, rules=rules, client=Client("10.0.0.1")
