@@ -20,14 +20,19 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def create_user(runner, *options, password_input=TWICE):
-    return runner.invoke(args=["clinic", "create-user", *options], input=password_input)
+def create_user(runner, email, *options, name="Staff Name", password_input=TWICE):
+    """`flask clinic create-user --email EMAIL --name NAME OPTIONS…`, typing `password_input`."""
+    args = ["clinic", "create-user", "--email", email, "--name", name, *options]
+    return runner.invoke(args=args, input=password_input)
 
 
 def test_create_user_asks_for_the_password_twice_and_refuses_short_ones(runner, app, session):
     result = create_user(
         runner,
-        *("--email", "New.Admin@Hospital.example", "--name", "New Admin", "--role", "admin"),
+        "New.Admin@Hospital.example",
+        "--role",
+        "admin",
+        name="New Admin",
         password_input=f"too short\n{TWICE}",
     )
 
@@ -49,28 +54,8 @@ def test_create_user_links_a_clinician_login_to_its_clinician(runner, session):
     person = factories.clinician(session, [factories.service(session)])
     session.commit()
 
-    result = create_user(
-        runner,
-        "--email",
-        "lee@hospital.example",
-        "--name",
-        "Dr Lee",
-        "--role",
-        "clinician",
-        "--clinician",
-        str(person.id),
-    )
-    twin = create_user(
-        runner,
-        "--email",
-        "lee2@hospital.example",
-        "--name",
-        "Dr Lee",
-        "--role",
-        "clinician",
-        "--clinician",
-        str(person.id),
-    )
+    result = create_user(runner, "lee@hospital.example", "--role", "clinician", "--clinician", str(person.id))
+    twin = create_user(runner, "lee2@hospital.example", "--role", "clinician", "--clinician", str(person.id))
 
     assert result.exit_code == 0, result.output
     assert staff_by_email(session, "lee@hospital.example").clinician_id == person.id
@@ -82,15 +67,7 @@ def test_create_user_gives_reception_its_department(runner, session):
     session.commit()
 
     result = create_user(
-        runner,
-        "--email",
-        "desk@hospital.example",
-        "--name",
-        "Front Desk",
-        "--role",
-        "reception",
-        "--department",
-        str(department.id),
+        runner, "desk@hospital.example", "--role", "reception", "--department", str(department.id)
     )
 
     assert result.exit_code == 0, result.output
@@ -113,7 +90,7 @@ def test_create_user_gives_reception_its_department(runner, session):
     ],
 )
 def test_create_user_says_what_a_role_needs(runner, session, options, message):
-    result = create_user(runner, "--email", "x@hospital.example", "--name", "X", *options)
+    result = create_user(runner, "x@hospital.example", *options)
 
     assert result.exit_code != 0
     assert message in result.output
@@ -123,23 +100,15 @@ def test_create_user_says_what_a_role_needs(runner, session, options, message):
 def test_create_user_refuses_an_address_that_has_an_account(runner, session):
     existing = factories.staff(session)
 
-    result = create_user(runner, "--email", existing.email, "--name", "Twin", "--role", "admin")
+    result = create_user(runner, existing.email, "--role", "admin")
 
     assert result.exit_code == 1
     assert "exists already" in result.output
 
 
 def test_create_user_refuses_passwords_that_do_not_match(runner, session):
-    result = create_user(
-        runner,
-        "--email",
-        "x@hospital.example",
-        "--name",
-        "X",
-        "--role",
-        "admin",
-        password_input=f"{PASSWORD}\nsomething else entirely\n",
-    )
+    mismatch = f"{PASSWORD}\nsomething else entirely\n"
+    result = create_user(runner, "x@hospital.example", "--role", "admin", password_input=mismatch)
 
     assert result.exit_code != 0
     assert staff_by_email(session, "x@hospital.example") is None

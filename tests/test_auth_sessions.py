@@ -155,6 +155,17 @@ def test_a_second_sign_in_does_not_end_the_first(app, client, admin):
     assert client.get("/account").status_code == 200
 
 
+def test_signing_in_again_in_the_same_browser_ends_the_session_before(app, client, admin, session):
+    colleague = factories.staff(session)
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+
+    assert sign_in(client, colleague).status_code == 303
+
+    assert_sent_to_sign_in(thief)
+    assert client.get("/account").status_code == 200
+
+
 def test_sign_out_everywhere_else_ends_the_other_sessions_only(app, client, admin, session):
     sign_in(client, admin, remote_addr="198.51.100.5")
     laptop = signed_in_browser(app, admin)

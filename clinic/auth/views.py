@@ -68,15 +68,22 @@ def code() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        actor = actor_for(current_user.id, request.remote_addr)
-        end_session(db.session, current_user.session_token, now=utcnow(), actor=actor)
-        sessions.end()
+        leave_session()
         flash("You are signed out.")
     return redirect(url_for(".login"), 303)
 
 
+def leave_session() -> None:
+    """End this browser's staff session, row and cookie, so no copy of the cookie works again."""
+    actor = actor_for(current_user.id, request.remote_addr)
+    end_session(db.session, current_user.session_token, now=utcnow(), actor=actor)
+    sessions.end()
+
+
 def after_sign_in(result: SignedIn, next_path: str | None) -> ResponseReturnValue:
     """Into the staff pages when every factor has passed; else on to the step still due."""
+    if current_user.is_authenticated:  # signing in over another sign-in ends that one
+        leave_session()
     if result.next_step is not None:
         sessions.hold_pending(result.user.id, result.next_step, next_path)
         endpoint = ".code" if result.next_step is SecondStep.CODE else ".two_factor"
