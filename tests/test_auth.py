@@ -1,4 +1,4 @@
-"""Staff sign in with a password; unknown, wrong, inactive and locked all get one answer; redirects stay local."""
+"""Staff sign in with a password; unknown, wrong, inactive and locked get one answer; redirects stay local."""
 
 import time
 from datetime import timedelta

@@ -120,6 +120,43 @@ def test_a_copied_cookie_dies_at_a_password_change(app, client, admin, session, 
     assert sign_in(client, admin, password="a brand new password").status_code == 303
 
 
+def test_changing_ones_own_password_ends_every_session_this_one_too(app, client, admin, session):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+    new = {"current_password": factories.STAFF_PASSWORD, "new_password": "a brand new password"}
+
+    response = client.post(
+        "/account/password", data={**new, "confirm": new["new_password"]}, follow_redirects=True
+    )
+
+    assert "sign in with the new password" in response.text
+    assert_sent_to_sign_in(thief)
+    assert_sent_to_sign_in(client)
+    assert sign_in(client, admin, password="a brand new password").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (
+            {"current_password": "not it", "new_password": "a brand new password"},
+            "That is not your current password.",
+        ),
+        ({"new_password": "too short"}, "Use at least 12 characters."),
+        ({"new_password": "a brand new password", "confirm": "another one"}, "The two new passwords differ."),
+    ],
+)
+def test_a_password_change_that_fails_says_why_and_changes_nothing(client, admin, form, message):
+    sign_in(client, admin)
+    data = {"current_password": factories.STAFF_PASSWORD, "confirm": form.get("new_password"), **form}
+
+    response = client.post("/account/password", data=data)
+
+    assert response.status_code == 422
+    assert message in response.text and 'aria-invalid="true"' in response.text
+    assert client.get("/account").status_code == 200
+
+
 def test_a_copied_cookie_dies_at_deactivation(app, client, admin, session, now):
     sign_in(client, admin)
     thief = copy_of(app, client)

@@ -1,4 +1,4 @@
-"""The per-address throttle stands in front of the per-account lockout, so one address cannot lock anyone out."""
+"""The per-address throttle stands in front of the per-account lockout: one address cannot lock anyone out."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""The staff member's own account: where they are signed in, and their TOTP second factor.
+"""The staff member's own account: where they are signed in, their password and TOTP second factor.
 
 The second-factor page also serves an admin half-way through signing in where
 CLINIC_REQUIRE_ADMIN_MFA is on: until it is set up they have no session, so no other page opens.
@@ -11,7 +11,8 @@ from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import SessionEnd, utcnow
-from ..staff.errors import AccountError
+from ..staff.accounts import change_own_password
+from ..staff.errors import AccountError, InvalidAccount
 from ..staff.events import actor_for
 from ..staff.mfa import confirm_enrolment, pending_enrolment
 from ..staff.overview import account_overview
@@ -19,17 +20,33 @@ from ..staff.sessions import end_sessions
 from ..staff.signin import SecondStep, sign_in_enrolling
 from . import sessions
 from .access import staff_required
-from .forms import CodeForm
+from .forms import ChangePasswordForm, CodeForm
 from .views import bp, landing, page, refusal
 
 
 @bp.get("/account")
 @staff_required()
 def account() -> ResponseReturnValue:
-    overview = account_overview(
-        db.session, current_user.id, current_user.session_token, now=utcnow(), rules=sessions.rules().sessions
-    )
-    return render_template("auth/account.html", overview=overview)
+    return _account_page(ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@staff_required()
+def change_password() -> ResponseReturnValue:
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form)
+    actor = actor_for(current_user.id, request.remote_addr)
+    current, new = form.current_password.data, form.new_password.data
+    try:
+        change_own_password(db.session, current_user.id, current, new, now=utcnow(), actor=actor)
+    except InvalidAccount as invalid:
+        for name, message in invalid.errors.items():
+            form[name].errors.append(message)
+        return _account_page(form)
+    sessions.end()
+    flash("Your password is changed and every session has ended: sign in with the new password.")
+    return redirect(url_for(".login"), 303)
 
 
 @bp.post("/account/sessions/end-others")
@@ -77,6 +94,13 @@ def _confirmed(user_id: int, code: str, enrolling: sessions.Pending | None) -> R
         sessions.start(result.user, result.token)
         codes, onward = result.recovery_codes, sessions.local_path(enrolling.next) or landing(result.user)
     return render_template("auth/recovery_codes.html", codes=codes, onward=onward)
+
+
+def _account_page(form: ChangePasswordForm) -> ResponseReturnValue:
+    overview = account_overview(
+        db.session, current_user.id, current_user.session_token, now=utcnow(), rules=sessions.rules().sessions
+    )
+    return page("auth/account.html", form, overview=overview)
 
 
 def _enrolment(user_id: int) -> dict:
