@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser
+from clinic.staff.accounts import deactivate_staff
 from clinic.staff.errors import CodeRefused, LoginRefused
 from clinic.staff.mfa import confirm_enrolment, pending_enrolment, reset_mfa
 from clinic.staff.sessions import Client
@@ -140,6 +141,24 @@ def test_a_recovery_code_signs_in_once(app, client, session):
     assert "staff.mfa_recovery_code_used" in actions(session)
     assert client.post("/login/code", data={"code": codes[4]}).status_code == 303
     assert "You have 8 unused recovery codes." in client.get("/account").text
+
+
+def test_an_account_deactivated_between_password_and_code_gets_no_session(session, now):
+    user = factories.staff(session)
+    key = enrolled(session, user, now)
+    later = now + timedelta(minutes=1)
+    sign_in_with_password(
+        session, user.email, factories.STAFF_PASSWORD, now=later, rules=RULES, client=Client()
+    )
+
+    deactivate_staff(session, user.id, now=later, actor=SYSTEM)
+
+    with pytest.raises(LoginRefused):
+        sign_in_with_code(
+            session, user.id, pyotp.TOTP(key).at(later), now=later, rules=RULES, client=Client()
+        )
+    session.commit()
+    assert session.scalars(select(StaffSession)).all() == []
 
 
 def test_wrong_codes_count_like_wrong_passwords(session, now):

@@ -144,12 +144,11 @@ def _complete(
     refusal: AccountError | None = None
     with write_transaction(session):
         user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
-        actor = events.actor_for(user.id, client.remote_addr)
-        if not user.active or _is_locked(user, now):
+        known_id = user.id if user else None
+        actor = events.actor_for(known_id, client.remote_addr)
+        if (reason := _refusal(user, True, now)) is not None:  # changed since its password passed
             refusal = rules.refused()
-            events.record(
-                session, user.id, "staff.login_refused", now, actor, {"reason": "locked or inactive"}
-            )
+            events.record(session, known_id, "staff.login_refused", now, actor, {"reason": reason})
         elif (proof := proof_of(user)) is None:
             throttle.count_failure(session, client.remote_addr, now=now, window=rules.window)
             locked = _count_account_failure(session, user, now, rules, client, {"factor": "code"})
