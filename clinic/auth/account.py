@@ -10,13 +10,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..extensions import db, login_manager
-from ..models import SessionEnd, utcnow
+from ..models import utcnow
 from ..staff.accounts import change_own_password
 from ..staff.errors import AccountError, InvalidAccount
 from ..staff.events import actor_for
 from ..staff.mfa import confirm_enrolment, pending_enrolment
 from ..staff.overview import account_overview
-from ..staff.sessions import end_sessions
+from ..staff.sessions import end_other_sessions
 from ..staff.signin import SecondStep, sign_in_enrolling
 from . import sessions
 from .access import staff_required
@@ -51,15 +51,9 @@ def change_password() -> ResponseReturnValue:
 
 @bp.post("/account/sessions/end-others")
 @staff_required()
-def end_other_sessions() -> ResponseReturnValue:
-    ended = end_sessions(
-        db.session,
-        current_user.id,
-        SessionEnd.LOGOUT,
-        now=utcnow(),
-        actor=actor_for(current_user.id, request.remote_addr),
-        keep_token=current_user.session_token,
-    )
+def sign_out_elsewhere() -> ResponseReturnValue:
+    actor, token = actor_for(current_user.id, request.remote_addr), current_user.session_token
+    ended = end_other_sessions(db.session, current_user.id, token, now=utcnow(), actor=actor)
     flash(f"Signed out of {ended} other session{'' if ended == 1 else 's'}.")
     return redirect(url_for(".account"), 303)
 

@@ -112,18 +112,16 @@ def end_session(session: Session, token: str, *, now: datetime, actor: Actor) ->
         _close(session, row, SessionEnd.LOGOUT, now, actor)
 
 
-def end_sessions(
-    session: Session,
-    user_id: int,
-    reason: SessionEnd,
-    *,
-    now: datetime,
-    actor: Actor,
-    keep_token: str | None = None,
-) -> int:
-    """End every live session of the account (but the one `keep_token` names); returns how many."""
+def end_sessions(session: Session, user_id: int, reason: SessionEnd, *, now: datetime, actor: Actor) -> int:
+    """End every live session of the account, for `reason`; returns how many."""
     with write_transaction(session):
-        return close_sessions(session, user_id, reason, now=now, actor=actor, keep_token=keep_token)
+        return close_sessions(session, user_id, reason, now=now, actor=actor)
+
+
+def end_other_sessions(session: Session, user_id: int, token: str, *, now: datetime, actor: Actor) -> int:
+    """ "Sign out everywhere else": end the account's live sessions but the one `token` names."""
+    with write_transaction(session):
+        return close_sessions(session, user_id, SessionEnd.LOGOUT, now=now, actor=actor, keep_token=token)
 
 
 def close_sessions(
@@ -135,7 +133,7 @@ def close_sessions(
     actor: Actor,
     keep_token: str | None = None,
 ) -> int:
-    """`end_sessions` inside the caller's write transaction, for changes that end sessions too."""
+    """End the account's live sessions (but `keep_token`'s) in the caller's write transaction."""
     query = select(StaffSession).where(StaffSession.staff_user_id == user_id, StaffSession.ended_at.is_(None))
     if keep_token is not None:
         query = query.where(StaffSession.token_hash != hash_token(keep_token))
