@@ -133,10 +133,21 @@ class Config:
 
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
-    # Wrong passwords in a row that lock a staff account.
-    STAFF_MAX_FAILED_LOGINS = int(_env("STAFF_MAX_FAILED_LOGINS", "5"))
+    # Hours after signing in when a staff session ends, however active (the absolute lifetime).
+    STAFF_SESSION_HOURS = float(_env("STAFF_SESSION_HOURS", "12"))
+    # Failed sign-ins (passwords or codes) per client address within the window before it is refused.
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(_env("LOGIN_MAX_FAILURES_PER_ADDRESS", "10"))
+    # Minutes over which failed sign-ins are counted, per address and per account.
+    LOGIN_FAILURE_WINDOW_MINUTES = int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
+    # Wrong passwords or codes within the window that lock an account; kept above the per-address
+    # limit (it was 5) so that one address alone can never lock a colleague out.
+    STAFF_MAX_FAILED_LOGINS = int(_env("STAFF_MAX_FAILED_LOGINS", "20"))
     # Minutes a locked staff account refuses every password, the right one included.
     STAFF_LOCKOUT_MINUTES = int(_env("STAFF_LOCKOUT_MINUTES", "15"))
+    # 1: admins must set up a TOTP second factor before their first session; 0: they may choose.
+    REQUIRE_ADMIN_MFA = _env("REQUIRE_ADMIN_MFA", "0") == "1"
+    # Password of every login `flask clinic demo` makes (the demo refuses to load in production).
+    DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-password")
 
     # Fernet keys for notes, comma separated: the first encrypts, all decrypt; production requires it.
     NOTES_KEY = _env("NOTES_KEY")
@@ -155,6 +166,8 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    # In production admins need a second factor unless CLINIC_REQUIRE_ADMIN_MFA=0 says otherwise.
+    REQUIRE_ADMIN_MFA = _env("REQUIRE_ADMIN_MFA", "1") == "1"
 
 
 configs = {

@@ -12,7 +12,7 @@ import config as settings
 
 from .audit import SYSTEM
 from .extensions import db
-from .models import utcnow
+from .models import SessionEnd, StaffRole, StaffUser, utcnow
 
 clinic = AppGroup("clinic", help="Clinic commands.")
 
@@ -20,24 +20,33 @@ clinic = AppGroup("clinic", help="Clinic commands.")
 @clinic.command("demo")
 @click.option("--bookings", default=300, show_default=True, help="How many future bookings to make.")
 def demo(bookings: int) -> None:
-    """Load the demo hospital (does nothing if it is already there). Not in production."""
-    from .demo import load_demo
+    """Load the demo hospital and its staff logins (each unless it is there already). Not in production."""
+    from .demo import demo_logins, load_demo
 
-    # The demo admin's password is in the README: it must never exist on a real server. (Not
+    # The demo password is in the README: no demo login may exist on a real server. (Not
     # app.debug: the flask command resets it from FLASK_DEBUG.)
     if settings.config_name() == "production":
         raise click.ClickException("the demo hospital is for development only; CLINIC_ENV is production")
-    made = load_demo(db.session, now=utcnow(), secret=current_app.config["SECRET_KEY"], bookings=bookings)
+    config, now = current_app.config, utcnow()
+    made = load_demo(db.session, now=now, secret=config["SECRET_KEY"], bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
+    click.echo("Demo logins, each with the password in CLINIC_DEMO_PASSWORD (see the README):")
+    for login in demo_logins(db.session, now=now, password=config["DEMO_PASSWORD"]):
+        click.echo(f"  {login.role:<10} {login.email}{'  (new)' if login.created else ''}")
 
 
-@clinic.command("create-admin")
-@click.option("--email", required=True, help="The admin's e-mail address, which they sign in with.")
-@click.option("--name", required=True, help="The admin's name as the pages show it.")
-def create_admin(email: str, name: str) -> None:
-    """Add an admin staff account; asks for its password twice."""
-    from .models import StaffRole
-    from .staff.accounts import InvalidAccount, create_staff
+@clinic.command("create-user")
+@click.option("--email", required=True, help="The e-mail address they sign in with.")
+@click.option("--name", required=True, help="Their name as the pages show it.")
+@click.option("--role", required=True, type=click.Choice([role.value for role in StaffRole]))
+@click.option("--clinician", "clinician_id", type=int, help="For a clinician login: the clinician's id.")
+@click.option("--department", "department_id", type=int, help="For a reception login: the department's id.")
+def create_user(
+    email: str, name: str, role: str, clinician_id: int | None, department_id: int | None
+) -> None:
+    """Add a staff login; asks for its password twice."""
+    from .staff.accounts import create_staff
+    from .staff.errors import InvalidAccount
 
     password = _new_password()
     try:
@@ -46,30 +55,70 @@ def create_admin(email: str, name: str) -> None:
             email=email,
             display_name=name,
             password=password,
-            role=StaffRole.ADMIN,
+            role=StaffRole(role),
             now=utcnow(),
             actor=SYSTEM,
+            clinician_id=clinician_id,
+            department_id=department_id,
         )
     except InvalidAccount as invalid:
         raise click.ClickException(str(invalid)) from None
-    click.echo(f"Admin account {user.id} created: sign in at /login.")
+    click.echo(f"{user.role} login {user.id} created for {user.email}: sign in at /login.")
 
 
 @clinic.command("set-password")
 @click.option("--email", required=True, help="The staff member's e-mail address.")
 def set_password(email: str) -> None:
     """Set a staff member's password, unlock the account and end its sessions; asks twice."""
-    from .staff.accounts import change_password, staff_by_email
+    from .staff.accounts import change_password
 
-    user = staff_by_email(db.session, email)
-    if user is None:
-        raise click.ClickException("There is no staff account with that e-mail address.")
-    change_password(db.session, user.id, _new_password(), now=utcnow(), actor=SYSTEM)
+    change_password(db.session, _account(email).id, _new_password(), now=utcnow(), actor=SYSTEM)
     click.echo("Password changed; every session of the account has ended.")
 
 
+@clinic.command("end-sessions")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+def end_sessions(email: str) -> None:
+    """Sign a staff member out everywhere (a lost laptop, a shared computer left signed in)."""
+    from .staff.sessions import end_sessions as end_all
+
+    ended = end_all(db.session, _account(email).id, SessionEnd.ADMIN, now=utcnow(), actor=SYSTEM)
+    click.echo(f"Ended {ended} session{'' if ended == 1 else 's'}.")
+
+
+@clinic.command("deactivate-user")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+def deactivate_user(email: str) -> None:
+    """Stop a staff login from signing in, and end every session it has."""
+    from .staff.accounts import deactivate_staff
+
+    deactivate_staff(db.session, _account(email).id, now=utcnow(), actor=SYSTEM)
+    click.echo("Deactivated; every session of the account has ended.")
+
+
+@clinic.command("reset-mfa")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+def reset_mfa(email: str) -> None:
+    """Remove a staff member's second factor and recovery codes (a lost phone)."""
+    from .staff.mfa import reset_mfa as reset
+
+    reset(db.session, _account(email).id, now=utcnow(), actor=SYSTEM)
+    click.echo("Second factor removed: they set up a new one at /account/two-factor.")
+
+
+def _account(email: str) -> StaffUser:
+    from .staff.accounts import required_staff
+    from .staff.errors import NoSuchAccount
+
+    try:
+        return required_staff(db.session, email)
+    except NoSuchAccount as missing:
+        raise click.ClickException(str(missing)) from None
+
+
 def _new_password() -> str:
-    from .staff.accounts import InvalidAccount, check_password
+    from .staff.accounts import check_password
+    from .staff.errors import InvalidAccount
 
     def checked(value: str) -> str:
         try:

@@ -1,13 +1,14 @@
-"""A realistic demo hospital: departments, clinicians in two zones, services, hours, bookings."""
+"""A realistic demo hospital: departments, clinicians in two zones, services, hours, bookings, logins."""
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .audit import SYSTEM
-from .models import AvailabilityRule, Clinician, Department, Service, StaffRole, TimeOff
+from .models import AvailabilityRule, Clinician, Department, Service, StaffRole, StaffUser, TimeOff
 from .scheduling.availability import find_slots
 from .scheduling.booking import BookingRequest, book
 from .scheduling.errors import SlotUnavailable
@@ -33,19 +34,20 @@ CLINICIANS = [
 FIRST = ["Alex", "Sam", "Jo", "Maria", "Ahmed", "Lena", "Chris", "Fatima", "Ivan", "Grace", "Yusuf", "Emma"]
 LAST = ["Smith", "Jones", "Visser", "Khan", "Murphy", "de Boer", "Patel", "Evans", "Novak", "Brown"]
 DAY_PARTS = [(time(9), time(12, 30)), (time(13, 30), time(17))]  # lunch 12:30-13:30
-# A known password, for the demo only: `flask clinic create-admin` makes real accounts.
-DEMO_ADMIN = {
-    "email": "admin@demo.clinic.example",
-    "display_name": "Demo Admin",
-    "password": "demo-admin-password",
-}
+DEMO_ADMIN_EMAIL = "admin@demo.clinic.example"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: StaffRole
+    created: bool  # made by this run
 
 
 def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 300) -> bool:
-    """Create the demo hospital and its admin, each unless it exists. False when there was nothing to do."""
-    admin_added = _demo_admin(session, now)
+    """Create the demo hospital unless it exists. False when there was nothing to do."""
     if session.scalar(select(Department.id).where(Department.name == "Cardiology")):
-        return admin_added
+        return False
     rng = random.Random(20261124)
     services = _departments_and_services(session)
     clinicians = _clinicians(session, services, now)
@@ -54,11 +56,38 @@ def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 3
     return True
 
 
-def _demo_admin(session: Session, now: datetime) -> bool:
-    if staff_by_email(session, DEMO_ADMIN["email"]) is not None:
-        return False
-    create_staff(session, **DEMO_ADMIN, role=StaffRole.ADMIN, now=now, actor=SYSTEM)
-    return True
+def demo_logins(session: Session, *, now: datetime, password: str) -> list[DemoLogin]:
+    """A login for the demo admin, each demo clinician and each demo department's reception, all with
+    `password`; each made unless it exists (so a hospital loaded before gets the missing ones)."""
+    wanted = [(DEMO_ADMIN_EMAIL, "Demo Admin", StaffRole.ADMIN, {})]
+    departments = session.scalars(select(Department).where(Department.name.in_(DEPARTMENTS))).all()
+    for department in departments:
+        slug = department.name.lower().replace(" ", "-")
+        email = f"reception.{slug}@demo.clinic.example"
+        wanted.append(
+            (email, f"{department.name} reception", StaffRole.RECEPTION, {"department_id": department.id})
+        )
+        for clinician in department.clinicians:
+            linked = {"clinician_id": clinician.id}
+            wanted.append((clinician.email, clinician.display_name, StaffRole.CLINICIAN, linked))
+    return [_login(session, now, password, *login) for login in wanted]
+
+
+def _login(session, now, password, email, name, role, links) -> DemoLogin:
+    existing = staff_by_email(session, email)
+    if existing is not None or _linked(session, links.get("clinician_id")):
+        return DemoLogin(email, role, created=False)
+    create_staff(
+        session, email=email, display_name=name, password=password, role=role, now=now, actor=SYSTEM, **links
+    )
+    return DemoLogin(email, role, created=True)
+
+
+def _linked(session: Session, clinician_id: int | None) -> bool:
+    return (
+        clinician_id is not None
+        and session.scalar(select(StaffUser.id).where(StaffUser.clinician_id == clinician_id)) is not None
+    )
 
 
 def _departments_and_services(session: Session) -> dict[str, list[Service]]:

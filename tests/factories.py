@@ -1,9 +1,9 @@
 """Factories for test data: each call makes fresh rows with sensible defaults."""
 
 import itertools
-import secrets
 import uuid
-from datetime import date, time
+from dataclasses import replace
+from datetime import date, time, timedelta
 
 from flask.testing import FlaskClient
 
@@ -25,6 +25,8 @@ from clinic.scheduling.companions import CompanionDetails
 from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import manage_token, token_hash
 from clinic.staff.accounts import hash_password
+from clinic.staff.sessions import SessionRules
+from clinic.staff.signin import SignInRules
 
 from .conftest import TEST_SECRET
 
@@ -185,7 +187,6 @@ def staff(
             "display_name": f"Staff Member {n}",
             "password_hash": hash_password(password),
             "role": role,
-            "session_token": secrets.token_urlsafe(32),
             **fields,
         }
     )
@@ -194,9 +195,32 @@ def staff(
     return user
 
 
-def sign_in(client, user: StaffUser, password: str = STAFF_PASSWORD, **form):
-    """Sign `client` in as `user` through the login form; returns the response."""
-    return client.post("/login", data={"email": user.email, "password": password, **form})
+def sign_in_rules(**changes) -> SignInRules:
+    """Sign-in rules for service tests: 3 failures per address, 5 per account, 15-minute windows."""
+    rules = SignInRules(
+        max_failures=5,
+        lock_for=timedelta(minutes=15),
+        window=timedelta(minutes=15),
+        max_failures_per_address=3,
+        require_admin_mfa=False,
+        secret_key=TEST_SECRET,
+        sessions=SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12)),
+    )
+    return replace(rules, **changes)
+
+
+def sign_in(
+    client, user: StaffUser, password: str = STAFF_PASSWORD, *, remote_addr: str = "127.0.0.1", **form
+):
+    """Sign `client` in as `user` through the login form, from `remote_addr`; returns the response."""
+    data = {"email": user.email, "password": password, **form}
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": remote_addr})
+
+
+def browser(app) -> FlaskClient:
+    """A test client that is its own browser: its own cookies, and each request in its own app context."""
+    app.test_client_class = RequestScopedClient
+    return app.test_client()
 
 
 class RequestScopedClient(FlaskClient):

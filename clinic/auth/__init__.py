@@ -1,5 +1,6 @@
-"""Staff sign-in and sign-out, and the session rules (per-account token, idle timeout)."""
+"""Staff sign-in, second factor and sign-out; the session rules; the staff member's account page."""
 
+from . import account  # noqa: F401  (its routes join the auth blueprint)
 from .access import staff_required
 from .views import bp
 

@@ -1,56 +1,95 @@
-"""Staff sessions: Flask-Login keyed by the account's session token, an idle timeout, safe redirects.
+"""Staff sessions in the web layer: Flask-Login over `staff_session` rows, the half-signed-in state
+between password and second factor, and safe redirects.
 
-The idle timeout keeps the time of the last request in the signed session cookie and checks it
-before each request, rather than relying on PERMANENT_SESSION_LIFETIME: the cookie then stays a
-browser-session cookie, and the check does not depend on the browser honouring an expiry date.
-A copied cookie cannot outlive a logout either way: logout replaces the token it carries.
+Flask-Login's user id is the session's random token: the loader checks that session in the
+database on every request (clinic/staff/sessions.py), so logout, the idle timeout, the absolute
+lifetime, a password change, a deactivation or an admin ends every copy of the cookie at once.
 """
 
-import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, session
+from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
-from ..models import StaffUser
-from ..staff.accounts import user_for_session
+from ..models import SessionEnd, StaffUser, utcnow
+from ..staff.sessions import Client, check_session
+from ..staff.signin import SecondStep, SignInRules
 
-LAST_SEEN = "staff_last_seen"
+PENDING = "staff_pending"
+# Between the password and the second factor: long enough to fetch a phone or install an app.
+PENDING_SECONDS = 600
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to see that page."
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A sign-in whose password passed and whose `step` is still due; `next` is where it was going."""
+
+    user_id: int
+    step: SecondStep
+    next: str | None
+
+
 @login_manager.user_loader
 def load_staff(token: str) -> StaffUser | None:
-    return user_for_session(db.session, token)
+    check = check_session(db.session, token, now=utcnow(), rules=rules().sessions)
+    if check.user is None:
+        session.pop("_user_id", None)  # Flask-Login's key: a dead token need not be looked up again
+        _say_why(check.ended)
+    return check.user
 
 
-def start(user: StaffUser) -> None:
-    """Mark the request's session as signed in as `user` (after the password checked out)."""
+def load_before_request() -> None:
+    """Check the staff session first thing, while the database session holds no changes of the
+    view's: the check may write (a refreshed last_seen_at, or the end of a dead session)."""
+    current_user._get_current_object()
+
+
+def rules() -> SignInRules:
+    return SignInRules.from_config(current_app.config)
+
+
+def client() -> Client:
+    return Client(request.remote_addr, request.user_agent.string)
+
+
+def start(user: StaffUser, token: str) -> None:
+    """Mark this browser signed in with the session `token` (after every factor passed)."""
     session.clear()  # nothing from before the sign-in carries over into the staff session
+    user.session_token = token
     login_user(user)
-    session[LAST_SEEN] = time.time()
 
 
 def end() -> None:
-    """Forget the staff member in this browser (the caller rotates the token to end copies too)."""
+    """Forget the staff member in this browser (the caller ends the session row itself)."""
     logout_user()
-    session.pop(LAST_SEEN, None)
 
 
-def expire_idle_session() -> None:
-    """Before each request: sign out a staff session idle for longer than STAFF_IDLE_MINUTES."""
-    if not current_user.is_authenticated:
-        return
-    now, minutes = time.time(), current_app.config["STAFF_IDLE_MINUTES"]
-    last_seen = session.get(LAST_SEEN)
-    if not isinstance(last_seen, int | float) or now - last_seen > minutes * 60:
-        end()
-        flash(f"You were signed out after {minutes} minutes without activity.")
-        return
-    session[LAST_SEEN] = now
+def hold_pending(user_id: int, step: SecondStep, next_path: str | None) -> None:
+    """Remember, in the signed cookie and for a short while, whose password passed."""
+    session.clear()
+    session[PENDING] = {
+        "user": user_id,
+        "step": str(step),
+        "until": utcnow().timestamp() + PENDING_SECONDS,
+        "next": local_path(next_path),
+    }
+
+
+def pending(step: SecondStep) -> Pending | None:
+    """The half-finished sign-in waiting for `step`, unless there is none or it has gone stale."""
+    held = session.get(PENDING)
+    if not isinstance(held, dict) or held.get("step") != step or held.get("until", 0) < utcnow().timestamp():
+        return None
+    return Pending(held["user"], step, held.get("next"))
+
+
+def drop_pending() -> None:
+    session.pop(PENDING, None)
 
 
 def local_path(target: str | None) -> str | None:
@@ -62,3 +101,11 @@ def local_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return None if parts.scheme or parts.netloc else target
+
+
+def _say_why(ended: SessionEnd | None) -> None:
+    config = current_app.config
+    if ended is SessionEnd.IDLE:
+        flash(f"You were signed out after {config['STAFF_IDLE_MINUTES']} minutes without activity.")
+    elif ended is SessionEnd.EXPIRED:
+        flash(f"You were signed out: a sign-in lasts at most {config['STAFF_SESSION_HOURS']} hours.")

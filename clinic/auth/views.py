@@ -1,19 +1,22 @@
-"""Staff sign-in and sign-out: parse the form, call the accounts service, start or end the session."""
+"""Staff sign-in (password, then a code if the account has a second factor) and sign-out."""
 
-import math
-
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import Field
 
 from ..extensions import db
 from ..models import StaffUser, utcnow
-from ..staff.accounts import AccountLocked, LockoutPolicy, LoginRefused, authenticate, sign_out
+from ..staff.errors import AccountError, AddressThrottled, LoginRefused
+from ..staff.events import actor_for
+from ..staff.sessions import end_session
+from ..staff.signin import SecondStep, SignedIn, sign_in_with_code, sign_in_with_password
 from . import sessions
-from .forms import LoginForm
+from .forms import CodeForm, LoginForm
 
 bp = Blueprint("auth", __name__)
-bp.before_app_request(sessions.expire_idle_session)
+bp.before_app_request(sessions.load_before_request)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -22,44 +25,88 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated and not form.is_submitted():
         return render_template("auth/signed_in.html")
     if not form.validate_on_submit():
-        return _login_page(form)
-    now = utcnow()
+        return page("auth/login.html", form)
     try:
-        user = authenticate(
+        result = sign_in_with_password(
             db.session,
             form.email.data,
             form.password.data,
-            now=now,
-            policy=LockoutPolicy.from_config(current_app.config),
-            remote_addr=request.remote_addr,
+            now=utcnow(),
+            rules=sessions.rules(),
+            client=sessions.client(),
         )
-    except AccountLocked as locked:
-        form.password.errors.append(
-            f"Too many wrong passwords: this account is locked until {locked.until:%H:%M} UTC. "
-            "Try again after that, or ask an admin to reset your password."
+    except AccountError as refused:
+        return refusal("auth/login.html", form, form.password, refused)
+    return after_sign_in(result, form.next.data)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code() -> ResponseReturnValue:
+    waiting = sessions.pending(SecondStep.CODE)
+    if waiting is None:
+        flash("Sign in again: the time to enter a code ran out.")
+        return redirect(url_for(".login"), 303)
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return page("auth/code.html", form)
+    try:
+        result = sign_in_with_code(
+            db.session,
+            waiting.user_id,
+            form.code.data,
+            now=utcnow(),
+            rules=sessions.rules(),
+            client=sessions.client(),
         )
-        wait = max(1, math.ceil((locked.until - now).total_seconds()))
-        return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
-    except LoginRefused as refused:
-        form.password.errors.append(str(refused))
-        return _login_page(form)
-    sessions.start(user)
-    return redirect(sessions.local_path(form.next.data) or _landing(user), 303)
+    except AccountError as refused:
+        if isinstance(refused, LoginRefused):  # locked meanwhile: the password step starts again
+            sessions.drop_pending()
+        return refusal("auth/code.html", form, form.code, refused)
+    return after_sign_in(result, waiting.next)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        sign_out(db.session, current_user.id, now=utcnow(), remote_addr=request.remote_addr)
-        sessions.end()
+        leave_session()
         flash("You are signed out.")
     return redirect(url_for(".login"), 303)
 
 
-def _login_page(form: LoginForm) -> tuple[str, int]:
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+def leave_session() -> None:
+    """End this browser's staff session, row and cookie, so no copy of the cookie works again."""
+    actor = actor_for(current_user.id, request.remote_addr)
+    end_session(db.session, current_user.session_token, now=utcnow(), actor=actor)
+    sessions.end()
 
 
-def _landing(user: StaffUser) -> str:
+def after_sign_in(result: SignedIn, next_path: str | None) -> ResponseReturnValue:
+    """Into the staff pages when every factor has passed; else on to the step still due."""
+    if current_user.is_authenticated:  # signing in over another sign-in ends that one
+        leave_session()
+    if result.next_step is not None:
+        sessions.hold_pending(result.user.id, result.next_step, next_path)
+        endpoint = ".code" if result.next_step is SecondStep.CODE else ".two_factor"
+        return redirect(url_for(endpoint), 303)
+    sessions.start(result.user, result.token)
+    return redirect(sessions.local_path(next_path) or landing(result.user), 303)
+
+
+def page(template: str, form: FlaskForm, **context) -> tuple[str, int]:
+    return render_template(template, form=form, **context), 422 if form.errors else 200
+
+
+def refusal(
+    template: str, form: FlaskForm, field: Field, refused: AccountError, **context
+) -> ResponseReturnValue:
+    """The form again with the refusal beside `field`: 429 with Retry-After when throttled, else 422."""
+    field.errors.append(str(refused))
+    body = render_template(template, form=form, **context)
+    if isinstance(refused, AddressThrottled):
+        return body, 429, {"Retry-After": str(refused.retry_after)}
+    return body, 422
+
+
+def landing(user: StaffUser) -> str:
     # Clinicians' schedule pages are still to come: until then they land on their signed-in page.
     return url_for("admin.index") if user.is_admin else url_for(".login")

@@ -15,7 +15,7 @@ from .scheduling import (
     IdempotencyKey,
     TimeOff,
 )
-from .staff import StaffRole, StaffUser
+from .staff import LoginFailure, RecoveryCode, SessionEnd, StaffRole, StaffSession, StaffUser
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -31,13 +31,17 @@ __all__ = [
     "Department",
     "IdempotencyKey",
     "ImmutableNote",
+    "LoginFailure",
     "NoteStatus",
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
     "Patient",
+    "RecoveryCode",
     "Service",
+    "SessionEnd",
     "StaffRole",
+    "StaffSession",
     "StaffUser",
     "TimeOff",
     "WorkerHeartbeat",

@@ -1,8 +1,9 @@
 """The declarative base shared by every model, and the UTC timestamp type."""
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -42,3 +43,8 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def stored_enum(enum_type: type[enum.StrEnum], length: int) -> Enum:
+    """A column type storing an enum's values (not its names) as plain strings, alike on both databases."""
+    return Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])

@@ -4,10 +4,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, stored_enum, utcnow
 
 
 class OutboxKind(enum.StrEnum):
@@ -29,10 +29,6 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def _stored_enum(enum_type: type[enum.StrEnum], length: int) -> Enum:
-    return Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
-
-
 class OutboxMessage(Base):
     """One side effect to run at or after `due_at`; `payload` holds ids and numbers, never personal data."""
 
@@ -42,12 +38,12 @@ class OutboxMessage(Base):
     consultation_id: Mapped[int] = mapped_column(
         ForeignKey("consultation.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[OutboxKind] = mapped_column(_stored_enum(OutboxKind, 32))
+    kind: Mapped[OutboxKind] = mapped_column(stored_enum(OutboxKind, 32))
     # "patient" or "clinician" for mails; a column because the claim orders each recipient's mails.
     audience: Mapped[str | None] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[OutboxStatus] = mapped_column(_stored_enum(OutboxStatus, 16), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(stored_enum(OutboxStatus, 16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

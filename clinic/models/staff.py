@@ -1,13 +1,13 @@
-"""Staff accounts: the people who sign in to run schedules or administer the hospital."""
+"""Staff accounts, their sign-ins (one session row each), second factors and refused sign-ins."""
 
 import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, stored_enum, utcnow
 from .people import Clinician, Department
 
 
@@ -17,8 +17,19 @@ class StaffRole(enum.StrEnum):
     ADMIN = "admin"  # the hospital's setup, and any department's schedule
 
 
+class SessionEnd(enum.StrEnum):
+    """Why a staff session ended."""
+
+    LOGOUT = "logout"
+    IDLE = "idle"
+    EXPIRED = "expired"  # past its absolute lifetime
+    PASSWORD_CHANGED = "password_changed"
+    DEACTIVATED = "deactivated"
+    ADMIN = "admin"
+
+
 class StaffUser(UserMixin, Base):
-    """A staff login. Its session is identified by `session_token`, never by its id (see get_id)."""
+    """A staff login. Flask-Login knows it by the token of one of its sessions, never by its id."""
 
     __tablename__ = "staff_user"
 
@@ -26,25 +37,32 @@ class StaffUser(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
-    role: Mapped[StaffRole] = mapped_column(
-        Enum(StaffRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[StaffRole] = mapped_column(stored_enum(StaffRole, 16))
     clinician_id: Mapped[int | None] = mapped_column(
         ForeignKey("clinician.id", ondelete="SET NULL"), unique=True
     )
     # The department whose bookings reception staff manage (clinicians belong to theirs already).
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True)
-    # Random; replaced at logout and password change, so every cookie that carries the old one dies.
-    session_token: Mapped[str] = mapped_column(String(64), unique=True)
-    # In the database, not in memory, so every web process counts the same failures.
+    # Wrong passwords and codes counted since `failures_since`, in the database so every web
+    # process counts the same; the count starts again once the window has passed.
     failed_logins: Mapped[int] = mapped_column(default=0)
+    failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # TOTP second factor: secrets Fernet-encrypted (clinic/staff/mfa.py); the pending one waits for
+    # its first code, so a reset never replaces a working secret with one the phone does not have.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column()  # the last time step used: codes work once
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinician: Mapped[Clinician | None] = relationship()
     department: Mapped[Department | None] = relationship()
+
+    # Not a column: set for the request by the session loader, or at sign-in (clinic/auth/sessions.py).
+    session_token = None
 
     @property
     def is_active(self) -> bool:
@@ -54,5 +72,53 @@ class StaffUser(UserMixin, Base):
     def is_admin(self) -> bool:
         return self.role is StaffRole.ADMIN
 
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret is not None
+
     def get_id(self) -> str:
+        """Flask-Login's id: the token of the staff session this request runs under."""
+        if self.session_token is None:
+            raise RuntimeError("a staff user signs in through clinic.auth.sessions, with a session token")
         return self.session_token
+
+
+class StaffSession(Base):
+    """One sign-in: its cookie carries a random token, the database only the token's SHA-256."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute lifetime, however active
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))  # truncated: shown to its owner only
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[SessionEnd | None] = mapped_column(stored_enum(SessionEnd, 20))
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for a TOTP code; only its argon2 hash is kept."""
+
+    __tablename__ = "staff_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A refused sign-in attempt, counted per address (whatever account it named) to throttle it."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_address_time", "remote_addr", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -6,7 +6,7 @@ CLINIC_NOTES_KEY, which is never in the database. At most one draft may be open 
 (a partial unique index on both dialects); a signed row names who signed it and when.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 15:14:59.536738
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,109 @@
+"""The staff member's own account: where they are signed in, their password and TOTP second factor.
+
+The second-factor page also serves an admin half-way through signing in where
+CLINIC_REQUIRE_ADMIN_MFA is on: until it is set up they have no session, so no other page opens.
+"""
+
+import segno
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from ..extensions import db, login_manager
+from ..models import utcnow
+from ..staff.accounts import change_own_password
+from ..staff.errors import AccountError, InvalidAccount
+from ..staff.events import actor_for
+from ..staff.mfa import confirm_enrolment, pending_enrolment
+from ..staff.overview import account_overview
+from ..staff.sessions import end_other_sessions
+from ..staff.signin import SecondStep, sign_in_enrolling
+from . import sessions
+from .access import staff_required
+from .forms import ChangePasswordForm, CodeForm
+from .views import bp, landing, page, refusal
+
+
+@bp.get("/account")
+@staff_required()
+def account() -> ResponseReturnValue:
+    return _account_page(ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@staff_required()
+def change_password() -> ResponseReturnValue:
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form)
+    actor = actor_for(current_user.id, request.remote_addr)
+    current, new = form.current_password.data, form.new_password.data
+    try:
+        change_own_password(db.session, current_user.id, current, new, now=utcnow(), actor=actor)
+    except InvalidAccount as invalid:
+        for name, message in invalid.errors.items():
+            form[name].errors.append(message)
+        return _account_page(form)
+    sessions.end()
+    flash("Your password is changed and every session has ended: sign in with the new password.")
+    return redirect(url_for(".login"), 303)
+
+
+@bp.post("/account/sessions/end-others")
+@staff_required()
+def sign_out_elsewhere() -> ResponseReturnValue:
+    actor, token = actor_for(current_user.id, request.remote_addr), current_user.session_token
+    ended = end_other_sessions(db.session, current_user.id, token, now=utcnow(), actor=actor)
+    flash(f"Signed out of {ended} other session{'' if ended == 1 else 's'}.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def two_factor() -> ResponseReturnValue:
+    """Set up (or replace) the authenticator app: scan or type the key, then prove it with a code."""
+    enrolling = sessions.pending(SecondStep.ENROL)
+    if not current_user.is_authenticated and enrolling is None:
+        return login_manager.unauthorized()
+    user_id = current_user.id if current_user.is_authenticated else enrolling.user_id
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            return _confirmed(user_id, form.code.data, enrolling)
+        except AccountError as refused:
+            return refusal("auth/two_factor.html", form, form.code, refused, **_enrolment(user_id))
+    return page("auth/two_factor.html", form, **_enrolment(user_id))
+
+
+def _confirmed(user_id: int, code: str, enrolling: sessions.Pending | None) -> ResponseReturnValue:
+    """The recovery codes, shown once; a half-signed-in admin is signed in from here on."""
+    now, rules = utcnow(), sessions.rules()
+    if current_user.is_authenticated:
+        actor = actor_for(user_id, request.remote_addr)
+        codes = confirm_enrolment(
+            db.session, user_id, code, now=now, secret_key=rules.secret_key, actor=actor
+        )
+        onward = url_for(".account")
+    else:
+        result = sign_in_enrolling(db.session, user_id, code, now=now, rules=rules, client=sessions.client())
+        sessions.start(result.user, result.token)
+        codes, onward = result.recovery_codes, sessions.local_path(enrolling.next) or landing(result.user)
+    return render_template("auth/recovery_codes.html", codes=codes, onward=onward)
+
+
+def _account_page(form: ChangePasswordForm) -> ResponseReturnValue:
+    overview = account_overview(
+        db.session, current_user.id, current_user.session_token, now=utcnow(), rules=sessions.rules().sessions
+    )
+    return page("auth/account.html", form, overview=overview)
+
+
+def _enrolment(user_id: int) -> dict:
+    enrolment = pending_enrolment(
+        db.session,
+        user_id,
+        secret_key=current_app.config["SECRET_KEY"],
+        issuer=current_app.config["HOSPITAL_NAME"],
+    )
+    # Drawn here, as a data: URI (the CSP allows img-src data:), so the secret never leaves the server.
+    qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=5, border=2)
+    return {"enrolment": enrolment, "qr": qr}

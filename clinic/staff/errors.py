@@ -1,0 +1,49 @@
+"""What the staff services refuse, as types: the views map each to a message and a status."""
+
+
+class AccountError(Exception):
+    """A staff account request that cannot be done as asked."""
+
+
+class InvalidAccount(AccountError):
+    """Details that fail the account rules; `errors` maps each field name to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class NoSuchAccount(AccountError):
+    """No staff account has that e-mail address."""
+
+    def __init__(self) -> None:
+        super().__init__("There is no staff account with that e-mail address.")
+
+
+class LoginRefused(AccountError):
+    """One answer for an unknown address, a wrong password, an inactive or a locked account."""
+
+    def __init__(self, lock_minutes: int) -> None:
+        super().__init__(
+            "The e-mail address or password is wrong, or the account is locked after too many "
+            f"attempts. Try again in {lock_minutes} minutes or ask an admin."
+        )
+
+
+class CodeRefused(AccountError):
+    """A second-factor code that is wrong, was used already, or has expired."""
+
+    def __init__(self) -> None:
+        super().__init__("That code is wrong or was used already. Enter the code your app shows now.")
+
+
+class AddressThrottled(AccountError):
+    """Too many failed sign-ins from one address: refused before any account is looked at."""
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"Too many failed sign-ins from your network. Try again in {minutes} minute"
+            f"{'' if minutes == 1 else 's'}."
+        )
+        self.retry_after = retry_after

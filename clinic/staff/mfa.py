@@ -1,0 +1,186 @@
+"""The TOTP second factor (RFC 6238 through pyotp) and its one-time recovery codes.
+
+The secret is Fernet-encrypted with a key derived from SECRET_KEY (HKDF), so a copy of the database
+alone yields no working authenticator; each accepted code records its time step, and only later
+steps are accepted after it, so a code works once. Recovery codes are shown once and kept as
+argon2 hashes.
+"""
+
+import base64
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..models import RecoveryCode, StaffUser
+from ..models.transactions import write_transaction
+from . import events
+from .errors import CodeRefused
+
+RECOVERY_CODES = 10
+DRIFT_STEPS = 1  # a code from the step before or after is accepted too: phones' clocks drift
+# Recovery codes carry 80 random bits, so a slow hash adds nothing against guessing them; light
+# argon2 parameters keep checking ten of them at sign-in fast.
+_code_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the enrolment page shows: the key to type in and the otpauth:// URI for the QR code."""
+
+    key: str
+    uri: str
+
+
+def pending_enrolment(session: Session, user_id: int, *, secret_key: str, issuer: str) -> Enrolment:
+    """The secret waiting for its first code, made now if there is none; a working one stays until then."""
+    user = session.get(StaffUser, user_id)
+    key = _unseal(secret_key, user.totp_pending_secret)
+    if key is None:
+        key = pyotp.random_base32()
+        with write_transaction(session):
+            user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+            user.totp_pending_secret = _seal(secret_key, key)
+    return Enrolment(key=key, uri=pyotp.TOTP(key).provisioning_uri(name=user.email, issuer_name=issuer))
+
+
+def confirm_enrolment(
+    session: Session, user_id: int, code: str, *, now: datetime, secret_key: str, actor: Actor
+) -> list[str]:
+    """Make the pending secret the account's second factor once `code` proves the app has it.
+
+    Returns ten new recovery codes (the old ones stop working); CodeRefused if the code is wrong.
+    """
+    with write_transaction(session):
+        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        codes = enrol(session, user, code, now=now, secret_key=secret_key, actor=actor)
+    if codes is None:
+        raise CodeRefused()
+    return codes
+
+
+def enrol(
+    session: Session, user: StaffUser, code: str, *, now: datetime, secret_key: str, actor: Actor
+) -> list[str] | None:
+    """`confirm_enrolment` in the caller's write transaction, `user` locked; None if the code is wrong."""
+    step = _matching_step(_unseal(secret_key, user.totp_pending_secret), code, now, after=None)
+    if step is None:
+        return None
+    replaced = user.totp_secret is not None
+    user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+    user.totp_last_step, user.totp_enrolled_at = step, now
+    codes = _new_recovery_codes(session, user.id)
+    events.record(session, user.id, "staff.mfa_enrolled", now, actor, {"replaced": replaced})
+    return codes
+
+
+def accept_code(
+    session: Session, user: StaffUser, code: str, *, now: datetime, secret_key: str, actor: Actor
+) -> str | None:
+    """In the caller's write transaction, `user` locked: "totp" or "recovery_code" if `code` is one
+    the account may use now (and it is used up), else None."""
+    step = _matching_step(_unseal(secret_key, user.totp_secret), code, now, after=user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+        events.record(session, user.id, "staff.mfa_verified", now, actor)
+        return "totp"
+    recovery = _unused_recovery_code(session, user.id, code)
+    if recovery is None:
+        return None
+    recovery.used_at = now
+    events.record(session, user.id, "staff.mfa_recovery_code_used", now, actor, {"code": recovery.id})
+    return "recovery_code"
+
+
+def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) -> None:
+    """Remove the account's second factor and recovery codes (a lost phone); commits."""
+    with write_transaction(session):
+        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        user.totp_secret = user.totp_pending_secret = None
+        user.totp_last_step = user.totp_enrolled_at = None
+        session.execute(delete(RecoveryCode).where(RecoveryCode.staff_user_id == user_id))
+        events.record(session, user.id, "staff.mfa_reset", now, actor)
+
+
+def recovery_codes_left(session: Session, user_id: int) -> int:
+    return session.scalar(
+        select(func.count()).where(RecoveryCode.staff_user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+
+
+def _matching_step(key: str | None, code: str, now: datetime, *, after: int | None) -> int | None:
+    """The time step near `now` whose code is `code` and that comes after `after`, else None."""
+    code = re.sub(r"\s", "", code)
+    if key is None or not re.fullmatch(r"\d{6}", code):
+        return None
+    totp, current = pyotp.TOTP(key), pyotp.TOTP(key).timecode(now)
+    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+        if (after is None or step > after) and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _new_recovery_codes(session: Session, user_id: int) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.staff_user_id == user_id))
+    codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
+    session.add_all(
+        RecoveryCode(staff_user_id=user_id, code_hash=_code_hasher.hash(_plain(c))) for c in codes
+    )
+    return codes
+
+
+def _unused_recovery_code(session: Session, user_id: int, code: str) -> RecoveryCode | None:
+    plain = _plain(code)
+    if len(plain) != 16:
+        return None
+    unused = session.scalars(
+        select(RecoveryCode).where(RecoveryCode.staff_user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+    return next((row for row in unused if _code_matches(row.code_hash, plain)), None)
+
+
+def _code_matches(code_hash: str, plain: str) -> bool:
+    try:
+        return _code_hasher.verify(code_hash, plain)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _recovery_code() -> str:
+    """16 base32 characters (80 random bits) in groups of four: ABCD-EFGH-JKLM-NPQR."""
+    plain = base64.b32encode(secrets.token_bytes(10)).decode()
+    return "-".join(plain[i : i + 4] for i in range(0, 16, 4))
+
+
+def _plain(code: str) -> str:
+    return re.sub(r"[\s-]", "", code).upper()
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic staff totp secret")
+    return Fernet(base64.urlsafe_b64encode(key.derive(secret_key.encode())))
+
+
+def _seal(secret_key: str, value: str) -> str:
+    return _fernet(secret_key).encrypt(value.encode()).decode()
+
+
+def _unseal(secret_key: str, token: str | None) -> str | None:
+    """The secret in `token`; None if there is none, or SECRET_KEY changed since (enrol again)."""
+    if token is None:
+        return None
+    try:
+        return _fernet(secret_key).decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None

@@ -1,0 +1,179 @@
+"""Staff sessions: one `staff_session` row per sign-in, checked on every request.
+
+The cookie carries a random token and the database only its SHA-256, so a copy of the table opens
+no session. A session ends at logout, after STAFF_IDLE_MINUTES without a request, at its absolute
+lifetime (STAFF_SESSION_HOURS), or for all of an account's sessions at a password change, a
+deactivation or an admin's word. A copied cookie then dies with the session it names.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+
+from ..audit import SYSTEM, Actor
+from ..models import SessionEnd, StaffSession, StaffUser
+from ..models.transactions import write_transaction
+from . import events
+
+# Refreshing last_seen_at on every request would make every page a write, each holding SQLite's one
+# write lock; once a minute is precise enough for an idle timeout counted in minutes.
+TOUCH_EVERY = timedelta(minutes=1)
+USER_AGENT_LENGTH = 200
+ADDRESS_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class SessionRules:
+    idle: timedelta
+    lifetime: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "SessionRules":
+        return cls(
+            idle=timedelta(minutes=float(config["STAFF_IDLE_MINUTES"])),
+            lifetime=timedelta(hours=float(config["STAFF_SESSION_HOURS"])),
+        )
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from, as the web layer saw it."""
+
+    remote_addr: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """The account a token signs in, or None; `ended` says why, when this check ended the session."""
+
+    user: StaffUser | None
+    ended: SessionEnd | None = None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(
+    session: Session, user: StaffUser, *, now: datetime, rules: SessionRules, client: Client
+) -> tuple[StaffSession, str]:
+    """Add a session for `user` in the caller's write transaction; returns it and its cookie token."""
+    token = secrets.token_urlsafe(32)
+    row = StaffSession(
+        staff_user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + rules.lifetime,
+        remote_addr=(client.remote_addr or "")[:ADDRESS_LENGTH] or None,
+        user_agent=(client.user_agent or "")[:USER_AGENT_LENGTH] or None,
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def check_session(session: Session, token: str, *, now: datetime, rules: SessionRules) -> SessionCheck:
+    """The account signed in with `token` while its session lives; a session found dead is ended here."""
+    if not token or len(token) > 128:
+        return SessionCheck(None)
+    row = session.scalar(
+        select(StaffSession)
+        .options(joinedload(StaffSession.user))
+        .where(StaffSession.token_hash == hash_token(token))
+    )
+    if row is None or row.ended_at is not None:
+        return SessionCheck(None)
+    row_id, user, reason = row.id, row.user, _why_dead(row, now, rules)
+    if reason is not None:
+        with write_transaction(session):
+            _close(session, _locked(session, row_id), reason, now, SYSTEM)
+        return SessionCheck(None, reason)
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        with write_transaction(session):
+            session.execute(update(StaffSession).where(StaffSession.id == row_id).values(last_seen_at=now))
+    user.session_token = token
+    return SessionCheck(user)
+
+
+def end_session(session: Session, token: str, *, now: datetime, actor: Actor) -> None:
+    """Log out: end the session that `token` names, so no copy of its cookie signs in again."""
+    with write_transaction(session):
+        row = session.scalar(
+            select(StaffSession).where(StaffSession.token_hash == hash_token(token)).with_for_update()
+        )
+        _close(session, row, SessionEnd.LOGOUT, now, actor)
+
+
+def end_sessions(session: Session, user_id: int, reason: SessionEnd, *, now: datetime, actor: Actor) -> int:
+    """End every live session of the account, for `reason`; returns how many."""
+    with write_transaction(session):
+        return close_sessions(session, user_id, reason, now=now, actor=actor)
+
+
+def end_other_sessions(session: Session, user_id: int, token: str, *, now: datetime, actor: Actor) -> int:
+    """ "Sign out everywhere else": end the account's live sessions but the one `token` names."""
+    with write_transaction(session):
+        return close_sessions(session, user_id, SessionEnd.LOGOUT, now=now, actor=actor, keep_token=token)
+
+
+def close_sessions(
+    session: Session,
+    user_id: int,
+    reason: SessionEnd,
+    *,
+    now: datetime,
+    actor: Actor,
+    keep_token: str | None = None,
+) -> int:
+    """End the account's live sessions (but `keep_token`'s) in the caller's write transaction."""
+    query = select(StaffSession).where(StaffSession.staff_user_id == user_id, StaffSession.ended_at.is_(None))
+    if keep_token is not None:
+        query = query.where(StaffSession.token_hash != hash_token(keep_token))
+    rows = session.scalars(query.order_by(StaffSession.id).with_for_update()).all()
+    for row in rows:
+        _close(session, row, reason, now, actor)
+    return len(rows)
+
+
+def live_sessions(
+    session: Session, user_id: int, *, now: datetime, rules: SessionRules
+) -> list[StaffSession]:
+    """The account's sessions that would still sign in, newest first."""
+    rows = session.scalars(
+        select(StaffSession)
+        .where(StaffSession.staff_user_id == user_id, StaffSession.ended_at.is_(None))
+        .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
+    )
+    return [row for row in rows if _why_dead(row, now, rules) is None]
+
+
+def _why_dead(row: StaffSession, now: datetime, rules: SessionRules) -> SessionEnd | None:
+    if now >= row.expires_at:
+        return SessionEnd.EXPIRED
+    if now - row.last_seen_at > rules.idle:
+        return SessionEnd.IDLE
+    if not row.user.active:  # deactivation ends sessions too; this covers a row changed by hand
+        return SessionEnd.DEACTIVATED
+    return None
+
+
+def _locked(session: Session, session_id: int) -> StaffSession:
+    return session.get(StaffSession, session_id, with_for_update=True, populate_existing=True)
+
+
+def _close(
+    session: Session, row: StaffSession | None, reason: SessionEnd, now: datetime, actor: Actor
+) -> None:
+    if row is None or row.ended_at is not None:  # a parallel request ended it first
+        return
+    row.ended_at, row.end_reason = now, reason
+    action = "staff.logout" if reason is SessionEnd.LOGOUT else "staff.session_ended"
+    events.record(session, row.staff_user_id, action, now, actor, {"session": row.id, "reason": str(reason)})

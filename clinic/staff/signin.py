@@ -1,0 +1,227 @@
+"""Signing in: the password, then (if the account has one) the second factor, then a session.
+
+An unknown address, a wrong password, an inactive and a locked account get one answer after the
+same work (one argon2 verification and one write transaction), so neither the answer nor its timing
+tells which accounts exist or are locked. In front of that, an address with too many recent
+failures is refused before any account is looked at (clinic/staff/throttle.py). Wrong codes count
+like wrong passwords. No staff session exists until every factor has passed.
+"""
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..models import StaffUser
+from ..models.transactions import write_transaction
+from . import events, mfa, throttle
+from .accounts import dummy_hash, rehash_if_outdated, staff_by_email, verify_password
+from .errors import AccountError, CodeRefused, LoginRefused
+from .sessions import Client, SessionRules, open_session
+
+
+class SecondStep(enum.StrEnum):
+    CODE = "code"  # the account has a second factor: ask for its code
+    ENROL = "enrol"  # an admin without one where CLINIC_REQUIRE_ADMIN_MFA is on: set it up first
+
+
+@dataclass(frozen=True)
+class SignInRules:
+    max_failures: int  # wrong passwords or codes within `window` that lock an account
+    lock_for: timedelta
+    window: timedelta
+    max_failures_per_address: int  # below max_failures: one address cannot lock an account
+    require_admin_mfa: bool
+    secret_key: str  # derives the key that encrypts TOTP secrets
+    sessions: SessionRules
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "SignInRules":
+        return cls(
+            max_failures=int(config["STAFF_MAX_FAILED_LOGINS"]),
+            lock_for=timedelta(minutes=float(config["STAFF_LOCKOUT_MINUTES"])),
+            window=timedelta(minutes=float(config["LOGIN_FAILURE_WINDOW_MINUTES"])),
+            max_failures_per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+            require_admin_mfa=bool(config["REQUIRE_ADMIN_MFA"]),
+            secret_key=config["SECRET_KEY"],
+            sessions=SessionRules.from_config(config),
+        )
+
+    def refused(self) -> LoginRefused:
+        return LoginRefused(int(self.lock_for.total_seconds() // 60))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A finished sign-in (`token` for the cookie), or one that waits for `next_step`."""
+
+    user: StaffUser
+    token: str | None = None
+    next_step: SecondStep | None = None
+    recovery_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Proof:
+    method: str
+    recovery_codes: tuple[str, ...] = ()
+
+
+def sign_in_with_password(
+    session: Session, email: str, password: str, *, now: datetime, rules: SignInRules, client: Client
+) -> SignedIn:
+    """Check the password; signed in unless a second step is due. LoginRefused or AddressThrottled."""
+    _refuse_if_throttled(session, client, now, rules)
+    user = staff_by_email(session, email)
+    correct = verify_password(user.password_hash if user else dummy_hash(), password)
+    reason = _refusal(user, correct, now)
+    if reason is not None:
+        _count_refusal(session, user, reason, now, rules, client)
+        raise rules.refused()
+    rehash_if_outdated(session, user, password)
+    step = second_step(user, rules)
+    if step is not None:
+        return SignedIn(user, next_step=step)
+
+    def proof(user: StaffUser) -> _Proof | None:
+        # A factor enrolled since the password was checked is asked for: no session without it.
+        return None if second_step(user, rules) else _Proof("password")
+
+    return _complete(session, user.id, now, rules, client, proof)
+
+
+def sign_in_with_code(
+    session: Session, user_id: int, code: str, *, now: datetime, rules: SignInRules, client: Client
+) -> SignedIn:
+    """The second step, a TOTP or recovery code: CodeRefused, LoginRefused (locked) or AddressThrottled."""
+    _refuse_if_throttled(session, client, now, rules)
+
+    def proof(user: StaffUser) -> _Proof | None:
+        actor = events.actor_for(user.id, client.remote_addr)
+        method = mfa.accept_code(session, user, code, now=now, secret_key=rules.secret_key, actor=actor)
+        return _Proof(method) if method else None
+
+    return _complete(session, user_id, now, rules, client, proof)
+
+
+def sign_in_enrolling(
+    session: Session, user_id: int, code: str, *, now: datetime, rules: SignInRules, client: Client
+) -> SignedIn:
+    """The second step for an admin who must set up a second factor: confirm it, then sign in."""
+    _refuse_if_throttled(session, client, now, rules)
+
+    def proof(user: StaffUser) -> _Proof | None:
+        if user.has_totp:  # an account with a factor proves it with its code, never by enrolling anew
+            return None
+        actor = events.actor_for(user.id, client.remote_addr)
+        codes = mfa.enrol(session, user, code, now=now, secret_key=rules.secret_key, actor=actor)
+        return _Proof("totp_enrolled", tuple(codes)) if codes else None
+
+    return _complete(session, user_id, now, rules, client, proof)
+
+
+def second_step(user: StaffUser, rules: SignInRules) -> SecondStep | None:
+    """What the account must do after its password, if anything."""
+    if user.has_totp:
+        return SecondStep.CODE
+    if user.is_admin and rules.require_admin_mfa:
+        return SecondStep.ENROL
+    return None
+
+
+def _complete(
+    session: Session,
+    user_id: int,
+    now: datetime,
+    rules: SignInRules,
+    client: Client,
+    proof_of: Callable[[StaffUser], _Proof | None],
+) -> SignedIn:
+    """Under the account's row lock: check it may sign in, take the last factor's proof, open a session."""
+    refusal: AccountError | None = None
+    with write_transaction(session):
+        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        known_id = user.id if user else None
+        actor = events.actor_for(known_id, client.remote_addr)
+        if (reason := _refusal(user, True, now)) is not None:  # changed since its password passed
+            refusal = rules.refused()
+            events.record(session, known_id, "staff.login_refused", now, actor, {"reason": reason})
+        elif (proof := proof_of(user)) is None:
+            throttle.count_failure(session, client.remote_addr, now=now, window=rules.window)
+            locked = _count_account_failure(session, user, now, rules, client, {"factor": "code"})
+            refusal = rules.refused() if locked else CodeRefused()
+        else:
+            user.failed_logins, user.failures_since, user.locked_until = 0, None, None
+            user.last_login_at = now
+            row, token = open_session(session, user, now=now, rules=rules.sessions, client=client)
+            details = {"session": row.id, "method": proof.method}
+            events.record(session, user.id, "staff.login", now, actor, details)
+    if refusal is not None:
+        raise refusal
+    return SignedIn(user, token, recovery_codes=proof.recovery_codes)
+
+
+def _refusal(user: StaffUser | None, correct: bool, now: datetime) -> str | None:
+    if user is None:
+        return "unknown address"
+    if not user.active:
+        return "inactive"
+    if _is_locked(user, now):
+        return "locked"
+    return None if correct else "wrong password"
+
+
+def _count_refusal(
+    session: Session, user: StaffUser | None, reason: str, now: datetime, rules: SignInRules, client: Client
+) -> None:
+    """One write for every refusal, whatever its reason, so all of them take the same time."""
+    with write_transaction(session):
+        throttle.count_failure(session, client.remote_addr, now=now, window=rules.window)
+        user_id = user.id if user else None
+        if reason == "wrong password":
+            locked_user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+            _count_account_failure(session, locked_user, now, rules, client)
+        else:
+            actor = events.actor_for(user_id, client.remote_addr)
+            events.record(session, user_id, "staff.login_refused", now, actor, {"reason": reason})
+
+
+def _count_account_failure(
+    session: Session,
+    user: StaffUser,
+    now: datetime,
+    rules: SignInRules,
+    client: Client,
+    details: dict | None = None,
+) -> bool:
+    """Count a failure against the account (`user` locked); True if it locks the account now.
+
+    The count starts again once `rules.window` has passed since its first failure, the window in
+    which one address may fail fewer times than it takes to lock an account.
+    """
+    if user.failures_since is None or user.failures_since <= now - rules.window:
+        user.failed_logins, user.failures_since = 0, now
+    user.failed_logins += 1
+    locked = user.failed_logins >= rules.max_failures
+    if locked:
+        user.failed_logins, user.failures_since = 0, None  # the next lock needs as many failures again
+        user.locked_until = now + rules.lock_for
+        action, counted = "staff.locked", {"minutes": int(rules.lock_for.total_seconds() // 60)}
+    else:
+        action, counted = "staff.login_failed", {"failures": user.failed_logins}
+    actor = events.actor_for(user.id, client.remote_addr)
+    events.record(session, user.id, action, now, actor, {**(details or {}), **counted})
+    return locked
+
+
+def _refuse_if_throttled(session: Session, client: Client, now: datetime, rules: SignInRules) -> None:
+    throttle.refuse_if_throttled(
+        session, client.remote_addr, now=now, limit=rules.max_failures_per_address, window=rules.window
+    )
+
+
+def _is_locked(user: StaffUser, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now

@@ -1,0 +1,240 @@
+"""TOTP second factor: enrol by QR code, a code or recovery code works once, admins made to enrol."""
+
+import re
+import time
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from clinic.audit import SYSTEM
+from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser
+from clinic.staff.accounts import deactivate_staff
+from clinic.staff.errors import CodeRefused, LoginRefused
+from clinic.staff.mfa import confirm_enrolment, pending_enrolment, reset_mfa
+from clinic.staff.sessions import Client
+from clinic.staff.signin import SecondStep, sign_in_with_code, sign_in_with_password
+from config import DevelopmentConfig
+
+from . import factories
+from .conftest import TEST_SECRET, production_config
+from .factories import sign_in
+
+RULES = factories.sign_in_rules()
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+def enrol_in_browser(client) -> tuple[str, list[str]]:
+    """Set up an authenticator through the pages; returns its key and the recovery codes shown."""
+    page = client.get("/account/two-factor").text
+    key = re.search(r'<code id="totp-key">([A-Z2-7]+)</code>', page).group(1)
+    shown = client.post("/account/two-factor", data={"code": pyotp.TOTP(key).now()})
+    assert shown.status_code == 200, shown.text
+    return key, re.findall(r"<code>([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})</code>", shown.text)
+
+
+def next_code(key: str) -> str:
+    """The code of the next time step: the one just used to enrol never works again."""
+    return pyotp.TOTP(key).at(time.time() + 30)
+
+
+def enrolled(session, user, now) -> str:
+    """Enrol `user` through the services at `now`; returns the TOTP key."""
+    key = pending_enrolment(session, user.id, secret_key=TEST_SECRET, issuer="Clinic").key
+    confirm_enrolment(
+        session, user.id, pyotp.TOTP(key).at(now), now=now, secret_key=TEST_SECRET, actor=SYSTEM
+    )
+    return key
+
+
+def actions(session) -> list[str]:
+    session.commit()
+    return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_a_staff_member_enrols_and_then_signs_in_with_password_and_code(app, client, session):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    sign_in(client, user)
+    page = client.get("/account/two-factor").text
+    assert 'src="data:image/svg+xml' in page  # the QR code is drawn here, by no outside service
+
+    key, codes = enrol_in_browser(client)
+    client.post("/logout")
+    response = sign_in(client, user)
+
+    assert len(codes) == 10
+    assert response.headers["Location"] == "/login/code"
+    assert client.get("/account").status_code == 302  # half signed in is not signed in
+    assert client.post("/login/code", data={"code": next_code(key)}).status_code == 303
+    assert client.get("/account").status_code == 200
+    assert {"staff.mfa_enrolled", "staff.mfa_verified"} <= set(actions(session))
+
+
+def test_the_secret_and_the_recovery_codes_are_not_stored_in_the_clear(app, client, session):
+    user = factories.staff(session)
+    sign_in(client, user)
+
+    key, codes = enrol_in_browser(client)
+
+    session.commit()
+    stored = session.get(StaffUser, user.id, populate_existing=True)
+    assert stored.has_totp and key not in stored.totp_secret
+    hashes = session.scalars(select(RecoveryCode.code_hash)).all()
+    assert len(hashes) == 10 and all(h.startswith("$argon2id$") for h in hashes)
+    assert not any(code.replace("-", "") in h for code in codes for h in hashes)
+
+
+def test_a_code_works_once(session, now):
+    user = factories.staff(session)
+    key = enrolled(session, user, now)
+    code = pyotp.TOTP(key).at(now + timedelta(seconds=30))
+    first = sign_in_with_password(
+        session, user.email, factories.STAFF_PASSWORD, now=now, rules=RULES, client=Client()
+    )
+    assert first.next_step is SecondStep.CODE and first.token is None
+
+    signed_in = sign_in_with_code(
+        session, user.id, code, now=now + timedelta(seconds=30), rules=RULES, client=Client()
+    )
+    assert signed_in.token
+
+    with pytest.raises(CodeRefused):  # the same code again, still inside its 30 seconds
+        sign_in_with_code(
+            session, user.id, code, now=now + timedelta(seconds=40), rules=RULES, client=Client()
+        )
+
+
+def test_a_code_from_long_ago_is_refused(session, now):
+    user = factories.staff(session)
+    key = enrolled(session, user, now)
+
+    with pytest.raises(CodeRefused):
+        sign_in_with_code(
+            session,
+            user.id,
+            pyotp.TOTP(key).at(now),
+            now=now + timedelta(minutes=5),
+            rules=RULES,
+            client=Client(),
+        )
+
+
+def test_a_recovery_code_signs_in_once(app, client, session):
+    user = factories.staff(session)
+    sign_in(client, user)
+    _, codes = enrol_in_browser(client)
+    client.post("/logout")
+
+    sign_in(client, user)
+    used = client.post("/login/code", data={"code": codes[3].lower()})
+    client.post("/logout")
+    sign_in(client, user)
+    again = client.post("/login/code", data={"code": codes[3]})
+
+    assert used.status_code == 303
+    assert again.status_code == 422 and "That code is wrong or was used already." in again.text
+    assert "staff.mfa_recovery_code_used" in actions(session)
+    assert client.post("/login/code", data={"code": codes[4]}).status_code == 303
+    assert "You have 8 unused recovery codes." in client.get("/account").text
+
+
+def test_an_account_deactivated_between_password_and_code_gets_no_session(session, now):
+    user = factories.staff(session)
+    key = enrolled(session, user, now)
+    later = now + timedelta(minutes=1)
+    sign_in_with_password(
+        session, user.email, factories.STAFF_PASSWORD, now=later, rules=RULES, client=Client()
+    )
+
+    deactivate_staff(session, user.id, now=later, actor=SYSTEM)
+
+    with pytest.raises(LoginRefused):
+        sign_in_with_code(
+            session, user.id, pyotp.TOTP(key).at(later), now=later, rules=RULES, client=Client()
+        )
+    session.commit()
+    assert session.scalars(select(StaffSession)).all() == []
+
+
+def test_wrong_codes_count_like_wrong_passwords(session, now):
+    user = factories.staff(session)
+    enrolled(session, user, now)
+    rules = factories.sign_in_rules(max_failures_per_address=100)
+    for _ in range(rules.max_failures - 1):
+        with pytest.raises(CodeRefused):
+            sign_in_with_code(session, user.id, "000000", now=now, rules=rules, client=Client())
+
+    with pytest.raises(LoginRefused):  # the last wrong code locks the account
+        sign_in_with_code(session, user.id, "000000", now=now, rules=rules, client=Client())
+
+    session.commit()
+    assert session.get(StaffUser, user.id, populate_existing=True).locked_until == now + rules.lock_for
+
+
+def test_an_admin_who_must_have_a_second_factor_is_taken_to_set_it_up(app, client, session):
+    app.config["REQUIRE_ADMIN_MFA"] = True
+    admin = factories.staff(session)
+
+    response = sign_in(client, admin, next="/admin/outbox")
+
+    assert response.headers["Location"] == "/account/two-factor"
+    assert client.get("/admin/").headers["Location"].startswith("/login")  # nothing else opens
+    assert client.get("/login/code").headers["Location"] == "/login"  # nor can the code step be skipped to
+    session.commit()
+    assert session.scalars(select(StaffSession)).all() == []
+    _, codes = enrol_in_browser(client)
+    assert len(codes) == 10
+    assert client.get("/admin/outbox").status_code == 200
+
+
+def test_a_half_signed_in_account_with_a_factor_cannot_enrol_a_new_one(app, client, session, now):
+    app.config["REQUIRE_ADMIN_MFA"] = True
+    admin = factories.staff(session)
+    enrolled(session, admin, now)
+
+    sign_in(client, admin)  # the password alone: the code is still due
+
+    assert client.get("/account/two-factor").headers["Location"].startswith("/login")
+
+
+def test_a_reset_removes_the_factor_and_its_codes(session, now):
+    user = factories.staff(session)
+    enrolled(session, user, now)
+
+    reset_mfa(session, user.id, now=now, actor=SYSTEM)
+
+    session.commit()
+    assert not session.get(StaffUser, user.id, populate_existing=True).has_totp
+    assert session.scalars(select(RecoveryCode)).all() == []
+    assert "staff.mfa_reset" in actions(session)
+
+
+def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, now):
+    user = factories.staff(session)
+    old_key = enrolled(session, user, now)
+    new_key = pending_enrolment(session, user.id, secret_key=TEST_SECRET, issuer="Clinic").key
+    later = now + timedelta(minutes=1)
+
+    signed_in = sign_in_with_code(
+        session, user.id, pyotp.TOTP(old_key).at(later), now=later, rules=RULES, client=Client()
+    )
+    assert signed_in.token  # the old app still works while the new one waits
+    confirm_enrolment(
+        session, user.id, pyotp.TOTP(new_key).at(later), now=later, secret_key=TEST_SECRET, actor=SYSTEM
+    )
+
+    latest = later + timedelta(minutes=1)
+    with pytest.raises(CodeRefused):
+        sign_in_with_code(
+            session, user.id, pyotp.TOTP(old_key).at(latest), now=latest, rules=RULES, client=Client()
+        )
+
+
+def test_admins_need_a_second_factor_in_production_unless_told_otherwise(database_url):
+    assert production_config(database_url).REQUIRE_ADMIN_MFA is True
+    assert DevelopmentConfig.REQUIRE_ADMIN_MFA is False

@@ -1,0 +1,267 @@
+"""One server-side session per sign-in: a copied cookie dies with the session it names, whatever ends it."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from clinic.audit import SYSTEM
+from clinic.models import AuditEvent, SessionEnd, StaffSession, utcnow
+from clinic.models.transactions import write_transaction
+from clinic.staff.accounts import change_password, deactivate_staff
+from clinic.staff.sessions import TOUCH_EVERY, Client, check_session, end_sessions, hash_token
+from clinic.staff.signin import sign_in_with_password
+
+from . import factories
+from .factories import sign_in
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def admin(session):
+    return factories.staff(session)
+
+
+def signed_in_browser(app, user):
+    browser = factories.browser(app)
+    assert sign_in(browser, user).status_code == 303
+    return browser
+
+
+def copy_of(app, browser):
+    """Another browser holding a copy of `browser`'s session cookie (an attacker's, say)."""
+    thief = factories.browser(app)
+    thief.set_cookie("session", browser.get_cookie("session").value)
+    return thief
+
+
+def assert_sent_to_sign_in(browser, page="/account"):
+    response = browser.get(page)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def the_session(session) -> StaffSession:
+    session.commit()
+    (row,) = session.scalars(select(StaffSession)).all()
+    return row
+
+
+def shift_session(session, **fields) -> None:
+    """Move the session's clock stamps, as time passing would."""
+    with write_transaction(session):
+        session.execute(update(StaffSession).values(**fields))
+
+
+def test_a_copied_cookie_dies_at_logout(app, client, admin, session):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+    assert thief.get("/account").status_code == 200
+
+    assert client.post("/logout").headers["Location"] == "/login"
+
+    assert_sent_to_sign_in(thief)
+    assert_sent_to_sign_in(client)
+    assert the_session(session).end_reason is SessionEnd.LOGOUT
+
+
+def test_a_copied_cookie_dies_at_the_idle_timeout(app, client, admin, session):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+    idle = app.config["STAFF_IDLE_MINUTES"]
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle - 1))
+    assert client.get("/account").status_code == 200  # still inside the timeout: and seen now
+
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle + 1))
+
+    assert_sent_to_sign_in(thief)
+    assert_sent_to_sign_in(client)
+    assert the_session(session).end_reason is SessionEnd.IDLE
+
+
+def test_an_idle_browser_is_told_why_it_was_signed_out(app, client, admin, session):
+    sign_in(client, admin)
+    shift_session(session, last_seen_at=utcnow() - timedelta(hours=1))
+
+    response = client.get("/account", follow_redirects=True)
+
+    assert f"signed out after {app.config['STAFF_IDLE_MINUTES']} minutes without activity" in response.text
+
+
+def test_a_copied_cookie_dies_at_the_absolute_lifetime_however_active(app, client, admin, session):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+    hours = app.config["STAFF_SESSION_HOURS"]
+    shift_session(
+        session, created_at=utcnow() - timedelta(hours=hours), expires_at=utcnow() - timedelta(seconds=1)
+    )
+
+    response = client.get("/account", follow_redirects=True)
+
+    assert f"a sign-in lasts at most {hours} hours" in response.text
+    assert_sent_to_sign_in(thief)
+    assert the_session(session).end_reason is SessionEnd.EXPIRED
+
+
+def test_a_copied_cookie_dies_at_a_password_change(app, client, admin, session, now):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+
+    change_password(session, admin.id, "a brand new password", now=now, actor=SYSTEM)
+
+    assert_sent_to_sign_in(thief)
+    assert_sent_to_sign_in(client)
+    assert the_session(session).end_reason is SessionEnd.PASSWORD_CHANGED
+    assert sign_in(client, admin).status_code == 422
+    assert sign_in(client, admin, password="a brand new password").status_code == 303
+
+
+def test_changing_ones_own_password_ends_every_session_this_one_too(app, client, admin, session):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+    new = {"current_password": factories.STAFF_PASSWORD, "new_password": "a brand new password"}
+
+    response = client.post(
+        "/account/password", data={**new, "confirm": new["new_password"]}, follow_redirects=True
+    )
+
+    assert "sign in with the new password" in response.text
+    assert_sent_to_sign_in(thief)
+    assert_sent_to_sign_in(client)
+    assert sign_in(client, admin, password="a brand new password").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (
+            {"current_password": "not it", "new_password": "a brand new password"},
+            "That is not your current password.",
+        ),
+        ({"new_password": "too short"}, "Use at least 12 characters."),
+        ({"new_password": "a brand new password", "confirm": "another one"}, "The two new passwords differ."),
+    ],
+)
+def test_a_password_change_that_fails_says_why_and_changes_nothing(client, admin, form, message):
+    sign_in(client, admin)
+    data = {"current_password": factories.STAFF_PASSWORD, "confirm": form.get("new_password"), **form}
+
+    response = client.post("/account/password", data=data)
+
+    assert response.status_code == 422
+    assert message in response.text and 'aria-invalid="true"' in response.text
+    assert client.get("/account").status_code == 200
+
+
+def test_a_copied_cookie_dies_at_deactivation(app, client, admin, session, now):
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+
+    deactivate_staff(session, admin.id, now=now, actor=SYSTEM)
+
+    assert_sent_to_sign_in(thief)
+    assert the_session(session).end_reason is SessionEnd.DEACTIVATED
+    assert sign_in(client, admin).status_code == 422
+
+
+def test_a_copied_cookie_dies_when_an_admin_ends_the_sessions(app, client, admin, session, now):
+    other = signed_in_browser(app, admin)
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+
+    ended = end_sessions(session, admin.id, SessionEnd.ADMIN, now=now, actor=SYSTEM)
+
+    assert ended == 2
+    for browser in (thief, client, other):
+        assert_sent_to_sign_in(browser)
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.session_ended")).all()
+    assert [(e.actor, e.details["reason"]) for e in events] == [("system", "admin")] * 2
+
+
+def test_a_second_sign_in_does_not_end_the_first(app, client, admin):
+    sign_in(client, admin)
+    second = signed_in_browser(app, admin)
+
+    assert client.get("/account").status_code == 200
+    assert second.get("/account").status_code == 200
+    second.post("/logout")
+    assert client.get("/account").status_code == 200
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_session_before(app, client, admin, session):
+    colleague = factories.staff(session)
+    sign_in(client, admin)
+    thief = copy_of(app, client)
+
+    assert sign_in(client, colleague).status_code == 303
+
+    assert_sent_to_sign_in(thief)
+    assert client.get("/account").status_code == 200
+
+
+def test_sign_out_everywhere_else_ends_the_other_sessions_only(app, client, admin, session):
+    sign_in(client, admin, remote_addr="198.51.100.5")
+    laptop = signed_in_browser(app, admin)
+    page = client.get("/account").text
+    assert "198.51.100.5" in page and "(this browser)" in page
+
+    response = client.post("/account/sessions/end-others", follow_redirects=True)
+
+    assert "Signed out of 1 other session." in response.text
+    assert_sent_to_sign_in(laptop)
+    assert client.get("/account").status_code == 200
+
+
+def test_a_sign_in_replaces_the_cookie_it_came_with(app, client, admin):
+    """Session fixation: a cookie planted before the sign-in is not the signed-in one."""
+    client.get("/login")
+    planted = client.get_cookie("session")
+
+    sign_in(client, admin)
+
+    assert client.get_cookie("session").value != (planted.value if planted else None)
+
+
+def test_the_database_keeps_only_a_hash_of_the_cookie_token(app, client, admin, session):
+    sign_in(client, admin)
+    token = client.application.session_interface.get_signing_serializer(app).loads(
+        client.get_cookie("session").value
+    )["_user_id"]
+
+    row = the_session(session)
+
+    assert row.token_hash == hash_token(token) and token not in row.token_hash
+    assert row.user_agent and row.remote_addr == "127.0.0.1"
+
+
+def test_last_seen_is_written_at_most_once_a_minute(session, admin, now):
+    rules = factories.sign_in_rules().sessions
+    token = _started(session, admin, now)
+
+    check_session(session, token, now=now + TOUCH_EVERY / 2, rules=rules)
+    assert the_session(session).last_seen_at == now
+    check_session(session, token, now=now + TOUCH_EVERY, rules=rules)
+    assert the_session(session).last_seen_at == now + TOUCH_EVERY
+
+
+def test_a_session_lives_up_to_its_idle_timeout_and_lifetime(session, admin, now):
+    rules = factories.sign_in_rules().sessions
+    token = _started(session, admin, now)
+
+    assert check_session(session, token, now=now + rules.idle, rules=rules).user is not None
+    assert check_session(session, token, now=now + 2 * rules.idle, rules=rules).user is not None
+    late = check_session(session, token, now=now + rules.lifetime, rules=rules)
+
+    assert (late.user, late.ended) == (None, SessionEnd.EXPIRED)
+    assert check_session(session, token, now=now, rules=rules).user is None  # ended stays ended
+
+
+def _started(session, user, now) -> str:
+    rules = factories.sign_in_rules()
+    return sign_in_with_password(
+        session, user.email, factories.STAFF_PASSWORD, now=now, rules=rules, client=Client("10.0.0.1")
+    ).token
