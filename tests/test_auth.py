@@ -47,14 +47,22 @@ def test_an_admin_signs_in_and_lands_on_the_admin_pages(client, session):
     assert "ada" not in str(event.details)
 
 
-def test_a_clinician_signs_in_to_a_page_that_says_who_they_are(client, session):
-    clinician = factories.staff(session, role=StaffRole.CLINICIAN, display_name="Dr Lee")
+@pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
+def test_clinicians_and_reception_sign_in_to_their_schedule_which_says_who_they_are(client, session, role):
+    person = factories.clinician(session, [factories.service(session)])
+    fields = (
+        {"clinician_id": person.id}
+        if role is StaffRole.CLINICIAN
+        else {"department_id": person.department_id}
+    )
+    user = factories.staff(session, role=role, display_name="Dr Lee", **fields)
 
-    response = sign_in(client, clinician)
+    response = sign_in(client, user)
+    again = client.get("/login")
 
-    assert response.headers["Location"] == "/login"
-    page = client.get("/login").get_data(as_text=True)
-    assert "You are signed in" in page and "Dr Lee" in page
+    assert response.headers["Location"] == again.headers["Location"] == "/schedule/"
+    page = client.get("/schedule/").get_data(as_text=True)
+    assert "Dr Lee" in page and 'action="/logout"' in page
 
 
 def test_unknown_wrong_inactive_and_locked_accounts_get_the_same_answer(client, session):

@@ -23,7 +23,7 @@ bp.before_app_request(sessions.load_before_request)
 def login() -> ResponseReturnValue:
     form = LoginForm(next=request.args.get("next"))
     if current_user.is_authenticated and not form.is_submitted():
-        return render_template("auth/signed_in.html")
+        return redirect(landing(current_user), 303)
     if not form.validate_on_submit():
         return page("auth/login.html", form)
     try:
@@ -108,5 +108,5 @@ def refusal(
 
 
 def landing(user: StaffUser) -> str:
-    # Clinicians' schedule pages are still to come: until then they land on their signed-in page.
-    return url_for("admin.index") if user.is_admin else url_for(".login")
+    """Where a staff member starts: admins in the admin pages, everyone else on their schedule."""
+    return url_for("admin.index") if user.is_admin else url_for("schedule.day")
