@@ -219,8 +219,7 @@ def sign_in(
 
 def browser(app) -> FlaskClient:
     """A test client that is its own browser: its own cookies, and each request in its own app context."""
-    app.test_client_class = RequestScopedClient
-    return app.test_client()
+    return RequestScopedClient(app, app.response_class, use_cookies=True)
 
 
 class RequestScopedClient(FlaskClient):

@@ -26,8 +26,7 @@ REFUSED = "patient-refused@example.org"
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.fixture
@@ -182,9 +181,8 @@ def test_the_retry_button_needs_the_pages_csrf_token(database_url, tmp_path, ses
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="dead"))
     session.commit()
     app = build_app(database_url, str(tmp_path / "csrf"), WTF_CSRF_ENABLED=True)
-    app.test_client_class = factories.RequestScopedClient
     with app.app_context():
-        client = app.test_client()
+        client = factories.browser(app)
         sign_in(client, admin, csrf_token=csrf_token(client.get("/login")))
         forged = client.post(f"/admin/outbox/{message_id}/retry")
         token = csrf_token(client.get("/admin/outbox?status=dead"))

@@ -11,8 +11,7 @@ from .factories import sign_in
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.mark.parametrize(

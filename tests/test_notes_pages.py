@@ -20,8 +20,7 @@ from .notes_support import NOTE, REASON, booked, form, save, sign
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.fixture

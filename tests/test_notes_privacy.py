@@ -56,8 +56,7 @@ def test_a_signed_note_is_in_no_mail_invite_outbox_payload_audit_row_or_log(
     login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=first.clinician_id)
     outbox.drain()
 
-    app.test_client_class = factories.RequestScopedClient
-    client = app.test_client()
+    client = factories.browser(app)
     factories.sign_in(client, login)
     notes = f"/schedule/consultations/{first.id}/notes"
     note = SoapNote(*(f"{part} {marker}" for part in FIELDS))

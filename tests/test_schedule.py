@@ -16,8 +16,7 @@ LONDON = zone("Europe/London")
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.fixture

@@ -30,8 +30,7 @@ def now() -> datetime:
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = factories.RequestScopedClient
-    return app.test_client()
+    return factories.browser(app)
 
 
 @pytest.fixture
