@@ -3,6 +3,7 @@
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +139,9 @@ def test_workers_claiming_at_the_same_time_never_claim_the_same_message(session,
             barrier.wait()
             while batch := claim_due_messages(own, worker_id, now, 7, lease=LEASE):
                 claims.setdefault(worker_id, []).extend(m.id for m in batch)
+                # A real worker runs its batch before it claims again; without that pause one thread
+                # can win SQLite's write lock every time on a loaded machine and claim everything.
+                time.sleep(0.005)
 
     threads = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in range(4)]
     for thread in threads:
