@@ -392,3 +392,31 @@ def test_staff_book_a_patient_with_an_interpreter_in_one_go(client, session, cli
 
     (consultation,) = consultations(session)
     assert consultation.companion.name == "Ana Silva"
+
+
+def test_a_patient_cannot_be_marked_arrived_days_ahead_nor_a_no_show_before_the_start(
+    client, session, clinic
+):
+    later = factories.consultation(session, clinic["heart"], clinic["okafor"], tomorrow_at(10))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{later.id}"
+
+    page = text(client.get(base))
+    arrived = client.post(f"{base}/status", data={"status": "arrived"})
+    no_show = client.post(f"{base}/status", data={"status": "noshow"})
+
+    assert "Mark arrived" not in page and "No-show" not in page
+    assert arrived.status_code == 409 and "from shortly before the start" in text(arrived)
+    assert no_show.status_code == 409 and "once the consultation has begun" in text(no_show)
+    assert reloaded(session, later).status is S.BOOKED
+
+
+def test_the_history_names_the_staff_member_who_acted(client, session, clinic):
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(5))
+    desk = login(
+        session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id, display_name="Rita Desk"
+    )
+
+    client.post(f"/schedule/consultations/{due.id}/status", data={"status": "arrived"})
+
+    assert f"arrived by {desk.display_name}" in text(client.get(f"/schedule/consultations/{due.id}"))

@@ -14,6 +14,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..models import Consultation, utcnow
 from ..scheduling.agenda import (
+    Moment,
     Scope,
     consultation_for_staff,
     day_agenda,
@@ -27,6 +28,7 @@ from ..scheduling.errors import BookingError, SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
 from ..scheduling.waiting_room import JoinWindow
+from ..staff.accounts import actor_names
 from . import booking_desk, forms
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
@@ -41,14 +43,14 @@ ID = "int(min=1, max=2147483647)"  # ids are 32-bit: larger ones are simply not 
 def day() -> ResponseReturnValue:
     query, scope, tz = _schedule()
     shown = query.chosen_day(_today(tz))
-    agenda = day_agenda(db.session, current_staff(), scope, shown, tz)
+    moment = _moment()
+    agenda = day_agenda(db.session, current_staff(), scope, shown, tz, moment)
     page = render_template(
         "schedule/day.html",
         query=query,
         scope=scope,
         agenda=agenda,
-        window=JoinWindow.from_config(current_app.config),
-        now=utcnow(),
+        moment=moment,
         **_around(shown, timedelta(days=1)),
         **_choices(scope),
     )
@@ -59,7 +61,7 @@ def day() -> ResponseReturnValue:
 @staff_only
 def week() -> ResponseReturnValue:
     query, scope, tz = _schedule()
-    days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
+    days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
         "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope)
@@ -72,7 +74,7 @@ def week() -> ResponseReturnValue:
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
     query, scope, tz = _schedule()
-    agenda = day_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
+    agenda = day_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
     return {
         "consultations": [
             {
@@ -99,7 +101,10 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
     if not form.validate():
         return _consultation_page(found, status_form=form), 422
-    changed = set_status(db.session, current_staff(), found.id, form.chosen(), now=utcnow())
+    moment = _moment()
+    changed = set_status(
+        db.session, current_staff(), found.id, form.chosen(), now=moment.instant, window=moment.window
+    )
     flash(f"{changed.patient.name}: {forms.STATUS_LABELS[changed.status].lower()}.")
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=found.id), 303)
 
@@ -107,8 +112,8 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
 @bp.post(f"/consultations/<{ID}:consultation_id>/start")
 @staff_only
 def start(consultation_id: int) -> ResponseReturnValue:
-    window = JoinWindow.from_config(current_app.config)
-    link = start_call(db.session, current_staff(), consultation_id, now=utcnow(), window=window)
+    moment = _moment()
+    link = start_call(db.session, current_staff(), consultation_id, now=moment.instant, window=moment.window)
     return redirect(link, 303)
 
 
@@ -208,6 +213,10 @@ def _around(shown: date, step: timedelta) -> dict[str, date]:
     return {"previous": shown - step, "next": shown + step}
 
 
+def _moment() -> Moment:
+    return Moment(utcnow(), JoinWindow.from_config(current_app.config))
+
+
 def _today(tz: ZoneInfo) -> date:
     return utcnow().astimezone(tz).date()
 
@@ -223,19 +232,22 @@ def _consultation_page(
     cancel_form: forms.StaffCancelForm | None = None,
     companion_form: forms.CompanionForm | None = None,
 ) -> ResponseReturnValue:
-    tz = zone(found.clinician.time_zone)
-    row = row_for(current_staff(), found, found.starts_at.astimezone(tz).date())
+    staff, moment = current_staff(), _moment()
+    # A clinician reads their own consultations in their zone; everyone else in the hospital's.
+    own = staff.clinician_id == found.clinician_id
+    tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
+    history = events_for(db.session, "consultation", found.id)
     return render_template(
         "schedule/consultation.html",
         consultation=found,
-        row=row,
+        row=row_for(staff, found, found.starts_at.astimezone(tz).date(), moment),
         zone=tz,
-        history=events_for(db.session, "consultation", found.id),
+        history=history,
+        who=actor_names(db.session, history),
         status_form=status_form or forms.StatusForm(formdata=None),
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
         companion_form=companion_form or forms.CompanionForm(formdata=None),
-        window=JoinWindow.from_config(current_app.config),
-        now=utcnow(),
+        moment=moment,
     )
 
 

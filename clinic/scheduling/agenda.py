@@ -16,10 +16,19 @@ from ..staff.members import StaffMember
 from .errors import NotFound
 from .status import allowed_next
 from .timezones import day_bounds
+from .waiting_room import JoinWindow, in_time_for
 
 S = ConsultationStatus
 # Only the clinician who holds the call starts and finishes it; anyone who sees it may do the rest.
 CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The moment a page is drawn at, and the join window that times are judged by."""
+
+    instant: datetime
+    window: JoinWindow
 
 
 @dataclass(frozen=True)
@@ -127,14 +136,17 @@ class DayAgenda:
         return next((row for row in self.rows if row.consultation.status in (S.BOOKED, S.ARRIVED)), None)
 
 
-def day_agenda(session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo) -> DayAgenda:
+def day_agenda(
+    session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo, moment: Moment
+) -> DayAgenda:
     """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
     start, end = day_bounds(day, tz)
-    return DayAgenda(day, tz, [row_for(viewer, c, day) for c in _between(session, viewer, scope, start, end)])
+    found = _between(session, viewer, scope, start, end)
+    return DayAgenda(day, tz, [row_for(viewer, c, day, moment) for c in found])
 
 
 def week_agenda(
-    session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo
+    session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo, moment: Moment
 ) -> list[DayAgenda]:
     """Monday to Sunday of the week holding `day`, one DayAgenda per day."""
     monday = day - timedelta(days=day.weekday())
@@ -143,15 +155,17 @@ def week_agenda(
     by_day: dict[date, list[Row]] = {d: [] for d in days}
     for consultation in _between(session, viewer, scope, start, end):
         local_day = consultation.starts_at.astimezone(tz).date()
-        by_day[local_day].append(row_for(viewer, consultation, local_day))
+        by_day[local_day].append(row_for(viewer, consultation, local_day, moment))
     return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
 
 
-def row_for(viewer: StaffMember, consultation: Consultation, day: date) -> Row:
+def row_for(viewer: StaffMember, consultation: Consultation, day: date, moment: Moment) -> Row:
+    """What `viewer` sees of one consultation on `day`, and the status changes open to them now."""
     own_call = viewer.clinician_id is not None and viewer.clinician_id == consultation.clinician_id
     actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
     if not own_call:
         actions -= CLINICIANS_OWN
+    actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
     return Row(consultation, age_on(consultation.patient.birth_date, day), actions, may_start)
 

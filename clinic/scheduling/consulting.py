@@ -9,8 +9,9 @@ from ..staff.members import StaffMember
 from .agenda import CLINICIANS_OWN, consultation_for_staff
 from .errors import MeetingNotReady, NotFound, NotNow
 from .lifecycle import change_status
+from .status import check_transition
 from .timezones import format_local, zone
-from .waiting_room import JoinWindow, Phase, room
+from .waiting_room import JoinWindow, Phase, in_time_for, room
 
 
 def start_call(
@@ -49,12 +50,23 @@ def set_status(
     status: ConsultationStatus,
     *,
     now: datetime,
+    window: JoinWindow,
 ) -> Consultation:
     """Change the status of a consultation `viewer` may see (finishing: its clinician only).
 
-    NotFound if it is not theirs to change, InvalidTransition if the status table forbids it.
+    NotFound if it is not theirs to change, InvalidTransition if the status table forbids it, NotNow
+    if it is too early (arrived before the room opens, a no-show before the start) or too late.
     """
     consultation = consultation_for_staff(session, viewer, consultation_id)
     if status in CLINICIANS_OWN and consultation.clinician_id != viewer.clinician_id:
         raise NotFound("No such consultation.")
+    check_transition(consultation.status, status)
+    if not in_time_for(status, consultation, now, window):
+        raise NotNow(_TOO_EARLY.get(status, "This cannot be done at this time."))
     return change_status(session, consultation.id, status, now=now, actor=viewer.actor)
+
+
+_TOO_EARLY = {
+    ConsultationStatus.ARRIVED: "A patient can be marked arrived from shortly before the start to the end.",
+    ConsultationStatus.NOSHOW: "A patient can be marked a no-show only once the consultation has begun.",
+}

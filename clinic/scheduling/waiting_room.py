@@ -107,6 +107,18 @@ def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
     )
 
 
+def in_time_for(
+    status: ConsultationStatus, consultation: Consultation, now: datetime, window: JoinWindow
+) -> bool:
+    """Whether staff may set `status` at `now`: arrived while the patient could check in themselves
+    (from the room's opening to the end), a no-show or done only once it has begun."""
+    if status is ConsultationStatus.ARRIVED:
+        return window.opens_at(consultation) <= now <= consultation.ends_at
+    if status in _FINISHED:
+        return now >= consultation.starts_at
+    return True
+
+
 def check_in(
     session: Session, consultation_id: int, *, now: datetime, actor: Actor, window: JoinWindow
 ) -> Consultation:

@@ -5,6 +5,7 @@ Every change is an audit event in its own transaction; none carries an e-mail ad
 
 import functools
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
+from ..models import AuditEvent, Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import write_transaction
 from . import events
 from .errors import InvalidAccount, NoSuchAccount
@@ -188,3 +189,14 @@ def _checked_details(
     if errors:
         raise InvalidAccount(errors)
     return email, display_name
+
+
+def actor_names(session: Session, events: Iterable[AuditEvent]) -> dict[str, str]:
+    """How the staff pages name each actor of `events`: staff by their name, the rest in words."""
+    ids = {int(e.actor.removeprefix("staff:")) for e in events if e.actor.startswith("staff:")}
+    staff = dict(
+        session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all()
+    )
+    names = {"patient": "the patient", "system": "the system", "anonymous": "someone not signed in"}
+    names |= {f"staff:{user_id}": name for user_id, name in staff.items()}
+    return {e.actor: names.get(e.actor, e.actor) for e in events}
