@@ -265,3 +265,15 @@ def _started(session, user, now) -> str:
     return sign_in_with_password(
         session, user.email, factories.STAFF_PASSWORD, now=now, rules=rules, client=Client("10.0.0.1")
     ).token
+
+
+def test_the_keep_alive_a_note_page_asks_counts_as_activity_and_answers_nothing(app, client, admin, session):
+    sign_in(client, admin)
+    idle = app.config["STAFF_IDLE_MINUTES"]
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle - 1))
+
+    alive = client.get("/account/alive")
+
+    assert alive.status_code == 204 and alive.get_data() == b""
+    assert utcnow() - the_session(session).last_seen_at < TOUCH_EVERY
+    assert factories.browser(app).get("/account/alive").status_code == 302  # signed out: to sign-in

@@ -30,6 +30,14 @@ def account() -> ResponseReturnValue:
     return _account_page(ChangePasswordForm())
 
 
+@bp.get("/account/alive")
+@staff_required()
+def alive() -> ResponseReturnValue:
+    """Nothing but the session check every request makes, which counts as activity: a page where
+    someone is typing for a long while (a consultation note) asks it, so the idle timeout spares them."""
+    return "", 204
+
+
 @bp.post("/account/password")
 @staff_required()
 def change_password() -> ResponseReturnValue:
