@@ -62,22 +62,17 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def visit(session, clinic, who: str, start: datetime, name: str, **fields):
+    """A consultation of `name` with clinician `who` (okafor, raman or jansen) at `start`."""
+    service = clinic["skin"] if who == "jansen" else clinic["heart"]
+    patient = factories.patient_details(name=name, **fields.pop("patient", {}))
+    return factories.consultation(session, service, clinic[who], start, patient=patient, **fields)
+
+
 def test_a_clinician_sees_their_own_day_with_each_patients_age_and_service(client, session, clinic):
     born = date(1948, 3, 27)
-    mine = factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["okafor"],
-        today_at(10),
-        patient=factories.patient_details(name="Maria Visser", birth_date=born),
-    )
-    factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["raman"],
-        today_at(11),
-        patient=factories.patient_details(name="Somebody Else"),
-    )
+    mine = visit(session, clinic, "okafor", today_at(10), "Maria Visser", patient={"birth_date": born})
+    visit(session, clinic, "raman", today_at(11), "Somebody Else")
     login(session, client, clinician_id=clinic["okafor"].id)
 
     page = text(client.get("/schedule/"))
@@ -90,13 +85,7 @@ def test_a_clinician_sees_their_own_day_with_each_patients_age_and_service(clien
 
 
 def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_error(client, session, clinic):
-    factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["okafor"],
-        today_at(10, days=2),
-        patient=factories.patient_details(name="Later Patient"),
-    )
+    visit(session, clinic, "okafor", today_at(10, days=2), "Later Patient")
     login(session, client, clinician_id=clinic["okafor"].id)
     later = (utcnow().astimezone(LONDON).date() + timedelta(days=2)).isoformat()
 
@@ -109,13 +98,7 @@ def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_e
 
 
 def test_the_week_view_lists_monday_to_sunday(client, session, clinic):
-    factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["okafor"],
-        today_at(9),
-        patient=factories.patient_details(name="This Week"),
-    )
+    visit(session, clinic, "okafor", today_at(9), "This Week")
     login(session, client, clinician_id=clinic["okafor"].id)
 
     page = text(client.get("/schedule/week"))
@@ -126,15 +109,8 @@ def test_the_week_view_lists_monday_to_sunday(client, session, clinic):
 
 
 def test_a_patient_who_checked_in_shows_as_waiting_on_the_page_and_in_its_updates(client, session, clinic):
-    factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["okafor"],
-        today_at(10),
-        patient=factories.patient_details(name="Waiting Patient"),
-        status=ConsultationStatus.ARRIVED,
-        arrived_at=today_at(9, 52),
-    )
+    arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": today_at(9, 52)}
+    visit(session, clinic, "okafor", today_at(10), "Waiting Patient", **arrived)
     login(session, client, clinician_id=clinic["okafor"].id)
 
     page = text(client.get("/schedule/"))
@@ -146,20 +122,8 @@ def test_a_patient_who_checked_in_shows_as_waiting_on_the_page_and_in_its_update
 
 
 def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(client, session, clinic):
-    factories.consultation(
-        session,
-        clinic["heart"],
-        clinic["raman"],
-        today_at(10),
-        patient=factories.patient_details(name="Heart Patient"),
-    )
-    factories.consultation(
-        session,
-        clinic["skin"],
-        clinic["jansen"],
-        today_at(11),
-        patient=factories.patient_details(name="Skin Patient"),
-    )
+    visit(session, clinic, "raman", today_at(10), "Heart Patient")
+    visit(session, clinic, "jansen", today_at(11), "Skin Patient")
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
     reception = text(client.get("/schedule/"))
     client.post("/logout")
@@ -174,13 +138,7 @@ def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(
 
 
 def test_reception_cannot_switch_to_another_department(client, session, clinic):
-    factories.consultation(
-        session,
-        clinic["skin"],
-        clinic["jansen"],
-        today_at(11),
-        patient=factories.patient_details(name="Skin Patient"),
-    )
+    visit(session, clinic, "jansen", today_at(11), "Skin Patient")
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 
     asked = client.get(f"/schedule/?department={clinic['dermatology'].id}")
