@@ -1,15 +1,19 @@
 """A consultation's day: booked → arrived → in-progress → fulfilled, or noshow, each step audited."""
 
 import itertools
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
+from clinic.extensions import db
 from clinic.models import AuditEvent, Consultation, ConsultationStatus
+from clinic.models.transactions import begin_write
 from clinic.scheduling.errors import NotFound
-from clinic.scheduling.lifecycle import change_status
+from clinic.scheduling.lifecycle import cancel, change_status
 from clinic.scheduling.status import TRANSITIONS, InvalidTransition
 
 from . import factories
@@ -90,3 +94,31 @@ def test_a_corrected_no_show_keeps_the_time_it_ended(session, consultation, now)
 def test_an_unknown_consultation_is_not_found(session, now):
     with pytest.raises(NotFound):
         change_status(session, 999_999, S.ARRIVED, now=now, actor=DOCTOR)
+
+
+def test_a_cancel_racing_a_call_that_just_started_waits_for_it_and_is_refused(
+    app, session, consultation, now
+):
+    """Every status writer locks the consultation's row, so a cancel cannot overwrite a call that started."""
+    started, go = threading.Event(), threading.Event()
+
+    def clinician_starts_the_call() -> None:
+        with app.app_context(), Session(db.engine) as own:
+            begin_write(own)
+            row = own.get(Consultation, consultation.id, with_for_update=True)
+            row.status = S.IN_PROGRESS
+            own.flush()
+            started.set()
+            go.wait(2)  # holds its row lock while the cancel below tries its luck
+            own.commit()
+
+    starter = threading.Thread(target=clinician_starts_the_call)
+    starter.start()
+    started.wait(5)
+    threading.Timer(0.5, go.set).start()
+    with pytest.raises(InvalidTransition):
+        cancel(session, consultation.id, now=now, actor=DOCTOR, enforce_cutoff=False)
+    starter.join(5)
+
+    session.commit()
+    assert session.get(Consultation, consultation.id, populate_existing=True).status is S.IN_PROGRESS

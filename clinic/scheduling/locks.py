@@ -1,4 +1,5 @@
-"""The lock that serialises every change to a clinician's time: bookings, moves, and the walk-in queue."""
+"""The locks that serialise changes: a clinician's time (bookings, moves, the walk-in queue) and one
+consultation's status."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,13 +23,17 @@ def lock_clinicians(session: Session, *clinician_ids: int) -> None:
 def locked_consultation(
     session: Session, consultation_id: int, other_clinician: int | None = None
 ) -> Consultation:
-    """The consultation, re-read after locking its clinician (and `other_clinician`) in id order."""
+    """The consultation, re-read and row-locked after locking its clinician (and `other_clinician`).
+
+    The row lock is the one `change_status` takes: every writer of a consultation's status waits for
+    the others, so a cancel cannot overwrite a call that started a moment before (or the reverse).
+    """
     consultation = session.get(Consultation, consultation_id)
     if consultation is None:
         raise NotFound("No such consultation.")
     clinician_id = consultation.clinician_id
     lock_clinicians(session, clinician_id, other_clinician or clinician_id)
-    session.refresh(consultation)
+    session.refresh(consultation, with_for_update=True)
     if consultation.clinician_id != clinician_id:
         raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
     return consultation
