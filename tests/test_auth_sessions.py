@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from clinic.audit import SYSTEM
-from clinic.models import AuditEvent, SessionEnd, StaffSession, utcnow
+from clinic.models import AuditEvent, SessionEnd, StaffRole, StaffSession, utcnow
 from clinic.models.transactions import write_transaction
 from clinic.staff.accounts import change_password, deactivate_staff
 from clinic.staff.sessions import TOUCH_EVERY, Client, check_session, end_sessions, hash_token
@@ -277,3 +277,17 @@ def test_the_keep_alive_a_note_page_asks_counts_as_activity_and_answers_nothing(
     assert alive.status_code == 204 and alive.get_data() == b""
     assert utcnow() - the_session(session).last_seen_at < TOUCH_EVERY
     assert factories.browser(app).get("/account/alive").status_code == 302  # signed out: to sign-in
+
+
+def test_a_schedules_own_polling_does_not_keep_an_unattended_screen_signed_in(app, client, session):
+    person = factories.clinician(session, [factories.service(session)])
+    doctor = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=person.id)
+    sign_in(client, doctor)
+    idle = app.config["STAFF_IDLE_MINUTES"]
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle - 1))
+    assert client.get("/schedule/updates").status_code == 200  # still inside the timeout
+
+    shift_session(session, last_seen_at=the_session(session).last_seen_at - timedelta(minutes=2))
+
+    assert client.get("/schedule/updates").status_code == 302
+    assert the_session(session).end_reason is SessionEnd.IDLE

@@ -32,6 +32,13 @@ def staff_required(role: StaffRole | tuple[StaffRole, ...] | None = None) -> Cal
     return decorate
 
 
+def background(view: View) -> View:
+    """Mark a view that pages call by themselves (polling): it needs a live session but is not activity,
+    so a schedule left open on an unattended screen still signs out after the idle timeout."""
+    view.counts_as_activity = False  # type: ignore[attr-defined]
+    return view
+
+
 def current_staff() -> StaffMember:
     """The signed-in staff member of this request, as services take them (behind `staff_required`)."""
     user = current_user

@@ -36,7 +36,9 @@ class Pending:
 
 @login_manager.user_loader
 def load_staff(token: str) -> StaffUser | None:
-    check = check_session(db.session, token, now=utcnow(), rules=rules().sessions)
+    view = current_app.view_functions.get(request.endpoint or "")
+    activity = getattr(view, "counts_as_activity", True)  # see access.background
+    check = check_session(db.session, token, now=utcnow(), rules=rules().sessions, activity=activity)
     if check.user is None:
         session.pop("_user_id", None)  # Flask-Login's key: a dead token need not be looked up again
         _say_why(check.ended)

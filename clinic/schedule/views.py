@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 
 from ..audit import events_for
-from ..auth.access import current_staff, staff_required
+from ..auth.access import background, current_staff, staff_required
 from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
@@ -71,6 +71,7 @@ def week() -> ResponseReturnValue:
 
 @bp.get("/updates")
 @staff_only
+@background
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
     query, scope, tz = _schedule()

@@ -80,8 +80,14 @@ def open_session(
     return row, token
 
 
-def check_session(session: Session, token: str, *, now: datetime, rules: SessionRules) -> SessionCheck:
-    """The account signed in with `token` while its session lives; a session found dead is ended here."""
+def check_session(
+    session: Session, token: str, *, now: datetime, rules: SessionRules, activity: bool = True
+) -> SessionCheck:
+    """The account signed in with `token` while its session lives; a session found dead is ended here.
+
+    `activity` False is a page's own background request (polling): it is checked, but it does not
+    count as the staff member being there, so an unattended screen still times out.
+    """
     if not token or len(token) > 128:
         return SessionCheck(None)
     row = session.scalar(
@@ -96,7 +102,7 @@ def check_session(session: Session, token: str, *, now: datetime, rules: Session
         with write_transaction(session):
             _close(session, _locked(session, row_id), reason, now, SYSTEM)
         return SessionCheck(None, reason)
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if activity and now - row.last_seen_at >= TOUCH_EVERY:
         with write_transaction(session):
             session.execute(update(StaffSession).where(StaffSession.id == row_id).values(last_seen_at=now))
     user.session_token = token

@@ -42,7 +42,13 @@
     var url = table.getAttribute("data-updates");
     window.setInterval(function () {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (response) {
+          if (response.redirected) {
+            window.location.reload();  // signed out (idle): show the sign-in page, not stale patients
+            return null;
+          }
+          return response.ok ? response.json() : null;
+        })
         .then(function (data) { if (data) { update(table, summary, data); } })
         .catch(function () { /* offline for a moment: the next round tries again */ });
     }, INTERVAL_MS);
