@@ -171,3 +171,27 @@ def test_a_clinician_cannot_remove_another_clinicians_hours_through_the_page(cli
         len(session.scalars(select(AvailabilityRule).where(AvailabilityRule.clinician_id == person.id)).all())
         == 1
     )
+
+
+def test_time_off_in_a_time_the_clocks_skip_is_refused_beside_the_field_that_has_it(client, session, doctor):
+    login(session, client, clinician_id=doctor[0].id)
+
+    # 29 March 2026, 01:30 does not exist in London: the clocks go from 01:00 to 02:00.
+    response = client.post(
+        "/schedule/time-off", data={"starts_at": "2026-03-28T09:00", "ends_at": "2026-03-29T01:30"}
+    )
+
+    page = text(response)
+    assert response.status_code == 422
+    assert 'id="ends_at-error"' in page and 'id="starts_at-error"' not in page
+
+
+@pytest.mark.parametrize("year", ["0001", "9999"])
+def test_time_off_at_the_ends_of_the_calendar_is_refused_not_a_server_error(client, session, doctor, year):
+    login(session, client, clinician_id=doctor[0].id)
+
+    response = client.post(
+        "/schedule/time-off", data={"starts_at": f"{year}-01-01T00:00", "ends_at": f"{year}-12-31T23:00"}
+    )
+
+    assert response.status_code == 422 and 'id="starts_at-error"' in text(response)

@@ -205,3 +205,15 @@ def test_the_clinician_finds_notes_on_their_day_and_reception_never_does(client,
     assert for_clinician.count(notes_link) == 2
     assert notes_link not in for_reception
     assert client.get(notes_link).status_code == 404
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize("path", ["/schedule/", "/schedule/week", "/schedule/updates"])
+def test_a_date_at_the_ends_of_the_calendar_shows_today_with_an_error_not_a_server_error(
+    client, session, clinic, path, day
+):
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    response = client.get(f"{path}?date={day}")
+
+    assert response.status_code == (200 if path == "/schedule/updates" else 422)  # the JSON is today's

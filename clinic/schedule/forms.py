@@ -1,6 +1,7 @@
 """The schedule pages' forms: the day and whose, status actions, booking for a patient, hours, time off."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -15,13 +16,14 @@ from wtforms import (
     StringField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..booking.forms import ClinicianField, DetailsForm, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
+from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
 
 S = ConsultationStatus
 STATUS_LABELS = {
@@ -35,6 +37,12 @@ STATUS_LABELS = {
 # The buttons for status changes from the schedule (starting the call has its own).
 ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
 _MAX_ID = 2**31 - 1
+
+
+def sane_year(_form: FlaskForm, field: Field) -> None:
+    """Refuse dates near year 1 or 9999, where a week's or a zone's arithmetic would overflow."""
+    if field.data is not None and not dt.MINYEAR < field.data.year < dt.MAXYEAR:
+        raise ValidationError("Enter a date with a four-digit year, like 2026-03-09.")
 
 
 class OptionalIdField(Field):
@@ -61,7 +69,9 @@ class ScheduleQuery(FlaskForm):
     class Meta:
         csrf = False
 
-    date = DateField("Date", render_kw={"type": "date"})  # the query parameter is ?date=YYYY-MM-DD
+    date = DateField(
+        "Date", validators=[sane_year], render_kw={"type": "date"}
+    )  # the query parameter is ?date=YYYY-MM-DD
     department = OptionalIdField()
     clinician = OptionalIdField()
 
@@ -134,11 +144,29 @@ class TimeOffForm(FlaskForm):
     """Time off from one local date and time to another, in the clinician's own time zone."""
 
     starts_at = DateTimeLocalField(
-        "From", format="%Y-%m-%dT%H:%M", validators=[InputRequired("Enter when the time off starts.")]
+        "From",
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired("Enter when the time off starts."), sane_year],
     )
     ends_at = DateTimeLocalField(
-        "Until", format="%Y-%m-%dT%H:%M", validators=[InputRequired("Enter when the time off ends.")]
+        "Until",
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired("Enter when the time off ends."), sane_year],
     )
+
+    def instants(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime] | None:
+        """From and until as instants in `tz`; None, with the message beside the field, for a time the
+        clocks skip on that day."""
+        found = []
+        for field in (self.starts_at, self.ends_at):
+            try:
+                found.append(local_to_utc(field.data, tz))
+            except NonExistentLocalTime:
+                field.errors.append(
+                    "That time does not exist on this day (the clocks change). Choose another."
+                )
+        return (found[0], found[1]) if len(found) == 2 else None
+
     label = StringField(
         "Note for yourself (optional, e.g. Leave)",
         validators=[Length(max=120, message="Keep it under 120 characters.")],

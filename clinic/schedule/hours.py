@@ -12,12 +12,11 @@ from ..scheduling.hours import (
     InvalidHours,
     add_hours,
     add_time_off,
-    clashes,
     hours_of,
     remove_hours,
     remove_time_off,
 )
-from ..scheduling.timezones import NonExistentLocalTime, local_to_utc, zone
+from ..scheduling.timezones import zone
 from . import forms
 from .views import ID, bp
 
@@ -63,22 +62,11 @@ def remove_weekly_hours(rule_id: int) -> ResponseReturnValue:
 @clinicians_only
 def add_days_off() -> ResponseReturnValue:
     form = forms.TimeOffForm()
-    if form.validate():
+    span = form.instants(zone(_clinician().time_zone)) if form.validate() else None
+    if span is not None:
         try:
-            tz = zone(_clinician().time_zone)
-            starts_at, ends_at = local_to_utc(form.starts_at.data, tz), local_to_utc(form.ends_at.data, tz)
             add_time_off(
-                db.session,
-                _own(),
-                starts_at,
-                ends_at,
-                form.label.data.strip(),
-                now=utcnow(),
-                actor=current_staff().actor,
-            )
-        except NonExistentLocalTime:
-            form.starts_at.errors.append(
-                "That time does not exist on this day (the clocks change). Choose another."
+                db.session, _own(), *span, form.label.data.strip(), now=utcnow(), actor=current_staff().actor
             )
         except InvalidHours as invalid:
             form[invalid.field].errors.append(str(invalid))
@@ -105,10 +93,7 @@ def _page(hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOf
 
 
 def _saved(message: str) -> ResponseReturnValue:
-    clashing = clashes(db.session, _clinician(), utcnow())
-    if clashing:
-        message += f" {len(clashing)} booked consultations fall outside your hours: see the list below."
-    flash(message)
+    flash(message + " Bookings that no longer fit are listed first on this page.")
     return redirect(url_for(".hours"), 303)
 
 
