@@ -22,22 +22,23 @@ from .forms import StaffBookingForm
 def book_page(viewer: StaffMember) -> ResponseReturnValue:
     """GET: the choices and free times; POST: book them for the patient and show the consultation."""
     if request.method == "GET":
-        return _page(viewer, StaffBookingForm(request.args))
+        form = StaffBookingForm(request.args)
+        return _page(viewer, form, _service(viewer, form))
     form = StaffBookingForm()
-    service = _service(viewer, form)
     wanted = form.checked_request(utcnow().astimezone(form.time_zone.chosen(form, _default_zone())).date())
+    service = _service(viewer, form)  # after the form's own checks, which reset its fields' errors
     if service is None or wanted is None:
-        return _page(viewer, form)
+        return _page(viewer, form, service)
     try:
         booked = book_for_patient(
             db.session, viewer, wanted, now=utcnow(), secret=current_app.config["SECRET_KEY"]
         )
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
-        return _page(viewer, form, refusal)
+        return _page(viewer, form, service, refusal)
     except NotFound as missing:
         form[missing.field or "service"].errors.append(str(missing))
-        return _page(viewer, form)
+        return _page(viewer, form, service)
     consultation = booked.consultation
     if consultation.patient.email:
         flash(f"Booked {consultation.reference}. {consultation.patient.name} gets a confirmation e-mail.")
@@ -54,9 +55,11 @@ def manage_link(consultation: Consultation) -> str:
 
 
 def _page(
-    viewer: StaffMember, form: StaffBookingForm, refusal: SlotUnavailable | None = None
+    viewer: StaffMember,
+    form: StaffBookingForm,
+    service: Service | None,
+    refusal: SlotUnavailable | None = None,
 ) -> ResponseReturnValue:
-    service = _service(viewer, form)
     tz = form.time_zone.chosen(form, _default_zone())
     calendar = alternatives = None
     clinicians = []

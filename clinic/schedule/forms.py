@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..booking.forms import ClinicianField, DetailsForm, ReasonField, TimePickerFields
+from ..booking.forms import DetailsForm, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
@@ -100,9 +100,7 @@ class StaffCancelForm(FlaskForm):
 
 
 class MoveForm(TimePickerFields):
-    """A new time for a consultation, shown in the patient's zone; optionally another clinician."""
-
-    clinician = ClinicianField(invalid="Choose a clinician from the list.")
+    """A new time for a consultation with the same clinician, shown in the patient's zone."""
 
 
 class StaffBookingForm(DetailsForm):

@@ -12,12 +12,13 @@ from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
-from ..models import Consultation, utcnow
+from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.agenda import (
     Moment,
     Scope,
     consultation_for_staff,
     day_agenda,
+    day_statuses,
     departments,
     row_for,
     schedule_scope,
@@ -75,16 +76,18 @@ def week() -> ResponseReturnValue:
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
     query, scope, tz = _schedule()
-    agenda = day_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
+    lines = day_statuses(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
     return {
         "consultations": [
             {
-                "id": row.consultation.id,
-                "status": row.consultation.status.value,
-                "label": forms.STATUS_LABELS[row.consultation.status],
-                "waiting_since": _local_hhmm(row.consultation.arrived_at, tz) if row.waiting else None,
+                "id": line.id,
+                "status": line.status.value,
+                "label": forms.STATUS_LABELS[line.status],
+                "waiting_since": _local_hhmm(line.arrived_at, tz)
+                if line.status is ConsultationStatus.ARRIVED
+                else None,
             }
-            for row in agenda.rows
+            for line in lines
         ]
     }
 
@@ -92,22 +95,21 @@ def updates() -> ResponseReturnValue:
 @bp.get(f"/consultations/<{ID}:consultation_id>")
 @staff_only
 def consultation(consultation_id: int) -> ResponseReturnValue:
-    return _consultation_page(consultation_for_staff(db.session, current_staff(), consultation_id))
+    return _consultation_page(consultation_id)
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/status")
 @staff_only
 def change_status(consultation_id: int) -> ResponseReturnValue:
     form = forms.StatusForm()
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     if not form.validate():
-        return _consultation_page(found, status_form=form), 422
+        return _consultation_page(consultation_id, status_form=form), 422
     moment = _moment()
     changed = set_status(
-        db.session, current_staff(), found.id, form.chosen(), now=moment.instant, window=moment.window
+        db.session, current_staff(), consultation_id, form.chosen(), now=moment.instant, window=moment.window
     )
     flash(f"{changed.patient.name}: {forms.STATUS_LABELS[changed.status].lower()}.")
-    return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=found.id), 303)
+    return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=changed.id), 303)
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/start")
@@ -122,26 +124,26 @@ def start(consultation_id: int) -> ResponseReturnValue:
 @staff_only
 def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     if not form.validate():
-        return _consultation_page(found, cancel_form=form), 422
-    cancel_for_patient(db.session, current_staff(), found.id, now=utcnow(), reason=form.reason.data)
-    flash(_told(found, "is cancelled"))
-    return redirect(url_for(".consultation", consultation_id=found.id), 303)
+        return _consultation_page(consultation_id, cancel_form=form), 422
+    cancelled = cancel_for_patient(
+        db.session, current_staff(), consultation_id, now=utcnow(), reason=form.reason.data
+    )
+    flash(_told(cancelled, "is cancelled"))
+    return redirect(url_for(".consultation", consultation_id=cancelled.id), 303)
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/companion")
 @staff_only
 def invite(consultation_id: int) -> ResponseReturnValue:
     form = forms.CompanionForm()
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
     details = form.checked()
     if details is None:
-        return _consultation_page(found, companion_form=form), 422
+        return _consultation_page(consultation_id, companion_form=form), 422
     secret = current_app.config["SECRET_KEY"]
-    invite_companion(db.session, current_staff(), found.id, details, now=utcnow(), secret=secret)
+    invite_companion(db.session, current_staff(), consultation_id, details, now=utcnow(), secret=secret)
     flash(f"{details.name} is invited: they get their own invitation and video link by e-mail.")
-    return redirect(url_for(".consultation", consultation_id=found.id), 303)
+    return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
 
 
 @bp.post(f"/consultations/<{ID}:consultation_id>/companion/remove")
@@ -162,17 +164,19 @@ def choose_new_time(consultation_id: int) -> ResponseReturnValue:
 @bp.post(f"/consultations/<{ID}:consultation_id>/move")
 @staff_only
 def move(consultation_id: int) -> ResponseReturnValue:
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
-    form = forms.MoveForm(time_zone=found.patient_time_zone)
-    if not form.validate():
-        return _move_page(found, form)
-    try:
-        moved = move_for_patient(db.session, current_staff(), found.id, form.start.data, now=utcnow())
-    except SlotUnavailable as refusal:
-        form.start.errors.append(str(refusal))
-        return _move_page(found, form, status_for(refusal))
-    flash(_told(moved, "has moved"))
-    return redirect(url_for(".consultation", consultation_id=moved.id), 303)
+    form, status = forms.MoveForm(), None
+    if form.validate():
+        try:
+            moved = move_for_patient(
+                db.session, current_staff(), consultation_id, form.start.data, now=utcnow()
+            )
+        except SlotUnavailable as refusal:
+            form.start.errors.append(str(refusal))
+            status = status_for(refusal)
+        else:
+            flash(_told(moved, "has moved"))
+            return redirect(url_for(".consultation", consultation_id=moved.id), 303)
+    return _move_page(consultation_for_staff(db.session, current_staff(), consultation_id), form, status)
 
 
 @bp.route("/book", methods=["GET", "POST"])
@@ -227,13 +231,14 @@ def _local_hhmm(instant: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _consultation_page(
-    found: Consultation,
+    consultation_id: int,
     *,
     status_form: forms.StatusForm | None = None,
     cancel_form: forms.StaffCancelForm | None = None,
     companion_form: forms.CompanionForm | None = None,
 ) -> ResponseReturnValue:
     staff, moment = current_staff(), _moment()
+    found = consultation_for_staff(db.session, staff, consultation_id)
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.clinician_id == found.clinician_id
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])

@@ -22,12 +22,7 @@ from .lifecycle import cancel, reschedule
 
 def bookable_services(session: Session, viewer: StaffMember) -> list[Service]:
     """The services `viewer` may book for patients, by department then name."""
-    services = offered_services(session)
-    if viewer.role is StaffRole.ADMIN:
-        return services
-    if viewer.role is StaffRole.RECEPTION:
-        return [s for s in services if s.department_id == viewer.department_id]
-    return [s for s in services if any(c.id == viewer.clinician_id for c in s.clinicians)]
+    return [service for service in offered_services(session) if _may_book(viewer, service)]
 
 
 def bookable_clinicians(session: Session, viewer: StaffMember, service: Service) -> list[Clinician]:
@@ -41,9 +36,17 @@ def bookable_clinicians(session: Session, viewer: StaffMember, service: Service)
 def bookable_service(session: Session, viewer: StaffMember, service_id: int) -> Service:
     """The service asked for, if `viewer` may book it; NotFound (beside the field) otherwise."""
     service = active_service(session, service_id)
-    if service.id not in {s.id for s in bookable_services(session, viewer)}:
+    if not _may_book(viewer, service):
         raise NotFound("No such service is offered.", field="service")
     return service
+
+
+def _may_book(viewer: StaffMember, service: Service) -> bool:
+    if viewer.role is StaffRole.ADMIN:
+        return True
+    if viewer.role is StaffRole.RECEPTION:
+        return service.department_id == viewer.department_id
+    return any(c.id == viewer.clinician_id and c.active for c in service.clinicians)
 
 
 def book_for_patient(
@@ -65,29 +68,11 @@ def book_for_patient(
 
 
 def move_for_patient(
-    session: Session,
-    viewer: StaffMember,
-    consultation_id: int,
-    new_start: datetime,
-    *,
-    now: datetime,
-    clinician_id: int | None = None,
+    session: Session, viewer: StaffMember, consultation_id: int, new_start: datetime, *, now: datetime
 ) -> Consultation:
-    """Move a consultation `viewer` may see to another free time (another clinician they may book)."""
-    consultation = consultation_for_staff(session, viewer, consultation_id)
-    if clinician_id is not None and clinician_id != consultation.clinician_id:
-        allowed = {c.id for c in bookable_clinicians(session, viewer, consultation.service)}
-        if clinician_id not in allowed:
-            raise NotFound("That clinician does not offer this service.", field="clinician")
-    return reschedule(
-        session,
-        consultation_id,
-        new_start,
-        now=now,
-        actor=viewer.actor,
-        clinician_id=clinician_id,
-        enforce_cutoff=False,
-    )
+    """Move a consultation `viewer` may see to another free time with the same clinician."""
+    consultation_for_staff(session, viewer, consultation_id)
+    return reschedule(session, consultation_id, new_start, now=now, actor=viewer.actor, enforce_cutoff=False)
 
 
 def cancel_for_patient(
