@@ -225,7 +225,13 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
     )
     assert signed_in.token  # the old app still works while the new one waits
     confirm_enrolment(
-        session, user.id, pyotp.TOTP(new_key).at(later), now=later, secret_key=TEST_SECRET, actor=SYSTEM
+        session,
+        user.id,
+        pyotp.TOTP(new_key).at(later),
+        now=later,
+        secret_key=TEST_SECRET,
+        actor=SYSTEM,
+        current_code=pyotp.TOTP(old_key).at(later + timedelta(seconds=30)),
     )
 
     latest = later + timedelta(minutes=1)
@@ -238,3 +244,25 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
 def test_admins_need_a_second_factor_in_production_unless_told_otherwise(database_url):
     assert production_config(database_url).REQUIRE_ADMIN_MFA is True
     assert DevelopmentConfig.REQUIRE_ADMIN_MFA is False
+
+
+def test_a_signed_in_session_alone_cannot_replace_the_second_factor(app, client, session):
+    user = factories.staff(session)
+    sign_in(client, user)
+    old_key, _ = enrol_in_browser(client)
+    page = client.get("/account/two-factor").text
+    new_key = re.search(r'<code id="totp-key">([A-Z2-7]+)</code>', page).group(1)
+
+    without = client.post("/account/two-factor", data={"code": pyotp.TOTP(new_key).now()})
+    wrong = client.post(
+        "/account/two-factor", data={"code": pyotp.TOTP(new_key).now(), "current_code": "000000"}
+    )
+    proven = client.post(
+        "/account/two-factor", data={"code": pyotp.TOTP(new_key).now(), "current_code": next_code(old_key)}
+    )
+
+    assert 'id="current_code"' in page
+    assert without.status_code == 422 and wrong.status_code == 422 and 'id="current_code-error"' in wrong.text
+    assert proven.status_code == 200
+    session.commit()
+    assert session.get(StaffUser, user.id, populate_existing=True).totp_pending_secret is None

@@ -291,3 +291,21 @@ def test_a_schedules_own_polling_does_not_keep_an_unattended_screen_signed_in(ap
 
     assert client.get("/schedule/updates").status_code == 302
     assert the_session(session).end_reason is SessionEnd.IDLE
+
+
+def test_a_stolen_session_cannot_guess_the_current_password_without_limit(app, client, admin, session):
+    sign_in(client, admin)
+    guess = {"new_password": "a thiefs new password", "confirm": "a thiefs new password"}
+    per_address = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+
+    answers = [
+        client.post("/account/password", data={**guess, "current_password": f"guess {n}"}).status_code
+        for n in range(per_address + 1)
+    ]
+    right = client.post("/account/password", data={**guess, "current_password": factories.STAFF_PASSWORD})
+
+    assert answers[:per_address] == [422] * per_address and answers[-1] == 429
+    assert right.status_code == 429  # the address waits, as after failed sign-ins
+    session.commit()
+    failed = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.login_failed")).all()
+    assert len(failed) == per_address

@@ -11,16 +11,15 @@ from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import utcnow
-from ..staff.accounts import change_own_password
 from ..staff.errors import AccountError, InvalidAccount
 from ..staff.events import actor_for
 from ..staff.mfa import confirm_enrolment, pending_enrolment
 from ..staff.overview import account_overview
 from ..staff.sessions import end_other_sessions
-from ..staff.signin import SecondStep, sign_in_enrolling
+from ..staff.signin import SecondStep, change_own_password, sign_in_enrolling
 from . import sessions
 from .access import staff_required
-from .forms import ChangePasswordForm, CodeForm
+from .forms import ChangePasswordForm, CodeForm, ReplaceFactorForm
 from .views import bp, landing, page, refusal
 
 
@@ -47,11 +46,22 @@ def change_password() -> ResponseReturnValue:
     actor = actor_for(current_user.id, request.remote_addr)
     current, new = form.current_password.data, form.new_password.data
     try:
-        change_own_password(db.session, current_user.id, current, new, now=utcnow(), actor=actor)
+        change_own_password(
+            db.session,
+            current_user.id,
+            current,
+            new,
+            now=utcnow(),
+            rules=sessions.rules(),
+            client=sessions.client(),
+            actor=actor,
+        )
     except InvalidAccount as invalid:
         for name, message in invalid.errors.items():
             form[name].errors.append(message)
         return _account_page(form)
+    except AccountError as refused:  # this address failed too often: wait, as at sign-in
+        return refusal("auth/account.html", form, form.current_password, refused, **_overview())
     sessions.end()
     flash("Your password is changed and every session has ended: sign in with the new password.")
     return redirect(url_for(".login"), 303)
@@ -73,36 +83,51 @@ def two_factor() -> ResponseReturnValue:
     if not current_user.is_authenticated and enrolling is None:
         return login_manager.unauthorized()
     user_id = current_user.id if current_user.is_authenticated else enrolling.user_id
-    form = CodeForm()
+    replacing = current_user.is_authenticated and current_user.has_totp
+    form = ReplaceFactorForm() if replacing else CodeForm()
     if form.validate_on_submit():
         try:
-            return _confirmed(user_id, form.code.data, enrolling)
+            return _confirmed(user_id, form, enrolling)
         except AccountError as refused:
-            return refusal("auth/two_factor.html", form, form.code, refused, **_enrolment(user_id))
+            field = form[getattr(refused, "field", "code")]
+            return refusal("auth/two_factor.html", form, field, refused, **_enrolment(user_id))
     return page("auth/two_factor.html", form, **_enrolment(user_id))
 
 
-def _confirmed(user_id: int, code: str, enrolling: sessions.Pending | None) -> ResponseReturnValue:
+def _confirmed(user_id: int, form: CodeForm, enrolling: sessions.Pending | None) -> ResponseReturnValue:
     """The recovery codes, shown once; a half-signed-in admin is signed in from here on."""
     now, rules = utcnow(), sessions.rules()
     if current_user.is_authenticated:
         actor = actor_for(user_id, request.remote_addr)
+        current_code = form.current_code.data if isinstance(form, ReplaceFactorForm) else ""
         codes = confirm_enrolment(
-            db.session, user_id, code, now=now, secret_key=rules.secret_key, actor=actor
+            db.session,
+            user_id,
+            form.code.data,
+            now=now,
+            secret_key=rules.secret_key,
+            actor=actor,
+            current_code=current_code,
         )
         onward = url_for(".account")
     else:
-        result = sign_in_enrolling(db.session, user_id, code, now=now, rules=rules, client=sessions.client())
+        result = sign_in_enrolling(
+            db.session, user_id, form.code.data, now=now, rules=rules, client=sessions.client()
+        )
         sessions.start(result.user, result.token)
         codes, onward = result.recovery_codes, sessions.local_path(enrolling.next) or landing(result.user)
     return render_template("auth/recovery_codes.html", codes=codes, onward=onward)
 
 
 def _account_page(form: ChangePasswordForm) -> ResponseReturnValue:
+    return page("auth/account.html", form, **_overview())
+
+
+def _overview() -> dict:
     overview = account_overview(
         db.session, current_user.id, current_user.session_token, now=utcnow(), rules=sessions.rules().sessions
     )
-    return page("auth/account.html", form, overview=overview)
+    return {"overview": overview}
 
 
 def _enrolment(user_id: int) -> dict:

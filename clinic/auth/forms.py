@@ -30,6 +30,16 @@ class CodeForm(FlaskForm):
     )
 
 
+class ReplaceFactorForm(CodeForm):
+    """Setting up a new authenticator app when one is set up already: a code from the old one too."""
+
+    current_code = StringField(
+        "Code from your current app (or a recovery code)",
+        validators=[DataRequired("Enter a code from the app you use now."), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
+    )
+
+
 class ChangePasswordForm(FlaskForm):
     """A new password for the signed-in staff member: every session, this one too, ends with it."""
 

@@ -117,20 +117,6 @@ def change_password(
     return user
 
 
-def change_own_password(
-    session: Session, user_id: int, current: str, new: str, *, now: datetime, actor: Actor
-) -> StaffUser:
-    """`change_password` for a signed-in staff member, who proves the current password first."""
-    user = session.get(StaffUser, user_id)
-    if not verify_password(user.password_hash, current):
-        raise InvalidAccount({"current_password": "That is not your current password."})
-    try:
-        check_password(new)
-    except InvalidAccount:
-        raise InvalidAccount({"new_password": f"Use at least {MIN_PASSWORD_LENGTH} characters."}) from None
-    return change_password(session, user_id, new, now=now, actor=actor)
-
-
 def rehash_if_outdated(session: Session, user: StaffUser, password: str) -> None:
     """Store `password` (just verified) again if its hash has older argon2 parameters than ours."""
     if not _hasher.check_needs_rehash(user.password_hash):

@@ -33,8 +33,9 @@ class LoginRefused(AccountError):
 class CodeRefused(AccountError):
     """A second-factor code that is wrong, was used already, or has expired."""
 
-    def __init__(self) -> None:
+    def __init__(self, field: str = "code") -> None:
         super().__init__("That code is wrong or was used already. Enter the code your app shows now.")
+        self.field = field  # "current_code" when replacing a factor: the old app's code was wrong
 
 
 class AddressThrottled(AccountError):

@@ -56,17 +56,29 @@ def pending_enrolment(session: Session, user_id: int, *, secret_key: str, issuer
 
 
 def confirm_enrolment(
-    session: Session, user_id: int, code: str, *, now: datetime, secret_key: str, actor: Actor
+    session: Session,
+    user_id: int,
+    code: str,
+    *,
+    now: datetime,
+    secret_key: str,
+    actor: Actor,
+    current_code: str = "",
 ) -> list[str]:
     """Make the pending secret the account's second factor once `code` proves the app has it.
 
-    Returns ten new recovery codes (the old ones stop working); CodeRefused if the code is wrong.
+    Replacing a factor needs `current_code` from the old one (or a recovery code) too: a stolen
+    session alone cannot swap the second factor for the thief's. Returns ten new recovery codes (the
+    old ones stop working); CodeRefused, naming the field, if a code is wrong.
     """
     with write_transaction(session):
         user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        proven = accept_code(session, user, current_code, now=now, secret_key=secret_key, actor=actor)
+        if user.has_totp and proven is None:
+            raise CodeRefused(field="current_code")
         codes = enrol(session, user, code, now=now, secret_key=secret_key, actor=actor)
-    if codes is None:
-        raise CodeRefused()
+        if codes is None:
+            raise CodeRefused()
     return codes
 
 

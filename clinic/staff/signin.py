@@ -15,11 +15,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..audit import Actor
 from ..models import StaffUser
 from ..models.transactions import write_transaction
 from . import events, mfa, throttle
-from .accounts import dummy_hash, rehash_if_outdated, staff_by_email, verify_password
-from .errors import AccountError, CodeRefused, LoginRefused
+from .accounts import (
+    MIN_PASSWORD_LENGTH,
+    change_password,
+    check_password,
+    dummy_hash,
+    rehash_if_outdated,
+    staff_by_email,
+    verify_password,
+)
+from .errors import AccountError, CodeRefused, InvalidAccount, LoginRefused
 from .sessions import Client, SessionRules, open_session
 
 
@@ -121,6 +130,36 @@ def sign_in_enrolling(
         return _Proof("totp_enrolled", tuple(codes)) if codes else None
 
     return _complete(session, user_id, now, rules, client, proof)
+
+
+def change_own_password(
+    session: Session,
+    user_id: int,
+    current: str,
+    new: str,
+    *,
+    now: datetime,
+    rules: SignInRules,
+    client: Client,
+    actor: Actor,
+) -> StaffUser:
+    """`change_password` for a signed-in staff member, who proves the current password first.
+
+    A wrong current password counts like a wrong sign-in (the address throttle and the account's
+    lockout), so a stolen session cannot guess it without limit; a locked account changes nothing.
+    """
+    _refuse_if_throttled(session, client, now, rules)
+    user = session.get(StaffUser, user_id)
+    correct = verify_password(user.password_hash, current)
+    reason = _refusal(user, correct, now)
+    if reason is not None:
+        _count_refusal(session, user, reason, now, rules, client)
+        raise InvalidAccount({"current_password": "That is not your current password."})
+    try:
+        check_password(new)
+    except InvalidAccount:
+        raise InvalidAccount({"new_password": f"Use at least {MIN_PASSWORD_LENGTH} characters."}) from None
+    return change_password(session, user_id, new, now=now, actor=actor)
 
 
 def second_step(user: StaffUser, rules: SignInRules) -> SecondStep | None:
