@@ -75,8 +75,8 @@ class Config:
     ZOOM_CLIENT_ID = _env("ZOOM_CLIENT_ID")
     # Zoom Server-to-Server OAuth client secret.
     ZOOM_CLIENT_SECRET = _env("ZOOM_CLIENT_SECRET")
-    # Zoom user (id or e-mail) who hosts the meetings; "me" when unset.
-    ZOOM_USER_ID = _env("ZOOM_USER_ID")
+    # Zoom user (id or e-mail) who hosts the meetings; "me" is the app's own user.
+    ZOOM_USER_ID = _env("ZOOM_USER_ID", "me")
     # Where Zoom access tokens come from.
     ZOOM_OAUTH_URL = _env("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token")
     # Zoom REST API root.

@@ -37,6 +37,12 @@ def _wants_problem() -> bool:
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(BookingError)
+    def refused(error: BookingError):
+        # Pages' refusals; the API's blueprint answers its own with problem+json.
+        status = status_for(error)
+        return render_template("error.html", code=status, message=str(error)), status
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if _wants_problem():

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from clinic.models import ConsultationStatus, StaffRole, utcnow
-from clinic.scheduling.agenda import age_on
+from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
 
 from . import factories

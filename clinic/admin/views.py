@@ -2,16 +2,13 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from ..audit import Actor
-from ..auth.access import staff_required
+from ..auth.access import current_staff, staff_required
 from ..extensions import db
 from ..hospital.service_settings import services_for_admin, set_meeting_provider
 from ..jobs.monitor import outbox_page, retry_dead_letter
 from ..meetings.base import PROVIDER_NAMES
 from ..models import StaffRole, utcnow
-from ..scheduling.errors import NotFound
 from .forms import OutboxFilterForm, ProviderForm, provider_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,7 +40,7 @@ def outbox() -> ResponseReturnValue:
 @bp.post(f"/outbox/<{_ID}:message_id>/retry")
 @admins_only
 def retry(message_id: int) -> ResponseReturnValue:
-    if retry_dead_letter(db.session, message_id, now=utcnow(), actor=_actor()):
+    if retry_dead_letter(db.session, message_id, now=utcnow(), actor=current_staff().actor):
         flash(f"Message {message_id} is queued again: the worker runs it within a few seconds.")
     else:
         flash(f"Message {message_id} is not a dead letter (any more), so nothing changed.")
@@ -63,7 +60,7 @@ def set_service_provider(service_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _services_page({service_id: form}), 422
     chosen = form.provider.data or None
-    service = set_meeting_provider(db.session, service_id, chosen, now=utcnow(), actor=_actor())
+    service = set_meeting_provider(db.session, service_id, chosen, now=utcnow(), actor=current_staff().actor)
     provider = provider_label(chosen) if chosen else "the hospital default"
     flash(f"Saved: new meetings for {service.name} are made with {provider}.")
     return redirect(url_for(".services"), 303)
@@ -72,11 +69,6 @@ def set_service_provider(service_id: int) -> ResponseReturnValue:
 @bp.errorhandler(403)
 def forbidden(_error: Exception) -> ResponseReturnValue:
     return render_template("admin/forbidden.html"), 403
-
-
-@bp.errorhandler(NotFound)
-def not_found(error: NotFound) -> ResponseReturnValue:
-    return render_template("error.html", code=404, message=str(error)), 404
 
 
 def _services_page(posted: dict[int, ProviderForm] | None = None) -> str:
@@ -91,7 +83,3 @@ def _services_page(posted: dict[int, ProviderForm] | None = None) -> str:
 
 def _prefix(service_id: int) -> str:
     return f"service-{service_id}"
-
-
-def _actor() -> Actor:
-    return Actor.staff(current_user.id, request.remote_addr)

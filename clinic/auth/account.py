@@ -5,20 +5,19 @@ CLINIC_REQUIRE_ADMIN_MFA is on: until it is set up they have no session, so no o
 """
 
 import segno
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import utcnow
 from ..staff.errors import AccountError, InvalidAccount
-from ..staff.events import actor_for
 from ..staff.mfa import confirm_enrolment, pending_enrolment
 from ..staff.overview import account_overview
 from ..staff.sessions import end_other_sessions
 from ..staff.signin import SecondStep, change_own_password, sign_in_enrolling
 from . import sessions
-from .access import staff_required
+from .access import current_staff, staff_required
 from .forms import ChangePasswordForm, CodeForm, ReplaceFactorForm
 from .views import bp, landing, page, refusal
 
@@ -43,7 +42,7 @@ def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return _account_page(form)
-    actor = actor_for(current_user.id, request.remote_addr)
+    actor = current_staff().actor
     current, new = form.current_password.data, form.new_password.data
     try:
         change_own_password(
@@ -70,7 +69,7 @@ def change_password() -> ResponseReturnValue:
 @bp.post("/account/sessions/end-others")
 @staff_required()
 def sign_out_elsewhere() -> ResponseReturnValue:
-    actor, token = actor_for(current_user.id, request.remote_addr), current_user.session_token
+    actor, token = current_staff().actor, current_user.session_token
     ended = end_other_sessions(db.session, current_user.id, token, now=utcnow(), actor=actor)
     flash(f"Signed out of {ended} other session{'' if ended == 1 else 's'}.")
     return redirect(url_for(".account"), 303)
@@ -98,7 +97,7 @@ def _confirmed(user_id: int, form: CodeForm, enrolling: sessions.Pending | None)
     """The recovery codes, shown once; a half-signed-in admin is signed in from here on."""
     now, rules = utcnow(), sessions.rules()
     if current_user.is_authenticated:
-        actor = actor_for(user_id, request.remote_addr)
+        actor = current_staff().actor
         current_code = form.current_code.data if isinstance(form, ReplaceFactorForm) else ""
         codes = confirm_enrolment(
             db.session,

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import book
-from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
+from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
 from ..scheduling.lifecycle import cancel, reschedule
 from . import calendar, forms
 from .access import managed, patient_actor
@@ -123,12 +123,6 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
 @bp.errorhandler(ChangeNotAllowed)
 def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
     return render_template("booking/too_late.html", error=error), status_for(error)
-
-
-@bp.errorhandler(BookingError)
-def refused(error: BookingError) -> ResponseReturnValue:
-    status = status_for(error)
-    return render_template("error.html", code=status, message=str(error)), status
 
 
 def _step(form: forms.ChoiceFields, target: str) -> ResponseReturnValue:

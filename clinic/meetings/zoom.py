@@ -33,7 +33,7 @@ class ZoomSettings:
         require(settings, _REQUIRED)
         return cls(
             *(settings[name] for name in _REQUIRED),
-            user_id=settings["ZOOM_USER_ID"] or "me",  # "me": the app's own user
+            user_id=settings["ZOOM_USER_ID"],
             oauth_url=settings["ZOOM_OAUTH_URL"],
             api_url=settings["ZOOM_API_BASE_URL"].rstrip("/"),
             timeouts=Timeouts.from_mapping(settings),

@@ -34,7 +34,7 @@ def may_access(requester: StaffMember, consultation: Consultation, granted: froz
         return False
     if requester.role in granted:
         return True
-    return requester.clinician_id is not None and requester.clinician_id == consultation.clinician_id
+    return requester.is_clinician_of(consultation)
 
 
 def consultation_for(

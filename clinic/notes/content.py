@@ -54,17 +54,3 @@ def check_text(name: str, value: object) -> str:
     if _CONTROL.search(value):
         raise InvalidNote({name: "This contains characters that are not allowed, such as control codes."})
     return value
-
-
-def checked_note(values: dict[str, object]) -> SoapNote:
-    """A SoapNote from raw values; InvalidNote names every field that breaks the rules."""
-    clean: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for name in FIELDS:
-        try:
-            clean[name] = check_text(name, values.get(name))
-        except InvalidNote as invalid:
-            errors.update(invalid.errors)
-    if errors:
-        raise InvalidNote(errors)
-    return SoapNote(**clean)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import audit
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
+from ..scheduling.patients import age_on
 from ..scheduling.timezones import zone
 from ..staff.members import StaffMember
 from .access import consultation_for
@@ -173,7 +174,7 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         id=consultation.id,
         patient_name=patient.name,
         birth_date=patient.birth_date,
-        age=_age(patient.birth_date, now.astimezone(zone(time_zone)).date()),
+        age=age_on(patient.birth_date, now.astimezone(zone(time_zone)).date()),
         starts_at=consultation.starts_at,
         time_zone=time_zone,
         service_name=consultation.service.name,
@@ -181,7 +182,3 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         reason=consultation.reason,
         status=consultation.status.value,
     )
-
-
-def _age(birth_date: date, today: date) -> int:
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))

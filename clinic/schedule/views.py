@@ -25,7 +25,7 @@ from ..scheduling.agenda import (
     week_agenda,
 )
 from ..scheduling.consulting import set_status, start_call
-from ..scheduling.errors import BookingError, SlotUnavailable
+from ..scheduling.errors import SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
 from ..scheduling.waiting_room import JoinWindow
@@ -195,12 +195,6 @@ def letter(consultation_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.errorhandler(BookingError)
-def refused(error: BookingError) -> ResponseReturnValue:
-    status = status_for(error)
-    return render_template("error.html", code=status, message=str(error)), status
-
-
 def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
     query = forms.ScheduleQuery(request.args)
     query.validate()
@@ -240,13 +234,14 @@ def _consultation_page(
     staff, moment = current_staff(), _moment()
     found = consultation_for_staff(db.session, staff, consultation_id)
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
-    own = staff.clinician_id == found.clinician_id
+    own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
+    row = row_for(staff, found, found.starts_at.astimezone(tz).date(), moment)
     history = events_for(db.session, "consultation", found.id)
     return render_template(
         "schedule/consultation.html",
         consultation=found,
-        row=row_for(staff, found, found.starts_at.astimezone(tz).date(), moment),
+        row=row,
         zone=tz,
         history=history,
         who=actor_names(db.session, history),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from ..models import Clinician, Consultation, ConsultationStatus, Department, StaffRole
 from ..staff.members import StaffMember
 from .errors import NotFound
+from .patients import age_on
 from .status import allowed_next
 from .timezones import day_bounds
 from .waiting_room import JoinWindow, in_time_for
@@ -113,6 +114,7 @@ class Row:
     consultation: Consultation
     age: int
     actions: frozenset[ConsultationStatus]
+    own: bool  # the viewer is its clinician: they hold the call and see the reason for the visit
     may_start: bool  # the viewer holds the call and it may still be started or rejoined
 
     @property
@@ -161,18 +163,13 @@ def week_agenda(
 
 def row_for(viewer: StaffMember, consultation: Consultation, day: date, moment: Moment) -> Row:
     """What `viewer` sees of one consultation on `day`, and the status changes open to them now."""
-    own_call = viewer.clinician_id is not None and viewer.clinician_id == consultation.clinician_id
+    own_call = viewer.is_clinician_of(consultation)
     actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
     if not own_call:
         actions -= CLINICIANS_OWN
     actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
-    return Row(consultation, age_on(consultation.patient.birth_date, day), actions, may_start)
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Whole years of age on `day`."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+    return Row(consultation, age_on(consultation.patient.birth_date, day), actions, own_call, may_start)
 
 
 # What the pages show of each consultation; `visible` has joined the clinician already.

@@ -27,7 +27,7 @@ def start_call(
     Only the consultation's clinician may start it, inside the join window, once the meeting exists.
     """
     consultation = consultation_for_staff(session, viewer, consultation_id)
-    if consultation.clinician_id != viewer.clinician_id:
+    if not viewer.is_clinician_of(consultation):
         raise NotFound("No such consultation.")
     state = room(consultation, now, window)
     if state.phase is Phase.EARLY:
@@ -58,7 +58,7 @@ def set_status(
     if it is too early (arrived before the room opens, a no-show before the start) or too late.
     """
     consultation = consultation_for_staff(session, viewer, consultation_id)
-    if status in CLINICIANS_OWN and consultation.clinician_id != viewer.clinician_id:
+    if status in CLINICIANS_OWN and not viewer.is_clinician_of(consultation):
         raise NotFound("No such consultation.")
     check_transition(consultation.status, status)
     if not in_time_for(status, consultation, now, window):

@@ -117,3 +117,8 @@ def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | No
     elif value.year < today.year - 130:
         errors["birth_date"] = "Check the year of birth."
     return value
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years of age on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))

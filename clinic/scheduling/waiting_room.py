@@ -66,7 +66,6 @@ class Room:
 
     phase: Phase
     opens_at: datetime
-    closes_at: datetime
     time_zone: str  # the patient's, which the room's times are shown in
     checked_in: bool  # the patient said they are here, or the call has started
     can_check_in: bool
@@ -99,7 +98,6 @@ def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
     return Room(
         phase=phase,
         opens_at=opens_at,
-        closes_at=closes_at,
         time_zone=consultation.patient_time_zone,
         checked_in=checked_in,
         can_check_in=phase is Phase.OPEN and not checked_in and now <= consultation.ends_at,

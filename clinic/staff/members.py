@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from ..audit import Actor
-from ..models import StaffRole
+from ..models import Consultation, StaffRole
 
 
 @dataclass(frozen=True)
@@ -24,3 +24,7 @@ class StaffMember:
     @property
     def is_clinician(self) -> bool:
         return self.role is StaffRole.CLINICIAN
+
+    def is_clinician_of(self, consultation: Consultation) -> bool:
+        """Whether this is the consultation's own clinician: who holds its call and may read its notes."""
+        return self.clinician_id is not None and self.clinician_id == consultation.clinician_id
