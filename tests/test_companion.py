@@ -14,12 +14,12 @@ from clinic.scheduling.companions import (
     add_companion,
     check_companion_details,
     companion_for_token,
-    companion_link,
     remove_companion,
 )
 from clinic.scheduling.errors import ChangeNotAllowed, NotFound
 from clinic.scheduling.lifecycle import cancel, reschedule
 from clinic.scheduling.patients import InvalidDetails
+from clinic.scheduling.tokens import companion_link
 
 from . import factories
 from .conftest import TEST_SECRET

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.models import Companion, ConsultationStatus, OutboxKind, OutboxMessage
-from clinic.scheduling.companions import companion_link
+from clinic.scheduling.tokens import companion_link
 
 from . import factories
 from .conftest import TEST_SECRET

@@ -12,13 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..links import manage_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
-from ..scheduling.companions import companion_link
-from ..scheduling.tokens import manage_token
+from ..scheduling.tokens import companion_link, manage_link
 from .outbox import enqueue_retired_meeting, plan_reminders
 from .settings import WorkerSettings
 
@@ -230,7 +228,7 @@ def _notice(
         hospital_name=settings.hospital_name,
         join_url=join_url,
         host_url=consultation.meeting_host_url or join_url,
-        manage_url=manage_url(base_url, reference, manage_token(secret, consultation.uuid)),
+        manage_url=manage_link(consultation, base_url=base_url, secret=secret),
         patient=Recipient(
             patient.name, patient.email or "", consultation.patient_time_zone, patient.language
         ),

@@ -10,11 +10,9 @@ from ..booking.calendar import group_by_day
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
-from ..links import manage_url
-from ..models import Consultation, Service, utcnow
+from ..models import Service, utcnow
 from ..scheduling.errors import NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
-from ..scheduling.tokens import manage_token
 from ..staff.members import StaffMember
 from .forms import StaffBookingForm
 
@@ -45,13 +43,6 @@ def book_page(viewer: StaffMember) -> ResponseReturnValue:
     else:
         flash(f"Booked {consultation.reference}. No e-mail: print the letter or read it to the patient.")
     return redirect(url_for("schedule.consultation", consultation_id=consultation.id), 303)
-
-
-def manage_link(consultation: Consultation) -> str:
-    """The patient's own link to their booking, for the printed letter."""
-    config = current_app.config
-    token = manage_token(config["SECRET_KEY"], consultation.uuid)
-    return manage_url(config["PUBLIC_BASE_URL"], consultation.reference, token)
 
 
 def _page(

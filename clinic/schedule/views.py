@@ -28,6 +28,7 @@ from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
+from ..scheduling.tokens import manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from . import booking_desk, forms
@@ -191,7 +192,11 @@ def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
     return render_template(
-        "schedule/letter.html", consultation=found, manage_url=booking_desk.manage_link(found)
+        "schedule/letter.html",
+        consultation=found,
+        manage_url=manage_link(
+            found, base_url=current_app.config["PUBLIC_BASE_URL"], secret=current_app.config["SECRET_KEY"]
+        ),
     )
 
 

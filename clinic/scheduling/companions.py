@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..jobs import outbox
-from ..links import companion_url
 from ..models import Companion, CompanionRole, Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
 from .errors import ChangeNotAllowed, NotFound
@@ -109,12 +108,6 @@ def remove_companion(session: Session, consultation_id: int, *, now: datetime, a
             raise NotFound("Nobody else is invited to this consultation.")
         _remove(session, consultation, companion, now, actor)
     return companion
-
-
-def companion_link(companion: Companion, *, base_url: str, secret: str) -> str:
-    """The companion's own join link, e.g. for staff to read out over the phone."""
-    token = companion_token(secret, companion.uuid)
-    return companion_url(base_url, companion.consultation.reference, token)
 
 
 def companion_for_token(

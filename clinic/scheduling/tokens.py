@@ -1,9 +1,12 @@
-"""Public references, and the tokens of manage links and companions' join links."""
+"""Public references, the tokens of manage links and companions' join links, and the links themselves."""
 
 import hashlib
 import hmac
 import secrets
 from base64 import urlsafe_b64encode
+
+from ..links import companion_url, manage_url
+from ..models import Companion, Consultation
 
 # No 0/O, 1/I/L: references are read out over the phone.
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -44,3 +47,14 @@ def token_matches(token: str, stored_hash: str) -> bool:
     if not isinstance(token, str) or len(token) > 128:
         return False
     return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def manage_link(consultation: Consultation, *, base_url: str, secret: str) -> str:
+    """The patient's own link to their booking: in every patient mail and on the printed letter."""
+    return manage_url(base_url, consultation.reference, manage_token(secret, consultation.uuid))
+
+
+def companion_link(companion: Companion, *, base_url: str, secret: str) -> str:
+    """The companion's own join link: in their mails, or read out by staff over the phone."""
+    token = companion_token(secret, companion.uuid)
+    return companion_url(base_url, companion.consultation.reference, token)
