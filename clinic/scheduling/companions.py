@@ -7,7 +7,7 @@ at a time: adding another replaces them. Removed companions stay on record for t
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from .errors import ChangeNotAllowed, NotFound
 from .events import record_event
 from .locks import locked_consultation
 from .patients import MAX_NAME, InvalidDetails, email_address, required_text
-from .tokens import companion_token, token_hash, token_matches
+from .tokens import companion_token, link_opens, link_reference, token_hash
 
 # A companion may be added until the call is over: an interpreter is sometimes found at the last minute.
 _OPEN = frozenset({ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
@@ -115,16 +115,16 @@ def companion_for_token(
 ) -> Companion:
     """The companion taking part whom a join link names; NotFound for any other token, a removed
     companion, or a consultation long over. A manage token never matches: it is derived differently."""
-    companion = None
-    if isinstance(reference, str) and len(reference) <= 12:
-        companion = session.scalar(
-            select(Companion)
-            .join(Companion.consultation)
-            .where(Consultation.reference == reference.upper(), Companion.removed_at.is_(None))
-        )
-    if companion is None or not token_matches(token, companion.join_token_hash):
-        raise NotFound("No consultation matches this link.")
-    if now > companion.consultation.ends_at + timedelta(days=grace_days):
+    ref = link_reference(reference)
+    companion = ref and session.scalar(
+        select(Companion)
+        .join(Companion.consultation)
+        .where(Consultation.reference == ref, Companion.removed_at.is_(None))
+    )
+    opens = companion and link_opens(
+        token, companion.join_token_hash, companion.consultation.ends_at, now=now, grace_days=grace_days
+    )
+    if not opens:
         raise NotFound("No consultation matches this link.")
     return companion
 

@@ -20,7 +20,7 @@ from .errors import ChangeNotAllowed, NotFound
 from .events import record_event
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
-from .tokens import token_matches
+from .tokens import link_opens, link_reference
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
 _STEPS = {
@@ -136,12 +136,12 @@ def consultation_for_token(
     session: Session, reference: str, token: str, *, now: datetime, grace_days: int
 ) -> Consultation:
     """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
-    consultation = None
-    if isinstance(reference, str) and len(reference) <= 12:
-        consultation = session.scalar(select(Consultation).where(Consultation.reference == reference.upper()))
-    if consultation is None or not token_matches(token, consultation.manage_token_hash):
-        raise NotFound("No booking matches this link.")
-    if now > consultation.ends_at + timedelta(days=grace_days):
+    ref = link_reference(reference)
+    consultation = ref and session.scalar(select(Consultation).where(Consultation.reference == ref))
+    opens = consultation and link_opens(
+        token, consultation.manage_token_hash, consultation.ends_at, now=now, grace_days=grace_days
+    )
+    if not opens:
         raise NotFound("No booking matches this link.")
     return consultation
 

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from base64 import urlsafe_b64encode
+from datetime import datetime, timedelta
 
 from ..links import companion_url, manage_url
 from ..models import Companion, Consultation
@@ -58,3 +59,13 @@ def companion_link(companion: Companion, *, base_url: str, secret: str) -> str:
     """The companion's own join link: in their mails, or read out by staff over the phone."""
     token = companion_token(secret, companion.uuid)
     return companion_url(base_url, companion.consultation.reference, token)
+
+
+def link_reference(reference: object) -> str | None:
+    """A link's reference as stored (upper case), or None for anything that cannot be one."""
+    return reference.upper() if isinstance(reference, str) and len(reference) <= 12 else None
+
+
+def link_opens(token: str, stored_hash: str, ends_at: datetime, *, now: datetime, grace_days: int) -> bool:
+    """Whether a link's token opens what it names: the right token, until `grace_days` after the end."""
+    return token_matches(token, stored_hash) and now <= ends_at + timedelta(days=grace_days)
