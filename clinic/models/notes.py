@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Text,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
-from .base import Base, UTCDateTime
+from .base import Base, UTCDateTime, stored_enum
 from .scheduling import Consultation
 from .staff import StaffUser
 
@@ -55,7 +54,7 @@ class ConsultationNote(Base):
     amends_id: Mapped[int | None] = mapped_column(ForeignKey("consultation_note.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     status: Mapped[NoteStatus] = mapped_column(
-        Enum(NoteStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        stored_enum(NoteStatus, 16),
         default=NoteStatus.DRAFT,
     )
     # The four SOAP fields as one Fernet token (clinic.notes.encryption): a database dump shows no text.

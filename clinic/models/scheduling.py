@@ -3,10 +3,10 @@
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, stored_enum, utcnow
 from .people import Clinician, Patient, Service
 
 
@@ -71,9 +71,7 @@ class Consultation(Base):
     blocked_from: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[ConsultationStatus] = mapped_column(
-        Enum(
-            ConsultationStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-        ),
+        stored_enum(ConsultationStatus, 20),
         default=ConsultationStatus.BOOKED,
     )
     # Clinical detail: shown to the clinician only, never in mail, invites or logs.
@@ -145,9 +143,7 @@ class Companion(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
-    role: Mapped[CompanionRole] = mapped_column(
-        Enum(CompanionRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[CompanionRole] = mapped_column(stored_enum(CompanionRole, 16))
     # sha256 of the join link's token; the token itself is derived, as the manage token is.
     join_token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
