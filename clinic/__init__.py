@@ -8,6 +8,7 @@ from flask import Flask
 import config as settings
 
 from .extensions import csrf, db, login_manager, migrate
+from .links import IdConverter
 from .models.transactions import configure_sqlite
 
 
@@ -17,6 +18,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     `config` is a config name ("testing"), a class, or a mapping of overrides.
     """
     app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
+    app.url_map.converters["id"] = IdConverter
     name = config if isinstance(config, str) else settings.config_name()
     app.config.from_object(settings.configs[name])
     app.config.from_pyfile("config.py", silent=True)

@@ -1,6 +1,9 @@
-"""The addresses people are sent: built here alone, so pages, mails and routes cannot drift apart."""
+"""The addresses people are sent, built here alone so pages, mails and routes cannot drift apart; and
+the `id` converter every route uses for a record's id."""
 
 from urllib.parse import quote, urlencode
+
+from werkzeug.routing import IntegerConverter
 
 # The patient's booking page and waiting room; its token arrives once in the query string (see
 # booking.link_tokens).
@@ -22,3 +25,11 @@ def companion_url(base_url: str, reference: str, token: str) -> str:
 def _with_token(base_url: str, route: str, reference: str, token: str) -> str:
     path = route.replace("<reference>", quote(reference, safe=""))
     return f"{base_url.rstrip('/')}{path}?{urlencode({'t': token})}"
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a record id, 1 to 2**31 - 1 (ids are 32-bit in the database), so a larger
+    number is simply not found instead of overflowing the query."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)

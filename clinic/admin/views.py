@@ -14,7 +14,6 @@ from .forms import OutboxFilterForm, ProviderForm, provider_label
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admins_only = staff_required(StaffRole.ADMIN)
 bp.add_app_template_filter(provider_label)
-_ID = "int(min=1, max=2147483647)"  # ids are 32-bit in the database: larger ones are simply not found
 
 
 @bp.get("/")
@@ -37,7 +36,7 @@ def outbox() -> ResponseReturnValue:
     return render_template("admin/outbox.html", form=form, found=found), 422 if form.errors else 200
 
 
-@bp.post(f"/outbox/<{_ID}:message_id>/retry")
+@bp.post("/outbox/<id:message_id>/retry")
 @admins_only
 def retry(message_id: int) -> ResponseReturnValue:
     if retry_dead_letter(db.session, message_id, now=utcnow(), actor=current_staff().actor):
@@ -53,7 +52,7 @@ def services() -> ResponseReturnValue:
     return _services_page()
 
 
-@bp.post(f"/services/<{_ID}:service_id>")
+@bp.post("/services/<id:service_id>")
 @admins_only
 def set_service_provider(service_id: int) -> ResponseReturnValue:
     form = ProviderForm(prefix=_prefix(service_id))

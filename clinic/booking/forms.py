@@ -41,19 +41,33 @@ _MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 class IdField(Field):
-    """A record's id carried in a form: digits only, so a tampered value never reaches a query."""
+    """A record's id carried in a form: digits only, so a tampered value never reaches a query.
+
+    `optional` ids may be left empty (data None), as in links that narrow a page.
+    """
 
     widget = HiddenInput()
 
-    def __init__(self, label: str | None = None, validators: list | None = None, *, invalid: str, **kwargs):
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: list | None = None,
+        *,
+        invalid: str,
+        optional: bool = False,
+        **kwargs,
+    ):
         super().__init__(label, validators, **kwargs)
         self.invalid = invalid
+        self.optional = optional
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist:
             return
         self.data = None
         text = valuelist[0]
+        if self.optional and text == "":
+            return
         if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
             raise ValueError(self.invalid)
         self.data = int(text)

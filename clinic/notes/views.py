@@ -19,8 +19,7 @@ from .forms import HINTS, NoteForm
 from .history import printable_version, read_notes
 from .settings import NotesSettings, notes_settings
 
-_ID = "int(min=1, max=2147483647)"  # ids are 32-bit in the database: larger ones are simply not found
-bp = Blueprint("notes", __name__, url_prefix=f"/schedule/consultations/<{_ID}:consultation_id>/notes")
+bp = Blueprint("notes", __name__, url_prefix="/schedule/consultations/<id:consultation_id>/notes")
 signed_in = staff_required()
 # Room for four full fields however they are encoded (up to 12 bytes a character, percent-encoded).
 NOTE_FORM_MAX_BYTES = len(FIELDS) * MAX_FIELD_CHARS * 12 + 8192
@@ -69,7 +68,7 @@ def amend(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".show", consultation_id=consultation_id, _anchor="draft"), 303)
 
 
-@bp.get(f"/<{_ID}:note_id>/print")
+@bp.get("/<id:note_id>/print")
 @signed_in
 def print_version(consultation_id: int, note_id: int) -> ResponseReturnValue:
     printed = printable_version(

@@ -17,9 +17,8 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
-from wtforms.widgets import HiddenInput
 
-from ..booking.forms import DetailsForm, ReasonField, TimePickerFields
+from ..booking.forms import DetailsForm, IdField, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
@@ -36,31 +35,12 @@ STATUS_LABELS = {
 }
 # The buttons for status changes from the schedule (starting the call has its own).
 ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
-_MAX_ID = 2**31 - 1
 
 
 def sane_year(_form: FlaskForm, field: Field) -> None:
     """Refuse dates near year 1 or 9999, where a week's or a zone's arithmetic would overflow."""
     if field.data is not None and not dt.MINYEAR < field.data.year < dt.MAXYEAR:
         raise ValidationError("Enter a date with a four-digit year, like 2026-03-09.")
-
-
-class OptionalIdField(Field):
-    """A record's id from a link, or None when absent; anything malformed is an error, not a query."""
-
-    widget = HiddenInput()
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        text = valuelist[0] if valuelist else ""
-        self.data = None
-        if text == "":
-            return
-        if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
-            raise ValueError("Choose one from the list.")
-        self.data = int(text)
-
-    def _value(self) -> str:
-        return "" if self.data is None else str(self.data)
 
 
 class ScheduleQuery(FlaskForm):
@@ -72,8 +52,8 @@ class ScheduleQuery(FlaskForm):
     date = DateField(
         "Date", validators=[sane_year], render_kw={"type": "date"}
     )  # the query parameter is ?date=YYYY-MM-DD
-    department = OptionalIdField()
-    clinician = OptionalIdField()
+    department = IdField(invalid="Choose a department from the list.", optional=True)
+    clinician = IdField(invalid="Choose a clinician from the list.", optional=True)
 
     def chosen_day(self, today: dt.date) -> dt.date:
         """The date asked for; today when none or a malformed one was given (the error shows)."""

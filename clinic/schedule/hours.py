@@ -18,7 +18,7 @@ from ..scheduling.hours import (
 )
 from ..scheduling.timezones import zone
 from . import forms
-from .views import ID, bp
+from .views import bp
 
 clinicians_only = staff_required(StaffRole.CLINICIAN)
 
@@ -51,7 +51,7 @@ def add_weekly_hours() -> ResponseReturnValue:
     return _page(hours_form=form), 422
 
 
-@bp.post(f"/hours/<{ID}:rule_id>/remove")
+@bp.post("/hours/<id:rule_id>/remove")
 @clinicians_only
 def remove_weekly_hours(rule_id: int) -> ResponseReturnValue:
     remove_hours(db.session, _own(), rule_id, now=utcnow(), actor=current_staff().actor)
@@ -75,7 +75,7 @@ def add_days_off() -> ResponseReturnValue:
     return _page(time_off_form=form), 422
 
 
-@bp.post(f"/time-off/<{ID}:time_off_id>/remove")
+@bp.post("/time-off/<id:time_off_id>/remove")
 @clinicians_only
 def remove_days_off(time_off_id: int) -> ResponseReturnValue:
     remove_time_off(db.session, _own(), time_off_id, now=utcnow(), actor=current_staff().actor)

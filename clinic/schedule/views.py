@@ -37,7 +37,6 @@ bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(forms.STATUS_LABELS, "status_labels")
 bp.add_app_template_global(forms.ACTION_LABELS, "action_labels")
 staff_only = staff_required()
-ID = "int(min=1, max=2147483647)"  # ids are 32-bit: larger ones are simply not found
 
 
 @bp.get("/")
@@ -93,13 +92,13 @@ def updates() -> ResponseReturnValue:
     }
 
 
-@bp.get(f"/consultations/<{ID}:consultation_id>")
+@bp.get("/consultations/<id:consultation_id>")
 @staff_only
 def consultation(consultation_id: int) -> ResponseReturnValue:
     return _consultation_page(consultation_id)
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/status")
+@bp.post("/consultations/<id:consultation_id>/status")
 @staff_only
 def change_status(consultation_id: int) -> ResponseReturnValue:
     form = forms.StatusForm()
@@ -113,7 +112,7 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=changed.id), 303)
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/start")
+@bp.post("/consultations/<id:consultation_id>/start")
 @staff_only
 def start(consultation_id: int) -> ResponseReturnValue:
     moment = _moment()
@@ -121,7 +120,7 @@ def start(consultation_id: int) -> ResponseReturnValue:
     return redirect(link, 303)
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/cancel")
+@bp.post("/consultations/<id:consultation_id>/cancel")
 @staff_only
 def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
@@ -134,7 +133,7 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".consultation", consultation_id=cancelled.id), 303)
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/companion")
+@bp.post("/consultations/<id:consultation_id>/companion")
 @staff_only
 def invite(consultation_id: int) -> ResponseReturnValue:
     form = forms.CompanionForm()
@@ -147,7 +146,7 @@ def invite(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/companion/remove")
+@bp.post("/consultations/<id:consultation_id>/companion/remove")
 @staff_only
 def uninvite(consultation_id: int) -> ResponseReturnValue:
     removed = uninvite_companion(db.session, current_staff(), consultation_id, now=utcnow())
@@ -155,14 +154,14 @@ def uninvite(consultation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
 
 
-@bp.get(f"/consultations/<{ID}:consultation_id>/move")
+@bp.get("/consultations/<id:consultation_id>/move")
 @staff_only
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
-@bp.post(f"/consultations/<{ID}:consultation_id>/move")
+@bp.post("/consultations/<id:consultation_id>/move")
 @staff_only
 def move(consultation_id: int) -> ResponseReturnValue:
     form, status = forms.MoveForm(), None
@@ -186,7 +185,7 @@ def book() -> ResponseReturnValue:
     return booking_desk.book_page(current_staff())
 
 
-@bp.get(f"/consultations/<{ID}:consultation_id>/letter")
+@bp.get("/consultations/<id:consultation_id>/letter")
 @staff_only
 def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
