@@ -6,14 +6,12 @@ rotate`, then removing the old one. Each token also names its consultation and v
 copied into another note's row is refused rather than shown as that note.
 """
 
-import base64
 import json
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..keys import derived_fernet_key
 from ..models import ConsultationNote
 from .content import FIELDS, SoapNote
 
@@ -87,5 +85,4 @@ def cipher_from_settings(notes_key: str | None, secret_key: str) -> NoteCipher:
 
 def development_key(secret_key: str) -> str:
     """A Fernet key derived from SECRET_KEY: for development and tests only."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic development notes key")
-    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())).decode("ascii")
+    return derived_fernet_key(secret_key, "development notes key")

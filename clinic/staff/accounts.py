@@ -31,10 +31,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str, *, hasher: PasswordHasher = _hasher) -> bool:
     """Whether `password` matches `password_hash`: one full argon2 verification either way."""
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -15,17 +15,16 @@ from datetime import datetime
 
 import pyotp
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
+from ..keys import derived_fernet_key
 from ..models import RecoveryCode, StaffUser
 from ..models.transactions import write_transaction
 from . import events
+from .accounts import verify_password
 from .errors import CodeRefused
 
 RECOVERY_CODES = 10
@@ -163,10 +162,7 @@ def _unused_recovery_code(session: Session, user_id: int, code: str) -> Recovery
 
 
 def _code_matches(code_hash: str, plain: str) -> bool:
-    try:
-        return _code_hasher.verify(code_hash, plain)
-    except (VerificationError, InvalidHashError):
-        return False
+    return verify_password(code_hash, plain, hasher=_code_hasher)
 
 
 def _recovery_code() -> str:
@@ -180,8 +176,7 @@ def _plain(code: str) -> str:
 
 
 def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic staff totp secret")
-    return Fernet(base64.urlsafe_b64encode(key.derive(secret_key.encode())))
+    return Fernet(derived_fernet_key(secret_key, "staff totp secret"))
 
 
 def _seal(secret_key: str, value: str) -> str:
