@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..auth.access import current_staff, staff_required
+from ..auth.access import current_staff, staff_only
 from ..extensions import db
 from ..hospital.service_settings import services_for_admin, set_meeting_provider
 from ..jobs.monitor import outbox_page, retry_dead_letter
@@ -12,18 +12,16 @@ from ..models import StaffRole, utcnow
 from .forms import OutboxFilterForm, ProviderForm, provider_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-admins_only = staff_required(StaffRole.ADMIN)
+staff_only(bp, StaffRole.ADMIN)
 bp.add_app_template_filter(provider_label)
 
 
 @bp.get("/")
-@admins_only
 def index() -> ResponseReturnValue:
     return render_template("admin/index.html")
 
 
 @bp.get("/outbox")
-@admins_only
 def outbox() -> ResponseReturnValue:
     form = OutboxFilterForm(request.args)
     form.validate()
@@ -37,7 +35,6 @@ def outbox() -> ResponseReturnValue:
 
 
 @bp.post("/outbox/<id:message_id>/retry")
-@admins_only
 def retry(message_id: int) -> ResponseReturnValue:
     if retry_dead_letter(db.session, message_id, now=utcnow(), actor=current_staff().actor):
         flash(f"Message {message_id} is queued again: the worker runs it within a few seconds.")
@@ -47,13 +44,11 @@ def retry(message_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/services")
-@admins_only
 def services() -> ResponseReturnValue:
     return _services_page()
 
 
 @bp.post("/services/<id:service_id>")
-@admins_only
 def set_service_provider(service_id: int) -> ResponseReturnValue:
     form = ProviderForm(prefix=_prefix(service_id))
     if not form.validate():

@@ -1,10 +1,12 @@
-"""Who may open a staff page (`staff_required` on each view) and who is asking (`current_staff`)."""
+"""Who may open a staff page (`staff_only` on a blueprint, `staff_required` on a view) and who is asking
+(`current_staff`)."""
 
 import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, request
+from flask import Blueprint, abort, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..extensions import login_manager
@@ -14,22 +16,35 @@ from ..staff.members import StaffMember
 View = TypeVar("View", bound=Callable)
 
 
-def staff_required(role: StaffRole | tuple[StaffRole, ...] | None = None) -> Callable[[View], View]:
+Roles = StaffRole | tuple[StaffRole, ...] | None
+
+
+def staff_required(role: Roles = None) -> Callable[[View], View]:
     """Let signed-in staff through (only those with `role`, when given); others sign in or get 403."""
-    allowed = (role,) if isinstance(role, StaffRole) else role
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if allowed is not None and current_user.role not in allowed:
-                abort(403)
-            return view(*args, **kwargs)
+            return _refusal(role) or view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def staff_only(bp: Blueprint, role: Roles = None) -> None:
+    """`staff_required(role)` for every view of `bp`, those added later too."""
+    bp.before_request(lambda: _refusal(role))
+
+
+def _refusal(role: Roles) -> ResponseReturnValue | None:
+    """None if the signed-in user may pass; else the way to sign in, or 403 for the wrong role."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    allowed = (role,) if isinstance(role, StaffRole) else role
+    if allowed is not None and current_user.role not in allowed:
+        abort(403)
+    return None
 
 
 def background(view: View) -> View:

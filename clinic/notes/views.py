@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..auth.access import current_staff, staff_required
+from ..auth.access import current_staff, staff_only
 from ..extensions import db
 from ..models import Consultation, utcnow
 from .access import may_access
@@ -20,7 +20,7 @@ from .history import printable_version, read_notes
 from .settings import NotesSettings, notes_settings
 
 bp = Blueprint("notes", __name__, url_prefix="/schedule/consultations/<id:consultation_id>/notes")
-signed_in = staff_required()
+staff_only(bp)
 # Room for four full fields however they are encoded (up to 12 bytes a character, percent-encoded).
 NOTE_FORM_MAX_BYTES = len(FIELDS) * MAX_FIELD_CHARS * 12 + 8192
 
@@ -41,25 +41,21 @@ def _room_for_long_notes(_endpoint: str | None, _values: dict | None) -> None:
 
 
 @bp.get("")
-@signed_in
 def show(consultation_id: int) -> ResponseReturnValue:
     return _page(consultation_id)
 
 
 @bp.post("")
-@signed_in
 def save(consultation_id: int) -> ResponseReturnValue:
     return _submit(consultation_id, "Draft saved. It joins the record when you sign it.", sign=False)
 
 
 @bp.post("/sign")
-@signed_in
 def sign(consultation_id: int) -> ResponseReturnValue:
     return _submit(consultation_id, "Version {version} signed: it is now locked.", sign=True)
 
 
 @bp.post("/amend")
-@signed_in
 def amend(consultation_id: int) -> ResponseReturnValue:
     start_amendment(
         db.session, consultation_id, requester=current_staff(), settings=_settings(), now=utcnow()
@@ -69,7 +65,6 @@ def amend(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/<id:note_id>/print")
-@signed_in
 def print_version(consultation_id: int, note_id: int) -> ResponseReturnValue:
     printed = printable_version(
         db.session, consultation_id, note_id, requester=current_staff(), settings=_settings(), now=utcnow()

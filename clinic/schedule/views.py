@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 
 from ..audit import events_for
-from ..auth.access import background, current_staff, staff_required
+from ..auth.access import background, current_staff, staff_only
 from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
@@ -36,11 +36,10 @@ from . import booking_desk, forms
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(forms.STATUS_LABELS, "status_labels")
 bp.add_app_template_global(forms.ACTION_LABELS, "action_labels")
-staff_only = staff_required()
+staff_only(bp)
 
 
 @bp.get("/")
-@staff_only
 def day() -> ResponseReturnValue:
     query, scope, tz = _schedule()
     shown = query.chosen_day(_today(tz))
@@ -59,7 +58,6 @@ def day() -> ResponseReturnValue:
 
 
 @bp.get("/week")
-@staff_only
 def week() -> ResponseReturnValue:
     query, scope, tz = _schedule()
     days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
@@ -71,7 +69,6 @@ def week() -> ResponseReturnValue:
 
 
 @bp.get("/updates")
-@staff_only
 @background
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
@@ -93,13 +90,11 @@ def updates() -> ResponseReturnValue:
 
 
 @bp.get("/consultations/<id:consultation_id>")
-@staff_only
 def consultation(consultation_id: int) -> ResponseReturnValue:
     return _consultation_page(consultation_id)
 
 
 @bp.post("/consultations/<id:consultation_id>/status")
-@staff_only
 def change_status(consultation_id: int) -> ResponseReturnValue:
     form = forms.StatusForm()
     if not form.validate():
@@ -113,7 +108,6 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/consultations/<id:consultation_id>/start")
-@staff_only
 def start(consultation_id: int) -> ResponseReturnValue:
     moment = _moment()
     link = start_call(db.session, current_staff(), consultation_id, now=moment.instant, window=moment.window)
@@ -121,7 +115,6 @@ def start(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/consultations/<id:consultation_id>/cancel")
-@staff_only
 def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
     if not form.validate():
@@ -134,7 +127,6 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/consultations/<id:consultation_id>/companion")
-@staff_only
 def invite(consultation_id: int) -> ResponseReturnValue:
     form = forms.CompanionForm()
     details = form.checked()
@@ -147,7 +139,6 @@ def invite(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/consultations/<id:consultation_id>/companion/remove")
-@staff_only
 def uninvite(consultation_id: int) -> ResponseReturnValue:
     removed = uninvite_companion(db.session, current_staff(), consultation_id, now=utcnow())
     flash(f"{removed.name} is no longer invited; their link has stopped working.")
@@ -155,14 +146,12 @@ def uninvite(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/consultations/<id:consultation_id>/move")
-@staff_only
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
 @bp.post("/consultations/<id:consultation_id>/move")
-@staff_only
 def move(consultation_id: int) -> ResponseReturnValue:
     form, status = forms.MoveForm(), None
     if form.validate():
@@ -180,13 +169,11 @@ def move(consultation_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/book", methods=["GET", "POST"])
-@staff_only
 def book() -> ResponseReturnValue:
     return booking_desk.book_page(current_staff())
 
 
 @bp.get("/consultations/<id:consultation_id>/letter")
-@staff_only
 def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
