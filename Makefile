@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: run test install lint bench clean
 
@@ -14,11 +16,13 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 
 install: $(BIN)/activate
 
-## Create the venv, migrate, load the demo hospital, serve on http://127.0.0.1:5000 with the worker in-process.
+## Create the venv, migrate, load the demo hospital, serve on http://$(HOST):$(PORT) with the worker in-process.
+## Links in mails follow the port unless CLINIC_PUBLIC_BASE_URL says otherwise.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) clinic demo
-	$(FLASK) clinic serve --host 127.0.0.1 --port 5000
+	CLINIC_PUBLIC_BASE_URL="$${CLINIC_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+		$(FLASK) clinic serve --host $(HOST) --port $(PORT)
 
 ## Create the venv if needed and run the whole suite.
 test: install
