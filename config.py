@@ -149,6 +149,21 @@ class Config:
     # Password of every login `flask clinic demo` makes (the demo refuses to load in production).
     DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-password")
 
+    # false (or 0) turns every request limit below off, for load tests; on by default.
+    RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "true").lower() not in ("false", "0")
+    # Where request counts live: memory:// counts per process; a Redis URL shares them between processes.
+    RATELIMIT_STORAGE_URL = _env("RATELIMIT_STORAGE_URL", "memory://")
+    # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings.
+    RATELIMIT_BOOKING = _env("RATELIMIT_BOOKING", "10 per minute;100 per hour")
+    # Per address: free-time searches, /book/time and /api/v1/slots together.
+    RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")
+    # Per address: every request that opens a booking by its reference (/c/…, /g/…, /api/v1/bookings/…).
+    RATELIMIT_MANAGE_LINK = _env("RATELIMIT_MANAGE_LINK", "60 per minute")
+    # Per address: every request to /api/v1.
+    RATELIMIT_API = _env("RATELIMIT_API", "600 per minute")
+    # Per address: staff sign-in posts (password and code), in front of the failed sign-in throttle.
+    RATELIMIT_STAFF_LOGIN = _env("RATELIMIT_STAFF_LOGIN", "60 per minute")
+
     # Fernet keys for notes, comma separated: the first encrypts, all decrypt; production requires it.
     NOTES_KEY = _env("NOTES_KEY")
     # Staff roles that may read and write every consultation's notes, comma separated (never reception).

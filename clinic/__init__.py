@@ -37,7 +37,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import admin, api, auth, booking, cli, dev, errors, health, notes, schedule, security
+    from . import admin, api, auth, booking, cli, dev, errors, health, limits, notes, schedule, security
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
@@ -50,6 +50,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # bearer tokens and JSON bodies, no cookies
     if dev.wanted(app.config):
         app.register_blueprint(dev.bp)
+    limits.init_app(app)
     errors.register(app)
     security.register(app)
     cli.register(app)

@@ -1,10 +1,16 @@
 """One place that turns errors into pages, or into problem+json (RFC 9457) under /api/."""
 
 import logging
+import math
+import time
+from datetime import timedelta
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db, limiter
+from .hospital.catalogue import contact_numbers
 from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, NotNow, SlotTaken
 from .scheduling.status import InvalidTransition
 
@@ -36,12 +42,30 @@ def _wants_problem() -> bool:
     return request.path.startswith("/api/")
 
 
+def _retry_after() -> int:
+    # Whole seconds until the limit this request broke lets it through again.
+    broken = limiter.current_limit
+    return max(1, math.ceil(broken.reset_at - time.time())) if broken else 60
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(BookingError)
     def refused(error: BookingError):
         # Pages' refusals; the API's blueprint answers its own with problem+json.
         status = status_for(error)
         return render_template("error.html", code=status, message=str(error)), status
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(error: RateLimitExceeded):
+        wait = _retry_after()
+        headers = {"Retry-After": str(wait)}
+        if _wants_problem():
+            detail = f"Too many requests from your address. Try again in {wait} seconds."
+            return problem(429, "Too Many Requests", detail, code="rate_limited"), headers
+        # Patients may call instead of waiting; staff at the sign-in page need no hospital numbers.
+        phones = contact_numbers(db.session) if request.blueprint == "booking" else []
+        page = render_template("rate_limited.html", wait=timedelta(seconds=wait), phones=phones)
+        return page, 429, headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -35,6 +35,7 @@ def build_app(database_url: str, instance_path: str, **overrides):
         "SECRET_KEY": TEST_SECRET,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests of the limits turn them on
         **overrides,
     }
     return create_app(config)

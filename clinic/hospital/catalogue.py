@@ -16,3 +16,13 @@ def offered_services(session: Session) -> list[Service]:
         .order_by(Department.name, Service.name, Service.id)
     )
     return list(session.scalars(query))
+
+
+def contact_numbers(session: Session) -> list[tuple[str, str]]:
+    """(department, phone) of every active department that has a phone number, by name."""
+    query = (
+        select(Department.name, Department.contact_phone)
+        .where(Department.active.is_(True), Department.contact_phone != "")
+        .order_by(Department.name)
+    )
+    return [(name, phone) for name, phone in session.execute(query)]

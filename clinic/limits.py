@@ -1,0 +1,108 @@
+"""Request limits per client address (Flask-Limiter): which requests each limit counts, and start-up checks.
+
+Each guard's limit string is a setting read on every request, so each app keeps its own; a guard whose
+setting is empty counts nothing. The answer to a refused request (429) is in clinic/errors.py.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app, request
+from limits import parse_many
+
+from . import api, auth, booking
+from .extensions import limiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Guard:
+    setting: str  # the config key holding its limit string, e.g. "10 per minute;100 per hour"
+    scope: str  # the name of its counter
+    blueprints: tuple[Blueprint, ...]  # where the requests it counts are served
+    counts: Callable[[], bool]  # whether it counts the current request (one of its blueprints')
+    shared: bool = True  # one counter for every request it counts; else one per endpoint
+
+
+def _posts_to(*endpoints: str) -> Callable[[], bool]:
+    return lambda: request.method == "POST" and request.endpoint in endpoints
+
+
+def _opens_a_booking() -> bool:
+    # Every route that takes a booking's reference (and so its token): the manage and companion links,
+    # the confirmation page, the API's booking; one added later is counted without being listed here.
+    return "reference" in (request.view_args or {})
+
+
+GUARDS = (
+    Guard(
+        "RATELIMIT_BOOKING",
+        "booking",
+        (booking.bp, api.bp),
+        _posts_to("booking.review", "booking.confirm", "api.create_booking"),
+        shared=False,
+    ),
+    Guard(
+        "RATELIMIT_SLOT_SEARCH",
+        "slot-search",
+        (booking.bp, api.bp),
+        lambda: request.endpoint in ("booking.choose_time", "api.slots"),
+    ),
+    Guard("RATELIMIT_MANAGE_LINK", "manage-link", (booking.bp, api.bp), _opens_a_booking),
+    Guard("RATELIMIT_API", "api", (api.bp,), lambda: True),
+    Guard("RATELIMIT_STAFF_LOGIN", "staff-login", (auth.bp,), _posts_to("auth.login", "auth.code")),
+)
+
+
+def _limit_of(guard: Guard) -> Callable[[], str]:
+    return lambda: current_app.config[guard.setting]
+
+
+def _register(guard: Guard) -> None:
+    declare = limiter.shared_limit if guard.shared else limiter.limit
+    counted = declare(_limit_of(guard), scope=guard.scope, exempt_when=lambda: not guard.counts())
+    for blueprint in guard.blueprints:
+        counted(blueprint)
+
+
+# Once per process: the limiter keeps limits by blueprint name, for every app it is set up on.
+for _guard in GUARDS:
+    _register(_guard)
+
+
+def init_app(app: Flask) -> None:
+    """Set the limiter up on `app`: check every limit string, and warn when production counts per process."""
+    for guard in GUARDS:
+        _check(guard.setting, app.config[guard.setting])
+    app.config.update(
+        RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URL"],
+        # If Redis goes away, count in this process until it is back rather than refuse every request.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    )
+    limiter.init_app(app)
+    if not (app.debug or app.testing):
+        _warn_in_production(app.config)
+
+
+def _check(setting: str, value: str) -> None:
+    if not value:
+        return
+    try:
+        parse_many(value)
+    except ValueError:
+        raise RuntimeError(
+            f"CLINIC_{setting} must be limits like '10 per minute;100 per hour' (or empty for none), "
+            f"not {value!r}"
+        ) from None
+
+
+def _warn_in_production(config: dict) -> None:
+    if not config["RATELIMIT_ENABLED"]:
+        log.warning("CLINIC_RATELIMIT_ENABLED is false: nothing limits how often a client may book or search")
+    elif config["RATELIMIT_STORAGE_URL"].startswith("memory://"):
+        log.warning(
+            "CLINIC_RATELIMIT_STORAGE_URL is not set: request limits are counted in each process, so every "
+            "gunicorn worker allows the whole limit; set it to a Redis URL (redis://host:6379/0)"
+        )

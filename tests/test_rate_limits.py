@@ -1,0 +1,202 @@
+# ruff: noqa: F811 - the fixture imported below is the tests' parameter
+"""Request limits per client address: what each counts, the 429 answers, and the start-up checks.
+
+Every other test module runs with the limits off (conftest.build_app); here they are on, and low.
+"""
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic import create_app
+from clinic.extensions import db
+from clinic.models import Consultation
+
+from . import factories
+from .conftest import build_app, production_config
+from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
+from .test_api_openapi import DOCUMENT, operations
+from .test_booking_pages import booking_form, next_week_at
+
+LIMITS = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_BOOKING": "2 per minute",
+    "RATELIMIT_SLOT_SEARCH": "3 per minute",
+    "RATELIMIT_MANAGE_LINK": "3 per minute",
+    "RATELIMIT_API": "5 per minute",
+    "RATELIMIT_STAFF_LOGIN": "2 per minute",
+}
+NEIGHBOUR = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"), **LIMITS)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def consultations(session) -> int:
+    session.commit()
+    return session.scalar(select(func.count()).select_from(Consultation))
+
+
+def retry_after(response) -> int:
+    seconds = int(response.headers["Retry-After"])
+    assert 0 < seconds <= 61
+    return seconds
+
+
+def test_a_third_booking_within_the_minute_gets_a_page_saying_when_to_try_and_whom_to_call(
+    client, session, clinic
+):
+    service = factories.service(session, dept=factories.department(session, name="Cardiology"))
+    factories.clinician(session, [service])
+    session.commit()
+    forms = [
+        booking_form(service, next_week_at(h), idempotency_key=f"key-{h:02}" + "a" * 20) for h in (9, 10, 11)
+    ]
+
+    answers = [client.post("/book/confirm", data=form) for form in forms]
+
+    assert [a.status_code for a in answers] == [303, 303, 429]
+    assert consultations(session) == 2
+    page = answers[2].get_data(as_text=True)
+    retry_after(answers[2])
+    assert "Please try again in 1 minute" in page or "less than a minute" in page
+    assert "Nothing from it was saved" in page
+    assert 'Cardiology: <a href="tel:+442079460000">+44 20 7946 0000</a>' in page
+
+
+def test_each_booking_step_counts_for_itself_and_each_address_for_itself(client, session, clinic):
+    service = factories.service(session)
+    form = booking_form(service, next_week_at(9))
+    for _ in range(2):
+        client.post("/book/details", data=form)
+
+    assert client.post("/book/details", data=form).status_code == 429
+    assert client.post("/book/details", data=form, environ_base=NEIGHBOUR).status_code != 429
+    assert client.get("/book/details").status_code != 429  # only the POSTs count
+    assert client.post("/book/confirm", data={}).status_code != 429
+
+
+def test_the_api_answers_429_as_problem_json_with_retry_after(client):
+    for _ in range(5):
+        assert client.get("/api/v1/services").status_code == 200
+
+    refused = client.get("/api/v1/services")
+
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    body = refused.get_json()
+    assert body["status"] == 429 and body["code"] == "rate_limited"
+    assert f"Try again in {retry_after(refused)} seconds" in body["detail"]
+    assert client.get("/api/v1/services", environ_base=NEIGHBOUR).status_code == 200
+
+
+def test_every_api_operation_documents_its_429():
+    spec = json.loads(DOCUMENT.read_text())
+
+    documented = {op["responses"].get("429", {}).get("$ref") for _, _, op in operations(spec)}
+
+    assert documented == {"#/components/responses/TooManyRequests"}
+    assert "Retry-After" in spec["components"]["responses"]["TooManyRequests"]["headers"]
+
+
+def test_api_bookings_are_limited_like_the_booking_pages(client, session, clinic):
+    bodies = [
+        booking_body(clinic.service.id, wall(clinic.day, h), clinician=clinic.first.id) for h in (9, 10, 11)
+    ]
+    bodies = [{**b, "patient": {**b["patient"], "email": f"p{n}@example.org"}} for n, b in enumerate(bodies)]
+
+    answers = [client.post("/api/v1/bookings", json=body).status_code for body in bodies]
+
+    assert answers == [201, 201, 429]
+    assert consultations(session) == 2
+
+
+def test_slot_search_on_the_pages_and_the_api_share_one_count(client):
+    client.get("/book/time")
+    client.get("/api/v1/slots")
+    client.get("/book/time")
+
+    assert client.get("/api/v1/slots").status_code == 429
+    assert client.get("/book/time").status_code == 429
+    assert client.get("/book").status_code == 200  # choosing a service is not a search
+
+
+def test_manage_and_companion_links_share_one_count(client):
+    for path in ("/c/AAAA-1111", "/g/BBBB-2222", "/api/v1/bookings/CCCC-3333"):
+        assert client.get(path).status_code == 404
+
+    assert client.get("/c/DDDD-4444").status_code == 429
+    assert client.post("/c/EEEE-5555/check-in").status_code == 429
+    assert client.get("/c/DDDD-4444", environ_base=NEIGHBOUR).status_code == 404
+
+
+def test_staff_sign_in_posts_are_limited_before_the_failure_throttle_and_name_no_phone(client, session):
+    factories.department(session, name="Cardiology")
+    user = factories.staff(session)
+    session.commit()
+    for _ in range(2):
+        factories.sign_in(client, user, password="guess")
+
+    refused = factories.sign_in(client, user)
+
+    assert refused.status_code == 429
+    retry_after(refused)
+    assert "Please wait before trying again" in refused.get_data(as_text=True)
+    assert "Cardiology" not in refused.get_data(as_text=True)
+    assert client.get("/login").status_code == 200
+    assert factories.sign_in(client, user, remote_addr=NEIGHBOUR["REMOTE_ADDR"]).status_code == 303
+
+
+def test_limits_off_let_a_load_test_through(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+
+    assert {client.get("/api/v1/services").status_code for _ in range(20)} == {200}
+
+
+def test_an_empty_limit_counts_nothing(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_API": ""})
+    client = app.test_client()
+
+    assert {client.get("/api/v1/services").status_code for _ in range(20)} == {200}
+
+
+def test_a_limit_that_is_not_a_limit_stops_the_start_naming_the_setting(database_url, tmp_path):
+    with pytest.raises(RuntimeError, match="CLINIC_RATELIMIT_BOOKING must be limits like"):
+        build_app(database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_BOOKING": "ten a minute"})
+
+
+def test_production_warns_when_each_process_would_count_for_itself(
+    database_url, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setattr(logging.getLogger("clinic.limits"), "disabled", False)  # Alembic's log config
+
+    with caplog.at_level(logging.WARNING, logger="clinic.limits"):
+        create_app(production_config(database_url))
+        warned = caplog.text
+        caplog.clear()
+        create_app(production_config(database_url, RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/0"))
+
+    assert "CLINIC_RATELIMIT_STORAGE_URL is not set" in warned and "gunicorn worker" in warned
+    assert caplog.text == ""
+
+
+def test_unreachable_storage_still_serves_and_limits_in_the_process(database_url, tmp_path):
+    dead = build_app(
+        database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"}
+    )
+    client = dead.test_client()
+
+    answers = [client.get("/api/v1/services").status_code for _ in range(6)]
+
+    assert answers == [200] * 5 + [429]
