@@ -6,13 +6,15 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..plain_text import has_hidden
 from .errors import BookingError
 from .timezones import InvalidTimeZone, zone
 
 MAX_NAME = 200
 MAX_REASON = 2000
+# Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
+_ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidDetails(BookingError):
@@ -82,11 +84,14 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str])
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
         return ""
+    hidden = has_hidden(value.translate(_ORDINARY_SPACE))
     value = " ".join(value.split())
     if len(value) > limit:
         errors[field] = f"Keep this under {limit} characters."
-    elif _CONTROL.search(value):
-        errors[field] = "This contains characters that are not allowed."
+    elif hidden:
+        errors[field] = (
+            "This contains hidden formatting or control characters. Type it again rather than pasting it."
+        )
     return value
 
 
