@@ -46,15 +46,17 @@ def check_patient_details(
     time_zone: object,
     today: date,
     email_required: bool = True,
+    smtputf8: bool = False,
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
     Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
+    `smtputf8` is the MAIL_SMTPUTF8 setting (see `email_address`).
     """
     errors: dict[str, str] = {}
     clean_name = required_text(name, "name", MAX_NAME, errors)
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else email_address(email, errors)
+    clean_email = None if no_email else email_address(email, errors, smtputf8=smtputf8)
     clean_phone = required_text(phone, "phone", 40, errors)
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
@@ -95,16 +97,27 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str])
     return value
 
 
-def email_address(value: object, errors: dict[str, str]) -> str:
-    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one."""
+def email_address(value: object, errors: dict[str, str], *, smtputf8: bool = False) -> str:
+    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one, or if it
+    cannot be delivered: one with letters outside ASCII before the @ (RFC 6531) travels only through a
+    relay that accepts SMTPUTF8, which `smtputf8` (the MAIL_SMTPUTF8 setting) says ours does."""
     if not isinstance(value, str) or not value.strip():
         errors["email"] = "This field is required."
         return ""
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
         errors["email"] = "Enter an e-mail address like name@example.org."
         return ""
+    if smtputf8:
+        return checked.normalized
+    if checked.ascii_email is None:
+        errors["email"] = (
+            "We cannot send e-mail to an address with accented or non-Latin letters before the @. "
+            "Enter another e-mail address, such as one using only the letters a to z."
+        )
+        return ""
+    return checked.ascii_email  # an international domain in its ASCII form, which every relay accepts
 
 
 def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:
