@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,12 +134,23 @@ def test_clinician_gets_the_host_link_and_not_the_patients_manage_link(kind):
 
 
 @pytest.mark.parametrize("audience", list(Audience))
-def test_cancellation_names_the_cancelled_time_and_hands_out_no_links(audience):
-    rendered = render(MessageKind.CANCELLATION, audience, make_notice())
+def test_cancellation_names_the_cancelled_time_and_hands_out_no_call_or_manage_link(audience):
+    book_again = "https://clinic.example/book/clinician?service=3"
+    rendered = render(MessageKind.CANCELLATION, audience, make_notice(book_again_url=book_again))
 
     assert "cancelled" in rendered.subject
     assert "has been cancelled" in rendered.text
-    assert "https://" not in rendered.text and "https://" not in rendered.html
+    offered = [book_again] if audience is Audience.PATIENT else []
+    assert re.findall(r"https://\S+", rendered.text) == offered
+
+
+def test_without_a_department_phone_a_patient_past_the_cut_off_is_told_to_contact_the_hospital():
+    rendered = render(
+        MessageKind.REMINDER, Audience.PATIENT, make_notice(contact_phone="", change_deadline=None)
+    )
+
+    assert "can no longer be changed online. To change or cancel it, contact St Example" in rendered.text
+    assert "Phone" not in rendered.text
 
 
 def test_update_tells_the_new_time():

@@ -139,8 +139,8 @@ ENGLISH = Language(
             "in your browser. Choose a quiet, private place with a good signal or Wi-Fi."
         ),
         _A.COMPANION: (
-            "Before the day, open your link below: the page checks your camera and microphone in your "
-            "browser. Choose a quiet, private place with a good signal or Wi-Fi."
+            "Before the day, open your join link below: the page checks your camera and microphone in "
+            "your browser. Choose a quiet, private place with a good signal or Wi-Fi."
         ),
     },
     previous="The earlier time, {previous}, no longer applies.",
