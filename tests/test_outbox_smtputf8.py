@@ -10,13 +10,14 @@ import pytest
 
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.notify.mail import FileBackend, mail_backend
+from clinic.notify.mailbox import parse_mail, stored_mails
 from clinic.notify.messages import Audience, MessageKind, Recipient
 from tests.test_notify_messages import compose_mail, make_notice
 
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
-from .fakes.smtp import FakeSMTPServer, parse_message, smtp_server  # noqa: F401 (fixture)
+from .fakes.smtp import FakeSMTPServer, smtp_server  # noqa: F401 (fixture)
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 ADDRESS = "évè@example.org"
@@ -73,6 +74,9 @@ def test_the_file_backend_writes_the_address_as_utf8_not_as_an_encoded_word(tmp_
     (written,) = backend.directory.glob("*.eml")
     raw = written.read_bytes()
     assert f"To: Évè Martin <{ADDRESS}>\r\n".encode() in raw  # RFC 6532: UTF-8, no encoded word
-    parsed = parse_message(raw)
+    parsed = parse_mail(raw)
     assert parsed["To"].addresses[0].addr_spec == ADDRESS
     assert not parsed.defects
+    # The development mail page reads it back as written.
+    (listed,) = stored_mails(backend.directory)
+    assert listed.to == f"Évè Martin <{ADDRESS}>"

@@ -4,8 +4,6 @@ Use the `smtp_server` fixture; `tls_certificate` gives a throwaway self-signed c
 STARTTLS and implicit-TLS servers built with `FakeSMTPServer(...)`.
 """
 
-import email
-import email.policy
 import shutil
 import socket
 import ssl
@@ -22,6 +20,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from clinic.notify.mailbox import parse_mail
+
 HOST = "127.0.0.1"
 DISCONNECT = "disconnect"
 
@@ -36,13 +36,7 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        return parse_message(self.content)
-
-
-def parse_message(content: bytes) -> EmailMessage:
-    """A mail as received; parsed from text because the bytes parser reads UTF-8 headers (RFC 6532,
-    sent with SMTPUTF8) as undecodable bytes. Every body part is 7-bit, so that changes nothing else."""
-    return email.message_from_string(content.decode("utf-8", "surrogateescape"), policy=email.policy.default)
+        return parse_mail(self.content)
 
 
 class RecordingHandler:
