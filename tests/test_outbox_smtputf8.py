@@ -46,6 +46,7 @@ def test_a_relay_offering_smtputf8_delivers_to_an_address_that_is_not_ascii(
     row = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
     assert (row.status, row.attempts) == (OutboxStatus.DONE, 1)
     (mail,) = utf8_server.inbox(ADDRESS)
+    assert [r.smtputf8 for r in utf8_server.received if ADDRESS in r.rcpt_tos] == [True]
     assert mail["To"].addresses[0].addr_spec == ADDRESS
     method, event = invite(mail)
     assert method == "REQUEST" and str(event["ATTENDEE"]) == f"mailto:{ADDRESS}"

@@ -33,6 +33,7 @@ class Received:
     content: bytes
     # The client's (host, port): equal for messages sent over one connection.
     peer: tuple[str, int]
+    smtputf8: bool = False  # whether MAIL FROM asked for SMTPUTF8
 
     @property
     def message(self) -> EmailMessage:
@@ -69,7 +70,9 @@ class RecordingHandler:
         if self._in_outage():
             self.outage_refusals += 1
             return self.outage_reply
-        received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer)
+        received = Received(
+            envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer, envelope.smtp_utf8
+        )
         self.received.append(received)
         for rcpt in envelope.rcpt_tos:
             self.by_recipient[rcpt].append(received)
