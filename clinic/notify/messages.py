@@ -153,7 +153,7 @@ ENGLISH = Language(
     book_again="You can book another video consultation from the link below.",
     link_labels={
         "join": "Join the video consultation",
-        "host": "Start the video consultation (host link)",
+        "host": "Start the video consultation",
         "manage": "Your booking page: test your camera and microphone, change or cancel",
         "room": "Your booking page: test your camera and microphone",
         "book": "Book another video consultation",
@@ -216,7 +216,7 @@ ENGLISH = Language(
         "Join the video consultation: {link}\n\nOpen the link a few minutes before the start, in a web "
         "browser on a phone or computer with a camera and microphone."
     ),
-    invite_host="Start the video consultation as its host: {link}",
+    invite_host="Start the video consultation: {link}\n\nThis link is for you alone: do not forward it.",
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
 
@@ -331,7 +331,7 @@ def _as_html(
         f'<html lang="{escape(code)}">',
         f'<head><meta charset="utf-8"><title>{escape(subject)}</title></head>',
         "<body>",
-        *(f"<p>{Markup('<br>').join(paragraph.split(chr(10)))}</p>" for paragraph in paragraphs),
+        *(f"<p>{Markup('<br>').join(paragraph.splitlines())}</p>" for paragraph in paragraphs),
         *(f'<p><a href="{escape(url)}">{escape(label)}</a></p>' for label, url in links),
         f"<p><small>{escape(footer)}</small></p>",
         "</body>",
