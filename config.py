@@ -102,6 +102,8 @@ class Config:
     SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10"))
     # Sender of every mail and organizer of every invite; replies to invites arrive here.
     MAIL_FROM = _env("MAIL_FROM", "Clinic <appointments@clinic.example>")
+    # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
+    MAIL_SMTPUTF8 = (_env("MAIL_SMTPUTF8", "false") or "").lower() == "true"
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
     INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
 

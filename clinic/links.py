@@ -22,6 +22,11 @@ def companion_url(base_url: str, reference: str, token: str) -> str:
     return _with_token(base_url, COMPANION_PATH, reference, token)
 
 
+def booking_url(base_url: str, service_id: int) -> str:
+    """The absolute address of the booking pages for one service: where a patient books again."""
+    return f"{base_url.rstrip('/')}/book/clinician?{urlencode({'service': service_id})}"
+
+
 def _with_token(base_url: str, route: str, reference: str, token: str) -> str:
     path = route.replace("<reference>", quote(reference, safe=""))
     return f"{base_url.rstrip('/')}{path}?{urlencode({'t': token})}"

@@ -348,3 +348,37 @@ def test_a_token_is_checked_before_the_body_is_read(client, booked):
 def test_unknown_paths_and_methods_under_the_api_are_problems(client):
     assert_problem(client.get("/api/v1/nothing-here"), 404)
     assert_problem(client.delete("/api/v1/bookings"), 405)
+
+
+def test_an_address_the_relay_cannot_deliver_to_is_refused_at_booking(app, client, session, clinic):
+    app.config["MAIL_SMTPUTF8"] = False
+    body = changed(booking_body(clinic.service.id, wall(clinic.day, 10)), "patient.email", "évè@example.org")
+    body["companion"] = {"name": "Grace Hopper", "email": "grâce@example.net", "role": "interpreter"}
+
+    problem = assert_problem(client.post("/api/v1/bookings", json=body), 422)
+
+    assert "accented or non-Latin letters before the @" in problem["errors"]["patient.email"]
+    assert "accented or non-Latin letters before the @" in problem["errors"]["companion.email"]
+    assert consultations(session) == 0
+
+
+def test_with_a_relay_that_takes_smtputf8_such_an_address_is_booked(app, client, session, clinic):
+    app.config["MAIL_SMTPUTF8"] = True
+    body = changed(booking_body(clinic.service.id, wall(clinic.day, 10)), "patient.email", "évè@example.org")
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    assert response.status_code == 201, response.get_json()
+    assert session.scalar(select(Consultation)).patient.email == "évè@example.org"
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2067", "\u200f", "\x9b"])
+def test_a_name_with_a_hidden_formatting_character_is_refused(client, session, clinic, hidden):
+    body = changed(
+        booking_body(clinic.service.id, wall(clinic.day, 10)), "patient.name", f"Ada{hidden}gpj.exe"
+    )
+
+    problem = assert_problem(client.post("/api/v1/bookings", json=body), 422)
+
+    assert "hidden formatting or control characters" in problem["errors"]["patient.name"]
+    assert consultations(session) == 0

@@ -375,3 +375,38 @@ def test_with_csrf_on_a_post_without_its_token_is_refused_and_books_nothing(data
         assert accepted.status_code == 200 and "Check and confirm your booking" in text(accepted)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_address_the_relay_cannot_deliver_to_is_explained_beside_its_field(app, client, session, clinic):
+    app.config["MAIL_SMTPUTF8"] = False
+    service, _ = clinic
+    form = booking_form(
+        service,
+        next_week_at(11),
+        email="évè@example.org",
+        companion_name="Grace Hopper",
+        companion_email="grâce@example.net",
+        companion_role="interpreter",
+    )
+
+    response = client.post("/book/confirm", data=form)
+
+    assert response.status_code == 422
+    page = text(response)
+    for field in ("email", "companion_email"):
+        error = re.search(rf'id="{field}-error"[^>]*>(.*?)</p>', page, re.S)
+        assert error and "accented or non-Latin letters before the @" in error.group(1)
+    assert consultations(session) == 0
+
+
+def test_a_name_with_a_bidi_override_is_explained_beside_its_field(client, session, clinic):
+    service, _ = clinic
+
+    response = client.post(
+        "/book/confirm", data=booking_form(service, next_week_at(11), name="Ada\u202eecalevoL")
+    )
+
+    assert response.status_code == 422
+    assert 'id="name-error"' in text(response)
+    assert "hidden formatting or control characters" in text(response)
+    assert consultations(session) == 0

@@ -24,6 +24,7 @@ def make_details(**changes) -> InviteDetails:
         attendee_name="Sam Pätient",
         link="https://meet.example/room-7f3a",
         hospital_name="St Example University Hospital",
+        description="Join the video consultation: https://meet.example/room-7f3a",
     )
     return replace(details, **changes)
 

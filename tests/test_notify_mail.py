@@ -61,12 +61,20 @@ def test_message_id_is_stable_per_idempotency_key():
     assert ":" not in first
 
 
-def test_message_is_alternative_text_html_and_calendar_with_the_method_parameter():
+def test_message_is_alternative_text_html_and_calendar_with_the_invite_also_attached():
     message = parse(make_message().as_bytes(policy=email.policy.SMTP))
 
-    assert message.get_content_type() == "multipart/alternative"
-    parts = list(message.iter_parts())
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, attached = message.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    parts = list(alternative.iter_parts())
     assert [part.get_content_type() for part in parts] == ["text/plain", "text/html", "text/calendar"]
+    # For web mail that ignores the inline part: the same invite as a file.
+    assert attached.get_content_type() == "application/ics"
+    assert attached.get_content_disposition() == "attachment"
+    assert attached.get_filename() == "invite.ics"
+    assert attached.get_payload(decode=True) == INVITE.data
+    assert not message.defects and not any(part.defects for part in message.walk())
     assert parts[2].get_param("method") == "REQUEST"
     assert parts[2].get_content_charset() == "utf-8"
     assert parts[2].get_payload(decode=True) == INVITE.data

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,6 +40,7 @@ def make_notice(**changes) -> Notice:
         starts_at=datetime(2026, 3, 3, 9, 0, tzinfo=UTC),
         ends_at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC),
         hospital_name="St Example University Hospital",
+        service_name="Heart follow-up",
         join_url=JOIN,
         host_url=HOST,
         manage_url=MANAGE,
@@ -58,7 +60,12 @@ def compose_mail(kind: MessageKind, audience: Audience, notice: Notice, now: dat
 
 
 def decoded_parts(message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+    """Each leaf part's decoded text by content type (the invite.ics attachment as application/ics)."""
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
 
 
 @pytest.mark.parametrize(
@@ -127,12 +134,23 @@ def test_clinician_gets_the_host_link_and_not_the_patients_manage_link(kind):
 
 
 @pytest.mark.parametrize("audience", list(Audience))
-def test_cancellation_names_the_cancelled_time_and_hands_out_no_links(audience):
-    rendered = render(MessageKind.CANCELLATION, audience, make_notice())
+def test_cancellation_names_the_cancelled_time_and_hands_out_no_call_or_manage_link(audience):
+    book_again = "https://clinic.example/book/clinician?service=3"
+    rendered = render(MessageKind.CANCELLATION, audience, make_notice(book_again_url=book_again))
 
     assert "cancelled" in rendered.subject
     assert "has been cancelled" in rendered.text
-    assert "https://" not in rendered.text and "https://" not in rendered.html
+    offered = [book_again] if audience is Audience.PATIENT else []
+    assert re.findall(r"https://\S+", rendered.text) == offered
+
+
+def test_without_a_department_phone_a_patient_past_the_cut_off_is_told_to_contact_the_hospital():
+    rendered = render(
+        MessageKind.REMINDER, Audience.PATIENT, make_notice(contact_phone="", change_deadline=None)
+    )
+
+    assert "can no longer be changed online. To change or cancel it, contact St Example" in rendered.text
+    assert "Phone" not in rendered.text
 
 
 def test_update_tells_the_new_time():
@@ -176,7 +194,9 @@ def test_every_kind_and_audience_has_wording():
 
 
 def test_inputs_have_no_field_for_clinical_detail():
-    clinical = {"reason", "notes", "note", "diagnosis", "service", "service_name"}
+    # The service is named on purpose (the patient needs to know which appointment this is), but only
+    # to the patient and the clinician: see the next test.
+    clinical = {"reason", "notes", "note", "diagnosis"}
     for shape in (Notice, InviteDetails, Recipient):
         assert not clinical & {field.name for field in dataclasses.fields(shape)}
 
@@ -184,14 +204,19 @@ def test_inputs_have_no_field_for_clinical_detail():
 def test_the_patients_reason_for_visit_is_in_no_mail_or_invite():
     # What the booking form holds; the notice is made from its non-clinical fields only.
     booking = {"reason": REASON, "service": "Cardiology follow-up", "reference": "K7Q2M9"}
-    notice = make_notice(reference=booking["reference"])
+    notice = make_notice(reference=booking["reference"], service_name=booking["service"])
 
     for kind in MessageKind:
         for audience in Audience:
             mail = compose_mail(kind, audience, notice)
-            texts = [str(mail["Subject"]), *decoded_parts(mail).values()]
-            for forbidden in (REASON, booking["service"]):
-                assert all(forbidden not in text for text in texts), (kind, audience, forbidden)
+            parts = decoded_parts(mail)
+            texts = [str(mail["Subject"]), *parts.values()]
+            assert all(REASON not in text for text in texts), (kind, audience)
+            # Calendars are often shared, and a companion need not know why the patient is seen.
+            private = [parts.get("text/calendar", ""), parts.get("application/ics", "")]
+            if audience is Audience.COMPANION:
+                private = texts
+            assert all(booking["service"] not in text for text in private), (kind, audience)
 
 
 def test_reminders_carry_no_invite_and_the_others_carry_the_matching_method():
@@ -203,7 +228,7 @@ def test_reminders_carry_no_invite_and_the_others_carry_the_matching_method():
     }
     for kind, method in expected.items():
         mail = compose_mail(kind, Audience.PATIENT, make_notice())
-        calendars = [part for part in mail.iter_parts() if part.get_content_type() == "text/calendar"]
+        calendars = [part for part in mail.walk() if part.get_content_type() == "text/calendar"]
         assert [part.get_param("method") for part in calendars] == ([method] if method else [])
 
 
@@ -230,13 +255,16 @@ def test_invites_sent_over_smtp_keep_their_uid_and_raise_their_sequence(smtp_ser
     for recipient, own_link in [(booked.patient, JOIN), (booked.clinician, HOST), (booked.companion, GUEST)]:
         events = []
         for hours, mail in enumerate(smtp_server.inbox(recipient.email)):
-            assert mail.get_content_type() == "multipart/alternative"
-            text, html, invite = mail.iter_parts()
+            assert mail.get_content_type() == "multipart/mixed"
+            alternative, attached = mail.iter_parts()
+            text, html, invite = alternative.iter_parts()
             assert [p.get_content_type() for p in (text, html, invite)] == [
                 "text/plain",
                 "text/html",
                 "text/calendar",
             ]
+            assert attached.get_filename() == "invite.ics"
+            assert attached.get_payload(decode=True) == invite.get_payload(decode=True)
             assert invite.get_content_charset() == "utf-8"
             calendar = Calendar.from_ical(invite.get_content())
             assert invite.get_param("method") == calendar["METHOD"]

@@ -193,8 +193,10 @@ def slot_query(args: Mapping[str, str]) -> SlotQuery:
     return SlotQuery(service_id, clinician_id, tz, day_bounds(first, tz)[0], day_bounds(last, tz)[1])  # type: ignore[arg-type]
 
 
-def booking_request(body: Mapping[str, Any], *, idempotency_key: str | None, today: date) -> BookingRequest:
-    """A BookingRequest from the body of POST /bookings."""
+def booking_request(
+    body: Mapping[str, Any], *, idempotency_key: str | None, today: date, smtputf8: bool = False
+) -> BookingRequest:
+    """A BookingRequest from the body of POST /bookings; `smtputf8` is the MAIL_SMTPUTF8 setting."""
     fields = Fields(body)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
@@ -206,8 +208,8 @@ def booking_request(body: Mapping[str, Any], *, idempotency_key: str | None, tod
         reason = check_reason(body.get("reason"))
     except InvalidDetails as error:
         fields.adopt(error)
-    patient = _patient(fields, time_zone, today)
-    companion = _companion(fields) if body.get("companion") is not None else None
+    patient = _patient(fields, time_zone, today, smtputf8)
+    companion = _companion(fields, smtputf8) if body.get("companion") is not None else None
     fields.check()
     return BookingRequest(service_id, start, patient, clinician_id, reason, idempotency_key, companion)  # type: ignore[arg-type]
 
@@ -248,7 +250,7 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     return match.group(1) if match else ""
 
 
-def _patient(fields: Fields, time_zone: str | None, today: date) -> PatientDetails | None:
+def _patient(fields: Fields, time_zone: str | None, today: date, smtputf8: bool) -> PatientDetails | None:
     return _details(
         fields,
         "patient",
@@ -259,17 +261,18 @@ def _patient(fields: Fields, time_zone: str | None, today: date) -> PatientDetai
             birth_date=source.get("birth_date"),
             time_zone=time_zone,
             today=today,
+            smtputf8=smtputf8,
         ),
         skip=("time_zone",),  # reported once, at the top level
     )
 
 
-def _companion(fields: Fields) -> CompanionDetails | None:
+def _companion(fields: Fields, smtputf8: bool) -> CompanionDetails | None:
     return _details(
         fields,
         "companion",
         lambda source: check_companion_details(
-            name=source.get("name"), email=source.get("email"), role=source.get("role")
+            name=source.get("name"), email=source.get("email"), role=source.get("role"), smtputf8=smtputf8
         ),
     )
 

@@ -45,7 +45,12 @@ def slots() -> dict:
 def create_booking() -> tuple[dict, int, dict]:
     now = utcnow()
     key = schemas.idempotency_key(request.headers)
-    wanted = schemas.booking_request(schemas.json_object(request), idempotency_key=key, today=now.date())
+    wanted = schemas.booking_request(
+        schemas.json_object(request),
+        idempotency_key=key,
+        today=now.date(),
+        smtputf8=current_app.config["MAIL_SMTPUTF8"],
+    )
     show_times_in(zone(wanted.patient.time_zone))
     booked = book(db.session, wanted, now=now, secret=current_app.config["SECRET_KEY"], actor=_actor())
     reference = booked.consultation.reference

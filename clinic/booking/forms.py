@@ -242,6 +242,7 @@ class DetailsForm(ChoiceFields):
                 time_zone=self.time_zone.data,
                 today=today,
                 email_required=self.email_required,
+                smtputf8=current_app.config["MAIL_SMTPUTF8"],
             ),
         )
         companion_given = any((self.companion_name.data, self.companion_email.data, self.companion_role.data))
@@ -253,6 +254,7 @@ class DetailsForm(ChoiceFields):
                     name=self.companion_name.data,
                     email=self.companion_email.data,
                     role=self.companion_role.data,
+                    smtputf8=current_app.config["MAIL_SMTPUTF8"],
                 ),
             )
         if not valid or patient is None or (companion_given and companion is None):

@@ -12,12 +12,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
+from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
-from .outbox import enqueue_retired_meeting, plan_reminders
+from .outbox import enqueue_retired_meeting, plan_reminders, previous_start
 from .settings import WorkerSettings
 
 
@@ -122,7 +124,7 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     mail = compose(
         kind,
         Audience(message.audience),
-        _notice(settings, consultation, sequence, companion),
+        _notice(settings, consultation, message, now, companion),
         sender=settings.mail_from,
         domain=settings.invite_domain,
         message_id=message_id_for(message, settings.invite_domain),
@@ -210,11 +212,16 @@ def _companion(consultation: Consultation, message: OutboxMessage) -> Companion 
 
 
 def _notice(
-    settings: WorkerSettings, consultation: Consultation, sequence: int, companion: Companion | None = None
+    settings: WorkerSettings,
+    consultation: Consultation,
+    message: OutboxMessage,
+    now: datetime,
+    companion: Companion | None = None,
 ) -> Notice:
-    patient, clinician = consultation.patient, consultation.clinician
+    patient, clinician, service = consultation.patient, consultation.clinician, consultation.service
     base_url, secret, reference = settings.public_base_url, settings.secret_key, consultation.reference
     join_url = consultation.meeting_join_url or ""
+    deadline = change_deadline(consultation)
     guest, guest_url = None, ""
     if companion is not None:  # they read times in the patient's zone, which the mail names
         guest = Recipient(companion.name, companion.email, consultation.patient_time_zone)
@@ -222,10 +229,11 @@ def _notice(
     return Notice(
         consultation_uuid=consultation.uuid,
         reference=reference,
-        sequence=sequence,
+        sequence=message.payload["sequence"],
         starts_at=consultation.starts_at,
         ends_at=consultation.ends_at,
         hospital_name=settings.hospital_name,
+        service_name=service.name,
         join_url=join_url,
         host_url=consultation.meeting_host_url or join_url,
         manage_url=manage_link(consultation, base_url=base_url, secret=secret),
@@ -235,6 +243,10 @@ def _notice(
         clinician=Recipient(clinician.display_name, clinician.email, clinician.time_zone),
         companion=guest,
         companion_url=guest_url,
+        contact_phone=service.department.contact_phone,
+        change_deadline=deadline if now < deadline else None,
+        previous_starts_at=previous_start(message),
+        book_again_url=booking_url(base_url, service.id),
     )
 
 

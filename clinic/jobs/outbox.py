@@ -26,11 +26,14 @@ def enqueue_booked(session: Session, consultation: Consultation, now: datetime) 
     _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
 
 
-def enqueue_rescheduled(session: Session, consultation: Consultation, now: datetime) -> None:
-    """In the reschedule's transaction: move the meeting, send updates, plan reminders for the new time."""
+def enqueue_rescheduled(
+    session: Session, consultation: Consultation, now: datetime, previous_starts_at: datetime
+) -> None:
+    """In the reschedule's transaction: move the meeting, send updates (which name the time it had
+    before this move, however it moves later), plan reminders for the new time."""
     _drop_pending_reminders(session, consultation, now)
     _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
-    _add_mails(session, consultation, now, OutboxKind.UPDATE)
+    _add_mails(session, consultation, now, OutboxKind.UPDATE, previous=previous_starts_at)
     _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
 
 
@@ -128,9 +131,24 @@ def mail_recipients(consultation: Consultation) -> list[tuple[Audience, Companio
     return recipients
 
 
-def _add_mails(session: Session, consultation: Consultation, now: datetime, kind: OutboxKind) -> None:
+def previous_start(message: OutboxMessage) -> datetime | None:
+    """The time an update mail's consultation had before its move (None for other messages)."""
+    previous = message.payload.get("previous_starts_at")
+    return datetime.fromisoformat(previous) if previous else None
+
+
+def _add_mails(
+    session: Session,
+    consultation: Consultation,
+    now: datetime,
+    kind: OutboxKind,
+    *,
+    previous: datetime | None = None,
+) -> None:
     for audience, companion in mail_recipients(consultation):
-        _add(session, consultation, now, kind, audience, companion)
+        message = _add(session, consultation, now, kind, audience, companion)
+        if previous is not None:
+            message.payload = {**message.payload, "previous_starts_at": previous.isoformat()}
 
 
 def _add(

@@ -34,6 +34,7 @@ class InviteDetails:
     attendee_name: str
     link: str
     hospital_name: str
+    description: str  # in the attendee's words: how to join, or how to host (left out of a CANCEL)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invit
         start=_utc(details.starts_at),
         end=_utc(details.ends_at),
         summary=f"Video consultation – {details.hospital_name}",
-        description=_description(details.link, cancelled),
+        description=None if cancelled else details.description,
         location=link,
         url=link,
         organizer=vCalAddress.new(details.organizer_email, cn=details.organizer_name),
@@ -80,16 +81,6 @@ def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invit
     # Calendar.new adds an RFC 7986 calendar-level UID; the event's UID is the one clients match on.
     del calendar["UID"]
     return Invite(method=method, data=calendar.to_ical())
-
-
-def _description(link: str, cancelled: bool) -> str:
-    if cancelled:
-        return "This video consultation has been cancelled."
-    return (
-        f"Join the video consultation: {link}\n\n"
-        "Open the link a few minutes before the start, in a web browser on a phone "
-        "or computer with a camera and microphone."
-    )
 
 
 def _utc(moment: datetime) -> datetime:

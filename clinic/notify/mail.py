@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import SMTP, default
+from email.policy import SMTP, SMTPUTF8, default
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +45,9 @@ class _HeaderClasses(HeaderRegistry):
 
 # email.policy.default with that registry: the same headers and the same bytes on the wire.
 POLICY = default.clone(header_factory=_HeaderClasses())
+# For a recipient whose address is not ASCII (RFC 6531): headers in UTF-8, not encoded words, which
+# cannot carry an address.
+POLICY_UTF8 = POLICY.clone(utf8=True)
 
 
 class MailError(Exception):
@@ -61,6 +64,14 @@ class MailTemporaryError(MailError):
 
 class MailPermanentError(MailError):
     """A retry would fail the same way: a 5xx reply, bad credentials, a TLS setup the server refuses."""
+
+
+class SMTPUTF8NotOffered(MailPermanentError):
+    """The recipient's address needs SMTPUTF8 (RFC 6531) and the server does not offer it.
+
+    Permanent: only the hospital's mail team can change the relay (or turn CLINIC_MAIL_SMTPUTF8 off
+    so that such addresses are refused at booking).
+    """
 
 
 class MailPartiallyRefused(MailPermanentError):
@@ -80,6 +91,18 @@ def make_message_id(key: str, domain: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
+def needs_smtputf8(address: str) -> bool:
+    """Whether mail to `address` can only travel with SMTPUTF8: its local part or domain is not ASCII."""
+    return not address.isascii()
+
+
+def recipient_address(name: str, email: str) -> Address:
+    """The To header's value; built from its parts because Address(addr_spec=...) refuses a local part
+    that is not ASCII, which RFC 6531 allows."""
+    username, _, domain = email.rpartition("@")
+    return Address(display_name=name, username=username, domain=domain)
+
+
 def build_message(
     *,
     sender: str,
@@ -91,8 +114,10 @@ def build_message(
     date: datetime,
     invite: Invite | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message: text/plain, text/html and, with an invite, text/calendar."""
-    message = EmailMessage(policy=POLICY)
+    """A multipart/alternative message: text/plain, text/html and, with an invite, text/calendar; an
+    invite is also attached as invite.ics, the whole then wrapped in multipart/mixed."""
+    address = to.addr_spec if isinstance(to, Address) else to
+    message = EmailMessage(policy=POLICY_UTF8 if needs_smtputf8(address) else POLICY)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
@@ -111,6 +136,9 @@ def build_message(
             subtype="calendar",
             params={"method": str(invite.method), "charset": "utf-8"},
         )
+        # For web mail that ignores the inline part; application/ics (as Google Calendar sends it), so a
+        # client that reads both does not take it for a second invite.
+        message.add_attachment(invite.data, maintype="application", subtype="ics", filename="invite.ics")
     return message
 
 
@@ -135,7 +163,7 @@ class FileBackend:
         partial = path.with_suffix(".part")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(message.as_bytes(policy=SMTP))
+            partial.write_bytes(message.as_bytes(policy=SMTPUTF8 if message.policy.utf8 else SMTP))
             # Renamed into place so that a reader never sees half a message.
             partial.replace(path)
         except OSError as error:
@@ -178,7 +206,13 @@ class SMTPBackend:
     def send(self, message: EmailMessage) -> None:
         """Send one message; raises MailTemporaryError or MailPermanentError."""
         try:
-            refused = self._connection().send_message(message)
+            connection = self._connection()
+            if message.policy.utf8:  # the recipient's address is not ASCII: see build_message
+                connection.ehlo_or_helo_if_needed()
+                if not connection.has_extn("smtputf8"):
+                    raise SMTPUTF8NotOffered(f"{self.host} does not offer SMTPUTF8, which the address needs")
+            # send_message itself adds SMTPUTF8 and BODY=8BITMIME to MAIL FROM for such an address.
+            refused = connection.send_message(message)
         except (smtplib.SMTPException, OSError) as error:
             self._drop()
             raise _mail_error(error) from error

@@ -1,4 +1,4 @@
-"""Reading back the mails the file backend wrote, for the development mail page."""
+"""Reading back mails: those the file backend wrote, for the development mail page."""
 
 import email
 import email.policy
@@ -27,13 +27,13 @@ def stored_mails(folder: Path, limit: int = 200) -> list[StoredMail]:
     if not folder.is_dir():
         return []
     names = sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
-    return [_summary(name, _parse(folder / name)) for name in names[:limit]]
+    return [_summary(name, parse_mail((folder / name).read_bytes())) for name in names[:limit]]
 
 
 def stored_mail(folder: Path, name: str) -> EmailMessage | None:
     """One mail by its file name, or None if there is no such mail."""
     path = folder / name
-    return _parse(path) if _NAME.fullmatch(name) and path.is_file() else None
+    return parse_mail(path.read_bytes()) if _NAME.fullmatch(name) and path.is_file() else None
 
 
 def raw_mail(folder: Path, name: str) -> bytes | None:
@@ -52,5 +52,10 @@ def _summary(name: str, message: EmailMessage) -> StoredMail:
     return StoredMail(name, stamp, str(message["To"]), str(message["Subject"]), calendar_method(message))
 
 
-def _parse(path: Path) -> EmailMessage:
-    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+def parse_mail(data: bytes) -> EmailMessage:
+    """A mail as written or sent, headers in UTF-8 included (RFC 6532, to an address that is not ASCII).
+
+    Parsed from text: the bytes parser would read such headers as undecodable bytes. Every body part
+    is 7-bit (quoted-printable or base64), so decoding the whole changes nothing else.
+    """
+    return email.message_from_string(data.decode("utf-8", "surrogateescape"), policy=email.policy.default)

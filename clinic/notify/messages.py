@@ -1,24 +1,28 @@
 """What each mail says: confirmation, update, cancellation and reminder, for patient, clinician and
 companion.
 
-Mails name the hospital, the reference, the time and the links, nothing more: `Notice` has no
-field for a reason for visit, a note or a service, so no template can leak one. A companion's mails
-name the patient by first name only, and carry their own join link, never the manage link.
+Mails name the hospital, the service, the clinician, the time, its length and the links, nothing
+more: `Notice` has no field for a reason for visit or a note, so no template can leak one. A
+companion's mails name the patient by first name only and not the service (which can say more about
+the patient's health than they chose to share), and carry their own join link, never the manage link.
+Invites stay generic for the same reason: calendars are often shared.
 """
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from markupsafe import escape
+from markupsafe import Markup, escape
 
+from ..plain_text import without_hidden
 from .ics import InviteDetails, Method, build_invite, invite_uid
-from .mail import build_message
+from .mail import build_message, recipient_address
 
 
 class MessageKind(enum.StrEnum):
@@ -52,6 +56,7 @@ class Notice:
     starts_at: datetime
     ends_at: datetime
     hospital_name: str
+    service_name: str
     join_url: str
     host_url: str
     manage_url: str
@@ -59,6 +64,10 @@ class Notice:
     clinician: Recipient
     companion: Recipient | None = None
     companion_url: str = ""  # the companion's own waiting room, where they join
+    contact_phone: str = ""  # the department's: for questions, and for changes once online ones close
+    change_deadline: datetime | None = None  # until when the patient may change online; None: no longer
+    previous_starts_at: datetime | None = None  # an update's earlier time, as it was when moved
+    book_again_url: str = ""  # the booking pages of the same service
 
 
 @dataclass(frozen=True)
@@ -71,19 +80,33 @@ class Rendered:
 @dataclass(frozen=True)
 class Language:
     """One language's wording. Placeholders: {name} {hospital} {reference} {when} {patient} (the
-    patient's first name, for the companion's mails)."""
+    patient's first name, for the companion's mails) {service} {clinician} {minutes} {phone}
+    {deadline} {previous}."""
 
     code: str
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     when: str
     greeting: str
-    reference: str
+    # "Label: value" lines under the opening, per audience: (label, placeholder).
+    facts: Mapping[Audience, tuple[tuple[str, str], ...]]
+    minutes: str
     how_to_join: str
+    # How to test camera and microphone beforehand, per audience that joins from a mail.
+    prepare: Mapping[Audience, str]
+    previous: str
+    can_change: str
+    cannot_change: str
+    cannot_change_phone: str
+    questions: str
+    book_again: str
     link_labels: Mapping[str, str]
     footer: str
     # (subject, opening sentence) per kind and audience.
     wording: Mapping[tuple[MessageKind, Audience], tuple[str, str]]
+    # The invite's description, with {link}: for those who join, and for the host.
+    invite_join: str
+    invite_host: str
 
 
 _K, _A = MessageKind, Audience
@@ -95,15 +118,45 @@ ENGLISH = Language(
     ),
     when="{weekday} {day} {month} {year}, {time} ({zone})",
     greeting="Hello {name},",
-    reference="Reference: {reference}",
+    facts={
+        _A.PATIENT: (
+            ("Service", "{service}"),
+            ("With", "{clinician}"),
+            ("Length", "{minutes}"),
+            ("Reference", "{reference}"),
+        ),
+        _A.CLINICIAN: (("Service", "{service}"), ("Length", "{minutes}"), ("Reference", "{reference}")),
+        _A.COMPANION: (("With", "{clinician}"), ("Length", "{minutes}"), ("Reference", "{reference}")),
+    },
+    minutes="{minutes} minutes",
     how_to_join=(
         "To join, open the link below a few minutes before the start, in a web browser "
         "on a phone or computer with a camera and microphone."
     ),
+    prepare={
+        _A.PATIENT: (
+            "Before the day, open your booking page (link below): it checks your camera and microphone "
+            "in your browser. Choose a quiet, private place with a good signal or Wi-Fi."
+        ),
+        _A.COMPANION: (
+            "Before the day, open your join link below: the page checks your camera and microphone in "
+            "your browser. Choose a quiet, private place with a good signal or Wi-Fi."
+        ),
+    },
+    previous="The earlier time, {previous}, no longer applies.",
+    can_change="You can change or cancel this booking online until {deadline}.",
+    cannot_change="This booking can no longer be changed online. To change or cancel it, contact {hospital}.",
+    cannot_change_phone=(
+        "This booking can no longer be changed online. To change or cancel it, phone {hospital} on {phone}."
+    ),
+    questions="Questions? Phone {hospital} on {phone}.",
+    book_again="You can book another video consultation from the link below.",
     link_labels={
         "join": "Join the video consultation",
         "host": "Start the video consultation",
-        "manage": "Change or cancel your booking",
+        "manage": "Your booking page: test your camera and microphone, change or cancel",
+        "room": "Your booking page: test your camera and microphone",
+        "book": "Book another video consultation",
     },
     footer="This is an automatic message from {hospital}.",
     wording={
@@ -159,6 +212,11 @@ ENGLISH = Language(
             "{hospital} on {when}.",
         ),
     },
+    invite_join=(
+        "Join the video consultation: {link}\n\nOpen the link a few minutes before the start, in a web "
+        "browser on a phone or computer with a camera and microphone."
+    ),
+    invite_host="Start the video consultation: {link}\n\nThis link is for you alone: do not forward it.",
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
 
@@ -192,26 +250,26 @@ def format_start(starts_at: datetime, time_zone: str, language_code: str = "en")
 
 def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     """Subject, text and HTML of one mail, in the recipient's language and time zone."""
+    notice = _plain(notice)
     recipient, call_link = _recipient_and_link(notice, audience)
     lang = language(recipient.language)
-    values = {
-        "name": recipient.name,
-        "hospital": notice.hospital_name,
-        "reference": notice.reference,
-        "when": format_start(notice.starts_at, recipient.time_zone, lang.code),
-        "patient": first_name(notice.patient.name),
-    }
+    values = _values(notice, recipient, lang)
     subject, opening = lang.wording[kind, audience]
-    paragraphs = [lang.greeting, opening, lang.reference]
-    links: list[tuple[str, str]] = []
-    if kind is not MessageKind.CANCELLATION:
-        if audience is Audience.CLINICIAN:
-            links = [("host", call_link)]
-        else:
-            paragraphs.append(lang.how_to_join)
-            links = [("join", call_link)]
-            if audience is Audience.PATIENT:
-                links.append(("manage", notice.manage_url))
+    facts = "\n".join(f"{label}: {value}" for label, value in lang.facts[audience])
+    paragraphs = [lang.greeting, opening]
+    if kind is MessageKind.UPDATE and notice.previous_starts_at is not None:
+        paragraphs.append(lang.previous)
+    paragraphs.append(facts)
+    if kind is MessageKind.CANCELLATION:
+        paragraphs += _cancelled(lang, audience, notice)
+        links = [("book", notice.book_again_url)] if audience is Audience.PATIENT else []
+    elif audience is Audience.CLINICIAN:
+        links = [("host", call_link)]
+    else:
+        paragraphs += [lang.how_to_join, lang.prepare[audience], *_changes(lang, audience, notice)]
+        links = [("join", call_link)]
+        if audience is Audience.PATIENT:
+            links.append(("manage" if notice.change_deadline else "room", notice.manage_url))
     paragraphs = [paragraph.format(**values) for paragraph in paragraphs]
     labelled = [(lang.link_labels[key], url) for key, url in links if url]
     footer = lang.footer.format(**values)
@@ -221,6 +279,44 @@ def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
         text=_as_text(paragraphs, labelled, footer),
         html=_as_html(lang.code, subject, paragraphs, labelled, footer),
     )
+
+
+def _values(notice: Notice, recipient: Recipient, lang: Language) -> dict[str, str]:
+    def when(moment: datetime | None) -> str:
+        return format_start(moment, recipient.time_zone, lang.code) if moment else ""
+
+    minutes = int((notice.ends_at - notice.starts_at).total_seconds() // 60)
+    return {
+        "name": recipient.name,
+        "hospital": notice.hospital_name,
+        "reference": notice.reference,
+        "when": when(notice.starts_at),
+        "patient": first_name(notice.patient.name),
+        "service": notice.service_name,
+        "clinician": notice.clinician.name,
+        "minutes": lang.minutes.format(minutes=minutes),
+        "phone": notice.contact_phone,
+        "deadline": when(notice.change_deadline),
+        "previous": when(notice.previous_starts_at),
+    }
+
+
+def _changes(lang: Language, audience: Audience, notice: Notice) -> list[str]:
+    """Whether and until when the patient may change online, else whom to phone; the companion has no say."""
+    if audience is not Audience.PATIENT:
+        return [lang.questions] if notice.contact_phone else []
+    if notice.change_deadline is None:
+        return [lang.cannot_change_phone if notice.contact_phone else lang.cannot_change]
+    return [lang.can_change, *([lang.questions] if notice.contact_phone else [])]
+
+
+def _cancelled(lang: Language, audience: Audience, notice: Notice) -> list[str]:
+    if audience is not Audience.PATIENT:
+        return []
+    return [
+        *([lang.book_again] if notice.book_again_url else []),
+        *([lang.questions] if notice.contact_phone else []),
+    ]
 
 
 def _as_text(paragraphs: list[str], links: list[tuple[str, str]], footer: str) -> str:
@@ -235,7 +331,7 @@ def _as_html(
         f'<html lang="{escape(code)}">',
         f'<head><meta charset="utf-8"><title>{escape(subject)}</title></head>',
         "<body>",
-        *(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs),
+        *(f"<p>{Markup('<br>').join(paragraph.splitlines())}</p>" for paragraph in paragraphs),
         *(f'<p><a href="{escape(url)}">{escape(label)}</a></p>' for label, url in links),
         f"<p><small>{escape(footer)}</small></p>",
         "</body>",
@@ -255,6 +351,7 @@ def compose(
     now: datetime,
 ) -> EmailMessage:
     """The complete mail for one recipient; confirmations, updates and cancellations carry an invite."""
+    notice = _plain(notice)
     recipient, call_link = _recipient_and_link(notice, audience)
     rendered = render(kind, audience, notice)
     method = _INVITE_METHODS.get(kind)
@@ -271,11 +368,12 @@ def compose(
             attendee_name=recipient.name,
             link=call_link,
             hospital_name=notice.hospital_name,
+            description=_invite_text(language(recipient.language), audience, call_link),
         )
         invite = build_invite(details, method, now)
     return build_message(
         sender=sender,
-        to=Address(display_name=recipient.name, addr_spec=recipient.email),
+        to=recipient_address(recipient.name, recipient.email),
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
@@ -283,6 +381,22 @@ def compose(
         date=now,
         invite=invite,
     )
+
+
+def _invite_text(lang: Language, audience: Audience, link: str) -> str:
+    return (lang.invite_host if audience is Audience.CLINICIAN else lang.invite_join).format(link=link)
+
+
+def _plain(value: Any) -> Any:
+    """`value` (a Notice, a Recipient or a string) with hidden characters stripped from every string:
+    names and service titles come from people, and no mail or invite may carry such characters."""
+    if isinstance(value, str):
+        return without_hidden(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value, **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        )
+    return value
 
 
 def first_name(full_name: str) -> str:

@@ -3,6 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -164,7 +165,12 @@ class CompanionForm(FlaskForm):
         if not self.validate():
             return None
         try:
-            return check_companion_details(name=self.name.data, email=self.email.data, role=self.role.data)
+            return check_companion_details(
+                name=self.name.data,
+                email=self.email.data,
+                role=self.role.data,
+                smtputf8=current_app.config["MAIL_SMTPUTF8"],
+            )
         except InvalidDetails as invalid:
             for name, message in invalid.errors.items():
                 self[name].errors.append(message)

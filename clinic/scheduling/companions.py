@@ -33,11 +33,14 @@ class CompanionDetails:
     role: CompanionRole
 
 
-def check_companion_details(*, name: object, email: object, role: object) -> CompanionDetails:
-    """Normalised details, or InvalidDetails naming every wrong field (name, email, role)."""
+def check_companion_details(
+    *, name: object, email: object, role: object, smtputf8: bool = False
+) -> CompanionDetails:
+    """Normalised details, or InvalidDetails naming every wrong field (name, email, role); `smtputf8` is
+    the MAIL_SMTPUTF8 setting (see `patients.email_address`)."""
     errors: dict[str, str] = {}
     clean_name = required_text(name, "name", MAX_NAME, errors)
-    address = email_address(email, errors)
+    address = email_address(email, errors, smtputf8=smtputf8)
     try:
         clean_role = CompanionRole(role)
     except ValueError:

@@ -124,10 +124,11 @@ def reschedule(
             session.rollback()
             raise refusal(session, service.id, target, new_start, now)
         changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
+        previous_start = consultation.starts_at
         consultation.clinician_id = target
         place(consultation, service, new_start)
         consultation.invite_sequence += 1
-        outbox.enqueue_rescheduled(session, consultation, now)
+        outbox.enqueue_rescheduled(session, consultation, now, previous_start)
         record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
     return consultation
 

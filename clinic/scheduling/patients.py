@@ -6,13 +6,15 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..plain_text import has_hidden
 from .errors import BookingError
 from .timezones import InvalidTimeZone, zone
 
 MAX_NAME = 200
 MAX_REASON = 2000
+# Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
+_ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidDetails(BookingError):
@@ -44,15 +46,17 @@ def check_patient_details(
     time_zone: object,
     today: date,
     email_required: bool = True,
+    smtputf8: bool = False,
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
     Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
+    `smtputf8` is the MAIL_SMTPUTF8 setting (see `email_address`).
     """
     errors: dict[str, str] = {}
     clean_name = required_text(name, "name", MAX_NAME, errors)
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else email_address(email, errors)
+    clean_email = None if no_email else email_address(email, errors, smtputf8=smtputf8)
     clean_phone = required_text(phone, "phone", 40, errors)
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
@@ -82,24 +86,38 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str])
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
         return ""
+    hidden = has_hidden(value.translate(_ORDINARY_SPACE))
     value = " ".join(value.split())
     if len(value) > limit:
         errors[field] = f"Keep this under {limit} characters."
-    elif _CONTROL.search(value):
-        errors[field] = "This contains characters that are not allowed."
+    elif hidden:
+        errors[field] = (
+            "This contains hidden formatting or control characters. Type it again rather than pasting it."
+        )
     return value
 
 
-def email_address(value: object, errors: dict[str, str]) -> str:
-    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one."""
+def email_address(value: object, errors: dict[str, str], *, smtputf8: bool = False) -> str:
+    """A required e-mail address, normalised; a message in `errors["email"]` if it is not one, or if it
+    cannot be delivered: one with letters outside ASCII before the @ (RFC 6531) travels only through a
+    relay that accepts SMTPUTF8, which `smtputf8` (the MAIL_SMTPUTF8 setting) says ours does."""
     if not isinstance(value, str) or not value.strip():
         errors["email"] = "This field is required."
         return ""
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
         errors["email"] = "Enter an e-mail address like name@example.org."
         return ""
+    if smtputf8:
+        return checked.normalized
+    if checked.ascii_email is None:
+        errors["email"] = (
+            "We cannot send e-mail to an address with accented or non-Latin letters before the @. "
+            "Enter another e-mail address, such as one using only the letters a to z."
+        )
+        return ""
+    return checked.ascii_email  # an international domain in its ASCII form, which every relay accepts
 
 
 def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:

@@ -131,7 +131,7 @@ def invite(message: EmailMessage) -> tuple[str, Event]:
 
 
 def text(message: EmailMessage) -> str:
-    """The decoded text of every part of a mail, headers included."""
+    """The decoded text of every part of a mail (the attached invite.ics too), headers included."""
     parts = [str(value) for value in message.values()]
-    parts += [part.get_content() for part in message.walk() if not part.is_multipart()]
+    parts += [part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()]
     return "\n".join(parts)

@@ -4,8 +4,6 @@ Use the `smtp_server` fixture; `tls_certificate` gives a throwaway self-signed c
 STARTTLS and implicit-TLS servers built with `FakeSMTPServer(...)`.
 """
 
-import email
-import email.policy
 import shutil
 import socket
 import ssl
@@ -22,6 +20,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from clinic.notify.mailbox import parse_mail
+
 HOST = "127.0.0.1"
 DISCONNECT = "disconnect"
 
@@ -33,10 +33,11 @@ class Received:
     content: bytes
     # The client's (host, port): equal for messages sent over one connection.
     peer: tuple[str, int]
+    smtputf8: bool = False  # whether MAIL FROM asked for SMTPUTF8
 
     @property
     def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.content, policy=email.policy.default)
+        return parse_mail(self.content)
 
 
 class RecordingHandler:
@@ -69,7 +70,9 @@ class RecordingHandler:
         if self._in_outage():
             self.outage_refusals += 1
             return self.outage_reply
-        received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer)
+        received = Received(
+            envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content, session.peer, envelope.smtp_utf8
+        )
         self.received.append(received)
         for rcpt in envelope.rcpt_tos:
             self.by_recipient[rcpt].append(received)
@@ -84,7 +87,8 @@ class RecordingHandler:
 class FakeSMTPServer:
     """An aiosmtpd server on a free loopback port; optional STARTTLS, implicit TLS and a login.
 
-    `idle_timeout` is how long the server keeps a silent connection open.
+    `idle_timeout` is how long the server keeps a silent connection open; `smtputf8` makes it offer
+    SMTPUTF8 (RFC 6531), for addresses that are not ASCII.
     """
 
     def __init__(
@@ -94,12 +98,13 @@ class FakeSMTPServer:
         ssl_context: ssl.SSLContext | None = None,
         login: tuple[str, str] | None = None,
         idle_timeout: float = 300,
+        smtputf8: bool = False,
     ) -> None:
         self.host = HOST
         self.port = _free_port()
         self.handler = RecordingHandler()
         self._running = False
-        options: dict[str, Any] = {"timeout": idle_timeout}
+        options: dict[str, Any] = {"timeout": idle_timeout, "enable_SMTPUTF8": smtputf8}
         if tls_context is not None:
             options.update(tls_context=tls_context, require_starttls=True)
         if login is not None:

@@ -1,0 +1,21 @@
+"""Characters that never belong in a name or any other one-line text shown to people: one home for
+the rule that input refuses them and that mails and invites strip them.
+
+C0 and C1 controls can break a header or an invite line; the bidirectional marks, embeddings,
+overrides and isolates (U+200E/F, U+061C, U+202A–U+202E, U+2066–U+2069) make text display in
+another order than it is stored, which can disguise a name or a link.
+"""
+
+import re
+
+HIDDEN = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_hidden(text: str) -> bool:
+    """Whether `text` holds a control or bidirectional formatting character."""
+    return HIDDEN.search(text) is not None
+
+
+def without_hidden(text: str) -> str:
+    """`text` with every control and bidirectional formatting character removed."""
+    return HIDDEN.sub("", text)
