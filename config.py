@@ -16,6 +16,18 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"CLINIC_{name}", default)
 
 
+def _flag(name: str, default: bool) -> bool:
+    """An on/off setting: 1, true, yes or on (any case) is on; 0, false, no or off is off."""
+    value = _env(name)
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"CLINIC_{name} must be true or false, not {value!r}")
+
+
 def instance_path() -> str:
     """The instance folder: the SQLite database, mail files, instance config."""
     return str(Path(_env("INSTANCE_PATH", str(_ROOT / "instance"))).resolve())
@@ -103,7 +115,7 @@ class Config:
     # Sender of every mail and organizer of every invite; replies to invites arrive here.
     MAIL_FROM = _env("MAIL_FROM", "Clinic <appointments@clinic.example>")
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
-    MAIL_SMTPUTF8 = (_env("MAIL_SMTPUTF8", "false") or "").lower() == "true"
+    MAIL_SMTPUTF8 = _flag("MAIL_SMTPUTF8", False)
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
     INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
 
@@ -147,12 +159,12 @@ class Config:
     # Minutes a locked staff account refuses every password, the right one included.
     STAFF_LOCKOUT_MINUTES = int(_env("STAFF_LOCKOUT_MINUTES", "15"))
     # 1: admins must set up a TOTP second factor before their first session; 0: they may choose.
-    REQUIRE_ADMIN_MFA = _env("REQUIRE_ADMIN_MFA", "0") == "1"
+    REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", False)
     # Password of every login `flask clinic demo` makes (the demo refuses to load in production).
     DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-password")
 
     # false (or 0) turns every request limit below off, for load tests; on by default.
-    RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "true").lower() not in ("false", "0")
+    RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     # Where request counts live: memory:// counts per process; a Redis URL shares them between processes.
     RATELIMIT_STORAGE_URL = _env("RATELIMIT_STORAGE_URL", "memory://")
     # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings.
@@ -184,7 +196,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     # In production admins need a second factor unless CLINIC_REQUIRE_ADMIN_MFA=0 says otherwise.
-    REQUIRE_ADMIN_MFA = _env("REQUIRE_ADMIN_MFA", "1") == "1"
+    REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", True)
 
 
 configs = {

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import config
 from clinic import create_app
 from clinic.extensions import db
 from clinic.models import Clinician, Consultation, Department, Service
@@ -71,3 +72,18 @@ def test_the_demo_loads_through_the_real_flask_command(database_url, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "Demo hospital loaded" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("1", True), ("TRUE", True), ("on", True), ("0", False), ("false", False), ("", False)],
+)
+def test_on_off_settings_read_the_usual_spellings(monkeypatch, given, expected):
+    monkeypatch.setenv("CLINIC_SOME_SWITCH", given)
+    assert config._flag("SOME_SWITCH", default=False) is expected
+
+
+def test_an_on_off_setting_with_another_value_stops_the_start_and_names_itself(monkeypatch):
+    monkeypatch.setenv("CLINIC_SOME_SWITCH", "maybe")
+    with pytest.raises(ValueError, match="CLINIC_SOME_SWITCH"):
+        config._flag("SOME_SWITCH", default=True)
