@@ -228,3 +228,71 @@ def test_with_csrf_on_a_cancel_without_its_token_is_refused(database_url, tmp_pa
         assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
         db.session.remove()
         db.engine.dispose()
+
+
+def cancelled(client, session, booked):
+    """The booking, cancelled by the patient through the manage link."""
+    client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": ""})
+    assert reloaded(session, booked).status is ConsultationStatus.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "data"),
+    [
+        ("get", "cancel", None),
+        ("post", "cancel", {"reason": ""}),
+        ("get", "reschedule", None),
+        ("post", "reschedule", {"start": form_value(next_week_at(14))}),
+    ],
+)
+def test_changing_a_cancelled_booking_says_it_is_cancelled_and_offers_to_book_that_service_again(
+    client, session, service, method, action, data
+):
+    booked = book(session, service, next_week_at(10))
+    open_link(client, booked)
+    cancelled(client, session, booked)
+
+    response = getattr(client, method)(f"/c/{booked.consultation.reference}/{action}", data=data)
+
+    html = text(response)
+    assert response.status_code == 409
+    assert "This consultation is cancelled" in html
+    assert f'href="/book/clinician?service={service.id}"' in html
+    for offered in ('name="start"', 'name="reason"', "too late", "cannot become"):
+        assert offered not in html
+    assert reloaded(session, booked).starts_at == next_week_at(10)
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "data"),
+    [
+        ("get", "cancel", None),
+        ("post", "cancel", {"reason": ""}),
+        ("get", "reschedule", None),
+        ("post", "reschedule", {"start": form_value(next_week_at(14))}),
+    ],
+)
+@pytest.mark.parametrize("when", ["past the cut-off", "over"])
+def test_changing_a_booking_past_its_deadline_says_so_up_front_with_the_phone(
+    client, session, service, method, action, data, when
+):
+    booked = book(session, service, next_week_at(10))
+    consultation = booked.consultation
+    if when == "past the cut-off":
+        service.cancel_cutoff_minutes = 60 * 24 * 60  # 60 days' notice
+    else:
+        consultation.starts_at = utcnow() - timedelta(hours=2)
+        consultation.ends_at = consultation.starts_at + timedelta(minutes=30)
+        consultation.blocked_from, consultation.blocked_until = consultation.starts_at, consultation.ends_at
+    session.commit()
+    open_link(client, booked)
+
+    response = getattr(client, method)(f"/c/{consultation.reference}/{action}", data=data)
+
+    html = text(response)
+    assert response.status_code == 409
+    assert DEPARTMENT_PHONE in html
+    assert ("too late to change" if when == "past the cut-off" else "This consultation is over") in html
+    for offered in ('name="start"', 'name="reason"'):
+        assert offered not in html
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
