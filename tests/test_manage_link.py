@@ -230,21 +230,22 @@ def test_with_csrf_on_a_cancel_without_its_token_is_refused(database_url, tmp_pa
         db.engine.dispose()
 
 
+# Each way into changing a booking: the cancel and reschedule pages, asked for and submitted.
+CHANGE_REQUESTS = [
+    ("get", "cancel", None),
+    ("post", "cancel", {"reason": ""}),
+    ("get", "reschedule", None),
+    ("post", "reschedule", {"start": form_value(next_week_at(14))}),
+]
+
+
 def cancelled(client, session, booked):
     """The booking, cancelled by the patient through the manage link."""
     client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": ""})
     assert reloaded(session, booked).status is ConsultationStatus.CANCELLED
 
 
-@pytest.mark.parametrize(
-    ("method", "action", "data"),
-    [
-        ("get", "cancel", None),
-        ("post", "cancel", {"reason": ""}),
-        ("get", "reschedule", None),
-        ("post", "reschedule", {"start": form_value(next_week_at(14))}),
-    ],
-)
+@pytest.mark.parametrize(("method", "action", "data"), CHANGE_REQUESTS)
 def test_changing_a_cancelled_booking_says_it_is_cancelled_and_offers_to_book_that_service_again(
     client, session, service, method, action, data
 ):
@@ -263,15 +264,7 @@ def test_changing_a_cancelled_booking_says_it_is_cancelled_and_offers_to_book_th
     assert reloaded(session, booked).starts_at == next_week_at(10)
 
 
-@pytest.mark.parametrize(
-    ("method", "action", "data"),
-    [
-        ("get", "cancel", None),
-        ("post", "cancel", {"reason": ""}),
-        ("get", "reschedule", None),
-        ("post", "reschedule", {"start": form_value(next_week_at(14))}),
-    ],
-)
+@pytest.mark.parametrize(("method", "action", "data"), CHANGE_REQUESTS)
 @pytest.mark.parametrize("when", ["past the cut-off", "over"])
 def test_changing_a_booking_past_its_deadline_says_so_up_front_with_the_phone(
     client, session, service, method, action, data, when
