@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Every logger at debug into app.log, SQL statements with their parameters too; set in gunicorn's master
 # before it forks its workers.
-GUNICORN_CONFIG = """
+APP_LOG = """
 import logging
 logging.basicConfig(filename={app_log!r}, level=logging.DEBUG)
 logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
@@ -32,31 +32,38 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
 
 @pytest.fixture
 def gunicorn(database_url, tmp_path):
-    """The app served by gunicorn (2 workers) on a free port; yields (base URL, log folder)."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    config = tmp_path / "gunicorn.conf.py"
-    config.write_text(GUNICORN_CONFIG.format(app_log=str(logs / "app.log")))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CLINIC_ENV": "development",
-        "CLINIC_DATABASE_URL": database_url,
-        "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
-        "CLINIC_SECRET_KEY": TEST_SECRET,
-    }
-    command = [
-        *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
-        *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
-        *("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
-        "wsgi:app",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, server)
-        yield base, logs
-    finally:
+    """Serves the app with gunicorn (2 workers) on a free port, its access, error and app logs in files:
+    `gunicorn(project_config)` returns (base URL, log folder). Without the project's gunicorn.conf.py,
+    gunicorn logs as it does by default, as a deployment with its own settings might."""
+    servers = []
+
+    def serve(project_config: bool) -> tuple[str, Path]:
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        config = tmp_path / "gunicorn.conf.py"
+        settings = (ROOT / "gunicorn.conf.py").read_text() if project_config else ""
+        config.write_text(settings + APP_LOG.format(app_log=str(logs / "app.log")))
+        port = _free_port()
+        env = {
+            **os.environ,
+            "CLINIC_ENV": "development",
+            "CLINIC_DATABASE_URL": database_url,
+            "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+            "CLINIC_SECRET_KEY": TEST_SECRET,
+        }
+        command = [
+            *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
+            *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
+            *("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
+            "wsgi:app",
+        ]
+        servers.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base, servers[-1])
+        return base, logs
+
+    yield serve
+    for server in servers:
         server.terminate()
         server.wait(timeout=30)
 
@@ -75,7 +82,7 @@ def follow(browser: requests.Session, link: str) -> requests.Response:
 def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_in_no_log_line(
     gunicorn, session
 ):
-    base, logs = gunicorn
+    base, logs = gunicorn(project_config=False)
     service = factories.service(session, name="Skin check review")
     factories.clinician(session, [service])
     session.commit()
@@ -100,6 +107,23 @@ def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_i
     assert sum(f"POST /c/{reference} " in line for line in access) == 1
     assert sum(f"POST /g/{reference} " in line for line in access) == 1
     assert sum(reference in line for line in app_log) >= 4  # the app logged each request's queries
+
+
+def test_a_link_mailed_before_with_its_token_in_the_query_leaves_it_in_no_log_line_either(gunicorn, session):
+    base, logs = gunicorn(project_config=True)
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    booked = factories.booking(session, service, next_week_at(10), now=utcnow())
+    reference = booked.consultation.reference
+
+    room = requests.get(f"{base}/c/{reference}?t={booked.manage_token}", timeout=30)
+
+    assert room.status_code == 200 and room.url == f"{base}/c/{reference}"
+    access = _lines(logs / "access.log")
+    assert any(f'"GET /c/{reference} HTTP/1.1" 303' in line for line in access)
+    every_line = access + _lines(logs / "app.log") + _lines(logs / "error.log")
+    assert [line for line in every_line if booked.manage_token in line] == []
 
 
 def _lines(path: Path) -> list[str]:
