@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 # Exactly the names FileBackend gives, so a request can never reach outside the folder.
@@ -22,12 +23,28 @@ class StoredMail:
     method: str | None
 
 
-def stored_mails(folder: Path, limit: int = 200) -> list[StoredMail]:
-    """The newest `limit` mails in `folder`, newest first."""
-    if not folder.is_dir():
-        return []
-    names = sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
-    return [_summary(name, _parse(folder / name)) for name in names[:limit]]
+@dataclass(frozen=True)
+class MailPage:
+    """One page of the stored mails, newest first, and how many match in all."""
+
+    mails: list[StoredMail]
+    total: int
+    number: int  # 1 is the newest page
+    pages: int
+    first: int  # the position of the page's first mail among all that match, from 1
+
+
+def mail_page(folder: Path, *, to: str = "", number: int = 1, per_page: int = 50) -> MailPage:
+    """Page `number` (clamped to those there are) of the mails whose To header contains `to`, any case."""
+    names = _names(folder)
+    if to:
+        wanted = to.casefold()
+        names = [name for name in names if wanted in _recipients(folder / name).casefold()]
+    pages = max(1, -(-len(names) // per_page))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * per_page
+    shown = [_summary(name, _parse(folder / name)) for name in names[start : start + per_page]]
+    return MailPage(shown, len(names), number, pages, start + 1)
 
 
 def stored_mail(folder: Path, name: str) -> EmailMessage | None:
@@ -50,6 +67,18 @@ def calendar_method(message: EmailMessage) -> str | None:
 def _summary(name: str, message: EmailMessage) -> StoredMail:
     stamp = datetime.strptime(name[:23], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
     return StoredMail(name, stamp, str(message["To"]), str(message["Subject"]), calendar_method(message))
+
+
+def _names(folder: Path) -> list[str]:
+    """The mails' file names, newest first (the names sort by writing time)."""
+    if not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
+
+
+def _recipients(path: Path) -> str:
+    with path.open("rb") as file:  # the headers only: the whole folder is read to filter it
+        return str(BytesHeaderParser(policy=email.policy.default).parse(file).get("To", ""))
 
 
 def _parse(path: Path) -> EmailMessage:
