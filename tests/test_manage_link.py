@@ -170,6 +170,10 @@ def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, serv
         response = client.get(path, query_string={"t": wrong})
 
     assert response.status_code == 404
+    if sent == "now, after #":  # said beside the field, to try again
+        assert 'id="code-error"' in text(response) and "This link does not open your booking." in text(
+            response
+        )
     assert reference not in text(response) and theirs.consultation.reference not in text(response)
     assert client.get(f"/c/{reference}/cancel").status_code == 404
 

@@ -60,7 +60,7 @@ def entered(
     try:
         return _kept(reference, form.token(), jar, lookup, endpoint)
     except NotFound:
-        form.code.errors.append("This link does not open a booking. Copy the whole link from your e-mail.")
+        form.code.errors.append(f"This link does not open your {what}. Copy the whole link from your e-mail.")
         return _form_page(form, what), 404
 
 
