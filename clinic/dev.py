@@ -4,10 +4,10 @@ Registered only for the file mail backend outside production, so the pages (whic
 addresses) never exist where real mail goes out.
 """
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .notify.mail import mail_folder
-from .notify.mailbox import calendar_method, raw_mail, stored_mail, stored_mails
+from .notify.mailbox import calendar_method, mail_page, raw_mail, stored_mail
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -18,8 +18,11 @@ def wanted(config: dict) -> bool:
 
 @bp.get("/mail")
 def mail_list():
-    mails = stored_mails(mail_folder(current_app.instance_path))
-    return render_template("dev/mail_list.html", mails=mails, folder=mail_folder(current_app.instance_path))
+    # A page number that is not one shows the first page; one past the last shows the last.
+    to = request.args.get("to", "").strip()[:320]
+    folder = mail_folder(current_app.instance_path)
+    page = mail_page(folder, to=to, number=request.args.get("page", 1, type=int))
+    return render_template("dev/mail_list.html", page=page, to=to, folder=folder)
 
 
 @bp.get("/mail/<name>")

@@ -5,8 +5,7 @@ from urllib.parse import quote, urlencode
 
 from werkzeug.routing import IntegerConverter
 
-# The patient's booking page and waiting room; its token arrives once in the query string (see
-# booking.link_tokens).
+# The patient's booking page and waiting room; its token arrives once, after "#" (see booking.arrival).
 MANAGE_PATH = "/c/<reference>"
 # A companion's waiting room: their own token, which opens nothing under MANAGE_PATH.
 COMPANION_PATH = "/g/<reference>"
@@ -28,8 +27,9 @@ def booking_url(base_url: str, service_id: int) -> str:
 
 
 def _with_token(base_url: str, route: str, reference: str, token: str) -> str:
+    # After "#": browsers never send the fragment, so the token reaches no server's or proxy's log.
     path = route.replace("<reference>", quote(reference, safe=""))
-    return f"{base_url.rstrip('/')}{path}?{urlencode({'t': token})}"
+    return f"{base_url.rstrip('/')}{path}#{urlencode({'t': token})}"
 
 
 class IdConverter(IntegerConverter):

@@ -48,7 +48,7 @@ def staff_invite(session, consultation, now, **fields) -> Companion:
 
 
 def token_of(link: str) -> str:
-    return link.split("?t=", 1)[1]
+    return link.split("#t=", 1)[1]
 
 
 def test_companion_details_are_checked_to_the_patients_standards():
@@ -76,7 +76,7 @@ def test_a_companion_booked_with_the_patient_gets_their_own_invite_with_their_ow
     link = str(event["LOCATION"])
     assert method == "REQUEST" and event["UID"] == patient_event["UID"] and event["SEQUENCE"] == 0
     assert event.attendees == ["mailto:grace@example.net"]
-    assert link.startswith(f"{BASE}/g/{consultation.reference}?t=") and link in text(mail)
+    assert link.startswith(f"{BASE}/g/{consultation.reference}#t=") and link in text(mail)
     assert companion_for_token(session, consultation.reference, token_of(link), now=now, grace_days=7)
     body = text(mail)
     assert "Maria's video consultation" in body

@@ -15,7 +15,7 @@ from . import factories
 from .conftest import TEST_SECRET
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_booking_pages import booking_form, next_week_at, text
-from .test_manage_link import open_link, reloaded
+from .test_manage_link import follow, open_link, reloaded
 from .test_waiting_room_pages import MEETING, service, starting_in  # noqa: F401 (fixture)
 
 GUEST = {"name": "Grace Hopper", "email": "grace@example.net", "role": "interpreter"}
@@ -39,7 +39,7 @@ def test_the_companions_link_opens_their_room_with_the_first_name_only_and_no_wa
     booked, link = with_companion(session, service, timedelta(days=1), reason="Worsening kidney function")
     reference = booked.consultation.reference
 
-    landing = client.get(link)
+    landing = follow(client, link)
     page = text(client.get(landing.location))
 
     assert landing.status_code == 303 and landing.location == f"/g/{reference}"
@@ -53,7 +53,7 @@ def test_the_companions_link_opens_their_room_with_the_first_name_only_and_no_wa
 
 def test_inside_the_window_the_companion_joins_the_call_but_does_not_check_in(client, session, service):
     booked, link = with_companion(session, service, timedelta(minutes=10))
-    client.get(link)
+    follow(client, link)
 
     page = text(client.get(f"/g/{booked.consultation.reference}"))
     joined = client.get(f"/g/{booked.consultation.reference}/join")
@@ -66,8 +66,8 @@ def test_inside_the_window_the_companion_joins_the_call_but_does_not_check_in(cl
 def test_before_the_window_and_after_the_grace_period_the_companion_cannot_join(client, session, service):
     early, early_link = with_companion(session, service, timedelta(hours=2))
     late, late_link = with_companion(session, service, -timedelta(hours=2))
-    client.get(early_link)
-    client.get(late_link)
+    follow(client, early_link)
+    follow(client, late_link)
 
     too_early = client.get(f"/g/{early.consultation.reference}/join")
     too_late = client.get(f"/g/{late.consultation.reference}/join")
@@ -79,12 +79,12 @@ def test_before_the_window_and_after_the_grace_period_the_companion_cannot_join(
 def test_a_companion_token_never_opens_the_patients_pages(client, session, service):
     booked, link = with_companion(session, service, timedelta(minutes=10))
     reference = booked.consultation.reference
-    companion_token = link.split("?t=", 1)[1]
-    client.get(link)
+    companion_token = link.split("#t=", 1)[1]
+    follow(client, link)
 
     responses = [
         client.get(f"/c/{reference}", query_string={"t": companion_token}),
-        client.get(f"/c/{reference}"),
+        client.post(f"/c/{reference}", data={"code": companion_token}),
         client.post(f"/c/{reference}/check-in"),
         client.get(f"/c/{reference}/join"),
         client.post(f"/c/{reference}/cancel", data={"reason": ""}),
@@ -101,7 +101,7 @@ def test_a_manage_token_never_opens_the_companions_room(client, session, service
 
     responses = [
         client.get(f"/g/{reference}", query_string={"t": booked.manage_token}),
-        client.get(f"/g/{reference}"),
+        client.post(f"/g/{reference}", data={"code": booked.manage_token}),
         client.get(f"/g/{reference}/join"),
     ]
 

@@ -3,6 +3,7 @@
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -34,10 +35,19 @@ def book(session, service, start, **fields):
     return factories.booking(session, service, start, now=utcnow(), patient=patient, **fields)
 
 
+def follow(client, url: str):
+    """Follow a link from a mail as a browser does: the part after "#" never leaves the browser, and
+    open_link.js posts its token with the form the page shows (unless the session holds it already)."""
+    path, _, fragment = url.removeprefix("http://localhost").partition("#")
+    page = client.get(path)
+    if "data-link-form" not in text(page):
+        return page
+    return client.post(path, data={"code": parse_qs(fragment)["t"][0]})
+
+
 def open_link(client, booked):
     """Follow the link from the e-mail, as the patient does: the worker builds it with manage_url."""
-    url = manage_url("http://localhost", booked.consultation.reference, booked.manage_token)
-    return client.get(url.removeprefix("http://localhost"))
+    return follow(client, manage_url("http://localhost", booked.consultation.reference, booked.manage_token))
 
 
 def reloaded(session, booked) -> Consultation:
@@ -142,22 +152,89 @@ def test_a_reason_for_cancelling_that_is_too_long_is_explained_and_changes_nothi
     assert reloaded(session, booked).status is ConsultationStatus.BOOKED
 
 
-@pytest.mark.parametrize("link", ["wrong token", "unknown reference", "another booking's token", "no token"])
-def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, service, link):
+@pytest.mark.parametrize("link", ["wrong token", "unknown reference", "another booking's token"])
+@pytest.mark.parametrize("sent", ["now, after #", "before, in the query string"])
+def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, service, link, sent):
     mine = book(session, service, next_week_at(10))
     theirs = book(session, service, next_week_at(11))
     reference, token = mine.consultation.reference, mine.manage_token
-    url, query = {
-        "wrong token": (f"/c/{reference}", {"t": token[:-2] + "xx"}),
-        "unknown reference": ("/c/ZZZ-ZZZZ", {"t": token}),
-        "another booking's token": (f"/c/{reference}", {"t": theirs.manage_token}),
-        "no token": (f"/c/{reference}", {}),
+    path, wrong = {
+        "wrong token": (f"/c/{reference}", token[:-2] + "xx"),
+        "unknown reference": ("/c/ZZZ-ZZZZ", token),
+        "another booking's token": (f"/c/{reference}", theirs.manage_token),
     }[link]
 
-    response = client.get(url, query_string=query)
+    if sent == "now, after #":
+        response = follow(client, f"{path}#t={wrong}")
+    else:
+        response = client.get(path, query_string={"t": wrong})
 
     assert response.status_code == 404
+    if sent == "now, after #":  # said beside the field, to try again
+        assert 'id="code-error"' in text(response) and "This link does not open your booking." in text(
+            response
+        )
     assert reference not in text(response) and theirs.consultation.reference not in text(response)
+    assert client.get(f"/c/{reference}/cancel").status_code == 404
+
+
+def test_without_its_token_the_page_asks_for_the_link_and_shows_nothing_of_the_booking(
+    client, session, service
+):
+    booked = book(session, service, next_week_at(10))
+
+    page = client.get(f"/c/{booked.consultation.reference}")
+
+    html = text(page)
+    assert page.status_code == 200
+    assert "Open your booking" in html and 'name="code"' in html
+    assert re.findall(r"<script[^>]*>", html) == [  # no inline script: the CSP allows none
+        '<script src="/static/timezone.js" defer>',
+        '<script src="/static/open_link.js" defer>',
+    ]
+    assert "Skin check review" not in html and "Dr Tom Whitfield" not in html
+
+
+@pytest.mark.parametrize(
+    "entered",
+    ["the whole link", "the link sent before", "the code alone"],
+)
+def test_without_javascript_the_patient_opens_the_booking_by_pasting_the_link(
+    client, session, service, entered
+):
+    booked = book(session, service, next_week_at(10))
+    reference, token = booked.consultation.reference, booked.manage_token
+    code = {
+        "the whole link": manage_url("https://book.example", reference, token),
+        "the link sent before": f"https://book.example/c/{reference}?t={token}",
+        "the code alone": f"  {token} ",
+    }[entered]
+
+    opened = client.post(f"/c/{reference}", data={"code": code})
+
+    assert opened.status_code == 303 and opened.location == f"/c/{reference}"
+    assert "Skin check review" in text(client.get(opened.location))
+
+
+def test_an_empty_link_is_asked_for_again_beside_the_field(client, session, service):
+    booked = book(session, service, next_week_at(10))
+
+    response = client.post(f"/c/{booked.consultation.reference}", data={"code": ""})
+
+    assert response.status_code == 422
+    assert 'id="code-error"' in text(response) and "Paste the link from your e-mail." in text(response)
+
+
+def test_a_link_sent_before_the_token_moved_still_opens_and_leaves_the_address_at_once(
+    client, session, service
+):
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+
+    landing = client.get(f"/c/{reference}", query_string={"t": booked.manage_token})
+
+    assert landing.status_code == 303 and landing.location == f"/c/{reference}"
+    assert "Skin check review" in text(client.get(landing.location))
 
 
 def test_opening_one_booking_does_not_open_another(client, session, service):
@@ -165,7 +242,7 @@ def test_opening_one_booking_does_not_open_another(client, session, service):
     theirs = book(session, service, next_week_at(11))
     open_link(client, mine)
 
-    assert client.get(f"/c/{theirs.consultation.reference}").status_code == 404
+    assert "Open your booking" in text(client.get(f"/c/{theirs.consultation.reference}"))
     assert client.post(f"/c/{theirs.consultation.reference}/cancel").status_code == 404
     assert reloaded(session, theirs).status is ConsultationStatus.BOOKED
 
@@ -228,3 +305,64 @@ def test_with_csrf_on_a_cancel_without_its_token_is_refused(database_url, tmp_pa
         assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
         db.session.remove()
         db.engine.dispose()
+
+
+# Each way into changing a booking: the cancel and reschedule pages, asked for and submitted.
+CHANGE_REQUESTS = [
+    ("get", "cancel", None),
+    ("post", "cancel", {"reason": ""}),
+    ("get", "reschedule", None),
+    ("post", "reschedule", {"start": form_value(next_week_at(14))}),
+]
+
+
+def cancelled(client, session, booked):
+    """The booking, cancelled by the patient through the manage link."""
+    client.post(f"/c/{booked.consultation.reference}/cancel", data={"reason": ""})
+    assert reloaded(session, booked).status is ConsultationStatus.CANCELLED
+
+
+@pytest.mark.parametrize(("method", "action", "data"), CHANGE_REQUESTS)
+def test_changing_a_cancelled_booking_says_it_is_cancelled_and_offers_to_book_that_service_again(
+    client, session, service, method, action, data
+):
+    booked = book(session, service, next_week_at(10))
+    open_link(client, booked)
+    cancelled(client, session, booked)
+
+    response = getattr(client, method)(f"/c/{booked.consultation.reference}/{action}", data=data)
+
+    html = text(response)
+    assert response.status_code == 409
+    assert "This consultation is cancelled" in html
+    assert f'href="/book/clinician?service={service.id}"' in html
+    for offered in ('name="start"', 'name="reason"', "too late", "cannot become"):
+        assert offered not in html
+    assert reloaded(session, booked).starts_at == next_week_at(10)
+
+
+@pytest.mark.parametrize(("method", "action", "data"), CHANGE_REQUESTS)
+@pytest.mark.parametrize("when", ["past the cut-off", "over"])
+def test_changing_a_booking_past_its_deadline_says_so_up_front_with_the_phone(
+    client, session, service, method, action, data, when
+):
+    booked = book(session, service, next_week_at(10))
+    consultation = booked.consultation
+    if when == "past the cut-off":
+        service.cancel_cutoff_minutes = 60 * 24 * 60  # 60 days' notice
+    else:
+        consultation.starts_at = utcnow() - timedelta(hours=2)
+        consultation.ends_at = consultation.starts_at + timedelta(minutes=30)
+        consultation.blocked_from, consultation.blocked_until = consultation.starts_at, consultation.ends_at
+    session.commit()
+    open_link(client, booked)
+
+    response = getattr(client, method)(f"/c/{consultation.reference}/{action}", data=data)
+
+    html = text(response)
+    assert response.status_code == 409
+    assert DEPARTMENT_PHONE in html
+    assert ("too late to change" if when == "past the cut-off" else "This consultation is over") in html
+    for offered in ('name="start"', 'name="reason"'):
+        assert offered not in html
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED

@@ -10,7 +10,7 @@ import pytest
 
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.notify.mail import FileBackend, mail_backend
-from clinic.notify.mailbox import parse_mail, stored_mails
+from clinic.notify.mailbox import mail_page, parse_mail
 from clinic.notify.messages import Audience, MessageKind, Recipient
 from tests.test_notify_messages import compose_mail, make_notice
 
@@ -79,5 +79,5 @@ def test_the_file_backend_writes_the_address_as_utf8_not_as_an_encoded_word(tmp_
     assert parsed["To"].addresses[0].addr_spec == ADDRESS
     assert not parsed.defects
     # The development mail page reads it back as written.
-    (listed,) = stored_mails(backend.directory)
+    (listed,) = mail_page(backend.directory).mails
     assert listed.to == f"Évè Martin <{ADDRESS}>"

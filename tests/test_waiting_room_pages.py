@@ -158,14 +158,15 @@ def test_a_patient_token_reaches_only_its_own_booking(client, session, service):
     open_link(client, mine)
     other = theirs.consultation.reference
 
+    asked = client.get(f"/c/{other}")
     responses = [
-        client.get(f"/c/{other}"),
         client.post(f"/c/{other}/check-in"),
         client.get(f"/c/{other}/join"),
         client.get(f"/c/{other}/join", query_string={"t": mine.manage_token}),
     ]
 
-    assert [r.status_code for r in responses] == [404] * 4
+    assert "Open your booking" in text(asked) and "meet.example/theirs" not in text(asked)
+    assert [r.status_code for r in responses] == [404] * 3
     assert all("meet.example/theirs" not in r.headers.get("Location", "") for r in responses)
     assert reloaded(session, theirs).status is ConsultationStatus.BOOKED
 

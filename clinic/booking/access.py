@@ -10,7 +10,7 @@ from ..audit import Actor
 from ..extensions import db
 from ..models import Companion, Consultation, utcnow
 from ..scheduling.companions import companion_for_token
-from ..scheduling.lifecycle import consultation_for_token
+from ..scheduling.lifecycle import check_online_change, consultation_for_token
 from ..scheduling.waiting_room import JoinWindow
 from .link_tokens import COMPANION, MANAGE, TokenJar
 
@@ -20,6 +20,14 @@ Opened = TypeVar("Opened", Consultation, Companion)
 def managed(reference: str, token: str | None = None) -> Consultation:
     """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
     return _opened(consultation_for_token, MANAGE, reference, token)
+
+
+def changeable(reference: str) -> Consultation:
+    """The managed booking, if the patient may still cancel or move it online; else the ChangeNotAllowed
+    that says why (cancelled, over, past the cut-off), for the cancel and reschedule pages alike."""
+    consultation = managed(reference)
+    check_online_change(consultation, utcnow())
+    return consultation
 
 
 def invited(reference: str, token: str | None = None) -> Companion:

@@ -1,7 +1,7 @@
 """Link tokens kept in the visitor's signed session cookie: patients' manage tokens, companions' join tokens.
 
-A link's token arrives once in the address; after that it lives in the session, so it is not left in
-the address bar, the browser history or the server's logs of later requests. Each kind of link has
+A link's token arrives once, posted from the link's "#" part (see `arrival`); after that it lives in the
+session, so it is left in no address bar, browser history or server log. Each kind of link has
 its own jar, so a token is only ever tried on its own kind of page.
 """
 

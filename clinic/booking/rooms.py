@@ -1,8 +1,6 @@
 """The waiting rooms: the patient's (the manage link's page: check in, join, change or cancel) and a
 companion's (join only). Each opens with its own kind of token and nothing else."""
 
-from collections.abc import Callable
-
 from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -14,8 +12,9 @@ from ..notify.messages import first_name
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
 from .access import invited, join_window, managed, patient_actor
+from .arrival import arriving, entered
 from .countdown import duration_words
-from .link_tokens import COMPANION, MANAGE, TokenJar
+from .link_tokens import COMPANION, MANAGE
 from .views import bp
 
 bp.add_app_template_filter(duration_words)
@@ -23,7 +22,7 @@ bp.add_app_template_filter(duration_words)
 
 @bp.get(MANAGE_PATH)
 def manage(reference: str) -> ResponseReturnValue:
-    if landing := _arrival(reference, MANAGE, managed, ".manage"):
+    if landing := arriving(reference, MANAGE, managed, ".manage", "booking"):
         return landing
     consultation, now = managed(reference), utcnow()
     return render_template(
@@ -33,6 +32,11 @@ def manage(reference: str) -> ResponseReturnValue:
         now=now,
         room=room(consultation, now, join_window()),
     )
+
+
+@bp.post(MANAGE_PATH)
+def open_booking(reference: str) -> ResponseReturnValue:
+    return entered(reference, MANAGE, managed, ".manage", "booking")
 
 
 @bp.post(f"{MANAGE_PATH}/check-in")
@@ -49,7 +53,7 @@ def join_as_patient(reference: str) -> ResponseReturnValue:
 
 @bp.get(COMPANION_PATH)
 def companion_room(reference: str) -> ResponseReturnValue:
-    if landing := _arrival(reference, COMPANION, invited, ".companion_room"):
+    if landing := arriving(reference, COMPANION, invited, ".companion_room", "invitation"):
         return landing
     companion, now = invited(reference), utcnow()
     consultation = companion.consultation
@@ -64,6 +68,11 @@ def companion_room(reference: str) -> ResponseReturnValue:
     )
 
 
+@bp.post(COMPANION_PATH)
+def open_invitation(reference: str) -> ResponseReturnValue:
+    return entered(reference, COMPANION, invited, ".companion_room", "invitation")
+
+
 @bp.get(f"{COMPANION_PATH}/join")
 def join_as_companion(reference: str) -> ResponseReturnValue:
     return redirect(join_url(invited(reference).consultation, utcnow(), join_window()), 303)
@@ -75,15 +84,3 @@ def room_closed(error: RoomClosed) -> ResponseReturnValue:
     back = request.path.rsplit("/", 1)[0]
     page = render_template("booking/room_closed.html", error=error, room=error.room, back=back)
     return page, status_for(error)
-
-
-def _arrival(
-    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str
-) -> ResponseReturnValue | None:
-    """Arriving from a mail with ?t=: keep the token (if it opens the page) and drop it from the address."""
-    token = request.args.get("t")
-    if token is None:
-        return None
-    lookup(reference, token)  # NotFound for a wrong token: nothing is kept
-    jar.remember(reference.upper(), token)
-    return redirect(url_for(endpoint, reference=reference.upper()), 303)

@@ -14,7 +14,7 @@ from ..scheduling.booking import book
 from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
 from ..scheduling.lifecycle import cancel, reschedule
 from . import calendar, forms
-from .access import managed, patient_actor
+from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
 
@@ -88,7 +88,7 @@ def privacy() -> ResponseReturnValue:
 
 @bp.route(f"{MANAGE_PATH}/cancel", methods=["GET", "POST"])
 def cancel_consultation(reference: str) -> ResponseReturnValue:
-    consultation = managed(reference)
+    consultation = changeable(reference)
     form = forms.CancelForm()
     if form.validate_on_submit():
         cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
@@ -100,14 +100,14 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{MANAGE_PATH}/reschedule")
 def choose_new_time(reference: str) -> ResponseReturnValue:
-    consultation = managed(reference)
+    consultation = changeable(reference)
     form = forms.RescheduleForm(request.args, time_zone=consultation.patient_time_zone)
     return _new_time_page(consultation, form)
 
 
 @bp.post(f"{MANAGE_PATH}/reschedule")
 def reschedule_consultation(reference: str) -> ResponseReturnValue:
-    consultation = managed(reference)
+    consultation = changeable(reference)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
     if form.validate():
         try:

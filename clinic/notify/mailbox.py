@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from itertools import takewhile
 from pathlib import Path
 
 # Exactly the names FileBackend gives, so a request can never reach outside the folder.
@@ -22,12 +23,28 @@ class StoredMail:
     method: str | None
 
 
-def stored_mails(folder: Path, limit: int = 200) -> list[StoredMail]:
-    """The newest `limit` mails in `folder`, newest first."""
-    if not folder.is_dir():
-        return []
-    names = sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
-    return [_summary(name, parse_mail((folder / name).read_bytes())) for name in names[:limit]]
+@dataclass(frozen=True)
+class MailPage:
+    """One page of the stored mails, newest first, and how many match in all."""
+
+    mails: list[StoredMail]
+    total: int
+    number: int  # 1 is the newest page
+    pages: int
+    first: int  # the position of the page's first mail among all that match, from 1
+
+
+def mail_page(folder: Path, *, to: str = "", number: int = 1, per_page: int = 50) -> MailPage:
+    """Page `number` (clamped to those there are) of the mails whose To header contains `to`, any case."""
+    names = _names(folder)
+    if to:
+        wanted = to.casefold()
+        names = [name for name in names if wanted in _recipients(folder / name).casefold()]
+    pages = max(1, -(-len(names) // per_page))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * per_page
+    shown = [_summary(name, parse_mail((folder / name).read_bytes())) for name in names[start:][:per_page]]
+    return MailPage(shown, len(names), number, pages, start + 1)
 
 
 def stored_mail(folder: Path, name: str) -> EmailMessage | None:
@@ -59,3 +76,16 @@ def parse_mail(data: bytes) -> EmailMessage:
     is 7-bit (quoted-printable or base64), so decoding the whole changes nothing else.
     """
     return email.message_from_string(data.decode("utf-8", "surrogateescape"), policy=email.policy.default)
+
+
+def _names(folder: Path) -> list[str]:
+    """The mails' file names, newest first (the names sort by writing time)."""
+    if not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
+
+
+def _recipients(path: Path) -> str:
+    with path.open("rb") as file:  # the headers only, up to the first empty line: the whole folder is read
+        head = b"".join(takewhile(bytes.strip, file))
+    return str(parse_mail(head).get("To", ""))

@@ -50,11 +50,28 @@ class ChangeNotAllowed(BookingError):
     """Cancelling or rescheduling after the service's cut-off, or of a booking that is over."""
 
     code = "change_not_allowed"
+    kind = "too_late"  # which page explains it: too_late, over or cancelled
 
     def __init__(self, message: str, *, contact_phone: str = "", deadline: datetime | None = None):
         super().__init__(message)
         self.contact_phone = contact_phone
         self.deadline = deadline
+
+
+class ConsultationOver(ChangeNotAllowed):
+    """The consultation has begun or is over: nothing is left to change online."""
+
+    kind = "over"
+
+
+class ConsultationCancelled(ChangeNotAllowed):
+    """The booking is cancelled already: the patient may book `service_id` again instead."""
+
+    kind = "cancelled"
+
+    def __init__(self, message: str, *, service_id: int):
+        super().__init__(message)
+        self.service_id = service_id
 
 
 class NotNow(BookingError):

@@ -16,7 +16,7 @@ from ..models import Consultation, ConsultationStatus
 from ..models.transactions import write_transaction
 from .availability import is_free, service_clinicians
 from .booking import place, refusal
-from .errors import ChangeNotAllowed, NotFound
+from .errors import ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
@@ -150,6 +150,19 @@ def consultation_for_token(
 def change_deadline(consultation: Consultation) -> datetime:
     """The last moment the patient may cancel or reschedule online (the service's cut-off)."""
     return consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
+
+
+def check_online_change(consultation: Consultation, now: datetime) -> None:
+    """Raise unless the patient may still cancel or move this booking online: ConsultationCancelled,
+    ConsultationOver (begun or over), or ChangeNotAllowed past the service's cut-off."""
+    if consultation.status is ConsultationStatus.CANCELLED:
+        raise ConsultationCancelled("This consultation is cancelled.", service_id=consultation.service_id)
+    if consultation.status not in RESCHEDULABLE or now >= consultation.starts_at:
+        over = "is over" if now >= consultation.ends_at else "has begun"
+        raise ConsultationOver(
+            f"This consultation {over}.", contact_phone=consultation.service.department.contact_phone
+        )
+    _check_cutoff(consultation, now)
 
 
 def _check_cutoff(consultation: Consultation, now: datetime) -> None:

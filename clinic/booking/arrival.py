@@ -1,0 +1,76 @@
+"""Arriving at a room from a link: taking the link's token into the session without it reaching a log.
+
+Links carry their token after "#" (see `links`), which browsers never send: open_link.js reads it
+and posts it with the form below, so it travels in a request body, which no access log records.
+Without JavaScript the same form asks for the link, pasted whole. Links sent before the token moved
+out of the query string still work: they are kept and redirected at once to the clean address.
+"""
+
+import re
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
+
+from ..scheduling.errors import NotFound
+from .link_tokens import TokenJar
+
+# A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before).
+_LINK_TOKEN = re.compile(r"[#?&]t=([^&#\s]+)")
+
+
+class LinkCodeForm(FlaskForm):
+    """The link (or the code in it) that opens a room; filled in by open_link.js or by the visitor."""
+
+    code = StringField(
+        "Your link",
+        validators=[InputRequired("Paste the link from your e-mail."), Length(max=2000)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
+
+    def token(self) -> str:
+        """The token in what was entered: the whole link, or the code alone."""
+        match = _LINK_TOKEN.search(self.code.data)
+        return unquote(match.group(1)) if match else self.code.data.strip()
+
+
+def arriving(
+    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str, what: str
+) -> ResponseReturnValue | None:
+    """Before a room's page (GET): a link of the old kind is kept and redirected; a visitor whose session
+    holds no token gets the form; None once the session holds one."""
+    if (token := request.args.get("t")) is not None:
+        return _kept(reference, token, jar, lookup, endpoint)  # NotFound for a wrong token
+    if not jar.token_for(reference):
+        return _form_page(LinkCodeForm(formdata=None), what)
+    return None
+
+
+def entered(
+    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str, what: str
+) -> ResponseReturnValue:
+    """The form posted (by open_link.js or by hand): keep the token and open the room, or say it does not."""
+    form = LinkCodeForm()
+    if not form.validate_on_submit():
+        return _form_page(form, what), 422
+    try:
+        return _kept(reference, form.token(), jar, lookup, endpoint)
+    except NotFound:
+        form.code.errors.append(f"This link does not open your {what}. Copy the whole link from your e-mail.")
+        return _form_page(form, what), 404
+
+
+def _kept(
+    reference: str, token: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str
+) -> ResponseReturnValue:
+    lookup(reference, token)  # NotFound for a wrong token: nothing is kept
+    jar.remember(reference.upper(), token)
+    return redirect(url_for(endpoint, reference=reference.upper()), 303)
+
+
+def _form_page(form: LinkCodeForm, what: str) -> str:
+    return render_template("booking/open_link.html", form=form, what=what)

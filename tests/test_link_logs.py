@@ -1,0 +1,149 @@
+"""Link tokens never reach a log: the app under real gunicorn, its access log and the app's own log in
+files at debug level, the manage and companion links opened as a browser opens them."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from clinic.models import utcnow
+from clinic.scheduling.tokens import companion_link, companion_token, manage_link
+
+from . import factories
+from .conftest import TEST_SECRET
+from .test_booking_pages import next_week_at
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every logger at debug into app.log, SQL statements with their parameters too; set in gunicorn's master
+# before it forks its workers.
+APP_LOG = """
+import logging
+logging.basicConfig(filename={app_log!r}, level=logging.DEBUG)
+logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+"""
+
+
+@pytest.fixture
+def gunicorn(database_url, tmp_path):
+    """Serves the app with gunicorn (2 workers) on a free port, its access, error and app logs in files:
+    `gunicorn(project_config)` returns (base URL, log folder). Without the project's gunicorn.conf.py,
+    gunicorn logs as it does by default, as a deployment with its own settings might."""
+    servers = []
+
+    def serve(project_config: bool) -> tuple[str, Path]:
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        config = tmp_path / "gunicorn.conf.py"
+        settings = (ROOT / "gunicorn.conf.py").read_text() if project_config else ""
+        config.write_text(settings + APP_LOG.format(app_log=str(logs / "app.log")))
+        port = _free_port()
+        env = {
+            **os.environ,
+            "CLINIC_ENV": "development",
+            "CLINIC_DATABASE_URL": database_url,
+            "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+            "CLINIC_SECRET_KEY": TEST_SECRET,
+        }
+        command = [
+            *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
+            *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
+            *("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
+            "wsgi:app",
+        ]
+        servers.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base, servers[-1])
+        return base, logs
+
+    yield serve
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def follow(browser: requests.Session, link: str) -> requests.Response:
+    """Open a mail's link as a browser with open_link.js does: the part after "#" stays in the
+    browser; the script posts its token with the page's form (and its CSRF token)."""
+    address, _, fragment = link.partition("#")
+    page = browser.get(address)
+    form = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+    if "data-link-form" not in page.text:
+        return page
+    return browser.post(address, data={"csrf_token": form.group(1), "code": fragment.removeprefix("t=")})
+
+
+def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_in_no_log_line(
+    gunicorn, session
+):
+    base, logs = gunicorn(project_config=False)
+    service = factories.service(session, name="Skin check review")
+    factories.clinician(session, [service])
+    session.commit()
+    companion = factories.companion_details(name="Grace Hopper")
+    booked = factories.booking(session, service, next_week_at(10), now=utcnow(), companion=companion)
+    consultation = booked.consultation
+    reference = consultation.reference
+    manage = manage_link(consultation, base_url=base, secret=TEST_SECRET)
+    join = companion_link(consultation.companion, base_url=base, secret=TEST_SECRET)
+    tokens = {booked.manage_token, companion_token(TEST_SECRET, consultation.companion.uuid)}
+
+    patient, guest = requests.Session(), requests.Session()
+    room = follow(patient, manage)
+    cancel_page = patient.get(f"{base}/c/{reference}/cancel")
+    guest_room = follow(guest, join)
+
+    assert "Skin check review" in room.text and "Cancel your consultation?" in cancel_page.text
+    assert "You are invited to join" in guest_room.text
+    access, app_log = _lines(logs / "access.log"), _lines(logs / "app.log")
+    every_line = access + app_log + _lines(logs / "error.log")
+    assert [line for line in every_line if any(token in line for token in tokens)] == []
+    assert sum(f"POST /c/{reference} " in line for line in access) == 1
+    assert sum(f"POST /g/{reference} " in line for line in access) == 1
+    assert sum(reference in line for line in app_log) >= 4  # the app logged each request's queries
+
+
+def test_a_link_mailed_before_with_its_token_in_the_query_leaves_it_in_no_log_line_either(gunicorn, session):
+    base, logs = gunicorn(project_config=True)
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    booked = factories.booking(session, service, next_week_at(10), now=utcnow())
+    reference = booked.consultation.reference
+
+    room = requests.get(f"{base}/c/{reference}?t={booked.manage_token}", timeout=30)
+
+    assert room.status_code == 200 and room.url == f"{base}/c/{reference}"
+    access = _lines(logs / "access.log")
+    assert any(f'"GET /c/{reference} HTTP/1.1" 303' in line for line in access)
+    every_line = access + _lines(logs / "app.log") + _lines(logs / "error.log")
+    assert [line for line in every_line if booked.manage_token in line] == []
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
+        try:
+            requests.get(f"{base}/healthz", timeout=10)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise TimeoutError("gunicorn did not start")
