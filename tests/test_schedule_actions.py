@@ -179,7 +179,9 @@ def booking_form(service, start, **fields) -> dict:
         "time_zone": "Europe/London",
         "start": form_value(start),
         "name": "Maria Visser",
-        "birth_date": "1948-03-27",
+        "birth_date-day": "27",
+        "birth_date-month": "3",
+        "birth_date-year": "1948",
         "phone": "+31 20 555 0101",
         "email": "maria@example.org",
         "consent": "y",
@@ -227,7 +229,9 @@ def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(c
 
     response = client.post(
         "/schedule/book",
-        data=booking_form(clinic["heart"], tomorrow_at(10), name="", birth_date="27/03/1948", consent=""),
+        data=booking_form(
+            clinic["heart"], tomorrow_at(10), name="", consent="", **{"birth_date-month": "13"}
+        ),
     )
 
     page = text(response)

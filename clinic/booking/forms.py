@@ -19,6 +19,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput
 
@@ -28,6 +29,7 @@ from ..scheduling.companions import check_companion_details
 from ..scheduling.patients import (
     MAX_NAME,
     MAX_REASON,
+    DateParts,
     InvalidDetails,
     check_patient_details,
     check_reason,
@@ -158,6 +160,35 @@ class ReasonField(TextAreaField):
             raise ValidationError(invalid.errors["reason"]) from None
 
 
+class DatePartsField(Field):
+    """A date typed in three boxes, day, month and year (named `<name>-day` and so on), as typed.
+
+    The booking rules read the parts (patients.check_patient_details), so the pages and the API
+    explain a wrong date in the same words.
+    """
+
+    PARTS = (("day", "Day", 2), ("month", "Month", 2), ("year", "Year", 4))  # name, label, width
+
+    def __init__(self, label: str | None = None, *, autocomplete: str = "", **kwargs):
+        super().__init__(label, **kwargs)
+        self.autocomplete = autocomplete  # e.g. "bday": the boxes then say bday-day, bday-month, bday-year
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        super().process(None, data, extra_filters)
+        self.data = DateParts("", "", "")
+        if formdata is not None:
+            self.data = DateParts(
+                *(formdata.get(f"{self.name}-{part}", "")[:20] for part, _, _ in self.PARTS)
+            )
+
+    def parts(self) -> list[tuple[str, str, str, int]]:
+        """Each box's name, label, value and width in characters, for the template."""
+        return [
+            (f"{self.name}-{part}", label, value, width)
+            for (part, label, width), value in zip(self.PARTS, self.data, strict=True)
+        ]
+
+
 class FirstDayField(DateField):
     """The first day a picker shows: a link's value, so a malformed one shows from today instead."""
 
@@ -208,7 +239,7 @@ class DetailsForm(ChoiceFields):
     name = StringField("Full name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
     email = EmailField("E-mail address", render_kw={"autocomplete": "email", "spellcheck": "false"})
     phone = TelField("Phone number", render_kw={"autocomplete": "tel"})
-    birth_date = StringField("Date of birth", render_kw={"type": "date", "autocomplete": "bday"})
+    birth_date = DatePartsField("Date of birth", autocomplete="bday")
     reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
     companion_name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
     companion_email = EmailField(

@@ -13,6 +13,7 @@ from ..models import Consultation, utcnow
 from ..scheduling.booking import book
 from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
 from ..scheduling.lifecycle import cancel, reschedule
+from ..scheduling.patients import date_in_words
 from . import calendar, forms
 from .access import managed, patient_actor
 from .journey import Journey, resolve
@@ -20,6 +21,7 @@ from .link_tokens import MANAGE
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
+bp.add_app_template_filter(date_in_words)
 
 
 @bp.get("/book")
@@ -48,9 +50,10 @@ def review() -> ResponseReturnValue:
     journey = _journey(form, "details", check_free=False)  # a time taken meanwhile: see confirm()
     if journey.step != "details" or "change" in request.form:
         return _page(journey, form)
-    if form.checked_request(journey.today) is None:
+    wanted = form.checked_request(journey.today)
+    if wanted is None:
         return _page(journey, form)
-    return render_template("booking/review.html", form=form, journey=journey)
+    return render_template("booking/review.html", form=form, journey=journey, wanted=wanted)
 
 
 @bp.post("/book/confirm")
@@ -67,7 +70,9 @@ def confirm() -> ResponseReturnValue:
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
         alternatives = calendar.group_by_day(refusal.alternatives, journey.zone)
-        page = render_template("booking/review.html", form=form, journey=journey, alternatives=alternatives)
+        page = render_template(
+            "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
+        )
         return page, status_for(refusal)
     MANAGE.remember(booked.consultation.reference, booked.manage_token)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)

@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..booking.forms import DetailsForm, IdField, ReasonField, TimePickerFields
+from ..booking.forms import DatePartsField, DetailsForm, IdField, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
@@ -91,6 +91,7 @@ class StaffBookingForm(DetailsForm):
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     name = StringField("Patient's full name", render_kw={"autocomplete": "off"})
+    birth_date = DatePartsField("Patient's date of birth")  # no autocomplete: not the receptionist's own
     reason = ReasonField(
         "Reason for the visit (optional, seen only by the clinician)",
         render_kw={"maxlength": MAX_REASON, "rows": 3},

@@ -36,8 +36,8 @@ class CompanionDetails:
 def check_companion_details(*, name: object, email: object, role: object) -> CompanionDetails:
     """Normalised details, or InvalidDetails naming every wrong field (name, email, role)."""
     errors: dict[str, str] = {}
-    clean_name = required_text(name, "name", MAX_NAME, errors)
-    address = email_address(email, errors)
+    clean_name = required_text(name, "name", MAX_NAME, errors, missing="Enter their full name.")
+    address = email_address(email, errors, missing="Enter their e-mail address.")
     try:
         clean_role = CompanionRole(role)
     except ValueError:

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -13,6 +14,23 @@ MAX_NAME = 200
 MAX_REASON = 2000
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Only YYYY-MM-DD: fromisoformat also takes 19451203 and 1945-W48-1, which nobody means.
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_OLDEST = 130  # years: an older date of birth is a typing slip
 
 
 class InvalidDetails(BookingError):
@@ -23,6 +41,14 @@ class InvalidDetails(BookingError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class DateParts(NamedTuple):
+    """A date typed as three boxes (the booking pages' date of birth), exactly as typed."""
+
+    day: str
+    month: str
+    year: str
 
 
 @dataclass(frozen=True)
@@ -47,13 +73,14 @@ def check_patient_details(
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
-    Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
+    `birth_date` is a date, an ISO string (the API) or DateParts (the pages). Staff booking by
+    phone may leave the e-mail out (`email_required=False`): it is then None.
     """
     errors: dict[str, str] = {}
-    clean_name = required_text(name, "name", MAX_NAME, errors)
+    clean_name = required_text(name, "name", MAX_NAME, errors, missing="Enter your full name.")
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else email_address(email, errors)
-    clean_phone = required_text(phone, "phone", 40, errors)
+    clean_email = None if no_email else email_address(email, errors, missing="Enter your e-mail address.")
+    clean_phone = required_text(phone, "phone", 40, errors, missing="Enter a phone number.")
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
     clean_birth = _birth_date(birth_date, today, errors)
@@ -77,10 +104,11 @@ def check_reason(reason: object) -> str:
     return reason.strip()
 
 
-def required_text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
-    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit."""
+def required_text(value: object, field: str, limit: int, errors: dict[str, str], *, missing: str) -> str:
+    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit
+    (`missing` when it is empty)."""
     if not isinstance(value, str) or not value.strip():
-        errors[field] = "This field is required."
+        errors[field] = missing
         return ""
     value = " ".join(value.split())
     if len(value) > limit:
@@ -90,10 +118,10 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str])
     return value
 
 
-def email_address(value: object, errors: dict[str, str]) -> str:
+def email_address(value: object, errors: dict[str, str], *, missing: str) -> str:
     """A required e-mail address, normalised; a message in `errors["email"]` if it is not one."""
     if not isinstance(value, str) or not value.strip():
-        errors["email"] = "This field is required."
+        errors["email"] = missing
         return ""
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
@@ -103,20 +131,56 @@ def email_address(value: object, errors: dict[str, str]) -> str:
 
 
 def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            errors["birth_date"] = "Enter the date of birth as YYYY-MM-DD."
-            return None
-    if not isinstance(value, date):
-        errors["birth_date"] = "This field is required."
+    try:
+        born = _typed_date(value)
+    except ValueError as wrong:
+        errors["birth_date"] = str(wrong)
         return None
-    if value > today:
-        errors["birth_date"] = "The date of birth cannot be in the future."
-    elif value.year < today.year - 130:
-        errors["birth_date"] = "Check the year of birth."
-    return value
+    if born > today:
+        errors["birth_date"] = "Date of birth must be in the past."
+    elif born.year < today.year - _OLDEST:
+        errors["birth_date"] = f"Date of birth must be after {today.year - _OLDEST}: check the year."
+    return born
+
+
+def _typed_date(value: object) -> date:
+    """The date given, or ValueError saying what is wrong with it as the patient would put it."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, DateParts):
+        return _date_from_parts(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("Enter your date of birth.")
+    if not (isinstance(value, str) and _ISO_DATE.match(value.strip())):
+        raise ValueError("Enter the date of birth as YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("Date of birth must be a real date.") from None
+
+
+def _date_from_parts(parts: DateParts) -> date:
+    day, month, year = (part.strip() for part in parts)
+    missing = [name for name, part in (("day", day), ("month", month), ("year", year)) if not part]
+    if len(missing) == 3:
+        raise ValueError("Enter your date of birth.")
+    if missing:
+        raise ValueError(f"Date of birth must include a {' and '.join(missing)}.")
+    if not all(part.isascii() and part.isdigit() for part in (day, month, year)):
+        raise ValueError("Date of birth must be a real date, in numbers, for example 27 3 1948.")
+    if len(year) != 4:
+        raise ValueError("Year must include 4 numbers, for example 1948.")
+    if len(day) > 2 or len(month) > 2:  # e.g. 12031945 typed in one box: which order is anyone's guess
+        raise ValueError("Enter the day, the month and the year in their own boxes, for example 27 3 1948.")
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValueError("Date of birth must be a real date.") from None
+
+
+def date_in_words(day: date) -> str:
+    """A date as people say it, e.g. 3 December 1945 (not 1945-12-03, which some read the other way)."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def age_on(birth_date: date, day: date) -> int:
