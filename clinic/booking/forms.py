@@ -3,7 +3,8 @@
 import re
 import secrets
 from collections.abc import Callable
-from datetime import MAXYEAR, MINYEAR, date
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
+from functools import cached_property
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,13 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..models import CompanionRole
+from ..scheduling import zone_picker
 from ..scheduling.booking import BookingRequest
 from ..scheduling.companions import check_companion_details
 from ..scheduling.patients import (
@@ -34,7 +37,8 @@ from ..scheduling.patients import (
     check_patient_details,
     check_reason,
 )
-from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names
+from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names_set
+from ..scheduling.zone_picker import ZoneOffer
 from .calendar import form_value
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -129,10 +133,32 @@ class IdempotencyKeyField(StringField):
 
 
 class TimeZoneField(SelectField):
-    """The zone the patient reads times in, one of the IANA names."""
+    """The zone the patient reads times in, an IANA name, offered by the names people know.
+
+    Lists the chosen zone and the hospital's first, then the common ones, or those matching
+    `<name>_search` (a city or country), or every zone with `<name>_list=all`: see zone_picker.
+    """
 
     def __init__(self, label: str | None = None, **kwargs):
-        super().__init__(label, choices=zone_names(), **kwargs)
+        super().__init__(label, choices=[], **kwargs)
+        self.search, self.everything = "", False
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        super().process(formdata, data, extra_filters)
+        if formdata is not None:
+            self.search = formdata.get(f"{self.name}_search", "")[:60]
+            self.everything = formdata.get(f"{self.name}_list") == "all"
+
+    @cached_property
+    def offer(self) -> ZoneOffer:
+        """What the select lists; worked out once, when the page is drawn (after chosen())."""
+        chosen_and_hospital = (self.data, default_time_zone())
+        first = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
+        return zone_picker.offer(first, datetime.now(UTC), self.search, self.everything)
+
+    def iter_choices(self):
+        self.choices = [SelectChoice(choice.name, choice.label) for choice in self.offer.choices]
+        return super().iter_choices()
 
     def pre_validate(self, form: FlaskForm) -> None:
         try:

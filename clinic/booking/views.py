@@ -12,7 +12,7 @@ from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import book
 from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
-from ..scheduling.lifecycle import cancel, reschedule
+from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
 from . import calendar, forms
 from .access import managed, patient_actor
@@ -22,6 +22,7 @@ from .link_tokens import MANAGE
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
 bp.add_app_template_filter(date_in_words)
+bp.add_app_template_filter(change_cutoff)
 
 
 @bp.get("/book")
@@ -69,7 +70,7 @@ def confirm() -> ResponseReturnValue:
         booked = book(db.session, wanted, now=journey.now, secret=secret, actor=patient_actor())
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
-        alternatives = calendar.group_by_day(refusal.alternatives, journey.zone)
+        alternatives = journey.times(refusal.alternatives)
         page = render_template(
             "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
         )
@@ -83,7 +84,10 @@ def confirmed(reference: str) -> ResponseReturnValue:
     consultation = managed(reference)
     token = MANAGE.token_for(consultation.reference)
     link = manage_url(current_app.config["PUBLIC_BASE_URL"], consultation.reference, token)
-    return render_template("booking/confirmed.html", consultation=consultation, manage_url=link)
+    deadline = change_deadline(consultation)
+    return render_template(
+        "booking/confirmed.html", consultation=consultation, manage_url=link, deadline=deadline, now=utcnow()
+    )
 
 
 @bp.get("/privacy")
@@ -144,6 +148,7 @@ def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> 
         days_shown=config["BOOKING_DAYS_SHOWN"],
         default_zone=config["DEFAULT_TIME_ZONE"],
         check_free=check_free,
+        twelve_hour=calendar.twelve_hour_reader(),
     )
 
 
@@ -158,7 +163,14 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
     tz = form.time_zone.chosen(form, consultation.patient_time_zone)
     days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
     found = calendar.page(
-        db.session, consultation.service, consultation.clinician_id, tz, form.day.data, now, days_shown
+        db.session,
+        consultation.service,
+        consultation.clinician_id,
+        tz,
+        form.day.data,
+        now,
+        days_shown,
+        twelve_hour=calendar.twelve_hour_reader(),
     )
     page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
     return page, 422 if form.errors else 200
