@@ -2,14 +2,18 @@
 times that cannot be changed online marked before booking, and a way on from every page of times."""
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from clinic.models import Consultation
+from clinic.links import manage_url
+from clinic.models import Consultation, utcnow
 from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_details
+from clinic.scheduling.timezones import format_local
 
+from . import factories
 from .test_booking_pages import booking_form, clinic, next_week_at, text  # noqa: F401 (clinic: a fixture)
 
 TODAY = date(2026, 12, 1)
@@ -146,3 +150,146 @@ def test_a_missing_companion_detail_is_asked_for_in_their_words(client, clinic):
     page = text(client.post("/book/details", data=form))
 
     assert "Enter their full name." in page and "Enter their e-mail address." in page
+
+
+PHONE = "+44 20 7946 0000"  # the factories' department
+THREE_DAYS = 3 * 24 * 60
+
+
+def offered_times(page: str) -> dict[datetime, str]:
+    """Each time offered on a page, and its radio with its label."""
+    found = re.findall(r'(<input type="radio" id="start-([^"]+)".*?</label>)', page, re.S)
+    return {datetime.strptime(value, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC): radio for radio, value in found}
+
+
+def assert_marked_inside_the_cut_off(page: str, cutoff: timedelta) -> None:
+    times = offered_times(page)
+    changeable_from = utcnow() + cutoff
+    marked = {start for start, radio in times.items() if UNCHANGEABLE in radio}
+    assert marked and marked != set(times)
+    for start in times:
+        if abs(start - changeable_from) > timedelta(minutes=5):  # the clock moves during the request
+            assert (start in marked) == (start < changeable_from), start
+    for start in marked:
+        assert re.search(r'aria-describedby="[^"]*\bunchangeable-times\b', times[start])
+    note = re.search(r'<div class="notice notice-warning" id="unchangeable-times">(.*?)</div>', page, re.S)
+    assert note and "3 days" in note.group(1) and PHONE in note.group(1)
+
+
+UNCHANGEABLE = "cannot be changed online"
+
+
+@pytest.fixture
+def short_notice(session):
+    """A service whose bookings can be changed online until three days before they start."""
+    service = factories.service(session, name="Wound check", cancel_cutoff_minutes=THREE_DAYS)
+    factories.clinician(session, [service])
+    session.commit()
+    return service
+
+
+def test_times_inside_the_change_cut_off_are_marked_before_booking(client, short_notice):
+    query = {"service": short_notice.id, "clinician": "any", "time_zone": "Europe/London"}
+
+    page = text(client.get("/book/time", query_string=query))
+
+    assert_marked_inside_the_cut_off(page, timedelta(minutes=THREE_DAYS))
+
+
+def test_the_reschedule_picker_marks_them_too(client, session, short_notice):
+    booked = factories.booking(session, short_notice, next_week_at(10), now=utcnow())
+    url = manage_url("http://localhost", booked.consultation.reference, booked.manage_token)
+    client.get(url.removeprefix("http://localhost"))
+
+    page = text(client.get(f"/c/{booked.consultation.reference}/reschedule"))
+
+    assert_marked_inside_the_cut_off(page, timedelta(minutes=THREE_DAYS))
+
+
+def soonest_and_latest(client, service) -> tuple[datetime, datetime]:
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+    times = sorted(offered_times(text(client.get("/book/time", query_string=query))))
+    return times[0], times[-1]
+
+
+def test_the_review_and_confirmation_say_a_time_inside_the_cut_off_cannot_be_changed_online(
+    client, session, short_notice
+):
+    soonest, _ = soonest_and_latest(client, short_notice)
+    form = booking_form(short_notice, soonest, time_zone="Europe/London")
+
+    review = text(client.post("/book/details", data=form))
+    confirmed = text(client.get(client.post("/book/confirm", data=form).location))
+
+    for page in (review, confirmed):
+        notice = re.search(r'<div class="notice notice-warning" id="changes-online">(.*?)</div>', page, re.S)
+        assert notice and "You will not be able to change this booking online" in notice.group(1)
+        assert f'href="tel:{PHONE.replace(" ", "")}"' in notice.group(1)
+    assert "lets you change or cancel the booking" not in confirmed
+
+
+def test_the_review_and_confirmation_say_until_when_a_later_time_can_be_changed_online(
+    client, session, short_notice
+):
+    _, latest = soonest_and_latest(client, short_notice)
+    form = booking_form(short_notice, latest, time_zone="Europe/London")
+    until = format_local(latest - timedelta(minutes=THREE_DAYS), ZoneInfo("Europe/London"))
+
+    review = text(client.post("/book/details", data=form))
+    confirmed = text(client.get(client.post("/book/confirm", data=form).location))
+
+    for page in (review, confirmed):
+        assert f"You can change or cancel this booking online until {until}." in page
+        assert UNCHANGEABLE not in page and "You will not be able to change" not in page
+    assert "lets you change or cancel the booking" in confirmed
+
+
+def way_on(page: str) -> str:
+    """The link a page without free times offers instead."""
+    return (
+        re.search(r'<a href="(/book/time\?[^"]*)">Show times from that day</a>', page)
+        .group(1)
+        .replace("&amp;", "&")
+    )
+
+
+def test_a_day_past_the_booking_horizon_links_to_the_first_free_time(client, session):
+    service = factories.service(session, horizon_days=5)
+    in_two_days = utcnow().astimezone(ZoneInfo("Europe/London")).date() + timedelta(days=2)
+    factories.clinician(session, [service], weekdays=[in_two_days.weekday()])  # the one day with times
+    session.commit()
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+
+    past = text(client.get("/book/time", query_string={**query, "day": in_two_days + timedelta(days=40)}))
+    followed = text(client.get(way_on(past)))
+
+    assert "Try the later days" not in past and 'rel="next"' not in past
+    assert "There are no free times on these days or later. The first free time is on" in past
+    assert f"day={in_two_days}" in way_on(past) and offered_times(followed)
+
+
+def test_a_week_without_free_times_links_to_the_next_day_with_one(client, session):
+    service = factories.service(session, min_notice_minutes=9 * 24 * 60)
+    factories.clinician(session, [service])
+    session.commit()
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+
+    empty = text(client.get("/book/time", query_string=query))
+    followed = text(client.get(way_on(empty)))
+
+    assert not offered_times(empty) and "The next free time is on" in empty
+    first = min(offered_times(followed))
+    assert first >= utcnow() + timedelta(days=9)
+    assert f"{first.astimezone(ZoneInfo('Europe/London')).date()}" in way_on(empty)
+
+
+def test_no_free_times_before_the_horizon_says_whom_to_call(client, session):
+    service = factories.service(session, horizon_days=10, min_notice_minutes=20 * 24 * 60)
+    factories.clinician(session, [service])
+    session.commit()
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+
+    page = text(client.get("/book/time", query_string=query))
+
+    assert "There are no free times in the next 10 days that can be booked online." in page
+    assert f'<a href="tel:{PHONE.replace(" ", "")}">{PHONE}</a>' in page
