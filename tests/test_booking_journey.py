@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from clinic.booking.calendar import form_value
 from clinic.links import manage_url
 from clinic.models import Consultation, utcnow
 from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_details
-from clinic.scheduling.timezones import format_local
+from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset
 
 from . import factories
 from .test_booking_pages import booking_form, clinic, next_week_at, text  # noqa: F401 (clinic: a fixture)
@@ -293,3 +294,127 @@ def test_no_free_times_before_the_horizon_says_whom_to_call(client, session):
 
     assert "There are no free times in the next 10 days that can be booked online." in page
     assert f'<a href="tel:{PHONE.replace(" ", "")}">{PHONE}</a>' in page
+
+
+def zone_options(page: str) -> list[tuple[str, str]]:
+    """The time zone select's options: (IANA name, label)."""
+    select = re.search(r'<select[^>]*name="time_zone"[^>]*>(.*?)</select>', page, re.S).group(1)
+    return re.findall(r'<option[^>]*value="([^"]+)"[^>]*>([^<]*)</option>', select)
+
+
+def label_now(name: str, friendly: str) -> str:
+    return f"{friendly} ({utc_offset(ZoneInfo(name), utcnow())})"
+
+
+def times_page(client, service, **query) -> str:
+    base = {"service": service.id, "clinician": "any", "time_zone": "America/New_York"}
+    return text(client.get("/book/time", query_string={**base, **query}))
+
+
+def test_time_zones_are_a_short_list_of_friendly_names_with_the_patients_and_the_hospitals_first(
+    client,
+    clinic,  # noqa: F811
+):
+    service, _ = clinic
+
+    page = times_page(client, service)
+
+    options = zone_options(page)
+    assert options[:2] == [
+        ("America/New_York", label_now("America/New_York", "New York")),
+        ("Europe/London", label_now("Europe/London", "UK time")),
+    ]
+    assert ("Asia/Kolkata", label_now("Asia/Kolkata", "India")) in options
+    assert len(options) < 60 and len({name for name, _ in options}) == len(options)
+    assert '<option selected value="America/New_York">' in page
+
+
+@pytest.mark.parametrize(
+    ("search", "found"),
+    [("india", ["Asia/Kolkata"]), ("Sao  PAULO", ["America/Sao_Paulo"]), ("new york", []), ("usa", None)],
+)
+def test_a_search_by_city_or_country_narrows_the_list_without_script(client, clinic, search, found):  # noqa: F811
+    service, _ = clinic
+
+    page = times_page(client, service, time_zone_search=search)
+
+    names = [name for name, _ in zone_options(page)]
+    assert names[:2] == ["America/New_York", "Europe/London"]
+    if found is not None:
+        assert names[2:] == found
+    else:
+        assert {"America/Chicago", "America/Los_Angeles", "Pacific/Honolulu"} <= set(names)
+    assert re.search(r'<label for="time_zone_search">[^<]+</label>', page)
+    assert 'aria-describedby="time_zone_search-hint time_zone_search-result"' in page
+
+
+def test_a_search_that_finds_nothing_says_so_and_every_zone_can_still_be_listed(client, clinic):  # noqa: F811
+    service, _ = clinic
+
+    nothing = times_page(client, service, time_zone_search="Atlantis")
+    everything = times_page(client, service, time_zone_list="all")
+
+    assert "No time zone matches “Atlantis”." in nothing
+    assert "time_zone_list=all" in nothing
+    assert len(zone_options(everything)) > 400
+    assert not any(name.startswith("Etc/") for name, _ in zone_options(everything))  # Etc/GMT+5 is GMT-5
+
+
+def test_a_zone_found_by_search_is_chosen_and_stored_by_its_iana_name(client, session, clinic):  # noqa: F811
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11), time_zone="Asia/Kolkata")
+
+    client.post("/book/confirm", data=form)
+
+    assert session.scalar(select(Consultation)).patient_time_zone == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    ("language", "twelve_hour"),
+    [
+        ("en-US,en;q=0.9", True),
+        ("en-GB,en;q=0.9", False),
+        ("de-DE", False),
+        ("fr", False),
+        ("en", False),
+        ("hi", True),
+        ("en-AU", True),
+        ("", False),
+        ("zh-Hant-TW", False),
+    ],
+)
+def test_the_readers_language_chooses_a_12_or_24_hour_clock(language, twelve_hour):
+    assert uses_12_hour_clock(language.split(",")[0]) is twelve_hour
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "twelve", "twenty_four"),
+    [
+        (0, 30, "12:30 am", "00:30"),
+        (9, 0, "9:00 am", "09:00"),
+        (12, 0, "12:00 pm", "12:00"),
+        (14, 30, "2:30 pm", "14:30"),
+    ],
+)
+def test_a_time_reads_on_either_clock(hour, minute, twelve, twenty_four):
+    local = datetime(2026, 3, 9, hour, minute)
+
+    assert (clock_time(local, True), clock_time(local, False)) == (twelve, twenty_four)
+
+
+def test_times_on_the_pages_follow_the_readers_clock(client, clinic):  # noqa: F811
+    service, _ = clinic
+    start = next_week_at(14, 30)  # London
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London", "day": start.date()}
+
+    american = client.get("/book/time", query_string=query, headers={"Accept-Language": "en-US,en;q=0.9"})
+    british = client.get("/book/time", query_string=query, headers={"Accept-Language": "en-GB"})
+    details = client.get(
+        "/book/details",
+        query_string={**query, "start": form_value(start)},
+        headers={"Accept-Language": "en-US"},
+    )
+
+    assert f'<label for="start-{form_value(start)}">2:30 pm</label>' in text(american)
+    assert f'<label for="start-{form_value(start)}">14:30</label>' in text(british)
+    assert f"{start.day} {start:%B %Y}, 2:30 pm (Europe/London)" in text(details)

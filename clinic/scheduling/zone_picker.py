@@ -94,7 +94,7 @@ class ZoneChoice:
 @dataclass(frozen=True)
 class ZoneOffer:
     choices: list[ZoneChoice]
-    search: str = ""
+    search: str = ""  # as typed, spaces tidied
     found: int = 0  # zones matching `search`: 0 says nothing matched
 
     @property
@@ -115,7 +115,8 @@ def offer(first: list[str], at: datetime, search: str = "", everything: bool = F
         found = []
         rest = list(_offered_names()) if everything else list(COMMON)
     names = list(dict.fromkeys(first + sorted(rest, key=lambda name: _label_at(name, hour))))
-    return ZoneOffer([ZoneChoice(name, _label_at(name, hour)) for name in names], wanted, len(found))
+    typed = " ".join(search.split())
+    return ZoneOffer([ZoneChoice(name, _label_at(name, hour)) for name in names], typed, len(found))
 
 
 def friendly_name(name: str) -> str:
