@@ -3,6 +3,7 @@ cancelling for a patient on the phone, audited as the staff member, with the pat
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import html
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -238,6 +239,11 @@ def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(c
     assert response.status_code == 422
     for field in ("name", "birth_date", "consent"):
         assert f'aria-describedby="{field}-error"' in page or f"{field}-error" in page
+    assert (
+        "Enter the patient's full name." in html.unescape(page)
+        and "Date of birth must be a real date." in page
+    )
+    assert 'id="birth_date-day" name="birth_date-day" value="27"' in page
     assert consultations(session) == []
 
 

@@ -279,6 +279,7 @@ class DetailsForm(ChoiceFields):
     )
     idempotency_key = IdempotencyKeyField()
     email_required = True  # staff booking by phone may leave it out
+    whose = "your"  # whose details the messages ask for: staff are asked for the patient's
 
     COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
 
@@ -299,6 +300,7 @@ class DetailsForm(ChoiceFields):
                 time_zone=self.time_zone.data,
                 today=today,
                 email_required=self.email_required,
+                whose=self.whose,
             ),
         )
         companion_given = any((self.companion_name.data, self.companion_email.data, self.companion_role.data))

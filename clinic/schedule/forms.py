@@ -101,6 +101,7 @@ class StaffBookingForm(DetailsForm):
         validators=[DataRequired("Ask the patient and tick the box, or the consultation cannot be booked.")],
     )
     email_required = False
+    whose = "the patient's"
 
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

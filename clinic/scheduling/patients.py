@@ -70,20 +70,22 @@ def check_patient_details(
     time_zone: object,
     today: date,
     email_required: bool = True,
+    whose: str = "your",
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
     `birth_date` is a date, an ISO string (the API) or DateParts (the pages). Staff booking by
-    phone may leave the e-mail out (`email_required=False`): it is then None.
+    phone may leave the e-mail out (`email_required=False`): it is then None; their messages
+    speak of the patient (`whose="the patient's"`).
     """
     errors: dict[str, str] = {}
-    clean_name = required_text(name, "name", MAX_NAME, errors, missing="Enter your full name.")
+    clean_name = required_text(name, "name", MAX_NAME, errors, missing=f"Enter {whose} full name.")
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else email_address(email, errors, missing="Enter your e-mail address.")
+    clean_email = None if no_email else email_address(email, errors, missing=f"Enter {whose} e-mail address.")
     clean_phone = required_text(phone, "phone", 40, errors, missing="Enter a phone number.")
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
-    clean_birth = _birth_date(birth_date, today, errors)
+    clean_birth = _birth_date(birth_date, today, errors, whose)
     try:
         zone(time_zone)  # type: ignore[arg-type]
     except InvalidTimeZone:
@@ -130,11 +132,14 @@ def email_address(value: object, errors: dict[str, str], *, missing: str) -> str
         return ""
 
 
-def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:
+def _birth_date(value: object, today: date, errors: dict[str, str], whose: str) -> date | None:
     try:
         born = _typed_date(value)
     except ValueError as wrong:
         errors["birth_date"] = str(wrong)
+        return None
+    if born is None:
+        errors["birth_date"] = f"Enter {whose} date of birth."
         return None
     if born > today:
         errors["birth_date"] = "Date of birth must be in the past."
@@ -143,14 +148,14 @@ def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | No
     return born
 
 
-def _typed_date(value: object) -> date:
-    """The date given, or ValueError saying what is wrong with it as the patient would put it."""
+def _typed_date(value: object) -> date | None:
+    """The date given (None if nothing was), or ValueError saying what is wrong with it."""
     if isinstance(value, date):
         return value
     if isinstance(value, DateParts):
         return _date_from_parts(value)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError("Enter your date of birth.")
+        return None
     if not (isinstance(value, str) and _ISO_DATE.match(value.strip())):
         raise ValueError("Enter the date of birth as YYYY-MM-DD.")
     try:
@@ -159,11 +164,11 @@ def _typed_date(value: object) -> date:
         raise ValueError("Date of birth must be a real date.") from None
 
 
-def _date_from_parts(parts: DateParts) -> date:
+def _date_from_parts(parts: DateParts) -> date | None:
     day, month, year = (part.strip() for part in parts)
     missing = [name for name, part in (("day", day), ("month", month), ("year", year)) if not part]
     if len(missing) == 3:
-        raise ValueError("Enter your date of birth.")
+        return None
     if missing:
         raise ValueError(f"Date of birth must include a {' and '.join(missing)}.")
     if not all(part.isascii() and part.isdigit() for part in (day, month, year)):
