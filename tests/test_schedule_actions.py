@@ -3,6 +3,7 @@ cancelling for a patient on the phone, audited as the staff member, with the pat
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import html
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -180,7 +181,9 @@ def booking_form(service, start, **fields) -> dict:
         "time_zone": "Europe/London",
         "start": form_value(start),
         "name": "Maria Visser",
-        "birth_date": "1948-03-27",
+        "birth_date-day": "27",
+        "birth_date-month": "3",
+        "birth_date-year": "1948",
         "phone": "+31 20 555 0101",
         "email": "maria@example.org",
         "consent": "y",
@@ -228,13 +231,20 @@ def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(c
 
     response = client.post(
         "/schedule/book",
-        data=booking_form(clinic["heart"], tomorrow_at(10), name="", birth_date="27/03/1948", consent=""),
+        data=booking_form(
+            clinic["heart"], tomorrow_at(10), name="", consent="", **{"birth_date-month": "13"}
+        ),
     )
 
     page = text(response)
     assert response.status_code == 422
     for field in ("name", "birth_date", "consent"):
         assert f'aria-describedby="{field}-error"' in page or f"{field}-error" in page
+    assert (
+        "Enter the patient's full name." in html.unescape(page)
+        and "Date of birth must be a real date." in page
+    )
+    assert 'id="birth_date-day" name="birth_date-day" value="27"' in page
     assert consultations(session) == []
 
 

@@ -5,18 +5,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
 from ..scheduling.availability import find_slots
+from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.slots import Slot
-from ..scheduling.timezones import day_bounds, format_local, zone
+from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone
 
 
 @dataclass(frozen=True)
 class TimeChoice:
     value: str  # the instant as forms carry it, e.g. 2026-03-09T14:00Z
-    label: str  # the patient's wall-clock time, e.g. 09:00
+    label: str  # the patient's wall-clock time, e.g. 09:00 or 9:00 am
+    changeable: bool = True  # False: already past the change cut-off when booked, so phone to change it
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,16 @@ class CalendarPage:
     days: list[Day]
     previous: date | None
     next: date | None
+    service: Service
+    nearest_free: date | None = None  # with no times shown: the nearest day with one (later first)
 
     @property
     def has_times(self) -> bool:
         return any(day.times for day in self.days)
+
+    @property
+    def has_unchangeable_times(self) -> bool:
+        return any(not time.changeable for day in self.days for time in day.times)
 
 
 def form_value(instant: datetime) -> str:
@@ -44,9 +53,15 @@ def form_value(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
+def twelve_hour_reader() -> bool:
+    """Whether this request's reader reads a 12-hour clock, by their browser's first language
+    (en-US: 2:30 pm; en-GB and most others: 14:30). The one place that choice is made."""
+    return has_request_context() and uses_12_hour_clock(request.accept_languages.best or "")
+
+
 def local_time(instant: datetime, tz: ZoneInfo | str) -> str:
-    """The instant as the patient reads it, with the zone's name: a template filter."""
-    return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz))
+    """The instant as this request's reader reads it, with the zone's name: a template filter."""
+    return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader())
 
 
 def day_label(day: date) -> str:
@@ -54,13 +69,25 @@ def day_label(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
 
-def group_by_day(slots: Iterable[Slot], tz: ZoneInfo, days: Iterable[date] = ()) -> list[Day]:
-    """Each start once, under its local day; `days` are listed even when they have no times."""
+def group_by_day(
+    slots: Iterable[Slot],
+    tz: ZoneInfo,
+    days: Iterable[date] = (),
+    *,
+    changeable_from: datetime | None = None,
+    twelve_hour: bool = False,
+) -> list[Day]:
+    """Each start once, under its local day; `days` are listed even when they have no times.
+
+    Starts before `changeable_from` (see lifecycle.first_changeable_start) are marked unchangeable.
+    """
     times: dict[date, dict[str, TimeChoice]] = {day: {} for day in days}
     for slot in sorted(slots):
         local = slot.start.astimezone(tz)
         value = form_value(slot.start)
-        times.setdefault(local.date(), {}).setdefault(value, TimeChoice(value, f"{local:%H:%M}"))
+        changeable = changeable_from is None or slot.start >= changeable_from
+        choice = TimeChoice(value, clock_time(local, twelve_hour), changeable)
+        times.setdefault(local.date(), {}).setdefault(value, choice)
     return [Day(day, day_label(day), list(choices.values())) for day, choices in sorted(times.items())]
 
 
@@ -72,18 +99,47 @@ def page(
     requested: date | None,
     now: datetime,
     days_shown: int,
+    *,
+    twelve_hour: bool = False,
 ) -> CalendarPage:
-    """The page of free times starting on `requested` (kept between today and the booking horizon)."""
+    """The page of free times starting on `requested` (kept between today and the booking horizon).
+
+    A page without free times names the nearest day that has one, so it always offers a way on.
+    """
     today = now.astimezone(tz).date()
-    last = (now + timedelta(days=service.horizon_days)).astimezone(tz).date()
+    horizon = now + timedelta(days=service.horizon_days)
+    last = horizon.astimezone(tz).date()
     first = max(today, min(requested or today, last))
     shown = [first + timedelta(days=n) for n in range(days_shown)]
     window_start, window_end = day_bounds(shown[0], tz)[0], day_bounds(shown[-1], tz)[1]
     slots = find_slots(session, service, window_start, window_end, now, clinician_id)
     earlier = max(today, first - timedelta(days=days_shown))
     later = first + timedelta(days=days_shown)
+    nearest = None
+    if not slots:  # rare, so the wider search costs only here
+        nearest_start = _first_start(session, service, clinician_id, (window_end, horizon), now) or (
+            _first_start(session, service, clinician_id, (now, window_start), now)
+        )
+        nearest = nearest_start and nearest_start.astimezone(tz).date()
+    changeable_from = first_changeable_start(service, now)
     return CalendarPage(
-        days=group_by_day(slots, tz, shown),
+        days=group_by_day(slots, tz, shown, changeable_from=changeable_from, twelve_hour=twelve_hour),
         previous=earlier if first > today else None,
         next=later if later <= last else None,
+        service=service,
+        nearest_free=nearest,
+    )
+
+
+def _first_start(
+    session: Session,
+    service: Service,
+    clinician_id: int | None,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> datetime | None:
+    if window[0] >= window[1]:
+        return None
+    return min(
+        (slot.start for slot in find_slots(session, service, *window, now, clinician_id)), default=None
     )

@@ -3,7 +3,8 @@
 import re
 import secrets
 from collections.abc import Callable
-from datetime import MAXYEAR, MINYEAR, date
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
+from functools import cached_property
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -19,20 +20,25 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..models import CompanionRole
+from ..scheduling import zone_picker
 from ..scheduling.booking import BookingRequest
 from ..scheduling.companions import check_companion_details
 from ..scheduling.patients import (
     MAX_NAME,
     MAX_REASON,
+    DateParts,
     InvalidDetails,
     check_patient_details,
     check_reason,
 )
-from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names
+from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names_set
+from ..scheduling.zone_picker import ZoneOffer
 from .calendar import form_value
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -127,10 +133,32 @@ class IdempotencyKeyField(StringField):
 
 
 class TimeZoneField(SelectField):
-    """The zone the patient reads times in, one of the IANA names."""
+    """The zone the patient reads times in, an IANA name, offered by the names people know.
+
+    Lists the chosen zone and the hospital's first, then the common ones, or those matching
+    `<name>_search` (a city or country), or every zone with `<name>_list=all`: see zone_picker.
+    """
 
     def __init__(self, label: str | None = None, **kwargs):
-        super().__init__(label, choices=zone_names(), **kwargs)
+        super().__init__(label, choices=[], **kwargs)
+        self.search, self.everything = "", False
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        super().process(formdata, data, extra_filters)
+        if formdata is not None:
+            self.search = formdata.get(f"{self.name}_search", "")[:60]
+            self.everything = formdata.get(f"{self.name}_list") == "all"
+
+    @cached_property
+    def offer(self) -> ZoneOffer:
+        """What the select lists; worked out once, when the page is drawn (after chosen())."""
+        chosen_and_hospital = (self.data, default_time_zone())
+        first = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
+        return zone_picker.offer(first, datetime.now(UTC), self.search, self.everything)
+
+    def iter_choices(self):
+        self.choices = [SelectChoice(choice.name, choice.label) for choice in self.offer.choices]
+        return super().iter_choices()
 
     def pre_validate(self, form: FlaskForm) -> None:
         try:
@@ -156,6 +184,35 @@ class ReasonField(TextAreaField):
             self.data = check_reason(self.data)
         except InvalidDetails as invalid:
             raise ValidationError(invalid.errors["reason"]) from None
+
+
+class DatePartsField(Field):
+    """A date typed in three boxes, day, month and year (named `<name>-day` and so on), as typed.
+
+    The booking rules read the parts (patients.check_patient_details), so the pages and the API
+    explain a wrong date in the same words.
+    """
+
+    PARTS = (("day", "Day", 2), ("month", "Month", 2), ("year", "Year", 4))  # name, label, width
+
+    def __init__(self, label: str | None = None, *, autocomplete: str = "", **kwargs):
+        super().__init__(label, **kwargs)
+        self.autocomplete = autocomplete  # e.g. "bday": the boxes then say bday-day, bday-month, bday-year
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        super().process(None, data, extra_filters)
+        self.data = DateParts("", "", "")
+        if formdata is not None:
+            self.data = DateParts(
+                *(formdata.get(f"{self.name}-{part}", "")[:20] for part, _, _ in self.PARTS)
+            )
+
+    def parts(self) -> list[tuple[str, str, str, int]]:
+        """Each box's name, label, value and width in characters, for the template."""
+        return [
+            (f"{self.name}-{part}", label, value, width)
+            for (part, label, width), value in zip(self.PARTS, self.data, strict=True)
+        ]
 
 
 class FirstDayField(DateField):
@@ -208,7 +265,7 @@ class DetailsForm(ChoiceFields):
     name = StringField("Full name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
     email = EmailField("E-mail address", render_kw={"autocomplete": "email", "spellcheck": "false"})
     phone = TelField("Phone number", render_kw={"autocomplete": "tel"})
-    birth_date = StringField("Date of birth", render_kw={"type": "date", "autocomplete": "bday"})
+    birth_date = DatePartsField("Date of birth", autocomplete="bday")
     reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
     companion_name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
     companion_email = EmailField(
@@ -222,6 +279,7 @@ class DetailsForm(ChoiceFields):
     )
     idempotency_key = IdempotencyKeyField()
     email_required = True  # staff booking by phone may leave it out
+    whose = "your"  # whose details the messages ask for: staff are asked for the patient's
 
     COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
 
@@ -243,6 +301,7 @@ class DetailsForm(ChoiceFields):
                 today=today,
                 email_required=self.email_required,
                 smtputf8=current_app.config["MAIL_SMTPUTF8"],
+                whose=self.whose,
             ),
         )
         companion_given = any((self.companion_name.data, self.companion_email.data, self.companion_role.data))

@@ -4,7 +4,7 @@ Each step's page carries the earlier choices in hidden fields. A page asked for 
 choice missing or wrong shows the step that makes that choice instead, the message beside it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,9 +16,11 @@ from ..hospital.catalogue import offered_services
 from ..models import Clinician, Service
 from ..scheduling.availability import active_service, is_free, service_clinicians
 from ..scheduling.errors import NotFound
+from ..scheduling.lifecycle import change_deadline_for, first_changeable_start
+from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 from . import calendar
-from .calendar import CalendarPage
+from .calendar import CalendarPage, Day
 from .forms import ChoiceFields
 
 
@@ -29,6 +31,7 @@ class Journey:
     step: str
     zone: ZoneInfo
     now: datetime
+    twelve_hour: bool = False  # the reader's clock (calendar.twelve_hour_reader)
     service: Service | None = None
     clinician: Clinician | None = None  # None past the clinician step: the first available
     start: datetime | None = None
@@ -45,6 +48,20 @@ class Journey:
         """The patient's date today, in their zone."""
         return self.now.astimezone(self.zone).date()
 
+    @property
+    def change_deadline(self) -> datetime:
+        """Until when the chosen time, once booked, could be changed online (maybe already past)."""
+        return change_deadline_for(self.service, self.start)
+
+    def times(self, slots: Iterable[Slot]) -> list[Day]:
+        """Free times (e.g. those offered when the chosen one was taken) as the patient reads them."""
+        return calendar.group_by_day(
+            slots,
+            self.zone,
+            changeable_from=first_changeable_start(self.service, self.now),
+            twelve_hour=self.twelve_hour,
+        )
+
 
 class _Stop(Exception):
     """The choices end here; the field that stopped them holds the message, if any."""
@@ -59,13 +76,14 @@ def resolve(
     days_shown: int,
     default_zone: str,
     check_free: bool = True,
+    twelve_hour: bool = False,
 ) -> Journey:
     """How far towards the `target` step the form's choices go, and what that step offers.
 
     The steps are service, clinician, time and details. With `check_free` a chosen time must
     still be free; without, the booking itself checks it (and offers other times).
     """
-    journey = Journey(step="service", zone=zone(default_zone), now=now)
+    journey = Journey(step="service", zone=zone(default_zone), now=now, twelve_hour=twelve_hour)
     try:
         if target != "service":
             journey.service = _found(form, "service", lambda id: active_service(session, id))
@@ -118,4 +136,5 @@ def _offer_choices(session: Session, form: ChoiceFields, journey: Journey, days_
             form.day.data,
             journey.now,
             days_shown,
+            twelve_hour=journey.twelve_hour,
         )

@@ -12,7 +12,8 @@ from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import book
 from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
-from ..scheduling.lifecycle import cancel, reschedule
+from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
+from ..scheduling.patients import date_in_words
 from . import calendar, forms
 from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
@@ -20,6 +21,8 @@ from .link_tokens import MANAGE
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
+bp.add_app_template_filter(date_in_words)
+bp.add_app_template_filter(change_cutoff)
 
 
 @bp.get("/book")
@@ -48,9 +51,10 @@ def review() -> ResponseReturnValue:
     journey = _journey(form, "details", check_free=False)  # a time taken meanwhile: see confirm()
     if journey.step != "details" or "change" in request.form:
         return _page(journey, form)
-    if form.checked_request(journey.today) is None:
+    wanted = form.checked_request(journey.today)
+    if wanted is None:
         return _page(journey, form)
-    return render_template("booking/review.html", form=form, journey=journey)
+    return render_template("booking/review.html", form=form, journey=journey, wanted=wanted)
 
 
 @bp.post("/book/confirm")
@@ -66,8 +70,10 @@ def confirm() -> ResponseReturnValue:
         booked = book(db.session, wanted, now=journey.now, secret=secret, actor=patient_actor())
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
-        alternatives = calendar.group_by_day(refusal.alternatives, journey.zone)
-        page = render_template("booking/review.html", form=form, journey=journey, alternatives=alternatives)
+        alternatives = journey.times(refusal.alternatives)
+        page = render_template(
+            "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
+        )
         return page, status_for(refusal)
     MANAGE.remember(booked.consultation.reference, booked.manage_token)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
@@ -78,7 +84,10 @@ def confirmed(reference: str) -> ResponseReturnValue:
     consultation = managed(reference)
     token = MANAGE.token_for(consultation.reference)
     link = manage_url(current_app.config["PUBLIC_BASE_URL"], consultation.reference, token)
-    return render_template("booking/confirmed.html", consultation=consultation, manage_url=link)
+    deadline = change_deadline(consultation)
+    return render_template(
+        "booking/confirmed.html", consultation=consultation, manage_url=link, deadline=deadline, now=utcnow()
+    )
 
 
 @bp.get("/privacy")
@@ -139,6 +148,7 @@ def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> 
         days_shown=config["BOOKING_DAYS_SHOWN"],
         default_zone=config["DEFAULT_TIME_ZONE"],
         check_free=check_free,
+        twelve_hour=calendar.twelve_hour_reader(),
     )
 
 
@@ -153,7 +163,14 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
     tz = form.time_zone.chosen(form, consultation.patient_time_zone)
     days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
     found = calendar.page(
-        db.session, consultation.service, consultation.clinician_id, tz, form.day.data, now, days_shown
+        db.session,
+        consultation.service,
+        consultation.clinician_id,
+        tz,
+        form.day.data,
+        now,
+        days_shown,
+        twelve_hour=calendar.twelve_hour_reader(),
     )
     page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
     return page, 422 if form.errors else 200

@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..booking.forms import DetailsForm, IdField, ReasonField, TimePickerFields
+from ..booking.forms import DatePartsField, DetailsForm, IdField, ReasonField, TimePickerFields
 from ..models import ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
@@ -92,6 +92,7 @@ class StaffBookingForm(DetailsForm):
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     name = StringField("Patient's full name", render_kw={"autocomplete": "off"})
+    birth_date = DatePartsField("Patient's date of birth")  # no autocomplete: not the receptionist's own
     reason = ReasonField(
         "Reason for the visit (optional, seen only by the clinician)",
         render_kw={"maxlength": MAX_REASON, "rows": 3},
@@ -101,6 +102,7 @@ class StaffBookingForm(DetailsForm):
         validators=[DataRequired("Ask the patient and tick the box, or the consultation cannot be booked.")],
     )
     email_required = False
+    whose = "the patient's"
 
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -39,8 +39,8 @@ def check_companion_details(
     """Normalised details, or InvalidDetails naming every wrong field (name, email, role); `smtputf8` is
     the MAIL_SMTPUTF8 setting (see `patients.email_address`)."""
     errors: dict[str, str] = {}
-    clean_name = required_text(name, "name", MAX_NAME, errors)
-    address = email_address(email, errors, smtputf8=smtputf8)
+    clean_name = required_text(name, "name", MAX_NAME, errors, missing="Enter their full name.")
+    address = email_address(email, errors, smtputf8=smtputf8, missing="Enter their e-mail address.")
     try:
         clean_role = CompanionRole(role)
     except ValueError:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM, Actor
 from ..jobs import outbox
-from ..models import Consultation, ConsultationStatus
+from ..models import Consultation, ConsultationStatus, Service
 from ..models.transactions import write_transaction
 from .availability import is_free, service_clinicians
 from .booking import place, refusal
@@ -149,7 +149,23 @@ def consultation_for_token(
 
 def change_deadline(consultation: Consultation) -> datetime:
     """The last moment the patient may cancel or reschedule online (the service's cut-off)."""
-    return consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
+    return change_deadline_for(consultation.service, consultation.starts_at)
+
+
+def change_deadline_for(service: Service, starts_at: datetime) -> datetime:
+    """The last moment a booking of `service` starting at `starts_at` may be changed online."""
+    return starts_at - change_cutoff(service)
+
+
+def first_changeable_start(service: Service, now: datetime) -> datetime:
+    """The earliest start a booking made `now` could still be changed online: an earlier one is already
+    past its change deadline when booked."""
+    return now + change_cutoff(service)
+
+
+def change_cutoff(service: Service) -> timedelta:
+    """How long before the start online changes end."""
+    return timedelta(minutes=service.cancel_cutoff_minutes)
 
 
 def check_online_change(consultation: Consultation, now: datetime) -> None:

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -15,6 +16,23 @@ MAX_REASON = 2000
 # Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
 _ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
+# Only YYYY-MM-DD: fromisoformat also takes 19451203 and 1945-W48-1, which nobody means.
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_OLDEST = 130  # years: an older date of birth is a typing slip
 
 
 class InvalidDetails(BookingError):
@@ -25,6 +43,14 @@ class InvalidDetails(BookingError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class DateParts(NamedTuple):
+    """A date typed as three boxes (the booking pages' date of birth), exactly as typed."""
+
+    day: str
+    month: str
+    year: str
 
 
 @dataclass(frozen=True)
@@ -47,20 +73,27 @@ def check_patient_details(
     today: date,
     email_required: bool = True,
     smtputf8: bool = False,
+    whose: str = "your",
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
-    Staff booking by phone may leave the e-mail out (`email_required=False`): it is then None.
-    `smtputf8` is the MAIL_SMTPUTF8 setting (see `email_address`).
+    `birth_date` is a date, an ISO string (the API) or DateParts (the pages). Staff booking by
+    phone may leave the e-mail out (`email_required=False`): it is then None; their messages
+    speak of the patient (`whose="the patient's"`). `smtputf8` is the MAIL_SMTPUTF8 setting (see
+    `email_address`).
     """
     errors: dict[str, str] = {}
-    clean_name = required_text(name, "name", MAX_NAME, errors)
+    clean_name = required_text(name, "name", MAX_NAME, errors, missing=f"Enter {whose} full name.")
     no_email = not email_required and (email is None or (isinstance(email, str) and not email.strip()))
-    clean_email = None if no_email else email_address(email, errors, smtputf8=smtputf8)
-    clean_phone = required_text(phone, "phone", 40, errors)
+    clean_email = (
+        None
+        if no_email
+        else email_address(email, errors, smtputf8=smtputf8, missing=f"Enter {whose} e-mail address.")
+    )
+    clean_phone = required_text(phone, "phone", 40, errors, missing="Enter a phone number.")
     if clean_phone and not _PHONE.match(clean_phone):
         errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
-    clean_birth = _birth_date(birth_date, today, errors)
+    clean_birth = _birth_date(birth_date, today, errors, whose)
     try:
         zone(time_zone)  # type: ignore[arg-type]
     except InvalidTimeZone:
@@ -81,10 +114,11 @@ def check_reason(reason: object) -> str:
     return reason.strip()
 
 
-def required_text(value: object, field: str, limit: int, errors: dict[str, str]) -> str:
-    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit."""
+def required_text(value: object, field: str, limit: int, errors: dict[str, str], *, missing: str) -> str:
+    """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit
+    (`missing` when it is empty)."""
     if not isinstance(value, str) or not value.strip():
-        errors[field] = "This field is required."
+        errors[field] = missing
         return ""
     hidden = has_hidden(value.translate(_ORDINARY_SPACE))
     value = " ".join(value.split())
@@ -97,12 +131,12 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str])
     return value
 
 
-def email_address(value: object, errors: dict[str, str], *, smtputf8: bool = False) -> str:
+def email_address(value: object, errors: dict[str, str], *, missing: str, smtputf8: bool = False) -> str:
     """A required e-mail address, normalised; a message in `errors["email"]` if it is not one, or if it
     cannot be delivered: one with letters outside ASCII before the @ (RFC 6531) travels only through a
     relay that accepts SMTPUTF8, which `smtputf8` (the MAIL_SMTPUTF8 setting) says ours does."""
     if not isinstance(value, str) or not value.strip():
-        errors["email"] = "This field is required."
+        errors["email"] = missing
         return ""
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
@@ -120,21 +154,60 @@ def email_address(value: object, errors: dict[str, str], *, smtputf8: bool = Fal
     return checked.ascii_email  # an international domain in its ASCII form, which every relay accepts
 
 
-def _birth_date(value: object, today: date, errors: dict[str, str]) -> date | None:
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            errors["birth_date"] = "Enter the date of birth as YYYY-MM-DD."
-            return None
-    if not isinstance(value, date):
-        errors["birth_date"] = "This field is required."
+def _birth_date(value: object, today: date, errors: dict[str, str], whose: str) -> date | None:
+    try:
+        born = _typed_date(value)
+    except ValueError as wrong:
+        errors["birth_date"] = str(wrong)
         return None
-    if value > today:
-        errors["birth_date"] = "The date of birth cannot be in the future."
-    elif value.year < today.year - 130:
-        errors["birth_date"] = "Check the year of birth."
-    return value
+    if born is None:
+        errors["birth_date"] = f"Enter {whose} date of birth."
+        return None
+    if born > today:
+        errors["birth_date"] = "Date of birth must be in the past."
+    elif born.year < today.year - _OLDEST:
+        errors["birth_date"] = f"Date of birth must be after {today.year - _OLDEST}: check the year."
+    return born
+
+
+def _typed_date(value: object) -> date | None:
+    """The date given (None if nothing was), or ValueError saying what is wrong with it."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, DateParts):
+        return _date_from_parts(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not (isinstance(value, str) and _ISO_DATE.match(value.strip())):
+        raise ValueError("Enter the date of birth as YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("Date of birth must be a real date.") from None
+
+
+def _date_from_parts(parts: DateParts) -> date | None:
+    day, month, year = (part.strip() for part in parts)
+    missing = [name for name, part in (("day", day), ("month", month), ("year", year)) if not part]
+    if len(missing) == 3:
+        return None
+    if missing:
+        raise ValueError(f"Date of birth must include a {' and '.join(missing)}.")
+    if not all(part.isascii() and part.isdigit() for part in (day, month, year)):
+        raise ValueError("Date of birth must be a real date, in numbers, for example 27 3 1948.")
+    if len(year) != 4:
+        raise ValueError("Year must include 4 numbers, for example 1948.")
+    if len(day) > 2 or len(month) > 2:  # e.g. 12031945 typed in one box: which order is anyone's guess
+        raise ValueError("Enter the day, the month and the year in their own boxes, for example 27 3 1948.")
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValueError("Date of birth must be a real date.") from None
+
+
+def date_in_words(day: date) -> str:
+    """A date as people say it, e.g. 3 December 1945 (not 1945-12-03, which some read the other way)."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -63,10 +63,54 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz)
 
 
-def format_local(instant: datetime, tz: ZoneInfo) -> str:
+def format_local(instant: datetime, tz: ZoneInfo, twelve_hour: bool = False) -> str:
     """'Tuesday 3 March 2026, 09:00 (Europe/London)' — the date and time as the viewer reads it."""
     local = instant.astimezone(tz)
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({tz.key})"
+    return f"{local:%A} {local.day} {local:%B %Y}, {clock_time(local, twelve_hour)} ({tz.key})"
+
+
+# Where a 12-hour clock is what people read (language-region, or a language wherever it is spoken);
+# elsewhere, 24-hour. Browsers in the US send en-US; a bare "en" says nothing, so the default holds.
+_TWELVE_HOUR_TAGS = frozenset(
+    {
+        "en-us",
+        "en-ca",
+        "en-au",
+        "en-nz",
+        "en-in",
+        "en-ph",
+        "en-pk",
+        "es-us",
+        "hi-in",
+        "ar-eg",
+        "ar-sa",
+        "ko-kr",
+    }
+)
+_TWELVE_HOUR_LANGUAGES = frozenset({"hi", "ko", "ar", "ur", "bn"})
+
+
+def uses_12_hour_clock(language_tag: str) -> bool:
+    """Whether a reader whose language is `language_tag` (e.g. en-US, en-GB) reads a 12-hour clock."""
+    subtags = language_tag.replace("_", "-").lower().split("-")
+    region = next((tag for tag in subtags[1:] if len(tag) == 2), "")
+    if region:
+        return f"{subtags[0]}-{region}" in _TWELVE_HOUR_TAGS
+    return subtags[0] in _TWELVE_HOUR_LANGUAGES
+
+
+def clock_time(local: datetime, twelve_hour: bool) -> str:
+    """A wall-clock time as read on a 24-hour clock (14:30) or a 12-hour one (2:30 pm)."""
+    if not twelve_hour:
+        return f"{local:%H:%M}"
+    return f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+
+
+def utc_offset(tz: ZoneInfo, at: datetime) -> str:
+    """The zone's offset from GMT at `at`, as people write it: GMT+0, GMT-5, GMT+5:30."""
+    minutes = round(at.astimezone(tz).utcoffset().total_seconds() / 60)
+    hours, rest = divmod(abs(minutes), 60)
+    return f"GMT{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def parse_instant(text: str, tz_name: str | None = None) -> datetime:

@@ -1,0 +1,167 @@
+"""Which time zones a patient is offered, and how they read: "UK time (GMT+0)", "New York (GMT-5)".
+
+The stored value is always the IANA name; a short list of common zones is offered, with a search
+by city or country, so no page lists all ~550 names unless the patient asks for every one.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, lru_cache
+
+from .timezones import utc_offset, zone, zone_names
+
+# Common zones, by the name people know them by, and other words they may search for.
+COMMON: dict[str, tuple[str, str]] = {
+    "Europe/London": ("UK time", "United Kingdom Britain England Scotland Wales Northern Ireland GB"),
+    "Europe/Dublin": ("Ireland", ""),
+    "Europe/Lisbon": ("Portugal", ""),
+    "Europe/Madrid": ("Spain", ""),
+    "Europe/Paris": ("France", ""),
+    "Europe/Brussels": ("Belgium", ""),
+    "Europe/Amsterdam": ("Netherlands", "Holland"),
+    "Europe/Berlin": ("Germany", "Deutschland"),
+    "Europe/Zurich": ("Switzerland", ""),
+    "Europe/Rome": ("Italy", ""),
+    "Europe/Copenhagen": ("Denmark", ""),
+    "Europe/Oslo": ("Norway", ""),
+    "Europe/Stockholm": ("Sweden", ""),
+    "Europe/Warsaw": ("Poland", ""),
+    "Europe/Helsinki": ("Finland", ""),
+    "Europe/Bucharest": ("Romania", ""),
+    "Europe/Athens": ("Greece", ""),
+    "Europe/Kyiv": ("Ukraine", "Kiev"),
+    "Europe/Istanbul": ("Turkey", "Türkiye"),
+    "Europe/Moscow": ("Moscow", "Russia"),
+    "Africa/Accra": ("Ghana", ""),
+    "Africa/Lagos": ("Nigeria", ""),
+    "Africa/Cairo": ("Egypt", ""),
+    "Africa/Johannesburg": ("South Africa", ""),
+    "Africa/Nairobi": ("Kenya", ""),
+    "Asia/Jerusalem": ("Israel", ""),
+    "Asia/Riyadh": ("Saudi Arabia", ""),
+    "Asia/Dubai": ("United Arab Emirates", "UAE"),
+    "Asia/Karachi": ("Pakistan", ""),
+    "Asia/Kolkata": ("India", "Calcutta Delhi Mumbai"),
+    "Asia/Dhaka": ("Bangladesh", ""),
+    "Asia/Bangkok": ("Thailand", ""),
+    "Asia/Singapore": ("Singapore", ""),
+    "Asia/Hong_Kong": ("Hong Kong", ""),
+    "Asia/Shanghai": ("China", "Beijing"),
+    "Asia/Manila": ("Philippines", ""),
+    "Asia/Tokyo": ("Japan", ""),
+    "Australia/Perth": ("Perth", "Australia Western"),
+    "Australia/Sydney": ("Sydney", "Australia Melbourne Canberra"),
+    "Pacific/Auckland": ("New Zealand", ""),
+    "Pacific/Honolulu": ("Honolulu", "Hawaii United States USA"),
+    "America/Anchorage": ("Anchorage", "Alaska United States USA"),
+    "America/Los_Angeles": ("Los Angeles", "United States USA Pacific California"),
+    "America/Phoenix": ("Phoenix", "United States USA Arizona"),
+    "America/Denver": ("Denver", "United States USA Mountain"),
+    "America/Chicago": ("Chicago", "United States USA Central"),
+    "America/Mexico_City": ("Mexico City", "Mexico"),
+    "America/New_York": ("New York", "United States USA Eastern"),
+    "America/Toronto": ("Toronto", "Canada Ontario"),
+    "America/Halifax": ("Halifax", "Canada Atlantic"),
+    "America/Jamaica": ("Jamaica", ""),
+    "America/Sao_Paulo": ("São Paulo", "Brazil"),
+    "America/Argentina/Buenos_Aires": ("Buenos Aires", "Argentina"),
+    "UTC": ("UTC", "Universal Coordinated GMT"),
+}
+_CONTINENTS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+MAX_FOUND = 30  # a search that matches more asks for a longer word, not a longer list
+
+
+@dataclass(frozen=True)
+class ZoneChoice:
+    name: str  # the IANA name, as stored
+    label: str  # e.g. New York (GMT-5)
+
+
+@dataclass(frozen=True)
+class ZoneOffer:
+    choices: list[ZoneChoice]
+    search: str = ""  # as typed, spaces tidied
+    found: int = 0  # zones matching `search`: 0 says nothing matched
+
+    @property
+    def truncated(self) -> bool:
+        """More zones match than are listed."""
+        return self.found > MAX_FOUND
+
+
+def offer(first: list[str], at: datetime, search: str = "", everything: bool = False) -> ZoneOffer:
+    """The zones to offer: `first` (the patient's, then the hospital's), then those matching
+    `search`, or every zone, or the common ones; each named with its offset at `at`."""
+    hour = at.replace(minute=0, second=0, microsecond=0)  # offsets change on the hour at most
+    wanted = " ".join(_folded(search).split())
+    if wanted:
+        found = _matching(wanted.split())
+        rest = found[:MAX_FOUND]
+    else:
+        found = []
+        rest = list(_offered_names()) if everything else list(COMMON)
+    names = list(dict.fromkeys(first + sorted(rest, key=lambda name: _label_at(name, hour))))
+    typed = " ".join(search.split())
+    return ZoneOffer([ZoneChoice(name, _label_at(name, hour)) for name in names], typed, len(found))
+
+
+def friendly_name(name: str) -> str:
+    """A zone as people know it: UK time, New York, "Knox, Indiana", "US Eastern" for the old US/Eastern."""
+    if name in COMMON:
+        return COMMON[name][0]
+    area, _, city = name.replace("_", " ").rpartition("/")
+    top, _, region = area.partition("/")
+    if region:
+        return f"{city}, {region}"
+    return city if not area or top in _CONTINENTS else f"{top} {city}"
+
+
+def _matching(words: list[str]) -> list[str]:
+    """Zones with every word among their words; failing that, with words that begin so (lon: London)."""
+    whole = [name for name, own in _haystacks().items() if all(w in own for w in words)]
+    return whole or [
+        name for name, own in _haystacks().items() if all(any(o.startswith(w) for o in own) for w in words)
+    ]
+
+
+@lru_cache(maxsize=2048)
+def _label_at(name: str, hour: datetime) -> str:
+    return f"{friendly_name(name)} ({utc_offset(zone(name), hour)})"
+
+
+@cache
+def _offered_names() -> tuple[str, ...]:
+    # Etc/GMT+5 means GMT-5 (POSIX signs): offering it would mislead; UTC stands for them all.
+    return tuple(name for name in zone_names() if not name.startswith("Etc/"))
+
+
+@cache
+def _haystacks() -> dict[str, frozenset[str]]:
+    """Each offered zone's searchable words, folded: its friendly name, IANA name and other names."""
+    words = {
+        name: f"{friendly_name(name)} {name} {COMMON.get(name, ('', ''))[1]}".replace("_", " ").replace(
+            "/", " "
+        )
+        for name in _offered_names()
+    }
+    return {name: frozenset(_folded(text).replace(",", " ").split()) for name, text in words.items()}
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, so sao paulo finds São Paulo."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
