@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from clinic.booking.calendar import form_value
-from clinic.links import manage_url
 from clinic.models import Consultation, utcnow
 from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_details
 from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset
 
 from . import factories
 from .test_booking_pages import booking_form, clinic, next_week_at, text  # noqa: F401 (clinic: a fixture)
+from .test_manage_link import open_link
 
 TODAY = date(2026, 12, 1)
 
@@ -199,8 +199,7 @@ def test_times_inside_the_change_cut_off_are_marked_before_booking(client, short
 
 def test_the_reschedule_picker_marks_them_too(client, session, short_notice):
     booked = factories.booking(session, short_notice, next_week_at(10), now=utcnow())
-    url = manage_url("http://localhost", booked.consultation.reference, booked.manage_token)
-    client.get(url.removeprefix("http://localhost"))
+    open_link(client, booked)
 
     page = text(client.get(f"/c/{booked.consultation.reference}/reschedule"))
 
