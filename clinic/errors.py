@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, NotNow, SlotTaken
 from .scheduling.status import InvalidTransition
+from .unstorable import UnstorableText
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         if _wants_problem():
             return problem(error.code or 500, error.name, error.description or "")
-        return render_template("error.html", code=error.code, title=error.name), error.code
+        message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
+        page = render_template("error.html", code=error.code, title=error.name, message=message)
+        return page, error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -19,6 +19,7 @@ from ..scheduling.booking import BookingRequest
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
+from ..unstorable import MESSAGE, unstorable_fields
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
 MAX_SLOT_DAYS = 31
@@ -105,7 +106,7 @@ class Fields:
         except NonExistentLocalTime:
             self.fail(name, "That local time does not exist: the clocks change then.")
             return None
-        except (ValueError, OverflowError, InvalidTimeZone):
+        except (ValueError, InvalidTimeZone):
             self.fail(
                 name, "Give a date-time like 2026-03-30T10:00:00+01:00, or without offset with a time_zone."
             )
@@ -176,6 +177,8 @@ def json_object(request: Request, *, optional: bool = False) -> Mapping[str, Any
         raise BadRequest("The JSON is nested too deeply.") from error
     if not isinstance(body, dict):
         raise InvalidInput({"body": "The request body must be a JSON object."})
+    if unstorable := dict.fromkeys(unstorable_fields(body), MESSAGE):
+        raise InvalidInput(unstorable)
     return body
 
 
