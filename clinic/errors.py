@@ -46,11 +46,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        # Keep the exception's own headers (Allow on a 405, Retry-After on a 429, ...); the body is ours.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if _wants_problem():
-            return problem(error.code or 500, error.name, error.description or "")
+            response = problem(error.code or 500, error.name, error.description or "")
+            response.headers.extend(headers)
+            return response
         message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
         page = render_template("error.html", code=error.code, title=error.name, message=message)
-        return page, error.code
+        return page, error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -348,3 +348,19 @@ def test_a_token_is_checked_before_the_body_is_read(client, booked):
 def test_unknown_paths_and_methods_under_the_api_are_problems(client):
     assert_problem(client.get("/api/v1/nothing-here"), 404)
     assert_problem(client.delete("/api/v1/bookings"), 405)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/api/v1/bookings", {"OPTIONS", "POST"}),
+        ("put", "/api/v1/slots", {"GET", "HEAD", "OPTIONS"}),
+        ("delete", "/book/confirm", {"OPTIONS", "POST"}),
+        ("put", "/book/details", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ],
+)
+def test_a_method_not_allowed_names_the_allowed_ones(client, method, path, allowed):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == allowed  # RFC 9110 section 15.5.6
