@@ -26,7 +26,9 @@ MAX_SLOT_DAYS = 31
 MAX_CANCEL_REASON = 500
 YEARS = range(1900, 3000)  # keeps date arithmetic far from datetime's limits
 _DIGITS = re.compile(r"[0-9]{1,10}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the key column allows
+# Visible ASCII but '"', as the key column allows; bare, or quoted as an RFC 8941 string.
+# clinic/api/openapi.json gives the same pattern.
+_IDEMPOTENCY_KEY = re.compile(r'([!#-~]{1,255})|"([!#-~]{1,255})"')
 _BEARER = re.compile(r"Bearer +(\S{1,256})", re.IGNORECASE)
 
 
@@ -238,11 +240,12 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
     value = headers.get("Idempotency-Key")
     if value is None:
         return None
-    if len(value) > 1 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise InvalidInput({"Idempotency-Key": "Use 1 to 255 visible ASCII characters."})
-    return value
+    match = _IDEMPOTENCY_KEY.fullmatch(value)
+    if not match:
+        raise InvalidInput(
+            {"Idempotency-Key": 'Use 1 to 255 visible ASCII characters other than ", bare or quoted.'}
+        )
+    return match.group(1) or match.group(2)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
