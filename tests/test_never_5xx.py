@@ -258,6 +258,8 @@ def test_the_booking_pages_and_the_manage_link_never_answer_5xx(client, session,
         "companion_role": "",
         "consent": "y",
         "idempotency_key": "k" * 20,
+        "password": "correct horse battery staple",
+        "code": "123456",
     }
     pages = [("get", p) for p in ("/book", "/book/clinician", "/book/time", "/book/details")] + [
         ("post", "/book/details"),
@@ -265,6 +267,10 @@ def test_the_booking_pages_and_the_manage_link_never_answer_5xx(client, session,
         ("get", f"{manage}/reschedule"),
         ("post", f"{manage}/reschedule"),
         ("post", f"{manage}/cancel"),
+        ("post", f"{manage}/check-in"),
+        ("get", f"{manage}/join"),
+        ("post", "/login"),
+        ("post", "/login/code"),
     ]
 
     @EXAMPLES_PAGES
@@ -303,7 +309,16 @@ def test_the_staff_pages_never_answer_5xx(app, session, clinic):
         "page": "2",
         "provider": "jitsi",
     }
-    pages = [("get", p) for p in ("/schedule/", "/schedule/week", "/schedule/book", f"{consultation}/move")]
+    pages = [
+        ("get", p)
+        for p in (
+            "/schedule/",
+            "/schedule/week",
+            "/schedule/updates",
+            "/schedule/book",
+            f"{consultation}/move",
+        )
+    ]
     pages += [("get", "/admin/outbox")] + [
         ("post", p)
         for p in (
@@ -314,6 +329,10 @@ def test_the_staff_pages_never_answer_5xx(app, session, clinic):
             f"{consultation}/notes",
             f"{consultation}/companion",
             f"{consultation}/status",
+            f"{consultation}/cancel",
+            f"{consultation}/notes/sign",
+            f"{consultation}/notes/amend",
+            "/account/two-factor",
             f"/admin/services/{clinic.service.id}",
             "/account/password",
         )
