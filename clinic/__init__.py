@@ -37,7 +37,21 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from . import admin, api, auth, booking, cli, dev, errors, health, limits, notes, schedule, security
+    from . import (
+        admin,
+        api,
+        auth,
+        booking,
+        cli,
+        dev,
+        errors,
+        health,
+        limits,
+        notes,
+        schedule,
+        security,
+        unstorable,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
@@ -53,6 +67,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     errors.register(app)
     security.register(app)
+    unstorable.register(app)
     cli.register(app)
     return app
 

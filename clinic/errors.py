@@ -13,6 +13,7 @@ from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
 from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, NotNow, SlotTaken
 from .scheduling.status import InvalidTransition
+from .unstorable import UnstorableText
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        # Keep the exception's own headers (Allow on a 405, Retry-After on a 429, ...); the body is ours.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if _wants_problem():
-            return problem(error.code or 500, error.name, error.description or "")
-        return render_template("error.html", code=error.code, title=error.name), error.code
+            response = problem(error.code or 500, error.name, error.description or "")
+            response.headers.extend(headers)
+            return response
+        message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
+        page = render_template("error.html", code=error.code, title=error.name, message=message)
+        return page, error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

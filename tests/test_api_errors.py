@@ -382,3 +382,19 @@ def test_a_name_with_a_hidden_formatting_character_is_refused(client, session, c
 
     assert "hidden formatting or control characters" in problem["errors"]["patient.name"]
     assert consultations(session) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/api/v1/bookings", {"OPTIONS", "POST"}),
+        ("put", "/api/v1/slots", {"GET", "HEAD", "OPTIONS"}),
+        ("delete", "/book/confirm", {"OPTIONS", "POST"}),
+        ("put", "/book/details", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ],
+)
+def test_a_method_not_allowed_names_the_allowed_ones(client, method, path, allowed):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == allowed  # RFC 9110 section 15.5.6

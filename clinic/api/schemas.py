@@ -19,13 +19,16 @@ from ..scheduling.booking import BookingRequest
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
+from ..unstorable import MESSAGE, unstorable_fields
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
 MAX_SLOT_DAYS = 31
 MAX_CANCEL_REASON = 500
 YEARS = range(1900, 3000)  # keeps date arithmetic far from datetime's limits
 _DIGITS = re.compile(r"[0-9]{1,10}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the key column allows
+# Visible ASCII but '"', as the key column allows; bare, or quoted as an RFC 8941 string.
+# clinic/api/openapi.json gives the same pattern.
+_IDEMPOTENCY_KEY = re.compile(r'([!#-~]{1,255})|"([!#-~]{1,255})"')
 _BEARER = re.compile(r"Bearer +(\S{1,256})", re.IGNORECASE)
 
 
@@ -105,7 +108,7 @@ class Fields:
         except NonExistentLocalTime:
             self.fail(name, "That local time does not exist: the clocks change then.")
             return None
-        except (ValueError, OverflowError, InvalidTimeZone):
+        except (ValueError, InvalidTimeZone):
             self.fail(
                 name, "Give a date-time like 2026-03-30T10:00:00+01:00, or without offset with a time_zone."
             )
@@ -176,6 +179,8 @@ def json_object(request: Request, *, optional: bool = False) -> Mapping[str, Any
         raise BadRequest("The JSON is nested too deeply.") from error
     if not isinstance(body, dict):
         raise InvalidInput({"body": "The request body must be a JSON object."})
+    if unstorable := dict.fromkeys(unstorable_fields(body), MESSAGE):
+        raise InvalidInput(unstorable)
     return body
 
 
@@ -237,11 +242,12 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
     value = headers.get("Idempotency-Key")
     if value is None:
         return None
-    if len(value) > 1 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise InvalidInput({"Idempotency-Key": "Use 1 to 255 visible ASCII characters."})
-    return value
+    match = _IDEMPOTENCY_KEY.fullmatch(value)
+    if not match:
+        raise InvalidInput(
+            {"Idempotency-Key": 'Use 1 to 255 visible ASCII characters other than ", bare or quoted.'}
+        )
+    return match.group(1) or match.group(2)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:

@@ -110,8 +110,6 @@ class InstantField(Field):
             instant = parse_instant(valuelist[0])
         except (ValueError, InvalidTimeZone) as error:
             raise ValueError("Choose a time from the list.") from error
-        if not MINYEAR < instant.year < MAXYEAR:  # so the day arithmetic around it cannot overflow
-            raise ValueError("Choose a time from the list.")
         self.data = instant
 
     def _value(self) -> str:
@@ -224,6 +222,8 @@ class FirstDayField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError:
+            self.data = None
+        if self.data and not MINYEAR < self.data.year < MAXYEAR:  # a page's days around it would overflow
             self.data = None
 
 

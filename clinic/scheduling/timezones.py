@@ -1,6 +1,6 @@
 """The one home of time-zone handling: names to zones, wall clock to instants, display."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -17,15 +17,23 @@ class NonExistentLocalTime(BookingError):
     code = "nonexistent_local_time"
 
 
-@cache
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; raises InvalidTimeZone for anything else."""
+def zone(name: object) -> ZoneInfo:
+    """The IANA zone called `name`; raises InvalidTimeZone for anything else, of any type.
+
+    The type is checked before any cached lookup: a cache hashes its argument, and a JSON
+    object or list is unhashable.
+    """
     if not isinstance(name, str) or name not in zone_names_set():
         raise InvalidTimeZone(f"Unknown time zone: {str(name)[:64]!r}")
     try:
-        return ZoneInfo(name)
+        return _loaded(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidTimeZone(f"Unknown time zone: {name[:64]!r}") from exc
+
+
+@cache
+def _loaded(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 @cache
@@ -117,11 +125,14 @@ def parse_instant(text: str, tz_name: str | None = None) -> datetime:
     """An ISO-8601 date-time as an aware UTC instant.
 
     With an offset it is taken as given; without one it is a wall-clock time in `tz_name`
-    (required then). Raises ValueError, InvalidTimeZone or NonExistentLocalTime.
+    (required then). Raises ValueError, InvalidTimeZone or NonExistentLocalTime. Years 1 and
+    9999 are refused: moving a time there to another zone can leave datetime's range.
     """
     if not isinstance(text, str) or len(text) > 40:
         raise ValueError("expected an ISO-8601 date-time string")
     parsed = datetime.fromisoformat(text)
+    if not MINYEAR < parsed.year < MAXYEAR:
+        raise ValueError("the date-time is out of range")
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     if not tz_name:
