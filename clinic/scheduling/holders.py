@@ -1,0 +1,115 @@
+"""Who holds bookings: one consultation at a time per patient, a bounded number of future bookings per
+e-mail address, and mailing a patient the link of the booking they already hold.
+
+Bookings are anonymous, so a patient here is what a booking gives: an e-mail address (in any case) and
+a date of birth. Each booking keeps the details given with it in a patient record of its own (see
+`booking`), so these rules only read; matching people across bookings is left to staff.
+"""
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from ..jobs import outbox
+from ..models import ACTIVE_STATUSES, Consultation, Patient, Service
+from ..models.transactions import write_transaction
+from .availability import active_service
+from .errors import AlreadyBooked, TooManyBookings
+from .patients import PatientDetails
+
+# A patient may have their booking's link mailed again once in this long, however often they ask.
+LINK_RESEND_INTERVAL = timedelta(minutes=15)
+
+
+def lock_holder(session: Session, email: str | None) -> None:
+    """Serialise, for the rest of the write transaction, the bookings made with this e-mail address.
+
+    The clinicians' locks (see `locks`) do not: two bookings with different clinicians never meet
+    there. Taken before any clinician's, always, so the two cannot deadlock. On SQLite the
+    transaction's BEGIN IMMEDIATE already serialises every writer.
+    """
+    if email is None or session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"clinic.holder:{email.lower()}".encode()).digest()
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)}
+    )
+
+
+def check_may_book(
+    session: Session,
+    service: Service,
+    patient: PatientDetails,
+    start: datetime,
+    now: datetime,
+    max_per_email: int | None,
+) -> None:
+    """Raise AlreadyBooked if the patient holds a consultation overlapping this time, or TooManyBookings
+    if their address holds `max_per_email` future bookings already (None or 0: no cap).
+
+    Under `lock_holder`, so racing requests are counted one after the other.
+    """
+    if patient.email is None:  # booked by staff for someone without e-mail: nobody to match
+        return
+    end = start + timedelta(minutes=service.duration_minutes)
+    if _overlapping(session, patient, start, end) is not None:
+        raise AlreadyBooked("You already have a booking at that time.")
+    if max_per_email and _future_bookings(session, patient.email, now) >= max_per_email:
+        phone = service.department.contact_phone
+        raise TooManyBookings(
+            f"This e-mail address already has {max_per_email} upcoming bookings, the most we take online. "
+            f"Please cancel one first, or call us on {phone}.",
+            contact_phone=phone,
+        )
+
+
+def resend_booking_link(
+    session: Session, service_id: int, patient: PatientDetails, start: datetime, *, now: datetime
+) -> None:
+    """Mail the patient the link of their booking that overlaps `start` for this service, if there is one.
+
+    Returns nothing either way, so a page can say the same whether or not a booking exists; each
+    booking's link goes out at most once per LINK_RESEND_INTERVAL, however often this is asked.
+    """
+    if patient.email is None:
+        return
+    with write_transaction(session):
+        service = active_service(session, service_id)
+        lock_holder(session, patient.email)
+        end = start + timedelta(minutes=service.duration_minutes)
+        if (held := _overlapping(session, patient, start, end)) is not None:
+            window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
+            outbox.enqueue_link_resent(session, held, now, window)
+
+
+def _overlapping(
+    session: Session, patient: PatientDetails, start: datetime, end: datetime
+) -> Consultation | None:
+    return session.scalar(
+        select(Consultation)
+        .join(Patient)
+        .where(
+            func.lower(Patient.email) == patient.email.lower(),
+            Patient.birth_date == patient.birth_date,
+            Consultation.status.in_(ACTIVE_STATUSES),
+            Consultation.starts_at < end,
+            Consultation.ends_at > start,
+        )
+        .order_by(Consultation.starts_at)
+        .limit(1)
+    )
+
+
+def _future_bookings(session: Session, email: str, now: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(Consultation)
+        .join(Patient)
+        .where(
+            func.lower(Patient.email) == email.lower(),
+            Consultation.status.in_(ACTIVE_STATUSES),
+            Consultation.ends_at > now,
+        )
+    )
