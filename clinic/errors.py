@@ -5,13 +5,29 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, NotNow, SlotTaken
+from .scheduling.errors import (
+    AlreadyBooked,
+    BookingError,
+    ChangeNotAllowed,
+    NotFound,
+    NotNow,
+    SlotTaken,
+    TooManyBookings,
+)
 from .scheduling.status import InvalidTransition
 
 log = logging.getLogger(__name__)
 
 # Status codes for the services' errors; anything else that is a BookingError is 422.
-STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409, InvalidTransition: 409, NotNow: 409}
+STATUS = {
+    NotFound: 404,
+    SlotTaken: 409,
+    AlreadyBooked: 409,
+    TooManyBookings: 409,
+    ChangeNotAllowed: 409,
+    InvalidTransition: 409,
+    NotNow: 409,
+}
 
 
 def status_for(error: BookingError) -> int:

@@ -3,6 +3,7 @@ consultation at a time, and one e-mail address holds a bounded number of future 
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -20,6 +21,9 @@ from .conftest import TEST_SECRET
 from .fakes.outbox import outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .test_api import booking_body
+from .test_booking_pages import booking_form, next_week_at
+from .test_booking_pages import text as page_text
 from .test_double_booking import MONDAY_10, race, race_engine
 
 ADA = factories.patient_details(name="Ada Lovelace", email="ada@example.org", birth_date=date(1980, 12, 10))
@@ -287,3 +291,94 @@ def test_no_link_is_resent_for_a_cancelled_booking(session, clinic, now):
     resend_booking_link(session, service.id, ADA, MONDAY_10, now=now)
 
     assert link_mails(session) == 0
+
+
+def confirm(client, service, start, **fields):
+    form = booking_form(service, start, **{"idempotency_key": f"key-{uuid.uuid4()}", **fields})
+    return client.post("/book/confirm", data=form)
+
+
+def test_resubmitting_a_first_available_booking_after_back_says_it_is_booked_and_shows_no_link(
+    client, session, clinic
+):
+    service, _ = clinic
+    start = next_week_at(11)
+    first = confirm(client, service, start)
+
+    again = confirm(client, service, start)  # the review page again, with a fresh idempotency key
+
+    assert first.status_code == 303
+    assert again.status_code == 409
+    page = page_text(again)
+    assert "You already have a booking at that time" in page
+    booked = session.scalars(select(Consultation)).one()
+    assert booked.reference not in page and "/c/" not in page
+    assert 'action="/book/resend-link"' in page
+    assert consultations_of(session, "ada@example.org") == 1
+
+
+def test_asking_the_page_to_resend_the_link_answers_the_same_whether_or_not_a_booking_exists(
+    client, session, clinic
+):
+    service, _ = clinic
+    start = next_week_at(11)
+    confirm(client, service, start)
+    held = booking_form(service, start)
+    nobody = booking_form(service, start, birth_date="1999-09-09")
+
+    answers = [client.post("/book/resend-link", data=form) for form in (held, held, nobody)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert len({page_text(a) for a in answers}) == 1
+    assert "If you have a booking at that time" in page_text(answers[0])
+    assert "+44 20 7946 0000" in page_text(answers[0])
+    assert link_mails(session) == 1
+
+
+def test_the_booking_page_refuses_more_future_bookings_per_address_than_the_setting_allows(
+    app, client, session, clinic
+):
+    service, _ = clinic
+    app.config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"] = 2
+    for hour, born in ((10, "1950-01-01"), (11, "1960-01-01")):
+        assert confirm(client, service, next_week_at(hour), birth_date=born).status_code == 303
+
+    refused = confirm(client, service, next_week_at(14), birth_date="1970-01-01")
+
+    assert refused.status_code == 409
+    assert "as many bookings as we take online" in page_text(refused)
+    assert "already has 2 upcoming bookings" in page_text(refused)
+    assert "+44 20 7946 0000" in page_text(refused)
+    assert consultations_of(session, "ada@example.org") == 2
+
+
+def api_body(service, start, **patient):
+    body = booking_body(service.id, start.isoformat())
+    return {**body, "patient": {**body["patient"], **patient}}
+
+
+def test_the_api_answers_409_already_booked_for_an_overlapping_booking(client, session, clinic):
+    service, _ = clinic
+    start = next_week_at(11)
+    assert client.post("/api/v1/bookings", json=api_body(service, start)).status_code == 201
+
+    response = client.post("/api/v1/bookings", json=api_body(service, start, email="ADA@example.org"))
+
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "already_booked"
+    assert consultations_of(session, "ada@example.org") == 1
+
+
+def test_the_api_answers_409_too_many_bookings_past_the_cap(app, client, session, clinic):
+    service, _ = clinic
+    app.config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"] = 1
+    assert client.post("/api/v1/bookings", json=api_body(service, next_week_at(10))).status_code == 201
+
+    response = client.post(
+        "/api/v1/bookings", json=api_body(service, next_week_at(15), birth_date="1950-01-01")
+    )
+
+    problem = response.get_json()
+    assert response.status_code == 409
+    assert (problem["code"], problem["contact_phone"]) == ("too_many_bookings", "+44 20 7946 0000")
