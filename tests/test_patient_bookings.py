@@ -14,7 +14,7 @@ from clinic.models import Consultation, OutboxKind, OutboxMessage, Patient
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import AlreadyBooked, SlotTaken, TooManyBookings
 from clinic.scheduling.holders import resend_booking_link
-from clinic.scheduling.lifecycle import cancel
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .conftest import TEST_SECRET
@@ -113,7 +113,7 @@ def test_a_patient_cannot_hold_two_consultations_that_overlap(session, clinic, n
     ):
         with pytest.raises(AlreadyBooked) as refused:
             book(session, request, now=now, secret=TEST_SECRET, actor=Actor())
-        assert "already have a booking at that time" in str(refused.value)
+        assert "already a booking with this e-mail address and date of birth" in str(refused.value)
 
     assert consultations_of(session, ADA.email) == 1
 
@@ -137,6 +137,20 @@ def test_a_cancelled_consultation_does_not_stand_in_the_way(session, clinic, now
     factories.booking(session, service, MONDAY_10, now=now, clinician_id=second.id, patient=ADA)
 
     assert consultations_of(session, ADA.email) == 1
+
+
+def test_a_booking_cannot_be_moved_onto_another_of_the_patients_consultations(session, clinic, now):
+    service, (first, second, _) = clinic
+    held = factories.booking(session, service, MONDAY_10, now=now, clinician_id=first.id, patient=ADA)
+    later = MONDAY_10 + timedelta(hours=1)
+    moving = factories.booking(session, service, later, now=now, clinician_id=second.id, patient=ADA)
+
+    with pytest.raises(AlreadyBooked):
+        reschedule(session, moving.consultation.id, MONDAY_10 + timedelta(minutes=15), now=now, actor=Actor())
+    reschedule(session, held.consultation.id, MONDAY_10 + timedelta(minutes=15), now=now, actor=Actor())
+
+    session.rollback()
+    assert session.get(Consultation, moving.consultation.id).starts_at == later
 
 
 def test_a_replayed_request_returns_its_booking_rather_than_refusing_it(session, clinic, now):
@@ -368,6 +382,21 @@ def test_the_api_answers_409_already_booked_for_an_overlapping_booking(client, s
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "already_booked"
     assert consultations_of(session, "ada@example.org") == 1
+
+
+def test_the_api_refuses_to_move_a_booking_onto_another_of_the_patients_with_409(client, session, clinic):
+    service, (_, free, _) = clinic
+    assert client.post("/api/v1/bookings", json=api_body(service, next_week_at(10))).status_code == 201
+    later = client.post("/api/v1/bookings", json=api_body(service, next_week_at(11))).get_json()
+
+    response = client.post(
+        f"/api/v1/bookings/{later['reference']}/reschedule",
+        json={"start": next_week_at(10, 15).isoformat(), "clinician": free.id},
+        headers={"Authorization": f"Bearer {later['manage_token']}"},
+    )
+
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "already_booked"
 
 
 def test_the_api_answers_409_too_many_bookings_past_the_cap(app, client, session, clinic):

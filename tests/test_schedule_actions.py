@@ -236,7 +236,7 @@ def test_staff_cannot_book_a_patient_into_two_consultations_at_once_but_are_not_
     response = client.post("/schedule/book", data=again)
 
     assert response.status_code == 409
-    assert "already has a consultation at that time" in text(response)
+    assert "already a booking with this e-mail address and date of birth at that time" in text(response)
     assert len(consultations(session)) == 4
 
 

@@ -133,7 +133,7 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
     if form.validate():
         try:
             reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
-        except SlotUnavailable as refusal:
+        except (SlotUnavailable, AlreadyBooked) as refusal:
             form.start.errors.append(str(refusal))
         else:
             flash("Your consultation has moved. We will e-mail you an updated invitation.")

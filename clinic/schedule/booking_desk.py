@@ -35,9 +35,7 @@ def book_page(viewer: StaffMember) -> ResponseReturnValue:
         form.start.errors.append(str(refusal))
         return _page(viewer, form, service, refusal)
     except AlreadyBooked as held:
-        form.start.errors.append(
-            "This patient (same e-mail and date of birth) already has a consultation at that time."
-        )
+        form.start.errors.append(str(held))
         return _page(viewer, form, service, held)
     except NotFound as missing:
         form[missing.field or "service"].errors.append(str(missing))

@@ -7,9 +7,9 @@ a date of birth. Each booking keeps the details given with it in a patient recor
 """
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import Session
 
 from ..jobs import outbox
@@ -53,15 +53,32 @@ def check_may_book(
     """
     if patient.email is None:  # booked by staff for someone without e-mail: nobody to match
         return
-    end = start + timedelta(minutes=service.duration_minutes)
-    if _overlapping(session, patient, start, end) is not None:
-        raise AlreadyBooked("You already have a booking at that time.")
+    check_not_held(
+        session, patient.email, patient.birth_date, start, start + timedelta(minutes=service.duration_minutes)
+    )
     if max_per_email and _future_bookings(session, patient.email, now) >= max_per_email:
         phone = service.department.contact_phone
         raise TooManyBookings(
             f"This e-mail address already has {max_per_email} upcoming bookings, the most we take online. "
             f"Please cancel one first, or call us on {phone}.",
             contact_phone=phone,
+        )
+
+
+def check_not_held(
+    session: Session,
+    email: str,
+    birth_date: date,
+    start: datetime,
+    end: datetime,
+    *,
+    moving: int | None = None,
+) -> None:
+    """Raise AlreadyBooked if this patient holds an active consultation (other than the one `moving`)
+    overlapping start to end. Under `lock_holder`."""
+    if _overlapping(session, email, birth_date, start, end, moving) is not None:
+        raise AlreadyBooked(
+            "There is already a booking with this e-mail address and date of birth at that time."
         )
 
 
@@ -78,24 +95,31 @@ def resend_booking_link(
     with write_transaction(session):
         service = active_service(session, service_id)
         lock_holder(session, patient.email)
-        end = start + timedelta(minutes=service.duration_minutes)
-        if (held := _overlapping(session, patient, start, end)) is not None:
+        held = _overlapping(
+            session,
+            patient.email,
+            patient.birth_date,
+            start,
+            start + timedelta(minutes=service.duration_minutes),
+        )
+        if held is not None:
             window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
             outbox.enqueue_link_resent(session, held, now, window)
 
 
 def _overlapping(
-    session: Session, patient: PatientDetails, start: datetime, end: datetime
+    session: Session, email: str, birth_date: date, start: datetime, end: datetime, moving: int | None = None
 ) -> Consultation | None:
     return session.scalar(
         select(Consultation)
         .join(Patient)
         .where(
-            func.lower(Patient.email) == patient.email.lower(),
-            Patient.birth_date == patient.birth_date,
+            func.lower(Patient.email) == email.lower(),
+            Patient.birth_date == birth_date,
             Consultation.status.in_(ACTIVE_STATUSES),
             Consultation.starts_at < end,
             Consultation.ends_at > start,
+            Consultation.id != moving if moving is not None else true(),
         )
         .order_by(Consultation.starts_at)
         .limit(1)
