@@ -4,6 +4,7 @@ consultation at a time, and one e-mail address holds a bounded number of future 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -116,6 +117,22 @@ def test_a_patient_cannot_hold_two_consultations_that_overlap(session, clinic, n
         assert "already a booking with this e-mail address and date of birth" in str(refused.value)
 
     assert consultations_of(session, ADA.email) == 1
+
+
+def test_addresses_match_in_any_case_beyond_ascii(session, clinic, now):
+    service, (first, second, _) = clinic
+    zoe = factories.patient_details(email="ZOÉ.ÉLISE@example.org", birth_date=date(1990, 2, 3))
+    factories.booking(session, service, MONDAY_10, now=now, clinician_id=first.id, patient=zoe)
+
+    with pytest.raises(AlreadyBooked):
+        factories.booking(
+            session,
+            service,
+            MONDAY_10,
+            now=now,
+            clinician_id=second.id,
+            patient=replace(zoe, email="zoé.élise@example.org"),
+        )
 
 
 def test_back_to_back_bookings_and_other_people_with_the_same_email_may_book(session, clinic, now):
