@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic.audit import Actor
-from clinic.models import Consultation, OutboxKind, OutboxMessage, Patient
+from clinic.models import AuditEvent, Consultation, OutboxKind, OutboxMessage, Patient
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import AlreadyBooked, SlotTaken, TooManyBookings
 from clinic.scheduling.holders import resend_booking_link
@@ -292,15 +292,17 @@ def test_the_booking_link_is_resent_by_mail_at_most_once_in_a_while(
     asked = (service.id, ADA, MONDAY_10 + timedelta(minutes=15))
 
     for minutes in (0, 1, 5):
-        resend_booking_link(session, *asked, now=now + timedelta(minutes=minutes))
+        resend_booking_link(session, *asked, now=now + timedelta(minutes=minutes), actor=Actor())
     outbox.drain()
 
-    *_, resent = smtp_server.inbox(ADA.email)
-    assert len(smtp_server.inbox(ADA.email)) == 2
-    assert booked.manage_token in text(resent)
-    assert "Dr Test" not in resent["Subject"] and booked.consultation.reference in text(resent)
-    resend_booking_link(session, *asked, now=now + timedelta(minutes=16))
+    _confirmation, resent = smtp_server.inbox(ADA.email)  # exactly one more mail than the booking sent
+    assert "link to your video consultation" in resent["Subject"]
+    assert booked.manage_token in text(resent) and booked.consultation.reference in text(resent)
+    assert resent.get_body(("calendar",)) is None
+    resend_booking_link(session, *asked, now=now + timedelta(minutes=16), actor=Actor("patient", "192.0.2.7"))
     assert link_mails(session) == 2
+    resent_events = select(AuditEvent.actor).where(AuditEvent.action == "consultation.link_resent")
+    assert session.scalars(resent_events).all() == ["patient", "patient"]
 
 
 def test_asking_to_resend_a_link_for_no_booking_sends_nothing(session, clinic, now):
@@ -308,8 +310,8 @@ def test_asking_to_resend_a_link_for_no_booking_sends_nothing(session, clinic, n
     factories.booking(session, service, MONDAY_10, now=now, patient=ADA)
     stranger = factories.patient_details(email=ADA.email, birth_date=date(1999, 9, 9))
 
-    resend_booking_link(session, service.id, stranger, MONDAY_10, now=now)
-    resend_booking_link(session, service.id, ADA, MONDAY_10 + timedelta(hours=2), now=now)
+    resend_booking_link(session, service.id, stranger, MONDAY_10, now=now, actor=Actor())
+    resend_booking_link(session, service.id, ADA, MONDAY_10 + timedelta(hours=2), now=now, actor=Actor())
 
     assert link_mails(session) == 0
 
@@ -319,7 +321,7 @@ def test_no_link_is_resent_for_a_cancelled_booking(session, clinic, now):
     booked = factories.booking(session, service, MONDAY_10, now=now, patient=ADA)
     cancel(session, booked.consultation.id, now=now, actor=Actor())
 
-    resend_booking_link(session, service.id, ADA, MONDAY_10, now=now)
+    resend_booking_link(session, service.id, ADA, MONDAY_10, now=now, actor=Actor())
 
     assert link_mails(session) == 0
 

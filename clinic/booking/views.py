@@ -89,7 +89,9 @@ def resend_link() -> ResponseReturnValue:
     journey, wanted = _wanted(form)
     if wanted is None:
         return _page(journey, form)
-    resend_booking_link(db.session, wanted.service_id, wanted.patient, wanted.start, now=journey.now)
+    resend_booking_link(
+        db.session, wanted.service_id, wanted.patient, wanted.start, now=journey.now, actor=patient_actor()
+    )
     minutes = int(LINK_RESEND_INTERVAL.total_seconds() // 60)
     return render_template("booking/link_resent.html", journey=journey, minutes=minutes)
 

@@ -56,11 +56,14 @@ def enqueue_companion_removed(
     _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
 
 
-def enqueue_link_resent(session: Session, consultation: Consultation, now: datetime, window: int) -> None:
-    """Mail the patient their booking's link again, once per `window` (a number naming a span of time)."""
+def enqueue_link_resent(session: Session, consultation: Consultation, now: datetime, window: int) -> bool:
+    """Mail the patient their booking's link again, once per `window` (a number naming a span of time);
+    False if it was sent in this window already."""
     key = f"{_key(consultation, OutboxKind.LINK, Audience.PATIENT, None, None)}:w{window}"
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is None:
-        _add(session, consultation, now, OutboxKind.LINK, Audience.PATIENT, key=key)
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+        return False
+    _add(session, consultation, now, OutboxKind.LINK, Audience.PATIENT, key=key)
+    return True
 
 
 def enqueue_retired_meeting(

@@ -11,12 +11,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import Session
 
+from ..audit import Actor
 from ..jobs import outbox
 from ..models import ACTIVE_STATUSES, Consultation, Patient, Service
 from ..models.people import email_key
 from ..models.transactions import write_transaction
 from .availability import active_service
 from .errors import AlreadyBooked, TooManyBookings
+from .events import record_event
 from .patients import PatientDetails
 
 # A patient may have their booking's link mailed again once in this long, however often they ask.
@@ -82,7 +84,13 @@ def check_not_held(
 
 
 def resend_booking_link(
-    session: Session, service_id: int, patient: PatientDetails, start: datetime, *, now: datetime
+    session: Session,
+    service_id: int,
+    patient: PatientDetails,
+    start: datetime,
+    *,
+    now: datetime,
+    actor: Actor,
 ) -> None:
     """Mail the patient the link of their booking that overlaps `start` for this service, if there is one.
 
@@ -101,9 +109,9 @@ def resend_booking_link(
             start,
             start + timedelta(minutes=service.duration_minutes),
         )
-        if held is not None:
-            window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
-            outbox.enqueue_link_resent(session, held, now, window)
+        window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
+        if held is not None and outbox.enqueue_link_resent(session, held, now, window):
+            record_event(session, held, "consultation.link_resent", now, actor)
 
 
 def _overlapping(
