@@ -44,6 +44,8 @@ class Config:
     DEFAULT_TIME_ZONE = _env("DEFAULT_TIME_ZONE", "Europe/London")
     # Days of free times shown per page of the booking calendar.
     BOOKING_DAYS_SHOWN = int(_env("BOOKING_DAYS_SHOWN", "7"))
+    # Most future bookings one e-mail address may hold when booking online (0: no cap; staff are not capped).
+    MAX_ACTIVE_BOOKINGS_PER_EMAIL = int(_env("MAX_ACTIVE_BOOKINGS_PER_EMAIL", "3"))
     # How long a manage link keeps working after the consultation has ended.
     MANAGE_LINK_GRACE_DAYS = int(_env("MANAGE_LINK_GRACE_DAYS", "7"))
     # Largest request body accepted (bytes); larger ones get 413.

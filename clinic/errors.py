@@ -11,14 +11,30 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
-from .scheduling.errors import BookingError, ChangeNotAllowed, NotFound, NotNow, SlotTaken
+from .scheduling.errors import (
+    AlreadyBooked,
+    BookingError,
+    ChangeNotAllowed,
+    NotFound,
+    NotNow,
+    SlotTaken,
+    TooManyBookings,
+)
 from .scheduling.status import InvalidTransition
 from .unstorable import UnstorableText
 
 log = logging.getLogger(__name__)
 
 # Status codes for the services' errors; anything else that is a BookingError is 422.
-STATUS = {NotFound: 404, SlotTaken: 409, ChangeNotAllowed: 409, InvalidTransition: 409, NotNow: 409}
+STATUS = {
+    NotFound: 404,
+    SlotTaken: 409,
+    AlreadyBooked: 409,
+    TooManyBookings: 409,
+    ChangeNotAllowed: 409,
+    InvalidTransition: 409,
+    NotNow: 409,
+}
 
 
 def status_for(error: BookingError) -> int:

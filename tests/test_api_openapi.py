@@ -164,7 +164,9 @@ def test_every_refusal_the_api_can_give_is_documented_with_its_status(spec):
     for module in pkgutil.walk_packages(clinic_package.__path__, "clinic."):
         importlib.import_module(module.name)  # so every refusal class is defined
     served = {(status_for(cls.__new__(cls)), cls.code) for cls in subclasses(BookingError) - NOT_FROM_THE_API}
-    served.add((429, "rate_limited"))  # the request limits' answer (clinic/errors.py), not a service's refusal
+    served.add(
+        (429, "rate_limited")
+    )  # the request limits' answer (clinic/errors.py), not a service's refusal
 
     assert served == documented_problems(spec)
 

@@ -37,8 +37,9 @@ def race_engine(url: str, *, take_write_lock: bool = True):
     return engine
 
 
-def race(engine, requests: list[BookingRequest], now) -> list[object]:
-    """Run every request at once, one thread and connection each; return each outcome."""
+def race(engine, requests: list[BookingRequest], now, **options) -> list[object]:
+    """Run every request at once, one thread and connection each (`options` go to `book`); return each
+    outcome."""
     barrier = threading.Barrier(len(requests))
     outcomes: list[object] = [None] * len(requests)
 
@@ -46,7 +47,9 @@ def race(engine, requests: list[BookingRequest], now) -> list[object]:
         with Session(engine) as session:
             barrier.wait()
             try:
-                outcomes[i] = book(session, requests[i], now=now, secret=TEST_SECRET, actor=Actor())
+                outcomes[i] = book(
+                    session, requests[i], now=now, secret=TEST_SECRET, actor=Actor(), **options
+                )
             except Exception as exc:  # the outcome is what we assert on
                 outcomes[i] = exc
 

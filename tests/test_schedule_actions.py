@@ -226,6 +226,24 @@ def test_a_double_submitted_staff_booking_books_once(client, session, clinic):
     assert len(consultations(session)) == 1
 
 
+def test_staff_cannot_book_a_patient_into_two_consultations_at_once_but_are_not_capped(
+    client, session, clinic
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    for hour in range(10, 14):
+        form = booking_form(clinic["heart"], tomorrow_at(hour), idempotency_key=f"staff-booking-key-{hour}")
+        assert client.post("/schedule/book", data=form).status_code == 303
+
+    again = booking_form(
+        clinic["heart"], tomorrow_at(10), email="MARIA@example.org", idempotency_key="k" * 20
+    )
+    response = client.post("/schedule/book", data=again)
+
+    assert response.status_code == 409
+    assert "already a booking with this e-mail address and date of birth at that time" in text(response)
+    assert len(consultations(session)) == 4
+
+
 def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(client, session, clinic):
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, g
 
 from ..errors import problem, status_for
-from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable
+from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable, TooManyBookings
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone
 from .serializers import instant_json, slot_json
@@ -31,8 +31,8 @@ def booking_problem(error: BookingError) -> Response:
         extra["errors"] = error.errors
     if isinstance(error, SlotUnavailable):
         extra["alternatives"] = [slot_json(slot, tz) for slot in error.alternatives]
-    if isinstance(error, ChangeNotAllowed):
+    if isinstance(error, ChangeNotAllowed | TooManyBookings):
         extra["contact_phone"] = error.contact_phone
-        if error.deadline:
-            extra["deadline"] = instant_json(error.deadline, tz)
+    if isinstance(error, ChangeNotAllowed) and error.deadline:
+        extra["deadline"] = instant_json(error.deadline, tz)
     return problem(status, HTTPStatus(status).phrase, detail, **extra)

@@ -52,7 +52,15 @@ def create_booking() -> tuple[dict, int, dict]:
         smtputf8=current_app.config["MAIL_SMTPUTF8"],
     )
     show_times_in(zone(wanted.patient.time_zone))
-    booked = book(db.session, wanted, now=now, secret=current_app.config["SECRET_KEY"], actor=_actor())
+    config = current_app.config
+    booked = book(
+        db.session,
+        wanted,
+        now=now,
+        secret=config["SECRET_KEY"],
+        actor=_actor(),
+        max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
+    )
     reference = booked.consultation.reference
     headers = {"Location": url_for(".booking", reference=reference)}
     if booked.replayed:

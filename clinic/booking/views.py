@@ -10,8 +10,9 @@ from ..errors import status_for
 from ..extensions import db
 from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
-from ..scheduling.booking import book
-from ..scheduling.errors import ChangeNotAllowed, SlotUnavailable
+from ..scheduling.booking import BookingRequest, book
+from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
+from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_booking_link
 from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
 from . import calendar, forms
@@ -60,14 +61,22 @@ def review() -> ResponseReturnValue:
 @bp.post("/book/confirm")
 def confirm() -> ResponseReturnValue:
     form = forms.DetailsForm()
-    # book() re-checks the time itself and, if it is gone, offers others without losing the details.
-    journey = _journey(form, "details", check_free=False)
-    wanted = form.checked_request(journey.today) if journey.step == "details" else None
+    journey, wanted = _wanted(form)
     if wanted is None:
         return _page(journey, form)
-    secret = current_app.config["SECRET_KEY"]
+    config = current_app.config
     try:
-        booked = book(db.session, wanted, now=journey.now, secret=secret, actor=patient_actor())
+        booked = book(
+            db.session,
+            wanted,
+            now=journey.now,
+            secret=config["SECRET_KEY"],
+            actor=patient_actor(),
+            max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
+        )
+    except AlreadyBooked as held:
+        page = render_template("booking/already_booked.html", form=form, journey=journey)
+        return page, status_for(held)
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
         alternatives = journey.times(refusal.alternatives)
@@ -77,6 +86,20 @@ def confirm() -> ResponseReturnValue:
         return page, status_for(refusal)
     MANAGE.remember(booked.consultation.reference, booked.manage_token)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
+
+
+@bp.post("/book/resend-link")
+def resend_link() -> ResponseReturnValue:
+    """Mail the link of the booking that stood in the way; the same page whether or not there is one."""
+    form = forms.DetailsForm()
+    journey, wanted = _wanted(form)
+    if wanted is None:
+        return _page(journey, form)
+    resend_booking_link(
+        db.session, wanted.service_id, wanted.patient, wanted.start, now=journey.now, actor=patient_actor()
+    )
+    minutes = int(LINK_RESEND_INTERVAL.total_seconds() // 60)
+    return render_template("booking/link_resent.html", journey=journey, minutes=minutes)
 
 
 @bp.get("/book/confirmed/<reference>")
@@ -121,7 +144,7 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
     if form.validate():
         try:
             reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
-        except SlotUnavailable as refusal:
+        except (SlotUnavailable, AlreadyBooked) as refusal:
             form.start.errors.append(str(refusal))
         else:
             flash("Your consultation has moved. We will e-mail you an updated invitation.")
@@ -134,8 +157,23 @@ def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
     return render_template("booking/too_late.html", error=error), status_for(error)
 
 
+@bp.errorhandler(TooManyBookings)
+def too_many(error: TooManyBookings) -> ResponseReturnValue:
+    return render_template("booking/too_many_bookings.html", error=error), status_for(error)
+
+
 def _step(form: forms.ChoiceFields, target: str) -> ResponseReturnValue:
     return _page(_journey(form, target), form)
+
+
+def _wanted(form: forms.DetailsForm) -> tuple[Journey, BookingRequest | None]:
+    """The journey, and the booking the reviewed form asks for (None, with its errors, if it is wrong).
+
+    The time is not checked here: booking re-checks it and, if it is gone, offers others without
+    losing the details.
+    """
+    journey = _journey(form, "details", check_free=False)
+    return journey, form.checked_request(journey.today) if journey.step == "details" else None
 
 
 def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> Journey:

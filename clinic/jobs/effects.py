@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..notify.link_mail import compose_link_mail
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.lifecycle import change_deadline
@@ -127,6 +128,23 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
         _notice(settings, consultation, message, now, companion),
         sender=settings.mail_from,
         domain=settings.invite_domain,
+        message_id=message_id_for(message, settings.invite_domain),
+        now=now,
+    )
+    ctx.mail.send(mail)
+    return Result()
+
+
+def send_link(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Mail the patient their booking's link again (they asked), while the booking stands."""
+    if not consultation.is_active or not consultation.patient.email:
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+    if now >= consultation.ends_at:
+        return Result(outcome="expired")
+    settings = ctx.settings
+    mail = compose_link_mail(
+        _notice(settings, consultation, consultation.invite_sequence),
+        sender=settings.mail_from,
         message_id=message_id_for(message, settings.invite_domain),
         now=now,
     )
@@ -258,5 +276,6 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.UPDATE: send_mail,
     OutboxKind.CANCELLATION: send_mail,
     OutboxKind.REMINDER: send_mail,
+    OutboxKind.LINK: send_link,
     OutboxKind.PLAN_REMINDERS: plan,
 }

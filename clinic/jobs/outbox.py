@@ -59,6 +59,16 @@ def enqueue_companion_removed(
     _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
 
 
+def enqueue_link_resent(session: Session, consultation: Consultation, now: datetime, window: int) -> bool:
+    """Mail the patient their booking's link again, once per `window` (a number naming a span of time);
+    False if it was sent in this window already."""
+    key = f"{_key(consultation, OutboxKind.LINK, Audience.PATIENT, None, None)}:w{window}"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+        return False
+    _add(session, consultation, now, OutboxKind.LINK, Audience.PATIENT, key=key)
+    return True
+
+
 def enqueue_retired_meeting(
     session: Session, consultation: Consultation, provider: str, external_id: str, now: datetime
 ) -> None:
@@ -160,6 +170,7 @@ def _add(
     companion: Companion | None = None,
     due_at: datetime | None = None,
     offset_seconds: int | None = None,
+    key: str | None = None,
 ) -> OutboxMessage:
     payload = {"sequence": consultation.invite_sequence}
     if companion is not None:
@@ -174,7 +185,7 @@ def _add(
         due_at=due_at or now,
         status=OutboxStatus.PENDING,
         attempts=0,
-        idempotency_key=_key(consultation, kind, audience, companion, offset_seconds),
+        idempotency_key=key or _key(consultation, kind, audience, companion, offset_seconds),
         created_at=now,
     )
     session.add(message)

@@ -18,6 +18,7 @@ class OutboxKind(enum.StrEnum):
     UPDATE = "mail.update"
     CANCELLATION = "mail.cancellation"
     REMINDER = "mail.reminder"
+    LINK = "mail.link"  # a booking's link, mailed again at the patient's request
     PLAN_REMINDERS = "reminders.plan"
 
 

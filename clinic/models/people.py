@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
 
@@ -77,15 +77,28 @@ class Clinician(Base):
     )
 
 
+def email_key(email: str) -> str:
+    """How an e-mail address is matched: in any case. In Python, not SQL: SQLite's lower() leaves
+    non-ASCII letters as they are."""
+    return email.lower()
+
+
 class Patient(Base):
     __tablename__ = "patient"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # None for a patient booked by phone who has no e-mail: staff give them the details instead.
-    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The address lower-cased (set with it), by which bookings are matched and counted (scheduling/holders).
+    email_key: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str] = mapped_column(String(40))
     birth_date: Mapped[date]
     time_zone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("email")
+    def _set_email_key(self, _field: str, email: str | None) -> str | None:
+        self.email_key = email_key(email) if email else None
+        return email

@@ -11,7 +11,7 @@ from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
 from ..models import Service, utcnow
-from ..scheduling.errors import NotFound, SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
 from ..staff.members import StaffMember
 from .forms import StaffBookingForm
@@ -34,6 +34,9 @@ def book_page(viewer: StaffMember) -> ResponseReturnValue:
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))
         return _page(viewer, form, service, refusal)
+    except AlreadyBooked as held:
+        form.start.errors.append(str(held))
+        return _page(viewer, form, service, held)
     except NotFound as missing:
         form[missing.field or "service"].errors.append(str(missing))
         return _page(viewer, form, service)
@@ -49,7 +52,7 @@ def _page(
     viewer: StaffMember,
     form: StaffBookingForm,
     service: Service | None,
-    refusal: SlotUnavailable | None = None,
+    refusal: BookingError | None = None,
 ) -> ResponseReturnValue:
     tz = form.time_zone.chosen(form, _default_zone())
     calendar = alternatives = None
@@ -59,7 +62,7 @@ def _page(
         clinician_id = _clinician_id(viewer, form)
         days = current_app.config["BOOKING_DAYS_SHOWN"]
         calendar = calendar_page(db.session, service, clinician_id, tz, form.day.data, utcnow(), days)
-    if refusal is not None:
+    if isinstance(refusal, SlotUnavailable):
         alternatives = group_by_day(refusal.alternatives, tz)
     page = render_template(
         "schedule/book.html",

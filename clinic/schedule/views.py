@@ -25,7 +25,7 @@ from ..scheduling.agenda import (
     week_agenda,
 )
 from ..scheduling.consulting import set_status, start_call
-from ..scheduling.errors import SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import manage_link
@@ -159,7 +159,7 @@ def move(consultation_id: int) -> ResponseReturnValue:
             moved = move_for_patient(
                 db.session, current_staff(), consultation_id, form.start.data, now=utcnow()
             )
-        except SlotUnavailable as refusal:
+        except (SlotUnavailable, AlreadyBooked) as refusal:
             form.start.errors.append(str(refusal))
             status = status_for(refusal)
         else:

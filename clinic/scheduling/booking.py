@@ -1,8 +1,10 @@
 """The booking transaction, which never double-books.
 
-One short transaction: take the lock that serialises bookings for the clinician (see `locks`),
-re-check the time with the slot engine, then write the consultation, its outbox messages and its
-audit event. On PostgreSQL an exclusion constraint on (clinician, blocked range) is the backstop.
+One short transaction: take the lock that serialises bookings with the patient's e-mail address and
+check that they may book (see `holders`), take the lock that serialises bookings for the clinician
+(see `locks`), re-check the time with the slot engine, then write the consultation, its outbox
+messages and its audit event. On PostgreSQL an exclusion constraint on (clinician, blocked range) is
+the backstop.
 """
 
 import hashlib
@@ -11,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from .availability import active_service, find_slots, is_free, load_calendars, r
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
+from .holders import check_may_book, lock_holder
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
@@ -49,19 +52,31 @@ class Booked:
     replayed: bool = False
 
 
-def book(session: Session, request: BookingRequest, *, now: datetime, secret: str, actor: Actor) -> Booked:
-    """Book the requested time, or raise SlotTaken (with the next free times) or SlotUnavailable.
+def book(
+    session: Session,
+    request: BookingRequest,
+    *,
+    now: datetime,
+    secret: str,
+    actor: Actor,
+    max_per_email: int | None = None,
+) -> Booked:
+    """Book the requested time, or raise SlotTaken (with the next free times) or SlotUnavailable;
+    AlreadyBooked if the patient holds a consultation at that time, TooManyBookings if their e-mail
+    address holds `max_per_email` future bookings already (None: no cap, as for staff).
 
     A request carrying an idempotency key that was seen before returns the booking it made.
     """
     fingerprint = _fingerprint(request)
     begin_write(session)
     try:
+        lock_holder(session, request.patient.email)  # first: a twin request with our key waits here
         if request.idempotency_key and (
             replay := _replay(session, request.idempotency_key, fingerprint, secret)
         ):
             return replay
         service = active_service(session, request.service_id)
+        check_may_book(session, service, request.patient, request.start, now, max_per_email)
         for clinician in _free_candidates(session, service, request, now):
             lock_clinicians(session, clinician.id)
             if is_free(session, service, request.start, now, clinician.id):
@@ -149,7 +164,7 @@ def _insert(
     consultation = Consultation(
         uuid=str(uuid.uuid4()),
         reference=_unused_reference(session),
-        patient=_patient(session, request.patient, now),
+        patient=_patient(request.patient, now),
         clinician=clinician,
         service=service,
         reason=request.reason,
@@ -183,30 +198,21 @@ def place(consultation: Consultation, service: Service, start: datetime) -> None
     consultation.blocked_until = consultation.ends_at + timedelta(minutes=service.buffer_after_minutes)
 
 
-def _patient(session: Session, details: PatientDetails, now: datetime) -> Patient:
-    """The patient with this e-mail and date of birth, with their latest contact details.
+def _patient(details: PatientDetails, now: datetime) -> Patient:
+    """A record of its own for the details given with this booking.
 
-    Without an e-mail nobody can be matched safely: staff booking by phone make a new record.
+    Never an existing patient's: an anonymous request must not change anyone's stored details, nor
+    file a booking under someone else because it knows their e-mail and date of birth.
     """
-    patient = None
-    if details.email is not None:
-        patient = session.scalar(
-            select(Patient)
-            .where(
-                func.lower(Patient.email) == details.email.lower(), Patient.birth_date == details.birth_date
-            )
-            .order_by(Patient.id)
-            .limit(1)
-        )
-    if patient is None:
-        patient = Patient(
-            name=details.name, email=details.email, birth_date=details.birth_date, created_at=now
-        )
-        session.add(patient)
-    patient.phone = details.phone
-    patient.time_zone = details.time_zone
-    patient.language = details.language
-    return patient
+    return Patient(
+        name=details.name,
+        email=details.email,
+        phone=details.phone,
+        birth_date=details.birth_date,
+        time_zone=details.time_zone,
+        language=details.language,
+        created_at=now,
+    )
 
 
 def _unused_reference(session: Session) -> str:

@@ -46,6 +46,23 @@ class IdempotencyConflict(BookingError):
     code = "idempotency_conflict"
 
 
+class AlreadyBooked(BookingError):
+    """The patient (same e-mail and date of birth) already holds a consultation overlapping this time."""
+
+    code = "already_booked"
+    field = "start"
+
+
+class TooManyBookings(BookingError):
+    """The e-mail address already holds as many future bookings as one address may."""
+
+    code = "too_many_bookings"
+
+    def __init__(self, message: str, *, contact_phone: str = ""):
+        super().__init__(message)
+        self.contact_phone = contact_phone
+
+
 class ChangeNotAllowed(BookingError):
     """Cancelling or rescheduling after the service's cut-off, or of a booking that is over."""
 

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM, Actor
 from ..jobs import outbox
-from ..models import Consultation, ConsultationStatus, Service
+from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
 from .availability import is_free, service_clinicians
 from .booking import place, refusal
 from .errors import ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
+from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
 from .tokens import link_opens, link_reference
@@ -112,6 +113,7 @@ def reschedule(
     Patients may move it only up to the service's cut-off; staff moving it for them may later.
     """
     with write_transaction(session):
+        lock_holder(session, _patient_email(session, consultation_id))  # before the clinicians' locks
         consultation = locked_consultation(session, consultation_id, clinician_id)
         if consultation.status not in RESCHEDULABLE:
             raise ChangeNotAllowed("This consultation can no longer be moved.")
@@ -123,6 +125,11 @@ def reschedule(
         if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
             session.rollback()
             raise refusal(session, service.id, target, new_start, now)
+        if (patient := consultation.patient).email is not None:
+            new_end = new_start + timedelta(minutes=service.duration_minutes)
+            check_not_held(
+                session, patient.email, patient.birth_date, new_start, new_end, moving=consultation.id
+            )
         changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
         previous_start = consultation.starts_at
         consultation.clinician_id = target
@@ -131,6 +138,12 @@ def reschedule(
         outbox.enqueue_rescheduled(session, consultation, now, previous_start)
         record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
     return consultation
+
+
+def _patient_email(session: Session, consultation_id: int) -> str | None:
+    # Read before any lock: a booking's patient record never changes (see booking._patient).
+    query = select(Patient.email).join(Consultation).where(Consultation.id == consultation_id)
+    return session.scalar(query)
 
 
 def consultation_for_token(
