@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from ..notify.link_mail import compose_link_mail
 from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.lifecycle import change_deadline
@@ -142,9 +141,12 @@ def send_link(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     if now >= consultation.ends_at:
         return Result(outcome="expired")
     settings = ctx.settings
-    mail = compose_link_mail(
-        _notice(settings, consultation, consultation.invite_sequence),
+    mail = compose(
+        MessageKind.LINK,
+        Audience.PATIENT,
+        _notice(settings, consultation, message, now),
         sender=settings.mail_from,
+        domain=settings.invite_domain,
         message_id=message_id_for(message, settings.invite_domain),
         now=now,
     )

@@ -30,6 +30,7 @@ class MessageKind(enum.StrEnum):
     UPDATE = "update"
     CANCELLATION = "cancellation"
     REMINDER = "reminder"
+    LINK = "link"  # the booking's link again, at the patient's request
 
 
 class Audience(enum.StrEnum):
@@ -100,6 +101,7 @@ class Language:
     cannot_change_phone: str
     questions: str
     book_again: str
+    not_asked: str  # under the link sent again: what to do if they did not ask for it
     link_labels: Mapping[str, str]
     footer: str
     # (subject, opening sentence) per kind and audience.
@@ -151,6 +153,10 @@ ENGLISH = Language(
     ),
     questions="Questions? Phone {hospital} on {phone}.",
     book_again="You can book another video consultation from the link below.",
+    not_asked=(
+        "If you did not ask for this link, you can ignore this message: "
+        "nothing about your booking has changed."
+    ),
     link_labels={
         "join": "Join the video consultation",
         "host": "Start the video consultation",
@@ -175,6 +181,10 @@ ENGLISH = Language(
         (_K.REMINDER, _A.PATIENT): (
             "Reminder: your video consultation – {hospital}",
             "This is a reminder of your video consultation with {hospital} on {when}.",
+        ),
+        (_K.LINK, _A.PATIENT): (
+            "The link to your video consultation – {hospital}",
+            "You asked us to send you again the link to your video consultation with {hospital} on {when}.",
         ),
         (_K.CONFIRMATION, _A.CLINICIAN): (
             "New video consultation {reference}",
@@ -219,6 +229,10 @@ ENGLISH = Language(
     invite_host="Start the video consultation: {link}\n\nThis link is for you alone: do not forward it.",
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
+# Every mail there is: each kind to each audience, but a link sent again goes to the patient alone.
+MAILS = frozenset(
+    (kind, audience) for kind in MessageKind for audience in Audience if kind is not _K.LINK
+) | {(_K.LINK, _A.PATIENT)}
 
 _INVITE_METHODS = {
     MessageKind.CONFIRMATION: Method.REQUEST,
@@ -263,6 +277,9 @@ def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     if kind is MessageKind.CANCELLATION:
         paragraphs += _cancelled(lang, audience, notice)
         links = [("book", notice.book_again_url)] if audience is Audience.PATIENT else []
+    elif kind is MessageKind.LINK:
+        paragraphs += [*_changes(lang, audience, notice), lang.not_asked]
+        links = [("manage" if notice.change_deadline else "room", notice.manage_url)]
     elif audience is Audience.CLINICIAN:
         links = [("host", call_link)]
     else:
