@@ -11,7 +11,7 @@ from sqlalchemy import select
 from clinic.booking.calendar import form_value
 from clinic.models import Consultation, utcnow
 from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_details
-from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset
+from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset, zone_label
 
 from . import factories
 from .test_booking_pages import booking_form, clinic, next_week_at, text  # noqa: F401 (clinic: a fixture)
@@ -416,4 +416,6 @@ def test_times_on_the_pages_follow_the_readers_clock(client, clinic):  # noqa: F
 
     assert f'<label for="start-{form_value(start)}">2:30 pm</label>' in text(american)
     assert f'<label for="start-{form_value(start)}">14:30</label>' in text(british)
-    assert f"{start.day} {start:%B %Y}, 2:30 pm (Europe/London)" in text(details)
+    assert f"{start.day} {start:%B %Y}, 2:30 pm ({zone_label(ZoneInfo('Europe/London'), start)})" in text(
+        details
+    )

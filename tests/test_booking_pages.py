@@ -115,7 +115,7 @@ def test_a_patient_books_step_by_step_and_sees_times_in_their_own_zone(client, s
 
     page = text(client.get(confirmed.location))
     assert booked.reference in page
-    assert format_local(start, NEW_YORK) in page  # e.g. "Monday 7 December 2026, 05:30 (America/New_York)"
+    assert format_local(start, NEW_YORK) in page  # e.g. "Monday 7 December 2026, 05:30 (New York, GMT-5)"
     assert "Dr Amara Okafor" in page and "What happens next" in page
     assert f"/c/{booked.reference}#t=" in page
 

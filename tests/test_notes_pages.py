@@ -66,7 +66,7 @@ def test_the_clinician_sees_the_consultation_and_starts_a_note(client, case):
     assert response.status_code == 200
     patient = case.consultation.patient
     assert patient.name in page and "1980-01-01 (age 46)" in page and REASON in page
-    assert "Tuesday 3 March 2026, 10:00 (Europe/London)" in page
+    assert "Tuesday 3 March 2026, 10:00 (UK time, GMT+0)" in page
     assert "Start a note" in page and 'aria-describedby="subjective-hint"' in page
     assert "No note has been signed for this consultation yet." in page
 

@@ -75,24 +75,24 @@ def decoded_parts(message) -> dict[str, str]:
         (
             datetime(2026, 3, 3, 9, 0, tzinfo=UTC),
             "Europe/London",
-            "Tuesday 3 March 2026, 09:00 (Europe/London)",
+            "Tuesday 3 March 2026, 09:00 (UK time, GMT+0)",
         ),
         # British Summer Time began on 29 March 2026: 08:00 UTC is 09:00 in London.
         (
             datetime(2026, 3, 30, 8, 0, tzinfo=UTC),
             "Europe/London",
-            "Monday 30 March 2026, 09:00 (Europe/London)",
+            "Monday 30 March 2026, 09:00 (UK time, GMT+1)",
         ),
         # US daylight time began on 8 March 2026, three weeks before Europe's.
         (
             datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
             "America/New_York",
-            "Monday 9 March 2026, 09:00 (America/New_York)",
+            "Monday 9 March 2026, 09:00 (New York, GMT-4)",
         ),
         (
             datetime(2026, 3, 3, 23, 30, tzinfo=UTC),
             "Asia/Tokyo",
-            "Wednesday 4 March 2026, 08:30 (Asia/Tokyo)",
+            "Wednesday 4 March 2026, 08:30 (Japan, GMT+9)",
         ),
     ],
 )
@@ -111,8 +111,8 @@ def test_patient_and_clinician_each_read_the_time_in_their_own_zone():
     patient = render(MessageKind.CONFIRMATION, Audience.PATIENT, notice)
     clinician = render(MessageKind.CONFIRMATION, Audience.CLINICIAN, notice)
 
-    assert "Monday 30 March 2026, 09:00 (America/New_York)" in patient.text
-    assert "Monday 30 March 2026, 14:00 (Europe/London)" in clinician.text
+    assert "Monday 30 March 2026, 09:00 (New York, GMT-4)" in patient.text
+    assert "Monday 30 March 2026, 14:00 (UK time, GMT+1)" in clinician.text
     assert "Europe/London" not in patient.text
 
 
@@ -159,7 +159,7 @@ def test_update_tells_the_new_time():
 
     rendered = render(MessageKind.UPDATE, Audience.PATIENT, notice)
 
-    assert "has moved to Thursday 5 March 2026, 10:00 (America/New_York)" in rendered.text
+    assert "has moved to Thursday 5 March 2026, 10:00 (New York, GMT-5)" in rendered.text
 
 
 def test_html_escapes_every_value():

@@ -44,7 +44,7 @@ def test_the_confirmation_names_service_clinician_length_phone_and_how_to_prepar
     assert "test your camera and microphone" in body
     # The service lets changes up to the start: the mail says until when, in the patient's zone.
     assert (
-        "You can change or cancel this booking online until Tuesday 3 March 2026, 10:00 (Europe/London)"
+        "You can change or cancel this booking online until Tuesday 3 March 2026, 10:00 (UK time, GMT+0)"
         in body
     )
     assert "can no longer be changed online" not in body
@@ -76,13 +76,13 @@ def test_the_moved_mail_gives_the_old_and_the_new_time_as_they_were_at_the_move(
     outbox.drain()
 
     _, first_move, second_move = smtp_server.inbox(consultation.patient.email)
-    assert "The earlier time, Tuesday 3 March 2026, 10:00 (Europe/London), no longer applies." in plain(
+    assert "The earlier time, Tuesday 3 March 2026, 10:00 (UK time, GMT+0), no longer applies." in plain(
         first_move
     )
-    assert "The earlier time, Wednesday 4 March 2026, 11:00 (Europe/London), no longer applies." in plain(
+    assert "The earlier time, Wednesday 4 March 2026, 11:00 (UK time, GMT+0), no longer applies." in plain(
         second_move
     )
-    assert "has moved to Wednesday 4 March 2026, 14:00 (Europe/London)" in plain(second_move)
+    assert "has moved to Wednesday 4 March 2026, 14:00 (UK time, GMT+0)" in plain(second_move)
     _, clinician_move, _ = smtp_server.inbox(consultation.clinician.email)
     assert "Tuesday 3 March 2026, 10:00" in plain(clinician_move)
 

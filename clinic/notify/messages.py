@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from ..plain_text import without_hidden
+from ..scheduling.timezones import zone_label
 from .ics import InviteDetails, Method, build_invite, invite_uid
 from .mail import build_message, recipient_address
 
@@ -247,18 +248,19 @@ def language(code: str) -> Language:
 
 
 def format_start(starts_at: datetime, time_zone: str, language_code: str = "en") -> str:
-    """A start time in the reader's zone, e.g. "Tuesday 3 March 2026, 09:00 (Europe/London)"."""
+    """A start time in the reader's zone, e.g. "Tuesday 3 March 2026, 09:00 (UK time, GMT+0)"."""
     if starts_at.tzinfo is None:
         raise ValueError(f"start time must be timezone-aware, got {starts_at!r}")
     lang = language(language_code)
-    local = starts_at.astimezone(ZoneInfo(time_zone))
+    tz = ZoneInfo(time_zone)
+    local = starts_at.astimezone(tz)
     return lang.when.format(
         weekday=lang.weekdays[local.weekday()],
         day=local.day,
         month=lang.months[local.month - 1],
         year=local.year,
         time=f"{local:%H:%M}",
-        zone=time_zone,
+        zone=zone_label(tz, starts_at),
     )
 
 

@@ -5,6 +5,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import BookingError
+from .zone_names import friendly_name
 
 
 class InvalidTimeZone(BookingError):
@@ -72,9 +73,15 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
 
 
 def format_local(instant: datetime, tz: ZoneInfo, twelve_hour: bool = False) -> str:
-    """'Tuesday 3 March 2026, 09:00 (Europe/London)' — the date and time as the viewer reads it."""
+    """'Tuesday 3 March 2026, 09:00 (UK time, GMT+0)' — the date and time as the viewer reads it."""
     local = instant.astimezone(tz)
-    return f"{local:%A} {local.day} {local:%B %Y}, {clock_time(local, twelve_hour)} ({tz.key})"
+    when = f"{local:%A} {local.day} {local:%B %Y}, {clock_time(local, twelve_hour)}"
+    return f"{when} ({zone_label(tz, instant)})"
+
+
+def zone_label(tz: ZoneInfo, at: datetime) -> str:
+    """The zone as people know it, with its offset at `at`: 'UK time, GMT+1', 'New York, GMT-5'."""
+    return f"{friendly_name(tz.key)}, {utc_offset(tz, at)}"
 
 
 # Where a 12-hour clock is what people read (language-region, or a language wherever it is spoken);
