@@ -1,4 +1,4 @@
-"""The README documents every setting config.py reads."""
+"""The README documents every setting config.py reads, and what it links to is there."""
 
 import re
 from pathlib import Path
@@ -11,3 +11,9 @@ def test_readme_lists_every_clinic_setting():
     readme = (ROOT / "README.md").read_text()
     missing = sorted(n for n in names if f"`CLINIC_{n}`" not in readme)
     assert names and not missing, f"README lacks: {missing}"
+
+
+def test_every_picture_and_page_the_readme_links_to_is_there():
+    readme = (ROOT / "README.md").read_text()
+    linked = re.findall(r"\]\(((?:docs)/[^)]+)\)", readme)
+    assert linked and all((ROOT / path).is_file() for path in linked), linked
