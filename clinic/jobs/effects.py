@@ -55,6 +55,7 @@ _MAIL_KINDS = {
     OutboxKind.UPDATE: MessageKind.UPDATE,
     OutboxKind.CANCELLATION: MessageKind.CANCELLATION,
     OutboxKind.REMINDER: MessageKind.REMINDER,
+    OutboxKind.LINK: MessageKind.LINK,
 }
 
 
@@ -107,18 +108,12 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 
 def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Send one confirmation, update, cancellation or reminder to the patient, clinician or companion."""
+    """Send one confirmation, update, cancellation, reminder or link sent again, to its recipient."""
     kind = _MAIL_KINDS[message.kind]
-    sequence = message.payload["sequence"]
     companion = _companion(consultation, message)
-    if kind is not MessageKind.CANCELLATION and companion is not None and companion.removed_at is not None:
-        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")  # they were uninvited since
-    if kind is MessageKind.REMINDER:
-        if not consultation.is_active or sequence != consultation.invite_sequence:
-            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
-        if now >= consultation.starts_at:
-            return Result(outcome="expired")
-    if kind is not MessageKind.CANCELLATION and not consultation.meeting_join_url:
+    if (outdated := _outdated(kind, message, consultation, companion, now)) is not None:
+        return outdated
+    if kind not in (MessageKind.CANCELLATION, MessageKind.LINK) and not consultation.meeting_join_url:
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
     mail = compose(
@@ -134,24 +129,27 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     return Result()
 
 
-def send_link(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Mail the patient their booking's link again (they asked), while the booking stands."""
-    if not consultation.is_active or not consultation.patient.email:
-        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
-    if now >= consultation.ends_at:
-        return Result(outcome="expired")
-    settings = ctx.settings
-    mail = compose(
-        MessageKind.LINK,
-        Audience.PATIENT,
-        _notice(settings, consultation, message, now),
-        sender=settings.mail_from,
-        domain=settings.invite_domain,
-        message_id=message_id_for(message, settings.invite_domain),
-        now=now,
-    )
-    ctx.mail.send(mail)
-    return Result()
+def _outdated(
+    kind: MessageKind,
+    message: OutboxMessage,
+    consultation: Consultation,
+    companion: Companion | None,
+    now: datetime,
+) -> Result | None:
+    """Why the mail is no longer worth sending, as the message's result; None to send it."""
+    superseded = Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+    if kind is MessageKind.LINK:  # asked for while the booking stood: only while it still does
+        if not consultation.is_active or not consultation.patient.email:
+            return superseded
+        return Result(outcome="expired") if now >= consultation.ends_at else None
+    if kind is not MessageKind.CANCELLATION and companion is not None and companion.removed_at is not None:
+        return superseded  # they were uninvited since
+    if kind is MessageKind.REMINDER:
+        if not consultation.is_active or message.payload["sequence"] != consultation.invite_sequence:
+            return superseded
+        if now >= consultation.starts_at:
+            return Result(outcome="expired")
+    return None
 
 
 def plan(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -278,6 +276,6 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.UPDATE: send_mail,
     OutboxKind.CANCELLATION: send_mail,
     OutboxKind.REMINDER: send_mail,
-    OutboxKind.LINK: send_link,
+    OutboxKind.LINK: send_mail,
     OutboxKind.PLAN_REMINDERS: plan,
 }
