@@ -59,7 +59,7 @@ def settings_for(base_url: str) -> dict[str, Any]:
     """App settings that point every provider at `base_url`, with short timeouts."""
     return {
         "PROVIDER_CONNECT_TIMEOUT": 1.0,
-        "PROVIDER_READ_TIMEOUT": 0.5,
+        "PROVIDER_READ_TIMEOUT": 1.5,  # over a slow answer on a busy machine (stalls are longer)
         "TEAMS_TENANT_ID": TENANT_ID,
         "TEAMS_CLIENT_ID": CLIENT_ID,
         "TEAMS_CLIENT_SECRET": CLIENT_SECRET,
