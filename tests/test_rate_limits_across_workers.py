@@ -151,10 +151,12 @@ def test_three_workers_together_allow_one_limit_of_searches_and_of_bookings(
     print(
         f"\nacross {WORKERS} workers: {len(searches)} searches -> {searched[200]} answered,"
         f" {searched[429]} 429; {len(bodies)} bookings sent -> {booked[201]} made ({made} in the database),"
-        f" {booked[429]} 429"
+        f" {booked[429]} 429; {len(gunicorn.workers_that_answered())} workers answered"
     )
     assert searched == {200: SEARCHES_ALLOWED, 429: SEARCHES_ALLOWED * (WORKERS - 1)}
     assert booked == {201: BOOKINGS_ALLOWED, 429: BOOKINGS_ALLOWED * (WORKERS - 1)}
     assert made == BOOKINGS_ALLOWED
-    assert len(gunicorn.workers_that_answered()) == WORKERS
+    # Which worker accepts a connection is the kernel's choice: on a quiet machine one may sit idle.
+    # Two suffice: counted per process, two workers would each have allowed the whole limit.
+    assert len(gunicorn.workers_that_answered()) >= 2
     assert _keys(key_prefix)  # counted under this run's own prefix
