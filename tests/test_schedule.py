@@ -97,6 +97,16 @@ def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_e
     assert 'aria-describedby="date-error"' in text(malformed)
 
 
+def test_the_day_and_week_name_their_zone_as_people_know_it_with_that_days_offset(client, session, clinic):
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    winter = text(client.get("/schedule/?date=2027-01-12"))
+    summer = text(client.get("/schedule/week?date=2027-07-12"))
+
+    assert "Times are in UK time, GMT+0." in winter
+    assert "Times are in UK time, GMT+1." in summer
+
+
 def test_the_week_view_lists_monday_to_sunday(client, session, clinic):
     visit(session, clinic, "okafor", today_at(9), "This Week")
     login(session, client, clinician_id=clinic["okafor"].id)

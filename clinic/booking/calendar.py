@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
@@ -12,7 +12,7 @@ from ..models import Service
 from ..scheduling.availability import find_slots
 from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.slots import Slot
-from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone
+from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone, zone_label
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ def twelve_hour_reader() -> bool:
 def local_time(instant: datetime, tz: ZoneInfo | str) -> str:
     """The instant as this request's reader reads it, with the zone's name: a template filter."""
     return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader())
+
+
+def zone_on(tz: ZoneInfo, day: date) -> str:
+    """The zone as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template filter."""
+    return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
 
 
 def day_label(day: date) -> str:

@@ -22,6 +22,7 @@ from .link_tokens import MANAGE
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
+bp.add_app_template_filter(calendar.zone_on)
 bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
 
