@@ -50,6 +50,8 @@ class Config:
     MANAGE_LINK_GRACE_DAYS = int(_env("MANAGE_LINK_GRACE_DAYS", "7"))
     # Largest request body accepted (bytes); larger ones get 413.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(64 * 1024)))
+    # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
+    PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-01")
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
@@ -146,6 +148,15 @@ class Config:
     JOIN_GRACE_MINUTES = int(_env("JOIN_GRACE_MINUTES", "30"))
     # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
     NOSHOW_AFTER_MINUTES = int(_env("NOSHOW_AFTER_MINUTES", "30"))
+    # Days after the end of a patient record's last consultation when its name, e-mail, phone and birth
+    # date (and its companions') are anonymised.
+    RETENTION_PATIENT_DAYS = int(_env("RETENTION_PATIENT_DAYS", "730"))
+    # Days after a consultation's end when its reason for visit and cancel reason are erased.
+    RETENTION_REASON_DAYS = int(_env("RETENTION_REASON_DAYS", "365"))
+    # Days a booking request's idempotency key is kept (it only guards retries of that request).
+    RETENTION_IDEMPOTENCY_DAYS = int(_env("RETENTION_IDEMPOTENCY_DAYS", "7"))
+    # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
+    RETENTION_OUTBOX_DAYS = int(_env("RETENTION_OUTBOX_DAYS", "90"))
 
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))

@@ -1,8 +1,10 @@
 """`flask --app wsgi clinic …` commands."""
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -145,6 +147,33 @@ def rotate_notes_key() -> None:
     except UnreadableNote as unreadable:
         raise click.ClickException(f"{unreadable}: put back the key it was written with") from None
     click.echo(f"{count} note versions re-encrypted with the first key; the other keys can now be removed.")
+
+
+patient = AppGroup("patient", help="Patients' data rights.")
+clinic.add_command(patient)
+
+
+@patient.command("export")
+@click.option("--email", required=True, help="The person's e-mail address, in any case.")
+@click.option(
+    "--birth-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only records with this birth date (YYYY-MM-DD).",
+)
+def export_patient(email: str, birth_date: datetime | None) -> None:
+    """Print one person's data as JSON (subject access): details, bookings, mails sent, signed notes."""
+    from .notes.settings import notes_settings
+    from .privacy.subject_access import export_person
+
+    export = export_person(
+        db.session,
+        email,
+        cipher=notes_settings(current_app).cipher,
+        now=utcnow(),
+        actor=SYSTEM,
+        birth_date=birth_date.date() if birth_date else None,
+    )
+    click.echo(json.dumps(export, indent=2, ensure_ascii=False))
 
 
 @clinic.command("worker")

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from clinic.models import Consultation, ConsultationStatus, utcnow
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, utcnow
+from config import Config
 from tests import factories
 
 LONDON = ZoneInfo("Europe/London")
@@ -37,7 +38,7 @@ def booking_body(service_id: int, start: str, **changes) -> dict:
         "service": service_id,
         "start": start,
         "time_zone": "Europe/London",
-        "consent": True,
+        "consent": {"privacy_notice_version": Config.PRIVACY_NOTICE_VERSION},
         "patient": {
             "name": "Ada Lovelace",
             "email": "ada@example.org",
@@ -169,6 +170,36 @@ def test_booking_answers_201_with_location_reference_and_manage_token(client, se
     stored = session.scalar(select(Consultation))
     assert stored.reference == booking["reference"]
     assert stored.starts_at == at(clinic.day, 10).astimezone(UTC)
+
+
+def test_the_privacy_notice_gives_the_version_a_booking_agrees_to(client):
+    notice = client.get("/api/v1/privacy-notice").get_json()
+
+    assert notice == {"version": Config.PRIVACY_NOTICE_VERSION, "url": "http://localhost/privacy"}
+
+
+def test_a_booking_stores_and_audits_the_privacy_notice_version_agreed_to(client, session, clinic):
+    body = booking_body(clinic.service.id, wall(clinic.day, 10))
+
+    client.post("/api/v1/bookings", json=body)
+
+    stored = session.scalar(select(Consultation))
+    assert (stored.consent_notice_version, stored.consent_method) == (Config.PRIVACY_NOTICE_VERSION, "online")
+    assert stored.consent_given_at is not None
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "consultation.booked"))
+    assert event.details["privacy_notice"] == Config.PRIVACY_NOTICE_VERSION
+
+
+@pytest.mark.parametrize("consent", [True, {}, {"privacy_notice_version": "2020-01-01"}])
+def test_a_booking_without_agreement_to_the_current_notice_is_refused(client, session, clinic, consent):
+    body = booking_body(clinic.service.id, wall(clinic.day, 10), consent=consent)
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    assert response.status_code == 422
+    (field,) = response.get_json()["errors"]
+    assert field.startswith("consent")
+    assert session.scalar(select(func.count(Consultation.id))) == 0
 
 
 def test_a_start_with_an_offset_is_taken_as_that_instant(client, session, clinic):

@@ -71,6 +71,10 @@ MALFORMED_FIELDS = [
     ("consent", "true"),
     ("consent", 1),
     ("consent", DROP),
+    ("consent", True),  # the agreement must name the notice agreed to
+    ("consent.privacy_notice_version", "2020-01-01"),
+    ("consent.privacy_notice_version", DROP),
+    ("consent.privacy_notice_version", ["2026-12-01"]),
     ("reason", 42),
     ("reason", "x" * 5000),
     ("patient", None),

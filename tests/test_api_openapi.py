@@ -180,6 +180,10 @@ def test_each_operation_documents_every_status_it_answers(client, spec, clinic, 
     too_large = b'{"x": "' + b"x" * 70_000 + b'"}'
     answers = {
         ("/services", "get"): [client.get("/api/v1/services?x=%00")],
+        ("/privacy-notice", "get"): [
+            client.get("/api/v1/privacy-notice"),
+            client.get("/api/v1/privacy-notice?%00"),
+        ],
         ("/slots", "get"): [
             client.get("/api/v1/slots"),
             client.get(f"/api/v1/slots?service=999&start={clinic.day}&end={clinic.day}&tz=UTC"),

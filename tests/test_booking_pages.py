@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
-from clinic.models import Consultation, utcnow
+from clinic.models import AuditEvent, Consultation, utcnow
 from clinic.scheduling.timezones import format_local
 
 from . import factories
@@ -118,6 +118,23 @@ def test_a_patient_books_step_by_step_and_sees_times_in_their_own_zone(client, s
     assert format_local(start, NEW_YORK) in page  # e.g. "Monday 7 December 2026, 05:30 (New York, GMT-5)"
     assert "Dr Amara Okafor" in page and "What happens next" in page
     assert f"/c/{booked.reference}#t=" in page
+
+
+def test_a_booking_records_the_privacy_notice_version_the_patient_agreed_to_and_when(
+    app, client, session, clinic
+):
+    service, _ = clinic
+    app.config["PRIVACY_NOTICE_VERSION"] = "2027-01-v2"
+    before = utcnow()
+
+    client.post("/book/confirm", data=booking_form(service, next_week_at(11)))
+
+    booked = session.scalar(select(Consultation))
+    assert booked.consent_notice_version == "2027-01-v2" and booked.consent_method == "online"
+    assert before <= booked.consent_given_at <= utcnow()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "consultation.booked"))
+    assert event.details["privacy_notice"] == "2027-01-v2" and event.details["consent"] == "online"
+    assert "Version 2027-01-v2" in text(client.get("/privacy"))
 
 
 def test_refreshing_the_confirmation_shows_it_again_and_books_nothing_more(client, session, clinic):

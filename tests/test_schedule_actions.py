@@ -215,6 +215,19 @@ def test_reception_books_for_a_patient_on_the_phone_and_the_patient_gets_the_mai
     assert "is booked" in mail["Subject"]
 
 
+def test_a_staff_booking_records_that_staff_took_the_patients_consent_on_the_phone(client, session, clinic):
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get(f"/schedule/book?service={clinic['heart'].id}"))
+    client.post("/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10)))
+
+    (consultation,) = consultations(session)
+    assert "agreed verbally, to version 2026-12-01" in page
+    assert (consultation.consent_method, consultation.consent_notice_version) == ("verbal", "2026-12-01")
+    assert consultation.consent_given_at is not None
+    assert audited(session, consultation, "consultation.booked") == [f"staff:{desk.id}"]  # who took it
+
+
 def test_a_double_submitted_staff_booking_books_once(client, session, clinic):
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
     form = booking_form(clinic["heart"], tomorrow_at(11))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Request
 from werkzeug.exceptions import BadRequest
 
-from ..scheduling.booking import BookingRequest
+from ..scheduling.booking import BookingRequest, Consent
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
@@ -118,10 +118,24 @@ class Fields:
             return None
         return instant
 
-    def consent(self, name: str) -> None:
-        """The patient's explicit agreement: exactly `true`."""
-        if self.source.get(name) is not True:
-            self.fail(name, "The patient must agree to the terms (send true).")
+    def consent(self, name: str, notice_version: str) -> Consent | None:
+        """The patient's agreement to the privacy notice they were shown: {"privacy_notice_version": …},
+        which must be the current `notice_version` (an agreement to an older text is not one to this)."""
+        given = self.source.get(name)
+        if not isinstance(given, Mapping) or "privacy_notice_version" not in given:
+            self.fail(
+                name,
+                "Show the patient the privacy notice (GET /privacy-notice) and send "
+                '{"privacy_notice_version": <its version>} once they agree.',
+            )
+            return None
+        if given["privacy_notice_version"] != notice_version:
+            self.fail(
+                f"{name}.privacy_notice_version",
+                f"The privacy notice is now version {notice_version}: show the patient it and ask again.",
+            )
+            return None
+        return Consent(notice_version)
 
     def nested(self, name: str) -> "Fields | None":
         """The object under `name`, read with the same error list (fields named name.field)."""
@@ -199,15 +213,21 @@ def slot_query(args: Mapping[str, str]) -> SlotQuery:
 
 
 def booking_request(
-    body: Mapping[str, Any], *, idempotency_key: str | None, today: date, smtputf8: bool = False
+    body: Mapping[str, Any],
+    *,
+    idempotency_key: str | None,
+    today: date,
+    notice_version: str,
+    smtputf8: bool = False,
 ) -> BookingRequest:
-    """A BookingRequest from the body of POST /bookings; `smtputf8` is the MAIL_SMTPUTF8 setting."""
+    """A BookingRequest from the body of POST /bookings; `notice_version` is the privacy notice's
+    (PRIVACY_NOTICE_VERSION), `smtputf8` the MAIL_SMTPUTF8 setting."""
     fields = Fields(body)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
     time_zone = fields.time_zone("time_zone")
     start = fields.instant("start", time_zone)
-    fields.consent("consent")
+    consent = fields.consent("consent", notice_version)
     reason = ""
     try:
         reason = check_reason(body.get("reason"))
@@ -216,7 +236,16 @@ def booking_request(
     patient = _patient(fields, time_zone, today, smtputf8)
     companion = _companion(fields, smtputf8) if body.get("companion") is not None else None
     fields.check()
-    return BookingRequest(service_id, start, patient, clinician_id, reason, idempotency_key, companion)  # type: ignore[arg-type]
+    return BookingRequest(
+        service_id,  # type: ignore[arg-type]
+        start,  # type: ignore[arg-type]
+        patient,  # type: ignore[arg-type]
+        clinician_id,
+        reason,
+        idempotency_key,
+        companion,
+        consent,
+    )
 
 
 def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> RescheduleRequest:

@@ -26,6 +26,13 @@ def services() -> dict:
     return {"services": [service_json(service) for service in offered_services(db.session)]}
 
 
+@bp.get("/privacy-notice")
+def privacy_notice() -> dict:
+    """The notice a patient must be shown and agree to before booking, and its version to send back."""
+    version = current_app.config["PRIVACY_NOTICE_VERSION"]
+    return {"version": version, "url": url_for("booking.privacy", _external=True)}
+
+
 @bp.get("/slots")
 def slots() -> dict:
     query = schemas.slot_query(request.args)
@@ -49,6 +56,7 @@ def create_booking() -> tuple[dict, int, dict]:
         schemas.json_object(request),
         idempotency_key=key,
         today=now.date(),
+        notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
         smtputf8=current_app.config["MAIL_SMTPUTF8"],
     )
     show_times_in(zone(wanted.patient.time_zone))

@@ -25,9 +25,9 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..models import CompanionRole
+from ..models import CompanionRole, ConsentMethod
 from ..scheduling import zone_picker
-from ..scheduling.booking import BookingRequest
+from ..scheduling.booking import BookingRequest, Consent
 from ..scheduling.companions import check_companion_details
 from ..scheduling.patients import (
     MAX_NAME,
@@ -279,6 +279,7 @@ class DetailsForm(ChoiceFields):
     )
     idempotency_key = IdempotencyKeyField()
     email_required = True  # staff booking by phone may leave it out
+    consent_method = ConsentMethod.ONLINE  # staff tick the box for a patient who agreed on the phone
     whose = "your"  # whose details the messages ask for: staff are asked for the patient's
 
     COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
@@ -326,6 +327,7 @@ class DetailsForm(ChoiceFields):
             reason=self.reason.data,
             idempotency_key=self.idempotency_key.data,
             companion=companion,
+            consent=Consent(current_app.config["PRIVACY_NOTICE_VERSION"], self.consent_method),
         )
 
     def _checked(self, prefix: str, check: Callable[[], _Checked]) -> _Checked | None:

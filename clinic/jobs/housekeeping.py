@@ -1,17 +1,24 @@
-"""Housekeeping the worker runs on the clock: marking no-shows (and, later, purging old data)."""
+"""Housekeeping the worker runs on the clock: marking no-shows, and erasing personal data past its
+retention period (see privacy.retention)."""
 
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
 
 log = logging.getLogger(__name__)
 
 
-def housekeep(session: Session, now: datetime, *, noshow_after: timedelta) -> None:
+def housekeep(
+    session: Session, now: datetime, *, noshow_after: timedelta, retention: RetentionPeriods
+) -> None:
     """One round of housekeeping; safe to run from several workers at once (rows are locked or skipped)."""
     marked = mark_no_shows(session, now=now, after=noshow_after)
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
+    erased = apply_retention(session, retention, now=now)
+    if any(erased.values()):
+        log.info("housekeeping: retention %s", ", ".join(f"{count} {kind}" for kind, count in erased.items()))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ..privacy.retention import RetentionPeriods
+
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
@@ -45,6 +47,7 @@ class WorkerSettings:
     hospital_name: str
     public_base_url: str
     noshow_after: timedelta
+    retention: RetentionPeriods
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
@@ -68,6 +71,7 @@ class WorkerSettings:
             hospital_name=config["HOSPITAL_NAME"],
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
             noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
+            retention=RetentionPeriods.from_config(config),
         )
         if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:
             raise ValueError(

@@ -62,8 +62,13 @@ class Worker:
                 db.session.remove()
 
     def housekeep(self) -> None:
-        """Mark no-shows (see jobs.housekeeping)."""
-        self._in_session(lambda: housekeep(db.session, self.clock(), noshow_after=self.settings.noshow_after))
+        """Mark no-shows and apply retention (see jobs.housekeeping)."""
+        settings = self.settings
+        self._in_session(
+            lambda: housekeep(
+                db.session, self.clock(), noshow_after=settings.noshow_after, retention=settings.retention
+            )
+        )
 
     def register(self) -> None:
         """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""

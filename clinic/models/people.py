@@ -97,6 +97,8 @@ class Patient(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When retention replaced the details above with placeholders (clinic.privacy.retention).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @validates("email")
     def _set_email_key(self, _field: str, email: str | None) -> str | None:

@@ -56,6 +56,13 @@ ACTIVE_STATUSES = tuple(s for s in ConsultationStatus if s is not ConsultationSt
 _ACTIVE_SQL = "status <> 'cancelled'"
 
 
+class ConsentMethod(enum.StrEnum):
+    """How the patient agreed to the privacy notice."""
+
+    ONLINE = "online"  # ticked the box on the booking page, or an app sent it through the API
+    VERBAL = "verbal"  # told staff on the phone, who ticked the box for them
+
+
 class Consultation(Base):
     __tablename__ = "consultation"
 
@@ -89,6 +96,11 @@ class Consultation(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The privacy notice the patient agreed to when booking, when and how; None for bookings from before
+    # consent was recorded (and demo data).
+    consent_notice_version: Mapped[str | None] = mapped_column(String(40))
+    consent_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_method: Mapped[ConsentMethod | None] = mapped_column(stored_enum(ConsentMethod, 16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..booking.forms import DatePartsField, DetailsForm, IdField, ReasonField, TimePickerFields
-from ..models import ConsultationStatus
+from ..models import ConsentMethod, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
 from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
@@ -103,6 +103,7 @@ class StaffBookingForm(DetailsForm):
     )
     email_required = False
     whose = "the patient's"
+    consent_method = ConsentMethod.VERBAL
 
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..jobs import outbox
-from ..models import Clinician, Consultation, ConsultationStatus, IdempotencyKey, Patient, Service
+from ..models import (
+    Clinician,
+    ConsentMethod,
+    Consultation,
+    ConsultationStatus,
+    IdempotencyKey,
+    Patient,
+    Service,
+)
 from ..models.transactions import begin_write
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
@@ -35,6 +43,14 @@ ALTERNATIVES_SHOWN = 5
 
 
 @dataclass(frozen=True)
+class Consent:
+    """The patient's agreement to the privacy notice: which version, and how they gave it."""
+
+    notice_version: str
+    method: ConsentMethod = ConsentMethod.ONLINE
+
+
+@dataclass(frozen=True)
 class BookingRequest:
     service_id: int
     start: datetime
@@ -43,6 +59,7 @@ class BookingRequest:
     reason: str = ""
     idempotency_key: str | None = None
     companion: CompanionDetails | None = None  # someone joining the patient, invited with them
+    consent: Consent | None = None  # every page and the API give it; None only for demo and test data
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,10 @@ def _insert(
         created_at=now,
         updated_at=now,
     )
+    if request.consent is not None:
+        consultation.consent_notice_version = request.consent.notice_version
+        consultation.consent_method = request.consent.method
+        consultation.consent_given_at = now
     place(consultation, service, request.start)
     consultation.manage_token_hash = token_hash(manage_token(secret, consultation.uuid))
     session.add(consultation)
@@ -186,7 +207,12 @@ def _insert(
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
         attach_companion(session, consultation, request.companion, now=now, actor=actor, secret=secret)
     outbox.enqueue_booked(session, consultation, now)
-    record_event(session, consultation, "consultation.booked", now, actor)
+    consent = (
+        {"privacy_notice": request.consent.notice_version, "consent": request.consent.method.value}
+        if request.consent
+        else {}
+    )
+    record_event(session, consultation, "consultation.booked", now, actor, **consent)
     return consultation
 
 

@@ -17,10 +17,11 @@ def record_event(
     now: datetime,
     actor: Actor,
     changed: list[str] | None = None,
-    **ids: int,
+    **ids: int | str,
 ) -> None:
     """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed,
-    and the ids of other records the change touched, such as `companion_id`)."""
+    and the ids of other records the change touched, such as `companion_id`, or of the privacy
+    notice agreed to)."""
     details: dict = {"reference": consultation.reference, "clinician_id": consultation.clinician_id, **ids}
     if changed:
         details["changed"] = changed

@@ -1,0 +1,1 @@
+"""Data protection: subject access (`subject_access`) and retention (`retention`)."""

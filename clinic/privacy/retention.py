@@ -1,0 +1,139 @@
+"""Retention: personal data erased or anonymised once it is older than the configured periods.
+
+What goes, and when (each period a RETENTION_*_DAYS setting):
+- a patient record's name, e-mail, phone and date of birth, its bookings' companions' names and
+  addresses and their join links, once every consultation of the record ended more than `patient`
+  ago: replaced with placeholders. The rows stay, so consultations, their signed notes and the
+  audit events that name them by id keep what they point at;
+- reasons for visit and cancel reasons, `reason` after the consultation's end;
+- booking requests' idempotency keys, `idempotency` after the request;
+- finished outbox messages (sent, dead or cancelled), `outbox` after they were due.
+
+Kept: signed notes, part of the health record the law requires kept, and the audit trail, which
+holds ids and field names, never values, so nothing in it needs erasing and its chain still verifies.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Executable, Select, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import SYSTEM
+from ..models import Companion, Consultation, IdempotencyKey, OutboxMessage, OutboxStatus, Patient
+from ..models.transactions import write_transaction
+
+ANONYMISED_NAME = "Anonymised"
+ANONYMISED_BIRTH_DATE = date(1900, 1, 1)  # the column is required; `anonymised_at` says it is no date
+_FINISHED = (OutboxStatus.DONE, OutboxStatus.DEAD, OutboxStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class RetentionPeriods:
+    """How long each kind of personal data is kept (see the module docstring)."""
+
+    patient: timedelta
+    reason: timedelta
+    idempotency: timedelta
+    outbox: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "RetentionPeriods":
+        """The RETENTION_*_DAYS settings; ValueError naming one that is not a whole number of days ≥ 1."""
+        periods = {}
+        for field in fields(cls):
+            name = f"RETENTION_{field.name.upper()}_DAYS"
+            days = int(config[name])
+            if days < 1:
+                raise ValueError(f"CLINIC_{name} must be at least 1 (days), not {days}")
+            periods[field.name] = timedelta(days=days)
+        return cls(**periods)
+
+
+def apply_retention(session: Session, periods: RetentionPeriods, *, now: datetime) -> dict[str, int]:
+    """Erase or anonymise what is past its period, in one transaction; returns how many rows of each kind.
+
+    A run that changed anything is an audit event with those counts. Safe in several workers at once:
+    each statement skips rows already done, so a second run counts nothing twice.
+    """
+    with write_transaction(session):
+        counts = {
+            "patients": _anonymise_patients(session, now - periods.patient, now),
+            "reasons": _erase_reasons(session, now - periods.reason),
+            "idempotency_keys": _rows(
+                session, delete(IdempotencyKey).where(IdempotencyKey.created_at < now - periods.idempotency)
+            ),
+            "outbox_messages": _rows(
+                session,
+                delete(OutboxMessage).where(
+                    OutboxMessage.status.in_(_FINISHED), OutboxMessage.due_at < now - periods.outbox
+                ),
+            ),
+        }
+        if any(counts.values()):
+            audit.record(
+                session,
+                SYSTEM,
+                "retention.applied",
+                entity_type="retention",
+                entity_id=now.date().isoformat(),
+                now=now,
+                details=counts,
+            )
+    return counts
+
+
+def _due_patients(cutoff: datetime) -> Select:
+    """Ids of patient records not yet anonymised whose every consultation ended before `cutoff`."""
+    recent = exists().where(Consultation.patient_id == Patient.id, Consultation.ends_at >= cutoff)
+    return select(Patient.id).where(Patient.anonymised_at.is_(None), Patient.created_at < cutoff, ~recent)
+
+
+def _anonymise_patients(session: Session, cutoff: datetime, now: datetime) -> int:
+    due = _due_patients(cutoff)
+    their_consultations = select(Consultation.id).where(Consultation.patient_id.in_(due))
+    _rows(
+        session,
+        update(Companion)
+        .where(Companion.consultation_id.in_(their_consultations))
+        .values(name=ANONYMISED_NAME, email=""),
+    )
+    _rows(
+        session,
+        update(Consultation)
+        .where(Consultation.patient_id.in_(due))
+        .values(meeting_join_url=None, meeting_host_url=None),
+    )
+    # Last: the statements above find the records by `anonymised_at` still being empty.
+    return _rows(
+        session,
+        update(Patient)
+        .where(Patient.id.in_(due))
+        .values(
+            name=ANONYMISED_NAME,
+            email=None,
+            email_key=None,
+            phone="",
+            birth_date=ANONYMISED_BIRTH_DATE,
+            anonymised_at=now,
+        ),
+    )
+
+
+def _erase_reasons(session: Session, cutoff: datetime) -> int:
+    return _rows(
+        session,
+        update(Consultation)
+        .where(
+            Consultation.ends_at < cutoff, or_(Consultation.reason != "", Consultation.cancel_reason != "")
+        )
+        .values(reason="", cancel_reason=""),
+    )
+
+
+def _rows(session: Session, statement: Executable) -> int:
+    """How many rows a bulk UPDATE or DELETE touched (objects in the session are left as they were)."""
+    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount

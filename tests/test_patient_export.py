@@ -1,0 +1,190 @@
+"""Subject access: one person's data (every booking with their address, the consent given, the mails sent,
+signed notes) as JSON, from the command line and the admin page, each export audited by ids."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.audit import Actor
+from clinic.models import AuditEvent, StaffRole
+from clinic.notes.settings import notes_settings
+from clinic.privacy.subject_access import export_person
+
+from . import factories
+from .factories import sign_in
+from .notes_support import NOTE, TUESDAY_10, Booked, save, sign
+
+BORN = date(1985, 12, 10)
+ADDRESS = "ada.lovelace@example.org"
+
+
+@pytest.fixture
+def person(app, session, now):
+    """Ada's two bookings (her address typed in two cases), one with a signed note and a draft on the
+    other; a stranger's booking to which Ada is invited as interpreter; and someone else's booking."""
+    service = factories.service(session)
+    doctor = factories.clinician(session, [service], display_name="Dr Rao")
+    session.commit()
+
+    def booking(start, email, born=BORN, **fields):
+        patient = factories.patient_details(email=email, birth_date=born, name="Ada Lovelace")
+        return factories.booking(session, service, start, now=now, patient=patient, **fields).consultation
+
+    signed = booking(TUESDAY_10, "Ada.Lovelace@Example.org", reason="Breathless on stairs")
+    drafted = booking(TUESDAY_10 + timedelta(days=1), ADDRESS)
+    namesake = booking(TUESDAY_10 + timedelta(days=2), ADDRESS, born=date(1990, 1, 1))
+    companion = factories.companion_details(email=ADDRESS, name="Ada Lovelace")
+    hosting = booking(TUESDAY_10 + timedelta(hours=1), "grace@example.org", companion=companion)
+    other = booking(TUESDAY_10 + timedelta(hours=2), "someone@example.org")
+    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=doctor.id)
+    settings = notes_settings(app)
+    sign(session, Booked(signed, login, settings), NOTE, now=now)
+    save(session, Booked(drafted, login, settings), NOTE, now=now)
+    return {"signed": signed, "drafted": drafted, "namesake": namesake, "hosting": hosting, "other": other}
+
+
+def references(export: dict) -> set[str]:
+    return {booking["reference"] for patient in export["patients"] for booking in patient["bookings"]}
+
+
+def exported(app, session, now, **options) -> dict:
+    return export_person(
+        session, ADDRESS.upper(), cipher=notes_settings(app).cipher, now=now, actor=Actor(), **options
+    )
+
+
+def test_the_export_gives_every_record_with_the_address_in_any_case_and_no_one_elses(
+    app, session, now, person
+):
+    export = exported(app, session, now)
+
+    assert references(export) == {person[name].reference for name in ("signed", "drafted", "namesake")}
+    assert [c["reference"] for c in export["companion_of"]] == [person["hosting"].reference]
+    assert {patient["email"] for patient in export["patients"]} == {"Ada.Lovelace@Example.org", ADDRESS}
+    assert "someone@example.org" not in json.dumps(export) and "grace@example.org" not in json.dumps(export)
+
+
+def test_a_date_of_birth_narrows_the_export_to_the_records_with_it(app, session, now, person):
+    export = exported(app, session, now, birth_date=BORN)
+
+    assert references(export) == {person["signed"].reference, person["drafted"].reference}
+
+
+def test_each_booking_carries_its_details_consent_mails_and_signed_notes_only(app, session, now, person):
+    export = exported(app, session, now)
+
+    bookings = {b["reference"]: b for p in export["patients"] for b in p["bookings"]}
+    signed, drafted = bookings[person["signed"].reference], bookings[person["drafted"].reference]
+    assert signed["clinician"] == "Dr Rao" and signed["status"] == "booked"
+    assert signed["reason"] == "Breathless on stairs"
+    assert signed["starts_at"] == TUESDAY_10.isoformat()
+    assert [note["version"] for note in signed["signed_notes"]] == [1]
+    assert signed["signed_notes"][0]["assessment"] == NOTE.assessment  # decrypted
+    assert drafted["signed_notes"] == []  # a draft is not part of the record yet
+    assert {mail["kind"] for mail in signed["mails"]} == {"mail.confirmation"}  # the patient's, not Dr Rao's
+    assert set(signed["mails"][0]) == {"kind", "due_at", "status", "done_at"}  # never the text
+    assert set(signed["consent"]) == {"privacy_notice_version", "given_at", "method"}
+    companion_mails = export["companion_of"][0]["mails"]
+    assert [mail["kind"] for mail in companion_mails] == ["mail.confirmation"]
+
+
+def test_the_export_is_audited_with_ids_and_never_the_address(app, session, now, person):
+    export = exported(app, session, now)
+
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.exported"))
+    assert sorted(event.details["patient_ids"]) == sorted(p["id"] for p in export["patients"])
+    assert "lovelace" not in json.dumps(event.details).lower() and "lovelace" not in event.entity_id
+
+
+def test_an_address_nobody_booked_with_gives_an_empty_export_and_is_audited_too(app, session, now):
+    export = export_person(
+        session, "nobody@example.org", cipher=notes_settings(app).cipher, now=now, actor=Actor()
+    )
+
+    assert export["patients"] == [] and export["companion_of"] == []
+    assert (
+        session.scalar(select(AuditEvent.entity_id).where(AuditEvent.action == "patient.exported")) == "none"
+    )
+
+
+def test_the_command_prints_the_export_as_json(app, session, person):
+    result = app.test_cli_runner().invoke(
+        args=["clinic", "patient", "export", "--email", ADDRESS, "--birth-date", BORN.isoformat()]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert references(json.loads(result.output)) == {person["signed"].reference, person["drafted"].reference}
+
+
+def test_the_command_refuses_a_malformed_date_of_birth(app):
+    result = app.test_cli_runner().invoke(
+        args=["clinic", "patient", "export", "--email", ADDRESS, "--birth-date", "10/12/1985"]
+    )
+
+    assert result.exit_code == 2 and "--birth-date" in result.output
+
+
+# --- the admin page -----------------------------------------------------------------------------
+
+PAGE = "/admin/patients/export"
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    for response in (client.get(PAGE), client.post(PAGE, data={"email": ADDRESS})):
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=%2Fadmin")
+
+
+@pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
+def test_staff_other_than_admins_may_not_export(client, session, role):
+    department = factories.department(session) if role is StaffRole.RECEPTION else None
+    sign_in(client, factories.staff(session, role=role, department_id=department and department.id))
+
+    for response in (client.get(PAGE), client.post(PAGE, data={"email": ADDRESS})):
+        assert response.status_code in (403, 404)
+        assert response.mimetype == "text/html"
+    session.rollback()
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.exported")) is None
+
+
+def test_an_admin_downloads_the_export_and_is_named_in_the_audit(client, session, person):
+    admin = factories.staff(session)
+    sign_in(client, admin)
+
+    form = client.get(PAGE)
+    response = client.post(PAGE, data={"email": ADDRESS, "birth_date": BORN.isoformat()})
+
+    assert form.status_code == 200 and 'name="email"' in form.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="subject-access-')
+    assert references(response.get_json()) == {person["signed"].reference, person["drafted"].reference}
+    session.commit()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.exported"))
+    assert event.actor == f"staff:{admin.id}"
+
+
+@pytest.mark.parametrize(
+    "data, field, message",
+    [
+        ({"email": ""}, "email", "Enter the e-mail address the person booked with."),
+        ({"email": "not-an-address"}, "email", "Enter an e-mail address like name@example.org."),
+        ({"email": ADDRESS, "birth_date": "10/12/1985"}, "birth_date", "Not a valid date value."),
+    ],
+)
+def test_a_wrong_field_is_shown_beside_it_and_nothing_is_exported(client, session, data, field, message):
+    sign_in(client, factories.staff(session))
+
+    response = client.post(PAGE, data=data)
+
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert message in response.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.exported")) is None

@@ -1,0 +1,253 @@
+"""Retention: personal data past its period is erased or anonymised by the worker's housekeeping, newer
+data is left alone, signed notes and the audit trail are kept, and the audit chain still verifies."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic import audit
+from clinic.audit import SYSTEM, Actor, verify_chain
+from clinic.jobs.worker import Worker
+from clinic.models import (
+    AuditEvent,
+    Companion,
+    CompanionRole,
+    Consultation,
+    ConsultationNote,
+    IdempotencyKey,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Patient,
+    StaffRole,
+)
+from clinic.notes.settings import notes_settings
+from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_retention
+from clinic.scheduling.lifecycle import cancel
+from tests.fakes.outbox import Clock
+
+from . import factories
+from .notes_support import NOTE, Booked, sign
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def periods(app) -> RetentionPeriods:
+    """The defaults: patients 730 days, reasons 365, idempotency keys 7, outbox messages 90."""
+    return RetentionPeriods.from_config(app.config)
+
+
+@pytest.fixture
+def hospital(app, session):
+    """Consultations that ended 800, 400 and 10 days ago, and a record holding an old and a new one."""
+    service = factories.service(session)
+    doctor = factories.clinician(session, [service])
+    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=doctor.id)
+
+    def ended(days_ago: int, patient=None, **fields) -> Consultation:
+        start = NOW - days_ago * DAY - timedelta(minutes=30)
+        row = factories.consultation(session, service, doctor, start, reason="Chest pain at night", **fields)
+        if patient is not None:
+            row.patient = patient
+        row.patient.created_at = start - 30 * DAY
+        session.commit()
+        return row
+
+    old = ended(800, cancel_reason="Feeling better")
+    session.add(
+        Companion(
+            uuid="c-1",
+            consultation=old,
+            name="Grace Hopper",
+            email="grace@example.org",
+            role=CompanionRole.INTERPRETER,
+            join_token_hash="0" * 64,
+            created_at=NOW - 830 * DAY,
+        )
+    )
+    session.commit()
+    sign(session, Booked(old, login, notes_settings(app)), NOTE, now=NOW - 800 * DAY)
+    middle = ended(400)
+    recent = ended(10)
+    returning = ended(900)
+    ended(5, patient=returning.patient)  # the same record booked again lately
+    for row in (old, middle, recent):  # audit events naming them, as the booking service writes
+        audit.record(
+            session,
+            Actor("patient", "192.0.2.7"),
+            "consultation.booked",
+            entity_type="consultation",
+            entity_id=row.id,
+            now=NOW - 900 * DAY,
+            details={"reference": row.reference},
+        )
+    session.commit()
+    return {"old": old, "middle": middle, "recent": recent, "returning": returning}
+
+
+def fresh(session, row):
+    session.commit()
+    return session.get(type(row), row.id, populate_existing=True)
+
+
+def test_patients_whose_every_consultation_ended_long_ago_are_anonymised_and_no_one_else(
+    session, hospital, periods
+):
+    counts = apply_retention(session, periods, now=NOW)
+
+    old = fresh(session, hospital["old"])
+    assert counts["patients"] == 1
+    assert (old.patient.name, old.patient.email, old.patient.email_key, old.patient.phone) == (
+        ANONYMISED_NAME,
+        None,
+        None,
+        "",
+    )
+    assert old.patient.birth_date.year == 1900 and old.patient.anonymised_at == NOW
+    assert old.meeting_join_url is None and old.meeting_host_url is None
+    (companion,) = old.companions
+    assert (companion.name, companion.email) == (ANONYMISED_NAME, "")
+    for kept in ("middle", "recent", "returning"):  # 400 days is within 730; the returning one booked lately
+        row = fresh(session, hospital[kept])
+        assert row.patient.anonymised_at is None and row.patient.email.endswith("@example.org")
+
+
+def test_reasons_are_erased_after_their_own_shorter_period(session, hospital, periods):
+    counts = apply_retention(session, periods, now=NOW)
+
+    reasons = {
+        name: (fresh(session, row).reason, fresh(session, row).cancel_reason)
+        for name, row in hospital.items()
+    }
+    assert counts["reasons"] == 3
+    assert reasons == {
+        "old": ("", ""),
+        "middle": ("", ""),
+        "recent": ("Chest pain at night", ""),
+        "returning": ("", ""),  # its record is kept, the old consultation's reason is not
+    }
+
+
+def test_signed_notes_are_kept_readable_and_the_audit_chain_still_verifies(app, session, hospital, periods):
+    notes_before = session.scalar(select(func.count(ConsultationNote.id)))
+
+    apply_retention(session, periods, now=NOW)
+
+    session.commit()
+    (note,) = session.scalars(
+        select(ConsultationNote).where(ConsultationNote.consultation_id == hospital["old"].id)
+    )
+    assert session.scalar(select(func.count(ConsultationNote.id))) == notes_before
+    assert notes_settings(app).cipher.read(note) == NOTE
+    assert verify_chain(session) is None
+
+
+def test_old_idempotency_keys_and_finished_outbox_messages_are_deleted_and_new_ones_kept(
+    session, hospital, periods
+):
+    recent = hospital["recent"]
+    session.add_all(
+        [
+            IdempotencyKey(
+                key="old-key", request_hash="0" * 64, consultation_id=recent.id, created_at=NOW - 8 * DAY
+            ),
+            IdempotencyKey(
+                key="new-key", request_hash="0" * 64, consultation_id=recent.id, created_at=NOW - 6 * DAY
+            ),
+        ]
+    )
+
+    def message(name: str, status: OutboxStatus, days_ago: int) -> None:
+        session.add(
+            OutboxMessage(
+                consultation_id=recent.id,
+                kind=OutboxKind.REMINDER,
+                audience="patient",
+                due_at=NOW - days_ago * DAY,
+                status=status,
+                idempotency_key=name,
+            )
+        )
+
+    message("sent long ago", OutboxStatus.DONE, 91)
+    message("dead long ago", OutboxStatus.DEAD, 91)
+    message("cancelled long ago", OutboxStatus.CANCELLED, 91)
+    message("sent lately", OutboxStatus.DONE, 89)
+    message("never finished", OutboxStatus.PENDING, 91)
+    session.commit()
+
+    counts = apply_retention(session, periods, now=NOW)
+
+    session.commit()
+    assert (counts["idempotency_keys"], counts["outbox_messages"]) == (1, 3)
+    assert session.scalars(select(IdempotencyKey.key)).all() == ["new-key"]
+    assert set(session.scalars(select(OutboxMessage.idempotency_key))) == {"sent lately", "never finished"}
+
+
+def test_each_run_that_changes_something_is_one_audit_event_with_counts_only(session, hospital, periods):
+    first = apply_retention(session, periods, now=NOW)
+    second = apply_retention(session, periods, now=NOW + timedelta(minutes=1))
+
+    session.commit()
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.applied"))
+    assert event.actor == SYSTEM.name and event.details == first
+    assert set(second.values()) == {0}  # nothing twice
+    assert verify_chain(session) is None
+
+
+def test_the_worker_applies_retention_in_its_housekeeping(app, session, hospital):
+    Worker(app, clock=Clock(NOW)).housekeep()
+
+    assert fresh(session, hospital["old"]).patient.anonymised_at == NOW
+
+
+@pytest.mark.parametrize("setting", ["RETENTION_PATIENT_DAYS", "RETENTION_OUTBOX_DAYS"])
+def test_a_period_under_a_day_stops_the_worker_naming_the_setting(app, setting):
+    app.config[setting] = 0
+
+    with pytest.raises(ValueError, match=f"CLINIC_{setting} must be at least 1"):
+        Worker(app)
+
+
+def test_the_audit_trail_holds_ids_never_the_personal_values_a_booking_carried(app, session, now):
+    """Why the chain can stay as it is when a patient is anonymised: nothing in it needs erasing."""
+    service = factories.service(session)
+    doctor = factories.clinician(session, [service])
+    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=doctor.id)
+    patient = factories.patient_details(
+        name="Zelda Quixote", email="zelda.q@example.org", phone="+44 7700 900999"
+    )
+    companion = factories.companion_details(name="Yusuf Interpreter", email="yusuf.i@example.net")
+    start = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+    booked = factories.booking(
+        session,
+        service,
+        start,
+        now=now,
+        patient=patient,
+        companion=companion,
+        reason="Wheezing since Tuesday",
+        clinician_id=doctor.id,
+    ).consultation
+    sign(session, Booked(booked, login, notes_settings(app)), NOTE, now=now)
+    cancel(session, booked.id, now=now, actor=Actor("patient"), reason="Found another clinic")
+
+    trail = json.dumps([[e.details, e.entity_id] for e in session.scalars(select(AuditEvent))])
+    values = [
+        "Zelda",
+        "zelda.q",
+        "900999",
+        "1980-01-01",
+        "Yusuf",
+        "yusuf.i",
+        "Wheezing",
+        "another clinic",
+        NOTE.assessment,
+        booked.manage_token_hash,
+    ]
+    assert [value for value in values if value.lower() in trail.lower()] == []
+    assert session.scalar(select(func.count(Patient.id))) == 1
