@@ -147,6 +147,23 @@ def rotate_notes_key() -> None:
     click.echo(f"{count} note versions re-encrypted with the first key; the other keys can now be removed.")
 
 
+audit_group = AppGroup("audit", help="The audit trail.")
+clinic.add_command(audit_group)
+
+
+@audit_group.command("verify")
+def verify_audit() -> None:
+    """Check every audit event's hash and link, and the chain's end against the signed anchor."""
+    from .audit import Break, verify
+
+    result = verify(db.session)
+    if isinstance(result, Break):
+        click.echo(f"Audit chain BROKEN at {result}", err=True)
+        raise SystemExit(1)
+    anchored = f", anchored at event {result.anchor.event_id}" if result.anchor else ""
+    click.echo(f"Audit chain intact: {result.count} events up to event {result.head_id}{anchored}.")
+
+
 @clinic.command("worker")
 def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""
