@@ -4,19 +4,22 @@ The chain is an HMAC under CLINIC_AUDIT_KEY and its head is anchored in a signed
 database, so `flask clinic audit verify` catches an edited, deleted, truncated or rehashed chain.
 """
 
+import hashlib
 import json
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import JSON, column, delete, func, insert, select, table, update
 from sqlalchemy.orm import Session
 
 from clinic import audit
 from clinic.audit import SYSTEM, Actor, Anchor, Break
 from clinic.extensions import db
 from clinic.models import AuditEvent
+from clinic.models.base import UTCDateTime
 from clinic.models.transactions import write_transaction
 from clinic.scheduling.lifecycle import cancel, reschedule
 
@@ -256,3 +259,46 @@ def test_the_anchor_is_signed_with_the_audit_key_and_logged(session, now, caplog
 
     assert anchor == Anchor(1, head.id, head.hash).signed(audit.settings_for(session).key)
     assert f'"event_id": {head.id}' in caplog.text
+
+
+def unkeyed_hash(prev_hash: str, occurred_at: datetime, actor: str, entity_id: str) -> str:
+    """The hash as the chain made it before migration 0009: SHA-256, no key."""
+    body = [prev_hash, occurred_at.isoformat(), actor, "test.event", "test", entity_id, None, {}]
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_events_made_before_the_key_verify_after_the_upgrade_and_chain_on(app, session, now):
+    downgrade(revision="0008")
+    old_rows = table(
+        "audit_event",
+        *(column(name) for name in ("actor", "action", "entity_type", "entity_id", "prev_hash", "hash")),
+        column("details", JSON),
+        column("occurred_at", UTCDateTime),
+    )
+    prev = audit.GENESIS
+    with db.engine.begin() as conn:
+        for n in range(3):
+            occurred_at = now + timedelta(minutes=n)
+            digest = unkeyed_hash(prev, occurred_at, "system", str(n))
+            conn.execute(
+                insert(old_rows).values(
+                    actor="system",
+                    action="test.event",
+                    entity_type="test",
+                    entity_id=str(n),
+                    details={},
+                    prev_hash=prev,
+                    hash=digest,
+                    occurred_at=occurred_at,
+                )
+            )
+            prev = digest
+    upgrade()
+
+    keyed = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
+    session.commit()
+
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, 1)]
+    assert keyed.prev_hash == prev
+    assert audit.verify(session) == audit.Verified(4, keyed.id, audit.read_anchor(anchor_path(session)))
