@@ -37,8 +37,8 @@ def upgrade():
         # The default only marked the rows already there as unkeyed; new rows say how they are hashed.
         batch_op.alter_column('hash_version', existing_type=sa.SmallInteger(), server_default=None)
         batch_op.create_unique_constraint(batch_op.f('uq_audit_event_seq'), ['seq'])
-        batch_op.create_index('ix_audit_event_actor', ['actor'], unique=False)
-        batch_op.create_index('ix_audit_event_action', ['action'], unique=False)
+        batch_op.create_index('ix_audit_event_actor', ['actor', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_action', ['action', 'id'], unique=False)
         batch_op.create_index('ix_audit_event_occurred_at', ['occurred_at'], unique=False)
 
 
