@@ -185,11 +185,19 @@ def write_anchor(path: Path, anchor: Anchor) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _write_pending_anchor(session: Session) -> None:
-    """Written after the commit, so the anchor never names an event the database does not hold."""
+    """Written after the commit, so the anchor never names an event the database does not hold.
+
+    The change is committed by now: a file that cannot be written must not turn it into an error.
+    The anchor stays at an earlier event (or absent, which verify reports) until a write succeeds.
+    """
     pending = session.info.pop(_PENDING_ANCHOR, None)
-    if pending is not None:
-        settings, anchor = pending
+    if pending is None:
+        return
+    settings, anchor = pending
+    try:
         write_anchor(settings.anchor_path, anchor)
+    except OSError as failure:
+        log.error("audit anchor not written to %s: %s", settings.anchor_path, failure.strerror)
 
 
 @event.listens_for(Session, "after_rollback")

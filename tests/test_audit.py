@@ -24,6 +24,7 @@ from clinic.models.transactions import write_transaction
 from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
+from .conftest import build_app
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 
@@ -302,3 +303,24 @@ def test_events_made_before_the_key_verify_after_the_upgrade_and_chain_on(app, s
     assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, 1)]
     assert keyed.prev_hash == prev
     assert audit.verify(session) == audit.Verified(4, keyed.id, audit.read_anchor(anchor_path(session)))
+
+
+def test_an_anchor_that_cannot_be_written_is_logged_and_the_change_still_stands(
+    tmp_path, database_url, caplog
+):
+    app = build_app(
+        database_url, str(tmp_path / "instance"), AUDIT_ANCHOR_PATH=str(tmp_path / "gone" / "anchor")
+    )
+    with app.app_context():
+        event = audit.record(
+            db.session, SYSTEM, "test.event", entity_type="test", entity_id=1, now=datetime.now(UTC)
+        )
+        db.session.commit()
+
+        assert db.session.get(AuditEvent, event.id) is not None
+        assert "audit anchor not written" in caplog.text
+        assert audit.verify(db.session) == Break(
+            None, f"no anchor at {tmp_path / 'gone' / 'anchor'}: the chain's end cannot be checked"
+        )
+        db.session.remove()
+        db.engine.dispose()
