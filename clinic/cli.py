@@ -161,7 +161,8 @@ def verify_audit() -> None:
         click.echo(f"Audit chain BROKEN at {result}", err=True)
         raise SystemExit(1)
     anchored = f", anchored at event {result.anchor.event_id}" if result.anchor else ""
-    click.echo(f"Audit chain intact: {result.count} events up to event {result.head_id}{anchored}.")
+    events = f"{result.count} event{'' if result.count == 1 else 's'}"
+    click.echo(f"Audit chain intact: {events} up to event {result.head_id}{anchored}.")
 
 
 @clinic.command("worker")
