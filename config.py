@@ -196,6 +196,11 @@ class Config:
     # Staff roles that may read and write every consultation's notes, comma separated (never reception).
     NOTES_ROLES = _env("NOTES_ROLES", "")
 
+    # Secret keying the audit chain's HMAC and signing its anchor, kept outside the database.
+    AUDIT_KEY = _env("AUDIT_KEY")
+    # Where the signed audit anchor (count, head id and hash) is kept; default <instance>/audit-anchor.json.
+    AUDIT_ANCHOR_PATH = _env("AUDIT_ANCHOR_PATH")
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

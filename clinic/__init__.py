@@ -7,6 +7,7 @@ from flask import Flask
 
 import config as settings
 
+from . import audit
 from .extensions import csrf, db, login_manager, migrate
 from .links import IdConverter
 from .models.transactions import configure_sqlite
@@ -36,6 +37,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        audit.configure(db.engine, audit.AuditSettings.from_config(app.config, app.instance_path))
 
     from . import (
         admin,

@@ -1,19 +1,35 @@
-"""The audit trail: append-only events, each hashed together with the one before it.
+"""The audit trail: append-only events, each chained to the one before by an HMAC under a key kept
+outside the database, and anchored outside it by a signed checkpoint of the chain's head.
 
-Changing or deleting any row breaks every hash after it, which `verify_chain` finds.
+Changing, deleting or inserting a row breaks the chain at that row; rehashing it needs the key;
+cutting rows off the end leaves the chain shorter than the newest anchor. `verify` finds each.
 """
 
+import fcntl
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from .keys import derived_key
 from .models import AuditEvent
 
 GENESIS = "0" * 64
+UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
+KEY_SETTING = "AUDIT_KEY"
+_PENDING_ANCHOR = "clinic.audit.anchor"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,38 @@ class Actor:
 SYSTEM = Actor("system")
 
 
+@dataclass(frozen=True)
+class AuditSettings:
+    """The chain's key and where its anchor lives: both outside the database."""
+
+    key: bytes
+    anchor_path: Path
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "AuditSettings":
+        """CLINIC_AUDIT_KEY, or outside production a key derived from the secret key."""
+        secret = config[KEY_SETTING]
+        key = secret.encode() if secret else derived_key(config["SECRET_KEY"], "audit chain")
+        anchor = config["AUDIT_ANCHOR_PATH"] or os.path.join(instance_path, "audit-anchor.json")
+        return cls(key, Path(anchor))
+
+
+# By database URL: the key belongs to the database's chain, whichever engine writes to it.
+_settings: dict[URL, AuditSettings] = {}
+
+
+def configure(engine: Engine, settings: AuditSettings) -> None:
+    """Chain the audit events written to `engine`'s database with these settings (at app start)."""
+    _settings[engine.url] = settings
+
+
+def settings_for(session: Session) -> AuditSettings:
+    try:
+        return _settings[session.get_bind().url]
+    except KeyError:
+        raise RuntimeError("the audit chain has no key for this database: create the app first") from None
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -41,12 +89,18 @@ def record(
     now: datetime,
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append an event in the caller's transaction. `details` holds ids and field names, never values."""
+    """Append an event in the caller's transaction. `details` holds ids and field names, never values.
+
+    The anchor moves to this event once the transaction commits (see `_write_pending_anchor`).
+    """
+    settings = settings_for(session)
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appends so two transactions cannot both chain onto the same last row.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    event = AuditEvent(
+    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    seq, prev = next(iter(last), (0, GENESIS))
+    audit_event = AuditEvent(
+        seq=seq + 1,
         occurred_at=now.astimezone(UTC),
         actor=actor.name,
         action=action,
@@ -55,11 +109,14 @@ def record(
         remote_addr=actor.remote_addr,
         details=details or {},
         prev_hash=prev,
+        hash_version=KEYED,
     )
-    event.hash = _digest(event)
-    session.add(event)
+    audit_event.hash = event_hash(audit_event, settings.key)
+    session.add(audit_event)
     session.flush()
-    return event
+    head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
+    session.info[_PENDING_ANCHOR] = (settings, head.signed(settings.key))
+    return audit_event
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
@@ -70,29 +127,190 @@ def events_for(session: Session, entity_type: str, entity_id: str | int) -> list
     return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
-def verify_chain(session: Session) -> int | None:
-    """The id of the first event whose hash or link does not check out, or None if all do."""
-    prev = GENESIS
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
-        if event.prev_hash != prev or event.hash != _digest(event):
-            return event.id
-        prev = event.hash
+# The anchor: the chain's head as the app last committed it, signed, kept outside the database.
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A checkpoint of the chain: `count` events, the last being `event_id` with `hash`."""
+
+    count: int
+    event_id: int
+    hash: str
+    signature: str = ""
+
+    def _mac(self, key: bytes) -> str:
+        body = f"clinic audit anchor:{self.count}:{self.event_id}:{self.hash}".encode()
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    def signed(self, key: bytes) -> "Anchor":
+        return Anchor(self.count, self.event_id, self.hash, self._mac(key))
+
+    def is_signed_with(self, key: bytes) -> bool:
+        return hmac.compare_digest(self.signature, self._mac(key))
+
+
+def read_anchor(path: Path) -> Anchor | None:
+    """The anchor in `path`, or None if there is none; ValueError if the file is not an anchor."""
+    try:
+        content = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        fields = json.loads(content)
+        return Anchor(int(fields["count"]), int(fields["event_id"]), fields["hash"], fields["signature"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} is not an audit anchor") from None
+
+
+def write_anchor(path: Path, anchor: Anchor) -> None:
+    """Replace the anchor in `path` with `anchor` unless it already records a longer chain.
+
+    Processes commit in chain order but may get here in any order; the lock file and the count
+    keep the newest. The replace is atomic, so a crash leaves the old anchor, never half a file.
+    """
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = read_anchor(path)
+        except ValueError:
+            current = None  # overwritten by a valid one; verify reports it meanwhile
+        if current is not None and current.count >= anchor.count:
+            return
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(asdict(anchor)) + "\n")
+        os.replace(temporary, path)
+    log.info("audit anchor %s", json.dumps(asdict(anchor)))
+
+
+@event.listens_for(Session, "after_commit")
+def _write_pending_anchor(session: Session) -> None:
+    """Written after the commit, so the anchor never names an event the database does not hold.
+
+    The change is committed by now: a file that cannot be written must not turn it into an error.
+    The anchor stays at an earlier event (or absent, which verify reports) until a write succeeds.
+    """
+    pending = session.info.pop(_PENDING_ANCHOR, None)
+    if pending is None:
+        return
+    settings, anchor = pending
+    try:
+        write_anchor(settings.anchor_path, anchor)
+    except OSError as failure:
+        log.error("audit anchor not written to %s: %s", settings.anchor_path, failure.strerror)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_anchor(session: Session) -> None:
+    session.info.pop(_PENDING_ANCHOR, None)
+
+
+# Verification
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first thing wrong with the chain: the event at fault (None for the anchor) and what."""
+
+    event_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem if self.event_id is None else f"event {self.event_id}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Verified:
+    count: int
+    head_id: int | None
+    anchor: Anchor | None
+
+
+def verify(session: Session) -> Verified | Break:
+    """Check every event in id order, then the chain's length and head against the newest anchor."""
+    settings = settings_for(session)
+    try:
+        anchor = read_anchor(settings.anchor_path)
+    except ValueError as unreadable:
+        return Break(None, f"anchor unreadable: {unreadable}")
+    if anchor is not None and not anchor.is_signed_with(settings.key):
+        return Break(None, f"the anchor in {settings.anchor_path} is not signed with the audit key")
+    columns = [getattr(AuditEvent, name) for name in _FIELDS]
+    rows = session.execute(select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000))
+    result = _walk(rows, settings.key, anchor)
+    if isinstance(result, Break):
+        return result
+    if anchor is None and result.count:
+        return Break(None, f"no anchor at {settings.anchor_path}: the chain's end cannot be checked")
+    if anchor is not None and result.count < anchor.count:
+        return Break(
+            None,
+            f"the chain ends after {result.count} events (last id {result.head_id}), but the anchor "
+            f"records {anchor.count} up to event {anchor.event_id}: events were removed from the end",
+        )
+    return result
+
+
+def _walk(rows: Iterable[Any], key: bytes, anchor: Anchor | None) -> Verified | Break:
+    count, prev, head_id, keyed_since = 0, GENESIS, None, None
+    for row in rows:
+        count += 1
+        problem = _link_problem(row, count, prev, keyed_since, key)
+        if problem is None and anchor is not None and count == anchor.count:
+            if (row.id, row.hash) != (anchor.event_id, anchor.hash):
+                problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
+        if problem:
+            return Break(row.id, problem)
+        if row.hash_version == KEYED and keyed_since is None:
+            keyed_since = row.id
+        prev, head_id = row.hash, row.id
+    return Verified(count, head_id, anchor)
+
+
+def _link_problem(row: Any, count: int, prev: str, keyed_since: int | None, key: bytes) -> str | None:
+    if row.seq != count:
+        return f"it is number {row.seq} in the chain where {count} comes next (one was deleted)"
+    if row.prev_hash != prev:
+        return "it does not link to the event before it (that one was deleted or changed)"
+    if row.hash_version == UNKEYED and keyed_since is not None:
+        return f"it is unkeyed although keyed hashing began at event {keyed_since}"
+    if not hmac.compare_digest(row.hash, event_hash(row, key)):
+        return "its hash does not match its contents (edited, or rehashed without the key)"
     return None
 
 
-def _digest(event: AuditEvent) -> str:
-    body = json.dumps(
-        [
-            event.prev_hash,
-            event.occurred_at.isoformat(),
-            event.actor,
-            event.action,
-            event.entity_type,
-            event.entity_id,
-            event.remote_addr,
-            event.details,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+_FIELDS = (
+    "id",
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "remote_addr",
+    "details",
+    "prev_hash",
+    "hash_version",
+    "hash",
+)
+
+
+def event_hash(row: Any, key: bytes) -> str:
+    """The event's hash: an HMAC of its contents and link, or plain SHA-256 for events before 0009."""
+    fields = [
+        row.prev_hash,
+        row.occurred_at.isoformat(),
+        row.actor,
+        row.action,
+        row.entity_type,
+        row.entity_id,
+        row.remote_addr,
+        row.details,
+    ]
+    if row.hash_version == UNKEYED:
+        return hashlib.sha256(_canonical(fields)).hexdigest()
+    return hmac.new(key, _canonical([row.seq, *fields]), hashlib.sha256).hexdigest()
+
+
+def _canonical(fields: list) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()

@@ -176,6 +176,24 @@ def export_patient(email: str, birth_date: datetime | None) -> None:
     click.echo(json.dumps(export, indent=2, ensure_ascii=False))
 
 
+audit_group = AppGroup("audit", help="The audit trail.")
+clinic.add_command(audit_group)
+
+
+@audit_group.command("verify")
+def verify_audit() -> None:
+    """Check every audit event's hash and link, and the chain's end against the signed anchor."""
+    from .audit import Break, verify
+
+    result = verify(db.session)
+    if isinstance(result, Break):
+        click.echo(f"Audit chain BROKEN at {result}", err=True)
+        raise SystemExit(1)
+    anchored = f", anchored at event {result.anchor.event_id}" if result.anchor else ""
+    events = f"{result.count} event{'' if result.count == 1 else 's'}"
+    click.echo(f"Audit chain intact: {events} up to event {result.head_id}{anchored}.")
+
+
 @clinic.command("worker")
 def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""

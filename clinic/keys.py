@@ -6,7 +6,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
-def derived_fernet_key(secret_key: str, purpose: str) -> str:
-    """A Fernet key (url-safe base64) derived from `secret_key` with HKDF for `purpose` alone."""
+def derived_key(secret_key: str, purpose: str) -> bytes:
+    """32 bytes derived from `secret_key` with HKDF for `purpose` alone."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"clinic {purpose}".encode())
-    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())).decode("ascii")
+    return hkdf.derive(secret_key.encode())
+
+
+def derived_fernet_key(secret_key: str, purpose: str) -> str:
+    """A Fernet key (url-safe base64) derived from `secret_key` for `purpose` alone."""
+    return base64.urlsafe_b64encode(derived_key(secret_key, purpose)).decode("ascii")

@@ -1,17 +1,63 @@
-"""The audit trail: every booking change is recorded, and tampering is detectable."""
+"""The audit trail: every booking change is recorded, and tampering is detectable.
 
-from datetime import UTC, datetime
+The chain is an HMAC under CLINIC_AUDIT_KEY and its head is anchored in a signed file outside the
+database, so `flask clinic audit verify` catches an edited, deleted, truncated or rehashed chain.
+"""
 
-from sqlalchemy import select, update
+import hashlib
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import JSON, column, delete, func, insert, select, table, update
+from sqlalchemy.orm import Session
 
 from clinic import audit
-from clinic.audit import SYSTEM, Actor
+from clinic.audit import SYSTEM, Actor, Anchor, Break
+from clinic.extensions import db
 from clinic.models import AuditEvent
+from clinic.models.base import UTCDateTime
+from clinic.models.transactions import write_transaction
 from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
+from .conftest import build_app
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def verify_cli(runner):
+    return runner.invoke(args=["clinic", "audit", "verify"])
+
+
+def record_events(session, now, count: int) -> list[AuditEvent]:
+    for i in range(count):
+        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=i, now=now)
+    session.commit()
+    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def anchor_path(session):
+    return audit.settings_for(session).anchor_path
+
+
+def rehash(session, key: bytes | None) -> None:
+    """Recompute every hash and link as someone with database access would: with `key`, or unkeyed."""
+    prev = audit.GENESIS
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        event.prev_hash = prev
+        event.hash_version = audit.KEYED if key else audit.UNKEYED
+        event.hash = audit.event_hash(event, key or b"")
+        prev = event.hash
+    session.commit()
 
 
 def test_booking_cancelling_and_rescheduling_leave_a_verified_trail(session, now):
@@ -33,27 +79,248 @@ def test_booking_cancelling_and_rescheduling_leave_a_verified_trail(session, now
     assert {e.entity_id for e in events} == {str(consultation.id)}
     assert events[1].remote_addr == "10.0.0.9"
     assert events[1].details["clinician_id"] == doc.id
-    assert audit.verify_chain(session) is None
+    assert audit.verify(session) == audit.Verified(3, events[-1].id, audit.read_anchor(anchor_path(session)))
     for event in events:  # identifiers only, no personal or clinical values
         text = repr(event.details)
         assert "Chest pain" not in text and "Feeling better" not in text and "Patient" not in text
 
 
-def test_an_edited_event_breaks_the_chain_at_that_row(session, now):
-    for i in range(3):
-        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=i, now=now)
-    session.commit()
-    second = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[1]
+def test_a_clean_chain_verifies_and_its_anchor_names_the_head(runner, session, now):
+    events = record_events(session, now, 3)
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 0, result.output
+    assert f"Audit chain intact: 3 events up to event {events[-1].id}" in result.output
+    anchor = json.loads(anchor_path(session).read_text())
+    assert (anchor["count"], anchor["event_id"], anchor["hash"]) == (3, events[-1].id, events[-1].hash)
+
+
+def test_an_empty_chain_verifies_without_an_anchor(runner):
+    result = verify_cli(runner)
+
+    assert result.exit_code == 0, result.output
+    assert "0 events" in result.output
+
+
+def test_an_edited_event_breaks_the_chain_at_that_row(runner, session, now):
+    second = record_events(session, now, 3)[1]
     session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(actor="staff:99"))
     session.commit()
-    assert audit.verify_chain(session) == second.id
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert f"event {second.id}: its hash does not match its contents" in result.output
 
 
-def test_a_deleted_event_breaks_the_chain_after_it(session, now):
-    for i in range(3):
-        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=i, now=now)
+def test_a_deleted_event_breaks_the_chain_after_it(runner, session, now):
+    _, second, third = record_events(session, now, 3)
+    session.execute(delete(AuditEvent).where(AuditEvent.id == second.id))
     session.commit()
-    _, second, third = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-    session.delete(second)
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert f"event {third.id}: it is number 3 in the chain where 2 comes next" in result.output
+
+
+def test_events_cut_off_the_end_are_missed_against_the_anchor(runner, session, now):
+    events = record_events(session, now, 4)
+    session.execute(delete(AuditEvent).where(AuditEvent.id > events[1].id))
     session.commit()
-    assert audit.verify_chain(session) == third.id
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert f"the chain ends after 2 events (last id {events[1].id})" in result.output
+    assert f"records 4 up to event {events[-1].id}: events were removed from the end" in result.output
+
+
+@pytest.mark.parametrize("key", [b"a key that is not the audit key", None], ids=["wrong key", "unkeyed"])
+def test_a_chain_rehashed_without_the_key_is_caught(runner, session, now, key):
+    first = record_events(session, now, 3)[0]
+    session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(actor="staff:99"))
+    session.commit()
+    rehash(session, key)
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    if key:  # every HMAC is wrong from the first event on
+        assert f"event {first.id}: its hash does not match its contents" in result.output
+    else:  # a consistent unkeyed chain: only the signed anchor knows its head
+        assert "the anchor records event" in result.output
+
+
+def test_a_tampered_anchor_is_refused(runner, session, now):
+    record_events(session, now, 3)
+    path = anchor_path(session)
+    anchor = json.loads(path.read_text())
+    path.write_text(json.dumps(anchor | {"count": 2}))
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert "is not signed with the audit key" in result.output
+
+
+def test_a_missing_anchor_is_a_break_once_there_are_events(runner, session, now):
+    record_events(session, now, 1)
+    anchor_path(session).unlink()
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert "no anchor at" in result.output
+
+
+def test_the_anchor_moves_only_when_the_transaction_commits(session, now):
+    record_events(session, now, 1)
+    before = anchor_path(session).read_text()
+
+    audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=9, now=now)
+    session.rollback()
+
+    assert anchor_path(session).read_text() == before
+    assert isinstance(audit.verify(session), audit.Verified)
+
+
+def test_an_older_anchor_never_replaces_a_newer_one(session, now):
+    record_events(session, now, 2)
+    path = anchor_path(session)
+    newest = audit.read_anchor(path)
+
+    audit.write_anchor(path, replace(newest, count=1))
+
+    assert audit.read_anchor(path) == newest
+
+
+def test_unkeyed_events_from_before_the_key_still_verify_and_seal_under_the_first_keyed_one(session, now):
+    legacy = record_events(session, now, 2)
+    rehash(session, None)  # as migration 0009 leaves events made by the unkeyed chain
+    keyed = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
+    session.commit()
+
+    assert audit.verify(session) == audit.Verified(3, keyed.id, audit.read_anchor(anchor_path(session)))
+    session.execute(update(AuditEvent).where(AuditEvent.id == legacy[0].id).values(actor="staff:99"))
+    session.commit()
+    assert audit.verify(session) == Break(
+        legacy[0].id, "its hash does not match its contents (edited, or rehashed without the key)"
+    )
+
+
+def test_an_unkeyed_event_after_keyed_ones_is_a_break(session, now):
+    first, second = record_events(session, now, 2)
+    forged = replace_hash(session, second, version=audit.UNKEYED)
+
+    assert audit.verify(session) == Break(
+        forged, f"it is unkeyed although keyed hashing began at event {first.id}"
+    )
+
+
+def replace_hash(session, event: AuditEvent, version: int) -> int:
+    event.hash_version = version
+    event.hash = audit.event_hash(event, b"")
+    session.commit()
+    return event.id
+
+
+def test_concurrent_appends_still_form_one_chain(app, session, now):
+    writers, each = 6, 10
+    barrier = threading.Barrier(writers)
+
+    def append(n: int) -> None:
+        with app.app_context(), Session(db.engine) as own:
+            barrier.wait()
+            for i in range(each):
+                with write_transaction(own):
+                    audit.record(
+                        own, SYSTEM, "test.event", entity_type="test", entity_id=n * 100 + i, now=now
+                    )
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    session.rollback()
+    result = audit.verify(session)
+    assert isinstance(result, audit.Verified), str(result)
+    assert result.count == session.scalar(select(func.count(AuditEvent.id))) == writers * each
+    assert result.anchor.count == writers * each
+
+
+def test_the_anchor_is_signed_with_the_audit_key_and_logged(session, now, caplog):
+    caplog.set_level("INFO", logger="clinic.audit")
+    head = record_events(session, now, 1)[0]
+
+    anchor = audit.read_anchor(anchor_path(session))
+
+    assert anchor == Anchor(1, head.id, head.hash).signed(audit.settings_for(session).key)
+    assert f'"event_id": {head.id}' in caplog.text
+
+
+def unkeyed_hash(prev_hash: str, occurred_at: datetime, actor: str, entity_id: str) -> str:
+    """The hash as the chain made it before migration 0009: SHA-256, no key."""
+    body = [prev_hash, occurred_at.isoformat(), actor, "test.event", "test", entity_id, None, {}]
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_events_made_before_the_key_verify_after_the_upgrade_and_chain_on(app, session, now):
+    downgrade(revision="0008")
+    old_rows = table(
+        "audit_event",
+        *(column(name) for name in ("actor", "action", "entity_type", "entity_id", "prev_hash", "hash")),
+        column("details", JSON),
+        column("occurred_at", UTCDateTime),
+    )
+    prev = audit.GENESIS
+    with db.engine.begin() as conn:
+        for n in range(3):
+            occurred_at = now + timedelta(minutes=n)
+            digest = unkeyed_hash(prev, occurred_at, "system", str(n))
+            conn.execute(
+                insert(old_rows).values(
+                    actor="system",
+                    action="test.event",
+                    entity_type="test",
+                    entity_id=str(n),
+                    details={},
+                    prev_hash=prev,
+                    hash=digest,
+                    occurred_at=occurred_at,
+                )
+            )
+            prev = digest
+    upgrade()
+
+    keyed = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
+    session.commit()
+
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, 1)]
+    assert keyed.prev_hash == prev
+    assert audit.verify(session) == audit.Verified(4, keyed.id, audit.read_anchor(anchor_path(session)))
+
+
+def test_an_anchor_that_cannot_be_written_is_logged_and_the_change_still_stands(
+    tmp_path, database_url, caplog
+):
+    app = build_app(
+        database_url, str(tmp_path / "instance"), AUDIT_ANCHOR_PATH=str(tmp_path / "gone" / "anchor")
+    )
+    with app.app_context():
+        event = audit.record(
+            db.session, SYSTEM, "test.event", entity_type="test", entity_id=1, now=datetime.now(UTC)
+        )
+        db.session.commit()
+
+        assert db.session.get(AuditEvent, event.id) is not None
+        assert "audit anchor not written" in caplog.text
+        assert audit.verify(db.session) == Break(
+            None, f"no anchor at {tmp_path / 'gone' / 'anchor'}: the chain's end cannot be checked"
+        )
+        db.session.remove()
+        db.engine.dispose()

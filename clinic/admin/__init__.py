@@ -1,7 +1,7 @@
-"""The admin pages under /admin: the outbox and its dead letters, services' video providers, patient data
-exports."""
+"""The admin pages under /admin: the outbox and its dead letters, services' video providers, the audit log,
+patient data exports."""
 
-from . import patient_export  # noqa: F401 (adds its routes to bp)
+from . import audit_log, patient_export  # noqa: F401 (their routes join bp)
 from .views import bp
 
 __all__ = ["bp"]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -12,6 +12,8 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Position in the chain, 1, 2, 3 … without gaps (ids may skip): the anchor's count.
+    seq: Mapped[int] = mapped_column(unique=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(80))  # "patient", "staff:<id>", "system"
     action: Mapped[str] = mapped_column(String(80))  # "consultation.booked", ...
@@ -21,7 +23,15 @@ class AuditEvent(Base):
     # Identifiers and changed field names only: never personal or clinical values.
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # 0: plain SHA-256 (events from before migration 0009); 1: HMAC-SHA256 with CLINIC_AUDIT_KEY.
+    hash_version: Mapped[int] = mapped_column(SmallInteger, default=1)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    # A record's history (a consultation's, on the staff pages) is read by entity.
-    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+    # A record's history (a consultation's, on the staff pages) is read by entity; the admin viewer
+    # filters by actor, action and time, newest first (hence the id: a million rows, one page read).
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        Index("ix_audit_event_actor", "actor", "id"),
+        Index("ix_audit_event_action", "action", "id"),
+        Index("ix_audit_event_occurred_at", "occurred_at"),
+    )

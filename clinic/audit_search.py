@@ -1,0 +1,162 @@
+"""Finding audit events for the admin viewer: by who, action, consultation and date; paged; as CSV.
+
+Pages run newest first and continue below the last id seen (keyset paging), so a page deep into a
+million events costs what the first one does; each filter has an index ending in the id.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .audit import Actor
+from .models import AuditEvent, Consultation
+from .models.transactions import write_transaction
+from .staff.accounts import staff_by_email
+
+PER_PAGE = 50
+CSV_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to look for; None matches anything. Dates are whole UTC days, `until` included."""
+
+    actor: str | None = None
+    action: str | None = None
+    consultation_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def used(self) -> list[str]:
+        """The names of the filters in use: what an export's own audit event records (not their values)."""
+        return [name for name, value in vars(self).items() if value]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    older_than: int | None  # the id to continue below for the next page, None on the last page
+
+
+class UnknownFilter(ValueError):
+    """A filter names someone or something that does not exist; `field` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def audit_filter(
+    session: Session,
+    *,
+    who: str | None = None,
+    action: str | None = None,
+    reference: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> AuditFilter:
+    """The filter for what an admin typed: a staff e-mail address as "who" becomes "staff:<id>", a
+    consultation reference its id; UnknownFilter if either names nobody."""
+    actor = who
+    if who and "@" in who:
+        user = staff_by_email(session, who)
+        if user is None:
+            raise UnknownFilter("who", "No staff account has this e-mail address.")
+        actor = f"staff:{user.id}"
+    consultation_id = None
+    if reference:
+        consultation_id = session.scalar(select(Consultation.id).where(Consultation.reference == reference))
+        if consultation_id is None:
+            raise UnknownFilter("reference", "No consultation has this reference.")
+    return AuditFilter(actor or None, action or None, consultation_id, since, until)
+
+
+def audit_page(
+    session: Session, wanted: AuditFilter, *, older_than: int | None = None, per_page: int = PER_PAGE
+) -> AuditPage:
+    """One page of matching events, newest first, below the id `older_than` when given."""
+    query = _matching(wanted)
+    if older_than is not None:
+        query = query.where(AuditEvent.id < older_than)
+    found = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(per_page + 1)))
+    events = found[:per_page]
+    return AuditPage(events, events[-1].id if len(found) > per_page else None)
+
+
+def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: datetime) -> Iterator[str]:
+    """Record who exported what (the filters' names), then every matching event as CSV, newest first."""
+    with write_transaction(session):
+        audit.record(
+            session,
+            actor,
+            "audit.exported",
+            entity_type="audit_event",
+            entity_id="*",
+            now=now,
+            details={"filters": wanted.used()},
+        )
+    return _csv_chunks(session, wanted)
+
+
+def _csv_chunks(session: Session, wanted: AuditFilter) -> Iterator[str]:
+    """CSV text in chunks of about 64 kB, streamed: the table may hold millions of events."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    query = _matching(wanted).order_by(AuditEvent.id.desc()).execution_options(yield_per=1000)
+    for event in session.scalars(query):
+        writer.writerow(_csv_row(event))
+        if buffer.tell() > 64 * 1024:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _matching(wanted: AuditFilter) -> Select:
+    query = select(AuditEvent)
+    if wanted.actor:
+        query = query.where(AuditEvent.actor == wanted.actor)
+    if wanted.action:
+        query = query.where(AuditEvent.action == wanted.action)
+    if wanted.consultation_id is not None:
+        query = query.where(
+            AuditEvent.entity_type == "consultation", AuditEvent.entity_id == str(wanted.consultation_id)
+        )
+    if wanted.since:
+        query = query.where(AuditEvent.occurred_at >= _midnight(wanted.since))
+    if wanted.until:
+        query = query.where(AuditEvent.occurred_at < _midnight(wanted.until + timedelta(days=1)))
+    return query
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _csv_row(event: AuditEvent) -> list[str]:
+    values = [
+        str(event.id),
+        event.occurred_at.isoformat(),
+        event.actor,
+        event.action,
+        event.entity_type,
+        event.entity_id,
+        event.remote_addr or "",
+        json.dumps(event.details, sort_keys=True),
+    ]
+    # A spreadsheet runs a cell that starts like a formula; the quote makes it text.
+    return [f"'{value}" if value.startswith(_FORMULA_STARTS) else value for value in values]
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
