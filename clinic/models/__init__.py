@@ -8,6 +8,7 @@ from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
     ACTIVE_STATUSES,
     AvailabilityRule,
+    Closure,
     Companion,
     CompanionRole,
     Consultation,
@@ -23,6 +24,7 @@ __all__ = [
     "AvailabilityRule",
     "Base",
     "Clinician",
+    "Closure",
     "Companion",
     "CompanionRole",
     "Consultation",
