@@ -1,7 +1,7 @@
-"""Admins choose each service's video provider; a bad choice is refused beside the field."""
+"""Admins keep the services: their booking rules and video provider, each refused value beside its field."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic.models import AuditEvent, Service
 
@@ -28,65 +28,146 @@ def admin_client(client, session, service):
     return client
 
 
-def provider_of(session, service: Service) -> str | None:
+def form_of(service: Service, **changes) -> dict:
+    """What the service's edit page posts, with `changes`."""
+    fields = {
+        "department_id": service.department_id,
+        "name": service.name,
+        "description": service.description or "",
+        "duration_minutes": service.duration_minutes,
+        "buffer_before_minutes": service.buffer_before_minutes or 0,
+        "buffer_after_minutes": service.buffer_after_minutes or 0,
+        "min_notice_minutes": service.min_notice_minutes,
+        "horizon_days": service.horizon_days,
+        "slot_interval_minutes": service.slot_interval_minutes,
+        "cancel_cutoff_minutes": service.cancel_cutoff_minutes or 0,
+        "meeting_provider": service.meeting_provider or "",
+        "active": "y",
+    }
+    return {**fields, **changes}
+
+
+def stored(session, service: Service) -> Service:
     session.commit()
-    return session.scalar(select(Service.meeting_provider).where(Service.id == service.id))
+    session.expire_all()
+    return session.get(Service, service.id)
+
+
+def test_the_list_shows_each_service_with_its_provider_and_links_to_its_page(admin_client, service):
+    page = admin_client.get("/admin/services").get_data(as_text=True)
+
+    assert "Skin check review" in page and "Jitsi (hospital default)" in page
+    assert f'href="/admin/services/{service.id}"' in page and 'href="/admin/services/new"' in page
 
 
 def test_each_service_offers_the_hospital_default_and_every_provider(admin_client, service):
-    page = admin_client.get("/admin/services").get_data(as_text=True)
+    page = admin_client.get(f"/admin/services/{service.id}").get_data(as_text=True)
 
-    assert "Skin check review" in page
     assert '<option selected value="">Hospital default (Jitsi)</option>' in page
     for name in ("jitsi", "teams", "zoom", "webhook"):
         assert f'<option value="{name}">' in page
 
 
 def test_an_admin_sets_a_service_provider_and_it_is_audited(admin_client, session, service):
-    field = f"service-{service.id}-provider"
-
-    response = admin_client.post(f"/admin/services/{service.id}", data={field: "zoom"})
+    response = admin_client.post(
+        f"/admin/services/{service.id}", data=form_of(service, meeting_provider="zoom")
+    )
 
     assert response.status_code == 303
-    assert provider_of(session, service) == "zoom"
-    page = admin_client.get("/admin/services").get_data(as_text=True)
-    assert "new meetings for Skin check review are made with Zoom" in page
-    assert '<option selected value="zoom">Zoom</option>' in page
-    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "service.meeting_provider_set"))
+    assert stored(session, service).meeting_provider == "zoom"
+    assert '<option selected value="zoom">Zoom</option>' in admin_client.get(
+        f"/admin/services/{service.id}"
+    ).get_data(as_text=True)
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "service.saved"))
     assert event.entity_id == str(service.id) and event.actor.startswith("staff:")
+    assert event.details == {"changed": ["meeting_provider"]}
 
-    admin_client.post(f"/admin/services/{service.id}", data={field: ""})
-    assert provider_of(session, service) is None
+    admin_client.post(f"/admin/services/{service.id}", data=form_of(service, meeting_provider=""))
+    assert stored(session, service).meeting_provider is None
 
 
-def test_a_provider_not_in_the_list_is_refused_beside_the_field(admin_client, session, service):
-    factories.service(session, meeting_provider="teams")
+def test_an_admin_changes_the_booking_rules_of_a_service(admin_client, session, service):
+    changes = {"duration_minutes": "45", "buffer_after_minutes": "10", "slot_interval_minutes": "15"}
+
+    response = admin_client.post(f"/admin/services/{service.id}", data=form_of(service, **changes))
+
+    assert response.status_code == 303
+    saved = stored(session, service)
+    assert (saved.duration_minutes, saved.buffer_after_minutes, saved.slot_interval_minutes) == (45, 10, 15)
+
+
+def test_an_admin_adds_a_service_that_patients_can_then_book(admin_client, session, service):
+    data = form_of(service, name="Mole mapping")
+
+    response = admin_client.post("/admin/services/new", data=data)
+
+    assert response.status_code == 303
     session.commit()
-
-    response = admin_client.post(
-        f"/admin/services/{service.id}", data={f"service-{service.id}-provider": "skype"}
+    added = session.scalar(select(Service).where(Service.name == "Mole mapping"))
+    assert added.department_id == service.department_id and added.active
+    assert session.scalar(select(AuditEvent.entity_id).where(AuditEvent.action == "service.saved")) == str(
+        added.id
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"meeting_provider": "skype"}, "meeting_provider", "Choose one of the options in the list."),
+        ({"duration_minutes": "-30"}, "duration_minutes", "Enter a whole number from 5 to 480."),
+        ({"duration_minutes": "thirty"}, "duration_minutes", "Enter a whole number."),
+        ({"duration_minutes": ""}, "duration_minutes", "Enter a whole number."),
+        ({"slot_interval_minutes": "0"}, "slot_interval_minutes", "Enter a whole number from 5 to 480."),
+        ({"buffer_before_minutes": "-1"}, "buffer_before_minutes", "from 0 to 240"),
+        ({"horizon_days": "99999999999999999999"}, "horizon_days", "from 1 to 730"),
+        ({"name": "  "}, "name", "Enter the service&#39;s name."),
+        ({"name": "x" * 121}, "name", "Keep it under 120 characters."),
+        ({"department_id": "987654"}, "department_id", "Choose one of the options in the list."),
+        ({"department_id": "abc"}, "department_id", ""),
+    ],
+)
+def test_a_wrong_value_is_refused_beside_its_field_and_changes_nothing(
+    admin_client, session, service, changes, field, message
+):
+    response = admin_client.post(f"/admin/services/{service.id}", data=form_of(service, **changes))
 
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Choose one of the options in the list." in page
-    assert f'aria-describedby="service-{service.id}-provider-error"' in page
-    assert provider_of(session, service) is None
+    assert message in page and f'id="{field}-error"' in page
+    saved = stored(session, service)
+    assert (saved.meeting_provider, saved.duration_minutes, saved.name) == (None, 30, "Skin check review")
+    assert session.scalar(select(func.count()).where(AuditEvent.action == "service.saved")) == 0
 
 
-def test_a_service_that_does_not_exist_is_not_found(admin_client):
-    assert (
-        admin_client.post(
-            "/admin/services/2147483647", data={"service-2147483647-provider": "zoom"}
-        ).status_code
-        == 404
-    )
+def test_two_services_of_one_department_may_not_share_a_name(admin_client, session, service):
+    factories.service(session, service.department, name="Mole mapping")
+    session.commit()
+
+    response = admin_client.post(f"/admin/services/{service.id}", data=form_of(service, name="mole MAPPING"))
+
+    assert response.status_code == 422
+    assert "This department has a service with this name already." in response.get_data(as_text=True)
+    assert stored(session, service).name == "Skin check review"
+
+
+def test_an_unknown_provider_already_stored_is_flagged_in_the_list(admin_client, session):
+    factories.service(session, name="Old service", meeting_provider="skype")
+    session.commit()
+
+    page = admin_client.get("/admin/services").get_data(as_text=True)
+
+    assert "(unknown: meetings use the fallback)" in page
+
+
+def test_a_service_that_does_not_exist_is_not_found(admin_client, service):
+    assert admin_client.get("/admin/services/2147483647").status_code == 404
+    assert admin_client.post("/admin/services/2147483647", data=form_of(service)).status_code == 404
     assert admin_client.post("/admin/services/0", data={}).status_code == 404
 
 
-def test_the_admin_pages_never_show_provider_secrets(admin_client, app):
+def test_the_admin_pages_never_show_provider_secrets(admin_client, app, service):
     app.config.update(ZOOM_CLIENT_SECRET="zoom-secret-value", SMTP_PASSWORD="smtp-secret-value")
 
-    for path in ("/admin/", "/admin/services", "/admin/outbox"):
+    for path in ("/admin/", "/admin/services", f"/admin/services/{service.id}", "/admin/outbox"):
         page = admin_client.get(path).get_data(as_text=True)
         assert "secret-value" not in page

@@ -11,6 +11,7 @@ import pytest
 
 import clinic as clinic_package
 from clinic.errors import status_for
+from clinic.hospital.records import InvalidSetting
 from clinic.scheduling.errors import BookingError, InvalidRequest, MeetingNotReady, NotNow
 from clinic.scheduling.hours import InvalidHours
 from clinic.scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, zone_names
@@ -138,6 +139,7 @@ NOT_FROM_THE_API = {
     MeetingNotReady,
     RoomClosed,
     InvalidHours,
+    InvalidSetting,  # the admin catalogue's
     InvalidTimeZone,
     NonExistentLocalTime,
 }

@@ -1,4 +1,4 @@
-"""The admin pages' forms: the outbox filter and a service's video provider."""
+"""The admin pages' forms: the outbox filter, paging, and the video providers to choose from."""
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -49,17 +49,12 @@ class OutboxFilterForm(FlaskForm):
         return OutboxStatus(self.status.data)
 
 
-class ProviderForm(FlaskForm):
-    """One service's video provider; the empty value means the hospital's MEETING_PROVIDER."""
-
-    provider = SelectField("Video provider", invalid_choice_message=NOT_LISTED)
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        default = current_app.config["MEETING_PROVIDER"]
-        self.provider.choices = [SelectChoice("", f"Hospital default ({provider_label(default)})")] + [
-            SelectChoice(name, provider_label(name)) for name in PROVIDER_NAMES
-        ]
+def provider_choices() -> list[SelectChoice]:
+    """Every video provider, after the empty choice that means the hospital's MEETING_PROVIDER."""
+    default = current_app.config["MEETING_PROVIDER"]
+    return [SelectChoice("", f"Hospital default ({provider_label(default)})")] + [
+        SelectChoice(name, provider_label(name)) for name in PROVIDER_NAMES
+    ]
 
 
 def provider_label(name: str) -> str:

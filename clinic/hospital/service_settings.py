@@ -1,55 +1,99 @@
-"""What admins set per service: for now, the video provider that makes its meetings."""
+"""Services as admins keep them: the booking rules of each kind of consultation, and its video provider."""
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, contains_eager
 
-from .. import audit
 from ..audit import Actor
 from ..meetings.base import PROVIDER_NAMES
 from ..models import Department, Service
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
+from .records import InvalidSetting, Page, apply_changes, paged, taken
+
+# Inclusive bounds in minutes (days for the horizon). A consultation with its buffers stays under a day,
+# as the slot search assumes (availability.MAX_BLOCK).
+LIMITS = {
+    "duration_minutes": (5, 8 * 60),
+    "buffer_before_minutes": (0, 4 * 60),
+    "buffer_after_minutes": (0, 4 * 60),
+    "min_notice_minutes": (0, 30 * 24 * 60),
+    "horizon_days": (1, 730),
+    "slot_interval_minutes": (5, 8 * 60),
+    "cancel_cutoff_minutes": (0, 30 * 24 * 60),
+}
 
 
-class UnknownProvider(ValueError):
-    """A provider name that is not in the registry."""
+@dataclass(frozen=True)
+class ServiceSettings:
+    department_id: int
+    name: str
+    description: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    min_notice_minutes: int
+    horizon_days: int
+    slot_interval_minutes: int
+    cancel_cutoff_minutes: int
+    meeting_provider: str | None  # None: the hospital's MEETING_PROVIDER
+    active: bool
 
 
-def services_for_admin(session: Session) -> list[Service]:
+def services_page(session: Session, page: int) -> Page[Service]:
     """Every service, inactive ones too, by department then name."""
-    query = (
+    return paged(session, _every_service(), page)
+
+
+def all_services(session: Session) -> list[Service]:
+    """Every service by department then name: what a clinician's services are chosen from."""
+    return list(session.scalars(_every_service()))
+
+
+def _every_service() -> Select:
+    return (
         select(Service)
         .join(Service.department)
-        .options(joinedload(Service.department))
+        .options(contains_eager(Service.department))
         .order_by(Department.name, Service.name, Service.id)
     )
-    return list(session.scalars(query))
 
 
-def set_meeting_provider(
-    session: Session, service_id: int, provider: str | None, *, now: datetime, actor: Actor
+def save_service(
+    session: Session, service_id: int | None, settings: ServiceSettings, *, now: datetime, actor: Actor
 ) -> Service:
-    """Make `provider` (None: the hospital's MEETING_PROVIDER) create the service's new meetings; commits.
+    """Create a service (`service_id` None) or change one; commits and audits what changed.
 
-    Existing meetings stay where they are: moves and cancellations go to the provider that made them.
+    A new provider makes new meetings only: moves and cancellations go to the provider that made each one.
     """
-    if provider is not None and provider not in PROVIDER_NAMES:
-        raise UnknownProvider(f"Choose one of {', '.join(PROVIDER_NAMES)}, or the hospital default.")
+    fields = _checked(settings)
     with write_transaction(session):
-        service = session.get(Service, service_id, with_for_update=True)
+        service = Service() if service_id is None else session.get(Service, service_id, with_for_update=True)
         if service is None:
             raise NotFound("There is no such service.")
-        if service.meeting_provider != provider:
-            service.meeting_provider = provider
-            audit.record(
-                session,
-                actor,
-                "service.meeting_provider_set",
-                entity_type="service",
-                entity_id=service.id,
-                now=now,
-                details={"changed": ["meeting_provider"], "meeting_provider": provider or "default"},
-            )
+        if session.get(Department, settings.department_id) is None:
+            raise InvalidSetting("Choose a department from the list.", field="department_id")
+        others = select(Service.name).where(
+            Service.department_id == settings.department_id, Service.id != (service_id or 0)
+        )
+        if taken(session, others, fields["name"]):
+            raise InvalidSetting("This department has a service with this name already.", field="name")
+        apply_changes(session, service, fields, action="service.saved", now=now, actor=actor)
     return service
+
+
+def _checked(settings: ServiceSettings) -> dict:
+    """The settings as model fields, tidied; InvalidSetting beside the first field out of bounds."""
+    fields = asdict(settings)
+    fields["name"] = " ".join(settings.name.split())
+    fields["description"] = settings.description.strip()
+    if not fields["name"]:
+        raise InvalidSetting("Enter the service's name.", field="name")
+    for name, (low, high) in LIMITS.items():
+        if not low <= fields[name] <= high:
+            raise InvalidSetting(f"Enter a whole number from {low} to {high}.", field=name)
+    if settings.meeting_provider is not None and settings.meeting_provider not in PROVIDER_NAMES:
+        raise InvalidSetting("Choose one of the options in the list.", field="meeting_provider")
+    return fields

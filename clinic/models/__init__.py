@@ -8,6 +8,7 @@ from .people import Clinician, Department, Patient, Service, clinician_service
 from .scheduling import (
     ACTIVE_STATUSES,
     AvailabilityRule,
+    Closure,
     Companion,
     CompanionRole,
     ConsentMethod,
@@ -24,6 +25,7 @@ __all__ = [
     "AvailabilityRule",
     "Base",
     "Clinician",
+    "Closure",
     "Companion",
     "CompanionRole",
     "ConsentMethod",

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
-from .people import Clinician, Patient, Service
+from .people import Clinician, Department, Patient, Service
 
 
 class AvailabilityRule(Base):
@@ -38,6 +38,24 @@ class TimeOff(Base):
     clinician: Mapped[Clinician] = relationship()
 
     __table_args__ = (Index("ix_time_off_clinician_start", "clinician_id", "starts_at"),)
+
+
+class Closure(Base):
+    """A clinic closure: no bookings in [starts_at, ends_at) for one department, or the whole hospital."""
+
+    __tablename__ = "closure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None closes every department.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    label: Mapped[str] = mapped_column(String(120), default="")
+
+    department: Mapped[Department | None] = relationship()
+
+    # The slot search reads the closures overlapping its window through this index.
+    __table_args__ = (Index("ix_closure_starts_at", "starts_at"),)
 
 
 class ConsultationStatus(enum.StrEnum):

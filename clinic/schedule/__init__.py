@@ -1,7 +1,11 @@
 """The staff schedule: /schedule (a day), /schedule/week, a consultation, booking for a patient, and a
 clinician's own hours and time off."""
 
-from . import hours  # noqa: F401 (registers its routes on the blueprint)
+from ..auth.access import staff_required
+from ..models import StaffRole
+from . import hours
 from .views import bp
+
+hours.register(bp, guard=staff_required(StaffRole.CLINICIAN))
 
 __all__ = ["bp"]

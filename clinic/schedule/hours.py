@@ -1,12 +1,19 @@
-"""A clinician's own weekly hours and time off, with the bookings a change leaves outside them."""
+"""Weekly hours and time off, with the bookings a change leaves outside them: one page, drawn for a
+clinician's own hours (/schedule/hours) and for an admin's choice of clinician (/admin/clinicians/<id>/hours).
 
-from flask import flash, redirect, render_template, url_for
+`register` adds the same views to a blueprint under a prefix; a prefix with `<clinician_id>` names
+whose hours they are, none means the signed-in clinician's own.
+"""
+
+from collections.abc import Callable
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..auth.access import current_staff, staff_required
+from ..auth.access import current_staff
 from ..extensions import db
-from ..models import Clinician, StaffRole, utcnow
+from ..models import Clinician, utcnow
 from ..scheduling.errors import NotFound
 from ..scheduling.hours import (
     InvalidHours,
@@ -18,26 +25,19 @@ from ..scheduling.hours import (
 )
 from ..scheduling.timezones import zone
 from . import forms
-from .views import bp
-
-clinicians_only = staff_required(StaffRole.CLINICIAN)
 
 
-@bp.get("/hours")
-@clinicians_only
-def hours() -> ResponseReturnValue:
-    return _page()
+def hours(clinician_id: int | None = None) -> ResponseReturnValue:
+    return _page(_owner(clinician_id))
 
 
-@bp.post("/hours")
-@clinicians_only
-def add_weekly_hours() -> ResponseReturnValue:
-    form = forms.HoursForm()
+def add_weekly_hours(clinician_id: int | None = None) -> ResponseReturnValue:
+    owner, form = _owner(clinician_id), forms.HoursForm()
     if form.validate():
         try:
             add_hours(
                 db.session,
-                _own(),
+                owner,
                 form.weekday.data,
                 form.start.data,
                 form.end.data,
@@ -47,45 +47,64 @@ def add_weekly_hours() -> ResponseReturnValue:
         except InvalidHours as invalid:
             form[invalid.field].errors.append(str(invalid))
         else:
-            return _saved("Your hours are saved.")
-    return _page(hours_form=form), 422
+            return _saved("The hours are saved.")
+    return _page(owner, hours_form=form), 422
 
 
-@bp.post("/hours/<id:rule_id>/remove")
-@clinicians_only
-def remove_weekly_hours(rule_id: int) -> ResponseReturnValue:
-    remove_hours(db.session, _own(), rule_id, now=utcnow(), actor=current_staff().actor)
+def remove_weekly_hours(rule_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
+    remove_hours(db.session, _owner(clinician_id), rule_id, now=utcnow(), actor=current_staff().actor)
     return _saved("Those hours are removed.")
 
 
-@bp.post("/time-off")
-@clinicians_only
-def add_days_off() -> ResponseReturnValue:
-    form = forms.TimeOffForm()
-    span = form.instants(zone(_clinician().time_zone)) if form.validate() else None
+def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
+    owner, form = _owner(clinician_id), forms.TimeOffForm()
+    found = hours_of(db.session, owner, utcnow())
+    span = form.instants(zone(found.clinician.time_zone)) if form.validate() else None
     if span is not None:
         try:
             add_time_off(
-                db.session, _own(), *span, form.label.data.strip(), now=utcnow(), actor=current_staff().actor
+                db.session,
+                owner,
+                *span,
+                (form.label.data or "").strip(),
+                now=utcnow(),
+                actor=current_staff().actor,
             )
         except InvalidHours as invalid:
             form[invalid.field].errors.append(str(invalid))
         else:
-            return _saved("Your time off is saved.")
-    return _page(time_off_form=form), 422
+            return _saved("The time off is saved.")
+    return _page(owner, time_off_form=form), 422
 
 
-@bp.post("/time-off/<id:time_off_id>/remove")
-@clinicians_only
-def remove_days_off(time_off_id: int) -> ResponseReturnValue:
-    remove_time_off(db.session, _own(), time_off_id, now=utcnow(), actor=current_staff().actor)
+def remove_days_off(time_off_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
+    remove_time_off(db.session, _owner(clinician_id), time_off_id, now=utcnow(), actor=current_staff().actor)
     return _saved("That time off is removed.")
 
 
-def _page(hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOffForm | None = None) -> str:
+_ROUTES = [
+    ("/hours", hours, "GET"),
+    ("/hours", add_weekly_hours, "POST"),
+    ("/hours/<id:rule_id>/remove", remove_weekly_hours, "POST"),
+    ("/time-off", add_days_off, "POST"),
+    ("/time-off/<id:time_off_id>/remove", remove_days_off, "POST"),
+]
+
+
+def register(bp: Blueprint, prefix: str = "", guard: Callable = lambda view: view) -> None:
+    """Serve the hours page and its forms from `bp` under `prefix`, each view wrapped in `guard`."""
+    for path, view, method in _ROUTES:
+        bp.add_url_rule(prefix + path, view.__name__, guard(view), methods=[method])
+
+
+def _page(
+    owner: int, hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOffForm | None = None
+) -> str:
     return render_template(
         "schedule/hours.html",
-        found=hours_of(db.session, _own(), utcnow()),
+        found=hours_of(db.session, owner, utcnow()),
+        own=owner == current_user.clinician_id,
+        owner_args=_owner_args(),
         hours_form=hours_form or forms.HoursForm(formdata=None),
         time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
         weekdays=forms.WEEKDAYS,
@@ -94,14 +113,20 @@ def _page(hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOf
 
 def _saved(message: str) -> ResponseReturnValue:
     flash(message + " Bookings that no longer fit are listed first on this page.")
-    return redirect(url_for(".hours"), 303)
+    return redirect(url_for(".hours", **_owner_args()), 303)
 
 
-def _own() -> int:
+def _owner(clinician_id: int | None) -> int:
+    """Whose hours: the clinician in the URL (admins), else the signed-in clinician's own."""
+    if clinician_id is not None:
+        if db.session.get(Clinician, clinician_id) is None:
+            raise NotFound("No such clinician.")
+        return clinician_id
     if current_user.clinician_id is None:
         raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
     return current_user.clinician_id
 
 
-def _clinician() -> Clinician:
-    return db.session.get(Clinician, _own())
+def _owner_args() -> dict:
+    """The URL's part that names whose hours these are, for links back to this page."""
+    return {"clinician_id": request.view_args["clinician_id"]} if "clinician_id" in request.view_args else {}

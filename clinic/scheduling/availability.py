@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Select, select
+from sqlalchemy import BigInteger, Select, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -11,6 +11,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ..models import (
     AvailabilityRule,
     Clinician,
+    Closure,
     Consultation,
     ConsultationStatus,
     Service,
@@ -168,7 +169,7 @@ def _calendars(
     window_end: datetime,
     exclude_consultation: int | None = None,
 ) -> list[ClinicianCalendar]:
-    """One query for busy time and one for time off, over the window widened by a day each side.
+    """One query for busy time and one for time off and closures, over the window widened by a day each side.
 
     Both hand back Unix seconds, which the engine computes in: no datetime per row.
     """
@@ -196,7 +197,13 @@ def _calendars(
     off_query = select(
         TimeOff.clinician_id, unix_seconds(TimeOff.starts_at), unix_seconds(TimeOff.ends_at)
     ).where(TimeOff.clinician_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
-    for clinician_id, start, end in session.execute(off_query):
+    # A closure is time off for every clinician of its department (of every department when it has none).
+    closed_query = (
+        select(Clinician.id, unix_seconds(Closure.starts_at), unix_seconds(Closure.ends_at))
+        .join(Closure, or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
+        .where(Clinician.id.in_(ids), Closure.starts_at < hi, Closure.ends_at > lo)
+    )
+    for clinician_id, start, end in session.execute(union_all(off_query, closed_query)):
         time_off[clinician_id].append((start, end))
     return [
         ClinicianCalendar(

@@ -1,0 +1,164 @@
+"""The hospital's catalogue in the admin area: departments, services, clinicians (and their hours), closures.
+
+Each form posts to the page that drew it; a refused value is shown beside its field with a 422.
+"""
+
+from collections.abc import Callable
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+
+from ..auth.access import current_staff
+from ..extensions import db
+from ..hospital.clinicians import bookings_to_come, clinicians_page, save_clinician, set_clinician_active
+from ..hospital.closures import add_closure, closures_to_come, remove_closure
+from ..hospital.departments import all_departments, departments_page, save_department
+from ..hospital.records import InvalidSetting
+from ..hospital.service_settings import all_services, save_service, services_page
+from ..models import Clinician, Department, Service, utcnow
+from ..schedule import hours
+from ..scheduling.errors import NotFound
+from ..scheduling.front_desk import cancel_for_patient
+from ..scheduling.timezones import zone
+from . import catalogue_forms as forms
+from .views import bp
+
+hours.register(bp, "/clinicians/<id:clinician_id>")
+
+
+@bp.get("/departments")
+def departments() -> ResponseReturnValue:
+    return _list("admin/departments.html", departments_page)
+
+
+@bp.route("/departments/new", methods=["GET", "POST"], defaults={"department_id": None})
+@bp.route("/departments/<id:department_id>", methods=["GET", "POST"])
+def department(department_id: int | None) -> ResponseReturnValue:
+    found = _found(Department, department_id, "There is no such department.")
+    return _edit(forms.DepartmentForm(obj=found), save_department, department_id, "department")
+
+
+@bp.get("/services")
+def services() -> ResponseReturnValue:
+    return _list("admin/services.html", services_page)
+
+
+@bp.route("/services/new", methods=["GET", "POST"], defaults={"service_id": None})
+@bp.route("/services/<id:service_id>", methods=["GET", "POST"])
+def service(service_id: int | None) -> ResponseReturnValue:
+    found = _found(Service, service_id, "There is no such service.")
+    form = forms.ServiceForm(all_departments(db.session), obj=found)
+    if request.method == "GET" and found is not None:
+        form.meeting_provider.data = found.meeting_provider or ""
+    return _edit(form, save_service, service_id, "service")
+
+
+@bp.get("/clinicians")
+def clinicians() -> ResponseReturnValue:
+    return _list("admin/clinicians.html", clinicians_page)
+
+
+@bp.route("/clinicians/new", methods=["GET", "POST"], defaults={"clinician_id": None})
+@bp.route("/clinicians/<id:clinician_id>", methods=["GET", "POST"])
+def clinician(clinician_id: int | None) -> ResponseReturnValue:
+    found = _found(Clinician, clinician_id, "There is no such clinician.")
+    form = forms.ClinicianForm(all_departments(db.session), all_services(db.session), obj=found)
+    if request.method == "GET":
+        form.time_zone.data = found.time_zone if found else current_app.config["DEFAULT_TIME_ZONE"]
+        form.service_ids.data = [s.id for s in found.services] if found else []
+    extra = {"bookings": bookings_to_come(db.session, clinician_id, utcnow())} if found else {}
+    return _edit(form, save_clinician, clinician_id, "clinician", found=found, **extra)
+
+
+@bp.post("/clinicians/<id:clinician_id>/active")
+def clinician_active(clinician_id: int) -> ResponseReturnValue:
+    active = request.form.get("active") == "yes"
+    try:
+        found = set_clinician_active(
+            db.session, clinician_id, active, now=utcnow(), actor=current_staff().actor
+        )
+    except InvalidSetting as refused:
+        flash(f"{refused} Then deactivate them.")
+    else:
+        now_offered = "offered to patients again" if active else "no longer offered to patients"
+        flash(f"{found.display_name} is {now_offered}.")
+    return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
+
+
+@bp.post("/clinicians/<id:clinician_id>/bookings/<id:consultation_id>/cancel")
+def cancel_booking(clinician_id: int, consultation_id: int) -> ResponseReturnValue:
+    cancelled = cancel_for_patient(
+        db.session,
+        current_staff(),
+        consultation_id,
+        now=utcnow(),
+        reason="The clinician is no longer available.",
+    )
+    flash(f"Booking {cancelled.reference} is cancelled; the patient is told by e-mail.")
+    return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
+
+
+@bp.route("/closures", methods=["GET", "POST"])
+def closures() -> ResponseReturnValue:
+    form = forms.ClosureForm(all_departments(db.session))
+    if request.method == "POST" and form.validate():
+        try:
+            add_closure(
+                db.session,
+                form.chosen_department(),
+                form.first_day.data,
+                form.last_day.data,
+                (form.label.data or "").strip(),
+                tz=zone(current_app.config["DEFAULT_TIME_ZONE"]),
+                now=utcnow(),
+                actor=current_staff().actor,
+            )
+        except InvalidSetting as invalid:
+            form[invalid.field].errors.append(str(invalid))
+        else:
+            flash("The closure is saved: patients can no longer book in it. Bookings in it are listed below.")
+            return redirect(url_for(".closures"), 303)
+    page = forms.PageQuery(request.args)
+    found = closures_to_come(db.session, utcnow(), page.page.data)
+    status = 422 if form.errors else 200
+    return render_template(
+        "admin/closures.html", form=form, found=found, tz=current_app.config["DEFAULT_TIME_ZONE"]
+    ), status
+
+
+@bp.post("/closures/<id:closure_id>/remove")
+def remove_closure_page(closure_id: int) -> ResponseReturnValue:
+    remove_closure(db.session, closure_id, now=utcnow(), actor=current_staff().actor)
+    flash("The closure is removed: patients can book those days again.")
+    return redirect(url_for(".closures"), 303)
+
+
+def _list(template: str, page_of: Callable) -> str:
+    query = forms.PageQuery(request.args)
+    return render_template(template, found=page_of(db.session, query.page.data))
+
+
+def _found(model: type, row_id: int | None, missing: str):
+    """The row being edited (None for a new one); NotFound for an id that is not there."""
+    if row_id is None:
+        return None
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+def _edit(form: FlaskForm, save: Callable, row_id: int | None, what: str, **context) -> ResponseReturnValue:
+    """Draw the edit page of a `what` (department, service, clinician), or save what was posted and go
+    back to their list."""
+    if request.method == "POST" and form.validate():
+        try:
+            saved = save(db.session, row_id, form.settings(), now=utcnow(), actor=current_staff().actor)
+        except InvalidSetting as invalid:
+            form[invalid.field].errors.append(str(invalid))
+        else:
+            flash(f"Saved: {saved.display_name if what == 'clinician' else saved.name}.")
+            return redirect(url_for(f".{what}s"), 303)
+    page = render_template(f"admin/{what}.html", form=form, what=what, row_id=row_id, **context)
+    return page, 422 if form.errors else 200

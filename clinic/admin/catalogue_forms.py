@@ -1,0 +1,151 @@
+"""The catalogue's forms: each parses what was typed into the settings its service checks and saves."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length
+
+from ..booking.forms import TimeZoneField
+from ..hospital.clinicians import ClinicianSettings
+from ..hospital.departments import DepartmentSettings
+from ..hospital.service_settings import ServiceSettings
+from ..models import Department, Service
+from ..schedule.forms import sane_year
+from .forms import NOT_LISTED, PageField, provider_choices
+
+WHOLE_NUMBER = "Enter a whole number."
+
+
+class PageQuery(FlaskForm):
+    class Meta:
+        csrf = False  # a GET link
+
+    page = PageField(default=1)
+
+
+class WholeNumberField(IntegerField):
+    """An integer, with the same plain message for a missing and a malformed one."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(WHOLE_NUMBER) from None
+
+
+def _minutes(label: str) -> WholeNumberField:
+    return WholeNumberField(label, validators=[InputRequired(WHOLE_NUMBER)])
+
+
+def _department_field(label: str = "Department") -> SelectField:
+    return SelectField(label, coerce=int, invalid_choice_message=NOT_LISTED)
+
+
+def _department_choices(departments: list[Department]) -> list[SelectChoice]:
+    return [SelectChoice(d.id, d.name + ("" if d.active else " (closed)")) for d in departments]
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=120, message="Keep it under 120 characters.")])
+    contact_phone = StringField(
+        "Phone number patients call", validators=[Length(max=40, message="Keep it under 40 characters.")]
+    )
+    active = BooleanField("Open: its services are offered to patients", default=True)
+
+    def settings(self) -> DepartmentSettings:
+        return DepartmentSettings(self.name.data or "", self.contact_phone.data or "", self.active.data)
+
+
+class ServiceForm(FlaskForm):
+    """A service's booking rules, and its video provider (the empty choice: the hospital's)."""
+
+    department_id = _department_field()
+    name = StringField("Name", validators=[Length(max=120, message="Keep it under 120 characters.")])
+    description = TextAreaField("Description patients read")
+    duration_minutes = _minutes("Duration (minutes)")
+    buffer_before_minutes = _minutes("Free time before (minutes)")
+    buffer_after_minutes = _minutes("Free time after (minutes)")
+    min_notice_minutes = _minutes("Minimum notice (minutes)")
+    horizon_days = _minutes("Bookable this many days ahead")
+    slot_interval_minutes = _minutes("A start time every (minutes)")
+    cancel_cutoff_minutes = _minutes("Patients may change online until this long before (minutes)")
+    meeting_provider = SelectField("Video provider for new meetings", invalid_choice_message=NOT_LISTED)
+    active = BooleanField("Offered to patients", default=True)
+
+    def __init__(self, departments: list[Department], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.department_id.choices = _department_choices(departments)
+        self.meeting_provider.choices = provider_choices()
+
+    def settings(self) -> ServiceSettings:
+        return ServiceSettings(
+            department_id=self.department_id.data,
+            name=self.name.data or "",
+            description=self.description.data or "",
+            **{name: self[name].data for name in NUMBERS},
+            meeting_provider=self.meeting_provider.data or None,
+            active=self.active.data,
+        )
+
+
+NUMBERS = [name for name in ServiceSettings.__dataclass_fields__ if name.endswith(("_minutes", "_days"))]
+
+
+class ClinicianForm(FlaskForm):
+    display_name = StringField(
+        "Name patients see", validators=[Length(max=120, message="Keep it under 120 characters.")]
+    )
+    title = StringField("Title, e.g. Consultant dermatologist", validators=[Length(max=120)])
+    email = StringField(
+        "E-mail address", validators=[Length(max=254, message="Keep it under 254 characters.")]
+    )
+    time_zone = TimeZoneField("Time zone their weekly hours are kept in")
+    department_id = _department_field()
+    service_ids = SelectMultipleField("Services they offer", coerce=int, invalid_choice_message=NOT_LISTED)
+
+    def __init__(self, departments: list[Department], services: list[Service], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.department_id.choices = _department_choices(departments)
+        self.service_ids.choices = [SelectChoice(s.id, f"{s.department.name}: {s.name}") for s in services]
+
+    def settings(self) -> ClinicianSettings:
+        return ClinicianSettings(
+            display_name=self.display_name.data or "",
+            title=self.title.data or "",
+            email=self.email.data or "",
+            time_zone=self.time_zone.data,
+            department_id=self.department_id.data,
+            service_ids=list(self.service_ids.data or []),
+        )
+
+
+WHOLE_HOSPITAL = 0
+
+
+class ClosureForm(FlaskForm):
+    department_id = _department_field("Close")
+    first_day = DateField(
+        "First day", render_kw={"type": "date"}, validators=[InputRequired("Enter the first day."), sane_year]
+    )
+    last_day = DateField(
+        "Last day", render_kw={"type": "date"}, validators=[InputRequired("Enter the last day."), sane_year]
+    )
+    label = StringField(
+        "Note, e.g. Bank holiday", validators=[Length(max=120, message="Keep it under 120 characters.")]
+    )
+
+    def __init__(self, departments: list[Department], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        everyone = SelectChoice(WHOLE_HOSPITAL, "The whole hospital")
+        self.department_id.choices = [everyone, *_department_choices(departments)]
+
+    def chosen_department(self) -> int | None:
+        return self.department_id.data or None

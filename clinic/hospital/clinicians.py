@@ -1,0 +1,113 @@
+"""Clinicians as admins keep them: who patients see, their zone, department and services, and whether
+they still take bookings. Deactivating waits until their bookings to come are moved or cancelled."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from .. import audit
+from ..audit import Actor
+from ..models import Clinician, Consultation, ConsultationStatus, Department, Service
+from ..models.transactions import write_transaction
+from ..scheduling.errors import NotFound
+from ..scheduling.locks import lock_clinicians
+from ..scheduling.timezones import InvalidTimeZone, zone
+from .records import InvalidSetting, Page, apply_changes, paged, taken
+
+
+@dataclass(frozen=True)
+class ClinicianSettings:
+    display_name: str
+    title: str
+    email: str
+    time_zone: str
+    department_id: int
+    service_ids: list[int]
+
+
+def clinicians_page(session: Session, page: int) -> Page[Clinician]:
+    """Every clinician, inactive ones too, by name, with their department and services."""
+    query = (
+        select(Clinician)
+        .options(joinedload(Clinician.department), selectinload(Clinician.services))
+        .order_by(Clinician.display_name, Clinician.id)
+    )
+    return paged(session, query, page)
+
+
+def save_clinician(
+    session: Session, clinician_id: int | None, settings: ClinicianSettings, *, now: datetime, actor: Actor
+) -> Clinician:
+    """Create a clinician (`clinician_id` None) or change one; commits and audits what changed."""
+    name, email = " ".join(settings.display_name.split()), settings.email.strip()
+    if not name:
+        raise InvalidSetting("Enter the name patients see.", field="display_name")
+    if email.count("@") != 1 or not all(email.split("@")) or any(c.isspace() for c in email):
+        raise InvalidSetting("Enter an e-mail address like name@hospital.example.", field="email")
+    try:
+        zone(settings.time_zone)
+    except InvalidTimeZone:
+        raise InvalidSetting("Choose a time zone from the list.", field="time_zone") from None
+    with write_transaction(session):
+        clinician = Clinician() if clinician_id is None else session.get(Clinician, clinician_id)
+        if clinician is None:
+            raise NotFound("There is no such clinician.")
+        if session.get(Department, settings.department_id) is None:
+            raise InvalidSetting("Choose a department from the list.", field="department_id")
+        others = select(Clinician.email).where(Clinician.id != (clinician_id or 0))
+        if taken(session, others, email):
+            raise InvalidSetting("Another clinician has this e-mail address.", field="email")
+        services = list(session.scalars(select(Service).where(Service.id.in_(settings.service_ids))))
+        if len(services) != len(set(settings.service_ids)):
+            raise InvalidSetting("Choose services from the list.", field="service_ids")
+        fields = {
+            "display_name": name,
+            "title": settings.title.strip(),
+            "email": email,
+            "time_zone": settings.time_zone,
+            "department_id": settings.department_id,
+            "services": sorted(services, key=lambda s: s.id),
+        }
+        if clinician_id is not None:
+            clinician.services.sort(key=lambda s: s.id)  # compared as lists: the same order
+        apply_changes(session, clinician, fields, action="clinician.saved", now=now, actor=actor)
+    return clinician
+
+
+def bookings_to_come(session: Session, clinician_id: int, now: datetime) -> list[Consultation]:
+    """The clinician's consultations that are booked and not over, soonest first, patients loaded."""
+    query = (
+        select(Consultation)
+        .where(
+            Consultation.clinician_id == clinician_id,
+            Consultation.status.in_((ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED)),
+            Consultation.ends_at > now,
+        )
+        .options(selectinload(Consultation.patient), joinedload(Consultation.service))
+        .order_by(Consultation.starts_at)
+    )
+    return list(session.scalars(query))
+
+
+def set_clinician_active(
+    session: Session, clinician_id: int, active: bool, *, now: datetime, actor: Actor
+) -> Clinician:
+    """Take a clinician off (or back on) the booking pages; commits and audits.
+
+    Deactivating is refused while they have bookings to come: those are moved or cancelled first, each
+    through the lifecycle that tells the patient. Under the clinician's lock, so no booking slips in.
+    """
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        clinician = session.get(Clinician, clinician_id)
+        if clinician is None:
+            raise NotFound("There is no such clinician.")
+        if not active and bookings_to_come(session, clinician_id, now):
+            raise InvalidSetting("Move or cancel their bookings to come first.", field="active")
+        if clinician.active != active:
+            clinician.active = active
+            action = "clinician.reactivated" if active else "clinician.deactivated"
+            audit.record(session, actor, action, entity_type="clinician", entity_id=clinician_id, now=now)
+    return clinician

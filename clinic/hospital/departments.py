@@ -1,0 +1,49 @@
+"""Departments as admins keep them: a name, the phone number patients call, and whether they are open."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..models import Department
+from ..models.transactions import write_transaction
+from ..scheduling.errors import NotFound
+from .records import InvalidSetting, Page, apply_changes, paged, taken
+
+
+@dataclass(frozen=True)
+class DepartmentSettings:
+    name: str
+    contact_phone: str
+    active: bool
+
+
+def departments_page(session: Session, page: int) -> Page[Department]:
+    """Every department, closed ones too, by name."""
+    return paged(session, select(Department).order_by(Department.name, Department.id), page)
+
+
+def all_departments(session: Session) -> list[Department]:
+    """Every department by name: what a department can be chosen from."""
+    return list(session.scalars(select(Department).order_by(Department.name, Department.id)))
+
+
+def save_department(
+    session: Session, department_id: int | None, settings: DepartmentSettings, *, now: datetime, actor: Actor
+) -> Department:
+    """Create a department (`department_id` None) or change one; commits and audits what changed."""
+    name = " ".join(settings.name.split())
+    if not name:
+        raise InvalidSetting("Enter the department's name.", field="name")
+    with write_transaction(session):
+        department = Department() if department_id is None else session.get(Department, department_id)
+        if department is None:
+            raise NotFound("There is no such department.")
+        others = select(Department.name).where(Department.id != (department_id or 0))
+        if taken(session, others, name):
+            raise InvalidSetting("Another department has this name.", field="name")
+        fields = {"name": name, "contact_phone": settings.contact_phone.strip(), "active": settings.active}
+        apply_changes(session, department, fields, action="department.saved", now=now, actor=actor)
+    return department

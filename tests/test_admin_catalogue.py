@@ -1,0 +1,160 @@
+"""Admins keep the departments; every catalogue page is for admins only."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.models import AuditEvent, Department, StaffRole, utcnow
+
+from . import factories
+from .test_schedule import login, text
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def department(session) -> Department:
+    found = factories.department(session, name="Dermatology", contact_phone="+44 20 7946 0001")
+    session.commit()
+    return found
+
+
+def stored(session, department: Department) -> Department:
+    session.commit()
+    session.expire_all()
+    return session.get(Department, department.id)
+
+
+def catalogue_requests(session) -> list[tuple[str, str]]:
+    """(method, path) of every catalogue page and form."""
+    service = factories.service(session)
+    clinician = factories.clinician(session, [service])
+    booked = factories.consultation(session, service, clinician, utcnow() + timedelta(days=3))
+    session.commit()
+    department, who = service.department_id, f"/admin/clinicians/{clinician.id}"
+    pages = ["/admin/departments", "/admin/services", "/admin/clinicians", "/admin/closures", f"{who}/hours"]
+    forms = [
+        "/admin/departments/new",
+        f"/admin/departments/{department}",
+        "/admin/services/new",
+        f"/admin/services/{service.id}",
+        "/admin/clinicians/new",
+        who,
+    ]
+    posts = [
+        f"{who}/active",
+        f"{who}/bookings/{booked.id}/cancel",
+        f"{who}/hours",
+        f"{who}/hours/{clinician.availability_rules[0].id}/remove",
+        f"{who}/time-off",
+        "/admin/closures",
+        "/admin/closures/1/remove",
+    ]
+    return [("GET", path) for path in pages + forms] + [("POST", path) for path in forms + posts]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, session):
+    for method, path in catalogue_requests(session):
+        response = client.open(path, method=method)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login?next=%2Fadmin")
+
+
+@pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
+def test_clinicians_and_reception_may_not_open_or_post_to_the_catalogue(client, session, role):
+    requests = catalogue_requests(session)
+    login(session, client, role)
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
+
+    for method, path in requests:
+        assert client.open(path, method=method, data={"name": "Taken over"}).status_code == 403, path
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_the_admin_index_and_menu_link_to_every_catalogue_page(client, session):
+    login(session, client, StaffRole.ADMIN)
+
+    page = text(client.get("/admin/"))
+
+    for path in ("/admin/departments", "/admin/services", "/admin/clinicians", "/admin/closures"):
+        assert page.count(f'href="{path}"') == 2  # the menu and the index
+
+
+def test_an_admin_adds_a_department_and_it_is_audited(client, session):
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post(
+        "/admin/departments/new",
+        data={"name": " Sleep  clinic ", "contact_phone": "+44 20 7946 0002", "active": "y"},
+    )
+
+    assert response.status_code == 303
+    session.commit()
+    added = session.scalar(select(Department).where(Department.name == "Sleep clinic"))
+    assert added.contact_phone == "+44 20 7946 0002" and added.active
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "department.saved"))
+    assert event.entity_id == str(added.id) and event.actor.startswith("staff:")
+    assert "Sleep clinic" in text(client.get("/admin/departments"))
+
+
+def test_an_admin_closes_a_department_and_its_services_are_no_longer_offered(client, session, department):
+    service = factories.service(session, department, name="Mole mapping")
+    factories.clinician(session, [service])
+    session.commit()
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post(
+        f"/admin/departments/{department.id}",
+        data={"name": "Dermatology", "contact_phone": "+44 20 7946 0001"},
+    )
+
+    assert response.status_code == 303
+    assert stored(session, department).active is False
+    assert "Mole mapping" not in text(client.get("/book"))
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "department.saved"))
+    assert event.details == {"changed": ["active"]}
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": "dermatology"}, "name", "Another department has this name."),
+        ({"name": ""}, "name", "Enter the department&#39;s name."),
+        ({"name": "x" * 121}, "name", "Keep it under 120 characters."),
+        ({"name": "Sleep", "contact_phone": "1" * 41}, "contact_phone", "Keep it under 40 characters."),
+    ],
+)
+def test_a_wrong_department_is_refused_beside_its_field(client, session, department, data, field, message):
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post("/admin/departments/new", data=data)
+
+    assert response.status_code == 422
+    assert message in text(response) and f'id="{field}-error"' in text(response)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Department)) == 1
+
+
+def test_the_department_list_is_paged(client, session):
+    for n in range(51):
+        factories.department(session, name=f"Department {n:02}")
+    session.commit()
+    login(session, client, StaffRole.ADMIN)
+
+    first, second = text(client.get("/admin/departments")), text(client.get("/admin/departments?page=2"))
+
+    assert "Department 49" in first and "Department 50" not in first and 'rel="next"' in first
+    assert "Department 50" in second and 'rel="prev"' in second
+    assert client.get("/admin/departments?page=x").status_code == 200
+
+
+def test_a_department_that_does_not_exist_is_not_found(client, session):
+    login(session, client, StaffRole.ADMIN)
+
+    assert client.get("/admin/departments/2147483647").status_code == 404
+    assert client.post("/admin/departments/2147483647", data={"name": "Ghost"}).status_code == 404

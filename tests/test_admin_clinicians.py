@@ -1,0 +1,217 @@
+"""Admins keep the clinicians: profile, zone, services, weekly hours and time off, and deactivation,
+which waits until each booking to come is moved or cancelled with the patient told."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.models import AuditEvent, AvailabilityRule, Clinician, StaffRole, TimeOff, utcnow
+from clinic.scheduling.availability import find_slots
+from tests.fakes.outbox import outbox  # noqa: F401
+from tests.fakes.providers import fake_providers  # noqa: F401
+from tests.fakes.smtp import smtp_server  # noqa: F401
+
+from . import factories
+from .test_schedule import login, text
+from .test_schedule_actions import clinic, deliver, on_the_grid_in, reloaded  # noqa: F401
+
+S = "cancelled"
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def admin(client, session):
+    return login(session, client, StaffRole.ADMIN)
+
+
+def profile(clinic, **changes) -> dict:
+    """What the clinician page posts for a new cardiologist offering the follow-up call."""
+    fields = {
+        "display_name": "Dr Lena Fischer",
+        "title": "Consultant cardiologist",
+        "email": "lena.fischer@hospital.example",
+        "time_zone": "Europe/Berlin",
+        "department_id": clinic["cardiology"].id,
+        "service_ids": [clinic["heart"].id],
+    }
+    return {**fields, **changes}
+
+
+def stored(session, clinician_id: int) -> Clinician:
+    session.commit()
+    session.expire_all()
+    return session.get(Clinician, clinician_id)
+
+
+def actions(session, entity_id: int) -> list[str]:
+    session.commit()
+    query = select(AuditEvent.action).where(
+        AuditEvent.entity_type == "clinician", AuditEvent.entity_id == str(entity_id)
+    )
+    return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
+def test_the_new_clinician_page_offers_the_zone_picker_with_the_hospitals_zone_chosen(client, admin, clinic):
+    page = text(client.get("/admin/clinicians/new"))
+
+    assert '<select id="time_zone" name="time_zone"' in page
+    assert 'selected value="Europe/London">UK time' in page
+    assert 'value="America/New_York">' in page
+
+
+def test_an_admin_adds_a_clinician_with_zone_and_services_and_it_is_audited(client, session, admin, clinic):
+    response = client.post("/admin/clinicians/new", data=profile(clinic))
+
+    assert response.status_code == 303
+    session.commit()
+    added = session.scalar(select(Clinician).where(Clinician.email == "lena.fischer@hospital.example"))
+    assert (added.display_name, added.time_zone, added.active) == ("Dr Lena Fischer", "Europe/Berlin", True)
+    assert [s.id for s in added.services] == [clinic["heart"].id]
+    assert actions(session, added.id) == ["clinician.saved"]
+    assert "Dr Lena Fischer" in text(client.get("/admin/clinicians"))
+
+
+def test_an_admin_changes_a_clinicians_services_and_only_that_is_audited(client, session, admin, clinic):
+    person = clinic["raman"]
+    other = factories.service(session, clinic["cardiology"], name="Echo review")
+    session.commit()
+    data = profile(
+        clinic,
+        display_name=person.display_name,
+        title="",
+        email=person.email,
+        time_zone=person.time_zone,
+        service_ids=[clinic["heart"].id, other.id],
+    )
+
+    response = client.post(f"/admin/clinicians/{person.id}", data=data)
+
+    assert response.status_code == 303
+    assert {s.id for s in stored(session, person.id).services} == {clinic["heart"].id, other.id}
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "clinician.saved"))
+    assert event.details == {"changed": ["services"]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"display_name": " "}, "display_name"),
+        ({"email": "not an address"}, "email"),
+        ({"email": "AMARA.OKAFOR@hospital.example"}, "email"),
+        ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
+        ({"department_id": "987654"}, "department_id"),
+        ({"service_ids": ["987654"]}, "service_ids"),
+        ({"service_ids": ["x"]}, "service_ids"),
+    ],
+)
+def test_a_wrong_profile_is_refused_beside_its_field(client, session, admin, clinic, changes, field):
+    okafor = stored(session, clinic["okafor"].id)
+    okafor.email = "amara.okafor@hospital.example"
+    session.commit()
+
+    response = client.post("/admin/clinicians/new", data=profile(clinic, **changes))
+
+    assert response.status_code == 422 and f'id="{field}-error"' in text(response)
+    session.commit()
+    assert len(session.scalars(select(Clinician)).all()) == 2
+
+
+def test_deactivating_waits_for_the_bookings_to_come_which_are_listed_to_move_or_cancel(
+    client, session, admin, clinic, outbox, smtp_server
+):
+    person = clinic["okafor"]
+    booked = factories.booking(
+        session, clinic["heart"], on_the_grid_in(30), now=utcnow(), clinician_id=person.id
+    )
+    consultation = booked.consultation
+
+    refused = client.post(f"/admin/clinicians/{person.id}/active", data={"active": "no"})
+    page = text(client.get(f"/admin/clinicians/{person.id}"))
+
+    assert refused.status_code == 303 and stored(session, person.id).active
+    assert "Move or cancel their bookings to come first." in page
+    assert f'href="/schedule/consultations/{consultation.id}/move"' in page
+    assert client.get(f"/schedule/consultations/{consultation.id}/move").status_code == 200
+
+    cancelled = client.post(f"/admin/clinicians/{person.id}/bookings/{consultation.id}/cancel")
+    deliver(outbox)
+
+    assert cancelled.status_code == 303
+    assert reloaded(session, consultation).status == S
+    assert any("cancelled" in m["Subject"] for m in smtp_server.inbox(consultation.patient.email))
+
+    done = client.post(f"/admin/clinicians/{person.id}/active", data={"active": "no"})
+
+    assert done.status_code == 303 and not stored(session, person.id).active
+    assert actions(session, person.id) == ["clinician.deactivated"]
+    assert "no longer offered to patients" in text(client.get(f"/admin/clinicians/{person.id}"))
+
+
+def test_a_deactivated_clinician_offers_no_times_and_is_offered_again_when_reactivated(
+    client, session, admin, clinic
+):
+    person, service = clinic["okafor"], clinic["heart"]
+    window = (utcnow() + timedelta(days=2), utcnow() + timedelta(days=3))
+
+    client.post(f"/admin/clinicians/{person.id}/active", data={"active": "no"})
+
+    session.commit()
+    assert {slot.clinician_id for slot in find_slots(session, service, *window, utcnow())} == {
+        clinic["raman"].id
+    }
+    client.post(f"/admin/clinicians/{person.id}/active", data={"active": "yes"})
+    session.commit()
+    assert person.id in {slot.clinician_id for slot in find_slots(session, service, *window, utcnow())}
+    assert actions(session, person.id) == ["clinician.deactivated", "clinician.reactivated"]
+
+
+def test_an_admin_keeps_any_clinicians_hours_and_time_off_on_the_clinicians_own_page(
+    client, session, admin, clinic
+):
+    person = clinic["okafor"]
+    base = f"/admin/clinicians/{person.id}"
+
+    added = client.post(f"{base}/hours", data={"weekday": "2", "start": "23:30", "end": "23:59"})
+    # No note: the field is optional, so a form without it is saved, not a server error.
+    off = client.post(
+        f"{base}/time-off", data={"starts_at": "2030-07-01T00:00", "ends_at": "2030-07-15T00:00"}
+    )
+    page = text(client.get(f"{base}/hours"))
+
+    assert (added.status_code, off.status_code) == (303, 303)
+    assert added.headers["Location"] == f"{base}/hours"
+    assert "Hours and time off of Dr Amara Okafor" in page and f'action="{base}/time-off"' in page
+    session.commit()
+    assert session.scalar(select(TimeOff)).clinician_id == person.id
+    rules = session.scalars(select(AvailabilityRule).where(AvailabilityRule.clinician_id == person.id)).all()
+    assert any(rule.weekday == 2 and rule.start_time == time(23, 30) for rule in rules)
+    assert actions(session, person.id) == ["clinician.hours_added", "clinician.time_off_added"]
+
+
+def test_the_admins_hours_page_lists_the_same_clashes_as_the_clinicians_own(client, session, admin, clinic):
+    person = clinic["okafor"]
+    booked = factories.booking(
+        session, clinic["heart"], on_the_grid_in(30), now=utcnow(), clinician_id=person.id
+    )
+    session.commit()
+    for rule in person.availability_rules:
+        client.post(f"/admin/clinicians/{person.id}/hours/{rule.id}/remove")
+
+    page = text(client.get(f"/admin/clinicians/{person.id}/hours"))
+
+    assert f'href="/schedule/consultations/{booked.consultation.id}"' in page
+
+
+def test_the_hours_of_a_clinician_that_does_not_exist_are_not_found(client, admin):
+    assert client.get("/admin/clinicians/2147483647/hours").status_code == 404
+    response = client.post(
+        "/admin/clinicians/2147483647/hours", data={"weekday": "2", "start": "14:00", "end": "17:00"}
+    )
+    assert response.status_code == 404
