@@ -40,14 +40,9 @@ class ReplaceFactorForm(CodeForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
-    """A new password for the signed-in staff member: every session, this one too, ends with it."""
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice: through an admin's one-time link."""
 
-    current_password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Enter your current password."), Length(max=1024)],
-        render_kw={"autocomplete": "current-password"},
-    )
     new_password = PasswordField(
         "New password",
         validators=[DataRequired("Enter a new password."), Length(max=1024)],
@@ -57,4 +52,14 @@ class ChangePasswordForm(FlaskForm):
         "New password again",
         validators=[EqualTo("new_password", "The two new passwords differ.")],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """A new password for the signed-in staff member: every session, this one too, ends with it."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
     )
