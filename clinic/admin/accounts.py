@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..links import password_link_url
 from ..models import StaffUser, utcnow
 from ..staff.accounts import change_role, create_staff, deactivate_staff, unlock_staff
 from ..staff.directory import link_choices, staff_page
@@ -124,7 +125,7 @@ def _password_link_page(user_id: int, *, made: bool) -> str:
         db.session, user_id, secret_key=config["SECRET_KEY"], now=utcnow(), actor=current_staff().actor
     )
     user = db.session.get(StaffUser, user_id)
-    link = url_for("auth.reset_password_page", token=token, _external=True)
+    link = password_link_url(config["PUBLIC_BASE_URL"], token)
     hours = int(RESET_LINK_VALID.total_seconds() // 3600)
     return render_template("admin/staff_link.html", user=user, link=link, made=made, hours=hours)
 

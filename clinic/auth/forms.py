@@ -41,7 +41,7 @@ class ReplaceFactorForm(CodeForm):
 
 
 class NewPasswordForm(FlaskForm):
-    """A new password, typed twice: through an admin's one-time link."""
+    """A new password, typed twice."""
 
     new_password = PasswordField(
         "New password",
@@ -53,6 +53,22 @@ class NewPasswordForm(FlaskForm):
         validators=[EqualTo("new_password", "The two new passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class PasswordLinkForm(NewPasswordForm):
+    """A new password with the admin's link: password_link.js fills in the link's token; without
+    JavaScript the staff member pastes the link."""
+
+    link = StringField(
+        "Your link",
+        validators=[DataRequired("Paste the link your admin gave you."), Length(max=2000)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
+
+    def token(self) -> str:
+        """The token in what was entered: the whole link, or the token alone."""
+        _, found, token = self.link.data.partition("#t=")
+        return (token if found else self.link.data).strip()
 
 
 class ChangePasswordForm(NewPasswordForm):

@@ -50,7 +50,7 @@ def make_reset_token(session: Session, user_id: int, *, secret_key: str, now: da
     return _serializer(secret_key).dumps(payload)
 
 
-def account_for_token(session: Session, token: str, *, secret_key: str, now: datetime) -> StaffUser:
+def _account_for_token(session: Session, token: str, *, secret_key: str, now: datetime) -> StaffUser:
     """The account whose link this is, while the link works; else ResetLinkInvalid."""
     try:
         user_id, fingerprint, issued = _serializer(secret_key).loads(token)
@@ -68,7 +68,7 @@ def reset_password(
 ) -> StaffUser:
     """Set the password a working link allows; ResetLinkInvalid, or InvalidAccount for a short password."""
     check_password(password)
-    user = account_for_token(session, token, secret_key=secret_key, now=now)
+    user = _account_for_token(session, token, secret_key=secret_key, now=now)
     fingerprint = _fingerprint(user)
 
     def still_unused(locked: StaffUser) -> None:
