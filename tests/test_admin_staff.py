@@ -67,7 +67,7 @@ def link_in(page: str) -> str:
 
 def choose_password(client, link: str, password: str = NEW_PASSWORD, confirm: str | None = None):
     """Post the password page as the staff member's browser does with the link's token."""
-    data = {"link": link, "new_password": password, "confirm": password if confirm is None else confirm}
+    data = {"code": link, "new_password": password, "confirm": password if confirm is None else confirm}
     return client.post("/account/password-link", data=data)
 
 
@@ -203,7 +203,7 @@ def test_an_admin_adds_a_clinician_login_who_chooses_a_password_through_the_link
     address, _, token = link_in(page).partition("#t=")
     assert address == "http://127.0.0.1:5000/account/password-link" and token  # no log records a "#" part
     newcomer = factories.browser(app)
-    assert "password_link.js" in newcomer.get("/account/password-link").text
+    assert 'data-link-form="fill"' in newcomer.get("/account/password-link").text
     assert choose_password(newcomer, link_in(page)).status_code == 303
     assert sign_in(newcomer, user, NEW_PASSWORD).headers["Location"] == "/schedule/"
 
@@ -413,7 +413,7 @@ def test_a_password_link_works_once_ends_sessions_and_leaves_the_second_factor(
     again = choose_password(theirs, link, "another passphrase!")
 
     assert again.status_code == 422 and "does not work any more" in again.text
-    assert 'aria-describedby="link-hint link-error"' in again.text
+    assert 'aria-describedby="code-hint code-error"' in again.text
     assert sign_in(theirs, user, STAFF_PASSWORD).status_code == 422
     assert sign_in(theirs, user, NEW_PASSWORD).headers["Location"].startswith("/login/code")
     assert key and fresh(session, user).has_totp

@@ -56,10 +56,10 @@ class NewPasswordForm(FlaskForm):
 
 
 class PasswordLinkForm(NewPasswordForm):
-    """A new password with the admin's link: password_link.js fills in the link's token; without
+    """A new password with the admin's link: open_link.js fills in the link's token; without
     JavaScript the staff member pastes the link."""
 
-    link = StringField(
+    code = StringField(
         "Your link",
         validators=[DataRequired("Paste the link your admin gave you."), Length(max=2000)],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
@@ -67,8 +67,8 @@ class PasswordLinkForm(NewPasswordForm):
 
     def token(self) -> str:
         """The token in what was entered: the whole link, or the token alone."""
-        _, found, token = self.link.data.partition("#t=")
-        return (token if found else self.link.data).strip()
+        _, found, token = self.code.data.partition("#t=")
+        return (token if found else self.code.data).strip()
 
 
 class ChangePasswordForm(NewPasswordForm):

@@ -1,6 +1,6 @@
 """The page an admin's one-time password link opens: the staff member chooses a new password there.
 
-The link carries its token after "#" (clinic/links.py), which browsers never send: password_link.js
+The link carries its token after "#" (clinic/links.py), which browsers never send: open_link.js
 puts it into the form, so it reaches the server only in a POST body, which no access log records.
 """
 
@@ -34,7 +34,7 @@ def password_link() -> ResponseReturnValue:
         form.new_password.errors.append(invalid.errors["password"])
         return render_template("auth/password_link.html", form=form), 422
     except ResetLinkInvalid as dead:
-        form.link.errors.append(str(dead))
+        form.code.errors.append(str(dead))
         return render_template("auth/password_link.html", form=form), 422
     flash("Your password is set: sign in with it now.")
     return redirect(url_for(".login"), 303)
