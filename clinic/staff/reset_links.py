@@ -35,6 +35,8 @@ class ResetLinkInvalid(AccountError):
 
 
 class InactiveAccount(AccountError):
+    """A password link asked for a deactivated account."""
+
     def __init__(self) -> None:
         super().__init__("A deactivated account cannot sign in, so it gets no password link.")
 
