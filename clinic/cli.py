@@ -94,7 +94,7 @@ def deactivate_user(email: str) -> None:
     """Stop a staff login from signing in, and end every session it has."""
     from .staff.accounts import deactivate_staff
 
-    deactivate_staff(db.session, _account(email).id, now=utcnow(), actor=SYSTEM)
+    deactivate_staff(db.session, _account(email).id, now=utcnow(), actor=SYSTEM, keep_an_admin=False)
     click.echo("Deactivated; every session of the account has ended.")
 
 

@@ -9,6 +9,8 @@ from werkzeug.routing import IntegerConverter
 MANAGE_PATH = "/c/<reference>"
 # A companion's waiting room: their own token, which opens nothing under MANAGE_PATH.
 COMPANION_PATH = "/g/<reference>"
+# Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
+PASSWORD_LINK_PATH = "/account/password-link"
 
 
 def manage_url(base_url: str, reference: str, token: str) -> str:
@@ -19,6 +21,11 @@ def manage_url(base_url: str, reference: str, token: str) -> str:
 def companion_url(base_url: str, reference: str, token: str) -> str:
     """The absolute join link of the companion invited to consultation `reference`, carrying their token."""
     return _with_token(base_url, COMPANION_PATH, reference, token)
+
+
+def password_link_url(base_url: str, token: str) -> str:
+    """The absolute one-time password link an admin hands to a staff member."""
+    return _with_token(base_url, PASSWORD_LINK_PATH, "", token)
 
 
 def booking_url(base_url: str, service_id: int) -> str:

@@ -151,7 +151,7 @@ def test_an_account_deactivated_between_password_and_code_gets_no_session(sessio
         session, user.email, factories.STAFF_PASSWORD, now=later, rules=RULES, client=Client()
     )
 
-    deactivate_staff(session, user.id, now=later, actor=SYSTEM)
+    deactivate_staff(session, user.id, now=later, actor=SYSTEM, keep_an_admin=False)
 
     with pytest.raises(LoginRefused):
         sign_in_with_code(

@@ -161,7 +161,7 @@ def test_a_copied_cookie_dies_at_deactivation(app, client, admin, session, now):
     sign_in(client, admin)
     thief = copy_of(app, client)
 
-    deactivate_staff(session, admin.id, now=now, actor=SYSTEM)
+    deactivate_staff(session, admin.id, now=now, actor=SYSTEM, keep_an_admin=False)
 
     assert_sent_to_sign_in(thief)
     assert the_session(session).end_reason is SessionEnd.DEACTIVATED

@@ -13,14 +13,16 @@ SCRIPT = Path(__file__).resolve().parent.parent / "clinic" / "static" / "open_li
 # The page as the script sees it: the address, the history, and the form (or the room, with none).
 PAGE = """
 const fs = require("fs"), vm = require("vm");
-const [hash, withForm] = [process.argv[2], process.argv[3] === "form"];
+const [hash, page] = [process.argv[2], process.argv[3]];
 const seen = {address: null, code: null, submitted: false};
-const code = {value: ""}, opening = {hidden: true}, listeners = {};
+const code = {value: ""}, opening = {hidden: true}, field = {hidden: false}, listeners = {};
 const form = {hidden: false, elements: {code}, submit() { seen.submitted = true; seen.code = code.value; }};
+if (page === "fill") form.dataset = {linkForm: "fill"};
 const document = {
   addEventListener(name, listener) { listeners[name] = listener; },
   querySelector(selector) {
-    return {"form[data-link-form]": withForm ? form : null, "[data-link-opening]": opening}[selector];
+    const found = {"form[data-link-form]": page === "room" ? null : form, "[data-link-opening]": opening};
+    return {...found, "[data-link-field]": field}[selector];
   },
 };
 const window = {
@@ -30,6 +32,8 @@ const window = {
 vm.runInNewContext(fs.readFileSync(process.argv[4], "utf8"), {window, document});
 if (listeners.DOMContentLoaded) listeners.DOMContentLoaded();
 seen.opening = !opening.hidden;
+if (page === "fill") seen.code = code.value;
+if (page === "fill") Object.assign(seen, {field_hidden: field.hidden, form_hidden: form.hidden});
 console.log(JSON.stringify(seen));
 """
 
@@ -62,3 +66,16 @@ def test_without_a_token_the_page_is_left_for_the_visitor(tmp_path, hash):
     seen = run(tmp_path, hash, "form")
 
     assert seen == {"address": None, "code": None, "submitted": False, "opening": False}
+
+
+def test_a_form_with_more_to_fill_in_gets_the_token_and_hides_only_the_links_field(tmp_path):
+    seen = run(tmp_path, "#t=WzEsImFiYyJd.sig-_x", "fill")
+
+    assert seen == {
+        "address": "/c/K7F-3QZ9",
+        "code": "WzEsImFiYyJd.sig-_x",
+        "submitted": False,
+        "opening": False,
+        "field_hidden": True,
+        "form_hidden": False,
+    }

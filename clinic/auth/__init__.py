@@ -1,6 +1,6 @@
 """Staff sign-in, second factor and sign-out; the session rules; the staff member's account page."""
 
-from . import account  # noqa: F401  (its routes join the auth blueprint)
+from . import account, password_link  # noqa: F401  (their routes join the auth blueprint)
 from .access import staff_required
 from .views import bp
 

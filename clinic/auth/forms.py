@@ -40,14 +40,9 @@ class ReplaceFactorForm(CodeForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
-    """A new password for the signed-in staff member: every session, this one too, ends with it."""
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice."""
 
-    current_password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Enter your current password."), Length(max=1024)],
-        render_kw={"autocomplete": "current-password"},
-    )
     new_password = PasswordField(
         "New password",
         validators=[DataRequired("Enter a new password."), Length(max=1024)],
@@ -57,4 +52,30 @@ class ChangePasswordForm(FlaskForm):
         "New password again",
         validators=[EqualTo("new_password", "The two new passwords differ.")],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class PasswordLinkForm(NewPasswordForm):
+    """A new password with the admin's link: open_link.js fills in the link's token; without
+    JavaScript the staff member pastes the link."""
+
+    code = StringField(
+        "Your link",
+        validators=[DataRequired("Paste the link your admin gave you."), Length(max=2000)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
+
+    def token(self) -> str:
+        """The token in what was entered: the whole link, or the token alone."""
+        _, found, token = self.code.data.partition("#t=")
+        return (token if found else self.code.data).strip()
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """A new password for the signed-in staff member: every session, this one too, ends with it."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
     )

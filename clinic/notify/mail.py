@@ -248,10 +248,11 @@ class SMTPBackend:
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop()
-        self._smtp = self._connect()
+        self._smtp = self.connect()
         return self._smtp
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
+        """A new connection, secured and logged in as the settings say (the admin's test mail talks on it)."""
         if self.tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self.timeout, context=self._ssl_context()

@@ -1,11 +1,12 @@
-"""Staff accounts: creating them, their passwords, and ending them (deactivation).
+"""Staff accounts: creating them, their role, their passwords, unlocking and ending them (deactivation).
 
 Every change is an audit event in its own transaction; none carries an e-mail address or a password.
+There is always an active admin: the last one can be neither demoted nor deactivated.
 """
 
 import functools
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -18,7 +19,7 @@ from ..audit import Actor
 from ..models import AuditEvent, Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import write_transaction
 from . import events
-from .errors import InvalidAccount, NoSuchAccount
+from .errors import InvalidAccount, LastAdmin, NoSuchAccount
 from .sessions import close_sessions
 
 MIN_PASSWORD_LENGTH = 12
@@ -103,15 +104,26 @@ def create_staff(
 
 
 def change_password(
-    session: Session, user_id: int, password: str, *, now: datetime, actor: Actor
+    session: Session,
+    user_id: int,
+    password: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    check: Callable[[StaffUser], None] | None = None,
 ) -> StaffUser:
-    """Set a new password, lift any lock and end every session of the account; commits."""
+    """Set a new password, lift any lock and end every session of the account; commits.
+
+    `check` sees the locked account first and may raise to change nothing (a reset link used twice).
+    """
     check_password(password)
     password_hash = hash_password(password)  # before the transaction: the slow hash holds no lock
     with write_transaction(session):
-        user = session.get(StaffUser, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
+        if check is not None:
+            check(user)
         user.password_hash = password_hash
-        user.failed_logins, user.failures_since, user.locked_until = 0, None, None
+        clear_failures(user)
         events.record(session, user.id, "staff.password_changed", now, actor)
         close_sessions(session, user.id, SessionEnd.PASSWORD_CHANGED, now=now, actor=actor)
     return user
@@ -126,24 +138,102 @@ def rehash_if_outdated(session: Session, user: StaffUser, password: str) -> None
         session.get(StaffUser, user.id, with_for_update=True).password_hash = password_hash
 
 
-def deactivate_staff(session: Session, user_id: int, *, now: datetime, actor: Actor) -> StaffUser:
-    """Stop the account signing in and end every session it has; commits."""
+def deactivate_staff(
+    session: Session, user_id: int, *, now: datetime, actor: Actor, keep_an_admin: bool = True
+) -> StaffUser:
+    """Stop the account signing in and end every session it has; commits.
+
+    LastAdmin for the last active admin, unless `keep_an_admin` is off: the server's operator (the CLI),
+    who can always make a new admin, may shut the last one out at once, as in a break-in.
+    """
     with write_transaction(session):
-        user = session.get(StaffUser, user_id, with_for_update=True)
+        if keep_an_admin:
+            _refuse_if_last_admin(session, user_id)
+        user = locked_account(session, user_id)
         user.active = False
         events.record(session, user.id, "staff.deactivated", now, actor)
         close_sessions(session, user.id, SessionEnd.DEACTIVATED, now=now, actor=actor)
     return user
 
 
+def change_role(
+    session: Session,
+    user_id: int,
+    role: StaffRole,
+    *,
+    now: datetime,
+    actor: Actor,
+    clinician_id: int | None = None,
+    department_id: int | None = None,
+) -> StaffUser:
+    """Give the account `role` and its link (a clinician or a department), as `create_staff` checks them;
+    commits. InvalidAccount names each wrong field; LastAdmin when it would leave no active admin."""
+    errors = _role_errors(session, role, clinician_id, department_id, user_id=user_id)
+    if errors:
+        raise InvalidAccount(errors)
+    with write_transaction(session):
+        if role is not StaffRole.ADMIN:
+            _refuse_if_last_admin(session, user_id)
+        user = locked_account(session, user_id)
+        before = {"role": user.role, "clinician": user.clinician_id, "department": user.department_id}
+        user.role, user.clinician_id, user.department_id = role, clinician_id, department_id
+        after = {"role": role, "clinician": clinician_id, "department": department_id}
+        changed = [name for name in before if before[name] != after[name]]
+        if changed:
+            details = {"role": str(role), "changed": changed}
+            events.record(session, user.id, "staff.role_changed", now, actor, details)
+    return user
+
+
+def unlock_staff(session: Session, user_id: int, *, now: datetime, actor: Actor) -> StaffUser:
+    """Lift the lockout after too many failed sign-ins and forget the failures counted; commits."""
+    with write_transaction(session):
+        user = locked_account(session, user_id)
+        was_locked = user.locked_until is not None and user.locked_until > now
+        clear_failures(user)
+        events.record(session, user.id, "staff.unlocked", now, actor, {"was_locked": was_locked})
+    return user
+
+
+def clear_failures(user: StaffUser) -> None:
+    """Forget the account's failed sign-ins and lift its lock (`user` locked by the caller)."""
+    user.failed_logins, user.failures_since, user.locked_until = 0, None, None
+
+
+def locked_account(session: Session, user_id: int) -> StaffUser:
+    """The account, row-locked for the caller's write transaction; NoSuchAccount if there is none."""
+    user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+    if user is None:
+        raise NoSuchAccount("There is no such staff account.")
+    return user
+
+
+def _refuse_if_last_admin(session: Session, user_id: int) -> None:
+    """LastAdmin if `user_id` is the only active admin. Every active admin row is locked, in id order,
+    so two admins demoting each other at once are served one after the other: the second is refused."""
+    admins = session.scalars(
+        select(StaffUser.id)
+        .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
+        .order_by(StaffUser.id)
+        .with_for_update()
+    ).all()
+    if admins == [user_id]:
+        raise LastAdmin()
+
+
 def _role_errors(
-    session: Session, role: StaffRole, clinician_id: int | None, department_id: int | None
+    session: Session,
+    role: StaffRole,
+    clinician_id: int | None,
+    department_id: int | None,
+    *,
+    user_id: int | None = None,
 ) -> dict[str, str]:
     errors = {}
     if role is StaffRole.CLINICIAN:
         if clinician_id is None or session.get(Clinician, clinician_id) is None:
             errors["clinician"] = "A clinician login needs the id of an existing clinician."
-        elif session.scalar(select(StaffUser.id).where(StaffUser.clinician_id == clinician_id)):
+        elif _clinician_login(session, clinician_id) not in (None, user_id):
             errors["clinician"] = "That clinician has a login already."
     elif clinician_id is not None:
         errors["clinician"] = "Only a clinician login is linked to a clinician."
@@ -155,11 +245,16 @@ def _role_errors(
     return errors
 
 
+def _clinician_login(session: Session, clinician_id: int) -> int | None:
+    """The id of the account linked to the clinician, if any."""
+    return session.scalar(select(StaffUser.id).where(StaffUser.clinician_id == clinician_id))
+
+
 def _checked_details(
     session: Session, email: str, display_name: str, password: str, errors: dict[str, str]
 ) -> tuple[str, str]:
     try:
-        email = normalise_email(validate_email(email, check_deliverability=False).normalized)
+        email = normalise_email(validate_email(email.strip(), check_deliverability=False).normalized)
     except EmailNotValidError:
         errors["email"] = "Enter an e-mail address like name@hospital.example."
     else:

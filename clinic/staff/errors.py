@@ -14,10 +14,19 @@ class InvalidAccount(AccountError):
 
 
 class NoSuchAccount(AccountError):
-    """No staff account has that e-mail address."""
+    """No staff account has that e-mail address (or id)."""
+
+    def __init__(self, message: str = "There is no staff account with that e-mail address.") -> None:
+        super().__init__(message)
+
+
+class LastAdmin(AccountError):
+    """The change would leave the hospital without an active admin, and nobody to undo it."""
 
     def __init__(self) -> None:
-        super().__init__("There is no staff account with that e-mail address.")
+        super().__init__(
+            "This is the only active admin account: make someone else an admin first, so that one is left."
+        )
 
 
 class LoginRefused(AccountError):

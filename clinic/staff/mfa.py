@@ -24,7 +24,7 @@ from ..keys import derived_fernet_key
 from ..models import RecoveryCode, StaffUser
 from ..models.transactions import write_transaction
 from . import events
-from .accounts import verify_password
+from .accounts import locked_account, verify_password
 from .errors import CodeRefused
 
 RECOVERY_CODES = 10
@@ -117,7 +117,7 @@ def accept_code(
 def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) -> None:
     """Remove the account's second factor and recovery codes (a lost phone); commits."""
     with write_transaction(session):
-        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        user = locked_account(session, user_id)
         user.totp_secret = user.totp_pending_secret = None
         user.totp_last_step = user.totp_enrolled_at = None
         session.execute(delete(RecoveryCode).where(RecoveryCode.staff_user_id == user_id))

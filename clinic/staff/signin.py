@@ -23,6 +23,7 @@ from .accounts import (
     MIN_PASSWORD_LENGTH,
     change_password,
     check_password,
+    clear_failures,
     dummy_hash,
     rehash_if_outdated,
     staff_by_email,
@@ -193,7 +194,7 @@ def _complete(
             locked = _count_account_failure(session, user, now, rules, client, {"factor": "code"})
             refusal = rules.refused() if locked else CodeRefused()
         else:
-            user.failed_logins, user.failures_since, user.locked_until = 0, None, None
+            clear_failures(user)
             user.last_login_at = now
             row, token = open_session(session, user, now=now, rules=rules.sessions, client=client)
             details = {"session": row.id, "method": proof.method}

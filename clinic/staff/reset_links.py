@@ -1,0 +1,95 @@
+"""One-time links, made by an admin, with which a staff member chooses a new password.
+
+Chosen over a temporary password: nobody but the staff member ever knows a password that works (the
+admin hands over a link that cannot sign in), and nothing is stored. The link is signed with
+SECRET_KEY and names the account and a fingerprint of its current password hash, so setting any
+password spends it (and every other link made before); it dies after RESET_LINK_VALID unused. Using it
+is `change_password`: any lock lifted, every session ended. The second factor still applies at sign-in.
+"""
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..models import StaffUser
+from ..models.transactions import write_transaction
+from . import events
+from .accounts import change_password, check_password, locked_account
+from .errors import AccountError
+
+RESET_LINK_VALID = timedelta(hours=24)
+_SALT = "clinic.staff-password-reset"
+
+
+class ResetLinkInvalid(AccountError):
+    """A reset link that was tampered with, has expired, was used, or names a deactivated account."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This link does not work any more: it was used already, has expired, or a newer one was made. "
+            "Ask an admin for a new link."
+        )
+
+
+class InactiveAccount(AccountError):
+    """A password link asked for a deactivated account."""
+
+    def __init__(self) -> None:
+        super().__init__("A deactivated account cannot sign in, so it gets no password link.")
+
+
+def make_reset_token(session: Session, user_id: int, *, secret_key: str, now: datetime, actor: Actor) -> str:
+    """A token for the reset link of an active account, valid for RESET_LINK_VALID; audited, commits."""
+    with write_transaction(session):
+        user = locked_account(session, user_id)
+        if not user.active:
+            raise InactiveAccount()
+        events.record(session, user.id, "staff.password_link_made", now, actor)
+        payload = [user.id, _fingerprint(user), int(now.timestamp())]
+    return _serializer(secret_key).dumps(payload)
+
+
+def _account_for_token(session: Session, token: str, *, secret_key: str, now: datetime) -> StaffUser:
+    """The account whose link this is, while the link works; else ResetLinkInvalid."""
+    try:
+        user_id, fingerprint, issued = _serializer(secret_key).loads(token)
+        issued_at = datetime.fromtimestamp(int(issued), UTC)
+    except (BadSignature, ValueError, TypeError, OverflowError):
+        raise ResetLinkInvalid() from None
+    user = session.get(StaffUser, user_id) if isinstance(user_id, int) else None
+    if user is None or not _still_works(user, fingerprint, issued_at, now):
+        raise ResetLinkInvalid()
+    return user
+
+
+def reset_password(
+    session: Session, token: str, password: str, *, secret_key: str, now: datetime, remote_addr: str | None
+) -> StaffUser:
+    """Set the password a working link allows; ResetLinkInvalid, or InvalidAccount for a short password."""
+    check_password(password)
+    user = _account_for_token(session, token, secret_key=secret_key, now=now)
+    fingerprint = _fingerprint(user)
+
+    def still_unused(locked: StaffUser) -> None:
+        # Checked again under the row lock: of two uses of one link at once, the second finds it spent.
+        if _fingerprint(locked) != fingerprint or not locked.active:
+            raise ResetLinkInvalid()
+
+    actor = events.actor_for(user.id, remote_addr)
+    return change_password(session, user.id, password, now=now, actor=actor, check=still_unused)
+
+
+def _still_works(user: StaffUser, fingerprint: str, issued_at: datetime, now: datetime) -> bool:
+    fresh = issued_at <= now < issued_at + RESET_LINK_VALID
+    return user.active and fresh and fingerprint == _fingerprint(user)
+
+
+def _fingerprint(user: StaffUser) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=_SALT)
