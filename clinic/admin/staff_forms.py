@@ -37,8 +37,8 @@ class StaffFilterForm(FlaskForm):
         "Accounts",
         choices=[
             SelectChoice(EVERY, "Active and deactivated"),
-            ("active", "Active"),
-            ("inactive", "Deactivated"),
+            SelectChoice("active", "Active"),
+            SelectChoice("inactive", "Deactivated"),
         ],
         default=EVERY,
         invalid_choice_message=NOT_LISTED,
