@@ -1,7 +1,6 @@
 """`flask --app wsgi clinic …` commands."""
 
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -199,7 +198,6 @@ def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""
     from .jobs.worker import run_worker
 
-    _log_to_console()
     with _refusals():
         run_worker(current_app._get_current_object())
 
@@ -213,7 +211,6 @@ def serve(host: str, port: int) -> None:
 
     from .jobs.worker import BackgroundWorker
 
-    _log_to_console()
     app = current_app._get_current_object()
     with _refusals():
         worker = BackgroundWorker(app)
@@ -234,12 +231,6 @@ def _refusals() -> Iterator[None]:
         yield
     except WorkerAlreadyRunning as refusal:
         raise click.ClickException(str(refusal)) from None
-
-
-def _log_to_console() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every tick at INFO; its warnings and errors are what matter.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def register(app: Flask) -> None:
