@@ -25,6 +25,7 @@ from clinic.logs import REQUEST_ID_HEADER, log_handler
 from clinic.models import OutboxMessage, OutboxStatus, utcnow
 from clinic.scheduling.timezones import zone
 
+from . import factories
 from .fakes.outbox import outbox  # noqa: F401
 from .fakes.outbox import text as mail_text
 from .fakes.providers import fake_providers  # noqa: F401
@@ -210,3 +211,19 @@ def test_under_gunicorn_json_access_lines_carry_the_request_id_and_no_query_stri
         json.loads(entry) for entry in (logs / "error.log").read_text().splitlines() if entry.startswith("{")
     ]
     assert any("Booting worker" in entry["message"] for entry in booted)
+
+
+def test_a_signed_in_staff_members_request_lines_carry_their_id_not_their_name_or_email(
+    app, session, json_log
+):
+    user = factories.staff(session, display_name="Octavia Fenwick-Hale")
+    browser = factories.browser(app)
+    factories.sign_in(browser, user)
+
+    page = browser.get("/admin/outbox")
+
+    assert page.status_code == 200
+    request_id = page.headers[REQUEST_ID_HEADER]
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    assert [line["staff_id"] for line in lines if line["request_id"] == request_id] == [user.id]
+    assert "Fenwick" not in json_log.getvalue() and user.email not in json_log.getvalue()
