@@ -16,8 +16,9 @@ from clinic.logs import REQUEST_ID_HEADER, JsonFormatter
 
 # Behind a reverse proxy (TLS, static files) on the same machine.
 bind = "127.0.0.1:8000"
-# Requests only touch the database (providers and mail are the outbox worker's), so a few processes per core.
-workers = multiprocessing.cpu_count() * 2 + 1
+# Requests only touch the database (providers and mail are the outbox worker's), so a few processes per
+# core; each holds one database connection: keep the sum over machines under PostgreSQL's max_connections.
+workers = min(multiprocessing.cpu_count() * 2 + 1, 12)
 # A worker silent this long is killed and replaced; on SIGTERM, requests in hand get as long to finish.
 timeout = 30
 graceful_timeout = 30

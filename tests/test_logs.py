@@ -18,14 +18,18 @@ from email.message import EmailMessage
 import pytest
 import requests
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
+from clinic import create_app
 from clinic.booking.calendar import form_value
+from clinic.extensions import db
 from clinic.logs import REQUEST_ID_HEADER, log_handler
 from clinic.models import OutboxMessage, OutboxStatus, utcnow
 from clinic.scheduling.timezones import zone
 
 from . import factories
+from .conftest import production_config
 from .fakes.outbox import outbox  # noqa: F401
 from .fakes.outbox import text as mail_text
 from .fakes.providers import fake_providers  # noqa: F401
@@ -227,3 +231,16 @@ def test_a_signed_in_staff_members_request_lines_carry_their_id_not_their_name_o
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     assert [line["staff_id"] for line in lines if line["request_id"] == request_id] == [user.id]
     assert "Fenwick" not in json_log.getvalue() and user.email not in json_log.getvalue()
+
+
+def test_in_production_a_database_error_leaves_out_the_values_of_its_statement(
+    database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+    production = create_app(production_config(database_url))
+
+    with production.app_context(), pytest.raises(DBAPIError) as failed:
+        db.session.execute(text("SELECT * FROM no_such_table WHERE name = :name"), {"name": "Ada Lovelace"})
+
+    assert "no_such_table" in str(failed.value) and "Ada Lovelace" not in str(failed.value)
