@@ -12,8 +12,10 @@ import logging
 import random
 import re
 import string
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import requests
@@ -207,14 +209,24 @@ def test_under_gunicorn_json_access_lines_carry_the_request_id_and_no_query_stri
 
     answer = requests.get(f"{base}/healthz?t=secret-token-in-the-query", timeout=30)
 
-    access = [json.loads(line) for line in (logs / "access.log").read_text().splitlines()]
-    (line,) = [entry for entry in access if entry["request_id"] == answer.headers[REQUEST_ID_HEADER]]
+    (line,) = logged_with(logs / "access.log", answer.headers[REQUEST_ID_HEADER])
     assert line["logger"] == "gunicorn.access" and line["path"] == "/healthz" and line["status"] == 200
     assert "secret-token-in-the-query" not in (logs / "access.log").read_text()
     booted = [
         json.loads(entry) for entry in (logs / "error.log").read_text().splitlines() if entry.startswith("{")
     ]
     assert any("Booting worker" in entry["message"] for entry in booted)
+
+
+def logged_with(path: Path, request_id: str, timeout: float = 10) -> list[dict]:
+    """The JSON lines of `path` with `request_id`, once there: gunicorn logs an answer after sending it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        found = [line for line in lines if line.get("request_id") == request_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_a_signed_in_staff_members_request_lines_carry_their_id_not_their_name_or_email(
