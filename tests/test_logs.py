@@ -35,6 +35,7 @@ from .conftest import production_config
 from .fakes.outbox import outbox  # noqa: F401
 from .fakes.outbox import text as mail_text
 from .fakes.providers import fake_providers  # noqa: F401
+from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401
 from .test_api import bearer, booking_body
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401
@@ -256,3 +257,35 @@ def test_in_production_a_database_error_leaves_out_the_values_of_its_statement(
         db.session.execute(text("SELECT * FROM no_such_table WHERE name = :name"), {"name": "Ada Lovelace"})
 
     assert "no_such_table" in str(failed.value) and "Ada Lovelace" not in str(failed.value)
+
+
+def test_the_worker_process_writes_json_lines_each_naming_its_outbox_message(
+    session, clinic, smtp_server, database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CLINIC_LOG_FORMAT", "json")
+    monkeypatch.setenv("CLINIC_LOG_LEVEL", "DEBUG")
+    service, _ = clinic
+    patient = factories.patient_details(name=f"Winifred {word()}", email=f"{word().lower()}@example.org")
+    factories.booking(session, service, next_week_at(10), now=utcnow(), patient=patient)
+    session.commit()
+    due = session.scalars(select(OutboxMessage.id).where(OutboxMessage.due_at <= utcnow())).all()
+
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120)
+    try:
+        deadline = time.monotonic() + 60
+        while _done(session, due) < len(due) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+
+    lines = [json.loads(line) for line in worker.log().splitlines()]
+    ran = [line for line in lines if line["logger"] == "clinic.jobs.dispatch"]
+    assert _done(session, due) == len(due) >= 3  # the meeting and a mail each to patient and clinician
+    assert {line["outbox_id"] for line in ran} == set(due) and all("worker_id" in line for line in ran)
+    assert patient.name not in worker.log() and patient.email not in worker.log()
+
+
+def _done(session, ids: list[int]) -> int:
+    session.commit()  # a fresh snapshot: the worker writes from its own process
+    done = OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.DONE
+    return len(session.scalars(select(OutboxMessage.id).where(*done)).all())
