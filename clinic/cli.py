@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import WSGIRequestHandler
 
 import config as settings
 
@@ -217,9 +218,17 @@ def serve(host: str, port: int) -> None:
     try:
         # No reloader: its second process would start a second worker. (`app.run` refuses to run
         # inside a `flask` command, hence Werkzeug directly.)
-        run_simple(host, port, app, threaded=True)
+        run_simple(host, port, app, threaded=True, request_handler=_PathOnlyRequestHandler)
     finally:
         worker.stop()
+
+
+class _PathOnlyRequestHandler(WSGIRequestHandler):
+    """The development server's request lines without the query string, as gunicorn.conf.py has them."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.path = self.path.partition("?")[0]  # logged once the app has its request: it read the query
+        super().log_request(code, size)
 
 
 @contextmanager
