@@ -54,6 +54,10 @@ class Config:
     PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-01")
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Log lines: "json" (one object per line, production's default) or "text" (readable, development's).
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    # Lowest level logged: DEBUG, INFO, WARNING or ERROR.
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = 3600 * 4
@@ -213,6 +217,9 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    LOG_FORMAT = _env("LOG_FORMAT", "json")
+    # A database error's text then leaves out its statement's parameters (patients' details).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     # In production admins need a second factor unless CLINIC_REQUIRE_ADMIN_MFA=0 says otherwise.
     REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", True)
 

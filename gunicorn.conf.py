@@ -1,9 +1,70 @@
-"""gunicorn's settings for `gunicorn wsgi:app`, which reads this file from the working folder.
+"""gunicorn's settings for `gunicorn wsgi:app`, which reads this file from the working folder; options
+given on the command line win. docs/operations.md has the production start around it.
 
 The access log names the path without its query string: a manage or companion link mailed before their
 tokens moved after "#" (`/c/<reference>?t=…`) still arrives with the token in the query, and query
-strings may carry other personal data.
+strings may carry other personal data. With CLINIC_LOG_FORMAT=json (production's default) gunicorn's
+own lines are JSON objects too, each answer's with the request id the app gave it.
 """
 
+import multiprocessing
+
+from gunicorn.glogging import Logger
+
+import config as settings
+from clinic.logs import REQUEST_ID_HEADER, JsonFormatter
+
+# Behind a reverse proxy (TLS, static files) on the same machine.
+bind = "127.0.0.1:8000"
+# Requests only touch the database (providers and mail are the outbox worker's), so a few processes per
+# core; each holds one database connection: keep the sum over machines under PostgreSQL's max_connections.
+workers = min(multiprocessing.cpu_count() * 2 + 1, 12)
+# A worker silent this long is killed and replaced; on SIGTERM, requests in hand get as long to finish.
+timeout = 30
+graceful_timeout = 30
+# Seconds an idle connection from the proxy stays open.
+keepalive = 5
+# Replace each worker after about this many requests, so slow growth of memory never accumulates.
+max_requests = 2000
+max_requests_jitter = 200
+# Both logs to the standard streams: systemd's journal (or the container's log) keeps them.
+accesslog = "-"
+errorlog = "-"
 # gunicorn's default format, with the path alone (%(U)s) where it logged the request line (%(r)s).
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+LOG_FORMAT = settings.configs[settings.config_name()].LOG_FORMAT
+
+
+class ClinicLogger(Logger):
+    """gunicorn's logs, as JSON objects when the app logs JSON; otherwise as gunicorn writes them."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if LOG_FORMAT == "json":
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if LOG_FORMAT != "json":
+            return super().access(resp, req, environ, request_time)
+        if not self.access_log_enabled:
+            return None
+        method, path, status = environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), resp.status_code
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == REQUEST_ID_HEADER.lower()), None
+        )
+        fields = {
+            "request_id": request_id,
+            "method": method,
+            "path": path,  # never the query string (above)
+            "status": status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+        }
+        self.access_log.info("%s %s %s", method, path, status, extra={"fields": fields})
+        return None
+
+
+logger_class = ClinicLogger

@@ -7,7 +7,7 @@ from flask import Flask
 
 import config as settings
 
-from . import audit
+from . import audit, logs
 from .extensions import csrf, db, login_manager, migrate
 from .links import IdConverter
 from .models.transactions import configure_sqlite
@@ -28,6 +28,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     elif isinstance(config, dict):
         app.config.update(config)
     _refuse_unsafe_production(app)
+    logs.init_app(app)  # first, so every later before_request function logs with the request id
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)

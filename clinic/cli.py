@@ -1,7 +1,6 @@
 """`flask --app wsgi clinic …` commands."""
 
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -9,6 +8,7 @@ from datetime import datetime
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import WSGIRequestHandler
 
 import config as settings
 
@@ -199,7 +199,6 @@ def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""
     from .jobs.worker import run_worker
 
-    _log_to_console()
     with _refusals():
         run_worker(current_app._get_current_object())
 
@@ -213,16 +212,23 @@ def serve(host: str, port: int) -> None:
 
     from .jobs.worker import BackgroundWorker
 
-    _log_to_console()
     app = current_app._get_current_object()
     with _refusals():
         worker = BackgroundWorker(app)
     try:
         # No reloader: its second process would start a second worker. (`app.run` refuses to run
         # inside a `flask` command, hence Werkzeug directly.)
-        run_simple(host, port, app, threaded=True)
+        run_simple(host, port, app, threaded=True, request_handler=_PathOnlyRequestHandler)
     finally:
         worker.stop()
+
+
+class _PathOnlyRequestHandler(WSGIRequestHandler):
+    """The development server's request lines without the query string, as gunicorn.conf.py has them."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.path = self.path.partition("?")[0]  # logged once the app has its request: it read the query
+        super().log_request(code, size)
 
 
 @contextmanager
@@ -234,12 +240,6 @@ def _refusals() -> Iterator[None]:
         yield
     except WorkerAlreadyRunning as refusal:
         raise click.ClickException(str(refusal)) from None
-
-
-def _log_to_console() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every tick at INFO; its warnings and errors are what matter.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def register(app: Flask) -> None:

@@ -147,3 +147,27 @@ def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 60) -> 
         except requests.RequestException:
             time.sleep(0.2)
     raise TimeoutError("gunicorn did not start")
+
+
+def test_the_development_servers_request_lines_leave_out_the_query_and_its_token(database_url, tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "development",
+        "CLINIC_DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "serve", "--port", str(port)]
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}", server)
+        requests.get(f"http://127.0.0.1:{port}/c/ABC-DEFG?t=a-token-in-the-query", timeout=30)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    lines = _lines(log)
+    assert any("GET /c/ABC-DEFG HTTP/1.1" in line for line in lines), lines
+    assert [line for line in lines if "a-token-in-the-query" in line] == []

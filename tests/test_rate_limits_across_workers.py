@@ -73,6 +73,7 @@ def gunicorn(database_url, tmp_path, key_prefix):
     env = {
         **os.environ,
         "CLINIC_ENV": "production",
+        "CLINIC_LOG_FORMAT": "text",  # the access log in the --access-logformat below, not JSON
         "CLINIC_INSTANCE_PATH": str(instance),
         "CLINIC_DATABASE_URL": database_url,
         "CLINIC_SECRET_KEY": TEST_SECRET,

@@ -13,6 +13,7 @@ from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
+from ..logs import bind
 from ..models import SessionEnd, StaffUser, utcnow
 from ..staff.sessions import Client, check_session
 from ..staff.signin import SecondStep, SignInRules
@@ -42,6 +43,8 @@ def load_staff(token: str) -> StaffUser | None:
     if check.user is None:
         session.pop("_user_id", None)  # Flask-Login's key: a dead token need not be looked up again
         _say_why(check.ended)
+    else:
+        bind(staff_id=check.user.id)  # the rest of the request's log lines say who
     return check.user
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, joinedload
 
+from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..models.transactions import write_transaction
@@ -50,7 +51,8 @@ def dispatch(
             # Nobody else changes a message while we hold its claim: detached, no commit makes it reload.
             session.expunge(message)
         for message in batch:
-            run_message(session, ctx, message, worker_id, clock())
+            with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
+                run_message(session, ctx, message, worker_id, clock())
         ran += len(batch)
     return ran
 
@@ -86,6 +88,8 @@ def run_message(
         log.warning("outbox message %s: %s after %s", label, result.outcome, result.error)
     elif result.outcome:
         log.info("outbox message %s: %s", label, result.outcome)
+    else:
+        log.debug("outbox message %s: done", label)
     return status
 
 

@@ -20,6 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
+from ..logs import log_context
 from ..models import utcnow
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
@@ -49,7 +50,7 @@ class Worker:
 
     def tick(self) -> int:
         """Take back expired claims, then run every due message; returns how many ran."""
-        with self.app.app_context():
+        with self.app.app_context(), log_context(worker_id=self.worker_id):
             try:
                 reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
                 mail = mail_backend(self.settings.config, self.settings.instance_path)
