@@ -101,7 +101,8 @@ def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_i
 
     assert "Skin check review" in room.text and "Cancel your consultation?" in cancel_page.text
     assert "You are invited to join" in guest_room.text
-    access, app_log = _lines(logs / "access.log"), _lines(logs / "app.log")
+    access = _lines(logs / "access.log", waiting_for=f"POST /g/{reference} ")
+    app_log = _lines(logs / "app.log")
     every_line = access + app_log + _lines(logs / "error.log")
     assert [line for line in every_line if any(token in line for token in tokens)] == []
     assert sum(f"POST /c/{reference} " in line for line in access) == 1
@@ -120,14 +121,21 @@ def test_a_link_mailed_before_with_its_token_in_the_query_leaves_it_in_no_log_li
     room = requests.get(f"{base}/c/{reference}?t={booked.manage_token}", timeout=30)
 
     assert room.status_code == 200 and room.url == f"{base}/c/{reference}"
-    access = _lines(logs / "access.log")
+    access = _lines(logs / "access.log", waiting_for=f'"GET /c/{reference} HTTP/1.1" 303')
     assert any(f'"GET /c/{reference} HTTP/1.1" 303' in line for line in access)
     every_line = access + _lines(logs / "app.log") + _lines(logs / "error.log")
     assert [line for line in every_line if booked.manage_token in line] == []
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text().splitlines()
+def _lines(path: Path, waiting_for: str = "", timeout: float = 10) -> list[str]:
+    """The file's lines; with `waiting_for`, once a line holds it (gunicorn writes an access line after
+    it has sent the answer, so the client can be faster than the log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = path.read_text().splitlines()
+        if not waiting_for or any(waiting_for in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def _free_port() -> int:
