@@ -13,7 +13,14 @@ MIGRATIONS_DIR = str(_ROOT / "migrations")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"CLINIC_{name}", default)
+    """CLINIC_<name>, or the contents of the file named by CLINIC_<name>_FILE (for secrets kept out of
+    the environment, e.g. Docker or systemd credentials); setting both is a mistake."""
+    path = os.environ.get(f"CLINIC_{name}_FILE")
+    if path is None:
+        return os.environ.get(f"CLINIC_{name}", default)
+    if f"CLINIC_{name}" in os.environ:
+        raise ValueError(f"set CLINIC_{name} or CLINIC_{name}_FILE, not both")
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -34,10 +41,23 @@ def instance_path() -> str:
 
 
 class Config:
-    # Signs sessions and CSRF tokens and derives manage-link tokens; production refuses the default.
+    # Signs sessions and CSRF tokens; production refuses the default and anything under 32 bytes.
     SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
+    # Former secret keys, comma separated: sessions and links they signed keep working while you rotate.
+    SECRET_KEY_FALLBACKS = [key for key in (_env("SECRET_KEY_FALLBACKS") or "").split(",") if key]
+    # Keys of manage and companion links, comma separated: the first makes new links, all keep theirs
+    # working; outside production derived from SECRET_KEY when unset, required in production.
+    MANAGE_TOKEN_KEY = _env("MANAGE_TOKEN_KEY")
     # Database URL; SQLite in the instance folder by default, e.g. postgresql+psycopg://user@host/db.
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_path()}/clinic.sqlite"
+    # "true" lets production run on SQLite (one machine, one worker); refused otherwise.
+    ALLOW_SQLITE = _flag("ALLOW_SQLITE", False)
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", "0"))
+    # Bearer token that shows /readyz's figures (counts, ages); without it callers see only ok or not.
+    READYZ_TOKEN = _env("READYZ_TOKEN")
     # Name of the hospital as shown to patients.
     HOSPITAL_NAME = _env("HOSPITAL_NAME", "St Example University Hospital")
     # Time zone preset on the booking page before the browser reports the patient's own.
@@ -73,6 +93,8 @@ class Config:
     PROVIDER_READ_TIMEOUT = float(_env("PROVIDER_READ_TIMEOUT", "10"))
     # Jitsi server that hosts the rooms; use your own or JaaS for clinical traffic.
     JITSI_BASE_URL = _env("JITSI_BASE_URL", "https://meet.jit.si")
+    # "true" lets production use the public meet.jit.si without JWT, where anyone with a link can host.
+    ALLOW_PUBLIC_JITSI = _flag("ALLOW_PUBLIC_JITSI", False)
     # Jitsi token-auth application id (JWT iss); with the secret, every link carries a JWT.
     JITSI_APP_ID = _env("JITSI_APP_ID")
     # Jitsi token-auth shared secret (HS256).
@@ -222,6 +244,7 @@ class ProductionConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     # In production admins need a second factor unless CLINIC_REQUIRE_ADMIN_MFA=0 says otherwise.
     REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", True)
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", str(365 * 24 * 3600)))
 
 
 configs = {

@@ -7,7 +7,7 @@ from flask import Flask
 
 import config as settings
 
-from . import audit, logs
+from . import audit, logs, production
 from .extensions import csrf, db, login_manager, migrate
 from .links import IdConverter
 from .models.transactions import configure_sqlite
@@ -78,14 +78,6 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
 def _refuse_unsafe_production(app: Flask) -> None:
     if app.debug or app.testing:
         return
-    if app.config["SECRET_KEY"] in (None, "", settings.DEFAULT_SECRET_KEY):
-        raise RuntimeError("CLINIC_SECRET_KEY must be set to a long random value in production")
-    if app.config["MAIL_BACKEND"] == "file":
-        raise RuntimeError(
-            "CLINIC_MAIL_BACKEND must be smtp in production: mail written to files reaches nobody"
-        )
-    if not app.config["NOTES_KEY"]:
-        raise RuntimeError(
-            "CLINIC_NOTES_KEY must be set in production: consultation notes are encrypted with it "
-            "(one or more Fernet keys, comma separated; see the README)"
-        )
+    found = production.problems(app.config)
+    if found:
+        raise production.UnsafeProductionConfig(found)

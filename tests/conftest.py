@@ -41,18 +41,30 @@ def build_app(database_url: str, instance_path: str, **overrides):
     return create_app(config)
 
 
+# Production settings that pass every refusal (on SQLite too, allowed here as the tests run on it).
+PRODUCTION_SETTINGS = {
+    "SECRET_KEY": "a-long-random-production-secret-for-tests",
+    "MANAGE_TOKEN_KEY": "a-long-random-manage-token-key-for-tests",
+    "MAIL_BACKEND": "smtp",
+    "NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
+    "JITSI_BASE_URL": "https://video.hospital.example",
+    "ALLOW_SQLITE": True,
+}
+
+
 def production_config(database_url: str, **settings) -> type:
-    """A production config class with a real-looking secret key, for tests of production's refusals.
+    """A production config class that starts cleanly, for tests of production's refusals.
 
     Use with CLINIC_ENV=production set, so the development defaults are not loaded underneath.
     """
-    defaults = {
-        "SECRET_KEY": "a-long-random-production-secret-for-tests",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "MAIL_BACKEND": "smtp",
-        "NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
-    }
+    defaults = {**PRODUCTION_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url}
     return type("Production", (ProductionConfig,), defaults | settings)
+
+
+def production_environment(database_url: str) -> dict[str, str]:
+    """The same clean production settings as CLINIC_* variables, for a server started in a subprocess."""
+    variables = {f"CLINIC_{name}": str(value) for name, value in PRODUCTION_SETTINGS.items()}
+    return {**variables, "CLINIC_ENV": "production", "CLINIC_DATABASE_URL": database_url}
 
 
 def reset_postgres(url: str) -> None:

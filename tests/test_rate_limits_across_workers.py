@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from clinic.models import Consultation
 
-from .conftest import TEST_SECRET, production_config
+from .conftest import production_environment
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,13 +72,9 @@ def gunicorn(database_url, tmp_path, key_prefix):
     (instance / "config.py").write_text(f"RATELIMIT_KEY_PREFIX = {key_prefix!r}\n")
     env = {
         **os.environ,
-        "CLINIC_ENV": "production",
+        **production_environment(database_url),
         "CLINIC_LOG_FORMAT": "text",  # the access log in the --access-logformat below, not JSON
         "CLINIC_INSTANCE_PATH": str(instance),
-        "CLINIC_DATABASE_URL": database_url,
-        "CLINIC_SECRET_KEY": TEST_SECRET,
-        "CLINIC_MAIL_BACKEND": "smtp",
-        "CLINIC_NOTES_KEY": production_config(database_url).NOTES_KEY,
         "CLINIC_RATELIMIT_STORAGE_URL": REDIS_URL,
         "CLINIC_RATELIMIT_BOOKING": f"{BOOKINGS_ALLOWED} per hour",
         "CLINIC_RATELIMIT_SLOT_SEARCH": f"{SEARCHES_ALLOWED} per hour",

@@ -112,6 +112,15 @@ def get_provider(name: str, settings: Mapping[str, Any]) -> MeetingProvider:
     return _shared(provider_type, provider_type.settings_type.from_mapping(settings))
 
 
+def configuration_problem(name: str, settings: Mapping[str, Any]) -> str | None:
+    """Why provider `name` cannot run with `settings` (an unknown name, missing settings), or None."""
+    try:
+        get_provider(name, settings)
+    except ProviderNotConfigured as error:
+        return str(error)
+    return None
+
+
 @functools.lru_cache(maxsize=16)
 def _shared(provider_type: type, settings: Hashable) -> MeetingProvider:
     return provider_type(settings)

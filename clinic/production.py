@@ -1,0 +1,104 @@
+"""What production refuses to start with: every unsafe setting, named at once so one restart fixes all."""
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+import config as settings
+
+from .meetings.base import configuration_problem
+
+MIN_SECRET_KEY_BYTES = 32
+PUBLIC_JITSI_HOST = "meet.jit.si"
+
+
+class UnsafeProductionConfig(RuntimeError):
+    """Production settings that would put patients or their data at risk; the message lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start in production:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def problems(config: Mapping[str, Any]) -> list[str]:
+    """Every reason these settings are unsafe in production, in words that name the setting to fix."""
+    return [
+        *_secret_problems(config),
+        *_database_problems(config),
+        *_mail_problems(config),
+        *_provider_problems(config),
+    ]
+
+
+def _database_problems(config: Mapping[str, Any]) -> list[str]:
+    sqlite = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
+    if sqlite and not config["ALLOW_SQLITE"]:
+        return [
+            "CLINIC_DATABASE_URL is SQLite: use PostgreSQL (several web processes and workers), "
+            "or set CLINIC_ALLOW_SQLITE=true for a single machine"
+        ]
+    return []
+
+
+def _secret_problems(config: Mapping[str, Any]) -> list[str]:
+    found = []
+    secret = config["SECRET_KEY"] or ""
+    if secret == settings.DEFAULT_SECRET_KEY or len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        found.append(
+            f"CLINIC_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes, "
+            "not the default"
+        )
+    if not config["MANAGE_TOKEN_KEY"]:
+        found.append("CLINIC_MANAGE_TOKEN_KEY must be set: it makes the patients' manage links")
+    if not config["NOTES_KEY"]:
+        found.append(
+            "CLINIC_NOTES_KEY must be set: consultation notes are encrypted with it "
+            "(one or more Fernet keys, comma separated; see the README)"
+        )
+    return found
+
+
+def _mail_problems(config: Mapping[str, Any]) -> list[str]:
+    if config["MAIL_BACKEND"] == "file":
+        return ["CLINIC_MAIL_BACKEND must be smtp: mail written to files reaches nobody"]
+    if config["SMTP_TLS"] == "none" and not _is_local(config["SMTP_HOST"]):
+        return [
+            f"CLINIC_SMTP_TLS is none to {config['SMTP_HOST']}: use starttls or ssl, "
+            "or relay through a local server"
+        ]
+    return []
+
+
+def _provider_problems(config: Mapping[str, Any]) -> list[str]:
+    found = []
+    for setting in ("MEETING_PROVIDER", "MEETING_FALLBACK_PROVIDER"):
+        name = config[setting]
+        if setting != "MEETING_PROVIDER" and name == config["MEETING_PROVIDER"]:
+            continue  # said once is enough
+        problem = configuration_problem(name, config)
+        if problem:
+            found.append(f"CLINIC_{setting} is {name}: {problem}")
+        elif name == "jitsi" and _public_jitsi_without_jwt(config):
+            found.append(
+                f"CLINIC_{setting} is jitsi on the public {PUBLIC_JITSI_HOST} without JWT, where anyone "
+                "with the patient's link can host: use your own server or JaaS with CLINIC_JITSI_APP_ID "
+                "and CLINIC_JITSI_APP_SECRET, or set CLINIC_ALLOW_PUBLIC_JITSI=true"
+            )
+    return found
+
+
+def _public_jitsi_without_jwt(config: Mapping[str, Any]) -> bool:
+    public = urlsplit(config["JITSI_BASE_URL"]).hostname == PUBLIC_JITSI_HOST
+    return public and not config["JITSI_APP_SECRET"] and not config["ALLOW_PUBLIC_JITSI"]
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

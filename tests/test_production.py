@@ -1,0 +1,153 @@
+"""Production refuses to start with unsafe settings, naming every problem at once; safe settings start."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clinic import create_app
+from clinic.production import UnsafeProductionConfig
+
+from .conftest import production_config, production_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ZOOM = {"ZOOM_ACCOUNT_ID": "acct", "ZOOM_CLIENT_ID": "client", "ZOOM_CLIENT_SECRET": "zoom-secret"}
+
+
+@pytest.fixture
+def production(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+
+
+def refusals(database_url: str, **settings) -> list[str]:
+    with pytest.raises(UnsafeProductionConfig) as refused:
+        create_app(production_config(database_url, **settings))
+    return refused.value.problems
+
+
+def test_a_safe_production_config_starts(production, database_url):
+    app = create_app(production_config(database_url))
+
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_every_problem_is_named_at_once(production, tmp_path):
+    found = refusals(
+        f"sqlite:///{tmp_path}/clinic.sqlite",
+        SECRET_KEY="short",
+        MANAGE_TOKEN_KEY=None,
+        NOTES_KEY=None,
+        MAIL_BACKEND="file",
+        ALLOW_SQLITE=False,
+        MEETING_PROVIDER="teams",
+        JITSI_BASE_URL="https://meet.jit.si",
+    )
+
+    named = ["SECRET_KEY", "MANAGE_TOKEN_KEY", "NOTES_KEY", "DATABASE_URL", "MAIL_BACKEND", "TEAMS", "JITSI"]
+    assert len(found) == len(named)
+    for setting, problem in zip(named, found, strict=True):
+        assert setting in problem
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"SECRET_KEY": "dev-only-not-secret"}, "CLINIC_SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 31}, "CLINIC_SECRET_KEY"),
+        ({"SECRET_KEY": ""}, "CLINIC_SECRET_KEY"),
+        ({"MANAGE_TOKEN_KEY": None}, "CLINIC_MANAGE_TOKEN_KEY"),
+        ({"NOTES_KEY": None}, "CLINIC_NOTES_KEY"),
+        ({"MAIL_BACKEND": "file"}, "CLINIC_MAIL_BACKEND"),
+        (
+            {"SMTP_HOST": "smtp.hospital.example", "SMTP_TLS": "none"},
+            "CLINIC_SMTP_TLS is none to smtp.hospital",
+        ),
+        ({"MEETING_PROVIDER": "teams"}, "CLINIC_TEAMS_CLIENT_SECRET"),
+        ({"MEETING_PROVIDER": "zoom", "ZOOM_CLIENT_SECRET": None}, "CLINIC_ZOOM_CLIENT_SECRET"),
+        ({"MEETING_PROVIDER": "webhook", "WEBHOOK_URL": "https://meet.hospital.example"}, "WEBHOOK_SECRET"),
+        (
+            {"MEETING_PROVIDER": "zoom", **ZOOM, "MEETING_FALLBACK_PROVIDER": "teams"},
+            "FALLBACK_PROVIDER is teams",
+        ),
+        ({"MEETING_PROVIDER": "skype"}, "unknown meeting provider 'skype'"),
+        ({"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": None}, "CLINIC_JITSI_APP_SECRET"),
+        ({"JITSI_BASE_URL": "https://meet.jit.si"}, "CLINIC_ALLOW_PUBLIC_JITSI"),
+        ({"MEETING_PROVIDER": "zoom", **ZOOM, "JITSI_BASE_URL": "https://meet.jit.si/"}, "FALLBACK_PROVIDER"),
+    ],
+)
+def test_production_refuses_an_unsafe_setting_by_name(production, database_url, settings, named):
+    found = refusals(database_url, **settings)
+
+    assert len(found) == 1 and named in found[0]
+
+
+def test_production_refuses_sqlite_unless_allowed(production, tmp_path):
+    sqlite = f"sqlite:///{tmp_path}/clinic.sqlite"
+
+    assert "CLINIC_ALLOW_SQLITE" in refusals(sqlite, ALLOW_SQLITE=False)[0]
+    assert create_app(production_config(sqlite, ALLOW_SQLITE=True))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"SMTP_HOST": "localhost", "SMTP_TLS": "none"},
+        {"SMTP_HOST": "127.0.0.1", "SMTP_TLS": "none"},
+        {"SMTP_HOST": "::1", "SMTP_TLS": "none"},
+        {"SMTP_HOST": "smtp.hospital.example", "SMTP_TLS": "starttls"},
+        {"JITSI_BASE_URL": "https://meet.jit.si", "ALLOW_PUBLIC_JITSI": True},
+        {"JITSI_BASE_URL": "https://meet.jit.si", "JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": "jwt-secret"},
+        {"MEETING_PROVIDER": "zoom", **ZOOM},
+    ],
+)
+def test_production_starts_with_these_safe_choices(production, database_url, settings):
+    assert create_app(production_config(database_url, **settings))
+
+
+def test_production_tells_browsers_to_use_https_only(production, database_url):
+    app = create_app(production_config(database_url))
+
+    answer = app.test_client().get("/healthz")
+
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_development_sends_no_hsts_as_it_runs_on_plain_http(client):
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers
+
+
+def start_production(variables: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Import wsgi.py in a fresh interpreter, as gunicorn does, with these CLINIC_* variables."""
+    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    command = [sys.executable, "-c", "from wsgi import app; print(len(app.config['SECRET_KEY']))"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_secrets_may_come_from_files_named_by_file_settings(database_url, tmp_path):
+    variables = production_environment(database_url)
+    for name, value in [("SECRET_KEY", "s" * 40 + "\n"), ("MANAGE_TOKEN_KEY", "m" * 40)]:
+        (tmp_path / name).write_text(value)
+        variables[f"CLINIC_{name}_FILE"] = str(tmp_path / name)
+        del variables[f"CLINIC_{name}"]
+
+    started = start_production(variables, tmp_path)
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "40"  # the file's contents, without its final newline
+
+
+def test_a_secret_given_both_inline_and_as_a_file_is_refused(database_url, tmp_path):
+    (tmp_path / "secret_key").write_text("s" * 40)
+    variables = {
+        **production_environment(database_url),
+        "CLINIC_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+    }
+
+    started = start_production(variables, tmp_path)
+
+    assert started.returncode != 0
+    assert "set CLINIC_SECRET_KEY or CLINIC_SECRET_KEY_FILE, not both" in started.stderr
