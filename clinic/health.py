@@ -1,27 +1,38 @@
-"""GET /healthz: 200 while the app is up and its database answers, with the state of the background work.
+"""GET /healthz: the process is up (for a supervisor's liveness probe; it never touches the database).
+GET /readyz: whether it can serve, and how the background work is doing (for load balancers and monitoring).
 
-The web process is healthy even when no worker runs (a load balancer must not drop it for that);
-monitoring reads `worker.status` and the outbox figures to page someone before reminders go missing.
+/readyz answers 503 only when the database does not answer: a load balancer must not drop every web
+process because the worker stopped. Monitoring reads each check; the figures behind them need
+`Authorization: Bearer <CLINIC_READYZ_TOKEN>`.
 """
 
-from flask import Blueprint
+import hmac
+
+from flask import Blueprint, current_app, request
 
 from .extensions import db
-from .jobs.heartbeat import outbox_health
 from .models import utcnow
+from .readiness import readiness
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    health = outbox_health(db.session, utcnow())
-    return {
-        "status": "ok",
-        "worker": {"status": "ok" if health.worker_ok else "missing", "live": health.live_workers},
-        "outbox": {
-            "due": health.due_messages,
-            "oldest_due_seconds": health.oldest_due_seconds,
-            "dead_letters": health.dead_letters,
-        },
-    }
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    report = readiness(db.session, utcnow())
+    checks = report.checks()
+    body = {"status": "ok" if set(checks.values()) == {"ok"} else "failing", "checks": checks}
+    if _monitor_asks():
+        body["figures"] = report.figures()
+    return body, 200 if report.serving else 503
+
+
+def _monitor_asks() -> bool:
+    token = current_app.config["READYZ_TOKEN"]
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())

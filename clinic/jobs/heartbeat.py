@@ -1,6 +1,6 @@
 """Worker heartbeats: each worker notes in the database that it is alive, so others can tell.
 
-/healthz reports the live workers and how far the outbox is behind, so a hospital's monitoring
+/readyz reports the live workers and how far the outbox is behind, so a hospital's monitoring
 sees a stopped worker before patients miss their reminders. On SQLite a second worker refuses
 to start while one is alive: the embedded database has one writer at a time, so a second worker
 adds no throughput, only lock waits that end in "database is locked".
@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ..models import OutboxMessage, OutboxStatus, WorkerHeartbeat
+from ..models import OutboxKind, OutboxMessage, OutboxStatus, WorkerHeartbeat
 from ..models.transactions import write_transaction
 
 HEARTBEAT_INTERVAL = timedelta(seconds=10)
 # Three missed beats: a worker busy with a long batch still beats, from its own thread.
 ALIVE_WITHIN = 3 * HEARTBEAT_INTERVAL
+MEETING_KINDS = tuple(kind for kind in OutboxKind if kind.startswith("meeting."))
 # Rows of workers gone this long are only clutter.
 FORGET_AFTER = timedelta(days=1)
 
@@ -30,12 +31,14 @@ class WorkerAlreadyRunning(RuntimeError):
 
 @dataclass(frozen=True)
 class OutboxHealth:
-    """What /healthz tells about the background work."""
+    """What /readyz tells about the background work."""
 
     live_workers: int
     due_messages: int
     oldest_due_seconds: int | None
     dead_letters: int
+    # Meeting calls that failed and wait for another attempt: the providers' health, as last seen.
+    meeting_retries: int
 
     @property
     def worker_ok(self) -> bool:
@@ -77,15 +80,21 @@ def retire(session: Session, worker_id: str) -> None:
 
 
 def outbox_health(session: Session, now: datetime) -> OutboxHealth:
-    """Live workers, due messages and the oldest one's wait, and dead letters waiting for an admin."""
-    pending = OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now
-    due, oldest = session.execute(select(func.count(), func.min(OutboxMessage.due_at)).where(*pending)).one()
+    """Live workers, due messages and the oldest one's wait, dead letters waiting for an admin, and
+    meeting calls waiting to be retried."""
+    pending = OutboxMessage.status == OutboxStatus.PENDING
+    due, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.due_at)).where(pending, OutboxMessage.due_at <= now)
+    ).one()
     dead = session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.DEAD))
+    meetings = OutboxMessage.kind.in_(MEETING_KINDS)
+    retries = select(func.count()).where(pending, meetings, OutboxMessage.attempts > 0)
     return OutboxHealth(
         live_workers=len(_alive(session, now)),
         due_messages=due,
         oldest_due_seconds=None if oldest is None else int((now - oldest).total_seconds()),
         dead_letters=dead,
+        meeting_retries=session.scalar(retries),
     )
 
 

@@ -60,7 +60,7 @@ class OutboxMessage(Base):
 
 
 class WorkerHeartbeat(Base):
-    """A running outbox worker as it last reported itself: for /healthz, and to keep SQLite to one worker."""
+    """A running outbox worker as it last reported itself: for /readyz, and to keep SQLite to one worker."""
 
     __tablename__ = "worker_heartbeat"
 

@@ -1,0 +1,67 @@
+"""What /readyz reports: whether this process can serve (its database answers), and the state of the
+background work that monitoring should page someone about.
+
+Each check is ok or failing, or unknown when the database cannot be asked. The figures behind them
+(counts, ages) are for the hospital's monitoring only: to anyone else they would tell how busy the
+clinic is and whether its reminders are going out.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .jobs.heartbeat import OutboxHealth, outbox_health
+
+# A due message waiting longer than this means the workers are stopped or cannot keep up.
+OUTBOX_LATE_AFTER = timedelta(minutes=5)
+log = logging.getLogger(__name__)
+CHECKS = ("database", "worker", "outbox", "dead_letters", "providers")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    health: OutboxHealth | None  # None: the database did not answer
+
+    @property
+    def serving(self) -> bool:
+        """Whether this process can serve requests: a stopped worker alone must not take it out of service."""
+        return self.health is not None
+
+    def checks(self) -> dict[str, str]:
+        """Each check as "ok", "failing" or "unknown"."""
+        if self.health is None:
+            return {name: "failing" if name == "database" else "unknown" for name in CHECKS}
+        health = self.health
+        passed = {
+            "database": True,
+            "worker": health.worker_ok,
+            "outbox": (health.oldest_due_seconds or 0) <= OUTBOX_LATE_AFTER.total_seconds(),
+            "dead_letters": health.dead_letters == 0,
+            "providers": health.meeting_retries == 0,
+        }
+        return {name: "ok" if passed[name] else "failing" for name in CHECKS}
+
+    def figures(self) -> dict[str, dict[str, int | None]]:
+        """The numbers behind the checks, for the hospital's own monitoring."""
+        if self.health is None:
+            return {}
+        health = self.health
+        return {
+            "worker": {"live": health.live_workers},
+            "outbox": {"due": health.due_messages, "oldest_due_seconds": health.oldest_due_seconds},
+            "dead_letters": {"count": health.dead_letters},
+            "providers": {"meeting_calls_retrying": health.meeting_retries},
+        }
+
+
+def readiness(session: Session, now: datetime) -> Readiness:
+    """Ask the database for the state of the background work; a database that fails is itself the answer."""
+    try:
+        return Readiness(outbox_health(session, now))
+    except SQLAlchemyError as error:
+        log.warning("the database does not answer: %s", type(error).__name__)
+        session.rollback()
+        return Readiness(None)

@@ -1,0 +1,125 @@
+"""/healthz says the process is up and nothing else; /readyz checks the database and the background work,
+in JSON even while the database is down, with figures only for the holder of CLINIC_READYZ_TOKEN."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from clinic.extensions import db
+from clinic.jobs.heartbeat import new_worker_id, register
+from clinic.models import OutboxMessage, OutboxStatus, utcnow
+
+from . import factories
+from .conftest import build_app
+from .fakes.outbox import open_clinic
+
+REFUSING_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/clinic"  # nothing listens on port 1
+TOKEN = "readyz-token-for-monitoring"
+AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
+CHECKS = {"database", "worker", "outbox", "dead_letters", "providers"}
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = build_app(database_url, str(tmp_path / "instance"), READYZ_TOKEN=TOKEN)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def down(tmp_path):
+    """The app with a database that refuses every connection."""
+    app = build_app(REFUSING_DATABASE, str(tmp_path / "down"), READYZ_TOKEN=TOKEN)
+    with app.app_context():
+        yield app.test_client()
+        db.engine.dispose()
+
+
+def readyz(client, headers=None) -> tuple[int, dict]:
+    answer = client.get("/readyz", headers=headers or {})
+    assert answer.mimetype == "application/json"
+    return answer.status_code, answer.get_json()
+
+
+def booked_with_a_live_worker(session, now) -> None:
+    factories.booking(session, open_clinic(session), now + timedelta(days=1, hours=2), now=now)
+    register(session, new_worker_id(), utcnow())
+
+
+def test_healthz_answers_while_the_database_refuses_connections(down):
+    answer = down.get("/healthz")
+
+    assert answer.status_code == 200 and answer.get_json() == {"status": "ok"}
+
+
+def test_readyz_answers_json_503_while_the_database_is_down(down):
+    status, body = readyz(down, AS_MONITOR)
+
+    assert status == 503
+    assert body["status"] == "failing"
+    assert body["checks"] == {"database": "failing"} | {name: "unknown" for name in CHECKS - {"database"}}
+
+
+def test_readyz_is_ready_with_a_database_even_without_a_worker(client):
+    status, body = readyz(client)
+
+    assert status == 200  # a stopped worker must not take every web process out of the load balancer
+    assert body["checks"]["database"] == "ok" and body["checks"]["worker"] == "failing"
+    assert body["status"] == "failing"
+
+
+def test_readyz_is_ok_when_everything_is(client, session):
+    register(session, new_worker_id(), utcnow())
+
+    status, body = readyz(client)
+
+    assert status == 200
+    assert body == {"status": "ok", "checks": dict.fromkeys(CHECKS, "ok")}
+
+
+def test_anonymous_callers_see_only_ok_or_failing_never_a_figure(client, session, now):
+    booked_with_a_live_worker(session, now)
+
+    _, body = readyz(client, {"Authorization": "Bearer a-guess"})
+
+    assert set(body) == {"status", "checks"}
+    assert set(body["checks"].values()) <= {"ok", "failing"}
+    assert not re.search(r"\d", str(body))
+
+
+def test_the_monitor_with_the_token_sees_the_figures(client, session, now):
+    booked_with_a_live_worker(session, now)
+    consultation_id = session.scalars(db.select(OutboxMessage.consultation_id)).first()
+    dead = OutboxMessage(
+        consultation_id=consultation_id, kind="mail.reminder", due_at=now, idempotency_key="dead-one"
+    )
+    dead.status = OutboxStatus.DEAD
+    session.add(dead)
+    session.commit()
+
+    _, body = readyz(client, AS_MONITOR)
+
+    assert body["checks"]["outbox"] == "failing"  # the booking's messages are due since `now`, long ago
+    assert body["checks"]["dead_letters"] == "failing"
+    figures = body["figures"]
+    assert figures["worker"] == {"live": 1}
+    assert figures["outbox"]["due"] >= 4  # meeting, two confirmations, reminder planning
+    assert figures["outbox"]["oldest_due_seconds"] >= (utcnow() - now).total_seconds() - 60
+    assert figures["dead_letters"] == {"count": 1}
+    assert figures["providers"] == {"meeting_calls_retrying": 0}
+
+
+def test_a_meeting_call_waiting_for_a_retry_fails_the_providers_check(client, session, now):
+    booked_with_a_live_worker(session, now)
+    meeting = session.scalars(db.select(OutboxMessage).where(OutboxMessage.kind == "meeting.create")).one()
+    meeting.attempts, meeting.last_error = 1, "ProviderUnavailable"
+    meeting.due_at = utcnow() + timedelta(minutes=1)
+    session.commit()
+
+    _, body = readyz(client, AS_MONITOR)
+
+    assert body["checks"]["providers"] == "failing"
+    assert body["figures"]["providers"] == {"meeting_calls_retrying": 1}
