@@ -43,7 +43,7 @@ def instance_path() -> str:
 class Config:
     # Signs sessions and CSRF tokens; production refuses the default and anything under 32 bytes.
     SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
-    # Former secret keys, comma separated: sessions and links they signed keep working while you rotate.
+    # Former secret keys, comma separated: the sessions they signed stay valid while you rotate.
     SECRET_KEY_FALLBACKS = [key for key in (_env("SECRET_KEY_FALLBACKS") or "").split(",") if key]
     # Keys of manage and companion links, comma separated: the first makes new links, all keep theirs
     # working; outside production derived from SECRET_KEY when unset, required in production.

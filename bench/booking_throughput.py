@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from clinic.audit import Actor
 from clinic.scheduling.booking import Booked, BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
+from clinic.scheduling.tokens import LinkKeys
 
 from . import pgbench_script
 from .fixtures import BENCH_SECRET, NOW, Hospital, bench_engine, build_hospital, free_slots
@@ -145,7 +146,7 @@ def _book(engine: Engine, hospital: Hospital, number: int, slot: tuple[int, date
         hospital.service_id, start, patient, clinician_id=clinician_id, idempotency_key=f"bench-{number}"
     )
     with Session(engine) as session:
-        return book(session, request, now=NOW, secret=BENCH_SECRET, actor=Actor())
+        return book(session, request, now=NOW, keys=LinkKeys((BENCH_SECRET,)), actor=Actor())
 
 
 def _report(database: str, run: Run) -> None:

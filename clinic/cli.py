@@ -15,6 +15,7 @@ import config as settings
 from .audit import SYSTEM
 from .extensions import db
 from .models import SessionEnd, StaffRole, StaffUser, utcnow
+from .scheduling.tokens import LinkKeys
 
 clinic = AppGroup("clinic", help="Clinic commands.")
 
@@ -30,7 +31,7 @@ def demo(bookings: int) -> None:
     if settings.config_name() == "production":
         raise click.ClickException("the demo hospital is for development only; CLINIC_ENV is production")
     config, now = current_app.config, utcnow()
-    made = load_demo(db.session, now=now, secret=config["SECRET_KEY"], bookings=bookings)
+    made = load_demo(db.session, now=now, keys=LinkKeys.from_config(config), bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
     click.echo("Demo logins, each with the password in CLINIC_DEMO_PASSWORD (see the README):")
     for login in demo_logins(db.session, now=now, password=config["DEMO_PASSWORD"]):

@@ -13,6 +13,7 @@ from .scheduling.availability import find_slots
 from .scheduling.booking import BookingRequest, book
 from .scheduling.errors import SlotUnavailable
 from .scheduling.patients import PatientDetails
+from .scheduling.tokens import LinkKeys
 from .staff.accounts import create_staff, staff_by_email
 
 DEPARTMENTS = {
@@ -44,7 +45,7 @@ class DemoLogin:
     created: bool  # made by this run
 
 
-def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 300) -> bool:
+def load_demo(session: Session, *, now: datetime, keys: LinkKeys, bookings: int = 300) -> bool:
     """Create the demo hospital unless it exists. False when there was nothing to do."""
     if session.scalar(select(Department.id).where(Department.name == "Cardiology")):
         return False
@@ -52,7 +53,7 @@ def load_demo(session: Session, *, now: datetime, secret: str, bookings: int = 3
     services = _departments_and_services(session)
     clinicians = _clinicians(session, services, now)
     session.commit()
-    _bookings(session, services, clinicians, now, secret, rng, bookings)
+    _bookings(session, services, clinicians, now, keys, rng, bookings)
     return True
 
 
@@ -139,7 +140,7 @@ def _clinicians(session: Session, services: dict[str, list[Service]], now: datet
     return clinicians
 
 
-def _bookings(session, services, clinicians, now, secret, rng, count) -> None:
+def _bookings(session, services, clinicians, now, keys, rng, count) -> None:
     window = (now, now + timedelta(days=28))
     all_services = [s for offered in services.values() for s in offered]
     free = {s.id: find_slots(session, s, *window, now) for s in all_services}
@@ -157,7 +158,7 @@ def _bookings(session, services, clinicians, now, secret, rng, count) -> None:
         )
         request = BookingRequest(service.id, slot.start, patient, clinician_id=slot.clinician_id)
         try:
-            book(session, request, now=now, secret=secret, actor=SYSTEM)
+            book(session, request, now=now, keys=keys, actor=SYSTEM)
             made += 1
         except SlotUnavailable:
             continue  # an earlier demo booking with buffers took this time

@@ -51,8 +51,12 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             f"CLINIC_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes, "
             "not the default"
         )
-    if not config["MANAGE_TOKEN_KEY"]:
-        found.append("CLINIC_MANAGE_TOKEN_KEY must be set: it makes the patients' manage links")
+    manage_keys = [key.strip() for key in (config["MANAGE_TOKEN_KEY"] or "").split(",")]
+    if not all(manage_keys) or any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in manage_keys):
+        found.append(
+            f"CLINIC_MANAGE_TOKEN_KEY must be set to random keys of at least {MIN_SECRET_KEY_BYTES} bytes, "
+            "comma separated: they make the patients' manage links"
+        )
     if not config["NOTES_KEY"]:
         found.append(
             "CLINIC_NOTES_KEY must be set: consultation notes are encrypted with it "

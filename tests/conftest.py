@@ -14,10 +14,13 @@ from sqlalchemy import create_engine, text
 
 from clinic import create_app
 from clinic.extensions import db
-from config import ProductionConfig
+from clinic.scheduling.tokens import LinkKeys
+from config import ProductionConfig, defaults
 
 PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-key"
+# The link keys of every test app (derived from TEST_SECRET, as CLINIC_MANAGE_TOKEN_KEY is unset).
+TEST_KEYS = LinkKeys.from_config({**defaults(), "SECRET_KEY": TEST_SECRET, "MANAGE_TOKEN_KEY": None})
 
 
 def on_postgres() -> bool:

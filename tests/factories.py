@@ -23,12 +23,12 @@ from clinic.models import (
 from clinic.scheduling.booking import BookingRequest, book, place
 from clinic.scheduling.companions import CompanionDetails
 from clinic.scheduling.patients import PatientDetails
-from clinic.scheduling.tokens import manage_token, token_hash
+from clinic.scheduling.tokens import new_link_seed
 from clinic.staff.accounts import hash_password
 from clinic.staff.sessions import SessionRules
 from clinic.staff.signin import SignInRules
 
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS, TEST_SECRET
 
 _seq = itertools.count(1)
 
@@ -127,7 +127,7 @@ def booking(
         idempotency_key=key,
         companion=companion,
     )
-    return book(session, request, now=now, secret=TEST_SECRET, actor=Actor("patient"))
+    return book(session, request, now=now, keys=TEST_KEYS, actor=Actor("patient"))
 
 
 def companion_details(n: int | None = None, **fields) -> CompanionDetails:
@@ -162,7 +162,7 @@ def consultation(session, svc: Service, person: Clinician, start, *, patient=Non
             "clinician": person,
             "service": svc,
             "patient_time_zone": details.time_zone,
-            "manage_token_hash": token_hash(manage_token(TEST_SECRET, f"unused-{n}")),
+            "link_seed": new_link_seed(),
             "meeting_provider": "jitsi",
             "meeting_join_url": f"https://meet.example/room-{n}",
             "meeting_host_url": f"https://meet.example/room-{n}?host",

@@ -9,7 +9,7 @@ from clinic.models.transactions import write_transaction
 from clinic.staff.accounts import staff_by_email
 
 from . import factories
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS
 
 PASSWORD = "a long enough password"
 TWICE = f"{PASSWORD}\n{PASSWORD}\n"
@@ -181,14 +181,14 @@ def test_the_demo_gives_every_clinician_each_reception_and_the_admin_a_login(app
 
 
 def test_a_hospital_demo_loaded_before_gets_the_missing_logins(app, session, now):
-    assert load_demo(session, now=now, secret=TEST_SECRET, bookings=0)
+    assert load_demo(session, now=now, keys=TEST_KEYS, bookings=0)
     demo_logins(session, now=now, password="demo-password")
     with write_transaction(session):
         session.execute(delete(StaffUser).where(StaffUser.role == StaffRole.CLINICIAN))
 
     again = demo_logins(session, now=now, password="demo-password")
 
-    assert not load_demo(session, now=now, secret=TEST_SECRET, bookings=0)
+    assert not load_demo(session, now=now, keys=TEST_KEYS, bookings=0)
     assert {login.role for login in again if login.created} == {StaffRole.CLINICIAN}
     assert len([login for login in again if login.created]) == len(session.scalars(select(Clinician)).all())
     response = factories.sign_in(

@@ -22,7 +22,7 @@ from clinic.scheduling.patients import InvalidDetails
 from clinic.scheduling.tokens import companion_link
 
 from . import factories
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
@@ -44,7 +44,7 @@ def book(session, now, companion=None, **fields):
 def staff_invite(session, consultation, now, **fields) -> Companion:
     """Staff invite a companion (an interpreter unless `fields` say otherwise)."""
     details = factories.companion_details(**fields)
-    return add_companion(session, consultation.id, details, now=now, actor=STAFF, secret=TEST_SECRET)
+    return add_companion(session, consultation.id, details, now=now, actor=STAFF, keys=TEST_KEYS)
 
 
 def token_of(link: str) -> str:
@@ -77,7 +77,9 @@ def test_a_companion_booked_with_the_patient_gets_their_own_invite_with_their_ow
     assert method == "REQUEST" and event["UID"] == patient_event["UID"] and event["SEQUENCE"] == 0
     assert event.attendees == ["mailto:grace@example.net"]
     assert link.startswith(f"{BASE}/g/{consultation.reference}#t=") and link in text(mail)
-    assert companion_for_token(session, consultation.reference, token_of(link), now=now, grace_days=7)
+    assert companion_for_token(
+        session, consultation.reference, token_of(link), keys=TEST_KEYS, now=now, grace_days=7
+    )
     body = text(mail)
     assert "Maria's video consultation" in body
     for private in (
@@ -131,7 +133,7 @@ def test_staff_add_a_companion_later_who_is_invited_and_reminded(session, now, o
     (invitation, *reminders) = smtp_server.inbox("late@example.net")
     assert invite(invitation)[0] == "REQUEST" and "You are invited to join Maria" in text(invitation)
     assert len(reminders) == 2
-    link = companion_link(companion, base_url=BASE, secret=TEST_SECRET)
+    link = companion_link(companion, base_url=BASE, keys=TEST_KEYS)
     assert link in text(invitation)
 
 
@@ -154,7 +156,7 @@ def test_replacing_a_companion_cancels_the_first_invites_the_second_and_retires_
         session, now, companion=factories.companion_details(email="first@example.net")
     ).consultation
     first = consultation.companion
-    first_link = companion_link(first, base_url=BASE, secret=TEST_SECRET)
+    first_link = companion_link(first, base_url=BASE, keys=TEST_KEYS)
     outbox.drain()
 
     second = staff_invite(session, consultation, now, email="second@example.net", role=CompanionRole.CARER)
@@ -167,7 +169,9 @@ def test_replacing_a_companion_cancels_the_first_invites_the_second_and_retires_
     keys = session.scalars(select(OutboxMessage.idempotency_key)).all()
     assert len(keys) == len(set(keys))
     with pytest.raises(NotFound):
-        companion_for_token(session, consultation.reference, token_of(first_link), now=now, grace_days=7)
+        companion_for_token(
+            session, consultation.reference, token_of(first_link), keys=TEST_KEYS, now=now, grace_days=7
+        )
 
 
 def test_a_removed_companion_is_told_and_gets_no_more_reminders(session, now, outbox, smtp_server):

@@ -12,7 +12,7 @@ from clinic.models import Companion, ConsultationStatus, OutboxKind, OutboxMessa
 from clinic.scheduling.tokens import companion_link
 
 from . import factories
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_booking_pages import booking_form, next_week_at, text
 from .test_manage_link import follow, open_link, reloaded
@@ -29,7 +29,7 @@ def with_companion(session, service, wait: timedelta, **fields):
     patient = booked.consultation.patient
     patient.name, patient.email = "Maria Santos Ferreira", "maria@example.org"
     session.commit()
-    link = companion_link(booked.consultation.companion, base_url="http://localhost", secret=TEST_SECRET)
+    link = companion_link(booked.consultation.companion, base_url="http://localhost", keys=TEST_KEYS)
     return booked, link.removeprefix("http://localhost")
 
 

@@ -17,7 +17,7 @@ from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 
 from . import factories
-from .conftest import TEST_SECRET, postgres_only, sqlite_only
+from .conftest import TEST_KEYS, postgres_only, sqlite_only
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 RACERS = 20
@@ -47,9 +47,7 @@ def race(engine, requests: list[BookingRequest], now, **options) -> list[object]
         with Session(engine) as session:
             barrier.wait()
             try:
-                outcomes[i] = book(
-                    session, requests[i], now=now, secret=TEST_SECRET, actor=Actor(), **options
-                )
+                outcomes[i] = book(session, requests[i], now=now, keys=TEST_KEYS, actor=Actor(), **options)
             except Exception as exc:  # the outcome is what we assert on
                 outcomes[i] = exc
 

@@ -16,7 +16,7 @@ from clinic.models import utcnow
 from clinic.scheduling.tokens import companion_link, companion_token, manage_link
 
 from . import factories
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS, TEST_SECRET
 from .test_booking_pages import next_week_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,9 +90,9 @@ def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_i
     booked = factories.booking(session, service, next_week_at(10), now=utcnow(), companion=companion)
     consultation = booked.consultation
     reference = consultation.reference
-    manage = manage_link(consultation, base_url=base, secret=TEST_SECRET)
-    join = companion_link(consultation.companion, base_url=base, secret=TEST_SECRET)
-    tokens = {booked.manage_token, companion_token(TEST_SECRET, consultation.companion.uuid)}
+    manage = manage_link(consultation, base_url=base, keys=TEST_KEYS)
+    join = companion_link(consultation.companion, base_url=base, keys=TEST_KEYS)
+    tokens = {booked.manage_token, companion_token(TEST_KEYS, consultation.companion)}
 
     patient, guest = requests.Session(), requests.Session()
     room = follow(patient, manage)

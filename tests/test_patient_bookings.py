@@ -18,7 +18,7 @@ from clinic.scheduling.holders import resend_booking_link
 from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS
 from .fakes.outbox import outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
@@ -82,7 +82,7 @@ def test_booking_with_someone_elses_email_and_birth_date_changes_nothing_of_thei
         session,
         request_for(service, MONDAY_10 + timedelta(days=2), stranger),
         now=now,
-        secret=TEST_SECRET,
+        keys=TEST_KEYS,
         actor=actor,
     )
 
@@ -113,7 +113,7 @@ def test_a_patient_cannot_hold_two_consultations_that_overlap(session, clinic, n
         request_for(longer, MONDAY_10 - timedelta(minutes=45), same_person, second),
     ):
         with pytest.raises(AlreadyBooked) as refused:
-            book(session, request, now=now, secret=TEST_SECRET, actor=Actor())
+            book(session, request, now=now, keys=TEST_KEYS, actor=Actor())
         assert "already a booking with this e-mail address and date of birth" in str(refused.value)
 
     assert consultations_of(session, ADA.email) == 1
@@ -207,7 +207,7 @@ def test_one_email_address_holds_at_most_the_cap_of_future_bookings(session, cli
             session,
             request_for(service, start, patient),
             now=now,
-            secret=TEST_SECRET,
+            keys=TEST_KEYS,
             actor=Actor(),
             max_per_email=3,
         )
@@ -217,7 +217,7 @@ def test_one_email_address_holds_at_most_the_cap_of_future_bookings(session, cli
             session,
             request_for(service, starts[3], family[3]),
             now=now,
-            secret=TEST_SECRET,
+            keys=TEST_KEYS,
             actor=Actor(),
             max_per_email=3,
         )
@@ -234,7 +234,7 @@ def test_cancelled_and_past_bookings_do_not_count_towards_the_cap(session, clini
     cancel(session, booked.consultation.id, now=now, actor=Actor())
 
     again = book(
-        session, request_for(service, MONDAY_10), now=now, secret=TEST_SECRET, actor=Actor(), max_per_email=1
+        session, request_for(service, MONDAY_10), now=now, keys=TEST_KEYS, actor=Actor(), max_per_email=1
     )
 
     assert again.consultation.starts_at == MONDAY_10
@@ -247,7 +247,7 @@ def test_without_a_cap_staff_may_book_more(session, clinic, now):
             session,
             request_for(service, MONDAY_10 + timedelta(days=day)),
             now=now,
-            secret=TEST_SECRET,
+            keys=TEST_KEYS,
             actor=Actor.staff(1),
         )
 

@@ -60,6 +60,8 @@ def test_every_problem_is_named_at_once(production, tmp_path):
         ({"SECRET_KEY": "x" * 31}, "CLINIC_SECRET_KEY"),
         ({"SECRET_KEY": ""}, "CLINIC_SECRET_KEY"),
         ({"MANAGE_TOKEN_KEY": None}, "CLINIC_MANAGE_TOKEN_KEY"),
+        ({"MANAGE_TOKEN_KEY": "short"}, "CLINIC_MANAGE_TOKEN_KEY"),
+        ({"MANAGE_TOKEN_KEY": "m" * 32 + ",,"}, "CLINIC_MANAGE_TOKEN_KEY"),
         ({"NOTES_KEY": None}, "CLINIC_NOTES_KEY"),
         ({"MAIL_BACKEND": "file"}, "CLINIC_MAIL_BACKEND"),
         (

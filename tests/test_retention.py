@@ -65,7 +65,7 @@ def hospital(app, session):
             name="Grace Hopper",
             email="grace@example.org",
             role=CompanionRole.INTERPRETER,
-            join_token_hash="0" * 64,
+            link_seed="0" * 64,
             created_at=NOW - 830 * DAY,
         )
     )
@@ -247,7 +247,7 @@ def test_the_audit_trail_holds_ids_never_the_personal_values_a_booking_carried(a
         "Wheezing",
         "another clinic",
         NOTE.assessment,
-        booked.manage_token_hash,
+        booked.link_seed,
     ]
     assert [value for value in values if value.lower() in trail.lower()] == []
     assert session.scalar(select(func.count(Patient.id))) == 1

@@ -13,6 +13,7 @@ from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.timezones import zone
+from ..scheduling.tokens import LinkKeys
 from . import schemas
 from .problems import booking_problem, show_times_in
 from .serializers import booking_json, service_json, slot_json
@@ -65,7 +66,7 @@ def create_booking() -> tuple[dict, int, dict]:
         db.session,
         wanted,
         now=now,
-        secret=config["SECRET_KEY"],
+        keys=LinkKeys.from_config(config),
         actor=_actor(),
         max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
     )
@@ -122,6 +123,7 @@ def _managed(reference: str) -> Consultation:
         db.session,
         reference,
         schemas.bearer_token(request.headers),
+        keys=LinkKeys.from_config(current_app.config),
         now=utcnow(),
         grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
     )

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import Companion, Consultation, utcnow
 from ..scheduling.companions import companion_for_token
 from ..scheduling.lifecycle import check_online_change, consultation_for_token
+from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow
 from .link_tokens import COMPANION, MANAGE, TokenJar
 
@@ -51,6 +52,7 @@ def _opened(lookup: Callable[..., Opened], jar: TokenJar, reference: str, token:
         db.session,
         reference,
         jar.token_for(reference) if token is None else token,
+        keys=LinkKeys.from_config(current_app.config),
         now=utcnow(),
         grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
     )

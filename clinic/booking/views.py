@@ -15,6 +15,7 @@ from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable
 from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_booking_link
 from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
+from ..scheduling.tokens import LinkKeys
 from . import calendar, forms
 from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
@@ -71,7 +72,7 @@ def confirm() -> ResponseReturnValue:
             db.session,
             wanted,
             now=journey.now,
-            secret=config["SECRET_KEY"],
+            keys=LinkKeys.from_config(config),
             actor=patient_actor(),
             max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
         )

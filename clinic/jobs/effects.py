@@ -237,13 +237,13 @@ def _notice(
     companion: Companion | None = None,
 ) -> Notice:
     patient, clinician, service = consultation.patient, consultation.clinician, consultation.service
-    base_url, secret, reference = settings.public_base_url, settings.secret_key, consultation.reference
+    base_url, keys, reference = settings.public_base_url, settings.link_keys, consultation.reference
     join_url = consultation.meeting_join_url or ""
     deadline = change_deadline(consultation)
     guest, guest_url = None, ""
     if companion is not None:  # they read times in the patient's zone, which the mail names
         guest = Recipient(companion.name, companion.email, consultation.patient_time_zone)
-        guest_url = companion_link(companion, base_url=base_url, secret=secret)
+        guest_url = companion_link(companion, base_url=base_url, keys=keys)
     return Notice(
         consultation_uuid=consultation.uuid,
         reference=reference,
@@ -254,7 +254,7 @@ def _notice(
         service_name=service.name,
         join_url=join_url,
         host_url=consultation.meeting_host_url or join_url,
-        manage_url=manage_link(consultation, base_url=base_url, secret=secret),
+        manage_url=manage_link(consultation, base_url=base_url, keys=keys),
         patient=Recipient(
             patient.name, patient.email or "", consultation.patient_time_zone, patient.language
         ),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..privacy.retention import RetentionPeriods
+from ..scheduling.tokens import LinkKeys
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -31,7 +32,7 @@ class WorkerSettings:
 
     config: Mapping[str, Any] = field(repr=False)
     instance_path: str
-    secret_key: str = field(repr=False)
+    link_keys: LinkKeys
     batch_size: int
     lease: timedelta
     max_attempts: int
@@ -55,7 +56,7 @@ class WorkerSettings:
         settings = cls(
             config=config,
             instance_path=instance_path,
-            secret_key=config["SECRET_KEY"],
+            link_keys=LinkKeys.from_config(config),
             batch_size=int(config["OUTBOX_BATCH_SIZE"]),
             lease=timedelta(seconds=float(config["OUTBOX_LEASE_SECONDS"])),
             max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),

@@ -107,7 +107,9 @@ class Consultation(Base):
     meeting_host_url: Mapped[str | None] = mapped_column(String(2000))
     meeting_external_id: Mapped[str | None] = mapped_column(String(255))
     invite_sequence: Mapped[int] = mapped_column(default=0)
-    manage_token_hash: Mapped[str] = mapped_column(String(64))
+    # The secret the manage link's token is derived from (scheduling/tokens.py); never sent anywhere.
+    # Its column keeps its first name: rows from before hold the hash of their old token, as their seed.
+    link_seed: Mapped[str] = mapped_column("manage_token_hash", String(64))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the lifecycle moved on: the patient checked in, the call started, it ended (or was a no-show).
@@ -174,8 +176,8 @@ class Companion(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[CompanionRole] = mapped_column(stored_enum(CompanionRole, 16))
-    # sha256 of the join link's token; the token itself is derived, as the manage token is.
-    join_token_hash: Mapped[str] = mapped_column(String(64))
+    # The secret the join link's token is derived from, as the manage token is (scheduling/tokens.py).
+    link_seed: Mapped[str] = mapped_column("join_token_hash", String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Service, utcnow
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
+from ..scheduling.tokens import LinkKeys
 from ..staff.members import StaffMember
 from .forms import StaffBookingForm
 
@@ -29,7 +30,7 @@ def book_page(viewer: StaffMember) -> ResponseReturnValue:
         return _page(viewer, form, service)
     try:
         booked = book_for_patient(
-            db.session, viewer, wanted, now=utcnow(), secret=current_app.config["SECRET_KEY"]
+            db.session, viewer, wanted, now=utcnow(), keys=LinkKeys.from_config(current_app.config)
         )
     except SlotUnavailable as refusal:
         form.start.errors.append(str(refusal))

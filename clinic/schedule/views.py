@@ -28,7 +28,7 @@ from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import AlreadyBooked, SlotUnavailable
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
-from ..scheduling.tokens import manage_link
+from ..scheduling.tokens import LinkKeys, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from . import booking_desk, forms
@@ -132,8 +132,8 @@ def invite(consultation_id: int) -> ResponseReturnValue:
     details = form.checked()
     if details is None:
         return _consultation_page(consultation_id, companion_form=form), 422
-    secret = current_app.config["SECRET_KEY"]
-    invite_companion(db.session, current_staff(), consultation_id, details, now=utcnow(), secret=secret)
+    keys = LinkKeys.from_config(current_app.config)
+    invite_companion(db.session, current_staff(), consultation_id, details, now=utcnow(), keys=keys)
     flash(f"{details.name} is invited: they get their own invitation and video link by e-mail.")
     return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
 
@@ -177,13 +177,9 @@ def book() -> ResponseReturnValue:
 def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
     found = consultation_for_staff(db.session, current_staff(), consultation_id)
-    return render_template(
-        "schedule/letter.html",
-        consultation=found,
-        manage_url=manage_link(
-            found, base_url=current_app.config["PUBLIC_BASE_URL"], secret=current_app.config["SECRET_KEY"]
-        ),
-    )
+    config = current_app.config
+    link = manage_link(found, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config))
+    return render_template("schedule/letter.html", consultation=found, manage_url=link)
 
 
 def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:

@@ -37,7 +37,7 @@ from .holders import check_may_book, lock_holder
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
-from .tokens import manage_token, new_reference, token_hash
+from .tokens import LinkKeys, manage_token, new_link_seed, new_reference
 
 ALTERNATIVES_SHOWN = 5
 
@@ -74,7 +74,7 @@ def book(
     request: BookingRequest,
     *,
     now: datetime,
-    secret: str,
+    keys: LinkKeys,
     actor: Actor,
     max_per_email: int | None = None,
 ) -> Booked:
@@ -89,7 +89,7 @@ def book(
     try:
         lock_holder(session, request.patient.email)  # first: a twin request with our key waits here
         if request.idempotency_key and (
-            replay := _replay(session, request.idempotency_key, fingerprint, secret)
+            replay := _replay(session, request.idempotency_key, fingerprint, keys)
         ):
             return replay
         service = active_service(session, request.service_id)
@@ -97,9 +97,9 @@ def book(
         for clinician in _free_candidates(session, service, request, now):
             lock_clinicians(session, clinician.id)
             if is_free(session, service, request.start, now, clinician.id):
-                consultation = _insert(session, service, clinician, request, fingerprint, now, secret, actor)
+                consultation = _insert(session, service, clinician, request, fingerprint, now, keys, actor)
                 session.commit()
-                return Booked(consultation, manage_token(secret, consultation.uuid))
+                return Booked(consultation, manage_token(keys, consultation))
         session.rollback()
     except IntegrityError:
         # The exclusion constraint or a unique index caught a race the lock did not.
@@ -108,7 +108,7 @@ def book(
         session.rollback()
         raise
     # A twin request with the same key may have taken the time while we waited for the lock.
-    if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, secret)):
+    if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, keys)):
         return replay
     raise refusal(session, request.service_id, request.clinician_id, request.start, now)
 
@@ -175,7 +175,7 @@ def _insert(
     request: BookingRequest,
     fingerprint: str,
     now: datetime,
-    secret: str,
+    keys: LinkKeys,
     actor: Actor,
 ) -> Consultation:
     consultation = Consultation(
@@ -187,6 +187,7 @@ def _insert(
         reason=request.reason,
         patient_time_zone=request.patient.time_zone,
         status=ConsultationStatus.BOOKED,
+        link_seed=new_link_seed(),
         created_at=now,
         updated_at=now,
     )
@@ -195,7 +196,6 @@ def _insert(
         consultation.consent_method = request.consent.method
         consultation.consent_given_at = now
     place(consultation, service, request.start)
-    consultation.manage_token_hash = token_hash(manage_token(secret, consultation.uuid))
     session.add(consultation)
     session.flush()
     if request.idempotency_key:
@@ -205,7 +205,7 @@ def _insert(
             )
         )
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
-        attach_companion(session, consultation, request.companion, now=now, actor=actor, secret=secret)
+        attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
     outbox.enqueue_booked(session, consultation, now)
     consent = (
         {"privacy_notice": request.consent.notice_version, "consent": request.consent.method.value}
@@ -248,7 +248,7 @@ def _unused_reference(session: Session) -> str:
             return reference
 
 
-def _replay(session: Session, key: str, fingerprint: str, secret: str) -> Booked | None:
+def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:
     seen = session.get(IdempotencyKey, key)
     if seen is None:
         return None
@@ -256,7 +256,7 @@ def _replay(session: Session, key: str, fingerprint: str, secret: str) -> Booked
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
     consultation = session.get(Consultation, seen.consultation_id)
     session.rollback()
-    return Booked(consultation, manage_token(secret, consultation.uuid), replayed=True)
+    return Booked(consultation, manage_token(keys, consultation), replayed=True)
 
 
 def _fingerprint(request: BookingRequest) -> str:

@@ -20,7 +20,7 @@ from .errors import ChangeNotAllowed, NotFound
 from .events import record_event
 from .locks import locked_consultation
 from .patients import MAX_NAME, InvalidDetails, email_address, required_text
-from .tokens import companion_token, link_opens, link_reference, token_hash
+from .tokens import LinkKeys, companion_link_opens, link_reference, new_link_seed
 
 # A companion may be added until the call is over: an interpreter is sometimes found at the last minute.
 _OPEN = frozenset({ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
@@ -57,17 +57,16 @@ def attach_companion(
     *,
     now: datetime,
     actor: Actor,
-    secret: str,
+    keys: LinkKeys,
 ) -> Companion:
     """Add a companion to `consultation` in the caller's transaction, audited; only their token's hash
     is kept. The caller enqueues their mails (a booking's own mails include them)."""
-    companion_uuid = str(uuid.uuid4())
     companion = Companion(
-        uuid=companion_uuid,
+        uuid=str(uuid.uuid4()),
         name=details.name,
         email=details.email,
         role=details.role,
-        join_token_hash=token_hash(companion_token(secret, companion_uuid)),
+        link_seed=new_link_seed(),
         created_at=now,
     )
     consultation.companions.append(companion)
@@ -83,7 +82,7 @@ def add_companion(
     *,
     now: datetime,
     actor: Actor,
-    secret: str,
+    keys: LinkKeys,
 ) -> Companion:
     """Invite a companion to a consultation that is not over yet (staff), replacing the one taking part.
 
@@ -96,7 +95,7 @@ def add_companion(
             raise ChangeNotAllowed("A companion can only be added before the consultation is over.")
         if (current := consultation.companion) is not None:
             _remove(session, consultation, current, now, actor)
-        companion = attach_companion(session, consultation, details, now=now, actor=actor, secret=secret)
+        companion = attach_companion(session, consultation, details, now=now, actor=actor, keys=keys)
         outbox.enqueue_companion_invited(session, consultation, companion, now)
     return companion
 
@@ -114,7 +113,7 @@ def remove_companion(session: Session, consultation_id: int, *, now: datetime, a
 
 
 def companion_for_token(
-    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
+    session: Session, reference: str, token: str, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> Companion:
     """The companion taking part whom a join link names; NotFound for any other token, a removed
     companion, or a consultation long over. A manage token never matches: it is derived differently."""
@@ -124,9 +123,7 @@ def companion_for_token(
         .join(Companion.consultation)
         .where(Consultation.reference == ref, Companion.removed_at.is_(None))
     )
-    opens = companion and link_opens(
-        token, companion.join_token_hash, companion.consultation.ends_at, now=now, grace_days=grace_days
-    )
+    opens = companion and companion_link_opens(token, companion, keys=keys, now=now, grace_days=grace_days)
     if not opens:
         raise NotFound("No consultation matches this link.")
     return companion

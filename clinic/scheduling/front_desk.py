@@ -18,6 +18,7 @@ from .booking import Booked, BookingRequest, book
 from .companions import CompanionDetails, add_companion, remove_companion
 from .errors import NotFound
 from .lifecycle import cancel, reschedule
+from .tokens import LinkKeys
 
 
 def bookable_services(session: Session, viewer: StaffMember) -> list[Service]:
@@ -55,7 +56,7 @@ def book_for_patient(
     request: BookingRequest,
     *,
     now: datetime,
-    secret: str,
+    keys: LinkKeys,
 ) -> Booked:
     """Book as `viewer` on the patient's behalf; NotFound if the service or clinician is not theirs."""
     service = bookable_service(session, viewer, request.service_id)
@@ -64,7 +65,7 @@ def book_for_patient(
         raise NotFound("Choose yourself as the clinician.", field="clinician")
     if request.clinician_id is not None and request.clinician_id not in allowed:
         raise NotFound("That clinician does not offer this service.", field="clinician")
-    return book(session, request, now=now, secret=secret, actor=viewer.actor)
+    return book(session, request, now=now, keys=keys, actor=viewer.actor)
 
 
 def move_for_patient(
@@ -95,11 +96,11 @@ def invite_companion(
     details: CompanionDetails,
     *,
     now: datetime,
-    secret: str,
+    keys: LinkKeys,
 ) -> Companion:
     """Invite a second participant to a consultation `viewer` may see (replacing one already invited)."""
     consultation_for_staff(session, viewer, consultation_id)
-    return add_companion(session, consultation_id, details, now=now, actor=viewer.actor, secret=secret)
+    return add_companion(session, consultation_id, details, now=now, actor=viewer.actor, keys=keys)
 
 
 def uninvite_companion(

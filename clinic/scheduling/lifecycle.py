@@ -21,7 +21,7 @@ from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, check_transition
-from .tokens import link_opens, link_reference
+from .tokens import LinkKeys, link_reference, manage_link_opens
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
 _STEPS = {
@@ -147,14 +147,12 @@ def _patient_email(session: Session, consultation_id: int) -> str | None:
 
 
 def consultation_for_token(
-    session: Session, reference: str, token: str, *, now: datetime, grace_days: int
+    session: Session, reference: str, token: str, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> Consultation:
     """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
     ref = link_reference(reference)
     consultation = ref and session.scalar(select(Consultation).where(Consultation.reference == ref))
-    opens = consultation and link_opens(
-        token, consultation.manage_token_hash, consultation.ends_at, now=now, grace_days=grace_days
-    )
+    opens = consultation and manage_link_opens(token, consultation, keys=keys, now=now, grace_days=grace_days)
     if not opens:
         raise NotFound("No booking matches this link.")
     return consultation

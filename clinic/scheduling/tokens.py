@@ -4,8 +4,12 @@ import hashlib
 import hmac
 import secrets
 from base64 import urlsafe_b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from ..keys import derived_fernet_key
 from ..links import companion_url, manage_url
 from ..models import Companion, Consultation
 
@@ -19,46 +23,69 @@ def new_reference() -> str:
     return f"{chars[:3]}-{chars[3:]}"
 
 
-def manage_token(secret: str, consultation_uuid: str) -> str:
+@dataclass(frozen=True)
+class LinkKeys:
+    """The keys of manage and companion links: the first makes every link sent, each one still opens
+    the links it made, so a key is replaced by putting the new one first (CLINIC_MANAGE_TOKEN_KEY=new,old)."""
+
+    keys: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "LinkKeys":
+        """CLINIC_MANAGE_TOKEN_KEY; unset (development and tests only: production refuses), keys derived
+        from SECRET_KEY and its fallbacks, so rotating the secret key keeps those links working too."""
+        if config["MANAGE_TOKEN_KEY"]:
+            return cls(tuple(key.strip() for key in config["MANAGE_TOKEN_KEY"].split(",") if key.strip()))
+        secrets_ = [config["SECRET_KEY"], *(config["SECRET_KEY_FALLBACKS"] or ())]
+        return cls(tuple(derived_fernet_key(secret, "manage links") for secret in secrets_))
+
+
+def new_link_seed() -> str:
+    """A fresh per-consultation (or per-companion) secret from which its link's token is derived."""
+    return secrets.token_hex(32)
+
+
+def manage_token(keys: LinkKeys, consultation: Consultation) -> str:
     """The secret of a consultation's manage link (256 bits).
 
-    Derived with HMAC from the app's secret key rather than stored, so a replayed booking
-    request can hand back the same token while the database keeps only its hash.
+    Derived rather than stored, so a replayed booking request and every later mail can hand out the
+    same link: from the consultation's seed, which nothing sent ever carries, with a key kept outside
+    the database, so neither a database copy nor the key with an invite in hand makes a working link.
     """
-    return _derived(secret, "manage-link", consultation_uuid)
+    return _derived(keys.keys[0], "manage-link", consultation.link_seed)
 
 
-def companion_token(secret: str, companion_uuid: str) -> str:
+def companion_token(keys: LinkKeys, companion: Companion) -> str:
     """The secret of a companion's join link, derived like the manage token but for another purpose,
     so neither token ever opens the other's pages."""
-    return _derived(secret, "companion-link", companion_uuid)
+    return _derived(keys.keys[0], "companion-link", companion.link_seed)
 
 
-def _derived(secret: str, purpose: str, uuid: str) -> str:
-    digest = hmac.new(secret.encode(), f"{purpose}:{uuid}".encode(), hashlib.sha256).digest()
+def _derived(key: str, purpose: str, seed: str) -> str:
+    digest = hmac.new(key.encode(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _token_matches(token: object, keys: LinkKeys, purpose: str, seed: str) -> bool:
+    """Constant-time comparison of a presented token with those each key derives from the seed.
 
-
-def token_matches(token: str, stored_hash: str) -> bool:
-    """Constant-time comparison of a presented token with the stored hash."""
+    Links sent before CLINIC_MANAGE_TOKEN_KEY were derived from SECRET_KEY and the consultation's UUID,
+    and only their hash was kept: that hash is the seed of those rows, so the old token matches it.
+    """
     if not isinstance(token, str) or len(token) > 128:
         return False
-    return hmac.compare_digest(token_hash(token), stored_hash)
+    derived = [hmac.compare_digest(token, _derived(key, purpose, seed)) for key in keys.keys]
+    return any(derived) or hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), seed)
 
 
-def manage_link(consultation: Consultation, *, base_url: str, secret: str) -> str:
+def manage_link(consultation: Consultation, *, base_url: str, keys: LinkKeys) -> str:
     """The patient's own link to their booking: in every patient mail and on the printed letter."""
-    return manage_url(base_url, consultation.reference, manage_token(secret, consultation.uuid))
+    return manage_url(base_url, consultation.reference, manage_token(keys, consultation))
 
 
-def companion_link(companion: Companion, *, base_url: str, secret: str) -> str:
+def companion_link(companion: Companion, *, base_url: str, keys: LinkKeys) -> str:
     """The companion's own join link: in their mails, or read out by staff over the phone."""
-    token = companion_token(secret, companion.uuid)
-    return companion_url(base_url, companion.consultation.reference, token)
+    return companion_url(base_url, companion.consultation.reference, companion_token(keys, companion))
 
 
 def link_reference(reference: object) -> str | None:
@@ -66,6 +93,21 @@ def link_reference(reference: object) -> str | None:
     return reference.upper() if isinstance(reference, str) and len(reference) <= 12 else None
 
 
-def link_opens(token: str, stored_hash: str, ends_at: datetime, *, now: datetime, grace_days: int) -> bool:
-    """Whether a link's token opens what it names: the right token, until `grace_days` after the end."""
-    return token_matches(token, stored_hash) and now <= ends_at + timedelta(days=grace_days)
+def manage_link_opens(
+    token: object, consultation: Consultation, *, keys: LinkKeys, now: datetime, grace_days: int
+) -> bool:
+    """Whether `token` opens the consultation's manage link, until `grace_days` after its end."""
+    opens = _token_matches(token, keys, "manage-link", consultation.link_seed)
+    return opens and _not_expired(consultation, now, grace_days)
+
+
+def companion_link_opens(
+    token: object, companion: Companion, *, keys: LinkKeys, now: datetime, grace_days: int
+) -> bool:
+    """Whether `token` opens the companion's join link, until `grace_days` after the end."""
+    opens = _token_matches(token, keys, "companion-link", companion.link_seed)
+    return opens and _not_expired(companion.consultation, now, grace_days)
+
+
+def _not_expired(consultation: Consultation, now: datetime, grace_days: int) -> bool:
+    return now <= consultation.ends_at + timedelta(days=grace_days)
