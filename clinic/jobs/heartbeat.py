@@ -20,9 +20,9 @@ from ..models.transactions import write_transaction
 HEARTBEAT_INTERVAL = timedelta(seconds=10)
 # Three missed beats: a worker busy with a long batch still beats, from its own thread.
 ALIVE_WITHIN = 3 * HEARTBEAT_INTERVAL
-MEETING_KINDS = tuple(kind for kind in OutboxKind if kind.startswith("meeting."))
 # Rows of workers gone this long are only clutter.
 FORGET_AFTER = timedelta(days=1)
+MEETING_KINDS = tuple(kind for kind in OutboxKind if kind.startswith("meeting."))
 
 
 class WorkerAlreadyRunning(RuntimeError):

@@ -121,7 +121,7 @@ def _consultation(service: Service, clinician_id: int, patient_id: int, start: d
         "meeting_join_url": f"https://meet.example/{key}",
         "meeting_external_id": key,
         "invite_sequence": 0,
-        "manage_token_hash": "0" * 64,
+        "link_seed": "0" * 64,
         "created_at": start - timedelta(days=30),
         "updated_at": start - timedelta(days=30),
     }
