@@ -35,11 +35,11 @@ def test_a_safe_production_config_starts(production, database_url):
     assert app.test_client().get("/healthz").status_code == 200
 
 
-def test_every_problem_is_named_at_once(production, tmp_path):
+def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp_path):
     found = refusals(
         f"sqlite:///{tmp_path}/clinic.sqlite",
-        SECRET_KEY="short",
-        MANAGE_TOKEN_KEY=None,
+        SECRET_KEY="short-secret",
+        MANAGE_TOKEN_KEY="short-manage-key",
         NOTES_KEY=None,
         MAIL_BACKEND="file",
         ALLOW_SQLITE=False,
@@ -51,6 +51,7 @@ def test_every_problem_is_named_at_once(production, tmp_path):
     assert len(found) == len(named)
     for setting, problem in zip(named, found, strict=True):
         assert setting in problem
+    assert "short-secret" not in str(found) and "short-manage-key" not in str(found)
 
 
 @pytest.mark.parametrize(
