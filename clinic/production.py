@@ -57,6 +57,11 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             f"CLINIC_MANAGE_TOKEN_KEY must be set to random keys of at least {MIN_SECRET_KEY_BYTES} bytes, "
             "comma separated: they make the patients' manage links"
         )
+    if len((config["AUDIT_KEY"] or "").encode()) < MIN_SECRET_KEY_BYTES:
+        found.append(
+            f"CLINIC_AUDIT_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes: it keys the "
+            "audit chain, which anyone able to write to the database could otherwise rewrite"
+        )
     if not config["NOTES_KEY"]:
         found.append(
             "CLINIC_NOTES_KEY must be set: consultation notes are encrypted with it "

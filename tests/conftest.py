@@ -48,6 +48,7 @@ def build_app(database_url: str, instance_path: str, **overrides):
 PRODUCTION_SETTINGS = {
     "SECRET_KEY": "a-long-random-production-secret-for-tests",
     "MANAGE_TOKEN_KEY": "a-long-random-manage-token-key-for-tests",
+    "AUDIT_KEY": "a-long-random-audit-chain-key-for-tests",
     "MAIL_BACKEND": "smtp",
     "NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
     "JITSI_BASE_URL": "https://video.hospital.example",

@@ -40,6 +40,7 @@ def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp
         f"sqlite:///{tmp_path}/clinic.sqlite",
         SECRET_KEY="short-secret",
         MANAGE_TOKEN_KEY="short-manage-key",
+        AUDIT_KEY=None,
         NOTES_KEY=None,
         MAIL_BACKEND="file",
         ALLOW_SQLITE=False,
@@ -47,7 +48,16 @@ def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp
         JITSI_BASE_URL="https://meet.jit.si",
     )
 
-    named = ["SECRET_KEY", "MANAGE_TOKEN_KEY", "NOTES_KEY", "DATABASE_URL", "MAIL_BACKEND", "TEAMS", "JITSI"]
+    named = [
+        "SECRET_KEY",
+        "MANAGE_TOKEN_KEY",
+        "AUDIT_KEY",
+        "NOTES_KEY",
+        "DATABASE_URL",
+        "MAIL_BACKEND",
+        "TEAMS",
+        "JITSI",
+    ]
     assert len(found) == len(named)
     for setting, problem in zip(named, found, strict=True):
         assert setting in problem
@@ -63,6 +73,8 @@ def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp
         ({"MANAGE_TOKEN_KEY": None}, "CLINIC_MANAGE_TOKEN_KEY"),
         ({"MANAGE_TOKEN_KEY": "short"}, "CLINIC_MANAGE_TOKEN_KEY"),
         ({"MANAGE_TOKEN_KEY": "m" * 32 + ",,"}, "CLINIC_MANAGE_TOKEN_KEY"),
+        ({"AUDIT_KEY": None}, "CLINIC_AUDIT_KEY"),
+        ({"AUDIT_KEY": "a" * 31}, "CLINIC_AUDIT_KEY"),
         ({"NOTES_KEY": None}, "CLINIC_NOTES_KEY"),
         ({"MAIL_BACKEND": "file"}, "CLINIC_MAIL_BACKEND"),
         (

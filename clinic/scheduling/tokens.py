@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..keys import derived_fernet_key
+from ..keys import derived_key
 from ..links import companion_url, manage_url
 from ..models import Companion, Consultation
 
@@ -37,7 +37,7 @@ class LinkKeys:
         if config["MANAGE_TOKEN_KEY"]:
             return cls(tuple(key.strip() for key in config["MANAGE_TOKEN_KEY"].split(",") if key.strip()))
         secrets_ = [config["SECRET_KEY"], *(config["SECRET_KEY_FALLBACKS"] or ())]
-        return cls(tuple(derived_fernet_key(secret, "manage links") for secret in secrets_))
+        return cls(tuple(derived_key(secret, "manage links").hex() for secret in secrets_))
 
 
 def new_link_seed() -> str:
