@@ -20,13 +20,9 @@ AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
 CHECKS = {"database", "worker", "outbox", "dead_letters", "providers"}
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
-    app = build_app(database_url, str(tmp_path / "instance"), READYZ_TOKEN=TOKEN)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+@pytest.fixture(autouse=True)
+def monitored(app):
+    app.config["READYZ_TOKEN"] = TOKEN
 
 
 @pytest.fixture
