@@ -11,6 +11,7 @@ from ..models import Consultation, utcnow
 from ..scheduling.availability import active_service, find_slots
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
+from ..scheduling.events import record_read
 from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
@@ -79,7 +80,9 @@ def create_booking() -> tuple[dict, int, dict]:
 
 @bp.get("/bookings/<reference>")
 def booking(reference: str) -> dict:
-    return booking_json(_managed(reference))
+    consultation = _managed(reference)
+    record_read(db.session, consultation, "api booking", utcnow(), _actor())
+    return booking_json(consultation)
 
 
 @bp.post("/bookings/<reference>/cancel")

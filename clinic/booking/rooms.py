@@ -9,6 +9,7 @@ from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
 from ..models import utcnow
 from ..notify.messages import first_name
+from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
 from .access import invited, join_window, managed, patient_actor
@@ -25,6 +26,7 @@ def manage(reference: str) -> ResponseReturnValue:
     if landing := arriving(reference, MANAGE, managed, ".manage", "booking"):
         return landing
     consultation, now = managed(reference), utcnow()
+    record_read(db.session, consultation, "manage page", now, patient_actor())
     return render_template(
         "booking/manage.html",
         consultation=consultation,

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..audit import events_for
 from ..auth.access import background, current_staff, staff_only
 from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
@@ -26,6 +25,7 @@ from ..scheduling.agenda import (
 )
 from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import AlreadyBooked, SlotUnavailable
+from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, manage_link
@@ -220,18 +220,19 @@ def _consultation_page(
 ) -> ResponseReturnValue:
     staff, moment = current_staff(), _moment()
     found = consultation_for_staff(db.session, staff, consultation_id)
+    record_read(db.session, found, "staff consultation page", moment.instant, staff.actor)
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
     row = row_for(staff, found, found.starts_at.astimezone(tz).date(), moment)
-    history = events_for(db.session, "consultation", found.id)
+    changes = history(db.session, found)
     return render_template(
         "schedule/consultation.html",
         consultation=found,
         row=row,
         zone=tz,
-        history=history,
-        who=actor_names(db.session, history),
+        history=changes,
+        who=actor_names(db.session, changes),
         status_form=status_form or forms.StatusForm(formdata=None),
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
         companion_form=companion_form or forms.CompanionForm(formdata=None),

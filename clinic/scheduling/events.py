@@ -1,5 +1,5 @@
-"""The audit events of changes to a consultation: one shape for bookings, moves, the day's steps and
-companions."""
+"""The audit events of a consultation: one shape for bookings, moves, the day's steps and companions,
+and for reads of its patient's data."""
 
 from datetime import datetime
 
@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..models import Consultation
+from ..models import AuditEvent, Consultation
+from ..models.transactions import write_transaction
+
+VIEWED = "consultation.viewed"
 
 
 def record_event(
@@ -34,3 +37,15 @@ def record_event(
         now=now,
         details=details,
     )
+
+
+def record_read(session: Session, consultation: Consultation, view: str, now: datetime, actor: Actor) -> None:
+    """Audit that `actor` read the consultation's patient data on `view` (a page or an API call), in a
+    transaction of its own: reads of patient data are events too."""
+    with write_transaction(session):
+        record_event(session, consultation, VIEWED, now, actor, view=view)
+
+
+def history(session: Session, consultation: Consultation) -> list[AuditEvent]:
+    """What happened to the consultation, oldest first: its changes, without the reads."""
+    return [e for e in audit.events_for(session, "consultation", consultation.id) if e.action != VIEWED]

@@ -1,0 +1,87 @@
+# ruff: noqa: F811 - the fixtures imported below are the tests' parameters
+"""Reads of patient data are audit events: the manage page, the API's booking and the staff consultation
+page each record who read which consultation, with ids only, and the consultation's history stays a list
+of its changes."""
+
+from sqlalchemy import select
+
+from clinic import audit
+from clinic.links import manage_url
+from clinic.models import AuditEvent, StaffRole
+
+from . import factories
+from .test_booking_pages import next_week_at
+from .test_manage_link import book, open_link, service  # noqa: F401 (service: a fixture)
+from .test_schedule import clinic, login, text, today_at, visit  # noqa: F401 (clinic: a fixture)
+
+
+def reads(session) -> list[AuditEvent]:
+    session.rollback()
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "consultation.viewed")))
+
+
+def test_opening_the_booking_page_is_recorded_as_the_patients_read(client, session, service):
+    booked = book(session, service, next_week_at(10))
+    open_link(client, booked)  # the token, posted; then the page itself
+
+    assert client.get(f"/c/{booked.consultation.reference}").status_code == 200
+    [read] = reads(session)
+    assert (read.actor, read.entity_id) == ("patient", str(booked.consultation.id))
+    assert read.details == {
+        "reference": booked.consultation.reference,
+        "clinician_id": booked.consultation.clinician_id,
+        "view": "manage page",
+    }
+
+
+def test_a_wrong_link_reads_nothing_and_records_nothing(client, session, service):
+    booked = book(session, service, next_week_at(10))
+    wrong = manage_url("http://localhost", booked.consultation.reference, "not-the-token")
+
+    client.post(f"/c/{booked.consultation.reference}", data={"code": wrong})
+
+    assert reads(session) == []
+
+
+def test_the_apis_booking_is_recorded_as_a_read(client, session, service):
+    booked = book(session, service, next_week_at(10))
+
+    response = client.get(
+        f"/api/v1/bookings/{booked.consultation.reference}",
+        headers={"Authorization": f"Bearer {booked.manage_token}"},
+    )
+
+    assert response.status_code == 200
+    [read] = reads(session)
+    assert read.details["view"] == "api booking" and read.entity_id == str(booked.consultation.id)
+
+
+def test_staff_reading_a_consultation_is_recorded_and_left_out_of_its_history(client, session, clinic):
+    consultation = visit(session, clinic, "okafor", today_at(10, days=1), "Maria Visser")
+    user = login(session, client, role=StaffRole.CLINICIAN, clinician_id=clinic["okafor"].id)
+
+    client.get(f"/schedule/consultations/{consultation.id}")
+    page = text(client.get(f"/schedule/consultations/{consultation.id}"))
+
+    assert [(r.actor, r.details["view"]) for r in reads(session)] == [
+        (f"staff:{user.id}", "staff consultation page")
+    ] * 2
+    assert "viewed" not in page  # the history lists what changed, not who looked
+
+
+def test_a_page_refused_to_someone_else_records_no_read(client, session, clinic):
+    consultation = visit(session, clinic, "okafor", today_at(10, days=1), "Maria Visser")
+    login(session, client, role=StaffRole.CLINICIAN, clinician_id=clinic["raman"].id)
+
+    assert client.get(f"/schedule/consultations/{consultation.id}").status_code == 404
+    assert reads(session) == []
+
+
+def test_reads_chain_like_every_other_event(client, session, service):
+    booked = book(session, service, next_week_at(10))
+    open_link(client, booked)
+    client.get(f"/c/{booked.consultation.reference}")
+    factories.staff(session)  # an event after the read
+    session.commit()
+
+    assert isinstance(audit.verify(session), audit.Verified)
