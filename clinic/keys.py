@@ -1,6 +1,8 @@
 """Keys derived from the app's secret key, one for each purpose, so no two uses share a key."""
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -15,3 +17,9 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
 def derived_fernet_key(secret_key: str, purpose: str) -> str:
     """A Fernet key (url-safe base64) derived from `secret_key` for `purpose` alone."""
     return base64.urlsafe_b64encode(derived_key(secret_key, purpose)).decode("ascii")
+
+
+def secret_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """SECRET_KEY, then each of SECRET_KEY_FALLBACKS: the first makes, every one still reads, so a
+    rotated secret key keeps what its predecessors made working."""
+    return (config["SECRET_KEY"], *(config["SECRET_KEY_FALLBACKS"] or ()))

@@ -203,7 +203,7 @@ def sign_in_rules(**changes) -> SignInRules:
         window=timedelta(minutes=15),
         max_failures_per_address=3,
         require_admin_mfa=False,
-        secret_key=TEST_SECRET,
+        secret_keys=(TEST_SECRET,),
         sessions=SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12)),
     )
     return replace(rules, **changes)

@@ -2,6 +2,7 @@
 
 import re
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pyotp
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser
 from clinic.staff.accounts import deactivate_staff
-from clinic.staff.errors import CodeRefused, LoginRefused
+from clinic.staff.errors import CodeRefused, LoginRefused, SecondFactorUnreadable
 from clinic.staff.mfa import confirm_enrolment, pending_enrolment, reset_mfa
 from clinic.staff.sessions import Client
 from clinic.staff.signin import SecondStep, sign_in_with_code, sign_in_with_password
@@ -45,9 +46,9 @@ def next_code(key: str) -> str:
 
 def enrolled(session, user, now) -> str:
     """Enrol `user` through the services at `now`; returns the TOTP key."""
-    key = pending_enrolment(session, user.id, secret_key=TEST_SECRET, issuer="Clinic").key
+    key = pending_enrolment(session, user.id, secret_keys=[TEST_SECRET], issuer="Clinic").key
     confirm_enrolment(
-        session, user.id, pyotp.TOTP(key).at(now), now=now, secret_key=TEST_SECRET, actor=SYSTEM
+        session, user.id, pyotp.TOTP(key).at(now), now=now, secret_keys=[TEST_SECRET], actor=SYSTEM
     )
     return key
 
@@ -217,7 +218,7 @@ def test_a_reset_removes_the_factor_and_its_codes(session, now):
 def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, now):
     user = factories.staff(session)
     old_key = enrolled(session, user, now)
-    new_key = pending_enrolment(session, user.id, secret_key=TEST_SECRET, issuer="Clinic").key
+    new_key = pending_enrolment(session, user.id, secret_keys=[TEST_SECRET], issuer="Clinic").key
     later = now + timedelta(minutes=1)
 
     signed_in = sign_in_with_code(
@@ -229,7 +230,7 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
         user.id,
         pyotp.TOTP(new_key).at(later),
         now=later,
-        secret_key=TEST_SECRET,
+        secret_keys=[TEST_SECRET],
         actor=SYSTEM,
         current_code=pyotp.TOTP(old_key).at(later + timedelta(seconds=30)),
     )
@@ -266,3 +267,63 @@ def test_a_signed_in_session_alone_cannot_replace_the_second_factor(app, client,
     assert proven.status_code == 200
     session.commit()
     assert session.get(StaffUser, user.id, populate_existing=True).totp_pending_secret is None
+
+
+NEW_SECRET = "a new secret key that replaced the test one"
+
+
+def test_a_rotated_secret_key_keeps_the_second_factor_and_moves_it_under_the_new_key(session, now):
+    user = factories.staff(session)
+    key = enrolled(session, user, now)
+    rotated = replace(RULES, secret_keys=(NEW_SECRET, TEST_SECRET))
+    new_only = replace(RULES, secret_keys=(NEW_SECRET,))
+    old_only = replace(RULES, secret_keys=(TEST_SECRET,))
+    later, latest = now + timedelta(minutes=1), now + timedelta(minutes=2)
+
+    def sign_in_at(when, rules):
+        return sign_in_with_code(
+            session, user.id, pyotp.TOTP(key).at(when), now=when, rules=rules, client=Client()
+        )
+
+    during = sign_in_at(later, rotated)
+
+    with pytest.raises(SecondFactorUnreadable):  # sealed under the new key now, not the old one
+        sign_in_at(latest, old_only)
+    after = sign_in_at(latest, new_only)  # the fallback dropped
+    assert during.token and after.token
+
+
+def test_a_second_factor_under_a_key_no_longer_configured_says_to_use_a_recovery_code_or_ask_an_admin(
+    app, client, session
+):
+    user = factories.staff(session)
+    sign_in(client, user)
+    key, codes = enrol_in_browser(client)
+    client.post("/logout")
+    app.config["SECRET_KEY"] = NEW_SECRET  # replaced without keeping the old one as a fallback
+
+    sign_in(client, user)
+    refused = client.post("/login/code", data={"code": next_code(key)})
+    with_recovery_code = client.post("/login/code", data={"code": codes[0]})
+
+    assert refused.status_code == 422
+    assert "cannot be checked since the server&#39;s keys changed" in refused.text
+    assert "ask an admin to reset your second factor" in refused.text
+    assert with_recovery_code.status_code == 303
+    assert "staff.login_failed" in actions(session)  # counted like a wrong code: no guessing for free
+
+
+def test_after_an_admin_resets_an_unreadable_second_factor_its_owner_signs_in_and_enrols_again(
+    app, client, session, now
+):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    enrolled(session, user, now)
+    app.config["SECRET_KEY"] = NEW_SECRET
+
+    reset_mfa(session, user.id, now=now, actor=SYSTEM)
+    response = sign_in(client, user)
+
+    assert response.status_code == 303 and response.headers["Location"] != "/login/code"
+    assert client.get("/account").status_code == 200
+    new_key, _ = enrol_in_browser(client)
+    assert new_key

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from ..keys import secret_keys
 from ..models import utcnow
 from ..staff.errors import AccountError, InvalidAccount
 from ..staff.mfa import confirm_enrolment, pending_enrolment
@@ -104,7 +105,7 @@ def _confirmed(user_id: int, form: CodeForm, enrolling: sessions.Pending | None)
             user_id,
             form.code.data,
             now=now,
-            secret_key=rules.secret_key,
+            secret_keys=rules.secret_keys,
             actor=actor,
             current_code=current_code,
         )
@@ -133,7 +134,7 @@ def _enrolment(user_id: int) -> dict:
     enrolment = pending_enrolment(
         db.session,
         user_id,
-        secret_key=current_app.config["SECRET_KEY"],
+        secret_keys=secret_keys(current_app.config),
         issuer=current_app.config["HOSPITAL_NAME"],
     )
     # Drawn here, as a data: URI (the CSP allows img-src data:), so the secret never leaves the server.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..keys import derived_key
+from ..keys import derived_key, secret_keys
 from ..links import companion_url, manage_url
 from ..models import Companion, Consultation
 
@@ -36,8 +36,7 @@ class LinkKeys:
         from SECRET_KEY and its fallbacks, so rotating the secret key keeps those links working too."""
         if config["MANAGE_TOKEN_KEY"]:
             return cls(tuple(key.strip() for key in config["MANAGE_TOKEN_KEY"].split(",") if key.strip()))
-        secrets_ = [config["SECRET_KEY"], *(config["SECRET_KEY_FALLBACKS"] or ())]
-        return cls(tuple(derived_key(secret, "manage links").hex() for secret in secrets_))
+        return cls(tuple(derived_key(secret, "manage links").hex() for secret in secret_keys(config)))
 
 
 def new_link_seed() -> str:

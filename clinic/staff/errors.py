@@ -42,9 +42,20 @@ class LoginRefused(AccountError):
 class CodeRefused(AccountError):
     """A second-factor code that is wrong, was used already, or has expired."""
 
+    message = "That code is wrong or was used already. Enter the code your app shows now."
+
     def __init__(self, field: str = "code") -> None:
-        super().__init__("That code is wrong or was used already. Enter the code your app shows now.")
+        super().__init__(self.message)
         self.field = field  # "current_code" when replacing a factor: the old app's code was wrong
+
+
+class SecondFactorUnreadable(CodeRefused):
+    """The account's TOTP secret opens under no configured key: its app's codes cannot be checked."""
+
+    message = (
+        "Codes from your authenticator app cannot be checked since the server's keys changed. "
+        "Enter one of your recovery codes, or ask an admin to reset your second factor."
+    )
 
 
 class AddressThrottled(AccountError):

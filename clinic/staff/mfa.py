@@ -1,8 +1,10 @@
 """The TOTP second factor (RFC 6238 through pyotp) and its one-time recovery codes.
 
 The secret is Fernet-encrypted with a key derived from SECRET_KEY (HKDF), so a copy of the database
-alone yields no working authenticator; each accepted code records its time step, and only later
-steps are accepted after it, so a code works once. Recovery codes are shown once and kept as
+alone yields no working authenticator. Keys derived from SECRET_KEY_FALLBACKS still open it, and an
+accepted code re-seals it under the current key, so a rotated SECRET_KEY keeps every factor working.
+Each accepted code records its time step, and only later steps are accepted after it, so a code
+works once. Recovery codes are shown once and kept as
 argon2 hashes.
 """
 
@@ -10,12 +12,13 @@ import base64
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
 from argon2 import PasswordHasher
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +28,7 @@ from ..models import RecoveryCode, StaffUser
 from ..models.transactions import write_transaction
 from . import events
 from .accounts import locked_account, verify_password
-from .errors import CodeRefused
+from .errors import CodeRefused, SecondFactorUnreadable
 
 RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # a code from the step before or after is accepted too: phones' clocks drift
@@ -42,15 +45,17 @@ class Enrolment:
     uri: str
 
 
-def pending_enrolment(session: Session, user_id: int, *, secret_key: str, issuer: str) -> Enrolment:
+def pending_enrolment(
+    session: Session, user_id: int, *, secret_keys: Sequence[str], issuer: str
+) -> Enrolment:
     """The secret waiting for its first code, made now if there is none; a working one stays until then."""
     user = session.get(StaffUser, user_id)
-    key = _unseal(secret_key, user.totp_pending_secret)
+    key = _unseal(secret_keys, user.totp_pending_secret)
     if key is None:
         key = pyotp.random_base32()
         with write_transaction(session):
             user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
-            user.totp_pending_secret = _seal(secret_key, key)
+            user.totp_pending_secret = _fernet(secret_keys).encrypt(key.encode()).decode()
     return Enrolment(key=key, uri=pyotp.TOTP(key).provisioning_uri(name=user.email, issuer_name=issuer))
 
 
@@ -60,7 +65,7 @@ def confirm_enrolment(
     code: str,
     *,
     now: datetime,
-    secret_key: str,
+    secret_keys: Sequence[str],
     actor: Actor,
     current_code: str = "",
 ) -> list[str]:
@@ -72,24 +77,25 @@ def confirm_enrolment(
     """
     with write_transaction(session):
         user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
-        proven = accept_code(session, user, current_code, now=now, secret_key=secret_key, actor=actor)
+        proven = accept_code(session, user, current_code, now=now, secret_keys=secret_keys, actor=actor)
         if user.has_totp and proven is None:
-            raise CodeRefused(field="current_code")
-        codes = enrol(session, user, code, now=now, secret_key=secret_key, actor=actor)
+            raise code_refusal(user, secret_keys, field="current_code")
+        codes = enrol(session, user, code, now=now, secret_keys=secret_keys, actor=actor)
         if codes is None:
             raise CodeRefused()
     return codes
 
 
 def enrol(
-    session: Session, user: StaffUser, code: str, *, now: datetime, secret_key: str, actor: Actor
+    session: Session, user: StaffUser, code: str, *, now: datetime, secret_keys: Sequence[str], actor: Actor
 ) -> list[str] | None:
     """`confirm_enrolment` in the caller's write transaction, `user` locked; None if the code is wrong."""
-    step = _matching_step(_unseal(secret_key, user.totp_pending_secret), code, now, after=None)
+    step = _matching_step(_unseal(secret_keys, user.totp_pending_secret), code, now, after=None)
     if step is None:
         return None
     replaced = user.totp_secret is not None
-    user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+    user.totp_secret = _resealed(secret_keys, user.totp_pending_secret)
+    user.totp_pending_secret = None
     user.totp_last_step, user.totp_enrolled_at = step, now
     codes = _new_recovery_codes(session, user.id)
     events.record(session, user.id, "staff.mfa_enrolled", now, actor, {"replaced": replaced})
@@ -97,13 +103,14 @@ def enrol(
 
 
 def accept_code(
-    session: Session, user: StaffUser, code: str, *, now: datetime, secret_key: str, actor: Actor
+    session: Session, user: StaffUser, code: str, *, now: datetime, secret_keys: Sequence[str], actor: Actor
 ) -> str | None:
     """In the caller's write transaction, `user` locked: "totp" or "recovery_code" if `code` is one
     the account may use now (and it is used up), else None."""
-    step = _matching_step(_unseal(secret_key, user.totp_secret), code, now, after=user.totp_last_step)
+    step = _matching_step(_unseal(secret_keys, user.totp_secret), code, now, after=user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
+        user.totp_secret = _resealed(secret_keys, user.totp_secret)
         events.record(session, user.id, "staff.mfa_verified", now, actor)
         return "totp"
     recovery = _unused_recovery_code(session, user.id, code)
@@ -175,19 +182,28 @@ def _plain(code: str) -> str:
     return re.sub(r"[\s-]", "", code).upper()
 
 
-def _fernet(secret_key: str) -> Fernet:
-    return Fernet(derived_fernet_key(secret_key, "staff totp secret"))
+def code_refusal(user: StaffUser, secret_keys: Sequence[str], field: str = "code") -> CodeRefused:
+    """Why a code was refused: wrong, or the account's TOTP secret opens under no configured key (a
+    secret key replaced without its fallback), when only a recovery code or an admin's reset helps."""
+    unreadable = user.totp_secret is not None and _unseal(secret_keys, user.totp_secret) is None
+    return SecondFactorUnreadable(field) if unreadable else CodeRefused(field)
 
 
-def _seal(secret_key: str, value: str) -> str:
-    return _fernet(secret_key).encrypt(value.encode()).decode()
+def _fernet(secret_keys: Sequence[str]) -> MultiFernet:
+    """Seals under the key derived from SECRET_KEY; opens with it or one derived from a fallback."""
+    return MultiFernet([Fernet(derived_fernet_key(key, "staff totp secret")) for key in secret_keys])
 
 
-def _unseal(secret_key: str, token: str | None) -> str | None:
-    """The secret in `token`; None if there is none, or SECRET_KEY changed since (enrol again)."""
+def _resealed(secret_keys: Sequence[str], token: str) -> str:
+    """`token` sealed under the current key: a sign-in after a SECRET_KEY rotation moves it there."""
+    return _fernet(secret_keys).rotate(token.encode()).decode()
+
+
+def _unseal(secret_keys: Sequence[str], token: str | None) -> str | None:
+    """The secret in `token`; None if there is none, or no key (current or fallback) opens it."""
     if token is None:
         return None
     try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
+        return _fernet(secret_keys).decrypt(token.encode()).decode()
     except InvalidToken:
         return None

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
+from ..keys import secret_keys
 from ..models import StaffUser
 from ..models.transactions import write_transaction
 from . import events, mfa, throttle
@@ -29,7 +30,7 @@ from .accounts import (
     staff_by_email,
     verify_password,
 )
-from .errors import AccountError, CodeRefused, InvalidAccount, LoginRefused
+from .errors import AccountError, InvalidAccount, LoginRefused
 from .sessions import Client, SessionRules, open_session
 
 
@@ -45,7 +46,7 @@ class SignInRules:
     window: timedelta
     max_failures_per_address: int  # below max_failures: one address cannot lock an account
     require_admin_mfa: bool
-    secret_key: str  # derives the key that encrypts TOTP secrets
+    secret_keys: tuple[str, ...]  # SECRET_KEY and its fallbacks: derive the keys of TOTP secrets
     sessions: SessionRules
 
     @classmethod
@@ -56,7 +57,7 @@ class SignInRules:
             window=timedelta(minutes=float(config["LOGIN_FAILURE_WINDOW_MINUTES"])),
             max_failures_per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
             require_admin_mfa=bool(config["REQUIRE_ADMIN_MFA"]),
-            secret_key=config["SECRET_KEY"],
+            secret_keys=secret_keys(config),
             sessions=SessionRules.from_config(config),
         )
 
@@ -111,7 +112,7 @@ def sign_in_with_code(
 
     def proof(user: StaffUser) -> _Proof | None:
         actor = events.actor_for(user.id, client.remote_addr)
-        method = mfa.accept_code(session, user, code, now=now, secret_key=rules.secret_key, actor=actor)
+        method = mfa.accept_code(session, user, code, now=now, secret_keys=rules.secret_keys, actor=actor)
         return _Proof(method) if method else None
 
     return _complete(session, user_id, now, rules, client, proof)
@@ -127,7 +128,7 @@ def sign_in_enrolling(
         if user.has_totp:  # an account with a factor proves it with its code, never by enrolling anew
             return None
         actor = events.actor_for(user.id, client.remote_addr)
-        codes = mfa.enrol(session, user, code, now=now, secret_key=rules.secret_key, actor=actor)
+        codes = mfa.enrol(session, user, code, now=now, secret_keys=rules.secret_keys, actor=actor)
         return _Proof("totp_enrolled", tuple(codes)) if codes else None
 
     return _complete(session, user_id, now, rules, client, proof)
@@ -192,7 +193,7 @@ def _complete(
         elif (proof := proof_of(user)) is None:
             throttle.count_failure(session, client.remote_addr, now=now, window=rules.window)
             locked = _count_account_failure(session, user, now, rules, client, {"factor": "code"})
-            refusal = rules.refused() if locked else CodeRefused()
+            refusal = rules.refused() if locked else mfa.code_refusal(user, rules.secret_keys)
         else:
             clear_failures(user)
             user.last_login_at = now
