@@ -224,6 +224,10 @@ class Config:
 
     # Secret keying the audit chain's HMAC and signing its anchor, kept outside the database.
     AUDIT_KEY = _env("AUDIT_KEY")
+    # Former audit keys, comma separated: the events they signed still verify (see docs/operations.md).
+    AUDIT_KEY_FALLBACKS = [
+        key.strip() for key in (_env("AUDIT_KEY_FALLBACKS") or "").split(",") if key.strip()
+    ]
     # Where the signed audit anchor (count, head id and hash) is kept; default <instance>/audit-anchor.json.
     AUDIT_ANCHOR_PATH = _env("AUDIT_ANCHOR_PATH")
 

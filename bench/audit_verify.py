@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def load_chain(engine: Engine, count: int) -> None:
     """`count` keyed events chained from genesis, and the anchor on the last one."""
     with Session(engine) as session:
-        key = audit.settings_for(session).key
+        settings = audit.settings_for(session)
+        key = settings.key
         prev, rows = audit.GENESIS, []
         for seq in range(1, count + 1):
             row = SimpleNamespace(
@@ -62,6 +63,7 @@ def load_chain(engine: Engine, count: int) -> None:
                 details={"clinician_id": seq % 50, "service_id": 1},
                 prev_hash=prev,
                 hash_version=audit.KEYED,
+                key_id=settings.key_id,
             )
             row.hash = prev = audit.event_hash(row, key)
             rows.append(vars(row))
@@ -69,7 +71,7 @@ def load_chain(engine: Engine, count: int) -> None:
             session.execute(insert(AuditEvent), rows[start : start + BATCH])
         session.commit()
         head = audit.Anchor(count, count, prev).signed(key)
-        audit.write_anchor(audit.settings_for(session).anchor_path, head)
+        audit.write_anchor(settings.anchor_path, head)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -3,6 +3,12 @@ outside the database, and anchored outside it by a signed checkpoint of the chai
 
 Changing, deleting or inserting a row breaks the chain at that row; rehashing it needs the key;
 cutting rows off the end leaves the chain shorter than the newest anchor. `verify` finds each.
+
+Each keyed event names the key that signed it by its key id, so the key can be rotated: the current
+key (CLINIC_AUDIT_KEY) signs new events and the anchor, former ones (CLINIC_AUDIT_KEY_FALLBACKS)
+still verify the events they signed, and the first event under a new key is preceded by an
+`audit.key_rotated` event, signed by the new key over the old key's last hash: the handover is a
+link of the chain like any other.
 """
 
 import fcntl
@@ -12,8 +18,9 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +28,13 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
-from .keys import derived_key
+from .keys import derived_key, secret_keys
 from .models import AuditEvent
 
 GENESIS = "0" * 64
 UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
 KEY_SETTING = "AUDIT_KEY"
+KEY_ROTATED = "audit.key_rotated"
 _PENDING_ANCHOR = "clinic.audit.anchor"
 
 log = logging.getLogger(__name__)
@@ -47,20 +55,38 @@ class Actor:
 SYSTEM = Actor("system")
 
 
+def key_id(key: bytes) -> str:
+    """The name an event keeps of the key that signed it: it tells keys apart and reveals none."""
+    return hmac.new(key, b"audit-key-id", hashlib.sha256).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class AuditSettings:
-    """The chain's key and where its anchor lives: both outside the database."""
+    """The chain's keys and where its anchor lives: all outside the database."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # signs new events and the anchor
     anchor_path: Path
+    fallbacks: tuple[bytes, ...] = field(default=(), repr=False)  # still verify what they signed
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "AuditSettings":
-        """CLINIC_AUDIT_KEY, or outside production a key derived from the secret key."""
-        secret = config[KEY_SETTING]
-        key = secret.encode() if secret else derived_key(config["SECRET_KEY"], "audit chain")
+        """CLINIC_AUDIT_KEY and its fallbacks, or outside production keys derived from the secret key
+        and its fallbacks."""
+        if config[KEY_SETTING]:
+            keys = [key.encode() for key in (config[KEY_SETTING], *config["AUDIT_KEY_FALLBACKS"])]
+        else:
+            keys = [derived_key(secret, "audit chain") for secret in secret_keys(config)]
         anchor = config["AUDIT_ANCHOR_PATH"] or os.path.join(instance_path, "audit-anchor.json")
-        return cls(key, Path(anchor))
+        return cls(keys[0], Path(anchor), tuple(keys[1:]))
+
+    @cached_property
+    def key_id(self) -> str:
+        return key_id(self.key)
+
+    @cached_property
+    def keys_by_id(self) -> dict[str, bytes]:
+        """Every configured key, the current one first, by its key id."""
+        return {key_id(key): key for key in (self.key, *self.fallbacks)}
 
 
 # By database URL: the key belongs to the database's chain, whichever engine writes to it.
@@ -97,10 +123,23 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appends so two transactions cannot both chain onto the same last row.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    seq, prev = next(iter(last), (0, GENESIS))
-    audit_event = AuditEvent(
-        seq=seq + 1,
+    head = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
+    seq, prev, signed_by = session.execute(head).first() or (0, GENESIS, None)
+    if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
+        handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
+        seq, prev = _chain_on(session, settings, handover, seq, prev)
+    audit_event = _event(actor, action, entity_type, entity_id, now, details)
+    _chain_on(session, settings, audit_event, seq, prev)
+    session.flush()
+    head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
+    session.info[_PENDING_ANCHOR] = (settings, head.signed(settings.key))
+    return audit_event
+
+
+def _event(
+    actor: Actor, action: str, entity_type: str, entity_id: str | int, now: datetime, details: dict | None
+) -> AuditEvent:
+    return AuditEvent(
         occurred_at=now.astimezone(UTC),
         actor=actor.name,
         action=action,
@@ -108,15 +147,18 @@ def record(
         entity_id=str(entity_id),
         remote_addr=actor.remote_addr,
         details=details or {},
-        prev_hash=prev,
-        hash_version=KEYED,
     )
+
+
+def _chain_on(
+    session: Session, settings: AuditSettings, audit_event: AuditEvent, seq: int, prev: str
+) -> tuple[int, str]:
+    """Add `audit_event` after the event numbered `seq` with hash `prev`, signed by the current key."""
+    audit_event.seq, audit_event.prev_hash = seq + 1, prev
+    audit_event.hash_version, audit_event.key_id = KEYED, settings.key_id
     audit_event.hash = event_hash(audit_event, settings.key)
     session.add(audit_event)
-    session.flush()
-    head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
-    session.info[_PENDING_ANCHOR] = (settings, head.signed(settings.key))
-    return audit_event
+    return audit_event.seq, audit_event.hash
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
@@ -233,11 +275,14 @@ def verify(session: Session) -> Verified | Break:
         anchor = read_anchor(settings.anchor_path)
     except ValueError as unreadable:
         return Break(None, f"anchor unreadable: {unreadable}")
-    if anchor is not None and not anchor.is_signed_with(settings.key):
-        return Break(None, f"the anchor in {settings.anchor_path} is not signed with the audit key")
+    # The anchor stays under the former key until the first event under the new one moves it.
+    if anchor is not None and not any(anchor.is_signed_with(key) for key in settings.keys_by_id.values()):
+        return Break(
+            None, f"the anchor in {settings.anchor_path} is not signed with the audit key or a fallback"
+        )
     columns = [getattr(AuditEvent, name) for name in _FIELDS]
     rows = session.execute(select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000))
-    result = _walk(rows, settings.key, anchor)
+    result = _walk(rows, settings.keys_by_id, anchor)
     if isinstance(result, Break):
         return result
     if anchor is None and result.count:
@@ -251,11 +296,11 @@ def verify(session: Session) -> Verified | Break:
     return result
 
 
-def _walk(rows: Iterable[Any], key: bytes, anchor: Anchor | None) -> Verified | Break:
+def _walk(rows: Iterable[Any], keys: Mapping[str, bytes], anchor: Anchor | None) -> Verified | Break:
     count, prev, head_id, keyed_since = 0, GENESIS, None, None
     for row in rows:
         count += 1
-        problem = _link_problem(row, count, prev, keyed_since, key)
+        problem = _link_problem(row, count, prev, keyed_since, keys)
         if problem is None and anchor is not None and count == anchor.count:
             if (row.id, row.hash) != (anchor.event_id, anchor.hash):
                 problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
@@ -267,16 +312,31 @@ def _walk(rows: Iterable[Any], key: bytes, anchor: Anchor | None) -> Verified | 
     return Verified(count, head_id, anchor)
 
 
-def _link_problem(row: Any, count: int, prev: str, keyed_since: int | None, key: bytes) -> str | None:
+def _link_problem(
+    row: Any, count: int, prev: str, keyed_since: int | None, keys: Mapping[str, bytes]
+) -> str | None:
     if row.seq != count:
         return f"it is number {row.seq} in the chain where {count} comes next (one was deleted)"
     if row.prev_hash != prev:
         return "it does not link to the event before it (that one was deleted or changed)"
     if row.hash_version == UNKEYED and keyed_since is not None:
         return f"it is unkeyed although keyed hashing began at event {keyed_since}"
-    if not hmac.compare_digest(row.hash, event_hash(row, key)):
+    if row.key_id is not None and row.key_id not in keys:
+        return (
+            f"it is signed by key id {row.key_id}, which is not configured "
+            "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)"
+        )
+    if not any(hmac.compare_digest(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None
+
+
+def _candidate_keys(row: Any, keys: Mapping[str, bytes]) -> Iterable[bytes]:
+    """The key that may have signed `row`: its own; any configured one for a keyed event from before
+    key ids (migration 0012); none needed for an unkeyed one."""
+    if row.hash_version == UNKEYED:
+        return [b""]  # event_hash ignores the key
+    return [keys[row.key_id]] if row.key_id is not None else keys.values()
 
 
 _FIELDS = (
@@ -291,6 +351,7 @@ _FIELDS = (
     "details",
     "prev_hash",
     "hash_version",
+    "key_id",
     "hash",
 )
 

@@ -51,6 +51,11 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             f"CLINIC_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes, "
             "not the default"
         )
+    if _short(config["SECRET_KEY_FALLBACKS"]):
+        found.append(
+            f"CLINIC_SECRET_KEY_FALLBACKS: each former key must be at least {MIN_SECRET_KEY_BYTES} bytes, "
+            "or it signs sessions anyone could forge"
+        )
     manage_keys = [key.strip() for key in (config["MANAGE_TOKEN_KEY"] or "").split(",")]
     if not all(manage_keys) or any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in manage_keys):
         found.append(
@@ -62,12 +67,21 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             f"CLINIC_AUDIT_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes: it keys the "
             "audit chain, which anyone able to write to the database could otherwise rewrite"
         )
+    if _short(config["AUDIT_KEY_FALLBACKS"]):
+        found.append(
+            f"CLINIC_AUDIT_KEY_FALLBACKS: each former audit key must be at least {MIN_SECRET_KEY_BYTES} "
+            "bytes, or the events it signed could be rewritten by anyone who guesses it"
+        )
     if not config["NOTES_KEY"]:
         found.append(
             "CLINIC_NOTES_KEY must be set: consultation notes are encrypted with it "
             "(one or more Fernet keys, comma separated; see the README)"
         )
     return found
+
+
+def _short(keys: list[str]) -> bool:
+    return any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in keys or ())
 
 
 def _mail_problems(config: Mapping[str, Any]) -> list[str]:

@@ -324,3 +324,153 @@ def test_an_anchor_that_cannot_be_written_is_logged_and_the_change_still_stands(
         )
         db.session.remove()
         db.engine.dispose()
+
+
+OLD_KEY = "the-audit-key-in-use-before-the-rotation"
+NEW_KEY = "the-audit-key-that-replaced-the-test-one"
+
+
+def restart_with(app, key: str, fallbacks: list[str]) -> audit.AuditSettings:
+    """The audit settings a restart with this CLINIC_AUDIT_KEY and these fallbacks gives the app."""
+    config = {**app.config, "AUDIT_KEY": key, "AUDIT_KEY_FALLBACKS": fallbacks}
+    settings = audit.AuditSettings.from_config(config, app.instance_path)
+    audit.configure(db.engine, settings)
+    return settings
+
+
+@pytest.fixture
+def keyed(app):
+    """The app with CLINIC_AUDIT_KEY=OLD_KEY, no fallbacks."""
+    return restart_with(app, OLD_KEY, [])
+
+
+def test_the_first_event_under_a_new_key_follows_a_handover_signed_by_it_over_the_old_head(
+    app, keyed, session, now
+):
+    old = record_events(session, now, 2)
+    rotated = restart_with(app, NEW_KEY, [OLD_KEY])
+    assert isinstance(audit.verify(session), audit.Verified)  # the anchor is still the old key's
+
+    record_events(session, now, 2)
+
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    handover = events[2]
+    old_id = audit.key_id(OLD_KEY.encode())
+    assert [e.key_id for e in events] == [old_id, old_id, rotated.key_id, rotated.key_id, rotated.key_id]
+    assert (handover.action, handover.details, handover.prev_hash) == (
+        "audit.key_rotated",
+        {"from": old_id},
+        old[-1].hash,
+    )
+    assert handover.hash == audit.event_hash(handover, NEW_KEY.encode())
+    assert audit.read_anchor(anchor_path(session)).is_signed_with(NEW_KEY.encode())
+    assert audit.verify(session) == audit.Verified(5, events[-1].id, audit.read_anchor(anchor_path(session)))
+    restart_with(app, NEW_KEY, [])  # the old key dropped: its events can no longer be checked
+    assert audit.verify(session) == Break(
+        old[0].id,
+        f"it is signed by key id {old_id}, which is not configured "
+        "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)",
+    )
+
+
+def test_an_event_signed_by_a_key_no_longer_configured_is_named_and_verify_fails(
+    app, keyed, runner, session, now
+):
+    first = record_events(session, now, 1)[0]
+    restart_with(app, NEW_KEY, [OLD_KEY])
+    record_events(session, now, 1)
+    restart_with(app, NEW_KEY, [])
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert (
+        f"event {first.id}: it is signed by key id {audit.key_id(OLD_KEY.encode())}, which is not configured"
+        in (result.output)
+    )
+
+
+def test_key_ids_name_keys_without_revealing_them():
+    ids = {audit.key_id(key.encode()) for key in (OLD_KEY, NEW_KEY)}
+
+    assert len(ids) == 2 and all(len(i) == 16 for i in ids)
+    assert not any(key_id in OLD_KEY + NEW_KEY for key_id in ids)
+
+
+def tamper_delete_handover(session, events):
+    session.execute(delete(AuditEvent).where(AuditEvent.action == "audit.key_rotated"))
+
+
+def tamper_edit_old(session, events):
+    session.execute(update(AuditEvent).where(AuditEvent.id == events[0].id).values(actor="staff:99"))
+
+
+def tamper_claim_the_new_key(session, events):
+    """An old event relabelled as signed by the new key: its HMAC under that key is wrong."""
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == events[0].id).values(key_id=audit.key_id(NEW_KEY.encode()))
+    )
+
+
+def tamper_truncate(session, events):
+    session.execute(delete(AuditEvent).where(AuditEvent.id > events[1].id))
+
+
+def tamper_rehash_without_keys(session, events):
+    rehash(session, b"a guessed key")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        (tamper_delete_handover, "it is number 4 in the chain where 3 comes next"),
+        (tamper_edit_old, "its hash does not match its contents"),
+        (tamper_claim_the_new_key, "its hash does not match its contents"),
+        (tamper_truncate, "events were removed from the end"),
+        (tamper_rehash_without_keys, "its hash does not match its contents"),
+    ],
+    ids=["delete handover", "edit old event", "relabel key id", "truncate", "rehash"],
+)
+def test_tampering_across_a_key_rotation_is_caught(app, keyed, runner, session, now, tamper, found):
+    events = record_events(session, now, 2)
+    restart_with(app, NEW_KEY, [OLD_KEY])
+    events += record_events(session, now, 2)[2:]
+    tamper(session, events)
+    session.commit()
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1
+    assert found in result.output
+
+
+def test_keyed_events_from_before_key_ids_verify_under_the_key_or_a_fallback(app, keyed, session, now):
+    events = record_events(session, now, 2)
+    session.execute(update(AuditEvent).values(key_id=None))  # as migration 0012 leaves them
+    session.commit()
+    restart_with(app, NEW_KEY, [OLD_KEY])
+
+    added = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
+    session.commit()
+
+    assert added.seq == 3 and added.prev_hash == events[-1].hash  # no handover: their key is not known
+    assert isinstance(audit.verify(session), audit.Verified)
+    restart_with(app, NEW_KEY, [])
+    assert audit.verify(session) == Break(
+        events[0].id, "its hash does not match its contents (edited, or rehashed without the key)"
+    )
+
+
+def test_outside_production_the_audit_keys_follow_the_secret_key_and_its_fallbacks(app):
+    before = audit.AuditSettings.from_config({**app.config, "AUDIT_KEY": None}, app.instance_path)
+    rotated = audit.AuditSettings.from_config(
+        {
+            **app.config,
+            "AUDIT_KEY": None,
+            "SECRET_KEY": "new",
+            "SECRET_KEY_FALLBACKS": [app.config["SECRET_KEY"]],
+        },
+        app.instance_path,
+    )
+
+    assert rotated.key != before.key and rotated.fallbacks == (before.key,)

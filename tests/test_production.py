@@ -75,6 +75,8 @@ def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp
         ({"MANAGE_TOKEN_KEY": "m" * 32 + ",,"}, "CLINIC_MANAGE_TOKEN_KEY"),
         ({"AUDIT_KEY": None}, "CLINIC_AUDIT_KEY"),
         ({"AUDIT_KEY": "a" * 31}, "CLINIC_AUDIT_KEY"),
+        ({"AUDIT_KEY_FALLBACKS": ["a" * 32, "a" * 31]}, "CLINIC_AUDIT_KEY_FALLBACKS: each former"),
+        ({"SECRET_KEY_FALLBACKS": ["s" * 31]}, "CLINIC_SECRET_KEY_FALLBACKS: each former"),
         ({"NOTES_KEY": None}, "CLINIC_NOTES_KEY"),
         ({"MAIL_BACKEND": "file"}, "CLINIC_MAIL_BACKEND"),
         (
@@ -135,11 +137,16 @@ def test_development_sends_no_hsts_as_it_runs_on_plain_http(client):
     assert "Strict-Transport-Security" not in client.get("/healthz").headers
 
 
-def start_production(variables: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    """Import wsgi.py in a fresh interpreter, as gunicorn does, with these CLINIC_* variables."""
+def start_production(
+    variables: dict[str, str],
+    tmp_path: Path,
+    command: str = "from wsgi import app; print(len(app.config['SECRET_KEY']))",
+) -> subprocess.CompletedProcess:
+    """Import wsgi.py as gunicorn does with these CLINIC_* variables: run `command`."""
     env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
-    command = [sys.executable, "-c", "from wsgi import app; print(len(app.config['SECRET_KEY']))"]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_secrets_may_come_from_files_named_by_file_settings(database_url, tmp_path):
@@ -166,3 +173,17 @@ def test_a_secret_given_both_inline_and_as_a_file_is_refused(database_url, tmp_p
 
     assert started.returncode != 0
     assert "set CLINIC_SECRET_KEY or CLINIC_SECRET_KEY_FILE, not both" in started.stderr
+
+
+def test_audit_key_fallbacks_come_from_the_environment_or_a_file_comma_separated(database_url, tmp_path):
+    (tmp_path / "fallbacks").write_text("f" * 40 + ", " + "g" * 40 + "\n")
+    variables = {
+        **production_environment(database_url),
+        "CLINIC_AUDIT_KEY_FALLBACKS_FILE": str(tmp_path / "fallbacks"),
+    }
+    command = "from wsgi import app; print(app.config['AUDIT_KEY_FALLBACKS'] == ['f' * 40, 'g' * 40])"
+
+    started = start_production(variables, tmp_path, command)
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "True"

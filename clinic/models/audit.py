@@ -25,6 +25,9 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     # 0: plain SHA-256 (events from before migration 0009); 1: HMAC-SHA256 with CLINIC_AUDIT_KEY.
     hash_version: Mapped[int] = mapped_column(SmallInteger, default=1)
+    # Which key signed a keyed event (audit.key_id: configured keys are known by it, never stored);
+    # None for unkeyed events and for keyed ones from before migration 0012.
+    key_id: Mapped[str | None] = mapped_column(String(16))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     # A record's history (a consultation's, on the staff pages) is read by entity; the admin viewer
