@@ -99,6 +99,16 @@ def deactivate_user(email: str) -> None:
     click.echo("Deactivated; every session of the account has ended.")
 
 
+@clinic.command("reactivate-user")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+def reactivate_user(email: str) -> None:
+    """Let a deactivated staff login sign in again (afresh: no session from before comes back)."""
+    from .staff.accounts import reactivate_staff
+
+    reactivate_staff(db.session, _account(email).id, now=utcnow(), actor=SYSTEM)
+    click.echo("Reactivated: the account may sign in again.")
+
+
 @clinic.command("reset-mfa")
 @click.option("--email", required=True, help="The staff member's e-mail address.")
 def reset_mfa(email: str) -> None:

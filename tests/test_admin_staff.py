@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinic.audit import SYSTEM
@@ -90,7 +90,7 @@ def test_clinicians_and_reception_may_not_manage_accounts(client, session, admin
 
     for path in ("/admin/staff", "/admin/staff/new", f"/admin/staff/{admin.id}"):
         assert client.get(path).status_code == 403
-    for action in ("deactivate", "unlock", "password-link", "reset-mfa"):
+    for action in ("deactivate", "reactivate", "unlock", "password-link", "reset-mfa"):
         assert client.post(f"/admin/staff/{admin.id}/{action}").status_code == 403
     assert client.post(f"/admin/staff/{admin.id}/role", data={"role": "reception"}).status_code == 403
     assert fresh(session, admin).active and fresh(session, admin).role is StaffRole.ADMIN
@@ -103,14 +103,15 @@ def test_every_change_needs_the_pages_csrf_token(database_url, tmp_path, session
     with app.app_context():
         client = factories.browser(app)
         sign_in(client, admin, csrf_token=csrf_token(client.get("/login")))
-        forged = [client.post(f"/admin/staff/{target.id}/{a}") for a in ("deactivate", "unlock", "reset-mfa")]
+        actions = ("deactivate", "reactivate", "unlock", "reset-mfa")
+        forged = [client.post(f"/admin/staff/{target.id}/{a}") for a in actions]
         forged_role = client.post(f"/admin/staff/{target.id}/role", data={"role": "reception"})
         token = csrf_token(client.get(f"/admin/staff/{target.id}"))
         genuine = client.post(f"/admin/staff/{target.id}/deactivate", data={"csrf_token": token})
         db.session.remove()
         db.engine.dispose()
 
-    assert [r.status_code for r in forged] == [400, 400, 400] and forged_role.status_code == 400
+    assert [r.status_code for r in forged] == [400, 400, 400, 400] and forged_role.status_code == 400
     assert genuine.status_code == 303
     assert [e.action for e in events_about(session, target)] == ["staff.deactivated"]
 
@@ -366,6 +367,55 @@ def test_deactivating_ends_every_session_of_the_account(admin_client, app, sessi
     assert actions[1:4] == ["staff.deactivated", "staff.session_ended", "staff.login_refused"]
 
 
+def test_a_reactivated_account_signs_in_afresh_and_no_old_session_comes_back(admin_client, app, session):
+    user = factories.staff(session, role=StaffRole.ADMIN)
+    theirs = factories.browser(app)
+    sign_in(theirs, user)
+    admin_client.post(f"/admin/staff/{user.id}/deactivate")
+    assert "Reactivate" in admin_client.get(f"/admin/staff/{user.id}").text
+
+    response = admin_client.post(f"/admin/staff/{user.id}/reactivate", follow_redirects=True)
+
+    assert "is active again: they sign in afresh" in response.text
+    assert fresh(session, user).active
+    assert theirs.get("/account").status_code == 302  # the cookie of before opens nothing
+    assert sign_in(theirs, user).status_code == 303
+    assert theirs.get("/account").status_code == 200
+    actions = [e.action for e in events_about(session, user)]
+    assert actions.count("staff.reactivated") == 1
+    assert (
+        actions.index("staff.deactivated")
+        < actions.index("staff.reactivated")
+        < actions.index("staff.login", 1)
+    )
+
+
+def test_reactivating_ends_a_session_that_a_deactivation_by_hand_left_open(admin_client, app, session):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    theirs = factories.browser(app)
+    sign_in(theirs, user)
+    session.commit()  # end the read that loaded `user`, so this write starts on the latest data
+    session.execute(update(StaffUser).where(StaffUser.id == user.id).values(active=False))
+    session.commit()
+
+    admin_client.post(f"/admin/staff/{user.id}/reactivate")
+
+    assert theirs.get("/account").status_code == 302
+    ended = [e for e in events_about(session, user) if e.action == "staff.session_ended"]
+    assert [e.details["reason"] for e in ended] == ["deactivated"]
+
+
+def test_reactivating_an_active_account_changes_nothing(admin_client, app, session):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    theirs = factories.browser(app)
+    sign_in(theirs, user)
+
+    assert admin_client.post(f"/admin/staff/{user.id}/reactivate").status_code == 303
+
+    assert theirs.get("/account").status_code == 200
+    assert "staff.reactivated" not in [e.action for e in events_about(session, user)]
+
+
 def test_an_admin_unlocks_a_locked_out_account(admin_client, app, session, now):
     user = factories.staff(session, locked_until=utcnow() + timedelta(minutes=15), failed_logins=0)
     theirs = factories.browser(app)
@@ -393,7 +443,7 @@ def test_an_admin_removes_a_lost_second_factor(admin_client, session, now):
 
 def test_an_account_that_does_not_exist_is_not_found(admin_client):
     assert admin_client.get("/admin/staff/2147483647").status_code == 404
-    for action in ("deactivate", "unlock", "password-link", "reset-mfa"):
+    for action in ("deactivate", "reactivate", "unlock", "password-link", "reset-mfa"):
         assert admin_client.post(f"/admin/staff/2147483647/{action}").status_code == 404
     assert admin_client.post("/admin/staff/2147483647/role", data={"role": "admin"}).status_code == 404
 

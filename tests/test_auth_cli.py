@@ -1,10 +1,11 @@
-"""`flask clinic create-user`, `set-password`, `end-sessions`, `deactivate-user`, `reset-mfa`; demo logins."""
+"""`flask clinic create-user`, `set-password`, `end-sessions`, `deactivate-user` and `reactivate-user`,
+`reset-mfa`; demo logins."""
 
 import pytest
 from sqlalchemy import delete, select
 
 from clinic.demo import DEMO_ADMIN_EMAIL, demo_logins, load_demo
-from clinic.models import Clinician, Department, SessionEnd, StaffRole, StaffSession, StaffUser
+from clinic.models import AuditEvent, Clinician, Department, SessionEnd, StaffRole, StaffSession, StaffUser
 from clinic.models.transactions import write_transaction
 from clinic.staff.accounts import staff_by_email
 
@@ -143,6 +144,23 @@ def test_admin_commands_end_every_session_of_the_account(
     assert browser.get("/account").status_code == 302
     assert live_sessions_of(session, user) == []
     assert session.scalar(select(StaffSession.end_reason)) is reason
+
+
+def test_reactivate_user_lets_a_deactivated_account_sign_in_afresh(runner, app, session):
+    user = factories.staff(session)
+    browser = factories.browser(app)
+    factories.sign_in(browser, user)
+    runner.invoke(args=["clinic", "deactivate-user", "--email", user.email])
+
+    result = runner.invoke(args=["clinic", "reactivate-user", "--email", user.email])
+
+    assert result.exit_code == 0, result.output
+    assert "Reactivated" in result.output
+    assert browser.get("/account").status_code == 302
+    assert factories.sign_in(browser, user).status_code == 303
+    session.commit()
+    reactivated = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.reactivated")).all()
+    assert [(e.actor, e.entity_id) for e in reactivated] == [("system", str(user.id))]
 
 
 def test_admin_commands_name_an_unknown_address(runner):

@@ -1,4 +1,4 @@
-"""Staff accounts under /admin/staff: list, create, role and link, deactivate, unlock, password link, MFA.
+"""Staff accounts under /admin/staff: list, create, role and link, (re)activate, unlock, password link, MFA.
 
 A password is never typed by an admin: a new account and a forgotten password both get a one-time link
 (clinic/staff/reset_links.py) that the admin hands over and the staff member opens to choose one.
@@ -13,7 +13,7 @@ from ..auth.access import current_staff
 from ..extensions import db
 from ..links import password_link_url
 from ..models import StaffUser, utcnow
-from ..staff.accounts import change_role, create_staff, deactivate_staff, unlock_staff
+from ..staff.accounts import change_role, create_staff, deactivate_staff, reactivate_staff, unlock_staff
 from ..staff.directory import link_choices, staff_page
 from ..staff.errors import AccountError, InvalidAccount, NoSuchAccount
 from ..staff.mfa import recovery_codes_left, reset_mfa
@@ -83,6 +83,13 @@ def set_role(user_id: int) -> ResponseReturnValue:
 def deactivate(user_id: int) -> ResponseReturnValue:
     user = deactivate_staff(db.session, user_id, now=utcnow(), actor=current_staff().actor)
     flash(f"{user.display_name} is deactivated: they cannot sign in, and every session they had has ended.")
+    return redirect(url_for(".staff_member", user_id=user_id), 303)
+
+
+@bp.post("/staff/<id:user_id>/reactivate")
+def reactivate(user_id: int) -> ResponseReturnValue:
+    user = reactivate_staff(db.session, user_id, now=utcnow(), actor=current_staff().actor)
+    flash(f"{user.display_name} is active again: they sign in afresh, with their password and second factor.")
     return redirect(url_for(".staff_member", user_id=user_id), 303)
 
 

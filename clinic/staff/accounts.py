@@ -1,4 +1,4 @@
-"""Staff accounts: creating them, their role, their passwords, unlocking and ending them (deactivation).
+"""Staff accounts: creating them, their role, their passwords, unlocking, deactivating and reactivating.
 
 Every change is an audit event in its own transaction; none carries an e-mail address or a password.
 There is always an active admin: the last one can be neither demoted nor deactivated.
@@ -153,6 +153,19 @@ def deactivate_staff(
         user.active = False
         events.record(session, user.id, "staff.deactivated", now, actor)
         close_sessions(session, user.id, SessionEnd.DEACTIVATED, now=now, actor=actor)
+    return user
+
+
+def reactivate_staff(session: Session, user_id: int, *, now: datetime, actor: Actor) -> StaffUser:
+    """Let a deactivated account sign in again, afresh; commits. No session of before comes back: one
+    that a deactivation by hand left open is ended here. An active account is left as it is."""
+    with write_transaction(session):
+        user = locked_account(session, user_id)
+        if not user.active:
+            close_sessions(session, user.id, SessionEnd.DEACTIVATED, now=now, actor=actor)
+            user.active = True
+            clear_failures(user)
+            events.record(session, user.id, "staff.reactivated", now, actor)
     return user
 
 
