@@ -1,4 +1,7 @@
-"""Finding audit events for the admin viewer: by who, action, consultation and date; paged; as CSV.
+"""Finding audit events for the admin viewer: by who, action, consultation, patient and date; paged; as CSV.
+
+A consultation's events are those about it and about its note versions; a patient's, those about
+every record kept under their e-mail address (each booking keeps its own) and those records' bookings.
 
 Pages run newest first and continue below the last id seen (keyset paging), so a page deep into a
 million events costs what the first one does; each filter has an index ending in the id.
@@ -11,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import Actor
-from .models import AuditEvent, Consultation
+from .models import AuditEvent, Consultation, ConsultationNote, Patient
+from .models.people import email_key
 from .models.transactions import write_transaction
 from .staff.accounts import staff_by_email
 
@@ -25,13 +29,18 @@ CSV_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Records an event may be about: (entity type, ids) pairs, as AuditEvent names them.
+Records = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What to look for; None matches anything. Dates are whole UTC days, `until` included."""
 
     actor: str | None = None
     action: str | None = None
-    consultation_id: int | None = None
+    consultation: "Records" = ()  # the events about one consultation
+    patient: "Records" = ()  # the events about one patient's records and bookings
     since: date | None = None
     until: date | None = None
 
@@ -60,23 +69,49 @@ def audit_filter(
     who: str | None = None,
     action: str | None = None,
     reference: str | None = None,
+    patient: str | None = None,
     since: date | None = None,
     until: date | None = None,
 ) -> AuditFilter:
     """The filter for what an admin typed: a staff e-mail address as "who" becomes "staff:<id>", a
-    consultation reference its id; UnknownFilter if either names nobody."""
+    consultation reference or a patient's e-mail address the records they name; UnknownFilter if one
+    names nobody."""
     actor = who
     if who and "@" in who:
         user = staff_by_email(session, who)
         if user is None:
             raise UnknownFilter("who", "No staff account has this e-mail address.")
         actor = f"staff:{user.id}"
-    consultation_id = None
+    consultation: Records = ()
     if reference:
         consultation_id = session.scalar(select(Consultation.id).where(Consultation.reference == reference))
         if consultation_id is None:
             raise UnknownFilter("reference", "No consultation has this reference.")
-    return AuditFilter(actor or None, action or None, consultation_id, since, until)
+        consultation = _consultation_records(session, [consultation_id])
+    return AuditFilter(
+        actor or None, action or None, consultation, _patient_records(session, patient), since, until
+    )
+
+
+def _patient_records(session: Session, email: str | None) -> Records:
+    if not email:
+        return ()
+    patient_ids = list(session.scalars(select(Patient.id).where(Patient.email_key == email_key(email))))
+    if not patient_ids:
+        raise UnknownFilter("patient", "No patient has this e-mail address (or it was anonymised).")
+    bookings = session.scalars(select(Consultation.id).where(Consultation.patient_id.in_(patient_ids)))
+    return (("patient", _texts(patient_ids)), *_consultation_records(session, list(bookings)))
+
+
+def _consultation_records(session: Session, consultation_ids: list[int]) -> Records:
+    notes = session.scalars(
+        select(ConsultationNote.id).where(ConsultationNote.consultation_id.in_(consultation_ids))
+    )
+    return (("consultation", _texts(consultation_ids)), ("consultation_note", _texts(notes)))
+
+
+def _texts(ids) -> tuple[str, ...]:
+    return tuple(str(row_id) for row_id in ids)
 
 
 def audit_page(
@@ -125,15 +160,21 @@ def _matching(wanted: AuditFilter) -> Select:
         query = query.where(AuditEvent.actor == wanted.actor)
     if wanted.action:
         query = query.where(AuditEvent.action == wanted.action)
-    if wanted.consultation_id is not None:
-        query = query.where(
-            AuditEvent.entity_type == "consultation", AuditEvent.entity_id == str(wanted.consultation_id)
-        )
+    for records in (wanted.consultation, wanted.patient):
+        if records:
+            query = query.where(_about(records))
     if wanted.since:
         query = query.where(AuditEvent.occurred_at >= _midnight(wanted.since))
     if wanted.until:
         query = query.where(AuditEvent.occurred_at < _midnight(wanted.until + timedelta(days=1)))
     return query
+
+
+def _about(records: Records) -> ColumnElement[bool]:
+    """Events about any of `records`: each pair a lookup in the (entity_type, entity_id) index."""
+    return or_(
+        *(and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids)) for kind, ids in records if ids)
+    )
 
 
 def _midnight(day: date) -> datetime:

@@ -1,4 +1,4 @@
-"""The admin audit log: admins only; filters by who, action, consultation and dates; pages; CSV export."""
+"""The admin audit log: admins only; filters by who, action, consultation, patient, dates; pages; CSV."""
 
 import csv
 import io
@@ -12,7 +12,7 @@ from clinic.audit import SYSTEM, Actor
 from clinic.audit_search import AuditFilter, audit_page
 from clinic.models import AuditEvent, StaffRole
 
-from . import factories
+from . import factories, notes_support
 from .factories import sign_in
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
@@ -200,3 +200,46 @@ def test_a_large_export_streams_every_row(admin_client, session, now):
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert len(rows) == 1 + 1500
     assert rows[1][5] == "1499" and rows[-1][5] == "0"
+
+
+def test_a_consultation_reference_finds_its_note_versions_events_too(app, admin_client, session, now):
+    case = notes_support.booked(app, session, now)
+    signed = notes_support.sign(session, case, notes_support.NOTE, now=now)
+    other = notes_support.booked(app, session, now, start=notes_support.TUESDAY_10 + timedelta(hours=1))
+    notes_support.sign(session, other, notes_support.NOTE, now=now)
+
+    page = admin_client.get("/admin/audit", query_string={"reference": case.consultation.reference})
+
+    session.commit()
+    about_the_note = audit.events_for(session, "consultation_note", signed.note_id)
+    assert about_the_note and {e.action for e in about_the_note} >= {"note.signed"}
+    expected = audit.events_for(session, "consultation", case.id) + about_the_note
+    assert ids_on(page.get_data(as_text=True), session) == sorted((e.id for e in expected), reverse=True)
+
+
+def test_filters_by_patient_every_booking_made_with_their_address(admin_client, session, now):
+    svc = factories.service(session)
+    factories.clinician(session, [svc])
+    session.commit()
+    address = "Mary.Jones@example.org"
+    first = factories.booking(
+        session, svc, MONDAY_10, now=now, patient=factories.patient_details(email=address)
+    )
+    second = factories.booking(
+        session,
+        svc,
+        MONDAY_10 + timedelta(hours=1),
+        now=now,
+        patient=factories.patient_details(email=address.lower()),
+    )
+    factories.booking(session, svc, MONDAY_10 + timedelta(hours=2), now=now)  # someone else's
+
+    page = admin_client.get("/admin/audit", query_string={"patient": address.upper()})
+    unknown = admin_client.get("/admin/audit", query_string={"patient": "nobody@example.org"})
+
+    session.commit()
+    theirs = [audit.events_for(session, "consultation", b.consultation.id)[0].id for b in (first, second)]
+    assert ids_on(page.get_data(as_text=True), session) == sorted(theirs, reverse=True)
+    assert unknown.status_code == 422 and "No patient has this e-mail address" in unknown.get_data(
+        as_text=True
+    )

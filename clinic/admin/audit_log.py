@@ -39,7 +39,7 @@ class CursorField(IntegerField):
         self.data = int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
 
 
-FILTERS = ("who", "action", "reference", "since", "until")
+FILTERS = ("who", "action", "reference", "patient", "since", "until")
 
 
 class AuditFilterForm(FlaskForm):
@@ -49,6 +49,7 @@ class AuditFilterForm(FlaskForm):
     who = StringField("Who", validators=[Optional(), Length(max=254)])
     action = StringField("Action", validators=[Optional(), Length(max=80)])
     reference = StringField("Consultation reference", validators=[Optional(), Length(max=12)])
+    patient = StringField("Patient's e-mail address", validators=[Optional(), Length(max=254)])
     since = DayField("From (UTC)", validators=[Optional()])
     until = DayField("To (UTC, included)", validators=[Optional()])
     older_than = CursorField()
@@ -98,6 +99,7 @@ def _wanted(form: AuditFilterForm) -> AuditFilter | None:
             who=(form.who.data or "").strip(),
             action=(form.action.data or "").strip(),
             reference=(form.reference.data or "").strip().upper(),
+            patient=(form.patient.data or "").strip(),
             since=form.since.data,
             until=form.until.data,
         )
