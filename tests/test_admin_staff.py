@@ -485,19 +485,31 @@ def test_a_short_or_mistyped_password_is_refused_and_the_link_still_works(admin_
 
 def test_a_link_dies_when_it_expires_is_tampered_with_or_the_account_is_deactivated(session, now):
     user = factories.staff(session, role=StaffRole.RECEPTION, department_id=factories.department(session).id)
-    token = make_reset_token(session, user.id, secret_key=TEST_SECRET, now=now, actor=SYSTEM)
+    token = make_reset_token(session, user.id, secret_keys=[TEST_SECRET], now=now, actor=SYSTEM)
     later = now + RESET_LINK_VALID
 
     for bad_token, when in ((token, later), (token[:-2] + "xx", now), (token, now - timedelta(seconds=1))):
         with pytest.raises(ResetLinkInvalid):
             reset_password(
-                session, bad_token, NEW_PASSWORD, secret_key=TEST_SECRET, now=when, remote_addr=None
+                session, bad_token, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=when, remote_addr=None
             )
     with pytest.raises(ResetLinkInvalid):
-        reset_password(session, token, NEW_PASSWORD, secret_key="another-key", now=now, remote_addr=None)
+        reset_password(session, token, NEW_PASSWORD, secret_keys=["another-key"], now=now, remote_addr=None)
     deactivate_staff(session, user.id, now=now, actor=SYSTEM)
     with pytest.raises(ResetLinkInvalid):
-        reset_password(session, token, NEW_PASSWORD, secret_key=TEST_SECRET, now=now, remote_addr=None)
+        reset_password(session, token, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
+
+
+def test_a_link_made_before_a_secret_key_rotation_still_works_while_the_old_key_is_a_fallback(session, now):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    token = make_reset_token(session, user.id, secret_keys=[TEST_SECRET], now=now, actor=SYSTEM)
+    rotated = ["a new secret key", TEST_SECRET]
+
+    reset_password(session, token, NEW_PASSWORD, secret_keys=rotated, now=now, remote_addr=None)
+
+    new_link = make_reset_token(session, user.id, secret_keys=rotated, now=now, actor=SYSTEM)
+    with pytest.raises(ResetLinkInvalid):  # new links are signed with the new key
+        reset_password(session, new_link, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
 
 
 def test_a_deactivated_account_gets_no_password_link(admin_client, session):

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..keys import secret_keys
 from ..links import password_link_url
 from ..models import StaffUser, utcnow
 from ..staff.accounts import change_role, create_staff, deactivate_staff, reactivate_staff, unlock_staff
@@ -129,7 +130,7 @@ def refused(error: AccountError) -> ResponseReturnValue:
 def _password_link_page(user_id: int, *, made: bool) -> str:
     config = current_app.config
     token = make_reset_token(
-        db.session, user_id, secret_key=config["SECRET_KEY"], now=utcnow(), actor=current_staff().actor
+        db.session, user_id, secret_keys=secret_keys(config), now=utcnow(), actor=current_staff().actor
     )
     user = db.session.get(StaffUser, user_id)
     link = password_link_url(config["PUBLIC_BASE_URL"], token)

@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from ..extensions import db
+from ..keys import secret_keys
 from ..links import PASSWORD_LINK_PATH
 from ..models import utcnow
 from ..staff.errors import InvalidAccount
@@ -26,7 +27,7 @@ def password_link() -> ResponseReturnValue:
             db.session,
             form.token(),
             form.new_password.data,
-            secret_key=current_app.config["SECRET_KEY"],
+            secret_keys=secret_keys(current_app.config),
             now=utcnow(),
             remote_addr=request.remote_addr,
         )

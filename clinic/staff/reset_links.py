@@ -2,12 +2,14 @@
 
 Chosen over a temporary password: nobody but the staff member ever knows a password that works (the
 admin hands over a link that cannot sign in), and nothing is stored. The link is signed with
-SECRET_KEY and names the account and a fingerprint of its current password hash, so setting any
-password spends it (and every other link made before); it dies after RESET_LINK_VALID unused. Using it
-is `change_password`: any lock lifted, every session ended. The second factor still applies at sign-in.
+SECRET_KEY (one signed with a fallback still works) and names the account and a fingerprint of its
+current password hash, so setting any password spends it (and every other link made before); it dies
+after RESET_LINK_VALID unused. Using it is `change_password`: any lock lifted, every session ended.
+The second factor still applies at sign-in.
 """
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -41,7 +43,9 @@ class InactiveAccount(AccountError):
         super().__init__("A deactivated account cannot sign in, so it gets no password link.")
 
 
-def make_reset_token(session: Session, user_id: int, *, secret_key: str, now: datetime, actor: Actor) -> str:
+def make_reset_token(
+    session: Session, user_id: int, *, secret_keys: Sequence[str], now: datetime, actor: Actor
+) -> str:
     """A token for the reset link of an active account, valid for RESET_LINK_VALID; audited, commits."""
     with write_transaction(session):
         user = locked_account(session, user_id)
@@ -49,13 +53,15 @@ def make_reset_token(session: Session, user_id: int, *, secret_key: str, now: da
             raise InactiveAccount()
         events.record(session, user.id, "staff.password_link_made", now, actor)
         payload = [user.id, _fingerprint(user), int(now.timestamp())]
-    return _serializer(secret_key).dumps(payload)
+    return _serializer(secret_keys).dumps(payload)
 
 
-def _account_for_token(session: Session, token: str, *, secret_key: str, now: datetime) -> StaffUser:
+def _account_for_token(
+    session: Session, token: str, *, secret_keys: Sequence[str], now: datetime
+) -> StaffUser:
     """The account whose link this is, while the link works; else ResetLinkInvalid."""
     try:
-        user_id, fingerprint, issued = _serializer(secret_key).loads(token)
+        user_id, fingerprint, issued = _serializer(secret_keys).loads(token)
         issued_at = datetime.fromtimestamp(int(issued), UTC)
     except (BadSignature, ValueError, TypeError, OverflowError):
         raise ResetLinkInvalid() from None
@@ -66,11 +72,17 @@ def _account_for_token(session: Session, token: str, *, secret_key: str, now: da
 
 
 def reset_password(
-    session: Session, token: str, password: str, *, secret_key: str, now: datetime, remote_addr: str | None
+    session: Session,
+    token: str,
+    password: str,
+    *,
+    secret_keys: Sequence[str],
+    now: datetime,
+    remote_addr: str | None,
 ) -> StaffUser:
     """Set the password a working link allows; ResetLinkInvalid, or InvalidAccount for a short password."""
     check_password(password)
-    user = _account_for_token(session, token, secret_key=secret_key, now=now)
+    user = _account_for_token(session, token, secret_keys=secret_keys, now=now)
     fingerprint = _fingerprint(user)
 
     def still_unused(locked: StaffUser) -> None:
@@ -91,5 +103,6 @@ def _fingerprint(user: StaffUser) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def _serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt=_SALT)
+def _serializer(secret_keys: Sequence[str]) -> URLSafeSerializer:
+    """Signs with SECRET_KEY, the first; checks with it and each fallback (itsdangerous: newest last)."""
+    return URLSafeSerializer(list(reversed(secret_keys)), salt=_SALT)
