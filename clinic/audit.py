@@ -123,8 +123,8 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appends so two transactions cannot both chain onto the same last row.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
-    head = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
-    seq, prev, signed_by = session.execute(head).first() or (0, GENESIS, None)
+    last = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
+    seq, prev, signed_by = session.execute(last).first() or (0, GENESIS, None)
     if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
         handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
         seq, prev = _chain_on(session, settings, handover, seq, prev)
