@@ -18,11 +18,11 @@ from . import audit
 from .audit import Actor
 from .models import AuditEvent, Consultation
 from .models.transactions import write_transaction
+from .spreadsheets import inert
 from .staff.accounts import staff_by_email
 
 PER_PAGE = 50
 CSV_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,7 @@ def _csv_row(event: AuditEvent) -> list[str]:
         event.remote_addr or "",
         json.dumps(event.details, sort_keys=True),
     ]
-    # A spreadsheet runs a cell that starts like a formula; the quote makes it text.
-    return [f"'{value}" if value.startswith(_FORMULA_STARTS) else value for value in values]
+    return [inert(value) for value in values]
 
 
 def _drain(buffer: io.StringIO) -> str:
