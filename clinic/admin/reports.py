@@ -111,9 +111,10 @@ def _filter() -> tuple[ReportFilterForm, ReportFilter | None]:
     if not form.validate():
         return form, None
     tz = zone(current_app.config["DEFAULT_TIME_ZONE"])
-    first_default, last_default = default_period(utcnow().astimezone(tz).date())
-    first_day = form.first_day.data or first_default
-    last_day = form.last_day.data or max(last_default, first_day)
+    today = utcnow().astimezone(tz).date()
+    # Left out, the first day is eight weeks before the last (or today) and the last is this Sunday.
+    first_day = form.first_day.data or default_period(min(today, form.last_day.data or today))[0]
+    last_day = form.last_day.data or max(default_period(today)[1], first_day)
     department_id = int(form.department.data) if form.department.data else None
     try:
         return form, ReportFilter(first_day, last_day, tz, department_id)

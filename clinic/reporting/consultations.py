@@ -147,8 +147,9 @@ def _figures(
         _counts(wanted, key, scope)
     ):
         figures = found.setdefault((owner, week), WeekFigures())
-        figures.booked, figures.cancelled, figures.no_shows = booked, cancelled, no_shows
-        figures.booked_seconds = booked_seconds or 0
+        # PostgreSQL sums bigints as numeric (Decimal): whole numbers here, so back to int.
+        figures.booked, figures.cancelled, figures.no_shows = booked, int(cancelled), int(no_shows)
+        figures.booked_seconds = int(booked_seconds)
     for owner, week, rank, count, lead in session.execute(_lead_ranks(wanted, key, scope)):
         figures = found.setdefault((owner, week), WeekFigures())
         if rank == (count + 1) // 2:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case
+from sqlalchemy import ColumnElement, case, literal_column
 
 from ..scheduling.timezones import day_bounds
 
@@ -44,6 +44,8 @@ class ReportFilter:
     department_id: int | None = None
 
     def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise ValueError("The last day of a period comes before its first.")
         if (_monday(self.last_day) - _monday(self.first_day)).days // 7 >= MAX_WEEKS:
             raise PeriodTooLong(f"Choose at most {MAX_WEEKS} weeks.")
 
@@ -64,6 +66,8 @@ class ReportFilter:
     def week_index(self, instant: ColumnElement) -> ColumnElement[int]:
         """SQL for the index in `weeks` of the week holding `instant` (within the period): the same
         CASE on every database, with the weeks' UTC bounds computed here, DST and all."""
+        if len(self.weeks) == 1:
+            return literal_column("0")  # a CASE needs at least one WHEN
         return case(
             *((instant < week.ends_at, index) for index, week in enumerate(self.weeks[:-1])),
             else_=len(self.weeks) - 1,
