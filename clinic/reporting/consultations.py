@@ -143,14 +143,15 @@ def _figures(
         scope.append(Clinician.department_id == wanted.department_id)
     if keys is not None:
         scope.append(key.in_(list(keys)))
+    week_of_start = wanted.week_index(Consultation.starts_at)  # built once: a CASE of a branch per week
     for owner, week, booked, cancelled, no_shows, booked_seconds in session.execute(
-        _counts(wanted, key, scope)
+        _counts(week_of_start, key, scope)
     ):
         figures = found.setdefault((owner, week), WeekFigures())
         # PostgreSQL sums bigints as numeric (Decimal): whole numbers here, so back to int.
         figures.booked, figures.cancelled, figures.no_shows = booked, int(cancelled), int(no_shows)
         figures.booked_seconds = int(booked_seconds)
-    for owner, week, rank, count, lead in session.execute(_lead_ranks(wanted, key, scope)):
+    for owner, week, rank, count, lead in session.execute(_lead_ranks(week_of_start, key, scope)):
         figures = found.setdefault((owner, week), WeekFigures())
         if rank == (count + 1) // 2:
             figures.lead_median = lead
@@ -163,7 +164,7 @@ def _in_period(wanted: ReportFilter) -> list[ColumnElement[bool]]:
     return [Consultation.starts_at >= wanted.starts_at, Consultation.starts_at < wanted.ends_at]
 
 
-def _counts(wanted: ReportFilter, key: ColumnElement[int], scope: list) -> Select:
+def _counts(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
     """Per key and week: consultations, cancelled ones, no-shows, and seconds booked (not cancelled).
 
     The week is computed in a subquery and grouped on outside: on PostgreSQL the CASE's bound values would
@@ -173,7 +174,7 @@ def _counts(wanted: ReportFilter, key: ColumnElement[int], scope: list) -> Selec
     rows = (
         select(
             key.label("owner"),
-            wanted.week_index(Consultation.starts_at).label("week"),
+            week.label("week"),
             case((cancelled, 1), else_=0).label("cancelled"),
             case((Consultation.status == ConsultationStatus.NOSHOW, 1), else_=0).label("no_show"),
             case((cancelled, 0), else_=length).label("booked_seconds"),
@@ -192,13 +193,13 @@ def _counts(wanted: ReportFilter, key: ColumnElement[int], scope: list) -> Selec
     ).group_by(rows.c.owner, rows.c.week)
 
 
-def _lead_ranks(wanted: ReportFilter, key: ColumnElement[int], scope: list) -> Select:
+def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
     """Per key and week, the lead times at the median's and the 90th percentile's nearest ranks
     (ranks ceil(n/2) and ceil(9n/10) of n, counted in SQL with window functions)."""
     leads = (
         select(
             key.label("owner"),
-            wanted.week_index(Consultation.starts_at).label("week"),
+            week.label("week"),
             (unix_seconds(Consultation.starts_at) - unix_seconds(Consultation.created_at)).label("lead"),
         )
         .join(Clinician, Clinician.id == Consultation.clinician_id)
