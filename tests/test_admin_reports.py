@@ -200,7 +200,7 @@ def test_the_page_shows_tables_and_charts_without_script(admin_client, hospital)
     for table in ("weekly-totals-table", "by-department-table", "by-clinician-table"):
         assert f'tabindex="0" role="region" aria-labelledby="{table}-caption"' in page
     assert '<th scope="row">2026-W13</th>' in page and '<th scope="row">2026-W14</th>' in page
-    assert "<td>11 %</td>" in page  # W13's utilisation: 1.5 of 14 hours
+    assert "<td>10.7 %</td>" in page  # W13's utilisation: 1.5 of 14 hours
     assert "<td>2.0</td><td>10.0</td>" in page  # W13's lead times in days: 48 h and 240 h
     assert 'href="/admin/reports"' in admin_client.get("/admin/").get_data(as_text=True)
 

@@ -64,12 +64,14 @@ def report_hours(seconds: int) -> str:
 
 @bp.app_template_filter("report_days")
 def report_days(seconds: int | None) -> str:
-    return "—" if seconds is None else f"{seconds / 86400:.1f}"
+    if seconds is None:
+        return "—"
+    return "< 0.1" if 0 <= seconds < 8640 else f"{seconds / 86400:.1f}"  # not "0.0" for an hour's notice
 
 
 @bp.app_template_filter("report_percent")
 def report_percent(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio * 100:.0f} %"
+    return "—" if ratio is None else f"{ratio * 100:.1f} %"
 
 
 def _check_year(day: date | None) -> None:
@@ -148,7 +150,7 @@ def _charts(report: ConsultationReport) -> list[BarChart]:
         "The weekly totals table below gives the same figures.",
         labels,
         [Series("Booked share of offered time", KEPT, percents)],
-        lambda i: "no hours" if totals[i].utilisation is None else f"{percents[i]:g} %",
+        lambda i: "no hours" if totals[i].utilisation is None else report_percent(totals[i].utilisation),
         reference=(100, "100 %"),
     )
     return [consultations, utilisation]

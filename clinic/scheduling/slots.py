@@ -120,9 +120,7 @@ def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> b
 def open_time(calendar: ClinicianCalendar, lower: int, upper: int) -> list[tuple[int, int]]:
     """The working time in [lower, upper) (Unix seconds) outside time off, as sorted disjoint intervals:
     the time the clinician offers, booked or not (bookings are ignored)."""
-    work_starts, work_ends = _merged(
-        [(max(start, lower), min(end, upper)) for _, _, start, end in _periods_near(calendar, lower, upper)]
-    )
+    work_starts, work_ends = _working_time(calendar.time_zone, tuple(calendar.hours), lower, upper)
     off_starts, off_ends = _merged([(_seconds(a), _seconds(b)) for a, b in calendar.time_off])
     open_spans = []
     for start, end in zip(work_starts, work_ends, strict=True):
@@ -135,6 +133,18 @@ def open_time(calendar: ClinicianCalendar, lower: int, upper: int) -> list[tuple
         if start < end:
             open_spans.append((start, end))
     return open_spans
+
+
+@lru_cache(maxsize=256)
+def _working_time(
+    time_zone: str, hours: tuple[WeeklyHours, ...], lower: int, upper: int
+) -> tuple[list[int], list[int]]:
+    """The weekly hours' periods in [lower, upper), merged: clinicians mostly share a zone and hours,
+    so a report over many of them expands each such pair once (callers must not change the lists)."""
+    calendar = ClinicianCalendar(0, time_zone, hours)
+    return _merged(
+        [(max(start, lower), min(end, upper)) for _, _, start, end in _periods_near(calendar, lower, upper)]
+    )
 
 
 def _slots(found: dict[int, list[int]], length: int) -> list[Slot]:
