@@ -353,3 +353,20 @@ def test_no_filter_input_makes_the_reports_fail(admin_client, hospital):
         assert admin_client.get(path, query_string=args).status_code in (200, 422)
 
     run()
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG 2's contrast ratio of an #rrggbb colour against white."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
+def test_chart_colours_keep_at_least_4_5_to_1_against_white():
+    from clinic.admin.reports import CANCELLED, KEPT, NO_SHOW
+
+    assert all(contrast_with_white(colour) >= 4.5 for colour in (KEPT, NO_SHOW, CANCELLED))
