@@ -23,7 +23,9 @@ from clinic.scheduling.timezones import zone
 from . import factories
 from .conftest import postgres_only
 from .factories import sign_in
+from .test_admin_audit import admin, admin_client, client
 
+__all__ = ["admin", "admin_client", "client"]  # fixtures shared with test_admin_audit.py
 LONDON = zone("Europe/London")
 HOUR = 3600
 W13, W14 = 0, 1
@@ -142,23 +144,6 @@ def test_a_deactivated_clinician_offers_no_time_but_their_consultations_count(se
 
 
 # --- the page ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(app):
-    return factories.browser(app)
-
-
-@pytest.fixture
-def admin(session):
-    return factories.staff(session)
-
-
-@pytest.fixture
-def admin_client(client, session, admin):
-    sign_in(client, admin)
-    session.commit()
-    return client
 
 
 TWO_WEEKS = "first_day=2026-03-25&last_day=2026-03-31"
