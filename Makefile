@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.outbox_throughput
 	$(BIN)/python -m bench.outbox_workers
 	$(BIN)/python -m bench.outbox_chaos
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

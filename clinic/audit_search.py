@@ -22,11 +22,11 @@ from .audit import Actor
 from .models import AuditEvent, Consultation, ConsultationNote, Patient
 from .models.people import email_key
 from .models.transactions import write_transaction
+from .spreadsheets import inert
 from .staff.accounts import staff_by_email
 
 PER_PAGE = 50
 CSV_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # Records an event may be about: (entity type, ids) pairs, as AuditEvent names them.
@@ -192,8 +192,7 @@ def _csv_row(event: AuditEvent) -> list[str]:
         event.remote_addr or "",
         json.dumps(event.details, sort_keys=True),
     ]
-    # A spreadsheet runs a cell that starts like a formula; the quote makes it text.
-    return [f"'{value}" if value.startswith(_FORMULA_STARTS) else value for value in values]
+    return [inert(value) for value in values]
 
 
 def _drain(buffer: io.StringIO) -> str:

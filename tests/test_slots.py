@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from clinic.scheduling.slots import ClinicianCalendar, SlotRules, WeeklyHours, available_slots
+from clinic.scheduling.slots import ClinicianCalendar, SlotRules, WeeklyHours, available_slots, open_time
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -168,3 +168,63 @@ def test_rules_apply_only_within_their_validity_dates():
     assert len(slots_on(date(2026, 6, 8), LONDON, calendar, rules)) == 2
     assert len(slots_on(date(2026, 6, 15), LONDON, calendar, rules)) == 2
     assert slots_on(date(2026, 6, 22), LONDON, calendar, rules) == []
+
+
+# --- open time: what a clinician offers, booked or not (the reports' offered hours) ------------
+
+
+def seconds(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+def test_open_time_is_the_working_periods_less_time_off_ignoring_bookings():
+    week = ClinicianCalendar(
+        1,
+        "Europe/London",
+        [WeeklyHours(d, time(9), time(12)) for d in range(5)],
+        time_off=[(datetime(2026, 3, 3, 10, tzinfo=UTC), datetime(2026, 3, 3, 11, tzinfo=UTC))],
+        busy=[(datetime(2026, 3, 4, 9, tzinfo=UTC), datetime(2026, 3, 4, 12, tzinfo=UTC))],
+    )
+
+    spans = open_time(
+        week, seconds(datetime(2026, 3, 2, tzinfo=UTC)), seconds(datetime(2026, 3, 4, tzinfo=UTC))
+    )
+
+    assert spans == [
+        (seconds(datetime(2026, 3, 2, 9, tzinfo=UTC)), seconds(datetime(2026, 3, 2, 12, tzinfo=UTC))),
+        (seconds(datetime(2026, 3, 3, 9, tzinfo=UTC)), seconds(datetime(2026, 3, 3, 10, tzinfo=UTC))),
+        (seconds(datetime(2026, 3, 3, 11, tzinfo=UTC)), seconds(datetime(2026, 3, 3, 12, tzinfo=UTC))),
+    ]
+
+
+def test_open_time_loses_the_hour_the_clocks_skip_and_is_cut_at_the_window():
+    night = ClinicianCalendar(1, "Europe/London", [WeeklyHours(6, time(0), time(3))])  # Sundays 00:00-03:00
+
+    spring = open_time(
+        night, seconds(datetime(2026, 3, 29, tzinfo=UTC)), seconds(datetime(2026, 3, 30, tzinfo=UTC))
+    )
+    cut = open_time(
+        night, seconds(datetime(2026, 3, 22, 1, tzinfo=UTC)), seconds(datetime(2026, 3, 23, tzinfo=UTC))
+    )
+
+    assert sum(end - start for start, end in spring) == 2 * 3600  # 01:00-02:00 never happened
+    assert cut == [
+        (seconds(datetime(2026, 3, 22, 1, tzinfo=UTC)), seconds(datetime(2026, 3, 22, 3, tzinfo=UTC)))
+    ]
+
+
+def test_time_off_covering_a_whole_period_leaves_nothing_open():
+    day = ClinicianCalendar(
+        1,
+        "UTC",
+        [WeeklyHours(0, time(9), time(12)), WeeklyHours(0, time(13), time(17))],
+        time_off=[(datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 14, tzinfo=UTC))],
+    )
+
+    spans = open_time(
+        day, seconds(datetime(2026, 3, 2, tzinfo=UTC)), seconds(datetime(2026, 3, 3, tzinfo=UTC))
+    )
+
+    assert spans == [
+        (seconds(datetime(2026, 3, 2, 14, tzinfo=UTC)), seconds(datetime(2026, 3, 2, 17, tzinfo=UTC)))
+    ]

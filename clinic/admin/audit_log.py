@@ -1,11 +1,9 @@
 """The audit log viewer: filter the trail by who, action, consultation and dates; page it; export CSV."""
 
-from datetime import MAXYEAR
-
 from flask import Response, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, StringField
+from wtforms import IntegerField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
@@ -13,20 +11,8 @@ from ..audit_search import AuditFilter, UnknownFilter, audit_filter, audit_page,
 from ..auth.access import current_staff
 from ..extensions import db
 from ..models import utcnow
+from .forms import DayField
 from .views import bp
-
-
-class DayField(DateField):
-    """A whole day, typed or picked; anything else gets a message saying how to write one."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError("Enter a date as YYYY-MM-DD, for example 2026-03-02.") from None
-        if self.data and self.data.year >= MAXYEAR:  # the day after it would not exist
-            self.data = None
-            raise ValueError("Enter a date before the year 9999.")
 
 
 class CursorField(IntegerField):

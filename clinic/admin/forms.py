@@ -1,8 +1,10 @@
-"""The admin pages' forms: the outbox filter, paging, and the video providers to choose from."""
+"""The admin pages' forms: the outbox filter, paging, days, and the video providers to choose from."""
+
+from datetime import MAXYEAR
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField
 from wtforms.widgets import HiddenInput
 
 from ..meetings.base import PROVIDER_NAMES
@@ -27,6 +29,19 @@ class PageField(IntegerField):
         text = valuelist[0] if valuelist else ""
         self.data = int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 6 else 1
         self.data = max(self.data, 1)
+
+
+class DayField(DateField):
+    """A whole day, typed or picked; anything else gets a message saying how to write one."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Enter a date as YYYY-MM-DD, for example 2026-03-02.") from None
+        if self.data and self.data.year >= MAXYEAR:  # the day after it would not exist
+            self.data = None
+            raise ValueError("Enter a date before the year 9999.")
 
 
 class OutboxFilterForm(FlaskForm):

@@ -134,6 +134,8 @@ class Consultation(Base):
     __table_args__ = (
         # The busy-interval query reads one clinician's window through this index.
         Index("ix_consultation_clinician_blocked", "clinician_id", "blocked_from"),
+        # The admin reports read the consultations starting in their weeks through this one.
+        Index("ix_consultation_starts_at", "starts_at"),
         # A cheap backstop for identical slots on every database; PostgreSQL adds an
         # exclusion constraint for overlaps in the migration.
         Index(

@@ -1,6 +1,7 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, Select, or_, select, union_all
@@ -19,7 +20,7 @@ from ..models import (
     clinician_service,
 )
 from .errors import NotFound
-from .slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots
+from .slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots, open_time
 
 # No consultation with its buffers lasts longer than this, so a window query can bound its
 # index range scan from below: cost follows the window, not the length of the history.
@@ -94,6 +95,14 @@ _Schedule = tuple[int, str, list[WeeklyHours]]
 
 def _schedules(session: Session, service: Service, clinician_id: int | None = None) -> list[_Schedule]:
     """service_clinicians() as plain rows in one query: a search needs no Clinician objects."""
+    schedules = _schedule_rows(session, lambda query: _offering(query, service, clinician_id))
+    if clinician_id is not None and not schedules:
+        raise NotFound("That clinician does not offer this service.", field="clinician")
+    return schedules
+
+
+def _schedule_rows(session: Session, narrow: Callable[[Select], Select]) -> list[_Schedule]:
+    """The id, zone and weekly hours of the clinicians `narrow` keeps, in one query."""
     query = (
         select(
             Clinician.id,
@@ -109,13 +118,11 @@ def _schedules(session: Session, service: Service, clinician_id: int | None = No
     )
     schedules: dict[int, _Schedule] = {}
     shared: dict[tuple, WeeklyHours] = {}  # clinicians mostly keep the same hours: one object each
-    for owner, time_zone, *rule in session.execute(_offering(query, service, clinician_id)):
+    for owner, time_zone, *rule in session.execute(narrow(query)):
         hours = schedules.setdefault(owner, (owner, time_zone, []))[2]
         if rule[0] is not None:
             key = tuple(rule)
             hours.append(shared.get(key) or shared.setdefault(key, WeeklyHours(*rule)))
-    if clinician_id is not None and not schedules:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
     return list(schedules.values())
 
 
@@ -193,7 +200,19 @@ def _calendars(
     busy = defaultdict(list)
     for clinician_id, start, end in session.execute(busy_query):
         busy[clinician_id].append((start, end))
-    time_off = defaultdict(list)
+    time_off = _time_off(session, ids, lo, hi)
+    return [
+        ClinicianCalendar(
+            clinician_id, time_zone, hours, time_off=time_off[clinician_id], busy=busy[clinician_id]
+        )
+        for clinician_id, time_zone, hours in schedules
+    ]
+
+
+def _time_off(
+    session: Session, ids: list[int], lo: datetime, hi: datetime
+) -> defaultdict[int, list[tuple[int, int]]]:
+    """Each clinician's time off and closures meeting [lo, hi), in Unix seconds, in one query."""
     off_query = select(
         TimeOff.clinician_id, unix_seconds(TimeOff.starts_at), unix_seconds(TimeOff.ends_at)
     ).where(TimeOff.clinician_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
@@ -203,14 +222,30 @@ def _calendars(
         .join(Closure, or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
         .where(Clinician.id.in_(ids), Closure.starts_at < hi, Closure.ends_at > lo)
     )
+    time_off = defaultdict(list)
     for clinician_id, start, end in session.execute(union_all(off_query, closed_query)):
         time_off[clinician_id].append((start, end))
-    return [
-        ClinicianCalendar(
-            clinician_id, time_zone, hours, time_off=time_off[clinician_id], busy=busy[clinician_id]
+    return time_off
+
+
+def offered_time(
+    session: Session, clinician_ids: list[int], window_start: datetime, window_end: datetime
+) -> dict[int, list[tuple[int, int]]]:
+    """The time each active clinician of `clinician_ids` offers in the window (weekly hours less time off
+    and closures, bookings ignored) as intervals of Unix seconds; inactive clinicians offer none."""
+    schedules = _schedule_rows(
+        session, lambda query: query.where(Clinician.id.in_(clinician_ids), Clinician.active.is_(True))
+    )
+    time_off = _time_off(
+        session, [clinician_id for clinician_id, _, _ in schedules], window_start, window_end
+    )
+    lower, upper = int(window_start.timestamp()), int(window_end.timestamp())
+    return {
+        clinician_id: open_time(
+            ClinicianCalendar(clinician_id, time_zone, hours, time_off[clinician_id]), lower, upper
         )
         for clinician_id, time_zone, hours in schedules
-    ]
+    }
 
 
 def _weekly_hours(rule: AvailabilityRule) -> WeeklyHours:

@@ -117,6 +117,36 @@ def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> b
     return False
 
 
+def open_time(calendar: ClinicianCalendar, lower: int, upper: int) -> list[tuple[int, int]]:
+    """The working time in [lower, upper) (Unix seconds) outside time off, as sorted disjoint intervals:
+    the time the clinician offers, booked or not (bookings are ignored)."""
+    work_starts, work_ends = _working_time(calendar.time_zone, tuple(calendar.hours), lower, upper)
+    off_starts, off_ends = _merged([(_seconds(a), _seconds(b)) for a, b in calendar.time_off])
+    open_spans = []
+    for start, end in zip(work_starts, work_ends, strict=True):
+        i = bisect_right(off_ends, start)  # the first time off that ends after this period starts
+        while i < len(off_starts) and off_starts[i] < end:
+            if off_starts[i] > start:
+                open_spans.append((start, off_starts[i]))
+            start = max(start, off_ends[i])
+            i += 1
+        if start < end:
+            open_spans.append((start, end))
+    return open_spans
+
+
+@lru_cache(maxsize=256)
+def _working_time(
+    time_zone: str, hours: tuple[WeeklyHours, ...], lower: int, upper: int
+) -> tuple[list[int], list[int]]:
+    """The weekly hours' periods in [lower, upper), merged: clinicians mostly share a zone and hours,
+    so a report over many of them expands each such pair once (callers must not change the lists)."""
+    calendar = ClinicianCalendar(0, time_zone, hours)
+    return _merged(
+        [(max(start, lower), min(end, upper)) for _, _, start, end in _periods_near(calendar, lower, upper)]
+    )
+
+
 def _slots(found: dict[int, list[int]], length: int) -> list[Slot]:
     """Slots sorted by time, then clinician, with one datetime per distinct instant."""
     slots: list[Slot] = []
@@ -195,10 +225,14 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
     before, after = rules.buffer_before * 60, rules.buffer_after * 60
     spans = [(_seconds(a), _seconds(b)) for a, b in calendar.time_off]
     spans += [(_seconds(c) - after, _seconds(d) + before) for c, d in calendar.busy]
-    spans.sort()
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The union of the intervals `spans`, as the sorted starts and ends of disjoint intervals."""
     starts: list[int] = []
     ends: list[int] = []
-    for a, b in spans:
+    for a, b in sorted(spans):
         if ends and a <= ends[-1]:
             ends[-1] = max(ends[-1], b)
         else:
@@ -209,18 +243,23 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
 
 def _working_periods(calendar: ClinicianCalendar, lower: int, upper: int, step: int) -> list[_Period]:
     """Each rule on each local day near the window, as instants with its candidate starts."""
-    first = _local_date(calendar.time_zone, lower) - timedelta(days=1)
+    return [
+        (end, _candidates(calendar.time_zone, day, hours, (start, end), step))
+        for day, hours, start, end in _periods_near(calendar, lower, upper)
+    ]
+
+
+def _periods_near(calendar: ClinicianCalendar, lower: int, upper: int) -> Iterator[tuple]:
+    """(day, hours, start, end) of each rule on each local day whose period meets [lower, upper)."""
+    day = _local_date(calendar.time_zone, lower) - timedelta(days=1)
     last = _local_date(calendar.time_zone, upper)
-    periods = []
-    day = first
     while day <= last:
         for hours in calendar.hours:
             if hours.applies_on(day):
                 start, end = _period(calendar.time_zone, day, hours.start, hours.end)
                 if end > lower and start < upper:
-                    periods.append((end, _candidates(calendar.time_zone, day, hours, (start, end), step)))
+                    yield day, hours, start, end
         day += timedelta(days=1)
-    return periods
 
 
 def _candidates(

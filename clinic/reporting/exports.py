@@ -1,0 +1,100 @@
+"""The report tables as CSV: a header row, a row per line and week, names made inert for spreadsheets."""
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import Actor
+from ..models.transactions import write_transaction
+from ..spreadsheets import inert
+from .consultations import ReportLine, WeekFigures, clinician_lines, department_lines, weekly_totals
+from .weeks import ReportFilter, Week
+
+FIGURE_COLUMNS = (
+    "week",
+    "week_starts",
+    "consultations",
+    "cancelled",
+    "no_shows",
+    "booked_hours",
+    "offered_hours",
+    "utilisation_percent",
+    "lead_time_median_hours",
+    "lead_time_p90_hours",
+)
+
+
+def _totals(session: Session, wanted: ReportFilter) -> Iterator[list[str]]:
+    yield list(FIGURE_COLUMNS)
+    for week, figures in zip(wanted.weeks, weekly_totals(session, wanted), strict=True):
+        yield _figure_cells(week, figures)
+
+
+def _departments(session: Session, wanted: ReportFilter) -> Iterator[list[str]]:
+    yield ["department_id", "department", *FIGURE_COLUMNS]
+    for line in department_lines(session, wanted).rows:
+        yield from _line_rows(wanted, line, [str(line.id), inert(line.name)])
+
+
+def _clinicians(session: Session, wanted: ReportFilter) -> Iterator[list[str]]:
+    yield ["clinician_id", "clinician", "department", *FIGURE_COLUMNS]
+    for line in clinician_lines(session, wanted).rows:
+        yield from _line_rows(wanted, line, [str(line.id), inert(line.name), inert(line.department)])
+
+
+# Each table a report page offers as CSV, by the name in its address; further reports add theirs.
+TABLES: dict[str, Callable[[Session, ReportFilter], Iterator[list[str]]]] = {
+    "weeks": _totals,
+    "departments": _departments,
+    "clinicians": _clinicians,
+}
+
+
+def export_csv(session: Session, wanted: ReportFilter, table: str, *, actor: Actor, now: datetime) -> str:
+    """Record the export (which table and period; no names), then the whole table (every line) as CSV."""
+    with write_transaction(session):
+        audit.record(
+            session,
+            actor,
+            "report.exported",
+            entity_type="report",
+            entity_id=table,
+            now=now,
+            details={
+                "first_day": wanted.first_day.isoformat(),
+                "last_day": wanted.last_day.isoformat(),
+                "department_id": wanted.department_id,
+            },
+        )
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(TABLES[table](session, wanted))
+    return buffer.getvalue()
+
+
+def _line_rows(wanted: ReportFilter, line: ReportLine, names: list[str]) -> Iterator[list[str]]:
+    for week, figures in zip(wanted.weeks, line.weeks, strict=True):
+        yield names + _figure_cells(week, figures)
+
+
+def _figure_cells(week: Week, figures: WeekFigures) -> list[str]:
+    utilisation = figures.utilisation
+    return [
+        week.label,
+        week.monday.isoformat(),
+        str(figures.booked),
+        str(figures.cancelled),
+        str(figures.no_shows),
+        _hours(figures.booked_seconds),
+        _hours(figures.offered_seconds),
+        "" if utilisation is None else f"{utilisation * 100:.1f}",
+        _hours(figures.lead_median),
+        _hours(figures.lead_p90),
+    ]
+
+
+def _hours(seconds: int | None) -> str:
+    return "" if seconds is None else f"{seconds / 3600:.2f}"
