@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
@@ -91,16 +91,11 @@ def record(
 ) -> AuditEvent:
     """Append an event in the caller's transaction. `details` holds ids and field names, never values.
 
-    The anchor moves to this event once the transaction commits (see `_write_pending_anchor`).
+    Returns a detached copy of the row as written. The anchor moves to this event once the
+    transaction commits (see `_write_pending_anchor`).
     """
     settings = settings_for(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appends so two transactions cannot both chain onto the same last row.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    seq, prev = next(iter(last), (0, GENESIS))
     audit_event = AuditEvent(
-        seq=seq + 1,
         occurred_at=now.astimezone(UTC),
         actor=actor.name,
         action=action,
@@ -108,15 +103,41 @@ def record(
         entity_id=str(entity_id),
         remote_addr=actor.remote_addr,
         details=details or {},
-        prev_hash=prev,
         hash_version=KEYED,
     )
+    session.flush()  # the transaction's own writes go in before the chain's lock is taken
+    seq, audit_event.prev_hash = _locked_head(session)
+    # From here to the commit every other append waits: one hash and one INSERT, no ORM work.
+    audit_event.seq = seq + 1
     audit_event.hash = event_hash(audit_event, settings.key)
-    session.add(audit_event)
-    session.flush()
+    row = {name: getattr(audit_event, name) for name in _FIELDS if name != "id"}
+    audit_event.id = session.execute(_INSERT, row).scalar_one()
     head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
     session.info[_PENDING_ANCHOR] = (settings, head.signed(settings.key))
     return audit_event
+
+
+# Serialises appends on PostgreSQL, so two transactions cannot both chain onto the same last row. The
+# head is read by a second statement of the same round trip: it must see the rows committed by the
+# lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"
+_HEAD = "SELECT seq, hash FROM audit_event ORDER BY id DESC LIMIT 1"
+_INSERT = insert(AuditEvent).returning(AuditEvent.id)
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The chain's last (seq, hash), or (0, GENESIS), with appends locked until the transaction ends.
+
+    SQLite needs no lock: the write transaction (BEGIN IMMEDIATE) already excludes other writers.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        head = connection.exec_driver_sql(_HEAD).first()
+    else:
+        with connection.exec_driver_sql(f"{_LOCK}; {_HEAD}") as locked:
+            locked.cursor.nextset()  # psycopg: the second statement's rows
+            head = locked.cursor.fetchone()
+    return (head[0], head[1]) if head else (0, GENESIS)
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
