@@ -15,12 +15,13 @@ import statistics
 import subprocess
 import tempfile
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
@@ -48,6 +49,7 @@ class Run:
     failed: int
     seconds: float
     cpu_seconds: float  # of the client processes, summed
+    server_cpu_seconds: float | None  # of their PostgreSQL backends, when the server runs on this machine
     first_error: str = ""
 
     @property
@@ -163,11 +165,13 @@ def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) ->
     for client in clients:
         client.join()
     errors = [outcome["error"] for outcome in outcomes if outcome["error"]]
+    servers = [outcome["server_cpu"] for outcome in outcomes]
     return Run(
         booked=sum(outcome["booked"] for outcome in outcomes),
         failed=sum(outcome["failed"] for outcome in outcomes),
         seconds=max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes),
         cpu_seconds=sum(outcome["cpu"] for outcome in outcomes),
+        server_cpu_seconds=None if None in servers else sum(servers),
         first_error=errors[0] if errors else "",
     )
 
@@ -182,12 +186,12 @@ def _client(
 ) -> None:
     """One client process: its own connection (opened before the clock starts), bookings until done."""
     engine.dispose(close=False)  # the parent's connections are the parent's
-    with engine.connect():
-        pass
+    with engine.connect() as connection:  # one connection, kept in the pool for every booking
+        backend = _backend_cpu(connection)
     booked = failed = 0
     error = ""
     ready.wait()
-    started, cpu = clock.monotonic(), clock.process_time()
+    started, cpu, server_cpu = clock.monotonic(), clock.process_time(), backend()
     deadline = started + seconds
     for number, slot in _until(batch, deadline):
         try:
@@ -205,8 +209,26 @@ def _client(
             "started": started,
             "ended": ended,
             "cpu": clock.process_time() - cpu,
+            "server_cpu": None if server_cpu is None else backend() - server_cpu,
         }
     )
+
+
+def _backend_cpu(connection: Connection) -> Callable[[], float | None]:
+    """A reader of the CPU seconds that this connection's PostgreSQL backend has used (None where the
+    server is not a process of this machine, or is SQLite)."""
+    if connection.dialect.name != "postgresql":
+        return lambda: None
+    stat = Path(f"/proc/{connection.exec_driver_sql('SELECT pg_backend_pid()').scalar_one()}/stat")
+
+    def used() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    return used
 
 
 def _until(batch: list[tuple[int, Slot]], deadline: float) -> Iterator[tuple[int, Slot]]:
@@ -236,7 +258,10 @@ def _book(engine: Engine, hospital: Hospital, number: int, slot: Slot) -> Booked
 def _report(database: str, processes: int, run: Run) -> None:
     print(f"booking on {database}: {processes} processes, {run.booked} bookings in {run.seconds:.1f} s")
     print(f"  service (book())           {run.rate:8.1f} bookings/s")
-    print(f"  client CPU                 {run.cpu_seconds / max(run.booked, 1) * 1000:8.1f} ms per booking")
+    per_booking = 1000 / max(run.booked, 1)
+    print(f"  client CPU                 {run.cpu_seconds * per_booking:8.1f} ms per booking")
+    if run.server_cpu_seconds is not None:
+        print(f"  server CPU (backends)      {run.server_cpu_seconds * per_booking:8.1f} ms per booking")
     if run.failed:
         print(f"  {run.failed} bookings failed, first: {run.first_error}")
 
