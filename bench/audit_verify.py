@@ -3,11 +3,11 @@
     python -m bench.audit_verify [--database-url URL] [--events N] [--repeats N]
 
 The chain is bulk-loaded (hashed as `record` hashes it, inserted in batches) with its anchor, then
-verified `--repeats` times; verify streams the rows in id order, so memory stays flat.
+verified `--repeats` times, interleaved with the baseline: a bare DB-API cursor reading the same
+columns in the same order. Verify streams the rows in id order, so memory stays flat.
 """
 
 import argparse
-import time as clock
 from collections.abc import Sequence
 from datetime import timedelta
 from types import SimpleNamespace
@@ -20,8 +20,10 @@ from clinic import audit
 from clinic.models import AuditEvent
 
 from .databases import databases
-from .fixtures import NOW, bench_engine
+from .figures import emit
+from .fixtures import NOW, bench_engine, measure, timed
 
+BENCH = "audit_verify"
 BATCH = 5000
 
 
@@ -30,18 +32,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, url in databases(args.database_url, "clinic_bench").items():
         with bench_engine(url) as engine:
             load_chain(engine, args.events)
-            seconds = []
-            for _ in range(args.repeats):
-                with Session(engine) as session:
-                    started = clock.perf_counter()
-                    result = audit.verify(session)
-                    seconds.append(clock.perf_counter() - started)
-            assert isinstance(result, audit.Verified), str(result)
-            best = min(seconds)
-            print(
-                f"audit verify on {name}: {result.count} events in {best:.2f} s best of {args.repeats} "
-                f"({result.count / best:,.0f} events/s)"
-            )
+            _measure(name, engine, args.repeats)
+
+
+def _measure(name: str, engine: Engine, repeats: int) -> None:
+    """Verify, interleaved with the bare read of the same rows; print both and the figure's JSON line."""
+    results: list[audit.Verified | audit.Break] = []
+    timers = {"verify": timed(lambda: results.append(_verify(engine))), "read": timed(lambda: _read(engine))}
+    timings = measure(timers, repeats, warmup=1)
+    assert all(isinstance(result, audit.Verified) for result in results), str(results[-1])
+    count, verify, read = results[-1].count, timings["verify"].best, timings["read"].best
+    print(
+        f"audit verify on {name}: {count} events in {verify:.2f} s best of {repeats} "
+        f"({count / verify:,.0f} events/s); a bare cursor reads them in {read:.2f} s ({verify / read:.1f}×)"
+    )
+    emit(BENCH, f"{name} verify, {count} events", verify, read, "s", None)
+
+
+def _verify(engine: Engine) -> audit.Verified | audit.Break:
+    with Session(engine) as session:
+        return audit.verify(session)
+
+
+def _read(engine: Engine) -> None:
+    """The baseline: the same columns of every event, in id order, through a bare DB-API cursor."""
+    columns = ", ".join(audit._FIELDS)
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(f"SELECT {columns} FROM audit_event ORDER BY id")
+        while cursor.fetchmany(BATCH):
+            pass
+        cursor.close()
 
 
 def load_chain(engine: Engine, count: int) -> None:

@@ -1,23 +1,27 @@
-"""Booking throughput: concurrent clients booking distinct free slots through book().
+"""Booking throughput: client processes (as gunicorn runs them) booking distinct free slots through book().
 
-    python -m bench.booking_throughput [--database-url URL] [--seconds N] [--bookings N]
+    python -m bench.booking_throughput [--database-url URL] [--seconds N] [--rounds N]
 
-Always on a temp SQLite file; with a PostgreSQL URL also on PostgreSQL, beside pgbench
-running the same SQL statements that one booking issues (target, DESIGN.md: ≥ 50 %).
+On a temp SQLite file for reference; given a PostgreSQL URL, also there in rounds that alternate with
+pgbench running the same SQL statements that one booking issues (target, DESIGN.md: ≥ 50 %), then
+one client process against two (scale-out: about twice on two cores).
 """
 
 import argparse
+import multiprocessing
 import os
 import re
+import statistics
 import subprocess
 import tempfile
-import threading
 import time as clock
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
@@ -26,10 +30,17 @@ from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import LinkKeys
 
 from . import pgbench_script
+from .figures import emit
 from .fixtures import BENCH_SECRET, NOW, Hospital, bench_engine, build_hospital, free_slots
 
+BENCH = "booking_throughput"
 CLIENTS = 8
-SLOT_DAYS = 50  # of free slots to book into, from tomorrow: inside the service's 60-day horizon
+CLINICIANS = 100
+SLOT_DAYS = 58  # of free slots to book into, from tomorrow: inside the service's 60-day horizon
+TARGET_RATIO = 0.5  # of pgbench (DESIGN.md, Performance targets)
+SCALE_OUT_TARGET = 2.0  # two client processes against one, on two cores
+
+Slot = tuple[int, datetime]  # (clinician, start)
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,8 @@ class Run:
     booked: int
     failed: int
     seconds: float
-    cpu_seconds: float  # this process's, all threads: Python runs one thread at a time (the GIL)
+    cpu_seconds: float  # of the client processes, summed
+    server_cpu_seconds: float | None  # of their PostgreSQL backends, when the server runs on this machine
     first_error: str = ""
 
     @property
@@ -45,94 +57,188 @@ class Run:
         return self.booked / self.seconds
 
 
-@dataclass(frozen=True)
-class Setup:
-    hospital: Hospital
-    slots: list[tuple[int, datetime]]  # (clinician, start) for the clients, distinct and free
-    spare: tuple[int, datetime]  # booked after the run, to capture one booking's SQL
+class Slots:
+    """The hospital's free slots, handed out in disjoint batches, numbered for unique patients and keys."""
+
+    def __init__(self, hospital: Hospital, batch: int) -> None:
+        self.hospital = hospital
+        self._free = list(enumerate(free_slots(hospital, NOW.date() + timedelta(days=1), SLOT_DAYS)))
+        self._batch = batch
+        # The captured booking's start lies days away from NOW, so times derived from each tell apart.
+        self.spare = next(item for item in self._free if item[1][1] - NOW > timedelta(days=7))
+        self._free.remove(self.spare)
+
+    def take(self) -> list[tuple[int, Slot]]:
+        if len(self._free) < self._batch:
+            raise SystemExit("out of free slots: pass fewer --rounds or a smaller --batch")
+        batch, self._free = self._free[: self._batch], self._free[self._batch :]
+        return batch
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Measure on SQLite, then (given a URL) on PostgreSQL and with pgbench; print rates and the ratio."""
+    """SQLite for reference, then (given a URL) PostgreSQL beside pgbench and the scale-out rounds."""
     args = _arguments(argv)
     with bench_engine(None) as engine:
-        setup = prepare(engine, args.bookings)
-        _report("sqlite", run_clients(engine, setup.hospital, setup.slots, args.seconds))
+        slots = Slots(build_hospital(engine, CLINICIANS), args.batch)
+        sqlite = run_clients(engine, slots, args.seconds, CLIENTS)
+    _report("sqlite", CLIENTS, sqlite)
+    emit(BENCH, f"sqlite bookings/s, {CLIENTS} processes", sqlite.rate, None, "bookings/s", None)
     if not args.database_url:
         print("(pass --database-url postgresql+psycopg://... for PostgreSQL and the pgbench baseline)")
         return
     with bench_engine(args.database_url) as engine:
-        setup = prepare(engine, args.bookings)
-        service = run_clients(engine, setup.hospital, setup.slots, args.seconds)
-        _report("postgresql", service)
-        text = booking_script(engine, setup)
-    if args.save_script:
-        with open(args.save_script, "w") as out:
-            out.write(text)
-    tps, problem = run_pgbench(args.database_url, text, args.seconds)
-    if problem or not tps:
-        print(f"  pgbench reported: {problem or 'no tps figure'}")
-    if tps:
-        print(f"  pgbench, same statements   {tps:8.1f} bookings/s")
-        print(f"  service / pgbench          {service.rate / tps:8.1%}   target ≥ 50 %")
+        slots = Slots(build_hospital(engine, CLINICIANS), args.batch)
+        _ids_apart(engine)
+        run_clients(engine, slots, 1, CLIENTS)  # warm-up
+        script = booking_script(engine, slots)
+        if args.save_script:
+            with open(args.save_script, "w") as out:
+                out.write(script)
+        against_pgbench(engine, args, slots, script)
+        scale_out(engine, args, slots)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a loopback PostgreSQL URL (its database is wiped)")
-    parser.add_argument("--seconds", type=int, default=10, help="length of each timed run")
-    parser.add_argument("--bookings", type=int, default=20_000, help="stop a service run after this many")
+    parser.add_argument("--seconds", type=float, default=8, help="length of each timed round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each comparison")
+    parser.add_argument("--batch", type=int, default=4_000, help="free slots handed to one round")
     parser.add_argument("--save-script", help="also write the generated pgbench script here")
     return parser.parse_args(argv)
 
 
-def prepare(engine: Engine, bookings: int) -> Setup:
-    """A hospital with no bookings yet, and the free slots the clients will take."""
-    hospital = build_hospital(engine)
-    slots = free_slots(hospital, NOW.date() + timedelta(days=1), SLOT_DAYS)
-    # The captured booking's start must lie days away from NOW, so times derived from each tell apart.
-    spare = next(slot for slot in slots if slot[1] - NOW > timedelta(days=7))
-    slots.remove(spare)
-    return Setup(hospital, slots[:bookings], spare)
+def against_pgbench(engine: Engine, args: argparse.Namespace, slots: Slots, script: str) -> None:
+    """Alternate pgbench rounds and booking rounds; the ratio of each pair, worst and median."""
+    pairs = []
+    for number in range(args.rounds):
+        tps = run_pgbench(args.database_url, script, args.seconds, number)
+        service = run_clients(engine, slots, args.seconds, CLIENTS)
+        _report("postgresql", CLIENTS, service)
+        print(f"  pgbench, same statements   {tps:8.1f} bookings/s   ratio {service.rate / tps:6.1%}")
+        pairs.append((service.rate, tps))
+    ratios = sorted(rate / tps for rate, tps in pairs)
+    print(
+        f"  service / pgbench over {args.rounds} rounds: worst {ratios[0]:.1%}, median "
+        f"{statistics.median(ratios):.1%}   target ≥ {TARGET_RATIO:.0%}   load {_load()}"
+    )
+    worst = min(pairs, key=lambda pair: pair[0] / pair[1])
+    median_rate, median_tps = (statistics.median(side) for side in zip(*pairs, strict=True))
+    figure = f"postgresql bookings/s, {CLIENTS} processes, vs pgbench -c {CLIENTS}"
+    emit(BENCH, f"{figure} (median)", median_rate, median_tps, "bookings/s", TARGET_RATIO)
+    emit(BENCH, f"{figure} (worst round)", worst[0], worst[1], "bookings/s", TARGET_RATIO)
 
 
-def run_clients(engine: Engine, hospital: Hospital, slots: list[tuple[int, datetime]], seconds: float) -> Run:
-    """CLIENTS threads, each with its own session per booking, until the slots or the time run out."""
-    queue = iter(enumerate(slots))
-    lock = threading.Lock()
-    outcomes: list[tuple[int, int, str]] = []
-    deadline = clock.perf_counter() + seconds
-
-    def client() -> None:
-        booked = failed = 0
-        error = ""
-        while clock.perf_counter() < deadline:
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                break
-            try:
-                _book(engine, hospital, *item)
-                booked += 1
-            except Exception as exc:  # counted and shown: the run goes on
-                failed += 1
-                error = error or f"{type(exc).__name__}: {exc}"
-        with lock:
-            outcomes.append((booked, failed, error))
-
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started, cpu = clock.perf_counter(), clock.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed, cpu = clock.perf_counter() - started, clock.process_time() - cpu
-    booked, failed = sum(o[0] for o in outcomes), sum(o[1] for o in outcomes)
-    errors = [e for _, _, e in outcomes if e]
-    return Run(booked, failed, elapsed, cpu, errors[0] if errors else "")
+def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
+    """One client process against two, interleaved: on two cores, two should book about twice as fast."""
+    pairs = []
+    for _ in range(args.rounds):
+        one = run_clients(engine, slots, args.seconds, 1)
+        two = run_clients(engine, slots, args.seconds, 2)
+        pairs.append((two.rate, one.rate))
+        print(f"scale-out on postgresql: 1 process {one.rate:6.1f}/s, 2 processes {two.rate:6.1f}/s")
+    ratios = sorted(two / one if one else 0.0 for two, one in pairs)
+    print(
+        f"  2 / 1 processes over {args.rounds} rounds: worst {ratios[0]:.2f}×, median "
+        f"{statistics.median(ratios):.2f}×   target ≈ {SCALE_OUT_TARGET:.0f}×   load {_load()}"
+    )
+    two_rate, one_rate = (statistics.median(side) for side in zip(*pairs, strict=True))
+    emit(BENCH, "postgresql bookings/s, 2 processes vs 1", two_rate, one_rate, "bookings/s", SCALE_OUT_TARGET)
 
 
-def _book(engine: Engine, hospital: Hospital, number: int, slot: tuple[int, datetime]) -> Booked:
+def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) -> Run:
+    """`processes` client processes booking a fresh batch of slots until it or the time runs out."""
+    batch = slots.take()
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(processes + 1)
+    results = context.Queue()
+    clients = [
+        context.Process(
+            target=_client, args=(engine, slots.hospital, batch[i::processes], seconds, ready, results)
+        )
+        for i in range(processes)
+    ]
+    for client in clients:
+        client.start()
+    ready.wait()
+    outcomes = [results.get() for _ in clients]
+    for client in clients:
+        client.join()
+    errors = [outcome["error"] for outcome in outcomes if outcome["error"]]
+    servers = [outcome["server_cpu"] for outcome in outcomes]
+    return Run(
+        booked=sum(outcome["booked"] for outcome in outcomes),
+        failed=sum(outcome["failed"] for outcome in outcomes),
+        seconds=max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes),
+        cpu_seconds=sum(outcome["cpu"] for outcome in outcomes),
+        server_cpu_seconds=None if None in servers else sum(servers),
+        first_error=errors[0] if errors else "",
+    )
+
+
+def _client(
+    engine: Engine,
+    hospital: Hospital,
+    batch: list[tuple[int, Slot]],
+    seconds: float,
+    ready: Any,  # a Barrier of the fork context
+    results: Any,  # and its Queue
+) -> None:
+    """One client process: its own connection (opened before the clock starts), bookings until done."""
+    engine.dispose(close=False)  # the parent's connections are the parent's
+    with engine.connect() as connection:  # one connection, kept in the pool for every booking
+        backend = _backend_cpu(connection)
+    booked = failed = 0
+    error = ""
+    ready.wait()
+    started, cpu, server_cpu = clock.monotonic(), clock.process_time(), backend()
+    deadline = started + seconds
+    for number, slot in _until(batch, deadline):
+        try:
+            _book(engine, hospital, number, slot)
+            booked += 1
+        except Exception as exc:  # counted and shown: the run goes on
+            failed += 1
+            error = error or f"{type(exc).__name__}: {exc}"
+    ended = clock.monotonic()
+    results.put(
+        {
+            "booked": booked,
+            "failed": failed,
+            "error": error,
+            "started": started,
+            "ended": ended,
+            "cpu": clock.process_time() - cpu,
+            "server_cpu": None if server_cpu is None else backend() - server_cpu,
+        }
+    )
+
+
+def _backend_cpu(connection: Connection) -> Callable[[], float | None]:
+    """A reader of the CPU seconds that this connection's PostgreSQL backend has used (None where the
+    server is not a process of this machine, or is SQLite)."""
+    if connection.dialect.name != "postgresql":
+        return lambda: None
+    stat = Path(f"/proc/{connection.exec_driver_sql('SELECT pg_backend_pid()').scalar_one()}/stat")
+
+    def used() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    return used
+
+
+def _until(batch: list[tuple[int, Slot]], deadline: float) -> Iterator[tuple[int, Slot]]:
+    for item in batch:
+        if clock.monotonic() >= deadline:
+            return
+        yield item
+
+
+def _book(engine: Engine, hospital: Hospital, number: int, slot: Slot) -> Booked:
     """One booking as a request makes it: a fresh session, a new patient, an idempotency key."""
     clinician_id, start = slot
     patient = PatientDetails(
@@ -149,69 +255,81 @@ def _book(engine: Engine, hospital: Hospital, number: int, slot: tuple[int, date
         return book(session, request, now=NOW, keys=LinkKeys((BENCH_SECRET,)), actor=Actor())
 
 
-def _report(database: str, run: Run) -> None:
-    print(f"booking on {database}: {CLIENTS} clients, {run.booked} bookings in {run.seconds:.1f} s")
+def _report(database: str, processes: int, run: Run) -> None:
+    print(f"booking on {database}: {processes} processes, {run.booked} bookings in {run.seconds:.1f} s")
     print(f"  service (book())           {run.rate:8.1f} bookings/s")
-    print(
-        f"  this process's CPU         {run.cpu_seconds / max(run.booked, 1) * 1000:8.1f} ms per booking",
-        end="",
-    )
-    print(f" ({run.cpu_seconds / run.seconds:.0%} of one core)")
+    per_booking = 1000 / max(run.booked, 1)
+    print(f"  client CPU                 {run.cpu_seconds * per_booking:8.1f} ms per booking")
+    if run.server_cpu_seconds is not None:
+        print(f"  server CPU (backends)      {run.server_cpu_seconds * per_booking:8.1f} ms per booking")
     if run.failed:
         print(f"  {run.failed} bookings failed, first: {run.first_error}")
 
 
-def booking_script(engine: Engine, setup: Setup) -> str:
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def _ids_apart(engine: Engine) -> None:
+    """New patients and consultations get ids far from each other and from every small number, so the
+    pgbench script can tell the captured ids from other values."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "SELECT setval('patient_id_seq', 1000000), setval('consultation_id_seq', 2000000)"
+        )
+
+
+def booking_script(engine: Engine, slots: Slots) -> str:
     """Book the spare slot while capturing its SQL, and turn that into a pgbench script."""
-    number = 10**9  # a patient and key no client uses
+    number, slot = slots.spare
     with pgbench_script.capture(engine) as captured:
-        booked = _book(engine, setup.hospital, number, setup.spare)
-    consultation = booked.consultation
+        _book(engine, slots.hospital, number, slot)
+    with engine.connect() as conn:
+        last_event = "SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"
+        audit_hash = conn.exec_driver_sql(last_event).scalar_one()
+        consultation_id, reference, patient_id, clinician_id, starts_at, uuid = conn.exec_driver_sql(
+            "SELECT id, reference, patient_id, clinician_id, starts_at, uuid FROM consultation "
+            "ORDER BY id DESC LIMIT 1"
+        ).one()
     strings = pgbench_script.unique_strings(
-        consultation.uuid,
-        consultation.reference,
-        f"patient{number}@example.org",
-        f"bench-{number}",
-        _audit_hash(engine),
+        uuid, reference, f"patient{number}@example.org", f"bench-{number}", audit_hash
     )
-    varying = pgbench_script.Varying(
-        consultation.clinician_id, consultation.starts_at, consultation.patient_id, consultation.id, strings
-    )
-    if (
-        len({varying.clinician_id, varying.patient_id, varying.consultation_id, setup.hospital.service_id})
-        != 4
-    ):
+    varying = pgbench_script.Varying(clinician_id, starts_at, patient_id, consultation_id, strings)
+    if len({clinician_id, patient_id, consultation_id, slots.hospital.service_id}) != 4:
         raise RuntimeError("captured ids collide; cannot tell which parameter is which")
     statements = sum(1 for step in captured.steps if not isinstance(step, str))
-    print(f"  one booking issues {statements} statements (captured for pgbench)")
-    ids = [clinician_id for clinician_id, _ in setup.hospital.clinicians]
+    print(f"one booking issues {statements} statements (captured for pgbench)")
+    ids = [clinician_id for clinician_id, _ in slots.hospital.clinicians]
     return pgbench_script.script(captured, varying, range(min(ids), max(ids) + 1))
 
 
-def _audit_hash(engine: Engine) -> str:
-    with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1").scalar_one()
-
-
-def run_pgbench(url: str, script: str, seconds: int) -> tuple[float | None, str]:
-    """pgbench's tps (without connection time), and any error it reported."""
+def run_pgbench(url: str, script: str, seconds: float, number: int) -> float:
+    """pgbench's tps (without connection time) in round `number`; exits on any error it reports."""
     target = make_url(url)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="clinic-booking-") as file:
         file.write(script)
         file.flush()
         command = ["pgbench", "-h", target.host or "127.0.0.1", "-p", str(target.port or 5432)]
-        command += ["-U", target.username or "postgres", "-c", str(CLIENTS), "-j", "2", "-T", str(seconds)]
-        command += ["-n", "-D", "n=0", "-f", file.name, target.database or ""]
+        command += [
+            "-U",
+            target.username or "postgres",
+            "-c",
+            str(CLIENTS),
+            "-j",
+            "2",
+            "-T",
+            str(round(seconds)),
+        ]
+        command += ["-n", "-D", "n=0", "-D", f"round={number}", "-f", file.name, target.database or ""]
         env = {**os.environ, "PGPASSWORD": target.password} if target.password else None
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 60, env=env, check=False
         )
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
-    problem = done.stderr.strip().splitlines()[0] if done.returncode and done.stderr.strip() else ""
-    if failed and failed.group(1) != "0":
-        problem = f"{failed.group(1)} failed transactions. {problem}"
-    return (float(tps.group(1)) if tps else None), problem
+    if done.returncode or not tps or (failed and failed.group(1) != "0"):
+        raise SystemExit(f"pgbench failed: {done.stderr.strip() or done.stdout.strip()}"[:2000])
+    return float(tps.group(1))
 
 
 if __name__ == "__main__":

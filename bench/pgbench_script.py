@@ -3,8 +3,9 @@
 Every statement is kept as the driver received it; its parameters become SQL literals,
 except the values that must differ between bookings, which become pgbench variables:
 the clinician (random), the start (a distinct hour per client and transaction, so the
-exclusion constraint never fires), and the unique strings (uuid, reference, e-mail,
-idempotency key, audit hash), derived with md5 from a random number.
+exclusion constraint never fires, in any round), the audit event's place in the chain, and
+the unique strings (uuid, reference, e-mail, idempotency key, audit hash), derived with md5
+from a random number.
 """
 
 import json
@@ -19,10 +20,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-# pgbench's clients book hours from here on: far from the service run's slots.
+# pgbench's clients book hours from here on: far from the service run's slots. Each client of each
+# round (pgbench's `-D round=N`) has a range of hours of its own.
 PGBENCH_EPOCH = int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
-HOURS_PER_CLIENT = 1_000_000
+HOURS_PER_CLIENT = 100_000
+CLIENTS_PER_ROUND = 64
 _PARAMETER = re.compile(r"%\((\w+)\)s")
+_AUDIT_HEAD = re.compile(r"SELECT seq, hash FROM audit_event ORDER BY id DESC LIMIT 1$")
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,11 @@ def capture(engine: Engine) -> Iterator[Captured]:
 
 def script(captured: Captured, varying: Varying, clinicians: range) -> str:
     """The pgbench script: variables first, then each captured step with its literals."""
+    hour = f"(:round * {CLIENTS_PER_ROUND} + :client_id) * {HOURS_PER_CLIENT} + :n"
     lines = [
         f"\\set cid random({clinicians.start}, {clinicians.stop - 1})",
         "\\set n :n + 1",
-        f"\\set t0 {PGBENCH_EPOCH} + 3600 * (:client_id * {HOURS_PER_CLIENT} + :n)",
+        f"\\set t0 {PGBENCH_EPOCH} + 3600 * ({hour})",
         "\\set r random(1, 1000000000000000)",
     ]
     for step in captured.steps:
@@ -93,12 +98,20 @@ def unique_strings(uuid: str, reference: str, email: str, key: str, audit_hash: 
 def _statement(sql: str, parameters: Any, varying: Varying) -> str:
     if not isinstance(parameters, dict):
         raise ValueError("expected psycopg's named parameters")
-    text = _PARAMETER.sub(lambda m: _literal(parameters[m.group(1)], varying), sql).replace("%%", "%")
+    text = _PARAMETER.sub(lambda m: _parameter(m.group(1), parameters, varying), sql).replace("%%", "%")
     text = " ".join(text.split())
     returning = re.search(r"RETURNING (patient|consultation)\.id$", text)
     if returning:  # keep the new row's id for the statements that refer to it, as the ORM does
         return f"{text} \\gset {returning.group(1)}_"
+    if _AUDIT_HEAD.search(text):  # the chain's head, which the audit event's place follows
+        return f"{text} \\gset head_"
     return f"{text};"
+
+
+def _parameter(name: str, parameters: dict, varying: Varying) -> str:
+    if name == "seq":  # the audit event's place in the chain: after the head read under the lock
+        return "(:head_seq + 1)"
+    return _literal(parameters[name], varying)
 
 
 def _literal(value: Any, varying: Varying) -> str:

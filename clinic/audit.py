@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
@@ -117,20 +117,18 @@ def record(
 ) -> AuditEvent:
     """Append an event in the caller's transaction. `details` holds ids and field names, never values.
 
-    The anchor moves to this event once the transaction commits (see `_write_pending_anchor`).
+    Returns a detached copy of the row as written. The anchor moves to this event once the
+    transaction commits (see `_write_pending_anchor`).
     """
     settings = settings_for(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appends so two transactions cannot both chain onto the same last row.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"))
-    last = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
-    seq, prev, signed_by = session.execute(last).first() or (0, GENESIS, None)
+    session.flush()  # the transaction's own writes go in before the chain's lock is taken
+    # From here to the commit every other append waits: hashes and INSERTs only, no ORM work.
+    seq, prev, signed_by = _locked_head(session)
     if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
         handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
         seq, prev = _chain_on(session, settings, handover, seq, prev)
     audit_event = _event(actor, action, entity_type, entity_id, now, details)
     _chain_on(session, settings, audit_event, seq, prev)
-    session.flush()
     head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
     session.info[_PENDING_ANCHOR] = (settings, head.signed(settings.key))
     return audit_event
@@ -153,12 +151,37 @@ def _event(
 def _chain_on(
     session: Session, settings: AuditSettings, audit_event: AuditEvent, seq: int, prev: str
 ) -> tuple[int, str]:
-    """Add `audit_event` after the event numbered `seq` with hash `prev`, signed by the current key."""
+    """Insert `audit_event` after the event numbered `seq` with hash `prev`, signed by the current key."""
     audit_event.seq, audit_event.prev_hash = seq + 1, prev
     audit_event.hash_version, audit_event.key_id = KEYED, settings.key_id
     audit_event.hash = event_hash(audit_event, settings.key)
-    session.add(audit_event)
+    row = {name: getattr(audit_event, name) for name in _FIELDS if name != "id"}
+    audit_event.id = session.execute(_INSERT, row).scalar_one()
     return audit_event.seq, audit_event.hash
+
+
+# Serialises appends on PostgreSQL, so two transactions cannot both chain onto the same last row. The
+# head is read by a second statement of the same round trip: it must see the rows committed by the
+# lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"
+_HEAD = "SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1"
+_INSERT = insert(AuditEvent).returning(AuditEvent.id)
+
+
+def _locked_head(session: Session) -> tuple[int, str, str | None]:
+    """The chain's last (seq, hash, key id), or (0, GENESIS, None), with appends locked until the
+    transaction ends.
+
+    SQLite needs no lock: the write transaction (BEGIN IMMEDIATE) already excludes other writers.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        head = connection.exec_driver_sql(_HEAD).first()
+    else:
+        with connection.exec_driver_sql(f"{_LOCK}; {_HEAD}") as locked:
+            locked.cursor.nextset()  # psycopg: the second statement's rows
+            head = locked.cursor.fetchone()
+    return (head[0], head[1], head[2]) if head else (0, GENESIS, None)
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:

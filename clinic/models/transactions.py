@@ -57,6 +57,19 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={_IMMEDIATE: True})
 
 
+def commit_as_written(session: Session) -> None:
+    """Commit, and keep the session's objects loaded as they were written rather than expire them: a
+    writer that read and wrote its rows under lock need not read them back (one round trip, and the
+    ORM's loading of each row), and its caller may use them after the session is closed."""
+    if isinstance(session, scoped_session):
+        session = session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
 @contextmanager
 def write_transaction(session: Session) -> Iterator[None]:
     """A serialising write transaction (see `begin_write`), committed on success, else rolled back."""

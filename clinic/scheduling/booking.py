@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import (
-    Clinician,
     ConsentMethod,
     Consultation,
     ConsultationStatus,
@@ -28,7 +27,7 @@ from ..models import (
     Patient,
     Service,
 )
-from ..models.transactions import begin_write
+from ..models.transactions import begin_write, commit_as_written
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
@@ -94,11 +93,11 @@ def book(
             return replay
         service = active_service(session, request.service_id)
         check_may_book(session, service, request.patient, request.start, now, max_per_email)
-        for clinician in _free_candidates(session, service, request, now):
-            lock_clinicians(session, clinician.id)
-            if is_free(session, service, request.start, now, clinician.id):
-                consultation = _insert(session, service, clinician, request, fingerprint, now, keys, actor)
-                session.commit()
+        for clinician_id in _free_candidates(session, service, request, now):
+            lock_clinicians(session, clinician_id)
+            if is_free(session, service, request.start, now, clinician_id):
+                consultation = _insert(session, service, clinician_id, request, fingerprint, now, keys, actor)
+                commit_as_written(session)
                 return Booked(consultation, manage_token(keys, consultation))
         session.rollback()
     except IntegrityError:
@@ -128,16 +127,15 @@ def next_free_times(
     return unique
 
 
-def _free_candidates(
-    session: Session, service: Service, request: BookingRequest, now: datetime
-) -> list[Clinician]:
-    """Clinicians worth locking, in id order (one order for everyone, so locks cannot deadlock)."""
-    clinicians = service_clinicians(session, service, request.clinician_id)
+def _free_candidates(session: Session, service: Service, request: BookingRequest, now: datetime) -> list[int]:
+    """Ids of the clinicians worth locking, in id order (one order for everyone, so locks cannot
+    deadlock). A named clinician is checked under the lock only: `is_free` reads their schedule then."""
     if request.clinician_id is not None:
-        return clinicians
+        return [request.clinician_id]
     window = (request.start, request.start + timedelta(seconds=1))
-    free = {s.clinician_id for s in find_slots(session, service, *window, now) if s.start == request.start}
-    return [c for c in clinicians if c.id in free]
+    return sorted(
+        {s.clinician_id for s in find_slots(session, service, *window, now) if s.start == request.start}
+    )
 
 
 def refusal(
@@ -171,7 +169,7 @@ def _offered_ignoring_bookings(
 def _insert(
     session: Session,
     service: Service,
-    clinician: Clinician,
+    clinician_id: int,
     request: BookingRequest,
     fingerprint: str,
     now: datetime,
@@ -182,8 +180,9 @@ def _insert(
         uuid=str(uuid.uuid4()),
         reference=_unused_reference(session),
         patient=_patient(request.patient, now),
-        clinician=clinician,
+        clinician_id=clinician_id,
         service=service,
+        companions=[],  # known to be none yet: the mails to enqueue need not ask the database
         reason=request.reason,
         patient_time_zone=request.patient.time_zone,
         status=ConsultationStatus.BOOKED,
