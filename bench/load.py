@@ -122,7 +122,7 @@ class Outcome:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _arguments(argv)
-    if not args.database_url:
+    if not args.database_url and not args.no_load:
         databases(None, "clinic_bench_load")
         raise SystemExit("the load run needs PostgreSQL")
     if not args.no_load:
@@ -131,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.no_race:
         return
     for name, url in databases(args.database_url, "clinic_bench_load").items():
+        if args.race_on not in ("both", name):
+            continue
         with bench_engine(url) as engine:
             race_run(engine, url or str(engine.url), name, args.race_attempts, args.clients)
 
@@ -143,6 +145,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--race-attempts", type=int, default=10_000, help="booking attempts in each race")
     parser.add_argument("--no-race", action="store_true", help="only the load run")
     parser.add_argument("--no-load", action="store_true", help="only the races")
+    parser.add_argument("--race-on", choices=("both", "sqlite", "postgresql"), default="both")
     return parser.parse_args(argv)
 
 
