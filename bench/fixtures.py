@@ -104,7 +104,7 @@ def build_hospital(engine: Engine, clinicians: int = 50) -> Hospital:
             min_notice_minutes=0,
             horizon_days=60,
         )
-        people = [_clinician(department, service, n) for n in range(clinicians)]
+        people = [clinician(department, [service], n) for n in range(clinicians)]
         patient = Patient(
             name="Bulk Patient",
             email="bulk@example.org",
@@ -117,18 +117,21 @@ def build_hospital(engine: Engine, clinicians: int = 50) -> Hospital:
         return Hospital(service.id, tuple((p.id, p.time_zone) for p in people), patient.id)
 
 
-def _clinician(department: Department, service: Service, n: int) -> Clinician:
+def clinician(
+    department: Department, services: list[Service], n: int, hours: tuple[tuple[time, time], ...] = HOURS
+) -> Clinician:
+    """Dr Bench n, in London or Amsterdam, offering `services` in `hours` on weekdays."""
     person = Clinician(
         department=department,
         display_name=f"Dr Bench {n}",
         email=f"bench{n}@hospital.example",
         time_zone=ZONES[n % len(ZONES)],
     )
-    person.services = [service]
+    person.services = services
     person.availability_rules = [
         AvailabilityRule(weekday=day, start_time=start, end_time=end)
         for day in WORKDAYS
-        for start, end in HOURS
+        for start, end in hours
     ]
     return person
 
@@ -162,7 +165,7 @@ def bulk_book(engine: Engine, hospital: Hospital, first_day: date, days: int, sh
     """Book about `share` of every clinician's slots on those days with Core inserts; return the count."""
     pick = Random(f"{first_day}:{days}")
     rows = [
-        _consultation_row(hospital, clinician_id, start)
+        consultation_row(hospital, clinician_id, start)
         for clinician_id, time_zone in hospital.clinicians
         for start in working_slots(time_zone, first_day, days)
         if pick.random() < share
@@ -174,7 +177,8 @@ def bulk_book(engine: Engine, hospital: Hospital, first_day: date, days: int, sh
     return len(rows)
 
 
-def _consultation_row(hospital: Hospital, clinician_id: int, start: datetime) -> dict:
+def consultation_row(hospital: Hospital, clinician_id: int, start: datetime) -> dict:
+    """A booked 30-minute consultation of the hospital's service and bulk patient, for a Core insert."""
     return {
         "uuid": str(uuid.uuid4()),
         "reference": f"BULK{next(_references):08d}",

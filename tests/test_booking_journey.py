@@ -6,9 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import request
 from sqlalchemy import select
+from wtforms.widgets import Select
 
 from clinic.booking.calendar import form_value
+from clinic.booking.forms import ChoiceForm
 from clinic.models import Consultation, utcnow
 from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_details
 from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset, zone_label
@@ -357,6 +360,40 @@ def test_a_search_that_finds_nothing_says_so_and_every_zone_can_still_be_listed(
     assert "time_zone_list=all" in nothing
     assert len(zone_options(everything)) > 400
     assert not any(name.startswith("Etc/") for name, _ in zone_options(everything))  # Etc/GMT+5 is GMT-5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"time_zone": "Asia/Kolkata"},
+        {"time_zone": "Nowhere/Else"},
+        {"time_zone": "Asia/Kolkata", "time_zone_search": "new"},
+        {"time_zone_list": "all"},
+    ],
+)
+def test_the_zone_list_drawn_once_per_list_is_the_select_wtforms_draws(app, query):
+    with app.test_request_context("/book/time", query_string=query):
+        form = ChoiceForm(request.args)
+        form.time_zone.chosen(form, "Europe/London")
+
+        for _ in range(2):  # drawn, then taken from the cache
+            drawn = form.time_zone(**{"aria-describedby": "time_zone-hint"})
+            assert drawn == Select()(form.time_zone, **{"aria-describedby": "time_zone-hint"})
+
+
+def test_each_page_marks_its_own_zone_chosen_though_the_list_is_drawn_once(client, clinic):  # noqa: F811
+    service, _ = clinic
+
+    pages = [
+        times_page(client, service, time_zone=name) for name in ("Europe/Paris", "Asia/Tokyo", "Europe/Paris")
+    ]
+
+    assert [re.findall(r'<option selected value="([^"]+)"', page) for page in pages] == [
+        ["Europe/Paris"],
+        ["Asia/Tokyo"],
+        ["Europe/Paris"],
+    ]
 
 
 def test_a_zone_found_by_search_is_chosen_and_stored_by_its_iana_name(client, session, clinic):  # noqa: F811

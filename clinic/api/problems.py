@@ -10,7 +10,7 @@ from ..errors import problem, status_for
 from ..scheduling.errors import BookingError, ChangeNotAllowed, SlotUnavailable, TooManyBookings
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone
-from .serializers import instant_json, slot_json
+from .serializers import instant_json, slots_json
 
 
 def show_times_in(tz: ZoneInfo) -> None:
@@ -30,7 +30,7 @@ def booking_problem(error: BookingError) -> Response:
         detail = "Some fields are missing or not valid: see errors."
         extra["errors"] = error.errors
     if isinstance(error, SlotUnavailable):
-        extra["alternatives"] = [slot_json(slot, tz) for slot in error.alternatives]
+        extra["alternatives"] = slots_json(error.alternatives, tz)
     if isinstance(error, ChangeNotAllowed | TooManyBookings):
         extra["contact_phone"] = error.contact_phone
     if isinstance(error, ChangeNotAllowed) and error.deadline:

@@ -1,5 +1,6 @@
 """The JSON shapes of the API's resources: one function per resource, times in the viewer's zone."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,12 +34,18 @@ def service_json(service: Service) -> dict[str, Any]:
     }
 
 
-def slot_json(slot: Slot, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "start": instant_json(slot.start, tz),
-        "end": instant_json(slot.end, tz),
-        "clinician": slot.clinician_id,
-    }
+def slots_json(slots: Iterable[Slot], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Free times in `tz`. Each instant is written once: clinicians share starts, and ends are starts."""
+    written: dict[datetime, str] = {}
+
+    def text(instant: datetime) -> str:
+        if (found := written.get(instant)) is None:
+            found = written[instant] = instant_json(instant, tz)
+        return found
+
+    return [
+        {"start": text(slot.start), "end": text(slot.end), "clinician": slot.clinician_id} for slot in slots
+    ]
 
 
 def booking_json(consultation: Consultation) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
 from . import schemas
 from .problems import booking_problem, show_times_in
-from .serializers import booking_json, service_json, slot_json
+from .serializers import booking_json, service_json, slots_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.register_error_handler(BookingError, booking_problem)
@@ -46,7 +46,7 @@ def slots() -> dict:
     return {
         "service": service.id,
         "time_zone": query.tz.key,
-        "slots": [slot_json(s, query.tz) for s in found],
+        "slots": slots_json(found, query.tz),
     }
 
 

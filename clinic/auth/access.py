@@ -56,5 +56,5 @@ def background(view: View) -> View:
 
 def current_staff() -> StaffMember:
     """The signed-in staff member of this request, as services take them (behind `staff_required`)."""
-    user = current_user
+    user = current_user._get_current_object()  # one look-up through the proxy, not four
     return StaffMember(user.id, user.role, user.clinician_id, user.department_id, request.remote_addr)

@@ -86,14 +86,14 @@ def group_by_day(
 
     Starts before `changeable_from` (see lifecycle.first_changeable_start) are marked unchangeable.
     """
-    times: dict[date, dict[str, TimeChoice]] = {day: {} for day in days}
-    for slot in sorted(slots):
-        local = slot.start.astimezone(tz)
-        value = form_value(slot.start)
-        changeable = changeable_from is None or slot.start >= changeable_from
-        choice = TimeChoice(value, clock_time(local, twelve_hour), changeable)
-        times.setdefault(local.date(), {}).setdefault(value, choice)
-    return [Day(day, day_label(day), list(choices.values())) for day, choices in sorted(times.items())]
+    times: dict[date, list[TimeChoice]] = {day: [] for day in days}
+    # Each start once before any formatting: with the first available clinician, many share a start.
+    for start in sorted({slot.start for slot in slots}):
+        local = start.astimezone(tz)
+        changeable = changeable_from is None or start >= changeable_from
+        choice = TimeChoice(form_value(start), clock_time(local, twelve_hour), changeable)
+        times.setdefault(local.date(), []).append(choice)
+    return [Day(day, day_label(day), choices) for day, choices in sorted(times.items())]
 
 
 def page(

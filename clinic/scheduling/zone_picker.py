@@ -21,9 +21,9 @@ class ZoneChoice:
     label: str  # e.g. New York (GMT-5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per list (see offer), so it hashes by identity, cheaply
 class ZoneOffer:
-    choices: list[ZoneChoice]
+    choices: tuple[ZoneChoice, ...]
     search: str = ""  # as typed, spaces tidied
     found: int = 0  # zones matching `search`: 0 says nothing matched
 
@@ -35,8 +35,17 @@ class ZoneOffer:
 
 def offer(first: list[str], at: datetime, search: str = "", everything: bool = False) -> ZoneOffer:
     """The zones to offer: `first` (the patient's, then the hospital's), then those matching
-    `search`, or every zone, or the common ones; each named with its offset at `at`."""
+    `search`, or every zone, or the common ones; each named with its offset at `at`.
+
+    The same list (the same object) for the same arguments within the hour: most patients get the
+    hospital's list, so it is sorted, labelled and drawn (forms.ZoneSelect) once an hour, not per page.
+    """
     hour = at.replace(minute=0, second=0, microsecond=0)  # offsets change on the hour at most
+    return _offer(tuple(first), hour, search, everything)
+
+
+@lru_cache(maxsize=64)  # bounded: a search is whatever the patient typed (forms cut it at 60 characters)
+def _offer(first: tuple[str, ...], hour: datetime, search: str, everything: bool) -> ZoneOffer:
     wanted = " ".join(_folded(search).split())
     if wanted:
         found = _matching(wanted.split())
@@ -44,9 +53,9 @@ def offer(first: list[str], at: datetime, search: str = "", everything: bool = F
     else:
         found = []
         rest = list(_offered_names()) if everything else list(COMMON)
-    names = list(dict.fromkeys(first + sorted(rest, key=lambda name: _label_at(name, hour))))
+    names = dict.fromkeys((*first, *sorted(rest, key=lambda name: _label_at(name, hour))))
     typed = " ".join(search.split())
-    return ZoneOffer([ZoneChoice(name, _label_at(name, hour)) for name in names], typed, len(found))
+    return ZoneOffer(tuple(ZoneChoice(name, _label_at(name, hour)) for name in names), typed, len(found))
 
 
 def _matching(words: list[str]) -> list[str]:

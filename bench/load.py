@@ -1,0 +1,620 @@
+"""Load: patients browsing free times and booking, and clinicians reading their day, under gunicorn.
+
+    python -m bench.load --database-url postgresql+psycopg://postgres@127.0.0.1/clinic_bench_load
+        [--seconds 60] [--clients 50] [--race-attempts 10000] [--no-race | --no-load]
+
+The app runs under gunicorn with the repo's gunicorn.conf.py (workers as processes), served through
+bench/served.py, which adds a hello-world route: the baseline each page's latency is compared with,
+requested by the same clients, interleaved with the pages. Limits are off (CLINIC_RATELIMIT_ENABLED=false).
+The clients are threads in as many processes as the machine has cores, so the load generator is not one
+GIL; the CPU they took is printed.
+
+Then the race: `--race-attempts` bookings through the API from the same clients, aimed at 500 targets
+(three services of 30, 45 and 60 minutes, so targets overlap; named clinicians and "first available"
+mixed), on PostgreSQL and on SQLite. After each run an overlap query counts double bookings: must be 0.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time as clock
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from clinic.audit import Actor
+from clinic.booking.calendar import form_value
+from clinic.models import Consultation, Department, Service, StaffRole
+from clinic.staff.accounts import create_staff
+
+from .databases import databases
+from .figures import emit
+from .fixtures import bench_engine, build_hospital, bulk_book, clinician, consultation_row
+from .served import HELLO_PATH
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = "load"
+LONDON = ZoneInfo("Europe/London")
+NOTICE = "2026-12-01"  # config's PRIVACY_NOTICE_VERSION default
+LOAD_CLINICIANS = 20
+BOOKED_DAYS = 14  # from tomorrow, about half booked before the run; patients browse inside them
+STAFF_CLIENTS = 5  # of the clients, clinicians reading their day; the rest are patients
+SCHEDULE_HOURS = ((time(8), time(18)),)  # 20 half-hours: the day of 20 consultations
+STAFF_PASSWORD = "bench-staff-password-long-enough"
+WARM_UP_SECONDS = 5  # unrecorded: each worker compiles its templates and fills its caches
+RACE_TARGETS = 500
+RACE_LENGTHS = (30, 45, 60)  # minutes: overlapping services
+RACE_CLINICIANS = 5
+# Figure and target (p95 ratio to hello) per route; None: measured, no target.
+ROUTES = {
+    "hello": None,
+    "/book/time": 3.0,
+    "/api/v1/slots": 3.0,
+    "/schedule": 3.0,
+    "booking POST": 5.0,
+}
+RSS_TARGET_MB = 150
+# Production's settings (its refusals all pass) with the limits off: as a hospital would run it.
+SERVER_SETTINGS = {
+    "CLINIC_ENV": "production",
+    "CLINIC_SECRET_KEY": "bench-load-secret-key-long-enough-for-production",
+    "CLINIC_MANAGE_TOKEN_KEY": "bench-load-manage-token-key-long-enough",
+    "CLINIC_AUDIT_KEY": "bench-load-audit-chain-key-long-enough",
+    "CLINIC_NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
+    "CLINIC_MAIL_BACKEND": "smtp",
+    "CLINIC_JITSI_BASE_URL": "https://video.hospital.example",
+    "CLINIC_ALLOW_SQLITE": "true",  # the race's SQLite run
+    "CLINIC_RATELIMIT_ENABLED": "false",
+    "CLINIC_MAX_ACTIVE_BOOKINGS_PER_EMAIL": "3",
+}
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the load clients need to know of the hospital, the server and the run."""
+
+    base: tuple[str, int]
+    seconds: float
+    service_id: int
+    clinician_ids: tuple[int, ...]
+    first_day: date
+    schedule_day: date
+    staff_email: str
+
+
+@dataclass(frozen=True)
+class RacePlan:
+    base: tuple[str, int]
+    attempts_per_client: int
+    targets: tuple[tuple[int, int | None, str], ...]  # (service, clinician or None, UTC start)
+
+
+@dataclass
+class Outcome:
+    """One client process's record: (route, seconds, status) per request, and the CPU it took."""
+
+    samples: list[tuple[str, float, int]] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _arguments(argv)
+    if not args.database_url and not args.no_load:
+        databases(None, "clinic_bench_load")
+        raise SystemExit("the load run needs PostgreSQL")
+    if not args.no_load:
+        with bench_engine(args.database_url) as engine:
+            load_run(engine, args.database_url, args.seconds, args.clients)
+    if args.no_race:
+        return
+    for name, url in databases(args.database_url, "clinic_bench_load").items():
+        if args.race_on not in ("both", name):
+            continue
+        with bench_engine(url) as engine:
+            race_run(engine, url or str(engine.url), name, args.race_attempts, args.clients)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="a loopback PostgreSQL URL (its database is wiped)")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the load run")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--race-attempts", type=int, default=10_000, help="booking attempts in each race")
+    parser.add_argument("--no-race", action="store_true", help="only the load run")
+    parser.add_argument("--no-load", action="store_true", help="only the races")
+    parser.add_argument("--race-on", choices=("both", "sqlite", "postgresql"), default="both")
+    return parser.parse_args(argv)
+
+
+# --- the load run ---------------------------------------------------------------------------------
+
+
+def load_run(engine: Engine, url: str, seconds: float, clients: int) -> None:
+    plan_of = load_hospital(engine)
+    with gunicorn(url) as server:
+        booted = server.worker_rss_mb()
+        run_clients(_load_client, plan_of(server.address, WARM_UP_SECONDS), clients)  # templates compiled
+        plan = plan_of(server.address, seconds)
+        outcomes = run_clients(_load_client, plan, clients)
+        rss = server.worker_rss_mb()
+        worker_times = server.worker_timings()
+    samples = [sample for outcome in outcomes for sample in outcome.samples]
+    cpu = sum(outcome.cpu_seconds for outcome in outcomes)
+    print(f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s")
+    print(f"  load generator: {len(outcomes)} processes took {cpu:.1f} CPU-s ({cpu / seconds:.2f} cores)")
+    _report_routes(samples, seconds, worker_times)
+    booked = sum(1 for route, _, status in samples if route == "booking POST" and status == 303)
+    refused = Counter(status for route, _, status in samples if route == "booking POST" and status != 303)
+    doubles = double_bookings(engine)
+    print(f"  bookings made {booked}; refused {dict(refused)}; double bookings found {doubles} (must be 0)")
+    print(f"  RSS per worker after the load: {_megabytes(rss)} MB (target ≤ {RSS_TARGET_MB})", end="")
+    print(f"; after booting: {_megabytes(booted)} MB")
+    emit(BENCH, "bookings made", booked, None, "bookings", None)
+    emit(BENCH, "double bookings (load)", doubles, 0, "bookings", None)
+    for after, before in zip(rss, booted, strict=False):  # a worker recycled by max_requests is new
+        emit(
+            BENCH,
+            f"RSS per web worker after the load (target ≤ {RSS_TARGET_MB} MB)",
+            after,
+            before,
+            "MB",
+            None,
+        )
+    _report_errors(outcomes, samples)
+
+
+def _megabytes(sizes: list[float]) -> str:
+    return ", ".join(f"{mb:.0f}" for mb in sizes)
+
+
+def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float], LoadPlan]:
+    """A hospital half booked for two weeks, and a clinician login with 20 consultations on one day."""
+    hospital = build_hospital(engine, LOAD_CLINICIANS)
+    first_day = datetime.now(UTC).date() + timedelta(days=1)
+    bulk_book(engine, hospital, first_day, BOOKED_DAYS)
+    schedule_day = _weekday_after(first_day + timedelta(days=BOOKED_DAYS))
+    with Session(engine) as session:
+        department = session.get(Service, hospital.service_id).department
+        person = clinician(department, [], LOAD_CLINICIANS, SCHEDULE_HOURS)
+        person.time_zone = "Europe/London"
+        session.add(person)
+        session.commit()
+        starts = [
+            datetime.combine(schedule_day, time(8), tzinfo=LONDON).astimezone(UTC) + timedelta(minutes=30 * n)
+            for n in range(20)
+        ]
+        session.execute(
+            insert(Consultation.__table__), [consultation_row(hospital, person.id, s) for s in starts]
+        )
+        session.commit()
+        email = "schedule@hospital.example"
+        moment = datetime.now(UTC)
+        create_staff(
+            session,
+            email=email,
+            display_name="Dr Schedule",
+            password=STAFF_PASSWORD,
+            role=StaffRole.CLINICIAN,
+            now=moment,
+            actor=Actor(),
+            clinician_id=person.id,
+        )
+    ids = tuple(clinician_id for clinician_id, _ in hospital.clinicians)
+
+    def plan(address: tuple[str, int], seconds: float) -> LoadPlan:
+        return LoadPlan(address, seconds, hospital.service_id, ids, first_day, schedule_day, email)
+
+    return plan
+
+
+def _weekday_after(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
+    """A patient browsing and booking, or (the first STAFF_CLIENTS) a clinician reading their day."""
+    browser = Browser(plan.base, out)
+    rng = random.Random(number)
+    staff = number < STAFF_CLIENTS
+    csrf = browser.csrf_token()
+    if staff:
+        browser.sign_in(plan.staff_email, STAFF_PASSWORD, csrf)
+    started.wait()
+    deadline = clock.perf_counter() + plan.seconds
+    bookings = 0
+    while clock.perf_counter() < deadline:
+        browser.get("hello", HELLO_PATH)
+        if staff:
+            browser.get("/schedule", "/schedule/", {"date": plan.schedule_day.isoformat()})
+            continue
+        day = plan.first_day + timedelta(days=rng.randrange(BOOKED_DAYS - 6))
+        who = rng.choice(plan.clinician_ids) if rng.random() < 0.5 else None
+        query = {"service": plan.service_id, "tz": "Europe/London", "start": day, "end": day + timedelta(6)}
+        found = browser.get_json(
+            "/api/v1/slots", "/api/v1/slots", {**query, **({"clinician": who} if who else {})}
+        )
+        page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
+        browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
+        browser.get("hello", HELLO_PATH)
+        if found and found["slots"]:
+            slot = rng.choice(found["slots"])
+            bookings += 1
+            form = {
+                **page,
+                "start": form_value(datetime.fromisoformat(slot["start"])),
+                "csrf_token": csrf,
+                **patient_form(f"load{number}-{bookings}@example.org"),
+            }
+            browser.post_form("booking POST", "/book/confirm", form)
+
+
+def patient_form(email: str) -> dict[str, str]:
+    return {
+        "name": "Ada Lovelace",
+        "email": email,
+        "phone": "+44 7700 900123",
+        "birth_date-day": "10",
+        "birth_date-month": "12",
+        "birth_date-year": "1980",
+        "reason": "",
+        "consent": "y",
+        "idempotency_key": secrets.token_urlsafe(24),
+    }
+
+
+def _report_routes(
+    samples: list[tuple[str, float, int]], seconds: float, worker_times: dict[str, list[tuple[float, float]]]
+) -> None:
+    by_route: dict[str, list[float]] = defaultdict(list)
+    for route, elapsed, _ in samples:
+        by_route[route].append(elapsed)
+    hello = _percentiles(by_route["hello"])
+    print(f"  {'route':<15} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/hello':>10}", end="")
+    print(f" {'target':>7} {'in worker: wall ms':>19} {'CPU ms':>7}")
+    for route, target in ROUTES.items():
+        times = by_route.get(route)
+        if not times:
+            continue
+        p50, p95, p99 = _percentiles(times)
+        inside = worker_times.get(route, [])
+        wall = statistics.mean(w for w, _ in inside) * 1000 if inside else 0.0
+        cpu = statistics.mean(c for _, c in inside) * 1000 if inside else 0.0
+        ratio = p95 / hello[1]
+        print(
+            f"  {route:<15} {len(times) / seconds:7.1f} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p99 * 1000:8.1f}"
+            f" {ratio:9.2f}× {f'≤ {target}×' if target else '':>7} {wall:19.1f} {cpu:7.1f}"
+        )
+        emit(BENCH, f"{route} requests/s", len(times) / seconds, None, "requests/s", None)
+        if route != "hello":
+            emit(BENCH, f"{route} p95", p95 * 1000, hello[1] * 1000, "ms", target)
+            emit(BENCH, f"{route} p50", p50 * 1000, hello[0] * 1000, "ms", None)
+            emit(BENCH, f"{route} p99", p99 * 1000, hello[2] * 1000, "ms", None)
+        if inside:
+            emit(BENCH, f"{route} worker CPU per request", cpu, None, "ms", None)
+
+
+def _percentiles(times: list[float]) -> tuple[float, float, float]:
+    if len(times) < 2:
+        return (times[0],) * 3 if times else (0.0, 0.0, 0.0)
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return cuts[49], cuts[94], cuts[98]
+
+
+def _report_errors(outcomes: list[Outcome], samples: list[tuple[str, float, int]]) -> None:
+    failures = Counter((route, status) for route, _, status in samples if status >= 500 or status == 0)
+    errors = [error for outcome in outcomes for error in outcome.errors]
+    if failures:
+        print(f"  FAILED requests: {dict(failures)}")
+    if errors:
+        print(f"  {len(errors)} client errors, first: {errors[0]}")
+
+
+# --- the race -------------------------------------------------------------------------------------
+
+
+def race_run(engine: Engine, url: str, database: str, attempts: int, clients: int) -> None:
+    targets = _race_hospital(engine)
+    with gunicorn(url) as server:
+        plan = RacePlan(server.address, max(attempts // clients, 1), targets)
+        started = clock.perf_counter()
+        outcomes = run_clients(_race_client, plan, clients)
+        elapsed = clock.perf_counter() - started
+    samples = [sample for outcome in outcomes for sample in outcome.samples]
+    statuses = Counter(status for _, _, status in samples)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM consultation WHERE status <> 'cancelled'")
+        ).scalar_one()
+    doubles = double_bookings(engine)
+    print(f"\nrace on {database}: {len(samples)} booking attempts, {clients} clients, {len(targets)} targets")
+    print(f"  {len(samples) / elapsed:.1f} attempts/s; answers {dict(sorted(statuses.items()))}")
+    print(f"  bookings stored {stored} (answered 201: {statuses[201]})")
+    print(f"  double bookings found {doubles} (must be 0)")
+    emit(BENCH, f"race attempts/s ({database})", len(samples) / elapsed, None, "attempts/s", None)
+    emit(BENCH, f"race bookings ({database})", stored, statuses[201], "bookings", None)
+    emit(BENCH, f"double bookings (race, {database})", doubles, 0, "bookings", None)
+    _report_errors(outcomes, samples)
+
+
+def _race_hospital(engine: Engine) -> tuple[tuple[int, int | None, str], ...]:
+    """Three services of overlapping lengths offered by the same clinicians on one day: 500 targets."""
+    day = _weekday_after(datetime.now(UTC).date() + timedelta(days=2))
+    with Session(engine) as session:
+        department = Department(name="Race Department", contact_phone="+44 20 7946 0000")
+        services = [
+            Service(
+                department=department,
+                name=f"Consultation {minutes} min",
+                duration_minutes=minutes,
+                slot_interval_minutes=15,
+                min_notice_minutes=0,
+                horizon_days=60,
+            )
+            for minutes in RACE_LENGTHS
+        ]
+        people = [clinician(department, services, n, ((time(9), time(17)),)) for n in range(RACE_CLINICIANS)]
+        for person in people:
+            person.time_zone = "Europe/London"
+        session.add_all([department, *services, *people])
+        session.commit()
+        opening = datetime.combine(day, time(9), tzinfo=LONDON)
+        targets = [
+            (service.id, who, (opening + timedelta(minutes=15 * n)).astimezone(UTC).isoformat())
+            for service in services
+            for n in range((8 * 60 - service.duration_minutes) // 15 + 1)
+            for who in (*(person.id for person in people), None)
+        ]
+    random.Random(0).shuffle(targets)
+    return tuple(targets[:RACE_TARGETS])
+
+
+def _race_client(plan: RacePlan, number: int, started: threading.Barrier, out: Outcome) -> None:
+    browser = Browser(plan.base, out)
+    rng = random.Random(number)
+    started.wait()
+    for attempt in range(plan.attempts_per_client):
+        service, who, start = rng.choice(plan.targets)
+        body = {
+            "service": service,
+            "start": start,
+            "time_zone": "Europe/London",
+            "consent": {"privacy_notice_version": NOTICE},
+            "patient": {
+                "name": "Ada Lovelace",
+                "email": f"race{number}-{attempt}@example.org",
+                "phone": "+44 7700 900123",
+                "birth_date": "1985-12-10",
+            },
+            **({"clinician": who} if who else {}),
+        }
+        browser.post_json("race", "/api/v1/bookings", body)
+
+
+def double_bookings(engine: Engine) -> int:
+    """Pairs of a clinician's active consultations whose blocked times (with buffers) overlap."""
+    query = text(
+        "SELECT count(*) FROM consultation a JOIN consultation b"
+        " ON a.clinician_id = b.clinician_id AND a.id < b.id"
+        " AND a.blocked_from < b.blocked_until AND b.blocked_from < a.blocked_until"
+        " WHERE a.status <> 'cancelled' AND b.status <> 'cancelled'"
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+# --- clients --------------------------------------------------------------------------------------
+
+
+class Browser:
+    """One client's HTTP/1.1 requests (gunicorn's sync workers close each connection), with cookies."""
+
+    def __init__(self, base: tuple[str, int], out: Outcome) -> None:
+        self.base, self.out, self.cookies = base, out, {}
+
+    def get(self, route: str, path: str, query: dict | None = None) -> bytes:
+        return self._request(route, "GET", f"{path}?{urlencode(query)}" if query else path)[1]
+
+    def get_json(self, route: str, path: str, query: dict) -> dict | None:
+        status, body = self._request(route, "GET", f"{path}?{urlencode(query)}")
+        return json.loads(body) if status == 200 else None
+
+    def post_form(self, route: str, path: str, form: dict) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self._request(route, "POST", path, urlencode(form).encode(), headers)[0]
+
+    def post_json(self, route: str, path: str, body: dict) -> int:
+        headers = {"Content-Type": "application/json"}
+        return self._request(route, "POST", path, json.dumps(body).encode(), headers)[0]
+
+    def csrf_token(self) -> str:
+        """A CSRF token bound to this client's session (Flask-WTF: one serves every form)."""
+        match = _CSRF.search(self.get("setup", "/login").decode())
+        if not match:
+            raise RuntimeError("no CSRF token on /login")
+        return match.group(1)
+
+    def sign_in(self, email: str, password: str, csrf: str) -> None:
+        status = self.post_form("setup", "/login", {"email": email, "password": password, "csrf_token": csrf})
+        if status != 303:
+            raise RuntimeError(f"staff sign-in answered {status}")
+
+    def _request(
+        self, route: str, method: str, target: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes]:
+        headers = {**(headers or {}), "Accept-Language": "en-GB"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        started = clock.perf_counter()
+        connection = http.client.HTTPConnection(*self.base, timeout=60)
+        try:
+            connection.request(method, target, body, headers)
+            response = connection.getresponse()
+            data = response.read()
+        except OSError as error:
+            self.out.errors.append(f"{method} {target.split('?')[0]}: {error}")
+            self.out.samples.append((route, clock.perf_counter() - started, 0))
+            return 0, b""
+        finally:
+            connection.close()
+        self.out.samples.append((route, clock.perf_counter() - started, response.status))
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value
+        return response.status, data
+
+
+def run_clients(client: Callable, plan: object, clients: int) -> list[Outcome]:
+    """`clients` threads running client(plan, number, barrier, outcome), spread over one process per core,
+    all starting together once each has set up; returns each process's Outcome."""
+    context = multiprocessing.get_context("fork")
+    processes = min(os.cpu_count() or 1, clients)
+    barrier = context.Barrier(clients)
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_client_process, args=(client, plan, range(p, clients, processes), barrier, results)
+        )
+        for p in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return outcomes
+
+
+def _client_process(client: Callable, plan: object, numbers: range, barrier, results) -> None:
+    out = Outcome()
+    threads = [threading.Thread(target=_guarded, args=(client, plan, n, barrier, out)) for n in numbers]
+    cpu = clock.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.cpu_seconds = clock.process_time() - cpu
+    results.put(out)
+
+
+def _guarded(client: Callable, plan: object, number: int, barrier, out: Outcome) -> None:
+    try:
+        client(plan, number, barrier, out)
+    except Exception as error:  # counted and shown; the barrier must not wait for a client that died
+        out.errors.append(f"client {number}: {type(error).__name__}: {error}")
+        barrier.abort()
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+
+class Server:
+    """A running gunicorn: its address, its workers' memory and their timings of each route."""
+
+    def __init__(self, process: subprocess.Popen, address: tuple[str, int], timings: Path) -> None:
+        self.process, self.address, self.timings = process, address, timings
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def worker_rss_mb(self) -> list[float]:
+        """Each worker's resident memory, from /proc (VmRSS, kB)."""
+        sizes = []
+        for pid in self.worker_pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            kb = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
+            sizes.append(kb / 1024)
+        return sizes
+
+    def worker_timings(self) -> dict[str, list[tuple[float, float]]]:
+        """(wall, CPU) seconds per request inside the workers, by route (bench/served.py writes them)."""
+        found: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for file in self.timings.glob("worker-*.txt"):
+            for line in file.read_text().splitlines():
+                method, path, wall, cpu = line.split()
+                found[_route(method, path)].append((float(wall), float(cpu)))
+        return found
+
+
+def _route(method: str, path: str) -> str:
+    if method == "POST" and path == "/book/confirm":
+        return "booking POST"
+    return "/schedule" if path.startswith("/schedule") else path
+
+
+@contextmanager
+def gunicorn(database_url: str) -> Iterator[Server]:
+    """The app under gunicorn with the repo's gunicorn.conf.py on a free loopback port, logs to a file."""
+    with tempfile.TemporaryDirectory(prefix="clinic-load-") as folder:
+        port = _free_port()
+        env = {
+            **os.environ,
+            **SERVER_SETTINGS,
+            "CLINIC_DATABASE_URL": database_url,
+            "CLINIC_BENCH_TIMINGS": folder,
+            "PYTHONPATH": str(ROOT),
+        }
+        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
+        command += ["--bind", f"127.0.0.1:{port}", "bench.served:app"]
+        with open(Path(folder) / "gunicorn.log", "wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = Server(process, ("127.0.0.1", port), Path(folder))
+        try:
+            _wait_until_up(server, Path(folder) / "gunicorn.log")
+            yield server
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(server: Server, log: Path) -> None:
+    """Until every worker has loaded the app (a worker answers once it has)."""
+    deadline = clock.monotonic() + 300  # a shared machine under load takes its time importing the app
+    while clock.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        booted = log.read_text().count("Booting worker")
+        try:
+            connection = http.client.HTTPConnection(*server.address, timeout=5)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200 and booted and booted == len(server.worker_pids()):
+                return
+        except OSError:
+            pass
+        clock.sleep(0.5)
+    raise RuntimeError(f"gunicorn did not come up:\n{log.read_text()[-3000:]}")
+
+
+if __name__ == "__main__":
+    main()
