@@ -18,7 +18,10 @@ from sqlalchemy.engine import make_url
 
 from tests.fakes.chaos import ChaosPlan, run_chaos
 
+from .figures import emit
 from .fixtures import bench_engine
+
+BENCH = "outbox_chaos"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"outbox chaos on {engine.dialect.name}: {plan}", flush=True)
         findings = run_chaos(engine, url, plan, Path(folder))
     print(findings.report())
+    for figure, value in findings.figures.items():
+        if isinstance(value, int | float):  # counts of what happened and of each check's failures
+            emit(BENCH, f"{engine.dialect.name}: {figure}", value, None, "count", None)
+    emit(BENCH, f"{engine.dialect.name}: problems found", len(findings.problems), None, "count", None)
     return 0 if findings.ok else 1
 
 

@@ -31,7 +31,11 @@ from tests.fakes.reminders import DOMAIN, seed_due_reminders, tally
 from tests.fakes.smtp import FakeSMTPServer, Received
 
 from .databases import databases
+from .figures import emit
 from .fixtures import bench_engine, measure
+
+BENCH = "outbox_throughput"
+TARGET = 0.5  # DESIGN.md: the dispatcher at ≥ 50 % of the bare loop
 
 
 class Sink:
@@ -101,9 +105,12 @@ def _run(name: str, engine: Engine, app: Flask, server: Sink, args: argparse.Nam
     for label, timing in timings.items():
         print(f"{name:<10} {label:<36} {args.reminders / timing.best:8.0f} mails/s   ({timing})")
     dispatcher = timings["dispatcher (worker tick)"].best
-    for label in ("smtplib send_message(EmailMessage)", "smtplib sendmail(bytes)"):
+    for label, target in (("smtplib send_message(EmailMessage)", TARGET), ("smtplib sendmail(bytes)", None)):
         ratio = timings[label].best / dispatcher
-        print(f"{name:<10} ratio dispatcher / {label:<36} {ratio:5.2f}×  (target ≥ 0.50)")
+        print(f"{name:<10} ratio dispatcher / {label:<36} {ratio:5.2f}×  (target ≥ {TARGET:.2f})")
+        figure = f"{name}: {args.reminders} due reminders drained, vs a bare {label} loop"
+        mails_per_second = args.reminders / timings[label].best
+        emit(BENCH, figure, args.reminders / dispatcher, mails_per_second, "mails/s", target)
     if args.profile:
         _profile(drain, server)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.jobs.claims import claim_due_messages
-from clinic.jobs.dispatch import run_message
+from clinic.jobs.dispatch import load_consultations, run_message
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.scheduling.lifecycle import cancel, reschedule
 
@@ -123,5 +123,22 @@ def test_a_reminder_claimed_before_a_reschedule_is_dropped_rather_than_sent(
         is OutboxStatus.CANCELLED
     )
     assert claimed.outcome == "superseded"
+    sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
+    assert not any(subject.startswith("Reminder") for subject in sent)
+
+
+def test_a_reminder_whose_consultation_was_loaded_with_its_batch_sees_a_later_reschedule(
+    session, now, outbox, smtp_server
+):
+    consultation = book(session, now)
+    outbox.drain()
+    reminder_time = TUESDAY_10 - timedelta(hours=24)
+    (claimed,) = claim_due_messages(db.session, "worker-a", reminder_time, 10, lease=LEASE)
+    loaded = load_consultations(db.session, {consultation.id})[consultation.id]  # as the dispatcher does
+    reschedule(session, consultation.id, WEDNESDAY_11, now=reminder_time, actor=Actor())
+
+    status = run_message(db.session, outbox.context(), claimed, "worker-a", reminder_time, loaded)
+
+    assert status is OutboxStatus.CANCELLED
     sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
     assert not any(subject.startswith("Reminder") for subject in sent)

@@ -9,12 +9,12 @@ from pathlib import Path
 from clinic.extensions import db
 
 from .conftest import postgres_only
-from .fakes.reminders import kill_and_restart, two_workers
+from .fakes.reminders import drain_with_workers, kill_and_restart
 
 
 @postgres_only
 def test_two_workers_deliver_a_thousand_due_reminders_exactly_once(app, database_url, tmp_path: Path):
-    run = two_workers(db.engine, database_url, tmp_path, count=1000)
+    run = drain_with_workers(db.engine, database_url, tmp_path, count=1000, workers=2)
 
     assert run.delivery.exactly_once, run.delivery
     assert run.delivery.received == 1000

@@ -5,11 +5,12 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
-from ..models import Consultation, OutboxMessage, OutboxStatus
+from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patient, Service
 from ..models.transactions import write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
@@ -50,27 +51,37 @@ def dispatch(
         for message in batch:
             # Nobody else changes a message while we hold its claim: detached, no commit makes it reload.
             session.expunge(message)
+        consultations = load_consultations(session, {message.consultation_id for message in batch})
         for message in batch:
             with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
-                run_message(session, ctx, message, worker_id, clock())
+                loaded = consultations.get(message.consultation_id)
+                run_message(session, ctx, message, worker_id, clock(), loaded)
         ran += len(batch)
     return ran
 
 
 def run_message(
-    session: Session, ctx: Context, message: OutboxMessage, worker_id: str, now: datetime
+    session: Session,
+    ctx: Context,
+    message: OutboxMessage,
+    worker_id: str,
+    now: datetime,
+    loaded: Consultation | None = None,
 ) -> OutboxStatus | None:
-    """Run one message we claimed and record how it went: its new status, or None if our claim was lost."""
+    """Run one message we claimed and record how it went: its new status, or None if our claim was lost.
+
+    `loaded` is its consultation as `load_consultations` read it with the batch: used if it has not
+    changed since, else read again, so a change committed meanwhile is always seen.
+    """
     # Read now: every commit below expires the loaded object.
     message_id, label = message.id, f"{message.id} ({message.kind})"
     if not hold(session, message, worker_id, now, ctx.settings.lease):
         log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
         return None
-    consultation = session.get(
-        Consultation,
-        message.consultation_id,
-        options=[joinedload(Consultation.patient), joinedload(Consultation.clinician)],
-    )
+    consultation_id = message.consultation_id
+    if loaded is None or _version(session, consultation_id) != version_of(loaded):
+        loaded = load_consultations(session, {consultation_id}).get(consultation_id)
+    consultation = loaded
     try:
         result = perform(ctx, message, consultation, now)
     except Exception as error:
@@ -79,7 +90,7 @@ def run_message(
         log.warning("outbox message %s failed with %s: now %s", label, type(error).__name__, status)
         return status
     try:
-        status = _record(session, message_id, consultation.id, worker_id, now, result)
+        status = _record(session, message_id, consultation_id, worker_id, now, result)
     except _ClaimLost:
         # Only possible after a run longer than the lease; the other worker repeats the effect.
         log.warning("outbox message %s: lease expired while it ran; result dropped", label)
@@ -91,6 +102,68 @@ def run_message(
     else:
         log.debug("outbox message %s: done", label)
     return status
+
+
+# What a consultation's mails and meetings depend on: the whole graph `load_consultations` reads.
+_GRAPH = (
+    joinedload(Consultation.patient),
+    joinedload(Consultation.clinician),
+    joinedload(Consultation.service).joinedload(Service.department),
+    selectinload(Consultation.companions).joinedload(Companion.consultation),
+)
+
+
+def load_consultations(session: Session, ids: set[int]) -> dict[int, Consultation]:
+    """The consultations `ids` with everything their effects read, detached: in one round of queries
+    in a session of their own, so the commit recording each message expires none of them (which
+    would read each again, relation by relation) and nothing the caller holds is touched."""
+    query = select(Consultation).where(Consultation.id.in_(ids)).options(*_GRAPH)
+    with Session(session.get_bind(Consultation)) as reader:
+        return {consultation.id: consultation for consultation in reader.scalars(query).unique()}
+
+
+def version_of(consultation: Consultation) -> tuple:
+    """What changes whenever anything a message reads of the consultation does (see `_version`)."""
+    patient = consultation.patient
+    companions = sum(companion.removed_at is None for companion in consultation.companions)
+    return (
+        consultation.updated_at,
+        consultation.status,
+        consultation.invite_sequence,
+        patient.name,
+        patient.email,
+        patient.language,
+        companions,
+    )
+
+
+def _version(session: Session, consultation_id: int) -> tuple | None:
+    # One indexed read per message, far cheaper than loading the graph again: a cancellation,
+    # reschedule, meeting change, patient edit or companion removal committed since the batch was
+    # loaded shows here.
+    companions = (
+        select(func.count(Companion.id))
+        .where(Companion.consultation_id == Consultation.id, Companion.removed_at.is_(None))
+        .scalar_subquery()
+    )
+    row = (
+        session.connection()
+        .execute(
+            select(
+                Consultation.updated_at,
+                Consultation.status,
+                Consultation.invite_sequence,
+                Patient.name,
+                Patient.email,
+                Patient.language,
+                companions,
+            )
+            .join(Patient, Patient.id == Consultation.patient_id)
+            .where(Consultation.id == consultation_id)
+        )
+        .one_or_none()
+    )
+    return None if row is None else tuple(row)
 
 
 def _record(

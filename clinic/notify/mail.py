@@ -12,9 +12,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8, default
+from email.policy import SMTP, SMTPUTF8, Policy, default
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,12 +27,34 @@ TLS_MODES = ("none", "starttls", "ssl")
 FRESH_CONNECTION = 0.25
 
 
+class _FoldedOnce(BaseHeader):
+    """A header that folds itself once per kind of output: a header object met again (see
+    `_HeaderClasses`) is written again for free."""
+
+    def fold(self, *, policy: Policy) -> str:
+        key = (policy.linesep, policy.max_line_length, policy.utf8)
+        folded = self.__dict__.setdefault("_folded", {})
+        if key not in folded:
+            folded[key] = super().fold(policy=policy)
+        return folded[key]
+
+
 class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, making each header class once instead of once per header."""
+    """The standard header registry, making each header class once instead of once per header, and
+    each header that recurs from mail to mail once (its parse and its folding are most of the time
+    spent building and sending a mail). Header objects are immutable, so one may serve every mail."""
+
+    # Headers whose values repeat across mails: the sender, the subjects and the MIME parts' headers.
+    RECURRING = frozenset(
+        {"from", "subject", "auto-submitted", "mime-version"}
+        | {"content-type", "content-transfer-encoding", "content-disposition"}
+    )
+    MAX_RECURRING = 1024  # enough for every wording and part; a clinician's subject names a reference
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(base_class=_FoldedOnce)
         self._made: dict[str, type] = {}
+        self._recurring: dict[tuple[str, str], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type:
         # The stock registry builds a new class with type() for every header set or read: a third of
@@ -41,6 +63,17 @@ class _HeaderClasses(HeaderRegistry):
         if key not in self._made:
             self._made[key] = super().__getitem__(name)
         return self._made[key]
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if not isinstance(value, str) or name.lower() not in self.RECURRING:
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._recurring.get(key)
+        if header is None:
+            if len(self._recurring) >= self.MAX_RECURRING:
+                self._recurring.clear()
+            header = self._recurring[key] = super().__call__(name, value)
+        return header
 
 
 # email.policy.default with that registry: the same headers and the same bytes on the wire.

@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 from clinic.jobs.claims import UNFINISHED
 from clinic.jobs.effects import message_id_for
 from clinic.jobs.outbox import plan_reminders
-from clinic.models import Clinician, Consultation, Department, OutboxMessage, Patient, Service, utcnow
+from clinic.models import (
+    Clinician,
+    Consultation,
+    Department,
+    OutboxMessage,
+    Patient,
+    Service,
+    WorkerHeartbeat,
+    utcnow,
+)
 
 from .smtp import FakeSMTPServer, Received
 
@@ -219,19 +228,23 @@ class Run:
 
     delivery: Delivery
     per_worker: dict[int, int]  # worker pid → reminders it finished (outbox_message.claimed_by)
-    seconds: float  # from starting the first worker (about a second of start-up) to the outbox drained
+    seconds: float  # until the outbox was drained: from the reminders falling due, or from the first start
     killed_after: int | None = None  # mails the server had when the worker was killed
 
 
-def two_workers(engine: Engine, database_url: str, folder: Path, count: int, timeout: float = 60) -> Run:
-    """Two workers drain `count` due reminders side by side (PostgreSQL: SQLite runs one worker)."""
-    expected = seed_due_reminders(engine, count, utcnow())
+def drain_with_workers(
+    engine: Engine, database_url: str, folder: Path, count: int, workers: int = 2, timeout: float = 60
+) -> Run:
+    """`workers` workers side by side (PostgreSQL: SQLite runs one) drain `count` reminders that fall due
+    at once, after every worker has started: `seconds` is the drain alone, without process start-up."""
     with _scenario(database_url, folder, lease_seconds=120) as (smtp, start):
-        started = time.monotonic()
-        workers = [start(), start()]
-        _wait_until(lambda: _unfinished(engine) == 0, timeout, workers)
-        seconds = time.monotonic() - started
-        return Run(tally(expected, list(smtp.received)), _per_worker(engine, workers), seconds)
+        started = [start() for _ in range(workers)]
+        _wait_until(lambda: _registered(engine) >= {worker.pid for worker in started}, timeout, started)
+        expected = seed_due_reminders(engine, count, utcnow())
+        due = time.monotonic()
+        _wait_until(lambda: _unfinished(engine) == 0, timeout, started)
+        seconds = time.monotonic() - due
+        return Run(tally(expected, list(smtp.received)), _per_worker(engine, started), seconds)
 
 
 def kill_and_restart(
@@ -279,6 +292,14 @@ def _scenario(
 def _unfinished(engine: Engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).where(OutboxMessage.status.in_(UNFINISHED)))
+
+
+def _registered(engine: Engine) -> set[int]:
+    """The pids of the workers that have announced themselves (their heartbeat row)."""
+    with Session(engine) as session:
+        return {
+            int(worker_id.split(":")[-2]) for worker_id in session.scalars(select(WorkerHeartbeat.worker_id))
+        }
 
 
 def _per_worker(engine: Engine, workers: list[WorkerProcess]) -> dict[int, int]:
