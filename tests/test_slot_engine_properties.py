@@ -70,7 +70,7 @@ def hospitals(draw):
     first_day = draw(st.sampled_from(FIRST_DAYS))
     origin = datetime.combine(first_day, time(), tzinfo=UTC)
     window_start = origin + draw(st.integers(0, 48)) * 30 * MINUTE
-    window_end = window_start + draw(st.integers(1, 7 * 48)) * 30 * MINUTE
+    window_end = window_start + draw(st.integers(12, 4 * 48)) * 30 * MINUTE
     now = origin + draw(st.integers(-48, 96)) * 15 * MINUTE
     rules = SlotRules(
         duration=draw(st.sampled_from((10, 15, 30, 45, 60))),
@@ -78,18 +78,19 @@ def hospitals(draw):
         buffer_after=draw(st.sampled_from((0, 0, 10, 30))),
         interval=draw(st.sampled_from((5, 15, 20, 30))),
         min_notice=draw(st.sampled_from((0, 60, 24 * 60))),
-        horizon_days=draw(st.integers(1, 10)),
+        horizon_days=draw(st.integers(1, 6)),
     )
     calendars = []
     for clinician_id in draw(st.sets(st.integers(1, 9), min_size=1, max_size=4)):
+        weekdays = draw(st.sets(st.integers(0, 6), min_size=1))
+        periods = draw(st.lists(st.tuples(st.integers(0, 47), st.integers(0, 47)), min_size=1, max_size=3))
         hours = [
             WeeklyHours(weekday, _clock(begin * 30), _clock(finish * 30))
-            for weekday, begin, finish in draw(
-                st.lists(st.tuples(st.integers(0, 6), st.integers(0, 47), st.integers(0, 47)), max_size=8)
-            )
+            for weekday in sorted(weekdays)
+            for begin, finish in periods
             if begin != finish
         ]
-        blocks = st.tuples(st.integers(-48, 10 * 96), st.integers(1, 16)).map(
+        blocks = st.tuples(st.integers(-8, 5 * 96), st.integers(1, 12)).map(
             lambda b: (origin + b[0] * 15 * MINUTE, origin + (b[0] + b[1]) * 15 * MINUTE)
         )
         calendars.append(
@@ -98,7 +99,7 @@ def hospitals(draw):
                 draw(st.sampled_from(ZONES)),
                 hours,
                 time_off=draw(st.lists(blocks, max_size=3)),
-                busy=draw(st.lists(blocks, max_size=12)),
+                busy=draw(st.lists(blocks, max_size=40)),
             )
         )
     return rules, calendars, window_start, window_end, now

@@ -6,12 +6,13 @@ once per day for each zone and set of weekly hours (in that zone, so a 09:00 cli
 arithmetic against the clinician's sorted, merged forbidden intervals.
 """
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain, pairwise, repeat
 from typing import NamedTuple
 
 from .timezones import NonExistentLocalTime, local_to_utc, zone
@@ -87,16 +88,19 @@ def available_slots(
     upper = min(_seconds(window_end), _seconds(now) + rules.horizon_days * 86400 + 1)
     if lower >= upper:
         return []
-    # Clinicians often share a zone and weekly hours: expand each such pair once per call.
-    shared: dict[tuple, list[_Period]] = {}
-    found: dict[int, list[int]] = defaultdict(list)  # start -> clinicians free then
+    length = rules.duration * 60
+    # Clinicians often share a zone and weekly hours: their candidate starts are found once per call.
+    grids: dict[tuple, _Grid] = {}
+    found: dict[int, list[int]] = defaultdict(list)  # start -> clinicians free then, in calendar order
+    in_order, previous = True, None
     for calendar in calendars:
         key = (calendar.time_zone, tuple(calendar.hours))
-        if key not in shared:
-            shared[key] = _working_periods(calendar, lower, upper, rules.interval * 60)
-        for start in _clinician_starts(rules, calendar, shared[key], lower, upper):
-            found[start].append(calendar.clinician_id)
-    return _slots(found, rules.duration * 60)
+        grid = grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules.interval))
+        starts, ends = _forbidden(rules, calendar)
+        _add(found, _free_starts(grid, starts, ends, length), calendar.clinician_id)
+        in_order = in_order and (previous is None or previous < calendar.clinician_id)
+        previous = calendar.clinician_id
+    return _slots(found, length, in_order)
 
 
 def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> bool:
@@ -117,73 +121,93 @@ def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> b
     return False
 
 
-def _slots(found: dict[int, list[int]], length: int) -> list[Slot]:
+# Slot(...) runs a Python-level __new__; tuple.__new__ through partial stays in C (3x faster by the 100,000).
+_new_slot = partial(tuple.__new__, Slot)
+
+
+def _slots(found: dict[int, list[int]], length: int, in_order: bool) -> list[Slot]:
     """Slots sorted by time, then clinician, with one datetime per distinct instant."""
     slots: list[Slot] = []
+    instants: dict[int, datetime] = {}
     for start in sorted(found):
-        begin, finish = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + length, UTC)
-        slots += [Slot(begin, finish, clinician_id) for clinician_id in sorted(found[start])]
+        begin = instants.get(start) or instants.setdefault(start, datetime.fromtimestamp(start, UTC))
+        end = instants.get(start + length) or instants.setdefault(
+            start + length, datetime.fromtimestamp(start + length, UTC)
+        )
+        clinicians = found[start] if in_order else sorted(found[start])
+        slots += map(_new_slot, zip(repeat(begin), repeat(end), clinicians))
     return slots
 
 
-# A working period: its end instant and its candidate starts (a range unless DST intervenes).
-_Period = tuple[int, range | list[int]]
+def _add(found: dict[int, list[int]], starts: Iterable[int], clinician_id: int) -> None:
+    """found[start].append(clinician_id) for each start, looped in C: this runs once per slot."""
+    for _ in map(list.append, map(found.__getitem__, starts), repeat(clinician_id)):
+        pass
 
 
-def _clinician_starts(
-    rules: SlotRules, calendar: ClinicianCalendar, periods: list[_Period], lower: int, upper: int
-) -> set[int]:
-    starts, ends = _forbidden(rules, calendar)
-    length = rules.duration * 60
-    found: set[int] = set()
-    for rule_end, candidates in periods:
+@dataclass(frozen=True)
+class _Grid:
+    """The candidate starts of one zone and set of weekly hours in the window, clinician-independent.
+
+    Each period's candidates are a range (the instant line) or, where a DST change cuts into the
+    period, a list (the wall clock's steps); all already cut to the window and to the period's end.
+    `overlapping` when two periods share starts (overlapping rules), so a clinician's must be deduplicated.
+    """
+
+    periods: list[range | list[int]]
+    overlapping: bool
+
+
+def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, interval: int) -> _Grid:
+    periods = []
+    for rule_end, candidates in _working_periods(calendar, lower, upper, interval * 60):
         if isinstance(candidates, range):
             first = max(lower, candidates.start)
+            first += (candidates.start - first) % candidates.step  # back on the step grid
             last = min(upper - 1, rule_end - length, candidates.stop - 1)
-            _add_free_starts(found, candidates, first, last, length, starts, ends)
+            cut = range(first, last + 1, candidates.step)
         else:
-            found.update(_checked_starts(candidates, rule_end, lower, upper, length, starts, ends))
-    return found
+            cut = [s for s in candidates if lower <= s < upper and s + length <= rule_end]
+        if cut:
+            periods.append(cut)
+    periods.sort(key=lambda period: period[0])
+    overlapping = any(later[0] <= earlier[-1] for earlier, later in pairwise(periods))
+    return _Grid(periods, overlapping)
 
 
-def _add_free_starts(
-    found: set[int], grid: range, first: int, last: int, length: int, starts: list[int], ends: list[int]
-) -> None:
-    """Add the grid's starts in [first, last] whose [s, s + length) meets no forbidden interval.
+def _free_starts(grid: _Grid, starts: list[int], ends: list[int], length: int) -> Iterable[int]:
+    """The grid's starts whose [s, s + length) meets no forbidden interval [a, b), ascending.
 
     Interval arithmetic rather than a test per candidate: forbidden [a, b) rules out the
     starts in (a - length, b), so the free starts lie between one b and the next a - length.
+    Periods and forbidden intervals are both sorted, so one pass walks them together.
     """
-    i = bisect_right(ends, first)
-    while first <= last:
-        free_to = min(last, starts[i] - length) if i < len(starts) else last
-        if free_to >= first:
-            found.update(range(first + (grid.start - first) % grid.step, free_to + 1, grid.step))
-        if i == len(starts):
-            return
-        first = max(first, ends[i])
-        i += 1
-
-
-def _checked_starts(
-    candidates: list[int],
-    rule_end: int,
-    lower: int,
-    upper: int,
-    length: int,
-    starts: list[int],
-    ends: list[int],
-) -> Iterator[int]:
-    """Candidates tested one by one: for the rare period that a DST change cuts into."""
-    for start in candidates:
-        end = start + length
-        if end > rule_end:
-            break
-        if start < lower or start >= upper:
+    free: list[Iterable[int]] = []
+    count, j = len(starts), 0
+    for period in grid.periods:
+        first, last = period[0], period[-1]
+        while j < count and ends[j] <= first:
+            j += 1
+        if not isinstance(period, range):
+            free.append([s for s in period if _clear(s, s + length, starts, ends)])
             continue
-        i = bisect_left(starts, end) - 1
-        if i < 0 or ends[i] <= start:
-            yield start
+        step, k = period.step, j
+        while first <= last:
+            if k == count or starts[k] - length >= last:
+                free.append(range(first, last + 1, step))
+                break
+            if starts[k] - length >= first:
+                free.append(range(first, starts[k] - length + 1, step))
+            if ends[k] > first:
+                first += -((first - ends[k]) // step) * step  # the first step at or after the end
+            k += 1
+    flat = chain.from_iterable(free)
+    return sorted(set(flat)) if grid.overlapping else flat
+
+
+def _clear(start: int, end: int, starts: list[int], ends: list[int]) -> bool:
+    i = bisect_left(starts, end) - 1
+    return i < 0 or ends[i] <= start
 
 
 def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int], list[int]]:
@@ -193,18 +217,31 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
     s - b < d and e + a > c, i.e. when [s, e) meets [c - a, d + b).
     """
     before, after = rules.buffer_before * 60, rules.buffer_after * 60
-    spans = [(_seconds(a), _seconds(b)) for a, b in calendar.time_off]
-    spans += [(_seconds(c) - after, _seconds(d) + before) for c, d in calendar.busy]
+    spans = _in_seconds(calendar.time_off)
+    busy = _in_seconds(calendar.busy)
+    spans += [(c - after, d + before) for c, d in busy] if before or after else busy
     spans.sort()
     starts: list[int] = []
     ends: list[int] = []
     for a, b in spans:
         if ends and a <= ends[-1]:
-            ends[-1] = max(ends[-1], b)
+            if b > ends[-1]:
+                ends[-1] = b
         else:
             starts.append(a)
             ends.append(b)
     return starts, ends
+
+
+def _in_seconds(spans: Sequence[tuple[Instant, Instant]]) -> list[tuple[int, int]]:
+    """The spans as a new list in Unix seconds; the loader's are so already, and pass unconverted."""
+    if spans and isinstance(spans[0][0], int):
+        return list(spans)
+    return [(_seconds(a), _seconds(b)) for a, b in spans]
+
+
+# A working period: its end instant and its candidate starts (a range unless DST intervenes).
+_Period = tuple[int, range | list[int]]
 
 
 def _working_periods(calendar: ClinicianCalendar, lower: int, upper: int, step: int) -> list[_Period]:
