@@ -1,7 +1,8 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, literal_column, or_, select, union_all
@@ -124,11 +125,12 @@ def _schedules(session: Session, service: Service, clinician_id: int | None = No
     )
     schedules: dict[int, _Schedule] = {}
     shared: dict[tuple, WeeklyHours] = {}  # clinicians mostly keep the same hours: one object each
-    for owner, time_zone, *rule in _driver_rows(session, _offering(query, service, clinician_id)):
-        hours = schedules.setdefault(owner, (owner, time_zone, []))[2]
-        if rule[0] is not None:
-            key = tuple(rule)
-            hours.append(shared.get(key) or shared.setdefault(key, _stored_hours(*rule)))
+    with _driver_rows(session, _offering(query, service, clinician_id)) as rows:
+        for owner, time_zone, *rule in rows:
+            hours = schedules.setdefault(owner, (owner, time_zone, []))[2]
+            if rule[0] is not None:
+                key = tuple(rule)
+                hours.append(shared.get(key) or shared.setdefault(key, _stored_hours(*rule)))
     if clinician_id is not None and not schedules:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return list(schedules.values())
@@ -155,7 +157,8 @@ def _stored(kind: type[time] | type[date], value: time | date | str | None) -> t
     return kind.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _driver_rows(session: Session, query: Select) -> Iterator[tuple]:
+@contextmanager
+def _driver_rows(session: Session, query: Select) -> Iterator[Iterable[tuple]]:
     """The rows of `query` straight off the DB-API cursor, as the driver hands them over.
 
     SQLAlchemy still compiles the statement and binds its parameters; it only builds no Row objects
@@ -163,7 +166,7 @@ def _driver_rows(session: Session, query: Select) -> Iterator[tuple]:
     """
     result = session.connection().execute(query)
     try:
-        yield from result.cursor
+        yield result.cursor
     finally:
         result.close()
 
@@ -261,10 +264,9 @@ def _calendars(
     busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     by_kind = (time_off, busy)  # indexed by the first column
     seconds = _SecondsOf()
-    for kind, clinician_id, start, end in _driver_rows(
-        session, union_all(busy_query, off_query, closed_query)
-    ):
-        by_kind[kind][clinician_id].append((seconds[start], seconds[end]))
+    with _driver_rows(session, union_all(busy_query, off_query, closed_query)) as rows:
+        for kind, clinician_id, start, end in rows:
+            by_kind[kind][clinician_id].append((seconds[start], seconds[end]))
     return [
         ClinicianCalendar(
             clinician_id, time_zone, hours, time_off=time_off[clinician_id], busy=busy[clinician_id]
