@@ -126,11 +126,11 @@ def _schedules(session: Session, service: Service, clinician_id: int | None = No
     schedules: dict[int, _Schedule] = {}
     shared: dict[tuple, WeeklyHours] = {}  # clinicians mostly keep the same hours: one object each
     with _driver_rows(session, _offering(query, service, clinician_id)) as rows:
-        for owner, time_zone, *rule in rows:
-            hours = schedules.setdefault(owner, (owner, time_zone, []))[2]
-            if rule[0] is not None:
-                key = tuple(rule)
-                hours.append(shared.get(key) or shared.setdefault(key, _stored_hours(*rule)))
+        for row in rows:
+            hours = schedules.setdefault(row[0], (row[0], row[1], []))[2]
+            if row[2] is not None:
+                rule = row[2:]
+                hours.append(shared.get(rule) or shared.setdefault(rule, _stored_hours(*rule)))
     if clinician_id is not None and not schedules:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return list(schedules.values())

@@ -97,8 +97,8 @@ def available_slots(
     for calendar in calendars:
         key = (calendar.time_zone, tuple(calendar.hours))
         grid = grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules.interval))
-        starts, ends = _forbidden(rules, calendar)
-        _add(found, _free_starts(grid, starts, ends, length), calendar.clinician_id)
+        latest, ends = _forbidden(rules, calendar)
+        _add(found, _free_starts(grid, latest, ends, length), calendar.clinician_id)
         in_order = in_order and (previous is None or previous < calendar.clinician_id)
         previous = calendar.clinician_id
     return _slots(found, length, in_order)
@@ -199,41 +199,45 @@ def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, inte
     return _Grid(periods, overlapping)
 
 
-def _free_starts(grid: _Grid, starts: list[int], ends: list[int], length: int) -> Iterable[int]:
+def _free_starts(grid: _Grid, latest: list[int], ends: list[int], length: int) -> Iterable[int]:
     """The grid's starts whose [s, s + length) meets no forbidden interval [a, b), ascending.
 
     Interval arithmetic rather than a test per candidate: forbidden [a, b) rules out the
-    starts in (a - length, b), so the free starts lie between one b and the next a - length.
-    Periods and forbidden intervals (by start; they may overlap) are both sorted, so one pass
-    walks them together: `first` is the earliest start not yet ruled out.
+    starts in (a - length, b), so the free starts lie between one b and the next a - length
+    (`latest`, the latest start still clear of each interval). Periods and intervals (sorted by
+    start; they may overlap) are both sorted, so one pass walks them together: `first` is the
+    earliest start not yet ruled out.
     """
     free: list[Iterable[int]] = []
-    count, j = len(starts), 0
+    add = free.append
+    count, j = len(latest), 0
     for period in grid.periods:
         first, last = period[0], period[-1]
         while j < count and ends[j] <= first:
             j += 1
         if not isinstance(period, range):
-            free.append([s for s in period if _clear(s, s + length, starts, ends, j)])
+            add([s for s in period if _clear(s, length, latest, ends, j)])
             continue
         step, k = period.step, j
         while first <= last:
-            if k == count or starts[k] - length >= last:
-                free.append(range(first, last + 1, step))
+            free_to = latest[k] if k < count else last
+            if free_to >= last:
+                add(range(first, last + 1, step))
                 break
-            if starts[k] - length >= first:
-                free.append(range(first, starts[k] - length + 1, step))
-            if ends[k] > first:
-                first += -((first - ends[k]) // step) * step  # the first step at or after the end
+            if free_to >= first:
+                add(range(first, free_to + 1, step))
+            end = ends[k]
+            if end > first:
+                first += -((first - end) // step) * step  # the first step at or after the end
             k += 1
     flat = chain.from_iterable(free)
     return sorted(set(flat)) if grid.overlapping else flat
 
 
-def _clear(start: int, end: int, starts: list[int], ends: list[int], j: int) -> bool:
-    """Whether [start, end) meets no forbidden interval; those before `j` end before it."""
-    for k in range(j, len(starts)):
-        if starts[k] >= end:
+def _clear(start: int, length: int, latest: list[int], ends: list[int], j: int) -> bool:
+    """Whether [start, start + length) meets no forbidden interval; those before `j` end before it."""
+    for k in range(j, len(latest)):
+        if latest[k] >= start:
             return True
         if ends[k] > start:
             return False
@@ -241,8 +245,9 @@ def _clear(start: int, end: int, starts: list[int], ends: list[int], j: int) -> 
 
 
 def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int], list[int]]:
-    """Time off, and booked time widened by this service's buffers: starts and ends, sorted by start.
+    """Time off and booked time widened by this service's buffers, by start: latest clear starts, ends.
 
+    For each interval, the latest start of a consultation that stays clear of it, and its end.
     A new consultation [s, e) with buffers b/a clashes with blocked time [c, d) when
     s - b < d and e + a > c, i.e. when [s, e) meets [c - a, d + b).
     """
@@ -251,7 +256,8 @@ def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int]
     busy = _in_seconds(calendar.busy)
     spans += [(c - after, d + before) for c, d in busy] if before or after else busy
     spans.sort()
-    return [a for a, _ in spans], [b for _, b in spans]
+    length = rules.duration * 60
+    return [a - length for a, _ in spans], [b for _, b in spans]
 
 
 def _in_seconds(spans: Sequence[tuple[Instant, Instant]]) -> list[tuple[int, int]]:
