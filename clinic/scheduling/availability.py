@@ -1,10 +1,11 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import BigInteger, Select, or_, select, union_all
+from sqlalchemy import Select, literal_column, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -27,26 +28,40 @@ from .slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_sl
 MAX_BLOCK = timedelta(days=1)
 
 
-class unix_seconds(FunctionElement):
-    """An instant column as whole Unix seconds (truncated), so busy rows need no datetime objects."""
+class stored_instant(FunctionElement):
+    """An instant column as the driver hands it over cheapest, for `_SecondsOf` to read.
 
-    type = BigInteger()
-    name = "unix_seconds"
+    PostgreSQL: whole Unix seconds (truncated), so psycopg builds no datetime per row. SQLite: the
+    stored UTC text itself, converted in Python once per distinct value (bookings share a grid of
+    times), which is cheaper than per-row date arithmetic in SQL.
+    """
+
+    name = "stored_instant"
     inherit_cache = True
 
 
-@compiles(unix_seconds, "sqlite")
-def _unix_seconds_sqlite(element, compiler, **kw) -> str:
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC. SQLite rounds a fraction to milliseconds, so
-    # cut it off first; julianday arithmetic is the cheapest exact conversion it has (round()
-    # removes the float error, which is far below half a second).
-    column = compiler.process(element.clauses, **kw)
-    return f"CAST(round((julianday(substr({column}, 1, 19)) - 2440587.5) * 86400) AS INTEGER)"
+@compiles(stored_instant, "sqlite")
+def _stored_instant_sqlite(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
-@compiles(unix_seconds, "postgresql")
-def _unix_seconds_postgresql(element, compiler, **kw) -> str:
+@compiles(stored_instant, "postgresql")
+def _stored_instant_postgresql(element, compiler, **kw) -> str:
     return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+class _SecondsOf(dict):
+    """stored_instant value -> whole Unix seconds, each distinct value converted (and kept) once."""
+
+    def __missing__(self, value: int | str) -> int:
+        # SQLite's text is 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; the fraction is cut off, as on PostgreSQL.
+        seconds = value if isinstance(value, int) else int(_utc_text(value[:19]).timestamp())
+        self[value] = seconds
+        return seconds
+
+
+def _utc_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def rules_for(service: Service) -> SlotRules:
@@ -118,12 +133,48 @@ def _schedule_rows(session: Session, narrow: Callable[[Select], Select]) -> list
     )
     schedules: dict[int, _Schedule] = {}
     shared: dict[tuple, WeeklyHours] = {}  # clinicians mostly keep the same hours: one object each
-    for owner, time_zone, *rule in session.execute(narrow(query)):
-        hours = schedules.setdefault(owner, (owner, time_zone, []))[2]
-        if rule[0] is not None:
-            key = tuple(rule)
-            hours.append(shared.get(key) or shared.setdefault(key, WeeklyHours(*rule)))
+    with _driver_rows(session, narrow(query)) as rows:
+        for row in rows:
+            hours = schedules.setdefault(row[0], (row[0], row[1], []))[2]
+            if row[2] is not None:
+                rule = row[2:]
+                hours.append(shared.get(rule) or shared.setdefault(rule, _stored_hours(*rule)))
     return list(schedules.values())
+
+
+def _stored_hours(
+    weekday: int,
+    start: time | str,
+    end: time | str,
+    valid_from: date | str | None,
+    valid_until: date | str | None,
+) -> WeeklyHours:
+    """A rule from its stored values: parsed already on PostgreSQL, ISO text on SQLite."""
+    return WeeklyHours(
+        weekday,
+        _stored(time, start),
+        _stored(time, end),
+        _stored(date, valid_from),
+        _stored(date, valid_until),
+    )
+
+
+def _stored(kind: type[time] | type[date], value: time | date | str | None) -> time | date | None:
+    return kind.fromisoformat(value) if isinstance(value, str) else value
+
+
+@contextmanager
+def _driver_rows(session: Session, query: Select) -> Iterator[Iterable[tuple]]:
+    """The rows of `query` straight off the DB-API cursor, as the driver hands them over.
+
+    SQLAlchemy still compiles the statement and binds its parameters; it only builds no Row objects
+    and converts no values, which costs more than the query itself for thousands of rows.
+    """
+    result = session.connection().execute(query)
+    try:
+        yield result.cursor
+    finally:
+        result.close()
 
 
 def find_slots(
@@ -175,19 +226,22 @@ def _calendars(
     window_start: datetime,
     window_end: datetime,
     exclude_consultation: int | None = None,
+    with_bookings: bool = True,
 ) -> list[ClinicianCalendar]:
-    """One query for busy time and one for time off and closures, over the window widened by a day each side.
+    """Busy time (unless not `with_bookings`), time off and closures over the window widened by a day
+    each side, in one query.
 
-    Both hand back Unix seconds, which the engine computes in: no datetime per row.
+    Instants arrive as stored and become Unix seconds, which the engine computes in: no datetime per row.
     """
     ids = [clinician_id for clinician_id, _, _ in schedules]
     if not ids:
         return []
     lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
     busy_query = select(
+        literal_column("1"),
         Consultation.clinician_id,
-        unix_seconds(Consultation.blocked_from),
-        unix_seconds(Consultation.blocked_until),
+        stored_instant(Consultation.blocked_from),
+        stored_instant(Consultation.blocked_until),
     ).where(
         Consultation.clinician_id.in_(ids),
         Consultation.status != ConsultationStatus.CANCELLED,
@@ -197,35 +251,37 @@ def _calendars(
     )
     if exclude_consultation is not None:
         busy_query = busy_query.where(Consultation.id != exclude_consultation)
-    busy = defaultdict(list)
-    for clinician_id, start, end in session.execute(busy_query):
-        busy[clinician_id].append((start, end))
-    time_off = _time_off(session, ids, lo, hi)
+    off_query = select(
+        literal_column("0"),
+        TimeOff.clinician_id,
+        stored_instant(TimeOff.starts_at),
+        stored_instant(TimeOff.ends_at),
+    ).where(TimeOff.clinician_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
+    # A closure is time off for every clinician of its department (of every department when it has none).
+    closed_query = (
+        select(
+            literal_column("0"),
+            Clinician.id,
+            stored_instant(Closure.starts_at),
+            stored_instant(Closure.ends_at),
+        )
+        .join(Closure, or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
+        .where(Clinician.id.in_(ids), Closure.starts_at < hi, Closure.ends_at > lo)
+    )
+    time_off: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    by_kind = (time_off, busy)  # indexed by the first column
+    seconds = _SecondsOf()
+    blocked = (busy_query, off_query, closed_query) if with_bookings else (off_query, closed_query)
+    with _driver_rows(session, union_all(*blocked)) as rows:
+        for kind, clinician_id, start, end in rows:
+            by_kind[kind][clinician_id].append((seconds[start], seconds[end]))
     return [
         ClinicianCalendar(
             clinician_id, time_zone, hours, time_off=time_off[clinician_id], busy=busy[clinician_id]
         )
         for clinician_id, time_zone, hours in schedules
     ]
-
-
-def _time_off(
-    session: Session, ids: list[int], lo: datetime, hi: datetime
-) -> defaultdict[int, list[tuple[int, int]]]:
-    """Each clinician's time off and closures meeting [lo, hi), in Unix seconds, in one query."""
-    off_query = select(
-        TimeOff.clinician_id, unix_seconds(TimeOff.starts_at), unix_seconds(TimeOff.ends_at)
-    ).where(TimeOff.clinician_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
-    # A closure is time off for every clinician of its department (of every department when it has none).
-    closed_query = (
-        select(Clinician.id, unix_seconds(Closure.starts_at), unix_seconds(Closure.ends_at))
-        .join(Closure, or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
-        .where(Clinician.id.in_(ids), Closure.starts_at < hi, Closure.ends_at > lo)
-    )
-    time_off = defaultdict(list)
-    for clinician_id, start, end in session.execute(union_all(off_query, closed_query)):
-        time_off[clinician_id].append((start, end))
-    return time_off
 
 
 def offered_time(
@@ -236,16 +292,9 @@ def offered_time(
     schedules = _schedule_rows(
         session, lambda query: query.where(Clinician.id.in_(clinician_ids), Clinician.active.is_(True))
     )
-    time_off = _time_off(
-        session, [clinician_id for clinician_id, _, _ in schedules], window_start, window_end
-    )
+    calendars = _calendars(session, schedules, window_start, window_end, with_bookings=False)
     lower, upper = int(window_start.timestamp()), int(window_end.timestamp())
-    return {
-        clinician_id: open_time(
-            ClinicianCalendar(clinician_id, time_zone, hours, time_off[clinician_id]), lower, upper
-        )
-        for clinician_id, time_zone, hours in schedules
-    }
+    return {calendar.clinician_id: open_time(calendar, lower, upper) for calendar in calendars}
 
 
 def _weekly_hours(rule: AvailabilityRule) -> WeeklyHours:

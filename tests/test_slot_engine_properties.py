@@ -1,0 +1,133 @@
+"""The slot engine against a brute-force reference on random hospitals: zones with DST, rules, buffers.
+
+The reference walks every wall-clock step of every rule and tests each candidate on its own, with
+datetimes: slow and obviously right. The engine must give exactly the same slots, in the same order.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinic.scheduling.slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots
+from clinic.scheduling.timezones import NonExistentLocalTime, local_to_utc
+
+# Zones with an hour's DST change each way, none, a half-hour one (Lord Howe) and the southern hemisphere.
+ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")
+# Days around the 2026 changes (March and October/November in the north, April/October in the south).
+FIRST_DAYS = (date(2026, 3, 6), date(2026, 3, 27), date(2026, 4, 3), date(2026, 10, 2), date(2026, 10, 23))
+MINUTE = timedelta(minutes=1)
+
+
+def reference_slots(
+    rules: SlotRules, calendars: list[ClinicianCalendar], start: datetime, end: datetime, now: datetime
+) -> list[Slot]:
+    lower = max(start, now + rules.min_notice * MINUTE)
+    upper = min(end, now + timedelta(days=rules.horizon_days, seconds=1))
+    found = set()
+    for calendar in calendars:
+        tz = ZoneInfo(calendar.time_zone)
+        day = lower.astimezone(tz).date() - timedelta(days=2)
+        while day <= upper.astimezone(tz).date():
+            for hours in calendar.hours:
+                if hours.applies_on(day):
+                    for slot_start in _wall_steps(hours, day, tz, rules.interval):
+                        slot = Slot(slot_start, slot_start + rules.duration * MINUTE, calendar.clinician_id)
+                        if lower <= slot.start < upper and _fits(rules, calendar, hours, day, tz, slot):
+                            found.add(slot)
+            day += timedelta(days=1)
+    return sorted(found)
+
+
+def _wall_steps(hours: WeeklyHours, day: date, tz: ZoneInfo, interval: int):
+    wall = datetime.combine(day, hours.start)
+    stop = datetime.combine(day if hours.end > hours.start else day + timedelta(days=1), hours.end)
+    while wall < stop:
+        try:
+            yield local_to_utc(wall, tz)
+        except NonExistentLocalTime:
+            pass
+        wall += interval * MINUTE
+
+
+def _fits(rules, calendar, hours, day, tz, slot) -> bool:
+    end_day = day if hours.end > hours.start else day + timedelta(days=1)
+    if slot.end > datetime.combine(end_day, hours.end, tzinfo=tz):
+        return False
+    if any(a < slot.end and slot.start < b for a, b in calendar.time_off):
+        return False
+    before, after = rules.buffer_before * MINUTE, rules.buffer_after * MINUTE
+    return not any(c < slot.end + after and slot.start - before < d for c, d in calendar.busy)
+
+
+def _clock(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60)
+
+
+@st.composite
+def hospitals(draw):
+    first_day = draw(st.sampled_from(FIRST_DAYS))
+    origin = datetime.combine(first_day, time(), tzinfo=UTC)
+    window_start = origin + draw(st.integers(0, 48)) * 30 * MINUTE
+    window_end = window_start + draw(st.integers(12, 4 * 48)) * 30 * MINUTE
+    now = origin + draw(st.integers(-48, 96)) * 15 * MINUTE
+    rules = SlotRules(
+        duration=draw(st.sampled_from((10, 15, 30, 45, 60))),
+        buffer_before=draw(st.sampled_from((0, 0, 5, 15))),
+        buffer_after=draw(st.sampled_from((0, 0, 10, 30))),
+        interval=draw(st.sampled_from((5, 15, 20, 30))),
+        min_notice=draw(st.sampled_from((0, 60, 24 * 60))),
+        horizon_days=draw(st.integers(1, 6)),
+    )
+    calendars = []
+    for clinician_id in draw(st.sets(st.integers(1, 9), min_size=1, max_size=4)):
+        weekdays = draw(st.sets(st.integers(0, 6), min_size=1))
+        periods = draw(st.lists(st.tuples(st.integers(0, 47), st.integers(0, 47)), min_size=1, max_size=3))
+        hours = [
+            WeeklyHours(weekday, _clock(begin * 30), _clock(finish * 30))
+            for weekday in sorted(weekdays)
+            for begin, finish in periods
+            if begin != finish
+        ]
+        blocks = st.tuples(st.integers(-8, 5 * 96), st.integers(1, 12)).map(
+            lambda b: (origin + b[0] * 15 * MINUTE, origin + (b[0] + b[1]) * 15 * MINUTE)
+        )
+        calendars.append(
+            ClinicianCalendar(
+                clinician_id,
+                draw(st.sampled_from(ZONES)),
+                hours,
+                time_off=draw(st.lists(blocks, max_size=3)),
+                busy=draw(st.lists(blocks, max_size=40)),
+            )
+        )
+    return rules, calendars, window_start, window_end, now
+
+
+@settings(max_examples=200, deadline=None)
+@given(hospitals())
+def test_the_engine_offers_exactly_what_the_brute_force_reference_offers(hospital):
+    rules, calendars, window_start, window_end, now = hospital
+    expected = reference_slots(rules, calendars, window_start, window_end, now)
+    assert available_slots(rules, calendars, window_start, window_end, now) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(hospitals())
+def test_busy_time_given_as_unix_seconds_gives_the_same_slots(hospital):
+    """The database loader hands over whole Unix seconds; tests and other callers pass datetimes."""
+    rules, calendars, window_start, window_end, now = hospital
+    as_seconds = [
+        ClinicianCalendar(
+            c.clinician_id,
+            c.time_zone,
+            c.hours,
+            time_off=[(int(a.timestamp()), int(b.timestamp())) for a, b in c.time_off],
+            busy=[(int(a.timestamp()), int(b.timestamp())) for a, b in c.busy],
+        )
+        for c in calendars
+    ]
+    assert available_slots(rules, as_seconds, window_start, window_end, now) == available_slots(
+        rules, calendars, window_start, window_end, now
+    )
