@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from clinic.extensions import db
 from clinic.models import AvailabilityRule, Clinician, Department, Service
-from tests.conftest import PG_URL, build_app, production_environment
+from tests.conftest import PG_URL, PRODUCTION_SETTINGS, build_app, production_environment
 from tests.fakes.providers import FakeProviders, serving
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -55,6 +55,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_PASSWORD = "demo-password"
+VIDEO_SERVICE = PRODUCTION_SETTINGS["JITSI_BASE_URL"]
+VIDEO_CALL_PAGE = "<!doctype html><title>Video call</title><h1>Video call</h1>"
 DEMO_BOOKINGS = 40  # enough for a full-looking day; the worker then mails them all at start
 # Round-the-clock cover for the e2e journeys that need a consultation starting within minutes.
 ON_CALL_DEPARTMENT = "Mental Health"
@@ -260,6 +262,10 @@ def new_page(browser, live_app) -> Iterator[Callable[..., "Page"]]:
             **options,
         )
         context.set_default_timeout(15_000)
+        # The video service is not on this machine: a call opens a stand-in page at its address.
+        context.route(
+            f"{VIDEO_SERVICE}/**", lambda route: route.fulfill(body=VIDEO_CALL_PAGE, content_type="text/html")
+        )
         contexts.append(context)
         return context.new_page()
 
