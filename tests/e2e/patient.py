@@ -3,10 +3,11 @@
 import itertools
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from icalendar import Calendar
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -56,7 +57,7 @@ def book(
     page.get_by_role("button", name="Continue").click()
     if time_zone:
         show_times_in(page, time_zone)
-    choice = page.locator(ANY_TIME if soon else CHANGEABLE_TIME).first
+    choice = _first_soon_time(page) if soon else page.locator(CHANGEABLE_TIME).first
     start = choice.get_attribute("value")
     choice.check()
     page.get_by_role("button", name="Continue").click()
@@ -69,6 +70,17 @@ def book(
         start=start,
         time_shown=summary_value(page, "Time"),
     )
+
+
+def _first_soon_time(page: Page) -> Locator:
+    earliest = datetime.now(UTC) + timedelta(minutes=2)
+    times = page.locator(ANY_TIME)
+    starts = [datetime.fromisoformat(value.replace("Z", "+00:00")) for value in _values(times)]
+    return times.nth(next(i for i, start in enumerate(starts) if start >= earliest))
+
+
+def _values(inputs: Locator) -> list[str]:
+    return inputs.evaluate_all("inputs => inputs.map(input => input.value)")
 
 
 def show_times_in(page: Page, time_zone: str) -> None:
