@@ -57,7 +57,10 @@ CHROMIUM_ARGS = [
 DEMO_PASSWORD = "demo-password"
 VIDEO_SERVICE = PRODUCTION_SETTINGS["JITSI_BASE_URL"]  # where meetings are; not on this machine
 DEMO_BOOKINGS = 40  # enough for a full-looking day; the worker then mails them all at start
-# Round-the-clock cover for the e2e journeys that need a consultation starting within minutes.
+# Round-the-clock cover for the e2e journeys that need a consultation starting within minutes. Its
+# first free time with one clinician opens the waiting room; the next (20 minutes on) does not yet: the
+# waiting-room journey books Dr Ellen Brooks, the clinician's journey Dr Hannah Lewis; Dr Pieter Bakker
+# is free for others (reception's journey books him hours ahead).
 ON_CALL_DEPARTMENT = "Mental Health"
 ON_CALL_SERVICE = "Check-in"
 # The demo logins `sign_in` uses, by role; the clinician is one of the on-call department's.
@@ -326,4 +329,3 @@ def screenshot(page: "Page", name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
-
