@@ -27,10 +27,19 @@ from pathlib import Path
 import pyotp
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from clinic.extensions import db
-from clinic.models import AvailabilityRule, Clinician, Department, Service
+from clinic.models import (
+    AvailabilityRule,
+    Clinician,
+    Department,
+    OutboxMessage,
+    OutboxStatus,
+    Service,
+    utcnow,
+)
 from tests.conftest import PG_URL, PRODUCTION_SETTINGS, build_app, production_environment
 from tests.fakes.providers import FakeProviders, serving
 from tests.fakes.smtp import FakeSMTPServer
@@ -124,6 +133,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
             _prepare_database(database_url, env)
             processes.append(_start(env, folder / "worker.log", *WORKER))
             _wait_until_up(url, processes, folder)
+            _wait_for_demo_mail(database_url, processes, folder)
             yield LiveApp(url, mail, providers, database_url, folder)
     finally:
         _stop(processes)
@@ -210,9 +220,7 @@ def _start(env: dict, log: Path, *arguments: str) -> subprocess.Popen:
 def _wait_until_up(url: str, processes: list[subprocess.Popen], folder: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
-            logs = "\n".join(f"{log.name}:\n{log.read_text()[-3000:]}" for log in folder.glob("*.log"))
-            raise RuntimeError(f"the app or its worker exited:\n{logs}")
+        _check_running(processes, folder)
         try:
             if requests.get(f"{url}/healthz", timeout=5).ok:
                 return
@@ -220,6 +228,31 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], folder: Path, ti
             pass
         time.sleep(0.2)
     raise TimeoutError(f"gunicorn did not answer at {url} within {timeout} s")
+
+
+def _check_running(processes: list[subprocess.Popen], folder: Path) -> None:
+    if any(process.poll() is not None for process in processes):
+        logs = "\n".join(f"{log.name}:\n{log.read_text()[-3000:]}" for log in folder.glob("*.log"))
+        raise RuntimeError(f"the app or its worker exited:\n{logs}")
+
+
+def _wait_for_demo_mail(database_url: str, processes: list[subprocess.Popen], folder: Path) -> None:
+    """Until the worker has done the demo's meetings and mails: a journey then waits for its own only."""
+    engine = create_engine(database_url)
+    due = select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.RUNNING]),
+        OutboxMessage.due_at <= utcnow(),
+    )
+    deadline = time.monotonic() + 180
+    try:
+        with Session(engine) as session:
+            while session.scalar(due):
+                _check_running(processes, folder)
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the worker did not send the demo hospital's mail within 180 s")
+                time.sleep(0.5)
+    finally:
+        engine.dispose()
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:

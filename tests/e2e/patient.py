@@ -123,7 +123,7 @@ def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: 
             return False
         return invite(message).get("METHOD") == method
 
-    return mail.wait_for(wanted, timeout=30)
+    return mail.wait_for(wanted, timeout=60)  # the worker is another process, on a busy machine
 
 
 def invite(message: EmailMessage) -> Calendar:
