@@ -116,9 +116,10 @@ class LiveApp:
     logs: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """The app under gunicorn and its worker on a fresh demo hospital; mail at `.mail`, logs at `.logs`."""
+    """The app under gunicorn and its worker on a fresh demo hospital; mail at `.mail`, logs at `.logs`.
+    One for all of tests/e2e, stopped when they are done, not left idling through the rest of the suite."""
     folder = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{folder}/clinic.sqlite"
     url = f"http://127.0.0.1:{_free_port()}"
@@ -274,7 +275,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator["Browser"]:
     """Debian's Chromium, headless; never a downloaded browser."""
     with sync_playwright() as playwright:
