@@ -24,7 +24,8 @@ run: install
 	CLINIC_PUBLIC_BASE_URL="$${CLINIC_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
 		$(FLASK) clinic serve --host $(HOST) --port $(PORT)
 
-## Create the venv if needed and run the whole suite.
+## Create the venv if needed and run the whole suite. The end-to-end browser tests (tests/e2e) drive
+## /usr/bin/chromium (apt-get install chromium); without it they are skipped and the summary says so.
 test: install
 	$(BIN)/pytest -q
 

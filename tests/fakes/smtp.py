@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -155,6 +155,20 @@ class FakeSMTPServer:
     def inbox(self, address: str) -> list[EmailMessage]:
         """The parsed messages delivered to `address`, oldest first."""
         return [received.message for received in self.handler.by_recipient[address]]
+
+    def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 15) -> EmailMessage:
+        """The first message received that `predicate` accepts, once it arrives: mail sent by another
+        process (the outbox worker) lands here some time after the action that caused it."""
+        deadline, checked = time.monotonic() + timeout, 0
+        while True:
+            arrived = list(self.received)
+            found = next((m for m in (r.message for r in arrived[checked:]) if predicate(m)), None)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no such mail within {timeout} s among {len(arrived)} received")
+            checked = len(arrived)
+            time.sleep(0.1)
 
 
 @pytest.fixture

@@ -1,0 +1,332 @@
+"""End-to-end fixtures: the real app under gunicorn with its outbox worker, driven by Debian's Chromium.
+
+`live_app` (one per run) migrates a fresh SQLite database with `flask db upgrade`, loads the demo
+hospital with `flask clinic demo`, then serves it with the project's gunicorn.conf.py in production
+settings, beside `flask clinic worker`; mail goes to a local SMTP sink, Teams, Zoom and the webhook to
+the local provider fake. `page` and `page_without_js` are fresh browser contexts per test;
+`sign_in(page, role)` signs a demo login in, second factor included; `screenshot(page, name)` keeps a
+picture of the page under tests/e2e/screenshots/.
+
+The suite is skipped, and says so in the summary, where /usr/bin/chromium (or Playwright) is missing,
+and in the PostgreSQL run (CLINIC_TEST_DATABASE_URL): the app and its worker would share that database
+with the rest of the suite, which empties it after every test; the browser journeys exercise the pages,
+and the database layer has its PostgreSQL run in the ordinary suite.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import time as clock
+from pathlib import Path
+
+import pyotp
+import pytest
+import requests
+from sqlalchemy import select
+
+from clinic.extensions import db
+from clinic.models import AvailabilityRule, Clinician, Department, Service
+from tests.conftest import PG_URL, PRODUCTION_SETTINGS, build_app, production_environment
+from tests.fakes.providers import FakeProviders, serving
+from tests.fakes.smtp import FakeSMTPServer
+
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # requirements-dev.txt has it; a bare runtime install does not
+    sync_playwright = None
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+SCREENSHOTS = E2E / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+# Headless Chromium on a closed network: without the last four it keeps calling home for updates.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_PASSWORD = "demo-password"
+VIDEO_SERVICE = PRODUCTION_SETTINGS["JITSI_BASE_URL"]
+VIDEO_CALL_PAGE = "<!doctype html><title>Video call</title><h1>Video call</h1>"
+DEMO_BOOKINGS = 40  # enough for a full-looking day; the worker then mails them all at start
+# Round-the-clock cover for the e2e journeys that need a consultation starting within minutes.
+ON_CALL_DEPARTMENT = "Mental Health"
+ON_CALL_SERVICE = "Check-in"
+# The demo logins `sign_in` uses, by role; the clinician is one of the on-call department's.
+LOGINS = {
+    "admin": "admin@demo.clinic.example",
+    "receptionist": "reception.mental-health@demo.clinic.example",
+    "clinician": "lewis.8@hospital.example",  # Dr Hannah Lewis
+}
+
+
+def _skip_reason() -> str | None:
+    if PG_URL:
+        return "end-to-end browser tests run on SQLite only (CLINIC_TEST_DATABASE_URL is set)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"end-to-end browser tests skipped: no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    if sync_playwright is None:
+        return "end-to-end browser tests skipped: Playwright is not installed (requirements-dev.txt)"
+    return None
+
+
+SKIPPED = _skip_reason()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in Path(item.path).parents:
+            # The first test also waits for the app, its worker and the browser to start.
+            item.add_marker(pytest.mark.timeout(300))
+            if SKIPPED:
+                item.add_marker(pytest.mark.skip(reason=SKIPPED))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if SKIPPED:
+        terminalreporter.write_line(SKIPPED, yellow=True, bold=True)
+
+
+@dataclass
+class LiveApp:
+    url: str
+    mail: FakeSMTPServer
+    providers: FakeProviders
+    database_url: str
+    logs: Path
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The app under gunicorn and its worker on a fresh demo hospital; mail at `.mail`, logs at `.logs`."""
+    folder = tmp_path_factory.mktemp("e2e")
+    database_url = f"sqlite:///{folder}/clinic.sqlite"
+    url = f"http://127.0.0.1:{_free_port()}"
+    mail = FakeSMTPServer()
+    mail.start()
+    processes: list[subprocess.Popen] = []
+    try:
+        with serving() as providers:
+            env = _environment(database_url, folder, url, mail, providers)
+            # gunicorn boots its workers (imports only) while the database is made ready here.
+            processes.append(_start(env, folder / "gunicorn.log", *_gunicorn(url)))
+            _prepare_database(database_url, env)
+            processes.append(_start(env, folder / "worker.log", *WORKER))
+            _wait_until_up(url, processes, folder)
+            yield LiveApp(url, mail, providers, database_url, folder)
+    finally:
+        _stop(processes)
+        mail.stop()
+
+
+def _environment(database_url: str, folder: Path, url: str, mail: FakeSMTPServer, providers) -> dict:
+    """Production settings (so admins need a second factor), mail to the sink, providers to the fake."""
+    provider_settings = {f"CLINIC_{name}": str(value) for name, value in providers.settings().items()}
+    return {
+        **os.environ,
+        **production_environment(database_url),
+        **provider_settings,
+        "CLINIC_INSTANCE_PATH": str(folder / "instance"),
+        "CLINIC_PUBLIC_BASE_URL": url,
+        "CLINIC_SMTP_HOST": mail.host,
+        "CLINIC_SMTP_PORT": str(mail.port),
+        "CLINIC_OUTBOX_TICK_SECONDS": "0.5",
+        "CLINIC_RATELIMIT_ENABLED": "false",  # every journey comes from 127.0.0.1
+        "CLINIC_LOG_FORMAT": "text",
+    }
+
+
+def _prepare_database(database_url: str, env: dict) -> None:
+    """`flask db upgrade` and `flask clinic demo` (run here, through Flask's CLI runner: two interpreters
+    fewer to start), with the server's audit key and instance folder, then the on-call cover."""
+    app = build_app(
+        database_url,
+        env["CLINIC_INSTANCE_PATH"],
+        AUDIT_KEY=env["CLINIC_AUDIT_KEY"],
+        DEMO_PASSWORD=DEMO_PASSWORD,
+    )
+    runner = app.test_cli_runner()
+    for command in (["db", "upgrade"], ["clinic", "demo", "--bookings", str(DEMO_BOOKINGS)]):
+        result = runner.invoke(args=command)
+        if result.exit_code:
+            raise RuntimeError(f"flask {' '.join(command)} failed:\n{result.output}") from result.exception
+    with app.app_context():
+        _open_on_call_cover()
+        db.engine.dispose()
+
+
+def _open_on_call_cover() -> None:
+    """The on-call department's clinicians work round the clock and its check-ins need no notice, five
+    minutes apart: a journey can book one that opens its waiting room at once, whatever the hour."""
+    department = db.session.scalar(select(Department).where(Department.name == ON_CALL_DEPARTMENT))
+    service = db.session.scalar(
+        select(Service).where(Service.department_id == department.id, Service.name == ON_CALL_SERVICE)
+    )
+    service.min_notice_minutes, service.slot_interval_minutes = 0, 5
+    for clinician in db.session.scalars(select(Clinician).where(Clinician.department_id == department.id)):
+        # Midnight to midnight: a period whose end is not after its start runs past midnight.
+        clinician.availability_rules = [
+            AvailabilityRule(weekday=day, start_time=clock(0), end_time=clock(0)) for day in range(7)
+        ]
+    db.session.commit()
+
+
+WORKER = ["-m", "flask", "--app", "wsgi", "clinic", "worker"]
+
+
+def _gunicorn(url: str) -> list[str]:
+    bind = url.removeprefix("http://")
+    return [
+        "-m",
+        "gunicorn",
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        bind,
+        "--workers",
+        "2",
+        "wsgi:app",
+    ]
+
+
+def _start(env: dict, log: Path, *arguments: str) -> subprocess.Popen:
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, *arguments], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def _wait_until_up(url: str, processes: list[subprocess.Popen], folder: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            logs = "\n".join(f"{log.name}:\n{log.read_text()[-3000:]}" for log in folder.glob("*.log"))
+            raise RuntimeError(f"the app or its worker exited:\n{logs}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"gunicorn did not answer at {url} within {timeout} s")
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to each, as systemd stops them, then wait for all; SIGKILL what has not gone in 20 s."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Debian's Chromium, headless; never a downloaded browser."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, live_app) -> Iterator[Callable[..., "Page"]]:
+    """`new_page(javascript=True, timezone_id="Europe/London", **context_options)`: a page in a fresh
+    browser context (its own cookies) at the live app; every context is closed after the test."""
+    contexts = []
+
+    def open_page(*, javascript: bool = True, timezone_id: str = "Europe/London", **options) -> "Page":
+        context = browser.new_context(
+            base_url=live_app.url,
+            java_script_enabled=javascript,
+            timezone_id=timezone_id,
+            locale="en-GB",
+            **options,
+        )
+        context.set_default_timeout(15_000)
+        # The video service is not on this machine: a call opens a stand-in page at its address.
+        context.route(
+            f"{VIDEO_SERVICE}/**", lambda route: route.fulfill(body=VIDEO_CALL_PAGE, content_type="text/html")
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page) -> "Page":
+    """A page with JavaScript on, in a fresh context (London time)."""
+    return new_page()
+
+
+@pytest.fixture
+def page_without_js(new_page) -> "Page":
+    """A page with JavaScript off, in a fresh context (London time): progressive enhancement's floor."""
+    return new_page(javascript=False)
+
+
+# Each login's TOTP key once set up, and the last time step used: a code works once, so a second
+# sign-in within the same 30 s takes the next step's code (the app accepts one step of drift).
+_second_factors: dict[str, pyotp.TOTP] = {}
+_last_steps: dict[str, int] = {}
+
+
+def sign_in(page: "Page", role: str) -> None:
+    """Sign `page` in as the demo login for `role` ("admin", "clinician" or "receptionist"), setting up
+    or answering the second factor where the app asks for one."""
+    email = LOGINS[role]
+    page.goto("/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if page.url.endswith("/account/two-factor"):
+        _set_up_second_factor(page, email)
+    elif page.url.endswith("/login/code"):
+        page.get_by_label("Code").fill(_next_code(email))
+        page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
+def _set_up_second_factor(page: "Page", email: str) -> None:
+    _second_factors[email] = pyotp.TOTP(page.locator("#totp-key").inner_text())
+    page.get_by_label("Code").fill(_next_code(email))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("link", name="I have kept my recovery codes: continue").click()
+
+
+def _next_code(email: str) -> str:
+    totp = _second_factors[email]
+    step = max(int(time.time()) // totp.interval, _last_steps.get(email, -1) + 1)
+    while step > int(time.time()) // totp.interval + 1:  # two sign-ins ahead of the clock: wait
+        time.sleep(1)
+    _last_steps[email] = step
+    return totp.at(step * totp.interval)
+
+
+def screenshot(page: "Page", name: str) -> Path:
+    """Save the whole page as tests/e2e/screenshots/<name>.png (ignored by git) and return the path."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path

@@ -1,0 +1,124 @@
+"""What a patient does in the browser, step by step, and what the mail sink then holds for them."""
+
+import itertools
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from icalendar import Calendar
+from playwright.sync_api import Page
+
+from tests.fakes.smtp import FakeSMTPServer
+
+_numbers = itertools.count(1)
+# A free time that can still be changed online (the others carry a note pointing at this id).
+CHANGEABLE_TIME = 'fieldset.day input[name=start]:not([aria-describedby~="unchangeable-times"])'
+ANY_TIME = "fieldset.day input[name=start]"
+
+
+@dataclass(frozen=True)
+class Patient:
+    name: str
+    email: str
+    phone: str = "+1 212 555 0100"
+    birth_date: tuple[str, str, str] = ("4", "2", "1943")  # day, month, year as typed
+
+
+def new_patient(name: str) -> Patient:
+    """A patient with an address of their own: each may hold only a few bookings at once."""
+    first = name.split()[0].lower()
+    return Patient(name=name, email=f"{first}.{next(_numbers)}@example.org")
+
+
+@dataclass(frozen=True)
+class Booked:
+    reference: str
+    manage_url: str
+    start: str  # the chosen time's value: an instant in UTC, as the form sends it ("2026-12-03T08:00Z")
+    time_shown: str  # the time as the confirmation shows it, in the patient's zone
+
+
+def book(
+    page: Page,
+    patient: Patient,
+    *,
+    service: str,
+    clinician: str = "First available",
+    time_zone: str | None = None,
+    soon: bool = False,
+) -> Booked:
+    """Book from /book to the confirmation. `time_zone`: pick it from the list (as a patient without
+    JavaScript does); `soon`: take the very first time, else the first that can still be changed online."""
+    page.goto("/book")
+    page.get_by_label(service, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label(clinician, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    if time_zone:
+        show_times_in(page, time_zone)
+    choice = page.locator(ANY_TIME if soon else CHANGEABLE_TIME).first
+    start = choice.get_attribute("value")
+    choice.check()
+    page.get_by_role("button", name="Continue").click()
+    enter_details(page, patient)
+    page.get_by_role("button", name="Confirm booking").click()
+    page.get_by_role("heading", name="Your consultation is booked").wait_for()
+    return Booked(
+        reference=page.locator(".reference").inner_text(),
+        manage_url=page.locator(".manage-link a").inner_text(),
+        start=start,
+        time_shown=summary_value(page, "Time"),
+    )
+
+
+def show_times_in(page: Page, time_zone: str) -> None:
+    """Choose the zone the times are shown in from the list (a plain GET form: no script needed)."""
+    page.get_by_label("Show times in this time zone").select_option(time_zone)
+    page.get_by_role("button", name="Show times in this time zone").click()
+
+
+def enter_details(page: Page, patient: Patient) -> None:
+    page.get_by_label("Full name", exact=True).fill(patient.name)
+    page.get_by_label("E-mail address", exact=True).fill(patient.email)
+    page.get_by_label("Phone number").fill(patient.phone)
+    for part, value in zip(("Day", "Month", "Year"), patient.birth_date, strict=True):
+        page.get_by_label(part, exact=True).fill(value)
+    page.get_by_label("I agree").check()
+    page.get_by_role("button", name="Continue").click()
+
+
+def summary_value(page: Page, term: str) -> str:
+    """The value beside `term` in the page's first booking summary ("Time", "Clinician", …)."""
+    return page.locator(f"dl.summary div:has(> dt:text-is('{term}')) dd").first.inner_text()
+
+
+def open_manage_link(page: Page, link: str, *, paste: bool = False) -> None:
+    """Open the booking page from the mail's link. With JavaScript the page takes the token from the
+    address by itself; without (`paste`), the patient pastes the whole link into the form it shows
+    (once: the browser keeps the booking open from then on)."""
+    page.goto(link)
+    if paste and page.get_by_label("Your link").count():
+        page.get_by_label("Your link").fill(link)
+        page.get_by_role("button", name="Open my booking").click()
+    page.get_by_role("heading", name=re.compile(r"^Your booking ")).wait_for()
+
+
+def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: str) -> EmailMessage:
+    """The mail to `to` whose subject holds `subject_contains` and whose invite has METHOD:`method`."""
+
+    def wanted(message: EmailMessage) -> bool:
+        if to not in (message["To"] or "") or subject_contains not in (message["Subject"] or ""):
+            return False
+        return invite(message).get("METHOD") == method
+
+    return mail.wait_for(wanted, timeout=30)
+
+
+def invite(message: EmailMessage) -> Calendar:
+    """The invite attached as invite.ics (the same as the inline text/calendar part)."""
+    attachment = next(part for part in message.iter_attachments() if part.get_filename() == "invite.ics")
+    return Calendar.from_ical(attachment.get_content())
+
+
+def mail_text(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()

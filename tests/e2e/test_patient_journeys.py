@@ -1,0 +1,97 @@
+"""A patient's journeys in a real browser: booking in their own time zone (with and without JavaScript),
+the invite in their mail, changing and cancelling from the mail's link, checking in and joining."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from .conftest import ON_CALL_SERVICE, screenshot
+from .patient import book, invite, mail_text, new_patient, open_manage_link, summary_value, wait_for_mail
+
+NEW_YORK = "America/New_York"
+BOOKED = "is booked"
+
+
+def _instant(start: str) -> datetime:
+    return datetime.fromisoformat(start.replace("Z", "+00:00"))
+
+
+def _new_york_time(start: str) -> str:
+    """How the pages write a UTC instant in New York time: "03:00" on the right day."""
+    local = _instant(start).astimezone(ZoneInfo(NEW_YORK))
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} (New York"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
+def test_a_patient_books_in_their_own_time_zone_and_the_invite_arrives(live_app, new_page, javascript):
+    page = new_page(javascript=javascript, timezone_id=NEW_YORK)
+    patient = new_patient("Rosa Parks")
+
+    # With JavaScript the browser's zone is taken up by itself; without, the patient picks it.
+    booked = book(page, patient, service="Consultation", time_zone=None if javascript else NEW_YORK)
+
+    assert booked.time_shown.startswith(_new_york_time(booked.start))
+    screenshot(page, f"patient-booked-new-york-{'js' if javascript else 'no-js'}")
+    mail = wait_for_mail(live_app.mail, patient.email, BOOKED, "REQUEST")
+    event = invite(mail).walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == _instant(booked.start)
+    assert str(event["ATTENDEE"]) == f"mailto:{patient.email}"
+    assert booked.reference in mail_text(mail) and booked.manage_url in mail_text(mail)
+    assert _new_york_time(booked.start) in mail_text(mail)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
+def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app, new_page, javascript):
+    page = new_page(javascript=javascript)
+    patient = new_patient("Ada Lovelace")
+    booked = book(
+        page, patient, service="Skin check review", time_zone=None if javascript else "Europe/London"
+    )
+    confirmation = wait_for_mail(live_app.mail, patient.email, BOOKED, "REQUEST")
+    uid = invite(confirmation).walk("VEVENT")[0]["UID"]
+    link = booked.manage_url
+    assert link in mail_text(confirmation)
+    browser = new_page(javascript=javascript)  # later, from the mail: a browser without the booking's cookie
+
+    open_manage_link(browser, link, paste=not javascript)
+    browser.get_by_role("link", name="Choose another time").click()
+    later = browser.locator('fieldset.day input[name=start]:not([aria-describedby~="unchangeable-times"])')
+    new_start = later.nth(3).get_attribute("value")
+    assert new_start != booked.start
+    later.nth(3).check()
+    browser.get_by_role("button", name="Move my consultation to this time").click()
+
+    moved = wait_for_mail(live_app.mail, patient.email, "has moved", "REQUEST")
+    event = invite(moved).walk("VEVENT")[0]
+    assert event["UID"] == uid and event["SEQUENCE"] == 1
+    assert event.decoded("DTSTART") == _instant(new_start)
+    screenshot(browser, f"patient-rescheduled-{'js' if javascript else 'no-js'}")
+
+    open_manage_link(browser, link, paste=not javascript)
+    browser.get_by_role("link", name="Cancel this consultation").click()
+    browser.get_by_role("button", name="Yes, cancel it").click()
+
+    browser.get_by_role("heading", name="This consultation is cancelled").wait_for()
+    screenshot(browser, f"patient-cancelled-{'js' if javascript else 'no-js'}")
+    cancelled = wait_for_mail(live_app.mail, patient.email, "is cancelled", "CANCEL")
+    event = invite(cancelled).walk("VEVENT")[0]
+    assert event["UID"] == uid and event["SEQUENCE"] > 1
+
+
+def test_a_patient_checks_in_from_the_waiting_room_and_sees_the_join_button(live_app, page):
+    patient = new_patient("Grace Hopper")
+    booked = book(page, patient, service=ON_CALL_SERVICE, clinician="Dr Ellen Brooks", soon=True)
+    confirmation = wait_for_mail(live_app.mail, patient.email, BOOKED, "REQUEST")  # the meeting exists
+
+    open_manage_link(page, booked.manage_url)
+    page.get_by_role("heading", name="Your waiting room is open").wait_for()
+    page.get_by_role("button", name="I'm here").click()
+
+    assert page.get_by_role("status").filter(has_text="The clinician knows you are here.").is_visible()
+    join = page.get_by_role("link", name="Join the video call")
+    assert join.is_visible()
+    assert summary_value(page, "Clinician").startswith("Dr Ellen Brooks")
+    screenshot(page, "patient-waiting-room-checked-in")
+    join.click()
+    assert page.url == str(invite(confirmation).walk("VEVENT")[0]["URL"])  # the meeting the invite names
