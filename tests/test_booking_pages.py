@@ -372,7 +372,7 @@ def test_the_reason_for_the_visit_stays_out_of_the_confirmation_and_the_logs(cli
     page = text(client.get(done.location))
 
     assert session.scalar(select(Consultation.reason)) == reason
-    manage_link = re.search(r'class="manage-link"><a href="([^"]+)"', page).group(1)
+    manage_link = re.search(r'class="manage-link"><a class="standalone-link" href="([^"]+)"', page).group(1)
     assert "chest" not in manage_link
     assert reason not in page
     assert all(reason not in record.getMessage() for record in caplog.records)

@@ -1,0 +1,91 @@
+"""What the accessibility tests measure on a page: axe-core's violations, tap targets, sideways scrolling,
+the focus indicator. axe-core comes from axe-playwright-python (requirements-dev.txt), which ships
+axe.min.js (axe 4.12) inside the wheel: nothing is fetched when the tests run."""
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+# WCAG 2.2 level AA, as axe tags its rules (each version's new AA rules carry their own tag).
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# Patients (often elderly) also get AAA contrast: 7:1 for text, 4.5:1 for large text.
+AAA_CONTRAST = "color-contrast-enhanced"
+TARGET_PX = 44  # WCAG 2.5.5 (AAA) target size, asked for on patient pages
+NARROWEST_PX = 320  # WCAG 1.4.10 reflow: 1280 px at 400 % zoom
+PHONE_PX = 390  # a common phone, where staff read admin tables
+
+_axe = Axe()
+
+
+def violations(page: Page, *, patient: bool) -> dict[str, list[str]]:
+    """axe's WCAG 2.2 AA violations (and AAA contrast on a patient page): rule id -> the offending HTML."""
+    rules = {"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
+    found = _axe.run(page, options=rules).response["violations"]
+    if patient:
+        enhanced = {"runOnly": {"type": "rule", "values": [AAA_CONTRAST]}, "resultTypes": ["violations"]}
+        found += _axe.run(page, options=enhanced).response["violations"]
+    return {rule["id"]: [node["html"] for node in rule["nodes"]] for rule in found}
+
+
+# Every control's box, except links inside a sentence (WCAG's "inline" exception: text flows around them).
+_SMALL_TARGETS = """minimum => {
+  const inSentence = element => {
+    if (element.tagName !== 'A' || getComputedStyle(element).display !== 'inline') return false;
+    const block = element.parentElement.closest('p, li, dd, td, div, label, legend');
+    return block !== null && block.textContent.trim().length > element.textContent.trim().length;
+  };
+  const controls = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]';
+  return Array.from(document.querySelectorAll(controls)).flatMap(element => {
+    const box = element.getBoundingClientRect();
+    if ((box.width === 0 && box.height === 0) || inSentence(element)) return [];
+    if (box.width >= minimum && box.height >= minimum) return [];
+    return [`${element.outerHTML.slice(0, 100)} is ${Math.round(box.width)}x${Math.round(box.height)} px`];
+  });
+}"""
+
+
+def small_targets(page: Page) -> list[str]:
+    """The controls smaller than 44 x 44 px on the page as it is laid out now."""
+    return page.evaluate(_SMALL_TARGETS, TARGET_PX)
+
+
+def sideways_scroll(page: Page, width: int) -> int:
+    """How many px the page is wider than a `width` px window (0: no sideways scrolling), at that width."""
+    page.set_viewport_size({"width": width, "height": 800})
+    return max(0, page.evaluate("document.documentElement.scrollWidth") - width)
+
+
+# Where a table sits: inside a region that takes focus and scrolls by itself, no wider than the window.
+_UNSCROLLABLE_TABLES = """() => Array.from(document.querySelectorAll('table')).flatMap(table => {
+  const region = table.closest('[role=region][tabindex="0"]');
+  if (region === null) return [`${table.outerHTML.slice(0, 80)} is in no focusable region`];
+  if (getComputedStyle(region).overflowX !== 'auto') {
+    return [`the region of ${region.ariaLabel} does not scroll`];
+  }
+  if (region.getBoundingClientRect().right > document.documentElement.clientWidth) {
+    return [`the region of ${region.ariaLabel} is wider than the window`];
+  }
+  return [];
+})"""
+
+
+def unscrollable_tables(page: Page) -> list[str]:
+    """The tables that do not scroll inside a focusable region of their own, as laid out now."""
+    return page.evaluate(_UNSCROLLABLE_TABLES)
+
+
+# A focus indicator: an outline of some width in a visible colour, or a box shadow.
+_FOCUS_SHOWN = """() => {
+  const element = document.activeElement;
+  if (element === null || element === document.body) return 'nothing has focus';
+  const style = getComputedStyle(element);
+  const transparent = colour => colour === 'transparent' || /rgba\\(.*, 0\\)$/.test(colour);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0
+    && !transparent(style.outlineColor);
+  if (outline || style.boxShadow !== 'none') return null;
+  return `${element.outerHTML.slice(0, 100)} has focus but no outline or box shadow`;
+}"""
+
+
+def focus_problem(page: Page) -> str | None:
+    """None when the focused element shows a focus indicator; else what is wrong."""
+    return page.evaluate(_FOCUS_SHOWN)
