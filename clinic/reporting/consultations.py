@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, paged
 from ..models import Clinician, Consultation, ConsultationStatus, Department
-from ..scheduling.availability import offered_time, unix_seconds
+from ..scheduling.availability import offered_time
+from .sql import unix_seconds
 from .weeks import ReportFilter, Week
 
 PER_PAGE = 10  # departments or clinicians per page: each has a row per week
