@@ -212,6 +212,7 @@ STAFF_PAGES = [
     StaffPage("admin", "/admin/closures", press="Close these days"),
     StaffPage("admin", "/admin/settings"),
     StaffPage("admin", "/admin/audit"),
+    StaffPage("admin", "/admin/reports"),
     StaffPage("admin", "/admin/patients/export"),
 ]
 
