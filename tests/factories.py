@@ -195,6 +195,16 @@ def staff(
     return user
 
 
+def linked_staff(session, person: Clinician, role: StaffRole, **fields) -> StaffUser:
+    """A clinician's own account, or a receptionist of their department: the non-admin roles."""
+    link = (
+        {"clinician_id": person.id}
+        if role is StaffRole.CLINICIAN
+        else {"department_id": person.department_id}
+    )
+    return staff(session, role=role, **link, **fields)
+
+
 def sign_in_rules(**changes) -> SignInRules:
     """Sign-in rules for service tests: 3 failures per address, 5 per account, 15-minute windows."""
     rules = SignInRules(

@@ -59,12 +59,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 @pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
 def test_clinicians_and_reception_may_not_open_the_audit_log(client, session, role):
     person = factories.clinician(session, [factories.service(session)])
-    link = (
-        {"clinician_id": person.id}
-        if role is StaffRole.CLINICIAN
-        else {"department_id": person.department_id}
-    )
-    sign_in(client, factories.staff(session, role=role, **link))
+    sign_in(client, factories.linked_staff(session, person, role))
 
     for path in ("/admin/audit", "/admin/audit.csv"):
         response = client.get(path)

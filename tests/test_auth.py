@@ -50,12 +50,7 @@ def test_an_admin_signs_in_and_lands_on_the_admin_pages(client, session):
 @pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
 def test_clinicians_and_reception_sign_in_to_their_schedule_which_says_who_they_are(client, session, role):
     person = factories.clinician(session, [factories.service(session)])
-    fields = (
-        {"clinician_id": person.id}
-        if role is StaffRole.CLINICIAN
-        else {"department_id": person.department_id}
-    )
-    user = factories.staff(session, role=role, display_name="Dr Lee", **fields)
+    user = factories.linked_staff(session, person, role, display_name="Dr Lee")
 
     response = sign_in(client, user)
     again = client.get("/login")
