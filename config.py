@@ -52,6 +52,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_path()}/clinic.sqlite"
     # "true" lets production run on SQLite (one machine, one worker); refused otherwise.
     ALLOW_SQLITE = _flag("ALLOW_SQLITE", False)
+    # Seconds a request waits for SQLite's one write lock before it is answered 503 "busy, try again";
+    # well under gunicorn's 30 s worker timeout, so a waiting request is answered, never killed mid-way.
+    SQLITE_LOCK_WAIT = float(_env("SQLITE_LOCK_WAIT", "10"))
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).

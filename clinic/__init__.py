@@ -37,7 +37,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, lock_wait=app.config["SQLITE_LOCK_WAIT"])
         audit.configure(db.engine, audit.AuditSettings.from_config(app.config, app.instance_path))
 
     from . import (

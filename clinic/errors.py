@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
+from .models.transactions import is_busy
 from .scheduling.errors import (
     AlreadyBooked,
     BookingError,
@@ -35,6 +37,10 @@ STATUS = {
     InvalidTransition: 409,
     NotNow: 409,
 }
+
+
+# Seconds a client is asked to wait before trying again when the database was busy.
+BUSY_RETRY_AFTER = 5
 
 
 def status_for(error: BookingError) -> int:
@@ -83,6 +89,20 @@ def register(app: Flask) -> None:
         phones = contact_numbers(db.session) if request.blueprint == "booking" else []
         page = render_template("rate_limited.html", wait=timedelta(seconds=wait), phones=phones)
         return page, 429, headers
+
+    @app.errorhandler(OperationalError)
+    def database_error(error: OperationalError):
+        # SQLite's one write lock stayed taken for all of SQLITE_LOCK_WAIT: the attempt was rolled back,
+        # so say "busy, try again" (a booking's idempotency key makes its retry safe) instead of a 500.
+        if not is_busy(error):
+            return unexpected(error)
+        log.warning("database busy on %s %s", request.method, request.endpoint)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
+        detail = "The system is busy. Nothing was saved; please try again in a few seconds."
+        if _wants_problem():
+            return problem(503, "Service Unavailable", detail, code="busy"), headers
+        page = render_template("error.html", code=503, message=detail)
+        return page, 503, headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -5,12 +5,15 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
 _IMMEDIATE = "clinic_begin_immediate"
+# SQLite's codes for a lock it could not take within the busy timeout.
+_BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
 
 
-def configure_sqlite(engine: Engine, *, take_write_lock: bool = True) -> None:
+def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
     """Set SQLite's pragmas and give pysqlite real transactions (SQLAlchemy's documented recipe).
 
     pysqlite by default sends BEGIN only before the first INSERT/UPDATE, so a booking's
@@ -18,7 +21,9 @@ def configure_sqlite(engine: Engine, *, take_write_lock: bool = True) -> None:
     take over BEGIN ourselves and, for transactions opened by `begin_write`, issue
     `BEGIN IMMEDIATE` so the write lock is held before the check. `take_write_lock=False`
     leaves pysqlite's default in place; it exists only so a test can show that race.
+    `lock_wait` is how many seconds a writer waits for the lock before SQLite gives up (`is_busy`).
     """
+    busy_timeout_ms = round(lock_wait * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -26,7 +31,7 @@ def configure_sqlite(engine: Engine, *, take_write_lock: bool = True) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         # WAL lets readers run beside the one writer; it persists in the file, so set it once.
         if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +43,13 @@ def configure_sqlite(engine: Engine, *, take_write_lock: bool = True) -> None:
         def _on_begin(connection):
             immediate = connection.get_execution_options().get(_IMMEDIATE, False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_busy(error: OperationalError) -> bool:
+    """Whether SQLite gave up waiting for its write lock ("database is locked", SQLITE_BUSY): the
+    transaction was rolled back and nothing of it was stored, so the same request may simply be tried
+    again."""
+    return getattr(error.orig, "sqlite_errorname", None) in _BUSY
 
 
 def begin_write(session: Session) -> None:
