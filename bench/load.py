@@ -1,13 +1,15 @@
 """Load: patients browsing free times and booking, and clinicians reading their day, under gunicorn.
 
     python -m bench.load --database-url postgresql+psycopg://postgres@127.0.0.1/clinic_bench_load
-        [--seconds 60] [--clients 50] [--race-attempts 10000] [--no-race | --no-load]
+        [--seconds 60] [--clients 50] [--think 4] [--race-attempts 10000] [--no-race | --no-load]
 
 The app runs under gunicorn with the repo's gunicorn.conf.py (workers as processes), served through
 bench/served.py, which adds a hello-world route: the baseline each page's latency is compared with,
 requested by the same clients, interleaved with the pages. Limits are off (CLINIC_RATELIMIT_ENABLED=false).
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
-GIL; the CPU they took is printed.
+GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
+random) before the next, as people do: without it, 50 clients saturate a 2-core server, every route
+waits in the same queue, and each p95 measures that queue rather than the route.
 
 Then the race: `--race-attempts` bookings through the API from the same clients, aimed at 500 targets
 (three services of 30, 45 and 60 minutes, so targets overlap; named clinicians and "first available"
@@ -97,6 +99,7 @@ class LoadPlan:
 
     base: tuple[str, int]
     seconds: float
+    think: float  # mean seconds a client reads a page before its next request
     service_id: int
     clinician_ids: tuple[int, ...]
     first_day: date
@@ -127,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit("the load run needs PostgreSQL")
     if not args.no_load:
         with bench_engine(args.database_url) as engine:
-            load_run(engine, args.database_url, args.seconds, args.clients)
+            load_run(engine, args.database_url, args.seconds, args.clients, args.think)
     if args.no_race:
         return
     for name, url in databases(args.database_url, "clinic_bench_load").items():
@@ -142,6 +145,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="a loopback PostgreSQL URL (its database is wiped)")
     parser.add_argument("--seconds", type=float, default=60, help="length of the load run")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--think", type=float, default=4.0, help="mean seconds between a client's pages")
     parser.add_argument("--race-attempts", type=int, default=10_000, help="booking attempts in each race")
     parser.add_argument("--no-race", action="store_true", help="only the load run")
     parser.add_argument("--no-load", action="store_true", help="only the races")
@@ -152,18 +156,22 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 # --- the load run ---------------------------------------------------------------------------------
 
 
-def load_run(engine: Engine, url: str, seconds: float, clients: int) -> None:
+def load_run(engine: Engine, url: str, seconds: float, clients: int, think: float) -> None:
     plan_of = load_hospital(engine)
     with gunicorn(url) as server:
         booted = server.worker_rss_mb()
-        run_clients(_load_client, plan_of(server.address, WARM_UP_SECONDS), clients)  # templates compiled
-        plan = plan_of(server.address, seconds)
+        warm_up = plan_of(server.address, WARM_UP_SECONDS, 0.0)  # each worker compiles its templates
+        run_clients(_load_client, warm_up, clients)
+        plan = plan_of(server.address, seconds, think)
         outcomes = run_clients(_load_client, plan, clients)
         rss = server.worker_rss_mb()
         worker_times = server.worker_timings()
     samples = [sample for outcome in outcomes for sample in outcome.samples]
     cpu = sum(outcome.cpu_seconds for outcome in outcomes)
-    print(f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s")
+    print(
+        f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s,"
+        f" reading each page about {think:g} s"
+    )
     print(f"  load generator: {len(outcomes)} processes took {cpu:.1f} CPU-s ({cpu / seconds:.2f} cores)")
     _report_routes(samples, seconds, worker_times)
     booked = sum(1 for route, _, status in samples if route == "booking POST" and status == 303)
@@ -190,7 +198,7 @@ def _megabytes(sizes: list[float]) -> str:
     return ", ".join(f"{mb:.0f}" for mb in sizes)
 
 
-def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float], LoadPlan]:
+def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float, float], LoadPlan]:
     """A hospital half booked for two weeks, and a clinician login with 20 consultations on one day."""
     hospital = build_hospital(engine, LOAD_CLINICIANS)
     first_day = datetime.now(UTC).date() + timedelta(days=1)
@@ -224,8 +232,8 @@ def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float], LoadPlan
         )
     ids = tuple(clinician_id for clinician_id, _ in hospital.clinicians)
 
-    def plan(address: tuple[str, int], seconds: float) -> LoadPlan:
-        return LoadPlan(address, seconds, hospital.service_id, ids, first_day, schedule_day, email)
+    def plan(address: tuple[str, int], seconds: float, think: float) -> LoadPlan:
+        return LoadPlan(address, seconds, think, hospital.service_id, ids, first_day, schedule_day, email)
 
     return plan
 
@@ -247,10 +255,15 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
     started.wait()
     deadline = clock.perf_counter() + plan.seconds
     bookings = 0
+
+    def read_page() -> None:
+        clock.sleep(plan.think * rng.uniform(0.5, 1.5))
+
     while clock.perf_counter() < deadline:
         browser.get("hello", HELLO_PATH)
         if staff:
             browser.get("/schedule", "/schedule/", {"date": plan.schedule_day.isoformat()})
+            read_page()
             continue
         day = plan.first_day + timedelta(days=rng.randrange(BOOKED_DAYS - 6))
         who = rng.choice(plan.clinician_ids) if rng.random() < 0.5 else None
@@ -258,8 +271,10 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
         found = browser.get_json(
             "/api/v1/slots", "/api/v1/slots", {**query, **({"clinician": who} if who else {})}
         )
+        read_page()
         page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
         browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
+        read_page()
         browser.get("hello", HELLO_PATH)
         if found and found["slots"]:
             slot = rng.choice(found["slots"])
@@ -271,6 +286,7 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
                 **patient_form(f"load{number}-{bookings}@example.org"),
             }
             browser.post_form("booking POST", "/book/confirm", form)
+            read_page()
 
 
 def patient_form(email: str) -> dict[str, str]:
