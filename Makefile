@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The suite on two processes (pytest-xdist): the browser tests stay together on one of them.
+PARALLEL := -n 2 --dist loadgroup
 
 .PHONY: run test test-accessibility install lint bench clean
 
@@ -27,7 +29,7 @@ run: install
 ## Create the venv if needed and run the whole suite. The end-to-end browser tests (tests/e2e) drive
 ## /usr/bin/chromium (apt-get install chromium); without it they are skipped and the summary says so.
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL)
 
 ## The accessibility (axe-core, 44 px targets, 320 px and 200 % reflow) and keyboard-only audits, on their own.
 test-accessibility: install

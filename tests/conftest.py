@@ -10,17 +10,38 @@ from datetime import UTC, datetime
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from clinic import create_app
 from clinic.extensions import db
 from clinic.scheduling.tokens import LinkKeys
 from config import ProductionConfig, defaults
 
-PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
+GIVEN_PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist (`make test` runs two workers) each worker has a PostgreSQL database of its
+    own, named after the given one: `test` becomes `test_gw0`, `test_gw1`."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    given = make_url(url)
+    return given.set(database=f"{given.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _database_of_this_worker(GIVEN_PG_URL)
 TEST_SECRET = "test-secret-key"
 # The link keys of every test app (derived from TEST_SECRET, as CLINIC_MANAGE_TOKEN_KEY is unset).
 TEST_KEYS = LinkKeys.from_config({**defaults(), "SECRET_KEY": TEST_SECRET, "MANAGE_TOKEN_KEY": None})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests share one live app and one Chromium per worker: under pytest-xdist's
+    `--dist loadgroup` they all go to the same worker, which starts them once."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def on_postgres() -> bool:
@@ -71,7 +92,20 @@ def production_environment(database_url: str) -> dict[str, str]:
     return {**variables, "CLINIC_ENV": "production", "CLINIC_DATABASE_URL": database_url}
 
 
+def _create_if_missing(url: str) -> None:
+    """Create a worker's own database beside the given one, where it does not exist yet."""
+    if url == GIVEN_PG_URL:
+        return
+    name = make_url(url).database
+    engine = create_engine(GIVEN_PG_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
 def reset_postgres(url: str) -> None:
+    _create_if_missing(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
