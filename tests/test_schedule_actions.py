@@ -91,7 +91,8 @@ def test_the_clinician_starts_the_call_in_the_window_and_is_taken_to_the_host_li
     due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(10))
     doctor = login(session, client, clinician_id=clinic["okafor"].id)
 
-    page = text(client.get("/schedule/"))
+    # The day the call falls on: in the ten minutes before midnight it is tomorrow's.
+    page = text(client.get("/schedule/", query_string={"date": due.starts_at.astimezone(LONDON).date()}))
     started = client.post(f"/schedule/consultations/{due.id}/start")
 
     assert "Start call" in page
