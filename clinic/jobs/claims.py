@@ -7,7 +7,7 @@ that succeeded just before its worker died, which then repeats with the same Mes
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..models import OutboxKind, OutboxMessage, OutboxStatus
@@ -175,21 +175,17 @@ def requeue(session: Session, message_id: int, now: datetime) -> bool:
     return requeued == 1
 
 
+# Built once: compiling the statement per message cost more than running it. The SET clause comes from
+# the names of the values given (SQLAlchemy's Core); the WHERE clause's parameters are named apart.
+_TRANSITION = update(OutboxMessage.__table__).where(
+    OutboxMessage.__table__.c.id == bindparam("claimed_id"),
+    OutboxMessage.__table__.c.status == OutboxStatus.RUNNING,
+    OutboxMessage.__table__.c.claimed_by == bindparam("claimed_worker"),
+)
+
+
 def _transition(session: Session, message_id: int, worker_id: str, **values) -> bool:
     # Only the worker that holds the claim may move a message on; anyone else's result is dropped.
-    # On the session's connection, as plain SQL: the ORM's bulk UPDATE path would cost more than the
-    # statement, once per message, and there is nothing in the session to synchronise.
-    changed = (
-        session.connection()
-        .execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.status == OutboxStatus.RUNNING,
-                OutboxMessage.claimed_by == worker_id,
-            )
-            .values(**values)
-        )
-        .rowcount
-    )
-    return changed == 1
+    # On the session's connection, as plain SQL: there is nothing in the session to synchronise.
+    parameters = {"claimed_id": message_id, "claimed_worker": worker_id, **values}
+    return session.connection().execute(_TRANSITION, parameters).rowcount == 1

@@ -5,7 +5,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..logs import log_context
@@ -141,29 +141,26 @@ def _version(session: Session, consultation_id: int) -> tuple | None:
     # One indexed read per message, far cheaper than loading the graph again: a cancellation,
     # reschedule, meeting change, patient edit or companion removal committed since the batch was
     # loaded shows here.
-    companions = (
+    row = session.connection().execute(_VERSION, {"consultation_id": consultation_id}).one_or_none()
+    return None if row is None else tuple(row)
+
+
+# Built once: building it per message cost more than running it.
+_VERSION = (
+    select(
+        Consultation.updated_at,
+        Consultation.status,
+        Consultation.invite_sequence,
+        Patient.name,
+        Patient.email,
+        Patient.language,
         select(func.count(Companion.id))
         .where(Companion.consultation_id == Consultation.id, Companion.removed_at.is_(None))
-        .scalar_subquery()
+        .scalar_subquery(),
     )
-    row = (
-        session.connection()
-        .execute(
-            select(
-                Consultation.updated_at,
-                Consultation.status,
-                Consultation.invite_sequence,
-                Patient.name,
-                Patient.email,
-                Patient.language,
-                companions,
-            )
-            .join(Patient, Patient.id == Consultation.patient_id)
-            .where(Consultation.id == consultation_id)
-        )
-        .one_or_none()
-    )
-    return None if row is None else tuple(row)
+    .join(Patient, Patient.id == Consultation.patient_id)
+    .where(Consultation.id == bindparam("consultation_id"))
+)
 
 
 def _record(
