@@ -191,6 +191,8 @@ class Config:
     RETENTION_IDEMPOTENCY_DAYS = int(_env("RETENTION_IDEMPOTENCY_DAYS", "7"))
     # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
     RETENTION_OUTBOX_DAYS = int(_env("RETENTION_OUTBOX_DAYS", "90"))
+    # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
+    RETENTION_WAITLIST_DAYS = int(_env("RETENTION_WAITLIST_DAYS", "30"))
 
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))

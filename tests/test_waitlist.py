@@ -291,6 +291,28 @@ def test_entries_past_their_last_day_expire(session, now):
     assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.EXPIRED
 
 
+def test_an_ended_entry_and_its_offers_are_deleted_after_the_retention_period(session, now, outbox):
+    service = open_clinic(session)
+    left, waiting = join(session, service, now, 1), join(session, service, now, 2)
+    freed(session, service, now)
+    outbox.drain()
+    leave_waitlist(session, left.id, now=now, actor=Actor())
+    month = timedelta(days=30)
+
+    housekeep(session, now + month, noshow_after=timedelta(minutes=30), retention=_retention())
+    assert len(offers(session)) == 2
+    housekeep(
+        session,
+        now + month + timedelta(seconds=1),
+        noshow_after=timedelta(minutes=30),
+        retention=_retention(),
+    )
+
+    session.expire_all()
+    assert session.scalars(select(WaitlistEntry.id)).all() == [waiting.id]  # expired since, kept a month
+    assert [o.entry_id for o in offers(session)] == [waiting.id]
+
+
 def test_leaving_the_list_withdraws_open_offers(session, now, outbox, smtp_server):
     service = open_clinic(session)
     entry = join(session, service, now, 1)
@@ -369,4 +391,4 @@ def test_offer_mails_are_outbox_messages_of_the_consultation_that_freed_the_time
 
 
 def _retention() -> RetentionPeriods:
-    return RetentionPeriods(*(timedelta(days=days) for days in (730, 365, 7, 90)))
+    return RetentionPeriods(*(timedelta(days=days) for days in (730, 365, 7, 90, 30)))

@@ -7,30 +7,18 @@ errors; the dispatcher decides between retry and dead letter.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
-from ..models import (
-    Companion,
-    Consultation,
-    OfferStatus,
-    OutboxKind,
-    OutboxMessage,
-    OutboxStatus,
-    Service,
-    WaitlistOffer,
-)
-from ..notify.mail import MailBackend, make_message_id
+from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
-from ..notify.offers import OfferMail, OfferNotice, compose_offer_mail
 from ..scheduling.lifecycle import change_deadline
-from ..scheduling.offers import FreedTime, offer_freed_time
-from ..scheduling.tokens import companion_link, manage_link, offer_link, waitlist_link
+from ..scheduling.tokens import companion_link, manage_link
+from .context import Context, Effect, Result, message_id_for
+from .offer_effects import make_offers, send_offer_mail
 from .outbox import enqueue_retired_meeting, plan_reminders, previous_start
 from .settings import WorkerSettings
 
@@ -41,28 +29,6 @@ class MeetingMissing(Exception):
     Retried like a temporary failure, so the mail goes out once an admin gets the meeting made.
     """
 
-
-@dataclass(frozen=True)
-class Context:
-    """What effects use: the settings, the mail backend of this worker thread, and the database, which
-    the waitlist's mails read their offer from (the rest have their consultation loaded for them)."""
-
-    settings: WorkerSettings
-    mail: MailBackend
-    bind: Engine
-
-
-@dataclass(frozen=True)
-class Result:
-    """How a message ended; `apply` changes the consultation in the transaction that records it."""
-
-    status: OutboxStatus = OutboxStatus.DONE
-    outcome: str | None = None
-    error: str | None = None
-    apply: Callable[[Session, Consultation], None] | None = None
-
-
-Effect = Callable[[Context, OutboxMessage, Consultation, datetime], Result]
 
 _MAIL_KINDS = {
     OutboxKind.CONFIRMATION: MessageKind.CONFIRMATION,
@@ -76,11 +42,6 @@ _MAIL_KINDS = {
 def perform(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
     """Run the effect of one claimed message; raises on failure."""
     return _EFFECTS[message.kind](ctx, message, consultation, now)
-
-
-def message_id_for(message: OutboxMessage, domain: str) -> str:
-    """The Message-ID of an outbox mail: every send of the same row, retries included, carries it."""
-    return make_message_id(f"outbox:{message.idempotency_key}", domain)
 
 
 def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -279,70 +240,6 @@ def _notice(
         change_deadline=deadline if now < deadline else None,
         previous_starts_at=previous_start(message),
         book_again_url=booking_url(base_url, service.id),
-    )
-
-
-def make_offers(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Offer the time the consultation freed to the first patients waiting for it (see `offers`)."""
-    payload = message.payload
-    freed = FreedTime(
-        payload["service_id"], payload["clinician_id"], datetime.fromisoformat(payload["starts_at"])
-    )
-
-    def offer(session: Session, locked: Consultation) -> None:
-        offer_freed_time(session, freed, locked, now=now, rules=ctx.settings.waitlist)
-
-    return Result(apply=offer)
-
-
-_OFFER_MAILS = {
-    OutboxKind.WAITLIST_OFFER_MAIL: OfferMail.OFFER,
-    OutboxKind.WAITLIST_GONE_MAIL: OfferMail.GONE,
-}
-# The status an offer must still have for its mail to be worth sending.
-_STILL = {OfferMail.OFFER: OfferStatus.OFFERED, OfferMail.GONE: OfferStatus.GONE}
-
-
-def send_offer_mail(
-    ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime
-) -> Result:
-    """Mail a waiting patient the time offered to them, or that it has gone, while that is still so."""
-    kind = _OFFER_MAILS[message.kind]
-    with Session(ctx.bind) as reader:
-        offer = reader.get(
-            WaitlistOffer,
-            message.payload["offer_id"],
-            options=[
-                joinedload(WaitlistOffer.entry),
-                joinedload(WaitlistOffer.clinician),
-                joinedload(WaitlistOffer.service).joinedload(Service.department),
-            ],
-        )
-        if offer is None or offer.status is not _STILL[kind]:
-            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
-        if kind is OfferMail.OFFER and now >= offer.expires_at:
-            return Result(outcome="expired")
-        notice = _offer_notice(ctx.settings, offer)
-    settings = ctx.settings
-    message_id = message_id_for(message, settings.invite_domain)
-    ctx.mail.send(compose_offer_mail(kind, notice, sender=settings.mail_from, message_id=message_id, now=now))
-    return Result()
-
-
-def _offer_notice(settings: WorkerSettings, offer: WaitlistOffer) -> OfferNotice:
-    entry, service, base_url, keys = offer.entry, offer.service, settings.public_base_url, settings.link_keys
-    return OfferNotice(
-        patient=Recipient(entry.name, entry.email, entry.time_zone, entry.language),
-        hospital_name=settings.hospital_name,
-        service_name=service.name,
-        clinician_name=offer.clinician.display_name,
-        starts_at=offer.starts_at,
-        minutes=service.duration_minutes,
-        expires_at=offer.expires_at,
-        offer_url=offer_link(offer, base_url=base_url, keys=keys),
-        leave_url=waitlist_link(entry, base_url=base_url, keys=keys),
-        book_url=booking_url(base_url, service.id),
-        contact_phone=service.department.contact_phone,
     )
 
 

@@ -24,8 +24,8 @@ from ..logs import log_context
 from ..models import utcnow
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
+from .context import Context
 from .dispatch import dispatch
-from .effects import Context
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
 from .housekeeping import housekeep
 from .settings import WorkerSettings

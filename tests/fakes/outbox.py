@@ -17,7 +17,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import func, select
 
 from clinic.extensions import db
-from clinic.jobs.effects import Context
+from clinic.jobs.context import Context
 from clinic.jobs.worker import Worker
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus, Service
 from clinic.notify.mail import mail_backend
