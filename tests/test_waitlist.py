@@ -167,6 +167,18 @@ def test_a_time_booked_by_someone_else_meanwhile_is_gone_and_changes_nothing(ses
     assert session.scalar(select(func.count()).select_from(Consultation).filter_by(status="booked")) == 1
 
 
+def test_a_time_booked_again_before_the_worker_runs_is_offered_to_nobody(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    factories.booking(session, service, TUESDAY_10, now=now)  # taken again on the pages at once
+
+    outbox.drain()
+
+    assert offers(session) == []
+    assert smtp_server.inbox(entry.email) == []
+
+
 def test_the_offer_job_run_twice_offers_nobody_the_same_time_twice(session, now, outbox):
     service = open_clinic(session)
     entries = [join(session, service, now, n) for n in range(2)]

@@ -97,14 +97,14 @@ def take_offer(
     offer = session.get(WaitlistOffer, offer_id, populate_existing=True)
     if offer is None:
         raise NotFound("No offer matches this link.")
-    check_open(offer, now)
+    _check_open(offer, now)
     offer_id, entry_id, service_id = offer.id, offer.entry_id, offer.service_id
 
     def mark_taken(session: Session, consultation: Consultation) -> None:
         # The entry's row before its offers', in the order leave_waitlist takes them.
         session.get(WaitlistEntry, entry_id, with_for_update=True, populate_existing=True)
         locked = session.get(WaitlistOffer, offer_id, with_for_update=True, populate_existing=True)
-        check_open(locked, now, taken_ok=False)
+        _check_open(locked, now, taken_ok=False)
         _taken(session, locked, consultation, now, actor)
 
     try:
@@ -122,7 +122,7 @@ def take_offer(
         raise OfferGone("Sorry, that time has gone. Please choose another.", service_id=service_id) from None
 
 
-def check_open(offer: WaitlistOffer, now: datetime, *, taken_ok: bool = True) -> None:
+def _check_open(offer: WaitlistOffer, now: datetime, *, taken_ok: bool = True) -> None:
     """Raise OfferGone or OfferExpired unless the offer may still be taken (or, `taken_ok`, was taken)."""
     if offer.status is OfferStatus.TAKEN and taken_ok:
         return
@@ -195,6 +195,8 @@ def _waiting_for(session: Session, freed: FreedTime, limit: int) -> list[Waitlis
         )
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         .limit(limit)
+        # An entry being left or booked this moment is skipped: it would get an offer it no longer wants.
+        .with_for_update(skip_locked=True, of=WaitlistEntry)
     )
     return list(session.scalars(query))
 
