@@ -111,6 +111,8 @@ def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, ses
     ]:
         assert re.search(f'id="{field}-error">.*{re.escape(message)}', body), field
     assert 'aria-describedby="last_day-hint last_day-error"' in body
+    summary = body[body.index("There is a problem") : body.index("</ul>")]
+    assert summary.index('href="#last_day"') < summary.index('href="#name"')  # in the page's order
     assert entries(session) == []
 
     past = client.post("/book/waitlist", data=waitlist_form(service, first_day=yesterday))

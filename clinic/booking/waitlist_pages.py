@@ -12,6 +12,7 @@ from ..scheduling.availability import active_service, service_clinicians
 from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
 from ..scheduling.offers import take_offer
 from ..scheduling.patients import InvalidDetails
+from ..scheduling.timezones import zone_label
 from ..scheduling.waitlist import join_waitlist, leave_waitlist
 from .access import link_keys, offered, patient_actor, waitlisted
 from .arrival import arriving, entered
@@ -125,7 +126,12 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
         form.clinician.errors.append("Choose a clinician from the list.")
     tz = form.time_zone.chosen(form, _default_zone())
     page = render_template(
-        "booking/waitlist.html", form=form, service=service, clinicians=clinicians, zone=tz
+        "booking/waitlist.html",
+        form=form,
+        service=service,
+        clinicians=clinicians,
+        zone=tz,
+        zone_name=zone_label(tz, utcnow()),
     )
     return page, 422 if form.errors else 200
 
