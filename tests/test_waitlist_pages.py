@@ -96,7 +96,7 @@ def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_lea
 
 def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, session, clinic):
     service, _ = clinic
-    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    yesterday = (utcnow().astimezone(NEW_YORK) - timedelta(days=1)).date().isoformat()  # in the form's zone
     form = waitlist_form(service, first_day=yesterday, last_day="2026-02-30", name="", consent="")
     del form["consent"]
 
