@@ -171,6 +171,11 @@ class Config:
     # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
     OUTBOX_RETRY_MAX_SECONDS = float(_env("OUTBOX_RETRY_MAX_SECONDS", "900"))
 
+    # Waiting patients a freed time is offered to at once (the first to book it gets it).
+    WAITLIST_OFFERS_PER_TIME = int(_env("WAITLIST_OFFERS_PER_TIME", "3"))
+    # How long an offer of a freed time stands (units s/m/h/d); then it goes to those next in line.
+    WAITLIST_OFFER_LIFETIME = _env("WAITLIST_OFFER_LIFETIME", "2h")
+
     # Minutes before the start from which the patient may check in and join, and the clinician start the call.
     JOIN_WINDOW_MINUTES = int(_env("JOIN_WINDOW_MINUTES", "15"))
     # Minutes after the end until which the call may still be joined; after that the link stops working.
@@ -186,6 +191,8 @@ class Config:
     RETENTION_IDEMPOTENCY_DAYS = int(_env("RETENTION_IDEMPOTENCY_DAYS", "7"))
     # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
     RETENTION_OUTBOX_DAYS = int(_env("RETENTION_OUTBOX_DAYS", "90"))
+    # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
+    RETENTION_WAITLIST_DAYS = int(_env("RETENTION_WAITLIST_DAYS", "30"))
 
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
@@ -209,7 +216,8 @@ class Config:
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     # Where request counts live: memory:// counts per process; a Redis URL shares them between processes.
     RATELIMIT_STORAGE_URL = _env("RATELIMIT_STORAGE_URL", "memory://")
-    # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings.
+    # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings,
+    # joining the waitlist and booking from its offers.
     RATELIMIT_BOOKING = _env("RATELIMIT_BOOKING", "10 per minute;100 per hour")
     # Per address: free-time searches, /book/time and /api/v1/slots together.
     RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")

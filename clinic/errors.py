@@ -19,6 +19,7 @@ from .scheduling.errors import (
     ChangeNotAllowed,
     NotFound,
     NotNow,
+    OfferEnded,
     SlotTaken,
     TooManyBookings,
 )
@@ -36,6 +37,7 @@ STATUS = {
     ChangeNotAllowed: 409,
     InvalidTransition: 409,
     NotNow: 409,
+    OfferEnded: 409,
 }
 
 

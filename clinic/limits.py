@@ -41,7 +41,14 @@ GUARDS = (
         "RATELIMIT_BOOKING",
         "booking",
         (booking.bp, api.bp),
-        _posts_to("booking.review", "booking.confirm", "booking.resend_link", "api.create_booking"),
+        _posts_to(
+            "booking.review",
+            "booking.confirm",
+            "booking.resend_link",
+            "booking.join",
+            "booking.take",
+            "api.create_booking",
+        ),
         shared=False,
     ),
     Guard(

@@ -9,6 +9,9 @@ from werkzeug.routing import IntegerConverter
 MANAGE_PATH = "/c/<reference>"
 # A companion's waiting room: their own token, which opens nothing under MANAGE_PATH.
 COMPANION_PATH = "/g/<reference>"
+# A waitlist entry's page, where the patient leaves the list; and an offer's, where they book the time.
+WAITLIST_PATH = "/w/<reference>"
+OFFER_PATH = "/o/<reference>"
 # Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
 PASSWORD_LINK_PATH = "/account/password-link"
 
@@ -21,6 +24,16 @@ def manage_url(base_url: str, reference: str, token: str) -> str:
 def companion_url(base_url: str, reference: str, token: str) -> str:
     """The absolute join link of the companion invited to consultation `reference`, carrying their token."""
     return _with_token(base_url, COMPANION_PATH, reference, token)
+
+
+def waitlist_url(base_url: str, reference: str, token: str) -> str:
+    """The absolute link of waitlist entry `reference`, from which the patient leaves the list."""
+    return _with_token(base_url, WAITLIST_PATH, reference, token)
+
+
+def offer_url(base_url: str, reference: str, token: str) -> str:
+    """The absolute link of waitlist offer `reference`, which books the time offered in one step."""
+    return _with_token(base_url, OFFER_PATH, reference, token)
 
 
 def password_link_url(base_url: str, token: str) -> str:

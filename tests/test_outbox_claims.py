@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.jobs.claims import _claimable, claim_due_messages, reclaim_expired
+from clinic.jobs.context import message_id_for
 from clinic.jobs.dispatch import retry_delay, run_message
-from clinic.jobs.effects import message_id_for, perform
+from clinic.jobs.effects import perform
 from clinic.models import OutboxKind, OutboxMessage, OutboxStatus
 from clinic.scheduling.lifecycle import reschedule
 

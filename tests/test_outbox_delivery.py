@@ -5,7 +5,7 @@
 from datetime import UTC, datetime, timedelta
 
 from clinic.audit import Actor
-from clinic.jobs.effects import message_id_for
+from clinic.jobs.context import message_id_for
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.scheduling.lifecycle import cancel, reschedule
 

@@ -52,8 +52,10 @@ def test_reschedule_and_cancel_add_their_own_messages_with_the_raised_sequence(s
         (OutboxKind.MEETING_UPDATE, 1),
         (OutboxKind.UPDATE, 1),
         (OutboxKind.PLAN_REMINDERS, 1),
+        (OutboxKind.WAITLIST_OFFERS, 1),  # the time it moved from, offered to the waitlist
         (OutboxKind.MEETING_CANCEL, 2),
         (OutboxKind.CANCELLATION, 2),
+        (OutboxKind.WAITLIST_OFFERS, 2),
     ]
     plans = [m.status for m in messages if m.kind is OutboxKind.PLAN_REMINDERS]
     assert plans == [OutboxStatus.CANCELLED, OutboxStatus.CANCELLED]  # each superseded before it ran

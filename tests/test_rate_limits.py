@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from clinic import create_app
 from clinic.extensions import db
-from clinic.models import Consultation
+from clinic.models import Consultation, WaitlistEntry
 
 from . import factories
 from .conftest import build_app, production_config
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_api_openapi import DOCUMENT, operations
 from .test_booking_pages import booking_form, next_week_at
+from .test_waitlist_pages import waitlist_form
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -82,6 +83,18 @@ def test_each_booking_step_counts_for_itself_and_each_address_for_itself(client,
     assert client.post("/book/details", data=form, environ_base=NEIGHBOUR).status_code != 429
     assert client.get("/book/details").status_code != 429  # only the POSTs count
     assert client.post("/book/confirm", data={}).status_code != 429
+
+
+def test_joining_the_waitlist_is_limited_like_booking(client, session):
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    forms = [waitlist_form(service, email=f"patient{n}@example.org") for n in range(3)]
+
+    answers = [client.post("/book/waitlist", data=form) for form in forms]
+
+    assert [a.status_code for a in answers] == [303, 303, 429]
+    assert session.scalar(select(func.count()).select_from(WaitlistEntry)) == 2
 
 
 def test_the_api_answers_429_as_problem_json_with_retry_after(client):

@@ -8,12 +8,14 @@ from flask import current_app, request
 
 from ..audit import Actor
 from ..extensions import db
-from ..models import Companion, Consultation, utcnow
+from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, utcnow
 from ..scheduling.companions import companion_for_token
 from ..scheduling.lifecycle import check_online_change, consultation_for_token
+from ..scheduling.offers import offer_for_token
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow
-from .link_tokens import COMPANION, MANAGE, TokenJar
+from ..scheduling.waitlist import entry_for_token
+from .link_tokens import COMPANION, MANAGE, OFFER, WAITLIST, TokenJar
 
 Opened = TypeVar("Opened", Consultation, Companion)
 
@@ -36,6 +38,20 @@ def invited(reference: str, token: str | None = None) -> Companion:
     return _opened(companion_for_token, COMPANION, reference, token)
 
 
+def waitlisted(reference: str, token: str | None = None) -> WaitlistEntry:
+    """The waitlist entry its link (or this browser session) opens; else NotFound."""
+    return entry_for_token(db.session, reference, _token(WAITLIST, reference, token), keys=link_keys())
+
+
+def offered(reference: str, token: str | None = None) -> WaitlistOffer:
+    """The waitlist offer its link (or this browser session) opens; else NotFound."""
+    return offer_for_token(db.session, reference, _token(OFFER, reference, token), keys=link_keys())
+
+
+def link_keys() -> LinkKeys:
+    return LinkKeys.from_config(current_app.config)
+
+
 def join_window() -> JoinWindow:
     """The waiting room's hours, from CLINIC_JOIN_WINDOW_MINUTES and CLINIC_JOIN_GRACE_MINUTES."""
     return JoinWindow.from_config(current_app.config)
@@ -51,8 +67,12 @@ def _opened(lookup: Callable[..., Opened], jar: TokenJar, reference: str, token:
     return lookup(
         db.session,
         reference,
-        jar.token_for(reference) if token is None else token,
-        keys=LinkKeys.from_config(current_app.config),
+        _token(jar, reference, token),
+        keys=link_keys(),
         now=utcnow(),
         grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
     )
+
+
+def _token(jar: TokenJar, reference: str, token: str | None) -> str:
+    return jar.token_for(reference) if token is None else token

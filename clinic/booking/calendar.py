@@ -64,6 +64,13 @@ def local_time(instant: datetime, tz: ZoneInfo | str) -> str:
     return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader())
 
 
+def local_day(instant: datetime, tz: str, last: bool = False) -> str:
+    """The day an instant falls on in the zone, e.g. Monday 9 March 2026: a template filter. `last`: the
+    day an exclusive end closes (an instant at midnight ends the day before)."""
+    local = instant.astimezone(zone(tz)) - (timedelta(microseconds=1) if last else timedelta())
+    return f"{day_label(local.date())} {local.year}"
+
+
 def zone_on(tz: ZoneInfo, day: date) -> str:
     """The zone as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template filter."""
     return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))

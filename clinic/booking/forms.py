@@ -35,6 +35,7 @@ from ..scheduling.patients import (
     MAX_REASON,
     DateParts,
     InvalidDetails,
+    PatientDetails,
     check_patient_details,
     check_reason,
 )
@@ -287,39 +288,25 @@ class ChoiceForm(ChoiceFields):
         csrf = False
 
 
-class DetailsForm(ChoiceFields):
-    """The patient's details, and anyone joining them, with the choices so far; also the review form."""
+class PatientFields(FlaskForm):
+    """The patient's details and their consent, checked with the booking rules: for booking, and for
+    joining the waitlist (whose offers book in one step)."""
 
     name = StringField("Full name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
     email = EmailField("E-mail address", render_kw={"autocomplete": "email", "spellcheck": "false"})
     phone = TelField("Phone number", render_kw={"autocomplete": "tel"})
     birth_date = DatePartsField("Date of birth", autocomplete="bday")
-    reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
-    companion_name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
-    companion_email = EmailField(
-        "Their e-mail address", render_kw={"autocomplete": "off", "spellcheck": "false"}
-    )
-    # Radios drawn by the template (see details.html); checked with the companion rules, not WTForms'.
-    companion_role = StringField("Who are they?")
     consent = BooleanField(
         "I agree that the hospital may use these details to arrange and hold my consultation",
         validators=[DataRequired("Tick the box to agree, or we cannot book the consultation.")],
     )
-    idempotency_key = IdempotencyKeyField()
     email_required = True  # staff booking by phone may leave it out
     consent_method = ConsentMethod.ONLINE  # staff tick the box for a patient who agreed on the phone
     whose = "your"  # whose details the messages ask for: staff are asked for the patient's
 
-    COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
-
-    def checked_request(self, today: date) -> BookingRequest | None:
-        """The request to book; None, with the errors beside their fields, if anything is wrong.
-
-        Checks the form (CSRF, consent, reason), then the patient's and any companion's details with
-        the booking rules, so every mistake shows at once.
-        """
-        valid = self.validate()
-        patient = self._checked(
+    def checked_patient(self, today: date) -> PatientDetails | None:
+        """The patient's details; None, with the messages beside their fields, if any is wrong."""
+        return self._checked(
             "",
             lambda: check_patient_details(
                 name=self.name.data,
@@ -333,6 +320,43 @@ class DetailsForm(ChoiceFields):
                 whose=self.whose,
             ),
         )
+
+    def consent_given(self) -> Consent:
+        """The consent the ticked box records: the current privacy notice, and how it was given."""
+        return Consent(current_app.config["PRIVACY_NOTICE_VERSION"], self.consent_method)
+
+    def _checked(self, prefix: str, check: Callable[[], _Checked]) -> _Checked | None:
+        """What `check` returns; None, with its messages beside the fields prefix + name, if it refuses."""
+        try:
+            return check()
+        except InvalidDetails as invalid:
+            for name, message in invalid.errors.items():
+                self[prefix + name].errors.append(message)
+            return None
+
+
+class DetailsForm(ChoiceFields, PatientFields):
+    """The patient's details, and anyone joining them, with the choices so far; also the review form."""
+
+    reason = ReasonField("Reason for the visit (optional)", render_kw={"maxlength": MAX_REASON, "rows": 4})
+    companion_name = StringField("Their full name", render_kw={"autocomplete": "off", "maxlength": MAX_NAME})
+    companion_email = EmailField(
+        "Their e-mail address", render_kw={"autocomplete": "off", "spellcheck": "false"}
+    )
+    # Radios drawn by the template (see details.html); checked with the companion rules, not WTForms'.
+    companion_role = StringField("Who are they?")
+    idempotency_key = IdempotencyKeyField()
+
+    COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
+
+    def checked_request(self, today: date) -> BookingRequest | None:
+        """The request to book; None, with the errors beside their fields, if anything is wrong.
+
+        Checks the form (CSRF, consent, reason), then the patient's and any companion's details with
+        the booking rules, so every mistake shows at once.
+        """
+        valid = self.validate()
+        patient = self.checked_patient(today)
         companion_given = any((self.companion_name.data, self.companion_email.data, self.companion_role.data))
         companion = None
         if companion_given:
@@ -355,17 +379,8 @@ class DetailsForm(ChoiceFields):
             reason=self.reason.data,
             idempotency_key=self.idempotency_key.data,
             companion=companion,
-            consent=Consent(current_app.config["PRIVACY_NOTICE_VERSION"], self.consent_method),
+            consent=self.consent_given(),
         )
-
-    def _checked(self, prefix: str, check: Callable[[], _Checked]) -> _Checked | None:
-        """What `check` returns; None, with its messages beside the fields prefix + name, if it refuses."""
-        try:
-            return check()
-        except InvalidDetails as invalid:
-            for name, message in invalid.errors.items():
-                self[prefix + name].errors.append(message)
-            return None
 
 
 class CancelForm(FlaskForm):

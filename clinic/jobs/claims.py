@@ -17,6 +17,14 @@ from ..models.transactions import write_transaction
 LINK_CHANGES = (OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)
 CHANGE_MAILS = (OutboxKind.CONFIRMATION, OutboxKind.UPDATE, OutboxKind.CANCELLATION)
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
+# Messages that wait for nothing of their consultation's: planning, and the waitlist's, which are about
+# the time it freed (an offer must not wait for the provider to move the meeting away from it).
+INDEPENDENT = (
+    OutboxKind.PLAN_REMINDERS,
+    OutboxKind.WAITLIST_OFFERS,
+    OutboxKind.WAITLIST_OFFER_MAIL,
+    OutboxKind.WAITLIST_GONE_MAIL,
+)
 # A finished message keeps `claimed_by` (who ran it, for the admin); one put back to wait loses it.
 _RELEASED = {"lease_until": None, "claimed_by": None}
 
@@ -72,7 +80,7 @@ def _claimable(now: datetime, limit: int):
         .where(
             due.status == OutboxStatus.PENDING,
             due.due_at <= now,
-            or_(due.kind == OutboxKind.PLAN_REMINDERS, ~waiting),
+            or_(due.kind.in_(INDEPENDENT), ~waiting),
         )
         .order_by(due.due_at, due.id)
         .limit(limit)

@@ -14,7 +14,8 @@ from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patie
 from ..models.transactions import write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
-from .effects import Context, MeetingMissing, Result, perform
+from .context import Context, Result
+from .effects import MeetingMissing, perform
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ errors; the dispatcher decides between retry and dead letter.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -15,10 +14,11 @@ from sqlalchemy.orm import Session
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from ..notify.mail import MailBackend, make_message_id
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
+from .context import Context, Effect, Result, message_id_for
+from .offer_effects import make_offers, send_offer_mail
 from .outbox import enqueue_retired_meeting, plan_reminders, previous_start
 from .settings import WorkerSettings
 
@@ -29,26 +29,6 @@ class MeetingMissing(Exception):
     Retried like a temporary failure, so the mail goes out once an admin gets the meeting made.
     """
 
-
-@dataclass(frozen=True)
-class Context:
-    """What effects use: the settings, and the mail backend of this worker thread."""
-
-    settings: WorkerSettings
-    mail: MailBackend
-
-
-@dataclass(frozen=True)
-class Result:
-    """How a message ended; `apply` changes the consultation in the transaction that records it."""
-
-    status: OutboxStatus = OutboxStatus.DONE
-    outcome: str | None = None
-    error: str | None = None
-    apply: Callable[[Session, Consultation], None] | None = None
-
-
-Effect = Callable[[Context, OutboxMessage, Consultation, datetime], Result]
 
 _MAIL_KINDS = {
     OutboxKind.CONFIRMATION: MessageKind.CONFIRMATION,
@@ -62,11 +42,6 @@ _MAIL_KINDS = {
 def perform(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
     """Run the effect of one claimed message; raises on failure."""
     return _EFFECTS[message.kind](ctx, message, consultation, now)
-
-
-def message_id_for(message: OutboxMessage, domain: str) -> str:
-    """The Message-ID of an outbox mail: every send of the same row, retries included, carries it."""
-    return make_message_id(f"outbox:{message.idempotency_key}", domain)
 
 
 def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -278,4 +253,7 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.REMINDER: send_mail,
     OutboxKind.LINK: send_mail,
     OutboxKind.PLAN_REMINDERS: plan,
+    OutboxKind.WAITLIST_OFFERS: make_offers,
+    OutboxKind.WAITLIST_OFFER_MAIL: send_offer_mail,
+    OutboxKind.WAITLIST_GONE_MAIL: send_offer_mail,
 }

@@ -1,5 +1,5 @@
-"""Housekeeping the worker runs on the clock: marking no-shows, and erasing personal data past its
-retention period (see privacy.retention)."""
+"""Housekeeping the worker runs on the clock: marking no-shows, ending the waitlist's unanswered offers
+and past entries, and erasing personal data past its retention period (see privacy.retention)."""
 
 import logging
 from datetime import datetime, timedelta
@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
+from ..scheduling.offers import expire_offers
+from ..scheduling.waitlist import expire_entries
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,9 @@ def housekeep(
     marked = mark_no_shows(session, now=now, after=noshow_after)
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
+    offers, entries = expire_offers(session, now=now), expire_entries(session, now=now)
+    if offers or entries:
+        log.info("housekeeping: %d waitlist offers and %d waitlist entries ended", offers, entries)
     erased = apply_retention(session, retention, now=now)
     if any(erased.values()):
         log.info("housekeeping: retention %s", ", ".join(f"{count} {kind}" for kind, count in erased.items()))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus, WaitlistOffer
 from ..notify.messages import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
@@ -27,21 +27,68 @@ def enqueue_booked(session: Session, consultation: Consultation, now: datetime) 
 
 
 def enqueue_rescheduled(
-    session: Session, consultation: Consultation, now: datetime, previous_starts_at: datetime
+    session: Session,
+    consultation: Consultation,
+    now: datetime,
+    previous_starts_at: datetime,
+    previous_clinician_id: int,
 ) -> None:
     """In the reschedule's transaction: move the meeting, send updates (which name the time it had
-    before this move, however it moves later), plan reminders for the new time."""
+    before this move, however it moves later), plan reminders for the new time, offer the old one to
+    the waitlist."""
     _drop_pending_reminders(session, consultation, now)
     _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
     _add_mails(session, consultation, now, OutboxKind.UPDATE, previous=previous_starts_at)
     _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
+    enqueue_time_freed(session, consultation, now, previous_clinician_id, previous_starts_at)
 
 
 def enqueue_cancelled(session: Session, consultation: Consultation, now: datetime) -> None:
-    """In the cancellation's transaction: drop reminders, cancel the meeting, send cancellations."""
+    """In the cancellation's transaction: drop reminders, cancel the meeting, send cancellations, offer
+    the time to the waitlist."""
     _drop_pending_reminders(session, consultation, now)
     _add(session, consultation, now, OutboxKind.MEETING_CANCEL)
     _add_mails(session, consultation, now, OutboxKind.CANCELLATION)
+    enqueue_time_freed(session, consultation, now, consultation.clinician_id, consultation.starts_at)
+
+
+def enqueue_time_freed(
+    session: Session,
+    consultation: Consultation,
+    now: datetime,
+    clinician_id: int,
+    starts_at: datetime,
+    again_after: int | None = None,
+) -> None:
+    """Offer the time `consultation` freed (clinician_id, starts_at, its service) to the patients waiting
+    for it; `again_after`: once more, to those next in line, after offer `again_after` expired."""
+    key = _key(consultation, OutboxKind.WAITLIST_OFFERS, None, None, None)
+    if again_after is not None:
+        key += f":again:{again_after}"
+    message = _add(session, consultation, now, OutboxKind.WAITLIST_OFFERS, key=key)
+    message.payload = {
+        **message.payload,
+        "service_id": consultation.service_id,
+        "clinician_id": clinician_id,
+        "starts_at": starts_at.isoformat(),
+    }
+
+
+def enqueue_offer_mail(session: Session, offer: WaitlistOffer, kind: OutboxKind, now: datetime) -> None:
+    """Mail a waiting patient their offer (WAITLIST_OFFER_MAIL), or that it has gone (WAITLIST_GONE_MAIL),
+    hung on the consultation that freed the time."""
+    session.add(
+        OutboxMessage(
+            consultation_id=offer.freed_by_id,
+            kind=kind,
+            payload={"offer_id": offer.id},
+            due_at=now,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            idempotency_key=f"waitlist-offer:{offer.reference}:{kind}",
+            created_at=now,
+        )
+    )
 
 
 def enqueue_companion_invited(

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..privacy.retention import RetentionPeriods
+from ..scheduling.offers import OfferRules
 from ..scheduling.tokens import LinkKeys
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -49,6 +50,7 @@ class WorkerSettings:
     public_base_url: str
     noshow_after: timedelta
     retention: RetentionPeriods
+    waitlist: OfferRules
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
@@ -73,7 +75,13 @@ class WorkerSettings:
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
             noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
             retention=RetentionPeriods.from_config(config),
+            waitlist=OfferRules(
+                per_time=int(config["WAITLIST_OFFERS_PER_TIME"]),
+                lifetime=parse_duration(config["WAITLIST_OFFER_LIFETIME"]),
+            ),
         )
+        if settings.waitlist.per_time < 1:
+            raise ValueError("WAITLIST_OFFERS_PER_TIME must be positive")
         if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:
             raise ValueError(
                 "OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS and OUTBOX_TICK_SECONDS must be positive"

@@ -24,8 +24,8 @@ from ..logs import log_context
 from ..models import utcnow
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
+from .context import Context
 from .dispatch import dispatch
-from .effects import Context
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
 from .housekeeping import housekeep
 from .settings import WorkerSettings
@@ -55,7 +55,7 @@ class Worker:
                 reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
                 mail = mail_backend(self.settings.config, self.settings.instance_path)
                 try:
-                    ctx = Context(self.settings, mail)
+                    ctx = Context(self.settings, mail, db.engine)
                     return dispatch(db.session, ctx, self.worker_id, self.clock, self.stopping.is_set)
                 finally:
                     mail.close()
@@ -63,7 +63,8 @@ class Worker:
                 db.session.remove()
 
     def housekeep(self) -> None:
-        """Mark no-shows and apply retention (see jobs.housekeeping)."""
+        """Mark no-shows, end the waitlist's past offers and entries, and apply retention (see
+        jobs.housekeeping)."""
         settings = self.settings
         self._in_session(
             lambda: housekeep(

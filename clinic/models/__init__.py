@@ -18,6 +18,7 @@ from .scheduling import (
     TimeOff,
 )
 from .staff import LoginFailure, RecoveryCode, SessionEnd, StaffRole, StaffSession, StaffUser
+from .waitlist import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -37,6 +38,7 @@ __all__ = [
     "ImmutableNote",
     "LoginFailure",
     "NoteStatus",
+    "OfferStatus",
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
@@ -48,6 +50,9 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "TimeOff",
+    "WaitlistEntry",
+    "WaitlistOffer",
+    "WaitlistStatus",
     "WorkerHeartbeat",
     "clinician_service",
     "utcnow",

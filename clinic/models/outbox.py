@@ -20,6 +20,10 @@ class OutboxKind(enum.StrEnum):
     REMINDER = "mail.reminder"
     LINK = "mail.link"  # a booking's link, mailed again at the patient's request
     PLAN_REMINDERS = "reminders.plan"
+    # The waitlist's, hung on the consultation that freed a time: offer it, and tell each patient.
+    WAITLIST_OFFERS = "waitlist.offers"
+    WAITLIST_OFFER_MAIL = "mail.waitlist_offer"
+    WAITLIST_GONE_MAIL = "mail.waitlist_gone"
 
 
 class OutboxStatus(enum.StrEnum):

@@ -266,7 +266,7 @@ def format_start(starts_at: datetime, time_zone: str, language_code: str = "en")
 
 def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     """Subject, text and HTML of one mail, in the recipient's language and time zone."""
-    notice = _plain(notice)
+    notice = plain(notice)
     recipient, call_link = _recipient_and_link(notice, audience)
     lang = language(recipient.language)
     values = _values(notice, recipient, lang)
@@ -295,8 +295,8 @@ def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     subject = subject.format(**values)
     return Rendered(
         subject=subject,
-        text=_as_text(paragraphs, labelled, footer),
-        html=_as_html(lang.code, subject, paragraphs, labelled, footer),
+        text=as_text(paragraphs, labelled, footer),
+        html=as_html(lang.code, subject, paragraphs, labelled, footer),
     )
 
 
@@ -338,13 +338,11 @@ def _cancelled(lang: Language, audience: Audience, notice: Notice) -> list[str]:
     ]
 
 
-def _as_text(paragraphs: list[str], links: list[tuple[str, str]], footer: str) -> str:
+def as_text(paragraphs: list[str], links: list[tuple[str, str]], footer: str) -> str:
     return "\n\n".join([*paragraphs, *(f"{label}:\n{url}" for label, url in links), footer]) + "\n"
 
 
-def _as_html(
-    code: str, subject: str, paragraphs: list[str], links: list[tuple[str, str]], footer: str
-) -> str:
+def as_html(code: str, subject: str, paragraphs: list[str], links: list[tuple[str, str]], footer: str) -> str:
     lines = [
         "<!DOCTYPE html>",
         f'<html lang="{escape(code)}">',
@@ -370,7 +368,7 @@ def compose(
     now: datetime,
 ) -> EmailMessage:
     """The complete mail for one recipient; confirmations, updates and cancellations carry an invite."""
-    notice = _plain(notice)
+    notice = plain(notice)
     recipient, call_link = _recipient_and_link(notice, audience)
     rendered = render(kind, audience, notice)
     method = _INVITE_METHODS.get(kind)
@@ -406,14 +404,14 @@ def _invite_text(lang: Language, audience: Audience, link: str) -> str:
     return (lang.invite_host if audience is Audience.CLINICIAN else lang.invite_join).format(link=link)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """`value` (a Notice, a Recipient or a string) with hidden characters stripped from every string:
     names and service titles come from people, and no mail or invite may carry such characters."""
     if isinstance(value, str):
         return without_hidden(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(
-            value, **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            value, **{f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         )
     return value
 

@@ -7,7 +7,8 @@ What goes, and when (each period a RETENTION_*_DAYS setting):
   audit events that name them by id keep what they point at;
 - reasons for visit and cancel reasons, `reason` after the consultation's end;
 - booking requests' idempotency keys, `idempotency` after the request;
-- finished outbox messages (sent, dead or cancelled), `outbox` after they were due.
+- finished outbox messages (sent, dead or cancelled), `outbox` after they were due;
+- waitlist entries that ended (booked, left or expired), with their offers, `waitlist` after they ended.
 
 Kept: signed notes, part of the health record the law requires kept, and the audit trail, which
 holds ids and field names, never values, so nothing in it needs erasing and its chain still verifies.
@@ -23,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import SYSTEM
-from ..models import Companion, Consultation, IdempotencyKey, OutboxMessage, OutboxStatus, Patient
+from ..models import (
+    Companion,
+    Consultation,
+    IdempotencyKey,
+    OutboxMessage,
+    OutboxStatus,
+    Patient,
+    WaitlistEntry,
+)
 from ..models.transactions import write_transaction
 
 ANONYMISED_NAME = "Anonymised"
@@ -39,6 +48,7 @@ class RetentionPeriods:
     reason: timedelta
     idempotency: timedelta
     outbox: timedelta
+    waitlist: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "RetentionPeriods":
@@ -71,6 +81,9 @@ def apply_retention(session: Session, periods: RetentionPeriods, *, now: datetim
                 delete(OutboxMessage).where(
                     OutboxMessage.status.in_(_FINISHED), OutboxMessage.due_at < now - periods.outbox
                 ),
+            ),
+            "waitlist_entries": _rows(
+                session, delete(WaitlistEntry).where(WaitlistEntry.ended_at < now - periods.waitlist)
             ),
         }
         if any(counts.values()):

@@ -10,10 +10,10 @@ the backstop.
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from .holders import check_may_book, lock_holder
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
-from .tokens import LinkKeys, manage_token, new_link_seed, new_reference
+from .tokens import LinkKeys, manage_token, new_link_seed, unused_reference
 
 ALTERNATIVES_SHOWN = 5
 
@@ -76,12 +76,15 @@ def book(
     keys: LinkKeys,
     actor: Actor,
     max_per_email: int | None = None,
+    on_booked: Callable[[Session, Consultation], None] | None = None,
 ) -> Booked:
     """Book the requested time, or raise SlotTaken (with the next free times) or SlotUnavailable;
     AlreadyBooked if the patient holds a consultation at that time, TooManyBookings if their e-mail
     address holds `max_per_email` future bookings already (None: no cap, as for staff).
 
     A request carrying an idempotency key that was seen before returns the booking it made.
+    `on_booked` runs in the booking's transaction, before it commits (a waitlist offer is marked
+    taken there); whatever it raises undoes the booking.
     """
     fingerprint = _fingerprint(request)
     begin_write(session)
@@ -97,6 +100,8 @@ def book(
             lock_clinicians(session, clinician_id)
             if is_free(session, service, request.start, now, clinician_id):
                 consultation = _insert(session, service, clinician_id, request, fingerprint, now, keys, actor)
+                if on_booked is not None:
+                    on_booked(session, consultation)
                 commit_as_written(session)
                 return Booked(consultation, manage_token(keys, consultation))
         session.rollback()
@@ -178,7 +183,7 @@ def _insert(
 ) -> Consultation:
     consultation = Consultation(
         uuid=str(uuid.uuid4()),
-        reference=_unused_reference(session),
+        reference=unused_reference(session, Consultation.reference),
         patient=_patient(request.patient, now),
         clinician_id=clinician_id,
         service=service,
@@ -238,13 +243,6 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
         language=details.language,
         created_at=now,
     )
-
-
-def _unused_reference(session: Session) -> str:
-    while True:
-        reference = new_reference()
-        if session.scalar(select(Consultation.id).where(Consultation.reference == reference)) is None:
-            return reference
 
 
 def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:

@@ -101,3 +101,25 @@ class MeetingNotReady(NotNow):
     """The video meeting is still being made (its outbox message has not run yet)."""
 
     code = "meeting_not_ready"
+
+
+class OfferEnded(BookingError):
+    """A waitlist offer that can no longer be taken: the patient may book `service_id` another way."""
+
+    code = "offer_ended"
+
+    def __init__(self, message: str, *, service_id: int):
+        super().__init__(message)
+        self.service_id = service_id
+
+
+class OfferGone(OfferEnded):
+    """Someone else took the time offered, or it was no longer free."""
+
+    code = "offer_gone"
+
+
+class OfferExpired(OfferEnded):
+    """Nobody confirmed the offer in time, or the time has passed."""
+
+    code = "offer_expired"

@@ -131,11 +131,11 @@ def reschedule(
                 session, patient.email, patient.birth_date, new_start, new_end, moving=consultation.id
             )
         changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
-        previous_start = consultation.starts_at
+        previous_start, previous_clinician = consultation.starts_at, consultation.clinician_id
         consultation.clinician_id = target
         place(consultation, service, new_start)
         consultation.invite_sequence += 1
-        outbox.enqueue_rescheduled(session, consultation, now, previous_start)
+        outbox.enqueue_rescheduled(session, consultation, now, previous_start, previous_clinician)
         record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
     return consultation
 

@@ -1,4 +1,5 @@
-"""Public references, the tokens of manage links and companions' join links, and the links themselves."""
+"""Public references, the tokens of manage links, companions' join links and the waitlist's links, and the
+links themselves."""
 
 import hashlib
 import hmac
@@ -9,9 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
 from ..keys import derived_key, secret_keys
-from ..links import companion_url, manage_url
-from ..models import Companion, Consultation
+from ..links import companion_url, manage_url, offer_url, waitlist_url
+from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer
 
 # No 0/O, 1/I/L: references are read out over the phone.
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -21,6 +25,14 @@ def new_reference() -> str:
     """A reference like K7F-3QZ9 (31**7, about 2**34, values)."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(7))
     return f"{chars[:3]}-{chars[3:]}"
+
+
+def unused_reference(session: Session, column: InstrumentedAttribute[str]) -> str:
+    """A new reference that no row holds in `column` (a booking's, a waitlist entry's or an offer's)."""
+    while True:
+        reference = new_reference()
+        if session.scalar(select(column).where(column == reference)) is None:
+            return reference
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,16 @@ def companion_token(keys: LinkKeys, companion: Companion) -> str:
     return _derived(keys.keys[0], "companion-link", companion.link_seed)
 
 
+def waitlist_token(keys: LinkKeys, entry: WaitlistEntry) -> str:
+    """The secret of a waitlist entry's link (to leave the list), derived like the manage token."""
+    return _derived(keys.keys[0], "waitlist-link", entry.link_seed)
+
+
+def offer_token(keys: LinkKeys, offer: WaitlistOffer) -> str:
+    """The secret of a waitlist offer's link (to book the time offered), derived like the manage token."""
+    return _derived(keys.keys[0], "offer-link", offer.link_seed)
+
+
 def _derived(key: str, purpose: str, seed: str) -> str:
     digest = hmac.new(key.encode(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -85,6 +107,26 @@ def manage_link(consultation: Consultation, *, base_url: str, keys: LinkKeys) ->
 def companion_link(companion: Companion, *, base_url: str, keys: LinkKeys) -> str:
     """The companion's own join link: in their mails, or read out by staff over the phone."""
     return companion_url(base_url, companion.consultation.reference, companion_token(keys, companion))
+
+
+def waitlist_link(entry: WaitlistEntry, *, base_url: str, keys: LinkKeys) -> str:
+    """The patient's link to their place on the waitlist: in the mail that confirms it, and in offers."""
+    return waitlist_url(base_url, entry.reference, waitlist_token(keys, entry))
+
+
+def offer_link(offer: WaitlistOffer, *, base_url: str, keys: LinkKeys) -> str:
+    """The link that books an offered time in one step: in the offer's mail only."""
+    return offer_url(base_url, offer.reference, offer_token(keys, offer))
+
+
+def waitlist_link_opens(token: object, entry: WaitlistEntry, *, keys: LinkKeys) -> bool:
+    """Whether `token` opens the waitlist entry's link."""
+    return _token_matches(token, keys, "waitlist-link", entry.link_seed)
+
+
+def offer_link_opens(token: object, offer: WaitlistOffer, *, keys: LinkKeys) -> bool:
+    """Whether `token` opens the offer's link (which says so once the offer has ended)."""
+    return _token_matches(token, keys, "offer-link", offer.link_seed)
 
 
 def link_reference(reference: object) -> str | None:

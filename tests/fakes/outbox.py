@@ -17,7 +17,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import func, select
 
 from clinic.extensions import db
-from clinic.jobs.effects import Context
+from clinic.jobs.context import Context
 from clinic.jobs.worker import Worker
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus, Service
 from clinic.notify.mail import mail_backend
@@ -59,7 +59,7 @@ class OutboxDriver:
     def context(self) -> Context:
         """What a worker's effects use, for tests that run single messages by hand."""
         settings = self.worker().settings
-        return Context(settings, mail_backend(settings.config, settings.instance_path))
+        return Context(settings, mail_backend(settings.config, settings.instance_path), db.engine)
 
     def drain(self, *, until: datetime | None = None) -> int:
         """Run everything due now; with `until`, also everything falling due up to then. Returns runs."""

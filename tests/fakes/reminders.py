@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from clinic.jobs.claims import UNFINISHED
-from clinic.jobs.effects import message_id_for
+from clinic.jobs.context import message_id_for
 from clinic.jobs.outbox import plan_reminders
 from clinic.models import (
     Clinician,

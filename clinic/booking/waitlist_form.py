@@ -1,0 +1,51 @@
+"""The form to join a service's waitlist: the days that would suit, and the patient's details."""
+
+from datetime import date
+
+from wtforms import DateField
+from wtforms.validators import InputRequired
+
+from ..scheduling.waitlist import WaitlistRequest
+from .forms import ClinicianField, IdField, PatientFields, TimeZoneField, default_time_zone
+
+
+class DayField(DateField):
+    """A day picked in the browser's date input (typed as 2026-03-14 where there is none)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata([value[:20] for value in valuelist])
+        except ValueError:
+            self.data = None
+            raise ValueError("Enter a real date, for example 2026-03-14.") from None
+
+
+class WaitlistForm(PatientFields):
+    """Joining the waitlist of a service, with one clinician or any, for the days from first to last."""
+
+    service = IdField(
+        validators=[InputRequired("Choose a service.")], invalid="Choose a service from the list."
+    )
+    clinician = ClinicianField(
+        validators=[InputRequired("Choose a clinician, or any clinician.")],
+        invalid="Choose a clinician from the list.",
+    )
+    time_zone = TimeZoneField("Your time zone", default=default_time_zone)
+    first_day = DayField("From", validators=[InputRequired("Enter the first day that would suit you.")])
+    last_day = DayField("Until", validators=[InputRequired("Enter the last day that would suit you.")])
+
+    def checked_request(self, today: date) -> WaitlistRequest | None:
+        """The request to join; None, with the errors beside their fields, if anything is wrong (the
+        days are checked against the service when joining: see join_waitlist)."""
+        valid = self.validate()
+        patient = self.checked_patient(today)
+        if not valid or patient is None:
+            return None
+        return WaitlistRequest(
+            service_id=self.service.data,
+            first_day=self.first_day.data,
+            last_day=self.last_day.data,
+            patient=patient,
+            consent=self.consent_given(),
+            clinician_id=self.clinician.data,
+        )

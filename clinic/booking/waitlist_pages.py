@@ -1,0 +1,140 @@
+"""The waitlist's pages: joining it when no time suits, the entry's link (to leave), and an offer's link,
+which books the time offered in one step."""
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..errors import status_for
+from ..extensions import db
+from ..links import OFFER_PATH, WAITLIST_PATH, waitlist_url
+from ..models import OfferStatus, WaitlistOffer, utcnow
+from ..scheduling.availability import active_service, service_clinicians
+from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
+from ..scheduling.offers import take_offer
+from ..scheduling.patients import InvalidDetails
+from ..scheduling.timezones import zone_label
+from ..scheduling.waitlist import join_waitlist, leave_waitlist
+from .access import link_keys, offered, patient_actor, waitlisted
+from .arrival import arriving, entered
+from .calendar import local_day
+from .link_tokens import MANAGE, OFFER, WAITLIST
+from .views import bp
+from .waitlist_form import WaitlistForm
+
+bp.add_app_template_filter(local_day)
+
+
+@bp.get("/book/waitlist")
+def waitlist_form() -> ResponseReturnValue:
+    return _form_page(WaitlistForm(request.args))
+
+
+@bp.post("/book/waitlist")
+def join() -> ResponseReturnValue:
+    form = WaitlistForm()
+    today = utcnow().astimezone(form.time_zone.chosen(form, _default_zone())).date()
+    wanted = form.checked_request(today)
+    if wanted is None:
+        return _form_page(form)
+    try:
+        joined = join_waitlist(db.session, wanted, now=utcnow(), keys=link_keys(), actor=patient_actor())
+    except InvalidDetails as invalid:  # days that do not fit the service
+        for name, message in invalid.errors.items():
+            form[name].errors.append(message)
+        return _form_page(form)
+    WAITLIST.remember(joined.entry.reference, joined.token)
+    return redirect(url_for(".joined", reference=joined.entry.reference), 303)
+
+
+@bp.get("/book/waitlist/joined/<reference>")
+def joined(reference: str) -> ResponseReturnValue:
+    entry = waitlisted(reference)
+    link = waitlist_url(current_app.config["PUBLIC_BASE_URL"], entry.reference, WAITLIST.token_for(reference))
+    return render_template("booking/waitlist_joined.html", entry=entry, link=link)
+
+
+@bp.get(WAITLIST_PATH)
+def waitlist_entry(reference: str) -> ResponseReturnValue:
+    if landing := arriving(reference, WAITLIST, waitlisted, ".waitlist_entry", "place on the waitlist"):
+        return landing
+    return render_template("booking/waitlist_entry.html", entry=waitlisted(reference))
+
+
+@bp.post(WAITLIST_PATH)
+def open_waitlist_entry(reference: str) -> ResponseReturnValue:
+    return entered(reference, WAITLIST, waitlisted, ".waitlist_entry", "place on the waitlist")
+
+
+@bp.post(f"{WAITLIST_PATH}/leave")
+def leave(reference: str) -> ResponseReturnValue:
+    entry = leave_waitlist(db.session, waitlisted(reference).id, now=utcnow(), actor=patient_actor())
+    return render_template("booking/waitlist_entry.html", entry=entry)
+
+
+@bp.get(OFFER_PATH)
+def offer(reference: str) -> ResponseReturnValue:
+    if landing := arriving(reference, OFFER, offered, ".offer", "offer"):
+        return landing
+    return _offer_page(offered(reference))
+
+
+@bp.post(OFFER_PATH)
+def open_offer(reference: str) -> ResponseReturnValue:
+    return entered(reference, OFFER, offered, ".offer", "offer")
+
+
+@bp.post(f"{OFFER_PATH}/book")
+def take(reference: str) -> ResponseReturnValue:
+    offer = offered(reference)
+    config = current_app.config
+    try:
+        booked = take_offer(
+            db.session,
+            offer.id,
+            now=utcnow(),
+            keys=link_keys(),
+            actor=patient_actor(),
+            max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
+        )
+    except (OfferEnded, AlreadyBooked) as refusal:
+        return _offer_page(offered(reference), refusal), status_for(refusal)
+    MANAGE.remember(booked.consultation.reference, booked.manage_token)
+    return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
+
+
+def _offer_page(offer: WaitlistOffer, refusal: Exception | None = None) -> str:
+    now = utcnow()
+    open_now = offer.status is OfferStatus.OFFERED and now < offer.expires_at and refusal is None
+    return render_template(
+        "booking/waitlist_offer.html",
+        offer=offer,
+        entry=offer.entry,
+        open_now=open_now,
+        refusal=refusal,
+        now=now,
+    )
+
+
+def _form_page(form: WaitlistForm) -> ResponseReturnValue:
+    """The form, with the service and the clinicians to choose from; 422 when it shows errors."""
+    try:
+        service = active_service(db.session, form.service.data)
+    except NotFound as missing:
+        return render_template("error.html", code=404, message=str(missing)), 404
+    clinicians = service_clinicians(db.session, service)
+    if form.clinician.data is not None and form.clinician.data not in {c.id for c in clinicians}:
+        form.clinician.errors.append("Choose a clinician from the list.")
+    tz = form.time_zone.chosen(form, _default_zone())
+    page = render_template(
+        "booking/waitlist.html",
+        form=form,
+        service=service,
+        clinicians=clinicians,
+        zone=tz,
+        zone_name=zone_label(tz, utcnow()),
+    )
+    return page, 422 if form.errors else 200
+
+
+def _default_zone() -> str:
+    return current_app.config["DEFAULT_TIME_ZONE"]

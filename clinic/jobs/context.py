@@ -1,0 +1,40 @@
+"""What every outbox effect is given and gives back: its `Context` and its `Result`."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ..models import Consultation, OutboxMessage, OutboxStatus
+from ..notify.mail import MailBackend, make_message_id
+from .settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class Context:
+    """What effects use: the settings, the mail backend of this worker thread, and the database, which
+    the waitlist's mails read their offer from (the rest have their consultation loaded for them)."""
+
+    settings: WorkerSettings
+    mail: MailBackend
+    bind: Engine
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a message ended; `apply` changes the consultation in the transaction that records it."""
+
+    status: OutboxStatus = OutboxStatus.DONE
+    outcome: str | None = None
+    error: str | None = None
+    apply: Callable[[Session, Consultation], None] | None = None
+
+
+Effect = Callable[[Context, OutboxMessage, Consultation, datetime], Result]
+
+
+def message_id_for(message: OutboxMessage, domain: str) -> str:
+    """The Message-ID of an outbox mail: every send of the same row, retries included, carries it."""
+    return make_message_id(f"outbox:{message.idempotency_key}", domain)

@@ -1,0 +1,87 @@
+"""The waitlist's outbox effects: offering a freed time, and mailing each offer (or its end) to its
+patient."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session, joinedload
+
+from ..links import booking_url
+from ..models import (
+    Consultation,
+    OfferStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Service,
+    WaitlistOffer,
+)
+from ..notify.messages import Recipient
+from ..notify.offers import OfferMail, OfferNotice, compose_offer_mail
+from ..scheduling.offers import FreedTime, offer_freed_time
+from ..scheduling.tokens import offer_link, waitlist_link
+from .context import Context, Result, message_id_for
+from .settings import WorkerSettings
+
+
+def make_offers(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
+    """Offer the time the consultation freed to the first patients waiting for it (see `offers`)."""
+    payload = message.payload
+    freed = FreedTime(
+        payload["service_id"], payload["clinician_id"], datetime.fromisoformat(payload["starts_at"])
+    )
+
+    def offer(session: Session, locked: Consultation) -> None:
+        offer_freed_time(session, freed, locked, now=now, rules=ctx.settings.waitlist)
+
+    return Result(apply=offer)
+
+
+_OFFER_MAILS = {
+    OutboxKind.WAITLIST_OFFER_MAIL: OfferMail.OFFER,
+    OutboxKind.WAITLIST_GONE_MAIL: OfferMail.GONE,
+}
+# The status an offer must still have for its mail to be worth sending.
+_STILL = {OfferMail.OFFER: OfferStatus.OFFERED, OfferMail.GONE: OfferStatus.GONE}
+
+
+def send_offer_mail(
+    ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime
+) -> Result:
+    """Mail a waiting patient the time offered to them, or that it has gone, while that is still so."""
+    kind = _OFFER_MAILS[message.kind]
+    with Session(ctx.bind) as reader:
+        offer = reader.get(
+            WaitlistOffer,
+            message.payload["offer_id"],
+            options=[
+                joinedload(WaitlistOffer.entry),
+                joinedload(WaitlistOffer.clinician),
+                joinedload(WaitlistOffer.service).joinedload(Service.department),
+            ],
+        )
+        if offer is None or offer.status is not _STILL[kind]:
+            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+        if kind is OfferMail.OFFER and now >= offer.expires_at:
+            return Result(outcome="expired")
+        notice = _offer_notice(ctx.settings, offer)
+    settings = ctx.settings
+    message_id = message_id_for(message, settings.invite_domain)
+    ctx.mail.send(compose_offer_mail(kind, notice, sender=settings.mail_from, message_id=message_id, now=now))
+    return Result()
+
+
+def _offer_notice(settings: WorkerSettings, offer: WaitlistOffer) -> OfferNotice:
+    entry, service, base_url, keys = offer.entry, offer.service, settings.public_base_url, settings.link_keys
+    return OfferNotice(
+        patient=Recipient(entry.name, entry.email, entry.time_zone, entry.language),
+        hospital_name=settings.hospital_name,
+        service_name=service.name,
+        clinician_name=offer.clinician.display_name,
+        starts_at=offer.starts_at,
+        minutes=service.duration_minutes,
+        expires_at=offer.expires_at,
+        offer_url=offer_link(offer, base_url=base_url, keys=keys),
+        leave_url=waitlist_link(entry, base_url=base_url, keys=keys),
+        book_url=booking_url(base_url, service.id),
+        contact_phone=service.department.contact_phone,
+    )

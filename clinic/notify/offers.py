@@ -1,0 +1,93 @@
+"""What the waitlist's mails say: a freed time offered, and an offered time gone to someone else.
+
+Like every mail (see `messages`), they name the hospital, the service, the clinician and the time,
+nothing more: `OfferNotice` has no field for a reason for visit or a note.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from .mail import build_message, recipient_address
+from .messages import Recipient, as_html, as_text, format_start, plain
+
+
+class OfferMail(enum.StrEnum):
+    OFFER = "offer"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class OfferNotice:
+    """The facts about one offer that its mails may mention."""
+
+    patient: Recipient
+    hospital_name: str
+    service_name: str
+    clinician_name: str
+    starts_at: datetime
+    minutes: int
+    expires_at: datetime
+    offer_url: str  # books the time in one step
+    leave_url: str  # leaves the waitlist
+    book_url: str  # the booking pages of the same service
+    contact_phone: str = ""
+
+
+_SUBJECTS = {
+    OfferMail.OFFER: "A video consultation time is free for you – {hospital}",
+    OfferMail.GONE: "The time we offered you has gone – {hospital}",
+}
+_BODIES = {
+    OfferMail.OFFER: (
+        "A time has become free for the video consultation you are waiting for: {when}.",
+        "Service: {service}\nWith: {clinician}\nLength: {minutes} minutes",
+        "We have offered this time to a few people on the waitlist: the first to book it gets it. "
+        "This offer ends on {expires}. If the time does not suit you, do nothing: you stay on the waitlist.",
+    ),
+    OfferMail.GONE: (
+        "The time we offered you, {when}, has been booked by someone else on the waitlist.",
+        "You are still on the waitlist: we will e-mail you if another time becomes free. "
+        "You can also book another time now.",
+    ),
+}
+_LINKS = {
+    OfferMail.OFFER: (("Book this time", "offer_url"), ("Leave the waitlist", "leave_url")),
+    OfferMail.GONE: (("Book another time", "book_url"), ("Leave the waitlist", "leave_url")),
+}
+
+
+def compose_offer_mail(
+    kind: OfferMail, notice: OfferNotice, *, sender: str, message_id: str, now: datetime
+) -> EmailMessage:
+    """The complete mail of an offer (or of its end) to the waiting patient, in their time zone."""
+    notice = plain(notice)
+    patient = notice.patient
+
+    def when(moment: datetime) -> str:
+        return format_start(moment, patient.time_zone, patient.language)
+
+    values = {
+        "hospital": notice.hospital_name,
+        "when": when(notice.starts_at),
+        "expires": when(notice.expires_at),
+        "service": notice.service_name,
+        "clinician": notice.clinician_name,
+        "minutes": notice.minutes,
+    }
+    subject = _SUBJECTS[kind].format(**values)
+    paragraphs = [f"Hello {patient.name},", *(text.format(**values) for text in _BODIES[kind])]
+    if notice.contact_phone:
+        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
+    links = [(label, getattr(notice, field)) for label, field in _LINKS[kind]]
+    footer = f"This is an automatic message from {notice.hospital_name}."
+    return build_message(
+        sender=sender,
+        to=recipient_address(patient.name, patient.email),
+        subject=subject,
+        text=as_text(paragraphs, links, footer),
+        html=as_html(patient.language, subject, paragraphs, links, footer),
+        message_id=message_id,
+        date=now,
+    )

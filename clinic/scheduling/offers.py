@@ -1,0 +1,303 @@
+"""Offers of freed times to the waitlist: made by the outbox worker when a cancellation or a move frees a
+time, taken in one step through the booking transaction, ended when taken by another or not in time.
+
+The first patient to take an offer books the time; the others' offers of it are gone, and they are told
+so by mail. Nobody is offered the same time twice (a unique constraint on entry, clinician and start).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import SYSTEM, Actor
+from ..jobs import outbox
+from ..models import (
+    Consultation,
+    OfferStatus,
+    OutboxKind,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
+from ..models.transactions import write_transaction
+from .availability import active_service, is_free
+from .booking import Booked, BookingRequest, Consent, book
+from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
+from .patients import PatientDetails
+from .tokens import LinkKeys, link_reference, new_link_seed, offer_link_opens, unused_reference
+
+
+@dataclass(frozen=True)
+class OfferRules:
+    """How many waiting patients one freed time is offered to at once, and for how long."""
+
+    per_time: int
+    lifetime: timedelta
+
+
+@dataclass(frozen=True)
+class FreedTime:
+    service_id: int
+    clinician_id: int
+    starts_at: datetime
+
+
+def offer_freed_time(
+    session: Session, freed: FreedTime, freed_by: Consultation, *, now: datetime, rules: OfferRules
+) -> list[WaitlistOffer]:
+    """In the caller's write transaction: offer the freed time, if it is still free, to the first waiting
+    patients it suits who were not offered it before, up to `rules.per_time` offers open at once, and
+    have each mailed; returns the new offers."""
+    try:
+        service = active_service(session, freed.service_id)
+    except NotFound:
+        return []
+    if not is_free(session, service, freed.starts_at, now, freed.clinician_id):
+        return []
+    wanted = rules.per_time - _open_offers(session, freed, now)
+    made = []
+    for entry in _waiting_for(session, freed, max(wanted, 0)):
+        offer = _new_offer(session, entry, freed, freed_by, now, rules.lifetime)
+        if offer is not None:
+            outbox.enqueue_offer_mail(session, offer, OutboxKind.WAITLIST_OFFER_MAIL, now)
+            _record(session, offer, "waitlist.offered", now, SYSTEM, freed_by=freed_by.id)
+            made.append(offer)
+    return made
+
+
+def offer_for_token(session: Session, reference: str, token: str, *, keys: LinkKeys) -> WaitlistOffer:
+    """The offer a link names (whatever became of it), or NotFound for a wrong or unknown token."""
+    ref = link_reference(reference)
+    offer = ref and session.scalar(select(WaitlistOffer).where(WaitlistOffer.reference == ref))
+    if not (offer and offer_link_opens(token, offer, keys=keys)):
+        raise NotFound("No offer matches this link.")
+    return offer
+
+
+def take_offer(
+    session: Session,
+    offer_id: int,
+    *,
+    now: datetime,
+    keys: LinkKeys,
+    actor: Actor,
+    max_per_email: int | None = None,
+) -> Booked:
+    """Book the offered time for its patient through the booking transaction (its lock and re-check),
+    marking the offer taken and the other offers of the time gone in the same transaction.
+
+    OfferGone if another patient took the time or it is no longer free, OfferExpired if it ended
+    unanswered; a second click on a taken offer returns its booking. The booking's own refusals
+    (AlreadyBooked, TooManyBookings) pass through, leaving the offer open.
+    """
+    offer = session.get(WaitlistOffer, offer_id, populate_existing=True)
+    if offer is None:
+        raise NotFound("No offer matches this link.")
+    _check_open(offer, now)
+    offer_id, entry_id, service_id = offer.id, offer.entry_id, offer.service_id
+
+    def mark_taken(session: Session, consultation: Consultation) -> None:
+        # The entry's row before its offers', in the order leave_waitlist takes them.
+        session.get(WaitlistEntry, entry_id, with_for_update=True, populate_existing=True)
+        locked = session.get(WaitlistOffer, offer_id, with_for_update=True, populate_existing=True)
+        _check_open(locked, now, taken_ok=False)
+        _taken(session, locked, consultation, now, actor)
+
+    try:
+        return book(
+            session,
+            _booking_request(offer),
+            now=now,
+            keys=keys,
+            actor=actor,
+            max_per_email=max_per_email,
+            on_booked=mark_taken,
+        )
+    except SlotUnavailable:
+        _end_unavailable(session, offer_id, now)
+        raise OfferGone("Sorry, that time has gone. Please choose another.", service_id=service_id) from None
+
+
+def _check_open(offer: WaitlistOffer, now: datetime, *, taken_ok: bool = True) -> None:
+    """Raise OfferGone or OfferExpired unless the offer may still be taken (or, `taken_ok`, was taken)."""
+    if offer.status is OfferStatus.TAKEN and taken_ok:
+        return
+    if offer.status in (OfferStatus.GONE, OfferStatus.TAKEN):
+        raise OfferGone("Sorry, that time has gone to someone else.", service_id=offer.service_id)
+    if offer.status is OfferStatus.EXPIRED or now >= offer.expires_at:
+        raise OfferExpired("Sorry, this offer has ended.", service_id=offer.service_id)
+
+
+def expire_offers(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """End the offers nobody took in time, and offer each time still free to those next in line;
+    returns how many ended."""
+    with write_transaction(session):
+        ended = session.scalars(
+            select(WaitlistOffer)
+            .where(WaitlistOffer.status == OfferStatus.OFFERED, WaitlistOffer.expires_at <= now)
+            .order_by(WaitlistOffer.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        last_of_time: dict[tuple[int, datetime], WaitlistOffer] = {}
+        for offer in ended:
+            offer.status, offer.decided_at = OfferStatus.EXPIRED, now
+            _record(session, offer, "waitlist.offer_expired", now, SYSTEM)
+            last_of_time[offer.clinician_id, offer.starts_at] = offer
+        for offer in last_of_time.values():
+            if offer.starts_at > now:  # the offer job checks that it is still free
+                freed_by = session.get(Consultation, offer.freed_by_id)
+                outbox.enqueue_time_freed(
+                    session, freed_by, now, offer.clinician_id, offer.starts_at, again_after=offer.id
+                )
+    return len(ended)
+
+
+def _open_offers(session: Session, freed: FreedTime, now: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(WaitlistOffer)
+        .where(
+            WaitlistOffer.clinician_id == freed.clinician_id,
+            WaitlistOffer.starts_at == freed.starts_at,
+            WaitlistOffer.status == OfferStatus.OFFERED,
+            WaitlistOffer.expires_at > now,
+        )
+    )
+
+
+def _waiting_for(session: Session, freed: FreedTime, limit: int) -> list[WaitlistEntry]:
+    """The first `limit` entries, oldest first, waiting for this time and not offered it before."""
+    if limit == 0:
+        return []
+    offered_before = (
+        select(WaitlistOffer.id)
+        .where(
+            WaitlistOffer.entry_id == WaitlistEntry.id,
+            WaitlistOffer.clinician_id == freed.clinician_id,
+            WaitlistOffer.starts_at == freed.starts_at,
+        )
+        .exists()
+    )
+    query = (
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.service_id == freed.service_id,
+            WaitlistEntry.status == WaitlistStatus.WAITING,
+            or_(WaitlistEntry.clinician_id.is_(None), WaitlistEntry.clinician_id == freed.clinician_id),
+            WaitlistEntry.window_starts_at <= freed.starts_at,
+            WaitlistEntry.window_ends_at > freed.starts_at,
+            ~offered_before,
+        )
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        .limit(limit)
+        # An entry being left or booked this moment is skipped: it would get an offer it no longer wants.
+        .with_for_update(skip_locked=True, of=WaitlistEntry)
+    )
+    return list(session.scalars(query))
+
+
+def _new_offer(
+    session: Session,
+    entry: WaitlistEntry,
+    freed: FreedTime,
+    freed_by: Consultation,
+    now: datetime,
+    lifetime: timedelta,
+) -> WaitlistOffer | None:
+    """The offer, or None if a run racing this one offered the patient this time a moment ago."""
+    offer = WaitlistOffer(
+        reference=unused_reference(session, WaitlistOffer.reference),
+        entry_id=entry.id,
+        freed_by_id=freed_by.id,
+        service_id=freed.service_id,
+        clinician_id=freed.clinician_id,
+        starts_at=freed.starts_at,
+        status=OfferStatus.OFFERED,
+        expires_at=min(now + lifetime, freed.starts_at),
+        link_seed=new_link_seed(),
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():  # the unique constraint is the judge: only this insert is undone
+            session.add(offer)
+    except IntegrityError:
+        return None
+    return offer
+
+
+def _taken(
+    session: Session, offer: WaitlistOffer, consultation: Consultation, now: datetime, actor: Actor
+) -> None:
+    """Record the offer taken and its patient booked; the other open offers of the time are gone (and
+    their patients told), and this patient's offers of other times are withdrawn."""
+    offer.status, offer.decided_at, offer.consultation_id = OfferStatus.TAKEN, now, consultation.id
+    entry = offer.entry
+    entry.status, entry.ended_at = WaitlistStatus.BOOKED, now
+    same_time = and_(
+        WaitlistOffer.clinician_id == offer.clinician_id, WaitlistOffer.starts_at == offer.starts_at
+    )
+    others = session.scalars(
+        select(WaitlistOffer)
+        .where(
+            WaitlistOffer.status == OfferStatus.OFFERED,
+            WaitlistOffer.id != offer.id,
+            or_(same_time, WaitlistOffer.entry_id == entry.id),
+        )
+        .with_for_update()
+    ).all()
+    for other in others:
+        other.status, other.decided_at = OfferStatus.GONE, now
+        if other.entry_id != entry.id:
+            outbox.enqueue_offer_mail(session, other, OutboxKind.WAITLIST_GONE_MAIL, now)
+            _record(session, other, "waitlist.offer_gone", now, SYSTEM)
+    _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
+
+
+def _end_unavailable(session: Session, offer_id: int, now: datetime) -> None:
+    """The offer's time was not free when its patient took it: the offer is gone."""
+    with write_transaction(session):
+        ended = session.execute(
+            update(WaitlistOffer)
+            .where(WaitlistOffer.id == offer_id, WaitlistOffer.status == OfferStatus.OFFERED)
+            .values(status=OfferStatus.GONE, decided_at=now)
+        ).rowcount
+        if ended:
+            _record(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
+
+
+def _booking_request(offer: WaitlistOffer) -> BookingRequest:
+    """The booking an offer makes: its time, for the details the patient gave when joining the list.
+
+    Its idempotency key is the offer's, so a second click returns the booking the first one made.
+    """
+    entry = offer.entry
+    return BookingRequest(
+        service_id=offer.service_id,
+        start=offer.starts_at,
+        clinician_id=offer.clinician_id,
+        patient=PatientDetails(
+            entry.name, entry.email, entry.phone, entry.birth_date, entry.time_zone, entry.language
+        ),
+        idempotency_key=f"waitlist-offer:{offer.reference}",
+        consent=Consent(entry.consent_notice_version, entry.consent_method),
+    )
+
+
+def _record(
+    session: Session, offer: WaitlistOffer, action: str, now: datetime, actor: Actor, **ids: int
+) -> None:
+    details = {"reference": offer.reference, "entry_id": offer.entry_id, "clinician_id": offer.clinician_id}
+    audit.record(
+        session,
+        actor,
+        action,
+        entity_type="waitlist_offer",
+        entity_id=offer.id,
+        now=now,
+        details={**details, **ids},
+    )

@@ -1,0 +1,160 @@
+"""The waitlist: joining it for a range of dates when no time suits, leaving it from its link, and
+entries ending when their dates have gone by. Offers of freed times are in `offers`."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import SYSTEM, Actor
+from ..models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from ..models.transactions import write_transaction
+from .availability import active_service, service_clinicians
+from .booking import Consent
+from .errors import NotFound
+from .patients import InvalidDetails, PatientDetails
+from .timezones import day_bounds, zone
+from .tokens import (
+    LinkKeys,
+    link_reference,
+    new_link_seed,
+    unused_reference,
+    waitlist_link_opens,
+    waitlist_token,
+)
+
+
+@dataclass(frozen=True)
+class WaitlistRequest:
+    """A patient's wish to be offered a time of a service (with a clinician, or any) on these days,
+    which are dates in the patient's own zone."""
+
+    service_id: int
+    first_day: date
+    last_day: date
+    patient: PatientDetails
+    consent: Consent
+    clinician_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Joined:
+    entry: WaitlistEntry
+    token: str  # of the entry's link, to leave the list
+
+
+def join_waitlist(
+    session: Session, request: WaitlistRequest, *, now: datetime, keys: LinkKeys, actor: Actor
+) -> Joined:
+    """Put the patient on the service's waitlist; NotFound for a service or clinician not offered,
+    InvalidDetails (naming first_day or last_day) for dates that are past, reversed or too far ahead."""
+    with write_transaction(session):
+        service = active_service(session, request.service_id)
+        if request.clinician_id is not None:
+            service_clinicians(session, service, request.clinician_id)
+        tz = zone(request.patient.time_zone)
+        _check_days(request.first_day, request.last_day, now.astimezone(tz).date(), service.horizon_days)
+        details = request.patient
+        entry = WaitlistEntry(
+            reference=unused_reference(session, WaitlistEntry.reference),
+            service_id=service.id,
+            clinician_id=request.clinician_id,
+            window_starts_at=day_bounds(request.first_day, tz)[0],
+            window_ends_at=day_bounds(request.last_day, tz)[1],
+            name=details.name,
+            email=details.email,
+            phone=details.phone,
+            birth_date=details.birth_date,
+            time_zone=details.time_zone,
+            language=details.language,
+            consent_notice_version=request.consent.notice_version,
+            consent_method=request.consent.method,
+            consent_given_at=now,
+            link_seed=new_link_seed(),
+            status=WaitlistStatus.WAITING,
+            created_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        record_entry_event(
+            session,
+            entry,
+            "waitlist.joined",
+            now,
+            actor,
+            service_id=service.id,
+            privacy_notice=request.consent.notice_version,
+            consent=request.consent.method.value,
+        )
+        token = waitlist_token(keys, entry)
+    return Joined(entry, token)
+
+
+def entry_for_token(session: Session, reference: str, token: str, *, keys: LinkKeys) -> WaitlistEntry:
+    """The waitlist entry a link names, or NotFound for a wrong or unknown token."""
+    ref = link_reference(reference)
+    entry = ref and session.scalar(select(WaitlistEntry).where(WaitlistEntry.reference == ref))
+    if not (entry and waitlist_link_opens(token, entry, keys=keys)):
+        raise NotFound("No place on a waitlist matches this link.")
+    return entry
+
+
+def leave_waitlist(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> WaitlistEntry:
+    """Take a waiting patient off the list, withdrawing the offers they have not answered; an entry
+    that ended already is left as it is."""
+    with write_transaction(session):
+        entry = session.get(WaitlistEntry, entry_id, with_for_update=True, populate_existing=True)
+        if entry is None:
+            raise NotFound("No place on a waitlist matches this link.")
+        if entry.status is WaitlistStatus.WAITING:
+            entry.status, entry.ended_at = WaitlistStatus.LEFT, now
+            session.execute(
+                update(WaitlistOffer)
+                .where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OfferStatus.OFFERED)
+                .values(status=OfferStatus.GONE, decided_at=now)
+            )
+            record_entry_event(session, entry, "waitlist.left", now, actor)
+    return entry
+
+
+def expire_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """End the waiting entries whose last day is over; returns how many."""
+    with write_transaction(session):
+        ended = session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.status == WaitlistStatus.WAITING, WaitlistEntry.window_ends_at <= now)
+            .order_by(WaitlistEntry.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for entry in ended:
+            entry.status, entry.ended_at = WaitlistStatus.EXPIRED, now
+            record_entry_event(session, entry, "waitlist.expired", now, SYSTEM)
+    return len(ended)
+
+
+def record_entry_event(
+    session: Session, entry: WaitlistEntry, action: str, now: datetime, actor: Actor, **ids: int | str
+) -> None:
+    """Audit a change to a waitlist entry, naming it by reference (and other records by id only)."""
+    details = {"reference": entry.reference, **ids}
+    audit.record(
+        session, actor, action, entity_type="waitlist_entry", entity_id=entry.id, now=now, details=details
+    )
+
+
+def _check_days(first_day: date, last_day: date, today: date, horizon_days: int) -> None:
+    errors = {}
+    last_bookable = today + timedelta(days=horizon_days)
+    if first_day < today:
+        errors["first_day"] = "The first day must be today or later."
+    elif first_day > last_bookable:
+        errors["first_day"] = f"The first day must be within {horizon_days} days from today."
+    if last_day < first_day:
+        errors["last_day"] = "The last day must be the same as or after the first day."
+    elif last_day > last_bookable:
+        errors["last_day"] = f"The last day must be within {horizon_days} days from today."
+    if errors:
+        raise InvalidDetails(errors)

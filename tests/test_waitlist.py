@@ -1,0 +1,406 @@
+"""The waitlist: a freed time offered by the worker to the first patients waiting for it, taken in one step,
+gone for the others, ended when nobody takes it; nobody offered the same time twice; every step audited."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from clinic.audit import SYSTEM, Actor
+from clinic.jobs.housekeeping import housekeep
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    OfferStatus,
+    OutboxKind,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
+from clinic.models.transactions import write_transaction
+from clinic.privacy.retention import RetentionPeriods
+from clinic.scheduling.booking import Consent
+from clinic.scheduling.errors import NotFound, OfferExpired, OfferGone
+from clinic.scheduling.lifecycle import cancel, reschedule
+from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time, take_offer
+from clinic.scheduling.patients import InvalidDetails
+from clinic.scheduling.tokens import offer_token, waitlist_token
+from clinic.scheduling.waitlist import WaitlistRequest, entry_for_token, join_waitlist, leave_waitlist
+
+from . import factories
+from .conftest import TEST_KEYS
+from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+
+TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)  # 26 hours after the tests' `now`
+TUESDAY = date(2026, 3, 3)
+SECRET_REASON = "Recurring chest pain after surgery"
+RULES = OfferRules(per_time=3, lifetime=timedelta(hours=2))
+
+
+def join(session, service, now, n, *, first=TUESDAY, last=TUESDAY, clinician_id=None, **patient):
+    request = WaitlistRequest(
+        service_id=service.id,
+        first_day=first,
+        last_day=last,
+        patient=factories.patient_details(n, **patient),
+        consent=Consent("2026-12-01"),
+        clinician_id=clinician_id,
+    )
+    return join_waitlist(session, request, now=now, keys=TEST_KEYS, actor=Actor()).entry
+
+
+def freed(session, service, now, start=TUESDAY_10):
+    """A booking at `start` (with a reason, which no waitlist mail may carry), then cancelled."""
+    booked = factories.booking(session, service, start, now=now, reason=SECRET_REASON).consultation
+    return cancel(session, booked.id, now=now, actor=Actor())
+
+
+def offers(session, **where) -> list[WaitlistOffer]:
+    session.commit()
+    query = select(WaitlistOffer).filter_by(**where).order_by(WaitlistOffer.id)
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def take(session, offer, now, **options):
+    return take_offer(session, offer.id, now=now, keys=TEST_KEYS, actor=Actor(), **options)
+
+
+def text(mail) -> str:
+    return mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def test_a_cancelled_time_is_mailed_to_the_first_three_waiting_patients(session, now, outbox, smtp_server):
+    service = open_clinic(session, name="Heart follow-up")
+    waiting = [join(session, service, now + timedelta(minutes=n), n) for n in range(4)]
+    consultation = freed(session, service, now)
+
+    outbox.drain()
+
+    made = offers(session)
+    assert [o.entry_id for o in made] == [e.id for e in waiting[:3]]  # first come, first offered
+    assert {(o.clinician_id, o.starts_at, o.status) for o in made} == {
+        (consultation.clinician_id, TUESDAY_10, OfferStatus.OFFERED)
+    }
+    for entry, offer in zip(waiting[:3], made, strict=True):
+        (mail,) = smtp_server.inbox(entry.email)
+        body = text(mail)
+        assert "Tuesday 3 March 2026, 10:00 (UK time, GMT+0)" in body
+        assert "Service: Heart follow-up" in body
+        assert f"/o/{offer.reference}#t={offer_token(TEST_KEYS, offer)}" in body
+        assert f"/w/{entry.reference}#t={waitlist_token(TEST_KEYS, entry)}" in body
+    assert smtp_server.inbox(waiting[3].email) == []
+
+
+def test_no_waitlist_mail_carries_clinical_detail(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    first, second = join(session, service, now, 1), join(session, service, now, 2)
+    freed(session, service, now)
+    outbox.drain()
+    take(session, offers(session, entry_id=first.id)[0], now)
+    outbox.drain()
+
+    mails = smtp_server.inbox(first.email) + smtp_server.inbox(second.email)
+    assert len(mails) == 4  # the offer to each, the booking's confirmation, and "it has gone" to the second
+    for mail in mails:
+        assert SECRET_REASON not in mail.as_string()
+        assert "reason" not in text(mail).lower()
+
+
+def test_taking_an_offer_books_the_time_and_the_others_are_told_it_has_gone(
+    session, now, outbox, smtp_server
+):
+    service = open_clinic(session)
+    first, second, third = (join(session, service, now, n) for n in range(3))
+    freed(session, service, now)
+    outbox.drain()
+
+    booked = take(session, offers(session, entry_id=second.id)[0], now)
+    outbox.drain()
+
+    assert booked.consultation.starts_at == TUESDAY_10
+    assert booked.consultation.patient.email == second.email
+    assert {o.entry_id: o.status for o in offers(session)} == {
+        first.id: OfferStatus.GONE,
+        second.id: OfferStatus.TAKEN,
+        third.id: OfferStatus.GONE,
+    }
+    assert session.get(WaitlistEntry, second.id).status is WaitlistStatus.BOOKED
+    assert session.get(WaitlistEntry, first.id).status is WaitlistStatus.WAITING  # still waiting
+    for entry in (first, third):
+        subjects = [mail["Subject"] for mail in smtp_server.inbox(entry.email)]
+        assert subjects[-1].startswith("The time we offered you has gone")
+    subjects = [mail["Subject"] for mail in smtp_server.inbox(second.email)]
+    assert subjects[-1].startswith("Your video consultation is booked")  # the booking's own confirmation
+
+
+def test_a_second_click_on_a_taken_offer_returns_the_same_booking(session, now, outbox):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+    (offer,) = offers(session)
+
+    first, again = take(session, offer, now), take(session, offer, now)
+
+    assert again.consultation.id == first.consultation.id and again.replayed
+    assert session.scalar(select(func.count()).select_from(Consultation).filter_by(status="booked")) == 1
+    assert session.get(WaitlistEntry, entry.id).status is WaitlistStatus.BOOKED
+
+
+def test_a_time_booked_by_someone_else_meanwhile_is_gone_and_changes_nothing(session, now, outbox):
+    service = open_clinic(session)
+    join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+    (offer,) = offers(session)
+    factories.booking(session, service, TUESDAY_10, now=now)  # booked on the pages before the patient clicks
+
+    with pytest.raises(OfferGone):
+        take(session, offer, now)
+
+    assert offers(session)[0].status is OfferStatus.GONE
+    assert session.scalar(select(func.count()).select_from(Consultation).filter_by(status="booked")) == 1
+
+
+def test_a_time_booked_again_before_the_worker_runs_is_offered_to_nobody(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    factories.booking(session, service, TUESDAY_10, now=now)  # taken again on the pages at once
+
+    outbox.drain()
+
+    assert offers(session) == []
+    assert smtp_server.inbox(entry.email) == []
+
+
+def test_the_offer_job_run_twice_offers_nobody_the_same_time_twice(session, now, outbox):
+    service = open_clinic(session)
+    entries = [join(session, service, now, n) for n in range(2)]
+    consultation = freed(session, service, now)
+    time = FreedTime(service.id, consultation.clinician_id, TUESDAY_10)
+
+    for _ in range(2):
+        with write_transaction(session):
+            offer_freed_time(session, time, consultation, now=now, rules=OfferRules(5, timedelta(hours=2)))
+
+    assert sorted(o.entry_id for o in offers(session)) == sorted(e.id for e in entries)
+
+
+def test_cancel_rebook_cancel_offers_each_waiting_patient_the_time_once(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    outbox.configure(WAITLIST_OFFERS_PER_TIME=5)
+    entries = [join(session, service, now, n) for n in range(2)]
+    freed(session, service, now)
+    outbox.drain()
+    freed(session, service, now)  # booked again on the pages, and cancelled again
+    outbox.drain()
+
+    assert sorted(o.entry_id for o in offers(session)) == sorted(e.id for e in entries)
+    assert [len(smtp_server.inbox(e.email)) for e in entries] == [1, 1]
+
+
+def test_the_database_refuses_a_second_offer_of_the_same_time_to_one_patient(session, now):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    consultation = freed(session, service, now)
+    time = FreedTime(service.id, consultation.clinician_id, TUESDAY_10)
+    with write_transaction(session):
+        (offer,) = offer_freed_time(session, time, consultation, now=now, rules=RULES)
+
+    twin = WaitlistOffer(
+        reference="TWN-0000",
+        entry_id=entry.id,
+        freed_by_id=consultation.id,
+        service_id=service.id,
+        clinician_id=offer.clinician_id,
+        starts_at=offer.starts_at,
+        expires_at=offer.expires_at,
+        link_seed="0" * 64,
+        status=OfferStatus.OFFERED,
+    )
+    session.add(twin)
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_a_moved_consultation_offers_the_time_it_left(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    booked = factories.booking(session, service, TUESDAY_10, now=now).consultation
+    reschedule(session, booked.id, TUESDAY_10 + timedelta(hours=2), now=now, actor=Actor())
+
+    outbox.drain()
+
+    (offer,) = offers(session)
+    assert (offer.entry_id, offer.starts_at) == (entry.id, TUESDAY_10)
+
+
+def test_only_patients_the_time_suits_are_offered_it(session, now, outbox):
+    service = open_clinic(session)
+    other_doctor = factories.clinician(session, [service])
+    session.commit()
+    join(session, service, now, 1, clinician_id=other_doctor.id)  # waits for another clinician
+    join(session, service, now, 2, first=TUESDAY + timedelta(days=1), last=TUESDAY + timedelta(days=3))
+    join(session, open_clinic(session), now, 3)  # another service
+    suited = join(session, service, now, 4, time_zone="America/New_York")  # Tuesday 05:00 there
+    consultation = freed(session, service, now)
+    assert consultation.clinician_id != other_doctor.id
+
+    outbox.drain()
+
+    assert [o.entry_id for o in offers(session)] == [suited.id]
+
+
+def test_an_offer_not_taken_in_time_expires_and_goes_to_the_next_in_line(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    outbox.configure(WAITLIST_OFFERS_PER_TIME=1, WAITLIST_OFFER_LIFETIME="2h")
+    first, second = join(session, service, now, 1), join(session, service, now, 2)
+    freed(session, service, now)
+    outbox.drain()
+    (offer,) = offers(session)
+    assert offer.expires_at == now + timedelta(hours=2)
+
+    later = outbox.clock.advance(timedelta(hours=2))
+    housekeep(session, later, noshow_after=timedelta(minutes=30), retention=_retention())
+    outbox.drain()
+
+    assert {o.entry_id: o.status for o in offers(session)} == {
+        first.id: OfferStatus.EXPIRED,
+        second.id: OfferStatus.OFFERED,
+    }
+    assert len(smtp_server.inbox(second.email)) == 1
+    with pytest.raises(OfferExpired):
+        take(session, offer, later)
+
+
+def test_an_offer_ends_at_the_latest_when_its_time_begins(session, now, outbox):
+    service = open_clinic(session)
+    outbox.configure(WAITLIST_OFFER_LIFETIME="3d")
+    join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+
+    assert offers(session)[0].expires_at == TUESDAY_10
+
+
+def test_entries_past_their_last_day_expire(session, now):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)  # Tuesday only
+    wednesday = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
+
+    housekeep(
+        session, wednesday - timedelta(seconds=1), noshow_after=timedelta(minutes=30), retention=_retention()
+    )
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.WAITING
+    housekeep(session, wednesday, noshow_after=timedelta(minutes=30), retention=_retention())
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.EXPIRED
+
+
+def test_an_ended_entry_and_its_offers_are_deleted_after_the_retention_period(session, now, outbox):
+    service = open_clinic(session)
+    left, waiting = join(session, service, now, 1), join(session, service, now, 2)
+    freed(session, service, now)
+    outbox.drain()
+    leave_waitlist(session, left.id, now=now, actor=Actor())
+    month = timedelta(days=30)
+
+    housekeep(session, now + month, noshow_after=timedelta(minutes=30), retention=_retention())
+    assert len(offers(session)) == 2
+    housekeep(
+        session,
+        now + month + timedelta(seconds=1),
+        noshow_after=timedelta(minutes=30),
+        retention=_retention(),
+    )
+
+    session.expire_all()
+    assert session.scalars(select(WaitlistEntry.id)).all() == [waiting.id]  # expired since, kept a month
+    assert [o.entry_id for o in offers(session)] == [waiting.id]
+
+
+def test_leaving_the_list_withdraws_open_offers(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+
+    leave_waitlist(session, entry.id, now=now, actor=Actor())
+
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.LEFT
+    (offer,) = offers(session)
+    assert offer.status is OfferStatus.GONE
+    with pytest.raises(OfferGone):
+        take(session, offer, now)
+
+
+def test_the_leave_link_opens_its_entry_only(session, now):
+    service = open_clinic(session)
+    entry, other = join(session, service, now, 1), join(session, service, now, 2)
+
+    assert (
+        entry_for_token(session, entry.reference, waitlist_token(TEST_KEYS, entry), keys=TEST_KEYS) == entry
+    )
+    with pytest.raises(NotFound):
+        entry_for_token(session, entry.reference, waitlist_token(TEST_KEYS, other), keys=TEST_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "field"),
+    [
+        (date(2026, 3, 1), TUESDAY, "first_day"),  # yesterday
+        (TUESDAY, date(2026, 3, 2), "last_day"),  # before the first
+        (TUESDAY, date(2026, 6, 1), "last_day"),  # past the service's 60-day horizon
+    ],
+)
+def test_days_that_cannot_be_offered_are_refused_beside_their_field(session, now, first, last, field):
+    service = open_clinic(session)
+    with pytest.raises(InvalidDetails) as refused:
+        join(session, service, now, 1, first=first, last=last)
+    assert field in refused.value.errors
+    assert session.scalar(select(func.count()).select_from(WaitlistEntry)) == 0
+
+
+def test_every_join_offer_take_and_leave_is_audited_with_ids_only(session, now, outbox):
+    service = open_clinic(session)
+    first, second = join(session, service, now, 1), join(session, service, now, 2)
+    freed(session, service, now)
+    outbox.drain()
+    take(session, offers(session, entry_id=first.id)[0], now)
+    leave_waitlist(session, second.id, now=now, actor=SYSTEM)
+
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("waitlist.%"))).all()
+    actions = sorted(e.action for e in events)
+    assert actions == sorted(
+        ["waitlist.joined"] * 2
+        + ["waitlist.offered"] * 2
+        + ["waitlist.offer_taken", "waitlist.offer_gone", "waitlist.left"]
+    )
+    for event in events:
+        assert first.email not in str(event.details) and first.name not in str(event.details)
+
+
+def test_offer_mails_are_outbox_messages_of_the_consultation_that_freed_the_time(session, now, outbox):
+    service = open_clinic(session)
+    join(session, service, now, 1)
+    consultation = freed(session, service, now)
+    outbox.drain()
+
+    kinds = [
+        m.kind for m in outbox.messages(consultation) if m.kind.value.startswith(("waitlist", "mail.wait"))
+    ]
+    assert kinds == [OutboxKind.WAITLIST_OFFERS, OutboxKind.WAITLIST_OFFER_MAIL]
+    assert all(m.status.value == "done" for m in outbox.messages(consultation, *kinds))
+    assert outbox.messages(consultation, OutboxKind.WAITLIST_OFFER_MAIL)[0].payload == {
+        "offer_id": offers(session)[0].id
+    }
+
+
+def _retention() -> RetentionPeriods:
+    return RetentionPeriods(*(timedelta(days=days) for days in (730, 365, 7, 90, 30)))

@@ -1,0 +1,211 @@
+"""The waitlist's pages: joining from the time page when no time suits, leaving from the entry's link, and
+an offer's link that shows the time in the patient's zone and books it with one button."""
+
+import re
+from datetime import timedelta
+from urllib.parse import quote
+
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from clinic.audit import Actor
+from clinic.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus, utcnow
+from clinic.models.transactions import write_transaction
+from clinic.scheduling.lifecycle import cancel
+from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time
+from clinic.scheduling.tokens import offer_link, waitlist_link
+
+from . import factories
+from .conftest import TEST_KEYS
+from .test_booking_pages import NEW_YORK, clinic, next_week_at, text
+from .test_manage_link import follow
+from .test_never_5xx import EXAMPLES_PAGES, hostile, never_5xx, odd_text, send
+
+__all__ = ["clinic"]
+
+
+def waitlist_form(service, **overrides) -> dict:
+    """What the waitlist form posts: next week, any clinician, New York time."""
+    first = next_week_at(12).astimezone(NEW_YORK).date()
+    return {
+        "service": str(service.id),
+        "clinician": "any",
+        "time_zone": "America/New_York",
+        "first_day": first.isoformat(),
+        "last_day": (first + timedelta(days=4)).isoformat(),
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "phone": "+44 7700 900123",
+        "birth_date-day": "10",
+        "birth_date-month": "12",
+        "birth_date-year": "1985",
+        "consent": "y",
+        **overrides,
+    }
+
+
+def entries(session) -> list[WaitlistEntry]:
+    session.expire_all()
+    return list(session.scalars(select(WaitlistEntry)))
+
+
+def offered(session, client, service, start, **form) -> WaitlistOffer:
+    """Join through the page, then have `start` freed and offered (as the worker would, now)."""
+    client.post("/book/waitlist", data=waitlist_form(service, **form))
+    freed_by = factories.booking(session, service, start, now=utcnow()).consultation
+    cancel(session, freed_by.id, now=utcnow(), actor=Actor())
+    rules = OfferRules(per_time=3, lifetime=timedelta(hours=2))
+    with write_transaction(session):
+        made = offer_freed_time(
+            session, FreedTime(service.id, freed_by.clinician_id, start), freed_by, now=utcnow(), rules=rules
+        )
+    return made[-1]
+
+
+def test_the_time_page_offers_the_waitlist_when_no_time_suits(client, clinic):
+    service, _ = clinic
+    page = text(client.get(f"/book/time?service={service.id}&clinician=any&time_zone=America/New_York"))
+
+    assert "None of these times suit me – join the waitlist" in page
+    form = text(client.get(f"/book/waitlist?service={service.id}&clinician=any&time_zone=America/New_York"))
+    assert 'action="/book/waitlist"' in form and "Heart follow-up" in form
+    assert '<label for="first_day">From</label>' in form and 'type="date"' in form
+
+
+def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_leave(client, session, clinic):
+    service, clinician = clinic
+    form = waitlist_form(service, clinician=str(clinician.id))
+
+    joined = client.post("/book/waitlist", data=form)
+
+    (entry,) = entries(session)
+    assert joined.status_code == 303 and joined.location == f"/book/waitlist/joined/{entry.reference}"
+    assert (entry.clinician_id, entry.status, entry.consent_notice_version) == (
+        clinician.id,
+        WaitlistStatus.WAITING,
+        "2026-12-01",
+    )
+    first = entry.window_starts_at.astimezone(NEW_YORK)
+    assert (first.date().isoformat(), first.hour) == (form["first_day"], 0)  # midnight in New York
+    assert entry.window_ends_at - entry.window_starts_at >= timedelta(days=5) - timedelta(hours=1)
+    page = text(client.get(joined.location))
+    assert "You are on the waitlist" in page
+    assert waitlist_link(entry, base_url="http://127.0.0.1:5000", keys=TEST_KEYS) in page
+
+
+def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, session, clinic):
+    service, _ = clinic
+    yesterday = (utcnow().astimezone(NEW_YORK) - timedelta(days=1)).date().isoformat()  # in the form's zone
+    form = waitlist_form(service, first_day=yesterday, last_day="2026-02-30", name="", consent="")
+    del form["consent"]
+
+    page = client.post("/book/waitlist", data=form)
+
+    body = text(page)
+    assert page.status_code == 422
+    for field, message in [
+        ("last_day", "Enter a real date, for example 2026-03-14."),
+        ("name", "Enter your full name."),
+        ("consent", "Tick the box to agree"),
+    ]:
+        assert re.search(f'id="{field}-error">.*{re.escape(message)}', body), field
+    assert 'aria-describedby="last_day-hint last_day-error"' in body
+    summary = body[body.index("There is a problem") : body.index("</ul>")]
+    assert summary.index('href="#last_day"') < summary.index('href="#name"')  # in the page's order
+    assert entries(session) == []
+
+    past = client.post("/book/waitlist", data=waitlist_form(service, first_day=yesterday))
+    assert past.status_code == 422 and "The first day must be today or later." in text(past)
+    assert entries(session) == []
+
+
+def test_the_leave_link_takes_the_patient_off_the_list(client, session, clinic):
+    service, _ = clinic
+    client.post("/book/waitlist", data=waitlist_form(service))
+    (entry,) = entries(session)
+    other_browser = client.application.test_client()
+
+    page = follow(other_browser, waitlist_link(entry, base_url="http://localhost", keys=TEST_KEYS))
+    assert page.status_code == 303 and page.location == f"/w/{entry.reference}"
+    assert "Leave the waitlist" in text(other_browser.get(page.location))
+    left = other_browser.post(f"/w/{entry.reference}/leave")
+
+    assert left.status_code == 200 and "You have left the waitlist" in text(left)
+    assert entries(session)[0].status is WaitlistStatus.LEFT
+
+
+def test_a_wrong_token_opens_no_place_on_the_waitlist_and_no_offer(client, session, clinic):
+    service, _ = clinic
+    offer = offered(session, client, service, next_week_at(10))
+    entry = offer.entry
+    stranger = client.application.test_client()
+
+    responses = [
+        stranger.post(f"/w/{entry.reference}", data={"code": "not-the-token"}),
+        stranger.post(f"/w/{entry.reference}", data={"code": offer_link(offer, base_url="", keys=TEST_KEYS)}),
+        stranger.post(f"/w/{entry.reference}/leave"),
+        stranger.post(f"/o/{offer.reference}", data={"code": "not-the-token"}),
+        stranger.post(f"/o/{offer.reference}/book"),
+    ]
+
+    assert [r.status_code for r in responses] == [404] * 5
+    assert entries(session)[0].status is WaitlistStatus.WAITING
+
+
+def test_an_offer_shows_the_time_in_the_patients_zone_and_books_it_with_one_button(client, session, clinic):
+    service, clinician = clinic
+    start = next_week_at(10)  # 10:00 London
+    offer = offered(session, client, service, start)
+    patient = client.application.test_client()
+
+    landing = follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    page = text(patient.get(landing.location))
+    local = start.astimezone(NEW_YORK)
+    assert f"{local:%H:%M}" in page and "New York" in page
+    assert "Book this time" in page and clinician.display_name in page
+
+    booked = patient.post(f"/o/{offer.reference}/book")
+
+    assert booked.status_code == 303 and booked.location.startswith("/book/confirmed/")
+    assert "Your consultation is booked" in text(patient.get(booked.location))
+    session.expire_all()
+    assert session.get(WaitlistOffer, offer.id).status is OfferStatus.TAKEN
+
+
+def test_a_gone_offer_says_so_and_leads_to_other_times(client, session, clinic):
+    service, _ = clinic
+    start = next_week_at(11)
+    offer = offered(session, client, service, start)
+    factories.booking(session, service, start, now=utcnow())  # someone else booked it meanwhile
+    patient = client.application.test_client()
+    follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+
+    gone = patient.post(f"/o/{offer.reference}/book")
+
+    body = text(gone)
+    assert gone.status_code == 409
+    assert "Sorry, that time has gone" in body and "Choose another time" in body
+    assert "Book this time" not in body
+    assert session.scalar(select(func.count()).select_from(WaitlistOffer).filter_by(status="gone")) == 1
+
+
+def test_the_waitlist_pages_never_answer_5xx(client, session, clinic):
+    service, _ = clinic
+    offer = offered(session, client, service, next_week_at(14))
+    follow(client, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    pages = [
+        ("get", "/book/waitlist"),
+        ("post", "/book/waitlist"),
+        ("post", f"/o/{offer.reference}/book"),
+        ("post", f"/w/{offer.entry.reference}"),
+    ]
+
+    @EXAMPLES_PAGES
+    @given(page=st.sampled_from(pages), fields=hostile(waitlist_form(service)), ref=odd_text)
+    def run(page, fields, ref):
+        never_5xx(send(client, page, fields))
+        never_5xx(client.get(f"/w/{quote(ref, safe='', errors='surrogatepass')}"))
+        never_5xx(client.get(f"/o/{quote(ref, safe='', errors='surrogatepass')}"))
+
+    run()
