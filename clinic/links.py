@@ -9,6 +9,8 @@ from werkzeug.routing import IntegerConverter
 MANAGE_PATH = "/c/<reference>"
 # A companion's waiting room: their own token, which opens nothing under MANAGE_PATH.
 COMPANION_PATH = "/g/<reference>"
+# A walk-in caller's place in the queue: their own token, which opens nothing else.
+WALK_IN_ENTRY_PATH = "/walk-in/e/<reference>"
 # Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
 PASSWORD_LINK_PATH = "/account/password-link"
 
@@ -21,6 +23,11 @@ def manage_url(base_url: str, reference: str, token: str) -> str:
 def companion_url(base_url: str, reference: str, token: str) -> str:
     """The absolute join link of the companion invited to consultation `reference`, carrying their token."""
     return _with_token(base_url, COMPANION_PATH, reference, token)
+
+
+def walk_in_url(base_url: str, reference: str, token: str) -> str:
+    """The absolute secret link to a walk-in caller's place in the queue, carrying its token."""
+    return _with_token(base_url, WALK_IN_ENTRY_PATH, reference, token)
 
 
 def password_link_url(base_url: str, token: str) -> str:

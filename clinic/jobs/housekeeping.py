@@ -1,5 +1,6 @@
-"""Housekeeping the worker runs on the clock: marking no-shows, and erasing personal data past its
-retention period (see privacy.retention)."""
+"""Housekeeping the worker runs on the clock: marking no-shows, the walk-in queue's rules for callers
+who do not answer or are left waiting at closing time (see walkin.rounds), and erasing personal data
+past its retention period (see privacy.retention)."""
 
 import logging
 from datetime import datetime, timedelta
@@ -8,17 +9,28 @@ from sqlalchemy.orm import Session
 
 from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
+from ..walkin.rounds import walk_in_round
 
 log = logging.getLogger(__name__)
 
 
 def housekeep(
-    session: Session, now: datetime, *, noshow_after: timedelta, retention: RetentionPeriods
+    session: Session,
+    now: datetime,
+    *,
+    noshow_after: timedelta,
+    retention: RetentionPeriods,
+    walk_in_answer_within: timedelta,
 ) -> None:
     """One round of housekeeping; safe to run from several workers at once (rows are locked or skipped)."""
     marked = mark_no_shows(session, now=now, after=noshow_after)
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
+    walk_ins = walk_in_round(session, now, answer_within=walk_in_answer_within)
+    if any(vars(walk_ins).values()):
+        log.info(
+            "housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in vars(walk_ins).items())
+        )
     erased = apply_retention(session, retention, now=now)
     if any(erased.values()):
         log.info("housekeeping: retention %s", ", ".join(f"{count} {kind}" for kind, count in erased.items()))

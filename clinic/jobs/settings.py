@@ -48,6 +48,7 @@ class WorkerSettings:
     hospital_name: str
     public_base_url: str
     noshow_after: timedelta
+    walk_in_answer_within: timedelta
     retention: RetentionPeriods
 
     @classmethod
@@ -72,6 +73,7 @@ class WorkerSettings:
             hospital_name=config["HOSPITAL_NAME"],
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
             noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
+            walk_in_answer_within=timedelta(minutes=float(config["WALK_IN_ANSWER_MINUTES"])),
             retention=RetentionPeriods.from_config(config),
         )
         if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:

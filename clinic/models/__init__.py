@@ -18,9 +18,19 @@ from .scheduling import (
     TimeOff,
 )
 from .staff import LoginFailure, RecoveryCode, SessionEnd, StaffRole, StaffSession, StaffUser
+from .walk_in import (
+    CURRENT_ENTRY_STATUSES,
+    EntryStatus,
+    QueueStatus,
+    WalkInEntry,
+    WalkInHours,
+    WalkInQueue,
+    walk_in_duty,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CURRENT_ENTRY_STATUSES",
     "AuditEvent",
     "AvailabilityRule",
     "Base",
@@ -33,6 +43,7 @@ __all__ = [
     "ConsultationNote",
     "ConsultationStatus",
     "Department",
+    "EntryStatus",
     "IdempotencyKey",
     "ImmutableNote",
     "LoginFailure",
@@ -41,6 +52,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Patient",
+    "QueueStatus",
     "RecoveryCode",
     "Service",
     "SessionEnd",
@@ -48,7 +60,11 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "TimeOff",
+    "WalkInEntry",
+    "WalkInHours",
+    "WalkInQueue",
     "WorkerHeartbeat",
     "clinician_service",
     "utcnow",
+    "walk_in_duty",
 ]

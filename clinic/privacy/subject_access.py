@@ -92,7 +92,7 @@ def _patient(session: Session, patient: Patient, cipher: NoteCipher) -> dict[str
         "name": patient.name,
         "email": patient.email,
         "phone": patient.phone,
-        "birth_date": patient.birth_date.isoformat(),
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
         "time_zone": patient.time_zone,
         "language": patient.language,
         "created_at": patient.created_at.isoformat(),

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,7 @@ from .holders import check_may_book, lock_holder
 from .locks import lock_clinicians
 from .patients import PatientDetails
 from .slots import Slot, available_slots
-from .tokens import LinkKeys, manage_token, new_link_seed, new_reference
+from .tokens import LinkKeys, manage_token, new_link_seed, unused_reference
 
 ALTERNATIVES_SHOWN = 5
 
@@ -178,7 +177,7 @@ def _insert(
 ) -> Consultation:
     consultation = Consultation(
         uuid=str(uuid.uuid4()),
-        reference=_unused_reference(session),
+        reference=unused_reference(session, Consultation.reference),
         patient=_patient(request.patient, now),
         clinician_id=clinician_id,
         service=service,
@@ -238,13 +237,6 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
         language=details.language,
         created_at=now,
     )
-
-
-def _unused_reference(session: Session) -> str:
-    while True:
-        reference = new_reference()
-        if session.scalar(select(Consultation.id).where(Consultation.reference == reference)) is None:
-            return reference
 
 
 def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:
