@@ -222,7 +222,8 @@ class Config:
     RATELIMIT_WALK_IN = _env("RATELIMIT_WALK_IN", "5 per minute;30 per hour")
     # Per address: free-time searches, /book/time and /api/v1/slots together.
     RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")
-    # Per address: every request that opens a booking by its reference (/c/…, /g/…, /api/v1/bookings/…).
+    # Per address: every request that opens a booking or a walk-in place by its reference (/c/…, /g/…,
+    # /walk-in/e/…, /api/v1/bookings/…).
     RATELIMIT_MANAGE_LINK = _env("RATELIMIT_MANAGE_LINK", "60 per minute")
     # Per address: every request to /api/v1.
     RATELIMIT_API = _env("RATELIMIT_API", "600 per minute")

@@ -1,5 +1,5 @@
-"""What a request's link opens: the patient's booking (manage token) or a companion's invitation (join
-token), each looked up with the token of its own kind only."""
+"""What a request's link opens: the patient's booking (manage token), a companion's invitation (join
+token) or a walk-in caller's place in a queue, each looked up with the token of its own kind only."""
 
 from collections.abc import Callable
 from typing import TypeVar
@@ -8,14 +8,15 @@ from flask import current_app, request
 
 from ..audit import Actor
 from ..extensions import db
-from ..models import Companion, Consultation, utcnow
+from ..models import Companion, Consultation, WalkInEntry, utcnow
 from ..scheduling.companions import companion_for_token
 from ..scheduling.lifecycle import check_online_change, consultation_for_token
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow
-from .link_tokens import COMPANION, MANAGE, TokenJar
+from ..walkin.queue import entry_for_token
+from .link_tokens import COMPANION, MANAGE, WALK_IN, TokenJar
 
-Opened = TypeVar("Opened", Consultation, Companion)
+Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
 def managed(reference: str, token: str | None = None) -> Consultation:
@@ -34,6 +35,11 @@ def changeable(reference: str) -> Consultation:
 def invited(reference: str, token: str | None = None) -> Companion:
     """The companion whose join link (or the one this browser session remembers) this is; else NotFound."""
     return _opened(companion_for_token, COMPANION, reference, token)
+
+
+def walk_in_entry(reference: str, token: str | None = None) -> WalkInEntry:
+    """The walk-in caller's place the link's token (or the one this browser session remembers) opens."""
+    return _opened(entry_for_token, WALK_IN, reference, token)
 
 
 def join_window() -> JoinWindow:

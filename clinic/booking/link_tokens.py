@@ -1,4 +1,5 @@
-"""Link tokens kept in the visitor's signed session cookie: patients' manage tokens, companions' join tokens.
+"""Link tokens kept in the visitor's signed session cookie: patients' manage tokens, companions' join tokens,
+walk-in callers' tokens.
 
 A link's token arrives once, posted from the link's "#" part (see `arrival`); after that it lives in the
 session, so it is left in no address bar, browser history or server log. Each kind of link has
@@ -29,3 +30,4 @@ class TokenJar:
 
 MANAGE = TokenJar("manage_tokens")
 COMPANION = TokenJar("companion_tokens")
+WALK_IN = TokenJar("walk_in_tokens")

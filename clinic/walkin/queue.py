@@ -60,6 +60,15 @@ class Place:
     wait: timedelta
 
 
+@dataclass(frozen=True)
+class CallerView:
+    """What the caller's page shows: where they are, and whether their call's link is ready."""
+
+    status: EntryStatus
+    place: Place | None  # while waiting
+    meeting_ready: bool  # once taken: the join button works
+
+
 def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
     """The queue whose join page is /walk-in/<slug>, if its department is open; else NotFound."""
     queue = (
@@ -160,6 +169,22 @@ def place_in_queue(
     )
     on_duty = len(entry.queue.staff)
     return Place(ahead + 1, estimated_wait(ahead, recent, on_duty, per_caller))
+
+
+def caller_view(session: Session, entry: WalkInEntry, now: datetime, per_caller: timedelta) -> CallerView:
+    """The caller's page as of `now` (and its JSON, which keeps the page current)."""
+    call = entry.consultation
+    ready = entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and bool(call and call.meeting_join_url)
+    return CallerView(entry.status, place_in_queue(session, entry, now, per_caller), ready)
+
+
+def waiting_count(session: Session, queue_id: int) -> int:
+    """How many callers are waiting in the queue now."""
+    return session.scalar(
+        select(func.count()).where(
+            WalkInEntry.queue_id == queue_id, WalkInEntry.status == EntryStatus.WAITING
+        )
+    )
 
 
 def estimated_wait(ahead: int, recent_takes: int, on_duty: int, per_caller: timedelta) -> timedelta:
