@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
+from clinic.jobs.worker import Worker
 from clinic.models import (
     AuditEvent,
     Consultation,
@@ -29,7 +30,7 @@ from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import TEST_KEYS
-from .fakes.outbox import outbox  # noqa: F401 (fixture)
+from .fakes.outbox import Clock, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 
@@ -311,3 +312,15 @@ def test_no_audit_event_provider_request_or_log_line_carries_the_callers_name_or
 def test_walk_in_times_are_utc_instants(session, helpline):
     joined = factories.walk_in(session, helpline, now=datetime(2026, 7, 1, 12, tzinfo=UTC)).entry
     assert fresh(session, joined).joined_at == datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def test_the_worker_applies_the_no_answer_rule_in_its_housekeeping_on_its_clock(app, session, helpline, now):
+    app.config["WALK_IN_ANSWER_MINUTES"] = 1
+    caller = factories.walk_in(session, helpline, now=now).entry
+    take_next(session, helpline.id, on_duty(helpline), now=now)
+
+    Worker(app, clock=Clock(now + timedelta(seconds=59))).housekeep()
+    assert fresh(session, caller).status is EntryStatus.TAKEN
+    Worker(app, clock=Clock(now + timedelta(minutes=1))).housekeep()
+
+    assert (fresh(session, caller).status, fresh(session, caller).requeued) == (EntryStatus.WAITING, True)

@@ -2,6 +2,7 @@
 join button, the secret link, the JSON that keeps the page current, and the limit on joining."""
 
 import re
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -178,5 +179,17 @@ def test_the_join_form_never_answers_5xx(client, helpline):
     @given(fields=hostile({**CALLER, "needs_interpreter": "y"}, form_text | st.just("")))
     def run(fields):
         never_5xx(client.post("/walk-in/nurse-line", data=fields))
+
+    run()
+
+
+def test_odd_queue_addresses_and_references_are_not_found_never_5xx(client, helpline):
+    @EXAMPLES_PAGES
+    @given(odd=form_text)
+    def run(odd):
+        part = quote(odd, safe="", errors="surrogatepass") or "x"
+        for path in (f"/walk-in/{part}", f"/walk-in/e/{part}", f"/walk-in/e/{part}/status"):
+            never_5xx(client.get(path))
+        never_5xx(client.post(f"/walk-in/e/{part}/leave"))
 
     run()

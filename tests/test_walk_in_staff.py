@@ -1,24 +1,29 @@
 """Staff and the walk-in queue: the panel and "Take next" on the schedule, and the admin pages."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from clinic.demo import demo_logins, load_demo
 from clinic.models import (
     AuditEvent,
     Consultation,
     EntryStatus,
     QueueStatus,
     StaffRole,
+    StaffUser,
     WalkInEntry,
     WalkInQueue,
     utcnow,
 )
+from clinic.walkin.queue import check_open
 
 from . import factories
+from .conftest import TEST_KEYS
 from .test_schedule import login, text
+from .test_walk_in_pages import CALLER
 
 
 @pytest.fixture
@@ -169,3 +174,23 @@ def test_a_queue_address_is_one_queues_only(client, session, helpline):
     )
 
     assert response.status_code == 422 and "Another queue has this address." in text(response)
+
+
+def test_the_demo_support_line_takes_callers_at_any_hour_and_its_clinicians_see_it(app, client, session, now):
+    assert load_demo(session, now=now, keys=TEST_KEYS, bookings=0)
+    demo_logins(session, now=now, password="demo-password")
+    queue = session.scalar(select(WalkInQueue).where(WalkInQueue.slug == "mental-health"))
+    hours_of_a_year = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=7 * n) for n in range(1252)]
+
+    for instant in hours_of_a_year:  # every weekday and hour, the DST changes included
+        check_open(queue, instant)
+    caller = factories.browser(app)
+    assert caller.post("/walk-in/mental-health", data=CALLER).status_code == 303
+    doctor = next(c for c in queue.staff if c.display_name == "Dr Ellen Brooks")
+    session.rollback()
+    factories.sign_in(
+        client,
+        session.scalar(select(StaffUser).where(StaffUser.clinician_id == doctor.id)),
+        password="demo-password",
+    )
+    assert "Walk-in: Mental health support line" in text(client.get("/schedule/"))
