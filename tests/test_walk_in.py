@@ -5,6 +5,7 @@
 import json
 from datetime import UTC, datetime, time, timedelta
 
+import jwt
 import pytest
 from sqlalchemy import select
 
@@ -66,6 +67,7 @@ def test_callers_join_at_the_back_and_see_their_place_and_wait(session, helpline
     places = [place_in_queue(session, e, now, PER_CALLER) for e in (first, second, third)]
 
     assert [p.number for p in places] == [1, 2, 3]
+    assert actions(session) == ["walk_in.joined"] * 3
     # Ten minutes a caller, shared by the two clinicians on duty, rounded up.
     assert [p.wait for p in places] == [timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=15)]
 
@@ -246,6 +248,7 @@ def test_a_finished_call_completes_its_caller(session, helpline, now):
     assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN).completed == 1
     entry = fresh(session, taken.entry)
     assert (entry.status, entry.ended_at) == (EntryStatus.COMPLETED, ended)
+    assert actions(session).count("walk_in.completed") == 1
 
 
 def test_callers_left_waiting_at_closing_time_are_closed_out(session, now):
@@ -324,3 +327,18 @@ def test_the_worker_applies_the_no_answer_rule_in_its_housekeeping_on_its_clock(
     Worker(app, clock=Clock(now + timedelta(minutes=1))).housekeep()
 
     assert (fresh(session, caller).status, fresh(session, caller).requeued) == (EntryStatus.WAITING, True)
+
+
+def test_the_calls_jitsi_room_is_named_by_nothing_of_the_caller(session, helpline, now, outbox):
+    details = factories.caller_details(name="Zebedee Quartermain", email="zebedee.q@example.org")
+    factories.walk_in(session, helpline, now=now, details=details)
+
+    call = take_next(session, helpline.id, on_duty(helpline), now=now).consultation
+    outbox.drain()
+
+    call = outbox.refreshed(call)
+    assert call.meeting_provider == "jitsi" and call.meeting_join_url and call.meeting_host_url
+    for link in (call.meeting_join_url, call.meeting_host_url):
+        room, token = link.split("?jwt=")
+        said = (room + json.dumps(jwt.decode(token, options={"verify_signature": False}))).lower()
+        assert not any(part in said for part in ("zebedee", "quartermain", helpline.slug, "walk"))

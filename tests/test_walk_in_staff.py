@@ -62,6 +62,8 @@ def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_c
     page = text(client.get(response.headers["Location"]))
     assert f"You took {taken.name} from the queue" in page
     assert "walk-in caller: date of birth not asked" in page
+    notes = client.get(f"{response.headers['Location']}/notes")
+    assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
 
 
 def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, session, helpline):
