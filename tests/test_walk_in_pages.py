@@ -116,9 +116,17 @@ def test_a_taken_caller_gets_a_big_join_button_that_opens_their_call(client, ses
     response = client.post(f"{path}/join")
 
     assert 'class="button-large">Join the video call</button>' in page
-    assert "http-equiv" not in page  # nothing left to wait for
     assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/walk-in-room")
     assert entry(session).status is EntryStatus.IN_CALL
+    assert "http-equiv" not in client.get(path).get_data(as_text=True)  # in the call: nothing to wait for
+
+
+def test_a_join_pressed_after_the_call_was_called_off_says_so_on_the_callers_page(client, session, helpline):
+    path = joined(client)
+
+    page = client.post(f"{path}/join", follow_redirects=True).get_data(as_text=True)
+
+    assert "There is no call for you at the moment." in page and "You are number" in page
 
 
 def test_only_the_secret_link_opens_a_callers_page(app, client, session, helpline):

@@ -5,13 +5,14 @@ refreshing itself without JavaScript), lets them leave, and turns into a join bu
 
 from datetime import timedelta
 
-from flask import current_app, jsonify, redirect, render_template, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
 from ..links import WALK_IN_ENTRY_PATH, booking_url
 from ..models import WalkInEntry, WalkInQueue, utcnow
+from ..scheduling.errors import NotNow
 from ..scheduling.tokens import LinkKeys, walk_in_link
 from ..walkin.errors import QueueNotOpen
 from ..walkin.queue import (
@@ -65,15 +66,12 @@ def walk_in_place(reference: str) -> ResponseReturnValue:
         return landing
     entry = walk_in_entry(reference)
     config = current_app.config
-    token = WALK_IN.token_for(entry.reference)
     return render_template(
         "booking/walk_in_place.html",
         entry=entry,
         view=_view(entry),
         refresh_seconds=config["WALK_IN_REFRESH_SECONDS"],
-        own_link=walk_in_link(entry, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config))
-        if token
-        else "",
+        own_link=walk_in_link(entry, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config)),
         book_url=_book_url(entry.queue),
     )
 
@@ -107,7 +105,13 @@ def leave_walk_in(reference: str) -> ResponseReturnValue:
 @bp.post(f"{WALK_IN_ENTRY_PATH}/join")
 def join_walk_in_call(reference: str) -> ResponseReturnValue:
     entry = walk_in_entry(reference)
-    return redirect(answer(db.session, entry.id, now=utcnow(), actor=patient_actor()), 303)
+    try:
+        return redirect(answer(db.session, entry.id, now=utcnow(), actor=patient_actor()), 303)
+    except (
+        NotNow
+    ) as not_yet:  # called off meanwhile, or the link still being made: their page says where they are
+        flash(str(not_yet))
+        return redirect(url_for(".walk_in_place", reference=entry.reference), 303)
 
 
 def _view(entry: WalkInEntry) -> CallerView:

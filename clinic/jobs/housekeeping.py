@@ -3,6 +3,7 @@ who do not answer or are left waiting at closing time (see walkin.rounds), and e
 past its retention period (see privacy.retention)."""
 
 import logging
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -26,11 +27,9 @@ def housekeep(
     marked = mark_no_shows(session, now=now, after=noshow_after)
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
-    walk_ins = walk_in_round(session, now, answer_within=walk_in_answer_within)
-    if any(vars(walk_ins).values()):
-        log.info(
-            "housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in vars(walk_ins).items())
-        )
+    moved = asdict(walk_in_round(session, now, answer_within=walk_in_answer_within))
+    if any(moved.values()):
+        log.info("housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in moved.items()))
     erased = apply_retention(session, retention, now=now)
     if any(erased.values()):
         log.info("housekeeping: retention %s", ", ".join(f"{count} {kind}" for kind, count in erased.items()))

@@ -25,7 +25,7 @@ from ..models import (
 )
 from ..models.transactions import commit_as_written, write_transaction
 from ..scheduling.booking import Consent
-from ..scheduling.errors import MeetingNotReady, NotFound
+from ..scheduling.errors import MeetingNotReady, NotFound, NotNow
 from ..scheduling.events import record_event
 from ..scheduling.status import allowed_next
 from ..scheduling.timezones import format_local, zone
@@ -71,13 +71,12 @@ class CallerView:
 
 def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
     """The queue whose join page is /walk-in/<slug>, if its department is open; else NotFound."""
-    queue = (
-        session.scalar(
+    queue = None
+    if len(slug) <= 80:
+        query = (
             select(WalkInQueue).join(Department).where(WalkInQueue.slug == slug.lower(), Department.active)
         )
-        if isinstance(slug, str) and len(slug) <= 80
-        else None
-    )
+        queue = session.scalar(query)
     if queue is None:
         raise NotFound("There is no walk-in queue at this address.")
     return queue
@@ -211,12 +210,13 @@ def leave(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> Wa
 
 def answer(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> str:
     """The caller pressed join: note that they answered and return their meeting link;
-    MeetingNotReady while the meeting is still being made, NotFound if no call is waiting for them."""
+    MeetingNotReady while the meeting is still being made, NotNow if no call is waiting for them (any
+    more: one not answered in time was called off)."""
     with write_transaction(session):
         entry = _locked(session, entry_id)
         call = entry.consultation
         if entry.status not in (EntryStatus.TAKEN, EntryStatus.IN_CALL) or call is None or not call.is_active:
-            raise NotFound("No call is waiting for you.")
+            raise NotNow("There is no call for you at the moment. Keep this page open: it tells you when.")
         if not call.meeting_join_url:
             raise MeetingNotReady("Your video link is still being made. Please try again in a moment.")
         if entry.status is EntryStatus.TAKEN:
