@@ -95,11 +95,14 @@ def test_the_place_json_keeps_the_page_current(client, session, helpline):
     }
 
 
-def test_a_caller_can_leave(client, session, helpline):
+def test_a_caller_can_leave_after_saying_so_twice(client, session, helpline):
     path = joined(client)
 
+    asked = client.get(f"{path}/leave").get_data(as_text=True)
+    assert entry(session).status is EntryStatus.WAITING
     page = client.post(f"{path}/leave", follow_redirects=True).get_data(as_text=True)
 
+    assert "Yes, leave the queue" in asked and "No, keep my place" in asked
     assert "You have left the queue" in page
     assert entry(session).status is EntryStatus.LEFT
 

@@ -95,6 +95,12 @@ def walk_in_status(reference: str) -> ResponseReturnValue:
     )
 
 
+@bp.get(f"{WALK_IN_ENTRY_PATH}/leave")
+def confirm_leaving_walk_in(reference: str) -> ResponseReturnValue:
+    """Leaving asks once more: a place lost by a slip of the finger cannot be given back."""
+    return render_template("booking/walk_in_leave.html", entry=walk_in_entry(reference))
+
+
 @bp.post(f"{WALK_IN_ENTRY_PATH}/leave")
 def leave_walk_in(reference: str) -> ResponseReturnValue:
     entry = walk_in_entry(reference)

@@ -73,7 +73,10 @@ def take_next(session: Session, queue_id: int, staff: StaffMember, *, now: datet
             clinician.id,
             call.id,
         )
-        record_event(session, call, "consultation.booked", now, staff.actor, walk_in_entry=entry.id)
+        consent = {"privacy_notice": entry.consent_notice_version, "consent": entry.consent_method.value}
+        record_event(
+            session, call, "consultation.booked", now, staff.actor, walk_in_entry=entry.id, **consent
+        )
         record_entry_event(session, entry, "walk_in.taken", now, staff.actor, clinician_id=clinician.id)
         commit_as_written(session)
         return Taken(entry, call)
