@@ -182,6 +182,13 @@ class Config:
     JOIN_GRACE_MINUTES = int(_env("JOIN_GRACE_MINUTES", "30"))
     # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
     NOSHOW_AFTER_MINUTES = int(_env("NOSHOW_AFTER_MINUTES", "30"))
+    # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
+    WALK_IN_ANSWER_MINUTES = float(_env("WALK_IN_ANSWER_MINUTES", "3"))
+    # Minutes per caller ahead, per staff member on duty, that a walk-in wait is estimated at before
+    # the last hour's takes give a pace of their own.
+    WALK_IN_MINUTES_PER_CALLER = float(_env("WALK_IN_MINUTES_PER_CALLER", "10"))
+    # Seconds between the updates of a walk-in caller's place, on their page (with and without JavaScript).
+    WALK_IN_REFRESH_SECONDS = int(_env("WALK_IN_REFRESH_SECONDS", "15"))
     # Days after the end of a patient record's last consultation when its name, e-mail, phone and birth
     # date (and its companions') are anonymised.
     RETENTION_PATIENT_DAYS = int(_env("RETENTION_PATIENT_DAYS", "730"))
@@ -219,9 +226,12 @@ class Config:
     # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings,
     # joining the waitlist and booking from its offers.
     RATELIMIT_BOOKING = _env("RATELIMIT_BOOKING", "10 per minute;100 per hour")
+    # Per address: joining a walk-in queue (POST /walk-in/<queue>).
+    RATELIMIT_WALK_IN = _env("RATELIMIT_WALK_IN", "5 per minute;30 per hour")
     # Per address: free-time searches, /book/time and /api/v1/slots together.
     RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")
-    # Per address: every request that opens a booking by its reference (/c/…, /g/…, /api/v1/bookings/…).
+    # Per address: every request that opens a booking or a walk-in place by its reference (/c/…, /g/…,
+    # /walk-in/e/…, /api/v1/bookings/…).
     RATELIMIT_MANAGE_LINK = _env("RATELIMIT_MANAGE_LINK", "60 per minute")
     # Per address: every request to /api/v1.
     RATELIMIT_API = _env("RATELIMIT_API", "600 per minute")

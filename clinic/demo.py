@@ -1,4 +1,5 @@
-"""A realistic demo hospital: departments, clinicians in two zones, services, hours, bookings, logins."""
+"""A realistic demo hospital: departments, clinicians in two zones, services, hours, bookings, logins, and a
+walk-in support line open at all hours, so the queue can be tried at any time."""
 
 import random
 from dataclasses import dataclass
@@ -8,7 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .audit import SYSTEM
-from .models import AvailabilityRule, Clinician, Department, Service, StaffRole, StaffUser, TimeOff
+from .models import (
+    AvailabilityRule,
+    Clinician,
+    Department,
+    QueueStatus,
+    Service,
+    StaffRole,
+    StaffUser,
+    TimeOff,
+    WalkInHours,
+    WalkInQueue,
+)
 from .scheduling.availability import find_slots
 from .scheduling.booking import BookingRequest, book
 from .scheduling.errors import SlotUnavailable
@@ -36,6 +48,13 @@ FIRST = ["Alex", "Sam", "Jo", "Maria", "Ahmed", "Lena", "Chris", "Fatima", "Ivan
 LAST = ["Smith", "Jones", "Visser", "Khan", "Murphy", "de Boer", "Patel", "Evans", "Novak", "Brown"]
 DAY_PARTS = [(time(9), time(12, 30)), (time(13, 30), time(17))]  # lunch 12:30-13:30
 DEMO_ADMIN_EMAIL = "admin@demo.clinic.example"
+# The walk-in queue: Mental Health's support line, its check-in's length, with these clinicians on duty.
+WALK_IN = (
+    "Mental Health",
+    "mental-health",
+    "Mental health support line",
+    ["Dr Ellen Brooks", "Dr Hannah Lewis"],
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ def load_demo(session: Session, *, now: datetime, keys: LinkKeys, bookings: int 
     rng = random.Random(20261124)
     services = _departments_and_services(session)
     clinicians = _clinicians(session, services, now)
+    session.add(_walk_in_queue(services, clinicians))
     session.commit()
     _bookings(session, services, clinicians, now, keys, rng, bookings)
     return True
@@ -138,6 +158,23 @@ def _clinicians(session: Session, services: dict[str, list[Service]], now: datet
             TimeOff(clinician=clinician, starts_at=start, ends_at=start + timedelta(days=7), label="Leave")
         )
     return clinicians
+
+
+def _walk_in_queue(services: dict[str, list[Service]], clinicians: list[Clinician]) -> WalkInQueue:
+    department_name, slug, name, on_duty = WALK_IN
+    service = services[department_name][0]
+    return WalkInQueue(
+        department=service.department,
+        service=service,
+        slug=slug,
+        name=name,
+        description="Talk to someone from the mental health team today, by video, without an appointment.",
+        time_zone="Europe/London",
+        status=QueueStatus.OPEN,
+        # Midnight to midnight every day: open at all hours, so the demo can be tried at any time.
+        hours=[WalkInHours(weekday=day, start_time=time(0), end_time=time(0)) for day in range(7)],
+        staff=[c for c in clinicians if c.display_name in on_duty],
+    )
 
 
 def _bookings(session, services, clinicians, now, keys, rng, count) -> None:

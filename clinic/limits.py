@@ -32,7 +32,8 @@ def _posts_to(*endpoints: str) -> Callable[[], bool]:
 
 def _opens_a_booking() -> bool:
     # Every route that takes a booking's reference (and so its token): the manage and companion links,
-    # the confirmation page, the API's booking; one added later is counted without being listed here.
+    # walk-in callers' places, the confirmation page, the API's booking; one added later is counted
+    # without being listed here.
     return "reference" in (request.view_args or {})
 
 
@@ -57,6 +58,7 @@ GUARDS = (
         (booking.bp, api.bp),
         lambda: request.endpoint in ("booking.choose_time", "api.slots"),
     ),
+    Guard("RATELIMIT_WALK_IN", "walk-in", (booking.bp,), _posts_to("booking.join_walk_in")),
     Guard("RATELIMIT_MANAGE_LINK", "manage-link", (booking.bp, api.bp), _opens_a_booking),
     Guard("RATELIMIT_API", "api", (api.bp,), lambda: True),
     Guard("RATELIMIT_STAFF_LOGIN", "staff-login", (auth.bp,), _posts_to("auth.login", "auth.code")),

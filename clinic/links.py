@@ -12,6 +12,8 @@ COMPANION_PATH = "/g/<reference>"
 # A waitlist entry's page, where the patient leaves the list; and an offer's, where they book the time.
 WAITLIST_PATH = "/w/<reference>"
 OFFER_PATH = "/o/<reference>"
+# A walk-in caller's place in the queue: their own token, which opens nothing else.
+WALK_IN_ENTRY_PATH = "/walk-in/e/<reference>"
 # Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
 PASSWORD_LINK_PATH = "/account/password-link"
 
@@ -34,6 +36,11 @@ def waitlist_url(base_url: str, reference: str, token: str) -> str:
 def offer_url(base_url: str, reference: str, token: str) -> str:
     """The absolute link of waitlist offer `reference`, which books the time offered in one step."""
     return _with_token(base_url, OFFER_PATH, reference, token)
+
+
+def walk_in_url(base_url: str, reference: str, token: str) -> str:
+    """The absolute secret link to a walk-in caller's place in the queue, carrying its token."""
+    return _with_token(base_url, WALK_IN_ENTRY_PATH, reference, token)
 
 
 def password_link_url(base_url: str, token: str) -> str:

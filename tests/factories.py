@@ -19,14 +19,18 @@ from clinic.models import (
     StaffRole,
     StaffUser,
     TimeOff,
+    WalkInHours,
+    WalkInQueue,
 )
-from clinic.scheduling.booking import BookingRequest, book, place
+from clinic.scheduling.booking import BookingRequest, Consent, book, place
 from clinic.scheduling.companions import CompanionDetails
 from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import new_link_seed
 from clinic.staff.accounts import hash_password
 from clinic.staff.sessions import SessionRules
 from clinic.staff.signin import SignInRules
+from clinic.walkin.callers import CallerDetails
+from clinic.walkin.queue import Joined, join
 
 from .conftest import TEST_KEYS, TEST_SECRET
 
@@ -173,6 +177,46 @@ def consultation(session, svc: Service, person: Clinician, start, *, patient=Non
     session.add(row)
     session.commit()
     return row
+
+
+ALL_DAY = (time(0), time(0))  # a period from midnight to midnight: the whole day
+
+
+def walk_in_queue(
+    session, svc: Service, on_duty: list[Clinician], *, hours=ALL_DAY, weekdays=range(7), **fields
+) -> WalkInQueue:
+    """A queue for `svc`'s department, taking calls of `svc`'s length, open in `hours` (default: always)
+    on `weekdays`, with `on_duty` taking its callers; committed."""
+    n = next(_seq)
+    queue = WalkInQueue(
+        **{
+            "department": svc.department,
+            "service": svc,
+            "slug": f"helpline-{n}",
+            "name": f"Helpline {n}",
+            "description": "Talk to a nurse now.",
+            "time_zone": "Europe/London",
+            **fields,
+        }
+    )
+    queue.hours = [WalkInHours(weekday=day, start_time=hours[0], end_time=hours[1]) for day in weekdays]
+    queue.staff = list(on_duty)
+    session.add(queue)
+    session.commit()
+    return queue
+
+
+def caller_details(n: int | None = None, **fields) -> CallerDetails:
+    n = n if n is not None else next(_seq)
+    return CallerDetails(**{"name": f"Caller {n}", "email": f"caller{n}@example.org", "phone": "", **fields})
+
+
+def walk_in(session, queue: WalkInQueue, *, now, details: CallerDetails | None = None) -> Joined:
+    """A caller joining `queue` through the real service; returns the Joined result."""
+    consent = Consent("2026-12-01")
+    return join(
+        session, queue.id, details or caller_details(), consent, now=now, keys=TEST_KEYS, actor=Actor()
+    )
 
 
 def staff(

@@ -34,9 +34,11 @@ def catalogue_requests(session) -> list[tuple[str, str]]:
     service = factories.service(session)
     clinician = factories.clinician(session, [service])
     booked = factories.consultation(session, service, clinician, utcnow() + timedelta(days=3))
+    queue = f"/admin/walk-in/{factories.walk_in_queue(session, service, [clinician]).id}"
     session.commit()
     department, who = service.department_id, f"/admin/clinicians/{clinician.id}"
     pages = ["/admin/departments", "/admin/services", "/admin/clinicians", "/admin/closures", f"{who}/hours"]
+    pages += ["/admin/walk-in"]
     forms = [
         "/admin/departments/new",
         f"/admin/departments/{department}",
@@ -44,6 +46,8 @@ def catalogue_requests(session) -> list[tuple[str, str]]:
         f"/admin/services/{service.id}",
         "/admin/clinicians/new",
         who,
+        "/admin/walk-in/new",
+        queue,
     ]
     posts = [
         f"{who}/active",
@@ -53,6 +57,7 @@ def catalogue_requests(session) -> list[tuple[str, str]]:
         f"{who}/time-off",
         "/admin/closures",
         "/admin/closures/1/remove",
+        f"{queue}/status",
     ]
     return [("GET", path) for path in pages + forms] + [("POST", path) for path in forms + posts]
 
@@ -81,7 +86,13 @@ def test_the_admin_index_and_menu_link_to_every_catalogue_page(client, session):
 
     page = text(client.get("/admin/"))
 
-    for path in ("/admin/departments", "/admin/services", "/admin/clinicians", "/admin/closures"):
+    for path in (
+        "/admin/departments",
+        "/admin/services",
+        "/admin/clinicians",
+        "/admin/closures",
+        "/admin/walk-in",
+    ):
         assert page.count(f'href="{path}"') == 2  # the menu and the index
 
 

@@ -1,62 +1,41 @@
 """Never double-book: racing threads against the real database, SQLite or PostgreSQL."""
 
-import threading
-import time as clock
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.models import Consultation
-from clinic.models.transactions import configure_sqlite
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 
-from . import factories
+from . import factories, racing
 from .conftest import TEST_KEYS, postgres_only, sqlite_only
+from .racing import racing_engine
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 RACERS = 20
 
 
 def race_engine(url: str, *, take_write_lock: bool = True):
-    """An engine with one connection per racer, with a slow busy-time read to widen the race window."""
-    engine = create_engine(url, pool_size=RACERS, max_overflow=0)
-    if engine.dialect.name == "sqlite":
-        configure_sqlite(engine, take_write_lock=take_write_lock)
-
-    @event.listens_for(engine, "after_cursor_execute")
-    def _slow_check(conn, cursor, statement, *_):
-        if "blocked_from" in statement and statement.lstrip().upper().startswith("SELECT"):
-            clock.sleep(0.02)  # the time between "is it free?" and "insert" that racers exploit
-
-    return engine
+    """One connection per racer, with a slow busy-time read to widen the race window."""
+    return racing_engine(url, RACERS, lambda sql: "blocked_from" in sql, take_write_lock=take_write_lock)
 
 
 def race(engine, requests: list[BookingRequest], now, **options) -> list[object]:
-    """Run every request at once, one thread and connection each (`options` go to `book`); return each
-    outcome."""
-    barrier = threading.Barrier(len(requests))
-    outcomes: list[object] = [None] * len(requests)
-
-    def run(i: int) -> None:
-        with Session(engine) as session:
-            barrier.wait()
-            try:
-                outcomes[i] = book(session, requests[i], now=now, keys=TEST_KEYS, actor=Actor(), **options)
-            except Exception as exc:  # the outcome is what we assert on
-                outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return outcomes
+    """Run every request at once (`options` go to `book`); return each outcome."""
+    return racing.race(
+        engine,
+        [
+            lambda session, request=request: book(
+                session, request, now=now, keys=TEST_KEYS, actor=Actor(), **options
+            )
+            for request in requests
+        ],
+    )
 
 
 def active_count(session, clinician_id: int) -> int:

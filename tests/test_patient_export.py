@@ -188,3 +188,30 @@ def test_a_wrong_field_is_shown_beside_it_and_nothing_is_exported(client, sessio
     assert message in response.get_data(as_text=True)
     session.rollback()
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.exported")) is None
+
+
+def test_the_export_holds_the_persons_places_in_walk_in_queues_unless_narrowed_by_date_of_birth(
+    app, session, now
+):
+    service = factories.service(session)
+    queue = factories.walk_in_queue(
+        session, service, [factories.clinician(session, [service])], name="Helpline"
+    )
+    theirs = factories.walk_in(
+        session, queue, now=now, details=factories.caller_details(email="Ada.Lovelace@example.org")
+    )
+    factories.walk_in(session, queue, now=now)  # someone else's
+
+    export = exported(app, session, now)
+    narrowed = exported(app, session, now, birth_date=BORN)
+
+    (place,) = export["walk_in_queues"]
+    assert (place["queue"], place["email"], place["status"]) == (
+        "Helpline",
+        "Ada.Lovelace@example.org",
+        "waiting",
+    )
+    assert narrowed["walk_in_queues"] == []
+    session.commit()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.exported")).first()
+    assert event.details["walk_in_entry_ids"] == [theirs.entry.id]

@@ -22,10 +22,12 @@ from clinic.models import (
     OutboxStatus,
     Patient,
     StaffRole,
+    WalkInEntry,
 )
 from clinic.notes.settings import notes_settings
 from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_retention
 from clinic.scheduling.lifecycle import cancel
+from clinic.walkin.queue import leave
 from tests.fakes.outbox import Clock
 
 from . import factories
@@ -251,3 +253,26 @@ def test_the_audit_trail_holds_ids_never_the_personal_values_a_booking_carried(a
     ]
     assert [value for value in values if value.lower() in trail.lower()] == []
     assert session.scalar(select(func.count(Patient.id))) == 1
+
+
+def test_walk_in_callers_details_go_once_they_left_the_queue_longer_ago_than_the_patient_period(
+    session, periods
+):
+    svc = factories.service(session)
+    queue = factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
+    long_gone, lately, waiting = (
+        factories.walk_in(session, queue, now=NOW - periods.patient - DAY).entry,
+        factories.walk_in(session, queue, now=NOW - DAY).entry,
+        factories.walk_in(session, queue, now=NOW).entry,
+    )
+    for entry, left in ((long_gone, NOW - periods.patient - DAY), (lately, NOW - DAY)):
+        leave(session, entry.id, now=left, actor=Actor())
+
+    counts = apply_retention(session, periods, now=NOW)
+    again = apply_retention(session, periods, now=NOW)
+
+    session.commit()
+    names = {e.id: (e.name, e.email, e.phone) for e in session.scalars(select(WalkInEntry))}
+    assert names[long_gone.id] == (ANONYMISED_NAME, None, "")
+    assert names[lately.id][0] == lately.name and names[waiting.id][0] == waiting.name
+    assert (counts["walk_in_callers"], again["walk_in_callers"]) == (1, 0)

@@ -268,7 +268,7 @@ def test_an_offer_not_taken_in_time_expires_and_goes_to_the_next_in_line(session
     assert offer.expires_at == now + timedelta(hours=2)
 
     later = outbox.clock.advance(timedelta(hours=2))
-    housekeep(session, later, noshow_after=timedelta(minutes=30), retention=_retention())
+    tidy_up(session, later)
     outbox.drain()
 
     assert {o.entry_id: o.status for o in offers(session)} == {
@@ -295,11 +295,9 @@ def test_entries_past_their_last_day_expire(session, now):
     entry = join(session, service, now, 1)  # Tuesday only
     wednesday = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
 
-    housekeep(
-        session, wednesday - timedelta(seconds=1), noshow_after=timedelta(minutes=30), retention=_retention()
-    )
+    tidy_up(session, wednesday - timedelta(seconds=1))
     assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.WAITING
-    housekeep(session, wednesday, noshow_after=timedelta(minutes=30), retention=_retention())
+    tidy_up(session, wednesday)
     assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.EXPIRED
 
 
@@ -311,14 +309,9 @@ def test_an_ended_entry_and_its_offers_are_deleted_after_the_retention_period(se
     leave_waitlist(session, left.id, now=now, actor=Actor())
     month = timedelta(days=30)
 
-    housekeep(session, now + month, noshow_after=timedelta(minutes=30), retention=_retention())
+    tidy_up(session, now + month)
     assert len(offers(session)) == 2
-    housekeep(
-        session,
-        now + month + timedelta(seconds=1),
-        noshow_after=timedelta(minutes=30),
-        retention=_retention(),
-    )
+    tidy_up(session, now + month + timedelta(seconds=1))
 
     session.expire_all()
     assert session.scalars(select(WaitlistEntry.id)).all() == [waiting.id]  # expired since, kept a month
@@ -400,6 +393,17 @@ def test_offer_mails_are_outbox_messages_of_the_consultation_that_freed_the_time
     assert outbox.messages(consultation, OutboxKind.WAITLIST_OFFER_MAIL)[0].payload == {
         "offer_id": offers(session)[0].id
     }
+
+
+def tidy_up(session, at: datetime) -> None:
+    """One round of the worker's housekeeping at `at`."""
+    housekeep(
+        session,
+        at,
+        noshow_after=timedelta(minutes=30),
+        retention=_retention(),
+        walk_in_answer_within=timedelta(minutes=3),
+    )
 
 
 def _retention() -> RetentionPeriods:

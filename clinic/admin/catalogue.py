@@ -1,4 +1,5 @@
-"""The hospital's catalogue in the admin area: departments, services, clinicians (and their hours), closures.
+"""The hospital's catalogue in the admin area: departments, services, clinicians (and their hours), closures,
+walk-in queues.
 
 Each form posts to the page that drew it; a refused value is shown beside its field with a 422.
 """
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from ..auth.access import current_staff
 from ..extensions import db
@@ -16,7 +18,8 @@ from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
 from ..hospital.records import InvalidSetting
 from ..hospital.service_settings import all_services, save_service, services_page
-from ..models import Clinician, Department, Service, utcnow
+from ..hospital.walk_in_queues import queues_page, save_queue, set_queue_status
+from ..models import Clinician, Department, Service, WalkInQueue, utcnow
 from ..schedule import hours
 from ..scheduling.errors import NotFound
 from ..scheduling.front_desk import cancel_for_patient
@@ -132,6 +135,36 @@ def remove_closure_page(closure_id: int) -> ResponseReturnValue:
     remove_closure(db.session, closure_id, now=utcnow(), actor=current_staff().actor)
     flash("The closure is removed: patients can book those days again.")
     return redirect(url_for(".closures"), 303)
+
+
+@bp.get("/walk-in")
+def walk_in_queues() -> ResponseReturnValue:
+    return _list("admin/walk_in_queues.html", queues_page)
+
+
+@bp.route("/walk-in/new", methods=["GET", "POST"], defaults={"queue_id": None})
+@bp.route("/walk-in/<id:queue_id>", methods=["GET", "POST"])
+def walk_in_queue(queue_id: int | None) -> ResponseReturnValue:
+    found = _found(WalkInQueue, queue_id, "There is no such walk-in queue.")
+    session = db.session
+    clinicians = list(
+        session.scalars(select(Clinician).where(Clinician.active).order_by(Clinician.display_name))
+    )
+    form = forms.WalkInQueueForm(all_departments(session), all_services(session), clinicians, found)
+    if request.method == "GET" and found is None:
+        form.time_zone.data = current_app.config["DEFAULT_TIME_ZONE"]
+    return _edit(form, save_queue, queue_id, "walk_in_queue", found=found)
+
+
+@bp.post("/walk-in/<id:queue_id>/status")
+def walk_in_queue_status(queue_id: int) -> ResponseReturnValue:
+    status = forms.QUEUE_STATUSES.get(request.form.get("status", ""))
+    if status is None:
+        flash("Choose open, paused or closed.")
+    else:
+        queue = set_queue_status(db.session, queue_id, status, now=utcnow(), actor=current_staff().actor)
+        flash(f"{queue.name} is {status.value} now.")
+    return redirect(url_for(".walk_in_queue", queue_id=queue_id), 303)
 
 
 def _list(template: str, page_of: Callable) -> str:

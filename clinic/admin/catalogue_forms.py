@@ -17,8 +17,10 @@ from ..booking.forms import TimeZoneField
 from ..hospital.clinicians import ClinicianSettings
 from ..hospital.departments import DepartmentSettings
 from ..hospital.service_settings import ServiceSettings
-from ..models import Department, Service
+from ..hospital.walk_in_queues import QueueSettings
+from ..models import Clinician, Department, QueueStatus, Service, WalkInQueue
 from ..schedule.forms import sane_year
+from ..walkin.hours import hours_text
 from .forms import NOT_LISTED, PageField, provider_choices
 
 WHOLE_NUMBER = "Enter a whole number."
@@ -149,3 +151,63 @@ class ClosureForm(FlaskForm):
 
     def chosen_department(self) -> int | None:
         return self.department_id.data or None
+
+
+NO_SERVICE = 0
+
+
+class WalkInQueueForm(FlaskForm):
+    """A walk-in queue: whom it serves, where callers join, when it is open, and who takes the calls."""
+
+    name = StringField(
+        "Name callers see", validators=[Length(max=120, message="Keep it under 120 characters.")]
+    )
+    department_id = _department_field()
+    service_id = SelectField(
+        "Service whose length a call takes", coerce=int, invalid_choice_message=NOT_LISTED
+    )
+    slug = StringField(
+        "Address: /walk-in/…", validators=[Length(max=80, message="Keep it under 80 characters.")]
+    )
+    description = TextAreaField("Short description callers read")
+    time_zone = TimeZoneField("Time zone of the opening hours")
+    hours = TextAreaField("Opening hours", render_kw={"rows": 7})
+    staff_ids = SelectMultipleField("Clinicians on duty", coerce=int, invalid_choice_message=NOT_LISTED)
+
+    def __init__(
+        self,
+        departments: list[Department],
+        services: list[Service],
+        clinicians: list[Clinician],
+        found: WalkInQueue | None,
+        *args,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, obj=found, **kwargs)
+        self.department_id.choices = _department_choices(departments)
+        self.service_id.choices = [
+            SelectChoice(NO_SERVICE, "The first service the clinician offers in the department"),
+            *(SelectChoice(s.id, f"{s.department.name}: {s.name}") for s in services),
+        ]
+        self.staff_ids.choices = [
+            SelectChoice(c.id, f"{c.display_name} ({c.department.name})") for c in clinicians
+        ]
+        if found is not None and not self.is_submitted():
+            self.service_id.data = found.service_id or NO_SERVICE
+            self.hours.data = hours_text(found)
+            self.staff_ids.data = [c.id for c in found.staff]
+
+    def settings(self) -> QueueSettings:
+        return QueueSettings(
+            department_id=self.department_id.data,
+            service_id=self.service_id.data or None,
+            name=self.name.data or "",
+            slug=self.slug.data or "",
+            description=self.description.data or "",
+            time_zone=self.time_zone.data,
+            hours=self.hours.data or "",
+            staff_ids=list(self.staff_ids.data or []),
+        )
+
+
+QUEUE_STATUSES = {status.value: status for status in QueueStatus}

@@ -1,10 +1,8 @@
-"""The public booking pages, the patient's manage link and waiting room, companions' waiting rooms, and
-the waitlist."""
+"""The public booking pages, the patient's manage link and waiting room, companions' waiting rooms, the
+waitlist, and the walk-in queue's pages."""
 
-from . import (
-    rooms,  # noqa: F401 - registers the waiting rooms' routes on bp
-    waitlist_pages,  # noqa: F401 - registers the waitlist's routes on bp
-)
+# Each registers its routes on bp.
+from . import rooms, waitlist_pages, walk_in  # noqa: F401
 from .views import bp
 
 __all__ = ["bp"]

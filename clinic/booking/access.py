@@ -1,5 +1,6 @@
-"""What a request's link opens: the patient's booking (manage token) or a companion's invitation (join
-token), each looked up with the token of its own kind only."""
+"""What a request's link opens: the patient's booking (manage token), a companion's invitation (join
+token), a waitlist entry or offer, or a walk-in caller's place in a queue, each looked up with the token
+of its own kind only."""
 
 from collections.abc import Callable
 from typing import TypeVar
@@ -8,16 +9,17 @@ from flask import current_app, request
 
 from ..audit import Actor
 from ..extensions import db
-from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, utcnow
+from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry, utcnow
 from ..scheduling.companions import companion_for_token
 from ..scheduling.lifecycle import check_online_change, consultation_for_token
 from ..scheduling.offers import offer_for_token
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow
 from ..scheduling.waitlist import entry_for_token
-from .link_tokens import COMPANION, MANAGE, OFFER, WAITLIST, TokenJar
+from ..walkin.queue import entry_for_token as walk_in_entry_for_token
+from .link_tokens import COMPANION, MANAGE, OFFER, WAITLIST, WALK_IN, TokenJar
 
-Opened = TypeVar("Opened", Consultation, Companion)
+Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
 def managed(reference: str, token: str | None = None) -> Consultation:
@@ -50,6 +52,11 @@ def offered(reference: str, token: str | None = None) -> WaitlistOffer:
 
 def link_keys() -> LinkKeys:
     return LinkKeys.from_config(current_app.config)
+
+
+def walk_in_entry(reference: str, token: str | None = None) -> WalkInEntry:
+    """The walk-in caller's place the link's token (or the one this browser session remembers) opens."""
+    return _opened(walk_in_entry_for_token, WALK_IN, reference, token)
 
 
 def join_window() -> JoinWindow:

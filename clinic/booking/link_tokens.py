@@ -1,5 +1,5 @@
 """Link tokens kept in the visitor's signed session cookie: patients' manage tokens, companions' join tokens,
-the waitlist's and its offers'.
+the waitlist's and its offers', walk-in callers'.
 
 A link's token arrives once, posted from the link's "#" part (see `arrival`); after that it lives in the
 session, so it is left in no address bar, browser history or server log. Each kind of link has
@@ -32,3 +32,4 @@ MANAGE = TokenJar("manage_tokens")
 COMPANION = TokenJar("companion_tokens")
 WAITLIST = TokenJar("waitlist_tokens")  # by waitlist entry reference
 OFFER = TokenJar("offer_tokens")  # by offer reference
+WALK_IN = TokenJar("walk_in_tokens")

@@ -1,7 +1,9 @@
 """Housekeeping the worker runs on the clock: marking no-shows, ending the waitlist's unanswered offers
-and past entries, and erasing personal data past its retention period (see privacy.retention)."""
+and past entries, the walk-in queue's rules for callers who do not answer or are left waiting at closing
+time (see walkin.rounds), and erasing personal data past its retention period (see privacy.retention)."""
 
 import logging
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -10,12 +12,18 @@ from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
 from ..scheduling.offers import expire_offers
 from ..scheduling.waitlist import expire_entries
+from ..walkin.rounds import walk_in_round
 
 log = logging.getLogger(__name__)
 
 
 def housekeep(
-    session: Session, now: datetime, *, noshow_after: timedelta, retention: RetentionPeriods
+    session: Session,
+    now: datetime,
+    *,
+    noshow_after: timedelta,
+    retention: RetentionPeriods,
+    walk_in_answer_within: timedelta,
 ) -> None:
     """One round of housekeeping; safe to run from several workers at once (rows are locked or skipped)."""
     marked = mark_no_shows(session, now=now, after=noshow_after)
@@ -24,6 +32,9 @@ def housekeep(
     offers, entries = expire_offers(session, now=now), expire_entries(session, now=now)
     if offers or entries:
         log.info("housekeeping: %d waitlist offers and %d waitlist entries ended", offers, entries)
+    moved = asdict(walk_in_round(session, now, answer_within=walk_in_answer_within))
+    if any(moved.values()):
+        log.info("housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in moved.items()))
     erased = apply_retention(session, retention, now=now)
     if any(erased.values()):
         log.info("housekeeping: retention %s", ", ".join(f"{count} {kind}" for kind, count in erased.items()))

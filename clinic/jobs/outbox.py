@@ -26,6 +26,18 @@ def enqueue_booked(session: Session, consultation: Consultation, now: datetime) 
     _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
 
 
+def enqueue_walk_in_call(session: Session, consultation: Consultation, now: datetime) -> None:
+    """In the transaction that takes a walk-in caller: create the call's meeting. No mail: the caller's
+    page turns into a join button, and the clinician is sent straight to the consultation."""
+    _add(session, consultation, now, OutboxKind.MEETING_CREATE)
+
+
+def enqueue_walk_in_call_abandoned(session: Session, consultation: Consultation, now: datetime) -> None:
+    """In the transaction that ends a walk-in call nobody answered (or the caller left): cancel its
+    meeting, quietly."""
+    _add(session, consultation, now, OutboxKind.MEETING_CANCEL)
+
+
 def enqueue_rescheduled(
     session: Session,
     consultation: Consultation,

@@ -49,6 +49,7 @@ class WorkerSettings:
     hospital_name: str
     public_base_url: str
     noshow_after: timedelta
+    walk_in_answer_within: timedelta
     retention: RetentionPeriods
     waitlist: OfferRules
 
@@ -74,6 +75,7 @@ class WorkerSettings:
             hospital_name=config["HOSPITAL_NAME"],
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
             noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
+            walk_in_answer_within=timedelta(minutes=float(config["WALK_IN_ANSWER_MINUTES"])),
             retention=RetentionPeriods.from_config(config),
             waitlist=OfferRules(
                 per_time=int(config["WAITLIST_OFFERS_PER_TIME"]),

@@ -63,12 +63,16 @@ class Worker:
                 db.session.remove()
 
     def housekeep(self) -> None:
-        """Mark no-shows, end the waitlist's past offers and entries, and apply retention (see
-        jobs.housekeeping)."""
+        """Mark no-shows, end the waitlist's past offers and entries, apply the walk-in rules and retention
+        (see jobs.housekeeping)."""
         settings = self.settings
         self._in_session(
             lambda: housekeep(
-                db.session, self.clock(), noshow_after=settings.noshow_after, retention=settings.retention
+                db.session,
+                self.clock(),
+                noshow_after=settings.noshow_after,
+                retention=settings.retention,
+                walk_in_answer_within=settings.walk_in_answer_within,
             )
         )
 

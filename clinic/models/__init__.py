@@ -19,9 +19,19 @@ from .scheduling import (
 )
 from .staff import LoginFailure, RecoveryCode, SessionEnd, StaffRole, StaffSession, StaffUser
 from .waitlist import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from .walk_in import (
+    CURRENT_ENTRY_STATUSES,
+    EntryStatus,
+    QueueStatus,
+    WalkInEntry,
+    WalkInHours,
+    WalkInQueue,
+    walk_in_duty,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CURRENT_ENTRY_STATUSES",
     "AuditEvent",
     "AvailabilityRule",
     "Base",
@@ -34,6 +44,7 @@ __all__ = [
     "ConsultationNote",
     "ConsultationStatus",
     "Department",
+    "EntryStatus",
     "IdempotencyKey",
     "ImmutableNote",
     "LoginFailure",
@@ -43,6 +54,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Patient",
+    "QueueStatus",
     "RecoveryCode",
     "Service",
     "SessionEnd",
@@ -53,7 +65,11 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistOffer",
     "WaitlistStatus",
+    "WalkInEntry",
+    "WalkInHours",
+    "WalkInQueue",
     "WorkerHeartbeat",
     "clinician_service",
     "utcnow",
+    "walk_in_duty",
 ]

@@ -93,7 +93,7 @@ class Patient(Base):
     # The address lower-cased (set with it), by which bookings are matched and counted (scheduling/holders).
     email_key: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str] = mapped_column(String(40))
-    birth_date: Mapped[date]
+    birth_date: Mapped[date | None]  # None for a walk-in caller, who is not asked it
     time_zone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

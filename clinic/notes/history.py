@@ -26,8 +26,8 @@ class ConsultationHeader:
 
     id: int
     patient_name: str
-    birth_date: date
-    age: int
+    birth_date: date | None  # None for a walk-in caller
+    age: int | None
     starts_at: datetime
     time_zone: str  # the clinician's: the notes pages show every time in it
     service_name: str

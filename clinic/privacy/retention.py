@@ -5,6 +5,8 @@ What goes, and when (each period a RETENTION_*_DAYS setting):
   addresses and their join links, once every consultation of the record ended more than `patient`
   ago: replaced with placeholders. The rows stay, so consultations, their signed notes and the
   audit events that name them by id keep what they point at;
+- a walk-in caller's name, e-mail and phone in the queue, `patient` after they left it (the patient
+  record of a call they were taken for goes with its consultation, as above);
 - reasons for visit and cancel reasons, `reason` after the consultation's end;
 - booking requests' idempotency keys, `idempotency` after the request;
 - finished outbox messages (sent, dead or cancelled), `outbox` after they were due;
@@ -32,6 +34,7 @@ from ..models import (
     OutboxStatus,
     Patient,
     WaitlistEntry,
+    WalkInEntry,
 )
 from ..models.transactions import write_transaction
 
@@ -72,6 +75,19 @@ def apply_retention(session: Session, periods: RetentionPeriods, *, now: datetim
     with write_transaction(session):
         counts = {
             "patients": _anonymise_patients(session, now - periods.patient, now),
+            "walk_in_callers": _rows(
+                session,
+                update(WalkInEntry)
+                .where(
+                    WalkInEntry.ended_at < now - periods.patient,
+                    or_(
+                        WalkInEntry.name != ANONYMISED_NAME,
+                        WalkInEntry.email.is_not(None),
+                        WalkInEntry.phone != "",
+                    ),
+                )
+                .values(name=ANONYMISED_NAME, email=None, phone=""),
+            ),
             "reasons": _erase_reasons(session, now - periods.reason),
             "idempotency_keys": _rows(
                 session, delete(IdempotencyKey).where(IdempotencyKey.created_at < now - periods.idempotency)

@@ -23,6 +23,7 @@ from ..models import (
     OutboxKind,
     OutboxMessage,
     Patient,
+    WalkInEntry,
 )
 from ..models.people import email_key
 from ..models.transactions import write_transaction
@@ -45,12 +46,15 @@ def export_person(
     with write_transaction(session):
         patients = _patients(session, email, birth_date)
         companions = _companions(session, email)
+        # Walk-in callers give no date of birth: a search narrowed by one cannot tell whose they are.
+        walk_ins = [] if birth_date else _walk_ins(session, email)
         export = {
             "exported_at": now.isoformat(),
             "email": email,
             "birth_date": birth_date.isoformat() if birth_date else None,
             "patients": [_patient(session, patient, cipher) for patient in patients],
             "companion_of": [_companion(session, companion) for companion in companions],
+            "walk_in_queues": [_walk_in(entry) for entry in walk_ins],
         }
         audit.record(
             session,
@@ -62,6 +66,7 @@ def export_person(
             details={
                 "patient_ids": [patient.id for patient in patients],
                 "companion_ids": [companion.id for companion in companions],
+                "walk_in_entry_ids": [entry.id for entry in walk_ins],
             },
         )
     return export
@@ -80,6 +85,31 @@ def _companions(session: Session, email: str) -> list[Companion]:
     return list(session.scalars(query.options(selectinload(Companion.consultation)).order_by(Companion.id)))
 
 
+def _walk_ins(session: Session, email: str) -> list[WalkInEntry]:
+    query = select(WalkInEntry).where(func.lower(WalkInEntry.email) == email_key(email.strip()))
+    return list(session.scalars(query.options(selectinload(WalkInEntry.queue)).order_by(WalkInEntry.id)))
+
+
+def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
+    """A place in a walk-in queue: what they gave, and what became of it (the call itself, if they were
+    taken, is among their patient records' bookings)."""
+    return {
+        "queue": entry.queue.name,
+        "name": entry.name,
+        "email": entry.email,
+        "phone": entry.phone,
+        "needs_interpreter": entry.needs_interpreter,
+        "consent": {
+            "privacy_notice": entry.consent_notice_version,
+            "given_at": entry.consent_given_at.isoformat(),
+        },
+        "status": entry.status.value,
+        "joined_at": entry.joined_at.isoformat(),
+        "taken_at": _instant(entry.taken_at),
+        "ended_at": _instant(entry.ended_at),
+    }
+
+
 def _patient(session: Session, patient: Patient, cipher: NoteCipher) -> dict[str, Any]:
     consultations = session.scalars(
         select(Consultation)
@@ -92,7 +122,7 @@ def _patient(session: Session, patient: Patient, cipher: NoteCipher) -> dict[str
         "name": patient.name,
         "email": patient.email,
         "phone": patient.phone,
-        "birth_date": patient.birth_date.isoformat(),
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
         "time_zone": patient.time_zone,
         "language": patient.language,
         "created_at": patient.created_at.isoformat(),

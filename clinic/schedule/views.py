@@ -31,6 +31,7 @@ from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
+from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
@@ -51,6 +52,7 @@ def day() -> ResponseReturnValue:
         scope=scope,
         agenda=agenda,
         moment=moment,
+        walk_ins=queues_on_duty(db.session, current_staff(), moment.instant),
         **_around(shown, timedelta(days=1)),
         **_choices(scope),
     )

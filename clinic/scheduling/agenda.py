@@ -112,7 +112,7 @@ class Row:
     """One consultation on a schedule, with what the viewer may do with it."""
 
     consultation: Consultation
-    age: int
+    age: int | None  # None for a walk-in caller, whose date of birth is not asked
     actions: frozenset[ConsultationStatus]
     own: bool  # the viewer is its clinician: they hold the call and see the reason for the visit
     may_start: bool  # the viewer holds the call and it may still be started or rejoined

@@ -90,9 +90,7 @@ def check_patient_details(
         if no_email
         else email_address(email, errors, smtputf8=smtputf8, missing=f"Enter {whose} e-mail address.")
     )
-    clean_phone = required_text(phone, "phone", 40, errors, missing="Enter a phone number.")
-    if clean_phone and not _PHONE.match(clean_phone):
-        errors["phone"] = "Enter a phone number using digits, spaces and an optional leading +."
+    clean_phone = phone_number(phone, errors, missing="Enter a phone number.")
     clean_birth = _birth_date(birth_date, today, errors, whose)
     try:
         zone(time_zone)  # type: ignore[arg-type]
@@ -129,6 +127,14 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str],
             "This contains hidden formatting or control characters. Type it again rather than pasting it."
         )
     return value
+
+
+def phone_number(value: object, errors: dict[str, str], *, missing: str, field: str = "phone") -> str:
+    """A required phone number, whitespace tidied; a message in `errors[field]` if it is not one."""
+    clean = required_text(value, field, 40, errors, missing=missing)
+    if clean and not _PHONE.match(clean):
+        errors[field] = "Enter a phone number using digits, spaces and an optional leading +."
+    return clean
 
 
 def email_address(value: object, errors: dict[str, str], *, missing: str, smtputf8: bool = False) -> str:
@@ -210,6 +216,8 @@ def date_in_words(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def age_on(birth_date: date, day: date) -> int:
-    """Whole years of age on `day`."""
+def age_on(birth_date: date | None, day: date) -> int | None:
+    """Whole years of age on `day` (None when the date of birth is not known: a walk-in caller)."""
+    if birth_date is None:
+        return None
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))

@@ -1,5 +1,5 @@
-"""Public references, the tokens of manage links, companions' join links and the waitlist's links, and the
-links themselves."""
+"""Public references, the tokens of manage links, companions' join links, the waitlist's links and walk-in
+callers' links, and the links themselves."""
 
 import hashlib
 import hmac
@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..keys import derived_key, secret_keys
-from ..links import companion_url, manage_url, offer_url, waitlist_url
-from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer
+from ..links import companion_url, manage_url, offer_url, waitlist_url, walk_in_url
+from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry
 
 # No 0/O, 1/I/L: references are read out over the phone.
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -28,7 +28,8 @@ def new_reference() -> str:
 
 
 def unused_reference(session: Session, column: InstrumentedAttribute[str]) -> str:
-    """A new reference that no row holds in `column` (a booking's, a waitlist entry's or an offer's)."""
+    """A new reference that no row holds in `column` (a booking's, a waitlist entry's or offer's, a walk-in
+    entry's)."""
     while True:
         reference = new_reference()
         if session.scalar(select(column).where(column == reference)) is None:
@@ -82,6 +83,12 @@ def offer_token(keys: LinkKeys, offer: WaitlistOffer) -> str:
     return _derived(keys.keys[0], "offer-link", offer.link_seed)
 
 
+def walk_in_token(keys: LinkKeys, entry: WalkInEntry) -> str:
+    """The secret of a walk-in caller's link to their place, derived like the manage token but for
+    another purpose, so it opens no booking's pages (nor theirs this one)."""
+    return _derived(keys.keys[0], "walk-in-link", entry.link_seed)
+
+
 def _derived(key: str, purpose: str, seed: str) -> str:
     digest = hmac.new(key.encode(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -129,6 +136,11 @@ def offer_link_opens(token: object, offer: WaitlistOffer, *, keys: LinkKeys) -> 
     return _token_matches(token, keys, "offer-link", offer.link_seed)
 
 
+def walk_in_link(entry: WalkInEntry, *, base_url: str, keys: LinkKeys) -> str:
+    """The caller's own link back to their place in the queue, from this or another device."""
+    return walk_in_url(base_url, entry.reference, walk_in_token(keys, entry))
+
+
 def link_reference(reference: object) -> str | None:
     """A link's reference as stored (upper case), or None for anything that cannot be one."""
     return reference.upper() if isinstance(reference, str) and len(reference) <= 12 else None
@@ -148,6 +160,14 @@ def companion_link_opens(
     """Whether `token` opens the companion's join link, until `grace_days` after the end."""
     opens = _token_matches(token, keys, "companion-link", companion.link_seed)
     return opens and _not_expired(companion.consultation, now, grace_days)
+
+
+def walk_in_link_opens(
+    token: object, entry: WalkInEntry, *, keys: LinkKeys, now: datetime, grace_days: int
+) -> bool:
+    """Whether `token` opens the walk-in caller's link, until `grace_days` after they left the queue."""
+    opens = _token_matches(token, keys, "walk-in-link", entry.link_seed)
+    return opens and (entry.ended_at is None or now <= entry.ended_at + timedelta(days=grace_days))
 
 
 def _not_expired(consultation: Consultation, now: datetime, grace_days: int) -> bool:

@@ -1,0 +1,148 @@
+"""The walk-in queue's public pages: joining at /walk-in/<queue>, and the caller's own page, opened by
+their secret link, which shows their place and wait (kept current by walk_in.js, or by the page
+refreshing itself without JavaScript), lets them leave, and turns into a join button when they are taken.
+"""
+
+from datetime import timedelta
+
+from flask import current_app, flash, jsonify, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from ..errors import status_for
+from ..extensions import db
+from ..links import WALK_IN_ENTRY_PATH, booking_url
+from ..models import WalkInEntry, WalkInQueue, utcnow
+from ..scheduling.errors import NotNow
+from ..scheduling.tokens import LinkKeys, walk_in_link
+from ..walkin.errors import QueueNotOpen
+from ..walkin.queue import (
+    CallerView,
+    answer,
+    caller_view,
+    check_open,
+    join,
+    leave,
+    queue_by_slug,
+    waiting_count,
+)
+from .access import patient_actor, walk_in_entry
+from .arrival import arriving, entered
+from .countdown import duration_words
+from .link_tokens import WALK_IN
+from .views import bp
+from .walk_in_form import JoinQueueForm
+
+WHAT = "place in the queue"
+
+
+@bp.get("/walk-in/<slug>")
+def walk_in_queue(slug: str) -> ResponseReturnValue:
+    return _join_page(queue_by_slug(db.session, slug), JoinQueueForm(formdata=None))
+
+
+@bp.post("/walk-in/<slug>")
+def join_walk_in(slug: str) -> ResponseReturnValue:
+    queue, form = queue_by_slug(db.session, slug), JoinQueueForm()
+    if (checked := form.checked()) is None:
+        return _join_page(queue, form), 422
+    try:
+        joined = join(
+            db.session,
+            queue.id,
+            *checked,
+            now=utcnow(),
+            keys=LinkKeys.from_config(current_app.config),
+            actor=patient_actor(),
+        )
+    except QueueNotOpen as closed:
+        return _join_page(queue, form, closed=str(closed)), status_for(closed)
+    WALK_IN.remember(joined.entry.reference, joined.token)
+    return redirect(url_for(".walk_in_place", reference=joined.entry.reference), 303)
+
+
+@bp.get(WALK_IN_ENTRY_PATH)
+def walk_in_place(reference: str) -> ResponseReturnValue:
+    if landing := arriving(reference, WALK_IN, walk_in_entry, ".walk_in_place", WHAT):
+        return landing
+    entry = walk_in_entry(reference)
+    config = current_app.config
+    return render_template(
+        "booking/walk_in_place.html",
+        entry=entry,
+        view=_view(entry),
+        refresh_seconds=config["WALK_IN_REFRESH_SECONDS"],
+        own_link=walk_in_link(entry, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config)),
+        book_url=_book_url(entry.queue),
+    )
+
+
+@bp.post(WALK_IN_ENTRY_PATH)
+def open_walk_in_place(reference: str) -> ResponseReturnValue:
+    return entered(reference, WALK_IN, walk_in_entry, ".walk_in_place", WHAT)
+
+
+@bp.get(f"{WALK_IN_ENTRY_PATH}/status")
+def walk_in_status(reference: str) -> ResponseReturnValue:
+    """The caller's place as JSON, for walk_in.js to keep their page current without a reload."""
+    view = _view(walk_in_entry(reference))
+    place = view.place
+    return jsonify(
+        status=view.status.value,
+        place=place.number if place else None,
+        wait_minutes=place.wait // timedelta(minutes=1) if place else None,
+        wait_words=duration_words(place.wait) if place else None,
+        meeting_ready=view.meeting_ready,
+    )
+
+
+@bp.get(f"{WALK_IN_ENTRY_PATH}/leave")
+def confirm_leaving_walk_in(reference: str) -> ResponseReturnValue:
+    """Leaving asks once more: a place lost by a slip of the finger cannot be given back."""
+    return render_template("booking/walk_in_leave.html", entry=walk_in_entry(reference))
+
+
+@bp.post(f"{WALK_IN_ENTRY_PATH}/leave")
+def leave_walk_in(reference: str) -> ResponseReturnValue:
+    entry = walk_in_entry(reference)
+    leave(db.session, entry.id, now=utcnow(), actor=patient_actor())
+    return redirect(url_for(".walk_in_place", reference=entry.reference), 303)
+
+
+@bp.post(f"{WALK_IN_ENTRY_PATH}/join")
+def join_walk_in_call(reference: str) -> ResponseReturnValue:
+    entry = walk_in_entry(reference)
+    try:
+        return redirect(answer(db.session, entry.id, now=utcnow(), actor=patient_actor()), 303)
+    except (
+        NotNow
+    ) as not_yet:  # called off meanwhile, or the link still being made: their page says where they are
+        flash(str(not_yet))
+        return redirect(url_for(".walk_in_place", reference=entry.reference), 303)
+
+
+def _view(entry: WalkInEntry) -> CallerView:
+    per_caller = timedelta(minutes=current_app.config["WALK_IN_MINUTES_PER_CALLER"])
+    return caller_view(db.session, entry, utcnow(), per_caller)
+
+
+def _join_page(queue: WalkInQueue, form: JoinQueueForm, closed: str | None = None) -> str:
+    if closed is None:
+        try:
+            check_open(queue, utcnow())
+        except QueueNotOpen as not_open:
+            closed = str(not_open)
+    return render_template(
+        "booking/walk_in_join.html",
+        queue=queue,
+        form=form,
+        closed=closed,
+        waiting=waiting_count(db.session, queue.id),
+        book_url=_book_url(queue),
+    )
+
+
+def _book_url(queue: WalkInQueue) -> str:
+    """Where a caller the queue could not take may book a consultation instead."""
+    if queue.service is not None and queue.service.active:
+        return booking_url(current_app.config["PUBLIC_BASE_URL"], queue.service_id)
+    return url_for(".choose_service")

@@ -1,0 +1,39 @@
+"""The walk-in join form: a name, one way to reach the caller, an interpreter if they need one, consent.
+There is deliberately no field for the reason of the call."""
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+
+from ..models import ConsentMethod
+from ..scheduling.booking import Consent
+from ..scheduling.patients import MAX_NAME, InvalidDetails
+from ..walkin.callers import CallerDetails, check_caller_details
+
+
+class JoinQueueForm(FlaskForm):
+    name = StringField("Your name", render_kw={"autocomplete": "name", "maxlength": MAX_NAME})
+    contact = StringField(
+        "Your e-mail address or phone number", render_kw={"autocomplete": "email", "spellcheck": "false"}
+    )
+    needs_interpreter = BooleanField("I need an interpreter")
+    consent = BooleanField("I agree that the hospital may use these details to call me back on video")
+
+    def checked(self) -> tuple[CallerDetails, Consent] | None:
+        """The details and consent; None, with each message beside its field, if anything is wrong."""
+        valid = self.validate()
+        try:
+            details = check_caller_details(
+                name=self.name.data,
+                contact=self.contact.data,
+                consented=self.consent.data,
+                needs_interpreter=self.needs_interpreter.data,
+                smtputf8=current_app.config["MAIL_SMTPUTF8"],
+            )
+        except InvalidDetails as invalid:
+            for name, message in invalid.errors.items():
+                self[name].errors.append(message)
+            return None
+        if not valid:
+            return None
+        return details, Consent(current_app.config["PRIVACY_NOTICE_VERSION"], ConsentMethod.ONLINE)

@@ -1,0 +1,19 @@
+"""Errors the walk-in services raise; each message is safe to show to whoever asked."""
+
+from ..scheduling.errors import NotNow
+
+
+class QueueNotOpen(NotNow):
+    """Nobody may join now: the queue is paused, closed, or outside its opening hours."""
+
+    code = "queue_not_open"
+
+
+class NobodyWaiting(NotNow):
+    code = "nobody_waiting"
+
+
+class TakeRefused(NotNow):
+    """The staff member may not take a caller now (not on duty, or busy with another consultation)."""
+
+    code = "take_refused"

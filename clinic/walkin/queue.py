@@ -1,0 +1,264 @@
+"""A caller's side of the walk-in queue: joining, their place and estimated wait, leaving, answering.
+
+Each change is one write transaction (see models.transactions) with its audit event; a caller's row is
+locked before the consultation of their call, as the housekeeping rounds do, so the two never deadlock.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..audit import Actor
+from ..jobs import outbox
+from ..models import (
+    Consultation,
+    ConsultationStatus,
+    Department,
+    EntryStatus,
+    QueueStatus,
+    WalkInEntry,
+    WalkInQueue,
+)
+from ..models.transactions import commit_as_written, write_transaction
+from ..scheduling.booking import Consent
+from ..scheduling.errors import MeetingNotReady, NotFound, NotNow
+from ..scheduling.events import record_event
+from ..scheduling.status import allowed_next
+from ..scheduling.timezones import format_local, zone
+from ..scheduling.tokens import (
+    LinkKeys,
+    link_reference,
+    new_link_seed,
+    unused_reference,
+    walk_in_link_opens,
+    walk_in_token,
+)
+from .callers import CallerDetails
+from .errors import QueueNotOpen
+from .hours import next_opening, open_until
+
+# How far back take-next's pace is measured for the estimated wait, and how many takes make it telling.
+PACE_WINDOW = timedelta(hours=1)
+PACE_MIN_TAKES = 3
+
+
+@dataclass(frozen=True)
+class Joined:
+    entry: WalkInEntry
+    token: str  # the secret of their link back to their place
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a waiting caller stands: 1 is next. `wait` is an estimate, never a promise."""
+
+    number: int
+    wait: timedelta
+
+
+@dataclass(frozen=True)
+class CallerView:
+    """What the caller's page shows: where they are, and whether their call's link is ready."""
+
+    status: EntryStatus
+    place: Place | None  # while waiting
+    meeting_ready: bool  # once taken: the join button works
+
+
+def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
+    """The queue whose join page is /walk-in/<slug>, if its department is open; else NotFound."""
+    queue = None
+    if len(slug) <= 80:
+        query = (
+            select(WalkInQueue).join(Department).where(WalkInQueue.slug == slug.lower(), Department.active)
+        )
+        queue = session.scalar(query)
+    if queue is None:
+        raise NotFound("There is no walk-in queue at this address.")
+    return queue
+
+
+def check_open(queue: WalkInQueue, now: datetime) -> None:
+    """QueueNotOpen, saying why and when it opens next, unless people may join the queue now."""
+    if queue.status is QueueStatus.PAUSED:
+        raise QueueNotOpen("This queue is paused for a short while. Please try again in a few minutes.")
+    if queue.status is QueueStatus.CLOSED:
+        raise QueueNotOpen("This queue is closed.")
+    if open_until(queue, now) is None:
+        opens = next_opening(queue, now)
+        when = f" It opens {format_local(opens, zone(queue.time_zone))}." if opens else ""
+        raise QueueNotOpen(f"This queue is closed now.{when}")
+
+
+def join(
+    session: Session,
+    queue_id: int,
+    details: CallerDetails,
+    consent: Consent,
+    *,
+    now: datetime,
+    keys: LinkKeys,
+    actor: Actor,
+) -> Joined:
+    """Put the caller at the back of the queue; QueueNotOpen if it does not take callers now."""
+    with write_transaction(session):
+        queue = session.get(WalkInQueue, queue_id, populate_existing=True)
+        if queue is None:
+            raise NotFound("There is no such walk-in queue.")
+        check_open(queue, now)
+        last = session.scalar(select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id))
+        entry = WalkInEntry(
+            queue_id=queue_id,
+            reference=unused_reference(session, WalkInEntry.reference),
+            link_seed=new_link_seed(),
+            name=details.name,
+            email=details.email,
+            phone=details.phone,
+            needs_interpreter=details.needs_interpreter,
+            consent_notice_version=consent.notice_version,
+            consent_method=consent.method,
+            consent_given_at=now,
+            status=EntryStatus.WAITING,
+            position=(last or 0) + 1,
+            requeued=False,
+            joined_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        record_entry_event(
+            session, entry, "walk_in.joined", now, actor, privacy_notice=consent.notice_version
+        )
+        commit_as_written(session)
+    return Joined(entry, walk_in_token(keys, entry))
+
+
+def entry_for_token(
+    session: Session, reference: object, token: object, *, keys: LinkKeys, now: datetime, grace_days: int
+) -> WalkInEntry:
+    """The entry a caller's link names, or NotFound for a wrong, unknown or expired token."""
+    ref = link_reference(reference)
+    entry = ref and session.scalar(select(WalkInEntry).where(WalkInEntry.reference == ref))
+    if not (entry and walk_in_link_opens(token, entry, keys=keys, now=now, grace_days=grace_days)):
+        raise NotFound("No place in a queue matches this link.")
+    return entry
+
+
+def place_in_queue(
+    session: Session, entry: WalkInEntry, now: datetime, per_caller: timedelta
+) -> Place | None:
+    """The waiting caller's place and estimated wait (None once they are no longer waiting)."""
+    if entry.status is not EntryStatus.WAITING:
+        return None
+    ahead = session.scalar(
+        select(func.count()).where(
+            WalkInEntry.queue_id == entry.queue_id,
+            WalkInEntry.status == EntryStatus.WAITING,
+            (WalkInEntry.position < entry.position)
+            | ((WalkInEntry.position == entry.position) & (WalkInEntry.id < entry.id)),
+        )
+    )
+    recent = session.scalar(
+        select(func.count()).where(
+            WalkInEntry.queue_id == entry.queue_id, WalkInEntry.taken_at >= now - PACE_WINDOW
+        )
+    )
+    on_duty = len(entry.queue.staff)
+    return Place(ahead + 1, estimated_wait(ahead, recent, on_duty, per_caller))
+
+
+def caller_view(session: Session, entry: WalkInEntry, now: datetime, per_caller: timedelta) -> CallerView:
+    """The caller's page as of `now` (and its JSON, which keeps the page current)."""
+    call = entry.consultation
+    ready = entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and bool(call and call.meeting_join_url)
+    return CallerView(entry.status, place_in_queue(session, entry, now, per_caller), ready)
+
+
+def waiting_count(session: Session, queue_id: int) -> int:
+    """How many callers are waiting in the queue now."""
+    return session.scalar(
+        select(func.count()).where(
+            WalkInEntry.queue_id == queue_id, WalkInEntry.status == EntryStatus.WAITING
+        )
+    )
+
+
+def estimated_wait(ahead: int, recent_takes: int, on_duty: int, per_caller: timedelta) -> timedelta:
+    """How long until the caller with `ahead` people before them is likely taken: at the pace of the
+    last hour's takes once there are a few, else at `per_caller` for each caller, shared by the staff
+    on duty. Rounded up to whole minutes, and at least one."""
+    if recent_takes >= PACE_MIN_TAKES:
+        minutes = (ahead + 1) * PACE_WINDOW.total_seconds() / 60 / recent_takes
+    else:
+        minutes = (ahead + 1) * per_caller.total_seconds() / 60 / max(1, on_duty)
+    return timedelta(minutes=max(1, math.ceil(minutes)))
+
+
+def leave(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> WalkInEntry:
+    """Take the caller out of the queue at their request (a call made for them is called off)."""
+    with write_transaction(session):
+        entry = _locked(session, entry_id)
+        if entry.status in (EntryStatus.WAITING, EntryStatus.TAKEN):
+            abandon_call(session, entry, now, actor)
+            end(session, entry, EntryStatus.LEFT, now, actor)
+        commit_as_written(session)
+    return entry
+
+
+def answer(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> str:
+    """The caller pressed join: note that they answered and return their meeting link;
+    MeetingNotReady while the meeting is still being made, NotNow if no call is waiting for them (any
+    more: one not answered in time was called off)."""
+    with write_transaction(session):
+        entry = _locked(session, entry_id)
+        call = entry.consultation
+        if entry.status not in (EntryStatus.TAKEN, EntryStatus.IN_CALL) or call is None or not call.is_active:
+            raise NotNow("There is no call for you at the moment. Keep this page open: it tells you when.")
+        if not call.meeting_join_url:
+            raise MeetingNotReady("Your video link is still being made. Please try again in a moment.")
+        if entry.status is EntryStatus.TAKEN:
+            entry.status, entry.answered_at = EntryStatus.IN_CALL, now
+            record_entry_event(session, entry, "walk_in.answered", now, actor)
+        commit_as_written(session)
+    return call.meeting_join_url
+
+
+def abandon_call(session: Session, entry: WalkInEntry, now: datetime, actor: Actor) -> None:
+    """Call off the call made for the entry's caller, if it has not begun: its consultation is cancelled
+    and its meeting too, without any mail. One the clinician started stays theirs to finish."""
+    if entry.consultation_id is None:
+        return
+    call = session.get(Consultation, entry.consultation_id, with_for_update=True, populate_existing=True)
+    if call is None or ConsultationStatus.CANCELLED not in allowed_next(call.status):
+        return
+    call.status, call.cancelled_at = ConsultationStatus.CANCELLED, now
+    outbox.enqueue_walk_in_call_abandoned(session, call, now)
+    record_event(session, call, "consultation.cancelled", now, actor, walk_in_entry=entry.id)
+
+
+def end(session: Session, entry: WalkInEntry, status: EntryStatus, now: datetime, actor: Actor) -> None:
+    """Mark the entry finished (completed, left, dropped or closed) and audit it."""
+    entry.status, entry.ended_at = status, now
+    record_entry_event(session, entry, f"walk_in.{status.value}", now, actor)
+
+
+def record_entry_event(
+    session: Session, entry: WalkInEntry, action: str, now: datetime, actor: Actor, **ids: int | str
+) -> None:
+    """Audit a change to a walk-in entry by ids only: never the caller's name or contact."""
+    details = {"queue_id": entry.queue_id, "reference": entry.reference, **ids}
+    if entry.consultation_id is not None:
+        details["consultation_id"] = entry.consultation_id
+    audit.record(
+        session, actor, action, entity_type="walk_in_entry", entity_id=entry.id, now=now, details=details
+    )
+
+
+def _locked(session: Session, entry_id: int) -> WalkInEntry:
+    entry = session.get(WalkInEntry, entry_id, with_for_update=True, populate_existing=True)
+    if entry is None:
+        raise NotFound("No such place in a queue.")
+    return entry

@@ -1,0 +1,344 @@
+"""The walk-in queue's services: joining, places and waits, taking, leaving, and the worker's rounds."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+import json
+from datetime import UTC, datetime, time, timedelta
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from clinic.audit import Actor
+from clinic.jobs.worker import Worker
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    ConsultationStatus,
+    EntryStatus,
+    OutboxKind,
+    QueueStatus,
+    StaffRole,
+    WalkInEntry,
+)
+from clinic.scheduling.errors import NotFound
+from clinic.scheduling.lifecycle import change_status
+from clinic.staff.members import StaffMember
+from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
+from clinic.walkin.queue import answer, entry_for_token, estimated_wait, leave, place_in_queue
+from clinic.walkin.rounds import walk_in_round
+from clinic.walkin.take import take_next
+
+from . import factories
+from .conftest import TEST_KEYS
+from .fakes.outbox import Clock, outbox  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+
+ANSWER_WITHIN = timedelta(minutes=3)
+PER_CALLER = timedelta(minutes=10)
+
+
+@pytest.fixture
+def helpline(session):
+    """A 20-minute helpline open at all hours, with two clinicians on duty."""
+    svc = factories.service(session, duration_minutes=20)
+    doctors = [factories.clinician(session, [svc]) for _ in range(2)]
+    return factories.walk_in_queue(session, svc, doctors)
+
+
+def on_duty(queue, n: int = 0) -> StaffMember:
+    return StaffMember(500 + n, StaffRole.CLINICIAN, clinician_id=queue.staff[n].id)
+
+
+def fresh(session, entry: WalkInEntry) -> WalkInEntry:
+    session.commit()
+    return session.get(WalkInEntry, entry.id, populate_existing=True)
+
+
+def actions(session) -> list[str]:
+    session.commit()
+    return [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_callers_join_at_the_back_and_see_their_place_and_wait(session, helpline, now):
+    first, second, third = (factories.walk_in(session, helpline, now=now).entry for _ in range(3))
+
+    places = [place_in_queue(session, e, now, PER_CALLER) for e in (first, second, third)]
+
+    assert [p.number for p in places] == [1, 2, 3]
+    assert actions(session) == ["walk_in.joined"] * 3
+    # Ten minutes a caller, shared by the two clinicians on duty, rounded up.
+    assert [p.wait for p in places] == [timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=15)]
+
+
+def test_the_wait_follows_the_last_hours_pace_once_there_are_a_few_takes():
+    assert estimated_wait(ahead=0, recent_takes=0, on_duty=0, per_caller=PER_CALLER) == PER_CALLER
+    assert estimated_wait(ahead=2, recent_takes=12, on_duty=1, per_caller=PER_CALLER) == timedelta(minutes=15)
+    assert estimated_wait(ahead=0, recent_takes=120, on_duty=1, per_caller=PER_CALLER) == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("status", [QueueStatus.PAUSED, QueueStatus.CLOSED])
+def test_nobody_joins_a_paused_or_closed_queue(session, helpline, now, status):
+    helpline.status = status
+    session.commit()
+
+    with pytest.raises(QueueNotOpen):
+        factories.walk_in(session, helpline, now=now)
+    assert session.scalars(select(WalkInEntry)).all() == []
+
+
+def test_nobody_joins_outside_the_opening_hours_and_is_told_when_it_opens(session, now):
+    svc = factories.service(session)
+    queue = factories.walk_in_queue(
+        session, svc, [factories.clinician(session, [svc])], hours=(time(9), time(17)), weekdays=range(5)
+    )
+
+    with pytest.raises(QueueNotOpen, match="It opens"):
+        factories.walk_in(session, queue, now=now)  # 08:00 on a Monday in London
+    assert factories.walk_in(session, queue, now=now + timedelta(hours=1)).entry.status is EntryStatus.WAITING
+
+
+def test_taking_the_next_caller_makes_a_consultation_whose_meeting_goes_through_the_outbox(
+    session, helpline, now
+):
+    first = factories.walk_in(session, helpline, now=now).entry
+    factories.walk_in(session, helpline, now=now + timedelta(minutes=1))
+
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now + timedelta(minutes=2))
+
+    assert taken.entry.id == first.id
+    entry = fresh(session, first)
+    call = session.get(Consultation, entry.consultation_id)
+    assert (entry.status, entry.taken_by, entry.taken_at) == (
+        EntryStatus.TAKEN,
+        helpline.staff[0].id,
+        now + timedelta(minutes=2),
+    )
+    assert call.status is ConsultationStatus.ARRIVED and call.clinician_id == helpline.staff[0].id
+    assert call.starts_at == now + timedelta(minutes=2) and call.ends_at == call.starts_at + timedelta(
+        minutes=20
+    )
+    assert call.patient.name == first.name and call.patient.birth_date is None
+    assert call.reason == "" and call.consent_notice_version == "2026-12-01"
+    assert [m.kind for m in call_messages(session, call)] == [OutboxKind.MEETING_CREATE]  # no mail
+    assert actions(session)[-2:] == ["consultation.booked", "walk_in.taken"]
+
+
+def call_messages(session, call):
+    from clinic.models import OutboxMessage
+
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.consultation_id == call.id)).all()
+
+
+def test_an_empty_queue_has_nobody_to_take(session, helpline, now):
+    with pytest.raises(NobodyWaiting):
+        take_next(session, helpline.id, on_duty(helpline), now=now)
+
+
+def test_staff_not_on_duty_cannot_take(session, helpline, now):
+    factories.walk_in(session, helpline, now=now)
+    outsider = factories.clinician(session, [helpline.service])
+    session.commit()
+
+    with pytest.raises(TakeRefused, match="not on duty"):
+        take_next(
+            session, helpline.id, StaffMember(9, StaffRole.CLINICIAN, clinician_id=outsider.id), now=now
+        )
+    assert fresh(session, session.scalars(select(WalkInEntry)).one()).status is EntryStatus.WAITING
+
+
+def test_a_clinician_with_a_booking_in_the_calls_time_is_refused_and_the_caller_keeps_their_place(
+    session, helpline, now
+):
+    factories.consultation(session, helpline.service, helpline.staff[0], now + timedelta(minutes=10))
+    caller = factories.walk_in(session, helpline, now=now).entry
+
+    with pytest.raises(TakeRefused, match="Finish it, or take the next caller after it"):
+        take_next(session, helpline.id, on_duty(helpline), now=now)
+    assert fresh(session, caller).status is EntryStatus.WAITING
+    assert take_next(session, helpline.id, on_duty(helpline, 1), now=now).entry.id == caller.id
+
+
+def test_a_clinician_who_finished_a_call_early_can_take_the_next_at_once(session, helpline, now):
+    for _ in range(2):
+        factories.walk_in(session, helpline, now=now)
+    first = take_next(session, helpline.id, on_duty(helpline), now=now)
+    staff = on_duty(helpline)
+    change_status(session, first.consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=staff.actor)
+    with pytest.raises(TakeRefused):  # still in the first call
+        take_next(session, helpline.id, staff, now=now + timedelta(minutes=4))
+    later = now + timedelta(minutes=5)
+    change_status(session, first.consultation.id, ConsultationStatus.FULFILLED, now=later, actor=staff.actor)
+
+    second = take_next(session, helpline.id, staff, now=later)
+
+    assert second.entry.id != first.entry.id
+    session.commit()
+    assert session.get(Consultation, first.consultation.id, populate_existing=True).ends_at == later
+
+
+def test_a_caller_who_leaves_is_out_of_the_queue_and_their_call_is_called_off(session, helpline, now):
+    waiting = factories.walk_in(session, helpline, now=now).entry
+    behind = factories.walk_in(session, helpline, now=now).entry
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now)
+
+    leave(session, taken.entry.id, now=now, actor=Actor())
+
+    assert fresh(session, waiting).status is EntryStatus.LEFT
+    call = session.get(Consultation, taken.consultation.id, populate_existing=True)
+    assert call.status is ConsultationStatus.CANCELLED
+    assert [m.kind for m in call_messages(session, call)] == [
+        OutboxKind.MEETING_CREATE,
+        OutboxKind.MEETING_CANCEL,
+    ]
+    leave(session, behind.id, now=now, actor=Actor())
+    assert fresh(session, behind).status is EntryStatus.LEFT
+    assert actions(session).count("walk_in.left") == 2
+
+
+def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_dropped(session, helpline, now):
+    caller = factories.walk_in(session, helpline, now=now).entry
+    later_caller = factories.walk_in(session, helpline, now=now).entry
+    first_call = take_next(session, helpline.id, on_duty(helpline), now=now).consultation
+
+    assert (
+        walk_in_round(
+            session, now + ANSWER_WITHIN - timedelta(seconds=1), answer_within=ANSWER_WITHIN
+        ).requeued
+        == 0
+    )
+    result = walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+    assert result.requeued == 1
+    entry = fresh(session, caller)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, True)
+    assert (
+        session.get(Consultation, first_call.id, populate_existing=True).status
+        is ConsultationStatus.CANCELLED
+    )
+    again = now + timedelta(minutes=4)
+    assert take_next(session, helpline.id, on_duty(helpline, 1), now=again).entry.id == caller.id  # the front
+    assert walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN).dropped == 1
+    assert fresh(session, caller).status is EntryStatus.DROPPED
+    assert fresh(session, later_caller).status is EntryStatus.WAITING
+    assert {"walk_in.requeued", "walk_in.dropped"} <= set(actions(session))
+
+
+def test_a_caller_who_pressed_join_is_not_sent_back(session, helpline, now):
+    factories.walk_in(session, helpline, now=now)
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now)
+    call = session.get(Consultation, taken.consultation.id)
+    call.meeting_join_url = "https://meet.example/room"
+    session.commit()
+
+    assert answer(session, taken.entry.id, now=now, actor=Actor()) == "https://meet.example/room"
+    assert walk_in_round(session, now + timedelta(hours=1), answer_within=ANSWER_WITHIN).requeued == 0
+    assert fresh(session, taken.entry).status is EntryStatus.IN_CALL
+
+
+def test_a_finished_call_completes_its_caller(session, helpline, now):
+    factories.walk_in(session, helpline, now=now)
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now)
+    staff = on_duty(helpline)
+    change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=staff.actor)
+    ended = now + timedelta(minutes=7)
+    change_status(session, taken.consultation.id, ConsultationStatus.FULFILLED, now=ended, actor=staff.actor)
+
+    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN).completed == 1
+    entry = fresh(session, taken.entry)
+    assert (entry.status, entry.ended_at) == (EntryStatus.COMPLETED, ended)
+    assert actions(session).count("walk_in.completed") == 1
+
+
+def test_callers_left_waiting_at_closing_time_are_closed_out(session, now):
+    svc = factories.service(session)
+    queue = factories.walk_in_queue(
+        session, svc, [factories.clinician(session, [svc])], hours=(time(8), time(12)), weekdays=[0]
+    )
+    caller = factories.walk_in(session, queue, now=now).entry
+
+    assert walk_in_round(session, now + timedelta(hours=3), answer_within=ANSWER_WITHIN).closed == 0
+    assert walk_in_round(session, now + timedelta(hours=4), answer_within=ANSWER_WITHIN).closed == 1  # 12:00
+    assert fresh(session, caller).status is EntryStatus.CLOSED
+
+
+def test_callers_waiting_in_a_queue_an_admin_closed_are_closed_out(session, helpline, now):
+    caller = factories.walk_in(session, helpline, now=now).entry
+    helpline.status = QueueStatus.CLOSED
+    session.commit()
+
+    assert walk_in_round(session, now, answer_within=ANSWER_WITHIN).closed == 1
+    assert fresh(session, caller).status is EntryStatus.CLOSED
+
+
+def test_only_the_callers_own_token_opens_their_place(session, helpline, now):
+    joined = factories.walk_in(session, helpline, now=now)
+    opens = dict(keys=TEST_KEYS, now=now, grace_days=7)
+
+    assert entry_for_token(session, joined.entry.reference, joined.token, **opens).id == joined.entry.id
+    other = factories.walk_in(session, helpline, now=now)
+    for reference, token in [
+        (joined.entry.reference, other.token),
+        (joined.entry.reference, ""),
+        ("NOPE", joined.token),
+    ]:
+        with pytest.raises(NotFound):
+            entry_for_token(session, reference, token, **opens)
+
+
+def test_no_audit_event_provider_request_or_log_line_carries_the_callers_name_or_contact(
+    session, now, outbox, fake_providers, smtp_server, caplog
+):
+    caplog.set_level("DEBUG")
+    svc = factories.service(session, duration_minutes=20)
+    queue = factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
+    details = factories.caller_details(name="Zebedee Quartermain", email="zebedee.q@example.org")
+    joined = factories.walk_in(session, queue, now=now, details=details)
+    outbox.configure(MEETING_PROVIDER="zoom")
+
+    taken = take_next(session, queue.id, on_duty(queue), now=now)
+    outbox.drain()
+    leave(session, joined.entry.id, now=now + timedelta(minutes=1), actor=Actor())
+    outbox.drain()
+
+    call = outbox.refreshed(taken.consultation)
+    assert call.meeting_external_id  # the meeting was made by the configured provider
+    session.commit()
+    events = session.scalars(select(AuditEvent)).all()
+    said = json.dumps([e.details for e in events]) + fake_providers.everything_received() + caplog.text
+    for secret in ("Zebedee", "Quartermain", "zebedee.q"):
+        assert secret not in said
+    assert smtp_server.received == []  # walk-in calls send no mail
+
+
+def test_walk_in_times_are_utc_instants(session, helpline):
+    joined = factories.walk_in(session, helpline, now=datetime(2026, 7, 1, 12, tzinfo=UTC)).entry
+    assert fresh(session, joined).joined_at == datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def test_the_worker_applies_the_no_answer_rule_in_its_housekeeping_on_its_clock(app, session, helpline, now):
+    app.config["WALK_IN_ANSWER_MINUTES"] = 1
+    caller = factories.walk_in(session, helpline, now=now).entry
+    take_next(session, helpline.id, on_duty(helpline), now=now)
+
+    Worker(app, clock=Clock(now + timedelta(seconds=59))).housekeep()
+    assert fresh(session, caller).status is EntryStatus.TAKEN
+    Worker(app, clock=Clock(now + timedelta(minutes=1))).housekeep()
+
+    assert (fresh(session, caller).status, fresh(session, caller).requeued) == (EntryStatus.WAITING, True)
+
+
+def test_the_calls_jitsi_room_is_named_by_nothing_of_the_caller(session, helpline, now, outbox):
+    details = factories.caller_details(name="Zebedee Quartermain", email="zebedee.q@example.org")
+    factories.walk_in(session, helpline, now=now, details=details)
+
+    call = take_next(session, helpline.id, on_duty(helpline), now=now).consultation
+    outbox.drain()
+
+    call = outbox.refreshed(call)
+    assert call.meeting_provider == "jitsi" and call.meeting_join_url and call.meeting_host_url
+    for link in (call.meeting_join_url, call.meeting_host_url):
+        room, token = link.split("?jwt=")
+        said = (room + json.dumps(jwt.decode(token, options={"verify_signature": False}))).lower()
+        assert not any(part in said for part in ("zebedee", "quartermain", helpline.slug, "walk"))

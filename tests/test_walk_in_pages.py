@@ -1,0 +1,206 @@
+"""The walk-in queue's public pages: joining, the caller's own page without JavaScript, leaving, the
+join button, the secret link, the JSON that keeps the page current, and the limit on joining."""
+
+import re
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from clinic.models import Consultation, EntryStatus, QueueStatus, StaffRole, WalkInEntry, utcnow
+from clinic.staff.members import StaffMember
+from clinic.walkin.take import take_next
+
+from . import factories
+from .conftest import build_app
+from .test_never_5xx import EXAMPLES_PAGES, form_text, hostile, never_5xx
+
+CALLER = {"name": "Edith Crawley", "contact": "+44 7700 900123", "consent": "y"}
+
+
+@pytest.fixture
+def helpline(session):
+    svc = factories.service(session, duration_minutes=15)
+    doctor = factories.clinician(session, [svc])
+    return factories.walk_in_queue(session, svc, [doctor], slug="nurse-line", name="Nurse helpline")
+
+
+def joined(client, data=CALLER) -> str:
+    """Join the nurse line in `client`'s browser; the path of the caller's own page."""
+    response = client.post("/walk-in/nurse-line", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return response.headers["Location"]
+
+
+def entry(session) -> WalkInEntry:
+    session.commit()
+    return session.scalars(select(WalkInEntry).order_by(WalkInEntry.id.desc())).first()
+
+
+def test_the_join_page_asks_name_contact_interpreter_and_consent_but_never_a_reason(client, helpline):
+    page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+
+    for label in ("Your name", "Your e-mail address or phone number", "I need an interpreter", "I agree"):
+        assert label in page
+    assert re.search(r'<label for="(name|contact|needs_interpreter|consent)"', page)
+    assert "reason" not in page.lower().replace("we do not ask why", "")
+    assert "Nobody is waiting at the moment." in page
+
+
+def test_joining_leads_to_the_callers_page_which_works_without_javascript(client, session, helpline):
+    factories.walk_in(session, helpline, now=utcnow())  # someone already waiting
+
+    page = client.get(joined(client))
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "You are number <span data-place>2</span> in the queue" in html
+    assert "about <span data-wait>20 minutes</span>" in html  # 10 minutes a caller, one on duty
+    assert re.search(r'<noscript><meta http-equiv="refresh" content="15"></noscript>', html)
+    assert "Leave the queue" in html and "/walk-in/e/" in html
+    caller = entry(session)
+    assert (caller.name, caller.phone, caller.email, caller.needs_interpreter) == (
+        "Edith Crawley",
+        "+44 7700 900123",
+        None,
+        False,
+    )
+    assert caller.consent_notice_version == client.application.config["PRIVACY_NOTICE_VERSION"]
+
+
+def test_mistakes_are_shown_beside_their_fields_and_nothing_joins(client, session, helpline):
+    response = client.post("/walk-in/nurse-line", data={"name": " ", "contact": "call me"})
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("name", "contact", "consent"):
+        assert f'id="{field}-error"' in html
+        assert re.search(rf'aria-describedby="[^"]*{field}-error"', html)
+    assert entry(session) is None
+
+
+def test_the_place_json_keeps_the_page_current(client, session, helpline):
+    path = joined(client)
+
+    state = client.get(f"{path}/status").get_json()
+
+    assert state == {
+        "status": "waiting",
+        "place": 1,
+        "wait_minutes": 10,
+        "wait_words": "10 minutes",
+        "meeting_ready": False,
+    }
+
+
+def test_a_caller_can_leave_after_saying_so_twice(client, session, helpline):
+    path = joined(client)
+
+    asked = client.get(f"{path}/leave").get_data(as_text=True)
+    assert entry(session).status is EntryStatus.WAITING
+    page = client.post(f"{path}/leave", follow_redirects=True).get_data(as_text=True)
+
+    assert "Yes, leave the queue" in asked and "No, keep my place" in asked
+    assert "You have left the queue" in page
+    assert entry(session).status is EntryStatus.LEFT
+
+
+def test_a_taken_caller_gets_a_big_join_button_that_opens_their_call(client, session, helpline):
+    path = joined(client)
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    call = take_next(session, helpline.id, staff, now=utcnow()).consultation
+    assert "Your video link is being made" in client.get(path).get_data(as_text=True)
+    session.get(Consultation, call.id).meeting_join_url = "https://meet.example/walk-in-room"
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+    response = client.post(f"{path}/join")
+
+    assert 'class="button-large">Join the video call</button>' in page
+    assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/walk-in-room")
+    assert entry(session).status is EntryStatus.IN_CALL
+    assert "http-equiv" not in client.get(path).get_data(as_text=True)  # in the call: nothing to wait for
+
+
+def test_a_join_pressed_after_the_call_was_called_off_says_so_on_the_callers_page(client, session, helpline):
+    path = joined(client)
+
+    page = client.post(f"{path}/join", follow_redirects=True).get_data(as_text=True)
+
+    assert "There is no call for you at the moment." in page and "You are number" in page
+
+
+def test_only_the_secret_link_opens_a_callers_page(app, client, session, helpline):
+    path = joined(client)
+    link = re.search(r'<p class="link-to-copy">([^<]+)</p>', client.get(path).get_data(as_text=True))[1]
+    other_device = factories.browser(app)
+
+    assert other_device.get(path).status_code == 200  # asks for the link, shows nothing of the place
+    assert "You are number" not in other_device.get(path).get_data(as_text=True)
+    assert other_device.post(path, data={"code": link[:-3] + "xyz"}).status_code == 404
+    assert other_device.get(f"{path}?t=wrong-token").status_code == 404
+    assert other_device.get(f"{path}/status").status_code == 404
+    assert other_device.post(path, data={"code": link}).status_code == 303
+    assert "You are number" in other_device.get(path).get_data(as_text=True)
+
+
+def test_a_closed_queue_offers_a_booking_instead(client, session, helpline):
+    helpline.status = QueueStatus.CLOSED
+    session.commit()
+
+    page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    response = client.post("/walk-in/nurse-line", data=CALLER)
+
+    assert "Book a consultation" in page and f"/book/clinician?service={helpline.service_id}" in page
+    assert 'name="contact"' not in page
+    assert response.status_code == 409 and entry(session) is None
+
+
+def test_a_caller_left_waiting_at_closing_time_is_told_and_offered_a_booking(client, session, helpline):
+    path = joined(client)
+    caller = entry(session)
+    caller.status, caller.ended_at = EntryStatus.CLOSED, utcnow()
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+
+    assert "The queue has closed" in page and f"/book/clinician?service={helpline.service_id}" in page
+
+
+def test_an_unknown_queue_is_not_found(client, helpline):
+    assert client.get("/walk-in/no-such-line").status_code == 404
+
+
+def test_joining_is_limited_per_address(database_url, tmp_path, session, helpline):
+    app = build_app(
+        database_url, str(tmp_path / "limited"), RATELIMIT_ENABLED=True, RATELIMIT_WALK_IN="2 per minute"
+    )
+    client = app.test_client()
+
+    statuses = [client.post("/walk-in/nurse-line", data=CALLER).status_code for _ in range(3)]
+
+    assert statuses == [303, 303, 429]
+    assert client.get("/walk-in/nurse-line").status_code == 200  # only joining is counted
+
+
+def test_the_join_form_never_answers_5xx(client, helpline):
+    @EXAMPLES_PAGES
+    @given(fields=hostile({**CALLER, "needs_interpreter": "y"}, form_text | st.just("")))
+    def run(fields):
+        never_5xx(client.post("/walk-in/nurse-line", data=fields))
+
+    run()
+
+
+def test_odd_queue_addresses_and_references_are_not_found_never_5xx(client, helpline):
+    @EXAMPLES_PAGES
+    @given(odd=form_text)
+    def run(odd):
+        part = quote(odd, safe="", errors="surrogatepass") or "x"
+        for path in (f"/walk-in/{part}", f"/walk-in/e/{part}", f"/walk-in/e/{part}/status"):
+            never_5xx(client.get(path))
+        never_5xx(client.post(f"/walk-in/e/{part}/leave"))
+
+    run()

@@ -1,0 +1,198 @@
+"""Staff and the walk-in queue: the panel and "Take next" on the schedule, and the admin pages."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic.demo import demo_logins, load_demo
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    EntryStatus,
+    QueueStatus,
+    StaffRole,
+    StaffUser,
+    WalkInEntry,
+    WalkInQueue,
+    utcnow,
+)
+from clinic.walkin.queue import check_open
+
+from . import factories
+from .conftest import TEST_KEYS
+from .test_schedule import login, text
+from .test_walk_in_pages import CALLER
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def helpline(session):
+    svc = factories.service(session, duration_minutes=15)
+    doctor = factories.clinician(session, [svc], display_name="Dr Ada Okafor")
+    queue = factories.walk_in_queue(session, svc, [doctor], name="Nurse helpline")
+    session.commit()
+    return queue
+
+
+def on_duty_login(session, client, queue):
+    return login(session, client, StaffRole.CLINICIAN, clinician_id=queue.staff[0].id)
+
+
+def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_consultation(
+    client, session, helpline
+):
+    factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=4))
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+
+    day = text(client.get("/schedule/"))
+    response = client.post(f"/schedule/walk-in/{helpline.id}/take")
+
+    assert "Walk-in: Nurse helpline" in day and "<strong>2 waiting</strong>, the first for 4 minutes." in day
+    assert response.status_code == 303
+    session.commit()
+    taken = session.scalars(select(WalkInEntry).where(WalkInEntry.status == EntryStatus.TAKEN)).one()
+    assert response.headers["Location"] == f"/schedule/consultations/{taken.consultation_id}"
+    page = text(client.get(response.headers["Location"]))
+    assert f"You took {taken.name} from the queue" in page
+    assert "walk-in caller: date of birth not asked" in page
+    notes = client.get(f"{response.headers['Location']}/notes")
+    assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
+
+
+def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, session, helpline):
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+    session.commit()
+    call = session.scalars(select(Consultation)).one()
+    call.meeting_join_url, call.meeting_host_url = "https://meet.example/r", "https://meet.example/r?host"
+    session.commit()
+
+    response = client.post(f"{location}/start")
+
+    assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/r?host")
+
+
+def test_staff_not_on_duty_see_no_panel_and_cannot_take(client, session, helpline):
+    factories.walk_in(session, helpline, now=utcnow())
+    other = factories.clinician(session, [helpline.service])
+    session.commit()
+    login(session, client, StaffRole.CLINICIAN, clinician_id=other.id)
+
+    day = text(client.get("/schedule/"))
+    refused = client.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True)
+
+    assert "Walk-in:" not in day
+    assert "You are not on duty for this queue." in text(refused)
+    session.commit()
+    assert session.scalars(select(WalkInEntry)).one().status is EntryStatus.WAITING
+
+
+def test_take_next_on_an_empty_queue_says_so(client, session, helpline):
+    on_duty_login(session, client, helpline)
+
+    page = text(client.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True))
+
+    assert "Nobody is waiting in this queue." in page
+
+
+def queue_form(department_id: int, clinician_id: int, **fields) -> dict:
+    return {
+        "name": "Memory helpline",
+        "department_id": department_id,
+        "service_id": 0,
+        "slug": "memory-line",
+        "description": "For carers of people with dementia.",
+        "time_zone": "Europe/London",
+        "hours": "Mon 09:00-17:00\nsat 10:00-12:30",
+        "staff_ids": [clinician_id],
+        **fields,
+    }
+
+
+def test_an_admin_creates_a_queue_closed_then_opens_it_all_audited(client, session, helpline):
+    doctor = helpline.staff[0]
+    login(session, client, StaffRole.ADMIN)
+
+    created = client.post("/admin/walk-in/new", data=queue_form(doctor.department_id, doctor.id))
+
+    assert created.status_code == 303
+    session.commit()
+    queue = session.scalar(select(WalkInQueue).where(WalkInQueue.slug == "memory-line"))
+    assert queue.status is QueueStatus.CLOSED and queue.service_id is None
+    assert [(h.weekday, h.start_time.isoformat(), h.end_time.isoformat()) for h in queue.hours] == [
+        (0, "09:00:00", "17:00:00"),
+        (5, "10:00:00", "12:30:00"),
+    ]
+    assert [c.id for c in queue.staff] == [doctor.id]
+    edit = text(client.get(f"/admin/walk-in/{queue.id}"))
+    assert "Mon 09:00-17:00\nSat 10:00-12:30" in edit
+    assert client.post(f"/admin/walk-in/{queue.id}/status", data={"status": "open"}).status_code == 303
+    session.commit()
+    assert session.get(WalkInQueue, queue.id, populate_existing=True).status is QueueStatus.OPEN
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "walk_in_queue")).all()
+    assert [e.action for e in events] == ["walk_in_queue.saved", "walk_in_queue.status"]
+    assert events[1].details == {"changed": ["status"]}
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("hours", "Monday morning", "Line 1: write a day and two times"),
+        ("hours", "Mon 09:00-25:00", "Line 1: times run from 00:00 to 23:59."),
+        ("slug", "Memory Line!", "Use lower-case letters, digits and single hyphens"),
+        ("name", "  ", "Enter the queue&#39;s name."),
+    ],
+)
+def test_a_wrong_setting_is_shown_beside_its_field_and_nothing_is_saved(
+    client, session, helpline, field, value, message
+):
+    doctor = helpline.staff[0]
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post(
+        "/admin/walk-in/new", data=queue_form(doctor.department_id, doctor.id, **{field: value})
+    )
+
+    assert response.status_code == 422
+    assert re.search(rf'id="{field}-error">.*{re.escape(message)}', text(response), re.S)
+    session.commit()
+    assert session.scalar(select(WalkInQueue).where(WalkInQueue.slug == "memory-line")) is None
+
+
+def test_a_queue_address_is_one_queues_only(client, session, helpline):
+    doctor = helpline.staff[0]
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post(
+        "/admin/walk-in/new", data=queue_form(doctor.department_id, doctor.id, slug=helpline.slug)
+    )
+
+    assert response.status_code == 422 and "Another queue has this address." in text(response)
+
+
+def test_the_demo_support_line_takes_callers_at_any_hour_and_its_clinicians_see_it(app, client, session, now):
+    assert load_demo(session, now=now, keys=TEST_KEYS, bookings=0)
+    demo_logins(session, now=now, password="demo-password")
+    queue = session.scalar(select(WalkInQueue).where(WalkInQueue.slug == "mental-health"))
+    hours_of_a_year = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=7 * n) for n in range(1252)]
+
+    for instant in hours_of_a_year:  # every weekday and hour, the DST changes included
+        check_open(queue, instant)
+    caller = factories.browser(app)
+    assert caller.post("/walk-in/mental-health", data=CALLER).status_code == 303
+    doctor = next(c for c in queue.staff if c.display_name == "Dr Ellen Brooks")
+    session.rollback()
+    factories.sign_in(
+        client,
+        session.scalar(select(StaffUser).where(StaffUser.clinician_id == doctor.id)),
+        password="demo-password",
+    )
+    assert "Walk-in: Mental health support line" in text(client.get("/schedule/"))
