@@ -12,10 +12,19 @@ import pytest
 import clinic as clinic_package
 from clinic.errors import status_for
 from clinic.hospital.records import InvalidSetting
-from clinic.scheduling.errors import BookingError, InvalidRequest, MeetingNotReady, NotNow
+from clinic.scheduling.errors import (
+    BookingError,
+    InvalidRequest,
+    MeetingNotReady,
+    NotNow,
+    OfferEnded,
+    OfferExpired,
+    OfferGone,
+)
 from clinic.scheduling.hours import InvalidHours
 from clinic.scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, zone_names
 from clinic.scheduling.waiting_room import RoomClosed
+from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
 from tests.test_api import bearer, booked, booking_body, clinic, wall
 
 __all__ = ["booked", "clinic"]  # fixtures shared with test_api.py
@@ -130,7 +139,8 @@ def test_the_documented_fields_are_the_served_fields(client, spec, clinic, booke
 # --- the document against the server, mechanically -------------------------------------
 
 # Refusals the API never gives: the booking rules' base class, one raised nowhere, the staff and
-# waiting-room pages' own, and those api.schemas turns into invalid_input itself. A new refusal
+# waiting-room pages' own, the waitlist offers' and walk-in queue's pages' own, and those api.schemas
+# turns into invalid_input itself. A new refusal
 # class is not listed here, so it fails the test below until the document gives its status.
 NOT_FROM_THE_API = {
     BookingError,
@@ -142,6 +152,12 @@ NOT_FROM_THE_API = {
     InvalidSetting,  # the admin catalogue's
     InvalidTimeZone,
     NonExistentLocalTime,
+    OfferEnded,
+    OfferGone,
+    OfferExpired,
+    NobodyWaiting,
+    QueueNotOpen,
+    TakeRefused,
 }
 
 
@@ -166,9 +182,8 @@ def test_every_refusal_the_api_can_give_is_documented_with_its_status(spec):
     for module in pkgutil.walk_packages(clinic_package.__path__, "clinic."):
         importlib.import_module(module.name)  # so every refusal class is defined
     served = {(status_for(cls.__new__(cls)), cls.code) for cls in subclasses(BookingError) - NOT_FROM_THE_API}
-    served.add(
-        (429, "rate_limited")
-    )  # the request limits' answer (clinic/errors.py), not a service's refusal
+    # The request limits' answer and a busy database's (clinic/errors.py), not a service's refusals.
+    served |= {(429, "rate_limited"), (503, "busy")}
 
     assert served == documented_problems(spec)
 
