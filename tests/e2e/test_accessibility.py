@@ -199,12 +199,14 @@ def open_companion_link(page: Page, link: str) -> None:
 class StaffPage:
     """A staff page: who opens it ("" for anyone), where ("{consultation}" is the audit consultation's
     page, "{day}" its day in its clinician's zone, "{hospital_day}" in the hospital's), then the first
-    link matching each of `follow` in turn, and the button named `press` (to see the page's errors)."""
+    link matching each of `follow` in turn, and the button named `press` (to see the page's errors);
+    `shows`: text the page must show (the audit consultation's patient, where it is about them)."""
 
     role: str
     path: str
     follow: tuple[str, ...] = ()
     press: str = ""
+    shows: str = ""
 
     def open(self, page: Page, days: dict[str, str]) -> None:
         page.goto(self.path.format(**days))
@@ -219,26 +221,28 @@ class StaffPage:
 
 
 AUDITED_PATIENT = "Olive Example"  # the audit consultation's, whose note is signed
+NOTE_PLAN = "Refer to occupational therapy."
 CONSULTATION = f"main a[href^='/schedule/consultations/']:has-text('{AUDITED_PATIENT}')"
 NOTES = "main a[href$='/notes']"
 DETAIL = "main table a[href^='{}/']"
 CLINICIAN, RECEPTION = "audit clinician", "audit receptionist"
 WEEK = "/schedule/week?date={day}"
+MOVE, LETTER = "text=Move to another time", "text=Print a confirmation letter"
 STAFF_PAGES = [
     StaffPage("", "/login"),
     StaffPage("", "/login", press="Sign in"),
-    StaffPage(CLINICIAN, "/schedule/?date={day}"),
-    StaffPage(CLINICIAN, WEEK),
-    StaffPage(CLINICIAN, WEEK, follow=(CONSULTATION,)),
-    StaffPage(CLINICIAN, "{consultation}", follow=(NOTES,)),
-    StaffPage(CLINICIAN, "{consultation}", follow=("text=Move to another time",)),
-    StaffPage(CLINICIAN, "{consultation}", follow=("text=Print a confirmation letter",)),
+    StaffPage(CLINICIAN, "/schedule/?date={day}", shows=AUDITED_PATIENT),
+    StaffPage(CLINICIAN, WEEK, shows=AUDITED_PATIENT),
+    StaffPage(CLINICIAN, WEEK, follow=(CONSULTATION,), shows=AUDITED_PATIENT),
+    StaffPage(CLINICIAN, "{consultation}", follow=(NOTES,), shows=NOTE_PLAN),
+    StaffPage(CLINICIAN, "{consultation}", follow=(MOVE,), shows=AUDITED_PATIENT),
+    StaffPage(CLINICIAN, "{consultation}", follow=(LETTER,), shows=AUDITED_PATIENT),
     StaffPage(CLINICIAN, "/schedule/hours"),
     StaffPage(CLINICIAN, "/schedule/hours", press="Add this time off"),
     StaffPage(CLINICIAN, "/account"),
     StaffPage(CLINICIAN, "/account/two-factor"),
     StaffPage(CLINICIAN, "/account/two-factor", press="Confirm"),
-    StaffPage(RECEPTION, "/schedule/?date={hospital_day}"),
+    StaffPage(RECEPTION, "/schedule/?date={hospital_day}", shows=AUDITED_PATIENT),
     StaffPage(RECEPTION, "/schedule/book"),
     StaffPage(RECEPTION, "/schedule/book", press="Show free times"),
     StaffPage(RECEPTION, "/admin/"),  # not theirs: the refusal page
@@ -303,7 +307,7 @@ def audit_consultation(signed_in) -> dict[str, str]:
     page.goto("/schedule/?date={day}".format(**days))
     page.get_by_role("link", name=f"Notes on {patient.name}'s consultation").click()
     page.get_by_label("Subjective").fill("Finds the stairs at home hard.")
-    page.get_by_label("Plan").fill("Refer to occupational therapy.")
+    page.get_by_label("Plan").fill(NOTE_PLAN)
     page.get_by_role("button", name="Sign note").click()
     page.get_by_role("heading", name="Version 1 (current)").wait_for()
     return days | {"consultation": urlsplit(page.url).path.removesuffix("/notes")}
@@ -320,6 +324,7 @@ def test_staff_pages_pass_axe_and_their_tables_scroll_in_a_focusable_region(
     # how lines wrap and what overflows, and that is where targets crowd and regions must scroll.
     sideways = sideways_scroll(page, PHONE_PX)
 
+    assert staff_page.shows in page.locator("main").inner_text()
     assert (violations(page, patient=False), sideways, unscrollable_tables(page)) == ({}, 0, [])
 
 
