@@ -78,9 +78,10 @@ DEMO_BOOKINGS = 40  # enough for a full-looking day; the worker then mails them 
 # is free for others (reception's journey books him hours ahead).
 ON_CALL_DEPARTMENT = "Mental Health"
 ON_CALL_SERVICE = "Check-in"
-# The audits' own department: round-the-clock clinicians, one per booking an audit may hold open at
-# once (four patients checking in within minutes, the staff pages' consultation), and two services: a
-# check-in that needs no notice, five minutes apart, and a consultation booked a day or more ahead.
+# The audits' own department: two services, a check-in that needs no notice (five minutes apart) and a
+# consultation (changeable online only a day or more ahead), and five round-the-clock clinicians: four
+# patients check in within minutes of each other (the waiting rooms' audit, the keyboard journey in three
+# windows), each with a clinician free at once, and one to spare.
 AUDIT_DEPARTMENT = "Accessibility Audit"
 AUDIT_CHECK_IN = "Audit check-in"
 AUDIT_CONSULTATION = "Audit consultation"
