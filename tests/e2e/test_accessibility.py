@@ -125,6 +125,14 @@ def _choose_a_time(page: Page) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
+def _open_the_waitlist(page: Page) -> None:
+    """From the times of the audit consultation, as a patient whom none of them suit."""
+    page.goto("/book")
+    _choose(AUDIT_CONSULTATION)(page)
+    _press("Continue")(page)
+    _follow("None of these times suit me – join the waitlist")(page)
+
+
 def test_the_booking_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, page):
     patient = new_patient("Edith Example")
     tour = Tour(page, {})
@@ -142,6 +150,10 @@ def test_the_booking_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, pa
     tour.step("booked", _press("Confirm booking"))
     tour.step("privacy notice", lambda page: page.goto("/privacy"))
     tour.step("page not found", lambda page: page.goto("/no-such-page"))
+    tour.step("join the waitlist", _open_the_waitlist)
+    tour.step("join the waitlist: all missing", _press("Join the waitlist"))
+    tour.step("walk-in queue", lambda page: page.goto("/walk-in/mental-health"))  # the demo's, open all day
+    tour.step("walk-in queue: all missing", _press("Join the queue"))
 
     assert tour.problems == {}
 
@@ -262,6 +274,9 @@ STAFF_PAGES = [
     StaffPage("admin", "/admin/clinicians", follow=(DETAIL.format("/admin/clinicians"),)),
     StaffPage("admin", "/admin/clinicians/new", press="Save"),
     StaffPage("admin", "/admin/clinicians/1/hours"),
+    StaffPage("admin", "/admin/walk-in"),
+    StaffPage("admin", "/admin/walk-in", follow=(DETAIL.format("/admin/walk-in"),)),
+    StaffPage("admin", "/admin/walk-in/new", press="Save"),
     StaffPage("admin", "/admin/closures"),
     StaffPage("admin", "/admin/closures", press="Close these days"),
     StaffPage("admin", "/admin/settings"),
