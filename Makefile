@@ -31,9 +31,10 @@ run: install
 test: install
 	$(BIN)/pytest -q $(PARALLEL)
 
-## The accessibility (axe-core, 44 px targets, 320 px and 200 % reflow) and keyboard-only audits, on their own.
+## The accessibility (axe-core, 44 px targets, 320 px and 200 % reflow) and keyboard-only audits on their
+## own; `make test` runs them too.
 test-accessibility: install
-	CLINIC_E2E_AUDITS=1 $(BIN)/pytest -q tests/e2e/test_accessibility.py tests/e2e/test_keyboard.py
+	$(BIN)/pytest -q tests/e2e/test_accessibility.py tests/e2e/test_keyboard.py
 
 lint: install
 	$(BIN)/ruff check clinic tests bench config.py wsgi.py

@@ -7,6 +7,9 @@ the local provider fake. `page` and `page_without_js` are fresh browser contexts
 `sign_in(page, role)` signs a demo login in, second factor included; `screenshot(page, name)` keeps a
 picture of the page under tests/e2e/screenshots/.
 
+The accessibility and keyboard audits book in a department of their own (AUDIT_DEPARTMENT), made beside
+the demo hospital, so their bookings never take a time a journey was going to book.
+
 The suite is skipped, and says so in the summary, where /usr/bin/chromium (or Playwright) is missing,
 and in the PostgreSQL run (CLINIC_TEST_DATABASE_URL): the app and its worker would share that database
 with the rest of the suite, which empties it after every test; the browser journeys exercise the pages,
@@ -21,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from datetime import time as clock
 from pathlib import Path
 
@@ -38,8 +42,10 @@ from clinic.models import (
     OutboxMessage,
     OutboxStatus,
     Service,
+    StaffRole,
     utcnow,
 )
+from tests import factories
 from tests.conftest import PG_URL, PRODUCTION_SETTINGS, build_app, production_environment
 from tests.fakes.providers import FakeProviders, serving
 from tests.fakes.smtp import FakeSMTPServer
@@ -72,11 +78,33 @@ DEMO_BOOKINGS = 40  # enough for a full-looking day; the worker then mails them 
 # is free for others (reception's journey books him hours ahead).
 ON_CALL_DEPARTMENT = "Mental Health"
 ON_CALL_SERVICE = "Check-in"
-# The demo logins `sign_in` uses, by role; the clinician is one of the on-call department's.
+# The audits' own department: two services, a check-in that needs no notice (five minutes apart) and a
+# consultation (changeable online only a day or more ahead), and five round-the-clock clinicians: four
+# patients check in within minutes of each other (the waiting rooms' audit, the keyboard journey in three
+# windows), each with a clinician free at once, and one to spare.
+AUDIT_DEPARTMENT = "Accessibility Audit"
+AUDIT_CHECK_IN = "Audit check-in"
+AUDIT_CONSULTATION = "Audit consultation"
+AUDIT_CLINICIANS = ["Dr Ada Audit", "Dr Ben Audit", "Dr Cleo Audit", "Dr Dev Audit", "Dr Eva Audit"]
+
+
+def _zone_at_midday() -> str:
+    """A fixed-offset zone where it is about midday as the suite starts. Round-the-clock hours still
+    break at the clinician's midnight (no consultation runs across two days' hours), which leaves the
+    last 20 minutes before it without a check-in; there, that is half a day away."""
+    ahead = 12 - datetime.now(UTC).hour  # hours ahead of UTC: -11 to 12
+    return f"Etc/GMT{-ahead:+d}"  # these names count the other way: Etc/GMT-5 is UTC+5
+
+
+AUDIT_ZONE = _zone_at_midday()  # the audit clinicians' zone, and so their schedule's days
+# The logins `sign_in` uses, by role: the demo's (the clinician is one of the on-call department's), and
+# the audit department's clinician (the first) and receptionist.
 LOGINS = {
     "admin": "admin@demo.clinic.example",
     "receptionist": "reception.mental-health@demo.clinic.example",
     "clinician": "lewis.8@hospital.example",  # Dr Hannah Lewis
+    "audit clinician": "ada.audit@hospital.example",
+    "audit receptionist": "reception.audit@hospital.example",
 }
 
 
@@ -91,15 +119,6 @@ def _skip_reason() -> str | None:
 
 
 SKIPPED = _skip_reason()
-# The accessibility and keyboard audits are not yet reliable beside the journeys on the one shared app
-# (their bookings take the journeys' soon times, and some tours depend on the demo's week), so they run
-# on their own, on request: `make test-accessibility`.
-AUDITS = ("test_accessibility.py", "test_keyboard.py")
-AUDITS_SKIPPED = (
-    None
-    if os.environ.get("CLINIC_E2E_AUDITS") == "1"
-    else "accessibility and keyboard audits skipped: run them with `make test-accessibility`"
-)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -107,15 +126,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if E2E in Path(item.path).parents:
             # The first test also waits for the app, its worker and the browser to start.
             item.add_marker(pytest.mark.timeout(300))
-            reason = SKIPPED or (AUDITS_SKIPPED if Path(item.path).name in AUDITS else None)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+            if SKIPPED:
+                item.add_marker(pytest.mark.skip(reason=SKIPPED))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    for reason in dict.fromkeys((SKIPPED, AUDITS_SKIPPED)):
-        if reason:
-            terminalreporter.write_line(reason, yellow=True, bold=True)
+    if SKIPPED:
+        terminalreporter.write_line(SKIPPED, yellow=True, bold=True)
 
 
 @dataclass
@@ -185,6 +202,7 @@ def _prepare_database(database_url: str, env: dict) -> None:
             raise RuntimeError(f"flask {' '.join(command)} failed:\n{result.output}") from result.exception
     with app.app_context():
         _open_on_call_cover()
+        _open_audit_department()
         db.engine.dispose()
 
 
@@ -202,6 +220,32 @@ def _open_on_call_cover() -> None:
             AvailabilityRule(weekday=day, start_time=clock(0), end_time=clock(0)) for day in range(7)
         ]
     db.session.commit()
+
+
+def _open_audit_department() -> None:
+    """AUDIT_DEPARTMENT with its services, clinicians (round the clock, in AUDIT_ZONE) and two logins."""
+    department = factories.department(db.session, name=AUDIT_DEPARTMENT)
+    check_in = factories.service(
+        db.session, department, name=AUDIT_CHECK_IN, duration_minutes=20, slot_interval_minutes=5
+    )
+    consultation = factories.service(
+        db.session, department, name=AUDIT_CONSULTATION, slot_interval_minutes=60
+    )
+    clinicians = [
+        factories.clinician(
+            db.session,
+            [check_in, consultation],
+            hours=[(clock(0), clock(0))],  # midnight to midnight, as the on-call cover
+            weekdays=range(7),
+            time_zone=AUDIT_ZONE,
+            display_name=name,
+            email=f"{name.split()[1].lower()}.audit@hospital.example",
+        )
+        for name in AUDIT_CLINICIANS
+    ]
+    for role, login in [(StaffRole.CLINICIAN, "clinician"), (StaffRole.RECEPTION, "receptionist")]:
+        email = LOGINS[f"audit {login}"]
+        factories.linked_staff(db.session, clinicians[0], role, email=email, password=DEMO_PASSWORD)
 
 
 WORKER = ["-m", "flask", "--app", "wsgi", "clinic", "worker"]

@@ -57,7 +57,7 @@ def book(
     page.get_by_role("button", name="Continue").click()
     if time_zone:
         show_times_in(page, time_zone)
-    choice = _first_soon_time(page) if soon else page.locator(CHANGEABLE_TIME).first
+    choice = first_soon_time(page) if soon else page.locator(CHANGEABLE_TIME).first
     start = choice.get_attribute("value")
     choice.check()
     page.get_by_role("button", name="Continue").click()
@@ -72,7 +72,8 @@ def book(
     )
 
 
-def _first_soon_time(page: Page) -> Locator:
+def first_soon_time(page: Page) -> Locator:
+    """The first free time on the page two minutes or more from now: still free when the form is sent."""
     earliest = datetime.now(UTC) + timedelta(minutes=2)
     times = page.locator(ANY_TIME)
     starts = [datetime.fromisoformat(value.replace("Z", "+00:00")) for value in _values(times)]

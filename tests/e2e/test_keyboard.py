@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import Page
 
 from .accessibility import NARROWEST_PX, focus_problem
-from .conftest import ON_CALL_DEPARTMENT, ON_CALL_SERVICE, screenshot
-from .patient import new_patient, wait_for_mail
+from .conftest import AUDIT_CHECK_IN, AUDIT_DEPARTMENT, screenshot
+from .patient import first_soon_time, new_patient, wait_for_mail
 
 # The focused element's accessible name, near enough for these pages: aria-label, its label, its text.
 _FOCUSED_NAME = """() => {
@@ -30,6 +30,14 @@ def focused_name(page: Page) -> str:
     return page.evaluate(_FOCUSED_NAME)
 
 
+def focused_is(page: Page, name: str | re.Pattern, selector: str) -> bool:
+    """The focused element matches the CSS `selector`, if given, else is called `name` (a string, or a
+    pattern to search for)."""
+    if selector:
+        return page.evaluate("selector => document.activeElement.matches(selector)", selector)
+    return name == focused_name(page) if isinstance(name, str) else bool(name.search(focused_name(page)))
+
+
 def press(page: Page, key: str) -> None:
     """Press `key`; whatever has focus then must show it."""
     page.keyboard.press(key)
@@ -41,22 +49,19 @@ def tab_to(page: Page, name: str | re.Pattern = "", *, backwards: bool = False, 
     for), or matches the CSS `selector`."""
     for _ in range(TAB_LIMIT):
         press(page, "Shift+Tab" if backwards else "Tab")
-        if selector:
-            found = page.evaluate("selector => document.activeElement.matches(selector)", selector)
-        else:
-            found = name == focused_name(page) if isinstance(name, str) else name.search(focused_name(page))
-        if found:
+        if focused_is(page, name, selector):
             return
     raise AssertionError(f"{name or selector!r} is not reachable with the Tab key on {page.url}")
 
 
-def arrow_to(page: Page, name: str) -> None:
-    """Inside a group of radios, ArrowDown until the one called `name` is focused (and so chosen)."""
+def arrow_to(page: Page, name: str = "", *, selector: str = "") -> None:
+    """Inside a group of radios, ArrowDown until the one called `name`, or matching the CSS `selector`,
+    is focused (and so chosen)."""
     for _ in range(TAB_LIMIT):
-        if focused_name(page) == name:
+        if focused_is(page, name, selector):
             return
         press(page, "ArrowDown")
-    raise AssertionError(f"no radio called {name!r} in the group on {page.url}")
+    raise AssertionError(f"no radio {name or selector!r} in the group on {page.url}")
 
 
 def enter(page: Page, name: str | re.Pattern) -> None:
@@ -88,15 +93,17 @@ def test_a_patient_books_and_checks_in_by_keyboard_alone(live_app, new_page, win
     page.keyboard.press("Enter")  # focus moves to the main content, which shows no ring of its own
     tab_to(page, re.compile("."))  # the first service, the first stop inside the main content
     press(page, "Space")
-    arrow_to(page, ON_CALL_SERVICE)
-    assert page.get_by_label(ON_CALL_SERVICE, exact=True).is_checked()
+    arrow_to(page, AUDIT_CHECK_IN)
+    assert page.get_by_label(AUDIT_CHECK_IN, exact=True).is_checked()
     enter(page, "Continue")
 
     assert page.get_by_role("radio", name="First available").is_checked()
     enter(page, "Continue")
 
-    tab_to(page, selector="input[name=start]")  # the first free time: soon, in the on-call department
+    soon = first_soon_time(page).get_attribute("value")  # within minutes: the room is open
+    tab_to(page, selector="input[name=start]")  # the group of times, at its first
     press(page, "Space")
+    arrow_to(page, selector=f"input[name=start][value='{soon}']")
     enter(page, "Continue")
 
     type_into(page, "Full name", patient.name)
@@ -113,7 +120,7 @@ def test_a_patient_books_and_checks_in_by_keyboard_alone(live_app, new_page, win
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.get_by_role("heading", name="Your consultation is booked").wait_for()
-    assert ON_CALL_DEPARTMENT in page.locator("main").inner_text()
+    assert AUDIT_DEPARTMENT in page.locator("main").inner_text()
     wait_for_mail(live_app.mail, patient.email, "is booked", "REQUEST")  # the video meeting exists now
 
     enter(page, re.compile("^http.*/c/"))  # the booking's own link, as in the mail: the waiting room
