@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..hospital.records import Page, paged
 from ..models import Clinician, Consultation, ConsultationStatus, Department
 from ..scheduling.availability import offered_time
-from .sql import unix_seconds
+from .sql import MEDIAN, P90, nearest_rank, ranked_at, unix_seconds
 from .weeks import ReportFilter, Week
 
 PER_PAGE = 10  # departments or clinicians per page: each has a row per week
@@ -154,9 +154,9 @@ def _figures(
         figures.booked_seconds = int(booked_seconds)
     for owner, week, rank, count, lead in session.execute(_lead_ranks(week_of_start, key, scope)):
         figures = found.setdefault((owner, week), WeekFigures())
-        if rank == (count + 1) // 2:
+        if rank == nearest_rank(count, MEDIAN):
             figures.lead_median = lead
-        if rank == (9 * count + 9) // 10:
+        if rank == nearest_rank(count, P90):
             figures.lead_p90 = lead
     return found
 
@@ -195,8 +195,7 @@ def _counts(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> S
 
 
 def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
-    """Per key and week, the lead times at the median's and the 90th percentile's nearest ranks
-    (ranks ceil(n/2) and ceil(9n/10) of n, counted in SQL with window functions)."""
+    """Per key and week, the lead times at the median's and the 90th percentile's nearest ranks."""
     leads = (
         select(
             key.label("owner"),
@@ -207,17 +206,7 @@ def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) 
         .where(*scope, Consultation.status != ConsultationStatus.CANCELLED)
         .subquery()
     )
-    group = (leads.c.owner, leads.c.week)
-    ranked = select(
-        *group,
-        func.row_number().over(partition_by=group, order_by=leads.c.lead).label("rank"),
-        func.count().over(partition_by=group).label("n"),
-        leads.c.lead,
-    ).subquery()
-    median, p90 = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
-    return select(ranked.c.owner, ranked.c.week, ranked.c.rank, ranked.c.n, ranked.c.lead).where(
-        or_(ranked.c.rank == median, ranked.c.rank == p90)
-    )
+    return ranked_at((leads.c.owner, leads.c.week), leads.c.lead, (MEDIAN, P90))
 
 
 def _offered(session: Session, wanted: ReportFilter, owner_of: dict[int, int]) -> _Found:
