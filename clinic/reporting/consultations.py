@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Select, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from ..hospital.records import Page, paged
+from ..hospital.records import Page, page_or_all
 from ..models import Clinician, Consultation, ConsultationStatus, Department
 from ..scheduling.availability import offered_time
 from .sql import MEDIAN, P90, nearest_rank, ranked_at, unix_seconds
@@ -84,7 +84,7 @@ def department_lines(session: Session, wanted: ReportFilter, page: int | None = 
     query = select(Department).order_by(Department.name, Department.id)
     if wanted.department_id is not None:
         query = query.where(Department.id == wanted.department_id)
-    departments = _page_of(session, query, page)
+    departments = page_or_all(session, query, page, PER_PAGE)
     members = session.execute(
         _clinicians(wanted)
         .where(Clinician.department_id.in_([d.id for d in departments.rows]))
@@ -100,7 +100,7 @@ def clinician_lines(session: Session, wanted: ReportFilter, page: int | None = N
     """Each clinician's weekly figures (the active ones, and others with consultations in the period),
     by department and name: one page of them, or all when `page` is None."""
     query = _clinicians(wanted).order_by(Department.name, Clinician.display_name, Clinician.id)
-    clinicians = _page_of(session, query, page)
+    clinicians = page_or_all(session, query, page, PER_PAGE)
     ids = [c.id for c in clinicians.rows]
     offered = _offered(session, wanted, {clinician_id: clinician_id for clinician_id in ids})
     found = _figures(session, wanted, Consultation.clinician_id, offered, ids)
@@ -118,12 +118,6 @@ def _clinicians(wanted: ReportFilter) -> Select:
     if wanted.department_id is not None:
         query = query.where(Clinician.department_id == wanted.department_id)
     return query
-
-
-def _page_of(session: Session, query: Select, page: int | None) -> Page:
-    if page is None:
-        return Page(list(session.scalars(query)), 1, False)
-    return paged(session, query, page, PER_PAGE)
 
 
 # Figures found, by (department or clinician id, week index).
