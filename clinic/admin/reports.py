@@ -207,6 +207,8 @@ def _walk_in_charts(report: WalkInReport) -> list[BarChart]:
             ),
         ],
         lambda i: _median_and_p95(totals[i]),
+        # Room after the longest bar for its two figures, wider than the one a count needs.
+        scale_to=max((f.wait_p95 or 0) / 60 for f in totals) * 1.3,
     )
     return [callers, waits]
 

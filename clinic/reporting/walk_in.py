@@ -47,6 +47,8 @@ class DayFigures:
 
 @dataclass(frozen=True)
 class QueueLine:
+    """A queue's figures, one per day of the period."""
+
     id: int
     name: str
     department: str
