@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, page_or_all
 from ..models import Clinician, Consultation, ConsultationStatus, Department
 from ..scheduling.availability import offered_time
-from .sql import MEDIAN, P90, nearest_rank, ranked_at, unix_seconds
+from .sql import MEDIAN, P90, percentiles, unix_seconds
 from .weeks import ReportFilter, Week
 
 PER_PAGE = 10  # departments or clinicians per page: each has a row per week
@@ -146,12 +146,10 @@ def _figures(
         # PostgreSQL sums bigints as numeric (Decimal): whole numbers here, so back to int.
         figures.booked, figures.cancelled, figures.no_shows = booked, int(cancelled), int(no_shows)
         figures.booked_seconds = int(booked_seconds)
-    for owner, week, rank, count, lead in session.execute(_lead_ranks(week_of_start, key, scope)):
-        figures = found.setdefault((owner, week), WeekFigures())
-        if rank == nearest_rank(count, MEDIAN):
-            figures.lead_median = lead
-        if rank == nearest_rank(count, P90):
-            figures.lead_p90 = lead
+    leads = _leads(week_of_start, key, scope)
+    for group, at in percentiles(session, (leads.c.owner, leads.c.week), leads.c.lead, (MEDIAN, P90)).items():
+        figures = found.setdefault(group, WeekFigures())
+        figures.lead_median, figures.lead_p90 = at[MEDIAN], at[P90]
     return found
 
 
@@ -188,9 +186,9 @@ def _counts(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> S
     ).group_by(rows.c.owner, rows.c.week)
 
 
-def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
-    """Per key and week, the lead times at the median's and the 90th percentile's nearest ranks."""
-    leads = (
+def _leads(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Subquery:
+    """Per consultation not cancelled: its key, week and lead time (booking to start)."""
+    return (
         select(
             key.label("owner"),
             week.label("week"),
@@ -200,7 +198,6 @@ def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) 
         .where(*scope, Consultation.status != ConsultationStatus.CANCELLED)
         .subquery()
     )
-    return ranked_at((leads.c.owner, leads.c.week), leads.c.lead, (MEDIAN, P90))
 
 
 def _offered(session: Session, wanted: ReportFilter, owner_of: dict[int, int]) -> _Found:

@@ -5,6 +5,7 @@ from fractions import Fraction
 
 from sqlalchemy import BigInteger, ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -53,3 +54,16 @@ def ranked_at(group: Sequence[ColumnElement], value: ColumnElement, shares: Sequ
     at_ranks = [ranked.c.rank == nearest_rank(ranked.c.n, share) for share in shares]
     groups = [ranked.c[column.name] for column in group]
     return select(*groups, ranked.c.rank, ranked.c.n, ranked.c.value).where(or_(*at_ranks))
+
+
+def percentiles(
+    session: Session, group: Sequence[ColumnElement], value: ColumnElement, shares: Sequence[Fraction]
+) -> dict[tuple, dict[Fraction, int]]:
+    """Per group (as a tuple of its values), the value at each share's nearest rank; groups without a
+    value are absent."""
+    found: dict[tuple, dict[Fraction, int]] = {}
+    for *key, rank, count, value_at in session.execute(ranked_at(group, value, shares)):
+        for share in shares:
+            if rank == nearest_rank(count, share):
+                found.setdefault(tuple(key), {})[share] = value_at
+    return found

@@ -5,17 +5,17 @@
 Callers count on the day they joined, in the hospital's time zone, whatever became of them later (as a
 consultation counts in the week it was to start): so each day's callers add up, joined = taken +
 abandoned + still waiting. Every figure is aggregated in SQL over the callers who joined in the period;
-the wait's percentiles too, by nearest rank with window functions (sql.ranked_at), as lead times are.
+the wait's percentiles too, by nearest rank with window functions (sql.percentiles), as lead times are.
 """
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, page_or_all
 from ..models import Department, EntryStatus, WalkInEntry, WalkInQueue
-from .sql import MEDIAN, P95, nearest_rank, ranked_at, unix_seconds
+from .sql import MEDIAN, P95, percentiles, unix_seconds
 from .weeks import Day, ReportFilter
 
 PER_PAGE = 10  # queues per page: each has a row per day
@@ -104,12 +104,10 @@ def _figures(
     ):
         # PostgreSQL sums as numeric (Decimal): whole numbers here, so back to int.
         found[owner, day] = DayFigures(joined, int(taken), int(left), int(dropped), int(closed))
-    for owner, day, rank, count, wait in session.execute(_wait_ranks(day_of_joining, key, scope)):
-        figures = found.setdefault((owner, day), DayFigures())
-        if rank == nearest_rank(count, MEDIAN):
-            figures.wait_median = wait
-        if rank == nearest_rank(count, P95):
-            figures.wait_p95 = wait
+    waits = _waits(day_of_joining, key, scope)
+    for group, at in percentiles(session, (waits.c.owner, waits.c.day), waits.c.wait, (MEDIAN, P95)).items():
+        figures = found.setdefault(group, DayFigures())
+        figures.wait_median, figures.wait_p95 = at[MEDIAN], at[P95]
     return found
 
 
@@ -137,9 +135,9 @@ def _counts(day: ColumnElement[int], key: ColumnElement[int], scope: list) -> Se
     return select(rows.c.owner, rows.c.day, func.count(), *sums).group_by(rows.c.owner, rows.c.day)
 
 
-def _wait_ranks(day: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
-    """Per key and day, the waits until taken at the median's and the 95th percentile's nearest ranks."""
-    waits = (
+def _waits(day: ColumnElement[int], key: ColumnElement[int], scope: list) -> Subquery:
+    """Per caller counted as taken: their key, day of joining and wait until taken."""
+    return (
         select(
             key.label("owner"),
             day.label("day"),
@@ -149,7 +147,6 @@ def _wait_ranks(day: ColumnElement[int], key: ColumnElement[int], scope: list) -
         .where(*scope, WalkInEntry.status.in_(TAKEN), WalkInEntry.taken_at.is_not(None))
         .subquery()
     )
-    return ranked_at((waits.c.owner, waits.c.day), waits.c.wait, (MEDIAN, P95))
 
 
 def _days_of(found: _Found, wanted: ReportFilter, owner: int) -> list[DayFigures]:
