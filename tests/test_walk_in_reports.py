@@ -209,3 +209,18 @@ def test_no_walk_in_figure_names_a_caller_anywhere(admin_client, queues):
         body = response.get_data(as_text=True)
         assert response.status_code == 200
         assert not re.search(r"Zebedee|Quartermain|zebedee", body)
+
+
+def test_the_longest_period_counts_its_first_and_last_days(session, queues):
+    """106 weeks: 742 days (the autumn's clock change a 25-hour one), each a branch of the day's CASE,
+    on either database."""
+    longest = ReportFilter(date(2025, 1, 1), date(2027, 1, 10), LONDON)
+    assert len(longest.weeks) == 106
+
+    totals = daily_totals(session, longest)
+
+    assert len(totals) == 742 and sum(day.joined for day in totals) == 11
+    days = [d.day for d in longest.days]
+    assert counts(totals[days.index(date(2026, 3, 29))]) == (8, 4, 1, 1, 1, 1)
+    clocks_back = longest.days[days.index(date(2026, 10, 25))]
+    assert clocks_back.ends_at - clocks_back.starts_at == timedelta(hours=25)
