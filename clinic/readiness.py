@@ -3,17 +3,19 @@ background work that monitoring should page someone about.
 
 Each check is ok or failing, or unknown when the database cannot be asked. The figures behind them
 (counts, ages) are for the hospital's monitoring only: to anyone else they would tell how busy the
-clinic is and whether its reminders are going out.
+clinic is and whether its reminders are going out. The walk-in queues' lengths are figures only, never a
+check: a long queue needs more staff, not a web process taken out of service.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .jobs.heartbeat import OutboxHealth, outbox_health
+from .walkin.duty import QueueWait, open_queue_waits
 
 # A due message waiting longer than this means the workers are stopped or cannot keep up.
 OUTBOX_LATE_AFTER = timedelta(minutes=5)
@@ -24,6 +26,7 @@ CHECKS = ("database", "worker", "outbox", "dead_letters", "providers")
 @dataclass(frozen=True)
 class Readiness:
     health: OutboxHealth | None  # None: the database did not answer
+    walk_ins: list[QueueWait] = field(default_factory=list)
 
     @property
     def serving(self) -> bool:
@@ -44,7 +47,7 @@ class Readiness:
         }
         return {name: "ok" if passed[name] else "failing" for name in CHECKS}
 
-    def figures(self) -> dict[str, dict[str, int | None]]:
+    def figures(self) -> dict[str, dict]:
         """The numbers behind the checks, for the hospital's own monitoring."""
         if self.health is None:
             return {}
@@ -54,13 +57,17 @@ class Readiness:
             "outbox": {"due": health.due_messages, "oldest_due_seconds": health.oldest_due_seconds},
             "dead_letters": {"count": health.dead_letters},
             "providers": {"meeting_calls_retrying": health.meeting_retries},
+            "walk_in": {
+                queue.slug: {"waiting": queue.waiting, "oldest_wait_seconds": queue.oldest_wait_seconds}
+                for queue in self.walk_ins
+            },
         }
 
 
 def readiness(session: Session, now: datetime) -> Readiness:
     """Ask the database for the state of the background work; a database that fails is itself the answer."""
     try:
-        return Readiness(outbox_health(session, now))
+        return Readiness(outbox_health(session, now), open_queue_waits(session, now))
     except SQLAlchemyError as error:
         log.warning("the database does not answer: %s", type(error).__name__)
         session.rollback()

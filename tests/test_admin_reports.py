@@ -314,8 +314,10 @@ def test_postgresql_reads_the_period_through_the_start_index(session, hospital):
     assert "ix_consultation_starts_at" in plan
 
 
-def test_no_filter_input_makes_the_reports_fail(admin_client, hospital):
+def test_no_filter_input_makes_the_reports_fail(admin_client, session, hospital):
     """Whatever the filters hold, the page and the exports answer 200 or 422 (never 5xx)."""
+    queue = factories.walk_in_queue(session, hospital.dr_a.services[0], [hospital.dr_a])
+    factories.walk_in(session, queue, now=utc(2026, 3, 29, 0, 30))
     from hypothesis import given
     from hypothesis import strategies as st
 
@@ -323,9 +325,19 @@ def test_no_filter_input_makes_the_reports_fail(admin_client, hospital):
 
     value = st.one_of(form_text, st.dates().map(str), st.integers(-5, 10**7).map(str))
     filters = st.dictionaries(
-        st.sampled_from(["first_day", "last_day", "department", "departments_page", "clinicians_page"]), value
+        st.sampled_from(
+            ["first_day", "last_day", "department", "departments_page", "clinicians_page", "queues_page"]
+        ),
+        value,
     )
-    paths = st.sampled_from(["/admin/reports", "/admin/reports/weeks.csv", "/admin/reports/clinicians.csv"])
+    paths = st.sampled_from(
+        [
+            "/admin/reports",
+            "/admin/reports/weeks.csv",
+            "/admin/reports/clinicians.csv",
+            "/admin/reports/walk_in.csv",
+        ]
+    )
 
     @examples(60)
     @given(path=paths, args=filters)

@@ -8,10 +8,18 @@ import pytest
 
 from clinic.extensions import db
 from clinic.jobs.heartbeat import new_worker_id, register
-from clinic.models import OutboxMessage, OutboxStatus, utcnow
+from clinic.models import (
+    EntryStatus,
+    OutboxMessage,
+    OutboxStatus,
+    QueueStatus,
+    WalkInEntry,
+    WalkInQueue,
+    utcnow,
+)
 
 from . import factories
-from .conftest import build_app
+from .conftest import build_app, postgres_only
 from .fakes.outbox import open_clinic
 
 REFUSING_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/clinic"  # nothing listens on port 1
@@ -119,3 +127,71 @@ def test_a_meeting_call_waiting_for_a_retry_fails_the_providers_check(client, se
 
     assert body["checks"]["providers"] == "failing"
     assert body["figures"]["providers"] == {"meeting_calls_retrying": 1}
+
+
+@pytest.fixture
+def queues(session):
+    """Callers in walk-in queues: the open Helpline has two waiting (for 10 and 3 minutes) and one taken;
+    the open Night line none; the paused Skin line one."""
+    svc = factories.service(session)
+    nurse = factories.clinician(session, [svc])
+    helpline = factories.walk_in_queue(session, svc, [nurse], slug="helpline")
+    factories.walk_in_queue(session, svc, [nurse], slug="night-line")
+    skin_line = factories.walk_in_queue(session, svc, [nurse], slug="skin-line")
+    start = utcnow()
+    for minutes_ago in (10, 3, 1):
+        details = factories.caller_details(name="Zebedee Quartermain", email="zebedee.q@example.org")
+        factories.walk_in(session, helpline, now=start - timedelta(minutes=minutes_ago), details=details)
+    factories.walk_in(session, skin_line, now=start - timedelta(hours=2))
+    taken = session.scalars(db.select(WalkInEntry).order_by(WalkInEntry.id.desc())).all()[1]
+    taken.status, taken.taken_at = EntryStatus.TAKEN, start
+    skin_line.status = QueueStatus.PAUSED
+    session.commit()
+
+
+def test_the_monitor_sees_each_open_queue_s_callers_waiting_and_the_longest_wait(client, session, queues):
+    _, body = readyz(client, AS_MONITOR)
+
+    walk_in = body["figures"]["walk_in"]
+    assert list(walk_in) == ["helpline", "night-line"]  # the paused queue is not open
+    assert walk_in["helpline"]["waiting"] == 2
+    assert 10 * 60 <= walk_in["helpline"]["oldest_wait_seconds"] < 10 * 60 + 60
+    assert walk_in["night-line"] == {"waiting": 0, "oldest_wait_seconds": None}
+    assert "Zebedee" not in str(body) and "zebedee" not in str(body)
+
+
+def test_anonymous_callers_see_no_walk_in_figure(client, session, queues):
+    _, body = readyz(client)
+
+    assert set(body) == {"status", "checks"} and "walk_in" not in body["checks"]
+    assert not re.search(r"\d|helpline", str(body))
+
+
+def test_a_long_queue_never_makes_the_process_unready(client, session, queues):
+    register(session, new_worker_id(), utcnow())
+    helpline = session.scalars(db.select(WalkInQueue).where(WalkInQueue.slug == "helpline")).one()
+    for _ in range(30):
+        factories.walk_in(session, helpline, now=utcnow() - timedelta(days=1))
+
+    status, body = readyz(client, AS_MONITOR)
+
+    assert status == 200
+    assert body["status"] == "ok" and body["checks"] == dict.fromkeys(CHECKS, "ok")
+    assert body["figures"]["walk_in"]["helpline"]["waiting"] == 32
+
+
+@postgres_only
+def test_postgresql_counts_the_waiting_through_the_queue_status_index(session, queues):
+    """With sequential scans priced out, the plan of /readyz's count uses the entries' (queue, status,
+    position) index, as take-next does."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    from clinic.walkin.duty import waiting_query
+
+    query = waiting_query([1, 2])
+    compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+
+    assert "ix_walk_in_entry_queue_status_position" in plan

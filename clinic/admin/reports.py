@@ -1,5 +1,5 @@
-"""The reports page: consultations per week for the hospital, each department and each clinician, as
-tables and server-drawn charts, each table also as CSV."""
+"""The reports page: consultations per week for the hospital, each department and each clinician, and
+walk-in callers per day for each queue, as tables and server-drawn charts, each table also as CSV."""
 
 from datetime import date
 
@@ -15,6 +15,7 @@ from ..hospital.departments import all_departments
 from ..models import Department, utcnow
 from ..reporting.consultations import ConsultationReport, consultation_report
 from ..reporting.exports import TABLES, export_csv
+from ..reporting.walk_in import DayFigures, WalkInReport, walk_in_report
 from ..reporting.weeks import PeriodTooLong, ReportFilter, default_period
 from ..scheduling.timezones import zone
 from .charts import BarChart, Series, stacked_bars
@@ -36,6 +37,7 @@ class ReportFilterForm(FlaskForm):
     department = SelectField("Department", default="", invalid_choice_message=NOT_LISTED)
     departments_page = PageField(default=1)
     clinicians_page = PageField(default=1)
+    queues_page = PageField(default=1)
 
     def __init__(self, departments: list[Department], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +71,11 @@ def report_days(seconds: int | None) -> str:
     return "< 0.1" if 0 <= seconds < 8640 else f"{seconds / 86400:.1f}"  # not "0.0" for an hour's notice
 
 
+@bp.app_template_filter("report_minutes")
+def report_minutes(seconds: int | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
 @bp.app_template_filter("report_percent")
 def report_percent(ratio: float | None) -> str:
     return "—" if ratio is None else f"{ratio * 100:.1f} %"
@@ -90,7 +97,15 @@ def reports() -> ResponseReturnValue:
         departments_page=form.departments_page.data,
         clinicians_page=form.clinicians_page.data,
     )
-    return render_template("admin/reports.html", form=form, report=report, charts=_charts(report))
+    walk_ins = walk_in_report(db.session, wanted, queues_page=form.queues_page.data)
+    return render_template(
+        "admin/reports.html",
+        form=form,
+        report=report,
+        charts=_charts(report),
+        walk_ins=walk_ins,
+        walk_in_charts=_walk_in_charts(walk_ins),
+    )
 
 
 @bp.get("/reports/<table>.csv")
@@ -101,7 +116,8 @@ def report_export(table: str) -> ResponseReturnValue:
     if wanted is None:
         return render_template("admin/reports.html", form=form, report=None), 422
     text = export_csv(db.session, wanted, table, actor=current_staff().actor, now=utcnow())
-    filename = f"consultations-{table}-{wanted.first_day}-to-{wanted.last_day}.csv"
+    subject = "walk-in" if table == "walk_in" else f"consultations-{table}"
+    filename = f"{subject}-{wanted.first_day}-to-{wanted.last_day}.csv"
     return Response(
         text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
@@ -154,3 +170,50 @@ def _charts(report: ConsultationReport) -> list[BarChart]:
         reference=(100, "100 %"),
     )
     return [consultations, utilisation]
+
+
+def _walk_in_charts(report: WalkInReport) -> list[BarChart]:
+    """The walk-in callers of every queue in the filter together, per day; none without a queue."""
+    if not report.queues.rows:
+        return []
+    labels = [f"{day.day.day} {day.day:%b}" for day in report.days]
+    totals = report.totals
+    callers = stacked_bars(
+        "chart-walk-in",
+        "Walk-in callers per day",
+        "Each day's callers, by the day they joined, split into taken, abandoned and still waiting; the "
+        "number who joined is written after each bar. The daily totals table below gives the same figures.",
+        labels,
+        [
+            Series("Taken", KEPT, [f.taken for f in totals]),
+            Series("Abandoned", NO_SHOW, [f.abandoned for f in totals]),
+            Series("Waiting", CANCELLED, [f.waiting for f in totals]),
+        ],
+        lambda i: str(totals[i].joined),
+    )
+    medians = [round((f.wait_median or 0) / 60, 1) for f in totals]
+    waits = stacked_bars(
+        "chart-walk-in-waits",
+        "Wait until taken per day, in minutes",
+        "Each day's median wait, and how much longer the wait at the 95th percentile was; both are "
+        "written after each bar. The daily totals table below gives the same figures.",
+        labels,
+        [
+            Series("Median", KEPT, medians),
+            Series(
+                "To the 95th percentile",
+                NO_SHOW,
+                [round(((f.wait_p95 or 0) - (f.wait_median or 0)) / 60, 1) for f in totals],
+            ),
+        ],
+        lambda i: _median_and_p95(totals[i]),
+        # Room after the longest bar for its two figures, wider than the one a count needs.
+        scale_to=max((f.wait_p95 or 0) / 60 for f in totals) * 1.3,
+    )
+    return [callers, waits]
+
+
+def _median_and_p95(figures: DayFigures) -> str:
+    if figures.wait_median is None:
+        return ""
+    return f"{report_minutes(figures.wait_median)} / {report_minutes(figures.wait_p95)}"

@@ -34,6 +34,13 @@ def paged(session: Session, query: Select, page: int, per_page: int = PER_PAGE) 
     return Page(found[:per_page], page, len(found) > per_page)
 
 
+def page_or_all(session: Session, query: Select, page: int | None, per_page: int = PER_PAGE) -> Page:
+    """One page of `query`'s rows, or all of them (as one page) when `page` is None, as exports want."""
+    if page is None:
+        return Page(list(session.scalars(query)), 1, False)
+    return paged(session, query, page, per_page)
+
+
 def taken(session: Session, query: Select, value: str) -> bool:
     """Whether a value `query` selects equals `value` in any case. Compared in Python: SQLite's lower()
     leaves non-ASCII letters as they are."""

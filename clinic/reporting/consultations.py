@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from ..hospital.records import Page, paged
+from ..hospital.records import Page, page_or_all
 from ..models import Clinician, Consultation, ConsultationStatus, Department
 from ..scheduling.availability import offered_time
-from .sql import unix_seconds
+from .sql import MEDIAN, P90, percentiles, unix_seconds
 from .weeks import ReportFilter, Week
 
 PER_PAGE = 10  # departments or clinicians per page: each has a row per week
@@ -84,7 +84,7 @@ def department_lines(session: Session, wanted: ReportFilter, page: int | None = 
     query = select(Department).order_by(Department.name, Department.id)
     if wanted.department_id is not None:
         query = query.where(Department.id == wanted.department_id)
-    departments = _page_of(session, query, page)
+    departments = page_or_all(session, query, page, PER_PAGE)
     members = session.execute(
         _clinicians(wanted)
         .where(Clinician.department_id.in_([d.id for d in departments.rows]))
@@ -100,7 +100,7 @@ def clinician_lines(session: Session, wanted: ReportFilter, page: int | None = N
     """Each clinician's weekly figures (the active ones, and others with consultations in the period),
     by department and name: one page of them, or all when `page` is None."""
     query = _clinicians(wanted).order_by(Department.name, Clinician.display_name, Clinician.id)
-    clinicians = _page_of(session, query, page)
+    clinicians = page_or_all(session, query, page, PER_PAGE)
     ids = [c.id for c in clinicians.rows]
     offered = _offered(session, wanted, {clinician_id: clinician_id for clinician_id in ids})
     found = _figures(session, wanted, Consultation.clinician_id, offered, ids)
@@ -118,12 +118,6 @@ def _clinicians(wanted: ReportFilter) -> Select:
     if wanted.department_id is not None:
         query = query.where(Clinician.department_id == wanted.department_id)
     return query
-
-
-def _page_of(session: Session, query: Select, page: int | None) -> Page:
-    if page is None:
-        return Page(list(session.scalars(query)), 1, False)
-    return paged(session, query, page, PER_PAGE)
 
 
 # Figures found, by (department or clinician id, week index).
@@ -152,12 +146,10 @@ def _figures(
         # PostgreSQL sums bigints as numeric (Decimal): whole numbers here, so back to int.
         figures.booked, figures.cancelled, figures.no_shows = booked, int(cancelled), int(no_shows)
         figures.booked_seconds = int(booked_seconds)
-    for owner, week, rank, count, lead in session.execute(_lead_ranks(week_of_start, key, scope)):
-        figures = found.setdefault((owner, week), WeekFigures())
-        if rank == (count + 1) // 2:
-            figures.lead_median = lead
-        if rank == (9 * count + 9) // 10:
-            figures.lead_p90 = lead
+    leads = _leads(week_of_start, key, scope)
+    for group, at in percentiles(session, (leads.c.owner, leads.c.week), leads.c.lead, (MEDIAN, P90)).items():
+        figures = found.setdefault(group, WeekFigures())
+        figures.lead_median, figures.lead_p90 = at[MEDIAN], at[P90]
     return found
 
 
@@ -194,10 +186,9 @@ def _counts(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> S
     ).group_by(rows.c.owner, rows.c.week)
 
 
-def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Select:
-    """Per key and week, the lead times at the median's and the 90th percentile's nearest ranks
-    (ranks ceil(n/2) and ceil(9n/10) of n, counted in SQL with window functions)."""
-    leads = (
+def _leads(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Subquery:
+    """Per consultation not cancelled: its key, week and lead time (booking to start)."""
+    return (
         select(
             key.label("owner"),
             week.label("week"),
@@ -206,17 +197,6 @@ def _lead_ranks(week: ColumnElement[int], key: ColumnElement[int], scope: list) 
         .join(Clinician, Clinician.id == Consultation.clinician_id)
         .where(*scope, Consultation.status != ConsultationStatus.CANCELLED)
         .subquery()
-    )
-    group = (leads.c.owner, leads.c.week)
-    ranked = select(
-        *group,
-        func.row_number().over(partition_by=group, order_by=leads.c.lead).label("rank"),
-        func.count().over(partition_by=group).label("n"),
-        leads.c.lead,
-    ).subquery()
-    median, p90 = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
-    return select(ranked.c.owner, ranked.c.week, ranked.c.rank, ranked.c.n, ranked.c.lead).where(
-        or_(ranked.c.rank == median, ranked.c.rank == p90)
     )
 
 

@@ -12,7 +12,8 @@ from ..audit import Actor
 from ..models.transactions import write_transaction
 from ..spreadsheets import inert
 from .consultations import ReportLine, WeekFigures, clinician_lines, department_lines, weekly_totals
-from .weeks import ReportFilter, Week
+from .walk_in import DayFigures, queue_lines
+from .weeks import Day, ReportFilter, Week
 
 FIGURE_COLUMNS = (
     "week",
@@ -46,11 +47,35 @@ def _clinicians(session: Session, wanted: ReportFilter) -> Iterator[list[str]]:
         yield from _line_rows(wanted, line, [str(line.id), inert(line.name), inert(line.department)])
 
 
+WALK_IN_COLUMNS = (
+    "day",
+    "joined",
+    "taken",
+    "abandoned",
+    "left",
+    "dropped",
+    "closed",
+    "still_waiting",
+    "wait_median_minutes",
+    "wait_p95_minutes",
+)
+
+
+def _walk_in(session: Session, wanted: ReportFilter) -> Iterator[list[str]]:
+    """Every day of the period for each queue (days nobody joined included, as a series wants)."""
+    yield ["queue_id", "queue", "department", *WALK_IN_COLUMNS]
+    for line in queue_lines(session, wanted).rows:
+        names = [str(line.id), inert(line.name), inert(line.department)]
+        for day, figures in zip(wanted.days, line.days, strict=True):
+            yield names + _walk_in_cells(day, figures)
+
+
 # Each table a report page offers as CSV, by the name in its address; further reports add theirs.
 TABLES: dict[str, Callable[[Session, ReportFilter], Iterator[list[str]]]] = {
     "weeks": _totals,
     "departments": _departments,
     "clinicians": _clinicians,
+    "walk_in": _walk_in,
 }
 
 
@@ -98,3 +123,18 @@ def _figure_cells(week: Week, figures: WeekFigures) -> list[str]:
 
 def _hours(seconds: int | None) -> str:
     return "" if seconds is None else f"{seconds / 3600:.2f}"
+
+
+def _walk_in_cells(day: Day, figures: DayFigures) -> list[str]:
+    counts = (figures.joined, figures.taken, figures.abandoned, figures.left, figures.dropped, figures.closed)
+    return [
+        day.label,
+        *map(str, counts),
+        str(figures.waiting),
+        _minutes(figures.wait_median),
+        _minutes(figures.wait_p95),
+    ]
+
+
+def _minutes(seconds: int | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:.1f}"

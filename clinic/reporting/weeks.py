@@ -1,4 +1,5 @@
-"""The period a report covers: whole ISO weeks in the hospital's time zone, and one department or all."""
+"""The period a report covers: whole ISO weeks (and their days) in the hospital's time zone, and one
+department or all."""
 
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -28,6 +29,19 @@ class Week:
         """'2026-W10', as ISO 8601 writes a week."""
         year, number, _ = self.monday.isocalendar()
         return f"{year}-W{number:02d}"
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day in the hospital's zone, and the UTC instants it spans (23 or 25 hours on a DST day)."""
+
+    day: date
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def label(self) -> str:
+        return self.day.isoformat()
 
 
 class PeriodTooLong(ValueError):
@@ -63,21 +77,19 @@ class ReportFilter:
     def ends_at(self) -> datetime:
         return self.weeks[-1].ends_at
 
+    @cached_property
+    def days(self) -> list[Day]:
+        """Every day of the period's weeks, in order, each with its bounds in `tz`."""
+        days = (self.weeks[0].monday + timedelta(days=n) for n in range(7 * len(self.weeks)))
+        return [Day(day, *day_bounds(day, self.tz)) for day in days]
+
     def week_index(self, instant: ColumnElement) -> ColumnElement[int]:
-        """SQL for the index in `weeks` of the week holding `instant` (within the period): the same on
-        every database, with the weeks' UTC bounds computed here, DST and all. Nested CASEs halve the
-        weeks at each level, so a row takes about log2(weeks) comparisons, not one per week."""
-        ends = [week.ends_at for week in self.weeks]
+        """SQL for the index in `weeks` of the week holding `instant` (within the period)."""
+        return _index_among([week.ends_at for week in self.weeks], instant)
 
-        def index_among(first: int, last: int) -> ColumnElement[int]:
-            if first == last:
-                return literal_column(str(first))
-            middle = (first + last) // 2
-            return case(
-                (instant < ends[middle], index_among(first, middle)), else_=index_among(middle + 1, last)
-            )
-
-        return index_among(0, len(ends) - 1)
+    def day_index(self, instant: ColumnElement) -> ColumnElement[int]:
+        """SQL for the index in `days` of the day holding `instant` (within the period)."""
+        return _index_among([day.ends_at for day in self.days], instant)
 
     def seconds_per_week(self, spans: list[tuple[int, int]]) -> list[int]:
         """How much of the sorted, disjoint intervals `spans` (Unix seconds) falls in each week."""
@@ -90,6 +102,20 @@ class ReportFilter:
                 totals[index] += part_end - start
                 start, index = part_end, index + 1
         return totals
+
+
+def _index_among(ends: list[datetime], instant: ColumnElement) -> ColumnElement[int]:
+    """SQL for the index of the span holding `instant`, of consecutive spans ending at `ends`: the same on
+    every database, with the UTC bounds computed here, DST and all. Nested CASEs halve the spans at each
+    level, so a row takes about log2(spans) comparisons, not one per span."""
+
+    def among(first: int, last: int) -> ColumnElement[int]:
+        if first == last:
+            return literal_column(str(first))
+        middle = (first + last) // 2
+        return case((instant < ends[middle], among(first, middle)), else_=among(middle + 1, last))
+
+    return among(0, len(ends) - 1)
 
 
 def default_period(today: date) -> tuple[date, date]:

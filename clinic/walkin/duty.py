@@ -1,9 +1,10 @@
-"""What staff on duty see of their walk-in queues: how many wait, and for how long the first has."""
+"""How many wait in walk-in queues, and for how long the first has: for the staff on duty (their
+schedule's panel) and for the hospital's monitoring (/readyz's figures)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..models import EntryStatus, QueueStatus, WalkInEntry, WalkInQueue, walk_in_duty
@@ -21,6 +22,15 @@ class QueuePanel:
     oldest_wait: timedelta | None  # how long the one waiting longest has waited
 
 
+@dataclass(frozen=True)
+class QueueWait:
+    """An open queue as monitoring sees it: its address, never anyone's name."""
+
+    slug: str
+    waiting: int
+    oldest_wait_seconds: int | None
+
+
 def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[QueuePanel]:
     """The queues `staff` (a clinician) is on duty for, by name; none for other staff."""
     if staff.clinician_id is None:
@@ -33,19 +43,44 @@ def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[
     ).all()
     if not queues:
         return []
-    counts = {
-        queue_id: (count, first)
-        for queue_id, count, first in session.execute(
-            select(WalkInEntry.queue_id, func.count(), func.min(WalkInEntry.joined_at))
-            .where(
-                WalkInEntry.queue_id.in_([q.id for q in queues]), WalkInEntry.status == EntryStatus.WAITING
-            )
-            .group_by(WalkInEntry.queue_id)
-        )
-    }
+    counts = waiting_in(session, [q.id for q in queues])
     return [_panel(queue, *counts.get(queue.id, (0, None)), now) for queue in queues]
+
+
+def open_queue_waits(session: Session, now: datetime) -> list[QueueWait]:
+    """Each open queue (status open, whether inside its hours or not) by its address: how many wait
+    and the longest wait. Two aggregate queries, the second through the entries' (queue, status) index."""
+    queues = session.execute(
+        select(WalkInQueue.id, WalkInQueue.slug)
+        .where(WalkInQueue.status == QueueStatus.OPEN)
+        .order_by(WalkInQueue.slug)
+    ).all()
+    if not queues:
+        return []
+    counts = waiting_in(session, [queue_id for queue_id, _ in queues])
+    return [_wait(slug, *counts.get(queue_id, (0, None)), now) for queue_id, slug in queues]
+
+
+def waiting_in(session: Session, queue_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """By queue (those with anyone waiting): how many wait, and when the first of them joined."""
+    return {queue_id: (count, first) for queue_id, count, first in session.execute(waiting_query(queue_ids))}
+
+
+def waiting_query(queue_ids: list[int]) -> Select:
+    """The count of waiting callers and their first joining, per queue: read through the entries'
+    (queue, status, position) index, as take-next's claim is."""
+    return (
+        select(WalkInEntry.queue_id, func.count(), func.min(WalkInEntry.joined_at))
+        .where(WalkInEntry.queue_id.in_(queue_ids), WalkInEntry.status == EntryStatus.WAITING)
+        .group_by(WalkInEntry.queue_id)
+    )
 
 
 def _panel(queue: WalkInQueue, waiting: int, first_joined: datetime | None, now: datetime) -> QueuePanel:
     oldest = now - first_joined if first_joined is not None else None
     return QueuePanel(queue.id, queue.name, queue.status, open_until(queue, now) is not None, waiting, oldest)
+
+
+def _wait(slug: str, waiting: int, first_joined: datetime | None, now: datetime) -> QueueWait:
+    oldest = None if first_joined is None else max(0, int((now - first_joined).total_seconds()))
+    return QueueWait(slug, waiting, oldest)
