@@ -65,6 +65,7 @@ from .fixtures import BENCH_SECRET, bench_engine, clinician
 BENCH = "walk_in"
 CLAIMS = "bench_walk_in_claim"  # the bare loop's copy of the callers
 WARM_UP_CALLERS = 20
+TAKE_NEXT, BARE_CLAIM = "take next", "bare claim"  # the two loops, as the table names them
 Take = tuple[int, float]  # (entry id, seconds)
 
 
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _rounds(name: str, engine: Engine, helpline: Helpline, args: argparse.Namespace) -> bool:
-    loops = {"take next": _take_until_empty, "bare claim": _claim_until_empty}
+    loops = {TAKE_NEXT: _take_until_empty, BARE_CLAIM: _claim_until_empty}
     runs: dict[str, list[Run]] = {loop: [] for loop in loops}
     everyone_once = True
     for number in range(args.rounds + 1):  # round 0 warms up, with fewer callers
@@ -115,7 +116,7 @@ def _rounds(name: str, engine: Engine, helpline: Helpline, args: argparse.Namesp
             _report(name, number, loop, run, once)
             if number:
                 runs[loop].append(run)
-    _figures(name, args, runs["take next"], runs["bare claim"])
+    _figures(name, args, runs[TAKE_NEXT], runs[BARE_CLAIM])
     return everyone_once
 
 
@@ -268,17 +269,19 @@ def _claim_until_empty(engine: Engine, helpline: Helpline, member: StaffMember) 
 def _each_once(engine: Engine, helpline: Helpline, loop: str, callers: set[int], run: Run) -> bool:
     """Whether every caller was taken once and nobody twice, by the processes' count and the database's."""
     counted = set(run.taken) == callers and set(run.taken.values()) == {1} and not run.errors
+    stored = _taken_once_with_a_call if loop == TAKE_NEXT else _claimed
     with engine.connect() as connection:
-        if loop == "take next":
-            return counted and _taken_once_with_a_call(connection, callers)
-        claims = helpline.claims.c
-        done = connection.execute(
-            select(claims.id).where(claims.id.in_(callers), claims.status == EntryStatus.TAKEN.value)
-        ).scalars()
-        return counted and set(done) == callers
+        return counted and stored(connection, helpline, callers)
 
 
-def _taken_once_with_a_call(connection: Connection, callers: set[int]) -> bool:
+def _claimed(connection: Connection, helpline: Helpline, callers: set[int]) -> bool:
+    """The database's side of the bare loop: each caller's copy marked taken."""
+    claims = helpline.claims.c
+    query = select(claims.id).where(claims.id.in_(callers), claims.status == EntryStatus.TAKEN.value)
+    return set(connection.execute(query).scalars()) == callers
+
+
+def _taken_once_with_a_call(connection: Connection, helpline: Helpline, callers: set[int]) -> bool:
     """The database's side: one "taken" audit event per caller, each caller taken with a call of their
     own, that call finished."""
     events = dict(
