@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python -m bench.outbox_workers
 	$(BIN)/python -m bench.outbox_chaos
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.walk_in
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

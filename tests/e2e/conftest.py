@@ -43,6 +43,7 @@ from clinic.models import (
     OutboxStatus,
     Service,
     StaffRole,
+    WalkInQueue,
     utcnow,
 )
 from tests import factories
@@ -105,7 +106,11 @@ LOGINS = {
     "clinician": "lewis.8@hospital.example",  # Dr Hannah Lewis
     "audit clinician": "ada.audit@hospital.example",
     "audit receptionist": "reception.audit@hospital.example",
+    "walk-in clinician": "osei.duty@hospital.example",  # Dr Amara Osei: see _add_walk_in_duty
 }
+# The demo's walk-in queue, /walk-in/<slug>, and the clinician the walk-in journey signs in as.
+WALK_IN_SLUG = "mental-health"
+WALK_IN_CLINICIAN = "Dr Amara Osei"
 
 
 def _skip_reason() -> str | None:
@@ -203,6 +208,7 @@ def _prepare_database(database_url: str, env: dict) -> None:
     with app.app_context():
         _open_on_call_cover()
         _open_audit_department()
+        _add_walk_in_duty()
         db.engine.dispose()
 
 
@@ -246,6 +252,25 @@ def _open_audit_department() -> None:
     for role, login in [(StaffRole.CLINICIAN, "clinician"), (StaffRole.RECEPTION, "receptionist")]:
         email = LOGINS[f"audit {login}"]
         factories.linked_staff(db.session, clinicians[0], role, email=email, password=DEMO_PASSWORD)
+
+
+def _add_walk_in_duty() -> None:
+    """A clinician of the on-call department with a login, on duty for the demo's walk-in queue. The
+    demo's own (Dr Brooks, Dr Lewis) have soon bookings from other journeys, which refuse a take in
+    their time; offering no service, this one is never booked, so their "Take next" never waits."""
+    queue = db.session.scalar(select(WalkInQueue).where(WalkInQueue.slug == WALK_IN_SLUG))
+    clinician = Clinician(
+        department=queue.department,
+        display_name=WALK_IN_CLINICIAN,
+        email=LOGINS["walk-in clinician"],
+        time_zone="Europe/London",
+    )
+    db.session.add(clinician)
+    queue.staff.append(clinician)
+    db.session.commit()
+    factories.linked_staff(
+        db.session, clinician, StaffRole.CLINICIAN, email=clinician.email, password=DEMO_PASSWORD
+    )
 
 
 WORKER = ["-m", "flask", "--app", "wsgi", "clinic", "worker"]

@@ -1,0 +1,55 @@
+"""The walk-in queue in a real browser: a caller joins the demo's support line and sees their place; a
+clinician on duty takes them from the schedule and gets the call's host link; the caller's page, never
+reloaded by hand, turns into a join button by its own polling."""
+
+import re
+
+from playwright.sync_api import Locator
+
+from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, screenshot, sign_in
+
+# The caller's page asks every CLINIC_WALK_IN_REFRESH_SECONDS (15): once for the take, once more for
+# the meeting the worker makes.
+TURNS_WITHIN_MS = 60_000
+
+
+def test_a_caller_joins_the_queue_and_a_clinician_on_duty_takes_them(live_app, new_page):
+    caller, staff = new_page(), new_page()
+    caller.goto(f"/walk-in/{WALK_IN_SLUG}")
+    caller.get_by_label("Your name").fill("Ada Lovelace")
+    caller.get_by_label("Your e-mail address or phone number").fill("ada.walk-in@example.org")
+    caller.get_by_label("I agree that the hospital may use these details").check()
+    caller.get_by_role("button", name="Join the queue").click()
+    caller.get_by_role("heading", name="You are number 1 in the queue").wait_for()
+    place = caller.url
+    screenshot(caller, "walk-in-caller-waiting")
+
+    sign_in(staff, "walk-in clinician")
+    staff.goto("/schedule/")
+    panel = staff.locator("section.walk-in-panel")
+    assert panel.get_by_text("1 waiting").is_visible()
+    panel.get_by_role("button", name="Take next").click()
+
+    staff.get_by_role("heading", name=re.compile("^Ada Lovelace")).wait_for()
+    assert staff.get_by_text("You took Ada Lovelace from the queue.").is_visible()
+    assert staff.locator("dl.summary").get_by_text(WALK_IN_CLINICIAN).is_visible()
+    screenshot(staff, "walk-in-clinician-took-the-caller")
+
+    join = caller.get_by_role("button", name="Join the video call")
+    join.wait_for(timeout=TURNS_WITHIN_MS)
+    assert caller.url == place
+    screenshot(caller, "walk-in-caller-called")
+
+    host = _sent_on_to(staff.get_by_role("button", name="Start call"))
+    guest = _sent_on_to(join)
+    assert host.startswith(VIDEO_SERVICE) and guest.startswith(VIDEO_SERVICE)
+
+
+def _sent_on_to(button: Locator) -> str:
+    """Where the button's form sends the browser. Both go on to the video service, which is not on this
+    machine (see the clinician's journey in test_staff_journeys.py), so the form is posted as sent."""
+    action = button.evaluate("button => button.form.action")
+    token = button.evaluate("button => button.form.elements.csrf_token.value")
+    sent = button.page.request.post(action, form={"csrf_token": token}, max_redirects=0)
+    assert sent.status == 303, sent.status
+    return sent.headers["location"]
