@@ -66,6 +66,17 @@ def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_c
     assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
 
 
+def test_a_caller_who_gave_only_an_e_mail_address_shows_as_having_no_phone(client, session, helpline):
+    factories.walk_in(
+        session, helpline, now=utcnow(), details=factories.caller_details(email="only@example.org")
+    )
+    on_duty_login(session, client, helpline)
+
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+
+    assert "<dd>no phone, only@example.org</dd>" in text(client.get(location))
+
+
 def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, session, helpline):
     factories.walk_in(session, helpline, now=utcnow())
     on_duty_login(session, client, helpline)
