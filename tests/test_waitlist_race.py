@@ -3,7 +3,7 @@ own against the real database (SQLite or PostgreSQL), get one booking; the other
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
-import threading
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,31 +18,16 @@ from .conftest import TEST_KEYS
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .racing import race
 from .test_double_booking import race_engine
 from .test_waitlist import TUESDAY_10, freed, join, offers
 
 RACERS = 5
 
 
-def race(engine, offer_ids: list[int], now) -> list[object]:
-    """Take every offer at once, one thread and connection each; return each outcome."""
-    barrier = threading.Barrier(len(offer_ids))
-    outcomes: list[object] = [None] * len(offer_ids)
-
-    def run(i: int) -> None:
-        with Session(engine) as session:
-            barrier.wait()
-            try:
-                outcomes[i] = take_offer(session, offer_ids[i], now=now, keys=TEST_KEYS, actor=Actor())
-            except Exception as exc:  # the outcome is what we assert on
-                outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(offer_ids))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return outcomes
+def taking(offer_id: int, now) -> Callable[[Session], object]:
+    """One patient's attempt: take offer `offer_id` in the session the race gives them."""
+    return lambda session: take_offer(session, offer_id, now=now, keys=TEST_KEYS, actor=Actor())
 
 
 def test_patients_racing_for_one_offered_time_get_one_booking_and_the_others_hear_it_has_gone(
@@ -58,7 +43,7 @@ def test_patients_racing_for_one_offered_time_get_one_booking_and_the_others_hea
 
     engine = race_engine(database_url)
     try:
-        outcomes = race(engine, offer_ids, now)
+        outcomes = race(engine, [taking(offer_id, now) for offer_id in offer_ids])
     finally:
         engine.dispose()
 
