@@ -231,8 +231,11 @@ class Config:
     # Per address: free-time searches, /book/time and /api/v1/slots together.
     RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")
     # Per address: every request that opens a booking or a walk-in place by its reference (/c/…, /g/…,
-    # /walk-in/e/…, /api/v1/bookings/…).
+    # /walk-in/e/…, /api/v1/bookings/…), but a walk-in page's status polling.
     RATELIMIT_MANAGE_LINK = _env("RATELIMIT_MANAGE_LINK", "60 per minute")
+    # Per address: walk-in callers' pages asking for their place (/walk-in/e/…/status, every
+    # WALK_IN_REFRESH_SECONDS): room for about 150 callers behind one address, such as a care home's.
+    RATELIMIT_WALK_IN_STATUS = _env("RATELIMIT_WALK_IN_STATUS", "600 per minute")
     # Per address: every request to /api/v1.
     RATELIMIT_API = _env("RATELIMIT_API", "600 per minute")
     # Per address: staff sign-in posts (password and code), in front of the failed sign-in throttle.

@@ -30,11 +30,20 @@ def _posts_to(*endpoints: str) -> Callable[[], bool]:
     return lambda: request.method == "POST" and request.endpoint in endpoints
 
 
+# A walk-in caller's page asks for its status every few seconds: counted apart, and more generously,
+# so callers sharing one address (a care home's network) are not refused for their pages' polling.
+_WALK_IN_POLL = "booking.walk_in_status"
+
+
+def _polls_a_walk_in_place() -> bool:
+    return request.endpoint == _WALK_IN_POLL
+
+
 def _opens_a_booking() -> bool:
     # Every route that takes a booking's reference (and so its token): the manage and companion links,
     # walk-in callers' places, the confirmation page, the API's booking; one added later is counted
     # without being listed here.
-    return "reference" in (request.view_args or {})
+    return "reference" in (request.view_args or {}) and not _polls_a_walk_in_place()
 
 
 GUARDS = (
@@ -60,6 +69,7 @@ GUARDS = (
     ),
     Guard("RATELIMIT_WALK_IN", "walk-in", (booking.bp,), _posts_to("booking.join_walk_in")),
     Guard("RATELIMIT_MANAGE_LINK", "manage-link", (booking.bp, api.bp), _opens_a_booking),
+    Guard("RATELIMIT_WALK_IN_STATUS", "walk-in-status", (booking.bp,), _polls_a_walk_in_place),
     Guard("RATELIMIT_API", "api", (api.bp,), lambda: True),
     Guard("RATELIMIT_STAFF_LOGIN", "staff-login", (auth.bp,), _posts_to("auth.login", "auth.code")),
 )

@@ -185,6 +185,21 @@ def test_joining_is_limited_per_address(database_url, tmp_path, session, helplin
     assert client.get("/walk-in/nurse-line").status_code == 200  # only joining is counted
 
 
+def test_callers_sharing_an_address_poll_their_places_without_using_up_the_link_limit(
+    database_url, tmp_path, session, helpline
+):
+    """A care home's residents behind one address: their pages' polling has a count of its own."""
+    limits = {"RATELIMIT_MANAGE_LINK": "3 per minute", "RATELIMIT_WALK_IN_STATUS": "5 per minute"}
+    app = build_app(database_url, str(tmp_path / "limited"), RATELIMIT_ENABLED=True, **limits)
+    client = app.test_client()
+    path = joined(client)
+
+    polls = [client.get(f"{path}/status").status_code for _ in range(6)]
+
+    assert polls == [200] * 5 + [429]
+    assert client.get(path).status_code == 200  # the link's own count was not used by the polling
+
+
 def test_the_join_form_never_answers_5xx(client, helpline):
     @EXAMPLES_PAGES
     @given(fields=hostile({**CALLER, "needs_interpreter": "y"}, form_text | st.just("")))
