@@ -11,8 +11,11 @@ from clinic.audit import Actor
 from clinic.models import AuditEvent, StaffRole
 from clinic.notes.settings import notes_settings
 from clinic.privacy.subject_access import export_person
+from clinic.scheduling.booking import Consent
+from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
 from . import factories
+from .conftest import TEST_KEYS
 from .factories import sign_in
 from .notes_support import NOTE, TUESDAY_10, Booked, save, sign
 
@@ -215,3 +218,42 @@ def test_the_export_holds_the_persons_places_in_walk_in_queues_unless_narrowed_b
     session.commit()
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.exported")).first()
     assert event.details["walk_in_entry_ids"] == [theirs.entry.id]
+
+
+def test_the_export_holds_the_persons_waitlist_places_with_the_times_offered(app, session, now):
+    service = factories.service(session, name="Heart follow-up")
+    factories.clinician(session, [service])
+    session.commit()
+    mine = waitlist_request(
+        service, factories.patient_details(email="Ada.Lovelace@example.org", birth_date=BORN)
+    )
+    theirs = waitlist_request(service, factories.patient_details())
+    entry = join_waitlist(session, mine, now=now, keys=TEST_KEYS, actor=Actor()).entry
+    join_waitlist(session, theirs, now=now, keys=TEST_KEYS, actor=Actor())
+
+    export = exported(app, session, now)
+    narrowed = exported(app, session, now, birth_date=date(1999, 1, 1))
+
+    (place,) = export["waitlists"]
+    assert (place["service"], place["email"], place["birth_date"], place["status"]) == (
+        "Heart follow-up",
+        "Ada.Lovelace@example.org",
+        BORN.isoformat(),
+        "waiting",
+    )
+    assert place["consent"]["privacy_notice"] == "2026-12-01" and place["offers"] == []
+    assert narrowed["waitlists"] == []
+    session.commit()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.exported")).first()
+    assert event.details["waitlist_entry_ids"] == [entry.id]
+
+
+def waitlist_request(service, patient) -> WaitlistRequest:
+    week = date(2026, 3, 9)
+    return WaitlistRequest(
+        service_id=service.id,
+        first_day=week,
+        last_day=week + timedelta(days=4),
+        patient=patient,
+        consent=Consent("2026-12-01"),
+    )

@@ -3,8 +3,9 @@
 Each booking keeps a patient record of its own, so one person is every record with their address
 (in any case), narrowed by date of birth when given. Their bookings come with the consent given,
 the mails sent to them (what and when, never the text), and the signed notes of each consultation,
-decrypted. Drafts are left out: they are not yet part of the record. The export is an audit event
-naming the records by id.
+decrypted. Drafts are left out: they are not yet part of the record. Besides their bookings: their
+invitations as a companion, and their places in walk-in queues and on waitlists (with the times
+offered to them). The export is an audit event naming the records by id.
 """
 
 from datetime import date, datetime
@@ -23,6 +24,8 @@ from ..models import (
     OutboxKind,
     OutboxMessage,
     Patient,
+    WaitlistEntry,
+    WaitlistOffer,
     WalkInEntry,
 )
 from ..models.people import email_key
@@ -48,6 +51,7 @@ def export_person(
         companions = _companions(session, email)
         # Walk-in callers give no date of birth: a search narrowed by one cannot tell whose they are.
         walk_ins = [] if birth_date else _walk_ins(session, email)
+        waiting = _waitlist_entries(session, email, birth_date)
         export = {
             "exported_at": now.isoformat(),
             "email": email,
@@ -55,6 +59,7 @@ def export_person(
             "patients": [_patient(session, patient, cipher) for patient in patients],
             "companion_of": [_companion(session, companion) for companion in companions],
             "walk_in_queues": [_walk_in(entry) for entry in walk_ins],
+            "waitlists": [_waitlist_entry(session, entry) for entry in waiting],
         }
         audit.record(
             session,
@@ -67,6 +72,7 @@ def export_person(
                 "patient_ids": [patient.id for patient in patients],
                 "companion_ids": [companion.id for companion in companions],
                 "walk_in_entry_ids": [entry.id for entry in walk_ins],
+                "waitlist_entry_ids": [entry.id for entry in waiting],
             },
         )
     return export
@@ -88,6 +94,43 @@ def _companions(session: Session, email: str) -> list[Companion]:
 def _walk_ins(session: Session, email: str) -> list[WalkInEntry]:
     query = select(WalkInEntry).where(func.lower(WalkInEntry.email) == email_key(email.strip()))
     return list(session.scalars(query.options(selectinload(WalkInEntry.queue)).order_by(WalkInEntry.id)))
+
+
+def _waitlist_entries(session: Session, email: str, birth_date: date | None) -> list[WaitlistEntry]:
+    query = select(WaitlistEntry).where(func.lower(WaitlistEntry.email) == email_key(email.strip()))
+    if birth_date is not None:
+        query = query.where(WaitlistEntry.birth_date == birth_date)
+    options = (selectinload(WaitlistEntry.service), selectinload(WaitlistEntry.clinician))
+    return list(session.scalars(query.options(*options).order_by(WaitlistEntry.id)))
+
+
+def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
+    """A place on a service's waitlist: what they gave, the dates they wait for, the times offered."""
+    offers = session.scalars(
+        select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id).order_by(WaitlistOffer.id)
+    )
+    return {
+        "service": entry.service.name,
+        "clinician": entry.clinician.display_name if entry.clinician else None,
+        "from": entry.window_starts_at.isoformat(),
+        "until": entry.window_ends_at.isoformat(),
+        "name": entry.name,
+        "email": entry.email,
+        "phone": entry.phone,
+        "birth_date": entry.birth_date.isoformat(),
+        "time_zone": entry.time_zone,
+        "consent": {
+            "privacy_notice": entry.consent_notice_version,
+            "given_at": entry.consent_given_at.isoformat(),
+            "how": entry.consent_method.value,
+        },
+        "status": entry.status.value,
+        "joined_at": entry.created_at.isoformat(),
+        "ended_at": _instant(entry.ended_at),
+        "offers": [
+            {"starts_at": offer.starts_at.isoformat(), "status": offer.status.value} for offer in offers
+        ],
+    }
 
 
 def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
