@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside_fields
 from ..keys import secret_keys
 from ..links import password_link_url
 from ..models import StaffUser, utcnow
@@ -53,7 +54,7 @@ def new_staff() -> ResponseReturnValue:
             **form.role_and_link(),
         )
     except InvalidAccount as invalid:
-        _show_beside_fields(form, invalid)
+        show_beside_fields(form, invalid.errors)
         return render_template("admin/staff_new.html", form=form), 422
     return _password_link_page(user.id, made=True)
 
@@ -73,7 +74,7 @@ def set_role(user_id: int) -> ResponseReturnValue:
             db.session, user_id, now=utcnow(), actor=current_staff().actor, **form.role_and_link()
         )
     except InvalidAccount as invalid:
-        _show_beside_fields(form, invalid)
+        show_beside_fields(form, invalid.errors)
         return _account_page(user_id, role_form=form), 422
     flash(f"Saved: {user.display_name} is now {role_label(user.role).lower()}.")
     return redirect(url_for(".staff_member", user_id=user_id), 303)
@@ -161,8 +162,3 @@ def _account_page(user_id: int, *, role_form: RoleForm | None = None, refusal: s
         ),
         codes_left=recovery_codes_left(db.session, user.id),
     )
-
-
-def _show_beside_fields(form: RoleForm, invalid: InvalidAccount) -> None:
-    for name, message in invalid.errors.items():
-        form[name].errors = [*form[name].errors, message]

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from ..form_errors import show_beside_fields
 from ..keys import secret_keys
 from ..models import utcnow
 from ..staff.errors import AccountError, InvalidAccount
@@ -57,8 +58,7 @@ def change_password() -> ResponseReturnValue:
             actor=actor,
         )
     except InvalidAccount as invalid:
-        for name, message in invalid.errors.items():
-            form[name].errors.append(message)
+        show_beside_fields(form, invalid.errors)
         return _account_page(form)
     except AccountError as refused:  # this address failed too often: wait, as at sign-in
         return refusal("auth/account.html", form, form.current_password, refused, **_overview())

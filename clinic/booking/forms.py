@@ -26,6 +26,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput, Select, html_params
 
+from ..form_errors import show_beside_fields
 from ..models import CompanionRole, ConsentMethod
 from ..scheduling import zone_picker
 from ..scheduling.booking import BookingRequest, Consent
@@ -330,8 +331,7 @@ class PatientFields(FlaskForm):
         try:
             return check()
         except InvalidDetails as invalid:
-            for name, message in invalid.errors.items():
-                self[prefix + name].errors.append(message)
+            show_beside_fields(self, invalid.errors, prefix)
             return None
 
 

@@ -6,6 +6,7 @@ from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
+from ..form_errors import show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH, waitlist_url
 from ..models import OfferStatus, WaitlistOffer, utcnow
 from ..scheduling.availability import active_service, service_clinicians
@@ -39,8 +40,7 @@ def join() -> ResponseReturnValue:
     try:
         joined = join_waitlist(db.session, wanted, now=utcnow(), keys=link_keys(), actor=patient_actor())
     except InvalidDetails as invalid:  # days that do not fit the service
-        for name, message in invalid.errors.items():
-            form[name].errors.append(message)
+        show_beside_fields(form, invalid.errors)
         return _form_page(form)
     WAITLIST.remember(joined.entry.reference, joined.token)
     return redirect(url_for(".joined", reference=joined.entry.reference), 303)

@@ -5,6 +5,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 
+from ..form_errors import show_beside_fields
 from ..models import ConsentMethod
 from ..scheduling.booking import Consent
 from ..scheduling.patients import MAX_NAME, InvalidDetails
@@ -31,8 +32,7 @@ class JoinQueueForm(FlaskForm):
                 smtputf8=current_app.config["MAIL_SMTPUTF8"],
             )
         except InvalidDetails as invalid:
-            for name, message in invalid.errors.items():
-                self[name].errors.append(message)
+            show_beside_fields(self, invalid.errors)
             return None
         if not valid:
             return None

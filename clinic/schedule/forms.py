@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..booking.forms import DatePartsField, DetailsForm, IdField, ReasonField, TimePickerFields
+from ..form_errors import show_beside_fields
 from ..models import ConsentMethod, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
@@ -175,6 +176,5 @@ class CompanionForm(FlaskForm):
                 smtputf8=current_app.config["MAIL_SMTPUTF8"],
             )
         except InvalidDetails as invalid:
-            for name, message in invalid.errors.items():
-                self[name].errors.append(message)
+            show_beside_fields(self, invalid.errors)
             return None
