@@ -8,7 +8,6 @@ one client process against two (scale-out: about twice on two cores).
 """
 
 import argparse
-import multiprocessing
 import os
 import re
 import statistics
@@ -29,9 +28,10 @@ from clinic.scheduling.booking import Booked, BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import LinkKeys
 
-from . import pgbench_script
+from . import pgbench_script, script_replay
 from .figures import emit
 from .fixtures import BENCH_SECRET, NOW, Hospital, bench_engine, build_hospital, free_slots
+from .processes import run_together
 
 BENCH = "booking_throughput"
 CLIENTS = 8
@@ -109,24 +109,42 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def against_pgbench(engine: Engine, args: argparse.Namespace, slots: Slots, script: str) -> None:
-    """Alternate pgbench rounds and booking rounds; the ratio of each pair, worst and median."""
-    pairs = []
+    """Alternate pgbench, the same script from Python processes (the floor of any Python client) and
+    the booking service, round by round; the service's ratio to pgbench, worst and median."""
+    pairs, floors = [], []
     for number in range(args.rounds):
         tps = run_pgbench(args.database_url, script, args.seconds, number)
+        floor = script_replay.run_clients(args.database_url, script, args.seconds, CLIENTS, number)
         service = run_clients(engine, slots, args.seconds, CLIENTS)
         _report("postgresql", CLIENTS, service)
         print(f"  pgbench, same statements   {tps:8.1f} bookings/s   ratio {service.rate / tps:6.1%}")
+        print(
+            f"  Python + psycopg, same     {floor.rate:8.1f} bookings/s   {floor.rate / tps:6.1%} of "
+            f"pgbench, client CPU {floor.cpu_ms:.1f} ms per booking"
+        )
         pairs.append((service.rate, tps))
+        floors.append((floor.rate, tps))
     ratios = sorted(rate / tps for rate, tps in pairs)
     print(
         f"  service / pgbench over {args.rounds} rounds: worst {ratios[0]:.1%}, median "
         f"{statistics.median(ratios):.1%}   target ≥ {TARGET_RATIO:.0%}   load {_load()}"
     )
+    floor_ratio = statistics.median(floor / tps for floor, tps in floors)
+    print(f"  Python + psycopg / pgbench, median {floor_ratio:.1%}: no Python client goes faster")
     worst = min(pairs, key=lambda pair: pair[0] / pair[1])
     median_rate, median_tps = (statistics.median(side) for side in zip(*pairs, strict=True))
     figure = f"postgresql bookings/s, {CLIENTS} processes, vs pgbench -c {CLIENTS}"
     emit(BENCH, f"{figure} (median)", median_rate, median_tps, "bookings/s", TARGET_RATIO)
     emit(BENCH, f"{figure} (worst round)", worst[0], worst[1], "bookings/s", TARGET_RATIO)
+    floor_rate, floor_tps = (statistics.median(side) for side in zip(*floors, strict=True))
+    emit(
+        BENCH,
+        f"the same statements from {CLIENTS} Python processes (psycopg) vs pgbench",
+        floor_rate,
+        floor_tps,
+        "bookings/s",
+        None,
+    )
 
 
 def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
@@ -149,21 +167,9 @@ def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
 def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) -> Run:
     """`processes` client processes booking a fresh batch of slots until it or the time runs out."""
     batch = slots.take()
-    context = multiprocessing.get_context("fork")
-    ready = context.Barrier(processes + 1)
-    results = context.Queue()
-    clients = [
-        context.Process(
-            target=_client, args=(engine, slots.hospital, batch[i::processes], seconds, ready, results)
-        )
-        for i in range(processes)
-    ]
-    for client in clients:
-        client.start()
-    ready.wait()
-    outcomes = [results.get() for _ in clients]
-    for client in clients:
-        client.join()
+    outcomes = run_together(
+        _client, [(engine, slots.hospital, batch[i::processes], seconds) for i in range(processes)]
+    )
     errors = [outcome["error"] for outcome in outcomes if outcome["error"]]
     servers = [outcome["server_cpu"] for outcome in outcomes]
     return Run(

@@ -101,8 +101,8 @@ def _statement(sql: str, parameters: Any, varying: Varying) -> str:
         raise ValueError("expected psycopg's named parameters")
     text = _PARAMETER.sub(lambda m: _parameter(m.group(1), parameters, varying), sql).replace("%%", "%")
     text = " ".join(text.split())
-    returning = re.search(r"RETURNING (patient|consultation)\.id$", text)
-    if returning:  # keep the new row's id for the statements that refer to it, as the ORM does
+    returning = re.search(r"RETURNING (patient|consultation)\.id\b", text)
+    if returning:  # keep the new row's id (and columns) for the statements that refer to it
         return f"{text} \\gset {returning.group(1)}_"
     if _AUDIT_HEAD.search(text):  # the chain's head, which the audit event's place follows
         return f"{text} \\aset head_"  # \aset: the lock and the head are two queries of one round trip

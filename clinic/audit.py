@@ -156,7 +156,7 @@ def _chain_on(
     audit_event.hash_version, audit_event.key_id = KEYED, settings.key_id
     audit_event.hash = event_hash(audit_event, settings.key)
     row = {name: getattr(audit_event, name) for name in _FIELDS if name != "id"}
-    audit_event.id = session.execute(_INSERT, row).scalar_one()
+    audit_event.id = session.connection().execute(_INSERT, row).scalar_one()
     return audit_event.seq, audit_event.hash
 
 
@@ -165,7 +165,7 @@ def _chain_on(
 # lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"
 _HEAD = "SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1"
-_INSERT = insert(AuditEvent).returning(AuditEvent.id)
+_INSERT = insert(AuditEvent.__table__).returning(AuditEvent.id)  # Core: no ORM bulk-insert machinery
 
 
 def _locked_head(session: Session) -> tuple[int, str, str | None]:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, literal_column, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import (
@@ -76,7 +76,12 @@ def rules_for(service: Service) -> SlotRules:
 
 
 def active_service(session: Session, service_id: int) -> Service:
-    service = session.get(Service, service_id) if isinstance(service_id, int) else None
+    # The department in the same round trip: a booking checks it every time.
+    service = (
+        session.get(Service, service_id, options=[joinedload(Service.department)])
+        if isinstance(service_id, int)
+        else None
+    )
     if service is None or not service.active or not service.department.active:
         raise NotFound("No such service is offered.", field="service")
     return service

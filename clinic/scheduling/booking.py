@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from ..models import (
     Patient,
     Service,
 )
+from ..models.inserts import insert_loaded
 from ..models.transactions import begin_write, commit_as_written
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
@@ -181,13 +183,14 @@ def _insert(
     keys: LinkKeys,
     actor: Actor,
 ) -> Consultation:
+    patient = _patient(request.patient, now)
+    insert_loaded(session, patient)
     consultation = Consultation(
         uuid=str(uuid.uuid4()),
         reference=unused_reference(session, Consultation.reference),
-        patient=_patient(request.patient, now),
+        patient_id=patient.id,
         clinician_id=clinician_id,
-        service=service,
-        companions=[],  # known to be none yet: the mails to enqueue need not ask the database
+        service_id=service.id,
         reason=request.reason,
         patient_time_zone=request.patient.time_zone,
         status=ConsultationStatus.BOOKED,
@@ -200,13 +203,14 @@ def _insert(
         consultation.consent_method = request.consent.method
         consultation.consent_given_at = now
     place(consultation, service, request.start)
-    session.add(consultation)
-    session.flush()
+    # Known to have no companions yet: the mails to enqueue need not ask the database.
+    insert_loaded(session, consultation, patient=patient, service=service, companions=[])
     if request.idempotency_key:
-        session.add(
+        insert_loaded(
+            session,
             IdempotencyKey(
                 key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id
-            )
+            ),
         )
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
         attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
@@ -246,7 +250,7 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
 
 
 def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:
-    seen = session.get(IdempotencyKey, key)
+    seen = session.connection().execute(_SEEN_KEY, {"key": key}).first()
     if seen is None:
         return None
     if seen.request_hash != fingerprint:
@@ -254,6 +258,11 @@ def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Boo
     consultation = session.get(Consultation, seen.consultation_id)
     session.rollback()
     return Booked(consultation, manage_token(keys, consultation), replayed=True)
+
+
+_SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).where(
+    IdempotencyKey.key == bindparam("key")
+)
 
 
 def _fingerprint(request: BookingRequest) -> str:

@@ -8,7 +8,7 @@ a date of birth. Each booking keeps the details given with it in a patient recor
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, text, true
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
@@ -34,9 +34,11 @@ def lock_holder(session: Session, email: str | None) -> None:
     """
     if email is None or session.get_bind().dialect.name != "postgresql":
         return
-    # A 64-bit key hashed in SQL from the address, so the booking benchmark's pgbench twin varies it.
-    key = "hashtextextended('clinic.holder:' || :email_key, 0)"
-    session.execute(text(f"SELECT pg_advisory_xact_lock({key})"), {"email_key": email_key(email)})
+    session.connection().execute(_HOLDER_LOCK, {"email_key": email_key(email)})
+
+
+# A 64-bit key hashed in SQL from the address, so the booking benchmark's pgbench twin varies it.
+_HOLDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('clinic.holder:' || :email_key, 0))")
 
 
 def check_may_book(
@@ -102,35 +104,50 @@ def resend_booking_link(
     with write_transaction(session):
         service = active_service(session, service_id)
         lock_holder(session, patient.email)
-        held = _overlapping(
+        held_id = _overlapping(
             session,
             patient.email,
             patient.birth_date,
             start,
             start + timedelta(minutes=service.duration_minutes),
         )
+        if held_id is None:
+            return
+        held = session.get_one(Consultation, held_id)
         window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
-        if held is not None and outbox.enqueue_link_resent(session, held, now, window):
+        if outbox.enqueue_link_resent(session, held, now, window):
             record_event(session, held, "consultation.link_resent", now, actor)
 
 
 def _overlapping(
     session: Session, email: str, birth_date: date, start: datetime, end: datetime, moving: int | None = None
-) -> Consultation | None:
-    return session.scalar(
-        select(Consultation)
-        .join(Patient)
-        .where(
-            Patient.email_key == email_key(email),
-            Patient.birth_date == birth_date,
-            Consultation.status.in_(ACTIVE_STATUSES),
-            Consultation.starts_at < end,
-            Consultation.ends_at > start,
-            Consultation.id != moving if moving is not None else true(),
-        )
-        .order_by(Consultation.starts_at)
-        .limit(1)
+) -> int | None:
+    """The id of the patient's first active consultation, other than `moving`, overlapping start to end."""
+    parameters = {
+        "email_key": email_key(email),
+        "birth_date": birth_date,
+        "start": start,
+        "end": end,
+        "moving": moving or 0,  # ids start at 1: 0 excludes nothing
+    }
+    return session.connection().execute(_OVERLAPPING, parameters).scalar()
+
+
+# Built once: every booking runs it, and building it costs more CPU than the database spends on it.
+_OVERLAPPING = (
+    select(Consultation.id)
+    .join(Patient)
+    .where(
+        Patient.email_key == bindparam("email_key"),
+        Patient.birth_date == bindparam("birth_date"),
+        Consultation.status.in_(ACTIVE_STATUSES),
+        Consultation.starts_at < bindparam("end"),
+        Consultation.ends_at > bindparam("start"),
+        Consultation.id != bindparam("moving"),
     )
+    .order_by(Consultation.starts_at)
+    .limit(1)
+)
 
 
 def _future_bookings(session: Session, email: str, now: datetime) -> int:

@@ -1,7 +1,7 @@
 """The locks that serialise changes: a clinician's time (bookings, moves, the walk-in queue) and one
 consultation's status."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import Clinician, Consultation
@@ -16,8 +16,12 @@ def lock_clinicians(session: Session, *clinician_ids: int) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
+    connection = session.connection()
     for clinician_id in sorted(set(clinician_ids)):
-        session.execute(select(Clinician.id).where(Clinician.id == clinician_id).with_for_update())
+        connection.execute(_LOCK_CLINICIAN, {"id": clinician_id})
+
+
+_LOCK_CLINICIAN = select(Clinician.id).where(Clinician.id == bindparam("id")).with_for_update()
 
 
 def locked_consultation(

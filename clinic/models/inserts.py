@@ -1,0 +1,38 @@
+"""Inserting a row on a hot path without the ORM's unit of work."""
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Table, insert, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+
+def insert_loaded(session: Session, *instances: object, **related: Any) -> None:
+    """INSERT new `instances` of one class by one statement and attach them to the session as if
+    loaded from it.
+
+    For writers that run on every request (a booking): the unit of work's flush costs about a
+    millisecond of CPU per row, several times the database's work for it. The rows' columns come back
+    from the INSERT (defaults included), so nothing needs reloading. Set foreign keys as ids;
+    `related` gives relationships already known (e.g. `service=service`), which are set as loaded.
+    Relationships not given load lazily, as on any loaded instance.
+    """
+    mapper = inspect(instances[0]).mapper
+    keys = [(prop.key, prop.columns[0]) for prop in mapper.column_attrs]
+    given = [vars(instance) for instance in instances]
+    values = [{column.key: row[key] for key, column in keys if key in row} for row in given]
+    rows = session.connection().execute(_insert_returning(mapper.local_table), values).all()
+    for instance, row in zip(instances, rows, strict=True):
+        for key, column in keys:
+            set_committed_value(instance, key, row._mapping[column])
+        for name, value in related.items():
+            set_committed_value(instance, name, value)
+        make_transient_to_detached(instance)
+        session.add(instance)
+
+
+@cache
+def _insert_returning(table: Table) -> Insert:
+    # In the order the rows were given, which several rows in one statement do not promise otherwise.
+    return insert(table).returning(*table.columns, sort_by_parameter_order=True)
