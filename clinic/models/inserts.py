@@ -3,8 +3,8 @@
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert, inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Column, Insert, insert, inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 
@@ -18,14 +18,13 @@ def insert_loaded(session: Session, *instances: object, **related: Any) -> None:
     `related` gives relationships already known (e.g. `service=service`), which are set as loaded.
     Relationships not given load lazily, as on any loaded instance.
     """
-    mapper = inspect(instances[0]).mapper
-    keys = [(prop.key, prop.columns[0]) for prop in mapper.column_attrs]
+    statement, columns = _insert_returning(inspect(instances[0]).mapper)
     given = [vars(instance) for instance in instances]
-    values = [{column.key: row[key] for key, column in keys if key in row} for row in given]
-    rows = session.connection().execute(_insert_returning(mapper.local_table), values).all()
+    values = [{column.key: row[key] for key, column in columns.items() if key in row} for row in given]
+    rows = session.connection().execute(statement, values).all()
     for instance, row in zip(instances, rows, strict=True):
-        for key, column in keys:
-            set_committed_value(instance, key, row._mapping[column])
+        # Straight into the instance's dict: make_transient_to_detached commits all of it as loaded.
+        vars(instance).update(zip(columns, row, strict=True))
         for name, value in related.items():
             set_committed_value(instance, name, value)
         make_transient_to_detached(instance)
@@ -33,6 +32,8 @@ def insert_loaded(session: Session, *instances: object, **related: Any) -> None:
 
 
 @cache
-def _insert_returning(table: Table) -> Insert:
-    # In the order the rows were given, which several rows in one statement do not promise otherwise.
-    return insert(table).returning(*table.columns, sort_by_parameter_order=True)
+def _insert_returning(mapper: Mapper) -> tuple[Insert, dict[str, Column]]:
+    """The INSERT returning every mapped column, and those columns by attribute name, in its order."""
+    columns = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
+    # Rows come back in the order given, which several rows in one statement do not promise otherwise.
+    return insert(mapper.local_table).returning(*columns.values(), sort_by_parameter_order=True), columns
