@@ -97,7 +97,9 @@ def _zone_at_midday() -> str:
     return f"Etc/GMT{-ahead:+d}"  # these names count the other way: Etc/GMT-5 is UTC+5
 
 
-AUDIT_ZONE = _zone_at_midday()  # the audit clinicians' zone, and so their schedule's days
+# The round-the-clock clinicians' zone (the on-call cover's and the audit department's), and so the days
+# of their schedules.
+MIDDAY_ZONE = _zone_at_midday()
 # The logins `sign_in` uses, by role: the demo's (the clinician is one of the on-call department's), and
 # the audit department's clinician (the first) and receptionist.
 LOGINS = {
@@ -213,14 +215,16 @@ def _prepare_database(database_url: str, env: dict) -> None:
 
 
 def _open_on_call_cover() -> None:
-    """The on-call department's clinicians work round the clock and its check-ins need no notice, five
-    minutes apart: a journey can book one that opens its waiting room at once, whatever the hour."""
+    """The on-call department's clinicians work round the clock (in MIDDAY_ZONE) and its check-ins need
+    no notice, five minutes apart: a journey can book one that opens its waiting room at once, whatever
+    the hour."""
     department = db.session.scalar(select(Department).where(Department.name == ON_CALL_DEPARTMENT))
     service = db.session.scalar(
         select(Service).where(Service.department_id == department.id, Service.name == ON_CALL_SERVICE)
     )
     service.min_notice_minutes, service.slot_interval_minutes = 0, 5
     for clinician in db.session.scalars(select(Clinician).where(Clinician.department_id == department.id)):
+        clinician.time_zone = MIDDAY_ZONE
         # Midnight to midnight: a period whose end is not after its start runs past midnight.
         clinician.availability_rules = [
             AvailabilityRule(weekday=day, start_time=clock(0), end_time=clock(0)) for day in range(7)
@@ -229,7 +233,7 @@ def _open_on_call_cover() -> None:
 
 
 def _open_audit_department() -> None:
-    """AUDIT_DEPARTMENT with its services, clinicians (round the clock, in AUDIT_ZONE) and two logins."""
+    """AUDIT_DEPARTMENT with its services, clinicians (round the clock, in MIDDAY_ZONE) and two logins."""
     department = factories.department(db.session, name=AUDIT_DEPARTMENT)
     check_in = factories.service(
         db.session, department, name=AUDIT_CHECK_IN, duration_minutes=20, slot_interval_minutes=5
@@ -243,7 +247,7 @@ def _open_audit_department() -> None:
             [check_in, consultation],
             hours=[(clock(0), clock(0))],  # midnight to midnight, as the on-call cover
             weekdays=range(7),
-            time_zone=AUDIT_ZONE,
+            time_zone=MIDDAY_ZONE,
             display_name=name,
             email=f"{name.split()[1].lower()}.audit@hospital.example",
         )

@@ -28,9 +28,9 @@ from .conftest import (
     AUDIT_CHECK_IN,
     AUDIT_CLINICIANS,
     AUDIT_CONSULTATION,
-    AUDIT_ZONE,
     DEMO_PASSWORD,
     LOGINS,
+    MIDDAY_ZONE,
     sign_in,
 )
 from .patient import (
@@ -316,7 +316,7 @@ def audit_consultation(signed_in) -> dict[str, str]:
     booked = book(page, patient, service=AUDIT_CONSULTATION, clinician=AUDIT_CLINICIANS[0])
     start = datetime.fromisoformat(booked.start.replace("Z", "+00:00"))
     days = {
-        "day": start.astimezone(ZoneInfo(AUDIT_ZONE)).date().isoformat(),
+        "day": start.astimezone(ZoneInfo(MIDDAY_ZONE)).date().isoformat(),
         "hospital_day": start.astimezone(HOSPITAL_ZONE).date().isoformat(),
     }
     page.goto("/schedule/?date={day}".format(**days))

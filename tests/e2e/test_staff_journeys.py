@@ -6,10 +6,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .conftest import ON_CALL_SERVICE, VIDEO_SERVICE, screenshot, sign_in
+from .conftest import MIDDAY_ZONE, ON_CALL_SERVICE, VIDEO_SERVICE, screenshot, sign_in
 from .patient import book, invite, new_patient, open_manage_link, wait_for_mail
-
-LONDON = ZoneInfo("Europe/London")  # the on-call clinicians' zone: their day is in it
 
 
 def test_a_receptionist_books_for_a_patient_on_the_phone(live_app, page):
@@ -52,7 +50,7 @@ def test_a_clinician_sees_the_patient_waiting_starts_the_call_and_signs_and_amen
     patient_page.get_by_role("button", name="I'm here").click()
 
     sign_in(page, "clinician")
-    day = datetime.fromisoformat(booked.start.replace("Z", "+00:00")).astimezone(LONDON).date()
+    day = datetime.fromisoformat(booked.start.replace("Z", "+00:00")).astimezone(ZoneInfo(MIDDAY_ZONE)).date()
     page.goto(f"/schedule/?date={day.isoformat()}")
     waiting = page.locator("[data-waiting-summary] p").first.inner_text()
     assert re.fullmatch(rf"\d+ waiting: (.+, )?{patient.name}(, .+)?", waiting)
