@@ -40,30 +40,20 @@ def claim_due_messages(
     cancelled at the provider: the cancellation mail goes out even while the provider is down.
     PostgreSQL skips rows another worker is claiming (SKIP LOCKED); SQLite claims under its write lock.
     """
+    parameters = {
+        "claim_now": now,
+        "claim_limit": limit,
+        "claim_lease": now + lease,
+        "claim_worker": worker_id,
+    }
     with write_transaction(session):
-        claimed = session.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(_claimable(now, limit)))
-            .values(
-                status=OutboxStatus.RUNNING,
-                attempts=OutboxMessage.attempts + 1,
-                lease_until=now + lease,
-                claimed_by=worker_id,
-            )
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+        claimed = session.scalars(_CLAIM, parameters).all()
     if not claimed:
         return []
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(claimed))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    )
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+    return list(session.scalars(_CLAIMED, {"claimed_ids": claimed}))
 
 
-def _claimable(now: datetime, limit: int):
+def _claimable():
     due, earlier = aliased(OutboxMessage), aliased(OutboxMessage)
     goes_first = or_(
         earlier.kind.in_(LINK_CHANGES),
@@ -79,13 +69,34 @@ def _claimable(now: datetime, limit: int):
         select(due.id)
         .where(
             due.status == OutboxStatus.PENDING,
-            due.due_at <= now,
+            due.due_at <= bindparam("claim_now"),
             or_(due.kind.in_(INDEPENDENT), ~waiting),
         )
         .order_by(due.due_at, due.id)
-        .limit(limit)
+        .limit(bindparam("claim_limit"))
         .with_for_update(skip_locked=True)
     )
+
+
+# Built once, like _TRANSITION below: building them per batch cost more than running them.
+_CLAIM = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(_claimable()))
+    .values(
+        status=OutboxStatus.RUNNING,
+        attempts=OutboxMessage.attempts + 1,
+        lease_until=bindparam("claim_lease", type_=OutboxMessage.lease_until.type),
+        claimed_by=bindparam("claim_worker", type_=OutboxMessage.claimed_by.type),
+    )
+    .returning(OutboxMessage.id)
+    .execution_options(synchronize_session=False)
+)
+_CLAIMED = (
+    select(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("claimed_ids", expanding=True)))
+    .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    .execution_options(populate_existing=True)
+)
 
 
 def hold(session: Session, message: OutboxMessage, worker_id: str, now: datetime, lease: timedelta) -> bool:
