@@ -8,6 +8,7 @@ that succeeded just before its worker died, which then repeats with the same Mes
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from ..models import OutboxKind, OutboxMessage, OutboxStatus
@@ -99,16 +100,19 @@ _CLAIMED = (
 )
 
 
-def hold(session: Session, message: OutboxMessage, worker_id: str, now: datetime, lease: timedelta) -> bool:
-    """Renew our lease before running `message`; False if it expired and the message was taken back."""
+def hold(
+    connection: Connection, message: OutboxMessage, worker_id: str, now: datetime, lease: timedelta
+) -> bool:
+    """Renew our lease before running `message`, in a transaction of the serialising `connection` (see
+    `serialising`); False if it expired and the message was taken back."""
     if message.lease_until is not None and message.lease_until - now > lease / 2:
         return True  # nobody can have reclaimed a lease that still has half its time left
-    with write_transaction(session):
-        return _transition(session, message.id, worker_id, lease_until=now + lease)
+    with connection.begin():
+        return _transition(connection, message.id, worker_id, lease_until=now + lease)
 
 
 def complete(
-    session: Session,
+    connection: Connection,
     message_id: int,
     worker_id: str,
     now: datetime,
@@ -125,15 +129,15 @@ def complete(
     values = {"status": status, "outcome": outcome, "done_at": now, "lease_until": None}
     if error is not None:
         values["last_error"] = error
-    return _transition(session, message_id, worker_id, **values)
+    return _transition(connection, message_id, worker_id, **values)
 
 
 def retry(
-    session: Session, message_id: int, worker_id: str, now: datetime, delay: timedelta, error: str
+    connection: Connection, message_id: int, worker_id: str, now: datetime, delay: timedelta, error: str
 ) -> bool:
     """Put our claimed message back to run again after `delay`, in the caller's transaction."""
     return _transition(
-        session,
+        connection,
         message_id,
         worker_id,
         status=OutboxStatus.PENDING,
@@ -143,10 +147,10 @@ def retry(
     )
 
 
-def dead_letter(session: Session, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
+def dead_letter(connection: Connection, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
     """Give up on our claimed message: an admin sees it and may `requeue` it, in the caller's transaction."""
     return _transition(
-        session,
+        connection,
         message_id,
         worker_id,
         status=OutboxStatus.DEAD,
@@ -203,8 +207,7 @@ _TRANSITION = update(OutboxMessage.__table__).where(
 )
 
 
-def _transition(session: Session, message_id: int, worker_id: str, **values) -> bool:
+def _transition(connection: Connection, message_id: int, worker_id: str, **values) -> bool:
     # Only the worker that holds the claim may move a message on; anyone else's result is dropped.
-    # On the session's connection, as plain SQL: there is nothing in the session to synchronise.
     parameters = {"claimed_id": message_id, "claimed_worker": worker_id, **values}
-    return session.connection().execute(_TRANSITION, parameters).rowcount == 1
+    return connection.execute(_TRANSITION, parameters).rowcount == 1
