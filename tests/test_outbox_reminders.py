@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.jobs.claims import claim_due_messages
-from clinic.jobs.dispatch import load_consultations, run_message
+from clinic.jobs.dispatch import connections, load_consultations, run_message
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.scheduling.lifecycle import cancel, reschedule
 
@@ -118,10 +118,11 @@ def test_a_reminder_claimed_before_a_reschedule_is_dropped_rather_than_sent(
     (claimed,) = claim_due_messages(db.session, "worker-a", reminder_time, 10, lease=LEASE)
     reschedule(session, consultation.id, WEDNESDAY_11, now=reminder_time, actor=Actor())
 
-    assert (
-        run_message(db.session, outbox.context(), claimed, "worker-a", reminder_time)
-        is OutboxStatus.CANCELLED
-    )
+    with connections(db.session) as held:
+        status = run_message(held, outbox.context(), claimed, "worker-a", reminder_time)
+
+    assert status is OutboxStatus.CANCELLED
+    db.session.commit()  # the test's own transaction ends: the row is read again as the worker left it
     assert claimed.outcome == "superseded"
     sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
     assert not any(subject.startswith("Reminder") for subject in sent)
@@ -134,10 +135,11 @@ def test_a_reminder_whose_consultation_was_loaded_with_its_batch_sees_a_later_re
     outbox.drain()
     reminder_time = TUESDAY_10 - timedelta(hours=24)
     (claimed,) = claim_due_messages(db.session, "worker-a", reminder_time, 10, lease=LEASE)
-    loaded = load_consultations(db.session, {consultation.id})[consultation.id]  # as the dispatcher does
+    loaded = load_consultations(db.engine, {consultation.id})[consultation.id]  # as the dispatcher does
     reschedule(session, consultation.id, WEDNESDAY_11, now=reminder_time, actor=Actor())
 
-    status = run_message(db.session, outbox.context(), claimed, "worker-a", reminder_time, loaded)
+    with connections(db.session) as held:
+        status = run_message(held, outbox.context(), claimed, "worker-a", reminder_time, loaded)
 
     assert status is OutboxStatus.CANCELLED
     sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]

@@ -8,6 +8,7 @@ that succeeded just before its worker died, which then repeats with the same Mes
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from ..models import OutboxKind, OutboxMessage, OutboxStatus
@@ -40,30 +41,20 @@ def claim_due_messages(
     cancelled at the provider: the cancellation mail goes out even while the provider is down.
     PostgreSQL skips rows another worker is claiming (SKIP LOCKED); SQLite claims under its write lock.
     """
+    parameters = {
+        "claim_now": now,
+        "claim_limit": limit,
+        "claim_lease": now + lease,
+        "claim_worker": worker_id,
+    }
     with write_transaction(session):
-        claimed = session.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(_claimable(now, limit)))
-            .values(
-                status=OutboxStatus.RUNNING,
-                attempts=OutboxMessage.attempts + 1,
-                lease_until=now + lease,
-                claimed_by=worker_id,
-            )
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+        claimed = session.scalars(_CLAIM, parameters).all()
     if not claimed:
         return []
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(claimed))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    )
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+    return list(session.scalars(_CLAIMED, {"claimed_ids": claimed}))
 
 
-def _claimable(now: datetime, limit: int):
+def _claimable():
     due, earlier = aliased(OutboxMessage), aliased(OutboxMessage)
     goes_first = or_(
         earlier.kind.in_(LINK_CHANGES),
@@ -79,25 +70,49 @@ def _claimable(now: datetime, limit: int):
         select(due.id)
         .where(
             due.status == OutboxStatus.PENDING,
-            due.due_at <= now,
+            due.due_at <= bindparam("claim_now"),
             or_(due.kind.in_(INDEPENDENT), ~waiting),
         )
         .order_by(due.due_at, due.id)
-        .limit(limit)
+        .limit(bindparam("claim_limit"))
         .with_for_update(skip_locked=True)
     )
 
 
-def hold(session: Session, message: OutboxMessage, worker_id: str, now: datetime, lease: timedelta) -> bool:
-    """Renew our lease before running `message`; False if it expired and the message was taken back."""
+# Built once, like _TRANSITION below: building them per batch cost more than running them.
+_CLAIM = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(_claimable()))
+    .values(
+        status=OutboxStatus.RUNNING,
+        attempts=OutboxMessage.attempts + 1,
+        lease_until=bindparam("claim_lease", type_=OutboxMessage.lease_until.type),
+        claimed_by=bindparam("claim_worker", type_=OutboxMessage.claimed_by.type),
+    )
+    .returning(OutboxMessage.id)
+    .execution_options(synchronize_session=False)
+)
+_CLAIMED = (
+    select(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("claimed_ids", expanding=True)))
+    .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    .execution_options(populate_existing=True)
+)
+
+
+def hold(
+    connection: Connection, message: OutboxMessage, worker_id: str, now: datetime, lease: timedelta
+) -> bool:
+    """Renew our lease before running `message`, in a transaction of the serialising `connection` (see
+    `serialising`); False if it expired and the message was taken back."""
     if message.lease_until is not None and message.lease_until - now > lease / 2:
         return True  # nobody can have reclaimed a lease that still has half its time left
-    with write_transaction(session):
-        return _transition(session, message.id, worker_id, lease_until=now + lease)
+    with connection.begin():
+        return _transition(connection, message.id, worker_id, lease_until=now + lease)
 
 
 def complete(
-    session: Session,
+    connection: Connection,
     message_id: int,
     worker_id: str,
     now: datetime,
@@ -114,15 +129,15 @@ def complete(
     values = {"status": status, "outcome": outcome, "done_at": now, "lease_until": None}
     if error is not None:
         values["last_error"] = error
-    return _transition(session, message_id, worker_id, **values)
+    return _transition(connection, message_id, worker_id, **values)
 
 
 def retry(
-    session: Session, message_id: int, worker_id: str, now: datetime, delay: timedelta, error: str
+    connection: Connection, message_id: int, worker_id: str, now: datetime, delay: timedelta, error: str
 ) -> bool:
     """Put our claimed message back to run again after `delay`, in the caller's transaction."""
     return _transition(
-        session,
+        connection,
         message_id,
         worker_id,
         status=OutboxStatus.PENDING,
@@ -132,10 +147,10 @@ def retry(
     )
 
 
-def dead_letter(session: Session, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
+def dead_letter(connection: Connection, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
     """Give up on our claimed message: an admin sees it and may `requeue` it, in the caller's transaction."""
     return _transition(
-        session,
+        connection,
         message_id,
         worker_id,
         status=OutboxStatus.DEAD,
@@ -192,8 +207,7 @@ _TRANSITION = update(OutboxMessage.__table__).where(
 )
 
 
-def _transition(session: Session, message_id: int, worker_id: str, **values) -> bool:
+def _transition(connection: Connection, message_id: int, worker_id: str, **values) -> bool:
     # Only the worker that holds the claim may move a message on; anyone else's result is dropped.
-    # On the session's connection, as plain SQL: there is nothing in the session to synchronise.
     parameters = {"claimed_id": message_id, "claimed_worker": worker_id, **values}
-    return session.connection().execute(_TRANSITION, parameters).rowcount == 1
+    return connection.execute(_TRANSITION, parameters).rowcount == 1

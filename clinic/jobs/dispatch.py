@@ -2,16 +2,19 @@
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patient, Service
-from ..models.transactions import write_transaction
+from ..models.transactions import serialising, write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
 from .context import Context, Result
@@ -32,6 +35,26 @@ class _ClaimLost(Exception):
     """Our lease ran out and another worker took the message: whatever we did is not recorded."""
 
 
+@dataclass(frozen=True)
+class Connections:
+    """What a dispatcher runs its messages on: `reader` for the consultations and the check before each
+    send, `writer` (serialising) for recording a result, both held for all the batches of a run, where a
+    session checks a connection out of the pool (and pings it) for every read and every result; and
+    `session` for a result that changes the consultation, whose audit events are anchored as it commits."""
+
+    session: Session
+    reader: Connection
+    writer: Connection
+
+
+@contextmanager
+def connections(session: Session) -> Iterator[Connections]:
+    """`session` and two connections of its database, held until the block ends."""
+    bind = session.get_bind(OutboxMessage)
+    with bind.connect() as reader, bind.connect() as writer:
+        yield Connections(session, reader, serialising(writer))
+
+
 def dispatch(
     session: Session,
     ctx: Context,
@@ -45,24 +68,26 @@ def dispatch(
     """
     settings = ctx.settings
     ran = 0
-    while not should_stop():
-        batch = claim_due_messages(session, worker_id, clock(), settings.batch_size, lease=settings.lease)
-        if not batch:
-            break
-        for message in batch:
-            # Nobody else changes a message while we hold its claim: detached, no commit makes it reload.
-            session.expunge(message)
-        consultations = load_consultations(session, {message.consultation_id for message in batch})
-        for message in batch:
-            with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
-                loaded = consultations.get(message.consultation_id)
-                run_message(session, ctx, message, worker_id, clock(), loaded)
-        ran += len(batch)
+    with connections(session) as held:
+        while not should_stop():
+            batch = claim_due_messages(session, worker_id, clock(), settings.batch_size, lease=settings.lease)
+            if not batch:
+                break
+            for message in batch:
+                # Nobody else changes a message while we hold its claim: detached, nothing makes it reload.
+                session.expunge(message)
+            session.rollback()  # the read of the claimed rows: no snapshot is kept while the batch runs
+            consultations = load_consultations(held.reader, {message.consultation_id for message in batch})
+            for message in batch:
+                with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
+                    loaded = consultations.get(message.consultation_id)
+                    run_message(held, ctx, message, worker_id, clock(), loaded)
+            ran += len(batch)
     return ran
 
 
 def run_message(
-    session: Session,
+    held: Connections,
     ctx: Context,
     message: OutboxMessage,
     worker_id: str,
@@ -74,24 +99,23 @@ def run_message(
     `loaded` is its consultation as `load_consultations` read it with the batch: used if it has not
     changed since, else read again, so a change committed meanwhile is always seen.
     """
-    # Read now: every commit below expires the loaded object.
+    # Read now: the session's commit of a result that changes the consultation expires an attached message.
     message_id, label = message.id, f"{message.id} ({message.kind})"
-    if not hold(session, message, worker_id, now, ctx.settings.lease):
+    if not hold(held.writer, message, worker_id, now, ctx.settings.lease):
         log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
         return None
     consultation_id = message.consultation_id
-    if loaded is None or _version(session, consultation_id) != version_of(loaded):
-        loaded = load_consultations(session, {consultation_id}).get(consultation_id)
+    if loaded is None or _version(held.reader, consultation_id) != version_of(loaded):
+        loaded = load_consultations(held.reader, {consultation_id}).get(consultation_id)
     consultation = loaded
     try:
         result = perform(ctx, message, consultation, now)
     except Exception as error:
-        session.rollback()
-        status = _record_failure(session, ctx.settings, message, worker_id, now, error)
+        status = _record_failure(held.writer, ctx.settings, message, worker_id, now, error)
         log.warning("outbox message %s failed with %s: now %s", label, type(error).__name__, status)
         return status
     try:
-        status = _record(session, message_id, consultation_id, worker_id, now, result)
+        status = _record(held, message_id, consultation_id, worker_id, now, result)
     except _ClaimLost:
         # Only possible after a run longer than the lease; the other worker repeats the effect.
         log.warning("outbox message %s: lease expired while it ran; result dropped", label)
@@ -114,12 +138,12 @@ _GRAPH = (
 )
 
 
-def load_consultations(session: Session, ids: set[int]) -> dict[int, Consultation]:
+def load_consultations(bind: Engine | Connection, ids: set[int]) -> dict[int, Consultation]:
     """The consultations `ids` with everything their effects read, detached: in one round of queries
     in a session of their own, so the commit recording each message expires none of them (which
     would read each again, relation by relation) and nothing the caller holds is touched."""
     query = select(Consultation).where(Consultation.id.in_(ids)).options(*_GRAPH)
-    with Session(session.get_bind(Consultation)) as reader:
+    with Session(bind) as reader:
         return {consultation.id: consultation for consultation in reader.scalars(query).unique()}
 
 
@@ -138,11 +162,14 @@ def version_of(consultation: Consultation) -> tuple:
     )
 
 
-def _version(session: Session, consultation_id: int) -> tuple | None:
+def _version(reader: Connection, consultation_id: int) -> tuple | None:
     # One indexed read per message, far cheaper than loading the graph again: a cancellation,
     # reschedule, meeting change, patient edit or companion removal committed since the batch was
-    # loaded shows here.
-    row = session.connection().execute(_VERSION, {"consultation_id": consultation_id}).one_or_none()
+    # loaded shows here. Its transaction ends at once, so the next read sees what was committed since.
+    try:
+        row = reader.execute(_VERSION, {"consultation_id": consultation_id}).one_or_none()
+    finally:
+        reader.rollback()
     return None if row is None else tuple(row)
 
 
@@ -165,15 +192,15 @@ _VERSION = (
 
 
 def _record(
-    session: Session, message_id: int, consultation_id: int, worker_id: str, now: datetime, result: Result
+    held: Connections, message_id: int, consultation_id: int, worker_id: str, now: datetime, result: Result
 ) -> OutboxStatus:
-    with write_transaction(session):
+    with _recording(held, result) as connection:
         if result.apply is not None:
             # Locked so a reschedule committing meanwhile is seen, not overwritten.
-            consultation = session.get(Consultation, consultation_id, with_for_update=True)
-            result.apply(session, consultation)
+            consultation = held.session.get(Consultation, consultation_id, with_for_update=True)
+            result.apply(held.session, consultation)
         finished = complete(
-            session,
+            connection,
             message_id,
             worker_id,
             now,
@@ -186,8 +213,20 @@ def _record(
     return result.status
 
 
+@contextmanager
+def _recording(held: Connections, result: Result) -> Iterator[Connection]:
+    # A mail's result is one UPDATE, on the writer; one that changes the consultation goes in the session's
+    # write transaction, whose commit also anchors any audit event it appends.
+    if result.apply is None:
+        with held.writer.begin():
+            yield held.writer
+    else:
+        with write_transaction(held.session):
+            yield held.session.connection()
+
+
 def _record_failure(
-    session: Session,
+    writer: Connection,
     settings: WorkerSettings,
     message: OutboxMessage,
     worker_id: str,
@@ -198,14 +237,14 @@ def _record_failure(
     if not isinstance(error, _TEMPORARY + _PERMANENT):
         # A bug or a database error: worth its traceback, and retried like a temporary failure.
         log.error("outbox message %s raised %s", message.id, code, exc_info=error)
-    with write_transaction(session):
+    with writer.begin():
         permanent = isinstance(error, _PERMANENT) and not isinstance(error, _TEMPORARY)
         if permanent or message.attempts >= settings.max_attempts:
-            status, held = OutboxStatus.DEAD, dead_letter(session, message.id, worker_id, now, code)
+            status, held = OutboxStatus.DEAD, dead_letter(writer, message.id, worker_id, now, code)
         else:
             retry_after = getattr(error, "retry_after", None)
             delay = retry_delay(message.attempts, settings.retry_base, settings.retry_cap, retry_after)
-            status, held = OutboxStatus.PENDING, retry(session, message.id, worker_id, now, delay, code)
+            status, held = OutboxStatus.PENDING, retry(writer, message.id, worker_id, now, delay, code)
     return status if held else None
 
 

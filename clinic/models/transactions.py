@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -67,6 +67,12 @@ def begin_write(session: Session) -> None:
             raise RuntimeError("begin_write() called with unflushed changes in the session")
         session.rollback()
     session.connection(execution_options={_IMMEDIATE: True})
+
+
+def serialising(connection: Connection) -> Connection:
+    """`connection` (Core, held by its caller) with every transaction it begins from now on a serialising
+    write transaction, as `begin_write` makes one for a session."""
+    return connection.execution_options(**{_IMMEDIATE: True})
 
 
 def commit_as_written(session: Session) -> None:

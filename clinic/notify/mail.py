@@ -81,6 +81,12 @@ POLICY = default.clone(header_factory=_HeaderClasses())
 # For a recipient whose address is not ASCII (RFC 6531): headers in UTF-8, not encoded words, which
 # cannot carry an address.
 POLICY_UTF8 = POLICY.clone(utf8=True)
+# The same boundaries in every mail: the generator would otherwise draw one per mail, check it against the
+# whole text with a regular expression compiled for it, and rewrite the Content-Type header to hold it.
+# Every part is quoted-printable or base64, neither of which can hold "==" after a line's "--", so these
+# lines never occur inside a part; the two differ before either ends, as nested boundaries must.
+ALTERNATIVE_BOUNDARY = "===============clinic-alternative=="
+MIXED_BOUNDARY = "===============clinic-mixed=="
 
 
 class MailError(Exception):
@@ -159,6 +165,7 @@ def build_message(
     # RFC 3834: keeps out-of-office robots from answering.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text, cte="quoted-printable")
+    message.make_alternative(boundary=ALTERNATIVE_BOUNDARY)
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     if invite is not None:
         # RFC 6047: the part's method must equal the METHOD inside, or clients show plain text only.
@@ -171,6 +178,7 @@ def build_message(
         )
         # For web mail that ignores the inline part; application/ics (as Google Calendar sends it), so a
         # client that reads both does not take it for a second invite.
+        message.make_mixed(boundary=MIXED_BOUNDARY)
         message.add_attachment(invite.data, maintype="application", subtype="ics", filename="invite.ics")
     return message
 

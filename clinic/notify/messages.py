@@ -266,7 +266,11 @@ def format_start(starts_at: datetime, time_zone: str, language_code: str = "en")
 
 def render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     """Subject, text and HTML of one mail, in the recipient's language and time zone."""
-    notice = plain(notice)
+    return _render(kind, audience, plain(notice))
+
+
+def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
+    # `notice` is plain already (see `plain`): compose strips it once for the mail and its invite.
     recipient, call_link = _recipient_and_link(notice, audience)
     lang = language(recipient.language)
     values = _values(notice, recipient, lang)
@@ -370,7 +374,7 @@ def compose(
     """The complete mail for one recipient; confirmations, updates and cancellations carry an invite."""
     notice = plain(notice)
     recipient, call_link = _recipient_and_link(notice, audience)
-    rendered = render(kind, audience, notice)
+    rendered = _render(kind, audience, notice)
     method = _INVITE_METHODS.get(kind)
     invite = None
     if method is not None:
