@@ -20,12 +20,14 @@ from . import calendar, forms
 from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
+from .radio import radio
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
 bp.add_app_template_filter(calendar.zone_on)
 bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
+bp.add_app_template_global(radio)
 
 
 @bp.get("/book")

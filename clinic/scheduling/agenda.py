@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from ..models import Clinician, Consultation, ConsultationStatus, Department, StaffRole
 from ..staff.members import StaffMember
@@ -54,7 +54,11 @@ def schedule_scope(
     an admin the department asked for (the first one if none), or one clinician.
     """
     if viewer.is_clinician:
-        own = session.get(Clinician, viewer.clinician_id) if viewer.clinician_id else None
+        own = (
+            session.get(Clinician, viewer.clinician_id, options=[joinedload(Clinician.department)])
+            if viewer.clinician_id
+            else None
+        )
         if own is None:
             raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
         return Scope(own.department, own)
@@ -101,7 +105,7 @@ def visible(viewer: StaffMember) -> Select:
 def consultation_for_staff(session: Session, viewer: StaffMember, consultation_id: int) -> Consultation:
     """One consultation `viewer` may see, its people loaded; NotFound otherwise."""
     query = visible(viewer).where(Consultation.id == consultation_id).options(*_LOADED)
-    consultation = session.scalar(query)
+    consultation = session.scalars(query).unique().one_or_none()
     if consultation is None:
         raise NotFound("No such consultation.")
     return consultation
@@ -177,7 +181,7 @@ _LOADED = (
     contains_eager(Consultation.clinician),
     joinedload(Consultation.patient),
     joinedload(Consultation.service),
-    selectinload(Consultation.companions),
+    joinedload(Consultation.companions),  # mostly none: a join costs less than a second query
 )
 
 

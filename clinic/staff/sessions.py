@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ..audit import SYSTEM, Actor
@@ -26,6 +26,12 @@ from . import events
 TOUCH_EVERY = timedelta(minutes=1)
 USER_AGENT_LENGTH = 200
 ADDRESS_LENGTH = 64
+# Run on every staff request: built once, as building it costs about a third of a millisecond of CPU.
+_BY_TOKEN_HASH = (
+    select(StaffSession)
+    .options(joinedload(StaffSession.user))
+    .where(StaffSession.token_hash == bindparam("token_hash"))
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +96,7 @@ def check_session(
     """
     if not token or len(token) > 128:
         return SessionCheck(None)
-    row = session.scalar(
-        select(StaffSession)
-        .options(joinedload(StaffSession.user))
-        .where(StaffSession.token_hash == hash_token(token))
-    )
+    row = session.scalar(_BY_TOKEN_HASH, {"token_hash": hash_token(token)})
     if row is None or row.ended_at is not None:
         return SessionCheck(None)
     row_id, user, reason = row.id, row.user, _why_dead(row, now, rules)

@@ -4,7 +4,7 @@ schedule's panel) and for the hospital's monitoring (/readyz's figures)."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..models import EntryStatus, QueueStatus, WalkInEntry, WalkInQueue, walk_in_duty
@@ -31,16 +31,21 @@ class QueueWait:
     oldest_wait_seconds: int | None
 
 
+# Read on every drawing of a clinician's schedule: built once, as building it costs about a quarter of a
+# millisecond of CPU.
+_ON_DUTY = (
+    select(WalkInQueue)
+    .join(walk_in_duty, walk_in_duty.c.queue_id == WalkInQueue.id)
+    .where(walk_in_duty.c.clinician_id == bindparam("clinician_id"))
+    .order_by(WalkInQueue.name, WalkInQueue.id)
+)
+
+
 def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[QueuePanel]:
     """The queues `staff` (a clinician) is on duty for, by name; none for other staff."""
     if staff.clinician_id is None:
         return []
-    queues = session.scalars(
-        select(WalkInQueue)
-        .join(walk_in_duty, walk_in_duty.c.queue_id == WalkInQueue.id)
-        .where(walk_in_duty.c.clinician_id == staff.clinician_id)
-        .order_by(WalkInQueue.name, WalkInQueue.id)
-    ).all()
+    queues = session.scalars(_ON_DUTY, {"clinician_id": staff.clinician_id}).all()
     if not queues:
         return []
     counts = waiting_in(session, [q.id for q in queues])
