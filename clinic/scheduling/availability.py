@@ -4,10 +4,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, null, or_, select
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, null, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement, aggregate_strings
 
 from ..models import (
@@ -144,19 +145,21 @@ def service_clinicians(
 ) -> list[Clinician]:
     """The active clinicians offering `service` (just one when `clinician_id` is given)."""
     query = select(Clinician).options(selectinload(Clinician.availability_rules)).order_by(Clinician.id)
-    clinicians = list(session.scalars(_offering(query, service, clinician_id)))
+    clinicians = list(session.scalars(_offering(query, service.id, clinician_id)))
     if clinician_id is not None and not clinicians:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return clinicians
 
 
-def _offering(query: Select, service: Service, clinician_id: int | None) -> Select:
-    """`query` narrowed to the active clinicians offering `service` (and to one, if given).
+def _offering(
+    query: Select, service_id: int | BindParameter, clinician_id: int | BindParameter | None
+) -> Select:
+    """`query` narrowed to the active clinicians offering the service (and to one, if given).
 
     An explicit join: `Clinician.services.contains(service)` builds the same SQL at ten times the cost.
     """
     query = query.join(clinician_service, clinician_service.c.clinician_id == Clinician.id).where(
-        clinician_service.c.service_id == service.id, Clinician.active.is_(True)
+        clinician_service.c.service_id == service_id, Clinician.active.is_(True)
     )
     return query if clinician_id is None else query.where(Clinician.id == clinician_id)
 
@@ -185,13 +188,13 @@ def find_slots(
     exclude_consultation: int | None = None,
 ) -> list[Slot]:
     """Free slots of `service` starting in the window, across its clinicians or one of them."""
-    calendars = _calendars(
-        session,
-        lambda query: _offering(query, service, clinician_id),
-        window_start,
-        window_end,
-        exclude_consultation,
-    )
+    if clinician_id is None:
+        clinicians = _Clinicians(_of_service, {"service_id": service.id})
+    else:
+        clinicians = _Clinicians(
+            _of_service_clinician, {"service_id": service.id, "clinician_id": clinician_id}
+        )
+    calendars = _calendars(session, clinicians, window_start, window_end, exclude_consultation)
     if clinician_id is not None and not calendars:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return available_slots(rules_for(service), calendars, window_start, window_end, now)
@@ -219,33 +222,51 @@ def load_calendars(
     exclude_consultation: int | None = None,
 ) -> list[ClinicianCalendar]:
     """The engine's view of these clinicians over the window (see _calendars), in id order."""
-    ids = [clinician.id for clinician in clinicians]
-    return _calendars(
-        session,
-        lambda query: query.where(Clinician.id.in_(ids)),
-        window_start,
-        window_end,
-        exclude_consultation,
-    )
+    listed = _Clinicians(_listed, {"ids": [clinician.id for clinician in clinicians]})
+    return _calendars(session, listed, window_start, window_end, exclude_consultation)
+
+
+def _of_service(query: Select) -> Select:
+    return _offering(query, bindparam("service_id"), None)
+
+
+def _of_service_clinician(query: Select) -> Select:
+    return _offering(query, bindparam("service_id"), bindparam("clinician_id"))
+
+
+def _listed(query: Select) -> Select:
+    return query.where(Clinician.id.in_(bindparam("ids", expanding=True)))
+
+
+def _listed_active(query: Select) -> Select:
+    return _listed(query).where(Clinician.active.is_(True))
+
+
+class _Clinicians(NamedTuple):
+    """Which clinicians a calendar query reads: a module-level narrowing (one of the four above, so the
+    statement is built once per shape) and the values of its bound parameters."""
+
+    narrow: Callable[[Select], Select]
+    parameters: dict
 
 
 def _calendars(
     session: Session,
-    narrow: Callable[[Select], Select],
+    clinicians: _Clinicians,
     window_start: datetime,
     window_end: datetime,
     exclude_consultation: int | None = None,
     with_bookings: bool = True,
 ) -> list[ClinicianCalendar]:
-    """The calendars of the clinicians `narrow` keeps, in id order: zone and weekly hours, busy time
+    """The calendars of `clinicians`, in id order: zone and weekly hours, busy time
     (unless not `with_bookings`), time off and closures over the window widened by a day each side.
 
     One query, one row per clinician: each kind of span is aggregated into one text, which Python splits
     and maps through caches of distinct values, so no row, tuple or datetime is built per booking.
     """
     lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
-    query = narrow(_calendar_query(with_bookings, exclude_consultation is not None))
-    bounds = {"lowest": lo - MAX_BLOCK, "lo": lo, "hi": hi}
+    query = _calendar_query(clinicians.narrow, with_bookings, exclude_consultation is not None)
+    bounds = {"lowest": lo - MAX_BLOCK, "lo": lo, "hi": hi, **clinicians.parameters}
     if exclude_consultation is not None:
         bounds["excluded"] = exclude_consultation
     hours_of, spans_of = _HoursOf(), _SpansOf()
@@ -263,22 +284,42 @@ def _calendars(
 
 
 @cache
-def _calendar_query(with_bookings: bool, excluding: bool) -> Select:
-    """_calendars' query before narrowing, built once per shape: its bounds are bound parameters."""
+def _calendar_query(narrow: Callable[[Select], Select], with_bookings: bool, excluding: bool) -> Select:
+    """_calendars' query, built once per shape: all its values are bound parameters. SQLAlchemy keeps
+    a statement's cache key on it, so a search spends no time building or walking the statement."""
     lo, hi = bindparam("lo"), bindparam("hi")
-    hours = select(
-        aggregate_strings(
-            stored_hours(
-                AvailabilityRule.weekday,
-                AvailabilityRule.start_time,
-                AvailabilityRule.end_time,
-                AvailabilityRule.valid_from,
-                AvailabilityRule.valid_until,
-            ),
-            ",",
-        )
-    ).where(AvailabilityRule.clinician_id == Clinician.id)
-    busy = select(
+    query = select(
+        Clinician.id,
+        Clinician.time_zone,
+        _hours_text(),
+        _busy_text(lo, hi, excluding) if with_bookings else null(),
+        _spans_text(TimeOff.starts_at, TimeOff.ends_at, lo, hi, TimeOff.clinician_id == Clinician.id),
+        # A closure is time off for every clinician of its department (of every one when it has none).
+        _spans_text(
+            Closure.starts_at,
+            Closure.ends_at,
+            lo,
+            hi,
+            or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id),
+        ),
+    ).order_by(Clinician.id)
+    return narrow(query)
+
+
+def _hours_text() -> ScalarSelect:
+    rule = stored_hours(
+        AvailabilityRule.weekday,
+        AvailabilityRule.start_time,
+        AvailabilityRule.end_time,
+        AvailabilityRule.valid_from,
+        AvailabilityRule.valid_until,
+    )
+    query = select(aggregate_strings(rule, ",")).where(AvailabilityRule.clinician_id == Clinician.id)
+    return query.scalar_subquery()
+
+
+def _busy_text(lo: BindParameter, hi: BindParameter, excluding: bool) -> ScalarSelect:
+    query = select(
         aggregate_strings(stored_span(Consultation.blocked_from, Consultation.blocked_until), ",")
     ).where(
         Consultation.clinician_id == Clinician.id,
@@ -288,24 +329,21 @@ def _calendar_query(with_bookings: bool, excluding: bool) -> Select:
         Consultation.blocked_until > lo,
     )
     if excluding:
-        busy = busy.where(Consultation.id != bindparam("excluded"))
-    off = select(aggregate_strings(stored_span(TimeOff.starts_at, TimeOff.ends_at), ",")).where(
-        TimeOff.clinician_id == Clinician.id, TimeOff.starts_at < hi, TimeOff.ends_at > lo
+        query = query.where(Consultation.id != bindparam("excluded"))
+    return query.scalar_subquery()
+
+
+def _spans_text(
+    starts_at: InstrumentedAttribute[datetime],
+    ends_at: InstrumentedAttribute[datetime],
+    lo: BindParameter,
+    hi: BindParameter,
+    whose: ColumnElement[bool],
+) -> ScalarSelect:
+    query = select(aggregate_strings(stored_span(starts_at, ends_at), ",")).where(
+        whose, starts_at < hi, ends_at > lo
     )
-    # A closure is time off for every clinician of its department (of every department when it has none).
-    closed = select(aggregate_strings(stored_span(Closure.starts_at, Closure.ends_at), ",")).where(
-        or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id),
-        Closure.starts_at < hi,
-        Closure.ends_at > lo,
-    )
-    return select(
-        Clinician.id,
-        Clinician.time_zone,
-        hours.scalar_subquery(),
-        busy.scalar_subquery() if with_bookings else null(),
-        off.scalar_subquery(),
-        closed.scalar_subquery(),
-    ).order_by(Clinician.id)
+    return query.scalar_subquery()
 
 
 def _spans(spans_of: _SpansOf, text: str | None) -> list[tuple[int, int]]:
@@ -317,12 +355,7 @@ def offered_time(
 ) -> dict[int, list[tuple[int, int]]]:
     """The time each active clinician of `clinician_ids` offers in the window (weekly hours less time off
     and closures, bookings ignored) as intervals of Unix seconds; inactive clinicians offer none."""
-    calendars = _calendars(
-        session,
-        lambda query: query.where(Clinician.id.in_(clinician_ids), Clinician.active.is_(True)),
-        window_start,
-        window_end,
-        with_bookings=False,
-    )
+    listed = _Clinicians(_listed_active, {"ids": list(clinician_ids)})
+    calendars = _calendars(session, listed, window_start, window_end, with_bookings=False)
     lower, upper = int(window_start.timestamp()), int(window_end.timestamp())
     return {calendar.clinician_id: open_time(calendar, lower, upper) for calendar in calendars}
