@@ -1,14 +1,15 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import Select, literal_column, or_, select, union_all
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, null, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
+from sqlalchemy.sql.functions import FunctionElement, aggregate_strings
 
 from ..models import (
     AvailabilityRule,
@@ -28,40 +29,92 @@ from .slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_sl
 MAX_BLOCK = timedelta(days=1)
 
 
-class stored_instant(FunctionElement):
-    """An instant column as the driver hands it over cheapest, for `_SecondsOf` to read.
+class stored_span(FunctionElement):
+    """A span of two instant columns as one text, 'start/end', as the driver builds it cheapest; `_SpansOf`
+    reads it.
 
-    PostgreSQL: whole Unix seconds (truncated), so psycopg builds no datetime per row. SQLite: the
-    stored UTC text itself, converted in Python once per distinct value (bookings share a grid of
-    times), which is cheaper than per-row date arithmetic in SQL.
+    PostgreSQL: whole Unix seconds (truncated), so no datetime is built per row. SQLite: the stored UTC
+    texts themselves, converted in Python once per distinct span (bookings share a grid of times), which
+    is cheaper than per-row date arithmetic in SQL.
     """
 
-    name = "stored_instant"
+    name = "stored_span"
     inherit_cache = True
 
 
-@compiles(stored_instant, "sqlite")
-def _stored_instant_sqlite(element, compiler, **kw) -> str:
-    return compiler.process(element.clauses, **kw)
+@compiles(stored_span, "sqlite")
+def _stored_span_sqlite(element, compiler, **kw) -> str:
+    start, end = (compiler.process(column, **kw) for column in element.clauses)
+    return f"{start} || '/' || {end}"
 
 
-@compiles(stored_instant, "postgresql")
-def _stored_instant_postgresql(element, compiler, **kw) -> str:
-    return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+@compiles(stored_span, "postgresql")
+def _stored_span_postgresql(element, compiler, **kw) -> str:
+    start, end = (compiler.process(column, **kw) for column in element.clauses)
+    return f"floor(extract(epoch FROM {start}))::bigint || '/' || floor(extract(epoch FROM {end}))::bigint"
 
 
-class _SecondsOf(dict):
-    """stored_instant value -> whole Unix seconds, each distinct value converted (and kept) once."""
+class stored_hours(FunctionElement):
+    """An availability rule as one text, 'weekday|start|end|valid_from|valid_until' (ISO, '' for none)."""
 
-    def __missing__(self, value: int | str) -> int:
-        # SQLite's text is 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; the fraction is cut off, as on PostgreSQL.
-        seconds = value if isinstance(value, int) else int(_utc_text(value[:19]).timestamp())
-        self[value] = seconds
-        return seconds
+    name = "stored_hours"
+    inherit_cache = True
 
 
-def _utc_text(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+@compiles(stored_hours, "sqlite")
+def _stored_hours_sqlite(element, compiler, **kw) -> str:
+    weekday, start, end, valid_from, valid_until = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"{weekday} || '|' || {start} || '|' || {end} || '|' || coalesce({valid_from}, '') || '|' || "
+        f"coalesce({valid_until}, '')"
+    )
+
+
+@compiles(stored_hours, "postgresql")
+def _stored_hours_postgresql(element, compiler, **kw) -> str:
+    weekday, start, end, valid_from, valid_until = (compiler.process(c, **kw) for c in element.clauses)
+    day = "'YYYY-MM-DD'"  # whatever the server's DateStyle
+    return (
+        f"{weekday} || '|' || {start} || '|' || {end} || '|' || coalesce(to_char({valid_from}, {day}), '')"
+        f" || '|' || coalesce(to_char({valid_until}, {day}), '')"
+    )
+
+
+class _SpansOf(dict):
+    """stored_span text -> (start, end) in whole Unix seconds, each distinct one converted (and kept) once."""
+
+    def __missing__(self, text: str) -> tuple[int, int]:
+        start, end = text.split("/")
+        span = self[text] = (_unix_seconds(start), _unix_seconds(end))
+        return span
+
+
+@lru_cache(maxsize=16384)
+def _unix_seconds(stored: str) -> int:
+    if stored.isdigit() or stored.startswith("-"):
+        return int(stored)
+    # SQLite's text is 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; the fraction is cut off, as on PostgreSQL.
+    return int(datetime.fromisoformat(stored[:19]).replace(tzinfo=UTC).timestamp())
+
+
+class _HoursOf(dict):
+    """Aggregated stored_hours text -> the weekly hours it lists, each distinct text parsed (and kept) once:
+    clinicians mostly keep the same hours."""
+
+    def __missing__(self, text: str | None) -> list[WeeklyHours]:
+        hours = self[text] = [_weekly_hours_of(rule) for rule in text.split(",")] if text else []
+        return hours
+
+
+def _weekly_hours_of(text: str) -> WeeklyHours:
+    weekday, start, end, valid_from, valid_until = text.split("|")
+    return WeeklyHours(
+        int(weekday),
+        time.fromisoformat(start),
+        time.fromisoformat(end),
+        date.fromisoformat(valid_from) if valid_from else None,
+        date.fromisoformat(valid_until) if valid_until else None,
+    )
 
 
 def rules_for(service: Service) -> SlotRules:
@@ -92,90 +145,33 @@ def service_clinicians(
 ) -> list[Clinician]:
     """The active clinicians offering `service` (just one when `clinician_id` is given)."""
     query = select(Clinician).options(selectinload(Clinician.availability_rules)).order_by(Clinician.id)
-    clinicians = list(session.scalars(_offering(query, service, clinician_id)))
+    clinicians = list(session.scalars(_offering(query, service.id, clinician_id)))
     if clinician_id is not None and not clinicians:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return clinicians
 
 
-def _offering(query: Select, service: Service, clinician_id: int | None) -> Select:
-    """`query` narrowed to the active clinicians offering `service` (and to one, if given).
+def _offering(
+    query: Select, service_id: int | BindParameter, clinician_id: int | BindParameter | None
+) -> Select:
+    """`query` narrowed to the active clinicians offering the service (and to one, if given).
 
     An explicit join: `Clinician.services.contains(service)` builds the same SQL at ten times the cost.
     """
     query = query.join(clinician_service, clinician_service.c.clinician_id == Clinician.id).where(
-        clinician_service.c.service_id == service.id, Clinician.active.is_(True)
+        clinician_service.c.service_id == service_id, Clinician.active.is_(True)
     )
     return query if clinician_id is None else query.where(Clinician.id == clinician_id)
 
 
-# What the engine needs of a clinician: id, zone and weekly hours.
-_Schedule = tuple[int, str, list[WeeklyHours]]
-
-
-def _schedules(session: Session, service: Service, clinician_id: int | None = None) -> list[_Schedule]:
-    """service_clinicians() as plain rows in one query: a search needs no Clinician objects."""
-    schedules = _schedule_rows(session, lambda query: _offering(query, service, clinician_id))
-    if clinician_id is not None and not schedules:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
-    return schedules
-
-
-def _schedule_rows(session: Session, narrow: Callable[[Select], Select]) -> list[_Schedule]:
-    """The id, zone and weekly hours of the clinicians `narrow` keeps, in one query."""
-    query = (
-        select(
-            Clinician.id,
-            Clinician.time_zone,
-            AvailabilityRule.weekday,
-            AvailabilityRule.start_time,
-            AvailabilityRule.end_time,
-            AvailabilityRule.valid_from,
-            AvailabilityRule.valid_until,
-        )
-        .outerjoin(AvailabilityRule, AvailabilityRule.clinician_id == Clinician.id)
-        .order_by(Clinician.id, AvailabilityRule.id)
-    )
-    schedules: dict[int, _Schedule] = {}
-    shared: dict[tuple, WeeklyHours] = {}  # clinicians mostly keep the same hours: one object each
-    with _driver_rows(session, narrow(query)) as rows:
-        for row in rows:
-            hours = schedules.setdefault(row[0], (row[0], row[1], []))[2]
-            if row[2] is not None:
-                rule = row[2:]
-                hours.append(shared.get(rule) or shared.setdefault(rule, _stored_hours(*rule)))
-    return list(schedules.values())
-
-
-def _stored_hours(
-    weekday: int,
-    start: time | str,
-    end: time | str,
-    valid_from: date | str | None,
-    valid_until: date | str | None,
-) -> WeeklyHours:
-    """A rule from its stored values: parsed already on PostgreSQL, ISO text on SQLite."""
-    return WeeklyHours(
-        weekday,
-        _stored(time, start),
-        _stored(time, end),
-        _stored(date, valid_from),
-        _stored(date, valid_until),
-    )
-
-
-def _stored(kind: type[time] | type[date], value: time | date | str | None) -> time | date | None:
-    return kind.fromisoformat(value) if isinstance(value, str) else value
-
-
 @contextmanager
-def _driver_rows(session: Session, query: Select) -> Iterator[Iterable[tuple]]:
+def _driver_rows(session: Session, query: Select, parameters: dict) -> Iterator[Iterable[tuple]]:
     """The rows of `query` straight off the DB-API cursor, as the driver hands them over.
 
     SQLAlchemy still compiles the statement and binds its parameters; it only builds no Row objects
     and converts no values, which costs more than the query itself for thousands of rows.
     """
-    result = session.connection().execute(query)
+    result = session.connection().execute(query, parameters)
     try:
         yield result.cursor
     finally:
@@ -192,8 +188,15 @@ def find_slots(
     exclude_consultation: int | None = None,
 ) -> list[Slot]:
     """Free slots of `service` starting in the window, across its clinicians or one of them."""
-    schedules = _schedules(session, service, clinician_id)
-    calendars = _calendars(session, schedules, window_start, window_end, exclude_consultation)
+    if clinician_id is None:
+        clinicians = _Clinicians(_of_service, {"service_id": service.id})
+    else:
+        clinicians = _Clinicians(
+            _of_service_clinician, {"service_id": service.id, "clinician_id": clinician_id}
+        )
+    calendars = _calendars(session, clinicians, window_start, window_end, exclude_consultation)
+    if clinician_id is not None and not calendars:
+        raise NotFound("That clinician does not offer this service.", field="clinician")
     return available_slots(rules_for(service), calendars, window_start, window_end, now)
 
 
@@ -218,75 +221,133 @@ def load_calendars(
     window_end: datetime,
     exclude_consultation: int | None = None,
 ) -> list[ClinicianCalendar]:
-    """The engine's view of these clinicians over the window (see _calendars)."""
-    schedules = [
-        (c.id, c.time_zone, [_weekly_hours(rule) for rule in c.availability_rules]) for c in clinicians
-    ]
-    return _calendars(session, schedules, window_start, window_end, exclude_consultation)
+    """The engine's view of these clinicians over the window (see _calendars), in id order."""
+    listed = _Clinicians(_listed, {"ids": [clinician.id for clinician in clinicians]})
+    return _calendars(session, listed, window_start, window_end, exclude_consultation)
+
+
+def _of_service(query: Select) -> Select:
+    return _offering(query, bindparam("service_id"), None)
+
+
+def _of_service_clinician(query: Select) -> Select:
+    return _offering(query, bindparam("service_id"), bindparam("clinician_id"))
+
+
+def _listed(query: Select) -> Select:
+    return query.where(Clinician.id.in_(bindparam("ids", expanding=True)))
+
+
+def _listed_active(query: Select) -> Select:
+    return _listed(query).where(Clinician.active.is_(True))
+
+
+class _Clinicians(NamedTuple):
+    """Which clinicians a calendar query reads: a module-level narrowing (one of the four above, so the
+    statement is built once per shape) and the values of its bound parameters."""
+
+    narrow: Callable[[Select], Select]
+    parameters: dict
 
 
 def _calendars(
     session: Session,
-    schedules: list[_Schedule],
+    clinicians: _Clinicians,
     window_start: datetime,
     window_end: datetime,
     exclude_consultation: int | None = None,
     with_bookings: bool = True,
 ) -> list[ClinicianCalendar]:
-    """Busy time (unless not `with_bookings`), time off and closures over the window widened by a day
-    each side, in one query.
+    """The calendars of `clinicians`, in id order: zone and weekly hours, busy time
+    (unless not `with_bookings`), time off and closures over the window widened by a day each side.
 
-    Instants arrive as stored and become Unix seconds, which the engine computes in: no datetime per row.
+    One query, one row per clinician: each kind of span is aggregated into one text, which Python splits
+    and maps through caches of distinct values, so no row, tuple or datetime is built per booking.
     """
-    ids = [clinician_id for clinician_id, _, _ in schedules]
-    if not ids:
-        return []
     lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
-    busy_query = select(
-        literal_column("1"),
-        Consultation.clinician_id,
-        stored_instant(Consultation.blocked_from),
-        stored_instant(Consultation.blocked_until),
+    query = _calendar_query(clinicians.narrow, with_bookings, exclude_consultation is not None)
+    bounds = {"lowest": lo - MAX_BLOCK, "lo": lo, "hi": hi, **clinicians.parameters}
+    if exclude_consultation is not None:
+        bounds["excluded"] = exclude_consultation
+    hours_of, spans_of = _HoursOf(), _SpansOf()
+    with _driver_rows(session, query, bounds) as rows:
+        return [
+            ClinicianCalendar(
+                clinician_id,
+                time_zone,
+                hours_of[rules],
+                time_off=_spans(spans_of, off_spans) + _spans(spans_of, closed_spans),
+                busy=_spans(spans_of, busy_spans),
+            )
+            for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in rows
+        ]
+
+
+@cache
+def _calendar_query(narrow: Callable[[Select], Select], with_bookings: bool, excluding: bool) -> Select:
+    """_calendars' query, built once per shape: all its values are bound parameters. SQLAlchemy keeps
+    a statement's cache key on it, so a search spends no time building or walking the statement."""
+    lo, hi = bindparam("lo"), bindparam("hi")
+    query = select(
+        Clinician.id,
+        Clinician.time_zone,
+        _hours_text(),
+        _busy_text(lo, hi, excluding) if with_bookings else null(),
+        _spans_text(TimeOff.starts_at, TimeOff.ends_at, lo, hi, TimeOff.clinician_id == Clinician.id),
+        # A closure is time off for every clinician of its department (of every one when it has none).
+        _spans_text(
+            Closure.starts_at,
+            Closure.ends_at,
+            lo,
+            hi,
+            or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id),
+        ),
+    ).order_by(Clinician.id)
+    return narrow(query)
+
+
+def _hours_text() -> ScalarSelect:
+    rule = stored_hours(
+        AvailabilityRule.weekday,
+        AvailabilityRule.start_time,
+        AvailabilityRule.end_time,
+        AvailabilityRule.valid_from,
+        AvailabilityRule.valid_until,
+    )
+    query = select(aggregate_strings(rule, ",")).where(AvailabilityRule.clinician_id == Clinician.id)
+    return query.scalar_subquery()
+
+
+def _busy_text(lo: BindParameter, hi: BindParameter, excluding: bool) -> ScalarSelect:
+    query = select(
+        aggregate_strings(stored_span(Consultation.blocked_from, Consultation.blocked_until), ",")
     ).where(
-        Consultation.clinician_id.in_(ids),
+        Consultation.clinician_id == Clinician.id,
         Consultation.status != ConsultationStatus.CANCELLED,
-        Consultation.blocked_from >= lo - MAX_BLOCK,
+        Consultation.blocked_from >= bindparam("lowest"),
         Consultation.blocked_from < hi,
         Consultation.blocked_until > lo,
     )
-    if exclude_consultation is not None:
-        busy_query = busy_query.where(Consultation.id != exclude_consultation)
-    off_query = select(
-        literal_column("0"),
-        TimeOff.clinician_id,
-        stored_instant(TimeOff.starts_at),
-        stored_instant(TimeOff.ends_at),
-    ).where(TimeOff.clinician_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
-    # A closure is time off for every clinician of its department (of every department when it has none).
-    closed_query = (
-        select(
-            literal_column("0"),
-            Clinician.id,
-            stored_instant(Closure.starts_at),
-            stored_instant(Closure.ends_at),
-        )
-        .join(Closure, or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
-        .where(Clinician.id.in_(ids), Closure.starts_at < hi, Closure.ends_at > lo)
+    if excluding:
+        query = query.where(Consultation.id != bindparam("excluded"))
+    return query.scalar_subquery()
+
+
+def _spans_text(
+    starts_at: InstrumentedAttribute[datetime],
+    ends_at: InstrumentedAttribute[datetime],
+    lo: BindParameter,
+    hi: BindParameter,
+    whose: ColumnElement[bool],
+) -> ScalarSelect:
+    query = select(aggregate_strings(stored_span(starts_at, ends_at), ",")).where(
+        whose, starts_at < hi, ends_at > lo
     )
-    time_off: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    by_kind = (time_off, busy)  # indexed by the first column
-    seconds = _SecondsOf()
-    blocked = (busy_query, off_query, closed_query) if with_bookings else (off_query, closed_query)
-    with _driver_rows(session, union_all(*blocked)) as rows:
-        for kind, clinician_id, start, end in rows:
-            by_kind[kind][clinician_id].append((seconds[start], seconds[end]))
-    return [
-        ClinicianCalendar(
-            clinician_id, time_zone, hours, time_off=time_off[clinician_id], busy=busy[clinician_id]
-        )
-        for clinician_id, time_zone, hours in schedules
-    ]
+    return query.scalar_subquery()
+
+
+def _spans(spans_of: _SpansOf, text: str | None) -> list[tuple[int, int]]:
+    return list(map(spans_of.__getitem__, text.split(","))) if text else []
 
 
 def offered_time(
@@ -294,13 +355,7 @@ def offered_time(
 ) -> dict[int, list[tuple[int, int]]]:
     """The time each active clinician of `clinician_ids` offers in the window (weekly hours less time off
     and closures, bookings ignored) as intervals of Unix seconds; inactive clinicians offer none."""
-    schedules = _schedule_rows(
-        session, lambda query: query.where(Clinician.id.in_(clinician_ids), Clinician.active.is_(True))
-    )
-    calendars = _calendars(session, schedules, window_start, window_end, with_bookings=False)
+    listed = _Clinicians(_listed_active, {"ids": list(clinician_ids)})
+    calendars = _calendars(session, listed, window_start, window_end, with_bookings=False)
     lower, upper = int(window_start.timestamp()), int(window_end.timestamp())
     return {calendar.clinician_id: open_time(calendar, lower, upper) for calendar in calendars}
-
-
-def _weekly_hours(rule: AvailabilityRule) -> WeeklyHours:
-    return WeeklyHours(rule.weekday, rule.start_time, rule.end_time, rule.valid_from, rule.valid_until)

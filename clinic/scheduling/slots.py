@@ -2,19 +2,20 @@
 
 Everything is computed on integer Unix seconds: wall-clock rules are turned into instants
 once per day for each zone and set of weekly hours (in that zone, so a 09:00 clinic stays
-09:00 across DST), and the free starts of each working period are found by interval
-arithmetic against the clinician's forbidden intervals, sorted by start.
+09:00 across DST), and a clinician's free starts are those candidates less the runs of them
+that each blocked span rules out, kept as bit masks over the candidates (see `_Grid`).
 """
 
 import gc
-from bisect import bisect_right
-from collections import defaultdict
+from bisect import bisect_left, bisect_right
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache, partial
-from itertools import chain, pairwise, repeat
+from functools import lru_cache, reduce
+from itertools import chain, compress, pairwise, repeat
+from operator import add, or_
 from typing import NamedTuple
 
 from .timezones import NonExistentLocalTime, local_to_utc, zone
@@ -97,9 +98,8 @@ def available_slots(
     in_order, previous = True, None
     for calendar in calendars:
         key = (calendar.time_zone, tuple(calendar.hours))
-        grid = grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules.interval))
-        latest, ends = _forbidden(rules, calendar)
-        _add(found, _free_starts(grid, latest, ends, length), calendar.clinician_id)
+        grid = grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules))
+        _add(found, grid.free_starts(calendar), calendar.clinician_id)
         in_order = in_order and (previous is None or previous < calendar.clinician_id)
         previous = calendar.clinician_id
     return _slots(found, length, in_order)
@@ -166,12 +166,8 @@ def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-# Slot(...) runs a Python-level __new__; tuple.__new__ through partial stays in C (3x faster by the 100,000).
-_new_slot = partial(tuple.__new__, Slot)
-
-
 def _slots(found: dict[int, list[int]], length: int, in_order: bool) -> list[Slot]:
-    """Slots sorted by time, then clinician, with one datetime per distinct instant."""
+    """Slots sorted by time, then clinician, sharing one datetime per distinct start and one per end."""
     with _collector_paused():
         return _built_slots(found, length, in_order)
 
@@ -195,40 +191,90 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _built_slots(found: dict[int, list[int]], length: int, in_order: bool) -> list[Slot]:
-    slots: list[Slot] = []
-    instants: dict[int, datetime] = {}
-    for start in sorted(found):
-        begin = instants.get(start) or instants.setdefault(start, datetime.fromtimestamp(start, UTC))
-        end = instants.get(start + length) or instants.setdefault(
-            start + length, datetime.fromtimestamp(start + length, UTC)
+    # Looped in C: each start's datetimes repeated for each clinician free then, zipped with them.
+    starts = sorted(found)
+    clinicians = list(map(found.__getitem__, starts))
+    if not in_order:
+        clinicians = list(map(sorted, clinicians))
+    counts = list(map(len, clinicians))
+    begins = map(datetime.fromtimestamp, starts, repeat(UTC))
+    ends = map(datetime.fromtimestamp, map(add, starts, repeat(length)), repeat(UTC))
+    return list(
+        map(
+            tuple.__new__,  # Slot(...) would run a Python-level __new__ per slot; this stays in C
+            repeat(Slot),
+            zip(
+                chain.from_iterable(map(repeat, begins, counts)),
+                chain.from_iterable(map(repeat, ends, counts)),
+                chain.from_iterable(clinicians),
+                strict=True,
+            ),
         )
-        clinicians = found[start] if in_order else sorted(found[start])
-        slots += map(_new_slot, zip(repeat(begin), repeat(end), clinicians))
-    return slots
+    )
 
 
 def _add(found: dict[int, list[int]], starts: Iterable[int], clinician_id: int) -> None:
     """found[start].append(clinician_id) for each start, looped in C: this runs once per slot."""
-    for _ in map(list.append, map(found.__getitem__, starts), repeat(clinician_id)):
-        pass
+    _consume(map(list.append, map(found.__getitem__, starts), repeat(clinician_id)))
 
 
-@dataclass(frozen=True)
+# Runs an iterator to its end in C, keeping nothing.
+_consume = deque(maxlen=0).extend
+
+
+class _RuledOut(dict):
+    """Blocked time (start, end) -> the candidate starts it rules out, those in (start - reach_back,
+    end + reach_on), as a bit mask over the grid's starts. Each distinct span is looked up once per
+    search: bookings mostly share times."""
+
+    def __init__(self, starts: list[int], reach_back: int, reach_on: int) -> None:
+        super().__init__()
+        self.starts, self.reach_back, self.reach_on = starts, reach_back, reach_on
+
+    def __missing__(self, span: tuple[Instant, Instant]) -> int:
+        start, end = span if isinstance(span[0], int) else map(_seconds, span)
+        first = bisect_right(self.starts, start - self.reach_back)
+        stop = bisect_left(self.starts, end + self.reach_on, first)
+        mask = self[span] = (1 << stop) - (1 << first)
+        return mask
+
+
+# Bit i of a mask, written in binary and reversed, is character i: '1' -> 1 and '0' -> 0 for compress().
+_BITS = bytes.maketrans(b"01", b"\x00\x01")
+
+
 class _Grid:
-    """The candidate starts of one zone and set of weekly hours in the window, clinician-independent.
+    """The candidate starts of one zone and set of weekly hours in the window, clinician-independent,
+    sorted and distinct; each already cut to the window and to its working period's end.
 
-    Each period's candidates are a range (the instant line) or, where a DST change cuts into the
-    period, a list (the wall clock's steps); all already cut to the window and to the period's end.
-    `overlapping` when two periods share starts (overlapping rules), so a clinician's must be deduplicated.
+    A consultation [s, s + length) with buffers b/a clashes with blocked time [c, d) when
+    s - b < d and s + length + a > c, i.e. when c - a - length < s < d + b; with time off [c, d)
+    when c - length < s < d. So each span rules out a run of the sorted starts, a run of bits in a
+    mask, and a clinician's free starts are the grid's less the union of those runs: integer ORs and
+    a compress() in C, not a test per candidate.
     """
 
-    periods: list[range | list[int]]
-    overlapping: bool
+    def __init__(self, starts: list[int], rules: SlotRules) -> None:
+        length = rules.duration * 60
+        self.starts = starts
+        self._all = (1 << len(starts)) - 1
+        self._busy = _RuledOut(starts, rules.buffer_after * 60 + length, rules.buffer_before * 60)
+        self._off = _RuledOut(starts, length, 0)
+
+    def free_starts(self, calendar: ClinicianCalendar) -> list[int]:
+        """The starts at which this clinician is free (callers must not change the list)."""
+        ruled_out = reduce(or_, map(self._busy.__getitem__, calendar.busy), 0)
+        if calendar.time_off:
+            ruled_out |= reduce(or_, map(self._off.__getitem__, calendar.time_off))
+        if not ruled_out:
+            return self.starts
+        free = format(self._all & ~ruled_out, "b")[::-1].encode().translate(_BITS)
+        return list(compress(self.starts, free))
 
 
-def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, interval: int) -> _Grid:
+def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, rules: SlotRules) -> _Grid:
     periods = []
-    for rule_end, candidates in _working_periods(calendar, lower, upper, interval * 60):
+    for rule_end, candidates in _working_periods(calendar, lower, upper, rules.interval * 60):
         if isinstance(candidates, range):
             first = max(lower, candidates.start)
             first += (candidates.start - first) % candidates.step  # back on the step grid
@@ -239,69 +285,10 @@ def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, inte
         if cut:
             periods.append(cut)
     periods.sort(key=lambda period: period[0])
+    starts = list(chain.from_iterable(periods))
+    # Overlapping rules share starts: a start is free if it fits any of their periods.
     overlapping = any(later[0] <= earlier[-1] for earlier, later in pairwise(periods))
-    return _Grid(periods, overlapping)
-
-
-def _free_starts(grid: _Grid, latest: list[int], ends: list[int], length: int) -> Iterable[int]:
-    """The grid's starts whose [s, s + length) meets no forbidden interval [a, b), ascending.
-
-    Interval arithmetic rather than a test per candidate: forbidden [a, b) rules out the
-    starts in (a - length, b), so the free starts lie between one b and the next a - length
-    (`latest`, the latest start still clear of each interval). Periods and intervals (sorted by
-    start; they may overlap) are both sorted, so one pass walks them together: `first` is the
-    earliest start not yet ruled out.
-    """
-    free: list[Iterable[int]] = []
-    add = free.append
-    count, j = len(latest), 0
-    for period in grid.periods:
-        first, last = period[0], period[-1]
-        while j < count and ends[j] <= first:
-            j += 1
-        if not isinstance(period, range):
-            add([s for s in period if _clear(s, length, latest, ends, j)])
-            continue
-        step, k = period.step, j
-        while first <= last:
-            free_to = latest[k] if k < count else last
-            if free_to >= last:
-                add(range(first, last + 1, step))
-                break
-            if free_to >= first:
-                add(range(first, free_to + 1, step))
-            end = ends[k]
-            if end > first:
-                first += -((first - end) // step) * step  # the first step at or after the end
-            k += 1
-    flat = chain.from_iterable(free)
-    return sorted(set(flat)) if grid.overlapping else flat
-
-
-def _clear(start: int, length: int, latest: list[int], ends: list[int], j: int) -> bool:
-    """Whether [start, start + length) meets no forbidden interval; those before `j` end before it."""
-    for k in range(j, len(latest)):
-        if latest[k] >= start:
-            return True
-        if ends[k] > start:
-            return False
-    return True
-
-
-def _forbidden(rules: SlotRules, calendar: ClinicianCalendar) -> tuple[list[int], list[int]]:
-    """Time off and booked time widened by this service's buffers, by start: latest clear starts, ends.
-
-    For each interval, the latest start of a consultation that stays clear of it, and its end.
-    A new consultation [s, e) with buffers b/a clashes with blocked time [c, d) when
-    s - b < d and e + a > c, i.e. when [s, e) meets [c - a, d + b).
-    """
-    before, after = rules.buffer_before * 60, rules.buffer_after * 60
-    spans = _in_seconds(calendar.time_off)
-    busy = _in_seconds(calendar.busy)
-    spans += [(c - after, d + before) for c, d in busy] if before or after else busy
-    spans.sort()
-    length = rules.duration * 60
-    return [a - length for a, _ in spans], [b for _, b in spans]
+    return _Grid(sorted(set(starts)) if overlapping else starts, rules)
 
 
 def _in_seconds(spans: Sequence[tuple[Instant, Instant]]) -> list[tuple[int, int]]:
