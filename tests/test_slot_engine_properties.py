@@ -7,7 +7,7 @@ datetimes: slow and obviously right. The engine must give exactly the same slots
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from clinic.scheduling.slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots
@@ -53,12 +53,21 @@ def _wall_steps(hours: WeeklyHours, day: date, tz: ZoneInfo, interval: int):
 
 def _fits(rules, calendar, hours, day, tz, slot) -> bool:
     end_day = day if hours.end > hours.start else day + timedelta(days=1)
-    if slot.end > datetime.combine(end_day, hours.end, tzinfo=tz):
+    if slot.end > _reached(datetime.combine(end_day, hours.end), tz):
         return False
     if any(a < slot.end and slot.start < b for a, b in calendar.time_off):
         return False
     before, after = rules.buffer_before * MINUTE, rules.buffer_after * MINUTE
     return not any(c < slot.end + after and slot.start - before < d for c, d in calendar.busy)
+
+
+def _reached(wall: datetime, tz: ZoneInfo) -> datetime:
+    """When the clock reaches `wall`: for a time DST skips, the first later wall-clock minute that exists."""
+    while True:
+        try:
+            return local_to_utc(wall, tz)
+        except NonExistentLocalTime:
+            wall += MINUTE
 
 
 def _clock(minutes: int) -> time:
@@ -105,8 +114,21 @@ def hospitals(draw):
     return rules, calendars, window_start, window_end, now
 
 
+# Found by Hypothesis: hours ending at 01:30, a time London skips on the spring-forward night, were
+# stepped on the instant line past the jump (02:00-02:20 BST offered after hours that end at 01:30).
+SPRING_NIGHT = datetime(2026, 3, 27, tzinfo=UTC)
+HOURS_ENDING_IN_THE_GAP = (
+    SlotRules(duration=10, buffer_before=0, buffer_after=0, interval=5, min_notice=0, horizon_days=3),
+    [ClinicianCalendar(1, "Europe/London", [WeeklyHours(5, time(2), time(1, 30))], time_off=[], busy=[])],
+    SPRING_NIGHT,
+    datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+    SPRING_NIGHT,
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(hospitals())
+@example(HOURS_ENDING_IN_THE_GAP)
 def test_the_engine_offers_exactly_what_the_brute_force_reference_offers(hospital):
     rules, calendars, window_start, window_end, now = hospital
     expected = reference_slots(rules, calendars, window_start, window_end, now)

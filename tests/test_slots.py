@@ -213,6 +213,20 @@ def test_open_time_loses_the_hour_the_clocks_skip_and_is_cut_at_the_window():
     ]
 
 
+def test_hours_that_begin_or_end_at_a_time_the_clocks_skip_begin_or_end_at_the_jump():
+    # London, 29 March 2026: 01:00 GMT is followed by 02:00 BST, so 01:30 never shows on the clock.
+    ending = ClinicianCalendar(1, "Europe/London", [WeeklyHours(6, time(0), time(1, 30))])
+    beginning = ClinicianCalendar(1, "Europe/London", [WeeklyHours(6, time(1, 30), time(3))])
+    night = seconds(datetime(2026, 3, 29, tzinfo=UTC)), seconds(datetime(2026, 3, 30, tzinfo=UTC))
+    jump = seconds(datetime(2026, 3, 29, 1, tzinfo=UTC))
+
+    assert open_time(ending, *night) == [(night[0], jump)]
+    assert open_time(beginning, *night) == [(jump, seconds(datetime(2026, 3, 29, 2, tzinfo=UTC)))]
+    rules = SlotRules(duration=30, interval=30, horizon_days=60)
+    assert local_times(slots_on(date(2026, 3, 29), LONDON, ending, rules), LONDON) == ["00:00", "00:30"]
+    assert local_times(slots_on(date(2026, 3, 29), LONDON, beginning, rules), LONDON) == ["02:00", "02:30"]
+
+
 def test_time_off_covering_a_whole_period_leaves_nothing_open():
     day = ClinicianCalendar(
         1,

@@ -18,7 +18,7 @@ from itertools import chain, compress, pairwise, repeat
 from operator import add, or_
 from typing import NamedTuple
 
-from .timezones import NonExistentLocalTime, local_to_utc, zone
+from .timezones import NonExistentLocalTime, local_to_utc, wall_instant, zone
 
 
 @dataclass(frozen=True)
@@ -350,12 +350,12 @@ def _wall_seconds(hours: WeeklyHours) -> int:
 
 @lru_cache(maxsize=65536)
 def _period(tz_name: str, day: date, start: time, end: time) -> tuple[int, int]:
-    """A rule's start and end on `day` as instants (a start lost to DST begins when the clock resumes)."""
+    """A rule's start and end on `day` as instants (a time lost to DST is reached at the jump)."""
     tz = zone(tz_name)
     end_day = day if end > start else day + timedelta(days=1)
-    begin = datetime.combine(day, start, tzinfo=tz).timestamp()
-    finish = datetime.combine(end_day, end, tzinfo=tz).timestamp()
-    return int(begin), int(finish)
+    begin = wall_instant(datetime.combine(day, start), tz)
+    finish = wall_instant(datetime.combine(end_day, end), tz)
+    return int(begin.timestamp()), int(finish.timestamp())
 
 
 @lru_cache(maxsize=65536)

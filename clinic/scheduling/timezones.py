@@ -61,6 +61,33 @@ def local_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
     return instant
 
 
+def wall_instant(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant at which the clock in `tz` reaches the naive wall-clock time `wall`: as
+    `local_to_utc`, but a time skipped by a DST change is reached when the clock jumps past it.
+
+    Hours that end at 01:30 on the spring-forward night end at the jump, not an hour later.
+    """
+    try:
+        return local_to_utc(wall, tz)
+    except NonExistentLocalTime:
+        pass
+    # In the gap the later offset reads the wall time as an instant before the jump, the earlier after.
+    before = int(wall.replace(tzinfo=tz, fold=1).timestamp())
+    after = int(wall.replace(tzinfo=tz, fold=0).timestamp())
+    resumed = _offset_at(after, tz)
+    while after - before > 1:  # the first second on the later offset
+        middle = (before + after) // 2
+        if _offset_at(middle, tz) == resumed:
+            after = middle
+        else:
+            before = middle
+    return datetime.fromtimestamp(after, UTC)
+
+
+def _offset_at(instant: int, tz: ZoneInfo) -> timedelta | None:
+    return datetime.fromtimestamp(instant, tz).utcoffset()
+
+
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC instants at which `day` begins and ends in `tz` (23 or 25 hours apart on DST days)."""
     start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
