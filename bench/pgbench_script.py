@@ -97,16 +97,31 @@ def unique_strings(uuid: str, reference: str, email: str, key: str, audit_hash: 
 
 
 def _statement(sql: str, parameters: Any, varying: Varying) -> str:
+    if isinstance(parameters, list):
+        return _rows_statement(sql, parameters, varying)
     if not isinstance(parameters, dict):
         raise ValueError("expected psycopg's named parameters")
-    text = _PARAMETER.sub(lambda m: _parameter(m.group(1), parameters, varying), sql).replace("%%", "%")
-    text = " ".join(text.split())
+    text = " ".join(_filled(sql, parameters, varying).split())
     returning = re.search(r"RETURNING (patient|consultation)\.id\b", text)
     if returning:  # keep the new row's id (and columns) for the statements that refer to it
         return f"{text} \\gset {returning.group(1)}_"
     if _AUDIT_HEAD.search(text):  # the chain's head, which the audit event's place follows
         return f"{text} \\aset head_"  # \aset: the lock and the head are two queries of one round trip
     return f"{text};"
+
+
+def _rows_statement(sql: str, rows: list[dict], varying: Varying) -> str:
+    """An INSERT of several rows, which psycopg pipelines in one round trip (executemany), as one
+    INSERT of all the rows: the nearest that pgbench's simple protocol comes to it."""
+    head, values = sql.split(" VALUES ", 1)
+    if not head.lstrip().upper().startswith("INSERT") or " RETURNING " in values.upper():
+        raise ValueError(f"expected an INSERT without RETURNING for several rows: {sql[:80]}")
+    filled = ", ".join(_filled(values, row, varying) for row in rows)
+    return " ".join(f"{head} VALUES {filled};".split())
+
+
+def _filled(sql: str, parameters: dict, varying: Varying) -> str:
+    return _PARAMETER.sub(lambda m: _parameter(m.group(1), parameters, varying), sql).replace("%%", "%")
 
 
 def _parameter(name: str, parameters: dict, varying: Varying) -> str:

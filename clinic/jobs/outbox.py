@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus, WaitlistOffer
-from ..models.inserts import insert_loaded
+from ..models.inserts import insert_rows
 from ..notify.messages import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
@@ -24,17 +24,20 @@ _REMINDED = (Audience.PATIENT, Audience.COMPANION)
 def enqueue_booked(session: Session, consultation: Consultation, now: datetime) -> None:
     """In the booking's transaction: create the meeting, confirm to both sides, plan the reminders.
 
-    By one INSERT, outside the unit of work: every booking pays for it (see `insert_loaded`).
+    By one INSERT, outside the session: every booking pays for it (see `insert_rows`).
     """
     confirmations = [
-        _message(consultation, now, OutboxKind.CONFIRMATION, audience, companion)
+        _values(consultation, now, OutboxKind.CONFIRMATION, audience, companion)
         for audience, companion in mail_recipients(consultation)
     ]
-    insert_loaded(
+    insert_rows(
         session,
-        _message(consultation, now, OutboxKind.MEETING_CREATE),
-        *confirmations,
-        _message(consultation, now, OutboxKind.PLAN_REMINDERS),
+        OutboxMessage,
+        [
+            _values(consultation, now, OutboxKind.MEETING_CREATE),
+            *confirmations,
+            _values(consultation, now, OutboxKind.PLAN_REMINDERS),
+        ],
     )
 
 
@@ -233,13 +236,13 @@ def _add_mails(
 
 
 def _add(session: Session, *parts: Any, **named: Any) -> OutboxMessage:
-    """The message `_message` makes of these parts, added to the session."""
-    message = _message(*parts, **named)
+    """The message of these parts (see `_values`), added to the session."""
+    message = OutboxMessage(**_values(*parts, **named))
     session.add(message)
     return message
 
 
-def _message(
+def _values(
     consultation: Consultation,
     now: datetime,
     kind: OutboxKind,
@@ -248,23 +251,24 @@ def _message(
     due_at: datetime | None = None,
     offset_seconds: int | None = None,
     key: str | None = None,
-) -> OutboxMessage:
+) -> dict[str, Any]:
+    """A pending message's column values, by attribute name."""
     payload = {"sequence": consultation.invite_sequence}
     if companion is not None:
         payload["companion_id"] = companion.id
     if offset_seconds is not None:
         payload["offset_seconds"] = offset_seconds
-    return OutboxMessage(
-        consultation_id=consultation.id,
-        kind=kind,
-        audience=audience,
-        payload=payload,
-        due_at=due_at or now,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        idempotency_key=key or _key(consultation, kind, audience, companion, offset_seconds),
-        created_at=now,
-    )
+    return {
+        "consultation_id": consultation.id,
+        "kind": kind,
+        "audience": audience,
+        "payload": payload,
+        "due_at": due_at or now,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "idempotency_key": key or _key(consultation, kind, audience, companion, offset_seconds),
+        "created_at": now,
+    }
 
 
 def _key(

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, is_dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -28,7 +28,7 @@ from ..models import (
     Patient,
     Service,
 )
-from ..models.inserts import insert_loaded
+from ..models.inserts import insert_loaded, insert_rows
 from ..models.transactions import begin_write, commit_as_written
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
@@ -206,12 +206,12 @@ def _insert(
     # Known to have no companions yet: the mails to enqueue need not ask the database.
     insert_loaded(session, consultation, patient=patient, service=service, companions=[])
     if request.idempotency_key:
-        insert_loaded(
-            session,
-            IdempotencyKey(
-                key=request.idempotency_key, request_hash=fingerprint, consultation_id=consultation.id
-            ),
-        )
+        key = {
+            "key": request.idempotency_key,
+            "request_hash": fingerprint,
+            "consultation_id": consultation.id,
+        }
+        insert_rows(session, IdempotencyKey, [key])
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
         attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
     outbox.enqueue_booked(session, consultation, now)
@@ -266,6 +266,12 @@ _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).
 
 
 def _fingerprint(request: BookingRequest) -> str:
-    fields = asdict(request)
-    fields.pop("idempotency_key")
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    fields = dict(vars(request))
+    del fields["idempotency_key"]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=_plain).encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """For the fingerprint: the details' dataclasses as their fields (as `asdict` gives, without its
+    copying), other values as text."""
+    return vars(value) if is_dataclass(value) else str(value)
