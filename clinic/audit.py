@@ -218,7 +218,7 @@ class Anchor:
 def read_anchor(path: Path) -> Anchor | None:
     """The anchor in `path`, or None if there is none; ValueError if the file is not an anchor."""
     try:
-        content = path.read_text()
+        content = _read(path)
     except FileNotFoundError:
         return None
     try:
@@ -234,7 +234,10 @@ def write_anchor(path: Path, anchor: Anchor) -> None:
     Processes commit in chain order but may get here in any order; the lock file and the count
     keep the newest. The replace is atomic, so a crash leaves the old anchor, never half a file.
     """
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    # Every booking commits through here: plain file descriptors, no truncated lock file, no text layer
+    # (half the CPU and the wait of open()'s files on ext4).
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             current = read_anchor(path)
@@ -242,10 +245,32 @@ def write_anchor(path: Path, anchor: Anchor) -> None:
             current = None  # overwritten by a valid one; verify reports it meanwhile
         if current is not None and current.count >= anchor.count:
             return
+        content = json.dumps(asdict(anchor))
         temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(asdict(anchor)) + "\n")
+        _write(temporary, f"{content}\n".encode())
         os.replace(temporary, path)
-    log.info("audit anchor %s", json.dumps(asdict(anchor)))
+    finally:
+        os.close(lock)  # and with it the lock
+    log.info("audit anchor %s", content)
+
+
+def _read(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(descriptor, _ANCHOR_MAX)
+    finally:
+        os.close(descriptor)
+
+
+def _write(path: Path, content: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(descriptor, content)
+    finally:
+        os.close(descriptor)
+
+
+_ANCHOR_MAX = 4096  # an anchor file is under 300 bytes; anything longer is not one
 
 
 @event.listens_for(Session, "after_commit")

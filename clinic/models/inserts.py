@@ -8,33 +8,36 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 
-def insert_loaded(session: Session, *instances: object, **related: Any) -> None:
-    """INSERT new `instances` of one class by one statement and attach them to the session as if
-    loaded from it.
+def insert_loaded(session: Session, instance: object, **related: Any) -> None:
+    """INSERT a new `instance` by one statement and attach it to the session as if loaded from it.
 
     For writers that run on every request (a booking): the unit of work's flush costs about a
-    millisecond of CPU per row, several times the database's work for it. The rows' columns come back
-    from the INSERT (defaults included), so nothing needs reloading. Set foreign keys as ids;
-    `related` gives relationships already known (e.g. `service=service`), which are set as loaded.
-    Relationships not given load lazily, as on any loaded instance.
+    millisecond of CPU per row, several times the database's work for it. The columns the instance
+    was not given come back from the INSERT (its id and defaults), so nothing needs reloading; those
+    given keep their values, as after a flush. Set foreign keys as ids; `related` gives relationships
+    already known (e.g. `service=service`), which are set as loaded. Relationships not given load
+    lazily, as on any loaded instance.
     """
-    statement, columns = _insert_returning(inspect(instances[0]).mapper)
-    given = [vars(instance) for instance in instances]
-    values = [{column.key: row[key] for key, column in columns.items() if key in row} for row in given]
-    rows = session.connection().execute(statement, values).all()
-    for instance, row in zip(instances, rows, strict=True):
-        # Straight into the instance's dict: make_transient_to_detached commits all of it as loaded.
-        vars(instance).update(zip(columns, row, strict=True))
-        for name, value in related.items():
-            set_committed_value(instance, name, value)
-        make_transient_to_detached(instance)
-        session.add(instance)
+    mapper = inspect(instance).mapper
+    columns = _columns(mapper)
+    given = {key: value for key, value in vars(instance).items() if key in columns}
+    statement, returned = _insert_returning(mapper, frozenset(given))
+    values = {
+        columns[key].key: value for key, value in given.items()
+    }  # an attribute may name its column apart
+    row = session.connection().execute(statement, values).one()
+    # Straight into the instance's dict: make_transient_to_detached commits all of it as loaded.
+    vars(instance).update(zip(returned, row, strict=True))
+    for name, value in related.items():
+        set_committed_value(instance, name, value)
+    make_transient_to_detached(instance)
+    session.add(instance)
 
 
 def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (column values by attribute name) of `model` in the session's transaction, leaving
     the session out of it: for rows nobody reads back in the transaction (a booking's outbox messages).
-    Cheaper again than `insert_loaded`, which builds the instances and reads every column back."""
+    Cheaper again than `insert_loaded`, which builds the instances and reads columns back."""
     session.connection().execute(_plain_insert(model), rows)
 
 
@@ -44,8 +47,14 @@ def _plain_insert(model: type) -> Insert:
 
 
 @cache
-def _insert_returning(mapper: Mapper) -> tuple[Insert, dict[str, Column]]:
-    """The INSERT returning every mapped column, and those columns by attribute name, in its order."""
-    columns = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
-    # Rows come back in the order given, which several rows in one statement do not promise otherwise.
-    return insert(mapper.local_table).returning(*columns.values(), sort_by_parameter_order=True), columns
+def _columns(mapper: Mapper) -> dict[str, Column]:
+    """The mapped columns by attribute name."""
+    return {prop.key: prop.columns[0] for prop in mapper.column_attrs}
+
+
+@cache
+def _insert_returning(mapper: Mapper, given: frozenset[str]) -> tuple[Insert, list[str]]:
+    """The INSERT of the `given` attributes returning the others, and the names of those, in its order."""
+    returned = [key for key in _columns(mapper) if key not in given]
+    statement = insert(mapper.local_table).returning(*(_columns(mapper)[key] for key in returned))
+    return statement, returned
