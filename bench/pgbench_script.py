@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -50,17 +51,37 @@ class Varying:
 
 @contextmanager
 def capture(engine: Engine) -> Iterator[Captured]:
-    """Record every statement and transaction boundary the engine sees inside the block."""
+    """Record every statement and transaction boundary the engine's transactions send inside the block.
+
+    Statements are recorded at psycopg's cursors, so those the app runs on the DB-API cursor itself
+    (clinic.models.driver) are among them.
+    """
     captured = Captured([])
 
-    def statement(_conn, _cursor, sql, parameters, _context, _executemany) -> None:
-        captured.steps.append((sql, parameters))
+    class Recording(psycopg.Cursor):
+        def execute(self, query, params=None, **options):
+            captured.steps.append((query, params))
+            return super().execute(query, params, **options)
+
+        def executemany(self, query, params_seq, **options):
+            captured.steps.append((query, list(params_seq)))
+            return super().executemany(query, captured.steps[-1][1], **options)
+
+    def begin(conn) -> None:
+        captured.steps.append("BEGIN")
+        conn.connection.driver_connection.cursor_factory = Recording
+
+    def end(step: str) -> Callable:
+        def ended(conn) -> None:
+            captured.steps.append(step)
+            conn.connection.driver_connection.cursor_factory = psycopg.Cursor
+
+        return ended
 
     listeners: list[tuple[str, Callable]] = [
-        ("before_cursor_execute", statement),
-        ("begin", lambda _conn: captured.steps.append("BEGIN")),
-        ("commit", lambda _conn: captured.steps.append("COMMIT")),
-        ("rollback", lambda _conn: captured.steps.append("ROLLBACK")),
+        ("begin", begin),
+        ("commit", end("COMMIT")),
+        ("rollback", end("ROLLBACK")),
     ]
     for name, listener in listeners:
         event.listen(engine, name, listener)
@@ -99,6 +120,7 @@ def unique_strings(uuid: str, reference: str, email: str, key: str, audit_hash: 
 def _statement(sql: str, parameters: Any, varying: Varying) -> str:
     if isinstance(parameters, list):
         return _rows_statement(sql, parameters, varying)
+    parameters = parameters or {}  # none, for a statement without any
     if not isinstance(parameters, dict):
         raise ValueError("expected psycopg's named parameters")
     text = " ".join(_filled(sql, parameters, varying).split())

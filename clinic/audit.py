@@ -177,10 +177,14 @@ def _locked_head(session: Session) -> tuple[int, str, str | None]:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         head = connection.exec_driver_sql(_HEAD).first()
-    else:
-        with connection.exec_driver_sql(f"{_LOCK}; {_HEAD}") as locked:
-            locked.cursor.nextset()  # psycopg: the second statement's rows
-            head = locked.cursor.fetchone()
+    else:  # on the DB-API cursor: every booking runs it (see models.driver)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(f"{_LOCK}; {_HEAD}")
+            cursor.nextset()  # psycopg: the second statement's rows
+            head = cursor.fetchone()
+        finally:
+            cursor.close()
     return (head[0], head[1], head[2]) if head else (0, GENESIS, None)
 
 

@@ -28,6 +28,7 @@ from ..models import (
     Patient,
     Service,
 )
+from ..models.driver import driver_rows
 from ..models.inserts import insert_loaded, insert_rows
 from ..models.transactions import begin_write, commit_as_written
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
@@ -250,12 +251,13 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
 
 
 def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:
-    seen = session.connection().execute(_SEEN_KEY, {"key": key}).first()
-    if seen is None:
+    seen = driver_rows(session, _SEEN_KEY, {"key": key})
+    if not seen:
         return None
-    if seen.request_hash != fingerprint:
+    request_hash, consultation_id = seen[0]
+    if request_hash != fingerprint:
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
-    consultation = session.get(Consultation, seen.consultation_id)
+    consultation = session.get(Consultation, consultation_id)
     session.rollback()
     return Booked(consultation, manage_token(keys, consultation), replayed=True)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import ACTIVE_STATUSES, Consultation, Patient, Service
+from ..models.driver import driver_rows
 from ..models.people import email_key
 from ..models.transactions import write_transaction
 from .availability import active_service
@@ -34,7 +35,7 @@ def lock_holder(session: Session, email: str | None) -> None:
     """
     if email is None or session.get_bind().dialect.name != "postgresql":
         return
-    session.connection().execute(_HOLDER_LOCK, {"email_key": email_key(email)})
+    driver_rows(session, _HOLDER_LOCK, {"email_key": email_key(email)})
 
 
 # A 64-bit key hashed in SQL from the address, so the booking benchmark's pgbench twin varies it.

@@ -5,6 +5,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import Clinician, Consultation
+from ..models.driver import driver_rows
 from .errors import ChangeNotAllowed, NotFound
 
 
@@ -16,9 +17,8 @@ def lock_clinicians(session: Session, *clinician_ids: int) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    connection = session.connection()
     for clinician_id in sorted(set(clinician_ids)):
-        connection.execute(_LOCK_CLINICIAN, {"id": clinician_id})
+        driver_rows(session, _LOCK_CLINICIAN, {"id": clinician_id})
 
 
 _LOCK_CLINICIAN = select(Clinician.id).where(Clinician.id == bindparam("id")).with_for_update()

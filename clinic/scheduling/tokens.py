@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from ..keys import derived_key, secret_keys
 from ..links import companion_url, manage_url, offer_url, waitlist_url, walk_in_url
 from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry
+from ..models.driver import driver_rows
 
 # No 0/O, 1/I/L: references are read out over the phone.
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -31,10 +32,10 @@ def new_reference() -> str:
 def unused_reference(session: Session, column: InstrumentedAttribute[str]) -> str:
     """A new reference that no row holds in `column` (a booking's, a waitlist entry's or offer's, a walk-in
     entry's)."""
-    statement, connection = _holder_of(column.class_, column.key), session.connection()
+    statement = _holder_of(column.class_, column.key)
     while True:
         reference = new_reference()
-        if connection.execute(statement, {"reference": reference}).first() is None:
+        if not driver_rows(session, statement, {"reference": reference}):
             return reference
 
 
