@@ -162,6 +162,7 @@ def load_run(engine: Engine, url: str, seconds: float, clients: int, think: floa
         booted = server.worker_rss_mb()
         warm_up = plan_of(server.address, WARM_UP_SECONDS, 0.0)  # each worker compiles its templates
         run_clients(_load_client, warm_up, clients)
+        server.clear_timings()  # the figures are the load run's
         plan = plan_of(server.address, seconds, think)
         outcomes = run_clients(_load_client, plan, clients)
         rss = server.worker_rss_mb()
@@ -311,7 +312,7 @@ def _report_routes(
         by_route[route].append(elapsed)
     hello = _percentiles(by_route["hello"])
     print(f"  {'route':<15} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/hello':>10}", end="")
-    print(f" {'target':>7} {'in worker: wall ms':>19} {'CPU ms':>7}")
+    print(f" {'target':>7} {'in worker: wall ms, p95':>24} {'CPU ms':>7}")
     for route, target in ROUTES.items():
         times = by_route.get(route)
         if not times:
@@ -319,11 +320,12 @@ def _report_routes(
         p50, p95, p99 = _percentiles(times)
         inside = worker_times.get(route, [])
         wall = statistics.mean(w for w, _ in inside) * 1000 if inside else 0.0
+        wall_p95 = _percentiles([w for w, _ in inside])[1] * 1000
         cpu = statistics.mean(c for _, c in inside) * 1000 if inside else 0.0
         ratio = p95 / hello[1]
         print(
             f"  {route:<15} {len(times) / seconds:7.1f} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p99 * 1000:8.1f}"
-            f" {ratio:9.2f}× {f'≤ {target}×' if target else '':>7} {wall:19.1f} {cpu:7.1f}"
+            f" {ratio:9.2f}× {f'≤ {target}×' if target else '':>7} {wall:16.1f}, {wall_p95:6.1f} {cpu:7.1f}"
         )
         emit(BENCH, f"{route} requests/s", len(times) / seconds, None, "requests/s", None)
         if route != "hello":
@@ -566,6 +568,10 @@ class Server:
             kb = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
             sizes.append(kb / 1024)
         return sizes
+
+    def clear_timings(self) -> None:
+        for file in self.timings.glob("worker-*.txt"):
+            file.unlink()  # each worker opens its file anew for every request
 
     def worker_timings(self) -> dict[str, list[tuple[float, float]]]:
         """(wall, CPU) seconds per request inside the workers, by route (bench/served.py writes them)."""

@@ -12,6 +12,7 @@ scenarios are those of tests/test_worker_faults.py (tests/fakes/reminders.py).
 """
 
 import argparse
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,13 @@ def _report_drain(name: str, workers: int, number: int, reminders: int, run: Run
         f"exactly once: {_yes(delivery.exactly_once)}; "
         f"{run.seconds:.2f} s, {reminders / run.seconds:.0f} mails/s"
     )
+    if run.cpu is not None:
+        cores = run.cpu.machine / run.seconds
+        print(
+            f"{'':<10} CPU per mail: workers {run.cpu.workers / reminders * 1000:.1f} ms, SMTP server "
+            f"{run.cpu.here / reminders * 1000:.1f} ms, machine {run.cpu.machine / reminders * 1000:.1f} ms; "
+            f"machine busy {cores:.2f} of {os.cpu_count()} cores (stolen {run.cpu.stolen / run.seconds:.2f})"
+        )
 
 
 def _kills(name: str, engine: Engine, folder: Path, reminders: int, runs: int) -> None:

@@ -2,12 +2,13 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from clinic.scheduling.lifecycle import reschedule
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.reminders import seed_due_reminders
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -175,3 +177,36 @@ def test_the_postgres_claim_skips_rows_that_other_workers_are_claiming():
 def test_retry_delay_is_capped_exponential_backoff_with_full_jitter(attempts, rand, retry_after, expected):
     base, cap = timedelta(seconds=15), timedelta(seconds=900)
     assert retry_delay(attempts, base, cap, retry_after, rand=lambda: rand) == expected
+
+
+def test_a_claim_reads_its_batch_off_the_index_however_many_are_due_or_just_done(session):
+    """A backlog (every reminder of 08:00 due at once) must not make each claim sort all of it: the due
+    index ends with the claim's tie-break, so the batch comes off it in order, and the claim stops there.
+    Nor may the many just finished slow the check of what a due message waits for: it probes the
+    consultation's unfinished messages only."""
+    now = datetime.now(UTC)
+    seed_due_reminders(session.get_bind(), 300, now)
+    with session.begin():
+        session.execute(update(OutboxMessage).values(status=OutboxStatus.DONE))
+    seed_due_reminders(session.get_bind(), 300, now)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE outbox_message")
+        # As a worker's prepared claim runs after its first five: planned without the values bound.
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN (FORMAT JSON) "
+
+    def explained(_conn, _cursor, statement, parameters, _context, _many):
+        return explain + statement, parameters
+
+    event.listen(connection, "before_cursor_execute", explained, retval=True)
+    try:
+        rows = connection.execute(_claimable(), {"claim_now": now, "claim_limit": 20}).all()
+    finally:
+        event.remove(connection, "before_cursor_execute", explained)
+    session.rollback()
+
+    plan = json.dumps([list(row) for row in rows], default=str)
+    assert "ix_outbox_message_status_due" in plan and "ix_outbox_message_unfinished" in plan
+    # No sort of the due rows, full or incremental (PostgreSQL's, over rows due at the same time).
+    assert "TEMP B-TREE" not in plan and 'Sort"' not in plan and "Seq Scan" not in plan

@@ -63,7 +63,9 @@ def _claimable():
     waiting = exists().where(
         earlier.consultation_id == due.consultation_id,
         earlier.id < due.id,
-        earlier.status.in_(UNFINISHED),
+        # In the SQL text, as the partial index ix_outbox_message_unfinished names them: a plan must see
+        # they match to use it, and a prepared statement's generic plan does not see bound values.
+        earlier.status.in_(bindparam("unfinished", list(UNFINISHED), expanding=True, literal_execute=True)),
         goes_first,
     )
     return (

@@ -252,7 +252,7 @@ def _values(
     offset_seconds: int | None = None,
     key: str | None = None,
 ) -> dict[str, Any]:
-    """A pending message's column values, by attribute name."""
+    """A pending message's values, by name (its attributes and columns are named alike)."""
     payload = {"sequence": consultation.invite_sequence}
     if companion is not None:
         payload["companion_id"] = companion.id

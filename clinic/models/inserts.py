@@ -35,7 +35,7 @@ def insert_loaded(session: Session, instance: object, **related: Any) -> None:
 
 
 def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
-    """INSERT `rows` (column values by attribute name) of `model` in the session's transaction, leaving
+    """INSERT `rows` (values by column name) into `model`'s table in the session's transaction, leaving
     the session out of it: for rows nobody reads back in the transaction (a booking's outbox messages).
     Cheaper again than `insert_loaded`, which builds the instances and reads columns back."""
     session.connection().execute(_plain_insert(model), rows)

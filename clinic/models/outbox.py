@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
@@ -34,6 +34,9 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+_UNFINISHED_SQL = "status IN ('pending', 'running')"
+
+
 class OutboxMessage(Base):
     """One side effect to run at or after `due_at`; `payload` holds ids and numbers, never personal data."""
 
@@ -60,7 +63,19 @@ class OutboxMessage(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_outbox_message_status_due", "status", "due_at"),)
+    # For the claim (migration 0016): the due index ends with id, the claim's tie-break, so a claim reads
+    # its batch off it in order; the unfinished messages of a consultation, which a due one may wait for,
+    # have an index of their own, a probe of a row or two however much has been done or updated.
+    __table_args__ = (
+        Index("ix_outbox_message_status_due", "status", "due_at", "id"),
+        Index(
+            "ix_outbox_message_unfinished",
+            "consultation_id",
+            "id",
+            postgresql_where=text(_UNFINISHED_SQL),
+            sqlite_where=text(_UNFINISHED_SQL),
+        ),
+    )
 
 
 class WorkerHeartbeat(Base):

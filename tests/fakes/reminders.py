@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime, timedelta
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -230,6 +230,34 @@ class Run:
     per_worker: dict[int, int]  # worker pid → reminders it finished (outbox_message.claimed_by)
     seconds: float  # until the outbox was drained: from the reminders falling due, or from the first start
     killed_after: int | None = None  # mails the server had when the worker was killed
+    cpu: "CPU | None" = None  # spent during the drain (drain_with_workers)
+
+
+@dataclass(frozen=True)
+class CPU:
+    """CPU seconds spent over a span of time, by whom: what limits a drain on one machine."""
+
+    workers: float  # the worker processes
+    here: float  # this process: the SMTP server receiving every mail, and the polling
+    machine: float  # every process of the machine, the database server's included
+    stolen: float  # the hypervisor's, from this machine's cores
+
+    def __sub__(self, before: "CPU") -> "CPU":
+        return CPU(*(now - then for now, then in zip(astuple(self), astuple(before), strict=True)))
+
+
+def cpu_now(pids: list[int]) -> CPU:
+    """The CPU seconds used so far by the processes `pids`, by this one, and by the machine (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    workers = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        workers += int(fields[11]) + int(fields[12])  # utime, stime
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    busy = user + nice + system + irq + softirq
+    return CPU(workers / tick, time.process_time(), busy / tick, steal / tick)
 
 
 def drain_with_workers(
@@ -241,10 +269,10 @@ def drain_with_workers(
         started = [start() for _ in range(workers)]
         _wait_until(lambda: _registered(engine) >= {worker.pid for worker in started}, timeout, started)
         expected = seed_due_reminders(engine, count, utcnow())
-        due = time.monotonic()
+        due, before = time.monotonic(), cpu_now([worker.pid for worker in started])
         _wait_until(lambda: _unfinished(engine) == 0, timeout, started)
-        seconds = time.monotonic() - due
-        return Run(tally(expected, list(smtp.received)), _per_worker(engine, started), seconds)
+        seconds, cpu = time.monotonic() - due, cpu_now([worker.pid for worker in started]) - before
+        return Run(tally(expected, list(smtp.received)), _per_worker(engine, started), seconds, cpu=cpu)
 
 
 def kill_and_restart(
