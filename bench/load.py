@@ -9,7 +9,8 @@ requested by the same clients, interleaved with the pages. Limits are off (CLINI
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
 GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
 random) before the next, as people do: without it, 50 clients saturate a 2-core server, every route
-waits in the same queue, and each p95 measures that queue rather than the route.
+waits in the same queue, and each p95 measures that queue rather than the route. For the same reason each
+client starts at a random moment of its first `--think` seconds, not all on one instant.
 
 Then the race: `--race-attempts` bookings through the API from the same clients, aimed at 500 targets
 (three services of 30, 45 and 60 minutes, so targets overlap; named clinicians and "first available"
@@ -259,6 +260,10 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
 
     def read_page() -> None:
         clock.sleep(plan.think * rng.uniform(0.5, 1.5))
+
+    # People arrive one by one: 50 clients starting on the same instant would send their first pages
+    # together, and those queued behind each other made the p95 of the routes each visit starts with.
+    clock.sleep(rng.uniform(0, plan.think))
 
     while clock.perf_counter() < deadline:
         browser.get("hello", HELLO_PATH)
