@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from .keys import derived_key, secret_keys
 from .models import AuditEvent
+from .models.driver import driver_cursor
 
 GENESIS = "0" * 64
 UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
@@ -178,13 +179,10 @@ def _locked_head(session: Session) -> tuple[int, str, str | None]:
     if connection.dialect.name != "postgresql":
         head = connection.exec_driver_sql(_HEAD).first()
     else:  # on the DB-API cursor: every booking runs it (see models.driver)
-        cursor = connection.connection.cursor()
-        try:
+        with driver_cursor(session) as cursor:
             cursor.execute(f"{_LOCK}; {_HEAD}")
             cursor.nextset()  # psycopg: the second statement's rows
             head = cursor.fetchone()
-        finally:
-            cursor.close()
     return (head[0], head[1], head[2]) if head else (0, GENESIS, None)
 
 

@@ -12,12 +12,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from ..models import OutboxKind, OutboxMessage, OutboxStatus
+from ..models.outbox import UNFINISHED
 from ..models.transactions import write_transaction
 
 # Messages that make or change the meeting link: everything after them needs their result.
 LINK_CHANGES = (OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)
 CHANGE_MAILS = (OutboxKind.CONFIRMATION, OutboxKind.UPDATE, OutboxKind.CANCELLATION)
-UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
 # Messages that wait for nothing of their consultation's: planning, and the waitlist's, which are about
 # the time it freed (an offer must not wait for the provider to move the meeting away from it).
 INDEPENDENT = (

@@ -6,7 +6,8 @@ database spends on it. Only for statements whose parameters and columns the driv
 they are (text and integers): no type of ours converts them here.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -17,12 +18,18 @@ from sqlalchemy.orm import Session
 
 def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[str, Any]) -> list[tuple]:
     """The rows `statement` returns (none for one that returns none), run in the session's transaction."""
-    connection = session.connection()
-    sql, order = _driver_sql(statement, connection.dialect)
-    cursor = connection.connection.cursor()
-    try:
+    sql, order = _driver_sql(statement, session.get_bind().dialect)
+    with driver_cursor(session) as cursor:
         cursor.execute(sql, parameters if order is None else [parameters[name] for name in order])
         return cursor.fetchall() if cursor.description else []
+
+
+@contextmanager
+def driver_cursor(session: Session) -> Iterator[Any]:
+    """A DB-API cursor of the session's transaction, closed after the block."""
+    cursor = session.connection().connection.cursor()
+    try:
+        yield cursor
     finally:
         cursor.close()
 

@@ -22,9 +22,8 @@ def insert_loaded(session: Session, instance: object, **related: Any) -> None:
     columns = _columns(mapper)
     given = {key: value for key, value in vars(instance).items() if key in columns}
     statement, returned = _insert_returning(mapper, frozenset(given))
-    values = {
-        columns[key].key: value for key, value in given.items()
-    }  # an attribute may name its column apart
+    # By column name: an attribute may name its column apart (link_seed, manage_token_hash).
+    values = {columns[key].key: value for key, value in given.items()}
     row = session.connection().execute(statement, values).one()
     # Straight into the instance's dict: make_transient_to_detached commits all of it as loaded.
     vars(instance).update(zip(returned, row, strict=True))

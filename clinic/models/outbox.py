@@ -34,7 +34,8 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-_UNFINISHED_SQL = "status IN ('pending', 'running')"
+UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
+_UNFINISHED_SQL = f"status IN ({', '.join(repr(status.value) for status in UNFINISHED)})"
 
 
 class OutboxMessage(Base):
