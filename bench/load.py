@@ -5,7 +5,9 @@
 
 The app runs under gunicorn with the repo's gunicorn.conf.py (workers as processes), served through
 bench/served.py, which adds a hello-world route: the baseline each page's latency is compared with,
-requested by the same clients, interleaved with the pages. Limits are off (CLINIC_RATELIMIT_ENABLED=false).
+requested by the same clients, interleaved with the pages. Beside it the app's /healthz, which goes through
+Flask and the app's hooks without touching the database: how much of a page's latency the framework takes.
+Limits are off (CLINIC_RATELIMIT_ENABLED=false).
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
 GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
 random) before the next, as people do: without it, 50 clients saturate a 2-core server, every route
@@ -72,6 +74,7 @@ RACE_CLINICIANS = 5
 # Figure and target (p95 ratio to hello) per route; None: measured, no target.
 ROUTES = {
     "hello": None,
+    "/healthz": None,  # the app's own constant answer: Flask, its hooks and headers, no database
     "/book/time": 3.0,
     "/api/v1/slots": 3.0,
     "/schedule": 3.0,
@@ -265,8 +268,12 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
     # together, and those queued behind each other made the p95 of the routes each visit starts with.
     clock.sleep(rng.uniform(0, plan.think))
 
-    while clock.perf_counter() < deadline:
+    def baselines() -> None:
         browser.get("hello", HELLO_PATH)
+        browser.get("/healthz", "/healthz")
+
+    while clock.perf_counter() < deadline:
+        baselines()
         if staff:
             browser.get("/schedule", "/schedule/", {"date": plan.schedule_day.isoformat()})
             read_page()
@@ -281,7 +288,7 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
         page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
         browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
         read_page()
-        browser.get("hello", HELLO_PATH)
+        baselines()
         if found and found["slots"]:
             slot = rng.choice(found["slots"])
             bookings += 1
