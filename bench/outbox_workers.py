@@ -67,8 +67,9 @@ def _report_drain(name: str, workers: int, number: int, reminders: int, run: Run
     if run.cpu is not None:
         cores = run.cpu.machine / run.seconds
         print(
-            f"{'':<10} CPU per mail: workers {run.cpu.workers / reminders * 1000:.1f} ms, SMTP server "
-            f"{run.cpu.here / reminders * 1000:.1f} ms, machine {run.cpu.machine / reminders * 1000:.1f} ms; "
+            f"{'':<10} CPU per mail: workers {run.cpu.workers / reminders * 1000:.1f} ms, SMTP servers "
+            f"{run.cpu.servers / reminders * 1000:.1f} ms, polling {run.cpu.here / reminders * 1000:.2f} ms,"
+            f" machine {run.cpu.machine / reminders * 1000:.1f} ms; "
             f"machine busy {cores:.2f} of {os.cpu_count()} cores (stolen {run.cpu.stolen / run.seconds:.2f})"
         )
 

@@ -1,4 +1,4 @@
-"""Due reminders in bulk, drained by real `flask clinic worker` processes into the fake SMTP server.
+"""Due reminders in bulk, drained by real `flask clinic worker` processes into fake SMTP servers.
 
 The one home of the worker fault proofs: `tests/test_worker_faults.py` asserts on what these
 scenarios return and `bench/outbox_workers.py` prints it. Workers run on the real clock, so the
@@ -37,7 +37,7 @@ from clinic.models import (
     utcnow,
 )
 
-from .smtp import FakeSMTPServer, Received
+from .smtp import FakeSMTPServer, Received, SMTPServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "clinic.example"  # the INVITE_DOMAIN the workers use: Message-IDs are made with it
@@ -181,7 +181,13 @@ def tally(expected: dict[str, str], received: list[Received]) -> Delivery:
 class WorkerProcess:
     """One `flask --app wsgi clinic worker` process on `database_url`, mailing to `smtp`; logs to a file."""
 
-    def __init__(self, database_url: str, smtp: FakeSMTPServer, folder: Path, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        smtp: FakeSMTPServer | SMTPServerProcess,
+        folder: Path,
+        lease_seconds: float,
+    ) -> None:
         env = {
             **os.environ,
             "CLINIC_ENV": "testing",
@@ -238,7 +244,8 @@ class CPU:
     """CPU seconds spent over a span of time, by whom: what limits a drain on one machine."""
 
     workers: float  # the worker processes
-    here: float  # this process: the SMTP server receiving every mail, and the polling
+    servers: float  # the SMTP servers' processes, receiving every mail
+    here: float  # this process: the polling
     machine: float  # every process of the machine, the database server's included
     stolen: float  # the hypervisor's, from this machine's cores
 
@@ -246,18 +253,24 @@ class CPU:
         return CPU(*(now - then for now, then in zip(astuple(self), astuple(before), strict=True)))
 
 
-def cpu_now(pids: list[int]) -> CPU:
-    """The CPU seconds used so far by the processes `pids`, by this one, and by the machine (Linux /proc)."""
+def cpu_now(workers: list[int], servers: list[int]) -> CPU:
+    """The CPU seconds used so far by the processes `workers` and `servers`, by this one, and by the
+    machine (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    workers = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        workers += int(fields[11]) + int(fields[12])  # utime, stime
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(
         int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
     )
     busy = user + nice + system + irq + softirq
-    return CPU(workers / tick, time.process_time(), busy / tick, steal / tick)
+    return CPU(_ticks(workers) / tick, _ticks(servers) / tick, time.process_time(), busy / tick, steal / tick)
+
+
+def _ticks(pids: list[int]) -> int:
+    """User and system clock ticks of the processes `pids` so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
 
 
 def drain_with_workers(
@@ -265,14 +278,14 @@ def drain_with_workers(
 ) -> Run:
     """`workers` workers side by side (PostgreSQL: SQLite runs one) drain `count` reminders that fall due
     at once, after every worker has started: `seconds` is the drain alone, without process start-up."""
-    with _scenario(database_url, folder, lease_seconds=120) as (smtp, start):
-        started = [start() for _ in range(workers)]
+    with _scenario(database_url, folder, lease_seconds=120) as relays:
+        started = [relays.start() for _ in range(workers)]
         _wait_until(lambda: _registered(engine) >= {worker.pid for worker in started}, timeout, started)
         expected = seed_due_reminders(engine, count, utcnow())
-        due, before = time.monotonic(), cpu_now([worker.pid for worker in started])
+        due, before = time.monotonic(), relays.cpu()
         _wait_until(lambda: _unfinished(engine) == 0, timeout, started)
-        seconds, cpu = time.monotonic() - due, cpu_now([worker.pid for worker in started]) - before
-        return Run(tally(expected, list(smtp.received)), _per_worker(engine, started), seconds, cpu=cpu)
+        seconds, cpu = time.monotonic() - due, relays.cpu() - before
+        return Run(tally(expected, relays.received()), _per_worker(engine, started), seconds, cpu=cpu)
 
 
 def kill_and_restart(
@@ -283,38 +296,61 @@ def kill_and_restart(
     The killed worker's claimed batch comes back when its lease of `lease_seconds` runs out.
     """
     expected = seed_due_reminders(engine, count, utcnow())
-    with _scenario(database_url, folder, lease_seconds) as (smtp, start):
+    with _scenario(database_url, folder, lease_seconds) as relays:
         started = time.monotonic()
-        first = start()
-        _wait_until(lambda: len(smtp.received) >= count // 3, timeout, [first])
+        first = relays.start()
+        _wait_until(lambda: relays.count() >= count // 3, timeout, [first])
         first.kill()
-        killed_after = len(smtp.received)
-        second = start()
+        killed_after = relays.count()
+        second = relays.start()
         _wait_until(lambda: _unfinished(engine) == 0, timeout, [first, second])
         seconds = time.monotonic() - started
-        delivery = tally(expected, list(smtp.received))
+        delivery = tally(expected, relays.received())
         return Run(delivery, _per_worker(engine, [first, second]), seconds, killed_after)
 
 
-@contextmanager
-def _scenario(
-    database_url: str, folder: Path, lease_seconds: float
-) -> Iterator[tuple[FakeSMTPServer, Callable[[], WorkerProcess]]]:
-    """A fresh SMTP server and a way to start workers against it; every worker is stopped at the end."""
-    smtp = FakeSMTPServer()
-    smtp.start()
-    started: list[WorkerProcess] = []
+class _Relays:
+    """Workers started on demand, each mailing an SMTP server process of its own, as workers on several
+    machines mail their own relays: one server for all would queue each worker's mail behind the
+    others', and its share of the machine would count against the workers."""
 
-    def start() -> WorkerProcess:
-        started.append(WorkerProcess(database_url, smtp, folder, lease_seconds))
-        return started[-1]
+    def __init__(self, database_url: str, folder: Path, lease_seconds: float) -> None:
+        self.database_url, self.folder, self.lease_seconds = database_url, folder, lease_seconds
+        self.workers: list[WorkerProcess] = []
+        self.servers: list[SMTPServerProcess] = []
 
-    try:
-        yield smtp, start
-    finally:
-        for worker in started:
+    def start(self) -> WorkerProcess:
+        self.servers.append(SMTPServerProcess())
+        self.workers.append(
+            WorkerProcess(self.database_url, self.servers[-1], self.folder, self.lease_seconds)
+        )
+        return self.workers[-1]
+
+    def count(self) -> int:
+        """Mails the servers accepted so far."""
+        return sum(server.count for server in self.servers)
+
+    def cpu(self) -> CPU:
+        return cpu_now([worker.pid for worker in self.workers], [server.pid for server in self.servers])
+
+    def received(self) -> list[Received]:
+        """Every mail that arrived; the servers stop."""
+        return [mail for server in self.servers for mail in server.stop()]
+
+    def stop(self) -> None:
+        for worker in self.workers:
             worker.stop()
-        smtp.stop()
+        self.received()
+
+
+@contextmanager
+def _scenario(database_url: str, folder: Path, lease_seconds: float) -> Iterator[_Relays]:
+    """Workers and their SMTP servers to start; every one is stopped at the end."""
+    relays = _Relays(database_url, folder, lease_seconds)
+    try:
+        yield relays
+    finally:
+        relays.stop()
 
 
 def _unfinished(engine: Engine) -> int:

@@ -4,6 +4,7 @@ Use the `smtp_server` fixture; `tls_certificate` gives a throwaway self-signed c
 STARTTLS and implicit-TLS servers built with `FakeSMTPServer(...)`.
 """
 
+import multiprocessing
 import shutil
 import socket
 import ssl
@@ -99,10 +100,11 @@ class FakeSMTPServer:
         login: tuple[str, str] | None = None,
         idle_timeout: float = 300,
         smtputf8: bool = False,
+        handler: RecordingHandler | None = None,
     ) -> None:
         self.host = HOST
         self.port = _free_port()
-        self.handler = RecordingHandler()
+        self.handler = handler or RecordingHandler()
         self._running = False
         options: dict[str, Any] = {"timeout": idle_timeout, "enable_SMTPUTF8": smtputf8}
         if tls_context is not None:
@@ -169,6 +171,63 @@ class FakeSMTPServer:
                 raise TimeoutError(f"no such mail within {timeout} s among {len(arrived)} received")
             checked = len(arrived)
             time.sleep(0.1)
+
+
+class SMTPServerProcess:
+    """A plain FakeSMTPServer in a process of its own, for mail sent as fast as other processes can.
+
+    In the test's process the server shares one interpreter lock with whatever else runs there, and
+    every sender's mail queues for the one thread that serves them all; here it does not. `count` is
+    live; what arrived comes back when the server stops.
+    """
+
+    def __init__(self) -> None:
+        processes = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
+        self._count = processes.RawValue("l", 0)
+        self._commands, theirs = processes.Pipe()
+        self._process = processes.Process(target=_serve, args=(theirs, self._count), daemon=True)
+        self._process.start()
+        self.host, self.port = HOST, self._commands.recv()
+        self._received: list[Received] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def count(self) -> int:
+        """Messages accepted so far."""
+        return self._count.value
+
+    def stop(self) -> list[Received]:
+        """Stop listening; every message it accepted, in order. Stopping twice is harmless."""
+        if self._received is None:
+            self._commands.send("stop")
+            self._received = self._commands.recv()
+            self._process.join()
+        return self._received
+
+
+class _CountingHandler(RecordingHandler):
+    def __init__(self, count) -> None:
+        super().__init__()
+        self.count = count
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        before = len(self.received)
+        reply = await super().handle_DATA(server, session, envelope)
+        self.count.value += len(self.received) - before
+        return reply
+
+
+def _serve(commands, count) -> None:
+    """SMTPServerProcess's side: serve until told to stop, then hand back what arrived."""
+    server = FakeSMTPServer(handler=_CountingHandler(count))
+    server.start()
+    commands.send(server.port)
+    commands.recv()
+    server.stop()
+    commands.send(server.received)
 
 
 @pytest.fixture
