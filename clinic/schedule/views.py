@@ -33,26 +33,26 @@ from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
+from .cells import ConsultationActions, status_badge
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
-bp.add_app_template_global(forms.STATUS_LABELS, "status_labels")
-bp.add_app_template_global(forms.ACTION_LABELS, "action_labels")
+bp.add_app_template_global(status_badge)
+bp.add_app_template_global(ConsultationActions, "consultation_actions")
 staff_only(bp)
 
 
 @bp.get("/")
 def day() -> ResponseReturnValue:
     query, scope, tz = _schedule()
-    shown = query.chosen_day(_today(tz))
-    moment = _moment()
-    agenda = day_agenda(db.session, current_staff(), scope, shown, tz, moment)
+    staff, shown, moment = current_staff(), query.chosen_day(_today(tz)), _moment()
     page = render_template(
         "schedule/day.html",
         query=query,
         scope=scope,
-        agenda=agenda,
+        own_schedule=scope.is_own(staff),
+        agenda=day_agenda(db.session, staff, scope, shown, tz, moment),
         moment=moment,
-        walk_ins=queues_on_duty(db.session, current_staff(), moment.instant),
+        walk_ins=queues_on_duty(db.session, staff, moment.instant),
         **_around(shown, timedelta(days=1)),
         **_choices(scope),
     )

@@ -44,6 +44,10 @@ class Scope:
         """A clinician's schedule is in their zone; a department's in the hospital's (None)."""
         return self.clinician.time_zone if self.clinician else None
 
+    def is_own(self, viewer: StaffMember) -> bool:
+        """Whether this is `viewer`'s own schedule: they are its clinician."""
+        return self.clinician is not None and self.clinician.id == viewer.clinician_id
+
 
 def schedule_scope(
     session: Session, viewer: StaffMember, department_id: int | None = None, clinician_id: int | None = None

@@ -1,0 +1,105 @@
+"""The parts of a consultation's row that the schedule pages draw in Python: its status badge and what staff
+can do with it (start the call, change its status, open its notes or details). Template globals.
+
+Written in Python rather than as Jinja macros, as clinic/booking/radio.py is, because the day's schedule
+draws them on every row: the macros and their url_for calls cost more than the rest of the page.
+"""
+
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
+
+from ..auth.access import current_staff
+from ..booking.calendar import local_time
+from ..models import Consultation, ConsultationStatus
+from ..notes.access import may_access
+from ..notes.settings import notes_settings
+from ..scheduling.agenda import Moment, Row
+from .forms import ACTION_LABELS, STATUS_LABELS
+
+# Any id the `id` converter accepts: an address is built once with it, and each row's id put in its place.
+_ANY_ID = 2**31 - 1
+
+
+class IdAddress:
+    """An endpoint's address for any consultation: one url_for per page instead of one per row."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._before, _, self._after = url_for(endpoint, consultation_id=_ANY_ID).rpartition(str(_ANY_ID))
+
+    def __call__(self, consultation_id: int) -> str:
+        return f"{self._before}{consultation_id}{self._after}"
+
+
+def status_badge(consultation: Consultation, tz: ZoneInfo) -> Markup:
+    """The status as a badge; an arrived patient is "Waiting since 10:02"."""
+    status = consultation.status
+    arrived_at = consultation.arrived_at if status is ConsultationStatus.ARRIVED else None
+    since = f" since {arrived_at.astimezone(tz):%H:%M}" if arrived_at else ""
+    return Markup(
+        f'<span class="status-badge status-{escape(status.value)}" data-status>'
+        f"{escape(STATUS_LABELS[status])}{since}</span>"
+    )
+
+
+class ConsultationActions:
+    """Draws the actions of each consultation on one page, for the signed-in staff member at one moment;
+    `back` is where a status change returns to, `compact` adds a link to the consultation's own page.
+
+    What every row shares (the addresses, the viewer, the notes rule's roles) is worked out once.
+    """
+
+    def __init__(self, moment: Moment, back: str, compact: bool = True) -> None:
+        self._moment, self._back, self._compact = moment, escape(back), compact
+        self._viewer = current_staff()
+        self._notes_roles = notes_settings(current_app).granted_roles
+        self._start = IdAddress("schedule.start")
+        self._change_status = IdAddress("schedule.change_status")
+        self._notes = IdAddress("notes.show")
+        self.details = IdAddress("schedule.consultation")
+
+    def __call__(self, row: Row) -> Markup:
+        """The actions of `row`'s consultation, as a block of forms and links."""
+        c, name = row.consultation, escape(row.consultation.patient.name)
+        parts = [self._call(c)] if row.may_start else []
+        parts += [self._status_form(c.id, status, name) for status in sorted(row.actions)]
+        if may_access(self._viewer, c, self._notes_roles):
+            href = escape(self._notes(c.id))
+            parts.append(f'<a href="{href}" aria-label="Notes on {name}\'s consultation">Notes</a>')
+        if self._compact:
+            href = escape(self.details(c.id))
+            parts.append(f'<a href="{href}" aria-label="Details of {name}\'s consultation">Details</a>')
+        shown = "\n  ".join(part for part in parts if part)
+        return Markup(f'<div class="row-actions">\n  {shown}\n</div>')
+
+    def _call(self, c: Consultation) -> str:
+        """Starting (or rejoining) the call while its window is open; before, when it opens."""
+        window, now = self._moment.window, self._moment.instant
+        if window.is_open(c, now):
+            label = "Rejoin call" if c.status is ConsultationStatus.IN_PROGRESS else "Start call"
+            return (
+                f'<form method="post" action="{escape(self._start(c.id))}" target="_blank">'
+                f'{self._csrf_field}<button type="submit" class="button-small">{label}</button></form>'
+            )
+        opens_at = window.opens_at(c)
+        if now < opens_at:
+            return f'<p class="hint">Call opens {escape(local_time(opens_at, c.clinician.time_zone))}</p>'
+        return ""
+
+    def _status_form(self, consultation_id: int, status: ConsultationStatus, name: Markup) -> str:
+        action, label = escape(self._change_status(consultation_id)), escape(ACTION_LABELS[status])
+        return (
+            f'<form method="post" action="{action}">{self._csrf_field}'
+            f'<input type="hidden" name="status" value="{escape(status.value)}">'
+            f'<input type="hidden" name="next" value="{self._back}">'
+            f'<button type="submit" class="button-small button-secondary" aria-label="{label}: {name}">'
+            f"{label}</button></form>"
+        )
+
+    @cached_property
+    def _csrf_field(self) -> str:
+        # Asked for on the first form drawn, as the macro did: a page with no form starts no token.
+        return f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">'
