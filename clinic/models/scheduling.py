@@ -2,6 +2,7 @@
 
 import enum
 from datetime import date, datetime, time
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,6 +73,23 @@ class ConsultationStatus(enum.StrEnum):
 # Every status but cancelled keeps the clinician's time taken.
 ACTIVE_STATUSES = tuple(s for s in ConsultationStatus if s is not ConsultationStatus.CANCELLED)
 _ACTIVE_SQL = "status <> 'cancelled'"
+
+
+class ConsultationFacts(Protocol):
+    """What the rules read of a consultation (whose, when, its status): the entity, or a schedule's row
+    of its columns (scheduling.agenda.Listed)."""
+
+    @property
+    def status(self) -> ConsultationStatus: ...
+
+    @property
+    def clinician_id(self) -> int: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def ends_at(self) -> datetime: ...
 
 
 class ConsentMethod(enum.StrEnum):

@@ -7,7 +7,7 @@ that does not exist, so the answer tells them nothing.
 
 from sqlalchemy.orm import Session
 
-from ..models import Consultation, StaffRole
+from ..models import Consultation, ConsultationFacts, StaffRole
 from ..staff.members import StaffMember
 from .errors import NoteNotFound
 
@@ -28,7 +28,9 @@ def granted_roles(setting: str | None) -> frozenset[StaffRole]:
     return frozenset(StaffRole(name) for name in names)
 
 
-def may_access(requester: StaffMember, consultation: Consultation, granted: frozenset[StaffRole]) -> bool:
+def may_access(
+    requester: StaffMember, consultation: ConsultationFacts, granted: frozenset[StaffRole]
+) -> bool:
     """Whether `requester` may read and write `consultation`'s notes."""
     if requester.role is StaffRole.RECEPTION:
         return False

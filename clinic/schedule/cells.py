@@ -17,7 +17,7 @@ from ..booking.calendar import local_time
 from ..models import Consultation, ConsultationStatus
 from ..notes.access import may_access
 from ..notes.settings import notes_settings
-from ..scheduling.agenda import Moment, Row
+from ..scheduling.agenda import Listed, Moment, Row
 from .forms import ACTION_LABELS, STATUS_LABELS
 
 # Any id the `id` converter accepts: an address is built once with it, and each row's id put in its place.
@@ -34,7 +34,7 @@ class IdAddress:
         return f"{self._before}{consultation_id}{self._after}"
 
 
-def status_badge(consultation: Consultation, tz: ZoneInfo) -> Markup:
+def status_badge(consultation: Consultation | Listed, tz: ZoneInfo) -> Markup:
     """The status as a badge; an arrived patient is "Waiting since 10:02"."""
     status = consultation.status
     arrived_at = consultation.arrived_at if status is ConsultationStatus.ARRIVED else None
@@ -63,7 +63,7 @@ class ConsultationActions:
 
     def __call__(self, row: Row) -> Markup:
         """The actions of `row`'s consultation, as a block of forms and links."""
-        c, name = row.consultation, escape(row.consultation.patient.name)
+        c, name = row.consultation, escape(row.consultation.patient_name)
         parts = [self._call(c)] if row.may_start else []
         parts += [self._status_form(c.id, status, name) for status in sorted(row.actions)]
         if may_access(self._viewer, c, self._notes_roles):
@@ -75,7 +75,7 @@ class ConsultationActions:
         shown = "\n  ".join(part for part in parts if part)
         return Markup(f'<div class="row-actions">\n  {shown}\n</div>')
 
-    def _call(self, c: Consultation) -> str:
+    def _call(self, c: Listed) -> str:
         """Starting (or rejoining) the call while its window is open; before, when it opens."""
         window, now = self._moment.window, self._moment.instant
         if window.is_open(c, now):
@@ -86,7 +86,7 @@ class ConsultationActions:
             )
         opens_at = window.opens_at(c)
         if now < opens_at:
-            return f'<p class="hint">Call opens {escape(local_time(opens_at, c.clinician.time_zone))}</p>'
+            return f'<p class="hint">Call opens {escape(local_time(opens_at, c.clinician_zone))}</p>'
         return ""
 
     def _status_form(self, consultation_id: int, status: ConsultationStatus, name: Markup) -> str:

@@ -13,6 +13,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.agenda import (
+    Listed,
     Moment,
     Scope,
     consultation_for_staff,
@@ -226,7 +227,7 @@ def _consultation_page(
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
-    row = row_for(staff, found, found.starts_at.astimezone(tz).date(), moment)
+    row = row_for(staff, Listed.of(found), found.starts_at.astimezone(tz).date(), moment)
     changes = history(db.session, found)
     return render_template(
         "schedule/consultation.html",

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Consultation, ConsultationStatus
+from ..models import Consultation, ConsultationFacts, ConsultationStatus
 from .errors import NotFound, NotNow
 from .lifecycle import change_status
 from .status import InvalidTransition
@@ -43,13 +43,13 @@ class JoinWindow:
             after_end=timedelta(minutes=int(config["JOIN_GRACE_MINUTES"])),
         )
 
-    def opens_at(self, consultation: Consultation) -> datetime:
+    def opens_at(self, consultation: ConsultationFacts) -> datetime:
         return consultation.starts_at - self.before_start
 
-    def closes_at(self, consultation: Consultation) -> datetime:
+    def closes_at(self, consultation: ConsultationFacts) -> datetime:
         return consultation.ends_at + self.after_end
 
-    def is_open(self, consultation: Consultation, now: datetime) -> bool:
+    def is_open(self, consultation: ConsultationFacts, now: datetime) -> bool:
         return self.opens_at(consultation) <= now <= self.closes_at(consultation)
 
 
@@ -106,7 +106,7 @@ def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
 
 
 def in_time_for(
-    status: ConsultationStatus, consultation: Consultation, now: datetime, window: JoinWindow
+    status: ConsultationStatus, consultation: ConsultationFacts, now: datetime, window: JoinWindow
 ) -> bool:
     """Whether staff may set `status` at `now`: arrived while the patient could check in themselves
     (from the room's opening to the end), a no-show or done only once it has begun."""

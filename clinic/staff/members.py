@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from ..audit import Actor
-from ..models import Consultation, StaffRole
+from ..models import ConsultationFacts, StaffRole
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,6 @@ class StaffMember:
     def is_clinician(self) -> bool:
         return self.role is StaffRole.CLINICIAN
 
-    def is_clinician_of(self, consultation: Consultation) -> bool:
+    def is_clinician_of(self, consultation: ConsultationFacts) -> bool:
         """Whether this is the consultation's own clinician: who holds its call and may read its notes."""
         return self.clinician_id is not None and self.clinician_id == consultation.clinician_id
