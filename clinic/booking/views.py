@@ -20,7 +20,7 @@ from . import calendar, forms
 from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
-from .radio import radio
+from .radio import radio, time_radios
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
@@ -28,6 +28,7 @@ bp.add_app_template_filter(calendar.zone_on)
 bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
 bp.add_app_template_global(radio)
+bp.add_app_template_global(time_radios)
 
 
 @bp.get("/book")
