@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
@@ -15,8 +16,9 @@ from ..scheduling.slots import Slot
 from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone, zone_label
 
 
-@dataclass(frozen=True)
-class TimeChoice:
+class TimeChoice(NamedTuple):
+    """A free time as a patient picks it: a tuple, cheap to make by the hundred for a page."""
+
     value: str  # the instant as forms carry it, e.g. 2026-03-09T14:00Z
     label: str  # the patient's wall-clock time, e.g. 09:00 or 9:00 am
     changeable: bool = True  # False: already past the change cut-off when booked, so phone to change it
@@ -50,7 +52,9 @@ class CalendarPage:
 
 def form_value(instant: datetime) -> str:
     """How a form carries an instant: UTC, to the minute, e.g. 2026-03-09T14:00Z."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    utc = instant.astimezone(UTC)
+    # As strftime("%Y-%m-%dT%H:%MZ") at less than half its cost (f-string specs cost more): ~170 on a page.
+    return "%d-%02d-%02dT%02d:%02dZ" % (utc.year, utc.month, utc.day, utc.hour, utc.minute)  # noqa: UP031
 
 
 def twelve_hour_reader() -> bool:

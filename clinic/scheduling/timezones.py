@@ -143,9 +143,10 @@ def uses_12_hour_clock(language_tag: str) -> bool:
 
 def clock_time(local: datetime, twelve_hour: bool) -> str:
     """A wall-clock time as read on a 24-hour clock (14:30) or a 12-hour one (2:30 pm)."""
+    # %-formatting costs a fifth of strftime, and less than f-string specs: the time step labels ~170 times.
     if not twelve_hour:
-        return f"{local:%H:%M}"
-    return f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+        return "%02d:%02d" % (local.hour, local.minute)  # noqa: UP031
+    return "%d:%02d %s" % (local.hour % 12 or 12, local.minute, "am" if local.hour < 12 else "pm")  # noqa: UP031
 
 
 def utc_offset(tz: ZoneInfo, at: datetime) -> str:
