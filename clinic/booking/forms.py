@@ -134,10 +134,11 @@ class IdempotencyKeyField(StringField):
 
 
 class ZoneSelect(Select):
-    """WTForms' select, its options drawn once per list and chosen zone, not once per page.
+    """WTForms' select, drawn once per list, chosen zone and attributes, not once per page.
 
     The list (zone_picker.offer) is the same object for most patients within the hour; drawing its
-    ~55 options (~520 with every zone) through WTForms was a third of the booking page's template time.
+    ~55 options (~520 with every zone) through WTForms was a third of the booking page's template time;
+    its attributes, through WTForms' html_params, then still a tenth of the time-zone chooser's.
     """
 
     def __call__(self, field: "TimeZoneField", **kwargs) -> Markup:
@@ -146,16 +147,18 @@ class ZoneSelect(Select):
         for k in dir(flags):
             if k in self.validation_attrs and k not in kwargs:
                 kwargs[k] = getattr(flags, k)
-        options = _zone_options(field.offer, field.data)
-        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
+        return _zone_select(field.offer, field.data, field.name, tuple(sorted(kwargs.items())))
 
 
 @lru_cache(maxsize=64)
-def _zone_options(offer: ZoneOffer, chosen: object) -> str:
-    return "".join(
+def _zone_select(
+    offer: ZoneOffer, chosen: object, name: str, attributes: tuple[tuple[str, object], ...]
+) -> Markup:
+    options = "".join(
         Select.render_option(Choice(zone.name, zone.label, zone.name == chosen, None))
         for zone in offer.choices
     )
+    return Markup(f"<select {html_params(name=name, **dict(attributes))}>{options}</select>")
 
 
 class TimeZoneField(SelectField):
