@@ -2,6 +2,7 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
 from clinic.jobs.settings import WorkerSettings, parse_durations
@@ -21,6 +23,7 @@ from clinic.jobs.worker import (
     BackgroundWorker,
     Worker,
     build_scheduler,
+    stopper,
 )
 from clinic.models import WorkerHeartbeat, utcnow
 
@@ -66,6 +69,28 @@ def test_the_scheduler_keeps_three_in_memory_jobs_that_never_overlap_or_pile_up(
     assert heartbeat.executor != dispatcher.executor
     assert all(pending[2] is True for pending in scheduler._pending_jobs)  # replace_existing
     assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
+
+
+def test_a_sigterm_arriving_inside_the_schedulers_job_loop_stops_the_worker_cleanly(app):
+    # The signal is raised right after a job is handed to its executor, inside the loop over due jobs,
+    # where a deployment's SIGTERM can land. Handled there, the shutdown emptied the job stores under
+    # the loop: JobLookupError, and the worker process exited with status 1.
+    worker = Worker(app)
+    scheduler = build_scheduler(worker, BlockingScheduler)
+    executor = scheduler._lookup_executor("default")
+    hand_over = executor.submit_job
+
+    def hand_over_then_signal(job, run_times) -> None:
+        hand_over(job, run_times)
+        signal.raise_signal(signal.SIGTERM)
+
+    executor.submit_job = hand_over_then_signal
+    previous = signal.signal(signal.SIGTERM, stopper(worker, scheduler))
+    try:
+        scheduler.start()  # returns once stopped; pytest's timeout ends a hang
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert worker.stopping.is_set()
 
 
 def test_creating_the_app_starts_no_scheduler(database_url, tmp_path):

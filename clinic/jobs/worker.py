@@ -147,11 +147,7 @@ def run_worker(app: Flask) -> None:
     worker = Worker(app)
     worker.register()
     scheduler = build_scheduler(worker, BlockingScheduler)
-
-    def stop(signum: int, frame: object) -> None:
-        worker.stopping.set()
-        scheduler.shutdown(wait=False)
-
+    stop = stopper(worker, scheduler)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
@@ -159,6 +155,24 @@ def run_worker(app: Flask) -> None:
         scheduler.start()
     finally:
         worker.retire()
+
+
+def stopper(worker: Worker, scheduler: BlockingScheduler) -> Callable[[int, object], None]:
+    """The handler of SIGTERM and Ctrl-C for a worker run by `scheduler` in this process's main thread.
+
+    A signal is handled in that thread, possibly inside the scheduler's loop over due jobs, which holds
+    its job stores' lock: the shutdown runs in a thread of its own, which waits for the loop to let go.
+    Called in the handler, the re-entrant lock let it empty the stores under the loop (JobLookupError,
+    exit status 1, now and then on a deployment's stop).
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        if worker.stopping.is_set():
+            return  # a second signal: the shutdown is under way
+        worker.stopping.set()
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="worker-stop").start()
+
+    return stop
 
 
 class BackgroundWorker:
