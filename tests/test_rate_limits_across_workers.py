@@ -153,7 +153,8 @@ def test_three_workers_together_allow_one_limit_of_searches_and_of_bookings(
     assert searched == {200: SEARCHES_ALLOWED, 429: SEARCHES_ALLOWED * (WORKERS - 1)}
     assert booked == {201: BOOKINGS_ALLOWED, 429: BOOKINGS_ALLOWED * (WORKERS - 1)}
     assert made == BOOKINGS_ALLOWED
-    # Which worker accepts a connection is the kernel's choice: on a quiet machine one may sit idle.
-    # Two suffice: counted per process, two workers would each have allowed the whole limit.
-    assert len(gunicorn.workers_that_answered()) >= 2
     assert _keys(key_prefix)  # counted under this run's own prefix
+    # Which worker accepts a connection is the kernel's choice: now and then one takes them all (seen in
+    # CI on a busy machine), and such a run cannot tell a shared count from one per process.
+    if len(gunicorn.workers_that_answered()) < 2:
+        pytest.skip("one gunicorn worker answered every request: nothing here shows the count is shared")
