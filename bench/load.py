@@ -1,7 +1,8 @@
 """Load: patients browsing free times and booking, and clinicians reading their day, under gunicorn.
 
     python -m bench.load --database-url postgresql+psycopg://postgres@127.0.0.1/clinic_bench_load
-        [--seconds 60] [--clients 50] [--think 4] [--race-attempts 10000] [--no-race | --no-load]
+        [--seconds 60] [--clients 50] [--think 4] [--scale-seconds 20] [--scale-rounds 3]
+        [--race-attempts 10000] [--no-race] [--no-load] [--no-scale]
 
 The app runs under gunicorn with the repo's gunicorn.conf.py (workers as processes), served through
 bench/served.py, which adds a hello-world route: the baseline each page's latency is compared with,
@@ -13,6 +14,12 @@ GIL; the CPU they took is printed. Each client reads a page for about `--think` 
 random) before the next, as people do: without it, 50 clients saturate a 2-core server, every route
 waits in the same queue, and each p95 measures that queue rather than the route. For the same reason each
 client starts at a random moment of its first `--think` seconds, not all on one instant.
+
+Then the scale run: web processes are how Clinic scales, so the same patients' pages (the slots API and
+the time step, no bookings) are served by gunicorn with one worker and with two, `--scale-rounds` rounds
+interleaved, each `--scale-seconds` long, from `--scale-clients` clients that never pause (each worker
+always has a request waiting): pages/s with two workers against one, which should be about 2×, and the CPU
+per page of the workers and of the whole machine, which says what holds two short of 2× on two cores.
 
 Then the race: `--race-attempts` bookings through the API from the same clients, aimed at 500 targets
 (three services of 30, 45 and 60 minutes, so targets overlap; named clinicians and "first available"
@@ -52,6 +59,7 @@ from clinic.audit import Actor
 from clinic.booking.calendar import form_value
 from clinic.models import Consultation, Department, Service, StaffRole
 from clinic.staff.accounts import create_staff
+from tests.fakes.reminders import cpu_now
 
 from .databases import databases
 from .figures import emit
@@ -129,12 +137,15 @@ class Outcome:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _arguments(argv)
-    if not args.database_url and not args.no_load:
+    if not args.database_url and not (args.no_load and args.no_scale):
         databases(None, "clinic_bench_load")
-        raise SystemExit("the load run needs PostgreSQL")
+        raise SystemExit("the load and scale runs need PostgreSQL")
     if not args.no_load:
         with bench_engine(args.database_url) as engine:
             load_run(engine, args.database_url, args.seconds, args.clients, args.think)
+    if not args.no_scale:
+        with bench_engine(args.database_url) as engine:
+            scale_run(engine, args.database_url, args.scale_seconds, args.scale_clients, args.scale_rounds)
     if args.no_race:
         return
     for name, url in databases(args.database_url, "clinic_bench_load").items():
@@ -150,9 +161,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60, help="length of the load run")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
     parser.add_argument("--think", type=float, default=4.0, help="mean seconds between a client's pages")
+    parser.add_argument("--scale-seconds", type=float, default=20, help="length of each scale round")
+    parser.add_argument("--scale-rounds", type=int, default=3, help="rounds of one worker, then two")
+    parser.add_argument("--scale-clients", type=int, default=8, help="clients of the scale run")
     parser.add_argument("--race-attempts", type=int, default=10_000, help="booking attempts in each race")
-    parser.add_argument("--no-race", action="store_true", help="only the load run")
-    parser.add_argument("--no-load", action="store_true", help="only the races")
+    parser.add_argument("--no-race", action="store_true", help="no races")
+    parser.add_argument("--no-load", action="store_true", help="no load run")
+    parser.add_argument("--no-scale", action="store_true", help="no scale run")
     parser.add_argument("--race-on", choices=("both", "sqlite", "postgresql"), default="both")
     return parser.parse_args(argv)
 
@@ -278,15 +293,7 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
             browser.get("/schedule", "/schedule/", {"date": plan.schedule_day.isoformat()})
             read_page()
             continue
-        day = plan.first_day + timedelta(days=rng.randrange(BOOKED_DAYS - 6))
-        who = rng.choice(plan.clinician_ids) if rng.random() < 0.5 else None
-        query = {"service": plan.service_id, "tz": "Europe/London", "start": day, "end": day + timedelta(6)}
-        found = browser.get_json(
-            "/api/v1/slots", "/api/v1/slots", {**query, **({"clinician": who} if who else {})}
-        )
-        read_page()
-        page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
-        browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
+        page, found = _browse(browser, plan, rng, read_page)
         read_page()
         baselines()
         if found and found["slots"]:
@@ -300,6 +307,23 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
             }
             browser.post_form("booking POST", "/book/confirm", form)
             read_page()
+
+
+def _browse(
+    browser: "Browser", plan: LoadPlan, rng: random.Random, read_page: Callable[[], None]
+) -> tuple[dict, dict | None]:
+    """A patient looking for a time: a week's free slots through the API, then that week on the time step,
+    with a named clinician or the first available. The time step's query, and the slots found."""
+    day = plan.first_day + timedelta(days=rng.randrange(BOOKED_DAYS - 6))
+    who = rng.choice(plan.clinician_ids) if rng.random() < 0.5 else None
+    query = {"service": plan.service_id, "tz": "Europe/London", "start": day, "end": day + timedelta(6)}
+    found = browser.get_json(
+        "/api/v1/slots", "/api/v1/slots", {**query, **({"clinician": who} if who else {})}
+    )
+    read_page()
+    page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
+    browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
+    return page, found
 
 
 def patient_form(email: str) -> dict[str, str]:
@@ -362,6 +386,93 @@ def _report_errors(outcomes: list[Outcome], samples: list[tuple[str, float, int]
         print(f"  FAILED requests: {dict(failures)}")
     if errors:
         print(f"  {len(errors)} client errors, first: {errors[0]}")
+
+
+# --- the scale run --------------------------------------------------------------------------------
+
+
+def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: int) -> None:
+    """Pages/s from gunicorn with two workers against one, rounds interleaved, with the CPU behind them."""
+    plan_of = load_hospital(engine)
+    rounds_of: dict[int, list[ScaleRound]] = {1: [], 2: []}
+    for _ in range(rounds):
+        for workers in rounds_of:
+            rounds_of[workers].append(_scale_round(url, plan_of, workers, seconds, clients))
+    one, two = (max(rounds_of[n], key=lambda r: r.pages_per_second) for n in (1, 2))
+    ratios = [
+        b.pages_per_second / a.pages_per_second for a, b in zip(rounds_of[1], rounds_of[2], strict=True)
+    ]
+    print(
+        f"\nscale on postgresql: patients' pages (slots API and time step) from {clients} clients that never"
+        f" pause, {rounds} rounds of {seconds:.0f} s each, one worker then two"
+    )
+    for workers, best in ((1, one), (2, two)):
+        each = ", ".join(f"{r.pages_per_second:.1f}" for r in rounds_of[workers])
+        print(
+            f"  {workers} worker{'s' if workers > 1 else ' '}: best {best.pages_per_second:6.1f} pages/s"
+            f" (rounds {each}); CPU per page: workers {best.worker_cpu_ms:.2f} ms,"
+            f" machine {best.machine_cpu_ms:.2f} ms; machine busy {best.machine_cores:.2f} of"
+            f" {os.cpu_count()} cores"
+        )
+    print(
+        f"  two workers / one: {two.pages_per_second / one.pages_per_second:.2f}× best,"
+        f" rounds {', '.join(f'{r:.2f}×' for r in ratios)} (target about 2×)"
+    )
+    emit(
+        BENCH,
+        "pages/s, two web workers (target about 2× one)",
+        two.pages_per_second,
+        one.pages_per_second,
+        "pages/s",
+        2.0,
+    )
+    for workers, best in ((1, one), (2, two)):
+        emit(
+            BENCH,
+            f"machine CPU per page, {workers} web worker(s)",
+            best.machine_cpu_ms,
+            best.worker_cpu_ms,
+            "ms",
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class ScaleRound:
+    pages_per_second: float
+    worker_cpu_ms: float  # per page, in the gunicorn workers
+    machine_cpu_ms: float  # per page, every process on the machine (PostgreSQL and the clients included)
+    machine_cores: float  # cores the machine kept busy
+
+
+def _scale_round(
+    url: str,
+    plan_of: Callable[[tuple[str, int], float, float], LoadPlan],
+    workers: int,
+    seconds: float,
+    clients: int,
+) -> ScaleRound:
+    with gunicorn(url, workers) as server:
+        run_clients(_browsing_client, plan_of(server.address, WARM_UP_SECONDS, 0.0), clients)
+        pids = server.worker_pids()
+        before, started = cpu_now(pids, []), clock.perf_counter()
+        outcomes = run_clients(_browsing_client, plan_of(server.address, seconds, 0.0), clients)
+        used, elapsed = cpu_now(pids, []) - before, clock.perf_counter() - started
+    pages = sum(1 for outcome in outcomes for _, _, status in outcome.samples if status == 200)
+    _report_errors(outcomes, [sample for outcome in outcomes for sample in outcome.samples])
+    return ScaleRound(
+        pages / seconds, used.workers / pages * 1000, used.machine / pages * 1000, used.machine / elapsed
+    )
+
+
+def _browsing_client(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
+    """A patient browsing free times without pause, never booking: every round sees the same hospital."""
+    browser = Browser(plan.base, out)
+    rng = random.Random(number)
+    started.wait()
+    deadline = clock.perf_counter() + plan.seconds
+    while clock.perf_counter() < deadline:
+        _browse(browser, plan, rng, lambda: None)
 
 
 # --- the race -------------------------------------------------------------------------------------
@@ -602,8 +713,9 @@ def _route(method: str, path: str) -> str:
 
 
 @contextmanager
-def gunicorn(database_url: str) -> Iterator[Server]:
-    """The app under gunicorn with the repo's gunicorn.conf.py on a free loopback port, logs to a file."""
+def gunicorn(database_url: str, workers: int | None = None) -> Iterator[Server]:
+    """The app under gunicorn with the repo's gunicorn.conf.py (or `workers` workers) on a free loopback
+    port, logs to a file."""
     with tempfile.TemporaryDirectory(prefix="clinic-load-") as folder:
         port = _free_port()
         env = {
@@ -614,7 +726,8 @@ def gunicorn(database_url: str) -> Iterator[Server]:
             "PYTHONPATH": str(ROOT),
         }
         command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
-        command += ["--bind", f"127.0.0.1:{port}", "bench.served:app"]
+        command += ["--bind", f"127.0.0.1:{port}", *(["--workers", str(workers)] if workers else [])]
+        command.append("bench.served:app")
         with open(Path(folder) / "gunicorn.log", "wb") as log:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         server = Server(process, ("127.0.0.1", port), Path(folder))
