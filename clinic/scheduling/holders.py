@@ -152,13 +152,18 @@ _OVERLAPPING = (
 
 
 def _future_bookings(session: Session, email: str, now: datetime) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Consultation)
-        .join(Patient)
-        .where(
-            Patient.email_key == email_key(email),
-            Consultation.status.in_(ACTIVE_STATUSES),
-            Consultation.ends_at > now,
-        )
+    parameters = {"email_key": email_key(email), "now": now}
+    return session.connection().execute(_FUTURE_BOOKINGS, parameters).scalar_one()
+
+
+# Built once, as _OVERLAPPING: every online booking counts the address's future bookings.
+_FUTURE_BOOKINGS = (
+    select(func.count())
+    .select_from(Consultation)
+    .join(Patient)
+    .where(
+        Patient.email_key == bindparam("email_key"),
+        Consultation.status.in_(ACTIVE_STATUSES),
+        Consultation.ends_at > bindparam("now"),
     )
+)
