@@ -1,16 +1,25 @@
 """The slot engine against a brute-force reference on random hospitals: zones with DST, rules, buffers.
 
 The reference walks every wall-clock step of every rule and tests each candidate on its own, with
-datetimes: slow and obviously right. The engine must give exactly the same slots, in the same order.
+datetimes: slow and obviously right. The engine must give exactly the same slots, in the same order,
+and its distinct starts alone exactly the slots' starts.
 """
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from clinic.scheduling.slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots
+from clinic.scheduling.slots import (
+    ClinicianCalendar,
+    Slot,
+    SlotRules,
+    WeeklyHours,
+    available_slots,
+    available_starts,
+)
 from clinic.scheduling.timezones import NonExistentLocalTime, local_to_utc
 
 # Zones with an hour's DST change each way, none, a half-hour one (Lord Howe) and the southern hemisphere.
@@ -114,6 +123,16 @@ def hospitals(draw):
     return rules, calendars, window_start, window_end, now
 
 
+@st.composite
+def hospitals_of_colleagues(draw):
+    """Hospitals whose clinicians may all share the first one's zone and weekly hours, as most do."""
+    rules, calendars, window_start, window_end, now = draw(hospitals())
+    if draw(st.booleans()):
+        first = calendars[0]
+        calendars = [replace(c, time_zone=first.time_zone, hours=first.hours) for c in calendars]
+    return rules, calendars, window_start, window_end, now
+
+
 # Found by Hypothesis: hours ending at 01:30, a time London skips on the spring-forward night, were
 # stepped on the instant line past the jump (02:00-02:20 BST offered after hours that end at 01:30).
 SPRING_NIGHT = datetime(2026, 3, 27, tzinfo=UTC)
@@ -152,4 +171,15 @@ def test_busy_time_given_as_unix_seconds_gives_the_same_slots(hospital):
     ]
     assert available_slots(rules, as_seconds, window_start, window_end, now) == available_slots(
         rules, calendars, window_start, window_end, now
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(hospitals_of_colleagues())
+@example(HOURS_ENDING_IN_THE_GAP)
+def test_the_free_starts_are_the_distinct_starts_of_the_free_slots(hospital):
+    rules, calendars, window_start, window_end, now = hospital
+    slots = available_slots(rules, calendars, window_start, window_end, now)
+    assert available_starts(rules, calendars, window_start, window_end, now) == sorted(
+        {slot.start for slot in slots}
     )

@@ -87,22 +87,52 @@ def available_slots(
     and the consultation with this service's buffers around it touches no existing
     booking's blocked time. Buffers may run into a break or past the end of the day.
     """
-    lower = max(_seconds(window_start), _seconds(now) + rules.min_notice * 60)
-    upper = min(_seconds(window_end), _seconds(now) + rules.horizon_days * 86400 + 1)
-    if lower >= upper:
-        return []
-    length = rules.duration * 60
-    # Clinicians often share a zone and weekly hours: their candidate starts are found once per call.
-    grids: dict[tuple, _Grid] = {}
     found: dict[int, list[int]] = defaultdict(list)  # start -> clinicians free then, in calendar order
     in_order, previous = True, None
-    for calendar in calendars:
-        key = (calendar.time_zone, tuple(calendar.hours))
-        grid = grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules))
+    for calendar, grid in _calendar_grids(rules, calendars, window_start, window_end, now):
         _add(found, grid.free_starts(calendar), calendar.clinician_id)
         in_order = in_order and (previous is None or previous < calendar.clinician_id)
         previous = calendar.clinician_id
-    return _slots(found, length, in_order)
+    return _slots(found, rules.duration * 60, in_order)
+
+
+def available_starts(
+    rules: SlotRules,
+    calendars: Iterable[ClinicianCalendar],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+) -> list[datetime]:
+    """The distinct starts of `available_slots`, sorted: the times to choose from when any clinician
+    will do, without a Slot for each clinician free at each time."""
+    free: dict[_Grid, int] = {}  # grid -> its starts at which someone is free, as a bit mask
+    for calendar, grid in _calendar_grids(rules, calendars, window_start, window_end, now):
+        so_far = free.get(grid, 0)
+        if so_far != grid.every_start:  # once someone is free at every start, the rest add none
+            free[grid] = so_far | grid.free_mask(calendar)
+    starts = set().union(*(grid.starts_in(mask) for grid, mask in free.items()))
+    return list(map(datetime.fromtimestamp, sorted(starts), repeat(UTC)))
+
+
+def _calendar_grids(
+    rules: SlotRules,
+    calendars: Iterable[ClinicianCalendar],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+) -> Iterator[tuple[ClinicianCalendar, "_Grid"]]:
+    """Each calendar with the candidate starts of its zone and weekly hours in the window, from the end of
+    the notice to the horizon; nothing when that leaves no time."""
+    lower = max(_seconds(window_start), _seconds(now) + rules.min_notice * 60)
+    upper = min(_seconds(window_end), _seconds(now) + rules.horizon_days * 86400 + 1)
+    if lower >= upper:
+        return
+    length = rules.duration * 60
+    # Clinicians often share a zone and weekly hours: their candidate starts are found once per call.
+    grids: dict[tuple, _Grid] = {}
+    for calendar in calendars:
+        key = (calendar.time_zone, tuple(calendar.hours))
+        yield calendar, grids.get(key) or grids.setdefault(key, _grid(calendar, lower, upper, length, rules))
 
 
 def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> bool:
@@ -257,19 +287,26 @@ class _Grid:
     def __init__(self, starts: list[int], rules: SlotRules) -> None:
         length = rules.duration * 60
         self.starts = starts
-        self._all = (1 << len(starts)) - 1
+        self.every_start = (1 << len(starts)) - 1
         self._busy = _RuledOut(starts, rules.buffer_after * 60 + length, rules.buffer_before * 60)
         self._off = _RuledOut(starts, length, 0)
 
-    def free_starts(self, calendar: ClinicianCalendar) -> list[int]:
-        """The starts at which this clinician is free (callers must not change the list)."""
+    def free_mask(self, calendar: ClinicianCalendar) -> int:
+        """The starts at which this clinician is free, as a bit mask over the grid's starts."""
         ruled_out = reduce(or_, map(self._busy.__getitem__, calendar.busy), 0)
         if calendar.time_off:
             ruled_out |= reduce(or_, map(self._off.__getitem__, calendar.time_off))
-        if not ruled_out:
+        return self.every_start & ~ruled_out
+
+    def free_starts(self, calendar: ClinicianCalendar) -> list[int]:
+        """The starts at which this clinician is free (callers must not change the list)."""
+        return self.starts_in(self.free_mask(calendar))
+
+    def starts_in(self, mask: int) -> list[int]:
+        """The starts whose bits are set in `mask` (callers must not change the list)."""
+        if mask == self.every_start:
             return self.starts
-        free = format(self._all & ~ruled_out, "b")[::-1].encode().translate(_BITS)
-        return list(compress(self.starts, free))
+        return list(compress(self.starts, format(mask, "b")[::-1].encode().translate(_BITS)))
 
 
 def _grid(calendar: ClinicianCalendar, lower: int, upper: int, length: int, rules: SlotRules) -> _Grid:
