@@ -10,9 +10,8 @@ from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
-from ..scheduling.availability import find_slots
+from ..scheduling.availability import find_starts
 from ..scheduling.lifecycle import first_changeable_start
-from ..scheduling.slots import Slot
 from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone, zone_label
 
 
@@ -86,20 +85,19 @@ def day_label(day: date) -> str:
 
 
 def group_by_day(
-    slots: Iterable[Slot],
+    starts: Iterable[datetime],
     tz: ZoneInfo,
     days: Iterable[date] = (),
     *,
     changeable_from: datetime | None = None,
     twelve_hour: bool = False,
 ) -> list[Day]:
-    """Each start once, under its local day; `days` are listed even when they have no times.
+    """Free starts (sorted, each once) under their local days; `days` are listed even when they have no times.
 
     Starts before `changeable_from` (see lifecycle.first_changeable_start) are marked unchangeable.
     """
     times: dict[date, list[TimeChoice]] = {day: [] for day in days}
-    # Each start once before any formatting: with the first available clinician, many share a start.
-    for start in sorted({slot.start for slot in slots}):
+    for start in starts:
         local = start.astimezone(tz)
         changeable = changeable_from is None or start >= changeable_from
         choice = TimeChoice(form_value(start), clock_time(local, twelve_hour), changeable)
@@ -128,18 +126,18 @@ def page(
     first = max(today, min(requested or today, last))
     shown = [first + timedelta(days=n) for n in range(days_shown)]
     window_start, window_end = day_bounds(shown[0], tz)[0], day_bounds(shown[-1], tz)[1]
-    slots = find_slots(session, service, window_start, window_end, now, clinician_id)
+    starts = find_starts(session, service, window_start, window_end, now, clinician_id)
     earlier = max(today, first - timedelta(days=days_shown))
     later = first + timedelta(days=days_shown)
     nearest = None
-    if not slots:  # rare, so the wider search costs only here
+    if not starts:  # rare, so the wider search costs only here
         nearest_start = _first_start(session, service, clinician_id, (window_end, horizon), now) or (
             _first_start(session, service, clinician_id, (now, window_start), now)
         )
         nearest = nearest_start and nearest_start.astimezone(tz).date()
     changeable_from = first_changeable_start(service, now)
     return CalendarPage(
-        days=group_by_day(slots, tz, shown, changeable_from=changeable_from, twelve_hour=twelve_hour),
+        days=group_by_day(starts, tz, shown, changeable_from=changeable_from, twelve_hour=twelve_hour),
         previous=earlier if first > today else None,
         next=later if later <= last else None,
         service=service,
@@ -156,6 +154,5 @@ def _first_start(
 ) -> datetime | None:
     if window[0] >= window[1]:
         return None
-    return min(
-        (slot.start for slot in find_slots(session, service, *window, now, clinician_id)), default=None
-    )
+    starts = find_starts(session, service, *window, now, clinician_id)
+    return starts[0] if starts else None

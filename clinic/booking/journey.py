@@ -56,7 +56,7 @@ class Journey:
     def times(self, slots: Iterable[Slot]) -> list[Day]:
         """Free times (e.g. those offered when the chosen one was taken) as the patient reads them."""
         return calendar.group_by_day(
-            slots,
+            [slot.start for slot in slots],
             self.zone,
             changeable_from=first_changeable_start(self.service, self.now),
             twelve_hour=self.twelve_hour,

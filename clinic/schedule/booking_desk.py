@@ -64,7 +64,7 @@ def _page(
         days = current_app.config["BOOKING_DAYS_SHOWN"]
         calendar = calendar_page(db.session, service, clinician_id, tz, form.day.data, utcnow(), days)
     if isinstance(refusal, SlotUnavailable):
-        alternatives = group_by_day(refusal.alternatives, tz)
+        alternatives = group_by_day([slot.start for slot in refusal.alternatives], tz)
     page = render_template(
         "schedule/book.html",
         form=form,

@@ -22,7 +22,15 @@ from ..models import (
     clinician_service,
 )
 from .errors import NotFound
-from .slots import ClinicianCalendar, Slot, SlotRules, WeeklyHours, available_slots, open_time
+from .slots import (
+    ClinicianCalendar,
+    Slot,
+    SlotRules,
+    WeeklyHours,
+    available_slots,
+    available_starts,
+    open_time,
+)
 
 # No consultation with its buffers lasts longer than this, so a window query can bound its
 # index range scan from below: cost follows the window, not the length of the history.
@@ -192,6 +200,34 @@ def find_slots(
     exclude_consultation: int | None = None,
 ) -> list[Slot]:
     """Free slots of `service` starting in the window, across its clinicians or one of them."""
+    calendars = _service_calendars(
+        session, service, window_start, window_end, clinician_id, exclude_consultation
+    )
+    return available_slots(rules_for(service), calendars, window_start, window_end, now)
+
+
+def find_starts(
+    session: Session,
+    service: Service,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    clinician_id: int | None = None,
+) -> list[datetime]:
+    """The distinct starts of `find_slots`, sorted: the times to choose from, whoever is free at each."""
+    calendars = _service_calendars(session, service, window_start, window_end, clinician_id)
+    return available_starts(rules_for(service), calendars, window_start, window_end, now)
+
+
+def _service_calendars(
+    session: Session,
+    service: Service,
+    window_start: datetime,
+    window_end: datetime,
+    clinician_id: int | None,
+    exclude_consultation: int | None = None,
+) -> list[ClinicianCalendar]:
+    """The calendars of the clinicians offering `service` (just one when `clinician_id` is given)."""
     if clinician_id is None:
         clinicians = _Clinicians(_of_service, {"service_id": service.id})
     else:
@@ -201,7 +237,7 @@ def find_slots(
     calendars = _calendars(session, clinicians, window_start, window_end, exclude_consultation)
     if clinician_id is not None and not calendars:
         raise NotFound("That clinician does not offer this service.", field="clinician")
-    return available_slots(rules_for(service), calendars, window_start, window_end, now)
+    return calendars
 
 
 def is_free(
