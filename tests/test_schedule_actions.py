@@ -4,6 +4,7 @@ cancelling for a patient on the phone, audited as the staff member, with the pat
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import html
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from clinic.booking.calendar import form_value
 from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxKind, StaffRole, utcnow
+from clinic.scheduling.booking import ALTERNATIVES_SHOWN
 from clinic.scheduling.timezones import zone
 from tests.fakes.outbox import outbox  # noqa: F401
 from tests.fakes.providers import fake_providers  # noqa: F401
@@ -227,6 +229,23 @@ def test_a_staff_booking_records_that_staff_took_the_patients_consent_on_the_pho
     assert (consultation.consent_method, consultation.consent_notice_version) == ("verbal", "2026-12-01")
     assert consultation.consent_given_at is not None
     assert audited(session, consultation, "consultation.booked") == [f"staff:{desk.id}"]  # who took it
+
+
+def test_a_staff_booking_at_a_time_not_offered_offers_each_of_the_next_free_times_once(
+    client, session, clinic
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    past_hours = tomorrow_at(23) + timedelta(minutes=30)  # both clinicians stop at 23:30 and are back at 0:00
+
+    refused = client.post("/schedule/book", data=booking_form(clinic["heart"], past_hours))
+
+    step = timedelta(minutes=clinic["heart"].slot_interval_minutes)
+    day_after = tomorrow_at(12).astimezone(LONDON).date() + timedelta(days=1)
+    midnight = datetime.combine(day_after, time(0), LONDON).astimezone(UTC)
+    offered = re.findall(r'name="start" value="([^"]+)"', text(refused))
+    assert refused.status_code == 422 and "Choose one of the next free times" in text(refused)
+    assert offered == [form_value(midnight + n * step) for n in range(ALTERNATIVES_SHOWN)]
+    assert consultations(session) == []
 
 
 def test_a_double_submitted_staff_booking_books_once(client, session, clinic):
