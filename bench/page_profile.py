@@ -27,6 +27,7 @@ from .load import ROOT, SERVER_SETTINGS, STAFF_PASSWORD, LoadPlan, load_hospital
 # Parts of a request, by the function that enters each: its cumulative time (calls inside it included).
 PARTS = {
     "slot search, find_slots (slots-perf)": ("clinic/scheduling/availability.py", "find_slots"),
+    "distinct starts, find_starts (slots-perf)": ("clinic/scheduling/availability.py", "find_starts"),
     "is_free (slots-perf)": ("clinic/scheduling/availability.py", "is_free"),
     "booking transaction, book (booking-perf)": ("clinic/scheduling/booking.py", "book"),
     "rendering, render_template": ("flask/templating.py", "render_template"),
