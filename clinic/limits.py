@@ -90,6 +90,16 @@ def _register(guard: Guard) -> None:
 for _guard in GUARDS:
     _register(_guard)
 
+# Each blueprint's name, with the guards that may count its requests.
+_GUARDS_OF = {bp.name: tuple(g for g in GUARDS if bp in g.blueprints) for g in GUARDS for bp in g.blueprints}
+
+
+@limiter.request_filter
+def _counted_by_no_guard() -> bool:
+    # The guards are the only limits (no default or application-wide ones), so a request none of them
+    # counts (most pages, /healthz) skips the limiter's search through every blueprint's limits.
+    return not any(guard.counts() for guard in _GUARDS_OF.get(request.blueprint or "", ()))
+
 
 def init_app(app: Flask) -> None:
     """Set the limiter up on `app`: check every limit string, and warn when production counts per process."""

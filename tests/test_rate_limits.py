@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic import create_app
-from clinic.extensions import db
+from clinic.extensions import db, limiter
 from clinic.models import Consultation, WaitlistEntry
 
 from . import factories
@@ -170,11 +170,34 @@ def test_staff_sign_in_posts_are_limited_before_the_failure_throttle_and_name_no
     assert factories.sign_in(client, user, remote_addr=NEIGHBOUR["REMOTE_ADDR"]).status_code == 303
 
 
+def test_pages_no_limit_counts_leave_the_counters_alone_and_counted_ones_still_count(client):
+    uncounted = ("/healthz", "/book", "/privacy", "/login", "/book/details", "/readyz")
+
+    pages = [client.get(path).status_code for path in uncounted for _ in range(4)]
+    counters_after_pages = limiter.storage.reset()  # the memory storage: how many counters it held
+    searches = [client.get("/book/time").status_code for _ in range(4)]
+
+    assert 429 not in pages and counters_after_pages == 0
+    assert searches[3] == 429 and 429 not in searches[:3]
+    assert limiter.storage.reset() > 0
+
+
 def test_limits_off_let_a_load_test_through(database_url, tmp_path):
     app = build_app(database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_ENABLED": False})
     client = app.test_client()
 
     assert {client.get("/api/v1/services").status_code for _ in range(20)} == {200}
+
+
+def test_limits_off_never_ask_the_storage(database_url, tmp_path, caplog):
+    settings = {**LIMITS, "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"}
+    client = build_app(database_url, str(tmp_path), **settings).test_client()
+
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        answers = [client.get(path).status_code for path in ("/api/v1/services", "/book/time") * 6]
+
+    assert 429 not in answers
+    assert "storage unreachable" not in caplog.text
 
 
 def test_an_empty_limit_counts_nothing(database_url, tmp_path):
