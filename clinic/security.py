@@ -7,21 +7,29 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+# On every response that has not set its own (a download may set its Cache-Control, say).
+HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+)
 
 
 def register(app: Flask) -> None:
     _trust_proxies(app, app.config["TRUSTED_PROXIES"])
     hsts = app.config["HSTS_SECONDS"]
+    wanted = HEADERS + ((("Strict-Transport-Security", f"max-age={hsts}"),) if hsts else ())
+    # Names lowered once: each response is read once for the names it has, not searched per header.
+    keyed = tuple((name.lower(), name, value) for name, value in wanted)
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Cache-Control", "no-store")
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
+        present = {name.lower() for name, _ in response.headers}
+        for key, name, value in keyed:
+            if key not in present:
+                response.headers.add(name, value)
         return response
 
 

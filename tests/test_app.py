@@ -46,6 +46,14 @@ def test_security_headers_are_on_every_response(client):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_a_response_that_sets_a_security_header_keeps_its_own_once(client):
+    page, stylesheet = client.get("/healthz"), client.get("/static/clinic.css")
+
+    assert page.headers.getlist("Cache-Control") == ["no-store"]
+    assert stylesheet.headers.getlist("Cache-Control") == ["no-cache"]  # revalidated, not refetched
+    assert stylesheet.headers.getlist("X-Frame-Options") == ["DENY"]
+
+
 def test_the_demo_refuses_to_load_in_production(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("CLINIC_ENV", "production")
     monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
