@@ -24,6 +24,9 @@ from typing import Any, TextIO
 from flask import Flask, Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# The same header as the WSGI environ holds it: read there, a request without one raises no KeyError inside
+# werkzeug's header look-up.
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 FORMATS = ("json", "text")
 # An incoming request id is kept only if it is short and plain (no "@", no spaces, no quotes), so a
 # client can neither forge a line nor slip an e-mail address into ours; any other gets a fresh one.
@@ -115,7 +118,7 @@ def init_app(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    incoming = request.environ.get(_REQUEST_ID_ENVIRON, "")
     request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     g.log_context = _context.set({"request_id": request_id})
     g.request_started = time.perf_counter()
@@ -125,9 +128,10 @@ def _finish_request(response: Response) -> Response:
     request_id = _context.get().get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
-    # The endpoint, not the path: a path may hold a booking's reference.
-    took = round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1)
-    log.debug("%s %s answered %s in %s ms", request.method, request.endpoint, response.status_code, took)
+    if log.isEnabledFor(logging.DEBUG):  # production logs at INFO: no timing to compute
+        # The endpoint, not the path: a path may hold a booking's reference.
+        took = round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1)
+        log.debug("%s %s answered %s in %s ms", request.method, request.endpoint, response.status_code, took)
     return response
 
 
