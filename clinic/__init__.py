@@ -11,6 +11,7 @@ from . import audit, logs, production
 from .extensions import csrf, db, login_manager, migrate
 from .links import IdConverter
 from .models.transactions import configure_sqlite
+from .session_cookie import SignedCookieSessions
 
 
 def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
     app.url_map.converters["id"] = IdConverter
+    app.session_interface = SignedCookieSessions()
     name = config if isinstance(config, str) else settings.config_name()
     app.config.from_object(settings.configs[name])
     app.config.from_pyfile("config.py", silent=True)

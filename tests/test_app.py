@@ -13,7 +13,7 @@ from clinic import create_app
 from clinic.extensions import db
 from clinic.models import Clinician, Consultation, Department, Service
 
-from .conftest import production_config
+from .conftest import TEST_SECRET, production_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,3 +95,16 @@ def test_an_on_off_setting_with_another_value_stops_the_start_and_names_itself(m
     monkeypatch.setenv("CLINIC_SOME_SWITCH", "maybe")
     with pytest.raises(ValueError, match="CLINIC_SOME_SWITCH"):
         config._flag("SOME_SWITCH", default=True)
+
+
+def test_the_session_cookie_follows_a_change_of_secret_key(app, client):
+    with client.session_transaction() as session:
+        session["seen"] = "yes"
+
+    app.config.update(SECRET_KEY="a-new-secret-key", SECRET_KEY_FALLBACKS=[TEST_SECRET])
+    with client.session_transaction() as session:
+        assert session["seen"] == "yes"  # signed with the old key, which is now a fallback
+
+    app.config.update(SECRET_KEY="yet-another-secret-key", SECRET_KEY_FALLBACKS=[])
+    with client.session_transaction() as session:
+        assert "seen" not in session  # no key left that signed it
