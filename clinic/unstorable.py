@@ -40,7 +40,10 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_unstorable_text() -> None:
         sent = [request.path]
-        for source in (request.args, request.form):
+        # Without a Content-Type (every GET) there is no form to parse: reading request.form would only
+        # set up werkzeug's parser to find it empty.
+        sources = (request.args, request.form) if request.want_form_data_parsed else (request.args,)
+        for source in sources:
             for key, value in source.items(multi=True):
                 sent += (key, value)
         if any(_UNSTORABLE.search(text) for text in sent):
