@@ -7,9 +7,8 @@ from flask import Flask
 
 import config as settings
 
-from . import audit, logs, production
+from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
-from .links import IdConverter
 from .models.transactions import configure_sqlite
 from .session_cookie import SignedCookieSessions
 
@@ -20,7 +19,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     `config` is a config name ("testing"), a class, or a mapping of overrides.
     """
     app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
-    app.url_map.converters["id"] = IdConverter
+    links.init_app(app)
     app.session_interface = SignedCookieSessions()
     name = config if isinstance(config, str) else settings.config_name()
     app.config.from_object(settings.configs[name])

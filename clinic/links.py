@@ -1,8 +1,10 @@
-"""The addresses people are sent, built here alone so pages, mails and routes cannot drift apart; and
-the `id` converter every route uses for a record's id."""
+"""The addresses people are sent, built here alone so pages, mails and routes cannot drift apart; the
+`id` converter every route uses for a record's id; and the layout's fixed links."""
 
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
+from flask import Flask, request, url_for
 from werkzeug.routing import IntegerConverter
 
 # The patient's booking page and waiting room; its token arrives once, after "#" (see booking.arrival).
@@ -65,3 +67,24 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=2**31 - 1)
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` the `id` converter, and `fixed_url` to its templates."""
+    app.url_map.converters["id"] = IdConverter
+    app.add_template_global(_fixed_urls(), "fixed_url")
+
+
+def _fixed_urls() -> Callable[..., str]:
+    built: dict[tuple[str, str, str | None], str] = {}
+
+    def fixed_url(endpoint: str, filename: str | None = None) -> str:
+        """url_for(endpoint), or a static file's with `filename`, built once per script root: every page's
+        layout links to the same few routes, whose paths nothing else changes (no URL defaults or
+        subdomains here)."""
+        key = (request.script_root, endpoint, filename)
+        if key not in built:
+            built[key] = url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+        return built[key]
+
+    return fixed_url

@@ -108,3 +108,11 @@ def test_the_session_cookie_follows_a_change_of_secret_key(app, client):
     app.config.update(SECRET_KEY="yet-another-secret-key", SECRET_KEY_FALLBACKS=[])
     with client.session_transaction() as session:
         assert "seen" not in session  # no key left that signed it
+
+
+def test_the_layout_links_follow_the_path_the_app_is_mounted_at(client):
+    for mounted_at in ("", "/clinic", ""):
+        page = client.get("/privacy", base_url=f"http://localhost{mounted_at}/").get_data(as_text=True)
+
+        assert f'<link rel="stylesheet" href="{mounted_at}/static/clinic.css">' in page
+        assert f'<a class="staff-link" href="{mounted_at}/login">Staff sign in</a>' in page
