@@ -90,6 +90,10 @@ def _register(guard: Guard) -> None:
 for _guard in GUARDS:
     _register(_guard)
 
+# Flask-Limiter's limits over every request: _counted_by_no_guard would skip them on most pages, so a
+# start with either set is refused rather than left to count less than it says.
+_UNGUARDED_SETTINGS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")
+
 # Each blueprint's name, with the guards that may count its requests.
 _GUARDS_OF = {bp.name: tuple(g for g in GUARDS if bp in g.blueprints) for g in GUARDS for bp in g.blueprints}
 
@@ -105,6 +109,12 @@ def init_app(app: Flask) -> None:
     """Set the limiter up on `app`: check every limit string, and warn when production counts per process."""
     for guard in GUARDS:
         _check(guard.setting, app.config[guard.setting])
+    for setting in _UNGUARDED_SETTINGS:
+        if app.config.get(setting):
+            raise RuntimeError(
+                f"{setting} is not applied: Clinic limits requests only through its own settings "
+                "(CLINIC_RATELIMIT_BOOKING and the others, clinic/limits.py); remove it"
+            )
     app.config.update(
         RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URL"],
         # If Redis goes away, count in this process until it is back rather than refuse every request.

@@ -212,6 +212,15 @@ def test_a_limit_that_is_not_a_limit_stops_the_start_naming_the_setting(database
         build_app(database_url, str(tmp_path), **{**LIMITS, "RATELIMIT_BOOKING": "ten a minute"})
 
 
+@pytest.mark.parametrize("setting", ["RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"])
+def test_a_limit_over_every_request_stops_the_start_rather_than_count_less_than_it_says(
+    database_url, tmp_path, setting
+):
+    # Pages no guard counts skip the limiter, so such a limit would never see most requests.
+    with pytest.raises(RuntimeError, match=f"{setting} is not applied"):
+        build_app(database_url, str(tmp_path), **{**LIMITS, setting: "100 per minute"})
+
+
 def test_production_warns_when_each_process_would_count_for_itself(
     database_url, tmp_path, monkeypatch, caplog
 ):
