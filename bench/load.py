@@ -9,7 +9,8 @@ bench/served.py, which adds two hello-world routes, requested by the same client
 pages: gunicorn's bare answer, the baseline each page's latency is compared with, and Flask's hello-world
 app (the framework alone), the same target read against a route of the framework. Beside them the app's
 /healthz, which goes through Flask and the app's hooks without touching the database: the floor under
-every page of Clinic.
+every page of Clinic; and a durable commit, one row inserted and committed on the same PostgreSQL through
+psycopg alone a few times a second: the floor under every booking, which waits for its WAL to reach disk.
 Limits are off (CLINIC_RATELIMIT_ENABLED=false).
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
 GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
@@ -90,7 +91,9 @@ ROUTES = {
     "/api/v1/slots": 3.0,
     "/schedule": 3.0,
     "booking POST": 5.0,
+    "durable commit": None,  # one row inserted and committed on the same PostgreSQL: a booking's floor
 }
+COMMIT_PROBE_EVERY = 0.25  # seconds: about as often as the load run's patients book
 RSS_TARGET_MB = 150
 # Production's settings (its refusals all pass) with the limits off: as a hospital would run it.
 SERVER_SETTINGS = {
@@ -186,11 +189,15 @@ def load_run(engine: Engine, url: str, seconds: float, clients: int, think: floa
         run_clients(_load_client, warm_up, clients)
         server.clear_timings()  # the figures are the load run's
         plan = plan_of(server.address, seconds, think)
-        outcomes = run_clients(_load_client, plan, clients)
+        commits = Outcome()
+        outcomes = run_clients(
+            _load_client, plan, clients, beside=lambda: _probe_commits(engine, seconds, commits)
+        )
         rss = server.worker_rss_mb()
         worker_times = server.worker_timings()
     samples = [sample for outcome in outcomes for sample in outcome.samples]
     cpu = sum(outcome.cpu_seconds for outcome in outcomes)
+    samples += commits.samples  # not a client's: the load generator's CPU is theirs alone
     print(
         f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s,"
         f" reading each page about {think:g} s"
@@ -259,6 +266,30 @@ def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float, float], L
         return LoadPlan(address, seconds, think, hospital.service_id, ids, first_day, schedule_day, email)
 
     return plan
+
+
+def _probe_commits(engine: Engine, seconds: float, out: Outcome) -> None:
+    """Every COMMIT_PROBE_EVERY seconds through the run, one row inserted and committed through psycopg
+    alone: how long the database takes to make a write durable (its WAL flushed to disk) meanwhile, which
+    every booking waits for once."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY, at timestamptz)"
+        )
+        connection.commit()
+        deadline = clock.perf_counter() + seconds
+        while clock.perf_counter() < deadline:
+            clock.sleep(COMMIT_PROBE_EVERY)
+            started = clock.perf_counter()
+            cursor.execute("INSERT INTO bench_commit_probe (at) VALUES (now())")
+            connection.commit()
+            out.samples.append(("durable commit", clock.perf_counter() - started, 200))
+        cursor.execute("DROP TABLE bench_commit_probe")
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def _weekday_after(day: date) -> date:
@@ -635,9 +666,12 @@ class Browser:
         return response.status, data
 
 
-def run_clients(client: Callable, plan: object, clients: int) -> list[Outcome]:
+def run_clients(
+    client: Callable, plan: object, clients: int, beside: Callable[[], None] | None = None
+) -> list[Outcome]:
     """`clients` threads running client(plan, number, barrier, outcome), spread over one process per core,
-    all starting together once each has set up; returns each process's Outcome."""
+    all starting together once each has set up; returns each process's Outcome. `beside` runs in a thread
+    of this process meanwhile, started once the client processes are (a fork never copies it)."""
     context = multiprocessing.get_context("fork")
     processes = min(os.cpu_count() or 1, clients)
     barrier = context.Barrier(clients)
@@ -650,9 +684,14 @@ def run_clients(client: Callable, plan: object, clients: int) -> list[Outcome]:
     ]
     for worker in workers:
         worker.start()
+    alongside = threading.Thread(target=beside) if beside else None
+    if alongside:
+        alongside.start()
     outcomes = [results.get() for _ in workers]
     for worker in workers:
         worker.join()
+    if alongside:
+        alongside.join()
     return outcomes
 
 
