@@ -9,7 +9,7 @@ import config as settings
 
 from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
-from .models.transactions import configure_sqlite
+from .models.transactions import configure_sqlite, end_unwritten
 from .session_cookie import SignedCookieSessions
 
 
@@ -33,6 +33,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
+    app.teardown_request(_end_unwritten)
     migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -74,6 +75,12 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     unstorable.register(app)
     cli.register(app)
     return app
+
+
+def _end_unwritten(error: BaseException | None) -> None:
+    # Before Flask-SQLAlchemy's removal of the session (at the app context's end), which rolls back.
+    if error is None:
+        end_unwritten(db.session)
 
 
 def _refuse_unsafe_production(app: Flask) -> None:
