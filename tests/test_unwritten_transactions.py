@@ -26,7 +26,7 @@ def _departments(session) -> list[tuple]:
 def test_read_only_requests_keep_their_statements_prepared(database_url, tmp_path):
     """Each request ends its session; before, the rollback that ended it made psycopg forget every
     statement it had prepared, so none outlived its request."""
-    # No app context held, as in production: each request's ends its session.
+    # No app context held, as in production: each request ends its own session.
     app = build_app(database_url, str(tmp_path / "instance"))
     client = app.test_client()
     with app.app_context():
