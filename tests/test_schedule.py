@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from clinic.models import ConsultationStatus, StaffRole, utcnow
+from clinic.models import Companion, CompanionRole, ConsultationStatus, StaffRole, utcnow
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
 
@@ -82,6 +82,38 @@ def test_a_clinician_sees_their_own_day_with_each_patients_age_and_service(clien
     assert f"Maria Visser</a>, {age}" in page and "Follow-up call" in page
     assert mine.starts_at.astimezone(LONDON).strftime("%H:%M") in page
     assert "Somebody Else" not in page
+
+
+def test_a_departments_day_shows_each_row_with_its_clinician_walk_ins_and_companions_and_names_as_typed(
+    client, session, clinic
+):
+    typed = "Zoë <b>O'Brien</b> & Co"
+    visit(session, clinic, "okafor", today_at(9), typed, patient={"birth_date": date(1980, 5, 1)})
+    visit(session, clinic, "raman", today_at(10), "Walk In", patient={"birth_date": None})
+    joined = visit(session, clinic, "raman", today_at(11), "With Interpreter")
+    session.add(
+        Companion(
+            uuid="companion-1",
+            consultation=joined,
+            name="Ana Silva",
+            email="ana@example.net",
+            role=CompanionRole.INTERPRETER,
+            link_seed="0" * 64,
+        )
+    )
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get("/schedule/"))
+
+    shown = "Zoë &lt;b&gt;O&#39;Brien&lt;/b&gt; &amp; Co"
+    assert typed not in page and f">{shown}</a>, {age_on(date(1980, 5, 1), today_at(9).date())}" in page
+    assert f'aria-label="Details of {shown}\'s consultation"' in page
+    assert f'/schedule/consultations/{joined.id}">With Interpreter</a>' in page
+    assert 'Walk In</a> <span class="hint">(walk-in)</span>' in page
+    assert "With Interpreter</a>, " in page and '<span class="hint">(with interpreter)</span>' in page
+    assert "<td>Dr Amara Okafor</td>" in page and "<td>Dr Priya Raman</td>" in page
+    assert '<th scope="col">Clinician</th>' in page
 
 
 def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_error(client, session, clinic):

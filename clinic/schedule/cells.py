@@ -1,8 +1,10 @@
-"""The parts of a consultation's row that the schedule pages draw in Python: its status badge and what staff
-can do with it (start the call, change its status, open its notes or details). Template globals.
+"""The parts of a consultation's row that the schedule pages draw in Python: the day's table rows, the status
+badge and what staff can do with it (start the call, change its status, open its notes or details).
+Template globals.
 
 Written in Python rather than as Jinja macros, as clinic/booking/radio.py is, because the day's schedule
-draws them on every row: the macros and their url_for calls cost more than the rest of the page.
+draws them on every row: the macros and their url_for calls cost more than the rest of the page, and the
+row's cells, each a template call and lookup, cost more than its query.
 """
 
 from functools import cached_property
@@ -13,11 +15,12 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from ..auth.access import current_staff
-from ..booking.calendar import local_time
+from ..booking.calendar import twelve_hour_reader
 from ..models import Consultation, ConsultationStatus
 from ..notes.access import may_access
 from ..notes.settings import notes_settings
 from ..scheduling.agenda import Listed, Moment, Row
+from ..scheduling.timezones import clock_time, format_local, zone
 from .forms import ACTION_LABELS, STATUS_LABELS
 
 # Any id the `id` converter accepts: an address is built once with it, and each row's id put in its place.
@@ -86,7 +89,8 @@ class ConsultationActions:
             )
         opens_at = window.opens_at(c)
         if now < opens_at:
-            return f'<p class="hint">Call opens {escape(local_time(opens_at, c.clinician_zone))}</p>'
+            opens = format_local(opens_at, zone(c.clinician_zone), self._twelve_hour)
+            return f'<p class="hint">Call opens {escape(opens)}</p>'
         return ""
 
     def _status_form(self, consultation_id: int, status: ConsultationStatus, name: Markup) -> str:
@@ -103,3 +107,35 @@ class ConsultationActions:
     def _csrf_field(self) -> str:
         # Asked for on the first form drawn, as the macro did: a page with no form starts no token.
         return f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">'
+
+    @cached_property
+    def _twelve_hour(self) -> bool:
+        # The reader's clock, read from the request once rather than for each row's "Call opens".
+        return twelve_hour_reader()
+
+
+class DayRow:
+    """Draws one row of a day's schedule table: the times in `tz`, the patient (linked to the consultation,
+    with their age or marked a walk-in, and who takes part with them), the service, the clinician when
+    `with_clinician` (a department's day), the status badge and `actions`."""
+
+    def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
+        self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
+
+    def __call__(self, row: Row) -> Markup:
+        c, tz = row.consultation, self._tz
+        starts, ends = (clock_time(instant.astimezone(tz), False) for instant in (c.starts_at, c.ends_at))
+        patient = f'<a href="{escape(self._actions.details(c.id))}">{escape(c.patient_name)}</a>'
+        patient += f", {row.age}" if row.age is not None else ' <span class="hint">(walk-in)</span>'
+        if c.companion_role:
+            patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
+        clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""
+        return Markup(
+            f'<tr data-consultation="{c.id}" class="status-{escape(c.status.value)}">\n'
+            f"      <td>{starts}–{ends}</td>\n"
+            f"      <td>{patient}</td>\n"
+            f"      <td>{escape(c.service_name)}</td>{clinician}\n"
+            f"      <td>{status_badge(c, tz)}</td>\n"
+            f"      <td>{self._actions(row)}</td>\n"
+            "    </tr>"
+        )

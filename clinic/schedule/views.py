@@ -34,11 +34,12 @@ from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
-from .cells import ConsultationActions, status_badge
+from .cells import ConsultationActions, DayRow, status_badge
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(status_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
+bp.add_app_template_global(DayRow, "day_row")
 staff_only(bp)
 
 
