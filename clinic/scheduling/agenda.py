@@ -6,9 +6,11 @@ Anything else is NotFound, the same as a consultation that does not exist, so id
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Result, Select, bindparam, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from ..models import (
@@ -59,6 +61,13 @@ class Scope:
         return self.clinician is not None and self.clinician.id == viewer.clinician_id
 
 
+# A clinician's own schedule, looked up on each of their pages: built once, as session.get would build it
+# (and its cache key) on every call.
+_OWN_SCHEDULE = (
+    select(Clinician).where(Clinician.id == bindparam("id")).options(joinedload(Clinician.department))
+)
+
+
 def schedule_scope(
     session: Session, viewer: StaffMember, department_id: int | None = None, clinician_id: int | None = None
 ) -> Scope:
@@ -68,11 +77,7 @@ def schedule_scope(
     an admin the department asked for (the first one if none), or one clinician.
     """
     if viewer.is_clinician:
-        own = (
-            session.get(Clinician, viewer.clinician_id, options=[joinedload(Clinician.department)])
-            if viewer.clinician_id
-            else None
-        )
+        own = session.scalar(_OWN_SCHEDULE, {"id": viewer.clinician_id}) if viewer.clinician_id else None
         if own is None:
             raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
         return Scope(own.department, own)
@@ -106,14 +111,25 @@ def departments(session: Session, viewer: StaffMember) -> list[Department]:
     return list(session.scalars(select(Department).order_by(Department.name)))
 
 
+# The columns a listing's consultations are narrowed by: whose they are, or their clinician's department.
+_NARROWED_BY = {"clinician": Consultation.clinician_id, "department": Clinician.department_id}
+
+
+def _seen_by(viewer: StaffMember) -> tuple[str | None, int]:
+    """Which consultations `viewer` may see: the column of _NARROWED_BY and the value it must hold (none
+    for an admin, who sees all)."""
+    if viewer.is_clinician:
+        return "clinician", viewer.clinician_id or -1
+    if viewer.role is StaffRole.RECEPTION:
+        return "department", viewer.department_id or -1
+    return None, -1
+
+
 def visible(viewer: StaffMember) -> Select:
     """Consultations `viewer` may see, as a query to narrow further."""
     query = select(Consultation).join(Consultation.clinician)
-    if viewer.is_clinician:
-        return query.where(Consultation.clinician_id == (viewer.clinician_id or -1))
-    if viewer.role is StaffRole.RECEPTION:
-        return query.where(Clinician.department_id == (viewer.department_id or -1))
-    return query
+    column, value = _seen_by(viewer)
+    return query if column is None else query.where(_NARROWED_BY[column] == value)
 
 
 def consultation_for_staff(session: Session, viewer: StaffMember, consultation_id: int) -> Consultation:
@@ -271,26 +287,56 @@ def day_statuses(
     session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo
 ) -> list[StatusLine]:
     """The statuses of `day_agenda`'s consultations, in one narrow query: polled every few seconds."""
-    columns = (Consultation.id, Consultation.status, Consultation.arrived_at)
-    query = _in_scope(visible(viewer), scope, *day_bounds(day, tz)).with_only_columns(*columns)
-    return [
-        StatusLine(*row) for row in session.execute(query.order_by(Consultation.starts_at, Consultation.id))
-    ]
-
-
-def _in_scope(query: Select, scope: Scope, start: datetime, end: datetime) -> Select:
-    """`query` narrowed to the scope's consultations starting in [start, end)."""
-    query = query.where(Consultation.starts_at >= start, Consultation.starts_at < end)
-    if scope.clinician is not None:
-        return query.where(Consultation.clinician_id == scope.clinician.id)
-    if scope.department is not None:
-        return query.where(Clinician.department_id == scope.department.id)
-    return query
+    return [StatusLine(*row) for row in _listing(session, "statuses", viewer, scope, *day_bounds(day, tz))]
 
 
 def _between(
     session: Session, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
 ) -> list[Listed]:
-    query = _in_scope(visible(viewer), scope, start, end).with_only_columns(*_LISTED_COLUMNS)
-    query = query.join(Consultation.patient).join(Consultation.service)
-    return [Listed(*row) for row in session.execute(query.order_by(Consultation.starts_at, Consultation.id))]
+    return [Listed(*row) for row in _listing(session, "listed", viewer, scope, start, end)]
+
+
+# What a listing reads of each consultation, and the people it joins for that.
+_LISTINGS = {
+    "listed": select(*_LISTED_COLUMNS)
+    .join(Consultation.clinician)
+    .join(Consultation.patient)
+    .join(Consultation.service),
+    "statuses": select(Consultation.id, Consultation.status, Consultation.arrived_at).join(
+        Consultation.clinician
+    ),
+}
+
+
+def _listing(
+    session: Session, columns: str, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
+) -> Result[Any]:
+    """The `columns` of _LISTINGS of the consultations `viewer` may see in `scope` starting in [start, end),
+    in time order."""
+    seen_by, seen = _seen_by(viewer)
+    shown_by, shown = _shown_by(scope)
+    query = _listing_query(columns, seen_by, shown_by)
+    return session.execute(query, {"start": start, "end": end, "seen": seen, "shown": shown})
+
+
+def _shown_by(scope: Scope) -> tuple[str | None, int]:
+    """Whose consultations `scope` lists: the column of _NARROWED_BY and the value it must hold."""
+    if scope.clinician is not None:
+        return "clinician", scope.clinician.id
+    if scope.department is not None:
+        return "department", scope.department.id
+    return None, -1
+
+
+@cache
+def _listing_query(columns: str, seen_by: str | None, shown_by: str | None) -> Select:
+    # Built once for each kind of viewer and scope, its values bound on execution: building the statement
+    # and its cache key on every page cost more than reading the rows it returns.
+    query = _LISTINGS[columns].where(
+        Consultation.starts_at >= bindparam("start"), Consultation.starts_at < bindparam("end")
+    )
+    if seen_by is not None:
+        query = query.where(_NARROWED_BY[seen_by] == bindparam("seen"))
+    if shown_by is not None:
+        query = query.where(_NARROWED_BY[shown_by] == bindparam("shown"))
+    return query.order_by(Consultation.starts_at, Consultation.id)
