@@ -179,6 +179,25 @@ def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(
     assert "Skin Patient" in admin_skin and "Heart Patient" not in admin_skin
 
 
+def test_an_admins_links_to_other_days_and_views_keep_the_department_and_clinician_chosen(
+    client, session, clinic
+):
+    visit(session, clinic, "okafor", datetime(2027, 1, 12, 10, tzinfo=UTC), "Heart Patient")
+    login(session, client, StaffRole.ADMIN)
+    whose = f"department={clinic['cardiology'].id}&amp;clinician={clinic['okafor'].id}"
+
+    day = text(client.get(f"/schedule/?date=2027-01-12&{whose.replace('&amp;', '&')}"))
+    week = text(client.get(f"/schedule/week?date=2027-01-12&{whose.replace('&amp;', '&')}"))
+
+    assert f'href="/schedule/week?date=2027-01-12&amp;{whose}"' in day
+    assert f'rel="prev" href="/schedule/?date=2027-01-11&amp;{whose}"' in day
+    assert f'rel="next" href="/schedule/?date=2027-01-13&amp;{whose}"' in day
+    assert f'href="/schedule/?{whose}">Today' in day
+    assert f'data-updates="/schedule/updates?date=2027-01-12&amp;{whose}"' in day
+    assert f'rel="prev" href="/schedule/week?date=2027-01-04&amp;{whose}"' in week
+    assert f'href="/schedule/?date=2027-01-14&amp;{whose}">Thursday 14 January' in week
+
+
 def test_reception_cannot_switch_to_another_department(client, session, clinic):
     visit(session, clinic, "jansen", today_at(11), "Skin Patient")
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)

@@ -35,6 +35,7 @@ from ..staff.accounts import actor_names
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
 from .cells import ConsultationActions, DayRow, status_badge
+from .nav import ScheduleLinks
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(status_badge)
@@ -56,7 +57,7 @@ def day() -> ResponseReturnValue:
         moment=moment,
         walk_ins=queues_on_duty(db.session, staff, moment.instant),
         **_around(shown, timedelta(days=1)),
-        **_choices(scope),
+        **_choices(scope, query),
     )
     return page, 422 if query.errors else 200
 
@@ -67,7 +68,7 @@ def week() -> ResponseReturnValue:
     days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
-        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope)
+        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope, query)
     )
     return page, 422 if query.errors else 200
 
@@ -193,10 +194,14 @@ def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
     return query, scope, zone(scope.zone_name or current_app.config["DEFAULT_TIME_ZONE"])
 
 
-def _choices(scope: Scope) -> dict:
-    """What the page offers to switch to: departments for admins, the department's clinicians."""
-    clinicians = scope.department.clinicians if scope.department and not current_staff().is_clinician else []
-    return {"departments": departments(db.session, current_staff()), "clinicians": clinicians}
+def _choices(scope: Scope, query: forms.ScheduleQuery) -> dict:
+    """What the page offers to switch to (departments for admins, the department's clinicians), and the
+    links to other days and views of the same schedule."""
+    staff = current_staff()
+    clinicians = scope.department.clinicians if scope.department and not staff.is_clinician else []
+    offered = departments(db.session, staff)
+    links = ScheduleLinks(scope.department.id if offered else None, query.clinician.data)
+    return {"departments": offered, "clinicians": clinicians, "links": links}
 
 
 def _around(shown: date, step: timedelta) -> dict[str, date]:
