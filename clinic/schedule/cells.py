@@ -28,13 +28,19 @@ _ANY_ID = 2**31 - 1
 
 
 class IdAddress:
-    """An endpoint's address for any consultation: one url_for per page instead of one per row."""
+    """An endpoint's address for any consultation, escaped for HTML: one url_for (and escape) per page
+    instead of one per row."""
 
     def __init__(self, endpoint: str) -> None:
-        self._before, _, self._after = url_for(endpoint, consultation_id=_ANY_ID).rpartition(str(_ANY_ID))
+        before, _, after = url_for(endpoint, consultation_id=_ANY_ID).rpartition(str(_ANY_ID))
+        self._before, self._after = escape(before), escape(after)
 
-    def __call__(self, consultation_id: int) -> str:
-        return f"{self._before}{consultation_id}{self._after}"
+    def __call__(self, consultation_id: int) -> Markup:
+        return Markup(f"{self._before}{consultation_id}{self._after}")
+
+
+# Each status's class (status-booked, ...) and label, escaped once rather than on every row.
+_STATUS_PARTS = {status: (escape(status.value), escape(label)) for status, label in STATUS_LABELS.items()}
 
 
 def status_badge(consultation: Consultation | Listed, tz: ZoneInfo) -> Markup:
@@ -42,10 +48,8 @@ def status_badge(consultation: Consultation | Listed, tz: ZoneInfo) -> Markup:
     status = consultation.status
     arrived_at = consultation.arrived_at if status is ConsultationStatus.ARRIVED else None
     since = f" since {arrived_at.astimezone(tz):%H:%M}" if arrived_at else ""
-    return Markup(
-        f'<span class="status-badge status-{escape(status.value)}" data-status>'
-        f"{escape(STATUS_LABELS[status])}{since}</span>"
-    )
+    css, label = _STATUS_PARTS[status]
+    return Markup(f'<span class="status-badge status-{css}" data-status>{label}{since}</span>')
 
 
 class ConsultationActions:
@@ -70,10 +74,10 @@ class ConsultationActions:
         parts = [self._call(c)] if row.may_start else []
         parts += [self._status_form(c.id, status, name) for status in sorted(row.actions)]
         if may_access(self._viewer, c, self._notes_roles):
-            href = escape(self._notes(c.id))
+            href = self._notes(c.id)
             parts.append(f'<a href="{href}" aria-label="Notes on {name}\'s consultation">Notes</a>')
         if self._compact:
-            href = escape(self.details(c.id))
+            href = self.details(c.id)
             parts.append(f'<a href="{href}" aria-label="Details of {name}\'s consultation">Details</a>')
         shown = "\n  ".join(part for part in parts if part)
         return Markup(f'<div class="row-actions">\n  {shown}\n</div>')
@@ -84,7 +88,7 @@ class ConsultationActions:
         if window.is_open(c, now):
             label = "Rejoin call" if c.status is ConsultationStatus.IN_PROGRESS else "Start call"
             return (
-                f'<form method="post" action="{escape(self._start(c.id))}" target="_blank">'
+                f'<form method="post" action="{self._start(c.id)}" target="_blank">'
                 f'{self._csrf_field}<button type="submit" class="button-small">{label}</button></form>'
             )
         opens_at = window.opens_at(c)
@@ -94,7 +98,7 @@ class ConsultationActions:
         return ""
 
     def _status_form(self, consultation_id: int, status: ConsultationStatus, name: Markup) -> str:
-        action, label = escape(self._change_status(consultation_id)), escape(ACTION_LABELS[status])
+        action, label = self._change_status(consultation_id), escape(ACTION_LABELS[status])
         return (
             f'<form method="post" action="{action}">{self._csrf_field}'
             f'<input type="hidden" name="status" value="{escape(status.value)}">'
@@ -125,13 +129,13 @@ class DayRow:
     def __call__(self, row: Row) -> Markup:
         c, tz = row.consultation, self._tz
         starts, ends = (clock_time(instant.astimezone(tz), False) for instant in (c.starts_at, c.ends_at))
-        patient = f'<a href="{escape(self._actions.details(c.id))}">{escape(c.patient_name)}</a>'
+        patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
         patient += f", {row.age}" if row.age is not None else ' <span class="hint">(walk-in)</span>'
         if c.companion_role:
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""
         return Markup(
-            f'<tr data-consultation="{c.id}" class="status-{escape(c.status.value)}">\n'
+            f'<tr data-consultation="{c.id}" class="status-{_STATUS_PARTS[c.status][0]}">\n'
             f"      <td>{starts}–{ends}</td>\n"
             f"      <td>{patient}</td>\n"
             f"      <td>{escape(c.service_name)}</td>{clinician}\n"

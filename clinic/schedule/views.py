@@ -32,6 +32,7 @@ from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
+from ..staff.members import StaffMember
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
 from .cells import ConsultationActions, DayRow, status_badge
@@ -46,8 +47,9 @@ staff_only(bp)
 
 @bp.get("/")
 def day() -> ResponseReturnValue:
-    query, scope, tz = _schedule()
-    staff, shown, moment = current_staff(), query.chosen_day(_today(tz)), _moment()
+    staff = current_staff()
+    query, scope, tz = _schedule(staff)
+    shown, moment = query.chosen_day(_today(tz)), _moment()
     page = render_template(
         "schedule/day.html",
         query=query,
@@ -57,18 +59,19 @@ def day() -> ResponseReturnValue:
         moment=moment,
         walk_ins=queues_on_duty(db.session, staff, moment.instant),
         **_around(shown, timedelta(days=1)),
-        **_choices(scope, query),
+        **_choices(staff, scope, query),
     )
     return page, 422 if query.errors else 200
 
 
 @bp.get("/week")
 def week() -> ResponseReturnValue:
-    query, scope, tz = _schedule()
-    days = week_agenda(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz, _moment())
+    staff = current_staff()
+    query, scope, tz = _schedule(staff)
+    days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, _moment())
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
-        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(scope, query)
+        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(staff, scope, query)
     )
     return page, 422 if query.errors else 200
 
@@ -77,8 +80,9 @@ def week() -> ResponseReturnValue:
 @background
 def updates() -> ResponseReturnValue:
     """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
-    query, scope, tz = _schedule()
-    lines = day_statuses(db.session, current_staff(), scope, query.chosen_day(_today(tz)), tz)
+    staff = current_staff()
+    query, scope, tz = _schedule(staff)
+    lines = day_statuses(db.session, staff, scope, query.chosen_day(_today(tz)), tz)
     return {
         "consultations": [
             {
@@ -187,17 +191,16 @@ def letter(consultation_id: int) -> ResponseReturnValue:
     return render_template("schedule/letter.html", consultation=found, manage_url=link)
 
 
-def _schedule() -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
+def _schedule(staff: StaffMember) -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
     query = forms.ScheduleQuery(request.args)
     query.validate()
-    scope = schedule_scope(db.session, current_staff(), query.department.data, query.clinician.data)
+    scope = schedule_scope(db.session, staff, query.department.data, query.clinician.data)
     return query, scope, zone(scope.zone_name or current_app.config["DEFAULT_TIME_ZONE"])
 
 
-def _choices(scope: Scope, query: forms.ScheduleQuery) -> dict:
+def _choices(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery) -> dict:
     """What the page offers to switch to (departments for admins, the department's clinicians), and the
     links to other days and views of the same schedule."""
-    staff = current_staff()
     clinicians = scope.department.clinicians if scope.department and not staff.is_clinician else []
     offered = departments(db.session, staff)
     links = ScheduleLinks(scope.department.id if offered else None, query.clinician.data)
