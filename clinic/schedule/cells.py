@@ -118,15 +118,19 @@ class ConsultationActions:
         return twelve_hour_reader()
 
 
-class DayRow:
-    """Draws one row of a day's schedule table: the times in `tz`, the patient (linked to the consultation,
-    with their age or marked a walk-in, and who takes part with them), the service, the clinician when
-    `with_clinician` (a department's day), the status badge and `actions`."""
+class DayRows:
+    """Draws the rows of a day's schedule table, each with the times in `tz`, the patient (linked to the
+    consultation, with their age or marked a walk-in, and who takes part with them), the service, the
+    clinician when `with_clinician` (a department's day), the status badge and `actions`."""
 
     def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
 
-    def __call__(self, row: Row) -> Markup:
+    def __call__(self, rows: list[Row]) -> Markup:
+        # One call for the table: a template loop would add a call, an escape and a join for each row.
+        return Markup("\n".join(self._row(row) for row in rows))
+
+    def _row(self, row: Row) -> str:
         c, tz = row.consultation, self._tz
         starts, ends = (clock_time(instant.astimezone(tz), False) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
@@ -134,8 +138,8 @@ class DayRow:
         if c.companion_role:
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""
-        return Markup(
-            f'<tr data-consultation="{c.id}" class="status-{_STATUS_PARTS[c.status][0]}">\n'
+        return (
+            f'    <tr data-consultation="{c.id}" class="status-{_STATUS_PARTS[c.status][0]}">\n'
             f"      <td>{starts}–{ends}</td>\n"
             f"      <td>{patient}</td>\n"
             f"      <td>{escape(c.service_name)}</td>{clinician}\n"

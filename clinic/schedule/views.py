@@ -35,13 +35,13 @@ from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
-from .cells import ConsultationActions, DayRow, status_badge
+from .cells import ConsultationActions, DayRows, status_badge
 from .nav import ScheduleLinks
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(status_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
-bp.add_app_template_global(DayRow, "day_row")
+bp.add_app_template_global(DayRows, "day_rows")
 staff_only(bp)
 
 
