@@ -29,14 +29,19 @@ _ANY_ID = 2**31 - 1
 
 class IdAddress:
     """An endpoint's address for any consultation, escaped for HTML: one url_for (and escape) per page
-    instead of one per row."""
+    instead of one per row, and none on a page whose rows never link there."""
 
     def __init__(self, endpoint: str) -> None:
-        before, _, after = url_for(endpoint, consultation_id=_ANY_ID).rpartition(str(_ANY_ID))
-        self._before, self._after = escape(before), escape(after)
+        self._endpoint = endpoint
+
+    @cached_property
+    def _parts(self) -> tuple[Markup, Markup]:
+        before, _, after = url_for(self._endpoint, consultation_id=_ANY_ID).rpartition(str(_ANY_ID))
+        return escape(before), escape(after)
 
     def __call__(self, consultation_id: int) -> Markup:
-        return Markup(f"{self._before}{consultation_id}{self._after}")
+        before, after = self._parts
+        return Markup(f"{before}{consultation_id}{after}")
 
 
 # Each status's class (status-booked, ...) and label, escaped once rather than on every row.
