@@ -242,3 +242,33 @@ def test_time_off_covering_a_whole_period_leaves_nothing_open():
     assert spans == [
         (seconds(datetime(2026, 3, 2, 14, tzinfo=UTC)), seconds(datetime(2026, 3, 2, 17, tzinfo=UTC)))
     ]
+
+
+def test_clinicians_sharing_hours_are_offered_by_their_own_hours_and_zone_whatever_list_holds_them():
+    shared = weekly(time(9), time(10))
+    start = datetime(2026, 3, 3, tzinfo=UTC)
+    calendars = [
+        ClinicianCalendar(1, "Europe/London", shared),
+        ClinicianCalendar(2, "Europe/London", weekly(time(9), time(10))),  # equal hours, a list of its own
+        ClinicianCalendar(3, "America/New_York", shared),  # the same list, another zone
+        ClinicianCalendar(
+            4, "Europe/London", shared, busy=[(start + timedelta(hours=9), start + timedelta(hours=9.5))]
+        ),
+        ClinicianCalendar(5, "Europe/London", weekly(time(9, 30), time(10))),
+    ]
+
+    found = available_slots(
+        SlotRules(duration=30, interval=30), calendars, start, start + timedelta(1), start
+    )
+
+    starts = {
+        c: sorted(s.start.astimezone(UTC).strftime("%H:%M") for s in found if s.clinician_id == c)
+        for c in range(1, 6)
+    }
+    assert starts == {
+        1: ["09:00", "09:30"],
+        2: ["09:00", "09:30"],
+        3: ["14:00", "14:30"],
+        4: ["09:30"],
+        5: ["09:30"],
+    }

@@ -200,10 +200,11 @@ def find_slots(
     exclude_consultation: int | None = None,
 ) -> list[Slot]:
     """Free slots of `service` starting in the window, across its clinicians or one of them."""
+    rules = rules_for(service)
     calendars = _service_calendars(
-        session, service, window_start, window_end, clinician_id, exclude_consultation
+        session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation
     )
-    return available_slots(rules_for(service), calendars, window_start, window_end, now)
+    return available_slots(rules, calendars, window_start, window_end, now)
 
 
 def find_starts(
@@ -213,28 +214,38 @@ def find_starts(
     window_end: datetime,
     now: datetime,
     clinician_id: int | None = None,
+    exclude_consultation: int | None = None,
 ) -> list[datetime]:
     """The distinct starts of `find_slots`, sorted: the times to choose from, whoever is free at each."""
-    calendars = _service_calendars(session, service, window_start, window_end, clinician_id)
-    return available_starts(rules_for(service), calendars, window_start, window_end, now)
+    rules = rules_for(service)
+    calendars = _service_calendars(
+        session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation
+    )
+    return available_starts(rules, calendars, window_start, window_end, now)
 
 
 def _service_calendars(
     session: Session,
-    service: Service,
+    service_id: int,
+    rules: SlotRules,
     window_start: datetime,
     window_end: datetime,
     clinician_id: int | None,
-    exclude_consultation: int | None = None,
+    exclude_consultation: int | None,
 ) -> list[ClinicianCalendar]:
-    """The calendars of the clinicians offering `service` (just one when `clinician_id` is given)."""
+    """The calendars of the clinicians offering the service (just one when `clinician_id` is given),
+    with only what may stand in the way of a consultation starting in the window: blocked time that
+    meets it with the service's buffers, time off and closures that meet it with its length. A
+    booking's one-second check so reads a booking or two per clinician, not three days of them."""
+    lo = window_start - timedelta(minutes=rules.buffer_before)
+    hi = window_end + timedelta(minutes=rules.duration + rules.buffer_after)
     if clinician_id is None:
-        clinicians = _Clinicians(_of_service, {"service_id": service.id})
+        clinicians = _Clinicians(_of_service, {"service_id": service_id})
     else:
         clinicians = _Clinicians(
-            _of_service_clinician, {"service_id": service.id, "clinician_id": clinician_id}
+            _of_service_clinician, {"service_id": service_id, "clinician_id": clinician_id}
         )
-    calendars = _calendars(session, clinicians, window_start, window_end, exclude_consultation)
+    calendars = _calendars(session, clinicians, lo, hi, exclude_consultation)
     if clinician_id is not None and not calendars:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return calendars
@@ -250,8 +261,7 @@ def is_free(
 ) -> bool:
     """Whether a consultation of `service` may start at `start` (with that clinician, or anyone)."""
     window_end = start + timedelta(seconds=1)
-    slots = find_slots(session, service, start, window_end, now, clinician_id, exclude_consultation)
-    return any(slot.start == start for slot in slots)
+    return start in find_starts(session, service, start, window_end, now, clinician_id, exclude_consultation)
 
 
 def load_calendars(
@@ -261,9 +271,11 @@ def load_calendars(
     window_end: datetime,
     exclude_consultation: int | None = None,
 ) -> list[ClinicianCalendar]:
-    """The engine's view of these clinicians over the window (see _calendars), in id order."""
+    """The engine's view of these clinicians over the window widened by a day each side (see _calendars),
+    in id order."""
     listed = _Clinicians(_listed, {"ids": [clinician.id for clinician in clinicians]})
-    return _calendars(session, listed, window_start, window_end, exclude_consultation)
+    lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
+    return _calendars(session, listed, lo, hi, exclude_consultation)
 
 
 def _of_service(query: Select) -> Select:
@@ -293,18 +305,17 @@ class _Clinicians(NamedTuple):
 def _calendars(
     session: Session,
     clinicians: _Clinicians,
-    window_start: datetime,
-    window_end: datetime,
+    lo: datetime,
+    hi: datetime,
     exclude_consultation: int | None = None,
     with_bookings: bool = True,
 ) -> list[ClinicianCalendar]:
-    """The calendars of `clinicians`, in id order: zone and weekly hours, busy time
-    (unless not `with_bookings`), time off and closures over the window widened by a day each side.
+    """The calendars of `clinicians`, in id order: zone and weekly hours, and the busy time (unless not
+    `with_bookings`), time off and closures that meet [lo, hi).
 
     One query, one row per clinician: each kind of span is aggregated into one text, which Python splits
     and maps through caches of distinct values, so no row, tuple or datetime is built per booking.
     """
-    lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
     query = _calendar_query(clinicians.narrow, with_bookings, exclude_consultation is not None)
     bounds = {"lowest": lo - MAX_BLOCK, "lo": lo, "hi": hi, **clinicians.parameters}
     if exclude_consultation is not None:
@@ -396,6 +407,7 @@ def offered_time(
     """The time each active clinician of `clinician_ids` offers in the window (weekly hours less time off
     and closures, bookings ignored) as intervals of Unix seconds; inactive clinicians offer none."""
     listed = _Clinicians(_listed_active, {"ids": list(clinician_ids)})
-    calendars = _calendars(session, listed, window_start, window_end, with_bookings=False)
+    lo, hi = window_start - MAX_BLOCK, window_end + MAX_BLOCK
+    calendars = _calendars(session, listed, lo, hi, with_bookings=False)
     lower, upper = int(window_start.timestamp()), int(window_end.timestamp())
     return {calendar.clinician_id: open_time(calendar, lower, upper) for calendar in calendars}
