@@ -1,10 +1,12 @@
 """Free times read from the database: what a search reads around its window, and which service it reads."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.scheduling.availability import find_slots, is_free
+from clinic.scheduling.availability import active_service, find_slots, is_free, offered_service
+from clinic.scheduling.errors import NotFound
 
 from . import factories
 
@@ -69,3 +71,60 @@ def test_a_week_finds_the_same_slots_as_its_days_one_by_one(session, buffered, n
 
     assert week == days
     assert at(10) not in {slot.start for slot in week}
+
+
+def test_the_offered_service_holds_the_rules_of_the_active_service(session):
+    service = factories.service(
+        session,
+        duration_minutes=45,
+        buffer_before_minutes=5,
+        buffer_after_minutes=10,
+        slot_interval_minutes=15,
+        min_notice_minutes=60,
+        horizon_days=30,
+    )
+    session.commit()
+
+    offered = offered_service(session, service.id)
+    loaded = active_service(session, service.id)
+
+    assert offered.id == loaded.id
+    assert offered.duration_minutes == 45
+    assert (offered.buffer_before_minutes, offered.buffer_after_minutes) == (5, 10)
+    assert (offered.slot_interval_minutes, offered.min_notice_minutes, offered.horizon_days) == (15, 60, 30)
+
+
+@pytest.mark.parametrize("lookup", [active_service, offered_service])
+def test_an_inactive_service_or_department_or_a_wrong_id_is_not_offered(session, lookup):
+    closed = factories.service(session, factories.department(session, active=False))
+    withdrawn = factories.service(session, active=False)
+    session.commit()
+
+    for service_id in (closed.id, withdrawn.id, withdrawn.id + 100, "1"):
+        with pytest.raises(NotFound, match="No such service is offered"):
+            lookup(session, service_id)
+
+
+def test_the_api_follows_an_admins_change_to_a_service_at_once(client, session):
+    service = factories.service(session, horizon_days=400)
+    factories.clinician(session, [service])
+    session.commit()
+    day = (datetime.now(UTC) + timedelta(days=14)).date()
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    query = f"/api/v1/slots?service={service.id}&start={day}&end={day}&tz=Europe/London"
+    assert len(client.get(query).get_json()["slots"]) == 14  # in half hours: 09:00-12:30, 13:30-17:00
+
+    service.duration_minutes = 60
+    session.commit()
+    slots = client.get(query).get_json()["slots"]
+    assert slots[0]["end"] == datetime.combine(day, time(10), ZoneInfo("Europe/London")).isoformat()
+
+    service.active = False
+    session.commit()
+    assert client.get(query).status_code == 404
+
+    service.active = True
+    service.department.active = False
+    session.commit()
+    assert client.get(query).status_code == 404

@@ -8,7 +8,7 @@ from ..audit import Actor
 from ..extensions import db
 from ..hospital.catalogue import offered_services
 from ..models import Consultation, utcnow
-from ..scheduling.availability import active_service, find_slots
+from ..scheduling.availability import find_slots, offered_service
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.events import record_read
@@ -39,7 +39,7 @@ def privacy_notice() -> dict:
 def slots() -> dict:
     query = schemas.slot_query(request.args)
     show_times_in(query.tz)
-    service = active_service(db.session, query.service_id)
+    service = offered_service(db.session, query.service_id)
     found = find_slots(
         db.session, service, query.window_start, query.window_end, utcnow(), query.clinician_id
     )

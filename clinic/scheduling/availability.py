@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from typing import NamedTuple
@@ -17,10 +18,12 @@ from ..models import (
     Closure,
     Consultation,
     ConsultationStatus,
+    Department,
     Service,
     TimeOff,
     clinician_service,
 )
+from ..models.driver import driver_rows
 from .errors import NotFound
 from .slots import (
     ClinicianCalendar,
@@ -125,7 +128,24 @@ def _weekly_hours_of(text: str) -> WeeklyHours:
     )
 
 
-def rules_for(service: Service) -> SlotRules:
+@dataclass(frozen=True)
+class OfferedService:
+    """An offered service as the slot engine sees it: its id and booking rules, named as on `Service`.
+
+    Read as plain columns (see `offered_service`) by callers that need nothing else of the service,
+    without loading it and its department as ORM entities.
+    """
+
+    id: int
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    slot_interval_minutes: int
+    min_notice_minutes: int
+    horizon_days: int
+
+
+def rules_for(service: Service | OfferedService) -> SlotRules:
     return SlotRules(
         duration=service.duration_minutes,
         buffer_before=service.buffer_before_minutes,
@@ -137,19 +157,41 @@ def rules_for(service: Service) -> SlotRules:
 
 
 def active_service(session: Session, service_id: int) -> Service:
+    """The service, with its department, if both are active; else NotFound."""
     service = (
         session.execute(_SERVICE, {"id": service_id}).scalar_one_or_none()
         if isinstance(service_id, int)
         else None
     )
     if service is None or not service.active or not service.department.active:
-        raise NotFound("No such service is offered.", field="service")
+        raise _not_offered()
     return service
 
 
 # The department in the same round trip: a booking checks it every time. Built once: `session.get`
 # builds its statement anew on each call, which costs a booking a third of this lookup's CPU.
 _SERVICE = select(Service).options(joinedload(Service.department)).where(Service.id == bindparam("id"))
+
+
+def offered_service(session: Session, service_id: int) -> OfferedService:
+    """What `active_service` answers, as an OfferedService: the same check, made each time it is asked
+    (an admin's change shows at once), for half the CPU of loading the two entities."""
+    rows = driver_rows(session, _OFFERED, {"id": service_id}) if isinstance(service_id, int) else []
+    if not rows:
+        raise _not_offered()
+    return OfferedService(*rows[0])
+
+
+# Active flags in the WHERE clause, so the driver hands back integers only (see `driver_rows`).
+_OFFERED = (
+    select(*(getattr(Service, field.name) for field in fields(OfferedService)))
+    .join(Department, Department.id == Service.department_id)
+    .where(Service.id == bindparam("id"), Service.active.is_(True), Department.active.is_(True))
+)
+
+
+def _not_offered() -> NotFound:
+    return NotFound("No such service is offered.", field="service")
 
 
 def service_clinicians(
@@ -192,7 +234,7 @@ def _driver_rows(session: Session, query: Select, parameters: dict) -> Iterator[
 
 def find_slots(
     session: Session,
-    service: Service,
+    service: Service | OfferedService,
     window_start: datetime,
     window_end: datetime,
     now: datetime,
@@ -209,7 +251,7 @@ def find_slots(
 
 def find_starts(
     session: Session,
-    service: Service,
+    service: Service | OfferedService,
     window_start: datetime,
     window_end: datetime,
     now: datetime,
@@ -253,7 +295,7 @@ def _service_calendars(
 
 def is_free(
     session: Session,
-    service: Service,
+    service: Service | OfferedService,
     start: datetime,
     now: datetime,
     clinician_id: int | None = None,
