@@ -111,6 +111,18 @@ def test_slots_are_given_with_the_offset_of_the_requested_zone(client, clinic):
     assert len(body["slots"]) == 14  # 09:00-12:30 and 13:30-17:00 in half hours
 
 
+def test_the_same_slots_asked_in_two_zones_are_each_written_in_their_own(client, clinic):
+    day = clinic.day.isoformat()
+    query = f"/api/v1/slots?service={clinic.service.id}&clinician={clinic.first.id}&start={day}&end={day}"
+
+    in_london = client.get(f"{query}&tz=Europe/London").get_json()["slots"]
+    in_new_york = client.get(f"{query}&tz=America/New_York").get_json()["slots"]
+
+    assert in_london[0]["start"] == at(clinic.day, 9).isoformat()
+    assert in_new_york[0]["start"] == at(clinic.day, 9).astimezone(NEW_YORK).isoformat()
+    assert len(in_london) == len(in_new_york) == 14
+
+
 def test_slots_list_every_clinician_when_none_is_named(client, clinic):
     day = clinic.day.isoformat()
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,11 @@ from ..scheduling.timezones import zone
 def instant_json(instant: datetime, tz: ZoneInfo) -> str:
     """RFC 3339 with the offset `tz` has at that instant, e.g. 2026-03-30T10:00:00+01:00."""
     return instant.astimezone(tz).isoformat(timespec="seconds")
+
+
+# Patients look at the same weeks: each search writes a few hundred instants, mostly those written for
+# the searches before it. For the slot engine's instants, in UTC: an equal key is the same instant.
+_written_instant = lru_cache(maxsize=8192)(instant_json)
 
 
 def service_json(service: Service) -> dict[str, Any]:
@@ -41,15 +47,15 @@ def slots_json(slots: Iterable[Slot], tz: ZoneInfo) -> list[dict[str, Any]]:
 
 
 class _InstantsJson(dict):
-    """instant -> instant_json(instant, tz), each written on first use; a hit is a plain dict lookup (a
-    week of free times asks for about 2,000, of 200 distinct instants)."""
+    """instant -> instant_json(instant, tz), each looked up once per search; a hit is a plain dict lookup
+    (a week of free times asks for about 2,000, of 200 distinct instants)."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         super().__init__()
         self.tz = tz
 
     def __missing__(self, instant: datetime) -> str:
-        text = self[instant] = instant_json(instant, self.tz)
+        text = self[instant] = _written_instant(instant, self.tz)
         return text
 
 
