@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from clinic.models import Consultation, ConsultationStatus, Service
-from clinic.scheduling.availability import MAX_BLOCK, find_slots
+from clinic.scheduling.availability import MAX_BLOCK, find_slots, reach, rules_for
 
 from .databases import databases
 from .figures import emit
@@ -116,7 +116,8 @@ def busy_rows_statement(
 
     Executed once through SQLAlchemy to capture the SQL and the driver-level parameters.
     """
-    low, high = window[0] - MAX_BLOCK, window[1] + MAX_BLOCK
+    with Session(engine) as session:
+        low, high = reach(rules_for(session.get(Service, hospital.service_id)), *window)
     query = select(Consultation.clinician_id, Consultation.blocked_from, Consultation.blocked_until).where(
         Consultation.clinician_id.in_([clinician_id for clinician_id, _ in hospital.clinicians]),
         Consultation.status != ConsultationStatus.CANCELLED,

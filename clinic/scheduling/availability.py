@@ -156,6 +156,15 @@ def rules_for(service: Service | OfferedService) -> SlotRules:
     )
 
 
+def reach(rules: SlotRules, window_start: datetime, window_end: datetime) -> tuple[datetime, datetime]:
+    """The stored time that may stand in the way of a consultation starting in the window: what meets
+    it widened by the service's buffers before, and by its length and buffer after."""
+    return (
+        window_start - timedelta(minutes=rules.buffer_before),
+        window_end + timedelta(minutes=rules.duration + rules.buffer_after),
+    )
+
+
 def active_service(session: Session, service_id: int) -> Service:
     """The service, with its department, if both are active; else NotFound."""
     service = (
@@ -279,8 +288,7 @@ def _service_calendars(
     with only what may stand in the way of a consultation starting in the window: blocked time that
     meets it with the service's buffers, time off and closures that meet it with its length. A
     booking's one-second check so reads a booking or two per clinician, not three days of them."""
-    lo = window_start - timedelta(minutes=rules.buffer_before)
-    hi = window_end + timedelta(minutes=rules.duration + rules.buffer_after)
+    lo, hi = reach(rules, window_start, window_end)
     if clinician_id is None:
         clinicians = _Clinicians(_of_service, {"service_id": service_id})
     else:
