@@ -772,7 +772,9 @@ def gunicorn(database_url: str, workers: int | None = None) -> Iterator[Server]:
         }
         command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
         command += ["--bind", f"127.0.0.1:{port}", *(["--workers", str(workers)] if workers else [])]
-        command.append("bench.served:app")
+        # No recycling after max_requests: a scale round's worker serves thousands of pages, and one
+        # replaced mid-round would be measured starting up (and its CPU lost with its process).
+        command += ["--max-requests", "0", "bench.served:app"]
         with open(Path(folder) / "gunicorn.log", "wb") as log:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         server = Server(process, ("127.0.0.1", port), Path(folder))
