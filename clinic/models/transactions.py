@@ -102,16 +102,18 @@ def end_unwritten(session: Session) -> None:
     """
     if isinstance(session, scoped_session):
         session = session()
-    transaction, dialect = session.get_transaction(), session.get_bind().dialect
+    transaction = session.get_transaction()
     if (
-        transaction is None
+        transaction is None  # a request that read nothing, or committed: nothing to look up
         or not transaction.is_active
         or session.in_nested_transaction()
         or session.new
         or session.dirty
         or session.deleted
-        or dialect.name != "postgresql"
     ):
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
         return
     try:
         with driver_cursor(session) as cursor:
