@@ -417,6 +417,7 @@ def sign_in(page: "Page", role: str) -> None:
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda address: not address.endswith("/login"))  # the click returns before the answer
     if page.url.endswith("/account/two-factor"):
         _set_up_second_factor(page, email)
     elif page.url.endswith("/login/code"):

@@ -74,6 +74,9 @@ def book(
 
 def first_soon_time(page: Page) -> Locator:
     """The first free time on the page two minutes or more from now: still free when the form is sent."""
+    # Reading every value does not wait as a locator's action does: a click returns once the next page
+    # has begun to load, when its list of times may be empty or cut short.
+    page.wait_for_load_state()
     earliest = datetime.now(UTC) + timedelta(minutes=2)
     times = page.locator(ANY_TIME)
     starts = [datetime.fromisoformat(value.replace("Z", "+00:00")) for value in _values(times)]
