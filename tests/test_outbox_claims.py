@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,13 @@ from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.jobs.claims import _claimable, claim_due_messages, reclaim_expired
 from clinic.jobs.context import message_id_for
-from clinic.jobs.dispatch import connections, retry_delay, run_message
+from clinic.jobs.dispatch import connections, load_consultations, retry_delay, run_message
 from clinic.jobs.effects import perform
 from clinic.models import OutboxKind, OutboxMessage, OutboxStatus
 from clinic.scheduling.lifecycle import reschedule
 
 from . import factories
+from .conftest import postgres_only
 from .fakes.outbox import invite, open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.reminders import seed_due_reminders
@@ -103,6 +104,25 @@ def test_a_worker_that_lost_its_lease_neither_runs_nor_records_the_message(sessi
         assert run_message(held, outbox.context(), slow, "slow-worker", outbox.clock.now) is None
     assert len(smtp_server.inbox(consultation.patient.email)) == 2
     assert outbox.messages(consultation, OutboxKind.REMINDER)[0].status is OutboxStatus.DONE
+
+
+@postgres_only
+def test_the_check_before_each_send_stays_prepared_on_postgres(session, now, outbox, smtp_server):
+    """psycopg forgets every statement it prepared when a transaction rolls back, and each check of a
+    consultation before its message ran ended in one: PostgreSQL parsed and planned it for every mail."""
+    for day in range(4):
+        book(session, now, TUESDAY_10 + timedelta(days=day))
+    with connections(db.session) as held:
+        batch = claim_due_messages(db.session, "worker-a", now, 100, lease=LEASE)
+        loaded = load_consultations(held.reader, {message.consultation_id for message in batch})
+        ran = [  # the meetings to create and the reminders to plan: 8 checks
+            run_message(held, outbox.context(), message, "worker-a", now, loaded[message.consultation_id])
+            for message in batch
+        ]
+        prepared = held.reader.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+
+    assert ran == [OutboxStatus.DONE] * 8
+    assert any("invite_sequence" in statement for statement in prepared), prepared
 
 
 def test_a_message_whose_claims_keep_expiring_ends_as_a_dead_letter(session, now, outbox):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patient, Service
-from ..models.transactions import serialising, write_transaction
+from ..models.transactions import autocommitting, serialising, write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
 from .context import Context, Result
@@ -40,7 +40,10 @@ class Connections:
     """What a dispatcher runs its messages on: `reader` for the consultations and the check before each
     send, `writer` (serialising) for recording a result, both held for all the batches of a run, where a
     session checks a connection out of the pool (and pings it) for every read and every result; and
-    `session` for a result that changes the consultation, whose audit events are anchored as it commits."""
+    `session` for a result that changes the consultation, whose audit events are anchored as it commits.
+
+    Both connections are `autocommitting`: each of the writer's transactions is the one UPDATE of a claim
+    (`claims._transition`), so a mail costs its two statements' round trips and no more."""
 
     session: Session
     reader: Connection
@@ -52,7 +55,7 @@ def connections(session: Session) -> Iterator[Connections]:
     """`session` and two connections of its database, held until the block ends."""
     bind = session.get_bind(OutboxMessage)
     with bind.connect() as reader, bind.connect() as writer:
-        yield Connections(session, reader, serialising(writer))
+        yield Connections(session, autocommitting(reader), autocommitting(serialising(writer)))
 
 
 def dispatch(
@@ -165,7 +168,8 @@ def version_of(consultation: Consultation) -> tuple:
 def _version(reader: Connection, consultation_id: int) -> tuple | None:
     # One indexed read per message, far cheaper than loading the graph again: a cancellation,
     # reschedule, meeting change, patient edit or companion removal committed since the batch was
-    # loaded shows here. Its transaction ends at once, so the next read sees what was committed since.
+    # loaded shows here. Its transaction (SQLite's: PostgreSQL's reader has none) ends at once, so the
+    # next read sees what was committed since.
     try:
         row = reader.execute(_VERSION, {"consultation_id": consultation_id}).one_or_none()
     finally:

@@ -77,6 +77,17 @@ def serialising(connection: Connection) -> Connection:
     return connection.execution_options(**{_IMMEDIATE: True})
 
 
+def autocommitting(connection: Connection) -> Connection:
+    """`connection` (Core, held by its caller) with each statement on PostgreSQL its own transaction: no
+    BEGIN, COMMIT or ROLLBACK round trips around it (two of the three a one-statement transaction takes),
+    and no rollback to make psycopg forget what it prepared (see `end_unwritten`). Only for a caller
+    whose every transaction is one statement, or a read: nothing makes two statements atomic any more.
+    SQLite's connections are left as they are: `configure_sqlite` sends their BEGIN itself."""
+    if connection.dialect.name != "postgresql":
+        return connection
+    return connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def commit_as_written(session: Session) -> None:
     """Commit, and keep the session's objects loaded as they were written rather than expire them: a
     writer that read and wrote its rows under lock need not read them back (one round trip, and the
