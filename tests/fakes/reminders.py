@@ -283,7 +283,7 @@ def drain_with_workers(
         _wait_until(lambda: _registered(engine) >= {worker.pid for worker in started}, timeout, started)
         expected = seed_due_reminders(engine, count, utcnow())
         due, before = time.monotonic(), relays.cpu()
-        _wait_until(lambda: _unfinished(engine) == 0, timeout, started)
+        _wait_until(_drained(engine, relays, count), timeout, started)
         seconds, cpu = time.monotonic() - due, relays.cpu() - before
         return Run(tally(expected, relays.received()), _per_worker(engine, started), seconds, cpu=cpu)
 
@@ -356,6 +356,23 @@ def _scenario(database_url: str, folder: Path, lease_seconds: float) -> Iterator
 def _unfinished(engine: Engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).where(OutboxMessage.status.in_(UNFINISHED)))
+
+
+def _drained(engine: Engine, relays: _Relays, count: int) -> Callable[[], bool]:
+    """Whether no message is left unfinished, asked of the database only once the servers have `count`
+    mails (a shared counter, free to read) or half a second after it was last asked (a mail that never
+    arrives): a count every poll took this process 0.4-0.7 ms of CPU per mail, and PostgreSQL more,
+    from the cores the workers are measured on."""
+    asked = time.monotonic()
+
+    def drained() -> bool:
+        nonlocal asked
+        if relays.count() < count and time.monotonic() - asked < 0.5:
+            return False
+        asked = time.monotonic()
+        return _unfinished(engine) == 0
+
+    return drained
 
 
 def _registered(engine: Engine) -> set[int]:
