@@ -4,8 +4,19 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import literal, select
 
-from clinic.scheduling.availability import active_service, find_slots, is_free, offered_service
+from clinic.models.base import UTCDateTime
+from clinic.scheduling.availability import (
+    _SpansOf,
+    active_service,
+    find_slots,
+    is_free,
+    offered_service,
+    stored_span,
+)
 from clinic.scheduling.errors import NotFound
 
 from . import factories
@@ -14,6 +25,9 @@ from . import factories
 def at(hour: int, minute: int = 0) -> datetime:
     """Tuesday 3 March 2026 (London is on UTC) at hour:minute."""
     return datetime(2026, 3, 3, hour, minute, tzinfo=UTC)
+
+
+UNIX_EPOCH, SECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -128,3 +142,20 @@ def test_the_api_follows_an_admins_change_to_a_service_at_once(client, session):
     service.department.active = False
     session.commit()
     assert client.get(query).status_code == 404
+
+
+_INSTANTS = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(2241, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=_INSTANTS, end=_INSTANTS)
+@example(
+    start=datetime(2026, 12, 5, 9, 59, 59, 999_999, tzinfo=UTC),
+    end=datetime(2241, 12, 30, 23, 59, 59, 999_999, tzinfo=UTC),
+)
+def test_the_calendar_query_reads_any_span_as_whole_unix_seconds_cut_toward_the_past(session, start, end):
+    stored = UTCDateTime()
+    text = session.scalar(select(stored_span(literal(start, stored), literal(end, stored))))
+    assert _SpansOf()[text] == ((start - UNIX_EPOCH) // SECOND, (end - UNIX_EPOCH) // SECOND)
