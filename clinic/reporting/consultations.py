@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, page_or_all
 from ..models import Clinician, Consultation, ConsultationStatus, Department
+from ..models.base import unix_seconds
 from ..scheduling.availability import offered_time
-from .sql import MEDIAN, P90, percentiles, unix_seconds
+from .sql import MEDIAN, P90, percentiles
 from .weeks import ReportFilter, Week
 
 PER_PAGE = 10  # departments or clinicians per page: each has a row per week

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, page_or_all
 from ..models import Department, EntryStatus, WalkInEntry, WalkInQueue
-from .sql import MEDIAN, P95, percentiles, unix_seconds
+from ..models.base import unix_seconds
+from .sql import MEDIAN, P95, percentiles
 from .weeks import Day, ReportFilter
 
 PER_PAGE = 10  # queues per page: each has a row per day
