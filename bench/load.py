@@ -11,6 +11,8 @@ app (the framework alone), the same target read against a route of the framework
 /healthz, which goes through Flask and the app's hooks without touching the database: the floor under
 every page of Clinic; and a durable commit, one row inserted and committed on the same PostgreSQL through
 psycopg alone a few times a second: the floor under every booking, which waits for its WAL to reach disk.
+And for each read page, its SQL alone: the SELECTs the page ran, replayed by the worker through a bare
+DB-API cursor, with no Flask and no Python of the page around them (bench/served.py): that page's floor.
 Limits are off (CLINIC_RATELIMIT_ENABLED=false).
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
 GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
@@ -67,7 +69,7 @@ from tests.fakes.reminders import cpu_now
 from .databases import databases
 from .figures import emit
 from .fixtures import bench_engine, build_hospital, bulk_book, clinician, consultation_row
-from .served import FLASK_HELLO_PATH, HELLO_PATH
+from .served import FLASK_HELLO_PATH, HELLO_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = "load"
@@ -93,6 +95,9 @@ ROUTES = {
     "booking POST": 5.0,
     "durable commit": None,  # one row inserted and committed on the same PostgreSQL: a booking's floor
 }
+# Each read page's own SELECTs replayed through a bare cursor (bench/served.py): that page's floor.
+SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
+ROUTES |= dict.fromkeys(SQL_ALONE.values())
 COMMIT_PROBE_EVERY = 0.25  # seconds: about as often as the load run's patients book
 RSS_TARGET_MB = 150
 # Production's settings (its refusals all pass) with the limits off: as a hospital would run it.
@@ -321,6 +326,8 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
         browser.get("hello", HELLO_PATH)
         browser.get("Flask hello", FLASK_HELLO_PATH)
         browser.get("/healthz", "/healthz")
+        for page in SQL_ALONE_PAGES:
+            browser.get(SQL_ALONE[page.rstrip("/")], SQL_ALONE_PATH + page)
 
     while clock.perf_counter() < deadline:
         baselines()
@@ -379,8 +386,9 @@ def _report_routes(
     samples: list[tuple[str, float, int]], seconds: float, worker_times: dict[str, list[tuple[float, float]]]
 ) -> None:
     by_route: dict[str, list[float]] = defaultdict(list)
-    for route, elapsed, _ in samples:
-        by_route[route].append(elapsed)
+    for route, elapsed, status in samples:
+        if status != 204:  # a page's SQL asked of a worker that has not yet served the page
+            by_route[route].append(elapsed)
     hello, flask_hello = _percentiles(by_route["hello"]), _percentiles(by_route["Flask hello"])
     print(f"  {'route':<15} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/hello':>10}", end="")
     print(f" {'target':>7} {'p95/Flask':>10} {'in worker: wall ms, p95':>24} {'CPU ms':>7}")
@@ -405,6 +413,9 @@ def _report_routes(
             emit(BENCH, f"{route} p99", p99 * 1000, hello[2] * 1000, "ms", None)
         if target:  # the same against the framework's own hello-world route
             emit(BENCH, f"{route} p95 against Flask hello", p95 * 1000, flask_hello[1] * 1000, "ms", target)
+        if route in SQL_ALONE and by_route.get(SQL_ALONE[route]):
+            alone = _percentiles(by_route[SQL_ALONE[route]])[1]
+            emit(BENCH, f"{route} p95 against its SQL alone", p95 * 1000, alone * 1000, "ms", None)
         if inside:
             emit(BENCH, f"{route} worker CPU per request", cpu, None, "ms", None)
 

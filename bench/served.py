@@ -5,7 +5,12 @@
 `/__bench/hello` answers "Hello, world" without entering the app: the cheapest answer the same gunicorn
 (its workers, access log and sockets) can give, which every page's latency is measured against.
 `/__bench/flask-hello` is Flask's own hello-world app, a route of its own on the same workers: the cost of
-the framework alone, without Clinic's hooks, session and headers. The product has neither route.
+the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-alone/<page>` (for
+/book/time, /api/v1/slots and /schedule/) replays, through a bare DB-API cursor on a connection of the
+app's own engine, the SELECT statements with the parameters that this worker's first serving of that page
+ran, and answers as hello does: the page's database work with no Python around it, under which that page's
+latency cannot fall. Until the worker has served the page it answers 204, which the load bench leaves out.
+The product has none of these routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
 own there: method, path (never the query string), wall and CPU seconds spent inside the worker's call of
 the app.
@@ -13,13 +18,18 @@ the app.
 
 import os
 import time
+from collections.abc import Callable
 
 from flask import Flask
+from sqlalchemy import event
 
+from clinic.extensions import db
 from wsgi import app as clinic
 
 HELLO_PATH = "/__bench/hello"
 FLASK_HELLO_PATH = "/__bench/flask-hello"
+SQL_ALONE_PATH = "/__bench/sql-alone"
+SQL_ALONE_PAGES = ("/book/time", "/api/v1/slots", "/schedule/")
 _HELLO = b"Hello, world\n"
 _TIMINGS = os.environ.get("CLINIC_BENCH_TIMINGS")
 
@@ -31,16 +41,75 @@ def hello() -> str:
     return "Hello, World!"
 
 
+class PageSql:
+    """Each read page's SELECT statements as this worker first ran them, to replay without the page."""
+
+    def __init__(self) -> None:
+        with clinic.app_context():
+            self._engine = db.engine
+        self._statements: dict[str, list[tuple[str, object]]] = {}
+        self._recording: list[tuple[str, object]] | None = None
+        self._connection = None
+        event.listen(self._engine, "before_cursor_execute", self._record)
+
+    def app_for(self, environ: dict) -> Callable:
+        """The app, recording what the request runs if it asks for a read page with no statements kept yet."""
+        page = environ.get("PATH_INFO", "")
+        if environ["REQUEST_METHOD"] != "GET" or page not in SQL_ALONE_PAGES or page in self._statements:
+            return clinic
+
+        def recorded(environ: dict, start_response):
+            self._recording = []
+            try:
+                return clinic(environ, start_response)  # Flask ends the request's transaction before this
+            finally:
+                statements, self._recording = self._recording, None
+                if statements and all(s.lstrip().upper().startswith("SELECT") for s, _ in statements):
+                    self._statements[page] = statements
+
+        return recorded
+
+    def replay(self, page: str, start_response):
+        statements = self._statements.get(page)
+        if statements is None:
+            start_response("204 No Content", [])
+            return []
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        cursor = self._connection.cursor()
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+        cursor.close()
+        self._connection.commit()  # as the page's own transaction ends
+        return _hello(start_response)
+
+    def _record(self, _conn, _cursor, statement, parameters, _context, _executemany) -> None:
+        if self._recording is not None:
+            self._recording.append((statement, parameters))
+
+
+page_sql = PageSql()
+
+
+def _hello(start_response) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(_HELLO)))])
+    return [_HELLO]
+
+
 def app(environ: dict, start_response):
-    if environ.get("PATH_INFO") == HELLO_PATH:
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(_HELLO)))])
-        return [_HELLO]
-    if environ.get("PATH_INFO") == FLASK_HELLO_PATH:
+    path = environ.get("PATH_INFO", "")
+    if path == HELLO_PATH:
+        return _hello(start_response)
+    if path == FLASK_HELLO_PATH:
         return flask_hello(environ, start_response)
+    if path.startswith(SQL_ALONE_PATH):
+        return page_sql.replay(path.removeprefix(SQL_ALONE_PATH), start_response)
+    served = page_sql.app_for(environ)
     if not _TIMINGS:
-        return clinic(environ, start_response)
+        return served(environ, start_response)
     wall, cpu = time.perf_counter(), time.process_time()
-    body = clinic(environ, start_response)
+    body = served(environ, start_response)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     with open(os.path.join(_TIMINGS, f"worker-{os.getpid()}.txt"), "a") as out:
         out.write(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')} {wall:.6f} {cpu:.6f}\n")
