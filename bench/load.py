@@ -8,8 +8,10 @@ The app runs under gunicorn with the repo's gunicorn.conf.py (workers as process
 bench/served.py, which adds two hello-world routes, requested by the same clients interleaved with the
 pages: gunicorn's bare answer, the baseline each page's latency is compared with, and Flask's hello-world
 app (the framework alone), the same target read against a route of the framework. Beside them the app's
-/healthz, which goes through Flask and the app's hooks without touching the database: the floor under
-every page of Clinic; and a durable commit, one row inserted and committed on the same PostgreSQL through
+/healthz, which for a patient goes through Flask and the app's hooks without touching the database: the
+floor under every page of Clinic (asked by a signed-in clinician it checks their session in the database
+first, so their answers are measured apart; the in-worker columns cannot tell the two apart); and a
+durable commit, one row inserted and committed on the same PostgreSQL through
 psycopg alone a few times a second: the floor under every booking, which waits for its WAL to reach disk.
 And for each read page, its SQL alone: the SELECTs the page ran, replayed by the worker through a bare
 DB-API cursor, with no Flask and no Python of the page around them (bench/served.py): that page's floor.
