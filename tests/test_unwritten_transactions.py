@@ -1,5 +1,8 @@
 """A request's transaction that wrote nothing ends in COMMIT, so psycopg keeps what it prepared
-(clinic.models.transactions.end_unwritten); any transaction that wrote still ends in the rollback."""
+(clinic.models.transactions.end_unwritten), and so does a read ended before a write (end_transaction,
+begin_write); any transaction that wrote still ends in the rollback."""
+
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,12 +13,14 @@ from sqlalchemy.exc import DataError
 from clinic.extensions import db
 from clinic.models import Department
 from clinic.models.driver import driver_cursor
-from clinic.models.transactions import end_unwritten
+from clinic.models.transactions import begin_write, end_transaction, end_unwritten
 
+from . import factories
 from .conftest import build_app, postgres_only, sqlite_only
 from .factories import department as new_department
 
 PREPARED = text("SELECT count(*) FROM pg_prepared_statements")
+PREPARED_NAMES = text("SELECT name FROM pg_prepared_statements")
 
 
 def _departments(session) -> list[tuple]:
@@ -54,6 +59,22 @@ def test_a_transaction_that_only_read_is_committed_and_keeps_what_was_prepared(s
 
     assert not session().in_transaction()
     assert prepared > 0 and session.scalar(PREPARED) == prepared
+
+
+@postgres_only
+def test_a_booking_after_reads_keeps_what_the_reads_prepared(session, now):
+    """The booking pages read the service and clinician, then book; the rollback that ended that read
+    made psycopg forget what the connection had prepared, at every booking."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    for _ in range(6):
+        _departments(session)
+    prepared = set(session.scalars(PREPARED_NAMES))
+
+    factories.booking(session, service, datetime(2026, 3, 3, 10, tzinfo=UTC), now=now)
+
+    assert prepared and prepared <= set(session.scalars(PREPARED_NAMES))
 
 
 @postgres_only
@@ -117,16 +138,23 @@ WRITES = [_core_insert, _orm_pending, _orm_flushed, _driver_update, _core_update
 READS = [_read, _count]
 
 
+def _begin_write(session):
+    """A write transaction begun after the steps, and then abandoned without a change of its own."""
+    begin_write(session)
+    session.rollback()
+
+
 @postgres_only
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.lists(st.sampled_from(WRITES + READS), max_size=5),
     write=st.sampled_from(WRITES),
     at=st.integers(0, 5),
+    end=st.sampled_from([end_unwritten, end_transaction, _begin_write]),
 )
-def test_it_never_commits_a_change(session, steps, write, at):
+def test_it_never_commits_a_change(session, steps, write, at, end):
     """Whatever a transaction did, once it changed something (or locked rows, or holds unsent objects)
-    end_unwritten leaves it to the rollback: nothing of it is stored."""
+    ending it leaves it to the rollback: nothing of it is stored."""
     if not _departments(session):
         new_department(session)
         session.commit()
@@ -136,7 +164,11 @@ def test_it_never_commits_a_change(session, steps, write, at):
 
     for n, step in enumerate(steps):
         step(session, n)
-    end_unwritten(session)
+    if end is _begin_write and (session.new or session.dirty):
+        with pytest.raises(RuntimeError):  # it refuses unsent objects rather than drop them
+            end(session)
+    else:
+        end(session)
     session.rollback()
 
     assert _departments(session) == before

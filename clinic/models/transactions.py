@@ -59,15 +59,15 @@ def begin_write(session: Session) -> None:
 
     On SQLite this is `BEGIN IMMEDIATE` (one writer at a time, waiting up to the busy
     timeout); on PostgreSQL an ordinary transaction, in which callers lock rows. A read
-    transaction already open is ended first: it holds no changes, and SQLite cannot
-    upgrade it to a writer once another connection has written.
+    transaction already open is ended first (see `end_transaction`): SQLite cannot upgrade it
+    to a writer once another connection has written.
     """
     if isinstance(session, scoped_session):
         session = session()
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() called with unflushed changes in the session")
-        session.rollback()
+        end_transaction(session)
     session.connection(execution_options={_IMMEDIATE: True})
 
 
@@ -134,6 +134,18 @@ def end_unwritten(session: Session) -> None:
         return  # a failed transaction, or a lost connection: the rollback deals with either
     if unwritten:
         session.commit()
+
+
+def end_transaction(session: Session) -> None:
+    """End the session's transaction: committed if it wrote nothing (see `end_unwritten`), else rolled back.
+
+    For a read ended before a write: when a rollback ended it, each booking made psycopg forget what its
+    connection had prepared, and under load hardly a statement of any page stayed prepared."""
+    if isinstance(session, scoped_session):
+        session = session()
+    end_unwritten(session)
+    if session.in_transaction():
+        session.rollback()
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..models.driver import driver_rows
 from ..models.inserts import insert_loaded, insert_rows
-from ..models.transactions import begin_write, commit_as_written
+from ..models.transactions import begin_write, commit_as_written, end_transaction
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
@@ -156,7 +156,7 @@ def refusal(
     service = active_service(session, service_id)
     offered = _offered_ignoring_bookings(session, service, clinician_id, start, now)
     alternatives = next_free_times(session, service, max(start, now), now, clinician_id)
-    session.rollback()
+    end_transaction(session)
     if offered:
         return SlotTaken("That time was just taken. Please choose another.", alternatives)
     return SlotUnavailable("That time is not available for booking.", alternatives)
