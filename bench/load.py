@@ -5,16 +5,20 @@
         [--race-attempts 10000] [--no-race] [--no-load] [--no-scale]
 
 The app runs under gunicorn with the repo's gunicorn.conf.py (workers as processes), served through
-bench/served.py, which adds two hello-world routes, requested by the same clients interleaved with the
-pages: gunicorn's bare answer, the baseline each page's latency is compared with, and Flask's hello-world
-app (the framework alone), the same target read against a route of the framework. Beside them the app's
-/healthz, which for a patient goes through Flask and the app's hooks without touching the database: the
-floor under every page of Clinic (asked by a signed-in clinician it checks their session in the database
-first, so their answers are measured apart; the in-worker columns cannot tell the two apart); and a
-durable commit, one row inserted and committed on the same PostgreSQL through
-psycopg alone a few times a second: the floor under every booking, which waits for its WAL to reach disk.
-And for each read page, its SQL alone: the SELECTs the page ran, replayed by the worker through a bare
-DB-API cursor, with no Flask and no Python of the page around them (bench/served.py): that page's floor.
+bench/served.py, which adds two hello-world routes: gunicorn's bare answer, the baseline each page's
+latency is compared with, and Flask's hello-world app (the framework alone), the same target read against
+a route of the framework. Beside them the app's /healthz, which for a patient goes through Flask and the
+app's hooks without touching the database: the floor under every page of Clinic (asked by a signed-in
+clinician it checks their session in the database first, so their answers are measured apart; the
+in-worker columns cannot tell the two apart); and a durable commit, one row inserted and committed on the
+same PostgreSQL through psycopg alone a few times a second: the floor under every booking, which waits for
+its WAL to reach disk. And for each read page, its SQL alone: the SELECTs the page ran, replayed by the
+worker through a bare DB-API cursor, with no Flask and no Python of the page around them
+(bench/served.py): that page's floor.
+The baselines are asked for through the run by PROBES clients beside the people, one request at a time
+after a pause drawn from an exponential distribution (PROBE_GAP seconds on average), so they sample the
+run evenly in time, and none comes in a burst just ahead of a page. Before, each person asked for all seven
+in a burst ahead of each page, 65 requests a second in all where the probes make 32.
 Limits are off (CLINIC_RATELIMIT_ENABLED=false).
 The clients are threads in as many processes as the machine has cores, so the load generator is not one
 GIL; the CPU they took is printed. Each client reads a page for about `--think` seconds (0.5–1.5×, at
@@ -80,6 +84,8 @@ NOTICE = "2026-12-01"  # config's PRIVACY_NOTICE_VERSION default
 LOAD_CLINICIANS = 20
 BOOKED_DAYS = 14  # from tomorrow, about half booked before the run; patients browse inside them
 STAFF_CLIENTS = 5  # of the clients, clinicians reading their day; the rest are patients
+PROBES = 4  # clients beside them asking for the baselines
+PROBE_GAP = 0.125  # mean seconds between one probe's requests: 32 a second in all, 4–5 per baseline
 SCHEDULE_HOURS = ((time(8), time(18)),)  # 20 half-hours: the day of 20 consultations
 STAFF_PASSWORD = "bench-staff-password-long-enough"
 WARM_UP_SECONDS = 5  # unrecorded: each worker compiles its templates and fills its caches
@@ -194,12 +200,12 @@ def load_run(engine: Engine, url: str, seconds: float, clients: int, think: floa
     with gunicorn(url) as server:
         booted = server.worker_rss_mb()
         warm_up = plan_of(server.address, WARM_UP_SECONDS, 0.0)  # each worker compiles its templates
-        run_clients(_load_client, warm_up, clients)
+        run_clients(_load_client, warm_up, PROBES + clients)
         server.clear_timings()  # the figures are the load run's
         plan = plan_of(server.address, seconds, think)
         commits = Outcome()
         outcomes = run_clients(
-            _load_client, plan, clients, beside=lambda: _probe_commits(engine, seconds, commits)
+            _load_client, plan, PROBES + clients, beside=lambda: _probe_commits(engine, seconds, commits)
         )
         rss = server.worker_rss_mb()
         worker_times = server.worker_timings()
@@ -208,7 +214,7 @@ def load_run(engine: Engine, url: str, seconds: float, clients: int, think: floa
     samples += commits.samples  # not a client's: the load generator's CPU is theirs alone
     print(
         f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s,"
-        f" reading each page about {think:g} s"
+        f" reading each page about {think:g} s; {PROBES} probes asking for the baselines"
     )
     print(f"  load generator: {len(outcomes)} processes took {cpu:.1f} CPU-s ({cpu / seconds:.2f} cores)")
     _report_routes(samples, seconds, worker_times)
@@ -307,10 +313,17 @@ def _weekday_after(day: date) -> date:
 
 
 def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
-    """A patient browsing and booking, or (the first STAFF_CLIENTS) a clinician reading their day."""
+    """The first PROBES clients probe the baselines; of the people after them, the first STAFF_CLIENTS
+    are clinicians reading their day, the rest patients browsing and booking."""
+    if number < PROBES:
+        _probe(plan, number, started, out)
+    else:
+        _person(plan, number, number - PROBES < STAFF_CLIENTS, started, out)
+
+
+def _person(plan: LoadPlan, number: int, staff: bool, started: threading.Barrier, out: Outcome) -> None:
     browser = Browser(plan.base, out)
     rng = random.Random(number)
-    staff = number < STAFF_CLIENTS
     csrf = browser.csrf_token()
     if staff:
         browser.sign_in(plan.staff_email, STAFF_PASSWORD, csrf)
@@ -325,22 +338,13 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
     # together, and those queued behind each other made the p95 of the routes each visit starts with.
     clock.sleep(rng.uniform(0, plan.think))
 
-    def baselines() -> None:
-        browser.get("hello", HELLO_PATH)
-        browser.get("Flask hello", FLASK_HELLO_PATH)
-        browser.get("/healthz signed in" if staff else "/healthz", "/healthz")
-        for page in SQL_ALONE_PAGES:
-            browser.get(SQL_ALONE[page.rstrip("/")], SQL_ALONE_PATH + page)
-
     while clock.perf_counter() < deadline:
-        baselines()
         if staff:
             browser.get("/schedule", "/schedule/", {"date": plan.schedule_day.isoformat()})
             read_page()
             continue
         page, found = _browse(browser, plan, rng, read_page)
         read_page()
-        baselines()
         if found and found["slots"]:
             slot = rng.choice(found["slots"])
             bookings += 1
@@ -352,6 +356,30 @@ def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: O
             }
             browser.post_form("booking POST", "/book/confirm", form)
             read_page()
+
+
+def _probe(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
+    """One baseline request at a time, each of a route drawn at random, after a pause drawn from an
+    exponential distribution: arrivals at random moments sample the run evenly in time, as the people's
+    pages do."""
+    anonymous, staff = Browser(plan.base, out), Browser(plan.base, out)
+    staff.sign_in(plan.staff_email, STAFF_PASSWORD, staff.csrf_token())
+    baselines = [
+        (anonymous, "hello", HELLO_PATH),
+        (anonymous, "Flask hello", FLASK_HELLO_PATH),
+        (anonymous, "/healthz", "/healthz"),
+        (staff, "/healthz signed in", "/healthz"),
+        *((anonymous, SQL_ALONE[page.rstrip("/")], SQL_ALONE_PATH + page) for page in SQL_ALONE_PAGES),
+    ]
+    rng = random.Random(-1 - number)
+    started.wait()
+    deadline = clock.perf_counter() + plan.seconds
+    while True:
+        clock.sleep(rng.expovariate(1 / PROBE_GAP))
+        if clock.perf_counter() >= deadline:
+            return
+        browser, route, path = rng.choice(baselines)
+        browser.get(route, path)
 
 
 def _browse(
