@@ -14,6 +14,7 @@ from clinic.extensions import db
 from clinic.models import Department
 from clinic.models.driver import driver_cursor
 from clinic.models.transactions import begin_write, end_transaction, end_unwritten
+from clinic.scheduling.errors import SlotTaken
 
 from . import factories
 from .conftest import build_app, postgres_only, sqlite_only
@@ -73,6 +74,25 @@ def test_a_booking_after_reads_keeps_what_the_reads_prepared(session, now):
     prepared = set(session.scalars(PREPARED_NAMES))
 
     factories.booking(session, service, datetime(2026, 3, 3, 10, tzinfo=UTC), now=now)
+
+    assert prepared and prepared <= set(session.scalars(PREPARED_NAMES))
+
+
+@postgres_only
+def test_a_refused_booking_keeps_what_was_prepared(session, now):
+    """A booking refused for a time just taken locked the clinicians' rows and wrote nothing; the
+    rollback that ended it made psycopg forget what the connection had prepared."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    taken = datetime(2026, 3, 3, 10, tzinfo=UTC)
+    factories.booking(session, service, taken, now=now)
+    for _ in range(6):
+        _departments(session)
+    prepared = set(session.scalars(PREPARED_NAMES))
+
+    with pytest.raises(SlotTaken):
+        factories.booking(session, service, taken, now=now)
 
     assert prepared and prepared <= set(session.scalars(PREPARED_NAMES))
 

@@ -107,7 +107,9 @@ def book(
                     on_booked(session, consultation)
                 commit_as_written(session)
                 return Booked(consultation, manage_token(keys, consultation))
-        session.rollback()
+        # Nothing written, only locks taken: a commit lets them go as a rollback would, and keeps what
+        # psycopg prepared (a rollback makes it forget all of it: see end_transaction).
+        session.commit()
     except IntegrityError:
         # The exclusion constraint or a unique index caught a race the lock did not.
         session.rollback()
