@@ -14,7 +14,9 @@ in-worker columns cannot tell the two apart); and a durable commit, one row inse
 same PostgreSQL through psycopg alone a few times a second: the floor under every booking, which waits for
 its WAL to reach disk. And for each read page, its SQL alone: the SELECTs the page ran, replayed by the
 worker through a bare DB-API cursor, with no Flask and no Python of the page around them
-(bench/served.py): that page's floor.
+(bench/served.py): that page's floor under the database. And the same SELECTs replayed from a route of the
+app, on the request's own connection and transaction, through the hooks, headers and transaction end every
+page goes through: that page's floor under Clinic, all of the page but its own Python.
 The baselines are asked for through the run by PROBES clients beside the people, one request at a time
 after a pause drawn from an exponential distribution (PROBE_GAP seconds on average), so they sample the
 run evenly in time, and none comes in a burst just ahead of a page. Before, each person asked for all seven
@@ -75,7 +77,7 @@ from tests.fakes.reminders import cpu_now
 from .databases import databases
 from .figures import emit
 from .fixtures import bench_engine, build_hospital, bulk_book, clinician, consultation_row
-from .served import FLASK_HELLO_PATH, HELLO_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH
+from .served import FLASK_HELLO_PATH, HELLO_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH, SQL_IN_APP_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = "load"
@@ -85,7 +87,7 @@ LOAD_CLINICIANS = 20
 BOOKED_DAYS = 14  # from tomorrow, about half booked before the run; patients browse inside them
 STAFF_CLIENTS = 5  # of the clients, clinicians reading their day; the rest are patients
 PROBES = 4  # clients beside them asking for the baselines
-PROBE_GAP = 0.125  # mean seconds between one probe's requests: 32 a second in all, 4–5 per baseline
+PROBE_GAP = 0.125  # mean seconds between one probe's requests: 32 a second in all, about 3 per baseline
 SCHEDULE_HOURS = ((time(8), time(18)),)  # 20 half-hours: the day of 20 consultations
 STAFF_PASSWORD = "bench-staff-password-long-enough"
 WARM_UP_SECONDS = 5  # unrecorded: each worker compiles its templates and fills its caches
@@ -104,9 +106,11 @@ ROUTES = {
     "booking POST": 5.0,
     "durable commit": None,  # one row inserted and committed on the same PostgreSQL: a booking's floor
 }
-# Each read page's own SELECTs replayed through a bare cursor (bench/served.py): that page's floor.
+# Each read page's own SELECTs replayed through a bare cursor (bench/served.py): that page's floor under the
+# database; and replayed from a route of the app, through its hooks and transaction: its floor under Clinic.
 SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
-ROUTES |= dict.fromkeys(SQL_ALONE.values())
+SQL_IN_APP = {page.rstrip("/"): f"{page.rstrip('/')} SQL in the app" for page in SQL_ALONE_PAGES}
+ROUTES |= dict.fromkeys(SQL_ALONE.values()) | dict.fromkeys(SQL_IN_APP.values())
 COMMIT_PROBE_EVERY = 0.25  # seconds: about as often as the load run's patients book
 RSS_TARGET_MB = 150
 # Production's settings (its refusals all pass) with the limits off: as a hospital would run it.
@@ -370,6 +374,7 @@ def _probe(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome
         (anonymous, "/healthz", "/healthz"),
         (staff, "/healthz signed in", "/healthz"),
         *((anonymous, SQL_ALONE[page.rstrip("/")], SQL_ALONE_PATH + page) for page in SQL_ALONE_PAGES),
+        *((anonymous, SQL_IN_APP[page.rstrip("/")], SQL_IN_APP_PATH + page) for page in SQL_ALONE_PAGES),
     ]
     rng = random.Random(-1 - number)
     started.wait()
@@ -421,7 +426,7 @@ def _report_routes(
         if status != 204:  # a page's SQL asked of a worker that has not yet served the page
             by_route[route].append(elapsed)
     hello, flask_hello = _percentiles(by_route["hello"]), _percentiles(by_route["Flask hello"])
-    print(f"  {'route':<26} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/hello':>10}", end="")
+    print(f"  {'route':<30} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/hello':>10}", end="")
     print(f" {'target':>7} {'p95/Flask':>10} {'in worker: wall ms, p95':>24} {'CPU ms':>7}")
     for route, target in ROUTES.items():
         times = by_route.get(route)
@@ -433,7 +438,7 @@ def _report_routes(
         wall_p95 = _percentiles([w for w, _ in inside])[1] * 1000
         cpu = statistics.mean(c for _, c in inside) * 1000 if inside else 0.0
         print(
-            f"  {route:<26} {len(times) / seconds:7.1f} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p99 * 1000:8.1f}"
+            f"  {route:<30} {len(times) / seconds:7.1f} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p99 * 1000:8.1f}"
             f" {p95 / hello[1]:9.2f}× {f'≤ {target}×' if target else '':>7} {p95 / flask_hello[1]:9.2f}×"
             f" {wall:16.1f}, {wall_p95:6.1f} {cpu:7.1f}"
         )
@@ -444,9 +449,17 @@ def _report_routes(
             emit(BENCH, f"{route} p99", p99 * 1000, hello[2] * 1000, "ms", None)
         if target:  # the same against the framework's own hello-world route
             emit(BENCH, f"{route} p95 against Flask hello", p95 * 1000, flask_hello[1] * 1000, "ms", target)
-        if route in SQL_ALONE and by_route.get(SQL_ALONE[route]):
-            alone = _percentiles(by_route[SQL_ALONE[route]])[1]
-            emit(BENCH, f"{route} p95 against its SQL alone", p95 * 1000, alone * 1000, "ms", None)
+        for floor in (SQL_ALONE.get(route), SQL_IN_APP.get(route)):
+            if by_route.get(floor):
+                below = _percentiles(by_route[floor])[1]
+                emit(
+                    BENCH,
+                    f"{route} p95 against its {floor.removeprefix(route + ' ')}",
+                    p95 * 1000,
+                    below * 1000,
+                    "ms",
+                    None,
+                )
         if inside:
             emit(BENCH, f"{route} worker CPU per request", cpu, None, "ms", None)
 

@@ -9,8 +9,11 @@ the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-
 /book/time, /api/v1/slots and /schedule/) replays, through a bare DB-API cursor on a connection of the
 app's own engine, the SELECT statements with the parameters that this worker's first serving of that page
 ran, and answers as hello does: the page's database work with no Python around it, under which that page's
-latency cannot fall. Until the worker has served the page it answers 204, which the load bench leaves out.
-The product has none of these routes.
+latency cannot fall. `/__bench/sql-in-app/<page>` replays the same statements from a route of Clinic's
+own app, on the request's own connection and transaction: the page with everything but its own Python,
+through the hooks, session, headers and transaction end every page of Clinic goes through. Until the
+worker has served the page both answer 204, which the load bench leaves out. The product has none of these
+routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
 own there: method, path (never the query string), wall and CPU seconds spent inside the worker's call of
 the app.
@@ -20,7 +23,7 @@ import os
 import time
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import event
 
 from clinic.extensions import db
@@ -29,6 +32,7 @@ from wsgi import app as clinic
 HELLO_PATH = "/__bench/hello"
 FLASK_HELLO_PATH = "/__bench/flask-hello"
 SQL_ALONE_PATH = "/__bench/sql-alone"
+SQL_IN_APP_PATH = "/__bench/sql-in-app"
 SQL_ALONE_PAGES = ("/book/time", "/api/v1/slots", "/schedule/")
 _HELLO = b"Hello, world\n"
 _TIMINGS = os.environ.get("CLINIC_BENCH_TIMINGS")
@@ -76,13 +80,18 @@ class PageSql:
             return []
         if self._connection is None:
             self._connection = self._engine.raw_connection()
-        cursor = self._connection.cursor()
-        for statement, parameters in statements:
-            cursor.execute(statement, parameters)
-            cursor.fetchall()
-        cursor.close()
+        _run(self._connection, statements)
         self._connection.commit()  # as the page's own transaction ends
         return _hello(start_response)
+
+    def replay_in_app(self, page: str) -> Response:
+        """The page's statements on the request's connection, in its transaction, which Clinic's teardown
+        ends as it ends the page's."""
+        statements = self._statements.get("/" + page)
+        if statements is None:
+            return Response(status=204)
+        _run(db.session.connection().connection, statements)
+        return Response(_HELLO, mimetype="text/plain")
 
     def _record(self, _conn, _cursor, statement, parameters, _context, _executemany) -> None:
         if self._recording is not None:
@@ -90,6 +99,15 @@ class PageSql:
 
 
 page_sql = PageSql()
+clinic.add_url_rule(f"{SQL_IN_APP_PATH}/<path:page>", "bench_sql_in_app", page_sql.replay_in_app)
+
+
+def _run(connection, statements: list[tuple[str, object]]) -> None:
+    cursor = connection.cursor()
+    for statement, parameters in statements:
+        cursor.execute(statement, parameters)
+        cursor.fetchall()
+    cursor.close()
 
 
 def _hello(start_response) -> list[bytes]:
