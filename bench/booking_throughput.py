@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     with bench_engine(args.database_url) as engine:
         slots = Slots(build_hospital(engine, CLINICIANS), args.batch)
-        _ids_apart(engine)
+        ids_apart(engine)
         run_clients(engine, slots, 1, CLIENTS)  # warm-up
         script = booking_script(engine, slots)
         if args.save_script:
@@ -276,7 +276,7 @@ def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def _ids_apart(engine: Engine) -> None:
+def ids_apart(engine: Engine) -> None:
     """New patients and consultations get ids far from each other and from every small number, so the
     pgbench script can tell the captured ids from other values."""
     with engine.begin() as conn:

@@ -16,7 +16,9 @@ its WAL to reach disk. And for each read page, its SQL alone: the SELECTs the pa
 worker through a bare DB-API cursor, with no Flask and no Python of the page around them
 (bench/served.py): that page's floor under the database. And the same SELECTs replayed from a route of the
 app, on the request's own connection and transaction, through the hooks, headers and transaction end every
-page goes through: that page's floor under Clinic, all of the page but its own Python.
+page goes through: that page's floor under Clinic, all of the page but its own Python. And a booking's
+statements, captured from book() on the same database and sent alone through psycopg by the load
+generator twice a second (bench/script_replay.py): the booking POST's floor under the database.
 The baselines are asked for through the run by PROBES clients beside the people, one request at a time
 after a pause drawn from an exponential distribution (PROBE_GAP seconds on average), so they sample the
 run evenly in time, and none comes in a burst just ahead of a page. Before, each person asked for all seven
@@ -74,9 +76,11 @@ from clinic.models import Consultation, Department, Service, StaffRole
 from clinic.staff.accounts import create_staff
 from tests.fakes.reminders import cpu_now
 
+from . import script_replay
+from .booking_throughput import Slots, booking_script, ids_apart
 from .databases import databases
 from .figures import emit
-from .fixtures import bench_engine, build_hospital, bulk_book, clinician, consultation_row
+from .fixtures import Hospital, bench_engine, build_hospital, bulk_book, clinician, consultation_row
 from .served import FLASK_HELLO_PATH, HELLO_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH, SQL_IN_APP_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +115,12 @@ ROUTES = {
 SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
 SQL_IN_APP = {page.rstrip("/"): f"{page.rstrip('/')} SQL in the app" for page in SQL_ALONE_PAGES}
 ROUTES |= dict.fromkeys(SQL_ALONE.values()) | dict.fromkeys(SQL_IN_APP.values())
+# A booking's statements sent through psycopg alone, from the load generator: the booking POST's floor.
+BOOKING_SQL_ALONE = "booking SQL alone"
+SQL_ALONE["booking POST"] = BOOKING_SQL_ALONE
+ROUTES[BOOKING_SQL_ALONE] = None
 COMMIT_PROBE_EVERY = 0.25  # seconds: about as often as the load run's patients book
+BOOKING_PROBE_EVERY = 0.5  # seconds between two of a booking's statements sent alone
 RSS_TARGET_MB = 150
 # Production's settings (its refusals all pass) with the limits off: as a hospital would run it.
 SERVER_SETTINGS = {
@@ -141,6 +150,29 @@ class LoadPlan:
     first_day: date
     schedule_day: date
     staff_email: str
+
+
+@dataclass(frozen=True)
+class LoadHospital:
+    """The hospital load_hospital built, and the run's plan for it once a server answers."""
+
+    hospital: Hospital
+    first_day: date
+    schedule_day: date
+    staff_email: str
+
+    def plan(self, base: tuple[str, int], seconds: float, think: float) -> LoadPlan:
+        ids = tuple(clinician_id for clinician_id, _ in self.hospital.clinicians)
+        return LoadPlan(
+            base,
+            seconds,
+            think,
+            self.hospital.service_id,
+            ids,
+            self.first_day,
+            self.schedule_day,
+            self.staff_email,
+        )
 
 
 @dataclass(frozen=True)
@@ -200,22 +232,29 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def load_run(engine: Engine, url: str, seconds: float, clients: int, think: float) -> None:
-    plan_of = load_hospital(engine)
+    built = load_hospital(engine)
+    ids_apart(engine)
+    script = booking_script(engine, Slots(built.hospital, batch=0))
     with gunicorn(url) as server:
         booted = server.worker_rss_mb()
-        warm_up = plan_of(server.address, WARM_UP_SECONDS, 0.0)  # each worker compiles its templates
+        warm_up = built.plan(server.address, WARM_UP_SECONDS, 0.0)  # each worker compiles its templates
         run_clients(_load_client, warm_up, PROBES + clients)
         server.clear_timings()  # the figures are the load run's
-        plan = plan_of(server.address, seconds, think)
-        commits = Outcome()
-        outcomes = run_clients(
-            _load_client, plan, PROBES + clients, beside=lambda: _probe_commits(engine, seconds, commits)
-        )
+        plan = built.plan(server.address, seconds, think)
+        floors = Outcome()
+
+        def probe_floors() -> None:
+            bookings = threading.Thread(target=_probe_bookings, args=(url, script, seconds, floors))
+            bookings.start()
+            _probe_commits(engine, seconds, floors)
+            bookings.join()
+
+        outcomes = run_clients(_load_client, plan, PROBES + clients, beside=probe_floors)
         rss = server.worker_rss_mb()
         worker_times = server.worker_timings()
     samples = [sample for outcome in outcomes for sample in outcome.samples]
     cpu = sum(outcome.cpu_seconds for outcome in outcomes)
-    samples += commits.samples  # not a client's: the load generator's CPU is theirs alone
+    samples += floors.samples  # not a client's: the load generator's CPU is theirs alone
     print(
         f"\nload on postgresql: {clients} clients ({STAFF_CLIENTS} clinicians) for {seconds:.0f} s,"
         f" reading each page about {think:g} s; {PROBES} probes asking for the baselines"
@@ -246,7 +285,7 @@ def _megabytes(sizes: list[float]) -> str:
     return ", ".join(f"{mb:.0f}" for mb in sizes)
 
 
-def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float, float], LoadPlan]:
+def load_hospital(engine: Engine) -> LoadHospital:
     """A hospital half booked for two weeks, and a clinician login with 20 consultations on one day."""
     hospital = build_hospital(engine, LOAD_CLINICIANS)
     first_day = datetime.now(UTC).date() + timedelta(days=1)
@@ -278,12 +317,7 @@ def load_hospital(engine: Engine) -> Callable[[tuple[str, int], float, float], L
             actor=Actor(),
             clinician_id=person.id,
         )
-    ids = tuple(clinician_id for clinician_id, _ in hospital.clinicians)
-
-    def plan(address: tuple[str, int], seconds: float, think: float) -> LoadPlan:
-        return LoadPlan(address, seconds, think, hospital.service_id, ids, first_day, schedule_day, email)
-
-    return plan
+    return LoadHospital(hospital, first_day, schedule_day, email)
 
 
 def _probe_commits(engine: Engine, seconds: float, out: Outcome) -> None:
@@ -314,6 +348,22 @@ def _weekday_after(day: date) -> date:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+def _probe_bookings(url: str, script: str, seconds: float, out: Outcome) -> None:
+    """Every BOOKING_PROBE_EVERY seconds through the run, one booking's statements, captured from book() on
+    this database (bench/booking_throughput.py), sent as text through psycopg alone at an hour of their own
+    far from the run's (bench/script_replay.py): a booking with no HTTP, Flask or Python of Clinic around it,
+    its WAL flushed like any: the booking POST's floor under the database."""
+    steps = script_replay.parse(script)
+    variables = {"n": 0, "round": 0, "client_id": 63}
+    with script_replay.connect(url) as connection, connection.cursor() as cursor:
+        deadline = clock.perf_counter() + seconds
+        while clock.perf_counter() < deadline:
+            clock.sleep(BOOKING_PROBE_EVERY)
+            started = clock.perf_counter()
+            script_replay.run_transaction(cursor, steps, variables)
+            out.samples.append((BOOKING_SQL_ALONE, clock.perf_counter() - started, 200))
 
 
 def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
@@ -485,7 +535,7 @@ def _report_errors(outcomes: list[Outcome], samples: list[tuple[str, float, int]
 
 def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: int) -> None:
     """Pages/s from gunicorn with two workers against one, rounds interleaved, with the CPU behind them."""
-    plan_of = load_hospital(engine)
+    plan_of = load_hospital(engine).plan
     rounds_of: dict[int, list[ScaleRound]] = {1: [], 2: []}
     for _ in range(rounds):
         for workers in rounds_of:

@@ -39,7 +39,7 @@ PARTS = {
 def main(argv: Sequence[str] | None = None) -> None:
     args = _arguments(argv)
     with bench_engine(args.database_url) as engine:
-        plan = load_hospital(engine)(("127.0.0.1", 0), 0, 0)
+        plan = load_hospital(engine).plan(("127.0.0.1", 0), 0, 0)
         app = create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": str(engine.url.render_as_string(hide_password=False)),

@@ -69,15 +69,7 @@ def run_clients(url: str, script: str, seconds: float, clients: int, round_numbe
 
 
 def _client(url: str, steps: list[Step], seconds: float, variables: dict, ready: Any, results: Any) -> None:
-    target = make_url(url)
-    connection = psycopg.connect(
-        host=target.host or "127.0.0.1",
-        port=target.port or 5432,
-        user=target.username or "postgres",
-        password=target.password,
-        dbname=target.database,
-        autocommit=True,  # the script says BEGIN and COMMIT itself, as pgbench sends them
-    )
+    connection = connect(url)
     variables = {"n": 0, **variables}
     done, error = 0, ""
     ready.wait()
@@ -86,7 +78,7 @@ def _client(url: str, steps: list[Step], seconds: float, variables: dict, ready:
     with connection, connection.cursor() as cursor:
         while clock.monotonic() < deadline:
             try:
-                _transaction(cursor, steps, variables)
+                run_transaction(cursor, steps, variables)
                 done += 1
             except psycopg.Error as failure:
                 error = f"{type(failure).__name__}: {failure}"
@@ -95,7 +87,22 @@ def _client(url: str, steps: list[Step], seconds: float, variables: dict, ready:
     results.put({"done": done, "started": started, "ended": ended, "cpu": used, "error": error})
 
 
-def _transaction(cursor: psycopg.Cursor, steps: list[Step], variables: dict) -> None:
+def connect(url: str) -> psycopg.Connection:
+    """A connection of its own to the database the SQLAlchemy `url` names, in autocommit: the script says
+    BEGIN and COMMIT itself, as pgbench sends them."""
+    target = make_url(url)
+    return psycopg.connect(
+        host=target.host or "127.0.0.1",
+        port=target.port or 5432,
+        user=target.username or "postgres",
+        password=target.password,
+        dbname=target.database,
+        autocommit=True,
+    )
+
+
+def run_transaction(cursor: psycopg.Cursor, steps: list[Step], variables: dict) -> None:
+    """One run of the script's steps, its variables set as pgbench sets them (`n` counted by the script)."""
     for step in steps:
         if step.kind == "set":
             variables[step.sets] = _evaluate(_substitute(step.sql, variables))
