@@ -60,10 +60,12 @@ class Run:
 class Slots:
     """The hospital's free slots, handed out in disjoint batches, numbered for unique patients and keys."""
 
-    def __init__(self, hospital: Hospital, batch: int) -> None:
+    def __init__(self, hospital: Hospital, batch: int, batches: int = 1) -> None:
+        """`batches`: how many will be taken; each gets `batch` slots, or fewer if they would not all fit
+        (a round that books its batch before its time is up ends early, its rate still a rate)."""
         self.hospital = hospital
         self._free = list(enumerate(free_slots(hospital, NOW.date() + timedelta(days=1), SLOT_DAYS)))
-        self._batch = batch
+        self._batch = min(batch, (len(self._free) - 1) // batches)
         # The captured booking's start lies days away from NOW, so times derived from each tell apart.
         self.spare = next(item for item in self._free if item[1][1] - NOW > timedelta(days=7))
         self._free.remove(self.spare)
@@ -87,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("(pass --database-url postgresql+psycopg://... for PostgreSQL and the pgbench baseline)")
         return
     with bench_engine(args.database_url) as engine:
-        slots = Slots(build_hospital(engine, CLINICIANS), args.batch)
+        # A warm-up, then each round: the service beside pgbench, one scale-out process, then two.
+        slots = Slots(build_hospital(engine, CLINICIANS), args.batch, batches=1 + 3 * args.rounds)
         ids_apart(engine)
         run_clients(engine, slots, 1, CLIENTS)  # warm-up
         script = booking_script(engine, slots)
