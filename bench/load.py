@@ -331,13 +331,12 @@ def _probe_commits(engine: Engine, seconds: float, out: Outcome) -> None:
             "CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY, at timestamptz)"
         )
         connection.commit()
-        deadline = clock.perf_counter() + seconds
-        while clock.perf_counter() < deadline:
-            clock.sleep(COMMIT_PROBE_EVERY)
-            started = clock.perf_counter()
+
+        def commit_one() -> None:
             cursor.execute("INSERT INTO bench_commit_probe (at) VALUES (now())")
             connection.commit()
-            out.samples.append(("durable commit", clock.perf_counter() - started, 200))
+
+        _time_every(COMMIT_PROBE_EVERY, seconds, "durable commit", commit_one, out)
         cursor.execute("DROP TABLE bench_commit_probe")
         connection.commit()
     finally:
@@ -358,12 +357,21 @@ def _probe_bookings(url: str, script: str, seconds: float, out: Outcome) -> None
     steps = script_replay.parse(script)
     variables = {"n": 0, "round": 0, "client_id": 63}
     with script_replay.connect(url) as connection, connection.cursor() as cursor:
-        deadline = clock.perf_counter() + seconds
-        while clock.perf_counter() < deadline:
-            clock.sleep(BOOKING_PROBE_EVERY)
-            started = clock.perf_counter()
+
+        def book_one() -> None:
             script_replay.run_transaction(cursor, steps, variables)
-            out.samples.append((BOOKING_SQL_ALONE, clock.perf_counter() - started, 200))
+
+        _time_every(BOOKING_PROBE_EVERY, seconds, BOOKING_SQL_ALONE, book_one, out)
+
+
+def _time_every(every: float, seconds: float, route: str, action: Callable[[], None], out: Outcome) -> None:
+    """`action` run every `every` seconds for `seconds`, each run's time recorded as a sample of `route`."""
+    deadline = clock.perf_counter() + seconds
+    while clock.perf_counter() < deadline:
+        clock.sleep(every)
+        started = clock.perf_counter()
+        action()
+        out.samples.append((route, clock.perf_counter() - started, 200))
 
 
 def _load_client(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome) -> None:
@@ -499,17 +507,10 @@ def _report_routes(
             emit(BENCH, f"{route} p99", p99 * 1000, hello[2] * 1000, "ms", None)
         if target:  # the same against the framework's own hello-world route
             emit(BENCH, f"{route} p95 against Flask hello", p95 * 1000, flask_hello[1] * 1000, "ms", target)
-        for floor in (SQL_ALONE.get(route), SQL_IN_APP.get(route)):
-            if by_route.get(floor):
-                below = _percentiles(by_route[floor])[1]
-                emit(
-                    BENCH,
-                    f"{route} p95 against its {floor.removeprefix(route + ' ')}",
-                    p95 * 1000,
-                    below * 1000,
-                    "ms",
-                    None,
-                )
+        for name, floors in (("SQL alone", SQL_ALONE), ("SQL in the app", SQL_IN_APP)):
+            if by_route.get(floors.get(route)):
+                below = _percentiles(by_route[floors[route]])[1]
+                emit(BENCH, f"{route} p95 against its {name}", p95 * 1000, below * 1000, "ms", None)
         if inside:
             emit(BENCH, f"{route} worker CPU per request", cpu, None, "ms", None)
 
