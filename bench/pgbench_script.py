@@ -4,8 +4,8 @@ Every statement is kept as the driver received it; its parameters become SQL lit
 except the values that must differ between bookings, which become pgbench variables:
 the clinician (random), the start (a distinct hour per client and transaction, so the
 exclusion constraint never fires, in any round), the audit event's place in the chain, and
-the unique strings (uuid, reference, e-mail, idempotency key, audit hash), derived with md5
-from a random number.
+the unique strings: the reference from that same hour's number, the others (uuid, e-mail,
+idempotency key, audit hash) derived with md5 from a random number.
 """
 
 import json
@@ -94,11 +94,11 @@ def capture(engine: Engine) -> Iterator[Captured]:
 
 def script(captured: Captured, varying: Varying, clinicians: range) -> str:
     """The pgbench script: variables first, then each captured step with its literals."""
-    hour = f"(:round * {CLIENTS_PER_ROUND} + :client_id) * {HOURS_PER_CLIENT} + :n"
     lines = [
         f"\\set cid random({clinicians.start}, {clinicians.stop - 1})",
         "\\set n :n + 1",
-        f"\\set t0 {PGBENCH_EPOCH} + 3600 * ({hour})",
+        f"\\set h (:round * {CLIENTS_PER_ROUND} + :client_id) * {HOURS_PER_CLIENT} + :n",
+        f"\\set t0 {PGBENCH_EPOCH} + 3600 * :h",
         "\\set r random(1, 1000000000000000)",
     ]
     for step in captured.steps:
@@ -107,10 +107,15 @@ def script(captured: Captured, varying: Varying, clinicians: range) -> str:
 
 
 def unique_strings(uuid: str, reference: str, email: str, key: str, audit_hash: str) -> dict[str, str]:
-    """SQL expressions for the captured unique strings, different in every pgbench transaction."""
+    """SQL expressions for the captured unique strings, different in every pgbench transaction.
+
+    The reference is the hour's number in hex, unique by construction: 8 random hex digits (32 bits)
+    collided by chance in a run's tens of thousands of transactions. It has no hyphen, so it is never
+    one of the app's (see `clinic.scheduling.tokens.new_reference`).
+    """
     return {
         uuid: "md5('u' || :r)",
-        reference: "upper(substr(md5('f' || :r), 1, 8))",
+        reference: "upper(lpad(to_hex(:h), 8, '0'))",
         email: "('p' || :r || '@example.org')",
         key: "('k' || :r)",
         audit_hash: "(md5('h' || :r) || md5('a' || :r))",
