@@ -9,7 +9,12 @@ import config as settings
 
 from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
-from .models.transactions import configure_sqlite, end_unwritten
+from .models.transactions import (
+    configure_postgresql,
+    configure_sqlite,
+    read_without_transaction,
+    stop_reading,
+)
 from .session_cookie import SignedCookieSessions
 
 
@@ -33,13 +38,16 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
-    app.teardown_request(_end_unwritten)
+    app.before_request(_read_without_transaction)  # before any other function that reads
+    app.teardown_request(_stop_reading)
     migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, lock_wait=app.config["SQLITE_LOCK_WAIT"])
+        else:
+            configure_postgresql(db.engine)
         audit.configure(db.engine, audit.AuditSettings.from_config(app.config, app.instance_path))
 
     from . import (
@@ -77,10 +85,14 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _end_unwritten(error: BaseException | None) -> None:
-    # Before Flask-SQLAlchemy's removal of the session (at the app context's end), which rolls back.
-    if error is None:
-        end_unwritten(db.session)
+def _read_without_transaction() -> None:
+    read_without_transaction(db.session)
+
+
+def _stop_reading(error: BaseException | None) -> None:
+    # Here, not only at Flask-SQLAlchemy's removal of the session at the app context's end: a test's app
+    # context outlives its requests, and its session with them.
+    stop_reading(db.session, failed=error is not None)
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

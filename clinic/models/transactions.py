@@ -1,16 +1,25 @@
 """Transactions that serialise writers, on SQLite and PostgreSQL alike."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExecutionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.util import immutabledict
 
 from .driver import driver_cursor
 
 _IMMEDIATE = "clinic_begin_immediate"
+# On a session whose reads autocommit, and on each connection it takes: see `read_without_transaction`.
+_READING = "clinic_reading"
+_READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", _READING: True}
+# What `begin_write` opens on such a session: PostgreSQL's default, which the writers' locks are made for.
+_WRITE_OPTIONS = {"isolation_level": "READ COMMITTED", _READING: False}
+# Statements whose SQL was written out (text(), exec_driver_sql()) rather than compiled: their first word.
+_WRITING_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
 # SQLite's codes for a lock it could not take within the busy timeout.
 _BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
 
@@ -47,6 +56,22 @@ def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def configure_postgresql(engine: Engine) -> None:
+    """Refuse a write on a connection that reads without a transaction (`read_without_transaction`): it
+    would commit on its own, statement by statement, where every write belongs in `begin_write`."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_unbegun_write(connection, _cursor, statement, _parameters, context, _executemany):
+        if connection.get_execution_options().get(_READING) and _writes(statement, context):
+            raise RuntimeError("a write outside begin_write(), on a session that reads without a transaction")
+
+
+def _writes(statement: str, context: ExecutionContext | None) -> bool:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        return True
+    return _WRITING_SQL.match(statement) is not None
+
+
 def is_busy(error: OperationalError) -> bool:
     """Whether SQLite gave up waiting for its write lock ("database is locked", SQLITE_BUSY): the
     transaction was rolled back and nothing of it was stored, so the same request may simply be tried
@@ -68,7 +93,48 @@ def begin_write(session: Session) -> None:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() called with unflushed changes in the session")
         end_transaction(session)
-    session.connection(execution_options={_IMMEDIATE: True})
+    reading = session.execution_options.get(_READING, False)
+    session.connection(execution_options={_IMMEDIATE: True, **(_WRITE_OPTIONS if reading else {})})
+
+
+def read_without_transaction(session: Session) -> None:
+    """From now until `stop_reading`, let the session's reads on PostgreSQL run outside any transaction,
+    each SELECT committing on its own; `begin_write` still opens a transaction for a write.
+
+    For a request: its reads cost their statements' round trips alone, where a transaction around them
+    added three (BEGIN, the check that nothing was written, COMMIT; see `end_unwritten`). A read loses no
+    consistency by it: under READ COMMITTED each statement of a transaction takes its own snapshot too.
+    A session already in a transaction, and SQLite's (`configure_sqlite` sends their BEGIN), keep theirs.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.execution_options = session.execution_options.union(_READ_OPTIONS)
+
+
+def stop_reading(session: Session, *, failed: bool = False) -> None:
+    """End what `read_without_transaction` began, and the session's transaction with it: a read's ends
+    without a round trip, one that wrote nothing by COMMIT (see `end_unwritten`); any other, and any
+    transaction of a request that `failed`, by the rollback (which the session's close would do)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if failed:
+        session.rollback()
+    elif _reads_autocommit(session):
+        session.rollback()  # nothing to send: psycopg's rollback outside a transaction is a no-op
+    else:
+        end_unwritten(session)
+    if session.execution_options.get(_READING):
+        session.execution_options = immutabledict(
+            {name: value for name, value in session.execution_options.items() if name not in _READ_OPTIONS}
+        )
+
+
+def _reads_autocommit(session: Session) -> bool:
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return False
+    return session.connection().get_execution_options().get(_READING, False)
 
 
 def serialising(connection: Connection) -> Connection:
@@ -143,7 +209,8 @@ def end_transaction(session: Session) -> None:
     connection had prepared, and under load hardly a statement of any page stayed prepared."""
     if isinstance(session, scoped_session):
         session = session()
-    end_unwritten(session)
+    if not _reads_autocommit(session):
+        end_unwritten(session)
     if session.in_transaction():
         session.rollback()
 
