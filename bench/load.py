@@ -15,10 +15,10 @@ same PostgreSQL through psycopg alone a few times a second: the floor under ever
 its WAL to reach disk. And for each read page, its SQL alone: the SELECTs the page ran, replayed by the
 worker through a bare DB-API cursor, with no Flask and no Python of the page around them
 (bench/served.py): that page's floor under the database. And the same SELECTs replayed from a route of the
-app, on the request's own connection and transaction, through the hooks, headers and transaction end every
-page goes through: that page's floor under Clinic, all of the page but its own Python. And a booking's
-statements, captured from book() on the same database and sent alone through psycopg by the load
-generator twice a second (bench/script_replay.py): the booking POST's floor under the database.
+app, on the request's own connection, through the hooks and headers every page goes through: that page's
+floor under Clinic, all of the page but its own Python. Both outside any transaction, as a page's reads
+run. And a booking's statements, captured from book() on the same database and sent alone through psycopg
+by the load generator twice a second (bench/script_replay.py): the booking POST's floor under the database.
 The baselines are asked for through the run by PROBES clients beside the people, one request at a time
 after a pause drawn from an exponential distribution (PROBE_GAP seconds on average), so they sample the
 run evenly in time, and none comes in a burst just ahead of a page. Before, each person asked for all seven
@@ -111,7 +111,7 @@ ROUTES = {
     "durable commit": None,  # one row inserted and committed on the same PostgreSQL: a booking's floor
 }
 # Each read page's own SELECTs replayed through a bare cursor (bench/served.py): that page's floor under the
-# database; and replayed from a route of the app, through its hooks and transaction: its floor under Clinic.
+# database; and replayed from a route of the app, through its hooks: its floor under Clinic.
 SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
 SQL_IN_APP = {page.rstrip("/"): f"{page.rstrip('/')} SQL in the app" for page in SQL_ALONE_PAGES}
 ROUTES |= dict.fromkeys(SQL_ALONE.values()) | dict.fromkeys(SQL_IN_APP.values())

@@ -10,8 +10,9 @@ the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-
 app's own engine, the SELECT statements with the parameters that this worker's first serving of that page
 ran, and answers as hello does: the page's database work with no Python around it, under which that page's
 latency cannot fall. `/__bench/sql-in-app/<page>` replays the same statements from a route of Clinic's
-own app, on the request's own connection and transaction: the page with everything but its own Python,
-through the hooks, session, headers and transaction end every page of Clinic goes through. Until the
+own app, on the request's own connection: the page with everything but its own Python, through the
+hooks, session and headers every page of Clinic goes through. Both send the statements outside any
+transaction, as a page's reads go (clinic.models.transactions.read_without_transaction). Until the
 worker has served the page both answer 204, which the load bench leaves out. The product has none of these
 routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
@@ -65,7 +66,7 @@ class PageSql:
         def recorded(environ: dict, start_response):
             self._recording = []
             try:
-                return clinic(environ, start_response)  # Flask ends the request's transaction before this
+                return clinic(environ, start_response)  # Flask's teardown has run before this
             finally:
                 statements, self._recording = self._recording, None
                 if statements and all(s.lstrip().upper().startswith("SELECT") for s, _ in statements):
@@ -80,13 +81,13 @@ class PageSql:
             return []
         if self._connection is None:
             self._connection = self._engine.raw_connection()
+            if self._engine.dialect.name == "postgresql":
+                self._connection.driver_connection.autocommit = True  # as the page's reads run
         _run(self._connection, statements)
-        self._connection.commit()  # as the page's own transaction ends
         return _hello(start_response)
 
     def replay_in_app(self, page: str) -> Response:
-        """The page's statements on the request's connection, in its transaction, which Clinic's teardown
-        ends as it ends the page's."""
+        """The page's statements on the request's connection, as the page's own reads run on it."""
         statements = self._statements.get("/" + page)
         if statements is None:
             return Response(status=204)
