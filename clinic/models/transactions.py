@@ -118,10 +118,8 @@ def stop_reading(session: Session, *, failed: bool = False) -> None:
     transaction of a request that `failed`, by the rollback (which the session's close would do)."""
     if isinstance(session, scoped_session):
         session = session()
-    if failed:
+    if failed or _reads_autocommit(session):  # a read's rollback sends nothing: no transaction is open
         session.rollback()
-    elif _reads_autocommit(session):
-        session.rollback()  # nothing to send: psycopg's rollback outside a transaction is a no-op
     else:
         end_unwritten(session)
     if session.execution_options.get(_READING):
