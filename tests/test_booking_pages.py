@@ -2,11 +2,13 @@
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
@@ -311,6 +313,44 @@ def test_first_available_shows_each_start_time_once(client, session, clinic):
     page = text(client.get("/book/time", query_string=query))
 
     assert page.count(f'value="{form_value(start)}"') == 1
+
+
+@contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL of each statement run on `engine` in the block."""
+    run: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:
+        run.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("page", ["/book/clinician", "/book/time", "/book/details"])
+def test_a_step_loads_no_weekly_hours_of_the_clinicians_it_names(client, clinic, page):
+    """The slot search reads the hours inside its own statement: a step naming a clinician, or listing
+    them, only asks which offer the service, one statement whether one is named or not."""
+    service, clinician = clinic
+    start = next_week_at(9)
+    query = {
+        "service": service.id,
+        "time_zone": "Europe/London",
+        "day": start.date(),
+        "start": form_value(start),
+    }
+    run = {}
+    for who in ("any", clinician.id):
+        with statements_run(db.engine) as run[who]:
+            assert client.get(page, query_string={**query, "clinician": who}).status_code == 200
+
+    assert not any(
+        statement.lstrip().startswith("SELECT availability_rule") for statement in run[clinician.id]
+    )
+    assert len(run[clinician.id]) <= len(run["any"]) + 1
 
 
 def test_days_are_shown_a_page_at_a_time(app, client, clinic):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, null, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 from sqlalchemy.sql.functions import FunctionElement, aggregate_strings
 
 from ..models import (
@@ -207,8 +207,9 @@ def _not_offered() -> NotFound:
 def service_clinicians(
     session: Session, service: Service, clinician_id: int | None = None
 ) -> list[Clinician]:
-    """The active clinicians offering `service` (just one when `clinician_id` is given)."""
-    query = select(Clinician).options(selectinload(Clinician.availability_rules)).order_by(Clinician.id)
+    """The active clinicians offering `service` (just one when `clinician_id` is given), without their
+    weekly hours: the slot search reads those inside its own statement (`_calendars`)."""
+    query = select(Clinician).order_by(Clinician.id)
     clinicians = list(session.scalars(_offering(query, service.id, clinician_id)))
     if clinician_id is not None and not clinicians:
         raise NotFound("That clinician does not offer this service.", field="clinician")
