@@ -218,17 +218,6 @@ def service_clinicians(
     return clinicians
 
 
-def _offering(query: Select, service_id: BindParameter, clinician_id: BindParameter | None) -> Select:
-    """`query` narrowed to the active clinicians offering the service (and to one, if given).
-
-    An explicit join: `Clinician.services.contains(service)` builds the same SQL at ten times the cost.
-    """
-    query = query.join(clinician_service, clinician_service.c.clinician_id == Clinician.id).where(
-        clinician_service.c.service_id == service_id, Clinician.active.is_(True)
-    )
-    return query if clinician_id is None else query.where(Clinician.id == clinician_id)
-
-
 @contextmanager
 def _driver_rows(session: Session, query: Select, parameters: dict) -> Iterator[Iterable[tuple]]:
     """The rows of `query` straight off the DB-API cursor, as the driver hands them over.
@@ -331,11 +320,17 @@ def load_calendars(
 
 
 def _of_service(query: Select) -> Select:
-    return _offering(query, bindparam("service_id"), None)
+    """`query` narrowed to the active clinicians offering the service `service_id`.
+
+    An explicit join: `Clinician.services.contains(service)` builds the same SQL at ten times the cost.
+    """
+    return query.join(clinician_service, clinician_service.c.clinician_id == Clinician.id).where(
+        clinician_service.c.service_id == bindparam("service_id"), Clinician.active.is_(True)
+    )
 
 
 def _of_service_clinician(query: Select) -> Select:
-    return _offering(query, bindparam("service_id"), bindparam("clinician_id"))
+    return _of_service(query).where(Clinician.id == bindparam("clinician_id"))
 
 
 # Built once, every value a bound parameter. Built on each call, the statement and its cache key made a
