@@ -11,13 +11,15 @@ still verify the events they signed, and the first event under a new key is prec
 link of the chain like any other.
 """
 
+import errno
 import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -218,61 +220,82 @@ class Anchor:
 
 
 def read_anchor(path: Path) -> Anchor | None:
-    """The anchor in `path`, or None if there is none; ValueError if the file is not an anchor."""
+    """The anchor in `path`: of the checkpoints it holds, one per line, the one with the highest count.
+    None if there is no file; ValueError if it holds no checkpoint."""
     try:
-        content = _read(path)
+        content = path.read_bytes()
     except FileNotFoundError:
         return None
+    # A line cut short by a crash mid-append does not parse, and is skipped (so is the line appended
+    # after it, run on from it; the next checkpoint supersedes that one).
+    anchors = [anchor for line in content.splitlines() if (anchor := _parsed(line)) is not None]
+    if not anchors:
+        raise ValueError(f"{path} is not an audit anchor")
+    return max(anchors, key=lambda anchor: anchor.count)
+
+
+def _parsed(line: bytes) -> Anchor | None:
     try:
-        fields = json.loads(content)
+        fields = json.loads(line)
         return Anchor(int(fields["count"]), int(fields["event_id"]), fields["hash"], fields["signature"])
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path} is not an audit anchor") from None
+        return None
 
 
 def write_anchor(path: Path, anchor: Anchor) -> None:
-    """Replace the anchor in `path` with `anchor` unless it already records a longer chain.
+    """Add `anchor` to the file at `path` as one line. The line with the highest count is the anchor, so
+    processes commit in chain order but may get here in any order.
 
-    Processes commit in chain order but may get here in any order; the lock file and the count
-    keep the newest. The replace is atomic, so a crash leaves the old anchor, never half a file.
+    Appended rather than written to a new file renamed over the old one: every booking commits through
+    here, and with 8 booking processes on 2 cores a rename per commit cost 0.5 ms of CPU per booking.
+    Once the file outgrows `_COMPACT_AT` it is replaced by its newest line, atomically, under an
+    exclusive lock that waits for the appends in flight (each holds a shared one): none is lost with
+    the file replaced.
     """
-    # Every booking commits through here: plain file descriptors, no truncated lock file, no text layer
-    # (half the CPU and the wait of open()'s files on ext4).
-    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            current = read_anchor(path)
-        except ValueError:
-            current = None  # overwritten by a valid one; verify reports it meanwhile
-        if current is not None and current.count >= anchor.count:
-            return
-        content = json.dumps(asdict(anchor))
-        temporary = path.with_name(path.name + ".tmp")
-        _write(temporary, f"{content}\n".encode())
-        os.replace(temporary, path)
-    finally:
-        os.close(lock)  # and with it the lock
+    content = json.dumps(asdict(anchor))
+    with _locked(path, fcntl.LOCK_SH):
+        size = _append(path, f"{content}\n".encode())
+    if size > _COMPACT_AT:
+        _compact(path)
     log.info("audit anchor %s", content)
 
 
-def _read(path: Path) -> bytes:
-    descriptor = os.open(path, os.O_RDONLY)
+@contextmanager
+def _locked(path: Path, operation: int) -> Iterator[None]:
+    """`path`'s lock file held (plain descriptors: every booking goes through here) for the block."""
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        return os.read(descriptor, _ANCHOR_MAX)
+        fcntl.flock(lock, operation)
+        yield
+    finally:
+        os.close(lock)  # and with it the lock
+
+
+def _append(path: Path, line: bytes) -> int:
+    """Append `line` (one write: appends of other processes do not interleave with it); the file's size."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        if os.write(descriptor, line) != len(line):
+            raise OSError(errno.ENOSPC, "anchor line written in part")
+        return os.fstat(descriptor).st_size
     finally:
         os.close(descriptor)
 
 
-def _write(path: Path, content: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        os.write(descriptor, content)
-    finally:
-        os.close(descriptor)
+def _compact(path: Path) -> None:
+    """Replace the file at `path` by its newest line, unless another process has just done so."""
+    with _locked(path, fcntl.LOCK_EX):
+        try:
+            newest = read_anchor(path) if os.stat(path).st_size > _COMPACT_AT else None
+        except (FileNotFoundError, ValueError):
+            return  # moved away, or holding no anchor (verify reports that): left as it is
+        if newest is not None:
+            temporary = path.with_name(path.name + ".tmp")
+            temporary.write_text(f"{json.dumps(asdict(newest))}\n")
+            os.replace(temporary, path)
 
 
-_ANCHOR_MAX = 4096  # an anchor file is under 300 bytes; anything longer is not one
+_COMPACT_AT = 64 * 1024  # bytes: about 250 checkpoints
 
 
 @event.listens_for(Session, "after_commit")

@@ -6,6 +6,7 @@ database, so `flask clinic audit verify` catches an edited, deleted, truncated o
 
 import hashlib
 import json
+import multiprocessing
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -194,6 +195,74 @@ def test_an_older_anchor_never_replaces_a_newer_one(session, now):
     audit.write_anchor(path, replace(newest, count=1))
 
     assert audit.read_anchor(path) == newest
+
+
+def test_each_checkpoint_is_appended_to_the_anchor_file_not_written_anew(session, now):
+    record_events(session, now, 1)
+    path = anchor_path(session)
+    inode = path.stat().st_ino
+
+    record_events(session, now, 1)
+
+    assert path.stat().st_ino == inode
+    assert [json.loads(line)["count"] for line in path.read_text().splitlines()] == [1, 2]
+    assert audit.read_anchor(path).count == 2
+
+
+def test_a_checkpoint_cut_short_by_a_crash_is_skipped(session, now):
+    record_events(session, now, 2)
+    path = anchor_path(session)
+    whole = path.read_bytes()
+    with path.open("ab") as file:
+        file.write(whole[: len(whole) // 4])  # the start of a line, as a crash mid-append leaves it
+
+    assert audit.read_anchor(path).count == 2
+    head = record_events(session, now, 1)[-1]  # its line runs on from the cut one: neither parses
+    assert audit.verify(session) == audit.Verified(3, head.id, audit.read_anchor(path))
+    assert audit.read_anchor(path).count == 2
+    record_events(session, now, 1)
+    assert audit.verify(session).anchor.count == 4
+
+
+def test_the_anchor_file_is_cut_back_to_its_newest_checkpoint_once_it_outgrows_its_limit(
+    session, now, monkeypatch
+):
+    monkeypatch.setattr(audit, "_COMPACT_AT", 1_000)
+    path = anchor_path(session)
+    signed = [Anchor(count, count, "a" * 64).signed(b"k") for count in range(1, 41)]
+
+    for anchor in signed:
+        audit.write_anchor(path, anchor)
+
+    assert path.stat().st_size <= 1_000
+    assert audit.read_anchor(path) == signed[-1]
+
+
+def test_no_checkpoint_is_lost_while_other_processes_cut_the_file_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit, "_COMPACT_AT", 400)  # two lines: nearly every append cuts back
+    path, writers, each = tmp_path / "anchor", 4, 150
+    fork = multiprocessing.get_context("fork")
+    behind = fork.Value("i", 0)
+    processes = [
+        fork.Process(target=_write_and_read_back, args=(path, first, writers, each, behind))
+        for first in range(1, writers + 1)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+
+    assert [process.exitcode for process in processes] == [0] * writers
+    assert behind.value == 0  # reads that found the file behind a checkpoint already written
+    assert audit.read_anchor(path).count == writers * each
+
+
+def _write_and_read_back(path, first: int, step: int, each: int, behind) -> None:
+    for count in range(first, step * each + 1, step):
+        audit.write_anchor(path, Anchor(count, count, "a" * 64, "s"))
+        if audit.read_anchor(path).count < count:
+            with behind.get_lock():
+                behind.value += 1
 
 
 def test_unkeyed_events_from_before_the_key_still_verify_and_seal_under_the_first_keyed_one(session, now):
