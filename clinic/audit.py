@@ -226,8 +226,7 @@ def read_anchor(path: Path) -> Anchor | None:
         content = path.read_bytes()
     except FileNotFoundError:
         return None
-    # A line cut short by a crash mid-append does not parse, and is skipped (so is the line appended
-    # after it, run on from it; the next checkpoint supersedes that one).
+    # A line cut short by a crash mid-append does not parse, and is skipped (see write_anchor).
     anchors = [anchor for line in content.splitlines() if (anchor := _parsed(line)) is not None]
     if not anchors:
         raise ValueError(f"{path} is not an audit anchor")
@@ -254,7 +253,8 @@ def write_anchor(path: Path, anchor: Anchor) -> None:
     """
     content = json.dumps(asdict(anchor))
     with _locked(path, fcntl.LOCK_SH):
-        size = _append(path, f"{content}\n".encode())
+        # Opened with a newline too, so it never runs on from a line that a crash cut short.
+        size = _append(path, f"\n{content}\n".encode())
     if size > _COMPACT_AT:
         _compact(path)
     log.info("audit anchor %s", content)
