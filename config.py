@@ -76,7 +76,9 @@ class Config:
     # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
     PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-01")
 
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: a pooled connection PostgreSQL closed is replaced without its round trip per request
+    # (clinic.models.connections).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Log lines: "json" (one object per line, production's default) or "text" (readable, development's).
     LOG_FORMAT = _env("LOG_FORMAT", "text")
     # Lowest level logged: DEBUG, INFO, WARNING or ERROR.

@@ -9,6 +9,7 @@ import config as settings
 
 from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
+from .models.connections import replace_closed_connections
 from .models.transactions import (
     configure_postgresql,
     configure_sqlite,
@@ -48,6 +49,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
             configure_sqlite(db.engine, lock_wait=app.config["SQLITE_LOCK_WAIT"])
         else:
             configure_postgresql(db.engine)
+            replace_closed_connections(db.engine)
         audit.configure(db.engine, audit.AuditSettings.from_config(app.config, app.instance_path))
 
     from . import (

@@ -28,26 +28,35 @@ ENDS_OF_A_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "txid_current_if_assigne
 
 
 @contextmanager
-def wire(engine) -> Iterator[list[str]]:
+def wire(engine, *, from_connect: bool = False) -> Iterator[list[str]]:
     """What the client sent PostgreSQL on the pool's connections in the block, as libpq traces it: one
-    line per message (`Query "BEGIN"`, `Parse … "SELECT …"`, `Sync`), filled in when the block ends."""
+    line per message (`Query "BEGIN"`, `Parse … "SELECT …"`, `Sync`), filled in when the block ends.
+    Traced from each checkout to its checkin; `from_connect`: from each connection's opening to the
+    block's end, the pool's own messages at checkout included."""
     sent: list[str] = []
+    traced = []
     with tempfile.TemporaryFile() as log:
 
-        def trace(dbapi_connection, _record, _proxy):
+        def trace(dbapi_connection, *_record_and_proxy):
             dbapi_connection.pgconn.trace(log.fileno())
             dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            traced.append(dbapi_connection)
 
-        def untrace(dbapi_connection, _record):
+        def untrace(dbapi_connection, _record=None):
             dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
 
-        event.listen(engine, "checkout", trace)
-        event.listen(engine, "checkin", untrace)
+        listened = [("connect", trace)] if from_connect else [("checkout", trace), ("checkin", untrace)]
+        for name, listener in listened:
+            event.listen(engine, name, listener)
         try:
             yield sent
         finally:
-            event.remove(engine, "checkout", trace)
-            event.remove(engine, "checkin", untrace)
+            for name, listener in listened:
+                event.remove(engine, name, listener)
+            if from_connect:
+                for dbapi_connection in traced:
+                    if not dbapi_connection.closed:
+                        untrace(dbapi_connection)
             log.seek(0)
             sent += _frontend_messages(log.read().decode())
 
@@ -97,7 +106,7 @@ def test_a_page_sends_its_selects_alone(client, session, clinic):
     selects = statements(sent, "SELECT")
     assert selects and len(selects) == len(statements(sent, "Parse"))  # every statement sent reads
     assert statements(sent, *ENDS_OF_A_TRANSACTION) == []
-    # One round trip per SELECT, and no other (the pool's pre-ping comes before the trace begins).
+    # One round trip per SELECT, and no other.
     assert statements(sent, "Query") == []
     assert round_trips(sent) == len(selects)
 
