@@ -12,7 +12,6 @@ target reads (DESIGN.md, Performance targets): it depends on which of the two th
 """
 
 import argparse
-import http.client
 import statistics
 import time as clock
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from urllib.parse import urlencode
 
 from .figures import emit
 from .fixtures import bench_engine
-from .load import Server, gunicorn, load_hospital
+from .load import Browser, Outcome, Server, gunicorn, load_hospital
 from .served import HELLO_PATH
 
 BENCH = "idle_worker"
@@ -75,15 +74,12 @@ def _run(server: Server, route: str, path: str, requests: int, gap: float) -> tu
 
 
 def _get(server: Server, path: str) -> float:
-    connection = http.client.HTTPConnection(*server.address)
-    started = clock.perf_counter()
-    connection.request("GET", path)
-    response = connection.getresponse()
-    response.read()
-    took = clock.perf_counter() - started
-    connection.close()
-    if response.status != 200:
-        raise RuntimeError(f"{path} answered {response.status}")
+    """Seconds the load bench's client took for one GET of `path`."""
+    browser = Browser(server.address, Outcome())
+    browser.get("", path)
+    ((_, took, status),) = browser.out.samples
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status}")
     return took
 
 

@@ -81,9 +81,9 @@ def test_the_worker_keeps_delivering_after_postgresql_closed_its_connections(
 ):
     """As after a restart of PostgreSQL: the worker process's next ticks run on new connections, and no
     mail is lost or sent twice. (This test's own pool is emptied, so it shows the worker alone.)"""
-    service_id = open_clinic(session).id
-    start = next_weekday_at_ten()
-    first = factories.booking(session, session.get(Service, service_id), start, now=utcnow()).consultation
+    service = open_clinic(session)
+    service_id, start = service.id, next_weekday_at_ten()
+    first = factories.booking(session, service, start, now=utcnow()).consultation
     first_patient = first.patient.email
     worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120)
     try:
