@@ -8,7 +8,9 @@ that has slept since its last one, on a core that ran something else meanwhile. 
 alone costs: each route's client latency (p50) and the worker's CPU for it (median, bench/served.py's
 timings), asked `--requests` times in a row with no pause and then with `--gap` seconds between requests,
 rounds interleaved. Nothing else runs. The ratio of a page to hello is printed for both, as the pages'
-target reads (DESIGN.md, Performance targets): it depends on which of the two the run measures.
+target reads (DESIGN.md, Performance targets): it depends on which of the two the run measures. Beside the
+pages, a route of pure Python (bench/served.py) doing what 4 ms of a busy core's CPU does: how much of a
+page's rise after idling is the core's own, with no code, cache or connection of Clinic's in it.
 """
 
 import argparse
@@ -20,8 +22,8 @@ from urllib.parse import urlencode
 
 from .figures import emit
 from .fixtures import bench_engine
-from .load import Browser, Outcome, Server, gunicorn, load_hospital
-from .served import HELLO_PATH
+from .load import SPIN, Browser, Outcome, Server, gunicorn, load_hospital
+from .served import HELLO_PATH, SPIN_PATH
 
 BENCH = "idle_worker"
 WARM_UP = 50  # requests per route before the first round: code, templates and caches loaded
@@ -39,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "/healthz": "/healthz",
         "/api/v1/slots": "/api/v1/slots?" + urlencode(week | {"end": plan.first_day + timedelta(6)}),
         "/book/time": "/book/time?" + urlencode(day | {"day": plan.first_day.isoformat()}),
+        SPIN[4]: f"{SPIN_PATH}/4",  # no code of Clinic's: what idling costs on the core alone
     }
     gaps = {"back to back": 0.0, f"{args.gap:g} s idle between": args.gap}
     with gunicorn(url, workers=1) as server:

@@ -19,6 +19,8 @@ app, on the request's own connection, through the hooks and headers every page g
 floor under Clinic, all of the page but its own Python. Both outside any transaction, as a page's reads
 run. And a booking's statements, captured from book() on the same database and sent alone through psycopg
 by the load generator twice a second (bench/script_replay.py): the booking POST's floor under the database.
+And routes of pure Python on the same workers, 1, 2 and 4 ms of a busy core's CPU each and no code of
+Clinic's (bench/served.py): what a page's own CPU costs at p95 on this host, whatever spends it.
 The baselines are asked for through the run by PROBES clients beside the people, one request at a time
 after a pause drawn from an exponential distribution (PROBE_GAP seconds on average), so they sample the
 run evenly in time, and none comes in a burst just ahead of a page. Before, each person asked for all seven
@@ -81,7 +83,7 @@ from .booking_throughput import Slots, booking_script, ids_apart
 from .databases import databases
 from .figures import emit
 from .fixtures import Hospital, bench_engine, build_hospital, bulk_book, clinician, consultation_row
-from .served import FLASK_HELLO_PATH, HELLO_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH, SQL_IN_APP_PATH
+from .served import FLASK_HELLO_PATH, HELLO_PATH, SPIN_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH, SQL_IN_APP_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = "load"
@@ -115,6 +117,11 @@ ROUTES = {
 SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
 SQL_IN_APP = {page.rstrip("/"): f"{page.rstrip('/')} SQL in the app" for page in SQL_ALONE_PAGES}
 ROUTES |= dict.fromkeys(SQL_ALONE.values()) | dict.fromkeys(SQL_IN_APP.values())
+# Pure Python on the same workers, each as much CPU as that many milliseconds of a busy core take
+# (bench/served.py): what a page's own CPU alone comes to at p95 on this host, whatever code spends it. The
+# read pages take about 4 ms each back to back in one process (bench/page_profile.py).
+SPIN = {ms: f"pure Python, {ms} ms" for ms in (1, 2, 4)}
+ROUTES |= dict.fromkeys(SPIN.values())
 # A booking's statements sent through psycopg alone, from the load generator: the booking POST's floor.
 BOOKING_SQL_ALONE = "booking SQL alone"
 SQL_ALONE["booking POST"] = BOOKING_SQL_ALONE
@@ -433,6 +440,7 @@ def _probe(plan: LoadPlan, number: int, started: threading.Barrier, out: Outcome
         (staff, "/healthz signed in", "/healthz"),
         *((anonymous, SQL_ALONE[page.rstrip("/")], SQL_ALONE_PATH + page) for page in SQL_ALONE_PAGES),
         *((anonymous, SQL_IN_APP[page.rstrip("/")], SQL_IN_APP_PATH + page) for page in SQL_ALONE_PAGES),
+        *((anonymous, route, f"{SPIN_PATH}/{ms}") for ms, route in SPIN.items()),
     ]
     rng = random.Random(-1 - number)
     started.wait()
@@ -860,6 +868,8 @@ class Server:
 def _route(method: str, path: str) -> str:
     if method == "POST" and path == "/book/confirm":
         return "booking POST"
+    if path.startswith(SPIN_PATH):
+        return SPIN[int(path.removeprefix(f"{SPIN_PATH}/"))]
     return "/schedule" if path.startswith("/schedule") else path
 
 

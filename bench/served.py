@@ -13,8 +13,11 @@ latency cannot fall. `/__bench/sql-in-app/<page>` replays the same statements fr
 own app, on the request's own connection: the page with everything but its own Python, through the
 hooks, session and headers every page of Clinic goes through. Both send the statements outside any
 transaction, as a page's reads go (clinic.models.transactions.read_without_transaction). Until the
-worker has served the page both answer 204, which the load bench leaves out. The product has none of these
-routes.
+worker has served the page both answer 204, which the load bench leaves out. `/__bench/spin/<ms>` runs a
+loop of integer additions, pure Python touching nothing else, as many as `ms` milliseconds of this
+worker's CPU take when the core is busy (measured as the worker starts), then answers as hello does: how
+long that much CPU work takes a request on this host, whatever code does it. The product has none of
+these routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
 own there: method, path (never the query string), wall and CPU seconds spent inside the worker's call of
 the app.
@@ -35,6 +38,7 @@ FLASK_HELLO_PATH = "/__bench/flask-hello"
 SQL_ALONE_PATH = "/__bench/sql-alone"
 SQL_IN_APP_PATH = "/__bench/sql-in-app"
 SQL_ALONE_PAGES = ("/book/time", "/api/v1/slots", "/schedule/")
+SPIN_PATH = "/__bench/spin"
 _HELLO = b"Hello, world\n"
 _TIMINGS = os.environ.get("CLINIC_BENCH_TIMINGS")
 
@@ -111,6 +115,33 @@ def _run(connection, statements: list[tuple[str, object]]) -> None:
     cursor.close()
 
 
+def _add_up(additions: int) -> int:
+    """Pure Python work and nothing else: `additions` integer additions in a loop."""
+    total = 0
+    for number in range(additions):
+        total += number
+    return total
+
+
+def _additions_per_ms() -> float:
+    """_add_up's additions per millisecond of this process's CPU, the core busy: the best of 20 runs back
+    to back (the first ones run on a core that was idle, which is slower; see bench/idle_worker.py)."""
+    additions, best = 100_000, float("inf")
+    for _ in range(20):
+        started = time.process_time()
+        _add_up(additions)
+        best = min(best, time.process_time() - started)
+    return additions / (best * 1000)
+
+
+ADDITIONS_PER_MS = _additions_per_ms()
+
+
+def _spin(environ: dict, start_response) -> list[bytes]:
+    _add_up(round(float(environ["PATH_INFO"].removeprefix(SPIN_PATH + "/")) * ADDITIONS_PER_MS))
+    return _hello(start_response)
+
+
 def _hello(start_response) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(_HELLO)))])
     return [_HELLO]
@@ -124,7 +155,7 @@ def app(environ: dict, start_response):
         return flask_hello(environ, start_response)
     if path.startswith(SQL_ALONE_PATH):
         return page_sql.replay(path.removeprefix(SQL_ALONE_PATH), start_response)
-    served = page_sql.app_for(environ)
+    served = _spin if path.startswith(SPIN_PATH) else page_sql.app_for(environ)
     if not _TIMINGS:
         return served(environ, start_response)
     wall, cpu = time.perf_counter(), time.process_time()
