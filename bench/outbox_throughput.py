@@ -107,7 +107,8 @@ def _run(name: str, engine: Engine, app: Flask, server: Sink, args: argparse.Nam
     dispatcher = timings["dispatcher (worker tick)"].best
     for label, target in (("smtplib send_message(EmailMessage)", TARGET), ("smtplib sendmail(bytes)", None)):
         ratio = timings[label].best / dispatcher
-        print(f"{name:<10} ratio dispatcher / {label:<36} {ratio:5.2f}×  (target ≥ {TARGET:.2f})")
+        note = f"target ≥ {target:.2f}" if target else "no target: the mails already flattened to bytes"
+        print(f"{name:<10} ratio dispatcher / {label:<36} {ratio:5.2f}×  ({note})")
         figure = f"{name}: {args.reminders} due reminders drained, vs a bare {label} loop"
         mails_per_second = args.reminders / timings[label].best
         emit(BENCH, figure, args.reminders / dispatcher, mails_per_second, "mails/s", target)
