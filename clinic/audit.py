@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from .keys import derived_key, secret_keys
 from .models import AuditEvent
 from .models.driver import driver_cursor
+from .models.inserts import insert_returning
 
 GENESIS = "0" * 64
 UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
@@ -159,7 +160,7 @@ def _chain_on(
     audit_event.hash_version, audit_event.key_id = KEYED, settings.key_id
     audit_event.hash = event_hash(audit_event, settings.key)
     row = {name: getattr(audit_event, name) for name in _FIELDS if name != "id"}
-    audit_event.id = session.connection().execute(_INSERT, row).scalar_one()
+    (audit_event.id,) = insert_returning(session, _INSERT, row)
     return audit_event.seq, audit_event.hash
 
 
@@ -168,7 +169,7 @@ def _chain_on(
 # lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"
 _HEAD = "SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1"
-_INSERT = insert(AuditEvent.__table__).returning(AuditEvent.id)  # Core: no ORM bulk-insert machinery
+_INSERT = insert(AuditEvent.__table__).returning(AuditEvent.id)  # past the ORM and the execution
 
 
 def _locked_head(session: Session) -> tuple[int, str, str | None]:

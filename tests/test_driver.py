@@ -1,12 +1,21 @@
 """Statements run on the DB-API cursor (clinic.models.driver): bound by name whatever the driver's style,
-in the session's own transaction."""
+in the session's own transaction, their values converted by their column types as SQLAlchemy's
+execution would."""
 
-from sqlalchemy import bindparam, select
+import uuid
+from datetime import UTC, datetime
 
-from clinic.models import Department
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import bindparam, insert, select
+
+from clinic.models import Department, OutboxKind, OutboxMessage, OutboxStatus
 from clinic.models.driver import driver_rows
+from clinic.models.inserts import insert_returning, insert_rows
 from clinic.models.transactions import begin_write
 
+from . import factories
 from .factories import department as new_department
 
 _BY_NAME_AND_ID = select(Department.id, Department.name).where(
@@ -38,3 +47,108 @@ def test_they_run_in_the_sessions_transaction_and_see_its_uncommitted_writes(ses
 
     assert [row[0] for row in seen] == [department.id]
     assert driver_rows(session, _BY_NAME_AND_ID, {"after": 0, "name": "Renamed, not committed"}) == []
+
+
+# Typed values both ways: instants (UTCDateTime), enums stored by value, dates, JSON, and values the
+# statement holds itself (an IN list of constants, a LIMIT), which SQLAlchemy spreads into parameters.
+_OF_STATUS = (
+    select(
+        OutboxMessage.id,
+        OutboxMessage.kind,
+        OutboxMessage.status,
+        OutboxMessage.due_at,
+        OutboxMessage.payload,
+    )
+    .where(
+        OutboxMessage.consultation_id == bindparam("consultation"),
+        OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
+        OutboxMessage.due_at >= bindparam("due_from"),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(50)
+)
+
+_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "kind": st.sampled_from(OutboxKind),
+            "status": st.sampled_from(OutboxStatus),
+            "due_at": st.datetimes(
+                min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)
+            ),
+            "payload": st.dictionaries(st.text("abc", max_size=3), st.integers(-(2**31), 2**31), max_size=3),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_rows, due_from=st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)))
+def test_typed_values_go_and_come_as_through_sqlalchemy(session, consultation, rows, due_from):
+    begin_write(session)
+    keyed = [{**row, "consultation_id": consultation, "idempotency_key": str(uuid.uuid4())} for row in rows]
+    insert_rows(session, OutboxMessage, keyed)
+    parameters = {"consultation": consultation, "due_from": due_from}
+
+    by_driver = driver_rows(session, _OF_STATUS, parameters)
+    by_sqlalchemy = [tuple(row) for row in session.execute(_OF_STATUS, parameters)]
+    session.rollback()
+
+    assert by_driver == by_sqlalchemy
+    expected = [
+        r
+        for r in rows
+        if r["status"] in (OutboxStatus.PENDING, OutboxStatus.DEAD) and r["due_at"] >= due_from
+    ]
+    assert [(kind, status, due, payload) for _, kind, status, due, payload in by_driver] == [
+        (r["kind"], r["status"], r["due_at"], r["payload"]) for r in expected
+    ]
+
+
+def test_an_insert_fills_the_columns_defaults_and_returns_what_it_was_not_given(session, consultation):
+    begin_write(session)
+    statement = insert(OutboxMessage).returning(
+        OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.created_at
+    )
+    due = datetime(2030, 3, 31, 1, 30, tzinfo=UTC)
+    values = {
+        "consultation_id": consultation,
+        "kind": OutboxKind.REMINDER,
+        "due_at": due,
+        "idempotency_key": "k",
+    }
+
+    status, attempts, created_at = insert_returning(session, statement, values)
+    stored = session.execute(
+        select(
+            OutboxMessage.payload, OutboxMessage.due_at, OutboxMessage.kind, OutboxMessage.created_at
+        ).where(OutboxMessage.idempotency_key == "k")
+    ).one()
+    session.rollback()
+
+    assert (status, attempts) == (OutboxStatus.PENDING, 0)
+    assert created_at.tzinfo is not None
+    assert tuple(stored) == ({}, due, OutboxKind.REMINDER, created_at)
+
+
+def test_an_in_list_the_caller_gives_goes_through_sqlalchemy(session):
+    departments = [new_department(session), new_department(session)]
+    session.commit()
+    listed = (
+        select(Department.name)
+        .where(Department.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Department.id)
+    )
+
+    rows = driver_rows(session, listed, {"ids": [d.id for d in departments]})
+
+    assert rows == [(d.name,) for d in departments]
+
+
+@pytest.fixture
+def consultation(session) -> int:
+    svc = factories.service(session)
+    person = factories.clinician(session, [svc])
+    return factories.consultation(session, svc, person, datetime(2030, 1, 7, 9, tzinfo=UTC)).id

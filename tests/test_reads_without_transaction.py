@@ -16,6 +16,7 @@ from sqlalchemy import event, insert, select, text, update
 
 from clinic.extensions import db
 from clinic.models import Department
+from clinic.models.inserts import insert_loaded, insert_returning, insert_rows
 from clinic.models.transactions import begin_write, read_without_transaction, stop_reading
 
 from . import factories
@@ -128,7 +129,8 @@ def test_a_booking_writes_in_one_transaction_of_its_own(client, session, clinic)
     assert writes and all(begin < n < commit for n in writes)
 
 
-# Each a way to write outside begin_write through SQLAlchemy: the ORM, Core, and SQL written out.
+# Each a way to write outside begin_write: through SQLAlchemy (the ORM, Core, SQL written out) and on the
+# DB-API cursor past its execution (clinic.models.inserts), which no engine event sees.
 def _orm_flush(session, n):
     session.add(Department(name=f"Flushed {n}"))
     session.flush()
@@ -150,10 +152,33 @@ def _driver_sql_delete(session, n):
     session.connection().exec_driver_sql("DELETE FROM department")
 
 
+def _loaded_insert(session, n):
+    insert_loaded(session, Department(name=f"Loaded {n}"))
+
+
+def _rows_insert(session, n):
+    insert_rows(session, Department, [{"name": f"Row {n}"}, {"name": f"Row {n + 1}"}])
+
+
+def _returning_insert(session, n):
+    insert_returning(session, insert(Department).returning(Department.id), {"name": f"Returning {n}"})
+
+
 @postgres_only
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    write=st.sampled_from([_orm_flush, _core_insert, _core_update, _text_update, _driver_sql_delete]),
+    write=st.sampled_from(
+        [
+            _orm_flush,
+            _core_insert,
+            _core_update,
+            _text_update,
+            _driver_sql_delete,
+            _loaded_insert,
+            _rows_insert,
+            _returning_insert,
+        ]
+    ),
     reads=st.integers(0, 2),
 )
 def test_a_write_outside_begin_write_is_refused_and_stores_nothing(session, write, reads):

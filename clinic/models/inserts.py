@@ -1,11 +1,15 @@
-"""Inserting a row on a hot path without the ORM's unit of work."""
+"""Inserting rows on a hot path without the ORM's unit of work or SQLAlchemy's execution."""
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Column, Insert, insert, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+
+from .driver import driver_executemany, driver_rows
+from .transactions import refuse_unbegun_write
 
 
 def insert_loaded(session: Session, instance: object, **related: Any) -> None:
@@ -23,8 +27,7 @@ def insert_loaded(session: Session, instance: object, **related: Any) -> None:
     given = {key: value for key, value in vars(instance).items() if key in columns}
     statement, returned = _insert_returning(mapper, frozenset(given))
     # By column name: an attribute may name its column apart (link_seed, manage_token_hash).
-    values = {columns[key].key: value for key, value in given.items()}
-    row = session.connection().execute(statement, values).one()
+    row = insert_returning(session, statement, {columns[key].key: value for key, value in given.items()})
     # Straight into the instance's dict: make_transient_to_detached commits all of it as loaded.
     vars(instance).update(zip(returned, row, strict=True))
     for name, value in related.items():
@@ -33,11 +36,20 @@ def insert_loaded(session: Session, instance: object, **related: Any) -> None:
     session.add(instance)
 
 
+def insert_returning(session: Session, statement: Insert, values: Mapping[str, Any]) -> tuple:
+    """Run `statement`, an INSERT of one row RETURNING some of its columns, with `values` (by column name)
+    in the session's write transaction; the row it returns."""
+    refuse_unbegun_write(session.connection())
+    return driver_rows(session, statement, values)[0]
+
+
 def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
-    """INSERT `rows` (values by column name) into `model`'s table in the session's transaction, leaving
-    the session out of it: for rows nobody reads back in the transaction (a booking's outbox messages).
-    Cheaper again than `insert_loaded`, which builds the instances and reads columns back."""
-    session.connection().execute(_plain_insert(model), rows)
+    """INSERT `rows` (values by column name, the same columns in each) into `model`'s table in the
+    session's transaction, leaving the session out of it: for rows nobody reads back in the transaction
+    (a booking's outbox messages). Cheaper again than `insert_loaded`, which builds the instances and
+    reads columns back."""
+    refuse_unbegun_write(session.connection())
+    driver_executemany(session, _plain_insert(model), rows)
 
 
 @cache

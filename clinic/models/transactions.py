@@ -62,8 +62,15 @@ def configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _refuse_unbegun_write(connection, _cursor, statement, _parameters, context, _executemany):
-        if connection.get_execution_options().get(_READING) and _writes(statement, context):
-            raise RuntimeError("a write outside begin_write(), on a session that reads without a transaction")
+        if _writes(statement, context):
+            refuse_unbegun_write(connection)
+
+
+def refuse_unbegun_write(connection: Connection) -> None:
+    """Raise if `connection` reads without a transaction: a write on it would commit on its own. Engine
+    events check every write SQLAlchemy executes; a write run on the DB-API cursor calls this itself."""
+    if connection.get_execution_options().get(_READING):
+        raise RuntimeError("a write outside begin_write(), on a session that reads without a transaction")
 
 
 def _writes(statement: str, context: ExecutionContext | None) -> bool:

@@ -1,7 +1,6 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -218,20 +217,6 @@ def service_clinicians(
     return clinicians
 
 
-@contextmanager
-def _driver_rows(session: Session, query: Select, parameters: dict) -> Iterator[Iterable[tuple]]:
-    """The rows of `query` straight off the DB-API cursor, as the driver hands them over.
-
-    SQLAlchemy still compiles the statement and binds its parameters; it only builds no Row objects
-    and converts no values, which costs more than the query itself for thousands of rows.
-    """
-    result = session.connection().execute(query, parameters)
-    try:
-        yield result.cursor
-    finally:
-        result.close()
-
-
 def find_slots(
     session: Session,
     service: Service | OfferedService,
@@ -374,17 +359,18 @@ def _calendars(
     if exclude_consultation is not None:
         bounds["excluded"] = exclude_consultation
     hours_of, spans_of = _HoursOf(), _SpansOf()
-    with _driver_rows(session, query, bounds) as rows:
-        return [
-            ClinicianCalendar(
-                clinician_id,
-                time_zone,
-                hours_of[rules],
-                time_off=_spans(spans_of, off_spans) + _spans(spans_of, closed_spans),
-                busy=_spans(spans_of, busy_spans),
-            )
-            for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in rows
-        ]
+    return [
+        ClinicianCalendar(
+            clinician_id,
+            time_zone,
+            hours_of[rules],
+            time_off=_spans(spans_of, off_spans) + _spans(spans_of, closed_spans),
+            busy=_spans(spans_of, busy_spans),
+        )
+        for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in driver_rows(
+            session, query, bounds
+        )
+    ]
 
 
 @cache

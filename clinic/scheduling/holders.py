@@ -131,7 +131,8 @@ def _overlapping(
         "end": end,
         "moving": moving or 0,  # ids start at 1: 0 excludes nothing
     }
-    return session.connection().execute(_OVERLAPPING, parameters).scalar()
+    rows = driver_rows(session, _OVERLAPPING, parameters)
+    return rows[0][0] if rows else None
 
 
 # Built once: every booking runs it, and building it costs more CPU than the database spends on it.
