@@ -16,7 +16,9 @@ from clinic.models.inserts import insert_returning, insert_rows
 from clinic.models.transactions import begin_write
 
 from . import factories
+from .conftest import postgres_only
 from .factories import department as new_department
+from .test_reads_without_transaction import wire
 
 _BY_NAME_AND_ID = select(Department.id, Department.name).where(
     Department.name == bindparam("name"), Department.id > bindparam("after")
@@ -152,3 +154,19 @@ def consultation(session) -> int:
     svc = factories.service(session)
     person = factories.clinician(session, [svc])
     return factories.consultation(session, svc, person, datetime(2030, 1, 7, 9, tzinfo=UTC)).id
+
+
+@postgres_only
+def test_rows_inserted_together_ask_for_nothing_back(session, consultation):
+    rows = [
+        {"consultation_id": consultation, "kind": kind, "due_at": datetime(2030, 1, 1, tzinfo=UTC)}
+        | {"idempotency_key": f"together-{kind}"}
+        for kind in (OutboxKind.REMINDER, OutboxKind.CONFIRMATION)
+    ]
+    with wire(session.get_bind()) as sent:  # traced from the checkout: begin inside
+        begin_write(session)
+        insert_rows(session, OutboxMessage, rows)
+        session.rollback()
+
+    inserts = [message for message in sent if "INSERT INTO outbox_message" in message]
+    assert inserts and not any("RETURNING" in message for message in inserts)

@@ -24,7 +24,7 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
 
     A statement that SQLAlchemy must rewrite as it runs (an IN list of a length known then) goes through
     its execution instead: the same rows, at its cost."""
-    prepared = _prepared(statement, session.get_bind().dialect, _keys(statement, parameters))
+    prepared = _prepared(statement, session.get_bind().dialect, _keys(statement, parameters), many=False)
     if prepared is None:
         result = session.connection().execute(statement, parameters)
         return [tuple(row) for row in result] if result.returns_rows else []
@@ -36,7 +36,7 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
 def driver_executemany(session: Session, statement: ClauseElement, rows: list[Mapping[str, Any]]) -> None:
     """Run `statement` (one returning nothing) once for each of `rows`, all with the same keys, in the
     session's transaction: in one round trip on psycopg (its pipeline)."""
-    prepared = _prepared(statement, session.get_bind().dialect, _keys(statement, rows[0]))
+    prepared = _prepared(statement, session.get_bind().dialect, _keys(statement, rows[0]), many=True)
     if prepared is None:
         session.connection().execute(statement, rows)
         return
@@ -87,10 +87,14 @@ def _keys(statement: ClauseElement, parameters: Mapping[str, Any]) -> frozenset[
 
 
 @lru_cache(maxsize=256)
-def _prepared(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None) -> _Prepared | None:
+def _prepared(
+    statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None, *, many: bool
+) -> _Prepared | None:
     """The statement ready for the driver; None if SQLAlchemy's execution must rewrite it as it runs (an IN
-    list given by the caller) or run a column's default."""
-    compiled = statement.compile(dialect=dialect, column_keys=None if keys is None else sorted(keys))
+    list given by the caller) or run a column's default. `many`: for executemany, where an INSERT asks
+    for nothing back (run once, SQLAlchemy's adds RETURNING of the new row's key)."""
+    column_keys = None if keys is None else sorted(keys)
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys, for_executemany=many)
     given = {name for bind, name in compiled.bind_names.items() if bind.required}
     defaults = tuple((column.key, _default(column.default)) for column in compiled.insert_prefetch)
     if (
