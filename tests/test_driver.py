@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, event, insert, select
 
 from clinic.models import Department, OutboxKind, OutboxMessage, OutboxStatus
 from clinic.models.driver import driver_rows
 from clinic.models.inserts import insert_returning, insert_rows
 from clinic.models.transactions import begin_write
+from clinic.scheduling.availability import find_slots
 
 from . import factories
 from .conftest import postgres_only
@@ -170,3 +171,29 @@ def test_rows_inserted_together_ask_for_nothing_back(session, consultation):
 
     inserts = [message for message in sent if "INSERT INTO outbox_message" in message]
     assert inserts and not any("RETURNING" in message for message in inserts)
+
+
+def test_a_slot_search_and_a_bookings_writes_run_past_sqlalchemys_execution(session):
+    """The statements every page and booking runs stay on the driver's path: one that fell back to
+    SQLAlchemy's execution (a value it must render, an IN list) would still work, only slower."""
+    svc = factories.service(session)
+    person = factories.clinician(session, [svc])
+    session.commit()
+    now = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    executed: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:
+        executed.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", record)
+    try:
+        slots = find_slots(
+            session, svc, datetime(2030, 1, 7, tzinfo=UTC), datetime(2030, 1, 8, tzinfo=UTC), now
+        )
+        session.rollback()
+        factories.booking(session, svc, slots[0].start, now=now, clinician_id=person.id, key="past")
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", record)
+
+    assert slots
+    assert not [s for s in executed if "aggregate_strings" in s or s.lstrip().upper().startswith("INSERT")]

@@ -90,22 +90,23 @@ def _keys(statement: ClauseElement, parameters: Mapping[str, Any]) -> frozenset[
 def _prepared(
     statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None, *, many: bool
 ) -> _Prepared | None:
-    """The statement ready for the driver; None if SQLAlchemy's execution must rewrite it as it runs (an IN
-    list given by the caller) or run a column's default. `many`: for executemany, where an INSERT asks
-    for nothing back (run once, SQLAlchemy's adds RETURNING of the new row's key)."""
+    """The statement ready for the driver; None if SQLAlchemy's execution must rewrite it as it runs (for an
+    IN list or a value to render that the caller gives) or run a column's default. `many`: for
+    executemany, where an INSERT asks for nothing back (run once, SQLAlchemy's adds RETURNING of the new
+    row's key)."""
     column_keys = None if keys is None else sorted(keys)
     compiled = statement.compile(dialect=dialect, column_keys=column_keys, for_executemany=many)
     given = {name for bind, name in compiled.bind_names.items() if bind.required}
     defaults = tuple((column.key, _default(column.default)) for column in compiled.insert_prefetch)
     if (
         compiled.escaped_bind_names
-        or compiled.literal_execute_params
-        or any(bind.required for bind in compiled.post_compile_params)
+        or any(bind.required for bind in compiled.literal_execute_params | compiled.post_compile_params)
         or any(bind.callable is not None for bind in compiled.binds.values())  # a value known when it runs
         or any(default is None for _, default in defaults)
     ):
         return None
-    # The statement's own values, IN lists spread into one parameter per item as SQLAlchemy sends them.
+    # The statement's own values: IN lists spread into one parameter per item and values to render in the
+    # SQL written into it (string_agg's separator), as SQLAlchemy's execution does.
     expanded = compiled.construct_expanded_state(dict.fromkeys(given))
     convert = {**compiled._bind_processors, **expanded.processors}
     defaulted = {name for name, _ in defaults}
