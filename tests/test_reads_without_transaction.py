@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import pq
-from sqlalchemy import event, insert, select, text, update
+from sqlalchemy import bindparam, event, insert, select, text, update
 
 from clinic.extensions import db
 from clinic.models import Department
+from clinic.models.driver import driver_rows
 from clinic.models.inserts import insert_loaded, insert_returning, insert_rows
 from clinic.models.transactions import begin_write, read_without_transaction, stop_reading
 
@@ -160,6 +161,10 @@ def _rows_insert(session, n):
     insert_rows(session, Department, [{"name": f"Row {n}"}, {"name": f"Row {n + 1}"}])
 
 
+def _driver_update(session, n):
+    driver_rows(session, update(Department).values(contact_phone=bindparam("phone")), {"phone": f"0{n}"})
+
+
 def _returning_insert(session, n):
     insert_returning(session, insert(Department).returning(Department.id), {"name": f"Returning {n}"})
 
@@ -177,6 +182,7 @@ def _returning_insert(session, n):
             _loaded_insert,
             _rows_insert,
             _returning_insert,
+            _driver_update,
         ]
     ),
     reads=st.integers(0, 2),

@@ -15,8 +15,12 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ClauseElement, Insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+
+# The execution option marking a session's connection that reads without a transaction (see
+# transactions.read_without_transaction): a write on it would commit on its own.
+READING = "clinic_reading"
 
 
 def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[str, Any]) -> list[tuple]:
@@ -28,6 +32,8 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
     if prepared is None:
         result = session.connection().execute(statement, parameters)
         return [tuple(row) for row in result] if result.returns_rows else []
+    if prepared.writes:
+        refuse_unbegun_write(session.connection())
     with driver_cursor(session) as cursor:
         cursor.execute(prepared.sql, prepared.bound(parameters))
         return prepared.rows(cursor.fetchall()) if cursor.description else []
@@ -40,8 +46,18 @@ def driver_executemany(session: Session, statement: ClauseElement, rows: list[Ma
     if prepared is None:
         session.connection().execute(statement, rows)
         return
+    if prepared.writes:
+        refuse_unbegun_write(session.connection())
     with driver_cursor(session) as cursor:
         cursor.executemany(prepared.sql, [prepared.bound(row) for row in rows])
+
+
+def refuse_unbegun_write(connection: Connection) -> None:
+    """Raise if `connection` reads without a transaction. An engine event calls this for every write
+    SQLAlchemy executes (transactions.configure_postgresql); the writes here, which it never sees, call
+    it themselves."""
+    if connection.get_execution_options().get(READING):
+        raise RuntimeError("a write outside begin_write(), on a session that reads without a transaction")
 
 
 @contextmanager
@@ -59,6 +75,7 @@ class _Prepared:
     """A statement as the dialect's driver takes it, with what converts its values on the way."""
 
     sql: str
+    writes: bool  # an INSERT, UPDATE or DELETE
     order: tuple[str, ...] | None  # the parameters' names in order, for a driver taking them by position
     constants: dict[str, Any]  # the values the statement holds itself (a LIMIT, an IN list), converted
     defaults: tuple[tuple[str, Callable[[], Any]], ...]  # an INSERT's columns not given: their defaults
@@ -119,6 +136,7 @@ def _prepared(
     results = tuple(c.type._cached_result_processor(dialect, None) for c in compiled._result_columns)
     return _Prepared(
         sql=expanded.statement,
+        writes=compiled.isinsert or compiled.isupdate or compiled.isdelete,
         order=tuple(expanded.positiontup) if compiled.positional else None,
         constants=constants,
         defaults=defaults,

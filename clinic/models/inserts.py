@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .driver import driver_executemany, driver_rows
-from .transactions import refuse_unbegun_write
 
 
 def insert_loaded(session: Session, instance: object, **related: Any) -> None:
@@ -39,7 +38,6 @@ def insert_loaded(session: Session, instance: object, **related: Any) -> None:
 def insert_returning(session: Session, statement: Insert, values: Mapping[str, Any]) -> tuple:
     """Run `statement`, an INSERT of one row RETURNING some of its columns, with `values` (by column name)
     in the session's write transaction; the row it returns."""
-    refuse_unbegun_write(session.connection())
     return driver_rows(session, statement, values)[0]
 
 
@@ -48,7 +46,6 @@ def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> No
     session's transaction, leaving the session out of it: for rows nobody reads back in the transaction
     (a booking's outbox messages). Cheaper again than `insert_loaded`, which builds the instances and
     reads columns back."""
-    refuse_unbegun_write(session.connection())
     driver_executemany(session, _plain_insert(model), rows)
 
 

@@ -10,11 +10,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.util import immutabledict
 
-from .driver import driver_cursor
+from .driver import READING as _READING
+from .driver import driver_cursor, refuse_unbegun_write
 
 _IMMEDIATE = "clinic_begin_immediate"
 # On a session whose reads autocommit, and on each connection it takes: see `read_without_transaction`.
-_READING = "clinic_reading"
 _READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", _READING: True}
 # What `begin_write` opens on such a session: PostgreSQL's default, which the writers' locks are made for.
 _WRITE_OPTIONS = {"isolation_level": "READ COMMITTED", _READING: False}
@@ -64,13 +64,6 @@ def configure_postgresql(engine: Engine) -> None:
     def _refuse_unbegun_write(connection, _cursor, statement, _parameters, context, _executemany):
         if _writes(statement, context):
             refuse_unbegun_write(connection)
-
-
-def refuse_unbegun_write(connection: Connection) -> None:
-    """Raise if `connection` reads without a transaction: a write on it would commit on its own. Engine
-    events check every write SQLAlchemy executes; a write run on the DB-API cursor calls this itself."""
-    if connection.get_execution_options().get(_READING):
-        raise RuntimeError("a write outside begin_write(), on a session that reads without a transaction")
 
 
 def _writes(statement: str, context: ExecutionContext | None) -> bool:
