@@ -87,9 +87,13 @@ def test_a_week_finds_the_same_slots_as_its_days_one_by_one(session, buffered, n
     assert at(10) not in {slot.start for slot in week}
 
 
-def test_the_offered_service_holds_the_rules_of_the_active_service(session):
+def test_the_offered_service_holds_the_rules_and_names_of_the_active_service(session):
+    department = factories.department(session, contact_phone="+44 161 496 0000")
     service = factories.service(
         session,
+        department,
+        description="A first talk",
+        cancel_cutoff_minutes=90,
         duration_minutes=45,
         buffer_before_minutes=5,
         buffer_after_minutes=10,
@@ -106,6 +110,10 @@ def test_the_offered_service_holds_the_rules_of_the_active_service(session):
     assert offered.duration_minutes == 45
     assert (offered.buffer_before_minutes, offered.buffer_after_minutes) == (5, 10)
     assert (offered.slot_interval_minutes, offered.min_notice_minutes, offered.horizon_days) == (15, 60, 30)
+    assert (offered.name, offered.description) == (loaded.name, "A first talk")
+    assert offered.cancel_cutoff_minutes == 90
+    assert (offered.department.id, offered.department.name) == (department.id, department.name)
+    assert offered.department.contact_phone == "+44 161 496 0000"
 
 
 @pytest.mark.parametrize("lookup", [active_service, offered_service])

@@ -352,6 +352,22 @@ def test_a_step_loads_no_weekly_hours_of_the_clinicians_it_names(client, clinic,
     assert len(run[clinician.id]) <= len(run["any"]) + 1
 
 
+@pytest.mark.parametrize("page", ["/book/time", "/book/details"])
+def test_first_availables_steps_run_every_statement_past_sqlalchemys_execution(client, clinic, page):
+    """The service, its department and the free times are read on the driver's path (models.driver):
+    each part of SQLAlchemy a page touches costs it most when its worker idled since the last request."""
+    service, _ = clinic
+    start = next_week_at(9)
+    query = {"service": service.id, "clinician": "any", "time_zone": "Europe/London"}
+    query |= {"day": start.date(), "start": form_value(start)}
+
+    with statements_run(db.engine) as run:
+        response = client.get(page, query_string=query)
+
+    assert response.status_code == 200 and service.name in text(response)
+    assert run == []
+
+
 def test_days_are_shown_a_page_at_a_time(app, client, clinic):
     service, _ = clinic
     today = utcnow().astimezone(LONDON).date()

@@ -10,7 +10,7 @@ from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
-from ..scheduling.availability import find_starts
+from ..scheduling.availability import OfferedService, find_starts
 from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone, zone_label
 
@@ -37,7 +37,7 @@ class CalendarPage:
     days: list[Day]
     previous: date | None
     next: date | None
-    service: Service
+    service: Service | OfferedService
     nearest_free: date | None = None  # with no times shown: the nearest day with one (later first)
 
     @property
@@ -107,7 +107,7 @@ def group_by_day(
 
 def page(
     session: Session,
-    service: Service,
+    service: Service | OfferedService,
     clinician_id: int | None,
     tz: ZoneInfo,
     requested: date | None,
@@ -147,7 +147,7 @@ def page(
 
 def _first_start(
     session: Session,
-    service: Service,
+    service: Service | OfferedService,
     clinician_id: int | None,
     window: tuple[datetime, datetime],
     now: datetime,

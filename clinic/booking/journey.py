@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Service
-from ..scheduling.availability import active_service, is_free, service_clinicians
+from ..scheduling.availability import OfferedService, is_free, offered_service, service_clinicians
 from ..scheduling.errors import NotFound
 from ..scheduling.lifecycle import change_deadline_for, first_changeable_start
 from ..scheduling.slots import Slot
@@ -32,7 +32,7 @@ class Journey:
     zone: ZoneInfo
     now: datetime
     twelve_hour: bool = False  # the reader's clock (calendar.twelve_hour_reader)
-    service: Service | None = None
+    service: OfferedService | None = None
     clinician: Clinician | None = None  # None past the clinician step: the first available
     start: datetime | None = None
     services: list[Service] = field(default_factory=list)
@@ -86,7 +86,7 @@ def resolve(
     journey = Journey(step="service", zone=zone(default_zone), now=now, twelve_hour=twelve_hour)
     try:
         if target != "service":
-            journey.service = _found(form, "service", lambda id: active_service(session, id))
+            journey.service = _found(form, "service", lambda id: offered_service(session, id))
             journey.step = "clinician"
         if target in ("time", "details"):
             journey.clinician = _found(form, "clinician", lambda id: _clinician(session, journey.service, id))
@@ -118,7 +118,7 @@ def _found(form: ChoiceFields, name: str, lookup: Callable[[Any], Any]) -> Any:
         raise _Stop from missing
 
 
-def _clinician(session: Session, service: Service, clinician_id: int | None) -> Clinician | None:
+def _clinician(session: Session, service: OfferedService, clinician_id: int | None) -> Clinician | None:
     return service_clinicians(session, service, clinician_id)[0] if clinician_id is not None else None
 
 

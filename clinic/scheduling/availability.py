@@ -129,20 +129,34 @@ def _weekly_hours_of(text: str) -> WeeklyHours:
 
 
 @dataclass(frozen=True)
-class OfferedService:
-    """An offered service as the slot engine sees it: its id and booking rules, named as on `Service`.
+class OfferedDepartment:
+    """The department of an OfferedService, as the patient's pages name it."""
 
-    Read as plain columns (see `offered_service`) by callers that need nothing else of the service,
-    without loading it and its department as ORM entities.
+    id: int
+    name: str
+    contact_phone: str
+
+
+@dataclass(frozen=True)
+class OfferedService:
+    """An offered service as the slot engine and the patient's booking steps see it: its booking rules and
+    what the pages show of it and its department, named as on `Service`.
+
+    Read as plain columns (see `offered_service`) by callers that change nothing of the service, without
+    loading it and its department as ORM entities.
     """
 
     id: int
+    name: str
+    description: str
     duration_minutes: int
     buffer_before_minutes: int
     buffer_after_minutes: int
     slot_interval_minutes: int
     min_notice_minutes: int
     horizon_days: int
+    cancel_cutoff_minutes: int
+    department: OfferedDepartment
 
 
 def rules_for(service: Service | OfferedService) -> SlotRules:
@@ -184,16 +198,19 @@ _SERVICE = select(Service).options(joinedload(Service.department)).where(Service
 
 def offered_service(session: Session, service_id: int) -> OfferedService:
     """What `active_service` answers, as an OfferedService: the same check, made each time it is asked
-    (an admin's change shows at once), for half the CPU of loading the two entities."""
+    (an admin's change shows at once), for half the CPU of loading the two entities, and with less of
+    SQLAlchemy's code run: a page served by a worker that idled meanwhile pays for each part it touches."""
     rows = driver_rows(session, _OFFERED, {"id": service_id}) if isinstance(service_id, int) else []
     if not rows:
         raise _not_offered()
-    return OfferedService(*rows[0])
+    service, department = rows[0][: len(_SERVICE_COLUMNS)], rows[0][len(_SERVICE_COLUMNS) :]
+    return OfferedService(*service, department=OfferedDepartment(*department))
 
 
-# Active flags in the WHERE clause, so the driver hands back integers only (see `driver_rows`).
+_SERVICE_COLUMNS = [getattr(Service, f.name) for f in fields(OfferedService) if f.name != "department"]
+# The active flags in the WHERE clause: a service withdrawn, or of a closed department, is no row.
 _OFFERED = (
-    select(*(getattr(Service, field.name) for field in fields(OfferedService)))
+    select(*_SERVICE_COLUMNS, *(getattr(Department, field.name) for field in fields(OfferedDepartment)))
     .join(Department, Department.id == Service.department_id)
     .where(Service.id == bindparam("id"), Service.active.is_(True), Department.active.is_(True))
 )
@@ -204,7 +221,7 @@ def _not_offered() -> NotFound:
 
 
 def service_clinicians(
-    session: Session, service: Service, clinician_id: int | None = None
+    session: Session, service: Service | OfferedService, clinician_id: int | None = None
 ) -> list[Clinician]:
     """The active clinicians offering `service` (just one when `clinician_id` is given), without their
     weekly hours: the slot search reads those inside its own statement (`_calendars`)."""

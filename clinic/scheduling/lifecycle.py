@@ -14,7 +14,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import is_free, service_clinicians
+from .availability import OfferedService, is_free, service_clinicians
 from .booking import place, refusal
 from .errors import ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
@@ -163,18 +163,18 @@ def change_deadline(consultation: Consultation) -> datetime:
     return change_deadline_for(consultation.service, consultation.starts_at)
 
 
-def change_deadline_for(service: Service, starts_at: datetime) -> datetime:
+def change_deadline_for(service: Service | OfferedService, starts_at: datetime) -> datetime:
     """The last moment a booking of `service` starting at `starts_at` may be changed online."""
     return starts_at - change_cutoff(service)
 
 
-def first_changeable_start(service: Service, now: datetime) -> datetime:
+def first_changeable_start(service: Service | OfferedService, now: datetime) -> datetime:
     """The earliest start a booking made `now` could still be changed online: an earlier one is already
     past its change deadline when booked."""
     return now + change_cutoff(service)
 
 
-def change_cutoff(service: Service) -> timedelta:
+def change_cutoff(service: Service | OfferedService) -> timedelta:
     """How long before the start online changes end."""
     return timedelta(minutes=service.cancel_cutoff_minutes)
 
