@@ -6,11 +6,13 @@ tests run against exactly what `flask db upgrade` builds.
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from clinic import create_app
 from clinic.extensions import db
@@ -75,6 +77,22 @@ PRODUCTION_SETTINGS = {
     "JITSI_BASE_URL": "https://video.hospital.example",
     "ALLOW_SQLITE": True,
 }
+
+
+@contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL of each statement SQLAlchemy executes on `engine` in the block (not those on the driver's
+    path, clinic/models/driver.py)."""
+    run: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:
+        run.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def production_config(database_url: str, **settings) -> type:

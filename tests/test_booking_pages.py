@@ -2,13 +2,11 @@
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
@@ -16,7 +14,7 @@ from clinic.models import AuditEvent, Consultation, utcnow
 from clinic.scheduling.timezones import format_local
 
 from . import factories
-from .conftest import build_app
+from .conftest import build_app, statements_run
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -313,21 +311,6 @@ def test_first_available_shows_each_start_time_once(client, session, clinic):
     page = text(client.get("/book/time", query_string=query))
 
     assert page.count(f'value="{form_value(start)}"') == 1
-
-
-@contextmanager
-def statements_run(engine) -> Iterator[list[str]]:
-    """The SQL of each statement run on `engine` in the block."""
-    run: list[str] = []
-
-    def record(_connection, _cursor, statement, *_rest) -> None:
-        run.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield run
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.parametrize("page", ["/book/clinician", "/book/time", "/book/details"])

@@ -4,11 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from clinic.extensions import db
 from clinic.models import Companion, CompanionRole, ConsultationStatus, StaffRole, utcnow
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
 
 from . import factories
+from .conftest import statements_run
 from .factories import sign_in
 
 LONDON = zone("Europe/London")
@@ -161,6 +163,21 @@ def test_a_patient_who_checked_in_shows_as_waiting_on_the_page_and_in_its_update
     assert "1 waiting:</strong> Waiting Patient" in page and "Waiting since 09:52" in page
     (row,) = updates["consultations"]
     assert (row["status"], row["label"], row["waiting_since"]) == ("arrived", "Waiting", "09:52")
+
+
+def test_the_days_listing_and_its_polled_statuses_run_past_sqlalchemys_execution(client, session, clinic):
+    """Every schedule page, and each poll of its statuses every few seconds, reads the listing: on the
+    driver's path (models.driver) it skips SQLAlchemy's execution and the Result around the rows."""
+    arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": today_at(9, 52)}
+    visit(session, clinic, "okafor", today_at(10), "Waiting Patient", **arrived)
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    with statements_run(db.engine) as run:
+        page = text(client.get("/schedule/"))
+        updates = client.get("/schedule/updates").get_json()
+
+    assert "Waiting Patient" in page and [row["status"] for row in updates["consultations"]] == ["arrived"]
+    assert not [statement for statement in run if "FROM consultation" in statement]
 
 
 def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(client, session, clinic):

@@ -7,10 +7,10 @@ Anything else is NotFound, the same as a consultation that does not exist, so id
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Result, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from ..models import (
@@ -24,6 +24,7 @@ from ..models import (
     Service,
     StaffRole,
 )
+from ..models.driver import driver_rows
 from ..staff.members import StaffMember
 from .errors import NotFound
 from .patients import age_on
@@ -309,13 +310,13 @@ _LISTINGS = {
 
 def _listing(
     session: Session, columns: str, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
-) -> Result[Any]:
+) -> list[tuple]:
     """The `columns` of _LISTINGS of the consultations `viewer` may see in `scope` starting in [start, end),
-    in time order."""
+    in time order. On the driver's path: every schedule page and each poll of its statuses runs it."""
     seen_by, seen = _seen_by(viewer)
     shown_by, shown = _shown_by(scope)
     query = _listing_query(columns, seen_by, shown_by)
-    return session.execute(query, {"start": start, "end": end, "seen": seen, "shown": shown})
+    return driver_rows(session, query, {"start": start, "end": end, "seen": seen, "shown": shown})
 
 
 def _shown_by(scope: Scope) -> tuple[str | None, int]:
