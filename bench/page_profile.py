@@ -6,6 +6,13 @@
 For each page of bench/load.py: the CPU per request, the share of it spent in each part of the code
 (the slot engine, the booking transaction, template rendering, the rest), and the functions that cost
 most. Shares are of cProfile's own total, so they are proportions, not timings to quote.
+
+Before the profile, each page's CPU per request back to back, and after `--away` seconds of a busy loop
+before each request: a gunicorn worker under the load run serves a page after a pause, and the same page
+then costs far more (bench/idle_worker.py). The loop keeps the core awake, and the page costs nearly as
+much more as after a sleep of the same length (5.3-5.5 against 5.9 ms for /book/time, 3.1 back to back, on
+2026-12-04): not the core's sleep states, then, but caches gone cold, which a page pays for by how much
+code and data it touches. The medians, with one JSON line per page (`--away 0` leaves this out).
 """
 
 import argparse
@@ -14,6 +21,7 @@ import io
 import pstats
 import random
 import re
+import statistics
 import time as clock
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -21,6 +29,7 @@ from datetime import datetime, timedelta
 from clinic import create_app
 from clinic.booking.calendar import form_value
 
+from .figures import emit
 from .fixtures import bench_engine
 from .load import ROOT, SERVER_SETTINGS, STAFF_PASSWORD, LoadPlan, load_hospital, patient_form
 
@@ -52,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for name, request in _requests(app, plan).items():
             _profile(name, request, args.requests, args.top)
+            if args.away:
+                _after_away(name, request, args.requests, args.away)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -59,6 +70,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", required=True, help="a loopback PostgreSQL URL (wiped)")
     parser.add_argument("--requests", type=int, default=50, help="requests profiled per page")
     parser.add_argument("--top", type=int, default=25, help="functions listed per page")
+    parser.add_argument(
+        "--away", type=float, default=0.25, help="seconds of a busy loop before each request of the cold run"
+    )
     return parser.parse_args(argv)
 
 
@@ -132,6 +146,28 @@ def _profile(name: str, request: Callable[[], int], count: int, top: int) -> Non
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
     listing = out.getvalue().split("ncalls", 1)[-1]
     print("  ncalls" + re.sub(r"/[^ ]*?site-packages/", "", listing).replace(f"{ROOT}/", ""))
+
+
+def _after_away(name: str, request: Callable[[], int], count: int, away: float) -> None:
+    """Median CPU per request back to back and after `away` seconds of a busy loop, runs interleaved."""
+    runs: dict[float, list[float]] = {0.0: [], away: []}
+    for _ in range(count):
+        for pause, cpu in runs.items():
+            _busy(pause)
+            started = clock.process_time()
+            request()
+            cpu.append(clock.process_time() - started)
+    hot, cold = (statistics.median(runs[pause]) * 1000 for pause in (0.0, away))
+    print(f"  CPU per request, median: {hot:.2f} ms back to back", end="")
+    print(f", {cold:.2f} ms after {away:g} s away ({cold / hot:.2f}×)")
+    emit("page_profile", f"{name} CPU per request after {away:g} s of a busy loop", cold, hot, "ms", None)
+
+
+def _busy(seconds: float) -> None:
+    """Keep this core busy for `seconds` with a loop that touches almost no memory."""
+    until = clock.perf_counter() + seconds
+    while clock.perf_counter() < until:
+        pass
 
 
 if __name__ == "__main__":
