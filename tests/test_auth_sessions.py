@@ -6,13 +6,15 @@ import pytest
 from sqlalchemy import select, update
 
 from clinic.audit import SYSTEM
-from clinic.models import AuditEvent, SessionEnd, StaffRole, StaffSession, utcnow
+from clinic.extensions import db
+from clinic.models import AuditEvent, SessionEnd, StaffRole, StaffSession, StaffUser, utcnow
 from clinic.models.transactions import write_transaction
 from clinic.staff.accounts import change_password, deactivate_staff
 from clinic.staff.sessions import TOUCH_EVERY, Client, check_session, end_sessions, hash_token
 from clinic.staff.signin import sign_in_with_password
 
 from . import factories
+from .conftest import statements_run
 from .factories import sign_in
 
 
@@ -258,6 +260,37 @@ def test_a_session_lives_up_to_its_idle_timeout_and_lifetime(session, admin, now
 
     assert (late.user, late.ended) == (None, SessionEnd.EXPIRED)
     assert check_session(session, token, now=now, rules=rules).user is None  # ended stays ended
+
+
+def test_the_check_reads_the_account_afresh_without_its_secrets(session, now):
+    clinician = factories.clinician(session, [factories.service(session)])
+    user = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=clinician.id)
+    rules = factories.sign_in_rules().sessions
+    token = _started(session, user, now)
+
+    signed_in = check_session(session, token, now=now, rules=rules).user
+    with write_transaction(session):
+        session.execute(update(StaffUser).values(display_name="Dr Renamed", role=StaffRole.ADMIN))
+    renamed = check_session(session, token, now=now, rules=rules).user
+
+    assert (signed_in.id, signed_in.email, signed_in.role) == (user.id, user.email, StaffRole.CLINICIAN)
+    assert (signed_in.clinician_id, signed_in.has_totp, signed_in.get_id()) == (clinician.id, False, token)
+    assert (renamed.display_name, renamed.is_admin) == ("Dr Renamed", True)
+    secrets = ("password_hash", "totp_secret", "totp_pending_secret")
+    assert not any(hasattr(signed_in, name) for name in secrets)
+
+
+def test_a_staff_requests_session_check_runs_past_sqlalchemys_execution(app, admin, session):
+    """Every staff request checks its session: on the driver's path (models.driver) it skips SQLAlchemy's
+    execution and the loading of two entities, which a worker pays most for after a pause."""
+    browser = signed_in_browser(app, admin)
+    shift_session(session, last_seen_at=utcnow() - 2 * TOUCH_EVERY)
+
+    with statements_run(db.engine) as run:
+        assert browser.get("/healthz").status_code == 200
+
+    assert the_session(session).last_seen_at > utcnow() - TOUCH_EVERY  # checked, and found alive
+    assert not [statement for statement in run if "token_hash" in statement]
 
 
 def _started(session, user, now) -> str:

@@ -15,7 +15,7 @@ from flask_login import current_user, login_user, logout_user
 from ..extensions import db, login_manager
 from ..logs import bind
 from ..models import SessionEnd, StaffUser, utcnow
-from ..staff.sessions import Client, check_session
+from ..staff.sessions import Client, SessionUser, check_session
 from ..staff.signin import SecondStep, SignInRules
 
 PENDING = "staff_pending"
@@ -36,7 +36,7 @@ class Pending:
 
 
 @login_manager.user_loader
-def load_staff(token: str) -> StaffUser | None:
+def load_staff(token: str) -> SessionUser | None:
     view = current_app.view_functions.get(request.endpoint or "")
     activity = getattr(view, "counts_as_activity", True)  # see access.background
     check = check_session(db.session, token, now=utcnow(), rules=rules().sessions, activity=activity)

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import StaffUser, utcnow
 from ..staff.errors import AccountError, AddressThrottled, LoginRefused
 from ..staff.events import actor_for
-from ..staff.sessions import end_session
+from ..staff.sessions import SessionUser, end_session
 from ..staff.signin import SecondStep, SignedIn, sign_in_with_code, sign_in_with_password
 from . import sessions
 from .forms import CodeForm, LoginForm
@@ -107,6 +107,6 @@ def refusal(
     return body, 422
 
 
-def landing(user: StaffUser) -> str:
+def landing(user: StaffUser | SessionUser) -> str:
     """Where a staff member starts: admins in the admin pages, everyone else on their schedule."""
     return url_for("admin.index") if user.is_admin else url_for("schedule.day")
