@@ -166,18 +166,22 @@ def test_a_patient_who_checked_in_shows_as_waiting_on_the_page_and_in_its_update
 
 
 def test_the_days_listing_and_its_polled_statuses_run_past_sqlalchemys_execution(client, session, clinic):
-    """Every schedule page, and each poll of its statuses every few seconds, reads the listing: on the
-    driver's path (models.driver) it skips SQLAlchemy's execution and the Result around the rows."""
+    """Every schedule page, and each poll of its statuses every few seconds, looks up the clinician's own
+    schedule and reads the listing: on the driver's path (models.driver), skipping SQLAlchemy's execution,
+    its Result and the loading of entities."""
     arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": today_at(9, 52)}
     visit(session, clinic, "okafor", today_at(10), "Waiting Patient", **arrived)
     login(session, client, clinician_id=clinic["okafor"].id)
+
+    tables = ("consultation", "clinician")
 
     with statements_run(db.engine) as run:
         page = text(client.get("/schedule/"))
         updates = client.get("/schedule/updates").get_json()
 
     assert "Waiting Patient" in page and [row["status"] for row in updates["consultations"]] == ["arrived"]
-    assert not [statement for statement in run if "FROM consultation" in statement]
+    assert "Dr Amara Okafor" in page  # their own schedule, named as such
+    assert not [statement for statement in run if any(f"FROM {table}" in statement for table in tables)]
 
 
 def test_reception_sees_their_departments_day_and_an_admin_chooses_a_department(client, session, clinic):

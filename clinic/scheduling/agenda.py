@@ -4,7 +4,7 @@ A clinician sees their own consultations, reception their department's, an admin
 Anything else is NotFound, the same as a consultation that does not exist, so ids reveal nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
@@ -26,6 +26,7 @@ from ..models import (
 )
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
+from .availability import DEPARTMENT_SUMMARY, DepartmentSummary
 from .errors import NotFound
 from .patients import age_on
 from .status import allowed_next
@@ -46,11 +47,23 @@ class Moment:
 
 
 @dataclass(frozen=True)
-class Scope:
-    """Whose consultations a schedule lists: one clinician's, or a department's (optionally narrowed)."""
+class OwnClinician:
+    """A clinician looking at their own schedule, as its pages name them (see `schedule_scope`)."""
 
-    department: Department | None
-    clinician: Clinician | None
+    id: int
+    display_name: str
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose consultations a schedule lists: one clinician's, or a department's (optionally narrowed).
+
+    A clinician's own schedule names them and their department by plain columns (OwnClinician,
+    DepartmentSummary); reception's and admins' are entities, whose department lists its clinicians."""
+
+    department: Department | DepartmentSummary | None
+    clinician: Clinician | OwnClinician | None
 
     @property
     def zone_name(self) -> str | None:
@@ -62,10 +75,13 @@ class Scope:
         return self.clinician is not None and self.clinician.id == viewer.clinician_id
 
 
-# A clinician's own schedule, looked up on each of their pages: built once, as session.get would build it
-# (and its cache key) on every call.
+# A clinician's own schedule, looked up on each of their pages and each poll of its statuses: built once,
+# as session.get would build it (and its cache key) on every call, and run on the driver's path.
+_OWN_CLINICIAN = [getattr(Clinician, field.name) for field in fields(OwnClinician)]
 _OWN_SCHEDULE = (
-    select(Clinician).where(Clinician.id == bindparam("id")).options(joinedload(Clinician.department))
+    select(*_OWN_CLINICIAN, *DEPARTMENT_SUMMARY)
+    .join(Department, Department.id == Clinician.department_id)
+    .where(Clinician.id == bindparam("id"))
 )
 
 
@@ -78,10 +94,11 @@ def schedule_scope(
     an admin the department asked for (the first one if none), or one clinician.
     """
     if viewer.is_clinician:
-        own = session.scalar(_OWN_SCHEDULE, {"id": viewer.clinician_id}) if viewer.clinician_id else None
-        if own is None:
+        own = driver_rows(session, _OWN_SCHEDULE, {"id": viewer.clinician_id}) if viewer.clinician_id else []
+        if not own:
             raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
-        return Scope(own.department, own)
+        clinician, department = own[0][: len(_OWN_CLINICIAN)], own[0][len(_OWN_CLINICIAN) :]
+        return Scope(DepartmentSummary(*department), OwnClinician(*clinician))
     if viewer.role is StaffRole.RECEPTION:
         if viewer.department_id is None:
             raise NotFound("This sign-in has no department. Ask an admin to set one.")

@@ -129,12 +129,17 @@ def _weekly_hours_of(text: str) -> WeeklyHours:
 
 
 @dataclass(frozen=True)
-class OfferedDepartment:
-    """The department of an OfferedService, as the patient's pages name it."""
+class DepartmentSummary:
+    """A department read as plain columns, as pages name it: an OfferedService's, a clinician's own
+    schedule's (agenda.schedule_scope)."""
 
     id: int
     name: str
     contact_phone: str
+
+
+# The columns a DepartmentSummary is read from, in its order.
+DEPARTMENT_SUMMARY = [getattr(Department, field.name) for field in fields(DepartmentSummary)]
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ class OfferedService:
     min_notice_minutes: int
     horizon_days: int
     cancel_cutoff_minutes: int
-    department: OfferedDepartment
+    department: DepartmentSummary
 
 
 def rules_for(service: Service | OfferedService) -> SlotRules:
@@ -204,13 +209,13 @@ def offered_service(session: Session, service_id: int) -> OfferedService:
     if not rows:
         raise _not_offered()
     service, department = rows[0][: len(_SERVICE_COLUMNS)], rows[0][len(_SERVICE_COLUMNS) :]
-    return OfferedService(*service, department=OfferedDepartment(*department))
+    return OfferedService(*service, department=DepartmentSummary(*department))
 
 
 _SERVICE_COLUMNS = [getattr(Service, f.name) for f in fields(OfferedService) if f.name != "department"]
 # The active flags in the WHERE clause: a service withdrawn, or of a closed department, is no row.
 _OFFERED = (
-    select(*_SERVICE_COLUMNS, *(getattr(Department, field.name) for field in fields(OfferedDepartment)))
+    select(*_SERVICE_COLUMNS, *DEPARTMENT_SUMMARY)
     .join(Department, Department.id == Service.department_id)
     .where(Service.id == bindparam("id"), Service.active.is_(True), Department.active.is_(True))
 )
