@@ -276,8 +276,8 @@ def test_the_check_reads_the_account_afresh_without_its_secrets(session, now):
     assert (signed_in.id, signed_in.email, signed_in.role) == (user.id, user.email, StaffRole.CLINICIAN)
     assert (signed_in.clinician_id, signed_in.has_totp, signed_in.get_id()) == (clinician.id, False, token)
     assert (renamed.display_name, renamed.is_admin) == ("Dr Renamed", True)
-    secrets = ("password_hash", "totp_secret", "totp_pending_secret")
-    assert not any(hasattr(signed_in, name) for name in secrets)
+    secret_fields = ("password_hash", "totp_secret", "totp_pending_secret")
+    assert not any(hasattr(signed_in, name) for name in secret_fields)
 
 
 def test_a_staff_requests_session_check_runs_past_sqlalchemys_execution(app, admin, session):
