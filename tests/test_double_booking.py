@@ -1,11 +1,14 @@
 """Never double-book: racing threads against the real database, SQLite or PostgreSQL."""
 
+import threading
+import time as clock
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.models import Consultation
@@ -197,6 +200,54 @@ def test_the_exclusion_constraint_refuses_overlaps_written_past_the_service(sess
         session.execute(overlapping, {"id": first.id})
     session.rollback()
     assert "ex_consultation_no_overlap" in str(caught.value)
+
+
+@postgres_only
+def test_a_booking_the_exclusion_constraint_stops_is_refused_as_taken(
+    session, one_clinician, now, database_url
+):
+    """The backstop fires inside `book()`: a writer that took no clinician's lock moves a consultation onto
+    the time, uncommitted, so the slot check passes and the booking's INSERT waits for it, then fails. The
+    patient is told the time was taken, as after a lost race, rather than shown an error page."""
+    svc, doc = one_clinician
+    moved = factories.booking(session, svc, MONDAY_10 + timedelta(hours=1), now=now, clinician_id=doc.id)
+    session.commit()
+    # An UPDATE that leaves clinician_id alone takes no lock on the clinician's row (an INSERT would: its
+    # foreign key's), so the booking's lock does not wait for it.
+    earlier = ", ".join(
+        f"{c} = {c} - interval '1 hour'" for c in ("starts_at", "ends_at", "blocked_from", "blocked_until")
+    )
+    engine = create_engine(database_url)
+    outcome: list[object] = []
+    with engine.connect() as intruder:
+        intruder.execute(
+            text(f"UPDATE consultation SET {earlier} WHERE id = :id"), {"id": moved.consultation.id}
+        )
+        booking = threading.Thread(
+            target=_book_into, args=(engine, same_slot_requests(svc, doc, 1)[0], now, outcome)
+        )
+        booking.start()
+        _wait_for_a_lock_wait(intruder)
+        intruder.commit()
+        booking.join(30)
+    engine.dispose()
+    assert len(outcome) == 1 and isinstance(outcome[0], SlotTaken), outcome
+
+
+def _book_into(engine, request: BookingRequest, now: datetime, outcome: list[object]) -> None:
+    with Session(engine) as session:
+        try:
+            outcome.append(book(session, request, now=now, keys=TEST_KEYS, actor=Actor()))
+        except Exception as raised:  # the outcome is what the test asserts on
+            outcome.append(raised)
+
+
+def _wait_for_a_lock_wait(connection) -> None:
+    """Until another backend waits for a lock (the booking's INSERT, for the row this connection moved)."""
+    waiting = text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid())")
+    deadline = clock.monotonic() + 20
+    while not connection.execute(waiting).scalar() and clock.monotonic() < deadline:
+        clock.sleep(0.01)
 
 
 def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_clinician, now):

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinic.models import Department, OutboxKind, OutboxMessage, OutboxStatus
 from clinic.models.driver import driver_rows
@@ -197,3 +198,36 @@ def test_a_slot_search_and_a_bookings_writes_run_past_sqlalchemys_execution(sess
 
     assert slots
     assert not [s for s in executed if "aggregate_strings" in s or s.lstrip().upper().startswith("INSERT")]
+
+
+def test_the_drivers_errors_come_as_sqlalchemys(session):
+    """A caller catches one family of errors whichever path ran its statement: `book()` turns an
+    IntegrityError into "that time was just taken"."""
+    department = new_department(session)
+    session.commit()
+    begin_write(session)
+
+    with pytest.raises(IntegrityError) as caught:
+        insert_returning(session, _DEPARTMENT_BY_ID, {"id": department.id, "name": "Taken id"})
+    session.rollback()
+
+    assert isinstance(caught.value.orig, session.get_bind().dialect.loaded_dbapi.IntegrityError)
+    assert "Taken id" not in str(caught.value)  # no parameters in the text: they may be patients' details
+
+
+_DEPARTMENT_BY_ID = insert(Department).returning(Department.id)
+
+
+@postgres_only
+def test_a_connection_lost_under_a_statement_is_not_handed_out_again(session):
+    begin_write(session)
+    (pid,) = driver_rows(session, select(func.pg_backend_pid()), {})[0]
+    with session.get_bind().connect() as other:
+        other.execute(select(func.pg_terminate_backend(pid)))
+
+    with pytest.raises(OperationalError) as caught:
+        driver_rows(session, _BY_NAME_AND_ID, {"after": 0, "name": "anyone"})
+    session.rollback()
+
+    assert caught.value.connection_invalidated
+    assert driver_rows(session, select(func.pg_backend_pid()), {})[0][0] != pid

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ClauseElement, Insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 # The execution option marking a session's connection that reads without a transaction (see
@@ -62,12 +63,31 @@ def refuse_unbegun_write(connection: Connection) -> None:
 
 @contextmanager
 def driver_cursor(session: Session) -> Iterator[Any]:
-    """A DB-API cursor of the session's transaction, closed after the block."""
-    cursor = session.connection().connection.cursor()
+    """A DB-API cursor of the session's transaction, closed after the block.
+
+    The driver's errors leave the block as SQLAlchemy's execution raises them (an IntegrityError, an
+    OperationalError), so that a caller catches one family of errors whichever path ran the statement.
+    """
+    connection = session.connection()
+    cursor = connection.connection.cursor()
     try:
         yield cursor
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _as_sqlalchemy_raises(connection, cursor, error) from error
     finally:
         cursor.close()
+
+
+def _as_sqlalchemy_raises(connection: Connection, cursor: Any, error: Exception) -> BaseException:
+    """`error` wrapped as SQLAlchemy's execution wraps it, without the statement's parameters (patients'
+    details); a connection it lost is invalidated, as there, so the pool does not hand it out again."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
 
 
 @dataclass(frozen=True)

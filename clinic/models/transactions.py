@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExecutionContext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.util import immutabledict
 
@@ -194,7 +194,7 @@ def end_unwritten(session: Session) -> None:
         with driver_cursor(session) as cursor:
             cursor.execute("SELECT txid_current_if_assigned() IS NULL")
             (unwritten,) = cursor.fetchone()
-    except dialect.loaded_dbapi.Error:
+    except DBAPIError:
         return  # a failed transaction, or a lost connection: the rollback deals with either
     if unwritten:
         session.commit()
