@@ -4,7 +4,8 @@ import threading
 import time as clock
 from collections.abc import Callable
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from clinic.models.transactions import configure_sqlite
@@ -44,3 +45,12 @@ def race(engine, attempts: list[Callable[[Session], object]]) -> list[object]:
     for thread in threads:
         thread.join(60)
     return outcomes
+
+
+def wait_for_a_lock_wait(connection: Connection) -> None:
+    """Until another backend waits for a lock (on PostgreSQL): one held by `connection`, say, which the
+    caller lets go once something is known to wait for it."""
+    waiting = text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid())")
+    deadline = clock.monotonic() + 20
+    while not connection.execute(waiting).scalar() and clock.monotonic() < deadline:
+        clock.sleep(0.01)

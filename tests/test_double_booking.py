@@ -1,7 +1,6 @@
 """Never double-book: racing threads against the real database, SQLite or PostgreSQL."""
 
 import threading
-import time as clock
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 
@@ -227,7 +226,7 @@ def test_a_booking_the_exclusion_constraint_stops_is_refused_as_taken(
             target=_book_into, args=(engine, same_slot_requests(svc, doc, 1)[0], now, outcome)
         )
         booking.start()
-        _wait_for_a_lock_wait(intruder)
+        racing.wait_for_a_lock_wait(intruder)
         intruder.commit()
         booking.join(30)
     engine.dispose()
@@ -240,14 +239,6 @@ def _book_into(engine, request: BookingRequest, now: datetime, outcome: list[obj
             outcome.append(book(session, request, now=now, keys=TEST_KEYS, actor=Actor()))
         except Exception as raised:  # the outcome is what the test asserts on
             outcome.append(raised)
-
-
-def _wait_for_a_lock_wait(connection) -> None:
-    """Until another backend waits for a lock (the booking's INSERT, for the row this connection moved)."""
-    waiting = text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid())")
-    deadline = clock.monotonic() + 20
-    while not connection.execute(waiting).scalar() and clock.monotonic() < deadline:
-        clock.sleep(0.01)
 
 
 def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_clinician, now):

@@ -2,17 +2,18 @@
 in the session's own transaction, their values converted by their column types as SQLAlchemy's
 execution would."""
 
+import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, event, func, insert, select
+from sqlalchemy import bindparam, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinic.models import Department, OutboxKind, OutboxMessage, OutboxStatus
-from clinic.models.driver import driver_rows
+from clinic.models.driver import driver_batch, driver_rows
 from clinic.models.inserts import insert_returning, insert_rows
 from clinic.models.transactions import begin_write
 from clinic.scheduling.availability import find_slots
@@ -20,7 +21,8 @@ from clinic.scheduling.availability import find_slots
 from . import factories
 from .conftest import postgres_only
 from .factories import department as new_department
-from .test_reads_without_transaction import wire
+from .racing import wait_for_a_lock_wait
+from .test_reads_without_transaction import round_trips, wire
 
 _BY_NAME_AND_ID = select(Department.id, Department.name).where(
     Department.name == bindparam("name"), Department.id > bindparam("after")
@@ -231,3 +233,66 @@ def test_a_connection_lost_under_a_statement_is_not_handed_out_again(session):
 
     assert caught.value.connection_invalidated
     assert driver_rows(session, select(func.pg_backend_pid()), {})[0][0] != pid
+
+
+_LOCK_FIVE = text("SELECT pg_advisory_xact_lock(5)")
+_DEPARTMENTS = select(func.count()).select_from(Department)
+
+
+def test_a_batch_gives_each_statements_rows_as_one_by_one(session):
+    department = new_department(session)
+    session.commit()
+    begin_write(session)
+    statements = [
+        (_BY_NAME_AND_ID, {"after": 0, "name": department.name}),
+        (_DEPARTMENT_BY_ID, {"name": "Added in the batch"}),
+        (_DEPARTMENTS, {}),
+    ]
+
+    batched = driver_batch(session, *statements)
+    session.rollback()
+    begin_write(session)
+    one_by_one = [driver_rows(session, statement, parameters) for statement, parameters in statements]
+    session.rollback()
+
+    assert [len(rows) for rows in batched] == [1, 1, 1]
+    assert batched[0] == one_by_one[0] == [(department.id, department.name)]
+    assert batched[2] == one_by_one[2] == [(2,)]  # the second sees the first's INSERT
+
+
+@postgres_only
+def test_a_batch_goes_in_one_round_trip_with_its_transactions_begin(session):
+    with wire(session.get_bind()) as sent:
+        begin_write(session)
+        driver_batch(
+            session, (_LOCK_FIVE, {}), (_BY_NAME_AND_ID, {"after": 0, "name": "x"}), (_DEPARTMENTS, {})
+        )
+        session.rollback()
+
+    # psycopg waits for its BEGIN's answer, pipeline or not: from the lock on, the batch and the ROLLBACK.
+    batch = next(i for i, message in enumerate(sent) if "pg_advisory_xact_lock" in message)
+    assert round_trips(sent[batch:]) == 2
+
+
+@postgres_only
+def test_a_read_batched_after_a_lock_sees_what_the_locks_holder_committed(app, session):
+    """As if sent once the lock was taken: the guarantee a booking's checks rest on."""
+    own = session()  # the scoped session's own: the batch runs in another thread
+    begin_write(own)
+    seen: list[list[tuple]] = []
+
+    def batch() -> None:
+        with app.app_context():
+            seen.extend(driver_batch(own, (_LOCK_FIVE, {}), (_DEPARTMENTS, {})))
+
+    with session.get_bind().connect() as holder:
+        holder.execute(_LOCK_FIVE)
+        holder.execute(insert(Department).values(name="Committed by the lock's holder"))
+        batching = threading.Thread(target=batch)
+        batching.start()
+        wait_for_a_lock_wait(holder)
+        holder.commit()
+        batching.join(20)
+    own.rollback()
+
+    assert seen[1] == [(1,)]

@@ -53,6 +53,35 @@ def driver_executemany(session: Session, statement: ClauseElement, rows: list[Ma
         cursor.executemany(prepared.sql, [prepared.bound(row) for row in rows])
 
 
+def driver_batch(session: Session, *statements: tuple[ClauseElement, Mapping[str, Any]]) -> list[list[tuple]]:
+    """The rows of each (statement, parameters), as `driver_rows` gives them, run in order in the session's
+    transaction: on psycopg in one round trip (its pipeline mode), elsewhere one after the other.
+
+    For statements sent without waiting for one another's answers, such as a lock and the reads that
+    follow it. Each still runs as a statement of its own: under READ COMMITTED a read sent after a lock
+    sees what the lock's previous holder committed, as when sent once the lock was taken.
+    """
+    dialect = session.get_bind().dialect
+    prepared = [_prepared(s, dialect, _keys(s, parameters), many=False) for s, parameters in statements]
+    if dialect.driver != "psycopg" or None in prepared:
+        return [driver_rows(session, statement, parameters) for statement, parameters in statements]
+    if any(p.writes for p in prepared):
+        refuse_unbegun_write(session.connection())
+    with driver_cursor(session) as cursor:
+        pipelined = cursor.connection
+        cursors = [cursor, *(pipelined.cursor() for _ in prepared[1:])]
+        try:
+            with pipelined.pipeline():
+                for each, p, (_, parameters) in zip(cursors, prepared, statements, strict=True):
+                    each.execute(p.sql, p.bound(parameters))
+            return [
+                p.rows(c.fetchall()) if c.description else [] for p, c in zip(prepared, cursors, strict=True)
+            ]
+        finally:
+            for each in cursors[1:]:
+                each.close()
+
+
 def refuse_unbegun_write(connection: Connection) -> None:
     """Raise if `connection` reads without a transaction. An engine event calls this for every write
     SQLAlchemy executes (transactions.configure_postgresql); the writes here, which it never sees, call
