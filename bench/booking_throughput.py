@@ -306,8 +306,9 @@ def booking_script(engine: Engine, slots: Slots) -> str:
     varying = pgbench_script.Varying(clinician_id, starts_at, patient_id, consultation_id, strings)
     if len({clinician_id, patient_id, consultation_id, slots.hospital.service_id}) != 4:
         raise RuntimeError("captured ids collide; cannot tell which parameter is which")
-    statements = sum(1 for step in captured.steps if not isinstance(step, str))
-    print(f"one booking issues {statements} statements (captured for pgbench)")
+    sent = [step for step in captured.steps if not isinstance(step, str)]
+    statements = sum(len(step) if isinstance(step, list) else 1 for step in sent)
+    print(f"one booking issues {statements} statements in {len(sent)} sends (captured for pgbench)")
     ids = [clinician_id for clinician_id, _ in slots.hospital.clinicians]
     return pgbench_script.script(captured, varying, range(min(ids), max(ids) + 1))
 

@@ -10,7 +10,7 @@ idempotency key, audit hash) derived with md5 from a random number.
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,11 +31,23 @@ _PARAMETER = re.compile(r"%\((\w+)\)s")
 _AUDIT_HEAD = re.compile(r"SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1$")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Captured:
-    """What one booking sent: statements with their parameters, and BEGIN/COMMIT/ROLLBACK."""
+    """What one booking sent: statements with their parameters, and BEGIN/COMMIT/ROLLBACK. Statements
+    the app sent together in one round trip (psycopg's pipeline: `clinic.models.driver.driver_batch`)
+    are one step, a list of them."""
 
-    steps: list[str | tuple[str, Any]]
+    steps: list[str | tuple[str, Any] | list[tuple[str, Any]]]
+    batch: object = None  # the pipeline of the last step, while it is a batch
+
+    def add(self, statement: tuple[str, Any], pipeline: object) -> None:
+        if pipeline is None:
+            self.steps.append(statement)
+        elif pipeline is self.batch:
+            self.steps[-1].append(statement)
+        else:
+            self.steps.append([statement])
+        self.batch = pipeline
 
 
 @dataclass(frozen=True)
@@ -60,20 +72,21 @@ def capture(engine: Engine) -> Iterator[Captured]:
 
     class Recording(psycopg.Cursor):
         def execute(self, query, params=None, **options):
-            captured.steps.append((query, params))
+            captured.add((query, params), self.connection._pipeline)  # None outside a pipeline
             return super().execute(query, params, **options)
 
         def executemany(self, query, params_seq, **options):
-            captured.steps.append((query, list(params_seq)))
-            return super().executemany(query, captured.steps[-1][1], **options)
+            rows = list(params_seq)
+            captured.add((query, rows), None)  # a pipeline of its own, of one statement
+            return super().executemany(query, rows, **options)
 
     def begin(conn) -> None:
-        captured.steps.append("BEGIN")
+        captured.add("BEGIN", None)
         conn.connection.driver_connection.cursor_factory = Recording
 
     def end(step: str) -> Callable:
         def ended(conn) -> None:
-            captured.steps.append(step)
+            captured.add(step, None)
             conn.connection.driver_connection.cursor_factory = psycopg.Cursor
 
         return ended
@@ -102,7 +115,12 @@ def script(captured: Captured, varying: Varying, clinicians: range) -> str:
         "\\set r random(1, 1000000000000000)",
     ]
     for step in captured.steps:
-        lines.append(f"{step};" if isinstance(step, str) else _statement(*step, varying))
+        if isinstance(step, str):
+            lines.append(f"{step};")
+        elif isinstance(step, list):
+            lines.append(_compound(_statement(*statement, varying).rstrip(";") for statement in step) + ";")
+        else:
+            lines.append(_statement(*step, varying))
     return "\n".join(lines) + "\n"
 
 
@@ -133,8 +151,14 @@ def _statement(sql: str, parameters: Any, varying: Varying) -> str:
     if returning:  # keep the new row's id (and columns) for the statements that refer to it
         return f"{text} \\gset {returning.group(1)}_"
     if _AUDIT_HEAD.search(text):  # the chain's head, which the audit event's place follows
-        return f"{text} \\aset head_"  # \aset: the lock and the head are two queries of one round trip
+        return f"{_compound(text.split('; '))} \\aset head_"  # \aset: the last row of each query
     return f"{text};"
+
+
+def _compound(statements: Iterable[str]) -> str:
+    """Statements as one pgbench command: sent in one round trip, each still a statement of its own (a
+    plain ";" would make each a command and a round trip)."""
+    return " \\; ".join(statements)
 
 
 def _rows_statement(sql: str, rows: list[dict], varying: Varying) -> str:

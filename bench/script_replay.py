@@ -9,7 +9,7 @@ import random
 import re
 import time as clock
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -42,7 +42,8 @@ def parse(script: str) -> list[Step]:
             steps.append(Step(line[: match.start()], match.group(2), match.group(1)))
         elif line:
             steps.append(Step(line))
-    return steps
+    # pgbench's "\;" joins statements into one command; psycopg sends such text as one simple query.
+    return [replace(step, sql=step.sql.replace(" \\; ", "; ")) for step in steps]
 
 
 @dataclass(frozen=True)

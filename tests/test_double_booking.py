@@ -1,6 +1,7 @@
 """Never double-book: racing threads against the real database, SQLite or PostgreSQL."""
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 
@@ -17,6 +18,7 @@ from clinic.scheduling.errors import SlotTaken
 from . import factories, racing
 from .conftest import TEST_KEYS, postgres_only, sqlite_only
 from .racing import racing_engine
+from .test_reads_without_transaction import round_trips, wire
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 RACERS = 20
@@ -250,3 +252,25 @@ def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_
             session, svc, datetime.combine(MONDAY_10.date(), time(20), UTC), now=now, clinician_id=doc.id
         )
     assert not isinstance(caught.value, SlotTaken)
+
+
+@postgres_only
+def test_a_bookings_locks_go_with_the_reads_they_guard_and_its_messages_together(session, one_clinician, now):
+    """Statements that need not wait for one another's answers share a round trip (driver_batch): the
+    holder's lock and the key's lookup, the two checks of what the address holds, the clinician's lock
+    and the slot check, the idempotency key and the outbox's messages."""
+    svc, doc = one_clinician
+    request = replace(same_slot_requests(svc, doc, 1)[0], clinician_id=None, idempotency_key="one-trip")
+    with wire(session.get_bind()) as sent:
+        book(session, request, now=now, keys=TEST_KEYS, actor=Actor(), max_per_email=3)
+
+    together = [
+        ("clinic.holder", "FROM idempotency_key"),
+        ("patient.birth_date", "count(*)"),
+        ("FOR UPDATE", "string_agg"),
+        ("INSERT INTO idempotency_key", "INSERT INTO outbox_message"),
+    ]
+    for first, then in together:
+        sent_first = next(i for i, message in enumerate(sent) if first in message)
+        sent_then = next(i for i, message in enumerate(sent) if then in message and i > sent_first)
+        assert round_trips(sent[sent_first:sent_then]) == 0, (first, then)

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus, WaitlistOffer
-from ..models.inserts import insert_rows
+from ..models.driver import Statement
+from ..models.inserts import insert_statements
 from ..notify.messages import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
@@ -21,17 +22,15 @@ REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
 _REMINDED = (Audience.PATIENT, Audience.COMPANION)
 
 
-def enqueue_booked(session: Session, consultation: Consultation, now: datetime) -> None:
-    """In the booking's transaction: create the meeting, confirm to both sides, plan the reminders.
-
-    By one INSERT, outside the session: every booking pays for it (see `insert_rows`).
-    """
+def booked_messages(consultation: Consultation, now: datetime) -> list[Statement]:
+    """The INSERTs that enqueue a booking's messages: create the meeting, confirm to both sides, plan the
+    reminders. For the booking's transaction to send with its other writes, outside the session: every
+    booking pays for them (see `insert_statements`)."""
     confirmations = [
         _values(consultation, now, OutboxKind.CONFIRMATION, audience, companion)
         for audience, companion in mail_recipients(consultation)
     ]
-    insert_rows(
-        session,
+    return insert_statements(
         OutboxMessage,
         [
             _values(consultation, now, OutboxKind.MEETING_CREATE),

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Session
 READING = "clinic_reading"
 
 
+# A statement with its parameters' values, by name.
+Statement = tuple[ClauseElement, Mapping[str, Any]]
+
+
 def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[str, Any]) -> list[tuple]:
     """The rows `statement` returns (none for one that returns none), run in the session's transaction.
 
@@ -53,7 +57,7 @@ def driver_executemany(session: Session, statement: ClauseElement, rows: list[Ma
         cursor.executemany(prepared.sql, [prepared.bound(row) for row in rows])
 
 
-def driver_batch(session: Session, *statements: tuple[ClauseElement, Mapping[str, Any]]) -> list[list[tuple]]:
+def driver_batch(session: Session, *statements: Statement) -> list[list[tuple]]:
     """The rows of each (statement, parameters), as `driver_rows` gives them, run in order in the session's
     transaction: on psycopg in one round trip (its pipeline mode), elsewhere one after the other.
 
@@ -61,9 +65,11 @@ def driver_batch(session: Session, *statements: tuple[ClauseElement, Mapping[str
     follow it. Each still runs as a statement of its own: under READ COMMITTED a read sent after a lock
     sees what the lock's previous holder committed, as when sent once the lock was taken.
     """
+    if not statements:
+        return []
     dialect = session.get_bind().dialect
     prepared = [_prepared(s, dialect, _keys(s, parameters), many=False) for s, parameters in statements]
-    if dialect.driver != "psycopg" or None in prepared:
+    if len(statements) == 1 or dialect.driver != "psycopg" or None in prepared:
         return [driver_rows(session, statement, parameters) for statement, parameters in statements]
     if any(p.writes for p in prepared):
         refuse_unbegun_write(session.connection())

@@ -8,7 +8,7 @@ from sqlalchemy import Column, Insert, insert, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .driver import driver_executemany, driver_rows
+from .driver import Statement, driver_executemany, driver_rows
 
 
 def insert_loaded(session: Session, instance: object, **related: Any) -> None:
@@ -47,6 +47,13 @@ def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> No
     (a booking's outbox messages). Cheaper again than `insert_loaded`, which builds the instances and
     reads columns back."""
     driver_executemany(session, _plain_insert(model), rows)
+
+
+def insert_statements(model: type, rows: list[dict[str, Any]]) -> list[Statement]:
+    """`rows` as INSERTs into `model`'s table, for a writer that sends them with its other statements
+    (`driver_batch`): rows nobody reads back in the transaction, as for `insert_rows`."""
+    statement = _plain_insert(model)
+    return [(statement, row) for row in rows]
 
 
 @cache

@@ -1,6 +1,6 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -23,7 +23,7 @@ from ..models import (
     clinician_service,
 )
 from ..models.base import unix_seconds
-from ..models.driver import driver_rows
+from ..models.driver import Statement, driver_batch, driver_rows
 from .errors import NotFound
 from .slots import (
     ClinicianCalendar,
@@ -264,11 +264,13 @@ def find_starts(
     now: datetime,
     clinician_id: int | None = None,
     exclude_consultation: int | None = None,
+    first: Sequence[Statement] = (),
 ) -> list[datetime]:
-    """The distinct starts of `find_slots`, sorted: the times to choose from, whoever is free at each."""
+    """The distinct starts of `find_slots`, sorted: the times to choose from, whoever is free at each.
+    `first`: as for `is_free`."""
     rules = rules_for(service)
     calendars = _service_calendars(
-        session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation
+        session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation, first
     )
     return available_starts(rules, calendars, window_start, window_end, now)
 
@@ -281,6 +283,7 @@ def _service_calendars(
     window_end: datetime,
     clinician_id: int | None,
     exclude_consultation: int | None,
+    first: Sequence[Statement] = (),
 ) -> list[ClinicianCalendar]:
     """The calendars of the clinicians offering the service (just one when `clinician_id` is given),
     with only what may stand in the way of a consultation starting in the window: blocked time that
@@ -293,7 +296,7 @@ def _service_calendars(
         clinicians = _Clinicians(
             _of_service_clinician, {"service_id": service_id, "clinician_id": clinician_id}
         )
-    calendars = _calendars(session, clinicians, lo, hi, exclude_consultation)
+    calendars = _calendars(session, clinicians, lo, hi, exclude_consultation, first=first)
     if clinician_id is not None and not calendars:
         raise NotFound("That clinician does not offer this service.", field="clinician")
     return calendars
@@ -306,10 +309,16 @@ def is_free(
     now: datetime,
     clinician_id: int | None = None,
     exclude_consultation: int | None = None,
+    first: Sequence[Statement] = (),
 ) -> bool:
-    """Whether a consultation of `service` may start at `start` (with that clinician, or anyone)."""
+    """Whether a consultation of `service` may start at `start` (with that clinician, or anyone).
+
+    `first`: statements sent ahead of the read, in its round trip (see `driver_batch`), such as the
+    clinician's lock: the read then sees what the lock's previous holder committed.
+    """
     window_end = start + timedelta(seconds=1)
-    return start in find_starts(session, service, start, window_end, now, clinician_id, exclude_consultation)
+    starts = find_starts(session, service, start, window_end, now, clinician_id, exclude_consultation, first)
+    return start in starts
 
 
 def load_calendars(
@@ -369,9 +378,10 @@ def _calendars(
     hi: datetime,
     exclude_consultation: int | None = None,
     with_bookings: bool = True,
+    first: Sequence[Statement] = (),
 ) -> list[ClinicianCalendar]:
     """The calendars of `clinicians`, in id order: zone and weekly hours, and the busy time (unless not
-    `with_bookings`), time off and closures that meet [lo, hi).
+    `with_bookings`), time off and closures that meet [lo, hi); `first` sent ahead (see `is_free`).
 
     One query, one row per clinician: each kind of span is aggregated into one text, which Python splits
     and maps through caches of distinct values, so no row, tuple or datetime is built per booking.
@@ -389,9 +399,9 @@ def _calendars(
             time_off=_spans(spans_of, off_spans) + _spans(spans_of, closed_spans),
             busy=_spans(spans_of, busy_spans),
         )
-        for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in driver_rows(
-            session, query, bounds
-        )
+        for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in driver_batch(
+            session, *first, (query, bounds)
+        )[-1]
     ]
 
 

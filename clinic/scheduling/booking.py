@@ -28,15 +28,15 @@ from ..models import (
     Patient,
     Service,
 )
-from ..models.driver import driver_rows
-from ..models.inserts import insert_loaded, insert_rows
+from ..models.driver import Statement, driver_batch, driver_rows
+from ..models.inserts import insert_loaded, insert_statements
 from ..models.transactions import begin_write, commit_as_written, end_transaction
 from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
-from .holders import check_may_book, lock_holder
-from .locks import lock_clinicians
+from .holders import check_may_book, holder_lock
+from .locks import clinician_locks
 from .patients import PatientDetails
 from .slots import Slot, available_slots
 from .tokens import LinkKeys, manage_token, new_link_seed, unused_reference
@@ -92,16 +92,16 @@ def book(
     fingerprint = _fingerprint(request)
     begin_write(session)
     try:
-        lock_holder(session, request.patient.email)  # first: a twin request with our key waits here
-        if request.idempotency_key and (
-            replay := _replay(session, request.idempotency_key, fingerprint, keys)
-        ):
-            return replay
+        # One round trip: the holder's lock first, then the booking made earlier with our idempotency key:
+        # a twin request with the key waits at the lock, then sees the twin's booking.
+        *_, seen = driver_batch(session, *holder_lock(session, request.patient.email), _seen_key(request))
+        if seen:
+            return _replay(session, seen[0], fingerprint, keys)
         service = active_service(session, request.service_id)
         check_may_book(session, service, request.patient, request.start, now, max_per_email)
         for clinician_id in _free_candidates(session, service, request, now):
-            lock_clinicians(session, clinician_id)
-            if is_free(session, service, request.start, now, clinician_id):
+            locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
+            if is_free(session, service, request.start, now, clinician_id, first=locked):
                 consultation = _insert(session, service, clinician_id, request, fingerprint, now, keys, actor)
                 if on_booked is not None:
                     on_booked(session, consultation)
@@ -117,8 +117,8 @@ def book(
         session.rollback()
         raise
     # A twin request with the same key may have taken the time while we waited for the lock.
-    if request.idempotency_key and (replay := _replay(session, request.idempotency_key, fingerprint, keys)):
-        return replay
+    if request.idempotency_key and (seen := driver_rows(session, *_seen_key(request))):
+        return _replay(session, seen[0], fingerprint, keys)
     raise refusal(session, request.service_id, request.clinician_id, request.start, now)
 
 
@@ -208,16 +208,12 @@ def _insert(
     place(consultation, service, request.start)
     # Known to have no companions yet: the mails to enqueue need not ask the database.
     insert_loaded(session, consultation, patient=patient, service=service, companions=[])
-    if request.idempotency_key:
-        key = {
-            "key": request.idempotency_key,
-            "request_hash": fingerprint,
-            "consultation_id": consultation.id,
-        }
-        insert_rows(session, IdempotencyKey, [key])
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
         attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
-    outbox.enqueue_booked(session, consultation, now)
+    key = {"key": request.idempotency_key, "request_hash": fingerprint, "consultation_id": consultation.id}
+    kept = insert_statements(IdempotencyKey, [key] if request.idempotency_key else [])
+    # In one round trip: nothing in the transaction reads them back.
+    driver_batch(session, *kept, *outbox.booked_messages(consultation, now))
     consent = (
         {"privacy_notice": request.consent.notice_version, "consent": request.consent.method.value}
         if request.consent
@@ -252,11 +248,16 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
     )
 
 
-def _replay(session: Session, key: str, fingerprint: str, keys: LinkKeys) -> Booked | None:
-    seen = driver_rows(session, _SEEN_KEY, {"key": key})
-    if not seen:
-        return None
-    request_hash, consultation_id = seen[0]
+def _seen_key(request: BookingRequest) -> Statement:
+    """The lookup of the request hash and booking of the request's idempotency key (without a key, NULL:
+    no row)."""
+    return _SEEN_KEY, {"key": request.idempotency_key}
+
+
+def _replay(session: Session, seen: tuple[str, int], fingerprint: str, keys: LinkKeys) -> Booked:
+    """The booking an earlier request with the same key made, if it asked for the same: `seen` is that
+    request's hash and booking."""
+    request_hash, consultation_id = seen
     if request_hash != fingerprint:
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
     consultation = session.get(Consultation, consultation_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import ACTIVE_STATUSES, Consultation, Patient, Service
-from ..models.driver import driver_rows
+from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.people import email_key
 from ..models.transactions import write_transaction
 from .availability import active_service
@@ -33,9 +33,15 @@ def lock_holder(session: Session, email: str | None) -> None:
     there. Taken before any clinician's, always, so the two cannot deadlock. On SQLite the
     transaction's BEGIN IMMEDIATE already serialises every writer.
     """
+    driver_batch(session, *holder_lock(session, email))
+
+
+def holder_lock(session: Session, email: str | None) -> list[Statement]:
+    """`lock_holder`'s statement, for a caller that sends it with the reads it guards (`driver_batch`);
+    none on SQLite, or without an address."""
     if email is None or session.get_bind().dialect.name != "postgresql":
-        return
-    driver_rows(session, _HOLDER_LOCK, {"email_key": email_key(email)})
+        return []
+    return [(_HOLDER_LOCK, {"email_key": email_key(email)})]
 
 
 # A 64-bit key hashed in SQL from the address, so the booking benchmark's pgbench twin varies it.
@@ -57,10 +63,15 @@ def check_may_book(
     """
     if patient.email is None:  # booked by staff for someone without e-mail: nobody to match
         return
-    check_not_held(
-        session, patient.email, patient.birth_date, start, start + timedelta(minutes=service.duration_minutes)
-    )
-    if max_per_email and _future_bookings(session, patient.email, now) >= max_per_email:
+    end = start + timedelta(minutes=service.duration_minutes)
+    held = _overlapping(patient.email, patient.birth_date, start, end)
+    if not max_per_email:
+        _refuse_held(driver_rows(session, *held))
+        return
+    future = (_FUTURE_BOOKINGS, {"email_key": email_key(patient.email), "now": now})
+    held_rows, ((future_bookings,),) = driver_batch(session, held, future)
+    _refuse_held(held_rows)
+    if future_bookings >= max_per_email:
         phone = service.department.contact_phone
         raise TooManyBookings(
             f"This e-mail address already has {max_per_email} upcoming bookings, the most we take online. "
@@ -80,7 +91,11 @@ def check_not_held(
 ) -> None:
     """Raise AlreadyBooked if this patient holds an active consultation (other than the one `moving`)
     overlapping start to end. Under `lock_holder`."""
-    if _overlapping(session, email, birth_date, start, end, moving) is not None:
+    _refuse_held(driver_rows(session, *_overlapping(email, birth_date, start, end, moving)))
+
+
+def _refuse_held(overlapping: list[tuple]) -> None:
+    if overlapping:
         raise AlreadyBooked(
             "There is already a booking with this e-mail address and date of birth at that time."
         )
@@ -105,25 +120,21 @@ def resend_booking_link(
     with write_transaction(session):
         service = active_service(session, service_id)
         lock_holder(session, patient.email)
-        held_id = _overlapping(
-            session,
-            patient.email,
-            patient.birth_date,
-            start,
-            start + timedelta(minutes=service.duration_minutes),
-        )
-        if held_id is None:
+        end = start + timedelta(minutes=service.duration_minutes)
+        overlapping = driver_rows(session, *_overlapping(patient.email, patient.birth_date, start, end))
+        if not overlapping:
             return
-        held = session.get_one(Consultation, held_id)
+        held = session.get_one(Consultation, overlapping[0][0])
         window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
         if outbox.enqueue_link_resent(session, held, now, window):
             record_event(session, held, "consultation.link_resent", now, actor)
 
 
 def _overlapping(
-    session: Session, email: str, birth_date: date, start: datetime, end: datetime, moving: int | None = None
-) -> int | None:
-    """The id of the patient's first active consultation, other than `moving`, overlapping start to end."""
+    email: str, birth_date: date, start: datetime, end: datetime, moving: int | None = None
+) -> Statement:
+    """The query for the id of the patient's first active consultation, other than `moving`, overlapping
+    start to end."""
     parameters = {
         "email_key": email_key(email),
         "birth_date": birth_date,
@@ -131,8 +142,7 @@ def _overlapping(
         "end": end,
         "moving": moving or 0,  # ids start at 1: 0 excludes nothing
     }
-    rows = driver_rows(session, _OVERLAPPING, parameters)
-    return rows[0][0] if rows else None
+    return _OVERLAPPING, parameters
 
 
 # Built once: every booking runs it, and building it costs more CPU than the database spends on it.
@@ -150,11 +160,6 @@ _OVERLAPPING = (
     .order_by(Consultation.starts_at)
     .limit(1)
 )
-
-
-def _future_bookings(session: Session, email: str, now: datetime) -> int:
-    parameters = {"email_key": email_key(email), "now": now}
-    return session.connection().execute(_FUTURE_BOOKINGS, parameters).scalar_one()
 
 
 # Built once, as _OVERLAPPING: every online booking counts the address's future bookings.

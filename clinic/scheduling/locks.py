@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import Clinician, Consultation
-from ..models.driver import driver_rows
+from ..models.driver import Statement, driver_batch
 from .errors import ChangeNotAllowed, NotFound
 
 
@@ -15,10 +15,15 @@ def lock_clinicians(session: Session, *clinician_ids: int) -> None:
     Always in id order, so two transactions locking the same clinicians cannot deadlock. On SQLite
     the transaction's BEGIN IMMEDIATE already holds the database's single write lock.
     """
+    driver_batch(session, *clinician_locks(session, *clinician_ids))
+
+
+def clinician_locks(session: Session, *clinician_ids: int) -> list[Statement]:
+    """`lock_clinicians`' statements, in id order, for a caller that sends them with the reads they guard
+    (`driver_batch`); none on SQLite."""
     if session.get_bind().dialect.name != "postgresql":
-        return
-    for clinician_id in sorted(set(clinician_ids)):
-        driver_rows(session, _LOCK_CLINICIAN, {"id": clinician_id})
+        return []
+    return [(_LOCK_CLINICIAN, {"id": clinician_id}) for clinician_id in sorted(set(clinician_ids))]
 
 
 _LOCK_CLINICIAN = select(Clinician.id).where(Clinician.id == bindparam("id")).with_for_update()
