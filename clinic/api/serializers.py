@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Consultation, Service
-from ..scheduling.lifecycle import change_deadline
+from ..scheduling.availability import OfferedService
+from ..scheduling.lifecycle import change_deadline_for
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 
@@ -59,10 +60,13 @@ class _InstantsJson(dict):
         return text
 
 
-def booking_json(consultation: Consultation) -> dict[str, Any]:
-    """A booking as its patient sees it, in their zone; never the reason for the visit."""
+def booking_json(
+    consultation: Consultation, service: Service | OfferedService | None = None
+) -> dict[str, Any]:
+    """A booking as its patient sees it, in their zone; never the reason for the visit. `service`: the
+    consultation's, if the caller has it (a booking just made: see `Booked`)."""
     tz = zone(consultation.patient_time_zone)
-    service = consultation.service
+    service = service or consultation.service
     return {
         "reference": consultation.reference,
         "status": consultation.status.value,
@@ -74,7 +78,7 @@ def booking_json(consultation: Consultation) -> dict[str, Any]:
         "clinician": consultation.clinician_id,
         "clinician_name": consultation.clinician.display_name,
         "join_url": consultation.meeting_join_url,
-        "changeable_until": instant_json(change_deadline(consultation), tz),
+        "changeable_until": instant_json(change_deadline_for(service, consultation.starts_at), tz),
         "contact_phone": service.department.contact_phone,
         "companion": companion_json(consultation),
     }

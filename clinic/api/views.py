@@ -75,7 +75,11 @@ def create_booking() -> tuple[dict, int, dict]:
     headers = {"Location": url_for(".booking", reference=reference)}
     if booked.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return {**booking_json(booked.consultation), "manage_token": booked.manage_token}, 201, headers
+    return (
+        {**booking_json(booked.consultation, booked.service), "manage_token": booked.manage_token},
+        201,
+        headers,
+    )
 
 
 @bp.get("/bookings/<reference>")

@@ -205,7 +205,17 @@ def offered_service(session: Session, service_id: int) -> OfferedService:
     """What `active_service` answers, as an OfferedService: the same check, made each time it is asked
     (an admin's change shows at once), for half the CPU of loading the two entities, and with less of
     SQLAlchemy's code run: a page served by a worker that idled meanwhile pays for each part it touches."""
-    rows = driver_rows(session, _OFFERED, {"id": service_id}) if isinstance(service_id, int) else []
+    return offered_from(driver_rows(session, *offered_lookup(service_id)))
+
+
+def offered_lookup(service_id: int) -> Statement:
+    """`offered_service`'s query, for a caller that sends it with others (`driver_batch`); its rows go to
+    `offered_from`."""
+    return _OFFERED, {"id": service_id if isinstance(service_id, int) else 0}  # ids start at 1: 0 is none
+
+
+def offered_from(rows: list[tuple]) -> OfferedService:
+    """The service `offered_lookup` found, or NotFound."""
     if not rows:
         raise _not_offered()
     service, department = rows[0][: len(_SERVICE_COLUMNS)], rows[0][len(_SERVICE_COLUMNS) :]

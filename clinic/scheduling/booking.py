@@ -31,7 +31,17 @@ from ..models import (
 from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.inserts import insert_loaded, insert_statements
 from ..models.transactions import begin_write, commit_as_written, end_transaction
-from .availability import active_service, find_slots, is_free, load_calendars, rules_for, service_clinicians
+from .availability import (
+    OfferedService,
+    find_slots,
+    is_free,
+    load_calendars,
+    offered_from,
+    offered_lookup,
+    offered_service,
+    rules_for,
+    service_clinicians,
+)
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
@@ -68,6 +78,7 @@ class BookingRequest:
 class Booked:
     consultation: Consultation
     manage_token: str
+    service: Service | OfferedService  # the consultation's, as the booking read it
     replayed: bool = False
 
 
@@ -94,10 +105,16 @@ def book(
     try:
         # One round trip: the holder's lock first, then the booking made earlier with our idempotency key:
         # a twin request with the key waits at the lock, then sees the twin's booking.
-        *_, seen = driver_batch(session, *holder_lock(session, request.patient.email), _seen_key(request))
+        # The service read with them, as plain columns: the booking needs its rules and department only.
+        *_, seen, offered = driver_batch(
+            session,
+            *holder_lock(session, request.patient.email),
+            _seen_key(request),
+            offered_lookup(request.service_id),
+        )
         if seen:
             return _replay(session, seen[0], fingerprint, keys)
-        service = active_service(session, request.service_id)
+        service = offered_from(offered)
         check_may_book(session, service, request.patient, request.start, now, max_per_email)
         for clinician_id in _free_candidates(session, service, request, now):
             locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
@@ -106,7 +123,7 @@ def book(
                 if on_booked is not None:
                     on_booked(session, consultation)
                 commit_as_written(session)
-                return Booked(consultation, manage_token(keys, consultation))
+                return Booked(consultation, manage_token(keys, consultation), service)
         # Nothing written, only locks taken: a commit lets them go as a rollback would, and keeps what
         # psycopg prepared (a rollback makes it forget all of it: see end_transaction).
         session.commit()
@@ -123,7 +140,11 @@ def book(
 
 
 def next_free_times(
-    session: Session, service: Service, after: datetime, now: datetime, clinician_id: int | None = None
+    session: Session,
+    service: Service | OfferedService,
+    after: datetime,
+    now: datetime,
+    clinician_id: int | None = None,
 ) -> list[Slot]:
     """The next few free times from `after`, for a patient who lost a race or asked too late."""
     slots = find_slots(session, service, after, after + timedelta(days=14), now, clinician_id)
@@ -137,7 +158,9 @@ def next_free_times(
     return unique
 
 
-def _free_candidates(session: Session, service: Service, request: BookingRequest, now: datetime) -> list[int]:
+def _free_candidates(
+    session: Session, service: OfferedService, request: BookingRequest, now: datetime
+) -> list[int]:
     """Ids of the clinicians worth locking, in id order (one order for everyone, so locks cannot
     deadlock). A named clinician is checked under the lock only: `is_free` reads their schedule then."""
     if request.clinician_id is not None:
@@ -155,7 +178,7 @@ def refusal(
 
     Ends the transaction: the refusal is raised after the lock is let go.
     """
-    service = active_service(session, service_id)
+    service = offered_service(session, service_id)
     offered = _offered_ignoring_bookings(session, service, clinician_id, start, now)
     alternatives = next_free_times(session, service, max(start, now), now, clinician_id)
     end_transaction(session)
@@ -165,7 +188,7 @@ def refusal(
 
 
 def _offered_ignoring_bookings(
-    session: Session, service: Service, clinician_id: int | None, start: datetime, now: datetime
+    session: Session, service: OfferedService, clinician_id: int | None, start: datetime, now: datetime
 ) -> bool:
     clinicians = service_clinicians(session, service, clinician_id)
     calendars = [
@@ -178,7 +201,7 @@ def _offered_ignoring_bookings(
 
 def _insert(
     session: Session,
-    service: Service,
+    service: OfferedService,
     clinician_id: int,
     request: BookingRequest,
     fingerprint: str,
@@ -207,7 +230,7 @@ def _insert(
         consultation.consent_given_at = now
     place(consultation, service, request.start)
     # Known to have no companions yet: the mails to enqueue need not ask the database.
-    insert_loaded(session, consultation, patient=patient, service=service, companions=[])
+    insert_loaded(session, consultation, patient=patient, companions=[])
     if request.companion is not None:  # before the mails are enqueued, so theirs is among them
         attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
     key = {"key": request.idempotency_key, "request_hash": fingerprint, "consultation_id": consultation.id}
@@ -223,7 +246,7 @@ def _insert(
     return consultation
 
 
-def place(consultation: Consultation, service: Service, start: datetime) -> None:
+def place(consultation: Consultation, service: Service | OfferedService, start: datetime) -> None:
     """Set the consultation's times, and the blocked range its buffers add, for a start at `start`."""
     consultation.starts_at = start
     consultation.ends_at = start + timedelta(minutes=service.duration_minutes)
@@ -262,7 +285,7 @@ def _replay(session: Session, seen: tuple[str, int], fingerprint: str, keys: Lin
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
     consultation = session.get(Consultation, consultation_id)
     session.rollback()
-    return Booked(consultation, manage_token(keys, consultation), replayed=True)
+    return Booked(consultation, manage_token(keys, consultation), consultation.service, replayed=True)
 
 
 _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).where(

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..jobs import outbox
-from ..models import ACTIVE_STATUSES, Consultation, Patient, Service
+from ..models import ACTIVE_STATUSES, Consultation, Patient
 from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.people import email_key
 from ..models.transactions import write_transaction
-from .availability import active_service
+from .availability import OfferedService, active_service
 from .errors import AlreadyBooked, TooManyBookings
 from .events import record_event
 from .patients import PatientDetails
@@ -50,7 +50,7 @@ _HOLDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('clinic.holde
 
 def check_may_book(
     session: Session,
-    service: Service,
+    service: OfferedService,
     patient: PatientDetails,
     start: datetime,
     now: datetime,
