@@ -27,16 +27,19 @@ __all__ = ["clinic"]  # a fixture shared with test_reads_without_transaction.py
 
 def _end_other_sessions() -> None:
     """What a restart of PostgreSQL does to the app's pooled connections: each backend of this database
-    but ours is told to end, sends its client the reason and closes the socket. Returns once all have."""
+    but ours is told to end, sends its client the reason and closes the socket. Returns once all have:
+    those backends, not every one, since a client may open a new connection meanwhile (the worker ticks)."""
     url = make_url(PG_URL).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
         others = (
             "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
-        ended = admin.execute(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {others}")
-        assert ended.fetchone()[0] >= 1  # the app's pooled connection, at least
+        ended = admin.execute(f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}")
+        pids = [pid for pid, _ in ended]
+        assert pids  # the app's pooled connection, at least
+        remaining = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
         deadline = time.monotonic() + 10
-        while admin.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {others}").fetchone()[0]:
+        while admin.execute(remaining, [pids]).fetchone()[0]:
             assert time.monotonic() < deadline, "PostgreSQL did not end the sessions"
             time.sleep(0.02)
 
