@@ -40,13 +40,14 @@ class Captured:
     steps: list[str | tuple[str, Any] | list[tuple[str, Any]]]
     batch: object = None  # the pipeline of the last step, while it is a batch
 
-    def add(self, statement: tuple[str, Any], pipeline: object) -> None:
+    def add(self, step: str | tuple[str, Any], pipeline: object) -> None:
+        """Record a step; a statement sent in `pipeline` joins the last step if that was sent in it too."""
         if pipeline is None:
-            self.steps.append(statement)
+            self.steps.append(step)
         elif pipeline is self.batch:
-            self.steps[-1].append(statement)
+            self.steps[-1].append(step)
         else:
-            self.steps.append([statement])
+            self.steps.append([step])
         self.batch = pipeline
 
 
