@@ -64,7 +64,7 @@ def booking_json(
     consultation: Consultation, service: Service | OfferedService | None = None
 ) -> dict[str, Any]:
     """A booking as its patient sees it, in their zone; never the reason for the visit. `service`: the
-    consultation's, if the caller has it (a booking just made: see `Booked`)."""
+    consultation's, if the caller has it (a booking just made: see `Booked`); else it is loaded."""
     tz = zone(consultation.patient_time_zone)
     service = service or consultation.service
     return {

@@ -78,7 +78,7 @@ class BookingRequest:
 class Booked:
     consultation: Consultation
     manage_token: str
-    service: Service | OfferedService  # the consultation's, as the booking read it
+    service: OfferedService | None  # the consultation's, as the booking read it; None for a replay
     replayed: bool = False
 
 
@@ -285,7 +285,7 @@ def _replay(session: Session, seen: tuple[str, int], fingerprint: str, keys: Lin
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
     consultation = session.get(Consultation, consultation_id)
     session.rollback()
-    return Booked(consultation, manage_token(keys, consultation), consultation.service, replayed=True)
+    return Booked(consultation, manage_token(keys, consultation), None, replayed=True)
 
 
 _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).where(
