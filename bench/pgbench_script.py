@@ -28,7 +28,13 @@ HOURS_PER_CLIENT = 100_000
 CLIENTS_PER_ROUND = 64
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 # The audit chain's head, read in the same round trip as its lock (clinic/audit.py).
-_AUDIT_HEAD = re.compile(r"SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1$")
+_AUDIT_HEAD = re.compile(
+    r"^SELECT audit_event\.seq, audit_event\.hash, audit_event\.key_id FROM audit_event "
+    r"ORDER BY audit_event\.id DESC LIMIT "
+)
+# Where the head's row goes: pgbench's \aset, at the end of the command that reads it, sets a variable
+# from each column of the last row of each of its statements (head_seq, the head's seq).
+_ASET_HEAD = " \\aset head_"
 
 
 @dataclass
@@ -119,7 +125,7 @@ def script(captured: Captured, varying: Varying, clinicians: range) -> str:
         if isinstance(step, str):
             lines.append(f"{step};")
         elif isinstance(step, list):
-            lines.append(_compound(_statement(*statement, varying).rstrip(";") for statement in step) + ";")
+            lines.append(_batch([_statement(*statement, varying) for statement in step]))
         else:
             lines.append(_statement(*step, varying))
     return "\n".join(lines) + "\n"
@@ -151,9 +157,14 @@ def _statement(sql: str, parameters: Any, varying: Varying) -> str:
     returning = re.search(r"RETURNING (patient|consultation)\.id\b", text)
     if returning:  # keep the new row's id (and columns) for the statements that refer to it
         return f"{text} \\gset {returning.group(1)}_"
-    if _AUDIT_HEAD.search(text):  # the chain's head, which the audit event's place follows
-        return f"{_compound(text.split('; '))} \\aset head_"  # \aset: the last row of each query
     return f"{text};"
+
+
+def _batch(statements: list[str]) -> str:
+    """Statements the app sent in one round trip, as one pgbench command, which keeps the row of the audit
+    chain's head if it reads it (`_ASET_HEAD`): the audit event's place follows the head."""
+    joined = _compound(statement.removesuffix(";") for statement in statements)
+    return joined + (_ASET_HEAD if any(_AUDIT_HEAD.search(s) for s in statements) else ";")
 
 
 def _compound(statements: Iterable[str]) -> str:

@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +26,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
 from .keys import derived_key, secret_keys
 from .models import AuditEvent
-from .models.driver import driver_cursor
+from .models.driver import Statement, driver_batch
 from .models.inserts import insert_returning
 
 GENESIS = "0" * 64
@@ -118,8 +118,11 @@ def record(
     entity_id: str | int,
     now: datetime,
     details: dict | None = None,
+    first: Sequence[Statement] = (),
 ) -> AuditEvent:
     """Append an event in the caller's transaction. `details` holds ids and field names, never values.
+    `first`: statements of the caller's whose results it does not read, sent ahead of the chain's lock in
+    its round trip (see `driver_batch`).
 
     Returns a detached copy of the row as written. The anchor moves to this event once the
     transaction commits (see `_write_pending_anchor`).
@@ -127,7 +130,7 @@ def record(
     settings = settings_for(session)
     session.flush()  # the transaction's own writes go in before the chain's lock is taken
     # From here to the commit every other append waits: hashes and INSERTs only, no ORM work.
-    seq, prev, signed_by = _locked_head(session)
+    seq, prev, signed_by = _locked_head(session, first)
     if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
         handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
         seq, prev = _chain_on(session, settings, handover, seq, prev)
@@ -165,28 +168,22 @@ def _chain_on(
 
 
 # Serialises appends on PostgreSQL, so two transactions cannot both chain onto the same last row. The
-# head is read by a second statement of the same round trip: it must see the rows committed by the
-# lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))"
-_HEAD = "SELECT seq, hash, key_id FROM audit_event ORDER BY id DESC LIMIT 1"
+# head is read by a statement sent after it in the same round trip: it must see the rows committed by
+# the lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))")
+_HEAD = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
 _INSERT = insert(AuditEvent.__table__).returning(AuditEvent.id)  # past the ORM and the execution
 
 
-def _locked_head(session: Session) -> tuple[int, str, str | None]:
+def _locked_head(session: Session, first: Sequence[Statement]) -> tuple[int, str, str | None]:
     """The chain's last (seq, hash, key id), or (0, GENESIS, None), with appends locked until the
-    transaction ends.
+    transaction ends; `first` sent ahead of the lock. On the DB-API cursor: every booking runs it.
 
     SQLite needs no lock: the write transaction (BEGIN IMMEDIATE) already excludes other writers.
     """
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        head = connection.exec_driver_sql(_HEAD).first()
-    else:  # on the DB-API cursor: every booking runs it (see models.driver)
-        with driver_cursor(session) as cursor:
-            cursor.execute(f"{_LOCK}; {_HEAD}")
-            cursor.nextset()  # psycopg: the second statement's rows
-            head = cursor.fetchone()
-    return (head[0], head[1], head[2]) if head else (0, GENESIS, None)
+    lock = [(_LOCK, {})] if session.get_bind().dialect.name == "postgresql" else []
+    *_, head = driver_batch(session, *first, *lock, (_HEAD, {}))
+    return (head[0][0], head[0][1], head[0][2]) if head else (0, GENESIS, None)
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:

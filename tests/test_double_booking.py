@@ -257,8 +257,9 @@ def test_hours_outside_the_rules_are_refused_not_reported_as_taken(session, one_
 @postgres_only
 def test_a_bookings_locks_go_with_the_reads_they_guard_and_its_messages_together(session, one_clinician, now):
     """Statements that need not wait for one another's answers share a round trip (driver_batch): the
-    holder's lock, the key's lookup and the service's; the two checks of what the address holds; the
-    clinician's lock and the slot check; the idempotency key and the outbox's messages."""
+    holder's lock, the key's lookup, the service's and the new reference's; the two checks of what the
+    address holds; the clinician's lock and the slot check; the idempotency key, the outbox's messages,
+    the audit chain's lock and its head."""
     svc, doc = one_clinician
     request = replace(same_slot_requests(svc, doc, 1)[0], clinician_id=None, idempotency_key="one-trip")
     with wire(session.get_bind()) as sent:
@@ -267,9 +268,12 @@ def test_a_bookings_locks_go_with_the_reads_they_guard_and_its_messages_together
     together = [
         ("clinic.holder", "FROM idempotency_key"),
         ("FROM idempotency_key", "FROM service JOIN department"),  # the service as plain columns
+        ("FROM service JOIN department", "WHERE consultation.reference ="),
         ("patient.birth_date", "count(*)"),
         ("FOR UPDATE", "string_agg"),
         ("INSERT INTO idempotency_key", "INSERT INTO outbox_message"),
+        ("INSERT INTO outbox_message", "clinic.audit_event"),
+        ("clinic.audit_event", "FROM audit_event ORDER BY"),
     ]
     for first, then in together:
         sent_first = next(i for i, message in enumerate(sent) if first in message)

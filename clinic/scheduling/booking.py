@@ -49,7 +49,7 @@ from .holders import check_may_book, holder_lock
 from .locks import clinician_locks
 from .patients import PatientDetails
 from .slots import Slot, available_slots
-from .tokens import LinkKeys, manage_token, new_link_seed, unused_reference
+from .tokens import LinkKeys, manage_token, new_link_seed, reference_lookup, unused_reference
 
 ALTERNATIVES_SHOWN = 5
 
@@ -106,20 +106,27 @@ def book(
         # One round trip: the holder's lock first, then the booking made earlier with our idempotency key:
         # a twin request with the key waits at the lock, then sees the twin's booking.
         # The service read with them, as plain columns: the booking needs its rules and department only.
-        *_, seen, offered = driver_batch(
+        # And whether a new reference is taken already, which waits on nothing either.
+        reference, reference_holders = reference_lookup(Consultation.reference)
+        *_, seen, offered, reference_held = driver_batch(
             session,
             *holder_lock(session, request.patient.email),
             _seen_key(request),
             offered_lookup(request.service_id),
+            reference_holders,
         )
         if seen:
             return _replay(session, seen[0], fingerprint, keys)
+        if reference_held:
+            reference = unused_reference(session, Consultation.reference)
         service = offered_from(offered)
         check_may_book(session, service, request.patient, request.start, now, max_per_email)
         for clinician_id in _free_candidates(session, service, request, now):
             locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
             if is_free(session, service, request.start, now, clinician_id, first=locked):
-                consultation = _insert(session, service, clinician_id, request, fingerprint, now, keys, actor)
+                consultation = _insert(
+                    session, service, clinician_id, request, reference, fingerprint, now, keys, actor
+                )
                 if on_booked is not None:
                     on_booked(session, consultation)
                 commit_as_written(session)
@@ -204,6 +211,7 @@ def _insert(
     service: OfferedService,
     clinician_id: int,
     request: BookingRequest,
+    reference: str,
     fingerprint: str,
     now: datetime,
     keys: LinkKeys,
@@ -213,7 +221,7 @@ def _insert(
     insert_loaded(session, patient)
     consultation = Consultation(
         uuid=str(uuid.uuid4()),
-        reference=unused_reference(session, Consultation.reference),
+        reference=reference,
         patient_id=patient.id,
         clinician_id=clinician_id,
         service_id=service.id,
@@ -235,14 +243,14 @@ def _insert(
         attach_companion(session, consultation, request.companion, now=now, actor=actor, keys=keys)
     key = {"key": request.idempotency_key, "request_hash": fingerprint, "consultation_id": consultation.id}
     kept = insert_statements(IdempotencyKey, [key] if request.idempotency_key else [])
-    # In one round trip: nothing in the transaction reads them back.
-    driver_batch(session, *kept, *outbox.booked_messages(consultation, now))
     consent = (
         {"privacy_notice": request.consent.notice_version, "consent": request.consent.method.value}
         if request.consent
         else {}
     )
-    record_event(session, consultation, "consultation.booked", now, actor, **consent)
+    # Sent in the round trip of the audit chain's lock: nothing in the transaction reads them back.
+    messages = [*kept, *outbox.booked_messages(consultation, now)]
+    record_event(session, consultation, "consultation.booked", now, actor, first=messages, **consent)
     return consultation
 
 

@@ -1,6 +1,7 @@
 """The audit events of a consultation: one shape for bookings, moves, the day's steps and companions,
 and for reads of its patient's data."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..audit import Actor
 from ..models import AuditEvent, Consultation
+from ..models.driver import Statement
 from ..models.transactions import write_transaction
 
 VIEWED = "consultation.viewed"
@@ -20,11 +22,12 @@ def record_event(
     now: datetime,
     actor: Actor,
     changed: list[str] | None = None,
+    first: Sequence[Statement] = (),
     **ids: int | str,
 ) -> None:
     """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed,
     and the ids of other records the change touched, such as `companion_id`, or of the privacy
-    notice agreed to)."""
+    notice agreed to). `first`: the change's own statements still to send (see `audit.record`)."""
     details: dict = {"reference": consultation.reference, "clinician_id": consultation.clinician_id, **ids}
     if changed:
         details["changed"] = changed
@@ -36,6 +39,7 @@ def record_event(
         entity_id=consultation.id,
         now=now,
         details=details,
+        first=first,
     )
 
 

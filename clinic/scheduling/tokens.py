@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from ..keys import derived_key, secret_keys
 from ..links import companion_url, manage_url, offer_url, waitlist_url, walk_in_url
 from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry
-from ..models.driver import driver_rows
+from ..models.driver import Statement, driver_rows
 
 # No 0/O, 1/I/L: references are read out over the phone.
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -32,11 +32,18 @@ def new_reference() -> str:
 def unused_reference(session: Session, column: InstrumentedAttribute[str]) -> str:
     """A new reference that no row holds in `column` (a booking's, a waitlist entry's or offer's, a walk-in
     entry's)."""
-    statement = _holder_of(column.class_, column.key)
     while True:
-        reference = new_reference()
-        if not driver_rows(session, statement, {"reference": reference}):
+        reference, holders = reference_lookup(column)
+        if not driver_rows(session, *holders):
             return reference
+
+
+def reference_lookup(column: InstrumentedAttribute[str]) -> tuple[str, Statement]:
+    """A new reference, and the query for a row holding it in `column`: for a writer that sends the query
+    with its other statements (`driver_batch`), and calls `unused_reference` if a row answers (rarely: one
+    reference in 2**34)."""
+    reference = new_reference()
+    return reference, (_holder_of(column.class_, column.key), {"reference": reference})
 
 
 @cache
