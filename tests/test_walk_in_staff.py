@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.demo import demo_logins, load_demo
+from clinic.extensions import db
 from clinic.models import (
     AuditEvent,
     Consultation,
@@ -21,7 +22,7 @@ from clinic.models import (
 from clinic.walkin.queue import check_open
 
 from . import factories
-from .conftest import TEST_KEYS
+from .conftest import TEST_KEYS, statements_run
 from .test_schedule import login, text
 from .test_walk_in_pages import CALLER
 
@@ -89,6 +90,28 @@ def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, ses
     response = client.post(f"{location}/start")
 
     assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/r?host")
+
+
+def test_a_clinician_on_several_queues_sees_each_by_name_and_the_page_reads_their_hours_at_once(
+    app, client, session, helpline
+):
+    svc, doctor = helpline.service, helpline.staff[0]
+    factories.walk_in_queue(session, svc, [doctor], name="Advice line", weekdays=())  # never open
+    factories.walk_in_queue(session, svc, [doctor], name="Blood results line", status=QueueStatus.PAUSED)
+    factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=2))
+    on_duty_login(session, client, helpline)
+
+    with statements_run(db.engine) as run:
+        day = text(client.get("/schedule/"))
+
+    panels = re.findall(r'<h2 id="walk-in-\d+">(.*?)</h2>', day)
+    assert [re.sub(r"<[^>]+>", "", panel) for panel in panels] == [
+        "Walk-in: Advice line (outside its hours)",
+        "Walk-in: Blood results line (paused)",
+        "Walk-in: Nurse helpline",
+    ]
+    assert "<strong>1 waiting</strong>, the first for 2 minutes." in day
+    assert len([sql for sql in run if "FROM walk_in_hours" in sql]) == 1  # not one per queue
 
 
 def test_staff_not_on_duty_see_no_panel_and_cannot_take(client, session, helpline):
