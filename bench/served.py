@@ -7,11 +7,13 @@
 `/__bench/flask-hello` is Flask's own hello-world app, a route of its own on the same workers: the cost of
 the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-alone/<page>` (for
 /book/time, /api/v1/slots and /schedule/) replays, through a bare DB-API cursor on a connection of the
-app's own engine, the SELECT statements with the parameters that this worker's first serving of that page
+app's own engine, the SELECT statements with the parameters that this worker's latest serving of that page
 ran, and answers as hello does: the page's database work with no Python around it, under which that page's
-latency cannot fall. `/__bench/sql-in-app/<page>` replays the same statements from a route of Clinic's
-own app, on the request's own connection: the page with everything but its own Python, through the
-hooks, session and headers every page of Clinic goes through. Both send the statements outside any
+latency cannot fall. The statements are heard at psycopg's cursors, so those a page runs past SQLAlchemy
+(clinic.models.driver), which no engine event hears, are among them. `/__bench/sql-in-app/<page>`
+replays the same statements from a route of Clinic's own app, on the request's own connection: the page
+with everything but its own Python, through the hooks, session and headers every page of Clinic goes
+through. Both send the statements outside any
 transaction, as a page's reads go (clinic.models.transactions.read_without_transaction). Until the
 worker has served the page both answer 204, which the load bench leaves out. `/__bench/spin/<ms>` runs a
 loop of integer additions, pure Python touching nothing else, as many as `ms` milliseconds of this
@@ -27,6 +29,7 @@ import os
 import time
 from collections.abc import Callable
 
+import psycopg
 from flask import Flask, Response
 from sqlalchemy import event
 
@@ -51,7 +54,7 @@ def hello() -> str:
 
 
 class PageSql:
-    """Each read page's SELECT statements as this worker first ran them, to replay without the page."""
+    """Each read page's SELECT statements as this worker last ran them, to replay without the page."""
 
     def __init__(self) -> None:
         with clinic.app_context():
@@ -59,12 +62,13 @@ class PageSql:
         self._statements: dict[str, list[tuple[str, object]]] = {}
         self._recording: list[tuple[str, object]] | None = None
         self._connection = None
-        event.listen(self._engine, "before_cursor_execute", self._record)
+        event.listen(self._engine, "checkout", _hear_cursors)
 
     def app_for(self, environ: dict) -> Callable:
-        """The app, recording what the request runs if it asks for a read page with no statements kept yet."""
+        """The app, recording what the request runs if it asks for a read page. Every serving: the first
+        runs statements once for the worker's life (filling caches) that later ones do not."""
         page = environ.get("PATH_INFO", "")
-        if environ["REQUEST_METHOD"] != "GET" or page not in SQL_ALONE_PAGES or page in self._statements:
+        if environ["REQUEST_METHOD"] != "GET" or page not in SQL_ALONE_PAGES:
             return clinic
 
         def recorded(environ: dict, start_response):
@@ -98,9 +102,21 @@ class PageSql:
         _run(db.session.connection().connection, statements)
         return Response(_HELLO, mimetype="text/plain")
 
-    def _record(self, _conn, _cursor, statement, parameters, _context, _executemany) -> None:
+    def heard(self, statement: str, parameters: object) -> None:
         if self._recording is not None:
             self._recording.append((statement, parameters))
+
+
+class _HeardCursor(psycopg.Cursor):
+    """A cursor telling `page_sql` each statement it runs, whoever runs it: SQLAlchemy or models.driver."""
+
+    def execute(self, query, params=None, **options):
+        page_sql.heard(query, params)
+        return super().execute(query, params, **options)
+
+
+def _hear_cursors(dbapi_connection, _record, _proxy) -> None:
+    dbapi_connection.cursor_factory = _HeardCursor
 
 
 page_sql = PageSql()
