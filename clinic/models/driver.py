@@ -41,7 +41,7 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
         refuse_unbegun_write(session.connection())
     with driver_cursor(session) as cursor:
         cursor.execute(prepared.sql, prepared.bound(parameters))
-        return prepared.rows(cursor.fetchall()) if cursor.description else []
+        return _fetched(prepared, cursor)
 
 
 def driver_executemany(session: Session, statement: ClauseElement, rows: list[Mapping[str, Any]]) -> None:
@@ -80,12 +80,18 @@ def driver_batch(session: Session, *statements: Statement) -> list[list[tuple]]:
             with pipelined.pipeline():
                 for each, p, (_, parameters) in zip(cursors, prepared, statements, strict=True):
                     each.execute(p.sql, p.bound(parameters))
-            return [
-                p.rows(c.fetchall()) if c.description else [] for p, c in zip(prepared, cursors, strict=True)
-            ]
+            return [_fetched(p, c) for p, c in zip(prepared, cursors, strict=True)]
         finally:
             for each in cursors[1:]:
                 each.close()
+
+
+def _fetched(prepared: "_Prepared", cursor: Any) -> list[tuple]:
+    """The rows of the statement the cursor ran, none for one that returns none. Whether it returns any:
+    psycopg's result says by its field count, where its `description` would make an object per column."""
+    result = getattr(cursor, "pgresult", None)
+    returns_rows = result.nfields > 0 if result is not None else bool(cursor.description)
+    return prepared.rows(cursor.fetchall()) if returns_rows else []
 
 
 def refuse_unbegun_write(connection: Connection) -> None:
