@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from ..models import EntryStatus, QueueStatus, WalkInEntry, WalkInQueue, walk_in_duty
 from ..models.driver import driver_rows
@@ -42,19 +42,23 @@ def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[
 
     Most clinicians are on no queue's duty: for them one lookup of ids past the ORM (models.driver),
     where loading no queue through it cost about as much CPU as the day's consultations. Queues found
-    are loaded with their hours, which say whether each is open now.
+    are loaded joined with their hours, which say whether each is open now.
     """
     if staff.clinician_id is None:
         return []
     ids = [queue_id for (queue_id,) in driver_rows(session, _ON_DUTY, {"clinician_id": staff.clinician_id})]
     if not ids:
         return []
-    queues = session.scalars(
-        select(WalkInQueue)
-        .where(WalkInQueue.id.in_(ids))
-        .options(selectinload(WalkInQueue.hours))
-        .order_by(WalkInQueue.name, WalkInQueue.id)
-    ).all()
+    queues = (
+        session.scalars(
+            select(WalkInQueue)
+            .where(WalkInQueue.id.in_(ids))
+            .options(joinedload(WalkInQueue.hours))
+            .order_by(WalkInQueue.name, WalkInQueue.id)
+        )
+        .unique()
+        .all()
+    )
     counts = waiting_in(session, ids)
     return [_panel(queue, *counts.get(queue.id, (0, None)), now) for queue in queues]
 
