@@ -181,6 +181,22 @@ def test_a_cancelled_slot_can_be_booked_again(session, one_clinician, now):
     assert again.consultation.id != first.consultation.id
 
 
+def test_a_booking_whose_first_drawn_reference_is_held_gets_another(session, one_clinician, now, monkeypatch):
+    """The reference is looked up with the holder's lock; one held already is drawn again (rarely: one
+    in 2**34). Only the draw is fixed here, to a held reference and then a free one."""
+    from clinic.scheduling import tokens
+
+    svc, doc = one_clinician
+    held = factories.booking(session, svc, MONDAY_10, now=now, clinician_id=doc.id).consultation.reference
+    draws = iter([held, "ZZZ-ZZZZ"])
+    monkeypatch.setattr(tokens, "new_reference", lambda: next(draws))
+
+    booked = factories.booking(session, svc, MONDAY_10 + timedelta(hours=1), now=now, clinician_id=doc.id)
+
+    assert booked.consultation.reference == "ZZZ-ZZZZ"
+    assert next(draws, None) is None  # both drawn: the held one was seen and refused
+
+
 @postgres_only
 def test_the_exclusion_constraint_refuses_overlaps_written_past_the_service(session, one_clinician, now):
     svc, doc = one_clinician
