@@ -1,8 +1,10 @@
 """Free times laid out for a patient: grouped by day in their own zone, a few days per page."""
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -79,6 +81,7 @@ def zone_on(tz: ZoneInfo, day: date) -> str:
     return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
 
 
+@lru_cache(maxsize=1024)  # a page labels each of its days
 def day_label(day: date) -> str:
     """A day as a heading over its times, e.g. Monday 9 March."""
     return f"{day:%A} {day.day} {day:%B}"
@@ -97,12 +100,59 @@ def group_by_day(
     Starts before `changeable_from` (see lifecycle.first_changeable_start) are marked unchangeable.
     """
     times: dict[date, list[TimeChoice]] = {day: [] for day in days}
-    for start in starts:
-        local = start.astimezone(tz)
-        changeable = changeable_from is None or start >= changeable_from
-        choice = TimeChoice(form_value(start), clock_time(local, twelve_hour), changeable)
-        times.setdefault(local.date(), []).append(choice)
+    seconds = list(map(datetime.timestamp, starts))
+    cut = changeable_from.timestamp() if changeable_from else float("-inf")
+    first = 0
+    while first < len(seconds):
+        offset, local_day, run_end = _offset_run(seconds[first], tz)
+        end = bisect_left(seconds, run_end, first + 1)
+        run = tuple(seconds[first:end])
+        times.setdefault(local_day, []).extend(_labelled(run, offset, bisect_left(run, cut), twelve_hour))
+        first = end
     return [Day(day, day_label(day), choices) for day, choices in sorted(times.items())]
+
+
+def _offset_run(seconds: float, tz: ZoneInfo) -> tuple[int, date, float]:
+    """The zone's offset in minutes at the instant `seconds`, its local day there, and the instant until
+    which both hold: the day's end, or `seconds` itself on a day the clocks change."""
+    local = datetime.fromtimestamp(seconds, tz)
+    steady_offset, day_end = _local_day(tz, local.date())
+    if steady_offset is None:
+        return int(local.utcoffset().total_seconds()) // 60, local.date(), seconds
+    return steady_offset, local.date(), day_end
+
+
+@lru_cache(maxsize=1024)
+def _local_day(tz: ZoneInfo, day: date) -> tuple[int | None, float]:
+    """The zone's offset in minutes all through `day`, None if the clocks change that day; and its end."""
+    day_start, day_end = day_bounds(day, tz)
+    first, last = (instant.astimezone(tz).utcoffset() for instant in (day_start, day_end - _SECOND))
+    return int(first.total_seconds()) // 60 if first == last else None, day_end.timestamp()
+
+
+@lru_cache(maxsize=512)  # a run is a day's free times: patients looking at the same days share them
+def _labelled(
+    run: tuple[float, ...], offset: int, unchangeable: int, twelve_hour: bool
+) -> tuple[TimeChoice, ...]:
+    """The free times at `run` (sorted UTC seconds, over which the zone is `offset` minutes ahead), the
+    first `unchangeable` of them marked so."""
+    labels, choices = _CLOCK_LABELS[twelve_hour], []
+    for index, seconds in enumerate(run):
+        minute = int(seconds) // 60
+        utc_day = date.fromordinal(_EPOCH_ORDINAL + minute // 1440)
+        value = f"{utc_day.isoformat()}T{_UTC_MINUTES[minute % 1440]}"
+        choices.append(TimeChoice(value, labels[(minute + offset) % 1440], index >= unchangeable))
+    return tuple(choices)
+
+
+# The 1,440 minutes of a day as a form value ends (14:00Z) and as clocks read them (14:00, or 2:00 pm).
+_UTC_MINUTES = tuple(f"{hour:02d}:{minute:02d}Z" for hour in range(24) for minute in range(60))
+_CLOCK_LABELS = {
+    twelve: tuple(clock_time(time(hour, minute), twelve) for hour in range(24) for minute in range(60))
+    for twelve in (False, True)
+}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_SECOND = timedelta(seconds=1)
 
 
 def page(

@@ -67,6 +67,13 @@ def time_radios(
 ) -> Markup:
     """Free times (calendar.TimeChoice) as radios of a group named `name`, the `chosen` one checked; those
     that cannot be changed online carry `note`, explained at `note_id`."""
+    return _time_radios(name, tuple(times), chosen, tuple(errors), note, note_id)
+
+
+@lru_cache(maxsize=512)  # a day's times: patients looking at the same days are shown the same radios
+def _time_radios(
+    name: str, times: tuple[TimeChoice, ...], chosen: str, errors: tuple[str, ...], note: str, note_id: str
+) -> Markup:
     group = _Group(name, errors)
     plain, noted, note = group.described_by(), group.described_by(escape(note_id)), escape(note)
     drawn = []
