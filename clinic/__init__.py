@@ -9,6 +9,7 @@ import config as settings
 
 from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
+from .json_responses import JsonResponses
 from .models.connections import replace_closed_connections
 from .models.transactions import (
     configure_postgresql,
@@ -27,6 +28,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
     links.init_app(app)
     app.session_interface = SignedCookieSessions()
+    app.json = JsonResponses(app)
     name = config if isinstance(config, str) else settings.config_name()
     app.config.from_object(settings.configs[name])
     app.config.from_pyfile("config.py", silent=True)
