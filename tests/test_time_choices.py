@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinic.booking.calendar import Day, TimeChoice, day_label, group_by_day
+from clinic.booking.calendar import Day, TimeChoice, day_label, form_value, group_by_day
 from clinic.scheduling.timezones import clock_time
 
 # Hour changes each way in both hemispheres; Santiago's autumn change repeats the hour before midnight, so
@@ -73,3 +73,14 @@ def test_the_hour_santiago_repeats_before_midnight_stays_on_the_day_before():
 
     assert (saturday.date, [time.label for time in saturday.times]) == (date(2026, 4, 4), ["23:30", "23:30"])
     assert (sunday.date, [time.label for time in sunday.times]) == (date(2026, 4, 5), ["00:30"])
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 2),
+        max_value=datetime(9998, 12, 30),
+        timezones=st.sampled_from(ZONES).map(ZoneInfo),
+    )
+)
+def test_a_form_carries_any_instant_as_its_utc_minute(instant):
+    assert form_value(instant) == instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")

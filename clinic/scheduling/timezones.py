@@ -143,7 +143,7 @@ def uses_12_hour_clock(language_tag: str) -> bool:
 
 def clock_time(local: datetime, twelve_hour: bool) -> str:
     """A wall-clock time as read on a 24-hour clock (14:30) or a 12-hour one (2:30 pm)."""
-    # %-formatting costs a fifth of strftime, and less than f-string specs: the time step labels ~170 times.
+    # %-formatting costs a fifth of strftime, and less than f-string specs: the schedule labels two a row.
     if not twelve_hour:
         return "%02d:%02d" % (local.hour, local.minute)  # noqa: UP031
     return "%d:%02d %s" % (local.hour % 12 or 12, local.minute, "am" if local.hour < 12 else "pm")  # noqa: UP031
