@@ -3,7 +3,7 @@ radio, and `time_radios(...)`, a day of free times.
 
 Written in Python rather than as a Jinja macro because the time step draws one per free time (about 170
 on a page of a week): a macro call cost more than the rest of that page's template. A day's times are drawn
-in one call, the parts their radios share escaped once.
+in one call, the parts their radios share escaped once, and kept for the next page that shows the same day.
 """
 
 from collections.abc import Iterable, Sequence
@@ -79,11 +79,6 @@ def _time_radios(
     drawn = []
     for time in times:
         described_by, shown_note = (plain, "") if time.changeable else (noted, note)
-        value, label = escape(time.value), _escaped_label(time.label)
+        value, label = escape(time.value), escape(time.label)
         drawn.append(group.draw(value, label, time.value == chosen, described_by, shown_note))
     return Markup("".join(drawn))
-
-
-@lru_cache(maxsize=1024)  # bounded: the labels are clock times, e.g. 09:15 or 9:15 am (timezones.clock_time)
-def _escaped_label(label: str) -> Markup:
-    return escape(label)
