@@ -15,7 +15,7 @@ same PostgreSQL through psycopg alone a few times a second: the floor under ever
 its WAL to reach disk. And for each read page, its SQL alone: the SELECTs the page ran, replayed by the
 worker through a bare DB-API cursor, with no Flask and no Python of the page around them
 (bench/served.py): that page's floor under the database. And the same SELECTs replayed from a route of the
-app, on the request's own connection, through the hooks and headers every page goes through: that page's
+app, on the cursor a page's reads take, through the hooks and headers every page goes through: that page's
 floor under Clinic, all of the page but its own Python. Both outside any transaction, as a page's reads
 run. And a booking's statements, captured from book() on the same database and sent alone through psycopg
 by the load generator twice a second (bench/script_replay.py): the booking POST's floor under the database.

@@ -10,15 +10,15 @@ the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-
 app's own engine, the SELECT statements with the parameters that this worker's latest serving of that page
 ran, and answers as hello does: the page's database work with no Python around it, under which that page's
 latency cannot fall. The statements are heard at psycopg's cursors, so those a page runs past SQLAlchemy
-(clinic.models.driver), which no engine event hears, are among them. `/__bench/sql-in-app/<page>`
-replays the same statements from a route of Clinic's own app, on the request's own connection: the page
-with everything but its own Python, through the hooks, session and headers every page of Clinic goes
-through. Both send the statements outside any transaction, as a page's reads go
-(clinic.models.transactions.read_without_transaction). Until the worker has served the page both answer
-204, which the load bench leaves out. `/__bench/spin/<ms>` runs a loop of integer additions, pure Python
-touching nothing else, as many as `ms` milliseconds of this worker's CPU take when the core is busy
-(measured as the worker starts), then answers as hello does: how long that much CPU work takes a request
-on this host, whatever code does it. The product has none of these routes.
+(clinic.models.driver), which no engine event hears, are among them. `/__bench/sql-in-app/<page>` replays the
+same statements from a route of Clinic's own app, on the cursor a page's reads take
+(clinic.models.driver.read_cursor): the page with everything but its own Python, through the hooks, session
+and headers every page of Clinic goes through. Both send the statements outside any transaction, as a page's
+reads go (clinic.models.transactions.read_without_transaction). Until the worker has served the page both
+answer 204, which the load bench leaves out. `/__bench/spin/<ms>` runs a loop of integer additions, pure
+Python touching nothing else, as many as `ms` milliseconds of this worker's CPU take when the core is busy
+(measured as the worker starts), then answers as hello does: how long that much CPU work takes a request on
+this host, whatever code does it. The product has none of these routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
 own there: method, path (never the query string), wall and CPU seconds spent inside the worker's call of
 the app.
@@ -33,6 +33,7 @@ from flask import Flask, Response
 from sqlalchemy import event
 
 from clinic.extensions import db
+from clinic.models.driver import read_cursor
 from wsgi import app as clinic
 
 HELLO_PATH = "/__bench/hello"
@@ -90,15 +91,18 @@ class PageSql:
             self._connection = self._engine.raw_connection()
             if self._engine.dialect.name == "postgresql":
                 self._connection.driver_connection.autocommit = True  # as the page's reads run
-        _run(self._connection, statements)
+        cursor = self._connection.cursor()
+        _run(cursor, statements)
+        cursor.close()
         return _hello(start_response)
 
     def replay_in_app(self, page: str) -> Response:
-        """The page's statements on the request's connection, as the page's own reads run on it."""
+        """The page's statements on the cursor the page's own reads run on (models.driver.read_cursor)."""
         statements = self._statements.get("/" + page)
         if statements is None:
             return Response(status=204)
-        _run(db.session.connection().connection, statements)
+        with read_cursor(db.session) as cursor:
+            _run(cursor, statements)
         return Response(_HELLO, mimetype="text/plain")
 
     def heard(self, statement: str, parameters: object) -> None:
@@ -122,12 +126,10 @@ page_sql = PageSql()
 clinic.add_url_rule(f"{SQL_IN_APP_PATH}/<path:page>", "bench_sql_in_app", page_sql.replay_in_app)
 
 
-def _run(connection, statements: list[tuple[str, object]]) -> None:
-    cursor = connection.cursor()
+def _run(cursor, statements: list[tuple[str, object]]) -> None:
     for statement, parameters in statements:
         cursor.execute(statement, parameters)
         cursor.fetchall()
-    cursor.close()
 
 
 def _add_up(additions: int) -> int:

@@ -88,11 +88,18 @@ def statements_run(engine) -> Iterator[list[str]]:
     def record(_connection, _cursor, statement, *_rest) -> None:
         run.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with listening(engine, "before_cursor_execute", record):
         yield run
+
+
+@contextmanager
+def listening(target, name: str, listener) -> Iterator[None]:
+    """`listener` hears `target`'s SQLAlchemy event `name` in the block."""
+    event.listen(target, name, listener)
+    try:
+        yield
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(target, name, listener)
 
 
 def production_config(database_url: str, **settings) -> type:

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import pq
-from sqlalchemy import bindparam, event, insert, select, text, update
+from sqlalchemy import bindparam, delete, event, func, insert, literal_column, select, text, update
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.orm import Session
 
 from clinic.extensions import db
 from clinic.models import Department
@@ -21,7 +23,7 @@ from clinic.models.inserts import insert_loaded, insert_returning, insert_rows
 from clinic.models.transactions import begin_write, read_without_transaction, stop_reading
 
 from . import factories
-from .conftest import postgres_only, sqlite_only
+from .conftest import listening, postgres_only, sqlite_only
 from .factories import department as new_department
 from .test_api import booking_body, monday_after_next, wall
 from .test_unwritten_transactions import _departments
@@ -266,3 +268,130 @@ def test_sqlite_sessions_keep_their_transactions(session):
     assert session().in_transaction()
     assert not session.connection().get_execution_options().get("isolation_level")
     stop_reading(session)
+
+
+# The driver's reads (clinic.models.driver.read_cursor): a session that reads without a transaction and
+# holds no connection lends each statement a connection of the pool's, for that statement alone.
+_NAMES = select(Department.name).order_by(Department.name)
+_BACKEND = select(func.pg_backend_pid())
+
+
+def _names(session) -> list[str]:
+    return [name for (name,) in driver_rows(session, _NAMES, {})]
+
+
+@postgres_only
+def test_a_pages_reads_begin_nothing_on_the_session(client, session, clinic):
+    """Each read takes the pool's connection for its statement and gives it back: the session begins no
+    transaction for them (one it would have to roll back), and holds no connection between them."""
+    session.remove()
+    day = monday_after_next()
+    pages = [
+        ("/api/v1/slots", {"service": clinic, "tz": "Europe/London", "start": day, "end": day}),
+        ("/book/time", {"service": clinic, "clinician": "any", "time_zone": "Europe/London"}),
+    ]
+
+    begun: list[tuple] = []
+    with (
+        listening(Session, "after_begin", lambda *transaction: begun.append(transaction)),
+        wire(db.engine) as sent,
+    ):
+        for path, query in pages:
+            assert client.get(path, query_string=query).status_code == 200
+
+    assert begun == []
+    assert statements(sent, "SELECT") and statements(sent, *ENDS_OF_A_TRANSACTION) == []
+    assert db.engine.pool.checkedout() == 0
+
+
+def _rolled_back_write_on(session) -> int:
+    """A write in an ordinary transaction (none of read_without_transaction's options), rolled back: on a
+    connection left in autocommit it would have been stored at once. Its connection's backend."""
+    (backend,) = session.execute(_BACKEND).one()
+    session.execute(insert(Department).values(name="Rolled back"))
+    session.rollback()
+    return backend
+
+
+@postgres_only
+def test_a_connection_lent_for_reads_comes_back_out_of_autocommit(session):
+    """The pool hands the same connection to whoever asks next, whose statements must make one
+    transaction again."""
+    new_department(session, name="Kept")
+    session.commit()
+    session.remove()
+    read_without_transaction(session)
+    (reader,) = driver_rows(session, _BACKEND, {})[0]
+    stop_reading(session)
+
+    assert _rolled_back_write_on(session) == reader  # the pool's one connection, as the read left it
+    assert _names(session) == ["Kept"]
+    session.rollback()
+
+
+@postgres_only
+def test_a_failed_read_raises_as_sqlalchemy_does_and_spoils_no_connection(session):
+    read_without_transaction(session)
+    (reader,) = driver_rows(session, _BACKEND, {})[0]
+
+    with pytest.raises(DataError):
+        driver_rows(session, select(literal_column("1") / bindparam("zero")), {"zero": 0})
+
+    assert _names(session) == []
+    stop_reading(session)
+    assert _rolled_back_write_on(session) == reader
+    assert _names(session) == []
+    session.rollback()
+
+
+@postgres_only
+def test_a_connection_lost_under_a_read_is_not_lent_again(session):
+    read_without_transaction(session)
+    (pid,) = driver_rows(session, _BACKEND, {})[0]
+
+    with pytest.raises(OperationalError) as caught:
+        driver_rows(session, select(func.pg_terminate_backend(func.pg_backend_pid())), {})
+
+    assert caught.value.connection_invalidated
+    assert driver_rows(session, _BACKEND, {})[0][0] != pid
+    stop_reading(session)
+
+
+# What a request may do on a session that reads without a transaction, in any order.
+_STEPS = st.lists(
+    st.sampled_from(["read", "read through the ORM", "write and commit", "write and roll back"]),
+    max_size=8,
+)
+
+
+@postgres_only
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_STEPS)
+def test_reads_see_what_was_committed_and_a_write_its_own_rows(session, steps):
+    """Whichever connection serves a read, a read sees every committed write and nothing rolled back;
+    inside a write's transaction, the driver's read sees that transaction's own uncommitted row."""
+    session.execute(delete(Department))
+    session.commit()
+    session.remove()
+    read_without_transaction(session)
+    committed: list[str] = []
+
+    for n, step in enumerate(steps):
+        if step == "read":
+            assert _names(session) == sorted(committed)
+        elif step == "read through the ORM":
+            assert list(session.scalars(_NAMES)) == sorted(committed)
+        else:
+            begin_write(session)
+            name = f"Written {n}"
+            session.execute(insert(Department).values(name=name))
+            assert _names(session) == sorted([*committed, name])
+            if step == "write and commit":
+                session.commit()
+                committed.append(name)
+            else:
+                session.rollback()
+    stop_reading(session)
+
+    assert _names(session) == sorted(committed)
+    session.rollback()

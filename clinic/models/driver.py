@@ -6,6 +6,12 @@ the driver's 50–90, more than the database spends on it. The statement is stil
 once, and its column types still convert what goes in and comes out (their bind and result processors,
 and the columns' Python-side defaults of an INSERT); only the execution context and the Result around
 the cursor are left out. No ORM events and no engine events fire for these statements.
+
+A statement that only reads, from a session that reads without a transaction and holds no connection (a
+page's reads on PostgreSQL: transactions.read_without_transaction), runs on a connection taken from the
+engine's pool for that statement alone (`read_cursor`). The session would otherwise begin a transaction
+object, take a connection and switch it to autocommit, then roll back, reset and return it: about 80 µs
+of CPU a request, against 15 µs a statement for the pool's connection alone.
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -17,7 +23,7 @@ from typing import Any
 from sqlalchemy import ClauseElement, Insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 # The execution option marking a session's connection that reads without a transaction (see
 # transactions.read_without_transaction): a write on it would commit on its own.
@@ -39,7 +45,7 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
         return [tuple(row) for row in result] if result.returns_rows else []
     if prepared.writes:
         refuse_unbegun_write(session.connection())
-    with driver_cursor(session) as cursor:
+    with driver_cursor(session) if prepared.writes else read_cursor(session) as cursor:
         cursor.execute(prepared.sql, prepared.bound(parameters))
         return _fetched(prepared, cursor)
 
@@ -71,9 +77,10 @@ def driver_batch(session: Session, *statements: Statement) -> list[list[tuple]]:
     prepared = [_prepared(s, dialect, _keys(s, parameters), many=False) for s, parameters in statements]
     if len(statements) == 1 or dialect.driver != "psycopg" or None in prepared:
         return [driver_rows(session, statement, parameters) for statement, parameters in statements]
-    if any(p.writes for p in prepared):
+    writes = any(p.writes for p in prepared)
+    if writes:
         refuse_unbegun_write(session.connection())
-    with driver_cursor(session) as cursor:
+    with driver_cursor(session) if writes else read_cursor(session) as cursor:
         pipelined = cursor.connection
         cursors = [cursor, *(pipelined.cursor() for _ in prepared[1:])]
         try:
@@ -110,22 +117,71 @@ def driver_cursor(session: Session) -> Iterator[Any]:
     OperationalError), so that a caller catches one family of errors whichever path ran the statement.
     """
     connection = session.connection()
-    cursor = connection.connection.cursor()
+    with _cursor(connection.connection, connection.dialect, connection.invalidate) as cursor:
+        yield cursor
+
+
+@contextmanager
+def read_cursor(session: Session) -> Iterator[Any]:
+    """A DB-API cursor for statements that only read, closed after the block: the session's own (see
+    `driver_cursor`), unless the session reads without a transaction and holds no connection. Then a
+    connection of the pool's, in autocommit for the block and handed back as the pool gave it: no
+    transaction object, no BEGIN and no ROLLBACK, and nothing the session would have to end.
+
+    The same rows either way: outside a transaction each statement sees what was committed before it
+    began, on any connection. A session in a transaction (a write's, or one a read through the ORM
+    began) keeps its statements on its own connection, which sees its uncommitted writes and holds
+    its locks; and a request never holds a second connection for its reads."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.execution_options.get(READING) or session.get_transaction() is not None:
+        with driver_cursor(session) as cursor:
+            yield cursor
+        return
+    engine = session.get_bind()
+    pooled = engine.raw_connection()  # the pool's checkout replaces a connection PostgreSQL closed
+    pooled.driver_connection.autocommit = True
+    try:
+        with _cursor(pooled, engine.dialect, pooled.invalidate) as cursor:
+            yield cursor
+    finally:
+        _return_to_pool(pooled)
+
+
+@contextmanager
+def _cursor(connection: Any, dialect: Dialect, invalidate: Callable[[BaseException], None]) -> Iterator[Any]:
+    """A cursor of the pool's `connection`, closed after the block, which the driver's errors leave as
+    SQLAlchemy's (`_as_sqlalchemy_raises`); `invalidate` discards the connection if one lost it."""
+    cursor = connection.cursor()
     try:
         yield cursor
-    except connection.dialect.loaded_dbapi.Error as error:
-        raise _as_sqlalchemy_raises(connection, cursor, error) from error
+    except dialect.loaded_dbapi.Error as error:
+        raise _as_sqlalchemy_raises(dialect, invalidate, cursor, error) from error
     finally:
         cursor.close()
 
 
-def _as_sqlalchemy_raises(connection: Connection, cursor: Any, error: Exception) -> BaseException:
+def _return_to_pool(pooled: Any) -> None:
+    """Back to the pool out of autocommit, as it hands connections out: whoever takes it next expects its
+    first statement to begin a transaction. One that cannot be set back is invalidated instead."""
+    if pooled.dbapi_connection is None:
+        return  # invalidated, which gave it back to the pool
+    try:
+        pooled.driver_connection.autocommit = False
+    except Exception as error:  # whatever went wrong, the connection must not be reused
+        pooled.invalidate(error)
+        return
+    pooled.close()
+
+
+def _as_sqlalchemy_raises(
+    dialect: Dialect, invalidate: Callable[[BaseException], None], cursor: Any, error: Exception
+) -> BaseException:
     """`error` wrapped as SQLAlchemy's execution wraps it, without the statement's parameters (patients'
     details); a connection it lost is invalidated, as there, so the pool does not hand it out again."""
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    lost = dialect.is_disconnect(error, cursor.connection, cursor)
     if lost:
-        connection.invalidate(error)
+        invalidate(error)
     return DBAPIError.instance(
         None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
     )
