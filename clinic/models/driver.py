@@ -140,8 +140,8 @@ def read_cursor(session: Session) -> Iterator[Any]:
         return
     engine = session.get_bind()
     pooled = engine.raw_connection()  # the pool's checkout replaces a connection PostgreSQL closed
-    pooled.driver_connection.autocommit = True
     try:
+        pooled.driver_connection.autocommit = True
         with _cursor(pooled, engine.dialect, pooled.invalidate) as cursor:
             yield cursor
     finally:
