@@ -15,7 +15,7 @@ of CPU a request, against 15 µs a statement for the pool's connection alone.
 """
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -43,9 +43,7 @@ def driver_rows(session: Session, statement: ClauseElement, parameters: Mapping[
     if prepared is None:
         result = session.connection().execute(statement, parameters)
         return [tuple(row) for row in result] if result.returns_rows else []
-    if prepared.writes:
-        refuse_unbegun_write(session.connection())
-    with driver_cursor(session) if prepared.writes else read_cursor(session) as cursor:
+    with _cursor_to(session, writes=prepared.writes) as cursor:
         cursor.execute(prepared.sql, prepared.bound(parameters))
         return _fetched(prepared, cursor)
 
@@ -77,10 +75,7 @@ def driver_batch(session: Session, *statements: Statement) -> list[list[tuple]]:
     prepared = [_prepared(s, dialect, _keys(s, parameters), many=False) for s, parameters in statements]
     if len(statements) == 1 or dialect.driver != "psycopg" or None in prepared:
         return [driver_rows(session, statement, parameters) for statement, parameters in statements]
-    writes = any(p.writes for p in prepared)
-    if writes:
-        refuse_unbegun_write(session.connection())
-    with driver_cursor(session) if writes else read_cursor(session) as cursor:
+    with _cursor_to(session, writes=any(p.writes for p in prepared)) as cursor:
         pipelined = cursor.connection
         cursors = [cursor, *(pipelined.cursor() for _ in prepared[1:])]
         try:
@@ -99,6 +94,15 @@ def _fetched(prepared: "_Prepared", cursor: Any) -> list[tuple]:
     result = getattr(cursor, "pgresult", None)
     returns_rows = result.nfields > 0 if result is not None else bool(cursor.description)
     return prepared.rows(cursor.fetchall()) if returns_rows else []
+
+
+def _cursor_to(session: Session, *, writes: bool) -> AbstractContextManager[Any]:
+    """The cursor for statements that write (the session's transaction's, refused on a session that
+    reads without one) or only read (`read_cursor`)."""
+    if writes:
+        refuse_unbegun_write(session.connection())
+        return driver_cursor(session)
+    return read_cursor(session)
 
 
 def refuse_unbegun_write(connection: Connection) -> None:
