@@ -26,9 +26,11 @@ class Patient:
 
 
 def new_patient(name: str) -> Patient:
-    """A patient with an address of their own: each may hold only a few bookings at once."""
-    first = name.split()[0].lower()
-    return Patient(name=name, email=f"{first}.{next(_numbers)}@example.org")
+    """A patient with an address of their own (each may hold only a few bookings at once), as long as many
+    real ones and with no hyphen to break at: the pages must wrap it at a phone's width, not scroll
+    sideways."""
+    first, *_, last = name.lower().split()
+    return Patient(name=name, email=f"{first}.{last}.{next(_numbers)}@patientsofstexample.example.org")
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,18 @@ def show_times_in(page: Page, time_zone: str) -> None:
 
 
 def enter_details(page: Page, patient: Patient) -> None:
+    fill_details(page, patient)
+    page.get_by_role("button", name="Continue").click()
+
+
+def fill_details(page: Page, patient: Patient) -> None:
+    """The patient's details and consent, as the booking and the waitlist forms ask for them."""
     page.get_by_label("Full name", exact=True).fill(patient.name)
     page.get_by_label("E-mail address", exact=True).fill(patient.email)
     page.get_by_label("Phone number").fill(patient.phone)
     for part, value in zip(("Day", "Month", "Year"), patient.birth_date, strict=True):
         page.get_by_label(part, exact=True).fill(value)
     page.get_by_label("I agree").check()
-    page.get_by_role("button", name="Continue").click()
 
 
 def summary_value(page: Page, term: str) -> str:
@@ -119,13 +126,22 @@ def open_manage_link(page: Page, link: str, *, paste: bool = False) -> None:
     page.get_by_role("heading", name=re.compile(r"^Your booking ")).wait_for()
 
 
-def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: str) -> EmailMessage:
-    """The mail to `to` whose subject holds `subject_contains` and whose invite has METHOD:`method`."""
+def cancel(page: Page, link: str, *, paste: bool = False) -> None:
+    """Cancel the booking from the mail's `link`, as its patient does."""
+    open_manage_link(page, link, paste=paste)
+    page.get_by_role("link", name="Cancel this consultation").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    page.get_by_role("heading", name="This consultation is cancelled").wait_for()
+
+
+def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: str | None) -> EmailMessage:
+    """The mail to `to` whose subject holds `subject_contains` and whose invite has METHOD:`method`
+    (None: a mail that carries no invite, such as a waitlist offer)."""
 
     def wanted(message: EmailMessage) -> bool:
         if to not in (message["To"] or "") or subject_contains not in (message["Subject"] or ""):
             return False
-        return invite(message).get("METHOD") == method
+        return method is None or invite(message).get("METHOD") == method
 
     return mail.wait_for(wanted, timeout=60)  # the worker is another process, on a busy machine
 

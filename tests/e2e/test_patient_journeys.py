@@ -7,7 +7,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from .conftest import ON_CALL_SERVICE, screenshot
-from .patient import book, invite, mail_text, new_patient, open_manage_link, summary_value, wait_for_mail
+from .patient import (
+    book,
+    cancel,
+    invite,
+    mail_text,
+    new_patient,
+    open_manage_link,
+    summary_value,
+    wait_for_mail,
+)
 
 NEW_YORK = "America/New_York"
 BOOKED = "is booked"
@@ -68,11 +77,8 @@ def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app,
     assert event.decoded("DTSTART") == _instant(new_start)
     screenshot(browser, f"patient-rescheduled-{'js' if javascript else 'no-js'}")
 
-    open_manage_link(browser, link, paste=not javascript)
-    browser.get_by_role("link", name="Cancel this consultation").click()
-    browser.get_by_role("button", name="Yes, cancel it").click()
+    cancel(browser, link, paste=not javascript)
 
-    browser.get_by_role("heading", name="This consultation is cancelled").wait_for()
     screenshot(browser, f"patient-cancelled-{'js' if javascript else 'no-js'}")
     cancelled = wait_for_mail(live_app.mail, patient.email, "is cancelled", "CANCEL")
     event = invite(cancelled).walk("VEVENT")[0]
