@@ -31,13 +31,17 @@ from .conftest import (
     DEMO_PASSWORD,
     LOGINS,
     MIDDAY_ZONE,
+    WALK_IN_SLUG,
     sign_in,
 )
 from .patient import (
     CHANGEABLE_TIME,
     book,
+    cancel,
     enter_details,
+    fill_details,
     first_soon_time,
+    mail_text,
     new_patient,
     open_manage_link,
     wait_for_mail,
@@ -104,6 +108,21 @@ def _follow(name: str) -> Callable[[Page], object]:
     return lambda page: page.get_by_role("link", name=name, exact=True).click()
 
 
+def _go(address: str) -> Callable[[Page], object]:
+    return lambda page: page.goto(address)
+
+
+def _shows(act: Callable[[Page], object], heading: str) -> Callable[[Page], object]:
+    """`act`, then wait for the page to show `heading`: a link's page once its script has sent the token
+    after "#", or the page a form's answer leads to."""
+
+    def act_and_wait(page: Page) -> None:
+        act(page)
+        page.get_by_role("heading", name=heading).wait_for()
+
+    return act_and_wait
+
+
 def _find_zone(search: str) -> Callable[[Page], object]:
     def find(page: Page) -> None:
         page.get_by_label("Not in the list? Find your time zone").fill(search)
@@ -137,7 +156,7 @@ def test_the_booking_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, pa
     patient = new_patient("Edith Example")
     tour = Tour(page, {})
 
-    tour.step("choose a service", lambda page: page.goto("/book"))
+    tour.step("choose a service", _go("/book"))
     tour.step("choose a service: none chosen", _press("Continue"))
     tour.step("choose a clinician", _choose(AUDIT_CONSULTATION))
     tour.step("choose a time", _press("Continue"))
@@ -148,11 +167,11 @@ def test_the_booking_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, pa
     tour.step("your details: all missing", _press("Continue"))
     tour.step("check your booking", lambda page: enter_details(page, patient))
     tour.step("booked", _press("Confirm booking"))
-    tour.step("privacy notice", lambda page: page.goto("/privacy"))
-    tour.step("page not found", lambda page: page.goto("/no-such-page"))
+    tour.step("privacy notice", _go("/privacy"))
+    tour.step("page not found", _go("/no-such-page"))
     tour.step("join the waitlist", _open_the_waitlist)
     tour.step("join the waitlist: all missing", _press("Join the waitlist"))
-    tour.step("walk-in queue", lambda page: page.goto("/walk-in/mental-health"))  # the demo's, open all day
+    tour.step("walk-in queue", _go("/walk-in/mental-health"))  # the demo's, open all day
     tour.step("walk-in queue: all missing", _press("Join the queue"))
 
     assert tour.problems == {}
@@ -163,12 +182,12 @@ def test_the_booking_link_pages_pass_axe_aaa_contrast_targets_and_reflow(live_ap
     without_js = Tour(refuse_scripts(new_page()), {})
     tour = Tour(new_page(), {})
 
-    without_js.step("open your booking: the link's form", lambda page: page.goto(booked.manage_url))
+    without_js.step("open your booking: the link's form", _go(booked.manage_url))
     without_js.step("open your booking: nothing pasted", _press("Open my booking"))
     tour.step("your booking", lambda page: open_manage_link(page, booked.manage_url))
     tour.step("choose another time", _follow("Choose another time"))
     tour.step("choose another time: none chosen", _press("Move my consultation to this time"))
-    tour.step("cancel", lambda page: page.goto(booked.manage_url.split("#")[0] + "/cancel"))
+    tour.step("cancel", _go(booked.manage_url.split("#")[0] + "/cancel"))
     tour.step("cancelled", _press("Yes, cancel it"))
 
     assert without_js.problems | tour.problems == {}
@@ -195,7 +214,7 @@ def test_the_waiting_rooms_pass_axe_aaa_contrast_targets_and_reflow(live_app, ne
 
     tour.step("waiting room", lambda page: open_manage_link(page, manage_url))
     tour.step("waiting room: checked in", _press("I'm here"))
-    tour.step("too late to change online", lambda page: page.goto(manage_url.split("#")[0] + "/cancel"))
+    tour.step("too late to change online", _go(manage_url.split("#")[0] + "/cancel"))
     tour.step("companion's waiting room", lambda page: open_companion_link(page, companion_url))
 
     assert tour.problems == {}
@@ -205,6 +224,105 @@ def open_companion_link(page: Page, link: str) -> None:
     """The companion's room from their invitation's link, once its script has sent the link's token."""
     page.goto(link)
     page.get_by_role("heading", name="The waiting room is open").wait_for()
+
+
+def test_the_waitlist_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
+    """Joining, the entry's link, a freed time offered from it, and leaving."""
+    clinician = AUDIT_CLINICIANS[3]
+    freed = book(new_page(), new_patient("Nora Example"), service=AUDIT_CONSULTATION, clinician=clinician)
+    waiting = new_patient("Wendy Example")
+    tour = Tour(new_page(), {})
+
+    def join(page: Page) -> None:
+        _open_the_waitlist(page)
+        day = _local_day(freed.start, page.locator("input[name=time_zone]").get_attribute("value"))
+        page.get_by_label(clinician, exact=True).check()
+        page.get_by_label("From", exact=True).fill(day)
+        page.get_by_label("Until", exact=True).fill(day)
+        fill_details(page, waiting)
+        _press("Join the waitlist")(page)
+
+    tour.step("joined the waitlist", join)
+    entry_link = tour.page.locator(".manage-link a").inner_text()
+    tour.step("your place on the waitlist", _shows(_go(entry_link), WAITLIST_PLACE))
+    cancel(new_page(), freed.manage_url)  # the worker offers the freed time to the waitlist
+    offer = wait_for_mail(live_app.mail, waiting.email, "A video consultation time is free for you", None)
+    offer_link = re.search(r"http\S+/o/\S+", mail_text(offer)).group()
+    tour.step("a time offered from the waitlist", _shows(_go(offer_link), "A time is free for you"))
+    tour.step("your place on the waitlist: left", lambda page: _leave_the_waitlist(page, entry_link))
+
+    assert tour.problems == {}
+
+
+def _local_day(start: str, time_zone: str) -> str:
+    """The day of `start` (a form's instant in UTC, "2026-12-03T08:00Z") in `time_zone`, as ISO."""
+    instant = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return instant.astimezone(ZoneInfo(time_zone)).date().isoformat()
+
+
+WAITLIST_PLACE = "Your place on the waitlist"
+
+
+def _leave_the_waitlist(page: Page, link: str) -> None:
+    _shows(_go(link), WAITLIST_PLACE)(page)
+    _press("Leave the waitlist")(page)
+    page.get_by_role("heading", name="You have left the waitlist").wait_for()
+
+
+def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
+    """A caller's place in the queue, the question before leaving it, and the page once left: the caller
+    leaves, so the queue is as empty afterwards as before (test_walk_in.py counts on being first)."""
+    tour = Tour(new_page(), {})
+
+    def join(page: Page) -> None:
+        page.goto(f"/walk-in/{WALK_IN_SLUG}")
+        page.get_by_label("Your name").fill("Rose Example")
+        page.get_by_label("Your e-mail address or phone number").fill("rose.walk-in@example.org")
+        page.get_by_label("I agree that the hospital may use these details").check()
+        _press("Join the queue")(page)
+        page.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue")).wait_for()
+
+    tour.step("walk-in: your place in the queue", join)
+    tour.step("walk-in: leave the queue?", _shows(_follow("Leave the queue"), "Leave the queue?"))
+    tour.step("walk-in: left the queue", _press("Yes, leave the queue"))
+
+    assert tour.page.get_by_role("link", name="Join the queue again").is_visible()
+    assert tour.problems == {}
+
+
+ALREADY_BOOKED = "You already have a booking at that time"
+
+
+def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
+    """A second booking at the time the patient already holds, the link mailed again instead, and the
+    waiting room's refusal to let them join before it opens."""
+    patient = new_patient("Vera Example")
+    tour = Tour(new_page(), {})
+
+    def book_at(page: Page, start: str | None) -> str:
+        """Book the first available clinician at `start`, or at the last time that can be changed online
+        on the first page of times (where the other tests' bookings leave every clinician free)."""
+        page.goto("/book")
+        _choose(AUDIT_CONSULTATION)(page)
+        _choose("First available")(page)
+        times = page.locator(f"input[name=start][value='{start}']" if start else CHANGEABLE_TIME)
+        choice = times.first if start else times.last
+        chosen = choice.get_attribute("value")
+        choice.check()
+        _press("Continue")(page)
+        enter_details(page, patient)
+        _press("Confirm booking")(page)
+        return chosen
+
+    held = book_at(tour.page, None)
+    tour.page.get_by_role("heading", name="Your consultation is booked").wait_for()
+    manage_url = tour.page.locator(".manage-link a").inner_text()
+    tour.step("already booked at that time", _shows(lambda page: book_at(page, held), ALREADY_BOOKED))
+    tour.step("the link mailed again", _shows(_press("E-mail me the link again"), "Check your e-mail"))
+    tour.step("waiting room not open yet", _go(manage_url.split("#")[0] + "/join"))
+
+    assert tour.page.get_by_role("link", name="Back to the waiting room").is_visible()
+    assert tour.problems == {}
 
 
 @dataclass(frozen=True)
@@ -236,10 +354,15 @@ AUDITED_PATIENT = "Olive Example"  # the audit consultation's, whose note is sig
 NOTE_PLAN = "Refer to occupational therapy."
 CONSULTATION = f"main a[href^='/schedule/consultations/']:has-text('{AUDITED_PATIENT}')"
 NOTES = "main a[href$='/notes']"
+PRINT = "main a[href$='/print']"
 DETAIL = "main table a[href^='{}/']"
 CLINICIAN, RECEPTION = "audit clinician", "audit receptionist"
 WEEK = "/schedule/week?date={day}"
 MOVE, LETTER = "text=Move to another time", "text=Print a confirmation letter"
+# A staff member's one-time password link, made by an admin (it changes nothing until it is used).
+PASSWORD_LINK_MADE = StaffPage(
+    "admin", "/admin/staff", follow=(DETAIL.format("/admin/staff"),), press="Make a password link"
+)
 STAFF_PAGES = [
     StaffPage("", "/login"),
     StaffPage("", "/login", press="Sign in"),
@@ -247,6 +370,7 @@ STAFF_PAGES = [
     StaffPage(CLINICIAN, WEEK, shows=AUDITED_PATIENT),
     StaffPage(CLINICIAN, WEEK, follow=(CONSULTATION,), shows=AUDITED_PATIENT),
     StaffPage(CLINICIAN, "{consultation}", follow=(NOTES,), shows=NOTE_PLAN),
+    StaffPage(CLINICIAN, "{consultation}", follow=(NOTES, PRINT), shows=NOTE_PLAN),
     StaffPage(CLINICIAN, "{consultation}", follow=(MOVE,), shows=AUDITED_PATIENT),
     StaffPage(CLINICIAN, "{consultation}", follow=(LETTER,), shows=AUDITED_PATIENT),
     StaffPage(CLINICIAN, "/schedule/hours"),
@@ -262,6 +386,7 @@ STAFF_PAGES = [
     StaffPage("admin", "/admin/outbox"),
     StaffPage("admin", "/admin/staff"),
     StaffPage("admin", "/admin/staff", follow=(DETAIL.format("/admin/staff"),)),
+    PASSWORD_LINK_MADE,
     StaffPage("admin", "/admin/staff/new"),
     StaffPage("admin", "/admin/staff/new", press="Add the account"),
     StaffPage("admin", "/admin/departments"),
@@ -354,4 +479,17 @@ def test_the_second_factor_page_passes_axe(new_page, signed_in, press):
     page.wait_for_url("**/login/code")
     StaffPage("", "/login/code", press=press).open(page, {})
 
+    assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
+
+
+@pytest.mark.parametrize("press", ["", "Set the password"], ids=["link", "password-missing"])
+def test_the_password_link_page_passes_axe(new_page, signed_in, press):
+    """The page a staff member opens from the one-time link an admin gave them, signed in as nobody."""
+    admin = signed_in("admin")
+    PASSWORD_LINK_MADE.open(admin, {})
+    link = admin.locator(".one-time-link code").inner_text()
+    page = new_page(viewport=DESKTOP)
+    StaffPage("", link, press=press).open(page, {})
+
+    assert page.get_by_role("heading", name="Choose your password").is_visible()
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
