@@ -427,10 +427,17 @@ def sign_in(page: "Page", role: str) -> None:
 
 
 def _set_up_second_factor(page: "Page", email: str) -> None:
+    confirm_second_factor(page, email)
+    page.get_by_role("link", name="I have kept my recovery codes: continue").click()
+
+
+def confirm_second_factor(page: "Page", email: str) -> None:
+    """On the page that sets up the second factor: scan its key (kept for `email`'s later sign-ins) and
+    confirm with a code, which leads to the recovery codes."""
     _second_factors[email] = pyotp.TOTP(page.locator("#totp-key").inner_text())
     page.get_by_label("Code").fill(_next_code(email))
     page.get_by_role("button", name="Confirm").click()
-    page.get_by_role("link", name="I have kept my recovery codes: continue").click()
+    page.get_by_role("heading", name="Two-step sign-in is set up").wait_for()
 
 
 def _next_code(email: str) -> str:

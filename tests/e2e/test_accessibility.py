@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page
 
+from clinic.extensions import db
+from tests.conftest import build_app
+
 from .accessibility import (
     NARROWEST_PX,
     PHONE_PX,
@@ -32,6 +35,7 @@ from .conftest import (
     LOGINS,
     MIDDAY_ZONE,
     WALK_IN_SLUG,
+    confirm_second_factor,
     sign_in,
 )
 from .patient import (
@@ -325,6 +329,33 @@ def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_pag
     assert tour.problems == {}
 
 
+def test_the_rate_limited_page_passes_axe_aaa_contrast_targets_and_reflow(live_app, new_page, tmp_path):
+    """What a patient who asked too often reads. The live app runs with the limits off (every test comes
+    from 127.0.0.1), so the same app in this process writes the page, on the live app's database with
+    the free times' limit at one a minute; the browser gets it at the live app's address, where its style
+    sheet and scripts load from."""
+    app = build_app(
+        live_app.database_url, str(tmp_path), RATELIMIT_ENABLED=True, RATELIMIT_SLOT_SEARCH="1 per minute"
+    )
+    with app.app_context():
+        client = app.test_client()
+        client.get("/book/time")
+        refused = client.get("/book/time")
+        db.engine.dispose()
+    assert refused.status_code == 429
+    page = new_page()
+    page.route(
+        f"{live_app.url}/book/time",
+        lambda route: route.fulfill(status=429, content_type=refused.content_type, body=refused.get_data()),
+    )
+    tour = Tour(page, {})
+
+    tour.step("too many requests", _go("/book/time"))
+
+    assert page.get_by_role("heading", name="If you would rather not wait").is_visible()  # and whom to call
+    assert tour.problems == {}
+
+
 @dataclass(frozen=True)
 class StaffPage:
     """A staff page: who opens it ("" for anyone), where ("{consultation}" is the audit consultation's
@@ -492,4 +523,14 @@ def test_the_password_link_page_passes_axe(new_page, signed_in, press):
     StaffPage("", link, press=press).open(page, {})
 
     assert page.get_by_role("heading", name="Choose your password").is_visible()
+    assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
+
+
+def test_the_recovery_codes_page_passes_axe(signed_in):
+    """Shown once, when a staff member sets up their second factor: the receptionist, who needs none, sets
+    one up from their account (their later sign-ins answer it: see conftest.sign_in)."""
+    page = signed_in(RECEPTION)
+    page.goto("/account/two-factor")
+    confirm_second_factor(page, LOGINS[RECEPTION])
+
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
