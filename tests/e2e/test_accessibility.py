@@ -2,8 +2,9 @@
 also at AAA contrast, with 44 px tap targets and no sideways scrolling at 320 px; staff tables scroll
 inside a focusable region of their own at 390 px.
 
-A patient page is reached by a step of the patient's tour (one line each, below), a staff page by a
-line of STAFF_PAGES: adding a page to the audit is adding a line."""
+A patient page is reached by a step of a patient's tour (one line each, below), a staff page by a
+line of STAFF_PAGES: adding a page to the audit is adding a line. A page that takes more than links and
+a button to reach (a second factor's code, a one-time link, a limit reached) has a test of its own."""
 
 import re
 from collections.abc import Callable, Iterator
