@@ -7,12 +7,13 @@ For each page of bench/load.py: the CPU per request, the share of it spent in ea
 (the slot engine, the booking transaction, template rendering, the rest), and the functions that cost
 most. Shares are of cProfile's own total, so they are proportions, not timings to quote.
 
-Before the profile, each page's CPU per request back to back, and after `--away` seconds of a busy loop
-before each request: a gunicorn worker under the load run serves a page after a pause, and the same page
-then costs far more (bench/idle_worker.py). The loop keeps the core awake, and the page costs nearly as
-much more as after a sleep of the same length (5.3-5.5 against 5.9 ms for /book/time, 3.1 back to back, on
-2026-12-04): not the core's sleep states, then, but caches gone cold, which a page pays for by how much
-code and data it touches. The medians, with one JSON line per page (`--away 0` leaves this out).
+After the profile, each page's CPU per request back to back, after `--away` seconds of a busy loop
+before each request, and after as long asleep: a gunicorn worker under the load run serves a page after a
+pause, and the same page then costs far more (bench/idle_worker.py). The loop keeps the core awake, and
+the page costs most of what it costs after the sleep (5.3-5.5 against 5.9 ms for /book/time, 3.1 back to
+back, on 2026-12-04): mostly caches gone cold, which a page pays for by how much code and data it touches,
+and the rest the core's own sleep. The medians, with one JSON line per page and pause (`--away 0` leaves
+this out).
 """
 
 import argparse
@@ -149,18 +150,26 @@ def _profile(name: str, request: Callable[[], int], count: int, top: int) -> Non
 
 
 def _after_away(name: str, request: Callable[[], int], count: int, away: float) -> None:
-    """Median CPU per request back to back and after `away` seconds of a busy loop, runs interleaved."""
-    runs: dict[float, list[float]] = {0.0: [], away: []}
+    """Median CPU per request back to back, after `away` seconds of a busy loop and after as long asleep,
+    runs interleaved."""
+    pauses = {
+        "back to back": lambda: None,
+        f"{away:g} s of a busy loop": lambda: _busy(away),
+        f"{away:g} s asleep": lambda: clock.sleep(away),
+    }
+    runs: dict[str, list[float]] = {pause: [] for pause in pauses}
     for _ in range(count):
         for pause, cpu in runs.items():
-            _busy(pause)
+            pauses[pause]()
             started = clock.process_time()
             request()
             cpu.append(clock.process_time() - started)
-    hot, cold = (statistics.median(runs[pause]) * 1000 for pause in (0.0, away))
-    print(f"  CPU per request, median: {hot:.2f} ms back to back", end="")
-    print(f", {cold:.2f} ms after {away:g} s away ({cold / hot:.2f}×)")
-    emit("page_profile", f"{name} CPU per request after {away:g} s of a busy loop", cold, hot, "ms", None)
+    hot, *after = (statistics.median(cpu) * 1000 for cpu in runs.values())
+    paused = list(zip(list(pauses)[1:], after, strict=True))
+    line = "".join(f", {cold:.2f} ms after {pause} ({cold / hot:.2f}×)" for pause, cold in paused)
+    print(f"  CPU per request, median: {hot:.2f} ms back to back{line}")
+    for pause, cold in paused:
+        emit("page_profile", f"{name} CPU per request after {pause}", cold, hot, "ms", None)
 
 
 def _busy(seconds: float) -> None:
