@@ -54,6 +54,8 @@ from .patient import (
 
 DESKTOP = {"width": 1280, "height": 900}
 HOSPITAL_ZONE = ZoneInfo("Europe/London")  # DEFAULT_TIME_ZONE: a department's schedule is in it
+WAITLIST_PLACE = "Your place on the waitlist"
+ALREADY_BOOKED = "You already have a booking at that time"
 
 
 def patient_page_problems(page: Page) -> dict[str, object]:
@@ -265,9 +267,6 @@ def _local_day(start: str, time_zone: str) -> str:
     return instant.astimezone(ZoneInfo(time_zone)).date().isoformat()
 
 
-WAITLIST_PLACE = "Your place on the waitlist"
-
-
 def _leave_the_waitlist(page: Page, link: str) -> None:
     _shows(_go(link), WAITLIST_PLACE)(page)
     _press("Leave the waitlist")(page)
@@ -293,9 +292,6 @@ def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live
 
     assert tour.page.get_by_role("link", name="Join the queue again").is_visible()
     assert tour.problems == {}
-
-
-ALREADY_BOOKED = "You already have a booking at that time"
 
 
 def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
