@@ -2,9 +2,11 @@
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from icalendar import Calendar
 from playwright.sync_api import Locator, Page
@@ -41,30 +43,9 @@ class Booked:
     time_shown: str  # the time as the confirmation shows it, in the patient's zone
 
 
-def book(
-    page: Page,
-    patient: Patient,
-    *,
-    service: str,
-    clinician: str = "First available",
-    time_zone: str | None = None,
-    soon: bool = False,
-) -> Booked:
-    """Book from /book to the confirmation. `time_zone`: pick it from the list (as a patient without
-    JavaScript does); `soon`: take the very first time, else the first that can still be changed online."""
-    page.goto("/book")
-    page.get_by_label(service, exact=True).check()
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label(clinician, exact=True).check()
-    page.get_by_role("button", name="Continue").click()
-    if time_zone:
-        show_times_in(page, time_zone)
-    choice = first_soon_time(page) if soon else page.locator(CHANGEABLE_TIME).first
-    start = choice.get_attribute("value")
-    choice.check()
-    page.get_by_role("button", name="Continue").click()
-    enter_details(page, patient)
-    page.get_by_role("button", name="Confirm booking").click()
+def book(page: Page, patient: Patient, **choices: Any) -> Booked:
+    """Book from /book to the confirmation, with the `choices` of `send_booking`."""
+    start = send_booking(page, patient, **choices)
     page.get_by_role("heading", name="Your consultation is booked").wait_for()
     return Booked(
         reference=page.locator(".reference").inner_text(),
@@ -72,6 +53,34 @@ def book(
         start=start,
         time_shown=summary_value(page, "Time"),
     )
+
+
+def send_booking(
+    page: Page,
+    patient: Patient,
+    *,
+    service: str,
+    clinician: str = "First available",
+    time_zone: str | None = None,
+    choose: Callable[[Page], Locator] | None = None,
+) -> str:
+    """Go from /book to "Confirm booking" and press it; the chosen time's value. `time_zone`: pick it from
+    the list (as a patient without JavaScript does); `choose`: the time's radio on the page of times, by
+    default the first that can still be changed online."""
+    page.goto("/book")
+    page.get_by_label(service, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label(clinician, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    if time_zone:
+        show_times_in(page, time_zone)
+    choice = choose(page) if choose else page.locator(CHANGEABLE_TIME).first
+    start = choice.get_attribute("value")
+    choice.check()
+    page.get_by_role("button", name="Continue").click()
+    enter_details(page, patient)
+    page.get_by_role("button", name="Confirm booking").click()
+    return start
 
 
 def first_soon_time(page: Page) -> Locator:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from clinic.extensions import db
 from tests.conftest import build_app
@@ -49,6 +49,7 @@ from .patient import (
     mail_text,
     new_patient,
     open_manage_link,
+    send_booking,
     wait_for_mail,
 )
 
@@ -222,15 +223,9 @@ def test_the_waiting_rooms_pass_axe_aaa_contrast_targets_and_reflow(live_app, ne
     tour.step("waiting room", lambda page: open_manage_link(page, manage_url))
     tour.step("waiting room: checked in", _press("I'm here"))
     tour.step("too late to change online", _go(manage_url.split("#")[0] + "/cancel"))
-    tour.step("companion's waiting room", lambda page: open_companion_link(page, companion_url))
+    tour.step("companion's waiting room", _shows(_go(companion_url), "The waiting room is open"))
 
     assert tour.problems == {}
-
-
-def open_companion_link(page: Page, link: str) -> None:
-    """The companion's room from their invitation's link, once its script has sent the link's token."""
-    page.goto(link)
-    page.get_by_role("heading", name="The waiting room is open").wait_for()
 
 
 def test_the_waitlist_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
@@ -294,33 +289,27 @@ def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live
     assert tour.problems == {}
 
 
+def _last_changeable_time(page: Page) -> Locator:
+    """The last time on the first page of times that can be changed online: far from the other tests'
+    bookings, so every clinician is free at it."""
+    return page.locator(CHANGEABLE_TIME).last
+
+
 def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
     """A second booking at the time the patient already holds, the link mailed again instead, and the
     waiting room's refusal to let them join before it opens."""
     patient = new_patient("Vera Example")
     tour = Tour(new_page(), {})
 
-    def book_at(page: Page, start: str | None) -> str:
-        """Book the first available clinician at `start`, or at the last time that can be changed online
-        on the first page of times (where the other tests' bookings leave every clinician free)."""
-        page.goto("/book")
-        _choose(AUDIT_CONSULTATION)(page)
-        _choose("First available")(page)
-        times = page.locator(f"input[name=start][value='{start}']" if start else CHANGEABLE_TIME)
-        choice = times.first if start else times.last
-        chosen = choice.get_attribute("value")
-        choice.check()
-        _press("Continue")(page)
-        enter_details(page, patient)
-        _press("Confirm booking")(page)
-        return chosen
+    held = book(tour.page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time)
 
-    held = book_at(tour.page, None)
-    tour.page.get_by_role("heading", name="Your consultation is booked").wait_for()
-    manage_url = tour.page.locator(".manage-link a").inner_text()
-    tour.step("already booked at that time", _shows(lambda page: book_at(page, held), ALREADY_BOOKED))
+    def book_it_again(page: Page) -> None:
+        held_time = page.locator(f"input[name=start][value='{held.start}']")
+        send_booking(page, patient, service=AUDIT_CONSULTATION, choose=lambda _: held_time)
+
+    tour.step("already booked at that time", _shows(book_it_again, ALREADY_BOOKED))
     tour.step("the link mailed again", _shows(_press("E-mail me the link again"), "Check your e-mail"))
-    tour.step("waiting room not open yet", _go(manage_url.split("#")[0] + "/join"))
+    tour.step("waiting room not open yet", _go(held.manage_url.split("#")[0] + "/join"))
 
     assert tour.page.get_by_role("link", name="Back to the waiting room").is_visible()
     assert tour.problems == {}

@@ -10,6 +10,7 @@ from .conftest import ON_CALL_SERVICE, screenshot
 from .patient import (
     book,
     cancel,
+    first_soon_time,
     invite,
     mail_text,
     new_patient,
@@ -87,7 +88,7 @@ def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app,
 
 def test_a_patient_checks_in_from_the_waiting_room_and_sees_the_join_button(live_app, page):
     patient = new_patient("Grace Hopper")
-    booked = book(page, patient, service=ON_CALL_SERVICE, clinician="Dr Ellen Brooks", soon=True)
+    booked = book(page, patient, service=ON_CALL_SERVICE, clinician="Dr Ellen Brooks", choose=first_soon_time)
     confirmation = wait_for_mail(live_app.mail, patient.email, BOOKED, "REQUEST")  # the meeting exists
 
     open_manage_link(page, booked.manage_url)

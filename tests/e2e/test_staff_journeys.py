@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .conftest import MIDDAY_ZONE, ON_CALL_SERVICE, VIDEO_SERVICE, screenshot, sign_in
-from .patient import book, invite, new_patient, open_manage_link, wait_for_mail
+from .patient import book, first_soon_time, invite, new_patient, open_manage_link, wait_for_mail
 
 
 def test_a_receptionist_books_for_a_patient_on_the_phone(live_app, page):
@@ -44,7 +44,9 @@ def test_a_clinician_sees_the_patient_waiting_starts_the_call_and_signs_and_amen
 ):
     patient_page, page = new_page(), new_page()
     patient = new_patient("Florence Nightingale")
-    booked = book(patient_page, patient, service=ON_CALL_SERVICE, clinician="Dr Hannah Lewis", soon=True)
+    booked = book(
+        patient_page, patient, service=ON_CALL_SERVICE, clinician="Dr Hannah Lewis", choose=first_soon_time
+    )
     wait_for_mail(live_app.mail, patient.email, "is booked", "REQUEST")  # the meeting is made
     open_manage_link(patient_page, booked.manage_url)
     patient_page.get_by_role("button", name="I'm here").click()
