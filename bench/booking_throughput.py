@@ -27,6 +27,7 @@ from clinic.audit import Actor
 from clinic.scheduling.booking import Booked, BookingRequest, book
 from clinic.scheduling.patients import PatientDetails
 from clinic.scheduling.tokens import LinkKeys
+from tests.fakes.reminders import cpu_now
 
 from . import pgbench_script, script_replay
 from .figures import emit
@@ -50,6 +51,7 @@ class Run:
     seconds: float
     cpu_seconds: float  # of the client processes, summed
     server_cpu_seconds: float | None  # of their PostgreSQL backends, when the server runs on this machine
+    machine_cores: float  # cores the whole machine kept busy over the round, its start-up included
     first_error: str = ""
 
     @property
@@ -157,7 +159,10 @@ def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
         one = run_clients(engine, slots, args.seconds, 1)
         two = run_clients(engine, slots, args.seconds, 2)
         pairs.append((two.rate, one.rate))
-        print(f"scale-out on postgresql: 1 process {one.rate:6.1f}/s, 2 processes {two.rate:6.1f}/s")
+        print(
+            f"scale-out on postgresql: 1 process {one.rate:6.1f}/s, 2 processes {two.rate:6.1f}/s;"
+            f" the machine busy {one.machine_cores:.2f} and {two.machine_cores:.2f} of {os.cpu_count()} cores"
+        )
     ratios = sorted(two / one if one else 0.0 for two, one in pairs)
     print(
         f"  2 / 1 processes over {args.rounds} rounds: worst {ratios[0]:.2f}×, median "
@@ -170,9 +175,11 @@ def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
 def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) -> Run:
     """`processes` client processes booking a fresh batch of slots until it or the time runs out."""
     batch = slots.take()
+    before, started = cpu_now([], []), clock.monotonic()
     outcomes = run_together(
         _client, [(engine, slots.hospital, batch[i::processes], seconds) for i in range(processes)]
     )
+    machine = (cpu_now([], []) - before).machine / (clock.monotonic() - started)
     errors = [outcome["error"] for outcome in outcomes if outcome["error"]]
     servers = [outcome["server_cpu"] for outcome in outcomes]
     return Run(
@@ -181,6 +188,7 @@ def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) ->
         seconds=max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes),
         cpu_seconds=sum(outcome["cpu"] for outcome in outcomes),
         server_cpu_seconds=None if None in servers else sum(servers),
+        machine_cores=machine,
         first_error=errors[0] if errors else "",
     )
 
@@ -271,6 +279,7 @@ def _report(database: str, processes: int, run: Run) -> None:
     print(f"  client CPU                 {run.cpu_seconds * per_booking:8.1f} ms per booking")
     if run.server_cpu_seconds is not None:
         print(f"  server CPU (backends)      {run.server_cpu_seconds * per_booking:8.1f} ms per booking")
+    print(f"  the machine busy           {run.machine_cores:8.2f} of {os.cpu_count()} cores")
     if run.failed:
         print(f"  {run.failed} bookings failed, first: {run.first_error}")
 
