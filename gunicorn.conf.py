@@ -58,7 +58,10 @@ class ClinicLogger(Logger):
             return super().access(resp, req, environ, request_time)
         if not self.access_log_enabled:
             return None
-        method, path, status = environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), resp.status_code
+        # For an answer gunicorn makes itself (a 500 for an error that escaped the app, a 400 for a body it
+        # could not read) the response has its status line only, and the environ no path.
+        status = int(str(resp.status).split(None, 1)[0])
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or req.path
         request_id = next(
             (value for name, value in resp.headers if name.lower() == REQUEST_ID_HEADER.lower()), None
         )
@@ -73,6 +76,14 @@ class ClinicLogger(Logger):
         }
         self.access_log.info("%s %s %s", method, path, status, extra={"fields": fields})
         return None
+
+    def exception(self, msg, *args, **kwargs) -> None:
+        """gunicorn names a request that failed by its target, the query string included (above)."""
+        super().exception(msg, *map(_without_query, args), **kwargs)
+
+
+def _without_query(argument):
+    return argument.split("?", 1)[0] if isinstance(argument, str) and argument.startswith("/") else argument
 
 
 logger_class = ClinicLogger

@@ -34,10 +34,13 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
 def gunicorn(database_url, tmp_path):
     """Serves the app with gunicorn (2 workers) on a free port, its access, error and app logs in files:
     `gunicorn(project_config)` returns (base URL, log folder). Without the project's gunicorn.conf.py,
-    gunicorn logs as it does by default, as a deployment with its own settings might."""
+    gunicorn logs as it does by default, as a deployment with its own settings might. `app` serves
+    another WSGI app, found on `pythonpath`, behind the same settings."""
     servers = []
 
-    def serve(project_config: bool) -> tuple[str, Path]:
+    def serve(
+        project_config: bool, app: str = "wsgi:app", pythonpath: Path | None = None
+    ) -> tuple[str, Path]:
         logs = tmp_path / "logs"
         logs.mkdir()
         config = tmp_path / "gunicorn.conf.py"
@@ -55,7 +58,8 @@ def gunicorn(database_url, tmp_path):
             *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
             *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
             *("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
-            "wsgi:app",
+            *(("--pythonpath", str(pythonpath)) if pythonpath else ()),
+            app,
         ]
         servers.append(subprocess.Popen(command, cwd=ROOT, env=env))
         base = f"http://127.0.0.1:{port}"

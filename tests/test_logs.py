@@ -39,7 +39,7 @@ from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401
 from .test_api import bearer, booking_body
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401
-from .test_link_logs import gunicorn  # noqa: F401
+from .test_link_logs import _lines, gunicorn  # noqa: F401
 from .test_manage_link import follow
 
 LINK = re.compile(r"http://localhost(/[cg]/[A-Z0-9-]+#t=[\w-]+)")
@@ -217,6 +217,38 @@ def test_under_gunicorn_json_access_lines_carry_the_request_id_and_no_query_stri
         json.loads(entry) for entry in (logs / "error.log").read_text().splitlines() if entry.startswith("{")
     ]
     assert any("Booting worker" in entry["message"] for entry in booted)
+
+
+# A WSGI app whose error escapes it, as one raised in a Flask teardown does (the database gone by the end
+# of a request): gunicorn then answers 500 itself and logs the answer it made.
+FAILING_APP = """
+def app(environ, start_response):
+    raise RuntimeError("escaped the app")
+"""
+
+
+def test_under_gunicorn_an_error_escaping_the_app_is_answered_and_logged_without_ending_the_worker(
+    gunicorn, monkeypatch, tmp_path
+):
+    """gunicorn logs the 500 it made through our access logger, with a response that has no status_code:
+    reading it there ended the worker, so each such request cost a worker and its restart. Its error line
+    named the request with its query string, where a link's token may be."""
+    monkeypatch.setenv("CLINIC_LOG_FORMAT", "json")
+    (tmp_path / "failing.py").write_text(FAILING_APP)
+    base, logs = gunicorn(project_config=True, app="failing:app", pythonpath=tmp_path)
+
+    answers = [requests.get(f"{base}/healthz?t=a-token", timeout=30).status_code for _ in range(4)]
+
+    assert answers == [500] * 4
+    logged = [line for line in _json_lines(logs / "access.log", '"status": 500') if line.get("status")]
+    assert logged and all(line["path"] == "/healthz" and line["status"] == 500 for line in logged)
+    assert [name for name in ("access.log", "error.log") if "a-token" in (logs / name).read_text()] == []
+    errors = [line["message"] for line in _json_lines(logs / "error.log")]
+    assert not [message for message in errors if "Exception in worker process" in message]
+
+
+def _json_lines(path: Path, waiting_for: str = "") -> list[dict]:
+    return [json.loads(line) for line in _lines(path, waiting_for) if line.startswith("{")]
 
 
 def logged_with(path: Path, request_id: str, timeout: float = 10) -> list[dict]:
