@@ -132,7 +132,10 @@ def _reads_autocommit(session: Session) -> bool:
     transaction = session.get_transaction()
     if transaction is None or not transaction.is_active:
         return False
-    return session.connection().get_execution_options().get(_READING, False)
+    # The connections it holds, never a new one: a transaction whose connection could not be had (the
+    # database out of reach) ran nothing, and a second attempt here would raise from Flask's teardown.
+    held = transaction.connections
+    return not held or any(connection.get_execution_options().get(_READING, False) for connection in held)
 
 
 def serialising(connection: Connection) -> Connection:
