@@ -58,8 +58,8 @@ class ClinicLogger(Logger):
             return super().access(resp, req, environ, request_time)
         if not self.access_log_enabled:
             return None
-        # For an answer gunicorn makes itself (a 500 for an error that escaped the app, a 400 for a body it
-        # could not read) the response has its status line only, and the environ no path.
+        # For the 500 gunicorn answers itself when an error escapes the app, the response has its status line
+        # only, and the environ no path.
         status = int(str(resp.status).split(None, 1)[0])
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or req.path
         request_id = next(

@@ -105,9 +105,9 @@ def test_opening_manage_and_companion_links_under_gunicorn_writes_their_tokens_i
 
     assert "Skin check review" in room.text and "Cancel your consultation?" in cancel_page.text
     assert "You are invited to join" in guest_room.text
-    access = _lines(logs / "access.log", waiting_for=f"POST /g/{reference} ")
-    app_log = _lines(logs / "app.log")
-    every_line = access + app_log + _lines(logs / "error.log")
+    access = log_lines(logs / "access.log", waiting_for=f"POST /g/{reference} ")
+    app_log = log_lines(logs / "app.log")
+    every_line = access + app_log + log_lines(logs / "error.log")
     assert [line for line in every_line if any(token in line for token in tokens)] == []
     assert sum(f"POST /c/{reference} " in line for line in access) == 1
     assert sum(f"POST /g/{reference} " in line for line in access) == 1
@@ -125,13 +125,13 @@ def test_a_link_mailed_before_with_its_token_in_the_query_leaves_it_in_no_log_li
     room = requests.get(f"{base}/c/{reference}?t={booked.manage_token}", timeout=30)
 
     assert room.status_code == 200 and room.url == f"{base}/c/{reference}"
-    access = _lines(logs / "access.log", waiting_for=f'"GET /c/{reference} HTTP/1.1" 303')
+    access = log_lines(logs / "access.log", waiting_for=f'"GET /c/{reference} HTTP/1.1" 303')
     assert any(f'"GET /c/{reference} HTTP/1.1" 303' in line for line in access)
-    every_line = access + _lines(logs / "app.log") + _lines(logs / "error.log")
+    every_line = access + log_lines(logs / "app.log") + log_lines(logs / "error.log")
     assert [line for line in every_line if booked.manage_token in line] == []
 
 
-def _lines(path: Path, waiting_for: str = "", timeout: float = 10) -> list[str]:
+def log_lines(path: Path, waiting_for: str = "", timeout: float = 10) -> list[str]:
     """The file's lines; with `waiting_for`, once a line holds it (gunicorn writes an access line after
     it has sent the answer, so the client can be faster than the log)."""
     deadline = time.monotonic() + timeout
@@ -180,6 +180,6 @@ def test_the_development_servers_request_lines_leave_out_the_query_and_its_token
         server.terminate()
         server.wait(timeout=30)
 
-    lines = _lines(log)
+    lines = log_lines(log)
     assert any("GET /c/ABC-DEFG HTTP/1.1" in line for line in lines), lines
     assert [line for line in lines if "a-token-in-the-query" in line] == []

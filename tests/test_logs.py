@@ -39,7 +39,7 @@ from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401
 from .test_api import bearer, booking_body
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401
-from .test_link_logs import _lines, gunicorn  # noqa: F401
+from .test_link_logs import gunicorn, log_lines  # noqa: F401
 from .test_manage_link import follow
 
 LINK = re.compile(r"http://localhost(/[cg]/[A-Z0-9-]+#t=[\w-]+)")
@@ -219,8 +219,8 @@ def test_under_gunicorn_json_access_lines_carry_the_request_id_and_no_query_stri
     assert any("Booting worker" in entry["message"] for entry in booted)
 
 
-# A WSGI app whose error escapes it, as one raised in a Flask teardown does (the database gone by the end
-# of a request): gunicorn then answers 500 itself and logs the answer it made.
+# A WSGI app whose error escapes it, as one raised in a Flask teardown or while sending a body does:
+# gunicorn then answers 500 itself and logs the answer it made.
 FAILING_APP = """
 def app(environ, start_response):
     raise RuntimeError("escaped the app")
@@ -248,7 +248,7 @@ def test_under_gunicorn_an_error_escaping_the_app_is_answered_and_logged_without
 
 
 def _json_lines(path: Path, waiting_for: str = "") -> list[dict]:
-    return [json.loads(line) for line in _lines(path, waiting_for) if line.startswith("{")]
+    return [json.loads(line) for line in log_lines(path, waiting_for) if line.startswith("{")]
 
 
 def logged_with(path: Path, request_id: str, timeout: float = 10) -> list[dict]:
