@@ -143,6 +143,16 @@ def cancel(page: Page, link: str, *, paste: bool = False) -> None:
     page.get_by_role("heading", name="This consultation is cancelled").wait_for()
 
 
+def join_walk_in_queue(page: Page, slug: str, name: str, contact: str) -> None:
+    """Join the walk-in queue `slug` as a caller does, up to the page of their place in it."""
+    page.goto(f"/walk-in/{slug}")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Your e-mail address or phone number").fill(contact)
+    page.get_by_label("I agree that the hospital may use these details").check()
+    page.get_by_role("button", name="Join the queue").click()
+    page.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue")).wait_for()
+
+
 def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: str | None) -> EmailMessage:
     """The mail to `to` whose subject holds `subject_contains` and whose invite has METHOD:`method`
     (None: a mail that carries no invite, such as a waitlist offer)."""

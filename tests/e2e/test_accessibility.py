@@ -46,6 +46,7 @@ from .patient import (
     enter_details,
     fill_details,
     first_soon_time,
+    join_walk_in_queue,
     mail_text,
     new_patient,
     open_manage_link,
@@ -264,8 +265,7 @@ def _local_day(start: str, time_zone: str) -> str:
 
 def _leave_the_waitlist(page: Page, link: str) -> None:
     _shows(_go(link), WAITLIST_PLACE)(page)
-    _press("Leave the waitlist")(page)
-    page.get_by_role("heading", name="You have left the waitlist").wait_for()
+    _shows(_press("Leave the waitlist"), "You have left the waitlist")(page)
 
 
 def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
@@ -273,15 +273,8 @@ def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live
     leaves, so the queue is as empty afterwards as before (test_walk_in.py counts on being first)."""
     tour = Tour(new_page(), {})
 
-    def join(page: Page) -> None:
-        page.goto(f"/walk-in/{WALK_IN_SLUG}")
-        page.get_by_label("Your name").fill("Rose Example")
-        page.get_by_label("Your e-mail address or phone number").fill("rose.walk-in@example.org")
-        page.get_by_label("I agree that the hospital may use these details").check()
-        _press("Join the queue")(page)
-        page.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue")).wait_for()
-
-    tour.step("walk-in: your place in the queue", join)
+    caller = (WALK_IN_SLUG, "Rose Example", "rose.walk-in@example.org")
+    tour.step("walk-in: your place in the queue", lambda page: join_walk_in_queue(page, *caller))
     tour.step("walk-in: leave the queue?", _shows(_follow("Leave the queue"), "Leave the queue?"))
     tour.step("walk-in: left the queue", _press("Yes, leave the queue"))
 

@@ -7,6 +7,7 @@ import re
 from playwright.sync_api import Locator
 
 from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, screenshot, sign_in
+from .patient import join_walk_in_queue
 
 # The caller's page asks every CLINIC_WALK_IN_REFRESH_SECONDS (15): once for the take, once more for
 # the meeting the worker makes.
@@ -15,12 +16,8 @@ TURNS_WITHIN_MS = 60_000
 
 def test_a_caller_joins_the_queue_and_a_clinician_on_duty_takes_them(live_app, new_page):
     caller, staff = new_page(), new_page()
-    caller.goto(f"/walk-in/{WALK_IN_SLUG}")
-    caller.get_by_label("Your name").fill("Ada Lovelace")
-    caller.get_by_label("Your e-mail address or phone number").fill("ada.walk-in@example.org")
-    caller.get_by_label("I agree that the hospital may use these details").check()
-    caller.get_by_role("button", name="Join the queue").click()
-    caller.get_by_role("heading", name="You are number 1 in the queue").wait_for()
+    join_walk_in_queue(caller, WALK_IN_SLUG, "Ada Lovelace", "ada.walk-in@example.org")
+    assert caller.get_by_role("heading", name="You are number 1 in the queue").is_visible()
     place = caller.url
     screenshot(caller, "walk-in-caller-waiting")
 
