@@ -52,6 +52,7 @@ class Run:
     cpu_seconds: float  # of the client processes, summed
     server_cpu_seconds: float | None  # of their PostgreSQL backends, when the server runs on this machine
     machine_cores: float  # cores the whole machine kept busy over the round, its start-up included
+    stalled: float  # share of the round in which a busy core had a task queued for it
     first_error: str = ""
 
     @property
@@ -161,7 +162,8 @@ def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
         pairs.append((two.rate, one.rate))
         print(
             f"scale-out on postgresql: 1 process {one.rate:6.1f}/s, 2 processes {two.rate:6.1f}/s;"
-            f" the machine busy {one.machine_cores:.2f} and {two.machine_cores:.2f} of {os.cpu_count()} cores"
+            f" the machine busy {one.machine_cores:.2f} and {two.machine_cores:.2f} of {os.cpu_count()}"
+            f" cores, a core with a task queued for it {one.stalled:.0%} and {two.stalled:.0%} of the time"
         )
     ratios = sorted(two / one if one else 0.0 for two, one in pairs)
     print(
@@ -179,7 +181,7 @@ def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) ->
     outcomes = run_together(
         _client, [(engine, slots.hospital, batch[i::processes], seconds) for i in range(processes)]
     )
-    machine = (cpu_now([], []) - before).machine / (clock.monotonic() - started)
+    used, elapsed = cpu_now([], []) - before, clock.monotonic() - started
     errors = [outcome["error"] for outcome in outcomes if outcome["error"]]
     servers = [outcome["server_cpu"] for outcome in outcomes]
     return Run(
@@ -188,7 +190,8 @@ def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) ->
         seconds=max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes),
         cpu_seconds=sum(outcome["cpu"] for outcome in outcomes),
         server_cpu_seconds=None if None in servers else sum(servers),
-        machine_cores=machine,
+        machine_cores=used.machine / elapsed,
+        stalled=used.stalled / elapsed,
         first_error=errors[0] if errors else "",
     )
 

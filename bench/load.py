@@ -563,7 +563,8 @@ def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: in
             f"  {workers} worker{'s' if workers > 1 else ' '}: best {best.pages_per_second:6.1f} pages/s"
             f" (rounds {each}); CPU per page: workers {best.worker_cpu_ms:.2f} ms,"
             f" machine {best.machine_cpu_ms:.2f} ms; machine busy {best.machine_cores:.2f} of"
-            f" {os.cpu_count()} cores"
+            f" {os.cpu_count()} cores; waiting for a core: workers {best.worker_wait_ms:.2f} ms per page,"
+            f" a core with a task queued for it {best.stalled:.0%} of the time"
         )
     print(
         f"  two workers / one: {two.pages_per_second / one.pages_per_second:.2f}× best,"
@@ -594,6 +595,8 @@ class ScaleRound:
     worker_cpu_ms: float  # per page, in the gunicorn workers
     machine_cpu_ms: float  # per page, every process on the machine (PostgreSQL and the clients included)
     machine_cores: float  # cores the machine kept busy
+    worker_wait_ms: float  # per page, the gunicorn workers ready to run but waiting for a core
+    stalled: float  # share of the round in which a busy core had a task queued for it
 
 
 def _scale_round(
@@ -612,7 +615,12 @@ def _scale_round(
     pages = sum(1 for outcome in outcomes for _, _, status in outcome.samples if status == 200)
     _report_errors(outcomes, [sample for outcome in outcomes for sample in outcome.samples])
     return ScaleRound(
-        pages / seconds, used.workers / pages * 1000, used.machine / pages * 1000, used.machine / elapsed
+        pages / seconds,
+        used.workers / pages * 1000,
+        used.machine / pages * 1000,
+        used.machine / elapsed,
+        used.waited / pages * 1000,
+        used.stalled / elapsed,
     )
 
 

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import astuple, dataclass
 from datetime import date, datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -248,6 +248,10 @@ class CPU:
     here: float  # this process: the polling
     machine: float  # every process of the machine, the database server's included
     stolen: float  # the hypervisor's, from this machine's cores
+    # Two cores shared by a chain of processes (worker, its SMTP server, the database) fall short of
+    # twice one when a process that could run finds both cores taken: time the CPU figures don't show.
+    waited: float  # the workers and servers, ready to run but waiting for a core
+    stalled: float  # wall time in which a busy core had a task queued for it, over the cores (nan: no PSI)
 
     def __sub__(self, before: "CPU") -> "CPU":
         return CPU(*(now - then for now, then in zip(astuple(self), astuple(before), strict=True)))
@@ -255,13 +259,21 @@ class CPU:
 
 def cpu_now(workers: list[int], servers: list[int]) -> CPU:
     """The CPU seconds used so far by the processes `workers` and `servers`, by this one, and by the
-    machine (Linux /proc)."""
+    machine, with the time they and the machine waited for a core (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(
         int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
     )
     busy = user + nice + system + irq + softirq
-    return CPU(_ticks(workers) / tick, _ticks(servers) / tick, time.process_time(), busy / tick, steal / tick)
+    return CPU(
+        _ticks(workers) / tick,
+        _ticks(servers) / tick,
+        time.process_time(),
+        busy / tick,
+        steal / tick,
+        _waited(workers + servers),
+        _stalled(),
+    )
 
 
 def _ticks(pids: list[int]) -> int:
@@ -271,6 +283,26 @@ def _ticks(pids: list[int]) -> int:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks
+
+
+def _waited(pids: list[int]) -> float:
+    """Seconds the processes `pids` (every thread of each) have spent ready to run but without a core."""
+    nanoseconds = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with suppress(FileNotFoundError):  # a thread that ended since the listing
+                nanoseconds += int((task / "schedstat").read_text().split()[1])  # run_delay
+    return nanoseconds / 1e9
+
+
+def _stalled() -> float:
+    """Seconds in which a busy core had a task ready to run queued behind the one running, averaged over
+    the busy cores: the kernel's pressure stall information, "some" line of /proc/pressure/cpu."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+    except OSError:  # a kernel without PSI: unknown, not none
+        return float("nan")
+    return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
 def drain_with_workers(
