@@ -155,11 +155,12 @@ def against_pgbench(engine: Engine, args: argparse.Namespace, slots: Slots, scri
 
 def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
     """One client process against two, interleaved: on two cores, two should book about twice as fast."""
-    pairs = []
+    pairs, stalls = [], []
     for _ in range(args.rounds):
         one = run_clients(engine, slots, args.seconds, 1)
         two = run_clients(engine, slots, args.seconds, 2)
         pairs.append((two.rate, one.rate))
+        stalls.append((two.stalled, one.stalled))
         print(
             f"scale-out on postgresql: 1 process {one.rate:6.1f}/s, 2 processes {two.rate:6.1f}/s;"
             f" the machine busy {one.machine_cores:.2f} and {two.machine_cores:.2f} of {os.cpu_count()}"
@@ -172,6 +173,15 @@ def scale_out(engine: Engine, args: argparse.Namespace, slots: Slots) -> None:
     )
     two_rate, one_rate = (statistics.median(side) for side in zip(*pairs, strict=True))
     emit(BENCH, "postgresql bookings/s, 2 processes vs 1", two_rate, one_rate, "bookings/s", SCALE_OUT_TARGET)
+    two_stalled, one_stalled = (statistics.median(side) for side in zip(*stalls, strict=True))
+    emit(
+        BENCH,
+        "share of the time a core had a task queued, 2 processes vs 1",
+        two_stalled,
+        one_stalled,
+        "share of the time",
+        None,
+    )
 
 
 def run_clients(engine: Engine, slots: Slots, seconds: float, processes: int) -> Run:

@@ -5,6 +5,7 @@ absolute times on these machines are noisy and ratios are what we track (DESIGN.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -21,10 +22,15 @@ def emit(
     line = {
         "bench": bench,
         "figure": figure,
-        "value": round(value, 6),
-        "baseline": None if baseline is None else round(baseline, 6),
+        "value": _number(value),
+        "baseline": _number(baseline),
         "unit": unit,
         "target_ratio": target_ratio,
         "load_average": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(line), file=sys.stdout, flush=True)
+
+
+def _number(value: float | None) -> float | None:
+    """Rounded, or null for a figure not measured here (NaN, which JSON lacks)."""
+    return None if value is None or math.isnan(value) else round(value, 6)

@@ -578,6 +578,22 @@ def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: in
         "pages/s",
         2.0,
     )
+    emit(
+        BENCH,
+        "web workers' wait for a core per page, two vs one",
+        two.worker_wait_ms,
+        one.worker_wait_ms,
+        "ms",
+        None,
+    )
+    emit(
+        BENCH,
+        "share of the time a core had a task queued, two web workers vs one",
+        two.stalled,
+        one.stalled,
+        "share of the time",
+        None,
+    )
     for workers, best in ((1, one), (2, two)):
         emit(
             BENCH,

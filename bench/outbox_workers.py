@@ -12,7 +12,9 @@ scenarios are those of tests/test_worker_faults.py (tests/fakes/reminders.py).
 """
 
 import argparse
+import math
 import os
+import statistics
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,16 +45,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _scale_out(name: str, engine: Engine, folder: Path, reminders: int, repeats: int) -> None:
     """One worker, then two, draining the same number of reminders, round after round; the best of each."""
     seconds: dict[int, list[float]] = {1: [], 2: []}
+    waits: dict[int, list[float]] = {1: [], 2: []}  # the workers' and SMTP servers', ms per mail
     for number in range(1, repeats + 1):
         for workers in (1, 2):
             run = drain_with_workers(engine, _url(engine), folder / f"{workers}w{number}", reminders, workers)
             seconds[workers].append(run.seconds)
+            waits[workers].append(run.cpu.waited / reminders * 1000 if run.cpu else math.nan)
             _report_drain(name, workers, number, reminders, run)
     one, two = reminders / min(seconds[1]), reminders / min(seconds[2])
     rounds = ", ".join(f"{alone / paired:.2f}×" for alone, paired in zip(seconds[1], seconds[2], strict=True))
     print(f"{name:<10} two workers / one: {two / one:.2f}× best of {repeats}, rounds {rounds} (target ≈ 2×)")
     figure = f"{name}: {reminders} due reminders drained by two worker processes, vs one"
     emit(BENCH, figure, two, one, "mails/s", SCALE_OUT_TARGET)
+    wait = f"{name}: workers' and SMTP servers' wait for a core per mail, two workers vs one (median round)"
+    emit(BENCH, wait, statistics.median(waits[2]), statistics.median(waits[1]), "ms", None)
 
 
 def _report_drain(name: str, workers: int, number: int, reminders: int, run: Run) -> None:
