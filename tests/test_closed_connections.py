@@ -19,8 +19,9 @@ from .conftest import PG_URL, postgres_only
 from .fakes.outbox import open_clinic
 from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
-from .test_reads_without_transaction import clinic, round_trips, statements, wire
+from .test_reads_without_transaction import clinic
 from .test_worker import next_weekday_at_ten, wait_for
+from .wire import round_trips, statements, wire
 
 __all__ = ["clinic"]  # a fixture shared with test_reads_without_transaction.py
 

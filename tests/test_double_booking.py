@@ -18,7 +18,7 @@ from clinic.scheduling.errors import SlotTaken
 from . import factories, racing
 from .conftest import TEST_KEYS, postgres_only, sqlite_only
 from .racing import racing_engine
-from .test_reads_without_transaction import round_trips, wire
+from .wire import round_trips, wire
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 RACERS = 20

@@ -19,14 +19,30 @@ from clinic.models.transactions import begin_write
 from clinic.scheduling.availability import find_slots
 
 from . import factories
-from .conftest import postgres_only
+from .conftest import postgres_only, statements_run
 from .factories import department as new_department
 from .racing import wait_for_a_lock_wait
-from .test_reads_without_transaction import round_trips, wire
+from .wire import round_trips, statements_sent, wire
 
 _BY_NAME_AND_ID = select(Department.id, Department.name).where(
     Department.name == bindparam("name"), Department.id > bindparam("after")
 )
+
+
+def test_the_tests_driver_trace_counts_the_statements_no_engine_event_sees(session):
+    """tests/wire.statements_sent, by which tests count what a page or a search sends."""
+    engine = session.get_bind()
+    by_name = {"after": 0, "name": "Cardiology"}
+
+    def reads(times: int) -> list[str]:
+        with statements_sent(engine) as sent, statements_run(engine) as executed:
+            for _ in range(times):
+                driver_rows(session, _BY_NAME_AND_ID, by_name)
+            session.commit()
+        assert not [statement for statement in executed if "FROM department" in statement]
+        return sent
+
+    assert len(reads(3)) == len(reads(1)) + 2
 
 
 def test_parameters_are_bound_by_name_and_rows_come_as_the_driver_gives_them(session):

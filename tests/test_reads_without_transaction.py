@@ -3,16 +3,10 @@ BEGIN, no check that nothing was written and no COMMIT around it (clinic.models.
 read_without_transaction); a write still opens its transaction by begin_write, and any other write is
 refused rather than committed statement by statement."""
 
-import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import pq
-from sqlalchemy import bindparam, delete, event, func, insert, literal_column, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -27,63 +21,9 @@ from .conftest import listening, postgres_only, sqlite_only
 from .factories import department as new_department
 from .test_api import booking_body, monday_after_next, wall
 from .test_unwritten_transactions import _departments
+from .wire import round_trips, statements, wire
 
 ENDS_OF_A_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "txid_current_if_assigned")
-
-
-@contextmanager
-def wire(engine, *, from_connect: bool = False) -> Iterator[list[str]]:
-    """What the client sent PostgreSQL on the pool's connections in the block, as libpq traces it: one
-    line per message (`Query "BEGIN"`, `Parse … "SELECT …"`, `Sync`), filled in when the block ends.
-    Traced from each checkout to its checkin; `from_connect`: from each connection's opening to the
-    block's end, the pool's own messages at checkout included."""
-    sent: list[str] = []
-    traced = []
-    with tempfile.TemporaryFile() as log:
-
-        def trace(dbapi_connection, *_record_and_proxy):
-            dbapi_connection.pgconn.trace(log.fileno())
-            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-            traced.append(dbapi_connection)
-
-        def untrace(dbapi_connection, _record=None):
-            dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
-
-        listened = [("connect", trace)] if from_connect else [("checkout", trace), ("checkin", untrace)]
-        for name, listener in listened:
-            event.listen(engine, name, listener)
-        try:
-            yield sent
-        finally:
-            for name, listener in listened:
-                event.remove(engine, name, listener)
-            if from_connect:
-                for dbapi_connection in traced:
-                    if not dbapi_connection.closed:
-                        untrace(dbapi_connection)
-            log.seek(0)
-            sent += _frontend_messages(log.read().decode())
-
-
-def _frontend_messages(trace: str) -> list[str]:
-    """The client's messages in a libpq trace: lines "F<tab>length<tab>message", a statement's own line
-    breaks continuing its message on the lines after."""
-    messages: list[tuple[str, str]] = []
-    for line in trace.splitlines():
-        if start := re.match(r"([FB])\t\d+\t", line):
-            messages.append((start[1], line[start.end() :]))
-        elif messages:
-            messages[-1] = (messages[-1][0], f"{messages[-1][1]}\n{line}")
-    return [message for direction, message in messages if direction == "F"]
-
-
-def round_trips(sent: list[str]) -> int:
-    """Each simple Query, and each Sync that ends an extended-protocol statement, waits for an answer."""
-    return sum(message.startswith(("Query", "Sync")) for message in sent)
-
-
-def statements(sent: list[str], *words: str) -> list[str]:
-    return [message for message in sent if any(word in message for word in words)]
 
 
 @pytest.fixture

@@ -1,0 +1,98 @@
+"""What a test's requests sent the database, read at the driver: on whichever path a statement ran,
+SQLAlchemy's execution or Clinic's own past it (clinic/models/driver.py), which engine events do not see."""
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from psycopg import pq
+from sqlalchemy import event
+
+
+@contextmanager
+def wire(engine, *, from_connect: bool = False) -> Iterator[list[str]]:
+    """What the client sent PostgreSQL on the pool's connections in the block, as libpq traces it: one
+    line per message (`Query "BEGIN"`, `Parse … "SELECT …"`, `Sync`), filled in when the block ends.
+    Traced from each checkout to its checkin or the block's end; `from_connect`: from each connection's
+    opening to the block's end, the pool's own messages at checkout included."""
+    sent: list[str] = []
+    traced = []
+    with tempfile.TemporaryFile() as log:
+
+        def trace(dbapi_connection, *_record_and_proxy):
+            dbapi_connection.pgconn.trace(log.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            traced.append(dbapi_connection)
+
+        def untrace(dbapi_connection, _record=None):
+            dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
+
+        listened = [("connect", trace)] if from_connect else [("checkout", trace), ("checkin", untrace)]
+        for name, listener in listened:
+            event.listen(engine, name, listener)
+        try:
+            yield sent
+        finally:
+            for name, listener in listened:
+                event.remove(engine, name, listener)
+            # Also those still checked out (a session's), which would go on writing to the closed log.
+            for dbapi_connection in traced:
+                if not dbapi_connection.closed:
+                    untrace(dbapi_connection)
+            log.seek(0)
+            sent += _frontend_messages(log.read().decode())
+
+
+def _frontend_messages(trace: str) -> list[str]:
+    """The client's messages in a libpq trace: lines "F<tab>length<tab>message", a statement's own line
+    breaks continuing its message on the lines after."""
+    messages: list[tuple[str, str]] = []
+    for line in trace.splitlines():
+        if start := re.match(r"([FB])\t\d+\t", line):
+            messages.append((start[1], line[start.end() :]))
+        elif messages:
+            messages[-1] = (messages[-1][0], f"{messages[-1][1]}\n{line}")
+    return [message for direction, message in messages if direction == "F"]
+
+
+def round_trips(sent: list[str]) -> int:
+    """Each simple Query, and each Sync that ends an extended-protocol statement, waits for an answer."""
+    return sum(message.startswith(("Query", "Sync")) for message in sent)
+
+
+def statements(sent: list[str], *words: str) -> list[str]:
+    return [message for message in sent if any(word in message for word in words)]
+
+
+@contextmanager
+def statements_sent(engine) -> Iterator[list[str]]:
+    """Each statement the driver ran on the pool's connections in the block, BEGIN and COMMIT included, from
+    each checkout to its checkin: on SQLite its SQL as SQLite traces it; on PostgreSQL its message as
+    libpq traces it, `Query "…"`, or `Execute` for one of the extended protocol (whose SQL a prepared
+    statement does not carry). Filled in when the block ends."""
+    if engine.dialect.name == "postgresql":
+        with wire(engine) as sent:
+            run: list[str] = []
+            yield run
+        run += [message for message in sent if message.startswith(("Query", "Execute"))]
+        return
+    run = []
+    traced = []
+
+    def trace(dbapi_connection, *_record_and_proxy):
+        dbapi_connection.set_trace_callback(run.append)
+        traced.append(dbapi_connection)
+
+    def untrace(dbapi_connection, _record=None):
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
+    try:
+        yield run
+    finally:
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
+        for dbapi_connection in traced:  # those still checked out, the session's say
+            untrace(dbapi_connection)
