@@ -4,10 +4,11 @@ SQLAlchemy's execution or Clinic's own past it (clinic/models/driver.py), which 
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from psycopg import pq
-from sqlalchemy import event
+
+from .conftest import listening
 
 
 @contextmanager
@@ -29,13 +30,12 @@ def wire(engine, *, from_connect: bool = False) -> Iterator[list[str]]:
             dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
 
         listened = [("connect", trace)] if from_connect else [("checkout", trace), ("checkin", untrace)]
-        for name, listener in listened:
-            event.listen(engine, name, listener)
         try:
-            yield sent
+            with ExitStack() as listening_to:
+                for name, listener in listened:
+                    listening_to.enter_context(listening(engine, name, listener))
+                yield sent
         finally:
-            for name, listener in listened:
-                event.remove(engine, name, listener)
             # Also those still checked out (a session's), which would go on writing to the closed log.
             for dbapi_connection in traced:
                 if not dbapi_connection.closed:
@@ -87,12 +87,9 @@ def statements_sent(engine) -> Iterator[list[str]]:
     def untrace(dbapi_connection, _record=None):
         dbapi_connection.set_trace_callback(None)
 
-    event.listen(engine, "checkout", trace)
-    event.listen(engine, "checkin", untrace)
     try:
-        yield run
+        with listening(engine, "checkout", trace), listening(engine, "checkin", untrace):
+            yield run
     finally:
-        event.remove(engine, "checkout", trace)
-        event.remove(engine, "checkin", untrace)
         for dbapi_connection in traced:  # those still checked out, the session's say
             untrace(dbapi_connection)
