@@ -22,6 +22,7 @@ CHECK = select(Clinician.id)
     ],
 )
 def test_a_picked_out_select_pauses_after_returning_its_rows(session, database_url, run):
+    """`session` makes the database and its tables; the racer reads them on an engine of its own."""
     engine = racing_engine(database_url, 1, lambda sql: "FROM clinician" in sql)
     with Session(engine) as racer:
         started = clock.monotonic()
