@@ -86,7 +86,7 @@ def _run(database: str, engine: Engine, workload: Workload, repeats: int) -> Non
     _figure(f"{figure}: find_slots with/without history", after[SEARCH], before[SEARCH], HISTORY_TARGET_RATIO)
     _ratio_line("(c) after/before history", after[SEARCH], before[SEARCH], "target: unchanged within noise")
     # Context, not noise alone: on PostgreSQL at 1,000×60 the bigger table moves the bare query from a
-    # sequential scan to a parallel bitmap scan that JIT-compiles on each run (2026-12-05: 45-55 ms).
+    # sequential scan to a parallel bitmap scan that JIT-compiles on each run (2026-12-05: 43-55 ms).
     _ratio_line("(a) after/before history", after[QUERY], before[QUERY], "context: drift, or its plan")
 
 

@@ -2,9 +2,11 @@
 SQLAlchemy's execution or Clinic's own past it (clinic/models/driver.py), which engine events do not see."""
 
 import re
+import sqlite3
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any
 
 from psycopg import pq
 
@@ -18,30 +20,47 @@ def wire(engine, *, from_connect: bool = False) -> Iterator[list[str]]:
     Traced from each checkout to its checkin or the block's end; `from_connect`: from each connection's
     opening to the block's end, the pool's own messages at checkout included."""
     sent: list[str] = []
-    traced = []
     with tempfile.TemporaryFile() as log:
 
-        def trace(dbapi_connection, *_record_and_proxy):
+        def trace(dbapi_connection) -> None:
             dbapi_connection.pgconn.trace(log.fileno())
             dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-            traced.append(dbapi_connection)
 
-        def untrace(dbapi_connection, _record=None):
-            dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
+        def untrace(dbapi_connection) -> None:
+            if not dbapi_connection.closed:
+                dbapi_connection.pgconn.untrace()  # flushes libpq's buffer to the file
 
-        listened = [("connect", trace)] if from_connect else [("checkout", trace), ("checkin", untrace)]
-        try:
-            with ExitStack() as listening_to:
-                for name, listener in listened:
-                    listening_to.enter_context(listening(engine, name, listener))
-                yield sent
-        finally:
-            # Also those still checked out (a session's), which would go on writing to the closed log.
-            for dbapi_connection in traced:
-                if not dbapi_connection.closed:
-                    untrace(dbapi_connection)
-            log.seek(0)
-            sent += _frontend_messages(log.read().decode())
+        with _tracing(engine, trace, untrace, from_connect=from_connect):
+            yield sent
+        log.seek(0)
+        sent += _frontend_messages(log.read().decode())
+
+
+@contextmanager
+def _tracing(
+    engine, trace: Callable[[Any], None], untrace: Callable[[Any], None], *, from_connect: bool = False
+) -> Iterator[None]:
+    """`trace` each of the pool's connections from its checkout (`from_connect`: its opening) and `untrace`
+    it at its checkin or the block's end, whichever comes first: one still checked out when the block
+    ends (a session's) would go on tracing into what the block has stopped reading."""
+    traced = []
+
+    def start(dbapi_connection, *_record_and_proxy) -> None:
+        trace(dbapi_connection)
+        traced.append(dbapi_connection)
+
+    def stop(dbapi_connection, _record=None) -> None:
+        untrace(dbapi_connection)
+
+    listened = [("connect", start)] if from_connect else [("checkout", start), ("checkin", stop)]
+    try:
+        with ExitStack() as listening_to:
+            for name, listener in listened:
+                listening_to.enter_context(listening(engine, name, listener))
+            yield
+    finally:
+        for dbapi_connection in traced:
+            untrace(dbapi_connection)
 
 
 def _frontend_messages(trace: str) -> list[str]:
@@ -78,18 +97,10 @@ def statements_sent(engine) -> Iterator[list[str]]:
         run += [message for message in sent if message.startswith(("Query", "Execute"))]
         return
     run = []
-    traced = []
+    with _tracing(engine, lambda sqlite: sqlite.set_trace_callback(run.append), _stop_sqlite_trace):
+        yield run
 
-    def trace(dbapi_connection, *_record_and_proxy):
-        dbapi_connection.set_trace_callback(run.append)
-        traced.append(dbapi_connection)
 
-    def untrace(dbapi_connection, _record=None):
+def _stop_sqlite_trace(dbapi_connection) -> None:
+    with suppress(sqlite3.ProgrammingError):  # closed, which ended its trace too
         dbapi_connection.set_trace_callback(None)
-
-    try:
-        with listening(engine, "checkout", trace), listening(engine, "checkin", untrace):
-            yield run
-    finally:
-        for dbapi_connection in traced:  # those still checked out, the session's say
-            untrace(dbapi_connection)
