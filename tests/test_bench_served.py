@@ -1,9 +1,15 @@
 """The load bench's gunicorn app (bench/served.py) serves Clinic on either database: the race runs on
-SQLite as well as PostgreSQL."""
+SQLite as well as PostgreSQL. And its clients (bench/load.py's Browser, a bare socket) read the answers
+and carry a session as a browser does."""
+
+import json
 
 import requests
 
-from bench.load import gunicorn
+from bench.load import Browser, Outcome, gunicorn
+from clinic.models import StaffRole
+
+from .factories import STAFF_PASSWORD, clinician, linked_staff, service
 
 
 def test_the_bench_serves_clinics_pages_and_its_floors_on_the_suites_database(database_url):
@@ -14,3 +20,22 @@ def test_the_bench_serves_clinics_pages_and_its_floors_on_the_suites_database(da
 
     # Until a worker has served a read page, its floors have nothing to replay: 204.
     assert answers == {"/book": 200, "/__bench/sql-alone/book/time": 204}
+
+
+def test_a_bench_client_signs_in_and_keeps_its_session(session, database_url):
+    offered = service(session)
+    person = clinician(session, [offered])
+    account = linked_staff(session, person, StaffRole.CLINICIAN)
+    session.commit()
+    out = Outcome()
+    with gunicorn(database_url, workers=1) as server:
+        stranger, staff = Browser(server.address, out), Browser(server.address, out)
+        refused = stranger.get_answer("schedule", "/schedule/")[0]
+        staff.sign_in(account.email, STAFF_PASSWORD, staff.csrf_token())
+        status, day = staff.get_answer("schedule", "/schedule/")
+        api = staff.get_answer("services", "/api/v1/services")
+
+    assert refused in (302, 303)
+    assert status == 200 and account.display_name.encode() in day
+    assert api[0] == 200 and [s["id"] for s in json.loads(api[1])["services"]] == [offered.id]
+    assert out.errors == [] and [route for route, _, _ in out.samples][-2:] == ["schedule", "services"]
