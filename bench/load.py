@@ -565,8 +565,9 @@ def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: in
         print(
             f"  {workers} worker{'s' if workers > 1 else ' '}: best {best.pages_per_second:6.1f} pages/s"
             f" (rounds {each}); CPU per page: workers {best.worker_cpu_ms:.2f} ms,"
-            f" machine {best.machine_cpu_ms:.2f} ms; machine busy {best.machine_cores:.2f} of"
-            f" {os.cpu_count()} cores; waiting for a core: workers {best.worker_wait_ms:.2f} ms per page,"
+            f" clients {best.client_cpu_ms:.2f} ms, machine {best.machine_cpu_ms:.2f} ms;"
+            f" machine busy {best.machine_cores:.2f} of {os.cpu_count()} cores;"
+            f" waiting for a core: workers {best.worker_wait_ms:.2f} ms per page,"
             f" a core with a task queued for it {best.stalled:.0%} of the time"
         )
     print(
@@ -612,6 +613,7 @@ def scale_run(engine: Engine, url: str, seconds: float, clients: int, rounds: in
 class ScaleRound:
     pages_per_second: float
     worker_cpu_ms: float  # per page, in the gunicorn workers
+    client_cpu_ms: float  # per page, in the load generator's processes
     machine_cpu_ms: float  # per page, every process on the machine (PostgreSQL and the clients included)
     machine_cores: float  # cores the machine kept busy
     worker_wait_ms: float  # per page, the gunicorn workers ready to run but waiting for a core
@@ -636,6 +638,7 @@ def _scale_round(
     return ScaleRound(
         pages / seconds,
         used.workers / pages * 1000,
+        sum(outcome.cpu_seconds for outcome in outcomes) / pages * 1000,
         used.machine / pages * 1000,
         used.machine / elapsed,
         used.waited / pages * 1000,
