@@ -464,13 +464,13 @@ def _browse(
     day = plan.first_day + timedelta(days=rng.randrange(BOOKED_DAYS - 6))
     who = rng.choice(plan.clinician_ids) if rng.random() < 0.5 else None
     query = {"service": plan.service_id, "tz": "Europe/London", "start": day, "end": day + timedelta(6)}
-    found = browser.get_answer(
+    answer = browser.get_answer(
         "/api/v1/slots", "/api/v1/slots", {**query, **({"clinician": who} if who else {})}
     )
     read_page()
     page = {"service": plan.service_id, "clinician": who or "any", "time_zone": "Europe/London"}
     browser.get("/book/time", "/book/time", {**page, "day": day.isoformat()})
-    return page, found
+    return page, answer
 
 
 def patient_form(email: str) -> dict[str, str]:
