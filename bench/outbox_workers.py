@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         with bench_engine(url) as engine, tempfile.TemporaryDirectory(prefix="clinic-workers-") as folder:
             if name != "sqlite":
                 _scale_out(name, engine, Path(folder), args.reminders, args.repeats)
-            _kills(name, engine, Path(folder), args.kill_reminders, args.kill_runs)
+            if args.kill_runs:
+                _kills(name, engine, Path(folder), args.kill_reminders, args.kill_runs)
 
 
 def _scale_out(name: str, engine: Engine, folder: Path, reminders: int, repeats: int) -> None:
@@ -135,7 +136,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reminders", type=int, default=2000, help="due reminders for one and two workers")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of one worker then two (best of each)")
     parser.add_argument("--kill-reminders", type=int, default=300, help="due reminders in each SIGKILL run")
-    parser.add_argument("--kill-runs", type=int, default=5, help="SIGKILL runs per database")
+    parser.add_argument("--kill-runs", type=int, default=5, help="SIGKILL runs per database (0: none)")
     return parser.parse_args(argv)
 
 
