@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
-from .models.transactions import is_busy
+from .models.transactions import is_busy, is_out_of_reach
 from .scheduling.errors import (
     AlreadyBooked,
     BookingError,
@@ -41,8 +41,12 @@ STATUS = {
 }
 
 
-# Seconds a client is asked to wait before trying again when the database was busy.
+# Seconds a client is asked to wait before trying again when the database was busy, or out of reach.
 BUSY_RETRY_AFTER = 5
+AWAY_RETRY_AFTER = 30
+# What they are told, on a page or in a problem's detail.
+BUSY = "The system is busy. Nothing was saved; please try again in a few seconds."
+AWAY = "The system cannot reach its records just now. Please try again in a minute."
 
 
 def status_for(error: BookingError) -> int:
@@ -92,19 +96,23 @@ def register(app: Flask) -> None:
         page = render_template("rate_limited.html", wait=timedelta(seconds=wait), phones=phones)
         return page, 429, headers
 
-    @app.errorhandler(OperationalError)
-    def database_error(error: OperationalError):
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
         # SQLite's one write lock stayed taken for all of SQLITE_LOCK_WAIT: the attempt was rolled back,
         # so say "busy, try again" (a booking's idempotency key makes its retry safe) instead of a 500.
-        if not is_busy(error):
-            return unexpected(error)
-        log.warning("database busy on %s %s", request.method, request.endpoint)
-        headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
-        detail = "The system is busy. Nothing was saved; please try again in a few seconds."
+        # The database down or cut off: the same, for longer.
+        if is_busy(error):
+            return _try_again("busy", BUSY_RETRY_AFTER, BUSY)
+        if is_out_of_reach(error):
+            return _try_again("unavailable", AWAY_RETRY_AFTER, AWAY)
+        return unexpected(error)
+
+    def _try_again(code: str, wait: int, detail: str):
+        log.warning("database %s on %s %s", code, request.method, request.endpoint)
+        headers = {"Retry-After": str(wait)}
         if _wants_problem():
-            return problem(503, "Service Unavailable", detail, code="busy"), headers
-        page = render_template("error.html", code=503, message=detail)
-        return page, 503, headers
+            return problem(503, "Service Unavailable", detail, code=code), headers
+        return render_template("error.html", code=503, message=detail), 503, headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -182,8 +182,8 @@ def test_every_refusal_the_api_can_give_is_documented_with_its_status(spec):
     for module in pkgutil.walk_packages(clinic_package.__path__, "clinic."):
         importlib.import_module(module.name)  # so every refusal class is defined
     served = {(status_for(cls.__new__(cls)), cls.code) for cls in subclasses(BookingError) - NOT_FROM_THE_API}
-    # The request limits' answer and a busy database's (clinic/errors.py), not a service's refusals.
-    served |= {(429, "rate_limited"), (503, "busy")}
+    # The request limits' answer and a busy or unreachable database's (clinic/errors.py), not a service's.
+    served |= {(429, "rate_limited"), (503, "busy"), (503, "unavailable")}
 
     assert served == documented_problems(spec)
 

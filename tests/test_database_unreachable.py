@@ -1,15 +1,33 @@
-"""With the database out of reach, a request still gets Clinic's own error answer: the end of its
-transaction, in Flask's teardown, tries no second connection and raises nothing. An error raised there
-escapes the app, and gunicorn answers its own bare 500 in place of the page."""
+"""With the database out of reach (PostgreSQL down, restarting or cut off; SQLite's file gone), every
+request gets Clinic's own 503 with Retry-After: a page, or problem+json under /api/, that says to try
+again shortly, for a signed-in clinician as for a patient. Once the database answers again, the same
+browsers are served, the clinician still signed in.
+
+The end of a request's transaction, in Flask's teardown, tries no second connection and raises nothing:
+an error raised there escapes the app, and gunicorn answers its own bare 500 in place of the page."""
 
 import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
+import psycopg
 import pytest
-from sqlalchemy import event
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, make_url
+from sqlalchemy.exc import DBAPIError
 
 from clinic.extensions import db
+from clinic.models import StaffRole
+from clinic.models.transactions import is_out_of_reach
 
-from .conftest import build_app, on_postgres
+from . import factories
+from .conftest import PG_URL, build_app, on_postgres, postgres_only
+from .fakes.database_link import DatabaseLink, linked
+from .test_api import monday_after_next
+
+RETRY_AFTER = "30"
 
 
 @pytest.fixture
@@ -21,6 +39,15 @@ def unreachable_url(tmp_path) -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again when the block ends
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/clinic"
+
+
+def assert_unavailable(answer, kind: str) -> None:
+    assert answer.status_code == 503 and answer.mimetype == kind
+    assert answer.headers["Retry-After"] == RETRY_AFTER
+    if kind == "application/problem+json":
+        assert answer.get_json()["code"] == "unavailable"
+    else:
+        assert "Please try again in a minute" in answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -36,5 +63,115 @@ def test_a_page_with_the_database_out_of_reach_gets_the_apps_answer_after_one_at
 
     answer = app.test_client().get(path)  # raised, before the fix, from the teardown's second attempt
 
-    assert answer.status_code == 500 and answer.mimetype == kind
+    assert_unavailable(answer, kind)
     assert len(attempts) == 1
+
+
+@dataclass
+class LinkedClinic:
+    app: Flask
+    link: DatabaseLink
+    browsers: dict[str, FlaskClient]  # a signed-in clinician's and a patient's
+    service_id: int
+
+
+@pytest.fixture
+def cut_off(database_url, tmp_path) -> Iterator[LinkedClinic]:
+    """An app that reaches PostgreSQL through a `DatabaseLink`, with a clinician signed in on a browser
+    of its own, and a patient's browser."""
+    with linked(PG_URL) as (url, link):
+        app = build_app(url, str(tmp_path / "instance"), PROPAGATE_EXCEPTIONS=False)
+        with app.app_context():
+            service = factories.service(db.session, horizon_days=400)
+            person = factories.clinician(db.session, [service])
+            user = factories.linked_staff(db.session, person, StaffRole.CLINICIAN)
+            email, service_id = user.email, service.id
+            db.session.remove()
+        clinician = factories.browser(app)
+        signed_in = clinician.post("/login", data={"email": email, "password": factories.STAFF_PASSWORD})
+        assert signed_in.status_code == 303
+        yield LinkedClinic(app, link, {"clinician": clinician, "patient": factories.browser(app)}, service_id)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def _pages(service_id: int) -> list[tuple[str, str, str]]:
+    """(who, path, the answer's type) for a clinician's page, a patient's and the API's."""
+    day = monday_after_next()
+    return [
+        ("clinician", "/schedule/", "text/html"),
+        ("patient", f"/book/time?service={service_id}&clinician=any&time_zone=Europe/London", "text/html"),
+        (
+            "patient",
+            f"/api/v1/slots?service={service_id}&start={day}&end={day}&tz=UTC",
+            "application/problem+json",
+        ),
+    ]
+
+
+@postgres_only
+def test_pages_answer_503_while_postgresql_is_cut_off_and_are_served_once_it_is_back(cut_off):
+    browsers, pages = cut_off.browsers, _pages(cut_off.service_id)
+    for who, path, _ in pages:
+        assert browsers[who].get(path).status_code == 200
+
+    cut_off.link.cut()  # the pooled connections die with it
+    for who, path, kind in pages:
+        assert_unavailable(browsers[who].get(path), kind)  # the clinician's escaped the app before the fix
+
+    cut_off.link.mend()
+    for who, path, _ in pages:
+        assert browsers[who].get(path).status_code == 200  # the clinician's: still signed in
+
+
+def _terminate(backend_pid: int) -> None:
+    """What a restart of PostgreSQL does to one connection: its backend is told to end, sends the client
+    the reason (57P01) and closes the socket. Returns once it has."""
+    with psycopg.connect(
+        make_url(PG_URL).set(drivername="postgresql").render_as_string(False), autocommit=True
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend_pid]).fetchone():
+            assert time.monotonic() < deadline, "PostgreSQL did not end the session"
+            time.sleep(0.02)
+
+
+@postgres_only
+@pytest.mark.parametrize("fault", ["cut off", "terminated"])
+@pytest.mark.parametrize("place", range(3))
+def test_a_request_that_loses_postgresql_midway_answers_503(cut_off, fault, place):
+    """Lost at the request's first, second or third checkout of a connection (the session's check, the
+    page's reads): whichever statement then meets the dead connection."""
+    clinician = cut_off.browsers["clinician"]
+    checkouts = []
+
+    def lose_at_checkout(dbapi_connection, *_record_and_proxy) -> None:
+        checkouts.append(1)
+        if len(checkouts) == place + 1:
+            cut_off.link.cut() if fault == "cut off" else _terminate(dbapi_connection.info.backend_pid)
+
+    with cut_off.app.app_context():
+        event.listen(db.engine, "checkout", lose_at_checkout)
+    assert_unavailable(clinician.get("/schedule/"), "text/html")
+    assert len(checkouts) > place
+    cut_off.link.mend()
+    assert clinician.get("/schedule/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "away"),
+    [
+        ("08006", True),  # connection failure
+        ("08001", True),  # the client could not establish it
+        ("57P01", True),  # terminated by an administrator: a restart
+        ("57P03", True),  # still starting up
+        ("53300", True),  # too many connections
+        ("57014", False),  # a statement cancelled: the server is there
+        ("40001", False),  # a serialisation failure
+        ("23505", False),  # a unique violation
+    ],
+)
+def test_postgresqls_codes_of_a_server_away_are_out_of_reach_and_no_others(sqlstate, away):
+    cause = psycopg.errors.lookup(sqlstate)("from the server")
+    assert is_out_of_reach(DBAPIError.instance(None, None, cause, psycopg.Error)) is away

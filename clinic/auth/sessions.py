@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, login_manager
 from ..logs import bind
@@ -50,8 +51,16 @@ def load_staff(token: str) -> SessionUser | None:
 
 def load_before_request() -> None:
     """Check the staff session first thing, while the database session holds no changes of the
-    view's: the check may write (a refreshed last_seen_at, or the end of a dead session)."""
-    current_user._get_current_object()
+    view's: the check may write (a refreshed last_seen_at, or the end of a dead session).
+
+    A check the database could not answer leaves nobody signed in for the rest of the request: the
+    error page that answers it asks for the user again, which would raise out of the app. The cookie
+    is kept, so the next request checks the session again."""
+    try:
+        current_user._get_current_object()
+    except SQLAlchemyError:
+        login_manager._update_request_context_with_user()  # Flask-Login's own way to set no one
+        raise
 
 
 def rules() -> SignInRules:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ClauseElement, Insert
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -143,7 +143,7 @@ def read_cursor(session: Session) -> Iterator[Any]:
             yield cursor
         return
     engine = session.get_bind()
-    pooled = engine.raw_connection()  # the pool's checkout replaces a connection PostgreSQL closed
+    pooled = _checkout(engine)
     try:
         pooled.driver_connection.autocommit = True
         with _cursor(pooled, engine.dialect, pooled.invalidate) as cursor:
@@ -163,6 +163,16 @@ def _cursor(connection: Any, dialect: Dialect, invalidate: Callable[[BaseExcepti
         raise _as_sqlalchemy_raises(dialect, invalidate, cursor, error) from error
     finally:
         cursor.close()
+
+
+def _checkout(engine: Engine) -> Any:
+    """A connection of the engine's pool (whose checkout replaces one PostgreSQL closed). One that cannot
+    be opened raises as SQLAlchemy's own checkout raises it: a DBAPIError, not the driver's error."""
+    dialect = engine.dialect
+    try:
+        return engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error, dialect=dialect) from error
 
 
 def _return_to_pool(pooled: Any) -> None:

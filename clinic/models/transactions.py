@@ -22,6 +22,9 @@ _WRITE_OPTIONS = {"isolation_level": "READ COMMITTED", _READING: False}
 _WRITING_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
 # SQLite's codes for a lock it could not take within the busy timeout.
 _BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
+# PostgreSQL's SQLSTATEs, besides class 08 (connection exception), of a server that would not take a
+# connection or ended it: too many connections; shutting down, crashed, still starting up.
+_SERVER_AWAY = {"53300", "57P01", "57P02", "57P03"}
 
 
 def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
@@ -72,11 +75,27 @@ def _writes(statement: str, context: ExecutionContext | None) -> bool:
     return _WRITING_SQL.match(statement) is not None
 
 
-def is_busy(error: OperationalError) -> bool:
+def is_busy(error: DBAPIError) -> bool:
     """Whether SQLite gave up waiting for its write lock ("database is locked", SQLITE_BUSY): the
     transaction was rolled back and nothing of it was stored, so the same request may simply be tried
     again."""
     return getattr(error.orig, "sqlite_errorname", None) in _BUSY
+
+
+def is_out_of_reach(error: DBAPIError) -> bool:
+    """Whether the database could not be reached or dropped the connection (PostgreSQL down, restarting,
+    full or cut off; SQLite's file not there): the request's transaction went with the connection, and
+    the request may be tried again once the database answers."""
+    if error.connection_invalidated:
+        return True
+    cause = error.orig
+    if getattr(cause, "sqlite_errorname", None) == "SQLITE_CANTOPEN":
+        return True
+    if not hasattr(cause, "sqlstate"):  # not psycopg's
+        return False
+    if cause.sqlstate is None:  # psycopg's own: refused, reset or timed out before the server said why
+        return isinstance(error, OperationalError)
+    return cause.sqlstate.startswith("08") or cause.sqlstate in _SERVER_AWAY
 
 
 def begin_write(session: Session) -> None:

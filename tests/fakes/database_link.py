@@ -1,0 +1,76 @@
+"""The network between the app and PostgreSQL, as a real TCP relay on 127.0.0.1 that a test can cut and
+mend: cut, every open connection is reset and each new one is closed as soon as it is accepted, as a
+database host that went down or a firewall that dropped it would look to the app."""
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from sqlalchemy import make_url
+
+
+class DatabaseLink:
+    def __init__(self, host: str, port: int):
+        self._target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            for sock in self._open:
+                _reset(sock)
+            self._open.clear()
+
+    def mend(self) -> None:
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if self._cut:
+                    _reset(client)
+                    continue
+                server = socket.create_connection(self._target)
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_relay, args=(source, sink), daemon=True).start()
+
+
+def _relay(source: socket.socket, sink: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    for sock in (source, sink):
+        _reset(sock)
+
+
+def _reset(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@contextmanager
+def linked(database_url: str) -> Iterator[tuple[str, DatabaseLink]]:
+    """`database_url` reached through a `DatabaseLink`: the URL to give the app, and the link."""
+    url = make_url(database_url)
+    link = DatabaseLink(url.host or "127.0.0.1", url.port or 5432)
+    try:
+        yield url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False), link
+    finally:
+        link.close()
