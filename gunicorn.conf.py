@@ -3,12 +3,14 @@ given on the command line win. docs/operations.md has the production start aroun
 
 The access log names the path without its query string: a manage or companion link mailed before their
 tokens moved after "#" (`/c/<reference>?t=…`) still arrives with the token in the query, and query
-strings may carry other personal data. With CLINIC_LOG_FORMAT=json (production's default) gunicorn's
+strings may carry other personal data. gunicorn's warning about a request it could not parse leaves
+out what it would quote of it (the request line, a header line). With CLINIC_LOG_FORMAT=json (production's default) gunicorn's
 own lines are JSON objects too, each answer's with the request id the app gave it.
 """
 
 import gc
 import multiprocessing
+import re
 
 from gunicorn.glogging import Logger
 
@@ -35,6 +37,8 @@ errorlog = "-"
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 LOG_FORMAT = settings.configs[settings.config_name()].LOG_FORMAT
+# What gunicorn's warning about a request it could not parse quotes of it, as Python quotes a str.
+QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def post_worker_init(worker) -> None:
@@ -76,6 +80,13 @@ class ClinicLogger(Logger):
         }
         self.access_log.info("%s %s %s", method, path, status, extra={"fields": fields})
         return None
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        """gunicorn's warning about a request it could not parse quotes what the client sent, a request
+        line with its query or a header line with its value: the warning keeps the kind of fault only."""
+        if isinstance(msg, str) and msg.startswith("Invalid request from"):
+            msg = QUOTED.sub("'(left out)'", msg)
+        super().warning(msg, *args, **kwargs)
 
     def exception(self, msg, *args, **kwargs) -> None:
         """gunicorn names a request that failed by its target, the query string included (above)."""

@@ -183,3 +183,30 @@ def test_the_development_servers_request_lines_leave_out_the_query_and_its_token
     lines = log_lines(log)
     assert any("GET /c/ABC-DEFG HTTP/1.1" in line for line in lines), lines
     assert [line for line in lines if "a-token-in-the-query" in line] == []
+
+
+# Requests gunicorn cannot parse, each with a token where gunicorn's warning about it quoted it: in the
+# request line's query, a header line with no colon, a target with a control character.
+GARBLED = [
+    "GET /c/ABC-DEFG?t={token} HTTP/1.1 extra\r\nHost: clinic\r\n\r\n",
+    "GET /c/ABC-DEFG?t={token}\x01 HTTP/1.1\r\nHost: clinic\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: clinic\r\nCookie session={token}\r\n\r\n",
+    "GET /c/ABC-DEFG?t={token} HTTP/9.9\r\nHost: clinic\r\n\r\n",
+    "G\x01T /c/ABC-DEFG?t={token} HTTP/1.1\r\nHost: clinic\r\n\r\n",
+]
+
+
+def test_requests_gunicorn_cannot_parse_leave_what_they_carry_in_no_log_line(gunicorn):
+    base, logs = gunicorn(project_config=True)
+    port = int(base.rsplit(":", 1)[1])
+    tokens = [f"garbled-token-{n}" for n in range(len(GARBLED))]
+    for token, request in zip(tokens, GARBLED, strict=True):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request.format(token=token).encode("latin-1"))
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")
+
+    every_line = log_lines(logs / "error.log") + log_lines(logs / "access.log") + log_lines(logs / "app.log")
+    assert [line for line in every_line if any(token in line for token in tokens)] == []
+    warnings = [line for line in every_line if "Invalid request from ip=127.0.0.1" in line]
+    assert len(warnings) == len(GARBLED)  # each still logged, with the kind of fault
+    assert sum("Invalid HTTP Header: " in line for line in warnings) == 1
