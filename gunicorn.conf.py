@@ -4,8 +4,9 @@ given on the command line win. docs/operations.md has the production start aroun
 The access log names the path without its query string: a manage or companion link mailed before their
 tokens moved after "#" (`/c/<reference>?t=…`) still arrives with the token in the query, and query
 strings may carry other personal data. gunicorn's warning about a request it could not parse leaves
-out what it would quote of it (the request line, a header line). With CLINIC_LOG_FORMAT=json (production's default) gunicorn's
-own lines are JSON objects too, each answer's with the request id the app gave it.
+out what it would quote of it (the request line, a header line). With CLINIC_LOG_FORMAT=json
+(production's default) gunicorn's own lines are JSON objects too, each answer's with the request id
+the app gave it.
 """
 
 import gc
