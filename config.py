@@ -55,6 +55,9 @@ class Config:
     # Seconds a request waits for SQLite's one write lock before it is answered 503 "busy, try again";
     # well under gunicorn's 30 s worker timeout, so a waiting request is answered, never killed mid-way.
     SQLITE_LOCK_WAIT = float(_env("SQLITE_LOCK_WAIT", "10"))
+    # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
+    # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
+    DATABASE_CONNECT_TIMEOUT = int(_env("DATABASE_CONNECT_TIMEOUT", "5"))
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).

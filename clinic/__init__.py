@@ -3,7 +3,8 @@
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
+from sqlalchemy import make_url
 
 import config as settings
 
@@ -40,6 +41,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)  # first, so every later before_request function logs with the request id
     os.makedirs(app.instance_path, exist_ok=True)
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
     app.before_request(_read_without_transaction)  # before any other function that reads
     app.teardown_request(_stop_reading)
@@ -97,6 +99,17 @@ def _stop_reading(error: BaseException | None) -> None:
     # Here, not only at Flask-SQLAlchemy's removal of the session at the app context's end: a test's app
     # context outlives its requests, and its session with them.
     stop_reading(db.session, failed=error is not None)
+
+
+def _engine_options(config: Config) -> dict[str, Any]:
+    """The engine's options, with PostgreSQL's connect timeout unless the URL gives one: a database gone
+    from the network is then answered 503 before gunicorn kills the worker waiting for it."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        timeout = {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]}
+        options["connect_args"] = {**timeout, **options.get("connect_args", {})}
+    return options
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

@@ -28,6 +28,7 @@ from .fakes.database_link import DatabaseLink, linked
 from .test_api import monday_after_next
 
 RETRY_AFTER = "30"
+GUNICORN_TIMEOUT = 30  # gunicorn.conf.py's `timeout`
 
 
 @pytest.fixture
@@ -175,3 +176,32 @@ def test_a_request_that_loses_postgresql_midway_answers_503(cut_off, fault, plac
 def test_postgresqls_codes_of_a_server_away_are_out_of_reach_and_no_others(sqlstate, away):
     cause = psycopg.errors.lookup(sqlstate)("from the server")
     assert is_out_of_reach(DBAPIError.instance(None, None, cause, psycopg.Error)) is away
+
+
+@postgres_only
+def test_a_database_that_never_answers_is_answered_503_well_before_gunicorn_kills_the_worker(cut_off):
+    """A connection PostgreSQL never answers (its host gone from the network) waits for psycopg's own
+    connection timeout: 130 s, where gunicorn kills a worker silent for 30 s and the patient gets no
+    answer at all. Clinic's connect timeout (5 s by default) answers 503 first."""
+    patient = cut_off.browsers["patient"]
+    cut_off.link.stall()
+
+    started = time.monotonic()
+    answer = patient.get(_pages(cut_off.service_id)[1][1])
+    waited = time.monotonic() - started
+
+    assert_unavailable(answer, "text/html")
+    assert waited < GUNICORN_TIMEOUT
+
+
+@postgres_only
+@pytest.mark.parametrize(("query", "seconds"), [("", "5"), ("?connect_timeout=7", "7")])
+def test_the_connect_timeout_is_clinics_unless_the_database_url_gives_one(tmp_path, query, seconds):
+    app = build_app(PG_URL + query, str(tmp_path / "instance"))
+    with app.app_context():
+        pooled = db.engine.raw_connection()
+        try:
+            assert pooled.driver_connection.info.get_parameters()["connect_timeout"] == seconds
+        finally:
+            pooled.close()
+        db.engine.dispose()

@@ -1,6 +1,8 @@
-"""The network between the app and PostgreSQL, as a real TCP relay on 127.0.0.1 that a test can cut and
-mend: cut, every open connection is reset and each new one is closed as soon as it is accepted, as a
-database host that went down or a firewall that dropped it would look to the app."""
+"""The network between the app and PostgreSQL, as a real TCP relay on 127.0.0.1 that a test can cut,
+stall and mend. Cut, every open connection is reset and each new one is closed as soon as it is
+accepted, as a database host that went down would look to the app; stalled, every open connection is
+reset and each new one is accepted and never answered, as a host that vanished from the network or a
+firewall dropping its packets."""
 
 import socket
 import threading
@@ -18,6 +20,7 @@ class DatabaseLink:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._cut = False
+        self._stalled = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -27,9 +30,14 @@ class DatabaseLink:
                 _reset(sock)
             self._open.clear()
 
+    def stall(self) -> None:
+        self.cut()
+        with self._lock:
+            self._stalled = True
+
     def mend(self) -> None:
         with self._lock:
-            self._cut = False
+            self._cut = self._stalled = False
 
     def close(self) -> None:
         self.cut()
@@ -42,6 +50,9 @@ class DatabaseLink:
             except OSError:
                 return  # closed
             with self._lock:
+                if self._stalled:
+                    self._open.append(client)  # reset by the next cut, or on close
+                    continue
                 if self._cut:
                     _reset(client)
                     continue
