@@ -123,7 +123,7 @@ def register(app: Flask) -> None:
             response.headers.extend(headers)
             return response
         message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
-        page = render_template("error.html", code=error.code, title=error.name, message=message)
+        page = render_template("error.html", code=error.code, message=message)
         return page, error.code, headers
 
     @app.errorhandler(Exception)
@@ -138,4 +138,4 @@ def register(app: Flask) -> None:
         )
         if _wants_problem():
             return problem(500, "Internal Server Error", "Something went wrong on our side.")
-        return render_template("error.html", code=500, title="Something went wrong"), 500
+        return render_template("error.html", code=500), 500
