@@ -93,6 +93,10 @@ for _guard in GUARDS:
 # Flask-Limiter's limits over every request: _counted_by_no_guard would skip them on most pages, so a
 # start with either set is refused rather than left to count less than it says.
 _UNGUARDED_SETTINGS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")
+# Redis storages that take redis-py's socket options, and the seconds each connect or answer may take:
+# Redis near the app answers in a millisecond.
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+STORAGE_TIMEOUT = 1.0
 
 # Each blueprint's name, with the guards that may count its requests.
 _GUARDS_OF = {bp.name: tuple(g for g in GUARDS if bp in g.blueprints) for g in GUARDS for bp in g.blueprints}
@@ -115,11 +119,20 @@ def init_app(app: Flask) -> None:
                 f"{setting} is not applied: Clinic limits requests only through its own settings "
                 "(CLINIC_RATELIMIT_BOOKING and the others, clinic/limits.py); remove it"
             )
+    storage = app.config["RATELIMIT_STORAGE_URL"]
     app.config.update(
-        RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URL"],
+        RATELIMIT_STORAGE_URI=storage,
         # If Redis goes away, count in this process until it is back rather than refuse every request.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     )
+    if storage.startswith(_REDIS_SCHEMES):
+        # redis-py waits for an answer without end: Redis gone from the network would hold every limited
+        # request until gunicorn killed its worker, where a refusal hands the count to the process.
+        timeouts = {"socket_connect_timeout": STORAGE_TIMEOUT, "socket_timeout": STORAGE_TIMEOUT}
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            **timeouts,
+            **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}),
+        }
     limiter.init_app(app)
     if not (app.debug or app.testing):
         _warn_in_production(app.config)

@@ -34,6 +34,9 @@ def _database_of_this_worker(url: str | None) -> str | None:
 
 PG_URL = _database_of_this_worker(GIVEN_PG_URL)
 TEST_SECRET = "test-secret-key"
+# Seconds gunicorn lets a worker be silent before it kills it (gunicorn.conf.py's `timeout`): a request
+# waiting for a server that never answers must be answered well before.
+GUNICORN_TIMEOUT = 30
 # The link keys of every test app (derived from TEST_SECRET, as CLINIC_MANAGE_TOKEN_KEY is unset).
 TEST_KEYS = LinkKeys.from_config({**defaults(), "SECRET_KEY": TEST_SECRET, "MANAGE_TOKEN_KEY": None})
 

@@ -23,12 +23,11 @@ from clinic.models import StaffRole
 from clinic.models.transactions import is_out_of_reach
 
 from . import factories
-from .conftest import PG_URL, build_app, on_postgres, postgres_only
-from .fakes.database_link import DatabaseLink, linked
+from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres_only
+from .fakes.tcp_link import TcpLink, linked
 from .test_api import monday_after_next
 
 RETRY_AFTER = "30"
-GUNICORN_TIMEOUT = 30  # gunicorn.conf.py's `timeout`
 
 
 @pytest.fixture
@@ -71,14 +70,14 @@ def test_a_page_with_the_database_out_of_reach_gets_the_apps_answer_after_one_at
 @dataclass
 class LinkedClinic:
     app: Flask
-    link: DatabaseLink
+    link: TcpLink
     browsers: dict[str, FlaskClient]  # a signed-in clinician's and a patient's
     service_id: int
 
 
 @pytest.fixture
 def cut_off(database_url, tmp_path) -> Iterator[LinkedClinic]:
-    """An app that reaches PostgreSQL through a `DatabaseLink`, with a clinician signed in on a browser
+    """An app that reaches PostgreSQL through a `TcpLink`, with a clinician signed in on a browser
     of its own, and a patient's browser."""
     with linked(PG_URL) as (url, link):
         app = build_app(url, str(tmp_path / "instance"), PROPAGATE_EXCEPTIONS=False)

@@ -6,6 +6,7 @@ Every other test module runs with the limits off (conftest.build_app); here they
 
 import json
 import logging
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +16,12 @@ from clinic.extensions import db, limiter
 from clinic.models import Consultation, WaitlistEntry
 
 from . import factories
-from .conftest import build_app, production_config
+from .conftest import GUNICORN_TIMEOUT, build_app, production_config
+from .fakes.tcp_link import linked
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_api_openapi import DOCUMENT, operations
 from .test_booking_pages import booking_form, next_week_at
+from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 from .test_waitlist_pages import waitlist_form
 
 LIMITS = {
@@ -247,3 +250,25 @@ def test_unreachable_storage_still_serves_and_limits_in_the_process(database_url
     answers = [client.get("/api/v1/services").status_code for _ in range(6)]
 
     assert answers == [200] * 5 + [429]
+
+
+def test_a_limits_storage_that_never_answers_is_left_for_counting_in_the_process(
+    database_url, tmp_path, key_prefix
+):
+    """Redis gone from the network (connections accepted and never answered) held each limited request
+    for as long as Redis was gone: redis-py waits without end by default, and gunicorn kills a worker
+    silent for 30 s. The storage's timeouts hand the count to the process instead, as for a refusal."""
+    with linked(REDIS_URL) as (url, link):
+        settings = {**LIMITS, "RATELIMIT_STORAGE_URL": url, "RATELIMIT_KEY_PREFIX": key_prefix}
+        client = build_app(database_url, str(tmp_path), **settings).test_client()
+        assert client.get("/api/v1/services").status_code == 200  # counted in Redis
+        link.stall()
+
+        started = time.monotonic()
+        answers = [client.get("/api/v1/services").status_code for _ in range(6)]
+        waited = time.monotonic() - started
+
+    # Served, then limited by the process's own count (from 0, or from 1 where a test before left the
+    # limiter, one object in every test app, counting in the process).
+    assert answers[:4] == [200] * 4 and answers[-1] == 429
+    assert waited < GUNICORN_TIMEOUT

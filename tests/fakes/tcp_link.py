@@ -1,8 +1,8 @@
-"""The network between the app and PostgreSQL, as a real TCP relay on 127.0.0.1 that a test can cut,
-stall and mend. Cut, every open connection is reset and each new one is closed as soon as it is
-accepted, as a database host that went down would look to the app; stalled, every open connection is
-reset and each new one is accepted and never answered, as a host that vanished from the network or a
-firewall dropping its packets."""
+"""The network between the app and a server it needs (PostgreSQL, Redis), as a real TCP relay on
+127.0.0.1 that a test can cut, stall and mend. Cut, every open connection is reset and each new one is
+closed as soon as it is accepted, as a host that went down would look to the app; stalled, every open
+connection is reset and each new one is accepted and never answered, as a host that vanished from the
+network or a firewall dropping its packets."""
 
 import socket
 import threading
@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import make_url
 
 
-class DatabaseLink:
+class TcpLink:
     def __init__(self, host: str, port: int):
         self._target = (host, port)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -77,10 +77,11 @@ def _reset(sock: socket.socket) -> None:
 
 
 @contextmanager
-def linked(database_url: str) -> Iterator[tuple[str, DatabaseLink]]:
-    """`database_url` reached through a `DatabaseLink`: the URL to give the app, and the link."""
-    url = make_url(database_url)
-    link = DatabaseLink(url.host or "127.0.0.1", url.port or 5432)
+def linked(server_url: str) -> Iterator[tuple[str, TcpLink]]:
+    """The server at `server_url` (with its host and port) reached through a `TcpLink`: the URL to give
+    the app, and the link."""
+    url = make_url(server_url)
+    link = TcpLink(url.host, url.port)
     try:
         yield url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False), link
     finally:
