@@ -18,10 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..logs import log_context
 from ..models import utcnow
+from ..models.transactions import is_out_of_reach
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
 from .context import Context
@@ -47,6 +49,8 @@ class Worker:
         self.clock = clock
         self.worker_id = new_worker_id()
         self.stopping = threading.Event()
+        self._database_away = False
+        self._away_lock = threading.Lock()
 
     def tick(self) -> int:
         """Take back expired claims, then run every due message; returns how many ran."""
@@ -86,6 +90,32 @@ class Worker:
     def retire(self) -> None:
         self._in_session(lambda: retire(db.session, self.worker_id))
 
+    def through_outages(self, job: Callable[[], object]) -> Callable[[], None]:
+        """`job` for the scheduler, which logs each failed run with its traceback: a database out of reach
+        is logged once when it goes and once when it answers again, and each tick tries it meanwhile."""
+
+        def run() -> None:
+            try:
+                job()
+            except DBAPIError as error:
+                if not is_out_of_reach(error):
+                    raise
+                self._note_database(away=True, cause=type(error.orig).__name__)
+            else:
+                self._note_database(away=False)
+
+        return run
+
+    def _note_database(self, *, away: bool, cause: str = "") -> None:
+        with self._away_lock:
+            if away == self._database_away:
+                return
+            self._database_away = away
+        if away:
+            log.warning("the database is out of reach (%s): the jobs try again at each tick", cause)
+        else:
+            log.warning("the database answers again")
+
     def _in_session(self, work: Callable[[], None]) -> None:
         with self.app.app_context():
             try:
@@ -112,7 +142,7 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         "next_run_time": datetime.now(UTC),
     }
     scheduler.add_job(
-        worker.tick,
+        worker.through_outages(worker.tick),
         "interval",
         seconds=worker.settings.tick_seconds,
         id=JOB_ID,
@@ -122,7 +152,7 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         **always,
     )
     scheduler.add_job(
-        worker.beat,
+        worker.through_outages(worker.beat),
         "interval",
         seconds=HEARTBEAT_INTERVAL.total_seconds(),
         id=HEARTBEAT_JOB_ID,
@@ -131,7 +161,7 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         **always,
     )
     scheduler.add_job(
-        worker.housekeep,
+        worker.through_outages(worker.housekeep),
         "interval",
         seconds=HOUSEKEEPING_SECONDS,
         id=HOUSEKEEPING_JOB_ID,
