@@ -48,3 +48,16 @@ def test_the_worker_rides_out_a_database_outage_and_delivers_what_fell_due(
     # One line when it went and one when it was back, where each failed tick logged a traceback.
     assert log.count("the database is out of reach") == 1 and log.count("the database answers again") == 1
     assert "Traceback" not in log, log
+
+
+@postgres_only
+def test_a_worker_stopped_during_an_outage_exits_cleanly(session, database_url, tmp_path, smtp_server):
+    """Its heartbeat row cannot be removed; it expires as a killed worker's does."""
+    open_clinic(session)
+    with linked(PG_URL) as (url, link):
+        worker = WorkerProcess(url, smtp_server, tmp_path, lease_seconds=120)
+        assert wait_for(lambda: "ticking every" in worker.log()), worker.log()
+        link.cut()
+        assert wait_for(lambda: "the database is out of reach" in worker.log()), worker.log()
+        worker.stop()
+    assert worker.process.returncode == 0, worker.log()

@@ -184,7 +184,7 @@ def run_worker(app: Flask) -> None:
     try:
         scheduler.start()
     finally:
-        worker.retire()
+        worker.through_outages(worker.retire)()  # out of reach, its heartbeat expires as a killed worker's
 
 
 def stopper(worker: Worker, scheduler: BlockingScheduler) -> Callable[[int, object], None]:
