@@ -5,6 +5,7 @@ and its log says what happened in two lines, without a patient's details."""
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from . import factories
 from .conftest import PG_URL, postgres_only
 from .fakes.outbox import open_clinic
 from .fakes.reminders import WorkerProcess
-from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .fakes.smtp import FakeSMTPServer, RecordingHandler, smtp_server  # noqa: F401 (fixture)
 from .fakes.tcp_link import linked
 from .test_worker import next_weekday_at_ten, wait_for
 
@@ -60,4 +61,56 @@ def test_a_worker_stopped_during_an_outage_exits_cleanly(session, database_url, 
         link.cut()
         assert wait_for(lambda: "the database is out of reach" in worker.log()), worker.log()
         worker.stop()
+    assert worker.process.returncode == 0, worker.log()
+
+
+class CutAfter(RecordingHandler):
+    """Accepts mail, and cuts `link` as it accepts the `nth` message: the worker sent it and cannot record
+    that it did."""
+
+    def __init__(self, nth: int) -> None:
+        super().__init__()
+        self.nth, self.link = nth, None
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.nth:
+            self.link.cut()
+        return reply
+
+
+@postgres_only
+def test_an_outage_between_a_send_and_its_record_repeats_that_one_mail_and_loses_none(
+    session, database_url, tmp_path
+):
+    service = open_clinic(session)
+    start = next_weekday_at_ten()
+    times = [start + timedelta(minutes=30 * n) for n in range(5)]
+    for at in times:
+        factories.booking(session, service, at, now=utcnow())
+    mails = 2 * len(times)  # each booking's to the patient and to the clinician
+    handler = CutAfter(nth=3)
+    smtp = FakeSMTPServer(handler=handler)
+    smtp.start()
+
+    def sent() -> Counter:
+        return Counter(str(received.message["Message-ID"]) for received in smtp.received)
+
+    try:
+        with linked(PG_URL) as (url, link):
+            handler.link = link
+            worker = WorkerProcess(url, smtp, tmp_path, lease_seconds=2)
+            try:
+                assert wait_for(lambda: "the database is out of reach" in worker.log()), worker.log()
+                time.sleep(1)
+                link.mend()
+                assert wait_for(lambda: len(sent()) == mails), worker.log()
+                time.sleep(3)  # longer than the lease: anything left to repeat has been
+            finally:
+                worker.stop()
+    finally:
+        smtp.stop()
+
+    assert len(sent()) == mails  # none lost
+    assert sorted(sent().values(), reverse=True)[:2] == [2, 1]  # the one sent before the cut, again
     assert worker.process.returncode == 0, worker.log()
