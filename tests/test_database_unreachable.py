@@ -15,17 +15,17 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, make_url
+from sqlalchemy import event, func, make_url, select
 from sqlalchemy.exc import DBAPIError
 
 from clinic.extensions import db
-from clinic.models import StaffRole
+from clinic.models import Consultation, StaffRole
 from clinic.models.transactions import is_out_of_reach
 
 from . import factories
 from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres_only
 from .fakes.tcp_link import TcpLink, linked
-from .test_api import monday_after_next
+from .test_api import booking_body, monday_after_next, wall
 
 RETRY_AFTER = "30"
 
@@ -204,3 +204,21 @@ def test_the_connect_timeout_is_clinics_unless_the_database_url_gives_one(tmp_pa
         finally:
             pooled.close()
         db.engine.dispose()
+
+
+@postgres_only
+def test_a_booking_whose_commit_went_unanswered_is_tried_again_and_made_once(cut_off, session):
+    """PostgreSQL committed the booking, and the link went before it could say so: the patient is told
+    to try again, and the same request (its Idempotency-Key) returns that booking, not a second one."""
+    patient = cut_off.browsers["patient"]
+    body = booking_body(cut_off.service_id, wall(monday_after_next(), 10))
+    headers = {"Idempotency-Key": "sent-once-unanswered"}
+    cut_off.link.cut_after_sending(b"COMMIT\x00")  # the statement, not READ COMMITTED
+
+    unanswered = patient.post("/api/v1/bookings", json=body, headers=headers)
+    cut_off.link.mend()
+    again = patient.post("/api/v1/bookings", json=body, headers=headers)
+
+    assert_unavailable(unanswered, "application/problem+json")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert session.scalar(select(func.count()).select_from(Consultation)) == 1

@@ -2,7 +2,8 @@
 127.0.0.1 that a test can cut, stall and mend. Cut, every open connection is reset and each new one is
 closed as soon as it is accepted, as a host that went down would look to the app; stalled, every open
 connection is reset and each new one is accepted and never answered, as a host that vanished from the
-network or a firewall dropping its packets."""
+network or a firewall dropping its packets. `cut_after_sending` cuts it just after the server was sent
+a given message, before its answer can come back."""
 
 import socket
 import threading
@@ -21,6 +22,7 @@ class TcpLink:
         self._open: list[socket.socket] = []
         self._cut = False
         self._stalled = False
+        self._cut_after: bytes | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -35,9 +37,15 @@ class TcpLink:
         with self._lock:
             self._stalled = True
 
+    def cut_after_sending(self, marker: bytes) -> None:
+        """Cut the link once a client has sent the server data holding `marker` (b"COMMIT\\x00", the
+        statement as PostgreSQL's protocol ends it): the server runs it, and its answer is lost."""
+        self._cut_after = marker
+
     def mend(self) -> None:
         with self._lock:
             self._cut = self._stalled = False
+            self._cut_after = None
 
     def close(self) -> None:
         self.cut()
@@ -59,15 +67,30 @@ class TcpLink:
                 server = socket.create_connection(self._target)
                 self._open += [client, server]
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_relay, args=(source, sink), daemon=True).start()
+                to_server = source is client
+                threading.Thread(target=self._relay, args=(source, sink, to_server), daemon=True).start()
 
+    def _relay(self, source: socket.socket, sink: socket.socket, to_server: bool) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                if not to_server and self._cut:
+                    break  # an answer to what was sent just before the cut: lost with the link
+                if to_server and self._cut_after is not None and self._cut_after in data:
+                    self._cut_after_sent(data, sink)
+                    return  # the server's end closes once it has answered (see above)
+                sink.sendall(data)
+        for sock in (source, sink):
+            _reset(sock)
 
-def _relay(source: socket.socket, sink: socket.socket) -> None:
-    with suppress(OSError):
-        while data := source.recv(65536):
-            sink.sendall(data)
-    for sock in (source, sink):
-        _reset(sock)
+    def _cut_after_sent(self, data: bytes, server: socket.socket) -> None:
+        """Send the server `data` and the connection's end, so that it reads and runs it, and cut the link:
+        its answer is dropped (see `_relay`), and the client's end of the connection reset."""
+        with self._lock:
+            self._cut = True
+            self._open.remove(server)
+        server.sendall(data)
+        server.shutdown(socket.SHUT_WR)
+        self.cut()
 
 
 def _reset(sock: socket.socket) -> None:
