@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -26,6 +27,7 @@ from . import factories
 from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres_only
 from .fakes.tcp_link import TcpLink, linked
 from .test_api import booking_body, monday_after_next, wall
+from .test_booking_pages import booking_form, next_week_at
 
 RETRY_AFTER = "30"
 
@@ -207,18 +209,31 @@ def test_the_connect_timeout_is_clinics_unless_the_database_url_gives_one(tmp_pa
 
 
 @postgres_only
-def test_a_booking_whose_commit_went_unanswered_is_tried_again_and_made_once(cut_off, session):
+@pytest.mark.parametrize("way", ["api", "page"])
+def test_a_booking_whose_commit_went_unanswered_is_tried_again_and_made_once(cut_off, session, way):
     """PostgreSQL committed the booking, and the link went before it could say so: the patient is told
-    to try again, and the same request (its Idempotency-Key) returns that booking, not a second one."""
-    patient = cut_off.browsers["patient"]
-    body = booking_body(cut_off.service_id, wall(monday_after_next(), 10))
-    headers = {"Idempotency-Key": "sent-once-unanswered"}
+    to try again, and the same request (its idempotency key, the form's or the API's header) returns
+    that booking, not a second one."""
     cut_off.link.cut_after_sending(b"COMMIT\x00")  # the statement, not READ COMMITTED
 
-    unanswered = patient.post("/api/v1/bookings", json=body, headers=headers)
+    unanswered = _book(cut_off, way)
     cut_off.link.mend()
-    again = patient.post("/api/v1/bookings", json=body, headers=headers)
+    again = _book(cut_off, way)
 
-    assert_unavailable(unanswered, "application/problem+json")
-    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert_unavailable(unanswered, "application/problem+json" if way == "api" else "text/html")
+    if way == "api":
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    else:
+        assert again.status_code == 303
     assert session.scalar(select(func.count()).select_from(Consultation)) == 1
+
+
+def _book(clinic: LinkedClinic, way: str):
+    """The patient's booking through the API or the booking page, the same request each time."""
+    patient = clinic.browsers["patient"]
+    if way == "api":
+        body = booking_body(clinic.service_id, wall(monday_after_next(), 10))
+        return patient.post("/api/v1/bookings", json=body, headers={"Idempotency-Key": "sent-once"})
+    return patient.post(
+        "/book/confirm", data=booking_form(SimpleNamespace(id=clinic.service_id), next_week_at(11))
+    )
