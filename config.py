@@ -52,9 +52,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_path()}/clinic.sqlite"
     # "true" lets production run on SQLite (one machine, one worker); refused otherwise.
     ALLOW_SQLITE = _flag("ALLOW_SQLITE", False)
-    # Seconds a request waits for SQLite's one write lock before it is answered 503 "busy, try again";
-    # well under gunicorn's 30 s worker timeout, so a waiting request is answered, never killed mid-way.
-    SQLITE_LOCK_WAIT = float(_env("SQLITE_LOCK_WAIT", "10"))
+    # Seconds a request waits for a lock (SQLite's one write lock; on PostgreSQL any, as a migration's)
+    # before it is answered 503 "busy, try again"; well under gunicorn's 30 s worker timeout, so a
+    # waiting request is answered, never killed mid-way.
+    DATABASE_LOCK_WAIT = float(_env("DATABASE_LOCK_WAIT", "10"))
     # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
     # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
     DATABASE_CONNECT_TIMEOUT = int(_env("DATABASE_CONNECT_TIMEOUT", "5"))

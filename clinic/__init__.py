@@ -50,7 +50,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine, lock_wait=app.config["SQLITE_LOCK_WAIT"])
+            configure_sqlite(db.engine, lock_wait=app.config["DATABASE_LOCK_WAIT"])
         else:
             configure_postgresql(db.engine)
             replace_closed_connections(db.engine)
@@ -102,13 +102,20 @@ def _stop_reading(error: BaseException | None) -> None:
 
 
 def _engine_options(config: Config) -> dict[str, Any]:
-    """The engine's options, with PostgreSQL's connect timeout unless the URL gives one: a database gone
-    from the network is then answered 503 before gunicorn kills the worker waiting for it."""
+    """The engine's options, with PostgreSQL's connect timeout and lock timeout, each unless the URL gives
+    its own: a database gone from the network, or a lock held past DATABASE_LOCK_WAIT, is then answered
+    503 before gunicorn kills the worker waiting for it."""
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
     url = make_url(config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        timeout = {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]}
-        options["connect_args"] = {**timeout, **options.get("connect_args", {})}
+    if url.get_backend_name() != "postgresql":
+        return options
+    lock_wait_ms = round(config["DATABASE_LOCK_WAIT"] * 1000)
+    ours = {
+        "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+        "options": f"-c lock_timeout={lock_wait_ms}",
+    }
+    defaults = {name: value for name, value in ours.items() if name not in url.query}
+    options["connect_args"] = {**defaults, **options.get("connect_args", {})}
     return options
 
 

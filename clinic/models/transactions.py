@@ -20,8 +20,10 @@ _READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", _READING: True}
 _WRITE_OPTIONS = {"isolation_level": "READ COMMITTED", _READING: False}
 # Statements whose SQL was written out (text(), exec_driver_sql()) rather than compiled: their first word.
 _WRITING_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
-# SQLite's codes for a lock it could not take within the busy timeout.
+# SQLite's codes for a lock it could not take within the busy timeout; PostgreSQL's SQLSTATE for one it
+# could not take within lock_timeout (lock_not_available).
 _BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
+_LOCK_NOT_AVAILABLE = "55P03"
 # PostgreSQL's SQLSTATEs, besides class 08 (connection exception), of a server that would not take a
 # connection or ended it: too many connections; shutting down, crashed, still starting up.
 _SERVER_AWAY = {"53300", "57P01", "57P02", "57P03"}
@@ -76,10 +78,14 @@ def _writes(statement: str, context: ExecutionContext | None) -> bool:
 
 
 def is_busy(error: DBAPIError) -> bool:
-    """Whether SQLite gave up waiting for its write lock ("database is locked", SQLITE_BUSY): the
-    transaction was rolled back and nothing of it was stored, so the same request may simply be tried
-    again."""
-    return getattr(error.orig, "sqlite_errorname", None) in _BUSY
+    """Whether the database gave up waiting for a lock: SQLite's write lock ("database is locked",
+    SQLITE_BUSY), or on PostgreSQL any lock past lock_timeout. The transaction was rolled back and nothing
+    of it was stored, so the same request may simply be tried again."""
+    cause = error.orig
+    return (
+        getattr(cause, "sqlite_errorname", None) in _BUSY
+        or getattr(cause, "sqlstate", None) == _LOCK_NOT_AVAILABLE
+    )
 
 
 def is_out_of_reach(error: DBAPIError) -> bool:
