@@ -4,6 +4,7 @@ An instance `config.py` (in the instance folder) may override any of them.
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,14 @@ DEFAULT_SECRET_KEY = "dev-only-not-secret"
 MIGRATIONS_DIR = str(_ROOT / "migrations")
 
 
+# Every <name> of CLINIC_<name> a setting reads (see `unknown_settings`); these two are read when asked.
+_READ: set[str] = {"ENV", "INSTANCE_PATH"}
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     """CLINIC_<name>, or the contents of the file named by CLINIC_<name>_FILE (for secrets kept out of
     the environment, e.g. Docker or systemd credentials); setting both is a mistake."""
+    _READ.add(name)
     path = os.environ.get(f"CLINIC_{name}_FILE")
     if path is None:
         return os.environ.get(f"CLINIC_{name}", default)
@@ -291,6 +297,13 @@ configs = {
 def defaults() -> dict[str, Any]:
     """Every setting with its default (as the environment sets it): for code given settings without an app."""
     return {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """The CLINIC_* variables of `environ` that no setting reads: a misspelt or renamed one would
+    otherwise be ignored without a word."""
+    known = {f"CLINIC_{name}{suffix}" for name in _READ for suffix in ("", "_FILE")}
+    return sorted(name for name in environ if name.startswith("CLINIC_") and name not in known)
 
 
 def config_name() -> str:

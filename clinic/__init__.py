@@ -1,5 +1,6 @@
 """Clinic: telehealth consultation scheduling for hospitals."""
 
+import logging
 import os
 from typing import Any
 
@@ -20,6 +21,8 @@ from .models.transactions import (
 )
 from .session_cookie import SignedCookieSessions
 
+log = logging.getLogger(__name__)
+
 
 def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults from config.py, then the instance config.py, then `config`.
@@ -39,6 +42,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _refuse_unsafe_production(app)
     logs.init_app(app)  # first, so every later before_request function logs with the request id
+    _warn_of_unknown_settings(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
@@ -117,6 +121,13 @@ def _engine_options(config: Config) -> dict[str, Any]:
     defaults = {name: value for name, value in ours.items() if name not in url.query}
     options["connect_args"] = {**defaults, **options.get("connect_args", {})}
     return options
+
+
+def _warn_of_unknown_settings(app: Flask) -> None:
+    if app.debug or app.testing:
+        return
+    for name in settings.unknown_settings(os.environ):
+        log.warning("%s is not a setting Clinic reads (misspelt, or renamed: see the README); ignored", name)
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

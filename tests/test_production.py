@@ -1,5 +1,6 @@
 """Production refuses to start with unsafe settings, naming every problem at once; safe settings start."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -187,3 +188,22 @@ def test_audit_key_fallbacks_come_from_the_environment_or_a_file_comma_separated
 
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "True"
+
+
+def test_production_names_each_clinic_variable_no_setting_reads(database_url, tmp_path, monkeypatch, caplog):
+    """A misspelt or renamed setting (CLINIC_SQLITE_LOCK_WAIT is now CLINIC_DATABASE_LOCK_WAIT) would
+    otherwise be ignored without a word."""
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_SQLITE_LOCK_WAIT", "5")
+    monkeypatch.setenv("CLINIC_SMTP_HOTS", "mail.hospital.example")
+    monkeypatch.setenv("CLINIC_DATABASE_LOCK_WAIT", "5")
+    monkeypatch.setenv("CLINIC_AUDIT_KEY_FILE", str(tmp_path / "unused"))  # a setting's file form
+    monkeypatch.setattr(logging.getLogger("clinic"), "disabled", False)  # Alembic's log config
+
+    with caplog.at_level(logging.WARNING, logger="clinic"):
+        create_app(production_config(database_url))
+
+    named = {record.args[0] for record in caplog.records if "is not a setting" in record.getMessage()}
+    assert {"CLINIC_SQLITE_LOCK_WAIT", "CLINIC_SMTP_HOTS"} <= named
+    assert not {"CLINIC_DATABASE_LOCK_WAIT", "CLINIC_AUDIT_KEY_FILE", "CLINIC_INSTANCE_PATH"} & named
