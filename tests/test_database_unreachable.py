@@ -1,7 +1,9 @@
 """With the database out of reach (PostgreSQL down, restarting or cut off; SQLite's file gone), every
 request gets Clinic's own 503 with Retry-After: a page, or problem+json under /api/, that says to try
 again shortly, for a signed-in clinician as for a patient. Once the database answers again, the same
-browsers are served, the clinician still signed in.
+browsers are served, the clinician still signed in. A database that never answers is given up on well
+before gunicorn's worker timeout, and a booking whose commit went unanswered is made once, however
+often it is sent again.
 
 The end of a request's transaction, in Flask's teardown, tries no second connection and raises nothing:
 an error raised there escapes the app, and gunicorn answers its own bare 500 in place of the page."""
