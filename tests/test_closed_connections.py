@@ -5,7 +5,9 @@ costs no round trip (clinic.models.connections)."""
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import time
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -30,19 +32,25 @@ def _end_other_sessions() -> None:
     """What a restart of PostgreSQL does to the app's pooled connections: each backend of this database
     but ours is told to end, sends its client the reason and closes the socket. Returns once all have:
     those backends, not every one, since a client may open a new connection meanwhile (the worker ticks)."""
+    others = "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    assert end_backends(others)  # the app's pooled connection, at least
+
+
+def end_backends(which: str, parameters: Sequence[Any] = ()) -> list[int]:
+    """Tell the backends of pg_stat_activity `which` selects to end, as a restart does (each sends its
+    client the reason, 57P01, and closes the socket); returns their pids once all have ended."""
     url = make_url(PG_URL).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
-        others = (
-            "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ended = admin.execute(
+            f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {which}", parameters
         )
-        ended = admin.execute(f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}")
         pids = [pid for pid, _ in ended]
-        assert pids  # the app's pooled connection, at least
         remaining = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
         deadline = time.monotonic() + 10
         while admin.execute(remaining, [pids]).fetchone()[0]:
             assert time.monotonic() < deadline, "PostgreSQL did not end the sessions"
             time.sleep(0.02)
+    return pids
 
 
 @postgres_only

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, make_url, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 
 from clinic.extensions import db
@@ -30,6 +30,7 @@ from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres
 from .fakes.tcp_link import TcpLink, linked
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, next_week_at
+from .test_closed_connections import end_backends
 
 RETRY_AFTER = "30"
 
@@ -128,19 +129,6 @@ def test_pages_answer_503_while_postgresql_is_cut_off_and_are_served_once_it_is_
         assert browsers[who].get(path).status_code == 200  # the clinician's: still signed in
 
 
-def _terminate(backend_pid: int) -> None:
-    """What a restart of PostgreSQL does to one connection: its backend is told to end, sends the client
-    the reason (57P01) and closes the socket. Returns once it has."""
-    with psycopg.connect(
-        make_url(PG_URL).set(drivername="postgresql").render_as_string(False), autocommit=True
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
-        deadline = time.monotonic() + 10
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend_pid]).fetchone():
-            assert time.monotonic() < deadline, "PostgreSQL did not end the session"
-            time.sleep(0.02)
-
-
 @postgres_only
 @pytest.mark.parametrize("fault", ["cut off", "terminated"])
 @pytest.mark.parametrize("place", range(3))
@@ -152,8 +140,12 @@ def test_a_request_that_loses_postgresql_midway_answers_503(cut_off, fault, plac
 
     def lose_at_checkout(dbapi_connection, *_record_and_proxy) -> None:
         checkouts.append(1)
-        if len(checkouts) == place + 1:
-            cut_off.link.cut() if fault == "cut off" else _terminate(dbapi_connection.info.backend_pid)
+        if len(checkouts) != place + 1:
+            return
+        if fault == "cut off":
+            cut_off.link.cut()
+        else:
+            end_backends("pid = %s", [dbapi_connection.info.backend_pid])
 
     with cut_off.app.app_context():
         event.listen(db.engine, "checkout", lose_at_checkout)
