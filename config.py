@@ -65,6 +65,9 @@ class Config:
     # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
     # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
     DATABASE_CONNECT_TIMEOUT = int(_env("DATABASE_CONNECT_TIMEOUT", "5"))
+    # Seconds a PostgreSQL connection may go unanswered at the network (its host powered off, or moved
+    # by a failover) before the request is answered 503 "try again"; without it, about 15 minutes.
+    DATABASE_NETWORK_TIMEOUT = int(_env("DATABASE_NETWORK_TIMEOUT", "10"))
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).

@@ -106,17 +106,27 @@ def _stop_reading(error: BaseException | None) -> None:
 
 
 def _engine_options(config: Config) -> dict[str, Any]:
-    """The engine's options, with PostgreSQL's connect timeout and lock timeout, each unless the URL gives
-    its own: a database gone from the network, or a lock held past DATABASE_LOCK_WAIT, is then answered
-    503 before gunicorn kills the worker waiting for it."""
+    """The engine's options, with PostgreSQL's timeouts, each unless the URL gives its own: a database
+    gone from the network, or a lock held past DATABASE_LOCK_WAIT, is then answered 503 before gunicorn
+    kills the worker waiting for it.
+
+    A connection whose host went silent is ended by the kernel: what was sent and is still unacknowledged
+    after DATABASE_NETWORK_TIMEOUT (`tcp_user_timeout`; Linux's own retries last about 15 minutes), and
+    while only waiting for an answer, keepalive probes from half that time on, one a second, which the
+    same timeout ends unanswered. A sound connection acknowledges them, however long its statement runs."""
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
     url = make_url(config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() != "postgresql":
         return options
     lock_wait_ms = round(config["DATABASE_LOCK_WAIT"] * 1000)
+    silence = config["DATABASE_NETWORK_TIMEOUT"]
     ours = {
         "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
         "options": f"-c lock_timeout={lock_wait_ms}",
+        "tcp_user_timeout": silence * 1000,
+        "keepalives": 1,
+        "keepalives_idle": max(1, silence // 2),
+        "keepalives_interval": 1,
     }
     defaults = {name: value for name, value in ours.items() if name not in url.query}
     options["connect_args"] = {**defaults, **options.get("connect_args", {})}

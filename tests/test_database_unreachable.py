@@ -1,16 +1,18 @@
 """With the database out of reach (PostgreSQL down, restarting or cut off; SQLite's file gone), every
 request gets Clinic's own 503 with Retry-After: a page, or problem+json under /api/, that says to try
 again shortly, for a signed-in clinician as for a patient. Once the database answers again, the same
-browsers are served, the clinician still signed in. A database that never answers is given up on well
-before gunicorn's worker timeout, and a booking whose commit went unanswered is made once, however
-often it is sent again.
+browsers are served, the clinician still signed in. A database that never answers, a new connection or
+one already open, is given up on well before gunicorn's worker timeout, and a booking whose commit went
+unanswered is made once, however often it is sent again.
 
 The end of a request's transaction, in Flask's teardown, tries no second connection and raises nothing:
 an error raised there escapes the app, and gunicorn answers its own bare 500 in place of the page."""
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -18,7 +20,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, make_url, select
 from sqlalchemy.exc import DBAPIError
 
 from clinic.extensions import db
@@ -27,9 +29,11 @@ from clinic.models.transactions import is_out_of_reach
 
 from . import factories
 from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres_only
+from .fakes.network_cable import NetworkCable, network_cable
 from .fakes.tcp_link import TcpLink, linked
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, next_week_at
+from .test_busy_database import write_lock_held
 from .test_closed_connections import end_backends
 
 RETRY_AFTER = "30"
@@ -75,29 +79,35 @@ def test_a_page_with_the_database_out_of_reach_gets_the_apps_answer_after_one_at
 @dataclass
 class LinkedClinic:
     app: Flask
-    link: TcpLink
+    link: TcpLink | NetworkCable
     browsers: dict[str, FlaskClient]  # a signed-in clinician's and a patient's
     service_id: int
 
 
 @pytest.fixture
 def cut_off(database_url, tmp_path) -> Iterator[LinkedClinic]:
-    """An app that reaches PostgreSQL through a `TcpLink`, with a clinician signed in on a browser
+    """An app that reaches PostgreSQL through a `TcpLink`."""
+    with linked(PG_URL) as (url, link), _clinic(url, link, tmp_path) as clinic:
+        yield clinic
+
+
+@contextmanager
+def _clinic(url: str, link: TcpLink | NetworkCable, tmp_path, **settings) -> Iterator[LinkedClinic]:
+    """An app on the database at `url`, reached through `link`, with a clinician signed in on a browser
     of its own, and a patient's browser."""
-    with linked(PG_URL) as (url, link):
-        app = build_app(url, str(tmp_path / "instance"), PROPAGATE_EXCEPTIONS=False)
-        with app.app_context():
-            service = factories.service(db.session, horizon_days=400)
-            person = factories.clinician(db.session, [service])
-            user = factories.linked_staff(db.session, person, StaffRole.CLINICIAN)
-            email, service_id = user.email, service.id
-            db.session.remove()
-        clinician = factories.browser(app)
-        signed_in = clinician.post("/login", data={"email": email, "password": factories.STAFF_PASSWORD})
-        assert signed_in.status_code == 303
-        yield LinkedClinic(app, link, {"clinician": clinician, "patient": factories.browser(app)}, service_id)
-        with app.app_context():
-            db.engine.dispose()
+    app = build_app(url, str(tmp_path / "instance"), PROPAGATE_EXCEPTIONS=False, **settings)
+    with app.app_context():
+        service = factories.service(db.session, horizon_days=400)
+        person = factories.clinician(db.session, [service])
+        user = factories.linked_staff(db.session, person, StaffRole.CLINICIAN)
+        email, service_id = user.email, service.id
+        db.session.remove()
+    clinician = factories.browser(app)
+    signed_in = clinician.post("/login", data={"email": email, "password": factories.STAFF_PASSWORD})
+    assert signed_in.status_code == 303
+    yield LinkedClinic(app, link, {"clinician": clinician, "patient": factories.browser(app)}, service_id)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _pages(service_id: int) -> list[tuple[str, str, str]]:
@@ -190,16 +200,99 @@ def test_a_database_that_never_answers_is_answered_503_well_before_gunicorn_kill
 
 
 @postgres_only
-@pytest.mark.parametrize(("query", "seconds"), [("", "5"), ("?connect_timeout=7", "7")])
-def test_the_connect_timeout_is_clinics_unless_the_database_url_gives_one(tmp_path, query, seconds):
+@pytest.mark.parametrize(
+    ("query", "parameter", "value"),
+    [
+        ("", "connect_timeout", "5"),
+        ("?connect_timeout=7", "connect_timeout", "7"),
+        ("", "tcp_user_timeout", "10000"),
+        ("?tcp_user_timeout=20000", "tcp_user_timeout", "20000"),
+    ],
+)
+def test_the_network_timeouts_are_clinics_unless_the_database_url_gives_its_own(
+    tmp_path, query, parameter, value
+):
     app = build_app(PG_URL + query, str(tmp_path / "instance"))
     with app.app_context():
         pooled = db.engine.raw_connection()
         try:
-            assert pooled.driver_connection.info.get_parameters()["connect_timeout"] == seconds
+            assert pooled.driver_connection.info.get_parameters()[parameter] == value
         finally:
             pooled.close()
         db.engine.dispose()
+
+
+# Seconds the cabled app gives an unacknowledged connection (DATABASE_NETWORK_TIMEOUT) and a new one.
+SILENCE = 2
+
+
+@pytest.fixture
+def cabled(database_url, tmp_path) -> Iterator[LinkedClinic]:
+    """An app that reaches PostgreSQL through a `NetworkCable`, waiting as long for a lock as gunicorn
+    lets a request run, so that only the network ends a wait."""
+    settings = {"DATABASE_NETWORK_TIMEOUT": SILENCE, "DATABASE_CONNECT_TIMEOUT": SILENCE}
+    with (
+        network_cable(PG_URL) as (url, cable),
+        _clinic(url, cable, tmp_path, DATABASE_LOCK_WAIT=GUNICORN_TIMEOUT, **settings) as clinic,
+    ):
+        yield clinic
+
+
+@postgres_only
+@pytest.mark.timeout(2 * GUNICORN_TIMEOUT)
+def test_pooled_connections_to_a_host_gone_silent_are_given_up_and_answered_503(cabled):
+    """The database's host gone from the network (powered off, or its address moved by a failover): the
+    pool's connections to it look sound until used, and what is then sent is never acknowledged. Linux
+    sends it again for about 15 minutes before the request hears of it (tcp_retries2), where gunicorn
+    kills a worker silent for 30 s. Clinic gives such a connection DATABASE_NETWORK_TIMEOUT."""
+    browsers, pages = cabled.browsers, _pages(cabled.service_id)
+    for who, path, _ in pages:
+        assert browsers[who].get(path).status_code == 200
+
+    cabled.link.pull()
+    for who, path, kind in pages:
+        started = time.monotonic()
+        answer = browsers[who].get(path)  # hung until pytest's timeout before the fix
+        assert time.monotonic() - started < 3 * SILENCE
+        assert_unavailable(answer, kind)
+
+    cabled.link.plug()
+    for who, path, _ in pages:
+        assert browsers[who].get(path).status_code == 200
+
+
+@postgres_only
+def test_a_request_waiting_for_an_answer_when_its_host_goes_silent_is_answered_503(cabled):
+    """Its statement sent and acknowledged, the request only waits to hear back, here for a lock held
+    elsewhere; nothing is left unacknowledged, and before the fix it waited for ever."""
+    patient, path = cabled.browsers["patient"], _pages(cabled.service_id)[1][1]
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(patient.get(path)), daemon=True)
+
+    with write_lock_held(PG_URL):
+        request.start()
+        _wait_for_a_lock_waiter()
+        cabled.link.pull()
+        started = time.monotonic()
+        request.join(GUNICORN_TIMEOUT)
+        waited = time.monotonic() - started
+
+    assert answers, f"no answer in {GUNICORN_TIMEOUT} s"
+    assert_unavailable(answers[0], "text/html")
+    assert waited < 3 * SILENCE
+    cabled.link.plug()
+    assert patient.get(path).status_code == 200
+
+
+def _wait_for_a_lock_waiter() -> None:
+    url = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    waiting = """SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND datname = current_database()"""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as watcher:
+        while not watcher.execute(waiting).fetchone()[0]:
+            assert time.monotonic() < deadline, "no statement waits for the lock"
+            time.sleep(0.02)
 
 
 @postgres_only

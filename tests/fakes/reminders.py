@@ -179,7 +179,8 @@ def tally(expected: dict[str, str], received: list[Received]) -> Delivery:
 
 
 class WorkerProcess:
-    """One `flask --app wsgi clinic worker` process on `database_url`, mailing to `smtp`; logs to a file."""
+    """One `flask --app wsgi clinic worker` process on `database_url`, mailing to `smtp`, with `settings`
+    (CLINIC_* variables) besides; logs to a file."""
 
     def __init__(
         self,
@@ -187,6 +188,7 @@ class WorkerProcess:
         smtp: FakeSMTPServer | SMTPServerProcess,
         folder: Path,
         lease_seconds: float,
+        settings: dict[str, str] | None = None,
     ) -> None:
         env = {
             **os.environ,
@@ -199,6 +201,7 @@ class WorkerProcess:
             "CLINIC_INVITE_DOMAIN": DOMAIN,
             "CLINIC_OUTBOX_TICK_SECONDS": "0.1",
             "CLINIC_OUTBOX_LEASE_SECONDS": str(lease_seconds),
+            **(settings or {}),
         }
         folder.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / f"worker-{time.monotonic_ns()}.log"

@@ -1,11 +1,13 @@
 """The network between the app and a server it needs (PostgreSQL, Redis), as a real TCP relay on
 127.0.0.1 that a test can cut, stall and mend. Cut, every open connection is reset and each new one is
 closed as soon as it is accepted, as a host that went down would look to the app; stalled, every open
-connection is reset and each new one is accepted and never answered, as a host that vanished from the
-network or a firewall dropping its packets. `cut_after_sending` cuts it just after the server was sent
-a given message, before its answer can come back."""
+connection is reset and each new one is accepted and never answered, as a new connection to a host
+that vanished from the network would wait (a connection already open to one: network_cable.py).
+`cut_after_sending` cuts it just after the server was sent a given message, before its answer can come
+back."""
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -14,9 +16,9 @@ from sqlalchemy import make_url
 
 
 class TcpLink:
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, listen: str = "127.0.0.1"):
         self._target = (host, port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((listen, 0))
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
@@ -109,3 +111,12 @@ def linked(server_url: str) -> Iterator[tuple[str, TcpLink]]:
         yield url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False), link
     finally:
         link.close()
+
+
+if __name__ == "__main__":
+    # python -m tests.fakes.tcp_link LISTEN_HOST TARGET_HOST TARGET_PORT: a link (network_cable.py runs one
+    # in a network namespace of its own) that prints its port and relays until it is killed.
+    listen_host, target_host, target_port = sys.argv[1:]
+    relay = TcpLink(target_host, int(target_port), listen=listen_host)
+    print(relay.port, flush=True)
+    threading.Event().wait()
