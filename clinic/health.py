@@ -2,7 +2,7 @@
 GET /readyz: whether it can serve, and how the background work is doing (for load balancers and monitoring).
 
 /readyz answers 503 only when the database does not answer: a load balancer must not drop every web
-process because the worker stopped. Monitoring reads each check; the figures behind them need
+process because the worker or Redis stopped. Monitoring reads each check; the figures behind them need
 `Authorization: Bearer <CLINIC_READYZ_TOKEN>`.
 """
 
@@ -11,6 +11,7 @@ import hmac
 from flask import Blueprint, current_app, request
 
 from .extensions import db
+from .limits import counted_together
 from .models import utcnow
 from .readiness import readiness
 
@@ -24,7 +25,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    report = readiness(db.session, utcnow())
+    report = readiness(db.session, utcnow(), limits_together=counted_together())
     checks = report.checks()
     body = {"status": "ok" if set(checks.values()) == {"ok"} else "failing", "checks": checks}
     if _monitor_asks():

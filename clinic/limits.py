@@ -138,6 +138,12 @@ def init_app(app: Flask) -> None:
         _warn_in_production(app.config)
 
 
+def counted_together() -> bool:
+    """Whether the limits' storage answers (Redis when configured; memory always does). While it does
+    not, each process counts for itself, and a client gets each limit once per process."""
+    return not current_app.config["RATELIMIT_ENABLED"] or limiter.storage.check()
+
+
 def _check(setting: str, value: str) -> None:
     if not value:
         return

@@ -1,5 +1,5 @@
 """What /readyz reports: whether this process can serve (its database answers), and the state of the
-background work that monitoring should page someone about.
+background work and of the request limits' storage that monitoring should page someone about.
 
 Each check is ok or failing, or unknown when the database cannot be asked. The figures behind them
 (counts, ages) are for the hospital's monitoring only: to anyone else they would tell how busy the
@@ -20,12 +20,13 @@ from .walkin.duty import QueueWait, open_queue_waits
 # A due message waiting longer than this means the workers are stopped or cannot keep up.
 OUTBOX_LATE_AFTER = timedelta(minutes=5)
 log = logging.getLogger(__name__)
-CHECKS = ("database", "worker", "outbox", "dead_letters", "providers")
+CHECKS = ("database", "worker", "outbox", "dead_letters", "providers", "rate_limits")
 
 
 @dataclass(frozen=True)
 class Readiness:
     health: OutboxHealth | None  # None: the database did not answer
+    limits_together: bool  # every process counts the request limits in one storage (Redis) that answers
     walk_ins: list[QueueWait] = field(default_factory=list)
 
     @property
@@ -35,17 +36,16 @@ class Readiness:
 
     def checks(self) -> dict[str, str]:
         """Each check as "ok", "failing" or "unknown"."""
-        if self.health is None:
-            return {name: "failing" if name == "database" else "unknown" for name in CHECKS}
-        health = self.health
-        passed = {
-            "database": True,
-            "worker": health.worker_ok,
-            "outbox": (health.oldest_due_seconds or 0) <= OUTBOX_LATE_AFTER.total_seconds(),
-            "dead_letters": health.dead_letters == 0,
-            "providers": health.meeting_retries == 0,
-        }
-        return {name: "ok" if passed[name] else "failing" for name in CHECKS}
+        passed = {"database": self.health is not None, "rate_limits": self.limits_together}
+        if self.health is not None:
+            health = self.health
+            passed |= {
+                "worker": health.worker_ok,
+                "outbox": (health.oldest_due_seconds or 0) <= OUTBOX_LATE_AFTER.total_seconds(),
+                "dead_letters": health.dead_letters == 0,
+                "providers": health.meeting_retries == 0,
+            }
+        return {name: _state(passed.get(name)) for name in CHECKS}
 
     def figures(self) -> dict[str, dict]:
         """The numbers behind the checks, for the hospital's own monitoring."""
@@ -64,11 +64,16 @@ class Readiness:
         }
 
 
-def readiness(session: Session, now: datetime) -> Readiness:
+def readiness(session: Session, now: datetime, limits_together: bool) -> Readiness:
     """Ask the database for the state of the background work; a database that fails is itself the answer."""
     try:
-        return Readiness(outbox_health(session, now), open_queue_waits(session, now))
+        return Readiness(outbox_health(session, now), limits_together, open_queue_waits(session, now))
     except SQLAlchemyError as error:
         log.warning("the database does not answer: %s", type(error).__name__)
         session.rollback()
-        return Readiness(None)
+        return Readiness(None, limits_together)
+
+
+def _state(passed: bool | None) -> str:
+    """A check's state; None: it needs the database, which did not answer."""
+    return "unknown" if passed is None else "ok" if passed else "failing"

@@ -1,5 +1,6 @@
-"""/healthz says the process is up and nothing else; /readyz checks the database and the background work,
-in JSON even while the database is down, with figures only for the holder of CLINIC_READYZ_TOKEN."""
+"""/healthz says the process is up and nothing else; /readyz checks the database, the background work and
+the request limits' storage, in JSON even while the database is down, with figures only for the holder of
+CLINIC_READYZ_TOKEN."""
 
 import re
 from datetime import timedelta
@@ -21,11 +22,15 @@ from clinic.models import (
 from . import factories
 from .conftest import build_app, postgres_only
 from .fakes.outbox import open_clinic
+from .fakes.tcp_link import linked
+from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 
 REFUSING_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/clinic"  # nothing listens on port 1
 TOKEN = "readyz-token-for-monitoring"
 AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
-CHECKS = {"database", "worker", "outbox", "dead_letters", "providers"}
+CHECKS = {"database", "worker", "outbox", "dead_letters", "providers", "rate_limits"}
+# The checks that need the database's answer.
+OF_THE_DATABASE = CHECKS - {"database", "rate_limits"}
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +69,9 @@ def test_readyz_answers_json_503_while_the_database_is_down(down):
 
     assert status == 503
     assert body["status"] == "failing"
-    assert body["checks"] == {"database": "failing"} | {name: "unknown" for name in CHECKS - {"database"}}
+    assert body["checks"] == {"database": "failing", "rate_limits": "ok"} | dict.fromkeys(
+        OF_THE_DATABASE, "unknown"
+    )
 
 
 def test_readyz_is_ready_with_a_database_even_without_a_worker(client):
@@ -82,6 +89,31 @@ def test_readyz_is_ok_when_everything_is(client, session):
 
     assert status == 200
     assert body == {"status": "ok", "checks": dict.fromkeys(CHECKS, "ok")}
+
+
+@pytest.mark.parametrize("fault", ["cut", "stall"])
+def test_a_rate_limits_storage_that_does_not_answer_fails_its_check_and_leaves_the_process_ready(
+    database_url,
+    tmp_path,
+    session,
+    key_prefix,  # noqa: F811 (a fixture)
+    fault,
+):
+    """Redis down or gone silent, each process counts the limits for itself (and a client gets each
+    limit once per process): monitoring is told, and the process keeps serving."""
+    register(session, new_worker_id(), utcnow())
+    with linked(REDIS_URL) as (url, link):
+        settings = {"RATELIMIT_STORAGE_URL": url, "RATELIMIT_KEY_PREFIX": key_prefix}
+        client = build_app(database_url, str(tmp_path), RATELIMIT_ENABLED=True, **settings).test_client()
+        assert readyz(client)[1]["status"] == "ok"
+
+        getattr(link, fault)()
+        status, body = readyz(client)
+        assert status == 200 and body["status"] == "failing"
+        assert body["checks"] == dict.fromkeys(CHECKS - {"rate_limits"}, "ok") | {"rate_limits": "failing"}
+
+        link.mend()
+        assert readyz(client)[1]["status"] == "ok"
 
 
 def test_anonymous_callers_see_only_ok_or_failing_never_a_figure(client, session, now):
