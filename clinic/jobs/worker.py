@@ -22,10 +22,10 @@ from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..logs import log_context
-from ..models import utcnow
 from ..models.transactions import is_out_of_reach
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
+from .clock import DatabaseClock
 from .context import Context
 from .dispatch import dispatch
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
@@ -43,10 +43,12 @@ HOUSEKEEPING_SECONDS = 60
 class Worker:
     """One worker: its id in the outbox's `claimed_by` and in its heartbeat, its settings, and its jobs."""
 
-    def __init__(self, app: Flask, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, app: Flask, clock: Callable[[], datetime] | None = None) -> None:
+        """`clock` gives the time; by default the database server's (see jobs.clock)."""
         self.app = app
         self.settings = WorkerSettings.from_config(app.config, app.instance_path)
-        self.clock = clock
+        self._database_clock = DatabaseClock() if clock is None else None
+        self.clock = clock or self._database_clock
         self.worker_id = new_worker_id()
         self.stopping = threading.Event()
         self._database_away = False
@@ -82,10 +84,16 @@ class Worker:
 
     def register(self) -> None:
         """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
+        self._set_clock()
         self._in_session(lambda: register(db.session, self.worker_id, self.clock()))
 
     def beat(self) -> None:
+        self._set_clock()
         self._in_session(lambda: beat(db.session, self.worker_id, self.clock()))
+
+    def _set_clock(self) -> None:
+        if self._database_clock is not None:
+            self._in_session(lambda: self._database_clock.set_by(db.session))
 
     def retire(self) -> None:
         self._in_session(lambda: retire(db.session, self.worker_id))

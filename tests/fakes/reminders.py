@@ -40,6 +40,8 @@ from clinic.models import (
 from .smtp import FakeSMTPServer, Received, SMTPServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
+# libfaketime, for threaded programs (Debian's package faketime); None without it.
+FAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), None)
 DOMAIN = "clinic.example"  # the INVITE_DOMAIN the workers use: Message-IDs are made with it
 SLOT = timedelta(minutes=30)
 PER_CLINICIAN = 100  # consultations per clinician, back to back
@@ -180,7 +182,8 @@ def tally(expected: dict[str, str], received: list[Received]) -> Delivery:
 
 class WorkerProcess:
     """One `flask --app wsgi clinic worker` process on `database_url`, mailing to `smtp`, with `settings`
-    (CLINIC_* variables) besides; logs to a file."""
+    (CLINIC_* variables) besides, its clock `clock_ahead` seconds off this machine's (libfaketime's
+    FAKETIME); logs to a file."""
 
     def __init__(
         self,
@@ -189,6 +192,7 @@ class WorkerProcess:
         folder: Path,
         lease_seconds: float,
         settings: dict[str, str] | None = None,
+        clock_ahead: float = 0,
     ) -> None:
         env = {
             **os.environ,
@@ -206,6 +210,15 @@ class WorkerProcess:
         folder.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / f"worker-{time.monotonic_ns()}.log"
         command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "worker"]
+        if clock_ahead:
+            # libfaketime moves the process's clock as a machine's own would be off (monotonic time too,
+            # unless told not to: APScheduler and the waits time themselves by it). Preloaded, as the
+            # `faketime` command would run the worker as its child, out of reach of stop()'s SIGTERM.
+            env |= {
+                "LD_PRELOAD": str(FAKETIME),
+                "FAKETIME": f"{clock_ahead:+}s",
+                "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            }
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
