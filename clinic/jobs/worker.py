@@ -132,8 +132,21 @@ class Worker:
                 db.session.remove()
 
 
+class SkippedRuns(logging.Filter):
+    """Leaves out APScheduler's warning of each run it skips as the job's last run goes on ("maximum
+    number of running instances reached"): each job runs one at a time by design, so a long batch, or a
+    statement waiting out DATABASE_NETWORK_TIMEOUT, gave a line a tick where nothing is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_SKIPPED_RUNS = SkippedRuns()
+
+
 def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> BaseScheduler:
     """A scheduler with the outbox, housekeeping and heartbeat jobs, in memory: none outlives the process."""
+    logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_RUNS)  # once: the same filter
     scheduler = scheduler_type(
         jobstores={"default": MemoryJobStore()},
         # The heartbeat has its own thread, so a long batch does not make the worker look dead.
