@@ -79,7 +79,7 @@ def test_a_page_with_the_database_out_of_reach_gets_the_apps_answer_after_one_at
 @dataclass
 class LinkedClinic:
     app: Flask
-    link: TcpLink | NetworkCable
+    link: TcpLink | NetworkCable | None  # None: reached directly
     browsers: dict[str, FlaskClient]  # a signed-in clinician's and a patient's
     service_id: int
 
@@ -91,8 +91,15 @@ def cut_off(database_url, tmp_path) -> Iterator[LinkedClinic]:
         yield clinic
 
 
+@pytest.fixture
+def direct(database_url, tmp_path) -> Iterator[LinkedClinic]:
+    """An app that reaches PostgreSQL directly."""
+    with _clinic(PG_URL, None, tmp_path) as clinic:
+        yield clinic
+
+
 @contextmanager
-def _clinic(url: str, link: TcpLink | NetworkCable, tmp_path, **settings) -> Iterator[LinkedClinic]:
+def _clinic(url: str, link: TcpLink | NetworkCable | None, tmp_path, **settings) -> Iterator[LinkedClinic]:
     """An app on the database at `url`, reached through `link`, with a clinician signed in on a browser
     of its own, and a patient's browser."""
     app = build_app(url, str(tmp_path / "instance"), PROPAGATE_EXCEPTIONS=False, **settings)
@@ -173,6 +180,7 @@ def test_a_request_that_loses_postgresql_midway_answers_503(cut_off, fault, plac
         ("57P01", True),  # terminated by an administrator: a restart
         ("57P03", True),  # still starting up
         ("53300", True),  # too many connections
+        ("25006", True),  # a write refused by a standby: the primary moved
         ("57014", False),  # a statement cancelled: the server is there
         ("40001", False),  # a serialisation failure
         ("23505", False),  # a unique violation
@@ -313,6 +321,48 @@ def test_a_booking_whose_commit_went_unanswered_is_tried_again_and_made_once(cut
     else:
         assert again.status_code == 303
     assert session.scalar(select(func.count()).select_from(Consultation)) == 1
+
+
+@contextmanager
+def only_reading(database_url: str) -> Iterator[None]:
+    """The database as a standby serves it after a failover, to clients that still reach the old primary's
+    address: every transaction only reads (SQLSTATE 25006 on a write). Its sessions are ended, as the
+    old primary's are when it is demoted; at the end, it writes again (the address leads to the new
+    primary) for new sessions, as a standby's open sessions never would."""
+    url = make_url(database_url)
+    admin_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    setting = f'ALTER DATABASE "{url.database}" {{}} default_transaction_read_only'
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(setting.format("SET") + " = on")
+        try:
+            others = "datname = current_database() AND pid NOT IN (pg_backend_pid(), %s)"
+            end_backends(others, [admin.info.backend_pid])
+            yield
+        finally:
+            admin.execute(setting.format("RESET"))
+
+
+@postgres_only
+@pytest.mark.parametrize("way", ["api", "page"])
+def test_a_booking_on_a_standby_is_told_to_try_again_and_made_once_the_primary_answers(direct, way):
+    """Pages that only read are served meanwhile, and leave connections to the standby in the pool: as
+    many as the process served requests at once, here two. Before, a write's error (25006) answered
+    500, and only that write's connection was replaced, so the next booking took the other one and
+    failed too, after the address led to the new primary."""
+    with only_reading(PG_URL):
+        assert direct.browsers["patient"].get(_pages(direct.service_id)[1][1]).status_code == 200
+        with direct.app.app_context():
+            pooled = [db.engine.raw_connection() for _ in range(2)]
+            for connection in pooled:
+                connection.close()  # back to the pool
+        refused = _book(direct, way)
+
+    again = _book(direct, way)
+
+    assert_unavailable(refused, "application/problem+json" if way == "api" else "text/html")
+    assert again.status_code == (201 if way == "api" else 303)
+    with direct.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Consultation)) == 1
 
 
 def _book(clinic: LinkedClinic, way: str):

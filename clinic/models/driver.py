@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
+from .connections import on_a_standby
+
 # The execution option marking a session's connection that reads without a transaction (see
 # transactions.read_without_transaction): a write on it would commit on its own.
 READING = "clinic_reading"
@@ -121,7 +123,7 @@ def driver_cursor(session: Session) -> Iterator[Any]:
     OperationalError), so that a caller catches one family of errors whichever path ran the statement.
     """
     connection = session.connection()
-    with _cursor(connection.connection, connection.dialect, connection.invalidate) as cursor:
+    with _cursor(connection.connection, connection.engine, connection.invalidate) as cursor:
         yield cursor
 
 
@@ -146,21 +148,21 @@ def read_cursor(session: Session) -> Iterator[Any]:
     pooled = _checkout(engine)
     try:
         pooled.driver_connection.autocommit = True
-        with _cursor(pooled, engine.dialect, pooled.invalidate) as cursor:
+        with _cursor(pooled, engine, pooled.invalidate) as cursor:
             yield cursor
     finally:
         _return_to_pool(pooled)
 
 
 @contextmanager
-def _cursor(connection: Any, dialect: Dialect, invalidate: Callable[[BaseException], None]) -> Iterator[Any]:
-    """A cursor of the pool's `connection`, closed after the block, which the driver's errors leave as
-    SQLAlchemy's (`_as_sqlalchemy_raises`); `invalidate` discards the connection if one lost it."""
+def _cursor(connection: Any, engine: Engine, invalidate: Callable[[BaseException], None]) -> Iterator[Any]:
+    """A cursor of `engine`'s pooled `connection`, closed after the block, which the driver's errors leave
+    as SQLAlchemy's (`_as_sqlalchemy_raises`); `invalidate` discards the connection if one lost it."""
     cursor = connection.cursor()
     try:
         yield cursor
-    except dialect.loaded_dbapi.Error as error:
-        raise _as_sqlalchemy_raises(dialect, invalidate, cursor, error) from error
+    except engine.dialect.loaded_dbapi.Error as error:
+        raise _as_sqlalchemy_raises(engine, invalidate, cursor, error) from error
     finally:
         cursor.close()
 
@@ -189,13 +191,18 @@ def _return_to_pool(pooled: Any) -> None:
 
 
 def _as_sqlalchemy_raises(
-    dialect: Dialect, invalidate: Callable[[BaseException], None], cursor: Any, error: Exception
+    engine: Engine, invalidate: Callable[[BaseException], None], cursor: Any, error: Exception
 ) -> BaseException:
     """`error` wrapped as SQLAlchemy's execution wraps it, without the statement's parameters (patients'
-    details); a connection it lost is invalidated, as there, so the pool does not hand it out again."""
-    lost = dialect.is_disconnect(error, cursor.connection, cursor)
+    details); a connection it lost is invalidated, as there, so the pool does not hand it out again. A
+    write refused by a standby loses the pool's every connection (see models.connections), as there."""
+    dialect = engine.dialect
+    standby = on_a_standby(error)
+    lost = standby or dialect.is_disconnect(error, cursor.connection, cursor)
     if lost:
         invalidate(error)
+    if standby:
+        engine.dispose()
     return DBAPIError.instance(
         None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
     )

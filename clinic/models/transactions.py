@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.util import immutabledict
 
+from .connections import STANDBY
 from .driver import READING as _READING
 from .driver import driver_cursor, refuse_unbegun_write
 
@@ -25,8 +26,8 @@ _WRITING_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re
 _BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
 _LOCK_NOT_AVAILABLE = "55P03"
 # PostgreSQL's SQLSTATEs, besides class 08 (connection exception), of a server that would not take a
-# connection or ended it: too many connections; shutting down, crashed, still starting up.
-_SERVER_AWAY = {"53300", "57P01", "57P02", "57P03"}
+# connection or ended it: too many connections; shutting down, crashed, still starting up; a standby.
+_SERVER_AWAY = {"53300", "57P01", "57P02", "57P03", STANDBY}
 
 
 def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
@@ -90,8 +91,8 @@ def is_busy(error: DBAPIError) -> bool:
 
 def is_out_of_reach(error: DBAPIError) -> bool:
     """Whether the database could not be reached or dropped the connection (PostgreSQL down, restarting,
-    full or cut off; SQLite's file not there): the request's transaction went with the connection, and
-    the request may be tried again once the database answers."""
+    full, cut off or only reading; SQLite's file not there): the request's transaction went with the
+    connection, and the request may be tried again once the database answers."""
     if error.connection_invalidated:
         return True
     cause = error.orig
