@@ -15,13 +15,27 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import make_url
 
 
+class _Pair:
+    """A client's connection and its connection to the server, relayed by two threads (one each way).
+
+    Its sockets are shut down by whoever ends the relay, which wakes both threads, and closed by the
+    second thread to finish, under the link's lock: a socket closed while another thread may still call
+    it would free its file descriptor for another connection of this process (a test's own database
+    session) to take, and the call would land on that one."""
+
+    def __init__(self, client: socket.socket, server: socket.socket) -> None:
+        self.client, self.server = client, server
+        self.relaying = 2
+
+
 class TcpLink:
     def __init__(self, host: str, port: int, listen: str = "127.0.0.1"):
         self._target = (host, port)
         self._listener = socket.create_server((listen, 0))
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
+        self._pairs: list[_Pair] = []
+        self._waiting: list[socket.socket] = []  # clients a stalled link accepted, never relayed
         self._cut = False
         self._stalled = False
         self._cut_after: bytes | None = None
@@ -30,9 +44,12 @@ class TcpLink:
     def cut(self) -> None:
         with self._lock:
             self._cut = True
-            for sock in self._open:
-                _reset(sock)
-            self._open.clear()
+            for pair in self._pairs:
+                _shut(pair.client)  # its relay ends, and the other with it (see _finish)
+            for client in self._waiting:
+                _shut(client)
+                client.close()  # no thread uses it
+            self._waiting.clear()
 
     def stall(self) -> None:
         self.cut()
@@ -51,6 +68,7 @@ class TcpLink:
 
     def close(self) -> None:
         self.cut()
+        _shut(self._listener)  # wakes the accepting thread
         self._listener.close()
 
     def _accept(self) -> None:
@@ -61,44 +79,55 @@ class TcpLink:
                 return  # closed
             with self._lock:
                 if self._stalled:
-                    self._open.append(client)  # reset by the next cut, or on close
+                    self._waiting.append(client)  # closed by the next cut, or on close
                     continue
                 if self._cut:
-                    _reset(client)
+                    _shut(client)
+                    client.close()
                     continue
-                server = socket.create_connection(self._target)
-                self._open += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                to_server = source is client
-                threading.Thread(target=self._relay, args=(source, sink, to_server), daemon=True).start()
+                pair = _Pair(client, socket.create_connection(self._target))
+                self._pairs.append(pair)
+            for source, sink in ((pair.client, pair.server), (pair.server, pair.client)):
+                threading.Thread(target=self._relay, args=(pair, source, sink), daemon=True).start()
 
-    def _relay(self, source: socket.socket, sink: socket.socket, to_server: bool) -> None:
+    def _relay(self, pair: _Pair, source: socket.socket, sink: socket.socket) -> None:
+        to_server = source is pair.client
         with suppress(OSError):
             while data := source.recv(65536):
                 if not to_server and self._cut:
                     break  # an answer to what was sent just before the cut: lost with the link
                 if to_server and self._cut_after is not None and self._cut_after in data:
-                    self._cut_after_sent(data, sink)
-                    return  # the server's end closes once it has answered (see above)
+                    self._cut_after_sent(data, pair)
+                    self._finish(pair, keep=pair.server)  # until the server's answer shows it ran it
+                    return
                 sink.sendall(data)
-        for sock in (source, sink):
-            _reset(sock)
+        self._finish(pair)
 
-    def _cut_after_sent(self, data: bytes, server: socket.socket) -> None:
+    def _cut_after_sent(self, data: bytes, pair: _Pair) -> None:
         """Send the server `data` and the connection's end, so that it reads and runs it, and cut the link:
         its answer is dropped (see `_relay`), and the client's end of the connection reset."""
-        with self._lock:
-            self._cut = True
-            self._open.remove(server)
-        server.sendall(data)
-        server.shutdown(socket.SHUT_WR)
+        pair.server.sendall(data)
+        pair.server.shutdown(socket.SHUT_WR)
         self.cut()
 
+    def _finish(self, pair: _Pair, keep: socket.socket | None = None) -> None:
+        """One of `pair`'s relays has ended: both sockets are shut (but `keep`), so the other ends too;
+        the second to end closes them."""
+        with self._lock:
+            for sock in (pair.client, pair.server):
+                if sock is not keep:
+                    _shut(sock)
+            pair.relaying -= 1
+            if pair.relaying:
+                return
+            self._pairs.remove(pair)
+            pair.client.close()
+            pair.server.close()
 
-def _reset(sock: socket.socket) -> None:
+
+def _shut(sock: socket.socket) -> None:
     with suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
 
 
 @contextmanager
