@@ -1,6 +1,7 @@
-"""With the database out of reach (PostgreSQL down, restarting or cut off; SQLite's file gone), every
-request gets Clinic's own 503 with Retry-After: a page, or problem+json under /api/, that says to try
-again shortly, for a signed-in clinician as for a patient. Once the database answers again, the same
+"""With the database out of reach (PostgreSQL down, restarting, cut off or, after a failover, a standby
+that only reads; SQLite's file gone), every request gets Clinic's own 503 with Retry-After: a page, or
+problem+json under /api/, that says to try again shortly, for a signed-in clinician as for a patient (on
+a standby, a write: pages that only read are served). Once the database answers again, the same
 browsers are served, the clinician still signed in. A database that never answers, a new connection or
 one already open, is given up on well before gunicorn's worker timeout, and a booking whose commit went
 unanswered is made once, however often it is sent again.
