@@ -7,16 +7,13 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from clinic.extensions import db
 from clinic.jobs.clock import DatabaseClock
-from clinic.models import OutboxMessage, utcnow
-from clinic.models.outbox import UNFINISHED
+from clinic.models import utcnow
 
 from .conftest import postgres_only
-from .fakes.reminders import FAKETIME, WorkerProcess, seed_due_reminders, tally
+from .fakes.reminders import FAKETIME, WorkerProcess, seed_due_reminders, tally, unfinished
 from .fakes.smtp import FakeSMTPServer, RecordingHandler
 from .test_worker import wait_for
 
@@ -54,7 +51,7 @@ def test_a_worker_whose_machine_runs_ahead_takes_no_claim_of_another_and_repeats
         workers.append(
             WorkerProcess(database_url, smtp, tmp_path / "ahead", lease_seconds=LEASE, clock_ahead=AHEAD)
         )
-        assert wait_for(lambda: _unfinished() == 0, timeout=60), workers[1].log()
+        assert wait_for(lambda: unfinished(db.engine) == 0, timeout=60), workers[1].log()
     finally:
         for worker in workers:
             worker.stop()
@@ -78,8 +75,3 @@ def test_a_worker_on_the_databases_machine_keeps_its_own_time_and_says_when_the_
     assert abs(clock.offset) < timedelta(seconds=1)
     assert abs(clock() - utcnow()) < timedelta(seconds=1)
     assert "agrees with the database's again" in caplog.text
-
-
-def _unfinished() -> int:
-    with Session(db.engine) as session:
-        return session.scalar(select(func.count()).where(OutboxMessage.status.in_(UNFINISHED)))

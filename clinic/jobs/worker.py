@@ -84,16 +84,16 @@ class Worker:
 
     def register(self) -> None:
         """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
-        self._set_clock()
-        self._in_session(lambda: register(db.session, self.worker_id, self.clock()))
+        self._in_session(lambda: register(db.session, self.worker_id, self._clock_set()))
 
     def beat(self) -> None:
-        self._set_clock()
-        self._in_session(lambda: beat(db.session, self.worker_id, self.clock()))
+        self._in_session(lambda: beat(db.session, self.worker_id, self._clock_set()))
 
-    def _set_clock(self) -> None:
+    def _clock_set(self) -> datetime:
+        """The time, the database clock set by the session's database first (see jobs.clock)."""
         if self._database_clock is not None:
-            self._in_session(lambda: self._database_clock.set_by(db.session))
+            self._database_clock.set_by(db.session)
+        return self.clock()
 
     def retire(self) -> None:
         self._in_session(lambda: retire(db.session, self.worker_id))

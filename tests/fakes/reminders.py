@@ -351,7 +351,7 @@ def kill_and_restart(
         first.kill()
         killed_after = relays.count()
         second = relays.start()
-        _wait_until(lambda: _unfinished(engine) == 0, timeout, [first, second])
+        _wait_until(lambda: unfinished(engine) == 0, timeout, [first, second])
         seconds = time.monotonic() - started
         delivery = tally(expected, relays.received())
         return Run(delivery, _per_worker(engine, [first, second]), seconds, killed_after)
@@ -401,7 +401,8 @@ def _scenario(database_url: str, folder: Path, lease_seconds: float) -> Iterator
         relays.stop()
 
 
-def _unfinished(engine: Engine) -> int:
+def unfinished(engine: Engine) -> int:
+    """Outbox messages not yet sent, failed for good or cancelled."""
     with Session(engine) as session:
         return session.scalar(select(func.count()).where(OutboxMessage.status.in_(UNFINISHED)))
 
@@ -418,7 +419,7 @@ def _drained(engine: Engine, relays: _Relays, count: int) -> Callable[[], bool]:
         if relays.count() < count and time.monotonic() - asked < 0.5:
             return False
         asked = time.monotonic()
-        return _unfinished(engine) == 0
+        return unfinished(engine) == 0
 
     return drained
 
