@@ -53,6 +53,11 @@ def on_postgres() -> bool:
     return bool(PG_URL)
 
 
+def libpq_url(url: str) -> str:
+    """The PostgreSQL database at SQLAlchemy's `url`, as psycopg.connect takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 postgres_only = pytest.mark.skipif(not PG_URL, reason="needs CLINIC_TEST_DATABASE_URL (PostgreSQL)")
 sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="SQLite-specific")
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
 from clinic.extensions import db
 from clinic.models import Consultation
 from config import Config
 
 from . import factories
-from .conftest import build_app, on_postgres, postgres_only
+from .conftest import build_app, libpq_url, on_postgres, postgres_only
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401 (clinic: a fixture)
 
@@ -40,8 +40,7 @@ def write_lock_held(database_url: str):
     """Another process holding, until the block ends, the lock a booking needs: SQLite's write lock, or
     on PostgreSQL the consultation table's, as a migration altering the table takes it."""
     if on_postgres():
-        url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(url) as holder:
+        with psycopg.connect(libpq_url(database_url)) as holder:
             holder.execute("LOCK TABLE consultation IN ACCESS EXCLUSIVE MODE")
             yield
             holder.rollback()

@@ -11,13 +11,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 
 from clinic.extensions import db
 from clinic.models import Service, utcnow
 
 from . import factories
-from .conftest import PG_URL, postgres_only
+from .conftest import PG_URL, libpq_url, postgres_only
 from .fakes.outbox import open_clinic
 from .fakes.reminders import WorkerProcess
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
@@ -39,8 +39,7 @@ def _end_other_sessions() -> None:
 def end_backends(which: str, parameters: Sequence[Any] = ()) -> list[int]:
     """Tell the backends of pg_stat_activity `which` selects to end, as a restart does (each sends its
     client the reason, 57P01, and closes the socket); returns their pids once all have ended."""
-    url = make_url(PG_URL).set(drivername="postgresql")
-    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(PG_URL), autocommit=True) as admin:
         ended = admin.execute(
             f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {which}", parameters
         )

@@ -29,7 +29,7 @@ from clinic.models import Consultation, StaffRole
 from clinic.models.transactions import is_out_of_reach
 
 from . import factories
-from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, on_postgres, postgres_only
+from .conftest import GUNICORN_TIMEOUT, PG_URL, build_app, libpq_url, on_postgres, postgres_only
 from .fakes.network_cable import NetworkCable, network_cable
 from .fakes.tcp_link import TcpLink, linked
 from .test_api import booking_body, monday_after_next, wall
@@ -294,11 +294,10 @@ def test_a_request_waiting_for_an_answer_when_its_host_goes_silent_is_answered_5
 
 
 def _wait_for_a_lock_waiter() -> None:
-    url = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     waiting = """SELECT count(*) FROM pg_stat_activity
                  WHERE wait_event_type = 'Lock' AND datname = current_database()"""
     deadline = time.monotonic() + 10
-    with psycopg.connect(url, autocommit=True) as watcher:
+    with psycopg.connect(libpq_url(PG_URL), autocommit=True) as watcher:
         while not watcher.execute(waiting).fetchone()[0]:
             assert time.monotonic() < deadline, "no statement waits for the lock"
             time.sleep(0.02)
@@ -330,10 +329,8 @@ def only_reading(database_url: str) -> Iterator[None]:
     address: every transaction only reads (SQLSTATE 25006 on a write). Its sessions are ended, as the
     old primary's are when it is demoted; at the end, it writes again (the address leads to the new
     primary) for new sessions, as a standby's open sessions never would."""
-    url = make_url(database_url)
-    admin_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    setting = f'ALTER DATABASE "{url.database}" {{}} default_transaction_read_only'
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    setting = f'ALTER DATABASE "{make_url(database_url).database}" {{}} default_transaction_read_only'
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
         admin.execute(setting.format("SET") + " = on")
         try:
             others = "datname = current_database() AND pid NOT IN (pg_backend_pid(), %s)"
