@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
-from .models.transactions import is_busy, is_out_of_reach
+from .models.transactions import is_busy, is_full, is_out_of_reach
 from .scheduling.errors import (
     AlreadyBooked,
     BookingError,
@@ -41,12 +41,15 @@ STATUS = {
 }
 
 
-# Seconds a client is asked to wait before trying again when the database was busy, or out of reach.
+# Seconds a client is asked to wait before trying again when the database was busy, out of reach, or full
+# (which lasts until someone makes room).
 BUSY_RETRY_AFTER = 5
 AWAY_RETRY_AFTER = 30
+FULL_RETRY_AFTER = 300
 # What they are told, on a page or in a problem's detail.
 BUSY = "The system is busy. Nothing was saved; please try again in a few seconds."
 AWAY = "The system cannot reach its records just now. Please try again in a minute."
+FULL = "The system cannot save anything just now. Nothing was saved; please try again later."
 
 
 def status_for(error: BookingError) -> int:
@@ -98,17 +101,21 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):
-        # SQLite's one write lock stayed taken for all of SQLITE_LOCK_WAIT: the attempt was rolled back,
+        # SQLite's one write lock stayed taken for all of DATABASE_LOCK_WAIT: the attempt was rolled back,
         # so say "busy, try again" (a booking's idempotency key makes its retry safe) instead of a 500.
-        # The database down or cut off: the same, for longer.
+        # The database down or cut off: the same, for longer. Its disk full: the same to the client, and an
+        # error in the log, as it lasts until someone makes room.
         if is_busy(error):
             return _try_again("busy", BUSY_RETRY_AFTER, BUSY)
         if is_out_of_reach(error):
             return _try_again("unavailable", AWAY_RETRY_AFTER, AWAY)
+        if is_full(error):
+            why = "full (no room left on its disk)"
+            return _try_again("unavailable", FULL_RETRY_AFTER, FULL, why=why, level=logging.ERROR)
         return unexpected(error)
 
-    def _try_again(code: str, wait: int, detail: str):
-        log.warning("database %s on %s %s", code, request.method, request.endpoint)
+    def _try_again(code: str, wait: int, detail: str, why: str = "", level: int = logging.WARNING):
+        log.log(level, "database %s on %s %s", why or code, request.method, request.endpoint)
         headers = {"Retry-After": str(wait)}
         if _wants_problem():
             return problem(503, "Service Unavailable", detail, code=code), headers

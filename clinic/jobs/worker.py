@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..logs import log_context
-from ..models.transactions import is_out_of_reach
+from ..models.transactions import is_full, is_out_of_reach
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
 from .clock import DatabaseClock
@@ -51,8 +51,9 @@ class Worker:
         self.clock = clock or self._database_clock
         self.worker_id = new_worker_id()
         self.stopping = threading.Event()
+        self._trouble_lock = threading.Lock()
         self._database_away = False
-        self._away_lock = threading.Lock()
+        self._short_of_room: set[Callable[[], object]] = set()  # jobs whose writes found the disk full
 
     def tick(self) -> int:
         """Take back expired claims, then run every due message; returns how many ran."""
@@ -99,30 +100,51 @@ class Worker:
         self._in_session(lambda: retire(db.session, self.worker_id))
 
     def through_outages(self, job: Callable[[], object]) -> Callable[[], None]:
-        """`job` for the scheduler, which logs each failed run with its traceback: a database out of reach
-        is logged once when it goes and once when it answers again, and each tick tries it meanwhile."""
+        """`job` for the scheduler, which logs each failed run with its traceback. A database out of reach,
+        or with no room left on its disk, is logged once when it happens and once when it is over; each
+        tick tries the job meanwhile."""
 
         def run() -> None:
             try:
                 job()
             except DBAPIError as error:
-                if not is_out_of_reach(error):
+                if is_out_of_reach(error):
+                    self._note_away(cause=type(error.orig).__name__)
+                elif is_full(error):
+                    self._note_full(job)
+                else:
                     raise
-                self._note_database(away=True, cause=type(error.orig).__name__)
             else:
-                self._note_database(away=False)
+                self._note_done(job)
 
         return run
 
-    def _note_database(self, *, away: bool, cause: str = "") -> None:
-        with self._away_lock:
-            if away == self._database_away:
-                return
-            self._database_away = away
-        if away:
+    def _note_away(self, cause: str) -> None:
+        with self._trouble_lock:
+            first, self._database_away = not self._database_away, True
+        if first:
             log.warning("the database is out of reach (%s): the jobs try again at each tick", cause)
-        else:
+
+    def _note_full(self, job: Callable[[], object]) -> None:
+        with self._trouble_lock:
+            first = not self._short_of_room
+            self._short_of_room.add(job)
+        if first:
+            log.error("the database is full (no room left on its disk): the jobs try again at each tick")
+
+    def _note_done(self, job: Callable[[], object]) -> None:
+        """Any job done shows the database answers. Only one that failed for want of room shows there is
+        room again: it tried the same writes, where another may have written nothing, or (on PostgreSQL)
+        only into pages it already had."""
+        with self._trouble_lock:
+            answers, self._database_away = self._database_away, False
+            stores = job in self._short_of_room
+            if stores:
+                self._short_of_room.clear()
+        if answers:
             log.warning("the database answers again")
+        if stores:
+            log.warning("the database stores again")
 
     def _in_session(self, work: Callable[[], None]) -> None:
         with self.app.app_context():

@@ -28,6 +28,9 @@ _LOCK_NOT_AVAILABLE = "55P03"
 # PostgreSQL's SQLSTATEs, besides class 08 (connection exception), of a server that would not take a
 # connection or ended it: too many connections; shutting down, crashed, still starting up; a standby.
 _SERVER_AWAY = {"53300", "57P01", "57P02", "57P03", STANDBY}
+# No room left on the disk under the database: SQLite's code, PostgreSQL's SQLSTATE (disk_full).
+_SQLITE_FULL = "SQLITE_FULL"
+_DISK_FULL = "53100"
 
 
 def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
@@ -103,6 +106,16 @@ def is_out_of_reach(error: DBAPIError) -> bool:
     if cause.sqlstate is None:  # psycopg's own: refused, reset or timed out before the server said why
         return isinstance(error, OperationalError)
     return cause.sqlstate.startswith("08") or cause.sqlstate in _SERVER_AWAY
+
+
+def is_full(error: DBAPIError) -> bool:
+    """Whether the disk under the database is full: the write was rolled back and nothing of it stored. Reads
+    are still served; writes fail until someone makes room, so this is worth IT's attention."""
+    cause = error.orig
+    return (
+        getattr(cause, "sqlite_errorname", None) == _SQLITE_FULL
+        or getattr(cause, "sqlstate", None) == _DISK_FULL
+    )
 
 
 def begin_write(session: Session) -> None:

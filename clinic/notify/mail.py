@@ -208,6 +208,8 @@ class FileBackend:
             # Renamed into place so that a reader never sees half a message.
             partial.replace(path)
         except OSError as error:
+            # Not left behind: on a full disk, each retry's would take the room the next one needs.
+            partial.unlink(missing_ok=True)
             raise MailTemporaryError(f"cannot write {path}: {error}") from error
 
     def close(self) -> None:
