@@ -22,6 +22,7 @@ from clinic.models import (
 from . import factories
 from .conftest import build_app, postgres_only
 from .fakes.outbox import open_clinic
+from .fakes.redis_server import redis_server
 from .fakes.tcp_link import linked
 from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 
@@ -113,6 +114,22 @@ def test_a_rate_limits_storage_that_does_not_answer_fails_its_check_and_leaves_t
         assert body["checks"] == dict.fromkeys(CHECKS - {"rate_limits"}, "ok") | {"rate_limits": "failing"}
 
         link.mend()
+        assert readyz(client)[1]["status"] == "ok"
+
+
+def test_a_rate_limits_storage_at_its_memory_limit_fails_its_check(database_url, tmp_path, session):
+    """Redis full answers PING, which the check asked, and refuses every count: it said ok."""
+    register(session, new_worker_id(), utcnow())
+    with redis_server() as server:
+        settings = {"RATELIMIT_STORAGE_URL": server.url}
+        client = build_app(database_url, str(tmp_path), RATELIMIT_ENABLED=True, **settings).test_client()
+        assert readyz(client)[1]["status"] == "ok"
+
+        server.fill()
+        status, body = readyz(client)
+        assert status == 200 and body["checks"]["rate_limits"] == "failing"
+
+        server.free()
         assert readyz(client)[1]["status"] == "ok"
 
 

@@ -17,12 +17,14 @@ from clinic.models import Consultation, WaitlistEntry
 
 from . import factories
 from .conftest import GUNICORN_TIMEOUT, build_app, production_config
+from .fakes.redis_server import redis_server
 from .fakes.tcp_link import linked
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_api_openapi import DOCUMENT, operations
 from .test_booking_pages import booking_form, next_week_at
 from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 from .test_waitlist_pages import waitlist_form
+from .test_worker import wait_for
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -33,6 +35,9 @@ LIMITS = {
     "RATELIMIT_STAFF_LOGIN": "2 per minute",
 }
 NEIGHBOUR = {"REMOTE_ADDR": "198.51.100.7"}
+# Flask-Limiter's words when it leaves its storage for the process's memory, and when it goes back.
+FELL_BACK = "Rate limit storage unreachable - falling back to in-memory storage"
+RECOVERED = "Rate limit storage recovered"
 
 
 @pytest.fixture
@@ -275,3 +280,35 @@ def test_a_limits_storage_that_never_answers_is_left_for_counting_in_the_process
     # limiter, one object in every test app, counting in the process).
     assert answers[:4] == [200] * 4 and answers[-1] == 429
     assert waited < GUNICORN_TIMEOUT
+
+
+def test_a_full_redis_is_left_for_the_process_once_and_counted_in_again_once_there_is_room(
+    database_url, tmp_path, caplog
+):
+    """Redis at its memory limit answers PING and refuses every count. Flask-Limiter took the PING for
+    Redis back, about once a second, failed the next count, and fell back again: a WARNING a second in
+    each process for as long as Redis stayed full."""
+    with redis_server() as server:
+        settings = {**LIMITS, "RATELIMIT_API": "1000 per minute", "RATELIMIT_STORAGE_URL": server.url}
+        client = build_app(database_url, str(tmp_path), **settings).test_client()
+        server.fill()
+        with caplog.at_level(logging.INFO, logger="flask-limiter"):
+            answers = _asked_for(client, seconds=3.5)
+            server.free()
+            counted_in_redis = wait_for(lambda: _asked_for(client, seconds=0.1) and server.counts())
+        said = [record.getMessage() for record in caplog.records if record.name == "flask-limiter"]
+
+    assert set(answers) == {200}
+    assert counted_in_redis
+    # Fallen back from once (or already, where a test before left the limiter, one object in every test
+    # app, counting in the process), and gone back to once.
+    assert said in ([FELL_BACK, RECOVERED], [RECOVERED])
+
+
+def _asked_for(client, seconds: float) -> list[int]:
+    """The answers to a limited request asked for every 0.1 s for `seconds`."""
+    answers, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answers.append(client.get("/api/v1/services").status_code)
+        time.sleep(0.1)
+    return answers
