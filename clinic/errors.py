@@ -101,8 +101,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):
-        # SQLite's one write lock stayed taken for all of DATABASE_LOCK_WAIT: the attempt was rolled back,
-        # so say "busy, try again" (a booking's idempotency key makes its retry safe) instead of a 500.
+        # A lock stayed taken for all of DATABASE_LOCK_WAIT, or PostgreSQL ended the statement (a DBA's
+        # statement_timeout): the attempt was rolled back, so say "busy, try again" (a booking's
+        # idempotency key makes its retry safe) instead of a 500.
         # The database down or cut off: the same, for longer. Its disk full: the same to the client, and an
         # error in the log, as it lasts until someone makes room.
         if is_busy(error):

@@ -6,19 +6,22 @@ migration's ALTER TABLE holds on a table every booking reads."""
 
 import runpy
 import sqlite3
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from clinic.extensions import db
 from clinic.models import Consultation
 from config import Config
 
 from . import factories
-from .conftest import build_app, libpq_url, on_postgres, postgres_only
+from .conftest import GUNICORN_TIMEOUT, build_app, libpq_url, on_postgres, postgres_only
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401 (clinic: a fixture)
 
@@ -113,3 +116,63 @@ def test_a_page_reading_a_table_a_migration_holds_is_told_to_try_again(app, sess
         busy = patient.get("/book/time", query_string=query)
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
     assert patient.get("/book/time", query_string=query).status_code == 200
+
+
+@contextmanager
+def statement_timeout(database_url: str, timeout: str) -> Iterator[None]:
+    """A statement_timeout set for the database, as a DBA sets one for an application's role or database:
+    for the sessions that start in the block."""
+    name = make_url(database_url).database
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '{timeout}'")
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" RESET statement_timeout')
+
+
+def _cancel_the_waiting_statement(database_url: str) -> None:
+    """pg_cancel_backend, as a DBA ends a statement that runs too long, on the one waiting for a lock."""
+    waiting = """SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND datname = current_database()"""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
+        while not admin.execute(waiting).fetchall():
+            assert time.monotonic() < deadline, "no statement waits for the lock"
+            time.sleep(0.02)
+
+
+@postgres_only
+@pytest.mark.parametrize("ended_by", ["pg_cancel_backend", "statement_timeout"])
+def test_a_statement_the_database_cancels_is_told_to_try_again_and_nothing_is_saved(
+    database_url,
+    tmp_path,
+    session,
+    clinic,  # noqa: F811
+    ended_by,
+):
+    """PostgreSQL ended the booking's statement (SQLSTATE 57014): a DBA's pg_cancel_backend, or a
+    statement_timeout set for Clinic's database or role. The transaction was rolled back, as for a lock
+    not taken in time; it was answered 500, and logged as an unhandled error."""
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11))
+    session.commit()
+    timeout = statement_timeout(database_url, "300ms") if ended_by == "statement_timeout" else nullcontext()
+    with timeout:
+        app = build_app(database_url, str(tmp_path / "waiting"), DATABASE_LOCK_WAIT=20)
+        patient = factories.browser(app)
+        answers = []
+        booking = threading.Thread(target=lambda: answers.append(patient.post("/book/confirm", data=form)))
+        with write_lock_held(database_url):
+            booking.start()
+            if ended_by == "pg_cancel_backend":
+                _cancel_the_waiting_statement(database_url)
+            booking.join(GUNICORN_TIMEOUT)
+    (busy,) = answers
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    assert "Nothing was saved; please try again" in busy.get_data(as_text=True)
+    assert bookings(session) == 0
+    assert patient.post("/book/confirm", data=form).status_code == 303
+    assert bookings(session) == 1
+    with app.app_context():
+        db.engine.dispose()

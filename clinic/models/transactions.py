@@ -21,10 +21,11 @@ _READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", _READING: True}
 _WRITE_OPTIONS = {"isolation_level": "READ COMMITTED", _READING: False}
 # Statements whose SQL was written out (text(), exec_driver_sql()) rather than compiled: their first word.
 _WRITING_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
-# SQLite's codes for a lock it could not take within the busy timeout; PostgreSQL's SQLSTATE for one it
-# could not take within lock_timeout (lock_not_available).
+# SQLite's codes for a lock it could not take within the busy timeout; PostgreSQL's SQLSTATEs for one it
+# could not take within lock_timeout (lock_not_available), and for a statement it ended (query_canceled:
+# statement_timeout, or a DBA's pg_cancel_backend).
 _BUSY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_TIMEOUT"}
-_LOCK_NOT_AVAILABLE = "55P03"
+_GAVE_UP = {"55P03", "57014"}
 # PostgreSQL's SQLSTATEs, besides class 08 (connection exception), of a server that would not take a
 # connection or ended it: too many connections; shutting down, crashed, still starting up; a standby.
 _SERVER_AWAY = {"53300", "57P01", "57P02", "57P03", STANDBY}
@@ -82,14 +83,12 @@ def _writes(statement: str, context: ExecutionContext | None) -> bool:
 
 
 def is_busy(error: DBAPIError) -> bool:
-    """Whether the database gave up waiting for a lock: SQLite's write lock ("database is locked",
-    SQLITE_BUSY), or on PostgreSQL any lock past lock_timeout. The transaction was rolled back and nothing
-    of it was stored, so the same request may simply be tried again."""
+    """Whether the database gave up on the statement: waiting for SQLite's write lock ("database is
+    locked", SQLITE_BUSY), or on PostgreSQL for any lock past lock_timeout, or running past the
+    statement_timeout a DBA set (or ended by one). The transaction was rolled back and nothing of it was
+    stored, so the same request may simply be tried again."""
     cause = error.orig
-    return (
-        getattr(cause, "sqlite_errorname", None) in _BUSY
-        or getattr(cause, "sqlstate", None) == _LOCK_NOT_AVAILABLE
-    )
+    return getattr(cause, "sqlite_errorname", None) in _BUSY or getattr(cause, "sqlstate", None) in _GAVE_UP
 
 
 def is_out_of_reach(error: DBAPIError) -> bool:
