@@ -21,6 +21,7 @@ from .fakes.outbox import open_clinic
 from .fakes.reminders import WorkerProcess
 from .fakes.smtp import FakeSMTPServer, RecordingHandler, smtp_server  # noqa: F401 (fixture)
 from .fakes.tcp_link import linked
+from .test_closed_connections import end_backends
 from .test_worker import next_weekday_at_ten, wait_for
 
 # Seconds the worker gives a silent connection, new or open: each fault is noticed within the test.
@@ -137,3 +138,43 @@ def test_an_outage_between_a_send_and_its_record_repeats_that_one_mail_and_loses
     assert len(sent()) == mails  # none lost
     assert sorted(sent().values(), reverse=True)[:2] == [2, 1]  # the one sent before the cut, again
     assert worker.process.returncode == 0, worker.log()
+
+
+class EndsSessionsAtFirst(RecordingHandler):
+    """Accepts mail, and as it accepts the first message ends every session of the database but its own,
+    as a restart (or a DBA's idle_session_timeout shorter than the send) does: the worker sent it, and
+    the connections it held to record it on are gone."""
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == 1:
+            end_backends("datname = current_database() AND pid <> pg_backend_pid()")
+        return reply
+
+
+@postgres_only
+def test_a_session_ended_while_a_mail_was_sent_is_replaced_and_the_mail_recorded_once(
+    session, database_url, tmp_path
+):
+    """The worker holds two connections for a run's batches, unused while a mail is sent. One PostgreSQL
+    closed meanwhile failed the result's record, and the mail went again once its lease expired."""
+    service = open_clinic(session)
+    start = next_weekday_at_ten()
+    for n in range(5):
+        factories.booking(session, service, start + timedelta(minutes=30 * n), now=utcnow())
+    session.close()
+    smtp = FakeSMTPServer(handler=EndsSessionsAtFirst())
+    smtp.start()
+    try:
+        worker = WorkerProcess(PG_URL, smtp, tmp_path, lease_seconds=2)
+        try:
+            assert wait_for(lambda: len(smtp.received) >= 10), worker.log()
+            time.sleep(3)  # longer than the lease: anything left to repeat has been
+        finally:
+            worker.stop()
+    finally:
+        smtp.stop()
+
+    sent = Counter(str(received.message["Message-ID"]) for received in smtp.received)
+    assert len(sent) == 10 and set(sent.values()) == {1}, worker.log()
+    assert "out of reach" not in worker.log()

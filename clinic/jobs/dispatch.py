@@ -3,8 +3,7 @@
 import logging
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
 from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patient, Service
+from ..models.connections import closed_by_server
 from ..models.transactions import autocommitting, serialising, write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
@@ -35,7 +35,6 @@ class _ClaimLost(Exception):
     """Our lease ran out and another worker took the message: whatever we did is not recorded."""
 
 
-@dataclass(frozen=True)
 class Connections:
     """What a dispatcher runs its messages on: `reader` for the consultations and the check before each
     send, `writer` (serialising) for recording a result, both held for all the batches of a run, where a
@@ -43,19 +42,41 @@ class Connections:
     `session` for a result that changes the consultation, whose audit events are anchored as it commits.
 
     Both connections are `autocommitting`: each of the writer's transactions is the one UPDATE of a claim
-    (`claims._transition`), so a mail costs its two statements' round trips and no more."""
+    (`claims._transition`), so a mail costs its two statements' round trips and no more. Each is replaced
+    before it is used if PostgreSQL closed it meanwhile (a restart, or an idle_session_timeout shorter than
+    a send), as the pool replaces one at checkout: the result of a mail sent meanwhile is then recorded,
+    where it failed and the mail went again once its lease expired."""
 
-    session: Session
-    reader: Connection
-    writer: Connection
+    def __init__(self, session: Session, stack: ExitStack) -> None:
+        self.session = session
+        self._bind = session.get_bind(OutboxMessage)
+        self._stack = stack
+        self._reader = self._writer = None
+
+    @property
+    def reader(self) -> Connection:
+        self._reader = self._sound(self._reader, autocommitting)
+        return self._reader
+
+    @property
+    def writer(self) -> Connection:
+        self._writer = self._sound(self._writer, lambda connection: autocommitting(serialising(connection)))
+        return self._writer
+
+    def _sound(self, held: Connection | None, prepared: Callable[[Connection], Connection]) -> Connection:
+        if held is not None and not closed_by_server(held.connection.dbapi_connection):
+            return held
+        if held is not None:
+            held.invalidate()  # nothing to roll back on a closed socket
+            held.close()
+        return prepared(self._stack.enter_context(self._bind.connect()))
 
 
 @contextmanager
 def connections(session: Session) -> Iterator[Connections]:
     """`session` and two connections of its database, held until the block ends."""
-    bind = session.get_bind(OutboxMessage)
-    with bind.connect() as reader, bind.connect() as writer:
-        yield Connections(session, autocommitting(reader), autocommitting(serialising(writer)))
+    with ExitStack() as stack:
+        yield Connections(session, stack)
 
 
 def dispatch(
@@ -222,8 +243,9 @@ def _recording(held: Connections, result: Result) -> Iterator[Connection]:
     # A mail's result is one UPDATE, on the writer; one that changes the consultation goes in the session's
     # write transaction, whose commit also anchors any audit event it appends.
     if result.apply is None:
-        with held.writer.begin():
-            yield held.writer
+        writer = held.writer
+        with writer.begin():
+            yield writer
     else:
         with write_transaction(held.session):
             yield held.session.connection()

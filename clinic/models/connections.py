@@ -34,7 +34,7 @@ def replace_closed_connections(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _replace_if_closed(dbapi_connection, _record, _proxy) -> None:
-        if dbapi_connection.closed or _has_input(dbapi_connection.fileno()):
+        if closed_by_server(dbapi_connection):
             raise DisconnectionError("PostgreSQL closed this pooled connection")
 
     @event.listens_for(engine, "handle_error")
@@ -43,6 +43,14 @@ def replace_closed_connections(engine: Engine) -> None:
         # primary: as a disconnect, this one is invalidated, and the pool's others with it.
         if on_a_standby(context.original_exception):
             context.is_disconnect = True
+
+
+def closed_by_server(dbapi_connection: object) -> bool:
+    """Whether PostgreSQL has closed (or is closing) this psycopg connection, idle since its last
+    statement, as `replace_closed_connections` tells; False for SQLite's, whose file nobody closes."""
+    if not hasattr(dbapi_connection, "fileno"):
+        return False
+    return dbapi_connection.closed or _has_input(dbapi_connection.fileno())
 
 
 def _has_input(fileno: int) -> bool:
