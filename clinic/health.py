@@ -12,7 +12,6 @@ from flask import Blueprint, current_app, request
 
 from .extensions import db
 from .limits import counted_together
-from .models import utcnow
 from .readiness import readiness
 
 bp = Blueprint("health", __name__)
@@ -25,7 +24,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    report = readiness(db.session, utcnow(), limits_together=counted_together())
+    report = readiness(db.session, limits_together=counted_together())
     checks = report.checks()
     body = {"status": "ok" if set(checks.values()) == {"ok"} else "failing", "checks": checks}
     if _monitor_asks():

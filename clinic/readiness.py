@@ -9,11 +9,12 @@ check: a long queue needs more staff, not a web process taken out of service.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .jobs.clock import database_time
 from .jobs.heartbeat import OutboxHealth, outbox_health
 from .walkin.duty import QueueWait, open_queue_waits
 
@@ -64,9 +65,14 @@ class Readiness:
         }
 
 
-def readiness(session: Session, now: datetime, limits_together: bool) -> Readiness:
-    """Ask the database for the state of the background work; a database that fails is itself the answer."""
+def readiness(session: Session, limits_together: bool) -> Readiness:
+    """Ask the database for the state of the background work; a database that fails is itself the answer.
+
+    By the database's time, which the workers keep for their heartbeats and claims (jobs/clock.py): this
+    machine's clock, off by more than the 30 s a heartbeat has, took a working worker for gone, or one
+    gone for working."""
     try:
+        now = database_time(session)
         return Readiness(outbox_health(session, now), limits_together, open_queue_waits(session, now))
     except SQLAlchemyError as error:
         log.warning("the database does not answer: %s", type(error).__name__)

@@ -2,7 +2,11 @@
 the request limits' storage, in JSON even while the database is down, with figures only for the holder of
 CLINIC_READYZ_TOKEN."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -23,6 +27,7 @@ from . import factories
 from .conftest import build_app, postgres_only
 from .fakes.outbox import open_clinic
 from .fakes.redis_server import redis_server
+from .fakes.reminders import FAKETIME, ROOT
 from .fakes.tcp_link import linked
 from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 
@@ -244,3 +249,42 @@ def test_postgresql_counts_the_waiting_through_the_queue_status_index(session, q
     plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
 
     assert "ix_walk_in_entry_queue_status_position" in plan
+
+
+# Asks /readyz of an app in a process of its own, whose clock libfaketime sets off (FAKETIME).
+_READYZ_OF_A_PROCESS = """
+import json, sys
+from tests.conftest import build_app
+app = build_app(sys.argv[1], sys.argv[2])
+print(json.dumps(app.test_client().get("/readyz").get_json()))
+"""
+
+
+@postgres_only
+@pytest.mark.skipif(FAKETIME is None, reason="needs libfaketime (Debian's faketime)")
+@pytest.mark.parametrize(
+    ("web_clock", "beat_seconds_ago", "worker"),
+    [("+60s", 0, "ok"), ("-60s", 45, "failing")],
+)
+def test_the_worker_check_keeps_the_databases_time_whatever_the_web_machines_clock(
+    session, database_url, tmp_path, web_clock, beat_seconds_ago, worker
+):
+    """A worker beats by the database's clock (jobs/clock.py). Compared with a web machine's own clock,
+    its beat looked a minute old to one running ahead (the worker failing), and one 45 s old, from a
+    worker gone, looked fresh to one running behind."""
+    register(session, new_worker_id(), utcnow() - timedelta(seconds=beat_seconds_ago))
+    environment = {
+        **os.environ,
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME": web_clock,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    asked = subprocess.run(
+        [sys.executable, "-c", _READYZ_OF_A_PROCESS, database_url, str(tmp_path / "web")],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(asked.stdout.splitlines()[-1])["checks"]["worker"] == worker

@@ -1,11 +1,11 @@
 """The workers' clock: the database server's time, read off this machine's clock and the offset between
-the two, measured as the worker starts and at each heartbeat.
+the two, measured as the worker starts and at each heartbeat (`database_time`).
 
 A claim's lease expires by the clock of whichever worker looks at it. A worker on a machine whose clock
 ran ahead of another's by more than the lease (OUTBOX_LEASE_SECONDS) would take the other's claims, its
 batch in hand, for expired and send their mail again; one behind would hold its own past their lease as
-the others see it. Keeping the database's time, they agree. SQLite's database is on this machine: the
-offset is nil.
+the others see it. Keeping the database's time, they agree. SQLite's database is on this machine: its
+clock is the database's.
 """
 
 import logging
@@ -32,12 +32,9 @@ class DatabaseClock:
 
     def set_by(self, session: Session) -> None:
         """Measure the offset from the database server's clock, read halfway through the round trip."""
-        if session.get_bind().dialect.name == "sqlite":
-            offset = timedelta(0)  # the database is on this machine
-        else:
-            sent = utcnow()
-            server_time = session.scalar(select(func.clock_timestamp()))
-            offset = server_time - (sent + (utcnow() - sent) / 2)
+        sent = utcnow()
+        server_time = database_time(session)
+        offset = server_time - (sent + (utcnow() - sent) / 2)
         if abs(offset) > NOTEWORTHY >= abs(self.offset):
             log.warning(
                 "this machine's clock is %.1f s %s the database's: the worker keeps the database's time; "
@@ -48,3 +45,11 @@ class DatabaseClock:
         elif abs(self.offset) > NOTEWORTHY >= abs(offset):
             log.warning("this machine's clock agrees with the database's again")
         self.offset = offset
+
+
+def database_time(session: Session) -> datetime:
+    """The database server's time now: what the workers keep (`DatabaseClock`), so what to compare
+    their heartbeats and leases with. SQLite's database is on this machine: its clock."""
+    if session.get_bind().dialect.name == "sqlite":
+        return utcnow()
+    return session.scalar(select(func.clock_timestamp()))
