@@ -80,6 +80,18 @@ def _retry_after() -> int:
     return max(1, math.ceil(broken.reset_at - time.time())) if broken else 60
 
 
+def _phones() -> list[tuple[str, str]]:
+    """The departments' numbers, on a patient's page, for booking by phone instead: staff need none. Empty
+    if the database cannot say, as the page answers a database error already."""
+    if request.blueprint != "booking":
+        return []
+    try:
+        db.session.rollback()  # whatever the request's transaction left
+        return contact_numbers(db.session)
+    except DBAPIError:
+        return []
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(BookingError)
     def refused(error: BookingError):
@@ -94,9 +106,7 @@ def register(app: Flask) -> None:
         if _wants_problem():
             detail = f"Too many requests from your address. Try again in {wait} seconds."
             return problem(429, "Too Many Requests", detail, code="rate_limited"), headers
-        # Patients may call instead of waiting; staff at the sign-in page need no hospital numbers.
-        phones = contact_numbers(db.session) if request.blueprint == "booking" else []
-        page = render_template("rate_limited.html", wait=timedelta(seconds=wait), phones=phones)
+        page = render_template("rate_limited.html", wait=timedelta(seconds=wait), phones=_phones())
         return page, 429, headers
 
     @app.errorhandler(DBAPIError)
@@ -109,18 +119,23 @@ def register(app: Flask) -> None:
         if is_busy(error):
             return _try_again("busy", BUSY_RETRY_AFTER, BUSY)
         if is_out_of_reach(error):
-            return _try_again("unavailable", AWAY_RETRY_AFTER, AWAY)
+            return _try_again("unavailable", AWAY_RETRY_AFTER, AWAY, reads=False)
         if is_full(error):
             why = "full (no room left on its disk)"
             return _try_again("unavailable", FULL_RETRY_AFTER, FULL, why=why, level=logging.ERROR)
         return unexpected(error)
 
-    def _try_again(code: str, wait: int, detail: str, why: str = "", level: int = logging.WARNING):
+    def _try_again(
+        code: str, wait: int, detail: str, why: str = "", level: int = logging.WARNING, reads: bool = True
+    ):
+        """503, to try again after `wait` seconds; on a patient's page, while the database still `reads`,
+        with the departments' numbers to call instead."""
         log.log(level, "database %s on %s %s", why or code, request.method, request.endpoint)
         headers = {"Retry-After": str(wait)}
         if _wants_problem():
             return problem(503, "Service Unavailable", detail, code=code), headers
-        return render_template("error.html", code=503, message=detail), 503, headers
+        phones = _phones() if reads else []
+        return render_template("error.html", code=503, message=detail, phones=phones), 503, headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

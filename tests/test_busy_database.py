@@ -76,6 +76,7 @@ def test_a_booking_page_waiting_too_long_for_the_lock_is_told_to_try_again_and_n
     assert busy.status_code == 503
     assert busy.headers["Retry-After"] == "5"
     assert "Nothing was saved; please try again" in busy.get_data(as_text=True)
+    assert 'href="tel:+442079460000"' in busy.get_data(as_text=True)  # to book by phone instead
     assert bookings(session) == 0
 
     again = client.post("/book/confirm", data=form)

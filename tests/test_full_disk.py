@@ -81,7 +81,9 @@ def test_a_booking_on_a_full_disk_is_refused_503_and_made_once_there_is_room(on_
         assert refused.get_json()["code"] == "unavailable"
         assert refused.get_json()["detail"].startswith("The system cannot save anything just now")
     else:
-        assert "The system cannot save anything just now" in refused.get_data(as_text=True)
+        page = refused.get_data(as_text=True)
+        assert "The system cannot save anything just now" in page
+        assert 'href="tel:+442079460000"' in page  # the department's number, to book by phone instead
     (line,) = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert line.levelno == logging.ERROR and "database full" in line.getMessage()
     assert read == [200, 200, 200]
