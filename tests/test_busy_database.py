@@ -17,13 +17,16 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from clinic.extensions import db
-from clinic.models import Consultation
+from clinic.models import Consultation, utcnow
 from config import Config
 
 from . import factories
 from .conftest import GUNICORN_TIMEOUT, build_app, libpq_url, on_postgres, postgres_only
+from .fakes.reminders import WorkerProcess
+from .fakes.smtp import smtp_server  # noqa: F401 (a fixture)
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, clinic, next_week_at  # noqa: F401 (clinic: a fixture)
+from .test_worker import assert_told_once, mails_due_in, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,3 +180,35 @@ def test_a_statement_the_database_cancels_is_told_to_try_again_and_nothing_is_sa
     assert bookings(session) == 1
     with app.app_context():
         db.engine.dispose()
+
+
+# Seconds from now when the worker's mails fall due: after it has started and the lock is taken.
+DUE_IN = 4
+
+
+def test_the_worker_rides_out_a_lock_held_past_its_wait_and_delivers_what_fell_due_once(
+    session,
+    database_url,
+    tmp_path,
+    smtp_server,  # noqa: F811 (the fixture imported above)
+):
+    """A write (SQLite) or a migration (PostgreSQL: the consultation table) holding a lock past the
+    worker's DATABASE_LOCK_WAIT: each tick logged an ERROR with a traceback while it lasted."""
+    email, due = mails_due_in(session, DUE_IN)
+    settings = {"CLINIC_DATABASE_LOCK_WAIT": "0.5"}
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=2, settings=settings)
+    try:
+        assert wait_for(lambda: "ticking every" in worker.log()), worker.log()
+        with write_lock_held(database_url):
+            assert utcnow() < due, "the lock was taken too late: the mails were due before"
+            assert wait_for(lambda: "the database is busy" in worker.log(), timeout=2 * DUE_IN), worker.log()
+            time.sleep(1)  # ticks that wait for the lock and give up
+            assert smtp_server.inbox(email) == []
+        assert wait_for(lambda: len(smtp_server.inbox(email)) == 1), worker.log()
+        time.sleep(3)  # longer than the lease: anything left to repeat has been
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert worker.process.returncode == 0, log
+    assert len(smtp_server.inbox(email)) == 1
+    assert_told_once(log, "the database is busy", "the database is free again")

@@ -13,7 +13,7 @@ import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clinic.jobs.settings import WorkerSettings, parse_durations
 from clinic.jobs.worker import (
@@ -25,7 +25,7 @@ from clinic.jobs.worker import (
     build_scheduler,
     stopper,
 )
-from clinic.models import WorkerHeartbeat, utcnow
+from clinic.models import OutboxMessage, WorkerHeartbeat, utcnow
 
 from . import factories
 from .conftest import build_app
@@ -51,6 +51,25 @@ def wait_for(condition, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def mails_due_in(session, seconds: float) -> tuple[str, datetime]:
+    """A booking whose mails fall due `seconds` from now, so a worker started meanwhile first finds nothing
+    due: its patient's address, and when."""
+    service = open_clinic(session)
+    booked = factories.booking(session, service, next_weekday_at_ten(), now=utcnow())
+    email, due = booked.consultation.patient.email, utcnow() + timedelta(seconds=seconds)
+    session.execute(update(OutboxMessage).values(due_at=due))
+    session.commit()
+    return email, due
+
+
+def assert_told_once(log: str, began: str, ended: str) -> None:
+    """The worker's log told of a trouble in two lines, when it began and when it was over, and of nothing
+    else worth a look: no traceback a tick, no patient's details."""
+    assert log.count(began) == 1 and log.count(ended) == 1, log
+    assert len([line for line in log.splitlines() if " WARNING " in line or " ERROR " in line]) == 2, log
+    assert "Traceback" not in log, log
 
 
 def test_the_scheduler_keeps_three_in_memory_jobs_that_never_overlap_or_pile_up(app):

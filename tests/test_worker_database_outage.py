@@ -22,7 +22,7 @@ from .fakes.reminders import WorkerProcess
 from .fakes.smtp import FakeSMTPServer, RecordingHandler, smtp_server  # noqa: F401 (fixture)
 from .fakes.tcp_link import linked
 from .test_closed_connections import end_backends
-from .test_worker import next_weekday_at_ten, wait_for
+from .test_worker import assert_told_once, next_weekday_at_ten, wait_for
 
 # Seconds the worker gives a silent connection, new or open: each fault is noticed within the test.
 SILENCE = {"CLINIC_DATABASE_CONNECT_TIMEOUT": "2", "CLINIC_DATABASE_NETWORK_TIMEOUT": "2"}
@@ -70,9 +70,7 @@ def test_the_worker_rides_out_a_database_outage_and_delivers_what_fell_due(
     assert first.patient.email not in log and second.patient.email not in log
     # One line when it went and one when it was back, where each failed tick logged a traceback, and
     # APScheduler a line for each tick that came while a statement waited for the silent database.
-    assert log.count("the database is out of reach") == 1 and log.count("the database answers again") == 1
-    assert len([line for line in log.splitlines() if "WARNING" in line]) == 2, log
-    assert "Traceback" not in log, log
+    assert_told_once(log, "the database is out of reach", "the database answers again")
 
 
 @postgres_only

@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..logs import log_context
-from ..models.transactions import is_full, is_out_of_reach
+from ..models.transactions import is_busy, is_full, is_out_of_reach
 from ..notify.mail import mail_backend
 from .claims import reclaim_expired
 from .clock import DatabaseClock
@@ -40,6 +41,40 @@ HOUSEKEEPING_JOB_ID = "clinic.housekeeping"
 HOUSEKEEPING_SECONDS = 60
 
 
+@dataclass(frozen=True)
+class Trouble:
+    """A way the database fails the worker's jobs for a while, and the log's lines for it: when it begins
+    (with its cause, the driver's error) and when it is over."""
+
+    level: int
+    began: str
+    ended: str
+
+
+_AGAIN = "the jobs try again at each tick"
+AWAY = Trouble(logging.WARNING, f"the database is out of reach (%s): {_AGAIN}", "the database answers again")
+BUSY = Trouble(
+    logging.WARNING,
+    f"the database is busy (%s: a lock held past DATABASE_LOCK_WAIT, or a statement it ended): {_AGAIN}",
+    "the database is free again",
+)
+# It lasts until someone makes room: an error, for IT to act on.
+FULL = Trouble(
+    logging.ERROR,
+    f"the database is full (%s: no room left on its disk): {_AGAIN}",
+    "the database stores again",
+)
+TROUBLES = (AWAY, BUSY, FULL)
+
+
+def _trouble_of(error: DBAPIError) -> Trouble | None:
+    if is_out_of_reach(error):
+        return AWAY
+    if is_busy(error):
+        return BUSY
+    return FULL if is_full(error) else None
+
+
 class Worker:
     """One worker: its id in the outbox's `claimed_by` and in its heartbeat, its settings, and its jobs."""
 
@@ -52,8 +87,8 @@ class Worker:
         self.worker_id = new_worker_id()
         self.stopping = threading.Event()
         self._trouble_lock = threading.Lock()
-        self._database_away = False
-        self._short_of_room: set[Callable[[], object]] = set()  # jobs whose writes found the disk full
+        # The jobs that met each trouble since it was last over.
+        self._met: dict[Trouble, set[Callable[[], object]]] = {trouble: set() for trouble in TROUBLES}
 
     def tick(self) -> int:
         """Take back expired claims, then run every due message; returns how many ran."""
@@ -101,50 +136,39 @@ class Worker:
 
     def through_outages(self, job: Callable[[], object]) -> Callable[[], None]:
         """`job` for the scheduler, which logs each failed run with its traceback. A database out of reach,
-        or with no room left on its disk, is logged once when it happens and once when it is over; each
-        tick tries the job meanwhile."""
+        busy or full (`Trouble`) is logged once when a job first meets it and once when a job that met it
+        is done again; each tick tries the job meanwhile.
+
+        Done again, a job that met the trouble shows it over: it tried the same work, where another may
+        not need what failed (a write on a full disk, a lock held elsewhere)."""
 
         def run() -> None:
             try:
                 job()
             except DBAPIError as error:
-                if is_out_of_reach(error):
-                    self._note_away(cause=type(error.orig).__name__)
-                elif is_full(error):
-                    self._note_full(job)
-                else:
+                trouble = _trouble_of(error)
+                if trouble is None:
                     raise
+                self._note_met(trouble, job, cause=type(error.orig).__name__)
             else:
                 self._note_done(job)
 
         return run
 
-    def _note_away(self, cause: str) -> None:
+    def _note_met(self, trouble: "Trouble", job: Callable[[], object], cause: str) -> None:
         with self._trouble_lock:
-            first, self._database_away = not self._database_away, True
+            first = not self._met[trouble]
+            self._met[trouble].add(job)
         if first:
-            log.warning("the database is out of reach (%s): the jobs try again at each tick", cause)
-
-    def _note_full(self, job: Callable[[], object]) -> None:
-        with self._trouble_lock:
-            first = not self._short_of_room
-            self._short_of_room.add(job)
-        if first:
-            log.error("the database is full (no room left on its disk): the jobs try again at each tick")
+            log.log(trouble.level, trouble.began, cause)
 
     def _note_done(self, job: Callable[[], object]) -> None:
-        """Any job done shows the database answers. Only one that failed for want of room shows there is
-        room again: it tried the same writes, where another may have written nothing, or (on PostgreSQL)
-        only into pages it already had."""
         with self._trouble_lock:
-            answers, self._database_away = self._database_away, False
-            stores = job in self._short_of_room
-            if stores:
-                self._short_of_room.clear()
-        if answers:
-            log.warning("the database answers again")
-        if stores:
-            log.warning("the database stores again")
+            over = [trouble for trouble, jobs in self._met.items() if job in jobs]
+            for trouble in over:
+                self._met[trouble].clear()
+        for trouble in over:
+            log.warning(trouble.ended)
 
     def _in_session(self, work: Callable[[], None]) -> None:
         with self.app.app_context():
