@@ -155,7 +155,7 @@ class Worker:
 
         return run
 
-    def _note_met(self, trouble: "Trouble", job: Callable[[], object], cause: str) -> None:
+    def _note_met(self, trouble: Trouble, job: Callable[[], object], cause: str) -> None:
         with self._trouble_lock:
             first = not self._met[trouble]
             self._met[trouble].add(job)
