@@ -66,7 +66,7 @@ def mails_due_in(session, seconds: float) -> tuple[str, datetime]:
 
 def assert_told_once(log: str, began: str, ended: str) -> None:
     """The worker's log told of a trouble in two lines, when it began and when it was over, and of nothing
-    else worth a look: no traceback a tick, no patient's details."""
+    else worth a look: no traceback a tick."""
     assert log.count(began) == 1 and log.count(ended) == 1, log
     assert len([line for line in log.splitlines() if " WARNING " in line or " ERROR " in line]) == 2, log
     assert "Traceback" not in log, log
