@@ -176,3 +176,31 @@ def test_a_session_ended_while_a_mail_was_sent_is_replaced_and_the_mail_recorded
     sent = Counter(str(received.message["Message-ID"]) for received in smtp.received)
     assert len(sent) == 10 and set(sent.values()) == {1}, worker.log()
     assert "out of reach" not in worker.log()
+
+
+@postgres_only
+@pytest.mark.parametrize("then", ["answers", "stopped"])
+def test_a_worker_started_while_the_database_is_away_waits_for_it(
+    session, database_url, tmp_path, smtp_server, then
+):
+    """Before, its registration raised as it started: a traceback and exit status 1, again at each of
+    systemd's restarts (every 5 s) for as long as the database stayed away."""
+    open_clinic(session)
+    with linked(PG_URL) as (url, link):
+        link.cut()
+        worker = WorkerProcess(url, smtp_server, tmp_path, lease_seconds=120)
+        try:
+            assert wait_for(lambda: "the database is out of reach" in worker.log()), worker.log()
+            time.sleep(1)  # registrations tried again, in vain
+            assert worker.process.poll() is None, worker.log()
+            if then == "answers":
+                link.mend()
+                assert wait_for(lambda: "ticking every" in worker.log()), worker.log()
+        finally:
+            worker.stop()
+    log = worker.log()
+    assert worker.process.returncode == 0, log
+    if then == "answers":
+        assert_told_once(log, "the database is out of reach", "the database answers again")
+    else:
+        assert "Traceback" not in log and "ticking every" not in log, log

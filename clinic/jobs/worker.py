@@ -122,6 +122,15 @@ class Worker:
         """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
         self._in_session(lambda: register(db.session, self.worker_id, self._clock_set()))
 
+    def register_once_the_database_answers(self) -> bool:
+        """`register`, tried again at each tick while the database is out of reach, busy or full, as the
+        jobs are; False if the worker was told to stop first."""
+        register = self.through_outages(self.register)
+        while not register():
+            if self.stopping.wait(self.settings.tick_seconds):
+                return False
+        return True
+
     def beat(self) -> None:
         self._in_session(lambda: beat(db.session, self.worker_id, self._clock_set()))
 
@@ -134,15 +143,15 @@ class Worker:
     def retire(self) -> None:
         self._in_session(lambda: retire(db.session, self.worker_id))
 
-    def through_outages(self, job: Callable[[], object]) -> Callable[[], None]:
+    def through_outages(self, job: Callable[[], object]) -> Callable[[], bool]:
         """`job` for the scheduler, which logs each failed run with its traceback. A database out of reach,
         busy or full (`Trouble`) is logged once when a job first meets it and once when a job that met it
-        is done again; each tick tries the job meanwhile.
+        is done again; each tick tries the job meanwhile. Its run says whether the job was done.
 
         Done again, a job that met the trouble shows it over: it tried the same work, where another may
         not need what failed (a write on a full disk, a lock held elsewhere)."""
 
-        def run() -> None:
+        def run() -> bool:
             try:
                 job()
             except DBAPIError as error:
@@ -150,8 +159,9 @@ class Worker:
                 if trouble is None:
                     raise
                 self._note_met(trouble, job, cause=type(error.orig).__name__)
-            else:
-                self._note_done(job)
+                return False
+            self._note_done(job)
+            return True
 
         return run
 
@@ -207,6 +217,9 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         "max_instances": 1,
         "coalesce": True,
         "next_run_time": datetime.now(UTC),
+        # A late run is still wanted: APScheduler's default skips one more than 1 s late, with a warning,
+        # as every job's first is when the scheduler starts after the worker waited to register.
+        "misfire_grace_time": None,
     }
     scheduler.add_job(
         worker.through_outages(worker.tick),
@@ -214,8 +227,6 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         seconds=worker.settings.tick_seconds,
         id=JOB_ID,
         name="outbox dispatcher",
-        # A late tick is still wanted (APScheduler's default would skip one more than 1 s late).
-        misfire_grace_time=None,
         **always,
     )
     scheduler.add_job(
@@ -233,7 +244,6 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
         seconds=HOUSEKEEPING_SECONDS,
         id=HOUSEKEEPING_JOB_ID,
         name="housekeeping",
-        misfire_grace_time=None,
         **always,
     )
     return scheduler
@@ -242,11 +252,12 @@ def build_scheduler(worker: Worker, scheduler_type: type[BaseScheduler]) -> Base
 def run_worker(app: Flask) -> None:
     """Run the worker in this process until SIGTERM or Ctrl-C; the batch in hand is finished first."""
     worker = Worker(app)
-    worker.register()
     scheduler = build_scheduler(worker, BlockingScheduler)
     stop = stopper(worker, scheduler)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if not worker.register_once_the_database_answers():
+        return
     log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
     try:
         scheduler.start()
@@ -267,7 +278,8 @@ def stopper(worker: Worker, scheduler: BlockingScheduler) -> Callable[[int, obje
         if worker.stopping.is_set():
             return  # a second signal: the shutdown is under way
         worker.stopping.set()
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="worker-stop").start()
+        if scheduler.running:  # else it has not started: the worker still waits to register
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="worker-stop").start()
 
     return stop
 
