@@ -257,10 +257,11 @@ def run_worker(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if not worker.register_once_the_database_answers():
-        return
+        return  # stopped while it waited to register
     log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
     try:
-        scheduler.start()
+        if not worker.stopping.is_set():  # else stopped just as it registered, the scheduler not yet running
+            scheduler.start()
     finally:
         worker.through_outages(worker.retire)()  # out of reach, its heartbeat expires as a killed worker's
 
