@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,16 +87,30 @@ def database_on_small_disk(migrated_url: str, instance_path: str) -> Iterator[tu
             with app.app_context():
                 upgrade()
                 db.engine.dispose()
+            # Written out while there is room: a checkpoint writes every database's changed pages, and one
+            # left for a full disk fails the checkpoint of any DROP DATABASE, another test process's too.
+            server.execute("CHECKPOINT")
             yield url, disk
         finally:
+            _drop_database(server, name)
+
+
+def _drop_database(server: psycopg.Connection, name: str) -> None:
+    """DROP DATABASE, which asks for a checkpoint: tried again while another test's full disk fails it."""
+    for _ in range(40):
+        try:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InternalError_:  # "checkpoint request failed"
+            time.sleep(0.25)
+    server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def _tablespace(url: str, name: str, path: Path) -> Iterator[psycopg.Connection]:
     """The tablespace `name` at `path` for the block, and a connection to the server to run DDL on."""
     with psycopg.connect(libpq_url(url), autocommit=True) as server:
-        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a killed run's
+        _drop_database(server, name)  # a killed run's
         server.execute(f'DROP TABLESPACE IF EXISTS "{name}"')
         server.execute(f"CREATE TABLESPACE \"{name}\" LOCATION '{path}'")
         try:
