@@ -136,15 +136,16 @@ def statement_timeout(database_url: str, timeout: str) -> Iterator[None]:
             admin.execute(f'ALTER DATABASE "{name}" RESET statement_timeout')
 
 
-def _cancel_the_waiting_statement(database_url: str) -> None:
-    """pg_cancel_backend, as a DBA ends a statement that runs too long, on the one waiting for a lock."""
-    waiting = """SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-                 WHERE wait_event_type = 'Lock' AND datname = current_database()"""
+def lock_waiters(database_url: str, what: str = "pid") -> list:
+    """`what` of each statement of the database waiting for a lock, once there is one (within 10 s)."""
+    waiting = f"""SELECT {what} FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND datname = current_database()"""
     deadline = time.monotonic() + 10
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
-        while not admin.execute(waiting).fetchall():
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as watcher:
+        while not (found := watcher.execute(waiting).fetchall()):
             assert time.monotonic() < deadline, "no statement waits for the lock"
             time.sleep(0.02)
+    return found
 
 
 @postgres_only
@@ -171,7 +172,7 @@ def test_a_statement_the_database_cancels_is_told_to_try_again_and_nothing_is_sa
         with write_lock_held(database_url):
             booking.start()
             if ended_by == "pg_cancel_backend":
-                _cancel_the_waiting_statement(database_url)
+                lock_waiters(database_url, "pg_cancel_backend(pid)")  # as a DBA ends a long statement
             booking.join(GUNICORN_TIMEOUT)
     (busy,) = answers
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"

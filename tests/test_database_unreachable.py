@@ -34,7 +34,7 @@ from .fakes.network_cable import NetworkCable, network_cable
 from .fakes.tcp_link import TcpLink, linked
 from .test_api import booking_body, monday_after_next, wall
 from .test_booking_pages import booking_form, next_week_at
-from .test_busy_database import write_lock_held
+from .test_busy_database import lock_waiters, write_lock_held
 from .test_closed_connections import end_backends
 
 RETRY_AFTER = "30"
@@ -280,7 +280,7 @@ def test_a_request_waiting_for_an_answer_when_its_host_goes_silent_is_answered_5
 
     with write_lock_held(PG_URL):
         request.start()
-        _wait_for_a_lock_waiter()
+        lock_waiters(PG_URL)
         cabled.link.pull()
         started = time.monotonic()
         request.join(GUNICORN_TIMEOUT)
@@ -291,16 +291,6 @@ def test_a_request_waiting_for_an_answer_when_its_host_goes_silent_is_answered_5
     assert waited < 3 * SILENCE
     cabled.link.plug()
     assert patient.get(path).status_code == 200
-
-
-def _wait_for_a_lock_waiter() -> None:
-    waiting = """SELECT count(*) FROM pg_stat_activity
-                 WHERE wait_event_type = 'Lock' AND datname = current_database()"""
-    deadline = time.monotonic() + 10
-    with psycopg.connect(libpq_url(PG_URL), autocommit=True) as watcher:
-        while not watcher.execute(waiting).fetchone()[0]:
-            assert time.monotonic() < deadline, "no statement waits for the lock"
-            time.sleep(0.02)
 
 
 @postgres_only

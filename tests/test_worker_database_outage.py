@@ -86,18 +86,18 @@ def test_a_worker_stopped_during_an_outage_exits_cleanly(session, database_url, 
     assert worker.process.returncode == 0, worker.log()
 
 
-class CutAfter(RecordingHandler):
-    """Accepts mail, and cuts `link` as it accepts the `nth` message: the worker sent it and cannot record
-    that it did."""
+class ActsAt(RecordingHandler):
+    """Accepts mail, and as it accepts the `nth` message does `act`: the worker sent it, and its record of
+    that meets what `act` did."""
 
-    def __init__(self, nth: int) -> None:
+    def __init__(self, nth: int, act: Callable[[], object] | None = None) -> None:
         super().__init__()
-        self.nth, self.link = nth, None
+        self.nth, self.act = nth, act
 
     async def handle_DATA(self, server, session, envelope) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         if len(self.received) == self.nth:
-            self.link.cut()
+            self.act()
         return reply
 
 
@@ -111,7 +111,7 @@ def test_an_outage_between_a_send_and_its_record_repeats_that_one_mail_and_loses
     for at in times:
         factories.booking(session, service, at, now=utcnow())
     mails = 2 * len(times)  # each booking's to the patient and to the clinician
-    handler = CutAfter(nth=3)
+    handler = ActsAt(nth=3)  # cuts the link, once there is one
     smtp = FakeSMTPServer(handler=handler)
     smtp.start()
 
@@ -120,7 +120,7 @@ def test_an_outage_between_a_send_and_its_record_repeats_that_one_mail_and_loses
 
     try:
         with linked(PG_URL) as (url, link):
-            handler.link = link
+            handler.act = link.cut
             worker = WorkerProcess(url, smtp, tmp_path, lease_seconds=2)
             try:
                 assert wait_for(lambda: "the database is out of reach" in worker.log()), worker.log()
@@ -138,18 +138,6 @@ def test_an_outage_between_a_send_and_its_record_repeats_that_one_mail_and_loses
     assert worker.process.returncode == 0, worker.log()
 
 
-class EndsSessionsAtFirst(RecordingHandler):
-    """Accepts mail, and as it accepts the first message ends every session of the database but its own,
-    as a restart (or a DBA's idle_session_timeout shorter than the send) does: the worker sent it, and
-    the connections it held to record it on are gone."""
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        if len(self.received) == 1:
-            end_backends("datname = current_database() AND pid <> pg_backend_pid()")
-        return reply
-
-
 @postgres_only
 def test_a_session_ended_while_a_mail_was_sent_is_replaced_and_the_mail_recorded_once(
     session, database_url, tmp_path
@@ -161,7 +149,10 @@ def test_a_session_ended_while_a_mail_was_sent_is_replaced_and_the_mail_recorded
     for n in range(5):
         factories.booking(session, service, start + timedelta(minutes=30 * n), now=utcnow())
     session.close()
-    smtp = FakeSMTPServer(handler=EndsSessionsAtFirst())
+    # As the first mail is accepted, every session of the database but the test's own ends, as a restart
+    # (or a DBA's idle_session_timeout shorter than the send) ends them.
+    ended = ActsAt(1, lambda: end_backends("datname = current_database() AND pid <> pg_backend_pid()"))
+    smtp = FakeSMTPServer(handler=ended)
     smtp.start()
     try:
         worker = WorkerProcess(PG_URL, smtp, tmp_path, lease_seconds=2)
