@@ -41,6 +41,7 @@ GUNICORN_TIMEOUT = 30
 TEST_KEYS = LinkKeys.from_config({**defaults(), "SECRET_KEY": TEST_SECRET, "MANAGE_TOKEN_KEY": None})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the group to name it in each test's id
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser tests share one live app and one Chromium per worker: under pytest-xdist's
     `--dist loadgroup` they all go to the same worker, which starts them once."""
