@@ -150,6 +150,11 @@ class LiveApp:
     database_url: str
     logs: Path
 
+    @property
+    def template_notes(self) -> Path:
+        """The names of the templates the app has rendered, a line each (see noted_wsgi)."""
+        return self.logs / "templates.txt"
+
 
 @pytest.fixture(scope="package")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
@@ -190,6 +195,7 @@ def _environment(database_url: str, folder: Path, url: str, mail: FakeSMTPServer
         "CLINIC_OUTBOX_TICK_SECONDS": "0.5",
         "CLINIC_RATELIMIT_ENABLED": "false",  # every journey comes from 127.0.0.1
         "CLINIC_LOG_FORMAT": "text",
+        "E2E_TEMPLATE_NOTES": str(folder / "templates.txt"),
     }
 
 
@@ -291,7 +297,7 @@ def _gunicorn(url: str) -> list[str]:
         bind,
         "--workers",
         "2",
-        "wsgi:app",
+        "tests.e2e.noted_wsgi:app",
     ]
 
 

@@ -14,8 +14,10 @@ from playwright.sync_api import Locator, Page
 from tests.fakes.smtp import FakeSMTPServer
 
 _numbers = itertools.count(1)
-# A free time that can still be changed online (the others carry a note pointing at this id).
-CHANGEABLE_TIME = 'fieldset.day input[name=start]:not([aria-describedby~="unchangeable-times"])'
+# A free time that can still be changed online (the others carry a note pointing at this id), among a
+# day's times and among all days'.
+CHANGEABLE = 'input[name=start]:not([aria-describedby~="unchangeable-times"])'
+CHANGEABLE_TIME = f"fieldset.day {CHANGEABLE}"
 ANY_TIME = "fieldset.day input[name=start]"
 
 

@@ -10,13 +10,17 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Response, template_rendered
 from playwright.sync_api import Locator, Page
 
+import clinic
 from clinic.extensions import db
+from clinic.notify.mail import FileBackend, mail_folder
 from tests.conftest import build_app
 
 from .accessibility import (
@@ -40,6 +44,7 @@ from .conftest import (
     sign_in,
 )
 from .patient import (
+    CHANGEABLE,
     CHANGEABLE_TIME,
     book,
     cancel,
@@ -71,6 +76,35 @@ def patient_page_problems(page: Page) -> dict[str, object]:
         problems[f"scrolls sideways at {NARROWEST_PX} px"] = f"{wider} px"
     page.set_viewport_size(DESKTOP)
     return problems
+
+
+TEMPLATES = Path(clinic.__file__).parent / "templates"
+# Every template that is a page: not a part of pages (named "_…"), nor the layout they all extend.
+PAGE_TEMPLATES = {
+    path.relative_to(TEMPLATES).as_posix()
+    for path in TEMPLATES.rglob("*.html")
+    if not path.name.startswith("_") and path.name != "base.html"
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rendered(live_app) -> Iterator[Callable[[], set[str]]]:
+    """`rendered()`: the templates rendered since this module began, by the live app (see noted_wsgi) and
+    by the apps this process serves pages from (those the live app cannot show)."""
+    notes = live_app.template_notes
+    start = notes.stat().st_size if notes.exists() else 0
+    here: set[str] = set()
+
+    def note(sender, template, context, **extra) -> None:
+        here.add(template.name)
+
+    def names() -> set[str]:
+        with notes.open() as lines:
+            lines.seek(start)
+            return here | {line.strip() for line in lines}
+
+    with template_rendered.connected_to(note):
+        yield names
 
 
 # Grey hint text (4.5:1: AA, not AAA), an image without a text alternative, a 28 px radio and a table wider
@@ -282,10 +316,10 @@ def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live
     assert tour.problems == {}
 
 
-def _last_changeable_time(page: Page) -> Locator:
-    """The last time on the first page of times that can be changed online: far from the other tests'
-    bookings, so every clinician is free at it."""
-    return page.locator(CHANGEABLE_TIME).last
+def _last_changeable_time(days_before_last: int = 0) -> Callable[[Page], Locator]:
+    """The last time that can be changed online on a day of the first page of times, counted back from its
+    last day: far from the other tests' bookings, so every clinician is free at it."""
+    return lambda page: page.locator("fieldset.day").nth(-1 - days_before_last).locator(CHANGEABLE).last
 
 
 def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
@@ -294,7 +328,7 @@ def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_pag
     patient = new_patient("Vera Example")
     tour = Tour(new_page(), {})
 
-    held = book(tour.page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time)
+    held = book(tour.page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time())
 
     def book_it_again(page: Page) -> None:
         held_time = page.locator(f"input[name=start][value='{held.start}']")
@@ -305,6 +339,23 @@ def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_pag
     tour.step("waiting room not open yet", _go(held.manage_url.split("#")[0] + "/join"))
 
     assert tour.page.get_by_role("link", name="Back to the waiting room").is_visible()
+    assert tour.problems == {}
+
+
+def test_the_too_many_bookings_page_passes_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
+    """What a patient reads who holds as many upcoming bookings as are taken online (production's 3, which
+    the live app keeps) and books one more."""
+    patient = new_patient("Ruth Example")
+    tour = Tour(new_page(), {})
+    for day in (1, 2, 3):
+        book(tour.page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time(day))
+
+    def book_a_fourth(page: Page) -> None:
+        send_booking(page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time(4))
+
+    tour.step("too many bookings", _shows(book_a_fourth, "You have as many bookings as we take online"))
+
+    assert tour.page.locator("main a[href^='tel:']").is_visible()  # to book by phone instead
     assert tour.problems == {}
 
 
@@ -323,16 +374,52 @@ def test_the_rate_limited_page_passes_axe_aaa_contrast_targets_and_reflow(live_a
         db.engine.dispose()
     assert refused.status_code == 429
     page = new_page()
-    page.route(
-        f"{live_app.url}/book/time",
-        lambda route: route.fulfill(status=429, content_type=refused.content_type, body=refused.get_data()),
-    )
+    _answer_at(page, f"{live_app.url}/book/time", refused)
     tour = Tour(page, {})
 
     tour.step("too many requests", _go("/book/time"))
 
     assert page.get_by_role("heading", name="If you would rather not wait").is_visible()  # and whom to call
     assert tour.problems == {}
+
+
+def test_the_development_mail_pages_pass_axe(live_app, new_page, tmp_path):
+    """/dev/mail and a mail's page, where the README sends whoever tries Clinic with `make run`. They exist
+    only where mail goes to files, outside production, so the same app in this process serves them, with a
+    mail the live app sent (with its invite) written to its folder; the browser gets them at the live
+    app's address."""
+    app = build_app(live_app.database_url, str(tmp_path), MAIL_BACKEND="file")
+    folder = mail_folder(app.instance_path)
+    invites = (received.message for received in live_app.mail.received)
+    mail = next(mail for mail in invites if mail.get_body(("calendar",)))
+    FileBackend(folder).send(mail)
+    [name] = [path.name for path in folder.glob("*.eml")]
+    page = new_page(viewport=DESKTOP)
+    problems = {}
+    with app.app_context():
+        for path in ("/dev/mail", f"/dev/mail/{name}"):
+            _answer_at(page, f"{live_app.url}{path}", app.test_client().get(path))
+            page.goto(path)
+            assert mail["Subject"] in page.locator("main").inner_text()
+            axe = violations(page, patient=False)
+            found = (axe, sideways_scroll(page, PHONE_PX), unscrollable_tables(page))
+            if found != ({}, 0, []):
+                problems[path] = found
+            page.set_viewport_size(DESKTOP)
+        db.engine.dispose()
+
+    assert problems == {}
+
+
+def _answer_at(page: Page, url: str, answer: Response) -> None:
+    """Give the browser `answer`, from an app in this process, for `url` at the live app, where the page's
+    style sheet and scripts load from."""
+    page.route(
+        url,
+        lambda route: route.fulfill(
+            status=answer.status_code, content_type=answer.content_type, body=answer.get_data()
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -513,3 +600,14 @@ def test_the_recovery_codes_page_passes_axe(signed_in):
     confirm_second_factor(page, LOGINS[RECEPTION])
 
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
+
+
+def test_every_page_was_audited(request, rendered):
+    """Last, with the whole module: every page template was rendered by one of the tests above, so a new
+    page cannot go unchecked. (Rendered is not checked, but each test above checks the pages it opens.)"""
+    module = request.node.parent
+    selected = {item.name for item in request.session.items if item.parent is module}
+    if selected != {item.name for item in module.collect()}:
+        pytest.skip("judges only a run of the whole module")
+
+    assert PAGE_TEMPLATES - rendered() == set()
