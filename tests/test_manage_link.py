@@ -152,7 +152,9 @@ def test_a_reason_for_cancelling_that_is_too_long_is_explained_and_changes_nothi
     assert reloaded(session, booked).status is ConsultationStatus.BOOKED
 
 
-@pytest.mark.parametrize("link", ["wrong token", "unknown reference", "another booking's token"])
+@pytest.mark.parametrize(
+    "link", ["wrong token", "unknown reference", "another booking's token", "token not in ASCII"]
+)
 @pytest.mark.parametrize("sent", ["now, after #", "before, in the query string"])
 def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, service, link, sent):
     mine = book(session, service, next_week_at(10))
@@ -162,6 +164,7 @@ def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, serv
         "wrong token": (f"/c/{reference}", token[:-2] + "xx"),
         "unknown reference": ("/c/ZZZ-ZZZZ", token),
         "another booking's token": (f"/c/{reference}", theirs.manage_token),
+        "token not in ASCII": (f"/c/{reference}", token[:-1] + "é"),  # once a 500
     }[link]
 
     if sent == "now, after #":

@@ -117,7 +117,8 @@ def _token_matches(token: object, keys: LinkKeys, purpose: str, seed: str) -> bo
     Links sent before CLINIC_MANAGE_TOKEN_KEY were derived from SECRET_KEY and the consultation's UUID,
     and only their hash was kept: that hash is the seed of those rows, so the old token matches it.
     """
-    if not isinstance(token, str) or len(token) > 128:
+    # Every token is URL-safe base64 or hex, so ASCII; compare_digest refuses to compare other text.
+    if not isinstance(token, str) or len(token) > 128 or not token.isascii():
         return False
     derived = [hmac.compare_digest(token, _derived(key, purpose, seed)) for key in keys.keys]
     return any(derived) or hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), seed)
