@@ -76,6 +76,27 @@ def test_a_staff_member_enrols_and_then_signs_in_with_password_and_code(app, cli
     assert {"staff.mfa_enrolled", "staff.mfa_verified"} <= set(actions(session))
 
 
+# Digits as some phones' keyboards type them.
+OTHER_DIGITS = {
+    "Arabic-Indic": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+    "full-width": str.maketrans("0123456789", "０１２３４５６７８９"),
+}
+
+
+@pytest.mark.parametrize("digits", OTHER_DIGITS)
+def test_a_code_typed_in_another_scripts_digits_signs_in(app, client, session, digits):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    sign_in(client, user)
+    key, _ = enrol_in_browser(client)
+    client.post("/logout")
+    sign_in(client, user)
+
+    answer = client.post("/login/code", data={"code": next_code(key).translate(OTHER_DIGITS[digits])})
+
+    assert answer.status_code == 303  # it was a 500
+    assert client.get("/account").status_code == 200
+
+
 def test_the_secret_and_the_recovery_codes_are_not_stored_in_the_clear(app, client, session):
     user = factories.staff(session)
     sign_in(client, user)

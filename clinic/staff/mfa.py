@@ -142,6 +142,7 @@ def _matching_step(key: str | None, code: str, now: datetime, *, after: int | No
     code = re.sub(r"\s", "", code)
     if key is None or not re.fullmatch(r"\d{6}", code):
         return None
+    code = f"{int(code):06d}"  # \d and int() take any script's digits, as some phones' keyboards type
     totp, current = pyotp.TOTP(key), pyotp.TOTP(key).timecode(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if (after is None or step > after) and hmac.compare_digest(totp.generate_otp(step), code):
