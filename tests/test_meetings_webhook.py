@@ -106,6 +106,12 @@ def test_a_tampered_or_stale_request_fails_verification(timestamp, body, now):
     assert not verify_signature(WEBHOOK_SECRET, timestamp, body, signature, now=now)
 
 
+def test_a_signature_not_in_ascii_fails_verification_rather_than_raising():
+    signature = sign(WEBHOOK_SECRET, str(NOW), CREATE)
+
+    assert not verify_signature(WEBHOOK_SECRET, str(NOW), CREATE, signature[:-1] + "é", now=NOW)
+
+
 def test_a_fresh_untouched_request_passes_verification():
     signature = sign(WEBHOOK_SECRET, str(NOW), CREATE)
 
