@@ -214,7 +214,8 @@ class Anchor:
         return Anchor(self.count, self.event_id, self.hash, self._mac(key))
 
     def is_signed_with(self, key: bytes) -> bool:
-        return hmac.compare_digest(self.signature, self._mac(key))
+        # As bytes: compare_digest raises on text that is not ASCII, as a tampered file's may be.
+        return hmac.compare_digest(self.signature.encode(), self._mac(key).encode())
 
 
 def read_anchor(path: Path) -> Anchor | None:
@@ -234,7 +235,9 @@ def read_anchor(path: Path) -> Anchor | None:
 def _parsed(line: bytes) -> Anchor | None:
     try:
         fields = json.loads(line)
-        return Anchor(int(fields["count"]), int(fields["event_id"]), fields["hash"], fields["signature"])
+        # Text whatever the file holds, so that a tampered value fails the signature check.
+        head, signature = str(fields["hash"]), str(fields["signature"])
+        return Anchor(int(fields["count"]), int(fields["event_id"]), head, signature)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -397,7 +400,9 @@ def _link_problem(
             f"it is signed by key id {row.key_id}, which is not configured "
             "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)"
         )
-    if not any(hmac.compare_digest(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
+    stored = row.hash.encode()  # as bytes, as for the anchor: an edited row's may be any text
+    hashes = (event_hash(row, key).encode() for key in _candidate_keys(row, keys))
+    if not any(hmac.compare_digest(stored, expected) for expected in hashes):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None
 

@@ -115,6 +115,17 @@ def test_an_edited_event_breaks_the_chain_at_that_row(runner, session, now):
     assert f"event {second.id}: its hash does not match its contents" in result.output
 
 
+def test_an_event_whose_hash_was_overwritten_with_any_text_is_reported(runner, session, now):
+    second = record_events(session, now, 3)[1]
+    session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(hash="é" * 64))
+    session.commit()
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1  # not a crash: verify said which event
+    assert f"event {second.id}: its hash does not match its contents" in result.output
+
+
 def test_a_deleted_event_breaks_the_chain_after_it(runner, session, now):
     _, second, third = record_events(session, now, 3)
     session.execute(delete(AuditEvent).where(AuditEvent.id == second.id))
@@ -154,11 +165,16 @@ def test_a_chain_rehashed_without_the_key_is_caught(runner, session, now, key):
         assert "the anchor records event" in result.output
 
 
-def test_a_tampered_anchor_is_refused(runner, session, now):
+@pytest.mark.parametrize(
+    "change",
+    [{"count": 2}, {"signature": "é" * 64}, {"signature": 12345}],
+    ids=["count", "signature-text", "signature-number"],
+)
+def test_a_tampered_anchor_is_refused(runner, session, now, change):
     record_events(session, now, 3)
     path = anchor_path(session)
     anchor = json.loads(path.read_text())
-    path.write_text(json.dumps(anchor | {"count": 2}))
+    path.write_text(json.dumps(anchor | change))
 
     result = verify_cli(runner)
 
