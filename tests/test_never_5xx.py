@@ -1,21 +1,29 @@
 """No input a client can send makes the server fail: every parser answers 4xx for what it cannot read.
 
 Hypothesis sends hostile query strings, form bodies, JSON and headers to the API, the public booking
-pages, the manage link and (signed in) the staff pages, and checks that the status is never 5xx.
+pages, the manage link and (signed in) the staff pages, and checks that the status is never 5xx; then
+hostile forms to every route of the URL map, a few each.
 The named cases are the ones that once did.
 """
 
 import json
+import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode
 
 import pytest
+import wtforms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from wtforms.fields.core import UnboundField
 
-from clinic.models import StaffRole, utcnow
+from clinic.models import Closure, OutboxMessage, StaffRole, utcnow
+from clinic.notes.settings import notes_settings
+from clinic.reporting.exports import TABLES
 
-from . import factories
+from . import factories, notes_support
 from .factories import sign_in
 from .test_api import at, bearer, booked, booking_body, clinic, wall
 from .test_manage_link import book, open_link
@@ -34,6 +42,7 @@ def examples(count: int) -> settings:
 
 
 EXAMPLES_API, EXAMPLES_PAGES, EXAMPLES_STAFF = examples(250), examples(150), examples(100)
+EXAMPLES_EACH_ROUTE = examples(5)
 
 # Dates and times at the edges of datetime's range: converting them between zones overflows.
 EDGE_TIMES = [
@@ -119,7 +128,8 @@ def send(client, page: tuple[str, str], fields: dict):
 
 
 def never_5xx(response) -> None:
-    assert response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    asked = f"{response.request.method} {response.request.full_path}"
+    assert response.status_code < 500, (asked, response.status_code, response.get_data(as_text=True)[:300])
 
 
 # --- the cases that were 500s ------------------------------------------------------------
@@ -373,3 +383,108 @@ def test_json_text_no_database_can_store_is_refused_by_field(client, session, cl
     assert response.status_code == 422
     errors = response.get_json()["errors"]
     assert errors["reason"] == errors["patient.name"] == "Text must not contain NUL or unpaired surrogates."
+
+
+# --- every route ---------------------------------------------------------------------------------
+
+# Each would end the sweep's own sign-in.
+UNSWEPT = {"auth.logout"}
+# Fields the views read from the request themselves, not through a form.
+FIELDS_READ_BY_HAND = {"to", "t", "status", "page", "next", "active"}
+PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def form_fields() -> set[str]:
+    """The name of every field of every form the app defines, and of those its views read themselves."""
+
+    def subclasses(cls: type) -> Iterator[type]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    defined = {
+        name
+        for form in subclasses(wtforms.Form)
+        for name, field in vars(form).items()
+        if isinstance(field, UnboundField)
+    }
+    return defined | FIELDS_READ_BY_HAND
+
+
+def test_every_route_never_answers_5xx(app, session, clinic):
+    """Every route of the URL map, each method, with hostile path arguments, query strings and forms:
+    the staff routes signed in (the admin's as an admin, the rest as the consultation's clinician, whose
+    browser has also opened the patient's link), the patients' in that browser. The routes come from the
+    app, so a new one is swept the day it is added; a new kind of path argument fails here until it is
+    given a real object's value."""
+    admin, clinician = factories.browser(app), factories.browser(app)
+    session.rollback()
+    admin_user = factories.staff(session)
+    clinician_user = factories.linked_staff(session, clinic.first, StaffRole.CLINICIAN)
+    now = utcnow()
+    booked = book(session, clinic.service, at(clinic.day, 10))
+    case = notes_support.Booked(booked.consultation, clinician_user, notes_settings(app))
+    note = notes_support.sign(session, case, notes_support.NOTE, now=now)
+    queue = factories.walk_in_queue(session, clinic.service, [clinic.first])
+    caller = factories.walk_in(session, queue, now=now)
+    month_on = at(clinic.day, 0) + timedelta(days=30)
+    closure = Closure(starts_at=month_on, ends_at=month_on + timedelta(days=1))
+    session.add(closure)
+    time_off = factories.time_off(session, clinic.first, closure.starts_at, closure.ends_at)
+    session.commit()
+    ids = {
+        "consultation_id": booked.consultation.id,
+        "clinician_id": clinic.first.id,
+        "service_id": clinic.service.id,
+        "department_id": clinic.service.department_id,
+        "user_id": clinician_user.id,
+        "queue_id": queue.id,
+        "rule_id": clinic.first.availability_rules[0].id,
+        "time_off_id": time_off.id,
+        "closure_id": closure.id,
+        "message_id": session.scalar(select(OutboxMessage.id).limit(1)),
+        "note_id": note.note_id,
+        "table": next(iter(TABLES)),
+        "filename": "clinic.css",
+    }
+    references = st.sampled_from([booked.consultation.reference, caller.entry.reference])
+    arguments = {name: st.just(value) for name, value in ids.items()} | {
+        "reference": references | odd_text,
+        "slug": st.just(queue.slug) | odd_text,
+        "name": odd_text,
+    }
+    fields = hostile(dict.fromkeys(sorted(form_fields()), form_text))
+    assert sign_in(clinician, clinician_user).status_code == 303
+    open_link(clinician, booked)  # after signing in, which gives the browser a new session
+    routes = [
+        (method.lower(), rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in UNSWEPT
+        for method in sorted(rule.methods & {"GET", "POST"})
+    ]
+
+    for method, rule in routes:
+        browser = admin if rule.startswith("/admin") else clinician
+        who = admin_user if browser is admin else clinician_user
+        if browser.get("/account").status_code != 200:  # a route swept before signed it out
+            # From an address of its own: the sweep's hostile sign-ins get 127.0.0.1 throttled.
+            assert sign_in(browser, who, remote_addr="192.0.2.1").status_code == 303
+
+        in_path = st.fixed_dictionaries({name: arguments[name] for name in PLACEHOLDER.findall(rule)})
+        sweep(browser, method, rule, in_path, fields)
+
+
+def sweep(browser, method: str, rule: str, in_path: st.SearchStrategy, fields: st.SearchStrategy) -> None:
+    """Requests to `rule`'s paths with hostile forms or query strings: none is answered 5xx."""
+
+    @EXAMPLES_EACH_ROUTE
+    @given(values=in_path, form=fields)
+    def run(values, form):
+        never_5xx(send(browser, (method, filled(rule, values)), form))
+
+    run()
+
+
+def filled(rule: str, values: dict) -> str:
+    """`rule` with each placeholder replaced by its value, percent-encoded."""
+    return PLACEHOLDER.sub(lambda found: quote(str(values[found[1]]), safe="", errors="surrogatepass"), rule)
