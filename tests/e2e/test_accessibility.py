@@ -4,7 +4,8 @@ inside a focusable region of their own at 390 px.
 
 A patient page is reached by a step of a patient's tour (one line each, below), a staff page by a
 line of STAFF_PAGES: adding a page to the audit is adding a line. A page that takes more than links and
-a button to reach (a second factor's code, a one-time link, a limit reached) has a test of its own."""
+a button to reach (a second factor's code, a one-time link, a limit reached) has a test of its own. The
+last test fails when a page template was left unrendered by all of them: a new page is not forgotten."""
 
 import re
 from collections.abc import Callable, Iterator
