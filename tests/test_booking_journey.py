@@ -47,6 +47,13 @@ def test_a_date_of_birth_typed_as_day_month_year_is_read_in_that_order():
     assert born(DateParts(" 3", "12", "1945 ")) == date(1945, 12, 3)
 
 
+def test_a_date_of_birth_typed_in_another_scripts_digits_is_read_as_those_numbers():
+    """As a phone's Arabic or Persian keyboard, or a Japanese one's full-width digits, type them."""
+    assert born(DateParts("١٢", "٠٣", "١٩٤٥")) == date(1945, 3, 12)  # Arabic-Indic
+    assert born(DateParts("۳", "۱۲", "۱۹۴۵")) == date(1945, 12, 3)  # Persian
+    assert born(DateParts("１２", "３", "１９４５")) == date(1945, 3, 12)  # full-width
+
+
 @pytest.mark.parametrize(
     ("parts", "message"),
     [
@@ -58,6 +65,7 @@ def test_a_date_of_birth_typed_as_day_month_year_is_read_in_that_order():
         (("0", "3", "1945"), "Date of birth must be a real date."),
         (("12", "3", "45"), "Year must include 4 numbers"),
         (("12", "March", "1945"), "Date of birth must be a real date, in numbers"),
+        (("12", "3", "19⁴⁵"), "Date of birth must be a real date, in numbers"),  # superscripts: no
         (("12031945", "", ""), "Date of birth must include a month and year."),
         (("12031945", "3", "1945"), "Enter the day, the month and the year in their own boxes"),
         (("2", "12", "2026"), "Date of birth must be in the past."),

@@ -199,7 +199,9 @@ def _date_from_parts(parts: DateParts) -> date | None:
         return None
     if missing:
         raise ValueError(f"Date of birth must include a {' and '.join(missing)}.")
-    if not all(part.isascii() and part.isdigit() for part in (day, month, year)):
+    # Decimal digits of any script (a phone's Arabic keyboard types ٢٧), which int() reads; not the
+    # superscripts isdigit() also takes.
+    if not all(part.isdecimal() for part in (day, month, year)):
         raise ValueError("Date of birth must be a real date, in numbers, for example 27 3 1948.")
     if len(year) != 4:
         raise ValueError("Year must include 4 numbers, for example 1948.")
