@@ -113,6 +113,40 @@ def test_an_admin_adds_a_department_and_it_is_audited(client, session):
     assert "Sleep clinic" in text(client.get("/admin/departments"))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [{"data": b"", "content_type": "application/x-www-form-urlencoded"}, {"data": b"{}", "content_type": ""}],
+    ids=["empty form", "not a form"],
+)
+def test_an_edit_posted_without_its_fields_is_refused_and_changes_nothing(client, session, body):
+    """A post whose fields were lost on the way, or not sent as a form (a script, a proxy), is not filled
+    in from the row being edited: that saved whatever the row's attributes held, a walk-in queue's hours
+    (a list: 500) and a clinician without their services."""
+    service = factories.service(session)
+    clinician = factories.clinician(session, [service])
+    queue = factories.walk_in_queue(session, service, [clinician])
+    session.commit()
+    ids = service.department_id, service.id, clinician.id, queue.id
+    login(session, client, StaffRole.ADMIN)
+    audited = session.scalar(select(func.count()).select_from(AuditEvent))
+    session.rollback()
+
+    answers = [
+        client.post(path, **body).status_code
+        for path in (
+            f"/admin/departments/{ids[0]}",
+            f"/admin/services/{ids[1]}",
+            f"/admin/clinicians/{ids[2]}",
+            f"/admin/walk-in/{ids[3]}",
+        )
+    ]
+
+    assert answers == [422] * 4
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == audited
+    session.expire_all()
+    assert [s.id for s in session.get(type(clinician), ids[2]).services] == [ids[1]]
+
+
 def test_an_admin_closes_a_department_and_its_services_are_no_longer_offered(client, session, department):
     service = factories.service(session, department, name="Mole mapping")
     factories.clinician(session, [service])

@@ -1,5 +1,6 @@
 """The catalogue's forms: each parses what was typed into the settings its service checks and saves."""
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -55,7 +56,20 @@ def _department_choices(departments: list[Department]) -> list[SelectChoice]:
     return [SelectChoice(d.id, d.name + ("" if d.active else " (closed)")) for d in departments]
 
 
-class DepartmentForm(FlaskForm):
+class RowForm(FlaskForm):
+    """A form editing a row: shown filled in from the row (`obj`), and once posted read from the post
+    alone. Flask-WTF fills a post with no form fields from `obj`, so a post whose fields were lost on the
+    way (or not sent as a form) saved whatever the row's attributes held; now its fields are empty and it
+    is refused beside them."""
+
+    def __init__(self, *args, obj: object = None, **kwargs) -> None:
+        if self.is_submitted():
+            super().__init__(*args, formdata=request.form, **kwargs)
+        else:
+            super().__init__(*args, obj=obj, **kwargs)
+
+
+class DepartmentForm(RowForm):
     name = StringField("Name", validators=[Length(max=120, message="Keep it under 120 characters.")])
     contact_phone = StringField(
         "Phone number patients call", validators=[Length(max=40, message="Keep it under 40 characters.")]
@@ -66,7 +80,7 @@ class DepartmentForm(FlaskForm):
         return DepartmentSettings(self.name.data or "", self.contact_phone.data or "", self.active.data)
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(RowForm):
     """A service's booking rules, and its video provider (the empty choice: the hospital's)."""
 
     department_id = _department_field()
@@ -101,7 +115,7 @@ class ServiceForm(FlaskForm):
 NUMBERS = [name for name in ServiceSettings.__dataclass_fields__ if name.endswith(("_minutes", "_days"))]
 
 
-class ClinicianForm(FlaskForm):
+class ClinicianForm(RowForm):
     display_name = StringField(
         "Name patients see", validators=[Length(max=120, message="Keep it under 120 characters.")]
     )
@@ -156,7 +170,7 @@ class ClosureForm(FlaskForm):
 NO_SERVICE = 0
 
 
-class WalkInQueueForm(FlaskForm):
+class WalkInQueueForm(RowForm):
     """A walk-in queue: whom it serves, where callers join, when it is open, and who takes the calls."""
 
     name = StringField(
