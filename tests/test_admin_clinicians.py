@@ -154,6 +154,19 @@ def test_deactivating_waits_for_the_bookings_to_come_which_are_listed_to_move_or
     assert "no longer offered to patients" in text(client.get(f"/admin/clinicians/{person.id}"))
 
 
+@pytest.mark.parametrize("data", [{}, {"active": "maybe"}], ids=["no answer", "another answer"])
+def test_a_post_that_says_neither_deactivate_nor_reactivate_changes_nothing(
+    client, session, admin, clinic, data
+):
+    person = clinic["okafor"]
+
+    answer = client.post(f"/admin/clinicians/{person.id}/active", data=data)
+
+    assert answer.status_code == 303 and stored(session, person.id).active  # it was deactivated
+    assert actions(session, person.id) == []
+    assert "Choose to deactivate or to reactivate." in text(client.get(f"/admin/clinicians/{person.id}"))
+
+
 def test_a_deactivated_clinician_offers_no_times_and_is_offered_again_when_reactivated(
     client, session, admin, clinic
 ):

@@ -76,7 +76,11 @@ def clinician(clinician_id: int | None) -> ResponseReturnValue:
 
 @bp.post("/clinicians/<id:clinician_id>/active")
 def clinician_active(clinician_id: int) -> ResponseReturnValue:
-    active = request.form.get("active") == "yes"
+    # Said outright: a post whose field was lost must not deactivate anyone.
+    active = {"yes": True, "no": False}.get(request.form.get("active", ""))
+    if active is None:
+        flash("Choose to deactivate or to reactivate.")
+        return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
     try:
         found = set_clinician_active(
             db.session, clinician_id, active, now=utcnow(), actor=current_staff().actor
