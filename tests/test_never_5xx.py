@@ -2,7 +2,7 @@
 
 Hypothesis sends hostile query strings, form bodies, JSON and headers to the API, the public booking
 pages, the manage link and (signed in) the staff pages, and checks that the status is never 5xx; then
-hostile forms to every route of the URL map, a few each.
+hostile forms and headers to every route of the URL map, a few each.
 The named cases are the ones that once did.
 """
 
@@ -119,12 +119,12 @@ def _kept(value: object) -> st.SearchStrategy:
     return value if isinstance(value, st.SearchStrategy) else st.just(value)
 
 
-def send(client, page: tuple[str, str], fields: dict):
+def send(client, page: tuple[str, str], fields: dict, headers: dict | None = None):
     """GET `page` with `fields` as its query string, or POST them as its form."""
     method, path = page
     if method == "get":
-        return client.get(f"{path}?{query(fields)}")
-    return client.post(path, data=fields)
+        return client.get(f"{path}?{query(fields)}", headers=headers)
+    return client.post(path, data=fields, headers=headers)
 
 
 def never_5xx(response) -> None:
@@ -389,6 +389,26 @@ def test_json_text_no_database_can_store_is_refused_by_field(client, session, cl
 
 # Each would end the sweep's own sign-in.
 UNSWEPT = {"auth.logout"}
+# Headers the app, Werkzeug or Flask read (an empty Content-Type once made a post a 500).
+READ_HEADERS = [
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Authorization",
+    "Content-Type",
+    "Forwarded",
+    "Idempotency-Key",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "Origin",
+    "Range",
+    "Referer",
+    "User-Agent",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Request-ID",
+]
 # Fields the views read from the request themselves, not through a form.
 FIELDS_READ_BY_HAND = {"to", "t", "status", "page", "next", "active"}
 PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -412,11 +432,11 @@ def form_fields() -> set[str]:
 
 
 def test_every_route_never_answers_5xx(app, session, clinic):
-    """Every route of the URL map, each method, with hostile path arguments, query strings and forms:
-    the staff routes signed in (the admin's as an admin, the rest as the consultation's clinician, whose
-    browser has also opened the patient's link), the patients' in that browser. The routes come from the
-    app, so a new one is swept the day it is added; a new kind of path argument fails here until it is
-    given a real object's value."""
+    """Every route of the URL map, each method, with hostile path arguments, query strings, forms and
+    headers: the staff routes signed in (the admin's as an admin, the rest as the consultation's
+    clinician, whose browser has also opened the patient's link), the patients' in that browser. The
+    routes come from the app, so a new one is swept the day it is added; a new kind of path argument
+    fails here until it is given a real object's value."""
     admin, clinician = factories.browser(app), factories.browser(app)
     session.rollback()
     admin_user = factories.staff(session)
@@ -475,12 +495,14 @@ def test_every_route_never_answers_5xx(app, session, clinic):
 
 
 def sweep(browser, method: str, rule: str, in_path: st.SearchStrategy, fields: st.SearchStrategy) -> None:
-    """Requests to `rule`'s paths with hostile forms or query strings: none is answered 5xx."""
+    """Requests to `rule`'s paths with hostile forms or query strings and headers: none is answered 5xx."""
+
+    headers = st.fixed_dictionaries({}, optional=dict.fromkeys(READ_HEADERS, header_text))
 
     @EXAMPLES_EACH_ROUTE
-    @given(values=in_path, form=fields)
-    def run(values, form):
-        never_5xx(send(browser, (method, filled(rule, values)), form))
+    @given(values=in_path, form=fields, sent=headers)
+    def run(values, form, sent):
+        never_5xx(send(browser, (method, filled(rule, values)), form, sent))
 
     run()
 
