@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from clinic.models import AuditEvent, Department, StaffRole, utcnow
+from clinic.models import AuditEvent, Clinician, Department, StaffRole, utcnow
 
 from . import factories
 from .test_schedule import login, text
@@ -144,7 +144,7 @@ def test_an_edit_posted_without_its_fields_is_refused_and_changes_nothing(client
     assert answers == [422] * 4
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == audited
     session.expire_all()
-    assert [s.id for s in session.get(type(clinician), ids[2]).services] == [ids[1]]
+    assert [s.id for s in session.get(Clinician, ids[2]).services] == [ids[1]]
 
 
 def test_an_admin_closes_a_department_and_its_services_are_no_longer_offered(client, session, department):

@@ -62,7 +62,7 @@ class RowForm(FlaskForm):
     way (or not sent as a form) saved whatever the row's attributes held; now its fields are empty and it
     is refused beside them."""
 
-    def __init__(self, *args, obj: object = None, **kwargs) -> None:
+    def __init__(self, *args, obj: object | None = None, **kwargs) -> None:
         if self.is_submitted():
             super().__init__(*args, formdata=request.form, **kwargs)
         else:
