@@ -30,7 +30,7 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
-from .keys import derived_key, secret_keys
+from .keys import derived_key, same_secret, secret_keys
 from .models import AuditEvent
 from .models.driver import Statement, driver_batch
 from .models.inserts import insert_returning
@@ -214,8 +214,7 @@ class Anchor:
         return Anchor(self.count, self.event_id, self.hash, self._mac(key))
 
     def is_signed_with(self, key: bytes) -> bool:
-        # As bytes: compare_digest raises on text that is not ASCII, as a tampered file's may be.
-        return hmac.compare_digest(self.signature.encode(), self._mac(key).encode())
+        return same_secret(self.signature, self._mac(key))
 
 
 def read_anchor(path: Path) -> Anchor | None:
@@ -400,9 +399,7 @@ def _link_problem(
             f"it is signed by key id {row.key_id}, which is not configured "
             "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)"
         )
-    stored = row.hash.encode()  # as bytes, as for the anchor: an edited row's may be any text
-    hashes = (event_hash(row, key).encode() for key in _candidate_keys(row, keys))
-    if not any(hmac.compare_digest(stored, expected) for expected in hashes):
+    if not any(same_secret(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None
 

@@ -6,11 +6,10 @@ process because the worker or Redis stopped. Monitoring reads each check; the fi
 `Authorization: Bearer <CLINIC_READYZ_TOKEN>`.
 """
 
-import hmac
-
 from flask import Blueprint, current_app, request
 
 from .extensions import db
+from .keys import same_secret
 from .limits import counted_together
 from .readiness import readiness
 
@@ -35,4 +34,4 @@ def readyz():
 def _monitor_asks() -> bool:
     token = current_app.config["READYZ_TOKEN"]
     given = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    return bool(token) and same_secret(given, f"Bearer {token}")

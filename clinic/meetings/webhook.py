@@ -34,6 +34,7 @@ from typing import Any
 
 import requests
 
+from ..keys import same_secret
 from .base import Meeting, format_utc, meeting_subject, require
 from .http import Timeouts, json_body, send
 
@@ -64,8 +65,7 @@ def verify_signature(
         return False
     if abs(now - sent_at) > tolerance:
         return False
-    # compare_digest raises on text that is not ASCII, as no real signature is.
-    return signature.isascii() and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    return same_secret(signature, sign(secret, timestamp, body))
 
 
 @dataclass(frozen=True)

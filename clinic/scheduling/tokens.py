@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ..keys import derived_key, secret_keys
+from ..keys import derived_key, same_secret, secret_keys
 from ..links import companion_url, manage_url, offer_url, waitlist_url, walk_in_url
 from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry
 from ..models.driver import Statement, driver_rows
@@ -117,11 +117,10 @@ def _token_matches(token: object, keys: LinkKeys, purpose: str, seed: str) -> bo
     Links sent before CLINIC_MANAGE_TOKEN_KEY were derived from SECRET_KEY and the consultation's UUID,
     and only their hash was kept: that hash is the seed of those rows, so the old token matches it.
     """
-    # Every token is URL-safe base64 or hex, so ASCII; compare_digest refuses to compare other text.
-    if not isinstance(token, str) or len(token) > 128 or not token.isascii():
+    if not isinstance(token, str) or len(token) > 128:
         return False
-    derived = [hmac.compare_digest(token, _derived(key, purpose, seed)) for key in keys.keys]
-    return any(derived) or hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), seed)
+    derived = [same_secret(token, _derived(key, purpose, seed)) for key in keys.keys]
+    return any(derived) or same_secret(hashlib.sha256(token.encode()).hexdigest(), seed)
 
 
 def manage_link(consultation: Consultation, *, base_url: str, keys: LinkKeys) -> str:

@@ -9,7 +9,6 @@ argon2 hashes.
 """
 
 import base64
-import hmac
 import re
 import secrets
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..keys import derived_fernet_key
+from ..keys import derived_fernet_key, same_secret
 from ..models import RecoveryCode, StaffUser
 from ..models.transactions import write_transaction
 from . import events
@@ -145,7 +144,7 @@ def _matching_step(key: str | None, code: str, now: datetime, *, after: int | No
     code = f"{int(code):06d}"  # \d and int() take any script's digits, as some phones' keyboards type
     totp, current = pyotp.TOTP(key), pyotp.TOTP(key).timecode(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
-        if (after is None or step > after) and hmac.compare_digest(totp.generate_otp(step), code):
+        if (after is None or step > after) and same_secret(code, totp.generate_otp(step)):
             return step
     return None
 
