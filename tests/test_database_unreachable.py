@@ -9,12 +9,17 @@ unanswered is made once, however often it is sent again.
 The end of a request's transaction, in Flask's teardown, tries no second connection and raises nothing:
 an error raised there escapes the app, and gunicorn answers its own bare 500 in place of the page."""
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
@@ -38,6 +43,7 @@ from .test_busy_database import lock_waiters, write_lock_held
 from .test_closed_connections import end_backends
 
 RETRY_AFTER = "30"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -245,6 +251,30 @@ def cabled(database_url, tmp_path) -> Iterator[LinkedClinic]:
         _clinic(url, cable, tmp_path, DATABASE_LOCK_WAIT=GUNICORN_TIMEOUT, **settings) as clinic,
     ):
         yield clinic
+
+
+# A process that builds a cable, run without one capability the cable needs.
+WITHOUT_NET_ADMIN = """
+import pytest
+from tests.fakes.network_cable import network_cable
+try:
+    with network_cable("postgresql://127.0.0.1:5432/test"):
+        print("built")
+except pytest.skip.Exception as skipped:
+    print("skipped:", skipped)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_a_machine_that_cannot_build_a_cable_skips_its_tests():
+    """Root in a container may lack CAP_NET_ADMIN: the tests that pull a cable are skipped there, with
+    the reason, rather than failing with `ip`'s refusal."""
+    drop = ("setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin")
+    ran = subprocess.run(
+        [*drop, sys.executable, "-c", WITHOUT_NET_ADMIN], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ran.stdout.startswith("skipped:"), ran.stderr  # CalledProcessError before the fix
+    assert "CAP_NET_ADMIN" in ran.stdout.split("lacks", 1)[1]
 
 
 @postgres_only

@@ -6,12 +6,13 @@ connection the relay no longer serves is silent but never unacknowledged.
 The cable is a veth pair, one end on this machine and the other in a network namespace of its own;
 pulled, this machine's end is down and every packet either way is dropped, unanswered. The app connects
 to a `TcpLink` in the namespace, which relays across the cable to one on this machine's end, which
-relays to the server. Building it needs root (CAP_NET_ADMIN) and `ip`, `unshare` and `nsenter`:
-`network_cable` skips the test without them.
+relays to the server. Building it needs root with CAP_NET_ADMIN and CAP_SYS_ADMIN (a container may
+run root without them) and `ip`, `unshare` and `nsenter`: `network_cable` skips the test without them.
 """
 
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from sqlalchemy import make_url
 from .tcp_link import TcpLink
 
 ROOT = Path(__file__).resolve().parents[2]
+# The capabilities a veth pair (net_admin) and a network namespace (sys_admin) need, by their bits.
+CAPABILITIES = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21}
 # RFC 2544's range for network tests, in /30s (2**17 addresses): one per test process, by its id.
 ADDRESSES = ipaddress.ip_network("198.18.0.0/15")
 
@@ -75,14 +78,26 @@ class NetworkCable:
 def network_cable(server_url: str) -> Iterator[tuple[str, NetworkCable]]:
     """The server at `server_url` reached through a `NetworkCable`: the URL to give the app, and the
     cable. Skips the test where this machine cannot build one."""
-    missing = [tool for tool in ("ip", "unshare", "nsenter") if shutil.which(tool) is None]
-    if missing or os.geteuid() != 0:
-        pytest.skip(f"a network cable needs root and {', '.join(missing) or 'ip, unshare, nsenter'}")
+    if lacking := _lacking():
+        pytest.skip(
+            f"a network cable needs root, CAP_NET_ADMIN, CAP_SYS_ADMIN, ip, unshare and nsenter: "
+            f"this process lacks {', '.join(lacking)}"
+        )
     url = make_url(server_url)
     with ExitStack() as stack:
         cable = NetworkCable(stack, (url.host, url.port))
         host, port = cable.address
         yield url.set(host=host, port=port).render_as_string(hide_password=False), cable
+
+
+def _lacking() -> list[str]:
+    """What this process lacks, of what building a cable needs."""
+    lacking = [tool for tool in ("ip", "unshare", "nsenter") if shutil.which(tool) is None]
+    if os.geteuid() != 0:
+        lacking.append("root")
+    effective = re.search(r"^CapEff:\s*([0-9a-f]+)$", Path("/proc/self/status").read_text(), re.MULTILINE)
+    held = int(effective[1], 16) if effective else 0
+    return lacking + [name for name, bit in CAPABILITIES.items() if not held >> bit & 1]
 
 
 def _namespace(stack: ExitStack) -> int:
