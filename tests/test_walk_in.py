@@ -21,11 +21,21 @@ from clinic.models import (
     StaffRole,
     WalkInEntry,
 )
+from clinic.scheduling.booking import Consent
 from clinic.scheduling.errors import NotFound
 from clinic.scheduling.lifecycle import change_status
 from clinic.staff.members import StaffMember
 from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
-from clinic.walkin.queue import answer, entry_for_token, estimated_wait, leave, place_in_queue
+from clinic.walkin.queue import (
+    Joined,
+    answer,
+    entry_for_token,
+    estimated_wait,
+    held_place,
+    join,
+    leave,
+    place_in_queue,
+)
 from clinic.walkin.rounds import walk_in_round
 from clinic.walkin.take import take_next
 
@@ -285,6 +295,48 @@ def test_only_the_callers_own_token_opens_their_place(session, helpline, now):
     ]:
         with pytest.raises(NotFound):
             entry_for_token(session, reference, token, **opens)
+
+
+def join_holding(session, queue, held: dict[str, str], now) -> Joined:
+    """A caller joins `queue` from a browser that holds the places `held` (references and tokens)."""
+    details, consent = factories.caller_details(), Consent("2026-12-01")
+    return join(session, queue.id, details, consent, now=now, keys=TEST_KEYS, actor=Actor(), held=held)
+
+
+def test_a_caller_whose_browser_holds_a_waiting_place_gets_it_back_rather_than_a_second(
+    session, helpline, now
+):
+    first = factories.walk_in(session, helpline, now=now)
+
+    again = join_holding(session, helpline, {first.entry.reference: first.token}, now)
+
+    assert (again.entry.id, again.token, again.already) == (first.entry.id, first.token, True)
+    assert actions(session) == ["walk_in.joined"]
+    assert first.already is False
+
+
+def test_a_place_left_taken_mistokened_or_in_another_queue_does_not_stop_a_caller_joining(
+    session, helpline, now
+):
+    other_queue = factories.walk_in_queue(session, helpline.service, helpline.staff)
+    left, taken = (factories.walk_in(session, helpline, now=now) for _ in range(2))
+    leave(session, left.entry.id, now=now, actor=Actor())
+    take_next(session, helpline.id, on_duty(helpline), now=now)
+    elsewhere, mistokened = (
+        factories.walk_in(session, other_queue, now=now),
+        factories.walk_in(session, helpline, now=now),
+    )
+    held = {
+        left.entry.reference: left.token,
+        taken.entry.reference: taken.token,
+        elsewhere.entry.reference: elsewhere.token,
+        mistokened.entry.reference: left.token,
+    }
+
+    joined = join_holding(session, helpline, held, now)
+
+    assert held_place(session, helpline.id, held, keys=TEST_KEYS, now=now) is None
+    assert joined.already is False and joined.entry.id not in (e.entry.id for e in (left, taken, mistokened))
 
 
 def test_no_audit_event_provider_request_or_log_line_carries_the_callers_name_or_contact(

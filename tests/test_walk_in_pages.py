@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic.models import Consultation, EntryStatus, QueueStatus, StaffRole, WalkInEntry, utcnow
 from clinic.staff.members import StaffMember
@@ -79,6 +79,58 @@ def test_mistakes_are_shown_beside_their_fields_and_nothing_joins(client, sessio
         assert f'id="{field}-error"' in html
         assert re.search(rf'aria-describedby="[^"]*{field}-error"', html)
     assert entry(session) is None
+
+
+def test_joining_again_from_the_same_browser_leads_back_to_its_place_and_adds_nobody(
+    client, session, helpline
+):
+    path = joined(client)
+
+    again = client.post("/walk-in/nurse-line", data=CALLER)
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+
+    assert (again.status_code, again.headers["Location"]) == (303, path)
+    assert (
+        "You already have a place in this queue" in page
+        and "You are number <span data-place>1</span>" in page
+    )
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+
+
+def test_the_join_page_shows_a_browser_the_place_it_holds_instead_of_a_fresh_form(client, helpline):
+    path = joined(client)
+
+    response = client.get("/walk-in/nurse-line")
+
+    assert (response.status_code, response.headers["Location"]) == (303, path)
+    assert "You already have a place in this queue" in client.get(path).get_data(as_text=True)
+
+
+def test_a_place_that_was_left_does_not_stop_its_browser_joining_again(client, session, helpline):
+    first = joined(client)
+    client.post(f"{first}/leave")
+
+    form = client.get("/walk-in/nurse-line")
+    again = joined(client)
+
+    assert form.status_code == 200 and 'name="contact"' in form.get_data(as_text=True)
+    assert again != first and entry(session).status is EntryStatus.WAITING
+
+
+def test_the_same_contact_from_another_browser_joins_and_learns_nothing_of_the_other_place(
+    app, client, session, helpline
+):
+    """A care home's phone or a carer's e-mail may be given by several callers: the contact is not who
+    they are, and saying it is already waiting would tell anyone who types it who is calling."""
+    theirs = joined(client)
+    other_browser = factories.browser(app)
+
+    path = joined(other_browser)
+    page = other_browser.get(path).get_data(as_text=True)
+
+    assert path != theirs
+    assert "You are number <span data-place>2</span>" in page and "already" not in page
+    assert theirs.rsplit("/", 1)[1] not in page
 
 
 def test_the_place_json_keeps_the_page_current(client, session, helpline):
@@ -177,12 +229,12 @@ def test_joining_is_limited_per_address(database_url, tmp_path, session, helplin
     app = build_app(
         database_url, str(tmp_path / "limited"), RATELIMIT_ENABLED=True, RATELIMIT_WALK_IN="2 per minute"
     )
-    client = app.test_client()
+    browsers = [factories.browser(app) for _ in range(3)]  # behind one address, as in a care home
 
-    statuses = [client.post("/walk-in/nurse-line", data=CALLER).status_code for _ in range(3)]
+    statuses = [browser.post("/walk-in/nurse-line", data=CALLER).status_code for browser in browsers]
 
     assert statuses == [303, 303, 429]
-    assert client.get("/walk-in/nurse-line").status_code == 200  # only joining is counted
+    assert browsers[2].get("/walk-in/nurse-line").status_code == 200  # only joining is counted
 
 
 def test_callers_sharing_an_address_poll_their_places_without_using_up_the_link_limit(

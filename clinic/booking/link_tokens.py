@@ -27,6 +27,10 @@ class TokenJar:
         """The remembered token of consultation `reference`, or "" (which opens nothing)."""
         return session.get(self.key, {}).get(reference.upper(), "")
 
+    def held(self) -> dict[str, str]:
+        """Every remembered token, by reference."""
+        return dict(session.get(self.key, {}))
+
 
 MANAGE = TokenJar("manage_tokens")
 COMPANION = TokenJar("companion_tokens")

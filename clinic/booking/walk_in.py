@@ -17,15 +17,17 @@ from ..scheduling.tokens import LinkKeys, walk_in_link
 from ..walkin.errors import QueueNotOpen
 from ..walkin.queue import (
     CallerView,
+    Joined,
     answer,
     caller_view,
     check_open,
+    held_place,
     join,
     leave,
     queue_by_slug,
     waiting_count,
 )
-from .access import patient_actor, walk_in_entry
+from .access import link_keys, patient_actor, walk_in_entry
 from .arrival import arriving, entered
 from .countdown import duration_words
 from .link_tokens import WALK_IN
@@ -37,7 +39,11 @@ WHAT = "place in the queue"
 
 @bp.get("/walk-in/<slug>")
 def walk_in_queue(slug: str) -> ResponseReturnValue:
-    return _join_page(queue_by_slug(db.session, slug), JoinQueueForm(formdata=None))
+    """The join form; or, to a browser that already holds a place waiting in the queue, that place."""
+    queue = queue_by_slug(db.session, slug)
+    if kept := held_place(db.session, queue.id, WALK_IN.held(), keys=link_keys(), now=utcnow()):
+        return _to_place(kept)
+    return _join_page(queue, JoinQueueForm(formdata=None))
 
 
 @bp.post("/walk-in/<slug>")
@@ -51,11 +57,19 @@ def join_walk_in(slug: str) -> ResponseReturnValue:
             queue.id,
             *checked,
             now=utcnow(),
-            keys=LinkKeys.from_config(current_app.config),
+            keys=link_keys(),
             actor=patient_actor(),
+            held=WALK_IN.held(),
         )
     except QueueNotOpen as closed:
         return _join_page(queue, form, closed=str(closed)), status_for(closed)
+    return _to_place(joined)
+
+
+def _to_place(joined: Joined) -> ResponseReturnValue:
+    """On to the caller's page, their token kept in this browser; told so if the place was theirs before."""
+    if joined.already:
+        flash("You already have a place in this queue: here it is. You do not need to join again.")
     WALK_IN.remember(joined.entry.reference, joined.token)
     return redirect(url_for(".walk_in_place", reference=joined.entry.reference), 303)
 

@@ -5,6 +5,7 @@ locked before the consultation of their call, as the housekeeping rounds do, so 
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,7 @@ PACE_MIN_TAKES = 3
 class Joined:
     entry: WalkInEntry
     token: str  # the secret of their link back to their place
+    already: bool = False  # the place was theirs before: they did not join twice
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,16 @@ def join(
     now: datetime,
     keys: LinkKeys,
     actor: Actor,
+    held: Mapping[str, str] | None = None,
 ) -> Joined:
-    """Put the caller at the back of the queue; QueueNotOpen if it does not take callers now."""
+    """Put the caller at the back of the queue; QueueNotOpen if it does not take callers now. A caller
+    whose browser `held` a place still waiting in it gets that place back instead: one person, one place."""
     with write_transaction(session):
         queue = session.get(WalkInQueue, queue_id, populate_existing=True)
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
+        if kept := held_place(session, queue_id, held, keys=keys, now=now):
+            return kept
         check_open(queue, now)
         last = session.scalar(select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id))
         entry = WalkInEntry(
@@ -134,6 +140,26 @@ def join(
         )
         commit_as_written(session)
     return Joined(entry, walk_in_token(keys, entry))
+
+
+def held_place(
+    session: Session, queue_id: int, held: Mapping[str, str] | None, *, keys: LinkKeys, now: datetime
+) -> Joined | None:
+    """The place still waiting in the queue that one of `held` (references and their link tokens, as a
+    browser keeps them) opens, if any; a place left, taken or ended does not count."""
+    if not held:
+        return None
+    waiting = select(WalkInEntry).where(
+        WalkInEntry.queue_id == queue_id,
+        WalkInEntry.status == EntryStatus.WAITING,
+        WalkInEntry.reference.in_([ref for ref in held if isinstance(ref, str)]),
+    )
+    for entry in session.scalars(waiting):
+        token = held[entry.reference]
+        # A waiting place has not ended, so no grace after its end comes into it.
+        if walk_in_link_opens(token, entry, keys=keys, now=now, grace_days=0):
+            return Joined(entry, token, already=True)
+    return None
 
 
 def entry_for_token(
