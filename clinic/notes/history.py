@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import audit
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
+from ..scheduling.events import NOTES_READ
 from ..scheduling.patients import age_on
 from ..scheduling.timezones import zone
 from ..staff.members import StaffMember
@@ -85,7 +86,7 @@ def read_notes(
         audit.record(
             session,
             requester.actor,
-            "note.read",
+            NOTES_READ,
             entity_type="consultation",
             entity_id=consultation_id,
             now=now,
@@ -120,7 +121,7 @@ def printable_version(
         audit.record(
             session,
             requester.actor,
-            "note.read",
+            NOTES_READ,
             entity_type="consultation_note",
             entity_id=note.id,
             now=now,

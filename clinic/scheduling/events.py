@@ -3,16 +3,43 @@ and for reads of its patient's data."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..models import AuditEvent, Consultation
+from ..models import Consultation
 from ..models.driver import Statement
 from ..models.transactions import write_transaction
 
 VIEWED = "consultation.viewed"
+NOTES_READ = "note.read"  # the notes page records its reads against the consultation
+# Reads of the patient's data: audited, but not changes, so a consultation's history leaves them out.
+READS = frozenset({VIEWED, NOTES_READ})
+
+# How a consultation's history names each change, in the staff pages' words ("... by Rita Desk").
+HISTORY_LABELS = {
+    "consultation.booked": "booked",
+    "consultation.arrived": "marked arrived",
+    "consultation.started": "call started",
+    "consultation.fulfilled": "finished",
+    "consultation.noshow": "marked a no-show",
+    "consultation.cancelled": "cancelled",
+    "consultation.rescheduled": "moved to another time",
+    "consultation.link_resent": "booking link sent again",
+    "companion.added": "invitation to join sent",
+    "companion.removed": "invitation to join taken back",
+}
+
+
+class HistoryLine(NamedTuple):
+    """One change in a consultation's history: when, by whom (an audit actor), and what, in words."""
+
+    occurred_at: datetime
+    actor: str
+    action: str
+    what: str
 
 
 def record_event(
@@ -50,6 +77,15 @@ def record_read(session: Session, consultation: Consultation, view: str, now: da
         record_event(session, consultation, VIEWED, now, actor, view=view)
 
 
-def history(session: Session, consultation: Consultation) -> list[AuditEvent]:
-    """What happened to the consultation, oldest first: its changes, without the reads."""
-    return [e for e in audit.events_for(session, "consultation", consultation.id) if e.action != VIEWED]
+def history(session: Session, consultation: Consultation) -> list[HistoryLine]:
+    """What happened to the consultation, oldest first, in words: its changes, without the reads."""
+    return [
+        HistoryLine(event.occurred_at, event.actor, event.action, history_label(event.action))
+        for event in audit.events_for(session, "consultation", consultation.id)
+        if event.action not in READS
+    ]
+
+
+def history_label(action: str) -> str:
+    """A change's words in the history; a kind without a label (none should lack one) by its last word."""
+    return HISTORY_LABELS.get(action) or action.rpartition(".")[2].replace("_", " ")
