@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from clinic.models import AuditEvent, ConsultationNote, StaffRole
+from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
 
@@ -299,3 +299,21 @@ def test_every_read_save_sign_and_amendment_is_audited_without_note_text(client,
     stored = " ".join(f"{e.entity_type} {e.entity_id} {e.details}" for e in events)
     for text in NOTE.as_dict().values():
         assert text.split()[0] not in stored
+
+
+@pytest.mark.parametrize("status", list(ConsultationStatus))
+def test_the_notes_page_and_its_print_name_the_status_as_the_schedule_does(
+    client, session, now, case, status
+):
+    signed = sign(session, case, NOTE, now=now)
+    case.consultation.status = status
+    session.commit()
+    sign_in(client, case.clinician)
+
+    schedule = client.get(f"/schedule/consultations/{case.id}").get_data(as_text=True)
+    notes = client.get(notes_url(case)).get_data(as_text=True)
+    printed = client.get(notes_url(case, f"/{signed.note_id}/print")).get_data(as_text=True)
+
+    named = re.search(r"data-status>([^<]+)</span>", schedule)[1]  # e.g. Done, In call
+    assert f"<dt>Status</dt><dd>{named}</dd>" in notes
+    assert f"<dt>Status</dt><dd>{named}</dd>" in printed

@@ -12,6 +12,7 @@ from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
 from ..scheduling.events import NOTES_READ
 from ..scheduling.patients import age_on
+from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..staff.members import StaffMember
 from .access import consultation_for
@@ -34,7 +35,7 @@ class ConsultationHeader:
     service_name: str
     clinician_name: str
     reason: str
-    status: str
+    status: str  # as every staff page names it (Done, In call): scheduling.status.STATUS_LABELS
 
 
 @dataclass(frozen=True)
@@ -181,5 +182,5 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         service_name=consultation.service.name,
         clinician_name=consultation.clinician.display_name,
         reason=consultation.reason,
-        status=consultation.status.value,
+        status=STATUS_LABELS[consultation.status],
     )

@@ -20,8 +20,9 @@ from ..models import Consultation, ConsultationStatus
 from ..notes.access import may_access
 from ..notes.settings import notes_settings
 from ..scheduling.agenda import Listed, Moment, Row
+from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import clock_time, format_local, zone
-from .forms import ACTION_LABELS, STATUS_LABELS
+from .forms import ACTION_LABELS
 
 # Any id the `id` converter accepts: an address is built once with it, and each row's id put in its place.
 _ANY_ID = 2**31 - 1

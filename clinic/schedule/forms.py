@@ -24,17 +24,10 @@ from ..form_errors import show_beside_fields
 from ..models import ConsentMethod, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
+from ..scheduling.status import STATUS_LABELS  # noqa: F401 - the schedule's views still read it from here
 from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
 
 S = ConsultationStatus
-STATUS_LABELS = {
-    S.BOOKED: "Booked",
-    S.ARRIVED: "Waiting",
-    S.IN_PROGRESS: "In call",
-    S.FULFILLED: "Done",
-    S.NOSHOW: "No-show",
-    S.CANCELLED: "Cancelled",
-}
 # The buttons for status changes from the schedule (starting the call has its own).
 ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
 

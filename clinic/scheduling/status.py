@@ -23,6 +23,16 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.CANCELLED: frozenset(),
 }
 
+# How every staff page names each status: the schedule's badges, the consultation page, the notes.
+STATUS_LABELS: dict[S, str] = {
+    S.BOOKED: "Booked",
+    S.ARRIVED: "Waiting",
+    S.IN_PROGRESS: "In call",
+    S.FULFILLED: "Done",
+    S.NOSHOW: "No-show",
+    S.CANCELLED: "Cancelled",
+}
+
 # Only a consultation that has not begun may move to another time.
 RESCHEDULABLE = frozenset({S.BOOKED})
 
