@@ -204,6 +204,12 @@ class Config:
     WALK_IN_MINUTES_PER_CALLER = float(_env("WALK_IN_MINUTES_PER_CALLER", "10"))
     # Seconds between the updates of a walk-in caller's place, on their page (with and without JavaScript).
     WALK_IN_REFRESH_SECONDS = int(_env("WALK_IN_REFRESH_SECONDS", "15"))
+    # What a walk-in caller in immediate danger should do instead of waiting, shown on the queue's pages:
+    # the hospital's own words and number. A blank value keeps this default, which names no country.
+    WALK_IN_EMERGENCY_NOTICE = _env("WALK_IN_EMERGENCY_NOTICE", "").strip() or (
+        "If you are in danger now or need urgent medical help, do not wait here: "
+        "call your local emergency number."
+    )
     # Days after the end of a patient record's last consultation when its name, e-mail, phone and birth
     # date (and its companions') are anonymised.
     RETENTION_PATIENT_DAYS = int(_env("RETENTION_PATIENT_DAYS", "730"))

@@ -133,6 +133,29 @@ def test_the_same_contact_from_another_browser_joins_and_learns_nothing_of_the_o
     assert theirs.rsplit("/", 1)[1] not in page
 
 
+def test_the_join_page_and_the_callers_page_say_what_to_do_in_an_emergency(client, helpline):
+    join_page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    place_page = client.get(joined(client)).get_data(as_text=True)
+
+    for page in (join_page, place_page):
+        notice = re.search(r'<div class="notice notice-urgent">(.*?)</div>', page, re.S)
+        assert notice and "In an emergency" in notice[1]
+        assert "If you are in danger now or need urgent medical help, do not wait here" in notice[1]
+        assert "call your local emergency number" in notice[1]
+
+
+def test_a_hospital_gives_its_own_emergency_words_and_number(database_url, tmp_path, session, helpline):
+    words = "In danger now? Don't wait: call 999, or 111 for urgent medical help."
+    app = build_app(database_url, str(tmp_path / "own-words"), WALK_IN_EMERGENCY_NOTICE=words)
+    client = app.test_client()
+
+    join_page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    place_page = client.get(joined(client)).get_data(as_text=True)
+
+    for page in (join_page, place_page):
+        assert "call 999, or 111 for urgent medical help." in page and "local emergency number" not in page
+
+
 def test_the_place_json_keeps_the_page_current(client, session, helpline):
     path = joined(client)
 
