@@ -49,6 +49,25 @@ def test_the_join_page_asks_name_contact_interpreter_and_consent_but_never_a_rea
     assert "Nobody is waiting at the moment." in page
 
 
+@pytest.mark.parametrize(
+    "description, lead",
+    [
+        ("Talk to a nurse now.", "Talk to a nurse now."),
+        ("  ", "Talk to someone from {department} on a video call today, without an appointment."),
+    ],
+)
+def test_the_join_page_leads_with_the_queues_description_or_else_a_general_line_never_both(
+    client, session, helpline, description, lead
+):
+    helpline.description = description
+    session.commit()
+
+    page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+
+    leads = re.findall(r"<h1>.*?</h1>\s*((?:<p[^>]*>.*?</p>\s*)+)", page, re.S)[0]
+    assert re.findall(r"<p[^>]*>(.*?)</p>", leads) == [lead.format(department=helpline.department.name)]
+
+
 def test_joining_leads_to_the_callers_page_which_works_without_javascript(client, session, helpline):
     factories.walk_in(session, helpline, now=utcnow())  # someone already waiting
 
