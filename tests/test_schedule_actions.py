@@ -483,3 +483,29 @@ def test_the_history_names_the_staff_member_who_acted(client, session, clinic):
     client.post(f"/schedule/consultations/{due.id}/status", data={"status": "arrived"})
 
     assert f"arrived by {desk.display_name}" in text(client.get(f"/schedule/consultations/{due.id}"))
+
+
+def test_the_move_page_tells_staff_the_times_are_in_the_patients_zone_and_patients_keep_their_wording(
+    client, session, clinic
+):
+    patient = factories.patient_details(time_zone="America/New_York")
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow(), patient=patient)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+    patients_page = text(
+        client.get("/book/time", query_string={"service": clinic["heart"].id, "clinician": "any"})
+    )
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    theirs = text(client.get(base))
+    another = text(client.get(base, query_string={"time_zone": "Asia/Tokyo"}))
+
+    assert re.search(
+        r"Times are shown in the patient&#39;s time zone \(New York, GMT-\d\)\. "
+        r"Choose another to see them there\.",
+        theirs,
+    )
+    assert re.search(r"Times are shown in this time zone; the patient&#39;s is New York, GMT-\d\.", another)
+    assert "Not in the list? Find the patient&#39;s time zone" in theirs
+    assert "yours" not in theirs + another and "your time zone" not in theirs + another
+    assert "Choose yours if it is different." in patients_page
+    assert "Not in the list? Find your time zone" in patients_page

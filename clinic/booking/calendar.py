@@ -80,8 +80,10 @@ def local_day(instant: datetime, tz: str, last: bool = False) -> str:
     return f"{day_label(local.date())} {local.year}"
 
 
-def zone_on(tz: ZoneInfo, day: date) -> str:
-    """The zone as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template filter."""
+def zone_on(tz: ZoneInfo | str, day: date) -> str:
+    """The zone (or zone name) as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template
+    filter."""
+    tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
     return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
 
 
