@@ -1,5 +1,9 @@
 """The names people know time zones by: "UK time", "New York", "Knox, Indiana" (the IANA name stays what
-is stored)."""
+is stored), and the countries each zone is in, by the names people type for them."""
+
+import re
+from functools import cache
+from importlib.resources import files
 
 # Common zones, by the name people know them by, and other words they may search for.
 COMMON: dict[str, tuple[str, str]] = {
@@ -58,6 +62,31 @@ COMMON: dict[str, tuple[str, str]] = {
     "America/Argentina/Buenos_Aires": ("Buenos Aires", "Argentina"),
     "UTC": ("UTC", "Universal Coordinated GMT"),
 }
+
+# What people type for a country where tzdata's name for it (iso3166.tab) has no such word: a word of
+# the table's name finds it already ("South Korea" finds "Korea (South)", "UK" finds "Britain (UK)").
+COUNTRY_ALIASES: dict[str, str] = {
+    "US": "USA",  # the table: United States
+    "VN": "Viet Nam",  # ISO's and the UN's spelling; the table: Vietnam
+    "CZ": "Czechia",  # ISO's short name since 2016; the table keeps Czech Republic
+    "CI": "Ivory Coast",  # the English name; the table: Côte d'Ivoire
+    "TL": "Timor-Leste",  # ISO's name; the table: East Timor
+    "CV": "Cabo Verde",  # ISO's name since 2013; the table: Cape Verde
+    "MO": "Macao",  # ISO's spelling; the table: Macau
+}
+# The table's abbreviations, spelled out beside them: St Lucia is found as Saint Lucia, "Congo (Dem. Rep.)"
+# as Democratic Republic of the Congo, "Turks & Caicos Is" as Turks and Caicos Islands.
+_SPELLED_OUT = {
+    "St": "Saint",
+    "Dem": "Democratic",
+    "Rep": "Republic",
+    "Is": "Islands",
+    "S": "Southern",
+    "Terr": "Territories",
+    "NL": "Netherlands",
+}
+_ABBREVIATION = re.compile(rf"\b({'|'.join(_SPELLED_OUT)})\b")
+
 _CONTINENTS = frozenset(
     {
         "Africa",
@@ -83,3 +112,28 @@ def friendly_name(name: str) -> str:
     if region:
         return f"{city}, {region}"
     return city if not area or top in _CONTINENTS else f"{top} {city}"
+
+
+@cache
+def countries() -> dict[str, str]:
+    """Each zone's country, by its name in tzdata and the names people type for it: "Asia/Seoul": "Korea
+    (South)", "Africa/Kinshasa": "Congo (Dem. Rep.) Democratic Republic", "America/Detroit": "United
+    States USA".
+
+    zone.tab names a country's own zones (Europe/Oslo for Norway); zone1970.tab also lists zones that have
+    kept the same clocks since 1970, which would offer Dubai to a search for Oman and Tokyo for Australia.
+    """
+    country_names = {code: name for code, name in _tzdata_table("iso3166.tab")}
+    in_zone: dict[str, list[str]] = {}
+    for code, _, name, *_ in _tzdata_table("zone.tab"):
+        country = country_names.get(code, "")
+        spelled_out = " ".join(_SPELLED_OUT[abbreviation] for abbreviation in _ABBREVIATION.findall(country))
+        in_zone.setdefault(name, []).append(f"{country} {spelled_out} {COUNTRY_ALIASES.get(code, '')}")
+    return {name: " ".join(" ".join(texts).split()) for name, texts in in_zone.items()}
+
+
+def _tzdata_table(name: str) -> list[list[str]]:
+    """The rows of one of the tables the tzdata package ships (pinned in requirements.txt): tab-separated,
+    UTF-8, '#' starting a comment line."""
+    text = (files("tzdata.zoneinfo") / name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]

@@ -4,15 +4,18 @@ The stored value is always the IANA name; a short list of common zones is offere
 by city or country, so no page lists all ~550 names unless the patient asks for every one.
 """
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 
 from .timezones import utc_offset, zone, zone_names
-from .zone_names import COMMON, friendly_name
+from .zone_names import COMMON, countries, friendly_name
 
 MAX_FOUND = 30  # a search that matches more asks for a longer word, not a longer list
+# Words that name no place, not searched for: "Bosnia and Herzegovina", "The Gambia", "Isle of Man".
+_FILLER = frozenset({"and", "of", "the"})
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,9 @@ def offer(first: list[str], at: datetime, search: str = "", everything: bool = F
 
 @lru_cache(maxsize=64)  # bounded: a search is whatever the patient typed (forms cut it at 60 characters)
 def _offer(first: tuple[str, ...], hour: datetime, search: str, everything: bool) -> ZoneOffer:
-    wanted = " ".join(_folded(search).split())
-    if wanted:
-        found = _matching(wanted.split())
+    typed_words = _words(search)
+    if typed_words:
+        found = _matching([word for word in typed_words if word not in _FILLER] or typed_words)
         rest = found[:MAX_FOUND]
     else:
         found = []
@@ -79,14 +82,22 @@ def _offered_names() -> tuple[str, ...]:
 
 @cache
 def _haystacks() -> dict[str, frozenset[str]]:
-    """Each offered zone's searchable words, folded: its friendly name, IANA name and other names."""
-    words = {
-        name: f"{friendly_name(name)} {name} {COMMON.get(name, ('', ''))[1]}".replace("_", " ").replace(
-            "/", " "
+    """Each offered zone's searchable words: its friendly name, IANA name, other names and country."""
+    in_country = countries()
+    return {
+        name: frozenset(
+            _words(f"{friendly_name(name)} {name} {COMMON.get(name, ('', ''))[1]} {in_country.get(name, '')}")
         )
         for name in _offered_names()
     }
-    return {name: frozenset(_folded(text).replace(",", " ").split()) for name, text in words.items()}
+
+
+def _words(text: str) -> list[str]:
+    """The words of `text`, folded; any other character parts them: Côte d’Ivoire is cote d ivoire."""
+    return _WORD.findall(_folded(text))
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: _ and / part an IANA name's words too
 
 
 def _folded(text: str) -> str:
