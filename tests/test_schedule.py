@@ -1,5 +1,6 @@
 """The staff schedule: a clinician's day and week, who is waiting, and who may see what."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -139,6 +140,25 @@ def test_the_day_and_week_name_their_zone_as_people_know_it_with_that_days_offse
 
     assert "Times are in UK time, GMT+0." in winter
     assert "Times are in UK time, GMT+1." in summer
+
+
+def test_a_week_in_which_the_clocks_change_names_the_offset_of_each_of_its_days(client, session, clinic):
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    spring = text(client.get("/schedule/week?date=2027-03-22"))  # the UK goes to GMT+1 on Sunday 28 March
+    autumn = text(client.get("/schedule/week?date=2027-10-25"))  # and back to GMT+0 on Sunday 31 October
+
+    assert "Times are in UK time, GMT+0 until Saturday 27 March, GMT+1 from Sunday 28 March." in spring
+    assert "Times are in UK time, GMT+1 until Saturday 30 October, GMT+0 from Sunday 31 October." in autumn
+
+
+def test_the_hours_page_names_its_zone_as_people_know_it(client, session, clinic):
+    login(session, client, clinician_id=clinic["jansen"].id)
+
+    page = text(client.get("/schedule/hours"))
+
+    assert re.search(r"Times are in Netherlands, GMT\+\d today;", page)
+    assert "Europe/Amsterdam" not in page
 
 
 def test_the_week_view_lists_monday_to_sunday(client, session, clinic):

@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 from ..models import Service
 from ..scheduling.availability import OfferedService, find_starts
 from ..scheduling.lifecycle import first_changeable_start
-from ..scheduling.timezones import clock_time, day_bounds, format_local, uses_12_hour_clock, zone, zone_label
+from ..scheduling.timezones import (
+    clock_time,
+    day_bounds,
+    format_local,
+    uses_12_hour_clock,
+    utc_offset,
+    zone,
+    zone_label,
+)
 
 
 class TimeChoice(NamedTuple):
@@ -80,11 +88,25 @@ def local_day(instant: datetime, tz: str, last: bool = False) -> str:
     return f"{day_label(local.date())} {local.year}"
 
 
-def zone_on(tz: ZoneInfo | str, day: date) -> str:
+def zone_on(tz: ZoneInfo | str, day: date, last: date | None = None) -> str:
     """The zone (or zone name) as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template
-    filter."""
+    filter. With `last`, over the days from `day` to `last`, naming each change of offset: UK time, GMT+0
+    until Saturday 27 March, GMT+1 from Sunday 28 March."""
     tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
-    return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
+    runs: list[tuple[date, str]] = []  # the first day of each run of days on one offset, and the offset
+    for n in range(((last or day) - day).days + 1):
+        shown = day + timedelta(days=n)
+        offset = utc_offset(tz, datetime.combine(shown, time(12), tzinfo=tz))
+        if not runs or runs[-1][1] != offset:
+            runs.append((shown, offset))
+    label = zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
+    if len(runs) == 1:
+        return label
+    parts = [f"{label} until {day_label(runs[1][0] - timedelta(days=1))}"]
+    for (start, offset), following in zip(runs[1:], [*runs[2:], None], strict=True):
+        until = f" until {day_label(following[0] - timedelta(days=1))}" if following else ""
+        parts.append(f"{offset} from {day_label(start)}{until}")
+    return ", ".join(parts)
 
 
 @lru_cache(maxsize=1024)  # a page labels each of its days

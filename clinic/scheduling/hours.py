@@ -6,7 +6,7 @@ here: the clash list sends staff to each one, and the patient is told when they 
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -19,6 +19,7 @@ from .availability import load_calendars
 from .errors import BookingError, NotFound
 from .locks import lock_clinicians
 from .slots import fits_hours
+from .timezones import zone
 
 # One entry of time off spans at most this many days: a typo in a year should not close the diary.
 MAX_TIME_OFF_DAYS = 366
@@ -38,6 +39,7 @@ class ClinicianHours:
     rules: list[AvailabilityRule]
     time_off: list[TimeOff]
     clashes: list[Consultation]
+    today: date  # in the clinician's zone: the page names the zone's offset on it
 
 
 def hours_of(session: Session, clinician_id: int, now: datetime) -> ClinicianHours:
@@ -51,7 +53,8 @@ def hours_of(session: Session, clinician_id: int, now: datetime) -> ClinicianHou
         .where(TimeOff.clinician_id == clinician_id, TimeOff.ends_at > now)
         .order_by(TimeOff.starts_at)
     ).all()
-    return ClinicianHours(clinician, rules, list(time_off), clashes(session, clinician, now))
+    today = now.astimezone(zone(clinician.time_zone)).date()
+    return ClinicianHours(clinician, rules, list(time_off), clashes(session, clinician, now), today)
 
 
 def clashes(session: Session, clinician: Clinician, now: datetime) -> list[Consultation]:
