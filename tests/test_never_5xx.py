@@ -473,7 +473,9 @@ def test_every_route_never_answers_5xx(app, session, clinic):
         "slug": st.just(queue.slug) | odd_text,
         "name": odd_text,
     }
-    fields = hostile(dict.fromkeys(sorted(form_fields()), form_text))
+    # Real ids as field values too: a clinician or service that exists but does not fit the others.
+    real_ids = st.sampled_from(sorted({str(value) for value in ids.values() if isinstance(value, int)}))
+    fields = hostile(dict.fromkeys(sorted(form_fields()), form_text | real_ids))
     assert sign_in(clinician, clinician_user).status_code == 303
     open_link(clinician, booked)  # after signing in, which gives the browser a new session
     routes = [

@@ -120,6 +120,25 @@ def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, ses
     assert entries(session) == []
 
 
+def test_a_clinician_who_does_not_offer_the_service_is_asked_for_again_beside_the_field(
+    client, session, clinic
+):
+    """A bookmarked or shared link naming a clinician who no longer offers the service (or another
+    service's): the form, with the clinician asked for again, never a 500 (GET) or a 404 (POST)."""
+    service, _ = clinic
+    elsewhere = factories.clinician(session, [factories.service(session, name="Skin check")])
+    session.commit()
+
+    shown = client.get(f"/book/waitlist?service={service.id}&clinician={elsewhere.id}")  # 500 before
+    posted = client.post("/book/waitlist", data=waitlist_form(service, clinician=str(elsewhere.id)))  # 404
+
+    for page in (shown, posted):
+        assert page.status_code == 422
+        assert re.search('id="clinician-error">.*Choose a clinician from the list.', text(page))
+        assert text(page).count("Choose a clinician from the list.") == 2  # the summary and the field
+    assert entries(session) == []
+
+
 def test_the_leave_link_takes_the_patient_off_the_list(client, session, clinic):
     service, _ = clinic
     client.post("/book/waitlist", data=waitlist_form(service))

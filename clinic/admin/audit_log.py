@@ -10,6 +10,7 @@ from wtforms.widgets import HiddenInput
 from ..audit_search import AuditFilter, UnknownFilter, audit_filter, audit_page, export_csv
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import utcnow
 from .forms import DayField
 from .views import bp
@@ -90,5 +91,5 @@ def _wanted(form: AuditFilterForm) -> AuditFilter | None:
             until=form.until.data,
         )
     except UnknownFilter as unknown:
-        form[unknown.field].errors.append(str(unknown))
+        show_beside(form[unknown.field], str(unknown))
         return None

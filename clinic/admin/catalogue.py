@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..hospital.clinicians import bookings_to_come, clinicians_page, save_clinician, set_clinician_active
 from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
@@ -122,7 +123,7 @@ def closures() -> ResponseReturnValue:
                 actor=current_staff().actor,
             )
         except InvalidSetting as invalid:
-            form[invalid.field].errors.append(str(invalid))
+            show_beside(form[invalid.field], str(invalid))
         else:
             flash("The closure is saved: patients can no longer book in it. Bookings in it are listed below.")
             return redirect(url_for(".closures"), 303)
@@ -193,7 +194,7 @@ def _edit(form: FlaskForm, save: Callable, row_id: int | None, what: str, **cont
         try:
             saved = save(db.session, row_id, form.settings(), now=utcnow(), actor=current_staff().actor)
         except InvalidSetting as invalid:
-            form[invalid.field].errors.append(str(invalid))
+            show_beside(form[invalid.field], str(invalid))
         else:
             flash(f"Saved: {saved.display_name if what == 'clinician' else saved.name}.")
             return redirect(url_for(f".{what}s"), 303)

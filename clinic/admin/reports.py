@@ -11,6 +11,7 @@ from wtforms.validators import Optional, ValidationError
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..hospital.departments import all_departments
 from ..models import Department, utcnow
 from ..reporting.consultations import ConsultationReport, consultation_report
@@ -137,7 +138,7 @@ def _filter() -> tuple[ReportFilterForm, ReportFilter | None]:
     try:
         return form, ReportFilter(first_day, last_day, tz, department_id)
     except PeriodTooLong as refused:
-        form.last_day.errors.append(str(refused))
+        show_beside(form.last_day, str(refused))
         return form, None
 
 

@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from ..extensions import db
+from ..form_errors import show_beside
 from ..keys import secret_keys
 from ..links import PASSWORD_LINK_PATH
 from ..models import utcnow
@@ -32,10 +33,10 @@ def password_link() -> ResponseReturnValue:
             remote_addr=request.remote_addr,
         )
     except InvalidAccount as invalid:
-        form.new_password.errors.append(invalid.errors["password"])
+        show_beside(form.new_password, invalid.errors["password"])
         return render_template("auth/password_link.html", form=form), 422
     except ResetLinkInvalid as dead:
-        form.code.errors.append(str(dead))
+        show_beside(form.code, str(dead))
         return render_template("auth/password_link.html", form=form), 422
     flash("Your password is set: sign in with it now.")
     return redirect(url_for(".login"), 303)

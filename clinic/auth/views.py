@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field
 
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import StaffUser, utcnow
 from ..staff.errors import AccountError, AddressThrottled, LoginRefused
 from ..staff.events import actor_for
@@ -100,7 +101,7 @@ def refusal(
     template: str, form: FlaskForm, field: Field, refused: AccountError, **context
 ) -> ResponseReturnValue:
     """The form again with the refusal beside `field`: 429 with Retry-After when throttled, else 422."""
-    field.errors.append(str(refused))
+    show_beside(field, str(refused))
     body = render_template(template, form=form, **context)
     if isinstance(refused, AddressThrottled):
         return body, 429, {"Retry-After": str(refused.retry_after)}

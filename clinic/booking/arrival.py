@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
+from ..form_errors import show_beside
 from ..scheduling.errors import NotFound
 from .link_tokens import TokenJar
 
@@ -60,7 +61,7 @@ def entered(
     try:
         return _kept(reference, form.token(), jar, lookup, endpoint)
     except NotFound:
-        form.code.errors.append(f"This link does not open your {what}. Copy the whole link from your e-mail.")
+        show_beside(form.code, f"This link does not open your {what}. Copy the whole link from your e-mail.")
         return _form_page(form, what), 404
 
 

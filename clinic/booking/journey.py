@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ..form_errors import show_beside
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Service
 from ..scheduling.availability import OfferedService, is_free, offered_service, service_clinicians
@@ -97,7 +98,7 @@ def resolve(
         if target == "details":
             journey.start = _found(form, "start", lambda start: start)
             if check_free and not is_free(session, journey.service, journey.start, now, journey.clinician_id):
-                form.start.errors.append("That time is no longer available. Please choose another.")
+                show_beside(form.start, "That time is no longer available. Please choose another.")
                 raise _Stop
             journey.step = "details"
     except _Stop:
@@ -114,7 +115,7 @@ def _found(form: ChoiceFields, name: str, lookup: Callable[[Any], Any]) -> Any:
     try:
         return lookup(choice.data)
     except NotFound as missing:
-        choice.errors.append(str(missing))
+        show_beside(choice, str(missing))
         raise _Stop from missing
 
 

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
+from ..form_errors import show_beside
 from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import BookingRequest, book
@@ -83,7 +84,7 @@ def confirm() -> ResponseReturnValue:
         page = render_template("booking/already_booked.html", form=form, journey=journey)
         return page, status_for(held)
     except SlotUnavailable as refusal:
-        form.start.errors.append(str(refusal))
+        show_beside(form.start, str(refusal))
         alternatives = journey.times(refusal.alternatives)
         page = render_template(
             "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
@@ -150,7 +151,7 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
         try:
             reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
         except (SlotUnavailable, AlreadyBooked) as refusal:
-            form.start.errors.append(str(refusal))
+            show_beside(form.start, str(refusal))
         else:
             flash("Your consultation has moved. We will e-mail you an updated invitation.")
             return redirect(url_for(".manage", reference=consultation.reference), 303)

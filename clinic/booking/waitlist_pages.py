@@ -6,7 +6,7 @@ from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
-from ..form_errors import show_beside_fields
+from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH, waitlist_url
 from ..models import OfferStatus, WaitlistOffer, utcnow
 from ..scheduling.availability import active_service, service_clinicians
@@ -42,6 +42,10 @@ def join() -> ResponseReturnValue:
     except InvalidDetails as invalid:  # days that do not fit the service
         show_beside_fields(form, invalid.errors)
         return _form_page(form)
+    except NotFound as missing:  # the service is gone (404), or the clinician no longer offers it
+        if missing.field != "clinician":
+            raise
+        return _form_page(form)  # which asks for a clinician from its list
     WAITLIST.remember(joined.entry.reference, joined.token)
     return redirect(url_for(".joined", reference=joined.entry.reference), 303)
 
@@ -123,7 +127,7 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
         return render_template("error.html", code=404, message=str(missing)), 404
     clinicians = service_clinicians(db.session, service)
     if form.clinician.data is not None and form.clinician.data not in {c.id for c in clinicians}:
-        form.clinician.errors.append("Choose a clinician from the list.")
+        show_beside(form.clinician, "Choose a clinician from the list.")
     tz = form.time_zone.chosen(form, _default_zone())
     page = render_template(
         "booking/waitlist.html",

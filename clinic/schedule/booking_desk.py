@@ -10,6 +10,7 @@ from ..booking.calendar import group_by_day
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import Service, utcnow
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
@@ -33,13 +34,13 @@ def book_page(viewer: StaffMember) -> ResponseReturnValue:
             db.session, viewer, wanted, now=utcnow(), keys=LinkKeys.from_config(current_app.config)
         )
     except SlotUnavailable as refusal:
-        form.start.errors.append(str(refusal))
+        show_beside(form.start, str(refusal))
         return _page(viewer, form, service, refusal)
     except AlreadyBooked as held:
-        form.start.errors.append(str(held))
+        show_beside(form.start, str(held))
         return _page(viewer, form, service, held)
     except NotFound as missing:
-        form[missing.field or "service"].errors.append(str(missing))
+        show_beside(form[missing.field or "service"], str(missing))
         return _page(viewer, form, service)
     consultation = booked.consultation
     if consultation.patient.email:
@@ -88,7 +89,7 @@ def _service(viewer: StaffMember, form: StaffBookingForm) -> Service | None:
     try:
         return bookable_service(db.session, viewer, form.service.data)
     except NotFound as missing:
-        form.service.errors.append(str(missing))
+        show_beside(form.service, str(missing))
         return None
 
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import Clinician, utcnow
 from ..scheduling.errors import NotFound
 from ..scheduling.hours import (
@@ -45,7 +46,7 @@ def add_weekly_hours(clinician_id: int | None = None) -> ResponseReturnValue:
                 actor=current_staff().actor,
             )
         except InvalidHours as invalid:
-            form[invalid.field].errors.append(str(invalid))
+            show_beside(form[invalid.field], str(invalid))
         else:
             return _saved("The hours are saved.")
     return _page(owner, hours_form=form), 422
@@ -71,7 +72,7 @@ def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
                 actor=current_staff().actor,
             )
         except InvalidHours as invalid:
-            form[invalid.field].errors.append(str(invalid))
+            show_beside(form[invalid.field], str(invalid))
         else:
             return _saved("The time off is saved.")
     return _page(owner, time_off_form=form), 422

@@ -11,6 +11,7 @@ from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.agenda import (
     Listed,
@@ -169,7 +170,7 @@ def move(consultation_id: int) -> ResponseReturnValue:
                 db.session, current_staff(), consultation_id, form.start.data, now=utcnow()
             )
         except (SlotUnavailable, AlreadyBooked) as refusal:
-            form.start.errors.append(str(refusal))
+            show_beside(form.start, str(refusal))
             status = status_for(refusal)
         else:
             flash(_told(moved, "has moved"))
