@@ -119,6 +119,30 @@ def test_a_departments_day_shows_each_row_with_its_clinician_walk_ins_and_compan
     assert '<th scope="col">Clinician</th>' in page
 
 
+def test_a_cancelled_consultation_shows_no_one_joining_it(client, session, clinic):
+    cancelled = visit(
+        session, clinic, "okafor", today_at(11), "Cancelled Patient", status=ConsultationStatus.CANCELLED
+    )
+    session.add(
+        Companion(
+            uuid="companion-2",
+            consultation=cancelled,
+            name="Ana Silva",
+            email="ana@example.net",
+            role=CompanionRole.INTERPRETER,
+            link_seed="0" * 64,
+        )
+    )
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    day = text(client.get("/schedule/"))
+    details = text(client.get(f"/schedule/consultations/{cancelled.id}"))
+
+    assert "Cancelled Patient</a>" in day and "(with interpreter)" not in day
+    assert "Joining them" not in details and "Ana Silva" not in details
+
+
 def test_another_day_is_shown_by_date_and_a_malformed_date_shows_today_with_an_error(client, session, clinic):
     visit(session, clinic, "okafor", today_at(10, days=2), "Later Patient")
     login(session, client, clinician_id=clinic["okafor"].id)

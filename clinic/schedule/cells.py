@@ -126,8 +126,8 @@ class ConsultationActions:
 
 class DayRows:
     """Draws the rows of a day's schedule table, each with the times in `tz`, the patient (linked to the
-    consultation, with their age or marked a walk-in, and who takes part with them), the service, the
-    clinician when `with_clinician` (a department's day), the status badge and `actions`."""
+    consultation, with their age or marked a walk-in, and who takes part with them unless it is cancelled),
+    the service, the clinician when `with_clinician` (a department's day), the status badge and `actions`."""
 
     def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
@@ -141,7 +141,7 @@ class DayRows:
         starts, ends = (clock_time(instant.astimezone(tz), False) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
         patient += f", {row.age}" if row.age is not None else ' <span class="hint">(walk-in)</span>'
-        if c.companion_role:
+        if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""
         return (
