@@ -104,14 +104,29 @@ _CONTINENTS = frozenset(
 
 
 def friendly_name(name: str) -> str:
-    """A zone as people know it: UK time, New York, "Knox, Indiana", "US Eastern" for the old US/Eastern."""
+    """A zone as people know it: UK time, New York, "Knox, Indiana", "US Eastern" for the old US/Eastern,
+    GMT-5 for Etc/GMT+5."""
     if name in COMMON:
         return COMMON[name][0]
+    if name.startswith("Etc/"):
+        return _fixed_offset_name(name)
     area, _, city = name.replace("_", " ").rpartition("/")
     top, _, region = area.partition("/")
     if region:
         return f"{city}, {region}"
     return city if not area or top in _CONTINENTS else f"{top} {city}"
+
+
+def _fixed_offset_name(name: str) -> str:
+    """An Etc zone by its offset as people write it: Etc/GMT+5 is GMT-5, as POSIX signs run west-positive;
+    Etc/UTC, Etc/Zulu and the like are UTC, Etc/GMT and Etc/Greenwich GMT+0."""
+    fixed = _POSIX_OFFSET.fullmatch(name)
+    if fixed and int(fixed["hours"]):
+        return f"GMT{'-' if fixed['sign'] == '+' else '+'}{int(fixed['hours'])}"
+    return "GMT+0" if fixed or name in ("Etc/GMT", "Etc/GMT0", "Etc/Greenwich") else "UTC"
+
+
+_POSIX_OFFSET = re.compile(r"Etc/GMT(?P<sign>[+-])(?P<hours>\d+)")
 
 
 @cache

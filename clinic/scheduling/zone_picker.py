@@ -71,7 +71,8 @@ def _matching(words: list[str]) -> list[str]:
 
 @lru_cache(maxsize=2048)
 def _label_at(name: str, hour: datetime) -> str:
-    return f"{friendly_name(name)} ({utc_offset(zone(name), hour)})"
+    friendly, offset = friendly_name(name), utc_offset(zone(name), hour)
+    return friendly if friendly == offset else f"{friendly} ({offset})"  # GMT-5, not GMT-5 (GMT-5)
 
 
 @cache

@@ -1,0 +1,80 @@
+"""A zone's label tells its offset truly: Etc/GMT+5 is five hours behind GMT (POSIX writes the sign the
+other way round), so it reads GMT-5, on the page, in summaries and in mails."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from clinic.scheduling import zone_picker
+from clinic.scheduling.timezones import format_local, utc_offset, zone, zone_label, zone_names
+from clinic.scheduling.zone_names import friendly_name
+
+from .test_booking_pages import clinic, text  # noqa: F401 (clinic: a fixture)
+
+AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
+ETC = [name for name in zone_names() if name.startswith("Etc/")]
+FIXED = [name for name in ETC if re.fullmatch(r"Etc/GMT[+-][1-9][0-9]*", name)]
+OFFSET = re.compile(r"GMT[+-]\d+(?::\d\d)?")
+
+
+def offsets_said(label: str) -> set[str]:
+    return set(OFFSET.findall(label))
+
+
+@pytest.mark.parametrize("name", [*ETC, "UTC"])
+def test_every_etc_zone_and_utc_is_labelled_with_its_true_offset_only(name):
+    true = utc_offset(zone(name), AT)
+    labels = [
+        zone_picker.offer([name], AT).choices[0].label,
+        zone_label(zone(name), AT),
+        format_local(AT, zone(name)),
+    ]
+
+    assert all(offsets_said(label) == {true} for label in labels), labels
+    assert not any("Etc" in label for label in labels), labels
+
+
+def test_the_etc_zones_are_all_checked():
+    assert len(ETC) > 30 and len(FIXED) == 26
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_a_fixed_offset_zone_is_named_by_its_offset_alone(name):
+    true = utc_offset(zone(name), AT)
+
+    assert friendly_name(name) == true
+    assert zone_picker.offer([name], AT).choices[0].label == true
+
+
+@pytest.mark.parametrize(
+    ("name", "friendly"),
+    [
+        ("UTC", "UTC"),
+        ("Etc/UTC", "UTC"),
+        ("Etc/UCT", "UTC"),
+        ("Etc/Universal", "UTC"),
+        ("Etc/Zulu", "UTC"),
+        ("Etc/GMT", "GMT+0"),
+        ("Etc/GMT0", "GMT+0"),
+        ("Etc/GMT+0", "GMT+0"),
+        ("Etc/GMT-0", "GMT+0"),
+        ("Etc/Greenwich", "GMT+0"),
+        ("Etc/GMT+5", "GMT-5"),
+        ("Etc/GMT-3", "GMT+3"),
+        ("Etc/GMT-14", "GMT+14"),
+    ],
+)
+def test_the_etc_zones_read_as_people_write_them(name, friendly):
+    assert friendly_name(name) == friendly
+
+
+@pytest.mark.parametrize(("name", "label"), [("Etc/GMT+5", "GMT-5"), ("Etc/GMT-3", "GMT+3")])
+def test_a_browser_in_a_fixed_offset_zone_sees_it_chosen_with_its_true_offset(client, clinic, name, label):  # noqa: F811
+    service, _ = clinic
+    query = {"service": service.id, "clinician": "any", "time_zone": name}
+
+    page = text(client.get("/book/time", query_string=query))
+
+    assert f'<option selected value="{name}">{label}</option>' in page
+    assert f"Etc GMT{name[-2:]}" not in page
