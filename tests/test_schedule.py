@@ -343,3 +343,34 @@ def test_a_date_at_the_ends_of_the_calendar_shows_today_with_an_error_not_a_serv
     response = client.get(f"{path}?date={day}")
 
     assert response.status_code == (200 if path == "/schedule/updates" else 422)  # the JSON is today's
+
+
+AMERICAN = {"Accept-Language": "en-US,en;q=0.8"}  # a reader of the 12-hour clock
+
+
+def test_a_row_of_the_day_reads_one_clock_as_its_time_column_does(client, session, clinic):
+    later = visit(session, clinic, "okafor", today_at(15, days=1), "Tomorrow Patient")
+    login(session, client, clinician_id=clinic["okafor"].id)
+    tomorrow = later.starts_at.astimezone(LONDON).date().isoformat()
+
+    page = text(client.get(f"/schedule/?date={tomorrow}", headers=AMERICAN))
+
+    row = re.search(r"<tr data-consultation=.*?</tr>", page, re.S)[0]
+    assert "<td>15:00–" in row and "Call opens" in row
+    assert not re.search(r"\d [ap]m", row)
+
+
+def test_the_consultation_page_reads_its_start_end_and_waiting_time_on_the_readers_clock(
+    client, session, clinic
+):
+    arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": today_at(9, 2)}
+    waiting = visit(session, clinic, "okafor", today_at(9, 15), "Waiting Patient", **arrived)
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    american = text(client.get(f"/schedule/consultations/{waiting.id}", headers=AMERICAN))
+    british = text(client.get(f"/schedule/consultations/{waiting.id}", headers={"Accept-Language": "en-GB"}))
+
+    assert re.search(r", 9:15 am to 9:45 am \(UK time, GMT\+\d\)</dd>", american)
+    assert "Waiting since 9:02 am<" in american
+    assert re.search(r", 09:15 to 09:45 \(UK time, GMT\+\d\)</dd>", british)
+    assert "Waiting since 09:02<" in british

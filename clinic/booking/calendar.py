@@ -76,9 +76,10 @@ def twelve_hour_reader() -> bool:
     return has_request_context() and uses_12_hour_clock(request.accept_languages.best or "")
 
 
-def local_time(instant: datetime, tz: ZoneInfo | str) -> str:
-    """The instant as this request's reader reads it, with the zone's name: a template filter."""
-    return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader())
+def local_time(instant: datetime, tz: ZoneInfo | str, until: datetime | None = None) -> str:
+    """The instant (and with `until`, the span to it) as this request's reader reads it, with the zone's
+    name: a template filter."""
+    return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader(), until)
 
 
 def local_day(instant: datetime, tz: str, last: bool = False) -> str:

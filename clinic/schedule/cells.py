@@ -49,11 +49,16 @@ class IdAddress:
 _STATUS_PARTS = {status: (escape(status.value), escape(label)) for status, label in STATUS_LABELS.items()}
 
 
-def status_badge(consultation: Consultation | Listed, tz: ZoneInfo) -> Markup:
-    """The status as a badge; an arrived patient is "Waiting since 10:02"."""
+def status_badge(
+    consultation: Consultation | Listed, tz: ZoneInfo, twelve_hour: bool | None = None
+) -> Markup:
+    """The status as a badge; an arrived patient is "Waiting since 10:02", on the page's clock: 24-hour or
+    12-hour as `twelve_hour` says, the reader's when it is None (as the consultation page's times are)."""
     status = consultation.status
     arrived_at = consultation.arrived_at if status is ConsultationStatus.ARRIVED else None
-    since = f" since {arrived_at.astimezone(tz):%H:%M}" if arrived_at else ""
+    if twelve_hour is None:
+        twelve_hour = twelve_hour_reader()
+    since = f" since {clock_time(arrived_at.astimezone(tz), twelve_hour)}" if arrived_at else ""
     css, label = _STATUS_PARTS[status]
     return Markup(f'<span class="status-badge status-{css}" data-status>{label}{since}</span>')
 
@@ -74,10 +79,12 @@ class ConsultationActions:
         self._notes = IdAddress("notes.show")
         self.details = IdAddress("schedule.consultation")
 
-    def __call__(self, row: Row) -> Markup:
-        """The actions of `row`'s consultation, as a block of forms and links."""
+    def __call__(self, row: Row, twelve_hour: bool | None = None) -> Markup:
+        """The actions of `row`'s consultation, as a block of forms and links; times on the page's clock, the
+        reader's unless `twelve_hour` says (the day's table reads 24 hours, as its time column does)."""
         c, name = row.consultation, escape(row.consultation.patient_name)
-        parts = [self._call(c)] if row.may_start else []
+        clock = self._twelve_hour if twelve_hour is None else twelve_hour
+        parts = [self._call(c, clock)] if row.may_start else []
         parts += [self._status_form(c.id, status, name) for status in sorted(row.actions)]
         if may_access(self._viewer, c, self._notes_roles):
             href = self._notes(c.id)
@@ -88,7 +95,7 @@ class ConsultationActions:
         shown = "\n  ".join(part for part in parts if part)
         return Markup(f'<div class="row-actions">\n  {shown}\n</div>')
 
-    def _call(self, c: Listed) -> str:
+    def _call(self, c: Listed, twelve_hour: bool) -> str:
         """Starting (or rejoining) the call while its window is open; before, when it opens."""
         window, now = self._moment.window, self._moment.instant
         if window.is_open(c, now):
@@ -99,7 +106,7 @@ class ConsultationActions:
             )
         opens_at = window.opens_at(c)
         if now < opens_at:
-            opens = format_local(opens_at, zone(c.clinician_zone), self._twelve_hour)
+            opens = format_local(opens_at, zone(c.clinician_zone), twelve_hour)
             return f'<p class="hint">Call opens {escape(opens)}</p>'
         return ""
 
@@ -125,9 +132,13 @@ class ConsultationActions:
 
 
 class DayRows:
-    """Draws the rows of a day's schedule table, each with the times in `tz`, the patient (linked to the
-    consultation, with their age or marked a walk-in, and who takes part with them unless it is cancelled),
-    the service, the clinician when `with_clinician` (a department's day), the status badge and `actions`."""
+    """Draws the rows of a day's schedule table, each with the times in `tz` on a 24-hour clock (as the
+    page's other times read, "Next: 10:00"), the patient
+    (linked to the consultation, with their age or marked a walk-in, and who takes part with them unless it
+    is cancelled), the service, the clinician when `with_clinician` (a department's day), the status badge
+    and `actions`."""
+
+    TWELVE_HOUR = False  # the table's clock, whoever reads it
 
     def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
@@ -138,7 +149,8 @@ class DayRows:
 
     def _row(self, row: Row) -> str:
         c, tz = row.consultation, self._tz
-        starts, ends = (clock_time(instant.astimezone(tz), False) for instant in (c.starts_at, c.ends_at))
+        clock = self.TWELVE_HOUR
+        starts, ends = (clock_time(instant.astimezone(tz), clock) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
         patient += f", {row.age}" if row.age is not None else ' <span class="hint">(walk-in)</span>'
         if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining
@@ -149,7 +161,7 @@ class DayRows:
             f"      <td>{starts}–{ends}</td>\n"
             f"      <td>{patient}</td>\n"
             f"      <td>{escape(c.service_name)}</td>{clinician}\n"
-            f"      <td>{status_badge(c, tz)}</td>\n"
-            f"      <td>{self._actions(row)}</td>\n"
+            f"      <td>{status_badge(c, tz, clock)}</td>\n"
+            f"      <td>{self._actions(row, clock)}</td>\n"
             "    </tr>"
         )

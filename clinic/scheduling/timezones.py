@@ -99,10 +99,19 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz)
 
 
-def format_local(instant: datetime, tz: ZoneInfo, twelve_hour: bool = False) -> str:
-    """'Tuesday 3 March 2026, 09:00 (UK time, GMT+0)' — the date and time as the viewer reads it."""
+def format_local(
+    instant: datetime, tz: ZoneInfo, twelve_hour: bool = False, until: datetime | None = None
+) -> str:
+    """'Tuesday 3 March 2026, 09:00 (UK time, GMT+0)' — the date and time as the viewer reads it; with
+    `until`, the span to it on the same clock: 'Tuesday 3 March 2026, 09:00 to 09:30 (UK time, GMT+0)'."""
     local = instant.astimezone(tz)
     when = f"{local:%A} {local.day} {local:%B %Y}, {clock_time(local, twelve_hour)}"
+    if until is not None:
+        end = until.astimezone(tz)
+        if end.date() == local.date():
+            when += f" to {clock_time(end, twelve_hour)}"
+        else:
+            return f"{format_local(instant, tz, twelve_hour)} to {format_local(until, tz, twelve_hour)}"
     return f"{when} ({zone_label(tz, instant)})"
 
 
