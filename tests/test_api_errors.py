@@ -105,6 +105,18 @@ def test_a_malformed_field_is_refused_with_a_problem(client, session, clinic, pa
     assert consultations(session) == 0
 
 
+@pytest.mark.parametrize("phone", ["-----", "(((((", "12345"])
+def test_a_phone_number_without_enough_digits_is_a_problem_naming_the_field(client, session, clinic, phone):
+    body = changed(booking_body(clinic.service.id, wall(clinic.day, 10)), "patient.phone", phone)
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    assert assert_problem(response, 422)["errors"] == {
+        "patient.phone": "Enter the whole phone number, with its area code: at least 7 digits."
+    }
+    assert consultations(session) == 0
+
+
 @pytest.mark.parametrize("text", ["[]", "null", '"booking"', "42", "true", '[{"service": 1}]'])
 def test_a_body_that_is_not_an_object_is_422(client, session, clinic, text):
     response = client.post("/api/v1/bookings", data=text, content_type="application/json")

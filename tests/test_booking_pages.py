@@ -193,6 +193,7 @@ def test_each_review_page_carries_a_fresh_idempotency_key(client, clinic):
         ("name", {"name": "A" * 10_000}, "Keep this under 200 characters."),
         ("name", {"name": ""}, "Enter your full name."),
         ("phone", {"phone": "call me"}, "Enter a phone number using digits"),
+        ("phone", {"phone": "-----"}, "Enter the whole phone number, with its area code: at least 7 digits."),
         ("reason", {"reason": "x" * 3000}, "Keep the reason under 2000 characters."),
         ("consent", {"consent": None}, "Tick the box to agree, or we cannot book the consultation."),
         ("time_zone", {"time_zone": "Mars/Olympus_Mons"}, "Choose a time zone from the list."),

@@ -299,6 +299,20 @@ def test_staff_booking_refuses_bad_details_beside_the_fields_and_books_nothing(c
     assert consultations(session) == []
 
 
+def test_staff_booking_refuses_a_phone_number_without_enough_digits(client, session, clinic):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    response = client.post(
+        "/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10), phone="-----")
+    )
+
+    page = html.unescape(text(response))
+    assert response.status_code == 422
+    assert 'id="phone-error"' in page
+    assert "Enter the whole phone number, with its area code: at least 7 digits." in page
+    assert consultations(session) == []
+
+
 def test_a_clinician_books_only_with_themselves(client, session, clinic):
     login(session, client, clinician_id=clinic["okafor"].id)
 

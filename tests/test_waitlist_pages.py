@@ -120,6 +120,19 @@ def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, ses
     assert entries(session) == []
 
 
+def test_a_phone_number_without_enough_digits_is_explained_beside_it_and_nobody_joins(
+    client, session, clinic
+):
+    service, _ = clinic
+
+    page = client.post("/book/waitlist", data=waitlist_form(service, phone="-----"))
+
+    message = "Enter the whole phone number, with its area code: at least 7 digits."
+    assert page.status_code == 422
+    assert re.search(f'id="phone-error">.*{re.escape(message)}', text(page))
+    assert entries(session) == []
+
+
 def test_a_clinician_who_does_not_offer_the_service_is_asked_for_again_beside_the_field(
     client, session, clinic
 ):

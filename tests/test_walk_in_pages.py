@@ -100,6 +100,19 @@ def test_mistakes_are_shown_beside_their_fields_and_nothing_joins(client, sessio
     assert entry(session) is None
 
 
+@pytest.mark.parametrize("contact", ["-----", "(((((", "12345"])
+def test_a_contact_that_is_no_phone_number_is_explained_beside_it_and_nobody_joins(
+    client, session, helpline, contact
+):
+    response = client.post("/walk-in/nurse-line", data={**CALLER, "contact": contact})
+
+    page = response.get_data(as_text=True)
+    message = "Enter the whole phone number, with its area code: at least 7 digits."
+    assert response.status_code == 422
+    assert re.search(f'id="contact-error">.*{re.escape(message)}', page, re.DOTALL)
+    assert entry(session) is None
+
+
 def test_joining_again_from_the_same_browser_leads_back_to_its_place_and_adds_nobody(
     client, session, helpline
 ):

@@ -16,6 +16,10 @@ MAX_REASON = 2000
 # Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
 _ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
+# The shortest whole number anyone can dial from outside its own exchange: Niue's +683 and four digits.
+# A hospital extension (3 to 5 digits) reaches no one who is not in the building, and a walk-in caller
+# whose call drops is reached only through this number.
+MIN_PHONE_DIGITS = 7
 # Only YYYY-MM-DD: fromisoformat also takes 19451203 and 1945-W48-1, which nobody means.
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _MONTHS = (
@@ -134,6 +138,10 @@ def phone_number(value: object, errors: dict[str, str], *, missing: str, field: 
     clean = required_text(value, field, 40, errors, missing=missing)
     if clean and not _PHONE.match(clean):
         errors[field] = "Enter a phone number using digits, spaces and an optional leading +."
+    elif clean and sum(character.isdigit() for character in clean) < MIN_PHONE_DIGITS:
+        errors[field] = (
+            f"Enter the whole phone number, with its area code: at least {MIN_PHONE_DIGITS} digits."
+        )
     return clean
 
 
