@@ -14,6 +14,7 @@ from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
 from .models.transactions import is_busy, is_full, is_out_of_reach
 from .scheduling.errors import (
+    AlreadyAtThatTime,
     AlreadyBooked,
     BookingError,
     ChangeNotAllowed,
@@ -33,6 +34,7 @@ STATUS = {
     NotFound: 404,
     SlotTaken: 409,
     AlreadyBooked: 409,
+    AlreadyAtThatTime: 409,
     TooManyBookings: 409,
     ChangeNotAllowed: 409,
     InvalidTransition: 409,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from clinic.models import AuditEvent, Consultation, ConsultationStatus, utcnow
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage, utcnow
 from config import Config
 from tests import factories
 
@@ -286,6 +286,30 @@ def test_rescheduling_moves_the_booking(client, session, clinic, booked):
     assert moved["reference"] == booked["reference"]
     assert moved["start"] == at(clinic.day, 14).isoformat()
     assert session.scalar(select(Consultation.starts_at)) == at(clinic.day, 14).astimezone(UTC)
+
+
+def test_rescheduling_to_the_bookings_own_time_is_a_409_that_says_so_and_changes_nothing(
+    client, session, clinic, booked
+):
+    sequence, messages = session.scalar(select(Consultation.invite_sequence)), outbox_count(session)
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/reschedule",
+        json={"start": wall(clinic.day, 10)},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    assert response.status_code == 409 and response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert (problem["code"], problem["field"]) == ("already_at_that_time", "start")
+    assert problem["detail"].startswith("This is already the consultation's time")
+    assert session.scalar(select(Consultation.invite_sequence)) == sequence
+    assert outbox_count(session) == messages
+
+
+def outbox_count(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count(OutboxMessage.id)))
 
 
 def test_rescheduling_to_another_clinician(client, session, clinic, booked):

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.extensions import db
-from clinic.models import AuditEvent, Consultation, ConsultationStatus
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage
 from clinic.models.transactions import begin_write
-from clinic.scheduling.errors import NotFound
-from clinic.scheduling.lifecycle import cancel, change_status
+from clinic.scheduling.errors import AlreadyAtThatTime, NotFound
+from clinic.scheduling.lifecycle import cancel, change_status, reschedule
 from clinic.scheduling.status import TRANSITIONS, InvalidTransition
 
 from . import factories
@@ -89,6 +89,37 @@ def test_a_corrected_no_show_keeps_the_time_it_ended(session, consultation, now)
     )
 
     assert corrected.status is S.FULFILLED and corrected.ended_at == now
+
+
+@pytest.mark.parametrize("enforce_cutoff", [True, False], ids=["patient", "staff"])
+def test_moving_a_consultation_to_its_own_time_says_so_and_changes_mails_and_audits_nothing(
+    session, consultation, now, enforce_cutoff
+):
+    session.commit()
+    sequence, messages, audited = (
+        consultation.invite_sequence,
+        outbox_rows(session),
+        events(session, consultation),
+    )
+
+    with pytest.raises(AlreadyAtThatTime, match="This is already the consultation's time"):
+        reschedule(
+            session,
+            consultation.id,
+            consultation.starts_at,
+            now=now,
+            actor=DOCTOR,
+            enforce_cutoff=enforce_cutoff,
+        )
+
+    session.expire_all()
+    assert session.get(Consultation, consultation.id).invite_sequence == sequence
+    assert outbox_rows(session) == messages
+    assert events(session, consultation) == audited
+
+
+def outbox_rows(session) -> list[tuple]:
+    return list(session.execute(select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status)))
 
 
 def test_an_unknown_consultation_is_not_found(session, now):

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
 from clinic.links import manage_url
-from clinic.models import Consultation, ConsultationStatus, utcnow
+from clinic.models import Consultation, ConsultationStatus, OutboxMessage, utcnow
 from clinic.scheduling.availability import is_free
 from clinic.scheduling.timezones import format_local, zone
 
@@ -124,6 +125,30 @@ def test_rescheduling_to_a_time_just_taken_explains_and_changes_nothing(client, 
     assert "That time was just taken" in text(response)
     assert 'aria-describedby="start-error"' in text(response)
     assert reloaded(session, booked).starts_at == old
+
+
+def test_rescheduling_to_the_bookings_own_time_says_it_is_already_its_time_and_changes_nothing(
+    client, session, service
+):
+    start = next_week_at(10)
+    booked = book(session, service, start)
+    sequence, messages = (
+        booked.consultation.invite_sequence,
+        session.scalar(select(func.count(OutboxMessage.id))),
+    )
+    open_link(client, booked)
+
+    response = client.post(
+        f"/c/{booked.consultation.reference}/reschedule", data={"start": form_value(start)}
+    )
+
+    page = text(response)
+    assert response.status_code == 422
+    assert re.search(r'id="start-error">.*This is already the consultation&#39;s time', page, re.DOTALL)
+    assert "has moved" not in page
+    consultation = reloaded(session, booked)
+    assert (consultation.starts_at, consultation.invite_sequence) == (start, sequence)
+    assert session.scalar(select(func.count(OutboxMessage.id))) == messages
 
 
 @pytest.mark.parametrize(

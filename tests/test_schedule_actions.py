@@ -368,6 +368,25 @@ def test_staff_move_a_booking_after_the_patients_cut_off_and_the_patient_gets_an
     assert any("has moved" in subject for subject in subjects)
 
 
+def test_staff_moving_a_booking_to_its_own_time_are_told_so_and_nothing_changes(client, session, clinic):
+    booked = factories.booking(
+        session, clinic["heart"], tomorrow_at(10), now=utcnow(), clinician_id=clinic["okafor"].id
+    )
+    consultation = booked.consultation
+    sequence = consultation.invite_sequence
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    response = client.post(
+        f"/schedule/consultations/{consultation.id}/move", data={"start": form_value(tomorrow_at(10))}
+    )
+
+    page = html.unescape(text(response))
+    assert response.status_code == 409
+    assert "This is already the consultation's time" in page and 'id="start-error"' in page
+    assert reloaded(session, consultation).invite_sequence == sequence
+    assert audited(session, consultation, "consultation.rescheduled") == []
+
+
 def test_staff_cancel_for_the_patient_who_gets_the_cancellation(client, session, clinic, outbox, smtp_server):
     booked = factories.booking(
         session, clinic["heart"], on_the_grid_in(2), now=utcnow(), clinician_id=clinic["okafor"].id

@@ -40,6 +40,12 @@ class SlotTaken(SlotUnavailable):
     code = "slot_taken"
 
 
+class AlreadyAtThatTime(SlotUnavailable):
+    """A move to the time the consultation has already (a form sent twice): nothing to change."""
+
+    code = "already_at_that_time"
+
+
 class IdempotencyConflict(BookingError):
     """An idempotency key reused for a different request."""
 

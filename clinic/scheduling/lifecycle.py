@@ -16,7 +16,7 @@ from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
 from .availability import OfferedService, is_free, service_clinicians
 from .booking import place, refusal
-from .errors import ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
+from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
@@ -108,7 +108,8 @@ def reschedule(
     clinician_id: int | None = None,
     enforce_cutoff: bool = True,
 ) -> Consultation:
-    """Move a consultation to another free time (same clinician unless another is named).
+    """Move a consultation to another free time (same clinician unless another is named);
+    AlreadyAtThatTime if it is its time already.
 
     Patients may move it only up to the service's cut-off; staff moving it for them may later.
     """
@@ -117,10 +118,14 @@ def reschedule(
         consultation = locked_consultation(session, consultation_id, clinician_id)
         if consultation.status not in RESCHEDULABLE:
             raise ChangeNotAllowed("This consultation can no longer be moved.")
+        target = clinician_id or consultation.clinician_id
+        if (new_start, target) == (consultation.starts_at, consultation.clinician_id):
+            raise AlreadyAtThatTime(  # a form sent again: no "moved" mail, no new invite, no event
+                "This is already the consultation's time: nothing has changed."
+            )
         if enforce_cutoff:
             _check_cutoff(consultation, now)
         service = consultation.service
-        target = clinician_id or consultation.clinician_id
         service_clinicians(session, service, target)  # the new clinician must offer the service
         if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
             session.rollback()
