@@ -2,7 +2,7 @@
 an offer's link that shows the time in the patient's zone and books it with one button."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import quote
 
 from hypothesis import given
@@ -73,6 +73,34 @@ def test_the_time_page_offers_the_waitlist_when_no_time_suits(client, clinic):
     assert '<label for="first_day">From</label>' in form and 'type="date"' in form
 
 
+def test_the_day_fields_hints_name_no_format_or_day_the_browsers_picker_contradicts(client, clinic):
+    service, _ = clinic
+
+    form = text(client.get(f"/book/waitlist?service={service.id}&clinician=any&time_zone=America/New_York"))
+
+    hints = " ".join(re.findall(r'<p class="hint" id="(?:first|last)_day-hint">(.*?)</p>', form))
+    assert hints and not re.search(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}", hints)
+    # A browser with no date picker shows a text box: the placeholder (which pickers never show) says how.
+    assert re.search(r'<input[^>]*id="first_day"[^>]*placeholder="yyyy-mm-dd"', form)
+    assert re.search(r'<input[^>]*id="first_day"[^>]*type="date"', form)
+
+
+def test_a_day_typed_wrongly_is_explained_with_a_future_example_in_the_form_a_text_box_takes(
+    client, session, clinic
+):
+    service, _ = clinic
+
+    page = client.post("/book/waitlist", data=waitlist_form(service, first_day="14/3/2027"))
+
+    body = text(page)
+    example = re.search(
+        r'id="first_day-error">.*Enter a real date as year-month-day, for example ([0-9-]+)\.', body
+    )
+    assert page.status_code == 422 and example, body[body.find("first_day-error") :][:300]
+    assert date.fromisoformat(example.group(1)) > utcnow().date()
+    assert entries(session) == []
+
+
 def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_leave(client, session, clinic):
     service, clinician = clinic
     form = waitlist_form(service, clinician=str(clinician.id))
@@ -105,7 +133,7 @@ def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, ses
     body = text(page)
     assert page.status_code == 422
     for field, message in [
-        ("last_day", "Enter a real date, for example 2026-03-14."),
+        ("last_day", "Enter a real date"),
         ("name", "Enter your full name."),
         ("consent", "Tick the box to agree"),
     ]:

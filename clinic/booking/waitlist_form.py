@@ -1,23 +1,32 @@
 """The form to join a service's waitlist: the days that would suit, and the patient's details."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from wtforms import DateField
 from wtforms.validators import InputRequired
 
+from ..models import utcnow
 from ..scheduling.waitlist import WaitlistRequest
 from .forms import ClinicianField, IdField, PatientFields, TimeZoneField, default_time_zone
 
 
 class DayField(DateField):
-    """A day picked in the browser's date input (typed as 2026-03-14 where there is none)."""
+    """A day picked in the browser's date input, which shows it in the reader's own order (27/03/2027 in
+    Britain) and always sends it as 2027-03-27. A browser without a picker shows a text box, where the
+    placeholder (which pickers never show) asks for that form; only a text box can send a day wrongly."""
+
+    def __init__(self, label: str, **kwargs):
+        super().__init__(label, render_kw={"placeholder": "yyyy-mm-dd"}, **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
             super().process_formdata([value[:20] for value in valuelist])
         except ValueError:
             self.data = None
-            raise ValueError("Enter a real date, for example 2026-03-14.") from None
+            example = (utcnow() + timedelta(days=7)).date()  # a week ahead: a day the waitlist could take
+            raise ValueError(
+                f"Enter a real date as year-month-day, for example {example.isoformat()}."
+            ) from None
 
 
 class WaitlistForm(PatientFields):
