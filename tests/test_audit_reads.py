@@ -69,6 +69,20 @@ def test_staff_reading_a_consultation_is_recorded_and_left_out_of_its_history(cl
     assert "viewed" not in page  # the history lists what changed, not who looked
 
 
+def test_every_staff_page_showing_a_patients_details_records_its_read(client, session, clinic):
+    """The letter (with the patient's name and link) and the move page were not recorded before."""
+    consultation = visit(session, clinic, "okafor", today_at(10, days=1), "Maria Visser")
+    user = login(session, client, role=StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    pages = {"": "staff consultation page", "/letter": "staff letter", "/move": "staff move page"}
+
+    for path in pages:
+        assert client.get(f"/schedule/consultations/{consultation.id}{path}").status_code == 200
+
+    assert [(r.actor, r.entity_id, r.details["view"]) for r in reads(session)] == [
+        (f"staff:{user.id}", str(consultation.id), view) for view in pages.values()
+    ]
+
+
 def test_a_page_refused_to_someone_else_records_no_read(client, session, clinic):
     consultation = visit(session, clinic, "okafor", today_at(10, days=1), "Maria Visser")
     login(session, client, role=StaffRole.CLINICIAN, clinician_id=clinic["raman"].id)

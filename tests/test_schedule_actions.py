@@ -418,6 +418,36 @@ def test_the_printed_letter_carries_the_patients_own_link_to_their_booking(clien
     assert patient.status_code == 303
 
 
+def test_a_cancelled_consultations_letter_tells_of_the_cancellation_and_carries_no_link(
+    client, session, clinic
+):
+    """Staff told to "print the letter" after cancelling for a patient without e-mail printed, before, a
+    confirmation of the cancelled time, with its link."""
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    consultation_page = f"/schedule/consultations/{booked.consultation.id}"
+    client.post(f"{consultation_page}/cancel", data={"reason": ""})
+
+    page = text(client.get(consultation_page))
+    letter = text(client.get(f"{consultation_page}/letter"))
+
+    assert "Print a letter telling the patient of the cancellation" in page
+    assert "is <strong>cancelled</strong>" in letter and "is booked for" not in letter
+    assert f"/c/{booked.consultation.reference}" not in letter and booked.manage_token not in letter
+
+
+@pytest.mark.parametrize("status", [ConsultationStatus.FULFILLED, ConsultationStatus.NOSHOW, ConsultationStatus.ARRIVED])
+def test_a_consultation_under_way_or_over_has_no_letter(client, session, clinic, status):
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    booked.consultation.status = status
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    letter = client.get(f"/schedule/consultations/{booked.consultation.id}/letter")
+
+    assert letter.status_code == 404 and "booked or a cancelled consultation only" in text(letter)
+
+
 def test_reception_books_for_a_patient_without_e_mail_who_gets_no_mail_while_the_clinician_does(
     client, session, clinic, outbox, smtp_server
 ):

@@ -24,7 +24,6 @@ from ..form_errors import show_beside_fields
 from ..models import ConsentMethod, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
-from ..scheduling.status import STATUS_LABELS  # noqa: F401 - the schedule's views still read it from here
 from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
 
 S = ConsultationStatus

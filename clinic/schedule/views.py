@@ -12,23 +12,23 @@ from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
-from ..models import Consultation, ConsultationStatus, utcnow
+from ..models import Consultation, ConsultationStatus, StaffRole, utcnow
 from ..scheduling.agenda import (
     Listed,
     Moment,
     Scope,
     consultation_for_staff,
     day_agenda,
-    day_statuses,
     departments,
     row_for,
     schedule_scope,
     week_agenda,
 )
 from ..scheduling.consulting import set_status, start_call
-from ..scheduling.errors import AlreadyBooked, SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
 from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
+from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, manage_link
 from ..scheduling.waiting_room import JoinWindow
@@ -50,16 +50,13 @@ staff_only(bp)
 def day() -> ResponseReturnValue:
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    shown, moment = query.chosen_day(_today(tz)), _moment()
+    live = _day_live(staff, scope, query, tz)
     page = render_template(
         "schedule/day.html",
         query=query,
-        scope=scope,
         own_schedule=scope.is_own(staff),
-        agenda=day_agenda(db.session, staff, scope, shown, tz, moment),
-        moment=moment,
-        walk_ins=queues_on_duty(db.session, staff, moment.instant),
-        **_around(shown, timedelta(days=1)),
+        **live,
+        **_around(live["agenda"].day, timedelta(days=1)),
         **_choices(staff, scope, query),
     )
     return page, 422 if query.errors else 200
@@ -80,23 +77,11 @@ def week() -> ResponseReturnValue:
 @bp.get("/updates")
 @background
 def updates() -> ResponseReturnValue:
-    """The day's statuses as JSON, for the page's script to refresh waiting badges without a reload."""
+    """The day page's changing parts (who is waiting, the walk-in queues, the consultations), drawn again
+    for the page's script to put in what changed: a new caller or booking shows without a reload."""
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    lines = day_statuses(db.session, staff, scope, query.chosen_day(_today(tz)), tz)
-    return {
-        "consultations": [
-            {
-                "id": line.id,
-                "status": line.status.value,
-                "label": forms.STATUS_LABELS[line.status],
-                "waiting_since": _local_hhmm(line.arrived_at, tz)
-                if line.status is ConsultationStatus.ARRIVED
-                else None,
-            }
-            for line in lines
-        ]
-    }
+    return render_template("schedule/_day_live.html", **_day_live(staff, scope, query, tz))
 
 
 @bp.get("/consultations/<id:consultation_id>")
@@ -113,7 +98,7 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
     changed = set_status(
         db.session, current_staff(), consultation_id, form.chosen(), now=moment.instant, window=moment.window
     )
-    flash(f"{changed.patient.name}: {forms.STATUS_LABELS[changed.status].lower()}.")
+    flash(f"{changed.patient.name}: {STATUS_LABELS[changed.status].lower()}.")
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=changed.id), 303)
 
 
@@ -157,7 +142,7 @@ def uninvite(consultation_id: int) -> ResponseReturnValue:
 
 @bp.get("/consultations/<id:consultation_id>/move")
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
+    found = _read(consultation_id, "staff move page")
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
@@ -185,8 +170,11 @@ def book() -> ResponseReturnValue:
 
 @bp.get("/consultations/<id:consultation_id>/letter")
 def letter(consultation_id: int) -> ResponseReturnValue:
-    """A printable confirmation for a patient without e-mail (or one who wants it on paper)."""
-    found = consultation_for_staff(db.session, current_staff(), consultation_id)
+    """A printable confirmation, or notice of the cancellation, for a patient without e-mail (or one who
+    wants it on paper)."""
+    found = _read(consultation_id, "staff letter")
+    if found.status not in (ConsultationStatus.BOOKED, ConsultationStatus.CANCELLED):
+        raise NotFound("A letter is printed for a booked or a cancelled consultation only.")
     config = current_app.config
     link = manage_link(found, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config))
     return render_template("schedule/letter.html", consultation=found, manage_url=link)
@@ -203,9 +191,30 @@ def _choices(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery) -> di
     """What the page offers to switch to (departments for admins, the department's clinicians), and the
     links to other days and views of the same schedule."""
     clinicians = scope.department.clinicians if scope.department and not staff.is_clinician else []
-    offered = departments(db.session, staff)
-    links = ScheduleLinks(scope.department.id if offered else None, query.clinician.data)
-    return {"departments": offered, "clinicians": clinicians, "links": links}
+    return {
+        "departments": departments(db.session, staff),
+        "clinicians": clinicians,
+        "links": _links(staff, scope, query),
+    }
+
+
+def _links(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery) -> ScheduleLinks:
+    """Links that keep the department (an admin's choice) and the clinician the page shows."""
+    chosen = scope.department.id if staff.role is StaffRole.ADMIN and scope.department else None
+    return ScheduleLinks(chosen, query.clinician.data)
+
+
+def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: ZoneInfo) -> dict:
+    """What the day's changing parts show (schedule/_day_live.html), the same in the page and in its
+    updates: `back`, where an action on a row returns to, is the day's own address."""
+    shown, moment = query.chosen_day(_today(tz)), _moment()
+    return {
+        "scope": scope,
+        "agenda": day_agenda(db.session, staff, scope, shown, tz, moment),
+        "moment": moment,
+        "walk_ins": queues_on_duty(db.session, staff, moment.instant),
+        "back": _links(staff, scope, query)("day", shown),
+    }
 
 
 def _around(shown: date, step: timedelta) -> dict[str, date]:
@@ -220,10 +229,6 @@ def _today(tz: ZoneInfo) -> date:
     return utcnow().astimezone(tz).date()
 
 
-def _local_hhmm(instant: datetime | None, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).strftime("%H:%M") if instant else ""
-
-
 def _consultation_page(
     consultation_id: int,
     *,
@@ -232,8 +237,7 @@ def _consultation_page(
     companion_form: forms.CompanionForm | None = None,
 ) -> ResponseReturnValue:
     staff, moment = current_staff(), _moment()
-    found = consultation_for_staff(db.session, staff, consultation_id)
-    record_read(db.session, found, "staff consultation page", moment.instant, staff.actor)
+    found = _read(consultation_id, "staff consultation page", moment.instant)
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
@@ -251,6 +255,14 @@ def _consultation_page(
         companion_form=companion_form or forms.CompanionForm(formdata=None),
         moment=moment,
     )
+
+
+def _read(consultation_id: int, view: str, now: datetime | None = None) -> Consultation:
+    """The consultation, its reading on `view` audited: each page showing a patient's details is."""
+    staff = current_staff()
+    found = consultation_for_staff(db.session, staff, consultation_id)
+    record_read(db.session, found, view, now or utcnow(), staff.actor)
+    return found
 
 
 def _told(found: Consultation, what: str) -> str:

@@ -291,49 +291,25 @@ _LOADED = (
 )
 
 
-@dataclass(frozen=True)
-class StatusLine:
-    """A consultation's status as a page's polling needs it, and nothing more."""
-
-    id: int
-    status: ConsultationStatus
-    arrived_at: datetime | None
-
-
-def day_statuses(
-    session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo
-) -> list[StatusLine]:
-    """The statuses of `day_agenda`'s consultations, in one narrow query: polled every few seconds."""
-    return [StatusLine(*row) for row in _listing(session, "statuses", viewer, scope, *day_bounds(day, tz))]
-
-
 def _between(
     session: Session, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
 ) -> list[Listed]:
-    return [Listed(*row) for row in _listing(session, "listed", viewer, scope, start, end)]
+    """The consultations `viewer` may see in `scope` starting in [start, end), in time order. On the
+    driver's path: every schedule page and each poll of the day page's changing parts runs it."""
+    seen_by, seen = _seen_by(viewer)
+    shown_by, shown = _shown_by(scope)
+    query = _listing_query(seen_by, shown_by)
+    rows = driver_rows(session, query, {"start": start, "end": end, "seen": seen, "shown": shown})
+    return [Listed(*row) for row in rows]
 
 
 # What a listing reads of each consultation, and the people it joins for that.
-_LISTINGS = {
-    "listed": select(*_LISTED_COLUMNS)
+_LISTING = (
+    select(*_LISTED_COLUMNS)
     .join(Consultation.clinician)
     .join(Consultation.patient)
-    .join(Consultation.service),
-    "statuses": select(Consultation.id, Consultation.status, Consultation.arrived_at).join(
-        Consultation.clinician
-    ),
-}
-
-
-def _listing(
-    session: Session, columns: str, viewer: StaffMember, scope: Scope, start: datetime, end: datetime
-) -> list[tuple]:
-    """The `columns` of _LISTINGS of the consultations `viewer` may see in `scope` starting in [start, end),
-    in time order. On the driver's path: every schedule page and each poll of its statuses runs it."""
-    seen_by, seen = _seen_by(viewer)
-    shown_by, shown = _shown_by(scope)
-    query = _listing_query(columns, seen_by, shown_by)
-    return driver_rows(session, query, {"start": start, "end": end, "seen": seen, "shown": shown})
+    .join(Consultation.service)
+)
 
 
 def _shown_by(scope: Scope) -> tuple[str | None, int]:
@@ -346,10 +322,10 @@ def _shown_by(scope: Scope) -> tuple[str | None, int]:
 
 
 @cache
-def _listing_query(columns: str, seen_by: str | None, shown_by: str | None) -> Select:
+def _listing_query(seen_by: str | None, shown_by: str | None) -> Select:
     # Built once for each kind of viewer and scope, its values bound on execution: building the statement
     # and its cache key on every page cost more than reading the rows it returns.
-    query = _LISTINGS[columns].where(
+    query = _LISTING.where(
         Consultation.starts_at >= bindparam("start"), Consultation.starts_at < bindparam("end")
     )
     if seen_by is not None:

@@ -1,55 +1,52 @@
-// Progressive enhancement of the staff schedule: every few seconds, ask the server for the day's
-// statuses and update each row's badge, so staff see a patient check in without reloading. The
-// page works without it: the Refresh link (or reloading) shows the same.
+// Progressive enhancement of the staff day: every few seconds, ask the server for the day's changing
+// parts (who is waiting, the walk-in queues, the consultations) and put in each region that changed, so
+// staff see a patient check in, a caller join or a booking made without reloading. The page works
+// without it: the Refresh link (or reloading) shows the same.
 (function () {
   "use strict";
   var INTERVAL_MS = 15000;
 
-  function update(table, summary, data) {
-    var waiting = [];
-    data.consultations.forEach(function (item) {
-      var row = table.querySelector('tr[data-consultation="' + item.id + '"]');
-      if (!row) {
-        return;
-      }
-      var badge = row.querySelector("[data-status]");
-      var text = item.waiting_since ? item.label + " since " + item.waiting_since : item.label;
-      if (badge && badge.textContent !== text) {
-        badge.textContent = text;
-        badge.className = "status-badge status-" + item.status;
-        row.className = "status-" + item.status;
-      }
-      if (item.waiting_since) {
-        var link = row.querySelector("td:nth-child(2) a");
-        waiting.push(link ? link.textContent : "");
+  // A region's markup without its forms' CSRF tokens, which differ on every drawing: a region is put in
+  // again only when what it shows changed (a live region says all of it again when it is).
+  function shown(region) {
+    var copy = region.cloneNode(true);
+    copy.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
+      input.remove();
+    });
+    return copy.innerHTML;
+  }
+
+  function update(page, fresh) {
+    page.querySelectorAll("[data-live]").forEach(function (region) {
+      var name = region.getAttribute("data-live");
+      var drawn = fresh.querySelector('[data-live="' + name + '"]');
+      // Not while it holds the focus: a keyboard user's place is not taken from under them.
+      if (drawn && !region.contains(document.activeElement) && shown(region) !== shown(drawn)) {
+        region.innerHTML = drawn.innerHTML;
       }
     });
-    if (summary) {
-      var first = summary.querySelector("p");
-      var message = waiting.length ? waiting.length + " waiting: " + waiting.join(", ") : "Nobody is waiting.";
-      if (first && first.textContent !== message) {
-        first.textContent = message;  // the summary is aria-live: screen readers hear who arrived
-      }
-    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var table = document.querySelector("table[data-updates]");
-    if (!table || !window.fetch) {
+    var page = document.querySelector("[data-updates]");
+    if (!page || !window.fetch || !window.DOMParser) {
       return;
     }
-    var summary = document.querySelector("[data-waiting-summary]");
-    var url = table.getAttribute("data-updates");
+    var url = page.getAttribute("data-updates");
     window.setInterval(function () {
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
           if (response.redirected) {
             window.location.reload();  // signed out (idle): show the sign-in page, not stale patients
             return null;
           }
-          return response.ok ? response.json() : null;
+          return response.ok ? response.text() : null;
         })
-        .then(function (data) { if (data) { update(table, summary, data); } })
+        .then(function (html) {
+          if (html) {
+            update(page, new DOMParser().parseFromString(html, "text/html"));
+          }
+        })
         .catch(function () { /* offline for a moment: the next round tries again */ });
     }, INTERVAL_MS);
   });

@@ -54,7 +54,7 @@ def test_a_clinician_sees_the_patient_waiting_starts_the_call_and_signs_and_amen
     sign_in(page, "clinician")
     day = datetime.fromisoformat(booked.start.replace("Z", "+00:00")).astimezone(ZoneInfo(MIDDAY_ZONE)).date()
     page.goto(f"/schedule/?date={day.isoformat()}")
-    waiting = page.locator("[data-waiting-summary] p").first.inner_text()
+    waiting = page.locator('[data-live="summary"] p').first.inner_text()
     assert re.fullmatch(rf"\d+ waiting: (.+, )?{patient.name}(, .+)?", waiting)
     row = page.locator("tr", has=page.get_by_role("link", name=patient.name))
     assert row.locator("[data-status]").inner_text().startswith("Waiting")
