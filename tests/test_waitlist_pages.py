@@ -188,11 +188,20 @@ def test_the_leave_link_takes_the_patient_off_the_list(client, session, clinic):
 
     page = follow(other_browser, waitlist_link(entry, base_url="http://localhost", keys=TEST_KEYS))
     assert page.status_code == 303 and page.location == f"/w/{entry.reference}"
-    assert "Leave the waitlist" in text(other_browser.get(page.location))
+    place = text(other_browser.get(page.location))
+    assert f'href="/w/{entry.reference}/leave"' in place  # a link to a question, not a button that leaves
+    asked = other_browser.get(f"/w/{entry.reference}/leave")
+    assert asked.status_code == 200 and "Leave the waitlist?" in text(asked)
+    assert f'href="/w/{entry.reference}"' in text(asked)  # "No, stay on the waitlist"
+    assert entries(session)[0].status is WaitlistStatus.WAITING
+
     left = other_browser.post(f"/w/{entry.reference}/leave")
 
-    assert left.status_code == 200 and "You have left the waitlist" in text(left)
+    assert left.status_code == 303 and left.location == f"/w/{entry.reference}"  # Reload re-posts nothing
+    assert "You have left the waitlist" in text(other_browser.get(left.location))
     assert entries(session)[0].status is WaitlistStatus.LEFT
+    again = other_browser.get(f"/w/{entry.reference}/leave")  # the question once more, after leaving
+    assert again.status_code == 303 and again.location == f"/w/{entry.reference}"
 
 
 def test_a_wrong_token_opens_no_place_on_the_waitlist_and_no_offer(client, session, clinic):
@@ -204,12 +213,13 @@ def test_a_wrong_token_opens_no_place_on_the_waitlist_and_no_offer(client, sessi
     responses = [
         stranger.post(f"/w/{entry.reference}", data={"code": "not-the-token"}),
         stranger.post(f"/w/{entry.reference}", data={"code": offer_link(offer, base_url="", keys=TEST_KEYS)}),
+        stranger.get(f"/w/{entry.reference}/leave"),
         stranger.post(f"/w/{entry.reference}/leave"),
         stranger.post(f"/o/{offer.reference}", data={"code": "not-the-token"}),
         stranger.post(f"/o/{offer.reference}/book"),
     ]
 
-    assert [r.status_code for r in responses] == [404] * 5
+    assert [r.status_code for r in responses] == [404] * 6
     assert entries(session)[0].status is WaitlistStatus.WAITING
 
 

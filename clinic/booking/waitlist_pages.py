@@ -8,7 +8,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH, waitlist_url
-from ..models import OfferStatus, WaitlistOffer, utcnow
+from ..models import OfferStatus, WaitlistOffer, WaitlistStatus, utcnow
 from ..scheduling.availability import active_service, service_clinicians
 from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
 from ..scheduling.offers import take_offer
@@ -69,10 +69,20 @@ def open_waitlist_entry(reference: str) -> ResponseReturnValue:
     return entered(reference, WAITLIST, waitlisted, ".waitlist_entry", "place on the waitlist")
 
 
+@bp.get(f"{WAITLIST_PATH}/leave")
+def confirm_leaving(reference: str) -> ResponseReturnValue:
+    """Leaving asks once more, as the walk-in queue does; a place left already just shows."""
+    entry = waitlisted(reference)
+    if entry.status is not WaitlistStatus.WAITING:
+        return redirect(url_for(".waitlist_entry", reference=entry.reference), 303)
+    return render_template("booking/waitlist_leave.html", entry=entry)
+
+
 @bp.post(f"{WAITLIST_PATH}/leave")
 def leave(reference: str) -> ResponseReturnValue:
+    """Leave, then show the place (now left) by GET: Back and Reload send nothing again."""
     entry = leave_waitlist(db.session, waitlisted(reference).id, now=utcnow(), actor=patient_actor())
-    return render_template("booking/waitlist_entry.html", entry=entry)
+    return redirect(url_for(".waitlist_entry", reference=entry.reference), 303)
 
 
 @bp.get(OFFER_PATH)

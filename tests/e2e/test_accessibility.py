@@ -287,7 +287,11 @@ def test_the_waitlist_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, n
     offer = wait_for_mail(live_app.mail, waiting.email, "A video consultation time is free for you", None)
     offer_link = re.search(r"http\S+/o/\S+", mail_text(offer)).group()
     tour.step("a time offered from the waitlist", _shows(_go(offer_link), "A time is free for you"))
-    tour.step("your place on the waitlist: left", lambda page: _leave_the_waitlist(page, entry_link))
+    tour.step("leave the waitlist?", lambda page: _ask_to_leave_the_waitlist(page, entry_link))
+    tour.step(
+        "your place on the waitlist: left",
+        _shows(_press("Yes, leave the waitlist"), "You have left the waitlist"),
+    )
 
     assert tour.problems == {}
 
@@ -298,9 +302,9 @@ def _local_day(start: str, time_zone: str) -> str:
     return instant.astimezone(ZoneInfo(time_zone)).date().isoformat()
 
 
-def _leave_the_waitlist(page: Page, link: str) -> None:
+def _ask_to_leave_the_waitlist(page: Page, link: str) -> None:
     _shows(_go(link), WAITLIST_PLACE)(page)
-    _shows(_press("Leave the waitlist"), "You have left the waitlist")(page)
+    _shows(_follow("Leave the waitlist"), "Leave the waitlist?")(page)
 
 
 def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
