@@ -116,8 +116,10 @@ def format_local(
 
 
 def zone_label(tz: ZoneInfo, at: datetime) -> str:
-    """The zone as people know it, with its offset at `at`: 'UK time, GMT+1', 'New York, GMT-5'."""
-    return f"{friendly_name(tz.key)}, {utc_offset(tz, at)}"
+    """The zone as people know it, with its offset at `at`: 'UK time, GMT+1', 'New York, GMT-5'; a zone
+    named by its offset, by that alone: 'GMT-5'."""
+    friendly, offset = friendly_name(tz.key), utc_offset(tz, at)
+    return friendly if friendly == offset else f"{friendly}, {offset}"
 
 
 # Where a 12-hour clock is what people read (language-region, or a language wherever it is spoken);
