@@ -177,6 +177,17 @@ def test_the_consultation_page_shows_the_reason_to_its_clinician_only(client, se
     assert "Chest pain at night" not in for_reception and due.patient.name in for_reception
 
 
+def test_the_consultation_page_names_the_patients_zone_as_people_know_it(client, session, clinic):
+    patient = factories.patient_details(time_zone="America/New_York")
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow(), patient=patient)
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get(f"/schedule/consultations/{booked.consultation.id}"))
+
+    assert re.search(r"In the patient's time zone</dt><dd>[^<]*\(New York, GMT-5\)</dd>", page)
+    assert "America/New_York" not in page  # the zone's raw name, before
+
+
 def booking_form(service, start, **fields) -> dict:
     return {
         "service": service.id,
@@ -436,7 +447,9 @@ def test_a_cancelled_consultations_letter_tells_of_the_cancellation_and_carries_
     assert f"/c/{booked.consultation.reference}" not in letter and booked.manage_token not in letter
 
 
-@pytest.mark.parametrize("status", [ConsultationStatus.FULFILLED, ConsultationStatus.NOSHOW, ConsultationStatus.ARRIVED])
+@pytest.mark.parametrize(
+    "status", [ConsultationStatus.FULFILLED, ConsultationStatus.NOSHOW, ConsultationStatus.ARRIVED]
+)
 def test_a_consultation_under_way_or_over_has_no_letter(client, session, clinic, status):
     booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
     booked.consultation.status = status

@@ -120,6 +120,7 @@ def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_lea
     page = text(client.get(joined.location))
     assert "You are on the waitlist" in page
     assert waitlist_link(entry, base_url="http://127.0.0.1:5000", keys=TEST_KEYS) in page
+    assert "We send no e-mail until a time becomes free" in page  # not "in every e-mail": none is sent now
 
 
 def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, session, clinic):

@@ -183,7 +183,7 @@ class WalkInQueueForm(RowForm):
     slug = StringField(
         "Address: /walk-in/…", validators=[Length(max=80, message="Keep it under 80 characters.")]
     )
-    description = TextAreaField("Short description callers read")
+    description = TextAreaField("Opening line of the join page (in place of the general one)")
     time_zone = TimeZoneField("Time zone of the opening hours")
     hours = TextAreaField("Opening hours", render_kw={"rows": 7})
     staff_ids = SelectMultipleField("Clinicians on duty", coerce=int, invalid_choice_message=NOT_LISTED)
