@@ -51,6 +51,21 @@ def test_a_patient_books_in_their_own_time_zone_and_the_invite_arrives(live_app,
     assert _new_york_time(booked.start) in mail_text(mail)
 
 
+def test_back_from_the_confirmation_returns_to_the_details_of_the_same_time(live_app, page):
+    """The review page answers a POST, and pages are never cached: Back from the confirmation showed
+    Chromium's "Confirm Form Resubmission" error page. It now returns to the details step of the time
+    booked, with nothing personal in its address."""
+    patient = new_patient("Mary Seacole")
+    booked = book(page, patient, service="Consultation")
+
+    page.go_back()
+
+    page.get_by_role("heading", name="Your details").wait_for()
+    assert page.url.startswith(f"{live_app.url}/book/details?")
+    assert "start=" in page.url and patient.email.split("@")[0] not in page.url
+    assert page.locator(f'input[name="start"][value="{booked.start}"]').count() == 1
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
 def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app, new_page, javascript):
     page = new_page(javascript=javascript)
