@@ -249,7 +249,7 @@ def _consultation_page(
         row=row,
         zone=tz,
         history=changes,
-        who=actor_names(db.session, changes),
+        who=actor_names(db.session, {line.actor for line in changes}),
         status_form=status_form or forms.StatusForm(formdata=None),
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
         companion_form=companion_form or forms.CompanionForm(formdata=None),

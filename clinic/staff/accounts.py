@@ -6,7 +6,7 @@ There is always an active admin: the last one can be neither demoted nor deactiv
 
 import functools
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import AuditEvent, Clinician, Department, SessionEnd, StaffRole, StaffUser
+from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import write_transaction
 from . import events
 from .errors import InvalidAccount, LastAdmin, NoSuchAccount
@@ -285,12 +285,13 @@ def _checked_details(
     return email, display_name
 
 
-def actor_names(session: Session, events: Iterable[AuditEvent]) -> dict[str, str]:
-    """How the staff pages name each actor of `events`: staff by their name, the rest in words."""
-    ids = {int(e.actor.removeprefix("staff:")) for e in events if e.actor.startswith("staff:")}
+def actor_names(session: Session, actors: Collection[str]) -> dict[str, str]:
+    """How the staff pages name each of `actors` (as audit events record them): staff by their name, the
+    rest in words."""
+    ids = {int(actor.removeprefix("staff:")) for actor in actors if actor.startswith("staff:")}
     staff = dict(
         session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all()
     )
     names = {"patient": "the patient", "system": "the system", "anonymous": "someone not signed in"}
     names |= {f"staff:{user_id}": name for user_id, name in staff.items()}
-    return {e.actor: names.get(e.actor, e.actor) for e in events}
+    return {actor: names.get(actor, actor) for actor in actors}
