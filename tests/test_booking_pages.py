@@ -6,11 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
 from clinic.extensions import db
 from clinic.models import AuditEvent, Consultation, utcnow
+from clinic.scheduling.patients import language_tag
 from clinic.scheduling.timezones import format_local
 
 from . import factories
@@ -118,6 +121,30 @@ def test_a_patient_books_step_by_step_and_sees_times_in_their_own_zone(client, s
     assert format_local(start, NEW_YORK) in page  # e.g. "Monday 7 December 2026, 05:30 (New York, GMT-5)"
     assert "Dr Amara Okafor" in page and "What happens next" in page
     assert f"/c/{booked.reference}#t=" in page
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "kept"),
+    [("en-US,en;q=0.8", "en-US"), ("en-GB", "en-GB"), (None, "en"), ("x" * 40, "en"), ("*", "en")],
+)
+def test_a_booking_keeps_the_patients_language_for_the_clock_of_their_mails(
+    client, session, clinic, accept_language, kept
+):
+    service, _ = clinic
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+
+    client.post("/book/confirm", data=booking_form(service, next_week_at(11)), headers=headers)
+
+    assert session.scalar(select(Consultation)).patient.language == kept
+
+
+@given(st.text(max_size=40) | st.from_regex(r"\A[a-z]{2}(-[A-Z]{2})?\n?\Z"))
+@example("en-US\n")  # a tag and a line break: `$` matches before it
+def test_whatever_the_browser_sends_the_language_kept_is_a_tag_that_fits_or_english(sent):
+    kept = language_tag(sent)
+
+    assert kept in (sent, "en") and len(kept) <= 16
+    assert re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", kept)
 
 
 def test_a_booking_records_the_privacy_notice_version_the_patient_agreed_to_and_when(

@@ -100,6 +100,22 @@ def test_start_time_is_shown_in_the_readers_zone_with_its_name(starts_at, zone, 
     assert format_start(starts_at, zone) == expected
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en-US", "4:30 pm"), ("en-us", "4:30 pm"), ("en-GB", "16:30"), ("en", "16:30"), ("nl-NL", "16:30")],
+)
+def test_the_time_is_on_the_readers_clock_by_the_language_their_booking_kept(language, expected):
+    """The pages showed a US patient "4:30 pm" and their mail "16:30", which they may misread."""
+    notice = make_notice(
+        starts_at=datetime(2026, 3, 3, 21, 30, tzinfo=UTC),
+        patient=Recipient("Sam Patient", "sam.patient@example.com", "America/New_York", language),
+    )
+
+    mail = render(MessageKind.CONFIRMATION, Audience.PATIENT, notice)
+
+    assert f"Tuesday 3 March 2026, {expected} (New York, GMT-5)" in mail.text
+
+
 def test_naive_start_time_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         format_start(datetime(2026, 3, 3, 9, 0), "Europe/London")

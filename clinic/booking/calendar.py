@@ -70,10 +70,16 @@ def _minute_value(minute: int) -> str:
     return f"{date.fromordinal(_EPOCH_ORDINAL + minute // 1440).isoformat()}T{_UTC_MINUTES[minute % 1440]}"
 
 
+def reader_language() -> str:
+    """This request's reader's first language, as their browser says it (en-US), or "" if it says none."""
+    return (request.accept_languages.best or "") if has_request_context() else ""
+
+
 def twelve_hour_reader() -> bool:
     """Whether this request's reader reads a 12-hour clock, by their browser's first language
-    (en-US: 2:30 pm; en-GB and most others: 14:30). The one place that choice is made."""
-    return has_request_context() and uses_12_hour_clock(request.accept_languages.best or "")
+    (en-US: 2:30 pm; en-GB and most others: 14:30). The one place that choice is made; their mails,
+    written later by the worker, read it from the language kept with their booking (reader_language)."""
+    return uses_12_hour_clock(reader_language())
 
 
 def local_time(instant: datetime, tz: ZoneInfo | str, until: datetime | None = None) -> str:

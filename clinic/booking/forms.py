@@ -42,9 +42,9 @@ from ..scheduling.patients import (
 )
 from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names_set
 from ..scheduling.zone_picker import ZoneOffer
-from .calendar import form_value
+from .calendar import form_value, reader_language
 
-_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _Checked = TypeVar("_Checked")
 _MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
@@ -129,7 +129,7 @@ class IdempotencyKeyField(StringField):
 
     def process_formdata(self, valuelist: list[str]) -> None:
         # A tampered key only weakens the sender's own double-submit guard: keep the fresh one.
-        if valuelist and _IDEMPOTENCY_KEY.match(valuelist[0]):
+        if valuelist and _IDEMPOTENCY_KEY.fullmatch(valuelist[0]):
             self.data = valuelist[0]
 
 
@@ -322,6 +322,7 @@ class PatientFields(FlaskForm):
                 email_required=self.email_required,
                 smtputf8=current_app.config["MAIL_SMTPUTF8"],
                 whose=self.whose,
+                language=reader_language(),
             ),
         )
 

@@ -16,7 +16,7 @@ from ..scheduling.timezones import InvalidTimeZone, zone
 from ..walkin.hours import parse_hours
 from .records import InvalidSetting, Page, apply_changes, paged
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def save_queue(
     name, slug = " ".join(settings.name.split()), settings.slug.strip().lower()
     if not name:
         raise InvalidSetting("Enter the queue's name.", field="name")
-    if not (_SLUG.match(slug) and len(slug) <= 80):
+    if not (_SLUG.fullmatch(slug) and len(slug) <= 80):
         raise InvalidSetting(
             "Use lower-case letters, digits and single hyphens, e.g. nurse-helpline.", field="slug"
         )

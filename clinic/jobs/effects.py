@@ -216,8 +216,8 @@ def _notice(
     join_url = consultation.meeting_join_url or ""
     deadline = change_deadline(consultation)
     guest, guest_url = None, ""
-    if companion is not None:  # they read times in the patient's zone, which the mail names
-        guest = Recipient(companion.name, companion.email, consultation.patient_time_zone)
+    if companion is not None:  # they read times in the patient's zone, which the mail names, and clock
+        guest = Recipient(companion.name, companion.email, consultation.patient_time_zone, patient.language)
         guest_url = companion_link(companion, base_url=base_url, keys=keys)
     return Notice(
         consultation_uuid=consultation.uuid,

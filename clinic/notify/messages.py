@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from ..plain_text import without_hidden
-from ..scheduling.timezones import zone_label
+from ..scheduling.timezones import clock_time, uses_12_hour_clock, zone_label
 from .ics import InviteDetails, Method, build_invite, invite_uid
 from .mail import build_message, recipient_address
 
@@ -248,7 +248,8 @@ def language(code: str) -> Language:
 
 
 def format_start(starts_at: datetime, time_zone: str, language_code: str = "en") -> str:
-    """A start time in the reader's zone, e.g. "Tuesday 3 March 2026, 09:00 (UK time, GMT+0)"."""
+    """A start time in the reader's zone and on their clock, e.g. "Tuesday 3 March 2026, 09:00 (UK time,
+    GMT+0)", or 9:00 am for a reader of en-US."""
     if starts_at.tzinfo is None:
         raise ValueError(f"start time must be timezone-aware, got {starts_at!r}")
     lang = language(language_code)
@@ -259,7 +260,7 @@ def format_start(starts_at: datetime, time_zone: str, language_code: str = "en")
         day=local.day,
         month=lang.months[local.month - 1],
         year=local.year,
-        time=f"{local:%H:%M}",
+        time=clock_time(local, uses_12_hour_clock(language_code)),
         zone=zone_label(tz, starts_at),
     )
 
@@ -306,7 +307,7 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
 
 def _values(notice: Notice, recipient: Recipient, lang: Language) -> dict[str, str]:
     def when(moment: datetime | None) -> str:
-        return format_start(moment, recipient.time_zone, lang.code) if moment else ""
+        return format_start(moment, recipient.time_zone, recipient.language) if moment else ""
 
     minutes = int((notice.ends_at - notice.starts_at).total_seconds() // 60)
     return {

@@ -15,13 +15,16 @@ MAX_NAME = 200
 MAX_REASON = 2000
 # Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
 _ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
-_PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,30}$")
+_PHONE = re.compile(r"\+?[0-9 ()\-.]{5,30}")
 # The shortest whole number anyone can dial from outside its own exchange: Niue's +683 and four digits.
 # A hospital extension (3 to 5 digits) reaches no one who is not in the building, and a walk-in caller
 # whose call drops is reached only through this number.
 MIN_PHONE_DIGITS = 7
+# A BCP 47 language tag as browsers send them, within Patient.language's 16 characters.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+_MAX_LANGUAGE = 16
 # Only YYYY-MM-DD: fromisoformat also takes 19451203 and 1945-W48-1, which nobody means.
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTHS = (
     "January",
     "February",
@@ -78,13 +81,15 @@ def check_patient_details(
     email_required: bool = True,
     smtputf8: bool = False,
     whose: str = "your",
+    language: object = "en",
 ) -> PatientDetails:
     """Normalised details, or InvalidDetails naming every field that is wrong.
 
     `birth_date` is a date, an ISO string (the API) or DateParts (the pages). Staff booking by
     phone may leave the e-mail out (`email_required=False`): it is then None; their messages
     speak of the patient (`whose="the patient's"`). `smtputf8` is the MAIL_SMTPUTF8 setting (see
-    `email_address`).
+    `email_address`). `language` is the reader's language tag (their browser's, e.g. en-US), which
+    words their mails' times on their clock; one that is not a tag is English's.
     """
     errors: dict[str, str] = {}
     clean_name = required_text(name, "name", MAX_NAME, errors, missing=f"Enter {whose} full name.")
@@ -102,7 +107,21 @@ def check_patient_details(
         errors["time_zone"] = "Choose a time zone from the list."
     if errors:
         raise InvalidDetails(errors)
-    return PatientDetails(clean_name, clean_email, clean_phone, clean_birth, time_zone)  # type: ignore[arg-type]
+    return PatientDetails(
+        clean_name,
+        clean_email,
+        clean_phone,
+        clean_birth,
+        time_zone,
+        language_tag(language),  # type: ignore[arg-type]
+    )
+
+
+def language_tag(value: object) -> str:
+    """`value` if it is a language tag that fits the column (en, en-US, zh-Hant-TW), else "en"."""
+    if isinstance(value, str) and len(value) <= _MAX_LANGUAGE and _LANGUAGE_TAG.fullmatch(value):
+        return value
+    return "en"
 
 
 def check_reason(reason: object) -> str:
@@ -136,7 +155,7 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str],
 def phone_number(value: object, errors: dict[str, str], *, missing: str, field: str = "phone") -> str:
     """A required phone number, whitespace tidied; a message in `errors[field]` if it is not one."""
     clean = required_text(value, field, 40, errors, missing=missing)
-    if clean and not _PHONE.match(clean):
+    if clean and not _PHONE.fullmatch(clean):
         errors[field] = "Enter a phone number using digits, spaces and an optional leading +."
     elif clean and sum(character.isdigit() for character in clean) < MIN_PHONE_DIGITS:
         errors[field] = (
@@ -192,7 +211,7 @@ def _typed_date(value: object) -> date | None:
         return _date_from_parts(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not (isinstance(value, str) and _ISO_DATE.match(value.strip())):
+    if not (isinstance(value, str) and _ISO_DATE.fullmatch(value.strip())):
         raise ValueError("Enter the date of birth as YYYY-MM-DD.")
     try:
         return date.fromisoformat(value.strip())
