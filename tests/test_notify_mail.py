@@ -4,8 +4,11 @@ import socket
 import time
 from contextlib import closing
 from datetime import UTC, datetime
+from email.utils import getaddresses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 import config
@@ -19,6 +22,7 @@ from clinic.notify.mail import (
     build_message,
     mail_backend,
     make_message_id,
+    recipient_address,
 )
 from tests.fakes.smtp import DISCONNECT, FakeSMTPServer, smtp_server, tls_certificate  # noqa: F401 (fixtures)
 
@@ -80,6 +84,39 @@ def test_message_is_alternative_text_html_and_calendar_with_the_invite_also_atta
     assert parts[2].get_payload(decode=True) == INVITE.data
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Date"].datetime == NOW
+
+
+LONG_NAME_WITH_ADDRESSES = (
+    "Jane Doe of the Example Street practice and the Riverside Group, list@third-party.example, Jane"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        LONG_NAME_WITH_ADDRESSES,  # folded, Python's email wrote it unquoted: three recipients
+        'Comp Bcc: c@evil.example "><img src=x> and a name long enough to be folded over two lines',
+        "Dr. Ana Lee-O'Brien, MD",
+        "Zoë Ünal, née Schäfer; of the Straße 12 practice, which is a long enough name to fold",
+    ],
+)
+def test_the_to_header_names_the_one_recipient_whatever_their_name(name):
+    """A patient's or companion's name is theirs to type: written out, the To header must still hold
+    their address alone, however mail programs parse it (reply-all, relays reading the headers)."""
+    message = make_message(to=recipient_address(name, PATIENT))
+
+    to = parse(message.as_bytes())["To"]
+
+    assert [address for _, address in getaddresses([str(to)])] == [PATIENT]
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=150))
+def test_no_name_adds_a_recipient(name):
+    message = make_message(to=recipient_address(name, PATIENT))
+
+    to = parse(message.as_bytes())["To"]
+
+    assert [address for _, address in getaddresses([str(to)])] == [PATIENT]
 
 
 def test_message_without_invite_has_no_calendar_part():

@@ -135,11 +135,19 @@ def needs_smtputf8(address: str) -> bool:
     return not address.isascii()
 
 
+# The characters that make a display name a quoted string (RFC 5322's specials). Python's email folds a
+# long quoted name without its quotes, so commas and @ in a patient's name wrote extra addresses into the
+# To header; as spaces, the name needs no quotes, and the mail's text still greets them by their name.
+_QUOTED_SPECIALS = str.maketrans(dict.fromkeys('()<>@,:;."[]\\', " "))
+
+
 def recipient_address(name: str, email: str) -> Address:
-    """The To header's value; built from its parts because Address(addr_spec=...) refuses a local part
-    that is not ASCII, which RFC 6531 allows."""
+    """The To header's value: the name as a display name that needs no quotes, and the address; built
+    from its parts because Address(addr_spec=...) refuses a local part that is not ASCII (RFC 6531)."""
     username, _, domain = email.rpartition("@")
-    return Address(display_name=name, username=username, domain=domain)
+    return Address(
+        display_name=" ".join(name.translate(_QUOTED_SPECIALS).split()), username=username, domain=domain
+    )
 
 
 def build_message(
