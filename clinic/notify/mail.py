@@ -136,8 +136,9 @@ def needs_smtputf8(address: str) -> bool:
 
 
 # The characters that make a display name a quoted string (RFC 5322's specials). Python's email folds a
-# long quoted name without its quotes, so commas and @ in a patient's name wrote extra addresses into the
-# To header; as spaces, the name needs no quotes, and the mail's text still greets them by their name.
+# long quoted name without its quotes (CPython gh-80222, fixed only in later patch releases), so commas and
+# @ in a patient's name wrote extra addresses into the To header; as spaces, the name needs no quotes, and
+# the mail's text still greets them by their name.
 _QUOTED_SPECIALS = str.maketrans(dict.fromkeys('()<>@,:;."[]\\', " "))
 
 
