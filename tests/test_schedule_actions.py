@@ -188,6 +188,27 @@ def test_the_consultation_page_names_the_patients_zone_as_people_know_it(client,
     assert "America/New_York" not in page  # the zone's raw name, before
 
 
+def test_the_move_page_speaks_to_staff_of_times_that_cannot_be_changed_and_of_none_free(
+    client, session, clinic
+):
+    """It told staff "you would need to call" and "Please call … and we will find you a time": the
+    patient's words, from the shared picker."""
+    locked = factories.service(session, clinic["cardiology"], cancel_cutoff_minutes=60 * 24 * 90)
+    factories.clinician(session, [locked], weekdays=range(7))
+    session.commit()
+    unchangeable = factories.booking(session, locked, tomorrow_at(9), now=utcnow())
+    idle = factories.clinician(session, [clinic["heart"]], weekdays=[])  # no hours: no free time
+    stuck = factories.consultation(session, clinic["heart"], idle, tomorrow_at(9))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    marked = text(client.get(f"/schedule/consultations/{unchangeable.consultation.id}/move"))
+    empty = text(client.get(f"/schedule/consultations/{stuck.id}/move"))
+
+    assert "the patient will not be able to change or cancel it online" in marked
+    assert "There are no free times in the next" in empty
+    assert "you would need to call" not in marked and "Please call" not in empty
+
+
 def booking_form(service, start, **fields) -> dict:
     return {
         "service": service.id,
