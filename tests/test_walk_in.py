@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic.audit import Actor
 from clinic.jobs.worker import Worker
@@ -39,13 +39,15 @@ from clinic.walkin.queue import (
 from clinic.walkin.rounds import walk_in_round
 from clinic.walkin.take import take_next
 
-from . import factories
+from . import factories, racing
 from .conftest import TEST_KEYS
 from .fakes.outbox import Clock, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .racing import racing_engine
 
 ANSWER_WITHIN = timedelta(minutes=3)
+RACERS = 3
 PER_CALLER = timedelta(minutes=10)
 
 
@@ -80,6 +82,53 @@ def test_callers_join_at_the_back_and_see_their_place_and_wait(session, helpline
     assert actions(session) == ["walk_in.joined"] * 3
     # Ten minutes a caller, shared by the two clinicians on duty, rounded up.
     assert [p.wait for p in places] == [timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=15)]
+
+
+def test_one_join_form_posted_by_racing_requests_makes_one_place(app, session, helpline, now, database_url):
+    """A double click sends the join form twice at once. Each post runs in a thread and connection of its
+    own, pausing after it looked for the form's place, so on PostgreSQL both look before either writes:
+    one place is made, and every post is given it."""
+    engine = racing_engine(database_url, RACERS, lambda sql: "join_key" in sql)
+
+    def post(db_session) -> tuple[int, bool]:
+        with app.app_context():
+            outcome = joined_with_key(db_session, helpline, now)
+            return outcome.entry.id, outcome.already  # read before the race's session closes
+
+    try:
+        outcomes = racing.race(engine, [post] * RACERS)
+    finally:
+        engine.dispose()
+
+    assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
+    assert len({entry_id for entry_id, _ in outcomes}) == 1
+    assert sorted(already for _, already in outcomes) == [False] + [True] * (RACERS - 1)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+
+
+def test_a_join_form_sent_again_after_its_place_was_left_joins_anew(session, helpline, now):
+    first = joined_with_key(session, helpline, now)
+    leave(session, first.entry.id, now=now, actor=Actor())
+
+    again = joined_with_key(session, helpline, now)
+
+    assert again.entry.id != first.entry.id and not again.already
+
+
+def joined_with_key(db_session, queue, now) -> Joined:
+    """One post of the same join form: the same caller, consent and form key each time."""
+    details = factories.caller_details(1)
+    return join(
+        db_session,
+        queue.id,
+        details,
+        Consent("2026-12-01"),
+        now=now,
+        keys=TEST_KEYS,
+        actor=Actor(),
+        join_key="k" * 32,
+    )
 
 
 def test_the_wait_follows_the_last_hours_pace_once_there_are_a_few_takes():

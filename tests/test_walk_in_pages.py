@@ -138,6 +138,26 @@ def test_the_join_page_shows_a_browser_the_place_it_holds_instead_of_a_fresh_for
     assert "You already have a place in this queue" in client.get(path).get_data(as_text=True)
 
 
+def test_a_join_sent_twice_before_its_answer_arrives_makes_one_place(app, client, session, helpline):
+    """A double click on "Join the queue": the second post leaves before the first's answer has put the
+    place in the browser's cookie, so the cookie cannot tell them apart. The form's own key does: the
+    second gets the first's place, and no second entry is made for the team to call."""
+    page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    key = re.search(r'name="join_key"[^>]* value="([^"]+)"', page)[1]
+    form = {**CALLER, "join_key": key}
+    before_its_answer = factories.browser(app)  # the same post, without what the first answer set
+
+    first = client.post("/walk-in/nurse-line", data=form)
+    second = before_its_answer.post("/walk-in/nurse-line", data=form)
+
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+    assert "You already have a place in this queue" in before_its_answer.get(
+        second.headers["Location"]
+    ).get_data(as_text=True)
+
+
 def test_a_place_that_was_left_does_not_stop_its_browser_joining_again(client, session, helpline):
     first = joined(client)
     client.post(f"{first}/leave")

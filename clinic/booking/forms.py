@@ -120,7 +120,8 @@ class InstantField(Field):
 
 
 class IdempotencyKeyField(StringField):
-    """A key made afresh for each review page, so a double-submitted confirmation books once."""
+    """A key made afresh for each form drawn, so the form sent twice (a double click, a resend) acts once:
+    the booking's confirmation, the walk-in queue's join."""
 
     widget = HiddenInput()
 

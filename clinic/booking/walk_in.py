@@ -60,6 +60,7 @@ def join_walk_in(slug: str) -> ResponseReturnValue:
             keys=link_keys(),
             actor=patient_actor(),
             held=WALK_IN.held(),
+            join_key=form.join_key.data,
         )
     except QueueNotOpen as closed:
         return _join_page(queue, form, closed=str(closed)), status_for(closed)

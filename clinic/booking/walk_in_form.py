@@ -10,6 +10,7 @@ from ..models import ConsentMethod
 from ..scheduling.booking import Consent
 from ..scheduling.patients import MAX_NAME, InvalidDetails
 from ..walkin.callers import CallerDetails, check_caller_details
+from .forms import IdempotencyKeyField
 
 
 class JoinQueueForm(FlaskForm):
@@ -19,6 +20,7 @@ class JoinQueueForm(FlaskForm):
     )
     needs_interpreter = BooleanField("I need an interpreter")
     consent = BooleanField("I agree that the hospital may use these details to call me back on video")
+    join_key = IdempotencyKeyField()
 
     def checked(self) -> tuple[CallerDetails, Consent] | None:
         """The details and consent; None, with each message beside its field, if anything is wrong."""

@@ -93,6 +93,8 @@ class WalkInEntry(Base):
     reference: Mapped[str] = mapped_column(String(12), unique=True)
     # The secret the link's token is derived from (scheduling/tokens.py); never sent anywhere.
     link_seed: Mapped[str] = mapped_column(String(64))
+    # The join form's own key: the same form sent twice (a double click) joins once (walkin.queue.join).
+    join_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")

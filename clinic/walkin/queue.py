@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -106,15 +107,43 @@ def join(
     keys: LinkKeys,
     actor: Actor,
     held: Mapping[str, str] | None = None,
+    join_key: str | None = None,
 ) -> Joined:
     """Put the caller at the back of the queue; QueueNotOpen if it does not take callers now. A caller
-    whose browser `held` a place still waiting in it gets that place back instead: one person, one place."""
+    whose browser `held` a place still waiting in it gets that place back instead: one person, one place.
+    So does the join form sent again with its `join_key` (a double click, whose second post leaves before
+    the first's answer tells the browser of its place), even while the first is still being written."""
+    try:
+        return _join(session, queue_id, details, consent, now, keys, actor, held, join_key)
+    except IntegrityError:
+        # The form's other post wrote its place first (join_key is unique): that place is this one's.
+        made = _made_with(session, join_key) if join_key is not None else None
+        if made is None or made.queue_id != queue_id:
+            raise
+        return Joined(made, walk_in_token(keys, made), already=True)
+
+
+def _join(
+    session: Session,
+    queue_id: int,
+    details: CallerDetails,
+    consent: Consent,
+    now: datetime,
+    keys: LinkKeys,
+    actor: Actor,
+    held: Mapping[str, str] | None,
+    join_key: str | None,
+) -> Joined:
     with write_transaction(session):
         queue = session.get(WalkInQueue, queue_id, populate_existing=True)
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
         if kept := held_place(session, queue_id, held, keys=keys, now=now):
             return kept
+        if join_key is not None and (made := _made_with(session, join_key)) is not None:
+            if made.queue_id == queue_id and made.status is EntryStatus.WAITING:
+                return Joined(made, walk_in_token(keys, made), already=True)
+            join_key = None  # the form's place was left or ended since: a new one, as without a key
         check_open(queue, now)
         last = session.scalar(select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id))
         entry = WalkInEntry(
@@ -132,6 +161,7 @@ def join(
             position=(last or 0) + 1,
             requeued=False,
             joined_at=now,
+            join_key=join_key,
         )
         session.add(entry)
         session.flush()
@@ -140,6 +170,11 @@ def join(
         )
         commit_as_written(session)
     return Joined(entry, walk_in_token(keys, entry))
+
+
+def _made_with(session: Session, join_key: str) -> WalkInEntry | None:
+    """The place the join form with `join_key` made, if it made one."""
+    return session.scalar(select(WalkInEntry).where(WalkInEntry.join_key == join_key))
 
 
 def held_place(
