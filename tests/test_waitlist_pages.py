@@ -123,6 +123,20 @@ def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_lea
     assert "We send no e-mail until a time becomes free" in page  # not "in every e-mail": none is sent now
 
 
+def test_the_date_pickers_offer_only_the_days_the_waitlist_takes(client, clinic):
+    """From today in the patient's zone to the service's last bookable day: the picker greyed out none of
+    the days it would then refuse."""
+    service, _ = clinic
+    today = utcnow().astimezone(NEW_YORK).date()
+    last = today + timedelta(days=service.horizon_days)
+
+    page = text(client.get(f"/book/waitlist?service={service.id}&clinician=any&time_zone=America/New_York"))
+
+    for day in ("first_day", "last_day"):
+        picker = re.search(f'<input[^>]* id="{day}"[^>]*>', page)[0]
+        assert f'min="{today.isoformat()}"' in picker and f'max="{last.isoformat()}"' in picker
+
+
 def test_each_mistake_is_explained_beside_its_field_and_nobody_joins(client, session, clinic):
     service, _ = clinic
     yesterday = (utcnow().astimezone(NEW_YORK) - timedelta(days=1)).date().isoformat()  # in the form's zone

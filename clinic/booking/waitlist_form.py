@@ -43,6 +43,11 @@ class WaitlistForm(PatientFields):
     first_day = DayField("From", validators=[InputRequired("Enter the first day that would suit you.")])
     last_day = DayField("Until", validators=[InputRequired("Enter the last day that would suit you.")])
 
+    def offer_days(self, first: date, last: date) -> None:
+        """Let the date pickers offer only the days from `first` to `last`: the others are refused."""
+        for day in (self.first_day, self.last_day):
+            day.render_kw = {**(day.render_kw or {}), "min": first.isoformat(), "max": last.isoformat()}
+
     def checked_request(self, today: date) -> WaitlistRequest | None:
         """The request to join; None, with the errors beside their fields, if anything is wrong (the
         days are checked against the service when joining: see join_waitlist)."""

@@ -14,7 +14,7 @@ from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
 from ..scheduling.offers import take_offer
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone_label
-from ..scheduling.waitlist import join_waitlist, leave_waitlist
+from ..scheduling.waitlist import join_waitlist, leave_waitlist, waitlist_days
 from .access import link_keys, offered, patient_actor, waitlisted
 from .arrival import arriving, entered
 from .calendar import local_day
@@ -139,6 +139,7 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
     if form.clinician.data is not None and form.clinician.data not in {c.id for c in clinicians}:
         show_beside(form.clinician, "Choose a clinician from the list.")
     tz = form.time_zone.chosen(form, _default_zone())
+    form.offer_days(*waitlist_days(utcnow().astimezone(tz).date(), service.horizon_days))
     page = render_template(
         "booking/waitlist.html",
         form=form,

@@ -145,9 +145,14 @@ def record_entry_event(
     )
 
 
+def waitlist_days(today: date, horizon_days: int) -> tuple[date, date]:
+    """The first and last days a place on the waitlist may cover: today to the service's last bookable day."""
+    return today, today + timedelta(days=horizon_days)
+
+
 def _check_days(first_day: date, last_day: date, today: date, horizon_days: int) -> None:
     errors = {}
-    last_bookable = today + timedelta(days=horizon_days)
+    today, last_bookable = waitlist_days(today, horizon_days)
     if first_day < today:
         errors["first_day"] = "The first day must be today or later."
     elif first_day > last_bookable:
