@@ -94,16 +94,7 @@ def test_a_departments_day_shows_each_row_with_its_clinician_walk_ins_and_compan
     visit(session, clinic, "okafor", today_at(9), typed, patient={"birth_date": date(1980, 5, 1)})
     visit(session, clinic, "raman", today_at(10), "Walk In", patient={"birth_date": None})
     joined = visit(session, clinic, "raman", today_at(11), "With Interpreter")
-    session.add(
-        Companion(
-            uuid="companion-1",
-            consultation=joined,
-            name="Ana Silva",
-            email="ana@example.net",
-            role=CompanionRole.INTERPRETER,
-            link_seed="0" * 64,
-        )
-    )
+    with_interpreter(session, joined, "companion-1")
     session.commit()
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 
@@ -119,20 +110,25 @@ def test_a_departments_day_shows_each_row_with_its_clinician_walk_ins_and_compan
     assert '<th scope="col">Clinician</th>' in page
 
 
-def test_a_cancelled_consultation_shows_no_one_joining_it(client, session, clinic):
-    cancelled = visit(
-        session, clinic, "okafor", today_at(11), "Cancelled Patient", status=ConsultationStatus.CANCELLED
-    )
+def with_interpreter(session, consultation, uuid: str) -> None:
+    """Ana Silva, an interpreter, invited to `consultation` (written straight to the database)."""
     session.add(
         Companion(
-            uuid="companion-2",
-            consultation=cancelled,
+            uuid=uuid,
+            consultation=consultation,
             name="Ana Silva",
             email="ana@example.net",
             role=CompanionRole.INTERPRETER,
             link_seed="0" * 64,
         )
     )
+
+
+def test_a_cancelled_consultation_shows_no_one_joining_it(client, session, clinic):
+    cancelled = visit(
+        session, clinic, "okafor", today_at(11), "Cancelled Patient", status=ConsultationStatus.CANCELLED
+    )
+    with_interpreter(session, cancelled, "companion-2")
     session.commit()
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 

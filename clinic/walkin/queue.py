@@ -114,61 +114,49 @@ def join(
     So does the join form sent again with its `join_key` (a double click, whose second post leaves before
     the first's answer tells the browser of its place), even while the first is still being written."""
     try:
-        return _join(session, queue_id, details, consent, now, keys, actor, held, join_key)
+        with write_transaction(session):
+            queue = session.get(WalkInQueue, queue_id, populate_existing=True)
+            if queue is None:
+                raise NotFound("There is no such walk-in queue.")
+            if kept := held_place(session, queue_id, held, keys=keys, now=now):
+                return kept
+            if join_key is not None and (made := _made_with(session, join_key)) is not None:
+                if made.queue_id == queue_id and made.status is EntryStatus.WAITING:
+                    return Joined(made, walk_in_token(keys, made), already=True)
+                join_key = None  # the form's place was left or ended since: a new one, as without a key
+            check_open(queue, now)
+            last = session.scalar(
+                select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id)
+            )
+            entry = WalkInEntry(
+                queue_id=queue_id,
+                reference=unused_reference(session, WalkInEntry.reference),
+                link_seed=new_link_seed(),
+                name=details.name,
+                email=details.email,
+                phone=details.phone,
+                needs_interpreter=details.needs_interpreter,
+                consent_notice_version=consent.notice_version,
+                consent_method=consent.method,
+                consent_given_at=now,
+                status=EntryStatus.WAITING,
+                position=(last or 0) + 1,
+                requeued=False,
+                joined_at=now,
+                join_key=join_key,
+            )
+            session.add(entry)
+            session.flush()
+            record_entry_event(
+                session, entry, "walk_in.joined", now, actor, privacy_notice=consent.notice_version
+            )
+            commit_as_written(session)
     except IntegrityError:
         # The form's other post wrote its place first (join_key is unique): that place is this one's.
         made = _made_with(session, join_key) if join_key is not None else None
         if made is None or made.queue_id != queue_id:
             raise
         return Joined(made, walk_in_token(keys, made), already=True)
-
-
-def _join(
-    session: Session,
-    queue_id: int,
-    details: CallerDetails,
-    consent: Consent,
-    now: datetime,
-    keys: LinkKeys,
-    actor: Actor,
-    held: Mapping[str, str] | None,
-    join_key: str | None,
-) -> Joined:
-    with write_transaction(session):
-        queue = session.get(WalkInQueue, queue_id, populate_existing=True)
-        if queue is None:
-            raise NotFound("There is no such walk-in queue.")
-        if kept := held_place(session, queue_id, held, keys=keys, now=now):
-            return kept
-        if join_key is not None and (made := _made_with(session, join_key)) is not None:
-            if made.queue_id == queue_id and made.status is EntryStatus.WAITING:
-                return Joined(made, walk_in_token(keys, made), already=True)
-            join_key = None  # the form's place was left or ended since: a new one, as without a key
-        check_open(queue, now)
-        last = session.scalar(select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id))
-        entry = WalkInEntry(
-            queue_id=queue_id,
-            reference=unused_reference(session, WalkInEntry.reference),
-            link_seed=new_link_seed(),
-            name=details.name,
-            email=details.email,
-            phone=details.phone,
-            needs_interpreter=details.needs_interpreter,
-            consent_notice_version=consent.notice_version,
-            consent_method=consent.method,
-            consent_given_at=now,
-            status=EntryStatus.WAITING,
-            position=(last or 0) + 1,
-            requeued=False,
-            joined_at=now,
-            join_key=join_key,
-        )
-        session.add(entry)
-        session.flush()
-        record_entry_event(
-            session, entry, "walk_in.joined", now, actor, privacy_notice=consent.notice_version
-        )
-        commit_as_written(session)
     return Joined(entry, walk_in_token(keys, entry))
 
 
