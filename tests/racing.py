@@ -87,7 +87,9 @@ def _pausing_driver(url: str, slow_read: Callable[[str], bool], pause: Callable[
 
 
 def race(engine, attempts: list[Callable[[Session], object]]) -> list[object]:
-    """Run every attempt at once, one thread and session each; return each one's result or exception."""
+    """Run every attempt at once, one thread and session each; return each one's result or exception.
+    Attempts take ids, not the test's ORM objects: reading an expired one would load it through the
+    test's session from every thread at once, which SQLAlchemy refuses."""
     barrier = threading.Barrier(len(attempts))
     outcomes: list[object] = [None] * len(attempts)
 

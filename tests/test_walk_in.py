@@ -89,10 +89,11 @@ def test_one_join_form_posted_by_racing_requests_makes_one_place(app, session, h
     own, pausing after it looked for the form's place, so on PostgreSQL both look before either writes:
     one place is made, and every post is given it."""
     engine = racing_engine(database_url, RACERS, lambda sql: "join_key" in sql)
+    queue_id = helpline.id  # read here: the fixture's session is the test's, not to be shared by threads
 
     def post(db_session) -> tuple[int, bool]:
         with app.app_context():
-            outcome = joined_with_key(db_session, helpline, now)
+            outcome = joined_with_key(db_session, queue_id, now)
             return outcome.entry.id, outcome.already  # read before the race's session closes
 
     try:
@@ -108,20 +109,20 @@ def test_one_join_form_posted_by_racing_requests_makes_one_place(app, session, h
 
 
 def test_a_join_form_sent_again_after_its_place_was_left_joins_anew(session, helpline, now):
-    first = joined_with_key(session, helpline, now)
+    first = joined_with_key(session, helpline.id, now)
     leave(session, first.entry.id, now=now, actor=Actor())
 
-    again = joined_with_key(session, helpline, now)
+    again = joined_with_key(session, helpline.id, now)
 
     assert again.entry.id != first.entry.id and not again.already
 
 
-def joined_with_key(db_session, queue, now) -> Joined:
+def joined_with_key(db_session, queue_id: int, now) -> Joined:
     """One post of the same join form: the same caller, consent and form key each time."""
     details = factories.caller_details(1)
     return join(
         db_session,
-        queue.id,
+        queue_id,
         details,
         Consent("2026-12-01"),
         now=now,
