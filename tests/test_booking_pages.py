@@ -70,6 +70,12 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def test_the_hospitals_address_alone_opens_the_booking_pages(client):
+    response = client.get("/")
+
+    assert response.status_code == 302 and response.location == "/book"
+
+
 def test_a_patient_books_step_by_step_and_sees_times_in_their_own_zone(client, session, clinic):
     service, clinician = clinic
     start = next_week_at(10, 30)

@@ -32,6 +32,12 @@ bp.add_app_template_global(radio)
 bp.add_app_template_global(time_radios)
 
 
+@bp.get("/")
+def front_door() -> ResponseReturnValue:
+    """The hospital's address alone: patients come to book, so it opens the booking pages."""
+    return redirect(url_for(".choose_service"))
+
+
 @bp.get("/book")
 def choose_service() -> ResponseReturnValue:
     return _step(forms.ChoiceForm(request.args), "service")
