@@ -138,6 +138,30 @@ def test_the_join_page_shows_a_browser_the_place_it_holds_instead_of_a_fresh_for
     assert "You already have a place in this queue" in client.get(path).get_data(as_text=True)
 
 
+def test_a_carer_holding_a_place_joins_for_someone_else_who_gets_a_place_of_their_own(
+    client, session, helpline
+):
+    """One tablet at a care home, several residents: the browser's own place must not stand in for theirs."""
+    own = joined(client)
+    offer = client.get(own).get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Join the queue for someone else', offer)[1].replace("&amp;", "&")
+
+    form = client.get(link)
+    theirs = joined(client, {**CALLER, "name": "Violet Crawley", "someone_else": "y"})
+
+    page = form.get_data(as_text=True)
+    assert (
+        form.status_code == 200 and "Their name" in page and "the place you already have stays yours" in page
+    )
+    assert 'name="someone_else"' in page
+    assert theirs != own
+    session.commit()
+    waiting = session.scalars(select(WalkInEntry.name).where(WalkInEntry.status == EntryStatus.WAITING))
+    assert sorted(waiting) == ["Edith Crawley", "Violet Crawley"]
+    assert "You are number <span data-place>2</span>" in client.get(theirs).get_data(as_text=True)
+    assert "You are number <span data-place>1</span>" in client.get(own).get_data(as_text=True)
+
+
 def test_a_join_sent_twice_before_its_answer_arrives_makes_one_place(app, client, session, helpline):
     """A double click on "Join the queue": the second post leaves before the first's answer has put the
     place in the browser's cookie, so the cookie cannot tell them apart. The form's own key does: the

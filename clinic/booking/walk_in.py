@@ -5,7 +5,7 @@ refreshing itself without JavaScript), lets them leave, and turns into a join bu
 
 from datetime import timedelta
 
-from flask import current_app, flash, jsonify, redirect, render_template, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
@@ -39,11 +39,13 @@ WHAT = "place in the queue"
 
 @bp.get("/walk-in/<slug>")
 def walk_in_queue(slug: str) -> ResponseReturnValue:
-    """The join form; or, to a browser that already holds a place waiting in the queue, that place."""
-    queue = queue_by_slug(db.session, slug)
-    if kept := held_place(db.session, queue.id, WALK_IN.held(), keys=link_keys(), now=utcnow()):
+    """The join form; or, to a browser that already holds a place waiting in the queue, that place,
+    unless it asks to join for someone else (a carer with one tablet for several people)."""
+    queue, form = queue_by_slug(db.session, slug), JoinQueueForm(request.args)
+    held = _held_unless_for_someone_else(form)
+    if kept := held_place(db.session, queue.id, held, keys=link_keys(), now=utcnow()):
         return _to_place(kept)
-    return _join_page(queue, JoinQueueForm(formdata=None))
+    return _join_page(queue, JoinQueueForm(formdata=None, someone_else=form.someone_else.data))
 
 
 @bp.post("/walk-in/<slug>")
@@ -59,12 +61,18 @@ def join_walk_in(slug: str) -> ResponseReturnValue:
             now=utcnow(),
             keys=link_keys(),
             actor=patient_actor(),
-            held=WALK_IN.held(),
+            held=_held_unless_for_someone_else(form),
             join_key=form.join_key.data,
         )
     except QueueNotOpen as closed:
         return _join_page(queue, form, closed=str(closed)), status_for(closed)
     return _to_place(joined)
+
+
+def _held_unless_for_someone_else(form: JoinQueueForm) -> dict[str, str] | None:
+    """The places this browser holds, which it is taken back to instead of joining again; none when
+    it joins for someone else, whose place is their own (the form's key still stops a double click)."""
+    return None if form.someone_else.data else WALK_IN.held()
 
 
 def _to_place(joined: Joined) -> ResponseReturnValue:

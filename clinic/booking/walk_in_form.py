@@ -4,6 +4,7 @@ There is deliberately no field for the reason of the call."""
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
+from wtforms.widgets import HiddenInput
 
 from ..form_errors import show_beside_fields
 from ..models import ConsentMethod
@@ -11,6 +12,14 @@ from ..scheduling.booking import Consent
 from ..scheduling.patients import MAX_NAME, InvalidDetails
 from ..walkin.callers import CallerDetails, check_caller_details
 from .forms import IdempotencyKeyField
+
+# The labels of a form sent for another person (a carer's), who is "they" where the caller is "you".
+FOR_SOMEONE_ELSE = {
+    "name": "Their name",
+    "contact": "Their e-mail address or phone number, or yours",
+    "needs_interpreter": "They need an interpreter",
+    "consent": "They agree that the hospital may use these details to call them back on video",
+}
 
 
 class JoinQueueForm(FlaskForm):
@@ -21,6 +30,14 @@ class JoinQueueForm(FlaskForm):
     needs_interpreter = BooleanField("I need an interpreter")
     consent = BooleanField("I agree that the hospital may use these details to call me back on video")
     join_key = IdempotencyKeyField()
+    # Joining for another person from a browser that holds a place.
+    someone_else = BooleanField(widget=HiddenInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.someone_else.data:
+            for name, label in FOR_SOMEONE_ELSE.items():
+                self[name].label.text = label
 
     def checked(self) -> tuple[CallerDetails, Consent] | None:
         """The details and consent; None, with each message beside its field, if anything is wrong."""

@@ -156,6 +156,11 @@ def _go(address: str) -> Callable[[Page], object]:
     return lambda page: page.goto(address)
 
 
+def _go_back_to(act: Callable[[Page], object]) -> Callable[[Page], object]:
+    """Back to the page before, then `act` on it."""
+    return lambda page: (page.go_back(), act(page))
+
+
 def _shows(act: Callable[[Page], object], heading: str) -> Callable[[Page], object]:
     """`act`, then wait for the page to show `heading`: a link's page once its script has sent the token
     after "#", or the page a form's answer leads to."""
@@ -308,13 +313,20 @@ def _ask_to_leave_the_waitlist(page: Page, link: str) -> None:
 
 
 def test_the_walk_in_callers_pages_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
-    """A caller's place in the queue, the question before leaving it, and the page once left: the caller
-    leaves, so the queue is as empty afterwards as before (test_walk_in.py counts on being first)."""
+    """A caller's place in the queue, the form to join for someone else, the question before leaving it,
+    and the page once left: the caller leaves, so the queue is as empty afterwards as before
+    (test_walk_in.py counts on being first)."""
     tour = Tour(new_page(), {})
 
     caller = (WALK_IN_SLUG, "Rose Example", "rose.walk-in@example.org")
     tour.step("walk-in: your place in the queue", lambda page: join_walk_in_queue(page, *caller))
-    tour.step("walk-in: leave the queue?", _shows(_follow("Leave the queue"), "Leave the queue?"))
+    tour.step(
+        "walk-in: join for someone else",
+        _shows(_follow("Join the queue for someone else"), "Joining for someone else"),
+    )
+    tour.step(
+        "walk-in: leave the queue?", _shows(_go_back_to(_follow("Leave the queue")), "Leave the queue?")
+    )
     tour.step("walk-in: left the queue", _press("Yes, leave the queue"))
 
     assert tour.page.get_by_role("link", name="Join the queue again").is_visible()
