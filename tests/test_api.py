@@ -202,6 +202,45 @@ def test_a_booking_stores_and_audits_the_privacy_notice_version_agreed_to(client
     assert event.details["privacy_notice"] == Config.PRIVACY_NOTICE_VERSION
 
 
+@pytest.mark.parametrize(
+    ("language", "accept_language", "kept"),
+    [
+        ("en-US", None, "en-US"),
+        (None, "en-US,en;q=0.8", "en-US"),
+        ("en-GB", "en-US", "en-GB"),
+        (None, None, "en"),
+    ],
+)
+def test_a_booking_keeps_the_patients_language_given_or_else_the_requests_for_the_clock_of_their_mails(
+    client, session, clinic, language, accept_language, kept
+):
+    body = booking_body(clinic.service.id, wall(clinic.day, 10))
+    if language:
+        body["patient"]["language"] = language
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+
+    response = client.post("/api/v1/bookings", json=body, headers=headers)
+
+    assert response.status_code == 201, response.get_json()
+    assert session.scalar(select(Consultation)).patient.language == kept
+
+
+@pytest.mark.parametrize("language", ["english", "en_US", "", 12, "en-US\n", "x" * 17])
+def test_a_language_that_is_no_tag_is_refused_beside_it_with_the_other_faults(
+    client, session, clinic, language
+):
+    body = booking_body(clinic.service.id, wall(clinic.day, 10))
+    body["patient"] = {**body["patient"], "language": language, "phone": "12"}
+
+    response = client.post("/api/v1/bookings", json=body)
+
+    errors = response.get_json()["errors"]
+    assert response.status_code == 422
+    assert errors["patient.language"] == "Give a language tag such as en-US, en-GB or fr."
+    assert "patient.phone" in errors
+    assert consultations(session) == 0
+
+
 @pytest.mark.parametrize("consent", [True, {}, {"privacy_notice_version": "2020-01-01"}])
 def test_a_booking_without_agreement_to_the_current_notice_is_refused(client, session, clinic, consent):
     body = booking_body(clinic.service.id, wall(clinic.day, 10), consent=consent)

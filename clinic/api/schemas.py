@@ -17,7 +17,13 @@ from werkzeug.exceptions import BadRequest
 
 from ..scheduling.booking import BookingRequest, Consent
 from ..scheduling.companions import CompanionDetails, check_companion_details
-from ..scheduling.patients import InvalidDetails, PatientDetails, check_patient_details, check_reason
+from ..scheduling.patients import (
+    InvalidDetails,
+    PatientDetails,
+    check_patient_details,
+    check_reason,
+    is_language_tag,
+)
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
 from ..unstorable import MESSAGE, unstorable_fields
 
@@ -30,6 +36,7 @@ _DIGITS = re.compile(r"[0-9]{1,10}")
 # clinic/api/openapi.json gives the same pattern.
 _IDEMPOTENCY_KEY = re.compile(r'([!#-~]{1,255})|"([!#-~]{1,255})"')
 _BEARER = re.compile(r"Bearer +(\S{1,256})", re.IGNORECASE)
+LANGUAGE_TAG_WANTED = "Give a language tag such as en-US, en-GB or fr."
 
 
 class InvalidInput(InvalidDetails):
@@ -219,9 +226,11 @@ def booking_request(
     today: date,
     notice_version: str,
     smtputf8: bool = False,
+    language: str = "",
 ) -> BookingRequest:
     """A BookingRequest from the body of POST /bookings; `notice_version` is the privacy notice's
-    (PRIVACY_NOTICE_VERSION), `smtputf8` the MAIL_SMTPUTF8 setting."""
+    (PRIVACY_NOTICE_VERSION), `smtputf8` the MAIL_SMTPUTF8 setting, `language` the request's
+    Accept-Language, for a patient whose own `language` the body does not give."""
     fields = Fields(body)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
@@ -233,7 +242,7 @@ def booking_request(
         reason = check_reason(body.get("reason"))
     except InvalidDetails as error:
         fields.adopt(error)
-    patient = _patient(fields, time_zone, today, smtputf8)
+    patient = _patient(fields, time_zone, today, smtputf8, language)
     companion = _companion(fields, smtputf8) if body.get("companion") is not None else None
     fields.check()
     return BookingRequest(
@@ -285,21 +294,32 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     return match.group(1) if match else ""
 
 
-def _patient(fields: Fields, time_zone: str | None, today: date, smtputf8: bool) -> PatientDetails | None:
-    return _details(
-        fields,
-        "patient",
-        lambda source: check_patient_details(
-            name=source.get("name"),
-            email=source.get("email"),
-            phone=source.get("phone"),
-            birth_date=source.get("birth_date"),
-            time_zone=time_zone,
-            today=today,
-            smtputf8=smtputf8,
-        ),
-        skip=("time_zone",),  # reported once, at the top level
-    )
+def _patient(
+    fields: Fields, time_zone: str | None, today: date, smtputf8: bool, language: str
+) -> PatientDetails | None:
+    def check(source: Mapping[str, Any]) -> PatientDetails:
+        # Their mails' clock follows their language; a tag given wrongly is said so, not read as English.
+        given = source.get("language")
+        wrong = {} if given is None or is_language_tag(given) else {"language": LANGUAGE_TAG_WANTED}
+        try:
+            details = check_patient_details(
+                name=source.get("name"),
+                email=source.get("email"),
+                phone=source.get("phone"),
+                birth_date=source.get("birth_date"),
+                time_zone=time_zone,
+                today=today,
+                smtputf8=smtputf8,
+                language=language if given is None else given,
+            )
+        except InvalidDetails as invalid:
+            raise InvalidDetails({**invalid.errors, **wrong}) from None
+        if wrong:
+            raise InvalidDetails(wrong)
+        return details
+
+    # The zone is reported once, at the top level.
+    return _details(fields, "patient", check, skip=("time_zone",))
 
 
 def _companion(fields: Fields, smtputf8: bool) -> CompanionDetails | None:

@@ -60,6 +60,7 @@ def create_booking() -> tuple[dict, int, dict]:
         today=now.date(),
         notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
         smtputf8=current_app.config["MAIL_SMTPUTF8"],
+        language=request.accept_languages.best or "",
     )
     show_times_in(zone(wanted.patient.time_zone))
     config = current_app.config

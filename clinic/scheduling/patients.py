@@ -119,9 +119,11 @@ def check_patient_details(
 
 def language_tag(value: object) -> str:
     """`value` if it is a language tag that fits the column (en, en-US, zh-Hant-TW), else "en"."""
-    if isinstance(value, str) and len(value) <= _MAX_LANGUAGE and _LANGUAGE_TAG.fullmatch(value):
-        return value
-    return "en"
+    return value if is_language_tag(value) else "en"  # type: ignore[return-value]
+
+
+def is_language_tag(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= _MAX_LANGUAGE and bool(_LANGUAGE_TAG.fullmatch(value))
 
 
 def check_reason(reason: object) -> str:
