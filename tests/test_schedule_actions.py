@@ -250,6 +250,21 @@ def test_reception_books_for_a_patient_on_the_phone_and_the_patient_gets_the_mai
     assert "is booked" in mail["Subject"]
 
 
+@pytest.mark.parametrize("time_zone", ["Mars/Olympus", "", "../../etc/passwd"])
+def test_a_staff_booking_in_a_zone_not_on_the_list_is_refused_beside_it_and_books_nothing(
+    client, session, clinic, time_zone
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    refused = client.post(
+        "/schedule/book", data=booking_form(clinic["heart"], tomorrow_at(10), time_zone=time_zone)
+    )
+
+    assert refused.status_code == 422
+    assert re.search(r'id="time_zone-error">.*Choose a time zone from the list', text(refused), re.DOTALL)
+    assert consultations(session) == []
+
+
 def test_a_staff_booking_records_that_staff_took_the_patients_consent_on_the_phone(client, session, clinic):
     desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 

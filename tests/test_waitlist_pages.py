@@ -5,6 +5,7 @@ import re
 from datetime import date, timedelta
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -61,6 +62,19 @@ def offered(session, client, service, start, **form) -> WaitlistOffer:
             session, FreedTime(service.id, freed_by.clinician_id, start), freed_by, now=utcnow(), rules=rules
         )
     return made[-1]
+
+
+@pytest.mark.parametrize("time_zone", ["Mars/Olympus", ""])
+def test_joining_in_a_zone_not_on_the_list_is_refused_beside_it_and_nobody_joins(
+    client, session, clinic, time_zone
+):
+    service, _ = clinic
+
+    refused = client.post("/book/waitlist", data=waitlist_form(service, time_zone=time_zone))
+
+    assert refused.status_code == 422
+    assert re.search(r'id="time_zone-error">.*We could not tell your time zone', text(refused), re.DOTALL)
+    assert entries(session) == []
 
 
 def test_the_time_page_offers_the_waitlist_when_no_time_suits(client, clinic):

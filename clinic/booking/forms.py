@@ -162,6 +162,9 @@ def _zone_select(
     return Markup(f"<select {html_params(name=name, **dict(attributes))}>{options}</select>")
 
 
+ZONE_NOT_LISTED = "Choose a time zone from the list."
+
+
 class TimeZoneField(SelectField):
     """The zone the patient reads times in, an IANA name, offered by the names people know.
 
@@ -173,7 +176,7 @@ class TimeZoneField(SelectField):
 
     def __init__(self, label: str | None = None, **kwargs):
         super().__init__(label, choices=[], **kwargs)
-        self.search, self.everything = "", False
+        self.search, self.everything, self.replaced = "", False, False
 
     def process(self, formdata, data=unset_value, extra_filters=None) -> None:
         super().process(formdata, data, extra_filters)
@@ -196,15 +199,22 @@ class TimeZoneField(SelectField):
         try:
             zone(self.data)
         except InvalidTimeZone:
-            raise ValidationError("Choose a time zone from the list.") from None
+            raise ValidationError(ZONE_NOT_LISTED) from None
+        if self.replaced:
+            raise ValidationError(ZONE_NOT_LISTED)
 
     def _value(self) -> str:
         return self.data or ""
 
     def chosen(self, form: FlaskForm, fallback: str) -> ZoneInfo:
-        """The chosen zone; `fallback` (with the error beside the field) when the choice is unknown."""
+        """The chosen zone; `fallback` (with the error beside the field) when the choice is unknown. The
+        field then stays wrong when the form is validated again: the fallback is for showing times, and a
+        booking or waitlist place in a zone the person never chose would be at a time they did not mean."""
         if not self.validate(form):
-            self.data = fallback  # the select then shows the zone the times are really in
+            self.data, self.replaced = (
+                fallback,
+                True,
+            )  # the select then shows the zone the times are really in
         return zone(self.data)
 
 

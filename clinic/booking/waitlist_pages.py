@@ -139,6 +139,12 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
     if form.clinician.data is not None and form.clinician.data not in {c.id for c in clinicians}:
         show_beside(form.clinician, "Choose a clinician from the list.")
     tz = form.time_zone.chosen(form, _default_zone())
+    zone_name = zone_label(tz, utcnow())
+    if form.time_zone.replaced:  # the zone comes from the time page's link: there is no list to choose from
+        form.time_zone.errors = [
+            f"We could not tell your time zone, so these are days in {zone_name}. Check them, then send "
+            "the form again."
+        ]
     form.offer_days(*waitlist_days(utcnow().astimezone(tz).date(), service.horizon_days))
     page = render_template(
         "booking/waitlist.html",
@@ -146,7 +152,7 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
         service=service,
         clinicians=clinicians,
         zone=tz,
-        zone_name=zone_label(tz, utcnow()),
+        zone_name=zone_name,
     )
     return page, 422 if form.errors else 200
 
