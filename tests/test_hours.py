@@ -12,7 +12,7 @@ from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clash
 from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours, fits_hours
 from clinic.scheduling.timezones import zone
 
-from . import factories
+from . import factories, racing
 from .test_schedule import login, text
 
 LONDON = zone("Europe/London")
@@ -195,3 +195,63 @@ def test_time_off_at_the_ends_of_the_calendar_is_refused_not_a_server_error(clie
     )
 
     assert response.status_code == 422 and 'id="starts_at-error"' in text(response)
+
+
+def test_a_time_off_form_sent_twice_keeps_one_period(client, session, doctor):
+    login(session, client, clinician_id=doctor[0].id)
+    form = {"starts_at": "2030-07-01T08:00", "ends_at": "2030-07-01T12:00", "label": "Sick"}
+
+    answers = [client.post("/schedule/time-off", data=form).status_code for _ in range(2)]
+
+    assert answers == [303, 303]
+    session.commit()
+    assert len(session.scalars(select(TimeOff)).all()) == 1
+    added = select(AuditEvent).where(AuditEvent.action == "clinician.time_off_added")
+    assert len(session.scalars(added).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends"),
+    [
+        ("2030-07-01T11:00", "2030-07-01T14:00"),
+        ("2030-07-01T07:00", "2030-07-01T09:00"),
+        ("2030-07-01T08:00", "2030-07-01T12:00"),
+    ],
+)
+def test_time_off_overlapping_time_off_is_refused_beside_the_field(client, session, doctor, starts, ends):
+    login(session, client, clinician_id=doctor[0].id)
+    client.post("/schedule/time-off", data={"starts_at": "2030-07-01T08:00", "ends_at": "2030-07-01T12:00"})
+
+    response = client.post(
+        "/schedule/time-off", data={"starts_at": starts, "ends_at": ends, "label": "Leave"}
+    )
+
+    page = text(response)
+    assert response.status_code == 422 and 'id="starts_at-error"' in page
+    assert "overlaps time off already planned: Monday 1 July 2030, 08:00 to 12:00" in page
+    session.commit()
+    assert len(session.scalars(select(TimeOff)).all()) == 1
+
+
+def test_time_off_may_begin_as_other_time_off_ends(session, doctor, now):
+    person, _ = doctor
+    add_time_off(session, person.id, at(9, 8), at(9, 12), "", now=now, actor=DOCTOR)
+
+    add_time_off(session, person.id, at(9, 12), at(9, 17), "", now=now, actor=DOCTOR)
+
+    assert len(session.scalars(select(TimeOff)).all()) == 2
+
+
+def test_the_same_time_off_sent_twice_at_once_keeps_one_period(session, doctor, database_url, now):
+    person_id = doctor[0].id
+    engine = racing.racing_engine(database_url, 2, lambda sql: "FROM time_off" in sql)
+    adds = [
+        lambda racer: add_time_off(racer, person_id, at(9, 8), at(9, 12), "Sick", now=now, actor=DOCTOR)
+    ] * 2
+
+    outcomes = racing.race(engine, adds)
+    engine.dispose()
+
+    assert [type(outcome) for outcome in outcomes] == [TimeOff, TimeOff]
+    session.rollback()
+    assert len(session.scalars(select(TimeOff)).all()) == 1

@@ -19,7 +19,7 @@ from .availability import load_calendars
 from .errors import BookingError, NotFound
 from .locks import lock_clinicians
 from .slots import fits_hours
-from .timezones import zone
+from .timezones import format_local, zone
 
 # One entry of time off spans at most this many days: a typo in a year should not close the diary.
 MAX_TIME_OFF_DAYS = 366
@@ -121,7 +121,10 @@ def add_time_off(
     now: datetime,
     actor: Actor,
 ) -> TimeOff:
-    """Block [starts_at, ends_at) for new bookings; bookings already in it show as clashes."""
+    """Block [starts_at, ends_at) for new bookings; bookings already in it show as clashes.
+
+    The same period sent again (a double click) is the one kept already; other time off it overlaps is
+    refused, as which of the two a clinician meant is theirs to say."""
     if ends_at <= starts_at:
         raise InvalidHours("The end must be after the start.", field="ends_at")
     if ends_at <= now:
@@ -130,11 +133,34 @@ def add_time_off(
         raise InvalidHours("Enter at most a year at a time.", field="ends_at")
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
+        overlapping = session.scalars(
+            select(TimeOff)
+            .where(
+                TimeOff.clinician_id == clinician_id,
+                TimeOff.starts_at < ends_at,
+                TimeOff.ends_at > starts_at,
+            )
+            .order_by(TimeOff.starts_at)
+        ).all()
+        for kept in overlapping:  # the period itself, sent again: what was asked for is there already
+            if (kept.starts_at, kept.ends_at, kept.label) == (starts_at, ends_at, label):
+                return kept
+        if overlapping:
+            raise _overlap(session, clinician_id, overlapping[0])
         off = TimeOff(clinician_id=clinician_id, starts_at=starts_at, ends_at=ends_at, label=label)
         session.add(off)
         session.flush()
         _audit(session, clinician_id, "clinician.time_off_added", now, actor, {"time_off_id": off.id})
     return off
+
+
+def _overlap(session: Session, clinician_id: int, kept: TimeOff) -> InvalidHours:
+    tz = zone(session.get_one(Clinician, clinician_id).time_zone)
+    return InvalidHours(
+        f"This overlaps time off already planned: {format_local(kept.starts_at, tz, until=kept.ends_at)}. "
+        "To change it, remove it and add the time off again; or choose times outside it.",
+        field="starts_at",
+    )
 
 
 def remove_time_off(
