@@ -18,6 +18,7 @@ from clinic.staff.errors import LastAdmin
 from clinic.staff.reset_links import RESET_LINK_VALID, ResetLinkInvalid, make_reset_token, reset_password
 
 from . import factories
+from .browser_forms import form_values
 from .conftest import TEST_SECRET, build_app
 from .factories import STAFF_PASSWORD, sign_in
 from .test_admin_outbox import csrf_token
@@ -207,6 +208,41 @@ def test_an_admin_adds_a_clinician_login_who_chooses_a_password_through_the_link
     assert 'data-link-form="fill"' in newcomer.get("/account/password-link").text
     assert choose_password(newcomer, link_in(page)).status_code == 303
     assert sign_in(newcomer, user, NEW_PASSWORD).headers["Location"] == "/schedule/"
+
+
+@pytest.mark.parametrize("role", ["admin", "reception", "clinician"])
+def test_an_admin_adds_each_kind_of_login_with_the_form_as_the_browser_sends_it(admin_client, session, role):
+    """The browser sends each select's drawn value, "None"'s too: every login was refused beside the
+    clinician or department it does not take ("Choose one of the options in the list")."""
+    department = factories.department(session)
+    person = factories.clinician(session, [factories.service(session, department=department)])
+    session.commit()
+    form = form_values(admin_client.get("/admin/staff/new").text, "/admin/staff/new")
+    form |= {"email": f"new.{role}@hospital.example", "display_name": "New Login", "role": role}
+    form |= {"reception": {"department": str(department.id)}, "clinician": {"clinician": str(person.id)}}.get(
+        role, {}
+    )
+
+    response = admin_client.post("/admin/staff/new", data=form)
+
+    assert response.status_code == 200 and "Choose one of the options" not in response.text
+    session.commit()
+    user = session.scalar(select(StaffUser).where(StaffUser.email == f"new.{role}@hospital.example"))
+    assert user is not None and user.role.value == role
+
+
+def test_saving_a_role_unchanged_as_the_browser_sends_it_keeps_it(admin_client, session, admin):
+    user = factories.staff(session, role=StaffRole.RECEPTION, department_id=factories.department(session).id)
+    session.commit()
+    action = f"/admin/staff/{user.id}/role"
+
+    response = admin_client.post(
+        action, data=form_values(admin_client.get(f"/admin/staff/{user.id}").text, action)
+    )
+
+    assert response.status_code in (200, 303), response.text[:300]
+    assert "Choose one of the options" not in response.text
+    assert fresh(session, user).role is StaffRole.RECEPTION
 
 
 def test_a_new_account_with_wrong_details_is_refused_beside_each_field(admin_client, session, admin):

@@ -69,10 +69,10 @@ class RoleForm(FlaskForm):
 
     def __init__(self, clinicians: list[Clinician], departments: list[Department], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.clinician.choices = [SelectChoice(None, "None")] + [
+        self.clinician.choices = [SelectChoice("", "None")] + [
             SelectChoice(c.id, c.display_name) for c in clinicians
         ]
-        self.department.choices = [SelectChoice(None, "None")] + [
+        self.department.choices = [SelectChoice("", "None")] + [
             SelectChoice(d.id, d.name) for d in departments
         ]
 
