@@ -152,6 +152,31 @@ def test_a_cancelled_booking_says_so_plainly_and_offers_to_book_again(client, se
     assert joined.status_code == 409
 
 
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (ConsultationStatus.BOOKED, "Booked"),
+        (ConsultationStatus.ARRIVED, "Checked in"),
+        (ConsultationStatus.IN_PROGRESS, "In progress"),
+        (ConsultationStatus.FULFILLED, "Completed"),
+        (ConsultationStatus.NOSHOW, "Missed"),
+        (ConsultationStatus.CANCELLED, "Cancelled"),
+    ],
+)
+def test_the_page_names_the_status_in_the_patients_words_not_its_code(
+    client, session, service, status, words
+):
+    """It read "Noshow", "In-progress" and "Fulfilled": the stored codes, capitalised."""
+    booked = starting_in(session, service, timedelta(minutes=-10))
+    booked.consultation.status = status
+    session.commit()
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{booked.consultation.reference}"))
+
+    assert f"<dt>Status</dt><dd>{words}</dd>" in page
+
+
 def test_a_patient_token_reaches_only_its_own_booking(client, session, service):
     mine = starting_in(session, service, timedelta(minutes=10))
     theirs = starting_in(session, service, timedelta(minutes=45), meeting="https://meet.example/theirs")

@@ -16,6 +16,7 @@ from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable
 from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_booking_link
 from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
+from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys
 from . import calendar, forms
 from .access import changeable, managed, patient_actor
@@ -30,6 +31,7 @@ bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
 bp.add_app_template_global(radio)
 bp.add_app_template_global(time_radios)
+bp.add_app_template_global(PATIENT_STATUS_LABELS, "patient_status_labels")
 
 
 @bp.get("/")

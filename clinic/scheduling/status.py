@@ -33,6 +33,16 @@ STATUS_LABELS: dict[S, str] = {
     S.CANCELLED: "Cancelled",
 }
 
+# How the patient's own pages name each status: their words, not the staff's ("Waiting", "No-show").
+PATIENT_STATUS_LABELS: dict[S, str] = {
+    S.BOOKED: "Booked",
+    S.ARRIVED: "Checked in",
+    S.IN_PROGRESS: "In progress",
+    S.FULFILLED: "Completed",
+    S.NOSHOW: "Missed",
+    S.CANCELLED: "Cancelled",
+}
+
 # Only a consultation that has not begun may move to another time.
 RESCHEDULABLE = frozenset({S.BOOKED})
 
