@@ -235,8 +235,38 @@ def test_a_token_copied_into_another_notes_row_is_refused_not_shown(app, session
 def test_note_text_keeps_line_breaks_and_refuses_control_characters_and_excess():
     assert check_text("plan", "one\r\ntwo\rthree\tfour") == "one\ntwo\nthree\tfour"
     assert check_text("plan", None) == ""
-    with pytest.raises(InvalidNote, match="plan: This contains characters"):
-        check_text("plan", "bell\x07")
-    with pytest.raises(InvalidNote, match="under 20,000 characters"):
-        check_text("plan", "x" * (MAX_FIELD_CHARS + 1))
+    assert "control character" in refusal("plan", "bell\x07")
+    assert "under 20,000 characters" in refusal("plan", "x" * (MAX_FIELD_CHARS + 1))
     assert len(check_text("plan", "x" * MAX_FIELD_CHARS)) == MAX_FIELD_CHARS
+
+
+def refusal(name: str, text: str) -> str:
+    """What check_text says beside field `name` when it refuses `text`."""
+    with pytest.raises(InvalidNote) as refused:
+        check_text(name, text)
+    assert str(refused.value) == name  # the exception, unlike the page, holds no note text
+    return refused.value.errors[name]
+
+
+def test_a_line_or_page_break_pasted_from_an_office_program_becomes_a_line_break():
+    # Word and PowerPoint copy a line break within a paragraph as a vertical tab, Word a page break as a
+    # form feed.
+    pasted = "Chest clear.\x0bNo wheeze.\r\n\x0cPlan:\x0b\x0bfluids"
+
+    assert check_text("plan", pasted) == "Chest clear.\nNo wheeze.\n\nPlan:\n\nfluids"
+
+
+def test_a_refused_control_character_is_named_with_its_line_column_and_the_words_before_it():
+    text = "Cough for five days.\nTook two paracetamol tablets with warm milk\x07 at night,\x1b then slept."
+
+    message = refusal("subjective", text)
+
+    assert "2 control characters" in message and "U+0007" in message
+    assert "line 2, column 44, just after “…tablets with warm milk”" in message
+
+
+def test_a_control_character_at_the_start_of_a_line_says_so():
+    message = refusal("plan", "Review in a week.\n\x7fFluids.")
+
+    assert "a control character (U+007F)" in message
+    assert "line 2, column 1, at the start of the line" in message

@@ -189,7 +189,7 @@ def test_reception_is_never_given_notes_and_a_listed_role_is(app, client, sessio
 @pytest.mark.parametrize(
     ("field", "text", "message"),
     [
-        ("subjective", "bell\x07", "characters that are not allowed"),
+        ("subjective", "Rang the bell\x07 twice", "a control character (U+0007) that a note cannot keep"),
         ("plan", "x" * (MAX_FIELD_CHARS + 1), "under 20,000 characters"),
     ],
 )
@@ -206,6 +206,34 @@ def test_bad_text_is_refused_beside_its_field_and_changes_nothing(
     assert re.search(rf'aria-describedby="{field}-hint {field}-error"', page)
     assert NOTE.objective in page  # what was typed stays in the form
     assert note_count(session) == 0
+
+
+def test_a_note_pasted_from_an_office_program_is_saved_with_its_line_and_page_breaks(client, session, case):
+    sign_in(client, case.clinician)
+    pasted = replace(NOTE, subjective="Cough for five days,\x0bworse at night.\x0cSleeps badly.")
+
+    response = client.post(notes_url(case), data=form(pasted))
+
+    assert response.status_code == 303
+    page = client.get(notes_url(case)).get_data(as_text=True)
+    assert "Cough for five days,\nworse at night.\nSleeps badly." in page
+
+
+def test_a_refused_character_is_shown_by_line_column_and_the_words_before_it_on_the_notes_page_only(
+    client, session, case
+):
+    sign_in(client, case.clinician)
+    pasted = replace(NOTE, plan="Fluids and rest;\nreview in\x1b one week.")
+
+    response = client.post(notes_url(case), data=form(pasted))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    error = re.search(r'<p class="error-message" id="plan-error">(.*?)</p>', page, re.S)[1]
+    assert "line 2, column 10, just after “review in”" in error and "U+001B" in error
+    assert "Fluids and rest;\nreview in\x1b one week." in page  # given back as typed
+    title = re.search(r"<title>(.*?)</title>", page, re.S)[1]
+    assert "review" not in title
 
 
 def test_signing_an_empty_note_is_refused_with_a_message(client, session, case):

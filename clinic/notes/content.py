@@ -5,15 +5,22 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 MAX_FIELD_CHARS = 20_000
+# Line breaks as browsers and office programs send them: Word and PowerPoint copy a line break within a
+# paragraph as a vertical tab (\x0b), Word a page break as a form feed (\x0c).
+_LINE_BREAK = re.compile(r"\r\n?|[\x0b\x0c]")
 # Tabs and line breaks belong in notes; every other control character is refused.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# How many characters before a refused one the message quotes, to help find it.
+_EXCERPT_CHARS = 30
 
 
 class InvalidNote(Exception):
-    """Note text the rules refuse; `errors` maps each SOAP field's name to what is wrong with it."""
+    """Note text the rules refuse; `errors` maps each SOAP field's name to what is wrong with it.
+
+    The messages may quote the note (to show where), so the exception's own text names the fields only."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        super().__init__(", ".join(errors))
         self.errors = errors
 
 
@@ -48,9 +55,27 @@ def check_text(name: str, value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidNote({name: "This must be text."})
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = _LINE_BREAK.sub("\n", value)
     if len(value) > MAX_FIELD_CHARS:
         raise InvalidNote({name: f"Keep this under {MAX_FIELD_CHARS:,} characters (it has {len(value):,})."})
-    if _CONTROL.search(value):
-        raise InvalidNote({name: "This contains characters that are not allowed, such as control codes."})
+    if found := _CONTROL.search(value):
+        raise InvalidNote({name: _control_message(value, found.start())})
     return value
+
+
+def _control_message(text: str, at: int) -> str:
+    """Where the first refused character of `text` is, and how to remove it: such characters are
+    invisible, so the message gives the line, the column and the words just before it."""
+    count = len(_CONTROL.findall(text))
+    line, line_start = text.count("\n", 0, at) + 1, text.rfind("\n", 0, at) + 1
+    where = f"line {line}, column {at - line_start + 1}"
+    before = text[max(line_start, at - _EXCERPT_CHARS) : at].strip()
+    if at - line_start > _EXCERPT_CHARS:
+        before = "…" + before.split(" ", 1)[-1]  # from a word's start
+    where += f", just after “{before}”" if before else ", at the start of the line"
+    what = f"U+{ord(text[at]):04X}"
+    if count == 1:
+        found = f"a control character ({what}) that a note cannot keep, at {where}."
+    else:
+        found = f"{count} control characters that a note cannot keep; the first ({what}) is at {where}."
+    return f"This has {found} They cannot be seen: put the cursor there, press Delete, then save again."
