@@ -25,6 +25,12 @@ def manage_url(base_url: str, reference: str, token: str) -> str:
     return _with_token(base_url, MANAGE_PATH, reference, token)
 
 
+def manage_address(base_url: str, reference: str) -> str:
+    """The booking's page without its token, short enough to type from a letter: it asks for the link
+    or the booking's letter code."""
+    return f"{base_url.rstrip('/')}{MANAGE_PATH.replace('<reference>', quote(reference, safe=''))}"
+
+
 def companion_url(base_url: str, reference: str, token: str) -> str:
     """The absolute join link of the companion invited to consultation `reference`, carrying their token."""
     return _with_token(base_url, COMPANION_PATH, reference, token)

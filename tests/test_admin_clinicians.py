@@ -15,6 +15,7 @@ from tests.fakes.providers import fake_providers  # noqa: F401
 from tests.fakes.smtp import smtp_server  # noqa: F401
 
 from . import factories
+from .browser_forms import form_values
 from .test_schedule import login, text
 from .test_schedule_actions import clinic, deliver, on_the_grid_in, reloaded  # noqa: F401
 
@@ -228,3 +229,44 @@ def test_the_hours_of_a_clinician_that_does_not_exist_are_not_found(client, admi
         "/admin/clinicians/2147483647/hours", data={"weekday": "2", "start": "14:00", "end": "17:00"}
     )
     assert response.status_code == 404
+
+
+def cancel_address(person, consultation) -> str:
+    return f"/admin/clinicians/{person.id}/bookings/{consultation.id}/cancel"
+
+
+def test_an_admins_cancel_asks_first_and_sent_again_says_it_is_cancelled_already(
+    client, session, admin, clinic, outbox
+):
+    person = clinic["okafor"]
+    consultation = factories.booking(
+        session, clinic["heart"], on_the_grid_in(30), now=utcnow(), clinician_id=person.id
+    ).consultation
+    address = cancel_address(person, consultation)
+
+    listed = text(client.get(f"/admin/clinicians/{person.id}"))
+    asked = client.get(address)
+
+    assert f'href="{address}"' in listed and reloaded(session, consultation).status == "booked"
+    assert asked.status_code == 200 and consultation.patient.name in text(asked)
+    sent = form_values(text(asked), address)
+    first, again = client.post(address, data=sent), client.post(address, data=sent)
+    deliver(outbox)
+
+    assert (first.status_code, again.status_code) == (303, 303)
+    assert reloaded(session, consultation).status == S
+    assert f"Booking {consultation.reference} was cancelled already." in text(client.get(again.location))
+    session.commit()
+    cancelled = select(AuditEvent).where(AuditEvent.action == "consultation.cancelled")
+    assert len(session.scalars(cancelled).all()) == 1
+
+
+def test_a_booking_is_cancelled_only_from_its_own_clinicians_page(client, session, admin, clinic):
+    okafor, raman = clinic["okafor"], clinic["raman"]
+    consultation = factories.booking(
+        session, clinic["heart"], on_the_grid_in(30), now=utcnow(), clinician_id=okafor.id
+    ).consultation
+
+    assert client.get(cancel_address(raman, consultation)).status_code == 404
+    assert client.post(cancel_address(raman, consultation)).status_code == 404
+    assert reloaded(session, consultation).status == "booked"

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
@@ -14,6 +16,7 @@ from clinic.links import manage_url
 from clinic.models import Consultation, ConsultationStatus, OutboxMessage, utcnow
 from clinic.scheduling.availability import is_free
 from clinic.scheduling.timezones import format_local, zone
+from clinic.scheduling.tokens import LinkKeys, letter_code
 
 from . import factories
 from .conftest import build_app
@@ -199,9 +202,9 @@ def test_a_link_that_does_not_match_a_booking_is_not_found(client, session, serv
 
     assert response.status_code == 404
     if sent == "now, after #":  # said beside the field, to try again
-        assert 'id="code-error"' in text(response) and "This link does not open your booking." in text(
+        assert 'id="code-error"' in text(
             response
-        )
+        ) and "This link or code does not open your booking." in text(response)
     assert reference not in text(response) and theirs.consultation.reference not in text(response)
     assert client.get(f"/c/{reference}/cancel").status_code == 404
 
@@ -242,6 +245,57 @@ def test_without_javascript_the_patient_opens_the_booking_by_pasting_the_link(
 
     assert opened.status_code == 303 and opened.location == f"/c/{reference}"
     assert "Skin check review" in text(client.get(opened.location))
+
+
+def read_as_typed(code: str, how: str) -> str:
+    """The letter's code as a patient may type it, or a member of staff read it out."""
+    return {
+        "as printed": code,
+        "small letters": code.lower(),
+        "no spaces": code.replace(" ", ""),
+        "with dashes": code.replace(" ", "-"),
+        "O for 0, l for 1": code.replace("0", "O").replace("1", "l"),
+    }[how]
+
+
+@pytest.mark.parametrize(
+    "how", ["as printed", "small letters", "no spaces", "with dashes", "O for 0, l for 1"]
+)
+def test_the_code_from_the_letter_opens_the_booking_at_its_short_address(app, client, session, service, how):
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+    code = letter_code(LinkKeys.from_config(app.config), booked.consultation)
+
+    page = text(client.get(f"/c/{reference}"))
+    opened = client.post(f"/c/{reference}", data={"code": read_as_typed(code, how)})
+
+    assert "Your link or code" in page and "type the code printed on it" in page
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}( [0-9A-HJKMNP-TV-Z]{4}){2}", code)
+    assert opened.status_code == 303 and opened.location == f"/c/{reference}"
+    assert "Skin check review" in text(client.get(opened.location))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.text(alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ -", min_size=12, max_size=20))
+def test_no_code_but_the_bookings_own_opens_it(app, client, session, service, typed):
+    booked = session.scalar(select(Consultation)) or book(session, service, next_week_at(10)).consultation
+    own = letter_code(LinkKeys.from_config(app.config), booked).replace(" ", "")
+
+    opened = client.post(f"/c/{booked.reference}", data={"code": typed})
+
+    assert (opened.status_code == 303) == (typed.replace(" ", "").replace("-", "") == own)
+
+
+def test_one_bookings_code_opens_no_other_booking_nor_a_companions_room(app, client, session, service):
+    mine = book(session, service, next_week_at(10))
+    theirs = book(session, service, next_week_at(11))
+    code = letter_code(LinkKeys.from_config(app.config), mine.consultation)
+
+    other = client.post(f"/c/{theirs.consultation.reference}", data={"code": code})
+    companion = client.post(f"/g/{mine.consultation.reference}", data={"code": code})
+
+    assert other.status_code == 404 and "or type the code from your letter" in text(other)
+    assert companion.status_code == 404 and "code from your letter" not in text(companion)
 
 
 def test_an_empty_link_is_asked_for_again_beside_the_field(client, session, service):

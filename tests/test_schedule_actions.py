@@ -8,12 +8,14 @@ import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import segno
 from sqlalchemy import select
 
 from clinic.booking.calendar import form_value
 from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxKind, StaffRole, utcnow
 from clinic.scheduling.booking import ALTERNATIVES_SHOWN
 from clinic.scheduling.timezones import zone
+from clinic.scheduling.tokens import LinkKeys, letter_code
 from tests.fakes.outbox import outbox  # noqa: F401
 from tests.fakes.providers import fake_providers  # noqa: F401
 from tests.fakes.smtp import smtp_server  # noqa: F401
@@ -453,15 +455,27 @@ def test_staff_cancel_for_the_patient_who_gets_the_cancellation(client, session,
     assert any("cancelled" in m["Subject"] for m in smtp_server.inbox(consultation.patient.email))
 
 
-def test_the_printed_letter_carries_the_patients_own_link_to_their_booking(client, session, clinic, app):
+def test_the_printed_letter_carries_a_short_address_a_code_to_type_and_the_whole_link_as_a_square(
+    client, session, clinic, app
+):
+    """A 43-character token cannot be typed from paper or heard over the phone: the letter gives the
+    booking's short address and its code, and the whole link as a square a phone's camera reads."""
     booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    consultation = booked.consultation
 
-    letter = text(client.get(f"/schedule/consultations/{booked.consultation.id}/letter"))
-    link = f"/c/{booked.consultation.reference}#t={booked.manage_token}"
-    patient = follow(app.test_client(), link)
+    letter = text(client.get(f"/schedule/consultations/{consultation.id}/letter"))
+    code = letter_code(LinkKeys.from_config(app.config), consultation)
+    link = f"http://127.0.0.1:5000/c/{consultation.reference}#t={booked.manage_token}"
+    patient = app.test_client().post(f"/c/{consultation.reference}", data={"code": code})
 
-    assert link in letter
+    assert f'<span class="manage-link">http://127.0.0.1:5000/c/{consultation.reference}</span>' in letter
+    assert f'<strong class="letter-code">{code}</strong>' in letter
+    assert booked.manage_token not in letter.replace(
+        segno.make(link, error="m").svg_data_uri(scale=4, border=2), ""
+    )
+    assert segno.make(link, error="m").svg_data_uri(scale=4, border=2) in letter
+    assert 'Press "I\'m here", then "Join the video call"' in letter
     assert patient.status_code == 303
 
 

@@ -14,13 +14,19 @@ from sqlalchemy import select
 from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
-from ..hospital.clinicians import bookings_to_come, clinicians_page, save_clinician, set_clinician_active
+from ..hospital.clinicians import (
+    bookings_to_come,
+    clinicians_booking,
+    clinicians_page,
+    save_clinician,
+    set_clinician_active,
+)
 from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
 from ..hospital.records import InvalidSetting
 from ..hospital.service_settings import all_services, save_service, services_page
 from ..hospital.walk_in_queues import queues_page, save_queue, set_queue_status
-from ..models import Clinician, Department, Service, WalkInQueue, utcnow
+from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQueue, utcnow
 from ..schedule import hours
 from ..scheduling.errors import NotFound
 from ..scheduling.front_desk import cancel_for_patient
@@ -94,17 +100,19 @@ def clinician_active(clinician_id: int) -> ResponseReturnValue:
     return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
 
 
-@bp.post("/clinicians/<id:clinician_id>/bookings/<id:consultation_id>/cancel")
+@bp.route("/clinicians/<id:clinician_id>/bookings/<id:consultation_id>/cancel", methods=["GET", "POST"])
 def cancel_booking(clinician_id: int, consultation_id: int) -> ResponseReturnValue:
-    cancelled = cancel_for_patient(
-        db.session,
-        current_staff(),
-        consultation_id,
-        now=utcnow(),
-        reason="The clinician is no longer available.",
-    )
-    flash(f"Booking {cancelled.reference} is cancelled; the patient is told by e-mail.")
-    return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
+    """Asks first (GET), then cancels (POST); sent again, it says the booking is cancelled already."""
+    booking = clinicians_booking(db.session, clinician_id, consultation_id)
+    if booking.status is ConsultationStatus.CANCELLED:
+        flash(f"Booking {booking.reference} was cancelled already.")
+    elif request.method == "GET":
+        return render_template("admin/cancel_booking.html", booking=booking)
+    else:
+        reason = "The clinician is no longer available."
+        cancel_for_patient(db.session, current_staff(), consultation_id, now=utcnow(), reason=reason)
+        flash(f"Booking {booking.reference} is cancelled; the patient is told by e-mail.")
+    return redirect(url_for(".clinician", clinician_id=clinician_id, _anchor="bookings"), 303)
 
 
 @bp.route("/closures", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length
 
 from ..form_errors import show_beside
 from ..scheduling.errors import NotFound
-from .link_tokens import TokenJar
+from .link_tokens import MANAGE, TokenJar
 
 # A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before).
 _LINK_TOKEN = re.compile(r"[#?&]t=([^&#\s]+)")
@@ -47,7 +47,7 @@ def arriving(
     if (token := request.args.get("t")) is not None:
         return _kept(reference, token, jar, lookup, endpoint)  # NotFound for a wrong token
     if not jar.token_for(reference):
-        return _form_page(LinkCodeForm(formdata=None), what)
+        return _form_page(LinkCodeForm(formdata=None), what, jar)
     return None
 
 
@@ -57,12 +57,18 @@ def entered(
     """The form posted (by open_link.js or by hand): keep the token and open the room, or say it does not."""
     form = LinkCodeForm()
     if not form.validate_on_submit():
-        return _form_page(form, what), 422
+        return _form_page(form, what, jar), 422
     try:
         return _kept(reference, form.token(), jar, lookup, endpoint)
     except NotFound:
-        show_beside(form.code, f"This link does not open your {what}. Copy the whole link from your e-mail.")
-        return _form_page(form, what), 404
+        tried, letter = (
+            ("link or code", " or type the code from your letter") if jar is MANAGE else ("link", "")
+        )
+        show_beside(
+            form.code,
+            f"This {tried} does not open your {what}. Copy the whole link from your e-mail{letter}.",
+        )
+        return _form_page(form, what, jar), 404
 
 
 def _kept(
@@ -73,5 +79,8 @@ def _kept(
     return redirect(url_for(endpoint, reference=reference.upper()), 303)
 
 
-def _form_page(form: LinkCodeForm, what: str) -> str:
-    return render_template("booking/open_link.html", form=form, what=what)
+def _form_page(form: LinkCodeForm, what: str, jar: TokenJar) -> str:
+    letter = jar is MANAGE  # a booking's letter code (scheduling.tokens.letter_code) opens it too
+    if letter:
+        form.code.label.text = "Your link or code"
+    return render_template("booking/open_link.html", form=form, what=what, letter=letter)

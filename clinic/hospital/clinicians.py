@@ -91,6 +91,19 @@ def bookings_to_come(session: Session, clinician_id: int, now: datetime) -> list
     return list(session.scalars(query))
 
 
+def clinicians_booking(session: Session, clinician_id: int, consultation_id: int) -> Consultation:
+    """The clinician's consultation, patient and service loaded; NotFound if it is not theirs (or none)."""
+    query = (
+        select(Consultation)
+        .where(Consultation.id == consultation_id, Consultation.clinician_id == clinician_id)
+        .options(joinedload(Consultation.patient), joinedload(Consultation.service))
+    )
+    consultation = session.scalar(query)
+    if consultation is None:
+        raise NotFound("This clinician has no such booking.")
+    return consultation
+
+
 def set_clinician_active(
     session: Session, clinician_id: int, active: bool, *, now: datetime, actor: Actor
 ) -> Clinician:

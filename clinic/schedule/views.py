@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -12,6 +13,7 @@ from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
+from ..links import manage_address
 from ..models import Consultation, ConsultationStatus, StaffRole, utcnow
 from ..scheduling.agenda import (
     Listed,
@@ -30,7 +32,7 @@ from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
-from ..scheduling.tokens import LinkKeys, manage_link
+from ..scheduling.tokens import LinkKeys, letter_code, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
@@ -176,8 +178,15 @@ def letter(consultation_id: int) -> ResponseReturnValue:
     if found.status not in (ConsultationStatus.BOOKED, ConsultationStatus.CANCELLED):
         raise NotFound("A letter is printed for a booked or a cancelled consultation only.")
     config = current_app.config
-    link = manage_link(found, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config))
-    return render_template("schedule/letter.html", consultation=found, manage_url=link)
+    keys = LinkKeys.from_config(config)
+    link = manage_link(found, base_url=config["PUBLIC_BASE_URL"], keys=keys)
+    return render_template(
+        "schedule/letter.html",
+        consultation=found,
+        address=manage_address(config["PUBLIC_BASE_URL"], found.reference),
+        code=letter_code(keys, found),
+        link_square=segno.make(link, error="m").svg_data_uri(scale=4, border=2),
+    )
 
 
 def _schedule(staff: StaffMember) -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:

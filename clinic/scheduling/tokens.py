@@ -106,6 +106,33 @@ def walk_in_token(keys: LinkKeys, entry: WalkInEntry) -> str:
     return _derived(keys.keys[0], "walk-in-link", entry.link_seed)
 
 
+# Crockford's base32: no I, L, O or U, and read back with O as 0 and I or L as 1, case and spaces aside.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})
+_CODE_LENGTH = 12  # 60 bits: against the manage link's limit per address, beyond any guessing
+
+
+def letter_code(keys: LinkKeys, consultation: Consultation) -> str:
+    """The booking's code for a patient without e-mail, printed on their letter or read out on the phone
+    ("K7F3 QZ9A B2CD"): typed at the booking's short address, it opens what the manage link opens. The
+    link's 43-character token cannot be typed from paper or heard over the phone."""
+    code = _code(keys.keys[0], consultation.link_seed)
+    return " ".join(code[i : i + 4] for i in range(0, _CODE_LENGTH, 4))
+
+
+def _code(key: str, seed: str) -> str:
+    digest = hmac.new(key.encode(), f"letter-code:{seed}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big") >> (64 - 5 * _CODE_LENGTH)
+    return "".join(_CODE_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_CODE_LENGTH)))
+
+
+def _letter_code_matches(typed: object, keys: LinkKeys, seed: str) -> bool:
+    if not isinstance(typed, str) or len(typed) > 40:
+        return False
+    code = typed.upper().translate(_CODE_READ_AS)
+    return len(code) == _CODE_LENGTH and any(same_secret(code, _code(key, seed)) for key in keys.keys)
+
+
 def _derived(key: str, purpose: str, seed: str) -> str:
     digest = hmac.new(key.encode(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -166,8 +193,10 @@ def link_reference(reference: object) -> str | None:
 def manage_link_opens(
     token: object, consultation: Consultation, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> bool:
-    """Whether `token` opens the consultation's manage link, until `grace_days` after its end."""
-    opens = _token_matches(token, keys, "manage-link", consultation.link_seed)
+    """Whether `token` (or the booking's letter code) opens the consultation's manage link, until
+    `grace_days` after its end."""
+    seed = consultation.link_seed
+    opens = _token_matches(token, keys, "manage-link", seed) or _letter_code_matches(token, keys, seed)
     return opens and _not_expired(consultation, now, grace_days)
 
 
