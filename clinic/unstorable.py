@@ -1,8 +1,10 @@
 """Text no column can hold: NUL (PostgreSQL refuses it in text) and unpaired surrogates (not UTF-8).
 
-Refused before any view reads the request, so no parser has to remember them: in the address, the
-query string or a form it is a 400 (no person types a NUL); a JSON body is checked by api.schemas,
-which names each field.
+Dealt with before any view reads the request, so no parser has to remember them. In the address or
+the query string it is a 400 (nobody types there). In a form it is taken out: a NUL is pasted in with
+text from another program, and nobody sees or means one, so a form is never thrown away for it (a
+form's surrogates never arrive: Werkzeug decodes what is not UTF-8 as U+FFFD). A JSON body is checked
+by api.schemas, which names each field.
 """
 
 import re
@@ -31,20 +33,25 @@ def unstorable_fields(document: object) -> Iterator[str]:
 
 
 class UnstorableText(BadRequest):
-    """A NUL or an unpaired surrogate in the address, the query string or a form."""
+    """A NUL or an unpaired surrogate in the address or the query string."""
 
-    description = f"The address or the form holds a character that no field accepts. {MESSAGE}"
+    description = f"The address holds a character that no field accepts. {MESSAGE}"
 
 
 def register(app: Flask) -> None:
     @app.before_request
-    def refuse_unstorable_text() -> None:
+    def keep_text_storable() -> None:
         sent = [request.path]
-        # Without a Content-Type (every GET) there is no form to parse: reading request.form would only
-        # set up werkzeug's parser to find it empty.
-        sources = (request.args, request.form) if request.want_form_data_parsed else (request.args,)
-        for source in sources:
-            for key, value in source.items(multi=True):
-                sent += (key, value)
+        for key, value in request.args.items(multi=True):
+            sent += (key, value)
         if any(_UNSTORABLE.search(text) for text in sent):
             raise UnstorableText()
+        # Without a Content-Type (every GET) there is no form to parse: reading request.form would only
+        # set up werkzeug's parser to find it empty.
+        if request.want_form_data_parsed:
+            fields = request.form.items(multi=True)
+            if any(_UNSTORABLE.search(key) or _UNSTORABLE.search(value) for key, value in fields):
+                request.form = request.parameter_storage_class(
+                    (_UNSTORABLE.sub("", key), _UNSTORABLE.sub("", value))
+                    for key, value in request.form.items(multi=True)
+                )

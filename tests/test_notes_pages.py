@@ -7,15 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
+from clinic.notes.history import read_notes
 
 from . import factories
 from .factories import sign_in
-from .notes_support import NOTE, REASON, booked, form, save, sign
+from .notes_support import NOTE, REASON, booked, form, requester, save, sign
 
 
 @pytest.fixture
@@ -234,6 +238,54 @@ def test_a_refused_character_is_shown_by_line_column_and_the_words_before_it_on_
     assert "Fluids and rest;\nreview in\x1b one week." in page  # given back as typed
     title = re.search(r"<title>(.*?)</title>", page, re.S)[1]
     assert "review" not in title
+
+
+def test_a_nul_pasted_into_a_note_is_taken_out_and_the_rest_saved(client, session, now, case):
+    sign_in(client, case.clinician)
+
+    response = client.post(notes_url(case), data=form(replace(NOTE, plan="Fluids\x00 and rest.")))
+
+    assert response.status_code == 303
+    assert saved_draft(session, now, case).plan == "Fluids and rest."
+
+
+def saved_draft(session, now, case) -> SoapNote:
+    session.commit()
+    notes = read_notes(session, case.id, requester=requester(case.clinician), settings=case.settings, now=now)
+    return notes.draft.content
+
+
+# Text as it comes from a clipboard: any character, with those that office programs, terminals and
+# broken files put in (line, page and paragraph breaks, NUL, bell, escape, DEL, NEL).
+pasted = st.lists(
+    st.text(st.characters(codec="utf-8"), max_size=8)
+    | st.sampled_from(["\r\n", "\r", "\n", "\t", "\x0b", "\x0c", "\x00", "\x07", "\x1b", "\x7f", "\x85"]),
+    max_size=12,
+).map("".join)
+
+
+def test_whatever_is_pasted_is_saved_or_comes_back_with_a_message_beside_its_field(
+    client, session, now, case
+):
+    sign_in(client, case.clinician)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(text=pasted)
+    def paste(text):
+        markers = revision_of(client.get(notes_url(case)).get_data(as_text=True))
+
+        response = client.post(notes_url(case), data={**NOTE.as_dict(), "subjective": text, **markers})
+
+        typed = text.replace("\x00", "")  # a NUL is never anything a person sees or means
+        if response.status_code == 303:
+            lines = re.sub(r"\r\n?|[\x0b\x0c]", "\n", typed)
+            assert saved_draft(session, now, case).subjective == lines
+        else:
+            page = response.get_data(as_text=True)
+            assert response.status_code == 422, page[:300]
+            assert 'id="subjective-error"' in page and str(escape(typed)) in page
+
+    paste()
 
 
 def test_signing_an_empty_note_is_refused_with_a_message(client, session, case):
