@@ -1,12 +1,12 @@
 """A clinician's own weekly hours and time off, and the bookings a change leaves outside them."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
-from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff
+from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff, utcnow
 from clinic.scheduling.errors import NotFound
 from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clashes, remove_hours
 from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours, fits_hours
@@ -101,9 +101,9 @@ def test_time_off_over_a_booking_makes_it_a_clash_and_past_bookings_never_are(se
 
 @pytest.mark.parametrize(
     ("start", "end", "field"),
-    [(time(12), time(11), "end"), (time(12), time(12), "end"), (time(12), time(13), "start")],
+    [(time(12), time(12), "end"), (time(12), time(13), "start"), (time(12), time(11), "start")],
 )
-def test_hours_that_end_before_they_start_or_overlap_are_refused(session, doctor, now, start, end, field):
+def test_hours_that_end_as_they_start_or_overlap_are_refused(session, doctor, now, start, end, field):
     person, _ = doctor
 
     with pytest.raises(InvalidHours) as refused:
@@ -143,7 +143,7 @@ def test_wrong_hours_are_refused_beside_the_field(client, session, doctor):
     person, _ = doctor
     login(session, client, clinician_id=person.id)
 
-    response = client.post("/schedule/hours", data={"weekday": "0", "start": "13:00", "end": "10:00"})
+    response = client.post("/schedule/hours", data={"weekday": "0", "start": "13:00", "end": "13:00"})
     missing = client.post("/schedule/time-off", data={"starts_at": "", "ends_at": "tomorrow"})
 
     assert response.status_code == 422 and 'id="end-error"' in text(response)
@@ -255,3 +255,108 @@ def test_the_same_time_off_sent_twice_at_once_keeps_one_period(session, doctor, 
     assert [type(outcome) for outcome in outcomes] == [TimeOff, TimeOff]
     session.rollback()
     assert len(session.scalars(select(TimeOff)).all()) == 1
+
+
+def coming(weekday: int, weeks: int = 1) -> date:
+    """The date of `weekday` (Monday 0) in London `weeks` weeks from now's."""
+    today = utcnow().astimezone(LONDON).date()
+    return today + timedelta(days=(weekday - today.weekday()) % 7 + 7 * weeks)
+
+
+def slot_times(client, service, person, first: date, last: date) -> list[str]:
+    """The free times of `person` from `first` to `last`, as London wall clocks: 'Sat 23:45'."""
+    query = {
+        "service": service.id,
+        "clinician": person.id,
+        "start": first,
+        "end": last,
+        "tz": "Europe/London",
+    }
+    slots = client.get("/api/v1/slots", query_string=query).get_json()["slots"]
+    return [datetime.fromisoformat(slot["start"]).strftime("%a %H:%M") for slot in slots]
+
+
+@pytest.fixture
+def evening_service(session):
+    """A quarter-hour service, bookable well ahead, and a clinician working Sunday 00:00 to 12:00."""
+    service = factories.service(session, duration_minutes=15, slot_interval_minutes=15, horizon_days=400)
+    person = factories.clinician(session, [service], weekdays=[6], hours=[(time(0), time(12))])
+    session.commit()
+    return service, person
+
+
+def test_hours_may_run_until_midnight_and_its_last_quarter_hour_is_offered(client, session, evening_service):
+    service, person = evening_service
+    login(session, client, clinician_id=person.id)
+    saturday = coming(5)
+
+    added = client.post("/schedule/hours", data={"weekday": "5", "start": "20:00", "end": "00:00"})
+
+    assert added.status_code == 303
+    assert "midnight" in text(client.get("/schedule/hours"))
+    times = slot_times(client, service, person, saturday, saturday + timedelta(days=1))
+    assert times[15:18] == ["Sat 23:45", "Sun 00:00", "Sun 00:15"]
+    assert times[0] == "Sat 20:00" and len([t for t in times if t.startswith("Sat")]) == 16
+
+
+def test_hours_across_the_night_the_clocks_go_forward_skip_the_hour_that_does_not_exist(client, session):
+    service = factories.service(session, duration_minutes=15, slot_interval_minutes=15, horizon_days=400)
+    person = factories.clinician(session, [service], weekdays=[6], hours=[(time(3), time(12))])
+    session.commit()
+    login(session, client, clinician_id=person.id)
+    saturday = date(2027, 3, 27)  # London's clocks go from 01:00 to 02:00 on Sunday 28 March 2027
+
+    added = client.post("/schedule/hours", data={"weekday": "5", "start": "22:00", "end": "03:00"})
+
+    assert added.status_code == 303
+    night = slot_times(client, service, person, saturday, saturday + timedelta(days=1))
+    assert night[7:9] == ["Sat 23:45", "Sun 00:00"] and night[11:13] == ["Sun 00:45", "Sun 02:00"]
+    assert night[15:17] == ["Sun 02:45", "Sun 03:00"]  # on into the Sunday's own hours
+
+
+@pytest.mark.parametrize(
+    ("weekday", "start", "end"),
+    [(4, time(22), time(2)), (6, time(23), time(9)), (5, time(20), time(0))],
+)
+def test_hours_may_end_at_midnight_or_run_past_it(session, doctor, now, weekday, start, end):
+    person, _ = doctor
+
+    add_hours(session, person.id, weekday, start, end, now=now, actor=DOCTOR)
+
+    calendar = ClinicianCalendar(1, "Europe/London", [WeeklyHours(weekday, start, end)])
+    night = datetime.combine(date(2026, 3, 2) + timedelta(days=weekday), start, tzinfo=LONDON)
+    last = datetime.combine(night.date() + timedelta(days=1), end, tzinfo=LONDON)
+    assert fits_hours(calendar, last - timedelta(minutes=15), last)
+    assert not fits_hours(calendar, last - timedelta(minutes=15), last + timedelta(minutes=15))
+
+
+@pytest.mark.parametrize(
+    "periods",
+    [
+        [(4, time(22), time(2)), (5, time(1), time(3))],  # Friday night, then Saturday's early hours
+        [(6, time(23), time(9, 30))],  # Sunday night into the doctor's Monday 09:00 to 12:30
+        [(0, time(13), time(0)), (0, time(23), time(23, 30))],  # Monday evening, then within it
+    ],
+)
+def test_hours_past_midnight_may_not_overlap_other_hours(session, doctor, now, periods):
+    person, _ = doctor
+    *earlier, (weekday, start, end) = periods
+    for period in earlier:
+        add_hours(session, person.id, *period, now=now, actor=DOCTOR)
+    rules = select(AvailabilityRule).where(AvailabilityRule.clinician_id == person.id)
+    kept = len(session.scalars(rules).all())
+
+    with pytest.raises(InvalidHours) as refused:
+        add_hours(session, person.id, weekday, start, end, now=now, actor=DOCTOR)
+
+    assert refused.value.field == "start"
+    assert len(session.scalars(rules).all()) == kept
+
+
+def test_hours_may_begin_at_midnight_as_the_evening_before_ends(session, doctor, now):
+    person, _ = doctor
+    add_hours(session, person.id, 5, time(20), time(0), now=now, actor=DOCTOR)
+
+    add_hours(session, person.id, 6, time(0), time(12), now=now, actor=DOCTOR)
+
+    assert len(person.availability_rules) == 3

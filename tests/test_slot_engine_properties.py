@@ -22,8 +22,19 @@ from clinic.scheduling.slots import (
 )
 from clinic.scheduling.timezones import NonExistentLocalTime, local_to_utc
 
-# Zones with an hour's DST change each way, none, a half-hour one (Lord Howe) and the southern hemisphere.
-ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")
+# Zones with an hour's DST change each way, none, a half-hour one (Lord Howe) and the southern hemisphere;
+# and changes at midnight, where hours ending at 00:00 end at the change: Havana (8 March), Beirut (29 March,
+# 25 October), Santiago (5 April).
+ZONES = (
+    "Europe/London",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "UTC",
+    "America/Havana",
+    "Asia/Beirut",
+    "America/Santiago",
+)
 # Days around the 2026 changes (March and October/November in the north, April/October in the south).
 FIRST_DAYS = (date(2026, 3, 6), date(2026, 3, 27), date(2026, 4, 3), date(2026, 10, 2), date(2026, 10, 23))
 MINUTE = timedelta(minutes=1)
@@ -183,3 +194,33 @@ def test_the_free_starts_are_the_distinct_starts_of_the_free_slots(hospital):
     assert available_starts(rules, calendars, window_start, window_end, now) == sorted(
         {slot.start for slot in slots}
     )
+
+
+WEEK_MINUTES = 7 * 24 * 60
+periods_of_a_week = st.builds(
+    WeeklyHours,
+    st.integers(0, 6),
+    st.integers(0, 24 * 4 - 1).map(lambda quarter: _clock(quarter * 15)),
+    st.integers(0, 24 * 4 - 1).map(lambda quarter: _clock(quarter * 15)),
+)
+
+
+def _minutes_of_the_week(hours: WeeklyHours) -> set[int]:
+    """Every minute the period covers, counted from Monday 00:00, walked a minute at a time."""
+    minute = hours.weekday * 24 * 60 + hours.start.hour * 60 + hours.start.minute
+    covered = set()
+    while True:
+        covered.add(minute % WEEK_MINUTES)
+        minute += 1
+        if minute % (24 * 60) == hours.end.hour * 60 + hours.end.minute:
+            return covered
+
+
+@settings(max_examples=500, deadline=None)
+@given(periods_of_a_week, periods_of_a_week)
+@example(WeeklyHours(6, time(23), time(1)), WeeklyHours(0, time(0, 30), time(2)))  # Sunday night into Monday
+@example(WeeklyHours(5, time(20), time(0)), WeeklyHours(6, time(0), time(12)))  # touching at midnight
+def test_weekly_periods_meet_when_they_share_a_minute_of_the_week(first, second):
+    shared = _minutes_of_the_week(first) & _minutes_of_the_week(second)
+
+    assert first.meets(second) is second.meets(first) is bool(shared)

@@ -5,6 +5,7 @@ change, and then shows as a clash, or sees the new hours. Bookings are never mov
 here: the clash list sends staff to each one, and the patient is told when they act.
 """
 
+from calendar import day_name
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -18,7 +19,7 @@ from ..models.transactions import write_transaction
 from .availability import load_calendars
 from .errors import BookingError, NotFound
 from .locks import lock_clinicians
-from .slots import fits_hours
+from .slots import WeeklyHours, fits_hours
 from .timezones import format_local, zone
 
 # One entry of time off spans at most this many days: a typo in a year should not close the diary.
@@ -78,20 +79,23 @@ def clashes(session: Session, clinician: Clinician, now: datetime) -> list[Consu
 def add_hours(
     session: Session, clinician_id: int, weekday: int, start: time, end: time, *, now: datetime, actor: Actor
 ) -> AvailabilityRule:
-    """Add a weekly working period (same day, start before end, not overlapping another that day)."""
+    """Add a weekly working period, not overlapping another. An end at or before the start is on the next
+    day: 00:00 is midnight, the end of `weekday`."""
     if not 0 <= weekday <= 6:
         raise InvalidHours("Choose a day of the week.", field="weekday")
-    if end <= start:
-        raise InvalidHours("The end must be after the start, on the same day.", field="end")
+    if end == start:
+        raise InvalidHours("The end must differ from the start.", field="end")
+    period = WeeklyHours(weekday, start, end)
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        same_day = session.scalars(
-            select(AvailabilityRule).where(
-                AvailabilityRule.clinician_id == clinician_id, AvailabilityRule.weekday == weekday
-            )
-        ).all()
-        if any(r.start_time < end and start < r.end_time for r in same_day):
-            raise InvalidHours("These hours overlap hours you have on that day already.", field="start")
+        kept = session.scalars(select(AvailabilityRule).where(AvailabilityRule.clinician_id == clinician_id))
+        for other in kept:
+            if period.meets(WeeklyHours(other.weekday, other.start_time, other.end_time)):
+                day, start_at, end_at = day_name[other.weekday], other.start_time, other.end_time
+                raise InvalidHours(
+                    f"These hours overlap {day}'s hours from {start_at:%H:%M} to {end_at:%H:%M}.",
+                    field="start",
+                )
         rule = AvailabilityRule(clinician_id=clinician_id, weekday=weekday, start_time=start, end_time=end)
         session.add(rule)
         session.flush()

@@ -50,6 +50,20 @@ class WeeklyHours:
             and (self.valid_until is None or day <= self.valid_until)
         )
 
+    def meets(self, other: "WeeklyHours") -> bool:
+        """Whether the two periods share wall-clock time in the week, a period past midnight counted on into
+        the next day (Sunday's into Monday's); the dates they apply between are not considered."""
+        (start, end), (other_start, other_end) = self._in_week(), other._in_week()
+        return any(start < other_end + shift and other_start + shift < end for shift in (-_WEEK, 0, _WEEK))
+
+    def _in_week(self) -> tuple[int, int]:
+        """The period as seconds from Monday 00:00, its end past its start (and past the week's end for a
+        period running into Monday)."""
+        start = self.weekday * 86400 + self.start.hour * 3600 + self.start.minute * 60
+        return start, start + _wall_seconds(self)
+
+
+_WEEK = 7 * 86400
 
 # An instant: an aware datetime, or Unix seconds as the database loader hands them over.
 Instant = datetime | int
