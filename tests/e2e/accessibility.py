@@ -4,6 +4,7 @@ axe.min.js (axe 4.12) inside the wheel: nothing is fetched when the tests run.""
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 # WCAG 2.2 level AA, as axe tags its rules (each version's new AA rules carry their own tag).
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -91,6 +92,40 @@ _FOCUS_SHOWN = """() => {
 def focus_problem(page: Page) -> str | None:
     """None when the focused element shows a focus indicator; else what is wrong."""
     return page.evaluate(_FOCUS_SHOWN)
+
+
+# The focused element is a form control at or inside the element whose id the link's href names.
+_FOCUS_IN_FIELD = """href => {
+  const field = document.getElementById(href.slice(1));
+  const focused = document.activeElement;
+  return field !== null && focused.matches('input, select, textarea') && field.contains(focused);
+}"""
+
+
+def opening_focus_problems(page: Page) -> list[str]:
+    """What is wrong with where the focus is as the page opens: on its error summary, whose every link
+    then puts the focus in its field, its first box or radio (the GOV.UK pattern). A screen reader reads
+    what has the focus; a message already there when the page loads is often not read at all."""
+    opening = page.locator(".error-summary").first
+    if not opening.count():
+        return []
+    problems = []
+    focused = "opening => opening === document.activeElement"
+    try:  # autofocus acts when the page is next drawn, which may be after its load event
+        page.wait_for_function(focused, arg=opening.element_handle(), timeout=2000)
+    except PlaywrightTimeoutError:
+        problems.append(f"the focus is on {_focused_html(page)}, not {opening.evaluate('e => e.className')}")
+    for link in opening.locator("a[href^='#']").all():
+        href = link.get_attribute("href")
+        link.focus()
+        page.keyboard.press("Enter")
+        if not page.evaluate(_FOCUS_IN_FIELD, href):
+            problems.append(f"{href} leaves the focus on {_focused_html(page)}")
+    return problems
+
+
+def _focused_html(page: Page) -> str:
+    return page.evaluate("document.activeElement.outerHTML.slice(0, 60)")
 
 
 def refuse_scripts(page: Page) -> Page:

@@ -27,6 +27,7 @@ from tests.conftest import build_app
 from .accessibility import (
     NARROWEST_PX,
     PHONE_PX,
+    opening_focus_problems,
     refuse_scripts,
     sideways_scroll,
     small_targets,
@@ -67,10 +68,13 @@ ALREADY_BOOKED = "You already have a booking at that time"
 
 
 def patient_page_problems(page: Page) -> dict[str, object]:
-    """Everything wrong with the patient page on screen: axe (AA and AAA contrast) and tap targets at
-    desktop width, sideways scrolling at 320 px."""
+    """Everything wrong with the patient page on screen: where the focus is as it opens, axe (AA and AAA
+    contrast) and tap targets at desktop width, sideways scrolling at 320 px."""
     page.set_viewport_size(DESKTOP)
-    problems: dict[str, object] = dict(violations(page, patient=True))
+    problems: dict[str, object] = {}
+    if focus := opening_focus_problems(page):
+        problems["focus"] = focus
+    problems |= violations(page, patient=True)
     if small := small_targets(page):
         problems["targets under 44 px"] = small
     if wider := sideways_scroll(page, NARROWEST_PX):
@@ -573,13 +577,14 @@ def test_staff_pages_pass_axe_and_their_tables_scroll_in_a_focusable_region(
 ):
     page = signed_in(staff_page.role)
     staff_page.open(page, audit_consultation)
+    focus = opening_focus_problems(page)
 
     # At a phone's width only: clinic.css has no width media queries, so a narrower window changes only
     # how lines wrap and what overflows, and that is where targets crowd and regions must scroll.
     sideways = sideways_scroll(page, PHONE_PX)
 
     assert staff_page.shows in page.locator("main").inner_text()
-    assert (violations(page, patient=False), sideways, unscrollable_tables(page)) == ({}, 0, [])
+    assert (focus, violations(page, patient=False), sideways, unscrollable_tables(page)) == ([], {}, 0, [])
 
 
 @pytest.mark.parametrize("press", ["", "Sign in"], ids=["code", "code-missing"])
@@ -593,6 +598,7 @@ def test_the_second_factor_page_passes_axe(new_page, signed_in, press):
     page.wait_for_url("**/login/code")
     StaffPage("", "/login/code", press=press).open(page, {})
 
+    assert opening_focus_problems(page) == []
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
 
 
@@ -606,6 +612,7 @@ def test_the_password_link_page_passes_axe(new_page, signed_in, press):
     StaffPage("", link, press=press).open(page, {})
 
     assert page.get_by_role("heading", name="Choose your password").is_visible()
+    assert opening_focus_problems(page) == []
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
 
 
