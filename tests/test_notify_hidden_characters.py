@@ -5,16 +5,19 @@ holds (e.g. reverse a link's text); a control character can break a header or an
 """
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clinic.models import ConsultationStatus, StaffRole, utcnow
 from clinic.notify.messages import MAILS, Recipient
 from clinic.plain_text import HIDDEN
 from clinic.scheduling.companions import check_companion_details
-from clinic.scheduling.patients import InvalidDetails, check_patient_details
+from clinic.scheduling.patients import InvalidDetails, check_patient_details, check_reason
+from clinic.scheduling.timezones import zone
+from tests import factories
 from tests.test_notify_messages import compose_mail, make_notice
 
 HIDDEN_EXAMPLES = [
@@ -102,3 +105,57 @@ def test_no_hidden_character_reaches_a_composed_mail_or_invite(
 
     for text in _texts(mail):
         assert not FORBIDDEN & set(text), (kind, audience, text)
+
+
+# Reasons: free text over many lines, where a hidden character is refused as in a name.
+
+_REASON_LAYOUT = set("\t\n\r\x0b\x0c")  # kept, or (a page break, Word's soft line break) made a line break
+
+
+@given(text=_DISPLAY)
+def test_a_reason_with_a_hidden_character_is_refused_and_one_without_is_kept_with_its_lines(text):
+    hidden = {c for c in text if HIDDEN.match(c)} - _REASON_LAYOUT
+
+    try:
+        kept = check_reason(text)
+    except InvalidDetails as refused:
+        assert hidden and MESSAGE in refused.errors["reason"]
+    else:
+        assert not hidden
+        assert kept == text.replace("\x0b", "\n").replace("\x0c", "\n").strip()
+
+
+def test_a_reason_pasted_with_an_office_programs_line_breaks_keeps_them_as_lines():
+    assert check_reason("Pain\x0bsince Monday\x0cworse at night") == "Pain\nsince Monday\nworse at night"
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_EXAMPLES, ids=[f"U+{ord(c):04X}" for c in HIDDEN_EXAMPLES])
+def test_a_cancel_reason_with_a_hidden_character_is_refused_by_staff_and_the_api_and_nothing_changes(
+    client, session, hidden
+):
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    by_staff, by_api = (
+        factories.booking(session, service, _next_week(hour), now=utcnow()) for hour in (10, 11)
+    )
+    factories.sign_in(client, factories.staff(session, role=StaffRole.ADMIN))
+
+    staff = client.post(
+        f"/schedule/consultations/{by_staff.consultation.id}/cancel", data={"reason": f"a{hidden}b"}
+    )
+    api = client.post(
+        f"/api/v1/bookings/{by_api.consultation.reference}/cancel",
+        json={"reason": f"a{hidden}b"},
+        headers={"Authorization": f"Bearer {by_api.manage_token}"},
+    )
+
+    assert staff.status_code == 422 and MESSAGE in staff.get_data(as_text=True)
+    assert api.status_code == 422 and MESSAGE in api.get_json()["errors"]["reason"]
+    session.expire_all()
+    assert {by_staff.consultation.status, by_api.consultation.status} == {ConsultationStatus.BOOKED}
+
+
+def _next_week(hour: int) -> datetime:
+    day = utcnow().date() + timedelta(days=7 - utcnow().weekday())
+    return datetime.combine(day, time(hour), tzinfo=zone("Europe/London")).astimezone(UTC)

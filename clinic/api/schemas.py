@@ -71,19 +71,6 @@ class Fields:
             return None
         return value
 
-    def text(self, name: str, *, max_length: int) -> str:
-        """Optional plain text, at most `max_length` characters (absent or null reads as "")."""
-        value = self.source.get(name)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            self.fail(name, "This must be text.")
-            return ""
-        if len(value) > max_length:
-            self.fail(name, f"Keep this under {max_length} characters.")
-            return ""
-        return value.strip()
-
     def day(self, name: str) -> date | None:
         """A required calendar date, YYYY-MM-DD."""
         value = self.source.get(name)
@@ -270,7 +257,11 @@ def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> Re
 def cancel_reason(body: Mapping[str, Any]) -> str:
     """The optional reason a patient gives for cancelling."""
     fields = Fields(body)
-    reason = fields.text("reason", max_length=MAX_CANCEL_REASON)
+    reason = ""
+    try:
+        reason = check_reason(body.get("reason"), MAX_CANCEL_REASON)
+    except InvalidDetails as error:
+        fields.adopt(error)
     fields.check()
     return reason
 

@@ -15,6 +15,10 @@ MAX_NAME = 200
 MAX_REASON = 2000
 # Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
 _ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
+_PASTED_BREAKS = str.maketrans("\x0b\x0c", "\n\n")  # Word's soft line break, a page break
+HIDDEN_REFUSED = (
+    "This contains hidden formatting or control characters. Type it again rather than pasting it."
+)
 _PHONE = re.compile(r"\+?[0-9 ()\-.]{5,30}")
 # The shortest whole number anyone can dial from outside its own exchange: Niue's +683 and four digits.
 # A hospital extension (3 to 5 digits) reaches no one who is not in the building, and a walk-in caller
@@ -126,14 +130,19 @@ def is_language_tag(value: object) -> bool:
     return isinstance(value, str) and len(value) <= _MAX_LANGUAGE and bool(_LANGUAGE_TAG.fullmatch(value))
 
 
-def check_reason(reason: object) -> str:
-    """The optional reason for the visit: plain text, bounded."""
+def check_reason(reason: object, limit: int = MAX_REASON) -> str:
+    """An optional reason (for the visit, or for cancelling): plain text over any number of lines,
+    bounded. A page break or an office program's soft line break becomes a line break; any other control
+    or bidirectional formatting character is refused, as in a name."""
     if reason is None or reason == "":
         return ""
     if not isinstance(reason, str):
         raise InvalidDetails({"reason": "The reason must be text."})
-    if len(reason) > MAX_REASON:
-        raise InvalidDetails({"reason": f"Keep the reason under {MAX_REASON} characters."})
+    if len(reason) > limit:
+        raise InvalidDetails({"reason": f"Keep the reason under {limit} characters."})
+    reason = reason.translate(_PASTED_BREAKS)
+    if has_hidden(reason.translate(_ORDINARY_SPACE)):
+        raise InvalidDetails({"reason": HIDDEN_REFUSED})
     return reason.strip()
 
 
@@ -148,9 +157,7 @@ def required_text(value: object, field: str, limit: int, errors: dict[str, str],
     if len(value) > limit:
         errors[field] = f"Keep this under {limit} characters."
     elif hidden:
-        errors[field] = (
-            "This contains hidden formatting or control characters. Type it again rather than pasting it."
-        )
+        errors[field] = HIDDEN_REFUSED
     return value
 
 
