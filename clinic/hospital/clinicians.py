@@ -92,11 +92,10 @@ def bookings_to_come(session: Session, clinician_id: int, now: datetime) -> list
 
 
 def clinicians_booking(session: Session, clinician_id: int, consultation_id: int) -> Consultation:
-    """The clinician's consultation, patient and service loaded; NotFound if it is not theirs (or none)."""
-    query = (
-        select(Consultation)
-        .where(Consultation.id == consultation_id, Consultation.clinician_id == clinician_id)
-        .options(joinedload(Consultation.patient), joinedload(Consultation.service))
+    """The clinician's consultation; NotFound if it is not theirs (or none). Loaded without joins: the
+    cancel locks it FOR UPDATE with the same options, which PostgreSQL refuses on an outer join."""
+    query = select(Consultation).where(
+        Consultation.id == consultation_id, Consultation.clinician_id == clinician_id
     )
     consultation = session.scalar(query)
     if consultation is None:
