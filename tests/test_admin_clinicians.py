@@ -270,3 +270,30 @@ def test_a_booking_is_cancelled_only_from_its_own_clinicians_page(client, sessio
     assert client.get(cancel_address(raman, consultation)).status_code == 404
     assert client.post(cancel_address(raman, consultation)).status_code == 404
     assert reloaded(session, consultation).status == "booked"
+
+
+def test_a_service_with_bookings_to_come_is_not_taken_from_its_clinician_until_they_are_moved(
+    client, session, admin, clinic
+):
+    person, heart = clinic["okafor"], clinic["heart"]
+    other = factories.service(session, clinic["cardiology"], name="Echo review")
+    person.services.append(other)
+    session.commit()
+    consultation = factories.booking(
+        session, heart, on_the_grid_in(30), now=utcnow(), clinician_id=person.id
+    ).consultation
+    address = f"/admin/clinicians/{person.id}"
+    sent = {**form_values(text(client.get(address)), ""), "service_ids": [str(other.id)]}
+
+    refused = client.post(address, data=sent)
+
+    assert refused.status_code == 422 and 'id="service_ids-error"' in text(refused)
+    assert f"bookings of Follow-up call to come ({consultation.reference})" in text(refused)
+    assert {s.id for s in stored(session, person.id).services} == {heart.id, other.id}
+    assert client.get(f"/schedule/consultations/{consultation.id}/move").status_code == 200
+
+    client.post(cancel_address(person, consultation))
+    removed = client.post(address, data=sent)
+
+    assert removed.status_code == 303
+    assert [s.id for s in stored(session, person.id).services] == [other.id]

@@ -1,5 +1,6 @@
 """Clinicians as admins keep them: who patients see, their zone, department and services, and whether
-they still take bookings. Deactivating waits until their bookings to come are moved or cancelled."""
+they still take bookings. Deactivating them, or taking a service from them, waits until their bookings to
+come (of that service) are moved or cancelled."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,8 @@ def save_clinician(
     except InvalidTimeZone:
         raise InvalidSetting("Choose a time zone from the list.", field="time_zone") from None
     with write_transaction(session):
+        if clinician_id is not None:
+            lock_clinicians(session, clinician_id)  # no booking of a service being removed slips in
         clinician = Clinician() if clinician_id is None else session.get(Clinician, clinician_id)
         if clinician is None:
             raise NotFound("There is no such clinician.")
@@ -71,9 +74,26 @@ def save_clinician(
             "services": sorted(services, key=lambda s: s.id),
         }
         if clinician_id is not None:
+            _check_no_bookings_stranded(session, clinician, set(settings.service_ids), now)
             clinician.services.sort(key=lambda s: s.id)  # compared as lists: the same order
         apply_changes(session, clinician, fields, action="clinician.saved", now=now, actor=actor)
     return clinician
+
+
+def _check_no_bookings_stranded(
+    session: Session, clinician: Clinician, service_ids: set[int], now: datetime
+) -> None:
+    """Refuse to take a service from a clinician while bookings of it with them are to come: nobody
+    could move those any more (a move keeps the clinician and needs them to offer it). As deactivating."""
+    removed = {s.id: s.name for s in clinician.services if s.id not in service_ids}
+    stranded = [c for c in bookings_to_come(session, clinician.id, now) if c.service_id in removed]
+    if stranded:
+        names = " and ".join(sorted({removed[c.service_id] for c in stranded}))
+        references = ", ".join(c.reference for c in stranded)
+        raise InvalidSetting(
+            f"Move or cancel the bookings of {names} to come ({references}) first: they are listed below.",
+            field="service_ids",
+        )
 
 
 def bookings_to_come(session: Session, clinician_id: int, now: datetime) -> list[Consultation]:
