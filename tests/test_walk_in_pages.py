@@ -135,7 +135,9 @@ def test_the_join_page_shows_a_browser_the_place_it_holds_instead_of_a_fresh_for
     response = client.get("/walk-in/nurse-line")
 
     assert (response.status_code, response.headers["Location"]) == (303, path)
-    assert "You already have a place in this queue" in client.get(path).get_data(as_text=True)
+    place = client.get(path).get_data(as_text=True)
+    assert "You already have a place in this queue" in place
+    assert "<title>Already in the queue – Your place in the queue" in place
 
 
 def test_a_carer_holding_a_place_joins_for_someone_else_who_gets_a_place_of_their_own(
@@ -281,6 +283,7 @@ def test_a_join_pressed_after_the_call_was_called_off_says_so_on_the_callers_pag
     page = client.post(f"{path}/join", follow_redirects=True).get_data(as_text=True)
 
     assert "There is no call for you at the moment." in page and "You are number" in page
+    assert "<title>Not joined yet – Your place in the queue" in page
 
 
 def test_only_the_secret_link_opens_a_callers_page(app, client, session, helpline):

@@ -14,7 +14,7 @@ from ..models import Consultation, utcnow
 from ..scheduling.booking import BookingRequest, book
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
 from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_booking_link
-from ..scheduling.lifecycle import cancel, change_cutoff, change_deadline, reschedule
+from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
 from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys
@@ -134,7 +134,7 @@ def privacy() -> ResponseReturnValue:
 
 @bp.route(f"{MANAGE_PATH}/cancel", methods=["GET", "POST"])
 def cancel_consultation(reference: str) -> ResponseReturnValue:
-    consultation = changeable(reference)
+    consultation = changeable(reference, Change.CANCEL)
     form = forms.CancelForm()
     if form.validate_on_submit():
         cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
@@ -146,14 +146,14 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{MANAGE_PATH}/reschedule")
 def choose_new_time(reference: str) -> ResponseReturnValue:
-    consultation = changeable(reference)
+    consultation = changeable(reference, Change.MOVE)
     form = forms.RescheduleForm(request.args, time_zone=consultation.patient_time_zone)
     return _new_time_page(consultation, form)
 
 
 @bp.post(f"{MANAGE_PATH}/reschedule")
 def reschedule_consultation(reference: str) -> ResponseReturnValue:
-    consultation = changeable(reference)
+    consultation = changeable(reference, Change.MOVE)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
     if form.validate():
         try:

@@ -78,7 +78,10 @@ def _held_unless_for_someone_else(form: JoinQueueForm) -> dict[str, str] | None:
 def _to_place(joined: Joined) -> ResponseReturnValue:
     """On to the caller's page, their token kept in this browser; told so if the place was theirs before."""
     if joined.already:
-        flash("You already have a place in this queue: here it is. You do not need to join again.")
+        flash(
+            "You already have a place in this queue: here it is. You do not need to join again.",
+            "Already in the queue",
+        )
     WALK_IN.remember(joined.entry.reference, joined.token)
     return redirect(url_for(".walk_in_place", reference=joined.entry.reference), 303)
 
@@ -139,7 +142,7 @@ def join_walk_in_call(reference: str) -> ResponseReturnValue:
     except (
         NotNow
     ) as not_yet:  # called off meanwhile, or the link still being made: their page says where they are
-        flash(str(not_yet))
+        flash(str(not_yet), "Not joined yet")
         return redirect(url_for(".walk_in_place", reference=entry.reference), 303)
 
 

@@ -104,9 +104,10 @@ _FOCUS_IN_FIELD = """href => {
 
 def opening_focus_problems(page: Page) -> list[str]:
     """What is wrong with where the focus is as the page opens: on its error summary, whose every link
-    then puts the focus in its field, its first box or radio (the GOV.UK pattern). A screen reader reads
-    what has the focus; a message already there when the page loads is often not read at all."""
-    opening = page.locator(".error-summary").first
+    then puts the focus in its field, its first box or radio (the GOV.UK pattern), else on what the form
+    sent before did (the flash message). A screen reader reads what has the focus; a message already
+    there when the page loads is often not read at all."""
+    opening = page.locator(".error-summary, .flash").first
     if not opening.count():
         return []
     problems = []

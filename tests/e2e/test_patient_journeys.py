@@ -1,10 +1,12 @@
 """A patient's journeys in a real browser: booking in their own time zone (with and without JavaScript),
 the invite in their mail, changing and cancelling from the mail's link, checking in and joining."""
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Page
 
 from .conftest import ON_CALL_SERVICE, screenshot
 from .patient import (
@@ -87,6 +89,7 @@ def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app,
     later.nth(3).check()
     browser.get_by_role("button", name="Move my consultation to this time").click()
 
+    told_moved = _told(browser, "Booking moved – Your booking")
     moved = wait_for_mail(live_app.mail, patient.email, "has moved", "REQUEST")
     event = invite(moved).walk("VEVENT")[0]
     assert event["UID"] == uid and event["SEQUENCE"] == 1
@@ -94,11 +97,23 @@ def test_a_patient_reschedules_and_cancels_from_the_link_in_their_mail(live_app,
     screenshot(browser, f"patient-rescheduled-{'js' if javascript else 'no-js'}")
 
     cancel(browser, link, paste=not javascript)
+    told_cancelled = _told(browser, "Booking cancelled – Your booking")
 
     screenshot(browser, f"patient-cancelled-{'js' if javascript else 'no-js'}")
     cancelled = wait_for_mail(live_app.mail, patient.email, "is cancelled", "CANCEL")
     event = invite(cancelled).walk("VEVENT")[0]
     assert event["UID"] == uid and event["SEQUENCE"] > 1
+    # What happened is in the title, and read out: the message has the focus as the page opens.
+    assert told_moved.startswith("Your consultation has moved.")
+    assert told_cancelled.startswith("Your consultation is cancelled.")
+
+
+def _told(page: Page, title: str) -> str:
+    """The text of what has the focus, once the page's title begins with `title`."""
+    page.get_by_role("heading", name=re.compile(r"^Your booking ")).wait_for()
+    assert page.title().startswith(title), page.title()
+    page.wait_for_function("document.activeElement !== document.body", timeout=2000)
+    return page.evaluate("document.activeElement.innerText").strip()
 
 
 def test_a_patient_checks_in_from_the_waiting_room_and_sees_the_join_button(live_app, page):
