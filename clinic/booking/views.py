@@ -138,7 +138,7 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
     form = forms.CancelForm()
     if form.validate_on_submit():
         cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
-        flash("Your consultation is cancelled. We will e-mail you to confirm.")
+        flash("Your consultation is cancelled. We will e-mail you to confirm.", "Booking cancelled")
         return redirect(url_for(".manage", reference=consultation.reference), 303)
     page = render_template("booking/cancel.html", form=form, consultation=consultation)
     return page, 422 if form.errors else 200
@@ -161,7 +161,7 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
         except (SlotUnavailable, AlreadyBooked) as refusal:
             show_beside(form.start, str(refusal))
         else:
-            flash("Your consultation has moved. We will e-mail you an updated invitation.")
+            flash("Your consultation has moved. We will e-mail you an updated invitation.", "Booking moved")
             return redirect(url_for(".manage", reference=consultation.reference), 303)
     return _new_time_page(consultation, form)
 
