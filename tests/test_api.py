@@ -386,6 +386,33 @@ def test_changes_after_the_cutoff_are_409_with_the_phone_to_call(client, session
     assert problem["deadline"].endswith(("+00:00", "+01:00"))
 
 
+@pytest.mark.parametrize("action, body", [("cancel", {}), ("reschedule", {"start": "2030-01-07T10:00:00Z"})])
+@pytest.mark.parametrize("how", ["ended", "cancelled"])
+def test_a_booking_over_or_cancelled_already_is_409_invalid_transition_as_documented(
+    client, session, booked, action, body, how
+):
+    """An ended booking the worker had not yet marked a no-show answered `change_not_allowed` ("too late to
+    change online"), where the document says a booking over already is `invalid_transition`."""
+    consultation = session.scalars(select(Consultation)).one()
+    if how == "ended":
+        consultation.starts_at, consultation.ends_at = (
+            utcnow() - timedelta(hours=1),
+            utcnow() - timedelta(minutes=30),
+        )
+    else:
+        consultation.status = ConsultationStatus.CANCELLED
+    session.commit()
+    status = consultation.status
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/{action}", json=body, headers=bearer(booked["manage_token"])
+    )
+
+    assert (response.status_code, response.get_json()["code"]) == (409, "invalid_transition")
+    session.expire_all()
+    assert session.get(Consultation, consultation.id).status is status
+
+
 def test_the_reason_for_visit_is_never_echoed(client, clinic):
     reason = "Persistent cough since March"
     body = booking_body(clinic.service.id, wall(clinic.day, 10), reason=reason)

@@ -12,7 +12,7 @@ from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage
 from clinic.models.transactions import begin_write
-from clinic.scheduling.errors import AlreadyAtThatTime, NotFound
+from clinic.scheduling.errors import AlreadyAtThatTime, ConsultationOver, NotFound
 from clinic.scheduling.lifecycle import cancel, change_status, reschedule
 from clinic.scheduling.status import TRANSITIONS, InvalidTransition
 
@@ -122,6 +122,25 @@ def outbox_rows(session) -> list[tuple]:
     return list(session.execute(select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status)))
 
 
+@pytest.mark.parametrize("enforce_cutoff", [True, False], ids=["patient", "staff"])
+def test_nothing_cancels_or_moves_a_consultation_whose_end_has_passed(session, consultation, enforce_cutoff):
+    """Still booked, as housekeeping marks a missed consultation a no-show only a while after its end."""
+    after_the_end = consultation.ends_at + timedelta(minutes=1)
+    tomorrow = consultation.starts_at + timedelta(days=1)
+    session.commit()
+
+    with pytest.raises(ConsultationOver, match="is over: it can no longer be cancelled"):
+        cancel(session, consultation.id, now=after_the_end, actor=DOCTOR, enforce_cutoff=enforce_cutoff)
+    with pytest.raises(ConsultationOver, match="is over: it can no longer be moved"):
+        reschedule(
+            session, consultation.id, tomorrow, now=after_the_end, actor=DOCTOR, enforce_cutoff=enforce_cutoff
+        )
+
+    session.expire_all()
+    kept = session.get(Consultation, consultation.id)
+    assert (kept.status, kept.starts_at) == (S.BOOKED, consultation.starts_at)
+
+
 def test_an_unknown_consultation_is_not_found(session, now):
     with pytest.raises(NotFound):
         change_status(session, 999_999, S.ARRIVED, now=now, actor=DOCTOR)
@@ -147,7 +166,7 @@ def test_a_cancel_racing_a_call_that_just_started_waits_for_it_and_is_refused(
     starter.start()
     started.wait(5)
     threading.Timer(0.5, go.set).start()
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(ConsultationOver, match="has begun"):
         cancel(session, consultation.id, now=now, actor=DOCTOR, enforce_cutoff=False)
     starter.join(5)
 

@@ -12,7 +12,15 @@ import segno
 from sqlalchemy import select
 
 from clinic.booking.calendar import form_value
-from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxKind, StaffRole, utcnow
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    ConsultationStatus,
+    OutboxKind,
+    OutboxMessage,
+    StaffRole,
+    utcnow,
+)
 from clinic.scheduling.booking import ALTERNATIVES_SHOWN
 from clinic.scheduling.timezones import zone
 from clinic.scheduling.tokens import LinkKeys, letter_code
@@ -453,6 +461,37 @@ def test_staff_cancel_for_the_patient_who_gets_the_cancellation(client, session,
     assert audited(session, consultation, "consultation.cancelled") == [f"staff:{doctor.id}"]
     assert outbox.messages(consultation, OutboxKind.CANCELLATION)
     assert any("cancelled" in m["Subject"] for m in smtp_server.inbox(consultation.patient.email))
+
+
+@pytest.mark.parametrize(
+    ("status", "starts_in"),
+    [(S.BOOKED, -35), (S.NOSHOW, -35), (S.FULFILLED, -35), (S.IN_PROGRESS, -10)],
+    ids=["ended, not yet marked a no-show", "no-show", "seen", "call under way"],
+)
+def test_staff_can_neither_cancel_nor_move_a_consultation_under_way_or_over_nor_are_offered_to(
+    client, session, clinic, status, starts_in
+):
+    """Staff cancelled a consultation that had ended: the patient was mailed that it "has been cancelled",
+    with an invite cancelling a past time, and a missed consultation counted as a cancellation rather than
+    a no-show."""
+    past = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(starts_in), status=status)
+    starts_at = past.starts_at
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{past.id}"
+
+    page = text(client.get(base))
+    cancelled = client.post(f"{base}/cancel", data={"reason": "Asked to"})
+    picker = client.get(f"{base}/move")
+    moved = client.post(f"{base}/move", data={"start": form_value(tomorrow_at(10))})
+
+    assert "Cancel this consultation" not in page and "Move to another time" not in page
+    assert [r.status_code for r in (cancelled, picker, moved)] == [409] * 3
+    assert "it can no longer be cancelled" in text(cancelled)
+    assert all("it can no longer be moved" in text(r) for r in (picker, moved))
+    kept = reloaded(session, past)
+    assert (kept.status, kept.starts_at) == (status, starts_at)
+    assert audited(session, past, "consultation.cancelled") == []
+    assert session.scalars(select(OutboxMessage).where(OutboxMessage.consultation_id == past.id)).all() == []
 
 
 def test_the_printed_letter_carries_a_short_address_a_code_to_type_and_the_whole_link_as_a_square(

@@ -11,7 +11,10 @@ from clinic.extensions import db
 from clinic.models import (
     AuditEvent,
     Consultation,
+    ConsultationStatus,
     EntryStatus,
+    OutboxKind,
+    OutboxMessage,
     QueueStatus,
     StaffRole,
     StaffUser,
@@ -90,6 +93,29 @@ def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, ses
     response = client.post(f"{location}/start")
 
     assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/r?host")
+
+
+def test_a_walk_in_call_is_neither_cancelled_nor_moved_from_its_page_and_its_caller_keeps_their_turn(
+    client, session, helpline
+):
+    """Cancelling a taken caller's call from its page left their place "taken" (their page said "It is your
+    turn") and mailed them the cancellation of a booking they never made; their queue ends the call."""
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+
+    page = text(client.get(location))
+    cancelled = client.post(f"{location}/cancel", data={"reason": ""})
+
+    assert "Cancel this consultation" not in page and "Move to another time" not in page
+    assert cancelled.status_code == 409 and "A walk-in call is not cancelled" in text(cancelled)
+    session.commit()
+    entry = session.scalars(select(WalkInEntry)).one()
+    assert (entry.status, entry.consultation.status) == (EntryStatus.TAKEN, ConsultationStatus.ARRIVED)
+    kinds = session.scalars(
+        select(OutboxMessage.kind).where(OutboxMessage.consultation_id == entry.consultation_id)
+    )
+    assert OutboxKind.CANCELLATION not in list(kinds)
 
 
 def test_a_clinician_on_several_queues_sees_each_by_name_and_the_page_reads_their_hours_at_once(

@@ -11,7 +11,7 @@ from ..audit import Actor
 from ..extensions import db
 from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry, utcnow
 from ..scheduling.companions import companion_for_token
-from ..scheduling.lifecycle import check_online_change, consultation_for_token
+from ..scheduling.lifecycle import Change, check_online_change, consultation_for_token
 from ..scheduling.offers import offer_for_token
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow
@@ -27,11 +27,11 @@ def managed(reference: str, token: str | None = None) -> Consultation:
     return _opened(consultation_for_token, MANAGE, reference, token)
 
 
-def changeable(reference: str) -> Consultation:
-    """The managed booking, if the patient may still cancel or move it online; else the ChangeNotAllowed
-    that says why (cancelled, over, past the cut-off), for the cancel and reschedule pages alike."""
+def changeable(reference: str, change: Change) -> Consultation:
+    """The managed booking, if the patient may still make `change` online; else the ChangeNotAllowed that
+    says why (cancelled, over, past the cut-off), for the cancel and reschedule pages alike."""
     consultation = managed(reference)
-    check_online_change(consultation, utcnow())
+    check_online_change(consultation, change, utcnow())
     return consultation
 
 

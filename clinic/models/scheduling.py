@@ -148,6 +148,8 @@ class Consultation(Base):
     companions: Mapped[list["Companion"]] = relationship(
         back_populates="consultation", order_by="Companion.id", cascade="all, delete-orphan"
     )
+    # The walk-in caller whose call this is, if it is one: their queue's rules end it, not a cancellation.
+    walk_in_entry: Mapped["WalkInEntry | None"] = relationship(viewonly=True)  # noqa: F821
 
     __table_args__ = (
         # The busy-interval query reads one clinician's window through this index.

@@ -30,6 +30,7 @@ from ..scheduling.consulting import set_status, start_call
 from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
 from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
+from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
@@ -145,6 +146,7 @@ def uninvite(consultation_id: int) -> ResponseReturnValue:
 @bp.get("/consultations/<id:consultation_id>/move")
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
     found = _read(consultation_id, "staff move page")
+    check_change(found, Change.MOVE, utcnow())
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
@@ -263,6 +265,7 @@ def _consultation_page(
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
         companion_form=companion_form or forms.CompanionForm(formdata=None),
         moment=moment,
+        changes=staff_changes(found, moment.instant),
     )
 
 

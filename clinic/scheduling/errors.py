@@ -84,12 +84,14 @@ class ChangeNotAllowed(BookingError):
 class ConsultationOver(ChangeNotAllowed):
     """The consultation has begun or is over: nothing is left to change online."""
 
+    code = "invalid_transition"  # the API's word for a booking whose state forbids the change
     kind = "over"
 
 
 class ConsultationCancelled(ChangeNotAllowed):
     """The booking is cancelled already: the patient may book `service_id` again instead."""
 
+    code = "invalid_transition"
     kind = "cancelled"
 
     def __init__(self, message: str, *, service_id: int):

@@ -5,6 +5,7 @@ the consultation's row), re-reads the consultation, checks the change against th
 the service's rules, then writes the change with its outbox messages and audit event.
 """
 
+import enum
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, 
 from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
-from .status import RESCHEDULABLE, InvalidTransition, check_transition
+from .status import FINISHED, RESCHEDULABLE, InvalidTransition, allowed_next, check_transition
 from .tokens import LinkKeys, link_reference, manage_link_opens
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
@@ -74,6 +75,60 @@ def mark_no_shows(session: Session, *, now: datetime, after: timedelta, limit: i
     return len(missed)
 
 
+class Change(enum.StrEnum):
+    """What may be done to a booking on the patient's behalf, until its call starts or its end."""
+
+    CANCEL = "cancel"
+    MOVE = "move"
+
+    @property
+    def done(self) -> str:
+        return {Change.CANCEL: "cancelled", Change.MOVE: "moved"}[self]
+
+
+# The statuses each change may be made in: a patient waiting may still be cancelled (the clinician cannot
+# come), but only a consultation nobody has acted on may move.
+_CHANGEABLE = {
+    Change.CANCEL: frozenset(
+        status for status in ConsultationStatus if ConsultationStatus.CANCELLED in allowed_next(status)
+    ),
+    Change.MOVE: RESCHEDULABLE,
+}
+
+
+def is_over(consultation: Consultation, now: datetime) -> bool:
+    """Whether the consultation is over: finished, or past its end whatever its status."""
+    return consultation.status in FINISHED or now >= consultation.ends_at
+
+
+def change_refusal(consultation: Consultation, change: Change, now: datetime) -> ChangeNotAllowed | None:
+    """Why `change` may not be made to the consultation at `now`, by staff or anyone; None if staff may
+    (patients online are held to more: `check_online_change`). Never once its call has started or it is
+    over, by its status or its end: a missed consultation is a no-show, not a cancellation. Never for a
+    walk-in call, which its queue ends (the caller leaves, or does not answer) or its clinician finishes."""
+    if consultation.status is ConsultationStatus.CANCELLED:
+        return ConsultationCancelled("This consultation is cancelled.", service_id=consultation.service_id)
+    if (over := is_over(consultation, now)) or consultation.status not in _CHANGEABLE[change]:
+        return _too_far_along(consultation, change, over=over)
+    if consultation.walk_in_entry is not None:
+        return ChangeNotAllowed(
+            "A walk-in call is not cancelled or moved: it ends when its clinician finishes it, or when the "
+            "caller leaves the queue or does not answer."
+        )
+    return None
+
+
+def check_change(consultation: Consultation, change: Change, now: datetime) -> None:
+    """Raise the `change_refusal`, if there is one."""
+    if (refused := change_refusal(consultation, change, now)) is not None:
+        raise refused
+
+
+def staff_changes(consultation: Consultation, now: datetime) -> frozenset[Change]:
+    """The changes staff may make to the consultation now: what its page offers."""
+    return frozenset(change for change in Change if change_refusal(consultation, change, now) is None)
+
+
 def cancel(
     session: Session,
     consultation_id: int,
@@ -86,7 +141,7 @@ def cancel(
     """Cancel a consultation (patients only up to the service's cut-off)."""
     with write_transaction(session):
         consultation = locked_consultation(session, consultation_id)
-        check_transition(consultation.status, ConsultationStatus.CANCELLED)
+        check_change(consultation, Change.CANCEL, now)
         if enforce_cutoff:
             _check_cutoff(consultation, now)
         consultation.status = ConsultationStatus.CANCELLED
@@ -116,8 +171,7 @@ def reschedule(
     with write_transaction(session):
         lock_holder(session, _patient_email(session, consultation_id))  # before the clinicians' locks
         consultation = locked_consultation(session, consultation_id, clinician_id)
-        if consultation.status not in RESCHEDULABLE:
-            raise ChangeNotAllowed("This consultation can no longer be moved.")
+        check_change(consultation, Change.MOVE, now)
         target = clinician_id or consultation.clinician_id
         if (new_start, target) == (consultation.starts_at, consultation.clinician_id):
             raise AlreadyAtThatTime(  # a form sent again: no "moved" mail, no new invite, no event
@@ -184,17 +238,21 @@ def change_cutoff(service: Service | OfferedService) -> timedelta:
     return timedelta(minutes=service.cancel_cutoff_minutes)
 
 
-def check_online_change(consultation: Consultation, now: datetime) -> None:
-    """Raise unless the patient may still cancel or move this booking online: ConsultationCancelled,
-    ConsultationOver (begun or over), or ChangeNotAllowed past the service's cut-off."""
-    if consultation.status is ConsultationStatus.CANCELLED:
-        raise ConsultationCancelled("This consultation is cancelled.", service_id=consultation.service_id)
+def check_online_change(consultation: Consultation, change: Change, now: datetime) -> None:
+    """Raise unless the patient may still make `change` online: what staff may (`change_refusal`), only while
+    nobody has acted on it, and before its start and the service's cut-off (ChangeNotAllowed)."""
+    check_change(consultation, change, now)
     if consultation.status not in RESCHEDULABLE or now >= consultation.starts_at:
-        over = "is over" if now >= consultation.ends_at else "has begun"
-        raise ConsultationOver(
-            f"This consultation {over}.", contact_phone=consultation.service.department.contact_phone
-        )
+        raise _too_far_along(consultation, change, over=False)
     _check_cutoff(consultation, now)
+
+
+def _too_far_along(consultation: Consultation, change: Change, *, over: bool) -> ConsultationOver:
+    when = "is over" if over else "has begun"
+    return ConsultationOver(
+        f"This consultation {when}: it can no longer be {change.done}.",
+        contact_phone=consultation.service.department.contact_phone,
+    )
 
 
 def _check_cutoff(consultation: Consultation, now: datetime) -> None:

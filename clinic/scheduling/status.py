@@ -45,6 +45,8 @@ PATIENT_STATUS_LABELS: dict[S, str] = {
 
 # Only a consultation that has not begun may move to another time.
 RESCHEDULABLE = frozenset({S.BOOKED})
+# Over, whatever the clock says: the clinician saw the patient, or the patient did not come.
+FINISHED = frozenset({S.FULFILLED, S.NOSHOW})
 
 
 def check_transition(current: S, new: S) -> None:

@@ -18,11 +18,10 @@ from ..audit import Actor
 from ..models import Consultation, ConsultationFacts, ConsultationStatus
 from .errors import NotFound, NotNow
 from .lifecycle import change_status
-from .status import InvalidTransition
+from .status import FINISHED, InvalidTransition
 
 # Checked in already, as far as the patient is concerned: checking in again changes nothing.
 _HERE = frozenset({ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
-_FINISHED = frozenset({ConsultationStatus.FULFILLED, ConsultationStatus.NOSHOW})
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
     opens_at, closes_at = window.opens_at(consultation), window.closes_at(consultation)
     if consultation.status is ConsultationStatus.CANCELLED:
         phase = Phase.CANCELLED
-    elif consultation.status in _FINISHED or now > closes_at:
+    elif consultation.status in FINISHED or now > closes_at:
         phase = Phase.OVER
     elif now < opens_at:
         phase = Phase.EARLY
@@ -112,7 +111,7 @@ def in_time_for(
     (from the room's opening to the end), a no-show or done only once it has begun."""
     if status is ConsultationStatus.ARRIVED:
         return window.opens_at(consultation) <= now <= consultation.ends_at
-    if status in _FINISHED:
+    if status in FINISHED:
         return now >= consultation.starts_at
     return True
 
