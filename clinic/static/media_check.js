@@ -74,10 +74,15 @@
     var stopMeter = function () {};
 
     function show(running) {
+      // The button pressed hides itself: the focus goes to the one shown in its place, not to <body>.
+      var pressed = document.activeElement === (running ? start : stop);
       start.hidden = running;
       stop.hidden = !running;
       preview.hidden = !running;
       level.hidden = !running;
+      if (pressed) {
+        (running ? stop : start).focus();
+      }
     }
 
     function end() {

@@ -69,6 +69,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A camera and microphone for the waiting room's check: Chromium's test pattern and tone, allowed.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 DEMO_PASSWORD = "demo-password"
 VIDEO_SERVICE = PRODUCTION_SETTINGS["JITSI_BASE_URL"]  # where meetings are; not on this machine
