@@ -5,9 +5,21 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from clinic.models import AuditEvent, Clinician, Department, StaffRole, utcnow
+from clinic.models import (
+    AuditEvent,
+    Clinician,
+    Department,
+    EntryStatus,
+    QueueStatus,
+    StaffRole,
+    WalkInEntry,
+    WalkInQueue,
+    utcnow,
+)
+from clinic.walkin.rounds import walk_in_round
 
 from . import factories
+from .browser_forms import form_values
 from .test_schedule import login, text
 
 
@@ -203,3 +215,43 @@ def test_a_department_that_does_not_exist_is_not_found(client, session):
 
     assert client.get("/admin/departments/2147483647").status_code == 404
     assert client.post("/admin/departments/2147483647", data={"name": "Ghost"}).status_code == 404
+
+
+def test_closing_a_department_closes_its_walk_in_queues_as_the_page_says_beforehand(
+    client, session, department
+):
+    service = factories.service(session, department, name="Mole mapping")
+    queue = factories.walk_in_queue(session, service, [factories.clinician(session, [service])])
+    waiting = factories.walk_in(session, queue, now=utcnow()).entry
+    session.commit()
+    queue_id, slug, address = queue.id, queue.slug, f"/admin/departments/{department.id}"
+    login(session, client, StaffRole.ADMIN)
+
+    page = text(client.get(address))
+    sent = {key: value for key, value in form_values(page, "").items() if key != "active"}  # unticked
+    saved = client.post(address, data=sent)
+    walk_in_round(session, utcnow(), answer_within=timedelta(minutes=2))
+
+    assert saved.status_code == 303
+    assert session.get(WalkInQueue, queue_id).status is QueueStatus.CLOSED
+    listed = text(client.get("/admin/walk-in"))
+    assert "<td>Closed</td>" in listed and "<td>Open</td>" not in listed
+    session.expire_all()
+    assert session.get(WalkInEntry, waiting.id).status is EntryStatus.CLOSED
+    join_page = client.get(f"/walk-in/{slug}")
+    assert join_page.status_code == 200 and "closed" in text(join_page)
+    assert f"also closes its walk-in queues: {queue.name}" in page
+
+
+def test_a_queue_of_a_closed_department_is_not_opened(client, session, department):
+    service = factories.service(session, department)
+    queue = factories.walk_in_queue(session, service, [], status=QueueStatus.CLOSED)
+    department.active = False
+    session.commit()
+    login(session, client, StaffRole.ADMIN)
+
+    answer = client.post(f"/admin/walk-in/{queue.id}/status", data={"status": "open"})
+
+    assert "Open its department first" in text(client.get(answer.location))
+    session.expire_all()
+    assert session.get(WalkInQueue, queue.id).status is QueueStatus.CLOSED

@@ -3,10 +3,10 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from clinic.extensions import db
-from clinic.models import Base
+from clinic.models import Base, Department, QueueStatus, WalkInQueue
 
 from .conftest import build_app, postgres_only, sqlite_only
 
@@ -47,3 +47,22 @@ def test_postgres_has_the_overlap_exclusion_constraint(app):
     assert "EXCLUDE USING gist" in definition
     assert "tstzrange(blocked_from, blocked_until, '[)'::text) WITH &&" in definition
     assert "status" in definition and "cancelled" in definition
+
+
+def test_upgrading_closes_the_walk_in_queues_that_a_closed_department_left_open(app):
+    """0018: before it, closing a department left its queues 'open', though nobody could reach them."""
+    downgrade(revision="0017")
+    departments = [{"id": 1, "name": "Closed", "active": False}, {"id": 2, "name": "Open", "active": True}]
+    queue = {"name": "Helpline", "time_zone": "Europe/London", "status": QueueStatus.OPEN}
+    with db.engine.begin() as conn:
+        conn.execute(Department.__table__.insert(), departments)
+        conn.execute(
+            WalkInQueue.__table__.insert(),
+            [{**queue, "department_id": d["id"], "slug": f"helpline-{d['id']}"} for d in departments],
+        )
+
+    upgrade()
+
+    with db.engine.connect() as conn:
+        found = conn.execute(select(WalkInQueue.department_id, WalkInQueue.status).order_by("department_id"))
+        assert found.all() == [(1, QueueStatus.CLOSED), (2, QueueStatus.OPEN)]

@@ -25,7 +25,7 @@ from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
 from ..hospital.records import InvalidSetting
 from ..hospital.service_settings import all_services, save_service, services_page
-from ..hospital.walk_in_queues import queues_page, save_queue, set_queue_status
+from ..hospital.walk_in_queues import queues_of, queues_page, save_queue, set_queue_status
 from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQueue, utcnow
 from ..schedule import hours
 from ..scheduling.errors import NotFound
@@ -46,7 +46,8 @@ def departments() -> ResponseReturnValue:
 @bp.route("/departments/<id:department_id>", methods=["GET", "POST"])
 def department(department_id: int | None) -> ResponseReturnValue:
     found = _found(Department, department_id, "There is no such department.")
-    return _edit(forms.DepartmentForm(obj=found), save_department, department_id, "department")
+    queues = queues_of(db.session, department_id) if found else []
+    return _edit(forms.DepartmentForm(obj=found), save_department, department_id, "department", queues=queues)
 
 
 @bp.get("/services")
@@ -174,8 +175,12 @@ def walk_in_queue_status(queue_id: int) -> ResponseReturnValue:
     status = forms.QUEUE_STATUSES.get(request.form.get("status", ""))
     if status is None:
         flash("Choose open, paused or closed.")
-    else:
+        return redirect(url_for(".walk_in_queue", queue_id=queue_id), 303)
+    try:
         queue = set_queue_status(db.session, queue_id, status, now=utcnow(), actor=current_staff().actor)
+    except InvalidSetting as refused:
+        flash(str(refused))
+    else:
         flash(f"{queue.name} is {status.value} now.")
     return redirect(url_for(".walk_in_queue", queue_id=queue_id), 303)
 

@@ -1,4 +1,5 @@
-"""Departments as admins keep them: a name, the phone number patients call, and whether they are open."""
+"""Departments as admins keep them: a name, the phone number patients call, and whether they are open.
+Closing one closes its walk-in queues too; opening it again leaves them to be opened one by one."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from ..models import Department
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from .records import InvalidSetting, Page, apply_changes, paged, taken
+from .walk_in_queues import close_queues_of
 
 
 @dataclass(frozen=True)
@@ -45,5 +47,7 @@ def save_department(
         if taken(session, others, name):
             raise InvalidSetting("Another department has this name.", field="name")
         fields = {"name": name, "contact_phone": settings.contact_phone.strip(), "active": settings.active}
-        apply_changes(session, department, fields, action="department.saved", now=now, actor=actor)
+        changed = apply_changes(session, department, fields, action="department.saved", now=now, actor=actor)
+        if "active" in changed and not department.active:
+            close_queues_of(session, department.id, now=now, actor=actor)
     return department

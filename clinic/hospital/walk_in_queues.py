@@ -60,7 +60,7 @@ def save_queue(
         )
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
-        _check_catalogue(session, settings, queue_id, slug)
+        _check_catalogue(session, settings, queue, slug)
         fields = {
             "department_id": settings.department_id,
             "service_id": settings.service_id,
@@ -85,27 +85,51 @@ def save_queue(
 def set_queue_status(
     session: Session, queue_id: int, status: QueueStatus, *, now: datetime, actor: Actor
 ) -> WalkInQueue:
-    """Open, pause or close a queue (those waiting when it closes are told by the worker's next round)."""
+    """Open, pause or close a queue (those waiting when it closes are told by the worker's next round);
+    InvalidSetting for opening or pausing one of a closed department."""
     with write_transaction(session):
         queue = session.get(WalkInQueue, queue_id)
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
-        apply_changes(session, queue, {"status": status}, action="walk_in_queue.status", now=now, actor=actor)
+        if status is not QueueStatus.CLOSED and not queue.department.active:
+            raise InvalidSetting(f"Open its department first: {queue.department.name} is closed.")
+        _set_status(session, queue, status, now, actor)
     return queue
+
+
+def queues_of(session: Session, department_id: int) -> list[WalkInQueue]:
+    """The department's queues by name."""
+    query = select(WalkInQueue).where(WalkInQueue.department_id == department_id)
+    return list(session.scalars(query.order_by(WalkInQueue.name, WalkInQueue.id)))
+
+
+def close_queues_of(session: Session, department_id: int, *, now: datetime, actor: Actor) -> None:
+    """Close the department's queues, in the caller's transaction, as closing each from its page does."""
+    for queue in queues_of(session, department_id):
+        _set_status(session, queue, QueueStatus.CLOSED, now, actor)
+
+
+def _set_status(
+    session: Session, queue: WalkInQueue, status: QueueStatus, now: datetime, actor: Actor
+) -> None:
+    apply_changes(session, queue, {"status": status}, action="walk_in_queue.status", now=now, actor=actor)
 
 
 def _periods(hours: list[WalkInHours]) -> list[tuple]:
     return sorted((h.weekday, h.start_time, h.end_time) for h in hours)
 
 
-def _check_catalogue(session: Session, settings: QueueSettings, queue_id: int | None, slug: str) -> None:
-    if session.get(Department, settings.department_id) is None:
+def _check_catalogue(session: Session, settings: QueueSettings, queue: WalkInQueue, slug: str) -> None:
+    department = session.get(Department, settings.department_id)
+    if department is None:
         raise InvalidSetting("Choose a department from the list.", field="department_id")
+    if not department.active and queue.status is not QueueStatus.CLOSED:
+        raise InvalidSetting("This department is closed: close the queue first.", field="department_id")
     if settings.service_id is not None:
         service = session.get(Service, settings.service_id)
         if service is None or service.department_id != settings.department_id:
             raise InvalidSetting("Choose one of the department's services, or none.", field="service_id")
-    others = select(WalkInQueue.id).where(WalkInQueue.slug == slug, WalkInQueue.id != (queue_id or 0))
+    others = select(WalkInQueue.id).where(WalkInQueue.slug == slug, WalkInQueue.id != (queue.id or 0))
     if session.scalar(others) is not None:
         raise InvalidSetting("Another queue has this address.", field="slug")
     found = set(session.scalars(select(Clinician.id).where(Clinician.id.in_(settings.staff_ids))))

@@ -19,7 +19,6 @@ from ..jobs import outbox
 from ..models import (
     Consultation,
     ConsultationStatus,
-    Department,
     EntryStatus,
     QueueStatus,
     WalkInEntry,
@@ -73,13 +72,11 @@ class CallerView:
 
 
 def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
-    """The queue whose join page is /walk-in/<slug>, if its department is open; else NotFound."""
+    """The queue whose join page is /walk-in/<slug>, open or not (that of a closed department is closed:
+    see hospital.departments); else NotFound."""
     queue = None
     if len(slug) <= 80:
-        query = (
-            select(WalkInQueue).join(Department).where(WalkInQueue.slug == slug.lower(), Department.active)
-        )
-        queue = session.scalar(query)
+        queue = session.scalar(select(WalkInQueue).where(WalkInQueue.slug == slug.lower()))
     if queue is None:
         raise NotFound("There is no walk-in queue at this address.")
     return queue
