@@ -1,6 +1,7 @@
 """One server-side session per sign-in: a copied cookie dies with the session it names, whatever ends it."""
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -92,6 +93,37 @@ def test_an_idle_browser_is_told_why_it_was_signed_out(app, client, admin, sessi
     response = client.get("/account", follow_redirects=True)
 
     assert f"signed out after {app.config['STAFF_IDLE_MINUTES']} minutes without activity" in response.text
+
+
+def sent_to_sign_in_from(browser, response) -> tuple[str | None, str]:
+    """Where the sign-in page a refused request was sent to leads back to, and what that page says."""
+    assert response.status_code == 302
+    address = urlsplit(response.headers["Location"])
+    assert address.path == "/login"
+    return parse_qs(address.query).get("next", [None])[0], browser.get(response.headers["Location"]).text
+
+
+def test_a_form_sent_after_the_idle_timeout_is_said_to_be_unsaved_and_leads_back_to_its_page(
+    app, client, admin, session
+):
+    sign_in(client, admin)
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=app.config["STAFF_IDLE_MINUTES"] + 1))
+    asked = {"current_password": factories.STAFF_PASSWORD, "new_password": "x" * 20, "confirm": "x" * 20}
+
+    back, page = sent_to_sign_in_from(client, client.post("/account/password", data=asked))
+
+    assert back == "/account"  # the page of the form: /account/password answers posts only
+    assert "signed out after 30 minutes without activity" in page and "What you sent was not saved" in page
+
+
+def test_a_page_asked_for_after_the_idle_timeout_leads_back_to_itself(app, client, admin, session):
+    sign_in(client, admin)
+    shift_session(session, last_seen_at=utcnow() - timedelta(hours=1))
+
+    back, page = sent_to_sign_in_from(client, client.get("/admin/audit?action=staff.login"))
+
+    assert back == "/admin/audit?action=staff.login"
+    assert "Sign in to see that page." in page and "not saved" not in page
 
 
 def test_a_copied_cookie_dies_at_the_absolute_lifetime_however_active(app, client, admin, session):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole
+from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole, utcnow
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
 from clinic.notes.history import read_notes
@@ -20,6 +20,7 @@ from clinic.notes.history import read_notes
 from . import factories
 from .factories import sign_in
 from .notes_support import NOTE, REASON, booked, form, requester, save, sign
+from .test_auth_sessions import sent_to_sign_in_from, shift_session
 
 
 @pytest.fixture
@@ -169,6 +170,20 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, session, now, case):
 
         assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert note_count(session) == 1
+
+
+@pytest.mark.parametrize("action", ["", "/sign"], ids=["save", "sign"])
+def test_a_note_sent_after_the_idle_timeout_is_said_to_be_unsaved_and_leads_back_to_its_page(
+    app, client, session, case, action
+):
+    sign_in(client, case.clinician)
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=app.config["STAFF_IDLE_MINUTES"] + 1))
+
+    back, page = sent_to_sign_in_from(client, client.post(notes_url(case, action), data=form(NOTE)))
+
+    assert back == notes_url(case)
+    assert "minutes without activity" in page and "What you sent was not saved" in page
+    assert NOTE.plan not in page and note_count(session) == 0
 
 
 def test_reception_is_never_given_notes_and_a_listed_role_is(app, client, session, now, case):

@@ -9,9 +9,12 @@ lifetime, a password change, a deactivation or an admin ends every copy of the c
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, request, session
-from flask_login import current_user, login_user, logout_user
+from flask import current_app, flash, redirect, request, session
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_url, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from ..extensions import db, login_manager
 from ..logs import bind
@@ -23,8 +26,9 @@ PENDING = "staff_pending"
 # Between the password and the second factor: long enough to fetch a phone or install an app.
 PENDING_SECONDS = 600
 
-login_manager.login_view = "auth.login"
-login_manager.login_message = "Sign in to see that page."
+SIGN_IN_TO_SEE = "Sign in to see that page."
+# Nothing keeps what a form carried without a live session: whoever sent it is told so, plainly.
+NOT_SAVED = "What you sent was not saved. Sign in to go back to its page."
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,30 @@ def load_staff(token: str) -> SessionUser | None:
     else:
         bind(staff_id=check.user.id)  # the rest of the request's log lines say who
     return check.user
+
+
+@login_manager.unauthorized_handler
+def to_sign_in() -> ResponseReturnValue:
+    """To the sign-in page, which leads back to the page asked for; a form sent (a POST, whose address
+    may answer posts only) leads back to the nearest page at or above its address, its own page."""
+    sent = request.method not in ("GET", "HEAD")
+    flash(NOT_SAVED if sent else SIGN_IN_TO_SEE)
+    back = _page_at_or_above(request.path) if sent else request.full_path.removesuffix("?")
+    return redirect(login_url("auth.login", next_url=back and request.script_root + back))
+
+
+def _page_at_or_above(path: str) -> str | None:
+    adapter = current_app.create_url_adapter(request)
+    while path:
+        try:
+            adapter.match(path, method="GET")
+        except RequestRedirect:  # the same page, with its slash
+            return path
+        except HTTPException:
+            path = path.rpartition("/")[0]
+        else:
+            return path
+    return None
 
 
 def load_before_request() -> None:
