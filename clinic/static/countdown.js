@@ -1,9 +1,11 @@
-// Progressive enhancement for the waiting room before it opens: keep "Starts in …" current, and
-// reload the page once the room opens, so the join button appears by itself. Without JavaScript the
-// page says when to come back and offers a reload link.
+// Progressive enhancement for the waiting room before it opens: keep "Starts in …" current, and once
+// the room opens put it in the countdown's place, so the join button appears by itself. The page is not
+// reloaded: that ended a running camera check and sent a screen reader back to the top. The open room
+// goes into the page's live region (data-room), which reads it out. Without JavaScript the page says
+// when to come back and offers a reload link.
 //
 // Time is counted from the server's clock as the page gives it (data-now), so a device whose clock
-// is wrong neither shows a wrong wait nor reloads too early (and again and again).
+// is wrong neither shows a wrong wait nor asks too early (and again and again).
 (function () {
   "use strict";
 
@@ -39,17 +41,44 @@
     var opensAt = Date.parse(section.getAttribute("data-opens-at"));
     var serverNow = Date.parse(section.getAttribute("data-now"));
     var value = section.querySelector("[data-countdown-value]");
-    if (isNaN(startsAt) || isNaN(opensAt) || isNaN(serverNow) || !value) {
+    var region = document.querySelector("[data-room]");
+    if (isNaN(startsAt) || isNaN(opensAt) || isNaN(serverNow) || !value || !region || !window.fetch) {
       return;
     }
     var loadedAt = Date.now();
     var timer;
 
+    // The room as the server now draws it, in place of the countdown; asked again a little later while
+    // the server's page still has nothing there (not open yet by its clock, or the connection dropped).
+    function open() {
+      window
+        .fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          return response.ok ? response.text() : null;
+        })
+        .then(function (html) {
+          var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector("[data-room]");
+          if (!fresh || !fresh.children.length) {
+            throw new Error("not open yet");
+          }
+          var hadFocus = section.contains(document.activeElement);  // the reload link
+          region.innerHTML = fresh.innerHTML;
+          section.remove();
+          var next = hadFocus && region.querySelector("a, button");
+          if (next) {
+            next.focus();
+          }
+        })
+        .catch(function () {
+          window.setTimeout(open, 15000);
+        });
+    }
+
     function tick() {
       var now = serverNow + (Date.now() - loadedAt);
       if (now >= opensAt + 1000) {
         window.clearInterval(timer);
-        window.location.reload();
+        open();
         return;
       }
       value.textContent = words(startsAt - now);

@@ -2,8 +2,16 @@
 the camera check's buttons, the waiting room opening, a walk-in caller's turn, a time-zone search. The
 focus is never left on <body> (WCAG 2.4.3), and a page never reloads itself (3.2.5)."""
 
-from .conftest import AUDIT_CONSULTATION
-from .patient import book, new_patient, open_manage_link
+from datetime import datetime, timedelta
+
+from playwright.sync_api import Locator
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from clinic.models import Consultation, utcnow
+
+from .conftest import AUDIT_CHECK_IN, AUDIT_CONSULTATION
+from .patient import CHANGEABLE_TIME, book, new_patient, open_manage_link, wait_for_mail
 from .test_keyboard import focused_name, press, tab_to
 
 
@@ -20,3 +28,51 @@ def test_the_camera_check_keeps_the_focus_on_its_buttons(live_app, new_page):
     press(page, "Enter")
     page.get_by_role("button", name="Check my camera and microphone").wait_for()
     assert focused_name(page) == "Check my camera and microphone"
+
+
+def _open_the_room_now(database_url: str, reference: str) -> None:
+    """Move the consultation to start in ten minutes, inside the time its waiting room is open, as if the
+    page had been left open until then."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            consultation = session.scalar(select(Consultation).where(Consultation.reference == reference))
+            shift = utcnow() + timedelta(minutes=10) - consultation.starts_at
+            for instant in ("starts_at", "ends_at", "blocked_from", "blocked_until"):
+                setattr(consultation, instant, getattr(consultation, instant) + shift)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def test_the_waiting_room_opens_in_place_without_a_reload_or_stopping_the_camera_check(live_app, new_page):
+    """The room's opening is read out (a live region) and its buttons added where the countdown was; the
+    page reloaded itself, which ended a running camera check and left the focus on <body>."""
+    page = new_page()
+    patient = new_patient("Opening Example")
+    latest = lambda page: page.locator(CHANGEABLE_TIME).last  # noqa: E731  days away: the room is shut
+    booked = book(page, patient, service=AUDIT_CHECK_IN, choose=latest)
+    wait_for_mail(live_app.mail, patient.email, "is booked", "REQUEST")  # the meeting exists
+    page.clock.install()  # before the page loads: its countdown then runs on the test's clock
+    open_manage_link(page, booked.manage_url)
+    countdown = page.locator("[data-countdown]")
+    opens_in = _instant(countdown, "data-opens-at") - _instant(countdown, "data-now")
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    tab_to(page, "Check my camera and microphone")
+    press(page, "Enter")
+    page.get_by_role("button", name="Stop the check").wait_for()
+
+    _open_the_room_now(live_app.database_url, booked.reference)
+    page.clock.fast_forward(int(opens_in.total_seconds() * 1000) + 2000)
+
+    opened = page.get_by_role("heading", name="Your waiting room is open")
+    opened.wait_for()
+    assert opened.evaluate("heading => heading.closest('[aria-live]') !== null")  # read out as it comes
+    assert page.get_by_role("link", name="Join the video call").is_visible()
+    assert not countdown.count()
+    assert page.evaluate("window.loadedOnce") is True
+    assert focused_name(page) == "Stop the check"  # the check runs on, where the patient left it
+
+
+def _instant(element: Locator, attribute: str) -> datetime:
+    return datetime.fromisoformat(element.get_attribute(attribute))
