@@ -11,6 +11,10 @@ class DrawnForm:
     method: str
     values: dict[str, str] = field(default_factory=dict)
     selects: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # the fields people type text into
+
+
+TEXT_INPUTS = ("text", "email", "tel", "search", "url")
 
 
 def drawn_forms(page: str) -> list[DrawnForm]:
@@ -50,6 +54,8 @@ class _FormReader(HTMLParser):
         if tag == "input" and name and a.get("type", "text") not in ("submit", "button", "image", "reset"):
             if a.get("type") not in ("checkbox", "radio"):
                 values[name] = a.get("value", "")
+            if a.get("type", "text") in TEXT_INPUTS:
+                self._form.texts.append(name)
             elif "checked" in a:
                 values[name] = a.get("value", "on")
         elif tag == "select" and name:
@@ -64,6 +70,7 @@ class _FormReader(HTMLParser):
         elif tag == "textarea" and name:
             self._textarea = name
             values[name] = ""
+            self._form.texts.append(name)
 
     def handle_data(self, data: str) -> None:
         if self._form is not None and self._textarea:

@@ -15,7 +15,7 @@ from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.locks import lock_clinicians
 from ..scheduling.timezones import InvalidTimeZone, zone
-from .records import InvalidSetting, Page, apply_changes, paged, taken
+from .records import InvalidSetting, Page, apply_changes, email_text, one_line, paged, taken
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,9 @@ def save_clinician(
     session: Session, clinician_id: int | None, settings: ClinicianSettings, *, now: datetime, actor: Actor
 ) -> Clinician:
     """Create a clinician (`clinician_id` None) or change one; commits and audits what changed."""
-    name, email = " ".join(settings.display_name.split()), settings.email.strip()
-    if not name:
-        raise InvalidSetting("Enter the name patients see.", field="display_name")
-    if email.count("@") != 1 or not all(email.split("@")) or any(c.isspace() for c in email):
-        raise InvalidSetting("Enter an e-mail address like name@hospital.example.", field="email")
+    name = one_line(settings.display_name, "display_name", limit=120, missing="Enter the name patients see.")
+    title = one_line(settings.title, "title", limit=120)
+    email = email_text(settings.email, "email")
     try:
         zone(settings.time_zone)
     except InvalidTimeZone:
@@ -67,7 +65,7 @@ def save_clinician(
             raise InvalidSetting("Choose services from the list.", field="service_ids")
         fields = {
             "display_name": name,
-            "title": settings.title.strip(),
+            "title": title,
             "email": email,
             "time_zone": settings.time_zone,
             "department_id": settings.department_id,

@@ -19,7 +19,7 @@ from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.hours import MAX_TIME_OFF_DAYS
 from ..scheduling.timezones import day_bounds
-from .records import InvalidSetting, Page, paged
+from .records import InvalidSetting, Page, one_line, paged
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def add_closure(
 ) -> Closure:
     """Close a department (None: the hospital) from the start of `first_day` to the end of `last_day`,
     days in the hospital's zone `tz`; commits and audits."""
+    label = one_line(label, "label", limit=120)
     starts_at, ends_at = day_bounds(first_day, tz)[0], day_bounds(last_day, tz)[1]
     if last_day < first_day:
         raise InvalidSetting("The last day must be on or after the first.", field="last_day")

@@ -11,7 +11,7 @@ from ..audit import Actor
 from ..models import Department
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
-from .records import InvalidSetting, Page, apply_changes, paged, taken
+from .records import InvalidSetting, Page, apply_changes, one_line, paged, taken
 from .walk_in_queues import close_queues_of
 
 
@@ -36,9 +36,8 @@ def save_department(
     session: Session, department_id: int | None, settings: DepartmentSettings, *, now: datetime, actor: Actor
 ) -> Department:
     """Create a department (`department_id` None) or change one; commits and audits what changed."""
-    name = " ".join(settings.name.split())
-    if not name:
-        raise InvalidSetting("Enter the department's name.", field="name")
+    name = one_line(settings.name, "name", limit=120, missing="Enter the department's name.")
+    phone = one_line(settings.contact_phone, "contact_phone", limit=40)
     with write_transaction(session):
         department = Department() if department_id is None else session.get(Department, department_id)
         if department is None:
@@ -46,7 +45,7 @@ def save_department(
         others = select(Department.name).where(Department.id != (department_id or 0))
         if taken(session, others, name):
             raise InvalidSetting("Another department has this name.", field="name")
-        fields = {"name": name, "contact_phone": settings.contact_phone.strip(), "active": settings.active}
+        fields = {"name": name, "contact_phone": phone, "active": settings.active}
         changed = apply_changes(session, department, fields, action="department.saved", now=now, actor=actor)
         if "active" in changed and not department.active:
             close_queues_of(session, department.id, now=now, actor=actor)

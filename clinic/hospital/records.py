@@ -1,4 +1,5 @@
-"""What the admin catalogue's services share: a refused setting, a page of rows, and saving changed fields."""
+"""What the admin catalogue's services share: a refused setting, the checks of what admins type, a page of
+rows, and saving changed fields."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..audit import Actor
 from ..scheduling.errors import BookingError
+from ..scheduling.patients import email_address, plain_lines, required_text
 
 PER_PAGE = 50
 Row = TypeVar("Row")
@@ -19,6 +21,36 @@ class InvalidSetting(BookingError):
     """A value the catalogue refuses; `field` names the one to fix."""
 
     code = "invalid_setting"
+
+
+def one_line(value: str, field: str, *, limit: int, missing: str | None = None) -> str:
+    """Admin-typed one-line text (a name, a title, a label) checked as a patient's name is: spaces tidied,
+    hidden characters refused, at most `limit` long; empty only when no `missing` message is given."""
+    if missing is None and not value.strip():
+        return ""
+    errors: dict[str, str] = {}
+    clean = required_text(value, field, limit, errors, missing=missing or "")
+    if errors:
+        raise InvalidSetting(errors[field], field=field)
+    return clean
+
+
+def lines_text(value: str, field: str) -> str:
+    """Admin-typed text over several lines (a description), checked as a patient's reason is."""
+    try:
+        return plain_lines(value).strip()
+    except ValueError as refused:
+        raise InvalidSetting(str(refused), field=field) from None
+
+
+def email_text(value: str, field: str) -> str:
+    """An admin-typed e-mail address, checked and normalised as a patient's is (email_validator): mail
+    goes to it."""
+    errors: dict[str, str] = {}
+    clean = email_address(value, errors, missing="Enter an e-mail address like name@hospital.example.")
+    if errors:
+        raise InvalidSetting(errors["email"], field=field)
+    return clean
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ..meetings.base import PROVIDER_NAMES
 from ..models import Department, Service
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
-from .records import InvalidSetting, Page, apply_changes, paged, taken
+from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged, taken
 
 # Inclusive bounds in minutes (days for the horizon). A consultation with its buffers stays under a day,
 # as the slot search assumes (availability.MAX_BLOCK).
@@ -87,10 +87,8 @@ def save_service(
 def _checked(settings: ServiceSettings) -> dict:
     """The settings as model fields, tidied; InvalidSetting beside the first field out of bounds."""
     fields = asdict(settings)
-    fields["name"] = " ".join(settings.name.split())
-    fields["description"] = settings.description.strip()
-    if not fields["name"]:
-        raise InvalidSetting("Enter the service's name.", field="name")
+    fields["name"] = one_line(settings.name, "name", limit=120, missing="Enter the service's name.")
+    fields["description"] = lines_text(settings.description, "description")
     for name, (low, high) in LIMITS.items():
         if not low <= fields[name] <= high:
             raise InvalidSetting(f"Enter a whole number from {low} to {high}.", field=name)

@@ -14,7 +14,7 @@ from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.timezones import InvalidTimeZone, zone
 from ..walkin.hours import parse_hours
-from .records import InvalidSetting, Page, apply_changes, paged
+from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged
 
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -40,9 +40,8 @@ def save_queue(
     session: Session, queue_id: int | None, settings: QueueSettings, *, now: datetime, actor: Actor
 ) -> WalkInQueue:
     """Create a queue (`queue_id` None) or change one; commits and audits which fields changed."""
-    name, slug = " ".join(settings.name.split()), settings.slug.strip().lower()
-    if not name:
-        raise InvalidSetting("Enter the queue's name.", field="name")
+    name = one_line(settings.name, "name", limit=120, missing="Enter the queue's name.")
+    description, slug = lines_text(settings.description, "description"), settings.slug.strip().lower()
     if not (_SLUG.fullmatch(slug) and len(slug) <= 80):
         raise InvalidSetting(
             "Use lower-case letters, digits and single hyphens, e.g. nurse-helpline.", field="slug"
@@ -66,7 +65,7 @@ def save_queue(
             "service_id": settings.service_id,
             "name": name,
             "slug": slug,
-            "description": settings.description.strip(),
+            "description": description,
             "time_zone": settings.time_zone,
             "staff": list(
                 session.scalars(

@@ -140,10 +140,19 @@ def check_reason(reason: object, limit: int = MAX_REASON) -> str:
         raise InvalidDetails({"reason": "The reason must be text."})
     if len(reason) > limit:
         raise InvalidDetails({"reason": f"Keep the reason under {limit} characters."})
-    reason = reason.translate(_PASTED_BREAKS)
-    if has_hidden(reason.translate(_ORDINARY_SPACE)):
-        raise InvalidDetails({"reason": HIDDEN_REFUSED})
-    return reason.strip()
+    try:
+        return plain_lines(reason).strip()
+    except ValueError as refused:
+        raise InvalidDetails({"reason": str(refused)}) from None
+
+
+def plain_lines(text: str) -> str:
+    """Text over any number of lines with a page break or an office program's soft line break made a line
+    break; ValueError (HIDDEN_REFUSED) if it holds any other control or bidirectional formatting character."""
+    text = text.translate(_PASTED_BREAKS)
+    if has_hidden(text.translate(_ORDINARY_SPACE)):
+        raise ValueError(HIDDEN_REFUSED)
+    return text
 
 
 def required_text(value: object, field: str, limit: int, errors: dict[str, str], *, missing: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import write_transaction
+from ..scheduling.patients import required_text
 from . import events
 from .errors import InvalidAccount, LastAdmin, NoSuchAccount
 from .sessions import close_sessions
@@ -273,9 +274,8 @@ def _checked_details(
     else:
         if staff_by_email(session, email) is not None:
             errors["email"] = "A staff account with this e-mail address exists already."
-    display_name = display_name.strip()
-    if not display_name or len(display_name) > MAX_NAME:
-        errors["display_name"] = f"Enter a name of at most {MAX_NAME} characters."
+    missing = f"Enter a name of at most {MAX_NAME} characters."
+    display_name = required_text(display_name, "display_name", MAX_NAME, errors, missing=missing)
     try:
         check_password(password)
     except InvalidAccount as invalid:

@@ -1,0 +1,104 @@
+"""What admins type (names, titles, descriptions, labels, addresses) is checked as patients' input is:
+a control or bidirectional formatting character is refused beside its field, in every admin form, as
+clinic/plain_text.py says input refuses them; an e-mail address must be one."""
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from clinic.demo import demo_logins, load_demo
+from clinic.hospital.records import InvalidSetting, email_text, lines_text, one_line
+from clinic.models import StaffRole, StaffUser, utcnow
+from clinic.plain_text import HIDDEN, has_hidden
+
+from . import factories
+from .browser_forms import drawn_forms
+from .conftest import TEST_KEYS
+from .test_forms_as_drawn import staff_pages
+
+RIGHT_TO_LEFT_OVERRIDE = "\u202e"
+# Typed text the admin pages do not keep as anyone's name or address: the opening hours are parsed.
+NOT_TEXT = {"hours"}
+# Weekly hours and time off are another change's (tests/test_hours.py).
+ELSEWHERE = re.compile(r"/hours|/time-off")
+NEXT_YEAR = str(utcnow().year + 1)
+# What a new row's empty fields are filled with, so that the hidden character is all that is wrong.
+FILLED = {
+    "name": "Sleep clinic",
+    "display_name": "Dr Noor Haddad",
+    "email": "noor.haddad@hospital.example",
+    "slug": "sleep-line",
+    "password": "a long enough passphrase",
+    "first_day": f"{NEXT_YEAR}-12-24",
+    "last_day": f"{NEXT_YEAR}-12-26",
+    **dict.fromkeys(["duration_minutes", "slot_interval_minutes", "horizon_days"], "30"),
+    **dict.fromkeys(["buffer_before_minutes", "buffer_after_minutes", "min_notice_minutes"], "0"),
+    "cancel_cutoff_minutes": "0",
+}
+
+
+def hidden_in(field: str, value: str) -> str:
+    """`value` with a right-to-left override in it, still an address where it was one."""
+    if "@" in value or "mail" in field or field == "to":
+        return f"evil{RIGHT_TO_LEFT_OVERRIDE}@hospital.example"
+    return f"{RIGHT_TO_LEFT_OVERRIDE}evil {value}".strip()
+
+
+def test_every_admin_form_refuses_hidden_characters_in_each_text_field(app, session):
+    load_demo(session, now=utcnow(), keys=TEST_KEYS, bookings=5)
+    demo_logins(session, now=utcnow(), password="demo-password")
+    session.commit()
+    admin = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.ADMIN)).first()
+    client = factories.browser(app)
+    factories.sign_in(client, admin, password="demo-password")
+    tried, taken = set(), []
+
+    for path, page in list(staff_pages(client, "/admin/")):
+        for form in drawn_forms(page):
+            action = form.action or path
+            for name in form.texts if form.method == "post" and not ELSEWHERE.search(action) else ():
+                if name in NOT_TEXT or (action, name) in tried:
+                    continue
+                tried.add((action, name))
+                filled = {key: value or FILLED.get(key, "") for key, value in form.values.items()}
+                answer = client.post(action, data={**filled, name: hidden_in(name, filled[name])})
+                if answer.status_code != 422 or f'id="{name}-error"' not in answer.text:
+                    taken.append((action, name, answer.status_code))
+
+    assert len({action for action, _ in tried}) >= 6, f"too few admin forms to say anything: {tried}"
+    assert taken == []
+
+
+@given(st.text(max_size=40))
+def test_admin_one_line_text_is_refused_exactly_when_it_holds_a_hidden_character(typed):
+    """Blank optional text is kept as none; any other is refused exactly when a patient's name would be."""
+    hidden = typed.strip() != "" and has_hidden(typed.translate(str.maketrans("\t\n\r", "   ")))
+    try:
+        kept = one_line(typed, "name", limit=120)
+    except InvalidSetting as refused:
+        assert refused.field == "name" and hidden
+    else:
+        assert not hidden and kept == " ".join(typed.split())
+
+
+@given(st.text(max_size=80))
+def test_admin_text_over_lines_is_refused_exactly_when_it_holds_a_hidden_character(typed):
+    layout = typed.translate(str.maketrans("\t\n\r\x0b\x0c", "     "))
+    try:
+        kept = lines_text(typed, "description")
+    except InvalidSetting as refused:
+        assert refused.field == "description" and HIDDEN.search(layout)
+    else:
+        assert not has_hidden(layout) and not has_hidden(kept.translate(str.maketrans("\t\n\r", "   ")))
+
+
+@pytest.mark.parametrize(
+    "address", ["<script>@x.y", "a@b", "two@@hospital.example", "x\u202e@hospital.example"]
+)
+def test_a_clinicians_address_that_is_not_one_is_refused(address):
+    with pytest.raises(InvalidSetting) as refused:
+        email_text(address, "email")
+    assert refused.value.field == "email"
