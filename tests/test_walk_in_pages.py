@@ -77,7 +77,9 @@ def test_joining_leads_to_the_callers_page_which_works_without_javascript(client
     assert page.status_code == 200
     assert "You are number <span data-place>2</span> in the queue" in html
     assert "about <span data-wait>20 minutes</span>" in html  # 10 minutes a caller, one on duty
-    assert re.search(r'<noscript><meta http-equiv="refresh" content="15"></noscript>', html)
+    # A quarter of the 3 minutes to answer a call: each reload sends a screen reader back to the top.
+    assert re.search(r'<noscript><meta http-equiv="refresh" content="45"></noscript>', html)
+    assert "This page checks for news every 45 seconds." in html
     assert "Leave the queue" in html and "/walk-in/e/" in html
     caller = entry(session)
     assert (caller.name, caller.phone, caller.email, caller.needs_interpreter) == (
@@ -275,6 +277,32 @@ def test_a_taken_caller_gets_a_big_join_button_that_opens_their_call(client, ses
     assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/walk-in-room")
     assert entry(session).status is EntryStatus.IN_CALL
     assert "http-equiv" not in client.get(path).get_data(as_text=True)  # in the call: nothing to wait for
+
+
+@pytest.mark.parametrize(
+    ("sent_back_before", "told"),
+    [
+        (
+            False,
+            "Please join within 3 minutes of your turn. If you do not, we call the next person, and you go "
+            "back to the front of the queue to be called once more.",
+        ),
+        (True, "This is our second call: please join within 3 minutes of it, or you leave the queue."),
+    ],
+)
+def test_a_taken_caller_is_told_how_long_they_have_to_join_and_what_follows(
+    client, session, helpline, sent_back_before, told
+):
+    path = joined(client)
+    entry(session).requeued = sent_back_before
+    session.commit()
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    take_next(session, helpline.id, staff, now=utcnow())
+
+    page = client.get(path).get_data(as_text=True)
+
+    assert "<title>It is your turn – " in page
+    assert told in page
 
 
 def test_a_join_pressed_after_the_call_was_called_off_says_so_on_the_callers_page(client, session, helpline):

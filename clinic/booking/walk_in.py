@@ -92,11 +92,14 @@ def walk_in_place(reference: str) -> ResponseReturnValue:
         return landing
     entry = walk_in_entry(reference)
     config = current_app.config
+    answer_within = timedelta(minutes=config["WALK_IN_ANSWER_MINUTES"])
     return render_template(
         "booking/walk_in_place.html",
         entry=entry,
         view=_view(entry),
         refresh_seconds=config["WALK_IN_REFRESH_SECONDS"],
+        no_script_refresh_seconds=_no_script_refresh(config["WALK_IN_REFRESH_SECONDS"], answer_within),
+        answer_within=answer_within,
         own_link=walk_in_link(entry, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config)),
         book_url=_book_url(entry.queue),
     )
@@ -144,6 +147,14 @@ def join_walk_in_call(reference: str) -> ResponseReturnValue:
     ) as not_yet:  # called off meanwhile, or the link still being made: their page says where they are
         flash(str(not_yet), "Not joined yet")
         return redirect(url_for(".walk_in_place", reference=entry.reference), 303)
+
+
+def _no_script_refresh(refresh_seconds: int, answer_within: timedelta) -> int:
+    """How often the caller's page reloads itself without JavaScript: each reload sends a screen reader
+    back to the top (WCAG F41), so a quarter of the time to answer a call (45 s of 3 minutes), which still
+    shows the join button with most of that time left, even after a second reload for the link being
+    made; never more often than the page with JavaScript asks."""
+    return max(refresh_seconds, int(answer_within.total_seconds() // 4))
 
 
 def _view(entry: WalkInEntry) -> CallerView:

@@ -1,7 +1,9 @@
 // Progressive enhancement for a walk-in caller's page: ask the server for their place every few seconds
-// and update it in place (read out by screen readers through the aria-live region), and reload the page
-// once their status changes, so the join button appears by itself. Without JavaScript the page refreshes
-// itself (a meta refresh inside <noscript>).
+// and update it in place (read out by screen readers through the aria-live region). Once their status
+// changes (their turn, their link made), draw the section afresh from the server's page, with its title:
+// the section is live, so "It is your turn" is read out where the join button appears. The page is not
+// reloaded, which sent a screen reader back to the top and the focus to <body>. Without JavaScript the
+// page refreshes itself (a meta refresh inside <noscript>).
 (function () {
   "use strict";
 
@@ -17,9 +19,44 @@
     var place = section.querySelector("[data-place]");
     var wait = section.querySelector("[data-wait]");
 
+    // The section and title as the server draws them now. The focus, if it was in the section (on
+    // "Leave the queue"), goes to the section's first button or link.
+    function redraw(state) {
+      return window
+        .fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error(String(response.status));
+          }
+          return response.text();
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var drawn = fresh.querySelector("[data-walk-in]");
+          if (!drawn) {
+            throw new Error("no place on the page");
+          }
+          var lost = section.contains(document.activeElement);
+          section.innerHTML = drawn.innerHTML;
+          document.title = fresh.title;
+          status = state.status;
+          ready = state.meeting_ready;
+          place = section.querySelector("[data-place]");
+          wait = section.querySelector("[data-wait]");
+          var next = lost && section.querySelector("button, a");
+          if (next) {
+            next.focus();
+          }
+        });
+    }
+
     function show(state) {
       if (state.status !== status || state.meeting_ready !== ready) {
-        window.location.reload();
+        redraw(state).then(function () {
+          if (status === "waiting" || status === "taken") {
+            window.setTimeout(poll, seconds * 1000);
+          }
+        }, retry);
         return;
       }
       if (place && state.place !== null && String(state.place) !== place.textContent) {
@@ -41,9 +78,11 @@
           return response.json();
         })
         .then(show)
-        .catch(function () {
-          window.setTimeout(poll, seconds * 2000); // a dropped connection: try again, less often
-        });
+        .catch(retry);
+    }
+
+    function retry() {
+      window.setTimeout(poll, seconds * 2000); // a dropped connection: try again, less often
     }
 
     window.setTimeout(poll, seconds * 1000);

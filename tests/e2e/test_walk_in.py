@@ -28,6 +28,7 @@ def test_a_caller_joins_the_queue_and_a_clinician_on_duty_takes_them(live_app, n
     join_walk_in_queue(caller, WALK_IN_SLUG, "Ada Lovelace", "ada.walk-in@example.org")
     assert caller.get_by_role("heading", name="You are number 1 in the queue").is_visible()
     place = caller.url
+    caller.evaluate("window.loadedOnce = true")  # gone if the page reloads
     screenshot(caller, "walk-in-caller-waiting")
 
     staff.clock.run_for(SCHEDULE_ASKS_EVERY_MS)
@@ -42,6 +43,12 @@ def test_a_caller_joins_the_queue_and_a_clinician_on_duty_takes_them(live_app, n
     join = caller.get_by_role("button", name="Join the video call")
     join.wait_for(timeout=TURNS_WITHIN_MS)
     assert caller.url == place
+    # Read out where it appears (a live region there from the start: a page that reloads restarts a
+    # screen reader at the top), named in the title, with the time to answer in words.
+    assert caller.evaluate("window.loadedOnce") is True
+    assert join.evaluate("button => button.closest('[aria-live]') !== null")
+    assert caller.title().startswith("It is your turn – ")
+    assert "Please join within 3 minutes" in caller.locator("main").inner_text()
     screenshot(caller, "walk-in-caller-called")
 
     host = _sent_on_to(staff.get_by_role("button", name="Start call"))
