@@ -1,16 +1,17 @@
 """Services as admins keep them: the booking rules of each kind of consultation, and its video provider."""
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from ..audit import Actor
 from ..meetings.base import PROVIDER_NAMES
-from ..models import Department, Service
+from ..models import ACTIVE_STATUSES, Consultation, Department, Service, clinician_service
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
+from ..scheduling.locks import lock_clinicians
 from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged, taken
 
 # Inclusive bounds in minutes (days for the horizon). A consultation with its buffers stays under a day,
@@ -70,6 +71,8 @@ def save_service(
     """
     fields = _checked(settings)
     with write_transaction(session):
+        if service_id is not None:  # the booking's lock, first: see _block_buffers
+            lock_clinicians(session, *_clinicians_of(session, service_id, now))
         service = Service() if service_id is None else session.get(Service, service_id, with_for_update=True)
         if service is None:
             raise NotFound("There is no such service.")
@@ -80,8 +83,65 @@ def save_service(
         )
         if taken(session, others, fields["name"]):
             raise InvalidSetting("This department has a service with this name already.", field="name")
-        apply_changes(session, service, fields, action="service.saved", now=now, actor=actor)
+        changed = apply_changes(session, service, fields, action="service.saved", now=now, actor=actor)
+        if {"buffer_before_minutes", "buffer_after_minutes"} & set(changed):
+            _block_buffers(session, service, now)
     return service
+
+
+def _clinicians_of(session: Session, service_id: int, now: datetime) -> set[int]:
+    """Whoever offers the service or has bookings of it to come: the clinicians whose time a change of its
+    buffers decides."""
+    offering = select(clinician_service.c.clinician_id).where(clinician_service.c.service_id == service_id)
+    booked = select(Consultation.clinician_id).where(*_to_come(service_id, now))
+    return set(session.scalars(offering.union(booked)))
+
+
+def _to_come(service_id: int, now: datetime) -> tuple:
+    return (
+        Consultation.service_id == service_id,
+        Consultation.status.in_(ACTIVE_STATUSES),
+        Consultation.blocked_until > now,
+    )
+
+
+def _block_buffers(session: Session, service: Service, now: datetime) -> None:
+    """Set the blocked time of the service's bookings to come by its buffers, each as far as the time
+    around it is free: a booking made next to one before the buffers grew keeps its time.
+
+    Under the clinicians' locks, taken before the service's row, as a booking takes them: a booking that
+    raced the change either committed first (and is found here) or checks its time after this commits."""
+    before = timedelta(minutes=service.buffer_before_minutes)
+    after = timedelta(minutes=service.buffer_after_minutes)
+    query = select(Consultation).where(*_to_come(service.id, now)).order_by(Consultation.starts_at)
+    for consultation in session.scalars(query).all():
+        others = (
+            Consultation.clinician_id == consultation.clinician_id,
+            Consultation.id != consultation.id,
+            Consultation.status.in_(ACTIVE_STATUSES),
+        )
+        wanted_from, wanted_until = consultation.starts_at - before, consultation.ends_at + after
+        earlier = session.scalar(
+            select(func.max(Consultation.blocked_until)).where(
+                *others,
+                Consultation.blocked_until > wanted_from,
+                Consultation.blocked_from < consultation.starts_at,
+            )
+        )
+        later = session.scalar(
+            select(func.min(Consultation.blocked_from)).where(
+                *others,
+                Consultation.blocked_from < wanted_until,
+                Consultation.blocked_until > consultation.ends_at,
+            )
+        )
+        consultation.blocked_from = (
+            max(wanted_from, min(earlier, consultation.starts_at)) if earlier else wanted_from
+        )
+        consultation.blocked_until = (
+            min(wanted_until, max(later, consultation.ends_at)) if later else wanted_until
+        )
+        session.flush()  # the next booking's neighbours read this one's new span
 
 
 def _checked(settings: ServiceSettings) -> dict:
