@@ -37,8 +37,8 @@ test-accessibility: install
 	$(BIN)/pytest -q tests/e2e/test_accessibility.py tests/e2e/test_keyboard.py
 
 lint: install
-	$(BIN)/ruff check clinic tests bench config.py wsgi.py
-	$(BIN)/ruff format --check clinic tests bench config.py wsgi.py
+	$(BIN)/ruff check clinic tests bench config.py setting_kinds.py wsgi.py
+	$(BIN)/ruff format --check clinic tests bench config.py setting_kinds.py wsgi.py
 
 bench: install
 	$(BIN)/python -m bench.slot_search

@@ -1,16 +1,43 @@
-"""Clinic settings. Every setting is read here, from `CLINIC_*` environment variables.
+"""Clinic settings. Every setting is read here, from `CLINIC_*` environment variables, by its kind (see
+setting_kinds.py): text, a whole number, a number, on/off, a choice, a duration, a time zone, a URL.
 
-An instance `config.py` (in the instance folder) may override any of them.
+An instance `config.py` (in the instance folder) may override any of them. When the app starts, `check`
+reads each value again by its kind, wherever it came from, and names every one that is not what its
+setting takes, at once.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import setting_kinds as kinds
 
 _ROOT = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-only-not-secret"
 MIGRATIONS_DIR = str(_ROOT / "migrations")
+ENVIRONMENTS = ("development", "testing", "production")
+MAIL_BACKENDS = ("file", "smtp")
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The adapters clinic.meetings registers, by name.
+MEETING_PROVIDERS = ("jitsi", "teams", "zoom", "webhook")
+# The staff roles CLINIC_NOTES_ROLES may give every consultation's notes: never reception.
+_NOTES_ROLES = kinds.names_among(
+    ("admin", "clinician"), "staff roles among admin and clinician, comma separated (never reception)"
+)
+
+
+class InvalidSettings(RuntimeError):
+    """Settings the app cannot start with; the message names each one, so that one restart fixes all."""
+
+    heading = "refusing to start"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{self.heading}:\n" + "\n".join(f"- {p}" for p in problems))
 
 
 # Every <name> of CLINIC_<name> a setting reads (see `unknown_settings`); these two are read when asked.
@@ -29,16 +56,86 @@ def _env(name: str, default: str | None = None) -> str | None:
     return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
 
 
+@dataclass(frozen=True)
+class Declared:
+    variable: str  # the <name> of CLINIC_<name>
+    kind: kinds.Kind
+
+
+# Every setting read by a kind other than text, by its key in the app config.
+DECLARED: dict[str, Declared] = {}
+_ENVIRONMENT = kinds.one_of(ENVIRONMENTS)
+
+
+def _read(name: str, default: Any, kind: kinds.Kind, key: str | None = None) -> Any:
+    """Declare the setting `key` (by default `name`) of `kind`, and read it from CLINIC_<name>."""
+    DECLARED[key or name] = Declared(name, kind)
+    return _from_environment(name, default, kind)
+
+
+def _from_environment(name: str, default: Any, kind: kinds.Kind) -> Any:
+    """CLINIC_<name> read as `kind`; unset or blank, `default` (or what the kind says a blank means). Text it
+    cannot read is kept as given, for `check` to name with every other one when the app starts."""
+    text = _env(name)
+    if text is None or (not text.strip() and kind.absent is kinds.REQUIRED):
+        return default
+    try:
+        return kind.value_of(text)
+    except ValueError:
+        return text
+
+
+def check(config: MutableMapping[str, Any], environment: str) -> list[str]:
+    """Read every declared setting of `config` by its kind, in place, and say what is wrong with each one
+    that is not what its setting takes (and with `environment`, the CLINIC_ENV chosen)."""
+    found = [] if environment in ENVIRONMENTS else [_refusal("ENV", _ENVIRONMENT, environment)]
+    for key, declared in DECLARED.items():
+        if key not in config:
+            continue
+        try:
+            config[key] = declared.kind.value_of(config[key])
+        except ValueError:
+            found.append(_refusal(declared.variable, declared.kind, config[key]))
+    return found
+
+
+def _refusal(variable: str, kind: kinds.Kind, given: Any) -> str:
+    shown = "nothing" if given is None or given == "" else repr(str(given)[:60])
+    return f"CLINIC_{variable} must be {kind.wants}, not {shown}"
+
+
+def _int(name: str, default: int, least: int = 0, most: int | None = None) -> int:
+    return _read(name, default, kinds.whole_number(least, most))
+
+
+def _number(name: str, default: float) -> float:
+    return _read(name, default, kinds.number())
+
+
 def _flag(name: str, default: bool) -> bool:
     """An on/off setting: 1, true, yes or on (any case) is on; 0, false, no or off is off."""
-    value = _env(name)
-    if value is None or not value.strip():
-        return default
-    if value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"CLINIC_{name} must be true or false, not {value!r}")
+    return _read(name, default, kinds.on_off())
+
+
+def _one_of(name: str, default: str, options: Collection[str], *, optional: bool = False) -> str | None:
+    return _read(name, default, kinds.one_of(options, optional=optional))
+
+
+def _duration(name: str, default: str) -> str:
+    """Kept as written (e.g. "2h"), checked now; `parse_duration` makes it a timedelta."""
+    return _read(name, default, kinds.DURATION)
+
+
+def _durations(name: str, default: str) -> str:
+    return _read(name, default, kinds.DURATIONS)
+
+
+def _url(name: str, default: str | None, *, optional: bool = False) -> str | None:
+    return _read(name, default, kinds.http_url(optional=optional))
+
+
+def _limits(name: str, default: str) -> str:
+    return _read(name, default, kinds.LIMITS)
 
 
 def instance_path() -> str:
@@ -55,37 +152,42 @@ class Config:
     # working; outside production derived from SECRET_KEY when unset, required in production.
     MANAGE_TOKEN_KEY = _env("MANAGE_TOKEN_KEY")
     # Database URL; SQLite in the instance folder by default, e.g. postgresql+psycopg://user@host/db.
-    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_path()}/clinic.sqlite"
+    SQLALCHEMY_DATABASE_URI = _read(
+        "DATABASE_URL",
+        f"sqlite:///{instance_path()}/clinic.sqlite",
+        kinds.DATABASE_URL,
+        key="SQLALCHEMY_DATABASE_URI",
+    )
     # "true" lets production run on SQLite (one machine, one worker); refused otherwise.
     ALLOW_SQLITE = _flag("ALLOW_SQLITE", False)
     # Seconds a request waits for a lock (SQLite's one write lock; on PostgreSQL any, as a migration's)
     # before it is answered 503 "busy, try again"; well under gunicorn's 30 s worker timeout, so a
     # waiting request is answered, never killed mid-way.
-    DATABASE_LOCK_WAIT = float(_env("DATABASE_LOCK_WAIT", "10"))
+    DATABASE_LOCK_WAIT = _number("DATABASE_LOCK_WAIT", 10)
     # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
     # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
-    DATABASE_CONNECT_TIMEOUT = int(_env("DATABASE_CONNECT_TIMEOUT", "5"))
+    DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5, least=2)
     # Seconds a PostgreSQL connection may go unanswered at the network (its host powered off, or moved
     # by a failover) before the request is answered 503 "try again"; without it, about 15 minutes.
-    DATABASE_NETWORK_TIMEOUT = int(_env("DATABASE_NETWORK_TIMEOUT", "10"))
+    DATABASE_NETWORK_TIMEOUT = _int("DATABASE_NETWORK_TIMEOUT", 10, least=1)
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
-    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).
-    HSTS_SECONDS = int(_env("HSTS_SECONDS", "0"))
+    HSTS_SECONDS = _int("HSTS_SECONDS", 0)
     # Bearer token that shows /readyz's figures (counts, ages); without it callers see only ok or not.
     READYZ_TOKEN = _env("READYZ_TOKEN")
     # Name of the hospital as shown to patients.
     HOSPITAL_NAME = _env("HOSPITAL_NAME", "St Example University Hospital")
     # Time zone preset on the booking page before the browser reports the patient's own.
-    DEFAULT_TIME_ZONE = _env("DEFAULT_TIME_ZONE", "Europe/London")
+    DEFAULT_TIME_ZONE = _read("DEFAULT_TIME_ZONE", "Europe/London", kinds.ZONE)
     # Days of free times shown per page of the booking calendar.
-    BOOKING_DAYS_SHOWN = int(_env("BOOKING_DAYS_SHOWN", "7"))
+    BOOKING_DAYS_SHOWN = _int("BOOKING_DAYS_SHOWN", 7, least=1)
     # Most future bookings one e-mail address may hold when booking online (0: no cap; staff are not capped).
-    MAX_ACTIVE_BOOKINGS_PER_EMAIL = int(_env("MAX_ACTIVE_BOOKINGS_PER_EMAIL", "3"))
+    MAX_ACTIVE_BOOKINGS_PER_EMAIL = _int("MAX_ACTIVE_BOOKINGS_PER_EMAIL", 3)
     # How long a manage link keeps working after the consultation has ended.
-    MANAGE_LINK_GRACE_DAYS = int(_env("MANAGE_LINK_GRACE_DAYS", "7"))
+    MANAGE_LINK_GRACE_DAYS = _int("MANAGE_LINK_GRACE_DAYS", 7)
     # Largest request body accepted (bytes); larger ones get 413.
-    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(64 * 1024)))
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024, least=1)
     # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
     PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-01")
 
@@ -93,24 +195,26 @@ class Config:
     # (clinic.models.connections).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Log lines: "json" (one object per line, production's default) or "text" (readable, development's).
-    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_FORMAT = _one_of("LOG_FORMAT", "text", LOG_FORMATS)
     # Lowest level logged: DEBUG, INFO, WARNING or ERROR.
-    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    LOG_LEVEL = _one_of("LOG_LEVEL", "INFO", LOG_LEVELS)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = 3600 * 4
     TESTING = False
 
     # Video provider for new consultations: jitsi, teams, zoom or webhook.
-    MEETING_PROVIDER = _env("MEETING_PROVIDER", "jitsi")
+    MEETING_PROVIDER = _one_of("MEETING_PROVIDER", "jitsi", MEETING_PROVIDERS)
     # Used when the chosen provider rejects for good or still fails MEETING_FALLBACK_AFTER before the start.
-    MEETING_FALLBACK_PROVIDER = _env("MEETING_FALLBACK_PROVIDER", "jitsi")
+    MEETING_FALLBACK_PROVIDER = _one_of(
+        "MEETING_FALLBACK_PROVIDER", "jitsi", MEETING_PROVIDERS, optional=True
+    )
     # Seconds to wait for a provider to accept the connection.
-    PROVIDER_CONNECT_TIMEOUT = float(_env("PROVIDER_CONNECT_TIMEOUT", "3"))
+    PROVIDER_CONNECT_TIMEOUT = _number("PROVIDER_CONNECT_TIMEOUT", 3)
     # Seconds to wait for each read of a provider's response.
-    PROVIDER_READ_TIMEOUT = float(_env("PROVIDER_READ_TIMEOUT", "10"))
+    PROVIDER_READ_TIMEOUT = _number("PROVIDER_READ_TIMEOUT", 10)
     # Jitsi server that hosts the rooms; use your own or JaaS for clinical traffic.
-    JITSI_BASE_URL = _env("JITSI_BASE_URL", "https://meet.jit.si")
+    JITSI_BASE_URL = _url("JITSI_BASE_URL", "https://meet.jit.si")
     # "true" lets production use the public meet.jit.si without JWT, where anyone with a link can host.
     ALLOW_PUBLIC_JITSI = _flag("ALLOW_PUBLIC_JITSI", False)
     # Jitsi token-auth application id (JWT iss); with the secret, every link carries a JWT.
@@ -126,9 +230,9 @@ class Config:
     # Object id of the Teams user who organizes the meetings (needs an application access policy).
     TEAMS_ORGANIZER_ID = _env("TEAMS_ORGANIZER_ID")
     # Where client-credentials tokens come from.
-    TEAMS_AUTHORITY_URL = _env("TEAMS_AUTHORITY_URL", "https://login.microsoftonline.com")
+    TEAMS_AUTHORITY_URL = _url("TEAMS_AUTHORITY_URL", "https://login.microsoftonline.com")
     # Microsoft Graph API root.
-    GRAPH_BASE_URL = _env("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
+    GRAPH_BASE_URL = _url("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
     # Zoom account id of the Server-to-Server OAuth app.
     ZOOM_ACCOUNT_ID = _env("ZOOM_ACCOUNT_ID")
     # Zoom Server-to-Server OAuth client id.
@@ -138,28 +242,28 @@ class Config:
     # Zoom user (id or e-mail) who hosts the meetings; "me" is the app's own user.
     ZOOM_USER_ID = _env("ZOOM_USER_ID", "me")
     # Where Zoom access tokens come from.
-    ZOOM_OAUTH_URL = _env("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token")
+    ZOOM_OAUTH_URL = _url("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token")
     # Zoom REST API root.
-    ZOOM_API_BASE_URL = _env("ZOOM_API_BASE_URL", "https://api.zoom.us/v2")
+    ZOOM_API_BASE_URL = _url("ZOOM_API_BASE_URL", "https://api.zoom.us/v2")
     # The hospital's own meeting service for the webhook provider (contract in clinic/meetings/webhook.py).
-    WEBHOOK_URL = _env("WEBHOOK_URL")
+    WEBHOOK_URL = _url("WEBHOOK_URL", None, optional=True)
     # Shared secret that signs webhook requests (HMAC-SHA256).
     WEBHOOK_SECRET = _env("WEBHOOK_SECRET")
 
     # How mail leaves: "file" writes .eml files to <instance>/mail (development only), "smtp" sends.
-    MAIL_BACKEND = _env("MAIL_BACKEND", "file")
+    MAIL_BACKEND = _one_of("MAIL_BACKEND", "file", MAIL_BACKENDS)
     # SMTP server host name.
     SMTP_HOST = _env("SMTP_HOST", "localhost")
     # SMTP server port: usually 25 (relay), 587 (starttls) or 465 (ssl).
-    SMTP_PORT = int(_env("SMTP_PORT", "25"))
+    SMTP_PORT = _int("SMTP_PORT", 25, least=1, most=65535)
     # SMTP login user; no login when empty.
     SMTP_USERNAME = _env("SMTP_USERNAME")
     # SMTP login password.
     SMTP_PASSWORD = _env("SMTP_PASSWORD")
     # Transport security to the SMTP server: none, starttls or ssl.
-    SMTP_TLS = _env("SMTP_TLS", "none")
+    SMTP_TLS = _one_of("SMTP_TLS", "none", SMTP_TLS_MODES)
     # Seconds to wait for the SMTP server before giving up (the message is retried later).
-    SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10"))
+    SMTP_TIMEOUT = _number("SMTP_TIMEOUT", 10)
     # Sender of every mail and organizer of every invite; replies to invites arrive here.
     MAIL_FROM = _env("MAIL_FROM", "Clinic <appointments@clinic.example>")
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
@@ -168,42 +272,42 @@ class Config:
     INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
 
     # Public address of the site, for the manage link in mails (the worker has no request to ask).
-    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
-    REMINDER_OFFSETS = _env("REMINDER_OFFSETS", "24h,1h")
+    REMINDER_OFFSETS = _durations("REMINDER_OFFSETS", "24h,1h")
     # If MEETING_PROVIDER still fails this long before the start, use the fallback (or once attempts run out).
-    MEETING_FALLBACK_AFTER = _env("MEETING_FALLBACK_AFTER", "2h")
+    MEETING_FALLBACK_AFTER = _duration("MEETING_FALLBACK_AFTER", "2h")
     # Seconds between worker ticks; each tick drains every message that is due.
-    OUTBOX_TICK_SECONDS = float(_env("OUTBOX_TICK_SECONDS", "5"))
+    OUTBOX_TICK_SECONDS = _number("OUTBOX_TICK_SECONDS", 5)
     # Messages a worker claims at once.
-    OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "20"))
+    OUTBOX_BATCH_SIZE = _int("OUTBOX_BATCH_SIZE", 20, least=1)
     # Seconds a claim on one message lasts; well above the longest provider or SMTP call.
-    OUTBOX_LEASE_SECONDS = float(_env("OUTBOX_LEASE_SECONDS", "120"))
+    OUTBOX_LEASE_SECONDS = _number("OUTBOX_LEASE_SECONDS", 120)
     # Attempts before a message becomes a dead letter an admin can retry.
-    OUTBOX_MAX_ATTEMPTS = int(_env("OUTBOX_MAX_ATTEMPTS", "10"))
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 10, least=1)
     # Upper bound of the first retry delay in seconds; it doubles per attempt (full jitter).
-    OUTBOX_RETRY_BASE_SECONDS = float(_env("OUTBOX_RETRY_BASE_SECONDS", "15"))
+    OUTBOX_RETRY_BASE_SECONDS = _number("OUTBOX_RETRY_BASE_SECONDS", 15)
     # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
-    OUTBOX_RETRY_MAX_SECONDS = float(_env("OUTBOX_RETRY_MAX_SECONDS", "900"))
+    OUTBOX_RETRY_MAX_SECONDS = _number("OUTBOX_RETRY_MAX_SECONDS", 900)
 
     # Waiting patients a freed time is offered to at once (the first to book it gets it).
-    WAITLIST_OFFERS_PER_TIME = int(_env("WAITLIST_OFFERS_PER_TIME", "3"))
+    WAITLIST_OFFERS_PER_TIME = _int("WAITLIST_OFFERS_PER_TIME", 3, least=1)
     # How long an offer of a freed time stands (units s/m/h/d); then it goes to those next in line.
-    WAITLIST_OFFER_LIFETIME = _env("WAITLIST_OFFER_LIFETIME", "2h")
+    WAITLIST_OFFER_LIFETIME = _duration("WAITLIST_OFFER_LIFETIME", "2h")
 
     # Minutes before the start from which the patient may check in and join, and the clinician start the call.
-    JOIN_WINDOW_MINUTES = int(_env("JOIN_WINDOW_MINUTES", "15"))
+    JOIN_WINDOW_MINUTES = _int("JOIN_WINDOW_MINUTES", 15)
     # Minutes after the end until which the call may still be joined; after that the link stops working.
-    JOIN_GRACE_MINUTES = int(_env("JOIN_GRACE_MINUTES", "30"))
+    JOIN_GRACE_MINUTES = _int("JOIN_GRACE_MINUTES", 30)
     # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
-    NOSHOW_AFTER_MINUTES = int(_env("NOSHOW_AFTER_MINUTES", "30"))
+    NOSHOW_AFTER_MINUTES = _int("NOSHOW_AFTER_MINUTES", 30)
     # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
-    WALK_IN_ANSWER_MINUTES = float(_env("WALK_IN_ANSWER_MINUTES", "3"))
+    WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3)
     # Minutes per caller ahead, per staff member on duty, that a walk-in wait is estimated at before
     # the last hour's takes give a pace of their own.
-    WALK_IN_MINUTES_PER_CALLER = float(_env("WALK_IN_MINUTES_PER_CALLER", "10"))
+    WALK_IN_MINUTES_PER_CALLER = _number("WALK_IN_MINUTES_PER_CALLER", 10)
     # Seconds between the updates of a walk-in caller's place, on their page (with and without JavaScript).
-    WALK_IN_REFRESH_SECONDS = int(_env("WALK_IN_REFRESH_SECONDS", "15"))
+    WALK_IN_REFRESH_SECONDS = _int("WALK_IN_REFRESH_SECONDS", 15, least=1)
     # What a walk-in caller in immediate danger should do instead of waiting, shown on the queue's pages:
     # the hospital's own words and number. A blank value keeps this default, which names no country.
     WALK_IN_EMERGENCY_NOTICE = _env("WALK_IN_EMERGENCY_NOTICE", "").strip() or (
@@ -212,29 +316,29 @@ class Config:
     )
     # Days after the end of a patient record's last consultation when its name, e-mail, phone and birth
     # date (and its companions') are anonymised.
-    RETENTION_PATIENT_DAYS = int(_env("RETENTION_PATIENT_DAYS", "730"))
+    RETENTION_PATIENT_DAYS = _int("RETENTION_PATIENT_DAYS", 730, least=1)
     # Days after a consultation's end when its reason for visit and cancel reason are erased.
-    RETENTION_REASON_DAYS = int(_env("RETENTION_REASON_DAYS", "365"))
+    RETENTION_REASON_DAYS = _int("RETENTION_REASON_DAYS", 365, least=1)
     # Days a booking request's idempotency key is kept (it only guards retries of that request).
-    RETENTION_IDEMPOTENCY_DAYS = int(_env("RETENTION_IDEMPOTENCY_DAYS", "7"))
+    RETENTION_IDEMPOTENCY_DAYS = _int("RETENTION_IDEMPOTENCY_DAYS", 7, least=1)
     # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
-    RETENTION_OUTBOX_DAYS = int(_env("RETENTION_OUTBOX_DAYS", "90"))
+    RETENTION_OUTBOX_DAYS = _int("RETENTION_OUTBOX_DAYS", 90, least=1)
     # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
-    RETENTION_WAITLIST_DAYS = int(_env("RETENTION_WAITLIST_DAYS", "30"))
+    RETENTION_WAITLIST_DAYS = _int("RETENTION_WAITLIST_DAYS", 30, least=1)
 
     # Minutes without a request after which a staff member is signed out.
-    STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
+    STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30, least=1)
     # Hours after signing in when a staff session ends, however active (the absolute lifetime).
-    STAFF_SESSION_HOURS = float(_env("STAFF_SESSION_HOURS", "12"))
+    STAFF_SESSION_HOURS = _number("STAFF_SESSION_HOURS", 12)
     # Failed sign-ins (passwords or codes) per client address within the window before it is refused.
-    LOGIN_MAX_FAILURES_PER_ADDRESS = int(_env("LOGIN_MAX_FAILURES_PER_ADDRESS", "10"))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 10, least=1)
     # Minutes over which failed sign-ins are counted, per address and per account.
-    LOGIN_FAILURE_WINDOW_MINUTES = int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
+    LOGIN_FAILURE_WINDOW_MINUTES = _int("LOGIN_FAILURE_WINDOW_MINUTES", 15, least=1)
     # Wrong passwords or codes within the window that lock an account; kept above the per-address
     # limit (it was 5) so that one address alone can never lock a colleague out.
-    STAFF_MAX_FAILED_LOGINS = int(_env("STAFF_MAX_FAILED_LOGINS", "20"))
+    STAFF_MAX_FAILED_LOGINS = _int("STAFF_MAX_FAILED_LOGINS", 20, least=1)
     # Minutes a locked staff account refuses every password, the right one included.
-    STAFF_LOCKOUT_MINUTES = int(_env("STAFF_LOCKOUT_MINUTES", "15"))
+    STAFF_LOCKOUT_MINUTES = _int("STAFF_LOCKOUT_MINUTES", 15)
     # 1: admins must set up a TOTP second factor before their first session; 0: they may choose.
     REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", False)
     # Password of every login `flask clinic demo` makes (the demo refuses to load in production).
@@ -246,26 +350,26 @@ class Config:
     RATELIMIT_STORAGE_URL = _env("RATELIMIT_STORAGE_URL", "memory://")
     # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings,
     # joining the waitlist and booking from its offers.
-    RATELIMIT_BOOKING = _env("RATELIMIT_BOOKING", "10 per minute;100 per hour")
+    RATELIMIT_BOOKING = _limits("RATELIMIT_BOOKING", "10 per minute;100 per hour")
     # Per address: joining a walk-in queue (POST /walk-in/<queue>).
-    RATELIMIT_WALK_IN = _env("RATELIMIT_WALK_IN", "5 per minute;30 per hour")
+    RATELIMIT_WALK_IN = _limits("RATELIMIT_WALK_IN", "5 per minute;30 per hour")
     # Per address: free-time searches, /book/time and /api/v1/slots together.
-    RATELIMIT_SLOT_SEARCH = _env("RATELIMIT_SLOT_SEARCH", "300 per minute")
+    RATELIMIT_SLOT_SEARCH = _limits("RATELIMIT_SLOT_SEARCH", "300 per minute")
     # Per address: every request that opens a booking or a walk-in place by its reference (/c/…, /g/…,
     # /walk-in/e/…, /api/v1/bookings/…), but a walk-in page's status polling.
-    RATELIMIT_MANAGE_LINK = _env("RATELIMIT_MANAGE_LINK", "60 per minute")
+    RATELIMIT_MANAGE_LINK = _limits("RATELIMIT_MANAGE_LINK", "60 per minute")
     # Per address: walk-in callers' pages asking for their place (/walk-in/e/…/status, every
     # WALK_IN_REFRESH_SECONDS): room for about 150 callers behind one address, such as a care home's.
-    RATELIMIT_WALK_IN_STATUS = _env("RATELIMIT_WALK_IN_STATUS", "600 per minute")
+    RATELIMIT_WALK_IN_STATUS = _limits("RATELIMIT_WALK_IN_STATUS", "600 per minute")
     # Per address: every request to /api/v1.
-    RATELIMIT_API = _env("RATELIMIT_API", "600 per minute")
+    RATELIMIT_API = _limits("RATELIMIT_API", "600 per minute")
     # Per address: staff sign-in posts (password and code), in front of the failed sign-in throttle.
-    RATELIMIT_STAFF_LOGIN = _env("RATELIMIT_STAFF_LOGIN", "60 per minute")
+    RATELIMIT_STAFF_LOGIN = _limits("RATELIMIT_STAFF_LOGIN", "60 per minute")
 
     # Fernet keys for notes, comma separated: the first encrypts, all decrypt; production requires it.
     NOTES_KEY = _env("NOTES_KEY")
     # Staff roles that may read and write every consultation's notes, comma separated (never reception).
-    NOTES_ROLES = _env("NOTES_ROLES", "")
+    NOTES_ROLES = _read("NOTES_ROLES", "", _NOTES_ROLES)
 
     # Secret keying the audit chain's HMAC and signing its anchor, kept outside the database.
     AUDIT_KEY = _env("AUDIT_KEY")
@@ -288,12 +392,12 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
-    LOG_FORMAT = _env("LOG_FORMAT", "json")
+    LOG_FORMAT = _one_of("LOG_FORMAT", "json", LOG_FORMATS)
     # A database error's text then leaves out its statement's parameters (patients' details).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     # In production admins need a second factor unless CLINIC_REQUIRE_ADMIN_MFA=0 says otherwise.
     REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", True)
-    HSTS_SECONDS = int(_env("HSTS_SECONDS", str(365 * 24 * 3600)))
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
 
 
 configs = {
@@ -316,5 +420,6 @@ def unknown_settings(environ: Mapping[str, str]) -> list[str]:
 
 
 def config_name() -> str:
-    """Which config class to use, from CLINIC_ENV (development, testing or production)."""
-    return _env("ENV", "development")
+    """Which config class to use, from CLINIC_ENV (development, testing or production, in any case); a
+    name that is none of them is kept, for `check` to refuse."""
+    return _from_environment("ENV", "development", _ENVIRONMENT)

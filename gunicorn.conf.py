@@ -37,7 +37,8 @@ errorlog = "-"
 # gunicorn's default format, with the path alone (%(U)s) where it logged the request line (%(r)s).
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
-LOG_FORMAT = settings.configs[settings.config_name()].LOG_FORMAT
+# An unknown CLINIC_ENV (or a LOG_FORMAT that is no format) is the app's to refuse, as it loads.
+LOG_FORMAT = settings.configs.get(settings.config_name(), settings.Config).LOG_FORMAT
 # What gunicorn's warning about a request it could not parse quotes of it, as Python quotes a str.
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 

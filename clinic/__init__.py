@@ -34,13 +34,13 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     app.session_interface = SignedCookieSessions()
     app.json = JsonResponses(app)
     name = config if isinstance(config, str) else settings.config_name()
-    app.config.from_object(settings.configs[name])
+    app.config.from_object(settings.configs.get(name, settings.Config))  # an unknown name is refused below
     app.config.from_pyfile("config.py", silent=True)
     if isinstance(config, type):
         app.config.from_object(config)
     elif isinstance(config, dict):
         app.config.update(config)
-    _refuse_unsafe_production(app)
+    _refuse_bad_settings(app, name)
     logs.init_app(app)  # first, so every later before_request function logs with the request id
     _warn_of_unknown_settings(app)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -140,7 +140,12 @@ def _warn_of_unknown_settings(app: Flask) -> None:
         log.warning("%s is not a setting Clinic reads (misspelt, or renamed: see the README); ignored", name)
 
 
-def _refuse_unsafe_production(app: Flask) -> None:
+def _refuse_bad_settings(app: Flask, environment: str) -> None:
+    """Every setting read by its kind, wherever it was set (normalised in place); then, on settings that
+    are each what they should be, production's own refusals."""
+    found = settings.check(app.config, environment)
+    if found:
+        raise settings.InvalidSettings(found)
     if app.debug or app.testing:
         return
     found = production.problems(app.config)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, request
-from limits import parse_many
 from limits.storage import RedisStorage
 
 from . import api, auth, booking
@@ -134,9 +133,8 @@ _CHECKED_BY = "clinic-storage-check"
 
 
 def init_app(app: Flask) -> None:
-    """Set the limiter up on `app`: check every limit string, and warn when production counts per process."""
-    for guard in GUARDS:
-        _check(guard.setting, app.config[guard.setting])
+    """Set the limiter up on `app` (config.py read its limit strings), and warn when production counts per
+    process."""
     for setting in _UNGUARDED_SETTINGS:
         if app.config.get(setting):
             raise RuntimeError(
@@ -166,18 +164,6 @@ def counted_together() -> bool:
     """Whether the limits' storage answers (Redis when configured; memory always does). While it does
     not, each process counts for itself, and a client gets each limit once per process."""
     return not current_app.config["RATELIMIT_ENABLED"] or limiter.storage.check()
-
-
-def _check(setting: str, value: str) -> None:
-    if not value:
-        return
-    try:
-        parse_many(value)
-    except ValueError:
-        raise RuntimeError(
-            f"CLINIC_{setting} must be limits like '10 per minute;100 per hour' (or empty for none), "
-            f"not {value!r}"
-        ) from None
 
 
 def _warn_in_production(config: dict) -> None:

@@ -15,12 +15,10 @@ MIN_SECRET_KEY_BYTES = 32
 PUBLIC_JITSI_HOST = "meet.jit.si"
 
 
-class UnsafeProductionConfig(RuntimeError):
+class UnsafeProductionConfig(settings.InvalidSettings):
     """Production settings that would put patients or their data at risk; the message lists each one."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("refusing to start in production:\n" + "\n".join(f"- {p}" for p in problems))
+    heading = "refusing to start in production"
 
 
 def problems(config: Mapping[str, Any]) -> list[str]:
@@ -99,8 +97,8 @@ def _provider_problems(config: Mapping[str, Any]) -> list[str]:
     found = []
     for setting in ("MEETING_PROVIDER", "MEETING_FALLBACK_PROVIDER"):
         name = config[setting]
-        if setting != "MEETING_PROVIDER" and name == config["MEETING_PROVIDER"]:
-            continue  # said once is enough
+        if not name or (setting != "MEETING_PROVIDER" and name == config["MEETING_PROVIDER"]):
+            continue  # no fallback; or said once is enough
         problem = configuration_problem(name, config)
         if problem:
             found.append(f"CLINIC_{setting} is {name}: {problem}")

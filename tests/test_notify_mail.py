@@ -309,6 +309,7 @@ def test_smtp_settings_are_read_with_their_types():
         "SMTP_USERNAME": "",
         "SMTP_PASSWORD": None,
     }
+    assert config.check(settings, "development") == []  # as the app reads them when it starts
 
     backend = mail_backend(settings, "unused")
 

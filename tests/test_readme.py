@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_readme_lists_every_clinic_setting():
-    names = set(re.findall(r'(?:_env|_flag)\("([A-Z0-9_]+)"', (ROOT / "config.py").read_text()))
+    # Every reader in config.py (_env, and _int, _flag, _one_of, _read … by kind) names its variable first.
+    names = set(re.findall(r'_[a-z_]+\(\s*"([A-Z0-9_]+)"', (ROOT / "config.py").read_text()))
     readme = (ROOT / "README.md").read_text()
     missing = sorted(n for n in names if f"`CLINIC_{n}`" not in readme)
     assert names and not missing, f"README lacks: {missing}"

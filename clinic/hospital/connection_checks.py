@@ -98,15 +98,11 @@ def check_mail(
     """Send a test message to `to` through the configured backend, keeping the SMTP dialogue; audited."""
     message = _test_message(to, settings, now)
     started = time.perf_counter()
-    try:
-        backend = mail_backend(settings, instance_path)
-    except ValueError as error:  # MAIL_BACKEND or SMTP_TLS spelt wrong
-        result = MailCheck(str(settings["MAIL_BACKEND"]), error=str(error))
+    backend = mail_backend(settings, instance_path)  # its settings were checked when the app started
+    if isinstance(backend, SMTPBackend):
+        result = _smtp_dialogue(backend, message, to)
     else:
-        if isinstance(backend, SMTPBackend):
-            result = _smtp_dialogue(backend, message, to)
-        else:
-            result = _file_delivery(backend, message)
+        result = _file_delivery(backend, message)
     result.elapsed_ms = (time.perf_counter() - started) * 1000
     last_code = next((code for _, code, _ in reversed(result.dialogue) if code is not None), None)
     details = {"backend": result.backend, "accepted": result.accepted, "last_reply_code": last_code}

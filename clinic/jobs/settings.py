@@ -1,30 +1,15 @@
 """The worker's settings, parsed once from the app config so that a bad value stops it at start-up."""
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from setting_kinds import parse_duration, parse_durations
+
 from ..privacy.retention import RetentionPeriods
 from ..scheduling.offers import OfferRules
 from ..scheduling.tokens import LinkKeys
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-
-
-def parse_duration(text: str) -> timedelta:
-    """A duration written as a number and a unit: "90s", "15m", "24h", "2d"."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration such as 30m, 24h or 2d")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
-
-
-def parse_durations(text: str) -> tuple[timedelta, ...]:
-    """A comma-separated list of durations, longest first, e.g. "1h,24h" → (24h, 1h); "" gives none."""
-    return tuple(sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -56,7 +41,7 @@ class WorkerSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
         """Read the OUTBOX_*, REMINDER_*, MEETING_* and mail settings; raises ValueError naming a bad one."""
-        settings = cls(
+        return cls(
             config=config,
             instance_path=instance_path,
             link_keys=LinkKeys.from_config(config),
@@ -82,10 +67,3 @@ class WorkerSettings:
                 lifetime=parse_duration(config["WAITLIST_OFFER_LIFETIME"]),
             ),
         )
-        if settings.waitlist.per_time < 1:
-            raise ValueError("WAITLIST_OFFERS_PER_TIME must be positive")
-        if settings.batch_size < 1 or settings.max_attempts < 1 or settings.tick_seconds <= 0:
-            raise ValueError(
-                "OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS and OUTBOX_TICK_SECONDS must be positive"
-            )
-        return settings

@@ -18,9 +18,10 @@ from email.policy import SMTP, SMTPUTF8, Policy, default
 from pathlib import Path
 from typing import Any, Protocol
 
+from config import SMTP_TLS_MODES
+
 from .ics import Invite
 
-TLS_MODES = ("none", "starttls", "ssl")
 # A connection whose last reply is this recent is used without a NOOP first: messages sent back to
 # back cost one round trip less. Should the server have closed it even so, the send fails as
 # temporary before anything was accepted, and the message is retried.
@@ -240,19 +241,19 @@ class SMTPBackend:
     _last_reply: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.tls not in TLS_MODES:
-            raise ValueError(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, not {self.tls!r}")
+        if self.tls not in SMTP_TLS_MODES:
+            raise ValueError(f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {self.tls!r}")
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "SMTPBackend":
-        """Read the SMTP_* settings."""
+    def from_settings(cls, config: Mapping[str, Any]) -> "SMTPBackend":
+        """The SMTP_* settings, as config.py read them (a port a number, the TLS mode in lower case)."""
         return cls(
-            host=settings["SMTP_HOST"],
-            port=int(settings["SMTP_PORT"]),
-            username=settings["SMTP_USERNAME"] or None,
-            password=settings["SMTP_PASSWORD"] or None,
-            tls=settings["SMTP_TLS"].lower(),
-            timeout=float(settings["SMTP_TIMEOUT"]),
+            host=config["SMTP_HOST"],
+            port=config["SMTP_PORT"],
+            username=config["SMTP_USERNAME"] or None,
+            password=config["SMTP_PASSWORD"] or None,
+            tls=config["SMTP_TLS"],
+            timeout=config["SMTP_TIMEOUT"],
         )
 
     def send(self, message: EmailMessage) -> None:

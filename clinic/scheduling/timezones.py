@@ -2,7 +2,9 @@
 
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import setting_kinds
 
 from .errors import BookingError
 from .zone_names import friendly_name
@@ -37,9 +39,9 @@ def _loaded(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@cache
 def zone_names_set() -> frozenset[str]:
-    return frozenset(n for n in available_timezones() if "/" in n or n == "UTC")
+    """Every zone a page or a setting may name: the settings take the same (setting_kinds.py says which)."""
+    return setting_kinds.zone_names()
 
 
 @cache

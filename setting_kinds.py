@@ -1,0 +1,188 @@
+"""How a setting's text is read, by its kind: a whole number, a number, on/off, one of a list, names from a
+list, a duration, a time zone, an http(s) URL, a database URL, request limits. config.py declares each
+setting with its kind; the same reading serves the environment and an instance config.py."""
+
+import math
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+REQUIRED = object()  # a setting that cannot be left out: None or a blank is no value of it
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a setting's text is read: `read` gives its value, or raises ValueError if the text is not what
+    `wants` says. Where the setting may be left out, `absent` is what None or a blank stands for."""
+
+    wants: str
+    read: Callable[[str], Any]
+    absent: Any = REQUIRED
+
+    def value_of(self, given: Any) -> Any:
+        """`given` read as this kind; a value set in Python (an instance config.py) is read as its text."""
+        if given is None or (isinstance(given, str) and not given.strip()):
+            if self.absent is REQUIRED:
+                raise ValueError("no value")
+            return self.absent
+        return self.read(given if isinstance(given, str) else str(given))
+
+
+def whole_number(least: int = 0, most: int | None = None) -> Kind:
+    def read(text: str) -> int:
+        value = int(text)
+        if value < least or (most is not None and value > most):
+            raise ValueError(text)
+        return value
+
+    if most is None:
+        return Kind(f"a whole number, {least} or more", read)
+    return Kind(f"a whole number from {least} to {most}", read)
+
+
+def number() -> Kind:
+    """A number above 0 (seconds, minutes or hours): none of these settings means anything at 0."""
+
+    def read(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(text)
+        return value
+
+    return Kind("a number above 0", read)
+
+
+def on_off() -> Kind:
+    """1, true, yes or on is on; 0, false, no or off is off; in any case."""
+
+    def read(text: str) -> bool:
+        value = text.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(text)
+
+    return Kind("true or false (or 1 or 0, yes or no, on or off)", read)
+
+
+def one_of(options: Collection[str], *, optional: bool = False) -> Kind:
+    """One of `options`, in any case and with spaces around it: read as `options` spells it. An optional
+    one may be left out (None)."""
+    spelt = {option.lower(): option for option in options}
+
+    def read(text: str) -> str:
+        try:
+            return spelt[text.strip().lower()]
+        except KeyError:
+            raise ValueError(text) from None
+
+    return Kind(f"one of {_listed(options)}", read, None if optional else REQUIRED)
+
+
+def names_among(options: Collection[str], wants: str) -> Kind:
+    """Names among `options`, comma separated, in any case: read as "a,b"; empty for none."""
+
+    def read(text: str) -> str:
+        names = [name.strip().lower() for name in text.split(",") if name.strip()]
+        if any(name not in options for name in names):
+            raise ValueError(text)
+        return ",".join(names)
+
+    return Kind(wants, read, absent="")
+
+
+def _listed(options: Collection[str]) -> str:
+    *most, last = options
+    return f"{', '.join(most)} or {last}" if most else last
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])", re.ASCII)
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as a number and a unit: "90s", "15m", "24h", "2d"."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 24h or 2d")
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def parse_durations(text: str) -> tuple[timedelta, ...]:
+    """A comma-separated list of durations, longest first, e.g. "1h,24h" → (24h, 1h); "" gives none."""
+    return tuple(sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True))
+
+
+def _checked_by(parse: Callable[[str], Any]) -> Callable[[str], str]:
+    """The text, without spaces around it, once `parse` takes it: kept as written, parsed where used."""
+
+    def read(text: str) -> str:
+        parse(text)
+        return text.strip()
+
+    return read
+
+
+DURATION = Kind("a duration such as 30m, 24h or 2d (units s, m, h, d)", _checked_by(parse_duration))
+DURATIONS = Kind(
+    "durations such as 24h,1h, comma separated (units s, m, h, d)", _checked_by(parse_durations), absent=""
+)
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    """The time zones Clinic offers, in settings and on every page: IANA names with an area
+    (Europe/London), and UTC; not the old aliases such as GMT or Japan."""
+    return frozenset(name for name in available_timezones() if "/" in name or name == "UTC")
+
+
+def _zone_name(text: str) -> str:
+    if text.strip() not in zone_names():
+        raise ValueError(text)
+    return text.strip()
+
+
+ZONE = Kind("an IANA time zone name such as Europe/London or America/New_York", _zone_name)
+
+
+def _http_url(text: str) -> str:
+    url = text.strip()
+    parts = urlsplit(url)  # raises ValueError for a malformed one, as .port for a port that is not one
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
+        raise ValueError(text)
+    return url
+
+
+def http_url(*, optional: bool = False) -> Kind:
+    wants = "an http or https URL with a host, such as https://clinic.hospital.example"
+    return Kind(wants, _http_url, None if optional else REQUIRED)
+
+
+def _database_url(text: str) -> str:
+    try:
+        make_url(text.strip())
+    except ArgumentError:
+        raise ValueError(text) from None
+    return text.strip()
+
+
+DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", _database_url)
+
+
+def _limit_strings(text: str) -> str:
+    if text.strip():
+        parse_many(text.strip())
+    return text.strip()
+
+
+LIMITS = Kind("limits like '10 per minute;100 per hour' (or empty for none)", _limit_strings, absent="")

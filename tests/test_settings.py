@@ -1,0 +1,259 @@
+"""Every setting is read by its kind, wherever its value comes from: a value that is not one the setting
+takes stops the start with a message naming the variable and what it takes, every such value at once,
+and never a traceback; a choice is read in any case and with spaces around it."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import hypothesis
+import pytest
+from hypothesis import strategies as st
+
+import config
+from clinic import create_app
+from clinic.meetings.base import PROVIDER_NAMES
+from clinic.models import StaffRole
+from clinic.production import UnsafeProductionConfig
+
+from .conftest import build_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A value each setting does not take, by the name the README gives it (CLINIC_<name>).
+WRONG = {
+    "ENV": "prod",
+    "DATABASE_URL": "the clinic database",
+    "ALLOW_SQLITE": "maybe",
+    "DATABASE_LOCK_WAIT": "10s",
+    "DATABASE_CONNECT_TIMEOUT": "1",
+    "DATABASE_NETWORK_TIMEOUT": "ten",
+    "TRUSTED_PROXIES": "-1",
+    "HSTS_SECONDS": "abc",
+    "LOG_FORMAT": "xml",
+    "LOG_LEVEL": "VERBOSE",
+    "DEFAULT_TIME_ZONE": "London",
+    "BOOKING_DAYS_SHOWN": "0",
+    "MAX_ACTIVE_BOOKINGS_PER_EMAIL": "three",
+    "MANAGE_LINK_GRACE_DAYS": "7d",
+    "MAX_CONTENT_LENGTH": "64k",
+    "MEETING_PROVIDER": "skype",
+    "MEETING_FALLBACK_PROVIDER": "Skype",
+    "PROVIDER_CONNECT_TIMEOUT": "3s",
+    "PROVIDER_READ_TIMEOUT": "nan",
+    "JITSI_BASE_URL": "meet.hospital.example",
+    "ALLOW_PUBLIC_JITSI": "yes please",
+    "TEAMS_AUTHORITY_URL": "login.microsoftonline.com",
+    "GRAPH_BASE_URL": "ftp://graph.microsoft.com/v1.0",
+    "ZOOM_OAUTH_URL": "https://",
+    "ZOOM_API_BASE_URL": "api.zoom.us/v2",
+    "WEBHOOK_URL": "meet.hospital.example/meetings",
+    "MAIL_BACKEND": "sendmail",
+    "SMTP_PORT": "abc",
+    "SMTP_TLS": "tls",
+    "SMTP_TIMEOUT": "-1",
+    "MAIL_SMTPUTF8": "sometimes",
+    "PUBLIC_BASE_URL": "clinic.hospital.example",
+    "REMINDER_OFFSETS": "1day",
+    "MEETING_FALLBACK_AFTER": "2 hours",
+    "OUTBOX_TICK_SECONDS": "0",
+    "OUTBOX_BATCH_SIZE": "0",
+    "OUTBOX_LEASE_SECONDS": "2m",
+    "OUTBOX_MAX_ATTEMPTS": "ten",
+    "OUTBOX_RETRY_BASE_SECONDS": "-5",
+    "OUTBOX_RETRY_MAX_SECONDS": "15m",
+    "WAITLIST_OFFERS_PER_TIME": "0",
+    "WAITLIST_OFFER_LIFETIME": "forever",
+    "JOIN_WINDOW_MINUTES": "15m",
+    "JOIN_GRACE_MINUTES": "half an hour",
+    "NOSHOW_AFTER_MINUTES": "-30",
+    "WALK_IN_ANSWER_MINUTES": "3m",
+    "WALK_IN_MINUTES_PER_CALLER": "inf",
+    "WALK_IN_REFRESH_SECONDS": "0",
+    "RETENTION_PATIENT_DAYS": "2y",
+    "RETENTION_REASON_DAYS": "1.5",
+    "RETENTION_IDEMPOTENCY_DAYS": "a week",
+    "RETENTION_OUTBOX_DAYS": "-1",
+    "RETENTION_WAITLIST_DAYS": "0",
+    "STAFF_IDLE_MINUTES": "30m",
+    "STAFF_SESSION_HOURS": "12h",
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": "0",
+    "LOGIN_FAILURE_WINDOW_MINUTES": "15 minutes",
+    "STAFF_MAX_FAILED_LOGINS": "twenty",
+    "STAFF_LOCKOUT_MINUTES": "-15",
+    "RATELIMIT_ENABLED": "sometimes",
+    "RATELIMIT_BOOKING": "ten a minute",
+    "RATELIMIT_SLOT_SEARCH": "300/minute/hour",
+    "RATELIMIT_WALK_IN": "5 per fortnight",
+    "RATELIMIT_MANAGE_LINK": "sixty per minute",
+    "RATELIMIT_WALK_IN_STATUS": "600 per",
+    "RATELIMIT_API": "unlimited",
+    "RATELIMIT_STAFF_LOGIN": "60 per minute;",
+    "NOTES_ROLES": "nurse",
+    "REQUIRE_ADMIN_MFA": "2",
+}
+# Text any value of which is taken (names, secrets, paths, addresses); production checks the secrets,
+# the notes keys are checked when the app starts (clinic/notes/encryption.py).
+FREE_TEXT = {
+    "INSTANCE_PATH",
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "MANAGE_TOKEN_KEY",
+    "READYZ_TOKEN",
+    "HOSPITAL_NAME",
+    "PRIVACY_NOTICE_VERSION",
+    "JITSI_APP_ID",
+    "JITSI_APP_SECRET",
+    "TEAMS_TENANT_ID",
+    "TEAMS_CLIENT_ID",
+    "TEAMS_CLIENT_SECRET",
+    "TEAMS_ORGANIZER_ID",
+    "ZOOM_ACCOUNT_ID",
+    "ZOOM_CLIENT_ID",
+    "ZOOM_CLIENT_SECRET",
+    "ZOOM_USER_ID",
+    "WEBHOOK_SECRET",
+    "SMTP_HOST",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "MAIL_FROM",
+    "INVITE_DOMAIN",
+    "WALK_IN_EMERGENCY_NOTICE",
+    "RATELIMIT_STORAGE_URL",
+    "NOTES_KEY",
+    "AUDIT_KEY",
+    "AUDIT_KEY_FALLBACKS",
+    "AUDIT_ANCHOR_PATH",
+    "DEMO_PASSWORD",
+}
+# Where the app's config calls a setting by another name than its variable.
+CONFIG_KEY = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+
+def readme_settings() -> list[str]:
+    """The <name> of every CLINIC_<name> in the README's settings table."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- settings-table -->")[1].split("<!-- /settings-table -->")[0]
+    return re.findall(r"^\| `CLINIC_([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
+
+
+def test_every_setting_the_readme_lists_has_a_wrong_value_here_or_takes_any_text():
+    listed = readme_settings()
+
+    assert len(listed) == len(set(listed))
+    assert set(listed) == set(WRONG) | FREE_TEXT, "give a new setting a wrong value here, or call it text"
+    assert not set(WRONG) & FREE_TEXT
+
+
+def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, given: str):
+    """Build an app with CLINIC_<name> set to `given`, as the environment gives it: as text."""
+    if name == "ENV":  # chooses the config class, so read when the app is built
+        monkeypatch.setenv("CLINIC_ENV", given)
+        return build_app(f"sqlite:///{tmp_path}/clinic.sqlite", str(tmp_path))
+    return build_app(
+        f"sqlite:///{tmp_path}/clinic.sqlite", str(tmp_path), **{CONFIG_KEY.get(name, name): given}
+    )
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_a_wrong_value_of_any_setting_stops_the_start_naming_the_variable(tmp_path, monkeypatch, name):
+    with pytest.raises(RuntimeError) as refused:
+        start(tmp_path, monkeypatch, name, WRONG[name])
+
+    assert f"CLINIC_{name} must be" in str(refused.value)
+    assert str(refused.value).count("CLINIC_") == 1  # this one only
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("ENV", "development, testing or production"),
+        ("MAIL_BACKEND", "file or smtp"),
+        ("SMTP_TLS", "none, starttls or ssl"),
+        ("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR"),
+        ("MEETING_PROVIDER", "jitsi, teams, zoom or webhook"),
+        ("DEFAULT_TIME_ZONE", "Europe/London"),
+    ],
+)
+def test_a_choice_refused_names_the_values_it_takes(tmp_path, monkeypatch, name, allowed):
+    with pytest.raises(RuntimeError, match=re.escape(allowed)):
+        start(tmp_path, monkeypatch, name, WRONG[name])
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "read"),
+    [
+        ("MAIL_BACKEND", " SMTP ", "smtp"),
+        ("SMTP_TLS", "StartTLS", "starttls"),
+        ("LOG_LEVEL", "debug", "DEBUG"),
+        ("LOG_FORMAT", "JSON", "json"),
+        ("MEETING_PROVIDER", "Zoom ", "zoom"),
+        ("SMTP_PORT", " 587", 587),
+        ("SMTP_TIMEOUT", "2.5", 2.5),
+        ("ALLOW_PUBLIC_JITSI", "Yes", True),
+        ("NOTES_ROLES", " Admin , clinician", "admin,clinician"),
+    ],
+)
+def test_a_value_is_read_once_into_its_kind_in_any_case_and_with_spaces(
+    tmp_path, monkeypatch, name, given, read
+):
+    app = start(tmp_path, monkeypatch, name, given)
+
+    assert app.config[name] == read
+
+
+def test_the_environment_is_named_in_any_case(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLINIC_ENV", " Production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+
+    with pytest.raises(UnsafeProductionConfig):  # production's own checks: it is production
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/clinic.sqlite"})
+
+
+def test_every_wrong_value_in_the_environment_is_named_at_once_without_a_traceback(tmp_path):
+    variables = {f"CLINIC_{name}": value for name, value in WRONG.items()}
+    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert started.returncode != 0
+    assert "Traceback" not in started.stderr, started.stderr
+    unnamed = [name for name in WRONG if f"CLINIC_{name} must be" not in started.stderr]
+    assert not unnamed, started.stderr
+
+
+# Texts near what settings take, as well as any text: numbers with and without units, choices in any case.
+NEAR_VALUES = st.one_of(
+    st.text(),
+    st.from_regex(r"\s?-?\d{1,5}(\.\d{1,2})?[smhdSMHD]?(,\s?\d{1,3}[smhd])?\s?", fullmatch=True),
+    st.sampled_from(
+        ["none", "SMTP", " StartTLS ", "debug", "Europe/London", "UTC", "GMT", "https://x.example"]
+    ),
+    st.sampled_from(["10 per minute", "admin, clinician", "nan", "-0", "1e3", "True", "off", "http://[::1"]),
+)
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(key=st.sampled_from(sorted(config.DECLARED)), given_text=NEAR_VALUES)
+def test_any_text_of_any_setting_is_read_or_refused_by_name_never_raised(key, given_text):
+    given_settings = {key: given_text}
+
+    found = config.check(given_settings, "development")
+
+    if found:
+        assert found == [found[0]] and found[0].startswith(f"CLINIC_{config.DECLARED[key].variable} must be ")
+    else:  # what it was read as reads as itself: read once, the same everywhere after
+        read = given_settings[key]
+        assert config.check(given_settings, "development") == [] and given_settings[key] == read
+
+
+def test_the_choices_are_those_the_app_knows():
+    """config.py names the video providers and the staff roles: the same as the app's own."""
+    assert config.MEETING_PROVIDERS == PROVIDER_NAMES
+    roles = {role.value for role in StaffRole}
+    taken = {role: config.check({"NOTES_ROLES": role}, "testing") == [] for role in roles}
+    assert taken == {role: role != "reception" for role in roles}
