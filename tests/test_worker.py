@@ -161,3 +161,12 @@ def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
 def heartbeats(session) -> list[str]:
     session.rollback()  # a fresh snapshot: the worker process writes them
     return list(session.scalars(select(WorkerHeartbeat.worker_id)))
+
+
+def test_the_worker_reads_its_mail_settings_once_when_it_starts(app):
+    """Not at each tick, where a setting it cannot use failed every tick (and every mail) after a start
+    that looked sound."""
+    app.config["MAIL_BACKEND"] = "pigeon"  # set after the app's own check, as nothing in production does
+
+    with pytest.raises(ValueError, match="MAIL_BACKEND"):
+        Worker(app)

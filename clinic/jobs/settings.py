@@ -1,12 +1,13 @@
 """The worker's settings, parsed once from the app config so that a bad value stops it at start-up."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from setting_kinds import parse_duration, parse_durations
 
+from ..notify.mail import MailBackend, mail_backends
 from ..privacy.retention import RetentionPeriods
 from ..scheduling.offers import OfferRules
 from ..scheduling.tokens import LinkKeys
@@ -37,6 +38,7 @@ class WorkerSettings:
     walk_in_answer_within: timedelta
     retention: RetentionPeriods
     waitlist: OfferRules
+    new_mail: Callable[[], MailBackend] = field(repr=False)  # a backend for a tick, as read at the start
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "WorkerSettings":
@@ -66,4 +68,5 @@ class WorkerSettings:
                 per_time=int(config["WAITLIST_OFFERS_PER_TIME"]),
                 lifetime=parse_duration(config["WAITLIST_OFFER_LIFETIME"]),
             ),
+            new_mail=mail_backends(config, instance_path),
         )

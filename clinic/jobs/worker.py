@@ -24,7 +24,6 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from ..logs import log_context
 from ..models.transactions import is_busy, is_full, is_out_of_reach
-from ..notify.mail import mail_backend
 from .claims import reclaim_expired
 from .clock import DatabaseClock
 from .context import Context
@@ -95,7 +94,7 @@ class Worker:
         with self.app.app_context(), log_context(worker_id=self.worker_id):
             try:
                 reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
-                mail = mail_backend(self.settings.config, self.settings.instance_path)
+                mail = self.settings.new_mail()
                 try:
                     ctx = Context(self.settings, mail, db.engine)
                     return dispatch(db.session, ctx, self.worker_id, self.clock, self.stopping.is_set)

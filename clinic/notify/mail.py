@@ -4,12 +4,14 @@ Backends raise `MailTemporaryError` when a later retry may succeed and `MailPerm
 when it will not, so the outbox can decide between backing off and a dead letter.
 """
 
+import dataclasses
+import functools
 import hashlib
 import os
 import smtplib
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
@@ -337,14 +339,22 @@ def mail_folder(instance_path: str | os.PathLike[str]) -> Path:
     return Path(instance_path) / "mail"
 
 
-def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> MailBackend:
-    """The backend named by MAIL_BACKEND: "file" (under <instance>/mail) or "smtp"."""
+def mail_backends(
+    settings: Mapping[str, Any], instance_path: str | os.PathLike[str]
+) -> Callable[[], MailBackend]:
+    """What makes a new backend as MAIL_BACKEND says, "file" (under <instance>/mail) or "smtp": the
+    settings are read now, once, so a worker that cannot use them stops as it starts."""
     name = settings["MAIL_BACKEND"]
     if name == "file":
-        return FileBackend(mail_folder(instance_path))
+        return functools.partial(FileBackend, mail_folder(instance_path))
     if name == "smtp":
-        return SMTPBackend.from_settings(settings)
+        return functools.partial(dataclasses.replace, SMTPBackend.from_settings(settings))  # a fresh copy
     raise ValueError(f"MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
+
+
+def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> MailBackend:
+    """A backend as MAIL_BACKEND says (see `mail_backends`)."""
+    return mail_backends(settings, instance_path)()
 
 
 def _mail_error(error: smtplib.SMTPException | OSError) -> MailError:
