@@ -24,9 +24,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -43,6 +44,8 @@ from clinic.models import (
     OutboxStatus,
     Service,
     StaffRole,
+    StaffSession,
+    StaffUser,
     WalkInQueue,
     utcnow,
 )
@@ -418,21 +421,44 @@ _second_factors: dict[str, pyotp.TOTP] = {}
 _last_steps: dict[str, int] = {}
 
 
-def sign_in(page: "Page", role: str) -> None:
+def sign_in(page: "Page", role: str, *, here: bool = False) -> None:
     """Sign `page` in as the demo login for `role` ("admin", "clinician" or "receptionist"), setting up
-    or answering the second factor where the app asks for one."""
+    or answering the second factor where the app asks for one. `here`: on the sign-in page the browser
+    was sent to, which leads back where it was going."""
     email = LOGINS[role]
-    page.goto("/login")
+    if not here:
+        page.goto("/login")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda address: not address.endswith("/login"))  # the click returns before the answer
+    page.wait_for_url(
+        lambda address: urlsplit(address).path != "/login"
+    )  # the click returns before the answer
     if page.url.endswith("/account/two-factor"):
         _set_up_second_factor(page, email)
     elif page.url.endswith("/login/code"):
         page.get_by_label("Code").fill(_next_code(email))
         page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()
+
+
+def leave_idle(live_app: LiveApp, role: str, minutes: float) -> None:
+    """Make the newest session of `role`'s login `minutes` idle, as time without a request would: its
+    last_seen_at moved back in the database."""
+    engine = create_engine(live_app.database_url)
+    newest = (
+        select(StaffSession)
+        .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
+        .where(StaffUser.email == LOGINS[role], StaffSession.ended_at.is_(None))
+        .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
+        .limit(1)
+    )
+    try:
+        with Session(engine) as session:
+            session.scalars(newest).one().last_seen_at = utcnow() - timedelta(minutes=minutes)
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def _set_up_second_factor(page: "Page", email: str) -> None:

@@ -34,6 +34,7 @@ from .accessibility import (
     unscrollable_tables,
     violations,
 )
+from .clinician import open_notes, send_note_when_idle
 from .conftest import (
     AUDIT_CHECK_IN,
     AUDIT_CLINICIANS,
@@ -624,6 +625,21 @@ def test_the_recovery_codes_page_passes_axe(signed_in):
     confirm_second_factor(page, LOGINS[RECEPTION])
 
     assert (sideways_scroll(page, PHONE_PX), violations(page, patient=False)) == (0, {})
+
+
+def test_a_note_kept_through_the_idle_sign_out_passes_axe_where_it_is_told_and_put_back(live_app, new_page):
+    """The sign-in page that says a note was not saved but kept in the tab, and the notes page that puts
+    it back (the demo clinician's, on a consultation of her own: the audit clinician's pages stay as the
+    staff pages' audit expects them)."""
+    page = open_notes(new_page, "Ida Lupino", viewport=DESKTOP)
+    send_note_when_idle(live_app, page)
+    told = (violations(page, patient=False), sideways_scroll(page, PHONE_PX))
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, "clinician", here=True)
+    page.get_by_role("region", name="Your note is back, not saved yet").wait_for()
+    put_back = (violations(page, patient=False), sideways_scroll(page, PHONE_PX))
+
+    assert (told, put_back) == (({}, 0), ({}, 0))
 
 
 def test_every_page_was_audited(request, rendered):
