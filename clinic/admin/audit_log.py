@@ -33,10 +33,20 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter: links and bookmarks work
 
-    who = StringField("Who", validators=[Optional(), Length(max=254)])
-    action = StringField("Action", validators=[Optional(), Length(max=80)])
-    reference = StringField("Consultation reference", validators=[Optional(), Length(max=12)])
-    patient = StringField("Patient's e-mail address", validators=[Optional(), Length(max=254)])
+    who = StringField(
+        "Who", validators=[Optional(), Length(max=254, message="Keep it under 254 characters.")]
+    )
+    action = StringField(
+        "Action", validators=[Optional(), Length(max=80, message="Keep it under 80 characters.")]
+    )
+    reference = StringField(
+        "Consultation reference",
+        validators=[Optional(), Length(max=12, message="Keep it under 12 characters.")],
+    )
+    patient = StringField(
+        "Patient's e-mail address",
+        validators=[Optional(), Length(max=254, message="Keep it under 254 characters.")],
+    )
     since = DayField("From (UTC)", validators=[Optional()])
     until = DayField("To (UTC, included)", validators=[Optional()])
     older_than = CursorField()

@@ -20,9 +20,9 @@ from ..hospital.departments import DepartmentSettings
 from ..hospital.service_settings import ServiceSettings
 from ..hospital.walk_in_queues import QueueSettings
 from ..models import Clinician, Department, QueueStatus, Service, WalkInQueue
-from ..schedule.forms import sane_year
+from ..schedule.forms import REAL_DATE, sane_year
 from ..walkin.hours import hours_text
-from .forms import NOT_LISTED, PageField, provider_choices
+from .forms import LISTED_ONLY, PageField, provider_choices
 
 WHOLE_NUMBER = "Enter a whole number."
 
@@ -49,7 +49,7 @@ def _minutes(label: str) -> WholeNumberField:
 
 
 def _department_field(label: str = "Department") -> SelectField:
-    return SelectField(label, coerce=int, invalid_choice_message=NOT_LISTED)
+    return SelectField(label, coerce=int, **LISTED_ONLY)
 
 
 def _department_choices(departments: list[Department]) -> list[SelectChoice]:
@@ -93,7 +93,7 @@ class ServiceForm(RowForm):
     horizon_days = _minutes("Bookable this many days ahead")
     slot_interval_minutes = _minutes("A start time every (minutes)")
     cancel_cutoff_minutes = _minutes("Patients may change online until this long before (minutes)")
-    meeting_provider = SelectField("Video provider for new meetings", invalid_choice_message=NOT_LISTED)
+    meeting_provider = SelectField("Video provider for new meetings", **LISTED_ONLY)
     active = BooleanField("Offered to patients", default=True)
 
     def __init__(self, departments: list[Department], *args, **kwargs) -> None:
@@ -119,13 +119,16 @@ class ClinicianForm(RowForm):
     display_name = StringField(
         "Name patients see", validators=[Length(max=120, message="Keep it under 120 characters.")]
     )
-    title = StringField("Title, e.g. Consultant dermatologist", validators=[Length(max=120)])
+    title = StringField(
+        "Title, e.g. Consultant dermatologist",
+        validators=[Length(max=120, message="Keep it under 120 characters.")],
+    )
     email = StringField(
         "E-mail address", validators=[Length(max=254, message="Keep it under 254 characters.")]
     )
     time_zone = TimeZoneField("Time zone their weekly hours are kept in")
     department_id = _department_field()
-    service_ids = SelectMultipleField("Services they offer", coerce=int, invalid_choice_message=NOT_LISTED)
+    service_ids = SelectMultipleField("Services they offer", coerce=int, **LISTED_ONLY)
 
     def __init__(self, departments: list[Department], services: list[Service], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -149,10 +152,16 @@ WHOLE_HOSPITAL = 0
 class ClosureForm(FlaskForm):
     department_id = _department_field("Close")
     first_day = DateField(
-        "First day", render_kw={"type": "date"}, validators=[InputRequired("Enter the first day."), sane_year]
+        "First day",
+        render_kw={"type": "date"},
+        validators=[InputRequired("Enter the first day."), sane_year],
+        invalid_value_message=REAL_DATE,
     )
     last_day = DateField(
-        "Last day", render_kw={"type": "date"}, validators=[InputRequired("Enter the last day."), sane_year]
+        "Last day",
+        render_kw={"type": "date"},
+        validators=[InputRequired("Enter the last day."), sane_year],
+        invalid_value_message=REAL_DATE,
     )
     label = StringField(
         "Note, e.g. Bank holiday", validators=[Length(max=120, message="Keep it under 120 characters.")]
@@ -177,16 +186,14 @@ class WalkInQueueForm(RowForm):
         "Name callers see", validators=[Length(max=120, message="Keep it under 120 characters.")]
     )
     department_id = _department_field()
-    service_id = SelectField(
-        "Service whose length a call takes", coerce=int, invalid_choice_message=NOT_LISTED
-    )
+    service_id = SelectField("Service whose length a call takes", coerce=int, **LISTED_ONLY)
     slug = StringField(
         "Address: /walk-in/…", validators=[Length(max=80, message="Keep it under 80 characters.")]
     )
     description = TextAreaField("Opening line of the join page (in place of the general one)")
     time_zone = TimeZoneField("Time zone of the opening hours")
     hours = TextAreaField("Opening hours", render_kw={"rows": 7})
-    staff_ids = SelectMultipleField("Clinicians on duty", coerce=int, invalid_choice_message=NOT_LISTED)
+    staff_ids = SelectMultipleField("Clinicians on duty", coerce=int, **LISTED_ONLY)
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ PROVIDER_LABELS = {
 }
 DEFAULT_VIEW = ""
 NOT_LISTED = "Choose one of the options in the list."
+# A choice field's messages: a value it cannot read (not a number, say) is not in the list either.
+LISTED_ONLY = {"invalid_choice_message": NOT_LISTED, "invalid_value_message": NOT_LISTED}
 
 
 class PageField(IntegerField):
@@ -53,7 +55,7 @@ class OutboxFilterForm(FlaskForm):
         choices=[SelectChoice(DEFAULT_VIEW, "Needs attention, under way or finished in the last day")]
         + [SelectChoice(status.value, status.value.capitalize()) for status in OutboxStatus],
         default=DEFAULT_VIEW,
-        invalid_choice_message=NOT_LISTED,
+        **LISTED_ONLY,
     )
     page = PageField(default=1)
 

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import utcnow
 from ..notes.settings import notes_settings
 from ..privacy.subject_access import export_person
+from ..schedule.forms import REAL_DATE
 from .views import bp
 
 
@@ -29,6 +30,7 @@ class PatientExportForm(FlaskForm):
         "Their date of birth (optional: only records with it)",
         validators=[Optional()],
         format="%Y-%m-%d",
+        invalid_value_message=REAL_DATE,
     )
 
 

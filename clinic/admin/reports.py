@@ -20,7 +20,7 @@ from ..reporting.walk_in import DayFigures, WalkInReport, walk_in_report
 from ..reporting.weeks import PeriodTooLong, ReportFilter, default_period
 from ..scheduling.timezones import zone
 from .charts import BarChart, Series, stacked_bars
-from .forms import NOT_LISTED, DayField, PageField
+from .forms import LISTED_ONLY, DayField, PageField
 from .views import bp
 
 # Days a report may start and end on: from the Unix epoch, to a year every zone can convert.
@@ -35,7 +35,7 @@ class ReportFilterForm(FlaskForm):
 
     first_day = DayField("From", validators=[Optional()])
     last_day = DayField("To (included)", validators=[Optional()])
-    department = SelectField("Department", default="", invalid_choice_message=NOT_LISTED)
+    department = SelectField("Department", default="", **LISTED_ONLY)
     departments_page = PageField(default=1)
     clinicians_page = PageField(default=1)
     queues_page = PageField(default=1)

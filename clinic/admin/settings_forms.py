@@ -6,11 +6,11 @@ from wtforms import EmailField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..meetings.base import PROVIDER_NAMES
-from .forms import NOT_LISTED, provider_label
+from .forms import LISTED_ONLY, provider_label
 
 
 class ProviderCheckForm(FlaskForm):
-    provider = SelectField("Video provider", invalid_choice_message=NOT_LISTED)
+    provider = SelectField("Video provider", **LISTED_ONLY)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -24,7 +24,7 @@ class MailCheckForm(FlaskForm):
         "Send a test message to",
         validators=[
             DataRequired("Enter the e-mail address to send the test message to."),
-            Length(max=254),
+            Length(max=254, message="Keep it under 254 characters."),
             Email("Enter an e-mail address like name@hospital.example."),
         ],
         render_kw={"spellcheck": "false", "autocomplete": "email"},

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..models import Clinician, Department, StaffRole
 from ..staff.accounts import MAX_NAME
-from .forms import NOT_LISTED, PageField
+from .forms import LISTED_ONLY, PageField
 
 ROLE_LABELS = {StaffRole.CLINICIAN: "Clinician", StaffRole.RECEPTION: "Reception", StaffRole.ADMIN: "Admin"}
 EVERY = ""
@@ -31,7 +31,7 @@ class StaffFilterForm(FlaskForm):
         choices=[SelectChoice(EVERY, "Every role")]
         + [SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()],
         default=EVERY,
-        invalid_choice_message=NOT_LISTED,
+        **LISTED_ONLY,
     )
     status = SelectField(
         "Accounts",
@@ -41,7 +41,7 @@ class StaffFilterForm(FlaskForm):
             SelectChoice("inactive", "Deactivated"),
         ],
         default=EVERY,
-        invalid_choice_message=NOT_LISTED,
+        **LISTED_ONLY,
     )
     page = PageField(default=1)
 
@@ -58,14 +58,10 @@ class RoleForm(FlaskForm):
     role = SelectField(
         "Role",
         choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()],
-        invalid_choice_message=NOT_LISTED,
+        **LISTED_ONLY,
     )
-    clinician = SelectField(
-        "Clinician (for a clinician login)", coerce=_optional_id, invalid_choice_message=NOT_LISTED
-    )
-    department = SelectField(
-        "Department (for a reception login)", coerce=_optional_id, invalid_choice_message=NOT_LISTED
-    )
+    clinician = SelectField("Clinician (for a clinician login)", coerce=_optional_id, **LISTED_ONLY)
+    department = SelectField("Department (for a reception login)", coerce=_optional_id, **LISTED_ONLY)
 
     def __init__(self, clinicians: list[Clinician], departments: list[Department], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -88,11 +84,17 @@ class RoleForm(FlaskForm):
 class NewStaffForm(RoleForm):
     email = EmailField(
         "E-mail address",
-        validators=[DataRequired("Enter their e-mail address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter their e-mail address."),
+            Length(max=254, message="Keep it under 254 characters."),
+        ],
         render_kw={"spellcheck": "false", "autocomplete": "off"},
     )
     display_name = StringField(
         "Name",
-        validators=[DataRequired("Enter their name."), Length(max=MAX_NAME)],
+        validators=[
+            DataRequired("Enter their name."),
+            Length(max=MAX_NAME, message=f"Keep it under {MAX_NAME} characters."),
+        ],
         render_kw={"autocomplete": "off"},
     )

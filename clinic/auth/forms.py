@@ -9,12 +9,18 @@ from wtforms.validators import DataRequired, EqualTo, Length
 class LoginForm(FlaskForm):
     email = EmailField(
         "E-mail address",
-        validators=[DataRequired("Enter your e-mail address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter your e-mail address."),
+            Length(max=254, message="Keep it under 254 characters."),
+        ],
         render_kw={"autocomplete": "username", "spellcheck": "false"},
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired("Enter your password."), Length(max=1024)],
+        validators=[
+            DataRequired("Enter your password."),
+            Length(max=1024, message="Keep it under 1024 characters."),
+        ],
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
@@ -35,7 +41,10 @@ class ReplaceFactorForm(CodeForm):
 
     current_code = StringField(
         "Code from your current app (or a recovery code)",
-        validators=[DataRequired("Enter a code from the app you use now."), Length(max=32)],
+        validators=[
+            DataRequired("Enter a code from the app you use now."),
+            Length(max=32, message="Keep it under 32 characters."),
+        ],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
     )
 
@@ -45,7 +54,10 @@ class NewPasswordForm(FlaskForm):
 
     new_password = PasswordField(
         "New password",
-        validators=[DataRequired("Enter a new password."), Length(max=1024)],
+        validators=[
+            DataRequired("Enter a new password."),
+            Length(max=1024, message="Keep it under 1024 characters."),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -61,7 +73,10 @@ class PasswordLinkForm(NewPasswordForm):
 
     code = StringField(
         "Your link",
-        validators=[DataRequired("Paste the link your admin gave you."), Length(max=2000)],
+        validators=[
+            DataRequired("Paste the link your admin gave you."),
+            Length(max=2000, message="Keep it under 2000 characters."),
+        ],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
     )
 
@@ -76,6 +91,9 @@ class ChangePasswordForm(NewPasswordForm):
 
     current_password = PasswordField(
         "Current password",
-        validators=[DataRequired("Enter your current password."), Length(max=1024)],
+        validators=[
+            DataRequired("Enter your current password."),
+            Length(max=1024, message="Keep it under 1024 characters."),
+        ],
         render_kw={"autocomplete": "current-password"},
     )

@@ -29,7 +29,10 @@ class LinkCodeForm(FlaskForm):
 
     code = StringField(
         "Your link",
-        validators=[InputRequired("Paste the link from your e-mail."), Length(max=2000)],
+        validators=[
+            InputRequired("Paste the link from your e-mail."),
+            Length(max=2000, message="Keep it under 2000 characters."),
+        ],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
     )
 

@@ -175,6 +175,7 @@ class TimeZoneField(SelectField):
     widget = ZoneSelect()
 
     def __init__(self, label: str | None = None, **kwargs):
+        kwargs.setdefault("invalid_value_message", ZONE_NOT_LISTED)
         super().__init__(label, choices=[], **kwargs)
         self.search, self.everything, self.replaced = "", False, False
 

@@ -31,6 +31,10 @@ S = ConsultationStatus
 ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
 
 
+REAL_DATE = "Enter a real date, like 2026-12-24."
+START, END = "Enter the time you start, like 09:00.", "Enter the time you finish, like 12:30."
+
+
 def sane_year(_form: FlaskForm, field: Field) -> None:
     """Refuse dates near year 1 or 9999, where a week's or a zone's arithmetic would overflow."""
     if field.data is not None and not dt.MINYEAR < field.data.year < dt.MAXYEAR:
@@ -44,7 +48,7 @@ class ScheduleQuery(FlaskForm):
         csrf = False
 
     date = DateField(
-        "Date", validators=[sane_year], render_kw={"type": "date"}
+        "Date", validators=[sane_year], render_kw={"type": "date"}, invalid_value_message=REAL_DATE
     )  # the query parameter is ?date=YYYY-MM-DD
     department = IdField(invalid="Choose a department from the list.", optional=True)
     clinician = IdField(invalid="Choose a clinician from the list.", optional=True)
@@ -59,6 +63,7 @@ class StatusForm(FlaskForm):
         "New status",
         choices=[SelectChoice(status.value, label) for status, label in ACTION_LABELS.items()],
         invalid_choice_message="Choose one of the actions.",
+        invalid_value_message="Choose one of the actions.",
     )
     next = HiddenField()
 
@@ -110,9 +115,10 @@ class HoursForm(FlaskForm):
         choices=[SelectChoice(str(n), name) for n, name in enumerate(WEEKDAYS)],
         coerce=int,
         invalid_choice_message="Choose a day of the week.",
+        invalid_value_message="Choose a day of the week.",
     )
-    start = TimeField("From", validators=[InputRequired("Enter the time you start, like 09:00.")])
-    end = TimeField("Until", validators=[InputRequired("Enter the time you finish, like 12:30.")])
+    start = TimeField("From", validators=[InputRequired(START)], invalid_value_message=START)
+    end = TimeField("Until", validators=[InputRequired(END)], invalid_value_message=END)
 
 
 class TimeOffForm(FlaskForm):
