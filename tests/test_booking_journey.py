@@ -355,7 +355,9 @@ def test_a_search_by_city_or_country_narrows_the_list_without_script(client, cli
     else:
         assert {"America/Chicago", "America/Los_Angeles", "Pacific/Honolulu"} <= set(names)
     assert re.search(r'<label for="time_zone_search">[^<]+</label>', page)
-    assert 'aria-describedby="time_zone_search-hint time_zone_search-result"' in page
+    # What it found is said beside the list it narrowed, which has the focus as the page opens.
+    assert re.search(r'<select [^>]*aria-describedby="time_zone-hint"[^>]* autofocus', page)
+    assert re.search(r'<p class="hint" id="time_zone-hint">\d+ time zones? match', page)
 
 
 def test_a_search_that_finds_nothing_says_so_and_every_zone_can_still_be_listed(client, clinic):  # noqa: F811
@@ -365,6 +367,10 @@ def test_a_search_that_finds_nothing_says_so_and_every_zone_can_still_be_listed(
     everything = times_page(client, service, time_zone_list="all")
 
     assert "No time zone matches “Atlantis”." in nothing
+    # An error beside the search box, which has the focus as the page opens, and in the title.
+    assert "<title>Error: " in nothing
+    described = 'aria-describedby="time_zone_search-hint time_zone_search-error"'
+    assert f'{described} aria-invalid="true" autofocus' in nothing
     assert "time_zone_list=all" in nothing
     assert len(zone_options(everything)) > 400
     assert not any(name.startswith("Etc/") for name, _ in zone_options(everything))  # Etc/GMT+5 is GMT-5

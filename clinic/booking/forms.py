@@ -192,6 +192,13 @@ class TimeZoneField(SelectField):
         first = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
         return zone_picker.offer(first, datetime.now(UTC), self.search, self.everything)
 
+    @property
+    def search_error(self) -> str:
+        """What is wrong with the search for a zone (`<name>_search`): it found none. Empty if nothing."""
+        if self.offer.search and not self.offer.found:
+            return f"No time zone matches “{self.offer.search}”. Try the nearest big city, or the country."
+        return ""
+
     def iter_choices(self):
         self.choices = [SelectChoice(choice.name, choice.label) for choice in self.offer.choices]
         return super().iter_choices()

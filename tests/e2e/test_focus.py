@@ -76,3 +76,33 @@ def test_the_waiting_room_opens_in_place_without_a_reload_or_stopping_the_camera
 
 def _instant(element: Locator, attribute: str) -> datetime:
     return datetime.fromisoformat(element.get_attribute(attribute))
+
+
+# The text of the elements that describe the focused element (its aria-describedby).
+_FOCUSED_DESCRIPTION = """() => (document.activeElement.getAttribute('aria-describedby') || '').split(' ')
+  .map(id => document.getElementById(id)).filter(Boolean).map(element => element.textContent).join(' ')
+  .replace(/\\s+/g, ' ')"""
+
+
+def test_a_time_zone_search_lands_on_the_list_it_narrowed_or_on_its_error(live_app, page):
+    """After "Find" the page showed the narrowed list above the search box, with what was found printed
+    below it and the focus on <body>; a search that found nothing was no error at all."""
+    page.goto("/book")
+    page.get_by_label(AUDIT_CONSULTATION, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue").click()
+    search = page.get_by_label("Not in the list? Find your time zone")
+
+    for typed in ("Madrid", "Atlantis"):
+        search.fill(typed)
+        with page.expect_navigation():
+            search.press("Enter")
+        page.wait_for_function("() => document.activeElement !== document.body", timeout=2000)
+        if typed == "Madrid":
+            assert focused_name(page) == "Show times in this time zone"  # the list, narrowed
+            assert "1 time zone matches “Madrid”." in page.evaluate(_FOCUSED_DESCRIPTION)
+        else:
+            assert page.title().startswith("Error: ")
+            assert focused_name(page) == "Not in the list? Find your time zone"
+            assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+            assert "Error: No time zone matches “Atlantis”." in page.evaluate(_FOCUSED_DESCRIPTION)

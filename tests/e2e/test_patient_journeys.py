@@ -112,7 +112,7 @@ def _told(page: Page, title: str) -> str:
     """The text of what has the focus, once the page's title begins with `title`."""
     page.get_by_role("heading", name=re.compile(r"^Your booking ")).wait_for()
     assert page.title().startswith(title), page.title()
-    page.wait_for_function("document.activeElement !== document.body", timeout=2000)
+    page.wait_for_function("() => document.activeElement !== document.body", timeout=2000)
     return page.evaluate("document.activeElement.innerText").strip()
 
 
