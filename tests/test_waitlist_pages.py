@@ -74,6 +74,7 @@ def test_joining_in_a_zone_not_on_the_list_is_refused_beside_it_and_nobody_joins
 
     assert refused.status_code == 422
     assert re.search(r'id="time_zone-error">.*We could not tell your time zone', text(refused), re.DOTALL)
+    assert re.search(r'id="time_zone"\s+aria-describedby="time_zone-hint time_zone-error">', text(refused))
     assert entries(session) == []
 
 
@@ -92,6 +93,9 @@ def test_the_day_fields_hints_name_no_format_or_day_the_browsers_picker_contradi
 
     form = text(client.get(f"/book/waitlist?service={service.id}&clinician=any&time_zone=America/New_York"))
 
+    # The days' own hint (their zone, how far ahead) is read with their group, as each day's with its box.
+    assert re.search(r'<fieldset class="field" id="time_zone"\s+aria-describedby="time_zone-hint">', form)
+    assert '<p class="hint" id="time_zone-hint">Days in your time zone (New York' in form
     hints = " ".join(re.findall(r'<p class="hint" id="(?:first|last)_day-hint">(.*?)</p>', form))
     assert hints and not re.search(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}", hints)
     # A browser with no date picker shows a text box: the placeholder (which pickers never show) says how.
