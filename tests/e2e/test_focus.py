@@ -4,7 +4,7 @@ the camera check's buttons, the waiting room opening, a time-zone search. The fo
 
 from datetime import datetime, timedelta
 
-from playwright.sync_api import Locator
+from playwright.sync_api import Locator, Page
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,14 @@ def _instant(element: Locator, attribute: str) -> datetime:
     return datetime.fromisoformat(element.get_attribute(attribute))
 
 
+def _open_the_times(page: Page) -> None:
+    """The time step of the audit consultation, for the first available clinician."""
+    page.goto("/book")
+    page.get_by_label(AUDIT_CONSULTATION, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue").click()
+
+
 # The text of the elements that describe the focused element (its aria-describedby).
 _FOCUSED_DESCRIPTION = """() => (document.activeElement.getAttribute('aria-describedby') || '').split(' ')
   .map(id => document.getElementById(id)).filter(Boolean).map(element => element.textContent).join(' ')
@@ -87,10 +95,7 @@ _FOCUSED_DESCRIPTION = """() => (document.activeElement.getAttribute('aria-descr
 def test_a_time_zone_search_lands_on_the_list_it_narrowed_or_on_its_error(live_app, page):
     """After "Find" the page showed the narrowed list above the search box, with what was found printed
     below it and the focus on <body>; a search that found nothing was no error at all."""
-    page.goto("/book")
-    page.get_by_label(AUDIT_CONSULTATION, exact=True).check()
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_role("button", name="Continue").click()
+    _open_the_times(page)
     search = page.get_by_label("Not in the list? Find your time zone")
 
     for typed in ("Madrid", "Atlantis"):
@@ -111,10 +116,7 @@ def test_a_time_zone_search_lands_on_the_list_it_narrowed_or_on_its_error(live_a
 def test_every_stop_of_a_date_box_shows_the_focus(live_app, page):
     """A date box is three stops (day, month, year) and its calendar button, a fourth; Chromium drew only
     its own thin ring on the button, the box not matching :focus-visible while it has the focus."""
-    page.goto("/book")
-    page.get_by_label(AUDIT_CONSULTATION, exact=True).check()
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_role("button", name="Continue").click()
+    _open_the_times(page)
     page.get_by_role("link", name="None of these times suit me – join the waitlist").click()
 
     tab_to(page, "From")
