@@ -301,6 +301,8 @@ class Config:
     JOIN_GRACE_MINUTES = _int("JOIN_GRACE_MINUTES", 30)
     # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
     NOSHOW_AFTER_MINUTES = _int("NOSHOW_AFTER_MINUTES", 30)
+    # Minutes after the start before staff may mark a patient who has not checked in a no-show.
+    NOSHOW_GRACE_MINUTES = _int("NOSHOW_GRACE_MINUTES", 10)
     # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
     WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3)
     # Minutes per caller ahead, per staff member on duty, that a walk-in wait is estimated at before

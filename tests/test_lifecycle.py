@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.extensions import db
-from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage, StaffRole
 from clinic.models.transactions import begin_write
+from clinic.scheduling.agenda import Listed, Moment, row_for
 from clinic.scheduling.errors import AlreadyAtThatTime, ConsultationOver, NotFound
-from clinic.scheduling.lifecycle import cancel, change_status, reschedule
-from clinic.scheduling.status import TRANSITIONS, InvalidTransition
+from clinic.scheduling.lifecycle import cancel, change_status, mark_no_shows, reschedule
+from clinic.scheduling.status import FINISHED, TRANSITIONS, InvalidTransition
+from clinic.scheduling.waiting_room import JoinWindow
+from clinic.staff.members import StaffMember
 
 from . import factories
 
@@ -74,6 +77,24 @@ def test_every_status_change_is_allowed_exactly_when_the_table_says(
         session.expire_all()
         assert session.get(Consultation, consultation.id).status is current
         assert len(events(session, consultation)) == before
+
+
+@pytest.mark.parametrize("status", [status for status in S if TRANSITIONS[status]])
+def test_whatever_became_of_a_consultation_someone_can_still_close_it_after_its_day(
+    app, session, consultation, status
+):
+    """A patient who checked in is never a no-show: their clinician finishes the consultation, or it would
+    stay "waiting" for ever once its call can no longer start. Housekeeping closes one nobody acted on."""
+    consultation.status = status
+    session.commit()
+    next_day = consultation.ends_at + timedelta(days=1)
+    its_clinician = StaffMember(7, StaffRole.CLINICIAN, clinician_id=consultation.clinician_id)
+    moment = Moment(next_day, JoinWindow.from_config(app.config))
+
+    row = row_for(its_clinician, Listed.of(consultation), next_day.date(), moment)
+    closed_by_housekeeping = mark_no_shows(session, now=next_day, after=timedelta(minutes=30))
+
+    assert row.actions & FINISHED or closed_by_housekeeping == 1
 
 
 def test_cancelling_is_not_a_status_change_of_the_day(session, consultation, now):

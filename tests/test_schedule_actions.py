@@ -155,10 +155,13 @@ def test_a_wrong_status_change_is_a_conflict_and_changes_nothing(client, session
     due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(5), status=S.ARRIVED)
     login(session, client, clinician_id=clinic["okafor"].id)
 
-    wrong = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "fulfilled"})
+    wrong = client.post(
+        f"/schedule/consultations/{due.id}/status", data={"status": "noshow", "confirmed": "yes"}
+    )
     unknown = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "cancelled"})
 
-    assert wrong.status_code == 409 and "cannot become fulfilled" in text(wrong)
+    assert wrong.status_code == 409
+    assert "This consultation is marked “Waiting”: it cannot become “No-show”." in text(wrong)
     assert unknown.status_code == 422 and "Choose one of the actions." in text(unknown)
     assert reloaded(session, due).status is S.ARRIVED
 
@@ -635,8 +638,92 @@ def test_a_patient_cannot_be_marked_arrived_days_ahead_nor_a_no_show_before_the_
 
     assert "Mark arrived" not in page and "No-show" not in page
     assert arrived.status_code == 409 and "from shortly before the start" in text(arrived)
-    assert no_show.status_code == 409 and "once the consultation has begun" in text(no_show)
+    assert no_show.status_code == 409 and "once they are 10 minutes late" in text(no_show)
     assert reloaded(session, later).status is S.BOOKED
+
+
+def test_a_patient_who_checked_in_is_never_a_no_show_and_their_call_can_still_start(client, session, clinic):
+    """Reception marked a waiting patient a no-show with one click: the clinician's Start call then answered
+    409 "This consultation is over", and the patient's page said so, where housekeeping never marks one."""
+    waiting = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-20), status=S.ARRIVED)
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{waiting.id}"
+
+    page = text(client.get(base))
+    asked = client.post(f"{base}/status", data={"status": "noshow"})
+    confirmed = client.post(f"{base}/status", data={"status": "noshow", "confirmed": "yes"})
+    client.post("/logout")
+    login(session, client, clinician_id=clinic["okafor"].id)
+    started = client.post(f"{base}/start")
+
+    assert "No-show" not in page
+    assert (asked.status_code, confirmed.status_code) == (409, 409)
+    assert started.status_code == 303 and started.location == waiting.meeting_host_url
+    assert reloaded(session, waiting).status is S.IN_PROGRESS
+    assert audited(session, waiting, "consultation.noshow") == []
+
+
+@pytest.mark.parametrize(("late", "offered"), [(5, False), (10, True)])
+def test_a_no_show_is_offered_only_once_the_patient_is_late_by_the_grace(
+    client, session, clinic, late, offered
+):
+    """It was offered from the first minute, when a patient a minute late is no no-show."""
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-late))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get(f"/schedule/consultations/{due.id}"))
+    asked = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "noshow"})
+
+    assert ('value="noshow"' in page) is offered
+    assert asked.status_code == (200 if offered else 409)
+    assert reloaded(session, due).status is S.BOOKED
+
+
+def test_marking_a_no_show_asks_first_and_only_the_answer_marks_it(client, session, clinic):
+    """One click marked it, and nothing undoes a no-show but the clinician correcting it to done."""
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-15))
+    desk = login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{due.id}"
+
+    asked = client.post(f"{base}/status", data={"status": "noshow", "next": "/schedule/"})
+    question = html.unescape(text(asked))
+    unchanged = reloaded(session, due).status
+    answered = client.post(
+        f"{base}/status", data={"status": "noshow", "confirmed": "yes", "next": "/schedule/"}
+    )
+
+    assert asked.status_code == 200 and f"Mark {due.patient.name} as a no-show?" in question
+    assert 'name="confirmed" value="yes"' in question and 'href="/schedule/"' in question
+    assert unchanged is S.BOOKED
+    assert answered.status_code == 303 and answered.location == "/schedule/"
+    assert reloaded(session, due).status is S.NOSHOW
+    assert audited(session, due, "consultation.noshow") == [f"staff:{desk.id}"]
+
+
+def test_the_clinician_closes_a_checked_in_consultation_whose_call_never_started_once_it_cannot_start(
+    client, session, clinic
+):
+    """A patient who checked in is not a no-show; if their call never started, its clinician finishes it
+    once the call can no longer be started (until then they start it, and finish it from the call)."""
+    open_still = factories.consultation(
+        session, clinic["heart"], clinic["okafor"], soon(-50), status=S.ARRIVED
+    )
+    closed = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-90), status=S.ARRIVED)
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    still = text(client.get(f"/schedule/consultations/{open_still.id}"))
+    early = client.post(f"/schedule/consultations/{open_still.id}/status", data={"status": "fulfilled"})
+    over = text(client.get(f"/schedule/consultations/{closed.id}"))
+    finished = client.post(f"/schedule/consultations/{closed.id}/status", data={"status": "fulfilled"})
+
+    assert "Start call" in still and 'value="fulfilled"' not in still
+    assert early.status_code == 409 and "start the call" in text(early)
+    assert "Start call" not in over and 'value="fulfilled"' in over
+    assert finished.status_code == 303
+    assert (reloaded(session, open_still).status, reloaded(session, closed).status) == (
+        S.ARRIVED,
+        S.FULFILLED,
+    )
 
 
 def test_the_history_names_the_staff_member_who_acted(client, session, clinic):

@@ -69,6 +69,7 @@ WRONG = {
     "JOIN_WINDOW_MINUTES": "15m",
     "JOIN_GRACE_MINUTES": "half an hour",
     "NOSHOW_AFTER_MINUTES": "-30",
+    "NOSHOW_GRACE_MINUTES": "ten",
     "WALK_IN_ANSWER_MINUTES": "3m",
     "WALK_IN_MINUTES_PER_CALLER": "inf",
     "WALK_IN_REFRESH_SECONDS": "0",

@@ -16,7 +16,9 @@ from . import factories
 from .fakes.outbox import open_clinic
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)  # a 30-minute consultation: it ends at 10:30
-WINDOW = JoinWindow(before_start=timedelta(minutes=15), after_end=timedelta(minutes=30))
+WINDOW = JoinWindow(
+    before_start=timedelta(minutes=15), after_end=timedelta(minutes=30), noshow_grace=timedelta(minutes=10)
+)
 OPENS, ENDS, CLOSES = (
     TUESDAY_10 - timedelta(minutes=15),
     TUESDAY_10 + timedelta(minutes=30),

@@ -81,14 +81,20 @@ def test_a_caller_who_gave_only_an_e_mail_address_shows_as_having_no_phone(clien
     assert "<dd>no phone, only@example.org</dd>" in text(client.get(location))
 
 
-def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, session, helpline):
-    factories.walk_in(session, helpline, now=utcnow())
+def taken_with_meeting(session, client, helpline) -> str:
+    """Sign the clinician on duty in on `client` and take the next caller, the call's meeting made."""
     on_duty_login(session, client, helpline)
     location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
     session.commit()
     call = session.scalars(select(Consultation)).one()
     call.meeting_join_url, call.meeting_host_url = "https://meet.example/r", "https://meet.example/r?host"
     session.commit()
+    return location
+
+
+def test_the_call_starts_with_the_host_link_once_the_meeting_is_made(client, session, helpline):
+    factories.walk_in(session, helpline, now=utcnow())
+    location = taken_with_meeting(session, client, helpline)
 
     response = client.post(f"{location}/start")
 
@@ -116,6 +122,29 @@ def test_a_walk_in_call_is_neither_cancelled_nor_moved_from_its_page_and_its_cal
         select(OutboxMessage.kind).where(OutboxMessage.consultation_id == entry.consultation_id)
     )
     assert OutboxKind.CANCELLATION not in list(kinds)
+
+
+def test_a_taken_caller_is_never_a_no_show_and_their_call_and_place_stay_as_they_were(
+    client, session, helpline
+):
+    """Reception marked a taken caller's call a no-show: their page still said "It is your turn", the
+    clinician could not start the call (409), and they were not back in the queue. A caller who does not
+    answer goes back to the front by the queue's own rule."""
+    joined = factories.walk_in(session, helpline, now=utcnow())
+    location = taken_with_meeting(session, client, helpline)
+    desk = factories.browser(client.application)
+    login(session, desk, StaffRole.RECEPTION, department_id=helpline.department_id)
+
+    page = text(desk.get(location))
+    refused = desk.post(f"{location}/status", data={"status": "noshow", "confirmed": "yes"})
+    started = client.post(f"{location}/start")
+
+    assert "No-show" not in page
+    assert refused.status_code == 409
+    assert started.headers["Location"] == "https://meet.example/r?host"
+    session.commit()
+    entry = session.get(WalkInEntry, joined.entry.id, populate_existing=True)
+    assert (entry.status, entry.consultation.status) == (EntryStatus.TAKEN, ConsultationStatus.IN_PROGRESS)
 
 
 def test_a_clinician_on_several_queues_sees_each_by_name_and_the_page_reads_their_hours_at_once(

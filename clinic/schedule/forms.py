@@ -29,6 +29,8 @@ from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
 S = ConsultationStatus
 # The buttons for status changes from the schedule (starting the call has its own).
 ACTION_LABELS = {S.ARRIVED: "Mark arrived", S.FULFILLED: "Finish", S.NOSHOW: "No-show"}
+# Asked about before they are made: a slip would close the consultation, and its patient's page with it.
+ASKED_FIRST = frozenset({S.NOSHOW})
 
 
 REAL_DATE = "Enter a real date, like 2026-12-24."
@@ -66,9 +68,14 @@ class StatusForm(FlaskForm):
         invalid_value_message="Choose one of the actions.",
     )
     next = HiddenField()
+    confirmed = HiddenField()  # "yes" from the question's own form
 
     def chosen(self) -> ConsultationStatus:
         return ConsultationStatus(self.status.data)
+
+    def needs_asking(self) -> bool:
+        """Whether the change is one asked about first, and not yet answered."""
+        return self.chosen() in ASKED_FIRST and self.confirmed.data != "yes"
 
 
 class StaffCancelForm(FlaskForm):

@@ -26,7 +26,7 @@ from ..scheduling.agenda import (
     schedule_scope,
     week_agenda,
 )
-from ..scheduling.consulting import set_status, start_call
+from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
 from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
@@ -98,11 +98,21 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _consultation_page(consultation_id, status_form=form), 422
     moment = _moment()
+    if form.needs_asking():
+        return _ask_first(consultation_id, form, moment)
     changed = set_status(
         db.session, current_staff(), consultation_id, form.chosen(), now=moment.instant, window=moment.window
     )
     flash(f"{changed.patient.name}: {STATUS_LABELS[changed.status].lower()}.")
     return redirect(local_path(form.next.data) or url_for(".consultation", consultation_id=changed.id), 303)
+
+
+def _ask_first(consultation_id: int, form: forms.StatusForm, moment: Moment) -> ResponseReturnValue:
+    """The question before a change a slip would make for good (a no-show), if the change may be made."""
+    staff, found = current_staff(), _read(consultation_id, "staff status question", moment.instant)
+    check_status_change(staff, found, form.chosen(), now=moment.instant, window=moment.window)
+    back = local_path(form.next.data) or url_for(".consultation", consultation_id=found.id)
+    return render_template("schedule/ask_noshow.html", consultation=found, form=form, back=back)
 
 
 @bp.post("/consultations/<id:consultation_id>/start")

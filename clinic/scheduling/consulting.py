@@ -52,21 +52,38 @@ def set_status(
     now: datetime,
     window: JoinWindow,
 ) -> Consultation:
-    """Change the status of a consultation `viewer` may see (finishing: its clinician only).
-
-    NotFound if it is not theirs to change, InvalidTransition if the status table forbids it, NotNow
-    if it is too early (arrived before the room opens, a no-show before the start) or too late.
-    """
+    """Change the status of a consultation `viewer` may see, if `check_status_change` allows it."""
     consultation = consultation_for_staff(session, viewer, consultation_id)
+    check_status_change(viewer, consultation, status, now=now, window=window)
+    return change_status(session, consultation.id, status, now=now, actor=viewer.actor)
+
+
+def check_status_change(
+    viewer: StaffMember,
+    consultation: Consultation,
+    status: ConsultationStatus,
+    *,
+    now: datetime,
+    window: JoinWindow,
+) -> None:
+    """Raise unless `viewer` may move `consultation` (one they may see) to `status` at `now`: NotFound if
+    it is not theirs to change (finishing: its clinician only), InvalidTransition if the status table
+    forbids it, NotNow if it is too early (arrived before the room opens, a no-show before the patient is
+    late) or too late."""
     if status in CLINICIANS_OWN and not viewer.is_clinician_of(consultation):
         raise NotFound("No such consultation.")
     check_transition(consultation.status, status)
     if not in_time_for(status, consultation, now, window):
-        raise NotNow(_TOO_EARLY.get(status, "This cannot be done at this time."))
-    return change_status(session, consultation.id, status, now=now, actor=viewer.actor)
+        raise NotNow(_not_now(status, consultation, window))
 
 
-_TOO_EARLY = {
-    ConsultationStatus.ARRIVED: "A patient can be marked arrived from shortly before the start to the end.",
-    ConsultationStatus.NOSHOW: "A patient can be marked a no-show only once the consultation has begun.",
-}
+def _not_now(status: ConsultationStatus, consultation: Consultation, window: JoinWindow) -> str:
+    if status is ConsultationStatus.ARRIVED:
+        return "A patient can be marked arrived from shortly before the start to the end."
+    if status is ConsultationStatus.NOSHOW:
+        minutes = int(window.noshow_grace.total_seconds() // 60)
+        late = f"{minutes} minute{'s' * (minutes != 1)}"
+        return f"A patient can be marked a no-show only once they are {late} late."
+    if consultation.status is ConsultationStatus.ARRIVED:
+        return "The patient is waiting: start the call, and finish it from there."
+    return "This cannot be done at this time."

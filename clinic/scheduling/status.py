@@ -2,8 +2,9 @@
 
 The lifecycle follows FHIR's Appointment: booked → arrived (the patient checked in) → in-progress
 (the call started) → fulfilled, or noshow, or cancelled. A call may start before the patient checks
-in (they can join straight from the e-mail), and a no-show the housekeeping job marked may be
-corrected to fulfilled by the clinician who did see the patient.
+in (they can join straight from the e-mail), and a no-show may be corrected to fulfilled by the
+clinician who did see the patient. A patient who checked in is never a no-show, by staff or by
+housekeeping: if their call never started, its clinician finishes the consultation.
 """
 
 from ..models import ConsultationStatus as S
@@ -16,7 +17,7 @@ class InvalidTransition(BookingError):
 
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.BOOKED: frozenset({S.ARRIVED, S.IN_PROGRESS, S.NOSHOW, S.CANCELLED}),
-    S.ARRIVED: frozenset({S.IN_PROGRESS, S.NOSHOW, S.CANCELLED}),
+    S.ARRIVED: frozenset({S.IN_PROGRESS, S.FULFILLED, S.CANCELLED}),
     S.IN_PROGRESS: frozenset({S.FULFILLED}),
     S.FULFILLED: frozenset(),
     S.NOSHOW: frozenset({S.FULFILLED}),
@@ -51,7 +52,8 @@ FINISHED = frozenset({S.FULFILLED, S.NOSHOW})
 
 def check_transition(current: S, new: S) -> None:
     if new not in TRANSITIONS[current]:
-        raise InvalidTransition(f"A {current.value} consultation cannot become {new.value}.")
+        now, wanted = STATUS_LABELS[current], STATUS_LABELS[new]
+        raise InvalidTransition(f"This consultation is marked “{now}”: it cannot become “{wanted}”.")
 
 
 def allowed_next(current: S) -> frozenset[S]:

@@ -26,20 +26,23 @@ _HERE = frozenset({ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
 
 @dataclass(frozen=True)
 class JoinWindow:
-    """How long before the start the room opens, and how long after the end joining still works.
+    """How long before the start the room opens, how long after the end joining still works, and how late
+    a patient may be before staff may call them a no-show.
 
     The same window lets the clinician start the call (see `consulting.start_call`).
     """
 
     before_start: timedelta
     after_end: timedelta
+    noshow_grace: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "JoinWindow":
-        """JOIN_WINDOW_MINUTES before the start until JOIN_GRACE_MINUTES after the end."""
+        """JOIN_WINDOW_MINUTES, JOIN_GRACE_MINUTES and NOSHOW_GRACE_MINUTES."""
         return cls(
             before_start=timedelta(minutes=int(config["JOIN_WINDOW_MINUTES"])),
             after_end=timedelta(minutes=int(config["JOIN_GRACE_MINUTES"])),
+            noshow_grace=timedelta(minutes=int(config["NOSHOW_GRACE_MINUTES"])),
         )
 
     def opens_at(self, consultation: ConsultationFacts) -> datetime:
@@ -108,10 +111,16 @@ def in_time_for(
     status: ConsultationStatus, consultation: ConsultationFacts, now: datetime, window: JoinWindow
 ) -> bool:
     """Whether staff may set `status` at `now`: arrived while the patient could check in themselves
-    (from the room's opening to the end), a no-show or done only once it has begun."""
+    (from the room's opening to the end); a no-show once the patient is `noshow_grace` late; done once it
+    has begun, but for a patient waiting whose call never started only once that call can no longer
+    start (until then its clinician starts it, and finishes it from the call)."""
     if status is ConsultationStatus.ARRIVED:
         return window.opens_at(consultation) <= now <= consultation.ends_at
-    if status in FINISHED:
+    if status is ConsultationStatus.NOSHOW:
+        return now >= consultation.starts_at + window.noshow_grace
+    if status is ConsultationStatus.FULFILLED and consultation.status is ConsultationStatus.ARRIVED:
+        return now > window.closes_at(consultation)
+    if status is ConsultationStatus.FULFILLED:
         return now >= consultation.starts_at
     return True
 
