@@ -16,6 +16,7 @@ import setting_kinds as kinds
 
 _ROOT = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-only-not-secret"
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 MIGRATIONS_DIR = str(_ROOT / "migrations")
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_BACKENDS = ("file", "smtp")
@@ -271,8 +272,11 @@ class Config:
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
     INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
 
-    # Public address of the site, for the manage link in mails (the worker has no request to ask).
-    PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Public address of the site, for the links in mails (the worker has no request to ask); production
+    # refuses the default, and plain http unless ALLOW_HTTP_LINKS.
+    PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)
+    # "true" lets production mail links on a plain http PUBLIC_BASE_URL, tokens and all; refused otherwise.
+    ALLOW_HTTP_LINKS = _flag("ALLOW_HTTP_LINKS", False)
     # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
     REMINDER_OFFSETS = _durations("REMINDER_OFFSETS", "24h,1h")
     # If MEETING_PROVIDER still fails this long before the start, use the fallback (or once attempts run out).

@@ -27,6 +27,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         *_secret_problems(config),
         *_database_problems(config),
         *_mail_problems(config),
+        *_link_problems(config),
         *_provider_problems(config),
     ]
 
@@ -89,6 +90,22 @@ def _mail_problems(config: Mapping[str, Any]) -> list[str]:
         return [
             f"CLINIC_SMTP_TLS is none to {config['SMTP_HOST']}: use starttls or ssl, "
             "or relay through a local server"
+        ]
+    return []
+
+
+def _link_problems(config: Mapping[str, Any]) -> list[str]:
+    url = config["PUBLIC_BASE_URL"]
+    if url.rstrip("/") == settings.DEFAULT_PUBLIC_BASE_URL:
+        return [
+            f"CLINIC_PUBLIC_BASE_URL is not set (the default is {settings.DEFAULT_PUBLIC_BASE_URL}): every "
+            "manage and join link mailed to patients would point at their own computer; set the address "
+            "patients open, e.g. https://clinic.hospital.example"
+        ]
+    if urlsplit(url).scheme != "https" and not config["ALLOW_HTTP_LINKS"]:
+        return [
+            f"CLINIC_PUBLIC_BASE_URL is plain http ({url}): the links mailed to patients would travel "
+            "with their tokens unencrypted; use https, or set CLINIC_ALLOW_HTTP_LINKS=true"
         ]
     return []
 

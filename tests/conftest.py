@@ -84,6 +84,7 @@ PRODUCTION_SETTINGS = {
     "MAIL_BACKEND": "smtp",
     "NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
     "JITSI_BASE_URL": "https://video.hospital.example",
+    "PUBLIC_BASE_URL": "https://clinic.hospital.example",
     "ALLOW_SQLITE": True,
 }
 

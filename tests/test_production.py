@@ -89,6 +89,12 @@ def test_every_problem_is_named_at_once_without_showing_a_secret(production, tmp
             {"SMTP_HOST": "smtp.hospital.example", "SMTP_TLS": "NONE"},
             "CLINIC_SMTP_TLS is none to smtp.hospital",
         ),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:5000"}, "CLINIC_PUBLIC_BASE_URL is not set"),
+        (
+            {"PUBLIC_BASE_URL": "http://127.0.0.1:5000", "ALLOW_HTTP_LINKS": True},
+            "CLINIC_PUBLIC_BASE_URL is not",
+        ),
+        ({"PUBLIC_BASE_URL": "http://clinic.hospital.example"}, "CLINIC_ALLOW_HTTP_LINKS"),
         ({"MEETING_PROVIDER": "teams"}, "CLINIC_TEAMS_CLIENT_SECRET"),
         ({"MEETING_PROVIDER": "zoom", "ZOOM_CLIENT_SECRET": None}, "CLINIC_ZOOM_CLIENT_SECRET"),
         ({"MEETING_PROVIDER": "webhook", "WEBHOOK_URL": "https://meet.hospital.example"}, "WEBHOOK_SECRET"),
@@ -125,6 +131,8 @@ def test_production_refuses_sqlite_unless_allowed(production, tmp_path):
         {"JITSI_BASE_URL": "https://meet.jit.si", "JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": "jwt-secret"},
         {"MEETING_PROVIDER": "zoom", **ZOOM},
         {"MEETING_PROVIDER": "zoom", **ZOOM, "MEETING_FALLBACK_PROVIDER": ""},  # no fallback
+        {"PUBLIC_BASE_URL": "http://clinic.hospital.example", "ALLOW_HTTP_LINKS": True},
+        {"PUBLIC_BASE_URL": "https://clinic.hospital.example/appointments/"},
     ],
 )
 def test_production_starts_with_these_safe_choices(production, database_url, settings):

@@ -56,6 +56,7 @@ WRONG = {
     "SMTP_TIMEOUT": "-1",
     "MAIL_SMTPUTF8": "sometimes",
     "PUBLIC_BASE_URL": "clinic.hospital.example",
+    "ALLOW_HTTP_LINKS": "if need be",
     "REMINDER_OFFSETS": "1day",
     "MEETING_FALLBACK_AFTER": "2 hours",
     "OUTBOX_TICK_SECONDS": "0",

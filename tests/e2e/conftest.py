@@ -196,6 +196,7 @@ def _environment(database_url: str, folder: Path, url: str, mail: FakeSMTPServer
         **provider_settings,
         "CLINIC_INSTANCE_PATH": str(folder / "instance"),
         "CLINIC_PUBLIC_BASE_URL": url,
+        "CLINIC_ALLOW_HTTP_LINKS": "true",  # the journeys' server, on this machine
         "CLINIC_SMTP_HOST": mail.host,
         "CLINIC_SMTP_PORT": str(mail.port),
         "CLINIC_OUTBOX_TICK_SECONDS": "0.5",
