@@ -123,7 +123,7 @@ def test_a_page_asked_for_after_the_idle_timeout_leads_back_to_itself(app, clien
     back, page = sent_to_sign_in_from(client, client.get("/admin/audit?action=staff.login"))
 
     assert back == "/admin/audit?action=staff.login"
-    assert "Sign in to see that page." in page and "not saved" not in page
+    assert "Sign in to see that page." in page and "What you sent was not saved" not in page
 
 
 def test_a_copied_cookie_dies_at_the_absolute_lifetime_however_active(app, client, admin, session):
