@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from clinic.models import AuditEvent, AvailabilityRule, Clinician, StaffRole, TimeOff, utcnow
 from clinic.scheduling.availability import find_slots
+from clinic.staff.members import StaffMember
+from clinic.walkin.take import take_next
 from tests.fakes.outbox import outbox  # noqa: F401
 from tests.fakes.providers import fake_providers  # noqa: F401
 from tests.fakes.smtp import smtp_server  # noqa: F401
@@ -297,3 +299,31 @@ def test_a_service_with_bookings_to_come_is_not_taken_from_its_clinician_until_t
 
     assert removed.status_code == 303
     assert [s.id for s in stored(session, person.id).services] == [other.id]
+
+
+def test_bookings_to_come_offer_only_what_may_still_be_done_to_each(client, session, admin, clinic):
+    """The list offered Move and Cancel for every booking to come: Move for a patient waiting, and both for
+    a walk-in caller's call, which the lifecycle refuses."""
+    person = clinic["okafor"]
+    booked = factories.consultation(session, clinic["heart"], person, on_the_grid_in(30))
+    waiting = factories.consultation(session, clinic["heart"], person, on_the_grid_in(40), status="arrived")
+    queue = factories.walk_in_queue(session, clinic["heart"], [person])
+    factories.walk_in(session, queue, now=utcnow())
+    call = take_next(
+        session, queue.id, StaffMember(1, StaffRole.CLINICIAN, clinician_id=person.id), now=utcnow()
+    )
+    page = text(client.get(f"/admin/clinicians/{person.id}"))
+
+    def offered(consultation) -> set[str]:
+        found = {
+            "Move": f"/schedule/consultations/{consultation.id}/move",
+            "Cancel": cancel_address(person, consultation),
+        }
+        return {name for name, address in found.items() if f'href="{address}"' in page}
+
+    assert [offered(c) for c in (booked, waiting, call.consultation)] == [
+        {"Move", "Cancel"},
+        {"Cancel"},
+        set(),
+    ]
+    assert client.get(cancel_address(person, call.consultation)).status_code == 409

@@ -5,6 +5,7 @@ Each form posts to the page that drew it; a refused value is shown beside its fi
 """
 
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -30,6 +31,7 @@ from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQ
 from ..schedule import hours
 from ..scheduling.errors import NotFound
 from ..scheduling.front_desk import cancel_for_patient
+from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.timezones import zone
 from . import catalogue_forms as forms
 from .views import bp
@@ -78,8 +80,14 @@ def clinician(clinician_id: int | None) -> ResponseReturnValue:
     if request.method == "GET":
         form.time_zone.data = found.time_zone if found else current_app.config["DEFAULT_TIME_ZONE"]
         form.service_ids.data = [s.id for s in found.services] if found else []
-    extra = {"bookings": bookings_to_come(db.session, clinician_id, utcnow())} if found else {}
+    extra = _bookings_to_come(clinician_id, utcnow()) if found else {}
     return _edit(form, save_clinician, clinician_id, "clinician", found=found, **extra)
+
+
+def _bookings_to_come(clinician_id: int, now: datetime) -> dict:
+    """The clinician's bookings to come, and what may still be done to each (a walk-in call: nothing)."""
+    bookings = bookings_to_come(db.session, clinician_id, now)
+    return {"bookings": bookings, "changes": {c.id: staff_changes(c, now) for c in bookings}}
 
 
 @bp.post("/clinicians/<id:clinician_id>/active")
@@ -108,6 +116,7 @@ def cancel_booking(clinician_id: int, consultation_id: int) -> ResponseReturnVal
     if booking.status is ConsultationStatus.CANCELLED:
         flash(f"Booking {booking.reference} was cancelled already.")
     elif request.method == "GET":
+        check_change(booking, Change.CANCEL, utcnow())
         return render_template("admin/cancel_booking.html", booking=booking)
     else:
         reason = "The clinician is no longer available."
