@@ -344,6 +344,25 @@ def test_the_keep_alive_a_note_page_asks_counts_as_activity_and_answers_nothing(
     assert factories.browser(app).get("/account/alive").status_code == 302  # signed out: to sign-in
 
 
+def test_the_time_left_a_page_asks_before_warning_counts_down_without_being_activity(
+    app, client, admin, session
+):
+    sign_in(client, admin)
+    idle = app.config["STAFF_IDLE_MINUTES"]
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle - 2))
+    seen = the_session(session).last_seen_at
+
+    left = client.get("/account/time-left")
+
+    assert left.status_code == 200 and 100 < left.get_json()["seconds"] <= 120
+    assert the_session(session).last_seen_at == seen  # asking is not activity: the warning asks by itself
+    shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle + 1))
+    assert client.get("/account/time-left").get_json() == {"seconds": 0}
+    assert the_session(session).end_reason is SessionEnd.IDLE
+    assert "signed out after 30 minutes without activity" in client.get("/login").text
+    assert factories.browser(app).get("/account/time-left").get_json() == {"seconds": 0}
+
+
 def test_a_schedules_own_polling_does_not_keep_an_unattended_screen_signed_in(app, client, session):
     person = factories.clinician(session, [factories.service(session)])
     doctor = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=person.id)

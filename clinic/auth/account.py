@@ -19,7 +19,7 @@ from ..staff.overview import account_overview
 from ..staff.sessions import end_other_sessions
 from ..staff.signin import SecondStep, change_own_password, sign_in_enrolling
 from . import sessions
-from .access import current_staff, staff_required
+from .access import background, current_staff, staff_required
 from .forms import ChangePasswordForm, CodeForm, ReplaceFactorForm
 from .views import bp, landing, page, refusal
 
@@ -36,6 +36,16 @@ def alive() -> ResponseReturnValue:
     """Nothing but the session check every request makes, which counts as activity: a page where
     someone is typing for a long while (a consultation note) asks it, so the idle timeout spares them."""
     return "", 204
+
+
+@bp.get("/account/time-left")
+@background
+def time_left() -> ResponseReturnValue:
+    """Seconds until the idle sign-out (0 once signed out), for the warning every staff page gives
+    before it. Asked by the page itself, so not activity: an unattended screen still signs out."""
+    if not current_user.is_authenticated:
+        return {"seconds": 0}
+    return {"seconds": max(0, int((current_user.idle_until - utcnow()).total_seconds()))}
 
 
 @bp.post("/account/password")

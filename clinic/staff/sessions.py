@@ -85,6 +85,7 @@ class SessionUser:
     department_id: int | None
     has_totp: bool
     session_token: str
+    idle_until: datetime  # when the session ends unless a request that is activity comes first
 
     # What Flask-Login asks of a user: a live session's account is active (see _why_dead).
     is_authenticated = True
@@ -155,7 +156,8 @@ def check_session(
     if activity and now - last_seen_at >= TOUCH_EVERY:
         with write_transaction(session):
             session.execute(update(StaffSession).where(StaffSession.id == row_id).values(last_seen_at=now))
-    return SessionCheck(SessionUser(*account, session_token=token))
+        last_seen_at = now
+    return SessionCheck(SessionUser(*account, session_token=token, idle_until=last_seen_at + rules.idle))
 
 
 def end_session(session: Session, token: str, *, now: datetime, actor: Actor) -> None:

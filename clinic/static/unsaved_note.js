@@ -1,9 +1,9 @@
-// A consultation note on its way to the server is kept in this browser tab (sessionStorage) until its page
-// shows it saved, so a note refused by the idle sign-out is not lost: the sign-in page says so, and the
-// note's page puts it back once its writer has signed in again. The copy is never sent anywhere. It is
-// kept per staff member and consultation, and deleted when the page shows the note saved, when it is
-// discarded, at sign-out, and as soon as a page of another staff member opens in this tab: on a shared
-// workstation the next person must not find it.
+// A consultation note on its way to the server, or left on a page that the idle sign-out takes away, is
+// kept in this browser tab (sessionStorage) until its page shows it saved, so the idle sign-out loses no
+// note: the sign-in page says so, and the note's page puts it back once its writer has signed in again.
+// The copy is never sent anywhere. It is kept per staff member and consultation, and deleted when the
+// page shows the note saved, when it is discarded, at sign-out, and as soon as a page of another staff
+// member opens in this tab: on a shared workstation the next person must not find it.
 (function () {
   "use strict";
   var PREFIX = "clinic.unsaved-note."; // then the staff member's id, ".", the consultation's id
@@ -67,6 +67,7 @@
       return;
     }
     form.addEventListener("submit", function () { keep(key, form); });
+    document.addEventListener("clinic:signed-out", function () { keep(key, form); }); // idle_warning.js
     if (window.sessionStorage.getItem(key) !== null) {
       putBack(key, form, document.getElementById("unsaved-note-back"));
     }

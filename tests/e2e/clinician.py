@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from .conftest import MIDDAY_ZONE, LiveApp, leave_idle, sign_in
 from .patient import book, new_patient
@@ -16,8 +16,9 @@ IDLE_MINUTES = 31  # one more than CLINIC_STAFF_IDLE_MINUTES
 def open_notes(new_page, patient_name: str, **options) -> Page:
     """A page (`options` as for new_page) signed in as the clinician, on the notes page of a consultation
     a new patient just booked with her: a therapy session, whose times are hours ahead, none that another
-    journey needs soon."""
+    journey needs soon. Its clock runs as the real one until a test moves it on (page.clock)."""
     patient_page, page = new_page(), new_page(**options)
+    page.clock.install()
     booked = book(
         patient_page, new_patient(patient_name), service="Therapy session", clinician="Dr Hannah Lewis"
     )
@@ -38,3 +39,13 @@ def send_note_when_idle(live_app: LiveApp, page: Page, button: str = "Save draft
     page.get_by_role("button", name=button).click()
     page.wait_for_url("**/login?next=*")
     return page.locator("main").inner_text()
+
+
+def warned_before_the_idle_sign_out(live_app: LiveApp, page: Page) -> Locator:
+    """The warning a page shows two minutes before the idle sign-out, once nothing has happened for 28
+    minutes: on the server (the session's last_seen_at) and on the page (its clock moved on)."""
+    leave_idle(live_app, "clinician", 28)
+    page.clock.fast_forward("28:00")
+    warning = page.get_by_role("dialog", name="Are you still there?")
+    warning.wait_for()
+    return warning

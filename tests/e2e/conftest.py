@@ -447,19 +447,33 @@ def leave_idle(live_app: LiveApp, role: str, minutes: float) -> None:
     """Make the newest session of `role`'s login `minutes` idle, as time without a request would: its
     last_seen_at moved back in the database."""
     engine = create_engine(live_app.database_url)
-    newest = (
+    try:
+        with Session(engine) as session:
+            session.scalars(_newest_session(role)).one().last_seen_at = utcnow() - timedelta(minutes=minutes)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _newest_session(role: str):
+    return (
         select(StaffSession)
         .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
         .where(StaffUser.email == LOGINS[role], StaffSession.ended_at.is_(None))
         .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
         .limit(1)
     )
+
+
+def minutes_idle(live_app: LiveApp, role: str) -> float:
+    """How long the newest session of `role`'s login has been without activity, by the database."""
+    engine = create_engine(live_app.database_url)
     try:
         with Session(engine) as session:
-            session.scalars(newest).one().last_seen_at = utcnow() - timedelta(minutes=minutes)
-            session.commit()
+            seen = session.scalars(_newest_session(role).with_only_columns(StaffSession.last_seen_at)).one()
     finally:
         engine.dispose()
+    return (utcnow() - seen.replace(tzinfo=UTC)).total_seconds() / 60
 
 
 def _set_up_second_factor(page: "Page", email: str) -> None:

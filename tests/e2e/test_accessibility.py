@@ -34,7 +34,7 @@ from .accessibility import (
     unscrollable_tables,
     violations,
 )
-from .clinician import open_notes, send_note_when_idle
+from .clinician import open_notes, send_note_when_idle, warned_before_the_idle_sign_out
 from .conftest import (
     AUDIT_CHECK_IN,
     AUDIT_CLINICIANS,
@@ -640,6 +640,13 @@ def test_a_note_kept_through_the_idle_sign_out_passes_axe_where_it_is_told_and_p
     put_back = (violations(page, patient=False), sideways_scroll(page, PHONE_PX))
 
     assert (told, put_back) == (({}, 0), ({}, 0))
+
+
+def test_the_warning_before_the_idle_sign_out_passes_axe(live_app, new_page):
+    page = open_notes(new_page, "Ida Cox", viewport=DESKTOP)
+    warned_before_the_idle_sign_out(live_app, page)
+
+    assert (violations(page, patient=False), sideways_scroll(page, PHONE_PX)) == ({}, 0)
 
 
 def test_every_page_was_audited(request, rendered):

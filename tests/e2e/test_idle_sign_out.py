@@ -1,12 +1,14 @@
-"""A clinician never loses a note to the idle sign-out, in a real browser: the text sent after the session
-went idle comes back on the notes page once they sign in again, kept meanwhile in that browser tab only;
-nobody else who signs in on that tab sees it, and signing out deletes it."""
+"""A clinician never loses a note to the idle sign-out, in a real browser. Two minutes before it, the page
+asks whether they are still there and lets them stay signed in; a screen left alone still signs out, and
+leaves for the sign-in page. The text sent or left after the session went idle comes back on the notes
+page once they sign in again, kept meanwhile in that browser tab only; nobody else who signs in on that
+tab sees it, and signing out deletes it."""
 
 import pytest
 from playwright.sync_api import Page
 
-from .clinician import PLAN, SUBJECTIVE, open_notes, send_note_when_idle
-from .conftest import screenshot, sign_in
+from .clinician import PLAN, SUBJECTIVE, open_notes, send_note_when_idle, warned_before_the_idle_sign_out
+from .conftest import leave_idle, minutes_idle, screenshot, sign_in
 
 
 def copies_in_tab(page: Page) -> list[str]:
@@ -73,3 +75,35 @@ def test_signing_out_deletes_the_kept_note(live_app, new_page):
     sign_in(page, "clinician")
     page.goto(notes)
     assert page.get_by_label("Plan").input_value() == ""
+
+
+def test_the_page_warns_two_minutes_before_the_idle_sign_out_and_staying_keeps_the_session(
+    live_app, new_page
+):
+    page = open_notes(new_page, "Ida Wells")
+
+    warning = warned_before_the_idle_sign_out(live_app, page)
+
+    assert "signed out in 2 minutes" in warning.inner_text()
+    screenshot(page, "idle-warning")
+    warning.get_by_role("button", name="Stay signed in").click()
+    warning.wait_for(state="hidden")
+    assert minutes_idle(live_app, "clinician") < 1
+
+
+def test_a_screen_left_alone_signs_out_and_the_note_left_on_it_comes_back(live_app, new_page):
+    page = open_notes(new_page, "Emily Hobhouse")
+    notes = page.url
+    page.get_by_label("Subjective").fill(SUBJECTIVE)
+    page.get_by_label("Plan").fill(PLAN)
+    page.clock.fast_forward("01:00")  # the typing's keep-alive goes: activity
+    warned_before_the_idle_sign_out(live_app, page)
+
+    leave_idle(live_app, "clinician", 31)
+    page.clock.fast_forward("02:00")
+
+    page.wait_for_url("**/login?next=*")
+    told = page.locator("main").inner_text()
+    assert "signed out after 30 minutes without activity" in told and "Your note was not saved" in told
+    sign_in(page, "clinician", here=True)
+    assert page.url == notes and page.get_by_label("Plan").input_value() == PLAN
