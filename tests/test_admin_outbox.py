@@ -2,6 +2,7 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -205,3 +206,32 @@ def csrf_token(response) -> str:
     return re.search(
         r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', response.get_data(as_text=True)
     )[1]
+
+
+def test_a_dead_letter_shows_the_servers_answer_with_the_address_masked_and_logs_only_its_code(
+    admin_client, session, now, outbox, smtp_server, caplog
+):
+    """docs/operations.md: dead letters "with their error; fix the cause, then Retry". The aiosmtpd fake
+    answers RCPT with "550 5.1.1 <address>: Recipient address rejected"."""
+    with caplog.at_level(logging.INFO, logger="clinic.jobs"):
+        dead = dead_confirmation(session, now, outbox, smtp_server)
+
+    assert dead.last_error == "MailPermanentError: 550 5.1.1 <…@…>: Recipient address rejected"
+    page = admin_client.get("/admin/outbox?status=dead").get_data(as_text=True)
+    assert "550 5.1.1 &lt;…@…&gt;: Recipient address rejected" in page and REFUSED not in page
+    (line,) = [r.getMessage() for r in caplog.records if f"outbox message {dead.id} " in r.getMessage()]
+    assert "MailPermanentError 550" in line  # the code and the class; never the reply, which may echo
+    assert "Recipient" not in line and REFUSED not in caplog.text
+
+
+def test_a_providers_dead_letter_shows_its_http_status(session, now, outbox, fake_providers, caplog):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_PROVIDER=None)
+    fake_providers.fail_next(1, 400, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+
+    with caplog.at_level(logging.INFO, logger="clinic.jobs"):
+        outbox.drain()
+
+    dead = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (dead.status, dead.last_error) == (OutboxStatus.DEAD, "ProviderRejected: HTTP 400")
+    assert "ProviderRejected 400" in caplog.text

@@ -29,7 +29,11 @@ def test_a_451_is_retried_later_and_the_mail_delivered_once(session, now, outbox
     outbox.drain()
 
     mail = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
-    assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.PENDING, 1, "MailTemporaryError")
+    assert (mail.status, mail.attempts, mail.last_error) == (
+        OutboxStatus.PENDING,
+        1,
+        "MailTemporaryError: 451 4.3.0 Try again later",
+    )
     assert mail.due_at > now
     assert smtp_server.inbox(consultation.patient.email) == []
     assert len(smtp_server.inbox(consultation.clinician.email)) == 1
@@ -46,7 +50,11 @@ def test_a_550_makes_a_dead_letter_without_retrying(session, now, outbox, smtp_s
     outbox.drain(until=now + timedelta(hours=1))
 
     mail = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
-    assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.DEAD, 1, "MailPermanentError")
+    assert (mail.status, mail.attempts, mail.last_error) == (
+        OutboxStatus.DEAD,
+        1,
+        "MailPermanentError: 550 5.7.1 Message refused",
+    )
     assert smtp_server.inbox(consultation.patient.email) == []
 
 
@@ -76,7 +84,11 @@ def test_mails_give_up_after_the_last_attempt(session, now, outbox, smtp_server)
     outbox.drain(until=now + timedelta(hours=1))
 
     for mail in outbox.messages(consultation, OutboxKind.CONFIRMATION):
-        assert (mail.status, mail.attempts, mail.last_error) == (OutboxStatus.DEAD, 3, "MailTemporaryError")
+        assert (mail.status, mail.attempts, mail.last_error) == (
+            OutboxStatus.DEAD,
+            3,
+            "MailTemporaryError: 451 4.3.0 Try again later",
+        )
     assert smtp_server.received == []
 
 
@@ -92,7 +104,7 @@ def test_provider_500s_are_retried_with_backoff_and_mails_wait_for_the_meeting(
     assert (create.status, create.attempts, create.last_error) == (
         OutboxStatus.PENDING,
         1,
-        "ProviderUnavailable",
+        "ProviderUnavailable: HTTP 500",
     )
     assert outbox.statuses(consultation, OutboxKind.CONFIRMATION) == [OutboxStatus.PENDING] * 2
     assert smtp_server.received == []
@@ -113,7 +125,7 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after(session, now, outbox, f
     outbox.drain()
 
     create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
-    assert create.last_error == "ProviderRateLimited"
+    assert create.last_error == "ProviderRateLimited: HTTP 429"
     assert create.due_at >= now + timedelta(seconds=600)
     outbox.drain(until=now + timedelta(hours=1))
     assert outbox.only(consultation, OutboxKind.MEETING_CREATE).status is OutboxStatus.DONE

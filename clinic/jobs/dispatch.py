@@ -19,6 +19,7 @@ from ..notify.mail import MailPermanentError, MailTemporaryError
 from .claims import claim_due_messages, complete, dead_letter, hold, retry
 from .context import Context, Result
 from .effects import MeetingMissing, perform
+from .failures import logged_error, recorded_error
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def run_message(
         result = perform(ctx, message, consultation, now)
     except Exception as error:
         status = _record_failure(held.writer, ctx.settings, message, worker_id, now, error)
-        log.warning("outbox message %s failed with %s: now %s", label, type(error).__name__, status)
+        log.warning("outbox message %s failed with %s: now %s", label, logged_error(error), status)
         return status
     try:
         status = _record(held, message_id, consultation_id, worker_id, now, result)
@@ -259,18 +260,18 @@ def _record_failure(
     now: datetime,
     error: Exception,
 ) -> OutboxStatus | None:
-    code = type(error).__name__
     if not isinstance(error, _TEMPORARY + _PERMANENT):
         # A bug or a database error: worth its traceback, and retried like a temporary failure.
-        log.error("outbox message %s raised %s", message.id, code, exc_info=error)
+        log.error("outbox message %s raised %s", message.id, type(error).__name__, exc_info=error)
+    recorded = recorded_error(error)
     with writer.begin():
         permanent = isinstance(error, _PERMANENT) and not isinstance(error, _TEMPORARY)
         if permanent or message.attempts >= settings.max_attempts:
-            status, held = OutboxStatus.DEAD, dead_letter(writer, message.id, worker_id, now, code)
+            status, held = OutboxStatus.DEAD, dead_letter(writer, message.id, worker_id, now, recorded)
         else:
             retry_after = getattr(error, "retry_after", None)
             delay = retry_delay(message.attempts, settings.retry_base, settings.retry_cap, retry_after)
-            status, held = OutboxStatus.PENDING, retry(writer, message.id, worker_id, now, delay, code)
+            status, held = OutboxStatus.PENDING, retry(writer, message.id, worker_id, now, delay, recorded)
     return status if held else None
 
 

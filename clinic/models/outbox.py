@@ -57,8 +57,9 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    # A short code (an exception's class name), never a message that could quote personal data.
-    last_error: Mapped[str | None] = mapped_column(String(80))
+    # The failure's kind and what the far end said (an SMTP reply, addresses masked; an HTTP status): see
+    # jobs/failures.py. Never a message of our own, which could quote personal data.
+    last_error: Mapped[str | None] = mapped_column(String(300))
     # How a finished message ended when it is worth telling: "expired", "superseded", "fallback:jitsi".
     outcome: Mapped[str | None] = mapped_column(String(80))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

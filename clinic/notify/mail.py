@@ -93,14 +93,27 @@ MIXED_BOUNDARY = "===============clinic-mixed=="
 
 
 class MailError(Exception):
-    """A message could not be delivered."""
+    """A message could not be delivered: `code` is the SMTP server's reply code if it gave one, `reply` its
+    words (which may echo the recipient's address) or what else went wrong."""
+
+    def __init__(self, message: str, *, code: int | None = None, reply: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = message if reply is None else reply
 
 
 class MailTemporaryError(MailError):
     """Worth retrying later: a 4xx reply, a refused or dropped connection, a timeout."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        code: int | None = None,
+        reply: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, reply=reply)
         self.retry_after = retry_after
 
 
@@ -123,7 +136,12 @@ class MailPartiallyRefused(MailPermanentError):
     """
 
     def __init__(self, refused: Mapping[str, tuple[int, bytes]]) -> None:
-        super().__init__(f"recipients refused: {', '.join(sorted(refused))}")
+        code, reply = next(iter(refused.values()))
+        super().__init__(
+            f"recipients refused: {', '.join(sorted(refused))}",
+            code=code,
+            reply=reply.decode(errors="replace"),
+        )
         self.refused = dict(refused)
 
 
@@ -358,24 +376,35 @@ def mail_backend(settings: Mapping[str, Any], instance_path: str | os.PathLike[s
 
 
 def _mail_error(error: smtplib.SMTPException | OSError) -> MailError:
-    message = f"{type(error).__name__}: {error}"
+    kind = MailPermanentError if _is_permanent(error) else MailTemporaryError
+    said = _server_reply(error) or {"reply": str(error) or type(error).__name__}
+    return kind(f"{type(error).__name__}: {error}", **said)
+
+
+def _is_permanent(error: smtplib.SMTPException | OSError) -> bool:
     if isinstance(error, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
-        return MailPermanentError(message)
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return (
-            MailTemporaryError(message)
-            if all(_is_temporary(c) for c in codes)
-            else MailPermanentError(message)
-        )
+        return not all(_is_temporary(code) for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
-        return MailTemporaryError(message) if _is_temporary(error.smtp_code) else MailPermanentError(message)
+        return not _is_temporary(error.smtp_code)
     if isinstance(error, ssl.SSLCertVerificationError):
-        return MailPermanentError(message)
+        return True
     if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
-        return MailTemporaryError(message)
+        return False
     # Any other SMTPException is a client-side refusal, e.g. no AUTH mechanism in common.
-    return MailPermanentError(message)
+    return True
+
+
+def _server_reply(error: smtplib.SMTPException | OSError) -> dict[str, Any] | None:
+    """The code and words of the server's refusal, if it answered (the first recipient's, for RCPT)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        code, words = next(iter(error.recipients.values()))
+    elif isinstance(error, smtplib.SMTPResponseException):
+        code, words = error.smtp_code, error.smtp_error
+    else:
+        return None
+    return {"code": code, "reply": words.decode(errors="replace") if isinstance(words, bytes) else str(words)}
 
 
 def _is_temporary(smtp_code: int) -> bool:
