@@ -17,7 +17,14 @@ from clinic.scheduling.patients import DateParts, InvalidDetails, check_patient_
 from clinic.scheduling.timezones import clock_time, format_local, uses_12_hour_clock, utc_offset, zone_label
 
 from . import factories
-from .test_booking_pages import booking_form, clinic, next_week_at, text  # noqa: F401 (clinic: a fixture)
+from .test_booking_pages import (  # noqa: F401 (clinic: a fixture)
+    LONDON,
+    booking_form,
+    clinic,
+    next_week_at,
+    text,
+    time_label,
+)
 from .test_manage_link import open_link
 
 TODAY = date(2026, 12, 1)
@@ -465,8 +472,8 @@ def test_times_on_the_pages_follow_the_readers_clock(client, clinic):  # noqa: F
         headers={"Accept-Language": "en-US"},
     )
 
-    assert f'<label for="start-{form_value(start)}">2:30 pm</label>' in text(american)
-    assert f'<label for="start-{form_value(start)}">14:30</label>' in text(british)
+    assert time_label(start, LONDON, "2:30 pm") in text(american)
+    assert time_label(start, LONDON, "14:30") in text(british)
     assert f"{start.day} {start:%B %Y}, 2:30 pm ({zone_label(ZoneInfo('Europe/London'), start)})" in text(
         details
     )

@@ -20,7 +20,7 @@ from clinic.scheduling.tokens import LinkKeys, letter_code
 
 from . import factories
 from .conftest import build_app
-from .test_booking_pages import next_week_at, text
+from .test_booking_pages import next_week_at, text, time_label
 
 DEPARTMENT_PHONE = "+44 20 7946 0000"  # the factories' default
 
@@ -105,8 +105,8 @@ def test_rescheduling_moves_the_time_and_frees_the_old_one(client, session, serv
     picker = client.get(f"/c/{reference}/reschedule", query_string={"day": new.date().isoformat()})
     moved = client.post(f"/c/{reference}/reschedule", data={"start": form_value(new)})
 
-    local_new = new.astimezone(zone("America/New_York"))
-    assert re.search(rf'<label for="start-{form_value(new)}">{local_new:%H:%M}</label>', text(picker))
+    new_york = zone("America/New_York")
+    assert time_label(new, new_york, f"{new.astimezone(new_york):%H:%M}") in text(picker)
     assert moved.status_code == 303
     assert "Your consultation has moved." in text(client.get(moved.location))
     assert reloaded(session, booked).starts_at == new

@@ -1,5 +1,5 @@
 """Radio buttons with their labels, as the booking pages draw them: the template globals `radio(...)`, one
-radio, and `time_radios(...)`, a day of free times.
+radio, `time_radios(...)`, a day of free times, and `day_links(...)`, links to each day's first time.
 
 Written in Python rather than as a Jinja macro because the time step draws one per free time (about 170
 on a page of a week): a macro call cost more than the rest of that page's template. A day's times are drawn
@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from .calendar import TimeChoice
+from .calendar import Day, TimeChoice
 
 
 class _Group:
@@ -32,7 +32,7 @@ class _Group:
         self, value: str, label: str, checked: bool, described_by: str, note: str = "", hint: str = ""
     ) -> str:
         """One radio, from parts already escaped (by character: the id joined from them is escaped too)."""
-        id = f"{self.name}-{value}"
+        id = radio_id(self.name, value)
         tag = f' <strong class="tag">{note}</strong>' if note else ""
         hint = f'<p class="hint" id="{id}-hint">{hint}</p>' if hint else ""
         # The whitespace is the macro's that this replaced, so the pages are unchanged byte for byte.
@@ -41,6 +41,11 @@ class _Group:
             f"{' checked' if checked else ''}{described_by}{self.invalid}>\n"
             f'  <label for="{id}">{label}{tag}</label>\n  {hint}\n</div>\n'
         )
+
+
+def radio_id(name: str, value: str) -> Markup:
+    """The id of the radio for `value` in the group named `name`, where a link to it points."""
+    return Markup(f"{escape(name)}-{escape(value)}")
 
 
 def radio(
@@ -63,22 +68,51 @@ def radio(
 
 
 def time_radios(
-    name: str, times: Iterable[TimeChoice], chosen: str, errors: Sequence[str], note: str, note_id: str
+    name: str,
+    day: str,
+    times: Iterable[TimeChoice],
+    chosen: str,
+    errors: Sequence[str],
+    note: str,
+    note_id: str,
 ) -> Markup:
-    """Free times (calendar.TimeChoice) as radios of a group named `name`, the `chosen` one checked; those
-    that cannot be changed online carry `note`, explained at `note_id`."""
-    return _time_radios(name, tuple(times), chosen, tuple(errors), note, note_id)
+    """The free times (calendar.TimeChoice) of `day` (its label, e.g. Tuesday 8 December) as radios of a group
+    named `name`, the `chosen` one checked; those that cannot be changed online carry `note`, explained at
+    `note_id`. Each radio's name carries the day ("Tuesday 8 December, 10:30 am"): the times of a week are one
+    group, and a screen reader's list of form fields shows no legend."""
+    return _time_radios(name, day, tuple(times), chosen, tuple(errors), note, note_id)
 
 
 @lru_cache(maxsize=512)  # a day's times: patients looking at the same days are shown the same radios
 def _time_radios(
-    name: str, times: tuple[TimeChoice, ...], chosen: str, errors: tuple[str, ...], note: str, note_id: str
+    name: str,
+    day: str,
+    times: tuple[TimeChoice, ...],
+    chosen: str,
+    errors: tuple[str, ...],
+    note: str,
+    note_id: str,
 ) -> Markup:
     group = _Group(name, errors)
     plain, noted, note = group.described_by(), group.described_by(escape(note_id)), escape(note)
+    on_day = Markup(f'<span class="visually-hidden">{escape(day)}, </span>')
     drawn = []
     for time in times:
         described_by, shown_note = (plain, "") if time.changeable else (noted, note)
-        value, label = escape(time.value), escape(time.label)
+        value, label = escape(time.value), on_day + escape(time.label)
         drawn.append(group.draw(value, label, time.value == chosen, described_by, shown_note))
     return Markup("".join(drawn))
+
+
+def day_links(name: str, days: Sequence[Day]) -> Markup:
+    """A list of links, each to the first of a day's times (radios of the group named `name`): a week's times
+    are one group, one Tab stop, whose arrow keys choose one time after another. None for fewer than two
+    days with times."""
+    first_times = [(day.label, day.times[0].value) for day in days if day.times]
+    links = [
+        f'<li><a class="standalone-link" href="#{radio_id(name, value)}">{escape(label)}</a></li>'
+        for label, value in first_times
+    ]
+    if len(links) < 2:
+        return Markup()
+    return Markup(f'<ul class="day-links" aria-label="Go to the times of a day">{"".join(links)}</ul>')

@@ -22,7 +22,7 @@ from . import calendar, forms
 from .access import changeable, managed, patient_actor
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
-from .radio import radio, time_radios
+from .radio import day_links, radio, time_radios
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
@@ -31,6 +31,7 @@ bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
 bp.add_app_template_global(radio)
 bp.add_app_template_global(time_radios)
+bp.add_app_template_global(day_links)
 bp.add_app_template_global(PATIENT_STATUS_LABELS, "patient_status_labels")
 
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import Page
 
 from .accessibility import NARROWEST_PX, focus_problem
-from .conftest import AUDIT_CHECK_IN, AUDIT_DEPARTMENT, screenshot
-from .patient import first_soon_time, new_patient, wait_for_mail
+from .conftest import AUDIT_CHECK_IN, AUDIT_CONSULTATION, AUDIT_DEPARTMENT, screenshot, sign_in
+from .patient import ANY_TIME, first_soon_time, new_patient, wait_for_mail
 
 # The focused element's accessible name, near enough for these pages: aria-label, its label, its text.
 _FOCUSED_NAME = """() => {
@@ -44,13 +44,13 @@ def press(page: Page, key: str) -> None:
     assert focus_problem(page) is None, focus_problem(page)
 
 
-def tab_to(page: Page, name: str | re.Pattern = "", *, backwards: bool = False, selector: str = "") -> None:
+def tab_to(page: Page, name: str | re.Pattern = "", *, backwards: bool = False, selector: str = "") -> int:
     """Tab (or Shift+Tab) until the focused element is called `name` (a string, or a pattern to search
-    for), or matches the CSS `selector`."""
-    for _ in range(TAB_LIMIT):
+    for), or matches the CSS `selector`; how many presses that took."""
+    for presses in range(1, TAB_LIMIT + 1):
         press(page, "Shift+Tab" if backwards else "Tab")
         if focused_is(page, name, selector):
-            return
+            return presses
     raise AssertionError(f"{name or selector!r} is not reachable with the Tab key on {page.url}")
 
 
@@ -131,3 +131,57 @@ def test_a_patient_books_and_checks_in_by_keyboard_alone(live_app, new_page, win
     tab_to(page, "Join the video call")
     assert page.evaluate("document.activeElement.href").endswith("/join")
     screenshot(page, f"keyboard-waiting-room-{window}")
+
+
+def _open_the_times(page: Page) -> None:
+    """The time step of the audit consultation: a week of round-the-clock times, a day's 24 in each."""
+    page.goto("/book")
+    page.get_by_label(AUDIT_CONSULTATION, exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_a_keyboard_user_goes_to_another_days_times_in_a_few_key_presses(new_page):
+    """A week's times are one group of radios, one Tab stop, whose arrows choose each time in turn: the
+    third day's first time was dozens of arrow presses away from the first day's."""
+    page = new_page(**WINDOWS["desktop"])
+    _open_the_times(page)
+    third_day = page.locator("fieldset.day").nth(2)
+    day, first_time = third_day.locator("legend").inner_text(), third_day.locator("input").first
+    value = first_time.get_attribute("value")
+    page.locator(ANY_TIME).first.focus()
+    press(page, "Space")  # the first day's first time, chosen before looking further
+
+    presses = tab_to(page, day, backwards=True)
+    press(page, "Enter")
+    presses += 1
+    press(page, "Space")
+
+    assert focused_is(page, "", f"input[name=start][value='{value}']") and first_time.is_checked()
+    assert presses <= 6  # back over the links to the seven days from the last to the third, and Enter
+
+
+@pytest.mark.parametrize("reader", ["patient", "receptionist"])
+def test_every_times_name_says_its_day(new_page, reader):
+    """In a screen reader's list of form fields a radio is its name alone, without the day's legend: seven
+    radios read "08:00". The patient's time step and the booking desk draw the same times."""
+    page = new_page(**WINDOWS["desktop"])
+    if reader == "patient":
+        _open_the_times(page)
+    else:
+        sign_in(page, "audit receptionist")
+        page.goto("/schedule/book")
+        service = page.locator("#service option", has_text=f": {AUDIT_CONSULTATION} (")
+        page.get_by_label("Service").select_option(service.get_attribute("value"))
+        page.get_by_role("button", name="Show free times").click()
+    page.locator(ANY_TIME).first.wait_for()
+    days = page.locator("fieldset.day").all()
+
+    unnamed = {}
+    for day in days:
+        label = day.locator("legend").inner_text()
+        names = re.findall(r'- radio "([^"]*)"', day.aria_snapshot())
+        assert len(names) == day.locator("input").count()
+        unnamed[label] = [name for name in names if not name.startswith(f"{label}, ")]
+
+    assert len(days) == 7 and unnamed == {label: [] for label in unnamed}
