@@ -47,26 +47,47 @@ def demo(bookings: int) -> None:
 def create_user(
     email: str, name: str, role: str, clinician_id: int | None, department_id: int | None
 ) -> None:
-    """Add a staff login; asks for its password twice."""
-    from .staff.accounts import create_staff
+    """Add a staff login; once its details will do, asks for its password twice."""
+    from .staff.accounts import check_new_staff, create_staff
     from .staff.errors import InvalidAccount
 
-    password = _new_password()
+    details = {
+        "email": email,
+        "display_name": name,
+        "role": StaffRole(role),
+        "clinician_id": clinician_id,
+        "department_id": department_id,
+    }
     try:
-        user = create_staff(
-            db.session,
-            email=email,
-            display_name=name,
-            password=password,
-            role=StaffRole(role),
-            now=utcnow(),
-            actor=SYSTEM,
-            clinician_id=clinician_id,
-            department_id=department_id,
-        )
+        check_new_staff(db.session, **details)
+        user = create_staff(db.session, **details, password=_new_password(), now=utcnow(), actor=SYSTEM)
     except InvalidAccount as invalid:
         raise click.ClickException(str(invalid)) from None
     click.echo(f"{user.role} login {user.id} created for {user.email}: sign in at /login.")
+
+
+@clinic.command("list-clinicians")
+def list_clinicians() -> None:
+    """Every clinician's id (create-user --clinician), name and department, and who has a login already."""
+    from .staff.directory import clinicians_with_logins, link_choices
+
+    clinicians, _ = link_choices(db.session)
+    with_logins = clinicians_with_logins(db.session)
+    for clinician in clinicians:
+        notes = [clinician.department.name]
+        notes += [] if clinician.active else ["inactive"]
+        notes += ["has a login"] if clinician.id in with_logins else []
+        click.echo(f"{clinician.id:>6}  {clinician.display_name}  ({', '.join(notes)})")
+
+
+@clinic.command("list-departments")
+def list_departments() -> None:
+    """Every department's id (create-user --department) and name."""
+    from .staff.directory import link_choices
+
+    _, departments = link_choices(db.session)
+    for department in departments:
+        click.echo(f"{department.id:>6}  {department.name}{'' if department.active else '  (inactive)'}")
 
 
 @clinic.command("set-password")
@@ -75,8 +96,10 @@ def set_password(email: str) -> None:
     """Set a staff member's password, unlock the account and end its sessions; asks twice."""
     from .staff.accounts import change_password
 
-    change_password(db.session, _account(email).id, _new_password(), now=utcnow(), actor=SYSTEM)
+    user = change_password(db.session, _account(email).id, _new_password(), now=utcnow(), actor=SYSTEM)
     click.echo("Password changed; every session of the account has ended.")
+    if not user.active:
+        click.echo("The account is still deactivated: `reactivate-user` lets it sign in again.")
 
 
 @clinic.command("end-sessions")
@@ -115,8 +138,10 @@ def reset_mfa(email: str) -> None:
     """Remove a staff member's second factor and recovery codes (a lost phone)."""
     from .staff.mfa import reset_mfa as reset
 
-    reset(db.session, _account(email).id, now=utcnow(), actor=SYSTEM)
-    click.echo("Second factor removed: they set up a new one at /account/two-factor.")
+    if reset(db.session, _account(email).id, now=utcnow(), actor=SYSTEM):
+        click.echo("Second factor removed: they set up a new one at /account/two-factor.")
+    else:
+        click.echo("The account has no second factor: there was nothing to remove.")
 
 
 def _account(email: str) -> StaffUser:
@@ -139,6 +164,7 @@ def _new_password() -> str:
         except InvalidAccount as invalid:
             raise click.BadParameter(invalid.errors["password"]) from None  # click asks again
 
+    db.session.rollback()  # what was read is ended: no transaction stays open while someone types
     return click.prompt("Password", hide_input=True, confirmation_prompt=True, value_proc=checked)
 
 

@@ -477,6 +477,16 @@ def test_an_admin_removes_a_lost_second_factor(admin_client, session, now):
     assert events_about(session, user)[-1].action == "staff.mfa_reset"
 
 
+def test_removing_a_second_factor_that_is_not_there_says_so_and_records_nothing(admin_client, session):
+    """Sent twice (a double click, a second tab), or for an account that never set one up."""
+    user = factories.staff(session, role=StaffRole.ADMIN)
+
+    response = admin_client.post(f"/admin/staff/{user.id}/reset-mfa", follow_redirects=True)
+
+    assert "has no second factor" in response.text and "Second factor removed" not in response.text
+    assert [e.action for e in events_about(session, user)] == []
+
+
 def test_an_account_that_does_not_exist_is_not_found(admin_client):
     assert admin_client.get("/admin/staff/2147483647").status_code == 404
     for action in ("deactivate", "reactivate", "unlock", "password-link", "reset-mfa"):

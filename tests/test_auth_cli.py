@@ -213,3 +213,79 @@ def test_a_hospital_demo_loaded_before_gets_the_missing_logins(app, session, now
         factories.browser(app), staff_by_email(session, DEMO_ADMIN_EMAIL), password="demo-password"
     )
     assert response.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize(
+    ("email", "options", "message"),
+    [
+        (
+            "x@hospital.example",
+            ("--role", "reception"),
+            "A reception login needs the id of an existing department.",
+        ),
+        ("not an address", ("--role", "admin"), "Enter an e-mail address like name@hospital.example."),
+        (
+            "x@hospital.example",
+            ("--role", "clinician", "--clinician", "999"),
+            "A clinician login needs the id",
+        ),
+    ],
+)
+def test_create_user_checks_the_details_before_asking_for_the_password(
+    runner, session, email, options, message
+):
+    result = create_user(runner, email, *options, password_input="")
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Password" not in result.output  # not asked twice for an account that cannot be made
+
+
+def test_create_user_says_a_name_is_missing(runner, session):
+    result = create_user(runner, "x@hospital.example", "--role", "admin", name="   ", password_input="")
+
+    assert result.exit_code == 1
+    assert "Enter their name" in result.output and "at most" not in result.output
+
+
+def test_the_ids_create_user_needs_are_listed_by_name(runner, session):
+    department = factories.department(session)
+    person = factories.clinician(session, [factories.service(session, department)])
+    taken = factories.clinician(session, [factories.service(session, department)])
+    factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=taken.id)
+    session.commit()
+
+    clinicians = runner.invoke(args=["clinic", "list-clinicians"])
+    departments = runner.invoke(args=["clinic", "list-departments"])
+
+    assert clinicians.exit_code == 0 and departments.exit_code == 0
+    lines = clinicians.output.splitlines()
+    assert any(line.split()[0] == str(person.id) and person.display_name in line for line in lines)
+    (taken_line,) = [line for line in lines if line.split()[0] == str(taken.id)]
+    assert "has a login" in taken_line
+    assert any(
+        line.split()[0] == str(department.id) and department.name in line
+        for line in departments.output.splitlines()
+    )
+
+
+def test_reset_mfa_without_a_second_factor_says_so_and_records_nothing(runner, session):
+    user = factories.staff(session)
+    session.commit()
+
+    result = runner.invoke(args=["clinic", "reset-mfa", "--email", user.email])
+
+    assert result.exit_code == 0, result.output
+    assert "no second factor" in result.output and "removed" not in result.output
+    session.commit()
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.mfa_reset")).all() == []
+
+
+def test_set_password_on_a_deactivated_account_says_it_is_still_deactivated(runner, session):
+    user = factories.staff(session)
+    runner.invoke(args=["clinic", "deactivate-user", "--email", user.email])
+
+    result = runner.invoke(args=["clinic", "set-password", "--email", user.email], input=TWICE)
+
+    assert result.exit_code == 0, result.output
+    assert "still deactivated" in result.output and "reactivate-user" in result.output

@@ -18,3 +18,20 @@ def test_every_picture_and_page_the_readme_links_to_is_there():
     readme = (ROOT / "README.md").read_text()
     linked = re.findall(r"\]\(((?:docs)/[^)]+)\)", readme)
     assert linked and all((ROOT / path).is_file() for path in linked), linked
+
+
+def test_the_readme_names_every_clinic_command_and_no_other(app):
+    """The README's commands are `flask --app wsgi clinic …` as the CLI has them, groups with theirs."""
+    group = app.cli.commands["clinic"]
+    commands = {
+        f"{name} {sub}" if hasattr(command, "commands") else name
+        for name, command in group.commands.items()
+        for sub in getattr(command, "commands", [None])
+    }
+    readme = (ROOT / "README.md").read_text()
+    named = {
+        f"{first} {second}" if hasattr(group.commands.get(first), "commands") else first
+        for first, second in re.findall(r"flask --app wsgi clinic ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", readme)
+    }
+
+    assert named == commands

@@ -109,8 +109,10 @@ def password_link(user_id: int) -> ResponseReturnValue:
 
 @bp.post("/staff/<id:user_id>/reset-mfa")
 def remove_second_factor(user_id: int) -> ResponseReturnValue:
-    reset_mfa(db.session, user_id, now=utcnow(), actor=current_staff().actor)
-    flash("Second factor removed: they set up a new one when they next sign in or on their account page.")
+    if reset_mfa(db.session, user_id, now=utcnow(), actor=current_staff().actor):
+        flash("Second factor removed: they set up a new one when they next sign in or on their account page.")
+    else:
+        flash("This account has no second factor: there was nothing to remove.")
     return redirect(url_for(".staff_member", user_id=user_id), 303)
 
 

@@ -70,6 +70,22 @@ def required_staff(session: Session, email: str) -> StaffUser:
     return user
 
 
+def check_new_staff(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    role: StaffRole,
+    clinician_id: int | None = None,
+    department_id: int | None = None,
+) -> None:
+    """InvalidAccount naming every detail of a new account that is wrong, its password aside: for asking
+    the password only of an account that can be made (create_staff checks them all again)."""
+    _checked_details(
+        session, email, display_name, None, _role_errors(session, role, clinician_id, department_id)
+    )
+
+
 def create_staff(
     session: Session,
     *,
@@ -265,7 +281,7 @@ def _clinician_login(session: Session, clinician_id: int) -> int | None:
 
 
 def _checked_details(
-    session: Session, email: str, display_name: str, password: str, errors: dict[str, str]
+    session: Session, email: str, display_name: str, password: str | None, errors: dict[str, str]
 ) -> tuple[str, str]:
     try:
         email = normalise_email(validate_email(email.strip(), check_deliverability=False).normalized)
@@ -274,10 +290,11 @@ def _checked_details(
     else:
         if staff_by_email(session, email) is not None:
             errors["email"] = "A staff account with this e-mail address exists already."
-    missing = f"Enter a name of at most {MAX_NAME} characters."
+    missing = "Enter their name, as the pages will show it."
     display_name = required_text(display_name, "display_name", MAX_NAME, errors, missing=missing)
     try:
-        check_password(password)
+        if password is not None:  # None: asked for once the other details will do
+            check_password(password)
     except InvalidAccount as invalid:
         errors.update(invalid.errors)
     if errors:

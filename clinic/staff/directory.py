@@ -41,3 +41,8 @@ def link_choices(session: Session) -> tuple[list[Clinician], list[Department]]:
     clinicians = session.scalars(select(Clinician).order_by(Clinician.display_name, Clinician.id))
     departments = session.scalars(select(Department).order_by(Department.name, Department.id))
     return list(clinicians), list(departments)
+
+
+def clinicians_with_logins(session: Session) -> set[int]:
+    """The ids of the clinicians that have a login (one each, at most)."""
+    return set(session.scalars(select(StaffUser.clinician_id).where(StaffUser.clinician_id.is_not(None))))

@@ -120,14 +120,19 @@ def accept_code(
     return "recovery_code"
 
 
-def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) -> None:
-    """Remove the account's second factor and recovery codes (a lost phone); commits."""
+def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) -> bool:
+    """Remove the account's second factor and recovery codes (a lost phone); commits. False, with nothing
+    changed or recorded, if it has none (not even one being set up)."""
     with write_transaction(session):
         user = locked_account(session, user_id)
+        codes = select(RecoveryCode.id).where(RecoveryCode.staff_user_id == user_id).limit(1)
+        if user.totp_secret is None and user.totp_pending_secret is None and session.scalar(codes) is None:
+            return False
         user.totp_secret = user.totp_pending_secret = None
         user.totp_last_step = user.totp_enrolled_at = None
         session.execute(delete(RecoveryCode).where(RecoveryCode.staff_user_id == user_id))
         events.record(session, user.id, "staff.mfa_reset", now, actor)
+    return True
 
 
 def recovery_codes_left(session: Session, user_id: int) -> int:
