@@ -1,6 +1,7 @@
 """What the accessibility tests measure on a page: axe-core's violations, tap targets, sideways scrolling,
-the focus indicator. axe-core comes from axe-playwright-python (requirements-dev.txt), which ships
-axe.min.js (axe 4.12) inside the wheel: nothing is fetched when the tests run."""
+the focus indicator and focused text's contrast. axe-core comes from axe-playwright-python
+(requirements-dev.txt), which ships axe.min.js (axe 4.12) inside the wheel: nothing is fetched when the
+tests run."""
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
@@ -127,6 +128,52 @@ def opening_focus_problems(page: Page) -> list[str]:
 
 def _focused_html(page: Page) -> str:
     return page.evaluate("document.activeElement.outerHTML.slice(0, 60)")
+
+
+# Each shown link and button focused in turn, and the contrast of its text (the element's own and that of
+# each element inside it) with the nearest background colour behind it then, by WCAG's formula; text of
+# 24 px, or 18.66 px and bold, is large. axe reads colours at rest only, and a component's colours can win
+# over the focus style's: white on the focus yellow is 1.4:1.
+_FOCUSED_CONTRAST = """([normal, large]) => {
+  const rgb = colour => colour.match(/[\\d.]+/g).map(Number);
+  const linear = c => (c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  const luminance = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  const behind = element => {
+    for (let at = element; at; at = at.parentElement) {
+      const colour = rgb(getComputedStyle(at).backgroundColor);
+      if (colour.length < 4 || colour[3] > 0) return colour;
+    }
+    return [255, 255, 255];
+  };
+  const ownText = element => Array.from(element.childNodes).some(n => n.nodeType === 3 && n.data.trim());
+  const found = [];
+  for (const control of document.querySelectorAll('a[href], button, summary')) {
+    if (!control.getClientRects().length) continue;
+    control.focus();
+    if (document.activeElement !== control) continue;
+    for (const element of [control, ...control.querySelectorAll('*')].filter(ownText)) {
+      const style = getComputedStyle(element);
+      const [text, back] = [rgb(style.color), behind(element)];
+      const [light, dark] = [luminance(text), luminance(back)].sort((a, b) => b - a);
+      const ratio = (light + 0.05) / (dark + 0.05);
+      const size = parseFloat(style.fontSize);
+      const big = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight) >= 700);
+      if (ratio < (big ? large : normal)) {
+        const colours = `${style.color} on rgb(${back.slice(0, 3)})`;
+        found.push(`${control.outerHTML.slice(0, 80)}: ${colours}, ${ratio.toFixed(2)}:1`);
+      }
+    }
+  }
+  document.activeElement.blur();
+  return found;
+}"""
+
+
+def focused_contrast_problems(page: Page, *, patient: bool) -> list[str]:
+    """The links and buttons whose text, once focused as by the keyboard, reads below 4.5:1 (3:1 large) on
+    what is behind it, or on a patient page below 7:1 (4.5:1 large)."""
+    page.keyboard.press("Shift")  # focus moved after a key press shows as the keyboard's (:focus-visible)
+    return page.evaluate(_FOCUSED_CONTRAST, [7, 4.5] if patient else [4.5, 3])
 
 
 def refuse_scripts(page: Page) -> Page:

@@ -27,6 +27,7 @@ from tests.conftest import build_app
 from .accessibility import (
     NARROWEST_PX,
     PHONE_PX,
+    focused_contrast_problems,
     opening_focus_problems,
     refuse_scripts,
     sideways_scroll,
@@ -70,12 +71,14 @@ ALREADY_BOOKED = "You already have a booking at that time"
 
 def patient_page_problems(page: Page) -> dict[str, object]:
     """Everything wrong with the patient page on screen: where the focus is as it opens, axe (AA and AAA
-    contrast) and tap targets at desktop width, sideways scrolling at 320 px."""
+    contrast), focused text's contrast and tap targets at desktop width, sideways scrolling at 320 px."""
     page.set_viewport_size(DESKTOP)
     problems: dict[str, object] = {}
     if focus := opening_focus_problems(page):
         problems["focus"] = focus
     problems |= violations(page, patient=True)
+    if focused := focused_contrast_problems(page, patient=True):
+        problems["focused text under 7:1"] = focused
     if small := small_targets(page):
         problems["targets under 44 px"] = small
     if wider := sideways_scroll(page, NARROWEST_PX):
@@ -113,10 +116,12 @@ def rendered(live_app) -> Iterator[Callable[[], set[str]]]:
         yield names
 
 
-# Grey hint text (4.5:1: AA, not AAA), an image without a text alternative, a 28 px radio and a table wider
-# than a phone, outside any scrolling region.
-FLAWED_PAGE = """<!doctype html><html lang="en"><title>Flawed</title><main><h1>Flawed</h1>
+# Grey hint text (4.5:1: AA, not AAA), an image without a text alternative, a 28 px radio, a table wider
+# than a phone, outside any scrolling region, and a link white on yellow when focused.
+FLAWED_PAGE = """<!doctype html><html lang="en"><title>Flawed</title>
+<style>a:focus { background: #ffdd00 } .bar a { color: #fff }</style><main><h1>Flawed</h1>
 <p style="color: #767676">A grey hint</p><img src="/photo.png">
+<p style="background: #004b93; color: #fff" class="bar">A <a href="#">link</a> in a dark bar.</p>
 <input type="radio" id="yes" style="width: 28px; height: 28px"><label for="yes">Yes</label>
 <table><tr><th>Wide</th><td style="min-width: 800px">table</td></tr></table></main></html>"""
 
@@ -129,6 +134,9 @@ def test_the_checks_find_the_flaws_they_look_for(browser):
     assert violations(page, patient=True).keys() == {"image-alt", "color-contrast-enhanced"}
     assert [target.split(" is ")[1] for target in small_targets(page)] == ["28x28 px"]
     assert unscrollable_tables(page) != [] and sideways_scroll(page, PHONE_PX) > 0
+    assert focused_contrast_problems(page, patient=False) == [
+        '<a href="#">link</a>: rgb(255, 255, 255) on rgb(255,221,0), 1.35:1'
+    ]
     page.close()
 
 
@@ -578,7 +586,7 @@ def test_staff_pages_pass_axe_and_their_tables_scroll_in_a_focusable_region(
 ):
     page = signed_in(staff_page.role)
     staff_page.open(page, audit_consultation)
-    focus = opening_focus_problems(page)
+    focus = opening_focus_problems(page) + focused_contrast_problems(page, patient=False)
 
     # At a phone's width only: clinic.css has no width media queries, so a narrower window changes only
     # how lines wrap and what overflows, and that is where targets crowd and regions must scroll.
