@@ -138,6 +138,7 @@ SERVER_SETTINGS = {
     "CLINIC_NOTES_KEY": "QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=",
     "CLINIC_MAIL_BACKEND": "smtp",
     "CLINIC_JITSI_BASE_URL": "https://video.hospital.example",
+    "CLINIC_PUBLIC_BASE_URL": "https://clinic.hospital.example",  # for mails, which no client opens
     "CLINIC_ALLOW_SQLITE": "true",  # the race's SQLite run
     "CLINIC_RATELIMIT_ENABLED": "false",
     "CLINIC_MAX_ACTIVE_BOOKINGS_PER_EMAIL": "3",
