@@ -149,6 +149,21 @@ def test_every_setting_the_readme_lists_has_a_wrong_value_here_or_takes_any_text
     assert not set(WRONG) & FREE_TEXT
 
 
+def test_the_readme_gives_each_setting_the_default_config_py_gives_it():
+    """The table is written by hand: its first default, read by the setting's kind, is config.py's."""
+    declared = {declared.variable: (key, declared.kind) for key, declared in config.DECLARED.items()}
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- settings-table -->")[1].split("<!-- /settings-table -->")[0]
+    written = re.findall(r"^\| `CLINIC_([A-Z0-9_]+)` \| `([^`]*)`", table, flags=re.MULTILINE)
+
+    differ = {
+        name: default
+        for name, default in written
+        if name in declared and declared[name][1].value_of(default) != config.defaults()[declared[name][0]]
+    }
+    assert len(written) > 50 and not differ
+
+
 def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, given: str):
     """Build an app with CLINIC_<name> set to `given`, as the environment gives it: as text."""
     if name == "ENV":  # chooses the config class, so read when the app is built
