@@ -235,6 +235,33 @@ def test_a_caller_who_joins_a_walk_in_queue_shows_in_the_updates_of_a_day_withou
     assert f'action="/schedule/walk-in/{queue.id}/take"' in updates["walk-ins"]
 
 
+def test_the_updates_list_as_news_each_patient_waiting_and_each_queues_newest_caller(client, session, clinic):
+    """The page's script says an item of this list once, when its key first shows or its data-newest rises
+    (schedule.js): a patient now waiting for their consultation, a queue's new caller. Nothing in it counts
+    the minutes, so a minute passing says nothing."""
+    queue = factories.walk_in_queue(session, clinic["heart"], [clinic["okafor"]])
+    arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": today_at(9, 52)}
+    waiting = visit(session, clinic, "okafor", today_at(10), "Waiting Patient", **arrived)
+    first = factories.walk_in(session, queue, now=utcnow()).entry.id
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    before = news(text(client.get("/schedule/updates")))
+    second = factories.walk_in(session, queue, now=utcnow()).entry.id
+    after = news(text(client.get("/schedule/updates")))
+
+    assert before == {
+        f"waiting-{waiting.id}": ("", "Now waiting: Waiting Patient, 10:00."),
+        f"walk-in-{queue.id}": (str(first), f"Walk-in {queue.name}: a new caller, 1 waiting."),
+    }
+    assert after[f"walk-in-{queue.id}"] == (str(second), f"Walk-in {queue.name}: a new caller, 2 waiting.")
+
+
+def news(page: str) -> dict[str, tuple[str, str]]:
+    """The items of a drawing's list of news, by key: their data-newest ("" for none) and what they say."""
+    found = re.findall(r'<li data-news="([^"]+)"(?: data-newest="([^"]*)")?>([^<]*)</li>', page)
+    return {key: (newest, said) for key, newest, said in found}
+
+
 def live_regions(page: str) -> dict[str, str]:
     """Each `data-live` region of a drawing of the day, by name, without its forms' CSRF tokens."""
     found = re.findall(

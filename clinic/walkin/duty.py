@@ -3,6 +3,7 @@ schedule's panel) and for the hospital's monitoring (/readyz's figures)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -21,6 +22,15 @@ class QueuePanel:
     open_now: bool  # inside its opening hours (whatever its status)
     waiting: int
     oldest_wait: timedelta | None  # how long the one waiting longest has waited
+    newest_caller: int | None  # the id of the last to join of those waiting: a higher one is a new caller
+
+
+class Waiting(NamedTuple):
+    """Who waits in a queue: how many, when the first of them joined, and the id of the last to join."""
+
+    count: int = 0
+    first_joined: datetime | None = None
+    newest: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[
         .all()
     )
     counts = waiting_in(session, ids)
-    return [_panel(queue, *counts.get(queue.id, (0, None)), now) for queue in queues]
+    return [_panel(queue, counts.get(queue.id, Waiting()), now) for queue in queues]
 
 
 def open_queue_waits(session: Session, now: datetime) -> list[QueueWait]:
@@ -74,29 +84,31 @@ def open_queue_waits(session: Session, now: datetime) -> list[QueueWait]:
     if not queues:
         return []
     counts = waiting_in(session, [queue_id for queue_id, _ in queues])
-    return [_wait(slug, *counts.get(queue_id, (0, None)), now) for queue_id, slug in queues]
+    return [_wait(slug, counts.get(queue_id, Waiting()), now) for queue_id, slug in queues]
 
 
-def waiting_in(session: Session, queue_ids: list[int]) -> dict[int, tuple[int, datetime]]:
-    """By queue (those with anyone waiting): how many wait, and when the first of them joined."""
-    return {queue_id: (count, first) for queue_id, count, first in session.execute(waiting_query(queue_ids))}
+def waiting_in(session: Session, queue_ids: list[int]) -> dict[int, Waiting]:
+    """By queue (those with anyone waiting): who waits."""
+    return {queue_id: Waiting(*waiting) for queue_id, *waiting in session.execute(waiting_query(queue_ids))}
 
 
 def waiting_query(queue_ids: list[int]) -> Select:
-    """The count of waiting callers and their first joining, per queue: read through the entries'
-    (queue, status, position) index, as take-next's claim is."""
+    """The count of waiting callers, their first joining and the last to join, per queue: read through the
+    entries' (queue, status, position) index, as take-next's claim is."""
     return (
-        select(WalkInEntry.queue_id, func.count(), func.min(WalkInEntry.joined_at))
+        select(WalkInEntry.queue_id, func.count(), func.min(WalkInEntry.joined_at), func.max(WalkInEntry.id))
         .where(WalkInEntry.queue_id.in_(queue_ids), WalkInEntry.status == EntryStatus.WAITING)
         .group_by(WalkInEntry.queue_id)
     )
 
 
-def _panel(queue: WalkInQueue, waiting: int, first_joined: datetime | None, now: datetime) -> QueuePanel:
-    oldest = now - first_joined if first_joined is not None else None
-    return QueuePanel(queue.id, queue.name, queue.status, open_until(queue, now) is not None, waiting, oldest)
+def _panel(queue: WalkInQueue, waiting: Waiting, now: datetime) -> QueuePanel:
+    oldest = now - waiting.first_joined if waiting.first_joined is not None else None
+    open_now = open_until(queue, now) is not None
+    return QueuePanel(queue.id, queue.name, queue.status, open_now, waiting.count, oldest, waiting.newest)
 
 
-def _wait(slug: str, waiting: int, first_joined: datetime | None, now: datetime) -> QueueWait:
-    oldest = None if first_joined is None else max(0, int((now - first_joined).total_seconds()))
-    return QueueWait(slug, waiting, oldest)
+def _wait(slug: str, waiting: Waiting, now: datetime) -> QueueWait:
+    first = waiting.first_joined
+    oldest = None if first is None else max(0, int((now - first).total_seconds()))
+    return QueueWait(slug, waiting.count, oldest)
