@@ -119,7 +119,7 @@ def test_filters_by_whole_utc_days_the_last_one_included(admin_client, session):
         ({"since": "2 March"}, "Enter a date as YYYY-MM-DD"),
         ({"since": "2026-03-03", "until": "2026-03-02"}, "Enter a day on or after the first day."),
         ({"until": "9999-12-31"}, "Enter a date before the year 9999."),
-        ({"action": "x" * 81}, "Field cannot be longer than 80 characters."),
+        ({"action": "x" * 81}, "Keep it under 80 characters."),
     ],
 )
 def test_a_filter_that_cannot_match_says_why_beside_the_field(admin_client, session, query, message):

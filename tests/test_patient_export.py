@@ -178,7 +178,7 @@ def test_an_admin_downloads_the_export_and_is_named_in_the_audit(client, session
     [
         ({"email": ""}, "email", "Enter the e-mail address the person booked with."),
         ({"email": "not-an-address"}, "email", "Enter an e-mail address like name@example.org."),
-        ({"email": ADDRESS, "birth_date": "10/12/1985"}, "birth_date", "Not a valid date value."),
+        ({"email": ADDRESS, "birth_date": "10/12/1985"}, "birth_date", "Enter a real date, like 2026-12-24."),
     ],
 )
 def test_a_wrong_field_is_shown_beside_it_and_nothing_is_exported(client, session, data, field, message):
