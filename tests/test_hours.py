@@ -1,5 +1,6 @@
 """A clinician's own weekly hours and time off, and the bookings a change leaves outside them."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -7,9 +8,11 @@ from sqlalchemy import select
 
 from clinic.audit import Actor
 from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff, utcnow
+from clinic.scheduling.availability import Absences
+from clinic.scheduling.clashes import ClinicianClashes
 from clinic.scheduling.errors import NotFound
 from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clashes, remove_hours
-from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours, fits_hours
+from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours
 from clinic.scheduling.timezones import zone
 
 from . import factories, racing
@@ -28,6 +31,15 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
 @pytest.fixture
 def client(app):
     return factories.browser(app)
+
+
+def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> bool:
+    """Whether a consultation [start, end) fits the calendar's hours and time off: it has no clash."""
+    off = [(int(a.timestamp()), int(b.timestamp())) for a, b in calendar.time_off]
+    clash_of = ClinicianClashes(
+        Absences(replace(calendar, time_off=off), []), int(start.timestamp()), int(end.timestamp())
+    )
+    return clash_of(start, end) is None
 
 
 @pytest.mark.parametrize(

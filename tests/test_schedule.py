@@ -24,15 +24,18 @@ def client(app):
 
 @pytest.fixture
 def clinic(session):
-    """Two departments: Cardiology with Dr Okafor and Dr Raman, Dermatology with Dr Jansen."""
+    """Two departments: Cardiology with Dr Okafor and Dr Raman, Dermatology with Dr Jansen, each working
+    09:00-12:30 and 13:30-17:00 every day: a consultation put at such a time today fits their hours,
+    whatever day the tests run (outside them, the pages would mark it to move)."""
     cardiology = factories.department(session, name="Cardiology")
     dermatology = factories.department(session, name="Dermatology")
     heart = factories.service(session, cardiology, name="Follow-up call")
     skin = factories.service(session, dermatology, name="Skin check")
-    okafor = factories.clinician(session, [heart], display_name="Dr Amara Okafor")
-    raman = factories.clinician(session, [heart], display_name="Dr Priya Raman")
+    every_day = range(7)
+    okafor = factories.clinician(session, [heart], display_name="Dr Amara Okafor", weekdays=every_day)
+    raman = factories.clinician(session, [heart], display_name="Dr Priya Raman", weekdays=every_day)
     jansen = factories.clinician(
-        session, [skin], display_name="Dr Sofia Jansen", time_zone="Europe/Amsterdam"
+        session, [skin], display_name="Dr Sofia Jansen", time_zone="Europe/Amsterdam", weekdays=every_day
     )
     session.commit()
     return {

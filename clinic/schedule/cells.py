@@ -20,7 +20,8 @@ from ..models import Consultation, ConsultationStatus
 from ..notes.access import may_access
 from ..notes.settings import notes_settings
 from ..scheduling.agenda import Listed, Moment, Row
-from ..scheduling.status import STATUS_LABELS
+from ..scheduling.clashes import Clash
+from ..scheduling.status import RESCHEDULABLE, STATUS_LABELS
 from ..scheduling.timezones import clock_time, format_local, zone
 from .forms import ACTION_LABELS
 
@@ -131,6 +132,57 @@ class ConsultationActions:
         return twelve_hour_reader()
 
 
+# Why a consultation cannot go ahead as booked: as its clinician reads it, and as other staff do ({name}:
+# the clinician's). A clinician's note on their time off (it may say why) is theirs alone.
+_CLASH_WORDS = {
+    Clash.TIME_OFF: ("You are away then (time off)", "{name} is away then (time off)"),
+    Clash.CLOSURE: ("The clinic is closed then", "The clinic is closed then"),
+    Clash.OUTSIDE_HOURS: (
+        "This is outside your working hours now",
+        "This is outside {name}'s working hours now",
+    ),
+}
+
+
+class ClashNotes:
+    """Draws, for a consultation that cannot go ahead as booked (Row.clash), why, that the patient has not
+    been told, and the links to move it (while it is booked) or cancel it; nothing for one that can."""
+
+    def __init__(self) -> None:
+        self._move = IdAddress("schedule.choose_new_time")
+        self._details = IdAddress("schedule.consultation")
+
+    def __call__(self, row: Row) -> Markup:
+        if row.clash is None:
+            return Markup("")
+        c = row.consultation
+        own, others = _CLASH_WORDS[row.clash]
+        why = escape(own if row.own else others.format(name=c.clinician_name))
+        whose = f'<span class="visually-hidden"> ({escape(c.patient_name)})</span>'
+        cancel = f'<a href="{self._details(c.id)}#cancel">cancel it{whose}</a>'
+        if c.status in RESCHEDULABLE:
+            what = f'<a href="{self._move(c.id)}">move it{whose}</a> or {cancel}'
+        else:  # the patient is waiting: it can no longer be moved
+            what = cancel
+        return Markup(
+            f'<p class="clash-note"><strong>{why}.</strong> The patient has not been told: {what}.</p>'
+        )
+
+    @staticmethod
+    def summary(rows: list[Row], when: str) -> Markup:
+        """How many of `rows` (a day's or a week's, `when`) cannot go ahead as booked; nothing if none."""
+        count = sum(1 for row in rows if row.clash)
+        if not count:
+            return Markup("")
+        many = count > 1
+        which, patients = ("each", "The patients have") if many else ("it", "The patient has")
+        return Markup(
+            f'<p class="clash-note"><strong>{count} consultation{"s" * many} {escape(when)} cannot go ahead'
+            f" as booked</strong> (time off, a closure or changed hours): move or cancel {which}, as marked"
+            f" below. {patients} not been told.</p>"
+        )
+
+
 class DayRows:
     """Draws the rows of a day's schedule table, each with the times in `tz` on a 24-hour clock (as the
     page's other times read, "Next: 10:00"), the patient
@@ -142,6 +194,7 @@ class DayRows:
 
     def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
+        self._clash_notes = ClashNotes()
 
     def __call__(self, rows: list[Row]) -> Markup:
         # One call for the table: a template loop would add a call, an escape and a join for each row.
@@ -161,7 +214,7 @@ class DayRows:
             f"      <td>{starts}–{ends}</td>\n"
             f"      <td>{patient}</td>\n"
             f"      <td>{escape(c.service_name)}</td>{clinician}\n"
-            f"      <td>{status_badge(c, tz, clock)}</td>\n"
+            f"      <td>{status_badge(c, tz, clock)}{self._clash_notes(row)}</td>\n"
             f"      <td>{self._actions(row, clock)}</td>\n"
             "    </tr>"
         )

@@ -16,14 +16,14 @@ from ..form_errors import show_beside
 from ..links import manage_address
 from ..models import Consultation, ConsultationStatus, StaffRole, utcnow
 from ..scheduling.agenda import (
-    Listed,
     Moment,
     Scope,
     consultation_for_staff,
+    consultation_row,
     day_agenda,
     departments,
-    row_for,
     schedule_scope,
+    stranded,
     week_agenda,
 )
 from ..scheduling.consulting import check_status_change, set_status, start_call
@@ -39,13 +39,14 @@ from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
-from .cells import ConsultationActions, DayRows, status_badge
+from .cells import ClashNotes, ConsultationActions, DayRows, status_badge
 from .nav import ScheduleLinks
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(status_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
 bp.add_app_template_global(DayRows, "day_rows")
+bp.add_app_template_global(ClashNotes, "clash_notes")
 staff_only(bp)
 
 
@@ -73,6 +74,19 @@ def week() -> ResponseReturnValue:
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
         "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(staff, scope, query)
+    )
+    return page, 422 if query.errors else 200
+
+
+@bp.get("/clashes")
+def clashes() -> ResponseReturnValue:
+    """The consultations still to come that cannot go ahead as booked (time off, a closure, hours changed),
+    for staff to move or cancel: reception's list for their department, a clinician's for themselves."""
+    staff = current_staff()
+    query, scope, tz = _schedule(staff)
+    rows = stranded(db.session, staff, scope, tz, _moment())
+    page = render_template(
+        "schedule/clashes.html", query=query, scope=scope, zone=tz, rows=rows, **_choices(staff, scope, query)
     )
     return page, 422 if query.errors else 200
 
@@ -262,7 +276,7 @@ def _consultation_page(
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
-    row = row_for(staff, Listed.of(found), found.starts_at.astimezone(tz).date(), moment)
+    row = consultation_row(db.session, staff, found, found.starts_at.astimezone(tz).date(), moment)
     changes = history(db.session, found)
     return render_template(
         "schedule/consultation.html",

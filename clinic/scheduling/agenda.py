@@ -5,7 +5,7 @@ Anything else is NotFound, the same as a consultation that does not exist, so id
 """
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -26,7 +26,8 @@ from ..models import (
 )
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
-from .availability import DEPARTMENT_SUMMARY, DepartmentSummary
+from .availability import DEPARTMENT_SUMMARY, MAX_BLOCK, DepartmentSummary
+from .clashes import Clash, clashes_of
 from .errors import NotFound
 from .patients import age_on
 from .status import allowed_next
@@ -36,6 +37,8 @@ from .waiting_room import JoinWindow, in_time_for
 S = ConsultationStatus
 # Only the clinician who holds the call starts and finishes it; anyone who sees it may do the rest.
 CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
+# Later than any booking: the end of a listing of every consultation still to come.
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ class Row(NamedTuple):
     actions: frozenset[ConsultationStatus]
     own: bool  # the viewer is its clinician: they hold the call and see the reason for the visit
     may_start: bool  # the viewer holds the call and it may still be started or rejoined
+    clash: Clash | None = None  # why it cannot go ahead as booked: staff must move or cancel it
 
     @property
     def waiting(self) -> bool:
@@ -254,7 +258,7 @@ def day_agenda(
     """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
     start, end = day_bounds(day, tz)
     found = _between(session, viewer, scope, start, end)
-    return DayAgenda(day, tz, [row_for(viewer, c, day, moment) for c in found])
+    return DayAgenda(day, tz, _rows(session, viewer, found, tz, moment))
 
 
 def week_agenda(
@@ -265,21 +269,46 @@ def week_agenda(
     days = [monday + timedelta(days=n) for n in range(7)]
     start, end = day_bounds(days[0], tz)[0], day_bounds(days[-1], tz)[1]
     by_day: dict[date, list[Row]] = {d: [] for d in days}
-    for listed in _between(session, viewer, scope, start, end):
-        local_day = listed.starts_at.astimezone(tz).date()
-        by_day[local_day].append(row_for(viewer, listed, local_day, moment))
+    for row in _rows(session, viewer, _between(session, viewer, scope, start, end), tz, moment):
+        by_day[row.consultation.starts_at.astimezone(tz).date()].append(row)
     return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
 
 
-def row_for(viewer: StaffMember, consultation: Listed, day: date, moment: Moment) -> Row:
-    """What `viewer` sees of one consultation on `day`, and the status changes open to them now."""
+def stranded(session: Session, viewer: StaffMember, scope: Scope, tz: ZoneInfo, moment: Moment) -> list[Row]:
+    """The consultations of `scope` still to come that cannot go ahead as booked (see scheduling.clashes),
+    in time order: those staff must move or cancel."""
+    coming = _between(session, viewer, scope, moment.instant - MAX_BLOCK, _END_OF_TIME)
+    return [row for row in _rows(session, viewer, coming, tz, moment) if row.clash]
+
+
+def consultation_row(
+    session: Session, viewer: StaffMember, consultation: Consultation, day: date, moment: Moment
+) -> Row:
+    """`row_for` a consultation loaded with its people, its clash looked up."""
+    listed = Listed.of(consultation)
+    return row_for(viewer, listed, day, moment, clashes_of(session, [listed], moment.instant).get(listed.id))
+
+
+def _rows(
+    session: Session, viewer: StaffMember, found: list[Listed], tz: ZoneInfo, moment: Moment
+) -> list[Row]:
+    """`row_for` each consultation of `found` on its day in `tz`, the clashes among them looked up at once."""
+    clashes = clashes_of(session, found, moment.instant)
+    return [row_for(viewer, c, c.starts_at.astimezone(tz).date(), moment, clashes.get(c.id)) for c in found]
+
+
+def row_for(
+    viewer: StaffMember, consultation: Listed, day: date, moment: Moment, clash: Clash | None = None
+) -> Row:
+    """What `viewer` sees of one consultation on `day`, and the status changes open to them now; `clash`:
+    why it cannot go ahead as booked, if it cannot."""
     own_call = viewer.is_clinician_of(consultation)
     actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
     if not own_call:
         actions -= CLINICIANS_OWN
     actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
-    return Row(consultation, age_on(consultation.birth_date, day), actions, own_call, may_start)
+    return Row(consultation, age_on(consultation.birth_date, day), actions, own_call, may_start, clash)
 
 
 # What a consultation's own page shows of it; `visible` has joined the clinician already.

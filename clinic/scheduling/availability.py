@@ -1,6 +1,6 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -34,6 +34,9 @@ from .slots import (
     available_starts,
     open_time,
 )
+
+# A span of stored time, start and end in whole Unix seconds.
+Span = tuple[int, int]
 
 # No consultation with its buffers lasts longer than this, so a window query can bound its
 # index range scan from below: cost follows the window, not the length of the history.
@@ -369,12 +372,16 @@ def _listed(query: Select) -> Select:
     return query.where(Clinician.id.in_(bindparam("ids", expanding=True)))
 
 
+def _one(query: Select) -> Select:
+    return query.where(Clinician.id == bindparam("id"))
+
+
 def _listed_active(query: Select) -> Select:
     return _listed(query).where(Clinician.active.is_(True))
 
 
 class _Clinicians(NamedTuple):
-    """Which clinicians a calendar query reads: a module-level narrowing (one of the four above, so the
+    """Which clinicians a calendar query reads: a module-level narrowing (one of those above, so the
     statement is built once per shape) and the values of its bound parameters."""
 
     narrow: Callable[[Select], Select]
@@ -396,18 +403,38 @@ def _calendars(
     One query, one row per clinician: each kind of span is aggregated into one text, which Python splits
     and maps through caches of distinct values, so no row, tuple or datetime is built per booking.
     """
+    return [
+        ClinicianCalendar(clinician_id, time_zone, hours, time_off=off + closed, busy=busy)
+        for clinician_id, time_zone, hours, busy, off, closed in _calendar_rows(
+            session, clinicians, lo, hi, exclude_consultation, with_bookings, first
+        )
+    ]
+
+
+def _calendar_rows(
+    session: Session,
+    clinicians: _Clinicians,
+    lo: datetime,
+    hi: datetime,
+    exclude_consultation: int | None,
+    with_bookings: bool,
+    first: Sequence[Statement],
+) -> list[tuple[int, str, list[WeeklyHours], list[Span], list[Span], list[Span]]]:
+    """Each clinician's id, zone, weekly hours, busy time, time off and closures, as `_calendars` reads
+    them."""
     query = _calendar_query(clinicians.narrow, with_bookings, exclude_consultation is not None)
     bounds = {"lowest": lo - MAX_BLOCK, "lo": lo, "hi": hi, **clinicians.parameters}
     if exclude_consultation is not None:
         bounds["excluded"] = exclude_consultation
     hours_of, spans_of = _HoursOf(), _SpansOf()
     return [
-        ClinicianCalendar(
+        (
             clinician_id,
             time_zone,
             hours_of[rules],
-            time_off=_spans(spans_of, off_spans) + _spans(spans_of, closed_spans),
-            busy=_spans(spans_of, busy_spans),
+            _spans(spans_of, busy_spans),
+            _spans(spans_of, off_spans),
+            _spans(spans_of, closed_spans),
         )
         for clinician_id, time_zone, rules, busy_spans, off_spans, closed_spans in driver_batch(
             session, *first, (query, bounds)
@@ -478,8 +505,32 @@ def _spans_text(
     return query.scalar_subquery()
 
 
-def _spans(spans_of: _SpansOf, text: str | None) -> list[tuple[int, int]]:
+def _spans(spans_of: _SpansOf, text: str | None) -> list[Span]:
     return list(map(spans_of.__getitem__, text.split(","))) if text else []
+
+
+class Absences(NamedTuple):
+    """A clinician's weekly hours and own time off (a calendar without bookings), and apart from them the
+    clinic's closures that cover the clinician: what tells a consultation's clash (scheduling.clashes)."""
+
+    calendar: ClinicianCalendar
+    closed: list[Span]
+
+
+def absences(
+    session: Session, clinician_ids: Collection[int], window_start: datetime, window_end: datetime
+) -> dict[int, Absences]:
+    """The Absences of each of these clinicians, by id, with the time off and closures meeting the window."""
+    if len(clinician_ids) == 1:  # a clinician's own pages: on the driver's path, which an IN list is not
+        (clinician_id,) = clinician_ids
+        listed = _Clinicians(_one, {"id": clinician_id})
+    else:
+        listed = _Clinicians(_listed, {"ids": list(clinician_ids)})
+    rows = _calendar_rows(session, listed, window_start, window_end, None, False, ())
+    return {
+        clinician_id: Absences(ClinicianCalendar(clinician_id, time_zone, hours, time_off=off), closed)
+        for clinician_id, time_zone, hours, _, off, closed in rows
+    }
 
 
 def offered_time(

@@ -2,7 +2,7 @@
 
 Changes take the clinician's lock (see `locks`), so a booking in flight either lands before the
 change, and then shows as a clash, or sees the new hours. Bookings are never moved or cancelled
-here: the clash list sends staff to each one, and the patient is told when they act.
+here: every staff page showing a clash says so (see `clashes`), and the patient is told when staff act.
 """
 
 from calendar import day_name
@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
 from ..audit import Actor
-from ..models import AvailabilityRule, Clinician, Consultation, ConsultationStatus, TimeOff
+from ..models import AvailabilityRule, Clinician, Consultation, TimeOff
 from ..models.transactions import write_transaction
-from .availability import load_calendars
+from .clashes import WAITING, clashes_of
 from .errors import BookingError, NotFound
 from .locks import lock_clinicians
-from .slots import WeeklyHours, fits_hours
+from .slots import WeeklyHours
 from .timezones import format_local, zone
 
 # One entry of time off spans at most this many days: a typo in a year should not close the diary.
@@ -59,21 +59,20 @@ def hours_of(session: Session, clinician_id: int, now: datetime) -> ClinicianHou
 
 
 def clashes(session: Session, clinician: Clinician, now: datetime) -> list[Consultation]:
-    """Consultations still to come that no longer fit the clinician's hours, or fall in time off."""
+    """Consultations still to come that no longer fit the clinician's hours, or fall in time off or a
+    closure (see `clashes_of`)."""
     coming = session.scalars(
         select(Consultation)
         .where(
             Consultation.clinician_id == clinician.id,
-            Consultation.status.in_((ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED)),
+            Consultation.status.in_(WAITING),
             Consultation.ends_at > now,
         )
         .options(selectinload(Consultation.patient))
         .order_by(Consultation.starts_at)
     ).all()
-    if not coming:
-        return []
-    (calendar,) = load_calendars(session, [clinician], coming[0].starts_at, coming[-1].ends_at)
-    return [c for c in coming if not fits_hours(calendar, c.starts_at, c.ends_at)]
+    found = clashes_of(session, coming, now)
+    return [c for c in coming if c.id in found]
 
 
 def add_hours(

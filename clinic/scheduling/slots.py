@@ -158,24 +158,6 @@ def _calendar_grids(
         yield calendar, seen[1]
 
 
-def fits_hours(calendar: ClinicianCalendar, start: datetime, end: datetime) -> bool:
-    """Whether [start, end) lies inside one working period and clear of time off (bookings ignored).
-
-    The check for consultations booked before the clinician changed their hours or took time off.
-    """
-    begin, finish = _seconds(start), _seconds(end)
-    if any(_seconds(a) < finish and begin < _seconds(b) for a, b in calendar.time_off):
-        return False
-    today = _local_date(calendar.time_zone, begin)
-    for day in (today - timedelta(days=1), today):  # a period may begin the evening before
-        for hours in calendar.hours:
-            if hours.applies_on(day):
-                period_start, period_end = _period(calendar.time_zone, day, hours.start, hours.end)
-                if period_start <= begin and finish <= period_end:
-                    return True
-    return False
-
-
 def open_time(calendar: ClinicianCalendar, lower: int, upper: int) -> list[tuple[int, int]]:
     """The working time in [lower, upper) (Unix seconds) outside time off, as sorted disjoint intervals:
     the time the clinician offers, booked or not (bookings are ignored)."""

@@ -10,7 +10,7 @@ last test fails when a page template was left unrendered by all of them: a new p
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -577,7 +577,8 @@ def audit_consultation(signed_in) -> dict[str, str]:
     page.get_by_label("Plan").fill(NOTE_PLAN)
     page.get_by_role("button", name="Sign note").click()
     page.get_by_role("heading", name="Version 1 (current)").wait_for()
-    return days | {"consultation": urlsplit(page.url).path.removesuffix("/notes")}
+    path = urlsplit(page.url).path.removesuffix("/notes")
+    return days | {"consultation": path, "starts_at": start.astimezone(ZoneInfo(MIDDAY_ZONE)).isoformat()}
 
 
 @pytest.mark.parametrize("staff_page", STAFF_PAGES, ids=str)
@@ -594,6 +595,47 @@ def test_staff_pages_pass_axe_and_their_tables_scroll_in_a_focusable_region(
 
     assert staff_page.shows in page.locator("main").inner_text()
     assert (focus, violations(page, patient=False), sideways, unscrollable_tables(page)) == ([], {}, 0, [])
+
+
+def test_a_booking_in_time_off_is_flagged_on_the_staff_pages_which_pass_axe(signed_in, audit_consultation):
+    """The audit clinician takes time off over the audit consultation: their day, week and the consultation's
+    page say so, as reception's day and their list of bookings to move do; 'cancel it' opens the page's
+    cancel form. The time off is given back after."""
+    doctor = signed_in(CLINICIAN)
+    start = datetime.fromisoformat(audit_consultation["starts_at"])
+    doctor.goto("/schedule/hours")
+    doctor.locator("#starts_at").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    doctor.locator("#ends_at").fill((start + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
+    doctor.get_by_role("button", name="Add this time off").click()
+    doctor.wait_for_load_state()
+    flagged = [
+        (CLINICIAN, "/schedule/?date={day}"),
+        (CLINICIAN, WEEK),
+        (CLINICIAN, "{consultation}"),
+        (RECEPTION, "/schedule/?date={hospital_day}"),
+        (RECEPTION, "/schedule/clashes"),
+    ]
+    problems, unflagged = {}, []
+    try:
+        for role, path in flagged:
+            page = signed_in(role)
+            StaffPage(role, path).open(page, audit_consultation)
+            if AUDITED_PATIENT not in page.locator("main .clash-note").last.inner_text():
+                unflagged.append(path)
+            axe = violations(page, patient=False)
+            found = (axe, sideways_scroll(page, PHONE_PX), unscrollable_tables(page))
+            if found != ({}, 0, []):
+                problems[f"{role} {path}"] = found
+            page.set_viewport_size(DESKTOP)
+        reception = signed_in(RECEPTION)
+        reception.locator("main .clash-note a", has_text="cancel it").first.click()
+        opened = reception.get_by_label("Reason for cancelling", exact=False).is_visible()
+    finally:
+        doctor.goto("/schedule/hours")
+        doctor.get_by_role("button", name=re.compile("^Remove the time off")).first.click()
+        doctor.wait_for_load_state()
+
+    assert (problems, unflagged, opened) == ({}, [], True)
 
 
 @pytest.mark.parametrize("press", ["", "Sign in"], ids=["code", "code-missing"])

@@ -1,0 +1,204 @@
+"""Bookings that time off, a closure or changed hours leave stranded: every staff page showing one says why it
+cannot go ahead and how to move or cancel it, reception find them all, and nobody is told or cancelled."""
+
+import html
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.audit import Actor
+from clinic.models import Closure, Consultation, ConsultationStatus, OutboxMessage, StaffRole
+from clinic.scheduling.agenda import Listed
+from clinic.scheduling.clashes import Clash, clashes_of
+from clinic.scheduling.hours import add_time_off, remove_hours
+from clinic.staff.members import StaffMember
+from clinic.walkin.take import take_next
+
+from . import factories
+from .test_schedule import LONDON, clinic, login, text, today_at, visit
+
+__all__ = ["clinic"]  # the fixture, used by name
+
+NOTE = re.compile(r'<p class="clash-note">.*?</p>', re.S)
+
+
+def next_monday() -> datetime:
+    """Monday of next week, 00:00 in London."""
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime.combine(monday, time(), tzinfo=LONDON)
+
+
+def local(day: datetime, hour: int, minute: int = 0) -> datetime:
+    return day.replace(hour=hour, minute=minute).astimezone(UTC)
+
+
+def wall(instant: datetime) -> str:
+    """The instant as the time-off form takes it, in London."""
+    return instant.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+
+
+def notes(page: str) -> list[str]:
+    """The clash notes on a page, as text."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", note)) for note in NOTE.findall(page)]
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def sick_morning(session, client, clinic):
+    """Dr Okafor, booked at 09:15 next Monday, calls in sick from 08:00 to 12:00 on their hours page; the
+    client is signed out again. The booking, that Monday and Dr Okafor's sign-in."""
+    monday = next_monday()
+    booked = visit(session, clinic, "okafor", local(monday, 9, 15), "Maria Visser")
+    doctor = login(session, client, clinician_id=clinic["okafor"].id)
+    form = {"starts_at": wall(local(monday, 8)), "ends_at": wall(local(monday, 12)), "label": "Sick"}
+    assert client.post("/schedule/time-off", data=form).status_code == 303
+    client.post("/logout")
+    return booked, monday, doctor
+
+
+def sign_in_again(session, client, user) -> None:
+    session.rollback()
+    assert factories.sign_in(client, user).status_code == 303
+    session.rollback()
+
+
+def pages_of(client, booked, monday) -> dict[str, str]:
+    day = monday.date().isoformat()
+    return {
+        "day": text(client.get("/schedule/", query_string={"date": day})),
+        "week": text(client.get("/schedule/week", query_string={"date": day})),
+        "consultation": text(client.get(f"/schedule/consultations/{booked.id}")),
+    }
+
+
+def test_the_clinicians_own_pages_say_they_are_away_and_how_to_move_or_cancel(
+    session, client, clinic, sick_morning
+):
+    booked, monday, doctor = sick_morning
+    sign_in_again(session, client, doctor)
+
+    pages = pages_of(client, booked, monday)
+
+    for name, page in pages.items():
+        assert "You are away then (time off). The patient has not been told: move it" in notes(page)[-1], name
+        assert f'href="/schedule/consultations/{booked.id}/move"' in page, name
+        assert f'href="/schedule/consultations/{booked.id}#cancel"' in page, name
+    assert notes(pages["day"])[0].startswith("1 consultation on this day cannot go ahead as booked")
+    assert notes(pages["week"])[0].startswith("1 consultation this week cannot go ahead as booked")
+    assert 'id="cancel"' in pages["consultation"]
+    assert "Sick" not in pages["day"] + pages["week"] + pages["consultation"]
+
+
+def test_reception_sees_on_their_pages_that_the_clinician_is_away(session, client, clinic, sick_morning):
+    booked, monday, _ = sick_morning
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    pages = pages_of(client, booked, monday)
+
+    for name, page in pages.items():
+        assert "Dr Amara Okafor is away then (time off). The patient has not been told" in notes(page)[-1], (
+            name
+        )
+        assert f'href="/schedule/consultations/{booked.id}/move"' in page, name
+    assert "Sick" not in pages["day"] + pages["week"] + pages["consultation"]  # the clinician's own note
+
+
+def test_reception_find_every_booking_to_move_in_their_department(session, client, clinic, sick_morning):
+    booked, monday, _ = sick_morning
+    fine = visit(session, clinic, "raman", local(monday, 10), "Fine Patient")
+    evening = visit(session, clinic, "raman", local(monday, 18), "Evening Patient")  # after Dr Raman's hours
+    visit(
+        session,
+        clinic,
+        "okafor",
+        local(monday, 9, 45),
+        "Cancelled Patient",
+        status=ConsultationStatus.CANCELLED,
+    )
+    visit(session, clinic, "okafor", today_at(9, days=-7), "Past Patient")  # outside hours now, but over
+    visit(session, clinic, "jansen", local(monday, 19), "Other Department")
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    day = text(client.get("/schedule/"))
+    page = text(client.get("/schedule/clashes"))
+
+    assert 'href="/schedule/clashes"' in day  # reached from the schedule's own toolbar
+    listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
+    assert listed == [(str(booked.id), "Maria Visser"), (str(evening.id), "Evening Patient")]
+    assert "This is outside Dr Priya Raman's working hours now" in notes(page)[-1]
+    assert str(fine.id) not in [consultation_id for consultation_id, _ in listed]
+
+
+def test_a_clinicians_own_bookings_to_move_are_theirs_alone(session, client, clinic, sick_morning):
+    _, monday, doctor = sick_morning
+    visit(session, clinic, "raman", local(monday, 18), "Evening Patient")
+    sign_in_again(session, client, doctor)
+
+    page = text(client.get("/schedule/clashes"))
+
+    assert "Maria Visser" in page and "Evening Patient" not in page
+
+
+def test_the_days_updates_draw_the_clash_as_the_page_does_and_tell_it_as_news(
+    session, client, clinic, sick_morning
+):
+    booked, monday, _ = sick_morning
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    query = {"date": monday.date().isoformat()}
+
+    page = text(client.get("/schedule/", query_string=query))
+    updates = text(client.get("/schedule/updates", query_string=query))
+
+    assert notes(page) == notes(updates) and len(notes(page)) == 2
+    assert f'<li data-news="clash-{booked.id}">Now to move or cancel: Maria Visser, 09:15.</li>' in updates
+
+
+def test_a_clash_tells_nobody_and_changes_no_booking(session, client, clinic, sick_morning):
+    booked, _, _ = sick_morning
+
+    session.rollback()
+    assert session.get(type(booked), booked.id).status is ConsultationStatus.BOOKED
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "clash"),
+    [("time off", Clash.TIME_OFF), ("closure", Clash.CLOSURE), ("hours", Clash.OUTSIDE_HOURS), ("", None)],
+)
+def test_a_consultations_clash_is_the_change_that_stranded_it(session, clinic, now, change, clash):
+    start = now + timedelta(days=7, hours=2)  # Monday 9 March 2026, 10:00 in London
+    booked = visit(session, clinic, "okafor", start, "Maria Visser")
+    okafor, actor = clinic["okafor"], Actor.staff(1)
+    if change == "time off":
+        add_time_off(session, okafor.id, start, start + timedelta(hours=1), "", now=now, actor=actor)
+    elif change == "closure":
+        session.add(
+            Closure(department_id=okafor.department_id, starts_at=start, ends_at=start + timedelta(days=1))
+        )
+        session.commit()
+    elif change == "hours":
+        monday_morning = next(
+            r for r in okafor.availability_rules if (r.weekday, r.start_time) == (0, time(9))
+        )
+        remove_hours(session, okafor.id, monday_morning.id, now=now, actor=actor)
+
+    found = clashes_of(session, [Listed.of(booked)], now)
+
+    assert found.get(booked.id) is clash
+
+
+def test_a_walk_in_call_taken_outside_the_clinicians_hours_is_no_clash(session, clinic, now):
+    okafor = clinic["okafor"]  # 08:00 in London: before their hours
+    queue = factories.walk_in_queue(session, clinic["heart"], [okafor])
+    factories.walk_in(session, queue, now=now)
+    taken = take_next(session, queue.id, StaffMember(1, StaffRole.CLINICIAN, clinician_id=okafor.id), now=now)
+    call = session.get(Consultation, taken.entry.consultation_id)
+
+    assert clashes_of(session, [Listed.of(call)], now) == {}
