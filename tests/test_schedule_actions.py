@@ -29,7 +29,6 @@ from tests.fakes.providers import fake_providers  # noqa: F401
 from tests.fakes.smtp import smtp_server  # noqa: F401
 
 from . import factories
-from .test_manage_link import follow
 from .test_schedule import login, text
 
 S = ConsultationStatus

@@ -18,10 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Response, template_rendered
 from playwright.sync_api import Locator, Page
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 import clinic
 from clinic.extensions import db
+from clinic.models import Clinician, Service, utcnow
 from clinic.notify.mail import FileBackend, mail_folder
+from tests import factories
 from tests.conftest import build_app
 
 from .accessibility import (
@@ -486,6 +490,8 @@ DETAIL = "main table a[href^='{}/']"
 CLINICIAN, RECEPTION = "audit clinician", "audit receptionist"
 WEEK = "/schedule/week?date={day}"
 MOVE, LETTER = "text=Move to another time", "text=Print a confirmation letter"
+AUDIT_CLINICIAN_LINK = f"main table a:has-text('{AUDIT_CLINICIANS[0]}')"
+ASK_TO_CANCEL = f"main tr:has-text('{AUDITED_PATIENT}') a[href$='/cancel']"
 # A staff member's one-time password link, made by an admin (it changes nothing until it is used).
 PASSWORD_LINK_MADE = StaffPage(
     "admin", "/admin/staff", follow=(DETAIL.format("/admin/staff"),), press="Make a password link"
@@ -526,6 +532,9 @@ STAFF_PAGES = [
     StaffPage("admin", "/admin/clinicians", follow=(DETAIL.format("/admin/clinicians"),)),
     StaffPage("admin", "/admin/clinicians/new", press="Save"),
     StaffPage("admin", "/admin/clinicians/1/hours"),
+    StaffPage(
+        "admin", "/admin/clinicians", follow=(AUDIT_CLINICIAN_LINK, ASK_TO_CANCEL), shows=AUDITED_PATIENT
+    ),
     StaffPage("admin", "/admin/walk-in"),
     StaffPage("admin", "/admin/walk-in", follow=(DETAIL.format("/admin/walk-in"),)),
     StaffPage("admin", "/admin/walk-in/new", press="Save"),
@@ -697,6 +706,32 @@ def test_the_warning_before_the_idle_sign_out_passes_axe(live_app, new_page):
     warned_before_the_idle_sign_out(live_app, page)
 
     assert (violations(page, patient=False), sideways_scroll(page, PHONE_PX)) == ({}, 0)
+
+
+def test_the_question_before_a_no_show_passes_axe(live_app, signed_in):
+    """Asked before a patient who never came is marked a no-show: a consultation of the audit clinician's
+    that began 15 minutes ago and has not ended, written straight to the database (bookings are for times
+    to come)."""
+    late = _late_consultation(live_app, minutes_ago=15)
+    page = signed_in(CLINICIAN)
+    page.goto(f"/schedule/consultations/{late}")
+    page.get_by_role("button", name=re.compile("^No-show: ")).click()
+    page.get_by_role("heading", name=re.compile("as a no-show\\?")).wait_for()
+
+    assert opening_focus_problems(page) + focused_contrast_problems(page, patient=False) == []
+    assert (violations(page, patient=False), sideways_scroll(page, PHONE_PX)) == ({}, 0)
+
+
+def _late_consultation(live_app, *, minutes_ago: int) -> int:
+    engine = create_engine(live_app.database_url)
+    try:
+        with Session(engine) as session:
+            doctor = session.scalar(select(Clinician).where(Clinician.display_name == AUDIT_CLINICIANS[0]))
+            service = session.scalar(select(Service).where(Service.name == AUDIT_CONSULTATION))
+            start = (utcnow() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
+            return factories.consultation(session, service, doctor, start).id
+    finally:
+        engine.dispose()
 
 
 def test_every_page_was_audited(request, rendered):
