@@ -94,12 +94,16 @@ def _phones() -> list[tuple[str, str]]:
         return []
 
 
+def refusal_page(error: BookingError) -> tuple[str, int]:
+    """A refusal on a page of its own, with its status."""
+    status = status_for(error)
+    return render_template("error.html", code=status, message=str(error)), status
+
+
 def register(app: Flask) -> None:
-    @app.errorhandler(BookingError)
-    def refused(error: BookingError):
-        # Pages' refusals; the API's blueprint answers its own with problem+json.
-        status = status_for(error)
-        return render_template("error.html", code=status, message=str(error)), status
+    # Pages' refusals; the API's blueprint answers its own with problem+json, the schedule's staff
+    # actions theirs on the consultation's page.
+    app.register_error_handler(BookingError, refusal_page)
 
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(error: RateLimitExceeded):

@@ -122,6 +122,28 @@ def test_a_call_cannot_be_started_long_before_it_and_the_page_says_from_when(cli
     assert reloaded(session, later).status is S.BOOKED
 
 
+def test_a_refused_action_comes_back_to_the_consultations_page_with_the_reason_at_its_top(
+    client, session, clinic
+):
+    """ "Start call" too early, or a status changed meanwhile, showed a page of its own that led nowhere
+    ("Sorry, something went wrong"): the consultation's page, with what to do next, says it instead."""
+    later = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(120))
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    early = text(client.post(f"/schedule/consultations/{later.id}/start"))
+    finished = text(client.post(f"/schedule/consultations/{later.id}/status", data={"status": "fulfilled"}))
+
+    for page in (early, finished):
+        assert "Sorry, something went wrong" not in page
+        assert "<title>Not done: " in page and later.reference in page and "Back to the schedule" in page
+        assert re.search(
+            r'class="notice notice-warning flash" role="alert"[^>]*autofocus><h2>Not done</h2><p>[^<]+</p>',
+            page,
+        )
+    assert "This call can be started from" in early
+    assert reloaded(session, later).status is S.BOOKED
+
+
 def test_a_call_whose_meeting_is_still_being_made_cannot_start_yet(client, session, clinic):
     due = factories.consultation(
         session, clinic["heart"], clinic["okafor"], soon(5), meeting_join_url=None, meeting_host_url=None

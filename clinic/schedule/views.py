@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from ..auth.access import background, current_staff, staff_only
 from ..auth.sessions import local_path
 from ..booking.calendar import page as calendar_page
-from ..errors import status_for
+from ..errors import refusal_page, status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import manage_address
@@ -27,7 +27,7 @@ from ..scheduling.agenda import (
     week_agenda,
 )
 from ..scheduling.consulting import check_status_change, set_status, start_call
-from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, staff_changes
@@ -264,9 +264,24 @@ def _today(tz: ZoneInfo) -> date:
     return utcnow().astimezone(tz).date()
 
 
+@bp.errorhandler(BookingError)
+def refused_here(error: BookingError) -> ResponseReturnValue:
+    """A staff action on a consultation refused (too early, or the consultation changed meanwhile): its
+    page again with the refusal at the top, where the next step is, rather than a page leading nowhere."""
+    consultation_id = (request.view_args or {}).get("consultation_id")
+    if request.method != "POST" or consultation_id is None or isinstance(error, NotFound):
+        return refusal_page(error)
+    db.session.rollback()  # whatever the refused action began
+    try:
+        return _consultation_page(consultation_id, refusal=str(error)), status_for(error)
+    except NotFound:  # no longer theirs to see
+        return refusal_page(error)
+
+
 def _consultation_page(
     consultation_id: int,
     *,
+    refusal: str | None = None,
     status_form: forms.StatusForm | None = None,
     cancel_form: forms.StaffCancelForm | None = None,
     companion_form: forms.CompanionForm | None = None,
@@ -290,6 +305,7 @@ def _consultation_page(
         companion_form=companion_form or forms.CompanionForm(formdata=None),
         moment=moment,
         changes=staff_changes(found, moment.instant),
+        refusal=refusal,
     )
 
 
