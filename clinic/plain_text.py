@@ -9,6 +9,9 @@ another order than it is stored, which can disguise a name or a link.
 import re
 
 HIDDEN = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Line breaks as office programs copy them: Word and PowerPoint a line break within a paragraph as a
+# vertical tab, Word a page break as a form feed. Text over many lines takes each as a line break.
+OFFICE_BREAKS = "\x0b\x0c"
 
 
 def has_hidden(text: str) -> bool:

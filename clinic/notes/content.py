@@ -4,10 +4,11 @@ form and the services)."""
 import re
 from dataclasses import asdict, dataclass, fields
 
+from ..plain_text import OFFICE_BREAKS
+
 MAX_FIELD_CHARS = 20_000
-# Line breaks as browsers and office programs send them: Word and PowerPoint copy a line break within a
-# paragraph as a vertical tab (\x0b), Word a page break as a form feed (\x0c).
-_LINE_BREAK = re.compile(r"\r\n?|[\x0b\x0c]")
+# Line breaks as browsers and office programs send them (plain_text.OFFICE_BREAKS).
+_LINE_BREAK = re.compile(rf"\r\n?|[{OFFICE_BREAKS}]")
 # Tabs and line breaks belong in notes; every other control character is refused.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # How many characters before a refused one the message quotes, to help find it.

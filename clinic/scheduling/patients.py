@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..plain_text import has_hidden
+from ..plain_text import OFFICE_BREAKS, has_hidden
 from .errors import BookingError
 from .timezones import InvalidTimeZone, zone
 
@@ -15,7 +15,7 @@ MAX_NAME = 200
 MAX_REASON = 2000
 # Line breaks and tabs in a one-line field are tidied into spaces; other hidden characters are refused.
 _ORDINARY_SPACE = str.maketrans("\t\n\r", "   ")
-_PASTED_BREAKS = str.maketrans("\x0b\x0c", "\n\n")  # Word's soft line break, a page break
+_PASTED_BREAKS = str.maketrans(OFFICE_BREAKS, "\n" * len(OFFICE_BREAKS))
 HIDDEN_REFUSED = (
     "This contains hidden formatting or control characters. Type it again rather than pasting it."
 )
