@@ -43,6 +43,9 @@ class InvalidSettings(RuntimeError):
 
 # Every <name> of CLINIC_<name> a setting reads (see `unknown_settings`); these two are read when asked.
 _READ: set[str] = {"ENV", "INSTANCE_PATH"}
+# What was wrong with the environment as config.py read it (a setting both given and named as a file, a
+# file that cannot be read): `check` names these with every other refusal, so one restart fixes all.
+_UNREADABLE: list[str] = []
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -53,8 +56,14 @@ def _env(name: str, default: str | None = None) -> str | None:
     if path is None:
         return os.environ.get(f"CLINIC_{name}", default)
     if f"CLINIC_{name}" in os.environ:
-        raise ValueError(f"set CLINIC_{name} or CLINIC_{name}_FILE, not both")
-    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        _UNREADABLE.append(f"set CLINIC_{name} or CLINIC_{name}_FILE, not both")
+        return default
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as unread:
+        reason = unread.strerror if isinstance(unread, OSError) else "it is not UTF-8 text"
+        _UNREADABLE.append(f"CLINIC_{name}_FILE names {path!r}, which cannot be read ({reason})")
+        return default
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,9 @@ def _from_environment(name: str, default: Any, kind: kinds.Kind) -> Any:
 def check(config: MutableMapping[str, Any], environment: str) -> list[str]:
     """Read every declared setting of `config` by its kind, in place, and say what is wrong with each one
     that is not what its setting takes (and with `environment`, the CLINIC_ENV chosen)."""
-    found = [] if environment in ENVIRONMENTS else [_refusal("ENV", _ENVIRONMENT, environment)]
+    found = list(_UNREADABLE)
+    if environment not in ENVIRONMENTS:
+        found.append(_refusal("ENV", _ENVIRONMENT, environment))
     for key, declared in DECLARED.items():
         if key not in config:
             continue
@@ -101,7 +112,10 @@ def check(config: MutableMapping[str, Any], environment: str) -> list[str]:
 
 
 def _refusal(variable: str, kind: kinds.Kind, given: Any) -> str:
-    shown = "nothing" if given is None or given == "" else repr(str(given)[:60])
+    if given is None or given == "":
+        shown = "nothing"
+    else:
+        shown = "what it holds (not shown: it is a secret)" if kind.secret else repr(str(given)[:60])
     return f"CLINIC_{variable} must be {kind.wants}, not {shown}"
 
 
@@ -373,7 +387,7 @@ class Config:
     RATELIMIT_STAFF_LOGIN = _limits("RATELIMIT_STAFF_LOGIN", "60 per minute")
 
     # Fernet keys for notes, comma separated: the first encrypts, all decrypt; production requires it.
-    NOTES_KEY = _env("NOTES_KEY")
+    NOTES_KEY = _read("NOTES_KEY", None, kinds.FERNET_KEYS)
     # Staff roles that may read and write every consultation's notes, comma separated (never reception).
     NOTES_ROLES = _read("NOTES_ROLES", "", _NOTES_ROLES)
 

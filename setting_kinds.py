@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
+from cryptography.fernet import Fernet
 from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -22,11 +23,13 @@ REQUIRED = object()  # a setting that cannot be left out: None or a blank is no 
 @dataclass(frozen=True)
 class Kind:
     """How a setting's text is read: `read` gives its value, or raises ValueError if the text is not what
-    `wants` says. Where the setting may be left out, `absent` is what None or a blank stands for."""
+    `wants` says. Where the setting may be left out, `absent` is what None or a blank stands for. A
+    `secret` one's text is never repeated back, not even to say it is wrong."""
 
     wants: str
     read: Callable[[str], Any]
     absent: Any = REQUIRED
+    secret: bool = False
 
     def value_of(self, given: Any) -> Any:
         """`given` read as this kind; a value set in Python (an instance config.py) is read as its text."""
@@ -176,7 +179,23 @@ def _database_url(text: str) -> str:
     return text.strip()
 
 
-DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", _database_url)
+# Secret: the URL may carry the database's password.
+DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", _database_url, secret=True)
+
+
+def _fernet_keys(text: str) -> str:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    for key in keys:
+        Fernet(key)  # raises ValueError (binascii.Error is one) for a key that is not one
+    return ",".join(keys)
+
+
+FERNET_KEYS = Kind(
+    "Fernet keys, comma separated, each 32 url-safe base64-encoded bytes (Fernet.generate_key())",
+    _fernet_keys,
+    absent=None,
+    secret=True,
+)
 
 
 def _limit_strings(text: str) -> str:

@@ -93,11 +93,11 @@ WRONG = {
     "RATELIMIT_WALK_IN_STATUS": "600 per",
     "RATELIMIT_API": "unlimited",
     "RATELIMIT_STAFF_LOGIN": "60 per minute;",
+    "NOTES_KEY": "not-a-fernet-key",
     "NOTES_ROLES": "nurse",
     "REQUIRE_ADMIN_MFA": "2",
 }
-# Text any value of which is taken (names, secrets, paths, addresses); production checks the secrets,
-# the notes keys are checked when the app starts (clinic/notes/encryption.py).
+# Text any value of which is taken (names, secrets, paths, addresses); production checks the secrets.
 FREE_TEXT = {
     "INSTANCE_PATH",
     "SECRET_KEY",
@@ -124,12 +124,13 @@ FREE_TEXT = {
     "INVITE_DOMAIN",
     "WALK_IN_EMERGENCY_NOTICE",
     "RATELIMIT_STORAGE_URL",
-    "NOTES_KEY",
     "AUDIT_KEY",
     "AUDIT_KEY_FALLBACKS",
     "AUDIT_ANCHOR_PATH",
     "DEMO_PASSWORD",
 }
+# wsgi.py's exit status for settings it refuses (importing wsgi here would build its app).
+APP_LOAD_ERROR = 4
 # Where the app's config calls a setting by another name than its variable.
 CONFIG_KEY = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
 
@@ -230,17 +231,55 @@ def test_the_environment_is_named_in_any_case(tmp_path, monkeypatch):
 
 
 def test_every_wrong_value_in_the_environment_is_named_at_once_without_a_traceback(tmp_path):
-    variables = {f"CLINIC_{name}": value for name, value in WRONG.items()}
-    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
-
-    started = subprocess.run(
-        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    started = start_process(tmp_path, {f"CLINIC_{name}": value for name, value in WRONG.items()})
 
     assert started.returncode != 0
     assert "Traceback" not in started.stderr, started.stderr
     unnamed = [name for name in WRONG if f"CLINIC_{name} must be" not in started.stderr]
     assert not unnamed, started.stderr
+
+
+def start_process(tmp_path: Path, variables: dict[str, str]) -> subprocess.CompletedProcess:
+    """Import wsgi.py, as gunicorn and `flask --app wsgi` do, with these CLINIC_* variables."""
+    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_secret_given_wrong_is_named_but_never_repeated(tmp_path):
+    """The refusal goes to a terminal, a service log, a ticket: a mistyped key or a database password
+    must not go with it."""
+    secrets = {
+        "CLINIC_NOTES_KEY": "Zm9yLXRoZS1yZWNvcmQtb25seS0tbm90LWEta2V5,second-key-typed-wrong",
+        "CLINIC_DATABASE_URL": "postgresql+psycopg://clinic:hunter2-s3cret@db.hospital.example:5432:x/clinic",
+    }
+
+    started = start_process(tmp_path, secrets)
+
+    assert started.returncode == APP_LOAD_ERROR
+    assert "CLINIC_NOTES_KEY must be Fernet keys" in started.stderr
+    assert "CLINIC_DATABASE_URL must be a database URL" in started.stderr
+    for secret in ("Zm9yLXRoZS1yZWNvcmQ", "second-key", "hunter2"):
+        assert secret not in started.stderr
+
+
+def test_a_setting_given_twice_or_as_a_file_that_cannot_be_read_is_named_without_a_traceback(tmp_path):
+    (tmp_path / "secret_key").write_text("s" * 40)
+    variables = {
+        "CLINIC_SECRET_KEY": "t" * 40,
+        "CLINIC_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+        "CLINIC_AUDIT_KEY_FILE": str(tmp_path / "missing"),
+        "CLINIC_SMTP_PORT": "abc",  # named in the same message: one restart fixes all
+    }
+
+    started = start_process(tmp_path, variables)
+
+    assert started.returncode == APP_LOAD_ERROR
+    assert "Traceback" not in started.stderr, started.stderr
+    assert "set CLINIC_SECRET_KEY or CLINIC_SECRET_KEY_FILE, not both" in started.stderr
+    assert f"CLINIC_AUDIT_KEY_FILE names '{tmp_path / 'missing'}', which cannot be read" in started.stderr
+    assert "CLINIC_SMTP_PORT must be" in started.stderr
 
 
 # Texts near what settings take, as well as any text: numbers with and without units, choices in any case.
