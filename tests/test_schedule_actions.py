@@ -782,3 +782,19 @@ def test_the_move_page_tells_staff_the_times_are_in_the_patients_zone_and_patien
     assert "yours" not in theirs + another and "your time zone" not in theirs + another
     assert "Choose yours if it is different." in patients_page
     assert "Not in the list? Find your time zone" in patients_page
+
+
+def test_a_staff_zone_search_that_finds_nothing_puts_error_first_in_the_title(client, session, clinic):
+    """As the patients' pages do: a screen reader user hears the problem before the page's name."""
+    consultation = factories.consultation(session, clinic["heart"], clinic["okafor"], tomorrow_at(9))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    search = {"time_zone": "Europe/London", "time_zone_search": "Atlantis"}
+
+    pages = [
+        text(client.get("/schedule/book", query_string={"service": clinic["heart"].id, **search})),
+        text(client.get(f"/schedule/consultations/{consultation.id}/move", query_string=search)),
+    ]
+
+    for page in pages:
+        assert "No time zone matches “Atlantis”." in page
+        assert re.search(r"<title>Error: [^<]*(Book for a patient|Move )", page)

@@ -226,6 +226,12 @@ class TimeZoneField(SelectField):
         return zone(self.data)
 
 
+def has_problem(form: FlaskForm) -> bool:
+    """Whether `form` is shown with a problem to fix, beside a field: an error, or a time-zone search
+    that found nothing. The page's title then starts "Error:", the first thing a screen reader says."""
+    return bool(form.errors) or any(isinstance(field, TimeZoneField) and field.search_error for field in form)
+
+
 class ReasonField(TextAreaField):
     """Optional free text, checked and tidied with the booking rules' limits."""
 
