@@ -81,6 +81,9 @@ def test_inside_the_window_im_here_tells_the_clinician_and_the_join_button_leads
     assert "I'm here</button>" in before and f'href="/c/{reference}/join"' in before
     assert checked_in.status_code == 303 and checked_in.location == f"/c/{reference}"
     assert "The clinician knows you are here." in after and "I'm here</button>" not in after
+    # Said first in the title and focused as the page opens, so a screen reader reads it out.
+    assert re.search(r"<title>Checked in – Your booking ", after)
+    assert re.search(r'<div class="notice flash" [^>]*autofocus>\s*<p>Thank you: you are checked in.', after)
     consultation = reloaded(session, booked)
     assert consultation.status is ConsultationStatus.ARRIVED and consultation.arrived_at is not None
     assert (

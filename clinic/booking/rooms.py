@@ -1,7 +1,7 @@
 """The waiting rooms: the patient's (the manage link's page: check in, join, change or cancel) and a
 companion's (join only). Each opens with its own kind of token and nothing else."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
@@ -45,6 +45,8 @@ def open_booking(reference: str) -> ResponseReturnValue:
 def check_in_patient(reference: str) -> ResponseReturnValue:
     consultation = managed(reference)
     check_in(db.session, consultation.id, now=utcnow(), actor=patient_actor(), window=join_window())
+    # Said in the title and focused (base.html): the page's own "knows you are here" is there at load, unread.
+    flash("Thank you: you are checked in.", "Checked in")
     return redirect(url_for(".manage", reference=consultation.reference), 303)
 
 

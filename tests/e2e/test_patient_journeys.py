@@ -125,6 +125,7 @@ def test_a_patient_checks_in_from_the_waiting_room_and_sees_the_join_button(live
     page.get_by_role("heading", name="Your waiting room is open").wait_for()
     page.get_by_role("button", name="I'm here").click()
 
+    assert _told(page, "Checked in – Your booking") == "Thank you: you are checked in."
     page.get_by_role("status").filter(has_text="The clinician knows you are here.").wait_for()
     join = page.get_by_role("link", name="Join the video call")
     assert join.is_visible()
