@@ -9,6 +9,7 @@ last test fails when a page template was left unrendered by all of them: a new p
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 import clinic
 from clinic.extensions import db
-from clinic.models import Clinician, Service, utcnow
+from clinic.models import Clinician, Consultation, ConsultationStatus, Service, utcnow
 from clinic.notify.mail import FileBackend, mail_folder
 from tests import factories
 from tests.conftest import build_app
@@ -722,16 +723,40 @@ def test_the_question_before_a_no_show_passes_axe(live_app, signed_in):
     assert (violations(page, patient=False), sideways_scroll(page, PHONE_PX)) == ({}, 0)
 
 
-def _late_consultation(live_app, *, minutes_ago: int) -> int:
+def test_an_action_refused_on_a_consultation_passes_axe(live_app, signed_in):
+    """The consultation's page come back with "Not done" at its top: while it was open, the consultation
+    was cancelled (written straight to the database, as a colleague's cancel would be), then "Mark
+    arrived" was pressed."""
+    late = _late_consultation(live_app, minutes_ago=14)  # a minute after the no-show question's
+    page = signed_in(CLINICIAN)
+    page.goto(f"/schedule/consultations/{late}")
+    with _live_database(live_app) as session:
+        session.get(Consultation, late).status = ConsultationStatus.CANCELLED
+        session.commit()
+    page.get_by_role("button", name=re.compile("^Mark arrived: ")).click()
+    page.get_by_role("alert").filter(has_text="Not done").wait_for()
+
+    assert page.title().startswith("Not done: ")
+    assert opening_focus_problems(page) + focused_contrast_problems(page, patient=False) == []
+    assert (violations(page, patient=False), sideways_scroll(page, PHONE_PX)) == ({}, 0)
+
+
+@contextmanager
+def _live_database(live_app) -> Iterator[Session]:
     engine = create_engine(live_app.database_url)
     try:
         with Session(engine) as session:
-            doctor = session.scalar(select(Clinician).where(Clinician.display_name == AUDIT_CLINICIANS[0]))
-            service = session.scalar(select(Service).where(Service.name == AUDIT_CONSULTATION))
-            start = (utcnow() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
-            return factories.consultation(session, service, doctor, start).id
+            yield session
     finally:
         engine.dispose()
+
+
+def _late_consultation(live_app, *, minutes_ago: int) -> int:
+    with _live_database(live_app) as session:
+        doctor = session.scalar(select(Clinician).where(Clinician.display_name == AUDIT_CLINICIANS[0]))
+        service = session.scalar(select(Service).where(Service.name == AUDIT_CONSULTATION))
+        start = (utcnow() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
+        return factories.consultation(session, service, doctor, start).id
 
 
 def test_every_page_was_audited(request, rendered):
