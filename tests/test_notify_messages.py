@@ -143,6 +143,17 @@ def test_patient_gets_the_join_and_manage_links_and_never_the_host_link(kind):
 
 
 @pytest.mark.parametrize("kind", [MessageKind.CONFIRMATION, MessageKind.UPDATE, MessageKind.REMINDER])
+def test_patients_are_told_to_join_from_their_booking_page_which_comes_first(kind):
+    """Its "Join" tells the clinician the patient is waiting; the call's own link (kept, below it) cannot:
+    a patient who followed "open the link below" was never shown as waiting."""
+    parts = decoded_parts(compose_mail(kind, Audience.PATIENT, make_notice()))
+    for body in (parts["text/plain"], parts["text/html"]):
+        assert body.index(MANAGE) < body.index(JOIN)
+        assert "open your booking page (link below)" in body
+        assert "your clinician then knows you are waiting" in body
+
+
+@pytest.mark.parametrize("kind", [MessageKind.CONFIRMATION, MessageKind.UPDATE, MessageKind.REMINDER])
 def test_clinician_gets_the_host_link_and_not_the_patients_manage_link(kind):
     rendered = render(kind, Audience.CLINICIAN, make_notice())
 

@@ -93,6 +93,32 @@ def test_inside_the_window_im_here_tells_the_clinician_and_the_join_button_leads
     assert joined.status_code == 303 and joined.location == MEETING
 
 
+def test_joining_from_the_waiting_room_without_im_here_checks_the_patient_in(client, session, service):
+    """An elderly patient faced with two big buttons presses "Join the video call": their clinician sees
+    them waiting all the same."""
+    booked = starting_in(session, service, timedelta(minutes=10))
+    open_link(client, booked)
+
+    joined = client.get(f"/c/{booked.consultation.reference}/join")
+    again = client.get(f"/c/{booked.consultation.reference}/join")
+
+    assert joined.status_code == again.status_code == 303 and joined.location == MEETING
+    consultation = reloaded(session, booked)
+    assert consultation.status is ConsultationStatus.ARRIVED and consultation.arrived_at is not None
+    arrivals = session.scalars(select(AuditEvent).where(AuditEvent.action == "consultation.arrived")).all()
+    assert [event.actor for event in arrivals] == ["patient"]  # once, by the patient
+
+
+def test_joining_after_the_end_still_leads_to_the_call_without_checking_in(client, session, service):
+    booked = starting_in(session, service, -timedelta(minutes=35))  # over 5 minutes ago, in the grace period
+    open_link(client, booked)
+
+    joined = client.get(f"/c/{booked.consultation.reference}/join")
+
+    assert joined.status_code == 303 and joined.location == MEETING
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+
+
 def test_checking_in_twice_is_fine(client, session, service):
     booked = starting_in(session, service, timedelta(minutes=10))
     open_link(client, booked)

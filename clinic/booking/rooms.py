@@ -9,6 +9,7 @@ from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
 from ..models import utcnow
 from ..notify.messages import first_name
+from ..scheduling import waiting_room
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
@@ -52,7 +53,11 @@ def check_in_patient(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{MANAGE_PATH}/join")
 def join_as_patient(reference: str) -> ResponseReturnValue:
-    return redirect(join_url(managed(reference), utcnow(), join_window()), 303)
+    consultation = managed(reference)
+    url = waiting_room.join_as_patient(
+        db.session, consultation, now=utcnow(), actor=patient_actor(), window=join_window()
+    )
+    return redirect(url, 303)
 
 
 @bp.get(COMPANION_PATH)

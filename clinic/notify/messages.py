@@ -93,7 +93,7 @@ class Language:
     # "Label: value" lines under the opening, per audience: (label, placeholder).
     facts: Mapping[Audience, tuple[tuple[str, str], ...]]
     minutes: str
-    how_to_join: str
+    how_to_join: Mapping[Audience, str]
     # How to test camera and microphone beforehand, per audience that joins from a mail.
     prepare: Mapping[Audience, str]
     previous: str
@@ -132,10 +132,18 @@ ENGLISH = Language(
         _A.COMPANION: (("With", "{clinician}"), ("Length", "{minutes}"), ("Reference", "{reference}")),
     },
     minutes="{minutes} minutes",
-    how_to_join=(
-        "To join, open the link below a few minutes before the start, in a web browser "
-        "on a phone or computer with a camera and microphone."
-    ),
+    how_to_join={
+        # The booking page's "Join" tells the clinician the patient is waiting; the call's own link cannot.
+        _A.PATIENT: (
+            "To join, open your booking page (link below) a few minutes before the start and press "
+            '"Join the video call": your clinician then knows you are waiting. It works in a web browser '
+            "on a phone or computer with a camera and microphone."
+        ),
+        _A.COMPANION: (
+            "To join, open the link below a few minutes before the start, in a web browser "
+            "on a phone or computer with a camera and microphone."
+        ),
+    },
     prepare={
         _A.PATIENT: (
             "Before the day, open your booking page (link below): it checks your camera and microphone "
@@ -290,10 +298,10 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     elif audience is Audience.CLINICIAN:
         links = [("host", call_link)]
     else:
-        paragraphs += [lang.how_to_join, lang.prepare[audience], *_changes(lang, audience, notice)]
+        paragraphs += [lang.how_to_join[audience], lang.prepare[audience], *_changes(lang, audience, notice)]
         links = [("join", call_link)]
-        if audience is Audience.PATIENT:
-            links.append(("manage" if notice.change_deadline else "room", notice.manage_url))
+        if audience is Audience.PATIENT:  # the booking page first: joining from it checks the patient in
+            links.insert(0, ("manage" if notice.change_deadline else "room", notice.manage_url))
     paragraphs = [paragraph.format(**values) for paragraph in paragraphs]
     labelled = [(lang.link_labels[key], url) for key, url in links if url]
     footer = lang.footer.format(**values)

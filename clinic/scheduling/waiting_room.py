@@ -161,6 +161,18 @@ def join_url(consultation: Consultation, now: datetime, window: JoinWindow) -> s
     return consultation.meeting_join_url
 
 
+def join_as_patient(
+    session: Session, consultation: Consultation, *, now: datetime, actor: Actor, window: JoinWindow
+) -> str:
+    """The call's link (see join_url) for the patient, who is checked in on the way while they still can
+    be: a patient who presses "Join" without "I'm here" is waiting all the same, and their clinician
+    should see so."""
+    url = join_url(consultation, now, window)
+    if room(consultation, now, window).can_check_in:
+        check_in(session, consultation.id, now=now, actor=actor, window=window)
+    return url
+
+
 def _refusal(state: Room, action: str) -> str:
     if state.phase is Phase.CANCELLED:
         return "This consultation is cancelled."
