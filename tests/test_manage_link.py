@@ -77,6 +77,25 @@ def test_the_link_shows_the_booking_in_the_patients_zone_and_drops_the_token_fro
     assert booked.manage_token not in html
 
 
+def test_a_booking_made_in_another_zone_also_says_the_time_at_the_hospital(client, app, session, service):
+    """A carer in New York books for her father in London: he opens the link and reads his own time too.
+    A booking in the hospital's zone says it once."""
+    start = next_week_at(10)
+    abroad = book(session, service, start)
+    at_home = factories.booking(
+        session, service, start + timedelta(hours=1), now=utcnow(), patient=factories.patient_details()
+    )
+    hospital = zone(app.config["DEFAULT_TIME_ZONE"])
+
+    open_link(client, abroad)
+    carers = text(client.get(f"/c/{abroad.consultation.reference}"))
+    open_link(client, at_home)
+    own = text(client.get(f"/c/{at_home.consultation.reference}"))
+
+    assert f"That is {format_local(start, hospital)} at the hospital." in carers
+    assert format_local(start + timedelta(hours=1), hospital) in own and "at the hospital." not in own
+
+
 def test_cancelling_asks_first_then_frees_the_time(client, session, service):
     start = next_week_at(10)
     booked = book(session, service, start)

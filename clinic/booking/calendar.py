@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
@@ -86,6 +86,17 @@ def local_time(instant: datetime, tz: ZoneInfo | str, until: datetime | None = N
     """The instant (and with `until`, the span to it) as this request's reader reads it, with the zone's
     name: a template filter."""
     return format_local(instant, tz if isinstance(tz, ZoneInfo) else zone(tz), twelve_hour_reader(), until)
+
+
+def hospital_time(instant: datetime, tz: ZoneInfo | str) -> str:
+    """The instant on the hospital's clock (see local_time) when it reads other than in `tz` (a booking's
+    zone, chosen by whoever booked: a carer abroad, say), else "": a template filter. Whoever opens the
+    booking in the hospital's country reads their own time too."""
+    here = zone(current_app.config["DEFAULT_TIME_ZONE"])
+    theirs = tz if isinstance(tz, ZoneInfo) else zone(tz)
+    if instant.astimezone(here).utcoffset() == instant.astimezone(theirs).utcoffset():
+        return ""
+    return local_time(instant, here)
 
 
 def local_day(instant: datetime, tz: str, last: bool = False) -> str:

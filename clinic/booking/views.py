@@ -26,6 +26,7 @@ from .radio import day_links, radio, time_radios
 
 bp = Blueprint("booking", __name__)
 bp.add_app_template_filter(calendar.local_time)
+bp.add_app_template_filter(calendar.hospital_time)
 bp.add_app_template_filter(calendar.zone_on)
 bp.add_app_template_filter(date_in_words)
 bp.add_app_template_filter(change_cutoff)
