@@ -200,16 +200,19 @@ clinic.add_command(patient)
 def export_patient(email: str, birth_date: datetime | None) -> None:
     """Print one person's data as JSON (subject access): details, bookings, mails sent, signed notes."""
     from .notes.settings import notes_settings
-    from .privacy.subject_access import export_person
+    from .privacy.subject_access import SharedAddress, export_person
 
-    export = export_person(
-        db.session,
-        email,
-        cipher=notes_settings(current_app).cipher,
-        now=utcnow(),
-        actor=SYSTEM,
-        birth_date=birth_date.date() if birth_date else None,
-    )
+    try:
+        export = export_person(
+            db.session,
+            email,
+            notes=notes_settings(current_app),
+            now=utcnow(),
+            exporter=None,  # the server's operator, who holds the notes key: audited as system
+            birth_date=birth_date.date() if birth_date else None,
+        )
+    except SharedAddress as shared:
+        raise click.UsageError(f"{shared} (--birth-date)") from None
     click.echo(json.dumps(export, indent=2, ensure_ascii=False))
 
 

@@ -1,51 +1,83 @@
 """Subject access: one person's data (every booking with their address, the consent given, the mails sent,
-signed notes) as JSON, from the command line and the admin page, each export audited by ids."""
+signed notes) as JSON, from the command line and the admin page, each export audited by ids. An address
+several people booked with needs the asker's date of birth; notes' text and reasons for visits go only to
+an exporter who may read the consultation's notes, each read audited as on the notes page."""
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
-from clinic.models import AuditEvent, StaffRole
+from clinic.models import AuditEvent, CompanionRole, ConsultationNote, NoteStatus, StaffRole
+from clinic.notes import init_app
+from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.settings import notes_settings
-from clinic.privacy.subject_access import export_person
+from clinic.privacy.subject_access import SharedAddress, export_person
 from clinic.scheduling.booking import Consent
+from clinic.scheduling.events import NOTES_READ
+from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
 from . import factories
 from .conftest import TEST_KEYS
 from .factories import sign_in
-from .notes_support import NOTE, TUESDAY_10, Booked, save, sign
+from .notes_support import NOTE, TUESDAY_10, Booked, requester, save, sign
 
 BORN = date(1985, 12, 10)
 ADDRESS = "ada.lovelace@example.org"
+REASON = "Breathless on stairs"
+CORRECTED = replace(NOTE, plan="Amoxicillin 500 mg three times a day for five days.")
 
 
 @pytest.fixture
 def person(app, session, now):
-    """Ada's two bookings (her address typed in two cases), one with a signed note and a draft on the
-    other; a stranger's booking to which Ada is invited as interpreter; and someone else's booking."""
+    """Ada's two bookings (her address typed in two cases), one with a signed note corrected by a signed
+    amendment and a draft on the other; a stranger's booking to which Ada is invited as interpreter; and
+    someone else's booking."""
     service = factories.service(session)
     doctor = factories.clinician(session, [service], display_name="Dr Rao")
     session.commit()
 
-    def booking(start, email, born=BORN, **fields):
-        patient = factories.patient_details(email=email, birth_date=born, name="Ada Lovelace")
+    def booking(start, email, **fields):
+        patient = factories.patient_details(email=email, birth_date=BORN, name="Ada Lovelace")
         return factories.booking(session, service, start, now=now, patient=patient, **fields).consultation
 
-    signed = booking(TUESDAY_10, "Ada.Lovelace@Example.org", reason="Breathless on stairs")
+    signed = booking(TUESDAY_10, "Ada.Lovelace@Example.org", reason=REASON)
     drafted = booking(TUESDAY_10 + timedelta(days=1), ADDRESS)
-    namesake = booking(TUESDAY_10 + timedelta(days=2), ADDRESS, born=date(1990, 1, 1))
     companion = factories.companion_details(email=ADDRESS, name="Ada Lovelace")
     hosting = booking(TUESDAY_10 + timedelta(hours=1), "grace@example.org", companion=companion)
     other = booking(TUESDAY_10 + timedelta(hours=2), "someone@example.org")
-    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=doctor.id)
+    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=doctor.id, display_name="Dr Rao")
     settings = notes_settings(app)
     sign(session, Booked(signed, login, settings), NOTE, now=now)
+    amendment = start_amendment(session, signed.id, requester=requester(login), settings=settings, now=now)
+    corrected = ExpectedDraft(amendment.note_id, 1)
+    sign(session, Booked(signed, login, settings), CORRECTED, now=now, expected=corrected)
     save(session, Booked(drafted, login, settings), NOTE, now=now)
-    return {"signed": signed, "drafted": drafted, "namesake": namesake, "hosting": hosting, "other": other}
+    return {"signed": signed, "drafted": drafted, "hosting": hosting, "other": other}
+
+
+@pytest.fixture
+def family(session, now):
+    """A parent and her child, born 1980 and 2015, each booked with the parent's address; the child's
+    booking has the parent invited as carer."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    parent = factories.patient_details(email=ADDRESS, birth_date=date(1980, 5, 1), name="Mary Parent")
+    child = factories.patient_details(email=ADDRESS, birth_date=date(2015, 6, 1), name="Sam Child")
+    carer = factories.companion_details(email=ADDRESS, name="Mary Parent", role=CompanionRole.CARER)
+    return {
+        "parent": factories.booking(
+            session, service, TUESDAY_10, now=now, patient=parent, reason="Panic attacks"
+        ).consultation,
+        "child": factories.booking(
+            session, service, TUESDAY_10 + timedelta(hours=1), now=now, patient=child, companion=carer
+        ).consultation,
+    }
 
 
 def references(export: dict) -> set[str]:
@@ -53,9 +85,20 @@ def references(export: dict) -> set[str]:
 
 
 def exported(app, session, now, **options) -> dict:
+    """The export as the command line's operator gets it: every consultation's clinical content."""
     return export_person(
-        session, ADDRESS.upper(), cipher=notes_settings(app).cipher, now=now, actor=Actor(), **options
+        session, ADDRESS.upper(), notes=notes_settings(app), now=now, exporter=None, **options
     )
+
+
+def exports(session) -> list[AuditEvent]:
+    session.rollback()
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.exported")))
+
+
+def note_reads(session) -> list[AuditEvent]:
+    session.rollback()
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == NOTES_READ)))
 
 
 def test_the_export_gives_every_record_with_the_address_in_any_case_and_no_one_elses(
@@ -63,7 +106,7 @@ def test_the_export_gives_every_record_with_the_address_in_any_case_and_no_one_e
 ):
     export = exported(app, session, now)
 
-    assert references(export) == {person[name].reference for name in ("signed", "drafted", "namesake")}
+    assert references(export) == {person[name].reference for name in ("signed", "drafted")}
     assert [c["reference"] for c in export["companion_of"]] == [person["hosting"].reference]
     assert {patient["email"] for patient in export["patients"]} == {"Ada.Lovelace@Example.org", ADDRESS}
     assert "someone@example.org" not in json.dumps(export) and "grace@example.org" not in json.dumps(export)
@@ -71,8 +114,21 @@ def test_the_export_gives_every_record_with_the_address_in_any_case_and_no_one_e
 
 def test_a_date_of_birth_narrows_the_export_to_the_records_with_it(app, session, now, person):
     export = exported(app, session, now, birth_date=BORN)
+    elsewhere = exported(app, session, now, birth_date=date(1990, 1, 1))
 
     assert references(export) == {person["signed"].reference, person["drafted"].reference}
+    assert references(elsewhere) == set()
+    # Invitations to join someone's call carry no date of birth: narrowed by one, nobody can tell whose.
+    assert export["companion_of"] == [] and elsewhere["companion_of"] == []
+
+
+def test_an_address_several_people_booked_with_needs_a_date_of_birth_and_exports_nothing_without(
+    app, session, now, family
+):
+    with pytest.raises(SharedAddress):
+        exported(app, session, now)
+
+    assert exports(session) == []
 
 
 def test_each_booking_carries_its_details_consent_mails_and_signed_notes_only(app, session, now, person):
@@ -81,10 +137,13 @@ def test_each_booking_carries_its_details_consent_mails_and_signed_notes_only(ap
     bookings = {b["reference"]: b for p in export["patients"] for b in p["bookings"]}
     signed, drafted = bookings[person["signed"].reference], bookings[person["drafted"].reference]
     assert signed["clinician"] == "Dr Rao" and signed["status"] == "booked"
-    assert signed["reason"] == "Breathless on stairs"
+    assert signed["reason"] == REASON and signed["clinical_content"]["included"]
     assert signed["starts_at"] == TUESDAY_10.isoformat()
-    assert [note["version"] for note in signed["signed_notes"]] == [1]
-    assert signed["signed_notes"][0]["assessment"] == NOTE.assessment  # decrypted
+    assert [(note["version"], note["corrects_version"]) for note in signed["signed_notes"]] == [
+        (1, None),
+        (2, 1),
+    ]
+    assert [note["plan"] for note in signed["signed_notes"]] == [NOTE.plan, CORRECTED.plan]  # decrypted
     assert drafted["signed_notes"] == []  # a draft is not part of the record yet
     assert {mail["kind"] for mail in signed["mails"]} == {"mail.confirmation"}  # the patient's, not Dr Rao's
     assert set(signed["mails"][0]) == {"kind", "due_at", "status", "done_at"}  # never the text
@@ -102,9 +161,7 @@ def test_the_export_is_audited_with_ids_and_never_the_address(app, session, now,
 
 
 def test_an_address_nobody_booked_with_gives_an_empty_export_and_is_audited_too(app, session, now):
-    export = export_person(
-        session, "nobody@example.org", cipher=notes_settings(app).cipher, now=now, actor=Actor()
-    )
+    export = export_person(session, "nobody@example.org", notes=notes_settings(app), now=now, exporter=None)
 
     assert export["patients"] == [] and export["companion_of"] == []
     assert (
@@ -127,6 +184,13 @@ def test_the_command_refuses_a_malformed_date_of_birth(app):
     )
 
     assert result.exit_code == 2 and "--birth-date" in result.output
+
+
+def test_the_command_asks_for_the_date_of_birth_of_an_address_several_people_booked_with(app, family):
+    result = app.test_cli_runner().invoke(args=["clinic", "patient", "export", "--email", ADDRESS])
+
+    assert result.exit_code == 2 and "Several people have booked with this address" in result.output
+    assert "--birth-date" in result.output and "Sam Child" not in result.output
 
 
 # --- the admin page -----------------------------------------------------------------------------
@@ -171,6 +235,136 @@ def test_an_admin_downloads_the_export_and_is_named_in_the_audit(client, session
     session.commit()
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.exported"))
     assert event.actor == f"staff:{admin.id}"
+
+
+def test_an_admin_not_given_notes_gets_each_note_version_without_its_text_or_the_reasons(
+    client, session, person
+):
+    sign_in(client, factories.staff(session))
+
+    form = client.get(PAGE).get_data(as_text=True)
+    response = client.post(PAGE, data={"email": ADDRESS})  # one person: no date of birth needed
+
+    assert "Your role is not given patients' notes" in form
+    export = response.get_json()
+    booking = booking_of(export, person["signed"])
+    assert (booking["reason"], booking["reason_given"], booking["cancel_reason"]) == (None, True, None)
+    assert [
+        (note["version"], note["author"], note["signed_by"], note["corrects_version"])
+        for note in booking["signed_notes"]
+    ] == [(1, "Dr Rao", "Dr Rao", None), (2, "Dr Rao", "Dr Rao", 1)]
+    assert not booking["clinical_content"]["included"]
+    assert "Dr Rao" in booking["clinical_content"]["who_can_release"]
+    assert "CLINIC_NOTES_ROLES" in booking["clinical_content"]["who_can_release"]
+    assert not clinical_text(export)
+    assert note_reads(session) == []
+
+
+def test_an_admin_given_notes_gets_their_text_and_the_reasons_and_each_read_is_audited(
+    app, client, session, person
+):
+    app.config["NOTES_ROLES"] = "admin"
+    init_app(app)
+    admin = factories.staff(session)
+    sign_in(client, admin)
+
+    form = client.get(PAGE).get_data(as_text=True)
+    response = client.post(PAGE, data={"email": ADDRESS})
+
+    assert "Your role is given patients' notes" in form
+    booking = booking_of(response.get_json(), person["signed"])
+    assert booking["reason"] == REASON and booking["clinical_content"]["included"]
+    assert [note["plan"] for note in booking["signed_notes"]] == [NOTE.plan, CORRECTED.plan]
+    (read,) = note_reads(session)  # the one consultation with signed notes: as its notes page records it
+    assert (read.actor, read.entity_type, read.entity_id) == (
+        f"staff:{admin.id}",
+        "consultation",
+        str(person["signed"].id),
+    )
+    assert read.details == {"note_ids": signed_note_ids(session, person["signed"])}
+
+
+def test_an_address_several_people_booked_with_is_refused_beside_the_date_of_birth(client, session, family):
+    sign_in(client, factories.staff(session))
+
+    response = client.post(PAGE, data={"email": ADDRESS})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert 'id="birth_date-error"' in page and "<title>Error: " in page
+    assert (
+        "Several people have booked with this address: enter the date of birth of the person asking." in page
+    )
+    assert "Sam Child" not in page and "Mary Parent" not in page
+    assert exports(session) == []
+
+
+def test_with_the_date_of_birth_only_that_persons_records_are_exported(client, session, family):
+    sign_in(client, factories.staff(session))
+
+    response = client.post(PAGE, data={"email": ADDRESS, "birth_date": "2015-06-01"})
+
+    export = response.get_json()
+    assert response.status_code == 200 and references(export) == {family["child"].reference}
+    (child,) = export["patients"]
+    assert child["name"] == "Sam Child"
+    # The carer is a third party: the export says one was invited, and as what, not who.
+    assert child["bookings"][0]["companions"] == [{"role": "carer"}]
+    assert export["companion_of"] == []
+    assert "Mary Parent" not in response.get_data(as_text=True)
+    (event,) = exports(session)
+    assert event.details["patient_ids"] == [child["id"]]
+
+
+def test_the_reasons_for_visiting_and_for_cancelling_follow_the_notes_and_their_reading_is_audited(
+    app, client, session, now, family
+):
+    cancel(session, family["parent"].id, now=now, actor=Actor(), reason="Too anxious to talk today")
+    admin = factories.staff(session)
+    sign_in(client, admin)
+    asked = {"email": ADDRESS, "birth_date": "1980-05-01"}
+
+    withheld = booking_of(client.post(PAGE, data=asked).get_json(), family["parent"])
+    unread = note_reads(session)
+    app.config["NOTES_ROLES"] = "admin"
+    init_app(app)
+    given = booking_of(client.post(PAGE, data=asked).get_json(), family["parent"])
+
+    assert (withheld["reason"], withheld["cancel_reason"]) == (None, None) and unread == []
+    assert withheld["reason_given"] and withheld["cancel_reason_given"]
+    assert (given["reason"], given["cancel_reason"]) == ("Panic attacks", "Too anxious to talk today")
+    (read,) = note_reads(session)  # no notes yet, but the reasons were read, as on the notes page
+    assert (read.entity_id, read.details) == (str(family["parent"].id), {"note_ids": []})
+
+
+def booking_of(export: dict, consultation) -> dict:
+    (booking,) = (
+        b for p in export["patients"] for b in p["bookings"] if b["reference"] == consultation.reference
+    )
+    return booking
+
+
+def clinical_text(export: dict) -> set[str]:
+    """The reason and every note field's text that appear anywhere in the export."""
+    written = {REASON, *NOTE.as_dict().values(), *CORRECTED.as_dict().values()}
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, dict | list):
+            for item in value.values() if isinstance(value, dict) else value:
+                walk(item)
+        elif value in written:
+            found.add(value)
+
+    walk(export)
+    return found
+
+
+def signed_note_ids(session, consultation) -> list[int]:
+    query = select(ConsultationNote.id).where(
+        ConsultationNote.consultation_id == consultation.id, ConsultationNote.status == NoteStatus.SIGNED
+    )
+    return list(session.scalars(query.order_by(ConsultationNote.version)))
 
 
 @pytest.mark.parametrize(

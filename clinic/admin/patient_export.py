@@ -10,9 +10,11 @@ from wtforms.validators import Email, InputRequired, Optional
 
 from ..auth.access import current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import utcnow
+from ..notes.access import reads_every_note
 from ..notes.settings import notes_settings
-from ..privacy.subject_access import export_person
+from ..privacy.subject_access import SharedAddress, export_person
 from ..schedule.forms import REAL_DATE
 from .views import bp
 
@@ -27,7 +29,7 @@ class PatientExportForm(FlaskForm):
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     birth_date = DateField(
-        "Their date of birth (optional: only records with it)",
+        "Their date of birth (needed if others booked with the same address)",
         validators=[Optional()],
         format="%Y-%m-%d",
         invalid_value_message=REAL_DATE,
@@ -38,17 +40,20 @@ class PatientExportForm(FlaskForm):
 def patient_export() -> ResponseReturnValue:
     form = PatientExportForm()
     if not form.validate_on_submit():
-        page = render_template("admin/patient_export.html", form=form)
-        return page, 422 if form.errors else 200
+        return _page(form)
     now = utcnow()
-    export = export_person(
-        db.session,
-        form.email.data,
-        cipher=notes_settings(current_app).cipher,
-        now=now,
-        actor=current_staff().actor,
-        birth_date=form.birth_date.data,
-    )
+    try:
+        export = export_person(
+            db.session,
+            form.email.data,
+            notes=notes_settings(current_app),
+            now=now,
+            exporter=current_staff(),
+            birth_date=form.birth_date.data,
+        )
+    except SharedAddress as shared:
+        show_beside(form.birth_date, str(shared))
+        return _page(form)
     return Response(
         json.dumps(export, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -57,3 +62,9 @@ def patient_export() -> ResponseReturnValue:
             "Cache-Control": "no-store",
         },
     )
+
+
+def _page(form: PatientExportForm) -> ResponseReturnValue:
+    reads_notes = reads_every_note(current_staff(), notes_settings(current_app).granted_roles)
+    page = render_template("admin/patient_export.html", form=form, reads_notes=reads_notes)
+    return page, 422 if form.errors else 200

@@ -18,15 +18,18 @@ def granted_roles(setting: str | None) -> frozenset[StaffRole]:
     return frozenset(StaffRole(name) for name in (setting or "").split(",") if name)
 
 
+def reads_every_note(requester: StaffMember, granted: frozenset[StaffRole]) -> bool:
+    """Whether `requester`'s role is given every consultation's notes (reception's never is)."""
+    return requester.role is not StaffRole.RECEPTION and requester.role in granted
+
+
 def may_access(
     requester: StaffMember, consultation: ConsultationFacts, granted: frozenset[StaffRole]
 ) -> bool:
     """Whether `requester` may read and write `consultation`'s notes."""
     if requester.role is StaffRole.RECEPTION:
         return False
-    if requester.role in granted:
-        return True
-    return requester.is_clinician_of(consultation)
+    return reads_every_note(requester, granted) or requester.is_clinician_of(consultation)
 
 
 def consultation_for(

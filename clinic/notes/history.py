@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
+from ..audit import Actor
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
 from ..scheduling.events import NOTES_READ
@@ -84,15 +85,7 @@ def read_notes(
         draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
-        audit.record(
-            session,
-            requester.actor,
-            NOTES_READ,
-            entity_type="consultation",
-            entity_id=consultation_id,
-            now=now,
-            details={"note_ids": shown},
-        )
+        record_notes_read(session, requester.actor, consultation_id, shown, now)
         return NotesPage(
             consultation=_header(consultation, now),
             signed=signed[::-1],
@@ -130,6 +123,21 @@ def printable_version(
         )
         later = signed[position + 1] if position + 1 < len(signed) else None
         return PrintedNote(_header(consultation, now), note, signed[:position][::-1], later, now)
+
+
+def record_notes_read(
+    session: Session, actor: Actor, consultation_id: int, note_ids: list[int], now: datetime
+) -> None:
+    """A read of a consultation's notes, for the audit trail: the versions shown by id, never their text."""
+    audit.record(
+        session,
+        actor,
+        NOTES_READ,
+        entity_type="consultation",
+        entity_id=consultation_id,
+        now=now,
+        details={"note_ids": note_ids},
+    )
 
 
 def note_rows(session: Session, consultation_id: int) -> list[ConsultationNote]:

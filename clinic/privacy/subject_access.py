@@ -1,25 +1,28 @@
 """Subject access: everything the clinic holds about one person, found by e-mail address, as JSON.
 
 Each booking keeps a patient record of its own, so one person is every record with their address
-(in any case), narrowed by date of birth when given. Their bookings come with the consent given,
-the mails sent to them (what and when, never the text), and the signed notes of each consultation,
-decrypted. Drafts are left out: they are not yet part of the record. Besides their bookings: their
-invitations as a companion, and their places in walk-in queues and on waitlists (with the times
-offered to them). The export is an audit event naming the records by id.
+(in any case), narrowed by date of birth when given; an address booked with several dates of birth
+(a parent and their child) is several people, and needs the asker's. Their bookings come with the
+consent given, the mails sent to them (what and when, never the text), who joined them (by role
+only: a third party) and the signed notes (drafts are not yet part of the record). The reasons given
+and the notes' text go only to an exporter who may read the consultation's notes (notes.access),
+the read recorded as the notes page records it; others get what exists and who can release it.
+Besides: their invitations as a companion, their places in walk-in queues and on waitlists (with
+the times offered to them). The export is an audit event naming the records by id.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
-from ..audit import Actor
+from ..audit import SYSTEM, Actor
 from ..models import (
     Companion,
     Consultation,
-    ConsultationNote,
     NoteStatus,
     OutboxKind,
     OutboxMessage,
@@ -30,40 +33,71 @@ from ..models import (
 )
 from ..models.people import email_key
 from ..models.transactions import write_transaction
-from ..notes.encryption import NoteCipher
+from ..notes.access import may_access
+from ..notes.history import note_rows, record_notes_read
+from ..notes.settings import NotesSettings
 from ..notify.messages import Audience
+from ..staff.members import StaffMember
 
 _MAILS = [kind for kind in OutboxKind if kind.startswith("mail.")]
+
+
+class SharedAddress(Exception):
+    """Several people booked with the address, and no date of birth says which of them asks."""
+
+
+@dataclass(frozen=True)
+class _Exporter:
+    """Who exports, and what of each consultation's clinical content they may read."""
+
+    staff: StaffMember | None  # None: the command line's operator, who holds the notes key already
+    notes: NotesSettings
+    now: datetime
+
+    @property
+    def actor(self) -> Actor:
+        return self.staff.actor if self.staff else SYSTEM
+
+    def may_read(self, consultation: Consultation) -> bool:
+        return self.staff is None or may_access(self.staff, consultation, self.notes.granted_roles)
 
 
 def export_person(
     session: Session,
     email: str,
     *,
-    cipher: NoteCipher,
+    notes: NotesSettings,
     now: datetime,
-    actor: Actor,
+    exporter: StaffMember | None,
     birth_date: date | None = None,
 ) -> dict[str, Any]:
-    """One person's data as a JSON-ready dict, audited as `patient.exported` in the same transaction."""
+    """One person's data as a JSON-ready dict, audited as `patient.exported` in the same transaction, with
+    each consultation's notes read as `note.read`. `exporter` None is the command line's operator (system).
+    SharedAddress, exporting nothing, when several people booked with the address and no date of birth."""
+    who = _Exporter(exporter, notes, now)
     with write_transaction(session):
+        if birth_date is None and _people(session, email) > 1:
+            raise SharedAddress(
+                "Several people have booked with this address: enter the date of birth of the person asking."
+            )
         patients = _patients(session, email, birth_date)
-        companions = _companions(session, email)
-        # Walk-in callers give no date of birth: a search narrowed by one cannot tell whose they are.
+        # Walk-in callers and companions give no date of birth: a search narrowed by one cannot tell whose
+        # they are (at an address several people share, they may be someone else's).
+        companions = [] if birth_date else _companions(session, email)
         walk_ins = [] if birth_date else _walk_ins(session, email)
         waiting = _waitlist_entries(session, email, birth_date)
         export = {
             "exported_at": now.isoformat(),
             "email": email,
             "birth_date": birth_date.isoformat() if birth_date else None,
-            "patients": [_patient(session, patient, cipher) for patient in patients],
+            "patients": [_patient(session, patient, who) for patient in patients],
             "companion_of": [_companion(session, companion) for companion in companions],
             "walk_in_queues": [_walk_in(entry) for entry in walk_ins],
             "waitlists": [_waitlist_entry(session, entry) for entry in waiting],
         }
         audit.record(
             session,
-            actor,
+            who.actor,
             "patient.exported",
             entity_type="patient",
             entity_id=patients[0].id if patients else "none",
@@ -76,6 +110,17 @@ def export_person(
             },
         )
     return export
+
+
+def _people(session: Session, email: str) -> int:
+    """How many people booked or joined a waitlist with the address, told apart by their dates of birth
+    (walk-in callers, who are not asked theirs, count for none)."""
+    key = email_key(email.strip())
+    dates = union(
+        select(Patient.birth_date).where(Patient.email_key == key, Patient.birth_date.is_not(None)),
+        select(WaitlistEntry.birth_date).where(func.lower(WaitlistEntry.email) == key),
+    )
+    return session.scalar(select(func.count()).select_from(dates.subquery()))
 
 
 def _patients(session: Session, email: str, birth_date: date | None) -> list[Patient]:
@@ -153,7 +198,7 @@ def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
     }
 
 
-def _patient(session: Session, patient: Patient, cipher: NoteCipher) -> dict[str, Any]:
+def _patient(session: Session, patient: Patient, who: _Exporter) -> dict[str, Any]:
     consultations = session.scalars(
         select(Consultation)
         .where(Consultation.patient_id == patient.id)
@@ -170,11 +215,11 @@ def _patient(session: Session, patient: Patient, cipher: NoteCipher) -> dict[str
         "language": patient.language,
         "created_at": patient.created_at.isoformat(),
         "anonymised_at": _instant(patient.anonymised_at),
-        "bookings": [_booking(session, consultation, cipher) for consultation in consultations],
+        "bookings": [_booking(session, consultation, who) for consultation in consultations],
     }
 
 
-def _booking(session: Session, consultation: Consultation, cipher: NoteCipher) -> dict[str, Any]:
+def _booking(session: Session, consultation: Consultation, who: _Exporter) -> dict[str, Any]:
     return {
         "reference": consultation.reference,
         "service": consultation.service.name,
@@ -184,8 +229,6 @@ def _booking(session: Session, consultation: Consultation, cipher: NoteCipher) -
         "ends_at": consultation.ends_at.isoformat(),
         "time_zone": consultation.patient_time_zone,
         "status": consultation.status.value,
-        "reason": consultation.reason,
-        "cancel_reason": consultation.cancel_reason,
         "booked_at": consultation.created_at.isoformat(),
         "cancelled_at": _instant(consultation.cancelled_at),
         "consent": {
@@ -193,13 +236,47 @@ def _booking(session: Session, consultation: Consultation, cipher: NoteCipher) -
             "given_at": _instant(consultation.consent_given_at),
             "method": consultation.consent_method,
         },
-        "companions": [
-            {"name": c.name, "email": c.email, "role": c.role.value, "removed_at": _instant(c.removed_at)}
-            for c in consultation.companions
-        ],
+        # Whoever joined is a third party: their part in the call, never their name or address.
+        "companions": [{"role": companion.role.value} for companion in consultation.companions],
         "mails": _mails(session, consultation.id, OutboxMessage.audience == Audience.PATIENT),
-        "signed_notes": _signed_notes(session, consultation.id, cipher),
+        **_clinical_content(session, consultation, who),
     }
+
+
+def _clinical_content(session: Session, consultation: Consultation, who: _Exporter) -> dict[str, Any]:
+    """The reasons given and the signed notes: their text if the exporter may read the notes, a read then
+    recorded as the notes page records its own (it shows the reason too); else only that they exist."""
+    readable = who.may_read(consultation)
+    signed = [note for note in note_rows(session, consultation.id) if note.status is NoteStatus.SIGNED]
+    if readable and (signed or consultation.reason or consultation.cancel_reason):
+        record_notes_read(session, who.actor, consultation.id, [note.id for note in signed], who.now)
+    versions = {note.id: note.version for note in signed}
+    return {
+        "reason": consultation.reason if readable else None,
+        "reason_given": bool(consultation.reason),
+        "cancel_reason": consultation.cancel_reason if readable else None,
+        "cancel_reason_given": bool(consultation.cancel_reason),
+        "clinical_content": {"included": readable, "who_can_release": _releasers(consultation)},
+        "signed_notes": [
+            {
+                "version": note.version,
+                "author": note.author.display_name,
+                "signed_at": _instant(note.signed_at),
+                "signed_by": note.signed_by.display_name,
+                "corrects_version": versions.get(note.amends_id),
+                **(who.notes.cipher.read(note).as_dict() if readable else {}),
+            }
+            for note in signed
+        ],
+    }
+
+
+def _releasers(consultation: Consultation) -> str:
+    return (
+        f"Only {consultation.clinician.display_name}, the consultation's clinician, or staff whose role is "
+        "given every consultation's notes (the CLINIC_NOTES_ROLES setting) can release the reason for the "
+        "visit, the reason for cancelling and the notes' text."
+    )
 
 
 def _companion(session: Session, companion: Companion) -> dict[str, Any]:
@@ -236,21 +313,6 @@ def _mails(session: Session, consultation_id: int, *to_whom) -> list[dict[str, A
             "done_at": _instant(message.done_at),
         }
         for message in session.scalars(query.order_by(OutboxMessage.due_at, OutboxMessage.id))
-    ]
-
-
-def _signed_notes(session: Session, consultation_id: int, cipher: NoteCipher) -> list[dict[str, Any]]:
-    query = select(ConsultationNote).where(
-        ConsultationNote.consultation_id == consultation_id, ConsultationNote.status == NoteStatus.SIGNED
-    )
-    return [
-        {
-            "version": note.version,
-            "signed_at": _instant(note.signed_at),
-            "signed_by": note.signed_by.display_name,
-            **cipher.read(note).as_dict(),
-        }
-        for note in session.scalars(query.order_by(ConsultationNote.version))
     ]
 
 
