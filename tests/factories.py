@@ -276,6 +276,15 @@ def browser(app) -> FlaskClient:
     return RequestScopedClient(app, app.response_class, use_cookies=True)
 
 
+def same_browser(app, client: FlaskClient) -> FlaskClient:
+    """`client`'s browser sending again before its last answer has arrived (a double click): its cookie as
+    it is now, without what an answer still on its way will set."""
+    twin = browser(app)
+    if (cookie := client.get_cookie("session")) is not None:
+        twin.set_cookie("session", cookie.value)
+    return twin
+
+
 class RequestScopedClient(FlaskClient):
     """A test client whose every request gets its own app context, as in production.
 

@@ -22,9 +22,10 @@ from clinic.models import (
     WalkInEntry,
 )
 from clinic.scheduling.booking import Consent
-from clinic.scheduling.errors import NotFound
+from clinic.scheduling.errors import IdempotencyConflict, NotFound
 from clinic.scheduling.lifecycle import change_status
 from clinic.staff.members import StaffMember
+from clinic.walkin.callers import CallerDetails
 from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
 from clinic.walkin.queue import (
     Joined,
@@ -117,18 +118,53 @@ def test_a_join_form_sent_again_after_its_place_was_left_joins_anew(session, hel
     assert again.entry.id != first.entry.id and not again.already
 
 
-def joined_with_key(db_session, queue_id: int, now) -> Joined:
-    """One post of the same join form: the same caller, consent and form key each time."""
-    details = factories.caller_details(1)
+def test_posts_of_one_join_key_racing_from_two_browsers_give_the_place_to_one_browser_only(
+    app, session, helpline, now, database_url
+):
+    """The key is in the form's page, so it can be copied. Two posts of the form from its own browser (a
+    double click) and two of its key from another, racing as above: one place is made, and only the
+    browser whose join made it is given it; every other post is refused."""
+    engine = racing_engine(database_url, 4, lambda sql: "join_key" in sql)
+    queue_id = helpline.id
+    callers = {"tablet": factories.caller_details(1), "thief": factories.caller_details(2)}
+
+    def post(browser: str):
+        def attempt(db_session) -> tuple[str, int]:
+            with app.app_context():
+                return browser, joined_with_key(db_session, queue_id, now, callers[browser], browser).entry.id
+
+        return attempt
+
+    try:
+        outcomes = racing.race(engine, [post("tablet"), post("thief")] * 2)
+    finally:
+        engine.dispose()
+
+    given_a_place = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
+    assert {browser for browser, _ in given_a_place} in ({"tablet"}, {"thief"}), outcomes
+    assert len(given_a_place) == 2 and len({entry_id for _, entry_id in given_a_place}) == 1
+    assert all(
+        isinstance(outcome, IdempotencyConflict) for outcome in outcomes if outcome not in given_a_place
+    )
+    session.rollback()
+    assert session.scalars(select(WalkInEntry.name)).all() == [callers[given_a_place[0][0]].name]
+
+
+def joined_with_key(
+    db_session, queue_id: int, now, details: CallerDetails | None = None, browser: str = ""
+) -> Joined:
+    """One post of the same join form (the same form key each time): by default the same caller, from
+    the same browser."""
     return join(
         db_session,
         queue_id,
-        details,
+        details or factories.caller_details(1),
         Consent("2026-12-01"),
         now=now,
         keys=TEST_KEYS,
         actor=Actor(),
         join_key="k" * 32,
+        browser=browser,
     )
 
 

@@ -173,7 +173,7 @@ def test_a_join_sent_twice_before_its_answer_arrives_makes_one_place(app, client
     page = client.get("/walk-in/nurse-line").get_data(as_text=True)
     key = re.search(r'name="join_key"[^>]* value="([^"]+)"', page)[1]
     form = {**CALLER, "join_key": key}
-    before_its_answer = factories.browser(app)  # the same post, without what the first answer set
+    before_its_answer = factories.same_browser(app, client)  # without what the first answer sets
 
     first = client.post("/walk-in/nurse-line", data=form)
     second = before_its_answer.post("/walk-in/nurse-line", data=form)

@@ -133,6 +133,10 @@ class IdempotencyKeyField(StringField):
         if valuelist and _IDEMPOTENCY_KEY.fullmatch(valuelist[0]):
             self.data = valuelist[0]
 
+    def renew(self) -> None:
+        """A fresh key, for the form shown again after another request spent the one it was sent with."""
+        self.data = self.default()
+
 
 class ZoneSelect(Select):
     """WTForms' select, drawn once per list, chosen zone and attributes, not once per page.

@@ -3,16 +3,18 @@ their secret link, which shows their place and wait (kept current by walk_in.js,
 refreshing itself without JavaScript), lets them leave, and turns into a join button when they are taken.
 """
 
+import secrets
 from datetime import timedelta
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
+from ..form_errors import show_beside
 from ..links import WALK_IN_ENTRY_PATH, booking_url
 from ..models import WalkInEntry, WalkInQueue, utcnow
-from ..scheduling.errors import NotNow
+from ..scheduling.errors import IdempotencyConflict, NotNow
 from ..scheduling.tokens import LinkKeys, walk_in_link
 from ..walkin.errors import QueueNotOpen
 from ..walkin.queue import (
@@ -35,6 +37,7 @@ from .views import bp
 from .walk_in_form import JoinQueueForm
 
 WHAT = "place in the queue"
+BROWSER = "browser"  # the session's key for this browser's random name (see _this_browser)
 
 
 @bp.get("/walk-in/<slug>")
@@ -45,6 +48,7 @@ def walk_in_queue(slug: str) -> ResponseReturnValue:
     held = _held_unless_for_someone_else(form)
     if kept := held_place(db.session, queue.id, held, keys=link_keys(), now=utcnow()):
         return _to_place(kept)
+    _this_browser()  # named before the form is sent, so the form's two posts of a double click carry it
     return _join_page(queue, JoinQueueForm(formdata=None, someone_else=form.someone_else.data))
 
 
@@ -63,10 +67,21 @@ def join_walk_in(slug: str) -> ResponseReturnValue:
             actor=patient_actor(),
             held=_held_unless_for_someone_else(form),
             join_key=form.join_key.data,
+            browser=_this_browser(),
         )
     except QueueNotOpen as closed:
         return _join_page(queue, form, closed=str(closed)), status_for(closed)
+    except IdempotencyConflict as used:  # the form's key, sent from another browser or with other details
+        form.join_key.renew()
+        show_beside(form.name, str(used))
+        return _join_page(queue, form), status_for(used)
     return _to_place(joined)
+
+
+def _this_browser() -> str:
+    """A random name for this browser session: the join form's key sent again from it, with the same
+    details, is the same join; from any other browser, a key copied out of the page."""
+    return session.setdefault(BROWSER, secrets.token_urlsafe(16))
 
 
 def _held_unless_for_someone_else(form: JoinQueueForm) -> dict[str, str] | None:

@@ -95,6 +95,9 @@ class WalkInEntry(Base):
     link_seed: Mapped[str] = mapped_column(String(64))
     # The join form's own key: the same form sent twice (a double click) joins once (walkin.queue.join).
     join_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What that form asked, and from which browser (idempotency.fingerprint): the key is in the page, so
+    # another request that carries it is refused, not given this place.
+    join_hash: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")

@@ -7,11 +7,9 @@ messages and its audit event. On PostgreSQL an exclusion constraint on (clinicia
 the backstop.
 """
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, is_dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -46,6 +44,7 @@ from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
 from .holders import check_may_book, holder_lock
+from .idempotency import fingerprint as request_fingerprint
 from .locks import clinician_locks
 from .patients import PatientDetails
 from .slots import Slot, available_slots
@@ -304,10 +303,4 @@ _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).
 def _fingerprint(request: BookingRequest) -> str:
     fields = dict(vars(request))
     del fields["idempotency_key"]
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=_plain).encode()).hexdigest()
-
-
-def _plain(value: object) -> object:
-    """For the fingerprint: the details' dataclasses as their fields (as `asdict` gives, without its
-    copying), other values as text."""
-    return vars(value) if is_dataclass(value) else str(value)
+    return request_fingerprint(fields)

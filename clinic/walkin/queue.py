@@ -26,8 +26,9 @@ from ..models import (
 )
 from ..models.transactions import commit_as_written, write_transaction
 from ..scheduling.booking import Consent
-from ..scheduling.errors import MeetingNotReady, NotFound, NotNow
+from ..scheduling.errors import IdempotencyConflict, MeetingNotReady, NotFound, NotNow
 from ..scheduling.events import record_event
+from ..scheduling.idempotency import fingerprint
 from ..scheduling.status import allowed_next
 from ..scheduling.timezones import format_local, zone
 from ..scheduling.tokens import (
@@ -45,6 +46,8 @@ from .hours import next_opening, open_until
 # How far back take-next's pace is measured for the estimated wait, and how many takes make it telling.
 PACE_WINDOW = timedelta(hours=1)
 PACE_MIN_TAKES = 3
+
+FORM_USED = "This form has already been used to join the queue. Check the details and send it again."
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,15 @@ def join(
     actor: Actor,
     held: Mapping[str, str] | None = None,
     join_key: str | None = None,
+    browser: str = "",
 ) -> Joined:
     """Put the caller at the back of the queue; QueueNotOpen if it does not take callers now. A caller
     whose browser `held` a place still waiting in it gets that place back instead: one person, one place.
     So does the join form sent again with its `join_key` (a double click, whose second post leaves before
-    the first's answer tells the browser of its place), even while the first is still being written."""
+    the first's answer tells the browser of its place), even while the first is still being written, if
+    it is the same join: the same details from the same `browser` (a random name its session keeps).
+    The key is in the page, so anything else that carries it is IdempotencyConflict, as for a booking."""
+    asked = fingerprint({"queue_id": queue_id, "details": details, "browser": browser})
     try:
         with write_transaction(session):
             queue = session.get(WalkInQueue, queue_id, populate_existing=True)
@@ -118,7 +125,7 @@ def join(
             if kept := held_place(session, queue_id, held, keys=keys, now=now):
                 return kept
             if join_key is not None and (made := _made_with(session, join_key)) is not None:
-                if made.queue_id == queue_id and made.status is EntryStatus.WAITING:
+                if _same_join(made, asked).status is EntryStatus.WAITING:
                     return Joined(made, walk_in_token(keys, made), already=True)
                 join_key = None  # the form's place was left or ended since: a new one, as without a key
             check_open(queue, now)
@@ -141,6 +148,7 @@ def join(
                 requeued=False,
                 joined_at=now,
                 join_key=join_key,
+                join_hash=asked if join_key is not None else None,
             )
             session.add(entry)
             session.flush()
@@ -149,17 +157,27 @@ def join(
             )
             commit_as_written(session)
     except IntegrityError:
-        # The form's other post wrote its place first (join_key is unique): that place is this one's.
+        # The form's other post wrote its place first (join_key is unique): that place is this one's, if
+        # it is the same join.
         made = _made_with(session, join_key) if join_key is not None else None
-        if made is None or made.queue_id != queue_id:
+        if made is None:
             raise
-        return Joined(made, walk_in_token(keys, made), already=True)
+        return Joined(_same_join(made, asked), walk_in_token(keys, made), already=True)
     return Joined(entry, walk_in_token(keys, entry))
 
 
 def _made_with(session: Session, join_key: str) -> WalkInEntry | None:
     """The place the join form with `join_key` made, if it made one."""
     return session.scalar(select(WalkInEntry).where(WalkInEntry.join_key == join_key))
+
+
+def _same_join(made: WalkInEntry, asked: str) -> WalkInEntry:
+    """The place the form's key made, if the request that `asked` is the join that made it; else
+    IdempotencyConflict, which hands over nothing of it (a place made before its join was kept has no
+    fingerprint to match)."""
+    if made.join_hash != asked:
+        raise IdempotencyConflict(FORM_USED)
+    return made
 
 
 def held_place(
