@@ -135,11 +135,11 @@ def reactivate_user(email: str) -> None:
 @clinic.command("reset-mfa")
 @click.option("--email", required=True, help="The staff member's e-mail address.")
 def reset_mfa(email: str) -> None:
-    """Remove a staff member's second factor and recovery codes (a lost phone)."""
+    """Remove a staff member's second factor and recovery codes (a lost phone), and end its sessions."""
     from .staff.mfa import reset_mfa as reset
 
     if reset(db.session, _account(email).id, now=utcnow(), actor=SYSTEM):
-        click.echo("Second factor removed: they set up a new one at /account/two-factor.")
+        click.echo("Second factor removed and sessions ended: they set up a new one at /account/two-factor.")
     else:
         click.echo("The account has no second factor: there was nothing to remove.")
 

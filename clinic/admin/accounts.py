@@ -76,7 +76,10 @@ def set_role(user_id: int) -> ResponseReturnValue:
     except InvalidAccount as invalid:
         show_beside_fields(form, invalid.errors)
         return _account_page(user_id, role_form=form), 422
-    flash(f"Saved: {user.display_name} is now {role_label(user.role).lower()}.")
+    flash(
+        f"Saved: {user.display_name} is now {role_label(user.role).lower()}. If that was a change, they are "
+        "signed out everywhere and sign in again under it."
+    )
     return redirect(url_for(".staff_member", user_id=user_id), 303)
 
 
@@ -110,7 +113,10 @@ def password_link(user_id: int) -> ResponseReturnValue:
 @bp.post("/staff/<id:user_id>/reset-mfa")
 def remove_second_factor(user_id: int) -> ResponseReturnValue:
     if reset_mfa(db.session, user_id, now=utcnow(), actor=current_staff().actor):
-        flash("Second factor removed: they set up a new one when they next sign in or on their account page.")
+        flash(
+            "Second factor removed, and they are signed out everywhere: they set up a new one when they "
+            "next sign in or on their account page."
+        )
     else:
         flash("This account has no second factor: there was nothing to remove.")
     return redirect(url_for(".staff_member", user_id=user_id), 303)

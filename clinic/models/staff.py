@@ -26,6 +26,8 @@ class SessionEnd(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"
     DEACTIVATED = "deactivated"
     ADMIN = "admin"
+    ROLE_CHANGED = "role_changed"  # its next sign-in meets the new role's rules (an admin's second factor)
+    MFA_RESET = "mfa_reset"
 
 
 class StaffUser(UserMixin, Base):

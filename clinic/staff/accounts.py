@@ -197,7 +197,11 @@ def change_role(
     department_id: int | None = None,
 ) -> StaffUser:
     """Give the account `role` and its link (a clinician or a department), as `create_staff` checks them;
-    commits. InvalidAccount names each wrong field; LastAdmin when it would leave no active admin."""
+    commits. InvalidAccount names each wrong field; LastAdmin when it would leave no active admin.
+
+    Any change ends the account's sessions: each was opened under the old role's sign-in rules (a
+    receptionist made admin has not passed the second factor an admin may need), so it signs in again.
+    """
     errors = _role_errors(session, role, clinician_id, department_id, user_id=user_id)
     if errors:
         raise InvalidAccount(errors)
@@ -212,6 +216,7 @@ def change_role(
         if changed:
             details = {"role": str(role), "changed": changed}
             events.record(session, user.id, "staff.role_changed", now, actor, details)
+            close_sessions(session, user.id, SessionEnd.ROLE_CHANGED, now=now, actor=actor)
     return user
 
 

@@ -29,6 +29,17 @@ class LastAdmin(AccountError):
         )
 
 
+class OwnSecondFactor(AccountError):
+    """An admin removing their own second factor: whoever held their session could then set up theirs."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You cannot remove your own second factor here. To move it to a new phone or app, use your "
+            "account page with a code from your current app or one of your recovery codes. If you have "
+            "neither, ask another admin to remove it."
+        )
+
+
 class LoginRefused(AccountError):
     """One answer for an unknown address, a wrong password, an inactive or a locked account."""
 

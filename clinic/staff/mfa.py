@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..keys import derived_fernet_key, same_secret
-from ..models import RecoveryCode, StaffUser
+from ..models import RecoveryCode, SessionEnd, StaffUser
 from ..models.transactions import write_transaction
 from . import events
 from .accounts import locked_account, verify_password
-from .errors import CodeRefused, SecondFactorUnreadable
+from .errors import CodeRefused, OwnSecondFactor, SecondFactorUnreadable
+from .sessions import close_sessions
 
 RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # a code from the step before or after is accepted too: phones' clocks drift
@@ -121,8 +122,14 @@ def accept_code(
 
 
 def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) -> bool:
-    """Remove the account's second factor and recovery codes (a lost phone); commits. False, with nothing
-    changed or recorded, if it has none (not even one being set up)."""
+    """Remove the account's second factor and recovery codes (a lost phone) and end its sessions; commits.
+    False, with nothing changed or recorded, if it has none (not even one being set up).
+
+    Its sessions end too, a thief's among them if the phone was stolen, and an admin's next sign-in sets
+    up a factor where one is required. OwnSecondFactor when `actor` is the account itself: a session alone
+    must not swap the factor, which takes a code from it (`confirm_enrolment`)."""
+    if actor == Actor.staff(user_id, actor.remote_addr):
+        raise OwnSecondFactor()
     with write_transaction(session):
         user = locked_account(session, user_id)
         codes = select(RecoveryCode.id).where(RecoveryCode.staff_user_id == user_id).limit(1)
@@ -132,6 +139,7 @@ def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) ->
         user.totp_last_step = user.totp_enrolled_at = None
         session.execute(delete(RecoveryCode).where(RecoveryCode.staff_user_id == user_id))
         events.record(session, user.id, "staff.mfa_reset", now, actor)
+        close_sessions(session, user.id, SessionEnd.MFA_RESET, now=now, actor=actor)
     return True
 
 

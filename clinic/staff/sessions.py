@@ -3,7 +3,8 @@
 The cookie carries a random token and the database only its SHA-256, so a copy of the table opens
 no session. A session ends at logout, after STAFF_IDLE_MINUTES without a request, at its absolute
 lifetime (STAFF_SESSION_HOURS), or for all of an account's sessions at a password change, a
-deactivation or an admin's word. A copied cookie then dies with the session it names.
+deactivation, a change of role or link, a second factor's removal or an admin's word, so no session
+outlives the role or the second factor it was opened with. A copied cookie dies with its session.
 """
 
 import hashlib
