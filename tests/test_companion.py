@@ -184,7 +184,7 @@ def test_a_removed_companion_is_told_and_gets_no_more_reminders(session, now, ou
     outbox.drain(until=TUESDAY_10)
 
     assert [invite(m)[0] for m in smtp_server.inbox("gone@example.net")] == ["REQUEST", "CANCEL"]
-    assert len(smtp_server.inbox("maria@example.org")) == 3  # the patient's reminders still go
+    assert len(smtp_server.inbox("maria@example.org")) == 4  # the call's new link, and the reminders still go
     with pytest.raises(NotFound):
         remove_companion(session, consultation.id, now=now, actor=STAFF)
 

@@ -37,6 +37,7 @@ def test_create_sends_a_signed_event_and_takes_the_links_answered(webhook, fake_
     assert call.json() == {
         "event": "create",
         "consultation": consultation.uuid,
+        "key": consultation.uuid,
         "reference": consultation.reference,
         "subject": f"Video consultation {consultation.reference}",
         "starts_at": "2026-03-10T09:00:00Z",

@@ -36,6 +36,7 @@ _MAIL_KINDS = {
     OutboxKind.CANCELLATION: MessageKind.CANCELLATION,
     OutboxKind.REMINDER: MessageKind.REMINDER,
     OutboxKind.LINK: MessageKind.LINK,
+    OutboxKind.NEW_ROOM: MessageKind.NEW_ROOM,
 }
 
 
@@ -70,10 +71,13 @@ def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
     """Cancel the meeting at its provider; the link stays on record for the audit of what was sent.
 
-    A message naming a meeting to retire cancels that one: the meeting a fallback replaced.
+    A message naming a meeting to retire cancels that one: the meeting a fallback or a new room replaced.
     """
     if retired := message.payload.get("retire"):
         meeting = Meeting(retired["provider"], join_url="", host_url=None, external_id=retired["external_id"])
+        current = (consultation.meeting_provider, consultation.meeting_external_id)
+        if current == (meeting.provider, meeting.external_id):
+            return Result(outcome="still in use")  # a new room's create was answered with the old meeting
     elif consultation.meeting_external_id:
         meeting = _meeting_of(consultation)
     else:
@@ -152,9 +156,9 @@ def _with_fallback(
     provider_name: str,
     call: Callable[..., Meeting],
 ) -> Result:
-    settings = ctx.settings
+    settings, seen = ctx.settings, consultation.meeting_external_id
     try:
-        return Result(apply=_store(call(_provider(ctx, provider_name))))
+        return Result(apply=_store(call(_provider(ctx, provider_name)), seen, now))
     except ProviderError as error:
         fallback = settings.fallback_provider
         deadline = consultation.starts_at - settings.fallback_after
@@ -168,15 +172,27 @@ def _with_fallback(
         cause = f"{provider_name}:{type(error).__name__}"  # which provider failed, for the admin
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
-    return Result(outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, now))
+    return Result(
+        outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, seen, now, fallback=True)
+    )
 
 
-def _store(meeting: Meeting, now: datetime | None = None) -> Callable[[Session, Consultation], None]:
+def _store(
+    meeting: Meeting, seen: str | None, now: datetime, *, fallback: bool = False
+) -> Callable[[Session, Consultation], None]:
+    """Make `meeting` the consultation's, if its meeting is still `seen` (the one the effect started from)."""
+
     def store(session: Session, consultation: Consultation) -> None:
-        if now is not None and consultation.meeting_external_id:
+        current = consultation.meeting_external_id
+        if current != seen:
+            # Changed while the provider was asked: a new room (the old one's address went out with someone
+            # taken out of the call) must not be overwritten. A meeting made for nothing is cancelled.
+            if meeting.external_id not in (seen, current):
+                enqueue_retired_meeting(session, consultation, meeting.provider, meeting.external_id, now)
+            return
+        if fallback and current:
             # A fallback replaces a meeting that still stands at the old time: have it cancelled.
-            old_provider, old_id = consultation.meeting_provider, consultation.meeting_external_id
-            enqueue_retired_meeting(session, consultation, old_provider, old_id, now)
+            enqueue_retired_meeting(session, consultation, consultation.meeting_provider, current, now)
         consultation.meeting_provider = meeting.provider
         consultation.meeting_join_url = meeting.join_url
         consultation.meeting_host_url = meeting.host_url
@@ -252,6 +268,7 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.CANCELLATION: send_mail,
     OutboxKind.REMINDER: send_mail,
     OutboxKind.LINK: send_mail,
+    OutboxKind.NEW_ROOM: send_mail,
     OutboxKind.PLAN_REMINDERS: plan,
     OutboxKind.WAITLIST_OFFERS: make_offers,
     OutboxKind.WAITLIST_OFFER_MAIL: send_offer_mail,

@@ -132,6 +132,23 @@ def enqueue_companion_removed(
     _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
 
 
+def enqueue_new_room(
+    session: Session, consultation: Consultation, retired_provider: str, retired_id: str, now: datetime
+) -> bool:
+    """In the transaction that moves the call to a new meeting: cancel the old one, make the new one, and
+    send its link to those who were invited by mail, with their reminders planned again (the invite's
+    sequence went up). A walk-in call's caller was mailed nothing: their page gives the new link. True if
+    the patient is mailed it."""
+    enqueue_retired_meeting(session, consultation, retired_provider, retired_id, now)
+    _add(session, consultation, now, OutboxKind.MEETING_CREATE)
+    if consultation.walk_in_entry is not None:
+        return False
+    _drop_pending_reminders(session, consultation, now)
+    _add_mails(session, consultation, now, OutboxKind.NEW_ROOM)
+    _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
+    return any(audience is Audience.PATIENT for audience, _ in mail_recipients(consultation))
+
+
 def enqueue_link_resent(session: Session, consultation: Consultation, now: datetime, window: int) -> bool:
     """Mail the patient their booking's link again, once per `window` (a number naming a span of time);
     False if it was sent in this window already."""
@@ -145,7 +162,8 @@ def enqueue_link_resent(session: Session, consultation: Consultation, now: datet
 def enqueue_retired_meeting(
     session: Session, consultation: Consultation, provider: str, external_id: str, now: datetime
 ) -> None:
-    """Cancel, at its provider, a meeting the consultation no longer uses (a fallback replaced it)."""
+    """Cancel, at its provider, a meeting the consultation no longer uses (a fallback or a new room
+    replaced it, or it was made for nothing)."""
     session.add(
         OutboxMessage(
             consultation_id=consultation.id,

@@ -75,8 +75,18 @@ def require(settings: Mapping[str, Any], names: Iterable[str]) -> None:
 
 
 def meeting_subject(consultation: Any) -> str:
-    """The only title a provider sees: no patient name, no reason for visit."""
-    return f"Video consultation {consultation.reference}"
+    """The only title a provider sees: no patient name, no reason for visit. A meeting that replaced
+    another names its room, for Zoom finds a create whose answer was lost by its title."""
+    replaced = consultation.meetings_replaced
+    room = f" (room {replaced + 1})" if replaced else ""
+    return f"Video consultation {consultation.reference}{room}"
+
+
+def meeting_key(consultation: Any) -> str:
+    """The key a repeated create is answered by the meeting made the first time (Teams' externalId, the
+    webhook's `key`): the consultation's uuid, with a suffix for each meeting that replaced one."""
+    replaced = consultation.meetings_replaced
+    return f"{consultation.uuid}.{replaced}" if replaced else consultation.uuid
 
 
 def format_utc(instant: datetime) -> str:

@@ -1,15 +1,16 @@
 """Microsoft Teams through Microsoft Graph online meetings, with an app-only (client-credentials) token.
 
 Meetings belong to one organizer account (`TEAMS_ORGANIZER_ID`, an Entra object id, which needs a
-Teams application access policy). The consultation's uuid is the `externalId`, so a retried create
-returns the meeting made the first time instead of a second one.
+Teams application access policy). The `externalId` is `meeting_key` (the consultation's uuid, another
+key for a meeting that replaces one), so a retried create returns the meeting made the first time
+instead of a second one.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Meeting, format_utc, meeting_subject, require
+from .base import Meeting, format_utc, meeting_key, meeting_subject, require
 from .http import BearerClient, Timeouts
 
 _REQUIRED = ("TEAMS_TENANT_ID", "TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_ORGANIZER_ID")
@@ -61,9 +62,10 @@ class TeamsProvider:
         self._meetings_url = f"{settings.graph_url.rstrip('/')}/users/{settings.organizer_id}/onlineMeetings"
 
     def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
-        """createOrGet keyed by the consultation's uuid: a retry gets the meeting made the first time."""
+        """createOrGet keyed by `meeting_key`: a retry gets the meeting made the first time, and a new room
+        for the call a new meeting, not the one it replaces."""
         body = {
-            "externalId": consultation.uuid,
+            "externalId": meeting_key(consultation),
             "subject": meeting_subject(consultation),
             **_times(consultation),
             "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},

@@ -8,20 +8,24 @@ Request (one per change, retried until answered 2xx)::
     X-Clinic-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with WEBHOOK_SECRET>
 
     {"event": "create" | "update" | "cancel",
-     "consultation": "<uuid>", "reference": "K7Q2MX", "subject": "Video consultation K7Q2MX",
+     "consultation": "<uuid>", "key": "<uuid>" | "<uuid>.1",
+     "reference": "K7Q2MX", "subject": "Video consultation K7Q2MX",
      "starts_at": "2026-01-01T10:00:00Z", "ends_at": "2026-01-01T10:30:00Z",
      "host": {"email": "clinician@hospital.example", "display_name": "Dr A. Jones"},
      "meeting": null | {"join_url": "...", "host_url": "..." | null, "external_id": "..."}}
 
-`meeting` is null on create and the endpoint's last answer on update and cancel. The body names
-no patient and no clinical detail.
+`meeting` is null on create and the endpoint's last answer on update and cancel (a cancel may name
+a meeting the consultation no longer uses). The body names no patient and no clinical detail.
 
 Response to create and update: 200 with ``{"join_url": "...", "host_url": "..." | null,
 "external_id": "..."}``. Cancel needs only a 2xx; 404 also counts as done. Because we retry,
-the endpoint must treat a repeated create for the same `consultation` as a request for the
-meeting it already made. It should reject a signature that does not match, or a timestamp more
-than five minutes from its clock (see `verify_signature`), with 401. 429 and 5xx (with an
-optional Retry-After) are retried; other 4xx are not.
+the endpoint must treat a repeated create with the same `key` as a request for the meeting it
+already made. `key` is the consultation's uuid, and another (`<uuid>.<n>`) when the call needs a
+new meeting because someone taken out of it knows the old one's address: the endpoint must then
+make a new meeting, not hand back the old one, which is cancelled. It should reject a signature
+that does not match, or a timestamp more than five minutes from its clock (see
+`verify_signature`), with 401. 429 and 5xx (with an optional Retry-After) are retried; other 4xx
+are not.
 """
 
 import hashlib
@@ -35,7 +39,7 @@ from typing import Any
 import requests
 
 from ..keys import same_secret
-from .base import Meeting, format_utc, meeting_subject, require
+from .base import Meeting, format_utc, meeting_key, meeting_subject, require
 from .http import Timeouts, json_body, send
 
 SIGNATURE_TOLERANCE = 300.0
@@ -91,7 +95,7 @@ class WebhookProvider:
         self._session = requests.Session()
 
     def create(self, consultation: Any, *, retry: bool = False) -> Meeting:
-        """Ask the endpoint for a meeting for this consultation (keyed by its uuid, so safe to repeat)."""
+        """Ask the endpoint for a meeting for this consultation (by `meeting_key`: safe to repeat)."""
         return self._meeting(self._post("create", consultation, None))
 
     def update(self, consultation: Any, meeting: Meeting) -> Meeting:
@@ -132,6 +136,7 @@ def _payload(event: str, consultation: Any, meeting: Meeting | None) -> bytes:
         {
             "event": event,
             "consultation": consultation.uuid,
+            "key": meeting_key(consultation),
             "reference": consultation.reference,
             "subject": meeting_subject(consultation),
             "starts_at": format_utc(consultation.starts_at),

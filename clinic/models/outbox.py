@@ -19,6 +19,7 @@ class OutboxKind(enum.StrEnum):
     CANCELLATION = "mail.cancellation"
     REMINDER = "mail.reminder"
     LINK = "mail.link"  # a booking's link, mailed again at the patient's request
+    NEW_ROOM = "mail.new_room"  # the call's new meeting link, after someone was taken out of it
     PLAN_REMINDERS = "reminders.plan"
     # The waitlist's, hung on the consultation that freed a time: offer it, and tell each patient.
     WAITLIST_OFFERS = "waitlist.offers"

@@ -125,6 +125,9 @@ class Consultation(Base):
     meeting_host_url: Mapped[str | None] = mapped_column(String(2000))
     meeting_external_id: Mapped[str | None] = mapped_column(String(255))
     invite_sequence: Mapped[int] = mapped_column(default=0)
+    # How many times the call moved to a new meeting (someone taken out of it knew the old one's address):
+    # providers that find a meeting by a key of ours tell the new one from the old by it (meetings.base).
+    meetings_replaced: Mapped[int] = mapped_column(default=0, server_default="0")
     # The secret the manage link's token is derived from (scheduling/tokens.py); never sent anywhere.
     # Its column keeps its first name: rows from before hold the hash of their old token, as their seed.
     link_seed: Mapped[str] = mapped_column("manage_token_hash", String(64))

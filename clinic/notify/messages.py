@@ -1,5 +1,5 @@
-"""What each mail says: confirmation, update, cancellation and reminder, for patient, clinician and
-companion.
+"""What each mail says: confirmation, update, new video link, cancellation and reminder, for patient,
+clinician and companion.
 
 Mails name the hospital, the service, the clinician, the time, its length and the links, nothing
 more: `Notice` has no field for a reason for visit or a note, so no template can leak one. A
@@ -32,6 +32,7 @@ class MessageKind(enum.StrEnum):
     CANCELLATION = "cancellation"
     REMINDER = "reminder"
     LINK = "link"  # the booking's link again, at the patient's request
+    NEW_ROOM = "new_room"  # the call's new link: someone taken out of it knew the old one
 
 
 class Audience(enum.StrEnum):
@@ -195,6 +196,11 @@ ENGLISH = Language(
             "The link to your video consultation – {hospital}",
             "You asked us to send you again the link to your video consultation with {hospital} on {when}.",
         ),
+        (_K.NEW_ROOM, _A.PATIENT): (
+            "New video link for your consultation – {hospital}",
+            "Your video consultation with {hospital} on {when} has a new video link. The time has not "
+            "changed. From now on, use the link in this message, not the one we sent before.",
+        ),
         (_K.CONFIRMATION, _A.CLINICIAN): (
             "New video consultation {reference}",
             "A video consultation has been booked with you for {when}.",
@@ -202,6 +208,11 @@ ENGLISH = Language(
         (_K.UPDATE, _A.CLINICIAN): (
             "Video consultation {reference} moved",
             "Video consultation {reference} has moved to {when}.",
+        ),
+        (_K.NEW_ROOM, _A.CLINICIAN): (
+            "Video consultation {reference}: new video link",
+            "Video consultation {reference} on {when} has a new video link. The time has not changed. "
+            "Start the call from this message or from your schedule, not from the link sent before.",
         ),
         (_K.CANCELLATION, _A.CLINICIAN): (
             "Video consultation {reference} cancelled",
@@ -238,14 +249,16 @@ ENGLISH = Language(
     invite_host="Start the video consultation: {link}\n\nThis link is for you alone: do not forward it.",
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
-# Every mail there is: each kind to each audience, but a link sent again goes to the patient alone.
+# Every mail there is: each kind to each audience, but a link sent again goes to the patient alone, and
+# a new room's link to those still invited (the companion taken out is sent their cancellation).
 MAILS = frozenset(
-    (kind, audience) for kind in MessageKind for audience in Audience if kind is not _K.LINK
-) | {(_K.LINK, _A.PATIENT)}
+    (kind, audience) for kind in MessageKind for audience in Audience if kind not in (_K.LINK, _K.NEW_ROOM)
+) | {(_K.LINK, _A.PATIENT), (_K.NEW_ROOM, _A.PATIENT), (_K.NEW_ROOM, _A.CLINICIAN)}
 
 _INVITE_METHODS = {
     MessageKind.CONFIRMATION: Method.REQUEST,
     MessageKind.UPDATE: Method.REQUEST,
+    MessageKind.NEW_ROOM: Method.REQUEST,
     MessageKind.CANCELLATION: Method.CANCEL,
 }
 

@@ -26,6 +26,7 @@ from ..scheduling.agenda import (
     stranded,
     week_agenda,
 )
+from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.events import history, record_read
@@ -162,9 +163,20 @@ def invite(consultation_id: int) -> ResponseReturnValue:
 
 @bp.post("/consultations/<id:consultation_id>/companion/remove")
 def uninvite(consultation_id: int) -> ResponseReturnValue:
-    removed = uninvite_companion(db.session, current_staff(), consultation_id, now=utcnow())
-    flash(f"{removed.name} is no longer invited; their link has stopped working.")
+    removal = uninvite_companion(db.session, current_staff(), consultation_id, now=utcnow())
+    flash(_uninvited(removal))
     return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
+
+
+def _uninvited(removal: Removal) -> str:
+    told = f"{removal.companion.name} is no longer invited; their link has stopped working."
+    if not removal.new_room:
+        return told
+    if removal.patient_mailed:
+        return (
+            f"{told} The call has a new video room: the patient is sent an updated invitation with its link."
+        )
+    return f"{told} The call has a new video room: the patient's page takes them to it."
 
 
 @bp.get("/consultations/<id:consultation_id>/move")

@@ -3,6 +3,10 @@
 A companion has their own invite and their own join link (`/g/<reference>`, see `links.companion_url`),
 follows the consultation's moves and cancellation, and has no say over the booking. One takes part
 at a time: adding another replaces them. Removed companions stay on record for the audit trail.
+
+Their join link leads to the call's meeting, whose address they may have kept: a companion taken out
+of a call to come moves it to a new meeting (a relative removed for the patient's safety must not walk
+back in), and the patient and clinician are sent its link.
 """
 
 import uuid
@@ -20,10 +24,20 @@ from .errors import ChangeNotAllowed, NotFound
 from .events import record_event
 from .locks import locked_consultation
 from .patients import MAX_NAME, InvalidDetails, email_address, required_text
+from .status import is_over
 from .tokens import LinkKeys, companion_link_opens, link_reference, new_link_seed
 
 # A companion may be added until the call is over: an interpreter is sometimes found at the last minute.
 _OPEN = frozenset({ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A companion taken out of a consultation, and what became of its call."""
+
+    companion: Companion
+    new_room: bool  # the call moved to a new meeting, whose address they never had
+    patient_mailed: bool  # the patient is sent its link (others join from their page, as before)
 
 
 @dataclass(frozen=True)
@@ -100,16 +114,17 @@ def add_companion(
     return companion
 
 
-def remove_companion(session: Session, consultation_id: int, *, now: datetime, actor: Actor) -> Companion:
+def remove_companion(session: Session, consultation_id: int, *, now: datetime, actor: Actor) -> Removal:
     """Uninvite the consultation's companion (staff): their link stops working and, if the consultation
-    is still to come, they are sent a cancellation. NotFound if nobody is invited."""
+    is not over, they are sent a cancellation and the call moves to a new meeting. NotFound if nobody
+    is invited."""
     with write_transaction(session):
         consultation = locked_consultation(session, consultation_id)
         companion = consultation.companion
         if companion is None:
             raise NotFound("Nobody else is invited to this consultation.")
-        _remove(session, consultation, companion, now, actor)
-    return companion
+        removal = _remove(session, consultation, companion, now, actor)
+    return removal
 
 
 def companion_for_token(
@@ -131,8 +146,29 @@ def companion_for_token(
 
 def _remove(
     session: Session, consultation: Consultation, companion: Companion, now: datetime, actor: Actor
-) -> None:
+) -> Removal:
     companion.removed_at = now
-    if consultation.is_active and now < consultation.ends_at:  # nothing to call off once it is over
-        outbox.enqueue_companion_removed(session, consultation, companion, now)
     record_event(session, consultation, "companion.removed", now, actor, companion_id=companion.id)
+    if not consultation.is_active or is_over(consultation, now):  # nothing to call off once it is over
+        return Removal(companion, new_room=False, patient_mailed=False)
+    outbox.enqueue_companion_removed(session, consultation, companion, now)
+    return _move_to_new_room(session, consultation, companion, now, actor)
+
+
+def _move_to_new_room(
+    session: Session, consultation: Consultation, companion: Companion, now: datetime, actor: Actor
+) -> Removal:
+    """Give the call a new meeting in place of the one whose address the removed companion may have
+    kept; the pages say the link is being made until the worker has made it."""
+    provider, retired = consultation.meeting_provider, consultation.meeting_external_id
+    if retired is None:  # none made yet: the one to come is new to them too
+        return Removal(companion, new_room=False, patient_mailed=False)
+    consultation.meeting_provider = consultation.meeting_external_id = None
+    consultation.meeting_join_url = consultation.meeting_host_url = None
+    consultation.meetings_replaced += 1
+    consultation.invite_sequence += 1
+    mailed = outbox.enqueue_new_room(session, consultation, provider, retired, now)
+    record_event(
+        session, consultation, "consultation.meeting_replaced", now, actor, companion_id=companion.id
+    )
+    return Removal(companion, new_room=True, patient_mailed=mailed)

@@ -30,6 +30,7 @@ HISTORY_LABELS = {
     "consultation.link_resent": "booking link sent again",
     "companion.added": "invitation to join sent",
     "companion.removed": "invitation to join taken back",
+    "consultation.meeting_replaced": "call moved to a new video room",
 }
 
 

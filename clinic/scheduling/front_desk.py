@@ -15,7 +15,7 @@ from ..staff.members import StaffMember
 from .agenda import consultation_for_staff
 from .availability import active_service, service_clinicians
 from .booking import Booked, BookingRequest, book
-from .companions import CompanionDetails, add_companion, remove_companion
+from .companions import CompanionDetails, Removal, add_companion, remove_companion
 from .errors import NotFound
 from .lifecycle import cancel, reschedule
 from .tokens import LinkKeys
@@ -105,7 +105,8 @@ def invite_companion(
 
 def uninvite_companion(
     session: Session, viewer: StaffMember, consultation_id: int, *, now: datetime
-) -> Companion:
-    """Take back the invitation of a consultation's second participant; they are told by mail."""
+) -> Removal:
+    """Take back the invitation of a consultation's second participant; they are told by mail, and a call
+    not over moves to a new meeting."""
     consultation_for_staff(session, viewer, consultation_id)
     return remove_companion(session, consultation_id, now=now, actor=viewer.actor)

@@ -21,7 +21,7 @@ from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, 
 from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
-from .status import FINISHED, RESCHEDULABLE, InvalidTransition, allowed_next, check_transition
+from .status import RESCHEDULABLE, InvalidTransition, allowed_next, check_transition, is_over
 from .tokens import LinkKeys, link_reference, manage_link_opens
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
@@ -94,11 +94,6 @@ _CHANGEABLE = {
     ),
     Change.MOVE: RESCHEDULABLE,
 }
-
-
-def is_over(consultation: Consultation, now: datetime) -> bool:
-    """Whether the consultation is over: finished, or past its end whatever its status."""
-    return consultation.status in FINISHED or now >= consultation.ends_at
 
 
 def change_refusal(consultation: Consultation, change: Change, now: datetime) -> ChangeNotAllowed | None:

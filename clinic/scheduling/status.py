@@ -7,6 +7,9 @@ clinician who did see the patient. A patient who checked in is never a no-show, 
 housekeeping: if their call never started, its clinician finishes the consultation.
 """
 
+from datetime import datetime
+
+from ..models import Consultation
 from ..models import ConsultationStatus as S
 from .errors import BookingError
 
@@ -59,3 +62,8 @@ def check_transition(current: S, new: S) -> None:
 def allowed_next(current: S) -> frozenset[S]:
     """The statuses a consultation in `current` may move to."""
     return TRANSITIONS[current]
+
+
+def is_over(consultation: Consultation, now: datetime) -> bool:
+    """Whether the consultation is over: finished, or past its end whatever its status."""
+    return consultation.status in FINISHED or now >= consultation.ends_at

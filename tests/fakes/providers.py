@@ -51,6 +51,7 @@ def make_consultation(**changes: Any) -> SimpleNamespace:
         "clinician": SimpleNamespace(email="dr.jones@hospital.example", display_name="Dr Alex Jones"),
         "patient": SimpleNamespace(name=PATIENT_NAME, email="philippa@example.org"),
         "reason": REASON,
+        "meetings_replaced": 0,
     }
     return SimpleNamespace(**(values | changes))
 
@@ -136,6 +137,8 @@ class FakeProviders:
         self.zoom_meetings: dict[str, dict[str, Any]] = {}
         self.webhook_meetings: dict[str, dict[str, Any]] = {}
         self._zoom_ids = itertools.count(81234567890)  # never reused, as Zoom's are not
+        self._webhook_ids = itertools.count(1)
+        self.webhook_keyed_by = "key"  # "consultation": an endpoint written before the `key` field
         self._tokens: set[str] = set()
         self._faults: list[_Fault] = []
         self._random: _RandomFaults | None = None
@@ -167,7 +170,7 @@ class FakeProviders:
             self._random = _RandomFaults(rate, Random(seed), stall, retry_after)
 
     def live_meetings(self, provider: str) -> list[LiveMeeting]:
-        """The meetings `provider` ("teams" or "zoom") holds now, cancelled ones gone."""
+        """The meetings `provider` ("teams", "zoom" or "webhook") holds now, cancelled ones gone."""
         with self._lock:
             if provider == "teams":
                 meetings = self.graph_meetings.values()
@@ -175,6 +178,9 @@ class FakeProviders:
             if provider == "zoom":
                 meetings = self.zoom_meetings.values()
                 return [LiveMeeting(str(m["id"]), m["topic"], m["start_time"]) for m in meetings]
+            if provider == "webhook":
+                meetings = self.webhook_meetings.values()
+                return [LiveMeeting(m["external_id"], m["subject"], m["starts_at"]) for m in meetings]
         raise ValueError(f"the fake keeps no meetings for {provider!r}")
 
     def expire_tokens(self) -> None:
@@ -315,20 +321,24 @@ class FakeProviders:
         if not verify_signature(WEBHOOK_SECRET, timestamp, r.body, signature, now=time.time()):
             return 401, {}, {"error": "bad signature"}
         event = r.json()
-        key = event["consultation"]
-        if event["event"] == "cancel":
-            return (204, {}, None) if self.webhook_meetings.pop(key, None) else (404, {}, None)
-        if event["event"] == "update" and key not in self.webhook_meetings:
-            return 404, {}, {"error": "unknown consultation"}
+        if event["event"] == "create":
+            key = event[self.webhook_keyed_by]
+        else:  # about the meeting it names, by the id we answered with
+            named = event["meeting"]["external_id"]
+            key = next((k for k, m in self.webhook_meetings.items() if m["external_id"] == named), None)
+            if event["event"] == "cancel":
+                return (204, {}, None) if self.webhook_meetings.pop(key, None) else (404, {}, None)
+            if key is None:
+                return 404, {}, {"error": "unknown meeting"}
         meeting = self.webhook_meetings.setdefault(
             key,
             {
                 "join_url": f"https://video.hospital.example/{secrets.token_hex(16)}",
                 "host_url": f"https://video.hospital.example/host/{secrets.token_hex(16)}",
-                "external_id": f"room-{len(self.webhook_meetings) + 1}",
+                "external_id": f"room-{next(self._webhook_ids)}",
             },
         )
-        meeting.update(starts_at=event["starts_at"], ends_at=event["ends_at"])
+        meeting.update(subject=event["subject"], starts_at=event["starts_at"], ends_at=event["ends_at"])
         return 200, {}, meeting
 
 
