@@ -34,11 +34,13 @@ from .keys import derived_key, same_secret, secret_keys
 from .models import AuditEvent
 from .models.driver import Statement, driver_batch
 from .models.inserts import insert_returning
+from .models.transactions import write_transaction
 
 GENESIS = "0" * 64
 UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
 KEY_SETTING = "AUDIT_KEY"
 KEY_ROTATED = "audit.key_rotated"
+CHECKED = "audit.checked"
 _PENDING_ANCHOR = "clinic.audit.anchor"
 
 log = logging.getLogger(__name__)
@@ -339,6 +341,38 @@ class Verified:
     count: int
     head_id: int | None
     anchor: Anchor | None
+    head_at: datetime | None  # when the last event happened
+
+
+def verdict(result: Verified | Break) -> str:
+    """What `verify` found, in the words both `flask clinic audit verify` and the audit log page give."""
+    if isinstance(result, Break):
+        where = "" if result.event_id is None else f" at event {result.event_id}"
+        return f"Audit chain BROKEN{where}: {result.problem}"
+    events = f"{result.count} event{'' if result.count == 1 else 's'}"
+    if result.head_at is None:
+        return f"Audit chain intact: {events}."
+    anchored = f", anchored at event {result.anchor.event_id}" if result.anchor else ""
+    return (
+        f"Audit chain intact: {events} up to event {result.head_id} "
+        f"({result.head_at:%Y-%m-%d %H:%M:%S} UTC){anchored}."
+    )
+
+
+def check(session: Session, actor: Actor, *, now: datetime) -> Verified | Break:
+    """`verify` at `actor`'s request, recorded with its outcome (counts and ids) after the events it read.
+
+    The chain is read in a session of its own: a request's session reads outside any transaction on
+    PostgreSQL (see `read_without_transaction`), where a streamed SELECT cannot run."""
+    with Session(session.get_bind()) as reading:
+        result = verify(reading)
+    if isinstance(result, Verified):
+        details = {"intact": True, "events": result.count, "last_event_id": result.head_id}
+    else:
+        details = {"intact": False, "event_id": result.event_id}
+    with write_transaction(session):
+        record(session, actor, CHECKED, entity_type="audit_event", entity_id="*", now=now, details=details)
+    return result
 
 
 def verify(session: Session) -> Verified | Break:
@@ -370,7 +404,7 @@ def verify(session: Session) -> Verified | Break:
 
 
 def _walk(rows: Iterable[Any], keys: Mapping[str, bytes], anchor: Anchor | None) -> Verified | Break:
-    count, prev, head_id, keyed_since = 0, GENESIS, None, None
+    count, prev, head_id, head_at, keyed_since = 0, GENESIS, None, None, None
     for row in rows:
         count += 1
         problem = _link_problem(row, count, prev, keyed_since, keys)
@@ -381,8 +415,8 @@ def _walk(rows: Iterable[Any], keys: Mapping[str, bytes], anchor: Anchor | None)
             return Break(row.id, problem)
         if row.hash_version == KEYED and keyed_since is None:
             keyed_since = row.id
-        prev, head_id = row.hash, row.id
-    return Verified(count, head_id, anchor)
+        prev, head_id, head_at = row.hash, row.id, row.occurred_at
+    return Verified(count, head_id, anchor, head_at)
 
 
 def _link_problem(

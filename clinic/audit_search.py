@@ -2,6 +2,7 @@
 
 A consultation's events are those about it and about its note versions; a patient's, those about
 every record kept under their e-mail address (each booking keeps its own) and those records' bookings.
+A search by patient is itself an audit event, naming what it found by id, never the address.
 
 Pages run newest first and continue below the last id seen (keyset paging), so a page deep into a
 million events costs what the first one does; each filter has an index ending in the id.
@@ -26,7 +27,12 @@ from .spreadsheets import inert
 from .staff.accounts import staff_by_email
 
 PER_PAGE = 50
-CSV_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
+EVENT_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
+# The chain, so that an export can be checked on its own: each prev_hash is the hash of the event numbered
+# seq - 1; the hash itself needs the key named by key_id (README: "The audit trail").
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash_version", "key_id", "hash")
+CSV_COLUMNS = EVENT_COLUMNS + CHAIN_COLUMNS
+PATIENT_SEARCHED = "audit.patient_searched"
 
 
 # Records an event may be about: (entity type, ids) pairs, as AuditEvent names them.
@@ -47,6 +53,10 @@ class AuditFilter:
     def used(self) -> list[str]:
         """The names of the filters in use: what an export's own audit event records (not their values)."""
         return [name for name, value in vars(self).items() if value]
+
+    def found_for_patient(self) -> dict[str, list[int]]:
+        """The ids of the records a search by patient found, by kind: what its audit event names."""
+        return {f"{kind}_ids": [int(record_id) for record_id in ids] for kind, ids in self.patient}
 
 
 @dataclass(frozen=True)
@@ -96,16 +106,22 @@ def audit_filter(
 def _patient_records(session: Session, email: str | None) -> Records:
     if not email:
         return ()
-    patient_ids = list(session.scalars(select(Patient.id).where(Patient.email_key == email_key(email))))
+    patient_ids = list(
+        session.scalars(select(Patient.id).where(Patient.email_key == email_key(email)).order_by(Patient.id))
+    )
     if not patient_ids:
         raise UnknownFilter("patient", "No patient has this e-mail address (or it was anonymised).")
-    bookings = session.scalars(select(Consultation.id).where(Consultation.patient_id.in_(patient_ids)))
+    bookings = session.scalars(
+        select(Consultation.id).where(Consultation.patient_id.in_(patient_ids)).order_by(Consultation.id)
+    )
     return (("patient", _texts(patient_ids)), *_consultation_records(session, list(bookings)))
 
 
 def _consultation_records(session: Session, consultation_ids: list[int]) -> Records:
     notes = session.scalars(
-        select(ConsultationNote.id).where(ConsultationNote.consultation_id.in_(consultation_ids))
+        select(ConsultationNote.id)
+        .where(ConsultationNote.consultation_id.in_(consultation_ids))
+        .order_by(ConsultationNote.id)
     )
     return (("consultation", _texts(consultation_ids)), ("consultation_note", _texts(notes)))
 
@@ -126,9 +142,22 @@ def audit_page(
     return AuditPage(events, events[-1].id if len(found) > per_page else None)
 
 
+def searched_page(
+    session: Session, wanted: AuditFilter, *, actor: Actor, now: datetime, older_than: int | None = None
+) -> AuditPage:
+    """The page an admin asked for, a search by patient recorded first: who looked up whom."""
+    if wanted.patient:
+        with write_transaction(session):
+            _record_patient_search(session, wanted, actor, now)
+    return audit_page(session, wanted, older_than=older_than)
+
+
 def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: datetime) -> Iterator[str]:
-    """Record who exported what (the filters' names), then every matching event as CSV, newest first."""
+    """Record who exported what (the filters' names, and a search by patient), then every matching event
+    as CSV, newest first."""
     with write_transaction(session):
+        if wanted.patient:
+            _record_patient_search(session, wanted, actor, now)
         audit.record(
             session,
             actor,
@@ -139,6 +168,14 @@ def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: date
             details={"filters": wanted.used()},
         )
     return _csv_chunks(session, wanted)
+
+
+def _record_patient_search(session: Session, wanted: AuditFilter, actor: Actor, now: datetime) -> None:
+    found = wanted.found_for_patient()
+    first = found["patient_ids"][0]  # the event is about the patient: a later search for them finds it
+    audit.record(
+        session, actor, PATIENT_SEARCHED, entity_type="patient", entity_id=first, now=now, details=found
+    )
 
 
 def _csv_chunks(session: Session, wanted: AuditFilter) -> Iterator[str]:
@@ -191,6 +228,11 @@ def _csv_row(event: AuditEvent) -> list[str]:
         event.entity_id,
         event.remote_addr or "",
         json.dumps(event.details, sort_keys=True),
+        str(event.seq),
+        event.prev_hash,
+        str(event.hash_version),
+        event.key_id or "",
+        event.hash,
     ]
     return [inert(value) for value in values]
 

@@ -1,19 +1,29 @@
-"""The admin audit log: admins only; filters by who, action, consultation, patient, dates; pages; CSV."""
+"""The admin audit log: admins only; filters by who, action, consultation, patient, dates; pages; CSV with
+the chain's columns; a check of the whole chain. A patient's address is never in a URL."""
 
 import csv
+import hashlib
+import hmac
 import io
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, quote_plus
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clinic import audit
 from clinic.audit import SYSTEM, Actor
 from clinic.audit_search import AuditFilter, audit_page
+from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole
 
 from . import factories, notes_support
+from .browser_forms import drawn_forms
+from .conftest import build_app
 from .factories import sign_in
+from .test_admin_outbox import csrf_token
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 
@@ -49,22 +59,34 @@ def ids_on(page: str, session) -> list[int]:
     return [n for n in sorted(known, reverse=True) if f"<td>{n}</td>" in page]
 
 
-def test_anonymous_visitors_are_sent_to_sign_in(client):
-    for path in ("/admin/audit", "/admin/audit.csv"):
+PATHS = ("/admin/audit", "/admin/audit.csv")
+POSTS = ("/admin/audit", "/admin/audit.csv", "/admin/audit/check")
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, session):
+    for path in PATHS:
         response = client.get(path)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/login?next=%2Fadmin%2Faudit")
+    for path in POSTS:
+        assert "/login" in client.post(path, data={"patient": "mary@example.org"}).location
+    assert session.scalar(select(AuditEvent.id)) is None
 
 
 @pytest.mark.parametrize("role", [StaffRole.CLINICIAN, StaffRole.RECEPTION])
-def test_clinicians_and_reception_may_not_open_the_audit_log(client, session, role):
+def test_clinicians_and_reception_may_not_open_search_or_check_the_audit_log(client, session, role):
     person = factories.clinician(session, [factories.service(session)])
     sign_in(client, factories.linked_staff(session, person, role))
+    session.commit()
+    before = session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
 
-    for path in ("/admin/audit", "/admin/audit.csv"):
-        response = client.get(path)
-        assert response.status_code == 403
-        assert "Admins only" in response.get_data(as_text=True)
+    answers = [client.get(path) for path in PATHS]
+    answers += [client.post(path, data={"patient": "mary@example.org"}) for path in POSTS]
+
+    assert [answer.status_code for answer in answers] == [403] * len(answers)
+    assert all("Admins only" in answer.get_data(as_text=True) for answer in answers)
+    session.commit()
+    assert session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) == before
 
 
 def test_the_nav_links_to_the_audit_log(admin_client):
@@ -165,16 +187,9 @@ def test_the_export_is_csv_of_every_match_and_is_itself_audited(admin_client, se
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="audit-')
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == [
-        "id",
-        "occurred_at",
-        "actor",
-        "action",
-        "entity_type",
-        "entity_id",
-        "remote_addr",
-        "details",
-    ]
+    assert ",".join(rows[0]) == (
+        "id,occurred_at,actor,action,entity_type,entity_id,remote_addr,details,seq,prev_hash,hash_version,key_id,hash"
+    )
     assert [row[3] for row in rows[1:]] == ["test.event", "'=cmd|' /C calc'!A0"]
     session.commit()
     exported = session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported"))
@@ -212,29 +227,199 @@ def test_a_consultation_reference_finds_its_note_versions_events_too(app, admin_
     assert ids_on(page.get_data(as_text=True), session) == sorted((e.id for e in expected), reverse=True)
 
 
-def test_filters_by_patient_every_booking_made_with_their_address(admin_client, session, now):
+def book_for(session, now, address: str, at: datetime):
     svc = factories.service(session)
     factories.clinician(session, [svc])
     session.commit()
-    address = "Mary.Jones@example.org"
-    first = factories.booking(
-        session, svc, MONDAY_10, now=now, patient=factories.patient_details(email=address)
-    )
-    second = factories.booking(
-        session,
-        svc,
-        MONDAY_10 + timedelta(hours=1),
-        now=now,
-        patient=factories.patient_details(email=address.lower()),
-    )
-    factories.booking(session, svc, MONDAY_10 + timedelta(hours=2), now=now)  # someone else's
+    return factories.booking(session, svc, at, now=now, patient=factories.patient_details(email=address))
 
-    page = admin_client.get("/admin/audit", query_string={"patient": address.upper()})
-    unknown = admin_client.get("/admin/audit", query_string={"patient": "nobody@example.org"})
+
+def test_filters_by_patient_every_booking_made_with_their_address(admin_client, session, now):
+    address = "Mary.Jones@example.org"
+    first = book_for(session, now, address, MONDAY_10)
+    second = book_for(session, now, address.lower(), MONDAY_10 + timedelta(hours=1))
+    book_for(session, now, "someone.else@example.org", MONDAY_10 + timedelta(hours=2))
+
+    page = admin_client.post("/admin/audit", data={"patient": address.upper()})
+    unknown = admin_client.post("/admin/audit", data={"patient": "nobody@example.org"})
 
     session.commit()
     theirs = [audit.events_for(session, "consultation", b.consultation.id)[0].id for b in (first, second)]
-    assert ids_on(page.get_data(as_text=True), session) == sorted(theirs, reverse=True)
+    searched = session.scalars(select(AuditEvent.id).where(AuditEvent.action == "audit.patient_searched"))
+    assert ids_on(page.get_data(as_text=True), session) == sorted([*searched, *theirs], reverse=True)
     assert unknown.status_code == 422 and "No patient has this e-mail address" in unknown.get_data(
         as_text=True
     )
+
+
+def test_a_search_by_patient_is_audited_by_their_records_ids_never_their_address(
+    admin_client, session, admin, now
+):
+    address = "Mary.Jones@example.org"
+    first = book_for(session, now, address, MONDAY_10)
+    second = book_for(session, now, address.lower(), MONDAY_10 + timedelta(hours=1))
+
+    page = admin_client.post("/admin/audit", data={"patient": address})
+    export = admin_client.post("/admin/audit.csv", data={"patient": address})
+
+    assert (page.status_code, export.status_code) == (200, 200)
+    session.commit()
+    searches = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "audit.patient_searched").order_by(AuditEvent.id)
+    ).all()
+    patients = sorted(b.consultation.patient_id for b in (first, second))
+    found = {
+        "patient_ids": patients,
+        "consultation_ids": [first.consultation.id, second.consultation.id],
+        "consultation_note_ids": [],
+    }
+    assert [(e.actor, e.entity_type, e.entity_id, e.details) for e in searches] == [
+        (f"staff:{admin.id}", "patient", str(patients[0]), found)
+    ] * 2
+    exported = session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported"))
+    assert exported.id == searches[1].id + 1 and exported.details == {"filters": ["patient"]}
+    for event in session.scalars(select(AuditEvent)):
+        assert "mary" not in json.dumps([event.entity_id, event.details, event.remote_addr]).lower()
+    assert isinstance(audit.verify(session), audit.Verified)
+
+
+def test_a_patients_address_is_in_no_url_and_their_events_page_by_posting_it(admin_client, session, now):
+    address = "Mary.Jones+audit@example.org"
+    booked = book_for(session, now, address, MONDAY_10).consultation
+    for _ in range(60):
+        audit.record(session, SYSTEM, "test.event", entity_type="consultation", entity_id=booked.id, now=now)
+    session.commit()
+
+    first = admin_client.post("/admin/audit", data={"patient": address, "action": "test.event"})
+    older = next(f for f in drawn_forms(first.get_data(as_text=True)) if "older_than" in f.values)
+    second = admin_client.post(older.action, data=older.values)
+    (export,) = [f for f in drawn_forms(first.get_data(as_text=True)) if f.action == "/admin/audit.csv"]
+    exported = admin_client.post(export.action, data=export.values)
+    from_a_link = admin_client.get("/admin/audit", query_string={"patient": address})
+
+    for answer in (first, second):
+        urls = re.findall(r'(?:href|action|src)="([^"]*)"', answer.get_data(as_text=True))
+        assert urls and not [url for url in urls if _names(url, address)]
+    assert (older.method, export.method) == ("post", "post")
+    assert older.values["patient"] == export.values["patient"] == address
+    session.commit()
+    made = session.scalars(
+        select(AuditEvent.id).where(AuditEvent.action == "test.event").order_by(AuditEvent.id.desc())
+    ).all()
+    assert ids_on(first.get_data(as_text=True), session) == made[:50]
+    assert ids_on(second.get_data(as_text=True), session) == made[50:]
+    assert len(list(csv.reader(io.StringIO(exported.get_data(as_text=True))))) == 1 + 60
+    assert from_a_link.status_code == 422 and "it is not taken from a link" in from_a_link.get_data(
+        as_text=True
+    )
+
+
+def _names(url: str, address: str) -> bool:
+    return any(
+        form in url.lower() for form in {address.lower(), quote(address).lower(), quote_plus(address).lower()}
+    )
+
+
+def test_the_filter_form_without_a_patient_answers_with_a_link_to_its_page(admin_client):
+    response = admin_client.post("/admin/audit", data={"action": "staff.login", "patient": " "})
+
+    assert response.status_code == 303
+    assert response.location == "/admin/audit?action=staff.login"
+
+
+def test_the_export_carries_the_chain_which_an_auditor_can_check_from_the_csv_alone(
+    admin_client, session, now
+):
+    for n in range(3):
+        event(session, "test.event", entity=("test", n), at=now + timedelta(seconds=n))
+
+    response = admin_client.get("/admin/audit.csv")
+
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    rows.sort(key=lambda row: int(row["seq"]))
+    assert [int(row["seq"]) for row in rows] == list(range(1, len(rows) + 1))
+    assert [row["prev_hash"] for row in rows] == ["0" * 64] + [row["hash"] for row in rows[:-1]]
+    keys = audit.settings_for(session).keys_by_id
+    assert all(row["hash"] == hmac_from_csv(row, keys[row["key_id"]]) for row in rows)
+
+
+def hmac_from_csv(row: dict[str, str], key: bytes) -> str:
+    """The event's HMAC as README's "The audit trail" tells an auditor to recompute it from an export."""
+    fields = [
+        int(row["seq"]),
+        row["prev_hash"],
+        row["occurred_at"],
+        row["actor"],
+        row["action"],
+        row["entity_type"],
+        row["entity_id"],
+        row["remote_addr"] or None,
+        json.loads(row["details"]),
+    ]
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def checked(session) -> AuditEvent:
+    return session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.checked"))
+
+
+def test_checking_the_trail_says_it_is_intact_with_its_count_and_last_time_and_is_audited(
+    admin_client, session, admin
+):
+    made = [event(session, at=MONDAY_10 + timedelta(minutes=n)) for n in range(3)]  # after the sign-in's
+
+    response = admin_client.post("/admin/audit/check")
+    page = admin_client.get(response.location).get_data(as_text=True)
+
+    assert response.status_code == 303 and response.location == "/admin/audit"
+    session.commit()
+    count = made[-1].seq
+    assert (
+        f"Audit chain intact: {count} events up to event {made[-1].id} (2026-03-09 10:02:00 UTC), "
+        f"anchored at event {made[-1].id}." in page
+    )
+    assert "<title>Audit chain intact – Audit log" in page
+    assert (checked(session).actor, checked(session).details) == (
+        f"staff:{admin.id}",
+        {"intact": True, "events": count, "last_event_id": made[-1].id},
+    )
+
+
+def test_checking_the_trail_names_an_edited_event_and_why_and_is_audited(admin_client, session):
+    second = [event(session) for _ in range(3)][1]
+    session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(actor="staff:99"))
+    session.commit()
+
+    page = admin_client.post("/admin/audit/check", follow_redirects=True).get_data(as_text=True)
+
+    assert (
+        f"Audit chain BROKEN at event {second.id}: its hash does not match its contents "
+        "(edited, or rehashed without the key)" in page
+    )
+    assert "<title>Audit chain broken – Audit log" in page
+    session.commit()
+    assert checked(session).details == {"intact": False, "event_id": second.id}
+
+
+def test_the_check_and_a_search_by_patient_need_the_pages_csrf_token(database_url, tmp_path, session, now):
+    admin = factories.staff(session)
+    book_for(session, now, "mary@example.org", MONDAY_10)
+    app = build_app(database_url, str(tmp_path / "csrf"), WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        client = factories.browser(app)
+        sign_in(client, admin, csrf_token=csrf_token(client.get("/login")))
+        forged = [status(client.post(path, data={"patient": "mary@example.org"})) for path in POSTS]
+        token = csrf_token(client.get("/admin/audit"))
+        sent = {"patient": "mary@example.org", "csrf_token": token}
+        genuine = [status(client.post(path, data=sent)) for path in POSTS]
+        db.session.remove()
+        db.engine.dispose()
+
+    assert forged == [400, 400, 400]
+    assert genuine == [200, 200, 303]
+
+
+def status(response) -> int:
+    response.close()  # the export streams within its request: it ends here
+    return response.status_code

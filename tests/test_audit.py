@@ -80,7 +80,9 @@ def test_booking_cancelling_and_rescheduling_leave_a_verified_trail(session, now
     assert {e.entity_id for e in events} == {str(consultation.id)}
     assert events[1].remote_addr == "10.0.0.9"
     assert events[1].details["clinician_id"] == doc.id
-    assert audit.verify(session) == audit.Verified(3, events[-1].id, audit.read_anchor(anchor_path(session)))
+    assert audit.verify(session) == audit.Verified(
+        3, events[-1].id, audit.read_anchor(anchor_path(session)), events[-1].occurred_at
+    )
     for event in events:  # identifiers only, no personal or clinical values
         text = repr(event.details)
         assert "Chest pain" not in text and "Feeling better" not in text and "Patient" not in text
@@ -92,7 +94,11 @@ def test_a_clean_chain_verifies_and_its_anchor_names_the_head(runner, session, n
     result = verify_cli(runner)
 
     assert result.exit_code == 0, result.output
-    assert f"Audit chain intact: 3 events up to event {events[-1].id}" in result.output
+    last = f"{events[-1].id} ({events[-1].occurred_at:%Y-%m-%d %H:%M:%S} UTC)"  # as the audit page says too
+    assert (
+        f"Audit chain intact: 3 events up to event {last}, anchored at event {events[-1].id}."
+        in result.output
+    )
     anchor = json.loads(anchor_path(session).read_text())
     assert (anchor["count"], anchor["event_id"], anchor["hash"]) == (3, events[-1].id, events[-1].hash)
 
@@ -235,7 +241,7 @@ def test_a_checkpoint_cut_short_by_a_crash_is_skipped(session, now):
     assert audit.read_anchor(path).count == 2
     head = record_events(session, now, 1)[-1]  # the next checkpoint, appended after the cut line
     assert audit.read_anchor(path).count == 3
-    assert audit.verify(session) == audit.Verified(3, head.id, audit.read_anchor(path))
+    assert audit.verify(session) == audit.Verified(3, head.id, audit.read_anchor(path), head.occurred_at)
     session.execute(delete(AuditEvent).where(AuditEvent.id == head.id))
     session.commit()
     assert "events were removed from the end" in str(audit.verify(session))
@@ -288,7 +294,9 @@ def test_unkeyed_events_from_before_the_key_still_verify_and_seal_under_the_firs
     keyed = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
     session.commit()
 
-    assert audit.verify(session) == audit.Verified(3, keyed.id, audit.read_anchor(anchor_path(session)))
+    assert audit.verify(session) == audit.Verified(
+        3, keyed.id, audit.read_anchor(anchor_path(session)), keyed.occurred_at
+    )
     session.execute(update(AuditEvent).where(AuditEvent.id == legacy[0].id).values(actor="staff:99"))
     session.commit()
     assert audit.verify(session) == Break(
@@ -388,7 +396,9 @@ def test_events_made_before_the_key_verify_after_the_upgrade_and_chain_on(app, s
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, 1)]
     assert keyed.prev_hash == prev
-    assert audit.verify(session) == audit.Verified(4, keyed.id, audit.read_anchor(anchor_path(session)))
+    assert audit.verify(session) == audit.Verified(
+        4, keyed.id, audit.read_anchor(anchor_path(session)), keyed.occurred_at
+    )
 
 
 def test_an_anchor_that_cannot_be_written_is_logged_and_the_change_still_stands(
@@ -450,7 +460,9 @@ def test_the_first_event_under_a_new_key_follows_a_handover_signed_by_it_over_th
     )
     assert handover.hash == audit.event_hash(handover, NEW_KEY.encode())
     assert audit.read_anchor(anchor_path(session)).is_signed_with(NEW_KEY.encode())
-    assert audit.verify(session) == audit.Verified(5, events[-1].id, audit.read_anchor(anchor_path(session)))
+    assert audit.verify(session) == audit.Verified(
+        5, events[-1].id, audit.read_anchor(anchor_path(session)), events[-1].occurred_at
+    )
     restart_with(app, NEW_KEY, [])  # the old key dropped: its events can no longer be checked
     assert audit.verify(session) == Break(
         old[0].id,

@@ -1,13 +1,20 @@
-"""The audit log viewer: filter the trail by who, action, consultation and dates; page it; export CSV."""
+"""The audit log viewer: filter the trail by who, action, consultation, patient and dates; page it; export
+CSV; check the chain.
 
-from flask import Response, render_template, request, stream_with_context
+A patient's e-mail address is sent only in a form's body, never in a URL (proxy logs, browser history):
+a search by patient answers its POST with the page itself, and its paging and export buttons post it
+again. Every other filter lives in the page's URL, so that its pages can be linked to and bookmarked.
+"""
+
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..audit_search import AuditFilter, UnknownFilter, audit_filter, audit_page, export_csv
+from .. import audit
+from ..audit_search import AuditFilter, UnknownFilter, audit_filter, export_csv, searched_page
 from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
@@ -31,7 +38,7 @@ FILTERS = ("who", "action", "reference", "patient", "since", "until")
 
 class AuditFilterForm(FlaskForm):
     class Meta:
-        csrf = False  # a GET filter: links and bookmarks work
+        csrf = False  # GET filters come from links and bookmarks; CSRFProtect checks every POST
 
     who = StringField(
         "Who", validators=[Optional(), Length(max=254, message="Keep it under 254 characters.")]
@@ -46,6 +53,7 @@ class AuditFilterForm(FlaskForm):
     patient = StringField(
         "Patient's e-mail address",
         validators=[Optional(), Length(max=254, message="Keep it under 254 characters.")],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     since = DayField("From (UTC)", validators=[Optional()])
     until = DayField("To (UTC, included)", validators=[Optional()])
@@ -55,25 +63,37 @@ class AuditFilterForm(FlaskForm):
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("Enter a day on or after the first day.")
 
-    def link_args(self) -> dict[str, str]:
-        """The filters as typed, as query arguments: for the next page's link and the export's."""
+    def validate_patient(self, field: StringField) -> None:
+        if field.data and request.method != "POST":
+            raise ValidationError("Type the address here and press Show: it is not taken from a link.")
+
+    def by_patient(self) -> bool:
+        """Whether a patient's address is among the filters: then the page is never reached by a link."""
+        return bool((self.patient.data or "").strip())
+
+    def typed(self) -> dict[str, str]:
+        """The filters as typed: for the next page's link or form, and the export's."""
         typed = {name: (self[name].raw_data or [""])[0] for name in FILTERS}
-        return {name: value for name, value in typed.items() if value}
+        return {name: value for name, value in typed.items() if value.strip()}
 
 
-@bp.get("/audit")
+@bp.route("/audit", methods=["GET", "POST"])
 def audit_log() -> ResponseReturnValue:
-    form = AuditFilterForm(request.args)
+    form = _filter_form()
+    if request.method == "POST" and not form.by_patient():
+        return redirect(url_for(".audit_log", **form.typed()), 303)  # nothing private: a linkable page
     wanted = _wanted(form)
     if wanted is None:
         return render_template("admin/audit.html", form=form, found=None), 422
-    found = audit_page(db.session, wanted, older_than=form.older_than.data)
+    found = searched_page(
+        db.session, wanted, actor=current_staff().actor, now=utcnow(), older_than=form.older_than.data
+    )
     return render_template("admin/audit.html", form=form, found=found)
 
 
-@bp.get("/audit.csv")
+@bp.route("/audit.csv", methods=["GET", "POST"])
 def audit_export() -> ResponseReturnValue:
-    form = AuditFilterForm(request.args)
+    form = _filter_form()
     wanted = _wanted(form)
     if wanted is None:
         return render_template("admin/audit.html", form=form, found=None), 422
@@ -84,6 +104,20 @@ def audit_export() -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.post("/audit/check")
+def audit_check() -> ResponseReturnValue:
+    """Verify the whole chain as `flask clinic audit verify` does; say what it found on the log's page."""
+    result = audit.check(db.session, current_staff().actor, now=utcnow())
+    outcome = "Audit chain intact" if isinstance(result, audit.Verified) else "Audit chain broken"
+    flash(audit.verdict(result), outcome)
+    return redirect(url_for(".audit_log"), 303)
+
+
+def _filter_form() -> AuditFilterForm:
+    """The filters sent: a link's in its query, a form's in its body (the only place for a patient's)."""
+    return AuditFilterForm(request.form if request.method == "POST" else request.args)
 
 
 def _wanted(form: AuditFilterForm) -> AuditFilter | None:

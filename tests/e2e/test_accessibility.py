@@ -461,25 +461,33 @@ def _answer_at(page: Page, url: str, answer: Response) -> None:
 class StaffPage:
     """A staff page: who opens it ("" for anyone), where ("{consultation}" is the audit consultation's
     page, "{day}" its day in its clinician's zone, "{hospital_day}" in the hospital's), then the first
-    link matching each of `follow` in turn, and the button named `press` (to see the page's errors);
-    `shows`: text the page must show (the audit consultation's patient, where it is about them)."""
+    link matching each of `follow` in turn, the fields labelled as in `fill` typed in (values as paths,
+    "{patient_email}" the audit consultation's patient's), and the button named `press` (to see the
+    page's errors, or what it answers); `shows`: text the page must show (the audit consultation's
+    patient, where it is about them)."""
 
     role: str
     path: str
     follow: tuple[str, ...] = ()
     press: str = ""
     shows: str = ""
+    fill: tuple[tuple[str, str], ...] = ()
 
     def open(self, page: Page, days: dict[str, str]) -> None:
         page.goto(self.path.format(**days))
         for link in self.follow:
             page.locator(link).first.click()
+        for label, value in self.fill:
+            page.get_by_label(label, exact=True).fill(value.format(**days))
         if self.press:
             page.get_by_role("button", name=self.press, exact=True).click()
         page.wait_for_load_state()
 
     def __str__(self) -> str:
-        return " > ".join([self.role or "anyone", self.path, *self.follow, *filter(None, [self.press])])
+        typed = [label for label, _ in self.fill]
+        return " > ".join(
+            [self.role or "anyone", self.path, *self.follow, *typed, *filter(None, [self.press])]
+        )
 
 
 AUDITED_PATIENT = "Olive Example"  # the audit consultation's, whose note is signed
@@ -543,6 +551,15 @@ STAFF_PAGES = [
     StaffPage("admin", "/admin/closures", press="Close these days"),
     StaffPage("admin", "/admin/settings"),
     StaffPage("admin", "/admin/audit"),
+    StaffPage("admin", "/admin/audit", press="Check the audit trail", shows="Audit chain intact"),
+    # A search by patient: its page's export and paging are buttons that post the address.
+    StaffPage(
+        "admin",
+        "/admin/audit",
+        fill=(("Patient's e-mail address", "{patient_email}"),),
+        press="Show",
+        shows="audit.patient_searched",
+    ),
     StaffPage("admin", "/admin/reports"),
     StaffPage("admin", "/admin/patients/export"),
 ]
@@ -588,7 +605,11 @@ def audit_consultation(signed_in) -> dict[str, str]:
     page.get_by_role("button", name="Sign note").click()
     page.get_by_role("heading", name="Version 1 (current)").wait_for()
     path = urlsplit(page.url).path.removesuffix("/notes")
-    return days | {"consultation": path, "starts_at": start.astimezone(ZoneInfo(MIDDAY_ZONE)).isoformat()}
+    return days | {
+        "consultation": path,
+        "starts_at": start.astimezone(ZoneInfo(MIDDAY_ZONE)).isoformat(),
+        "patient_email": patient.email,
+    }
 
 
 @pytest.mark.parametrize("staff_page", STAFF_PAGES, ids=str)
