@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import hypothesis
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, make_url, text
@@ -18,6 +19,11 @@ from clinic import create_app
 from clinic.extensions import db
 from clinic.scheduling.tokens import LinkKeys
 from config import ProductionConfig, defaults
+
+# Speed is measured in bench/, never by a test: on a busy machine (CI, two pytest workers) a property
+# must not fail on Hypothesis's default 200 ms per example alone.
+hypothesis.settings.register_profile("clinic", deadline=None)
+hypothesis.settings.load_profile("clinic")
 
 GIVEN_PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 
