@@ -21,7 +21,8 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -482,3 +483,28 @@ def event_hash(row: Any, key: bytes) -> str:
 
 def _canonical(fields: list) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """An audit event's account of a change: the names of the fields changed, and for those that are not
+    text (a number, a flag, a status, an id, a time) what they were and became, so an auditor can tell a
+    queue paused from one closed. Text (names, phone numbers, notices) is named only."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    shown = [name for name in changed if _auditable(before.get(name)) and _auditable(after[name])]
+    details: dict[str, Any] = {"changed": changed}
+    if shown:
+        details["from"] = {name: _value(before.get(name)) for name in shown}
+        details["to"] = {name: _value(after[name]) for name in shown}
+    return details
+
+
+def _auditable(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | Enum | date | time)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value

@@ -174,7 +174,7 @@ def test_an_admin_closes_a_department_and_its_services_are_no_longer_offered(cli
     assert stored(session, department).active is False
     assert "Mole mapping" not in text(client.get("/book"))
     (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "department.saved"))
-    assert event.details == {"changed": ["active"]}
+    assert event.details == {"changed": ["active"], "from": {"active": True}, "to": {"active": False}}
 
 
 @pytest.mark.parametrize(

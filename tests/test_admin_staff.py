@@ -289,9 +289,13 @@ def test_an_admin_moves_a_receptionist_to_another_department_and_it_is_audited(a
     assert response.status_code == 303
     assert fresh(session, user).department_id == second.id
     (event,) = [e for e in events_about(session, user) if e.action == "staff.role_changed"]
-    assert event.details == {"role": "reception", "changed": ["department"]} and event.actor.startswith(
-        "staff:"
-    )
+    assert event.details == {
+        "role": "reception",
+        "changed": ["department"],
+        "from": {"department": first.id},
+        "to": {"department": second.id},
+    }
+    assert event.actor.startswith("staff:")
     assert "Dermatology" in admin_client.get(f"/admin/staff/{user.id}").text
 
 

@@ -88,8 +88,9 @@ def apply_changes(
     now: datetime,
     actor: Actor,
 ) -> list[str]:
-    """Set `fields` on `row` (flushed) and audit which changed, by name only; returns those names."""
-    changed = [name for name, value in fields.items() if getattr(row, name) != value]
+    """Set `fields` on `row` (flushed) and audit which changed (see `audit.changes`); returns their names."""
+    before = {name: getattr(row, name) for name in fields}
+    changed = [name for name, value in fields.items() if before[name] != value]
     for name in changed:
         setattr(row, name, fields[name])
     session.add(row)
@@ -103,6 +104,6 @@ def apply_changes(
             entity_type=entity,
             entity_id=row.id,
             now=now,
-            details={"changed": changed},
+            details=audit.changes(before, fields),
         )
     return changed

@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..audit import Actor
+from ..audit import Actor, changes
 from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import write_transaction
 from ..scheduling.patients import required_text
@@ -212,9 +212,8 @@ def change_role(
         before = {"role": user.role, "clinician": user.clinician_id, "department": user.department_id}
         user.role, user.clinician_id, user.department_id = role, clinician_id, department_id
         after = {"role": role, "clinician": clinician_id, "department": department_id}
-        changed = [name for name in before if before[name] != after[name]]
-        if changed:
-            details = {"role": str(role), "changed": changed}
+        if before != after:
+            details = {"role": str(role), **changes(before, after)}
             events.record(session, user.id, "staff.role_changed", now, actor, details)
             close_sessions(session, user.id, SessionEnd.ROLE_CHANGED, now=now, actor=actor)
     return user
