@@ -191,28 +191,35 @@ clinic.add_command(patient)
 
 
 @patient.command("export")
-@click.option("--email", required=True, help="The person's e-mail address, in any case.")
+@click.option("--email", help="The person's e-mail address, in any case.")
+@click.option("--phone", help="Or their phone number, however it is written (07700 900123, +44 7700 900123).")
 @click.option(
     "--birth-date",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Only records with this birth date (YYYY-MM-DD).",
+    help="Only records with this birth date (YYYY-MM-DD), where they carry one.",
 )
-def export_patient(email: str, birth_date: datetime | None) -> None:
+@click.option("--name", help="Only records with this name where no birth date tells (walk-in calls).")
+def export_patient(
+    email: str | None, phone: str | None, birth_date: datetime | None, name: str | None
+) -> None:
     """Print one person's data as JSON (subject access): details, bookings, mails sent, signed notes."""
     from .notes.settings import notes_settings
-    from .privacy.subject_access import SharedAddress, export_person
+    from .privacy.subject_access import export_person
+    from .privacy.subject_lookup import Asker, SharedContact
 
+    if (email is None) == (phone is None):
+        raise click.UsageError("Give the person's --email or their --phone, one of them.")
+    asker = Asker(email, phone, birth_date.date() if birth_date else None, name)
     try:
         export = export_person(
             db.session,
-            email,
+            asker,
             notes=notes_settings(current_app),
             now=utcnow(),
             exporter=None,  # the server's operator, who holds the notes key: audited as system
-            birth_date=birth_date.date() if birth_date else None,
         )
-    except SharedAddress as shared:
-        raise click.UsageError(f"{shared} (--birth-date)") from None
+    except SharedContact as shared:
+        raise click.UsageError(f"{shared} (--{shared.needs.replace('_', '-')})") from None
     click.echo(json.dumps(export, indent=2, ensure_ascii=False))
 
 

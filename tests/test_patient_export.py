@@ -1,7 +1,9 @@
-"""Subject access: one person's data (every booking with their address, the consent given, the mails sent,
-signed notes) as JSON, from the command line and the admin page, each export audited by ids. An address
-several people booked with needs the asker's date of birth; notes' text and reasons for visits go only to
-an exporter who may read the consultation's notes, each read audited as on the notes page."""
+"""Subject access: one person's data (every booking with their address or phone number, the consent given,
+the mails sent, signed notes, walk-in places and calls) as JSON, from the command line and the admin page,
+each export audited by ids. An address or number several people booked with needs the asker's date of
+birth, and one given under several names, with walk-in places, their name; notes' text and reasons for
+visits go only to an exporter who may read the consultation's notes, each read audited as on the notes
+page."""
 
 import json
 from dataclasses import replace
@@ -15,11 +17,14 @@ from clinic.models import AuditEvent, CompanionRole, ConsultationNote, NoteStatu
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.settings import notes_settings
-from clinic.privacy.subject_access import SharedAddress, export_person
+from clinic.privacy.subject_access import export_person
+from clinic.privacy.subject_lookup import Asker, SharedContact, same_phone
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.events import NOTES_READ
 from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
+from clinic.staff.members import StaffMember
+from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import TEST_KEYS
@@ -87,7 +92,7 @@ def references(export: dict) -> set[str]:
 def exported(app, session, now, **options) -> dict:
     """The export as the command line's operator gets it: every consultation's clinical content."""
     return export_person(
-        session, ADDRESS.upper(), notes=notes_settings(app), now=now, exporter=None, **options
+        session, Asker(email=ADDRESS.upper(), **options), notes=notes_settings(app), now=now, exporter=None
     )
 
 
@@ -125,7 +130,7 @@ def test_a_date_of_birth_narrows_the_export_to_the_records_with_it(app, session,
 def test_an_address_several_people_booked_with_needs_a_date_of_birth_and_exports_nothing_without(
     app, session, now, family
 ):
-    with pytest.raises(SharedAddress):
+    with pytest.raises(SharedContact):
         exported(app, session, now)
 
     assert exports(session) == []
@@ -161,7 +166,8 @@ def test_the_export_is_audited_with_ids_and_never_the_address(app, session, now,
 
 
 def test_an_address_nobody_booked_with_gives_an_empty_export_and_is_audited_too(app, session, now):
-    export = export_person(session, "nobody@example.org", notes=notes_settings(app), now=now, exporter=None)
+    nobody = Asker(email="nobody@example.org")
+    export = export_person(session, nobody, notes=notes_settings(app), now=now, exporter=None)
 
     assert export["patients"] == [] and export["companion_of"] == []
     assert (
@@ -204,7 +210,7 @@ def client(app):
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
-    for response in (client.get(PAGE), client.post(PAGE, data={"email": ADDRESS})):
+    for response in (client.get(PAGE), client.post(PAGE, data={"contact": ADDRESS})):
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/login?next=%2Fadmin")
 
@@ -214,7 +220,7 @@ def test_staff_other_than_admins_may_not_export(client, session, role):
     department = factories.department(session) if role is StaffRole.RECEPTION else None
     sign_in(client, factories.staff(session, role=role, department_id=department and department.id))
 
-    for response in (client.get(PAGE), client.post(PAGE, data={"email": ADDRESS})):
+    for response in (client.get(PAGE), client.post(PAGE, data={"contact": ADDRESS})):
         assert response.status_code in (403, 404)
         assert response.mimetype == "text/html"
     session.rollback()
@@ -226,9 +232,9 @@ def test_an_admin_downloads_the_export_and_is_named_in_the_audit(client, session
     sign_in(client, admin)
 
     form = client.get(PAGE)
-    response = client.post(PAGE, data={"email": ADDRESS, "birth_date": BORN.isoformat()})
+    response = client.post(PAGE, data={"contact": ADDRESS, "birth_date": BORN.isoformat()})
 
-    assert form.status_code == 200 and 'name="email"' in form.get_data(as_text=True)
+    assert form.status_code == 200 and 'name="contact"' in form.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="subject-access-')
     assert references(response.get_json()) == {person["signed"].reference, person["drafted"].reference}
@@ -243,7 +249,7 @@ def test_an_admin_not_given_notes_gets_each_note_version_without_its_text_or_the
     sign_in(client, factories.staff(session))
 
     form = client.get(PAGE).get_data(as_text=True)
-    response = client.post(PAGE, data={"email": ADDRESS})  # one person: no date of birth needed
+    response = client.post(PAGE, data={"contact": ADDRESS})  # one person: no date of birth needed
 
     assert "Your role is not given patients' notes" in form
     export = response.get_json()
@@ -269,7 +275,7 @@ def test_an_admin_given_notes_gets_their_text_and_the_reasons_and_each_read_is_a
     sign_in(client, admin)
 
     form = client.get(PAGE).get_data(as_text=True)
-    response = client.post(PAGE, data={"email": ADDRESS})
+    response = client.post(PAGE, data={"contact": ADDRESS})
 
     assert "Your role is given patients' notes" in form
     booking = booking_of(response.get_json(), person["signed"])
@@ -287,7 +293,7 @@ def test_an_admin_given_notes_gets_their_text_and_the_reasons_and_each_read_is_a
 def test_an_address_several_people_booked_with_is_refused_beside_the_date_of_birth(client, session, family):
     sign_in(client, factories.staff(session))
 
-    response = client.post(PAGE, data={"email": ADDRESS})
+    response = client.post(PAGE, data={"contact": ADDRESS})
 
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and response.mimetype == "text/html"
@@ -302,7 +308,7 @@ def test_an_address_several_people_booked_with_is_refused_beside_the_date_of_bir
 def test_with_the_date_of_birth_only_that_persons_records_are_exported(client, session, family):
     sign_in(client, factories.staff(session))
 
-    response = client.post(PAGE, data={"email": ADDRESS, "birth_date": "2015-06-01"})
+    response = client.post(PAGE, data={"contact": ADDRESS, "birth_date": "2015-06-01"})
 
     export = response.get_json()
     assert response.status_code == 200 and references(export) == {family["child"].reference}
@@ -322,7 +328,7 @@ def test_the_reasons_for_visiting_and_for_cancelling_follow_the_notes_and_their_
     cancel(session, family["parent"].id, now=now, actor=Actor(), reason="Too anxious to talk today")
     admin = factories.staff(session)
     sign_in(client, admin)
-    asked = {"email": ADDRESS, "birth_date": "1980-05-01"}
+    asked = {"contact": ADDRESS, "birth_date": "1980-05-01"}
 
     withheld = booking_of(client.post(PAGE, data=asked).get_json(), family["parent"])
     unread = note_reads(session)
@@ -370,9 +376,16 @@ def signed_note_ids(session, consultation) -> list[int]:
 @pytest.mark.parametrize(
     "data, field, message",
     [
-        ({"email": ""}, "email", "Enter the e-mail address the person booked with."),
-        ({"email": "not-an-address"}, "email", "Enter an e-mail address like name@example.org."),
-        ({"email": ADDRESS, "birth_date": "10/12/1985"}, "birth_date", "Enter a real date, like 2026-12-24."),
+        ({"contact": ""}, "contact", "Enter the e-mail address or phone number the person gave."),
+        ({"contact": "not@an-address"}, "contact", "Enter an e-mail address like name@example.org."),
+        ({"contact": "ext. 4021"}, "contact", "Enter a phone number using digits, spaces and an optional"),
+        ({"contact": "4021 55"}, "contact", "Enter the whole phone number, with its area code"),
+        (
+            {"contact": ADDRESS, "birth_date": "10/12/1985"},
+            "birth_date",
+            "Enter a real date, like 2026-12-24.",
+        ),
+        ({"contact": ADDRESS, "name": "x" * 201}, "name", "Keep it under 200 characters."),
     ],
 )
 def test_a_wrong_field_is_shown_beside_it_and_nothing_is_exported(client, session, data, field, message):
@@ -451,3 +464,169 @@ def waitlist_request(service, patient) -> WaitlistRequest:
         patient=patient,
         consent=Consent("2026-12-01"),
     )
+
+
+# --- by phone number ------------------------------------------------------------------------------
+
+LANDLINE = "01632 960 418"
+WALK_IN_ONLY = "07700 900461"
+
+
+@pytest.mark.parametrize(
+    "one, other, same",
+    [
+        ("07700 900461", "+44 7700 900461", True),
+        ("07700 900461", "0044 7700-900-461", True),
+        ("+44 (0)1632 960418", "(01632) 960 418", True),
+        ("+44 7700 900461", "+447700900461", True),
+        ("+1 212 555 0100", "(212) 555-0100", True),
+        ("07700 900461", "07700 900462", False),
+        ("+44 7700 900461", "+33 7700 900461", False),  # two countries, each number given in full
+        ("+44 7700 900461", "7700 9004 61 12", False),
+        ("", "", False),
+    ],
+)
+def test_phone_numbers_are_the_same_however_they_were_typed(one, other, same):
+    assert same_phone(one, other) is same and same_phone(other, one) is same
+
+
+@pytest.fixture
+def helpline(session):
+    service = factories.service(session)
+    return factories.walk_in_queue(session, service, [factories.clinician(session, [service])])
+
+
+def called(session, queue, now, name: str, phone: str, *, taken: bool = False):
+    """A caller who gave only a phone number joining `queue`, and taken for a call if `taken`."""
+    details = factories.caller_details(name=name, email=None, phone=phone)
+    entry = factories.walk_in(session, queue, now=now, details=details).entry
+    if taken:
+        on_duty = StaffMember(900, StaffRole.CLINICIAN, clinician_id=queue.staff[0].id)
+        take_next(session, queue.id, on_duty, now=now)
+    return entry
+
+
+def by_phone(app, session, now, phone: str, **options) -> dict:
+    return export_person(
+        session, Asker(phone=phone, **options), notes=notes_settings(app), now=now, exporter=None
+    )
+
+
+@pytest.mark.parametrize("typed", ["+44 7700 900461", "0044 7700 900461", "07700900461", " 07700-900-461 "])
+def test_a_walk_in_caller_who_gave_only_a_phone_number_gets_their_places_and_calls_however_it_is_typed(
+    app, session, now, helpline, typed
+):
+    taken = called(session, helpline, now, "Ann Walker", WALK_IN_ONLY, taken=True)
+    again = called(session, helpline, now, "Ann Walker", WALK_IN_ONLY)
+    called(session, helpline, now, "Someone Else", "07700 900462")
+
+    export = by_phone(app, session, now, typed)
+
+    assert [(place["name"], place["phone"]) for place in export["walk_in_queues"]] == [
+        ("Ann Walker", WALK_IN_ONLY),
+        ("Ann Walker", WALK_IN_ONLY),
+    ]
+    (call,) = export["patients"]  # the call she was taken for: a patient record of its own
+    assert (call["name"], call["phone"], call["birth_date"]) == ("Ann Walker", WALK_IN_ONLY, None)
+    assert [booking["status"] for booking in call["bookings"]] == ["arrived"]
+    assert "Someone Else" not in json.dumps(export)
+    (event,) = exports(session)
+    assert event.details["walk_in_entry_ids"] == [taken.id, again.id]
+    assert event.details["patient_ids"] == [call["id"]]
+    assert "900461" not in json.dumps(event.details) + event.entity_id
+
+
+@pytest.fixture
+def landline(session, now, helpline):
+    """A family's landline: the mother booked with it (and her address), her son called the walk-in line
+    from it, and a care home's resident booked with another number."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+
+    def booked(start, **fields) -> str:
+        patient = factories.patient_details(**fields)
+        return factories.booking(session, service, start, now=now, patient=patient).consultation.reference
+
+    return {
+        "mother": booked(TUESDAY_10, name="Mary Parent", phone=LANDLINE, birth_date=date(1950, 5, 1)),
+        "son": called(session, helpline, now, "Sam Parent", "+44 1632 960418"),
+        "elsewhere": booked(TUESDAY_10 + timedelta(hours=1), phone="01632 960 419"),
+    }
+
+
+def test_a_number_given_under_several_names_needs_the_askers_name_and_then_gives_only_theirs(
+    app, session, now, landline
+):
+    with pytest.raises(SharedContact) as shared:
+        by_phone(app, session, now, LANDLINE)
+    refused = exports(session)
+    son = by_phone(app, session, now, LANDLINE, name="sam  parent")
+    mother = by_phone(app, session, now, LANDLINE, name="Mary Parent")
+
+    assert shared.value.needs == "name" and refused == []
+    assert "Several people have given this number, under different names" in str(shared.value)
+    assert [place["name"] for place in son["walk_in_queues"]] == ["Sam Parent"] and son["patients"] == []
+    assert references(mother) == {landline["mother"]} and mother["walk_in_queues"] == []
+
+
+def test_a_number_several_people_booked_with_needs_the_date_of_birth_and_alone_leaves_walk_ins_out(
+    app, session, now, landline
+):
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    resident = factories.patient_details(
+        name="Mary Parent", phone="+44 1632 960418", birth_date=date(1931, 2, 3)
+    )
+    theirs = factories.booking(session, service, TUESDAY_10, now=now, patient=resident).consultation
+
+    with pytest.raises(SharedContact) as shared:
+        by_phone(app, session, now, LANDLINE, name="Mary Parent")  # two Mary Parents, told apart by birth
+    found = by_phone(app, session, now, LANDLINE, birth_date=date(1931, 2, 3))
+
+    assert shared.value.needs == "birth_date"
+    assert "Several people have booked with this number" in str(shared.value)
+    assert references(found) == {theirs.reference} and found["walk_in_queues"] == []
+
+
+def test_an_address_follows_the_same_rule_for_walk_in_places_given_under_another_name(
+    app, session, now, person, helpline
+):
+    details = factories.caller_details(name="Grace Hopper", email=ADDRESS)
+    factories.walk_in(session, helpline, now=now, details=details)
+
+    with pytest.raises(SharedContact) as shared:
+        exported(app, session, now)
+    hers = exported(app, session, now, name="Grace Hopper")
+
+    assert shared.value.needs == "name"
+    assert [place["name"] for place in hers["walk_in_queues"]] == ["Grace Hopper"]
+    assert hers["patients"] == [] and hers["companion_of"] == []
+
+
+def test_an_admin_exports_by_phone_number_and_is_asked_the_name_beside_its_field(client, session, landline):
+    sign_in(client, factories.staff(session))
+
+    asked = client.post(PAGE, data={"contact": LANDLINE})
+    response = client.post(PAGE, data={"contact": "+44 1632 960418", "name": "Sam Parent"})
+
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and 'id="name-error"' in page and "<title>Error: " in page
+    assert "enter the name of the person asking" in page and "Sam Parent" not in page
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert [place["name"] for place in response.get_json()["walk_in_queues"]] == ["Sam Parent"]
+
+
+def test_the_command_exports_by_phone_number_and_asks_for_the_name_where_it_must(app, landline):
+    def run(*args: str):
+        return app.test_cli_runner().invoke(args=["clinic", "patient", "export", *args])
+
+    shared = run("--phone", LANDLINE)
+    found = run("--phone", LANDLINE, "--name", "Sam Parent")
+    neither, both = run(), run("--phone", LANDLINE, "--email", ADDRESS)
+
+    assert shared.exit_code == 2 and "(--name)" in shared.output and "Sam Parent" not in shared.output
+    assert found.exit_code == 0, found.output
+    assert [place["name"] for place in json.loads(found.output)["walk_in_queues"]] == ["Sam Parent"]
+    assert neither.exit_code == both.exit_code == 2 and "--email or their --phone" in both.output

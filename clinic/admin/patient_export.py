@@ -1,12 +1,13 @@
-"""Subject access for admins: one person's data, found by e-mail address, as a JSON download."""
+"""Subject access for admins: one person's data, found by e-mail address or phone number, as a JSON
+download."""
 
 import json
 
 from flask import Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField
-from wtforms.validators import Email, InputRequired, Optional
+from wtforms import DateField, Field, StringField, ValidationError
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ..auth.access import current_staff
 from ..extensions import db
@@ -14,26 +15,48 @@ from ..form_errors import show_beside
 from ..models import utcnow
 from ..notes.access import reads_every_note
 from ..notes.settings import notes_settings
-from ..privacy.subject_access import SharedAddress, export_person
+from ..privacy.subject_access import export_person
+from ..privacy.subject_lookup import Asker, SharedContact
 from ..schedule.forms import REAL_DATE
+from ..scheduling.patients import MAX_NAME, phone_number
 from .views import bp
 
 
 class PatientExportForm(FlaskForm):
-    email = EmailField(
-        "The person's e-mail address",
-        validators=[
-            InputRequired("Enter the e-mail address the person booked with."),
-            Email("Enter an e-mail address like name@example.org."),
-        ],
+    contact = StringField(
+        "The person's e-mail address or phone number",
+        validators=[InputRequired("Enter the e-mail address or phone number the person gave.")],
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     birth_date = DateField(
-        "Their date of birth (needed if others booked with the same address)",
+        "Their date of birth (needed if others gave the same address or number)",
         validators=[Optional()],
         format="%Y-%m-%d",
         invalid_value_message=REAL_DATE,
     )
+    name = StringField(
+        "Their name (needed if the address or number was given under other names)",
+        validators=[Optional(), Length(max=MAX_NAME, message=f"Keep it under {MAX_NAME} characters.")],
+        render_kw={"autocomplete": "off", "maxlength": MAX_NAME},
+    )
+
+    def validate_contact(self, field: Field) -> None:
+        """An address as the booking pages take it, or a number as the walk-in form takes it."""
+        if "@" in field.data:
+            Email("Enter an e-mail address like name@example.org.")(self, field)
+            return
+        errors: dict[str, str] = {}
+        phone_number(field.data, errors, missing="", field="contact")
+        if errors:
+            raise ValidationError(errors["contact"])
+
+    def asker(self) -> Asker:
+        contact = self.contact.data.strip()
+        return Asker(
+            **{"email" if "@" in contact else "phone": contact},
+            birth_date=self.birth_date.data,
+            name=(self.name.data or "").strip() or None,
+        )
 
 
 @bp.route("/patients/export", methods=["GET", "POST"])
@@ -44,15 +67,10 @@ def patient_export() -> ResponseReturnValue:
     now = utcnow()
     try:
         export = export_person(
-            db.session,
-            form.email.data,
-            notes=notes_settings(current_app),
-            now=now,
-            exporter=current_staff(),
-            birth_date=form.birth_date.data,
+            db.session, form.asker(), notes=notes_settings(current_app), now=now, exporter=current_staff()
         )
-    except SharedAddress as shared:
-        show_beside(form.birth_date, str(shared))
+    except SharedContact as shared:
+        show_beside(form[shared.needs], str(shared))
         return _page(form)
     return Response(
         json.dumps(export, indent=2, ensure_ascii=False),

@@ -1,21 +1,21 @@
-"""Subject access: everything the clinic holds about one person, found by e-mail address, as JSON.
+"""Subject access: everything the clinic holds about one person, found by e-mail address or phone number,
+as JSON.
 
-Each booking keeps a patient record of its own, so one person is every record with their address
-(in any case), narrowed by date of birth when given; an address booked with several dates of birth
-(a parent and their child) is several people, and needs the asker's. Their bookings come with the
-consent given, the mails sent to them (what and when, never the text), who joined them (by role
-only: a third party) and the signed notes (drafts are not yet part of the record). The reasons given
-and the notes' text go only to an exporter who may read the consultation's notes (notes.access),
-the read recorded as the notes page records it; others get what exists and who can release it.
-Besides: their invitations as a companion, their places in walk-in queues and on waitlists (with
-the times offered to them). The export is an audit event naming the records by id.
+Each booking keeps a patient record of its own, so one person is every record with their address or
+number, narrowed where others gave it too by the asker's date of birth and name (subject_lookup). Their
+bookings come with the consent given, the mails sent to them (what and when, never the text), who joined
+them (by role only: a third party) and the signed notes (drafts are not yet part of the record). The
+reasons given and the notes' text go only to an exporter who may read the consultation's notes
+(notes.access), the read recorded as the notes page records it; others get what exists and who can
+release it. Besides: their invitations as a companion, their places in walk-in queues and on waitlists
+(with the times offered to them). The export is an audit event naming the records by id.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
@@ -31,19 +31,15 @@ from ..models import (
     WaitlistOffer,
     WalkInEntry,
 )
-from ..models.people import email_key
 from ..models.transactions import write_transaction
 from ..notes.access import may_access
 from ..notes.history import note_rows, record_notes_read
 from ..notes.settings import NotesSettings
 from ..notify.messages import Audience
 from ..staff.members import StaffMember
+from .subject_lookup import Asker, find_records
 
 _MAILS = [kind for kind in OutboxKind if kind.startswith("mail.")]
-
-
-class SharedAddress(Exception):
-    """Several people booked with the address, and no date of birth says which of them asks."""
 
 
 @dataclass(frozen=True)
@@ -64,89 +60,44 @@ class _Exporter:
 
 def export_person(
     session: Session,
-    email: str,
+    asker: Asker,
     *,
     notes: NotesSettings,
     now: datetime,
     exporter: StaffMember | None,
-    birth_date: date | None = None,
 ) -> dict[str, Any]:
     """One person's data as a JSON-ready dict, audited as `patient.exported` in the same transaction, with
     each consultation's notes read as `note.read`. `exporter` None is the command line's operator (system).
-    SharedAddress, exporting nothing, when several people booked with the address and no date of birth."""
+    SharedContact, exporting nothing, when the asker's records cannot be told from someone else's."""
     who = _Exporter(exporter, notes, now)
     with write_transaction(session):
-        if birth_date is None and _people(session, email) > 1:
-            raise SharedAddress(
-                "Several people have booked with this address: enter the date of birth of the person asking."
-            )
-        patients = _patients(session, email, birth_date)
-        # Walk-in callers and companions give no date of birth: a search narrowed by one cannot tell whose
-        # they are (at an address several people share, they may be someone else's).
-        companions = [] if birth_date else _companions(session, email)
-        walk_ins = [] if birth_date else _walk_ins(session, email)
-        waiting = _waitlist_entries(session, email, birth_date)
+        found = find_records(session, asker)
         export = {
             "exported_at": now.isoformat(),
-            "email": email,
-            "birth_date": birth_date.isoformat() if birth_date else None,
-            "patients": [_patient(session, patient, who) for patient in patients],
-            "companion_of": [_companion(session, companion) for companion in companions],
-            "walk_in_queues": [_walk_in(entry) for entry in walk_ins],
-            "waitlists": [_waitlist_entry(session, entry) for entry in waiting],
+            "email": asker.email,
+            "phone": asker.phone,
+            "birth_date": asker.birth_date.isoformat() if asker.birth_date else None,
+            "name": asker.name,
+            "patients": [_patient(session, patient, who) for patient in found.patients],
+            "companion_of": [_companion(session, companion) for companion in found.companions],
+            "walk_in_queues": [_walk_in(entry) for entry in found.walk_ins],
+            "waitlists": [_waitlist_entry(session, entry) for entry in found.waitlist_entries],
         }
         audit.record(
             session,
             who.actor,
             "patient.exported",
             entity_type="patient",
-            entity_id=patients[0].id if patients else "none",
+            entity_id=found.patients[0].id if found.patients else "none",
             now=now,
             details={
-                "patient_ids": [patient.id for patient in patients],
-                "companion_ids": [companion.id for companion in companions],
-                "walk_in_entry_ids": [entry.id for entry in walk_ins],
-                "waitlist_entry_ids": [entry.id for entry in waiting],
+                "patient_ids": [patient.id for patient in found.patients],
+                "companion_ids": [companion.id for companion in found.companions],
+                "walk_in_entry_ids": [entry.id for entry in found.walk_ins],
+                "waitlist_entry_ids": [entry.id for entry in found.waitlist_entries],
             },
         )
     return export
-
-
-def _people(session: Session, email: str) -> int:
-    """How many people booked or joined a waitlist with the address, told apart by their dates of birth
-    (walk-in callers, who are not asked theirs, count for none)."""
-    key = email_key(email.strip())
-    dates = union(
-        select(Patient.birth_date).where(Patient.email_key == key, Patient.birth_date.is_not(None)),
-        select(WaitlistEntry.birth_date).where(func.lower(WaitlistEntry.email) == key),
-    )
-    return session.scalar(select(func.count()).select_from(dates.subquery()))
-
-
-def _patients(session: Session, email: str, birth_date: date | None) -> list[Patient]:
-    query = select(Patient).where(Patient.email_key == email_key(email.strip()))
-    if birth_date is not None:
-        query = query.where(Patient.birth_date == birth_date)
-    return list(session.scalars(query.order_by(Patient.id)))
-
-
-def _companions(session: Session, email: str) -> list[Companion]:
-    # Companions keep no lower-cased key: SQL lower(), which on SQLite lowers ASCII letters only.
-    query = select(Companion).where(func.lower(Companion.email) == email_key(email.strip()))
-    return list(session.scalars(query.options(selectinload(Companion.consultation)).order_by(Companion.id)))
-
-
-def _walk_ins(session: Session, email: str) -> list[WalkInEntry]:
-    query = select(WalkInEntry).where(func.lower(WalkInEntry.email) == email_key(email.strip()))
-    return list(session.scalars(query.options(selectinload(WalkInEntry.queue)).order_by(WalkInEntry.id)))
-
-
-def _waitlist_entries(session: Session, email: str, birth_date: date | None) -> list[WaitlistEntry]:
-    query = select(WaitlistEntry).where(func.lower(WaitlistEntry.email) == email_key(email.strip()))
-    if birth_date is not None:
-        query = query.where(WaitlistEntry.birth_date == birth_date)
-    options = (selectinload(WaitlistEntry.service), selectinload(WaitlistEntry.clinician))
-    return list(session.scalars(query.options(*options).order_by(WaitlistEntry.id)))
 
 
 def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
@@ -252,9 +203,9 @@ def _clinical_content(session: Session, consultation: Consultation, who: _Export
         record_notes_read(session, who.actor, consultation.id, [note.id for note in signed], who.now)
     versions = {note.id: note.version for note in signed}
     return {
-        "reason": consultation.reason if readable else None,
+        "reason": consultation.reason_text if readable else None,
         "reason_given": bool(consultation.reason),
-        "cancel_reason": consultation.cancel_reason if readable else None,
+        "cancel_reason": consultation.cancel_reason_text if readable else None,
         "cancel_reason_given": bool(consultation.cancel_reason),
         "clinical_content": {"included": readable, "who_can_release": _releasers(consultation)},
         "signed_notes": [
