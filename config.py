@@ -345,6 +345,9 @@ class Config:
     RETENTION_OUTBOX_DAYS = _int("RETENTION_OUTBOX_DAYS", 90, least=1)
     # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
     RETENTION_WAITLIST_DAYS = _int("RETENTION_WAITLIST_DAYS", 30, least=1)
+    # Days after a walk-in caller who was never seen (left, closed out, dropped) left the queue when their
+    # name, e-mail and phone are anonymised; a caller whose call was held follows RETENTION_PATIENT_DAYS.
+    RETENTION_WALK_IN_DAYS = _int("RETENTION_WALK_IN_DAYS", 30, least=1)
 
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30, least=1)

@@ -16,21 +16,29 @@ from clinic.models import (
     CompanionRole,
     Consultation,
     ConsultationNote,
+    ConsultationStatus,
+    EntryStatus,
     IdempotencyKey,
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Patient,
+    QueueStatus,
     StaffRole,
     WalkInEntry,
 )
 from clinic.notes.settings import notes_settings
 from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_retention
-from clinic.scheduling.lifecycle import cancel
-from clinic.walkin.queue import leave
+from clinic.scheduling.booking import Consent
+from clinic.scheduling.lifecycle import cancel, change_status
+from clinic.staff.members import StaffMember
+from clinic.walkin.queue import join, leave
+from clinic.walkin.rounds import walk_in_round
+from clinic.walkin.take import Taken, take_next
 from tests.fakes.outbox import Clock
 
 from . import factories
+from .conftest import TEST_KEYS
 from .notes_support import NOTE, Booked, sign
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -255,24 +263,101 @@ def test_the_audit_trail_holds_ids_never_the_personal_values_a_booking_carried(a
     assert session.scalar(select(func.count(Patient.id))) == 1
 
 
-def test_walk_in_callers_details_go_once_they_left_the_queue_longer_ago_than_the_patient_period(
-    session, periods
-):
-    svc = factories.service(session)
-    queue = factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
-    long_gone, lately, waiting = (
-        factories.walk_in(session, queue, now=NOW - periods.patient - DAY).entry,
-        factories.walk_in(session, queue, now=NOW - DAY).entry,
-        factories.walk_in(session, queue, now=NOW).entry,
+ANSWER_WITHIN = timedelta(minutes=3)
+
+
+@pytest.fixture
+def helpline(session):
+    """A 20-minute helpline open at all hours, with a clinician on duty."""
+    svc = factories.service(session, duration_minutes=20)
+    return factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
+
+
+def take(session, queue, now) -> Taken:
+    return take_next(
+        session, queue.id, StaffMember(900, StaffRole.CLINICIAN, clinician_id=queue.staff[0].id), now=now
     )
-    for entry, left in ((long_gone, NOW - periods.patient - DAY), (lately, NOW - DAY)):
-        leave(session, entry.id, now=left, actor=Actor())
+
+
+def seen(session, queue, now) -> Taken:
+    """A caller taken at `now` whose call was held for five minutes, the round then completing them."""
+    factories.walk_in(session, queue, now=now)
+    taken = take(session, queue, now)
+    actor = Actor("staff", "192.0.2.8")
+    change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=actor)
+    ended = now + timedelta(minutes=5)
+    change_status(session, taken.consultation.id, ConsultationStatus.FULFILLED, now=ended, actor=actor)
+    walk_in_round(session, ended, answer_within=ANSWER_WITHIN)
+    return taken
+
+
+def caller(session, entry) -> tuple:
+    session.commit()
+    entry = session.get(WalkInEntry, entry.id, populate_existing=True)
+    return entry.status, entry.name, entry.email, entry.phone, entry.join_key, entry.join_hash
+
+
+def test_callers_never_seen_go_after_the_walk_in_period_with_the_calls_made_for_them_and_called_off(
+    session, periods, helpline
+):
+    gone = NOW - periods.walk_in - DAY
+    details = factories.caller_details(name="Ann Walker", email=None, phone="07700 900461")
+    left = join(
+        session,
+        helpline.id,
+        details,
+        Consent("2026-12-01"),
+        now=gone,
+        keys=TEST_KEYS,
+        actor=Actor(),
+        join_key="form-1",
+        browser="tablet",
+    ).entry
+    leave(session, left.id, now=gone, actor=Actor())
+    dropped = factories.walk_in(session, helpline, now=gone).entry
+    take(session, helpline, gone)
+    walk_in_round(session, gone + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)  # back to the front once
+    take(session, helpline, gone + 2 * ANSWER_WITHIN)
+    walk_in_round(session, gone + 4 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    shut = factories.walk_in_queue(session, helpline.service, helpline.staff)
+    closed = factories.walk_in(session, shut, now=gone).entry
+    shut.status = QueueStatus.CLOSED
+    session.commit()
+    walk_in_round(session, gone + 5 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    lately = factories.walk_in(session, helpline, now=NOW - periods.walk_in + DAY).entry
+    leave(session, lately.id, now=NOW - periods.walk_in + DAY, actor=Actor())
+    still_waiting = factories.walk_in(session, helpline, now=gone).entry
 
     counts = apply_retention(session, periods, now=NOW)
     again = apply_retention(session, periods, now=NOW)
 
-    session.commit()
-    names = {e.id: (e.name, e.email, e.phone) for e in session.scalars(select(WalkInEntry))}
-    assert names[long_gone.id] == (ANONYMISED_NAME, None, "")
-    assert names[lately.id][0] == lately.name and names[waiting.id][0] == waiting.name
-    assert (counts["walk_in_callers"], again["walk_in_callers"]) == (1, 0)
+    assert caller(session, left) == (EntryStatus.LEFT, ANONYMISED_NAME, None, "", None, None)
+    assert caller(session, dropped)[:4] == (EntryStatus.DROPPED, ANONYMISED_NAME, None, "")
+    assert caller(session, closed)[:4] == (EntryStatus.CLOSED, ANONYMISED_NAME, None, "")
+    assert (
+        caller(session, lately)[1] == lately.name and caller(session, still_waiting)[1] == still_waiting.name
+    )
+    calls = session.scalars(select(Patient)).all()  # the dropped caller's: one for each take
+    assert [(p.name, p.email, p.anonymised_at) for p in calls] == [(ANONYMISED_NAME, None, NOW)] * 2
+    assert (counts["walk_in_callers"], counts["patients"]) == (3, 2)
+    assert set(again.values()) == {0}
+
+
+def test_callers_whose_call_was_held_keep_their_details_for_the_patient_period(session, periods, helpline):
+    lately = seen(session, helpline, NOW - periods.walk_in - DAY)
+    long_ago = seen(session, helpline, NOW - periods.patient - DAY)
+
+    counts = apply_retention(session, periods, now=NOW)
+
+    assert caller(session, lately.entry)[:2] == (EntryStatus.COMPLETED, lately.entry.name)
+    assert fresh(session, lately.consultation).patient.anonymised_at is None
+    assert caller(session, long_ago.entry)[:2] == (EntryStatus.COMPLETED, ANONYMISED_NAME)
+    assert fresh(session, long_ago.consultation).patient.anonymised_at == NOW
+    assert (counts["walk_in_callers"], counts["patients"]) == (1, 1)
+
+
+def test_a_walk_in_period_under_a_day_stops_the_worker(app):
+    app.config["RETENTION_WALK_IN_DAYS"] = 0
+
+    with pytest.raises(ValueError, match="CLINIC_RETENTION_WALK_IN_DAYS must be at least 1"):
+        Worker(app)

@@ -5,8 +5,11 @@ What goes, and when (each period a RETENTION_*_DAYS setting):
   addresses and their join links, once every consultation of the record ended more than `patient`
   ago: replaced with placeholders. The rows stay, so consultations, their signed notes and the
   audit events that name them by id keep what they point at;
-- a walk-in caller's name, e-mail and phone in the queue, `patient` after they left it (the patient
-  record of a call they were taken for goes with its consultation, as above);
+- a walk-in caller's name, e-mail and phone in the queue, and what their join form left (its key and
+  fingerprint), `patient` after they left it if their call was held (the patient record of that call
+  goes with its consultation, as above); `walk_in` after they left it if they were never seen (they
+  left, were closed out or dropped), and so do the patient records of calls made for them and called
+  off (a caller taken who does not answer has one for each take);
 - reasons for visit and cancel reasons, `reason` after the consultation's end;
 - booking requests' idempotency keys, `idempotency` after the request;
 - finished outbox messages (sent, dead or cancelled), `outbox` after they were due;
@@ -29,6 +32,8 @@ from ..audit import SYSTEM
 from ..models import (
     Companion,
     Consultation,
+    ConsultationStatus,
+    EntryStatus,
     IdempotencyKey,
     OutboxMessage,
     OutboxStatus,
@@ -52,6 +57,7 @@ class RetentionPeriods:
     idempotency: timedelta
     outbox: timedelta
     waitlist: timedelta
+    walk_in: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "RetentionPeriods":
@@ -74,20 +80,9 @@ def apply_retention(session: Session, periods: RetentionPeriods, *, now: datetim
     """
     with write_transaction(session):
         counts = {
-            "patients": _anonymise_patients(session, now - periods.patient, now),
-            "walk_in_callers": _rows(
-                session,
-                update(WalkInEntry)
-                .where(
-                    WalkInEntry.ended_at < now - periods.patient,
-                    or_(
-                        WalkInEntry.name != ANONYMISED_NAME,
-                        WalkInEntry.email.is_not(None),
-                        WalkInEntry.phone != "",
-                    ),
-                )
-                .values(name=ANONYMISED_NAME, email=None, phone=""),
-            ),
+            "patients": _anonymise_patients(session, _due_patients(now - periods.patient), now)
+            + _anonymise_patients(session, _unseen_callers(now - periods.walk_in), now),
+            "walk_in_callers": _anonymise_walk_ins(session, periods, now),
             "reasons": _erase_reasons(session, now - periods.reason),
             "idempotency_keys": _rows(
                 session, delete(IdempotencyKey).where(IdempotencyKey.created_at < now - periods.idempotency)
@@ -121,8 +116,16 @@ def _due_patients(cutoff: datetime) -> Select:
     return select(Patient.id).where(Patient.anonymised_at.is_(None), Patient.created_at < cutoff, ~recent)
 
 
-def _anonymise_patients(session: Session, cutoff: datetime, now: datetime) -> int:
-    due = _due_patients(cutoff)
+def _unseen_callers(cutoff: datetime) -> Select:
+    """Ids of walk-in callers' patient records (they have no date of birth) not yet anonymised whose call
+    ended before `cutoff` called off (a walk-in call begins checked in: it is held, or it is cancelled)."""
+    held = exists().where(
+        Consultation.patient_id == Patient.id, Consultation.status != ConsultationStatus.CANCELLED
+    )
+    return _due_patients(cutoff).where(Patient.birth_date.is_(None), ~held)
+
+
+def _anonymise_patients(session: Session, due: Select, now: datetime) -> int:
     their_consultations = select(Consultation.id).where(Consultation.patient_id.in_(due))
     _rows(
         session,
@@ -149,6 +152,29 @@ def _anonymise_patients(session: Session, cutoff: datetime, now: datetime) -> in
             birth_date=ANONYMISED_BIRTH_DATE,
             anonymised_at=now,
         ),
+    )
+
+
+def _anonymise_walk_ins(session: Session, periods: RetentionPeriods, now: datetime) -> int:
+    """Callers whose call was held go after the patient period, those never seen after their own."""
+    seen = WalkInEntry.status == EntryStatus.COMPLETED
+    return _rows(
+        session,
+        update(WalkInEntry)
+        .where(
+            or_(
+                seen & (WalkInEntry.ended_at < now - periods.patient),
+                ~seen & (WalkInEntry.ended_at < now - periods.walk_in),
+            ),
+            or_(
+                WalkInEntry.name != ANONYMISED_NAME,
+                WalkInEntry.email.is_not(None),
+                WalkInEntry.phone != "",
+                WalkInEntry.join_key.is_not(None),
+                WalkInEntry.join_hash.is_not(None),
+            ),
+        )
+        .values(name=ANONYMISED_NAME, email=None, phone="", join_key=None, join_hash=None),
     )
 
 
