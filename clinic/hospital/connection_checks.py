@@ -51,6 +51,7 @@ class StandInConsultation:
     starts_at: datetime
     ends_at: datetime
     clinician: Organiser
+    meetings_replaced: int = 0  # the check makes a first meeting, never one replacing another
 
 
 @dataclass(frozen=True)
