@@ -30,6 +30,7 @@ from ..hospital.walk_in_queues import queues_of, queues_page, save_queue, set_qu
 from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQueue, utcnow
 from ..schedule import hours
 from ..scheduling.errors import NotFound
+from ..scheduling.events import record_read
 from ..scheduling.front_desk import cancel_for_patient
 from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.timezones import zone
@@ -116,8 +117,11 @@ def cancel_booking(clinician_id: int, consultation_id: int) -> ResponseReturnVal
     if booking.status is ConsultationStatus.CANCELLED:
         flash(f"Booking {booking.reference} was cancelled already.")
     elif request.method == "GET":
-        check_change(booking, Change.CANCEL, utcnow())
-        return render_template("admin/cancel_booking.html", booking=booking)
+        now = utcnow()
+        check_change(booking, Change.CANCEL, now)
+        page = render_template("admin/cancel_booking.html", booking=booking)
+        record_read(db.session, booking, "admin cancel page", now, current_staff().actor)
+        return page
     else:
         reason = "The clinician is no longer available."
         cancel_for_patient(db.session, current_staff(), consultation_id, now=utcnow(), reason=reason)

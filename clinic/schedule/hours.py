@@ -16,6 +16,7 @@ from ..extensions import db
 from ..form_errors import show_beside
 from ..models import Clinician, utcnow
 from ..scheduling.errors import NotFound
+from ..scheduling.events import ListShown, record_list_read
 from ..scheduling.hours import (
     InvalidHours,
     add_hours,
@@ -101,15 +102,21 @@ def register(bp: Blueprint, prefix: str = "", guard: Callable = lambda view: vie
 def _page(
     owner: int, hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOffForm | None = None
 ) -> str:
-    return render_template(
+    now = utcnow()
+    found = hours_of(db.session, owner, now)
+    page = render_template(
         "schedule/hours.html",
-        found=hours_of(db.session, owner, utcnow()),
+        found=found,
         own=owner == current_user.clinician_id,
         owner_args=_owner_args(),
         hours_form=hours_form or forms.HoursForm(formdata=None),
         time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
         weekdays=forms.WEEKDAYS,
     )
+    # The bookings that no longer fit, by patient: recorded once the page is drawn, as views._record_shown.
+    shown = ListShown("hours", found.clinician.department_id, owner)
+    record_list_read(db.session, shown, [c.id for c in found.clashes], now, current_staff().actor)
+    return page
 
 
 def _saved(message: str) -> ResponseReturnValue:

@@ -1,5 +1,6 @@
 """The staff schedule: a day and a week of consultations, one consultation, and acting on it."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from ..links import manage_address
 from ..models import Consultation, ConsultationStatus, StaffRole, utcnow
 from ..scheduling.agenda import (
     Moment,
+    Row,
     Scope,
     consultation_for_staff,
     consultation_row,
@@ -29,7 +31,7 @@ from ..scheduling.agenda import (
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
-from ..scheduling.events import history, record_read
+from ..scheduling.events import ListShown, history, record_list_read, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.status import STATUS_LABELS
@@ -50,6 +52,12 @@ bp.add_app_template_global(DayRows, "day_rows")
 bp.add_app_template_global(ClashNotes, "clash_notes")
 staff_only(bp)
 
+# The day page's changing parts are polled every 15 seconds (schedule.js) by each open day page, whose load
+# recorded the list they keep showing: a poll records it again only when its reader has no record of that
+# list (scope and day) this recent. Recording each poll would take the audit's lock four times a minute per
+# open screen; recording none would let a poll read a list that no page load recorded.
+POLL_COVERED_FOR = timedelta(minutes=15)
+
 
 @bp.get("/")
 def day() -> ResponseReturnValue:
@@ -64,6 +72,7 @@ def day() -> ResponseReturnValue:
         **_around(live["agenda"].day, timedelta(days=1)),
         **_choices(staff, scope, query),
     )
+    _record_shown(staff, "day", scope, live["agenda"].day, live["agenda"].rows)
     return page, 422 if query.errors else 200
 
 
@@ -76,6 +85,7 @@ def week() -> ResponseReturnValue:
     page = render_template(
         "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(staff, scope, query)
     )
+    _record_shown(staff, "week", scope, days[0].day, [row for day in days for row in day.rows])
     return page, 422 if query.errors else 200
 
 
@@ -89,6 +99,7 @@ def clashes() -> ResponseReturnValue:
     page = render_template(
         "schedule/clashes.html", query=query, scope=scope, zone=tz, rows=rows, **_choices(staff, scope, query)
     )
+    _record_shown(staff, "clashes", scope, None, rows)
     return page, 422 if query.errors else 200
 
 
@@ -99,7 +110,11 @@ def updates() -> ResponseReturnValue:
     for the page's script to put in what changed: a new caller or booking shows without a reload."""
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    return render_template("schedule/_day_live.html", **_day_live(staff, scope, query, tz))
+    live = _day_live(staff, scope, query, tz)
+    page = render_template("schedule/_day_live.html", **live)
+    agenda = live["agenda"]
+    _record_shown(staff, "day", scope, agenda.day, agenda.rows, again_after=POLL_COVERED_FOR)
+    return page
 
 
 @bp.get("/consultations/<id:consultation_id>")
@@ -262,6 +277,22 @@ def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: 
         "walk_ins": queues_on_duty(db.session, staff, moment.instant),
         "back": _links(staff, scope, query)("day", shown),
     }
+
+
+def _record_shown(
+    staff: StaffMember,
+    page: str,
+    scope: Scope,
+    day: date | None,
+    rows: Iterable[Row],
+    again_after: timedelta | None = None,
+) -> None:
+    """Audit the list of consultations `page` showed `staff` (see `record_list_read`). Called once the page
+    is drawn: the audit's commit expires the entities it draws, which it would otherwise load again."""
+    department = scope.department.id if scope.department else None
+    shown = ListShown(page, department, scope.clinician.id if scope.clinician else None, day)
+    ids = [row.consultation.id for row in rows]
+    record_list_read(db.session, shown, ids, utcnow(), staff.actor, again_after=again_after)
 
 
 def _around(shown: date, step: timedelta) -> dict[str, date]:

@@ -1,22 +1,31 @@
 """The audit events of a consultation: one shape for bookings, moves, the day's steps and companions,
-and for reads of its patient's data."""
+and for reads of its patient's data, alone or in a page's list of consultations."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..models import Consultation
-from ..models.driver import Statement
+from ..models import AuditEvent, Consultation
+from ..models.driver import Statement, driver_rows
 from ..models.transactions import write_transaction
 
 VIEWED = "consultation.viewed"
 NOTES_READ = "note.read"  # the notes page records its reads against the consultation
+LISTED = "consultations.listed"  # a page listed consultations with their patients' names
 # Reads of the patient's data: audited, but not changes, so a consultation's history leaves them out.
-READS = frozenset({VIEWED, NOTES_READ})
+READS = frozenset({VIEWED, NOTES_READ, LISTED})
+# What a list's event is about: the list itself, named by `ListShown.key`.
+LIST = "consultation_list"
+# A list's event keeps the ids of this many consultations at most: a day (about 20) or a clinician's week
+# fits; a busy department's week of hundreds would put kilobytes in each event that the admins' audit page
+# shows and every verify reads again, where its scope and date already say which consultations it showed.
+MAX_IDS_KEPT = 100
 
 # How a consultation's history names each change, in the staff pages' words ("... by Rita Desk").
 HISTORY_LABELS = {
@@ -76,6 +85,88 @@ def record_read(session: Session, consultation: Consultation, view: str, now: da
     transaction of its own: reads of patient data are events too."""
     with write_transaction(session):
         record_event(session, consultation, VIEWED, now, actor, view=view)
+
+
+@dataclass(frozen=True)
+class ListShown:
+    """A page's list of consultations, by what it lists: the page ("day", "week", "clashes", "hours"), whose
+    consultations (a department's, a clinician's, or both: one clinician's of a department) and when (the
+    day shown, or the Monday of the week shown; None for a list of everything still to come)."""
+
+    page: str
+    department_id: int | None
+    clinician_id: int | None = None
+    day: date | None = None
+
+    @property
+    def key(self) -> str:
+        """The list's name as its events' entity id, such as "day 2026-12-07 department 3 clinician 7"."""
+        whose = (("department", self.department_id), ("clinician", self.clinician_id))
+        parts = [self.page, self.day and self.day.isoformat()]
+        parts += [f"{name} {value}" for name, value in whose if value is not None]
+        return " ".join(part for part in parts if part)
+
+    def details(self, consultation_ids: Sequence[int]) -> dict:
+        """What its event records: the page, its scope and date, how many consultations it showed and,
+        up to MAX_IDS_KEPT, which: ids only, never a patient's name."""
+        scope = {
+            "page": self.page,
+            "department_id": self.department_id,
+            "clinician_id": self.clinician_id,
+            "day": self.day.isoformat() if self.day else None,
+        }
+        details = {name: value for name, value in scope.items() if value is not None}
+        details["count"] = len(consultation_ids)
+        if len(consultation_ids) <= MAX_IDS_KEPT:
+            details["consultation_ids"] = list(consultation_ids)
+        return details
+
+
+def record_list_read(
+    session: Session,
+    shown: ListShown,
+    consultation_ids: Sequence[int],
+    now: datetime,
+    actor: Actor,
+    *,
+    again_after: timedelta | None = None,
+) -> None:
+    """Audit that `actor` was shown the consultations `consultation_ids` (their patients' names) on `shown`,
+    in a transaction of its own, as `record_read`; an empty list shows nobody and is not recorded. With
+    `again_after`: only if `actor` has no record of the same list within that long before `now`."""
+    if not consultation_ids:
+        return
+    if again_after is not None and _recorded_since(session, shown, actor, now - again_after):
+        return
+    with write_transaction(session):
+        audit.record(
+            session,
+            actor,
+            LISTED,
+            entity_type=LIST,
+            entity_id=shown.key,
+            now=now,
+            details=shown.details(consultation_ids),
+        )
+
+
+# Through the (entity_type, entity_id) index: the events of one day's list (the day page's polls look) are
+# few, however long the trail grows.
+_RECORDED_SINCE = (
+    select(AuditEvent.id)
+    .where(
+        AuditEvent.entity_type == LIST,
+        AuditEvent.entity_id == bindparam("key"),
+        AuditEvent.actor == bindparam("actor"),
+        AuditEvent.occurred_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
+def _recorded_since(session: Session, shown: ListShown, actor: Actor, since: datetime) -> bool:
+    parameters = {"key": shown.key, "actor": actor.name, "since": since}
+    return bool(driver_rows(session, _RECORDED_SINCE, parameters))
 
 
 def history(session: Session, consultation: Consultation) -> list[HistoryLine]:
