@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clinic import audit
 from clinic.audit import Actor
-from clinic.models import AuditEvent, StaffRole, utcnow
+from clinic.models import AuditEvent, Closure, StaffRole, utcnow
 from clinic.scheduling.events import MAX_IDS_KEPT, ListShown, history, record_list_read
 
 from . import factories
@@ -155,6 +155,31 @@ def test_a_clinicians_hours_page_records_the_bookings_it_lists_as_no_longer_fitt
         "consultation_ids": [stranded.id],
     }
     assert_names_no_one(event)
+
+
+def test_the_admins_clinician_and_closures_pages_record_the_bookings_they_list(client, session, clinic):
+    """The clinician's edit page lists their bookings to come, and the closures page the bookings in each
+    closure, by patient: each is a list read like the schedule's."""
+    start = today_at(10, days=IN_TWO_DAYS)
+    booking = visit(session, clinic, "okafor", start, NAMES[0])
+    session.add(
+        Closure(department_id=None, starts_at=start - timedelta(hours=1), ends_at=start + timedelta(hours=3))
+    )
+    session.commit()
+    user = signed_in(session, client, clinic, "admin")
+    okafor = clinic["okafor"]
+
+    pages = [text(client.get(f"/admin/clinicians/{okafor.id}")), text(client.get("/admin/closures"))]
+
+    assert all(NAMES[0] in page for page in pages)
+    events = listed(session)
+    assert [(e.actor, e.entity_id) for e in events] == [
+        (f"staff:{user.id}", f"clinician bookings department {okafor.department_id} clinician {okafor.id}"),
+        (f"staff:{user.id}", "closures"),
+    ]
+    assert all(e.details["consultation_ids"] == [booking.id] for e in events)
+    for event in events:
+        assert_names_no_one(event)
 
 
 def test_the_admins_cancel_page_records_the_read_of_its_one_consultation(client, session, clinic):

@@ -30,7 +30,7 @@ from ..hospital.walk_in_queues import queues_of, queues_page, save_queue, set_qu
 from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQueue, utcnow
 from ..schedule import hours
 from ..scheduling.errors import NotFound
-from ..scheduling.events import record_read
+from ..scheduling.events import ListShown, record_list_read, record_read
 from ..scheduling.front_desk import cancel_for_patient
 from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.timezones import zone
@@ -82,7 +82,11 @@ def clinician(clinician_id: int | None) -> ResponseReturnValue:
         form.time_zone.data = found.time_zone if found else current_app.config["DEFAULT_TIME_ZONE"]
         form.service_ids.data = [s.id for s in found.services] if found else []
     extra = _bookings_to_come(clinician_id, utcnow()) if found else {}
-    return _edit(form, save_clinician, clinician_id, "clinician", found=found, **extra)
+    answer = _edit(form, save_clinician, clinician_id, "clinician", found=found, **extra)
+    if found and isinstance(answer, tuple):  # the page, listing their bookings to come by patient
+        shown, listed = ListShown("clinician bookings", found.department_id, found.id), extra["bookings"]
+        record_list_read(db.session, shown, [c.id for c in listed], utcnow(), current_staff().actor)
+    return answer
 
 
 def _bookings_to_come(clinician_id: int, now: datetime) -> dict:
@@ -150,11 +154,15 @@ def closures() -> ResponseReturnValue:
             flash("The closure is saved: patients can no longer book in it. Bookings in it are listed below.")
             return redirect(url_for(".closures"), 303)
     page = forms.PageQuery(request.args)
-    found = closures_to_come(db.session, utcnow(), page.page.data)
-    status = 422 if form.errors else 200
-    return render_template(
+    now = utcnow()
+    found = closures_to_come(db.session, now, page.page.data)
+    drawn = render_template(
         "admin/closures.html", form=form, found=found, tz=current_app.config["DEFAULT_TIME_ZONE"]
-    ), status
+    )
+    # The bookings in each closure, by patient: recorded once the page is drawn, as the schedule's lists.
+    listed = [c.id for clashes in found.clashes.values() for c in clashes]
+    record_list_read(db.session, ListShown("closures", None), listed, now, current_staff().actor)
+    return drawn, 422 if form.errors else 200
 
 
 @bp.post("/closures/<id:closure_id>/remove")
