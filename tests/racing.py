@@ -32,14 +32,14 @@ def racing_engine(url: str, racers: int, slow_read: Callable[[str], bool], *, ta
             clock.sleep(0.02)
 
     engine = create_engine(
-        url, pool_size=racers, max_overflow=0, connect_args=_pausing_driver(url, slow_read, pause)
+        url, pool_size=racers, max_overflow=0, connect_args=pausing_driver(url, slow_read, pause)
     )
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine, take_write_lock=take_write_lock)
     return engine
 
 
-def _pausing_driver(url: str, slow_read: Callable[[str], bool], pause: Callable[[], None]) -> dict:
+def pausing_driver(url: str, slow_read: Callable[[str], bool], pause: Callable[[], None]) -> dict:
     """Connection arguments giving the driver's connections cursors that `pause` once a SELECT that
     `slow_read` picks out has returned its rows (the first fetch after its execute)."""
 

@@ -218,7 +218,7 @@ def test_taking_the_next_caller_makes_a_consultation_whose_meeting_goes_through_
     assert call.patient.name == first.name and call.patient.birth_date is None
     assert call.reason == "" and call.consent_notice_version == "2026-12-01"
     assert [m.kind for m in call_messages(session, call)] == [OutboxKind.MEETING_CREATE]  # no mail
-    assert actions(session)[-2:] == ["consultation.booked", "walk_in.taken"]
+    assert actions(session)[-2:] == ["consultation.taken", "walk_in.taken"]
 
 
 def call_messages(session, call):
@@ -321,7 +321,7 @@ def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_droppe
     assert {"walk_in.requeued", "walk_in.dropped"} <= set(actions(session))
 
 
-def test_a_caller_who_pressed_join_is_not_sent_back(session, helpline, now):
+def test_a_caller_in_a_call_under_way_is_not_sent_back(session, helpline, now):
     factories.walk_in(session, helpline, now=now)
     taken = take_next(session, helpline.id, on_duty(helpline), now=now)
     call = session.get(Consultation, taken.consultation.id)
@@ -329,6 +329,7 @@ def test_a_caller_who_pressed_join_is_not_sent_back(session, helpline, now):
     session.commit()
 
     assert answer(session, taken.entry.id, now=now, actor=Actor()) == "https://meet.example/room"
+    change_status(session, call.id, ConsultationStatus.IN_PROGRESS, now=now, actor=on_duty(helpline).actor)
     assert walk_in_round(session, now + timedelta(hours=1), answer_within=ANSWER_WITHIN).requeued == 0
     assert fresh(session, taken.entry).status is EntryStatus.IN_CALL
 

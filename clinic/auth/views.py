@@ -1,6 +1,6 @@
 """Staff sign-in (password, then a code if the account has a second factor) and sign-out."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -13,10 +13,13 @@ from ..staff.errors import AccountError, AddressThrottled, LoginRefused
 from ..staff.events import actor_for
 from ..staff.sessions import SessionUser, end_session
 from ..staff.signin import SecondStep, SignedIn, sign_in_with_code, sign_in_with_password
+from ..walkin.take import unfinished_calls
 from . import sessions
 from .forms import CodeForm, LoginForm
 
 bp = Blueprint("auth", __name__)
+# The session's key for the walk-in calls a first "Sign out" warned of (see _unfinished_walk_in_calls).
+WARNED_OF_CALLS = "warned_of_calls"
 bp.before_app_request(sessions.load_before_request)
 
 
@@ -69,9 +72,29 @@ def code() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
+        if warning := _unfinished_walk_in_calls():
+            return warning
         leave_session()
         flash("You are signed out.")
     return redirect(url_for(".login"), 303)
+
+
+def _unfinished_walk_in_calls() -> ResponseReturnValue | None:
+    """A clinician signing out with walk-in callers taken and their calls unfinished is sent to the first
+    call instead, told, the first time: nobody else finishes it. Signing out again signs them out."""
+    if current_user.clinician_id is None:
+        return None
+    calls = unfinished_calls(db.session, current_user.clinician_id)
+    if not calls or {c.id for c in calls} <= set(session.get(WARNED_OF_CALLS, ())):
+        return None
+    session[WARNED_OF_CALLS] = [c.id for c in calls]
+    names = ", ".join(c.patient.name for c in calls)
+    flash(
+        f"You are still signed in: you took {names} from the walk-in queue and have not finished with "
+        "them. Finish the call, or send them back to the queue, first: otherwise they wait for you. "
+        "To sign out anyway, press Sign out again."
+    )
+    return redirect(url_for("schedule.consultation", consultation_id=calls[0].id), 303)
 
 
 def leave_session() -> None:

@@ -1,13 +1,19 @@
-"""Taking the next walk-in caller from the schedule: the call becomes a consultation, whose page has the
-host link."""
+"""Walk-in calls from the schedule: taking the next caller (the call becomes a consultation, whose page has
+the host link), and sending a called caller back to the queue from their call's page."""
 
-from flask import flash, redirect, url_for
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
+from ..booking.calendar import twelve_hour_reader
 from ..extensions import db
-from ..models import utcnow
+from ..models import Consultation, EntryStatus, utcnow
+from ..scheduling.timezones import clock_time
 from ..walkin.errors import NobodyWaiting, TakeRefused
+from ..walkin.send_back import WalkInCall, send_back_for_staff, walk_in_call
 from ..walkin.take import take_next
 from .views import bp
 
@@ -24,3 +30,31 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
         "button now."
     )
     return redirect(url_for(".consultation", consultation_id=taken.consultation.id), 303)
+
+
+@bp.post("/consultations/<id:consultation_id>/send-back")
+def send_back_caller(consultation_id: int) -> ResponseReturnValue:
+    """A refusal comes back on the call's page (views.refused_here); done, on to the schedule, from where
+    the next clinician to press "Take next" calls them."""
+    entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow())
+    if entry.status is EntryStatus.DROPPED:
+        flash(f"{entry.name} did not join when called twice, so they are no longer in the queue.")
+    else:
+        flash(f"{entry.name} is back at the front of the queue: the next to press “Take next” calls them.")
+    return redirect(url_for(".day"), 303)
+
+
+@bp.app_template_global()
+def walk_in_call_of(consultation: Consultation) -> WalkInCall | None:
+    """How a walk-in call stands for the signed-in staff member (its page's notice); None for a booking."""
+    entry = consultation.walk_in_entry
+    if entry is None:
+        return None
+    answer_within = timedelta(minutes=current_app.config["WALK_IN_ANSWER_MINUTES"])
+    return walk_in_call(entry, consultation, current_staff(), answer_within=answer_within)
+
+
+@bp.app_template_filter()
+def clock_in(instant: datetime, tz: ZoneInfo) -> str:
+    """The instant's wall-clock time in `tz`, on the reader's clock: 14:30, or 2:30 pm."""
+    return clock_time(instant.astimezone(tz), twelve_hour_reader())

@@ -20,9 +20,12 @@ from ..models import (
     Consultation,
     ConsultationStatus,
     Department,
+    EntryStatus,
     Patient,
     Service,
     StaffRole,
+    WalkInEntry,
+    walk_in_duty,
 )
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
@@ -146,20 +149,41 @@ def _seen_by(viewer: StaffMember) -> tuple[str | None, int]:
     return None, -1
 
 
-def visible(viewer: StaffMember) -> Select:
-    """Consultations `viewer` may see, as a query to narrow further."""
+def visible(viewer: StaffMember, *, with_called: bool = False) -> Select:
+    """Consultations `viewer` may see, as a query to narrow further. `with_called` (one consultation, not
+    a list): a clinician also sees the call of a walk-in caller still called from a queue they are on duty
+    for, as whoever took the caller may have gone (see walkin.send_back)."""
     query = select(Consultation).join(Consultation.clinician)
     column, value = _seen_by(viewer)
-    return query if column is None else query.where(_NARROWED_BY[column] == value)
+    if column is None:
+        return query
+    seen = _NARROWED_BY[column] == value
+    if with_called and column == "clinician":
+        seen |= Consultation.id.in_(_called_on_duty(value))
+    return query.where(seen)
 
 
 def consultation_for_staff(session: Session, viewer: StaffMember, consultation_id: int) -> Consultation:
-    """One consultation `viewer` may see, its people loaded; NotFound otherwise."""
-    query = visible(viewer).where(Consultation.id == consultation_id).options(*_LOADED)
+    """One consultation `viewer` may see (`visible` with the walk-in calls still called), its people loaded;
+    NotFound otherwise."""
+    query = visible(viewer, with_called=True).where(Consultation.id == consultation_id).options(*_LOADED)
     consultation = session.scalars(query).unique().one_or_none()
     if consultation is None:
         raise NotFound("No such consultation.")
     return consultation
+
+
+def _called_on_duty(clinician_id: int) -> Select:
+    """The calls of the callers still called (taken, or in the call) from the queues the clinician is on
+    duty for."""
+    return (
+        select(WalkInEntry.consultation_id)
+        .join(walk_in_duty, walk_in_duty.c.queue_id == WalkInEntry.queue_id)
+        .where(
+            walk_in_duty.c.clinician_id == clinician_id,
+            WalkInEntry.status.in_((EntryStatus.TAKEN, EntryStatus.IN_CALL)),
+        )
+    )
 
 
 class Listed(NamedTuple):

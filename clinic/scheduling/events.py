@@ -30,6 +30,7 @@ MAX_IDS_KEPT = 100
 # How a consultation's history names each change, in the staff pages' words ("... by Rita Desk").
 HISTORY_LABELS = {
     "consultation.booked": "booked",
+    "consultation.taken": "taken from the walk-in queue",
     "consultation.arrived": "marked arrived",
     "consultation.started": "call started",
     "consultation.fulfilled": "finished",

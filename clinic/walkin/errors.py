@@ -17,3 +17,9 @@ class TakeRefused(NotNow):
     """The staff member may not take a caller now (not on duty, or busy with another consultation)."""
 
     code = "take_refused"
+
+
+class SendBackRefused(NotNow):
+    """A walk-in caller may not be sent back to the queue now, or not by this staff member."""
+
+    code = "send_back_refused"

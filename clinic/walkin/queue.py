@@ -291,12 +291,17 @@ def answer(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> s
 
 
 def abandon_call(session: Session, entry: WalkInEntry, now: datetime, actor: Actor) -> None:
-    """Call off the call made for the entry's caller, if it has not begun: its consultation is cancelled
-    and its meeting too, without any mail. One the clinician started stays theirs to finish."""
+    """Call off the call made for the entry's caller, if it was not held: not begun, or begun by its
+    clinician but never joined by the caller. Its consultation is cancelled (never "Done") and its meeting
+    too, without any mail. One under way stays its clinician's to finish."""
     if entry.consultation_id is None:
         return
     call = session.get(Consultation, entry.consultation_id, with_for_update=True, populate_existing=True)
-    if call is None or ConsultationStatus.CANCELLED not in allowed_next(call.status):
+    if call is None:
+        return
+    # The status table's "in progress" is a call under way; one its caller never joined was not.
+    never_joined = entry.status is EntryStatus.TAKEN and call.status is ConsultationStatus.IN_PROGRESS
+    if not (never_joined or ConsultationStatus.CANCELLED in allowed_next(call.status)):
         return
     call.status, call.cancelled_at = ConsultationStatus.CANCELLED, now
     outbox.enqueue_walk_in_call_abandoned(session, call, now)

@@ -1,6 +1,7 @@
 """The walk-in rules the worker's housekeeping applies each round, from the database alone (never one
-scheduler job per caller): callers taken who did not answer go back to the front once, then are
-dropped; callers still waiting when their queue closes are closed out; finished calls complete.
+scheduler job per caller): callers taken who did not answer, and callers left in a call nobody started,
+are sent back (walkin.send_back); callers still waiting when their queue closes are closed out; finished
+calls complete.
 
 Rows are claimed with SKIP LOCKED (a caller's row before their call's consultation, as everywhere),
 so several workers, and callers acting meanwhile, never meet in a deadlock or act twice.
@@ -9,14 +10,15 @@ so several workers, and callers acting meanwhile, never meet in a deadlock or ac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM
 from ..models import Consultation, ConsultationStatus, EntryStatus, QueueStatus, WalkInEntry, WalkInQueue
 from ..models.transactions import write_transaction
 from .hours import open_until
-from .queue import abandon_call, end, record_entry_event
+from .queue import end
+from .send_back import send_back
 
 BATCH = 200
 
@@ -54,39 +56,50 @@ def complete_finished_calls(session: Session, now: datetime) -> int:
             ),
         )
         for entry in finished:
-            end(session, entry, EntryStatus.COMPLETED, entry.consultation.ended_at or now, SYSTEM)
+            end(session, entry, EntryStatus.COMPLETED, now, SYSTEM)  # audited as of this round
+            entry.ended_at = entry.consultation.ended_at or now  # but the caller's call ended then
     return len(finished)
 
 
 def requeue_or_drop_unanswered(
     session: Session, now: datetime, *, answer_within: timedelta
 ) -> tuple[int, int]:
-    """Callers taken `answer_within` ago or more who have not pressed join (or whose call the clinician
-    called off): back to the front of the queue the first time, dropped the second. Returns (requeued,
-    dropped)."""
+    """Send back (walkin.send_back) the callers whose call is not held in time: taken `answer_within` ago
+    or more without pressing join, or whose call its clinician started but who did not join in its whole
+    time, or whose call was called off; and those who joined a call nobody started within `answer_within`.
+    Returns (requeued, dropped)."""
     requeued = dropped = 0
     with write_transaction(session):
-        unanswered = _claimed(
+        due = _claimed(
             session,
             select(WalkInEntry)
             .join(Consultation, WalkInEntry.consultation_id == Consultation.id)
-            .where(
-                WalkInEntry.status == EntryStatus.TAKEN,
-                or_(
-                    WalkInEntry.taken_at <= now - answer_within,
-                    Consultation.status.in_((ConsultationStatus.NOSHOW, ConsultationStatus.CANCELLED)),
-                ),
-            ),
+            .where(_not_held_in_time(now, answer_within)),
+            also=Consultation,  # re-read under its lock: a call started meanwhile is no longer due
         )
-        for entry in unanswered:
-            abandon_call(session, entry, now, SYSTEM)
-            if entry.requeued:
-                end(session, entry, EntryStatus.DROPPED, now, SYSTEM)
+        for entry in due:
+            send_back(session, entry, now, SYSTEM)
+            if entry.status is EntryStatus.DROPPED:
                 dropped += 1
             else:
-                _to_front(session, entry, now)
                 requeued += 1
     return requeued, dropped
+
+
+def _not_held_in_time(now: datetime, answer_within: timedelta) -> ColumnElement[bool]:
+    late = now - answer_within
+    not_answered = (WalkInEntry.status == EntryStatus.TAKEN) & or_(
+        (Consultation.status == ConsultationStatus.ARRIVED) & (WalkInEntry.taken_at <= late),
+        # Its clinician waits in the call for them: their turn stays open for the call's time.
+        (Consultation.status == ConsultationStatus.IN_PROGRESS) & (Consultation.ends_at <= now),
+        Consultation.status.in_((ConsultationStatus.NOSHOW, ConsultationStatus.CANCELLED)),
+    )
+    not_started = (
+        (WalkInEntry.status == EntryStatus.IN_CALL)
+        & (Consultation.status == ConsultationStatus.ARRIVED)
+        & (WalkInEntry.answered_at <= late)
+    )
+    return not_answered | not_started
 
 
 def close_out_waiting(session: Session, now: datetime) -> int:
@@ -113,21 +126,12 @@ def close_out_waiting(session: Session, now: datetime) -> int:
     return len(waiting)
 
 
-def _to_front(session: Session, entry: WalkInEntry, now: datetime) -> None:
-    front = session.scalar(
-        select(func.min(WalkInEntry.position)).where(
-            WalkInEntry.queue_id == entry.queue_id, WalkInEntry.status == EntryStatus.WAITING
-        )
-    )
-    entry.status, entry.requeued = EntryStatus.WAITING, True
-    entry.position = min(front, entry.position) - 1 if front is not None else entry.position
-    entry.taken_at = entry.taken_by = None
-    record_entry_event(session, entry, "walk_in.requeued", now, SYSTEM)
-
-
-def _claimed(session: Session, query) -> list[WalkInEntry]:
+def _claimed(session: Session, query, also: type | None = None) -> list[WalkInEntry]:
+    """The first BATCH entries of `query`, their rows (and those of `also`, joined in it) locked, skipping
+    rows another transaction holds."""
+    locked = WalkInEntry if also is None else (WalkInEntry, also)
     return list(
         session.scalars(
-            query.order_by(WalkInEntry.id).limit(BATCH).with_for_update(of=WalkInEntry, skip_locked=True)
+            query.order_by(WalkInEntry.id).limit(BATCH).with_for_update(of=locked, skip_locked=True)
         )
     )

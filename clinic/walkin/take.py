@@ -74,9 +74,7 @@ def take_next(session: Session, queue_id: int, staff: StaffMember, *, now: datet
             call.id,
         )
         consent = {"privacy_notice": entry.consent_notice_version, "consent": entry.consent_method.value}
-        record_event(
-            session, call, "consultation.booked", now, staff.actor, walk_in_entry=entry.id, **consent
-        )
+        record_event(session, call, "consultation.taken", now, staff.actor, walk_in_entry=entry.id, **consent)
         record_entry_event(session, entry, "walk_in.taken", now, staff.actor, clinician_id=clinician.id)
         commit_as_written(session)
         return Taken(entry, call)
@@ -136,12 +134,35 @@ def _check_free(session: Session, clinician: Clinician, starts_at: datetime, end
         .order_by(Consultation.starts_at)
         .limit(1)
     )
-    if busy is not None:
-        when = format_local(busy.starts_at, zone(clinician.time_zone))
+    if busy is None:
+        return
+    if busy.walk_in_entry is not None:  # "finish it" would record a call whose caller never came as held
         raise TakeRefused(
-            f"You have a consultation ({busy.reference}, {when}) in the next call's time. "
-            "Finish it, or take the next caller after it."
+            f"Your walk-in call {busy.reference} is still open: open it to finish it, or to send the caller "
+            "back to the queue if they have not joined."
         )
+    when = format_local(busy.starts_at, zone(clinician.time_zone))
+    raise TakeRefused(
+        f"You have a consultation ({busy.reference}, {when}) in the next call's time. "
+        "Finish it, or take the next caller after it."
+    )
+
+
+def unfinished_calls(session: Session, clinician_id: int) -> list[Consultation]:
+    """The clinician's walk-in calls whose callers are still theirs (taken or in the call), oldest first:
+    nobody else finishes them."""
+    return list(
+        session.scalars(
+            select(Consultation)
+            .join(WalkInEntry, WalkInEntry.consultation_id == Consultation.id)
+            .where(
+                Consultation.clinician_id == clinician_id,
+                Consultation.status.in_((ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS)),
+                WalkInEntry.status.in_((EntryStatus.TAKEN, EntryStatus.IN_CALL)),
+            )
+            .order_by(Consultation.starts_at)
+        )
+    )
 
 
 def _first_waiting(session: Session, queue_id: int) -> WalkInEntry | None:

@@ -1,0 +1,177 @@
+"""Sending a called caller back to the queue: by the worker's rounds (walkin.rounds) and by staff from
+the call's page.
+
+A caller who did not join their call in time goes back to the front once and is dropped the second
+time. One who joined a call that nobody started did nothing wrong: they go back without that counting
+against them. Either way the call was not held, so it is called off (cancelled, never "Done"). Those sent
+back wait ahead of everyone else, in the order they first joined.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..audit import Actor
+from ..models import Consultation, ConsultationStatus, EntryStatus, WalkInEntry
+from ..models.transactions import write_transaction
+from ..scheduling.agenda import consultation_for_staff
+from ..scheduling.errors import NotFound
+from ..staff.members import StaffMember
+from .errors import SendBackRefused
+from .queue import abandon_call, end, record_entry_event
+
+
+class SentBack(enum.StrEnum):
+    """Why a caller waiting again was sent back: what their page and their call's page tell."""
+
+    NOT_ANSWERED = "not-answered"  # called, they did not join in time
+    NOT_STARTED = "not-started"  # they joined the call, but nobody started it
+
+
+class CallStage(enum.StrEnum):
+    """Where a walk-in call stands for the staff on its page, until its caller is taken again."""
+
+    CALLED = "called"  # their page shows the join button; they have not pressed it
+    JOINED = "joined"  # they are in the call, and nobody has started it
+    NOT_JOINED = "not-joined"  # its clinician started it; they have not joined
+    UNDER_WAY = "under-way"  # both are in it: its clinician finishes it
+    SENT_BACK = "sent-back"  # not held: the caller waits in the queue again
+    DROPPED = "dropped"  # not held: called twice without joining, they are out of the queue
+    LEFT = "left"  # not held: they left the queue
+    ENDED = "ended"  # finished, or the caller was closed out with the queue
+
+
+@dataclass(frozen=True)
+class WalkInCall:
+    """A walk-in call as its page shows it to one staff member."""
+
+    stage: CallStage
+    until: datetime | None  # when the worker sends the caller back, unless someone acts first
+    why: SentBack | None  # for a caller sent back
+    may_send_back: bool  # this staff member may send the caller back now
+    drops: bool  # sending them back takes them out of the queue: a second call they did not join
+
+
+def why_sent_back(entry: WalkInEntry) -> SentBack | None:
+    """Why the waiting caller is back in the queue; None unless they wait again after being called."""
+    call = entry.consultation
+    if entry.status is not EntryStatus.WAITING or call is None:
+        return None
+    return SentBack.NOT_STARTED if _answered(entry, call) else SentBack.NOT_ANSWERED
+
+
+def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor) -> None:
+    """Send the called caller back, their call called off: to the front of the queue, or out of it (dropped)
+    after a second call they did not join. Their row and their call's are locked by the caller."""
+    answered = entry.status is EntryStatus.IN_CALL
+    abandon_call(session, entry, now, actor)
+    if not answered and entry.requeued:
+        end(session, entry, EntryStatus.DROPPED, now, actor)
+        return
+    entry.position = _front_position(session, entry)
+    entry.status, entry.requeued = EntryStatus.WAITING, entry.requeued or not answered
+    entry.taken_at = entry.taken_by = None
+    why = SentBack.NOT_STARTED if answered else SentBack.NOT_ANSWERED
+    record_entry_event(session, entry, "walk_in.requeued", now, actor, why=why.value)
+
+
+def send_back_for_staff(
+    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime
+) -> WalkInEntry:
+    """Send back the caller of a walk-in call `staff` may see (NotFound otherwise), if `staff_refusal`
+    allows: else SendBackRefused, and nothing changes."""
+    consultation_for_staff(session, staff, consultation_id)
+    with write_transaction(session):
+        entry = session.scalar(
+            select(WalkInEntry)
+            .where(WalkInEntry.consultation_id == consultation_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if entry is None:
+            raise NotFound("No such walk-in call.")
+        call = session.get(Consultation, consultation_id, with_for_update=True, populate_existing=True)
+        if (refused := staff_refusal(entry, call, staff)) is not None:
+            raise SendBackRefused(refused)
+        send_back(session, entry, now, staff.actor)
+    return entry
+
+
+def staff_refusal(entry: WalkInEntry, call: Consultation, staff: StaffMember) -> str | None:
+    """Why `staff`, who may see the call, may not send its caller back now; None if they may. Anyone who
+    sees it may, once the caller joined a call nobody started; only its clinician, when they started it
+    and the caller has not joined (others would take the caller from under them)."""
+    stage = _stage(entry, call)
+    if stage is CallStage.JOINED or (stage is CallStage.NOT_JOINED and staff.is_clinician_of(call)):
+        return None
+    return _REFUSALS.get(stage, "This caller is no longer waiting for this call.")
+
+
+_REFUSALS = {
+    CallStage.CALLED: "They have just been called: if they do not join in time, they go back to the queue.",
+    CallStage.NOT_JOINED: "Their clinician started the call and is waiting for them.",
+    CallStage.UNDER_WAY: "The call is under way: its clinician finishes it.",
+}
+
+
+def walk_in_call(
+    entry: WalkInEntry, call: Consultation, staff: StaffMember, *, answer_within: timedelta
+) -> WalkInCall:
+    """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it."""
+    stage = _stage(entry, call)
+    until = {
+        CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
+        CallStage.JOINED: entry.answered_at and entry.answered_at + answer_within,
+        CallStage.NOT_JOINED: call.ends_at,
+    }.get(stage)
+    why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
+    may = staff_refusal(entry, call, staff) is None
+    return WalkInCall(stage, until, why, may, stage is CallStage.NOT_JOINED and entry.requeued)
+
+
+def _stage(entry: WalkInEntry, call: Consultation) -> CallStage:
+    """`call` is the entry's latest (once the caller is taken again, the earlier call's history tells)."""
+    if entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and call.status in _OPEN:
+        answered, started = entry.status is EntryStatus.IN_CALL, call.status is ConsultationStatus.IN_PROGRESS
+        return _OPEN_STAGES[answered, started]
+    return _ENDED_STAGES.get(entry.status, CallStage.ENDED)
+
+
+_OPEN = (ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS)
+# By (the caller joined, the clinician started it).
+_OPEN_STAGES = {
+    (False, False): CallStage.CALLED,
+    (True, False): CallStage.JOINED,
+    (False, True): CallStage.NOT_JOINED,
+    (True, True): CallStage.UNDER_WAY,
+}
+_ENDED_STAGES = {
+    EntryStatus.WAITING: CallStage.SENT_BACK,
+    EntryStatus.DROPPED: CallStage.DROPPED,
+    EntryStatus.LEFT: CallStage.LEFT,
+}
+
+
+def _answered(entry: WalkInEntry, call: Consultation) -> bool:
+    """Whether the caller pressed join for `call` (their latest): answering stamps the entry once a call."""
+    return entry.answered_at is not None and entry.answered_at >= call.starts_at
+
+
+def _front_position(session: Session, entry: WalkInEntry) -> int:
+    """Where a caller sent back waits: at the position those sent back before share, ahead of everyone
+    else waiting, so that among them the order they joined in (their ids) decides."""
+    others = (
+        WalkInEntry.queue_id == entry.queue_id,
+        WalkInEntry.status == EntryStatus.WAITING,
+        WalkInEntry.id != entry.id,
+    )
+    sent_back = session.scalar(
+        select(func.min(WalkInEntry.position)).where(*others, WalkInEntry.consultation_id.is_not(None))
+    )
+    if sent_back is not None:
+        return sent_back
+    front = session.scalar(select(func.min(WalkInEntry.position)).where(*others))
+    return entry.position if front is None else min(front, entry.position) - 1

@@ -1,0 +1,420 @@
+"""Callers sent back to the walk-in queue: by the worker's rounds when they do not join, or when nobody starts
+the call they joined; by staff from the call's page; in the order they first joined; and the clinician
+warned before signing out with a caller still theirs."""
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
+
+from clinic.audit import Actor
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    ConsultationStatus,
+    EntryStatus,
+    StaffRole,
+    WalkInEntry,
+    utcnow,
+)
+from clinic.scheduling.lifecycle import change_status
+from clinic.staff.members import StaffMember
+from clinic.walkin.queue import answer
+from clinic.walkin.rounds import walk_in_round
+from clinic.walkin.send_back import SentBack, why_sent_back
+from clinic.walkin.take import take_next
+
+from . import factories, racing
+from .conftest import postgres_only
+from .test_schedule import login, text
+
+ANSWER_WITHIN = timedelta(minutes=3)
+
+
+@pytest.fixture
+def helpline(session):
+    """A 20-minute helpline open at all hours, with Dr Lewis and Dr Brooks on duty."""
+    svc = factories.service(session, duration_minutes=20)
+    doctors = [factories.clinician(session, [svc], display_name=name) for name in ("Dr Lewis", "Dr Brooks")]
+    return factories.walk_in_queue(session, svc, doctors)
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+def doctor(queue, n: int) -> StaffMember:
+    return StaffMember(500 + n, StaffRole.CLINICIAN, clinician_id=queue.staff[n].id)
+
+
+def taken(session, queue, n: int, now) -> Consultation:
+    """Dr Lewis (0) or Dr Brooks (1) takes the next caller at `now`: their call, its meeting made."""
+    call = take_next(session, queue.id, doctor(queue, n), now=now).consultation
+    call = session.get(Consultation, call.id)
+    call.meeting_join_url, call.meeting_host_url = "https://meet.example/r", "https://meet.example/r?host"
+    session.commit()
+    return call
+
+
+def started(session, queue, n: int, call: Consultation, now) -> None:
+    change_status(session, call.id, ConsultationStatus.IN_PROGRESS, now=now, actor=doctor(queue, n).actor)
+
+
+def fresh(session, entry_id: int) -> WalkInEntry:
+    session.commit()
+    return session.get(WalkInEntry, entry_id, populate_existing=True)
+
+
+def status_of(session, call: Consultation) -> ConsultationStatus:
+    session.commit()
+    return session.get(Consultation, call.id, populate_existing=True).status
+
+
+def round_at(session, now):
+    return walk_in_round(session, now, answer_within=ANSWER_WITHIN)
+
+
+def taken_in_order(session, queue, now, count: int) -> list[int]:
+    """The entries of the next `count` callers taken, by Dr Lewis and Dr Brooks in turn."""
+    return [
+        take_next(session, queue.id, doctor(queue, n % 2), now=now + timedelta(seconds=n)).entry.id
+        for n in range(count)
+    ]
+
+
+def test_a_caller_left_in_a_call_nobody_started_goes_back_to_the_front_without_it_counting_against_them(
+    session, helpline, now
+):
+    """Dr Lewis took Bob and signed out; Bob joined and sat in the call: he stayed "in call", its
+    consultation "Waiting" for ever, as only callers who had not joined were sent back."""
+    bob = factories.walk_in(session, helpline, now=now).entry
+    carol = factories.walk_in(session, helpline, now=now).entry
+    call = taken(session, helpline, 0, now)
+    joined = now + timedelta(seconds=30)
+    answer(session, bob.id, now=joined, actor=Actor())
+
+    assert round_at(session, joined + ANSWER_WITHIN - timedelta(seconds=1)).requeued == 0
+    assert round_at(session, joined + ANSWER_WITHIN).requeued == 1
+
+    entry = fresh(session, bob.id)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, False)
+    assert why_sent_back(entry) is SentBack.NOT_STARTED
+    assert status_of(session, call) is ConsultationStatus.CANCELLED  # not held: never "Done"
+    again = joined + ANSWER_WITHIN
+    assert taken_in_order(session, helpline, again, 1) == [bob.id]  # at the front, before Carol
+    # Not joining this second call is his first miss: back to the front, not out of the queue.
+    assert round_at(session, again + ANSWER_WITHIN).requeued == 1
+    entry = fresh(session, bob.id)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, True)
+    assert why_sent_back(entry) is SentBack.NOT_ANSWERED
+    assert fresh(session, carol.id).status is EntryStatus.WAITING
+
+
+def test_a_started_call_keeps_its_callers_turn_open_while_its_clinician_waits(session, helpline, now):
+    """Dr Brooks started the call; the worker put the caller back in the queue under her three minutes
+    later, though she was in the call waiting for them."""
+    dora = factories.walk_in(session, helpline, now=now).entry
+    call = taken(session, helpline, 1, now)
+    started(session, helpline, 1, call, now + timedelta(seconds=20))
+
+    assert round_at(session, now + timedelta(minutes=10)).requeued == 0
+
+    assert fresh(session, dora.id).status is EntryStatus.TAKEN
+    assert status_of(session, call) is ConsultationStatus.IN_PROGRESS
+    assert (
+        answer(session, dora.id, now=now + timedelta(minutes=10), actor=Actor()) == "https://meet.example/r"
+    )
+
+
+def test_a_started_call_its_caller_never_joins_is_closed_as_not_held_at_its_end(session, helpline, now):
+    """Once the call's time is over, its caller who never joined goes back to the front, and the call is
+    cancelled: it was recorded "Done" when the clinician pressed Finish to take the next caller."""
+    dora = factories.walk_in(session, helpline, now=now).entry
+    erin = factories.walk_in(session, helpline, now=now).entry
+    call = taken(session, helpline, 1, now)
+    started(session, helpline, 1, call, now)
+
+    assert round_at(session, call.ends_at - timedelta(seconds=1)).requeued == 0
+    assert round_at(session, call.ends_at).requeued == 1
+
+    entry = fresh(session, dora.id)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, True)
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    assert take_next(session, helpline.id, doctor(helpline, 1), now=call.ends_at).entry.id == dora.id
+    assert fresh(session, erin.id).status is EntryStatus.WAITING
+
+
+@pytest.mark.parametrize("same_round", [True, False], ids=["in one round", "in two rounds"])
+def test_callers_sent_back_wait_at_the_front_in_the_order_they_joined(session, helpline, now, same_round):
+    """rl1 and rl2 joined in that order and neither answered: rl2 came back as number 1, rl1 number 2."""
+    rl1, rl2, rl3 = (factories.walk_in(session, helpline, now=now).entry.id for _ in range(3))
+    second_take = now if same_round else now + timedelta(minutes=1)
+    take_next(session, helpline.id, doctor(helpline, 0), now=now)
+    take_next(session, helpline.id, doctor(helpline, 1), now=second_take)
+
+    round_at(session, now + ANSWER_WITHIN)
+    round_at(session, second_take + ANSWER_WITHIN)
+
+    assert [fresh(session, rl).status for rl in (rl1, rl2)] == [EntryStatus.WAITING] * 2
+    late = second_take + ANSWER_WITHIN
+    assert taken_in_order(session, helpline, late, 2) == [rl1, rl2]
+    assert fresh(session, rl3).status is EntryStatus.WAITING
+
+
+def test_a_completed_caller_is_audited_when_the_round_sees_it_and_ends_with_their_call(
+    session, helpline, now
+):
+    """walk_in.completed carried the call's end as its time, so the audit trail ran backwards."""
+    caller = factories.walk_in(session, helpline, now=now).entry
+    call = taken(session, helpline, 0, now)
+    answer(session, caller.id, now=now, actor=Actor())
+    started(session, helpline, 0, call, now)
+    ended = now + timedelta(minutes=7)
+    change_status(session, call.id, ConsultationStatus.FULFILLED, now=ended, actor=doctor(helpline, 0).actor)
+    later = now + timedelta(minutes=9)
+
+    assert round_at(session, later).completed == 1
+
+    session.commit()
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    completed = next(e for e in events if e.action == "walk_in.completed")
+    assert completed.occurred_at == later
+    assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events)
+    assert fresh(session, caller.id).ended_at == ended
+
+
+@postgres_only
+def test_a_call_started_while_the_round_sends_its_caller_back_is_not_called_off_under_its_clinician(
+    app, session, helpline, now, database_url
+):
+    """The round claims the caller who has not answered; their clinician starts the call before the round
+    calls it off. The round locks the call with the caller, so the start waits and is refused: a started
+    call is never cancelled from under its clinician, nor left running with its caller back in the queue."""
+    caller = factories.walk_in(session, helpline, now=now).entry
+    call = taken(session, helpline, 0, now)
+    claimed, go_on = threading.Event(), threading.Event()
+
+    def pause() -> None:  # the round, once it has claimed the caller
+        claimed.set()
+        go_on.wait(20)
+
+    paused = racing.pausing_driver(database_url, lambda sql: "taken_at <=" in sql, pause)
+    round_engine, engine = create_engine(database_url, connect_args=paused), create_engine(database_url)
+    outcomes: dict[str, object] = {}
+    due = now + ANSWER_WITHIN
+    actor = doctor(helpline, 0).actor
+    sending_back = _running(app, outcomes, "round", round_engine, lambda s: round_at(s, due))
+    assert claimed.wait(20), "the round never claimed the caller"
+    starting = _running(
+        app,
+        outcomes,
+        "start",
+        engine,
+        lambda s: change_status(s, call.id, ConsultationStatus.IN_PROGRESS, now=due, actor=actor),
+    )
+    with engine.connect() as watcher:
+        while starting.is_alive() and not watcher.execute(sql(LOCK_WAITED)).scalar():
+            starting.join(0.01)
+    go_on.set()
+    sending_back.join(30), starting.join(30)
+    round_engine.dispose(), engine.dispose()
+
+    session.commit()
+    ended = session.get(Consultation, call.id, populate_existing=True)
+    outcome = (ended.status, ended.started_at is not None, fresh(session, caller.id).status)
+    assert outcome in (
+        (ConsultationStatus.CANCELLED, False, EntryStatus.WAITING),
+        (ConsultationStatus.IN_PROGRESS, True, EntryStatus.TAKEN),
+    ), outcomes
+
+
+LOCK_WAITED = "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)"
+
+
+def _running(app, outcomes: dict[str, object], name: str, engine, work) -> threading.Thread:
+    """`work` in a thread of its own, with a session on `engine`; its result or error in `outcomes`."""
+
+    def run() -> None:
+        with app.app_context(), Session(engine) as db_session:
+            try:
+                outcomes[name] = work(db_session)
+            except Exception as raised:  # the outcome is what the test asserts on
+                outcomes[name] = raised
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+# The staff pages: the call's page, sending back, and signing out.
+
+
+def signed_in(session, client, queue=None, n: int = 0, role=StaffRole.CLINICIAN, **fields):
+    if queue is not None:
+        fields["clinician_id"] = queue.staff[n].id
+    return login(session, client, role, **fields)
+
+
+def joined_call_nobody_started(session, queue) -> tuple[WalkInEntry, Consultation]:
+    """Dr Lewis took the caller and left; the caller joined the call, which nobody started."""
+    entry = factories.walk_in(session, queue, now=utcnow() - timedelta(minutes=1)).entry
+    call = taken(session, queue, 0, utcnow())
+    answer(session, entry.id, now=utcnow(), actor=Actor())
+    session.commit()
+    return entry, call
+
+
+def test_a_colleague_on_duty_sends_back_a_caller_left_in_a_call_nobody_started(client, session, helpline):
+    """Dr Brooks, on duty for the same queue, got 404 on the call and could not help the caller."""
+    entry, call = joined_call_nobody_started(session, helpline)
+    behind = factories.walk_in(session, helpline, now=utcnow()).entry
+    signed_in(session, client, helpline, 1)
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert "has joined the call, and it has not been started." in page
+    assert "Send them back to the queue</button>" in page
+    assert (sent.status_code, sent.headers["Location"]) == (303, "/schedule/")
+    assert f"{entry.name} is back at the front of the queue" in text(client.get("/schedule/"))
+    sent_back = fresh(session, entry.id)
+    assert (sent_back.status, sent_back.requeued) == (EntryStatus.WAITING, False)
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    next_taken = take_next(session, helpline.id, doctor(helpline, 1), now=utcnow()).entry.id
+    assert next_taken == entry.id and fresh(session, behind.id).status is EntryStatus.WAITING
+
+
+def test_the_departments_reception_sends_back_a_caller_left_in_a_call_nobody_started(
+    client, session, helpline
+):
+    entry, call = joined_call_nobody_started(session, helpline)
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert "Send them back to the queue</button>" in page
+    assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
+
+
+def test_staff_who_may_not_see_the_call_cannot_send_its_caller_back(client, session, helpline):
+    entry, call = joined_call_nobody_started(session, helpline)
+    elsewhere = factories.department(session, name="Elsewhere")
+    off_duty = factories.clinician(session, [helpline.service])
+    session.commit()
+
+    for who in ({"role": StaffRole.RECEPTION, "department_id": elsewhere.id}, {"clinician_id": off_duty.id}):
+        browser = factories.browser(client.application)
+        signed_in(session, browser, **who)
+        assert browser.get(f"/schedule/consultations/{call.id}").status_code == 404
+        assert browser.post(f"/schedule/consultations/{call.id}/send-back").status_code == 404
+    assert fresh(session, entry.id).status is EntryStatus.IN_CALL
+
+
+def test_a_caller_just_called_or_in_a_call_under_way_is_not_sent_back(client, session, helpline):
+    entry = factories.walk_in(session, helpline, now=utcnow()).entry
+    call = taken(session, helpline, 0, utcnow())
+    signed_in(session, client, helpline, 1)
+
+    just_called = client.post(f"/schedule/consultations/{call.id}/send-back")
+    answer(session, entry.id, now=utcnow(), actor=Actor())
+    started(session, helpline, 0, call, utcnow())
+    session.commit()
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    under_way = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert just_called.status_code == 409 and "They have just been called" in text(just_called)
+    assert "Walk-in caller" not in page and "Send them back" not in page
+    assert under_way.status_code == 409 and "The call is under way" in text(under_way)
+    assert (fresh(session, entry.id).status, status_of(session, call)) == (
+        EntryStatus.IN_CALL,
+        ConsultationStatus.IN_PROGRESS,
+    )
+
+
+def test_the_clinician_waiting_in_a_call_the_caller_never_joins_is_told_and_sends_them_back(
+    client, session, helpline
+):
+    """Dr Brooks waited in the call; Take next was refused until she pressed Finish, which recorded the
+    call that never happened as "Done". A colleague on duty cannot take the caller from under her."""
+    dora = factories.walk_in(session, helpline, now=utcnow()).entry
+    erin = factories.walk_in(session, helpline, now=utcnow()).entry
+    signed_in(session, client, helpline, 1)
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+    session.commit()
+    call = session.scalars(select(Consultation)).one()
+    call.meeting_join_url, call.meeting_host_url = "https://meet.example/r", "https://meet.example/r?host"
+    session.commit()
+    client.post(f"{location}/start")
+    colleague = factories.browser(client.application)
+    signed_in(session, colleague, helpline, 0)
+
+    page = text(client.get(location))
+    refused = text(client.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True))
+    by_colleague = colleague.post(f"{location}/send-back")
+    sent = client.post(f"{location}/send-back")
+
+    assert (
+        f"{dora.name} has not joined the call yet" in page and "Send them back to the queue</button>" in page
+    )
+    assert "send the caller back to the queue if they have not joined" in refused
+    assert by_colleague.status_code == 409 and "Their clinician started the call" in text(by_colleague)
+    assert sent.status_code == 303
+    entry = fresh(session, dora.id)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, True)
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    again = client.post(f"/schedule/walk-in/{helpline.id}/take")
+    assert again.status_code == 303 and again.headers["Location"] != location
+    assert fresh(session, dora.id).status is EntryStatus.TAKEN  # the front of the queue
+    assert fresh(session, erin.id).status is EntryStatus.WAITING
+
+
+def test_a_call_the_worker_called_off_says_why_offers_no_letter_and_was_taken_not_booked(
+    client, session, helpline
+):
+    """Its history said "booked by Dr …" and it offered a cancellation letter, as for a booking."""
+    entry = factories.walk_in(session, helpline, now=utcnow()).entry
+    call = taken(session, helpline, 0, utcnow() - ANSWER_WITHIN)
+    round_at(session, utcnow())
+    signed_in(session, client, helpline, 0)
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+
+    assert f"This call was not held: {entry.name} did not join it, so they went back to the front" in page
+    assert "Print a letter" not in page
+    history = re.findall(r"<li>[^<]*: ([^<]*) by [^<]*</li>", page)
+    assert history == ["taken from the walk-in queue", "cancelled"]
+
+
+def test_signing_out_with_a_callers_call_unfinished_warns_first_then_signs_out(client, session, helpline):
+    """Dr Lewis signed out with a caller taken: no warning, and the caller waited in the call for nobody."""
+    caller = factories.walk_in(session, helpline, now=utcnow()).entry
+    signed_in(session, client, helpline, 0)
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+
+    first = client.post("/logout")
+    page = text(client.get(first.headers["Location"]))
+    second = client.post("/logout")
+
+    assert (first.status_code, first.headers["Location"]) == (303, location)
+    assert f"You are still signed in: you took {caller.name} from the walk-in queue" in page
+    assert "To sign out anyway, press Sign out again." in page
+    assert second.headers["Location"] == "/login"
+    assert client.get("/schedule/").status_code == 302  # signed out: on to the sign-in page
+
+
+def test_signing_out_once_the_callers_call_is_over_signs_out_at_once(client, session, helpline):
+    factories.walk_in(session, helpline, now=utcnow())
+    signed_in(session, client, helpline, 0)
+    location = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+    session.commit()
+    round_at(session, utcnow() + ANSWER_WITHIN)  # they never joined: back in the queue
+
+    signed_out = client.post("/logout")
+
+    assert signed_out.headers["Location"] == "/login" and location
