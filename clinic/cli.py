@@ -176,14 +176,19 @@ clinic.add_command(notes)
 def rotate_notes_key() -> None:
     """Re-encrypt every note with the first CLINIC_NOTES_KEY, so the keys after it can be removed."""
     from .notes.encryption import UnreadableNote
-    from .notes.rotation import rotate_note_keys
+    from .notes.rotation import rotate_note_keys, rotate_reason_keys
     from .notes.settings import notes_settings
 
+    cipher = notes_settings(current_app).cipher
     try:
-        count = rotate_note_keys(db.session, notes_settings(current_app).cipher, now=utcnow(), actor=SYSTEM)
+        count = rotate_note_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
+        reasons = rotate_reason_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
     except UnreadableNote as unreadable:
         raise click.ClickException(f"{unreadable}: put back the key it was written with") from None
-    click.echo(f"{count} note versions re-encrypted with the first key; the other keys can now be removed.")
+    click.echo(
+        f"{count} note versions re-encrypted with the first key, and the reasons given on {reasons}"
+        " consultations; the other keys can now be removed."
+    )
 
 
 patient = AppGroup("patient", help="Patients' data rights.")

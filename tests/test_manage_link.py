@@ -111,7 +111,7 @@ def test_cancelling_asks_first_then_frees_the_time(client, session, service):
     assert "Your consultation is cancelled." in text(after) and "Cancelled" in text(after)
     consultation = reloaded(session, booked)
     assert consultation.status is ConsultationStatus.CANCELLED
-    assert consultation.cancel_reason == "Feeling better"
+    assert consultation.cancel_reason_text == "Feeling better"
     assert is_free(session, service, start, utcnow())
 
 

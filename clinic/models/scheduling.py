@@ -5,10 +5,14 @@ from datetime import date, datetime, time
 from typing import Protocol
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
 from .people import Clinician, Department, Patient, Service
+from .sealed_text import opened, sealed
+
+# The fields a sealed reason is bound to: a token copied into the other one, or another row, is unreadable.
+REASON_FIELD, CANCEL_REASON_FIELD = "consultation.reason", "consultation.cancel_reason"
 
 
 class AvailabilityRule(Base):
@@ -117,7 +121,8 @@ class Consultation(Base):
         stored_enum(ConsultationStatus, 20),
         default=ConsultationStatus.BOOKED,
     )
-    # Clinical detail: shown to the clinician only, never in mail, invites or logs.
+    # Clinical detail: shown to the clinician only, never in mail, invites or logs. Sealed, as is
+    # cancel_reason: read and write them through reason_text and write_reason (models.sealed_text).
     reason: Mapped[str] = mapped_column(Text, default="")
     patient_time_zone: Mapped[str] = mapped_column(String(64))
     meeting_provider: Mapped[str | None] = mapped_column(String(32))
@@ -153,6 +158,22 @@ class Consultation(Base):
     )
     # The walk-in caller whose call this is, if it is one: their queue's rules end it, not a cancellation.
     walk_in_entry: Mapped["WalkInEntry | None"] = relationship(viewonly=True)  # noqa: F821
+
+    @property
+    def reason_text(self) -> str:
+        """The reason for the visit as the patient wrote it, "" if none."""
+        return opened(self, self.reason, row=self.uuid, field=REASON_FIELD)
+
+    @property
+    def cancel_reason_text(self) -> str:
+        """The reason given for cancelling, "" if none."""
+        return opened(self, self.cancel_reason, row=self.uuid, field=CANCEL_REASON_FIELD)
+
+    def write_reason(self, session: Session, text: str) -> None:
+        self.reason = sealed(session, text, row=self.uuid, field=REASON_FIELD)
+
+    def write_cancel_reason(self, session: Session, text: str) -> None:
+        self.cancel_reason = sealed(session, text, row=self.uuid, field=CANCEL_REASON_FIELD)
 
     __table_args__ = (
         # The busy-interval query reads one clinician's window through this index.

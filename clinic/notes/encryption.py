@@ -4,6 +4,10 @@ CLINIC_NOTES_KEY lists Fernet keys, comma separated. The first encrypts, every o
 (MultiFernet), so a key is replaced by putting the new one first, running `flask clinic notes
 rotate`, then removing the old one. Each token also names its consultation and version, so a token
 copied into another note's row is refused rather than shown as that note.
+
+The same keys seal the patient's free text kept beside the notes (clinic.models.sealed_text): each
+token names its row and field, and "" is stored as "". Values stored before that sealing are read as
+they are until `flask clinic notes rotate` seals them.
 """
 
 import json
@@ -59,12 +63,39 @@ class NoteCipher:
             content, consultation_id=note.consultation_id, version=note.version
         )
 
+    def seal_text(self, text: str, *, row: str, field: str) -> str:
+        """`text` as a token bound to `field` of `row`; "" (nothing given) as ""."""
+        if not text:
+            return ""
+        payload = {"row": row, "field": field, "text": text}
+        return self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode("ascii")
+
+    def open_text(self, stored: str, *, row: str, field: str) -> str | None:
+        """The text `stored` holds; None if no key opens it or it was sealed for another row or field."""
+        if not is_token(stored):
+            return stored  # "", or a value from before the sealing, until rotation seals it
+        try:
+            payload = json.loads(self._fernet.decrypt(stored.encode("ascii")))
+        except InvalidToken:
+            return None
+        return payload["text"] if (payload.get("row"), payload.get("field")) == (row, field) else None
+
+    def reseal_text(self, stored: str, *, row: str, field: str) -> str:
+        """A stored text under the first key: a token rotated, a value from before the sealing sealed."""
+        return self.rotate(stored) if is_token(stored) else self.seal_text(stored, row=row, field=field)
+
     def rotate(self, token: str) -> str:
         """The same note re-encrypted under the first key (its original timestamp kept)."""
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken:
             raise UnreadableNote("no CLINIC_NOTES_KEY opens this token") from None
+
+
+def is_token(stored: str) -> bool:
+    """Whether a stored value is a Fernet token: its version byte and a timestamp's zero high bytes
+    always encode as this prefix, which no sentence a patient writes starts with."""
+    return stored.startswith("gAAAAA")
 
 
 def cipher_from_settings(notes_key: str | None, secret_key: str) -> NoteCipher:

@@ -189,6 +189,6 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         time_zone=time_zone,
         service_name=consultation.service.name,
         clinician_name=consultation.clinician.display_name,
-        reason=consultation.reason,
+        reason=consultation.reason_text,
         status=STATUS_LABELS[consultation.status],
     )

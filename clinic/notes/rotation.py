@@ -1,18 +1,23 @@
-"""Key rotation: re-encrypt every note version under the first CLINIC_NOTES_KEY.
+"""Key rotation: re-encrypt every note version, and every reason a patient gave, under the first
+CLINIC_NOTES_KEY.
 
 The text stays the same, so this is the one rewrite of a signed version the model allows. It runs in
 batches, each its own transaction, and is safe to run again (or after an interruption): a token
-already under the first key is simply encrypted under it once more.
+already under the first key is simply encrypted under it once more. Reasons stored before they were
+sealed (plain text) are sealed here: running it once after upgrading seals them all.
 """
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..models import ConsultationNote
+from ..models import Consultation, ConsultationNote
+from ..models.scheduling import CANCEL_REASON_FIELD, REASON_FIELD
 from ..models.transactions import write_transaction
 from .encryption import NoteCipher, UnreadableNote
 
@@ -23,43 +28,70 @@ def rotate_note_keys(
     session: Session, cipher: NoteCipher, *, now: datetime, actor: Actor, batch_size: int = BATCH_SIZE
 ) -> int:
     """Re-encrypt every note version with the cipher's first key; returns how many were."""
-    rotated, after_id = 0, 0
-    while (batch := _rotate_batch(session, cipher, after_id, batch_size)) is not None:
-        after_id, count = batch
-        rotated += count
+    query = select(ConsultationNote.id, ConsultationNote.encrypted_content)
+
+    def rotated(row: Row) -> dict[str, Any]:
+        return {"id": row.id, "encrypted_content": _rotated(cipher, row.id, row.encrypted_content)}
+
+    count = _rewrite_all(session, ConsultationNote, query, rotated, batch_size)
+    _record(session, actor, now, "note.keys_rotated", "consultation_note", count)
+    return count
+
+
+def rotate_reason_keys(
+    session: Session, cipher: NoteCipher, *, now: datetime, actor: Actor, batch_size: int = BATCH_SIZE
+) -> int:
+    """Seal every consultation's reasons under the cipher's first key; returns on how many."""
+    c = Consultation
+    # updated_at is written back as it was: the consultation itself did not change.
+    query = select(c.id, c.uuid, c.reason, c.cancel_reason, c.updated_at).where(
+        or_(c.reason != "", c.cancel_reason != "")
+    )
+
+    def resealed(row: Row) -> dict[str, Any]:
+        try:
+            return {
+                "id": row.id,
+                "updated_at": row.updated_at,
+                "reason": cipher.reseal_text(row.reason, row=row.uuid, field=REASON_FIELD),
+                "cancel_reason": cipher.reseal_text(
+                    row.cancel_reason, row=row.uuid, field=CANCEL_REASON_FIELD
+                ),
+            }
+        except UnreadableNote:
+            raise UnreadableNote(f"no CLINIC_NOTES_KEY opens the reasons of consultation {row.id}") from None
+
+    count = _rewrite_all(session, Consultation, query, resealed, batch_size)
+    _record(session, actor, now, "consultation.reason_keys_rotated", "consultation", count)
+    return count
+
+
+def _rewrite_all(
+    session: Session, model: Any, query: Select, rewritten: Callable[[Row], dict[str, Any]], size: int
+) -> int:
+    """Update every row `query` selects (its first column the id) to `rewritten(row)`, in batches
+    of `size`, each its own transaction; returns how many rows."""
+    count, after_id = 0, 0
+    while True:
+        with write_transaction(session):
+            rows = session.execute(query.where(model.id > after_id).order_by(model.id).limit(size)).all()
+            if not rows:
+                return count
+            session.execute(update(model), [rewritten(row) for row in rows])
+        after_id, count = rows[-1].id, count + len(rows)
+
+
+def _record(session: Session, actor: Actor, now: datetime, action: str, entity_type: str, count: int) -> None:
     with write_transaction(session):
         audit.record(
             session,
             actor,
-            "note.keys_rotated",
-            entity_type="consultation_note",
+            action,
+            entity_type=entity_type,
             entity_id="all",
             now=now,
-            details={"count": rotated},
+            details={"count": count},
         )
-    return rotated
-
-
-def _rotate_batch(session: Session, cipher: NoteCipher, after_id: int, size: int) -> tuple[int, int] | None:
-    """Rotate the next `size` versions after `after_id`: (the last id, how many), or None when done."""
-    with write_transaction(session):
-        query = (
-            select(ConsultationNote.id, ConsultationNote.encrypted_content)
-            .where(ConsultationNote.id > after_id)
-            .order_by(ConsultationNote.id)
-            .limit(size)
-        )
-        rows = session.execute(query).all()
-        if not rows:
-            return None
-        session.execute(
-            update(ConsultationNote),
-            [
-                {"id": note_id, "encrypted_content": _rotated(cipher, note_id, token)}
-                for note_id, token in rows
-            ],
-        )
-        return rows[-1].id, len(rows)
 
 
 def _rotated(cipher: NoteCipher, note_id: int, token: str) -> str:

@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Flask
 
+from ..extensions import db
 from ..models import StaffRole
+from ..models.sealed_text import use_sealer
 from .access import granted_roles
 from .encryption import NoteCipher, cipher_from_settings
 
@@ -30,7 +32,10 @@ class NotesSettings:
 
 def init_app(app: Flask) -> None:
     """Check the notes settings now, at start-up, and keep them for the requests and commands."""
-    app.extensions[_EXTENSION] = NotesSettings.from_config(app.config)
+    settings = NotesSettings.from_config(app.config)
+    app.extensions[_EXTENSION] = settings
+    with app.app_context():
+        use_sealer(db.engine, settings.cipher)  # the patients' reasons are sealed like their notes
 
 
 def notes_settings(app: Flask) -> NotesSettings:

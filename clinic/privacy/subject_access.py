@@ -203,9 +203,9 @@ def _clinical_content(session: Session, consultation: Consultation, who: _Export
         record_notes_read(session, who.actor, consultation.id, [note.id for note in signed], who.now)
     versions = {note.id: note.version for note in signed}
     return {
-        "reason": consultation.reason if readable else None,
+        "reason": consultation.reason_text if readable else None,
         "reason_given": bool(consultation.reason),
-        "cancel_reason": consultation.cancel_reason if readable else None,
+        "cancel_reason": consultation.cancel_reason_text if readable else None,
         "cancel_reason_given": bool(consultation.cancel_reason),
         "clinical_content": {"included": readable, "who_can_release": _releasers(consultation)},
         "signed_notes": [

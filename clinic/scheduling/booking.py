@@ -224,13 +224,13 @@ def _insert(
         patient_id=patient.id,
         clinician_id=clinician_id,
         service_id=service.id,
-        reason=request.reason,
         patient_time_zone=request.patient.time_zone,
         status=ConsultationStatus.BOOKED,
         link_seed=new_link_seed(),
         created_at=now,
         updated_at=now,
     )
+    consultation.write_reason(session, request.reason)
     if request.consent is not None:
         consultation.consent_notice_version = request.consent.notice_version
         consultation.consent_method = request.consent.method

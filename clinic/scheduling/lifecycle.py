@@ -140,7 +140,7 @@ def cancel(
         if enforce_cutoff:
             _check_cutoff(consultation, now)
         consultation.status = ConsultationStatus.CANCELLED
-        consultation.cancel_reason = reason
+        consultation.write_cancel_reason(session, reason)
         consultation.cancelled_at = now
         consultation.invite_sequence += 1
         outbox.enqueue_cancelled(session, consultation, now)
