@@ -26,7 +26,7 @@ def offsets_said(label: str) -> set[str]:
 def test_every_etc_zone_and_utc_is_labelled_with_its_true_offset_only(name):
     true = utc_offset(zone(name), AT)
     labels = [
-        zone_picker.offer([name], AT).choices[0].label,
+        zone_picker.offer([name], AT.date()).choices[0].label,
         zone_label(zone(name), AT),
         format_local(AT, zone(name)),
     ]
@@ -49,7 +49,7 @@ def test_a_fixed_offset_zone_is_named_by_its_offset_alone(name):
     true = utc_offset(zone(name), AT)
 
     assert friendly_name(name) == true
-    assert zone_picker.offer([name], AT).choices[0].label == true
+    assert zone_picker.offer([name], AT.date()).choices[0].label == true
 
 
 @pytest.mark.parametrize(

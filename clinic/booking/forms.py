@@ -4,7 +4,7 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -141,18 +141,19 @@ class IdempotencyKeyField(StringField):
 class ZoneSelect(Select):
     """WTForms' select, drawn once per list, chosen zone and attributes, not once per page.
 
-    The list (zone_picker.offer) is the same object for most patients within the hour; drawing its
+    The list (zone_picker.offer) is the same object for most patients within the day; drawing its
     ~55 options (~520 with every zone) through WTForms was a third of the booking page's template time;
     its attributes, through WTForms' html_params, then still a tenth of the time-zone chooser's.
     """
 
-    def __call__(self, field: "TimeZoneField", **kwargs) -> Markup:
+    def __call__(self, field: "TimeZoneField", day: date | None = None, **kwargs) -> Markup:
+        """The select, its zones' offsets as on `day` (see TimeZoneField.offer_on)."""
         kwargs.setdefault("id", field.id)
         flags = getattr(field, "flags", {})
         for k in dir(flags):
             if k in self.validation_attrs and k not in kwargs:
                 kwargs[k] = getattr(flags, k)
-        return _zone_select(field.offer, field.data, field.name, tuple(sorted(kwargs.items())))
+        return _zone_select(field.offer_on(day), field.data, field.name, tuple(sorted(kwargs.items())))
 
 
 @lru_cache(maxsize=64)
@@ -173,7 +174,8 @@ class TimeZoneField(SelectField):
     """The zone the patient reads times in, an IANA name, offered by the names people know.
 
     Lists the chosen zone and the hospital's first, then the common ones, or those matching
-    `<name>_search` (a city or country), or every zone with `<name>_list=all`: see zone_picker.
+    `<name>_search` (a city or country), or every zone with `<name>_list=all`: see zone_picker. A search
+    that finds one zone chooses it: the times are then shown in it.
     """
 
     widget = ZoneSelect()
@@ -188,13 +190,21 @@ class TimeZoneField(SelectField):
         if formdata is not None:
             self.search = formdata.get(f"{self.name}_search", "")[:60]
             self.everything = formdata.get(f"{self.name}_list") == "all"
+            if len(found := zone_picker.matches(self.search)) == 1:
+                self.data = found[0]
 
-    @cached_property
+    @property
     def offer(self) -> ZoneOffer:
-        """What the select lists; worked out once, when the page is drawn (after chosen())."""
+        """What the select lists, with today's offsets: enough to tell what a search found, on any day."""
+        return self.offer_on(None)
+
+    def offer_on(self, day: date | None) -> ZoneOffer:
+        """What the select lists, each zone's offset as on `day` (by default today): the first day whose
+        times the page shows, which may be after a clock change. Worked out when the page is drawn (after
+        chosen()); the same object each time for the same day."""
         chosen_and_hospital = (self.data, default_time_zone())
         first = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
-        return zone_picker.offer(first, datetime.now(UTC), self.search, self.everything)
+        return zone_picker.offer(first, day or datetime.now(UTC).date(), self.search, self.everything)
 
     @property
     def search_error(self) -> str:

@@ -7,7 +7,7 @@ by city or country, so no page lists all ~550 names unless the patient asks for 
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache, lru_cache
 
 from .timezones import utc_offset, zone, zone_names
@@ -36,29 +36,36 @@ class ZoneOffer:
         return self.found > MAX_FOUND
 
 
-def offer(first: list[str], at: datetime, search: str = "", everything: bool = False) -> ZoneOffer:
+def offer(first: list[str], on: date, search: str = "", everything: bool = False) -> ZoneOffer:
     """The zones to offer: `first` (the patient's, then the hospital's), then those matching
-    `search`, or every zone, or the common ones; each named with its offset at `at`.
+    `search`, or every zone, or the common ones; each named with its offset on the day `on` (the first
+    day whose times a page shows: a clock change may come between today and then).
 
-    The same list (the same object) for the same arguments within the hour: most patients get the
-    hospital's list, so it is sorted, labelled and drawn (forms.ZoneSelect) once an hour, not per page.
+    The same list (the same object) for the same arguments: most patients get the hospital's list from
+    today, so it is sorted, labelled and drawn (forms.ZoneSelect) once a day, not per page.
     """
-    hour = at.replace(minute=0, second=0, microsecond=0)  # offsets change on the hour at most
-    return _offer(tuple(first), hour, search, everything)
+    return _offer(tuple(first), on, search, everything)
 
 
 @lru_cache(maxsize=64)  # bounded: a search is whatever the patient typed (forms cut it at 60 characters)
-def _offer(first: tuple[str, ...], hour: datetime, search: str, everything: bool) -> ZoneOffer:
-    typed_words = _words(search)
-    if typed_words:
-        found = _matching([word for word in typed_words if word not in _FILLER] or typed_words)
+def _offer(first: tuple[str, ...], on: date, search: str, everything: bool) -> ZoneOffer:
+    found = matches(search)
+    if _words(search):
         rest = found[:MAX_FOUND]
     else:
-        found = []
-        rest = list(_offered_names()) if everything else list(COMMON)
-    names = dict.fromkeys((*first, *sorted(rest, key=lambda name: _label_at(name, hour))))
+        rest = _offered_names() if everything else tuple(COMMON)
+    names = dict.fromkeys((*first, *sorted(rest, key=lambda name: _label_on(name, on))))
     typed = " ".join(search.split())
-    return ZoneOffer(tuple(ZoneChoice(name, _label_at(name, hour)) for name in names), typed, len(found))
+    return ZoneOffer(tuple(ZoneChoice(name, _label_on(name, on)) for name in names), typed, len(found))
+
+
+@lru_cache(maxsize=64)
+def matches(search: str) -> tuple[str, ...]:
+    """The zones a search by city or country finds (none for a blank one): `search` is as typed."""
+    typed_words = _words(search)
+    if not typed_words:
+        return ()
+    return tuple(_matching([word for word in typed_words if word not in _FILLER] or typed_words))
 
 
 def _matching(words: list[str]) -> list[str]:
@@ -70,8 +77,10 @@ def _matching(words: list[str]) -> list[str]:
 
 
 @lru_cache(maxsize=2048)
-def _label_at(name: str, hour: datetime) -> str:
-    friendly, offset = friendly_name(name), utc_offset(zone(name), hour)
+def _label_on(name: str, day: date) -> str:
+    tz = zone(name)
+    # At noon, as the pages' other zone names (booking.calendar.zone_on): the clocks change at night.
+    friendly, offset = friendly_name(name), utc_offset(tz, datetime.combine(day, time(12), tzinfo=tz))
     return friendly if friendly == offset else f"{friendly} ({offset})"  # GMT-5, not GMT-5 (GMT-5)
 
 
