@@ -108,11 +108,21 @@ def day_links(name: str, days: Sequence[Day]) -> Markup:
     """A list of links, each to the first of a day's times (radios of the group named `name`): a week's times
     are one group, one Tab stop, whose arrow keys choose one time after another. None for fewer than two
     days with times."""
-    first_times = [(day.label, day.times[0].value) for day in days if day.times]
     links = [
-        f'<li><a class="standalone-link" href="#{radio_id(name, value)}">{escape(label)}</a></li>'
-        for label, value in first_times
+        f'<li><a class="standalone-link" href="#{radio_id(name, day.times[0].value)}">{_shown(day)}</a></li>'
+        for day in days
+        if day.times
     ]
     if len(links) < 2:
         return Markup()
-    return Markup(f'<ul class="day-links" aria-label="Go to the times of a day">{"".join(links)}</ul>')
+    label = f"{escape(name)}-day-links"
+    return Markup(
+        f'<div class="day-links"><p id="{label}">Go to a day:</p>'
+        f'<ul aria-labelledby="{label}">{"".join(links)}</ul></div>'
+    )
+
+
+def _shown(day: Day) -> str:
+    """A day as its link reads, short enough for a row of links on a phone: Monday 7, with the month for
+    screen readers only (the link's name then starts with what is shown, as speech control needs)."""
+    return f'{day.date:%A} {day.date.day}<span class="visually-hidden"> {day.date:%B}</span>'

@@ -13,6 +13,7 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AAA_CONTRAST = "color-contrast-enhanced"
 TARGET_PX = 44  # WCAG 2.5.5 (AAA) target size, asked for on patient pages
 NARROWEST_PX = 320  # WCAG 1.4.10 reflow: 1280 px at 400 % zoom
+LARGE_TEXT = "200%"  # the root font size Android's largest text setting gives a page (WCAG 1.4.4: 200 %)
 PHONE_PX = 390  # a common phone, where staff read admin tables
 
 _AXE_SCRIPT = Axe().axe_script  # axe.min.js, from the wheel
@@ -52,10 +53,15 @@ def small_targets(page: Page) -> list[str]:
     return page.evaluate(_SMALL_TARGETS, TARGET_PX)
 
 
-def sideways_scroll(page: Page, width: int) -> int:
-    """How many px the page is wider than a `width` px window (0: no sideways scrolling), at that width."""
+def sideways_scroll(page: Page, width: int, text_size: str = "") -> int:
+    """How many px the page is wider than a `width` px window (0: no sideways scrolling), at that width;
+    with `text_size`, with the page's root font size set to it (then set back)."""
     page.set_viewport_size({"width": width, "height": 800})
-    return max(0, page.evaluate("document.documentElement.scrollWidth") - width)
+    page.evaluate("size => { document.documentElement.style.fontSize = size; }", text_size)
+    try:
+        return max(0, page.evaluate("document.documentElement.scrollWidth") - width)
+    finally:
+        page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
 
 
 # Where a table sits: inside a region that takes focus and scrolls by itself, no wider than the window.

@@ -1,6 +1,7 @@
 """Every patient page and every staff page in Chromium, checked with axe-core at WCAG 2.2 AA; patient pages
-also at AAA contrast, with 44 px tap targets and no sideways scrolling at 320 px; staff tables scroll
-inside a focusable region of their own at 390 px.
+also at AAA contrast, with 44 px tap targets and no sideways scrolling at 320 px, with text at its usual
+size and at 200 % (as Android's text scaling sets it); staff tables scroll inside a focusable region of
+their own at 390 px.
 
 A patient page is reached by a step of a patient's tour (one line each, below), a staff page by a
 line of STAFF_PAGES: adding a page to the audit is adding a line. A page that takes more than links and
@@ -30,6 +31,7 @@ from tests import factories
 from tests.conftest import build_app
 
 from .accessibility import (
+    LARGE_TEXT,
     NARROWEST_PX,
     PHONE_PX,
     focused_contrast_problems,
@@ -76,7 +78,8 @@ ALREADY_BOOKED = "You already have a booking at that time"
 
 def patient_page_problems(page: Page) -> dict[str, object]:
     """Everything wrong with the patient page on screen: where the focus is as it opens, axe (AA and AAA
-    contrast), focused text's contrast and tap targets at desktop width, sideways scrolling at 320 px."""
+    contrast), focused text's contrast and tap targets at desktop width, sideways scrolling at 320 px (with
+    text at its usual size, and at 200 %)."""
     page.set_viewport_size(DESKTOP)
     problems: dict[str, object] = {}
     if focus := opening_focus_problems(page):
@@ -88,6 +91,8 @@ def patient_page_problems(page: Page) -> dict[str, object]:
         problems["targets under 44 px"] = small
     if wider := sideways_scroll(page, NARROWEST_PX):
         problems[f"scrolls sideways at {NARROWEST_PX} px"] = f"{wider} px"
+    if wider := sideways_scroll(page, NARROWEST_PX, LARGE_TEXT):
+        problems[f"scrolls sideways at {NARROWEST_PX} px with {LARGE_TEXT} text"] = f"{wider} px"
     page.set_viewport_size(DESKTOP)
     return problems
 
@@ -142,6 +147,9 @@ def test_the_checks_find_the_flaws_they_look_for(browser):
     assert focused_contrast_problems(page, patient=False) == [
         '<a href="#">link</a>: rgb(255, 255, 255) on rgb(255,221,0), 1.35:1'
     ]
+    page.set_content('<div style="width: 16rem">Fits at 320 px until the text is twice as large</div>')
+    assert sideways_scroll(page, NARROWEST_PX) == 0 < sideways_scroll(page, NARROWEST_PX, LARGE_TEXT)
+    assert sideways_scroll(page, NARROWEST_PX) == 0  # the text size set back
     page.close()
 
 

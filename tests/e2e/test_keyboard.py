@@ -10,11 +10,13 @@ from .accessibility import NARROWEST_PX, focus_problem
 from .conftest import AUDIT_CHECK_IN, AUDIT_CONSULTATION, AUDIT_DEPARTMENT, screenshot, sign_in
 from .patient import ANY_TIME, first_soon_time, new_patient, wait_for_mail
 
-# The focused element's accessible name, near enough for these pages: aria-label, its label, its text.
+# The focused element's accessible name, near enough for these pages: aria-label, its label, its text, its
+# white space as a screen reader says it (innerText breaks the line before visually hidden text).
 _FOCUSED_NAME = """() => {
   const element = document.activeElement;
   const label = element.labels && element.labels.length ? element.labels[0].innerText : '';
-  return (element.getAttribute('aria-label') || label || element.innerText || '').trim();
+  const name = element.getAttribute('aria-label') || label || element.innerText || '';
+  return name.replace(/\\s+/g, ' ').trim();
 }"""
 TAB_LIMIT = 120  # more stops than any page has: a name never reached fails instead of looping
 
