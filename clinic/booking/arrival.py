@@ -16,12 +16,18 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
+from ..extensions import db
 from ..form_errors import show_beside
+from ..hospital.catalogue import contact_numbers
+from ..models import utcnow
 from ..scheduling.errors import NotFound
+from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_link_of
+from .access import patient_actor
 from .link_tokens import MANAGE, TokenJar
 
 # A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before).
 _LINK_TOKEN = re.compile(r"[#?&]t=([^&#\s]+)")
+RESEND = "resend"  # the button that asks for a booking's link again, on the page its link did not open
 
 
 class LinkCodeForm(FlaskForm):
@@ -50,17 +56,21 @@ def arriving(
     if (token := request.args.get("t")) is not None:
         return _kept(reference, token, jar, lookup, endpoint)  # NotFound for a wrong token
     if not jar.token_for(reference):
-        return _form_page(LinkCodeForm(formdata=None), what, jar)
+        return _form_page(LinkCodeForm(formdata=None), what, jar, reference)
     return None
 
 
 def entered(
     reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str, what: str
 ) -> ResponseReturnValue:
-    """The form posted (by open_link.js or by hand): keep the token and open the room, or say it does not."""
+    """The form posted (by open_link.js or by hand): keep the token and open the room, or say it does not;
+    or, after a booking's link did not open it, that link mailed again."""
+    if jar is MANAGE and RESEND in request.form:
+        resend_link_of(db.session, reference, now=utcnow(), actor=patient_actor())
+        return link_resent(contact_numbers(db.session), reference.upper())  # which department's: not said
     form = LinkCodeForm()
     if not form.validate_on_submit():
-        return _form_page(form, what, jar), 422
+        return _form_page(form, what, jar, reference), 422
     try:
         return _kept(reference, form.token(), jar, lookup, endpoint)
     except NotFound:
@@ -71,7 +81,7 @@ def entered(
             form.code,
             f"This {tried} does not open your {what}. Copy the whole link from your e-mail{letter}.",
         )
-        return _form_page(form, what, jar), 404
+        return _form_page(form, what, jar, reference), 404
 
 
 def _kept(
@@ -82,8 +92,18 @@ def _kept(
     return redirect(url_for(endpoint, reference=reference.upper()), 303)
 
 
-def _form_page(form: LinkCodeForm, what: str, jar: TokenJar) -> str:
+def _form_page(form: LinkCodeForm, what: str, jar: TokenJar, reference: str) -> str:
     letter = jar is MANAGE  # a booking's letter code (scheduling.tokens.letter_code) opens it too
     if letter:
         form.code.label.text = "Your link or code"
-    return render_template("booking/open_link.html", form=form, what=what, letter=letter)
+    # A booking's link cut short or mistyped: it can be mailed again (RESEND), or the department called.
+    phones = contact_numbers(db.session) if letter and form.errors else []
+    return render_template(
+        "booking/open_link.html", form=form, what=what, letter=letter, resend=RESEND, phones=phones
+    )
+
+
+def link_resent(phones: list[tuple[str, str]], reference: str = "") -> str:
+    """The page after a booking's link was asked for again: the same whether or not one was mailed."""
+    minutes = int(LINK_RESEND_INTERVAL.total_seconds() // 60)
+    return render_template("booking/link_resent.html", phones=phones, minutes=minutes, reference=reference)

@@ -13,13 +13,14 @@ from ..links import MANAGE_PATH, manage_url
 from ..models import Consultation, utcnow
 from ..scheduling.booking import BookingRequest, book
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
-from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_booking_link
+from ..scheduling.holders import resend_booking_link
 from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
 from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys
 from . import calendar, forms
 from .access import changeable, managed, patient_actor
+from .arrival import link_resent
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
 from .radio import day_links, radio, time_radios
@@ -115,8 +116,8 @@ def resend_link() -> ResponseReturnValue:
     resend_booking_link(
         db.session, wanted.service_id, wanted.patient, wanted.start, now=journey.now, actor=patient_actor()
     )
-    minutes = int(LINK_RESEND_INTERVAL.total_seconds() // 60)
-    return render_template("booking/link_resent.html", journey=journey, minutes=minutes)
+    department = journey.service.department
+    return link_resent([(department.name, department.contact_phone)] if department.contact_phone else [])
 
 
 @bp.get("/book/confirmed/<reference>")

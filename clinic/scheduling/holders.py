@@ -124,10 +124,36 @@ def resend_booking_link(
         overlapping = driver_rows(session, *_overlapping(patient.email, patient.birth_date, start, end))
         if not overlapping:
             return
-        held = session.get_one(Consultation, overlapping[0][0])
-        window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
-        if outbox.enqueue_link_resent(session, held, now, window):
-            record_event(session, held, "consultation.link_resent", now, actor)
+        _send_link_again(session, session.get_one(Consultation, overlapping[0][0]), now, actor)
+
+
+def resend_link_of(session: Session, reference: str, *, now: datetime, actor: Actor) -> None:
+    """Mail the link of the booking `reference` names again, to the address given with it, if that booking
+    is still to come (or under way) and has one: for a patient whose link no longer opens it (cut short,
+    mistyped). Returns nothing either way and mails at most once per LINK_RESEND_INTERVAL, as
+    resend_booking_link; the mail goes only to the booking's own address."""
+    with write_transaction(session):
+        held = session.scalar(
+            select(Consultation)
+            .join(Patient)
+            .where(
+                Consultation.reference == reference.upper(),
+                Consultation.status.in_(ACTIVE_STATUSES),
+                Consultation.ends_at > now,
+                Patient.email.is_not(None),
+            )
+        )
+        if held is None:
+            return
+        lock_holder(session, held.patient.email)
+        _send_link_again(session, held, now, actor)
+
+
+def _send_link_again(session: Session, held: Consultation, now: datetime, actor: Actor) -> None:
+    """Under lock_holder: the link of `held` mailed to its patient, unless it was in this interval."""
+    window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
+    if outbox.enqueue_link_resent(session, held, now, window):
+        record_event(session, held, "consultation.link_resent", now, actor)
 
 
 def _overlapping(
