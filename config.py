@@ -323,8 +323,8 @@ class Config:
     NOSHOW_GRACE_MINUTES = _int("NOSHOW_GRACE_MINUTES", 10)
     # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
     WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3)
-    # Minutes per caller ahead, per staff member on duty, that a walk-in wait is estimated at before
-    # the last hour's takes give a pace of their own.
+    # Minutes per caller ahead, per clinician on duty and signed in, that a walk-in wait is estimated at
+    # until the queue's takes give a pace of their own (walkin/waits.py).
     WALK_IN_MINUTES_PER_CALLER = _number("WALK_IN_MINUTES_PER_CALLER", 10)
     # Seconds between the updates of a walk-in caller's place, on their page (with and without JavaScript).
     WALK_IN_REFRESH_SECONDS = _int("WALK_IN_REFRESH_SECONDS", 15, least=1)

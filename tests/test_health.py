@@ -194,7 +194,9 @@ def queues(session):
     skin_line = factories.walk_in_queue(session, svc, [nurse], slug="skin-line")
     start = utcnow()
     for minutes_ago in (10, 3, 1):
-        details = factories.caller_details(name="Zebedee Quartermain", email="zebedee.q@example.org")
+        details = factories.caller_details(
+            name=f"Zebedee Quartermain {minutes_ago}", email="zebedee.q@example.org"
+        )
         factories.walk_in(session, helpline, now=start - timedelta(minutes=minutes_ago), details=details)
     factories.walk_in(session, skin_line, now=start - timedelta(hours=2))
     taken = session.scalars(db.select(WalkInEntry).order_by(WalkInEntry.id.desc())).all()[1]

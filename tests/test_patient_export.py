@@ -517,7 +517,8 @@ def test_a_walk_in_caller_who_gave_only_a_phone_number_gets_their_places_and_cal
     app, session, now, helpline, typed
 ):
     taken = called(session, helpline, now, "Ann Walker", WALK_IN_ONLY, taken=True)
-    again = called(session, helpline, now, "Ann Walker", WALK_IN_ONLY)
+    other_line = factories.walk_in_queue(session, helpline.service, helpline.staff)  # one place a queue
+    again = called(session, other_line, now, "Ann Walker", WALK_IN_ONLY)
     called(session, helpline, now, "Someone Else", "07700 900462")
 
     export = by_phone(app, session, now, typed)

@@ -4,9 +4,12 @@
 
 import json
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clinic.audit import Actor
@@ -18,27 +21,29 @@ from clinic.models import (
     EntryStatus,
     OutboxKind,
     QueueStatus,
+    SessionEnd,
     StaffRole,
+    StaffUser,
     WalkInEntry,
 )
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.errors import IdempotencyConflict, NotFound
 from clinic.scheduling.lifecycle import change_status
 from clinic.staff.members import StaffMember
+from clinic.staff.sessions import Client, SessionRules, end_sessions, open_session
 from clinic.walkin.callers import CallerDetails
-from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
+from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, TakeRefused
 from clinic.walkin.queue import (
     Joined,
     answer,
     entry_for_token,
-    estimated_wait,
     held_place,
     join,
     leave,
-    place_in_queue,
 )
 from clinic.walkin.rounds import walk_in_round
 from clinic.walkin.take import take_next
+from clinic.walkin.waits import PACE_WINDOW, Pace, WaitRules, place_in_queue
 
 from . import factories, racing
 from .conftest import TEST_KEYS
@@ -50,6 +55,8 @@ from .racing import racing_engine
 ANSWER_WITHIN = timedelta(minutes=3)
 RACERS = 3
 PER_CALLER = timedelta(minutes=10)
+SESSIONS = SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+RULES = WaitRules(PER_CALLER, SESSIONS)
 
 
 @pytest.fixture
@@ -64,6 +71,15 @@ def on_duty(queue, n: int = 0) -> StaffMember:
     return StaffMember(500 + n, StaffRole.CLINICIAN, clinician_id=queue.staff[n].id)
 
 
+def signed_in(session, clinician, now, rules: SessionRules = SESSIONS) -> StaffUser:
+    """The clinician's own account (made the first time), signed in at `now`: a staff session opened then."""
+    user = session.scalar(select(StaffUser).where(StaffUser.clinician_id == clinician.id))
+    user = user or factories.linked_staff(session, clinician, StaffRole.CLINICIAN)
+    open_session(session, user, now=now, rules=rules, client=Client())
+    session.commit()
+    return user
+
+
 def fresh(session, entry: WalkInEntry) -> WalkInEntry:
     session.commit()
     return session.get(WalkInEntry, entry.id, populate_existing=True)
@@ -75,14 +91,113 @@ def actions(session) -> list[str]:
 
 
 def test_callers_join_at_the_back_and_see_their_place_and_wait(session, helpline, now):
+    for clinician in helpline.staff:
+        signed_in(session, clinician, now - timedelta(minutes=5))
     first, second, third = (factories.walk_in(session, helpline, now=now).entry for _ in range(3))
 
-    places = [place_in_queue(session, e, now, PER_CALLER) for e in (first, second, third)]
+    places = [place_in_queue(session, e, now, RULES) for e in (first, second, third)]
 
     assert [p.number for p in places] == [1, 2, 3]
     assert actions(session) == ["walk_in.joined"] * 3
     # Ten minutes a caller, shared by the two clinicians on duty, rounded up.
     assert [p.wait for p in places] == [timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=15)]
+
+
+def test_with_nobody_on_duty_signed_in_no_wait_is_promised(session, helpline, now):
+    """At 02:19 on a Sunday, with nobody signed in, a caller was told "about 5 minutes": the rostered
+    clinicians were counted whether or not anyone was there."""
+    doctor, other = helpline.staff
+    idle = signed_in(session, other, now - SESSIONS.idle - timedelta(minutes=1))  # timed out since
+    gone = signed_in(session, doctor, now - timedelta(minutes=5))
+    end_sessions(session, gone.id, SessionEnd.LOGOUT, now=now, actor=Actor())
+    caller = factories.walk_in(session, helpline, now=now).entry
+
+    place = place_in_queue(session, caller, now, RULES)
+    signed_in(session, other, now)
+    again = place_in_queue(session, caller, now, RULES)
+
+    assert idle.clinician_id == other.id
+    assert (place.number, place.wait) == (1, None)
+    assert again.wait == PER_CALLER  # one clinician there now, for the one caller
+
+
+def test_a_burst_of_takes_as_the_queue_opens_is_no_pace_to_promise_from(session, helpline, now):
+    """Four callers and two clinicians: once three callers were taken within three minutes, the caller
+    now first was told "about 20 minutes" and the fourth "about 1 hour 20 minutes", four times what they
+    were told before: three takes were spread over a whole hour the queue had not been open for."""
+    for clinician in helpline.staff:
+        signed_in(session, clinician, now)
+    callers = [factories.walk_in(session, helpline, now=now).entry for _ in range(7)]
+    before = [place_in_queue(session, caller, now, RULES).wait for caller in callers[3:]]
+    for minute in range(3):
+        take_next(session, helpline.id, on_duty(helpline, minute % 2), now=now + timedelta(minutes=minute))
+        leave(session, callers[minute].id, now=now + timedelta(minutes=minute), actor=Actor())
+
+    after = [place_in_queue(session, c, now + timedelta(minutes=3), RULES) for c in callers[3:]]
+
+    assert [p.number for p in after] == [1, 2, 3, 4]
+    assert [p.wait for p in after] == [timedelta(minutes=m) for m in (5, 10, 15, 20)]
+    assert all(later <= earlier for later, earlier in zip([p.wait for p in after], before, strict=True))
+
+
+def test_the_pace_is_measured_over_the_time_the_queue_has_been_open(session, now):
+    """Opened at 09:00, callers taken every five minutes: at 09:40 the pace is the five minutes between
+    takes, not their number spread over an hour the queue was closed for most of."""
+    svc = factories.service(session)
+    queue = factories.walk_in_queue(
+        session, svc, [factories.clinician(session, [svc])], hours=(time(9), time(17)), weekdays=[0]
+    )
+    opened = now + timedelta(hours=1)  # 09:00 on a Monday in London
+    signed_in(session, queue.staff[0], opened + timedelta(minutes=35))
+    for _ in range(9):
+        factories.walk_in(session, queue, now=opened)
+    for n in range(8):
+        take = opened + timedelta(minutes=5 * n)
+        taken = take_next(session, queue.id, on_duty(queue), now=take)
+        leave(session, taken.entry.id, now=take, actor=Actor())
+    last = session.scalars(select(WalkInEntry).where(WalkInEntry.status == EntryStatus.WAITING)).one()
+
+    place = place_in_queue(session, last, opened + timedelta(minutes=37), RULES)
+
+    assert (place.number, place.wait) == (1, timedelta(minutes=5))
+
+
+def steady_readings(gap: int, phase: int, place: int, earlier: int, per_caller: int, signed: int):
+    """A caller's estimates, read `phase` seconds after each take, as they move from `place` to the front
+    of a queue open since 0 whose callers are taken every `gap` minutes, `earlier` of them before they
+    joined; each as (estimate, whether the pace was measured by then)."""
+    opened = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    takes = [opened + timedelta(minutes=gap * n) for n in range(earlier + place)]
+    readings = []
+    for step in range(place):
+        now = takes[earlier + step] + timedelta(seconds=phase)
+        since = max(now - PACE_WINDOW, opened)
+        seen = [t for t in takes if since <= t <= now]
+        pace = Pace(now, signed, len(seen), min(seen), max(seen), timedelta(minutes=per_caller))
+        readings.append((pace.wait(ahead=place - step - 1), pace.between_takes() is not None))
+    return readings
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    gap=st.integers(1, 40),
+    phase_share=st.floats(0, 0.999),
+    place=st.integers(2, 40),
+    earlier=st.integers(0, 30),
+    per_caller=st.integers(1, 30),
+    signed=st.integers(1, 4),
+)
+def test_at_a_steady_pace_a_callers_estimate_never_grows_as_they_move_forward(
+    gap, phase_share, place, earlier, per_caller, signed
+):
+    """Once the pace is measured, whatever it is; and from the start when staff keep the pace they are
+    expected to, or a faster one (a slower one than expected is news, which the estimate then tells)."""
+    readings = steady_readings(gap, int(gap * 60 * phase_share), place, earlier, per_caller, signed)
+    as_expected = gap <= per_caller / signed
+
+    for (before, measured), (after, _) in pairwise(readings):
+        if measured or as_expected:
+            assert after <= before, readings
 
 
 def test_one_join_form_posted_by_racing_requests_makes_one_place(app, session, helpline, now, database_url):
@@ -150,6 +265,81 @@ def test_posts_of_one_join_key_racing_from_two_browsers_give_the_place_to_one_br
     assert session.scalars(select(WalkInEntry.name)).all() == [callers[given_a_place[0][0]].name]
 
 
+@pytest.mark.parametrize(
+    "again",
+    [
+        CallerDetails("dan  SMITH", "dan@example.org", ""),  # as typed in another browser
+        CallerDetails("Dan Smith", "DAN@example.org", "", needs_interpreter=True),
+    ],
+)
+def test_the_same_name_and_e_mail_address_cannot_hold_a_second_place(session, helpline, now, again):
+    """Dan joined with dan@example.org, then again from a fresh browser: two places, numbers 4 and 7."""
+    factories.walk_in(session, helpline, now=now, details=CallerDetails("Dan Smith", "dan@example.org", ""))
+
+    with pytest.raises(AlreadyInQueue):
+        factories.walk_in(session, helpline, now=now, details=again)
+
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+
+
+def test_one_phone_number_holds_one_place_per_name(session, helpline, now):
+    """A care home gives its one number for several residents: their names tell them apart. The same
+    name on the same number, however spaced, is the same person."""
+    home = "+44 20 7946 0000"
+    factories.walk_in(session, helpline, now=now, details=CallerDetails("Ivy Hart", None, home))
+    factories.walk_in(session, helpline, now=now, details=CallerDetails("Rose Hart", None, home))
+
+    with pytest.raises(AlreadyInQueue):
+        factories.walk_in(
+            session, helpline, now=now, details=CallerDetails("Ivy Hart", None, "+442079460000")
+        )
+    assert session.scalars(select(WalkInEntry.name).order_by(WalkInEntry.id)).all() == [
+        "Ivy Hart",
+        "Rose Hart",
+    ]
+
+
+def test_a_caller_whose_place_ended_or_is_in_another_queue_may_join_again(session, helpline, now):
+    dan = CallerDetails("Dan Smith", "dan@example.org", "")
+    other_queue = factories.walk_in_queue(session, helpline.service, helpline.staff)
+    left = factories.walk_in(session, helpline, now=now, details=dan).entry
+    leave(session, left.id, now=now, actor=Actor())
+
+    again = factories.walk_in(session, helpline, now=now, details=dan).entry
+    take_next(session, helpline.id, on_duty(helpline), now=now)  # their turn: still their place
+    elsewhere = factories.walk_in(session, other_queue, now=now, details=dan).entry
+
+    assert again.id != left.id and elsewhere.queue_id == other_queue.id
+    with pytest.raises(AlreadyInQueue):
+        factories.walk_in(session, helpline, now=now, details=dan)
+
+
+def test_the_same_caller_joining_from_two_browsers_at_once_gets_one_place(
+    app, session, helpline, now, database_url
+):
+    """Both posts look for the caller's details before either writes its place (on PostgreSQL, without
+    the queue's lock, both would find none)."""
+    engine = racing_engine(database_url, 2, lambda sql: "walk_in_entry.name" in sql)
+    queue_id = helpline.id
+
+    def post(db_session) -> int:
+        with app.app_context():
+            details, consent = factories.caller_details(1), Consent("2026-12-01")
+            return join(
+                db_session, queue_id, details, consent, now=now, keys=TEST_KEYS, actor=Actor()
+            ).entry.id
+
+    try:
+        outcomes = racing.race(engine, [post, post])
+    finally:
+        engine.dispose()
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["AlreadyInQueue", "int"], outcomes
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+
+
 def joined_with_key(
     db_session, queue_id: int, now, details: CallerDetails | None = None, browser: str = ""
 ) -> Joined:
@@ -168,10 +358,19 @@ def joined_with_key(
     )
 
 
-def test_the_wait_follows_the_last_hours_pace_once_there_are_a_few_takes():
-    assert estimated_wait(ahead=0, recent_takes=0, on_duty=0, per_caller=PER_CALLER) == PER_CALLER
-    assert estimated_wait(ahead=2, recent_takes=12, on_duty=1, per_caller=PER_CALLER) == timedelta(minutes=15)
-    assert estimated_wait(ahead=0, recent_takes=120, on_duty=1, per_caller=PER_CALLER) == timedelta(minutes=1)
+def test_the_wait_follows_the_pace_of_the_takes_and_slows_with_it():
+    now = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+    def pace(takes: int, first: int, last: int, signed: int = 1) -> Pace:
+        """`takes` callers taken from `first` to `last` minutes before `now`."""
+        ago = [now - timedelta(minutes=first), now - timedelta(minutes=last)]
+        return Pace(now, signed, takes, *ago, PER_CALLER)
+
+    assert pace(0, 0, 0, signed=2).wait(ahead=0) == timedelta(minutes=5)  # none yet: as expected
+    assert pace(13, 60, 0).wait(ahead=2) == timedelta(minutes=15)  # every 5 minutes
+    assert pace(61, 60, 0).wait(ahead=0) == timedelta(minutes=1)  # at least a minute
+    assert pace(13, 60, 20).wait(ahead=0) == timedelta(minutes=20)  # nobody taken for 20 minutes
+    assert pace(3, 2, 0).wait(ahead=0) == PER_CALLER  # three at once are not yet a pace
 
 
 @pytest.mark.parametrize("status", [QueueStatus.PAUSED, QueueStatus.CLOSED])

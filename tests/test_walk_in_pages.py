@@ -2,29 +2,55 @@
 join button, the secret link, the JSON that keeps the page current, and the limit on joining."""
 
 import re
+from datetime import timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from clinic.models import Consultation, EntryStatus, QueueStatus, StaffRole, WalkInEntry, utcnow
+from clinic.audit import Actor
+from clinic.models import (
+    Consultation,
+    ConsultationStatus,
+    EntryStatus,
+    QueueStatus,
+    SessionEnd,
+    StaffRole,
+    WalkInEntry,
+    WalkInHours,
+    utcnow,
+)
 from clinic.staff.members import StaffMember
+from clinic.staff.sessions import end_sessions
+from clinic.walkin.queue import leave
 from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import build_app
 from .test_never_5xx import EXAMPLES_PAGES, form_text, hostile, never_5xx
+from .test_walk_in import signed_in
 
 CALLER = {"name": "Edith Crawley", "contact": "+44 7700 900123", "consent": "y"}
 
 
 @pytest.fixture
 def helpline(session):
+    """The nurse line, open at all hours, with one clinician on duty, signed in."""
     svc = factories.service(session, duration_minutes=15)
     doctor = factories.clinician(session, [svc])
-    return factories.walk_in_queue(session, svc, [doctor], slug="nurse-line", name="Nurse helpline")
+    queue = factories.walk_in_queue(session, svc, [doctor], slug="nurse-line", name="Nurse helpline")
+    signed_in(session, doctor, utcnow())
+    return queue
+
+
+def signed_out(session, queue) -> None:
+    """Everyone on duty for the queue signs out."""
+    for clinician in queue.staff:
+        user = signed_in(session, clinician, utcnow())
+        end_sessions(session, user.id, SessionEnd.LOGOUT, now=utcnow(), actor=Actor())
 
 
 def joined(client, data=CALLER) -> str:
@@ -197,20 +223,41 @@ def test_a_place_that_was_left_does_not_stop_its_browser_joining_again(client, s
     assert again != first and entry(session).status is EntryStatus.WAITING
 
 
-def test_the_same_contact_from_another_browser_joins_and_learns_nothing_of_the_other_place(
+def test_the_same_contact_with_another_name_joins_and_learns_nothing_of_the_other_place(
     app, client, session, helpline
 ):
-    """A care home's phone or a carer's e-mail may be given by several callers: the contact is not who
-    they are, and saying it is already waiting would tell anyone who types it who is calling."""
+    """A care home's phone or a carer's e-mail may be given by several callers: the contact alone is not
+    who they are, and saying it is already waiting would tell anyone who types it who is calling."""
     theirs = joined(client)
     other_browser = factories.browser(app)
 
-    path = joined(other_browser)
+    path = joined(other_browser, {**CALLER, "name": "Violet Crawley"})
     page = other_browser.get(path).get_data(as_text=True)
 
     assert path != theirs
     assert "You are number <span data-place>2</span>" in page and "already" not in page
     assert theirs.rsplit("/", 1)[1] not in page
+
+
+def test_the_same_name_and_contact_from_another_browser_is_told_it_has_a_place_and_not_given_it(
+    app, client, session, helpline
+):
+    """Dan joined, then joined again in a fresh browser with the same name and e-mail address: two
+    places, numbers 4 and 7. A contact is no secret, so the place's link is not handed over either."""
+    theirs = joined(client, {**CALLER, "contact": "dan@example.org", "name": "Dan Smith"})
+    fresh_browser = factories.browser(app)
+
+    again = fresh_browser.post(
+        "/walk-in/nurse-line", data={**CALLER, "contact": "dan@example.org", "name": "dan smith"}
+    )
+
+    page = again.get_data(as_text=True)
+    assert again.status_code == 409 and "<title>Error: " in page
+    assert re.search(r'id="name-error">.*already has a place in this queue', page, re.S)
+    assert "go back to the page of your place" in page and 'value="dan smith"' in page
+    assert theirs.rsplit("/", 1)[1] not in page and "/walk-in/e/" not in page
+    assert fresh_browser.get("/walk-in/nurse-line").status_code == 200  # no place kept in its cookie
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
 
 
 def test_the_join_page_and_the_callers_page_say_what_to_do_in_an_emergency(client, helpline):
@@ -234,6 +281,48 @@ def test_a_hospital_gives_its_own_emergency_words_and_number(database_url, tmp_p
 
     for page in (join_page, place_page):
         assert "call 999, or 111 for urgent medical help." in page and "local emergency number" not in page
+
+
+def test_with_nobody_on_duty_signed_in_the_caller_is_told_so_rather_than_promised_minutes(
+    client, session, helpline
+):
+    """At 02:19 on a Sunday, with nobody signed in, a caller was told "about 5 minutes"."""
+    signed_out(session, helpline)
+
+    join_page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    path = joined(client)
+    page = client.get(path).get_data(as_text=True)
+    state = client.get(f"{path}/status").get_json()
+
+    assert "Nobody is answering the queue just now" in join_page
+    assert "You are number <span data-place>1</span>" in page and "Estimated wait" not in page
+    assert "Nobody who takes calls from this queue is signed in just now" in page
+    assert (state["place"], state["wait_minutes"], state["wait_words"]) == (1, None, None)
+
+
+def test_a_callers_wait_does_not_grow_as_those_ahead_of_them_are_taken(client, session, helpline):
+    """Two clinicians on duty: once three callers were taken within three minutes, callers were told four
+    times what they were before (number 4 "about 1 hour 20 minutes"), as three takes were spread over a
+    whole hour the queue had not been open for."""
+    second = factories.clinician(session, [helpline.service])
+    helpline.staff.append(second)
+    session.commit()
+    signed_in(session, second, utcnow())
+    ahead = [
+        factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=5)).entry for _ in range(6)
+    ]
+    path = joined(client)
+    before = client.get(f"{path}/status").get_json()
+    for n, caller in enumerate(ahead[:3]):
+        taken_at = utcnow() - timedelta(minutes=3 - n)
+        staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[n % 2].id)
+        take_next(session, helpline.id, staff, now=taken_at)
+        leave(session, caller.id, now=taken_at, actor=Actor())  # so that its clinician may take again
+
+    after = client.get(f"{path}/status").get_json()
+
+    assert (before["place"], before["wait_words"]) == (7, "35 minutes")  # 10 minutes each, shared by two
+    assert (after["place"], after["wait_words"]) == (4, "20 minutes")
 
 
 def test_the_place_json_keeps_the_page_current(client, session, helpline):
@@ -328,6 +417,71 @@ def test_only_the_secret_link_opens_a_callers_page(app, client, session, helplin
     assert "You are number" in other_device.get(path).get_data(as_text=True)
 
 
+def test_a_taken_caller_who_no_longer_needs_the_call_can_leave(client, session, helpline):
+    """Once it was their turn, the page showed only "Join the video call": the way out had gone."""
+    path = joined(client)
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    call = take_next(session, helpline.id, staff, now=utcnow()).consultation
+    session.get(Consultation, call.id).meeting_join_url = "https://meet.example/walk-in-room"
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+    link = re.search(r'<a class="button button-secondary" href="([^"]+)">I no longer need the call</a>', page)
+    asked = client.get(link[1]).get_data(as_text=True)
+    left = client.post(f"{path}/leave", follow_redirects=True).get_data(as_text=True)
+
+    assert "Join the video call" in page and link[1] == f"{path}/leave"
+    assert "we call off the call we made for you" in asked and "No, go back to my call" in asked
+    assert "You have left the queue" in left
+    assert entry(session).status is EntryStatus.LEFT
+    assert session.get(Consultation, call.id).status is ConsultationStatus.CANCELLED
+
+
+def hours_around_now(minutes_before: int, minutes_after: int) -> list[WalkInHours]:
+    """Opening hours (London) from `minutes_before` to `minutes_after` now, on today's weekday."""
+    here = utcnow().astimezone(ZoneInfo("Europe/London"))
+    start, end = here - timedelta(minutes=minutes_before), here + timedelta(minutes=minutes_after)
+    return [WalkInHours(weekday=start.weekday(), start_time=start.time(), end_time=end.time())]
+
+
+def test_the_join_page_says_when_the_queue_closes_and_warns_when_the_wait_runs_past_it(
+    client, session, helpline
+):
+    """Caller G joined at 02:27, told "about 1 hour 20 minutes", and was turned out at 02:30: the join
+    page gave no closing time."""
+    helpline.hours = hours_around_now(60, 25)
+    session.commit()
+    first = client.get("/walk-in/nurse-line").get_data(as_text=True)
+    for _ in range(2):
+        factories.walk_in(session, helpline, now=utcnow())
+
+    later = client.get("/walk-in/nurse-line").get_data(as_text=True)
+
+    closing = re.search(r"<p>The queue closes at ([^<]+)\.</p>", first)
+    assert closing and "(UK time, GMT" in closing[1]
+    assert "We may not reach you before the queue closes" not in first  # 10 minutes, before closing
+    assert "We may not reach you before the queue closes" in later
+    assert "your wait is about 30 minutes, which runs past the closing time" in later
+    assert 'name="contact"' in later  # it is theirs to choose: they may still join
+
+
+def test_a_caller_closed_out_is_told_when_the_queue_opens_again(client, session, helpline):
+    """The join page said when the queue opens again; the page of a caller turned out at closing did not."""
+    path = joined(client)
+    caller = entry(session)
+    caller.status, caller.ended_at = EntryStatus.CLOSED, utcnow()
+    helpline.hours = hours_around_now(-120, 180)  # opens in two hours
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+
+    assert "The queue has closed" in page
+    assert re.search(
+        r"the queue closed before we could call you\. This queue is closed now\. It opens \w+day", page
+    )
+    assert "Join the queue again" not in page
+
+
 def test_a_closed_queue_offers_a_booking_instead(client, session, helpline):
     helpline.status = QueueStatus.CLOSED
     session.commit()
@@ -361,10 +515,18 @@ def test_joining_is_limited_per_address(database_url, tmp_path, session, helplin
     )
     browsers = [factories.browser(app) for _ in range(3)]  # behind one address, as in a care home
 
-    statuses = [browser.post("/walk-in/nurse-line", data=CALLER).status_code for browser in browsers]
+    answers = [
+        browser.post("/walk-in/nurse-line", data={**CALLER, "name": f"Resident {n}"})
+        for n, browser in enumerate(browsers)
+    ]
 
-    assert statuses == [303, 303, 429]
+    assert [answer.status_code for answer in answers] == [303, 303, 429]
     assert browsers[2].get("/walk-in/nurse-line").status_code == 200  # only joining is counted
+    # Refused, a caller is still told what to do in an emergency rather than wait.
+    notice = re.search(
+        r'<div class="notice notice-urgent">(.*?)</div>', answers[2].get_data(as_text=True), re.S
+    )
+    assert notice and "call your local emergency number" in notice[1]
 
 
 def test_callers_sharing_an_address_poll_their_places_without_using_up_the_link_limit(

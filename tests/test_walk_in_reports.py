@@ -52,7 +52,8 @@ def queues(session):
     skin_line = factories.walk_in_queue(session, skin, [nurse], name="Skin line", slug="skin-line")
 
     def caller(queue, joined, status=EntryStatus.WAITING, taken_after=None, ended_after=None):
-        details = factories.caller_details(name=SECRET_NAME, email=SECRET_EMAIL)
+        # One e-mail address, a name each: one name and contact holds one place at a time.
+        details = factories.caller_details(name=f"{SECRET_NAME} {joined:%d %H%M}", email=SECRET_EMAIL)
         entry = factories.walk_in(session, queue, now=joined, details=details).entry
         entry.status = status
         if taken_after is not None:

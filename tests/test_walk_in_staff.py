@@ -70,6 +70,34 @@ def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_c
     assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
 
 
+def test_staff_see_who_asked_for_an_interpreter_before_taking_and_on_the_call_once_taken(
+    client, session, helpline
+):
+    """A caller asking for one was told "we will arrange an interpreter", but nothing told staff."""
+    factories.walk_in(
+        session, helpline, now=utcnow(), details=factories.caller_details(needs_interpreter=True)
+    )
+    factories.walk_in(session, helpline, now=utcnow())
+    factories.walk_in(
+        session, helpline, now=utcnow(), details=factories.caller_details(needs_interpreter=True)
+    )
+    on_duty_login(session, client, helpline)
+
+    day = text(client.get("/schedule/"))
+    first = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
+    call = text(client.get(first))
+    after = text(client.get("/schedule/"))
+    second = text(client.get(client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]))
+
+    assert "<strong>Interpreter:</strong> 2 of them asked for one, the next caller among them." in day
+    assert (
+        "<dt>Interpreter</dt><dd><strong>The caller asked for one</strong>: invite an interpreter below."
+        in call
+    )
+    assert "1 of them asked for one (not the next caller)." in after
+    assert "<dt>Interpreter</dt>" not in second
+
+
 def test_a_caller_who_gave_only_an_e_mail_address_shows_as_having_no_phone(client, session, helpline):
     factories.walk_in(
         session, helpline, now=utcnow(), details=factories.caller_details(email="only@example.org")
@@ -182,6 +210,37 @@ def test_staff_not_on_duty_see_no_panel_and_cannot_take(client, session, helplin
     assert "You are not on duty for this queue." in text(refused)
     session.commit()
     assert session.scalars(select(WalkInEntry)).one().status is EntryStatus.WAITING
+
+
+def test_reception_see_their_departments_queue_without_taking_and_the_summary_counts_its_callers(
+    client, session, helpline
+):
+    """With four callers waiting, the department's reception saw "Nobody is waiting." and no queue; its
+    clinicians saw "Nobody is waiting." just above "4 waiting"."""
+    for minutes in (4, 3, 2, 1):
+        factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=minutes))
+    elsewhere = factories.department(session)
+    session.commit()
+    desk, other_desk, doctor = (factories.browser(client.application) for _ in range(3))
+    login(session, desk, StaffRole.RECEPTION, department_id=helpline.department_id)
+    login(session, other_desk, StaffRole.RECEPTION, department_id=elsewhere.id)
+    on_duty_login(session, doctor, helpline)
+
+    seen = text(desk.get("/schedule/"))
+    refused = desk.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True)
+
+    panel = re.search(r'<section class="walk-in-panel.*?</section>', seen, re.S)[0]
+    assert (
+        "Walk-in: Nurse helpline" in panel and "<strong>4 waiting</strong>, the first for 4 minutes." in panel
+    )
+    assert (
+        "Take next" not in panel and "The clinicians on duty take callers from their own schedule." in panel
+    )
+    assert "You are not on duty for this queue." in text(refused)
+    assert "Walk-in:" not in text(other_desk.get("/schedule/"))
+    for page in (seen, text(doctor.get("/schedule/"))):
+        assert "Nobody is waiting." not in page
+        assert "<p>Nobody booked is waiting; 4 walk-in callers waiting.</p>" in page
 
 
 def test_take_next_on_an_empty_queue_says_so(client, session, helpline):

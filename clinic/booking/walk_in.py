@@ -13,10 +13,10 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import WALK_IN_ENTRY_PATH, booking_url
-from ..models import WalkInEntry, WalkInQueue, utcnow
+from ..models import EntryStatus, WalkInEntry, WalkInQueue, utcnow
 from ..scheduling.errors import IdempotencyConflict, NotNow
 from ..scheduling.tokens import LinkKeys, walk_in_link
-from ..walkin.errors import QueueNotOpen
+from ..walkin.errors import AlreadyInQueue, QueueNotOpen
 from ..walkin.queue import (
     CallerView,
     Joined,
@@ -27,8 +27,8 @@ from ..walkin.queue import (
     join,
     leave,
     queue_by_slug,
-    waiting_count,
 )
+from ..walkin.waits import WaitRules, outlook
 from .access import link_keys, patient_actor, walk_in_entry
 from .arrival import arriving, entered
 from .countdown import duration_words
@@ -38,6 +38,14 @@ from .walk_in_form import JoinQueueForm
 
 WHAT = "place in the queue"
 BROWSER = "browser"  # the session's key for this browser's random name (see _this_browser)
+
+
+@bp.app_template_global()
+def on_walk_in_page() -> bool:
+    """Whether this request is for one of the walk-in queue's pages, whose every answer, a refusal too
+    (rate_limited.html), says what to do in an emergency instead of waiting."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and view.__module__ == __name__
 
 
 @bp.get("/walk-in/<slug>")
@@ -75,6 +83,9 @@ def join_walk_in(slug: str) -> ResponseReturnValue:
         form.join_key.renew()
         show_beside(form.name, str(used))
         return _join_page(queue, form), status_for(used)
+    except AlreadyInQueue as already:  # the same person from another browser: not given that place
+        show_beside(form.name, str(already))
+        return _join_page(queue, form, already=True), status_for(already)
     return _to_place(joined)
 
 
@@ -117,6 +128,7 @@ def walk_in_place(reference: str) -> ResponseReturnValue:
         answer_within=answer_within,
         own_link=walk_in_link(entry, base_url=config["PUBLIC_BASE_URL"], keys=LinkKeys.from_config(config)),
         book_url=_book_url(entry.queue),
+        reopening=_why_closed(entry.queue) if entry.status is EntryStatus.CLOSED else None,
     )
 
 
@@ -130,11 +142,12 @@ def walk_in_status(reference: str) -> ResponseReturnValue:
     """The caller's place as JSON, for walk_in.js to keep their page current without a reload."""
     view = _view(walk_in_entry(reference))
     place = view.place
+    wait = place.wait if place else None  # None too while nobody on duty is signed in
     return jsonify(
         status=view.status.value,
         place=place.number if place else None,
-        wait_minutes=place.wait // timedelta(minutes=1) if place else None,
-        wait_words=duration_words(place.wait) if place else None,
+        wait_minutes=wait // timedelta(minutes=1) if wait else None,
+        wait_words=duration_words(wait) if wait else None,
         meeting_ready=view.meeting_ready,
     )
 
@@ -173,24 +186,30 @@ def _no_script_refresh(refresh_seconds: int, answer_within: timedelta) -> int:
 
 
 def _view(entry: WalkInEntry) -> CallerView:
-    per_caller = timedelta(minutes=current_app.config["WALK_IN_MINUTES_PER_CALLER"])
-    return caller_view(db.session, entry, utcnow(), per_caller)
+    return caller_view(db.session, entry, utcnow(), WaitRules.from_config(current_app.config))
 
 
-def _join_page(queue: WalkInQueue, form: JoinQueueForm, closed: str | None = None) -> str:
-    if closed is None:
-        try:
-            check_open(queue, utcnow())
-        except QueueNotOpen as not_open:
-            closed = str(not_open)
+def _join_page(
+    queue: WalkInQueue, form: JoinQueueForm, closed: str | None = None, already: bool = False
+) -> str:
     return render_template(
         "booking/walk_in_join.html",
         queue=queue,
         form=form,
-        closed=closed,
-        waiting=waiting_count(db.session, queue.id),
+        closed=closed or _why_closed(queue),
+        already=already,
+        outlook=outlook(db.session, queue, utcnow(), WaitRules.from_config(current_app.config)),
         book_url=_book_url(queue),
     )
+
+
+def _why_closed(queue: WalkInQueue) -> str | None:
+    """Why nobody may join the queue now, and when it opens next if its hours say; None while it is open."""
+    try:
+        check_open(queue, utcnow())
+    except QueueNotOpen as not_open:
+        return str(not_open)
+    return None
 
 
 def _book_url(queue: WalkInQueue) -> str:

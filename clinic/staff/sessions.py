@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM, Actor
@@ -215,6 +215,17 @@ def live_sessions(
         for row in rows
         if _why_dead(row.expires_at, row.last_seen_at, row.user.active, now, rules) is None
     ]
+
+
+def live(now: datetime, rules: SessionRules) -> ColumnElement[bool]:
+    """Whether a session still signs in, in SQL over `staff_session` joined with its `staff_user`: the rule
+    of _why_dead, for counting who is signed in without reading each row."""
+    return and_(
+        StaffSession.ended_at.is_(None),
+        StaffSession.expires_at > now,
+        StaffSession.last_seen_at >= now - rules.idle,
+        StaffUser.active.is_(True),
+    )
 
 
 def _why_dead(

@@ -1,9 +1,12 @@
 // Progressive enhancement for a walk-in caller's page: ask the server for their place every few seconds
 // and update it in place (read out by screen readers through the aria-live region). Once their status
-// changes (their turn, their link made), draw the section afresh from the server's page, with its title:
-// the section is live, so "It is your turn" is read out where the join button appears. The page is not
-// reloaded, which sent a screen reader back to the top and the focus to <body>. Without JavaScript the
-// page refreshes itself (a meta refresh inside <noscript>).
+// changes (their turn, their link made), or their wait can be told or no longer can, draw the section
+// afresh from the server's page, with its title: the section is live, so "It is your turn" is read out
+// where the join button appears. What the page shows only while they have a place (their private link,
+// how to get ready) goes when the server's page no longer has it. The page is not reloaded, which sent a
+// screen reader back to the top and the focus to <body>. Without JavaScript the page refreshes itself (a
+// meta refresh inside <noscript>). While the server cannot be reached, a notice says the page is not
+// updating; it goes once an answer comes again.
 (function () {
   "use strict";
 
@@ -18,9 +21,16 @@
     var seconds = parseInt(section.getAttribute("data-seconds"), 10) || 15;
     var place = section.querySelector("[data-place]");
     var wait = section.querySelector("[data-wait]");
+    // Says so while the server cannot be reached: a status region from the start, so that what it says
+    // is read out; empty, and so unseen, while answers come.
+    var offline = document.createElement("div");
+    offline.setAttribute("role", "status");
+    offline.setAttribute("data-not-updating", "");
+    section.parentNode.insertBefore(offline, section);
 
-    // The section and title as the server draws them now. The focus, if it was in the section (on
-    // "Leave the queue"), goes to the section's first button or link.
+    // The section and title as the server draws them now, without what is shown only while the caller has
+    // a place once they no longer do. The focus, if it was in what was redrawn or taken away (on "Leave
+    // the queue"), goes to the section's first button or link.
     function redraw(state) {
       return window
         .fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -36,8 +46,15 @@
           if (!drawn) {
             throw new Error("no place on the page");
           }
-          var lost = section.contains(document.activeElement);
+          var current = document.querySelector("[data-walk-in-current]");
+          var ended = current && !fresh.querySelector("[data-walk-in-current]");
+          var focused = document.activeElement;
+          var lost = section.contains(focused) || (ended && current.contains(focused));
           section.innerHTML = drawn.innerHTML;
+          if (ended) {
+            stopCameraCheck(current);
+            current.remove();
+          }
           document.title = fresh.title;
           status = state.status;
           ready = state.meeting_ready;
@@ -50,8 +67,26 @@
         });
     }
 
+    // A camera check left running would keep the camera on after its part of the page has gone.
+    function stopCameraCheck(part) {
+      var stop = part.querySelector("[data-media-stop]");
+      if (stop && !stop.hidden) {
+        stop.click();
+      }
+    }
+
+    function notUpdating(failed) {
+      var text = failed ? "This page is not updating: check your connection. It tries again by itself." : "";
+      if (offline.textContent !== text) {
+        offline.textContent = text;
+        offline.className = failed ? "notice notice-warning" : "";
+      }
+    }
+
     function show(state) {
-      if (state.status !== status || state.meeting_ready !== ready) {
+      notUpdating(false);
+      var toldOrNot = status === "waiting" && (state.wait_words !== null) !== (wait !== null);
+      if (state.status !== status || state.meeting_ready !== ready || toldOrNot) {
         redraw(state).then(function () {
           if (status === "waiting" || status === "taken") {
             window.setTimeout(poll, seconds * 1000);
@@ -82,6 +117,7 @@
     }
 
     function retry() {
+      notUpdating(true);
       window.setTimeout(poll, seconds * 2000); // a dropped connection: try again, less often
     }
 

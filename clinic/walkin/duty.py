@@ -1,5 +1,6 @@
 """How many wait in walk-in queues, and for how long the first has: for the staff on duty (their
-schedule's panel) and for the hospital's monitoring (/readyz's figures)."""
+schedule's panel), their department's reception (the same, to see) and the hospital's monitoring
+(/readyz's figures); and who on duty is signed in to take them."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -8,9 +9,20 @@ from typing import NamedTuple
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import EntryStatus, QueueStatus, WalkInEntry, WalkInQueue, walk_in_duty
+from ..models import (
+    Clinician,
+    EntryStatus,
+    QueueStatus,
+    StaffRole,
+    StaffSession,
+    StaffUser,
+    WalkInEntry,
+    WalkInQueue,
+    walk_in_duty,
+)
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
+from ..staff.sessions import SessionRules, live
 from .hours import open_until
 
 
@@ -23,6 +35,9 @@ class QueuePanel:
     waiting: int
     oldest_wait: timedelta | None  # how long the one waiting longest has waited
     newest_caller: int | None  # the id of the last to join of those waiting: a higher one is a new caller
+    interpreters: int  # how many of those waiting asked for an interpreter
+    next_needs_interpreter: bool  # whether the next to be taken did
+    can_take: bool  # a clinician on its duty; reception see the queue, as only those on duty take
 
 
 class Waiting(NamedTuple):
@@ -31,6 +46,7 @@ class Waiting(NamedTuple):
     count: int = 0
     first_joined: datetime | None = None
     newest: int | None = None
+    interpreters: int = 0  # how many of them asked for an interpreter
 
 
 @dataclass(frozen=True)
@@ -42,21 +58,26 @@ class QueueWait:
     oldest_wait_seconds: int | None
 
 
-# Read on every drawing of a clinician's schedule: built once, as building it costs about a quarter of a
-# millisecond of CPU.
+# Read on every drawing of a clinician's or reception's schedule: built once, as building each costs about a
+# quarter of a millisecond of CPU.
 _ON_DUTY = select(walk_in_duty.c.queue_id).where(walk_in_duty.c.clinician_id == bindparam("clinician_id"))
+_OF_DEPARTMENT = select(WalkInQueue.id).where(WalkInQueue.department_id == bindparam("department_id"))
 
 
 def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[QueuePanel]:
-    """The queues `staff` (a clinician) is on duty for, by name; none for other staff.
+    """The queues on `staff`'s schedule, by name: a clinician's those they are on duty for, which they
+    take callers from; reception's those of their department, to see who waits. None for admins.
 
-    Most clinicians are on no queue's duty: for them one lookup of ids past the ORM (models.driver),
-    where loading no queue through it cost about as much CPU as the day's consultations. Queues found
-    are loaded joined with their hours, which say whether each is open now.
+    Most staff have no queue: for them one lookup of ids past the ORM (models.driver), where loading no
+    queue through it cost about as much CPU as the day's consultations. Queues found are loaded joined
+    with their hours, which say whether each is open now.
     """
-    if staff.clinician_id is None:
+    if staff.clinician_id is not None:
+        ids, can_take = _queue_ids(session, _ON_DUTY, clinician_id=staff.clinician_id), True
+    elif staff.role is StaffRole.RECEPTION and staff.department_id is not None:
+        ids, can_take = _queue_ids(session, _OF_DEPARTMENT, department_id=staff.department_id), False
+    else:
         return []
-    ids = [queue_id for (queue_id,) in driver_rows(session, _ON_DUTY, {"clinician_id": staff.clinician_id})]
     if not ids:
         return []
     queues = (
@@ -70,7 +91,27 @@ def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[
         .all()
     )
     counts = waiting_in(session, ids)
-    return [_panel(queue, counts.get(queue.id, Waiting()), now) for queue in queues]
+    needing = _next_need_interpreters(session, [queue_id for queue_id, w in counts.items() if w.interpreters])
+    return [
+        _panel(queue, counts.get(queue.id, Waiting()), queue.id in needing, can_take, now) for queue in queues
+    ]
+
+
+def signed_in_on_duty(session: Session, queue_id: int, now: datetime, rules: SessionRules) -> int:
+    """How many clinicians on duty for the queue are signed in now (a staff session that still signs
+    in): those who may take its callers."""
+    return session.scalar(
+        select(func.count(func.distinct(Clinician.id)))
+        .select_from(walk_in_duty)
+        .join(Clinician, Clinician.id == walk_in_duty.c.clinician_id)
+        .join(StaffUser, StaffUser.clinician_id == Clinician.id)
+        .join(StaffSession, StaffSession.staff_user_id == StaffUser.id)
+        .where(walk_in_duty.c.queue_id == queue_id, Clinician.active.is_(True), live(now, rules))
+    )
+
+
+def _queue_ids(session: Session, query: Select, **params: int) -> list[int]:
+    return [queue_id for (queue_id,) in driver_rows(session, query, params)]
 
 
 def open_queue_waits(session: Session, now: datetime) -> list[QueueWait]:
@@ -93,19 +134,54 @@ def waiting_in(session: Session, queue_ids: list[int]) -> dict[int, Waiting]:
 
 
 def waiting_query(queue_ids: list[int]) -> Select:
-    """The count of waiting callers, their first joining and the last to join, per queue: read through the
-    entries' (queue, status, position) index, as take-next's claim is."""
+    """The count of waiting callers, their first joining, the last to join and how many asked for an
+    interpreter, per queue: read through the entries' (queue, status, position) index, as take-next's
+    claim is."""
     return (
-        select(WalkInEntry.queue_id, func.count(), func.min(WalkInEntry.joined_at), func.max(WalkInEntry.id))
+        select(
+            WalkInEntry.queue_id,
+            func.count(),
+            func.min(WalkInEntry.joined_at),
+            func.max(WalkInEntry.id),
+            func.count().filter(WalkInEntry.needs_interpreter.is_(True)),
+        )
         .where(WalkInEntry.queue_id.in_(queue_ids), WalkInEntry.status == EntryStatus.WAITING)
         .group_by(WalkInEntry.queue_id)
     )
 
 
-def _panel(queue: WalkInQueue, waiting: Waiting, now: datetime) -> QueuePanel:
-    oldest = now - waiting.first_joined if waiting.first_joined is not None else None
-    open_now = open_until(queue, now) is not None
-    return QueuePanel(queue.id, queue.name, queue.status, open_now, waiting.count, oldest, waiting.newest)
+def _next_need_interpreters(session: Session, queue_ids: list[int]) -> set[int]:
+    """Those of the queues whose next caller to be taken (first by position, as take-next's claim) asked
+    for an interpreter."""
+    if not queue_ids:
+        return set()
+    order = func.row_number().over(
+        partition_by=WalkInEntry.queue_id, order_by=(WalkInEntry.position, WalkInEntry.id)
+    )
+    ranked = (
+        select(WalkInEntry.queue_id, WalkInEntry.needs_interpreter, order.label("place"))
+        .where(WalkInEntry.queue_id.in_(queue_ids), WalkInEntry.status == EntryStatus.WAITING)
+        .subquery()
+    )
+    first = select(ranked.c.queue_id).where(ranked.c.place == 1, ranked.c.needs_interpreter.is_(True))
+    return set(session.scalars(first))
+
+
+def _panel(
+    queue: WalkInQueue, waiting: Waiting, next_needs: bool, can_take: bool, now: datetime
+) -> QueuePanel:
+    return QueuePanel(
+        queue_id=queue.id,
+        name=queue.name,
+        status=queue.status,
+        open_now=open_until(queue, now) is not None,
+        waiting=waiting.count,
+        oldest_wait=now - waiting.first_joined if waiting.first_joined is not None else None,
+        newest_caller=waiting.newest,
+        interpreters=waiting.interpreters,
+        next_needs_interpreter=next_needs,
+        can_take=can_take,
+    )
 
 
 def _wait(slug: str, waiting: Waiting, now: datetime) -> QueueWait:

@@ -19,6 +19,12 @@ class TakeRefused(NotNow):
     code = "take_refused"
 
 
+class AlreadyInQueue(NotNow):
+    """Someone of the caller's name and contact already has a place in the queue."""
+
+    code = "already_in_queue"
+
+
 class SendBackRefused(NotNow):
     """A walk-in caller may not be sent back to the queue now, or not by this staff member."""
 

@@ -22,6 +22,23 @@ def open_until(queue: WalkInQueue, now: datetime) -> datetime | None:
     return datetime.fromtimestamp(spans[0][1], now.tzinfo)
 
 
+def closes_at(queue: WalkInQueue, now: datetime) -> datetime | None:
+    """When the opening period that `now` falls in ends, if within a day: what a caller about to join is
+    told. None if the queue's hours do not cover `now`, or it stays open longer (round the clock)."""
+    until = open_until(queue, now)
+    return until if until is not None and until - now < timedelta(days=1) else None
+
+
+def open_since(queue: WalkInQueue, now: datetime, back: timedelta) -> datetime:
+    """When the opening period that `now` falls in began, or `now - back` if that is later (or the
+    queue's hours do not cover `now`)."""
+    lower, upper = int((now - back).timestamp()), int(now.timestamp()) + 1
+    spans = open_time(_calendar(queue), lower, upper)
+    if spans and spans[-1][1] == upper:  # the last period runs on past now
+        return max(now - back, datetime.fromtimestamp(spans[-1][0], now.tzinfo))
+    return now - back
+
+
 def next_opening(queue: WalkInQueue, now: datetime) -> datetime | None:
     """When the queue's hours next begin after `now` (None: it has no hours)."""
     lower = int(now.timestamp())

@@ -1,13 +1,12 @@
-"""A caller's side of the walk-in queue: joining, their place and estimated wait, leaving, answering.
+"""A caller's side of the walk-in queue: joining, their place, leaving, answering (their wait: waits.py).
 
 Each change is one write transaction (see models.transactions) with its audit event; a caller's row is
 locked before the consultation of their call, as the housekeeping rounds do, so the two never deadlock.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +16,7 @@ from .. import audit
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import (
+    CURRENT_ENTRY_STATUSES,
     Consultation,
     ConsultationStatus,
     EntryStatus,
@@ -40,14 +40,14 @@ from ..scheduling.tokens import (
     walk_in_token,
 )
 from .callers import CallerDetails
-from .errors import QueueNotOpen
+from .errors import AlreadyInQueue, QueueNotOpen
 from .hours import next_opening, open_until
-
-# How far back take-next's pace is measured for the estimated wait, and how many takes make it telling.
-PACE_WINDOW = timedelta(hours=1)
-PACE_MIN_TAKES = 3
+from .waits import Place, WaitRules, place_in_queue
 
 FORM_USED = "This form has already been used to join the queue. Check the details and send it again."
+ALREADY_IN_QUEUE = (
+    "Someone with this name and this e-mail address or phone number already has a place in this queue."
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,6 @@ class Joined:
     entry: WalkInEntry
     token: str  # the secret of their link back to their place
     already: bool = False  # the place was theirs before: they did not join twice
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a waiting caller stands: 1 is next. `wait` is an estimate, never a promise."""
-
-    number: int
-    wait: timedelta
 
 
 @dataclass(frozen=True)
@@ -115,11 +107,15 @@ def join(
     So does the join form sent again with its `join_key` (a double click, whose second post leaves before
     the first's answer tells the browser of its place), even while the first is still being written, if
     it is the same join: the same details from the same `browser` (a random name its session keeps).
-    The key is in the page, so anything else that carries it is IdempotencyConflict, as for a booking."""
+    The key is in the page, so anything else that carries it is IdempotencyConflict, as for a booking.
+    Anyone else with the caller's name and contact already in the queue is AlreadyInQueue: the same
+    person from another browser, who is not given that place either, as a contact is no secret."""
     asked = fingerprint({"queue_id": queue_id, "details": details, "browser": browser})
     try:
         with write_transaction(session):
-            queue = session.get(WalkInQueue, queue_id, populate_existing=True)
+            # Locked: two joins with the same details from two browsers see each other (on SQLite the
+            # write lock does as much).
+            queue = session.get(WalkInQueue, queue_id, with_for_update=True, populate_existing=True)
             if queue is None:
                 raise NotFound("There is no such walk-in queue.")
             if kept := held_place(session, queue_id, held, keys=keys, now=now):
@@ -129,6 +125,8 @@ def join(
                     return Joined(made, walk_in_token(keys, made), already=True)
                 join_key = None  # the form's place was left or ended since: a new one, as without a key
             check_open(queue, now)
+            if _already_in(session, queue_id, details):
+                raise AlreadyInQueue(ALREADY_IN_QUEUE)
             last = session.scalar(
                 select(func.max(WalkInEntry.position)).where(WalkInEntry.queue_id == queue_id)
             )
@@ -180,6 +178,24 @@ def _same_join(made: WalkInEntry, asked: str) -> WalkInEntry:
     return made
 
 
+def _already_in(session: Session, queue_id: int, details: CallerDetails) -> bool:
+    """Whether someone of the caller's name (whatever its case and spacing) with their e-mail address, or
+    their phone number (whatever its spacing), is in the queue or its call now. A care home's one number
+    given for several residents is theirs to share: their names tell them apart."""
+    current = session.execute(
+        select(WalkInEntry.name, WalkInEntry.email, WalkInEntry.phone).where(
+            WalkInEntry.queue_id == queue_id, WalkInEntry.status.in_(CURRENT_ENTRY_STATUSES)
+        )
+    )
+    caller = _comparable(details.name, details.email, details.phone)
+    return any(_comparable(*row) == caller for row in current)
+
+
+def _comparable(name: str, email: str | None, phone: str) -> tuple[str, str]:
+    contact = email.casefold() if email else "".join(character for character in phone if character.isdigit())
+    return " ".join(name.casefold().split()), contact
+
+
 def held_place(
     session: Session, queue_id: int, held: Mapping[str, str] | None, *, keys: LinkKeys, now: datetime
 ) -> Joined | None:
@@ -211,54 +227,11 @@ def entry_for_token(
     return entry
 
 
-def place_in_queue(
-    session: Session, entry: WalkInEntry, now: datetime, per_caller: timedelta
-) -> Place | None:
-    """The waiting caller's place and estimated wait (None once they are no longer waiting)."""
-    if entry.status is not EntryStatus.WAITING:
-        return None
-    ahead = session.scalar(
-        select(func.count()).where(
-            WalkInEntry.queue_id == entry.queue_id,
-            WalkInEntry.status == EntryStatus.WAITING,
-            (WalkInEntry.position < entry.position)
-            | ((WalkInEntry.position == entry.position) & (WalkInEntry.id < entry.id)),
-        )
-    )
-    recent = session.scalar(
-        select(func.count()).where(
-            WalkInEntry.queue_id == entry.queue_id, WalkInEntry.taken_at >= now - PACE_WINDOW
-        )
-    )
-    on_duty = len(entry.queue.staff)
-    return Place(ahead + 1, estimated_wait(ahead, recent, on_duty, per_caller))
-
-
-def caller_view(session: Session, entry: WalkInEntry, now: datetime, per_caller: timedelta) -> CallerView:
+def caller_view(session: Session, entry: WalkInEntry, now: datetime, rules: WaitRules) -> CallerView:
     """The caller's page as of `now` (and its JSON, which keeps the page current)."""
     call = entry.consultation
     ready = entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and bool(call and call.meeting_join_url)
-    return CallerView(entry.status, place_in_queue(session, entry, now, per_caller), ready)
-
-
-def waiting_count(session: Session, queue_id: int) -> int:
-    """How many callers are waiting in the queue now."""
-    return session.scalar(
-        select(func.count()).where(
-            WalkInEntry.queue_id == queue_id, WalkInEntry.status == EntryStatus.WAITING
-        )
-    )
-
-
-def estimated_wait(ahead: int, recent_takes: int, on_duty: int, per_caller: timedelta) -> timedelta:
-    """How long until the caller with `ahead` people before them is likely taken: at the pace of the
-    last hour's takes once there are a few, else at `per_caller` for each caller, shared by the staff
-    on duty. Rounded up to whole minutes, and at least one."""
-    if recent_takes >= PACE_MIN_TAKES:
-        minutes = (ahead + 1) * PACE_WINDOW.total_seconds() / 60 / recent_takes
-    else:
-        minutes = (ahead + 1) * per_caller.total_seconds() / 60 / max(1, on_duty)
-    return timedelta(minutes=max(1, math.ceil(minutes)))
+    return CallerView(entry.status, place_in_queue(session, entry, now, rules), ready)
 
 
 def leave(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> WalkInEntry:

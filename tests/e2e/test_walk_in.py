@@ -5,9 +5,12 @@ button by its own polling."""
 
 import re
 
-from playwright.sync_api import Locator
+from playwright.sync_api import Locator, expect
+from sqlalchemy import create_engine, update
 
-from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, screenshot, sign_in
+from clinic.models import EntryStatus, WalkInEntry, utcnow
+
+from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, LiveApp, screenshot, sign_in
 from .patient import join_walk_in_queue
 
 # The caller's page asks every CLINIC_WALK_IN_REFRESH_SECONDS (15): once for the take, once more for
@@ -15,6 +18,8 @@ from .patient import join_walk_in_queue
 TURNS_WITHIN_MS = 60_000
 # The schedule asks for its changing parts every 15 s (schedule.js): its clock is moved on past that.
 SCHEDULE_ASKS_EVERY_MS = 15_000
+# As does a caller's page for their place (walk_in.js, CLINIC_WALK_IN_REFRESH_SECONDS).
+CALLER_ASKS_EVERY_MS = 15_000
 
 
 def test_a_caller_joins_the_queue_and_a_clinician_on_duty_takes_them(live_app, new_page):
@@ -64,3 +69,57 @@ def _sent_on_to(button: Locator) -> str:
     sent = button.page.request.post(action, form={"csrf_token": token}, max_redirects=0)
     assert sent.status == 303, sent.status
     return sent.headers["location"]
+
+
+def _close_out(live_app: LiveApp, name: str) -> None:
+    """The waiting caller `name` is closed out, as the worker does to those waiting at closing time."""
+    engine = create_engine(live_app.database_url)
+    waiting = (WalkInEntry.name == name) & (WalkInEntry.status == EntryStatus.WAITING)
+    with engine.begin() as connection:
+        connection.execute(
+            update(WalkInEntry).where(waiting).values(status=EntryStatus.CLOSED, ended_at=utcnow())
+        )
+    engine.dispose()
+
+
+def test_a_callers_page_redrawn_to_closed_keeps_nothing_of_the_place_it_no_longer_has(live_app, new_page):
+    """Redrawn by its script to "The queue has closed", the page still said "Come back to your place…
+    Keep it private" with the private link, how to get ready and the camera check, which the page drawn
+    by the server (without JavaScript) no longer has."""
+    caller = new_page()
+    caller.clock.install()
+    join_walk_in_queue(caller, WALK_IN_SLUG, "Grace Closed", "grace.walk-in@example.org")
+    assert caller.get_by_role("heading", name="Come back to your place").is_visible()
+
+    _close_out(live_app, "Grace Closed")
+    caller.clock.run_for(CALLER_ASKS_EVERY_MS)
+
+    caller.get_by_role("heading", name="The queue has closed").wait_for(timeout=10_000)
+    main = caller.locator("main")
+    for gone in ("Come back to your place", "Keep it private", "How to get ready", "Check your camera"):
+        assert gone not in main.inner_text(), gone
+    assert caller.locator(".link-to-copy").count() == 0
+    assert caller.get_by_role("link", name="Book a consultation").is_visible()
+    screenshot(caller, "walk-in-caller-closed-out")
+
+
+def test_a_caller_whose_connection_drops_is_told_their_page_is_not_updating_until_it_is(live_app, new_page):
+    caller = new_page()
+    caller.clock.install()
+    join_walk_in_queue(caller, WALK_IN_SLUG, "Olive Offline", "olive.walk-in@example.org")
+    notice = caller.locator("[data-not-updating]")
+    try:
+        caller.context.set_offline(True)
+        caller.clock.run_for(CALLER_ASKS_EVERY_MS)
+        expect(notice).to_have_text(re.compile("This page is not updating: check your connection"))
+        assert notice.is_visible() and notice.get_attribute("role") == "status"
+        screenshot(caller, "walk-in-caller-offline")
+
+        caller.context.set_offline(False)
+        caller.clock.run_for(2 * CALLER_ASKS_EVERY_MS)  # it asks again less often while answers fail
+        expect(notice).to_have_text("")
+        assert not notice.is_visible()
+    finally:
+        caller.context.set_offline(False)
+        caller.get_by_role("link", name="Leave the queue").click()
+        caller.get_by_role("button", name="Yes, leave the queue").click()
