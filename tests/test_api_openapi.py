@@ -24,7 +24,7 @@ from clinic.scheduling.errors import (
 from clinic.scheduling.hours import InvalidHours
 from clinic.scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, zone_names
 from clinic.scheduling.waiting_room import RoomClosed
-from clinic.walkin.errors import NobodyWaiting, QueueNotOpen, TakeRefused
+from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, SendBackRefused, TakeRefused
 from tests.test_api import bearer, booked, booking_body, clinic, wall
 
 __all__ = ["booked", "clinic"]  # fixtures shared with test_api.py
@@ -155,9 +155,11 @@ NOT_FROM_THE_API = {
     OfferEnded,
     OfferGone,
     OfferExpired,
-    NobodyWaiting,
+    NobodyWaiting,  # the walk-in queue's, which the API does not serve
     QueueNotOpen,
     TakeRefused,
+    AlreadyInQueue,
+    SendBackRefused,
 }
 
 

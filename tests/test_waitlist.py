@@ -29,6 +29,7 @@ from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time, ta
 from clinic.scheduling.patients import InvalidDetails
 from clinic.scheduling.tokens import offer_token, waitlist_token
 from clinic.scheduling.waitlist import WaitlistRequest, entry_for_token, join_waitlist, leave_waitlist
+from config import defaults
 
 from . import factories
 from .conftest import TEST_KEYS
@@ -407,4 +408,4 @@ def tidy_up(session, at: datetime) -> None:
 
 
 def _retention() -> RetentionPeriods:
-    return RetentionPeriods(*(timedelta(days=days) for days in (730, 365, 7, 90, 30)))
+    return RetentionPeriods.from_config(defaults())  # the periods a hospital gets unless it sets its own

@@ -62,7 +62,7 @@ def rotate_reason_keys(
             raise UnreadableNote(f"no CLINIC_NOTES_KEY opens the reasons of consultation {row.id}") from None
 
     count = _rewrite_all(session, Consultation, query, resealed, batch_size)
-    _record(session, actor, now, "consultation.reason_keys_rotated", "consultation", count)
+    _record(session, actor, now, "reasons.keys_rotated", "consultation", count)
     return count
 
 
