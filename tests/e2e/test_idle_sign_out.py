@@ -96,7 +96,10 @@ def test_a_screen_left_alone_signs_out_and_the_note_left_on_it_comes_back(live_a
     notes = page.url
     page.get_by_label("Subjective").fill(SUBJECTIVE)
     page.get_by_label("Plan").fill(PLAN)
-    page.clock.fast_forward("01:00")  # the typing's keep-alive goes: activity
+    # The typing's keep-alive goes: activity. Its answer is awaited, or a late one would record activity
+    # after the test had set the session idle, and no warning would come (seen under CI's load).
+    with page.expect_response("**/account/alive"):
+        page.clock.fast_forward("01:00")
     warned_before_the_idle_sign_out(live_app, page)
 
     leave_idle(live_app, "clinician", 31)
