@@ -157,7 +157,7 @@ _INSTANTS = st.datetimes(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=_INSTANTS, end=_INSTANTS)
 @example(
     start=datetime(2026, 12, 5, 9, 59, 59, 999_999, tzinfo=UTC),

@@ -106,7 +106,7 @@ _rows = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_rows, due_from=st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)))
 def test_typed_values_go_and_come_as_through_sqlalchemy(session, consultation, rows, due_from):
     begin_write(session)

@@ -294,7 +294,7 @@ def test_the_code_from_the_letter_opens_the_booking_at_its_short_address(app, cl
     assert "Skin check review" in text(client.get(opened.location))
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(typed=st.text(alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ -", min_size=12, max_size=20))
 def test_no_code_but_the_bookings_own_opens_it(app, client, session, service, typed):
     booked = session.scalar(select(Consultation)) or book(session, service, next_week_at(10)).consultation

@@ -35,7 +35,6 @@ def examples(count: int) -> settings:
     """`count` cases, the same ones on every run so CI never flakes on a new one; a page takes ~0.1 s."""
     return settings(
         max_examples=count,
-        deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

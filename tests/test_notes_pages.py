@@ -284,7 +284,7 @@ def test_whatever_is_pasted_is_saved_or_comes_back_with_a_message_beside_its_fie
 ):
     sign_in(client, case.clinician)
 
-    @settings(max_examples=60, deadline=None, derandomize=True)
+    @settings(max_examples=60, derandomize=True)
     @given(text=pasted)
     def paste(text):
         markers = revision_of(client.get(notes_url(case)).get_data(as_text=True))

@@ -78,7 +78,7 @@ def _texts(mail) -> list[str]:
     return texts
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(
     patient=_DISPLAY,
     clinician=_DISPLAY,

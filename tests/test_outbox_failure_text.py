@@ -14,7 +14,7 @@ from clinic.notify.mail import MailPartiallyRefused, _mail_error
 QUOTED = st.sampled_from(["<{}>", "{}", '"{}"', "'{}'", "{}:", "({})", "[{}]", "to={},"])
 
 
-@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.settings(max_examples=300)
 @hypothesis.given(
     address=st.emails(),
     quoted=QUOTED,

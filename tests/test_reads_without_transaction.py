@@ -112,7 +112,7 @@ def _returning_insert(session, n):
 
 
 @postgres_only
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     write=st.sampled_from(
         [
@@ -305,7 +305,7 @@ _STEPS = st.lists(
 
 
 @postgres_only
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=_STEPS)
 def test_reads_see_what_was_committed_and_a_write_its_own_rows(session, steps):
     """Whichever connection serves a read, a read sees every committed write and nothing rolled back;

@@ -171,9 +171,7 @@ def test_rotation_seals_the_reasons_under_the_new_key_and_seals_those_stored_bef
         after, legacy_after = stored(session, sealed_id), stored(session, legacy_id)
         read = consultation(session, sealed_id)
         texts = (read.reason_text, read.cancel_reason_text, consultation(session, legacy_id).reason_text)
-        (rotated,) = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "reasons.keys_rotated")
-        )
+        (rotated,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "reasons.keys_rotated"))
 
     assert result.exit_code == 0 and "the reasons given on 2 consultations" in result.output
     assert legacy_read == "Chest pain at night"

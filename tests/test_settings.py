@@ -294,7 +294,7 @@ NEAR_VALUES = st.one_of(
 )
 
 
-@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.settings(max_examples=500)
 @hypothesis.given(key=st.sampled_from(sorted(config.DECLARED)), given_text=NEAR_VALUES)
 def test_any_text_of_any_setting_is_read_or_refused_by_name_never_raised(key, given_text):
     given_settings = {key: given_text}

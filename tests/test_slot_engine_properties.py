@@ -156,7 +156,7 @@ HOURS_ENDING_IN_THE_GAP = (
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(hospitals())
 @example(HOURS_ENDING_IN_THE_GAP)
 def test_the_engine_offers_exactly_what_the_brute_force_reference_offers(hospital):
@@ -165,7 +165,7 @@ def test_the_engine_offers_exactly_what_the_brute_force_reference_offers(hospita
     assert available_slots(rules, calendars, window_start, window_end, now) == expected
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(hospitals())
 def test_busy_time_given_as_unix_seconds_gives_the_same_slots(hospital):
     """The database loader hands over whole Unix seconds; tests and other callers pass datetimes."""
@@ -185,7 +185,7 @@ def test_busy_time_given_as_unix_seconds_gives_the_same_slots(hospital):
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(hospitals_of_colleagues())
 @example(HOURS_ENDING_IN_THE_GAP)
 def test_the_free_starts_are_the_distinct_starts_of_the_free_slots(hospital):
@@ -216,7 +216,7 @@ def _minutes_of_the_week(hours: WeeklyHours) -> set[int]:
             return covered
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(periods_of_a_week, periods_of_a_week)
 @example(WeeklyHours(6, time(23), time(1)), WeeklyHours(0, time(0, 30), time(2)))  # Sunday night into Monday
 @example(WeeklyHours(5, time(20), time(0)), WeeklyHours(6, time(0), time(12)))  # touching at midnight

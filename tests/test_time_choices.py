@@ -42,7 +42,7 @@ def reference(starts, tz, days, changeable_from, twelve_hour):
     return [Day(day, day_label(day), choices) for day, choices in sorted(times.items())]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     zone_name=st.sampled_from(ZONES),
     first_day=st.sampled_from(FIRST_DAYS),

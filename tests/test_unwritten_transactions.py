@@ -165,7 +165,7 @@ def _begin_write(session):
 
 
 @postgres_only
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.lists(st.sampled_from(WRITES + READS), max_size=5),
     write=st.sampled_from(WRITES),

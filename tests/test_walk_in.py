@@ -178,7 +178,7 @@ def steady_readings(gap: int, phase: int, place: int, earlier: int, per_caller: 
     return readings
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(
     gap=st.integers(1, 40),
     phase_share=st.floats(0, 0.999),
