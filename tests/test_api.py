@@ -435,3 +435,49 @@ def test_the_reason_for_visit_is_never_echoed(client, clinic):
     assert created.status_code == 201
     for response in responses:
         assert reason not in response.get_data(as_text=True)
+
+
+def _set(consultation: Consultation, how: str) -> None:
+    """Put the API's booking, its meeting made, in the state `how` names."""
+    consultation.meeting_join_url = "https://meet.example/the-room"
+    if how != "early":
+        consultation.starts_at, consultation.ends_at = utcnow(), utcnow() + timedelta(minutes=30)
+    if how == "cancelled":
+        consultation.status = ConsultationStatus.CANCELLED
+    elif how == "finished":
+        consultation.status = ConsultationStatus.FULFILLED
+    elif how == "over":
+        consultation.starts_at = utcnow() - timedelta(hours=2)
+        consultation.ends_at = utcnow() - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "how, shown",
+    [("open", True), ("early", False), ("cancelled", False), ("finished", False), ("over", False)],
+)
+def test_the_call_link_is_given_only_while_the_patient_may_join_as_their_waiting_room_offers_it(
+    client, session, booked, how, shown
+):
+    """A cancelled or finished booking handed out its room's address to anyone holding the manage token:
+    the API now gives the link exactly when the patient's own page offers "Join" (the room is open)."""
+    consultation = session.scalars(select(Consultation)).one()
+    _set(consultation, how)
+    session.commit()
+
+    response = client.get(f"/api/v1/bookings/{booked['reference']}", headers=bearer(booked["manage_token"]))
+
+    assert response.status_code == 200
+    assert response.get_json()["join_url"] == ("https://meet.example/the-room" if shown else None)
+
+
+def test_the_answers_to_moving_and_cancelling_follow_the_same_rule(client, session, clinic, booked):
+    consultation = session.scalars(select(Consultation)).one()
+    _set(consultation, "early")
+    session.commit()
+    path, auth = f"/api/v1/bookings/{booked['reference']}", bearer(booked["manage_token"])
+
+    moved = client.post(f"{path}/reschedule", json={"start": wall(clinic.day, 15)}, headers=auth)
+    cancelled = client.post(f"{path}/cancel", json={}, headers=auth)
+
+    assert (moved.status_code, cancelled.status_code) == (200, 200)
+    assert moved.get_json()["join_url"] is None and cancelled.get_json()["join_url"] is None

@@ -11,6 +11,7 @@ from ..scheduling.availability import OfferedService
 from ..scheduling.lifecycle import change_deadline_for
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
+from ..scheduling.waiting_room import JoinWindow, join_url_if_open
 
 
 def instant_json(instant: datetime, tz: ZoneInfo) -> str:
@@ -61,10 +62,15 @@ class _InstantsJson(dict):
 
 
 def booking_json(
-    consultation: Consultation, service: Service | OfferedService | None = None
+    consultation: Consultation,
+    service: Service | OfferedService | None = None,
+    *,
+    now: datetime,
+    window: JoinWindow,
 ) -> dict[str, Any]:
-    """A booking as its patient sees it, in their zone; never the reason for the visit. `service`: the
-    consultation's, if the caller has it (a booking just made: see `Booked`); else it is loaded."""
+    """A booking as its patient sees it at `now`, in their zone; never the reason for the visit, and the
+    call's link only while its waiting room is open. `service`: the consultation's, if the caller has it (a
+    booking just made: see `Booked`); else it is loaded."""
     tz = zone(consultation.patient_time_zone)
     service = service or consultation.service
     return {
@@ -77,7 +83,7 @@ def booking_json(
         "service_name": service.name,
         "clinician": consultation.clinician_id,
         "clinician_name": consultation.clinician.display_name,
-        "join_url": consultation.meeting_join_url,
+        "join_url": join_url_if_open(consultation, now, window),
         "changeable_until": instant_json(change_deadline_for(service, consultation.starts_at), tz),
         "contact_phone": service.department.contact_phone,
         "companion": companion_json(consultation),

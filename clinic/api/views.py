@@ -7,14 +7,15 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ..audit import Actor
 from ..extensions import db
 from ..hospital.catalogue import offered_services
-from ..models import Consultation, utcnow
-from ..scheduling.availability import find_slots, offered_service
+from ..models import Consultation, Service, utcnow
+from ..scheduling.availability import OfferedService, find_slots, offered_service
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
+from ..scheduling.waiting_room import JoinWindow
 from . import schemas
 from .problems import booking_problem, show_times_in
 from .serializers import booking_json, service_json, slots_json
@@ -77,7 +78,7 @@ def create_booking() -> tuple[dict, int, dict]:
     if booked.replayed:
         headers["Idempotent-Replayed"] = "true"
     return (
-        {**booking_json(booked.consultation, booked.service), "manage_token": booked.manage_token},
+        {**_booking_json(booked.consultation, booked.service), "manage_token": booked.manage_token},
         201,
         headers,
     )
@@ -87,14 +88,14 @@ def create_booking() -> tuple[dict, int, dict]:
 def booking(reference: str) -> dict:
     consultation = _managed(reference)
     record_read(db.session, consultation, "api booking", utcnow(), _actor())
-    return booking_json(consultation)
+    return _booking_json(consultation)
 
 
 @bp.post("/bookings/<reference>/cancel")
 def cancel_booking(reference: str) -> dict:
     consultation = _managed(reference)
     reason = schemas.cancel_reason(schemas.json_object(request, optional=True))
-    return booking_json(cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=reason))
+    return _booking_json(cancel(db.session, consultation.id, now=utcnow(), actor=_actor(), reason=reason))
 
 
 @bp.post("/bookings/<reference>/reschedule")
@@ -111,7 +112,7 @@ def reschedule_booking(reference: str) -> dict:
         actor=_actor(),
         clinician_id=change.clinician_id,
     )
-    return booking_json(moved)
+    return _booking_json(moved)
 
 
 @bp.get("/openapi.json")
@@ -123,6 +124,12 @@ def openapi() -> Response:
 def _openapi_document() -> bytes:
     with bp.open_resource("openapi.json") as document:
         return document.read()
+
+
+def _booking_json(consultation: Consultation, service: Service | OfferedService | None = None) -> dict:
+    return booking_json(
+        consultation, service, now=utcnow(), window=JoinWindow.from_config(current_app.config)
+    )
 
 
 def _managed(reference: str) -> Consultation:

@@ -161,6 +161,15 @@ def join_url(consultation: Consultation, now: datetime, window: JoinWindow) -> s
     return consultation.meeting_join_url
 
 
+def join_url_if_open(consultation: Consultation, now: datetime, window: JoinWindow) -> str | None:
+    """The call's link when `join_url` gives it (the patient's page offers "Join"), else None: for a reader
+    that shows a booking whatever its state, so a cancelled, moved or finished one carries no room address."""
+    try:
+        return join_url(consultation, now, window)
+    except RoomClosed:
+        return None
+
+
 def join_as_patient(
     session: Session, consultation: Consultation, *, now: datetime, actor: Actor, window: JoinWindow
 ) -> str:
