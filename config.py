@@ -310,8 +310,14 @@ class Config:
 
     # Waiting patients a freed time is offered to at once (the first to book it gets it).
     WAITLIST_OFFERS_PER_TIME = _int("WAITLIST_OFFERS_PER_TIME", 3, least=1)
-    # How long an offer of a freed time stands (units s/m/h/d); then it goes to those next in line.
+    # How long an offer of a freed time stands (units s/m/h/d), counted in the hospital's day only; then it
+    # goes to those next in line.
     WAITLIST_OFFER_LIFETIME = _duration("WAITLIST_OFFER_LIFETIME", "2h")
+    # The hour (in DEFAULT_TIME_ZONE) the hospital's day starts: an offer's lifetime runs only in its day,
+    # so a time freed at night is held into the morning, though never past when it can last be booked.
+    WAITLIST_OFFER_DAY_STARTS = _int("WAITLIST_OFFER_DAY_STARTS", 8, most=23)
+    # The hour the hospital's day ends for offers (24 is midnight); after WAITLIST_OFFER_DAY_STARTS.
+    WAITLIST_OFFER_DAY_ENDS = _int("WAITLIST_OFFER_DAY_ENDS", 21, least=1, most=24)
 
     # Minutes before the start from which the patient may check in and join, and the clinician start the call.
     JOIN_WINDOW_MINUTES = _int("JOIN_WINDOW_MINUTES", 15)

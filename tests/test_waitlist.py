@@ -4,6 +4,7 @@ gone for the others, ended when nobody takes it; nobody offered the same time tw
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -25,6 +26,7 @@ from clinic.privacy.retention import RetentionPeriods
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.errors import NotFound, OfferExpired, OfferGone
 from clinic.scheduling.lifecycle import cancel, reschedule
+from clinic.scheduling.offer_hold import OfferDay
 from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time, take_offer
 from clinic.scheduling.patients import InvalidDetails
 from clinic.scheduling.tokens import offer_token, waitlist_token
@@ -40,7 +42,8 @@ from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)  # 26 hours after the tests' `now`
 TUESDAY = date(2026, 3, 3)
 SECRET_REASON = "Recurring chest pain after surgery"
-RULES = OfferRules(per_time=3, lifetime=timedelta(hours=2))
+WHOLE_DAY = OfferDay(ZoneInfo("Europe/London"), 0, 24)
+RULES = OfferRules(per_time=3, lifetime=timedelta(hours=2), day=WHOLE_DAY)
 
 
 def join(session, service, now, n, *, first=TUESDAY, last=TUESDAY, clinician_id=None, **patient):
@@ -188,7 +191,9 @@ def test_the_offer_job_run_twice_offers_nobody_the_same_time_twice(session, now,
 
     for _ in range(2):
         with write_transaction(session):
-            offer_freed_time(session, time, consultation, now=now, rules=OfferRules(5, timedelta(hours=2)))
+            offer_freed_time(
+                session, time, consultation, now=now, rules=OfferRules(5, timedelta(hours=2), WHOLE_DAY)
+            )
 
     assert sorted(o.entry_id for o in offers(session)) == sorted(e.id for e in entries)
 
@@ -281,14 +286,32 @@ def test_an_offer_not_taken_in_time_expires_and_goes_to_the_next_in_line(session
         take(session, offer, later)
 
 
-def test_an_offer_ends_at_the_latest_when_its_time_begins(session, now, outbox):
-    service = open_clinic(session)
+def test_an_offer_ends_at_the_latest_when_its_time_can_last_be_booked(session, now, outbox):
+    service = open_clinic(session, min_notice_minutes=120)
     outbox.configure(WAITLIST_OFFER_LIFETIME="3d")
     join(session, service, now, 1)
     freed(session, service, now)
     outbox.drain()
 
-    assert offers(session)[0].expires_at == TUESDAY_10
+    # Not at the start: from two hours before it the booking's notice refuses it.
+    assert offers(session)[0].expires_at == TUESDAY_10 - timedelta(hours=2)
+
+
+def test_a_time_freed_at_night_is_held_into_the_next_morning(session, now, outbox, smtp_server):
+    """Cancelled at 01:00 London, an offer of two hours stood until 03:00, ending before the patient woke;
+    its two hours now count from 08:00, when the hospital's day begins."""
+    service = open_clinic(session, min_notice_minutes=120)
+    outbox.configure(WAITLIST_OFFER_LIFETIME="2h", WAITLIST_OFFER_DAY_STARTS=8, WAITLIST_OFFER_DAY_ENDS=21)
+    wednesday_10 = TUESDAY_10 + timedelta(days=1)
+    wednesday = TUESDAY + timedelta(days=1)
+    entry = join(session, service, now, 1, first=wednesday, last=wednesday)
+    night = outbox.clock.now = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)  # 01:00 GMT
+    freed(session, service, night, start=wednesday_10)
+    outbox.drain()
+
+    (offer,) = offers(session)
+    assert offer.expires_at == datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+    assert "ends on Tuesday 3 March 2026, 10:00" in " ".join(text(smtp_server.inbox(entry.email)[0]).split())
 
 
 def test_entries_past_their_last_day_expire(session, now):

@@ -4,6 +4,7 @@ an offer's link that shows the time in the patient's zone and books it with one 
 import re
 from datetime import date, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from clinic.audit import Actor
 from clinic.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus, utcnow
 from clinic.models.transactions import write_transaction
 from clinic.scheduling.lifecycle import cancel
+from clinic.scheduling.offer_hold import OfferDay
 from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time
 from clinic.scheduling.tokens import offer_link, waitlist_link
 
@@ -56,7 +58,9 @@ def offered(session, client, service, start, **form) -> WaitlistOffer:
     client.post("/book/waitlist", data=waitlist_form(service, **form))
     freed_by = factories.booking(session, service, start, now=utcnow()).consultation
     cancel(session, freed_by.id, now=utcnow(), actor=Actor())
-    rules = OfferRules(per_time=3, lifetime=timedelta(hours=2))
+    rules = OfferRules(
+        per_time=3, lifetime=timedelta(hours=2), day=OfferDay(ZoneInfo("Europe/London"), 0, 24)
+    )
     with write_transaction(session):
         made = offer_freed_time(
             session, FreedTime(service.id, freed_by.clinician_id, start), freed_by, now=utcnow(), rules=rules

@@ -9,7 +9,9 @@ from setting_kinds import parse_duration, parse_durations
 
 from ..notify.mail import MailBackend, mail_backends
 from ..privacy.retention import RetentionPeriods
+from ..scheduling.offer_hold import OfferDay
 from ..scheduling.offers import OfferRules
+from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
 
 
@@ -67,6 +69,11 @@ class WorkerSettings:
             waitlist=OfferRules(
                 per_time=int(config["WAITLIST_OFFERS_PER_TIME"]),
                 lifetime=parse_duration(config["WAITLIST_OFFER_LIFETIME"]),
+                day=OfferDay(
+                    zone(config["DEFAULT_TIME_ZONE"]),
+                    int(config["WAITLIST_OFFER_DAY_STARTS"]),
+                    int(config["WAITLIST_OFFER_DAY_ENDS"]),
+                ),
             ),
             new_mail=mail_backends(config, instance_path),
         )

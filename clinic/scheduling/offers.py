@@ -27,16 +27,19 @@ from ..models.transactions import write_transaction
 from .availability import active_service, is_free
 from .booking import Booked, BookingRequest, Consent, book
 from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
+from .offer_hold import OfferDay, offer_expiry
 from .patients import PatientDetails
 from .tokens import LinkKeys, link_reference, new_link_seed, offer_link_opens, unused_reference
 
 
 @dataclass(frozen=True)
 class OfferRules:
-    """How many waiting patients one freed time is offered to at once, and for how long."""
+    """How many waiting patients one freed time is offered to at once, and for how long: `lifetime` counted
+    in the hours of `day` (see `offer_hold`)."""
 
     per_time: int
     lifetime: timedelta
+    day: OfferDay
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,13 @@ def offer_freed_time(
     if not is_free(session, service, freed.starts_at, now, freed.clinician_id):
         return []
     wanted = rules.per_time - _open_offers(session, freed, now)
+    min_notice = timedelta(minutes=service.min_notice_minutes)
+    expires_at = offer_expiry(
+        now, freed.starts_at, lifetime=rules.lifetime, day=rules.day, min_notice=min_notice
+    )
     made = []
     for entry in _waiting_for(session, freed, max(wanted, 0)):
-        offer = _new_offer(session, entry, freed, freed_by, now, rules.lifetime)
+        offer = _new_offer(session, entry, freed, freed_by, now, expires_at)
         if offer is not None:
             outbox.enqueue_offer_mail(session, offer, OutboxKind.WAITLIST_OFFER_MAIL, now)
             _record(session, offer, "waitlist.offered", now, SYSTEM, freed_by=freed_by.id)
@@ -207,7 +214,7 @@ def _new_offer(
     freed: FreedTime,
     freed_by: Consultation,
     now: datetime,
-    lifetime: timedelta,
+    expires_at: datetime,
 ) -> WaitlistOffer | None:
     """The offer, or None if a run racing this one offered the patient this time a moment ago."""
     offer = WaitlistOffer(
@@ -218,7 +225,7 @@ def _new_offer(
         clinician_id=freed.clinician_id,
         starts_at=freed.starts_at,
         status=OfferStatus.OFFERED,
-        expires_at=min(now + lifetime, freed.starts_at),
+        expires_at=expires_at,
         link_seed=new_link_seed(),
         created_at=now,
     )
