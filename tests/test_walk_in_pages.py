@@ -335,6 +335,7 @@ def test_the_place_json_keeps_the_page_current(client, session, helpline):
         "place": 1,
         "wait_minutes": 10,
         "wait_words": "10 minutes",
+        "past_closing": False,
         "meeting_ready": False,
     }
 
@@ -563,3 +564,24 @@ def test_odd_queue_addresses_and_references_are_not_found_never_5xx(client, help
         never_5xx(client.post(f"/walk-in/e/{part}/leave"))
 
     run()
+
+
+def test_the_callers_page_warns_when_their_wait_runs_past_the_closing_time(client, session, helpline):
+    """The join page warned a caller whose wait ran past closing (7528e49); their own page, where they
+    then waited, said nothing, though their place ends when the queue closes."""
+    helpline.hours = hours_around_now(60, 25)
+    session.commit()
+    first = client.get(joined(client)).get_data(as_text=True)
+    for _ in range(2):
+        factories.walk_in(session, helpline, now=utcnow())
+    for_someone_else = {"name": "Walter Hartright", "contact": "+44 7700 900456", "someone_else": "y"}
+    last = joined(client, {**CALLER, **for_someone_else})
+
+    page = client.get(last).get_data(as_text=True)
+    state = client.get(f"{last}/status").get_json()
+
+    assert "We may not reach you before the queue closes" not in first  # number 1: 10 minutes
+    assert "We may not reach you before the queue closes" in page  # number 4: 40 minutes, closing in 25
+    assert "Your wait runs past the closing time" in page and "The queue closes at" in page
+    assert f"{helpline.service_id}" in page  # a booking is offered instead
+    assert state["past_closing"] is True

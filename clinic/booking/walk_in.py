@@ -148,6 +148,7 @@ def walk_in_status(reference: str) -> ResponseReturnValue:
         place=place.number if place else None,
         wait_minutes=wait // timedelta(minutes=1) if wait else None,
         wait_words=duration_words(wait) if wait else None,
+        past_closing=place.past_closing if place else False,
         meeting_ready=view.meeting_ready,
     )
 

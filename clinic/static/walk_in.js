@@ -18,6 +18,7 @@
     var url = section.getAttribute("data-poll");
     var status = section.getAttribute("data-status");
     var ready = section.getAttribute("data-meeting-ready") === "yes";
+    var pastClosing = section.getAttribute("data-past-closing") === "yes";
     var seconds = parseInt(section.getAttribute("data-seconds"), 10) || 15;
     var place = section.querySelector("[data-place]");
     var wait = section.querySelector("[data-wait]");
@@ -58,6 +59,7 @@
           document.title = fresh.title;
           status = state.status;
           ready = state.meeting_ready;
+          pastClosing = state.past_closing;
           place = section.querySelector("[data-place]");
           wait = section.querySelector("[data-wait]");
           var next = lost && section.querySelector("button, a");
@@ -86,7 +88,9 @@
     function show(state) {
       notUpdating(false);
       var toldOrNot = status === "waiting" && (state.wait_words !== null) !== (wait !== null);
-      if (state.status !== status || state.meeting_ready !== ready || toldOrNot) {
+      // A wait that comes to run past the closing time (or no longer does) brings or takes away its warning.
+      var closingChanged = state.past_closing !== pastClosing;
+      if (state.status !== status || state.meeting_ready !== ready || toldOrNot || closingChanged) {
         redraw(state).then(function () {
           if (status === "waiting" || status === "taken") {
             window.setTimeout(poll, seconds * 1000);

@@ -72,6 +72,8 @@ class Place:
 
     number: int
     wait: timedelta | None
+    closes_at: datetime | None  # when the queue closes today (None: it stays open round the clock)
+    past_closing: bool  # the wait runs past the closing, when waiting callers are turned out
 
 
 @dataclass(frozen=True)
@@ -108,16 +110,22 @@ def place_in_queue(session: Session, entry: WalkInEntry, now: datetime, rules: W
             | ((WalkInEntry.position == entry.position) & (WalkInEntry.id < entry.id)),
         )
     )
-    return Place(ahead + 1, queue_pace(session, entry.queue, now, rules).wait(ahead))
+    wait = queue_pace(session, entry.queue, now, rules).wait(ahead)
+    return Place(ahead + 1, wait, *_closing(entry.queue, now, wait))
 
 
 def outlook(session: Session, queue: WalkInQueue, now: datetime, rules: WaitRules) -> Outlook:
     """What the queue's join page tells a caller before they join, as of `now`."""
     waiting = waiting_count(session, queue.id)
     wait = queue_pace(session, queue, now, rules).wait(ahead=waiting)
+    return Outlook(waiting, wait, *_closing(queue, now, wait))
+
+
+def _closing(queue: WalkInQueue, now: datetime, wait: timedelta | None) -> tuple[datetime | None, bool]:
+    """When the queue closes today, and whether a wait of `wait` from `now` runs past it: what a caller is
+    warned of before joining and while waiting alike."""
     closing = closes_at(queue, now)
-    past_closing = wait is not None and closing is not None and now + wait > closing
-    return Outlook(waiting, wait, closing, past_closing)
+    return closing, wait is not None and closing is not None and now + wait > closing
 
 
 def waiting_count(session: Session, queue_id: int) -> int:
