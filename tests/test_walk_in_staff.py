@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from clinic.audit import Actor
 from clinic.demo import demo_logins, load_demo
 from clinic.extensions import db
 from clinic.models import (
@@ -22,7 +23,7 @@ from clinic.models import (
     WalkInQueue,
     utcnow,
 )
-from clinic.walkin.queue import check_open
+from clinic.walkin.queue import check_open, leave
 
 from . import factories
 from .conftest import TEST_KEYS, statements_run
@@ -349,3 +350,22 @@ def test_the_demo_support_line_takes_callers_at_any_hour_and_its_clinicians_see_
         password="demo-password",
     )
     assert "Walk-in: Mental health support line" in text(client.get("/schedule/"))
+
+
+def test_a_walk_in_call_has_no_letter_for_anyone_and_strangers_are_sent_to_sign_in(client, session, helpline):
+    """A walk-in call offers no letters (66dee8b), but the letter's address, typed in, still printed one
+    for a called-off call: the caller's name, the call's reference and a link and code to manage it."""
+    joined = factories.walk_in(session, helpline, now=utcnow())
+    location = taken_with_meeting(session, client, helpline)
+    client.get(location)  # shows, and so clears, the flash "You took … from the queue"
+    leave(session, joined.entry.id, now=utcnow(), actor=Actor())  # their call is called off
+    desk = factories.browser(client.application)
+    login(session, desk, StaffRole.RECEPTION, department_id=helpline.department_id)
+    stranger = factories.browser(client.application)
+
+    pages = [browser.get(f"{location}/letter") for browser in (client, desk)]
+    anonymous = stranger.get(f"{location}/letter")
+
+    assert [page.status_code for page in pages] == [404, 404]
+    assert all(joined.entry.name not in text(page) for page in pages)
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")

@@ -160,6 +160,13 @@ class Consultation(Base):
     walk_in_entry: Mapped["WalkInEntry | None"] = relationship(viewonly=True)  # noqa: F821
 
     @property
+    def is_walk_in(self) -> bool:
+        """Whether this is a walk-in call: its patient record is the caller's, made when they were taken, with
+        no date of birth (never asked of a caller, always of a booking). Unlike `walk_in_entry`, it holds for
+        an earlier call of a caller taken again too, whose entry has moved on to the later call."""
+        return self.patient.birth_date is None
+
+    @property
     def reason_text(self) -> str:
         """The reason for the visit as the patient wrote it, "" if none."""
         return opened(self, self.reason, row=self.uuid, field=REASON_FIELD)

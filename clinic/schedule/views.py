@@ -15,7 +15,7 @@ from ..errors import refusal_page, status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import manage_address
-from ..models import Consultation, ConsultationStatus, StaffRole, utcnow
+from ..models import Consultation, StaffRole, utcnow
 from ..scheduling.agenda import (
     Moment,
     Row,
@@ -33,7 +33,7 @@ from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.events import ListShown, history, record_list_read, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
-from ..scheduling.lifecycle import Change, check_change, staff_changes
+from ..scheduling.lifecycle import Change, check_change, has_letter, staff_changes
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
@@ -228,8 +228,10 @@ def letter(consultation_id: int) -> ResponseReturnValue:
     """A printable confirmation, or notice of the cancellation, for a patient without e-mail (or one who
     wants it on paper)."""
     found = _read(consultation_id, "staff letter")
-    if found.status not in (ConsultationStatus.BOOKED, ConsultationStatus.CANCELLED):
-        raise NotFound("A letter is printed for a booked or a cancelled consultation only.")
+    if not has_letter(found):
+        raise NotFound(
+            "A letter is printed for a booked or a cancelled consultation only, never a walk-in call."
+        )
     config = current_app.config
     keys = LinkKeys.from_config(config)
     link = manage_link(found, base_url=config["PUBLIC_BASE_URL"], keys=keys)
@@ -348,6 +350,7 @@ def _consultation_page(
         companion_form=companion_form or forms.CompanionForm(formdata=None),
         moment=moment,
         changes=staff_changes(found, moment.instant),
+        letter=has_letter(found),
         refusal=refusal,
     )
 

@@ -119,6 +119,16 @@ def check_change(consultation: Consultation, change: Change, now: datetime) -> N
         raise refused
 
 
+def has_letter(consultation: Consultation) -> bool:
+    """Whether staff may print the consultation's letter: its confirmation while it is booked, the notice
+    of its cancellation once cancelled. Never for a walk-in call: its caller booked nothing to confirm, and
+    its letter's link and code would open a call that their queue ends."""
+    return (
+        consultation.status in (ConsultationStatus.BOOKED, ConsultationStatus.CANCELLED)
+        and not consultation.is_walk_in
+    )
+
+
 def staff_changes(consultation: Consultation, now: datetime) -> frozenset[Change]:
     """The changes staff may make to the consultation now: what its page offers."""
     return frozenset(change for change in Change if change_refusal(consultation, change, now) is None)
