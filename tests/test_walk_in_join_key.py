@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinic.models import EntryStatus, WalkInEntry
+from clinic.scheduling.tokens import walk_in_token
 from clinic.walkin.queue import FORM_USED
 
 from . import factories
+from .conftest import TEST_KEYS
 from .test_never_5xx import examples
-from .test_walk_in_pages import CALLER, helpline
+from .test_walk_in_pages import CALLER, entry, helpline
 
 __all__ = ["helpline"]  # the fixture shared with test_walk_in_pages.py
 
@@ -36,9 +38,9 @@ def places(session) -> list[tuple[str, str, str | None, EntryStatus]]:
     return [(e.name, e.phone, e.email, e.status) for e in entries]
 
 
-def held_tokens(client) -> dict[str, str]:
+def held_passes(client) -> dict[str, str]:
     with client.session_transaction() as kept:
-        return dict(kept.get("walk_in_tokens", {}))
+        return dict(kept.get("walk_in_passes", {}))
 
 
 def assert_refused_with_a_fresh_form(response, used_key: str) -> None:
@@ -53,7 +55,8 @@ def test_a_join_key_copied_into_another_browser_hands_over_nothing_of_the_place(
 ):
     key = drawn_key(client)
     place = client.post(JOIN, data={**CALLER, "join_key": key}).headers["Location"]
-    token = held_tokens(client)[place.rsplit("/", 1)[1]]
+    assert place.rsplit("/", 1)[1] in held_passes(client)
+    token = walk_in_token(TEST_KEYS, entry(session))
     attacker = factories.browser(app)
 
     refused = attacker.post(JOIN, data={**ATTACKER, "join_key": key})
@@ -61,7 +64,7 @@ def test_a_join_key_copied_into_another_browser_hands_over_nothing_of_the_place(
     assert_refused_with_a_fresh_form(refused, key)
     page = refused.get_data(as_text=True)
     assert 'value="Attacker"' in page and token not in page
-    assert held_tokens(attacker) == {}
+    assert held_passes(attacker) == {}
     assert attacker.get(f"{place}/status").status_code == 404
     assert attacker.post(f"{place}/leave").status_code == 404
     assert attacker.post(f"{place}/join").status_code == 404
@@ -109,7 +112,7 @@ def test_a_used_join_key_never_leads_to_its_place_unless_its_own_browser_sends_t
             assert (response.status_code, response.headers["Location"]) == (303, place)
         else:
             assert_refused_with_a_fresh_form(response, key)
-            assert held_tokens(sender) == {}
+            assert held_passes(sender) == {}
         assert places(session) == made
 
     run()

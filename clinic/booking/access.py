@@ -13,7 +13,7 @@ from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, Walk
 from ..scheduling.companions import companion_for_token
 from ..scheduling.lifecycle import Change, check_online_change, consultation_for_token
 from ..scheduling.offers import offer_for_token
-from ..scheduling.tokens import LinkKeys
+from ..scheduling.tokens import LinkKeys, Proof
 from ..scheduling.waiting_room import JoinWindow
 from ..scheduling.waitlist import entry_for_token
 from ..walkin.queue import entry_for_token as walk_in_entry_for_token
@@ -42,12 +42,12 @@ def invited(reference: str, token: str | None = None) -> Companion:
 
 def waitlisted(reference: str, token: str | None = None) -> WaitlistEntry:
     """The waitlist entry its link (or this browser session) opens; else NotFound."""
-    return entry_for_token(db.session, reference, _token(WAITLIST, reference, token), keys=link_keys())
+    return entry_for_token(db.session, reference, _proof(WAITLIST, reference, token), keys=link_keys())
 
 
 def offered(reference: str, token: str | None = None) -> WaitlistOffer:
     """The waitlist offer its link (or this browser session) opens; else NotFound."""
-    return offer_for_token(db.session, reference, _token(OFFER, reference, token), keys=link_keys())
+    return offer_for_token(db.session, reference, _proof(OFFER, reference, token), keys=link_keys())
 
 
 def link_keys() -> LinkKeys:
@@ -74,12 +74,13 @@ def _opened(lookup: Callable[..., Opened], jar: TokenJar, reference: str, token:
     return lookup(
         db.session,
         reference,
-        _token(jar, reference, token),
+        _proof(jar, reference, token),
         keys=link_keys(),
         now=utcnow(),
         grace_days=current_app.config["MANAGE_LINK_GRACE_DAYS"],
     )
 
 
-def _token(jar: TokenJar, reference: str, token: str | None) -> str:
-    return jar.token_for(reference) if token is None else token
+def _proof(jar: TokenJar, reference: str, token: str | None) -> Proof:
+    """The link's token if given, else this browser session's pass for the link."""
+    return jar.pass_for(reference) if token is None else token

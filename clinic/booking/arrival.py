@@ -8,6 +8,7 @@ out of the query string still work: they are kept and redirected at once to the 
 
 import re
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import unquote
 
 from flask import redirect, render_template, request, url_for
@@ -30,6 +31,13 @@ _LINK_TOKEN = re.compile(r"[#?&]t=([^&#\s]+)")
 RESEND = "resend"  # the button that asks for a booking's link again, on the page its link did not open
 
 
+class Linked(Protocol):
+    """What a link opens (a booking, a companion, a waitlist entry or offer, a walk-in place): the seed its
+    token is derived from is what the session's pass is minted for."""
+
+    link_seed: str
+
+
 class LinkCodeForm(FlaskForm):
     """The link (or the code in it) that opens a room; filled in by open_link.js or by the visitor."""
 
@@ -49,19 +57,19 @@ class LinkCodeForm(FlaskForm):
 
 
 def arriving(
-    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str, what: str
+    reference: str, jar: TokenJar, lookup: Callable[[str, str], Linked], endpoint: str, what: str
 ) -> ResponseReturnValue | None:
     """Before a room's page (GET): a link of the old kind is kept and redirected; a visitor whose session
     holds no token gets the form; None once the session holds one."""
     if (token := request.args.get("t")) is not None:
         return _kept(reference, token, jar, lookup, endpoint)  # NotFound for a wrong token
-    if not jar.token_for(reference):
+    if not jar.holds(reference):
         return _form_page(LinkCodeForm(formdata=None), what, jar, reference)
     return None
 
 
 def entered(
-    reference: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str, what: str
+    reference: str, jar: TokenJar, lookup: Callable[[str, str], Linked], endpoint: str, what: str
 ) -> ResponseReturnValue:
     """The form posted (by open_link.js or by hand): keep the token and open the room, or say it does not;
     or, after a booking's link did not open it, that link mailed again."""
@@ -85,10 +93,10 @@ def entered(
 
 
 def _kept(
-    reference: str, token: str, jar: TokenJar, lookup: Callable[[str, str], object], endpoint: str
+    reference: str, token: str, jar: TokenJar, lookup: Callable[[str, str], Linked], endpoint: str
 ) -> ResponseReturnValue:
-    lookup(reference, token)  # NotFound for a wrong token: nothing is kept
-    jar.remember(reference.upper(), token)
+    opened = lookup(reference, token)  # NotFound for a wrong token: nothing is kept
+    jar.remember(reference.upper(), opened.link_seed)
     return redirect(url_for(endpoint, reference=reference.upper()), 303)
 
 

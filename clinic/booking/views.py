@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
-from ..links import MANAGE_PATH, manage_url
+from ..links import MANAGE_PATH
 from ..models import Consultation, utcnow
 from ..scheduling.booking import BookingRequest, book
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
@@ -17,9 +17,9 @@ from ..scheduling.holders import resend_booking_link
 from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import date_in_words
 from ..scheduling.status import PATIENT_STATUS_LABELS
-from ..scheduling.tokens import LinkKeys
+from ..scheduling.tokens import LinkKeys, manage_link
 from . import calendar, forms
-from .access import changeable, managed, patient_actor
+from .access import changeable, link_keys, managed, patient_actor
 from .arrival import link_resent
 from .journey import Journey, resolve
 from .link_tokens import MANAGE
@@ -102,7 +102,7 @@ def confirm() -> ResponseReturnValue:
             "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
         )
         return page, status_for(refusal)
-    MANAGE.remember(booked.consultation.reference, booked.manage_token)
+    MANAGE.remember(booked.consultation.reference, booked.consultation.link_seed)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
 
@@ -123,8 +123,7 @@ def resend_link() -> ResponseReturnValue:
 @bp.get("/book/confirmed/<reference>")
 def confirmed(reference: str) -> ResponseReturnValue:
     consultation = managed(reference)
-    token = MANAGE.token_for(consultation.reference)
-    link = manage_url(current_app.config["PUBLIC_BASE_URL"], consultation.reference, token)
+    link = manage_link(consultation, base_url=current_app.config["PUBLIC_BASE_URL"], keys=link_keys())
     deadline = change_deadline(consultation)
     return render_template(
         "booking/confirmed.html", consultation=consultation, manage_url=link, deadline=deadline, now=utcnow()

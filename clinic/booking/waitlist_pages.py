@@ -7,13 +7,14 @@ from flask.typing import ResponseReturnValue
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside, show_beside_fields
-from ..links import OFFER_PATH, WAITLIST_PATH, waitlist_url
+from ..links import OFFER_PATH, WAITLIST_PATH
 from ..models import OfferStatus, WaitlistOffer, WaitlistStatus, utcnow
 from ..scheduling.availability import active_service, service_clinicians
 from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
 from ..scheduling.offers import take_offer
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone_label
+from ..scheduling.tokens import waitlist_link
 from ..scheduling.waitlist import join_waitlist, leave_waitlist, waitlist_days
 from .access import link_keys, offered, patient_actor, waitlisted
 from .arrival import arriving, entered
@@ -46,14 +47,14 @@ def join() -> ResponseReturnValue:
         if missing.field != "clinician":
             raise
         return _form_page(form)  # which asks for a clinician from its list
-    WAITLIST.remember(joined.entry.reference, joined.token)
+    WAITLIST.remember(joined.entry.reference, joined.entry.link_seed)
     return redirect(url_for(".joined", reference=joined.entry.reference), 303)
 
 
 @bp.get("/book/waitlist/joined/<reference>")
 def joined(reference: str) -> ResponseReturnValue:
     entry = waitlisted(reference)
-    link = waitlist_url(current_app.config["PUBLIC_BASE_URL"], entry.reference, WAITLIST.token_for(reference))
+    link = waitlist_link(entry, base_url=current_app.config["PUBLIC_BASE_URL"], keys=link_keys())
     return render_template("booking/waitlist_joined.html", entry=entry, link=link)
 
 
@@ -112,7 +113,7 @@ def take(reference: str) -> ResponseReturnValue:
         )
     except (OfferEnded, AlreadyBooked) as refusal:
         return _offer_page(offered(reference), refusal), status_for(refusal)
-    MANAGE.remember(booked.consultation.reference, booked.manage_token)
+    MANAGE.remember(booked.consultation.reference, booked.consultation.link_seed)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
 

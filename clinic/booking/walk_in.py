@@ -108,7 +108,7 @@ def _to_place(joined: Joined) -> ResponseReturnValue:
             "You already have a place in this queue: here it is. You do not need to join again.",
             "Already in the queue",
         )
-    WALK_IN.remember(joined.entry.reference, joined.token)
+    WALK_IN.remember(joined.entry.reference, joined.entry.link_seed)
     return redirect(url_for(".walk_in_place", reference=joined.entry.reference), 303)
 
 

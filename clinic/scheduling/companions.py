@@ -25,7 +25,7 @@ from .events import record_event
 from .locks import locked_consultation
 from .patients import MAX_NAME, InvalidDetails, email_address, required_text
 from .status import is_over
-from .tokens import LinkKeys, companion_link_opens, link_reference, new_link_seed
+from .tokens import LinkKeys, Proof, companion_link_opens, link_reference, new_link_seed
 
 # A companion may be added until the call is over: an interpreter is sometimes found at the last minute.
 _OPEN = frozenset({ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS})
@@ -128,7 +128,7 @@ def remove_companion(session: Session, consultation_id: int, *, now: datetime, a
 
 
 def companion_for_token(
-    session: Session, reference: str, token: str, *, keys: LinkKeys, now: datetime, grace_days: int
+    session: Session, reference: str, token: Proof, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> Companion:
     """The companion taking part whom a join link names; NotFound for any other token, a removed
     companion, or a consultation long over. A manage token never matches: it is derived differently."""

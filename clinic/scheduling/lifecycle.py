@@ -22,7 +22,7 @@ from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
 from .status import RESCHEDULABLE, InvalidTransition, allowed_next, check_transition, is_over
-from .tokens import LinkKeys, link_reference, manage_link_opens
+from .tokens import LinkKeys, Proof, link_reference, manage_link_opens
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
 _STEPS = {
@@ -211,7 +211,7 @@ def _patient_email(session: Session, consultation_id: int) -> str | None:
 
 
 def consultation_for_token(
-    session: Session, reference: str, token: str, *, keys: LinkKeys, now: datetime, grace_days: int
+    session: Session, reference: str, token: Proof, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> Consultation:
     """The consultation a manage link names, or NotFound for a wrong, unknown or expired token."""
     ref = link_reference(reference)

@@ -29,7 +29,7 @@ from .booking import Booked, BookingRequest, Consent, book
 from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
 from .offer_hold import OfferDay, offer_expiry
 from .patients import PatientDetails
-from .tokens import LinkKeys, link_reference, new_link_seed, offer_link_opens, unused_reference
+from .tokens import LinkKeys, Proof, link_reference, new_link_seed, offer_link_opens, unused_reference
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def offer_freed_time(
     return made
 
 
-def offer_for_token(session: Session, reference: str, token: str, *, keys: LinkKeys) -> WaitlistOffer:
+def offer_for_token(session: Session, reference: str, token: Proof, *, keys: LinkKeys) -> WaitlistOffer:
     """The offer a link names (whatever became of it), or NotFound for a wrong or unknown token."""
     ref = link_reference(reference)
     offer = ref and session.scalar(select(WaitlistOffer).where(WaitlistOffer.reference == ref))

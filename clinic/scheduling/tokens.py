@@ -53,6 +53,14 @@ def _holder_of(entity: type, name: str) -> Select:
     return select(column).where(column == bindparam("reference"))
 
 
+# The kinds of link, each deriving its tokens (and its sessions' passes) for its own purpose alone.
+MANAGE_LINK = "manage-link"
+COMPANION_LINK = "companion-link"
+WAITLIST_LINK = "waitlist-link"
+OFFER_LINK = "offer-link"
+WALK_IN_LINK = "walk-in-link"
+
+
 @dataclass(frozen=True)
 class LinkKeys:
     """The keys of manage and companion links: the first makes every link sent, each one still opens
@@ -69,6 +77,42 @@ class LinkKeys:
         return cls(tuple(derived_key(secret, "manage links").hex() for secret in secret_keys(config)))
 
 
+@dataclass(frozen=True)
+class SessionPass:
+    """What a browser session keeps for a link it opened, in place of the link's token: a keyed hash
+    (HMAC with a key derived from the app's secret key) of the link's kind and seed. The session cookie is
+    signed, not encrypted, so whoever sees it reads it; a token read there would open the link from any
+    browser for as long as the link works. A pass opens the link's pages only as part of a session this
+    app signed, and never as a link's token: it is no text, so nothing a request or a form carries is
+    taken for one. `keys`: the first mints, each one still checks (see `session_pass_keys`)."""
+
+    mac: str
+    keys: tuple[bytes, ...] = field(repr=False)
+
+    @staticmethod
+    def mint(key: bytes, purpose: str, seed: str) -> str:
+        """The pass of the link of kind `purpose` whose seed is `seed`."""
+        digest = hmac.new(key, f"session-pass:{purpose}:{seed}".encode(), hashlib.sha256).digest()
+        return urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def opens(self, purpose: str, seed: str) -> bool:
+        """Whether this pass was minted for the link of kind `purpose` and seed `seed`."""
+        return any(same_secret(self.mac, self.mint(key, purpose, seed)) for key in self.keys)
+
+
+NO_PASS = SessionPass("", ())  # what a session holds for a link it never opened: it opens nothing
+
+# What opens a link's pages: its token (or a booking's letter code) as given, or the session's pass.
+Proof = str | SessionPass
+
+
+@cache
+def session_pass_keys(secrets: tuple[str, ...]) -> tuple[bytes, ...]:
+    """The keys of session passes, derived from SECRET_KEY and its fallbacks (see `secret_keys`), so a
+    rotated secret key keeps the passes of sessions it still reads working."""
+    return tuple(derived_key(secret, "session link passes") for secret in secrets)
+
+
 def new_link_seed() -> str:
     """A fresh per-consultation (or per-companion) secret from which its link's token is derived."""
     return secrets.token_hex(32)
@@ -81,29 +125,29 @@ def manage_token(keys: LinkKeys, consultation: Consultation) -> str:
     same link: from the consultation's seed, which nothing sent ever carries, with a key kept outside
     the database, so neither a database copy nor the key with an invite in hand makes a working link.
     """
-    return _derived(keys.keys[0], "manage-link", consultation.link_seed)
+    return _derived(keys.keys[0], MANAGE_LINK, consultation.link_seed)
 
 
 def companion_token(keys: LinkKeys, companion: Companion) -> str:
     """The secret of a companion's join link, derived like the manage token but for another purpose,
     so neither token ever opens the other's pages."""
-    return _derived(keys.keys[0], "companion-link", companion.link_seed)
+    return _derived(keys.keys[0], COMPANION_LINK, companion.link_seed)
 
 
 def waitlist_token(keys: LinkKeys, entry: WaitlistEntry) -> str:
     """The secret of a waitlist entry's link (to leave the list), derived like the manage token."""
-    return _derived(keys.keys[0], "waitlist-link", entry.link_seed)
+    return _derived(keys.keys[0], WAITLIST_LINK, entry.link_seed)
 
 
 def offer_token(keys: LinkKeys, offer: WaitlistOffer) -> str:
     """The secret of a waitlist offer's link (to book the time offered), derived like the manage token."""
-    return _derived(keys.keys[0], "offer-link", offer.link_seed)
+    return _derived(keys.keys[0], OFFER_LINK, offer.link_seed)
 
 
 def walk_in_token(keys: LinkKeys, entry: WalkInEntry) -> str:
     """The secret of a walk-in caller's link to their place, derived like the manage token but for
     another purpose, so it opens no booking's pages (nor theirs this one)."""
-    return _derived(keys.keys[0], "walk-in-link", entry.link_seed)
+    return _derived(keys.keys[0], WALK_IN_LINK, entry.link_seed)
 
 
 # Crockford's base32: no I, L, O or U, and read back with O as 0 and I or L as 1, case and spaces aside.
@@ -139,11 +183,14 @@ def _derived(key: str, purpose: str, seed: str) -> str:
 
 
 def _token_matches(token: object, keys: LinkKeys, purpose: str, seed: str) -> bool:
-    """Constant-time comparison of a presented token with those each key derives from the seed.
+    """Constant-time comparison of a presented token with those each key derives from the seed (or of a
+    session's pass with the one minted for the seed).
 
     Links sent before CLINIC_MANAGE_TOKEN_KEY were derived from SECRET_KEY and the consultation's UUID,
     and only their hash was kept: that hash is the seed of those rows, so the old token matches it.
     """
+    if isinstance(token, SessionPass):
+        return token.opens(purpose, seed)
     if not isinstance(token, str) or len(token) > 128:
         return False
     derived = [same_secret(token, _derived(key, purpose, seed)) for key in keys.keys]
@@ -172,12 +219,12 @@ def offer_link(offer: WaitlistOffer, *, base_url: str, keys: LinkKeys) -> str:
 
 def waitlist_link_opens(token: object, entry: WaitlistEntry, *, keys: LinkKeys) -> bool:
     """Whether `token` opens the waitlist entry's link."""
-    return _token_matches(token, keys, "waitlist-link", entry.link_seed)
+    return _token_matches(token, keys, WAITLIST_LINK, entry.link_seed)
 
 
 def offer_link_opens(token: object, offer: WaitlistOffer, *, keys: LinkKeys) -> bool:
     """Whether `token` opens the offer's link (which says so once the offer has ended)."""
-    return _token_matches(token, keys, "offer-link", offer.link_seed)
+    return _token_matches(token, keys, OFFER_LINK, offer.link_seed)
 
 
 def walk_in_link(entry: WalkInEntry, *, base_url: str, keys: LinkKeys) -> str:
@@ -196,7 +243,7 @@ def manage_link_opens(
     """Whether `token` (or the booking's letter code) opens the consultation's manage link, until
     `grace_days` after its end."""
     seed = consultation.link_seed
-    opens = _token_matches(token, keys, "manage-link", seed) or _letter_code_matches(token, keys, seed)
+    opens = _token_matches(token, keys, MANAGE_LINK, seed) or _letter_code_matches(token, keys, seed)
     return opens and _not_expired(consultation, now, grace_days)
 
 
@@ -204,7 +251,7 @@ def companion_link_opens(
     token: object, companion: Companion, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> bool:
     """Whether `token` opens the companion's join link, until `grace_days` after the end."""
-    opens = _token_matches(token, keys, "companion-link", companion.link_seed)
+    opens = _token_matches(token, keys, COMPANION_LINK, companion.link_seed)
     return opens and _not_expired(companion.consultation, now, grace_days)
 
 
@@ -212,7 +259,7 @@ def walk_in_link_opens(
     token: object, entry: WalkInEntry, *, keys: LinkKeys, now: datetime, grace_days: int
 ) -> bool:
     """Whether `token` opens the walk-in caller's link, until `grace_days` after they left the queue."""
-    opens = _token_matches(token, keys, "walk-in-link", entry.link_seed)
+    opens = _token_matches(token, keys, WALK_IN_LINK, entry.link_seed)
     return opens and (entry.ended_at is None or now <= entry.ended_at + timedelta(days=grace_days))
 
 

@@ -18,6 +18,7 @@ from .patients import InvalidDetails, PatientDetails
 from .timezones import day_bounds, zone
 from .tokens import (
     LinkKeys,
+    Proof,
     link_reference,
     new_link_seed,
     unused_reference,
@@ -92,7 +93,7 @@ def join_waitlist(
     return Joined(entry, token)
 
 
-def entry_for_token(session: Session, reference: str, token: str, *, keys: LinkKeys) -> WaitlistEntry:
+def entry_for_token(session: Session, reference: str, token: Proof, *, keys: LinkKeys) -> WaitlistEntry:
     """The waitlist entry a link names, or NotFound for a wrong or unknown token."""
     ref = link_reference(reference)
     entry = ref and session.scalar(select(WaitlistEntry).where(WaitlistEntry.reference == ref))

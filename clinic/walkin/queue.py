@@ -33,6 +33,7 @@ from ..scheduling.status import allowed_next
 from ..scheduling.timezones import format_local, zone
 from ..scheduling.tokens import (
     LinkKeys,
+    Proof,
     link_reference,
     new_link_seed,
     unused_reference,
@@ -98,7 +99,7 @@ def join(
     now: datetime,
     keys: LinkKeys,
     actor: Actor,
-    held: Mapping[str, str] | None = None,
+    held: Mapping[str, Proof] | None = None,
     join_key: str | None = None,
     browser: str = "",
 ) -> Joined:
@@ -197,10 +198,10 @@ def _comparable(name: str, email: str | None, phone: str) -> tuple[str, str]:
 
 
 def held_place(
-    session: Session, queue_id: int, held: Mapping[str, str] | None, *, keys: LinkKeys, now: datetime
+    session: Session, queue_id: int, held: Mapping[str, Proof] | None, *, keys: LinkKeys, now: datetime
 ) -> Joined | None:
-    """The place still waiting in the queue that one of `held` (references and their link tokens, as a
-    browser keeps them) opens, if any; a place left, taken or ended does not count."""
+    """The place still waiting in the queue that one of `held` (references and what opens their links:
+    a browser keeps passes, see `SessionPass`) opens, if any; a place left, taken or ended does not count."""
     if not held:
         return None
     waiting = select(WalkInEntry).where(
@@ -209,10 +210,9 @@ def held_place(
         WalkInEntry.reference.in_([ref for ref in held if isinstance(ref, str)]),
     )
     for entry in session.scalars(waiting):
-        token = held[entry.reference]
         # A waiting place has not ended, so no grace after its end comes into it.
-        if walk_in_link_opens(token, entry, keys=keys, now=now, grace_days=0):
-            return Joined(entry, token, already=True)
+        if walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
+            return Joined(entry, walk_in_token(keys, entry), already=True)
     return None
 
 
