@@ -369,3 +369,16 @@ def test_a_walk_in_call_has_no_letter_for_anyone_and_strangers_are_sent_to_sign_
     assert [page.status_code for page in pages] == [404, 404]
     assert all(joined.entry.name not in text(page) for page in pages)
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+
+
+def test_a_walk_in_call_shows_no_reason_for_the_visit_as_none_is_asked(client, session, helpline):
+    """Its clinician read "Reason for the visit: Not given" on the call's page, and "None given" on its
+    notes, as if the caller had left the question blank: walk-in callers are never asked one."""
+    factories.walk_in(session, helpline, now=utcnow())
+    location = taken_with_meeting(session, client, helpline)
+
+    pages = [text(client.get(address)) for address in (location, f"{location}/notes")]
+
+    for page in pages:
+        assert "Reason for" not in page and "Not given" not in page and "None given" not in page
+        assert "Walk-in call" in page

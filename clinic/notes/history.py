@@ -35,7 +35,7 @@ class ConsultationHeader:
     time_zone: str  # the clinician's: the notes pages show every time in it
     service_name: str
     clinician_name: str
-    reason: str
+    reason: str | None  # None for a walk-in call, whose caller is never asked one
     status: str  # as every staff page names it (Done, In call): scheduling.status.STATUS_LABELS
 
 
@@ -189,6 +189,6 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         time_zone=time_zone,
         service_name=consultation.service.name,
         clinician_name=consultation.clinician.display_name,
-        reason=consultation.reason_text,
+        reason=None if consultation.is_walk_in else consultation.reason_text,
         status=STATUS_LABELS[consultation.status],
     )
