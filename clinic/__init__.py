@@ -89,6 +89,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(dev.bp)
     limits.init_app(app)
     errors.register(app)
+    auth.access.audit_refusals(app)
     security.register(app)
     unstorable.register(app)
     cli.register(app)

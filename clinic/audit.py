@@ -27,13 +27,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
 from .keys import derived_key, same_secret, secret_keys
 from .models import AuditEvent
-from .models.driver import Statement, driver_batch
+from .models.driver import Statement, driver_batch, driver_rows
 from .models.inserts import insert_returning
 from .models.transactions import write_transaction
 
@@ -42,6 +42,7 @@ UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migratio
 KEY_SETTING = "AUDIT_KEY"
 KEY_ROTATED = "audit.key_rotated"
 CHECKED = "audit.checked"
+REFUSED = "access.refused"  # a signed-in staff member refused a page or an API call (see staff.refusals)
 _PENDING_ANCHOR = "clinic.audit.anchor"
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,36 @@ def events_for(session: Session, entity_type: str, entity_id: str | int) -> list
         AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
     )
     return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
+# Through the (entity_type, entity_id) index: the events of one record (a list, a consultation) are few,
+# however long the trail grows; the day page's polls look here at every poll.
+_RECORDED_SINCE = (
+    select(AuditEvent.id)
+    .where(
+        AuditEvent.entity_type == bindparam("entity_type"),
+        AuditEvent.entity_id == bindparam("entity_id"),
+        AuditEvent.action == bindparam("action"),
+        AuditEvent.actor == bindparam("actor"),
+        AuditEvent.occurred_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
+def recorded_since(
+    session: Session, actor: Actor, action: str, entity_type: str, entity_id: str, since: datetime
+) -> bool:
+    """Whether `actor` has an event `action` about the record since `since`: for events recorded once in
+    a while however often their cause repeats (a page polled, a refusal reloaded)."""
+    parameters = {
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "action": action,
+        "actor": actor.name,
+        "since": since,
+    }
+    return bool(driver_rows(session, _RECORDED_SINCE, parameters))
 
 
 # The anchor: the chain's head as the app last committed it, signed, kept outside the database.

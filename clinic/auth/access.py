@@ -1,17 +1,22 @@
 """Who may open a staff page (`staff_only` on a blueprint, `staff_required` on a view) and who is asking
-(`current_staff`)."""
+(`current_staff`), and the audit of their refusals."""
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, Flask, Response, abort, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 
-from ..extensions import login_manager
-from ..models import StaffRole
+from ..extensions import db, login_manager
+from ..models import StaffRole, utcnow
 from ..staff.members import StaffMember
+from ..staff.refusals import Refusal, record_refusal
+
+log = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable)
 
@@ -58,3 +63,21 @@ def current_staff() -> StaffMember:
     """The signed-in staff member of this request, as services take them (behind `staff_required`)."""
     user = current_user._get_current_object()  # one look-up through the proxy, not four
     return StaffMember(user.id, user.role, user.clinician_id, user.department_id, request.remote_addr)
+
+
+def audit_refusals(app: Flask) -> None:
+    """Record each refusal of a signed-in staff member's request (see `staff.refusals`), whichever part of
+    the app refused it and however it answered: from the response, once it is made."""
+    app.after_request(_audit_refusal)
+
+
+def _audit_refusal(response: Response) -> Response:
+    refused = response.status_code in (403, 404) and request.endpoint is not None
+    if not refused or not current_user.is_authenticated:
+        return response
+    refusal = Refusal.of(request.endpoint, request.method, response.status_code, request.view_args or {})
+    try:
+        record_refusal(db.session, refusal, current_staff().actor, utcnow())
+    except DBAPIError:  # the refusal stands; the database's trouble is answered on the next request
+        log.warning("refusal of %s %s not audited: database error", request.method, request.endpoint)
+    return response

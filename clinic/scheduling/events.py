@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..audit import Actor
-from ..models import AuditEvent, Consultation
-from ..models.driver import Statement, driver_rows
+from ..audit import REFUSED, Actor
+from ..models import Consultation
+from ..models.driver import Statement
 from ..models.transactions import write_transaction
 
 VIEWED = "consultation.viewed"
@@ -20,6 +19,8 @@ NOTES_READ = "note.read"  # the notes page records its reads against the consult
 LISTED = "consultations.listed"  # a page listed consultations with their patients' names
 # Reads of the patient's data: audited, but not changes, so a consultation's history leaves them out.
 READS = frozenset({VIEWED, NOTES_READ, LISTED})
+# Nor does it show who was refused it: that is no change either (see staff.refusals).
+NOT_CHANGES = READS | {REFUSED}
 # What a list's event is about: the list itself, named by `ListShown.key`.
 LIST = "consultation_list"
 # A list's event keeps the ids of this many consultations at most: a day (about 20) or a clinician's week
@@ -137,7 +138,8 @@ def record_list_read(
     `again_after`: only if `actor` has no record of the same list within that long before `now`."""
     if not consultation_ids:
         return
-    if again_after is not None and _recorded_since(session, shown, actor, now - again_after):
+    since = now - again_after if again_after is not None else None
+    if since is not None and audit.recorded_since(session, actor, LISTED, LIST, shown.key, since):
         return
     with write_transaction(session):
         audit.record(
@@ -151,31 +153,12 @@ def record_list_read(
         )
 
 
-# Through the (entity_type, entity_id) index: the events of one day's list (the day page's polls look) are
-# few, however long the trail grows.
-_RECORDED_SINCE = (
-    select(AuditEvent.id)
-    .where(
-        AuditEvent.entity_type == LIST,
-        AuditEvent.entity_id == bindparam("key"),
-        AuditEvent.actor == bindparam("actor"),
-        AuditEvent.occurred_at >= bindparam("since"),
-    )
-    .limit(1)
-)
-
-
-def _recorded_since(session: Session, shown: ListShown, actor: Actor, since: datetime) -> bool:
-    parameters = {"key": shown.key, "actor": actor.name, "since": since}
-    return bool(driver_rows(session, _RECORDED_SINCE, parameters))
-
-
 def history(session: Session, consultation: Consultation) -> list[HistoryLine]:
     """What happened to the consultation, oldest first, in words: its changes, without the reads."""
     return [
         HistoryLine(event.occurred_at, event.actor, event.action, history_label(event.action))
         for event in audit.events_for(session, "consultation", consultation.id)
-        if event.action not in READS
+        if event.action not in NOT_CHANGES
     ]
 
 
