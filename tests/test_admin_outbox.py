@@ -19,6 +19,7 @@ from .factories import sign_in
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .test_waitlist import join
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 ZOOM_CREATE = "/zoom/v2/users/"
@@ -235,3 +236,14 @@ def test_a_providers_dead_letter_shows_its_http_status(session, now, outbox, fak
     dead = outbox.only(consultation, OutboxKind.MEETING_CREATE)
     assert (dead.status, dead.last_error) == (OutboxStatus.DEAD, "ProviderRejected: HTTP 400")
     assert "ProviderRejected 400" in caplog.text
+
+
+def test_a_waitlist_entrys_confirmation_is_listed_by_the_entrys_reference(session, now):
+    """Hung on no consultation, it was left out of the page (an inner join), though counted above it."""
+    entry = join(session, open_clinic(session), now, 1)
+
+    page = outbox_page(session, status=OutboxStatus.PENDING, now=now)
+
+    assert [(row.message.kind, row.reference) for row in page.rows] == [
+        (OutboxKind.WAITLIST_JOINED_MAIL, entry.reference)
+    ]

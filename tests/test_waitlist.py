@@ -29,7 +29,7 @@ from clinic.scheduling.lifecycle import cancel, reschedule
 from clinic.scheduling.offer_hold import OfferDay
 from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time, take_offer
 from clinic.scheduling.patients import InvalidDetails
-from clinic.scheduling.tokens import offer_token, waitlist_token
+from clinic.scheduling.tokens import offer_token, waitlist_link, waitlist_token
 from clinic.scheduling.waitlist import WaitlistRequest, entry_for_token, join_waitlist, leave_waitlist
 from config import defaults
 
@@ -78,6 +78,11 @@ def text(mail) -> str:
     return mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
+def offer_mails(smtp_server, address: str) -> list:
+    """The mails `address` was sent about offers: all but the confirmation that they joined the list."""
+    return [mail for mail in smtp_server.inbox(address) if not mail["Subject"].startswith("You are on the")]
+
+
 def test_a_cancelled_time_is_mailed_to_the_first_three_waiting_patients(session, now, outbox, smtp_server):
     service = open_clinic(session, name="Heart follow-up")
     waiting = [join(session, service, now + timedelta(minutes=n), n) for n in range(4)]
@@ -91,13 +96,13 @@ def test_a_cancelled_time_is_mailed_to_the_first_three_waiting_patients(session,
         (consultation.clinician_id, TUESDAY_10, OfferStatus.OFFERED)
     }
     for entry, offer in zip(waiting[:3], made, strict=True):
-        (mail,) = smtp_server.inbox(entry.email)
+        (mail,) = offer_mails(smtp_server, entry.email)
         body = text(mail)
         assert "Tuesday 3 March 2026, 10:00 (UK time, GMT+0)" in body
         assert "Service: Heart follow-up" in body
         assert f"/o/{offer.reference}#t={offer_token(TEST_KEYS, offer)}" in body
         assert f"/w/{entry.reference}#t={waitlist_token(TEST_KEYS, entry)}" in body
-    assert smtp_server.inbox(waiting[3].email) == []
+    assert offer_mails(smtp_server, waiting[3].email) == []
 
 
 def test_no_waitlist_mail_carries_clinical_detail(session, now, outbox, smtp_server):
@@ -109,7 +114,9 @@ def test_no_waitlist_mail_carries_clinical_detail(session, now, outbox, smtp_ser
     outbox.drain()
 
     mails = smtp_server.inbox(first.email) + smtp_server.inbox(second.email)
-    assert len(mails) == 4  # the offer to each, the booking's confirmation, and "it has gone" to the second
+    # Each one's confirmation of joining, the offer to each, the booking's confirmation, and "it has gone"
+    # to the second.
+    assert len(mails) == 6
     for mail in mails:
         assert SECRET_REASON not in mail.as_string()
         assert "reason" not in text(mail).lower()
@@ -180,7 +187,7 @@ def test_a_time_booked_again_before_the_worker_runs_is_offered_to_nobody(session
     outbox.drain()
 
     assert offers(session) == []
-    assert smtp_server.inbox(entry.email) == []
+    assert offer_mails(smtp_server, entry.email) == []
 
 
 def test_the_offer_job_run_twice_offers_nobody_the_same_time_twice(session, now, outbox):
@@ -208,7 +215,7 @@ def test_cancel_rebook_cancel_offers_each_waiting_patient_the_time_once(session,
     outbox.drain()
 
     assert sorted(o.entry_id for o in offers(session)) == sorted(e.id for e in entries)
-    assert [len(smtp_server.inbox(e.email)) for e in entries] == [1, 1]
+    assert [len(offer_mails(smtp_server, e.email)) for e in entries] == [1, 1]
 
 
 def test_the_database_refuses_a_second_offer_of_the_same_time_to_one_patient(session, now):
@@ -281,7 +288,7 @@ def test_an_offer_not_taken_in_time_expires_and_goes_to_the_next_in_line(session
         first.id: OfferStatus.EXPIRED,
         second.id: OfferStatus.OFFERED,
     }
-    assert len(smtp_server.inbox(second.email)) == 1
+    assert len(offer_mails(smtp_server, second.email)) == 1
     with pytest.raises(OfferExpired):
         take(session, offer, later)
 
@@ -311,7 +318,9 @@ def test_a_time_freed_at_night_is_held_into_the_next_morning(session, now, outbo
 
     (offer,) = offers(session)
     assert offer.expires_at == datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
-    assert "ends on Tuesday 3 March 2026, 10:00" in " ".join(text(smtp_server.inbox(entry.email)[0]).split())
+    assert "ends on Tuesday 3 March 2026, 10:00" in " ".join(
+        text(offer_mails(smtp_server, entry.email)[0]).split()
+    )
 
 
 def test_entries_past_their_last_day_expire(session, now):
@@ -432,3 +441,31 @@ def tidy_up(session, at: datetime) -> None:
 
 def _retention() -> RetentionPeriods:
     return RetentionPeriods.from_config(defaults())  # the periods a hospital gets unless it sets its own
+
+
+def test_joining_the_waitlist_is_confirmed_by_one_mail_with_the_link_to_leave(
+    session, now, outbox, smtp_server
+):
+    """An elderly patient had nothing to show they were on the list, nor how to leave it."""
+    service = open_clinic(session, name="Heart follow-up")
+    entry = join(session, service, now, 1)
+
+    outbox.drain()
+    outbox.drain()
+
+    (mail,) = smtp_server.inbox(entry.email)
+    body = " ".join(text(mail).split())
+    assert "You are on the waitlist" in mail["Subject"]
+    assert "Heart follow-up" in body and "Tuesday 3 March 2026" in body
+    assert waitlist_link(entry, base_url="http://127.0.0.1:5000", keys=TEST_KEYS) in body
+    assert str(entry.birth_date.year) not in body
+
+
+def test_a_patient_who_left_before_the_confirmation_went_is_not_sent_it(session, now, outbox, smtp_server):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    leave_waitlist(session, entry.id, now=now, actor=Actor())
+
+    outbox.drain()
+
+    assert smtp_server.inbox(entry.email) == []

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clinic.audit import Actor
-from clinic.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus, utcnow
+from clinic.models import (
+    OfferStatus,
+    OutboxKind,
+    OutboxMessage,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+    utcnow,
+)
 from clinic.models.transactions import write_transaction
 from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.offer_hold import OfferDay
@@ -142,7 +150,7 @@ def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_lea
     page = text(client.get(joined.location))
     assert "You are on the waitlist" in page
     assert waitlist_link(entry, base_url="http://127.0.0.1:5000", keys=TEST_KEYS) in page
-    assert "We send no e-mail until a time becomes free" in page  # not "in every e-mail": none is sent now
+    assert "We have e-mailed it to you" in page
 
 
 def test_the_date_pickers_offer_only_the_days_the_waitlist_takes(client, clinic):
@@ -316,3 +324,31 @@ def test_the_waitlist_pages_never_answer_5xx(client, session, clinic):
         never_5xx(client.get(f"/o/{quote(ref, safe='', errors='surrogatepass')}"))
 
     run()
+
+
+def test_the_join_form_sent_twice_joins_once_and_is_confirmed_once(client, session, clinic):
+    """A retried post (a double click, or Reload on a slow answer) put the patient on the list twice."""
+    service, _ = clinic
+    page = client.get(f"/book/waitlist?service={service.id}").get_data(as_text=True)
+    key = re.search(r'<input[^>]*name="join_key"[^>]*value="([^"]+)"', page)
+    form = waitlist_form(service, join_key=key.group(1) if key else "")
+
+    first = client.post("/book/waitlist", data=form)
+    again = client.post("/book/waitlist", data=form)
+
+    (entry,) = entries(session)
+    assert first.status_code == again.status_code == 303 and again.location == first.location
+    kinds = session.scalars(select(OutboxMessage.kind).where(OutboxMessage.waitlist_entry_id == entry.id))
+    assert list(kinds) == [OutboxKind.WAITLIST_JOINED_MAIL]
+
+
+def test_the_join_forms_key_with_other_details_joins_nobody_else(client, session, clinic):
+    service, _ = clinic
+    page = client.get(f"/book/waitlist?service={service.id}").get_data(as_text=True)
+    key = re.search(r'<input[^>]*name="join_key"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/book/waitlist", data=waitlist_form(service, join_key=key))
+
+    refused = client.post("/book/waitlist", data=waitlist_form(service, join_key=key, name="Grace Hopper"))
+
+    assert refused.status_code == 422 and "already been used" in text(refused)
+    assert [e.name for e in entries(session)] == ["Ada Lovelace"]

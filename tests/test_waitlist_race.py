@@ -1,5 +1,6 @@
-"""The waitlist's offer race: patients taking offers of one freed time at once, each in a thread of their
-own against the real database (SQLite or PostgreSQL), get one booking; the others hear it has gone."""
+"""The waitlist's races, each racer in a thread of its own against the real database (SQLite or PostgreSQL):
+patients taking offers of one freed time at once get one booking, and the others hear it has gone; the join
+form posted several times at once joins once and is confirmed once."""
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
@@ -9,18 +10,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
-from clinic.models import Consultation, OfferStatus, WaitlistOffer
-from clinic.scheduling.booking import Booked
+from clinic.models import Consultation, OfferStatus, OutboxKind, OutboxMessage, WaitlistEntry, WaitlistOffer
+from clinic.scheduling.booking import Booked, Consent
 from clinic.scheduling.errors import OfferGone
 from clinic.scheduling.offers import take_offer
+from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
+from . import factories
 from .conftest import TEST_KEYS
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 from .racing import race
 from .test_double_booking import race_engine
-from .test_waitlist import TUESDAY_10, freed, join, offers
+from .test_waitlist import TUESDAY, TUESDAY_10, freed, join, offers
 
 RACERS = 5
 
@@ -66,3 +69,32 @@ def test_patients_racing_for_one_offered_time_get_one_booking_and_the_others_hea
     losers = [e for e in entries if e.id != taken.entry_id]
     for entry in losers:
         assert smtp_server.inbox(entry.email)[-1]["Subject"].startswith("The time we offered you has gone")
+
+
+def test_the_join_form_posted_several_times_at_once_joins_once_and_is_confirmed_once(
+    session, now, database_url
+):
+    service = open_clinic(session)
+    request = WaitlistRequest(
+        service_id=service.id,
+        first_day=TUESDAY,
+        last_day=TUESDAY,
+        patient=factories.patient_details(1),
+        consent=Consent("2026-12-01"),
+        join_key="the-join-forms-key-0123456789",
+    )
+
+    def joining(session: Session) -> int:
+        return join_waitlist(session, request, now=now, keys=TEST_KEYS, actor=Actor()).entry.id
+
+    engine = race_engine(database_url)
+    try:
+        outcomes = race(engine, [joining] * RACERS)
+    finally:
+        engine.dispose()
+
+    session.rollback()
+    (entry_id,) = session.scalars(select(WaitlistEntry.id))
+    assert outcomes == [entry_id] * RACERS
+    mails = select(OutboxMessage.kind).where(OutboxMessage.waitlist_entry_id == entry_id)
+    assert list(session.scalars(mails)) == [OutboxKind.WAITLIST_JOINED_MAIL]

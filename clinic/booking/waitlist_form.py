@@ -7,7 +7,14 @@ from wtforms.validators import InputRequired
 
 from ..models import utcnow
 from ..scheduling.waitlist import WaitlistRequest
-from .forms import ClinicianField, IdField, PatientFields, TimeZoneField, default_time_zone
+from .forms import (
+    ClinicianField,
+    IdempotencyKeyField,
+    IdField,
+    PatientFields,
+    TimeZoneField,
+    default_time_zone,
+)
 
 
 class DayField(DateField):
@@ -42,6 +49,7 @@ class WaitlistForm(PatientFields):
     time_zone = TimeZoneField("Your time zone", default=default_time_zone)
     first_day = DayField("From", validators=[InputRequired("Enter the first day that would suit you.")])
     last_day = DayField("Until", validators=[InputRequired("Enter the last day that would suit you.")])
+    join_key = IdempotencyKeyField()
 
     def offer_days(self, first: date, last: date) -> None:
         """Let the date pickers offer only the days from `first` to `last`: the others are refused."""
@@ -62,4 +70,5 @@ class WaitlistForm(PatientFields):
             patient=patient,
             consent=self.consent_given(),
             clinician_id=self.clinician.data,
+            join_key=self.join_key.data,
         )

@@ -10,7 +10,7 @@ from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH
 from ..models import OfferStatus, WaitlistOffer, WaitlistStatus, utcnow
 from ..scheduling.availability import active_service, service_clinicians
-from ..scheduling.errors import AlreadyBooked, NotFound, OfferEnded
+from ..scheduling.errors import AlreadyBooked, IdempotencyConflict, NotFound, OfferEnded
 from ..scheduling.offers import take_offer
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone_label
@@ -43,6 +43,10 @@ def join() -> ResponseReturnValue:
     except InvalidDetails as invalid:  # days that do not fit the service
         show_beside_fields(form, invalid.errors)
         return _form_page(form)
+    except IdempotencyConflict as used:  # the form's key, sent again with other details
+        form.join_key.renew()
+        show_beside(form.name, str(used))
+        return _form_page(form)[0], status_for(used)
     except NotFound as missing:  # the service is gone (404), or the clinician no longer offers it
         if missing.field != "clinician":
             raise

@@ -15,7 +15,7 @@ from .settings import WorkerSettings
 @dataclass(frozen=True)
 class Context:
     """What effects use: the settings, the mail backend of this worker thread, and the database, which
-    the waitlist's mails read their offer from (the rest have their consultation loaded for them)."""
+    the waitlist's mails read their offer or entry from (the rest have their consultation loaded for them)."""
 
     settings: WorkerSettings
     mail: MailBackend
@@ -32,7 +32,8 @@ class Result:
     apply: Callable[[Session, Consultation], None] | None = None
 
 
-Effect = Callable[[Context, OutboxMessage, Consultation, datetime], Result]
+# The consultation is None for a waitlist entry's own mail, the one message that has none.
+Effect = Callable[[Context, OutboxMessage, Consultation | None, datetime], Result]
 
 
 def message_id_for(message: OutboxMessage, domain: str) -> str:

@@ -102,7 +102,9 @@ def dispatch(
                 # Nobody else changes a message while we hold its claim: detached, nothing makes it reload.
                 session.expunge(message)
             session.rollback()  # the read of the claimed rows: no snapshot is kept while the batch runs
-            consultations = load_consultations(held.reader, {message.consultation_id for message in batch})
+            consultations = load_consultations(
+                held.reader, {message.consultation_id for message in batch} - {None}
+            )
             for message in batch:
                 with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
                     loaded = consultations.get(message.consultation_id)
@@ -130,7 +132,10 @@ def run_message(
         log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
         return None
     consultation_id = message.consultation_id
-    if loaded is None or _version(held.reader, consultation_id) != version_of(loaded):
+    # A waitlist entry's own mail has no consultation: its effect reads the entry.
+    if consultation_id is not None and (
+        loaded is None or _version(held.reader, consultation_id) != version_of(loaded)
+    ):
         loaded = load_consultations(held.reader, {consultation_id}).get(consultation_id)
     consultation = loaded
     try:

@@ -18,7 +18,7 @@ from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
 from .context import Context, Effect, Result, message_id_for
-from .offer_effects import make_offers, send_offer_mail
+from .offer_effects import make_offers, send_joined_mail, send_offer_mail
 from .outbox import enqueue_retired_meeting, plan_reminders, previous_start
 from .settings import WorkerSettings
 
@@ -273,4 +273,5 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.WAITLIST_OFFERS: make_offers,
     OutboxKind.WAITLIST_OFFER_MAIL: send_offer_mail,
     OutboxKind.WAITLIST_GONE_MAIL: send_offer_mail,
+    OutboxKind.WAITLIST_JOINED_MAIL: send_joined_mail,
 }

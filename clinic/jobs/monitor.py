@@ -1,6 +1,7 @@
 """What admins see of the outbox: messages by status with counts, and retrying dead letters.
 
-Rows carry the consultation's reference only: an admin watching deliveries needs no patient detail.
+Rows carry the reference of their consultation (or waitlist entry) only: an admin watching deliveries needs
+no patient detail.
 """
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..models import Consultation, OutboxMessage, OutboxStatus
+from ..models import Consultation, OutboxMessage, OutboxStatus, WaitlistEntry
 from ..models.transactions import write_transaction
 from .claims import requeue
 
@@ -59,8 +60,10 @@ def outbox_page(
 ) -> OutboxPage:
     """One page of messages, newest first, with `status`; None shows the default view (see `RECENT`)."""
     query = (
-        select(OutboxMessage, Consultation.reference)
-        .join(Consultation, Consultation.id == OutboxMessage.consultation_id)
+        # A waitlist entry's own mail has no consultation: it is named by the entry's reference.
+        select(OutboxMessage, func.coalesce(Consultation.reference, WaitlistEntry.reference))
+        .outerjoin(Consultation, Consultation.id == OutboxMessage.consultation_id)
+        .outerjoin(WaitlistEntry, WaitlistEntry.id == OutboxMessage.waitlist_entry_id)
         .where(_shown(status, now))
         .order_by(OutboxMessage.id.desc())
         .offset((page - 1) * per_page)

@@ -1,5 +1,5 @@
-"""The waitlist's outbox effects: offering a freed time, and mailing each offer (or its end) to its
-patient."""
+"""The waitlist's outbox effects: confirming a place on it, offering a freed time, and mailing each offer
+(or its end) to its patient."""
 
 from datetime import datetime
 
@@ -13,10 +13,12 @@ from ..models import (
     OutboxMessage,
     OutboxStatus,
     Service,
+    WaitlistEntry,
     WaitlistOffer,
+    WaitlistStatus,
 )
 from ..notify.messages import Recipient
-from ..notify.offers import OfferMail, OfferNotice, compose_offer_mail
+from ..notify.offers import JoinedNotice, OfferMail, OfferNotice, compose_joined_mail, compose_offer_mail
 from ..scheduling.offers import FreedTime, offer_freed_time
 from ..scheduling.tokens import offer_link, waitlist_link
 from .context import Context, Result, message_id_for
@@ -67,6 +69,37 @@ def send_offer_mail(
     settings = ctx.settings
     message_id = message_id_for(message, settings.invite_domain)
     ctx.mail.send(compose_offer_mail(kind, notice, sender=settings.mail_from, message_id=message_id, now=now))
+    return Result()
+
+
+def send_joined_mail(
+    ctx: Context, message: OutboxMessage, consultation: Consultation | None, now: datetime
+) -> Result:
+    """Mail a patient that they are on the waitlist, with the link to leave it, while they still are."""
+    settings = ctx.settings
+    with Session(ctx.bind) as reader:
+        entry = reader.get(
+            WaitlistEntry,
+            message.waitlist_entry_id,
+            options=[
+                joinedload(WaitlistEntry.clinician),
+                joinedload(WaitlistEntry.service).joinedload(Service.department),
+            ],
+        )
+        if entry is None or entry.status is not WaitlistStatus.WAITING:
+            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+        notice = JoinedNotice(
+            patient=Recipient(entry.name, entry.email, entry.time_zone, entry.language),
+            hospital_name=settings.hospital_name,
+            service_name=entry.service.name,
+            clinician_name=entry.clinician.display_name if entry.clinician else "",
+            window_starts_at=entry.window_starts_at,
+            window_ends_at=entry.window_ends_at,
+            leave_url=waitlist_link(entry, base_url=settings.public_base_url, keys=settings.link_keys),
+            contact_phone=entry.service.department.contact_phone,
+        )
+    message_id = message_id_for(message, settings.invite_domain)
+    ctx.mail.send(compose_joined_mail(notice, sender=settings.mail_from, message_id=message_id, now=now))
     return Result()
 
 

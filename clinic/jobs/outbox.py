@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus, WaitlistOffer
+from ..models import (
+    Companion,
+    Consultation,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from ..models.driver import Statement
 from ..models.inserts import insert_statements
 from ..notify.messages import Audience
@@ -112,6 +120,24 @@ def enqueue_offer_mail(session: Session, offer: WaitlistOffer, kind: OutboxKind,
             status=OutboxStatus.PENDING,
             attempts=0,
             idempotency_key=f"waitlist-offer:{offer.reference}:{kind}",
+            created_at=now,
+        )
+    )
+
+
+def enqueue_waitlist_joined(session: Session, entry: WaitlistEntry, now: datetime) -> None:
+    """In the transaction that puts a patient on the waitlist: tell them so, with the link to leave it. The
+    entry is its own: there is no consultation yet to hang it on."""
+    kind = OutboxKind.WAITLIST_JOINED_MAIL
+    session.add(
+        OutboxMessage(
+            waitlist_entry_id=entry.id,
+            kind=kind,
+            payload={},
+            due_at=now,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            idempotency_key=f"waitlist-entry:{entry.reference}:{kind}",
             created_at=now,
         )
     )

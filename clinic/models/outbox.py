@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
@@ -25,6 +25,8 @@ class OutboxKind(enum.StrEnum):
     WAITLIST_OFFERS = "waitlist.offers"
     WAITLIST_OFFER_MAIL = "mail.waitlist_offer"
     WAITLIST_GONE_MAIL = "mail.waitlist_gone"
+    # Hung on the waitlist entry itself: its patient is told they are on the list, and how to leave it.
+    WAITLIST_JOINED_MAIL = "mail.waitlist_joined"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -37,16 +39,23 @@ class OutboxStatus(enum.StrEnum):
 
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
 _UNFINISHED_SQL = f"status IN ({', '.join(repr(status.value) for status in UNFINISHED)})"
+_ONE_OWNER_SQL = "(consultation_id IS NULL) <> (waitlist_entry_id IS NULL)"
 
 
 class OutboxMessage(Base):
-    """One side effect to run at or after `due_at`; `payload` holds ids and numbers, never personal data."""
+    """One side effect to run at or after `due_at`; `payload` holds ids and numbers, never personal data.
+
+    It belongs to a consultation, or (a waitlist entry's own mail, before any consultation) to a waitlist
+    entry: exactly one of the two, and it is deleted with it."""
 
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(
+    consultation_id: Mapped[int | None] = mapped_column(
         ForeignKey("consultation.id", ondelete="CASCADE"), index=True
+    )
+    waitlist_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("waitlist_entry.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[OutboxKind] = mapped_column(stored_enum(OutboxKind, 32))
     # "patient" or "clinician" for mails; a column because the claim orders each recipient's mails.
@@ -78,6 +87,7 @@ class OutboxMessage(Base):
             postgresql_where=text(_UNFINISHED_SQL),
             sqlite_where=text(_UNFINISHED_SQL),
         ),
+        CheckConstraint(_ONE_OWNER_SQL, name="one_owner"),
     )
 
 

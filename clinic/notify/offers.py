@@ -1,16 +1,18 @@
-"""What the waitlist's mails say: a freed time offered, and an offered time gone to someone else.
+"""What the waitlist's mails say: a place on it confirmed, a freed time offered, and an offered time gone to
+someone else.
 
-Like every mail (see `messages`), they name the hospital, the service, the clinician and the time,
-nothing more: `OfferNotice` has no field for a reason for visit or a note.
+Like every mail (see `messages`), they name the hospital, the service, the clinician and the time or days,
+nothing more: `OfferNotice` and `JoinedNotice` have no field for a reason for visit or a note.
 """
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 from .mail import build_message, recipient_address
-from .messages import Recipient, as_html, as_text, format_start, plain
+from .messages import Recipient, as_html, as_text, format_start, language, plain
 
 
 class OfferMail(enum.StrEnum):
@@ -81,7 +83,63 @@ def compose_offer_mail(
     if notice.contact_phone:
         paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
     links = [(label, getattr(notice, field)) for label, field in _LINKS[kind]]
-    footer = f"This is an automatic message from {notice.hospital_name}."
+    return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+
+
+@dataclass(frozen=True)
+class JoinedNotice:
+    """The facts about a place on the waitlist that its confirmation may mention."""
+
+    patient: Recipient
+    hospital_name: str
+    service_name: str
+    clinician_name: str  # "" for any clinician
+    window_starts_at: datetime  # the start of the first day, in the patient's zone
+    window_ends_at: datetime  # the end of the last day
+    leave_url: str
+    contact_phone: str = ""
+
+
+def compose_joined_mail(notice: JoinedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
+    """The mail telling a patient they are on the waitlist, for which days, and how to leave it."""
+    notice = plain(notice)
+    patient = notice.patient
+    subject = f"You are on the waitlist – {notice.hospital_name}"
+    with_whom = f"with {notice.clinician_name}" if notice.clinician_name else "with any clinician"
+    first = _day(notice.window_starts_at, patient)
+    last = _day(notice.window_ends_at - timedelta(microseconds=1), patient)
+    paragraphs = [
+        f"Hello {patient.name},",
+        f"You are on the waitlist for a video consultation: {notice.service_name}, {with_whom}, "
+        f"on a day from {first} to {last}.",
+        "If a time becomes free on those days, we will e-mail you a link that books it in one step. We offer "
+        "each free time to a few people at once: the first to book it gets it.",
+        "If you no longer need a time, leave the waitlist with the link below. Keep this e-mail: the link is "
+        "yours alone.",
+    ]
+    if notice.contact_phone:
+        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
+    links = [("Leave the waitlist", notice.leave_url)]
+    return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+
+
+def _day(moment: datetime, patient: Recipient) -> str:
+    """The day `moment` falls on in the patient's zone, in their language: Tuesday 3 March 2026."""
+    local, words = moment.astimezone(ZoneInfo(patient.time_zone)), language(patient.language)
+    return f"{words.weekdays[local.weekday()]} {local.day} {words.months[local.month - 1]} {local.year}"
+
+
+def _mail(
+    patient: Recipient,
+    hospital_name: str,
+    subject: str,
+    paragraphs: list[str],
+    links: list[tuple[str, str]],
+    sender: str,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    footer = f"This is an automatic message from {hospital_name}."
     return build_message(
         sender=sender,
         to=recipient_address(patient.name, patient.email),

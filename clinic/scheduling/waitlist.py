@@ -5,15 +5,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import SYSTEM, Actor
+from ..jobs import outbox
 from ..models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from ..models.transactions import write_transaction
 from .availability import active_service, service_clinicians
 from .booking import Consent
-from .errors import NotFound
+from .errors import IdempotencyConflict, NotFound
+from .idempotency import fingerprint
 from .patients import InvalidDetails, PatientDetails
 from .timezones import day_bounds, zone
 from .tokens import (
@@ -38,6 +41,7 @@ class WaitlistRequest:
     patient: PatientDetails
     consent: Consent
     clinician_id: int | None = None
+    join_key: str | None = None  # the join form's, so the form sent twice joins once
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,35 @@ class Joined:
     token: str  # of the entry's link, to leave the list
 
 
+FORM_USED = "This form has already been used to join the waitlist. Check the details and send it again."
+
+
 def join_waitlist(
     session: Session, request: WaitlistRequest, *, now: datetime, keys: LinkKeys, actor: Actor
 ) -> Joined:
-    """Put the patient on the service's waitlist; NotFound for a service or clinician not offered,
-    InvalidDetails (naming first_day or last_day) for dates that are past, reversed or too far ahead."""
+    """Put the patient on the service's waitlist and mail them so, with the link to leave it; NotFound for
+    a service or clinician not offered, InvalidDetails (naming first_day or last_day) for dates that are
+    past, reversed or too far ahead.
+
+    The form sent again with its `join_key` (a double click, a Reload) gives back the place it made, mailed
+    once; the key with other details is IdempotencyConflict, which hands over nothing of that place."""
+    asked = fingerprint(vars(request))
+    try:
+        return _join(session, request, asked, now=now, keys=keys, actor=actor)
+    except IntegrityError:
+        # The form's other post wrote its place first (join_key is unique): that place is this one's.
+        made = _made_with(session, request.join_key) if request.join_key else None
+        if made is None:
+            raise
+        return Joined(_same_join(made, asked), waitlist_token(keys, made))
+
+
+def _join(
+    session: Session, request: WaitlistRequest, asked: str, *, now: datetime, keys: LinkKeys, actor: Actor
+) -> Joined:
     with write_transaction(session):
+        if request.join_key and (made := _made_with(session, request.join_key)) is not None:
+            return Joined(_same_join(made, asked), waitlist_token(keys, made))
         service = active_service(session, request.service_id)
         if request.clinician_id is not None:
             service_clinicians(session, service, request.clinician_id)
@@ -76,9 +103,12 @@ def join_waitlist(
             link_seed=new_link_seed(),
             status=WaitlistStatus.WAITING,
             created_at=now,
+            join_key=request.join_key,
+            join_hash=asked if request.join_key else None,
         )
         session.add(entry)
         session.flush()
+        outbox.enqueue_waitlist_joined(session, entry, now)
         record_entry_event(
             session,
             entry,
@@ -91,6 +121,18 @@ def join_waitlist(
         )
         token = waitlist_token(keys, entry)
     return Joined(entry, token)
+
+
+def _made_with(session: Session, join_key: str) -> WaitlistEntry | None:
+    """The place the join form with `join_key` made, if it made one."""
+    return session.scalar(select(WaitlistEntry).where(WaitlistEntry.join_key == join_key))
+
+
+def _same_join(made: WaitlistEntry, asked: str) -> WaitlistEntry:
+    """The place the form's key made, if the request that `asked` is the one that made it."""
+    if made.join_hash != asked:
+        raise IdempotencyConflict(FORM_USED)
+    return made
 
 
 def entry_for_token(session: Session, reference: str, token: Proof, *, keys: LinkKeys) -> WaitlistEntry:
