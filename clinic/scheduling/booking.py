@@ -44,6 +44,7 @@ from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
 from .holders import check_may_book, holder_lock
+from .idempotency import Fingerprint
 from .idempotency import fingerprint as request_fingerprint
 from .locks import clinician_locks
 from .patients import PatientDetails
@@ -99,7 +100,7 @@ def book(
     `on_booked` runs in the booking's transaction, before it commits (a waitlist offer is marked
     taken there); whatever it raises undoes the booking.
     """
-    fingerprint = _fingerprint(request)
+    fingerprint = _fingerprint(request, keys)
     begin_write(session)
     try:
         # One round trip: the holder's lock first, then the booking made earlier with our idempotency key:
@@ -124,7 +125,7 @@ def book(
             locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
             if is_free(session, service, request.start, now, clinician_id, first=locked):
                 consultation = _insert(
-                    session, service, clinician_id, request, reference, fingerprint, now, keys, actor
+                    session, service, clinician_id, request, reference, fingerprint.stored, now, keys, actor
                 )
                 if on_booked is not None:
                     on_booked(session, consultation)
@@ -284,11 +285,11 @@ def _seen_key(request: BookingRequest) -> Statement:
     return _SEEN_KEY, {"key": request.idempotency_key}
 
 
-def _replay(session: Session, seen: tuple[str, int], fingerprint: str, keys: LinkKeys) -> Booked:
+def _replay(session: Session, seen: tuple[str, int], fingerprint: Fingerprint, keys: LinkKeys) -> Booked:
     """The booking an earlier request with the same key made, if it asked for the same: `seen` is that
     request's hash and booking."""
     request_hash, consultation_id = seen
-    if request_hash != fingerprint:
+    if not fingerprint.matches(request_hash):
         raise IdempotencyConflict("This idempotency key was already used for a different booking request.")
     consultation = session.get(Consultation, consultation_id)
     session.rollback()
@@ -300,7 +301,7 @@ _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.consultation_id).
 )
 
 
-def _fingerprint(request: BookingRequest) -> str:
+def _fingerprint(request: BookingRequest, keys: LinkKeys) -> Fingerprint:
     fields = dict(vars(request))
     del fields["idempotency_key"]
-    return request_fingerprint(fields)
+    return request_fingerprint(fields, keys)

@@ -28,7 +28,7 @@ from ..models.transactions import commit_as_written, write_transaction
 from ..scheduling.booking import Consent
 from ..scheduling.errors import IdempotencyConflict, MeetingNotReady, NotFound, NotNow
 from ..scheduling.events import record_event
-from ..scheduling.idempotency import fingerprint
+from ..scheduling.idempotency import Fingerprint, fingerprint
 from ..scheduling.status import allowed_next
 from ..scheduling.timezones import format_local, zone
 from ..scheduling.tokens import (
@@ -111,7 +111,7 @@ def join(
     The key is in the page, so anything else that carries it is IdempotencyConflict, as for a booking.
     Anyone else with the caller's name and contact already in the queue is AlreadyInQueue: the same
     person from another browser, who is not given that place either, as a contact is no secret."""
-    asked = fingerprint({"queue_id": queue_id, "details": details, "browser": browser})
+    asked = fingerprint({"queue_id": queue_id, "details": details, "browser": browser}, keys)
     try:
         with write_transaction(session):
             # Locked: two joins with the same details from two browsers see each other (on SQLite the
@@ -147,7 +147,7 @@ def join(
                 requeued=False,
                 joined_at=now,
                 join_key=join_key,
-                join_hash=asked if join_key is not None else None,
+                join_hash=asked.stored if join_key is not None else None,
             )
             session.add(entry)
             session.flush()
@@ -170,11 +170,11 @@ def _made_with(session: Session, join_key: str) -> WalkInEntry | None:
     return session.scalar(select(WalkInEntry).where(WalkInEntry.join_key == join_key))
 
 
-def _same_join(made: WalkInEntry, asked: str) -> WalkInEntry:
+def _same_join(made: WalkInEntry, asked: Fingerprint) -> WalkInEntry:
     """The place the form's key made, if the request that `asked` is the join that made it; else
     IdempotencyConflict, which hands over nothing of it (a place made before its join was kept has no
     fingerprint to match)."""
-    if made.join_hash != asked:
+    if not asked.matches(made.join_hash):
         raise IdempotencyConflict(FORM_USED)
     return made
 
