@@ -382,3 +382,30 @@ def test_a_walk_in_call_shows_no_reason_for_the_visit_as_none_is_asked(client, s
     for page in pages:
         assert "Reason for" not in page and "Not given" not in page and "None given" not in page
         assert "Walk-in call" in page
+
+
+def test_the_day_rows_say_which_walk_in_callers_asked_for_an_interpreter(client, session, helpline):
+    """The panel and the call's page said a caller asked for an interpreter (7528e49); the day's row of
+    their call did not, so a colleague scanning the day could not tell which calls needed one."""
+    for needs in (True, False):
+        details = factories.caller_details(needs_interpreter=needs)
+        factories.walk_in(session, helpline, now=utcnow(), details=details)
+    on_duty_login(session, client, helpline)
+    calls = []
+    for _ in range(2):
+        calls.append(
+            client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"].rsplit("/", 1)[1]
+        )
+        session.commit()
+        leave(
+            session,
+            session.scalars(select(WalkInEntry).where(WalkInEntry.status == EntryStatus.TAKEN)).one().id,
+            now=utcnow(),
+            actor=Actor(),
+        )
+
+    day = text(client.get("/schedule/"))
+
+    rows = {c: re.search(rf'<tr data-consultation="{c}".*?</tr>', day, re.S)[0] for c in calls}
+    assert '<span class="hint">(walk-in, asked for an interpreter)</span>' in rows[calls[0]]
+    assert "interpreter" not in rows[calls[1]]

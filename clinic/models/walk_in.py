@@ -112,8 +112,9 @@ class WalkInEntry(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     taken_by: Mapped[int | None] = mapped_column(ForeignKey("clinician.id"))
-    # The call made when they were taken (the latest, if they were sent back and taken again).
-    consultation_id: Mapped[int | None] = mapped_column(ForeignKey("consultation.id"))
+    # The call made when they were taken (the latest, if they were sent back and taken again). Indexed: each
+    # schedule's rows look up the caller of their call by it (whether they asked for an interpreter).
+    consultation_id: Mapped[int | None] = mapped_column(ForeignKey("consultation.id"), index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # pressed join
     # When they completed, left, were dropped or closed out (which: `status`).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -183,10 +183,15 @@ class ClashNotes:
         )
 
 
+def _walk_in(c: Listed) -> str:
+    """What a walk-in call's row says of it, in words a screen reader reads as any reader sees them."""
+    return "walk-in, asked for an interpreter" if c.needs_interpreter else "walk-in"
+
+
 class DayRows:
     """Draws the rows of a day's schedule table, each with the times in `tz` on a 24-hour clock (as the
-    page's other times read, "Next: 10:00"), the patient
-    (linked to the consultation, with their age or marked a walk-in, and who takes part with them unless it
+    page's other times read, "Next: 10:00"), the patient (linked to the consultation, with their age or
+    marked a walk-in, and whether they asked for an interpreter, and who takes part with them unless it
     is cancelled), the service, the clinician when `with_clinician` (a department's day), the status badge
     and `actions`."""
 
@@ -205,7 +210,7 @@ class DayRows:
         clock = self.TWELVE_HOUR
         starts, ends = (clock_time(instant.astimezone(tz), clock) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
-        patient += f", {row.age}" if row.age is not None else ' <span class="hint">(walk-in)</span>'
+        patient += f", {row.age}" if row.age is not None else f' <span class="hint">({_walk_in(c)})</span>'
         if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""

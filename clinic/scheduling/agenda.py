@@ -189,7 +189,7 @@ def _called_on_duty(clinician_id: int) -> Select:
 class Listed(NamedTuple):
     """One consultation as the schedules list it: its times and status and its people's names, read as
     plain columns (a day of ORM entities, each with its patient, cost the page more than its query did);
-    a tuple, as a frozen dataclass of its twelve fields costs five times as much to make."""
+    a tuple, as a frozen dataclass of its thirteen fields costs five times as much to make."""
 
     id: int
     status: ConsultationStatus
@@ -203,6 +203,7 @@ class Listed(NamedTuple):
     birth_date: date | None
     service_name: str
     companion_role: CompanionRole | None  # of the companion taking part now, if any
+    needs_interpreter: bool  # a walk-in call whose caller asked for an interpreter
 
     @classmethod
     def of(cls, c: Consultation) -> "Listed":
@@ -221,6 +222,7 @@ class Listed(NamedTuple):
             birth_date=c.patient.birth_date,
             service_name=c.service.name,
             companion_role=companion.role if companion else None,
+            needs_interpreter=c.walk_in_entry is not None and c.walk_in_entry.needs_interpreter,
         )
 
 
@@ -242,6 +244,10 @@ _LISTED_COLUMNS = (
     .order_by(Companion.id)
     .limit(1)
     .scalar_subquery(),
+    # As Consultation.walk_in_entry finds the caller: by their entry's call.
+    select(WalkInEntry.id)
+    .where(WalkInEntry.consultation_id == Consultation.id, WalkInEntry.needs_interpreter.is_(True))
+    .exists(),
 )
 
 
