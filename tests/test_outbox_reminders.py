@@ -10,6 +10,7 @@ from clinic.extensions import db
 from clinic.jobs.claims import claim_due_messages
 from clinic.jobs.dispatch import connections, load_consultations, run_message
 from clinic.models import OutboxKind, OutboxStatus
+from clinic.scheduling.hours import remove_time_off
 from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
@@ -144,3 +145,81 @@ def test_a_reminder_whose_consultation_was_loaded_with_its_batch_sees_a_later_re
     assert status is OutboxStatus.CANCELLED
     sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
     assert not any(subject.startswith("Reminder") for subject in sent)
+
+
+def reminders_sent(smtp_server, consultation) -> list[str]:
+    sent = [m["Subject"] for m in smtp_server.inbox(consultation.patient.email)]
+    return [subject for subject in sent if subject.startswith("Reminder")]
+
+
+def away_on_tuesday(session, consultation):
+    """The clinician phones in sick: time off over the booking, added after its reminders were planned."""
+    off = factories.time_off(
+        session, consultation.clinician, TUESDAY_10 - timedelta(hours=2), TUESDAY_10 + timedelta(hours=8)
+    )
+    session.commit()
+    return off
+
+
+def held_at_first_reminder(session, now, outbox):
+    """A booking whose clinician is away since its reminders were planned, the first one now due."""
+    consultation = book(session, now)
+    outbox.drain()
+    off = away_on_tuesday(session, consultation)
+    outbox.drain(until=TUESDAY_10 - timedelta(hours=24))
+    return consultation, off
+
+
+def test_a_reminder_due_while_the_booking_is_in_its_clinicians_time_off_is_held_not_sent(
+    session, now, outbox, smtp_server
+):
+    consultation, _ = held_at_first_reminder(session, now, outbox)
+
+    assert reminders_sent(smtp_server, consultation) == []
+    held = outbox.messages(consultation, OutboxKind.REMINDER)[0]
+    assert (held.status, held.outcome) == (OutboxStatus.PENDING, "held: time off")
+    assert held.due_at > TUESDAY_10 - timedelta(hours=24)  # looked at again later, not lost
+    assert held.attempts == 0  # holding is no failed attempt: a mail failure later still gets its retries
+
+
+def test_a_held_reminder_goes_out_once_the_time_off_is_removed(session, now, outbox, smtp_server):
+    consultation, off = held_at_first_reminder(session, now, outbox)
+
+    remove_time_off(session, consultation.clinician_id, off.id, now=outbox.clock.now, actor=Actor())
+    outbox.drain(until=TUESDAY_10 - timedelta(hours=23))
+
+    assert len(reminders_sent(smtp_server, consultation)) == 1
+    assert outbox.statuses(consultation, OutboxKind.REMINDER) == [OutboxStatus.DONE, OutboxStatus.PENDING]
+
+
+def test_a_held_reminder_gives_way_to_those_of_the_booking_moved_out_of_the_time_off(
+    session, now, outbox, smtp_server
+):
+    consultation, _ = held_at_first_reminder(session, now, outbox)
+
+    reschedule(session, consultation.id, WEDNESDAY_11, now=outbox.clock.now, actor=Actor())
+    outbox.drain(until=WEDNESDAY_11 - timedelta(hours=1))
+
+    held, planned, *moved = outbox.messages(consultation, OutboxKind.REMINDER)
+    assert [(m.status, m.outcome) for m in (held, planned)] == [(OutboxStatus.CANCELLED, "superseded")] * 2
+    assert [(m.due_at, m.status) for m in moved] == [
+        (WEDNESDAY_11 - timedelta(hours=24), OutboxStatus.DONE),
+        (WEDNESDAY_11 - timedelta(hours=1), OutboxStatus.DONE),
+    ]
+    assert len(reminders_sent(smtp_server, consultation)) == 2
+
+
+def test_reminders_held_until_the_booking_starts_in_the_time_off_expire_unsent(
+    session, now, outbox, smtp_server
+):
+    consultation = book(session, now)
+    outbox.drain()
+    away_on_tuesday(session, consultation)
+
+    outbox.drain(until=TUESDAY_10 + timedelta(hours=1))
+
+    assert reminders_sent(smtp_server, consultation) == []
+    assert [(m.status, m.outcome) for m in outbox.messages(consultation, OutboxKind.REMINDER)] == [
+        (OutboxStatus.DONE, "expired"),
+        (OutboxStatus.DONE, "expired"),
+    ]

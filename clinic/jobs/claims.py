@@ -149,6 +149,23 @@ def retry(
     )
 
 
+def postpone(
+    connection: Connection, message_id: int, worker_id: str, due_at: datetime, attempts: int, outcome: str
+) -> bool:
+    """Put our claimed message back to run at `due_at` with the `attempts` it had before this claim: it
+    was held, not tried (see `Result.again_at`). In the caller's transaction."""
+    return _transition(
+        connection,
+        message_id,
+        worker_id,
+        status=OutboxStatus.PENDING,
+        due_at=due_at,
+        outcome=outcome,
+        attempts=attempts,
+        **_RELEASED,
+    )
+
+
 def dead_letter(connection: Connection, message_id: int, worker_id: str, now: datetime, error: str) -> bool:
     """Give up on our claimed message: an admin sees it and may `requeue` it, in the caller's transaction."""
     return _transition(

@@ -24,12 +24,14 @@ class Context:
 
 @dataclass(frozen=True)
 class Result:
-    """How a message ended; `apply` changes the consultation in the transaction that records it."""
+    """How a message ended; `apply` changes the consultation in the transaction that records it. With
+    `again_at`, it did not end: it is held, to run again then (no attempt is counted)."""
 
     status: OutboxStatus = OutboxStatus.DONE
     outcome: str | None = None
     error: str | None = None
     apply: Callable[[Session, Consultation], None] | None = None
+    again_at: datetime | None = None
 
 
 # The consultation is None for a waitlist entry's own mail, the one message that has none.

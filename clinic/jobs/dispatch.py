@@ -16,7 +16,7 @@ from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patie
 from ..models.connections import closed_by_server
 from ..models.transactions import autocommitting, serialising, write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
-from .claims import claim_due_messages, complete, dead_letter, hold, retry
+from .claims import claim_due_messages, complete, dead_letter, hold, postpone, retry
 from .context import Context, Result
 from .effects import MeetingMissing, perform
 from .failures import logged_error, recorded_error
@@ -127,7 +127,7 @@ def run_message(
     changed since, else read again, so a change committed meanwhile is always seen.
     """
     # Read now: the session's commit of a result that changes the consultation expires an attached message.
-    message_id, label = message.id, f"{message.id} ({message.kind})"
+    message_id, attempts, label = message.id, message.attempts, f"{message.id} ({message.kind})"
     if not hold(held.writer, message, worker_id, now, ctx.settings.lease):
         log.warning("outbox message %s: lease expired before it ran; left to the worker that took it", label)
         return None
@@ -145,7 +145,7 @@ def run_message(
         log.warning("outbox message %s failed with %s: now %s", label, logged_error(error), status)
         return status
     try:
-        status = _record(held, message_id, consultation_id, worker_id, now, result)
+        status = _record(held, (message_id, attempts), consultation_id, worker_id, now, result)
     except _ClaimLost:
         # Only possible after a run longer than the lease; the other worker repeats the effect.
         log.warning("outbox message %s: lease expired while it ran; result dropped", label)
@@ -223,22 +223,33 @@ _VERSION = (
 
 
 def _record(
-    held: Connections, message_id: int, consultation_id: int, worker_id: str, now: datetime, result: Result
+    held: Connections,
+    claimed: tuple[int, int],
+    consultation_id: int,
+    worker_id: str,
+    now: datetime,
+    result: Result,
 ) -> OutboxStatus:
+    # `claimed`: the message's id, and its attempts counting this claim.
+    message_id, attempts = claimed
     with _recording(held, result) as connection:
         if result.apply is not None:
             # Locked so a reschedule committing meanwhile is seen, not overwritten.
             consultation = held.session.get(Consultation, consultation_id, with_for_update=True)
             result.apply(held.session, consultation)
-        finished = complete(
-            connection,
-            message_id,
-            worker_id,
-            now,
-            status=result.status,
-            outcome=result.outcome,
-            error=result.error,
-        )
+        if result.again_at is not None:
+            held_back = (result.again_at, attempts - 1, result.outcome or "held")
+            finished = postpone(connection, message_id, worker_id, *held_back)
+        else:
+            finished = complete(
+                connection,
+                message_id,
+                worker_id,
+                now,
+                status=result.status,
+                outcome=result.outcome,
+                error=result.error,
+            )
         if not finished:
             raise _ClaimLost
     return result.status

@@ -7,7 +7,7 @@ errors; the dispatcher decides between retry and dead letter.
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
+from ..scheduling.clashes import ABSENT, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
 from .context import Context, Effect, Result, message_id_for
@@ -29,6 +30,10 @@ class MeetingMissing(Exception):
     Retried like a temporary failure, so the mail goes out once an admin gets the meeting made.
     """
 
+
+# How often a reminder held for its clinician's absence looks again: soon enough that it still goes out in
+# time once the time off is given back. A move of the booking drops it and plans reminders of its own.
+HELD_REMINDER_RECHECK = timedelta(minutes=15)
 
 _MAIL_KINDS = {
     OutboxKind.CONFIRMATION: MessageKind.CONFIRMATION,
@@ -92,6 +97,8 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     companion = _companion(consultation, message)
     if (outdated := _outdated(kind, message, consultation, companion, now)) is not None:
         return outdated
+    if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
+        return held
     if kind not in (MessageKind.CANCELLATION, MessageKind.LINK) and not consultation.meeting_join_url:
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
@@ -129,6 +136,18 @@ def _outdated(
         if now >= consultation.starts_at:
             return Result(outcome="expired")
     return None
+
+
+def _held(ctx: Context, consultation: Consultation, now: datetime) -> Result | None:
+    """A reminder's result while nobody will be there to take the call (its clinician's time off, or a
+    closure: decided now, as the time off may have been added after the reminder was planned): held, to
+    look again later, and expired unsent if the consultation starts before then. None to send it."""
+    with Session(ctx.bind) as reader:
+        clash = clashes_of(reader, [consultation], now).get(consultation.id)
+    if clash not in ABSENT:
+        return None
+    again_at = min(now + HELD_REMINDER_RECHECK, consultation.starts_at)
+    return Result(status=OutboxStatus.PENDING, outcome=f"held: {clash.value}", again_at=again_at)
 
 
 def plan(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:

@@ -32,6 +32,11 @@ class Clash(enum.Enum):
     OUTSIDE_HOURS = "outside hours"
 
 
+# The clashes in which nobody will be there to take the call: the clinic's absence, never the patient's.
+# Their reminders wait (jobs.effects).
+ABSENT = frozenset({Clash.TIME_OFF, Clash.CLOSURE})
+
+
 class Identified(ConsultationFacts, Protocol):
     @property
     def id(self) -> int: ...
