@@ -1,16 +1,16 @@
 """Walk-in entries are found by their call: each schedule row asks whether its call's caller asked for an
 interpreter, which without an index read every entry once per row
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-06 05:45:00.000000
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0022'
-down_revision = '0021'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
