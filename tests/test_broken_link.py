@@ -5,18 +5,21 @@ page that asks for the link says why it asks."""
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from clinic.audit import Actor
 from clinic.models import OutboxKind, OutboxMessage, utcnow
+from clinic.scheduling.holders import LINK_RESEND_INTERVAL, resend_link_of
 from clinic.scheduling.lifecycle import cancel
 
 from . import factories
 from .fakes.outbox import outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .racing import race, racing_engine
 from .test_booking_pages import next_week_at
 from .test_booking_pages import text as page_text
 from .test_manage_link import DEPARTMENT_PHONE, book, service  # noqa: F401 (service: a fixture)
@@ -95,3 +98,43 @@ def test_without_javascript_the_link_page_says_why_it_asks_for_the_link(client, 
         "With JavaScript off in your browser, this page cannot read the end of your link (after the “#”, "
         "which only your browser sees): paste the whole link below, or type the code printed on your letter."
     ]
+
+
+def quarter_hour_after(instant: datetime) -> datetime:
+    """The next quarter of the hour on the clock after `instant` (10:15, 10:30...)."""
+    floor = instant.replace(minute=instant.minute - instant.minute % 15, second=0, microsecond=0)
+    return floor + timedelta(minutes=15)
+
+
+def test_the_link_goes_again_at_most_once_in_any_fifteen_minutes_whatever_the_clock_says(session, service):
+    """Resends counted in quarters of the clock's hour let one just before 10:15 and another just after
+    go out two seconds apart, and so four an hour to anyone who knows a reference: now the interval runs
+    from the last mail sent."""
+    reference = book(session, service, next_week_at(10)).consultation.reference
+    quarter = quarter_hour_after(utcnow())
+    asked_at = [quarter + timedelta(seconds=seconds) for seconds in (-1, 1, 14 * 60)]
+
+    for now in asked_at:
+        resend_link_of(session, reference, now=now, actor=Actor("patient"))
+    sent_within = link_mails(session)
+    resend_link_of(session, reference, now=asked_at[0] + LINK_RESEND_INTERVAL, actor=Actor("patient"))
+
+    assert sent_within == 1
+    assert link_mails(session) == 2
+
+
+def test_racing_asks_from_many_processes_mail_the_link_once(session, database_url, service):
+    """The interval is kept in the database, so it holds across the app's processes: racers on their own
+    connections, each checking for a recent mail before writing its own, send one between them."""
+    reference = book(session, service, next_week_at(10)).consultation.reference
+    now = utcnow()
+    engine = racing_engine(database_url, 4, lambda statement: "outbox_message" in statement)
+
+    def ask(racer_session) -> None:
+        resend_link_of(racer_session, reference, now=now, actor=Actor("patient"))
+
+    outcomes = race(engine, [ask] * 4)
+    engine.dispose()
+
+    assert outcomes == [None] * 4
+    assert link_mails(session) == 1

@@ -175,12 +175,20 @@ def enqueue_new_room(
     return any(audience is Audience.PATIENT for audience, _ in mail_recipients(consultation))
 
 
-def enqueue_link_resent(session: Session, consultation: Consultation, now: datetime, window: int) -> bool:
-    """Mail the patient their booking's link again, once per `window` (a number naming a span of time);
-    False if it was sent in this window already."""
-    key = f"{_key(consultation, OutboxKind.LINK, Audience.PATIENT, None, None)}:w{window}"
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+def enqueue_link_resent(
+    session: Session, consultation: Consultation, now: datetime, interval: timedelta
+) -> bool:
+    """Mail the patient their booking's link again, unless it was mailed again less than `interval` before
+    `now`: then False. The last mail is the outbox's, so the interval holds across processes; the caller
+    serialises the check and the write (lock_holder)."""
+    recent = select(OutboxMessage.id).where(
+        OutboxMessage.consultation_id == consultation.id,
+        OutboxMessage.kind == OutboxKind.LINK,
+        OutboxMessage.due_at > now - interval,
+    )
+    if session.scalar(recent.limit(1)) is not None:
         return False
+    key = f"{_key(consultation, OutboxKind.LINK, Audience.PATIENT, None, None)}:at{now.timestamp():.0f}"
     _add(session, consultation, now, OutboxKind.LINK, Audience.PATIENT, key=key)
     return True
 

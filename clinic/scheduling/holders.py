@@ -151,8 +151,7 @@ def resend_link_of(session: Session, reference: str, *, now: datetime, actor: Ac
 
 def _send_link_again(session: Session, held: Consultation, now: datetime, actor: Actor) -> None:
     """Under lock_holder: the link of `held` mailed to its patient, unless it was in this interval."""
-    window = int(now.timestamp() // LINK_RESEND_INTERVAL.total_seconds())
-    if outbox.enqueue_link_resent(session, held, now, window):
+    if outbox.enqueue_link_resent(session, held, now, LINK_RESEND_INTERVAL):
         record_event(session, held, "consultation.link_resent", now, actor)
 
 
