@@ -59,6 +59,10 @@ class Actor:
     def staff(cls, user_id: int, remote_addr: str | None = None) -> "Actor":
         return cls(f"staff:{user_id}", remote_addr)
 
+    @property
+    def is_staff(self) -> bool:
+        return self.name.startswith("staff:")
+
 
 SYSTEM = Actor("system")
 

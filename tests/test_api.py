@@ -481,3 +481,18 @@ def test_the_answers_to_moving_and_cancelling_follow_the_same_rule(client, sessi
 
     assert (moved.status_code, cancelled.status_code) == (200, 200)
     assert moved.get_json()["join_url"] is None and cancelled.get_json()["join_url"] is None
+
+
+def test_the_api_books_for_patients_so_a_time_inside_the_notice_stays_refused(client, session):
+    """Staff may book inside a service's minimum notice (on the phone, at the desk); the API books for
+    patients themselves, so it keeps the notice."""
+    service = factories.service(session, min_notice_minutes=120)
+    factories.clinician(session, [service], weekdays=range(7), hours=[(time(0), time(23, 30))])
+    session.commit()
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    start += timedelta(minutes=-start.minute % 30)
+
+    response = client.post("/api/v1/bookings", json=booking_body(service.id, start.isoformat()))
+
+    assert response.status_code in (409, 422), response.get_json()
+    assert consultations(session) == 0

@@ -22,6 +22,7 @@ from clinic.models import (
     utcnow,
 )
 from clinic.scheduling.booking import ALTERNATIVES_SHOWN
+from clinic.scheduling.errors import SlotUnavailable
 from clinic.scheduling.timezones import zone
 from clinic.scheduling.tokens import LinkKeys, letter_code
 from tests.fakes.outbox import outbox  # noqa: F401
@@ -798,3 +799,71 @@ def test_a_staff_zone_search_that_finds_nothing_puts_error_first_in_the_title(cl
     for page in pages:
         assert "No time zone matches “Atlantis”." in page
         assert re.search(r"<title>Error: [^<]*(Book for a patient|Move )", page)
+
+
+@pytest.fixture
+def two_hours_notice(session, clinic):
+    """The demo's notice: patients book themselves online at least two hours ahead."""
+    clinic["heart"].min_notice_minutes = 120
+    session.commit()
+    return clinic["heart"]
+
+
+def next_start_on_the_grid() -> datetime:
+    """The service's next half-hour start at least a few minutes away: well inside two hours' notice."""
+    start = soon(5)
+    return start + timedelta(minutes=-start.minute % 30)
+
+
+def test_reception_books_a_patient_into_a_free_time_inside_the_services_notice(
+    client, session, clinic, two_hours_notice
+):
+    """At 05:31 reception was offered 07:45 first: the notice is for patients booking themselves, and it
+    kept reception from filling a sick colleague's patients into the next two hours of free times."""
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    start = next_start_on_the_grid()
+
+    times = client.get(f"/schedule/book?service={two_hours_notice.id}")
+    booked = client.post("/schedule/book", data=booking_form(two_hours_notice, start))
+
+    assert form_value(start) in text(times)
+    assert booked.status_code == 303
+    (consultation,) = consultations(session)
+    assert consultation.starts_at == start
+
+
+def test_a_patient_booking_online_inside_the_notice_is_still_refused(session, clinic, two_hours_notice):
+    with pytest.raises(SlotUnavailable):
+        factories.booking(session, two_hours_notice, next_start_on_the_grid(), now=utcnow())
+
+    assert consultations(session) == []
+
+
+def test_staff_move_a_booking_into_a_free_time_inside_the_services_notice(
+    client, session, clinic, two_hours_notice
+):
+    booked = factories.booking(
+        session, two_hours_notice, tomorrow_at(10), now=utcnow(), clinician_id=clinic["okafor"].id
+    )
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    start = next_start_on_the_grid()
+    consultation = booked.consultation
+
+    picker = client.get(f"/schedule/consultations/{consultation.id}/move")
+    moved = client.post(f"/schedule/consultations/{consultation.id}/move", data={"start": form_value(start)})
+
+    assert form_value(start) in text(picker)
+    assert moved.status_code == 303
+    assert reloaded(session, consultation).starts_at == start
+
+
+def test_staff_are_never_offered_nor_can_book_a_time_that_has_started(client, session, clinic):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    started = soon(0) - timedelta(minutes=soon(0).minute % 30)
+
+    times = client.get(f"/schedule/book?service={clinic['heart'].id}&day={started.date().isoformat()}")
+    refused = client.post("/schedule/book", data=booking_form(clinic["heart"], started))
+
+    assert form_value(started) not in text(times)
+    assert refused.status_code == 422
+    assert consultations(session) == []

@@ -12,7 +12,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
-from ..scheduling.availability import OfferedService, find_starts
+from ..scheduling.availability import Booker, OfferedService, find_starts
 from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.timezones import (
     clock_time,
@@ -211,8 +211,10 @@ def page(
     days_shown: int,
     *,
     twelve_hour: bool = False,
+    booker: Booker = Booker.PATIENT,
 ) -> CalendarPage:
-    """The page of free times starting on `requested` (kept between today and the booking horizon).
+    """The page of free times `booker` may book, starting on `requested` (kept between today and the
+    booking horizon).
 
     A page without free times names the nearest day that has one, so it always offers a way on.
     """
@@ -222,13 +224,13 @@ def page(
     first = max(today, min(requested or today, last))
     shown = [first + timedelta(days=n) for n in range(days_shown)]
     window_start, window_end = day_bounds(shown[0], tz)[0], day_bounds(shown[-1], tz)[1]
-    starts = find_starts(session, service, window_start, window_end, now, clinician_id)
+    starts = find_starts(session, service, window_start, window_end, now, clinician_id, booker=booker)
     earlier = max(today, first - timedelta(days=days_shown))
     later = first + timedelta(days=days_shown)
     nearest = None
     if not starts:  # rare, so the wider search costs only here
-        nearest_start = _first_start(session, service, clinician_id, (window_end, horizon), now) or (
-            _first_start(session, service, clinician_id, (now, window_start), now)
+        nearest_start = _first_start(session, service, clinician_id, (window_end, horizon), now, booker) or (
+            _first_start(session, service, clinician_id, (now, window_start), now, booker)
         )
         nearest = nearest_start and nearest_start.astimezone(tz).date()
     changeable_from = first_changeable_start(service, now)
@@ -247,8 +249,9 @@ def _first_start(
     clinician_id: int | None,
     window: tuple[datetime, datetime],
     now: datetime,
+    booker: Booker,
 ) -> datetime | None:
     if window[0] >= window[1]:
         return None
-    starts = find_starts(session, service, *window, now, clinician_id)
+    starts = find_starts(session, service, *window, now, clinician_id, booker=booker)
     return starts[0] if starts else None

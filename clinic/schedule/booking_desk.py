@@ -12,6 +12,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import Service, utcnow
+from ..scheduling.availability import Booker
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
 from ..scheduling.tokens import LinkKeys
@@ -63,7 +64,9 @@ def _page(
         clinicians = bookable_clinicians(db.session, viewer, service)
         clinician_id = _clinician_id(viewer, form)
         days = current_app.config["BOOKING_DAYS_SHOWN"]
-        calendar = calendar_page(db.session, service, clinician_id, tz, form.day.data, utcnow(), days)
+        calendar = calendar_page(
+            db.session, service, clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
+        )
     if isinstance(refusal, SlotUnavailable):
         alternatives = group_by_day([slot.start for slot in refusal.alternatives], tz)
     page = render_template(

@@ -28,6 +28,7 @@ from ..scheduling.agenda import (
     stranded,
     week_agenda,
 )
+from ..scheduling.availability import Booker
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
@@ -373,6 +374,8 @@ def _told(found: Consultation, what: str) -> str:
 def _move_page(found: Consultation, form: forms.MoveForm, status: int | None = None) -> ResponseReturnValue:
     tz = form.time_zone.chosen(form, found.patient_time_zone)
     days = current_app.config["BOOKING_DAYS_SHOWN"]
-    times = calendar_page(db.session, found.service, found.clinician_id, tz, form.day.data, utcnow(), days)
+    times = calendar_page(
+        db.session, found.service, found.clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
+    )
     page = render_template("schedule/move.html", form=form, consultation=found, calendar=times)
     return page, status or (422 if form.errors else 200)

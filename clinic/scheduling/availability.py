@@ -1,5 +1,6 @@
 """Loading what the slot engine needs from the database, and asking it for free times."""
 
+import enum
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,6 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 from sqlalchemy.sql.functions import FunctionElement, aggregate_strings
 
+from ..audit import Actor
 from ..models import (
     AvailabilityRule,
     Clinician,
@@ -167,13 +169,31 @@ class OfferedService:
     department: DepartmentSummary
 
 
-def rules_for(service: Service | OfferedService) -> SlotRules:
+class Booker(enum.Enum):
+    """Who books or moves a consultation, which decides the notice it needs: see `notice_minutes`."""
+
+    PATIENT = "patient"  # themselves, online or through the API
+    STAFF = "staff"  # on the patient's behalf: on the phone, at the desk, filling a sick colleague's day
+
+    @classmethod
+    def of(cls, actor: Actor) -> "Booker":
+        """Who books, as the audit trail names them: staff, or anyone else, held to the patient's rule."""
+        return cls.STAFF if actor.is_staff else cls.PATIENT
+
+
+def notice_minutes(service: Service | OfferedService, booker: Booker) -> int:
+    """How far ahead of its start a time may be booked or moved to: a patient by the service's minimum
+    notice (the clinic's time to prepare for a stranger), staff up to its start, since they arrange it."""
+    return service.min_notice_minutes if booker is Booker.PATIENT else 0
+
+
+def rules_for(service: Service | OfferedService, booker: Booker = Booker.PATIENT) -> SlotRules:
     return SlotRules(
         duration=service.duration_minutes,
         buffer_before=service.buffer_before_minutes,
         buffer_after=service.buffer_after_minutes,
         interval=service.slot_interval_minutes,
-        min_notice=service.min_notice_minutes,
+        min_notice=notice_minutes(service, booker),
         horizon_days=service.horizon_days,
     )
 
@@ -260,9 +280,11 @@ def find_slots(
     now: datetime,
     clinician_id: int | None = None,
     exclude_consultation: int | None = None,
+    booker: Booker = Booker.PATIENT,
 ) -> list[Slot]:
-    """Free slots of `service` starting in the window, across its clinicians or one of them."""
-    rules = rules_for(service)
+    """Free slots of `service` starting in the window, across its clinicians or one of them, that
+    `booker` may book."""
+    rules = rules_for(service, booker)
     calendars = _service_calendars(
         session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation
     )
@@ -278,10 +300,11 @@ def find_starts(
     clinician_id: int | None = None,
     exclude_consultation: int | None = None,
     first: Sequence[Statement] = (),
+    booker: Booker = Booker.PATIENT,
 ) -> list[datetime]:
     """The distinct starts of `find_slots`, sorted: the times to choose from, whoever is free at each.
     `first`: as for `is_free`."""
-    rules = rules_for(service)
+    rules = rules_for(service, booker)
     calendars = _service_calendars(
         session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation, first
     )
@@ -323,14 +346,17 @@ def is_free(
     clinician_id: int | None = None,
     exclude_consultation: int | None = None,
     first: Sequence[Statement] = (),
+    booker: Booker = Booker.PATIENT,
 ) -> bool:
-    """Whether a consultation of `service` may start at `start` (with that clinician, or anyone).
+    """Whether `booker` may start a consultation of `service` at `start` (with that clinician, or anyone).
 
     `first`: statements sent ahead of the read, in its round trip (see `driver_batch`), such as the
     clinician's lock: the read then sees what the lock's previous holder committed.
     """
     window_end = start + timedelta(seconds=1)
-    starts = find_starts(session, service, start, window_end, now, clinician_id, exclude_consultation, first)
+    starts = find_starts(
+        session, service, start, window_end, now, clinician_id, exclude_consultation, first, booker
+    )
     return start in starts
 
 

@@ -30,6 +30,7 @@ from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.inserts import insert_loaded, insert_statements
 from ..models.transactions import begin_write, commit_as_written, end_transaction
 from .availability import (
+    Booker,
     OfferedService,
     find_slots,
     is_free,
@@ -96,11 +97,14 @@ def book(
     AlreadyBooked if the patient holds a consultation at that time, TooManyBookings if their e-mail
     address holds `max_per_email` future bookings already (None: no cap, as for staff).
 
+    Staff booking for the patient may take any free time not yet started; anyone else is held to the
+    service's minimum notice (`notice_minutes`).
     A request carrying an idempotency key that was seen before returns the booking it made.
     `on_booked` runs in the booking's transaction, before it commits (a waitlist offer is marked
     taken there); whatever it raises undoes the booking.
     """
     fingerprint = _fingerprint(request, keys)
+    booker = Booker.of(actor)
     begin_write(session)
     try:
         # One round trip: the holder's lock first, then the booking made earlier with our idempotency key:
@@ -121,9 +125,9 @@ def book(
             reference = unused_reference(session, Consultation.reference)
         service = offered_from(offered)
         check_may_book(session, service, request.patient, request.start, now, max_per_email)
-        for clinician_id in _free_candidates(session, service, request, now):
+        for clinician_id in _free_candidates(session, service, request, now, booker):
             locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
-            if is_free(session, service, request.start, now, clinician_id, first=locked):
+            if is_free(session, service, request.start, now, clinician_id, first=locked, booker=booker):
                 consultation = _insert(
                     session, service, clinician_id, request, reference, fingerprint.stored, now, keys, actor
                 )
@@ -143,7 +147,7 @@ def book(
     # A twin request with the same key may have taken the time while we waited for the lock.
     if request.idempotency_key and (seen := driver_rows(session, *_seen_key(request))):
         return _replay(session, seen[0], fingerprint, keys)
-    raise refusal(session, request.service_id, request.clinician_id, request.start, now)
+    raise refusal(session, request.service_id, request.clinician_id, request.start, now, booker)
 
 
 def next_free_times(
@@ -152,9 +156,12 @@ def next_free_times(
     after: datetime,
     now: datetime,
     clinician_id: int | None = None,
+    booker: Booker = Booker.PATIENT,
 ) -> list[Slot]:
-    """The next few free times from `after`, for a patient who lost a race or asked too late."""
-    slots = find_slots(session, service, after, after + timedelta(days=14), now, clinician_id)
+    """The next few free times from `after` that `booker` may book, for one who lost a race or asked too
+    late."""
+    window = (after, after + timedelta(days=14))
+    slots = find_slots(session, service, *window, now, clinician_id, booker=booker)
     unique, seen = [], set()
     for slot in slots:
         if slot.start not in seen:
@@ -166,28 +173,32 @@ def next_free_times(
 
 
 def _free_candidates(
-    session: Session, service: OfferedService, request: BookingRequest, now: datetime
+    session: Session, service: OfferedService, request: BookingRequest, now: datetime, booker: Booker
 ) -> list[int]:
     """Ids of the clinicians worth locking, in id order (one order for everyone, so locks cannot
     deadlock). A named clinician is checked under the lock only: `is_free` reads their schedule then."""
     if request.clinician_id is not None:
         return [request.clinician_id]
     window = (request.start, request.start + timedelta(seconds=1))
-    return sorted(
-        {s.clinician_id for s in find_slots(session, service, *window, now) if s.start == request.start}
-    )
+    slots = find_slots(session, service, *window, now, booker=booker)
+    return sorted({slot.clinician_id for slot in slots if slot.start == request.start})
 
 
 def refusal(
-    session: Session, service_id: int, clinician_id: int | None, start: datetime, now: datetime
+    session: Session,
+    service_id: int,
+    clinician_id: int | None,
+    start: datetime,
+    now: datetime,
+    booker: Booker = Booker.PATIENT,
 ) -> SlotUnavailable:
     """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable.
 
     Ends the transaction: the refusal is raised after the lock is let go.
     """
     service = offered_service(session, service_id)
-    offered = _offered_ignoring_bookings(session, service, clinician_id, start, now)
-    alternatives = next_free_times(session, service, max(start, now), now, clinician_id)
+    offered = _offered_ignoring_bookings(session, service, clinician_id, start, now, booker)
+    alternatives = next_free_times(session, service, max(start, now), now, clinician_id, booker)
     end_transaction(session)
     if offered:
         return SlotTaken("That time was just taken. Please choose another.", alternatives)
@@ -195,14 +206,19 @@ def refusal(
 
 
 def _offered_ignoring_bookings(
-    session: Session, service: OfferedService, clinician_id: int | None, start: datetime, now: datetime
+    session: Session,
+    service: OfferedService,
+    clinician_id: int | None,
+    start: datetime,
+    now: datetime,
+    booker: Booker,
 ) -> bool:
     clinicians = service_clinicians(session, service, clinician_id)
     calendars = [
         replace(calendar, busy=())
         for calendar in load_calendars(session, clinicians, start, start + timedelta(seconds=1))
     ]
-    slots = available_slots(rules_for(service), calendars, start, start + timedelta(seconds=1), now)
+    slots = available_slots(rules_for(service, booker), calendars, start, start + timedelta(seconds=1), now)
     return any(slot.start == start for slot in slots)
 
 

@@ -15,7 +15,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import OfferedService, is_free, service_clinicians
+from .availability import Booker, OfferedService, is_free, service_clinicians
 from .booking import place, refusal
 from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
@@ -171,8 +171,10 @@ def reschedule(
     """Move a consultation to another free time (same clinician unless another is named);
     AlreadyAtThatTime if it is its time already.
 
-    Patients may move it only up to the service's cut-off; staff moving it for them may later.
+    Patients may move it only up to the service's cut-off, and only to a time the service's notice
+    ahead; staff moving it for them may later, and to any free time not yet started (`notice_minutes`).
     """
+    booker = Booker.of(actor)
     with write_transaction(session):
         lock_holder(session, _patient_email(session, consultation_id))  # before the clinicians' locks
         consultation = locked_consultation(session, consultation_id, clinician_id)
@@ -186,9 +188,10 @@ def reschedule(
             _check_cutoff(consultation, now)
         service = consultation.service
         service_clinicians(session, service, target)  # the new clinician must offer the service
-        if not is_free(session, service, new_start, now, target, exclude_consultation=consultation.id):
+        moving = consultation.id
+        if not is_free(session, service, new_start, now, target, exclude_consultation=moving, booker=booker):
             session.rollback()
-            raise refusal(session, service.id, target, new_start, now)
+            raise refusal(session, service.id, target, new_start, now, booker)
         if (patient := consultation.patient).email is not None:
             new_end = new_start + timedelta(minutes=service.duration_minutes)
             check_not_held(
