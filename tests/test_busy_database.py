@@ -43,12 +43,12 @@ def app(database_url, tmp_path):
 
 
 @contextmanager
-def write_lock_held(database_url: str):
+def write_lock_held(database_url: str, table: str = "consultation"):
     """Another process holding, until the block ends, the lock a booking needs: SQLite's write lock, or
-    on PostgreSQL the consultation table's, as a migration altering the table takes it."""
+    on PostgreSQL `table`'s, as a migration altering the table takes it."""
     if on_postgres():
         with psycopg.connect(libpq_url(database_url)) as holder:
-            holder.execute("LOCK TABLE consultation IN ACCESS EXCLUSIVE MODE")
+            holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             yield
             holder.rollback()
         return

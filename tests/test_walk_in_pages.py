@@ -30,6 +30,7 @@ from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import build_app
+from .test_busy_database import write_lock_held
 from .test_never_5xx import EXAMPLES_PAGES, form_text, hostile, never_5xx
 from .test_walk_in import signed_in
 
@@ -585,3 +586,29 @@ def test_the_callers_page_warns_when_their_wait_runs_past_the_closing_time(clien
     assert "Your wait runs past the closing time" in page and "The queue closes at" in page
     assert f"{helpline.service_id}" in page  # a booking is offered instead
     assert state["past_closing"] is True
+
+
+def emergency_notice(response) -> str | None:
+    notice = re.search(
+        r'<div class="notice notice-urgent">(.*?)</div>', response.get_data(as_text=True), re.S
+    )
+    return notice[1] if notice else None
+
+
+def test_every_error_page_a_caller_meets_says_what_to_do_in_an_emergency(
+    database_url, tmp_path, session, helpline
+):
+    """The walk-in pages and their 429 told a caller in crisis whom to call; a 503 (the system busy) or a
+    404 (a mistyped queue address) on the same pages did not."""
+    app = build_app(database_url, str(tmp_path / "busy"), DATABASE_LOCK_WAIT=0.25)
+    browser = factories.browser(app)
+
+    with write_lock_held(database_url, table="walk_in_entry"):
+        busy = browser.post("/walk-in/nurse-line", data=CALLER)
+    lost = browser.get("/walk-in/nurse-lin")
+    staff_side = browser.get("/no-such-page")
+
+    assert (busy.status_code, lost.status_code) == (503, 404)
+    for page in (busy, lost):
+        assert "call your local emergency number" in (emergency_notice(page) or "")
+    assert emergency_notice(staff_side) is None  # not a caller's page: nothing to alarm anyone with
