@@ -612,3 +612,21 @@ def test_every_error_page_a_caller_meets_says_what_to_do_in_an_emergency(
     for page in (busy, lost):
         assert "call your local emergency number" in (emergency_notice(page) or "")
     assert emergency_notice(staff_side) is None  # not a caller's page: nothing to alarm anyone with
+
+
+def test_the_book_page_leads_to_the_walk_in_lines_open_now(client, session, helpline):
+    """A caller who landed on /book found services to book days ahead and nothing of the helpline they
+    could talk to today."""
+    paused = factories.walk_in_queue(session, helpline.service, list(helpline.staff), slug="paused-line")
+    paused.status = QueueStatus.PAUSED
+    session.commit()
+    before = client.get("/book").get_data(as_text=True)
+    helpline.hours = hours_around_now(-120, 180)  # opens in two hours
+    session.commit()
+
+    closed_now = client.get("/book").get_data(as_text=True)
+
+    assert '<a href="/walk-in/nurse-line">Nurse helpline</a>' in before
+    assert "without an appointment" in before
+    assert "/walk-in/paused-line" not in before
+    assert "/walk-in/nurse-line" not in closed_now

@@ -18,6 +18,7 @@ from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadlin
 from ..scheduling.patients import date_in_words
 from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys, manage_link
+from ..walkin.queue import open_queues
 from . import calendar, forms
 from .access import changeable, link_keys, managed, patient_actor
 from .arrival import link_resent
@@ -208,8 +209,10 @@ def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> 
 
 
 def _page(journey: Journey, form: forms.ChoiceFields) -> ResponseReturnValue:
-    """The journey's current step; 422 when it shows because a choice was wrong."""
-    page = render_template(f"booking/{journey.step}.html", form=form, journey=journey)
+    """The journey's current step; 422 when it shows because a choice was wrong. Its first step, choosing a
+    service, also leads to the walk-in lines open now, for those who need to talk to someone today."""
+    lines = open_queues(db.session, utcnow()) if journey.step == "service" else []
+    page = render_template(f"booking/{journey.step}.html", form=form, journey=journey, walk_in_lines=lines)
     return page, 422 if form.errors else 200
 
 

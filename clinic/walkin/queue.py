@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
 from ..audit import Actor
@@ -76,6 +76,18 @@ def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
     if queue is None:
         raise NotFound("There is no walk-in queue at this address.")
     return queue
+
+
+def open_queues(session: Session, now: datetime) -> list[WalkInQueue]:
+    """The queues a caller may join at `now` (open, and inside their hours), by name: the walk-in lines the
+    booking pages lead to, for those who need to talk to someone today."""
+    queues = session.scalars(
+        select(WalkInQueue)
+        .where(WalkInQueue.status == QueueStatus.OPEN)
+        .options(selectinload(WalkInQueue.hours))
+        .order_by(WalkInQueue.name, WalkInQueue.id)
+    )
+    return [queue for queue in queues if open_until(queue, now) is not None]
 
 
 def check_open(queue: WalkInQueue, now: datetime) -> None:
