@@ -28,6 +28,7 @@ class ConsultationHeader:
     """What the clinician needs to know about the consultation above its notes."""
 
     id: int
+    reference: str
     patient_name: str
     birth_date: date | None  # None for a walk-in caller
     age: int | None
@@ -182,6 +183,7 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
     patient = consultation.patient
     return ConsultationHeader(
         id=consultation.id,
+        reference=consultation.reference,
         patient_name=patient.name,
         birth_date=patient.birth_date,
         age=age_on(patient.birth_date, now.astimezone(zone(time_zone)).date()),
