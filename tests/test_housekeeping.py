@@ -56,6 +56,18 @@ def test_only_booked_consultations_past_the_grace_become_no_shows_audited_as_the
     assert (event.actor, event.entity_id) == ("system", str(day["missed"].id))
 
 
+def test_a_booking_its_clinician_was_away_for_is_no_no_show_and_stays_booked(session, now, day):
+    away = day["missed"]
+    factories.time_off(session, away.clinician, away.starts_at - timedelta(hours=1), now)
+    session.commit()
+
+    marked = mark_no_shows(session, now=now, after=AFTER)
+
+    assert marked == 0
+    assert statuses(session, day)["missed"] is S.BOOKED  # the clinic's absence, never the patient's
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "consultation.noshow")).all() == []
+
+
 def test_running_housekeeping_twice_marks_nothing_twice(session, now, day):
     mark_no_shows(session, now=now, after=AFTER)
 

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 
 from clinic.audit import Actor
 from clinic.models import Closure, Consultation, ConsultationStatus, OutboxMessage, StaffRole
+from clinic.models.base import utcnow
 from clinic.scheduling.agenda import Listed
 from clinic.scheduling.clashes import Clash, clashes_of
 from clinic.scheduling.hours import add_time_off, remove_hours
+from clinic.scheduling.lifecycle import mark_no_shows
 from clinic.staff.members import StaffMember
 from clinic.walkin.take import take_next
 
@@ -134,6 +136,49 @@ def test_reception_find_every_booking_to_move_in_their_department(session, clien
     assert listed == [(str(booked.id), "Maria Visser"), (str(evening.id), "Evening Patient")]
     assert "This is outside Dr Priya Raman's working hours now" in notes(page)[-1]
     assert str(fine.id) not in [consultation_id for consultation_id, _ in listed]
+
+
+@pytest.fixture
+def missed_in_time_off(session, clinic, now):
+    """Maria Visser's booking of yesterday at 10:00, Dr Okafor away all that day, nobody having handled it;
+    housekeeping has run since."""
+    booked = visit(session, clinic, "okafor", today_at(10, days=-1), "Maria Visser")
+    factories.time_off(session, clinic["okafor"], today_at(0, days=-1), today_at(0))
+    session.commit()
+    mark_no_shows(session, now=utcnow(), after=timedelta(minutes=30))
+    return booked
+
+
+def test_a_booking_missed_in_the_clinicians_time_off_stays_for_reception_to_handle(
+    session, client, clinic, missed_in_time_off
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get("/schedule/clashes"))
+
+    listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
+    assert listed == [(str(missed_in_time_off.id), "Maria Visser")]
+    assert "Dr Amara Okafor is away then (time off). The patient has not been told" in notes(page)[0]
+
+
+def test_reception_may_move_or_cancel_a_booking_missed_in_the_time_off_and_the_patient_is_told(
+    session, client, clinic, missed_in_time_off
+):
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get(f"/schedule/consultations/{missed_in_time_off.id}"))
+    assert client.get(f"/schedule/consultations/{missed_in_time_off.id}/move").status_code == 200
+    cancelled = client.post(
+        f"/schedule/consultations/{missed_in_time_off.id}/cancel", data={"reason": "Clinician unwell"}
+    )
+
+    assert 'id="cancel"' in page
+    assert cancelled.status_code == 303
+    session.rollback()
+    assert session.get(Consultation, missed_in_time_off.id).status is ConsultationStatus.CANCELLED
+    mails = select(OutboxMessage.kind).where(OutboxMessage.consultation_id == missed_in_time_off.id)
+    assert "mail.cancellation" in {str(kind) for kind in session.scalars(mails)}
+    assert f"/schedule/consultations/{missed_in_time_off.id}" not in text(client.get("/schedule/clashes"))
 
 
 def test_a_clinicians_own_bookings_to_move_are_theirs_alone(session, client, clinic, sick_morning):

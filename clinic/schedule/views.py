@@ -29,12 +29,13 @@ from ..scheduling.agenda import (
     week_agenda,
 )
 from ..scheduling.availability import Booker
+from ..scheduling.clashes import ABSENT
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
 from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
 from ..scheduling.events import ListShown, history, record_list_read, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
-from ..scheduling.lifecycle import Change, check_change, has_letter, staff_changes
+from ..scheduling.lifecycle import Change, check_change, has_letter, missed_in_absence, staff_changes
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
@@ -197,8 +198,8 @@ def _uninvited(removal: Removal) -> str:
 
 @bp.get("/consultations/<id:consultation_id>/move")
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
-    found = _read(consultation_id, "staff move page")
-    check_change(found, Change.MOVE, utcnow())
+    found, now = _read(consultation_id, "staff move page"), utcnow()
+    check_change(found, Change.MOVE, now, absent=missed_in_absence(db.session, found, now))
     return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
 
 
@@ -350,7 +351,7 @@ def _consultation_page(
         cancel_form=cancel_form or forms.StaffCancelForm(formdata=None),
         companion_form=companion_form or forms.CompanionForm(formdata=None),
         moment=moment,
-        changes=staff_changes(found, moment.instant),
+        changes=staff_changes(found, moment.instant, absent=row.clash in ABSENT),
         letter=has_letter(found),
         refusal=refusal,
     )

@@ -17,6 +17,7 @@ from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
 from .availability import Booker, OfferedService, is_free, service_clinicians
 from .booking import place, refusal
+from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
 from .events import record_event
 from .holders import check_not_held, lock_holder
@@ -58,16 +59,19 @@ def change_status(
 def mark_no_shows(session: Session, *, now: datetime, after: timedelta, limit: int = 500) -> int:
     """Mark noshow the booked consultations that ended `after` ago or more and nobody acted on.
 
-    A patient who checked in is not a no-show, so only `booked` ones qualify; returns how many.
+    A patient who checked in is not a no-show, so only `booked` ones qualify; nor one its clinician was
+    away for (time off, a closure: clashes.ABSENT), which stays booked, listed among the clashes for staff
+    to move or cancel, the patient told as any move or cancellation tells them. Returns how many.
     """
     with write_transaction(session):
-        missed = session.scalars(
+        ended = session.scalars(  # those left booked in an absence are few: staff handle them
             select(Consultation)
             .where(Consultation.status == ConsultationStatus.BOOKED, Consultation.ends_at <= now - after)
             .order_by(Consultation.ends_at)
-            .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        clashes = clashes_of(session, ended, now)
+        missed = [c for c in ended if clashes.get(c.id) not in ABSENT][:limit]
         for consultation in missed:
             consultation.status = ConsultationStatus.NOSHOW
             consultation.ended_at = now
@@ -96,14 +100,19 @@ _CHANGEABLE = {
 }
 
 
-def change_refusal(consultation: Consultation, change: Change, now: datetime) -> ChangeNotAllowed | None:
+def change_refusal(
+    consultation: Consultation, change: Change, now: datetime, *, absent: bool = False
+) -> ChangeNotAllowed | None:
     """Why `change` may not be made to the consultation at `now`, by staff or anyone; None if staff may
     (patients online are held to more: `check_online_change`). Never once its call has started or it is
-    over, by its status or its end: a missed consultation is a no-show, not a cancellation. Never for a
-    walk-in call, which its queue ends (the caller leaves, or does not answer) or its clinician finishes."""
+    over, by its status or its end: a missed consultation is a no-show, not a cancellation; but one still
+    booked past its end that its clinician was `absent` for (see `missed_in_absence`) was never the
+    patient's to miss, and staff may still move or cancel it. Never for a walk-in call, which its queue
+    ends (the caller leaves, or does not answer) or its clinician finishes."""
     if consultation.status is ConsultationStatus.CANCELLED:
         return ConsultationCancelled("This consultation is cancelled.", service_id=consultation.service_id)
-    if (over := is_over(consultation, now)) or consultation.status not in _CHANGEABLE[change]:
+    over = is_over(consultation, now) and not (absent and consultation.status is ConsultationStatus.BOOKED)
+    if over or consultation.status not in _CHANGEABLE[change]:
         return _too_far_along(consultation, change, over=over)
     if consultation.walk_in_entry is not None:
         return ChangeNotAllowed(
@@ -113,10 +122,17 @@ def change_refusal(consultation: Consultation, change: Change, now: datetime) ->
     return None
 
 
-def check_change(consultation: Consultation, change: Change, now: datetime) -> None:
+def check_change(consultation: Consultation, change: Change, now: datetime, *, absent: bool = False) -> None:
     """Raise the `change_refusal`, if there is one."""
-    if (refused := change_refusal(consultation, change, now)) is not None:
+    if (refused := change_refusal(consultation, change, now, absent=absent)) is not None:
         raise refused
+
+
+def missed_in_absence(session: Session, consultation: Consultation, now: datetime) -> bool:
+    """Whether the consultation's end passed, still booked, while its clinician was away (clashes.ABSENT):
+    staff may still move or cancel it (`change_refusal`)."""
+    booked, ended = consultation.status is ConsultationStatus.BOOKED, now >= consultation.ends_at
+    return booked and ended and clinic_absent(session, consultation, now)
 
 
 def has_letter(consultation: Consultation) -> bool:
@@ -129,9 +145,11 @@ def has_letter(consultation: Consultation) -> bool:
     )
 
 
-def staff_changes(consultation: Consultation, now: datetime) -> frozenset[Change]:
+def staff_changes(consultation: Consultation, now: datetime, *, absent: bool = False) -> frozenset[Change]:
     """The changes staff may make to the consultation now: what its page offers."""
-    return frozenset(change for change in Change if change_refusal(consultation, change, now) is None)
+    return frozenset(
+        change for change in Change if change_refusal(consultation, change, now, absent=absent) is None
+    )
 
 
 def cancel(
@@ -146,7 +164,7 @@ def cancel(
     """Cancel a consultation (patients only up to the service's cut-off)."""
     with write_transaction(session):
         consultation = locked_consultation(session, consultation_id)
-        check_change(consultation, Change.CANCEL, now)
+        check_change(consultation, Change.CANCEL, now, absent=missed_in_absence(session, consultation, now))
         if enforce_cutoff:
             _check_cutoff(consultation, now)
         consultation.status = ConsultationStatus.CANCELLED
@@ -178,7 +196,7 @@ def reschedule(
     with write_transaction(session):
         lock_holder(session, _patient_email(session, consultation_id))  # before the clinicians' locks
         consultation = locked_consultation(session, consultation_id, clinician_id)
-        check_change(consultation, Change.MOVE, now)
+        check_change(consultation, Change.MOVE, now, absent=missed_in_absence(session, consultation, now))
         target = clinician_id or consultation.clinician_id
         if (new_start, target) == (consultation.starts_at, consultation.clinician_id):
             raise AlreadyAtThatTime(  # a form sent again: no "moved" mail, no new invite, no event
