@@ -80,6 +80,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(booking.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(schedule.bp)
+    app.register_blueprint(schedule.desk_bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(notes.bp)
     notes.init_app(app)

@@ -84,7 +84,7 @@ def test_clinicians_and_reception_may_not_open_search_or_check_the_audit_log(cli
     answers += [client.post(path, data={"patient": "mary@example.org"}) for path in POSTS]
 
     assert [answer.status_code for answer in answers] == [403] * len(answers)
-    assert all("Admins only" in answer.get_data(as_text=True) for answer in answers)
+    assert all("whose account cannot open this page" in answer.get_data(as_text=True) for answer in answers)
     session.commit()
     since = select(AuditEvent.action).where(AuditEvent.id > (before or 0))
     assert set(session.scalars(since)) == {"access.refused"}  # the refusals only: no search was made

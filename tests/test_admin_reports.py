@@ -164,7 +164,7 @@ def test_clinicians_and_reception_may_not_see_reports(client, session, role):
     for path in ("/admin/reports", "/admin/reports/clinicians.csv"):
         response = client.get(path)
         assert response.status_code == 403
-        assert "Admins only" in response.get_data(as_text=True)
+        assert "whose account cannot open this page" in response.get_data(as_text=True)
 
 
 def test_the_page_shows_tables_and_charts_without_script(admin_client, hospital):

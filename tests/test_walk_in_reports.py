@@ -196,7 +196,9 @@ def test_clinicians_and_reception_may_not_see_walk_in_figures(client, session, r
 
     response = client.get("/admin/reports/walk_in.csv")
 
-    assert response.status_code == 403 and "Admins only" in response.get_data(as_text=True)
+    assert response.status_code == 403 and "whose account cannot open this page" in response.get_data(
+        as_text=True
+    )
 
 
 def test_no_walk_in_figure_names_a_caller_anywhere(admin_client, queues):

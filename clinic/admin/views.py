@@ -41,8 +41,3 @@ def retry(message_id: int) -> ResponseReturnValue:
     else:
         flash(f"Message {message_id} is not a dead letter (any more), so nothing changed.")
     return redirect(url_for(".outbox"), 303)
-
-
-@bp.errorhandler(403)
-def forbidden(_error: Exception) -> ResponseReturnValue:
-    return render_template("admin/forbidden.html"), 403

@@ -1,5 +1,6 @@
 """Weekly hours and time off, with the bookings a change leaves outside them: one page, drawn for a
-clinician's own hours (/schedule/hours) and for an admin's choice of clinician (/admin/clinicians/<id>/hours).
+clinician's own hours (/schedule/hours), for an admin's choice of clinician (/admin/clinicians/<id>/hours),
+and for reception recording a clinician's absence (/schedule/clinicians/<id>/time-off: time off only).
 
 `register` adds the same views to a blueprint under a prefix; a prefix with `<clinician_id>` names
 whose hours they are, none means the signed-in clinician's own.
@@ -7,20 +8,21 @@ whose hours they are, none means the signed-in clinician's own.
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
-from ..models import Clinician, utcnow
+from ..models import utcnow
 from ..scheduling.errors import NotFound
 from ..scheduling.events import ListShown, record_list_read
 from ..scheduling.hours import (
     InvalidHours,
     add_hours,
     add_time_off,
+    clinician_in_reach,
     hours_of,
     remove_hours,
     remove_time_off,
@@ -84,18 +86,25 @@ def remove_days_off(time_off_id: int, clinician_id: int | None = None) -> Respon
     return _saved("That time off is removed.")
 
 
+_TIME_OFF_ROUTES = [
+    ("/time-off", add_days_off, "POST"),
+    ("/time-off/<id:time_off_id>/remove", remove_days_off, "POST"),
+]
 _ROUTES = [
     ("/hours", hours, "GET"),
     ("/hours", add_weekly_hours, "POST"),
     ("/hours/<id:rule_id>/remove", remove_weekly_hours, "POST"),
-    ("/time-off", add_days_off, "POST"),
-    ("/time-off/<id:time_off_id>/remove", remove_days_off, "POST"),
+    *_TIME_OFF_ROUTES,
 ]
 
 
-def register(bp: Blueprint, prefix: str = "", guard: Callable = lambda view: view) -> None:
-    """Serve the hours page and its forms from `bp` under `prefix`, each view wrapped in `guard`."""
-    for path, view, method in _ROUTES:
+def register(
+    bp: Blueprint, prefix: str = "", guard: Callable = lambda view: view, *, weekly_hours: bool = True
+) -> None:
+    """Serve the hours page and its forms from `bp` under `prefix`, each view wrapped in `guard`; without
+    `weekly_hours`, the page (at /time-off) changes time off only, and shows the hours as they are."""
+    routes = _ROUTES if weekly_hours else [("/time-off", hours, "GET"), *_TIME_OFF_ROUTES]
+    for path, view, method in routes:
         bp.add_url_rule(prefix + path, view.__name__, guard(view), methods=[method])
 
 
@@ -112,6 +121,7 @@ def _page(
         hours_form=hours_form or forms.HoursForm(formdata=None),
         time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
         weekdays=forms.WEEKDAYS,
+        weekly_hours=f"{request.blueprint}.add_weekly_hours" in current_app.view_functions,
     )
     # The bookings that no longer fit, by patient: recorded once the page is drawn, as views._record_shown.
     shown = ListShown("hours", found.clinician.department_id, owner)
@@ -125,11 +135,9 @@ def _saved(message: str) -> ResponseReturnValue:
 
 
 def _owner(clinician_id: int | None) -> int:
-    """Whose hours: the clinician in the URL (admins), else the signed-in clinician's own."""
+    """Whose hours: the clinician in the URL (admins, reception), else the signed-in clinician's own."""
     if clinician_id is not None:
-        if db.session.get(Clinician, clinician_id) is None:
-            raise NotFound("No such clinician.")
-        return clinician_id
+        return clinician_in_reach(db.session, current_staff(), clinician_id)
     if current_user.clinician_id is None:
         raise NotFound("This sign-in is not linked to a clinician. Ask an admin to link it.")
     return current_user.clinician_id

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
 from ..audit import Actor
-from ..models import AvailabilityRule, Clinician, Consultation, TimeOff
+from ..models import AvailabilityRule, Clinician, Consultation, StaffRole, TimeOff
 from ..models.transactions import write_transaction
+from ..staff.members import StaffMember
 from .clashes import WAITING, clashes_of
 from .errors import BookingError, NotFound
 from .locks import lock_clinicians
@@ -41,6 +42,20 @@ class ClinicianHours:
     time_off: list[TimeOff]
     clashes: list[Consultation]
     today: date  # in the clinician's zone: the page names the zone's offset on it
+
+
+def clinician_in_reach(session: Session, viewer: StaffMember, clinician_id: int) -> int:
+    """The clinician whose hours or time off `viewer` may change: an admin any, reception only one of their
+    own department (to record a sick colleague's absence); NotFound for any other, as for none."""
+    clinician = session.get(Clinician, clinician_id)
+    mine = viewer.role is StaffRole.ADMIN or (
+        viewer.role is StaffRole.RECEPTION
+        and clinician is not None
+        and clinician.department_id == viewer.department_id
+    )
+    if clinician is None or not mine:
+        raise NotFound("No such clinician.")
+    return clinician_id
 
 
 def hours_of(session: Session, clinician_id: int, now: datetime) -> ClinicianHours:

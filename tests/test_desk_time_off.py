@@ -1,0 +1,132 @@
+"""Reception records a clinician's absence: a department's desk records time off (and removes it) for its
+own clinicians, audited as the desk member, when a clinician phones in sick before the clinic opens."""
+
+from datetime import time
+
+import pytest
+from sqlalchemy import select
+
+from clinic.models import AuditEvent, StaffRole, TimeOff
+
+from . import factories
+from .test_schedule import login, text
+
+SICK_DAY = {"starts_at": "2030-07-01T00:00", "ends_at": "2030-07-02T00:00", "label": "Sick"}
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+@pytest.fixture
+def sick(session):
+    """A clinician of Cardiology, and a department beside it."""
+    cardiology = factories.department(session, name="Cardiology")
+    dermatology = factories.department(session, name="Dermatology")
+    service = factories.service(session, cardiology)
+    clinician = factories.clinician(session, [service], hours=[(time(9), time(17))], department=cardiology)
+    session.commit()
+    return {"clinician": clinician, "own": cardiology.id, "other": dermatology.id}
+
+
+def page_of(sick) -> str:
+    return f"/schedule/clinicians/{sick['clinician'].id}/time-off"
+
+
+def recorded(session) -> list[TimeOff]:
+    session.commit()  # a new read, past the requests
+    return list(session.scalars(select(TimeOff)))
+
+
+def audited(session, action: str) -> list[str]:
+    session.commit()
+    return list(session.scalars(select(AuditEvent.actor).where(AuditEvent.action == action)))
+
+
+def test_reception_records_a_clinicians_sick_day_and_it_is_audited_as_them(client, session, sick):
+    desk = login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+
+    added = client.post(page_of(sick), data=SICK_DAY)
+    page = text(client.get(page_of(sick)))
+
+    assert added.status_code == 303
+    (off,) = recorded(session)
+    assert off.clinician_id == sick["clinician"].id and off.label == "Sick"
+    assert "Sick" in page and "Weekly hours" in page
+    assert audited(session, "clinician.time_off_added") == [f"staff:{desk.id}"]
+
+
+def test_reception_removes_time_off_it_recorded_and_it_is_audited(client, session, sick):
+    desk = login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    client.post(page_of(sick), data=SICK_DAY)
+    (off,) = recorded(session)
+
+    removed = client.post(f"{page_of(sick)}/{off.id}/remove")
+
+    assert removed.status_code == 303
+    assert recorded(session) == []
+    assert audited(session, "clinician.time_off_removed") == [f"staff:{desk.id}"]
+
+
+def test_reception_cannot_change_weekly_hours(client, session, sick):
+    login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+
+    page = text(client.get(page_of(sick)))
+    refused = client.post(
+        f"/schedule/clinicians/{sick['clinician'].id}/hours",
+        data={"weekday": "2", "start": "9:00", "end": "10:00"},
+    )
+
+    assert refused.status_code in (404, 405)
+    assert "Add these hours" not in page
+
+
+@pytest.mark.parametrize(
+    ("role", "department", "opens"),
+    [
+        (StaffRole.ADMIN, None, 200),
+        (StaffRole.RECEPTION, "own", 200),
+        (StaffRole.RECEPTION, "other", 404),
+        (StaffRole.CLINICIAN, "own", 403),
+        (None, None, 302),
+    ],
+)
+def test_only_admins_and_the_clinicians_own_reception_may_record_its_time_off(
+    client, session, sick, role, department, opens
+):
+    if role is not None:
+        login(session, client, role, department_id=sick.get(department))
+
+    shown = client.get(page_of(sick))
+    added = client.post(page_of(sick), data=SICK_DAY)
+
+    assert shown.status_code == opens
+    assert added.status_code == (303 if opens == 200 else opens)
+    assert len(recorded(session)) == (1 if opens == 200 else 0)
+
+
+def test_another_departments_reception_cannot_remove_the_clinicians_time_off(client, session, sick):
+    login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    client.post(page_of(sick), data=SICK_DAY)
+    (off,) = recorded(session)
+    client.post("/logout")
+    login(session, client, StaffRole.RECEPTION, department_id=sick["other"])
+
+    refused = client.post(f"{page_of(sick)}/{off.id}/remove")
+
+    assert refused.status_code == 404
+    assert len(recorded(session)) == 1
+
+
+@pytest.mark.parametrize("path", ["/schedule/hours", "/admin/", "/admin/clinicians/1/hours"])
+def test_a_refused_staff_page_says_the_account_cannot_open_it_not_that_something_went_wrong(
+    client, session, sick, path
+):
+    desk = login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+
+    refused = client.get(path)
+
+    assert refused.status_code == 403
+    assert "Sorry, something went wrong" not in text(refused)
+    assert f"signed in as {desk.display_name}, whose account cannot open this page" in text(refused)
