@@ -103,7 +103,7 @@ def test_a_used_join_key_never_leads_to_its_place_unless_its_own_browser_sends_t
             "name": name,
             "contact": contact,
             "consent": "y",
-            **({"needs_interpreter": "y"} if interpreter else {}),
+            **({"needs_interpreter": "y", "interpreter_language": "Polish"} if interpreter else {}),
         }
 
         response = sender.post(JOIN, data={**details, "join_key": key})

@@ -1,4 +1,5 @@
-"""The walk-in join form: a name, one way to reach the caller, an interpreter if they need one, consent.
+"""The walk-in join form: a name, one way to reach the caller, an interpreter (and language) if they need
+one, consent.
 There is deliberately no field for the reason of the call."""
 
 from flask import current_app
@@ -10,7 +11,7 @@ from ..form_errors import show_beside_fields
 from ..models import ConsentMethod
 from ..scheduling.booking import Consent
 from ..scheduling.patients import MAX_NAME, InvalidDetails
-from ..walkin.callers import CallerDetails, check_caller_details
+from ..walkin.callers import MAX_LANGUAGE, CallerDetails, check_caller_details
 from .forms import IdempotencyKeyField
 
 # The labels of a form sent for another person (a carer's), who is "they" where the caller is "you".
@@ -18,6 +19,7 @@ FOR_SOMEONE_ELSE = {
     "name": "Their name",
     "contact": "Their e-mail address or phone number, or yours",
     "needs_interpreter": "They need an interpreter",
+    "interpreter_language": "Which language should the interpreter speak for them?",
     "consent": "They agree that the hospital may use these details to call them back on video",
 }
 
@@ -28,6 +30,10 @@ class JoinQueueForm(FlaskForm):
         "Your e-mail address or phone number", render_kw={"autocomplete": "email", "spellcheck": "false"}
     )
     needs_interpreter = BooleanField("I need an interpreter")
+    # Always on the page (no script needed); asked for only when the box is ticked.
+    interpreter_language = StringField(
+        "Which language should the interpreter speak?", render_kw={"maxlength": MAX_LANGUAGE}
+    )
     consent = BooleanField("I agree that the hospital may use these details to call me back on video")
     join_key = IdempotencyKeyField()
     # Joining for another person from a browser that holds a place.
@@ -48,6 +54,7 @@ class JoinQueueForm(FlaskForm):
                 contact=self.contact.data,
                 consented=self.consent.data,
                 needs_interpreter=self.needs_interpreter.data,
+                interpreter_language=self.interpreter_language.data,
                 smtputf8=current_app.config["MAIL_SMTPUTF8"],
             )
         except InvalidDetails as invalid:

@@ -102,6 +102,8 @@ class WalkInEntry(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")
     needs_interpreter: Mapped[bool] = mapped_column(default=False)
+    # For staff arranging the interpreter; None unless one is needed. Personal data: in no mail or invite.
+    interpreter_language: Mapped[str | None] = mapped_column(String(60))
     consent_notice_version: Mapped[str] = mapped_column(String(40))
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_method: Mapped[ConsentMethod] = mapped_column(stored_enum(ConsentMethod, 16))

@@ -172,9 +172,17 @@ def _anonymise_walk_ins(session: Session, periods: RetentionPeriods, now: dateti
                 WalkInEntry.phone != "",
                 WalkInEntry.join_key.is_not(None),
                 WalkInEntry.join_hash.is_not(None),
+                WalkInEntry.interpreter_language.is_not(None),
             ),
         )
-        .values(name=ANONYMISED_NAME, email=None, phone="", join_key=None, join_hash=None),
+        .values(
+            name=ANONYMISED_NAME,
+            email=None,
+            phone="",
+            join_key=None,
+            join_hash=None,
+            interpreter_language=None,
+        ),
     )
 
 

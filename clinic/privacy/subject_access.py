@@ -138,6 +138,7 @@ def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
         "email": entry.email,
         "phone": entry.phone,
         "needs_interpreter": entry.needs_interpreter,
+        "interpreter_language": entry.interpreter_language,
         "consent": {
             "privacy_notice": entry.consent_notice_version,
             "given_at": entry.consent_given_at.isoformat(),

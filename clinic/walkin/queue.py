@@ -151,6 +151,7 @@ def join(
                 email=details.email,
                 phone=details.phone,
                 needs_interpreter=details.needs_interpreter,
+                interpreter_language=details.interpreter_language or None,
                 consent_notice_version=consent.notice_version,
                 consent_method=consent.method,
                 consent_given_at=now,
