@@ -48,7 +48,8 @@ class WaitlistEntry(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The join form's key and a fingerprint of what it asked, so the form sent twice joins (and mails) once.
+    # The join form's key and a keyed fingerprint of what it asked (scheduling/idempotency.py), so the form
+    # sent twice joins (and mails) once.
     join_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     join_hash: Mapped[str | None] = mapped_column(String(64))
 

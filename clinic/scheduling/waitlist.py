@@ -16,7 +16,7 @@ from ..models.transactions import write_transaction
 from .availability import active_service, service_clinicians
 from .booking import Consent
 from .errors import IdempotencyConflict, NotFound
-from .idempotency import fingerprint
+from .idempotency import Fingerprint, fingerprint
 from .patients import InvalidDetails, PatientDetails
 from .timezones import day_bounds, zone
 from .tokens import (
@@ -62,7 +62,7 @@ def join_waitlist(
 
     The form sent again with its `join_key` (a double click, a Reload) gives back the place it made, mailed
     once; the key with other details is IdempotencyConflict, which hands over nothing of that place."""
-    asked = fingerprint(vars(request))
+    asked = fingerprint(vars(request), keys)
     try:
         return _join(session, request, asked, now=now, keys=keys, actor=actor)
     except IntegrityError:
@@ -74,7 +74,13 @@ def join_waitlist(
 
 
 def _join(
-    session: Session, request: WaitlistRequest, asked: str, *, now: datetime, keys: LinkKeys, actor: Actor
+    session: Session,
+    request: WaitlistRequest,
+    asked: Fingerprint,
+    *,
+    now: datetime,
+    keys: LinkKeys,
+    actor: Actor,
 ) -> Joined:
     with write_transaction(session):
         if request.join_key and (made := _made_with(session, request.join_key)) is not None:
@@ -104,7 +110,7 @@ def _join(
             status=WaitlistStatus.WAITING,
             created_at=now,
             join_key=request.join_key,
-            join_hash=asked if request.join_key else None,
+            join_hash=asked.stored if request.join_key else None,
         )
         session.add(entry)
         session.flush()
@@ -128,9 +134,9 @@ def _made_with(session: Session, join_key: str) -> WaitlistEntry | None:
     return session.scalar(select(WaitlistEntry).where(WaitlistEntry.join_key == join_key))
 
 
-def _same_join(made: WaitlistEntry, asked: str) -> WaitlistEntry:
+def _same_join(made: WaitlistEntry, asked: Fingerprint) -> WaitlistEntry:
     """The place the form's key made, if the request that `asked` is the one that made it."""
-    if made.join_hash != asked:
+    if not asked.matches(made.join_hash):
         raise IdempotencyConflict(FORM_USED)
     return made
 
