@@ -258,7 +258,9 @@ def sign_in_rules(**changes) -> SignInRules:
         max_failures_per_address=3,
         require_admin_mfa=False,
         secret_keys=(TEST_SECRET,),
-        sessions=SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12)),
+        sessions=SessionRules(
+            idle=timedelta(minutes=30), lifetime=timedelta(hours=12), admin_second_factor=False
+        ),
     )
     return replace(rules, **changes)
 

@@ -55,7 +55,7 @@ from .racing import racing_engine
 ANSWER_WITHIN = timedelta(minutes=3)
 RACERS = 3
 PER_CALLER = timedelta(minutes=10)
-SESSIONS = SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+SESSIONS = SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12), admin_second_factor=False)
 RULES = WaitRules(PER_CALLER, SESSIONS)
 
 
@@ -75,7 +75,7 @@ def signed_in(session, clinician, now, rules: SessionRules = SESSIONS) -> StaffU
     """The clinician's own account (made the first time), signed in at `now`: a staff session opened then."""
     user = session.scalar(select(StaffUser).where(StaffUser.clinician_id == clinician.id))
     user = user or factories.linked_staff(session, clinician, StaffRole.CLINICIAN)
-    open_session(session, user, now=now, rules=rules, client=Client())
+    open_session(session, user, now=now, rules=rules, client=Client(), second_factor=False)
     session.commit()
     return user
 

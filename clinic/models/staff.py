@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
@@ -28,6 +28,7 @@ class SessionEnd(enum.StrEnum):
     ADMIN = "admin"
     ROLE_CHANGED = "role_changed"  # its next sign-in meets the new role's rules (an admin's second factor)
     MFA_RESET = "mfa_reset"
+    MFA_REQUIRED = "mfa_required"  # an admin's, opened without a second factor, once admins must have one
 
 
 class StaffUser(UserMixin, Base):
@@ -98,6 +99,9 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute lifetime, however active
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))  # truncated: shown to its owner only
+    # Signed in with a code (TOTP or recovery) or by setting up a factor, not with a password alone: where
+    # CLINIC_REQUIRE_ADMIN_MFA is on, an admin's session without it ends (sessions.SessionRules).
+    second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[SessionEnd | None] = mapped_column(stored_enum(SessionEnd, 20))
 

@@ -4,7 +4,9 @@ The cookie carries a random token and the database only its SHA-256, so a copy o
 no session. A session ends at logout, after STAFF_IDLE_MINUTES without a request, at its absolute
 lifetime (STAFF_SESSION_HOURS), or for all of an account's sessions at a password change, a
 deactivation, a change of role or link, a second factor's removal or an admin's word, so no session
-outlives the role or the second factor it was opened with. A copied cookie dies with its session.
+outlives the role or the second factor it was opened with; and an admin's session opened without a
+second factor ends once CLINIC_REQUIRE_ADMIN_MFA is on, as a sign-in without one would be refused then.
+A copied cookie dies with its session.
 """
 
 import hashlib
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM, Actor
@@ -37,6 +39,7 @@ _BY_TOKEN_HASH = (
         StaffSession.ended_at,
         StaffSession.expires_at,
         StaffSession.last_seen_at,
+        StaffSession.second_factor,
         StaffUser.active,
         StaffUser.id,
         StaffUser.email,
@@ -55,12 +58,14 @@ _BY_TOKEN_HASH = (
 class SessionRules:
     idle: timedelta
     lifetime: timedelta
+    admin_second_factor: bool  # CLINIC_REQUIRE_ADMIN_MFA: an admin's session lives only if it had one
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "SessionRules":
         return cls(
             idle=timedelta(minutes=float(config["STAFF_IDLE_MINUTES"])),
             lifetime=timedelta(hours=float(config["STAFF_SESSION_HOURS"])),
+            admin_second_factor=bool(config["REQUIRE_ADMIN_MFA"]),
         )
 
 
@@ -115,9 +120,16 @@ def hash_token(token: str) -> str:
 
 
 def open_session(
-    session: Session, user: StaffUser, *, now: datetime, rules: SessionRules, client: Client
+    session: Session,
+    user: StaffUser,
+    *,
+    now: datetime,
+    rules: SessionRules,
+    client: Client,
+    second_factor: bool,
 ) -> tuple[StaffSession, str]:
-    """Add a session for `user` in the caller's write transaction; returns it and its cookie token."""
+    """Add a session for `user` in the caller's write transaction, signed in with a `second_factor` or with
+    a password alone; returns it and its cookie token."""
     token = secrets.token_urlsafe(32)
     row = StaffSession(
         staff_user_id=user.id,
@@ -127,6 +139,7 @@ def open_session(
         expires_at=now + rules.lifetime,
         remote_addr=(client.remote_addr or "")[:ADDRESS_LENGTH] or None,
         user_agent=(client.user_agent or "")[:USER_AGENT_LENGTH] or None,
+        second_factor=second_factor,
     )
     session.add(row)
     session.flush()
@@ -146,10 +159,11 @@ def check_session(
     found = driver_rows(session, _BY_TOKEN_HASH, {"token_hash": hash_token(token)})
     if not found:
         return SessionCheck(None)
-    row_id, ended_at, expires_at, last_seen_at, active, *account = found[0]
+    row_id, ended_at, expires_at, last_seen_at, second_factor, active, *account = found[0]
     if ended_at is not None:
         return SessionCheck(None)
-    reason = _why_dead(expires_at, last_seen_at, active, now, rules)
+    bare_admin = _is_admin(account[3]) and not second_factor
+    reason = _why_dead(expires_at, last_seen_at, active, bare_admin, now, rules)
     if reason is not None:
         with write_transaction(session):
             _close(session, _locked(session, row_id), reason, now, SYSTEM)
@@ -213,32 +227,51 @@ def live_sessions(
     return [
         row
         for row in rows
-        if _why_dead(row.expires_at, row.last_seen_at, row.user.active, now, rules) is None
+        if _why_dead(row.expires_at, row.last_seen_at, row.user.active, _bare_admin(row), now, rules) is None
     ]
 
 
 def live(now: datetime, rules: SessionRules) -> ColumnElement[bool]:
     """Whether a session still signs in, in SQL over `staff_session` joined with its `staff_user`: the rule
     of _why_dead, for counting who is signed in without reading each row."""
-    return and_(
+    alive = and_(
         StaffSession.ended_at.is_(None),
         StaffSession.expires_at > now,
         StaffSession.last_seen_at >= now - rules.idle,
         StaffUser.active.is_(True),
     )
+    if rules.admin_second_factor:
+        return and_(alive, or_(StaffUser.role != StaffRole.ADMIN, StaffSession.second_factor.is_(True)))
+    return alive
 
 
 def _why_dead(
-    expires_at: datetime, last_seen_at: datetime, user_active: bool, now: datetime, rules: SessionRules
+    expires_at: datetime,
+    last_seen_at: datetime,
+    user_active: bool,
+    bare_admin: bool,
+    now: datetime,
+    rules: SessionRules,
 ) -> SessionEnd | None:
-    """Why a session not ended yet is dead by now, or None while it lives."""
+    """Why a session not ended yet is dead by now, or None while it lives. `bare_admin`: an admin's
+    session signed in without a second factor."""
     if now >= expires_at:
         return SessionEnd.EXPIRED
     if now - last_seen_at > rules.idle:
         return SessionEnd.IDLE
     if not user_active:  # deactivation ends sessions too; this covers a row changed by hand
         return SessionEnd.DEACTIVATED
+    if bare_admin and rules.admin_second_factor:  # the rule came in force after it signed in
+        return SessionEnd.MFA_REQUIRED
     return None
+
+
+def _is_admin(role: StaffRole | str) -> bool:
+    return role == StaffRole.ADMIN
+
+
+def _bare_admin(row: StaffSession) -> bool:
+    return _is_admin(row.user.role) and not row.second_factor
 
 
 def _locked(session: Session, session_id: int) -> StaffSession:

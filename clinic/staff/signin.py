@@ -75,6 +75,9 @@ class SignedIn:
     recovery_codes: tuple[str, ...] = ()
 
 
+PASSWORD_ONLY = "password"  # the proof of a sign-in with no second step: no second factor
+
+
 @dataclass(frozen=True)
 class _Proof:
     method: str
@@ -99,7 +102,7 @@ def sign_in_with_password(
 
     def proof(user: StaffUser) -> _Proof | None:
         # A factor enrolled since the password was checked is asked for: no session without it.
-        return None if second_step(user, rules) else _Proof("password")
+        return None if second_step(user, rules) else _Proof(PASSWORD_ONLY)
 
     return _complete(session, user.id, now, rules, client, proof)
 
@@ -197,7 +200,10 @@ def _complete(
         else:
             clear_failures(user)
             user.last_login_at = now
-            row, token = open_session(session, user, now=now, rules=rules.sessions, client=client)
+            second_factor = proof.method != PASSWORD_ONLY
+            row, token = open_session(
+                session, user, now=now, rules=rules.sessions, client=client, second_factor=second_factor
+            )
             details = {"session": row.id, "method": proof.method}
             events.record(session, user.id, "staff.login", now, actor, details)
     if refusal is not None:
