@@ -1,8 +1,8 @@
 """Staff sessions say whether they signed in with a second factor: where CLINIC_REQUIRE_ADMIN_MFA is turned
 on, an admin's session opened with a password alone ends, as a sign-in without a factor would be refused
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-06 06:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0024'
-down_revision = '0023'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
