@@ -108,7 +108,18 @@ def check(config: MutableMapping[str, Any], environment: str) -> list[str]:
             config[key] = declared.kind.value_of(config[key])
         except ValueError:
             found.append(_refusal(declared.variable, declared.kind, config[key]))
-    return found
+    return found + _offer_day_refusals(config)
+
+
+def _offer_day_refusals(config: Mapping[str, Any]) -> list[str]:
+    """The waitlist's offer day must run forwards: its hours, each read above, in order here (a wrong one
+    was refused by its kind, and is no number to compare)."""
+    starts, ends = config.get("WAITLIST_OFFER_DAY_STARTS"), config.get("WAITLIST_OFFER_DAY_ENDS")
+    if isinstance(starts, int) and isinstance(ends, int) and starts >= ends:
+        return [
+            f"CLINIC_WAITLIST_OFFER_DAY_ENDS must be after WAITLIST_OFFER_DAY_STARTS ({starts}), not {ends!r}"
+        ]
+    return []
 
 
 def _refusal(variable: str, kind: kinds.Kind, given: Any) -> str:

@@ -316,3 +316,17 @@ def test_the_choices_are_those_the_app_knows():
     roles = {role.value for role in StaffRole}
     taken = {role: config.check({"NOTES_ROLES": role}, "testing") == [] for role in roles}
     assert taken == {role: role != "reception" for role in roles}
+
+
+def test_an_offer_day_that_ends_before_it_starts_stops_the_start_naming_both(tmp_path):
+    with pytest.raises(RuntimeError) as refused:
+        build_app(
+            f"sqlite:///{tmp_path}/clinic.sqlite",
+            str(tmp_path),
+            WAITLIST_OFFER_DAY_STARTS="21",
+            WAITLIST_OFFER_DAY_ENDS="8",
+        )
+
+    assert "CLINIC_WAITLIST_OFFER_DAY_ENDS must be after WAITLIST_OFFER_DAY_STARTS (21), not 8" in str(
+        refused.value
+    )
