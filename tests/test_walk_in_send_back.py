@@ -18,6 +18,7 @@ from clinic.models import (
     ConsultationStatus,
     EntryStatus,
     StaffRole,
+    StaffSession,
     WalkInEntry,
     utcnow,
 )
@@ -31,6 +32,7 @@ from clinic.walkin.take import take_next
 from . import factories, racing
 from .conftest import postgres_only
 from .test_schedule import login, text
+from .test_walk_in import signed_in as walk_in_signed_in
 
 ANSWER_WITHIN = timedelta(minutes=3)
 
@@ -418,3 +420,62 @@ def test_signing_out_once_the_callers_call_is_over_signs_out_at_once(client, ses
     signed_out = client.post("/logout")
 
     assert signed_out.headers["Location"] == "/login" and location
+
+
+def call_under_way(session, queue, *, clinician_seen_minutes_ago: int) -> tuple[WalkInEntry, Consultation]:
+    """Dr Lewis, signed in, took the caller 30 minutes ago and started the call, which the caller joined;
+    her last sign in the app (a request that counts as activity) was `clinician_seen_minutes_ago`."""
+    then = utcnow() - timedelta(minutes=30)
+    entry = factories.walk_in(session, queue, now=then - timedelta(minutes=5)).entry
+    lewis = walk_in_signed_in(session, queue.staff[0], then)
+    call = taken(session, queue, 0, then)
+    answer(session, entry.id, now=then, actor=Actor())
+    started(session, queue, 0, call, then)
+    seen = utcnow() - timedelta(minutes=clinician_seen_minutes_ago)
+    for row in session.scalars(select(StaffSession).where(StaffSession.staff_user_id == lewis.id)):
+        row.last_seen_at = seen
+    session.commit()
+    return entry, call
+
+
+def test_a_call_whose_clinician_vanished_is_stalled_and_a_colleague_sends_the_caller_back_to_their_place(
+    client, session, helpline
+):
+    """Dr Lewis's browser crashed in a call the caller had joined: the caller sat in a dead room, "In call"
+    for ever, and Dr Brooks and reception could only watch it stay busy."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=25)
+    behind = factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=20)).entry
+    desk = factories.browser(client.application)
+    signed_in(session, desk, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    signed_in(session, client, helpline, 1)
+
+    seen_by_desk = text(desk.get(f"/schedule/consultations/{call.id}"))
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    for seen in (seen_by_desk, page):
+        assert "The call has stalled" in seen and "Send them back to the queue</button>" in seen
+    assert sent.status_code == 303
+    sent_back = fresh(session, entry.id)
+    assert (sent_back.status, sent_back.requeued) == (EntryStatus.WAITING, False)  # not held against them
+    assert why_sent_back(sent_back) is SentBack.CLINICIAN_GONE
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    next_taken = take_next(session, helpline.id, doctor(helpline, 1), now=utcnow()).entry.id
+    assert next_taken == entry.id and fresh(session, behind.id).status is EntryStatus.WAITING
+
+
+def test_a_caller_is_never_sent_back_from_under_a_clinician_still_active_in_their_call(
+    client, session, helpline
+):
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=2)
+    signed_in(session, client, helpline, 1)
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    refused = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert "stalled" not in page and "Send them back" not in page
+    assert refused.status_code == 409 and "The call is under way" in text(refused)
+    assert (fresh(session, entry.id).status, status_of(session, call)) == (
+        EntryStatus.IN_CALL,
+        ConsultationStatus.IN_PROGRESS,
+    )

@@ -36,7 +36,10 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
 def send_back_caller(consultation_id: int) -> ResponseReturnValue:
     """A refusal comes back on the call's page (views.refused_here); done, on to the schedule, from where
     the next clinician to press "Take next" calls them."""
-    entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow())
+    stalled_after = timedelta(minutes=current_app.config["WALK_IN_STALLED_MINUTES"])
+    entry = send_back_for_staff(
+        db.session, consultation_id, current_staff(), now=utcnow(), stalled_after=stalled_after
+    )
     if entry.status is EntryStatus.DROPPED:
         flash(f"{entry.name} did not join when called twice, so they are no longer in the queue.")
     else:
@@ -50,8 +53,16 @@ def walk_in_call_of(consultation: Consultation) -> WalkInCall | None:
     entry = consultation.walk_in_entry
     if entry is None:
         return None
-    answer_within = timedelta(minutes=current_app.config["WALK_IN_ANSWER_MINUTES"])
-    return walk_in_call(entry, consultation, current_staff(), answer_within=answer_within)
+    config = current_app.config
+    return walk_in_call(
+        db.session,
+        entry,
+        consultation,
+        current_staff(),
+        now=utcnow(),
+        answer_within=timedelta(minutes=config["WALK_IN_ANSWER_MINUTES"]),
+        stalled_after=timedelta(minutes=config["WALK_IN_STALLED_MINUTES"]),
+    )
 
 
 @bp.app_template_filter()

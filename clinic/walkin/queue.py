@@ -276,10 +276,13 @@ def answer(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> s
     return call.meeting_join_url
 
 
-def abandon_call(session: Session, entry: WalkInEntry, now: datetime, actor: Actor) -> None:
+def abandon_call(
+    session: Session, entry: WalkInEntry, now: datetime, actor: Actor, *, stalled: bool = False
+) -> None:
     """Call off the call made for the entry's caller, if it was not held: not begun, or begun by its
-    clinician but never joined by the caller. Its consultation is cancelled (never "Done") and its meeting
-    too, without any mail. One under way stays its clinician's to finish."""
+    clinician but never joined by the caller, or `stalled` (its clinician vanished from it: see
+    walkin.send_back). Its consultation is cancelled (never "Done") and its meeting too, without any mail.
+    One under way otherwise stays its clinician's to finish."""
     if entry.consultation_id is None:
         return
     call = session.get(Consultation, entry.consultation_id, with_for_update=True, populate_existing=True)
@@ -287,7 +290,7 @@ def abandon_call(session: Session, entry: WalkInEntry, now: datetime, actor: Act
         return
     # The status table's "in progress" is a call under way; one its caller never joined was not.
     never_joined = entry.status is EntryStatus.TAKEN and call.status is ConsultationStatus.IN_PROGRESS
-    if not (never_joined or ConsultationStatus.CANCELLED in allowed_next(call.status)):
+    if not (never_joined or stalled or ConsultationStatus.CANCELLED in allowed_next(call.status)):
         return
     call.status, call.cancelled_at = ConsultationStatus.CANCELLED, now
     outbox.enqueue_walk_in_call_abandoned(session, call, now)

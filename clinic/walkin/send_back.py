@@ -3,8 +3,10 @@ the call's page.
 
 A caller who did not join their call in time goes back to the front once and is dropped the second
 time. One who joined a call that nobody started did nothing wrong: they go back without that counting
-against them. Either way the call was not held, so it is called off (cancelled, never "Done"). Those sent
-back wait ahead of everyone else, in the order they first joined.
+against them; so does one left in a call whose clinician vanished (browser closed, machine crashed), once
+the clinician has shown no sign in the app for WALK_IN_STALLED_MINUTES: the call has stalled. Either way
+the call was not held, so it is called off (cancelled, never "Done"). Those sent back wait ahead of
+everyone else, in the order they first joined.
 """
 
 import enum
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Consultation, ConsultationStatus, EntryStatus, WalkInEntry
+from ..models import Consultation, ConsultationStatus, EntryStatus, StaffSession, StaffUser, WalkInEntry
 from ..models.transactions import write_transaction
 from ..scheduling.agenda import consultation_for_staff
 from ..scheduling.errors import NotFound
@@ -29,6 +31,7 @@ class SentBack(enum.StrEnum):
 
     NOT_ANSWERED = "not-answered"  # called, they did not join in time
     NOT_STARTED = "not-started"  # they joined the call, but nobody started it
+    CLINICIAN_GONE = "clinician-gone"  # they were in the call, but its clinician vanished from it
 
 
 class CallStage(enum.StrEnum):
@@ -38,6 +41,7 @@ class CallStage(enum.StrEnum):
     JOINED = "joined"  # they are in the call, and nobody has started it
     NOT_JOINED = "not-joined"  # its clinician started it; they have not joined
     UNDER_WAY = "under-way"  # both are in it: its clinician finishes it
+    STALLED = "stalled"  # both were in it, but its clinician has shown no sign for a while: gone
     SENT_BACK = "sent-back"  # not held: the caller waits in the queue again
     DROPPED = "dropped"  # not held: called twice without joining, they are out of the queue
     LEFT = "left"  # not held: they left the queue
@@ -50,6 +54,7 @@ class WalkInCall:
 
     stage: CallStage
     until: datetime | None  # when the worker sends the caller back, unless someone acts first
+    clinician_seen: datetime | None  # a stalled call's clinician's last sign in the app (None: none at all)
     why: SentBack | None  # for a caller sent back
     may_send_back: bool  # this staff member may send the caller back now
     drops: bool  # sending them back takes them out of the queue: a second call they did not join
@@ -60,26 +65,36 @@ def why_sent_back(entry: WalkInEntry) -> SentBack | None:
     call = entry.consultation
     if entry.status is not EntryStatus.WAITING or call is None:
         return None
-    return SentBack.NOT_STARTED if _answered(entry, call) else SentBack.NOT_ANSWERED
+    return _why(_answered(entry, call), call)
+
+
+def _why(answered: bool, call: Consultation) -> SentBack:
+    if not answered:
+        return SentBack.NOT_ANSWERED
+    # A call they joined that was started too was under way: only its clinician vanishing ends it so.
+    return SentBack.NOT_STARTED if call.started_at is None else SentBack.CLINICIAN_GONE
 
 
 def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor) -> None:
     """Send the called caller back, their call called off: to the front of the queue, or out of it (dropped)
-    after a second call they did not join. Their row and their call's are locked by the caller."""
+    after a second call they did not join. Their row and their call's are locked by the caller, who has
+    checked that the call was not held: one under way only once it stalled (its clinician gone)."""
     answered = entry.status is EntryStatus.IN_CALL
-    abandon_call(session, entry, now, actor)
+    call = entry.consultation
+    stalled = answered and call.status is ConsultationStatus.IN_PROGRESS  # under way, yet not held
+    abandon_call(session, entry, now, actor, stalled=stalled)
     if not answered and entry.requeued:
         end(session, entry, EntryStatus.DROPPED, now, actor)
         return
     entry.position = _front_position(session, entry)
     entry.status, entry.requeued = EntryStatus.WAITING, entry.requeued or not answered
     entry.taken_at = entry.taken_by = None
-    why = SentBack.NOT_STARTED if answered else SentBack.NOT_ANSWERED
+    why = _why(answered, call)
     record_entry_event(session, entry, "walk_in.requeued", now, actor, why=why.value)
 
 
 def send_back_for_staff(
-    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime
+    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime, stalled_after: timedelta
 ) -> WalkInEntry:
     """Send back the caller of a walk-in call `staff` may see (NotFound otherwise), if `staff_refusal`
     allows: else SendBackRefused, and nothing changes."""
@@ -94,22 +109,25 @@ def send_back_for_staff(
         if entry is None:
             raise NotFound("No such walk-in call.")
         call = session.get(Consultation, consultation_id, with_for_update=True, populate_existing=True)
-        if (refused := staff_refusal(entry, call, staff)) is not None:
+        seen = clinician_last_seen(session, call)
+        if (refused := staff_refusal(entry, call, staff, _gone(call, seen, now, stalled_after))) is not None:
             raise SendBackRefused(refused)
         send_back(session, entry, now, staff.actor)
     return entry
 
 
-def staff_refusal(entry: WalkInEntry, call: Consultation, staff: StaffMember) -> str | None:
+def staff_refusal(entry: WalkInEntry, call: Consultation, staff: StaffMember, gone: bool) -> str | None:
     """Why `staff`, who may see the call, may not send its caller back now; None if they may. Anyone who
-    sees it may, once the caller joined a call nobody started; only its clinician, when they started it
-    and the caller has not joined (others would take the caller from under them)."""
-    stage = _stage(entry, call)
-    if stage is CallStage.JOINED or (stage is CallStage.NOT_JOINED and staff.is_clinician_of(call)):
+    sees it may, once the caller joined a call nobody started, or one that stalled (its clinician `gone`);
+    only its clinician, when they started it and the caller has not joined (others would take the caller
+    from under them)."""
+    stage = _stage(entry, call, gone)
+    if stage in _ANYONE_SENDS_BACK or (stage is CallStage.NOT_JOINED and staff.is_clinician_of(call)):
         return None
     return _REFUSALS.get(stage, "This caller is no longer waiting for this call.")
 
 
+_ANYONE_SENDS_BACK = (CallStage.JOINED, CallStage.STALLED)
 _REFUSALS = {
     CallStage.CALLED: "They have just been called: if they do not join in time, they go back to the queue.",
     CallStage.NOT_JOINED: "Their clinician started the call and is waiting for them.",
@@ -118,24 +136,56 @@ _REFUSALS = {
 
 
 def walk_in_call(
-    entry: WalkInEntry, call: Consultation, staff: StaffMember, *, answer_within: timedelta
+    session: Session,
+    entry: WalkInEntry,
+    call: Consultation,
+    staff: StaffMember,
+    *,
+    now: datetime,
+    answer_within: timedelta,
+    stalled_after: timedelta,
 ) -> WalkInCall:
-    """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it."""
-    stage = _stage(entry, call)
+    """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it at `now`."""
+    seen = clinician_last_seen(session, call)
+    gone = _gone(call, seen, now, stalled_after)
+    stage = _stage(entry, call, gone)
     until = {
         CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
         CallStage.JOINED: entry.answered_at and entry.answered_at + answer_within,
         CallStage.NOT_JOINED: call.ends_at,
     }.get(stage)
     why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
-    may = staff_refusal(entry, call, staff) is None
-    return WalkInCall(stage, until, why, may, stage is CallStage.NOT_JOINED and entry.requeued)
+    may = staff_refusal(entry, call, staff, gone) is None
+    drops = stage is CallStage.NOT_JOINED and entry.requeued
+    return WalkInCall(stage, until, seen if gone else None, why, may, drops)
 
 
-def _stage(entry: WalkInEntry, call: Consultation) -> CallStage:
-    """`call` is the entry's latest (once the caller is taken again, the earlier call's history tells)."""
+def clinician_last_seen(session: Session, call: Consultation) -> datetime | None:
+    """The last sign in the app of the call's clinician: the last request of any sign-in of theirs that
+    counted as activity (staff_session.last_seen_at; the notes' keep-alive too, not a page's polling)."""
+    return session.scalar(
+        select(func.max(StaffSession.last_seen_at))
+        .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
+        .where(StaffUser.clinician_id == call.clinician_id)
+    )
+
+
+def _gone(call: Consultation, seen: datetime | None, now: datetime, stalled_after: timedelta) -> bool:
+    """Whether the clinician of `call`, if started, has vanished from it: no sign of them for
+    `stalled_after`, the call under way at least that long. A clinician still active is never gone."""
+    if call.status is not ConsultationStatus.IN_PROGRESS or call.started_at is None:
+        return False
+    quiet_since = max(call.started_at, seen) if seen is not None else call.started_at
+    return now - quiet_since >= stalled_after
+
+
+def _stage(entry: WalkInEntry, call: Consultation, gone: bool = False) -> CallStage:
+    """`call` is the entry's latest (once the caller is taken again, the earlier call's history tells);
+    `gone`: its clinician vanished from it (see _gone)."""
     if entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and call.status in _OPEN:
         answered, started = entry.status is EntryStatus.IN_CALL, call.status is ConsultationStatus.IN_PROGRESS
+        if answered and started and gone:
+            return CallStage.STALLED
         return _OPEN_STAGES[answered, started]
     return _ENDED_STAGES.get(entry.status, CallStage.ENDED)
 
