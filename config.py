@@ -215,7 +215,15 @@ class Config:
     # Largest request body accepted (bytes); larger ones get 413.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024, least=1)
     # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
-    PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-01")
+    PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-06")
+    # The data controller the privacy notice names (the hospital's legal entity); blank: HOSPITAL_NAME.
+    PRIVACY_CONTROLLER_NAME = _env("PRIVACY_CONTROLLER_NAME", "")
+    # How patients reach the controller (postal address, e-mail, phone), on the privacy notice; blank: the
+    # notice sends them to the hospital's switchboard and reception.
+    PRIVACY_CONTROLLER_CONTACT = _env("PRIVACY_CONTROLLER_CONTACT", "")
+    # How patients reach the data protection officer (e-mail, address, phone), on the privacy notice; blank:
+    # the notice tells them to ask the hospital for its data protection officer.
+    PRIVACY_DPO_CONTACT = _env("PRIVACY_DPO_CONTACT", "")
 
     # No pool_pre_ping: a pooled connection PostgreSQL closed is replaced without its round trip per request
     # (clinic.models.connections).

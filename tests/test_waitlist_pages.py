@@ -26,6 +26,7 @@ from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.offer_hold import OfferDay
 from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time
 from clinic.scheduling.tokens import offer_link, waitlist_link
+from config import Config
 
 from . import factories
 from .conftest import TEST_KEYS
@@ -142,7 +143,7 @@ def test_joining_records_the_days_in_the_patients_zone_and_shows_the_link_to_lea
     assert (entry.clinician_id, entry.status, entry.consent_notice_version) == (
         clinician.id,
         WaitlistStatus.WAITING,
-        "2026-12-01",
+        Config.PRIVACY_NOTICE_VERSION,
     )
     first = entry.window_starts_at.astimezone(NEW_YORK)
     assert (first.date().isoformat(), first.hour) == (form["first_day"], 0)  # midnight in New York
