@@ -409,3 +409,35 @@ def test_the_day_rows_say_which_walk_in_callers_asked_for_an_interpreter(client,
     rows = {c: re.search(rf'<tr data-consultation="{c}".*?</tr>', day, re.S)[0] for c in calls}
     assert '<span class="hint">(walk-in, asked for an interpreter)</span>' in rows[calls[0]]
     assert "interpreter" not in rows[calls[1]]
+
+
+def panel(page: str) -> str:
+    return re.search(r'<section class="walk-in-panel.*?</section>', page, re.S)[0]
+
+
+def test_a_clinician_on_time_off_is_not_on_duty_for_callers_reception_or_themselves(
+    client, session, helpline
+):
+    """With the only clinician on duty off sick today, a caller was told "Estimated wait: about 10 minutes",
+    reception saw no sign she was away, and her own page offered "Take next"."""
+    factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=2))
+    doctor = helpline.staff[0]
+    factories.time_off(session, doctor, utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=8))
+    session.commit()
+    desk = factories.browser(client.application)
+    login(session, desk, StaffRole.RECEPTION, department_id=helpline.department_id)
+    on_duty_login(session, client, helpline)
+
+    join_page = text(factories.browser(client.application).get(f"/walk-in/{helpline.slug}"))
+    own = re.search(r'<section class="walk-in-panel.*?</section>', text(client.get("/schedule/")), re.S)[0]
+    refused = client.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True)
+    reception = re.search(r'<section class="walk-in-panel.*?</section>', text(desk.get("/schedule/")), re.S)[
+        0
+    ]
+
+    assert "Estimated wait" not in join_page and "Nobody is answering the queue just now" in join_page
+    assert "Take next" not in own and "You are on time off now" in own
+    assert "You are on time off now" in text(refused)
+    session.rollback()
+    assert session.scalars(select(WalkInEntry.status)).all() == [EntryStatus.WAITING]
+    assert "Nobody on duty is available to take callers now" in reception

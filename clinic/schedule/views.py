@@ -42,6 +42,7 @@ from ..scheduling.tokens import LinkKeys, letter_code, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
+from ..staff.sessions import SessionRules
 from ..walkin.duty import queues_on_duty
 from . import booking_desk, forms
 from .cells import ClashNotes, ConsultationActions, DayRows, status_badge
@@ -278,7 +279,9 @@ def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: 
         "scope": scope,
         "agenda": day_agenda(db.session, staff, scope, shown, tz, moment),
         "moment": moment,
-        "walk_ins": queues_on_duty(db.session, staff, moment.instant),
+        "walk_ins": queues_on_duty(
+            db.session, staff, moment.instant, SessionRules.from_config(current_app.config)
+        ),
         "back": _links(staff, scope, query)("day", shown),
     }
 

@@ -2,11 +2,11 @@
 schedule's panel), their department's reception (the same, to see) and the hospital's monitoring
 (/readyz's figures); and who on duty is signed in to take them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
@@ -16,6 +16,7 @@ from ..models import (
     StaffRole,
     StaffSession,
     StaffUser,
+    TimeOff,
     WalkInEntry,
     WalkInQueue,
     walk_in_duty,
@@ -38,6 +39,8 @@ class QueuePanel:
     interpreters: int  # how many of those waiting asked for an interpreter
     next_needs_interpreter: bool  # whether the next to be taken did
     can_take: bool  # a clinician on its duty; reception see the queue, as only those on duty take
+    away: bool = False  # the clinician is on time off now: off its duty, they take nobody
+    available: int | None = None  # reception: how many on its duty could take a caller now (see below)
 
 
 class Waiting(NamedTuple):
@@ -64,9 +67,12 @@ _ON_DUTY = select(walk_in_duty.c.queue_id).where(walk_in_duty.c.clinician_id == 
 _OF_DEPARTMENT = select(WalkInQueue.id).where(WalkInQueue.department_id == bindparam("department_id"))
 
 
-def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[QueuePanel]:
+def queues_on_duty(
+    session: Session, staff: StaffMember, now: datetime, rules: SessionRules
+) -> list[QueuePanel]:
     """The queues on `staff`'s schedule, by name: a clinician's those they are on duty for, which they
-    take callers from; reception's those of their department, to see who waits. None for admins.
+    take callers from, unless on time off now; reception's those of their department, to see who waits
+    and whether anyone on duty is available to take them (`signed_in_on_duty`). None for admins.
 
     Most staff have no queue: for them one lookup of ids past the ORM (models.driver), where loading no
     queue through it cost about as much CPU as the day's consultations. Queues found are loaded joined
@@ -92,21 +98,41 @@ def queues_on_duty(session: Session, staff: StaffMember, now: datetime) -> list[
     )
     counts = waiting_in(session, ids)
     needing = _next_need_interpreters(session, [queue_id for queue_id, w in counts.items() if w.interpreters])
-    return [
+    panels = [
         _panel(queue, counts.get(queue.id, Waiting()), queue.id in needing, can_take, now) for queue in queues
     ]
+    if can_take and on_time_off(session, staff.clinician_id, now):
+        return [replace(panel, can_take=False, away=True) for panel in panels]
+    if not can_take:
+        return [replace(p, available=signed_in_on_duty(session, p.queue_id, now, rules)) for p in panels]
+    return panels
+
+
+def on_time_off(session: Session, clinician_id: int, now: datetime) -> bool:
+    """Whether the clinician is on time off at `now`: not on any queue's duty then."""
+    return session.scalar(select(_away(clinician_id, now)))
+
+
+def _away(clinician: ColumnElement[int] | int, now: datetime) -> ColumnElement[bool]:
+    # Time off covering `now` of `clinician`: an id, or the column of the enclosing query's clinician.
+    return exists().where(TimeOff.clinician_id == clinician, TimeOff.starts_at <= now, TimeOff.ends_at > now)
 
 
 def signed_in_on_duty(session: Session, queue_id: int, now: datetime, rules: SessionRules) -> int:
     """How many clinicians on duty for the queue are signed in now (a staff session that still signs
-    in): those who may take its callers."""
+    in) and not on time off: those who may take its callers."""
     return session.scalar(
         select(func.count(func.distinct(Clinician.id)))
         .select_from(walk_in_duty)
         .join(Clinician, Clinician.id == walk_in_duty.c.clinician_id)
         .join(StaffUser, StaffUser.clinician_id == Clinician.id)
         .join(StaffSession, StaffSession.staff_user_id == StaffUser.id)
-        .where(walk_in_duty.c.queue_id == queue_id, Clinician.active.is_(True), live(now, rules))
+        .where(
+            walk_in_duty.c.queue_id == queue_id,
+            Clinician.active.is_(True),
+            live(now, rules),
+            ~_away(Clinician.id, now),
+        )
     )
 
 
