@@ -29,6 +29,7 @@ from ..scheduling.agenda import (
     week_agenda,
 )
 from ..scheduling.availability import Booker
+from ..scheduling.away import away_by_day
 from ..scheduling.clashes import ABSENT
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
@@ -84,9 +85,16 @@ def week() -> ResponseReturnValue:
     staff = current_staff()
     query, scope, tz = _schedule(staff)
     days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, _moment())
+    away = away_by_day(db.session, scope, [agenda.day for agenda in days], tz)
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
-        "schedule/week.html", query=query, scope=scope, days=days, **around, **_choices(staff, scope, query)
+        "schedule/week.html",
+        query=query,
+        scope=scope,
+        days=days,
+        away=away,
+        **around,
+        **_choices(staff, scope, query),
     )
     _record_shown(staff, "week", scope, days[0].day, [row for day in days for row in day.rows])
     return page, 422 if query.errors else 200
@@ -278,6 +286,7 @@ def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: 
     return {
         "scope": scope,
         "agenda": day_agenda(db.session, staff, scope, shown, tz, moment),
+        "away": away_by_day(db.session, scope, [shown], tz)[shown],
         "moment": moment,
         "walk_ins": queues_on_duty(
             db.session, staff, moment.instant, SessionRules.from_config(current_app.config)

@@ -1,0 +1,77 @@
+"""Time off as the schedule's day and week show it: a band on each day a clinician is away, so staff see
+whose day is empty and why, not only notes on the consultations it clashes with."""
+
+from datetime import date, datetime, time
+from functools import cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from ..models import Clinician, TimeOff
+from ..models.driver import driver_rows
+from .agenda import Scope
+from .timezones import day_bounds
+
+
+class Away(NamedTuple):
+    """A clinician's time off on one day, cut to that day. Its note is not shown: the clinician's own."""
+
+    clinician_name: str
+    starts: time | None  # None: from the day's start
+    ends: time | None  # None: to the day's end
+
+    @property
+    def when(self) -> str:
+        """e.g. "all day", "09:00 to 13:00", "from 13:00", "until 12:00"."""
+        if self.starts is None:
+            return "all day" if self.ends is None else f"until {self.ends:%H:%M}"
+        return (
+            f"from {self.starts:%H:%M}" if self.ends is None else f"{self.starts:%H:%M} to {self.ends:%H:%M}"
+        )
+
+
+def away_by_day(session: Session, scope: Scope, days: list[date], tz: ZoneInfo) -> dict[date, list[Away]]:
+    """The time off of the clinicians `scope` lists (one, or its department's) on each of `days` in `tz`,
+    by day, in time order. On the driver's path, as the listing: each poll of the day page runs it."""
+    if scope.clinician is not None:
+        query, whose = _time_off_query("clinician"), scope.clinician.id
+    elif scope.department is not None:
+        query, whose = _time_off_query("department"), scope.department.id
+    else:
+        return {day: [] for day in days}
+    bounds = {day: day_bounds(day, tz) for day in days}
+    start, end = bounds[days[0]][0], bounds[days[-1]][1]
+    rows = driver_rows(session, query, {"start": start, "end": end, "whose": whose})
+    return {day: _on_day(rows, *bounds[day], tz) for day in days}
+
+
+def _on_day(rows: list[tuple], day_start: datetime, day_end: datetime, tz: ZoneInfo) -> list[Away]:
+    return [
+        Away(
+            name,
+            None if starts_at <= day_start else starts_at.astimezone(tz).time(),
+            None if ends_at >= day_end else ends_at.astimezone(tz).time(),
+        )
+        for starts_at, ends_at, name in rows
+        if starts_at < day_end and ends_at > day_start
+    ]
+
+
+_WHOSE = {"clinician": Clinician.id, "department": Clinician.department_id}
+
+
+@cache
+def _time_off_query(whose: str) -> Select:
+    # Built once for each kind of scope, its values bound on execution (as the listing's).
+    return (
+        select(TimeOff.starts_at, TimeOff.ends_at, Clinician.display_name)
+        .join(Clinician, Clinician.id == TimeOff.clinician_id)
+        .where(
+            _WHOSE[whose] == bindparam("whose"),
+            TimeOff.starts_at < bindparam("end"),
+            TimeOff.ends_at > bindparam("start"),
+        )
+        .order_by(TimeOff.starts_at, Clinician.display_name)
+    )

@@ -1,0 +1,67 @@
+"""A clinician's time off on the schedule's week and day: a band a screen reader reads, not only notes on
+the consultations it clashes with, so reception sees at a glance whose day is empty and why."""
+
+# ruff: noqa: F811 - the schedule's `clinic` fixture, imported below, is the tests' parameter
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from clinic.models import StaffRole, TimeOff, utcnow
+
+from . import factories
+from .test_schedule import LONDON, clinic, login, text  # noqa: F401
+
+
+@pytest.fixture
+def client(app):
+    return factories.browser(app)
+
+
+def today_at(hour: int, days: int = 0) -> datetime:
+    day = utcnow().astimezone(LONDON).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour), LONDON).astimezone(UTC)
+
+
+def away(session, clinician, starts_at: datetime, ends_at: datetime) -> None:
+    session.add(TimeOff(clinician_id=clinician.id, starts_at=starts_at, ends_at=ends_at, label="Sick"))
+    session.commit()
+
+
+def bands(page: str) -> list[str]:
+    """The time-off bands' text, as a screen reader reads it."""
+    found = re.findall(r'<p class="time-off-band"[^>]*>(.*?)</p>', page, re.DOTALL)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", band)).strip() for band in found]
+
+
+def test_the_week_of_a_clinician_shows_their_time_off_on_its_day(client, session, clinic):
+    away(session, clinic["okafor"], today_at(9), today_at(13))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    today = utcnow().astimezone(LONDON).date()
+
+    page = text(client.get(f"/schedule/week?clinician={clinic['okafor'].id}&date={today.isoformat()}"))
+
+    assert bands(page) == ["Time off 09:00 to 13:00"]
+    assert f'href="/schedule/clinicians/{clinic["okafor"].id}/time-off"' in page  # where the desk records it
+    assert page.index(f'id="day-{today.isoformat()}"') < page.index('class="time-off-band"')
+
+
+def test_time_off_over_several_days_shows_on_each_and_whole_days_say_so(client, session, clinic):
+    away(session, clinic["okafor"], today_at(13), today_at(0, days=2) + timedelta(hours=12))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    tomorrow = utcnow().astimezone(LONDON).date() + timedelta(days=1)
+
+    page = text(client.get(f"/schedule/?clinician={clinic['okafor'].id}&date={tomorrow.isoformat()}"))
+
+    assert bands(page) == ["Time off all day"]
+
+
+def test_the_departments_day_names_whose_time_off_it_is(client, session, clinic):
+    away(session, clinic["raman"], today_at(9), today_at(17))
+    away(session, clinic["jansen"], today_at(9), today_at(17))  # another department's
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get("/schedule/"))
+
+    assert bands(page) == ["Dr Priya Raman: time off 09:00 to 17:00"]
