@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
-from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
 from ..scheduling.clashes import ABSENT, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
 from .context import Context, Effect, Result, message_id_for
 from .offer_effects import make_offers, send_joined_mail, send_offer_mail
-from .outbox import enqueue_retired_meeting, plan_reminders, previous_start
+from .outbox import enqueue_retired_meeting, handed_over_from, plan_reminders, previous_start
 from .settings import WorkerSettings
 
 
@@ -105,7 +105,7 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     mail = compose(
         kind,
         Audience(message.audience),
-        _notice(settings, consultation, message, now, companion),
+        _notice(settings, consultation, message, now, companion, _former_clinician(ctx, message)),
         sender=settings.mail_from,
         domain=settings.invite_domain,
         message_id=message_id_for(message, settings.invite_domain),
@@ -113,6 +113,16 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     )
     ctx.mail.send(mail)
     return Result()
+
+
+def _former_clinician(ctx: Context, message: OutboxMessage) -> tuple[Clinician, datetime] | None:
+    """The clinician a consultation was handed from, and the time they had it, for the cancellation that
+    takes it off their calendar (None for other mails). Read apart: the loaded consultation is not theirs."""
+    if (handed_over := handed_over_from(message)) is None:
+        return None
+    clinician_id, starts_at = handed_over
+    with Session(ctx.bind, expire_on_commit=False) as reader:
+        return reader.get_one(Clinician, clinician_id), starts_at
 
 
 def _outdated(
@@ -245,8 +255,13 @@ def _notice(
     message: OutboxMessage,
     now: datetime,
     companion: Companion | None = None,
+    former: tuple[Clinician, datetime] | None = None,
 ) -> Notice:
     patient, clinician, service = consultation.patient, consultation.clinician, consultation.service
+    starts_at, ends_at = consultation.starts_at, consultation.ends_at
+    if former is not None:  # the clinician it was handed from, told it is off their calendar
+        clinician, starts_at = former
+        ends_at = starts_at + (consultation.ends_at - consultation.starts_at)
     base_url, keys, reference = settings.public_base_url, settings.link_keys, consultation.reference
     join_url = consultation.meeting_join_url or ""
     deadline = change_deadline(consultation)
@@ -258,8 +273,8 @@ def _notice(
         consultation_uuid=consultation.uuid,
         reference=reference,
         sequence=message.payload["sequence"],
-        starts_at=consultation.starts_at,
-        ends_at=consultation.ends_at,
+        starts_at=starts_at,
+        ends_at=ends_at,
         hospital_name=settings.hospital_name,
         service_name=service.name,
         join_url=join_url,

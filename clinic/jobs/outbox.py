@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..meetings import replaces_meeting_for_new_host
 from ..models import (
     Companion,
     Consultation,
@@ -69,12 +70,60 @@ def enqueue_rescheduled(
 ) -> None:
     """In the reschedule's transaction: move the meeting, send updates (which name the time it had
     before this move, however it moves later), plan reminders for the new time, offer the old one to
-    the waitlist."""
+    the waitlist. Moved to another clinician, the new one is invited and the old one sent the invite's
+    cancellation, for the time they had it."""
+    handed_over = previous_clinician_id != consultation.clinician_id
     _drop_pending_reminders(session, consultation, now)
-    _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
-    _add_mails(session, consultation, now, OutboxKind.UPDATE, previous=previous_starts_at)
+    _move_meeting(session, consultation, now, new_host=handed_over)
+    moved_from = previous_starts_at if previous_starts_at != consultation.starts_at else None
+    for audience, companion in mail_recipients(consultation):
+        invited = handed_over and audience is Audience.CLINICIAN
+        kind = OutboxKind.CONFIRMATION if invited else OutboxKind.UPDATE
+        message = _add(session, consultation, now, kind, audience, companion)
+        if moved_from is not None and not invited:
+            message.payload = {**message.payload, "previous_starts_at": moved_from.isoformat()}
+    if handed_over:
+        key = _key(consultation, OutboxKind.CANCELLATION, Audience.CLINICIAN, None, None)
+        message = _add(
+            session, consultation, now, OutboxKind.CANCELLATION, Audience.CLINICIAN, key=f"{key}:handed-over"
+        )
+        message.payload = {
+            **message.payload,
+            "clinician_id": previous_clinician_id,
+            "starts_at": previous_starts_at.isoformat(),
+        }
     _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
     enqueue_time_freed(session, consultation, now, previous_clinician_id, previous_starts_at)
+
+
+def _move_meeting(session: Session, consultation: Consultation, now: datetime, *, new_host: bool) -> None:
+    """Move the meeting to the consultation's new time, or, for a new clinician at a provider that names
+    the host only when it makes a meeting, replace it (see `replaces_meeting_for_new_host`)."""
+    provider, current = consultation.meeting_provider, consultation.meeting_external_id
+    if new_host and current and replaces_meeting_for_new_host(provider):
+        replace_meeting(session, consultation, now)
+    else:
+        _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
+
+
+def replace_meeting(session: Session, consultation: Consultation, now: datetime) -> None:
+    """Give the consultation a new meeting in place of its present one, which is retired at its provider;
+    its pages say the link is being made until the worker has made it."""
+    provider, retired = consultation.meeting_provider, consultation.meeting_external_id
+    consultation.meeting_provider = consultation.meeting_external_id = None
+    consultation.meeting_join_url = consultation.meeting_host_url = None
+    consultation.meetings_replaced += 1
+    enqueue_retired_meeting(session, consultation, provider, retired, now)
+    _add(session, consultation, now, OutboxKind.MEETING_CREATE)
+
+
+def handed_over_from(message: OutboxMessage) -> tuple[int, datetime] | None:
+    """The clinician a cancellation tells that the consultation went to another, and the time they had it
+    (None for other messages)."""
+    clinician_id = message.payload.get("clinician_id")
+    if clinician_id is None:
+        return None
+    return clinician_id, datetime.fromisoformat(message.payload["starts_at"])
 
 
 def enqueue_cancelled(session: Session, consultation: Consultation, now: datetime) -> None:
@@ -158,15 +207,12 @@ def enqueue_companion_removed(
     _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
 
 
-def enqueue_new_room(
-    session: Session, consultation: Consultation, retired_provider: str, retired_id: str, now: datetime
-) -> bool:
+def enqueue_new_room(session: Session, consultation: Consultation, now: datetime) -> bool:
     """In the transaction that moves the call to a new meeting: cancel the old one, make the new one, and
     send its link to those who were invited by mail, with their reminders planned again (the invite's
     sequence went up). A walk-in call's caller was mailed nothing: their page gives the new link. True if
     the patient is mailed it."""
-    enqueue_retired_meeting(session, consultation, retired_provider, retired_id, now)
-    _add(session, consultation, now, OutboxKind.MEETING_CREATE)
+    replace_meeting(session, consultation, now)
     if consultation.walk_in_entry is not None:
         return False
     _drop_pending_reminders(session, consultation, now)
@@ -272,18 +318,9 @@ def previous_start(message: OutboxMessage) -> datetime | None:
     return datetime.fromisoformat(previous) if previous else None
 
 
-def _add_mails(
-    session: Session,
-    consultation: Consultation,
-    now: datetime,
-    kind: OutboxKind,
-    *,
-    previous: datetime | None = None,
-) -> None:
+def _add_mails(session: Session, consultation: Consultation, now: datetime, kind: OutboxKind) -> None:
     for audience, companion in mail_recipients(consultation):
-        message = _add(session, consultation, now, kind, audience, companion)
-        if previous is not None:
-            message.payload = {**message.payload, "previous_starts_at": previous.isoformat()}
+        _add(session, consultation, now, kind, audience, companion)
 
 
 def _add(session: Session, *parts: Any, **named: Any) -> OutboxMessage:

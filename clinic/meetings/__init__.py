@@ -11,6 +11,7 @@ from .base import (
     ProviderRejected,
     ProviderUnavailable,
     get_provider,
+    replaces_meeting_for_new_host,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnavailable",
     "get_provider",
+    "replaces_meeting_for_new_host",
 ]

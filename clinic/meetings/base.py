@@ -111,15 +111,25 @@ def get_provider(name: str, settings: Mapping[str, Any]) -> MeetingProvider:
 
     Equal settings give the same instance, so access tokens stay cached across calls.
     """
-    try:
-        module_name, class_name = _ADAPTERS[name].split(":")
-    except KeyError:
+    if name not in _ADAPTERS:
         raise ProviderNotConfigured(
             f"unknown meeting provider {name!r}; choose one of {', '.join(PROVIDER_NAMES)}"
-        ) from None
-    provider_type = getattr(importlib.import_module(module_name), class_name)
+        )
+    provider_type = _adapter(name)
     # Each adapter parses its own part of the config into a frozen, hashable settings object.
     return _shared(provider_type, provider_type.settings_type.from_mapping(settings))
+
+
+def replaces_meeting_for_new_host(name: str) -> bool:
+    """Whether a consultation handed to another clinician needs a new meeting at provider `name`: one that
+    names the clinician only when it makes the meeting (`host_set_at_creation`) would leave the old one the
+    host, and the new one without the right to let the patient in."""
+    return name in _ADAPTERS and getattr(_adapter(name), "host_set_at_creation", False)
+
+
+def _adapter(name: str) -> type:
+    module_name, class_name = _ADAPTERS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def configuration_problem(name: str, settings: Mapping[str, Any]) -> str | None:

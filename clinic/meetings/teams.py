@@ -43,6 +43,8 @@ class TeamsProvider:
 
     name = "teams"
     settings_type = TeamsSettings
+    # The clinician is made co-organizer when the meeting is made; an update moves only its time.
+    host_set_at_creation = True
 
     def __init__(self, settings: TeamsSettings) -> None:
         self._api = BearerClient(

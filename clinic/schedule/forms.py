@@ -19,7 +19,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..booking.forms import DatePartsField, DetailsForm, IdField, ReasonField, TimePickerFields
+from ..booking.forms import (
+    ClinicianField,
+    DatePartsField,
+    DetailsForm,
+    IdField,
+    ReasonField,
+    TimePickerFields,
+)
 from ..form_errors import show_beside_fields
 from ..models import ConsentMethod, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
@@ -86,7 +93,10 @@ class StaffCancelForm(FlaskForm):
 
 
 class MoveForm(TimePickerFields):
-    """A new time for a consultation with the same clinician, shown in the patient's zone."""
+    """A new time for a consultation, with its clinician or a colleague of the same service ("any": the first
+    free then), shown in the patient's zone."""
+
+    clinician = ClinicianField(invalid="Choose a clinician from the list.")
 
 
 class StaffBookingForm(DetailsForm):

@@ -10,10 +10,8 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import background, current_staff, staff_only
 from ..auth.sessions import local_path
-from ..booking.calendar import page as calendar_page
 from ..errors import refusal_page, status_for
 from ..extensions import db
-from ..form_errors import show_beside
 from ..links import manage_address
 from ..models import Consultation, StaffRole, utcnow
 from ..scheduling.agenda import (
@@ -28,14 +26,13 @@ from ..scheduling.agenda import (
     stranded,
     week_agenda,
 )
-from ..scheduling.availability import Booker
 from ..scheduling.away import away_by_day
 from ..scheduling.clashes import ABSENT
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
-from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
+from ..scheduling.errors import BookingError, NotFound
 from ..scheduling.events import ListShown, history, record_list_read, record_read
-from ..scheduling.front_desk import cancel_for_patient, invite_companion, move_for_patient, uninvite_companion
+from ..scheduling.front_desk import cancel_for_patient, invite_companion, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, has_letter, missed_in_absence, staff_changes
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
@@ -45,8 +42,9 @@ from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
 from ..staff.sessions import SessionRules
 from ..walkin.duty import queues_on_duty
-from . import booking_desk, forms
+from . import booking_desk, forms, moving
 from .cells import ClashNotes, ConsultationActions, DayRows, status_badge
+from .moving import told
 from .nav import ScheduleLinks
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
@@ -171,7 +169,7 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
     cancelled = cancel_for_patient(
         db.session, current_staff(), consultation_id, now=utcnow(), reason=form.reason.data
     )
-    flash(_told(cancelled, "is cancelled"))
+    flash(told(cancelled, "is cancelled"))
     return redirect(url_for(".consultation", consultation_id=cancelled.id), 303)
 
 
@@ -209,24 +207,12 @@ def _uninvited(removal: Removal) -> str:
 def choose_new_time(consultation_id: int) -> ResponseReturnValue:
     found, now = _read(consultation_id, "staff move page"), utcnow()
     check_change(found, Change.MOVE, now, absent=missed_in_absence(db.session, found, now))
-    return _move_page(found, forms.MoveForm(request.args, time_zone=found.patient_time_zone))
+    return moving.choose_page(current_staff(), found)
 
 
 @bp.post("/consultations/<id:consultation_id>/move")
 def move(consultation_id: int) -> ResponseReturnValue:
-    form, status = forms.MoveForm(), None
-    if form.validate():
-        try:
-            moved = move_for_patient(
-                db.session, current_staff(), consultation_id, form.start.data, now=utcnow()
-            )
-        except (SlotUnavailable, AlreadyBooked) as refusal:
-            show_beside(form.start, str(refusal))
-            status = status_for(refusal)
-        else:
-            flash(_told(moved, "has moved"))
-            return redirect(url_for(".consultation", consultation_id=moved.id), 303)
-    return _move_page(consultation_for_staff(db.session, current_staff(), consultation_id), form, status)
+    return moving.move(current_staff(), consultation_id)
 
 
 @bp.route("/book", methods=["GET", "POST"])
@@ -375,20 +361,3 @@ def _read(consultation_id: int, view: str, now: datetime | None = None) -> Consu
     found = consultation_for_staff(db.session, staff, consultation_id)
     record_read(db.session, found, view, now or utcnow(), staff.actor)
     return found
-
-
-def _told(found: Consultation, what: str) -> str:
-    """What to tell staff after a change: the patient hears by e-mail, or staff must tell them."""
-    if found.patient.email:
-        return f"The consultation {what}. {found.patient.name} gets an e-mail about it."
-    return f"The consultation {what}. {found.patient.name} has no e-mail: phone them or print the letter."
-
-
-def _move_page(found: Consultation, form: forms.MoveForm, status: int | None = None) -> ResponseReturnValue:
-    tz = form.time_zone.chosen(form, found.patient_time_zone)
-    days = current_app.config["BOOKING_DAYS_SHOWN"]
-    times = calendar_page(
-        db.session, found.service, found.clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
-    )
-    page = render_template("schedule/move.html", form=form, consultation=found, calendar=times)
-    return page, status or (422 if form.errors else 200)

@@ -338,6 +338,23 @@ def _service_calendars(
     return calendars
 
 
+def free_clinician_ids(
+    session: Session,
+    service: Service | OfferedService,
+    start: datetime,
+    now: datetime,
+    exclude_consultation: int | None = None,
+    booker: Booker = Booker.PATIENT,
+) -> list[int]:
+    """Ids of the clinicians of `service` free for it at `start`, for `booker`, in id order (the order their
+    locks are taken in, so two who take several cannot deadlock)."""
+    window = (start, start + timedelta(seconds=1))
+    slots = find_slots(
+        session, service, *window, now, exclude_consultation=exclude_consultation, booker=booker
+    )
+    return sorted({slot.clinician_id for slot in slots if slot.start == start})
+
+
 def is_free(
     session: Session,
     service: Service | OfferedService,

@@ -33,6 +33,7 @@ from .availability import (
     Booker,
     OfferedService,
     find_slots,
+    free_clinician_ids,
     is_free,
     load_calendars,
     offered_from,
@@ -179,9 +180,7 @@ def _free_candidates(
     deadlock). A named clinician is checked under the lock only: `is_free` reads their schedule then."""
     if request.clinician_id is not None:
         return [request.clinician_id]
-    window = (request.start, request.start + timedelta(seconds=1))
-    slots = find_slots(session, service, *window, now, booker=booker)
-    return sorted({slot.clinician_id for slot in slots if slot.start == request.start})
+    return free_clinician_ids(session, service, request.start, now, booker=booker)
 
 
 def refusal(

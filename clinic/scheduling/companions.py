@@ -160,14 +160,10 @@ def _move_to_new_room(
 ) -> Removal:
     """Give the call a new meeting in place of the one whose address the removed companion may have
     kept; the pages say the link is being made until the worker has made it."""
-    provider, retired = consultation.meeting_provider, consultation.meeting_external_id
-    if retired is None:  # none made yet: the one to come is new to them too
+    if consultation.meeting_external_id is None:  # none made yet: the one to come is new to them too
         return Removal(companion, new_room=False, patient_mailed=False)
-    consultation.meeting_provider = consultation.meeting_external_id = None
-    consultation.meeting_join_url = consultation.meeting_host_url = None
-    consultation.meetings_replaced += 1
     consultation.invite_sequence += 1
-    mailed = outbox.enqueue_new_room(session, consultation, provider, retired, now)
+    mailed = outbox.enqueue_new_room(session, consultation, now)
     record_event(
         session, consultation, "consultation.meeting_replaced", now, actor, companion_id=companion.id
     )

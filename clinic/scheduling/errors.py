@@ -40,6 +40,11 @@ class SlotTaken(SlotUnavailable):
     code = "slot_taken"
 
 
+class PatientWaiting(SlotUnavailable):
+    """A patient who checked in may be handed only to a call whose waiting room is open: staff's answer,
+    beside the time (the API's patients cannot move a booking once they checked in)."""
+
+
 class AlreadyAtThatTime(SlotUnavailable):
     """A move to the time the consultation has already (a form sent twice): nothing to change."""
 

@@ -5,7 +5,9 @@ patient; staff are not held to the patient's online cut-off. What staff may book
 may see: a clinician their own services with themselves, reception their department, admins any.
 """
 
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -13,10 +15,10 @@ from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from ..staff.members import StaffMember
 from .agenda import consultation_for_staff
-from .availability import active_service, service_clinicians
-from .booking import Booked, BookingRequest, book
+from .availability import Booker, active_service, free_clinician_ids, service_clinicians
+from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
-from .errors import NotFound
+from .errors import NotFound, SlotUnavailable
 from .lifecycle import cancel, reschedule
 from .tokens import LinkKeys
 
@@ -69,11 +71,46 @@ def book_for_patient(
 
 
 def move_for_patient(
-    session: Session, viewer: StaffMember, consultation_id: int, new_start: datetime, *, now: datetime
+    session: Session,
+    viewer: StaffMember,
+    consultation_id: int,
+    new_start: datetime,
+    *,
+    now: datetime,
+    clinician_id: int | None,
+    room_opens: timedelta,
 ) -> Consultation:
-    """Move a consultation `viewer` may see to another free time with the same clinician."""
-    consultation_for_staff(session, viewer, consultation_id)
-    return reschedule(session, consultation_id, new_start, now=now, actor=viewer.actor, enforce_cutoff=False)
+    """Move a consultation `viewer` may see to a free time with a clinician of its service whom `viewer`
+    may book (`clinician_id`: its own, or a colleague; None: the first free then), as the same consultation.
+    A patient waiting may go only to a call whose waiting room is open, `room_opens` before its start."""
+    consultation = consultation_for_staff(session, viewer, consultation_id)
+    allowed = {c.id for c in bookable_clinicians(session, viewer, consultation.service)}
+    if clinician_id is not None and clinician_id not in allowed:
+        raise NotFound("That clinician does not offer this service.", field="clinician")
+    move = partial(
+        reschedule,
+        session,
+        consultation_id,
+        new_start,
+        now=now,
+        actor=viewer.actor,
+        enforce_cutoff=False,
+        room_opens=room_opens,
+    )
+    if clinician_id is not None:
+        return move(clinician_id=clinician_id)
+    # The first free, in id order as booking tries them: one found free may be taken before their lock is
+    # had, and then the next is tried.
+    here = (consultation.clinician_id, consultation.starts_at)
+    service = consultation.service
+    free = free_clinician_ids(session, service, new_start, now, consultation_id, Booker.STAFF)
+    candidates = [c for c in free if c in allowed and (c, new_start) != here]
+    if not candidates:
+        raise refusal(session, service.id, None, new_start, now, Booker.STAFF)
+    for candidate in candidates[:-1]:
+        with suppress(SlotUnavailable):
+            return move(clinician_id=candidate)
+    return move(clinician_id=candidates[-1])
 
 
 def cancel_for_patient(

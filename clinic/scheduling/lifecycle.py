@@ -18,11 +18,18 @@ from ..models.transactions import write_transaction
 from .availability import Booker, OfferedService, is_free, service_clinicians
 from .booking import place, refusal
 from .clashes import ABSENT, clashes_of, clinic_absent
-from .errors import AlreadyAtThatTime, ChangeNotAllowed, ConsultationCancelled, ConsultationOver, NotFound
+from .errors import (
+    AlreadyAtThatTime,
+    ChangeNotAllowed,
+    ConsultationCancelled,
+    ConsultationOver,
+    NotFound,
+    PatientWaiting,
+)
 from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
-from .status import RESCHEDULABLE, InvalidTransition, allowed_next, check_transition, is_over
+from .status import RESCHEDULABLE, STAFF_MOVABLE, InvalidTransition, allowed_next, check_transition, is_over
 from .tokens import LinkKeys, Proof, link_reference, manage_link_opens
 
 # Status changes of the day, each with the time it stamps and its audit action; cancel() has its own.
@@ -91,12 +98,12 @@ class Change(enum.StrEnum):
 
 
 # The statuses each change may be made in: a patient waiting may still be cancelled (the clinician cannot
-# come), but only a consultation nobody has acted on may move.
+# come), or handed to a colleague (see `reschedule`), until the call starts.
 _CHANGEABLE = {
     Change.CANCEL: frozenset(
         status for status in ConsultationStatus if ConsultationStatus.CANCELLED in allowed_next(status)
     ),
-    Change.MOVE: RESCHEDULABLE,
+    Change.MOVE: STAFF_MOVABLE,
 }
 
 
@@ -185,12 +192,15 @@ def reschedule(
     actor: Actor,
     clinician_id: int | None = None,
     enforce_cutoff: bool = True,
+    room_opens: timedelta | None = None,
 ) -> Consultation:
-    """Move a consultation to another free time (same clinician unless another is named);
-    AlreadyAtThatTime if it is its time already.
+    """Move a consultation to another free time, or to another clinician of its service, as the same
+    consultation (reference, invite, companion, reason); AlreadyAtThatTime if it is there already.
 
-    Patients may move it only up to the service's cut-off, and only to a time the service's notice
-    ahead; staff moving it for them may later, and to any free time not yet started (`notice_minutes`).
+    Patients may move it only while nobody has acted on it, up to the service's cut-off, and only to a time
+    the service's notice ahead; staff may later, to any free time not yet started (`notice_minutes`), and
+    may also move a patient who is waiting, who stays checked in, to a time whose waiting room is open
+    already: `room_opens` before its start (see `waiting_room.JoinWindow`).
     """
     booker = Booker.of(actor)
     with write_transaction(session):
@@ -202,8 +212,10 @@ def reschedule(
             raise AlreadyAtThatTime(  # a form sent again: no "moved" mail, no new invite, no event
                 "This is already the consultation's time: nothing has changed."
             )
-        if enforce_cutoff:
-            _check_cutoff(consultation, now)
+        if enforce_cutoff:  # the patient's own move
+            check_online_change(consultation, Change.MOVE, now)
+        elif consultation.status is ConsultationStatus.ARRIVED:
+            _check_still_waiting(consultation, new_start, now, room_opens)
         service = consultation.service
         service_clinicians(session, service, target)  # the new clinician must offer the service
         moving = consultation.id
@@ -223,6 +235,20 @@ def reschedule(
         outbox.enqueue_rescheduled(session, consultation, now, previous_start, previous_clinician)
         record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
     return consultation
+
+
+def _check_still_waiting(
+    consultation: Consultation, new_start: datetime, now: datetime, room_opens: timedelta | None
+) -> None:
+    """A patient who checked in stays checked in: they may be handed only to a call they could be waiting
+    for now, not moved to a later time (they would be "waiting" all along, and never a no-show)."""
+    if room_opens is None or new_start - room_opens > now:
+        minutes = room_opens and room_opens // timedelta(minutes=1)
+        within = f" that starts within {minutes} minutes" if minutes else ""
+        raise PatientWaiting(
+            f"{consultation.patient.name} has checked in and is waiting: move them to a time{within}"
+            " (another clinician's, say), or cancel the consultation."
+        )
 
 
 def _patient_email(session: Session, consultation_id: int) -> str | None:

@@ -42,7 +42,10 @@ def locked_consultation(
         raise NotFound("No such consultation.")
     clinician_id = consultation.clinician_id
     lock_clinicians(session, clinician_id, other_clinician or clinician_id)
-    session.refresh(consultation, with_for_update=True)
+    # Locked by a statement of its own: a refresh FOR UPDATE repeats the options the caller read it with,
+    # whose outer joins (its companions) PostgreSQL cannot lock.
+    session.execute(select(Consultation.id).where(Consultation.id == consultation_id).with_for_update())
+    session.refresh(consultation)
     if consultation.clinician_id != clinician_id:
         raise ChangeNotAllowed("This booking was changed a moment ago; please reload and try again.")
     return consultation

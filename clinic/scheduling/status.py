@@ -47,8 +47,11 @@ PATIENT_STATUS_LABELS: dict[S, str] = {
     S.CANCELLED: "Cancelled",
 }
 
-# Only a consultation that has not begun may move to another time.
+# Only a consultation that has not begun may move to another time (the patient's own move, online).
 RESCHEDULABLE = frozenset({S.BOOKED})
+# Staff may also move a patient waiting for a call that has not started, to a colleague free now, say: they
+# stay checked in (see `lifecycle.reschedule`).
+STAFF_MOVABLE = RESCHEDULABLE | {S.ARRIVED}
 # Over, whatever the clock says: the clinician saw the patient, or the patient did not come.
 FINISHED = frozenset({S.FULFILLED, S.NOSHOW})
 

@@ -1,0 +1,86 @@
+"""The staff move page: another time for a consultation, with its own clinician or a colleague of the same
+service (or whoever is free first), as the same consultation.
+
+The choices come with GET (so the back button and links work), the move with POST.
+"""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..booking.calendar import page as calendar_page
+from ..errors import status_for
+from ..extensions import db
+from ..form_errors import show_beside
+from ..models import Consultation, utcnow
+from ..scheduling.agenda import consultation_for_staff
+from ..scheduling.availability import Booker
+from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
+from ..scheduling.front_desk import bookable_clinicians, move_for_patient
+from ..scheduling.waiting_room import JoinWindow
+from ..staff.members import StaffMember
+from .forms import MoveForm
+
+
+def choose_page(viewer: StaffMember, found: Consultation) -> ResponseReturnValue:
+    """GET: the clinicians of its service and their free times; its own clinician's unless one is chosen."""
+    form = MoveForm(request.args, time_zone=found.patient_time_zone)
+    if not form.clinician.raw_data:
+        form.clinician.data = found.clinician_id
+    return _page(viewer, found, form)
+
+
+def move(viewer: StaffMember, consultation_id: int) -> ResponseReturnValue:
+    """POST: move the consultation to the time and clinician chosen, then show it; or the page again,
+    with why beside the field."""
+    form, status = MoveForm(), None
+    if not form.clinician.raw_data:  # a form from before colleagues were offered: its own clinician
+        form.clinician.data = consultation_for_staff(db.session, viewer, consultation_id).clinician_id
+    if form.validate():
+        try:
+            moved = move_for_patient(
+                db.session,
+                viewer,
+                consultation_id,
+                form.start.data,
+                now=utcnow(),
+                clinician_id=form.clinician.data,
+                room_opens=JoinWindow.from_config(current_app.config).before_start,
+            )
+        except (SlotUnavailable, AlreadyBooked, NotFound) as refusal:
+            show_beside(form[refusal.field or "start"], str(refusal))
+            status = status_for(refusal)
+        else:
+            flash(told(moved, f"has moved to {moved.clinician.display_name}"))
+            return redirect(url_for("schedule.consultation", consultation_id=moved.id), 303)
+    return _page(viewer, consultation_for_staff(db.session, viewer, consultation_id), form, status)
+
+
+def told(found: Consultation, what: str) -> str:
+    """What to tell staff after a change: the patient hears by e-mail, or staff must tell them."""
+    if found.patient.email:
+        return f"The consultation {what}. {found.patient.name} gets an e-mail about it."
+    return f"The consultation {what}. {found.patient.name} has no e-mail: phone them or print the letter."
+
+
+def _page(
+    viewer: StaffMember, found: Consultation, form: MoveForm, status: int | None = None
+) -> ResponseReturnValue:
+    tz = form.time_zone.chosen(form, found.patient_time_zone)
+    days = current_app.config["BOOKING_DAYS_SHOWN"]
+    service, clinician_id = found.service, form.clinician.data
+    clinicians = bookable_clinicians(db.session, viewer, service)
+    if clinician_id is not None and clinician_id not in {c.id for c in clinicians}:
+        show_beside(form.clinician, "That clinician does not offer this service.")
+        clinician_id = form.clinician.data = found.clinician_id
+    times = calendar_page(
+        db.session, service, clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
+    )
+    page = render_template(
+        "schedule/move.html",
+        form=form,
+        consultation=found,
+        calendar=times,
+        clinicians=clinicians,
+        first_available=not viewer.is_clinician,
+    )
+    return page, status or (422 if form.errors else 200)

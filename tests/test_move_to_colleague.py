@@ -1,0 +1,278 @@
+"""A clinician phones in sick: reception hands her bookings to colleagues of the same service, as the same
+consultations (reference, invite, companion, reason), through the booking's own no-double-booking
+transaction. Real pages, worker, SMTP server and provider fakes; races on SQLite and PostgreSQL."""
+
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.audit import Actor
+from clinic.booking.calendar import form_value
+from clinic.models import Consultation, ConsultationStatus, OutboxKind, OutboxStatus, StaffRole, utcnow
+from clinic.scheduling.booking import BookingRequest, book
+from clinic.scheduling.errors import SlotTaken
+from clinic.scheduling.lifecycle import change_status, reschedule
+
+from . import factories, racing
+from .conftest import TEST_KEYS
+from .fakes.outbox import invite, outbox, text  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .racing import racing_engine
+from .test_manage_link import open_link
+from .test_schedule import login
+from .test_schedule import text as page_text
+from .test_schedule_actions import client, deliver, now, reloaded, tomorrow_at  # noqa: F401 (fixtures)
+
+S = ConsultationStatus
+REASON = "Rash spreading after the new tablets"
+INTERPRETER = {"name": "Ana Interpreter", "email": "ana@interpreters.example", "role": "interpreter"}
+WORKS_ALL_DAY = {"weekdays": range(7), "hours": [(time(0), time(23, 30))]}
+
+
+@pytest.fixture
+def derm(session):
+    """Dermatology: Dr Noor Haddad and two colleagues of the same service, who work every day; a five-minute
+    grid, so a colleague is free within the waiting room's quarter of an hour."""
+    department = factories.department(session, name="Dermatology")
+    skin = factories.service(session, department, name="Skin review", slot_interval_minutes=5)
+    haddad = factories.clinician(session, [skin], display_name="Dr Noor Haddad", **WORKS_ALL_DAY)
+    lewis = factories.clinician(session, [skin], display_name="Dr Sam Lewis", **WORKS_ALL_DAY)
+    brooks = factories.clinician(session, [skin], display_name="Dr Ada Brooks", **WORKS_ALL_DAY)
+    session.commit()
+    return {"department": department, "skin": skin, "haddad": haddad, "lewis": lewis, "brooks": brooks}
+
+
+def off_sick(session, person, day_start: datetime) -> None:
+    factories.time_off(session, person, day_start - timedelta(days=1), day_start + timedelta(days=2))
+    session.commit()
+
+
+def book_with_haddad(session, derm, start, **fields):
+    return factories.booking(
+        session,
+        derm["skin"],
+        start,
+        now=utcnow(),
+        clinician_id=derm["haddad"].id,
+        reason=REASON,
+        companion=factories.companion_details(**INTERPRETER),
+        **fields,
+    )
+
+
+def test_reception_hands_a_sick_clinicians_booking_to_a_colleague_as_the_same_consultation(
+    client, session, derm, outbox, smtp_server
+):
+    start = tomorrow_at(10)
+    booked = book_with_haddad(session, derm, start)
+    consultation = booked.consultation
+    deliver(outbox)
+    first = reloaded(session, consultation)
+    reference, sequence = first.reference, first.invite_sequence
+    uid = str(invite(smtp_server.inbox(first.patient.email)[0])[1]["UID"])
+    patient, haddad, lewis = first.patient.email, derm["haddad"], derm["lewis"]
+    mailed_before = {address: len(smtp_server.inbox(address)) for address in (patient, haddad.email)}
+    off_sick(session, haddad, start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{consultation.id}/move"
+
+    own = page_text(client.get(base))
+    theirs = page_text(
+        client.get(base, query_string={"clinician": lewis.id, "day": start.date().isoformat()})
+    )
+    moved = client.post(base, data={"start": form_value(start), "clinician": lewis.id})
+    deliver(outbox)
+
+    assert "Dr Sam Lewis" in own and "First available" in own
+    assert form_value(start) in theirs
+    assert moved.status_code == 303
+    after = reloaded(session, consultation)
+    assert (after.reference, after.uuid, after.clinician_id) == (reference, first.uuid, lewis.id)
+    assert after.status is S.BOOKED and after.invite_sequence == sequence + 1
+    assert after.reason_text == REASON
+    assert after.companion is not None and after.companion.email == INTERPRETER["email"]
+    assert after.companion.role.value == "interpreter"
+    for address in (patient, INTERPRETER["email"]):  # one updated invite each, same UID, SEQUENCE + 1
+        method, event = invite(smtp_server.inbox(address)[-1])
+        assert (method, str(event["UID"]), int(event["SEQUENCE"])) == ("REQUEST", uid, sequence + 1)
+        assert "Dr Sam Lewis" in text(smtp_server.inbox(address)[-1])
+    assert len(smtp_server.inbox(patient)) == mailed_before[patient] + 1
+    (method, event) = invite(smtp_server.inbox(haddad.email)[-1])
+    assert (method, str(event["UID"])) == ("CANCEL", uid)
+    assert event.decoded("DTSTART") == start  # the time it was on her calendar
+    assert len(smtp_server.inbox(haddad.email)) == mailed_before[haddad.email] + 1
+    (method, event) = invite(smtp_server.inbox(lewis.email)[-1])
+    assert (method, str(event["UID"]), int(event["SEQUENCE"])) == ("REQUEST", uid, sequence + 1)
+    for address in (patient, haddad.email, lewis.email, INTERPRETER["email"]):
+        assert all(REASON not in text(m) for m in smtp_server.inbox(address))
+    reminders = outbox.messages(after, OutboxKind.REMINDER)
+    planned = {m.payload["sequence"] for m in reminders if m.status is OutboxStatus.PENDING}
+    assert planned == {sequence + 1}
+
+
+def test_first_available_colleague_takes_the_booking_at_its_time(client, session, derm, outbox, smtp_server):
+    start = tomorrow_at(11)
+    booked = book_with_haddad(session, derm, start)
+    factories.booking(session, derm["skin"], start, now=utcnow(), clinician_id=derm["lewis"].id)
+    off_sick(session, derm["haddad"], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+
+    page = page_text(client.get(base, query_string={"clinician": "any", "day": start.date().isoformat()}))
+    moved = client.post(base, data={"start": form_value(start), "clinician": "any"})
+
+    assert form_value(start) in page and "No free times on this day" not in page
+    assert moved.status_code == 303
+    after = reloaded(session, booked.consultation)
+    assert (after.clinician_id, after.starts_at) == (derm["brooks"].id, start)  # Lewis is busy then
+
+
+def test_a_colleague_outside_the_service_or_department_is_refused_beside_the_field(client, session, derm):
+    booked = book_with_haddad(session, derm, tomorrow_at(12))
+    stranger = factories.clinician(session, [factories.service(session)], **WORKS_ALL_DAY)
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+
+    moved = client.post(
+        f"/schedule/consultations/{booked.consultation.id}/move",
+        data={"start": form_value(tomorrow_at(12)), "clinician": stranger.id},
+    )
+
+    assert moved.status_code == 404 or moved.status_code == 422
+    assert "That clinician does not offer this service." in page_text(moved)
+    assert reloaded(session, booked.consultation).clinician_id == derm["haddad"].id
+
+
+def next_grid_start(minutes_ahead: int) -> datetime:
+    """A start on the five-minute grid at least `minutes_ahead` from now."""
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=minutes_ahead)
+    return soon + timedelta(minutes=-soon.minute % 5)
+
+
+def test_a_patient_waiting_for_the_sick_clinician_is_handed_to_a_colleague_free_now_and_stays_checked_in(
+    client, session, derm, outbox, smtp_server
+):
+    start = next_grid_start(5)
+    booked = book_with_haddad(session, derm, start)
+    change_status(session, booked.consultation.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+    off_sick(session, derm["haddad"], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}"
+
+    offered = page_text(client.get(base))
+    later = client.post(
+        f"{base}/move", data={"start": form_value(tomorrow_at(9)), "clinician": derm["lewis"].id}
+    )
+    handed = client.post(f"{base}/move", data={"start": form_value(start), "clinician": derm["lewis"].id})
+
+    assert "Hand to another clinician" in offered
+    assert later.status_code == 422 and "has checked in and is waiting" in page_text(later)
+    assert handed.status_code == 303
+    after = reloaded(session, booked.consultation)
+    assert (after.status, after.clinician_id, after.reference) == (
+        S.ARRIVED,
+        derm["lewis"].id,
+        booked.consultation.reference,
+    )
+    patient = factories.browser(client.application)
+    open_link(patient, booked)
+    patient_page = page_text(patient.get(f"/c/{booked.consultation.reference}"))
+    assert "Dr Sam Lewis" in patient_page and "Dr Noor Haddad" not in patient_page
+
+
+def test_the_patients_own_move_stays_with_their_clinician_and_never_once_checked_in(session, derm):
+    start = next_grid_start(5)
+    booked = book_with_haddad(session, derm, start)
+    change_status(session, booked.consultation.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+
+    with pytest.raises(Exception, match="has begun"):
+        reschedule(
+            session, booked.consultation.id, start + timedelta(hours=1), now=utcnow(), actor=Actor("patient")
+        )
+
+    assert reloaded(session, booked.consultation).starts_at == start
+
+
+@pytest.mark.parametrize("provider", ["jitsi", "teams", "zoom", "webhook"])
+def test_the_meeting_follows_the_new_clinician_as_its_provider_requires(
+    session, derm, outbox, fake_providers, smtp_server, provider
+):
+    """Teams makes the clinician co-organizer only when it makes a meeting: handed over, the consultation
+    gets a new one and the old is cancelled there. The others move the meeting (Jitsi's host token and the
+    webhook's host name the new clinician)."""
+    outbox.configure(MEETING_PROVIDER=provider)
+    start = tomorrow_at(15)
+    booked = book_with_haddad(session, derm, start)
+    deliver(outbox)
+    old = reloaded(session, booked.consultation)
+    old_id, old_join = old.meeting_external_id, old.meeting_join_url
+
+    reschedule(
+        session,
+        booked.consultation.id,
+        start,
+        now=utcnow(),
+        actor=Actor("staff:1"),
+        clinician_id=derm["lewis"].id,
+        enforce_cutoff=False,
+    )
+    deliver(outbox)
+
+    after = reloaded(session, booked.consultation)
+    assert after.meeting_join_url
+    if provider == "teams":
+        assert after.meeting_external_id != old_id and after.meeting_join_url != old_join
+        assert [m.external_id for m in fake_providers.live_meetings("teams")] == [after.meeting_external_id]
+        made = fake_providers.graph_meetings.values()
+        (meeting,) = [m for m in made if m["id"] == after.meeting_external_id]
+        assert derm["lewis"].email in str(meeting["participants"])
+    else:
+        assert after.meeting_external_id == old_id
+        assert outbox.statuses(after, OutboxKind.MEETING_UPDATE) == [OutboxStatus.DONE]
+    (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
+    assert str(event["LOCATION"]) == after.meeting_join_url
+
+
+def test_two_moves_and_a_booking_racing_for_one_colleagues_time_give_one_winner(session, database_url, derm):
+    start = datetime(2026, 12, 7, 10, 0, tzinfo=UTC) + timedelta(days=7)
+    made_at = start - timedelta(days=3)
+    ids = [
+        book_with_haddad(
+            session, derm, start + timedelta(hours=hour), patient=factories.patient_details()
+        ).consultation.id
+        for hour in (1, 2)
+    ]
+    session.commit()
+    lewis = derm["lewis"].id
+    engine = racing_engine(database_url, 3, lambda sql: "blocked_from" in sql)
+    request = BookingRequest(derm["skin"].id, start, factories.patient_details(), clinician_id=lewis)
+
+    def move(consultation_id):
+        return lambda s: reschedule(
+            s,
+            consultation_id,
+            start,
+            now=made_at,
+            actor=Actor("staff:1"),
+            clinician_id=lewis,
+            enforce_cutoff=False,
+        )
+
+    outcomes = racing.race(
+        engine,
+        [move(ids[0]), move(ids[1]), lambda s: book(s, request, now=made_at, keys=TEST_KEYS, actor=Actor())],
+    )
+    engine.dispose()
+
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(o, SlotTaken) for o in outcomes if isinstance(o, Exception)), outcomes
+    session.rollback()
+    at_that_time = select(func.count()).where(
+        Consultation.clinician_id == lewis, Consultation.starts_at == start, Consultation.status == S.BOOKED
+    )
+    assert session.scalar(at_that_time) == 1
