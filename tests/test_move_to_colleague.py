@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 
 from clinic.audit import Actor
 from clinic.booking.calendar import form_value
-from clinic.models import Consultation, ConsultationStatus, OutboxKind, OutboxStatus, StaffRole, utcnow
+from clinic.models import (
+    AuditEvent,
+    Consultation,
+    ConsultationStatus,
+    OutboxKind,
+    OutboxStatus,
+    StaffRole,
+    utcnow,
+)
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 from clinic.scheduling.lifecycle import change_status, reschedule
@@ -276,3 +284,30 @@ def test_two_moves_and_a_booking_racing_for_one_colleagues_time_give_one_winner(
         Consultation.clinician_id == lewis, Consultation.starts_at == start, Consultation.status == S.BOOKED
     )
     assert session.scalar(at_that_time) == 1
+
+
+def test_a_move_is_audited_from_and_to_by_time_and_clinician_and_its_history_says_so(client, session, derm):
+    start, later = tomorrow_at(10), tomorrow_at(13)
+    booked = book_with_haddad(session, derm, start)
+    haddad, lewis = derm["haddad"], derm["lewis"]
+    desk = login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}"
+
+    client.post(f"{base}/move", data={"start": form_value(later), "clinician": lewis.id})
+    page = page_text(client.get(base))
+
+    session.commit()
+    (event,) = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity_id == str(booked.consultation.id),
+            AuditEvent.action == "consultation.rescheduled",
+        )
+    )
+    assert event.actor == f"staff:{desk.id}"
+    assert event.details["changed"] == ["starts_at", "clinician_id"]
+    assert event.details["from"] == {"starts_at": start.isoformat(), "clinician_id": haddad.id}
+    assert event.details["to"] == {"starts_at": later.isoformat(), "clinician_id": lewis.id}
+    assert "Haddad" not in str(event.details) and "Patient" not in str(event.details)
+    history = page.partition('<ol class="history">')[2].partition("</ol>")[0]
+    line = next(item for item in history.split("<li>") if "moved" in item)
+    assert "10:00" in line and "13:00" in line and "from Dr Noor Haddad to Dr Sam Lewis" in line

@@ -4,13 +4,13 @@ and for reads of its patient's data, alone or in a page's list of consultations.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import REFUSED, Actor
-from ..models import Consultation
+from ..models import AuditEvent, Clinician, Consultation
 from ..models.driver import Statement
 from ..models.transactions import write_transaction
 
@@ -37,7 +37,7 @@ HISTORY_LABELS = {
     "consultation.fulfilled": "finished",
     "consultation.noshow": "marked a no-show",
     "consultation.cancelled": "cancelled",
-    "consultation.rescheduled": "moved to another time",
+    "consultation.rescheduled": "moved",
     "consultation.link_resent": "booking link sent again",
     "companion.added": "invitation to join sent",
     "companion.removed": "invitation to join taken back",
@@ -45,13 +45,22 @@ HISTORY_LABELS = {
 }
 
 
+class Moved(NamedTuple):
+    """What a move changed, as its history says it: the start, the clinician (by name), or both."""
+
+    starts: tuple[datetime, datetime] | None
+    clinicians: tuple[str, str] | None
+
+
 class HistoryLine(NamedTuple):
-    """One change in a consultation's history: when, by whom (an audit actor), and what, in words."""
+    """One change in a consultation's history: when, by whom (an audit actor), and what, in words; for a
+    move, from where to where."""
 
     occurred_at: datetime
     actor: str
     action: str
     what: str
+    moved: Moved | None = None
 
 
 def record_event(
@@ -60,16 +69,16 @@ def record_event(
     action: str,
     now: datetime,
     actor: Actor,
-    changed: list[str] | None = None,
+    changes: dict[str, Any] | None = None,
     first: Sequence[Statement] = (),
     **ids: int | str,
 ) -> None:
-    """Audit a change to `consultation`, naming it by reference and clinician (and the fields changed,
-    and the ids of other records the change touched, such as `companion_id`, or of the privacy
-    notice agreed to). `first`: the change's own statements still to send (see `audit.record`)."""
+    """Audit a change to `consultation`, naming it by reference and clinician (and `changes`, the fields
+    changed with what they were and became, see `audit.changes`; and the ids of other records the change
+    touched, such as `companion_id`, or of the privacy notice agreed to). `first`: the change's own
+    statements still to send (see `audit.record`)."""
     details: dict = {"reference": consultation.reference, "clinician_id": consultation.clinician_id, **ids}
-    if changed:
-        details["changed"] = changed
+    details.update(changes or {})
     audit.record(
         session,
         actor,
@@ -156,10 +165,29 @@ def record_list_read(
 def history(session: Session, consultation: Consultation) -> list[HistoryLine]:
     """What happened to the consultation, oldest first, in words: its changes, without the reads."""
     return [
-        HistoryLine(event.occurred_at, event.actor, event.action, history_label(event.action))
+        HistoryLine(
+            event.occurred_at, event.actor, event.action, history_label(event.action), _moved(session, event)
+        )
         for event in audit.events_for(session, "consultation", consultation.id)
         if event.action not in NOT_CHANGES
     ]
+
+
+def _moved(session: Session, event: AuditEvent) -> Moved | None:
+    """A move's from and to, as its event recorded them (ids and UTC times: names are looked up)."""
+    before, after = event.details.get("from", {}), event.details.get("to", {})
+    if event.action != "consultation.rescheduled" or not after:
+        return None  # not a move, or one recorded before moves kept where they went
+    starts = clinicians = None
+    if "starts_at" in after:
+        starts = (datetime.fromisoformat(before["starts_at"]), datetime.fromisoformat(after["starts_at"]))
+    if "clinician_id" in after:
+        names = [
+            session.get(Clinician, before["clinician_id"]),
+            session.get(Clinician, after["clinician_id"]),
+        ]
+        clinicians = tuple(c.display_name if c else "a former clinician" for c in names)
+    return Moved(starts, clinicians)
 
 
 def history_label(action: str) -> str:

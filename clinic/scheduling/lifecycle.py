@@ -6,11 +6,13 @@ the service's rules, then writes the change with its outbox messages and audit e
 """
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
@@ -227,14 +229,19 @@ def reschedule(
             check_not_held(
                 session, patient.email, patient.birth_date, new_start, new_end, moving=consultation.id
             )
-        changed = ["starts_at"] + (["clinician_id"] if target != consultation.clinician_id else [])
-        previous_start, previous_clinician = consultation.starts_at, consultation.clinician_id
+        before = _placed(consultation)
         consultation.clinician_id = target
         place(consultation, service, new_start)
         consultation.invite_sequence += 1
-        outbox.enqueue_rescheduled(session, consultation, now, previous_start, previous_clinician)
-        record_event(session, consultation, "consultation.rescheduled", now, actor, changed)
+        outbox.enqueue_rescheduled(session, consultation, now, before["starts_at"], before["clinician_id"])
+        moved = audit.changes(before, _placed(consultation))
+        record_event(session, consultation, "consultation.rescheduled", now, actor, moved)
     return consultation
+
+
+def _placed(consultation: Consultation) -> dict[str, Any]:
+    """Where the consultation is, as its move's audit event records it: a UTC time and an id, no names."""
+    return {"starts_at": consultation.starts_at.astimezone(UTC), "clinician_id": consultation.clinician_id}
 
 
 def _check_still_waiting(
