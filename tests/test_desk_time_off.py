@@ -1,12 +1,14 @@
 """Reception records a clinician's absence: a department's desk records time off (and removes it) for its
 own clinicians, audited as the desk member, when a clinician phones in sick before the clinic opens."""
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import select
 
-from clinic.models import AuditEvent, StaffRole, TimeOff
+from clinic.audit import Actor
+from clinic.models import AuditEvent, StaffRole, TimeOff, utcnow
+from clinic.scheduling.hours import add_time_off
 
 from . import factories
 from .test_schedule import login, text
@@ -130,3 +132,28 @@ def test_a_refused_staff_page_says_the_account_cannot_open_it_not_that_something
     assert refused.status_code == 403
     assert "Sorry, something went wrong" not in text(refused)
     assert f"signed in as {desk.display_name}, whose account cannot open this page" in text(refused)
+
+
+def test_reception_removes_only_time_off_the_desk_recorded_not_the_clinicians_own(client, session, sick):
+    """The desk records an absence and may take back what it recorded; leave the clinician (or an admin)
+    planned is theirs to change."""
+    clinician = sick["clinician"]
+    own = add_time_off(
+        session,
+        clinician.id,
+        datetime(2030, 8, 1, tzinfo=UTC),
+        datetime(2030, 8, 15, tzinfo=UTC),
+        "Leave",
+        now=utcnow(),
+        actor=Actor.staff(factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=clinician.id).id),
+    )
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    client.post(page_of(sick), data=SICK_DAY)
+
+    page = text(client.get(page_of(sick)))
+    refused = client.post(f"{page_of(sick)}/{own.id}/remove")
+
+    assert refused.status_code == 409 and "recorded at the desk" in text(refused)
+    assert page.count('aria-label="Remove the time off') == 1  # the desk's own entry only
+    assert len(recorded(session)) == 2

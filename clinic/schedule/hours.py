@@ -22,8 +22,10 @@ from ..scheduling.hours import (
     InvalidHours,
     add_hours,
     add_time_off,
+    check_may_remove_time_off,
     clinician_in_reach,
     hours_of,
+    removable_time_off,
     remove_hours,
     remove_time_off,
 )
@@ -82,7 +84,9 @@ def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
 
 
 def remove_days_off(time_off_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
-    remove_time_off(db.session, _owner(clinician_id), time_off_id, now=utcnow(), actor=current_staff().actor)
+    owner, staff = _owner(clinician_id), current_staff()
+    check_may_remove_time_off(db.session, staff, owner, time_off_id)
+    remove_time_off(db.session, owner, time_off_id, now=utcnow(), actor=staff.actor)
     return _saved("That time off is removed.")
 
 
@@ -122,6 +126,7 @@ def _page(
         time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
         weekdays=forms.WEEKDAYS,
         weekly_hours=f"{request.blueprint}.add_weekly_hours" in current_app.view_functions,
+        removable=removable_time_off(db.session, current_staff(), owner),
     )
     # The bookings that no longer fit, by patient: recorded once the page is drawn, as views._record_shown.
     shown = ListShown("hours", found.clinician.department_id, owner)
