@@ -29,6 +29,8 @@ PENDING_SECONDS = 600
 SIGN_IN_TO_SEE = "Sign in to see that page."
 # Nothing keeps what a form carried without a live session: whoever sent it is told so, plainly.
 NOT_SAVED = "What you sent was not saved. Sign in to go back to its page."
+# Set when this browser's session ended for being idle, until its sign-in page is next drawn.
+_ENDED_IDLE = "ended_idle"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,15 @@ def local_path(target: str | None) -> str | None:
 def _say_why(ended: SessionEnd | None) -> None:
     config = current_app.config
     if ended is SessionEnd.IDLE:
+        session[_ENDED_IDLE] = True
         flash(f"You were signed out after {config['STAFF_IDLE_MINUTES']} minutes without activity.")
     elif ended is SessionEnd.EXPIRED:
         flash(f"You were signed out: a sign-in lasts at most {config['STAFF_SESSION_HOURS']} hours.")
+
+
+def note_copy_kept() -> bool:
+    """Whether the sign-in page about to be drawn may keep a note's copy held in the browser tab
+    (unsaved_note.js): after an idle sign-out, for its writer to sign in again and find it, and on a sign-in
+    tried again there. Any other way to the page (a sign-out elsewhere, a session an admin ended, a visit)
+    has the tab delete it: a copy must not outlive its session for the next person at that browser."""
+    return bool(session.pop(_ENDED_IDLE, False)) or request.method == "POST"

@@ -29,7 +29,7 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated and not form.is_submitted():
         return redirect(landing(current_user), 303)
     if not form.validate_on_submit():
-        return page("auth/login.html", form)
+        return page("auth/login.html", form, note_copy_kept=sessions.note_copy_kept())
     try:
         result = sign_in_with_password(
             db.session,
@@ -40,7 +40,7 @@ def login() -> ResponseReturnValue:
             client=sessions.client(),
         )
     except AccountError as refused:
-        return refusal("auth/login.html", form, form.password, refused)
+        return refusal("auth/login.html", form, form.password, refused, note_copy_kept=True)
     return after_sign_in(result, form.next.data)
 
 

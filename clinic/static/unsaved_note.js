@@ -2,8 +2,10 @@
 // kept in this browser tab (sessionStorage) until its page shows it saved, so the idle sign-out loses no
 // note: the sign-in page says so, and the note's page puts it back once its writer has signed in again.
 // The copy is never sent anywhere. It is kept per staff member and consultation, and deleted when the
-// page shows the note saved, when it is discarded, at sign-out, and as soon as a page of another staff
-// member opens in this tab: on a shared workstation the next person must not find it.
+// page shows the note saved, when it is discarded, at sign-out, as soon as a page of another staff
+// member opens in this tab, and by a sign-in page that does not follow an idle sign-out (the session
+// ended by a sign-out in another tab or browser, or by an admin; the page opened again): on a shared
+// workstation the next person must not find it.
 (function () {
   "use strict";
   var PREFIX = "clinic.unsaved-note."; // then the staff member's id, ".", the consultation's id
@@ -80,6 +82,9 @@
     var bar = document.querySelector("form.staff-bar[data-staff]");
     var signIn = document.getElementById("unsaved-note-kept");
     if (signIn) {
+      if (!signIn.hasAttribute("data-kept")) { // the session did not end idle: the copy ends with it
+        forget(keptKeys());
+      }
       signIn.hidden = keptKeys().length === 0;
     }
     if (!bar) {

@@ -110,3 +110,36 @@ def test_a_screen_left_alone_signs_out_and_the_note_left_on_it_comes_back(live_a
     assert "signed out after 30 minutes without activity" in told and "Your note was not saved" in told
     sign_in(page, "clinician", here=True)
     assert page.url == notes and page.get_by_label("Plan").input_value() == PLAN
+
+
+def test_a_note_sent_after_a_sign_out_in_another_tab_is_not_kept_for_the_next_person(live_app, new_page):
+    """The copy serves only the idle sign-out: a session ended another way (signed out in another tab or
+    browser, ended by an admin) ends it too, so the next person at this browser finds nothing."""
+    page = open_notes(new_page, "Clara Zetkin")
+    notes = page.url
+    page.get_by_label("Subjective").fill(SUBJECTIVE)
+    page.get_by_label("Plan").fill(PLAN)
+    other_tab = page.context.new_page()
+    other_tab.goto("/schedule/")
+    other_tab.get_by_role("button", name="Sign out").click()
+    other_tab.get_by_role("heading", name="Staff sign in").wait_for()
+
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url("**/login?next=*")
+
+    assert copies_in_tab(page) == []
+    assert "What you sent was not saved" in page.locator("main").inner_text()
+    assert not page.get_by_role("alert").filter(has_text="Your note was not saved").is_visible()
+    sign_in(page, "clinician", here=True)
+    assert page.url == notes and page.get_by_label("Plan").input_value() == ""
+
+
+def test_a_note_kept_at_an_idle_sign_out_is_gone_once_the_sign_in_page_is_opened_again(live_app, new_page):
+    page = open_notes(new_page, "Rosa Luxemburg")
+    send_note_when_idle(live_app, page)
+    assert len(copies_in_tab(page)) == 1
+
+    page.reload()
+
+    assert copies_in_tab(page) == []
+    assert "Your note was not saved" not in page.locator("main").inner_text()
