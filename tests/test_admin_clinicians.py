@@ -302,8 +302,8 @@ def test_a_service_with_bookings_to_come_is_not_taken_from_its_clinician_until_t
 
 
 def test_bookings_to_come_offer_only_what_may_still_be_done_to_each(client, session, admin, clinic):
-    """The list offered Move and Cancel for every booking to come: Move for a patient waiting, and both for
-    a walk-in caller's call, which the lifecycle refuses."""
+    """The list offered Move and Cancel for every booking to come, also for a walk-in caller's call, which
+    the lifecycle refuses. A patient waiting may be moved (handed to a colleague free now) or cancelled."""
     person = clinic["okafor"]
     booked = factories.consultation(session, clinic["heart"], person, on_the_grid_in(30))
     waiting = factories.consultation(session, clinic["heart"], person, on_the_grid_in(40), status="arrived")
@@ -323,7 +323,7 @@ def test_bookings_to_come_offer_only_what_may_still_be_done_to_each(client, sess
 
     assert [offered(c) for c in (booked, waiting, call.consultation)] == [
         {"Move", "Cancel"},
-        {"Cancel"},
+        {"Move", "Cancel"},
         set(),
     ]
     assert client.get(cancel_address(person, call.consultation)).status_code == 409

@@ -247,3 +247,29 @@ def test_a_walk_in_call_taken_outside_the_clinicians_hours_is_no_clash(session, 
     call = session.get(Consultation, taken.entry.consultation_id)
 
     assert clashes_of(session, [Listed.of(call)], now) == {}
+
+
+def test_every_page_listing_a_waiting_patients_clash_offers_the_same_move_or_cancel(
+    session, client, clinic, sick_morning
+):
+    """The admin's hours page said "move or cancel it" for a patient checked in for a sick clinician, while
+    the day and clashes pages offered only "cancel it": one rule (status.STAFF_MOVABLE) decides for them all,
+    and a waiting patient may be handed to a colleague (test_move_to_colleague)."""
+    _, monday, _ = sick_morning
+    waiting = visit(
+        session, clinic, "okafor", local(monday, 9, 45), "Wanda Waiting", status=ConsultationStatus.ARRIVED
+    )
+    session.commit()
+    move = f'href="/schedule/consultations/{waiting.id}/move"'
+    day = monday.date().isoformat()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    desk_pages = [client.get("/schedule/clashes"), client.get("/schedule/", query_string={"date": day})]
+    client.post("/logout")
+    login(session, client, StaffRole.ADMIN)
+    hours = client.get(f"/admin/clinicians/{clinic['okafor'].id}/hours")
+
+    for page in [*desk_pages, hours]:
+        assert page.status_code == 200
+        assert move in text(page)
+    wanda = [note for note in notes(text(desk_pages[0])) if "Wanda" in note]
+    assert wanda and all("move it (Wanda Waiting) or cancel it (Wanda Waiting)" in note for note in wanda)

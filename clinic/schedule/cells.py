@@ -21,7 +21,7 @@ from ..notes.access import may_access
 from ..notes.settings import notes_settings
 from ..scheduling.agenda import Listed, Moment, Row
 from ..scheduling.clashes import Clash
-from ..scheduling.status import RESCHEDULABLE, STATUS_LABELS
+from ..scheduling.status import STAFF_MOVABLE, STATUS_LABELS
 from ..scheduling.timezones import clock_time, format_local, zone
 from .forms import ACTION_LABELS
 
@@ -160,9 +160,9 @@ class ClashNotes:
         why = escape(own if row.own else others.format(name=c.clinician_name))
         whose = f'<span class="visually-hidden"> ({escape(c.patient_name)})</span>'
         cancel = f'<a href="{self._details(c.id)}#cancel">cancel it{whose}</a>'
-        if c.status in RESCHEDULABLE:
+        if c.status in STAFF_MOVABLE:  # a patient waiting too: to a colleague free now
             what = f'<a href="{self._move(c.id)}">move it{whose}</a> or {cancel}'
-        else:  # the patient is waiting: it can no longer be moved
+        else:
             what = cancel
         return Markup(
             f'<p class="clash-note"><strong>{why}.</strong> The patient has not been told: {what}.</p>'

@@ -34,7 +34,7 @@ from ..scheduling.errors import BookingError, NotFound
 from ..scheduling.events import ListShown, history, record_list_read, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, has_letter, missed_in_absence, staff_changes
-from ..scheduling.status import STATUS_LABELS
+from ..scheduling.status import STAFF_MOVABLE, STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
 from ..scheduling.waiting_room import JoinWindow
@@ -52,6 +52,8 @@ bp.add_app_template_global(status_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
 bp.add_app_template_global(DayRows, "day_rows")
 bp.add_app_template_global(ClashNotes, "clash_notes")
+# What staff may move, for the pages that list bookings to move or cancel (cells.ClashNotes, the hours).
+bp.add_app_template_global(STAFF_MOVABLE, "staff_movable")
 staff_only(bp)
 
 # The day page's changing parts are polled every 15 seconds (schedule.js) by each open day page, whose load
