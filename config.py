@@ -348,11 +348,6 @@ class Config:
     NOSHOW_GRACE_MINUTES = _int("NOSHOW_GRACE_MINUTES", 10)
     # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
     WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3)
-    # Minutes without a sign of a walk-in call's clinician in the app (a request that counts as activity),
-    # the call under way, before it counts as stalled: colleagues on duty and reception may then send the
-    # caller back to the front of the queue (walkin/send_back.py). Never sooner than the call's own length
-    # runs without them touching the app, so a clinician still talking is not taken for gone.
-    WALK_IN_STALLED_MINUTES = _number("WALK_IN_STALLED_MINUTES", 20)
     # Minutes per caller ahead, per clinician on duty and signed in, that a walk-in wait is estimated at
     # until the queue's takes give a pace of their own (walkin/waits.py).
     WALK_IN_MINUTES_PER_CALLER = _number("WALK_IN_MINUTES_PER_CALLER", 10)

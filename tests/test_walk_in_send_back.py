@@ -28,6 +28,7 @@ from clinic.walkin.queue import answer
 from clinic.walkin.rounds import walk_in_round
 from clinic.walkin.send_back import SentBack, why_sent_back
 from clinic.walkin.take import take_next
+from config import Config
 
 from . import factories, racing
 from .conftest import postgres_only
@@ -35,6 +36,7 @@ from .test_schedule import login, text
 from .test_walk_in import signed_in as walk_in_signed_in
 
 ANSWER_WITHIN = timedelta(minutes=3)
+IDLE_MINUTES = Config.STAFF_IDLE_MINUTES  # the suite's app keeps the default: a clinician's sign-in idles out
 
 
 @pytest.fixture
@@ -320,6 +322,7 @@ def test_staff_who_may_not_see_the_call_cannot_send_its_caller_back(client, sess
 
 def test_a_caller_just_called_or_in_a_call_under_way_is_not_sent_back(client, session, helpline):
     entry = factories.walk_in(session, helpline, now=utcnow()).entry
+    walk_in_signed_in(session, helpline.staff[0], utcnow())  # Dr Lewis, in the call she takes
     call = taken(session, helpline, 0, utcnow())
     signed_in(session, client, helpline, 1)
 
@@ -422,10 +425,13 @@ def test_signing_out_once_the_callers_call_is_over_signs_out_at_once(client, ses
     assert signed_out.headers["Location"] == "/login" and location
 
 
-def call_under_way(session, queue, *, clinician_seen_minutes_ago: int) -> tuple[WalkInEntry, Consultation]:
-    """Dr Lewis, signed in, took the caller 30 minutes ago and started the call, which the caller joined;
-    her last sign in the app (a request that counts as activity) was `clinician_seen_minutes_ago`."""
-    then = utcnow() - timedelta(minutes=30)
+def call_under_way(
+    session, queue, *, clinician_seen_minutes_ago: int, signed_out: bool = False
+) -> tuple[WalkInEntry, Consultation]:
+    """Dr Lewis, signed in, took the caller 40 minutes ago and started the call, which the caller joined;
+    her last sign in the app (a request that counts as activity) was `clinician_seen_minutes_ago`, when
+    she also signed out if `signed_out`."""
+    then = utcnow() - timedelta(minutes=40)
     entry = factories.walk_in(session, queue, now=then - timedelta(minutes=5)).entry
     lewis = walk_in_signed_in(session, queue.staff[0], then)
     call = taken(session, queue, 0, then)
@@ -434,6 +440,7 @@ def call_under_way(session, queue, *, clinician_seen_minutes_ago: int) -> tuple[
     seen = utcnow() - timedelta(minutes=clinician_seen_minutes_ago)
     for row in session.scalars(select(StaffSession).where(StaffSession.staff_user_id == lewis.id)):
         row.last_seen_at = seen
+        row.ended_at = seen if signed_out else None
     session.commit()
     return entry, call
 
@@ -443,7 +450,7 @@ def test_a_call_whose_clinician_vanished_is_stalled_and_a_colleague_sends_the_ca
 ):
     """Dr Lewis's browser crashed in a call the caller had joined: the caller sat in a dead room, "In call"
     for ever, and Dr Brooks and reception could only watch it stay busy."""
-    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=25)
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
     behind = factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=20)).entry
     desk = factories.browser(client.application)
     signed_in(session, desk, role=StaffRole.RECEPTION, department_id=helpline.department_id)
@@ -464,10 +471,13 @@ def test_a_call_whose_clinician_vanished_is_stalled_and_a_colleague_sends_the_ca
     assert next_taken == entry.id and fresh(session, behind.id).status is EntryStatus.WAITING
 
 
-def test_a_caller_is_never_sent_back_from_under_a_clinician_still_active_in_their_call(
-    client, session, helpline
+@pytest.mark.parametrize("quiet_minutes", [2, IDLE_MINUTES - 5])
+def test_a_caller_is_never_sent_back_from_under_a_clinician_still_signed_in_to_their_call(
+    client, session, helpline, quiet_minutes
 ):
-    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=2)
+    """Talking for 25 minutes without touching the app is no vanishing: the app keeps her signed in (its
+    idle warning asks her first), so nobody takes her caller from a call still going on."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=quiet_minutes)
     signed_in(session, client, helpline, 1)
 
     page = text(client.get(f"/schedule/consultations/{call.id}"))
@@ -479,3 +489,16 @@ def test_a_caller_is_never_sent_back_from_under_a_clinician_still_active_in_thei
         EntryStatus.IN_CALL,
         ConsultationStatus.IN_PROGRESS,
     )
+
+
+def test_a_call_whose_clinician_signed_out_has_stalled_at_once(client, session, helpline):
+    """Dr Lewis signed out two minutes ago past the warning (66dee8b) with her caller still in the call: no
+    sign-in of hers is left to finish it, so a colleague may send the caller back now."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=2, signed_out=True)
+    signed_in(session, client, helpline, 1)
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert "The call has stalled" in page
+    assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING

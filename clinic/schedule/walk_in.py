@@ -36,10 +36,8 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
 def send_back_caller(consultation_id: int) -> ResponseReturnValue:
     """A refusal comes back on the call's page (views.refused_here); done, on to the schedule, from where
     the next clinician to press "Take next" calls them."""
-    stalled_after = timedelta(minutes=current_app.config["WALK_IN_STALLED_MINUTES"])
-    entry = send_back_for_staff(
-        db.session, consultation_id, current_staff(), now=utcnow(), stalled_after=stalled_after
-    )
+    idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+    entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), idle=idle)
     if entry.status is EntryStatus.DROPPED:
         flash(f"{entry.name} did not join when called twice, so they are no longer in the queue.")
     else:
@@ -61,7 +59,7 @@ def walk_in_call_of(consultation: Consultation) -> WalkInCall | None:
         current_staff(),
         now=utcnow(),
         answer_within=timedelta(minutes=config["WALK_IN_ANSWER_MINUTES"]),
-        stalled_after=timedelta(minutes=config["WALK_IN_STALLED_MINUTES"]),
+        idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
     )
 
 

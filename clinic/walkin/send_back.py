@@ -3,8 +3,10 @@ the call's page.
 
 A caller who did not join their call in time goes back to the front once and is dropped the second
 time. One who joined a call that nobody started did nothing wrong: they go back without that counting
-against them; so does one left in a call whose clinician vanished (browser closed, machine crashed), once
-the clinician has shown no sign in the app for WALK_IN_STALLED_MINUTES: the call has stalled. Either way
+against them; so does one left in a call whose clinician vanished (browser closed, machine crashed, signed
+out), once no sign-in of the clinician's is live (staff.sessions: none signed out, past its lifetime or idle
+for STAFF_IDLE_MINUTES): the call has stalled. A clinician quiet in a long call is not gone while the app
+would still keep them signed in; the idle warning asks them first. Either way
 the call was not held, so it is called off (cancelled, never "Done"). Those sent back wait ahead of
 everyone else, in the order they first joined.
 """
@@ -94,7 +96,7 @@ def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor)
 
 
 def send_back_for_staff(
-    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime, stalled_after: timedelta
+    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime, idle: timedelta
 ) -> WalkInEntry:
     """Send back the caller of a walk-in call `staff` may see (NotFound otherwise), if `staff_refusal`
     allows: else SendBackRefused, and nothing changes."""
@@ -109,8 +111,7 @@ def send_back_for_staff(
         if entry is None:
             raise NotFound("No such walk-in call.")
         call = session.get(Consultation, consultation_id, with_for_update=True, populate_existing=True)
-        seen = clinician_last_seen(session, call)
-        if (refused := staff_refusal(entry, call, staff, _gone(call, seen, now, stalled_after))) is not None:
+        if (refused := staff_refusal(entry, call, staff, _gone(session, call, now, idle))) is not None:
             raise SendBackRefused(refused)
         send_back(session, entry, now, staff.actor)
     return entry
@@ -143,11 +144,11 @@ def walk_in_call(
     *,
     now: datetime,
     answer_within: timedelta,
-    stalled_after: timedelta,
+    idle: timedelta,
 ) -> WalkInCall:
-    """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it at `now`."""
-    seen = clinician_last_seen(session, call)
-    gone = _gone(call, seen, now, stalled_after)
+    """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it at `now`;
+    `idle`: STAFF_IDLE_MINUTES, after which a clinician with no request is signed out."""
+    gone = _gone(session, call, now, idle)
     stage = _stage(entry, call, gone)
     until = {
         CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
@@ -157,7 +158,8 @@ def walk_in_call(
     why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
     may = staff_refusal(entry, call, staff, gone) is None
     drops = stage is CallStage.NOT_JOINED and entry.requeued
-    return WalkInCall(stage, until, seen if gone else None, why, may, drops)
+    seen = clinician_last_seen(session, call) if gone else None
+    return WalkInCall(stage, until, seen, why, may, drops)
 
 
 def clinician_last_seen(session: Session, call: Consultation) -> datetime | None:
@@ -170,13 +172,23 @@ def clinician_last_seen(session: Session, call: Consultation) -> datetime | None
     )
 
 
-def _gone(call: Consultation, seen: datetime | None, now: datetime, stalled_after: timedelta) -> bool:
-    """Whether the clinician of `call`, if started, has vanished from it: no sign of them for
-    `stalled_after`, the call under way at least that long. A clinician still active is never gone."""
+def _gone(session: Session, call: Consultation, now: datetime, idle: timedelta) -> bool:
+    """Whether the clinician of `call`, if started, has vanished from it: no sign-in of theirs is live at
+    `now` (signed out, past its lifetime, or idle for `idle`). A clinician still signed in is never gone."""
     if call.status is not ConsultationStatus.IN_PROGRESS or call.started_at is None:
         return False
-    quiet_since = max(call.started_at, seen) if seen is not None else call.started_at
-    return now - quiet_since >= stalled_after
+    live = session.scalar(
+        select(StaffSession.id)
+        .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
+        .where(
+            StaffUser.clinician_id == call.clinician_id,
+            StaffSession.ended_at.is_(None),
+            StaffSession.expires_at > now,
+            StaffSession.last_seen_at > now - idle,
+        )
+        .limit(1)
+    )
+    return live is None
 
 
 def _stage(entry: WalkInEntry, call: Consultation, gone: bool = False) -> CallStage:
