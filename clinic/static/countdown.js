@@ -42,7 +42,7 @@
     var serverNow = Date.parse(section.getAttribute("data-now"));
     var value = section.querySelector("[data-countdown-value]");
     var region = document.querySelector("[data-room]");
-    if (isNaN(startsAt) || isNaN(opensAt) || isNaN(serverNow) || !value || !region || !window.fetch) {
+    if (isNaN(startsAt) || isNaN(opensAt) || isNaN(serverNow) || !value || !region || !window.fetchRoom) {
       return;
     }
     var loadedAt = Date.now();
@@ -52,12 +52,8 @@
     // the server's page still has nothing there (not open yet by its clock, or the connection dropped).
     function open() {
       window
-        .fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
-        .then(function (response) {
-          return response.ok ? response.text() : null;
-        })
-        .then(function (html) {
-          var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector("[data-room]");
+        .fetchRoom()
+        .then(function (fresh) {
           if (!fresh || !fresh.children.length) {
             throw new Error("not open yet");
           }
