@@ -23,6 +23,7 @@ from clinic.models import (
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 from clinic.scheduling.lifecycle import change_status, reschedule
+from clinic.scheduling.timezones import zone
 
 from . import factories, racing
 from .conftest import TEST_KEYS
@@ -36,6 +37,7 @@ from .test_schedule import text as page_text
 from .test_schedule_actions import client, deliver, now, reloaded, tomorrow_at  # noqa: F401 (fixtures)
 
 S = ConsultationStatus
+LONDON = zone("Europe/London")
 REASON = "Rash spreading after the new tablets"
 INTERPRETER = {"name": "Ana Interpreter", "email": "ana@interpreters.example", "role": "interpreter"}
 WORKS_ALL_DAY = {"weekdays": range(7), "hours": [(time(0), time(23, 30))]}
@@ -311,3 +313,28 @@ def test_a_move_is_audited_from_and_to_by_time_and_clinician_and_its_history_say
     history = page.partition('<ol class="history">')[2].partition("</ol>")[0]
     line = next(item for item in history.split("<li>") if "moved" in item)
     assert "10:00" in line and "13:00" in line and "from Dr Noor Haddad to Dr Sam Lewis" in line
+
+
+def test_reception_moves_all_of_a_sick_clinicians_day_to_colleagues_and_hears_which_could_not_be(
+    client, session, derm
+):
+    ten, eleven = tomorrow_at(10), tomorrow_at(11)
+    free_then = book_with_haddad(session, derm, ten).consultation
+    nobody_free = book_with_haddad(session, derm, eleven).consultation
+    for colleague in ("lewis", "brooks"):
+        factories.booking(session, derm["skin"], eleven, now=utcnow(), clinician_id=derm[colleague].id)
+    off_sick(session, derm["haddad"], ten)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    day = ten.astimezone(LONDON).date()
+
+    offered = page_text(client.get("/schedule/clashes"))
+    moved = client.post(
+        "/schedule/clashes/move", data={"clinician": derm["haddad"].id, "day": day.isoformat()}
+    )
+    told = page_text(client.get("/schedule/clashes"))
+
+    assert "Move all of Dr Noor Haddad" in offered and "to the first available colleague" in offered
+    assert moved.status_code == 303
+    assert reloaded(session, free_then).clinician_id == derm["lewis"].id
+    assert reloaded(session, nobody_free).clinician_id == derm["haddad"].id
+    assert "Moved 1 of 2" in told and f"Not moved: {nobody_free.patient.name} at 11:00" in told

@@ -4,6 +4,10 @@ service (or whoever is free first), as the same consultation.
 The choices come with GET (so the back button and links work), the move with POST.
 """
 
+from datetime import date, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -12,10 +16,10 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import Consultation, utcnow
-from ..scheduling.agenda import consultation_for_staff
+from ..scheduling.agenda import Row, consultation_for_staff
 from ..scheduling.availability import Booker
 from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
-from ..scheduling.front_desk import bookable_clinicians, move_for_patient
+from ..scheduling.front_desk import bookable_clinicians, move_for_patient, move_to_first_free
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.members import StaffMember
 from .forms import MoveForm
@@ -84,3 +88,42 @@ def _page(
         first_available=not viewer.is_clinician,
     )
     return page, status or (422 if form.errors else 200)
+
+
+class DayOfClashes(NamedTuple):
+    """One clinician's day with bookings to move, which the clashes page offers to move all at once."""
+
+    clinician_id: int
+    clinician_name: str
+    day: date
+
+
+def days_of_clashes(rows: list[Row], tz: ZoneInfo, now: datetime) -> list[DayOfClashes]:
+    """Each clinician's days among `rows` (the clashes) that have bookings still to come, in time order."""
+    found = [
+        DayOfClashes(c.clinician_id, c.clinician_name, c.starts_at.astimezone(tz).date())
+        for c in (row.consultation for row in rows)
+        if c.ends_at > now
+    ]
+    return list(dict.fromkeys(found))
+
+
+def move_day(viewer: StaffMember, rows: list[Row], tz: ZoneInfo) -> ResponseReturnValue:
+    """POST: move the clashing bookings still to come of the clinician and day the form names (rows: the
+    viewer's clashes) to the first colleague free at each one's time; say which moved and which could not."""
+    clinician_id, day, now = request.form.get("clinician", ""), request.form.get("day", ""), utcnow()
+    chosen = [
+        row.consultation
+        for row in rows
+        if str(row.consultation.clinician_id) == clinician_id
+        and row.consultation.starts_at.astimezone(tz).date().isoformat() == day
+        and row.consultation.ends_at > now
+    ]
+    window = JoinWindow.from_config(current_app.config).before_start
+    done = move_to_first_free(db.session, viewer, [c.id for c in chosen], now=now, room_opens=window)
+    names = {c.id: f"{c.patient_name} at {c.starts_at.astimezone(tz):%H:%M}" for c in chosen}
+    moved = "; ".join(f"{names[c.id]} to {c.clinician.display_name}" for c in done.moved)
+    flash(f"Moved {len(done.moved)} of {len(chosen)}{': ' + moved if moved else ''}. The patients are told.")
+    for consultation_id, why in done.refused:
+        flash(f"Not moved: {names[consultation_id]}. {why} Move or cancel it below.")
+    return redirect(url_for("schedule.clashes", **request.args), 303)

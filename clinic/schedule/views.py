@@ -108,7 +108,13 @@ def clashes() -> ResponseReturnValue:
     query, scope, tz = _schedule(staff)
     rows = stranded(db.session, staff, scope, tz, _moment())
     page = render_template(
-        "schedule/clashes.html", query=query, scope=scope, zone=tz, rows=rows, **_choices(staff, scope, query)
+        "schedule/clashes.html",
+        query=query,
+        scope=scope,
+        zone=tz,
+        rows=rows,
+        days=moving.days_of_clashes(rows, tz, utcnow()) if not staff.is_clinician else [],
+        **_choices(staff, scope, query),
     )
     _record_shown(staff, "clashes", scope, None, rows)
     return page, 422 if query.errors else 200
@@ -203,6 +209,14 @@ def _uninvited(removal: Removal) -> str:
             f"{told} The call has a new video room: the patient is sent an updated invitation with its link."
         )
     return f"{told} The call has a new video room: the patient's page takes them to it."
+
+
+@bp.post("/clashes/move")
+def move_clashes() -> ResponseReturnValue:
+    """Move all of one clinician's clashing bookings on one day to the first colleague free at each time."""
+    staff = current_staff()
+    _, scope, tz = _schedule(staff)
+    return moving.move_day(staff, stranded(db.session, staff, scope, tz, _moment()), tz)
 
 
 @bp.get("/consultations/<id:consultation_id>/move")

@@ -6,6 +6,7 @@ may see: a clinician their own services with themselves, reception their departm
 """
 
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -18,7 +19,7 @@ from .agenda import consultation_for_staff
 from .availability import Booker, active_service, free_clinician_ids, service_clinicians
 from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
-from .errors import NotFound, SlotUnavailable
+from .errors import BookingError, NotFound, SlotUnavailable
 from .lifecycle import cancel, reschedule
 from .tokens import LinkKeys
 
@@ -111,6 +112,38 @@ def move_for_patient(
         with suppress(SlotUnavailable):
             return move(clinician_id=candidate)
     return move(clinician_id=candidates[-1])
+
+
+@dataclass(frozen=True)
+class GroupMove:
+    """What moving several bookings to colleagues did: those moved, and those that could not be, with why."""
+
+    moved: list[Consultation]
+    refused: list[tuple[int, str]]  # a consultation's id, and why it stays where it is
+
+
+def move_to_first_free(
+    session: Session,
+    viewer: StaffMember,
+    consultation_ids: list[int],
+    *,
+    now: datetime,
+    room_opens: timedelta,
+) -> GroupMove:
+    """Move each consultation to the first clinician of its service free at its own time (a colleague: it
+    cannot stay where it is), each in a transaction of its own, as one move would."""
+    moved, refused = [], []
+    for consultation_id in consultation_ids:
+        start = consultation_for_staff(session, viewer, consultation_id).starts_at
+        try:
+            moved.append(
+                move_for_patient(
+                    session, viewer, consultation_id, start, now=now, clinician_id=None, room_opens=room_opens
+                )
+            )
+        except BookingError as why:
+            refused.append((consultation_id, str(why)))
+    return GroupMove(moved, refused)
 
 
 def cancel_for_patient(
