@@ -1,6 +1,6 @@
 """What every outbox effect is given and gives back: its `Context` and its `Result`."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Consultation, OutboxMessage, OutboxStatus
 from ..notify.mail import MailBackend, make_message_id
+from ..scheduling.clashes import Clash
 from .settings import WorkerSettings
 
 
@@ -20,6 +21,10 @@ class Context:
     settings: WorkerSettings
     mail: MailBackend
     bind: Engine
+    # The clashes of the running batch's reminders whose clinician will not be there (time off, a closure),
+    # by consultation id: found for the whole batch in one query as it is loaded (jobs.dispatch). None
+    # outside a batch, where a reminder asks about its own consultation (effects.absent_clashes).
+    absent: Mapping[int, Clash] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
@@ -12,13 +13,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..logs import log_context
 from ..meetings import ProviderError, ProviderUnavailable
-from ..models import Companion, Consultation, OutboxMessage, OutboxStatus, Patient, Service
+from ..models import Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus, Patient, Service
 from ..models.connections import closed_by_server
 from ..models.transactions import autocommitting, serialising, write_transaction
 from ..notify.mail import MailPermanentError, MailTemporaryError
+from ..scheduling.clashes import Clash
 from .claims import claim_due_messages, complete, dead_letter, hold, postpone, retry
 from .context import Context, Result
-from .effects import MeetingMissing, perform
+from .effects import MeetingMissing, absent_clashes, perform
 from .failures import logged_error, recorded_error
 from .settings import WorkerSettings
 
@@ -105,12 +107,22 @@ def dispatch(
             consultations = load_consultations(
                 held.reader, {message.consultation_id for message in batch} - {None}
             )
+            batch_ctx = replace(ctx, absent=_absent(held.reader, batch, consultations, clock()))
             for message in batch:
                 with log_context(outbox_id=message.id, consultation_id=message.consultation_id):
                     loaded = consultations.get(message.consultation_id)
-                    run_message(held, ctx, message, worker_id, clock(), loaded)
+                    run_message(held, batch_ctx, message, worker_id, clock(), loaded)
             ran += len(batch)
     return ran
+
+
+def _absent(
+    reader: Connection, batch: list[OutboxMessage], consultations: dict[int, Consultation], now: datetime
+) -> dict[int, Clash]:
+    """The absences that hold the batch's reminders, found at once: one query for the batch, where one
+    per reminder cost a fifth of the worker's time per mail (bench/outbox_throughput.py)."""
+    reminded = {message.consultation_id for message in batch if message.kind is OutboxKind.REMINDER}
+    return absent_clashes(reader, [consultations[id_] for id_ in reminded if id_ in consultations], now)
 
 
 def run_message(

@@ -6,16 +6,17 @@ stored exactly when its message completes. Effects raise the providers' and mail
 errors; the dispatcher decides between retry and dead letter.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
-from ..scheduling.clashes import ABSENT, clashes_of
+from ..scheduling.clashes import ABSENT, Clash, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
 from .context import Context, Effect, Result, message_id_for
@@ -148,13 +149,24 @@ def _outdated(
     return None
 
 
+def absent_clashes(
+    bind: Engine | Connection, consultations: Sequence[Consultation], now: datetime
+) -> dict[int, Clash]:
+    """The clashes of `consultations` in which nobody will be there to take the call, by id: one query."""
+    if not consultations:
+        return {}
+    with Session(bind) as reader:
+        clashes = clashes_of(reader, consultations, now)
+    return {id_: clash for id_, clash in clashes.items() if clash in ABSENT}
+
+
 def _held(ctx: Context, consultation: Consultation, now: datetime) -> Result | None:
     """A reminder's result while nobody will be there to take the call (its clinician's time off, or a
-    closure: decided now, as the time off may have been added after the reminder was planned): held, to
-    look again later, and expired unsent if the consultation starts before then. None to send it."""
-    with Session(ctx.bind) as reader:
-        clash = clashes_of(reader, [consultation], now).get(consultation.id)
-    if clash not in ABSENT:
+    closure: decided as its batch is run, as the time off may have been added after the reminder was
+    planned): held, to look again later, and expired unsent if the consultation starts before then. None
+    to send it."""
+    absent = ctx.absent if ctx.absent is not None else absent_clashes(ctx.bind, [consultation], now)
+    if (clash := absent.get(consultation.id)) is None:
         return None
     again_at = min(now + HELD_REMINDER_RECHECK, consultation.starts_at)
     return Result(status=OutboxStatus.PENDING, outcome=f"held: {clash.value}", again_at=again_at)
