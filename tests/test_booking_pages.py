@@ -187,6 +187,44 @@ def test_refreshing_the_confirmation_shows_it_again_and_books_nothing_more(clien
     assert consultations(session) == 1
 
 
+def test_back_from_the_confirmation_to_a_time_now_fully_taken_shows_the_patients_own_booking(
+    client, app, session, clinic
+):
+    """Back from the confirmation asks for the booked time's details again. With its last clinician taken by
+    this very booking, the page said "That time is no longer available", as if the booking had failed."""
+    service, _ = clinic
+    start = next_week_at(11)
+    client.post("/book/confirm", data=booking_form(service, start))
+    booked = session.scalars(select(Consultation)).one()
+    details = (
+        f"/book/details?service={service.id}&clinician=any&time_zone=Europe/London&start={form_value(start)}"
+    )
+
+    back = client.get(details)
+    elsewhere = app.test_client().get(details)
+
+    assert back.status_code == 200 and "You have booked this time" in text(back)
+    assert booked.reference in text(back) and f'href="/c/{booked.reference}"' in text(back)
+    assert "<h1>Your details</h1>" in text(back) and f'value="{form_value(start)}"' in text(back)
+    assert elsewhere.status_code == 422 and "That time is no longer available" in text(elsewhere)
+    assert booked.reference not in text(elsewhere)
+
+
+def test_a_time_booked_by_this_browser_and_then_cancelled_is_offered_as_free_again(client, session, clinic):
+    service, _ = clinic
+    start = next_week_at(11)
+    client.post("/book/confirm", data=booking_form(service, start))
+    booked = session.scalars(select(Consultation)).one()
+    client.post(f"/c/{booked.reference}/cancel", data={"confirm": "y"})
+    details = (
+        f"/book/details?service={service.id}&clinician=any&time_zone=Europe/London&start={form_value(start)}"
+    )
+
+    again = client.get(details)
+
+    assert again.status_code == 200 and "You have booked this time" not in text(again)
+
+
 def test_the_confirmation_page_needs_the_browser_that_booked(client, app, session, clinic):
     service, _ = clinic
     done = client.post("/book/confirm", data=booking_form(service, next_week_at(11)))

@@ -3,14 +3,26 @@ token), a waitlist entry or offer, or a walk-in caller's place in a queue, each 
 of its own kind only."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from flask import current_app, request
+from sqlalchemy import select
 
 from ..audit import Actor
 from ..extensions import db
-from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry, utcnow
+from ..models import (
+    Companion,
+    Consultation,
+    ConsultationStatus,
+    WaitlistEntry,
+    WaitlistOffer,
+    WalkInEntry,
+    utcnow,
+)
+from ..scheduling.availability import OfferedService
 from ..scheduling.companions import companion_for_token
+from ..scheduling.errors import NotFound
 from ..scheduling.lifecycle import Change, check_online_change, consultation_for_token
 from ..scheduling.offers import offer_for_token
 from ..scheduling.tokens import LinkKeys, Proof
@@ -25,6 +37,28 @@ Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 def managed(reference: str, token: str | None = None) -> Consultation:
     """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
     return _opened(consultation_for_token, MANAGE, reference, token)
+
+
+def booked_here(service: OfferedService, start: datetime) -> Consultation | None:
+    """This browser session's own booking of `service` at `start`, still to come, if it holds its link."""
+    held = MANAGE.held()
+    if not held:
+        return None
+    candidates = db.session.scalars(
+        select(Consultation.reference).where(
+            Consultation.reference.in_(held),
+            Consultation.service_id == service.id,
+            Consultation.starts_at == start,
+            Consultation.starts_at > utcnow(),
+            Consultation.status == ConsultationStatus.BOOKED,
+        )
+    )
+    for reference in candidates:
+        try:
+            return managed(reference)
+        except NotFound:  # a pass its link no longer honours
+            continue
+    return None
 
 
 def changeable(reference: str, change: Change) -> Consultation:

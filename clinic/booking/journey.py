@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..form_errors import show_beside
 from ..hospital.catalogue import offered_services
-from ..models import Clinician, Service
+from ..models import Clinician, Consultation, Service
 from ..scheduling.availability import OfferedService, is_free, offered_service, service_clinicians
 from ..scheduling.errors import NotFound
 from ..scheduling.lifecycle import change_deadline_for, first_changeable_start
@@ -39,6 +39,7 @@ class Journey:
     services: list[Service] = field(default_factory=list)
     clinicians: list[Clinician] = field(default_factory=list)
     calendar: CalendarPage | None = None
+    booked_here: Consultation | None = None  # this visitor's own booking of the chosen time
 
     @property
     def clinician_id(self) -> int | None:
@@ -64,6 +65,10 @@ class Journey:
         )
 
 
+# Finds the visitor's own booking of a service at a start, if any (`access.booked_here`).
+OwnBooking = Callable[[OfferedService, datetime], Consultation | None]
+
+
 class _Stop(Exception):
     """The choices end here; the field that stopped them holds the message, if any."""
 
@@ -78,11 +83,14 @@ def resolve(
     default_zone: str,
     check_free: bool = True,
     twelve_hour: bool = False,
+    booked_here: OwnBooking | None = None,
 ) -> Journey:
     """How far towards the `target` step the form's choices go, and what that step offers.
 
     The steps are service, clinician, time and details. With `check_free` a chosen time must
-    still be free; without, the booking itself checks it (and offers other times).
+    still be free; without, the booking itself checks it (and offers other times). A time the visitor
+    has booked themselves (`booked_here`: Back from the confirmation comes to its details again) is
+    shown with their booking, not refused as taken.
     """
     journey = Journey(step="service", zone=zone(default_zone), now=now, twelve_hour=twelve_hour)
     try:
@@ -97,7 +105,8 @@ def resolve(
                 raise _Stop
         if target == "details":
             journey.start = _found(form, "start", lambda start: start)
-            if check_free and not is_free(session, journey.service, journey.start, now, journey.clinician_id):
+            journey.booked_here = booked_here and booked_here(journey.service, journey.start)
+            if check_free and not journey.booked_here and not _still_free(session, journey):
                 show_beside(form.start, "That time is no longer available. Please choose another.")
                 raise _Stop
             journey.step = "details"
@@ -105,6 +114,10 @@ def resolve(
         pass
     _offer_choices(session, form, journey, days_shown)
     return journey
+
+
+def _still_free(session: Session, journey: Journey) -> bool:
+    return is_free(session, journey.service, journey.start, journey.now, journey.clinician_id)
 
 
 def _found(form: ChoiceFields, name: str, lookup: Callable[[Any], Any]) -> Any:

@@ -20,9 +20,9 @@ from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys, manage_link
 from ..walkin.queue import open_queues
 from . import calendar, forms
-from .access import changeable, link_keys, managed, patient_actor
+from .access import booked_here, changeable, link_keys, managed, patient_actor
 from .arrival import link_resent
-from .journey import Journey, resolve
+from .journey import Journey, OwnBooking, resolve
 from .link_tokens import MANAGE
 from .radio import day_links, radio, time_radios
 
@@ -62,7 +62,8 @@ def choose_time() -> ResponseReturnValue:
 
 @bp.get("/book/details")
 def enter_details() -> ResponseReturnValue:
-    return _step(forms.DetailsForm(request.args), "details")
+    form = forms.DetailsForm(request.args)
+    return _page(_journey(form, "details", booked_here=booked_here), form)
 
 
 @bp.post("/book/details")
@@ -194,7 +195,9 @@ def _wanted(form: forms.DetailsForm) -> tuple[Journey, BookingRequest | None]:
     return journey, form.checked_request(journey.today) if journey.step == "details" else None
 
 
-def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> Journey:
+def _journey(
+    form: forms.ChoiceFields, target: str, check_free: bool = True, booked_here: OwnBooking | None = None
+) -> Journey:
     config = current_app.config
     return resolve(
         db.session,
@@ -205,6 +208,7 @@ def _journey(form: forms.ChoiceFields, target: str, check_free: bool = True) -> 
         default_zone=config["DEFAULT_TIME_ZONE"],
         check_free=check_free,
         twelve_hour=calendar.twelve_hour_reader(),
+        booked_here=booked_here,
     )
 
 

@@ -56,7 +56,8 @@ def test_a_patient_books_in_their_own_time_zone_and_the_invite_arrives(live_app,
 def test_back_from_the_confirmation_returns_to_the_details_of_the_same_time(live_app, page):
     """The review page answers a POST, and pages are never cached: Back from the confirmation showed
     Chromium's "Confirm Form Resubmission" error page. It now returns to the details step of the time
-    booked, with nothing personal in its address."""
+    booked, with nothing personal in its address, saying that it is booked: whether or not that booking took
+    the time's last clinician (the suite's earlier bookings decide), it is not refused as taken."""
     patient = new_patient("Mary Seacole")
     booked = book(page, patient, service="Consultation")
 
@@ -66,6 +67,10 @@ def test_back_from_the_confirmation_returns_to_the_details_of_the_same_time(live
     assert page.url.startswith(f"{live_app.url}/book/details?")
     assert "start=" in page.url and patient.email.split("@")[0] not in page.url
     assert page.locator(f'input[name="start"][value="{booked.start}"]').count() == 1
+    assert (
+        booked.reference
+        in page.get_by_role("status").filter(has_text="You have booked this time").inner_text()
+    )
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
