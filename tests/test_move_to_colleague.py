@@ -20,9 +20,10 @@ from clinic.models import (
     StaffRole,
     utcnow,
 )
+from clinic.notify.messages import format_start
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
-from clinic.scheduling.lifecycle import change_status, reschedule
+from clinic.scheduling.lifecycle import cancel, change_status, reschedule
 from clinic.scheduling.timezones import zone
 
 from . import factories, racing
@@ -122,6 +123,63 @@ def test_reception_hands_a_sick_clinicians_booking_to_a_colleague_as_the_same_co
     reminders = outbox.messages(after, OutboxKind.REMINDER)
     planned = {m.payload["sequence"] for m in reminders if m.status is OutboxStatus.PENDING}
     assert planned == {sequence + 1}
+
+
+def hand_to_lewis(session, derm, consultation, start) -> None:
+    reschedule(
+        session,
+        consultation.id,
+        start,
+        now=utcnow(),
+        actor=Actor("staff:1"),
+        clinician_id=derm["lewis"].id,
+        enforce_cutoff=False,
+    )
+
+
+def test_the_clinician_a_booking_is_handed_from_is_told_it_went_to_a_colleague_not_that_it_was_cancelled(
+    session, derm, outbox, smtp_server
+):
+    """Dr Haddad was sent the ordinary "has been cancelled": read as the patient's cancellation, she might
+    phone the patient or book them again. Her calendar must still drop the event (METHOD:CANCEL)."""
+    start = tomorrow_at(14)
+    booked = book_with_haddad(session, derm, start)
+    deliver(outbox)
+    haddad, patient = derm["haddad"], reloaded(session, booked.consultation).patient
+    reference = booked.consultation.reference
+
+    hand_to_lewis(session, derm, booked.consultation, start)
+    deliver(outbox)
+
+    mail = smtp_server.inbox(haddad.email)[-1]
+    body = mail.get_body(("plain",)).get_content()
+    method, event = invite(mail)
+    assert str(mail["Subject"]) == f"Video consultation {reference} handed to Dr Sam Lewis"
+    said = f"Video consultation {reference} on {format_start(start, haddad.time_zone)} has been handed to"
+    assert f"{said} your colleague Dr Sam Lewis" in body
+    assert "has been cancelled" not in body and "you do not need to contact the patient" in body
+    assert (method, event.decoded("DTSTART")) == ("CANCEL", start)
+    assert "handed to your colleague Dr Sam Lewis" in str(event["DESCRIPTION"])
+    assert "LOCATION" not in event and "URL" not in event
+    everything = text(mail)
+    assert REASON not in everything and patient.name not in everything and patient.email not in everything
+    assert "https://" not in everything  # no call, host or manage link: the call is no longer hers
+
+
+def test_a_real_cancellation_still_tells_the_clinician_it_was_cancelled(session, derm, outbox, smtp_server):
+    start = tomorrow_at(15)
+    booked = book_with_haddad(session, derm, start)
+    hand_to_lewis(session, derm, booked.consultation, start)
+    deliver(outbox)
+
+    cancel(session, booked.consultation.id, now=utcnow(), actor=Actor("staff:1"), enforce_cutoff=False)
+    deliver(outbox)
+
+    mail = smtp_server.inbox(derm["lewis"].email)[-1]
+    reference = booked.consultation.reference
+    assert str(mail["Subject"]) == f"Video consultation {reference} cancelled"
+    assert "has been cancelled" in mail.get_body(("plain",)).get_content()
+    assert "handed" not in text(mail) and invite(mail)[0] == "CANCEL"
 
 
 def test_first_available_colleague_takes_the_booking_at_its_time(client, session, derm, outbox, smtp_server):

@@ -99,6 +99,7 @@ def test_no_hidden_character_reaches_a_composed_mail_or_invite(
         patient=dataclasses.replace(base.patient, name=patient),
         clinician=Recipient(clinician, base.clinician.email, base.clinician.time_zone),
         companion=dataclasses.replace(base.companion, name=companion),
+        handed_to=clinician,
     )
 
     mail = compose_mail(kind, audience, notice)

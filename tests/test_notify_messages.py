@@ -172,6 +172,27 @@ def test_cancellation_names_the_cancelled_time_and_hands_out_no_call_or_manage_l
     assert re.findall(r"https://\S+", rendered.text) == offered
 
 
+def test_the_clinician_a_consultation_was_handed_from_reads_who_has_it_and_their_calendar_drops_it():
+    """Sent the ordinary "has been cancelled", they read it as the patient's cancellation."""
+    notice = make_notice(sequence=1, handed_to="Dr Sam Lewis", book_again_url="https://clinic.example/book")
+
+    mail = compose_mail(MessageKind.HANDED_OVER, Audience.CLINICIAN, notice)
+
+    parts = decoded_parts(mail)
+    assert str(mail["Subject"]) == "Video consultation K7Q2M9 handed to Dr Sam Lewis"
+    said = "Video consultation K7Q2M9 on Tuesday 3 March 2026, 09:00 (UK time, GMT+0) has been handed to"
+    assert f"{said} your colleague Dr Sam Lewis" in parts["text/plain"]
+    assert "has been cancelled" not in parts["text/plain"] and "Reference: K7Q2M9" in parts["text/plain"]
+    [event] = Calendar.from_ical(parts["text/calendar"]).events
+    assert (event["STATUS"], event.sequence) == ("CANCELLED", 1)
+    assert "handed to your colleague Dr Sam Lewis" in event["DESCRIPTION"]
+    assert [
+        part.get_param("method") for part in mail.walk() if part.get_content_type() == "text/calendar"
+    ] == ["CANCEL"]
+    for body in parts.values():  # no link to a call that is no longer theirs, nothing more of the patient
+        assert "https://" not in body and "Sam Patient" not in body and "sam.patient" not in body
+
+
 def test_without_a_department_phone_a_patient_past_the_cut_off_is_told_to_contact_the_hospital():
     rendered = render(
         MessageKind.REMINDER, Audience.PATIENT, make_notice(contact_phone="", change_deadline=None)

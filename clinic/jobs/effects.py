@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..links import booking_url
 from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from ..notify.messages import Audience, MessageKind, Notice, Recipient, compose
+from ..notify.messages import Audience, MessageKind, Notice, Recipient, cancels, compose
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
@@ -94,13 +94,13 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
     """Send one confirmation, update, cancellation, reminder or link sent again, to its recipient."""
-    kind = _MAIL_KINDS[message.kind]
+    kind = _mail_kind(message)
     companion = _companion(consultation, message)
     if (outdated := _outdated(kind, message, consultation, companion, now)) is not None:
         return outdated
     if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
         return held
-    if kind not in (MessageKind.CANCELLATION, MessageKind.LINK) and not consultation.meeting_join_url:
+    if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
     mail = compose(
@@ -114,6 +114,14 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     )
     ctx.mail.send(mail)
     return Result()
+
+
+def _mail_kind(message: OutboxMessage) -> MessageKind:
+    """What the message's mail says: the cancellation to the clinician a consultation was handed from says
+    it went to a colleague, not that it was cancelled."""
+    if handed_over_from(message) is not None:
+        return MessageKind.HANDED_OVER
+    return _MAIL_KINDS[message.kind]
 
 
 def _former_clinician(ctx: Context, message: OutboxMessage) -> tuple[Clinician, datetime] | None:
@@ -139,7 +147,7 @@ def _outdated(
         if not consultation.is_active or not consultation.patient.email:
             return superseded
         return Result(outcome="expired") if now >= consultation.ends_at else None
-    if kind is not MessageKind.CANCELLATION and companion is not None and companion.removed_at is not None:
+    if not cancels(kind) and companion is not None and companion.removed_at is not None:
         return superseded  # they were uninvited since
     if kind is MessageKind.REMINDER:
         if not consultation.is_active or message.payload["sequence"] != consultation.invite_sequence:
@@ -270,9 +278,9 @@ def _notice(
     former: tuple[Clinician, datetime] | None = None,
 ) -> Notice:
     patient, clinician, service = consultation.patient, consultation.clinician, consultation.service
-    starts_at, ends_at = consultation.starts_at, consultation.ends_at
-    if former is not None:  # the clinician it was handed from, told it is off their calendar
-        clinician, starts_at = former
+    starts_at, ends_at, handed_to = consultation.starts_at, consultation.ends_at, ""
+    if former is not None:  # the clinician it was handed from, told it is off their calendar and whose it is
+        handed_to, (clinician, starts_at) = clinician.display_name, former
         ends_at = starts_at + (consultation.ends_at - consultation.starts_at)
     base_url, keys, reference = settings.public_base_url, settings.link_keys, consultation.reference
     join_url = consultation.meeting_join_url or ""
@@ -302,6 +310,7 @@ def _notice(
         change_deadline=deadline if now < deadline else None,
         previous_starts_at=previous_start(message),
         book_again_url=booking_url(base_url, service.id),
+        handed_to=handed_to,
     )
 
 

@@ -71,7 +71,7 @@ def enqueue_rescheduled(
     """In the reschedule's transaction: move the meeting, send updates (which name the time it had
     before this move, however it moves later), plan reminders for the new time, offer the old one to
     the waitlist. Moved to another clinician, the new one is invited and the old one sent the invite's
-    cancellation, for the time they had it."""
+    cancellation, for the time they had it, in a mail that says it was handed over (`handed_over_from`)."""
     handed_over = previous_clinician_id != consultation.clinician_id
     _drop_pending_reminders(session, consultation, now)
     _move_meeting(session, consultation, now, new_host=handed_over)

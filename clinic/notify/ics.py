@@ -35,6 +35,7 @@ class InviteDetails:
     link: str
     hospital_name: str
     description: str  # in the attendee's words: how to join, or how to host (left out of a CANCEL)
+    cancel_note: str = ""  # a CANCEL's description, when it is more than a cancellation; never a link
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invit
         start=_utc(details.starts_at),
         end=_utc(details.ends_at),
         summary=f"Video consultation – {details.hospital_name}",
-        description=None if cancelled else details.description,
+        description=(details.cancel_note or None) if cancelled else details.description,
         location=link,
         url=link,
         organizer=vCalAddress.new(details.organizer_email, cn=details.organizer_name),

@@ -1,5 +1,5 @@
 """What each mail says: confirmation, update, new video link, cancellation and reminder, for patient,
-clinician and companion.
+clinician and companion; and, to the clinician a consultation was handed from, that a colleague has it.
 
 Mails name the hospital, the service, the clinician, the time, its length and the links, nothing
 more: `Notice` has no field for a reason for visit or a note, so no template can leak one. A
@@ -33,6 +33,9 @@ class MessageKind(enum.StrEnum):
     REMINDER = "reminder"
     LINK = "link"  # the booking's link again, at the patient's request
     NEW_ROOM = "new_room"  # the call's new link: someone taken out of it knew the old one
+    # To the clinician a consultation was handed from: off their calendar, as a cancellation takes it, but
+    # the patient did not cancel, and a colleague sees them instead.
+    HANDED_OVER = "handed_over"
 
 
 class Audience(enum.StrEnum):
@@ -71,6 +74,7 @@ class Notice:
     change_deadline: datetime | None = None  # until when the patient may change online; None: no longer
     previous_starts_at: datetime | None = None  # an update's earlier time, as it was when moved
     book_again_url: str = ""  # the booking pages of the same service
+    handed_to: str = ""  # the colleague it was handed to, named to the clinician it was handed from
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class Rendered:
 class Language:
     """One language's wording. Placeholders: {name} {hospital} {reference} {when} {patient} (the
     patient's first name, for the companion's mails) {service} {clinician} {minutes} {phone}
-    {deadline} {previous}."""
+    {deadline} {previous} {colleague} (who a consultation was handed to)."""
 
     code: str
     weekdays: tuple[str, ...]
@@ -218,6 +222,12 @@ ENGLISH = Language(
             "Video consultation {reference} cancelled",
             "Video consultation {reference} on {when} has been cancelled.",
         ),
+        (_K.HANDED_OVER, _A.CLINICIAN): (
+            "Video consultation {reference} handed to {colleague}",
+            "Video consultation {reference} on {when} has been handed to your colleague {colleague} and is "
+            "off your schedule. The patient did not cancel it: you do not need to contact the patient or "
+            "book it again.",
+        ),
         (_K.REMINDER, _A.CLINICIAN): (
             "Upcoming video consultation {reference}",
             "Video consultation {reference} starts on {when}.",
@@ -249,18 +259,30 @@ ENGLISH = Language(
     invite_host="Start the video consultation: {link}\n\nThis link is for you alone: do not forward it.",
 )
 LANGUAGES: dict[str, Language] = {"en": ENGLISH}
-# Every mail there is: each kind to each audience, but a link sent again goes to the patient alone, and
-# a new room's link to those still invited (the companion taken out is sent their cancellation).
-MAILS = frozenset(
-    (kind, audience) for kind in MessageKind for audience in Audience if kind not in (_K.LINK, _K.NEW_ROOM)
-) | {(_K.LINK, _A.PATIENT), (_K.NEW_ROOM, _A.PATIENT), (_K.NEW_ROOM, _A.CLINICIAN)}
+# Every mail there is: each kind to each audience, but a link sent again goes to the patient alone, a new
+# room's link to those still invited (the companion taken out is sent their cancellation), and a handover
+# to the clinician it was handed from.
+_ADDRESSED = {
+    _K.LINK: (_A.PATIENT,),
+    _K.NEW_ROOM: (_A.PATIENT, _A.CLINICIAN),
+    _K.HANDED_OVER: (_A.CLINICIAN,),
+}
+MAILS = frozenset((kind, audience) for kind in MessageKind for audience in _ADDRESSED.get(kind, Audience))
 
 _INVITE_METHODS = {
     MessageKind.CONFIRMATION: Method.REQUEST,
     MessageKind.UPDATE: Method.REQUEST,
     MessageKind.NEW_ROOM: Method.REQUEST,
     MessageKind.CANCELLATION: Method.CANCEL,
+    MessageKind.HANDED_OVER: Method.CANCEL,
 }
+# A CANCEL that is no cancellation: its invite says why, in its mail's opening words.
+_CANCEL_SAYS_WHY = frozenset({MessageKind.HANDED_OVER})
+
+
+def cancels(kind: MessageKind) -> bool:
+    """Whether the mail takes the consultation off its reader's calendar: it hands out no call link."""
+    return _INVITE_METHODS.get(kind) is Method.CANCEL
 
 
 def language(code: str) -> Language:
@@ -302,7 +324,7 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     if kind is MessageKind.UPDATE and notice.previous_starts_at is not None:
         paragraphs.append(lang.previous)
     paragraphs.append(facts)
-    if kind is MessageKind.CANCELLATION:
+    if cancels(kind):
         paragraphs += _cancelled(lang, audience, notice)
         links = [("book", notice.book_again_url)] if audience is Audience.PATIENT else []
     elif kind is MessageKind.LINK:
@@ -343,6 +365,7 @@ def _values(notice: Notice, recipient: Recipient, lang: Language) -> dict[str, s
         "phone": notice.contact_phone,
         "deadline": when(notice.change_deadline),
         "previous": when(notice.previous_starts_at),
+        "colleague": notice.handed_to,
     }
 
 
@@ -412,6 +435,7 @@ def compose(
             link=call_link,
             hospital_name=notice.hospital_name,
             description=_invite_text(language(recipient.language), audience, call_link),
+            cancel_note=_opening(kind, audience, notice) if kind in _CANCEL_SAYS_WHY else "",
         )
         invite = build_invite(details, method, now)
     return build_message(
@@ -428,6 +452,12 @@ def compose(
 
 def _invite_text(lang: Language, audience: Audience, link: str) -> str:
     return (lang.invite_host if audience is Audience.CLINICIAN else lang.invite_join).format(link=link)
+
+
+def _opening(kind: MessageKind, audience: Audience, notice: Notice) -> str:
+    recipient, _ = _recipient_and_link(notice, audience)
+    lang = language(recipient.language)
+    return lang.wording[kind, audience][1].format(**_values(notice, recipient, lang))
 
 
 def plain(value: Any) -> Any:
