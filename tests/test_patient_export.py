@@ -5,6 +5,8 @@ birth, and one given under several names, with walk-in places, their name; notes
 visits go only to an exporter who may read the consultation's notes, each read audited as on the notes
 page."""
 
+# ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
+
 import json
 from dataclasses import replace
 from datetime import date, timedelta
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
-from clinic.models import AuditEvent, CompanionRole, ConsultationNote, NoteStatus, StaffRole
+from clinic.models import AuditEvent, CompanionRole, ConsultationNote, NoteStatus, StaffRole, WaitlistOffer
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.settings import notes_settings
@@ -22,6 +24,7 @@ from clinic.privacy.subject_lookup import Asker, SharedContact, same_phone
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.events import NOTES_READ
 from clinic.scheduling.lifecycle import cancel
+from clinic.scheduling.offers import take_offer
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 from clinic.staff.members import StaffMember
 from clinic.walkin.take import take_next
@@ -29,6 +32,9 @@ from clinic.walkin.take import take_next
 from . import factories
 from .conftest import TEST_KEYS
 from .factories import sign_in
+from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 from .notes_support import NOTE, TUESDAY_10, Booked, requester, save, sign
 
 BORN = date(1985, 12, 10)
@@ -455,12 +461,53 @@ def test_the_export_holds_the_persons_waitlist_places_with_the_times_offered(app
     assert event.details["waitlist_entry_ids"] == [entry.id]
 
 
-def waitlist_request(service, patient) -> WaitlistRequest:
-    week = date(2026, 3, 9)
+def test_the_export_holds_every_mail_sent_about_the_persons_waitlist_place_and_its_offers(
+    app, session, now, outbox
+):
+    """The confirmation of joining hangs on the waitlist entry, an offer's mails on the consultation that
+    freed its time (someone else's): each is the waiting patient's, and only theirs."""
+    service = open_clinic(session)
+    first_day = TUESDAY_10.date()
+    ada = waitlist_request(service, factories.patient_details(email=ADDRESS, birth_date=BORN), first_day)
+    grace = waitlist_request(service, factories.patient_details(email="grace@example.org"), first_day)
+    join_waitlist(session, ada, now=now, keys=TEST_KEYS, actor=Actor())
+    other = join_waitlist(session, grace, now=now, keys=TEST_KEYS, actor=Actor()).entry
+    freeing = factories.patient_details(email="someone@example.org", name="Sam Someone")
+    booked = factories.booking(session, service, TUESDAY_10, now=now, patient=freeing, reason=REASON)
+    cancel(session, booked.consultation.id, now=now, actor=Actor())
+    outbox.drain()  # the confirmations of joining, and the freed time offered to both
+    graces = session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == other.id)).one()
+    take_offer(session, graces.id, now=now, keys=TEST_KEYS, actor=Actor())
+    outbox.drain()  # Ada is told the time has gone
+
+    export = exported(app, session, now)
+
+    (place,) = export["waitlists"]
+    assert [(mail["kind"], mail["status"]) for mail in place["mails"]] == [("mail.waitlist_joined", "done")]
+    (offer,) = place["offers"]
+    assert offer["status"] == "gone"
+    assert [(mail["kind"], mail["status"]) for mail in offer["mails"]] == [
+        ("mail.waitlist_offer", "done"),
+        ("mail.waitlist_gone", "done"),
+    ]
+    assert {frozenset(mail) for mail in [*place["mails"], *offer["mails"]]} == {
+        frozenset({"kind", "due_at", "status", "done_at"})  # never the text
+    }
+    assert REASON not in json.dumps(export) and "grace@example.org" not in json.dumps(export)
+    # Nor are they mails of the patient whose cancellation freed the time.
+    theirs = export_person(
+        session, Asker(email="someone@example.org"), notes=notes_settings(app), now=now, exporter=None
+    )
+    (their_booking,) = theirs["patients"][0]["bookings"]
+    assert {mail["kind"] for mail in their_booking["mails"]} == {"mail.confirmation", "mail.cancellation"}
+    assert theirs["waitlists"] == []
+
+
+def waitlist_request(service, patient, first_day: date = date(2026, 3, 9)) -> WaitlistRequest:
     return WaitlistRequest(
         service_id=service.id,
-        first_day=week,
-        last_day=week + timedelta(days=4),
+        first_day=first_day,
+        last_day=first_day + timedelta(days=4),
         patient=patient,
         consent=Consent("2026-12-01"),
     )

@@ -9,13 +9,18 @@ reasons given and the notes' text go only to an exporter who may read the consul
 (notes.access), the read recorded as the notes page records it; others get what exists and who can
 release it. Besides: their invitations as a companion, their places in walk-in queues and on waitlists
 (with the times offered to them). The export is an audit event naming the records by id.
+
+Every mail the clinic sent the person is listed with the record it concerns, wherever its outbox message
+hangs: a booking's on its consultation (those to the patient, or to the one companion), the confirmation
+of joining a waitlist on the waitlist entry, and an offer's mails (the offer, or that it has gone) on the
+consultation whose cancellation or move freed the time: someone else's, so they are found by the offer.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
@@ -40,6 +45,7 @@ from ..staff.members import StaffMember
 from .subject_lookup import Asker, find_records
 
 _MAILS = [kind for kind in OutboxKind if kind.startswith("mail.")]
+_OFFER_MAILS = (OutboxKind.WAITLIST_OFFER_MAIL, OutboxKind.WAITLIST_GONE_MAIL)
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ def export_person(
 
 
 def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
-    """A place on a service's waitlist: what they gave, the dates they wait for, the times offered."""
+    """A place on a service's waitlist: what they gave, the dates they wait for, the mails about it, the
+    times offered and the mails about each."""
     offers = session.scalars(
         select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id).order_by(WaitlistOffer.id)
     )
@@ -123,8 +130,19 @@ def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
         "status": entry.status.value,
         "joined_at": entry.created_at.isoformat(),
         "ended_at": _instant(entry.ended_at),
+        "mails": _mails(session, OutboxMessage.waitlist_entry_id == entry.id),
         "offers": [
-            {"starts_at": offer.starts_at.isoformat(), "status": offer.status.value} for offer in offers
+            {
+                "starts_at": offer.starts_at.isoformat(),
+                "status": offer.status.value,
+                "mails": _mails(
+                    session,
+                    OutboxMessage.consultation_id == offer.freed_by_id,
+                    OutboxMessage.kind.in_(_OFFER_MAILS),
+                    OutboxMessage.payload["offer_id"].as_integer() == offer.id,
+                ),
+            }
+            for offer in offers
         ],
     }
 
@@ -190,7 +208,11 @@ def _booking(session: Session, consultation: Consultation, who: _Exporter) -> di
         },
         # Whoever joined is a third party: their part in the call, never their name or address.
         "companions": [{"role": companion.role.value} for companion in consultation.companions],
-        "mails": _mails(session, consultation.id, OutboxMessage.audience == Audience.PATIENT),
+        "mails": _mails(
+            session,
+            OutboxMessage.consultation_id == consultation.id,
+            OutboxMessage.audience == Audience.PATIENT,
+        ),
         **_clinical_content(session, consultation, who),
     }
 
@@ -243,20 +265,17 @@ def _companion(session: Session, companion: Companion) -> dict[str, Any]:
         "removed_at": _instant(companion.removed_at),
         "mails": _mails(
             session,
-            consultation.id,
+            OutboxMessage.consultation_id == consultation.id,
             OutboxMessage.audience == Audience.COMPANION,
             OutboxMessage.payload["companion_id"].as_integer() == companion.id,
         ),
     }
 
 
-def _mails(session: Session, consultation_id: int, *to_whom) -> list[dict[str, Any]]:
-    """What was mailed and when: kinds, times and outcomes, never the text."""
-    query = select(OutboxMessage).where(
-        OutboxMessage.consultation_id == consultation_id,
-        OutboxMessage.kind.in_(_MAILS),
-        *to_whom,
-    )
+def _mails(session: Session, *which: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """What was mailed and when: kinds, times and outcomes, never the text. `which` names the record the
+    messages hang on, and whom of those it concerns they were sent to."""
+    query = select(OutboxMessage).where(OutboxMessage.kind.in_(_MAILS), *which)
     return [
         {
             "kind": message.kind.value,
