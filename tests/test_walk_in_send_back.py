@@ -12,6 +12,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
+from clinic.extensions import db
 from clinic.models import (
     AuditEvent,
     Consultation,
@@ -23,6 +24,7 @@ from clinic.models import (
     utcnow,
 )
 from clinic.scheduling.lifecycle import change_status
+from clinic.scheduling.timezones import zone
 from clinic.staff.members import StaffMember
 from clinic.walkin.queue import answer
 from clinic.walkin.rounds import walk_in_round
@@ -31,7 +33,7 @@ from clinic.walkin.take import take_next
 from config import Config
 
 from . import factories, racing
-from .conftest import postgres_only
+from .conftest import postgres_only, statements_run
 from .test_schedule import login, text
 from .test_walk_in import signed_in as walk_in_signed_in
 
@@ -426,19 +428,19 @@ def test_signing_out_once_the_callers_call_is_over_signs_out_at_once(client, ses
 
 
 def call_under_way(
-    session, queue, *, clinician_seen_minutes_ago: int, signed_out: bool = False
+    session, queue, *, clinician_seen_minutes_ago: int, signed_out: bool = False, n: int = 0
 ) -> tuple[WalkInEntry, Consultation]:
-    """Dr Lewis, signed in, took the caller 40 minutes ago and started the call, which the caller joined;
-    her last sign in the app (a request that counts as activity) was `clinician_seen_minutes_ago`, when
-    she also signed out if `signed_out`."""
+    """Dr Lewis (or Dr Brooks, `n` 1), signed in, took the caller 40 minutes ago and started the call,
+    which the caller joined; her last sign in the app (a request that counts as activity) was
+    `clinician_seen_minutes_ago`, when she also signed out if `signed_out`."""
     then = utcnow() - timedelta(minutes=40)
     entry = factories.walk_in(session, queue, now=then - timedelta(minutes=5)).entry
-    lewis = walk_in_signed_in(session, queue.staff[0], then)
-    call = taken(session, queue, 0, then)
+    clinician = walk_in_signed_in(session, queue.staff[n], then)
+    call = taken(session, queue, n, then)
     answer(session, entry.id, now=then, actor=Actor())
-    started(session, queue, 0, call, then)
+    started(session, queue, n, call, then)
     seen = utcnow() - timedelta(minutes=clinician_seen_minutes_ago)
-    for row in session.scalars(select(StaffSession).where(StaffSession.staff_user_id == lewis.id)):
+    for row in session.scalars(select(StaffSession).where(StaffSession.staff_user_id == clinician.id)):
         row.last_seen_at = seen
         row.ended_at = seen if signed_out else None
     session.commit()
@@ -502,3 +504,43 @@ def test_a_call_whose_clinician_signed_out_has_stalled_at_once(client, session, 
 
     assert "The call has stalled" in page
     assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
+
+
+def test_the_departments_day_marks_a_stalled_call_and_offers_to_send_its_caller_back_as_it_updates(
+    client, session, helpline
+):
+    """Dr Lewis's browser crashed in a call her caller had joined: reception's day still listed it "In
+    call", like Dr Brooks's call going on beside it, so nobody saw the caller stranded until they opened
+    the call's page. Its row says the call has stalled, on the page and in the updates its script asks
+    for, with the button to send the caller back; whether each of the day's calls stalled is asked in one
+    statement, not one per row."""
+    entry, stalled = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    _, going_on = call_under_way(session, helpline, clinician_seen_minutes_ago=2, n=1)
+    gone = helpline.staff[0].display_name
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    day = {"date": stalled.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date().isoformat()}
+
+    with statements_run(db.engine) as run:
+        page = text(client.get("/schedule/", query_string=day))
+    updates = text(client.get("/schedule/updates", query_string=day))
+    sent = client.post(f"/schedule/consultations/{stalled.id}/send-back")
+
+    for drawn in (page, updates):
+        row, other = day_row(drawn, stalled), day_row(drawn, going_on)
+        assert '<span class="status-badge status-stalled" data-status>Call stalled</span>' in row
+        assert f"but {gone} is no longer signed in: send the caller back to the queue." in row
+        assert f'action="/schedule/consultations/{stalled.id}/send-back"' in row
+        assert f'aria-label="Send back to the queue: {entry.name}">Send back to the queue</button>' in row
+        assert "data-status>In call</span>" in other and "stalled" not in other and "send-back" not in other
+        assert f'<li data-news="stalled-{stalled.id}">Call stalled: {entry.name}, ' in drawn
+    # Beside the queues' count of who is on duty and signed in: one statement for both calls' clinicians.
+    asked = [sql for sql in run if "staff_session" in sql and "walk_in_duty" not in sql]
+    assert len(asked) == 1 and "walk_in_entry" in asked[0]
+    assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
+
+
+def day_row(page: str, call: Consultation) -> str:
+    """The day table's row of `call`, as drawn."""
+    found = re.search(rf'<tr data-consultation="{call.id}".*?</tr>', page, re.DOTALL)
+    assert found, f"no row for consultation {call.id}"
+    return found[0]

@@ -7,6 +7,7 @@ draws them on every row: the macros and their url_for calls cost more than the r
 row's cells, each a template call and lookup, cost more than its query.
 """
 
+from collections.abc import Mapping
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -64,6 +65,17 @@ def status_badge(
     return Markup(f'<span class="status-badge status-{css}" data-status>{label}{since}</span>')
 
 
+def stalled_badge(consultation: Listed, may_send_back: bool) -> Markup:
+    """A stalled walk-in call's status (walkin.send_back): its caller in a call whose clinician vanished,
+    said in words, and what to do about it if the reader may."""
+    what = ": send the caller back to the queue" if may_send_back else ""
+    return Markup(
+        '<span class="status-badge status-stalled" data-status>Call stalled</span>'
+        f'<p class="stalled-note">The caller is still in the call, but {escape(consultation.clinician_name)}'
+        f" is no longer signed in{what}.</p>"
+    )
+
+
 class ConsultationActions:
     """Draws the actions of each consultation on one page, for the signed-in staff member at one moment;
     `back` is where a status change returns to, `compact` adds a link to the consultation's own page.
@@ -77,15 +89,23 @@ class ConsultationActions:
         self._notes_roles = notes_settings(current_app).granted_roles
         self._start = IdAddress("schedule.start")
         self._change_status = IdAddress("schedule.change_status")
+        self._send_back = IdAddress("schedule.send_back_caller")
         self._notes = IdAddress("notes.show")
         self.details = IdAddress("schedule.consultation")
 
-    def __call__(self, row: Row, twelve_hour: bool | None = None) -> Markup:
+    def __call__(self, row: Row, twelve_hour: bool | None = None, send_back: bool = False) -> Markup:
         """The actions of `row`'s consultation, as a block of forms and links; times on the page's clock, the
-        reader's unless `twelve_hour` says (the day's table reads 24 hours, as its time column does)."""
+        reader's unless `twelve_hour` says (the day's table reads 24 hours, as its time column does);
+        `send_back`: the walk-in caller's call has stalled, and the viewer may send them back to the queue."""
         c, name = row.consultation, escape(row.consultation.patient_name)
         clock = self._twelve_hour if twelve_hour is None else twelve_hour
         parts = [self._call(c, clock)] if row.may_start else []
+        if send_back:
+            parts.append(
+                f'<form method="post" action="{self._send_back(c.id)}">{self._csrf_field}'
+                '<button type="submit" class="button-small" '
+                f'aria-label="Send back to the queue: {name}">Send back to the queue</button></form>'
+            )
         parts += [self._status_form(c.id, status, name) for status in sorted(row.actions)]
         if may_access(self._viewer, c, self._notes_roles):
             href = self._notes(c.id)
@@ -193,12 +213,16 @@ class DayRows:
     page's other times read, "Next: 10:00"), the patient (linked to the consultation, with their age or
     marked a walk-in, and whether they asked for an interpreter, and who takes part with them unless it
     is cancelled), the service, the clinician when `with_clinician` (a department's day), the status badge
-    and `actions`."""
+    and `actions`. `stalled`: the walk-in calls that have stalled, each with whether the viewer may send
+    its caller back (walkin.send_back.stalled_calls): their badge says so, with that action."""
 
     TWELVE_HOUR = False  # the table's clock, whoever reads it
 
-    def __init__(self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool) -> None:
+    def __init__(
+        self, actions: ConsultationActions, tz: ZoneInfo, with_clinician: bool, stalled: Mapping[int, bool]
+    ) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
+        self._stalled = stalled
         self._clash_notes = ClashNotes()
 
     def __call__(self, rows: list[Row]) -> Markup:
@@ -214,12 +238,17 @@ class DayRows:
         if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""
+        may_send_back = self._stalled.get(c.id)
+        if may_send_back is None:
+            status, actions = status_badge(c, tz, clock), self._actions(row, clock)
+        else:
+            status, actions = stalled_badge(c, may_send_back), self._actions(row, clock, may_send_back)
         return (
             f'    <tr data-consultation="{c.id}" class="status-{_STATUS_PARTS[c.status][0]}">\n'
             f"      <td>{starts}–{ends}</td>\n"
             f"      <td>{patient}</td>\n"
             f"      <td>{escape(c.service_name)}</td>{clinician}\n"
-            f"      <td>{status_badge(c, tz, clock)}{self._clash_notes(row)}</td>\n"
-            f"      <td>{self._actions(row, clock)}</td>\n"
+            f"      <td>{status}{self._clash_notes(row)}</td>\n"
+            f"      <td>{actions}</td>\n"
             "    </tr>"
         )

@@ -42,6 +42,7 @@ from ..staff.accounts import actor_names
 from ..staff.members import StaffMember
 from ..staff.sessions import SessionRules
 from ..walkin.duty import queues_on_duty
+from ..walkin.send_back import stalled_calls
 from . import booking_desk, forms, moving
 from .cells import ClashNotes, ConsultationActions, DayRows, status_badge
 from .moving import told
@@ -283,16 +284,18 @@ def _links(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery) -> Sche
 
 def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: ZoneInfo) -> dict:
     """What the day's changing parts show (schedule/_day_live.html), the same in the page and in its
-    updates: `back`, where an action on a row returns to, is the day's own address."""
+    updates: `stalled`, the day's walk-in calls whose clinician vanished (walkin.send_back); `back`, where
+    an action on a row returns to, is the day's own address."""
     shown, moment = query.chosen_day(_today(tz)), _moment()
+    agenda = day_agenda(db.session, staff, scope, shown, tz, moment)
+    rules, listed = SessionRules.from_config(current_app.config), (row.consultation for row in agenda.rows)
     return {
         "scope": scope,
-        "agenda": day_agenda(db.session, staff, scope, shown, tz, moment),
+        "agenda": agenda,
+        "stalled": stalled_calls(db.session, listed, staff, now=moment.instant, idle=rules.idle),
         "away": away_by_day(db.session, scope, [shown], tz)[shown],
         "moment": moment,
-        "walk_ins": queues_on_duty(
-            db.session, staff, moment.instant, SessionRules.from_config(current_app.config)
-        ),
+        "walk_ins": queues_on_duty(db.session, staff, moment.instant, rules),
         "back": _links(staff, scope, query)("day", shown),
     }
 

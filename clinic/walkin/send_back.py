@@ -12,16 +12,17 @@ everyone else, in the order they first joined.
 """
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Exists, func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..models import Consultation, ConsultationStatus, EntryStatus, StaffSession, StaffUser, WalkInEntry
 from ..models.transactions import write_transaction
-from ..scheduling.agenda import consultation_for_staff
+from ..scheduling.agenda import Listed, consultation_for_staff
 from ..scheduling.errors import NotFound
 from ..staff.members import StaffMember
 from .errors import SendBackRefused
@@ -118,12 +119,17 @@ def send_back_for_staff(
 
 
 def staff_refusal(entry: WalkInEntry, call: Consultation, staff: StaffMember, gone: bool) -> str | None:
-    """Why `staff`, who may see the call, may not send its caller back now; None if they may. Anyone who
-    sees it may, once the caller joined a call nobody started, or one that stalled (its clinician `gone`);
+    """Why `staff`, who may see the call, may not send its caller back now; None if they may (see
+    `_refusal`); `gone`: its clinician vanished from it (see _gone)."""
+    return _refusal(_stage(entry.status, call.status, gone), staff.is_clinician_of(call))
+
+
+def _refusal(stage: CallStage, own: bool) -> str | None:
+    """Why staff may not send back the caller of a call at `stage` (`own`: they are its clinician); None if
+    they may. Anyone who sees it may, once the caller joined a call nobody started, or one that stalled;
     only its clinician, when they started it and the caller has not joined (others would take the caller
     from under them)."""
-    stage = _stage(entry, call, gone)
-    if stage in _ANYONE_SENDS_BACK or (stage is CallStage.NOT_JOINED and staff.is_clinician_of(call)):
+    if stage in _ANYONE_SENDS_BACK or (stage is CallStage.NOT_JOINED and own):
         return None
     return _REFUSALS.get(stage, "This caller is no longer waiting for this call.")
 
@@ -149,7 +155,7 @@ def walk_in_call(
     """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it at `now`;
     `idle`: STAFF_IDLE_MINUTES, after which a clinician with no request is signed out."""
     gone = _gone(session, call, now, idle)
-    stage = _stage(entry, call, gone)
+    stage = _stage(entry.status, call.status, gone)
     until = {
         CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
         CallStage.JOINED: entry.answered_at and entry.answered_at + answer_within,
@@ -172,34 +178,72 @@ def clinician_last_seen(session: Session, call: Consultation) -> datetime | None
     )
 
 
+def stalled_calls(
+    session: Session, calls: Iterable[Listed], staff: StaffMember, *, now: datetime, idle: timedelta
+) -> dict[int, bool]:
+    """The walk-in calls among `calls` (a day's listing) that have stalled at `now` (CallStage.STALLED:
+    `_stage`, with `_gone` for each), by id, each with whether `staff` may send its caller back now: in one
+    statement for them all, and none when no call is in progress (only a call under way stalls)."""
+    in_progress = {call.id: call for call in calls if call.status is ConsultationStatus.IN_PROGRESS}
+    if not in_progress:
+        return {}
+    rows = session.execute(
+        select(
+            Consultation.id,
+            Consultation.status,
+            Consultation.started_at,
+            WalkInEntry.status,
+            _live_sign_in(Consultation.clinician_id, now, idle),
+        )
+        .join(WalkInEntry, WalkInEntry.consultation_id == Consultation.id)  # the caller's latest call
+        .where(Consultation.id.in_(in_progress))
+    )
+    stalled = {}
+    for call_id, status, started_at, entry_status, live in rows:
+        stage = _stage(entry_status, status, _under_way(status, started_at) and not live)
+        if stage is CallStage.STALLED:
+            stalled[call_id] = _refusal(stage, staff.is_clinician_of(in_progress[call_id])) is None
+    return stalled
+
+
 def _gone(session: Session, call: Consultation, now: datetime, idle: timedelta) -> bool:
     """Whether the clinician of `call`, if started, has vanished from it: no sign-in of theirs is live at
-    `now` (signed out, past its lifetime, or idle for `idle`). A clinician still signed in is never gone."""
-    if call.status is not ConsultationStatus.IN_PROGRESS or call.started_at is None:
+    `now` (see _live_sign_in). A clinician still signed in is never gone."""
+    if not _under_way(call.status, call.started_at):
         return False
-    live = session.scalar(
+    return not session.scalar(select(_live_sign_in(call.clinician_id, now, idle)))
+
+
+def _under_way(status: ConsultationStatus, started_at: datetime | None) -> bool:
+    """Whether a call has been started and not ended: only then may its clinician vanish from it."""
+    return status is ConsultationStatus.IN_PROGRESS and started_at is not None
+
+
+def _live_sign_in(clinician_id: int | ColumnElement[int], now: datetime, idle: timedelta) -> Exists:
+    """Whether the clinician has a sign-in live at `now`: not signed out, not past its lifetime, and not
+    idle for `idle` (STAFF_IDLE_MINUTES); `clinician_id` a value, or a column of the statement it is in."""
+    return (
         select(StaffSession.id)
         .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
         .where(
-            StaffUser.clinician_id == call.clinician_id,
+            StaffUser.clinician_id == clinician_id,
             StaffSession.ended_at.is_(None),
             StaffSession.expires_at > now,
             StaffSession.last_seen_at > now - idle,
         )
-        .limit(1)
+        .exists()
     )
-    return live is None
 
 
-def _stage(entry: WalkInEntry, call: Consultation, gone: bool = False) -> CallStage:
-    """`call` is the entry's latest (once the caller is taken again, the earlier call's history tells);
-    `gone`: its clinician vanished from it (see _gone)."""
-    if entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and call.status in _OPEN:
-        answered, started = entry.status is EntryStatus.IN_CALL, call.status is ConsultationStatus.IN_PROGRESS
+def _stage(entry_status: EntryStatus, call_status: ConsultationStatus, gone: bool = False) -> CallStage:
+    """The stage of a caller's latest call by their entry's status and the call's (once the caller is
+    taken again, the earlier call's history tells); `gone`: its clinician vanished from it (see _gone)."""
+    if entry_status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and call_status in _OPEN:
+        answered, started = entry_status is EntryStatus.IN_CALL, call_status is ConsultationStatus.IN_PROGRESS
         if answered and started and gone:
             return CallStage.STALLED
         return _OPEN_STAGES[answered, started]
-    return _ENDED_STAGES.get(entry.status, CallStage.ENDED)
+    return _ENDED_STAGES.get(entry_status, CallStage.ENDED)
 
 
 _OPEN = (ConsultationStatus.ARRIVED, ConsultationStatus.IN_PROGRESS)
