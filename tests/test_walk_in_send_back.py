@@ -544,3 +544,75 @@ def day_row(page: str, call: Consultation) -> str:
     found = re.search(rf'<tr data-consultation="{call.id}".*?</tr>', page, re.DOTALL)
     assert found, f"no row for consultation {call.id}"
     return found[0]
+
+
+def test_sending_a_stalled_caller_back_from_the_day_returns_to_the_day_and_scope_shown(
+    client, session, helpline
+):
+    """An admin looking at the helpline's department narrowed to Dr Lewis, on the call's day, sent her
+    stranded caller back and landed on plain /schedule/: the first department's today, everyone's, so
+    they had to find their way back to the day they were keeping an eye on."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    signed_in(session, client, role=StaffRole.ADMIN)
+    shown = call.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date().isoformat()
+    whose = {"date": shown, "department": helpline.department_id, "clinician": helpline.staff[0].id}
+    back = f"/schedule/?date={shown}&department={helpline.department_id}&clinician={helpline.staff[0].id}"
+
+    row = day_row(text(client.get("/schedule/", query_string=whose)), call)
+    form = re.search(r'<form method="post" action="[^"]*/send-back">.*?</form>', row, re.DOTALL)
+    assert form, "no send-back form on the stalled call's row"
+    assert f'<input type="hidden" name="next" value="{back.replace("&", "&amp;")}">' in form[0]
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back", data={"next": back})
+
+    assert (sent.status_code, sent.headers["Location"]) == (303, back)
+    assert fresh(session, entry.id).status is EntryStatus.WAITING
+    assert f"{entry.name} is back at the front of the queue" in text(client.get(back))
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/schedule/", "//evil.example/", "/\\evil.example/", "schedule/", ""]
+)
+def test_sending_a_caller_back_never_leads_off_the_site(client, session, helpline, elsewhere):
+    """A `next` that is not a path on this site (a link crafted to land staff on a look-alike sign-in
+    page) is ignored: back to the schedule, as from the call's own page."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back", data={"next": elsewhere})
+
+    assert (sent.status_code, sent.headers["Location"]) == (303, "/schedule/")
+    assert fresh(session, entry.id).status is EntryStatus.WAITING
+
+
+def test_the_week_marks_a_stalled_call_as_the_day_does(client, session, helpline):
+    """Reception's week listed Dr Lewis's call as "In call" long after her browser crashed, while the
+    day said "Call stalled": the week says so too, by the same rule, asked in one statement for the
+    week's calls in progress; a week with none asks nothing."""
+    _, stalled = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    _, going_on = call_under_way(session, helpline, clinician_seen_minutes_ago=2, n=1)
+    gone = helpline.staff[0].display_name
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    shown = stalled.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date()
+
+    with statements_run(db.engine) as run:
+        page = text(client.get("/schedule/week", query_string={"date": shown.isoformat()}))
+    with statements_run(db.engine) as run_later:
+        later = client.get("/schedule/week", query_string={"date": (shown + timedelta(days=7)).isoformat()})
+
+    item, other = week_item(page, stalled), week_item(page, going_on)
+    assert '<span class="status-badge status-stalled" data-status>Call stalled</span>' in item
+    assert f"but {gone} is no longer signed in: send the caller back to the queue." in item
+    assert "In call" not in item
+    assert "data-status>In call</span>" in other and "stalled" not in other
+    asked = [sql for sql in run if "staff_session" in sql and "walk_in_entry" in sql]
+    assert len(asked) == 1
+    assert later.status_code == 200 and not [sql for sql in run_later if "walk_in_entry" in sql]
+
+
+def week_item(page: str, call: Consultation) -> str:
+    """The week list's item of `call`, as drawn."""
+    found = re.search(
+        rf'<li class="[^"]*"><a href="/schedule/consultations/{call.id}">.*?</li>', page, re.DOTALL
+    )
+    assert found, f"no item for consultation {call.id}"
+    return found[0]

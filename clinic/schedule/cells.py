@@ -78,7 +78,8 @@ def stalled_badge(consultation: Listed, may_send_back: bool) -> Markup:
 
 class ConsultationActions:
     """Draws the actions of each consultation on one page, for the signed-in staff member at one moment;
-    `back` is where a status change returns to, `compact` adds a link to the consultation's own page.
+    `back` is where a status change or a send-back returns to, `compact` adds a link to the consultation's
+    own page.
 
     What every row shares (the addresses, the viewer, the notes rule's roles) is worked out once.
     """
@@ -102,7 +103,7 @@ class ConsultationActions:
         parts = [self._call(c, clock)] if row.may_start else []
         if send_back:
             parts.append(
-                f'<form method="post" action="{self._send_back(c.id)}">{self._csrf_field}'
+                f'<form method="post" action="{self._send_back(c.id)}">{self._csrf_field}{self._next_field}'
                 '<button type="submit" class="button-small" '
                 f'aria-label="Send back to the queue: {name}">Send back to the queue</button></form>'
             )
@@ -135,11 +136,15 @@ class ConsultationActions:
         action, label = self._change_status(consultation_id), escape(ACTION_LABELS[status])
         return (
             f'<form method="post" action="{action}">{self._csrf_field}'
-            f'<input type="hidden" name="status" value="{escape(status.value)}">'
-            f'<input type="hidden" name="next" value="{self._back}">'
+            f'<input type="hidden" name="status" value="{escape(status.value)}">{self._next_field}'
             f'<button type="submit" class="button-small button-secondary" aria-label="{label}: {name}">'
             f"{label}</button></form>"
         )
+
+    @cached_property
+    def _next_field(self) -> str:
+        # Where each form returns to (the route checks it is a path on this site: auth.sessions.local_path).
+        return f'<input type="hidden" name="next" value="{self._back}">'
 
     @cached_property
     def _csrf_field(self) -> str:

@@ -44,12 +44,13 @@ from ..staff.sessions import SessionRules
 from ..walkin.duty import queues_on_duty
 from ..walkin.send_back import stalled_calls
 from . import booking_desk, forms, moving
-from .cells import ClashNotes, ConsultationActions, DayRows, status_badge
+from .cells import ClashNotes, ConsultationActions, DayRows, stalled_badge, status_badge
 from .moving import told
 from .nav import ScheduleLinks
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 bp.add_app_template_global(status_badge)
+bp.add_app_template_global(stalled_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
 bp.add_app_template_global(DayRows, "day_rows")
 bp.add_app_template_global(ClashNotes, "clash_notes")
@@ -85,7 +86,8 @@ def day() -> ResponseReturnValue:
 def week() -> ResponseReturnValue:
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, _moment())
+    moment = _moment()
+    days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, moment)
     away = away_by_day(db.session, scope, [agenda.day for agenda in days], tz)
     around = _around(days[0].day, timedelta(days=7))
     page = render_template(
@@ -93,6 +95,7 @@ def week() -> ResponseReturnValue:
         query=query,
         scope=scope,
         days=days,
+        stalled=_stalled(staff, [row for agenda in days for row in agenda.rows], moment),
         away=away,
         **around,
         **_choices(staff, scope, query),
@@ -288,16 +291,24 @@ def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: 
     an action on a row returns to, is the day's own address."""
     shown, moment = query.chosen_day(_today(tz)), _moment()
     agenda = day_agenda(db.session, staff, scope, shown, tz, moment)
-    rules, listed = SessionRules.from_config(current_app.config), (row.consultation for row in agenda.rows)
+    rules = SessionRules.from_config(current_app.config)
     return {
         "scope": scope,
         "agenda": agenda,
-        "stalled": stalled_calls(db.session, listed, staff, now=moment.instant, idle=rules.idle),
+        "stalled": _stalled(staff, agenda.rows, moment),
         "away": away_by_day(db.session, scope, [shown], tz)[shown],
         "moment": moment,
         "walk_ins": queues_on_duty(db.session, staff, moment.instant, rules),
         "back": _links(staff, scope, query)("day", shown),
     }
+
+
+def _stalled(staff: StaffMember, rows: Iterable[Row], moment: Moment) -> dict[int, bool]:
+    """Which of the listed calls (a day's or a week's) have stalled, each with whether `staff` may send its
+    caller back (walkin.send_back.stalled_calls): one statement, none if no call is in progress."""
+    idle = SessionRules.from_config(current_app.config).idle
+    listed = (row.consultation for row in rows)
+    return stalled_calls(db.session, listed, staff, now=moment.instant, idle=idle)
 
 
 def _record_shown(

@@ -4,10 +4,11 @@ the host link), and sending a called caller back to the queue from their call's 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
+from ..auth.sessions import local_path
 from ..booking.calendar import twelve_hour_reader
 from ..extensions import db
 from ..models import Consultation, EntryStatus, utcnow
@@ -34,15 +35,16 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
 
 @bp.post("/consultations/<id:consultation_id>/send-back")
 def send_back_caller(consultation_id: int) -> ResponseReturnValue:
-    """A refusal comes back on the call's page (views.refused_here); done, on to the schedule, from where
-    the next clinician to press "Take next" calls them."""
+    """A refusal comes back on the call's page (views.refused_here); done, back to the schedule page it was
+    sent from (`next`, the day and whose, if a path on this site), else the day, from where the next
+    clinician to press "Take next" calls them."""
     idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
     entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), idle=idle)
     if entry.status is EntryStatus.DROPPED:
         flash(f"{entry.name} did not join when called twice, so they are no longer in the queue.")
     else:
         flash(f"{entry.name} is back at the front of the queue: the next to press “Take next” calls them.")
-    return redirect(url_for(".day"), 303)
+    return redirect(local_path(request.form.get("next")) or url_for(".day"), 303)
 
 
 @bp.app_template_global()
