@@ -173,7 +173,7 @@ class Config:
     # Signs sessions and CSRF tokens; production refuses the default and anything under 32 bytes.
     SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
     # Former secret keys, comma separated: the sessions they signed stay valid while you rotate.
-    SECRET_KEY_FALLBACKS = [key for key in (_env("SECRET_KEY_FALLBACKS") or "").split(",") if key]
+    SECRET_KEY_FALLBACKS = _read("SECRET_KEY_FALLBACKS", [], kinds.KEY_LIST)
     # Keys of manage and companion links, comma separated: the first makes new links, all keep theirs
     # working; outside production derived from SECRET_KEY when unset, required in production.
     MANAGE_TOKEN_KEY = _env("MANAGE_TOKEN_KEY")
@@ -422,9 +422,7 @@ class Config:
     # Secret keying the audit chain's HMAC and signing its anchor, kept outside the database.
     AUDIT_KEY = _env("AUDIT_KEY")
     # Former audit keys, comma separated: the events they signed still verify (see docs/operations.md).
-    AUDIT_KEY_FALLBACKS = [
-        key.strip() for key in (_env("AUDIT_KEY_FALLBACKS") or "").split(",") if key.strip()
-    ]
+    AUDIT_KEY_FALLBACKS = _read("AUDIT_KEY_FALLBACKS", [], kinds.KEY_LIST)
     # Where the signed audit anchor (count, head id and hash) is kept; default <instance>/audit-anchor.json.
     AUDIT_ANCHOR_PATH = _env("AUDIT_ANCHOR_PATH")
 

@@ -32,12 +32,21 @@ class Kind:
     secret: bool = False
 
     def value_of(self, given: Any) -> Any:
-        """`given` read as this kind; a value set in Python (an instance config.py) is read as its text."""
+        """`given` read as this kind; a value set in Python (an instance config.py) is read as its text, a
+        list or tuple of them as its items, comma separated."""
+        if isinstance(given, list | tuple):
+            given = ",".join(str(item) for item in given)
         if given is None or (isinstance(given, str) and not given.strip()):
             if self.absent is REQUIRED:
                 raise ValueError("no value")
             return self.absent
         return self.read(given if isinstance(given, str) else str(given))
+
+
+def comma_separated(text: str | None) -> list[str]:
+    """The items of a comma-separated setting, each without the spaces around it, blank ones dropped: the
+    one reading of every list of keys, so that "old1, old2" is the keys old1 and old2 wherever it is read."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 def whole_number(least: int = 0, most: int | None = None) -> Kind:
@@ -102,6 +111,10 @@ def names_among(options: Collection[str], wants: str) -> Kind:
         return ",".join(names)
 
     return Kind(wants, read, absent="")
+
+
+# Secret keys, comma separated (former keys kept while a key is rotated): read as a list; none if blank.
+KEY_LIST = Kind("keys, comma separated", comma_separated, absent=[], secret=True)
 
 
 def _listed(options: Collection[str]) -> str:
@@ -184,7 +197,7 @@ DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", 
 
 
 def _fernet_keys(text: str) -> str:
-    keys = [key.strip() for key in text.split(",") if key.strip()]
+    keys = comma_separated(text)
     for key in keys:
         Fernet(key)  # raises ValueError (binascii.Error is one) for a key that is not one
     return ",".join(keys)

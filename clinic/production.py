@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 import config as settings
+from setting_kinds import comma_separated
 
 from .meetings.base import configuration_problem
 
@@ -55,8 +56,8 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             f"CLINIC_SECRET_KEY_FALLBACKS: each former key must be at least {MIN_SECRET_KEY_BYTES} bytes, "
             "or it signs sessions anyone could forge"
         )
-    manage_keys = [key.strip() for key in (config["MANAGE_TOKEN_KEY"] or "").split(",")]
-    if not all(manage_keys) or any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in manage_keys):
+    manage_keys = comma_separated(config["MANAGE_TOKEN_KEY"])
+    if not manage_keys or any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in manage_keys):
         found.append(
             f"CLINIC_MANAGE_TOKEN_KEY must be set to random keys of at least {MIN_SECRET_KEY_BYTES} bytes, "
             "comma separated: they make the patients' manage links"

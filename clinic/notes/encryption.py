@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from setting_kinds import comma_separated
+
 from ..keys import derived_fernet_key
 from ..models import ConsultationNote
 from .content import FIELDS, SoapNote
@@ -101,7 +103,7 @@ def is_token(stored: str) -> bool:
 def cipher_from_settings(notes_key: str | None, secret_key: str) -> NoteCipher:
     """The cipher for CLINIC_NOTES_KEY; without one (development and testing only: production refuses
     to start), a development key derived from SECRET_KEY, so `make run` works out of the box."""
-    keys = [key.strip() for key in (notes_key or "").split(",") if key.strip()]  # checked at start-up
+    keys = comma_separated(notes_key)  # checked at start-up
     return NoteCipher(keys or [development_key(secret_key)])
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from setting_kinds import comma_separated
+
 from ..keys import derived_key, same_secret, secret_keys
 from ..links import companion_url, manage_url, offer_url, waitlist_url, walk_in_url
 from ..models import Companion, Consultation, WaitlistEntry, WaitlistOffer, WalkInEntry
@@ -73,7 +75,7 @@ class LinkKeys:
         """CLINIC_MANAGE_TOKEN_KEY; unset (development and tests only: production refuses), keys derived
         from SECRET_KEY and its fallbacks, so rotating the secret key keeps those links working too."""
         if config["MANAGE_TOKEN_KEY"]:
-            return cls(tuple(key.strip() for key in config["MANAGE_TOKEN_KEY"].split(",") if key.strip()))
+            return cls(tuple(comma_separated(config["MANAGE_TOKEN_KEY"])))
         return cls(tuple(derived_key(secret, "manage links").hex() for secret in secret_keys(config)))
 
 
