@@ -196,9 +196,17 @@ def _database_url(text: str) -> str:
 DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", _database_url, secret=True)
 
 
+# A Fernet key as Fernet.generate_key() writes it: 32 bytes in url-safe base64, 43 characters and '='.
+_FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=", re.ASCII)
+
+
 def _fernet_keys(text: str) -> str:
     keys = comma_separated(text)
     for key in keys:
+        # Exactly one key each: base64 decoding stops at the first '=', so Fernet alone would take two
+        # keys run together by a wrong separator (";", a space, a newline) as the first.
+        if not _FERNET_KEY.fullmatch(key):
+            raise ValueError("not one Fernet key")
         Fernet(key)  # raises ValueError (binascii.Error is one) for a key that is not one
     return ",".join(keys)
 

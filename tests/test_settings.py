@@ -333,3 +333,26 @@ def test_an_offer_day_that_ends_before_it_starts_stops_the_start_naming_both(tmp
     assert "CLINIC_WAITLIST_OFFER_DAY_ENDS must be after WAITLIST_OFFER_DAY_STARTS (21), not 8" in str(
         refused.value
     )
+
+
+# Two Fernet keys (Fernet.generate_key()), for notes key lists.
+NOTES_KEYS = ("QkX2oSqe2fJ0l3b4sYx2E0mKqP3n8yJ7ZQmE4y2C1Ko=", "r0Yk3n3vQ9y3y5Jp6mX1h2L8wK4cZsT7uB0dE9fGaHc=")
+
+
+@pytest.mark.parametrize("separator", [";", " ", "\n", "|", ":"])
+def test_notes_keys_run_together_by_a_wrong_separator_stop_the_start_unrepeated(
+    tmp_path, monkeypatch, separator
+):
+    """Base64 decoding stops at the first key's '=', so the two read as the first alone, and notes written
+    with the second gave a 500."""
+    with pytest.raises(RuntimeError) as refused:
+        start(tmp_path, monkeypatch, "NOTES_KEY", separator.join(NOTES_KEYS))
+
+    assert "CLINIC_NOTES_KEY must be Fernet keys, comma separated" in str(refused.value)
+    assert not any(key[:8] in str(refused.value) for key in NOTES_KEYS)
+
+
+def test_notes_keys_comma_separated_with_spaces_are_each_read(tmp_path, monkeypatch):
+    app = start(tmp_path, monkeypatch, "NOTES_KEY", f" {NOTES_KEYS[0]} ,\n{NOTES_KEYS[1]},")
+
+    assert app.config["NOTES_KEY"] == ",".join(NOTES_KEYS)
