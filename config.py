@@ -395,7 +395,7 @@ class Config:
     # false (or 0) turns every request limit below off, for load tests; on by default.
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     # Where request counts live: memory:// counts per process; a Redis URL shares them between processes.
-    RATELIMIT_STORAGE_URL = _env("RATELIMIT_STORAGE_URL", "memory://")
+    RATELIMIT_STORAGE_URL = _read("RATELIMIT_STORAGE_URL", "memory://", kinds.LIMITS_STORAGE_URL)
     # Per address and per step: reviewing (POST /book/details), confirming (POST /book/confirm), API bookings,
     # joining the waitlist and booking from its offers.
     RATELIMIT_BOOKING = _limits("RATELIMIT_BOOKING", "10 per minute;100 per hour")

@@ -219,6 +219,26 @@ FERNET_KEYS = Kind(
 )
 
 
+# Where request counts may live: in each process, or in Redis (clinic/limits.py counts there).
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+STORAGE_SCHEMES = ("memory://", *REDIS_SCHEMES)
+
+
+def _limits_storage_url(text: str) -> str:
+    url = text.strip()
+    if not url.startswith(STORAGE_SCHEMES):
+        raise ValueError("no storage scheme Clinic counts in")
+    return url
+
+
+# Secret: a Redis URL may carry its password, which a refusal must not print (nor the limiter's traceback).
+LIMITS_STORAGE_URL = Kind(
+    f"memory:// or a Redis URL ({_listed(REDIS_SCHEMES)}), such as redis://redis.hospital.example:6379/0",
+    _limits_storage_url,
+    secret=True,
+)
+
+
 def _limit_strings(text: str) -> str:
     if text.strip():
         parse_many(text.strip())

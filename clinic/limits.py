@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app, request
 from limits.storage import RedisStorage
 
+from setting_kinds import REDIS_SCHEMES
+
 from . import api, auth, booking
 from .extensions import limiter
 
@@ -95,7 +97,7 @@ for _guard in GUARDS:
 _UNGUARDED_SETTINGS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")
 # Redis storages that take redis-py's socket options, and the seconds each connect or answer may take:
 # Redis near the app answers in a millisecond.
-_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+_REDIS_SCHEMES = REDIS_SCHEMES
 STORAGE_TIMEOUT = 1.0
 
 # Each blueprint's name, with the guards that may count its requests.

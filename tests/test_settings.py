@@ -96,6 +96,7 @@ WRONG = {
     "RATELIMIT_WALK_IN_STATUS": "600 per",
     "RATELIMIT_API": "unlimited",
     "RATELIMIT_STAFF_LOGIN": "60 per minute;",
+    "RATELIMIT_STORAGE_URL": "redis//127.0.0.1:6379",
     "NOTES_KEY": "not-a-fernet-key",
     "NOTES_ROLES": "nurse",
     "REQUIRE_ADMIN_MFA": "2",
@@ -129,7 +130,6 @@ FREE_TEXT = {
     "MAIL_FROM",
     "INVITE_DOMAIN",
     "WALK_IN_EMERGENCY_NOTICE",
-    "RATELIMIT_STORAGE_URL",
     "AUDIT_KEY",
     "AUDIT_KEY_FALLBACKS",
     "AUDIT_ANCHOR_PATH",
@@ -356,3 +356,35 @@ def test_notes_keys_comma_separated_with_spaces_are_each_read(tmp_path, monkeypa
     app = start(tmp_path, monkeypatch, "NOTES_KEY", f" {NOTES_KEYS[0]} ,\n{NOTES_KEYS[1]},")
 
     assert app.config["NOTES_KEY"] == ",".join(NOTES_KEYS)
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["rediss//:S3cretRedisPass@127.0.0.1:6379/0", "127.0.0.1:6379", "http://:S3cretRedisPass@redis:6379"],
+)
+def test_a_rate_limit_storage_url_without_a_scheme_it_takes_is_refused_without_its_password(tmp_path, given):
+    """It reached the limiter, whose ConfigurationError was a traceback that carried the URL, password and
+    all, into the error log."""
+    started = start_process(tmp_path, {"CLINIC_RATELIMIT_STORAGE_URL": given})
+
+    assert started.returncode == APP_LOAD_ERROR
+    assert "Traceback" not in started.stderr, started.stderr
+    assert (
+        "CLINIC_RATELIMIT_STORAGE_URL must be memory:// or a Redis URL (redis://, rediss://" in started.stderr
+    )
+    assert "S3cretRedisPass" not in started.stderr and "127.0.0.1" not in started.stderr
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "memory://",
+        " redis://127.0.0.1:6379/0",
+        "rediss://:pass@redis.hospital.example:6380/0",
+        "redis+unix:///run/redis.sock",
+    ],
+)
+def test_the_rate_limit_storage_urls_clinic_counts_in_are_taken(tmp_path, monkeypatch, given):
+    app = start(tmp_path, monkeypatch, "RATELIMIT_STORAGE_URL", given)
+
+    assert app.config["RATELIMIT_STORAGE_URL"] == given.strip()
