@@ -7,16 +7,20 @@ strings may carry other personal data. gunicorn's warning about a request it cou
 out what it would quote of it (the request line, a header line). With CLINIC_LOG_FORMAT=json
 (production's default) gunicorn's own lines are JSON objects too, each answer's with the request id
 the app gave it.
+
+gunicorn's master imports nothing of the app (config.py, clinic) nor of its packages: the workers a reload
+(HUP) forks would inherit those modules as the master first loaded them, with the settings read then.
+They load the app themselves, so a reload gives them the code on disk and the settings read anew.
 """
 
 import gc
+import importlib.util
 import multiprocessing
+import os
 import re
+from pathlib import Path
 
 from gunicorn.glogging import Logger
-
-import config as settings
-from clinic.logs import REQUEST_ID_HEADER, JsonFormatter
 
 # Behind a reverse proxy (TLS, static files) on the same machine.
 bind = "127.0.0.1:8000"
@@ -37,8 +41,6 @@ errorlog = "-"
 # gunicorn's default format, with the path alone (%(U)s) where it logged the request line (%(r)s).
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
-# An unknown CLINIC_ENV (or a LOG_FORMAT that is no format) is the app's to refuse, as it loads.
-LOG_FORMAT = settings.configs.get(settings.config_name(), settings.Config).LOG_FORMAT
 # What gunicorn's warning about a request it could not parse quotes of it, as Python quotes a str.
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
@@ -50,17 +52,51 @@ def post_worker_init(worker) -> None:
     gc.freeze()
 
 
+def _setting(name: str) -> str:
+    """CLINIC_<name>, or the text of the file CLINIC_<name>_FILE names, as config.py reads it, in lower
+    case; "" when unset or unreadable (the app names what it cannot read, as it loads)."""
+    path = os.environ.get(f"CLINIC_{name}_FILE")
+    try:
+        text = os.environ.get(f"CLINIC_{name}", "") if path is None else Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return text.strip().lower()
+
+
+def log_format() -> str:
+    """The app's CLINIC_LOG_FORMAT: as given, else json in production and text otherwise. An unknown
+    CLINIC_ENV (or a LOG_FORMAT that is no format) is the app's to refuse, as it loads."""
+    return _setting("LOG_FORMAT") or ("json" if _setting("ENV") == "production" else "text")
+
+
+def _log_lines():
+    """clinic/log_lines.py (standard library only), run from its file: no module of the app stays in the
+    master (above). The package is found on the path as `import clinic` would find it, without running it."""
+    (package,) = importlib.util.find_spec("clinic").submodule_search_locations
+    spec = importlib.util.spec_from_file_location("clinic_log_lines", Path(package) / "log_lines.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class ClinicLogger(Logger):
-    """gunicorn's logs, as JSON objects when the app logs JSON; otherwise as gunicorn writes them."""
+    """gunicorn's logs, as JSON objects when the app logs JSON; otherwise as gunicorn writes them. A reload
+    sets it up again: the log format, and the JSON line's code, as they are then."""
+
+    json_lines = False
+    request_id_header = ""
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
-        if LOG_FORMAT == "json":
+        self.json_lines = log_format() == "json"
+        if self.json_lines:
+            lines = _log_lines()
+            self.request_id_header = lines.REQUEST_ID_HEADER.lower()
             for handler in self.error_log.handlers + self.access_log.handlers:
-                handler.setFormatter(JsonFormatter())
+                handler.setFormatter(lines.JsonFormatter())
 
     def access(self, resp, req, environ, request_time) -> None:
-        if LOG_FORMAT != "json":
+        if not self.json_lines:
             return super().access(resp, req, environ, request_time)
         if not self.access_log_enabled:
             return None
@@ -69,7 +105,7 @@ class ClinicLogger(Logger):
         status = int(str(resp.status).split(None, 1)[0])
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or req.path
         request_id = next(
-            (value for name, value in resp.headers if name.lower() == REQUEST_ID_HEADER.lower()), None
+            (value for name, value in resp.headers if name.lower() == self.request_id_header), None
         )
         fields = {
             "request_id": request_id,

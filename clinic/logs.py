@@ -7,23 +7,21 @@ visit or tokens. In JSON lines an exception is its type and stack without its te
 what was stored (a database error repeats its statement's parameters).
 """
 
-import json
 import logging
 import re
 import sys
 import time
-import traceback
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TextIO
 
 from flask import Flask, Response, g, request
 
-REQUEST_ID_HEADER = "X-Request-ID"
+from .log_lines import REQUEST_ID_HEADER, JsonFormatter
+
 # The same header as the WSGI environ holds it: read there, a request without one raises no KeyError inside
 # werkzeug's header look-up.
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
@@ -56,23 +54,6 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.fields = {**_context.get(), **getattr(record, "fields", {})}
         return True
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, then the ids and other fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info and record.exc_info[0] is not None:
-            line["exception"] = record.exc_info[0].__name__
-            line["stack"] = "".join(traceback.format_tb(record.exc_info[2]))
-        return json.dumps(line, default=str)
 
 
 class TextFormatter(logging.Formatter):

@@ -47,13 +47,7 @@ def gunicorn(database_url, tmp_path):
         settings = (ROOT / "gunicorn.conf.py").read_text() if project_config else ""
         config.write_text(settings + APP_LOG.format(app_log=str(logs / "app.log")))
         port = _free_port()
-        env = {
-            **os.environ,
-            "CLINIC_ENV": "development",
-            "CLINIC_DATABASE_URL": database_url,
-            "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
-            "CLINIC_SECRET_KEY": TEST_SECRET,
-        }
+        env = served_environ(database_url, tmp_path)
         command = [
             *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
             *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
@@ -70,6 +64,19 @@ def gunicorn(database_url, tmp_path):
     for server in servers:
         server.terminate()
         server.wait(timeout=30)
+
+
+def served_environ(database_url: str, tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The environment of the app served from a subprocess: development, on this test's database and
+    instance folder, with `variables` besides."""
+    return {
+        **os.environ,
+        "CLINIC_ENV": "development",
+        "CLINIC_DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CLINIC_SECRET_KEY": TEST_SECRET,
+        **variables,
+    }
 
 
 def follow(browser: requests.Session, link: str) -> requests.Response:
