@@ -177,7 +177,8 @@ class Config:
     # Keys of manage and companion links, comma separated: the first makes new links, all keep theirs
     # working; outside production derived from SECRET_KEY when unset, required in production.
     MANAGE_TOKEN_KEY = _env("MANAGE_TOKEN_KEY")
-    # Database URL; SQLite in the instance folder by default, e.g. postgresql+psycopg://user@host/db.
+    # Database URL; SQLite in the instance folder by default, e.g. postgresql+psycopg://user@host/db
+    # (postgres:// and postgresql:// are read as postgresql+psycopg://, psycopg 3 being the driver we ship).
     SQLALCHEMY_DATABASE_URI = _read(
         "DATABASE_URL",
         f"sqlite:///{instance_path()}/clinic.sqlite",

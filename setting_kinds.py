@@ -15,7 +15,7 @@ from zoneinfo import available_timezones
 from cryptography.fernet import Fernet
 from limits import parse_many
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 REQUIRED = object()  # a setting that cannot be left out: None or a blank is no value of it
 
@@ -184,16 +184,33 @@ def http_url(*, optional: bool = False) -> Kind:
     return Kind(wants, _http_url, None if optional else REQUIRED)
 
 
+# The common ways of writing PostgreSQL's URL (libpq's, most hosts'), which SQLAlchemy reads as no dialect
+# (postgres://) or as psycopg2's, which Clinic does not ship: both mean psycopg 3's, the one it does.
+_POSTGRESQL_FORMS = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
+_DATABASES = ("postgresql", "sqlite")  # what clinic.models.transactions configures
+
+
 def _database_url(text: str) -> str:
+    """The URL, PostgreSQL's common forms written as psycopg 3's; refused unless it names a database Clinic
+    runs on, through a driver that is installed (else every command would fail on it, after the start)."""
+    url = _POSTGRESQL_FORMS.sub("postgresql+psycopg://", text.strip())
     try:
-        make_url(text.strip())
-    except ArgumentError:
-        raise ValueError(text) from None
-    return text.strip()
+        parsed = make_url(url)
+        if parsed.get_backend_name() not in _DATABASES:
+            raise ValueError("not a database Clinic runs on")
+        parsed.get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ImportError):
+        raise ValueError("no database URL Clinic can open") from None
+    return url
 
 
 # Secret: the URL may carry the database's password.
-DATABASE_URL = Kind("a database URL such as postgresql+psycopg://user@host/db", _database_url, secret=True)
+DATABASE_URL = Kind(
+    "a database URL such as postgresql+psycopg://user@host/db (postgres:// and postgresql:// are read so) "
+    "or sqlite:///path",
+    _database_url,
+    secret=True,
+)
 
 
 # A Fernet key as Fernet.generate_key() writes it: 32 bytes in url-safe base64, 43 characters and '='.

@@ -388,3 +388,49 @@ def test_the_rate_limit_storage_urls_clinic_counts_in_are_taken(tmp_path, monkey
     app = start(tmp_path, monkeypatch, "RATELIMIT_STORAGE_URL", given)
 
     assert app.config["RATELIMIT_STORAGE_URL"] == given.strip()
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgres://clinic:hunter2-s3cret@db.hospital.example:5432/clinic",
+        "postgresql://clinic:hunter2-s3cret@db.hospital.example:5432/clinic",
+        " postgresql+psycopg://clinic:hunter2-s3cret@db.hospital.example:5432/clinic ",
+    ],
+)
+def test_a_postgresql_url_in_its_common_forms_is_read_as_psycopg_3s(given):
+    """postgres:// and postgresql:// passed the check, then every command failed on a dialect or driver
+    Clinic does not ship (NoSuchModuleError: sqlalchemy.dialects:postgres; psycopg2)."""
+    given_settings = {"SQLALCHEMY_DATABASE_URI": given}
+
+    assert config.check(given_settings, "production") == []
+    assert given_settings["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg://clinic:hunter2-s3cret@db.hospital.example:5432/clinic"
+    )
+
+
+def test_a_postgresql_url_from_the_environment_is_read_as_psycopg_3s(tmp_path):
+    variables = {"CLINIC_DATABASE_URL": "postgres://clinic@db.hospital.example/clinic"}
+    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    command = "import config; print(config.Config.SQLALCHEMY_DATABASE_URI)"
+
+    read = subprocess.run([sys.executable, "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert read.stdout.strip() == "postgresql+psycopg://clinic@db.hospital.example/clinic", read.stderr
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgresql+psycopg2://clinic:hunter2-s3cret@db.hospital.example/clinic",
+        "mysql://clinic:hunter2-s3cret@db.hospital.example/clinic",
+        "postgre://clinic:hunter2-s3cret@db.hospital.example/clinic",
+    ],
+)
+def test_a_database_url_clinic_cannot_open_is_refused_without_its_password(given):
+    found = config.check({"SQLALCHEMY_DATABASE_URI": given}, "production")
+
+    assert found == [
+        "CLINIC_DATABASE_URL must be a database URL such as postgresql+psycopg://user@host/db (postgres:// "
+        "and postgresql:// are read so) or sqlite:///path, not what it holds (not shown: it is a secret)"
+    ]
