@@ -300,7 +300,7 @@ class Config:
     # Seconds to wait for the SMTP server before giving up (the message is retried later).
     SMTP_TIMEOUT = _number("SMTP_TIMEOUT", 10)
     # Sender of every mail and organizer of every invite; replies to invites arrive here.
-    MAIL_FROM = _env("MAIL_FROM", "Clinic <appointments@clinic.example>")
+    MAIL_FROM = _read("MAIL_FROM", "Clinic <appointments@clinic.example>", kinds.MAIL_FROM)
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
     MAIL_SMTPUTF8 = _flag("MAIL_SMTPUTF8", False)
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.

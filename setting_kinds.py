@@ -2,11 +2,13 @@
 list, a duration, a time zone, an http(s) URL, a database URL, request limits. config.py declares each
 setting with its kind; the same reading serves the environment and an instance config.py."""
 
+import email.policy
 import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from email.errors import HeaderParseError
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -210,6 +212,26 @@ DATABASE_URL = Kind(
     "or sqlite:///path",
     _database_url,
     secret=True,
+)
+
+
+def _mail_from(text: str) -> str:
+    """One address, as a From header holds it, with or without a display name: a relay refuses MAIL FROM
+    of a bare name (CLINIC_MAIL_FROM=Clinic), and a From header of several."""
+    sender = text.strip()
+    try:
+        header = email.policy.default.header_factory("From", sender)
+    except (HeaderParseError, IndexError):  # IndexError: the parser's own, on "x@"
+        raise ValueError("no address") from None
+    if header.defects or len(header.addresses) != 1:
+        raise ValueError("not one address")
+    if not (header.addresses[0].username and header.addresses[0].domain):
+        raise ValueError("no address")
+    return sender
+
+
+MAIL_FROM = Kind(
+    "an e-mail address, with or without a name, such as Clinic <appointments@hospital.example>", _mail_from
 )
 
 

@@ -54,6 +54,7 @@ WRONG = {
     "SMTP_PORT": "abc",
     "SMTP_TLS": "tls",
     "SMTP_TIMEOUT": "-1",
+    "MAIL_FROM": "Clinic",
     "MAIL_SMTPUTF8": "sometimes",
     "PUBLIC_BASE_URL": "clinic.hospital.example",
     "ALLOW_HTTP_LINKS": "if need be",
@@ -127,7 +128,6 @@ FREE_TEXT = {
     "SMTP_HOST",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
-    "MAIL_FROM",
     "INVITE_DOMAIN",
     "WALK_IN_EMERGENCY_NOTICE",
     "AUDIT_KEY",
@@ -434,3 +434,34 @@ def test_a_database_url_clinic_cannot_open_is_refused_without_its_password(given
         "CLINIC_DATABASE_URL must be a database URL such as postgresql+psycopg://user@host/db (postgres:// "
         "and postgresql:// are read so) or sqlite:///path, not what it holds (not shown: it is a secret)"
     ]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "Clinic <appointments>",
+        "appointments@",
+        "Clinic <appointments@hospital.example",
+        "a@x.example, b@x.example",
+    ],
+)
+def test_a_mail_from_that_is_not_one_address_stops_the_start(tmp_path, monkeypatch, given):
+    """CLINIC_MAIL_FROM=Clinic started, and every mail left with From: Clinic, which a relay refuses."""
+    with pytest.raises(RuntimeError) as refused:
+        start(tmp_path, monkeypatch, "MAIL_FROM", given)
+
+    assert "CLINIC_MAIL_FROM must be an e-mail address" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "appointments@hospital.example",
+        "Clinic <appointments@hospital.example>",
+        '"Clinic, Outpatients" <a@h.example>',
+    ],
+)
+def test_a_mail_from_with_or_without_a_name_is_taken(tmp_path, monkeypatch, given):
+    app = start(tmp_path, monkeypatch, "MAIL_FROM", f" {given} ")
+
+    assert app.config["MAIL_FROM"] == given
