@@ -2,6 +2,7 @@
 
 import logging
 import os
+import tempfile
 from typing import Any
 
 from flask import Config, Flask
@@ -43,7 +44,6 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     _refuse_bad_settings(app, name)
     logs.init_app(app)  # first, so every later before_request function logs with the request id
     _warn_of_unknown_settings(app)
-    os.makedirs(app.instance_path, exist_ok=True)
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
@@ -142,10 +142,23 @@ def _warn_of_unknown_settings(app: Flask) -> None:
         log.warning("%s is not a setting Clinic reads (misspelt, or renamed: see the README); ignored", name)
 
 
+def _instance_folder_refusals(path: str) -> list[str]:
+    """Make the instance folder (SQLite's database, mail files, the audit anchor) if it is not there; why
+    this process cannot, or cannot write in it, as a refusal to start rather than a traceback."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as failed:
+        reason = failed.strerror or type(failed).__name__
+        could_not = "create" if not os.path.isdir(path) else "write in"
+        return [f"CLINIC_INSTANCE_PATH names {path!r}, a folder this process cannot {could_not} ({reason})"]
+    return []
+
+
 def _refuse_bad_settings(app: Flask, environment: str) -> None:
-    """Every setting read by its kind, wherever it was set (normalised in place); then, on settings that
-    are each what they should be, production's own refusals."""
-    found = settings.check(app.config, environment)
+    """Every setting read by its kind, wherever it was set (normalised in place), and the instance folder
+    made; then, on settings that are each what they should be, production's own refusals."""
+    found = settings.check(app.config, environment) + _instance_folder_refusals(app.instance_path)
     if found:
         raise settings.InvalidSettings(found)
     if app.debug or app.testing:

@@ -247,7 +247,7 @@ def test_every_wrong_value_in_the_environment_is_named_at_once_without_a_traceba
 
 def start_process(tmp_path: Path, variables: dict[str, str]) -> subprocess.CompletedProcess:
     """Import wsgi.py, as gunicorn and `flask --app wsgi` do, with these CLINIC_* variables."""
-    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    env = {**os.environ, "CLINIC_INSTANCE_PATH": str(tmp_path), **variables}
     return subprocess.run(
         [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -286,6 +286,25 @@ def test_a_setting_given_twice_or_as_a_file_that_cannot_be_read_is_named_without
     assert "set CLINIC_SECRET_KEY or CLINIC_SECRET_KEY_FILE, not both" in started.stderr
     assert f"CLINIC_AUDIT_KEY_FILE names '{tmp_path / 'missing'}', which cannot be read" in started.stderr
     assert "CLINIC_SMTP_PORT must be" in started.stderr
+
+
+def test_an_instance_folder_that_cannot_be_made_or_written_in_is_named_without_a_traceback(tmp_path):
+    """As user clinic before systemd's StateDirectory= made /var/lib/clinic, the app factory's makedirs
+    ended the command with a FileNotFoundError's traceback."""
+    (tmp_path / "a_file").write_text("")
+    refusals = {
+        "/proc/nope": "a folder this process cannot create (No such file or directory)",
+        str(tmp_path / "a_file" / "instance"): "a folder this process cannot create (Not a directory)",
+        "/proc": "a folder this process cannot write in",  # there even for root, and no file goes in it
+    }
+
+    for path, refusal in refusals.items():
+        started = start_process(tmp_path, {"CLINIC_INSTANCE_PATH": path, "CLINIC_SMTP_PORT": "abc"})
+
+        assert started.returncode == APP_LOAD_ERROR
+        assert "Traceback" not in started.stderr, started.stderr
+        assert f"- CLINIC_INSTANCE_PATH names '{path}', {refusal}" in started.stderr
+        assert "CLINIC_SMTP_PORT must be" in started.stderr  # one restart fixes both
 
 
 # Texts near what settings take, as well as any text: numbers with and without units, choices in any case.
@@ -411,7 +430,7 @@ def test_a_postgresql_url_in_its_common_forms_is_read_as_psycopg_3s(given):
 
 def test_a_postgresql_url_from_the_environment_is_read_as_psycopg_3s(tmp_path):
     variables = {"CLINIC_DATABASE_URL": "postgres://clinic@db.hospital.example/clinic"}
-    env = {**os.environ, **variables, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    env = {**os.environ, "CLINIC_INSTANCE_PATH": str(tmp_path), **variables}
     command = "import config; print(config.Config.SQLALCHEMY_DATABASE_URI)"
 
     read = subprocess.run([sys.executable, "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
