@@ -13,6 +13,8 @@ from setting_kinds import comma_separated
 from .meetings.base import configuration_problem
 
 MIN_SECRET_KEY_BYTES = 32
+AUDIT_KEY_USE = "it keys the audit chain, which anyone able to write to the database could otherwise rewrite"
+MANAGE_KEYS_USE = "they make the patients' manage links; several, comma separated, while one is rotated"
 PUBLIC_JITSI_HOST = "meet.jit.si"
 
 
@@ -44,28 +46,19 @@ def _database_problems(config: Mapping[str, Any]) -> list[str]:
 
 
 def _secret_problems(config: Mapping[str, Any]) -> list[str]:
-    found = []
-    secret = config["SECRET_KEY"] or ""
-    if secret == settings.DEFAULT_SECRET_KEY or len(secret.encode()) < MIN_SECRET_KEY_BYTES:
-        found.append(
-            f"CLINIC_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes, "
-            "not the default"
+    found = [
+        problem
+        for problem in (
+            _key_problem("CLINIC_SECRET_KEY", config["SECRET_KEY"], "it signs sessions and forms"),
+            _key_list_problem("CLINIC_MANAGE_TOKEN_KEY", config["MANAGE_TOKEN_KEY"], MANAGE_KEYS_USE),
+            _key_problem("CLINIC_AUDIT_KEY", config["AUDIT_KEY"], AUDIT_KEY_USE),
         )
+        if problem
+    ]
     if _short(config["SECRET_KEY_FALLBACKS"]):
         found.append(
             f"CLINIC_SECRET_KEY_FALLBACKS: each former key must be at least {MIN_SECRET_KEY_BYTES} bytes, "
             "or it signs sessions anyone could forge"
-        )
-    manage_keys = comma_separated(config["MANAGE_TOKEN_KEY"])
-    if not manage_keys or any(len(key.encode()) < MIN_SECRET_KEY_BYTES for key in manage_keys):
-        found.append(
-            f"CLINIC_MANAGE_TOKEN_KEY must be set to random keys of at least {MIN_SECRET_KEY_BYTES} bytes, "
-            "comma separated: they make the patients' manage links"
-        )
-    if len((config["AUDIT_KEY"] or "").encode()) < MIN_SECRET_KEY_BYTES:
-        found.append(
-            f"CLINIC_AUDIT_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} bytes: it keys the "
-            "audit chain, which anyone able to write to the database could otherwise rewrite"
         )
     if _short(config["AUDIT_KEY_FALLBACKS"]):
         found.append(
@@ -78,6 +71,27 @@ def _secret_problems(config: Mapping[str, Any]) -> list[str]:
             "(one or more Fernet keys, comma separated; see the README)"
         )
     return found
+
+
+def _key_problem(setting: str, key: str | None, use: str) -> str | None:
+    """What is wrong with this secret key, if anything, in words that say which: unset, the development
+    default or too short (its length only: the key is never repeated)."""
+    wanted = f"a random value of at least {MIN_SECRET_KEY_BYTES} bytes"
+    if not key:
+        return f"{setting} is not set: set {wanted} ({use})"
+    if key == settings.DEFAULT_SECRET_KEY:
+        return f"{setting} is the development default: set {wanted} ({use})"
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"{setting} is {len(key.encode())} bytes long: it must be {wanted} ({use})"
+    return None
+
+
+def _key_list_problem(setting: str, keys: str | None, use: str) -> str | None:
+    """What is wrong with a comma-separated list of secret keys: none given, or the first wrong key."""
+    listed = comma_separated(keys)
+    if not listed:
+        return _key_problem(setting, None, use)
+    return next(filter(None, (_key_problem(f"a key of {setting}", key, use) for key in listed)), None)
 
 
 def _short(keys: list[str]) -> bool:

@@ -243,3 +243,22 @@ def test_every_key_list_is_read_with_spaces_around_each_key_and_blank_items_drop
     assert started.returncode == 0, started.stderr
     expected = (("f" * 40, "g" * 40), ["h" * 40, "i" * 40], ("m" * 40, "n" * 40))
     assert started.stdout.strip() == " ".join(repr(keys) for keys in expected)
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "said"),
+    [
+        (
+            "dev-only-not-secret",
+            "CLINIC_SECRET_KEY is the development default: set a random value of at least 32",
+        ),
+        ("", "CLINIC_SECRET_KEY is not set: set a random value of at least 32 bytes"),
+        (None, "CLINIC_SECRET_KEY is not set: set a random value of at least 32 bytes"),
+        ("short", "CLINIC_SECRET_KEY is 5 bytes long: it must be a random value of at least 32 bytes"),
+    ],
+)
+def test_a_secret_key_refused_is_told_what_is_wrong_with_it(production, database_url, secret_key, said):
+    """A short key was told 'not the default', which it was not."""
+    found = refusals(database_url, SECRET_KEY=secret_key)
+
+    assert len(found) == 1 and found[0].startswith(said), found
