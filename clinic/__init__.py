@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Config, Flask
 from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 import config as settings
 
@@ -58,7 +59,9 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         else:
             configure_postgresql(db.engine)
             replace_closed_connections(db.engine)
-        audit.configure(db.engine, audit.AuditSettings.from_config(app.config, app.instance_path))
+        audit_settings = audit.AuditSettings.from_config(app.config, app.instance_path)
+        audit.configure(db.engine, audit_settings)
+        _refuse_a_chain_it_cannot_sign_on(app, audit_settings)
 
     from . import (
         admin,
@@ -95,6 +98,28 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     unstorable.register(app)
     cli.register(app)
     return app
+
+
+def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSettings) -> None:
+    """Production refuses to start, and development warns, where the audit chain's latest event is signed
+    by a key not configured (CLINIC_AUDIT_KEY changed, the former key not among the fallbacks): every
+    audited change would be refused (`audit.UnconfiguredHeadKey`). Web processes, the worker and every
+    CLI command start here. A database that does not answer, or is not migrated yet (`flask db upgrade`
+    starts here too), is left to the check at each append."""
+    if app.testing:
+        return
+    try:
+        with db.engine.connect() as connection:
+            refused = audit.unconfigured_head_key(connection, audit_settings)
+    except SQLAlchemyError as error:
+        log.info("the audit chain's key was not checked at start: %s", type(error).__name__)
+        return
+    if refused is None:
+        return
+    if app.debug:
+        log.warning("%s; every audited change will be refused", refused)
+        return
+    raise production.UnsafeProductionConfig([str(refused)])
 
 
 def _read_without_transaction() -> None:

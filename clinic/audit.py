@@ -8,7 +8,8 @@ Each keyed event names the key that signed it by its key id, so the key can be r
 key (CLINIC_AUDIT_KEY) signs new events and the anchor, former ones (CLINIC_AUDIT_KEY_FALLBACKS)
 still verify the events they signed, and the first event under a new key is preceded by an
 `audit.key_rotated` event, signed by the new key over the old key's last hash: the handover is a
-link of the chain like any other.
+link of the chain like any other. Only from a key still configured: nothing chains on after an event
+whose key is not (see `UnconfiguredHeadKey`), and production refuses to start on such a chain.
 """
 
 import errno
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select, text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
 from .keys import derived_key, same_secret, secret_keys
@@ -101,6 +102,19 @@ class AuditSettings:
         return {key_id(key): key for key in (self.key, *self.fallbacks)}
 
 
+class UnconfiguredHeadKey(RuntimeError):
+    """The chain's latest event is signed by a key that is not configured: CLINIC_AUDIT_KEY changed without
+    the former key among the fallbacks. An event chained on after it, the handover to the new key first,
+    could never be verified, nor could anything before it: nothing is appended until the key is back."""
+
+    def __init__(self, event_id: int, signed_by: str) -> None:
+        super().__init__(
+            f"the audit chain's latest event ({event_id}) is signed by key id {signed_by}, which is not "
+            "configured: add that key (the former CLINIC_AUDIT_KEY) to CLINIC_AUDIT_KEY_FALLBACKS, or no "
+            "event chained on after it can be verified"
+        )
+
+
 # By database URL: the key belongs to the database's chain, whichever engine writes to it.
 _settings: dict[URL, AuditSettings] = {}
 
@@ -140,6 +154,8 @@ def record(
     # From here to the commit every other append waits: hashes and INSERTs only, no ORM work.
     seq, prev, signed_by = _locked_head(session, first)
     if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
+        if (refused := unconfigured_head_key(session.connection(), settings)) is not None:
+            raise refused
         handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
         seq, prev = _chain_on(session, settings, handover, seq, prev)
     audit_event = _event(actor, action, entity_type, entity_id, now, details)
@@ -180,6 +196,9 @@ def _chain_on(
 # the lock's previous holder, and under READ COMMITTED only a statement that starts after the lock does.
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext('clinic.audit_event'))")
 _HEAD = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
+# The newest event's id and key id, by the primary key: read at start, and when the head's key is not
+# the current one.
+_NEWEST_KEY = select(AuditEvent.id, AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)
 _INSERT = insert(AuditEvent.__table__).returning(AuditEvent.id)  # past the ORM and the execution
 
 
@@ -192,6 +211,16 @@ def _locked_head(session: Session, first: Sequence[Statement]) -> tuple[int, str
     lock = [(_LOCK, {})] if session.get_bind().dialect.name == "postgresql" else []
     *_, head = driver_batch(session, *first, *lock, (_HEAD, {}))
     return (head[0][0], head[0][1], head[0][2]) if head else (0, GENESIS, None)
+
+
+def unconfigured_head_key(connection: Connection, settings: AuditSettings) -> UnconfiguredHeadKey | None:
+    """Why nothing can chain on (at start, before anything tries to): the chain's latest event signed by
+    a key not among `settings`' keys. One read of the newest row by its primary key; an empty chain, or a
+    latest event from before key ids (migration 0012), is fine."""
+    head = connection.execute(_NEWEST_KEY).first()
+    if head is None or head.key_id is None or head.key_id in settings.keys_by_id:
+        return None
+    return UnconfiguredHeadKey(head.id, head.key_id)
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:

@@ -572,3 +572,30 @@ def test_outside_production_the_audit_keys_follow_the_secret_key_and_its_fallbac
     )
 
     assert rotated.key != before.key and rotated.fallbacks == (before.key,)
+
+
+def test_a_new_key_without_the_old_one_among_the_fallbacks_chains_nothing_on(app, keyed, session, now):
+    """A rotation that forgot the old key (or mistyped it) must not hand the chain over to the new key:
+    what it signed before could never be verified again, and everything chained on after it with it."""
+    events = record_events(session, now, 2)
+    restart_with(app, NEW_KEY, [])
+    old_id = audit.key_id(OLD_KEY.encode())
+
+    with pytest.raises(audit.UnconfiguredHeadKey) as refused:
+        audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)
+    session.rollback()
+
+    assert str(refused.value) == (
+        f"the audit chain's latest event ({events[-1].id}) is signed by key id {old_id}, which is not "
+        "configured: add that key (the former CLINIC_AUDIT_KEY) to CLINIC_AUDIT_KEY_FALLBACKS, or no "
+        "event chained on after it can be verified"
+    )
+    assert OLD_KEY not in str(refused.value) and NEW_KEY not in str(refused.value)
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == 2
+    restart_with(app, NEW_KEY, [OLD_KEY])  # the old key put back as a fallback: the handover goes ahead
+    record_events(session, now, 1)
+    assert [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))][2:] == [
+        "audit.key_rotated",
+        "test.event",
+    ]
+    assert isinstance(audit.verify(session), audit.Verified)

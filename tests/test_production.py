@@ -4,17 +4,24 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
 
-from clinic import create_app
+from clinic import audit, create_app
+from clinic.extensions import db
+from clinic.models import AuditEvent
+from clinic.models.transactions import write_transaction
 from clinic.production import UnsafeProductionConfig
 
-from .conftest import production_config, production_environment
+from .conftest import PRODUCTION_SETTINGS, production_config, production_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
+NOW = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 ZOOM = {"ZOOM_ACCOUNT_ID": "acct", "ZOOM_CLIENT_ID": "client", "ZOOM_CLIENT_SECRET": "zoom-secret"}
 
 
@@ -262,3 +269,75 @@ def test_a_secret_key_refused_is_told_what_is_wrong_with_it(production, database
     found = refusals(database_url, SECRET_KEY=secret_key)
 
     assert len(found) == 1 and found[0].startswith(said), found
+
+
+FORMER_AUDIT_KEY = "the-audit-key-in-use-before-the-rotation"
+
+
+def chain_one_event(app) -> str:
+    """An audited change made by `app`; the key id that signed it."""
+    with app.app_context():
+        with write_transaction(db.session):
+            event = audit.record(
+                db.session, audit.SYSTEM, "test.event", entity_type="test", entity_id=1, now=NOW
+            )
+        db.session.remove()
+        db.engine.dispose()
+    return event.key_id
+
+
+def test_production_refuses_to_start_on_a_chain_whose_latest_key_is_not_configured(production, database_url):
+    """CLINIC_AUDIT_KEY changed without the former key among the fallbacks (forgotten, or mistyped): the
+    first audited change would hand the chain over to the new key, and nothing could verify it again."""
+    former = chain_one_event(create_app(production_config(database_url, AUDIT_KEY=FORMER_AUDIT_KEY)))
+
+    found = refusals(database_url, AUDIT_KEY_FALLBACKS=["a-mistyped-former-audit-key-for-the-tests"])
+
+    assert len(found) == 1
+    assert f"is signed by key id {former}, which is not configured" in found[0]
+    assert "CLINIC_AUDIT_KEY_FALLBACKS" in found[0]
+    assert FORMER_AUDIT_KEY not in found[0] and PRODUCTION_SETTINGS["AUDIT_KEY"] not in found[0]
+
+
+def test_production_starts_after_a_rotation_that_keeps_the_former_key_and_hands_the_chain_over(
+    production, database_url
+):
+    chain_one_event(create_app(production_config(database_url, AUDIT_KEY=FORMER_AUDIT_KEY)))
+    app = create_app(production_config(database_url, AUDIT_KEY_FALLBACKS=[FORMER_AUDIT_KEY]))
+
+    chain_one_event(app)
+
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        assert actions == ["test.event", audit.KEY_ROTATED, "test.event"]
+        assert isinstance(audit.verify(db.session), audit.Verified)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_development_warns_of_a_chain_whose_latest_key_is_not_configured(
+    database_url, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("CLINIC_ENV", "development")
+    monkeypatch.setattr(logging.getLogger("clinic"), "disabled", False)  # Alembic's log config
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url}
+    former = chain_one_event(create_app({**settings, "AUDIT_KEY": FORMER_AUDIT_KEY}))
+
+    with caplog.at_level(logging.WARNING, logger="clinic"):
+        app = create_app({**settings, "AUDIT_KEY": PRODUCTION_SETTINGS["AUDIT_KEY"]})
+
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any(f"signed by key id {former}, which is not configured" in message for message in warned)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_production_starts_on_a_database_not_migrated_yet_so_that_it_can_be_migrated(production, tmp_path):
+    app = create_app(production_config(f"sqlite:///{tmp_path}/new.sqlite"))
+
+    with app.app_context():
+        upgrade()
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        db.session.remove()
+        db.engine.dispose()
