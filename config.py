@@ -49,21 +49,30 @@ _UNREADABLE: list[str] = []
 
 
 def _env(name: str, default: str | None = None) -> str | None:
+    """CLINIC_<name> (or its file, see `_given`); blank, `default`."""
+    text = _given(name)
+    return text if text is not None and text.strip() else default
+
+
+def _given(name: str) -> str | None:
     """CLINIC_<name>, or the contents of the file named by CLINIC_<name>_FILE (for secrets kept out of
-    the environment, e.g. Docker or systemd credentials); setting both is a mistake."""
+    the environment, e.g. Docker or systemd credentials); setting both is a mistake. A variable set blank
+    is one not set (the example env file leaves some so): it keeps the default, and is no second value
+    beside its file. A blank is given back only where it is the whole answer, for a setting's kind to say
+    what a blank means (empty for none, where the README says so)."""
     _READ.add(name)
-    path = os.environ.get(f"CLINIC_{name}_FILE")
-    if path is None:
-        return os.environ.get(f"CLINIC_{name}", default)
-    if f"CLINIC_{name}" in os.environ:
+    text, path = os.environ.get(f"CLINIC_{name}"), os.environ.get(f"CLINIC_{name}_FILE")
+    if path is None or not path.strip():
+        return text
+    if text is not None and text.strip():
         _UNREADABLE.append(f"set CLINIC_{name} or CLINIC_{name}_FILE, not both")
-        return default
+        return None
     try:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as unread:
         reason = unread.strerror if isinstance(unread, OSError) else "it is not UTF-8 text"
         _UNREADABLE.append(f"CLINIC_{name}_FILE names {path!r}, which cannot be read ({reason})")
-        return default
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ def _read(name: str, default: Any, kind: kinds.Kind, key: str | None = None) -> 
 def _from_environment(name: str, default: Any, kind: kinds.Kind) -> Any:
     """CLINIC_<name> read as `kind`; unset or blank, `default` (or what the kind says a blank means). Text it
     cannot read is kept as given, for `check` to name with every other one when the app starts."""
-    text = _env(name)
+    text = _given(name)
     if text is None or (not text.strip() and kind.absent is kinds.REQUIRED):
         return default
     try:
@@ -158,6 +167,12 @@ def _durations(name: str, default: str) -> str:
 
 def _url(name: str, default: str | None, *, optional: bool = False) -> str | None:
     return _read(name, default, kinds.http_url(optional=optional))
+
+
+def _trimmed(name: str, default: str | None, wants: str) -> str | None:
+    """Text that no space around can be meant in (a host or user name, an id, a domain): read
+    without it. Not for passwords and secrets, which may hold any character."""
+    return _read(name, default, kinds.trimmed(wants, optional=default is None))
 
 
 def _limits(name: str, default: str) -> str:
@@ -253,29 +268,29 @@ class Config:
     # "true" lets production use the public meet.jit.si without JWT, where anyone with a link can host.
     ALLOW_PUBLIC_JITSI = _flag("ALLOW_PUBLIC_JITSI", False)
     # Jitsi token-auth application id (JWT iss); with the secret, every link carries a JWT.
-    JITSI_APP_ID = _env("JITSI_APP_ID")
+    JITSI_APP_ID = _trimmed("JITSI_APP_ID", None, "an id")
     # Jitsi token-auth shared secret (HS256).
     JITSI_APP_SECRET = _env("JITSI_APP_SECRET")
     # Microsoft Entra tenant (directory) id that owns the Teams app.
-    TEAMS_TENANT_ID = _env("TEAMS_TENANT_ID")
+    TEAMS_TENANT_ID = _trimmed("TEAMS_TENANT_ID", None, "an id")
     # Entra application (client) id with OnlineMeetings.ReadWrite.All.
-    TEAMS_CLIENT_ID = _env("TEAMS_CLIENT_ID")
+    TEAMS_CLIENT_ID = _trimmed("TEAMS_CLIENT_ID", None, "an id")
     # Entra application client secret.
     TEAMS_CLIENT_SECRET = _env("TEAMS_CLIENT_SECRET")
     # Object id of the Teams user who organizes the meetings (needs an application access policy).
-    TEAMS_ORGANIZER_ID = _env("TEAMS_ORGANIZER_ID")
+    TEAMS_ORGANIZER_ID = _trimmed("TEAMS_ORGANIZER_ID", None, "an id")
     # Where client-credentials tokens come from.
     TEAMS_AUTHORITY_URL = _url("TEAMS_AUTHORITY_URL", "https://login.microsoftonline.com")
     # Microsoft Graph API root.
     GRAPH_BASE_URL = _url("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
     # Zoom account id of the Server-to-Server OAuth app.
-    ZOOM_ACCOUNT_ID = _env("ZOOM_ACCOUNT_ID")
+    ZOOM_ACCOUNT_ID = _trimmed("ZOOM_ACCOUNT_ID", None, "an id")
     # Zoom Server-to-Server OAuth client id.
-    ZOOM_CLIENT_ID = _env("ZOOM_CLIENT_ID")
+    ZOOM_CLIENT_ID = _trimmed("ZOOM_CLIENT_ID", None, "an id")
     # Zoom Server-to-Server OAuth client secret.
     ZOOM_CLIENT_SECRET = _env("ZOOM_CLIENT_SECRET")
     # Zoom user (id or e-mail) who hosts the meetings; "me" is the app's own user.
-    ZOOM_USER_ID = _env("ZOOM_USER_ID", "me")
+    ZOOM_USER_ID = _trimmed("ZOOM_USER_ID", "me", "a Zoom user id or e-mail address")
     # Where Zoom access tokens come from.
     ZOOM_OAUTH_URL = _url("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token")
     # Zoom REST API root.
@@ -288,11 +303,11 @@ class Config:
     # How mail leaves: "file" writes .eml files to <instance>/mail (development only), "smtp" sends.
     MAIL_BACKEND = _one_of("MAIL_BACKEND", "file", MAIL_BACKENDS)
     # SMTP server host name.
-    SMTP_HOST = _env("SMTP_HOST", "localhost")
+    SMTP_HOST = _trimmed("SMTP_HOST", "localhost", "a host name")
     # SMTP server port: usually 25 (relay), 587 (starttls) or 465 (ssl).
     SMTP_PORT = _int("SMTP_PORT", 25, least=1, most=65535)
     # SMTP login user; no login when empty.
-    SMTP_USERNAME = _env("SMTP_USERNAME")
+    SMTP_USERNAME = _trimmed("SMTP_USERNAME", None, "a user name")
     # SMTP login password.
     SMTP_PASSWORD = _env("SMTP_PASSWORD")
     # Transport security to the SMTP server: none, starttls or ssl.
@@ -304,7 +319,7 @@ class Config:
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
     MAIL_SMTPUTF8 = _flag("MAIL_SMTPUTF8", False)
     # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
-    INVITE_DOMAIN = _env("INVITE_DOMAIN", "clinic.example")
+    INVITE_DOMAIN = _trimmed("INVITE_DOMAIN", "clinic.example", "a domain name")
 
     # Public address of the site, for the links in mails (the worker has no request to ask); production
     # refuses the default, and plain http unless ALLOW_HTTP_LINKS.

@@ -119,6 +119,11 @@ def names_among(options: Collection[str], wants: str) -> Kind:
 KEY_LIST = Kind("keys, comma separated", comma_separated, absent=[], secret=True)
 
 
+def trimmed(wants: str, *, optional: bool = False) -> Kind:
+    """Text read without the spaces around it; an optional one may be left out (None)."""
+    return Kind(wants, str.strip, None if optional else REQUIRED)
+
+
 def _listed(options: Collection[str]) -> str:
     *most, last = options
     return f"{', '.join(most)} or {last}" if most else last

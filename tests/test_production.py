@@ -341,3 +341,41 @@ def test_production_starts_on_a_database_not_migrated_yet_so_that_it_can_be_migr
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_blank_setting_beside_its_file_setting_is_unset(database_url, tmp_path):
+    """The example env file leaves CLINIC_SECRET_KEY= blank; with CLINIC_SECRET_KEY_FILE set beside it the
+    start was refused as 'not both', though a blank value keeps the default."""
+    (tmp_path / "secret_key").write_text("s" * 40 + "\n")
+    variables = {
+        **production_environment(database_url),
+        "CLINIC_SECRET_KEY": "",
+        "CLINIC_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+        "CLINIC_AUDIT_KEY_FILE": " ",
+    }
+
+    started = start_production(variables, tmp_path)
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "40"
+
+
+def test_spaces_around_a_host_name_or_an_id_are_not_part_of_it(production, database_url):
+    """CLINIC_SMTP_HOST="127.0.0.1 " was refused as a remote relay without TLS, naming '127.0.0.1 '."""
+    app = create_app(
+        production_config(
+            database_url,
+            SMTP_HOST="127.0.0.1 ",
+            SMTP_TLS="none",
+            SMTP_USERNAME=" clinic\n",
+            INVITE_DOMAIN=" hospital.example",
+            SMTP_PASSWORD=" pass phrase ",
+        )
+    )
+
+    assert (app.config["SMTP_HOST"], app.config["SMTP_USERNAME"], app.config["INVITE_DOMAIN"]) == (
+        "127.0.0.1",
+        "clinic",
+        "hospital.example",
+    )
+    assert app.config["SMTP_PASSWORD"] == " pass phrase "  # a password may hold any character, spaces too
