@@ -1,6 +1,7 @@
 """How a setting's text is read, by its kind: a whole number, a number, on/off, one of a list, names from a
-list, a duration, a time zone, an http(s) URL, a database URL, request limits. config.py declares each
-setting with its kind; the same reading serves the environment and an instance config.py."""
+list, keys (comma separated), trimmed text, a duration, a time zone, an http(s) URL, a database URL, a
+sender's address, Fernet keys, request limits and where they are counted. config.py declares each setting
+with its kind; the same reading serves the environment and an instance config.py."""
 
 import email.policy
 import math
