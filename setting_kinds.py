@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from email.errors import HeaderParseError
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -225,9 +224,10 @@ def _mail_from(text: str) -> str:
     """One address, as a From header holds it, with or without a display name: a relay refuses MAIL FROM
     of a bare name (CLINIC_MAIL_FROM=Clinic), and a From header of several."""
     sender = text.strip()
+    # The parser raises errors of its own on some malformed text: IndexError on "x@", AttributeError on ":;0".
     try:
         header = email.policy.default.header_factory("From", sender)
-    except (HeaderParseError, IndexError):  # IndexError: the parser's own, on "x@"
+    except Exception:
         raise ValueError("no address") from None
     if header.defects or len(header.addresses) != 1:
         raise ValueError("not one address")

@@ -462,6 +462,7 @@ def test_a_database_url_clinic_cannot_open_is_refused_without_its_password(given
         "appointments@",
         "Clinic <appointments@hospital.example",
         "a@x.example, b@x.example",
+        ":;0",
     ],
 )
 def test_a_mail_from_that_is_not_one_address_stops_the_start(tmp_path, monkeypatch, given):
