@@ -439,6 +439,9 @@ class Config:
     AUDIT_KEY = _env("AUDIT_KEY")
     # Former audit keys, comma separated: the events they signed still verify (see docs/operations.md).
     AUDIT_KEY_FALLBACKS = _read("AUDIT_KEY_FALLBACKS", [], kinds.KEY_LIST)
+    # Key ids of former audit keys declared lost, comma separated: the chain goes on past the events they
+    # signed, which stay unverifiable, after an audit.key_declared_lost event (see docs/operations.md).
+    AUDIT_LOST_KEY_IDS = _read("AUDIT_LOST_KEY_IDS", [], kinds.KEY_ID_LIST)
     # Where the signed audit anchor (count, head id and hash) is kept; default <instance>/audit-anchor.json.
     AUDIT_ANCHOR_PATH = _env("AUDIT_ANCHOR_PATH")
 

@@ -1,7 +1,7 @@
 """How a setting's text is read, by its kind: a whole number, a number, on/off, one of a list, names from a
-list, keys (comma separated), trimmed text, a duration, a time zone, an http(s) URL, a database URL, a
-sender's address, Fernet keys, request limits and where they are counted. config.py declares each setting
-with its kind; the same reading serves the environment and an instance config.py."""
+list, keys and key ids (comma separated), trimmed text, a duration, a time zone, an http(s) URL, a database
+URL, a sender's address, Fernet keys, request limits and where they are counted. config.py declares each
+setting with its kind; the same reading serves the environment and an instance config.py."""
 
 import email.policy
 import math
@@ -117,6 +117,8 @@ def names_among(options: Collection[str], wants: str) -> Kind:
 
 # Secret keys, comma separated (former keys kept while a key is rotated): read as a list; none if blank.
 KEY_LIST = Kind("keys, comma separated", comma_separated, absent=[], secret=True)
+# Key ids (as audit.key_id prints them, never the keys), comma separated, read as the key lists are.
+KEY_ID_LIST = Kind("key ids, comma separated", comma_separated, absent=[])
 
 
 def trimmed(wants: str, *, optional: bool = False) -> Kind:

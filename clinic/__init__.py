@@ -102,18 +102,22 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
 
 def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSettings) -> None:
     """Production refuses to start, and development warns, where the audit chain's latest event is signed
-    by a key not configured (CLINIC_AUDIT_KEY changed, the former key not among the fallbacks): every
-    audited change would be refused (`audit.UnconfiguredHeadKey`). Web processes, the worker and every
-    CLI command start here. A database that does not answer, or is not migrated yet (`flask db upgrade`
+    by a key not configured (CLINIC_AUDIT_KEY changed, the former key not among the fallbacks) nor declared
+    lost: every audited change would be refused (`audit.UnconfiguredHeadKey`). Key ids declared lost are
+    warned of: the head's (handed over at the next append), or one ignored. Web processes, the worker and
+    every CLI command start here. A database that does not answer, or is not migrated yet (`flask db upgrade`
     starts here too), is left to the check at each append."""
     if app.testing:
         return
     try:
         with db.engine.connect() as connection:
             refused = audit.unconfigured_head_key(connection, audit_settings)
+            lost = audit.lost_key_warnings(connection, audit_settings) if audit_settings.lost_key_ids else []
     except SQLAlchemyError as error:
         log.info("the audit chain's key was not checked at start: %s", type(error).__name__)
         return
+    for warning in lost:
+        log.warning("%s", warning)
     if refused is None:
         return
     if app.debug:

@@ -9,7 +9,9 @@ key (CLINIC_AUDIT_KEY) signs new events and the anchor, former ones (CLINIC_AUDI
 still verify the events they signed, and the first event under a new key is preceded by an
 `audit.key_rotated` event, signed by the new key over the old key's last hash: the handover is a
 link of the chain like any other. Only from a key still configured: nothing chains on after an event
-whose key is not (see `UnconfiguredHeadKey`), and production refuses to start on such a chain.
+whose key is not (see `UnconfiguredHeadKey`), and production refuses to start on such a chain, unless
+that key is declared lost (CLINIC_AUDIT_LOST_KEY_IDS): then the chain goes on after an
+`audit.key_declared_lost` event, and verify reports the events the lost key signed as unverifiable.
 """
 
 import errno
@@ -19,7 +21,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
@@ -28,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy import bindparam, event, func, insert, or_, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -42,6 +44,7 @@ GENESIS = "0" * 64
 UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
 KEY_SETTING = "AUDIT_KEY"
 KEY_ROTATED = "audit.key_rotated"
+KEY_DECLARED_LOST = "audit.key_declared_lost"
 CHECKED = "audit.checked"
 REFUSED = "access.refused"  # a signed-in staff member refused a page or an API call (see staff.refusals)
 _PENDING_ANCHOR = "clinic.audit.anchor"
@@ -80,6 +83,7 @@ class AuditSettings:
     key: bytes = field(repr=False)  # signs new events and the anchor
     anchor_path: Path
     fallbacks: tuple[bytes, ...] = field(default=(), repr=False)  # still verify what they signed
+    lost_key_ids: frozenset[str] = frozenset()  # declared lost: what they signed stays unverifiable
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "AuditSettings":
@@ -90,7 +94,8 @@ class AuditSettings:
         else:
             keys = [derived_key(secret, "audit chain") for secret in secret_keys(config)]
         anchor = config["AUDIT_ANCHOR_PATH"] or os.path.join(instance_path, "audit-anchor.json")
-        return cls(keys[0], Path(anchor), tuple(keys[1:]))
+        lost = frozenset(config.get("AUDIT_LOST_KEY_IDS") or ())
+        return cls(keys[0], Path(anchor), tuple(keys[1:]), lost)
 
     @cached_property
     def key_id(self) -> str:
@@ -111,7 +116,8 @@ class UnconfiguredHeadKey(RuntimeError):
         super().__init__(
             f"the audit chain's latest event ({event_id}) is signed by key id {signed_by}, which is not "
             "configured: add that key (the former CLINIC_AUDIT_KEY) to CLINIC_AUDIT_KEY_FALLBACKS, or no "
-            "event chained on after it can be verified"
+            "event chained on after it can be verified; if that key is truly lost, declare it so with "
+            f"CLINIC_AUDIT_LOST_KEY_IDS={signed_by} (the events it signed stay unverifiable)"
         )
 
 
@@ -154,10 +160,7 @@ def record(
     # From here to the commit every other append waits: hashes and INSERTs only, no ORM work.
     seq, prev, signed_by = _locked_head(session, first)
     if signed_by not in (None, settings.key_id):  # the first event since CLINIC_AUDIT_KEY changed
-        if (refused := unconfigured_head_key(session.connection(), settings)) is not None:
-            raise refused
-        handover = _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
-        seq, prev = _chain_on(session, settings, handover, seq, prev)
+        seq, prev = _chain_on(session, settings, _handover(session, settings, signed_by, now), seq, prev)
     audit_event = _event(actor, action, entity_type, entity_id, now, details)
     _chain_on(session, settings, audit_event, seq, prev)
     head = Anchor(audit_event.seq, audit_event.id, audit_event.hash)
@@ -177,6 +180,21 @@ def _event(
         remote_addr=actor.remote_addr,
         details=details or {},
     )
+
+
+def _handover(session: Session, settings: AuditSettings, signed_by: str, now: datetime) -> AuditEvent:
+    """The event that hands the chain from the head's key to the current one: `audit.key_rotated` from a
+    configured key; from a key declared lost, `audit.key_declared_lost` naming it and the events it signed
+    at the chain's end (first and last id), which verify reports as unverifiable; from any other, none."""
+    if signed_by in settings.keys_by_id:
+        return _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
+    connection = session.connection()
+    if (refused := unconfigured_head_key(connection, settings)) is not None:
+        raise refused
+    first, last = _signed_last_by(connection, signed_by)
+    details = {"lost": signed_by, "first_event": first, "last_event": last, "to": settings.key_id}
+    log.info("audit key id %s declared lost: events %s to %s cannot be verified", signed_by, first, last)
+    return _event(SYSTEM, KEY_DECLARED_LOST, "audit_key", signed_by, now, details)
 
 
 def _chain_on(
@@ -215,12 +233,63 @@ def _locked_head(session: Session, first: Sequence[Statement]) -> tuple[int, str
 
 def unconfigured_head_key(connection: Connection, settings: AuditSettings) -> UnconfiguredHeadKey | None:
     """Why nothing can chain on (at start, before anything tries to): the chain's latest event signed by
-    a key not among `settings`' keys. One read of the newest row by its primary key; an empty chain, or a
-    latest event from before key ids (migration 0012), is fine."""
+    a key neither among `settings`' keys nor declared lost. One read of the newest row by its primary key;
+    an empty chain, or a latest event from before key ids (migration 0012), is fine."""
+    head = _unconfigured_head(connection, settings)
+    if head is None or head.key_id in settings.lost_key_ids:
+        return None
+    return UnconfiguredHeadKey(head.id, head.key_id)
+
+
+def lost_key_warnings(connection: Connection, settings: AuditSettings) -> list[str]:
+    """What the key ids declared lost come to, at start: the head's is handed over at the next append (a
+    warning, naming it); one that is neither the head's nor already declared lost in the chain is ignored
+    (a warning: mistyped, or nothing of it to declare). By the newest row and the (entity) index."""
+    head = _unconfigured_head(connection, settings)
+    warnings = []
+    for lost in sorted(settings.lost_key_ids):
+        if head is not None and lost == head.key_id:
+            warnings.append(
+                f"the audit key with key id {lost} is declared lost (CLINIC_AUDIT_LOST_KEY_IDS): the next "
+                f"audited change records {KEY_DECLARED_LOST} after event {head.id}, and the events that "
+                "key signed cannot be verified"
+            )
+        elif connection.execute(_DECLARED_LOST, {"key_id": lost}).first() is None:
+            warnings.append(
+                f"CLINIC_AUDIT_LOST_KEY_IDS names key id {lost}, which signed neither the audit chain's "
+                "latest event nor events declared lost in it: ignored"
+            )
+    return warnings
+
+
+def _unconfigured_head(connection: Connection, settings: AuditSettings) -> Any:
+    """The newest event (id, key_id) if a key id it has is not configured; else None."""
     head = connection.execute(_NEWEST_KEY).first()
     if head is None or head.key_id is None or head.key_id in settings.keys_by_id:
         return None
-    return UnconfiguredHeadKey(head.id, head.key_id)
+    return head
+
+
+_DECLARED_LOST = (
+    select(AuditEvent.id)
+    .where(
+        AuditEvent.entity_type == "audit_key",
+        AuditEvent.entity_id == bindparam("key_id"),
+        AuditEvent.action == KEY_DECLARED_LOST,
+    )
+    .limit(1)
+)
+
+
+def _signed_last_by(connection: Connection, lost: str) -> tuple[int, int]:
+    """The first and last id of the events at the chain's end signed by key id `lost`: back from the newest
+    by the primary key, as far as they go."""
+    last = connection.execute(_NEWEST_KEY).one().id
+    before = connection.execute(
+        select(func.max(AuditEvent.id)).where(or_(AuditEvent.key_id != lost, AuditEvent.key_id.is_(None)))
+    ).scalar()
+    first = connection.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id > (before or 0))).scalar()
+    return first, last
 
 
 def events_for(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
@@ -402,11 +471,24 @@ class Break:
 
 
 @dataclass(frozen=True)
+class LostKeyEvents:
+    """Events signed by a key declared lost: linked in order, but their hashes cannot be checked."""
+
+    key_id: str
+    first_id: int
+    last_id: int
+    declared_at: int | None  # the audit.key_declared_lost event after them; None until the next append
+
+
+@dataclass(frozen=True)
 class Verified:
+    """Every event verified, but those of `lost`: intact, or with `lost` intact with a declared break."""
+
     count: int
     head_id: int | None
     anchor: Anchor | None
     head_at: datetime | None  # when the last event happened
+    lost: tuple[LostKeyEvents, ...] = ()
 
 
 def verdict(result: Verified | Break) -> str:
@@ -418,9 +500,25 @@ def verdict(result: Verified | Break) -> str:
     if result.head_at is None:
         return f"Audit chain intact: {events}."
     anchored = f", anchored at event {result.anchor.event_id}" if result.anchor else ""
+    intact = "intact with a declared break" if result.lost else "intact"
+    said = [
+        f"Audit chain {intact}: {events} up to event {result.head_id} "
+        f"({result.head_at:%Y-%m-%d %H:%M:%S} UTC){anchored}.",
+        *(_unverifiable(lost) for lost in result.lost),
+    ]
+    return " ".join(said)
+
+
+def _unverifiable(lost: LostKeyEvents) -> str:
+    events = f"Events {lost.first_id} to {lost.last_id}, signed by key id {lost.key_id} (declared lost),"
+    if lost.declared_at is None:
+        return (
+            f"{events} cannot be verified, nor the anchor they moved; every event before them is verified, "
+            f"and the next audited change records {KEY_DECLARED_LOST}."
+        )
     return (
-        f"Audit chain intact: {events} up to event {result.head_id} "
-        f"({result.head_at:%Y-%m-%d %H:%M:%S} UTC){anchored}."
+        f"{events} cannot be verified; the chain is verified again from event {lost.declared_at} "
+        f"({KEY_DECLARED_LOST}) on, and every event outside them is verified."
     )
 
 
@@ -433,6 +531,8 @@ def check(session: Session, actor: Actor, *, now: datetime) -> Verified | Break:
         result = verify(reading)
     if isinstance(result, Verified):
         details = {"intact": True, "events": result.count, "last_event_id": result.head_id}
+        if result.lost:
+            details["unverifiable"] = [[lost.first_id, lost.last_id] for lost in result.lost]
     else:
         details = {"intact": False, "event_id": result.event_id}
     with write_transaction(session):
@@ -448,15 +548,20 @@ def verify(session: Session) -> Verified | Break:
     except ValueError as unreadable:
         return Break(None, f"anchor unreadable: {unreadable}")
     # The anchor stays under the former key until the first event under the new one moves it.
+    unsigned = None
     if anchor is not None and not any(anchor.is_signed_with(key) for key in settings.keys_by_id.values()):
+        unsigned, anchor = anchor, None
+    columns = [getattr(AuditEvent, name) for name in _FIELDS]
+    rows = session.execute(select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000))
+    result = _walk(rows, settings, anchor)
+    if isinstance(result, Break):
+        return result
+    if unsigned is not None:
+        if result.lost and result.lost[-1].declared_at is None:
+            return result  # the anchor is the lost key's too, until the next append moves it
         return Break(
             None, f"the anchor in {settings.anchor_path} is not signed with the audit key or a fallback"
         )
-    columns = [getattr(AuditEvent, name) for name in _FIELDS]
-    rows = session.execute(select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000))
-    result = _walk(rows, settings.keys_by_id, anchor)
-    if isinstance(result, Break):
-        return result
     if anchor is None and result.count:
         return Break(None, f"no anchor at {settings.anchor_path}: the chain's end cannot be checked")
     if anchor is not None and result.count < anchor.count:
@@ -468,11 +573,32 @@ def verify(session: Session) -> Verified | Break:
     return result
 
 
-def _walk(rows: Iterable[Any], keys: Mapping[str, bytes], anchor: Anchor | None) -> Verified | Break:
+def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -> Verified | Break:
+    keys = settings.keys_by_id
     count, prev, head_id, head_at, keyed_since = 0, GENESIS, None, None, None
+    lost: list[LostKeyEvents] = []
+    run: LostKeyEvents | None = None  # events of a key declared lost, not yet followed by the declaration
     for row in rows:
         count += 1
-        problem = _link_problem(row, count, prev, keyed_since, keys)
+        problem = _link_problem(row, count, prev, keyed_since, keys, settings.lost_key_ids)
+        if problem is None and row.key_id is not None and row.key_id not in keys:  # a key declared lost
+            if run is None and not any(done.key_id == row.key_id for done in lost):
+                run = LostKeyEvents(row.key_id, row.id, row.id, None)
+            elif run is not None and run.key_id == row.key_id:
+                run = LostKeyEvents(run.key_id, run.first_id, row.id, None)
+            else:
+                problem = (
+                    _unconfigured(row.key_id) + ", and events of a key declared lost are not where it says"
+                )
+        elif problem is None and run is not None:
+            if not _declares_lost(row, run):
+                return Break(
+                    run.first_id,
+                    f"{_unconfigured(run.key_id)}; it is declared lost, but event {row.id} after the events "
+                    f"it signed ({run.first_id} to {run.last_id}) is not the {KEY_DECLARED_LOST} naming them",
+                )
+            lost.append(LostKeyEvents(run.key_id, run.first_id, run.last_id, row.id))
+            run = None
         if problem is None and anchor is not None and count == anchor.count:
             if (row.id, row.hash) != (anchor.event_id, anchor.hash):
                 problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
@@ -481,12 +607,37 @@ def _walk(rows: Iterable[Any], keys: Mapping[str, bytes], anchor: Anchor | None)
         if row.hash_version == KEYED and keyed_since is None:
             keyed_since = row.id
         prev, head_id, head_at = row.hash, row.id, row.occurred_at
-    return Verified(count, head_id, anchor, head_at)
+    return Verified(count, head_id, anchor, head_at, (*lost, *([run] if run else [])))
+
+
+def _declares_lost(row: Any, run: LostKeyEvents) -> bool:
+    """Whether `row` is the `audit.key_declared_lost` event that follows the events of `run`, naming them."""
+    details = row.details or {}
+    return (row.action, row.entity_id, details.get("first_event"), details.get("last_event")) == (
+        KEY_DECLARED_LOST,
+        run.key_id,
+        run.first_id,
+        run.last_id,
+    )
+
+
+def _unconfigured(signed_by: str) -> str:
+    return (
+        f"it is signed by key id {signed_by}, which is not configured "
+        "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)"
+    )
 
 
 def _link_problem(
-    row: Any, count: int, prev: str, keyed_since: int | None, keys: Mapping[str, bytes]
+    row: Any,
+    count: int,
+    prev: str,
+    keyed_since: int | None,
+    keys: Mapping[str, bytes],
+    lost_key_ids: Collection[str] = (),
 ) -> str | None:
+    """What is wrong with `row` after `count - 1` events ending in `prev`; of an event signed by a key
+    declared lost only its place and link can be checked (see `_walk`)."""
     if row.seq != count:
         return f"it is number {row.seq} in the chain where {count} comes next (one was deleted)"
     if row.prev_hash != prev:
@@ -494,10 +645,7 @@ def _link_problem(
     if row.hash_version == UNKEYED and keyed_since is not None:
         return f"it is unkeyed although keyed hashing began at event {keyed_since}"
     if row.key_id is not None and row.key_id not in keys:
-        return (
-            f"it is signed by key id {row.key_id}, which is not configured "
-            "(add that key to CLINIC_AUDIT_KEY_FALLBACKS)"
-        )
+        return None if row.key_id in lost_key_ids else _unconfigured(row.key_id)
     if not any(same_secret(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None

@@ -426,9 +426,10 @@ OLD_KEY = "the-audit-key-in-use-before-the-rotation"
 NEW_KEY = "the-audit-key-that-replaced-the-test-one"
 
 
-def restart_with(app, key: str, fallbacks: list[str]) -> audit.AuditSettings:
-    """The audit settings a restart with this CLINIC_AUDIT_KEY and these fallbacks gives the app."""
-    config = {**app.config, "AUDIT_KEY": key, "AUDIT_KEY_FALLBACKS": fallbacks}
+def restart_with(app, key: str, fallbacks: list[str], lost: tuple[str, ...] = ()) -> audit.AuditSettings:
+    """The audit settings a restart with this CLINIC_AUDIT_KEY, these fallbacks and these key ids declared
+    lost gives the app."""
+    config = {**app.config, "AUDIT_KEY": key, "AUDIT_KEY_FALLBACKS": fallbacks, "AUDIT_LOST_KEY_IDS": lost}
     settings = audit.AuditSettings.from_config(config, app.instance_path)
     audit.configure(db.engine, settings)
     return settings
@@ -588,7 +589,8 @@ def test_a_new_key_without_the_old_one_among_the_fallbacks_chains_nothing_on(app
     assert str(refused.value) == (
         f"the audit chain's latest event ({events[-1].id}) is signed by key id {old_id}, which is not "
         "configured: add that key (the former CLINIC_AUDIT_KEY) to CLINIC_AUDIT_KEY_FALLBACKS, or no "
-        "event chained on after it can be verified"
+        "event chained on after it can be verified; if that key is truly lost, declare it so with "
+        f"CLINIC_AUDIT_LOST_KEY_IDS={old_id} (the events it signed stay unverifiable)"
     )
     assert OLD_KEY not in str(refused.value) and NEW_KEY not in str(refused.value)
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == 2
@@ -599,3 +601,87 @@ def test_a_new_key_without_the_old_one_among_the_fallbacks_chains_nothing_on(app
         "test.event",
     ]
     assert isinstance(audit.verify(session), audit.Verified)
+
+
+def test_a_key_declared_lost_is_handed_over_by_an_event_that_says_so_and_verify_names_the_break(
+    app, keyed, runner, session, now
+):
+    """The former key truly lost: the chain goes on, after an event recording the break, and verify says
+    which events cannot be verified and since which the chain is verified again, exiting 3."""
+    old = record_events(session, now, 2)
+    old_id = audit.key_id(OLD_KEY.encode())
+    new = restart_with(app, NEW_KEY, [], lost=(old_id,))
+    declared = audit.LostKeyEvents(old_id, old[0].id, old[-1].id, None)
+    assert audit.verify(session) == audit.Verified(2, old[-1].id, None, old[-1].occurred_at, (declared,))
+
+    record_events(session, now, 1)
+
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    handover = events[2]
+    assert [e.action for e in events] == ["test.event", "test.event", audit.KEY_DECLARED_LOST, "test.event"]
+    assert (handover.entity_id, handover.details, handover.prev_hash, handover.key_id) == (
+        old_id,
+        {"lost": old_id, "first_event": old[0].id, "last_event": old[-1].id, "to": new.key_id},
+        old[-1].hash,
+        new.key_id,
+    )
+    assert handover.hash == audit.event_hash(handover, NEW_KEY.encode())
+    result = verify_cli(runner)
+    assert result.exit_code == 3, result.output
+    assert f"Audit chain intact with a declared break: 4 events up to event {events[-1].id}" in result.output
+    assert (
+        f"Events {old[0].id} to {old[-1].id}, signed by key id {old_id} (declared lost), cannot be verified; "
+        f"the chain is verified again from event {handover.id} (audit.key_declared_lost) on"
+    ) in result.output
+    assert OLD_KEY not in result.output and NEW_KEY not in result.output
+    restart_with(app, NEW_KEY, [])  # the declaration withdrawn: a key not configured, as before
+    assert verify_cli(runner).exit_code == 1
+
+
+THIRD_KEY = "the-audit-key-that-replaced-the-lost-one"
+
+
+def tamper_edit_before_the_break(session, events):
+    session.execute(update(AuditEvent).where(AuditEvent.id == events[0].id).values(actor="staff:99"))
+
+
+def tamper_relabel_an_old_event(session, events):
+    """An event signed by a key still configured, relabelled as the lost key's, hiding its edit."""
+    lost_id = audit.key_id(NEW_KEY.encode())
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == events[0].id).values(actor="staff:99", key_id=lost_id)
+    )
+
+
+def tamper_stretch_the_lost_events_back(session, events):
+    lost_id = audit.key_id(NEW_KEY.encode())
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == events[1].id).values(actor="staff:99", key_id=lost_id)
+    )
+
+
+@pytest.mark.parametrize(
+    ("tamper", "at", "found"),
+    [
+        (tamper_edit_before_the_break, 0, "its hash does not match its contents"),
+        (tamper_relabel_an_old_event, 0, "is not the audit.key_declared_lost naming them"),
+        (tamper_stretch_the_lost_events_back, 1, "is not the audit.key_declared_lost naming them"),
+    ],
+    ids=["edit", "relabel", "stretch"],
+)
+def test_tampering_before_a_declared_break_is_broken_not_declared(
+    app, keyed, runner, session, now, tamper, at, found
+):
+    events = record_events(session, now, 2)  # under OLD_KEY, kept as a fallback throughout
+    restart_with(app, NEW_KEY, [OLD_KEY])
+    record_events(session, now, 1)  # audit.key_rotated, then an event, under NEW_KEY: lost below
+    restart_with(app, THIRD_KEY, [OLD_KEY], lost=(audit.key_id(NEW_KEY.encode()),))
+    record_events(session, now, 1)
+    assert verify_cli(runner).exit_code == 3
+    tamper(session, events)
+    session.commit()
+
+    result = verify_cli(runner)
+
+    assert result.exit_code == 1, result.output
+    assert f"BROKEN at event {events[at].id}" in result.output and found in result.output

@@ -379,3 +379,54 @@ def test_spaces_around_a_host_name_or_an_id_are_not_part_of_it(production, datab
         "hospital.example",
     )
     assert app.config["SMTP_PASSWORD"] == " pass phrase "  # a password may hold any character, spaces too
+
+
+def test_production_starts_on_a_chain_whose_latest_key_is_declared_lost_and_records_the_break(
+    production, database_url, monkeypatch, caplog
+):
+    """The former key truly lost: CLINIC_AUDIT_LOST_KEY_IDS lets Clinic start again, with one warning naming
+    the key id; the next audited change first records audit.key_declared_lost, then the change."""
+    lost = chain_one_event(create_app(production_config(database_url, AUDIT_KEY=FORMER_AUDIT_KEY)))
+    assert f"CLINIC_AUDIT_LOST_KEY_IDS={lost}" in refusals(database_url)[0]  # the way out, named
+    monkeypatch.setattr(logging.getLogger("clinic"), "disabled", False)  # Alembic's log config
+    never_used = "0123456789abcdef"
+
+    with caplog.at_level(logging.WARNING, logger="clinic"):
+        app = create_app(production_config(database_url, AUDIT_LOST_KEY_IDS=[lost, never_used]))
+
+    with app.app_context():
+        head = db.session.scalar(select(func.max(AuditEvent.id)))
+        db.session.remove()
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert [message for message in warned if lost in message] == [
+        f"the audit key with key id {lost} is declared lost (CLINIC_AUDIT_LOST_KEY_IDS): the next audited "
+        f"change records audit.key_declared_lost after event {head}, and the events that key signed "
+        "cannot be verified"
+    ]
+    assert [message for message in warned if never_used in message] == [
+        f"CLINIC_AUDIT_LOST_KEY_IDS names key id {never_used}, which signed neither the audit chain's latest "
+        "event nor events declared lost in it: ignored"
+    ]
+    chain_one_event(app)
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        assert actions == ["test.event", audit.KEY_DECLARED_LOST, "test.event"]
+        result = audit.verify(db.session)
+        assert isinstance(result, audit.Verified)
+        assert [(lost_events.key_id, lost_events.last_id) for lost_events in result.lost] == [(lost, head)]
+        db.session.remove()
+        db.engine.dispose()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="clinic"):  # declared in the chain now: no warning
+        again = create_app(production_config(database_url, AUDIT_LOST_KEY_IDS=[lost]))
+    assert not [record for record in caplog.records if lost in record.getMessage()]
+    with again.app_context():
+        db.engine.dispose()
+
+
+def test_a_key_id_declared_lost_that_is_not_the_heads_does_not_lift_the_refusal(production, database_url):
+    former = chain_one_event(create_app(production_config(database_url, AUDIT_KEY=FORMER_AUDIT_KEY)))
+
+    found = refusals(database_url, AUDIT_LOST_KEY_IDS=["0123456789abcdef"])
+
+    assert len(found) == 1 and f"is signed by key id {former}, which is not configured" in found[0]
