@@ -290,10 +290,11 @@ class _PathOnlyRequestHandler(WSGIRequestHandler):
 def _refusals() -> Iterator[None]:
     """A worker that must not start exits with the reason, not a traceback."""
     from .jobs.heartbeat import WorkerAlreadyRunning
+    from .models.schema_revision import SchemaBehind
 
     try:
         yield
-    except WorkerAlreadyRunning as refusal:
+    except (WorkerAlreadyRunning, SchemaBehind) as refusal:
         raise click.ClickException(str(refusal)) from None
 
 

@@ -34,7 +34,7 @@ from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401
 REFUSING_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/clinic"  # nothing listens on port 1
 TOKEN = "readyz-token-for-monitoring"
 AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
-CHECKS = {"database", "worker", "outbox", "dead_letters", "providers", "rate_limits"}
+CHECKS = {"database", "schema", "worker", "outbox", "dead_letters", "providers", "rate_limits"}
 # The checks that need the database's answer.
 OF_THE_DATABASE = CHECKS - {"database", "rate_limits"}
 

@@ -19,11 +19,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..logs import log_context
-from ..models.transactions import is_busy, is_full, is_out_of_reach
+from ..models.schema_revision import schema_check
+from ..models.transactions import driver_reason, is_busy, is_full, is_out_of_reach
 from .claims import reclaim_expired
 from .clock import DatabaseClock
 from .context import Context
@@ -43,7 +45,8 @@ HOUSEKEEPING_SECONDS = 60
 @dataclass(frozen=True)
 class Trouble:
     """A way the database fails the worker's jobs for a while, and the log's lines for it: when it begins
-    (with its cause, the driver's error) and when it is over."""
+    (with its cause: the driver's error, and for a database out of reach what the driver said, as a
+    database that does not exist is out of reach too) and when it is over."""
 
     level: int
     began: str
@@ -84,6 +87,8 @@ class Worker:
         self._database_clock = DatabaseClock() if clock is None else None
         self.clock = clock or self._database_clock
         self.worker_id = new_worker_id()
+        self._schema = schema_check(app)
+        self._password = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).password  # never in a log line
         self.stopping = threading.Event()
         self._trouble_lock = threading.Lock()
         # The jobs that met each trouble since it was last over.
@@ -118,8 +123,14 @@ class Worker:
         )
 
     def register(self) -> None:
-        """Announce this worker; raises WorkerAlreadyRunning if it must not run (SQLite has one)."""
-        self._in_session(lambda: register(db.session, self.worker_id, self._clock_set()))
+        """Announce this worker; raises SchemaBehind if the database has no schema or an older one than
+        this code needs, WorkerAlreadyRunning if it must not run (SQLite has one)."""
+
+        def announce() -> None:
+            self._schema.require_current(db.session.connection())
+            register(db.session, self.worker_id, self._clock_set())
+
+        self._in_session(announce)
 
     def register_once_the_database_answers(self) -> bool:
         """`register`, tried again at each tick while the database is out of reach, busy or full, as the
@@ -157,7 +168,8 @@ class Worker:
                 trouble = _trouble_of(error)
                 if trouble is None:
                     raise
-                self._note_met(trouble, job, cause=type(error.orig).__name__)
+                said = driver_reason(error, self._password) if trouble is AWAY else type(error.orig).__name__
+                self._note_met(trouble, job, cause=said)
                 return False
             self._note_done(job)
             return True

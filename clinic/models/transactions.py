@@ -32,6 +32,8 @@ _SERVER_AWAY = {"53300", "57P01", "57P02", "57P03", STANDBY}
 # No room left on the disk under the database: SQLite's code, PostgreSQL's SQLSTATE (disk_full).
 _SQLITE_FULL = "SQLITE_FULL"
 _DISK_FULL = "53100"
+# Characters of the driver's message that `driver_reason` keeps.
+_REASON_LENGTH = 300
 
 
 def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
@@ -105,6 +107,19 @@ def is_out_of_reach(error: DBAPIError) -> bool:
     if cause.sqlstate is None:  # psycopg's own: refused, reset or timed out before the server said why
         return isinstance(error, OperationalError)
     return cause.sqlstate.startswith("08") or cause.sqlstate in _SERVER_AWAY
+
+
+def driver_reason(error: DBAPIError, password: str | None) -> str:
+    """What the driver said of `error`, on one line with no secret, for a log or the monitor: the error's
+    kind and its message's first line (with the next where that only heads a list, as libpq's of several
+    hosts tried), the database URL's `password` left out. The kind alone, "OperationalError", told a
+    database that does not exist, a permanent mistake, from a short outage."""
+    lines = [line.strip() for line in str(error.orig).splitlines() if line.strip()]
+    said = " ".join(lines[:2] if len(lines) > 1 and lines[0].endswith(":") else lines[:1])
+    if password:
+        said = said.replace(password, "***")
+    kind = type(error.orig).__name__
+    return f"{kind}: {said[:_REASON_LENGTH]}" if said else kind
 
 
 def is_full(error: DBAPIError) -> bool:

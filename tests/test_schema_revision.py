@@ -1,0 +1,211 @@
+"""A database with no schema, or an older one than the code needs, is named as such: the outbox worker and
+gunicorn refuse to start with one line that says to upgrade it, and /readyz answers 503 with the schema's
+check failing, where the worker crashed with a traceback, gunicorn served 500s, and /readyz said the
+database did not answer. A database that does not exist is named in the driver's words, without a
+secret, where the worker and /readyz gave only "OperationalError", as for a short outage."""
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, make_url, text
+
+from clinic.extensions import db
+from clinic.models.schema_revision import UPGRADE
+from config import MIGRATIONS_DIR
+
+from .conftest import GIVEN_PG_URL, PG_URL, TEST_SECRET, build_app, on_postgres, statements_run
+from .fakes.reminders import ROOT
+from .test_link_logs import _free_port
+
+TOKEN = "readyz-token-for-monitoring"
+AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
+HEAD = ScriptDirectory(MIGRATIONS_DIR).get_current_head()  # the newest migration's revision
+PASSWORD = "a-database-password-never-shown"
+
+
+@pytest.fixture
+def empty_database(tmp_path) -> Iterator[str]:
+    """The URL of a database with no table: a new SQLite file, or a new PostgreSQL schema in the test
+    database (found first on the search path, as an admin's `options=-csearch_path` gives it)."""
+    if not on_postgres():
+        yield f"sqlite:///{tmp_path}/empty.sqlite"
+        return
+    schema = f"unmigrated_{os.getpid()}"
+    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def app_on(url: str, folder, **settings):
+    return build_app(url, str(folder / "instance"), READYZ_TOKEN=TOKEN, **settings)
+
+
+def upgraded_to(url: str, folder, revision: str) -> None:
+    app = app_on(url, folder)
+    with app.app_context():
+        upgrade(revision=revision)
+        db.engine.dispose()
+
+
+def readyz(app, headers=None) -> tuple[int, dict]:
+    with app.app_context():
+        answer = app.test_client().get("/readyz", headers=headers or {})
+        db.engine.dispose()
+    return answer.status_code, answer.get_json()
+
+
+def test_readyz_says_the_database_answers_without_a_schema_and_how_to_make_it(empty_database, tmp_path):
+    app = app_on(empty_database, tmp_path)
+
+    status, anonymous = readyz(app)
+    _, monitored = readyz(app, AS_MONITOR)
+
+    assert status == 503
+    assert anonymous["checks"]["database"] == "ok" and anonymous["checks"]["schema"] == "failing"
+    assert "reason" not in anonymous and not re.search(r"\d", str(anonymous))
+    assert monitored["reason"] == (
+        f"the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`"
+    )
+
+
+def test_readyz_says_an_older_schema_is_behind(empty_database, tmp_path):
+    upgraded_to(empty_database, tmp_path, "0003")
+
+    status, body = readyz(app_on(empty_database, tmp_path), AS_MONITOR)
+
+    assert status == 503 and body["checks"]["schema"] == "failing"
+    assert body["reason"].startswith(f"the database schema is at revision 0003, this code needs {HEAD}")
+
+
+@pytest.fixture
+def stamped_ahead(database_url) -> Iterator[str]:
+    """The test database, its schema stamped with a revision newer code would have made."""
+
+    def stamp(revision: str) -> None:
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        engine.dispose()
+
+    stamp("9999")
+    yield database_url
+    stamp(HEAD)  # PostgreSQL's test database is kept for the next test
+
+
+def test_a_schema_ahead_of_the_code_is_served(stamped_ahead, tmp_path, caplog):
+    """Upgrading runs the new code's migrations while the old code still serves (docs/operations.md)."""
+    status, body = readyz(app_on(stamped_ahead, tmp_path))
+
+    assert status == 200 and body["checks"]["schema"] == "ok"
+    assert f"revision 9999, which this code's migrations (head {HEAD}) do not know" in caplog.text
+
+
+def test_the_schema_s_revision_is_read_once_a_process_while_it_is_current(app, client):
+    asked = []
+    for _ in range(3):
+        with statements_run(db.engine) as run:
+            assert client.get("/readyz").status_code == 200
+        asked.append(any("alembic_version" in statement for statement in run))
+
+    assert asked == [True, False, False]
+
+
+def test_the_worker_refuses_a_database_without_the_schema_in_one_line(empty_database, tmp_path):
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "testing",
+        "CLINIC_DATABASE_URL": empty_database,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "worker"),
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "worker"]
+
+    ran = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert ran.returncode != 0
+    assert ran.stderr.strip() == (
+        f"Error: the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`"
+    ), ran.stderr
+
+
+def gunicorn(url: str, folder) -> subprocess.CompletedProcess:
+    """gunicorn with the project's gunicorn.conf.py on `url`, given 60 s to stop by itself."""
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "development",
+        "CLINIC_DATABASE_URL": url,
+        "CLINIC_INSTANCE_PATH": str(folder / "web"),
+        "CLINIC_SECRET_KEY": TEST_SECRET,
+        "CLINIC_LOG_FORMAT": "text",
+    }
+    bind = f"127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", bind, "wsgi:app"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_gunicorn_refuses_to_serve_a_database_without_the_schema(empty_database, tmp_path):
+    ran = gunicorn(empty_database, tmp_path)
+
+    # "App failed to load": gunicorn stops, where it started worker after worker. (Status 4; or 1 when
+    # gunicorn 27 reaps a second worker's 4 as it halts, and raises its halt again, with a traceback.)
+    assert ran.returncode in (4, 1) and "App failed to load." in ran.stderr, ran.stderr
+    assert f"the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`" in ran.stderr
+    halts = ran.stderr.count("HaltServer: <HaltServer 'App failed to load.' 4>")
+    assert ran.stderr.count("Traceback") == halts, ran.stderr  # none but gunicorn's halt's own
+
+
+def test_flask_db_upgrade_still_builds_the_schema_of_an_empty_database(empty_database, tmp_path):
+    """The refusals are where serving starts, never in create_app(), which `flask db upgrade` runs too."""
+    env = {**os.environ, "CLINIC_DATABASE_URL": empty_database, "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"]
+
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+
+    assert readyz(app_on(empty_database, tmp_path))[1]["checks"]["schema"] == "ok"
+
+
+@pytest.fixture
+def missing_database(tmp_path) -> str:
+    """The URL of a database that does not exist, with a password in it: on SQLite, a file in a folder
+    that is not there."""
+    if not on_postgres():
+        return f"sqlite:///{tmp_path}/no-such-folder/clinic.sqlite"
+    url = make_url(GIVEN_PG_URL).set(database="clinic_no_such_database", password=PASSWORD)
+    return url.render_as_string(hide_password=False)
+
+
+MISSING = re.compile(r'database "clinic_no_such_database" does not exist|unable to open database file')
+
+
+def test_readyz_tells_the_monitor_what_the_driver_said_of_a_missing_database(missing_database, tmp_path):
+    status, body = readyz(app_on(missing_database, tmp_path), AS_MONITOR)
+
+    assert status == 503 and body["checks"]["database"] == "failing"
+    assert body["reason"].startswith("the database does not answer: OperationalError: ")
+    assert MISSING.search(body["reason"]), body["reason"]
+    assert PASSWORD not in body["reason"] and "://" not in body["reason"]
+
+
+def test_the_worker_logs_what_the_driver_said_of_a_missing_database(missing_database, tmp_path, caplog):
+    from clinic.jobs.worker import Worker
+
+    app = app_on(missing_database, tmp_path)
+    worker = Worker(app)
+
+    assert worker.through_outages(worker.register)() is False
+
+    line = next(record.getMessage() for record in caplog.records if "out of reach" in record.getMessage())
+    assert line.startswith("the database is out of reach (OperationalError: "), line
+    assert MISSING.search(line), line
+    assert PASSWORD not in caplog.text and "://" not in caplog.text
