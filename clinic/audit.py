@@ -84,18 +84,26 @@ class AuditSettings:
     anchor_path: Path
     fallbacks: tuple[bytes, ...] = field(default=(), repr=False)  # still verify what they signed
     lost_key_ids: frozenset[str] = frozenset()  # declared lost: what they signed stays unverifiable
+    # Keys derived from the secret key (outside production, no CLINIC_AUDIT_KEY): a development secret key
+    # changed with no fallback leaves nothing to recover, so any key the head's is not counts as lost.
+    derived: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "AuditSettings":
         """CLINIC_AUDIT_KEY and its fallbacks, or outside production keys derived from the secret key
         and its fallbacks."""
-        if config[KEY_SETTING]:
-            keys = [key.encode() for key in (config[KEY_SETTING], *config["AUDIT_KEY_FALLBACKS"])]
-        else:
+        derived = not config[KEY_SETTING]
+        if derived:
             keys = [derived_key(secret, "audit chain") for secret in secret_keys(config)]
+        else:
+            keys = [key.encode() for key in (config[KEY_SETTING], *config["AUDIT_KEY_FALLBACKS"])]
         anchor = config["AUDIT_ANCHOR_PATH"] or os.path.join(instance_path, "audit-anchor.json")
         lost = frozenset(config.get("AUDIT_LOST_KEY_IDS") or ())
-        return cls(keys[0], Path(anchor), tuple(keys[1:]), lost)
+        return cls(keys[0], Path(anchor), tuple(keys[1:]), lost, derived)
+
+    def declared_lost(self, key_id: str) -> bool:
+        """Whether events signed by the key `key_id`, not configured, may be handed over as unverifiable."""
+        return self.derived or key_id in self.lost_key_ids
 
     @cached_property
     def key_id(self) -> str:
@@ -193,7 +201,9 @@ def _handover(session: Session, settings: AuditSettings, signed_by: str, now: da
         raise refused
     first, last = _signed_last_by(connection, signed_by)
     details = {"lost": signed_by, "first_event": first, "last_event": last, "to": settings.key_id}
-    log.info("audit key id %s declared lost: events %s to %s cannot be verified", signed_by, first, last)
+    # Declared by the admin, it was warned of at start; a development key (`derived`) is lost unannounced.
+    level = logging.INFO if signed_by in settings.lost_key_ids else logging.WARNING
+    log.log(level, "audit key id %s declared lost: events %s to %s unverifiable", signed_by, first, last)
     return _event(SYSTEM, KEY_DECLARED_LOST, "audit_key", signed_by, now, details)
 
 
@@ -236,7 +246,7 @@ def unconfigured_head_key(connection: Connection, settings: AuditSettings) -> Un
     a key neither among `settings`' keys nor declared lost. One read of the newest row by its primary key;
     an empty chain, or a latest event from before key ids (migration 0012), is fine."""
     head = _unconfigured_head(connection, settings)
-    if head is None or head.key_id in settings.lost_key_ids:
+    if head is None or settings.declared_lost(head.key_id):
         return None
     return UnconfiguredHeadKey(head.id, head.key_id)
 

@@ -6,6 +6,7 @@ database, so `flask clinic audit verify` catches an edited, deleted, truncated o
 
 import hashlib
 import json
+import logging
 import multiprocessing
 import threading
 from dataclasses import replace
@@ -636,6 +637,27 @@ def test_a_key_declared_lost_is_handed_over_by_an_event_that_says_so_and_verify_
     assert OLD_KEY not in result.output and NEW_KEY not in result.output
     restart_with(app, NEW_KEY, [])  # the declaration withdrawn: a key not configured, as before
     assert verify_cli(runner).exit_code == 1
+
+
+def test_outside_production_a_secret_key_replaced_without_its_fallback_hands_the_chain_over_as_lost(
+    app, session, now, caplog
+):
+    """With no CLINIC_AUDIT_KEY the chain's key is derived from the secret key: a development secret key
+    replaced with no fallback leaves no key to put back, so refusing every audited change (every page that
+    records a read) would only break the app. The break is recorded, and warned of, as a lost key's."""
+    derived = {**app.config, "AUDIT_KEY": None, "AUDIT_KEY_FALLBACKS": [], "AUDIT_LOST_KEY_IDS": ()}
+    before = audit.AuditSettings.from_config(derived, app.instance_path)
+    audit.configure(db.engine, before)
+    old = record_events(session, now, 1)
+    after = audit.AuditSettings.from_config({**derived, "SECRET_KEY": "replaced"}, app.instance_path)
+    audit.configure(db.engine, after)
+
+    with caplog.at_level(logging.WARNING, logger="clinic.audit"):
+        events = record_events(session, now, 1)
+
+    assert [e.action for e in events] == ["test.event", audit.KEY_DECLARED_LOST, "test.event"]
+    assert events[1].details["lost"] == before.key_id and events[1].prev_hash == old[-1].hash
+    assert f"audit key id {before.key_id} declared lost" in caplog.text
 
 
 THIRD_KEY = "the-audit-key-that-replaced-the-lost-one"
