@@ -12,6 +12,9 @@ from .conftest import leave_idle, minutes_idle, screenshot, sign_in
 
 
 def copies_in_tab(page: Page) -> list[str]:
+    """The copies kept in the tab once the page's script has run: a page's text shows (and a wait for it
+    returns) before its deferred script keeps, puts back or drops them at DOMContentLoaded."""
+    page.wait_for_load_state()
     return page.evaluate("() => Object.keys(sessionStorage)")
 
 
