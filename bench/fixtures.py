@@ -54,17 +54,19 @@ class Timing:
 
 
 @contextmanager
-def bench_engine(database_url: str | None) -> Iterator[Engine]:
+def bench_engine(database_url: str | None, audit_key: str | None = None) -> Iterator[Engine]:
     """The app's engine on a fresh, migrated database: a temp SQLite file unless a URL is given.
 
-    A PostgreSQL database is wiped first, so only names containing "bench" are accepted.
+    A PostgreSQL database is wiped first, so only names containing "bench" are accepted. `audit_key`: the
+    CLINIC_AUDIT_KEY of the server the bench then starts on it, which refuses a chain another key signed.
     """
     with tempfile.TemporaryDirectory(prefix="clinic-bench-") as folder:
         url = database_url or f"sqlite:///{folder}/bench.sqlite"
         if make_url(url).get_backend_name() == "postgresql":
             _wipe_postgres(url)
         os.environ["CLINIC_INSTANCE_PATH"] = folder
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": BENCH_SECRET})
+        settings = {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": BENCH_SECRET}
+        app = create_app({**settings, "AUDIT_KEY": audit_key})
         with app.app_context():
             logging.disable(logging.INFO)  # Alembic's "Running upgrade" lines are not figures
             try:

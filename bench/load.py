@@ -143,6 +143,7 @@ SERVER_SETTINGS = {
     "CLINIC_RATELIMIT_ENABLED": "false",
     "CLINIC_MAX_ACTIVE_BOOKINGS_PER_EMAIL": "3",
 }
+SERVED_AUDIT_KEY = SERVER_SETTINGS["CLINIC_AUDIT_KEY"]  # the seeding signs the chain the server goes on with
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -205,17 +206,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         databases(None, "clinic_bench_load")
         raise SystemExit("the load and scale runs need PostgreSQL")
     if not args.no_load:
-        with bench_engine(args.database_url) as engine:
+        with bench_engine(args.database_url, SERVED_AUDIT_KEY) as engine:
             load_run(engine, args.database_url, args.seconds, args.clients, args.think)
     if not args.no_scale:
-        with bench_engine(args.database_url) as engine:
+        with bench_engine(args.database_url, SERVED_AUDIT_KEY) as engine:
             scale_run(engine, args.database_url, args.scale_seconds, args.scale_clients, args.scale_rounds)
     if args.no_race:
         return
     for name, url in databases(args.database_url, "clinic_bench_load").items():
         if args.race_on not in ("both", name):
             continue
-        with bench_engine(url) as engine:
+        with bench_engine(url, SERVED_AUDIT_KEY) as engine:
             race_run(engine, url or str(engine.url), name, args.race_attempts, args.clients)
 
 
