@@ -166,6 +166,28 @@ def test_the_clinician_a_booking_is_handed_from_is_told_it_went_to_a_colleague_n
     assert "https://" not in everything  # no call, host or manage link: the call is no longer hers
 
 
+def test_the_handover_mail_is_its_own_kind_in_the_outbox_not_a_cancellation(
+    client, session, derm, outbox, smtp_server
+):
+    """It was stored as mail.cancellation, so the admin's outbox listed a cancellation of a booking that
+    stands; what the worker sends is chosen by that kind alone."""
+    start = tomorrow_at(16)
+    booked = book_with_haddad(session, derm, start)
+    deliver(outbox)
+
+    hand_to_lewis(session, derm, booked.consultation, start)
+    deliver(outbox)
+
+    handed = outbox.only(booked.consultation, OutboxKind.HANDED_OVER, "clinician")
+    assert handed.status is OutboxStatus.DONE
+    assert outbox.messages(booked.consultation, OutboxKind.CANCELLATION) == []
+    login(session, client, StaffRole.ADMIN)
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "mail.handed_over" in page and "mail.cancellation" not in page
+    subject = str(smtp_server.inbox(derm["haddad"].email)[-1]["Subject"])
+    assert subject.endswith("handed to Dr Sam Lewis")
+
+
 def test_a_real_cancellation_still_tells_the_clinician_it_was_cancelled(session, derm, outbox, smtp_server):
     start = tomorrow_at(15)
     booked = book_with_haddad(session, derm, start)

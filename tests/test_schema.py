@@ -1,14 +1,18 @@
 """The migrations build exactly the models' schema, on SQLite and PostgreSQL."""
 
+from datetime import timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 
 from clinic.extensions import db
-from clinic.models import Base, Department, QueueStatus, WalkInQueue
+from clinic.models import Base, Department, OutboxMessage, QueueStatus, WalkInQueue
 
+from . import factories
 from .conftest import build_app, postgres_only, sqlite_only
+from .fakes.outbox import open_clinic
 
 
 def schema_diff(engine) -> list:
@@ -66,3 +70,37 @@ def test_upgrading_closes_the_walk_in_queues_that_a_closed_department_left_open(
     with db.engine.connect() as conn:
         found = conn.execute(select(WalkInQueue.department_id, WalkInQueue.status).order_by("department_id"))
         assert found.all() == [(1, QueueStatus.CLOSED), (2, QueueStatus.OPEN)]
+
+
+def test_upgrading_gives_the_handovers_stored_as_cancellations_their_own_kind(app, session, now):
+    """0027: the mail telling a clinician a colleague has their booking was stored as mail.cancellation;
+    one stored since goes back to 0026 as such and comes up again as a handover."""
+    tuesday_10 = now + timedelta(days=1, hours=2)
+    consultation_id = factories.booking(session, open_clinic(session), tuesday_10, now=now).consultation.id
+    session.commit()
+    stored = {"consultation_id": consultation_id, "audience": "clinician", "due_at": now, "payload": {}}
+    with db.engine.begin() as conn:
+        conn.execute(
+            OutboxMessage.__table__.insert(), {**stored, "kind": "mail.handed_over", "idempotency_key": "c:4"}
+        )
+    downgrade(revision="0026")
+    with db.engine.begin() as conn:
+        conn.execute(
+            OutboxMessage.__table__.insert(),
+            [
+                {**stored, "kind": "mail.cancellation", "idempotency_key": "c:2:handed-over"},
+                {**stored, "kind": "mail.cancellation", "idempotency_key": "c:3"},
+            ],
+        )
+
+    upgrade()
+
+    kinds = select(OutboxMessage.idempotency_key, OutboxMessage.kind).where(
+        OutboxMessage.idempotency_key.like("c:%")
+    )
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(kinds).all()) == {
+            "c:4:handed-over": "mail.handed_over",
+            "c:2:handed-over": "mail.handed_over",
+            "c:3": "mail.cancellation",
+        }

@@ -17,7 +17,13 @@ from ..models.transactions import write_transaction
 
 # Messages that make or change the meeting link: everything after them needs their result.
 LINK_CHANGES = (OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)
-CHANGE_MAILS = (OutboxKind.CONFIRMATION, OutboxKind.UPDATE, OutboxKind.NEW_ROOM, OutboxKind.CANCELLATION)
+CHANGE_MAILS = (
+    OutboxKind.CONFIRMATION,
+    OutboxKind.UPDATE,
+    OutboxKind.NEW_ROOM,
+    OutboxKind.CANCELLATION,
+    OutboxKind.HANDED_OVER,
+)
 # Messages that wait for nothing of their consultation's: planning, and the waitlist's, which are about
 # the time it freed (an offer must not wait for the provider to move the meeting away from it).
 INDEPENDENT = (

@@ -40,6 +40,7 @@ _MAIL_KINDS = {
     OutboxKind.CONFIRMATION: MessageKind.CONFIRMATION,
     OutboxKind.UPDATE: MessageKind.UPDATE,
     OutboxKind.CANCELLATION: MessageKind.CANCELLATION,
+    OutboxKind.HANDED_OVER: MessageKind.HANDED_OVER,
     OutboxKind.REMINDER: MessageKind.REMINDER,
     OutboxKind.LINK: MessageKind.LINK,
     OutboxKind.NEW_ROOM: MessageKind.NEW_ROOM,
@@ -93,8 +94,8 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 
 def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
-    """Send one confirmation, update, cancellation, reminder or link sent again, to its recipient."""
-    kind = _mail_kind(message)
+    """Send one confirmation, update, cancellation, handover, reminder or link again, to its recipient."""
+    kind = _MAIL_KINDS[message.kind]
     companion = _companion(consultation, message)
     if (outdated := _outdated(kind, message, consultation, companion, now)) is not None:
         return outdated
@@ -116,16 +117,8 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     return Result()
 
 
-def _mail_kind(message: OutboxMessage) -> MessageKind:
-    """What the message's mail says: the cancellation to the clinician a consultation was handed from says
-    it went to a colleague, not that it was cancelled."""
-    if handed_over_from(message) is not None:
-        return MessageKind.HANDED_OVER
-    return _MAIL_KINDS[message.kind]
-
-
 def _former_clinician(ctx: Context, message: OutboxMessage) -> tuple[Clinician, datetime] | None:
-    """The clinician a consultation was handed from, and the time they had it, for the cancellation that
+    """The clinician a consultation was handed from, and the time they had it, for the handover mail that
     takes it off their calendar (None for other mails). Read apart: the loaded consultation is not theirs."""
     if (handed_over := handed_over_from(message)) is None:
         return None
@@ -321,6 +314,7 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.CONFIRMATION: send_mail,
     OutboxKind.UPDATE: send_mail,
     OutboxKind.CANCELLATION: send_mail,
+    OutboxKind.HANDED_OVER: send_mail,
     OutboxKind.REMINDER: send_mail,
     OutboxKind.LINK: send_mail,
     OutboxKind.NEW_ROOM: send_mail,

@@ -71,7 +71,7 @@ def enqueue_rescheduled(
     """In the reschedule's transaction: move the meeting, send updates (which name the time it had
     before this move, however it moves later), plan reminders for the new time, offer the old one to
     the waitlist. Moved to another clinician, the new one is invited and the old one sent the invite's
-    cancellation, for the time they had it, in a mail that says it was handed over (`handed_over_from`)."""
+    cancellation, for the time they had it, in a mail that says it was handed over (HANDED_OVER)."""
     handed_over = previous_clinician_id != consultation.clinician_id
     _drop_pending_reminders(session, consultation, now)
     _move_meeting(session, consultation, now, new_host=handed_over)
@@ -83,10 +83,7 @@ def enqueue_rescheduled(
         if moved_from is not None and not invited:
             message.payload = {**message.payload, "previous_starts_at": moved_from.isoformat()}
     if handed_over:
-        key = _key(consultation, OutboxKind.CANCELLATION, Audience.CLINICIAN, None, None)
-        message = _add(
-            session, consultation, now, OutboxKind.CANCELLATION, Audience.CLINICIAN, key=f"{key}:handed-over"
-        )
+        message = _add(session, consultation, now, OutboxKind.HANDED_OVER, Audience.CLINICIAN)
         message.payload = {
             **message.payload,
             "clinician_id": previous_clinician_id,
@@ -118,12 +115,11 @@ def replace_meeting(session: Session, consultation: Consultation, now: datetime)
 
 
 def handed_over_from(message: OutboxMessage) -> tuple[int, datetime] | None:
-    """The clinician a cancellation tells that the consultation went to another, and the time they had it
+    """The clinician a handover mail tells that the consultation went to another, and the time they had it
     (None for other messages)."""
-    clinician_id = message.payload.get("clinician_id")
-    if clinician_id is None:
+    if message.kind is not OutboxKind.HANDED_OVER:
         return None
-    return clinician_id, datetime.fromisoformat(message.payload["starts_at"])
+    return message.payload["clinician_id"], datetime.fromisoformat(message.payload["starts_at"])
 
 
 def enqueue_cancelled(session: Session, consultation: Consultation, now: datetime) -> None:

@@ -17,6 +17,8 @@ class OutboxKind(enum.StrEnum):
     CONFIRMATION = "mail.confirmation"
     UPDATE = "mail.update"
     CANCELLATION = "mail.cancellation"
+    # To the clinician a consultation was handed from: off their calendar, yet no cancellation (0027).
+    HANDED_OVER = "mail.handed_over"
     REMINDER = "mail.reminder"
     LINK = "mail.link"  # a booking's link, mailed again at the patient's request
     NEW_ROOM = "mail.new_room"  # the call's new meeting link, after someone was taken out of it
