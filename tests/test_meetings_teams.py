@@ -1,5 +1,7 @@
 """The Teams adapter against a fake Microsoft Graph on loopback."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from clinic.meetings import ProviderAuthError
@@ -24,7 +26,7 @@ def test_create_asks_graph_for_a_lobby_meeting_keyed_by_the_consultation(teams, 
     [call] = fake_providers.requests_to("/createOrGet")
     assert call.path == f"/graph/v1.0/users/{ORGANIZER_ID}/onlineMeetings/createOrGet"
     body = call.json()
-    assert body["externalId"] == consultation.uuid
+    assert body["externalId"] == f"{consultation.uuid}.c7"  # and its clinician's id: the co-organizer
     assert body["subject"] == f"Video consultation {consultation.reference}"
     assert (body["startDateTime"], body["endDateTime"]) == ("2026-03-10T09:00:00Z", "2026-03-10T09:30:00Z")
     assert body["lobbyBypassSettings"] == {"scope": "organizer", "isDialInBypassEnabled": False}
@@ -42,6 +44,24 @@ def test_creating_twice_for_one_consultation_gives_one_meeting(teams, fake_provi
 
     assert first == second
     assert len(fake_providers.graph_meetings) == 1
+
+
+def test_creating_for_the_clinician_a_consultation_was_handed_to_gives_another_meeting(teams, fake_providers):
+    """A create whose answer was lost, retried after a hand-over, must not be answered with the meeting
+    made for the first clinician, who is its co-organizer."""
+    consultation = make_consultation()
+    first = teams.create(consultation)
+
+    handed = make_consultation(
+        uuid=consultation.uuid,
+        clinician_id=8,
+        clinician=SimpleNamespace(email="dr.lewis@hospital.example", display_name="Dr Sam Lewis"),
+    )
+    second = teams.create(handed)
+
+    assert second.external_id != first.external_id
+    attendees = fake_providers.graph_meetings[second.external_id]["participants"]["attendees"]
+    assert attendees == [{"upn": "dr.lewis@hospital.example", "role": "coorganizer"}]
 
 
 def test_update_moves_the_meeting_with_both_start_and_end(teams, fake_providers):

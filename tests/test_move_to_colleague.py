@@ -4,6 +4,8 @@ transaction. Real pages, worker, SMTP server and provider fakes; races on SQLite
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import threading
+import time as clock
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -287,6 +289,19 @@ def test_the_patients_own_move_stays_with_their_clinician_and_never_once_checked
     assert reloaded(session, booked.consultation).starts_at == start
 
 
+def hand_over(session, consultation, colleague) -> None:
+    """Reception hands the booking, at its time, to `colleague`."""
+    reschedule(
+        session,
+        consultation.id,
+        consultation.starts_at,
+        now=utcnow(),
+        actor=Actor("staff:1"),
+        clinician_id=colleague.id,
+        enforce_cutoff=False,
+    )
+
+
 @pytest.mark.parametrize("provider", ["jitsi", "teams", "zoom", "webhook"])
 def test_the_meeting_follows_the_new_clinician_as_its_provider_requires(
     session, derm, outbox, fake_providers, smtp_server, provider
@@ -301,15 +316,7 @@ def test_the_meeting_follows_the_new_clinician_as_its_provider_requires(
     old = reloaded(session, booked.consultation)
     old_id, old_join = old.meeting_external_id, old.meeting_join_url
 
-    reschedule(
-        session,
-        booked.consultation.id,
-        start,
-        now=utcnow(),
-        actor=Actor("staff:1"),
-        clinician_id=derm["lewis"].id,
-        enforce_cutoff=False,
-    )
+    hand_over(session, booked.consultation, derm["lewis"])
     deliver(outbox)
 
     after = reloaded(session, booked.consultation)
@@ -323,6 +330,61 @@ def test_the_meeting_follows_the_new_clinician_as_its_provider_requires(
     else:
         assert after.meeting_external_id == old_id
         assert outbox.statuses(after, OutboxKind.MEETING_UPDATE) == [OutboxStatus.DONE]
+    (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
+    assert str(event["LOCATION"]) == after.meeting_join_url
+
+
+def test_a_booking_handed_over_while_its_teams_meeting_is_being_made_gets_one_for_the_new_clinician(
+    session, derm, outbox, fake_providers, smtp_server
+):
+    """Teams names the co-organizer only when it makes a meeting. Handed over while the worker waits for
+    Graph to make the first one, for the old clinician, that meeting is cancelled there and another made
+    under a new key (Graph's createOrGet would answer the old key with the old meeting)."""
+    outbox.configure(MEETING_PROVIDER="teams", PROVIDER_READ_TIMEOUT=30.0)
+    booked = book_with_haddad(session, derm, tomorrow_at(15))
+    fake_providers.stall_next(1, 3.0, path_contains="createOrGet")  # answered, later than the hand-over
+
+    def drain_in_worker() -> None:
+        with outbox.app.app_context():
+            deliver(outbox)
+
+    worker = threading.Thread(target=drain_in_worker)
+    worker.start()
+    while not fake_providers.requests_to("createOrGet"):  # the create is at Graph, stalled
+        clock.sleep(0.01)
+    hand_over(session, booked.consultation, derm["lewis"])
+    worker.join()
+    outbox.drain(until=utcnow() + timedelta(minutes=30))  # the mails that found no meeting, retried
+
+    after = reloaded(session, booked.consultation)
+    (live,) = fake_providers.live_meetings("teams")
+    assert live.external_id == after.meeting_external_id
+    made = fake_providers.graph_meetings[live.external_id]
+    assert derm["lewis"].email in str(made["participants"])
+    assert derm["haddad"].email not in str(made["participants"])
+    (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
+    assert str(event["LOCATION"]) == after.meeting_join_url
+
+
+def test_a_teams_create_whose_answer_was_lost_before_a_hand_over_is_made_again_for_the_new_clinician(
+    session, derm, outbox, fake_providers, smtp_server
+):
+    """Graph made the meeting, for the old clinician, but its answer came too late; the booking is then
+    handed over. The retry must not be answered with that meeting (createOrGet by the same key)."""
+    outbox.configure(MEETING_PROVIDER="teams")
+    booked = book_with_haddad(session, derm, tomorrow_at(15))
+    fake_providers.stall_next(1, 3.0, path_contains="createOrGet")  # over the 1.5 s the worker waits
+    deliver(outbox)
+    assert outbox.statuses(booked.consultation, OutboxKind.MEETING_CREATE) == [OutboxStatus.PENDING]
+    while not fake_providers.live_meetings("teams"):  # Graph finishes making it after the worker gave up
+        clock.sleep(0.05)
+
+    hand_over(session, booked.consultation, derm["lewis"])
+    outbox.drain(until=utcnow() + timedelta(minutes=30))
+
+    after = reloaded(session, booked.consultation)
+    made = fake_providers.graph_meetings[after.meeting_external_id]
+    assert made["participants"]["attendees"] == [{"upn": derm["lewis"].email, "role": "coorganizer"}]
     (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
     assert str(event["LOCATION"]) == after.meeting_join_url
 

@@ -13,7 +13,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..links import booking_url
-from ..meetings import Meeting, MeetingProvider, ProviderError, ProviderUnavailable, get_provider
+from ..meetings import (
+    Meeting,
+    MeetingProvider,
+    ProviderError,
+    ProviderUnavailable,
+    get_provider,
+    replaces_meeting_for_new_host,
+)
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..notify.messages import Audience, MessageKind, Notice, Recipient, cancels, compose
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
@@ -198,9 +205,9 @@ def _with_fallback(
     provider_name: str,
     call: Callable[..., Meeting],
 ) -> Result:
-    settings, seen = ctx.settings, consultation.meeting_external_id
+    settings, seen, host = ctx.settings, consultation.meeting_external_id, consultation.clinician_id
     try:
-        return Result(apply=_store(call(_provider(ctx, provider_name)), seen, now))
+        return Result(apply=_store(call(_provider(ctx, provider_name)), seen, host, now))
     except ProviderError as error:
         fallback = settings.fallback_provider
         deadline = consultation.starts_at - settings.fallback_after
@@ -215,20 +222,24 @@ def _with_fallback(
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
     return Result(
-        outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, seen, now, fallback=True)
+        outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, seen, host, now, fallback=True)
     )
 
 
 def _store(
-    meeting: Meeting, seen: str | None, now: datetime, *, fallback: bool = False
+    meeting: Meeting, seen: str | None, host: int, now: datetime, *, fallback: bool = False
 ) -> Callable[[Session, Consultation], None]:
-    """Make `meeting` the consultation's, if its meeting is still `seen` (the one the effect started from)."""
+    """Make `meeting` the consultation's, if its meeting is still `seen` (the one the effect started from)
+    and, at a provider that names the host only when it makes a meeting, its clinician still `host`."""
 
     def store(session: Session, consultation: Consultation) -> None:
         current = consultation.meeting_external_id
-        if current != seen:
+        handed_over = consultation.clinician_id != host and replaces_meeting_for_new_host(meeting.provider)
+        if current != seen or (handed_over and meeting.external_id != current):
             # Changed while the provider was asked: a new room (the old one's address went out with someone
-            # taken out of the call) must not be overwritten. A meeting made for nothing is cancelled.
+            # taken out of the call) must not be overwritten, and a meeting made for the clinician the
+            # consultation was handed from would leave the new one unable to let the patient in (the
+            # hand-over's own update makes theirs). A meeting made for nothing is cancelled.
             if meeting.external_id not in (seen, current):
                 enqueue_retired_meeting(session, consultation, meeting.provider, meeting.external_id, now)
             return

@@ -2,8 +2,9 @@
 
 Meetings belong to one organizer account (`TEAMS_ORGANIZER_ID`, an Entra object id, which needs a
 Teams application access policy). The `externalId` is `meeting_key` (the consultation's uuid, another
-key for a meeting that replaces one), so a retried create returns the meeting made the first time
-instead of a second one.
+key for a meeting that replaces one) and the clinician's id, so a retried create returns the meeting
+made the first time instead of a second one, but not one made for the clinician the consultation was
+handed from while the first try's answer was lost: that one names the other clinician co-organizer.
 """
 
 from collections.abc import Mapping
@@ -67,7 +68,7 @@ class TeamsProvider:
         """createOrGet keyed by `meeting_key`: a retry gets the meeting made the first time, and a new room
         for the call a new meeting, not the one it replaces."""
         body = {
-            "externalId": meeting_key(consultation),
+            "externalId": f"{meeting_key(consultation)}.c{consultation.clinician_id}",
             "subject": meeting_subject(consultation),
             **_times(consultation),
             "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},

@@ -48,6 +48,7 @@ def make_consultation(**changes: Any) -> SimpleNamespace:
         "reference": secrets.token_hex(3).upper(),
         "starts_at": starts_at,
         "ends_at": starts_at + timedelta(minutes=30),
+        "clinician_id": 7,
         "clinician": SimpleNamespace(email="dr.jones@hospital.example", display_name="Dr Alex Jones"),
         "patient": SimpleNamespace(name=PATIENT_NAME, email="philippa@example.org"),
         "reason": REASON,
