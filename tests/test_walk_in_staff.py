@@ -11,6 +11,7 @@ from clinic.demo import demo_logins, load_demo
 from clinic.extensions import db
 from clinic.models import (
     AuditEvent,
+    Closure,
     Consultation,
     ConsultationStatus,
     EntryStatus,
@@ -339,7 +340,7 @@ def test_the_demo_support_line_takes_callers_at_any_hour_and_its_clinicians_see_
     hours_of_a_year = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=7 * n) for n in range(1252)]
 
     for instant in hours_of_a_year:  # every weekday and hour, the DST changes included
-        check_open(queue, instant)
+        check_open(session, queue, instant)
     caller = factories.browser(app)
     assert caller.post("/walk-in/mental-health", data=CALLER).status_code == 303
     doctor = next(c for c in queue.staff if c.display_name == "Dr Ellen Brooks")
@@ -441,3 +442,43 @@ def test_a_clinician_on_time_off_is_not_on_duty_for_callers_reception_or_themsel
     session.rollback()
     assert session.scalars(select(WalkInEntry.status)).all() == [EntryStatus.WAITING]
     assert "Nobody on duty is available to take callers now" in reception
+
+
+@pytest.mark.parametrize("whole_hospital", [False, True])
+def test_a_closure_closes_the_queue_to_new_callers_while_those_already_waiting_are_still_taken(
+    client, session, helpline, whole_hospital
+):
+    """A queue of a department closed for the day (or of a closed hospital) still took new callers, the /book
+    page still led to it, and its clinician's panel gave no sign of the closure."""
+    waiting = factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=5)).entry
+    department_id = None if whole_hospital else helpline.department_id
+    starts_at = utcnow() - timedelta(hours=1)
+    session.add(
+        Closure(
+            department_id=department_id,
+            starts_at=starts_at,
+            ends_at=utcnow() + timedelta(hours=8),
+            label="Staff training",
+        )
+    )
+    session.commit()
+    caller = factories.browser(client.application)
+    on_duty_login(session, client, helpline)
+
+    join_page = caller.get(f"/walk-in/{helpline.slug}")
+    refused = caller.post(f"/walk-in/{helpline.slug}", data=CALLER)
+    book_page = text(caller.get("/book"))
+    panel = re.search(r'<section class="walk-in-panel.*?</section>', text(client.get("/schedule/")), re.S)[0]
+    taken = client.post(f"/schedule/walk-in/{helpline.id}/take")
+    empty = re.search(r'<section class="walk-in-panel.*?</section>', text(client.get("/schedule/")), re.S)[0]
+
+    assert join_page.status_code == 200 and "You cannot join the queue now" in text(join_page)
+    assert "closed (Staff training)" in text(join_page) and 'name="name"' not in text(join_page)
+    assert refused.status_code == 409 and "closed (Staff training)" in text(refused)
+    assert helpline.name not in book_page
+    assert "Closed to new callers" in panel and "Staff training" in panel and "Take next" in panel
+    assert taken.status_code == 303 and taken.headers["Location"].startswith("/schedule/consultations/")
+    session.rollback()
+    assert session.scalars(select(WalkInEntry.id)).all() == [waiting.id]  # nobody new joined
+    assert session.get(WalkInEntry, waiting.id).status is EntryStatus.TAKEN
+    assert "Closed to new callers" in empty and "Take next" not in empty

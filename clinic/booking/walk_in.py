@@ -207,7 +207,7 @@ def _join_page(
 def _why_closed(queue: WalkInQueue) -> str | None:
     """Why nobody may join the queue now, and when it opens next if its hours say; None while it is open."""
     try:
-        check_open(queue, utcnow())
+        check_open(db.session, queue, utcnow())
     except QueueNotOpen as not_open:
         return str(not_open)
     return None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
     Clinician,
+    Closure,
     EntryStatus,
     QueueStatus,
     StaffRole,
@@ -24,6 +25,7 @@ from ..models import (
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
 from ..staff.sessions import SessionRules, live
+from .closures import closures_now
 from .hours import open_until
 
 
@@ -41,6 +43,8 @@ class QueuePanel:
     can_take: bool  # a clinician on its duty; reception see the queue, as only those on duty take
     away: bool = False  # the clinician is on time off now: off its duty, they take nobody
     available: int | None = None  # reception: how many on its duty could take a caller now (see below)
+    closed_until: datetime | None = None  # in a closure (walkin.closures): no new callers until then
+    closure_label: str = ""
 
 
 class Waiting(NamedTuple):
@@ -98,8 +102,10 @@ def queues_on_duty(
     )
     counts = waiting_in(session, ids)
     needing = _next_need_interpreters(session, [queue_id for queue_id, w in counts.items() if w.interpreters])
+    closed = closures_now(session, {queue.department_id for queue in queues}, now)
     panels = [
-        _panel(queue, counts.get(queue.id, Waiting()), queue.id in needing, can_take, now) for queue in queues
+        _panel(queue, counts.get(queue.id, Waiting()), queue.id in needing, can_take, now, closed)
+        for queue in queues
     ]
     if can_take and on_time_off(session, staff.clinician_id, now):
         return [replace(panel, can_take=False, away=True) for panel in panels]
@@ -194,8 +200,14 @@ def _next_need_interpreters(session: Session, queue_ids: list[int]) -> set[int]:
 
 
 def _panel(
-    queue: WalkInQueue, waiting: Waiting, next_needs: bool, can_take: bool, now: datetime
+    queue: WalkInQueue,
+    waiting: Waiting,
+    next_needs: bool,
+    can_take: bool,
+    now: datetime,
+    closed: dict[int, Closure],
 ) -> QueuePanel:
+    closure = closed.get(queue.department_id)
     return QueuePanel(
         queue_id=queue.id,
         name=queue.name,
@@ -207,6 +219,8 @@ def _panel(
         interpreters=waiting.interpreters,
         next_needs_interpreter=next_needs,
         can_take=can_take,
+        closed_until=closure and closure.ends_at,
+        closure_label=closure.label if closure else "",
     )
 
 

@@ -41,6 +41,7 @@ from ..scheduling.tokens import (
     walk_in_token,
 )
 from .callers import CallerDetails
+from .closures import closed_words, closure_of, closures_now
 from .errors import AlreadyInQueue, QueueNotOpen
 from .hours import next_opening, open_until
 from .waits import Place, WaitRules, place_in_queue
@@ -79,23 +80,26 @@ def queue_by_slug(session: Session, slug: str) -> WalkInQueue:
 
 
 def open_queues(session: Session, now: datetime) -> list[WalkInQueue]:
-    """The queues a caller may join at `now` (open, and inside their hours), by name: the walk-in lines the
-    booking pages lead to, for those who need to talk to someone today."""
+    """The queues a caller may join at `now` (open, inside their hours, and not in a closure), by name: the
+    walk-in lines the booking pages lead to, for those who need to talk to someone today."""
     queues = session.scalars(
         select(WalkInQueue)
         .where(WalkInQueue.status == QueueStatus.OPEN)
         .options(selectinload(WalkInQueue.hours))
         .order_by(WalkInQueue.name, WalkInQueue.id)
-    )
-    return [queue for queue in queues if open_until(queue, now) is not None]
+    ).all()
+    closed = closures_now(session, {queue.department_id for queue in queues}, now)
+    return [q for q in queues if q.department_id not in closed and open_until(q, now) is not None]
 
 
-def check_open(queue: WalkInQueue, now: datetime) -> None:
+def check_open(session: Session, queue: WalkInQueue, now: datetime) -> None:
     """QueueNotOpen, saying why and when it opens next, unless people may join the queue now."""
     if queue.status is QueueStatus.PAUSED:
         raise QueueNotOpen("This queue is paused for a short while. Please try again in a few minutes.")
     if queue.status is QueueStatus.CLOSED:
         raise QueueNotOpen("This queue is closed.")
+    if (closure := closure_of(session, queue, now)) is not None:
+        raise QueueNotOpen(closed_words(queue, closure))
     if open_until(queue, now) is None:
         opens = next_opening(queue, now)
         when = f" It opens {format_local(opens, zone(queue.time_zone))}." if opens else ""
@@ -137,7 +141,7 @@ def join(
                 if _same_join(made, asked).status is EntryStatus.WAITING:
                     return Joined(made, walk_in_token(keys, made), already=True)
                 join_key = None  # the form's place was left or ended since: a new one, as without a key
-            check_open(queue, now)
+            check_open(session, queue, now)
             if _already_in(session, queue_id, details):
                 raise AlreadyInQueue(ALREADY_IN_QUEUE)
             last = session.scalar(
