@@ -1,23 +1,21 @@
 """`flask --app wsgi clinic …` commands."""
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from werkzeug.serving import WSGIRequestHandler
 
 import config as settings
 
 from .audit import SYSTEM
+from .command_group import DatabaseCommands, notice_development_settings
 from .extensions import db
 from .models import SessionEnd, StaffRole, StaffUser, utcnow
 from .scheduling.tokens import LinkKeys
 
-clinic = AppGroup("clinic", help="Clinic commands.")
+clinic = DatabaseCommands("clinic", help="Clinic commands.")
 
 
 @clinic.command("demo")
@@ -168,7 +166,7 @@ def _new_password() -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True, value_proc=checked)
 
 
-notes = AppGroup("notes", help="Consultation notes.")
+notes = DatabaseCommands("notes", help="Consultation notes.")
 clinic.add_command(notes)
 
 
@@ -191,7 +189,7 @@ def rotate_notes_key() -> None:
     )
 
 
-patient = AppGroup("patient", help="Patients' data rights.")
+patient = DatabaseCommands("patient", help="Patients' data rights.")
 clinic.add_command(patient)
 
 
@@ -228,7 +226,7 @@ def export_patient(
     click.echo(json.dumps(export, indent=2, ensure_ascii=False))
 
 
-audit_group = AppGroup("audit", help="The audit trail.")
+audit_group = DatabaseCommands("audit", help="The audit trail.")
 clinic.add_command(audit_group)
 
 
@@ -249,16 +247,15 @@ def verify_audit() -> None:
         raise SystemExit(3)
 
 
-@clinic.command("worker")
+@clinic.command("worker", schema_first=False)
 def worker() -> None:
     """Run the outbox worker (meetings, mails, reminders) until stopped: in production, its own process."""
     from .jobs.worker import run_worker
 
-    with _refusals():
-        run_worker(current_app._get_current_object())
+    run_worker(current_app._get_current_object())
 
 
-@clinic.command("serve")
+@clinic.command("serve", schema_first=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int) -> None:
@@ -268,8 +265,7 @@ def serve(host: str, port: int) -> None:
     from .jobs.worker import BackgroundWorker
 
     app = current_app._get_current_object()
-    with _refusals():
-        worker = BackgroundWorker(app)
+    worker = BackgroundWorker(app)
     try:
         # No reloader: its second process would start a second worker. (`app.run` refuses to run
         # inside a `flask` command, hence Werkzeug directly.)
@@ -286,17 +282,6 @@ class _PathOnlyRequestHandler(WSGIRequestHandler):
         super().log_request(code, size)
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A worker that must not start exits with the reason, not a traceback."""
-    from .jobs.heartbeat import WorkerAlreadyRunning
-    from .models.schema_revision import SchemaBehind
-
-    try:
-        yield
-    except (WorkerAlreadyRunning, SchemaBehind) as refusal:
-        raise click.ClickException(str(refusal)) from None
-
-
 def register(app: Flask) -> None:
     app.cli.add_command(clinic)
+    notice_development_settings(app)

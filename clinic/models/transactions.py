@@ -1,7 +1,7 @@
 """Transactions that serialise writers, on SQLite and PostgreSQL alike."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -34,6 +34,8 @@ _SQLITE_FULL = "SQLITE_FULL"
 _DISK_FULL = "53100"
 # Characters of the driver's message that `driver_reason` keeps.
 _REASON_LENGTH = 300
+# Text values of a statement shorter than this are left in the driver's words (see `_texts_sent`).
+_SHORTEST_HIDDEN = 4
 
 
 def configure_sqlite(engine: Engine, *, lock_wait: float = 10.0, take_write_lock: bool = True) -> None:
@@ -112,14 +114,28 @@ def is_out_of_reach(error: DBAPIError) -> bool:
 def driver_reason(error: DBAPIError, password: str | None) -> str:
     """What the driver said of `error`, on one line with no secret, for a log or the monitor: the error's
     kind and its message's first line (with the next where that only heads a list, as libpq's of several
-    hosts tried), the database URL's `password` left out. The kind alone, "OperationalError", told a
-    database that does not exist, a permanent mistake, from a short outage."""
+    hosts tried), the database URL's `password` left out, and the text values the statement sent (the
+    driver may quote one it could not read: an e-mail address, a patient's name). The kind alone,
+    "OperationalError", told a database that does not exist, a permanent mistake, from a short outage."""
     lines = [line.strip() for line in str(error.orig).splitlines() if line.strip()]
     said = " ".join(lines[:2] if len(lines) > 1 and lines[0].endswith(":") else lines[:1])
     if password:
         said = said.replace(password, "***")
+    for value in sorted(_texts_sent(error.params), key=len, reverse=True):  # a value inside another: after it
+        said = said.replace(value, "(a value sent)")
     kind = type(error.orig).__name__
     return f"{kind}: {said[:_REASON_LENGTH]}" if said else kind
+
+
+def _texts_sent(params: object) -> set[str]:
+    """The text values among a statement's parameters (a mapping or sequence of them, or a list of those for
+    several rows); none of a few characters, which would blot out the driver's own words."""
+    if isinstance(params, str):
+        return {params} if len(params) >= _SHORTEST_HIDDEN else set()
+    values = params.values() if isinstance(params, Mapping) else params
+    if not isinstance(values, Iterable):
+        return set()
+    return set().union(*(_texts_sent(value) for value in values))
 
 
 def is_full(error: DBAPIError) -> bool:
