@@ -157,10 +157,27 @@ def test_each_booking_carries_its_details_consent_mails_and_signed_notes_only(ap
     assert [note["plan"] for note in signed["signed_notes"]] == [NOTE.plan, CORRECTED.plan]  # decrypted
     assert drafted["signed_notes"] == []  # a draft is not part of the record yet
     assert {mail["kind"] for mail in signed["mails"]} == {"mail.confirmation"}  # the patient's, not Dr Rao's
-    assert set(signed["mails"][0]) == {"kind", "due_at", "status", "done_at"}  # never the text
+    assert set(signed["mails"][0]) == {"kind", "to", "due_at", "status", "done_at"}  # never the text
     assert set(signed["consent"]) == {"privacy_notice_version", "given_at", "method"}
     companion_mails = export["companion_of"][0]["mails"]
     assert [mail["kind"] for mail in companion_mails] == ["mail.confirmation"]
+
+
+def test_each_mail_names_the_address_it_went_to_which_is_the_persons_own(app, session, now, person):
+    """Sent to each booking's own record, to the address as they typed it there; as a companion, to the
+    address they were invited by, never the patient's who invited them."""
+    export = exported(app, session, now)
+
+    sent_to = {
+        booking["reference"]: {mail["to"] for mail in booking["mails"]}
+        for patient in export["patients"]
+        for booking in patient["bookings"]
+    }
+    assert sent_to == {
+        person["signed"].reference: {"Ada.Lovelace@Example.org"},
+        person["drafted"].reference: {ADDRESS},
+    }
+    assert [mail["to"] for mail in export["companion_of"][0]["mails"]] == [ADDRESS]
 
 
 def test_the_export_is_audited_with_ids_and_never_the_address(app, session, now, person):
@@ -483,15 +500,22 @@ def test_the_export_holds_every_mail_sent_about_the_persons_waitlist_place_and_i
     export = exported(app, session, now)
 
     (place,) = export["waitlists"]
-    assert [(mail["kind"], mail["status"]) for mail in place["mails"]] == [("mail.waitlist_joined", "done")]
-    (offer,) = place["offers"]
-    assert offer["status"] == "gone"
-    assert [(mail["kind"], mail["status"]) for mail in offer["mails"]] == [
-        ("mail.waitlist_offer", "done"),
-        ("mail.waitlist_gone", "done"),
+    assert [(mail["kind"], mail["to"], mail["status"]) for mail in place["mails"]] == [
+        ("mail.waitlist_joined", ADDRESS, "done")
     ]
-    assert {frozenset(mail) for mail in [*place["mails"], *offer["mails"]]} == {
-        frozenset({"kind", "due_at", "status", "done_at"})  # never the text
+    (offer,) = place["offers"]
+    adas = session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id != other.id)).one()
+    about = {"reference": adas.reference, "starts_at": TUESDAY_10.isoformat()}
+    assert (offer["reference"], offer["status"]) == (adas.reference, "gone")
+    assert [(mail["kind"], mail["to"], mail["offer"], mail["status"]) for mail in offer["mails"]] == [
+        ("mail.waitlist_offer", ADDRESS, about, "done"),
+        ("mail.waitlist_gone", ADDRESS, about, "done"),
+    ]
+    assert {frozenset(mail) for mail in place["mails"]} == {
+        frozenset({"kind", "to", "due_at", "status", "done_at"})  # never the text
+    }
+    assert {frozenset(mail) for mail in offer["mails"]} == {
+        frozenset({"kind", "to", "offer", "due_at", "status", "done_at"})
     }
     assert REASON not in json.dumps(export) and "grace@example.org" not in json.dumps(export)
     # Nor are they mails of the patient whose cancellation freed the time.
@@ -500,6 +524,8 @@ def test_the_export_holds_every_mail_sent_about_the_persons_waitlist_place_and_i
     )
     (their_booking,) = theirs["patients"][0]["bookings"]
     assert {mail["kind"] for mail in their_booking["mails"]} == {"mail.confirmation", "mail.cancellation"}
+    assert {mail["to"] for mail in their_booking["mails"]} == {"someone@example.org"}
+    assert ADDRESS not in json.dumps(theirs) and adas.reference not in json.dumps(theirs)
     assert theirs["waitlists"] == []
 
 

@@ -3,17 +3,19 @@ as JSON.
 
 Each booking keeps a patient record of its own, so one person is every record with their address or
 number, narrowed where others gave it too by the asker's date of birth and name (subject_lookup). Their
-bookings come with the consent given, the mails sent to them (what and when, never the text), who joined
-them (by role only: a third party) and the signed notes (drafts are not yet part of the record). The
-reasons given and the notes' text go only to an exporter who may read the consultation's notes
-(notes.access), the read recorded as the notes page records it; others get what exists and who can
-release it. Besides: their invitations as a companion, their places in walk-in queues and on waitlists
-(with the times offered to them). The export is an audit event naming the records by id.
+bookings come with the consent given, the mails sent to them (what, to which address and when, never the
+text), who joined them (by role only: a third party) and the signed notes (drafts are not yet part of
+the record). The reasons given and the notes' text go only to an exporter who may read the
+consultation's notes (notes.access), the read recorded as the notes page records it; others get what
+exists and who can release it. Besides: their invitations as a companion, their places in walk-in
+queues and on waitlists (with the times offered to them). The export is an audit event naming the
+records by id.
 
 Every mail the clinic sent the person is listed with the record it concerns, wherever its outbox message
 hangs: a booking's on its consultation (those to the patient, or to the one companion), the confirmation
 of joining a waitlist on the waitlist entry, and an offer's mails (the offer, or that it has gone) on the
-consultation whose cancellation or move freed the time: someone else's, so they are found by the offer.
+consultation whose cancellation or move freed the time: someone else's, so they are found by the offer,
+and each names the offer it was about.
 """
 
 from dataclasses import dataclass
@@ -130,21 +132,23 @@ def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
         "status": entry.status.value,
         "joined_at": entry.created_at.isoformat(),
         "ended_at": _instant(entry.ended_at),
-        "mails": _mails(session, OutboxMessage.waitlist_entry_id == entry.id),
-        "offers": [
-            {
-                "starts_at": offer.starts_at.isoformat(),
-                "status": offer.status.value,
-                "mails": _mails(
-                    session,
-                    OutboxMessage.consultation_id == offer.freed_by_id,
-                    OutboxMessage.kind.in_(_OFFER_MAILS),
-                    OutboxMessage.payload["offer_id"].as_integer() == offer.id,
-                ),
-            }
-            for offer in offers
-        ],
+        "mails": _mails(session, entry.email, OutboxMessage.waitlist_entry_id == entry.id),
+        "offers": [_offer(session, offer) for offer in offers],
     }
+
+
+def _offer(session: Session, offer: WaitlistOffer) -> dict[str, Any]:
+    """A time offered from the waitlist, and its mails, each naming the offer it was about (the mail says
+    the time; the reference is the offer's)."""
+    about = {"reference": offer.reference, "starts_at": offer.starts_at.isoformat()}
+    mails = _mails(
+        session,
+        offer.entry.email,
+        OutboxMessage.consultation_id == offer.freed_by_id,
+        OutboxMessage.kind.in_(_OFFER_MAILS),
+        OutboxMessage.payload["offer_id"].as_integer() == offer.id,
+    )
+    return {**about, "status": offer.status.value, "mails": [{**mail, "offer": about} for mail in mails]}
 
 
 def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
@@ -210,6 +214,7 @@ def _booking(session: Session, consultation: Consultation, who: _Exporter) -> di
         "companions": [{"role": companion.role.value} for companion in consultation.companions],
         "mails": _mails(
             session,
+            consultation.patient.email,
             OutboxMessage.consultation_id == consultation.id,
             OutboxMessage.audience == Audience.PATIENT,
         ),
@@ -265,6 +270,7 @@ def _companion(session: Session, companion: Companion) -> dict[str, Any]:
         "removed_at": _instant(companion.removed_at),
         "mails": _mails(
             session,
+            companion.email,
             OutboxMessage.consultation_id == consultation.id,
             OutboxMessage.audience == Audience.COMPANION,
             OutboxMessage.payload["companion_id"].as_integer() == companion.id,
@@ -272,13 +278,16 @@ def _companion(session: Session, companion: Companion) -> dict[str, Any]:
     }
 
 
-def _mails(session: Session, *which: ColumnElement[bool]) -> list[dict[str, Any]]:
-    """What was mailed and when: kinds, times and outcomes, never the text. `which` names the record the
-    messages hang on, and whom of those it concerns they were sent to."""
+def _mails(session: Session, to: str | None, *which: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """What was mailed, to which address and when: kinds, times and outcomes, never the text. `which` names
+    the record the messages hang on, and whom of those it concerns they were sent to; `to` is that
+    record's address, the one the worker sends them to (a record's address changes only when it is
+    anonymised)."""
     query = select(OutboxMessage).where(OutboxMessage.kind.in_(_MAILS), *which)
     return [
         {
             "kind": message.kind.value,
+            "to": to,
             "due_at": message.due_at.isoformat(),
             "status": message.status.value,
             "done_at": _instant(message.done_at),
