@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Config, Flask
 from sqlalchemy import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import config as settings
 
@@ -15,9 +15,11 @@ from . import audit, links, logs, production
 from .extensions import csrf, db, login_manager, migrate
 from .json_responses import JsonResponses
 from .models.connections import replace_closed_connections
+from .models.schema_revision import SchemaBehind, schema_check
 from .models.transactions import (
     configure_postgresql,
     configure_sqlite,
+    driver_reason,
     read_without_transaction,
     stop_reading,
 )
@@ -106,15 +108,16 @@ def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSet
     lost: every audited change would be refused (`audit.UnconfiguredHeadKey`). Key ids declared lost are
     warned of: the head's (handed over at the next append), or one ignored. Web processes, the worker and
     every CLI command start here. A database that does not answer, or is not migrated yet (`flask db upgrade`
-    starts here too), is left to the check at each append."""
+    starts here too), is left to the check at each append, and the log says which."""
     if app.testing:
         return
     try:
         with db.engine.connect() as connection:
+            schema_check(app).require_current(connection)
             refused = audit.unconfigured_head_key(connection, audit_settings)
             lost = audit.lost_key_warnings(connection, audit_settings) if audit_settings.lost_key_ids else []
-    except SQLAlchemyError as error:
-        log.info("the audit chain's key was not checked at start: %s", type(error).__name__)
+    except (SchemaBehind, SQLAlchemyError) as error:
+        log.info("the audit chain's key was not checked at start: %s", _why_unchecked(error))
         return
     for warning in lost:
         log.warning("%s", warning)
@@ -124,6 +127,19 @@ def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSet
         log.warning("%s; every audited change will be refused", refused)
         return
     raise production.UnsafeProductionConfig([str(refused)])
+
+
+def _why_unchecked(error: SchemaBehind | SQLAlchemyError) -> str:
+    """What kept the database from being read, and what to do: a schema to upgrade (its words say what to
+    run), or the driver's words, without a secret, as /readyz gives them. "OperationalError" told neither."""
+    if isinstance(error, SchemaBehind):
+        return str(error)
+    said = (
+        driver_reason(error, db.engine.url.password)
+        if isinstance(error, DBAPIError)
+        else type(error).__name__
+    )
+    return f"the database does not answer ({said}); it is checked at each audited change instead"
 
 
 def _read_without_transaction() -> None:

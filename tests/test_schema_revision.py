@@ -4,6 +4,7 @@ check failing, where the worker crashed with a traceback, gunicorn served 500s, 
 database did not answer. A database that does not exist is named in the driver's words, without a
 secret, where the worker and /readyz gave only "OperationalError", as for a short outage."""
 
+import logging
 import os
 import re
 import subprocess
@@ -15,11 +16,20 @@ from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 
+from clinic import create_app
 from clinic.extensions import db
 from clinic.models.schema_revision import UPGRADE
 from config import MIGRATIONS_DIR
 
-from .conftest import GIVEN_PG_URL, PG_URL, TEST_SECRET, build_app, on_postgres, statements_run
+from .conftest import (
+    GIVEN_PG_URL,
+    PG_URL,
+    TEST_SECRET,
+    build_app,
+    on_postgres,
+    production_config,
+    statements_run,
+)
 from .fakes.reminders import ROOT
 from .test_link_logs import _free_port
 
@@ -209,3 +219,37 @@ def test_the_worker_logs_what_the_driver_said_of_a_missing_database(missing_data
     assert line.startswith("the database is out of reach (OperationalError: "), line
     assert MISSING.search(line), line
     assert PASSWORD not in caplog.text and "://" not in caplog.text
+
+
+def started_in_production(url: str, folder, monkeypatch, caplog) -> list[str]:
+    """The log lines of a production app's start on `url`, at INFO and above."""
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(folder))
+    caplog.set_level(logging.INFO, logger="clinic")
+    app = create_app(production_config(url))
+    with app.app_context():
+        db.engine.dispose()
+    return [record.getMessage() for record in caplog.records if "audit chain" in record.getMessage()]
+
+
+def test_the_audit_key_unchecked_at_start_on_an_unmigrated_database_says_to_upgrade_it(
+    empty_database, tmp_path, monkeypatch, caplog
+):
+    lines = started_in_production(empty_database, tmp_path, monkeypatch, caplog)
+
+    assert lines == [
+        "the audit chain's key was not checked at start: the database schema is at revision none, this code"
+        f" needs {HEAD}: run `{UPGRADE}`"
+    ]
+
+
+def test_the_audit_key_unchecked_at_start_on_a_missing_database_gives_the_driver_s_words(
+    missing_database, tmp_path, monkeypatch, caplog
+):
+    (line,) = started_in_production(missing_database, tmp_path, monkeypatch, caplog)
+
+    assert line.startswith("the audit chain's key was not checked at start: the database does not answer"), (
+        line
+    )
+    assert MISSING.search(line) and line.endswith("; it is checked at each audited change instead"), line
+    assert PASSWORD not in line
