@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, make_url, text
 
 from clinic import create_app
 from clinic.extensions import db
+from clinic.production import UnsafeProductionConfig
 from clinic.scheduling.tokens import LinkKeys
 from config import ProductionConfig, defaults
 
@@ -125,6 +126,20 @@ def production_config(database_url: str, **settings) -> type:
     """
     defaults = {**PRODUCTION_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url}
     return type("Production", (ProductionConfig,), defaults | settings)
+
+
+@pytest.fixture
+def production(monkeypatch, tmp_path):
+    """CLINIC_ENV=production, with the instance folder in the test's own."""
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
+
+
+def production_refusals(database_url: str, **settings) -> list[str]:
+    """What production refuses to start with: the clean settings, with these."""
+    with pytest.raises(UnsafeProductionConfig) as refused:
+        create_app(production_config(database_url, **settings))
+    return refused.value.problems
 
 
 def production_environment(database_url: str) -> dict[str, str]:

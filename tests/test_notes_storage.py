@@ -67,7 +67,7 @@ def test_production_refuses_to_start_without_the_notes_key(database_url, tmp_pat
     monkeypatch.setenv("CLINIC_ENV", "production")
     monkeypatch.setenv("CLINIC_INSTANCE_PATH", str(tmp_path))
 
-    with pytest.raises(RuntimeError, match="CLINIC_NOTES_KEY must be set"):
+    with pytest.raises(RuntimeError, match="CLINIC_NOTES_KEY is not set"):
         create_app(production_config(database_url, NOTES_KEY=None))
     assert create_app(production_config(database_url, NOTES_KEY=Fernet.generate_key().decode()))
 

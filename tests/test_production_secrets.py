@@ -1,0 +1,159 @@
+"""Production refuses a secret too short for its use, of too little variety to be random, or given for two
+uses at once, with every other refusal: naming the setting and how to make a good value, never the value."""
+
+import secrets
+
+import hypothesis
+import pytest
+from cryptography.fernet import Fernet
+from hypothesis import strategies as st
+
+import config
+from clinic import create_app
+from clinic.production import problems
+
+from .conftest import PRODUCTION_SETTINGS, production_config
+from .conftest import production_refusals as refusals
+
+MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+GOOD = {
+    "JITSI_APP_SECRET": "jitsi-jwt-shared-secret-of-the-hospital-server",
+    "WEBHOOK_SECRET": "webhook-hmac-shared-secret-of-the-hospital-service",
+    "READYZ_TOKEN": "readyz-token-for-the-monitoring-system-only",
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"SECRET_KEY": "a" * 32}, "CLINIC_SECRET_KEY has only 1 different character"),
+        ({"SECRET_KEY": "ab" * 24}, "CLINIC_SECRET_KEY has only 2 different characters"),
+        ({"SECRET_KEY": "0123456789abcdef" * 3}, "CLINIC_SECRET_KEY is a short piece repeated"),
+        ({"AUDIT_KEY": "x" * 40}, "CLINIC_AUDIT_KEY has only 1 different character"),
+        ({"MANAGE_TOKEN_KEY": f"{GOOD['READYZ_TOKEN']},{'m' * 40}"}, "key 2 of CLINIC_MANAGE_TOKEN_KEY has"),
+        ({"SECRET_KEY_FALLBACKS": ["s" * 40]}, "key 1 of CLINIC_SECRET_KEY_FALLBACKS has only 1"),
+        ({"AUDIT_KEY_FALLBACKS": ["f" * 31]}, "key 1 of CLINIC_AUDIT_KEY_FALLBACKS is 31 bytes long"),
+        ({"NOTES_KEY": "A" * 43 + "="}, "key 1 of CLINIC_NOTES_KEY has only 2 different characters"),
+        ({"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": "x"}, "CLINIC_JITSI_APP_SECRET is 1 bytes long"),
+        ({"WEBHOOK_SECRET": "hospital-webhook"}, "CLINIC_WEBHOOK_SECRET is 16 bytes long"),
+        ({"READYZ_TOKEN": "monitor"}, "CLINIC_READYZ_TOKEN is 7 bytes long"),
+        ({"ZOOM_CLIENT_SECRET": "xxxxxxxxxxxxxxxxxxxxxxxx"}, "CLINIC_ZOOM_CLIENT_SECRET has only 1"),
+        (
+            {"MANAGE_TOKEN_KEY": PRODUCTION_SETTINGS["SECRET_KEY"]},
+            "CLINIC_MANAGE_TOKEN_KEY holds the same value as CLINIC_SECRET_KEY",
+        ),
+        (
+            {"SECRET_KEY_FALLBACKS": [PRODUCTION_SETTINGS["AUDIT_KEY"]]},
+            "CLINIC_AUDIT_KEY holds the same value as CLINIC_SECRET_KEY_FALLBACKS",
+        ),
+        (
+            {"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": PRODUCTION_SETTINGS["MANAGE_TOKEN_KEY"]},
+            "CLINIC_JITSI_APP_SECRET holds the same value as CLINIC_MANAGE_TOKEN_KEY",
+        ),
+        (
+            {"SMTP_PASSWORD": PRODUCTION_SETTINGS["AUDIT_KEY"]},
+            "CLINIC_SMTP_PASSWORD holds the same value as CLINIC_AUDIT_KEY",
+        ),
+    ],
+)
+def test_production_refuses_a_weak_or_reused_secret_by_name_saying_how_to_make_one(
+    production, database_url, settings, said
+):
+    """A secret key of 32 × "a", a Jitsi JWT secret "x", a manage-link key equal to the secret key all
+    started."""
+    found = refusals(database_url, **settings)
+
+    assert len(found) == 1 and found[0].startswith(said), found
+    assert any(advice in found[0] for advice in ("make one with", "a value of its own", "as it issued it"))
+
+
+def test_our_own_secrets_are_told_the_command_that_makes_a_good_one(production, database_url):
+    found = refusals(database_url, SECRET_KEY="a" * 32, NOTES_KEY="A" * 43 + "=")
+
+    assert MAKE_KEY in found[0]
+    assert "Fernet.generate_key()" in found[1]
+
+
+def test_a_former_key_kept_beside_the_one_in_use_is_no_reuse(production, database_url):
+    """While a key is rotated, the same key may sit in a setting and its fallbacks: one use."""
+    key, audit_key = PRODUCTION_SETTINGS["SECRET_KEY"], PRODUCTION_SETTINGS["AUDIT_KEY"]
+
+    assert create_app(
+        production_config(
+            database_url,
+            SECRET_KEY_FALLBACKS=[key],
+            AUDIT_KEY_FALLBACKS=[audit_key],
+            MANAGE_TOKEN_KEY=f"{PRODUCTION_SETTINGS['MANAGE_TOKEN_KEY']},{PRODUCTION_SETTINGS['MANAGE_TOKEN_KEY']}",
+        )
+    )
+
+
+def test_secrets_made_as_the_docs_say_are_taken(production, database_url):
+    """Random values, however made, show enough variety: token_urlsafe's, token_hex's, Fernet's."""
+    for _ in range(50):
+        made = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "SECRET_KEY_FALLBACKS": [secrets.token_hex(16)],
+            "MANAGE_TOKEN_KEY": secrets.token_urlsafe(32),
+            "AUDIT_KEY": secrets.token_hex(32),
+            "NOTES_KEY": Fernet.generate_key().decode(),
+            "JITSI_APP_ID": "clinic",
+            "JITSI_APP_SECRET": secrets.token_urlsafe(48),
+        }
+        assert production_problems(made) == []
+
+
+def test_every_weak_secret_is_named_at_once_with_the_other_refusals(production, database_url):
+    found = refusals(
+        database_url,
+        SECRET_KEY="a" * 32,
+        JITSI_APP_ID="clinic",
+        JITSI_APP_SECRET="x",
+        MANAGE_TOKEN_KEY=PRODUCTION_SETTINGS["AUDIT_KEY"],
+        MAIL_BACKEND="file",
+    )
+
+    named = ["CLINIC_SECRET_KEY", "CLINIC_JITSI_APP_SECRET", "CLINIC_AUDIT_KEY", "CLINIC_MAIL_BACKEND"]
+    assert [problem.split(" ")[0] for problem in found] == named
+
+
+def production_problems(settings: dict) -> list[str]:
+    """Production's refusals of these settings over clean ones, read by their kinds as at the start."""
+    given = {**config.defaults(), **PRODUCTION_SETTINGS, **settings}
+    assert config.check(given, "production") == []
+    return problems(given)
+
+
+SECRET_TEXT = st.text(min_size=12).filter(lambda text: len(text.strip()) >= 12 and "," not in text)
+# Every secret production checks but the notes keys, which their kind reads as Fernet keys first.
+SECRET_SETTINGS = [
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "MANAGE_TOKEN_KEY",
+    "AUDIT_KEY",
+    "AUDIT_KEY_FALLBACKS",
+    "JITSI_APP_SECRET",
+    "WEBHOOK_SECRET",
+    "READYZ_TOKEN",
+    "TEAMS_CLIENT_SECRET",
+    "ZOOM_CLIENT_SECRET",
+    "SMTP_PASSWORD",
+]
+
+
+@hypothesis.settings(max_examples=300)
+@hypothesis.given(
+    setting=st.sampled_from(SECRET_SETTINGS),
+    value=SECRET_TEXT,
+    reused=st.booleans(),
+)
+def test_a_secret_is_never_repeated_in_a_refusal(setting, value, reused):
+    """Whatever a secret holds, weak or strong, reused or not, no refusal repeats it."""
+    settings = {setting: [value] if setting.endswith("FALLBACKS") else value}
+    if reused:  # the same value for a second use too
+        other = "AUDIT_KEY" if setting != "AUDIT_KEY" else "MANAGE_TOKEN_KEY"
+        settings[other] = value
+
+    found = production_problems(settings)
+
+    assert value not in "\n".join(found) and value.strip() not in "\n".join(found)
