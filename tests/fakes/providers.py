@@ -32,9 +32,11 @@ from clinic.meetings.webhook import verify_signature
 TENANT_ID = "tenant-0001"
 ORGANIZER_ID = "organizer-object-id"
 CLIENT_ID = "clinic-app"
-CLIENT_SECRET = "client-secret-value"
+# A secret for each provider, as production takes them: none reused, the webhook's 32 bytes or more.
+TEAMS_CLIENT_SECRET = "teams-client-secret-value"
+ZOOM_CLIENT_SECRET = "zoom-client-secret-value"
 ZOOM_ACCOUNT_ID = "zoom-account"
-WEBHOOK_SECRET = "webhook-shared-secret"
+WEBHOOK_SECRET = "webhook-shared-secret-of-the-fake-service"
 # Planted in every test consultation; no request to a provider may contain them.
 PATIENT_NAME = "Philippa Patientname"
 REASON = "recurring chest pain"
@@ -64,13 +66,13 @@ def settings_for(base_url: str) -> dict[str, Any]:
         "PROVIDER_READ_TIMEOUT": 1.5,  # over a slow answer on a busy machine (stalls are longer)
         "TEAMS_TENANT_ID": TENANT_ID,
         "TEAMS_CLIENT_ID": CLIENT_ID,
-        "TEAMS_CLIENT_SECRET": CLIENT_SECRET,
+        "TEAMS_CLIENT_SECRET": TEAMS_CLIENT_SECRET,
         "TEAMS_ORGANIZER_ID": ORGANIZER_ID,
         "TEAMS_AUTHORITY_URL": f"{base_url}/login",
         "GRAPH_BASE_URL": f"{base_url}/graph/v1.0",
         "ZOOM_ACCOUNT_ID": ZOOM_ACCOUNT_ID,
         "ZOOM_CLIENT_ID": CLIENT_ID,
-        "ZOOM_CLIENT_SECRET": CLIENT_SECRET,
+        "ZOOM_CLIENT_SECRET": ZOOM_CLIENT_SECRET,
         "ZOOM_OAUTH_URL": f"{base_url}/zoom/oauth/token",
         "ZOOM_API_BASE_URL": f"{base_url}/zoom/v2",
         "WEBHOOK_URL": f"{base_url}/webhook",
@@ -248,7 +250,7 @@ class FakeProviders:
         expected = {
             "grant_type": ["client_credentials"],
             "client_id": [CLIENT_ID],
-            "client_secret": [CLIENT_SECRET],
+            "client_secret": [TEAMS_CLIENT_SECRET],
             "scope": ["https://graph.microsoft.com/.default"],
         }
         if tenant != TENANT_ID or form != expected:
@@ -256,7 +258,7 @@ class FakeProviders:
         return 200, {}, self._issue_token()
 
     def _zoom_token(self, r: Received) -> tuple[int, dict[str, str], Any]:
-        basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        basic = base64.b64encode(f"{CLIENT_ID}:{ZOOM_CLIENT_SECRET}".encode()).decode()
         query = {"grant_type": ["account_credentials"], "account_id": [ZOOM_ACCOUNT_ID]}
         if r.headers.get("authorization") != f"Basic {basic}" or r.query != query:
             return 400, {}, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
