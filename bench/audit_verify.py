@@ -83,7 +83,7 @@ def load_chain(engine: Engine, count: int) -> None:
                 remote_addr="10.0.0.9",
                 details={"clinician_id": seq % 50, "service_id": 1},
                 prev_hash=prev,
-                hash_version=audit.KEYED,
+                hash_version=audit.KEY_ID_SIGNED,
                 key_id=settings.key_id,
             )
             row.hash = prev = audit.event_hash(row, key)

@@ -41,7 +41,10 @@ from .models.inserts import insert_returning
 from .models.transactions import write_transaction
 
 GENESIS = "0" * 64
-UNKEYED, KEYED = 0, 1  # AuditEvent.hash_version: plain SHA-256 (before migration 0009), HMAC-SHA256
+# AuditEvent.hash_version, how each event was hashed: plain SHA-256 (before migration 0009); HMAC-SHA256 of
+# its place, link and contents; the same with its key id signed too, so that no one can change which key an
+# event claims (every event written since). A version is never followed by an older one.
+UNKEYED, KEYED, KEY_ID_SIGNED = 0, 1, 2
 KEY_SETTING = "AUDIT_KEY"
 KEY_ROTATED = "audit.key_rotated"
 KEY_DECLARED_LOST = "audit.key_declared_lost"
@@ -212,7 +215,7 @@ def _chain_on(
 ) -> tuple[int, str]:
     """Insert `audit_event` after the event numbered `seq` with hash `prev`, signed by the current key."""
     audit_event.seq, audit_event.prev_hash = seq + 1, prev
-    audit_event.hash_version, audit_event.key_id = KEYED, settings.key_id
+    audit_event.hash_version, audit_event.key_id = KEY_ID_SIGNED, settings.key_id
     audit_event.hash = event_hash(audit_event, settings.key)
     row = {name: getattr(audit_event, name) for name in _FIELDS if name != "id"}
     (audit_event.id,) = insert_returning(session, _INSERT, row)
@@ -585,12 +588,13 @@ def verify(session: Session) -> Verified | Break:
 
 def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -> Verified | Break:
     keys = settings.keys_by_id
-    count, prev, head_id, head_at, keyed_since = 0, GENESIS, None, None, None
+    count, prev, head_id, head_at = 0, GENESIS, None, None
+    began: dict[int, int] = {}  # each hash version met: the first event hashed so
     lost: list[LostKeyEvents] = []
     run: LostKeyEvents | None = None  # events of a key declared lost, not yet followed by the declaration
     for row in rows:
         count += 1
-        problem = _link_problem(row, count, prev, keyed_since, keys, settings.lost_key_ids)
+        problem = _link_problem(row, count, prev, began, keys, settings.lost_key_ids)
         if problem is None and row.key_id is not None and row.key_id not in keys:  # a key declared lost
             if run is None and not any(done.key_id == row.key_id for done in lost):
                 run = LostKeyEvents(row.key_id, row.id, row.id, None)
@@ -614,8 +618,7 @@ def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -
                 problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
         if problem:
             return Break(row.id, problem)
-        if row.hash_version == KEYED and keyed_since is None:
-            keyed_since = row.id
+        began.setdefault(row.hash_version, row.id)
         prev, head_id, head_at = row.hash, row.id, row.occurred_at
     return Verified(count, head_id, anchor, head_at, (*lost, *([run] if run else [])))
 
@@ -642,23 +645,39 @@ def _link_problem(
     row: Any,
     count: int,
     prev: str,
-    keyed_since: int | None,
+    began: Mapping[int, int],
     keys: Mapping[str, bytes],
     lost_key_ids: Collection[str] = (),
 ) -> str | None:
-    """What is wrong with `row` after `count - 1` events ending in `prev`; of an event signed by a key
-    declared lost only its place and link can be checked (see `_walk`)."""
+    """What is wrong with `row` after `count - 1` events ending in `prev`, hashed in the versions `began`; of
+    an event signed by a key declared lost only its place, link and version can be checked (see `_walk`)."""
     if row.seq != count:
         return f"it is number {row.seq} in the chain where {count} comes next (one was deleted)"
     if row.prev_hash != prev:
         return "it does not link to the event before it (that one was deleted or changed)"
-    if row.hash_version == UNKEYED and keyed_since is not None:
-        return f"it is unkeyed although keyed hashing began at event {keyed_since}"
+    if (problem := _version_problem(row.hash_version, began)) is not None:
+        return problem
     if row.key_id is not None and row.key_id not in keys:
         return None if row.key_id in lost_key_ids else _unconfigured(row.key_id)
     if not any(same_secret(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None
+
+
+def _version_problem(version: int, began: Mapping[int, int]) -> str | None:
+    """A hash version unknown, or older than one met before: a chain is never downgraded."""
+    if version not in (UNKEYED, KEYED, KEY_ID_SIGNED):
+        return f"its hash version {version} is unknown"
+    newer = [met for met in began if met > version]
+    if not newer:
+        return None
+    if version == UNKEYED:
+        return f"it is unkeyed although keyed hashing began at event {began[min(newer)]}"
+    latest = max(newer)
+    return (
+        f"it is hashed the older way (version {version}) although version {latest} began at event "
+        f"{began[latest]}"
+    )
 
 
 def _candidate_keys(row: Any, keys: Mapping[str, bytes]) -> Iterable[bytes]:
@@ -687,7 +706,8 @@ _FIELDS = (
 
 
 def event_hash(row: Any, key: bytes) -> str:
-    """The event's hash: an HMAC of its contents and link, or plain SHA-256 for events before 0009."""
+    """The event's hash: an HMAC of its place, key id (from KEY_ID_SIGNED on), link and contents, or plain
+    SHA-256 of its link and contents for events before 0009."""
     fields = [
         row.prev_hash,
         row.occurred_at.isoformat(),
@@ -700,7 +720,8 @@ def event_hash(row: Any, key: bytes) -> str:
     ]
     if row.hash_version == UNKEYED:
         return hashlib.sha256(_canonical(fields)).hexdigest()
-    return hmac.new(key, _canonical([row.seq, *fields]), hashlib.sha256).hexdigest()
+    signed = [row.seq, *fields] if row.hash_version == KEYED else [row.seq, row.key_id, *fields]
+    return hmac.new(key, _canonical(signed), hashlib.sha256).hexdigest()
 
 
 def _canonical(fields: list) -> bytes:

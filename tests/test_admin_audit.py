@@ -346,8 +346,10 @@ def test_the_export_carries_the_chain_which_an_auditor_can_check_from_the_csv_al
 
 def hmac_from_csv(row: dict[str, str], key: bytes) -> str:
     """The event's HMAC as README's "The audit trail" tells an auditor to recompute it from an export."""
+    signed_key_id = [row["key_id"]] if row["hash_version"] == "2" else []
     fields = [
         int(row["seq"]),
+        *signed_key_id,
         row["prev_hash"],
         row["occurred_at"],
         row["actor"],

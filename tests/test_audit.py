@@ -395,7 +395,7 @@ def test_events_made_before_the_key_verify_after_the_upgrade_and_chain_on(app, s
     session.commit()
 
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-    assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, 1)]
+    assert [(e.seq, e.hash_version) for e in events] == [(1, 0), (2, 0), (3, 0), (4, audit.KEY_ID_SIGNED)]
     assert keyed.prev_hash == prev
     assert audit.verify(session) == audit.Verified(
         4, keyed.id, audit.read_anchor(anchor_path(session)), keyed.occurred_at
@@ -546,8 +546,9 @@ def test_tampering_across_a_key_rotation_is_caught(app, keyed, runner, session, 
 
 def test_keyed_events_from_before_key_ids_verify_under_the_key_or_a_fallback(app, keyed, session, now):
     events = record_events(session, now, 2)
-    session.execute(update(AuditEvent).values(key_id=None))  # as migration 0012 leaves them
-    session.commit()
+    session.execute(update(AuditEvent).values(key_id=None))  # as migration 0012 leaves them, hashed
+    session.commit()  # as they were then: without a key id
+    rehash(session, OLD_KEY.encode())
     restart_with(app, NEW_KEY, [OLD_KEY])
 
     added = audit.record(session, SYSTEM, "test.event", entity_type="test", entity_id=3, now=now)

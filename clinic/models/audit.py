@@ -23,8 +23,9 @@ class AuditEvent(Base):
     # Identifiers and changed field names only: never personal or clinical values.
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    # 0: plain SHA-256 (events from before migration 0009); 1: HMAC-SHA256 with CLINIC_AUDIT_KEY.
-    hash_version: Mapped[int] = mapped_column(SmallInteger, default=1)
+    # 0: plain SHA-256 (events from before migration 0009); 1: HMAC-SHA256 with CLINIC_AUDIT_KEY; 2: the
+    # same over the key id too (every event since it was signed; audit.KEY_ID_SIGNED).
+    hash_version: Mapped[int] = mapped_column(SmallInteger, default=2)
     # Which key signed a keyed event (audit.key_id: configured keys are known by it, never stored);
     # None for unkeyed events and for keyed ones from before migration 0012.
     key_id: Mapped[str | None] = mapped_column(String(16))
