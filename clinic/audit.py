@@ -21,9 +21,9 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import Enum
 from functools import cached_property
@@ -194,15 +194,17 @@ def _event(
 
 
 def _handover(session: Session, settings: AuditSettings, signed_by: str, now: datetime) -> AuditEvent:
-    """The event that hands the chain from the head's key to the current one: `audit.key_rotated` from a
-    configured key; from a key declared lost, `audit.key_declared_lost` naming it and the events it signed
-    at the chain's end (first and last id), which verify reports as unverifiable; from any other, none."""
-    if signed_by in settings.keys_by_id:
-        return _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, {"from": signed_by})
+    """The event that hands the chain from the head's key to the current one, naming the events that key
+    signed at the chain's end (first and last id), so that a verified event says where they begin should that
+    key be lost one day: `audit.key_rotated` from a configured key; from a key declared lost,
+    `audit.key_declared_lost`, and verify reports those events as unverifiable; from any other, none."""
     connection = session.connection()
-    if (refused := unconfigured_head_key(connection, settings)) is not None:
+    if signed_by not in settings.keys_by_id and (refused := unconfigured_head_key(connection, settings)):
         raise refused
     first, last = _signed_last_by(connection, signed_by)
+    if signed_by in settings.keys_by_id:
+        rotated = {"from": signed_by, "first_event": first, "last_event": last}
+        return _event(SYSTEM, KEY_ROTATED, "audit_key", settings.key_id, now, rotated)
     details = {"lost": signed_by, "first_event": first, "last_event": last, "to": settings.key_id}
     # Declared by the admin, it was warned of at start; a development key (`derived`) is lost unannounced.
     level = logging.INFO if signed_by in settings.lost_key_ids else logging.WARNING
@@ -256,9 +258,15 @@ def unconfigured_head_key(connection: Connection, settings: AuditSettings) -> Un
 
 def lost_key_warnings(connection: Connection, settings: AuditSettings) -> list[str]:
     """What the key ids declared lost come to, at start: the head's is handed over at the next append (a
-    warning, naming it); one that is neither the head's nor already declared lost in the chain is ignored
-    (a warning: mistyped, or nothing of it to declare). By the newest row and the (entity) index."""
+    warning, naming it); one that no key handover in the chain names either (a key rotated to or from, or
+    declared lost) signed nothing there and is ignored (a warning: mistyped, or nothing of it to declare).
+    By the newest row and the (entity) index: a chain has few handovers."""
     head = _unconfigured_head(connection, settings)
+    named = {
+        name
+        for row in connection.execute(_HANDOVERS)
+        for name in (row.entity_id, (row.details or {}).get("from"))
+    }
     warnings = []
     for lost in sorted(settings.lost_key_ids):
         if head is not None and lost == head.key_id:
@@ -267,10 +275,10 @@ def lost_key_warnings(connection: Connection, settings: AuditSettings) -> list[s
                 f"audited change records {KEY_DECLARED_LOST} after event {head.id}, and the events that "
                 "key signed cannot be verified"
             )
-        elif connection.execute(_DECLARED_LOST, {"key_id": lost}).first() is None:
+        elif lost not in named:
             warnings.append(
                 f"CLINIC_AUDIT_LOST_KEY_IDS names key id {lost}, which signed neither the audit chain's "
-                "latest event nor events declared lost in it: ignored"
+                "latest event nor any events a key handover in it names: ignored"
             )
     return warnings
 
@@ -283,23 +291,17 @@ def _unconfigured_head(connection: Connection, settings: AuditSettings) -> Any:
     return head
 
 
-_DECLARED_LOST = (
-    select(AuditEvent.id)
-    .where(
-        AuditEvent.entity_type == "audit_key",
-        AuditEvent.entity_id == bindparam("key_id"),
-        AuditEvent.action == KEY_DECLARED_LOST,
-    )
-    .limit(1)
-)
+_HANDOVERS = select(AuditEvent.entity_id, AuditEvent.details).where(AuditEvent.entity_type == "audit_key")
 
 
-def _signed_last_by(connection: Connection, lost: str) -> tuple[int, int]:
-    """The first and last id of the events at the chain's end signed by key id `lost`: back from the newest
-    by the primary key, as far as they go."""
+def _signed_last_by(connection: Connection, signed_by: str) -> tuple[int, int]:
+    """The first and last id of the events at the chain's end signed by key id `signed_by`: back from the
+    newest by the primary key, as far as they go (at a key's handover only)."""
     last = connection.execute(_NEWEST_KEY).one().id
     before = connection.execute(
-        select(func.max(AuditEvent.id)).where(or_(AuditEvent.key_id != lost, AuditEvent.key_id.is_(None)))
+        select(func.max(AuditEvent.id)).where(
+            or_(AuditEvent.key_id != signed_by, AuditEvent.key_id.is_(None))
+        )
     ).scalar()
     first = connection.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id > (before or 0))).scalar()
     return first, last
@@ -490,7 +492,8 @@ class LostKeyEvents:
     key_id: str
     first_id: int
     last_id: int
-    declared_at: int | None  # the audit.key_declared_lost event after them; None until the next append
+    declared_at: int | None  # the verified handover after them; None until the next append
+    handover: str = KEY_DECLARED_LOST  # its action: audit.key_declared_lost, or audit.key_rotated
 
 
 @dataclass(frozen=True)
@@ -531,7 +534,7 @@ def _unverifiable(lost: LostKeyEvents) -> str:
         )
     return (
         f"{events} cannot be verified; the chain is verified again from event {lost.declared_at} "
-        f"({KEY_DECLARED_LOST}) on, and every event outside them is verified."
+        f"({lost.handover}) on, and every event outside them is verified."
     )
 
 
@@ -587,51 +590,92 @@ def verify(session: Session) -> Verified | Break:
 
 
 def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -> Verified | Break:
-    keys = settings.keys_by_id
-    count, prev, head_id, head_at = 0, GENESIS, None, None
+    count, prev, previous = 0, GENESIS, None
     began: dict[int, int] = {}  # each hash version met: the first event hashed so
-    lost: list[LostKeyEvents] = []
-    run: LostKeyEvents | None = None  # events of a key declared lost, not yet followed by the declaration
+    runs = _LostRuns()
     for row in rows:
         count += 1
-        problem = _link_problem(row, count, prev, began, keys, settings.lost_key_ids)
-        if problem is None and row.key_id is not None and row.key_id not in keys:  # a key declared lost
-            if run is None and not any(done.key_id == row.key_id for done in lost):
-                run = LostKeyEvents(row.key_id, row.id, row.id, None)
-            elif run is not None and run.key_id == row.key_id:
-                run = LostKeyEvents(run.key_id, run.first_id, row.id, None)
-            else:
-                problem = (
-                    _unconfigured(row.key_id) + ", and events of a key declared lost are not where it says"
-                )
-        elif problem is None and run is not None:
-            if not _declares_lost(row, run):
-                return Break(
-                    run.first_id,
-                    f"{_unconfigured(run.key_id)}; it is declared lost, but event {row.id} after the events "
-                    f"it signed ({run.first_id} to {run.last_id}) is not the {KEY_DECLARED_LOST} naming them",
-                )
-            lost.append(LostKeyEvents(run.key_id, run.first_id, run.last_id, row.id))
-            run = None
+        problem = _link_problem(row, count, prev, began, settings)
+        if problem is None and row.key_id is not None and row.key_id not in settings.keys_by_id:
+            problem = runs.lost(row, previous)
+        elif problem is None and (ended := runs.ended_by(row)) is not None:
+            return ended
         if problem is None and anchor is not None and count == anchor.count:
             if (row.id, row.hash) != (anchor.event_id, anchor.hash):
                 problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
         if problem:
             return Break(row.id, problem)
         began.setdefault(row.hash_version, row.id)
-        prev, head_id, head_at = row.hash, row.id, row.occurred_at
-    return Verified(count, head_id, anchor, head_at, (*lost, *([run] if run else [])))
+        prev, previous = row.hash, row
+    head_id, head_at = (previous.id, previous.occurred_at) if previous is not None else (None, None)
+    return Verified(count, head_id, anchor, head_at, runs.found)
 
 
-def _declares_lost(row: Any, run: LostKeyEvents) -> bool:
-    """Whether `row` is the `audit.key_declared_lost` event that follows the events of `run`, naming them."""
+class _LostRuns:
+    """The events of keys declared lost, as `_walk` meets them. Their hashes cannot be checked, so their
+    bounds must be: each key's events run without a gap from where key ids begin or from the handover to
+    that key, up to a verified handover naming them (`audit.key_rotated` from that key, or
+    `audit.key_declared_lost`), or up to the next lost key's handover. Otherwise an event a configured key
+    signed could be relabelled as the lost key's to hide an edit."""
+
+    def __init__(self) -> None:
+        self.closed: list[LostKeyEvents] = []
+        self.open: list[LostKeyEvents] = []  # not yet followed by a verified handover
+
+    @property
+    def found(self) -> tuple[LostKeyEvents, ...]:
+        return (*self.closed, *self.open)
+
+    def lost(self, row: Any, previous: Any) -> str | None:
+        """`row`, signed by a key declared lost: its place among the lost events, or what is wrong with it."""
+        if self.open and self.open[-1].key_id == row.key_id:
+            self.open[-1] = replace(self.open[-1], last_id=row.id)
+            return None
+        if any(run.key_id == row.key_id for run in self.found):
+            return f"{_unconfigured(row.key_id)}, and events of a key declared lost are not where it says"
+        if not _begins_key(row, previous):
+            return (
+                f"{_unconfigured(row.key_id)}; it is declared lost, but its events do not begin where key "
+                f"ids begin nor at an {KEY_ROTATED} to it"
+            )
+        self.open.append(LostKeyEvents(row.key_id, row.id, row.id, None))
+        return None
+
+    def ended_by(self, row: Any) -> Break | None:
+        """`row`, verified: if lost events come before it, it must be the handover naming them."""
+        if not self.open:
+            return None
+        run = self.open[-1]
+        if not _hands_over(row, run):
+            return Break(
+                run.first_id,
+                f"{_unconfigured(run.key_id)}; it is declared lost, but event {row.id} after the events it "
+                f"signed ({run.first_id} to {run.last_id}) is not the {KEY_DECLARED_LOST} or {KEY_ROTATED} "
+                "naming them",
+            )
+        self.closed += [replace(lost, declared_at=row.id, handover=row.action) for lost in self.open]
+        self.open = []
+        return None
+
+
+def _begins_key(row: Any, previous: Any) -> bool:
+    """Whether `row` may be the first event its key signed: where key ids begin, or the handover to it."""
+    if previous is None or previous.key_id is None:
+        return True
     details = row.details or {}
-    return (row.action, row.entity_id, details.get("first_event"), details.get("last_event")) == (
-        KEY_DECLARED_LOST,
-        run.key_id,
-        run.first_id,
-        run.last_id,
-    )
+    return (row.action, row.entity_id, details.get("from")) == (KEY_ROTATED, row.key_id, previous.key_id)
+
+
+def _hands_over(row: Any, run: LostKeyEvents) -> bool:
+    """Whether `row` is the handover from the key of `run`, naming its events. A `audit.key_rotated` written
+    before handovers named them (before KEY_ID_SIGNED) leaves where they begin to `_begins_key` alone."""
+    details = row.details or {}
+    named = (row.action, row.entity_id) == (KEY_DECLARED_LOST, run.key_id) or (
+        row.action,
+        details.get("from"),
+    ) == (KEY_ROTATED, run.key_id)
+    bounds = (details.get("first_event", run.first_id), details.get("last_event", run.last_id))
+    return named and bounds == (run.first_id, run.last_id)
 
 
 def _unconfigured(signed_by: str) -> str:
@@ -642,12 +686,7 @@ def _unconfigured(signed_by: str) -> str:
 
 
 def _link_problem(
-    row: Any,
-    count: int,
-    prev: str,
-    began: Mapping[int, int],
-    keys: Mapping[str, bytes],
-    lost_key_ids: Collection[str] = (),
+    row: Any, count: int, prev: str, began: Mapping[int, int], settings: AuditSettings
 ) -> str | None:
     """What is wrong with `row` after `count - 1` events ending in `prev`, hashed in the versions `began`; of
     an event signed by a key declared lost only its place, link and version can be checked (see `_walk`)."""
@@ -657,8 +696,9 @@ def _link_problem(
         return "it does not link to the event before it (that one was deleted or changed)"
     if (problem := _version_problem(row.hash_version, began)) is not None:
         return problem
+    keys = settings.keys_by_id
     if row.key_id is not None and row.key_id not in keys:
-        return None if row.key_id in lost_key_ids else _unconfigured(row.key_id)
+        return None if row.key_id in settings.lost_key_ids else _unconfigured(row.key_id)
     if not any(same_secret(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None

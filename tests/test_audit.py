@@ -457,7 +457,7 @@ def test_the_first_event_under_a_new_key_follows_a_handover_signed_by_it_over_th
     assert [e.key_id for e in events] == [old_id, old_id, rotated.key_id, rotated.key_id, rotated.key_id]
     assert (handover.action, handover.details, handover.prev_hash) == (
         "audit.key_rotated",
-        {"from": old_id},
+        {"from": old_id, "first_event": old[0].id, "last_event": old[-1].id},
         old[-1].hash,
     )
     assert handover.hash == audit.event_hash(handover, NEW_KEY.encode())
@@ -687,8 +687,16 @@ def tamper_stretch_the_lost_events_back(session, events):
     ("tamper", "at", "found"),
     [
         (tamper_edit_before_the_break, 0, "its hash does not match its contents"),
-        (tamper_relabel_an_old_event, 0, "is not the audit.key_declared_lost naming them"),
-        (tamper_stretch_the_lost_events_back, 1, "is not the audit.key_declared_lost naming them"),
+        (
+            tamper_relabel_an_old_event,
+            0,
+            "is not the audit.key_declared_lost or audit.key_rotated naming them",
+        ),
+        (
+            tamper_stretch_the_lost_events_back,
+            1,
+            "do not begin where key ids begin nor at an audit.key_rotated",
+        ),
     ],
     ids=["edit", "relabel", "stretch"],
 )

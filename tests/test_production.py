@@ -404,7 +404,7 @@ def test_production_starts_on_a_chain_whose_latest_key_is_declared_lost_and_reco
     ]
     assert [message for message in warned if never_used in message] == [
         f"CLINIC_AUDIT_LOST_KEY_IDS names key id {never_used}, which signed neither the audit chain's latest "
-        "event nor events declared lost in it: ignored"
+        "event nor any events a key handover in it names: ignored"
     ]
     chain_one_event(app)
     with app.app_context():
