@@ -7,7 +7,7 @@ setting takes, at once.
 """
 
 import os
-from collections.abc import Collection, Mapping, MutableMapping
+from collections.abc import Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ class InvalidSettings(RuntimeError):
 _READ: set[str] = {"ENV", "INSTANCE_PATH"}
 # What was wrong with the environment as config.py read it (a setting both given and named as a file, a
 # file that cannot be read): `check` names these with every other refusal, so one restart fixes all.
-_UNREADABLE: list[str] = []
+_UNREADABLE: dict[str, str] = {}  # by the <name> of CLINIC_<name>
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -65,13 +65,13 @@ def _given(name: str) -> str | None:
     if path is None or not path.strip():
         return text
     if text is not None and text.strip():
-        _UNREADABLE.append(f"set CLINIC_{name} or CLINIC_{name}_FILE, not both")
+        _UNREADABLE[name] = f"set CLINIC_{name} or CLINIC_{name}_FILE, not both"
         return None
     try:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as unread:
         reason = unread.strerror if isinstance(unread, OSError) else "it is not UTF-8 text"
-        _UNREADABLE.append(f"CLINIC_{name}_FILE names {path!r}, which cannot be read ({reason})")
+        _UNREADABLE[name] = f"CLINIC_{name}_FILE names {path!r}, which cannot be read ({reason})"
         return None
 
 
@@ -107,28 +107,61 @@ def _from_environment(name: str, default: Any, kind: kinds.Kind) -> Any:
 def check(config: MutableMapping[str, Any], environment: str) -> list[str]:
     """Read every declared setting of `config` by its kind, in place, and say what is wrong with each one
     that is not what its setting takes (and with `environment`, the CLINIC_ENV chosen)."""
-    found = list(_UNREADABLE)
+    return list(refusals(config, environment).values())
+
+
+def refusals(config: MutableMapping[str, Any], environment: str) -> dict[str, str]:
+    """`check`'s refusals, by the key of the setting each refuses (ENV for the environment): settings that
+    no further check can read (`ReadSettings`)."""
+    found = {_key_of(name): problem for name, problem in _UNREADABLE.items()}
     if environment not in ENVIRONMENTS:
-        found.append(_refusal("ENV", _ENVIRONMENT, environment))
+        found["ENV"] = _refusal("ENV", _ENVIRONMENT, environment)
     for key, declared in DECLARED.items():
         if key not in config:
             continue
         try:
             config[key] = declared.kind.value_of(config[key])
         except ValueError:
-            found.append(_refusal(declared.variable, declared.kind, config[key]))
-    return found + _offer_day_refusals(config)
+            found[key] = _refusal(declared.variable, declared.kind, config[key])
+    return found | _offer_day_refusals(config)
 
 
-def _offer_day_refusals(config: Mapping[str, Any]) -> list[str]:
+def _key_of(variable: str) -> str:
+    """The app config's key of the setting read from CLINIC_<variable>."""
+    return next((key for key, declared in DECLARED.items() if declared.variable == variable), variable)
+
+
+class UnreadSetting(Exception):
+    """A setting read where its kind refused its value: a check of it is left out, as it is named already.
+    (No KeyError: `Mapping.get` would take it for a setting not set.)"""
+
+
+class ReadSettings(Mapping[str, Any]):
+    """`config`, but for the settings `unread`, which raise UnreadSetting when read."""
+
+    def __init__(self, config: Mapping[str, Any], unread: Collection[str]) -> None:
+        self._config, self._unread = config, unread
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._unread:
+            raise UnreadSetting(key)
+        return self._config[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._config)
+
+    def __len__(self) -> int:
+        return len(self._config)
+
+
+def _offer_day_refusals(config: Mapping[str, Any]) -> dict[str, str]:
     """The waitlist's offer day must run forwards: its hours, each read above, in order here (a wrong one
     was refused by its kind, and is no number to compare)."""
     starts, ends = config.get("WAITLIST_OFFER_DAY_STARTS"), config.get("WAITLIST_OFFER_DAY_ENDS")
     if isinstance(starts, int) and isinstance(ends, int) and starts >= ends:
-        return [
-            f"CLINIC_WAITLIST_OFFER_DAY_ENDS must be after WAITLIST_OFFER_DAY_STARTS ({starts}), not {ends!r}"
-        ]
-    return []
+        after = f"after WAITLIST_OFFER_DAY_STARTS ({starts}), not {ends!r}"
+        return {"WAITLIST_OFFER_DAY_ENDS": f"CLINIC_WAITLIST_OFFER_DAY_ENDS must be {after}"}
+    return {}
 
 
 def _refusal(variable: str, kind: kinds.Kind, given: Any) -> str:

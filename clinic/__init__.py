@@ -202,12 +202,11 @@ def _instance_folder_refusals(path: str) -> list[str]:
 
 def _refuse_bad_settings(app: Flask, environment: str) -> None:
     """Every setting read by its kind, wherever it was set (normalised in place), and the instance folder
-    made; then, on settings that are each what they should be, production's own refusals."""
-    found = settings.check(app.config, environment) + _instance_folder_refusals(app.instance_path)
+    made; with production's own refusals of every setting its kind took, all named in one message."""
+    refused = settings.refusals(app.config, environment)
+    found = [*refused.values(), *_instance_folder_refusals(app.instance_path)]
+    unsafe = [] if app.debug or app.testing or "ENV" in refused else production.problems(app.config, refused)
+    if unsafe:
+        raise production.UnsafeProductionConfig(found + unsafe)
     if found:
         raise settings.InvalidSettings(found)
-    if app.debug or app.testing:
-        return
-    found = production.problems(app.config)
-    if found:
-        raise production.UnsafeProductionConfig(found)

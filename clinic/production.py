@@ -1,7 +1,7 @@
 """What production refuses to start with: every unsafe setting, named at once so one restart fixes all."""
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,10 +21,18 @@ class UnsafeProductionConfig(settings.InvalidSettings):
     heading = "refusing to start in production"
 
 
-def problems(config: Mapping[str, Any]) -> list[str]:
-    """Every reason these settings are unsafe in production, in words that name the setting to fix."""
-    checks = (*production_secrets.checks(), *_CHECKS)
-    return [problem for check in checks for problem in check(config)]
+def problems(config: Mapping[str, Any], unread: Collection[str] = ()) -> list[str]:
+    """Every reason these settings are unsafe in production, in words that name the setting to fix. The
+    settings `unread` (refused by their kinds, and named so) are not what their checks can read: each
+    check that reads one is left out, every other one made, so that one restart fixes all."""
+    readable = settings.ReadSettings(config, unread)
+    found = []
+    for check in (*production_secrets.checks(), *_CHECKS):
+        try:
+            found += check(readable)
+        except settings.UnreadSetting:
+            continue
+    return found
 
 
 def _database_problems(config: Mapping[str, Any]) -> list[str]:

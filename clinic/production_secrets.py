@@ -126,7 +126,12 @@ def _fault(secret: Secret, key: str) -> str | None:
 def _reuse_problems(config: Mapping[str, Any]) -> list[str]:
     """Each pair of secrets of different uses that share a value: named by the later one (the earlier
     is the one the README asks for first), with how to make a value of its own."""
-    keys = {secret: set(_keys(secret, config)) for secret in SECRETS}
+    keys = {}
+    for secret in SECRETS:
+        try:
+            keys[secret] = set(_keys(secret, config))
+        except settings.UnreadSetting:
+            continue  # refused by its kind, and named so already
     return [
         f"{later.variable} holds the same value as {earlier.variable}: each use needs a value of its own, "
         f"or one leaked opens both; {(earlier if later.least is None else later).advice}"

@@ -15,6 +15,7 @@ from clinic import audit, create_app
 from clinic.extensions import db
 from clinic.models import AuditEvent
 from clinic.models.transactions import write_transaction
+from clinic.production import UnsafeProductionConfig
 
 from .conftest import PRODUCTION_SETTINGS, production_config, production_environment
 from .conftest import production_refusals as refusals
@@ -429,3 +430,34 @@ def test_a_key_id_declared_lost_that_is_not_the_heads_does_not_lift_the_refusal(
     found = refusals(database_url, AUDIT_LOST_KEY_IDS=["0123456789abcdef"])
 
     assert len(found) == 1 and f"is signed by key id {former}, which is not configured" in found[0]
+
+
+def test_wrong_values_and_production_refusals_are_named_in_one_round(production, database_url):
+    """An admin fixed the values their kinds refused, restarted, and only then learnt production's own
+    refusals: now both come at once, one restart fixing all."""
+    with pytest.raises(UnsafeProductionConfig) as refused:
+        create_app(production_config(database_url, SMTP_PORT="abc", SECRET_KEY="short", MAIL_BACKEND="file"))
+
+    found = refused.value.problems
+    assert [problem.split(" ")[0] for problem in found] == [
+        "CLINIC_SMTP_PORT",
+        "CLINIC_SECRET_KEY",
+        "CLINIC_MAIL_BACKEND",
+    ], found
+    assert str(refused.value).startswith("refusing to start in production:")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"SQLALCHEMY_DATABASE_URI": "the clinic database"}, "CLINIC_DATABASE_URL must be"),
+        ({"MEETING_PROVIDER": "skype"}, "CLINIC_MEETING_PROVIDER must be"),
+        ({"PUBLIC_BASE_URL": "http://[::1"}, "CLINIC_PUBLIC_BASE_URL must be"),
+        ({"NOTES_KEY": "not-a-fernet-key"}, "CLINIC_NOTES_KEY must be"),
+    ],
+)
+def test_a_value_its_kind_refuses_is_not_checked_further(production, database_url, settings, named):
+    """What production checks of a setting reads its value; one its kind refused is named once, by it."""
+    found = refusals(database_url, MAIL_BACKEND="file", **settings)
+
+    assert len(found) == 2 and found[0].startswith(named) and "CLINIC_MAIL_BACKEND" in found[1], found

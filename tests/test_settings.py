@@ -13,12 +13,12 @@ import pytest
 from hypothesis import strategies as st
 
 import config
-from clinic import create_app
+from clinic import create_app, production
 from clinic.meetings.base import PROVIDER_NAMES
 from clinic.models import StaffRole
 from clinic.production import UnsafeProductionConfig
 
-from .conftest import build_app
+from .conftest import PRODUCTION_SETTINGS, build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -331,6 +331,21 @@ def test_any_text_of_any_setting_is_read_or_refused_by_name_never_raised(key, gi
     else:  # what it was read as reads as itself: read once, the same everywhere after
         read = given_settings[key]
         assert config.check(given_settings, "development") == [] and given_settings[key] == read
+
+
+@hypothesis.settings(max_examples=500)
+@hypothesis.given(key=st.sampled_from(sorted(config.DECLARED)), given_text=NEAR_VALUES)
+def test_production_checks_what_every_kind_took_and_never_raises_on_what_one_refused(key, given_text):
+    """Production's own checks run beside the kinds' (one round of refusals): a value its kind refused is
+    named by it alone, the rest checked, and nothing raised on the way."""
+    given_settings = {**config.defaults(), **PRODUCTION_SETTINGS, key: given_text}
+
+    refused = config.refusals(given_settings, "production")
+    found = production.problems(given_settings, unread=refused)
+
+    assert set(refused) <= {key}
+    named = f"CLINIC_{config.DECLARED[key].variable} "
+    assert not refused or not any(problem.startswith(named) for problem in found)
 
 
 def test_the_choices_are_those_the_app_knows():
