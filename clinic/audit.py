@@ -88,7 +88,7 @@ class AuditSettings:
     fallbacks: tuple[bytes, ...] = field(default=(), repr=False)  # still verify what they signed
     lost_key_ids: frozenset[str] = frozenset()  # declared lost: what they signed stays unverifiable
     # Keys derived from the secret key (outside production, no CLINIC_AUDIT_KEY): a development secret key
-    # changed with no fallback leaves nothing to recover, so any key the head's is not counts as lost.
+    # changed with no fallback leaves nothing to recover, so any key not configured counts as lost.
     derived: bool = False
 
     @classmethod
@@ -494,6 +494,7 @@ class LostKeyEvents:
     last_id: int
     declared_at: int | None  # the verified handover after them; None until the next append
     handover: str = KEY_DECLARED_LOST  # its action: audit.key_declared_lost, or audit.key_rotated
+    development: bool = False  # a development key, lost with the secret key it was derived from
 
 
 @dataclass(frozen=True)
@@ -526,7 +527,10 @@ def verdict(result: Verified | Break) -> str:
 
 
 def _unverifiable(lost: LostKeyEvents) -> str:
-    events = f"Events {lost.first_id} to {lost.last_id}, signed by key id {lost.key_id} (declared lost),"
+    whose = (
+        "the development audit key, derived from a former SECRET_KEY" if lost.development else "declared lost"
+    )
+    events = f"Events {lost.first_id} to {lost.last_id}, signed by key id {lost.key_id} ({whose}),"
     if lost.declared_at is None:
         return (
             f"{events} cannot be verified, nor the anchor they moved; every event before them is verified, "
@@ -592,7 +596,7 @@ def verify(session: Session) -> Verified | Break:
 def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -> Verified | Break:
     count, prev, previous = 0, GENESIS, None
     began: dict[int, int] = {}  # each hash version met: the first event hashed so
-    runs = _LostRuns()
+    runs = _LostRuns(settings)
     for row in rows:
         count += 1
         problem = _link_problem(row, count, prev, began, settings)
@@ -601,8 +605,7 @@ def _walk(rows: Iterable[Any], settings: AuditSettings, anchor: Anchor | None) -
         elif problem is None and (ended := runs.ended_by(row)) is not None:
             return ended
         if problem is None and anchor is not None and count == anchor.count:
-            if (row.id, row.hash) != (anchor.event_id, anchor.hash):
-                problem = f"the anchor records event {anchor.event_id} with another hash at number {count}"
+            problem = _anchor_problem(row, count, anchor, settings)
         if problem:
             return Break(row.id, problem)
         began.setdefault(row.hash_version, row.id)
@@ -618,7 +621,8 @@ class _LostRuns:
     `audit.key_declared_lost`), or up to the next lost key's handover. Otherwise an event a configured key
     signed could be relabelled as the lost key's to hide an edit."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
         self.closed: list[LostKeyEvents] = []
         self.open: list[LostKeyEvents] = []  # not yet followed by a verified handover
 
@@ -638,7 +642,8 @@ class _LostRuns:
                 f"{_unconfigured(row.key_id)}; it is declared lost, but its events do not begin where key "
                 f"ids begin nor at an {KEY_ROTATED} to it"
             )
-        self.open.append(LostKeyEvents(row.key_id, row.id, row.id, None))
+        development = self.settings.derived and row.key_id not in self.settings.lost_key_ids
+        self.open.append(LostKeyEvents(row.key_id, row.id, row.id, None, development=development))
         return None
 
     def ended_by(self, row: Any) -> Break | None:
@@ -678,6 +683,15 @@ def _hands_over(row: Any, run: LostKeyEvents) -> bool:
     return named and bounds == (run.first_id, run.last_id)
 
 
+def _anchor_problem(row: Any, count: int, anchor: Anchor, settings: AuditSettings) -> str | None:
+    """What is wrong with `row`, number `count`, against an anchor signed by a configured key."""
+    if (row.id, row.hash) != (anchor.event_id, anchor.hash):
+        return f"the anchor records event {anchor.event_id} with another hash at number {count}"
+    if row.key_id is not None and row.key_id not in settings.keys_by_id:  # the anchor's key signed it
+        return f"the anchor, signed by a configured key, records it, but it claims key id {row.key_id}"
+    return None
+
+
 def _unconfigured(signed_by: str) -> str:
     return (
         f"it is signed by key id {signed_by}, which is not configured "
@@ -698,7 +712,7 @@ def _link_problem(
         return problem
     keys = settings.keys_by_id
     if row.key_id is not None and row.key_id not in keys:
-        return None if row.key_id in settings.lost_key_ids else _unconfigured(row.key_id)
+        return None if settings.declared_lost(row.key_id) else _unconfigured(row.key_id)
     if not any(same_secret(row.hash, event_hash(row, key)) for key in _candidate_keys(row, keys)):
         return "its hash does not match its contents (edited, or rehashed without the key)"
     return None

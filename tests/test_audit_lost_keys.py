@@ -1,6 +1,8 @@
-"""A key declared lost wherever its events sit in the chain: verify names the events it cannot check, exits
-3, and verifies everything else; the bounds of those events are checked, so no verified event is hidden
-among them."""
+"""A key declared lost wherever its events sit in the chain, and a development key lost with its secret key:
+verify names the events it cannot check, exits 3, and verifies everything else; the bounds of those events
+are checked, so no verified event is hidden among them."""
+
+import logging
 
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from .test_audit import NEW_KEY, OLD_KEY, THIRD_KEY, record_events, restart_with
 from .test_audit_tampering import CHANGEABLE, CONTENT, EXAMPLES, all_events, tampered
 
 OLD_ID, NEW_ID = audit.key_id(OLD_KEY.encode()), audit.key_id(NEW_KEY.encode())
+UNKNOWN = "0123456789abcdef"  # a key id no key here has
 
 
 @pytest.fixture
@@ -106,6 +109,13 @@ def test_a_key_lost_in_the_middle_is_not_warned_of_as_unknown_at_start(
         )
 
 
+def forge_handover(session, event: AuditEvent, to: str, details: dict) -> None:
+    """`event` rewritten as the handover to the key `to`, as someone with database access could."""
+    rewritten = {"action": audit.KEY_ROTATED, "entity_type": "audit_key", "entity_id": to, "details": details}
+    session.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(key_id=to, **rewritten))
+    session.commit()
+
+
 def test_an_event_pulled_into_a_lost_keys_events_as_a_false_handover_is_a_break(
     session, chain_with_a_lost_key_in_the_middle
 ):
@@ -113,19 +123,65 @@ def test_an_event_pulled_into_a_lost_keys_events_as_a_false_handover_is_a_break(
     lost key's events names where they began."""
     events, lost = chain_with_a_lost_key_in_the_middle
     pulled = events[events.index(lost[0]) - 1]
+    forge_handover(session, pulled, to=NEW_ID, details=lost[0].details)
+
+    result = audit.verify(session)
+
+    assert isinstance(result, Break) and result.event_id == pulled.id, result
+
+
+def derived_settings(app, secret_key: str) -> audit.AuditSettings:
+    """The audit settings of a development app with no CLINIC_AUDIT_KEY and this secret key."""
+    config = {**app.config, "AUDIT_KEY": None, "AUDIT_KEY_FALLBACKS": [], "AUDIT_LOST_KEY_IDS": ()}
+    settings = audit.AuditSettings.from_config({**config, "SECRET_KEY": secret_key}, app.instance_path)
+    audit.configure(db.engine, settings)
+    return settings
+
+
+def test_in_development_a_replaced_secret_key_reads_as_a_declared_break_of_the_development_key(
+    app, session, now, caplog
+):
+    before = derived_settings(app, "the development secret key")
+    old = record_events(session, now, 2)
+    derived_settings(app, "a new development secret key")
+
+    waiting = verify_cli(app.test_cli_runner())  # before anything is chained on under the new key
+    with caplog.at_level(logging.WARNING, logger="clinic.audit"):
+        events = record_events(session, now, 1)
+    handed_over = verify_cli(app.test_cli_runner())
+
+    development = (
+        f"signed by key id {before.key_id} (the development audit key, derived from a former SECRET_KEY)"
+    )
+    assert waiting.exit_code == 3, waiting.output
+    assert f"Events {old[0].id} to {old[-1].id}, {development}, cannot be verified" in waiting.output
+    assert handed_over.exit_code == 3, handed_over.output
+    assert f"Events {old[0].id} to {old[-1].id}, {development}, cannot be verified; " in handed_over.output
+    assert f"verified again from event {events[2].id} (audit.key_declared_lost) on" in handed_over.output
+
+
+def test_in_development_an_event_relabelled_with_an_unknown_key_is_still_a_break(app, session, now):
+    derived_settings(app, "the development secret key")
+    _, second, _ = record_events(session, now, 3)
     session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.id == pulled.id)
-        .values(
-            key_id=NEW_ID,
-            action=audit.KEY_ROTATED,
-            entity_type="audit_key",
-            entity_id=NEW_ID,
-            details=lost[0].details,
-        )
+        update(AuditEvent).where(AuditEvent.id == second.id).values(key_id=UNKNOWN, actor="staff:9")
     )
     session.commit()
 
     result = audit.verify(session)
 
-    assert isinstance(result, Break) and result.event_id == pulled.id, result
+    assert isinstance(result, Break) and result.event_id == second.id, result
+
+
+def test_the_anchored_event_rewritten_as_a_handover_to_an_unknown_key_is_a_break(app, session, now):
+    """An anchor signed by a configured key names an event that key signed: the chain's last event cannot be
+    rewritten as the handover to a lost key (in development, any unknown one) to hide what it said."""
+    signed_by = derived_settings(app, "the development secret key").key_id
+    *_, last = record_events(session, now, 3)
+    forge_handover(session, last, to=UNKNOWN, details={"from": signed_by, "first_event": 1, "last_event": 2})
+
+    result = audit.verify(session)
+
+    assert result == Break(
+        last.id, f"the anchor, signed by a configured key, records it, but it claims key id {UNKNOWN}"
+    )
