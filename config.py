@@ -6,8 +6,10 @@ reads each value again by its kind, wherever it came from, and names every one t
 setting takes, at once.
 """
 
+import difflib
 import os
-from collections.abc import Collection, Iterator, Mapping, MutableMapping
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -515,6 +517,49 @@ def unknown_settings(environ: Mapping[str, str]) -> list[str]:
     otherwise be ignored without a word."""
     known = {f"CLINIC_{name}{suffix}" for name in _READ for suffix in ("", "_FILE")}
     return sorted(name for name in environ if name.startswith("CLINIC_") and name not in known)
+
+
+def setting_names() -> set[str]:
+    """Every setting's key in the app config, as any config class gives it."""
+    return {name for cls in configs.values() for name in dir(cls) if name.isupper()}
+
+
+# Prefixes of the settings of Flask's extensions, which an instance config.py may set as well.
+_EXTENSION_PREFIXES = ("SQLALCHEMY_", "WTF_", "RATELIMIT_")
+
+
+def unknown_instance_settings(given: Iterable[str], also_known: Collection[str]) -> dict[str, str | None]:
+    """The keys of an instance config.py that no setting has (nor Flask, `also_known`), each with the
+    setting it may mean: the key of a CLINIC_<name> written as it, or the closest spelling. A key of an
+    extension's own (SQLALCHEMY_ECHO) is left alone, unless it is close to one of Clinic's."""
+    ours = setting_names()
+    by_variable = {f"CLINIC_{key}": key for key in ours} | {
+        f"CLINIC_{declared.variable}": key for key, declared in DECLARED.items()
+    }
+    found = {}
+    for name in given:
+        if name in ours or name in also_known:
+            continue
+        close = difflib.get_close_matches(name.removeprefix("CLINIC_"), ours, n=1, cutoff=0.8)
+        meant = by_variable.get(name) or by_variable.get(f"CLINIC_{name}") or next(iter(close), None)
+        if meant or not name.startswith(_EXTENSION_PREFIXES):
+            found[name] = meant
+    return found
+
+
+def where_given(problems: list[str], from_file: Collection[str], path: str) -> list[str]:
+    """Each problem, saying of each setting it names that an instance config.py (at `path`) set it, as the
+    keys `from_file`: its CLINIC_<name> alone would send the admin to the environment to look for it."""
+    variables = {f"CLINIC_{DECLARED[key].variable if key in DECLARED else key}": key for key in from_file}
+
+    def placed(problem: str) -> str:
+        named = [
+            name for name in dict.fromkeys(re.findall(r"CLINIC_[A-Z0-9_]+", problem)) if name in variables
+        ]
+        said = "; ".join(f"{name} is set in {path}, as {variables[name]}" for name in named)
+        return f"{problem} ({said})" if said else problem
+
+    return [placed(problem) for problem in problems]
 
 
 def config_name() -> str:

@@ -3,6 +3,7 @@
 import logging
 import os
 import tempfile
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from flask import Config, Flask
@@ -38,15 +39,10 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     app.session_interface = SignedCookieSessions()
     app.json = JsonResponses(app)
     name = config if isinstance(config, str) else settings.config_name()
-    app.config.from_object(settings.configs.get(name, settings.Config))  # an unknown name is refused below
-    app.config.from_pyfile("config.py", silent=True)
-    if isinstance(config, type):
-        app.config.from_object(config)
-    elif isinstance(config, dict):
-        app.config.update(config)
-    _refuse_bad_settings(app, name)
+    from_file = _load_settings(app, name, config)
+    _refuse_bad_settings(app, name, {key for key in from_file if app.config[key] is from_file[key]})
     logs.init_app(app)  # first, so every later before_request function logs with the request id
-    _warn_of_unknown_settings(app)
+    _warn_of_unknown_settings(app, from_file)
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
@@ -180,11 +176,38 @@ def _engine_options(config: Config) -> dict[str, Any]:
     return options
 
 
-def _warn_of_unknown_settings(app: Flask) -> None:
-    if app.debug or app.testing:
+def _load_settings(app: Flask, name: str, config: str | type | dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults and the environment's settings (config.py), then the instance config.py's, then `config`'s;
+    the instance config.py's settings, for what is said of them."""
+    app.config.from_object(settings.configs.get(name, settings.Config))  # an unknown name is refused below
+    from_file = Config(app.instance_path)
+    from_file.from_pyfile("config.py", silent=True)
+    app.config.update(from_file)
+    if isinstance(config, type):
+        app.config.from_object(config)
+    elif isinstance(config, dict):
+        app.config.update(config)
+    return dict(from_file)
+
+
+def _warn_of_unknown_settings(app: Flask, from_file: Mapping[str, Any]) -> None:
+    """Name each CLINIC_* variable, and each key of the instance config.py, that no setting reads: a
+    misspelt or renamed one would otherwise be ignored without a word."""
+    if app.testing:
+        return
+    path = _instance_config_path(app)
+    unknown = settings.unknown_instance_settings(from_file, app.default_config)
+    for name, meant in unknown.items():
+        maybe = f" (did you mean {meant}?)" if meant else ""
+        log.warning("%s in %s is not a setting Clinic reads%s; ignored", name, path, maybe)
+    if app.debug:
         return
     for name in settings.unknown_settings(os.environ):
         log.warning("%s is not a setting Clinic reads (misspelt, or renamed: see the README); ignored", name)
+
+
+def _instance_config_path(app: Flask) -> str:
+    return os.path.join(app.instance_path, "config.py")
 
 
 def _instance_folder_refusals(path: str) -> list[str]:
@@ -200,13 +223,15 @@ def _instance_folder_refusals(path: str) -> list[str]:
     return []
 
 
-def _refuse_bad_settings(app: Flask, environment: str) -> None:
+def _refuse_bad_settings(app: Flask, environment: str, from_file: Collection[str]) -> None:
     """Every setting read by its kind, wherever it was set (normalised in place), and the instance folder
-    made; with production's own refusals of every setting its kind took, all named in one message."""
+    made; with production's own refusals of every setting its kind took, all named in one message, which
+    says of the settings `from_file` that the instance config.py set them."""
     refused = settings.refusals(app.config, environment)
     found = [*refused.values(), *_instance_folder_refusals(app.instance_path)]
     unsafe = [] if app.debug or app.testing or "ENV" in refused else production.problems(app.config, refused)
+    path = _instance_config_path(app)
     if unsafe:
-        raise production.UnsafeProductionConfig(found + unsafe)
+        raise production.UnsafeProductionConfig(settings.where_given(found + unsafe, from_file, path))
     if found:
-        raise settings.InvalidSettings(found)
+        raise settings.InvalidSettings(settings.where_given(found, from_file, path))

@@ -30,7 +30,7 @@ class Setting:
 
 def declared_names() -> list[str]:
     """Every setting config.py declares, in any of its config classes, by name."""
-    return sorted({name for cls in settings.configs.values() for name in dir(cls) if name.isupper()})
+    return sorted(settings.setting_names())
 
 
 def effective_settings(config: Mapping[str, Any], names: Iterable[str] | None = None) -> list[Setting]:
