@@ -24,6 +24,7 @@ from .browser_forms import drawn_forms
 from .conftest import build_app
 from .factories import sign_in
 from .test_admin_outbox import csrf_token
+from .test_audit import NEW_KEY, restart_with
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 
@@ -403,6 +404,34 @@ def test_checking_the_trail_names_an_edited_event_and_why_and_is_audited(admin_c
     assert "<title>Audit chain broken – Audit log" in page
     session.commit()
     assert checked(session).details == {"intact": False, "event_id": second.id}
+
+
+def test_checking_a_trail_with_a_declared_break_warns_in_words_naming_what_cannot_be_checked(
+    app, admin_client, session
+):
+    """Not the plain notice of an intact chain, nor a broken one's: a warning, said in the title and on the
+    page, not by its colour alone, with what was declared and which events could not be checked."""
+    before = event(session)  # and the sign-in's, under the app's key: then that key is lost
+    lost = before.key_id
+    restart_with(app, NEW_KEY, [], lost=(lost,))
+
+    page = admin_client.post("/admin/audit/check", follow_redirects=True).get_data(as_text=True)
+
+    notice = re.search(r'<div class="notice flash([^"]*)"[^>]*>(.*?)</div>', page, re.S)
+    assert notice.group(1) == " notice-warning"
+    assert "<p><strong>Warning</strong></p>" in notice.group(2)
+    assert "Audit chain intact with a declared break: " in notice.group(2)
+    assert f"Events 1 to {before.id}, signed by key id {lost} (declared lost), cannot be verified" in page
+    assert "<title>Warning: Audit chain intact with a declared break – Audit log" in page
+
+
+def test_checking_an_intact_trail_shows_no_warning(admin_client, session):
+    event(session)
+
+    page = admin_client.post("/admin/audit/check", follow_redirects=True).get_data(as_text=True)
+
+    assert '<div class="notice flash" role="status"' in page
+    assert "Warning" not in page
 
 
 def test_the_check_and_a_search_by_patient_need_the_pages_csrf_token(database_url, tmp_path, session, now):

@@ -110,9 +110,16 @@ def audit_export() -> ResponseReturnValue:
 def audit_check() -> ResponseReturnValue:
     """Verify the whole chain as `flask clinic audit verify` does; say what it found on the log's page."""
     result = audit.check(db.session, current_staff().actor, now=utcnow())
-    outcome = "Audit chain intact" if isinstance(result, audit.Verified) else "Audit chain broken"
-    flash(audit.verdict(result), outcome)
+    flash(audit.verdict(result), _outcome(result))
     return redirect(url_for(".audit_log"), 303)
+
+
+def _outcome(result: audit.Verified | audit.Break) -> str:
+    """The check's outcome in a few words. A declared break (events of a lost key that cannot be checked) is
+    neither intact nor broken: a warning (see base.html), the verdict saying what was declared."""
+    if isinstance(result, audit.Break):
+        return "Audit chain broken"
+    return "Warning: Audit chain intact with a declared break" if result.lost else "Audit chain intact"
 
 
 def _filter_form() -> AuditFilterForm:
