@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .hospital.catalogue import contact_numbers
+from .models.schema_revision import SchemaBehind
 from .models.transactions import is_busy, is_full, is_out_of_reach
 from .scheduling.errors import (
     AlreadyAtThatTime,
@@ -131,12 +132,20 @@ def register(app: Flask) -> None:
             return _try_again("unavailable", FULL_RETRY_AFTER, FULL, why=why, level=logging.ERROR)
         return unexpected(error)
 
+    @app.errorhandler(SchemaBehind)
+    def schema_behind(error: SchemaBehind):
+        # Logged once where it was found (health.require_the_schema), not at each request refused.
+        return _unavailable("unavailable", AWAY_RETRY_AFTER, AWAY, reads=False)
+
     def _try_again(
         code: str, wait: int, detail: str, why: str = "", level: int = logging.WARNING, reads: bool = True
     ):
+        log.log(level, "database %s on %s %s", why or code, request.method, request.endpoint)
+        return _unavailable(code, wait, detail, reads)
+
+    def _unavailable(code: str, wait: int, detail: str, reads: bool):
         """503, to try again after `wait` seconds; on a patient's page, while the database still `reads`,
         with the departments' numbers to call instead."""
-        log.log(level, "database %s on %s %s", why or code, request.method, request.endpoint)
         headers = {"Retry-After": str(wait)}
         if _wants_problem():
             return problem(503, "Service Unavailable", detail, code=code), headers

@@ -23,6 +23,26 @@ bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
+# Endpoints that answer without the tables: /healthz reads no database, /readyz checks the schema itself.
+_WITHOUT_TABLES = {"health.healthz", "health.readyz", "static"}
+
+
+@bp.before_app_request
+def require_the_schema() -> None:
+    """Until this process's schema check has passed, each request asks it first: a gunicorn worker that
+    started while the database did not answer (no refusal: it may come back) served 500s when it came back
+    without the schema. SchemaBehind is answered 503 (errors.py), and logged once."""
+    check = schema_check(current_app)
+    if check.passed or request.endpoint in _WITHOUT_TABLES:
+        return
+    try:
+        check.require_current(db.session.connection())
+    except SchemaBehind as behind:
+        if check.first_told(behind):
+            log.warning("pages answer 503: %s", behind)
+        raise
+
+
 @bp.get("/healthz")
 def healthz():
     return {"status": "ok"}

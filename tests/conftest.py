@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, make_url, text
 
 from clinic import create_app
 from clinic.extensions import db
+from clinic.models.schema_revision import schema_check
 from clinic.production import UnsafeProductionConfig
 from clinic.scheduling.tokens import LinkKeys
 from config import ProductionConfig, defaults
@@ -208,8 +209,12 @@ def _truncate_all(url: str) -> None:
 
 @pytest.fixture
 def app(database_url, tmp_path):
+    """An app as a gunicorn worker has it once started: its schema checked (clinic.health), so its first
+    request asks no more than the next."""
     app = build_app(database_url, str(tmp_path / "instance"))
     with app.app_context():
+        with db.engine.connect() as connection:
+            schema_check(app).require_current(connection)
         yield app
         db.session.remove()
         db.engine.dispose()

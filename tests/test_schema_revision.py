@@ -122,12 +122,16 @@ def test_a_schema_ahead_of_the_code_is_served(stamped_ahead, tmp_path, caplog):
     assert f"revision 9999, which this code's migrations (head {HEAD}) do not know" in caplog.text
 
 
-def test_the_schema_s_revision_is_read_once_a_process_while_it_is_current(app, client):
+def test_the_schema_s_revision_is_read_once_a_process_while_it_is_current(database_url, tmp_path):
+    app = app_on(database_url, tmp_path)
+    client = app.test_client()
     asked = []
-    for _ in range(3):
-        with statements_run(db.engine) as run:
-            assert client.get("/readyz").status_code == 200
-        asked.append(any("alembic_version" in statement for statement in run))
+    with app.app_context():
+        for page in ("/book", "/readyz", "/book"):
+            with statements_run(db.engine) as run:
+                assert client.get(page).status_code == 200
+            asked.append(any("alembic_version" in statement for statement in run))
+        db.engine.dispose()
 
     assert asked == [True, False, False]
 
@@ -253,3 +257,26 @@ def test_the_audit_key_unchecked_at_start_on_a_missing_database_gives_the_driver
     )
     assert MISSING.search(line) and line.endswith("; it is checked at each audited change instead"), line
     assert PASSWORD not in line
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/book", "text/html"), ("/api/v1/services", "application/problem+json")]
+)
+def test_pages_of_a_server_whose_database_lost_its_schema_answer_503_and_it_is_logged_once(
+    empty_database, tmp_path, caplog, path, kind
+):
+    """gunicorn started while the database did not answer (not a refusal: it may come back), and it came
+    back without the schema: pages answered 500, reading tables that are not there."""
+    app = app_on(empty_database, tmp_path)
+    client = app.test_client()
+
+    answers = [client.get(path) for _ in range(2)]
+    with app.app_context():
+        db.engine.dispose()
+
+    assert [answer.status_code for answer in answers] == [503, 503]
+    assert answers[0].mimetype == kind and answers[0].headers["Retry-After"]
+    said = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert said == [
+        f"pages answer 503: the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`"
+    ]

@@ -11,6 +11,7 @@ runs the migrations of the new code while the old web workers still serve (docs/
 "Upgrading"), and gunicorn replaces some of those meanwhile; refusing them would take the site down.
 """
 
+import functools
 import logging
 
 from alembic.script import ScriptDirectory
@@ -39,19 +40,19 @@ class SchemaBehind(Exception):
 
 
 class SchemaCheck:
-    """One process's check of the schema's revision: the migrations' head read once, a pass remembered."""
+    """One app's check of the schema's revision: a pass remembered."""
 
     def __init__(self, directory: str) -> None:
         self._directory = directory
-        self._scripts: ScriptDirectory | None = None
         self.passed = False
+        self._told = ""
 
     def require_current(self, connection: Connection) -> None:
         """Raise SchemaBehind unless the database's revision is this code's head (or one it does not know:
         newer code has upgraded it, see above). Two small queries, until it passes; none after."""
         if self.passed:
             return
-        scripts = self._migrations()
+        scripts = _migrations(self._directory)
         needs = list(scripts.get_heads())
         found = _database_revisions(connection)
         if set(found) == set(needs):
@@ -68,10 +69,16 @@ class SchemaCheck:
         )
         self.passed = True
 
-    def _migrations(self) -> ScriptDirectory:
-        if self._scripts is None:
-            self._scripts = ScriptDirectory(self._directory)  # reads migrations/versions: ~20 ms, once
-        return self._scripts
+    def first_told(self, behind: SchemaBehind) -> bool:
+        """Whether this process has not yet said `behind` (a log line once, not at each request refused)."""
+        told, self._told = self._told, str(behind)
+        return told != self._told
+
+
+@functools.cache
+def _migrations(directory: str) -> ScriptDirectory:
+    """The migrations folder, read once a process (~20 ms): its revisions do not change while it runs."""
+    return ScriptDirectory(directory)
 
 
 def _database_revisions(connection: Connection) -> list[str]:
