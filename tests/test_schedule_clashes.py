@@ -149,15 +149,22 @@ def missed_in_time_off(session, clinic, now):
     return booked
 
 
-def test_a_booking_missed_in_the_clinicians_time_off_stays_for_reception_to_handle(
+def test_a_booking_missed_in_time_off_today_stays_listed_and_earlier_days_no_longer_are(
     session, client, clinic, missed_in_time_off
 ):
+    """The list read every booked consultation of the scope back to the first: a department's years of
+    history on each drawing. It starts at the start of today in the hospital's zone: this morning's missed
+    booking stays for reception to handle today, yesterday's (missed_in_time_off) is no longer listed."""
+    this_morning = visit(session, clinic, "okafor", today_at(0), "Tom Early")
+    factories.time_off(session, clinic["okafor"], today_at(0), today_at(9))
+    session.commit()
+    mark_no_shows(session, now=utcnow(), after=timedelta(minutes=30))
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
 
     page = text(client.get("/schedule/clashes"))
 
     listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
-    assert listed == [(str(missed_in_time_off.id), "Maria Visser")]
+    assert listed == [(str(this_morning.id), "Tom Early")]
     assert "Dr Amara Okafor is away then (time off). The patient has not been told" in notes(page)[0]
 
 
