@@ -42,7 +42,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     from_file = _load_settings(app, name, config)
     _refuse_bad_settings(app, name, {key for key in from_file if app.config[key] is from_file[key]})
     logs.init_app(app)  # first, so every later before_request function logs with the request id
-    _warn_of_unknown_settings(app, from_file)
+    _warn_of_settings(app, from_file)
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
@@ -190,9 +190,10 @@ def _load_settings(app: Flask, name: str, config: str | type | dict[str, Any] | 
     return dict(from_file)
 
 
-def _warn_of_unknown_settings(app: Flask, from_file: Mapping[str, Any]) -> None:
-    """Name each CLINIC_* variable, and each key of the instance config.py, that no setting reads: a
-    misspelt or renamed one would otherwise be ignored without a word."""
+def _warn_of_settings(app: Flask, from_file: Mapping[str, Any]) -> None:
+    """Name each CLINIC_* variable, and each key of the instance config.py, that no setting reads (a
+    misspelt or renamed one would otherwise be ignored without a word); and in production, each choice
+    that weakens it."""
     if app.testing:
         return
     path = _instance_config_path(app)
@@ -204,6 +205,8 @@ def _warn_of_unknown_settings(app: Flask, from_file: Mapping[str, Any]) -> None:
         return
     for name in settings.unknown_settings(os.environ):
         log.warning("%s is not a setting Clinic reads (misspelt, or renamed: see the README); ignored", name)
+    for warning in production.warnings(app.config):
+        log.warning("%s", warning)
 
 
 def _instance_config_path(app: Flask) -> str:

@@ -4,7 +4,6 @@ Each guard's limit string is a setting read on every request, so each app keeps 
 setting is empty counts nothing. The answer to a refused request (429) is in clinic/errors.py.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,8 +14,6 @@ from setting_kinds import REDIS_SCHEMES
 
 from . import api, auth, booking
 from .extensions import limiter
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,8 +132,8 @@ _CHECKED_BY = "clinic-storage-check"
 
 
 def init_app(app: Flask) -> None:
-    """Set the limiter up on `app` (config.py read its limit strings), and warn when production counts per
-    process."""
+    """Set the limiter up on `app` (config.py read its limit strings); production warns at start of limits
+    off or counted per process (clinic.production.warnings)."""
     for setting in _UNGUARDED_SETTINGS:
         if app.config.get(setting):
             raise RuntimeError(
@@ -158,21 +155,9 @@ def init_app(app: Flask) -> None:
             **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}),
         }
     limiter.init_app(app)
-    if not (app.debug or app.testing):
-        _warn_in_production(app.config)
 
 
 def counted_together() -> bool:
     """Whether the limits' storage answers (Redis when configured; memory always does). While it does
     not, each process counts for itself, and a client gets each limit once per process."""
     return not current_app.config["RATELIMIT_ENABLED"] or limiter.storage.check()
-
-
-def _warn_in_production(config: dict) -> None:
-    if not config["RATELIMIT_ENABLED"]:
-        log.warning("CLINIC_RATELIMIT_ENABLED is false: nothing limits how often a client may book or search")
-    elif config["RATELIMIT_STORAGE_URL"].startswith("memory://"):
-        log.warning(
-            "CLINIC_RATELIMIT_STORAGE_URL is not set: request limits are counted in each process, so every "
-            "gunicorn worker allows the whole limit; set it to a Redis URL (redis://host:6379/0)"
-        )

@@ -1,7 +1,10 @@
 """What production refuses to start with: every unsafe setting, named at once so one restart fixes all."""
 
+import ast
 import ipaddress
 from collections.abc import Collection, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +36,56 @@ def problems(config: Mapping[str, Any], unread: Collection[str] = ()) -> list[st
         except settings.UnreadSetting:
             continue
     return found
+
+
+def warnings(config: Mapping[str, Any]) -> list[str]:
+    """What production starts with but should be told of: a choice a hospital may make, each weakening it."""
+    found = []
+    if not config["REQUIRE_ADMIN_MFA"]:
+        found.append(
+            "CLINIC_REQUIRE_ADMIN_MFA is off: admins sign in with a password alone, and an admin's password "
+            "then opens every admin page; set it to 1 unless the hospital has decided otherwise"
+        )
+    if not config["RATELIMIT_ENABLED"]:
+        found.append("CLINIC_RATELIMIT_ENABLED is false: nothing limits how often a client books or searches")
+    elif config["RATELIMIT_STORAGE_URL"].startswith("memory://"):
+        found.append(
+            "CLINIC_RATELIMIT_STORAGE_URL is memory://: request limits are counted in each process, so every "
+            "gunicorn worker allows the whole limit; set it to a Redis URL (redis://host:6379/0)"
+        )
+    return found + _wait_warnings(config)
+
+
+def _wait_warnings(config: Mapping[str, Any]) -> list[str]:
+    """A wait at or past gunicorn's worker timeout: the request waiting is killed with its worker, where it
+    would have been answered 503 "try again"."""
+    timeout = gunicorn_timeout()
+    return [
+        f"CLINIC_{name} is {config[name]:g} seconds, not under gunicorn's worker timeout ({timeout:g} s, "
+        f"{GUNICORN_CONF.name}): a request still waiting then is killed with its worker, where it would be "
+        f"answered 503 'try again'; keep it well under (the default is {settings.defaults()[name]:g})"
+        for name in ("DATABASE_LOCK_WAIT", "DATABASE_CONNECT_TIMEOUT")
+        if timeout is not None and config[name] >= timeout
+    ]
+
+
+GUNICORN_CONF = Path(settings.__file__).with_name("gunicorn.conf.py")
+
+
+@cache
+def gunicorn_timeout() -> float | None:
+    """gunicorn.conf.py's worker `timeout`, read from the file (gunicorn's master imports nothing of the
+    app, nor the app that file), or None where it gives none as a number. A --timeout on gunicorn's
+    command line is not seen."""
+    try:
+        tree = ast.parse(GUNICORN_CONF.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["timeout"]:
+            value = node.value.value if isinstance(node.value, ast.Constant) else None
+            return value if isinstance(value, int | float) else None
+    return None
 
 
 def _database_problems(config: Mapping[str, Any]) -> list[str]:

@@ -461,3 +461,42 @@ def test_a_value_its_kind_refuses_is_not_checked_further(production, database_ur
     found = refusals(database_url, MAIL_BACKEND="file", **settings)
 
     assert len(found) == 2 and found[0].startswith(named) and "CLINIC_MAIL_BACKEND" in found[1], found
+
+
+START_WARNINGS = ("CLINIC_REQUIRE_ADMIN_MFA", "CLINIC_RATELIMIT_STORAGE_URL", "CLINIC_DATABASE_LOCK_WAIT")
+
+
+def start_warnings(caplog, monkeypatch, database_url: str, **settings) -> list[str]:
+    """The warnings a production start logs about these settings (over clean ones)."""
+    monkeypatch.setattr(logging.getLogger("clinic"), "disabled", False)  # Alembic's log config
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="clinic"):
+        create_app(production_config(database_url, **settings))
+    messages = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    return [message for message in messages if message.startswith(START_WARNINGS)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"REQUIRE_ADMIN_MFA": "0"}, "CLINIC_REQUIRE_ADMIN_MFA is off: admins sign in with a password alone"),
+        ({"RATELIMIT_STORAGE_URL": "memory://"}, "CLINIC_RATELIMIT_STORAGE_URL is memory://"),
+        ({"DATABASE_LOCK_WAIT": "30"}, "CLINIC_DATABASE_LOCK_WAIT is 30 seconds, not under gunicorn's"),
+        ({"DATABASE_LOCK_WAIT": "45.5"}, "CLINIC_DATABASE_LOCK_WAIT is 45.5 seconds, not under gunicorn's"),
+    ],
+)
+def test_production_warns_at_start_of_a_choice_that_weakens_it(
+    production, database_url, caplog, monkeypatch, settings, warned
+):
+    """Allowed, as a hospital may choose so, but never without a word: each went unmentioned (memory://
+    was called 'not set' when set so)."""
+    redis = {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0"}
+    found = start_warnings(caplog, monkeypatch, database_url, **{**redis, **settings})
+
+    assert len(found) == 1 and found[0].startswith(warned), found
+
+
+def test_production_with_its_safe_choices_warns_of_none(production, database_url, caplog, monkeypatch):
+    safe = {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0", "DATABASE_LOCK_WAIT": "29"}
+
+    assert start_warnings(caplog, monkeypatch, database_url, **safe) == []
