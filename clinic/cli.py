@@ -235,7 +235,8 @@ def verify_audit() -> None:
     """Check every audit event's hash and link, and the chain's end against the signed anchor.
 
     Exit status: 0 intact, 1 broken, 3 intact with a declared break (events of a key declared lost in
-    CLINIC_AUDIT_LOST_KEY_IDS, which cannot be verified; every other event is)."""
+    CLINIC_AUDIT_LOST_KEY_IDS, wherever they sit in the chain, or outside production of an audit key
+    derived from a former secret key: they cannot be verified; every other event is)."""
     from .audit import Break, verdict, verify
 
     result = verify(db.session)

@@ -7,14 +7,14 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from clinic import audit
 from clinic.audit import Break, LostKeyEvents
 from clinic.extensions import db
 from clinic.models import AuditEvent
 
-from .test_audit import NEW_KEY, OLD_KEY, THIRD_KEY, record_events, restart_with, verify_cli
+from .test_audit import NEW_KEY, OLD_KEY, THIRD_KEY, anchor_path, record_events, restart_with, verify_cli
 from .test_audit_tampering import CHANGEABLE, CONTENT, EXAMPLES, all_events, tampered
 
 OLD_ID, NEW_ID = audit.key_id(OLD_KEY.encode()), audit.key_id(NEW_KEY.encode())
@@ -95,6 +95,45 @@ def test_a_key_lost_between_two_others_leaves_only_its_events_unverified(
         audit.KEY_ROTATED,
         {"from": NEW_ID, "first_event": lost[0].id, "last_event": lost[-1].id},
     )
+
+
+def test_two_keys_lost_one_after_the_other_are_both_named_and_the_chain_is_verified_after_them(
+    app, session, chain_with_a_lost_key_in_the_middle
+):
+    events, lost = chain_with_a_lost_key_in_the_middle
+    restart_with(app, THIRD_KEY, [], lost=(OLD_ID, NEW_ID))
+    after = events[events.index(lost[-1]) + 1]
+
+    result = audit.verify(session)
+
+    assert result.lost == (
+        LostKeyEvents(OLD_ID, events[0].id, lost[0].id - 1, after.id, audit.KEY_ROTATED),
+        LostKeyEvents(NEW_ID, lost[0].id, lost[-1].id, after.id, audit.KEY_ROTATED),
+    )
+
+
+def test_a_lost_keys_events_before_handovers_named_them_are_declared_by_the_handovers_alone(
+    app, session, chain_with_a_lost_key_in_the_middle
+):
+    """A chain written before its key ids were signed: its audit.key_rotated events name the key only."""
+    events, lost = chain_with_a_lost_key_in_the_middle
+    keys = {audit.key_id(key.encode()): key.encode() for key in (OLD_KEY, NEW_KEY, THIRD_KEY)}
+    prev = audit.GENESIS
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if event.action == audit.KEY_ROTATED:
+            event.details = {"from": event.details["from"]}
+        event.hash_version, event.prev_hash = audit.KEYED, prev
+        event.hash = prev = audit.event_hash(event, keys[event.key_id])
+    session.commit()
+    anchor_path(session).unlink()  # and anchored anew at the head as rehashed
+    audit.write_anchor(
+        anchor_path(session), audit.Anchor(len(events), event.id, prev).signed(keys[event.key_id])
+    )
+    after = events[events.index(lost[-1]) + 1]
+
+    result = audit.verify(session)
+
+    assert result.lost == (LostKeyEvents(NEW_ID, lost[0].id, lost[-1].id, after.id, audit.KEY_ROTATED),)
 
 
 def test_a_key_lost_in_the_middle_is_not_warned_of_as_unknown_at_start(
