@@ -2,6 +2,7 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import re
 import signal
 import threading
 import time
@@ -156,6 +157,36 @@ def test_the_worker_process_delivers_mail_and_stops_cleanly_on_sigterm(
     assert "outbox worker" in log
     assert len(smtp_server.inbox(consultation.clinician.email)) == 1
     assert len(beating) == 1 and heartbeats(session) == []  # it retired on the way out
+
+
+def test_a_worker_stopped_idle_logs_that_it_stopped_between_batches(database_url, tmp_path, smtp_server):
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120)
+    try:
+        assert wait_for(lambda: "ticking every" in worker.log()), worker.log()
+    finally:
+        worker.stop()
+
+    log = worker.log()
+    assert worker.process.returncode == 0, log
+    assert re.search(r"outbox worker \S+ stopped on SIGTERM between batches", log), log
+
+
+def test_a_worker_stopped_during_a_batch_finishes_it_and_logs_so(
+    session, database_url, tmp_path, smtp_server
+):
+    factories.booking(session, open_clinic(session), next_weekday_at_ten(), now=utcnow())
+    smtp_server.handler.data_seconds = 2
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120)
+    try:
+        assert wait_for(lambda: smtp_server.handler.data_begun >= 1), worker.log()
+    finally:
+        worker.stop()
+
+    log = worker.log()
+    assert worker.process.returncode == 0, log
+    assert re.search(r"outbox worker \S+ stopping on SIGTERM: it finishes the tick in hand first", log), log
+    assert re.search(r"outbox worker \S+ stopped on SIGTERM: it finished the batch in hand", log), log
+    assert len(smtp_server.received) == smtp_server.handler.data_begun  # each mail begun was sent
 
 
 def heartbeats(session) -> list[str]:

@@ -90,23 +90,43 @@ class Worker:
         self._schema = schema_check(app)
         self._password = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).password  # never in a log line
         self.stopping = threading.Event()
+        self.stopped_by = ""  # the signal's name, once one has stopped it
+        self._ticking = threading.Lock()  # held by a tick while it runs
+        self._last_tick_ran = 0
         self._trouble_lock = threading.Lock()
         # The jobs that met each trouble since it was last over.
         self._met: dict[Trouble, set[Callable[[], object]]] = {trouble: set() for trouble in TROUBLES}
 
     def tick(self) -> int:
         """Take back expired claims, then run every due message; returns how many ran."""
-        with self.app.app_context(), log_context(worker_id=self.worker_id):
+        with self._ticking, self.app.app_context(), log_context(worker_id=self.worker_id):
             try:
                 reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
                 mail = self.settings.new_mail()
                 try:
                     ctx = Context(self.settings, mail, db.engine)
-                    return dispatch(db.session, ctx, self.worker_id, self.clock, self.stopping.is_set)
+                    self._last_tick_ran = 0
+                    ran = dispatch(db.session, ctx, self.worker_id, self.clock, self.stopping.is_set)
+                    self._last_tick_ran = ran
+                    return ran
                 finally:
                     mail.close()
             finally:
                 db.session.remove()
+
+    def finish_tick(self) -> int | None:
+        """Once stopping: wait for the tick in hand to end, its batch run to the end (dispatch stops between
+        batches); how many messages it ran, or None if no tick was in hand. Logged, as a stop that seems to
+        hang (or is cut short by SIGKILL) is one with a batch in hand."""
+        if not self._ticking.locked():
+            return None
+        log.info(
+            "outbox worker %s stopping on %s: it finishes the tick in hand first",
+            self.worker_id,
+            self.stopped_by,
+        )
+        with self._ticking:
+            return self._last_tick_ran
 
     def housekeep(self) -> None:
         """Mark no-shows, end the waitlist's past offers and entries, apply the walk-in rules and retention
@@ -268,13 +288,26 @@ def run_worker(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if not worker.register_once_the_database_answers():
-        return  # stopped while it waited to register
+        log.info("outbox worker %s stopped on %s before it registered", worker.worker_id, worker.stopped_by)
+        return
     log.info("outbox worker %s ticking every %s s", worker.worker_id, worker.settings.tick_seconds)
     try:
         if not worker.stopping.is_set():  # else stopped just as it registered, the scheduler not yet running
             scheduler.start()
     finally:
+        ran = worker.finish_tick()
         worker.through_outages(worker.retire)()  # out of reach, its heartbeat expires as a killed worker's
+        log.info("outbox worker %s stopped%s", worker.worker_id, _stop_said(worker.stopped_by, ran))
+
+
+def _stop_said(signal_name: str, ran: int | None) -> str:
+    """How the worker stopped: on which signal, and whether with a batch in hand that it finished."""
+    said = f" on {signal_name}" if signal_name else ""  # none: its scheduler failed (logged before)
+    if not ran:
+        return f"{said} between batches"
+    return (
+        f"{said}: it finished the batch in hand ({ran} message{'' if ran == 1 else 's'} run in its last tick)"
+    )
 
 
 def stopper(worker: Worker, scheduler: BlockingScheduler) -> Callable[[int, object], None]:
@@ -289,6 +322,7 @@ def stopper(worker: Worker, scheduler: BlockingScheduler) -> Callable[[int, obje
     def stop(signum: int, frame: object) -> None:
         if worker.stopping.is_set():
             return  # a second signal: the shutdown is under way
+        worker.stopped_by = signal.Signals(signum).name
         worker.stopping.set()
         if scheduler.running:  # else it has not started: the worker still waits to register
             threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="worker-stop").start()

@@ -4,6 +4,7 @@ Use the `smtp_server` fixture; `tls_certificate` gives a throwaway self-signed c
 STARTTLS and implicit-TLS servers built with `FakeSMTPServer(...)`.
 """
 
+import asyncio
 import multiprocessing
 import shutil
 import socket
@@ -54,6 +55,9 @@ class RecordingHandler:
         self.outage_until: float | None = None
         self.outage_reply = ""
         self.outage_refusals = 0
+        # Seconds each message's DATA is answered after, and how many messages have begun their DATA.
+        self.data_seconds = 0.0
+        self.data_begun = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if self.refused[address] > 0:
@@ -63,6 +67,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        self.data_begun += 1
+        await asyncio.sleep(self.data_seconds)
         if self.data_replies:
             reply = self.data_replies.popleft()
             if reply == DISCONNECT:
