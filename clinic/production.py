@@ -1,4 +1,5 @@
-"""What production refuses to start with: every unsafe setting, named at once so one restart fixes all."""
+"""What production refuses to start with: every unsafe setting, named at once so one restart fixes all;
+and what it starts with but warns of, a choice that weakens it."""
 
 import ast
 import ipaddress
@@ -74,9 +75,9 @@ GUNICORN_CONF = Path(settings.__file__).with_name("gunicorn.conf.py")
 
 @cache
 def gunicorn_timeout() -> float | None:
-    """gunicorn.conf.py's worker `timeout`, read from the file (gunicorn's master imports nothing of the
-    app, nor the app that file), or None where it gives none as a number. A --timeout on gunicorn's
-    command line is not seen."""
+    """gunicorn.conf.py's worker `timeout`, read from the file as text (the app does not run it: it is
+    gunicorn's), or None where it gives none as a number. A --timeout on gunicorn's command line is not
+    seen."""
     try:
         tree = ast.parse(GUNICORN_CONF.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError):

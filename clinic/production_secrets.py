@@ -113,8 +113,9 @@ def _fault(secret: Secret, key: str) -> str | None:
     """Why `key` is no good value of `secret`, in words that never hold it."""
     if key == settings.DEFAULT_SECRET_KEY:
         return "is the development default"
-    if secret.least is not None and len(key.encode()) < secret.least:
-        return f"is {len(key.encode())} bytes long"
+    size = len(key.encode())
+    if secret.least is not None and size < secret.least:
+        return f"is {size} byte{'s' if size > 1 else ''} long"
     different = len(set(key))
     if different < MIN_DIFFERENT_CHARACTERS:
         return f"has only {different} different character{'s' if different > 1 else ''}"

@@ -34,7 +34,7 @@ GOOD = {
         ({"SECRET_KEY_FALLBACKS": ["s" * 40]}, "key 1 of CLINIC_SECRET_KEY_FALLBACKS has only 1"),
         ({"AUDIT_KEY_FALLBACKS": ["f" * 31]}, "key 1 of CLINIC_AUDIT_KEY_FALLBACKS is 31 bytes long"),
         ({"NOTES_KEY": "A" * 43 + "="}, "key 1 of CLINIC_NOTES_KEY has only 2 different characters"),
-        ({"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": "x"}, "CLINIC_JITSI_APP_SECRET is 1 bytes long"),
+        ({"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": "x"}, "CLINIC_JITSI_APP_SECRET is 1 byte long"),
         ({"WEBHOOK_SECRET": "hospital-webhook"}, "CLINIC_WEBHOOK_SECRET is 16 bytes long"),
         ({"READYZ_TOKEN": "monitor"}, "CLINIC_READYZ_TOKEN is 7 bytes long"),
         ({"ZOOM_CLIENT_SECRET": "xxxxxxxxxxxxxxxxxxxxxxxx"}, "CLINIC_ZOOM_CLIENT_SECRET has only 1"),
