@@ -425,6 +425,10 @@ class Config:
     # name, e-mail and phone are anonymised; a caller whose call was held follows RETENTION_PATIENT_DAYS.
     RETENTION_WALK_IN_DAYS = _int("RETENTION_WALK_IN_DAYS", 30, least=1)
 
+    # Minutes after its last page when a browser without a staff sign-in (a patient's, keeping the passes of
+    # the bookings and queue places made or opened in it: perhaps a kiosk's) is forgotten; its cookie is a
+    # browser-session cookie besides (clinic/session_cookie.py).
+    PATIENT_SESSION_IDLE_MINUTES = _int("PATIENT_SESSION_IDLE_MINUTES", 60, least=5, most=24 * 60)
     # Minutes without a request after which a staff member is signed out.
     STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30, least=1)
     # Hours after signing in when a staff session ends, however active (the absolute lifetime).
