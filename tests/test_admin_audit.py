@@ -401,7 +401,10 @@ def test_checking_the_trail_names_an_edited_event_and_why_and_is_audited(admin_c
         f"Audit chain BROKEN at event {second.id}: its hash does not match its contents "
         "(edited, or rehashed without the key)" in page
     )
-    assert "<title>Audit chain broken – Audit log" in page
+    notice = re.search(r'<div class="notice flash([^"]*)" role="(\w+)"[^>]*>(.*?)</div>', page, re.S)
+    assert notice.group(1, 2) == (" notice-urgent", "alert")  # the error's colour, and read out at once
+    assert "<p><strong>Error</strong></p>" in notice.group(3)  # not by its colour alone
+    assert "<title>Error: Audit chain broken – Audit log" in page
     session.commit()
     assert checked(session).details == {"intact": False, "event_id": second.id}
 

@@ -115,10 +115,11 @@ def audit_check() -> ResponseReturnValue:
 
 
 def _outcome(result: audit.Verified | audit.Break) -> str:
-    """The check's outcome in a few words. A declared break (events of a lost key that cannot be checked) is
-    neither intact nor broken: a warning (see base.html), the verdict saying what was declared."""
+    """The check's outcome in a few words: a broken chain is an error (see base.html). A declared break
+    (events of a lost key that cannot be checked) is neither intact nor broken: a warning, the verdict
+    saying what was declared."""
     if isinstance(result, audit.Break):
-        return "Audit chain broken"
+        return "Error: Audit chain broken"
     return "Warning: Audit chain intact with a declared break" if result.lost else "Audit chain intact"
 
 
