@@ -3,7 +3,9 @@ provider (a meeting made and cancelled) and of the mail server (the SMTP dialogu
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import html
 import re
+import socket
 
 import pytest
 from sqlalchemy import select
@@ -224,6 +226,82 @@ def test_a_provider_without_its_settings_says_which_are_missing(admin_client, ap
     assert (
         "ProviderNotConfigured: missing settings: CLINIC_TEAMS_TENANT_ID, CLINIC_TEAMS_CLIENT_ID" in outcome
     )
+
+
+# Jitsi has no meeting API to call: its test checks the server and the JWT settings instead
+
+JITSI_SECRET = "jitsi-shared-secret-of-at-least-32-bytes"
+
+
+@pytest.fixture
+def jitsi_on_fake(app, fake_providers):
+    """Jitsi with JWTs, its server the fake's /jitsi."""
+    app.config.update(
+        fake_providers.settings(),
+        JITSI_BASE_URL=f"{fake_providers.url}/jitsi",
+        JITSI_APP_ID="clinic",
+        JITSI_APP_SECRET=JITSI_SECRET,
+    )
+    return fake_providers
+
+
+def test_testing_jitsi_fetches_its_api_script_and_reads_back_a_token_of_its_jwt_settings(
+    admin_client, session, jitsi_on_fake
+):
+    """The test made a room name, which calls nothing, and said "Jitsi works. Made the meeting in 0 ms"
+    whatever the address or the JWT settings."""
+    page = admin_client.post("/admin/settings/test-provider", data={"provider": "jitsi"}).text
+    outcome = html.unescape(result_of(page))
+
+    assert "Jitsi works." in outcome
+    assert re.search(rf"{jitsi_on_fake.url}/jitsi/external_api.js answered in \d+ ms", outcome)
+    assert "tokens that Jitsi's token authentication accepts (issuer clinic, for 127.0.0.1)" in outcome
+    assert len(jitsi_on_fake.requests_to("/jitsi/external_api.js")) == 1
+    (event,) = audited(session, "settings.provider_tested")
+    assert event.details == {"provider": "jitsi", "ok": True, "failed_step": None}
+
+
+def closed_port_url() -> str:
+    """An address on this machine where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/jitsi"
+
+
+@pytest.mark.parametrize(
+    ("fault", "shown"),
+    [
+        ("unreachable", "could not connect to the server (ConnectionError)"),
+        ("stalled", "timed out (ReadTimeout)"),
+        (404, "ProviderRejected (HTTP 404)"),
+        (503, "ProviderUnavailable (HTTP 503)"),
+        ("another page", "answered 200, but not with Jitsi Meet's external_api.js"),
+        ("no scheme", "CLINIC_JITSI_BASE_URL 'meet.hospital.example' names no server"),
+        ("no secret", "missing settings: CLINIC_JITSI_APP_SECRET"),
+    ],
+)
+def test_a_jitsi_check_that_fails_says_what_failed(admin_client, app, session, jitsi_on_fake, fault, shown):
+    if fault == "unreachable":
+        app.config["JITSI_BASE_URL"] = closed_port_url()
+    elif fault == "stalled":
+        jitsi_on_fake.stall_next(1, 3.0, path_contains="external_api.js")
+    elif fault == "another page":
+        jitsi_on_fake.jitsi_script = b"<html><body>Welcome to nginx!</body></html>"
+    elif fault == "no scheme":
+        app.config["JITSI_BASE_URL"] = "meet.hospital.example"
+    elif fault == "no secret":
+        app.config["JITSI_APP_SECRET"] = None
+    else:
+        jitsi_on_fake.fail_next(1, fault, path_contains="external_api.js")
+
+    response = admin_client.post("/admin/settings/test-provider", data={"provider": "jitsi"})
+
+    outcome = html.unescape(result_of(response.text))
+    assert response.status_code == 200
+    assert "Jitsi failed the check" in outcome and shown in outcome, outcome
+    (event,) = audited(session, "settings.provider_tested")
+    assert event.details == {"provider": "jitsi", "ok": False, "failed_step": "check"}
 
 
 def test_a_provider_not_in_the_list_is_refused_beside_the_field(admin_client, session):

@@ -1,5 +1,6 @@
 """An admin's checks of the outside services the hospital is configured with: the video provider
-(a real meeting made and cancelled) and the mail server (a real message, with the server's replies).
+(a real meeting made and cancelled; for one with no meeting API, Jitsi, what it can check of its server
+and settings) and the mail server (a real message, with the server's replies).
 
 Neither carries patient data: the meeting is for a stand-in consultation with the admin as its
 clinician, the mail says only that it is a test. Each check is an audit event that names the outcome,
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..meetings.base import ProviderError, get_provider
+from ..meetings.base import ProviderError, get_provider, is_probed
 from ..models.transactions import write_transaction
 from ..notify.mail import (
     FileBackend,
@@ -62,6 +63,7 @@ class ProviderCheck:
     error: str | None = None  # "ProviderAuthError (HTTP 401): ..." from the step that failed
     failed_step: str | None = None  # "create" or "cancel"
     meeting_id: str | None = None  # made but not cancelled: an admin removes it at the provider
+    probed: tuple[str, ...] = ()  # a provider with no meeting API (base.Probed): what its probe checked
 
     @property
     def ok(self) -> bool:
@@ -112,13 +114,16 @@ def check_mail(
 
 
 def _round_trip(name: str, settings: Mapping[str, Any], consultation: StandInConsultation) -> ProviderCheck:
+    probed = is_probed(name)  # a meeting made there calls nothing, so proves nothing: probed instead
     try:
         provider = get_provider(name, settings)
+        if probed:
+            return ProviderCheck(name, probed=tuple(provider.probe(consultation)))
         started = time.perf_counter()
         meeting = provider.create(consultation)
         create_ms = (time.perf_counter() - started) * 1000
     except (ProviderError, ValueError) as error:  # ValueError: a setting the adapter cannot read
-        return ProviderCheck(name, error=_described(error), failed_step="create")
+        return ProviderCheck(name, error=_described(error), failed_step="check" if probed else "create")
     try:
         started = time.perf_counter()
         provider.cancel(consultation, meeting)

@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,15 @@ class MeetingProvider(Protocol):
     def update(self, consultation: Any, meeting: Meeting) -> Meeting: ...
 
     def cancel(self, consultation: Any, meeting: Meeting) -> None: ...
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A provider with no meeting API to call (Jitsi): making and cancelling a meeting there checks nothing,
+    so the admin's test of it probes what can be checked instead."""
+
+    def probe(self, consultation: Any) -> list[str]:
+        """What was checked, one sentence each for the admin; ProviderError saying what failed."""
 
 
 class ProviderError(Exception):
@@ -125,6 +134,11 @@ def replaces_meeting_for_new_host(name: str) -> bool:
     names the clinician only when it makes the meeting (`host_set_at_creation`) would leave the old one the
     host, and the new one without the right to let the patient in."""
     return name in _ADAPTERS and getattr(_adapter(name), "host_set_at_creation", False)
+
+
+def is_probed(name: str) -> bool:
+    """Whether provider `name` has no meeting API, so that the admin's test of it probes it (Probed)."""
+    return name in _ADAPTERS and issubclass(_adapter(name), Probed)
 
 
 def _adapter(name: str) -> type:

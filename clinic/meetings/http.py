@@ -74,7 +74,7 @@ def send(
     ):
         raise ProviderNotConfigured(f"invalid provider URL {url!r}") from None
     except requests.RequestException as exc:
-        raise ProviderUnavailable(f"{method} {url} failed: {type(exc).__name__}") from exc
+        raise ProviderUnavailable(f"{method} {url} {_what_failed(exc)} ({type(exc).__name__})") from exc
     status = response.status_code
     if status < 300:
         return response
@@ -89,6 +89,15 @@ def send(
     if status == 401:
         raise ProviderAuthError(message, status=status)
     raise ProviderRejected(message, status=status)
+
+
+def _what_failed(exc: requests.RequestException) -> str:
+    """What became of a request that got no answer, as an admin reads it."""
+    if isinstance(exc, requests.exceptions.Timeout):  # before ConnectionError: ConnectTimeout is both
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "could not connect to the server"
+    return "failed"
 
 
 def json_body(response: requests.Response, *required: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Microsoft Graph, Zoom and a hospital webhook, imitated by one real HTTP server on 127.0.0.1.
+"""Microsoft Graph, Zoom, a hospital webhook and a Jitsi Meet server's external_api.js, imitated by one real
+HTTP server on 127.0.0.1.
 
 The server keeps meetings in memory, records every request, and fails on demand (`fail_next`,
 `stall_next`, `expire_tokens`, `fail_at_random`), so adapters are tested over real sockets without
@@ -37,6 +38,8 @@ TEAMS_CLIENT_SECRET = "teams-client-secret-value"
 ZOOM_CLIENT_SECRET = "zoom-client-secret-value"
 ZOOM_ACCOUNT_ID = "zoom-account"
 WEBHOOK_SECRET = "webhook-shared-secret-of-the-fake-service"
+# The start of what a Jitsi Meet server serves as external_api.js, the script a page embedding a call loads.
+JITSI_SCRIPT = b'!function(e,t){"object"==typeof exports?module.exports=t():e.JitsiMeetExternalAPI=t()}(this,'
 # Planted in every test consultation; no request to a provider may contain them.
 PATIENT_NAME = "Philippa Patientname"
 REASON = "recurring chest pain"
@@ -146,6 +149,7 @@ class FakeProviders:
         self._faults: list[_Fault] = []
         self._random: _RandomFaults | None = None
         self.injected: Counter[str] = Counter()
+        self.jitsi_script = JITSI_SCRIPT  # what GET /jitsi/external_api.js answers: another server's page?
         self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
@@ -223,6 +227,8 @@ class FakeProviders:
                 return self._zoom_token(r)
             case "POST", ["webhook"]:
                 return self._webhook(r)
+            case "GET", ["jitsi", "external_api.js"]:
+                return 200, {"Content-Type": "application/javascript"}, self.jitsi_script
         if r.headers.get("authorization", "").removeprefix("Bearer ") not in self._tokens:
             return 401, {}, {"error": {"code": "InvalidAuthenticationToken", "message": "token expired"}}
         match r.method, parts:
@@ -356,12 +362,13 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = Received(self.command, url.path, parse_qs(url.query), headers, body)
         status, extra_headers, payload = self.server.fake.handle(request)
-        data = b"" if payload is None else json.dumps(payload).encode()
+        raw = isinstance(payload, bytes)  # a script or a page, sent as it is with its own Content-Type
+        data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
             for name, value in extra_headers.items():
                 self.send_header(name, value)
-            if data:
+            if data and not raw:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
