@@ -55,7 +55,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time as clock
@@ -83,6 +82,7 @@ from .booking_throughput import Slots, booking_script, ids_apart
 from .databases import databases
 from .figures import emit
 from .fixtures import Hospital, bench_engine, build_hospital, bulk_book, clinician, consultation_row
+from .processes import GUNICORN
 from .served import FLASK_HELLO_PATH, HELLO_PATH, SPIN_PATH, SQL_ALONE_PAGES, SQL_ALONE_PATH, SQL_IN_APP_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -954,7 +954,7 @@ def gunicorn(database_url: str, workers: int | None = None) -> Iterator[Server]:
             "CLINIC_BENCH_TIMINGS": folder,
             "PYTHONPATH": str(ROOT),
         }
-        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
+        command = [*GUNICORN, "--config", str(ROOT / "gunicorn.conf.py")]
         command += ["--bind", f"127.0.0.1:{port}", *(["--workers", str(workers)] if workers else [])]
         # No recycling after max_requests: a scale round's worker serves thousands of pages, and one
         # replaced mid-round would be measured starting up (and its CPU lost with its process).

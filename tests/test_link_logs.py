@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.processes import GUNICORN
 from clinic.models import utcnow
 from clinic.scheduling.tokens import companion_link, companion_token, manage_link
 
@@ -49,7 +50,7 @@ def gunicorn(database_url, tmp_path):
         port = _free_port()
         env = served_environ(database_url, tmp_path)
         command = [
-            *(sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", "2"),
+            *(*GUNICORN, "--config", str(config), "--workers", "2"),
             *("--bind", f"127.0.0.1:{port}", "--log-level", "debug", "--capture-output"),
             *("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
             *(("--pythonpath", str(pythonpath)) if pythonpath else ()),

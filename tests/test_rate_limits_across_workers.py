@@ -8,7 +8,6 @@ makes its absence a failure.
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -21,6 +20,7 @@ import redis
 import requests
 from sqlalchemy import func, select
 
+from bench.processes import GUNICORN
 from clinic.models import Consultation
 
 from .conftest import production_environment
@@ -82,7 +82,7 @@ def gunicorn(database_url, tmp_path, key_prefix):
     port = _free_port()
     errors = tmp_path / "gunicorn.log"
     command = [
-        str(Path(sys.executable).parent / "gunicorn"),
+        *GUNICORN,
         *("--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--error-logfile", str(errors)),
         *("--access-logfile", str(tmp_path / "access.log"), "--access-logformat", "%(p)s %(s)s"),
         "wsgi:app",
