@@ -18,6 +18,7 @@ import importlib.util
 import multiprocessing
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,9 +48,28 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
+def on_starting(server) -> None:
+    """Where the app refuses to start (settings refused, a database schema to upgrade), gunicorn stops here,
+    before it forks a worker, with the reason once and status 4: each worker found it for itself, so it was
+    said once a worker, and with several, gunicorn halting on one worker's status 4 while it reaped another's
+    added its own traceback and exited 1. The app is imported in a process of its own (clinic/start_check.py),
+    as this master imports none of it (above); a reload (HUP) does not come here."""
+    app_uri = getattr(server.app, "app_uri", None)
+    if app_uri is None:
+        return
+    path = os.pathsep.join(entry for entry in sys.path if entry)  # gunicorn's --chdir and --pythonpath too
+    check = [sys.executable, "-m", "clinic.start_check", app_uri]
+    env = {**os.environ, "PYTHONPATH": path}
+    ran = subprocess.run(check, cwd=server.cfg.chdir, env=env, capture_output=True, text=True, check=False)
+    if ran.returncode == Arbiter.APP_LOAD_ERROR:
+        sys.stderr.write(ran.stderr)  # the reason, after what the app logged as it loaded
+        sys.exit(Arbiter.APP_LOAD_ERROR)
+
+
 def post_worker_init(worker) -> None:
     """A worker whose database has no schema, or an older one than the code needs, stops gunicorn with one
-    line that says to upgrade it (see clinic.health.refusal_to_serve), as wsgi.py does for a setting.
+    line that says to upgrade it (see clinic.health.refusal_to_serve), as wsgi.py does for a setting: as
+    on_starting checks first, only where the schema went back since.
 
     Once a worker has loaded the app, its ~150,000 objects (modules, templates, mapped tables) live as
     long as it does: gc.freeze() leaves them out of every later collection, so a full collection scans a

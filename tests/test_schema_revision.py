@@ -1,8 +1,8 @@
 """A database with no schema, or an older one than the code needs, is named as such: the outbox worker and
-gunicorn refuse to start with one line that says to upgrade it, and /readyz answers 503 with the schema's
-check failing, where the worker crashed with a traceback, gunicorn served 500s, and /readyz said the
-database did not answer. A database that does not exist is named in the driver's words, without a
-secret, where the worker and /readyz gave only "OperationalError", as for a short outage."""
+gunicorn (test_gunicorn_start.py) refuse to start with one line that says to upgrade it, and /readyz answers
+503 with the schema's check failing, where the worker crashed with a traceback, gunicorn served 500s, and
+/readyz said the database did not answer. A database that does not exist is named in the driver's words,
+without a secret, where the worker and /readyz gave only "OperationalError", as for a short outage."""
 
 import logging
 import os
@@ -24,14 +24,12 @@ from config import MIGRATIONS_DIR
 from .conftest import (
     GIVEN_PG_URL,
     PG_URL,
-    TEST_SECRET,
     build_app,
     on_postgres,
     production_config,
     statements_run,
 )
 from .fakes.reminders import ROOT
-from .test_link_logs import _free_port
 
 TOKEN = "readyz-token-for-monitoring"
 AS_MONITOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -151,32 +149,6 @@ def test_the_worker_refuses_a_database_without_the_schema_in_one_line(empty_data
     assert ran.stderr.strip() == (
         f"Error: the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`"
     ), ran.stderr
-
-
-def gunicorn(url: str, folder) -> subprocess.CompletedProcess:
-    """gunicorn with the project's gunicorn.conf.py on `url`, given 60 s to stop by itself."""
-    env = {
-        **os.environ,
-        "CLINIC_ENV": "development",
-        "CLINIC_DATABASE_URL": url,
-        "CLINIC_INSTANCE_PATH": str(folder / "web"),
-        "CLINIC_SECRET_KEY": TEST_SECRET,
-        "CLINIC_LOG_FORMAT": "text",
-    }
-    bind = f"127.0.0.1:{_free_port()}"
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", bind, "wsgi:app"]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-
-
-def test_gunicorn_refuses_to_serve_a_database_without_the_schema(empty_database, tmp_path):
-    ran = gunicorn(empty_database, tmp_path)
-
-    # "App failed to load": gunicorn stops, where it started worker after worker. (Status 4; or 1 when
-    # gunicorn 27 reaps a second worker's 4 as it halts, and raises its halt again, with a traceback.)
-    assert ran.returncode in (4, 1) and "App failed to load." in ran.stderr, ran.stderr
-    assert f"the database schema is at revision none, this code needs {HEAD}: run `{UPGRADE}`" in ran.stderr
-    halts = ran.stderr.count("HaltServer: <HaltServer 'App failed to load.' 4>")
-    assert ran.stderr.count("Traceback") == halts, ran.stderr  # none but gunicorn's halt's own
 
 
 def test_flask_db_upgrade_still_builds_the_schema_of_an_empty_database(empty_database, tmp_path):
