@@ -20,6 +20,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .extensions import db
+from .health import REFUSED_TO_START
 from .models.schema_revision import SchemaBehind, schema_check
 from .models.transactions import driver_reason, is_out_of_reach
 
@@ -53,7 +54,11 @@ def one_line_refusals() -> Iterator[None]:
 
     try:
         yield
-    except (WorkerAlreadyRunning, SchemaBehind) as refusal:
+    except SchemaBehind as behind:
+        refusal = click.ClickException(str(behind))
+        refusal.exit_code = REFUSED_TO_START  # not restarted by systemd: it would only refuse again
+        raise refusal from None
+    except WorkerAlreadyRunning as refusal:  # restarted: the other worker may be gone by then
         raise click.ClickException(str(refusal)) from None
     except DBAPIError as error:
         said = driver_reason(error, db.engine.url.password)

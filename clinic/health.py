@@ -22,6 +22,11 @@ from .readiness import readiness
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
+# The exit status of a process that refuses to start (settings refused, a schema to upgrade): gunicorn's
+# "App failed to load", on which it stops where it would start worker after worker; the systemd units do not
+# restart it (RestartPreventExitStatus=4), as trying again every few seconds would only say it again.
+REFUSED_TO_START = 4
+
 
 # Endpoints that answer without the tables: /healthz reads no database, /readyz checks the schema itself.
 _WITHOUT_TABLES = {"health.healthz", "health.readyz", "static"}

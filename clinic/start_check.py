@@ -11,10 +11,7 @@ import sys
 from flask import Flask
 from gunicorn.util import import_app
 
-from .health import refusal_to_serve
-
-# gunicorn's status for an app that failed to load (Arbiter.APP_LOAD_ERROR), as wsgi.py's.
-APP_LOAD_ERROR = 4
+from .health import REFUSED_TO_START, refusal_to_serve
 
 
 def main(app_uri: str) -> int:
@@ -22,7 +19,7 @@ def main(app_uri: str) -> int:
     refusal = refusal_to_serve(app) if isinstance(app, Flask) else None
     if refusal:
         print(refusal, file=sys.stderr)  # the reason alone, no traceback
-        return APP_LOAD_ERROR
+        return REFUSED_TO_START
     return 0
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from clinic.cli import clinic
 from clinic.extensions import db
+from clinic.health import REFUSED_TO_START
 from clinic.models.schema_revision import UPGRADE
 from clinic.models.transactions import driver_reason
 
@@ -66,7 +67,7 @@ def test_a_command_on_a_database_without_the_schema_says_to_upgrade_it(command, 
     with app.app_context():
         db.engine.dispose()
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == REFUSED_TO_START, result.output
     assert result.output.strip().splitlines()[-1] == BEHIND, result.output
 
 
@@ -121,7 +122,7 @@ def test_a_command_on_an_unmigrated_database_ends_in_one_line_through_the_real_f
         env=environment(ENV="testing", DATABASE_URL=empty_database, INSTANCE_PATH=str(tmp_path)),
     )
 
-    assert ran.returncode == 1
+    assert ran.returncode == REFUSED_TO_START
     assert ran.stderr.strip() == BEHIND, ran.stderr
 
 
