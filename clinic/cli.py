@@ -24,10 +24,8 @@ def demo(bookings: int) -> None:
     """Load the demo hospital and its staff logins (each unless it is there already). Not in production."""
     from .demo import demo_logins, load_demo
 
-    # The demo password is in the README: no demo login may exist on a real server. (Not
-    # app.debug: the flask command resets it from FLASK_DEBUG.)
-    if settings.config_name() == "production":
-        raise click.ClickException("the demo hospital is for development only; CLINIC_ENV is production")
+    # The demo password is in the README: no demo login may exist on a real server.
+    _refuse_in_production("the demo hospital is for development only; CLINIC_ENV is production")
     config, now = current_app.config, utcnow()
     made = load_demo(db.session, now=now, keys=LinkKeys.from_config(config), bookings=bookings)
     click.echo("Demo hospital loaded." if made else "Demo hospital already present; nothing to do.")
@@ -265,6 +263,11 @@ def serve(host: str, port: int) -> None:
 
     from .jobs.worker import BackgroundWorker
 
+    # Werkzeug's server is not made for the Internet (its own warning), and its worker thread is one more.
+    _refuse_in_production(
+        "`clinic serve` is the development server, not for production (CLINIC_ENV is production):"
+        " run gunicorn as docs/operations.md says"
+    )
     app = current_app._get_current_object()
     worker = BackgroundWorker(app)
     try:
@@ -273,6 +276,12 @@ def serve(host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True, request_handler=_PathOnlyRequestHandler)
     finally:
         worker.stop()
+
+
+def _refuse_in_production(refusal: str) -> None:
+    # CLINIC_ENV, not app.debug: the flask command resets that from FLASK_DEBUG.
+    if settings.config_name() == "production":
+        raise click.ClickException(refusal)
 
 
 class _PathOnlyRequestHandler(WSGIRequestHandler):

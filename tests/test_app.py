@@ -13,7 +13,8 @@ from clinic import create_app
 from clinic.extensions import db
 from clinic.models import Clinician, Consultation, Department, Service
 
-from .conftest import TEST_SECRET, production_config
+from .conftest import TEST_SECRET, production_config, production_environment
+from .test_link_logs import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +111,17 @@ def test_the_layout_links_follow_the_path_the_app_is_mounted_at(client):
 
         assert f'<link rel="stylesheet" href="{mounted_at}/static/clinic.css">' in page
         assert f'<a class="staff-link" href="{mounted_at}/login">Staff sign in</a>' in page
+
+
+def test_the_development_server_refuses_to_run_in_production(database_url, tmp_path):
+    env = {**os.environ, **production_environment(database_url), "CLINIC_INSTANCE_PATH": str(tmp_path)}
+    port = str(_free_port())
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "clinic", "serve", "--port", port]
+
+    ran = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines()[-1] == (
+        "Error: `clinic serve` is the development server, not for production (CLINIC_ENV is production):"
+        " run gunicorn as docs/operations.md says"
+    ), ran.stderr
