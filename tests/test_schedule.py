@@ -106,7 +106,7 @@ def test_a_departments_day_shows_each_row_with_its_clinician_walk_ins_and_compan
     shown = "Zoë &lt;b&gt;O&#39;Brien&lt;/b&gt; &amp; Co"
     assert typed not in page and f">{shown}</a>, {age_on(date(1980, 5, 1), today_at(9).date())}" in page
     assert f'aria-label="Details of {shown}\'s consultation"' in page
-    assert f'/schedule/consultations/{joined.id}">With Interpreter</a>' in page
+    assert re.search(rf'/schedule/consultations/{joined.id}\?next=[^"]+">With Interpreter</a>', page)
     assert 'Walk In</a> <span class="hint">(walk-in)</span>' in page
     assert "With Interpreter</a>, " in page and '<span class="hint">(with interpreter)</span>' in page
     assert "<td>Dr Amara Okafor</td>" in page and "<td>Dr Priya Raman</td>" in page

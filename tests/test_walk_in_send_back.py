@@ -2,6 +2,7 @@
 the call they joined; by staff from the call's page; in the order they first joined; and the clinician
 warned before signing out with a caller still theirs."""
 
+import html
 import re
 import threading
 from datetime import timedelta
@@ -612,7 +613,57 @@ def test_the_week_marks_a_stalled_call_as_the_day_does(client, session, helpline
 def week_item(page: str, call: Consultation) -> str:
     """The week list's item of `call`, as drawn."""
     found = re.search(
-        rf'<li class="[^"]*"><a href="/schedule/consultations/{call.id}">.*?</li>', page, re.DOTALL
+        rf'<li class="[^"]*"><a href="/schedule/consultations/{call.id}\?next=[^"]*">.*?</li>',
+        page,
+        re.DOTALL,
     )
     assert found, f"no item for consultation {call.id}"
     return found[0]
+
+
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_sending_a_stalled_caller_back_from_the_calls_page_returns_to_the_schedule_it_was_opened_from(
+    client, session, helpline, view
+):
+    """An admin watching the helpline's department, narrowed to Dr Lewis, opened her stranded caller's
+    call from the day (or the week) and sent them back there: they landed on plain /schedule/, today's
+    first department and everyone's, and had to find their way back."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    signed_in(session, client, role=StaffRole.ADMIN)
+    shown = call.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date()
+    first = shown if view == "day" else shown - timedelta(days=shown.weekday())
+    whose = f"department={helpline.department_id}&clinician={helpline.staff[0].id}"
+    back = f"/schedule/{'' if view == 'day' else 'week'}?date={first.isoformat()}&{whose}"
+    schedule = text(client.get(f"{back.replace(first.isoformat(), shown.isoformat())}"))
+    opened = re.search(rf'href="(/schedule/consultations/{call.id}\?[^"]*)"', schedule)
+    assert opened, "no link to the call's page"
+
+    page = text(client.get(html.unescape(opened[1])))
+    form = re.search(r'<form method="post" action="[^"]*/send-back">.*?</form>', page, re.DOTALL)
+    assert form, "no send-back form on the call's page"
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[0])
+    data = {name: html.unescape(value) for name, value in fields}
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back", data=data)
+
+    assert (sent.status_code, sent.headers["Location"]) == (303, back)
+    assert fresh(session, entry.id).status is EntryStatus.WAITING
+    assert f"{entry.name} is back at the front of the queue" in text(client.get(back))
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/schedule/", "//evil.example/", "/\\evil.example/", "schedule/", ""]
+)
+def test_the_calls_page_never_sends_staff_off_the_site_whatever_it_was_opened_with(
+    client, session, helpline, elsewhere
+):
+    """A call's page opened with a `next` that is not a path on this site (a link crafted to land staff on
+    a look-alike sign-in page) returns to the call's own day instead."""
+    _, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 1)
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    day = f"/schedule/?date={call.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date().isoformat()}"
+
+    page = text(client.get(f"/schedule/consultations/{call.id}", query_string={"next": elsewhere}))
+
+    assert f'<input type="hidden" name="next" value="{day}">' in page
+    assert f'<a href="{day}">Back to the schedule</a>' in page
+    assert "evil" not in page

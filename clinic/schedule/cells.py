@@ -9,6 +9,7 @@ row's cells, each a template call and lookup, cost more than its query.
 
 from collections.abc import Mapping
 from functools import cached_property
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
@@ -45,6 +46,18 @@ class IdAddress:
     def __call__(self, consultation_id: int) -> Markup:
         before, after = self._parts
         return Markup(f"{before}{consultation_id}{after}")
+
+
+class DetailsLinks:
+    """The address of each consultation's own page opened from the page at `back`, which it carries as its
+    `next`: what is done there (sending a walk-in caller back) returns to that page, its day and whose."""
+
+    def __init__(self, back: str) -> None:
+        self._address = IdAddress("schedule.consultation")
+        self._opened_from = escape(f"?{urlencode({'next': back})}")
+
+    def __call__(self, consultation_id: int) -> Markup:
+        return Markup(f"{self._address(consultation_id)}{self._opened_from}")
 
 
 # Each status's class (status-booked, ...) and label, escaped once rather than on every row.
@@ -92,7 +105,7 @@ class ConsultationActions:
         self._change_status = IdAddress("schedule.change_status")
         self._send_back = IdAddress("schedule.send_back_caller")
         self._notes = IdAddress("notes.show")
-        self.details = IdAddress("schedule.consultation")
+        self.details = DetailsLinks(back)
 
     def __call__(self, row: Row, twelve_hour: bool | None = None, send_back: bool = False) -> Markup:
         """The actions of `row`'s consultation, as a block of forms and links; times on the page's clock, the

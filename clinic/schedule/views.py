@@ -44,7 +44,7 @@ from ..staff.sessions import SessionRules
 from ..walkin.duty import queues_on_duty
 from ..walkin.send_back import stalled_calls
 from . import booking_desk, forms, moving
-from .cells import ClashNotes, ConsultationActions, DayRows, stalled_badge, status_badge
+from .cells import ClashNotes, ConsultationActions, DayRows, DetailsLinks, stalled_badge, status_badge
 from .moving import told
 from .nav import ScheduleLinks
 
@@ -53,6 +53,7 @@ bp.add_app_template_global(status_badge)
 bp.add_app_template_global(stalled_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")
 bp.add_app_template_global(DayRows, "day_rows")
+bp.add_app_template_global(DetailsLinks, "details_links")
 bp.add_app_template_global(ClashNotes, "clash_notes")
 # What staff may move, for the pages that list bookings to move or cancel (cells.ClashNotes, the hours).
 bp.add_app_template_global(STAFF_MOVABLE, "staff_movable")
@@ -97,6 +98,7 @@ def week() -> ResponseReturnValue:
         days=days,
         stalled=_stalled(staff, [row for agenda in days for row in agenda.rows], moment),
         away=away,
+        back=_links(staff, scope, query)("week", days[0].day),
         **around,
         **_choices(staff, scope, query),
     )
@@ -375,12 +377,18 @@ def _consultation_page(
     # A clinician reads their own consultations in their zone; everyone else in the hospital's.
     own = staff.is_clinician_of(found)
     tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
-    row = consultation_row(db.session, staff, found, found.starts_at.astimezone(tz).date(), moment)
+    day = found.starts_at.astimezone(tz).date()
+    row = consultation_row(db.session, staff, found, day, moment)
     changes = history(db.session, found)
+    # The schedule page it was opened from (cells.DetailsLinks), if a path on this site; else its day.
+    opened_from = local_path(request.args.get("next"))
+    here = url_for(".consultation", consultation_id=found.id, next=opened_from)
     return render_template(
         "schedule/consultation.html",
         consultation=found,
         row=row,
+        back=opened_from or url_for(".day", date=day.isoformat()),
+        here=here,
         zone=tz,
         history=changes,
         who=actor_names(db.session, {line.actor for line in changes}),

@@ -36,8 +36,8 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
 @bp.post("/consultations/<id:consultation_id>/send-back")
 def send_back_caller(consultation_id: int) -> ResponseReturnValue:
     """A refusal comes back on the call's page (views.refused_here); done, back to the schedule page it was
-    sent from (`next`, the day and whose, if a path on this site), else the day, from where the next
-    clinician to press "Take next" calls them."""
+    sent from (`next`, the day or week and whose, if a path on this site: a day's row, or the call's page
+    opened from one), else the day, from where the next clinician to press "Take next" calls them."""
     idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
     entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), idle=idle)
     if entry.status is EntryStatus.DROPPED:
