@@ -208,6 +208,7 @@ def test_a_list_showing_nobody_records_nothing(client, session, clinic):
         "/schedule/week",
         "/schedule/clashes",
         "/schedule/updates",
+        "/schedule/week/updates",
         "/schedule/hours",
     ):
         assert client.get(address, query_string={"date": shown_day().isoformat()}).status_code == 200
@@ -281,9 +282,16 @@ def test_list_reads_chain_like_every_other_event_and_stay_out_of_a_consultations
     signed_in(session, client, clinic, "reception")
     query = {"date": shown_day().isoformat()}
 
-    for address in ("/schedule/", "/schedule/week", "/schedule/updates", "/schedule/clashes", details):
+    pages = (
+        "/schedule/",
+        "/schedule/week",
+        "/schedule/updates",
+        "/schedule/week/updates",
+        "/schedule/clashes",
+    )
+    for address in (*pages, details):
         assert client.get(address, query_string=query).status_code == 200
 
-    assert len(listed(session)) == 2  # the day and the week: no clashes, and the poll covered by the day
+    assert len(listed(session)) == 2  # the day and the week: no clashes, and the polls covered by their pages
     assert isinstance(audit.verify(session), audit.Verified)
     assert history(session, opened) == []  # its reads, alone or in lists, are not changes

@@ -363,17 +363,18 @@ def test_the_time_left_a_page_asks_before_warning_counts_down_without_being_acti
     assert factories.browser(app).get("/account/time-left").get_json() == {"seconds": 0}
 
 
-def test_a_schedules_own_polling_does_not_keep_an_unattended_screen_signed_in(app, client, session):
+@pytest.mark.parametrize("polled", ["/schedule/updates", "/schedule/week/updates"])
+def test_a_schedules_own_polling_does_not_keep_an_unattended_screen_signed_in(app, client, session, polled):
     person = factories.clinician(session, [factories.service(session)])
     doctor = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=person.id)
     sign_in(client, doctor)
     idle = app.config["STAFF_IDLE_MINUTES"]
     shift_session(session, last_seen_at=utcnow() - timedelta(minutes=idle - 1))
-    assert client.get("/schedule/updates").status_code == 200  # still inside the timeout
+    assert client.get(polled).status_code == 200  # still inside the timeout
 
     shift_session(session, last_seen_at=the_session(session).last_seen_at - timedelta(minutes=2))
 
-    assert client.get("/schedule/updates").status_code == 302
+    assert client.get(polled).status_code == 302
     assert the_session(session).end_reason is SessionEnd.IDLE
 
 

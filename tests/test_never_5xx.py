@@ -324,6 +324,7 @@ def test_the_staff_pages_never_answer_5xx(app, session, clinic):
             "/schedule/",
             "/schedule/week",
             "/schedule/updates",
+            "/schedule/week/updates",
             "/schedule/book",
             f"{consultation}/move",
         )

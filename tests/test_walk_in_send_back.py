@@ -21,6 +21,7 @@ from clinic.models import (
     EntryStatus,
     StaffRole,
     StaffSession,
+    StaffUser,
     WalkInEntry,
     utcnow,
 )
@@ -610,10 +611,45 @@ def test_the_week_marks_a_stalled_call_as_the_day_does(client, session, helpline
     assert later.status_code == 200 and not [sql for sql in run_later if "walk_in_entry" in sql]
 
 
+def test_the_week_updates_itself_when_a_call_stalls_and_says_so_as_the_day_does(client, session, helpline):
+    """Reception's week, left open, went on saying "In call" after Dr Lewis's browser crashed, while the
+    day beside it turned to "Call stalled" within 15 seconds and said so to screen readers: the week asks
+    for its changing part as the day does (schedule.js), and lists the same news, in the day's words."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=2)
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    shown = {"date": call.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date().isoformat()}
+    page = text(client.get("/schedule/week", query_string=shown))
+    asks = re.search(r'<div data-updates="([^"]+)">', page)
+    assert asks and 'role="status" data-news-said' in page and "/static/schedule.js" in page
+    assert "stalled" not in week_item(page, call)
+
+    idled_out(session, helpline.staff[0])
+    updates = text(client.get(html.unescape(asks[1])))
+    day = text(client.get("/schedule/updates", query_string=shown))
+
+    assert '<span class="status-badge status-stalled" data-status>Call stalled</span>' in week_item(
+        updates, call
+    )
+    said = re.findall(rf'<li data-news="stalled-{call.id}">[^<]*</li>', updates)
+    assert said and said == re.findall(rf'<li data-news="stalled-{call.id}">[^<]*</li>', day)
+    assert f"Call stalled: {entry.name}, " in said[0]
+    client.post("/logout")
+    assert client.get(html.unescape(asks[1])).status_code == 302  # signed out: on to the sign-in page
+
+
+def idled_out(session, clinician) -> None:
+    """The clinician's sign-in has seen nothing of them for longer than the idle timeout."""
+    session.rollback()  # a read the test began would block the write (SQLite snapshot)
+    user = session.scalar(select(StaffUser).where(StaffUser.clinician_id == clinician.id))
+    for row in session.scalars(select(StaffSession).where(StaffSession.staff_user_id == user.id)):
+        row.last_seen_at = utcnow() - timedelta(minutes=IDLE_MINUTES + 1)
+    session.commit()
+
+
 def week_item(page: str, call: Consultation) -> str:
     """The week list's item of `call`, as drawn."""
     found = re.search(
-        rf'<li class="[^"]*"><a href="/schedule/consultations/{call.id}\?next=[^"]*">.*?</li>',
+        rf'<li class="[^"]*" data-consultation="{call.id}"><a href="[^"]*">.*?</li>',
         page,
         re.DOTALL,
     )

@@ -87,23 +87,32 @@ def day() -> ResponseReturnValue:
 def week() -> ResponseReturnValue:
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    moment = _moment()
-    days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, moment)
-    away = away_by_day(db.session, scope, [agenda.day for agenda in days], tz)
-    around = _around(days[0].day, timedelta(days=7))
+    live = _week_live(staff, scope, query, tz)
+    days = live["days"]
     page = render_template(
         "schedule/week.html",
         query=query,
-        scope=scope,
-        days=days,
-        stalled=_stalled(staff, [row for agenda in days for row in agenda.rows], moment),
-        away=away,
-        back=_links(staff, scope, query)("week", days[0].day),
-        **around,
+        **live,
+        **_around(days[0].day, timedelta(days=7)),
         **_choices(staff, scope, query),
     )
     _record_shown(staff, "week", scope, days[0].day, [row for day in days for row in day.rows])
     return page, 422 if query.errors else 200
+
+
+@bp.get("/week/updates")
+@background
+def week_updates() -> ResponseReturnValue:
+    """The week page's changing part (its days' consultations), drawn again for the page's script, as the
+    day's are (`updates`): a call that stalls says so without a reload."""
+    staff = current_staff()
+    query, scope, tz = _schedule(staff)
+    live = _week_live(staff, scope, query, tz)
+    page = render_template("schedule/_week_live.html", **live, links=_links(staff, scope, query))
+    days = live["days"]
+    rows = [row for day in days for row in day.rows]
+    _record_shown(staff, "week", scope, days[0].day, rows, again_after=POLL_COVERED_FOR)
+    return page
 
 
 @bp.get("/clashes")
@@ -302,6 +311,20 @@ def _day_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: 
         "moment": moment,
         "walk_ins": queues_on_duty(db.session, staff, moment.instant, rules),
         "back": _links(staff, scope, query)("day", shown),
+    }
+
+
+def _week_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz: ZoneInfo) -> dict:
+    """What the week's changing part shows (schedule/_week_live.html), the same in the page and in its
+    updates; `back`, where a consultation's page opened from it returns to, is the week's own address."""
+    moment = _moment()
+    days = week_agenda(db.session, staff, scope, query.chosen_day(_today(tz)), tz, moment)
+    return {
+        "scope": scope,
+        "days": days,
+        "stalled": _stalled(staff, [row for agenda in days for row in agenda.rows], moment),
+        "away": away_by_day(db.session, scope, [agenda.day for agenda in days], tz),
+        "back": _links(staff, scope, query)("week", days[0].day),
     }
 
 

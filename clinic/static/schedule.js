@@ -1,7 +1,7 @@
-// Progressive enhancement of the staff day: every few seconds, ask the server for the day's changing
-// parts (who is waiting, the walk-in queues, the consultations) and change in the page what changed, so
-// staff see a patient check in, a caller join or a booking made without reloading. The page works
-// without it: the Refresh link (or reloading) shows the same.
+// Progressive enhancement of the staff day and week: every few seconds, ask the server for the page's
+// changing parts (who is waiting, the walk-in queues, the consultations) and change in the page what
+// changed, so staff see a patient check in, a caller join, a booking made or a call stall without
+// reloading. The page works without it: the Refresh link (or reloading) shows the same.
 (function () {
   "use strict";
   var INTERVAL_MS = 15000;
@@ -85,7 +85,7 @@
   }
 
   // What the fresh drawing holds that is news against the page's: each item of its list (see
-  // schedule/_day_live.html) that the page's list lacks, or whose data-newest is higher.
+  // schedule/_day_live.html, _week_live.html) that the page's list lacks, or whose data-newest is higher.
   function news(page, fresh) {
     var shown = {};
     page.querySelectorAll("[data-news] li").forEach(function (item) {

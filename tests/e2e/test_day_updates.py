@@ -84,17 +84,11 @@ def test_a_changed_consultation_changes_in_its_row_and_the_rest_stays(live_app, 
     day = datetime.now(ZoneInfo(MIDDAY_ZONE)).date() + timedelta(days=4)  # on the first page of times
 
     def book_at(name: str, hour: int, minute: int) -> Booked:
-        chosen = _clinicians_time(day, hour, minute)
-        return book(
-            new_page(), new_patient(name), service=ON_CALL_SERVICE, clinician=CLINICIAN, choose=chosen
-        )
+        return _book(new_page(), name, day, hour, minute)
 
     book_at("Ada Kept", 10, 0)
     cancelled = book_at("Ben Cancelled", 11, 0)
-    staff = new_page()
-    sign_in(staff, "clinician")
-    staff.clock.install()
-    staff.goto(f"/schedule/?date={day.isoformat()}")
+    staff = _clinicians_schedule(new_page(), f"/schedule/?date={day.isoformat()}")
     rows = staff.locator("table.schedule tbody tr")
     ben = rows.filter(has_text="Ben Cancelled").get_attribute("data-consultation")
     watch(staff, changing=f"tr[data-consultation='{ben}']")  # its status and actions are to change
@@ -106,6 +100,41 @@ def test_a_changed_consultation_changes_in_its_row_and_the_rest_stays(live_app, 
 
     assert "Cancelled" in rows.filter(has_text="Ben Cancelled").inner_text()
     assert (said(staff), replaced(staff)) == ([], [])
+
+
+def test_the_week_changes_what_changed_in_its_items_as_the_day_does(live_app, new_page):
+    """The week was drawn once: a call that stalled (or a booking cancelled) showed only on a reload. It
+    asks for its changing part as the day does, and changes only what changed."""
+    day = datetime.now(ZoneInfo(MIDDAY_ZONE)).date() + timedelta(days=5)
+
+    _book(new_page(), "Dora Kept", day, 10)
+    called_off = _book(new_page(), "Eli Gone", day, 11)
+    staff = _clinicians_schedule(new_page(), f"/schedule/week?date={day.isoformat()}")
+    items = staff.locator("ul.week-list li")
+    eli = items.filter(has_text="Eli Gone").get_attribute("data-consultation")
+    watch(staff, changing=f"li[data-consultation='{eli}']")  # its status is to change
+
+    cancel(new_page(), called_off.manage_url)
+    staff.clock.run_for(SCHEDULE_ASKS_EVERY_MS)
+    status = items.filter(has_text="Eli Gone").locator("[data-status]")
+    expect(status).to_have_text("Cancelled", timeout=10_000)
+
+    assert items.filter(has_text="Dora Kept").locator("[data-status]").inner_text() == "Booked"
+    assert (said(staff), replaced(staff)) == ([], [])
+
+
+def _clinicians_schedule(staff: Page, address: str) -> Page:
+    """The on-call clinician's schedule at `address`, on a clock the test moves."""
+    sign_in(staff, "clinician")
+    staff.clock.install()
+    staff.goto(address)
+    return staff
+
+
+def _book(patient: Page, name: str, day: date, hour: int, minute: int = 0) -> Booked:
+    """`name` books the on-call clinician at `hour`:`minute` on `day`, in their zone, on `patient`'s page."""
+    chosen = _clinicians_time(day, hour, minute)
+    return book(patient, new_patient(name), service=ON_CALL_SERVICE, clinician=CLINICIAN, choose=chosen)
 
 
 def _clinicians_time(day: date, hour: int, minute: int) -> Callable[[Page], Locator]:
