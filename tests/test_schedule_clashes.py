@@ -149,12 +149,12 @@ def missed_in_time_off(session, clinic, now):
     return booked
 
 
-def test_a_booking_missed_in_time_off_today_stays_listed_and_earlier_days_no_longer_are(
+def test_bookings_missed_in_time_off_stay_listed_for_reception_whatever_day_they_were_missed(
     session, client, clinic, missed_in_time_off
 ):
-    """The list read every booked consultation of the scope back to the first: a department's years of
-    history on each drawing. It starts at the start of today in the hospital's zone: this morning's missed
-    booking stays for reception to handle today, yesterday's (missed_in_time_off) is no longer listed."""
+    """Nobody else tells those patients: a booking missed in its clinician's absence stays listed, this
+    morning's and yesterday's (missed_in_time_off) alike, until reception move or cancel it. 7e89358 had
+    the list start today, and yesterday's then left every list while still booked."""
     this_morning = visit(session, clinic, "okafor", today_at(0), "Tom Early")
     factories.time_off(session, clinic["okafor"], today_at(0), today_at(9))
     session.commit()
@@ -164,7 +164,7 @@ def test_a_booking_missed_in_time_off_today_stays_listed_and_earlier_days_no_lon
     page = text(client.get("/schedule/clashes"))
 
     listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
-    assert listed == [(str(this_morning.id), "Tom Early")]
+    assert listed == [(str(missed_in_time_off.id), "Maria Visser"), (str(this_morning.id), "Tom Early")]
     assert "Dr Amara Okafor is away then (time off). The patient has not been told" in notes(page)[0]
 
 

@@ -35,7 +35,7 @@ from ..scheduling.events import ListShown, history, record_list_read, record_rea
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, has_letter, missed_in_absence, staff_changes
 from ..scheduling.status import STAFF_MOVABLE, STATUS_LABELS
-from ..scheduling.timezones import day_bounds, zone
+from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.accounts import actor_names
@@ -121,7 +121,7 @@ def clashes() -> ResponseReturnValue:
     for staff to move or cancel: reception's list for their department, a clinician's for themselves."""
     staff = current_staff()
     query, scope, tz = _schedule(staff)
-    rows = _stranded(staff, scope, tz)
+    rows = stranded(db.session, staff, scope, tz, _moment())
     page = render_template(
         "schedule/clashes.html",
         query=query,
@@ -231,7 +231,7 @@ def move_clashes() -> ResponseReturnValue:
     """Move all of one clinician's clashing bookings on one day to the first colleague free at each time."""
     staff = current_staff()
     _, scope, tz = _schedule(staff)
-    return moving.move_day(staff, _stranded(staff, scope, tz), tz)
+    return moving.move_day(staff, stranded(db.session, staff, scope, tz, _moment()), tz)
 
 
 @bp.get("/consultations/<id:consultation_id>/move")
@@ -354,15 +354,6 @@ def _record_shown(
 
 def _around(shown: date, step: timedelta) -> dict[str, date]:
     return {"previous": shown - step, "next": shown + step}
-
-
-def _stranded(staff: StaffMember, scope: Scope, tz: ZoneInfo) -> list[Row]:
-    """The clashes `staff` are shown in `scope`, from the start of today in the hospital's zone: a booking
-    missed this morning in its clinician's absence is still today's to handle, and one list serves every
-    viewer of a department, whatever their own zone."""
-    hospital = zone(current_app.config["DEFAULT_TIME_ZONE"])
-    day_start, _ = day_bounds(_today(hospital), hospital)
-    return stranded(db.session, staff, scope, tz, _moment(), day_start)
 
 
 def _moment() -> Moment:

@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
-from .availability import DEPARTMENT_SUMMARY, DepartmentSummary
+from .availability import DEPARTMENT_SUMMARY, MAX_BLOCK, DepartmentSummary
 from .clashes import Clash, clashes_of
 from .errors import NotFound
 from .patients import age_on
@@ -42,6 +42,7 @@ S = ConsultationStatus
 CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
 # Later than any booking: the end of a listing of every consultation still to come; and earlier than any.
 _END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+_START_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -304,15 +305,14 @@ def week_agenda(
     return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
 
 
-def stranded(
-    session: Session, viewer: StaffMember, scope: Scope, tz: ZoneInfo, moment: Moment, day_start: datetime
-) -> list[Row]:
-    """The consultations of `scope` that cannot go ahead as booked (see scheduling.clashes), in time order:
-    those still to come, and those of the hospital's day (from `day_start`) already past that are still
-    booked as their clinician was away: those staff must move or cancel. One range of the starts_at index:
-    the list no longer reads the scope's whole history."""
-    found = _between(session, viewer, scope, day_start, _END_OF_TIME)
-    return [row for row in _rows(session, viewer, found, tz, moment) if row.clash]
+def stranded(session: Session, viewer: StaffMember, scope: Scope, tz: ZoneInfo, moment: Moment) -> list[Row]:
+    """The consultations of `scope` still to come that cannot go ahead as booked (see scheduling.clashes),
+    and those past that are still booked as their clinician was away, in time order: those staff must
+    move or cancel."""
+    since = moment.instant - MAX_BLOCK
+    left_booked = _between(session, viewer, scope, _START_OF_TIME, since, booked_only=True)
+    coming = _between(session, viewer, scope, since, _END_OF_TIME)
+    return [row for row in _rows(session, viewer, left_booked + coming, tz, moment) if row.clash]
 
 
 def consultation_row(
@@ -360,13 +360,15 @@ def _between(
     scope: Scope,
     start: datetime,
     end: datetime,
+    *,
+    booked_only: bool = False,
 ) -> list[Listed]:
-    """The consultations `viewer` may see in `scope` starting in [start, end), in time order. On the
-    driver's path: every schedule page and each poll of the day page's
+    """The consultations `viewer` may see in `scope` starting in [start, end), in time order, or only
+    those still booked. On the driver's path: every schedule page and each poll of the day page's
     changing parts runs it."""
     seen_by, seen = _seen_by(viewer)
     shown_by, shown = _shown_by(scope)
-    query = _listing_query(seen_by, shown_by)
+    query = _listing_query(seen_by, shown_by, booked_only)
     rows = driver_rows(session, query, {"start": start, "end": end, "seen": seen, "shown": shown})
     return [Listed(*row) for row in rows]
 
@@ -390,7 +392,7 @@ def _shown_by(scope: Scope) -> tuple[str | None, int]:
 
 
 @cache
-def _listing_query(seen_by: str | None, shown_by: str | None) -> Select:
+def _listing_query(seen_by: str | None, shown_by: str | None, booked_only: bool) -> Select:
     # Built once for each kind of viewer and scope, its values bound on execution: building the statement
     # and its cache key on every page cost more than reading the rows it returns.
     query = _LISTING.where(
@@ -400,4 +402,6 @@ def _listing_query(seen_by: str | None, shown_by: str | None) -> Select:
         query = query.where(_NARROWED_BY[seen_by] == bindparam("seen"))
     if shown_by is not None:
         query = query.where(_NARROWED_BY[shown_by] == bindparam("shown"))
+    if booked_only:
+        query = query.where(Consultation.status == S.BOOKED)
     return query.order_by(Consultation.starts_at, Consultation.id)
