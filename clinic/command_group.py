@@ -26,9 +26,9 @@ from .models.transactions import driver_reason, is_out_of_reach
 
 
 class DatabaseCommands(AppGroup):
-    """Commands that work on the database. `schema_first=False` is for a command that
-    checks the schema itself, where it starts serving (the outbox worker waits for a database out of reach,
-    where the check first would end it)."""
+    """Commands that work on the database. `schema_first=False` is for a command that checks the schema
+    itself, where it starts serving (the outbox worker waits for a database out of reach, where the check
+    first would end it)."""
 
     def command(self, *args: Any, schema_first: bool = True, **kwargs: Any) -> Callable[..., click.Command]:
         define = super().command(*args, **kwargs)
