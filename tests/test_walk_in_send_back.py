@@ -508,6 +508,29 @@ def test_a_call_whose_clinician_signed_out_has_stalled_at_once(client, session, 
     assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
 
 
+def test_a_call_whose_clinicians_account_was_deactivated_has_stalled_though_a_sign_in_looks_live(
+    client, session, helpline
+):
+    """A sign-in of a deactivated account signs nobody in (staff.sessions.live), but the stalled check had a
+    rule of its own that read only the session row: Dr Lewis's caller sat "In call" with nobody to finish
+    it, and nobody could send them back. One rule serves both now."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=2)
+    session.rollback()  # a read the test began would block the write (SQLite snapshot)
+    user = session.scalar(select(StaffUser).where(StaffUser.clinician_id == helpline.staff[0].id))
+    user.active = False  # its sessions left as they were, as a row changed by hand leaves them
+    session.commit()
+    signed_in(session, client, role=StaffRole.RECEPTION, department_id=helpline.department_id)
+    day = {"date": call.starts_at.astimezone(zone(Config.DEFAULT_TIME_ZONE)).date().isoformat()}
+
+    page = text(client.get(f"/schedule/consultations/{call.id}"))
+    row = day_row(text(client.get("/schedule/", query_string=day)), call)
+    sent = client.post(f"/schedule/consultations/{call.id}/send-back")
+
+    assert "The call has stalled" in page
+    assert '<span class="status-badge status-stalled" data-status>Call stalled</span>' in row
+    assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
+
+
 def test_the_departments_day_marks_a_stalled_call_and_offers_to_send_its_caller_back_as_it_updates(
     client, session, helpline
 ):

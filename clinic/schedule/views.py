@@ -331,9 +331,9 @@ def _week_live(staff: StaffMember, scope: Scope, query: forms.ScheduleQuery, tz:
 def _stalled(staff: StaffMember, rows: Iterable[Row], moment: Moment) -> dict[int, bool]:
     """Which of the listed calls (a day's or a week's) have stalled, each with whether `staff` may send its
     caller back (walkin.send_back.stalled_calls): one statement, none if no call is in progress."""
-    idle = SessionRules.from_config(current_app.config).idle
+    rules = SessionRules.from_config(current_app.config)
     listed = (row.consultation for row in rows)
-    return stalled_calls(db.session, listed, staff, now=moment.instant, idle=idle)
+    return stalled_calls(db.session, listed, staff, now=moment.instant, rules=rules)
 
 
 def _record_shown(

@@ -13,6 +13,7 @@ from ..booking.calendar import twelve_hour_reader
 from ..extensions import db
 from ..models import Consultation, EntryStatus, utcnow
 from ..scheduling.timezones import clock_time
+from ..staff.sessions import SessionRules
 from ..walkin.errors import NobodyWaiting, TakeRefused
 from ..walkin.send_back import WalkInCall, send_back_for_staff, walk_in_call
 from ..walkin.take import take_next
@@ -38,8 +39,8 @@ def send_back_caller(consultation_id: int) -> ResponseReturnValue:
     """A refusal comes back on the call's page (views.refused_here); done, back to the schedule page it was
     sent from (`next`, the day or week and whose, if a path on this site: a day's row, or the call's page
     opened from one), else the day, from where the next clinician to press "Take next" calls them."""
-    idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
-    entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), idle=idle)
+    rules = SessionRules.from_config(current_app.config)
+    entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), rules=rules)
     if entry.status is EntryStatus.DROPPED:
         flash(f"{entry.name} did not join when called twice, so they are no longer in the queue.")
     else:
@@ -61,7 +62,7 @@ def walk_in_call_of(consultation: Consultation) -> WalkInCall | None:
         current_staff(),
         now=utcnow(),
         answer_within=timedelta(minutes=config["WALK_IN_ANSWER_MINUTES"]),
-        idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
+        rules=SessionRules.from_config(config),
     )
 
 

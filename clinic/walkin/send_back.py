@@ -4,11 +4,12 @@ the call's page.
 A caller who did not join their call in time goes back to the front once and is dropped the second
 time. One who joined a call that nobody started did nothing wrong: they go back without that counting
 against them; so does one left in a call whose clinician vanished (browser closed, machine crashed, signed
-out), once no sign-in of the clinician's is live (staff.sessions: none signed out, past its lifetime or idle
-for STAFF_IDLE_MINUTES): the call has stalled. A clinician quiet in a long call is not gone while the app
-would still keep them signed in; the idle warning asks them first. Either way
-the call was not held, so it is called off (cancelled, never "Done"). Those sent back wait ahead of
-everyone else, in the order they first joined.
+out, account deactivated), once no sign-in of the clinician's is live (staff.sessions.live, the rule that
+signs staff in: none signed out, past its lifetime, idle for STAFF_IDLE_MINUTES or of an account no longer
+active): the call has stalled. A clinician quiet in a long call is not gone while the app would still
+keep them signed in; the idle warning asks them first. Either way the call was not held, so it is called
+off (cancelled, never "Done"). Those sent back wait ahead of everyone else, in the order they first
+joined.
 """
 
 import enum
@@ -25,6 +26,7 @@ from ..models.transactions import write_transaction
 from ..scheduling.agenda import Listed, consultation_for_staff
 from ..scheduling.errors import NotFound
 from ..staff.members import StaffMember
+from ..staff.sessions import SessionRules, live
 from .errors import SendBackRefused
 from .queue import abandon_call, end, record_entry_event
 
@@ -97,7 +99,7 @@ def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor)
 
 
 def send_back_for_staff(
-    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime, idle: timedelta
+    session: Session, consultation_id: int, staff: StaffMember, *, now: datetime, rules: SessionRules
 ) -> WalkInEntry:
     """Send back the caller of a walk-in call `staff` may see (NotFound otherwise), if `staff_refusal`
     allows: else SendBackRefused, and nothing changes."""
@@ -112,7 +114,7 @@ def send_back_for_staff(
         if entry is None:
             raise NotFound("No such walk-in call.")
         call = session.get(Consultation, consultation_id, with_for_update=True, populate_existing=True)
-        if (refused := staff_refusal(entry, call, staff, _gone(session, call, now, idle))) is not None:
+        if (refused := staff_refusal(entry, call, staff, _gone(session, call, now, rules))) is not None:
             raise SendBackRefused(refused)
         send_back(session, entry, now, staff.actor)
     return entry
@@ -150,11 +152,11 @@ def walk_in_call(
     *,
     now: datetime,
     answer_within: timedelta,
-    idle: timedelta,
+    rules: SessionRules,
 ) -> WalkInCall:
     """The walk-in call `call` of the caller `entry` (their latest call), as `staff` sees it at `now`;
-    `idle`: STAFF_IDLE_MINUTES, after which a clinician with no request is signed out."""
-    gone = _gone(session, call, now, idle)
+    `rules`: the staff sessions', by which a clinician is signed in or gone."""
+    gone = _gone(session, call, now, rules)
     stage = _stage(entry.status, call.status, gone)
     until = {
         CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
@@ -179,7 +181,7 @@ def clinician_last_seen(session: Session, call: Consultation) -> datetime | None
 
 
 def stalled_calls(
-    session: Session, calls: Iterable[Listed], staff: StaffMember, *, now: datetime, idle: timedelta
+    session: Session, calls: Iterable[Listed], staff: StaffMember, *, now: datetime, rules: SessionRules
 ) -> dict[int, bool]:
     """The walk-in calls among `calls` (a day's listing) that have stalled at `now` (CallStage.STALLED:
     `_stage`, with `_gone` for each), by id, each with whether `staff` may send its caller back now: in one
@@ -193,25 +195,25 @@ def stalled_calls(
             Consultation.status,
             Consultation.started_at,
             WalkInEntry.status,
-            _live_sign_in(Consultation.clinician_id, now, idle),
+            _live_sign_in(Consultation.clinician_id, now, rules),
         )
         .join(WalkInEntry, WalkInEntry.consultation_id == Consultation.id)  # the caller's latest call
         .where(Consultation.id.in_(in_progress))
     )
     stalled = {}
-    for call_id, status, started_at, entry_status, live in rows:
-        stage = _stage(entry_status, status, _under_way(status, started_at) and not live)
+    for call_id, status, started_at, entry_status, signed_in in rows:
+        stage = _stage(entry_status, status, _under_way(status, started_at) and not signed_in)
         if stage is CallStage.STALLED:
             stalled[call_id] = _refusal(stage, staff.is_clinician_of(in_progress[call_id])) is None
     return stalled
 
 
-def _gone(session: Session, call: Consultation, now: datetime, idle: timedelta) -> bool:
+def _gone(session: Session, call: Consultation, now: datetime, rules: SessionRules) -> bool:
     """Whether the clinician of `call`, if started, has vanished from it: no sign-in of theirs is live at
     `now` (see _live_sign_in). A clinician still signed in is never gone."""
     if not _under_way(call.status, call.started_at):
         return False
-    return not session.scalar(select(_live_sign_in(call.clinician_id, now, idle)))
+    return not session.scalar(select(_live_sign_in(call.clinician_id, now, rules)))
 
 
 def _under_way(status: ConsultationStatus, started_at: datetime | None) -> bool:
@@ -219,18 +221,13 @@ def _under_way(status: ConsultationStatus, started_at: datetime | None) -> bool:
     return status is ConsultationStatus.IN_PROGRESS and started_at is not None
 
 
-def _live_sign_in(clinician_id: int | ColumnElement[int], now: datetime, idle: timedelta) -> Exists:
-    """Whether the clinician has a sign-in live at `now`: not signed out, not past its lifetime, and not
-    idle for `idle` (STAFF_IDLE_MINUTES); `clinician_id` a value, or a column of the statement it is in."""
+def _live_sign_in(clinician_id: int | ColumnElement[int], now: datetime, rules: SessionRules) -> Exists:
+    """Whether the clinician has a sign-in live at `now`, by the rule that signs staff in
+    (staff.sessions.live); `clinician_id` a value, or a column of the statement it is in."""
     return (
         select(StaffSession.id)
         .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
-        .where(
-            StaffUser.clinician_id == clinician_id,
-            StaffSession.ended_at.is_(None),
-            StaffSession.expires_at > now,
-            StaffSession.last_seen_at > now - idle,
-        )
+        .where(StaffUser.clinician_id == clinician_id, live(now, rules))
         .exists()
     )
 
