@@ -283,6 +283,9 @@ class Config:
     LOG_FORMAT = _one_of("LOG_FORMAT", "text", LOG_FORMATS)
     # Lowest level logged: DEBUG, INFO, WARNING or ERROR.
     LOG_LEVEL = _one_of("LOG_LEVEL", "INFO", LOG_LEVELS)
+    # 0: this process leaves the start's warnings (settings to fix, choices weakening production) unsaid:
+    # gunicorn.conf.py sets so for its workers, as its start check said each once before they forked.
+    START_WARNINGS = _flag("START_WARNINGS", True)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = 3600 * 4

@@ -53,17 +53,37 @@ def on_starting(server) -> None:
     before it forks a worker, with the reason once and status 4: each worker found it for itself, so it was
     said once a worker, and with several, gunicorn halting on one worker's status 4 while it reaped another's
     added its own traceback and exited 1. The app is imported in a process of its own (clinic/start_check.py),
-    as this master imports none of it (above); a reload (HUP) does not come here."""
+    as this master imports none of it (above).
+
+    The start's warnings (a setting unknown, a choice weakening production) are said here once too, as the
+    app logs them loading: the workers leave them unsaid (CLINIC_START_WARNINGS), where each said them."""
+    ran = _start_check(server)
+    if ran is None:
+        return
+    sys.stderr.write(ran.stderr)  # what the app logged as it loaded (its start warnings); any reason after
+    if ran.returncode == Arbiter.APP_LOAD_ERROR:
+        sys.exit(Arbiter.APP_LOAD_ERROR)
+    os.environ["CLINIC_START_WARNINGS"] = "0"  # said once here: the workers forked from now on say none
+
+
+def on_reload(server) -> None:
+    """A reload (HUP) reads the settings anew, so the start's warnings are said once again, before the new
+    workers fork; a refusal is theirs to say and stop on (post_worker_init): a reload does not stop here."""
+    ran = _start_check(server)
+    if ran is not None and ran.returncode != Arbiter.APP_LOAD_ERROR:
+        sys.stderr.write(ran.stderr)
+
+
+def _start_check(server) -> subprocess.CompletedProcess | None:
+    """clinic/start_check.py run on gunicorn's app, its start warnings on (the workers' are off), or None
+    where gunicorn serves no app given as MODULE:APP."""
     app_uri = getattr(server.app, "app_uri", None)
     if app_uri is None:
-        return
+        return None
     path = os.pathsep.join(entry for entry in sys.path if entry)  # gunicorn's --chdir and --pythonpath too
     check = [sys.executable, "-m", "clinic.start_check", app_uri]
-    env = {**os.environ, "PYTHONPATH": path}
-    ran = subprocess.run(check, cwd=server.cfg.chdir, env=env, capture_output=True, text=True, check=False)
-    if ran.returncode == Arbiter.APP_LOAD_ERROR:
-        sys.stderr.write(ran.stderr)  # the reason, after what the app logged as it loaded
-        sys.exit(Arbiter.APP_LOAD_ERROR)
+    env = {**os.environ, "PYTHONPATH": path, "CLINIC_START_WARNINGS": "1"}
+    return subprocess.run(check, cwd=server.cfg.chdir, env=env, capture_output=True, text=True, check=False)
 
 
 def post_worker_init(worker) -> None:

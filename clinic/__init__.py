@@ -115,7 +115,7 @@ def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSet
     except (SchemaBehind, SQLAlchemyError) as error:
         log.info("the audit chain's key was not checked at start: %s", _why_unchecked(error))
         return
-    for warning in lost:
+    for warning in lost if app.config["START_WARNINGS"] else ():
         log.warning("%s", warning)
     if refused is None:
         return
@@ -193,8 +193,8 @@ def _load_settings(app: Flask, name: str, config: str | type | dict[str, Any] | 
 def _warn_of_settings(app: Flask, from_file: Mapping[str, Any]) -> None:
     """Name each CLINIC_* variable, and each key of the instance config.py, that no setting reads (a
     misspelt or renamed one would otherwise be ignored without a word); and in production, each choice
-    that weakens it."""
-    if app.testing:
+    that weakens it. Once for a gunicorn: its start check says them, its workers not (START_WARNINGS)."""
+    if app.testing or not app.config["START_WARNINGS"]:
         return
     path = _instance_config_path(app)
     unknown = settings.unknown_instance_settings(from_file, app.default_config)

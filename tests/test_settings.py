@@ -102,6 +102,7 @@ WRONG = {
     "NOTES_KEY": "not-a-fernet-key",
     "NOTES_ROLES": "nurse",
     "REQUIRE_ADMIN_MFA": "2",
+    "START_WARNINGS": "quiet",
 }
 # Text any value of which is taken (names, secrets, paths, addresses); production checks the secrets.
 FREE_TEXT = {
