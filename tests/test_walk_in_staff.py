@@ -482,3 +482,46 @@ def test_a_closure_closes_the_queue_to_new_callers_while_those_already_waiting_a
     assert session.scalars(select(WalkInEntry.id)).all() == [waiting.id]  # nobody new joined
     assert session.get(WalkInEntry, waiting.id).status is EntryStatus.TAKEN
     assert "Closed to new callers" in empty and "Take next" not in empty
+
+
+@pytest.mark.parametrize("whole_hospital", [False, True])
+def test_a_clinician_whose_department_is_closed_is_off_duty_for_another_departments_queue(
+    client, session, whole_hospital
+):
+    """A closure is time off for every clinician of its department, as the booking side offers none of their
+    time: on duty for another department's open queue, she was still counted available (a caller was told
+    of a wait), her panel offered "Take next", and she took a caller in her department's staff training. A
+    closure of the queue's department too (the hospital's) leaves its waiting callers to her (b943d6a)."""
+    svc = factories.service(session, duration_minutes=15)
+    doctor = factories.clinician(session, [svc])
+    other = factories.service(session, duration_minutes=15)  # of a department of its own
+    helpline = factories.walk_in_queue(session, other, [doctor])
+    factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=2))
+    session.add(
+        Closure(
+            department_id=None if whole_hospital else doctor.department_id,
+            starts_at=utcnow() - timedelta(hours=1),
+            ends_at=utcnow() + timedelta(hours=8),
+            label="Staff training",
+        )
+    )
+    session.commit()
+    desk = factories.browser(client.application)
+    login(session, desk, StaffRole.RECEPTION, department_id=helpline.department_id)
+    on_duty_login(session, client, helpline)
+
+    join_page = text(factories.browser(client.application).get(f"/walk-in/{helpline.slug}"))
+    own = panel(text(client.get("/schedule/")))
+    reception = panel(text(desk.get("/schedule/")))
+    taken = client.post(f"/schedule/walk-in/{helpline.id}/take", follow_redirects=True)
+
+    session.rollback()
+    statuses = session.scalars(select(WalkInEntry.status)).all()
+    if whole_hospital:
+        assert "Take next" in own and "Nobody on duty is available" not in reception
+        assert statuses == [EntryStatus.TAKEN]
+    else:
+        assert "Estimated wait" not in join_page and "Nobody is answering the queue just now" in join_page
+        assert "Take next" not in own and "You are on time off now" in own
+        assert "Nobody on duty is available to take callers now" in reception
+        assert "You are on time off now" in text(taken) and statuses == [EntryStatus.WAITING]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import audit
@@ -48,7 +48,7 @@ def _clashes(session: Session, closure_ids: list[int], now: datetime) -> dict[in
         .join(Clinician, Clinician.id == Consultation.clinician_id)
         .join(
             Closure,
-            (or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id))
+            Closure.covers(Clinician.department_id)
             & (Consultation.starts_at < Closure.ends_at)
             & (Consultation.ends_at > Closure.starts_at),
         )

@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime, time
 from typing import Protocol
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, or_, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base, UTCDateTime, stored_enum, utcnow
@@ -61,6 +61,12 @@ class Closure(Base):
 
     # The slot search reads the closures overlapping its window through this index.
     __table_args__ = (Index("ix_closure_starts_at", "starts_at"),)
+
+    @classmethod
+    def covers(cls, department_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+        """Whether the closure covers `department_id` (a value, or a column of the enclosing query): its own,
+        or the whole hospital's. It is time off for every clinician of a department it covers."""
+        return or_(cls.department_id.is_(None), cls.department_id == department_id)
 
 
 class ConsultationStatus(enum.StrEnum):

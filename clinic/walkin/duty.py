@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
@@ -107,29 +107,54 @@ def queues_on_duty(
         _panel(queue, counts.get(queue.id, Waiting()), queue.id in needing, can_take, now, closed)
         for queue in queues
     ]
-    if can_take and on_time_off(session, staff.clinician_id, now):
-        return [replace(panel, can_take=False, away=True) for panel in panels]
-    if not can_take:
-        return [replace(p, available=signed_in_on_duty(session, p.queue_id, now, rules)) for p in panels]
-    return panels
+    if can_take:
+        away = off_duty(session, staff.clinician_id, ids, now)
+        return [replace(p, can_take=False, away=True) if p.queue_id in away else p for p in panels]
+    return [replace(p, available=signed_in_on_duty(session, p.queue_id, now, rules)) for p in panels]
 
 
-def on_time_off(session: Session, clinician_id: int, now: datetime) -> bool:
-    """Whether the clinician is on time off at `now`: not on any queue's duty then."""
-    return session.scalar(select(_away(clinician_id, now)))
+def off_duty(session: Session, clinician_id: int, queue_ids: list[int], now: datetime) -> set[int]:
+    """Those of the queues the clinician is off the duty of at `now` (see `_away`), in one query."""
+    return set(
+        session.scalars(
+            select(WalkInQueue.id)
+            .join(Clinician, Clinician.id == clinician_id)
+            .where(
+                WalkInQueue.id.in_(queue_ids),
+                _away(Clinician.id, Clinician.department_id, WalkInQueue.department_id, now),
+            )
+        )
+    )
 
 
-def _away(clinician: ColumnElement[int] | int, now: datetime) -> ColumnElement[bool]:
-    # Time off covering `now` of `clinician`: an id, or the column of the enclosing query's clinician.
-    return exists().where(TimeOff.clinician_id == clinician, TimeOff.starts_at <= now, TimeOff.ends_at > now)
+def _away(
+    clinician: ColumnElement[int],
+    department: ColumnElement[int],
+    queue_department: ColumnElement[int],
+    now: datetime,
+) -> ColumnElement[bool]:
+    """Whether the clinician (of `department`) is away from a queue (of `queue_department`) at `now`: on time
+    off, or in a closure covering their department, which the booking side counts as time off too. The
+    queue's own closure is left out: those already waiting are still taken by its duty (walkin.closures)."""
+    time_off = exists().where(
+        TimeOff.clinician_id == clinician, TimeOff.starts_at <= now, TimeOff.ends_at > now
+    )
+    closed = exists().where(
+        Closure.covers(department),
+        ~Closure.covers(queue_department),
+        Closure.starts_at <= now,
+        Closure.ends_at > now,
+    )
+    return or_(time_off, closed)
 
 
 def signed_in_on_duty(session: Session, queue_id: int, now: datetime, rules: SessionRules) -> int:
     """How many clinicians on duty for the queue are signed in now (a staff session that still signs
-    in) and not on time off: those who may take its callers."""
+    in) and not away (`_away`): those who may take its callers."""
     return session.scalar(
         select(func.count(func.distinct(Clinician.id)))
         .select_from(walk_in_duty)
+        .join(WalkInQueue, WalkInQueue.id == walk_in_duty.c.queue_id)
         .join(Clinician, Clinician.id == walk_in_duty.c.clinician_id)
         .join(StaffUser, StaffUser.clinician_id == Clinician.id)
         .join(StaffSession, StaffSession.staff_user_id == StaffUser.id)
@@ -137,7 +162,7 @@ def signed_in_on_duty(session: Session, queue_id: int, now: datetime, rules: Ses
             walk_in_duty.c.queue_id == queue_id,
             Clinician.active.is_(True),
             live(now, rules),
-            ~_away(Clinician.id, now),
+            ~_away(Clinician.id, Clinician.department_id, WalkInQueue.department_id, now),
         )
     )
 

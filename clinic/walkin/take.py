@@ -35,7 +35,7 @@ from ..scheduling.locks import lock_clinicians
 from ..scheduling.timezones import format_local, zone
 from ..scheduling.tokens import new_link_seed, unused_reference
 from ..staff.members import StaffMember
-from .duty import on_time_off
+from .duty import off_duty
 from .errors import NobodyWaiting, TakeRefused
 from .queue import record_entry_event
 
@@ -59,8 +59,11 @@ def take_next(session: Session, queue_id: int, staff: StaffMember, *, now: datet
             raise NotFound("There is no such walk-in queue.")
         clinician = _on_duty(queue, staff)
         lock_clinicians(session, clinician.id)  # time off is added under this lock: read it after
-        if on_time_off(session, clinician.id, now):
-            raise TakeRefused("You are on time off now: you take no callers until it ends.")
+        if off_duty(session, clinician.id, [queue.id], now):
+            raise TakeRefused(
+                "You are on time off now (your own, or your department's closure): you take no callers until "
+                "it ends."
+            )
         service = _call_service(queue, clinician)
         ends_at = now + timedelta(minutes=service.duration_minutes)
         _close_finished_calls(session, clinician.id, now)
