@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from clinic.audit import Actor
 from clinic.models import (
+    Closure,
     Consultation,
     ConsultationStatus,
     EntryStatus,
@@ -23,6 +24,7 @@ from clinic.models import (
     WalkInHours,
     utcnow,
 )
+from clinic.scheduling.timezones import format_local
 from clinic.staff.members import StaffMember
 from clinic.staff.sessions import end_sessions
 from clinic.walkin.queue import leave
@@ -465,6 +467,34 @@ def test_the_join_page_says_when_the_queue_closes_and_warns_when_the_wait_runs_p
     assert "We may not reach you before the queue closes" in later
     assert "your wait is about 30 minutes, which runs past the closing time" in later
     assert 'name="contact"' in later  # it is theirs to choose: they may still join
+
+
+@pytest.mark.parametrize("open_round_the_clock", [False, True])
+@pytest.mark.parametrize("whole_hospital", [False, True])
+def test_the_join_page_says_the_queue_closes_when_a_closure_later_today_begins(
+    client, session, helpline, open_round_the_clock, whole_hospital
+):
+    """With staff training from 14:00, the join page said "The queue closes at 17:00" (its hours) or nothing
+    (open round the clock), though nobody may join from 14:00; a closure of another department changes
+    nothing."""
+    if not open_round_the_clock:
+        helpline.hours = hours_around_now(60, 180)
+    starts_at = (utcnow() + timedelta(minutes=90)).replace(second=0, microsecond=0)
+    other = factories.department(session)
+    for department_id in (other.id, None if whole_hospital else helpline.department_id):
+        session.add(
+            Closure(department_id=department_id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=8))
+        )
+    session.add(
+        Closure(department_id=other.id, starts_at=starts_at - timedelta(minutes=30), ends_at=starts_at)
+    )
+    session.commit()
+
+    page = client.get("/walk-in/nurse-line").get_data(as_text=True)
+
+    closing = format_local(starts_at, ZoneInfo(helpline.time_zone))
+    assert f"<p>The queue closes at {closing} to new callers" in page, page
+    assert "whoever has joined by then keeps their place" in page
 
 
 def test_a_caller_closed_out_is_told_when_the_queue_opens_again(client, session, helpline):

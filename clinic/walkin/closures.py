@@ -45,6 +45,17 @@ def closure_of(session: Session, queue: WalkInQueue, now: datetime) -> Closure |
     return closures_now(session, [queue.department_id], now).get(queue.department_id)
 
 
+def next_closure(session: Session, queue: WalkInQueue, now: datetime, before: datetime) -> Closure | None:
+    """The first closure of the queue's department (or the hospital) beginning after `now` and before
+    `before`: from its start the queue takes no new callers. Through the closures' starts_at index."""
+    return session.scalars(
+        select(Closure)
+        .where(Closure.starts_at > now, Closure.starts_at < before, Closure.covers(queue.department_id))
+        .order_by(Closure.starts_at)
+        .limit(1)
+    ).first()
+
+
 def closed_words(queue: WalkInQueue, closure: Closure) -> str:
     """What a caller is told of the queue's closure: why, if its label says, and when the queue opens again
     (its hours' first opening from the closure's end)."""

@@ -10,6 +10,8 @@ from ..scheduling.slots import ClinicianCalendar, WeeklyHours, open_time
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _LINE = re.compile(r"^\s*([A-Za-z]{3})[a-z]*\s+([0-9]{1,2}):([0-9]{2})\s*[-–]\s*([0-9]{1,2}):([0-9]{2})\s*$")
 _LOOK_AHEAD = timedelta(days=8)  # past a week of hours that run through midnight
+# How far ahead a caller about to join is told when the queue closes: a closing further off is no news.
+CLOSING_AHEAD = timedelta(days=1)
 
 
 def open_until(queue: WalkInQueue, now: datetime) -> datetime | None:
@@ -26,7 +28,7 @@ def closes_at(queue: WalkInQueue, now: datetime) -> datetime | None:
     """When the opening period that `now` falls in ends, if within a day: what a caller about to join is
     told. None if the queue's hours do not cover `now`, or it stays open longer (round the clock)."""
     until = open_until(queue, now)
-    return until if until is not None and until - now < timedelta(days=1) else None
+    return until if until is not None and until - now < CLOSING_AHEAD else None
 
 
 def open_since(queue: WalkInQueue, now: datetime, back: timedelta) -> datetime:

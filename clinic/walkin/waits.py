@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from ..models import EntryStatus, WalkInEntry, WalkInQueue
 from ..staff.sessions import SessionRules
+from .closures import next_closure
 from .duty import signed_in_on_duty
-from .hours import closes_at, open_since
+from .hours import CLOSING_AHEAD, closes_at, open_since
 
 # How far back take-next's pace is measured, and how many takes make it telling.
 PACE_WINDOW = timedelta(hours=1)
@@ -84,6 +85,9 @@ class Outlook:
     wait: timedelta | None  # theirs if they join now (None: nobody on duty is signed in)
     closes_at: datetime | None  # when the queue closes today (None: it stays open round the clock)
     past_closing: bool  # the wait runs past the closing, when waiting callers are turned out
+    # When a closure beginning before that (within a day) closes it to new callers; those who joined by then
+    # keep their place (walkin.closures). None: no such closure.
+    closure_starts: datetime | None = None
 
 
 def queue_pace(session: Session, queue: WalkInQueue, now: datetime, rules: WaitRules) -> Pace:
@@ -118,7 +122,9 @@ def outlook(session: Session, queue: WalkInQueue, now: datetime, rules: WaitRule
     """What the queue's join page tells a caller before they join, as of `now`."""
     waiting = waiting_count(session, queue.id)
     wait = queue_pace(session, queue, now, rules).wait(ahead=waiting)
-    return Outlook(waiting, wait, *_closing(queue, now, wait))
+    closing, past_closing = _closing(queue, now, wait)
+    closure = next_closure(session, queue, now, before=closing or now + CLOSING_AHEAD)
+    return Outlook(waiting, wait, closing, past_closing, closure and closure.starts_at)
 
 
 def _closing(queue: WalkInQueue, now: datetime, wait: timedelta | None) -> tuple[datetime | None, bool]:
