@@ -16,8 +16,11 @@ from bench.processes import GUNICORN
 from clinic.models.schema_revision import UPGRADE
 
 from .conftest import production_environment
+from .fakes.reminders import WorkerProcess
+from .fakes.smtp import smtp_server  # noqa: F401 (a fixture)
 from .test_link_logs import ROOT, _free_port, _wait_until_up, served_environ
 from .test_schema_revision import HEAD, empty_database  # noqa: F401 (a fixture)
+from .test_worker import wait_for
 
 WORKERS = "4"  # several, each of which would find the refusal for itself
 
@@ -67,6 +70,22 @@ def test_a_reload_says_the_start_warnings_once_again(database_url, tmp_path):
 
     for name in WEAKENING:
         assert logged.count(f"CLINIC_{name} is ") == 2, logged
+
+
+def test_the_outbox_worker_still_logs_productions_start_warnings_once(database_url, tmp_path, smtp_server):  # noqa: F811
+    """A process of its own (its own systemd unit), which no start check of gunicorn's speaks for."""
+    settings = {
+        **weakened_production(database_url, tmp_path),
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "worker"),
+    }
+    worker = WorkerProcess(database_url, smtp_server, tmp_path, lease_seconds=120, settings=settings)
+    try:
+        assert wait_for(lambda: "ticking every" in worker.log()), worker.log()
+    finally:
+        worker.stop()
+
+    for name in WEAKENING:
+        assert worker.log().count(f"CLINIC_{name} is ") == 1, worker.log()
 
 
 def weakened_production(database_url: str, tmp_path: Path) -> dict[str, str]:
