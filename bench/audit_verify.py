@@ -56,7 +56,7 @@ def _verify(engine: Engine) -> audit.Verified | audit.Break:
 
 def _read(engine: Engine) -> None:
     """The baseline: the same columns of every event, in id order, through a bare DB-API cursor."""
-    columns = ", ".join(audit._FIELDS)
+    columns = ", ".join(audit.FIELDS)
     with engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
         cursor.execute(f"SELECT {columns} FROM audit_event ORDER BY id")

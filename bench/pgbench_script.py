@@ -27,7 +27,7 @@ PGBENCH_EPOCH = int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
 HOURS_PER_CLIENT = 100_000
 CLIENTS_PER_ROUND = 64
 _PARAMETER = re.compile(r"%\((\w+)\)s")
-# The audit chain's head, read in the same round trip as its lock (clinic/audit.py).
+# The audit chain's head, read in the same round trip as its lock (clinic/audit/chain.py).
 _AUDIT_HEAD = re.compile(
     r"^SELECT audit_event\.seq, audit_event\.hash, audit_event\.key_id FROM audit_event "
     r"ORDER BY audit_event\.id DESC LIMIT "

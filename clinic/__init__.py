@@ -12,7 +12,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import config as settings
 
-from . import audit, links, logs, production
+from . import links, logs, production
+from .audit.handovers import lost_key_warnings, unconfigured_head_key
+from .audit.settings import AuditSettings
+from .audit.settings import configure as configure_audit
 from .extensions import csrf, db, login_manager, migrate
 from .json_responses import JsonResponses
 from .models.connections import replace_closed_connections
@@ -57,8 +60,8 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
         else:
             configure_postgresql(db.engine)
             replace_closed_connections(db.engine)
-        audit_settings = audit.AuditSettings.from_config(app.config, app.instance_path)
-        audit.configure(db.engine, audit_settings)
+        audit_settings = AuditSettings.from_config(app.config, app.instance_path)
+        configure_audit(db.engine, audit_settings)
         _refuse_a_chain_it_cannot_sign_on(app, audit_settings)
 
     from . import (
@@ -98,7 +101,7 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSettings) -> None:
+def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: AuditSettings) -> None:
     """Production refuses to start, and development warns, where the audit chain's latest event is signed
     by a key not configured (CLINIC_AUDIT_KEY changed, the former key not among the fallbacks) nor declared
     lost: every audited change would be refused (`audit.UnconfiguredHeadKey`). Key ids declared lost are
@@ -110,8 +113,8 @@ def _refuse_a_chain_it_cannot_sign_on(app: Flask, audit_settings: audit.AuditSet
     try:
         with db.engine.connect() as connection:
             schema_check(app).require_current(connection)
-            refused = audit.unconfigured_head_key(connection, audit_settings)
-            lost = audit.lost_key_warnings(connection, audit_settings) if audit_settings.lost_key_ids else []
+            refused = unconfigured_head_key(connection, audit_settings)
+            lost = lost_key_warnings(connection, audit_settings) if audit_settings.lost_key_ids else []
     except (SchemaBehind, SQLAlchemyError) as error:
         log.info("the audit chain's key was not checked at start: %s", _why_unchecked(error))
         return

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from clinic import audit
 from clinic.audit import SYSTEM, Actor
-from clinic.audit_search import AuditFilter, audit_page
+from clinic.audit.search import AuditFilter, audit_page
 from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole
 

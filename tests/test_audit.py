@@ -251,7 +251,7 @@ def test_a_checkpoint_cut_short_by_a_crash_is_skipped(session, now):
 def test_the_anchor_file_is_cut_back_to_its_newest_checkpoint_once_it_outgrows_its_limit(
     session, now, monkeypatch
 ):
-    monkeypatch.setattr(audit, "_COMPACT_AT", 1_000)
+    monkeypatch.setattr("clinic.audit.anchor._COMPACT_AT", 1_000)
     path = anchor_path(session)
     signed = [Anchor(count, count, "a" * 64).signed(b"k") for count in range(1, 41)]
 
@@ -263,7 +263,7 @@ def test_the_anchor_file_is_cut_back_to_its_newest_checkpoint_once_it_outgrows_i
 
 
 def test_no_checkpoint_is_lost_while_other_processes_cut_the_file_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(audit, "_COMPACT_AT", 400)  # two lines: nearly every append cuts back
+    monkeypatch.setattr("clinic.audit.anchor._COMPACT_AT", 400)  # two lines: nearly every append cuts back
     path, writers, each = tmp_path / "anchor", 4, 150
     fork = multiprocessing.get_context("fork")
     behind = fork.Value("i", 0)

@@ -20,7 +20,7 @@ from clinic.models import AuditEvent
 from .test_audit import NEW_KEY, OLD_KEY, THIRD_KEY, record_events, rehash, restart_with
 
 # Every column verify reads (the id names the row: the chain's order is its seq, checked).
-CHANGEABLE = tuple(name for name in audit._FIELDS if name != "id")
+CHANGEABLE = tuple(name for name in audit.FIELDS if name != "id")
 CONTENT = ("occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + ".:é ", max_size=12)
 HEX64 = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)

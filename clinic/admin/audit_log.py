@@ -13,8 +13,8 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from .. import audit
-from ..audit_search import AuditFilter, UnknownFilter, audit_filter, export_csv, searched_page
+from ..audit.search import AuditFilter, UnknownFilter, audit_filter, export_csv, searched_page
+from ..audit.verification import Break, Verified, check, verdict
 from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
@@ -109,16 +109,16 @@ def audit_export() -> ResponseReturnValue:
 @bp.post("/audit/check")
 def audit_check() -> ResponseReturnValue:
     """Verify the whole chain as `flask clinic audit verify` does; say what it found on the log's page."""
-    result = audit.check(db.session, current_staff().actor, now=utcnow())
-    flash(audit.verdict(result), _outcome(result))
+    result = check(db.session, current_staff().actor, now=utcnow())
+    flash(verdict(result), _outcome(result))
     return redirect(url_for(".audit_log"), 303)
 
 
-def _outcome(result: audit.Verified | audit.Break) -> str:
+def _outcome(result: Verified | Break) -> str:
     """The check's outcome in a few words: a broken chain is an error (see base.html). A declared break
     (events of a lost key that cannot be checked) is neither intact nor broken: a warning, the verdict
     saying what was declared."""
-    if isinstance(result, audit.Break):
+    if isinstance(result, Break):
         return "Error: Audit chain broken"
     return "Warning: Audit chain intact with a declared break" if result.lost else "Audit chain intact"
 

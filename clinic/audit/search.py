@@ -18,13 +18,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .audit import Actor
-from .models import AuditEvent, Consultation, ConsultationNote, Patient
-from .models.people import email_key
-from .models.transactions import write_transaction
-from .spreadsheets import inert
-from .staff.accounts import staff_by_email
+from ..models import AuditEvent, Consultation, ConsultationNote, Patient
+from ..models.people import email_key
+from ..models.transactions import write_transaction
+from ..spreadsheets import inert
+from ..staff.accounts import staff_by_email
+from .chain import record
+from .events import Actor
 
 PER_PAGE = 50
 EVENT_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_id", "remote_addr", "details")
@@ -158,7 +158,7 @@ def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: date
     with write_transaction(session):
         if wanted.patient:
             _record_patient_search(session, wanted, actor, now)
-        audit.record(
+        record(
             session,
             actor,
             "audit.exported",
@@ -173,9 +173,7 @@ def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: date
 def _record_patient_search(session: Session, wanted: AuditFilter, actor: Actor, now: datetime) -> None:
     found = wanted.found_for_patient()
     first = found["patient_ids"][0]  # the event is about the patient: a later search for them finds it
-    audit.record(
-        session, actor, PATIENT_SEARCHED, entity_type="patient", entity_id=first, now=now, details=found
-    )
+    record(session, actor, PATIENT_SEARCHED, entity_type="patient", entity_id=first, now=now, details=found)
 
 
 def _csv_chunks(session: Session, wanted: AuditFilter) -> Iterator[str]:
