@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from clinic.models import Consultation, ConsultationStatus, Service
-from clinic.scheduling.availability import MAX_BLOCK, find_slots, reach, rules_for
+from clinic.scheduling.availability import find_slots, reach, rules_for
+from clinic.scheduling.calendars import MAX_BLOCK
 
 from .databases import databases
 from .figures import emit

@@ -9,15 +9,10 @@ from hypothesis import strategies as st
 from sqlalchemy import literal, select
 
 from clinic.models.base import UTCDateTime
-from clinic.scheduling.availability import (
-    _SpansOf,
-    active_service,
-    find_slots,
-    is_free,
-    offered_service,
-    stored_span,
-)
+from clinic.scheduling.availability import find_slots, is_free
+from clinic.scheduling.calendar_texts import SpansOf, stored_span
 from clinic.scheduling.errors import NotFound
+from clinic.scheduling.offered import active_service, offered_service
 
 from . import factories
 
@@ -166,4 +161,4 @@ _INSTANTS = st.datetimes(
 def test_the_calendar_query_reads_any_span_as_whole_unix_seconds_cut_toward_the_past(session, start, end):
     stored = UTCDateTime()
     text = session.scalar(select(stored_span(literal(start, stored), literal(end, stored))))
-    assert _SpansOf()[text] == ((start - UNIX_EPOCH) // SECOND, (end - UNIX_EPOCH) // SECOND)
+    assert SpansOf()[text] == ((start - UNIX_EPOCH) // SECOND, (end - UNIX_EPOCH) // SECOND)

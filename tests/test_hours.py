@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from clinic.audit import Actor
 from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff, utcnow
-from clinic.scheduling.availability import Absences
+from clinic.scheduling.calendars import Absences
 from clinic.scheduling.clashes import ClinicianClashes
 from clinic.scheduling.errors import NotFound
 from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clashes, remove_hours

@@ -7,8 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Consultation, Service
-from ..scheduling.availability import OfferedService
 from ..scheduling.lifecycle import change_deadline_for
+from ..scheduling.offered import OfferedService
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 from ..scheduling.waiting_room import JoinWindow, join_url_if_open

@@ -8,11 +8,12 @@ from ..audit import Actor
 from ..extensions import db
 from ..hospital.catalogue import offered_services
 from ..models import Consultation, Service, utcnow
-from ..scheduling.availability import OfferedService, find_slots, offered_service
+from ..scheduling.availability import find_slots
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
+from ..scheduling.offered import OfferedService, offered_service
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow

@@ -20,10 +20,10 @@ from ..models import (
     WalkInEntry,
     utcnow,
 )
-from ..scheduling.availability import OfferedService
 from ..scheduling.companions import companion_for_token
 from ..scheduling.errors import NotFound
 from ..scheduling.lifecycle import Change, check_online_change, consultation_for_token
+from ..scheduling.offered import OfferedService
 from ..scheduling.offers import offer_for_token
 from ..scheduling.tokens import LinkKeys, Proof
 from ..scheduling.waiting_room import JoinWindow

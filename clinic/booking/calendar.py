@@ -12,8 +12,9 @@ from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Service
-from ..scheduling.availability import Booker, OfferedService, find_starts
+from ..scheduling.availability import Booker, find_starts
 from ..scheduling.lifecycle import first_changeable_start
+from ..scheduling.offered import OfferedService
 from ..scheduling.timezones import (
     clock_time,
     day_bounds,

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from ..form_errors import show_beside
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Consultation, Service
-from ..scheduling.availability import OfferedService, is_free, offered_service, service_clinicians
+from ..scheduling.availability import is_free, service_clinicians
 from ..scheduling.errors import NotFound
 from ..scheduling.lifecycle import change_deadline_for, first_changeable_start
+from ..scheduling.offered import OfferedService, offered_service
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 from . import calendar

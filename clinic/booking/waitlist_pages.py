@@ -9,8 +9,9 @@ from ..extensions import db
 from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH
 from ..models import OfferStatus, WaitlistOffer, WaitlistStatus, utcnow
-from ..scheduling.availability import active_service, service_clinicians
+from ..scheduling.availability import service_clinicians
 from ..scheduling.errors import AlreadyBooked, IdempotencyConflict, NotFound, OfferEnded
+from ..scheduling.offered import active_service
 from ..scheduling.offers import take_offer
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone_label

@@ -1,6 +1,6 @@
 """Clinic closures: days a department, or the whole hospital, takes no bookings.
 
-The slot search treats a closure as time off of every clinician it covers (scheduling/availability).
+The slot search treats a closure as time off of every clinician it covers (scheduling/calendars).
 Bookings made already stay: they are listed as clashes, for staff to move or cancel, telling the patient.
 """
 

@@ -15,7 +15,7 @@ from ..scheduling.locks import lock_clinicians
 from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged, taken
 
 # Inclusive bounds in minutes (days for the horizon). A consultation with its buffers stays under a day,
-# as the slot search assumes (availability.MAX_BLOCK).
+# as the slot search assumes (calendars.MAX_BLOCK).
 LIMITS = {
     "duration_minutes": (5, 8 * 60),
     "buffer_before_minutes": (0, 4 * 60),

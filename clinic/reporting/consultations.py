@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..hospital.records import Page, page_or_all
 from ..models import Clinician, Consultation, ConsultationStatus, Department
 from ..models.base import unix_seconds
-from ..scheduling.availability import offered_time
+from ..scheduling.calendars import offered_time
 from .sql import MEDIAN, P90, percentiles
 from .weeks import ReportFilter, Week
 

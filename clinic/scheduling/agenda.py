@@ -29,9 +29,10 @@ from ..models import (
 )
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
-from .availability import DEPARTMENT_SUMMARY, MAX_BLOCK, DepartmentSummary
+from .calendars import MAX_BLOCK
 from .clashes import Clash, clashes_of
 from .errors import NotFound
+from .offered import DEPARTMENT_SUMMARY, DepartmentSummary
 from .patients import age_on
 from .status import allowed_next
 from .timezones import day_bounds

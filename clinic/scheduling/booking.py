@@ -29,19 +29,8 @@ from ..models import (
 from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.inserts import insert_loaded, insert_statements
 from ..models.transactions import begin_write, commit_as_written, end_transaction
-from .availability import (
-    Booker,
-    OfferedService,
-    find_slots,
-    free_clinician_ids,
-    is_free,
-    load_calendars,
-    offered_from,
-    offered_lookup,
-    offered_service,
-    rules_for,
-    service_clinicians,
-)
+from .availability import Booker, find_slots, free_clinician_ids, is_free, rules_for, service_clinicians
+from .calendars import load_calendars
 from .companions import CompanionDetails, attach_companion
 from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
 from .events import record_event
@@ -49,6 +38,7 @@ from .holders import check_may_book, holder_lock
 from .idempotency import Fingerprint
 from .idempotency import fingerprint as request_fingerprint
 from .locks import clinician_locks
+from .offered import OfferedService, offered_from, offered_lookup, offered_service
 from .patients import PatientDetails
 from .slots import Slot, available_slots
 from .tokens import LinkKeys, manage_token, new_link_seed, reference_lookup, unused_reference

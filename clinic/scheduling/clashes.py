@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import ConsultationFacts, ConsultationStatus, WalkInEntry
-from .availability import Absences, Span, absences
+from .calendar_texts import Span
+from .calendars import Absences, absences
 from .slots import open_time
 from .status import allowed_next
 

@@ -16,11 +16,12 @@ from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from ..staff.members import StaffMember
 from .agenda import consultation_for_staff
-from .availability import Booker, active_service, free_clinician_ids, service_clinicians
+from .availability import Booker, free_clinician_ids, service_clinicians
 from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
 from .errors import BookingError, NotFound, SlotUnavailable
 from .lifecycle import cancel, reschedule
+from .offered import active_service
 from .tokens import LinkKeys
 
 

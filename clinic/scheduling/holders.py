@@ -17,9 +17,9 @@ from ..models import ACTIVE_STATUSES, Consultation, Patient
 from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.people import email_key
 from ..models.transactions import write_transaction
-from .availability import OfferedService, active_service
 from .errors import AlreadyBooked, TooManyBookings
 from .events import record_event
+from .offered import OfferedService, active_service
 from .patients import PatientDetails
 
 # A patient may have their booking's link mailed again once in this long, however often they ask.

@@ -17,7 +17,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import Booker, OfferedService, is_free, service_clinicians
+from .availability import Booker, is_free, service_clinicians
 from .booking import place, refusal
 from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import (
@@ -31,6 +31,7 @@ from .errors import (
 from .events import record_event
 from .holders import check_not_held, lock_holder
 from .locks import locked_consultation
+from .offered import OfferedService
 from .status import RESCHEDULABLE, STAFF_MOVABLE, InvalidTransition, allowed_next, check_transition, is_over
 from .tokens import LinkKeys, Proof, link_reference, manage_link_opens
 

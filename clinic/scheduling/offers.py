@@ -24,10 +24,11 @@ from ..models import (
     WaitlistStatus,
 )
 from ..models.transactions import write_transaction
-from .availability import active_service, is_free
+from .availability import is_free
 from .booking import Booked, BookingRequest, Consent, book
 from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
 from .offer_hold import OfferDay, offer_expiry
+from .offered import active_service
 from .patients import PatientDetails
 from .tokens import LinkKeys, Proof, link_reference, new_link_seed, offer_link_opens, unused_reference
 

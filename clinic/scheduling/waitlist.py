@@ -13,10 +13,11 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from ..models.transactions import write_transaction
-from .availability import active_service, service_clinicians
+from .availability import service_clinicians
 from .booking import Consent
 from .errors import IdempotencyConflict, NotFound
 from .idempotency import Fingerprint, fingerprint
+from .offered import active_service
 from .patients import InvalidDetails, PatientDetails
 from .timezones import day_bounds, zone
 from .tokens import (
