@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, null, or_, select
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, null, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.functions import aggregate_strings
 
@@ -107,13 +107,7 @@ def _calendar_query(narrow: Callable[[Select], Select], with_bookings: bool, exc
         _busy_text(lo, hi, excluding) if with_bookings else null(),
         _spans_text(TimeOff.starts_at, TimeOff.ends_at, lo, hi, TimeOff.clinician_id == Clinician.id),
         # A closure is time off for every clinician of its department (of every one when it has none).
-        _spans_text(
-            Closure.starts_at,
-            Closure.ends_at,
-            lo,
-            hi,
-            or_(Closure.department_id.is_(None), Closure.department_id == Clinician.department_id),
-        ),
+        _spans_text(Closure.starts_at, Closure.ends_at, lo, hi, Closure.covers(Clinician.department_id)),
     ).order_by(Clinician.id)
     return narrow(query)
 
