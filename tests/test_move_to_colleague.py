@@ -370,7 +370,8 @@ def test_a_teams_create_whose_answer_was_lost_before_a_hand_over_is_made_again_f
     session, derm, outbox, fake_providers, smtp_server
 ):
     """Graph made the meeting, for the old clinician, but its answer came too late; the booking is then
-    handed over. The retry must not be answered with that meeting (createOrGet by the same key)."""
+    handed over. The retry must not be answered with that meeting (createOrGet by the same key), and that
+    meeting, which nobody was told of, must not stay live in the organizer's calendar."""
     outbox.configure(MEETING_PROVIDER="teams")
     booked = book_with_haddad(session, derm, tomorrow_at(15))
     fake_providers.stall_next(1, 3.0, path_contains="createOrGet")  # over the 1.5 s the worker waits
@@ -387,6 +388,7 @@ def test_a_teams_create_whose_answer_was_lost_before_a_hand_over_is_made_again_f
     assert made["participants"]["attendees"] == [{"upn": derm["lewis"].email, "role": "coorganizer"}]
     (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
     assert str(event["LOCATION"]) == after.meeting_join_url
+    assert [m.external_id for m in fake_providers.live_meetings("teams")] == [after.meeting_external_id]
 
 
 def test_two_moves_and_a_booking_racing_for_one_colleagues_time_give_one_winner(session, database_url, derm):

@@ -18,6 +18,7 @@ from ..meetings import (
     MeetingProvider,
     ProviderError,
     ProviderUnavailable,
+    RetiresUnheard,
     get_provider,
     replaces_meeting_for_new_host,
 )
@@ -64,7 +65,7 @@ def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
     if consultation.meeting_external_id:
         # A run whose result was stored already: a second meeting would orphan the link already mailed.
         return Result(outcome="exists")
-    primary = consultation.service.meeting_provider or ctx.settings.meeting_provider
+    primary = _primary(ctx, consultation)
     return _with_fallback(
         ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=message.attempts > 1)
     )
@@ -85,9 +86,13 @@ def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
     """Cancel the meeting at its provider; the link stays on record for the audit of what was sent.
 
-    A message naming a meeting to retire cancels that one: the meeting a fallback or a new room replaced.
+    A message naming a meeting to retire cancels that one: the meeting a fallback or a new room replaced,
+    or the one a create whose answer was lost made for the clinician the consultation was handed from.
     """
-    if retired := message.payload.get("retire"):
+    retired = message.payload.get("retire")
+    if retired and "key" in retired:
+        return _cancel_unheard(ctx, consultation, retired["key"], retired["clinician_id"])
+    if retired:
         meeting = Meeting(retired["provider"], join_url="", host_url=None, external_id=retired["external_id"])
         current = (consultation.meeting_provider, consultation.meeting_external_id)
         if current == (meeting.provider, meeting.external_id):
@@ -97,6 +102,16 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
     else:
         return Result(outcome="no meeting")
     _provider(ctx, meeting.provider).cancel(consultation, meeting)
+    return Result()
+
+
+def _cancel_unheard(ctx: Context, consultation: Consultation, key: str, clinician_id: int) -> Result:
+    """Cancel what a create keyed `key` for `clinician_id` may have made unheard, at the provider the create
+    went to, where it could have made one no create for the new clinician finds (RetiresUnheard)."""
+    provider = _provider(ctx, _primary(ctx, consultation))
+    if not isinstance(provider, RetiresUnheard):
+        return Result(outcome="no meeting")  # the retry is keyed as the first try: it found that meeting
+    provider.cancel_unheard(consultation, key, clinician_id)
     return Result()
 
 
@@ -265,6 +280,11 @@ def _meeting_of(consultation: Consultation) -> Meeting:
 
 def _provider(ctx: Context, name: str) -> MeetingProvider:
     return get_provider(name, ctx.settings.config)
+
+
+def _primary(ctx: Context, consultation: Consultation) -> str:
+    """The provider a consultation's meeting is made at: its service's, else the hospital's."""
+    return consultation.service.meeting_provider or ctx.settings.meeting_provider
 
 
 def _companion(consultation: Consultation, message: OutboxMessage) -> Companion | None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..meetings import replaces_meeting_for_new_host
+from ..meetings import meeting_key, replaces_meeting_for_new_host
 from ..models import (
     Companion,
     Consultation,
@@ -24,6 +24,7 @@ from ..models import (
 )
 from ..models.driver import Statement
 from ..models.inserts import insert_statements
+from ..models.outbox import UNFINISHED
 from ..notify.messages import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
@@ -74,7 +75,7 @@ def enqueue_rescheduled(
     cancellation, for the time they had it, in a mail that says it was handed over (HANDED_OVER)."""
     handed_over = previous_clinician_id != consultation.clinician_id
     _drop_pending_reminders(session, consultation, now)
-    _move_meeting(session, consultation, now, new_host=handed_over)
+    _move_meeting(session, consultation, now, previous_clinician_id)
     moved_from = previous_starts_at if previous_starts_at != consultation.starts_at else None
     for audience, companion in mail_recipients(consultation):
         invited = handed_over and audience is Audience.CLINICIAN
@@ -93,14 +94,36 @@ def enqueue_rescheduled(
     enqueue_time_freed(session, consultation, now, previous_clinician_id, previous_starts_at)
 
 
-def _move_meeting(session: Session, consultation: Consultation, now: datetime, *, new_host: bool) -> None:
+def _move_meeting(
+    session: Session, consultation: Consultation, now: datetime, previous_clinician_id: int
+) -> None:
     """Move the meeting to the consultation's new time, or, for a new clinician at a provider that names
-    the host only when it makes a meeting, replace it (see `replaces_meeting_for_new_host`)."""
+    the host only when it makes a meeting, replace it (see `replaces_meeting_for_new_host`). Handed over
+    before its meeting was stored, one a create may have made unheard for the old clinician is retired."""
     provider, current = consultation.meeting_provider, consultation.meeting_external_id
+    new_host = previous_clinician_id != consultation.clinician_id
     if new_host and current and replaces_meeting_for_new_host(provider):
         replace_meeting(session, consultation, now)
-    else:
-        _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
+        return
+    if new_host and not current and _create_tried(session, consultation):
+        unheard = {"key": meeting_key(consultation), "clinician_id": previous_clinician_id}
+        _enqueue_retirement(
+            session, consultation, now, unheard, "unheard:{key}:c{clinician_id}".format(**unheard)
+        )
+    _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
+
+
+def _create_tried(session: Session, consultation: Consultation) -> bool:
+    """Whether a create of the consultation's meeting (an update makes one when there is none) has been
+    tried and is to be tried again or is running: the provider may have made a meeting whose answer was
+    lost."""
+    tried = select(OutboxMessage.id).where(
+        OutboxMessage.consultation_id == consultation.id,
+        OutboxMessage.kind.in_((OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)),
+        OutboxMessage.status.in_(UNFINISHED),
+        OutboxMessage.attempts > 0,
+    )
+    return session.scalar(tried.limit(1)) is not None
 
 
 def replace_meeting(session: Session, consultation: Consultation, now: datetime) -> None:
@@ -240,20 +263,18 @@ def enqueue_retired_meeting(
 ) -> None:
     """Cancel, at its provider, a meeting the consultation no longer uses (a fallback or a new room
     replaced it, or it was made for nothing)."""
-    session.add(
-        OutboxMessage(
-            consultation_id=consultation.id,
-            kind=OutboxKind.MEETING_CANCEL,
-            payload={"retire": {"provider": provider, "external_id": external_id}},
-            due_at=now,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            idempotency_key=f"{consultation.uuid}:{OutboxKind.MEETING_CANCEL}:retire:{provider}:{external_id}"[
-                :200
-            ],
-            created_at=now,
-        )
-    )
+    retired = {"provider": provider, "external_id": external_id}
+    _enqueue_retirement(session, consultation, now, retired, f"{provider}:{external_id}")
+
+
+def _enqueue_retirement(
+    session: Session, consultation: Consultation, now: datetime, retired: dict[str, Any], name: str
+) -> None:
+    """A cancel of the meeting `retired` names (its id, or the key and clinician a create was made for),
+    `name` telling it from the consultation's other retirements."""
+    key = f"{consultation.uuid}:{OutboxKind.MEETING_CANCEL}:retire:{name}"[:200]
+    message = _add(session, consultation, now, OutboxKind.MEETING_CANCEL, key=key)
+    message.payload = {"retire": retired}
 
 
 def plan_reminders(

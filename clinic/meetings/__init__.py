@@ -10,7 +10,9 @@ from .base import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
+    RetiresUnheard,
     get_provider,
+    meeting_key,
     replaces_meeting_for_new_host,
 )
 
@@ -24,6 +26,8 @@ __all__ = [
     "ProviderRateLimited",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RetiresUnheard",
     "get_provider",
+    "meeting_key",
     "replaces_meeting_for_new_host",
 ]

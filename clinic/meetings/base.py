@@ -44,6 +44,15 @@ class Probed(Protocol):
         """What was checked, one sentence each for the admin; ProviderError saying what failed."""
 
 
+@runtime_checkable
+class RetiresUnheard(Protocol):
+    """A provider whose create is keyed by the clinician too (Teams): a create whose answer was lost before
+    the consultation was handed over made a meeting that the retry, for the new clinician, does not find."""
+
+    def cancel_unheard(self, consultation: Any, key: str, clinician_id: int) -> None:
+        """Cancel the meeting a create keyed `key` (`meeting_key`) for `clinician_id` may have made."""
+
+
 class ProviderError(Exception):
     """A provider call failed; `status` is the HTTP status when there was one."""
 

@@ -68,12 +68,18 @@ class TeamsProvider:
         """createOrGet keyed by `meeting_key`: a retry gets the meeting made the first time, and a new room
         for the call a new meeting, not the one it replaces."""
         body = {
-            "externalId": f"{meeting_key(consultation)}.c{consultation.clinician_id}",
-            "subject": meeting_subject(consultation),
-            **_times(consultation),
-            "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
+            **_keyed(consultation, meeting_key(consultation), consultation.clinician_id),
             "participants": {"attendees": [{"upn": consultation.clinician.email, "role": "coorganizer"}]},
         }
+        return self._create_or_get(body)
+
+    def cancel_unheard(self, consultation: Any, key: str, clinician_id: int) -> None:
+        """Delete the meeting a create keyed `key` for `clinician_id` made unheard. Graph finds an online
+        meeting by its externalId only through createOrGet (its list filters by join URL or meeting id):
+        ask for it so, which makes one if that create never arrived, and delete what it answers."""
+        self.cancel(consultation, self._create_or_get(_keyed(consultation, key, clinician_id)))
+
+    def _create_or_get(self, body: Mapping[str, Any]) -> Meeting:
         return self._meeting(
             self._api.request("POST", f"{self._meetings_url}/createOrGet", json=body, expect=_FIELDS)
         )
@@ -92,6 +98,16 @@ class TeamsProvider:
         return Meeting(
             self.name, join_url=data["joinWebUrl"], host_url=data["joinWebUrl"], external_id=data["id"]
         )
+
+
+def _keyed(consultation: Any, key: str, clinician_id: int) -> dict[str, Any]:
+    """A createOrGet's body but its co-organizer: the externalId names the clinician the meeting is for."""
+    return {
+        "externalId": f"{key}.c{clinician_id}",
+        "subject": meeting_subject(consultation),
+        **_times(consultation),
+        "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
+    }
 
 
 def _times(consultation: Any) -> dict[str, str]:
