@@ -91,7 +91,7 @@ def test_the_clinicians_own_pages_say_they_are_away_and_how_to_move_or_cancel(
     for name, page in pages.items():
         assert "You are away then (time off). The patient has not been told: move it" in notes(page)[-1], name
         assert f'href="/schedule/consultations/{booked.id}/move"' in page, name
-        assert f'href="/schedule/consultations/{booked.id}#cancel"' in page, name
+        assert re.search(rf'href="/schedule/consultations/{booked.id}\?next=[^"#]+#cancel"', page), name
     assert notes(pages["day"])[0].startswith("1 consultation on this day cannot go ahead as booked")
     assert notes(pages["week"])[0].startswith("1 consultation this week cannot go ahead as booked")
     assert 'id="cancel"' in pages["consultation"]
@@ -132,7 +132,7 @@ def test_reception_find_every_booking_to_move_in_their_department(session, clien
     page = text(client.get("/schedule/clashes"))
 
     assert 'href="/schedule/clashes"' in day  # reached from the schedule's own toolbar
-    listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
+    listed = re.findall(r'/schedule/consultations/(\d+)\?next=[^"]+">([^<]+)</a></td>', page)
     assert listed == [(str(booked.id), "Maria Visser"), (str(evening.id), "Evening Patient")]
     assert "This is outside Dr Priya Raman's working hours now" in notes(page)[-1]
     assert str(fine.id) not in [consultation_id for consultation_id, _ in listed]
@@ -163,7 +163,7 @@ def test_bookings_missed_in_time_off_stay_listed_for_reception_whatever_day_they
 
     page = text(client.get("/schedule/clashes"))
 
-    listed = re.findall(r'/schedule/consultations/(\d+)">([^<]+)</a></td>', page)
+    listed = re.findall(r'/schedule/consultations/(\d+)\?next=[^"]+">([^<]+)</a></td>', page)
     assert listed == [(str(missed_in_time_off.id), "Maria Visser"), (str(this_morning.id), "Tom Early")]
     assert "Dr Amara Okafor is away then (time off). The patient has not been told" in notes(page)[0]
 
@@ -254,6 +254,31 @@ def test_a_walk_in_call_taken_outside_the_clinicians_hours_is_no_clash(session, 
     call = session.get(Consultation, taken.entry.consultation_id)
 
     assert clashes_of(session, [Listed.of(call)], now) == {}
+
+
+def test_a_clash_notes_cancel_link_returns_to_the_page_it_was_followed_from(
+    session, client, clinic, sick_morning
+):
+    """The day's, the week's and the clashes page's "cancel it" opened the consultation's page with no
+    `next`: its "Back to the schedule" and its forms returned to the consultation's own day, everyone's."""
+    booked, monday, _ = sick_morning
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    day = monday.date().isoformat()
+    whose = f"clinician={clinic['okafor'].id}"
+    monday_of_week = (monday.date() - timedelta(days=monday.weekday())).isoformat()
+    opened_from = {
+        f"/schedule/?date={day}&{whose}": f"/schedule/?date={day}&{whose}",
+        f"/schedule/week?date={day}&{whose}": f"/schedule/week?date={monday_of_week}&{whose}",
+        f"/schedule/clashes?{whose}": f"/schedule/clashes?{whose}",
+    }
+
+    for address, back in opened_from.items():
+        cancel = re.search(
+            rf'href="(/schedule/consultations/{booked.id}\?[^"#]*)#cancel"', text(client.get(address))
+        )
+        assert cancel, address
+        page = text(client.get(html.unescape(cancel[1])))
+        assert f'<a href="{html.escape(back)}">Back to the schedule</a>' in page, address
 
 
 def test_every_page_listing_a_waiting_patients_clash_offers_the_same_move_or_cancel(

@@ -1,7 +1,9 @@
 """Staff and the walk-in queue: the panel and "Take next" on the schedule, and the admin pages."""
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select
@@ -70,6 +72,66 @@ def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_c
     assert "walk-in caller: date of birth not asked" in page
     notes = client.get(f"{response.headers['Location']}/notes")
     assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
+
+
+def take_form(page: str, queue_id: int) -> dict[str, str]:
+    """The hidden fields of the day's "Take next" form for queue `queue_id`, as a browser would post them."""
+    form = re.search(
+        rf'<form method="post" action="/schedule/walk-in/{queue_id}/take">.*?</form>', page, re.S
+    )
+    assert form, "no Take next form"
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[0])
+    return {name: html.unescape(value) for name, value in fields}
+
+
+def test_taking_the_next_caller_opens_the_call_whose_back_link_returns_to_the_schedule_it_was_taken_from(
+    client, session, helpline
+):
+    """Taken from a day narrowed to one clinician, the call's page said "Back to the schedule" to the
+    call's day, everyone's: the page it was taken from was lost."""
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+    back = f"/schedule/?date={utcnow().date().isoformat()}&clinician={helpline.staff[0].id}"
+
+    taken = client.post(
+        f"/schedule/walk-in/{helpline.id}/take", data=take_form(text(client.get(back)), helpline.id)
+    )
+
+    session.commit()
+    call = session.scalars(select(WalkInEntry)).one().consultation_id
+    path, _, query = taken.headers["Location"].partition("?")
+    assert (path, parse_qs(query)) == (f"/schedule/consultations/{call}", {"next": [back]})
+    page = text(client.get(taken.headers["Location"]))
+    assert f'<a href="{html.escape(back)}">Back to the schedule</a>' in page
+
+
+def test_a_refused_take_returns_to_the_schedule_it_was_pressed_on(client, session, helpline):
+    on_duty_login(session, client, helpline)
+    back = f"/schedule/?date={utcnow().date().isoformat()}&clinician={helpline.staff[0].id}"
+
+    refused = client.post(f"/schedule/walk-in/{helpline.id}/take", data={"next": back})
+
+    assert (refused.status_code, refused.headers["Location"]) == (303, back)
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/schedule/", "//evil.example/", "/\\evil.example/", "schedule/", ""]
+)
+def test_take_next_never_sends_staff_off_the_site_whatever_it_was_posted_with(
+    client, session, helpline, elsewhere
+):
+    """A `next` that is not a path on this site (a form crafted to land staff on a look-alike page) is
+    dropped: the call's page, and a refusal the day, as before."""
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+
+    taken = client.post(f"/schedule/walk-in/{helpline.id}/take", data={"next": elsewhere})
+    refused = client.post(f"/schedule/walk-in/{helpline.id}/take", data={"next": elsewhere})
+
+    session.commit()
+    call = session.scalars(select(WalkInEntry)).one().consultation_id
+    assert taken.headers["Location"] == f"/schedule/consultations/{call}"
+    assert refused.headers["Location"] == "/schedule/"
 
 
 def test_staff_see_who_asked_for_an_interpreter_before_taking_and_on_the_call_once_taken(

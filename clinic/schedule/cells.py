@@ -184,11 +184,12 @@ _CLASH_WORDS = {
 
 class ClashNotes:
     """Draws, for a consultation that cannot go ahead as booked (Row.clash), why, that the patient has not
-    been told, and the links to move it (while it is booked) or cancel it; nothing for one that can."""
+    been told, and the links to move it (while it is booked) or cancel it on its page (`details`, which
+    returns to the page the note is on); nothing for one that can."""
 
-    def __init__(self) -> None:
+    def __init__(self, details: DetailsLinks) -> None:
         self._move = IdAddress("schedule.choose_new_time")
-        self._details = IdAddress("schedule.consultation")
+        self._details = details
 
     def __call__(self, row: Row) -> Markup:
         if row.clash is None:
@@ -241,7 +242,7 @@ class DayRows:
     ) -> None:
         self._actions, self._tz, self._with_clinician = actions, tz, with_clinician
         self._stalled = stalled
-        self._clash_notes = ClashNotes()
+        self._clash_notes = ClashNotes(actions.details)
 
     def __call__(self, rows: list[Row]) -> Markup:
         # One call for the table: a template loop would add a call, an escape and a join for each row.

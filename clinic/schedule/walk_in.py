@@ -22,16 +22,19 @@ from .views import bp
 
 @bp.post("/walk-in/<id:queue_id>/take")
 def take_next_caller(queue_id: int) -> ResponseReturnValue:
+    """On to the call's page, which returns to the schedule page "Take next" was pressed on (`next`, if a
+    path on this site, as a schedule page's links to a consultation carry it); a refusal back to that page."""
+    opened_from = local_path(request.form.get("next"))
     try:
         taken = take_next(db.session, queue_id, current_staff(), now=utcnow())
     except (NobodyWaiting, TakeRefused) as refused:
         flash(str(refused))
-        return redirect(url_for(".day"), 303)
+        return redirect(opened_from or url_for(".day"), 303)
     flash(
         f"You took {taken.entry.name} from the queue. Start the call below: their page shows them a join "
         "button now."
     )
-    return redirect(url_for(".consultation", consultation_id=taken.consultation.id), 303)
+    return redirect(url_for(".consultation", consultation_id=taken.consultation.id, next=opened_from), 303)
 
 
 @bp.post("/consultations/<id:consultation_id>/send-back")
