@@ -18,7 +18,7 @@ from ..form_errors import show_beside
 from ..models import Consultation, utcnow
 from ..scheduling.agenda import Row, consultation_for_staff
 from ..scheduling.availability import Booker
-from ..scheduling.errors import AlreadyBooked, NotFound, SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, NotFound, NotOffered, SlotUnavailable
 from ..scheduling.front_desk import bookable_clinicians, move_for_patient, move_to_first_free
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.members import StaffMember
@@ -74,7 +74,7 @@ def _page(
     service, clinician_id = found.service, form.clinician.data
     clinicians = bookable_clinicians(db.session, viewer, service)
     if clinician_id is not None and clinician_id not in {c.id for c in clinicians}:
-        show_beside(form.clinician, "That clinician does not offer this service.")
+        show_beside(form.clinician, NotOffered.MESSAGE)
         clinician_id = form.clinician.data = found.clinician_id
     times = calendar_page(
         db.session, service, clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF

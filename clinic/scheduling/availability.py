@@ -11,7 +11,7 @@ from ..audit import Actor
 from ..models import Clinician, Service, clinician_service
 from ..models.driver import Statement
 from .calendars import Clinicians, read_calendars
-from .errors import NotFound
+from .errors import NotOffered
 from .offered import OfferedService
 from .slots import ClinicianCalendar, Slot, SlotRules, available_slots, available_starts
 
@@ -65,7 +65,7 @@ def service_clinicians(
     parameters = {"service_id": service.id, "clinician_id": clinician_id}
     clinicians = list(session.scalars(_SERVICE_CLINICIAN, parameters))
     if not clinicians:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
+        raise NotOffered()
     return clinicians
 
 
@@ -131,7 +131,7 @@ def _service_calendars(
         )
     calendars = read_calendars(session, clinicians, lo, hi, exclude_consultation, first=first)
     if clinician_id is not None and not calendars:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
+        raise NotOffered()
     return calendars
 
 

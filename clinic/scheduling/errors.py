@@ -19,6 +19,16 @@ class NotFound(BookingError):
     code = "not_found"
 
 
+class NotOffered(NotFound):
+    """The clinician asked for does not offer the service, or not to this booker: said beside their field."""
+
+    MESSAGE = "That clinician does not offer this service."
+    field = "clinician"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
 class InvalidRequest(BookingError):
     code = "invalid_request"
 

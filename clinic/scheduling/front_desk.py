@@ -19,7 +19,7 @@ from .agenda import consultation_for_staff
 from .availability import Booker, free_clinician_ids, service_clinicians
 from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
-from .errors import BookingError, NotFound, SlotUnavailable
+from .errors import BookingError, NotFound, NotOffered, SlotUnavailable
 from .lifecycle import cancel, reschedule
 from .offered import active_service
 from .tokens import LinkKeys
@@ -68,7 +68,7 @@ def book_for_patient(
     if request.clinician_id is None and viewer.role is StaffRole.CLINICIAN:
         raise NotFound("Choose yourself as the clinician.", field="clinician")
     if request.clinician_id is not None and request.clinician_id not in allowed:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
+        raise NotOffered()
     return book(session, request, now=now, keys=keys, actor=viewer.actor)
 
 
@@ -88,7 +88,7 @@ def move_for_patient(
     consultation = consultation_for_staff(session, viewer, consultation_id)
     allowed = {c.id for c in bookable_clinicians(session, viewer, consultation.service)}
     if clinician_id is not None and clinician_id not in allowed:
-        raise NotFound("That clinician does not offer this service.", field="clinician")
+        raise NotOffered()
     move = partial(
         reschedule,
         session,
