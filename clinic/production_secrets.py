@@ -1,13 +1,15 @@
 """What production refuses of its secrets: one unset where it is needed, too short for its use, of too
 little variety to be random, or the same value given for two uses (one leaked would open both). Each
 refusal names the setting and says how to make a good value; it never repeats the value, nor its length
-beyond a short one's."""
+beyond a short one's. The passwords inside the database's and Redis's URLs count among the secrets for
+reuse."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import config as settings
 from setting_kinds import comma_separated
@@ -27,7 +29,8 @@ RANDOM_KEY = f"set a random value of at least {MIN_KEY_BYTES} bytes"
 class Secret:
     """A secret setting: `use` is what it keys, shared by a setting and its former keys (the same value in
     both is a rotation, not a reuse); `least` its shortest length in bytes, None for a value another party
-    issues or whose kind fixes its form. `checked` false: only its reuse is refused (a relay's password)."""
+    issues or whose kind fixes its form. `checked` false: only its reuse is refused (a relay's password).
+    `url_key`: the config key of a URL whose password the secret is (the database's)."""
 
     key: str  # its key in the app config, and the <name> of CLINIC_<name>
     use: str
@@ -36,10 +39,16 @@ class Secret:
     listed: bool = False  # several keys, comma separated: the first in use, the others former ones
     least: int | None = MIN_KEY_BYTES
     checked: bool = True
+    url_key: str | None = None
 
     @property
     def variable(self) -> str:
         return f"CLINIC_{self.key}"
+
+    @property
+    def named(self) -> str:
+        """The secret as a refusal names it: its setting, or the password in its URL."""
+        return f"the password in {self.variable}" if self.url_key else self.variable
 
 
 def _ours(why: str) -> str:
@@ -87,6 +96,22 @@ SECRETS = (
     Secret("TEAMS_CLIENT_SECRET", "teams", _issued("Microsoft Entra"), least=None),
     Secret("ZOOM_CLIENT_SECRET", "zoom", _issued("Zoom"), least=None),
     Secret("SMTP_PASSWORD", "smtp", "set the relay's own password", least=None, checked=False),
+    Secret(
+        "DATABASE_URL",
+        "database",
+        "give Clinic's database role a password of its own",
+        least=None,
+        checked=False,
+        url_key="SQLALCHEMY_DATABASE_URI",
+    ),
+    Secret(
+        "RATELIMIT_STORAGE_URL",
+        "ratelimit",
+        "give Redis a password of its own (requirepass, or an ACL user's)",
+        least=None,
+        checked=False,
+        url_key="RATELIMIT_STORAGE_URL",
+    ),
 )
 
 
@@ -125,26 +150,45 @@ def _fault(secret: Secret, key: str) -> str | None:
 
 
 def _reuse_problems(config: Mapping[str, Any]) -> list[str]:
-    """Each pair of secrets of different uses that share a value: named by the later one (the earlier
-    is the one the README asks for first), with how to make a value of its own."""
+    """Each pair of secrets of different uses that share a value, both named (either may be the one the
+    value was copied into), with how to make each a value of its own."""
     keys = {}
     for secret in SECRETS:
         try:
             keys[secret] = set(_keys(secret, config))
         except settings.UnreadSetting:
             continue  # refused by its kind, and named so already
-    return [
-        f"{later.variable} holds the same value as {earlier.variable}: each use needs a value of its own, "
-        f"or one leaked opens both; {(earlier if later.least is None else later).advice}"
-        for earlier, later in combinations(keys, 2)
-        if earlier.use != later.use and keys[earlier] & keys[later]
-    ]
+    return [_reused(first, second) for first, second in combinations(keys, 2) if _share(keys, first, second)]
+
+
+def _share(keys: Mapping[Secret, set[str]], first: Secret, second: Secret) -> bool:
+    return first.use != second.use and bool(keys[first] & keys[second])
+
+
+def _reused(first: Secret, second: Secret) -> str:
+    said = (
+        f"{first.named} and {second.named} hold the same value, and one leaked would open both: keep it in "
+        f"the one it was made for and replace it in the one it was copied into "
+        f"({first.named}: {first.advice}; {second.named}: {second.advice})"
+    )
+    return said[0].upper() + said[1:]
 
 
 def _keys(secret: Secret, config: Mapping[str, Any]) -> list[str]:
     """The secret's keys as given: several where it lists them, else its one value (any character,
-    commas too, being its own)."""
+    commas too, being its own); for one in a URL, its password, if it has one."""
+    if secret.url_key:
+        return _url_password(config[secret.url_key])
     value = config[secret.key]
     if not secret.listed:
         return [value] if value else []
     return list(value) if isinstance(value, list | tuple) else comma_separated(value)
+
+
+def _url_password(url: str) -> list[str]:
+    """The password in `url`, as the server reads it (percent-escapes undone), if it holds one."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []  # no URL to read: its kind's check names it
+    return [unquote(password)] if password else []

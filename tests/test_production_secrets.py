@@ -2,6 +2,7 @@
 uses at once, with every other refusal: naming the setting and how to make a good value, never the value."""
 
 import secrets
+from urllib.parse import quote
 
 import hypothesis
 import pytest
@@ -40,19 +41,19 @@ GOOD = {
         ({"ZOOM_CLIENT_SECRET": "xxxxxxxxxxxxxxxxxxxxxxxx"}, "CLINIC_ZOOM_CLIENT_SECRET has only 1"),
         (
             {"MANAGE_TOKEN_KEY": PRODUCTION_SETTINGS["SECRET_KEY"]},
-            "CLINIC_MANAGE_TOKEN_KEY holds the same value as CLINIC_SECRET_KEY",
+            "CLINIC_SECRET_KEY and CLINIC_MANAGE_TOKEN_KEY hold the same value",
         ),
         (
             {"SECRET_KEY_FALLBACKS": [PRODUCTION_SETTINGS["AUDIT_KEY"]]},
-            "CLINIC_AUDIT_KEY holds the same value as CLINIC_SECRET_KEY_FALLBACKS",
+            "CLINIC_SECRET_KEY_FALLBACKS and CLINIC_AUDIT_KEY hold the same value",
         ),
         (
             {"JITSI_APP_ID": "clinic", "JITSI_APP_SECRET": PRODUCTION_SETTINGS["MANAGE_TOKEN_KEY"]},
-            "CLINIC_JITSI_APP_SECRET holds the same value as CLINIC_MANAGE_TOKEN_KEY",
+            "CLINIC_MANAGE_TOKEN_KEY and CLINIC_JITSI_APP_SECRET hold the same value",
         ),
         (
             {"SMTP_PASSWORD": PRODUCTION_SETTINGS["AUDIT_KEY"]},
-            "CLINIC_SMTP_PASSWORD holds the same value as CLINIC_AUDIT_KEY",
+            "CLINIC_AUDIT_KEY and CLINIC_SMTP_PASSWORD hold the same value",
         ),
     ],
 )
@@ -65,6 +66,57 @@ def test_production_refuses_a_weak_or_reused_secret_by_name_saying_how_to_make_o
 
     assert len(found) == 1 and found[0].startswith(said), found
     assert any(advice in found[0] for advice in ("make one with", "a value of its own", "as it issued it"))
+
+
+def test_a_reused_value_names_both_settings_and_how_to_make_each_a_value_of_its_own(production, database_url):
+    """The audit key copied into the secret key's fallbacks was named as CLINIC_AUDIT_KEY's fault, with only
+    the audit key's advice: the one to change is whichever it was copied into."""
+    (found,) = refusals(database_url, SECRET_KEY_FALLBACKS=[PRODUCTION_SETTINGS["AUDIT_KEY"]])
+
+    assert "replace it in the one it was copied into" in found
+    assert "CLINIC_SECRET_KEY_FALLBACKS: set a random value" in found and "sessions it signed" in found
+    assert "CLINIC_AUDIT_KEY: set a random value" in found and "audit chain" in found
+
+
+DATABASE = "postgresql+psycopg://clinic:{}@db.hospital.example/clinic"
+REDIS = "redis://:{}@redis.hospital.example:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        (
+            {"SQLALCHEMY_DATABASE_URI": DATABASE.format(quote(PRODUCTION_SETTINGS["AUDIT_KEY"], safe=""))},
+            "CLINIC_AUDIT_KEY and the password in CLINIC_DATABASE_URL hold the same value",
+        ),
+        (
+            {"RATELIMIT_STORAGE_URL": REDIS.format(PRODUCTION_SETTINGS["SECRET_KEY"])},
+            "CLINIC_SECRET_KEY and the password in CLINIC_RATELIMIT_STORAGE_URL hold the same value",
+        ),
+        (
+            {
+                "SQLALCHEMY_DATABASE_URI": DATABASE.format("pa%40ss-shared-by-the-database-and-redis"),
+                "RATELIMIT_STORAGE_URL": REDIS.format("pa%40ss-shared-by-the-database-and-redis"),
+            },
+            "The password in CLINIC_DATABASE_URL and the password in CLINIC_RATELIMIT_STORAGE_URL hold",
+        ),
+    ],
+)
+def test_a_password_in_the_database_or_redis_url_is_no_other_secrets_value(settings, said):
+    """The database's password and Redis's were never compared with the secrets: the audit key reused as
+    the database role's password passed."""
+    found = production_problems(settings)
+
+    assert len(found) == 1 and found[0].startswith(said), found
+    shown = "\n".join(found)
+    assert all(
+        secret not in shown
+        for secret in ("pa%40ss", "pa@ss", *(PRODUCTION_SETTINGS[key] for key in ("SECRET_KEY", "AUDIT_KEY")))
+    )
+
+
+def test_urls_without_a_password_share_nothing(production, database_url):
+    assert production_problems({"RATELIMIT_STORAGE_URL": "redis://redis.hospital.example:6379/0"}) == []
 
 
 def test_our_own_secrets_are_told_the_command_that_makes_a_good_one(production, database_url):
@@ -113,7 +165,7 @@ def test_every_weak_secret_is_named_at_once_with_the_other_refusals(production, 
         MAIL_BACKEND="file",
     )
 
-    named = ["CLINIC_SECRET_KEY", "CLINIC_JITSI_APP_SECRET", "CLINIC_AUDIT_KEY", "CLINIC_MAIL_BACKEND"]
+    named = ["CLINIC_SECRET_KEY", "CLINIC_JITSI_APP_SECRET", "CLINIC_MANAGE_TOKEN_KEY", "CLINIC_MAIL_BACKEND"]
     assert [problem.split(" ")[0] for problem in found] == named
 
 
