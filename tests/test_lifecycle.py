@@ -12,9 +12,10 @@ from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage, StaffRole
 from clinic.models.transactions import begin_write
-from clinic.scheduling.agenda import Listed, Moment, row_for
+from clinic.scheduling.agenda import Moment, row_for
 from clinic.scheduling.errors import AlreadyAtThatTime, ConsultationOver, NotFound
 from clinic.scheduling.lifecycle import cancel, change_status, mark_no_shows, reschedule
+from clinic.scheduling.listing import Listed
 from clinic.scheduling.status import FINISHED, TRANSITIONS, InvalidTransition
 from clinic.scheduling.waiting_room import JoinWindow
 from clinic.staff.members import StaffMember

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from clinic.audit import Actor
 from clinic.models import Closure, Consultation, ConsultationStatus, OutboxMessage, StaffRole
 from clinic.models.base import utcnow
-from clinic.scheduling.agenda import Listed
 from clinic.scheduling.clashes import Clash, clashes_of
 from clinic.scheduling.hours import add_time_off, remove_hours
 from clinic.scheduling.lifecycle import mark_no_shows
+from clinic.scheduling.listing import Listed
 from clinic.staff.members import StaffMember
 from clinic.walkin.take import take_next
 

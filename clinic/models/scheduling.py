@@ -87,7 +87,7 @@ _ACTIVE_SQL = "status <> 'cancelled'"
 
 class ConsultationFacts(Protocol):
     """What the rules read of a consultation (whose, when, its status): the entity, or a schedule's row
-    of its columns (scheduling.agenda.Listed)."""
+    of its columns (scheduling.listing.Listed)."""
 
     @property
     def status(self) -> ConsultationStatus: ...

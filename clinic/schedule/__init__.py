@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from ..auth.access import staff_required
 from ..models import StaffRole
-from . import hours, walk_in  # noqa: F401 (walk_in's routes join bp)
+from . import booking_desk, consultation, hours, lists, walk_in  # noqa: F401 (their routes join bp)
 from .views import bp
 
 hours.register(bp, guard=staff_required(StaffRole.CLINICIAN))

@@ -6,6 +6,7 @@ One page: the choices come with GET (so the back button and links work), the boo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..auth.access import current_staff
 from ..booking.calendar import group_by_day
 from ..booking.calendar import page as calendar_page
 from ..errors import status_for
@@ -18,10 +19,13 @@ from ..scheduling.front_desk import book_for_patient, bookable_clinicians, booka
 from ..scheduling.tokens import LinkKeys
 from ..staff.members import StaffMember
 from .forms import StaffBookingForm
+from .views import bp
 
 
-def book_page(viewer: StaffMember) -> ResponseReturnValue:
+@bp.route("/book", methods=["GET", "POST"])
+def book() -> ResponseReturnValue:
     """GET: the choices and free times; POST: book them for the patient and show the consultation."""
+    viewer = current_staff()
     if request.method == "GET":
         form = StaffBookingForm(request.args)
         return _page(viewer, form, _service(viewer, form))

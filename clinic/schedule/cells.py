@@ -21,8 +21,9 @@ from ..booking.calendar import twelve_hour_reader
 from ..models import Consultation, ConsultationStatus
 from ..notes.access import may_access
 from ..notes.settings import notes_settings
-from ..scheduling.agenda import Listed, Moment, Row
+from ..scheduling.agenda import Moment, Row
 from ..scheduling.clashes import Clash
+from ..scheduling.listing import Listed
 from ..scheduling.status import STAFF_MOVABLE, STATUS_LABELS
 from ..scheduling.timezones import clock_time, format_local, zone
 from .forms import ACTION_LABELS

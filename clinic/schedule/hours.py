@@ -128,7 +128,7 @@ def _page(
         weekly_hours=f"{request.blueprint}.add_weekly_hours" in current_app.view_functions,
         removable=removable_time_off(db.session, current_staff(), owner),
     )
-    # The bookings that no longer fit, by patient: recorded once the page is drawn, as views._record_shown.
+    # The bookings that no longer fit, by patient: recorded once the page is drawn, as lists._record_shown.
     shown = ListShown("hours", found.clinician.department_id, owner)
     record_list_read(db.session, shown, [c.id for c in found.clashes], now, current_staff().actor)
     return page

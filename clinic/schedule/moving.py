@@ -16,10 +16,11 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import Consultation, utcnow
-from ..scheduling.agenda import Row, consultation_for_staff
+from ..scheduling.agenda import Row
 from ..scheduling.availability import Booker
 from ..scheduling.errors import AlreadyBooked, NotFound, NotOffered, SlotUnavailable
 from ..scheduling.front_desk import bookable_clinicians, move_for_patient, move_to_first_free
+from ..scheduling.visibility import consultation_for_staff
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.members import StaffMember
 from .forms import MoveForm

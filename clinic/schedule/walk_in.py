@@ -39,9 +39,9 @@ def take_next_caller(queue_id: int) -> ResponseReturnValue:
 
 @bp.post("/consultations/<id:consultation_id>/send-back")
 def send_back_caller(consultation_id: int) -> ResponseReturnValue:
-    """A refusal comes back on the call's page (views.refused_here); done, back to the schedule page it was
-    sent from (`next`, the day or week and whose, if a path on this site: a day's row, or the call's page
-    opened from one), else the day, from where the next clinician to press "Take next" calls them."""
+    """A refusal comes back on the call's page (consultation.refused_here); done, back to the schedule page
+    it was sent from (`next`, the day or week and whose, if a path on this site: a day's row, or the call's
+    page opened from one), else the day, from where the next clinician to press "Take next" calls them."""
     rules = SessionRules.from_config(current_app.config)
     entry = send_back_for_staff(db.session, consultation_id, current_staff(), now=utcnow(), rules=rules)
     if entry.status is EntryStatus.DROPPED:

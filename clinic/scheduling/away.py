@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from ..models import Clinician, TimeOff
 from ..models.driver import driver_rows
-from .agenda import Scope
 from .timezones import day_bounds
+from .visibility import Scope
 
 
 class Away(NamedTuple):

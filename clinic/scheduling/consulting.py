@@ -6,11 +6,12 @@ from sqlalchemy.orm import Session
 
 from ..models import Consultation, ConsultationStatus
 from ..staff.members import StaffMember
-from .agenda import CLINICIANS_OWN, consultation_for_staff
+from .agenda import CLINICIANS_OWN
 from .errors import MeetingNotReady, NotFound, NotNow
 from .lifecycle import change_status
 from .status import check_transition
 from .timezones import format_local, zone
+from .visibility import consultation_for_staff
 from .waiting_room import JoinWindow, Phase, in_time_for, room
 
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from ..staff.members import StaffMember
-from .agenda import consultation_for_staff
 from .availability import Booker, free_clinician_ids, service_clinicians
 from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
@@ -23,6 +22,7 @@ from .errors import BookingError, NotFound, NotOffered, SlotUnavailable
 from .lifecycle import cancel, reschedule
 from .offered import active_service
 from .tokens import LinkKeys
+from .visibility import consultation_for_staff
 
 
 def bookable_services(session: Session, viewer: StaffMember) -> list[Service]:

@@ -13,7 +13,7 @@ from .errors import NotFound
 @dataclass(frozen=True)
 class DepartmentSummary:
     """A department read as plain columns, as pages name it: an OfferedService's, a clinician's own
-    schedule's (agenda.schedule_scope)."""
+    schedule's (visibility.schedule_scope)."""
 
     id: int
     name: str

@@ -16,7 +16,7 @@ from .. import audit
 from ..audit import REFUSED, Actor
 from ..models.transactions import write_transaction
 
-COVERED_FOR = timedelta(minutes=15)  # as the day page's polled list (schedule.views.POLL_COVERED_FOR)
+COVERED_FOR = timedelta(minutes=15)  # as the day page's polled list (schedule.lists.POLL_COVERED_FOR)
 # Route values that name the consultation a refused route is about; other ids go into the details.
 CONSULTATION_ID = "consultation_id"
 

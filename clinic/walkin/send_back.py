@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..models import Consultation, ConsultationStatus, EntryStatus, StaffSession, StaffUser, WalkInEntry
 from ..models.transactions import write_transaction
-from ..scheduling.agenda import Listed, consultation_for_staff
 from ..scheduling.errors import NotFound
+from ..scheduling.listing import Listed
+from ..scheduling.visibility import consultation_for_staff
 from ..staff.members import StaffMember
 from ..staff.sessions import SessionRules, live
 from .errors import SendBackRefused
