@@ -22,7 +22,7 @@ from clinic.models import (
     StaffRole,
     utcnow,
 )
-from clinic.notify.messages import format_start
+from clinic.notify.wording import format_start
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
 from clinic.scheduling.lifecycle import cancel, change_status, reschedule

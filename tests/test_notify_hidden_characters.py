@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic.models import ConsultationStatus, StaffRole, utcnow
-from clinic.notify.messages import MAILS, Recipient
+from clinic.notify.notices import MAILS, Recipient
 from clinic.plain_text import HIDDEN
 from clinic.scheduling.companions import check_companion_details
 from clinic.scheduling.patients import InvalidDetails, check_patient_details, check_reason

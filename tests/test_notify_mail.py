@@ -19,11 +19,9 @@ from clinic.notify.mail import (
     MailPermanentError,
     MailTemporaryError,
     SMTPBackend,
-    build_message,
     mail_backend,
-    make_message_id,
-    recipient_address,
 )
+from clinic.notify.mime import build_message, make_message_id, recipient_address
 from tests.fakes.smtp import DISCONNECT, FakeSMTPServer, smtp_server, tls_certificate  # noqa: F401 (fixtures)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

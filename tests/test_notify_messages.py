@@ -6,21 +6,13 @@ import pytest
 from icalendar import Calendar
 
 import config
-from clinic.notify import messages
+from clinic.notify import wording
 from clinic.notify.ics import InviteDetails
-from clinic.notify.mail import mail_backend, make_message_id
-from clinic.notify.messages import (
-    ENGLISH,
-    MAILS,
-    Audience,
-    MessageKind,
-    Notice,
-    Recipient,
-    compose,
-    format_start,
-    language,
-    render,
-)
+from clinic.notify.mail import mail_backend
+from clinic.notify.messages import compose, render
+from clinic.notify.mime import make_message_id
+from clinic.notify.notices import MAILS, Audience, MessageKind, Notice, Recipient
+from clinic.notify.wording import ENGLISH, format_start, language
 from tests.fakes.smtp import smtp_server  # noqa: F401 (fixture)
 
 SENDER = "St Example <appointments@clinic.example>"
@@ -229,7 +221,7 @@ def test_wording_falls_back_to_english_and_a_second_language_plugs_in(monkeypatc
     assert language("en-GB") is ENGLISH
     assert language("cy") is ENGLISH
     welsh = dataclasses.replace(ENGLISH, code="cy", greeting="Helo {name},")
-    monkeypatch.setitem(messages.LANGUAGES, "cy", welsh)
+    monkeypatch.setitem(wording.LANGUAGES, "cy", welsh)
     patient = dataclasses.replace(make_notice().patient, language="cy")
 
     rendered = render(MessageKind.REMINDER, Audience.PATIENT, make_notice(patient=patient))

@@ -11,7 +11,7 @@ import pytest
 from clinic.models import OutboxKind, OutboxStatus
 from clinic.notify.mail import FileBackend, mail_backend
 from clinic.notify.mailbox import mail_page, parse_mail
-from clinic.notify.messages import Audience, MessageKind, Recipient
+from clinic.notify.notices import Audience, MessageKind, Recipient
 from tests.test_notify_messages import compose_mail, make_notice
 
 from . import factories

@@ -8,7 +8,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
 from ..models import utcnow
-from ..notify.messages import first_name
+from ..notify.notices import first_name
 from ..scheduling import waiting_room
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline

@@ -23,14 +23,8 @@ from .. import audit
 from ..audit import Actor
 from ..meetings.base import ProviderError, get_provider, is_probed
 from ..models.transactions import write_transaction
-from ..notify.mail import (
-    FileBackend,
-    SMTPBackend,
-    build_message,
-    mail_backend,
-    make_message_id,
-    needs_smtputf8,
-)
+from ..notify.mail import FileBackend, SMTPBackend, mail_backend
+from ..notify.mime import build_message, make_message_id, needs_smtputf8
 
 TEST_MEETING_LENGTH = timedelta(minutes=15)
 

@@ -8,7 +8,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..models import Consultation, OutboxMessage, OutboxStatus
-from ..notify.mail import MailBackend, make_message_id
+from ..notify.mail import MailBackend
+from ..notify.mime import make_message_id
 from ..scheduling.clashes import Clash
 from .settings import WorkerSettings
 

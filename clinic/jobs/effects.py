@@ -23,7 +23,8 @@ from ..meetings import (
     replaces_meeting_for_new_host,
 )
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
-from ..notify.messages import Audience, MessageKind, Notice, Recipient, cancels, compose
+from ..notify.messages import cancels, compose
+from ..notify.notices import Audience, MessageKind, Notice, Recipient
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link

@@ -17,7 +17,7 @@ from ..models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from ..notify.messages import Recipient
+from ..notify.notices import Recipient
 from ..notify.offers import JoinedNotice, OfferMail, OfferNotice, compose_joined_mail, compose_offer_mail
 from ..scheduling.offers import FreedTime, offer_freed_time
 from ..scheduling.tokens import offer_link, waitlist_link

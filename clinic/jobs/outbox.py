@@ -25,7 +25,7 @@ from ..models import (
 from ..models.driver import Statement
 from ..models.inserts import insert_statements
 from ..models.outbox import UNFINISHED
-from ..notify.messages import Audience
+from ..notify.notices import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
 # The clinician's day is on their schedule: reminders go to those joining the call from a mail.

@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from .mail import build_message, recipient_address
-from .messages import Recipient, as_html, as_text, format_start, language, plain
+from .messages import as_html, as_text
+from .mime import build_message, recipient_address
+from .notices import Recipient, plain
+from .wording import format_start, language
 
 
 class OfferMail(enum.StrEnum):

@@ -42,7 +42,7 @@ from ..models.transactions import write_transaction
 from ..notes.access import may_access
 from ..notes.history import note_rows, record_notes_read
 from ..notes.settings import NotesSettings
-from ..notify.messages import Audience
+from ..notify.notices import Audience
 from ..staff.members import StaffMember
 from .subject_lookup import Asker, find_records
 
