@@ -222,7 +222,7 @@ def test_the_admins_hours_page_lists_the_same_clashes_as_the_clinicians_own(clie
 
     page = text(client.get(f"/admin/clinicians/{person.id}/hours"))
 
-    assert f'href="/schedule/consultations/{booked.consultation.id}"' in page
+    assert f'href="/schedule/consultations/{booked.consultation.id}?next=' in page
 
 
 def test_the_hours_of_a_clinician_that_does_not_exist_are_not_found(client, admin):

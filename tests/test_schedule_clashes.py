@@ -281,6 +281,21 @@ def test_a_clash_notes_cancel_link_returns_to_the_page_it_was_followed_from(
         assert f'<a href="{html.escape(back)}">Back to the schedule</a>' in page, address
 
 
+def test_the_hours_pages_cancel_link_returns_to_the_hours_page(session, client, clinic, sick_morning):
+    """The hours page listed the bookings that no longer fit with a "cancel it" link carrying no `next`, so
+    the consultation's page led back to its day, not to the hours being changed."""
+    booked, _, _ = sick_morning
+    login(session, client, StaffRole.ADMIN)
+    back = f"/admin/clinicians/{clinic['okafor'].id}/hours"
+
+    page = text(client.get(back))
+    cancel = re.search(rf'href="(/schedule/consultations/{booked.id}\?[^"#]*)#cancel"', page)
+
+    assert cancel
+    opened = text(client.get(html.unescape(cancel[1])))
+    assert f'<a href="{html.escape(back)}">Back to the schedule</a>' in opened
+
+
 def test_every_page_listing_a_waiting_patients_clash_offers_the_same_move_or_cancel(
     session, client, clinic, sick_morning
 ):
