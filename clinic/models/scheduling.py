@@ -1,6 +1,7 @@
 """Weekly hours, time off, consultations, and the idempotency keys of booking requests."""
 
 import enum
+from collections.abc import Collection
 from datetime import date, datetime, time
 from typing import Protocol
 
@@ -63,10 +64,13 @@ class Closure(Base):
     __table_args__ = (Index("ix_closure_starts_at", "starts_at"),)
 
     @classmethod
-    def covers(cls, department_id: ColumnElement[int] | int) -> ColumnElement[bool]:
-        """Whether the closure covers `department_id` (a value, or a column of the enclosing query): its own,
-        or the whole hospital's. It is time off for every clinician of a department it covers."""
-        return or_(cls.department_id.is_(None), cls.department_id == department_id)
+    def covers(cls, department: ColumnElement[int] | int | Collection[int]) -> ColumnElement[bool]:
+        """Whether the closure covers `department` (an id, a column of the enclosing query, or any of several
+        ids): its own, or the whole hospital's. It is time off for every clinician of a department it
+        covers."""
+        if isinstance(department, Collection):
+            return or_(cls.department_id.is_(None), cls.department_id.in_(list(department)))
+        return or_(cls.department_id.is_(None), cls.department_id == department)
 
 
 class ConsultationStatus(enum.StrEnum):

@@ -10,7 +10,7 @@ there is nobody to take until the closure ends.
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Closure, WalkInQueue
@@ -30,7 +30,7 @@ def closures_now(session: Session, department_ids: Collection[int], now: datetim
         .where(
             Closure.starts_at <= now,
             Closure.ends_at > now,
-            or_(Closure.department_id.is_(None), Closure.department_id.in_(list(department_ids))),
+            Closure.covers(department_ids),
         )
         .order_by(Closure.ends_at)
     )
