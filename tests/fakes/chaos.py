@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from random import Random
 
@@ -103,20 +103,22 @@ def make_changes(engine: Engine, service_id: int, plan: ChaosPlan) -> Ledger:
     with Session(engine) as session:
         service = session.get(Service, service_id)
         free = _free_slots(session, service, rng)
+        length = timedelta(minutes=service.duration_minutes)
         for n in range(plan.bookings):
             time.sleep(max(0.0, started + plan.spread_seconds * n / plan.bookings - time.monotonic()))
             clinician_id = rng.choice([c for c, starts in free.items() if starts])
+            patient = factories.patient_details(rng.randrange(patients))
             booked = factories.booking(
                 session,
                 service,
-                free[clinician_id].pop(),
+                _take_start(free[clinician_id], ledger.held_by(patient.email), length),
                 now=utcnow(),
                 clinician_id=clinician_id,
-                patient=factories.patient_details(rng.randrange(patients)),
+                patient=patient,
             )
             ledger.booked(booked.consultation)
             if rng.random() < plan.reschedule_share:
-                _move(session, ledger, free, rng.choice(ledger.live()))
+                _move(session, ledger, free, rng.choice(ledger.live()), length)
             if rng.random() < plan.cancel_share:
                 consultation = cancel(
                     session, _id(session, rng.choice(ledger.live())), now=utcnow(), actor=ACTOR
@@ -206,11 +208,22 @@ def _free_slots(session: Session, service: Service, rng: Random) -> dict[int, li
     return free
 
 
-def _move(session: Session, ledger: Ledger, free: dict[int, list], uuid: str) -> None:
+def _move(session: Session, ledger: Ledger, free: dict[int, list], uuid: str, length: timedelta) -> None:
     consultation_id = _id(session, uuid)
     clinician_id = session.get(Consultation, consultation_id).clinician_id
-    moved = reschedule(session, consultation_id, free[clinician_id].pop(), now=utcnow(), actor=ACTOR)
+    held = ledger.held_by(ledger.consultations[uuid].mailboxes[0], moving=uuid)
+    start = _take_start(free[clinician_id], held, length)
+    moved = reschedule(session, consultation_id, start, now=utcnow(), actor=ACTOR)
     ledger.rescheduled(moved)
+
+
+def _take_start(starts: list[datetime], held: list[datetime], length: timedelta) -> datetime:
+    """Take the last of a clinician's free starts that clears the patient's own bookings: patients
+    book more than once here, and the service rightly refuses one patient two consultations at once."""
+    for n in reversed(range(len(starts))):
+        if all(abs(starts[n] - other) >= length for other in held):
+            return starts.pop(n)
+    raise RuntimeError("no free start left that clears the patient's own bookings; widen SLOT_WINDOW")
 
 
 def _id(session: Session, uuid: str) -> int:

@@ -67,6 +67,14 @@ class Ledger:
         """The uuids of consultations not cancelled, in booking order."""
         return [uuid for uuid, expected in self.consultations.items() if not expected.cancelled]
 
+    def held_by(self, email: str, *, moving: str | None = None) -> list[datetime]:
+        """When the patient at `email` is booked, leaving out the consultation `moving`."""
+        return [
+            expected.starts_at
+            for uuid in self.live()
+            if (expected := self.consultations[uuid]).mailboxes[0] == email and uuid != moving
+        ]
+
     def _record(self, change: str, consultation: Consultation, method: Method) -> None:
         self.changes[change] += 1
         self.consultations[consultation.uuid].invites.append((str(method), consultation.invite_sequence))
