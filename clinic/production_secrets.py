@@ -55,13 +55,27 @@ def _ours(why: str) -> str:
     return f"{RANDOM_KEY} ({why}): make one with {MAKE_KEY}"
 
 
+def _former(current: str, what: str, weak: str) -> str:
+    """A fallback's advice: a value made up for it keeps nothing valid, so what it needs is the old key."""
+    return f"list only former values of CLINIC_{current}, which {what}, and remove any other; {weak}"
+
+
 def _issued(issuer: str) -> str:
     return f"copy the client secret {issuer} issued, as it issued it"
 
 
 SECRETS = (
     Secret("SECRET_KEY", "sessions", _ours("it signs sessions and forms"), required=True),
-    Secret("SECRET_KEY_FALLBACKS", "sessions", _ours("sessions it signed stay valid"), listed=True),
+    Secret(
+        "SECRET_KEY_FALLBACKS",
+        "sessions",
+        _former(
+            "SECRET_KEY",
+            "keep the sessions they signed valid while it is rotated",
+            "remove a weak one once those sessions have ended",
+        ),
+        listed=True,
+    ),
     Secret(
         "MANAGE_TOKEN_KEY",
         "links",
@@ -78,7 +92,12 @@ SECRETS = (
     Secret(
         "AUDIT_KEY_FALLBACKS",
         "audit",
-        _ours("the events it signed could be rewritten by anyone who guesses it"),
+        _former(
+            "AUDIT_KEY",
+            "verify the events they signed",
+            "a weak one lets anyone who guesses it rewrite its events: remove it and declare it lost "
+            '("Rotating keys" in docs/operations.md)',
+        ),
         listed=True,
     ),
     Secret(

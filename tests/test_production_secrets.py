@@ -65,7 +65,9 @@ def test_production_refuses_a_weak_or_reused_secret_by_name_saying_how_to_make_o
     found = refusals(database_url, **settings)
 
     assert len(found) == 1 and found[0].startswith(said), found
-    assert any(advice in found[0] for advice in ("make one with", "a value of its own", "as it issued it"))
+    assert any(
+        advice in found[0] for advice in ("make one with", "a value of its own", "as it issued it", "remove")
+    )
 
 
 def test_a_reused_value_names_both_settings_and_how_to_make_each_a_value_of_its_own(production, database_url):
@@ -74,7 +76,7 @@ def test_a_reused_value_names_both_settings_and_how_to_make_each_a_value_of_its_
     (found,) = refusals(database_url, SECRET_KEY_FALLBACKS=[PRODUCTION_SETTINGS["AUDIT_KEY"]])
 
     assert "replace it in the one it was copied into" in found
-    assert "CLINIC_SECRET_KEY_FALLBACKS: set a random value" in found and "sessions it signed" in found
+    assert "CLINIC_SECRET_KEY_FALLBACKS: list only former values of CLINIC_SECRET_KEY" in found
     assert "CLINIC_AUDIT_KEY: set a random value" in found and "audit chain" in found
 
 
@@ -117,6 +119,23 @@ def test_a_password_in_the_database_or_redis_url_is_no_other_secrets_value(setti
 
 def test_urls_without_a_password_share_nothing(production, database_url):
     assert production_problems({"RATELIMIT_STORAGE_URL": "redis://redis.hospital.example:6379/0"}) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "fallbacks"), [("SECRET_KEY", "SECRET_KEY_FALLBACKS"), ("AUDIT_KEY", "AUDIT_KEY_FALLBACKS")]
+)
+@pytest.mark.parametrize("weak", [False, True])
+def test_a_fallback_is_told_to_hold_former_keys_never_to_take_a_new_random_one(
+    production, database_url, key, fallbacks, weak
+):
+    """A fallback was told "set a random value", as its key is; but a fallback only keeps valid what its
+    former key signed, so a value made up for it keeps nothing: what it may hold is the old key, or none."""
+    copied = "w" * 40 if weak else PRODUCTION_SETTINGS["MANAGE_TOKEN_KEY"]
+    (found,) = refusals(database_url, **{fallbacks: [copied]})
+
+    assert f"list only former values of CLINIC_{key}, " in found, found
+    told_to_make_one = "set a random value" if weak else f"CLINIC_{fallbacks}: set a random value"
+    assert told_to_make_one not in found, found
 
 
 def test_our_own_secrets_are_told_the_command_that_makes_a_good_one(production, database_url):
