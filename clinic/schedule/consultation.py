@@ -2,6 +2,7 @@
 moving, its companion, a printed letter); a refused action comes back on its page."""
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import segno
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -26,6 +27,7 @@ from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys, letter_code, manage_link
 from ..scheduling.visibility import consultation_for_staff
 from ..staff.accounts import actor_names
+from ..staff.members import StaffMember
 from . import forms, moving
 from .moving import told
 from .views import bp, page_moment
@@ -165,9 +167,7 @@ def _consultation_page(
 ) -> ResponseReturnValue:
     staff, moment = current_staff(), page_moment()
     found = _read(consultation_id, "staff consultation page", moment.instant)
-    # A clinician reads their own consultations in their zone; everyone else in the hospital's.
-    own = staff.is_clinician_of(found)
-    tz = zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
+    tz = _reading_zone(staff, found)
     day = found.starts_at.astimezone(tz).date()
     row = consultation_row(db.session, staff, found, day, moment)
     changes = history(db.session, found)
@@ -191,6 +191,12 @@ def _consultation_page(
         letter=has_letter(found),
         refusal=refusal,
     )
+
+
+def _reading_zone(staff: StaffMember, found: Consultation) -> ZoneInfo:
+    """A clinician reads their own consultations in their zone; everyone else in the hospital's."""
+    own = staff.is_clinician_of(found)
+    return zone(found.clinician.time_zone if own else current_app.config["DEFAULT_TIME_ZONE"])
 
 
 def _read(consultation_id: int, view: str, now: datetime | None = None) -> Consultation:
