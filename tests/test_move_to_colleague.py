@@ -30,7 +30,7 @@ from clinic.scheduling.timezones import zone
 
 from . import factories, racing
 from .conftest import TEST_KEYS
-from .fakes.outbox import invite, outbox, text  # noqa: F401 (fixture)
+from .fakes.outbox import invite, last_invite, outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 from .racing import racing_engine
@@ -362,7 +362,7 @@ def test_a_booking_handed_over_while_its_teams_meeting_is_being_made_gets_one_fo
     made = fake_providers.graph_meetings[live.external_id]
     assert derm["lewis"].email in str(made["participants"])
     assert derm["haddad"].email not in str(made["participants"])
-    (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
+    (_, event) = last_invite(smtp_server.inbox(after.patient.email))
     assert str(event["LOCATION"]) == after.meeting_join_url
 
 
@@ -386,7 +386,7 @@ def test_a_teams_create_whose_answer_was_lost_before_a_hand_over_is_made_again_f
     after = reloaded(session, booked.consultation)
     made = fake_providers.graph_meetings[after.meeting_external_id]
     assert made["participants"]["attendees"] == [{"upn": derm["lewis"].email, "role": "coorganizer"}]
-    (_, event) = invite(smtp_server.inbox(after.patient.email)[-1])
+    (_, event) = last_invite(smtp_server.inbox(after.patient.email))
     assert str(event["LOCATION"]) == after.meeting_join_url
     assert [m.external_id for m in fake_providers.live_meetings("teams")] == [after.meeting_external_id]
 

@@ -130,6 +130,12 @@ def invite(message: EmailMessage) -> tuple[str, Event]:
     return str(calendar["METHOD"]), event
 
 
+def last_invite(mails: list[EmailMessage]) -> tuple[str, Event]:
+    """The METHOD and the VEVENT of the newest of `mails` that carries an invite: a test that runs the
+    worker ahead of the wall clock can meet a reminder, which carries none, after it."""
+    return invite([mail for mail in mails if mail.get_body(("calendar",)) is not None][-1])
+
+
 def text(message: EmailMessage) -> str:
     """The decoded text of every part of a mail (the attached invite.ics too), headers included."""
     parts = [str(value) for value in message.values()]
