@@ -77,9 +77,11 @@ def test_no_staff_page_names_a_patient_in_its_title(app, session, hospital, role
     titles: dict[str, str] = {}
 
     for user in users:
+        consultations = theirs(session, user)
+        if not consultations:  # 40 random bookings miss a clinician on some dates: no patient to name
+            continue
         client = factories.browser(app)
         factories.sign_in(client, user, password="demo-password")
-        consultations = theirs(session, user)
         if role is StaffRole.CLINICIAN:  # a signed note, for its printable page; a no-show to ask about
             signed = client.post(f"{PAGE}/{consultations[0]}/notes/sign", data=form(SoapNote(plan="Review")))
             assert signed.status_code == 303
