@@ -43,7 +43,9 @@ S = ConsultationStatus
 LONDON = zone("Europe/London")
 REASON = "Rash spreading after the new tablets"
 INTERPRETER = {"name": "Ana Interpreter", "email": "ana@interpreters.example", "role": "interpreter"}
-WORKS_ALL_DAY = {"weekdays": range(7), "hours": [(time(0), time(23, 30))]}
+# Every day round the clock: two day-long shifts that overlap, so that no midnight splits a time soon after
+# now (one shift of 00:00–23:30 failed these tests from 23:20 to 23:55).
+WORKS_ALL_DAY = {"weekdays": range(7), "hours": [(time(0), time(0)), (time(12), time(12))]}
 
 
 @pytest.fixture
