@@ -6,7 +6,7 @@ transaction. Real pages, worker, SMTP server and provider fakes; races on SQLite
 
 import threading
 import time as clock
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -394,7 +394,7 @@ def test_a_teams_create_whose_answer_was_lost_before_a_hand_over_is_made_again_f
 
 
 def test_two_moves_and_a_booking_racing_for_one_colleagues_time_give_one_winner(session, database_url, derm):
-    start = datetime(2026, 12, 7, 10, 0, tzinfo=UTC) + timedelta(days=7)
+    start = tomorrow_at(10) + timedelta(days=7)  # from the clock: the bookings below are made now
     made_at = start - timedelta(days=3)
     ids = [
         book_with_haddad(
