@@ -16,11 +16,15 @@ from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, Staf
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
 from clinic.notes.history import read_notes
+from clinic.scheduling.patients import age_on
+from clinic.scheduling.timezones import zone
 
 from . import factories
 from .factories import sign_in
 from .notes_support import NOTE, REASON, booked, form, requester, save, sign
 from .test_auth_sessions import sent_to_sign_in_from, shift_session
+
+LONDON = zone("Europe/London")
 
 
 @pytest.fixture
@@ -70,7 +74,8 @@ def test_the_clinician_sees_the_consultation_and_starts_a_note(client, case):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     patient = case.consultation.patient
-    assert patient.name in page and "1980-01-01 (age 46)" in page and REASON in page
+    age = age_on(patient.birth_date, utcnow().astimezone(LONDON).date())  # today's, not the consultation's
+    assert patient.name in page and f"1980-01-01 (age {age})" in page and REASON in page
     assert "Tuesday 3 March 2026, 10:00 (UK time, GMT+0)" in page
     assert "Start a note" in page and 'aria-describedby="subjective-hint"' in page
     assert "No note has been signed for this consultation yet." in page
