@@ -275,6 +275,19 @@ def coming(weekday: int, weeks: int = 1) -> date:
     return today + timedelta(days=(weekday - today.weekday()) % 7 + 7 * weeks)
 
 
+def spring_forward_eve() -> date:
+    """The first Saturday a week or more ahead whose night London's clocks go forward: a date written out
+    would fall into the past and leave the test nothing to book."""
+    saturday = coming(5)
+    while _offset(saturday + timedelta(days=1)) <= _offset(saturday):
+        saturday += timedelta(days=7)
+    return saturday
+
+
+def _offset(day: date) -> timedelta:
+    return datetime.combine(day, time(12), LONDON).utcoffset()
+
+
 def slot_times(client, service, person, first: date, last: date) -> list[str]:
     """The free times of `person` from `first` to `last`, as London wall clocks: 'Sat 23:45'."""
     query = {
@@ -316,7 +329,7 @@ def test_hours_across_the_night_the_clocks_go_forward_skip_the_hour_that_does_no
     person = factories.clinician(session, [service], weekdays=[6], hours=[(time(3), time(12))])
     session.commit()
     login(session, client, clinician_id=person.id)
-    saturday = date(2027, 3, 27)  # London's clocks go from 01:00 to 02:00 on Sunday 28 March 2027
+    saturday = spring_forward_eve()  # London's clocks go from 01:00 to 02:00 in the night after it
 
     added = client.post("/schedule/hours", data={"weekday": "5", "start": "22:00", "end": "03:00"})
 
