@@ -216,10 +216,12 @@ def test_the_consultation_page_names_the_patients_zone_as_people_know_it(client,
     patient = factories.patient_details(time_zone="America/New_York")
     booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow(), patient=patient)
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    hours = tomorrow_at(9).astimezone(zone("America/New_York")).utcoffset() // timedelta(hours=1)
 
     page = text(client.get(f"/schedule/consultations/{booked.consultation.id}"))
 
-    assert re.search(r"In the patient's time zone</dt><dd>[^<]*\(New York, GMT-5\)</dd>", page)
+    # GMT-5 in winter, GMT-4 in summer: the offset the patient's clocks show on the day
+    assert re.search(rf"In the patient's time zone</dt><dd>[^<]*\(New York, GMT{hours}\)</dd>", page)
     assert "America/New_York" not in page  # the zone's raw name, before
 
 
