@@ -243,7 +243,8 @@ def test_a_malformed_idempotency_key_is_422(client, session, clinic, key):
 
 def test_a_taken_time_is_409_with_the_next_free_times_in_the_patient_zone(client, session, clinic):
     factories.booking(session, clinic.service, at(clinic.day, 10), now=utcnow(), clinician_id=clinic.first.id)
-    body = booking_body(clinic.service.id, wall(clinic.day, 5, 0), time_zone="America/New_York")
+    taken = at(clinic.day, 10).astimezone(NEW_YORK).replace(tzinfo=None)  # 5:00 there, 6:00 some March days
+    body = booking_body(clinic.service.id, taken.isoformat(), time_zone="America/New_York")
     body["clinician"] = clinic.first.id
 
     problem = assert_problem(client.post("/api/v1/bookings", json=body), 409)
