@@ -243,7 +243,8 @@ def test_a_malformed_idempotency_key_is_422(client, session, clinic, key):
 
 def test_a_taken_time_is_409_with_the_next_free_times_in_the_patient_zone(client, session, clinic):
     factories.booking(session, clinic.service, at(clinic.day, 10), now=utcnow(), clinician_id=clinic.first.id)
-    taken = at(clinic.day, 10).astimezone(NEW_YORK).replace(tzinfo=None)  # 5:00 there, 6:00 some March days
+    # 5:00 in New York, or 6:00 in the weeks of March and autumn when only one of the two has moved its clocks
+    taken = at(clinic.day, 10).astimezone(NEW_YORK).replace(tzinfo=None)
     body = booking_body(clinic.service.id, taken.isoformat(), time_zone="America/New_York")
     body["clinician"] = clinic.first.id
 
