@@ -49,7 +49,10 @@ def tampered(session, data, events: list[AuditEvent], fields=CHANGEABLE) -> tupl
     """One field of one of `events` changed in the database (in the caller's savepoint)."""
     row = data.draw(st.sampled_from(events), label="event")
     name = data.draw(st.sampled_from(fields), label="field")
-    taken = {"seq": {e.seq for e in events}, "hash": {e.hash for e in events}}
+    # The unique columns' values of every row in the table, not only of `events`: a value some other row
+    # holds is refused by the database before verify could see it.
+    everyone = session.execute(select(AuditEvent.seq, AuditEvent.hash)).all()
+    taken = {"seq": {seq for seq, _ in everyone}, "hash": {hash_ for _, hash_ in everyone}}
     value = data.draw(other_value(name, row, taken), label="value")
     session.execute(update(AuditEvent).where(AuditEvent.id == row.id).values({name: value}))
     return row, name
