@@ -11,7 +11,10 @@
       return;
     }
     var url = form.getAttribute("data-keep-alive");
-    var typedSincePing = false;
+    // Text typed before this script arrived (a slow network shows the fields first) counts as typing.
+    var typedSincePing = Array.prototype.some.call(form.elements, function (field) {
+      return "defaultValue" in field && field.value !== field.defaultValue;
+    });
     form.addEventListener("input", function () { typedSincePing = true; });
     window.setInterval(function () {
       if (!typedSincePing) {

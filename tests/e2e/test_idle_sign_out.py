@@ -115,6 +115,24 @@ def test_a_screen_left_alone_signs_out_and_the_note_left_on_it_comes_back(live_a
     assert page.url == notes and page.get_by_label("Plan").input_value() == PLAN
 
 
+def test_text_typed_before_the_page_s_scripts_ran_still_keeps_the_session_alive(live_app, new_page):
+    """A slow network can show the note's fields before the keep-alive script arrives: what the clinician
+    types meanwhile is activity all the same, or a note begun at once would be lost to the idle sign-out."""
+    page = open_notes(new_page, "Mary Seacole")
+    held = []
+    page.route("**/keep_alive.js", lambda route: held.append(route))  # unanswered until the text is typed
+    page.reload(wait_until="commit")
+    page.get_by_label("Subjective").fill(SUBJECTIVE)
+    assert len(held) == 1
+
+    held[0].continue_()
+    page.wait_for_load_state()
+    with page.expect_response("**/account/alive"):
+        page.clock.fast_forward("01:00")
+
+    assert minutes_idle(live_app, "clinician") < 1
+
+
 def test_a_note_sent_after_a_sign_out_in_another_tab_is_not_kept_for_the_next_person(live_app, new_page):
     """The copy serves only the idle sign-out: a session ended another way (signed out in another tab or
     browser, ended by an admin) ends it too, so the next person at this browser finds nothing."""
