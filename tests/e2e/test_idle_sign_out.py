@@ -117,7 +117,7 @@ def test_a_screen_left_alone_signs_out_and_the_note_left_on_it_comes_back(live_a
 
 def test_text_typed_before_the_page_s_scripts_ran_still_keeps_the_session_alive(live_app, new_page):
     """A slow network can show the note's fields before the keep-alive script arrives: what the clinician
-    types meanwhile is activity all the same, or a note begun at once would be lost to the idle sign-out."""
+    types meanwhile is activity all the same, or the idle sign-out could come while they write."""
     page = open_notes(new_page, "Mary Seacole")
     held = []
     page.route("**/keep_alive.js", lambda route: held.append(route))  # unanswered until the text is typed
@@ -127,6 +127,7 @@ def test_text_typed_before_the_page_s_scripts_ran_still_keeps_the_session_alive(
 
     held[0].continue_()
     page.wait_for_load_state()
+    leave_idle(live_app, "clinician", 20)  # only the keep-alive can make the session active again
     with page.expect_response("**/account/alive"):
         page.clock.fast_forward("01:00")
 
