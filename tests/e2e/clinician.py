@@ -28,8 +28,8 @@ def open_notes(new_page, patient_name: str, **options) -> Page:
     page.goto(f"/schedule/?date={day.isoformat()}")
     page.get_by_role("link", name=f"Notes on {patient_name}'s consultation").click()
     page.get_by_role("heading", name="Start a note").wait_for()
-    # The heading shows before the page's deferred scripts run: typing earlier than the keep-alive's
-    # listener would go unseen, and a test waiting for its ping would wait in vain (once under CI's load).
+    # The heading shows before the page's deferred scripts run, and they listen from DOMContentLoaded: a
+    # note sent earlier would leave no copy in the tab (unsaved_note.js) for the journeys that expect one.
     page.wait_for_load_state()
     return page
 
