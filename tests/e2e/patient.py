@@ -135,6 +135,7 @@ def open_manage_link(page: Page, link: str, *, paste: bool = False) -> None:
         page.get_by_label("Your link").fill(link)
         page.get_by_role("button", name="Open my booking").click()
     page.get_by_role("heading", name=re.compile(r"^Your booking ")).wait_for()
+    page.wait_for_load_state()  # see join_walk_in_queue
 
 
 def cancel(page: Page, link: str, *, paste: bool = False) -> None:
@@ -153,6 +154,9 @@ def join_walk_in_queue(page: Page, slug: str, name: str, contact: str) -> None:
     page.get_by_label("I agree that the hospital may use these details").check()
     page.get_by_role("button", name="Join the queue").click()
     page.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue")).wait_for()
+    # The heading shows before the page's deferred scripts set their timers (at DOMContentLoaded): a test
+    # that moved the page's clock on earlier would move it past no timer, and wait for an update in vain.
+    page.wait_for_load_state()
 
 
 def wait_for_mail(mail: FakeSMTPServer, to: str, subject_contains: str, method: str | None) -> EmailMessage:
