@@ -44,7 +44,8 @@ def reference_slots(
     rules: SlotRules, calendars: list[ClinicianCalendar], start: datetime, end: datetime, now: datetime
 ) -> list[Slot]:
     lower = max(start, now + rules.min_notice * MINUTE)
-    upper = min(end, now + timedelta(days=rules.horizon_days, seconds=1))
+    horizon = now + timedelta(days=rules.horizon_days)
+    upper = min(end, horizon)
     found = set()
     for calendar in calendars:
         tz = ZoneInfo(calendar.time_zone)
@@ -54,7 +55,8 @@ def reference_slots(
                 if hours.applies_on(day):
                     for slot_start in _wall_steps(hours, day, tz, rules.interval):
                         slot = Slot(slot_start, slot_start + rules.duration * MINUTE, calendar.clinician_id)
-                        if lower <= slot.start < upper and _fits(rules, calendar, hours, day, tz, slot):
+                        in_reach = lower <= slot.start < end and slot.start <= horizon
+                        if in_reach and _fits(rules, calendar, hours, day, tz, slot):
                             found.add(slot)
             day += timedelta(days=1)
     return sorted(found)
@@ -94,13 +96,19 @@ def _clock(minutes: int) -> time:
     return time(minutes // 60, minutes % 60)
 
 
+a_fraction_of_a_second = st.one_of(
+    st.just(timedelta(0)), st.integers(1, 999_999).map(lambda micros: timedelta(microseconds=micros))
+)
+
+
 @st.composite
 def hospitals(draw):
     first_day = draw(st.sampled_from(FIRST_DAYS))
     origin = datetime.combine(first_day, time(), tzinfo=UTC)
-    window_start = origin + draw(st.integers(0, 48)) * 30 * MINUTE
-    window_end = window_start + draw(st.integers(12, 4 * 48)) * 30 * MINUTE
-    now = origin + draw(st.integers(-48, 96)) * 15 * MINUTE
+    window_start = origin + draw(st.integers(0, 48)) * 30 * MINUTE + draw(a_fraction_of_a_second)
+    window_end = window_start + draw(st.integers(12, 4 * 48)) * 30 * MINUTE + draw(a_fraction_of_a_second)
+    # Mostly on a start, or a fraction of a second past one: the clock's now is rarely a whole second.
+    now = origin + draw(st.integers(-48, 96)) * 15 * MINUTE + draw(a_fraction_of_a_second)
     rules = SlotRules(
         duration=draw(st.sampled_from((10, 15, 30, 45, 60))),
         buffer_before=draw(st.sampled_from((0, 0, 5, 15))),

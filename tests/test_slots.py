@@ -143,6 +143,19 @@ def test_slots_in_the_past_are_never_offered():
     assert times == ["10:30", "11:00", "11:30"]
 
 
+def test_a_time_that_began_a_fraction_of_a_second_ago_is_not_offered():
+    """Reception was offered 23:00 when a CI run met the hour: `now` was cut to whole seconds, so a start
+    that had passed less than a second before still counted as to come."""
+    calendar = ClinicianCalendar(1, "Europe/London", weekly(time(9), time(12)))
+    just_after = datetime(2026, 6, 1, 10, 0, 0, 400_000, tzinfo=LONDON)
+
+    def first_offered(now: datetime) -> str:
+        return local_times(slots_on(now.date(), LONDON, calendar, SlotRules(30, interval=30), now), LONDON)[0]
+
+    assert first_offered(just_after) == "10:30"
+    assert first_offered(just_after - timedelta(seconds=1)) == "10:00"
+
+
 def test_first_available_lists_every_free_clinician_sorted_by_time():
     london = ClinicianCalendar(1, "Europe/London", weekly(time(9), time(10)))
     amsterdam = ClinicianCalendar(2, "Europe/Amsterdam", weekly(time(9), time(10)))

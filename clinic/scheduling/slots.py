@@ -7,6 +7,7 @@ that each blocked span rules out, kept as bit masks over the candidates (see `_G
 """
 
 import gc
+import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -137,12 +138,15 @@ def _calendar_grids(
 ) -> Iterator[tuple[ClinicianCalendar, "_Grid"]]:
     """Each calendar with the candidate starts of its zone and weekly hours in the window, from the end of
     the notice to the horizon; nothing when that leaves no time."""
-    lower = max(_seconds(window_start), _seconds(now) + rules.min_notice * 60)
-    upper = min(_seconds(window_end), _seconds(now) + rules.horizon_days * 86400 + 1)
+    # Starts are whole seconds, so each bound is rounded to the side that keeps its meaning: a time that
+    # began a fraction of a second ago has started, and the horizon's last second is still inside it.
+    window = (_second_at_or_after(window_start), _second_at_or_after(window_end))
+    lower = max(window[0], _second_at_or_after(now) + rules.min_notice * 60)
+    upper = min(window[1], _second_at_or_before(now) + rules.horizon_days * 86400 + 1)
     if lower >= upper:
         return
     # A window that neither the notice nor the horizon cuts has the same grids for every search of it.
-    grid_of = _kept_grid if (lower, upper) == (_seconds(window_start), _seconds(window_end)) else _grid
+    grid_of = _kept_grid if (lower, upper) == window else _grid
     # Clinicians often share a zone and weekly hours: their candidate starts are found once per call.
     # The loader hands out one hours list per distinct set, so a list is first looked up by identity:
     # hashing the hours by value runs Python code per rule, a fifth of a one-second search for 20
@@ -267,7 +271,7 @@ class _RuledOut(dict):
         self.starts, self.reach_back, self.reach_on = starts, reach_back, reach_on
 
     def __missing__(self, span: tuple[Instant, Instant]) -> int:
-        start, end = span if isinstance(span[0], int) else map(_seconds, span)
+        start, end = span if isinstance(span[0], int) else map(_second_at_or_before, span)
         first = bisect_right(self.starts, start - self.reach_back)
         stop = bisect_left(self.starts, end + self.reach_on, first)
         mask = self[span] = (1 << stop) - (1 << first)
@@ -343,7 +347,7 @@ def _in_seconds(spans: Sequence[tuple[Instant, Instant]]) -> list[tuple[int, int
     """The spans as a new list in Unix seconds; the loader's are so already, and pass unconverted."""
     if spans and isinstance(spans[0][0], int):
         return list(spans)
-    return [(_seconds(a), _seconds(b)) for a, b in spans]
+    return [(_second_at_or_before(a), _second_at_or_before(b)) for a, b in spans]
 
 
 # A working period: its end instant and its candidate starts (a range unless DST intervenes).
@@ -411,5 +415,9 @@ def _local_date(tz_name: str, instant: int) -> date:
     return datetime.fromtimestamp(instant, zone(tz_name)).date()
 
 
-def _seconds(instant: Instant) -> int:
-    return instant if isinstance(instant, int) else int(instant.timestamp())
+def _second_at_or_before(instant: Instant) -> int:
+    return instant if isinstance(instant, int) else math.floor(instant.timestamp())
+
+
+def _second_at_or_after(instant: Instant) -> int:
+    return instant if isinstance(instant, int) else math.ceil(instant.timestamp())
