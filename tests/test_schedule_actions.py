@@ -815,9 +815,13 @@ def two_hours_notice(session, clinic):
 
 
 def next_start_on_the_grid() -> datetime:
-    """The service's next half-hour start at least a few minutes away: well inside two hours' notice."""
+    """The service's next half-hour start at least a few minutes away that the clinicians work (they are
+    off from 23:30 to midnight): well inside two hours' notice."""
     start = soon(5)
-    return start + timedelta(minutes=-start.minute % 30)
+    start += timedelta(minutes=-start.minute % 30)
+    if start.astimezone(LONDON).time() == time(23, 30):
+        start += timedelta(minutes=30)
+    return start
 
 
 def test_reception_books_a_patient_into_a_free_time_inside_the_services_notice(
