@@ -487,7 +487,7 @@ def test_the_api_books_for_patients_so_a_time_inside_the_notice_stays_refused(cl
     """Staff may book inside a service's minimum notice (on the phone, at the desk); the API books for
     patients themselves, so it keeps the notice."""
     service = factories.service(session, min_notice_minutes=120)
-    factories.clinician(session, [service], weekdays=range(7), hours=[(time(0), time(23, 30))])
+    factories.clinician(session, [service], weekdays=range(7), hours=[(time(0), time(0))])  # all day
     session.commit()
     start = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
     start += timedelta(minutes=-start.minute % 30)
