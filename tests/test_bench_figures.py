@@ -1,11 +1,15 @@
-"""The benches' JSON lines (bench/figures.py) are JSON that any parser reads, and the benches take the
-arguments they offer."""
+"""The benches' JSON lines (bench/figures.py) are JSON that any parser reads, the benches take the
+arguments they offer, and a probe runs as its figure says."""
 
 import json
 import math
 
+from sqlalchemy import create_engine, text
+
 from bench import outbox_workers
 from bench.figures import emit
+
+from .conftest import PG_URL, postgres_only
 
 
 def test_a_figure_this_machine_cannot_measure_is_null_not_nan(capsys):
@@ -24,3 +28,20 @@ def test_the_outbox_workers_bench_may_be_asked_for_no_kills(capsys):
     outbox_workers.main(["--kill-runs", "0"])  # SQLite only: no scale-out, and now no SIGKILL runs
 
     assert "SIGKILL" not in capsys.readouterr().out
+
+
+@postgres_only
+def test_the_scale_out_probe_s_workers_commit_without_waiting_for_the_disk():
+    """The probe is what its figure says it is; the drains as Clinic runs keep PostgreSQL's durable commit."""
+    engine = create_engine(PG_URL)
+    shown = {}
+    try:
+        for how, options in outbox_workers.SESSIONS.items():
+            worker = create_engine(outbox_workers.worker_url(engine, options))
+            with worker.connect() as connection:
+                shown[how] = connection.scalar(text("SHOW synchronous_commit"))
+            worker.dispose()
+    finally:
+        engine.dispose()
+
+    assert shown == {outbox_workers.AS_CLINIC_RUNS: "on", outbox_workers.PROBE: "off"}
