@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from bench import outbox_workers
 from bench.figures import emit
 
-from .conftest import PG_URL, postgres_only
+from .conftest import postgres_only
 
 
 def test_a_figure_this_machine_cannot_measure_is_null_not_nan(capsys):
@@ -31,9 +31,9 @@ def test_the_outbox_workers_bench_may_be_asked_for_no_kills(capsys):
 
 
 @postgres_only
-def test_the_scale_out_probe_s_workers_commit_without_waiting_for_the_disk():
+def test_the_scale_out_probe_s_workers_commit_without_waiting_for_the_disk(migrated_database):
     """The probe is what its figure says it is; the drains as Clinic runs keep PostgreSQL's durable commit."""
-    engine = create_engine(PG_URL)
+    engine = create_engine(migrated_database)  # this pytest worker's database, made if it was not there
     shown = {}
     try:
         for how, options in outbox_workers.SESSIONS.items():
