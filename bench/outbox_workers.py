@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from statistics import median
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 from tests.fakes.reminders import Run, drain_with_workers, kill_and_restart
 
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _scale_out(name: str, engine: Engine, folder: Path, reminders: int, repeats: int) -> None:
     """One worker, then two, draining the same number of reminders, round after round, as Clinic runs and
     with its commits not waiting for the disk (the probe, interleaved); the best of each."""
-    urls = {how: worker_url(engine, options) for how, options in SESSIONS.items()}
+    urls = {how: worker_url(engine.url, options) for how, options in SESSIONS.items()}
     seconds = {(how, workers): [] for how in urls for workers in (1, 2)}
     waits = {(how, workers): [] for how in urls for workers in (1, 2)}  # the workers' and SMTP servers', ms
     for number in range(1, repeats + 1):
@@ -115,7 +115,7 @@ def _kills(name: str, engine: Engine, folder: Path, reminders: int, runs: int) -
     lost, repeated = [], []
     for number in range(1, runs + 1):
         run = kill_and_restart(
-            engine, worker_url(engine), folder / f"kill{number}", reminders, KILL_LEASE_SECONDS
+            engine, worker_url(engine.url), folder / f"kill{number}", reminders, KILL_LEASE_SECONDS
         )
         _report_kill(name, number, runs, reminders, run)
         lost.append(len(run.delivery.missing))
@@ -148,10 +148,10 @@ def _report_kill(name: str, number: int, runs: int, reminders: int, run: Run) ->
     )
 
 
-def worker_url(engine: Engine, options: str | None = None) -> str:
-    """The database URL the workers are given: `engine`'s, with libpq `options` for their sessions."""
-    url = engine.url if options is None else engine.url.update_query_dict({"options": options})
-    return url.render_as_string(hide_password=False)
+def worker_url(url: URL, options: str | None = None) -> str:
+    """The database URL the workers are given: `url`, with libpq `options` for their sessions."""
+    given = url if options is None else url.update_query_dict({"options": options})
+    return given.render_as_string(hide_password=False)
 
 
 def _yes(flag: bool) -> str:

@@ -4,7 +4,7 @@ arguments they offer, and a probe runs as its figure says."""
 import json
 import math
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from bench import outbox_workers
 from bench.figures import emit
@@ -33,15 +33,12 @@ def test_the_outbox_workers_bench_may_be_asked_for_no_kills(capsys):
 @postgres_only
 def test_the_scale_out_probe_s_workers_commit_without_waiting_for_the_disk(migrated_database):
     """The probe is what its figure says it is; the drains as Clinic runs keep PostgreSQL's durable commit."""
-    engine = create_engine(migrated_database)  # this pytest worker's database, made if it was not there
     shown = {}
-    try:
-        for how, options in outbox_workers.SESSIONS.items():
-            worker = create_engine(outbox_workers.worker_url(engine, options))
-            with worker.connect() as connection:
-                shown[how] = connection.scalar(text("SHOW synchronous_commit"))
-            worker.dispose()
-    finally:
-        engine.dispose()
+    for how, options in outbox_workers.SESSIONS.items():
+        # This pytest worker's database, made if it was not there.
+        worker = create_engine(outbox_workers.worker_url(make_url(migrated_database), options))
+        with worker.connect() as connection:
+            shown[how] = connection.scalar(text("SHOW synchronous_commit"))
+        worker.dispose()
 
     assert shown == {outbox_workers.AS_CLINIC_RUNS: "on", outbox_workers.PROBE: "off"}
