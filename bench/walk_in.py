@@ -57,6 +57,7 @@ from clinic.walkin.callers import CallerDetails
 from clinic.walkin.errors import NobodyWaiting
 from clinic.walkin.queue import join
 from clinic.walkin.take import take_next
+from config import Config
 
 from .databases import databases
 from .figures import emit
@@ -107,7 +108,7 @@ def _rounds(name: str, engine: Engine, helpline: Helpline, args: argparse.Namesp
     runs: dict[str, list[Run]] = {loop: [] for loop in loops}
     everyone_once = True
     for number in range(args.rounds + 1):  # round 0 warms up, with fewer callers
-        callers = _join(engine, helpline, WARM_UP_CALLERS if number == 0 else args.callers)
+        callers = _join(engine, helpline, number, WARM_UP_CALLERS if number == 0 else args.callers)
         order = list(loops) if number % 2 else list(reversed(loops))
         for loop in order:
             run = _race(engine, helpline, loops[loop])
@@ -158,14 +159,17 @@ def _claims_table(engine: Engine) -> Table:
     return table
 
 
-def _join(engine: Engine, helpline: Helpline, callers: int) -> set[int]:
+def _join(engine: Engine, helpline: Helpline, round_number: int, callers: int) -> set[int]:
     """`callers` people join the queue through its join service; their rows are copied for the bare
-    loop. Returns their entry ids."""
-    keys, consent = LinkKeys((BENCH_SECRET,)), Consent("2026-12-01")
+    loop. Returns their entry ids. Each round's callers are new people: the last round's are still in
+    their calls (the worker's housekeeping, not run here, completes them), and the queue refuses anyone
+    already in it or its call."""
+    keys, consent = LinkKeys((BENCH_SECRET,)), Consent(Config.PRIVACY_NOTICE_VERSION)
     ids = set()
     with Session(engine) as session:
         for n in range(callers):
-            details = CallerDetails(f"Caller {n}", f"caller{n}@example.org", "")
+            person = f"{round_number}-{n}"
+            details = CallerDetails(f"Caller {person}", f"caller{person}@example.org", "")
             joined = join(
                 session, helpline.queue_id, details, consent, now=utcnow(), keys=keys, actor=Actor()
             )

@@ -1,0 +1,36 @@
+"""The benches' own checks, run small: the race's "no double booking" and the walk-in bench's "each caller
+taken once" hold only if the bench still books and still queues callers. A change to what the app asks of
+a booking or a caller left both running with nothing checked: every race attempt refused 422 (a privacy
+notice version of its own), and the walk-in bench stopped at its second round (the same callers again)."""
+
+import json
+
+from sqlalchemy import create_engine
+
+from bench import walk_in
+from bench.load import race_run
+
+
+def test_the_race_books_some_targets_refuses_the_rest_and_finds_no_double_booking(database_url, capsys):
+    engine = create_engine(database_url)
+    try:
+        race_run(engine, database_url, "suite", attempts=120, clients=4)
+    finally:
+        engine.dispose()
+
+    figures = _figures(capsys.readouterr().out)
+    booked = figures["race bookings (suite)"]
+    assert booked["value"] > 0 and booked["value"] == booked["baseline"]  # stored, and answered 201
+    assert figures["double bookings (race, suite)"]["value"] == 0
+
+
+def test_the_walk_in_bench_queues_new_callers_each_round_and_takes_each_once(capsys):
+    walk_in.main(["--callers", "6", "--staff", "2", "--rounds", "2"])  # SQLite only; exits if one is not
+
+    rounds = [line for line in capsys.readouterr().out.splitlines() if "each caller once: yes" in line]
+    assert len(rounds) == 2 * 3  # both loops, in the warm-up and in each round
+
+
+def _figures(out: str) -> dict[str, dict]:
+    lines = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+    return {line["figure"]: line for line in lines}
