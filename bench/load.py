@@ -116,6 +116,11 @@ ROUTES = {
 # database; and replayed from a route of the app, through its hooks: its floor under Clinic.
 SQL_ALONE = {page.rstrip("/"): f"{page.rstrip('/')} SQL alone" for page in SQL_ALONE_PAGES}
 SQL_IN_APP = {page.rstrip("/"): f"{page.rstrip('/')} SQL in the app" for page in SQL_ALONE_PAGES}
+# What a route may answer for its figures to measure what they say, and the answer it must give at least
+# once; any other route answers 200 alone. A time taken meanwhile is refused 409; a floor answers 204 until
+# its worker has served the page it replays.
+ANSWERS = {"booking POST": ({303, 409}, 303), "race": ({201, 409}, 201), "setup": ({200, 303}, 200)}
+ANSWERS |= dict.fromkeys([*SQL_ALONE.values(), *SQL_IN_APP.values()], ({200, 204}, 200))
 ROUTES |= dict.fromkeys(SQL_ALONE.values()) | dict.fromkeys(SQL_IN_APP.values())
 # Pure Python on the same workers, each as much CPU as that many milliseconds of a busy core take
 # (bench/served.py): what a page's own CPU alone comes to at p95 on this host, whatever code spends it. The
@@ -287,7 +292,7 @@ def load_run(engine: Engine, url: str, seconds: float, clients: int, think: floa
             "MB",
             None,
         )
-    _report_errors(outcomes, samples)
+    check_answers(outcomes, samples)
 
 
 def _megabytes(sizes: list[float]) -> str:
@@ -535,13 +540,24 @@ def _percentiles(times: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def _report_errors(outcomes: list[Outcome], samples: list[tuple[str, float, int]]) -> None:
-    failures = Counter((route, status) for route, _, status in samples if status >= 500 or status == 0)
+def check_answers(outcomes: list[Outcome], samples: list[tuple[str, float, int]]) -> None:
+    """Print the clients' errors; exit non-zero if a route answered what its figures do not measure (an error,
+    a sign-in page, a refusal of every booking) or never answered as it should (`ANSWERS`): its figures, and
+    a check such as "no double booking", would stand for nothing."""
     errors = [error for outcome in outcomes for error in outcome.errors]
-    if failures:
-        print(f"  FAILED requests: {dict(failures)}")
     if errors:
         print(f"  {len(errors)} client errors, first: {errors[0]}")
+    answers: dict[str, Counter] = defaultdict(Counter)
+    for route, _, status in samples:
+        answers[route][status] += 1
+    wrong = {route: dict(got) for route, got in answers.items() if not _as_measured(route, got)}
+    if wrong:
+        raise SystemExit(f"routes whose answers measure nothing: {wrong}")
+
+
+def _as_measured(route: str, answers: Counter) -> bool:
+    allowed, needed = ANSWERS.get(route, ({200}, 200))
+    return answers[needed] > 0 and set(answers) <= allowed
 
 
 # --- the scale run --------------------------------------------------------------------------------
@@ -636,7 +652,7 @@ def _scale_round(
         outcomes = run_clients(_browsing_client, plan_of(server.address, seconds, 0.0), clients)
         used, elapsed = cpu_now(pids, []) - before, clock.perf_counter() - started
     pages = sum(1 for outcome in outcomes for _, _, status in outcome.samples if status == 200)
-    _report_errors(outcomes, [sample for outcome in outcomes for sample in outcome.samples])
+    check_answers(outcomes, [sample for outcome in outcomes for sample in outcome.samples])
     return ScaleRound(
         pages / seconds,
         used.workers / pages * 1000,
@@ -682,11 +698,7 @@ def race_run(engine: Engine, url: str, database: str, attempts: int, clients: in
     emit(BENCH, f"race attempts/s ({database})", len(samples) / elapsed, None, "attempts/s", None)
     emit(BENCH, f"race bookings ({database})", stored, statuses[201], "bookings", None)
     emit(BENCH, f"double bookings (race, {database})", doubles, 0, "bookings", None)
-    _report_errors(outcomes, samples)
-    # Zero double bookings says something only of a race that booked and was refused for taken times alone.
-    unexpected = {status: count for status, count in statuses.items() if status not in (201, 409)}
-    if not stored or unexpected:
-        raise SystemExit(f"the race on {database} checked nothing: {stored} booked, answers {dict(statuses)}")
+    check_answers(outcomes, samples)
 
 
 def _race_hospital(engine: Engine) -> tuple[tuple[int, int | None, str], ...]:

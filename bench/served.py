@@ -7,15 +7,17 @@
 `/__bench/flask-hello` is Flask's own hello-world app, a route of its own on the same workers: the cost of
 the framework alone, without Clinic's hooks, session and headers. `/__bench/sql-alone/<page>` (for
 /book/time, /api/v1/slots and /schedule/) replays, through a bare DB-API cursor on a connection of the
-app's own engine, the SELECT statements with the parameters that this worker's latest serving of that page
-ran, and answers as hello does: the page's database work with no Python around it, under which that page's
-latency cannot fall. The statements are heard at psycopg's cursors, so those a page runs past SQLAlchemy
-(clinic.models.driver), which no engine event hears, are among them. `/__bench/sql-in-app/<page>` replays the
-same statements from a route of Clinic's own app, on the cursor a page's reads take
+app's own engine, its reads (the SELECTs it ran outside any transaction) with the parameters that this
+worker's latest serving of that page ran, and answers as hello does: the page's reads with no Python around
+them, under which that page's latency cannot fall. The statements are heard at psycopg's cursors, so those
+a page runs past SQLAlchemy (clinic.models.driver), which no engine event hears, are among them.
+`/__bench/sql-in-app/<page>` replays the same statements from a route of Clinic's own app, on the cursor a
+page's reads take
 (clinic.models.driver.read_cursor): the page with everything but its own Python, through the hooks, session
 and headers every page of Clinic goes through. Both send the statements outside any transaction, as a page's
 reads go (clinic.models.transactions.read_without_transaction). Until the worker has served the page both
-answer 204, which the load bench leaves out. `/__bench/spin/<ms>` runs a loop of integer additions, pure
+answer 204, which the load bench leaves out (a floor that never answers otherwise fails the bench).
+`/__bench/spin/<ms>` runs a loop of integer additions, pure
 Python touching nothing else, as many as `ms` milliseconds of this worker's CPU take when the core is busy
 (measured as the worker starts), then answers as hello does: how long that much CPU work takes a request on
 this host, whatever code does it. The product has none of these routes.
@@ -66,7 +68,7 @@ class PageSql:
             event.listen(self._engine, "checkout", _hear_cursors)
 
     def app_for(self, environ: dict) -> Callable:
-        """The app, recording what the request runs if it asks for a read page. Every serving: the first
+        """The app, recording the reads of the request if it asks for a read page. Every serving: the first
         runs statements once for the worker's life (filling caches) that later ones do not."""
         page = environ.get("PATH_INFO", "")
         if environ["REQUEST_METHOD"] != "GET" or page not in SQL_ALONE_PAGES:
@@ -78,7 +80,7 @@ class PageSql:
                 return clinic(environ, start_response)  # Flask's teardown has run before this
             finally:
                 statements, self._recording = self._recording, None
-                if statements and all(s.lstrip().upper().startswith("SELECT") for s, _ in statements):
+                if statements:
                     self._statements[page] = statements
 
         return recorded
@@ -106,8 +108,11 @@ class PageSql:
             _run(cursor, statements)
         return Response(_HELLO, mimetype="text/plain")
 
-    def heard(self, statement: str, parameters: object) -> None:
-        if self._recording is not None:
+    def heard(self, statement: str, parameters: object, autocommit: bool) -> None:
+        """Record a page's reads: the SELECTs it runs outside any transaction. Its writes, and the
+        statements of a write's transaction (such as the audit event of who was shown /schedule's list,
+        under the audit chain's lock), are not replayed: they would add to the data."""
+        if self._recording is not None and autocommit and statement.lstrip().upper().startswith("SELECT"):
             self._recording.append((statement, parameters))
 
 
@@ -115,7 +120,7 @@ class _HeardCursor(psycopg.Cursor):
     """A cursor telling `page_sql` each statement it runs, whoever runs it: SQLAlchemy or models.driver."""
 
     def execute(self, query, params=None, **options):
-        page_sql.heard(query, params)
+        page_sql.heard(query, params, self.connection.autocommit)
         return super().execute(query, params, **options)
 
 
