@@ -1,7 +1,8 @@
 """The benches' own checks, run small: the race's "no double booking" and the walk-in bench's "each caller
 taken once" hold only if the bench still books and still queues callers. A change to what the app asks of
 a booking or a caller left both running with nothing checked: every race attempt refused 422 (a privacy
-notice version of its own), and the walk-in bench stopped at its second round (the same callers again)."""
+notice version of its own), and the walk-in bench stopped at its second round (the same callers again).
+And the load bench's runs fail when a route answered what its figures do not measure."""
 
 import json
 
