@@ -12,15 +12,14 @@ worker's latest serving of that page ran, and answers as hello does: the page's 
 them, under which that page's latency cannot fall. The statements are heard at psycopg's cursors, so those
 a page runs past SQLAlchemy (clinic.models.driver), which no engine event hears, are among them.
 `/__bench/sql-in-app/<page>` replays the same statements from a route of Clinic's own app, on the cursor a
-page's reads take
-(clinic.models.driver.read_cursor): the page with everything but its own Python, through the hooks, session
-and headers every page of Clinic goes through. Both send the statements outside any transaction, as a page's
-reads go (clinic.models.transactions.read_without_transaction). Until the worker has served the page both
-answer 204, which the load bench leaves out (a floor that never answers otherwise fails the bench).
-`/__bench/spin/<ms>` runs a loop of integer additions, pure
-Python touching nothing else, as many as `ms` milliseconds of this worker's CPU take when the core is busy
-(measured as the worker starts), then answers as hello does: how long that much CPU work takes a request on
-this host, whatever code does it. The product has none of these routes.
+page's reads take (clinic.models.driver.read_cursor): the page with everything but its own Python, through the
+hooks, session and headers every page of Clinic goes through. Both send the statements outside any
+transaction, as a page's reads go (clinic.models.transactions.read_without_transaction). Until the worker has
+served the page both answer 204, which the load bench leaves out (a floor that never answers otherwise fails
+the bench). `/__bench/spin/<ms>` runs a loop of integer additions, pure Python touching nothing else, as many
+as `ms` milliseconds of this worker's CPU take when the core is busy (measured as the worker starts), then
+answers as hello does: how long that much CPU work takes a request on this host, whatever code does it. The
+product has none of these routes.
 With CLINIC_BENCH_TIMINGS naming a folder, each worker also appends one line per request to a file of its
 own there: method, path (never the query string), wall and CPU seconds spent inside the worker's call of
 the app.
