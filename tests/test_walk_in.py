@@ -4,7 +4,7 @@
 
 import json
 from datetime import UTC, datetime, time, timedelta
-from itertools import pairwise
+from itertools import pairwise, product
 
 import jwt
 import pytest
@@ -36,6 +36,9 @@ from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, Ta
 from clinic.walkin.queue import (
     Joined,
     answer,
+    call_over,
+    caller_view,
+    current_status,
     entry_for_token,
     held_place,
     join,
@@ -313,6 +316,54 @@ def test_a_caller_whose_place_ended_or_is_in_another_queue_may_join_again(sessio
     assert again.id != left.id and elsewhere.queue_id == other_queue.id
     with pytest.raises(AlreadyInQueue):
         factories.walk_in(session, helpline, now=now, details=dan)
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_a_caller_whose_call_is_over_may_join_again_before_the_round_completes_it(
+    session, helpline, now, answered
+):
+    """Dan's call has just finished and he wants to ask one more thing; the worker's housekeeping (once a
+    minute) has not yet marked his place completed. Until the fix he was told he already had a place, and
+    his page still offered him the ended call."""
+    dan = CallerDetails("Dan Smith", "dan@example.org", "")
+    factories.walk_in(session, helpline, now=now, details=dan)
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now)
+    if answered:
+        session.get(Consultation, taken.consultation.id).meeting_join_url = "https://meet.example/room"
+        session.commit()
+        answer(session, taken.entry.id, now=now, actor=Actor())
+    ended = now + timedelta(minutes=6)
+    change_status(
+        session, taken.consultation.id, ConsultationStatus.FULFILLED, now=ended, actor=on_duty(helpline).actor
+    )
+
+    his_page = caller_view(session, fresh(session, taken.entry), ended, RULES)
+    again = factories.walk_in(session, helpline, now=ended, details=dan).entry
+
+    assert (his_page.status, his_page.meeting_ready) == (EntryStatus.COMPLETED, False)
+    assert again.id != taken.entry.id and again.status is EntryStatus.WAITING
+    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN).completed == 1
+    assert fresh(session, taken.entry).status is EntryStatus.COMPLETED
+    with pytest.raises(AlreadyInQueue):  # the new place is his
+        factories.walk_in(session, helpline, now=ended, details=dan)
+
+
+def test_the_round_completes_exactly_the_callers_whose_page_says_their_call_is_over(session, helpline, now):
+    """One rule, read in SQL by the housekeeping round and in Python by the caller's page."""
+    factories.walk_in(session, helpline, now=now)
+    taken = take_next(session, helpline.id, on_duty(helpline), now=now)
+    entry, call = taken.entry, session.get(Consultation, taken.consultation.id)
+    for entry_status, call_status in product((EntryStatus.TAKEN, EntryStatus.IN_CALL), ConsultationStatus):
+        entry.status, call.status = entry_status, call_status
+        session.flush()
+        in_sql = session.scalar(
+            select(call_over())
+            .select_from(WalkInEntry)
+            .join(WalkInEntry.consultation)
+            .where(WalkInEntry.id == entry.id)
+        )
+        assert in_sql == (current_status(entry) is EntryStatus.COMPLETED), (entry.status, call.status)
+    session.rollback()
 
 
 def test_the_same_caller_joining_from_two_browsers_at_once_gets_one_place(

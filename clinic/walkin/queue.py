@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -50,6 +50,18 @@ FORM_USED = "This form has already been used to join the queue. Check the detail
 ALREADY_IN_QUEUE = (
     "Someone with this name and this e-mail address or phone number already has a place in this queue."
 )
+
+# When a caller's call is over, by the status of their entry: taken, once its consultation is finished;
+# in the call, once it ended any way. Until the housekeeping round completes such an entry
+# (rounds.complete_finished_calls), it holds no place and offers no call.
+CALL_OVER: dict[EntryStatus, tuple[ConsultationStatus, ...]] = {
+    EntryStatus.TAKEN: (ConsultationStatus.FULFILLED,),
+    EntryStatus.IN_CALL: (
+        ConsultationStatus.FULFILLED,
+        ConsultationStatus.NOSHOW,
+        ConsultationStatus.CANCELLED,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -201,12 +213,30 @@ def _already_in(session: Session, queue_id: int, details: CallerDetails) -> bool
     their phone number (whatever its spacing), is in the queue or its call now. A care home's one number
     given for several residents is theirs to share: their names tell them apart."""
     current = session.execute(
-        select(WalkInEntry.name, WalkInEntry.email, WalkInEntry.phone).where(
-            WalkInEntry.queue_id == queue_id, WalkInEntry.status.in_(CURRENT_ENTRY_STATUSES)
+        select(WalkInEntry.name, WalkInEntry.email, WalkInEntry.phone)
+        .outerjoin(Consultation, WalkInEntry.consultation_id == Consultation.id)
+        .where(
+            WalkInEntry.queue_id == queue_id,
+            WalkInEntry.status.in_(CURRENT_ENTRY_STATUSES),
+            or_(Consultation.id.is_(None), not_(call_over())),
         )
     )
     caller = _comparable(details.name, details.email, details.phone)
     return any(_comparable(*row) == caller for row in current)
+
+
+def call_over() -> ColumnElement[bool]:
+    """CALL_OVER in SQL, of an entry joined to its call's consultation."""
+    by_status = [
+        (WalkInEntry.status == status) & Consultation.status.in_(ends) for status, ends in CALL_OVER.items()
+    ]
+    return or_(*by_status)
+
+
+def current_status(entry: WalkInEntry) -> EntryStatus:
+    """The entry's status, completed once its call is over though the round has not yet marked it so."""
+    call = entry.consultation
+    return EntryStatus.COMPLETED if call and call.status in CALL_OVER.get(entry.status, ()) else entry.status
 
 
 def _comparable(name: str, email: str | None, phone: str) -> tuple[str, str]:
@@ -246,9 +276,9 @@ def entry_for_token(
 
 def caller_view(session: Session, entry: WalkInEntry, now: datetime, rules: WaitRules) -> CallerView:
     """The caller's page as of `now` (and its JSON, which keeps the page current)."""
-    call = entry.consultation
-    ready = entry.status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and bool(call and call.meeting_join_url)
-    return CallerView(entry.status, place_in_queue(session, entry, now, rules), ready)
+    status, call = current_status(entry), entry.consultation
+    ready = status in (EntryStatus.TAKEN, EntryStatus.IN_CALL) and bool(call and call.meeting_join_url)
+    return CallerView(status, place_in_queue(session, entry, now, rules), ready)
 
 
 def leave(session: Session, entry_id: int, *, now: datetime, actor: Actor) -> WalkInEntry:

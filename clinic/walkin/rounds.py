@@ -17,7 +17,7 @@ from ..audit import SYSTEM
 from ..models import Consultation, ConsultationStatus, EntryStatus, QueueStatus, WalkInEntry, WalkInQueue
 from ..models.transactions import write_transaction
 from .hours import open_until
-from .queue import end
+from .queue import call_over, end
 from .send_back import send_back
 
 BATCH = 200
@@ -46,14 +46,7 @@ def complete_finished_calls(session: Session, now: datetime) -> int:
             session,
             select(WalkInEntry)
             .join(Consultation, WalkInEntry.consultation_id == Consultation.id)
-            .where(
-                or_(
-                    WalkInEntry.status.in_((EntryStatus.TAKEN, EntryStatus.IN_CALL))
-                    & (Consultation.status == ConsultationStatus.FULFILLED),
-                    (WalkInEntry.status == EntryStatus.IN_CALL)
-                    & Consultation.status.in_((ConsultationStatus.NOSHOW, ConsultationStatus.CANCELLED)),
-                )
-            ),
+            .where(call_over()),
         )
         for entry in finished:
             end(session, entry, EntryStatus.COMPLETED, now, SYSTEM)  # audited as of this round
