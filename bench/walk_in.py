@@ -161,9 +161,8 @@ def _claims_table(engine: Engine) -> Table:
 
 def _join(engine: Engine, helpline: Helpline, round_number: int, callers: int) -> set[int]:
     """`callers` people join the queue through its join service; their rows are copied for the bare
-    loop. Returns their entry ids. Each round's callers are new people: the last round's are still in
-    their calls (the worker's housekeeping, not run here, completes them), and the queue refuses anyone
-    already in it or its call."""
+    loop. Returns their entry ids. Each round's callers are new people (their names carry the round), so
+    that no round's joins meet the queue's one-place-per-person check."""
     keys, consent = LinkKeys((BENCH_SECRET,)), Consent(Config.PRIVACY_NOTICE_VERSION)
     ids = set()
     with Session(engine) as session:
