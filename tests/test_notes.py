@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from clinic.audit import Actor
 from clinic.models import ConsultationNote, ImmutableNote, NoteStatus, StaffRole
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, InvalidNote, SoapNote, check_text
@@ -14,6 +15,7 @@ from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.encryption import UnreadableNote
 from clinic.notes.errors import DraftAlreadyOpen, NotDraftAuthor, NoteNotFound, NothingToAmend, StaleDraft
 from clinic.notes.history import read_notes
+from clinic.scheduling.lifecycle import reschedule
 
 from . import factories
 from .notes_support import NOTE, booked, requester, save, sign
@@ -182,6 +184,60 @@ def test_only_the_drafts_author_may_change_or_sign_it(app, session, now):
 
     assert shown.draft.content is None and not shown.can_edit_draft  # a draft is its author's until signed
     assert page(session, case, now).draft.content == NOTE
+
+
+def handed_over(session, case, now):
+    """The consultation handed to a colleague of its service (the clinician off sick): their login."""
+    consultation = case.consultation
+    colleague = factories.clinician(session, [consultation.service], weekdays=range(7))
+    login = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=colleague.id)
+    reschedule(
+        session,
+        consultation.id,
+        consultation.starts_at,
+        now=now,
+        actor=Actor.staff(login.id),
+        clinician_id=colleague.id,
+        enforce_cutoff=False,
+    )
+    return login
+
+
+def test_a_draft_left_by_a_clinician_whose_consultation_was_handed_over_is_finished_by_the_colleague(
+    app, session, now
+):
+    """It stayed its first author's, who could no longer open it, so nobody could ever write or sign the
+    consultation's note; the page said "Only they can change or sign it"."""
+    case = booked(app, session, now)
+    draft = save(session, case, replace(NOTE, plan=""), now=now)
+    colleague = handed_over(session, case, now)
+
+    shown = page(session, case, now + LATER, colleague)
+    signed = sign(
+        session, case, NOTE, now=now + LATER, by=colleague, expected=ExpectedDraft(draft.note_id, 1)
+    )
+
+    assert shown.can_edit_draft and shown.draft.content == replace(NOTE, plan="")
+    (row,) = rows(session, case)
+    assert (row.id, row.status, row.version) == (signed.note_id, NoteStatus.SIGNED, 1)
+    assert row.author_id == row.signed_by_id == colleague.id
+    with pytest.raises(NoteNotFound):  # the first clinician no longer holds the consultation
+        page(session, case, now + LATER)
+
+
+def test_a_draft_whose_author_may_still_open_the_notes_stays_theirs_after_a_handover(app, session, now):
+    app.config["NOTES_ROLES"] = "admin"
+    init_app(app)
+    case = replace(booked(app, session, now), settings=app.extensions["clinic.notes"])
+    admin = factories.staff(session, role=StaffRole.ADMIN)
+    draft = save(session, case, NOTE, now=now, by=admin)
+    colleague = handed_over(session, case, now)
+
+    shown = page(session, case, now, colleague)
+    with pytest.raises(NotDraftAuthor):
+        save(session, case, NOTE, now=now, by=colleague, expected=ExpectedDraft(draft.note_id, 1))
+
+    assert shown.draft.content is None and not shown.can_edit_draft
 
 
 def test_an_amendment_needs_a_signed_note_and_no_open_draft(app, session, now):

@@ -7,7 +7,7 @@ that does not exist, so the answer tells them nothing.
 
 from sqlalchemy.orm import Session
 
-from ..models import Consultation, ConsultationFacts, StaffRole
+from ..models import Consultation, ConsultationFacts, StaffRole, StaffUser
 from ..staff.members import StaffMember
 from .errors import NoteNotFound
 
@@ -30,6 +30,19 @@ def may_access(
     if requester.role is StaffRole.RECEPTION:
         return False
     return reads_every_note(requester, granted) or requester.is_clinician_of(consultation)
+
+
+def keeps_draft(
+    requester: StaffMember, author: StaffUser, consultation: ConsultationFacts, granted: frozenset[StaffRole]
+) -> bool:
+    """Whether `requester` (who may open `consultation`'s notes) may read, change and sign its open draft,
+    which `author` started: its author's while they may open these notes; once they may not (the
+    consultation handed to a colleague, their account closed), whoever may now, or nobody could ever
+    finish the note."""
+    if requester.id == author.id:
+        return True
+    member = StaffMember(author.id, author.role, author.clinician_id, author.department_id)
+    return not (author.active and may_access(member, consultation, granted))
 
 
 def consultation_for(

@@ -15,7 +15,7 @@ from .. import audit
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
 from ..staff.members import StaffMember
-from .access import consultation_for
+from .access import consultation_for, keeps_draft
 from .content import FIELDS, InvalidNote, SoapNote
 from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft
 from .history import note_rows
@@ -104,17 +104,22 @@ def _write_draft(
         draft = _new_version(consultation, 1, requester, now)
         session.add(draft)
         before = None
-    elif draft.author_id != requester.id:
+    elif not keeps_draft(requester, draft.author, consultation, settings.granted_roles):
         raise NotDraftAuthor(
             f"Only {draft.author.display_name}, who started this draft, may change or sign it."
         )
     else:
         before = settings.cipher.read(draft)
         draft.revision += 1
+    taken_over = {}
+    if draft.author_id != requester.id:  # its author may no longer open these notes: the requester's now
+        taken_over = {"taken_over_from": draft.author_id}
+        draft.author_id = requester.id
     settings.cipher.write(draft, content)
     draft.updated_at = now
     session.flush()
-    _record(session, requester, "note.saved", draft, now, fields=content.changed_fields(before))
+    fields = content.changed_fields(before)
+    _record(session, requester, "note.saved", draft, now, fields=fields, **taken_over)
     return draft
 
 

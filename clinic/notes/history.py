@@ -16,7 +16,7 @@ from ..scheduling.patients import age_on
 from ..scheduling.status import STATUS_LABELS
 from ..scheduling.timezones import zone
 from ..staff.members import StaffMember
-from .access import consultation_for
+from .access import consultation_for, keeps_draft
 from .content import SoapNote
 from .encryption import NoteCipher
 from .errors import NoteNotFound
@@ -52,7 +52,7 @@ class NoteVersion:
     updated_at: datetime
     signed_at: datetime | None
     signed_by_name: str | None
-    content: SoapNote | None  # None for someone else's draft: only its author reads it
+    content: SoapNote | None  # None for a draft someone else keeps: only they read it
     corrected_by: int | None = None  # the version that amends this one, if any
 
 
@@ -61,7 +61,7 @@ class NotesPage:
     consultation: ConsultationHeader
     signed: list[NoteVersion]  # newest first: the first is the current note
     draft: NoteVersion | None
-    can_edit_draft: bool  # a note not yet started, or the requester's own draft
+    can_edit_draft: bool  # a note not yet started, or a draft the requester keeps (access.keeps_draft)
     can_amend: bool
 
 
@@ -82,7 +82,9 @@ def read_notes(
         consultation = consultation_for(session, consultation_id, requester, settings.granted_roles)
         rows = note_rows(session, consultation_id)
         draft_row = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
-        own_draft = draft_row is not None and draft_row.author_id == requester.id
+        own_draft = draft_row is not None and keeps_draft(
+            requester, draft_row.author, consultation, settings.granted_roles
+        )
         draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
