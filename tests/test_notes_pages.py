@@ -351,6 +351,27 @@ def test_a_save_from_a_stale_tab_gets_409_and_keeps_the_typed_text(client, sessi
     assert "Saved in the first tab." in latest and "Typed in the second tab." not in latest
 
 
+@pytest.mark.parametrize("button", ["", "/sign"], ids=["save", "sign"])
+def test_a_double_clicked_save_or_sign_is_done_once_and_both_clicks_are_answered_as_done(
+    client, session, case, button
+):
+    """The second click was refused (409) as a save from a stale tab: "your text was not saved", though it
+    was, and, for a sign, told to amend the signed note."""
+    sign_in(client, case.clinician)
+    client.post(notes_url(case), data=form(replace(NOTE, plan="")))
+    opened = _markers(client.get(notes_url(case)).get_data(as_text=True))
+
+    clicks = [client.post(notes_url(case, button), data=form(NOTE, **opened)) for _ in range(2)]
+
+    assert [r.status_code for r in clicks] == [303, 303]
+    session.commit()
+    (row,) = session.scalars(select(ConsultationNote))
+    assert row.revision == opened["revision"] + 1
+    assert (row.status.value, case.settings.cipher.read(row)) == ("signed" if button else "draft", NOTE)
+    saves = [r for r in audit_rows(session) if r.action in ("note.saved", "note.signed")]
+    assert len(saves) == 2 + bool(button)  # the note started, the click's save (and its signature): once
+
+
 def test_the_forms_carry_csrf_tokens_and_posts_without_one_are_refused(app, client, session, case):
     app.config["WTF_CSRF_ENABLED"] = True
     sign_in(client, case.clinician, csrf_token=_token(client.get("/login")))

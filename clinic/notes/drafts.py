@@ -3,7 +3,8 @@
 Each is one write transaction that locks the consultation (so two saves of one note take turns),
 checks the access rule first, and records its audit events with ids, versions and field names only.
 A save names the draft it was made from (`ExpectedDraft`): if that draft has changed or been signed
-since, the save is refused (StaleDraft) rather than silently replacing someone's text.
+since, the save is refused (StaleDraft) rather than silently replacing someone's text; unless it is that
+change itself, sent again (a double click), which is answered as done and writes nothing more.
 """
 
 from dataclasses import dataclass
@@ -55,7 +56,10 @@ def save_note(
         )
         if sign and content.is_empty:
             raise InvalidNote({FIELDS[0]: "Write at least one of the four parts before signing the note."})
-        draft = _write_draft(session, consultation, content, expected, requester, settings, now)
+        rows = note_rows(session, consultation.id)
+        if (done := _repeated(rows, content, expected, sign, requester, settings)) is not None:
+            return Saved(done.id, done.version)
+        draft = _write_draft(session, consultation, rows, content, expected, requester, settings, now)
         if sign:
             draft.status = NoteStatus.SIGNED
             draft.signed_at = now
@@ -87,17 +91,41 @@ def start_amendment(
         return Saved(amendment.id, amendment.version)
 
 
+def _repeated(
+    rows: list[ConsultationNote],
+    content: SoapNote,
+    expected: ExpectedDraft,
+    sign: bool,
+    requester: StaffMember,
+    settings: NotesSettings,
+) -> ConsultationNote | None:
+    """The version this very save (or sign) already made, if it is a form sent again (a double click): the
+    draft it was filled in from saved once since, by the requester, with this text (and signed by them, for
+    a sign). None for anything else, which is written or refused as stale."""
+    if expected.note_id is None:
+        made = next((row for row in rows if row.version == 1), None)
+    else:
+        made = next((row for row in rows if row.id == expected.note_id), None)
+    if made is None or made.revision != expected.revision + 1 or made.author_id != requester.id:
+        return None
+    wanted = NoteStatus.SIGNED if sign else NoteStatus.DRAFT
+    if made.status is not wanted or (sign and made.signed_by_id != requester.id):
+        return None
+    return made if settings.cipher.read(made) == content else None
+
+
 def _write_draft(
     session: Session,
     consultation: Consultation,
+    rows: list[ConsultationNote],
     content: SoapNote,
     expected: ExpectedDraft,
     requester: StaffMember,
     settings: NotesSettings,
     now: datetime,
 ) -> ConsultationNote:
-    """Write `content` into the open draft (made first if the note is not yet started) and audit it."""
-    rows = note_rows(session, consultation.id)
+    """Write `content` into the open draft (made first if the note is not yet started) and audit it;
+    `rows`: every version of the note, as `note_rows` reads them."""
     draft = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
     _check_expected(draft, bool(rows), expected)
     if draft is None:
