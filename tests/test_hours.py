@@ -222,6 +222,22 @@ def test_a_time_off_form_sent_twice_keeps_one_period(client, session, doctor):
     assert len(session.scalars(added).all()) == 1
 
 
+def test_an_hours_form_sent_twice_keeps_one_period_and_says_it_is_saved(client, session, doctor):
+    """The second click was refused (422) with "These hours overlap Wednesday's hours from 14:00 to 17:00",
+    the very hours it had just saved."""
+    login(session, client, clinician_id=doctor[0].id)
+    form = {"weekday": "2", "start": "14:00", "end": "17:00"}
+
+    answers = [client.post("/schedule/hours", data=form).status_code for _ in range(2)]
+
+    assert answers == [303, 303]
+    session.commit()
+    wednesday = select(AvailabilityRule).where(AvailabilityRule.weekday == 2)
+    assert len(session.scalars(wednesday).all()) == 1
+    added = select(AuditEvent).where(AuditEvent.action == "clinician.hours_added")
+    assert len(session.scalars(added).all()) == 1
+
+
 @pytest.mark.parametrize(
     ("starts", "ends"),
     [

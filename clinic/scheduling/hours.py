@@ -94,7 +94,8 @@ def add_hours(
     session: Session, clinician_id: int, weekday: int, start: time, end: time, *, now: datetime, actor: Actor
 ) -> AvailabilityRule:
     """Add a weekly working period, not overlapping another. An end at or before the start is on the next
-    day: 00:00 is midnight, the end of `weekday`."""
+    day: 00:00 is midnight, the end of `weekday`. The same period sent again (a double click) is the one
+    kept already, as for time off."""
     if not 0 <= weekday <= 6:
         raise InvalidHours("Choose a day of the week.", field="weekday")
     if end == start:
@@ -102,7 +103,13 @@ def add_hours(
     period = WeeklyHours(weekday, start, end)
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        kept = session.scalars(select(AvailabilityRule).where(AvailabilityRule.clinician_id == clinician_id))
+        kept = session.scalars(
+            select(AvailabilityRule).where(AvailabilityRule.clinician_id == clinician_id)
+        ).all()
+        for other in kept:  # the period itself, sent again: what was asked for is there already
+            same = (other.weekday, other.start_time, other.end_time) == (weekday, start, end)
+            if same and other.valid_from is None and other.valid_until is None:
+                return other
         for other in kept:
             if period.meets(WeeklyHours(other.weekday, other.start_time, other.end_time)):
                 day, start_at, end_at = day_name[other.weekday], other.start_time, other.end_time
