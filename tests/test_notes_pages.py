@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole, utcnow
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
+from clinic.notes.drafts import start_amendment
 from clinic.notes.history import read_notes
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
@@ -390,6 +391,52 @@ def _token(response) -> str:
 
 def _token_in(page: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+
+
+def _amend_token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
+def _text_areas(page: str) -> list[str]:
+    return re.findall(r"<textarea[^>]*>\s*([^<]*)</textarea>", page)
+
+
+def test_a_double_clicked_amend_starts_one_amendment_and_shows_its_text(app, client, session, now, case):
+    """The second click was refused (409, "Your change was not saved") over an amendment form with its four
+    fields and its draft markers empty: the signed text it started from seemed gone, and a save from it
+    was refused as stale."""
+    sign(session, case, NOTE, now=now)
+    app.config["WTF_CSRF_ENABLED"] = True
+    sign_in(client, case.clinician, csrf_token=_token(client.get("/login")))
+    token = _amend_token(client.get(notes_url(case)).get_data(as_text=True))
+
+    clicks = [client.post(notes_url(case, "/amend"), data={"csrf_token": token}) for _ in range(2)]
+    page = client.get(notes_url(case)).get_data(as_text=True)
+
+    assert [r.status_code for r in clicks] == [303, 303]
+    assert note_count(session) == 2
+    assert "Amendment: version 2, a draft" in page and NOTE.plan in _text_areas(page)
+
+
+def test_an_amend_refused_from_a_stale_page_shows_the_open_draft_as_it_is_not_an_empty_form(
+    app, client, session, now, case
+):
+    app.config["NOTES_ROLES"] = "admin"
+    init_app(app)
+    case = replace(case, settings=app.extensions["clinic.notes"])
+    sign(session, case, NOTE, now=now)
+    admin = factories.staff(session, role=StaffRole.ADMIN)
+    app.config["WTF_CSRF_ENABLED"] = True
+    sign_in(client, case.clinician, csrf_token=_token(client.get("/login")))
+    token = _amend_token(client.get(notes_url(case)).get_data(as_text=True))
+    session.rollback()
+    start_amendment(session, case.id, requester=requester(admin), settings=case.settings, now=now)
+
+    refused = client.post(notes_url(case, "/amend"), data={"csrf_token": token})
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "A draft of this note is already open" in page
+    assert "Only they can change or sign it." in page and _text_areas(page) == []
 
 
 def test_every_read_save_sign_and_amendment_is_audited_without_note_text(client, session, case):

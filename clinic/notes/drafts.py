@@ -72,13 +72,23 @@ def save_note(
 def start_amendment(
     session: Session, consultation_id: int, *, requester: StaffMember, settings: NotesSettings, now: datetime
 ) -> Saved:
-    """Open a draft that corrects the latest signed version, starting from its text."""
+    """Open a draft that corrects the latest signed version, starting from its text. Asked again (a double
+    click) once the requester's amendment of that version is open, that amendment is the answer."""
     with write_transaction(session):
         consultation = consultation_for(
             session, consultation_id, requester, settings.granted_roles, lock=True
         )
         rows = note_rows(session, consultation.id)
-        if any(row.status is NoteStatus.DRAFT for row in rows):
+        open_draft = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
+        latest_signed = next((row for row in reversed(rows) if row.status is NoteStatus.SIGNED), None)
+        if (
+            open_draft is not None
+            and latest_signed is not None
+            and open_draft.amends_id == latest_signed.id
+            and open_draft.author_id == requester.id
+        ):
+            return Saved(open_draft.id, open_draft.version)
+        if open_draft is not None:
             raise DraftAlreadyOpen("A draft of this note is already open: sign it before starting another.")
         if not rows:
             raise NothingToAmend("There is no signed note to amend yet.")

@@ -86,9 +86,15 @@ def invalid(error: InvalidNote) -> ResponseReturnValue:
 
 @bp.errorhandler(NoteError)
 def refused(error: NoteError) -> ResponseReturnValue:
-    # A refused save keeps the posted text on the page, so nothing typed is lost.
-    form = NoteForm() if request.form else None
+    # A refused save keeps the posted text on the page, so nothing typed is lost; a refused amendment
+    # posted no text, and the page shows the note as it is.
+    form = NoteForm() if _posted_note() else None
     return _page(request.view_args["consultation_id"], form, problem=str(error), status=error.status)
+
+
+def _posted_note() -> bool:
+    """Whether this request sent a note's text (a save or a sign), not another form (an amendment's)."""
+    return request.method == "POST" and any(name in request.form for name in FIELDS)
 
 
 def _submit(consultation_id: int, confirmation: str, *, sign: bool) -> ResponseReturnValue:
@@ -117,7 +123,7 @@ def _page(
     )
     form = form or NoteForm.for_draft(page.draft)
     status = status or (422 if form.errors else 200)
-    editing = page.can_edit_draft or bool(problem and request.form)
+    editing = page.can_edit_draft or bool(problem and _posted_note())
     html = render_template(
         "notes/show.html", page=page, form=form, hints=HINTS, editing=editing, problem=problem
     )
