@@ -187,6 +187,30 @@ def test_refreshing_the_confirmation_shows_it_again_and_books_nothing_more(clien
     assert consultations(session) == 1
 
 
+@pytest.mark.parametrize("how", ["reloading the confirmation", "sending the reviewed form again"])
+def test_the_confirmation_of_a_booking_cancelled_since_says_it_is_cancelled_not_booked(
+    client, session, clinic, how
+):
+    """A patient books, cancels from their link, then goes Back: reloading the confirmation, or pressing
+    "Confirm" again on the review page (its idempotency key finds the cancelled booking), said "Your
+    consultation is booked", though they hold no booking and no mail comes."""
+    service, _ = clinic
+    form = booking_form(service, next_week_at(11))
+    done = client.post("/book/confirm", data=form)
+    booked = session.scalars(select(Consultation)).one()
+    client.post(f"/c/{booked.reference}/cancel", data={"reason": ""})
+
+    if how == "reloading the confirmation":
+        again = client.get(done.location, follow_redirects=True)
+    else:
+        again = client.post("/book/confirm", data=form, follow_redirects=True)
+    page = text(again)
+
+    assert "Your consultation is booked" not in page
+    assert "This consultation is cancelled" in page and "Book another consultation" in page
+    assert consultations(session) == 1
+
+
 def test_back_from_the_confirmation_to_a_time_now_fully_taken_shows_the_patients_own_booking(
     client, app, session, clinic
 ):

@@ -10,7 +10,7 @@ from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import MANAGE_PATH
-from ..models import Consultation, utcnow
+from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.booking import BookingRequest, book
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
 from ..scheduling.holders import resend_booking_link
@@ -124,7 +124,11 @@ def resend_link() -> ResponseReturnValue:
 
 @bp.get("/book/confirmed/<reference>")
 def confirmed(reference: str) -> ResponseReturnValue:
+    """The booking just made. Once it is no longer booked (cancelled, say, before Back came here or sent the
+    reviewed form again), its page says what became of it instead: this one would say it is booked."""
     consultation = managed(reference)
+    if consultation.status is not ConsultationStatus.BOOKED:
+        return redirect(url_for(".manage", reference=consultation.reference), 303)
     link = manage_link(consultation, base_url=current_app.config["PUBLIC_BASE_URL"], keys=link_keys())
     deadline = change_deadline(consultation)
     return render_template(
