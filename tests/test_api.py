@@ -253,6 +253,31 @@ def test_a_booking_without_agreement_to_the_current_notice_is_refused(client, se
     assert session.scalar(select(func.count(Consultation.id))) == 0
 
 
+def test_a_date_of_birth_is_checked_against_the_patients_own_today_as_the_booking_pages_do(
+    client, session, clinic
+):
+    """A baby born today where the patient is: the API read "today" in UTC, so in Kiritimati (UTC+14) from
+    10:00 UTC it refused today's date as "in the future", and in Pago Pago (UTC-11) until 11:00 UTC it took
+    tomorrow's. Whichever of the two is a day off UTC now, its patient's today is theirs."""
+    now = utcnow()
+    name = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    today = now.astimezone(ZoneInfo(name)).date()
+    assert today != now.date()  # the case this test is about
+
+    def book(born: date, hour: int):
+        body = booking_body(clinic.service.id, at(clinic.day, hour).isoformat(), time_zone=name)
+        body["patient"] = {**body["patient"], "birth_date": born.isoformat()}
+        return client.post("/api/v1/bookings", json=body)
+
+    newborn, unborn = book(today, 10), book(today + timedelta(days=1), 11)
+
+    assert newborn.status_code == 201, newborn.get_json()
+    assert newborn.get_json()["start"] == at(clinic.day, 10).astimezone(ZoneInfo(name)).isoformat()
+    assert unborn.status_code == 422
+    assert unborn.get_json()["errors"] == {"patient.birth_date": "Date of birth must be in the past."}
+    assert consultations(session) == 1
+
+
 def test_a_start_with_an_offset_is_taken_as_that_instant(client, session, clinic):
     start = at(clinic.day, 10).astimezone(NEW_YORK).isoformat()
     body = booking_body(clinic.service.id, start, time_zone="America/New_York")

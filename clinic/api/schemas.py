@@ -210,18 +210,20 @@ def booking_request(
     body: Mapping[str, Any],
     *,
     idempotency_key: str | None,
-    today: date,
+    now: datetime,
     notice_version: str,
     smtputf8: bool = False,
     language: str = "",
 ) -> BookingRequest:
     """A BookingRequest from the body of POST /bookings; `notice_version` is the privacy notice's
     (PRIVACY_NOTICE_VERSION), `smtputf8` the MAIL_SMTPUTF8 setting, `language` the request's
-    Accept-Language, for a patient whose own `language` the body does not give."""
+    Accept-Language, for a patient whose own `language` the body does not give. The date of birth is
+    checked against the patient's date at `now` in their zone, as the booking pages check it."""
     fields = Fields(body)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
     time_zone = fields.time_zone("time_zone")
+    today = now.astimezone(zone(time_zone)).date() if time_zone else now.date()
     start = fields.instant("start", time_zone)
     consent = fields.consent("consent", notice_version)
     reason = ""

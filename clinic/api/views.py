@@ -59,7 +59,7 @@ def create_booking() -> tuple[dict, int, dict]:
     wanted = schemas.booking_request(
         schemas.json_object(request),
         idempotency_key=key,
-        today=now.date(),
+        now=now,
         notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
         smtputf8=current_app.config["MAIL_SMTPUTF8"],
         language=request.accept_languages.best or "",
