@@ -133,6 +133,36 @@ def test_rescheduling_moves_the_time_and_frees_the_old_one(client, session, serv
     assert not is_free(session, service, new, utcnow())
 
 
+@pytest.mark.parametrize(
+    ("rules", "later"),
+    [({"slot_interval_minutes": 15}, 15), ({"buffer_after_minutes": 15}, 30)],
+    ids=["a quarter of an hour later, on a 15-minute grid", "the next start, after the buffer"],
+)
+def test_the_new_times_offered_include_those_next_to_the_bookings_own_which_it_alone_kept_busy(
+    client, session, rules, later
+):
+    """The move itself sets the booking's own time aside (a patient may move 10:00 to 10:15, or past its
+    buffer to 10:30), but the page of new times counted it as busy and offered neither. Its own time is
+    not offered: moving there changes nothing."""
+    service = factories.service(session, **rules)
+    factories.clinician(session, [service])
+    session.commit()
+    start = next_week_at(10)
+    booked = book(session, service, start)
+    open_link(client, booked)
+    new_york = zone("America/New_York")
+    wanted = start + timedelta(minutes=later)
+
+    picker = text(
+        client.get(f"/c/{booked.consultation.reference}/reschedule", query_string={"day": start.date()})
+    )
+    moved = client.post(f"/c/{booked.consultation.reference}/reschedule", data={"start": form_value(wanted)})
+
+    assert time_label(wanted, new_york, f"{wanted.astimezone(new_york):%H:%M}") in picker
+    assert f'value="{form_value(start)}"' not in picker
+    assert moved.status_code == 303 and reloaded(session, booked).starts_at == wanted
+
+
 def test_rescheduling_to_a_time_just_taken_explains_and_changes_nothing(client, session, service):
     old, taken = next_week_at(10), next_week_at(14)
     booked = book(session, service, old)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
-from ..models import Service
+from ..models import Consultation, Service
 from ..scheduling.availability import Booker, find_starts
 from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.offered import OfferedService
@@ -213,26 +213,30 @@ def page(
     *,
     twelve_hour: bool = False,
     booker: Booker = Booker.PATIENT,
+    moving: Consultation | None = None,
 ) -> CalendarPage:
     """The page of free times `booker` may book, starting on `requested` (kept between today and the
-    booking horizon).
+    booking horizon); or, for a booking `moving` to another time of its clinician's (`clinician_id`), those
+    it may move to: the time it holds now stands in the way of none (as `lifecycle.reschedule` counts it),
+    and is not itself offered.
 
     A page without free times names the nearest day that has one, so it always offers a way on.
     """
+    if moving is not None and moving.clinician_id != clinician_id:
+        raise ValueError("a booking's new times are its own clinician's")
     today = now.astimezone(tz).date()
     horizon = now + timedelta(days=service.horizon_days)
     last = horizon.astimezone(tz).date()
     first = max(today, min(requested or today, last))
     shown = [first + timedelta(days=n) for n in range(days_shown)]
     window_start, window_end = day_bounds(shown[0], tz)[0], day_bounds(shown[-1], tz)[1]
-    starts = find_starts(session, service, window_start, window_end, now, clinician_id, booker=booker)
+    search = _Search(session, service, clinician_id, now, booker, moving)
+    starts = search.starts(window_start, window_end)
     earlier = max(today, first - timedelta(days=days_shown))
     later = first + timedelta(days=days_shown)
     nearest = None
     if not starts:  # rare, so the wider search costs only here
-        nearest_start = _first_start(session, service, clinician_id, (window_end, horizon), now, booker) or (
-            _first_start(session, service, clinician_id, (now, window_start), now, booker)
-        )
+        nearest_start = search.first(window_end, horizon) or search.first(now, window_start)
         nearest = nearest_start and nearest_start.astimezone(tz).date()
     changeable_from = first_changeable_start(service, now)
     return CalendarPage(
@@ -244,15 +248,35 @@ def page(
     )
 
 
-def _first_start(
-    session: Session,
-    service: Service | OfferedService,
-    clinician_id: int | None,
-    window: tuple[datetime, datetime],
-    now: datetime,
-    booker: Booker,
-) -> datetime | None:
-    if window[0] >= window[1]:
-        return None
-    starts = find_starts(session, service, *window, now, clinician_id, booker=booker)
-    return starts[0] if starts else None
+@dataclass(frozen=True)
+class _Search:
+    """The free starts of one page's service and clinician (see `page`), in any window."""
+
+    session: Session
+    service: Service | OfferedService
+    clinician_id: int | None
+    now: datetime
+    booker: Booker
+    moving: Consultation | None
+
+    def starts(self, window_start: datetime, window_end: datetime) -> list[datetime]:
+        if window_start >= window_end:
+            return []
+        excluded = self.moving.id if self.moving is not None else None
+        starts = find_starts(
+            self.session,
+            self.service,
+            window_start,
+            window_end,
+            self.now,
+            self.clinician_id,
+            exclude_consultation=excluded,
+            booker=self.booker,
+        )
+        if self.moving is not None:
+            starts = [start for start in starts if start != self.moving.starts_at]
+        return starts
+
+    def first(self, window_start: datetime, window_end: datetime) -> datetime | None:
+        starts = self.starts(window_start, window_end)
+        return starts[0] if starts else None

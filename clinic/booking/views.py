@@ -237,6 +237,7 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
         now,
         days_shown,
         twelve_hour=calendar.twelve_hour_reader(),
+        moving=consultation,
     )
     page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
     return page, 422 if form.errors else 200
