@@ -324,6 +324,32 @@ def test_the_code_from_the_letter_opens_the_booking_at_its_short_address(app, cl
     assert "Skin check review" in text(client.get(opened.location))
 
 
+@pytest.mark.parametrize("email", [None, "ada@example.org"], ids=["without e-mail", "with e-mail"])
+@pytest.mark.parametrize("change", ["cancel", "reschedule"])
+def test_a_patient_who_changes_their_booking_from_the_letter_is_promised_a_mail_only_with_an_address(
+    app, client, session, service, change, email
+):
+    """Booked by phone without an e-mail address, the patient opens the booking with their letter's code
+    and cancels or moves it: the page said "We will e-mail you", and no mail goes to anyone without an
+    address."""
+    patient = factories.patient_details(email=email, time_zone="America/New_York")
+    booked = factories.booking(session, service, next_week_at(10), now=utcnow(), patient=patient)
+    reference = booked.consultation.reference
+    code = letter_code(LinkKeys.from_config(app.config), booked.consultation)
+    client.post(f"/c/{reference}", data={"code": code})
+
+    if change == "cancel":
+        done = client.post(f"/c/{reference}/cancel", data={"reason": ""})
+    else:
+        done = client.post(f"/c/{reference}/reschedule", data={"start": form_value(next_week_at(14))})
+    page = text(client.get(done.location))
+
+    assert done.status_code == 303
+    said = {"cancel": "Your consultation is cancelled.", "reschedule": "Your consultation has moved."}[change]
+    assert said in page
+    assert ("We will e-mail you" in page) is (email is not None)
+
+
 @settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(typed=st.text(alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ -", min_size=12, max_size=20))
 def test_no_code_but_the_bookings_own_opens_it(app, client, session, service, typed):

@@ -147,7 +147,7 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
     form = forms.CancelForm()
     if form.validate_on_submit():
         cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
-        flash("Your consultation is cancelled. We will e-mail you to confirm.", "Booking cancelled")
+        _say_done(consultation, "Your consultation is cancelled.", "to confirm", "Booking cancelled")
         return redirect(url_for(".manage", reference=consultation.reference), 303)
     page = render_template("booking/cancel.html", form=form, consultation=consultation)
     return page, 422 if form.errors else 200
@@ -170,7 +170,7 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
         except (SlotUnavailable, AlreadyBooked) as refusal:
             show_beside(form.start, str(refusal))
         else:
-            flash("Your consultation has moved. We will e-mail you an updated invitation.", "Booking moved")
+            _say_done(consultation, "Your consultation has moved.", "an updated invitation", "Booking moved")
             return redirect(url_for(".manage", reference=consultation.reference), 303)
     return _new_time_page(consultation, form)
 
@@ -183,6 +183,12 @@ def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
 @bp.errorhandler(TooManyBookings)
 def too_many(error: TooManyBookings) -> ResponseReturnValue:
     return render_template("booking/too_many_bookings.html", error=error), status_for(error)
+
+
+def _say_done(consultation: Consultation, done: str, mailed: str, title: str) -> None:
+    """Say on the booking's page what the patient's change did, and that a mail follows only if one does:
+    a patient booked by phone without an address (who opened it with their letter's code) is sent none."""
+    flash(f"{done} We will e-mail you {mailed}." if consultation.patient.email else done, title)
 
 
 def _step(form: forms.ChoiceFields, target: str) -> ResponseReturnValue:
