@@ -77,6 +77,51 @@ def test_an_admin_can_requeue_a_dead_letter_and_it_is_delivered(session, now, ou
     assert len(smtp_server.inbox("patient-requeue@example.org")) == 1
 
 
+def test_a_dead_confirmation_retried_after_the_booking_was_cancelled_is_not_sent(
+    session, now, outbox, smtp_server
+):
+    address = "patient-cancelled-since@example.org"
+    smtp_server.refuse_recipient(address)
+    booked = factories.booking(
+        session, open_clinic(session), TUESDAY_10, now=now, patient=factories.patient_details(email=address)
+    )
+    outbox.drain()
+    dead = outbox.only(booked.consultation, OutboxKind.CONFIRMATION, "patient")
+    assert dead.status is OutboxStatus.DEAD
+    cancel(session, booked.consultation.id, now=outbox.clock.now, actor=Actor())
+    outbox.drain()
+    assert [invite(mail)[0] for mail in smtp_server.inbox(address)] == ["CANCEL"]
+
+    assert requeue(session, dead.id, outbox.clock.now)  # the admin retries every dead letter once fixed
+    outbox.drain()
+
+    retried = outbox.only(booked.consultation, OutboxKind.CONFIRMATION, "patient")
+    assert (retried.status, retried.outcome) == (OutboxStatus.CANCELLED, "superseded")
+    assert [invite(mail)[0] for mail in smtp_server.inbox(address)] == ["CANCEL"]
+
+
+def test_a_dead_confirmation_retried_after_a_move_is_not_sent_as_the_old_invite(
+    session, now, outbox, smtp_server
+):
+    address = "patient-moved-since@example.org"
+    smtp_server.refuse_recipient(address)
+    booked = factories.booking(
+        session, open_clinic(session), TUESDAY_10, now=now, patient=factories.patient_details(email=address)
+    )
+    outbox.drain()
+    dead = outbox.only(booked.consultation, OutboxKind.CONFIRMATION, "patient")
+    moved_to = TUESDAY_10 + timedelta(hours=1)
+    reschedule(session, booked.consultation.id, moved_to, now=outbox.clock.now, actor=Actor())
+    outbox.drain()
+
+    assert requeue(session, dead.id, outbox.clock.now)
+    outbox.drain()
+
+    # The update carried the whole invite, at its new sequence: an older one would say less, and no more.
+    invites = [invite(mail) for mail in smtp_server.inbox(address)]
+    assert [(method, event["SEQUENCE"]) for method, event in invites] == [("REQUEST", 1)]
+
+
 def test_mails_give_up_after_the_last_attempt(session, now, outbox, smtp_server):
     outbox.configure(OUTBOX_MAX_ATTEMPTS=3)
     smtp_server.reply_to_next_data("451 4.3.0 Try again later", times=6)  # both confirmations, 3 times

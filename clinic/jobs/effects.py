@@ -9,6 +9,7 @@ errors; the dispatcher decides between retry and dead letter.
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from ..notify.notices import Audience, MessageKind, Notice, Recipient
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
+from .claims import CHANGE_MAILS
 from .context import Context, Effect, Result, message_id_for
 from .offer_effects import make_offers, send_joined_mail, send_offer_mail
 from .outbox import enqueue_retired_meeting, handed_over_from, plan_reminders, previous_start
@@ -54,6 +56,8 @@ _MAIL_KINDS = {
     OutboxKind.LINK: MessageKind.LINK,
     OutboxKind.NEW_ROOM: MessageKind.NEW_ROOM,
 }
+# The mails that put the consultation in their reader's calendar, as it was when each was written.
+_INVITES = frozenset({MessageKind.CONFIRMATION, MessageKind.UPDATE, MessageKind.NEW_ROOM})
 
 
 def perform(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -122,6 +126,8 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     companion = _companion(consultation, message)
     if (outdated := _outdated(kind, message, consultation, companion, now)) is not None:
         return outdated
+    if kind in _INVITES and _overtaken(ctx, message, consultation):
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
     if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
         return held
     if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
@@ -166,11 +172,33 @@ def _outdated(
     if not cancels(kind) and companion is not None and companion.removed_at is not None:
         return superseded  # they were uninvited since
     if kind is MessageKind.REMINDER:
-        if not consultation.is_active or message.payload["sequence"] != consultation.invite_sequence:
+        if not _current(message, consultation):
             return superseded
         if now >= consultation.starts_at:
             return Result(outcome="expired")
     return None
+
+
+def _current(message: OutboxMessage, consultation: Consultation) -> bool:
+    """Whether the message was written for the consultation as it stands: still booked, at its sequence."""
+    return consultation.is_active and message.payload["sequence"] == consultation.invite_sequence
+
+
+def _overtaken(ctx: Context, message: OutboxMessage, consultation: Consultation) -> bool:
+    """Whether a later change's mail to the same recipient has gone out already: this one, a dead letter
+    requeued since, would reach them after it and undo it (a booking confirmed after its cancellation, an
+    old time after the new). Asked only of a mail a change has followed: a current one has no later."""
+    if _current(message, consultation):
+        return False
+    later = select(OutboxMessage.id).where(
+        OutboxMessage.consultation_id == message.consultation_id,
+        OutboxMessage.id > message.id,
+        OutboxMessage.kind.in_(CHANGE_MAILS),
+        OutboxMessage.audience == message.audience,
+        OutboxMessage.status == OutboxStatus.DONE,
+    )
+    with Session(ctx.bind) as reader:
+        return reader.scalar(later.limit(1)) is not None
 
 
 def absent_clashes(
