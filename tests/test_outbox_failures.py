@@ -2,6 +2,7 @@
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from clinic.audit import Actor
@@ -11,7 +12,7 @@ from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)
-from .fakes.providers import fake_providers  # noqa: F401 (fixture)
+from .fakes.providers import fake_providers, provider_settings  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -161,6 +162,26 @@ def test_provider_500s_are_retried_with_backoff_and_mails_wait_for_the_meeting(
     (meeting,) = fake_providers.zoom_meetings.values()
     (mail,) = smtp_server.inbox(consultation.patient.email)
     assert str(invite(mail)[1]["LOCATION"]) == meeting["join_url"]
+
+
+def test_a_dead_meeting_create_retried_by_an_admin_keeps_the_meeting_a_lost_answer_made(
+    session, now, outbox, fake_providers, provider_settings
+):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_PROVIDER="", OUTBOX_MAX_ATTEMPTS=1)
+    stall = provider_settings["PROVIDER_READ_TIMEOUT"] * 2
+    fake_providers.stall_next(1, stall, path_contains=ZOOM_CREATE)  # made at Zoom, its answer lost
+    consultation = book(session, now)
+    outbox.drain()
+    dead = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (dead.status, dead.last_error) == (OutboxStatus.DEAD, "ProviderUnavailable")
+    time.sleep(stall)  # the stalled create finishes at the fake
+    (made,) = fake_providers.live_meetings("zoom")
+
+    assert requeue(session, dead.id, outbox.clock.now)
+    outbox.drain()
+
+    assert fake_providers.live_meetings("zoom") == [made]
+    assert outbox.refreshed(consultation).meeting_external_id == made.external_id
 
 
 def test_a_429_is_retried_no_sooner_than_its_retry_after(session, now, outbox, fake_providers):

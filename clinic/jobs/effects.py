@@ -71,8 +71,10 @@ def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
         # A run whose result was stored already: a second meeting would orphan the link already mailed.
         return Result(outcome="exists")
     primary = _primary(ctx, consultation)
+    # Tried before: this run's attempts, or a dead letter's whose count an admin's requeue started again.
+    tried = message.attempts > 1 or message.last_error is not None
     return _with_fallback(
-        ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=message.attempts > 1)
+        ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=tried)
     )
 
 
