@@ -164,6 +164,26 @@ def test_provider_500s_are_retried_with_backoff_and_mails_wait_for_the_meeting(
     assert str(invite(mail)[1]["LOCATION"]) == meeting["join_url"]
 
 
+def test_a_dead_meeting_create_retried_after_the_booking_was_cancelled_leaves_no_meeting_standing(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_PROVIDER="")
+    fake_providers.fail_next(1, 400, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+    outbox.drain()
+    dead = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert dead.status is OutboxStatus.DEAD
+    cancel(session, consultation.id, now=outbox.clock.now, actor=Actor())
+    outbox.drain()
+    assert outbox.only(consultation, OutboxKind.MEETING_CANCEL).outcome == "no meeting"
+
+    assert requeue(session, dead.id, outbox.clock.now)  # the admin retries every dead letter once fixed
+    outbox.drain()
+
+    assert fake_providers.live_meetings("zoom") == []
+    assert outbox.refreshed(consultation).meeting_join_url is None
+
+
 def test_a_dead_meeting_create_retried_by_an_admin_keeps_the_meeting_a_lost_answer_made(
     session, now, outbox, fake_providers, provider_settings
 ):

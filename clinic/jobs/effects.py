@@ -24,6 +24,7 @@ from ..meetings import (
     replaces_meeting_for_new_host,
 )
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
+from ..models.outbox import UNFINISHED
 from ..notify.messages import cancels, compose
 from ..notify.notices import Audience, MessageKind, Notice, Recipient
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
@@ -73,9 +74,34 @@ def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
     primary = _primary(ctx, consultation)
     # Tried before: this run's attempts, or a dead letter's whose count an admin's requeue started again.
     tried = message.attempts > 1 or message.last_error is not None
+    if not consultation.is_active and _meeting_cancel_ran(ctx, message):
+        return _never_made(ctx, consultation, primary, tried)
     return _with_fallback(
         ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=tried)
     )
+
+
+def _meeting_cancel_ran(ctx: Context, message: OutboxMessage) -> bool:
+    """Whether a meeting cancel written after this create has run: it waits for the create, so it can only
+    have run while the create was a dead letter, which an admin has requeued since. Asked of a cancelled
+    consultation's create only: while the cancel waits, the meeting is made and then cancelled by it."""
+    later = select(OutboxMessage.id).where(
+        OutboxMessage.consultation_id == message.consultation_id,
+        OutboxMessage.id > message.id,
+        OutboxMessage.kind == OutboxKind.MEETING_CANCEL,
+        OutboxMessage.status.not_in(UNFINISHED),
+    )
+    with Session(ctx.bind) as reader:
+        return reader.scalar(later.limit(1)) is not None
+
+
+def _never_made(ctx: Context, consultation: Consultation, provider_name: str, tried: bool) -> Result:
+    """The create of a consultation whose cancellation's meeting cancel found no meeting: nothing is made,
+    and a meeting an earlier attempt made unheard is found, as a retried create finds it, and cancelled."""
+    if tried:
+        provider = _provider(ctx, provider_name)
+        provider.cancel(consultation, provider.create(consultation, retry=True))
+    return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
 
 
 def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
