@@ -186,6 +186,21 @@ def test_testing_the_provider_makes_and_cancels_a_real_meeting_and_shows_the_tim
     assert event.actor.startswith("staff:")
 
 
+@pytest.mark.parametrize(("provider", "label"), [("teams", "Microsoft Teams"), ("webhook", "Webhook (the")])
+def test_testing_each_provider_with_a_meeting_api_makes_and_cancels_a_real_meeting(
+    admin_client, app, fake_providers, provider, label
+):
+    app.config.update(fake_providers.settings())
+
+    response = admin_client.post("/admin/settings/test-provider", data={"provider": provider})
+
+    outcome = result_of(response.text)
+    assert response.status_code == 200
+    assert outcome.strip().startswith(label)
+    assert re.search(r" works\. Made the meeting in \d+ ms and cancelled it in \d+ ms\.", outcome)
+    assert fake_providers.live_meetings(provider) == []
+
+
 @pytest.mark.parametrize(
     ("status", "shown"),
     [(500, "ProviderUnavailable (HTTP 500)"), (401, "ProviderAuthError (HTTP 401)")],

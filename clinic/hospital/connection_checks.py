@@ -46,6 +46,7 @@ class StandInConsultation:
     starts_at: datetime
     ends_at: datetime
     clinician: Organiser
+    clinician_id: int = 0  # no clinician of the hospital's (ids start at 1): the admin stands in
     meetings_replaced: int = 0  # the check makes a first meeting, never one replacing another
 
 
