@@ -204,6 +204,24 @@ def test_a_dead_meeting_create_retried_by_an_admin_keeps_the_meeting_a_lost_answ
     assert outbox.refreshed(consultation).meeting_external_id == made.external_id
 
 
+def test_a_booking_cancelled_while_its_meeting_could_not_be_made_is_cancelled_by_mail_at_once(
+    session, now, outbox, fake_providers, smtp_server
+):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_PROVIDER="")
+    fake_providers.fail_next(1, 400, path_contains=ZOOM_CREATE)
+    consultation = book(session, now)
+    outbox.drain()
+    assert outbox.only(consultation, OutboxKind.MEETING_CREATE).status is OutboxStatus.DEAD
+
+    cancel(session, consultation.id, now=outbox.clock.now, actor=Actor())
+    outbox.drain(until=outbox.clock.now + timedelta(minutes=5))
+
+    # Its confirmations, waiting for a link that will never come, no longer hold the cancellation back.
+    for address in (consultation.patient.email, consultation.clinician.email):
+        assert [invite(mail)[0] for mail in smtp_server.inbox(address)] == ["CANCEL"]
+    assert outbox.statuses(consultation, OutboxKind.CONFIRMATION) == [OutboxStatus.CANCELLED] * 2
+
+
 def test_a_429_is_retried_no_sooner_than_its_retry_after(session, now, outbox, fake_providers):
     outbox.configure(MEETING_PROVIDER="zoom", OUTBOX_RETRY_BASE_SECONDS=1)
     fake_providers.fail_next(1, 429, path_contains=ZOOM_CREATE, retry_after="600")

@@ -159,6 +159,8 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
         return held
     if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
+        if not consultation.is_active:  # no link will come: its cancellation, waiting behind it, says all
+            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
     mail = compose(
