@@ -96,8 +96,9 @@ def _meeting_cancel_ran(ctx: Context, message: OutboxMessage) -> bool:
 
 
 def _never_made(ctx: Context, consultation: Consultation, provider_name: str, tried: bool) -> Result:
-    """The create of a consultation whose cancellation's meeting cancel found no meeting: nothing is made,
-    and a meeting an earlier attempt made unheard is found, as a retried create finds it, and cancelled."""
+    """The create of a consultation whose cancellation's meeting cancel found no meeting: nothing is left
+    standing. After an earlier attempt, a meeting it may have made unheard is got as a retried create gets
+    it (or, where none was, made) and cancelled: the providers' one way to find such a meeting."""
     if tried:
         provider = _provider(ctx, provider_name)
         provider.cancel(consultation, provider.create(consultation, retry=True))
