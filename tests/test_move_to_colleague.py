@@ -225,6 +225,57 @@ def test_first_available_colleague_takes_the_booking_at_its_time(client, session
     assert (after.clinician_id, after.starts_at) == (derm["brooks"].id, start)  # Lewis is busy then
 
 
+def test_the_move_page_offers_the_times_the_consultation_alone_kept_busy_and_not_its_own_time(
+    client, session, derm
+):
+    """The move sets the consultation's own time aside (lifecycle.reschedule checks with it excluded), so
+    10:05 on the five-minute grid is Dr Haddad's to take, but the page counted it busy and never offered it,
+    with her or with whoever is free first. Its own 10:00 is no new time: nobody else is in today."""
+    start, wanted = tomorrow_at(10), tomorrow_at(10) + timedelta(minutes=5)
+    booked = book_with_haddad(session, derm, start)
+    for colleague in (derm["lewis"], derm["brooks"]):
+        off_sick(session, colleague, start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+    day = start.date().isoformat()
+
+    own = page_text(client.get(base, query_string={"clinician": derm["haddad"].id, "day": day}))
+    anyone = page_text(client.get(base, query_string={"clinician": "any", "day": day}))
+    moved = client.post(base, data={"start": form_value(wanted), "clinician": "any"})
+
+    assert form_value(wanted) in own and form_value(wanted) in anyone
+    assert form_value(start) not in own and form_value(start) not in anyone
+    assert moved.status_code == 303
+    after = reloaded(session, booked.consultation)
+    assert (after.clinician_id, after.starts_at) == (derm["haddad"].id, wanted)
+
+
+def test_the_move_page_offers_a_colleague_the_consultations_own_time_and_is_held_to_their_day_alone(
+    client, session, derm
+):
+    """With Dr Lewis, 10:00 is a handover at the same time, and Dr Haddad's booking does not stand in his
+    way; his own 10:30 booking stands in the way of 10:05 with him, though not of 10:05 with whoever is free
+    first (Dr Haddad, her booking set aside)."""
+    start, his = tomorrow_at(10), tomorrow_at(10) + timedelta(minutes=30)
+    booked = book_with_haddad(session, derm, start)
+    factories.booking(session, derm["skin"], his, now=utcnow(), clinician_id=derm["lewis"].id)
+    off_sick(session, derm["brooks"], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+    day = start.date().isoformat()
+
+    lewis = page_text(client.get(base, query_string={"clinician": derm["lewis"].id, "day": day}))
+    anyone = page_text(client.get(base, query_string={"clinician": "any", "day": day}))
+    moved = client.post(base, data={"start": form_value(start), "clinician": "any"})
+
+    assert form_value(start) in lewis and form_value(start) in anyone
+    assert form_value(start + timedelta(minutes=5)) not in lewis  # his 10:30 booking is in its way
+    assert form_value(start + timedelta(minutes=5)) in anyone
+    assert moved.status_code == 303
+    after = reloaded(session, booked.consultation)
+    assert (after.clinician_id, after.starts_at) == (derm["lewis"].id, start)
+
+
 def test_a_colleague_outside_the_service_or_department_is_refused_beside_the_field(client, session, derm):
     booked = book_with_haddad(session, derm, tomorrow_at(12))
     stranger = factories.clinician(session, [factories.service(session)], **WORKS_ALL_DAY)

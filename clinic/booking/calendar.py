@@ -12,7 +12,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from ..models import Consultation, Service
-from ..scheduling.availability import Booker, find_starts
+from ..scheduling.availability import Booker, find_new_starts, find_starts
 from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.offered import OfferedService
 from ..scheduling.timezones import (
@@ -216,14 +216,11 @@ def page(
     moving: Consultation | None = None,
 ) -> CalendarPage:
     """The page of free times `booker` may book, starting on `requested` (kept between today and the
-    booking horizon); or, for a booking `moving` to another time of its clinician's (`clinician_id`), those
-    it may move to: the time it holds now stands in the way of none (as `lifecycle.reschedule` counts it),
-    and is not itself offered.
+    booking horizon); or, for a booking `moving` (of `service`) to another time or clinician, those it may
+    move to with `clinician_id` (None: whoever is free first), as `availability.find_new_starts` has them.
 
     A page without free times names the nearest day that has one, so it always offers a way on.
     """
-    if moving is not None and moving.clinician_id != clinician_id:
-        raise ValueError("a booking's new times are its own clinician's")
     today = now.astimezone(tz).date()
     horizon = now + timedelta(days=service.horizon_days)
     last = horizon.astimezone(tz).date()
@@ -262,20 +259,19 @@ class _Search:
     def starts(self, window_start: datetime, window_end: datetime) -> list[datetime]:
         if window_start >= window_end:
             return []
-        excluded = self.moving.id if self.moving is not None else None
-        starts = find_starts(
+        if self.moving is not None:
+            return find_new_starts(
+                self.session, self.moving, window_start, window_end, self.now, self.clinician_id, self.booker
+            )
+        return find_starts(
             self.session,
             self.service,
             window_start,
             window_end,
             self.now,
             self.clinician_id,
-            exclude_consultation=excluded,
             booker=self.booker,
         )
-        if self.moving is not None:
-            starts = [start for start in starts if start != self.moving.starts_at]
-        return starts
 
     def first(self, window_start: datetime, window_end: datetime) -> datetime | None:
         starts = self.starts(window_start, window_end)

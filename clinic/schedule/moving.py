@@ -78,7 +78,15 @@ def _page(
         show_beside(form.clinician, NotOffered.MESSAGE)
         clinician_id = form.clinician.data = found.clinician_id
     times = calendar_page(
-        db.session, service, clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
+        db.session,
+        service,
+        clinician_id,
+        tz,
+        form.day.data,
+        utcnow(),
+        days,
+        booker=Booker.STAFF,
+        moving=found,
     )
     page = render_template(
         "schedule/move.html",

@@ -8,7 +8,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Clinician, Service, clinician_service
+from ..models import Clinician, Consultation, Service, clinician_service
 from ..models.driver import Statement
 from .calendars import Clinicians, read_calendars
 from .errors import NotOffered
@@ -106,6 +106,36 @@ def find_starts(
         session, service.id, rules, window_start, window_end, clinician_id, exclude_consultation, first
     )
     return available_starts(rules, calendars, window_start, window_end, now)
+
+
+def find_new_starts(
+    session: Session,
+    moving: Consultation,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    clinician_id: int | None,
+    booker: Booker,
+) -> list[datetime]:
+    """The starts in the window that `moving` may move to, with that clinician of its service or (None)
+    whoever is free first, as `lifecycle.reschedule` accepts them: its own time stands in the way of none,
+    and its own start is a new time only with someone else (a handover at the same time)."""
+    service, own = moving.service, moving.starts_at
+    starts = find_starts(
+        session, service, window_start, window_end, now, clinician_id, moving.id, booker=booker
+    )
+    if own in starts and clinician_id in (None, moving.clinician_id):
+        free = (
+            free_clinician_ids(session, service, own, now, moving.id, booker) if clinician_id is None else []
+        )
+        if not any(not stays_put(moving, other, own) for other in free):
+            starts.remove(own)
+    return starts
+
+
+def stays_put(moving: Consultation, clinician_id: int, start: datetime) -> bool:
+    """Whether moving `moving` to `start` with `clinician_id` would leave it where it is: no move at all."""
+    return (clinician_id, start) == (moving.clinician_id, moving.starts_at)
 
 
 def _service_calendars(

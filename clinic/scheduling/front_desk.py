@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from ..staff.members import StaffMember
-from .availability import Booker, free_clinician_ids, service_clinicians
+from .availability import Booker, free_clinician_ids, service_clinicians, stays_put
 from .booking import Booked, BookingRequest, book, refusal
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
 from .errors import BookingError, NotFound, NotOffered, SlotUnavailable
@@ -103,10 +103,9 @@ def move_for_patient(
         return move(clinician_id=clinician_id)
     # The first free, in id order as booking tries them: one found free may be taken before their lock is
     # had, and then the next is tried.
-    here = (consultation.clinician_id, consultation.starts_at)
     service = consultation.service
     free = free_clinician_ids(session, service, new_start, now, consultation_id, Booker.STAFF)
-    candidates = [c for c in free if c in allowed and (c, new_start) != here]
+    candidates = [c for c in free if c in allowed and not stays_put(consultation, c, new_start)]
     if not candidates:
         raise refusal(session, service.id, None, new_start, now, Booker.STAFF)
     for candidate in candidates[:-1]:

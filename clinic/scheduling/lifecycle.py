@@ -17,7 +17,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import Booker, is_free, service_clinicians
+from .availability import Booker, is_free, service_clinicians, stays_put
 from .booking import place, refusal
 from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import (
@@ -211,7 +211,7 @@ def reschedule(
         consultation = locked_consultation(session, consultation_id, clinician_id)
         check_change(consultation, Change.MOVE, now, absent=missed_in_absence(session, consultation, now))
         target = clinician_id or consultation.clinician_id
-        if (new_start, target) == (consultation.starts_at, consultation.clinician_id):
+        if stays_put(consultation, target, new_start):
             raise AlreadyAtThatTime(  # a form sent again: no "moved" mail, no new invite, no event
                 "This is already the consultation's time: nothing has changed."
             )
