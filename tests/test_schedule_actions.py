@@ -427,6 +427,110 @@ def test_reception_cannot_book_another_departments_service(client, session, clin
     assert consultations(session) == []
 
 
+@pytest.fixture
+def shared(session, clinic):
+    """Dr Jansen of Dermatology, whom an admin also gave Cardiology's follow-up call (hospitals share
+    clinicians across departments); and Dermatology and Neurology, each with its reception."""
+    dermatology = factories.department(session, name="Dermatology")
+    neurology = factories.department(session, name="Neurology")
+    every_day = {"weekdays": range(7), "hours": [(time(0), time(23, 30))]}
+    jansen = factories.clinician(
+        session, [clinic["heart"]], department=dermatology, display_name="Dr Eva Jansen", **every_day
+    )
+    session.commit()
+    return {"dermatology": dermatology, "neurology": neurology, "jansen": jansen}
+
+
+def seen_by_reception(session, app, department, consultation: Consultation) -> tuple[int, bool]:
+    """What `department`'s reception gets of the consultation: its page's status, and whether their day
+    lists it."""
+    client = factories.browser(app)
+    login(session, client, StaffRole.RECEPTION, department_id=department.id)
+    page = client.get(f"/schedule/consultations/{consultation.id}")
+    day = text(client.get("/schedule/", query_string={"date": consultation.starts_at.date().isoformat()}))
+    return page.status_code, "Maria Visser" in day
+
+
+@pytest.mark.parametrize("chosen", ["jansen", "any"], ids=["named", "first available"])
+def test_reception_books_their_service_with_a_clinician_of_another_department_and_sees_the_booking(
+    app, client, session, clinic, shared, chosen
+):
+    """Who reception may book follows the service's department, but what they saw followed the
+    clinician's: Cardiology's booking with Dr Jansen of Dermatology was made, and its page answered 404
+    and their day left it out. Her own department's reception still sees her day; any other, nothing."""
+    start = tomorrow_at(10)
+    if chosen == "any":  # Cardiology's own clinicians are busy then: the first available is Dr Jansen
+        for name in ("okafor", "raman"):
+            factories.booking(session, clinic["heart"], start, now=utcnow(), clinician_id=clinic[name].id)
+        session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    clinician = shared["jansen"].id if chosen == "jansen" else "any"
+
+    booked = client.post("/schedule/book", data=booking_form(clinic["heart"], start, clinician=clinician))
+    page = client.get(booked.location)
+
+    assert booked.status_code == 303 and page.status_code == 200 and "Maria Visser" in text(page)
+    session.commit()  # a new read, past the test's own open one
+    consultation = session.scalars(select(Consultation).order_by(Consultation.id.desc())).first()
+    assert consultation.clinician_id == shared["jansen"].id
+    assert seen_by_reception(session, app, clinic["cardiology"], consultation) == (200, True)
+    assert seen_by_reception(session, app, shared["dermatology"], consultation) == (200, True)
+    assert seen_by_reception(session, app, shared["neurology"], consultation) == (404, False)
+
+
+def test_reception_moves_their_consultation_to_a_clinician_of_another_department_and_still_sees_it(
+    app, client, session, clinic, shared
+):
+    start = tomorrow_at(11)
+    booked = factories.booking(
+        session,
+        clinic["heart"],
+        start,
+        now=utcnow(),
+        clinician_id=clinic["okafor"].id,
+        patient=factories.patient_details(name="Maria Visser"),
+    )
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+
+    moved = client.post(base, data={"start": form_value(start), "clinician": shared["jansen"].id})
+    page = client.get(moved.location)
+
+    assert moved.status_code == 303 and page.status_code == 200
+    assert reloaded(session, booked.consultation).clinician_id == shared["jansen"].id
+    assert seen_by_reception(session, app, clinic["cardiology"], booked.consultation) == (200, True)
+    assert seen_by_reception(session, app, shared["neurology"], booked.consultation) == (404, False)
+
+
+def test_reception_handing_their_clinicians_booking_to_another_departments_clinician_are_told_it_left(
+    client, session, clinic, shared
+):
+    """Dermatology's reception manage Dr Jansen's day, her Cardiology call too, and may hand it to a
+    cardiologist; it is then Cardiology's alone, and its page, where the move led, answered 404."""
+    start = tomorrow_at(12)
+    booked = factories.booking(
+        session,
+        clinic["heart"],
+        start,
+        now=utcnow(),
+        clinician_id=shared["jansen"].id,
+        patient=factories.patient_details(name="Maria Visser"),
+    )
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=shared["dermatology"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+
+    moved = client.post(base, data={"start": form_value(start), "clinician": clinic["okafor"].id})
+    page = client.get(moved.location)
+
+    assert moved.status_code == 303 and page.status_code == 200
+    said = "has moved to Dr Amara Okafor of Cardiology, and is no longer on your schedule"
+    assert said in html.unescape(text(page))
+    assert reloaded(session, booked.consultation).clinician_id == clinic["okafor"].id
+    assert client.get(f"/schedule/consultations/{booked.consultation.id}").status_code == 404
+
+
 def test_staff_move_a_booking_after_the_patients_cut_off_and_the_patient_gets_an_update(
     client,
     session,

@@ -20,7 +20,7 @@ from ..scheduling.agenda import Row
 from ..scheduling.availability import Booker
 from ..scheduling.errors import AlreadyBooked, NotFound, NotOffered, SlotUnavailable
 from ..scheduling.front_desk import bookable_clinicians, move_for_patient, move_to_first_free
-from ..scheduling.visibility import consultation_for_staff
+from ..scheduling.visibility import consultation_for_staff, sees
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.members import StaffMember
 from .forms import MoveForm
@@ -55,9 +55,19 @@ def move(viewer: StaffMember, consultation_id: int) -> ResponseReturnValue:
             show_beside(form[refusal.field or "start"], str(refusal))
             status = status_for(refusal)
         else:
-            flash(told(moved, f"has moved to {moved.clinician.display_name}"))
-            return redirect(url_for("schedule.consultation", consultation_id=moved.id), 303)
+            return _moved(viewer, moved)
     return _page(viewer, consultation_for_staff(db.session, viewer, consultation_id), form, status)
+
+
+def _moved(viewer: StaffMember, moved: Consultation) -> ResponseReturnValue:
+    """Show the consultation moved; or, handed to a clinician of a department whose consultations `viewer`
+    does not see (reception handing a shared clinician's booking back), their day, saying whose it is now."""
+    if sees(db.session, viewer, moved.id):
+        flash(told(moved, f"has moved to {moved.clinician.display_name}"))
+        return redirect(url_for("schedule.consultation", consultation_id=moved.id), 303)
+    theirs = f"{moved.clinician.display_name} of {moved.clinician.department.name}"
+    flash(told(moved, f"has moved to {theirs}, and is no longer on your schedule"))
+    return redirect(url_for("schedule.day"), 303)
 
 
 def told(found: Consultation, what: str) -> str:

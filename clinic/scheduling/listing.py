@@ -117,7 +117,7 @@ _LISTING = (
 
 
 def _shown_by(scope: Scope) -> tuple[str | None, int]:
-    """Whose consultations `scope` lists: the column of NARROWED_BY and the value it must hold."""
+    """Whose consultations `scope` lists: the narrowing of NARROWED_BY and the value it takes."""
     if scope.clinician is not None:
         return "clinician", scope.clinician.id
     if scope.department is not None:
@@ -133,9 +133,9 @@ def _listing_query(seen_by: str | None, shown_by: str | None, booked_only: bool)
         Consultation.starts_at >= bindparam("start"), Consultation.starts_at < bindparam("end")
     )
     if seen_by is not None:
-        query = query.where(NARROWED_BY[seen_by] == bindparam("seen"))
+        query = query.where(NARROWED_BY[seen_by](bindparam("seen")))
     if shown_by is not None:
-        query = query.where(NARROWED_BY[shown_by] == bindparam("shown"))
+        query = query.where(NARROWED_BY[shown_by](bindparam("shown")))
     if booked_only:
         query = query.where(Consultation.status == ConsultationStatus.BOOKED)
     return query.order_by(Consultation.starts_at, Consultation.id)

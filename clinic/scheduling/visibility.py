@@ -1,16 +1,28 @@
 """Whose consultations staff see: the schedule a page lists (a Scope), and the consultations a viewer may
 see, one of them with its people.
 
-A clinician sees their own consultations, reception their department's, an admin any department's.
-Anything else is NotFound, the same as a consultation that does not exist, so ids reveal nothing.
+A clinician sees their own consultations, reception their department's, an admin any department's. A
+department's consultations are its clinicians' and its services' (`of_department`): reception book their
+department's services with whoever offers them, a clinician of another department too, and manage their own
+clinicians' days, whatever service a colleague elsewhere gave them. Anything else is NotFound, the same as
+a consultation that does not exist, so ids reveal nothing.
 """
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from ..models import Clinician, Consultation, Department, EntryStatus, StaffRole, WalkInEntry, walk_in_duty
+from ..models import (
+    Clinician,
+    Consultation,
+    Department,
+    EntryStatus,
+    Service,
+    StaffRole,
+    WalkInEntry,
+    walk_in_duty,
+)
 from ..models.driver import driver_rows
 from ..staff.members import StaffMember
 from .errors import NotFound
@@ -100,13 +112,24 @@ def departments(session: Session, viewer: StaffMember) -> list[Department]:
     return list(session.scalars(select(Department).order_by(Department.name)))
 
 
-# The columns a listing's consultations are narrowed by: whose they are, or their clinician's department.
-NARROWED_BY = {"clinician": Consultation.clinician_id, "department": Clinician.department_id}
+def of_department(department_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    """Whether a consultation is the department's: its clinician's, or its service's (a query that has
+    joined both). Two indexed columns, each compared once."""
+    return or_(Clinician.department_id == department_id, Service.department_id == department_id)
+
+
+def of_clinician(clinician_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    """Whether a consultation is the clinician's."""
+    return Consultation.clinician_id == clinician_id
+
+
+# How a listing's consultations are narrowed, by the value given: whose they are, or which department's.
+NARROWED_BY = {"clinician": of_clinician, "department": of_department}
 
 
 def narrowed_for(viewer: StaffMember) -> tuple[str | None, int]:
-    """Which consultations `viewer` may see: the column of NARROWED_BY and the value it must hold (none
-    for an admin, who sees all)."""
+    """Which consultations `viewer` may see: the narrowing of NARROWED_BY and the value it takes (none for
+    an admin, who sees all)."""
     if viewer.is_clinician:
         return "clinician", viewer.clinician_id or -1
     if viewer.role is StaffRole.RECEPTION:
@@ -118,21 +141,21 @@ def visible(viewer: StaffMember, *, with_called: bool = False) -> Select:
     """Consultations `viewer` may see, as a query to narrow further. `with_called` (one consultation, not
     a list): a clinician also sees the call of a walk-in caller still called from a queue they are on duty
     for, as whoever took the caller may have gone (see walkin.send_back)."""
-    query = select(Consultation).join(Consultation.clinician)
+    query = select(Consultation).join(Consultation.clinician).join(Consultation.service)
     column, value = narrowed_for(viewer)
     if column is None:
         return query
-    seen = NARROWED_BY[column] == value
+    seen = NARROWED_BY[column](value)
     if with_called and column == "clinician":
         seen |= Consultation.id.in_(_called_on_duty(value))
     return query.where(seen)
 
 
-# What a consultation's own page shows of it; `visible` has joined the clinician already.
+# What a consultation's own page shows of it; `visible` has joined the clinician and service already.
 _LOADED = (
     contains_eager(Consultation.clinician),
+    contains_eager(Consultation.service),
     joinedload(Consultation.patient),
-    joinedload(Consultation.service),
     joinedload(Consultation.companions),  # mostly none: a join costs less than a second query
 )
 
@@ -145,6 +168,13 @@ def consultation_for_staff(session: Session, viewer: StaffMember, consultation_i
     if consultation is None:
         raise NotFound("No such consultation.")
     return consultation
+
+
+def sees(session: Session, viewer: StaffMember, consultation_id: int) -> bool:
+    """Whether `viewer` may see the consultation (as `consultation_for_staff`): after a move to a clinician
+    of another department, reception of the clinician's department no longer may."""
+    query = visible(viewer, with_called=True).where(Consultation.id == consultation_id)
+    return session.scalar(query.with_only_columns(Consultation.id)) is not None
 
 
 def _called_on_duty(clinician_id: int) -> Select:
