@@ -5,6 +5,8 @@
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from clinic.audit import Actor
 from clinic.jobs.claims import requeue
 from clinic.models import OutboxKind, OutboxStatus
@@ -297,6 +299,53 @@ def test_inside_the_fallback_window_a_single_outage_falls_back_at_once(session, 
 
     create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
     assert (create.status, create.attempts, create.outcome) == (OutboxStatus.DONE, 1, "fallback:jitsi")
+
+
+@pytest.mark.parametrize(
+    ("provider", "create_path"), [("zoom", ZOOM_CREATE), ("teams", "createOrGet"), ("webhook", "/webhook")]
+)
+def test_a_meeting_a_lost_answer_made_before_the_fallback_is_cancelled_at_the_preferred_provider(
+    session, now, outbox, fake_providers, smtp_server, provider, create_path
+):
+    """The provider made the meeting but its answer came too late, and the worker, inside the fallback
+    window, gave the patient a fallback link: the meeting nobody was told of must not stay standing in the
+    host's calendar (or the hospital's system), holding its time, for a consultation held elsewhere."""
+    outbox.configure(MEETING_PROVIDER=provider, MEETING_FALLBACK_AFTER="2h")
+    stall = outbox.app.config["PROVIDER_READ_TIMEOUT"] * 2
+    fake_providers.stall_next(1, stall, path_contains=create_path)  # made there, its answer lost
+    consultation = book(session, now, start=MONDAY_09)
+    outbox.drain()
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.outcome) == (OutboxStatus.DONE, "fallback:jitsi")
+    time.sleep(stall)  # the stalled create finishes at the provider
+    assert len(fake_providers.live_meetings(provider)) == 1
+
+    outbox.drain(until=outbox.clock.now + timedelta(minutes=30))
+
+    assert fake_providers.live_meetings(provider) == []
+    fallen_back = outbox.refreshed(consultation)
+    assert fallen_back.meeting_provider == "jitsi"
+    (mail,) = smtp_server.inbox(fallen_back.patient.email)
+    assert fallen_back.meeting_join_url in text(mail)
+
+
+def test_a_meeting_an_earlier_attempt_made_unheard_is_cancelled_when_the_attempts_run_out_to_the_fallback(
+    session, now, outbox, fake_providers
+):
+    outbox.configure(MEETING_PROVIDER="zoom", OUTBOX_MAX_ATTEMPTS=3)
+    stall = outbox.app.config["PROVIDER_READ_TIMEOUT"] * 2
+    fake_providers.stall_next(1, stall, path_contains=ZOOM_CREATE)  # made at Zoom, its answer lost
+    consultation = book(session, now)
+    outbox.drain()
+    time.sleep(stall)  # the stalled create finishes at the fake
+    assert len(fake_providers.live_meetings("zoom")) == 1
+    fake_providers.fail_next(2, 503, path_contains=ZOOM_CREATE)  # the retries, which would find it, fail
+
+    outbox.drain(until=outbox.clock.now + timedelta(hours=2))
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts, create.outcome) == (OutboxStatus.DONE, 3, "fallback:jitsi")
+    assert fake_providers.live_meetings("zoom") == []
 
 
 def test_a_meeting_move_that_fails_for_good_gives_the_patient_a_fallback_link(

@@ -21,6 +21,7 @@ from ..meetings import (
     ProviderUnavailable,
     RetiresUnheard,
     get_provider,
+    meeting_key,
     replaces_meeting_for_new_host,
 )
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
@@ -33,7 +34,13 @@ from ..scheduling.tokens import companion_link, manage_link
 from .claims import CHANGE_MAILS
 from .context import Context, Effect, Result, message_id_for
 from .offer_effects import make_offers, send_joined_mail, send_offer_mail
-from .outbox import enqueue_retired_meeting, handed_over_from, plan_reminders, previous_start
+from .outbox import (
+    enqueue_retired_meeting,
+    enqueue_unheard_meeting,
+    handed_over_from,
+    plan_reminders,
+    previous_start,
+)
 from .settings import WorkerSettings
 
 
@@ -77,7 +84,7 @@ def create_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
     if not consultation.is_active and _meeting_cancel_ran(ctx, message):
         return _never_made(ctx, consultation, primary, tried)
     return _with_fallback(
-        ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=tried)
+        ctx, message, consultation, now, primary, lambda p: p.create(consultation, retry=tried), tried=tried
     )
 
 
@@ -100,9 +107,14 @@ def _never_made(ctx: Context, consultation: Consultation, provider_name: str, tr
     standing. After an earlier attempt, a meeting it may have made unheard is got as a retried create gets
     it (or, where none was, made) and cancelled: the providers' one way to find such a meeting."""
     if tried:
-        provider = _provider(ctx, provider_name)
-        provider.cancel(consultation, provider.create(consultation, retry=True))
+        _retire_made_unheard(_provider(ctx, provider_name), consultation)
     return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+
+
+def _retire_made_unheard(provider: MeetingProvider, consultation: Consultation) -> None:
+    """Cancel the meeting an earlier create may have made unheard, got as a retried create gets it (or,
+    where none was, made): the providers' one way to find such a meeting."""
+    provider.cancel(consultation, provider.create(consultation, retry=True))
 
 
 def update_meeting(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> Result:
@@ -141,11 +153,18 @@ def cancel_meeting(ctx: Context, message: OutboxMessage, consultation: Consultat
 
 def _cancel_unheard(ctx: Context, consultation: Consultation, key: str, clinician_id: int) -> Result:
     """Cancel what a create keyed `key` for `clinician_id` may have made unheard, at the provider the create
-    went to, where it could have made one no create for the new clinician finds (RetiresUnheard)."""
+    went to: one no create for the new clinician finds there (RetiresUnheard), or one a fallback left
+    standing, which no retry looks for any more."""
     provider = _provider(ctx, _primary(ctx, consultation))
-    if not isinstance(provider, RetiresUnheard):
+    if isinstance(provider, RetiresUnheard):
+        provider.cancel_unheard(consultation, key, clinician_id)
+        return Result()
+    if consultation.meeting_provider == provider.name:
         return Result(outcome="no meeting")  # the retry is keyed as the first try: it found that meeting
-    provider.cancel_unheard(consultation, key, clinician_id)
+    if key != meeting_key(consultation):
+        # A new room since: a retried create would look for that room's meeting, not the one to retire.
+        return Result(outcome="not found")
+    _retire_made_unheard(provider, consultation)
     return Result()
 
 
@@ -279,7 +298,12 @@ def _with_fallback(
     now: datetime,
     provider_name: str,
     call: Callable[..., Meeting],
+    *,
+    tried: bool | None = None,
 ) -> Result:
+    """Run `call` at the provider, or make the meeting at the fallback if it cannot. `tried` is given for a
+    create: whether an earlier attempt was made, which, like this one if it timed out, may have made a
+    meeting whose answer was lost; falling back, that meeting is retired once the provider answers again."""
     settings, seen, host = ctx.settings, consultation.meeting_external_id, consultation.clinician_id
     try:
         return Result(apply=_store(call(_provider(ctx, provider_name)), seen, host, now))
@@ -294,20 +318,33 @@ def _with_fallback(
         if worth_waiting or not fallback or fallback == provider_name:
             raise
         cause = f"{provider_name}:{type(error).__name__}"  # which provider failed, for the admin
+        made_unheard = tried is not None and (tried or isinstance(error, ProviderUnavailable))
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
-    return Result(
-        outcome=f"fallback:{fallback}", error=cause, apply=_store(meeting, seen, host, now, fallback=True)
-    )
+    # Looked for no sooner than a retry would look: a create whose answer was lost may still be under way.
+    unheard = (meeting_key(consultation), host, now + settings.retry_base) if made_unheard else None
+    store = _store(meeting, seen, host, now, fallback=True, unheard=unheard)
+    return Result(outcome=f"fallback:{fallback}", error=cause, apply=store)
 
 
 def _store(
-    meeting: Meeting, seen: str | None, host: int, now: datetime, *, fallback: bool = False
+    meeting: Meeting,
+    seen: str | None,
+    host: int,
+    now: datetime,
+    *,
+    fallback: bool = False,
+    unheard: tuple[str, int, datetime] | None = None,
 ) -> Callable[[Session, Consultation], None]:
     """Make `meeting` the consultation's, if its meeting is still `seen` (the one the effect started from)
-    and, at a provider that names the host only when it makes a meeting, its clinician still `host`."""
+    and, at a provider that names the host only when it makes a meeting, its clinician still `host`.
+    A create keyed `unheard` (its key and clinician) that a fallback replaced has what it may have made
+    retired, from the time `unheard` ends with."""
 
     def store(session: Session, consultation: Consultation) -> None:
+        if unheard is not None:
+            key, clinician_id, due_at = unheard
+            enqueue_unheard_meeting(session, consultation, key, clinician_id, now, due_at)
         current = consultation.meeting_external_id
         handed_over = consultation.clinician_id != host and replaces_meeting_for_new_host(meeting.provider)
         if current != seen or (handed_over and meeting.external_id != current):

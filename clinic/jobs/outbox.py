@@ -106,10 +106,7 @@ def _move_meeting(
         replace_meeting(session, consultation, now)
         return
     if new_host and not current and _create_tried(session, consultation):
-        unheard = {"key": meeting_key(consultation), "clinician_id": previous_clinician_id}
-        _enqueue_retirement(
-            session, consultation, now, unheard, "unheard:{key}:c{clinician_id}".format(**unheard)
-        )
+        enqueue_unheard_meeting(session, consultation, meeting_key(consultation), previous_clinician_id, now)
     _add(session, consultation, now, OutboxKind.MEETING_UPDATE)
 
 
@@ -267,14 +264,44 @@ def enqueue_retired_meeting(
     _enqueue_retirement(session, consultation, now, retired, f"{provider}:{external_id}")
 
 
+def enqueue_unheard_meeting(
+    session: Session,
+    consultation: Consultation,
+    key: str,
+    clinician_id: int,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> None:
+    """Cancel, at the provider a create keyed `key` for `clinician_id` went to, a meeting it may have made
+    whose answer was lost, which no retry of it will find: the consultation was handed over since, or a
+    fallback gave it a meeting elsewhere. Once per create: its hand-over and its fallback may both ask.
+    `due_at`, when the create that timed out has surely reached the provider (else at once)."""
+    unheard = {"key": key, "clinician_id": clinician_id}
+    name = "unheard:{key}:c{clinician_id}".format(**unheard)
+    asked = select(OutboxMessage.id).where(
+        OutboxMessage.idempotency_key == _retirement_key(consultation, name)
+    )
+    if session.scalar(asked) is None:
+        _enqueue_retirement(session, consultation, now, unheard, name, due_at)
+
+
 def _enqueue_retirement(
-    session: Session, consultation: Consultation, now: datetime, retired: dict[str, Any], name: str
+    session: Session,
+    consultation: Consultation,
+    now: datetime,
+    retired: dict[str, Any],
+    name: str,
+    due_at: datetime | None = None,
 ) -> None:
     """A cancel of the meeting `retired` names (its id, or the key and clinician a create was made for),
     `name` telling it from the consultation's other retirements."""
-    key = f"{consultation.uuid}:{OutboxKind.MEETING_CANCEL}:retire:{name}"[:200]
-    message = _add(session, consultation, now, OutboxKind.MEETING_CANCEL, key=key)
+    key = _retirement_key(consultation, name)
+    message = _add(session, consultation, now, OutboxKind.MEETING_CANCEL, due_at=due_at, key=key)
     message.payload = {"retire": retired}
+
+
+def _retirement_key(consultation: Consultation, name: str) -> str:
+    return f"{consultation.uuid}:{OutboxKind.MEETING_CANCEL}:retire:{name}"[:200]
 
 
 def plan_reminders(
