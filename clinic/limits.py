@@ -32,17 +32,25 @@ def _posts_to(*endpoints: str) -> Callable[[], bool]:
 # A walk-in caller's page asks for its status every few seconds: counted apart, and more generously,
 # so callers sharing one address (a care home's network) are not refused for their pages' polling.
 _WALK_IN_POLL = "booking.walk_in_status"
+# So is a waiting room's countdown, asking every minute for days, maybe: a page left open must not use up
+# its address's count of links and be refused when it opens. The polls take no token, only the pass this
+# browser was given by a link its count let through, so they try no link.
+_ROOM_POLLS = ("booking.patient_room_status", "booking.companion_room_status")
 
 
 def _polls_a_walk_in_place() -> bool:
     return request.endpoint == _WALK_IN_POLL
 
 
+def _polls_a_room() -> bool:
+    return request.endpoint in _ROOM_POLLS
+
+
 def _opens_a_booking() -> bool:
     # Every route that takes a booking's reference (and so its token): the manage and companion links,
     # walk-in callers' places, the confirmation page, the API's booking; one added later is counted
     # without being listed here.
-    return "reference" in (request.view_args or {}) and not _polls_a_walk_in_place()
+    return "reference" in (request.view_args or {}) and not (_polls_a_walk_in_place() or _polls_a_room())
 
 
 GUARDS = (
@@ -69,6 +77,7 @@ GUARDS = (
     Guard("RATELIMIT_WALK_IN", "walk-in", (booking.bp,), _posts_to("booking.join_walk_in")),
     Guard("RATELIMIT_MANAGE_LINK", "manage-link", (booking.bp, api.bp), _opens_a_booking),
     Guard("RATELIMIT_WALK_IN_STATUS", "walk-in-status", (booking.bp,), _polls_a_walk_in_place),
+    Guard("RATELIMIT_ROOM_STATUS", "room-status", (booking.bp,), _polls_a_room),
     Guard("RATELIMIT_API", "api", (api.bp,), lambda: True),
     Guard("RATELIMIT_STAFF_LOGIN", "staff-login", (auth.bp,), _posts_to("auth.login", "auth.code")),
 )

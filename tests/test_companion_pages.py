@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from clinic.models import Companion, ConsultationStatus, OutboxKind, OutboxMessage
+from clinic.audit import Actor
+from clinic.models import Companion, ConsultationStatus, OutboxKind, OutboxMessage, utcnow
+from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.tokens import companion_link
 
 from . import factories
@@ -179,3 +181,23 @@ def test_the_api_refuses_a_bad_companion_naming_each_field(client, session, clin
 
     assert response.status_code == 422 and set(response.get_json()["errors"]) == errors
     assert session.scalar(select(Companion)) is None
+
+
+def test_the_companions_countdown_asks_its_own_rooms_status_with_their_own_link_only(
+    client, app, session, service
+):
+    """Their page counts down too: a move or a cancellation must show there, with nothing of the booking
+    more than their page shows, and the patient's pass opens no companion's status."""
+    booked, link = with_companion(session, service, timedelta(days=1))
+    reference = booked.consultation.reference
+    patient_only = app.test_client()
+    open_link(patient_only, booked)
+    follow(client, link)
+
+    page = text(client.get(f"/g/{reference}"))
+    cancel(session, booked.consultation.id, now=utcnow(), actor=Actor.staff(1), enforce_cutoff=False)
+    status = client.get(f"/g/{reference}/status")
+
+    assert f'data-poll="/g/{reference}/status"' in page
+    assert status.get_json() == {"phase": "cancelled", "starts_at": booked.consultation.starts_at.isoformat()}
+    assert patient_only.get(f"/g/{reference}/status").status_code == 404

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from clinic import create_app
 from clinic.extensions import db, limiter
-from clinic.models import Consultation, WaitlistEntry
+from clinic.models import Consultation, WaitlistEntry, utcnow
 
 from . import factories
 from .conftest import GUNICORN_TIMEOUT, build_app, production_config
@@ -22,6 +22,7 @@ from .fakes.tcp_link import linked
 from .test_api import booking_body, clinic, wall  # noqa: F401 (fixture)
 from .test_api_openapi import DOCUMENT, operations
 from .test_booking_pages import booking_form, next_week_at
+from .test_manage_link import open_link
 from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
 from .test_waitlist_pages import waitlist_form
 from .test_worker import wait_for
@@ -31,6 +32,7 @@ LIMITS = {
     "RATELIMIT_BOOKING": "2 per minute",
     "RATELIMIT_SLOT_SEARCH": "3 per minute",
     "RATELIMIT_MANAGE_LINK": "3 per minute",
+    "RATELIMIT_ROOM_STATUS": "5 per minute",
     "RATELIMIT_API": "5 per minute",
     "RATELIMIT_STAFF_LOGIN": "2 per minute",
 }
@@ -159,6 +161,25 @@ def test_manage_and_companion_links_share_one_count(client):
     assert client.post("/g/EEEE-5555", data={"link": "guess"}).status_code == 429
     assert client.post("/c/EEEE-5555/check-in").status_code == 429
     assert client.get("/c/DDDD-4444", environ_base=NEIGHBOUR).status_code != 429
+
+
+def test_a_waiting_room_left_open_asks_its_status_without_using_up_the_links_count(client, session):
+    """Its countdown asks every minute, for days maybe: counted with the links, an open page (or a few
+    behind one address) would use their count up, and be refused as the room opens. The status takes no
+    token, so its own count opens no way to try tokens past the links'."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    booked = factories.booking(session, service, next_week_at(10), now=utcnow())
+    reference = booked.consultation.reference
+    open_link(client, booked)  # the form, then its post: two of the links' three
+
+    polls = [client.get(f"/c/{reference}/status").status_code for _ in range(6)]
+
+    assert polls == [200] * 5 + [429]
+    assert client.get(f"/c/{reference}").status_code == 200  # the third
+    assert client.post(f"/c/{reference}", data={"code": "guess"}).status_code == 429
+    assert client.get(f"/c/{reference}/status", environ_base=NEIGHBOUR).status_code == 200  # its own count
 
 
 def test_staff_sign_in_posts_are_limited_before_the_failure_throttle_and_name_no_phone(client, session):

@@ -96,6 +96,7 @@ WRONG = {
     "RATELIMIT_WALK_IN": "5 per fortnight",
     "RATELIMIT_MANAGE_LINK": "sixty per minute",
     "RATELIMIT_WALK_IN_STATUS": "600 per",
+    "RATELIMIT_ROOM_STATUS": "every minute",
     "RATELIMIT_API": "unlimited",
     "RATELIMIT_STAFF_LOGIN": "60 per minute;",
     "RATELIMIT_STORAGE_URL": "redis//127.0.0.1:6379",

@@ -6,8 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from clinic.audit import Actor
 from clinic.extensions import db
 from clinic.models import AuditEvent, ConsultationStatus, utcnow
+from clinic.scheduling.events import VIEWED, record_read
+from clinic.scheduling.lifecycle import cancel, reschedule
 
 from . import factories
 from .conftest import build_app
@@ -241,3 +244,106 @@ def test_with_csrf_on_a_check_in_without_its_token_is_refused(database_url, tmp_
         assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
         db.session.remove()
         db.engine.dispose()
+
+
+def status_of(client, reference: str):
+    return client.get(f"/c/{reference}/status", headers={"Accept": "application/json"})
+
+
+def viewed(session, booked) -> list[AuditEvent]:
+    session.expire_all()
+    query = select(AuditEvent).where(
+        AuditEvent.action == VIEWED,
+        AuditEvent.entity_type == "consultation",
+        AuditEvent.entity_id == str(booked.consultation.id),
+    )
+    return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
+def test_the_countdowns_status_says_a_move_or_a_cancellation_and_nothing_more_than_the_page(
+    client, session, service
+):
+    """The countdown asks it every minute: staff moving or cancelling the booking showed nowhere on a page
+    left open, which counted on to the old time."""
+    booked = starting_in(session, service, timedelta(days=2), reason="Worsening kidney function")
+    reference, staff = booked.consultation.reference, Actor.staff(1)
+    open_link(client, booked)
+    page = text(client.get(f"/c/{reference}"))
+    starts_before = booked.consultation.starts_at.isoformat()
+    before = status_of(client, reference).get_json()
+    new_start = next_week_at(14)
+
+    reschedule(session, booked.consultation.id, new_start, now=utcnow(), actor=staff, enforce_cutoff=False)
+    moved = status_of(client, reference).get_json()
+    cancel(session, booked.consultation.id, now=utcnow(), actor=staff, enforce_cutoff=False)
+    cancelled = status_of(client, reference).get_json()
+
+    assert f'data-poll="/c/{reference}/status"' in page
+    assert before == {"phase": "early", "starts_at": starts_before}
+    assert moved == {"phase": "early", "starts_at": new_start.isoformat()}
+    assert cancelled == {"phase": "cancelled", "starts_at": new_start.isoformat()}
+    page = text(client.get(f"/c/{reference}"))
+    assert "This consultation is cancelled" in page  # as the status said
+
+
+def test_the_status_opens_with_this_browsers_pass_only_and_a_wrong_one_is_not_found_as_on_the_page(
+    app, client, session, service
+):
+    """A link's token in its address opens nothing there, so it cannot be used to try tokens beside the
+    links' own count; another booking's, an unknown one's and an expired one's answers are alike."""
+    mine = starting_in(session, service, timedelta(days=2))
+    theirs = starting_in(session, service, timedelta(days=3))
+    expired = starting_in(session, service, timedelta(days=4))
+    for booked in (mine, expired):
+        open_link(client, booked)
+    stranger = app.test_client()
+    gone = expired.consultation  # long over since: its link has stopped working
+    gone.starts_at = utcnow() - timedelta(days=app.config["MANAGE_LINK_GRACE_DAYS"] + 2)
+    gone.ends_at = gone.blocked_until = gone.starts_at + timedelta(minutes=30)
+    gone.blocked_from = gone.starts_at
+    session.commit()
+
+    answers = [
+        status_of(client, theirs.consultation.reference),
+        status_of(client, "AAAA-1111"),
+        status_of(client, expired.consultation.reference),
+        stranger.get(f"/c/{theirs.consultation.reference}/status", query_string={"t": theirs.manage_token}),
+        client.get(f"/c/{expired.consultation.reference}"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [404] * 5
+    assert len({text(answer) for answer in answers[:4]}) == 1
+    assert "Open your booking" in text(stranger.get(f"/c/{theirs.consultation.reference}"))  # nothing kept
+    assert status_of(client, mine.consultation.reference).status_code == 200
+
+
+def test_a_countdown_polling_for_a_day_adds_no_audit_event_while_a_read_of_the_booking_is_recent(
+    client, session, service
+):
+    """Each poll of the page's address recorded a read: one a minute per open page, for days."""
+    booked = starting_in(session, service, timedelta(days=1))
+    open_link(client, booked)
+    client.get(f"/c/{booked.consultation.reference}")  # the page's load: its read is recorded
+    recorded = len(viewed(session, booked))
+
+    polls = [status_of(client, booked.consultation.reference).status_code for _ in range(20)]
+
+    assert polls == [200] * 20
+    assert recorded >= 1 and len(viewed(session, booked)) == recorded
+
+
+def test_a_polled_read_is_recorded_again_once_the_patients_last_read_is_fifteen_minutes_old(session, service):
+    booked = starting_in(session, service, timedelta(days=1))
+    consultation, patient, now = booked.consultation, Actor("patient", "192.0.2.1"), utcnow()
+    every = timedelta(minutes=15)
+    recorded = len(viewed(session, booked))
+
+    record_read(session, consultation, "waiting room", now, patient, again_after=every)  # none recent
+    record_read(
+        session, consultation, "waiting room", now + timedelta(minutes=14), patient, again_after=every
+    )
+    record_read(
+        session, consultation, "waiting room", now + timedelta(minutes=16), patient, again_after=every
+    )
+
+    assert len(viewed(session, booked)) == recorded + 2

@@ -1,13 +1,15 @@
 """The waiting rooms: the patient's (the manage link's page: check in, join, change or cancel) and a
 companion's (join only). Each opens with its own kind of token and nothing else."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from datetime import datetime, timedelta
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import status_for
 from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
-from ..models import utcnow
+from ..models import Consultation, utcnow
 from ..notify.notices import first_name
 from ..scheduling import waiting_room
 from ..scheduling.events import record_read
@@ -20,6 +22,12 @@ from .link_tokens import COMPANION, MANAGE
 from .views import bp
 
 bp.add_app_template_filter(duration_words)
+
+# A countdown asks for its room's state every minute (countdown.js) while its page is open, which may be
+# for days; the page's load recorded the read. A poll records it again only when no read of the booking by
+# its patient is recorded this recent, as the staff pages' polls do (schedule.lists): one a minute per open
+# page would flood the audit trail, none would let a poll read a booking that no page load recorded.
+STATUS_COVERED_FOR = timedelta(minutes=15)
 
 
 @bp.get(MANAGE_PATH)
@@ -35,6 +43,17 @@ def manage(reference: str) -> ResponseReturnValue:
         now=now,
         room=room(consultation, now, join_window()),
     )
+
+
+@bp.get(f"{MANAGE_PATH}/status")
+def patient_room_status(reference: str) -> ResponseReturnValue:
+    """The room's phase and start, for the countdown to notice a move or a cancellation. It opens with this
+    browser's pass only, never a link's token: its count is apart from the links' (clinic.limits)."""
+    consultation, now = managed(reference), utcnow()
+    record_read(
+        db.session, consultation, "waiting room", now, patient_actor(), again_after=STATUS_COVERED_FOR
+    )
+    return _room_status(consultation, now)
 
 
 @bp.post(MANAGE_PATH)
@@ -75,6 +94,18 @@ def companion_room(reference: str) -> ResponseReturnValue:
         room=room(consultation, now, join_window()),
         hospital=current_app.config["HOSPITAL_NAME"],
     )
+
+
+@bp.get(f"{COMPANION_PATH}/status")
+def companion_room_status(reference: str) -> ResponseReturnValue:
+    """The patient's room status, for a companion's countdown (whose page records no read either)."""
+    return _room_status(invited(reference).consultation, utcnow())
+
+
+def _room_status(consultation: Consultation, now: datetime) -> ResponseReturnValue:
+    # No more than the page shows: its time, and whether it is cancelled or over.
+    state = room(consultation, now, join_window())
+    return jsonify(phase=state.phase.value, starts_at=consultation.starts_at.isoformat())
 
 
 @bp.post(COMPANION_PATH)

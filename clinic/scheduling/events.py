@@ -91,9 +91,22 @@ def record_event(
     )
 
 
-def record_read(session: Session, consultation: Consultation, view: str, now: datetime, actor: Actor) -> None:
+def record_read(
+    session: Session,
+    consultation: Consultation,
+    view: str,
+    now: datetime,
+    actor: Actor,
+    *,
+    again_after: timedelta | None = None,
+) -> None:
     """Audit that `actor` read the consultation's patient data on `view` (a page or an API call), in a
-    transaction of its own: reads of patient data are events too."""
+    transaction of its own: reads of patient data are events too. With `again_after` (a page's polling):
+    only if `actor` has no read of the consultation recorded within that long before `now`."""
+    since = now - again_after if again_after is not None else None
+    entity_id = str(consultation.id)
+    if since is not None and audit.recorded_since(session, actor, VIEWED, "consultation", entity_id, since):
+        return
     with write_transaction(session):
         record_event(session, consultation, VIEWED, now, actor, view=view)
 

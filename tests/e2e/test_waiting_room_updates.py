@@ -1,14 +1,37 @@
 """A patient waiting in an open room sees what staff change meanwhile, without doing anything: handed to
-another clinician when theirs phoned in sick, their page names the new one (room_updates.js)."""
+another clinician when theirs phoned in sick, their page names the new one (room_updates.js). Before the
+room opens, their countdown follows a move or a cancellation (countdown.js)."""
 
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from playwright.sync_api import Page
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from clinic.models import Clinician, Consultation
+from clinic.audit import Actor
+from clinic.booking.countdown import duration_words
+from clinic.extensions import db
+from clinic.models import Clinician, Consultation, StaffUser, utcnow
+from clinic.scheduling.errors import SlotUnavailable
+from clinic.scheduling.lifecycle import cancel, reschedule
+from tests.conftest import PRODUCTION_SETTINGS, build_app
 
-from .conftest import AUDIT_CHECK_IN
-from .patient import CHANGEABLE_TIME, book, new_patient, open_manage_link, wait_for_mail
+from .conftest import AUDIT_CHECK_IN, LOGINS, LiveApp
+from .patient import (
+    CHANGEABLE_TIME,
+    Booked,
+    book,
+    new_patient,
+    open_manage_link,
+    summary_value,
+    wait_for_mail,
+)
 from .test_focus import _open_the_room_now
+
+# How often a countdown asks whether its booking has changed, and a little more.
+COUNTDOWN_ASKS_EVERY_MS = 61_000
 
 
 def _hand_to_another_clinician(database_url: str, reference: str) -> str:
@@ -45,4 +68,130 @@ def test_the_open_waiting_room_names_the_new_clinician_without_a_reload(live_app
 
     region = page.locator("[data-room]")
     region.get_by_text(f"Your clinician, {colleague}, will join you").wait_for(timeout=10_000)
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def _as_reception(live_app: LiveApp, folder: Path, reference: str, change: Callable[[int, Actor], object]):
+    """What `change(consultation_id, actor)` returns, run through the scheduling services as the audit
+    department's receptionist does from the schedule, in this process on the live app's database (with its
+    audit key, so its chain stays whole); the live worker sends what it queues."""
+    app = build_app(live_app.database_url, str(folder), AUDIT_KEY=PRODUCTION_SETTINGS["AUDIT_KEY"])
+    with app.app_context():
+        try:
+            staff = db.session.scalar(
+                select(StaffUser).where(StaffUser.email == LOGINS["audit receptionist"])
+            )
+            consultation = db.session.scalar(select(Consultation).where(Consultation.reference == reference))
+            return change(consultation.id, Actor.staff(staff.id))
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _moved_to(starts: Iterable[datetime]) -> Callable[[int, Actor], datetime]:
+    """A staff move to the first of `starts` that one of the audit clinicians has free; the time moved to."""
+
+    def move(consultation_id: int, actor: Actor) -> datetime:
+        clinicians = db.session.scalars(
+            select(Clinician.id).where(Clinician.display_name.like("Dr % Audit")).order_by(Clinician.id)
+        ).all()
+        for start in starts:
+            for clinician_id in clinicians:
+                try:
+                    reschedule(
+                        db.session,
+                        consultation_id,
+                        start,
+                        now=utcnow(),
+                        actor=actor,
+                        clinician_id=clinician_id,
+                        enforce_cutoff=False,
+                    )
+                except SlotUnavailable:
+                    continue
+                return start
+        raise AssertionError("no free time to move to")
+
+    return move
+
+
+def _cancelled(consultation_id: int, actor: Actor) -> None:
+    cancel(db.session, consultation_id, now=utcnow(), actor=actor, enforce_cutoff=False)
+
+
+def _waiting_for_a_later_check_in(live_app: LiveApp, page: Page, name: str) -> Booked:
+    """A check-in booked days ahead, its waiting room still shut, open on `page` with the test's clock."""
+    patient = new_patient(name)
+    latest = lambda page: page.locator(CHANGEABLE_TIME).last  # noqa: E731
+    booked = book(page, patient, service=AUDIT_CHECK_IN, choose=latest)
+    wait_for_mail(live_app.mail, patient.email, "is booked", "REQUEST")  # the meeting exists
+    page.clock.install()  # before the page loads: its countdown then runs on the test's clock
+    open_manage_link(page, booked.manage_url)
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    return booked
+
+
+def _starts_at(page: Page) -> datetime:
+    return datetime.fromisoformat(page.locator("[data-countdown]").get_attribute("data-starts-at"))
+
+
+def test_a_countdown_moved_to_within_minutes_opens_the_room_without_waiting_for_the_old_time(
+    live_app, new_page, tmp_path
+):
+    """Staff moved a booking days away to ten minutes from now: the page counted on to the old time, asking
+    the server nothing until then, and the patient missed their call."""
+    page = new_page()
+    booked = _waiting_for_a_later_check_in(live_app, page, "Sooner Example")
+    time_before = summary_value(page, "Time")
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    soon -= timedelta(minutes=soon.minute % 5)
+    starts = [soon + timedelta(minutes=5 * n) for n in range(1, 3)]  # the room opens 15 minutes ahead
+
+    _as_reception(live_app, tmp_path, booked.reference, _moved_to(starts))
+    page.clock.fast_forward(COUNTDOWN_ASKS_EVERY_MS)
+
+    page.locator("[data-room]").get_by_role("heading", name="Your waiting room is open").wait_for(
+        timeout=10_000
+    )
+    assert page.get_by_role("link", name="Join the video call").is_visible()
+    assert not page.locator("[data-countdown]").count()
+    assert summary_value(page, "Time") != time_before
+    assert page.get_by_role("status").filter(has_text="moved to a new time").is_visible()
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def test_a_countdown_moved_later_counts_down_to_the_new_time(live_app, new_page, tmp_path):
+    """Staff moved the booking a day later: at the old opening time the page still said "Starts in less than
+    a minute", and asked again every 15 seconds for ever."""
+    page = new_page()
+    booked = _waiting_for_a_later_check_in(live_app, page, "Later Example")
+    starts_before, time_before = _starts_at(page), summary_value(page, "Time")
+    starts = [starts_before + timedelta(days=1, minutes=5 * n) for n in range(12)]
+
+    moved_to = _as_reception(live_app, tmp_path, booked.reference, _moved_to(starts))
+    page.clock.fast_forward(COUNTDOWN_ASKS_EVERY_MS)
+
+    page.get_by_role("status").filter(has_text="moved to a new time").wait_for(timeout=10_000)
+    assert _starts_at(page) == moved_to
+    drawn_at = datetime.fromisoformat(page.locator("[data-countdown]").get_attribute("data-now"))
+    assert page.locator("[data-countdown-value]").inner_text() == duration_words(moved_to - drawn_at)
+    assert summary_value(page, "Time") != time_before
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def test_a_countdown_to_a_cancelled_consultation_says_so_as_the_window_regains_focus(
+    live_app, new_page, tmp_path
+):
+    """Staff cancelled the booking: the page went on counting down to a consultation that will not happen."""
+    page = new_page()
+    booked = _waiting_for_a_later_check_in(live_app, page, "Cancelled Example")
+
+    _as_reception(live_app, tmp_path, booked.reference, _cancelled)
+    page.clock.fast_forward(10_000)  # no turn of the countdown's own asking yet
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+
+    region = page.locator("[data-room]")
+    region.get_by_role("heading", name="This consultation is cancelled").wait_for(timeout=10_000)
+    assert not page.locator("[data-countdown]").count()
+    assert not page.get_by_role("link", name="Cancel this consultation").count()
     assert page.evaluate("window.loadedOnce") is True
