@@ -660,3 +660,43 @@ def test_the_book_page_leads_to_the_walk_in_lines_open_now(client, session, help
     assert "without an appointment" in before
     assert "/walk-in/paused-line" not in before
     assert "/walk-in/nurse-line" not in closed_now
+
+
+def test_a_caller_called_while_away_who_comes_back_by_the_queues_address_is_taken_to_their_turn(
+    client, session, helpline
+):
+    """Edith closed the tab while waiting and opened the helpline's address again: meanwhile her turn came.
+    Her browser holds her place, yet she was given a blank form, and sending it again was refused as
+    "already has a place", with no way to the join button while her time to answer ran out."""
+    path = joined(client)
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    call = take_next(session, helpline.id, staff, now=utcnow()).consultation
+    session.get(Consultation, call.id).meeting_join_url = "https://meet.example/walk-in-room"
+    session.commit()
+
+    opened = client.get("/walk-in/nurse-line")
+    sent_again = client.post("/walk-in/nurse-line", data=CALLER)
+
+    assert (opened.status_code, opened.headers.get("Location")) == (303, path)
+    assert (sent_again.status_code, sent_again.headers.get("Location")) == (303, path)
+    page = client.get(path).get_data(as_text=True)
+    assert "<title>Already in the queue – It is your turn" in page and "Join the video call" in page
+    assert session.scalar(select(func.count()).select_from(WalkInEntry)) == 1
+    assert entry(session).status is EntryStatus.TAKEN
+
+
+def test_a_carer_whose_residents_turn_came_can_still_join_for_someone_else(client, session, helpline):
+    own = joined(client)
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    take_next(session, helpline.id, staff, now=utcnow())
+
+    opened = client.get("/walk-in/nurse-line", follow_redirects=True).get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Join the queue for someone else', opened)[1].replace("&amp;", "&")
+    form = client.get(link)
+    theirs = joined(client, {**CALLER, "name": "Violet Crawley", "someone_else": "y"})
+
+    assert "It is your turn" in opened
+    assert form.status_code == 200 and "Their name" in form.get_data(as_text=True)
+    assert theirs != own and "You are number <span data-place>1</span>" in client.get(theirs).get_data(
+        as_text=True
+    )

@@ -50,11 +50,12 @@ def on_walk_in_page() -> bool:
 
 @bp.get("/walk-in/<slug>")
 def walk_in_queue(slug: str) -> ResponseReturnValue:
-    """The join form; or, to a browser that already holds a place waiting in the queue, that place,
-    unless it asks to join for someone else (a carer with one tablet for several people)."""
+    """The join form; or, to a browser that already holds a place in the queue (waiting, or called: their
+    turn first), that place, unless it asks to join for someone else (a carer with one tablet for several
+    people)."""
     queue, form = queue_by_slug(db.session, slug), JoinQueueForm(request.args)
     held = _held_unless_for_someone_else(form)
-    if kept := held_place(db.session, queue.id, held, keys=link_keys(), now=utcnow()):
+    if kept := held_place(db.session, queue.id, held, keys=link_keys(), now=utcnow(), called=True):
         return _to_place(kept)
     _this_browser()  # named before the form is sent, so the form's two posts of a double click carry it
     return _join_page(queue, JoinQueueForm(formdata=None, someone_else=form.someone_else.data))

@@ -153,6 +153,8 @@ def join(
                 if _same_join(made, asked).status is EntryStatus.WAITING:
                     return Joined(made, walk_in_token(keys, made), already=True)
                 join_key = None  # the form's place was left or ended since: a new one, as without a key
+            if called := _called_as(session, queue_id, held, details, keys=keys, now=now):
+                return called
             check_open(session, queue, now)
             if _already_in(session, queue_id, details):
                 raise AlreadyInQueue(ALREADY_IN_QUEUE)
@@ -245,22 +247,66 @@ def _comparable(name: str, email: str | None, phone: str) -> tuple[str, str]:
 
 
 def held_place(
-    session: Session, queue_id: int, held: Mapping[str, Proof] | None, *, keys: LinkKeys, now: datetime
+    session: Session,
+    queue_id: int,
+    held: Mapping[str, Proof] | None,
+    *,
+    keys: LinkKeys,
+    now: datetime,
+    called: bool = False,
 ) -> Joined | None:
     """The place still waiting in the queue that one of `held` (references and what opens their links:
-    a browser keeps passes, see `SessionPass`) opens, if any; a place left, taken or ended does not count."""
-    if not held:
-        return None
-    waiting = select(WalkInEntry).where(
-        WalkInEntry.queue_id == queue_id,
-        WalkInEntry.status == EntryStatus.WAITING,
-        WalkInEntry.reference.in_([ref for ref in held if isinstance(ref, str)]),
-    )
-    for entry in session.scalars(waiting):
-        # A waiting place has not ended, so no grace after its end comes into it.
+    a browser keeps passes, see `SessionPass`) opens, if any; a place left, taken or ended does not count.
+    With `called`, a place whose caller is called and their call not over counts too, and comes first:
+    what the browser is shown at the queue's address, their turn not to be missed."""
+    places = _held(session, queue_id, held, CURRENT_ENTRY_STATUSES if called else (EntryStatus.WAITING,))
+    for entry in sorted(places, key=lambda e: e.status is EntryStatus.WAITING):
+        # A current place has not ended, so no grace after its end comes into it.
         if walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
             return Joined(entry, walk_in_token(keys, entry), already=True)
     return None
+
+
+def _called_as(
+    session: Session,
+    queue_id: int,
+    held: Mapping[str, Proof] | None,
+    details: CallerDetails,
+    *,
+    keys: LinkKeys,
+    now: datetime,
+) -> Joined | None:
+    """The place of one of `held` whose caller, of these `details`, is called now and their call not over:
+    the same person sending the form again from the browser that holds their place, which is theirs
+    (a different person from it joins anew: a carer's resident, say)."""
+    for entry in _held(session, queue_id, held, (EntryStatus.TAKEN, EntryStatus.IN_CALL)):
+        if _comparable(entry.name, entry.email, entry.phone) == _comparable(
+            details.name, details.email, details.phone
+        ) and walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
+            return Joined(entry, walk_in_token(keys, entry), already=True)
+    return None
+
+
+def _held(
+    session: Session,
+    queue_id: int,
+    held: Mapping[str, Proof] | None,
+    statuses: tuple[EntryStatus, ...],
+) -> list[WalkInEntry]:
+    """The entries of the queue that `held` names (their links not yet checked) of these statuses, those
+    whose call is over left out (CALL_OVER): by position, as they are taken."""
+    if not held:
+        return []
+    found = session.scalars(
+        select(WalkInEntry)
+        .where(
+            WalkInEntry.queue_id == queue_id,
+            WalkInEntry.status.in_(statuses),
+            WalkInEntry.reference.in_([ref for ref in held if isinstance(ref, str)]),
+        )
+        .order_by(WalkInEntry.position, WalkInEntry.id)
+    )
+    return [entry for entry in found if current_status(entry) is entry.status]
 
 
 def entry_for_token(
