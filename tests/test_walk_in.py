@@ -83,6 +83,13 @@ def signed_in(session, clinician, now, rules: SessionRules = SESSIONS) -> StaffU
     return user
 
 
+def offered(session, call: Consultation) -> Consultation:
+    """The call's meeting made: its caller's page shows the join button."""
+    session.get(Consultation, call.id).meeting_join_url = "https://meet.example/room"
+    session.commit()
+    return call
+
+
 def fresh(session, entry: WalkInEntry) -> WalkInEntry:
     session.commit()
     return session.get(WalkInEntry, entry.id, populate_existing=True)
@@ -546,7 +553,7 @@ def test_a_caller_who_leaves_is_out_of_the_queue_and_their_call_is_called_off(se
 def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_dropped(session, helpline, now):
     caller = factories.walk_in(session, helpline, now=now).entry
     later_caller = factories.walk_in(session, helpline, now=now).entry
-    first_call = take_next(session, helpline.id, on_duty(helpline), now=now).consultation
+    first_call = offered(session, take_next(session, helpline.id, on_duty(helpline), now=now).consultation)
 
     assert (
         walk_in_round(
@@ -564,7 +571,9 @@ def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_droppe
         is ConsultationStatus.CANCELLED
     )
     again = now + timedelta(minutes=4)
-    assert take_next(session, helpline.id, on_duty(helpline, 1), now=again).entry.id == caller.id  # the front
+    taken_again = take_next(session, helpline.id, on_duty(helpline, 1), now=again)
+    offered(session, taken_again.consultation)
+    assert taken_again.entry.id == caller.id  # the front
     assert walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN).dropped == 1
     assert fresh(session, caller).status is EntryStatus.DROPPED
     assert fresh(session, later_caller).status is EntryStatus.WAITING
@@ -709,7 +718,7 @@ def test_walk_in_times_are_utc_instants(session, helpline):
 def test_the_worker_applies_the_no_answer_rule_in_its_housekeeping_on_its_clock(app, session, helpline, now):
     app.config["WALK_IN_ANSWER_MINUTES"] = 1
     caller = factories.walk_in(session, helpline, now=now).entry
-    take_next(session, helpline.id, on_duty(helpline), now=now)
+    offered(session, take_next(session, helpline.id, on_duty(helpline), now=now).consultation)
 
     Worker(app, clock=Clock(now + timedelta(seconds=59))).housekeep()
     assert fresh(session, caller).status is EntryStatus.TAKEN
@@ -731,3 +740,20 @@ def test_the_calls_jitsi_room_is_named_by_nothing_of_the_caller(session, helplin
         room, token = link.split("?jwt=")
         said = (room + json.dumps(jwt.decode(token, options={"verify_signature": False}))).lower()
         assert not any(part in said for part in ("zebedee", "quartermain", helpline.slug, "walk"))
+
+
+def test_a_caller_whose_video_link_was_never_made_is_not_counted_as_not_answering(session, helpline, now):
+    """Twice taken while the video provider was too slow to make the link in their time to answer: their
+    page only ever said "Your video link is being made", no join button, yet they were dropped as "We
+    called you twice, but you did not join the call"."""
+    caller = factories.walk_in(session, helpline, now=now).entry
+    take_next(session, helpline.id, on_duty(helpline), now=now)
+    walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    again = now + timedelta(minutes=4)
+    take_next(session, helpline.id, on_duty(helpline, 1), now=again)
+
+    result = walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+    assert (result.requeued, result.dropped) == (1, 0)
+    entry = fresh(session, caller)
+    assert (entry.status, entry.requeued) == (EntryStatus.WAITING, False)

@@ -114,7 +114,7 @@ def test_a_caller_left_in_a_call_nobody_started_goes_back_to_the_front_without_i
     assert why_sent_back(entry) is SentBack.NOT_STARTED
     assert status_of(session, call) is ConsultationStatus.CANCELLED  # not held: never "Done"
     again = joined + ANSWER_WITHIN
-    assert taken_in_order(session, helpline, again, 1) == [bob.id]  # at the front, before Carol
+    assert taken(session, helpline, 1, again).walk_in_entry.id == bob.id  # at the front, before Carol
     # Not joining this second call is his first miss: back to the front, not out of the queue.
     assert round_at(session, again + ANSWER_WITHIN).requeued == 1
     entry = fresh(session, bob.id)

@@ -88,12 +88,14 @@ def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor)
     answered = entry.status is EntryStatus.IN_CALL
     call = entry.consultation
     stalled = answered and call.status is ConsultationStatus.IN_PROGRESS  # under way, yet not held
+    # Not joining counts against them only if they could join: a link never made showed no join button.
+    missed = not answered and call.meeting_join_url is not None
     abandon_call(session, entry, now, actor, stalled=stalled)
-    if not answered and entry.requeued:
+    if missed and entry.requeued:
         end(session, entry, EntryStatus.DROPPED, now, actor)
         return
     entry.position = _front_position(session, entry)
-    entry.status, entry.requeued = EntryStatus.WAITING, entry.requeued or not answered
+    entry.status, entry.requeued = EntryStatus.WAITING, entry.requeued or missed
     entry.taken_at = entry.taken_by = None
     why = _why(answered, call)
     record_entry_event(session, entry, "walk_in.requeued", now, actor, why=why.value)
@@ -166,7 +168,7 @@ def walk_in_call(
     }.get(stage)
     why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
     may = staff_refusal(entry, call, staff, gone) is None
-    drops = stage is CallStage.NOT_JOINED and entry.requeued
+    drops = stage is CallStage.NOT_JOINED and entry.requeued and call.meeting_join_url is not None
     seen = clinician_last_seen(session, call) if gone else None
     return WalkInCall(stage, until, seen, why, may, drops)
 
