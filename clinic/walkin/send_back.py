@@ -88,8 +88,7 @@ def send_back(session: Session, entry: WalkInEntry, now: datetime, actor: Actor)
     answered = entry.status is EntryStatus.IN_CALL
     call = entry.consultation
     stalled = answered and call.status is ConsultationStatus.IN_PROGRESS  # under way, yet not held
-    # Not joining counts against them only if they could join: a link never made showed no join button.
-    missed = not answered and call.meeting_join_url is not None
+    missed = not answered and _could_join(call)
     abandon_call(session, entry, now, actor, stalled=stalled)
     if missed and entry.requeued:
         end(session, entry, EntryStatus.DROPPED, now, actor)
@@ -168,7 +167,7 @@ def walk_in_call(
     }.get(stage)
     why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
     may = staff_refusal(entry, call, staff, gone) is None
-    drops = stage is CallStage.NOT_JOINED and entry.requeued and call.meeting_join_url is not None
+    drops = stage is CallStage.NOT_JOINED and entry.requeued and _could_join(call)
     seen = clinician_last_seen(session, call) if gone else None
     return WalkInCall(stage, until, seen, why, may, drops)
 
@@ -281,3 +280,9 @@ def _front_position(session: Session, entry: WalkInEntry) -> int:
         return sent_back
     front = session.scalar(select(func.min(WalkInEntry.position)).where(*others))
     return entry.position if front is None else min(front, entry.position) - 1
+
+
+def _could_join(call: Consultation) -> bool:
+    """Whether the caller was shown a way into `call`: not joining counts against them only then, and a link
+    never made showed no join button."""
+    return call.meeting_join_url is not None
