@@ -8,10 +8,12 @@ from sqlalchemy import select
 from clinic import audit
 from clinic.links import manage_url
 from clinic.models import AuditEvent, StaffRole
+from clinic.scheduling.tokens import companion_link
 
 from . import factories
+from .conftest import TEST_KEYS
 from .test_booking_pages import next_week_at
-from .test_manage_link import book, open_link, service  # noqa: F401 (service: a fixture)
+from .test_manage_link import book, follow, open_link, service  # noqa: F401 (service: a fixture)
 from .test_schedule import clinic, login, text, today_at, visit  # noqa: F401 (clinic: a fixture)
 
 
@@ -99,3 +101,25 @@ def test_reads_chain_like_every_other_event(client, session, service):
     session.commit()
 
     assert isinstance(audit.verify(session), audit.Verified)
+
+
+def test_a_companion_opening_their_waiting_room_is_recorded_as_their_read(client, session, service):
+    """Their room shows the patient's first name and the time: a third party reading the patient's data."""
+    companion = factories.companion_details(name="Grace Hopper", email="grace@example.net")
+    booked = book(session, service, next_week_at(10), companion=companion)
+    invited = booked.consultation.companion
+    link = companion_link(invited, base_url="http://localhost", keys=TEST_KEYS)
+    reference = booked.consultation.reference
+    follow(client, link)
+
+    assert client.get(f"/g/{reference}").status_code == 200
+    assert client.get(f"/g/{reference}/status").status_code == 200  # a poll soon after: covered by the page
+
+    [read] = reads(session)
+    assert (read.actor, read.entity_id) == ("companion", str(booked.consultation.id))
+    assert read.details == {
+        "reference": reference,
+        "clinician_id": booked.consultation.clinician_id,
+        "view": "companion room",
+        "companion_id": invited.id,
+    }

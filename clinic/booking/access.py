@@ -103,6 +103,11 @@ def patient_actor() -> Actor:
     return Actor("patient", request.remote_addr)
 
 
+def companion_actor() -> Actor:
+    """A companion invited to a patient's call (a third party), as the audit trail names them."""
+    return Actor("companion", request.remote_addr)
+
+
 def _opened(lookup: Callable[..., Opened], jar: TokenJar, reference: str, token: str | None) -> Opened:
     # Links work until MANAGE_LINK_GRACE_DAYS after the consultation; joining has its own, shorter window.
     return lookup(

@@ -15,7 +15,7 @@ from ..scheduling import waiting_room
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
-from .access import invited, join_window, managed, patient_actor
+from .access import companion_actor, invited, join_window, managed, patient_actor
 from .arrival import arriving, entered
 from .countdown import duration_words
 from .link_tokens import COMPANION, MANAGE
@@ -25,8 +25,9 @@ bp.add_app_template_filter(duration_words)
 
 # A countdown asks for its room's state every minute (countdown.js) while its page is open, which may be
 # for days; the page's load recorded the read. A poll records it again only when no read of the booking by
-# its patient is recorded this recent, as the staff pages' polls do (schedule.lists): one a minute per open
-# page would flood the audit trail, none would let a poll read a booking that no page load recorded.
+# its reader (the patient, or a companion) is recorded this recent, as the staff pages' polls do
+# (schedule.lists): one a minute per open page would flood the audit trail, none would let a poll read a
+# booking that no page load recorded.
 STATUS_COVERED_FOR = timedelta(minutes=15)
 
 
@@ -85,6 +86,8 @@ def companion_room(reference: str) -> ResponseReturnValue:
         return landing
     companion, now = invited(reference), utcnow()
     consultation = companion.consultation
+    # The patient's first name and the time, shown to someone else: a read of the patient's data.
+    record_read(db.session, consultation, "companion room", now, companion_actor(), companion_id=companion.id)
     return render_template(
         "booking/companion_room.html",
         companion=companion,
@@ -98,8 +101,18 @@ def companion_room(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{COMPANION_PATH}/status")
 def companion_room_status(reference: str) -> ResponseReturnValue:
-    """The patient's room status, for a companion's countdown (whose page records no read either)."""
-    return _room_status(invited(reference).consultation, utcnow())
+    """The patient's room status, for a companion's countdown, its read recorded as the patient's is."""
+    companion, now = invited(reference), utcnow()
+    record_read(
+        db.session,
+        companion.consultation,
+        "companion room",
+        now,
+        companion_actor(),
+        again_after=STATUS_COVERED_FOR,
+        companion_id=companion.id,
+    )
+    return _room_status(companion.consultation, now)
 
 
 def _room_status(consultation: Consultation, now: datetime) -> ResponseReturnValue:

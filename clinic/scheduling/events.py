@@ -99,16 +99,18 @@ def record_read(
     actor: Actor,
     *,
     again_after: timedelta | None = None,
+    **ids: int,
 ) -> None:
     """Audit that `actor` read the consultation's patient data on `view` (a page or an API call), in a
     transaction of its own: reads of patient data are events too. With `again_after` (a page's polling):
-    only if `actor` has no read of the consultation recorded within that long before `now`."""
+    only if `actor` has no read of the consultation recorded within that long before `now`. `ids`: of the
+    reader's own record, such as a companion's `companion_id`."""
     since = now - again_after if again_after is not None else None
     entity_id = str(consultation.id)
     if since is not None and audit.recorded_since(session, actor, VIEWED, "consultation", entity_id, since):
         return
     with write_transaction(session):
-        record_event(session, consultation, VIEWED, now, actor, view=view)
+        record_event(session, consultation, VIEWED, now, actor, view=view, **ids)
 
 
 @dataclass(frozen=True)

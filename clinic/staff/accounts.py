@@ -313,6 +313,11 @@ def actor_names(session: Session, actors: Collection[str]) -> dict[str, str]:
     staff = dict(
         session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all()
     )
-    names = {"patient": "the patient", "system": "the system", "anonymous": "someone not signed in"}
+    names = {
+        "patient": "the patient",
+        "companion": "the patient's companion",
+        "system": "the system",
+        "anonymous": "someone not signed in",
+    }
     names |= {f"staff:{user_id}": name for user_id, name in staff.items()}
     return {actor: names.get(actor, actor) for actor in actors}
