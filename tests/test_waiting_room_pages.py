@@ -53,7 +53,7 @@ def test_before_the_window_the_page_counts_down_and_helps_prepare_with_no_way_in
     assert re.search(r"Starts in <span data-countdown-value>2 days 3 hours</span>", page)
     assert "The waiting room opens at" in page and "Reload this page" in page
     assert "How to get ready" in page and "Check your camera and microphone" in page
-    assert "countdown.js" in page and "media_check.js" in page
+    assert "waiting_room.js" in page and "media_check.js" in page
     assert f"/c/{reference}/check-in" not in page and f"/c/{reference}/join" not in page
     assert "Choose another time" in page  # the manage actions stay as they were
 

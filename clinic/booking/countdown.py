@@ -6,7 +6,7 @@ from datetime import timedelta
 def duration_words(delta: timedelta) -> str:
     """A wait to the minute, largest units first: "2 days 3 hours", "1 hour 5 minutes", "4 minutes".
 
-    `clinic/static/countdown.js` words the same wait the same way as it counts down.
+    `clinic/static/waiting_room.js` words the same wait the same way as it counts down.
     """
     minutes = int(delta.total_seconds() // 60)
     if minutes < 1:

@@ -23,7 +23,7 @@ from .views import bp
 
 bp.add_app_template_filter(duration_words)
 
-# A countdown asks for its room's state every minute (countdown.js) while its page is open, which may be
+# A countdown asks for its room's state every minute (waiting_room.js) while its page is open, which may be
 # for days; the page's load recorded the read. A poll records it again only when no read of the booking by
 # its reader (the patient, or a companion) is recorded this recent, as the staff pages' polls do
 # (schedule.lists): one a minute per open page would flood the audit trail, none would let a poll read a

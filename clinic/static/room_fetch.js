@@ -1,5 +1,5 @@
-// The waiting room's page as the server now draws it, fetched again: for countdown.js (the room opening,
-// the booking moved or cancelled) and room_updates.js (what staff change while the patient waits).
+// The waiting room's page as the server now draws it, fetched again: for waiting_room.js (the room opening,
+// and what staff change before and while the patient waits: a new time, another clinician, a cancellation).
 (function () {
   "use strict";
 
@@ -17,12 +17,5 @@
       .then(function (html) {
         return html && new DOMParser().parseFromString(html, "text/html");
       });
-  };
-
-  // A promise of the fresh page's live region (data-room), or null when the page could not be had.
-  window.fetchRoom = function () {
-    return window.fetchPage().then(function (page) {
-      return page && page.querySelector("[data-room]");
-    });
   };
 })();

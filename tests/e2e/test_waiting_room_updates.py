@@ -1,6 +1,6 @@
 """A patient waiting in an open room sees what staff change meanwhile, without doing anything: handed to
-another clinician when theirs phoned in sick, their page names the new one (room_updates.js). Before the
-room opens, their countdown follows a move or a cancellation (countdown.js)."""
+another clinician when theirs phoned in sick, their page names the new one; moved later, it counts down
+again. Before the room opens, their countdown follows a move or a cancellation (waiting_room.js, both)."""
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -194,4 +194,30 @@ def test_a_countdown_to_a_cancelled_consultation_says_so_as_the_window_regains_f
     region.get_by_role("heading", name="This consultation is cancelled").wait_for(timeout=10_000)
     assert not page.locator("[data-countdown]").count()
     assert not page.get_by_role("link", name="Cancel this consultation").count()
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def test_an_open_waiting_room_moved_later_counts_down_to_the_new_time_again(live_app, new_page, tmp_path):
+    """Staff moved the booking to days later after its waiting room had opened, the patient not checked in
+    yet: the page went on saying "Your waiting room is open", its join button leading to "too early"."""
+    page = new_page()
+    booked = _waiting_for_a_later_check_in(live_app, page, "Reopened Example")
+    starts_before = _starts_at(page)
+    _open_the_room_now(live_app.database_url, booked.reference)
+    page.reload()
+    page.locator("[data-room]").get_by_role("heading", name="Your waiting room is open").wait_for()
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    time_before = summary_value(page, "Time")
+    starts = [starts_before + timedelta(minutes=5 * n) for n in range(12)]
+
+    moved_to = _as_reception(live_app, tmp_path, booked.reference, _moved_to(starts))
+    page.clock.fast_forward(COUNTDOWN_ASKS_EVERY_MS)
+
+    page.get_by_role("status").filter(has_text="moved to a new time").wait_for(timeout=10_000)
+    assert not page.get_by_role("heading", name="Your waiting room is open").count()
+    assert not page.get_by_role("link", name="Join the video call").count()
+    assert _starts_at(page) == moved_to
+    drawn_at = datetime.fromisoformat(page.locator("[data-countdown]").get_attribute("data-now"))
+    assert page.locator("[data-countdown-value]").inner_text() == duration_words(moved_to - drawn_at)
+    assert summary_value(page, "Time") != time_before
     assert page.evaluate("window.loadedOnce") is True
