@@ -4,9 +4,10 @@ transaction. Real pages, worker, SMTP server and provider fakes; races on SQLite
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import re
 import threading
 import time as clock
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -327,6 +328,59 @@ def test_a_patient_waiting_for_the_sick_clinician_is_handed_to_a_colleague_free_
     open_link(patient, booked)
     patient_page = page_text(patient.get(f"/c/{booked.consultation.reference}"))
     assert "Dr Sam Lewis" in patient_page and "Dr Noor Haddad" not in patient_page
+
+
+def offered_starts(page: str) -> list[datetime]:
+    """The times a move page offers, as instants."""
+    return [
+        datetime.strptime(value, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        for value in re.findall(r'value="(\d{4}-\d\d-\d\dT\d\d:\d\dZ)"', page)
+    ]
+
+
+def test_the_move_page_offers_a_patient_waiting_only_the_times_the_move_accepts(client, session, derm):
+    """A patient checked in may be handed only to a call whose waiting room is open already: the page offered
+    every free time of the days shown, and each one past the room's quarter of an hour was refused."""
+    start = next_grid_start(5)
+    booked = book_with_haddad(session, derm, start)
+    change_status(session, booked.consultation.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+    off_sick(session, derm["haddad"], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    base = f"/schedule/consultations/{booked.consultation.id}/move"
+    room_opens = timedelta(minutes=client.application.config["JOIN_WINDOW_MINUTES"])
+
+    lewis = offered_starts(page_text(client.get(base, query_string={"clinician": derm["lewis"].id})))
+    anyone = offered_starts(page_text(client.get(base, query_string={"clinician": "any"})))
+    latest = utcnow() + room_opens
+    moved = client.post(base, data={"start": form_value(lewis[-1]), "clinician": derm["lewis"].id})
+
+    assert start in lewis and start in anyone
+    assert all(offered <= latest for offered in lewis + anyone)
+    assert moved.status_code == 303
+    assert reloaded(session, booked.consultation).status is S.ARRIVED
+
+
+def test_the_move_page_of_a_patient_waiting_whom_nobody_can_see_soon_says_so_and_what_to_do(
+    client, session, derm
+):
+    """Nobody free within the waiting room's quarter of an hour: the page said there were no free times in
+    the coming weeks, untrue, and offered nothing to do instead."""
+    start = next_grid_start(5)
+    booked = book_with_haddad(session, derm, start)
+    change_status(session, booked.consultation.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+    for person in ("haddad", "lewis", "brooks"):
+        off_sick(session, derm[person], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+
+    page = page_text(
+        client.get(
+            f"/schedule/consultations/{booked.consultation.id}/move", query_string={"clinician": "any"}
+        )
+    )
+
+    assert not offered_starts(page)
+    assert "Nobody is free within 15 minutes" in page and "cancel the consultation" in page
+    assert "There are no free times" not in page
 
 
 def test_the_patients_own_move_stays_with_their_clinician_and_never_once_checked_in(session, derm):

@@ -214,10 +214,12 @@ def page(
     twelve_hour: bool = False,
     booker: Booker = Booker.PATIENT,
     moving: Consultation | None = None,
+    room_opens: timedelta | None = None,
 ) -> CalendarPage:
     """The page of free times `booker` may book, starting on `requested` (kept between today and the
     booking horizon); or, for a booking `moving` (of `service`) to another time or clinician, those it may
-    move to with `clinician_id` (None: whoever is free first), as `availability.find_new_starts` has them.
+    move to with `clinician_id` (None: whoever is free first), as `availability.find_new_starts` has them
+    (`room_opens`: how long before its start a waiting room opens, for a patient waiting).
 
     A page without free times names the nearest day that has one, so it always offers a way on.
     """
@@ -227,7 +229,7 @@ def page(
     first = max(today, min(requested or today, last))
     shown = [first + timedelta(days=n) for n in range(days_shown)]
     window_start, window_end = day_bounds(shown[0], tz)[0], day_bounds(shown[-1], tz)[1]
-    search = _Search(session, service, clinician_id, now, booker, moving)
+    search = _Search(session, service, clinician_id, now, booker, moving, room_opens)
     starts = search.starts(window_start, window_end)
     earlier = max(today, first - timedelta(days=days_shown))
     later = first + timedelta(days=days_shown)
@@ -255,13 +257,21 @@ class _Search:
     now: datetime
     booker: Booker
     moving: Consultation | None
+    room_opens: timedelta | None = None
 
     def starts(self, window_start: datetime, window_end: datetime) -> list[datetime]:
         if window_start >= window_end:
             return []
         if self.moving is not None:
             return find_new_starts(
-                self.session, self.moving, window_start, window_end, self.now, self.clinician_id, self.booker
+                self.session,
+                self.moving,
+                window_start,
+                window_end,
+                self.now,
+                self.clinician_id,
+                self.booker,
+                self.room_opens,
             )
         return find_starts(
             self.session,

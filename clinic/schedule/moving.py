@@ -82,6 +82,7 @@ def _page(
 ) -> ResponseReturnValue:
     tz = form.time_zone.chosen(form, found.patient_time_zone)
     days = current_app.config["BOOKING_DAYS_SHOWN"]
+    room_opens = JoinWindow.from_config(current_app.config).before_start
     service, clinician_id = found.service, form.clinician.data
     clinicians = bookable_clinicians(db.session, viewer, service)
     if clinician_id is not None and clinician_id not in {c.id for c in clinicians}:
@@ -97,11 +98,13 @@ def _page(
         days,
         booker=Booker.STAFF,
         moving=found,
+        room_opens=room_opens,
     )
     page = render_template(
         "schedule/move.html",
         form=form,
         consultation=found,
+        room_opens=room_opens,
         calendar=times,
         clinicians=clinicians,
         first_available=not viewer.is_clinician,

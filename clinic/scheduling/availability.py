@@ -8,7 +8,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Clinician, Consultation, Service, clinician_service
+from ..models import Clinician, Consultation, ConsultationStatus, Service, clinician_service
 from ..models.driver import Statement
 from .calendars import Clinicians, read_calendars
 from .errors import NotOffered
@@ -116,14 +116,21 @@ def find_new_starts(
     now: datetime,
     clinician_id: int | None,
     booker: Booker,
+    room_opens: timedelta | None = None,
 ) -> list[datetime]:
     """The starts in the window that `moving` may move to, with that clinician of its service or (None)
     whoever is free first, as `lifecycle.reschedule` accepts them: its own time stands in the way of none,
-    and its own start is a new time only with someone else (a handover at the same time)."""
+    its own start is a new time only with someone else (a handover at the same time), and a patient waiting
+    goes only to a call whose waiting room is open already, `room_opens` before its start (`latest_start`)."""
     service, own = moving.service, moving.starts_at
+    if (latest := latest_start(moving, now, room_opens)) is not None:
+        window_end = min(window_end, latest + timedelta(minutes=1))  # the window's end is not a start
+    if window_start >= window_end:
+        return []
     starts = find_starts(
         session, service, window_start, window_end, now, clinician_id, moving.id, booker=booker
     )
+    starts = [start for start in starts if latest is None or start <= latest]
     if own in starts and clinician_id in (None, moving.clinician_id):
         free = (
             free_clinician_ids(session, service, own, now, moving.id, booker) if clinician_id is None else []
@@ -131,6 +138,16 @@ def find_new_starts(
         if not any(not stays_put(moving, other, own) for other in free):
             starts.remove(own)
     return starts
+
+
+def latest_start(moving: Consultation, now: datetime, room_opens: timedelta | None) -> datetime | None:
+    """The latest start staff may move `moving` to at `now`, None if any: a patient who checked in stays
+    checked in, so they may be handed only to a call they could be waiting for now, one whose waiting room
+    opened `room_opens` before its start (None: no room is open, so no time), not moved to a later time
+    (they would be "waiting" all along, and never a no-show)."""
+    if moving.status is not ConsultationStatus.ARRIVED:
+        return None
+    return now + room_opens if room_opens is not None else datetime.min.replace(tzinfo=now.tzinfo)
 
 
 def stays_put(moving: Consultation, clinician_id: int, start: datetime) -> bool:

@@ -17,7 +17,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import Booker, is_free, service_clinicians, stays_put
+from .availability import Booker, is_free, latest_start, service_clinicians, stays_put
 from .booking import place, refusal
 from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import (
@@ -248,9 +248,9 @@ def _placed(consultation: Consultation) -> dict[str, Any]:
 def _check_still_waiting(
     consultation: Consultation, new_start: datetime, now: datetime, room_opens: timedelta | None
 ) -> None:
-    """A patient who checked in stays checked in: they may be handed only to a call they could be waiting
-    for now, not moved to a later time (they would be "waiting" all along, and never a no-show)."""
-    if room_opens is None or new_start - room_opens > now:
+    """A patient who checked in may be moved only up to `availability.latest_start`, which the move pages
+    offer alike."""
+    if new_start > latest_start(consultation, now, room_opens):
         minutes = room_opens and room_opens // timedelta(minutes=1)
         within = f" that starts within {minutes} minutes" if minutes else ""
         raise PatientWaiting(
