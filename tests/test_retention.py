@@ -26,14 +26,18 @@ from clinic.models import (
     QueueStatus,
     StaffRole,
     WalkInEntry,
+    WalkInQueue,
 )
 from clinic.notes.settings import notes_settings
 from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_retention
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.lifecycle import cancel, change_status
+from clinic.scheduling.status import InvalidTransition
 from clinic.staff.members import StaffMember
-from clinic.walkin.queue import join, leave
+from clinic.staff.sessions import SessionRules
+from clinic.walkin.queue import answer, join, leave
 from clinic.walkin.rounds import walk_in_round
+from clinic.walkin.send_back import send_back_for_staff
 from clinic.walkin.take import Taken, take_next
 from tests.fakes.outbox import Clock
 
@@ -273,10 +277,16 @@ def helpline(session):
     return factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
 
 
-def take(session, queue, now) -> Taken:
-    return take_next(
+def take(session, queue, now, *, link: bool = True) -> Taken:
+    """The clinician takes the next caller at `now`: their call, its meeting made unless not `link`."""
+    taken = take_next(
         session, queue.id, StaffMember(900, StaffRole.CLINICIAN, clinician_id=queue.staff[0].id), now=now
     )
+    if link:
+        call = session.get(Consultation, taken.consultation.id)
+        call.meeting_join_url, call.meeting_host_url = "https://meet.example/r", "https://meet.example/r?host"
+        session.commit()
+    return taken
 
 
 def seen(session, queue, now) -> Taken:
@@ -353,6 +363,96 @@ def test_callers_whose_call_was_held_keep_their_details_for_the_patient_period(s
     assert fresh(session, lately.consultation).patient.anonymised_at is None
     assert caller(session, long_ago.entry)[:2] == (EntryStatus.COMPLETED, ANONYMISED_NAME)
     assert fresh(session, long_ago.consultation).patient.anonymised_at == NOW
+    assert (counts["walk_in_callers"], counts["patients"]) == (1, 1)
+
+
+def _not_answered(session, queue, taken, at):
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+
+def _no_link_made(session, queue, taken, at):
+    call = session.get(Consultation, taken.consultation.id)
+    call.meeting_join_url = call.meeting_host_url = None  # the provider never made it
+    session.commit()
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+
+def _joined_a_call_nobody_started(session, queue, taken, at):
+    answer(session, taken.entry.id, now=at, actor=Actor())
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+
+def _sent_back_by_staff(session, queue, taken, at):
+    answer(session, taken.entry.id, now=at, actor=Actor())
+    send_back_for_staff(session, taken.consultation.id, _desk(queue), now=at, rules=_RULES)
+
+
+def _started_but_never_joined(session, queue, taken, at):
+    change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=at, actor=Actor())
+    walk_in_round(session, taken.consultation.ends_at, answer_within=ANSWER_WITHIN)
+
+
+def _stalled(session, queue, taken, at):
+    """Both were in the call; its clinician vanished (no sign-in of theirs left), reception sent back."""
+    answer(session, taken.entry.id, now=at, actor=Actor())
+    change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=at, actor=Actor())
+    send_back_for_staff(session, taken.consultation.id, _desk(queue), now=at, rules=_RULES)
+
+
+def _left_when_called(session, queue, taken, at):
+    leave(session, taken.entry.id, now=at, actor=Actor())
+
+
+def _refused_as_a_no_show(session, queue, taken, at):
+    """Staff cannot mark a walk-in call a no-show (it begins checked in): the round sends them back."""
+    with pytest.raises(InvalidTransition):
+        change_status(session, taken.consultation.id, ConsultationStatus.NOSHOW, now=at, actor=Actor())
+    session.rollback()
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+
+
+def _desk(queue) -> StaffMember:
+    return StaffMember(901, StaffRole.RECEPTION, department_id=queue.department_id)
+
+
+_RULES = SessionRules(idle=timedelta(minutes=30), lifetime=timedelta(hours=12), admin_second_factor=False)
+
+
+@pytest.mark.parametrize(
+    "not_seen",
+    [
+        _not_answered,
+        _no_link_made,
+        _joined_a_call_nobody_started,
+        _sent_back_by_staff,
+        _started_but_never_joined,
+        _stalled,
+        _left_when_called,
+        _refused_as_a_no_show,
+    ],
+)
+def test_a_call_whose_caller_was_never_seen_goes_after_the_walk_in_period_however_it_ended(
+    session, periods, helpline, not_seen
+):
+    """Whichever way a call ends without its caller seen, its patient record is a caller never seen: it goes
+    after the walk-in period, and the caller too once they are out of the queue (here closed out with it)."""
+    gone = NOW - periods.walk_in - DAY
+    factories.walk_in(session, helpline, now=gone)
+    taken = take(session, helpline, gone)
+    not_seen(session, helpline, taken, gone + timedelta(seconds=30))
+    helpline = session.get(WalkInQueue, helpline.id)
+    helpline.status = QueueStatus.CLOSED
+    session.commit()
+    walk_in_round(session, gone + timedelta(hours=2), answer_within=ANSWER_WITHIN)
+
+    counts = apply_retention(session, periods, now=NOW)
+
+    assert fresh(session, taken.consultation).status is ConsultationStatus.CANCELLED
+    assert fresh(session, taken.consultation).patient.anonymised_at == NOW
+    assert caller(session, taken.entry)[:2] in {
+        (EntryStatus.LEFT, ANONYMISED_NAME),
+        (EntryStatus.CLOSED, ANONYMISED_NAME),
+    }
     assert (counts["walk_in_callers"], counts["patients"]) == (1, 1)
 
 
