@@ -21,6 +21,7 @@ from clinic.walkin.rounds import walk_in_round
 from . import factories
 from .browser_forms import form_values
 from .test_schedule import login, text
+from .test_walk_in import SESSIONS
 
 
 @pytest.fixture
@@ -231,7 +232,7 @@ def test_closing_a_department_closes_its_walk_in_queues_as_the_page_says_beforeh
     page = text(client.get(address))
     sent = {key: value for key, value in form_values(page, "").items() if key != "active"}  # unticked
     saved = client.post(address, data=sent)
-    walk_in_round(session, utcnow(), answer_within=timedelta(minutes=2))
+    walk_in_round(session, utcnow(), answer_within=timedelta(minutes=2), sessions=SESSIONS)
 
     assert saved.status_code == 303
     assert session.get(WalkInQueue, queue_id).status is QueueStatus.CLOSED

@@ -44,6 +44,7 @@ from tests.fakes.outbox import Clock
 from . import factories
 from .conftest import TEST_KEYS
 from .notes_support import NOTE, Booked, sign
+from .test_walk_in import SESSIONS
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -297,7 +298,7 @@ def seen(session, queue, now) -> Taken:
     change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=actor)
     ended = now + timedelta(minutes=5)
     change_status(session, taken.consultation.id, ConsultationStatus.FULFILLED, now=ended, actor=actor)
-    walk_in_round(session, ended, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, ended, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
     return taken
 
 
@@ -326,14 +327,16 @@ def test_callers_never_seen_go_after_the_walk_in_period_with_the_calls_made_for_
     leave(session, left.id, now=gone, actor=Actor())
     dropped = factories.walk_in(session, helpline, now=gone).entry
     take(session, helpline, gone)
-    walk_in_round(session, gone + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)  # back to the front once
+    walk_in_round(
+        session, gone + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS
+    )  # back to the front once
     take(session, helpline, gone + 2 * ANSWER_WITHIN)
-    walk_in_round(session, gone + 4 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, gone + 4 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
     shut = factories.walk_in_queue(session, helpline.service, helpline.staff)
     closed = factories.walk_in(session, shut, now=gone).entry
     shut.status = QueueStatus.CLOSED
     session.commit()
-    walk_in_round(session, gone + 5 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, gone + 5 * ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
     lately = factories.walk_in(session, helpline, now=NOW - periods.walk_in + DAY).entry
     leave(session, lately.id, now=NOW - periods.walk_in + DAY, actor=Actor())
     still_waiting = factories.walk_in(session, helpline, now=gone).entry

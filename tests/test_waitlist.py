@@ -31,6 +31,7 @@ from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time, ta
 from clinic.scheduling.patients import InvalidDetails
 from clinic.scheduling.tokens import offer_token, waitlist_link, waitlist_token
 from clinic.scheduling.waitlist import WaitlistRequest, entry_for_token, join_waitlist, leave_waitlist
+from clinic.staff.sessions import SessionRules
 from config import defaults
 
 from . import factories
@@ -436,6 +437,7 @@ def tidy_up(session, at: datetime) -> None:
         noshow_after=timedelta(minutes=30),
         retention=_retention(),
         walk_in_answer_within=timedelta(minutes=3),
+        staff_sessions=SessionRules.from_config(defaults()),
     )
 
 

@@ -349,7 +349,7 @@ def test_a_caller_whose_call_is_over_may_join_again_before_the_round_completes_i
 
     assert (his_page.status, his_page.meeting_ready) == (EntryStatus.COMPLETED, False)
     assert again.id != taken.entry.id and again.status is EntryStatus.WAITING
-    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN).completed == 1
+    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN, sessions=SESSIONS).completed == 1
     assert fresh(session, taken.entry).status is EntryStatus.COMPLETED
     with pytest.raises(AlreadyInQueue):  # the new place is his
         factories.walk_in(session, helpline, now=ended, details=dan)
@@ -557,11 +557,14 @@ def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_droppe
 
     assert (
         walk_in_round(
-            session, now + ANSWER_WITHIN - timedelta(seconds=1), answer_within=ANSWER_WITHIN
+            session,
+            now + ANSWER_WITHIN - timedelta(seconds=1),
+            answer_within=ANSWER_WITHIN,
+            sessions=SESSIONS,
         ).requeued
         == 0
     )
-    result = walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    result = walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
     assert result.requeued == 1
     entry = fresh(session, caller)
@@ -574,7 +577,10 @@ def test_a_caller_who_does_not_answer_goes_back_to_the_front_once_then_is_droppe
     taken_again = take_next(session, helpline.id, on_duty(helpline, 1), now=again)
     offered(session, taken_again.consultation)
     assert taken_again.entry.id == caller.id  # the front
-    assert walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN).dropped == 1
+    assert (
+        walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS).dropped
+        == 1
+    )
     assert fresh(session, caller).status is EntryStatus.DROPPED
     assert fresh(session, later_caller).status is EntryStatus.WAITING
     assert {"walk_in.requeued", "walk_in.dropped"} <= set(actions(session))
@@ -589,7 +595,13 @@ def test_a_caller_in_a_call_under_way_is_not_sent_back(session, helpline, now):
 
     assert answer(session, taken.entry.id, now=now, actor=Actor()) == "https://meet.example/room"
     change_status(session, call.id, ConsultationStatus.IN_PROGRESS, now=now, actor=on_duty(helpline).actor)
-    assert walk_in_round(session, now + timedelta(hours=1), answer_within=ANSWER_WITHIN).requeued == 0
+    signed_in(session, helpline.staff[0], now + timedelta(minutes=50))  # its clinician is still there
+    assert (
+        walk_in_round(
+            session, now + timedelta(hours=1), answer_within=ANSWER_WITHIN, sessions=SESSIONS
+        ).requeued
+        == 0
+    )
     assert fresh(session, taken.entry).status is EntryStatus.IN_CALL
 
 
@@ -601,7 +613,7 @@ def test_a_finished_call_completes_its_caller(session, helpline, now):
     ended = now + timedelta(minutes=7)
     change_status(session, taken.consultation.id, ConsultationStatus.FULFILLED, now=ended, actor=staff.actor)
 
-    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN).completed == 1
+    assert walk_in_round(session, ended, answer_within=ANSWER_WITHIN, sessions=SESSIONS).completed == 1
     entry = fresh(session, taken.entry)
     assert (entry.status, entry.ended_at) == (EntryStatus.COMPLETED, ended)
     assert actions(session).count("walk_in.completed") == 1
@@ -614,8 +626,18 @@ def test_callers_left_waiting_at_closing_time_are_closed_out(session, now):
     )
     caller = factories.walk_in(session, queue, now=now).entry
 
-    assert walk_in_round(session, now + timedelta(hours=3), answer_within=ANSWER_WITHIN).closed == 0
-    assert walk_in_round(session, now + timedelta(hours=4), answer_within=ANSWER_WITHIN).closed == 1  # 12:00
+    assert (
+        walk_in_round(
+            session, now + timedelta(hours=3), answer_within=ANSWER_WITHIN, sessions=SESSIONS
+        ).closed
+        == 0
+    )
+    assert (
+        walk_in_round(
+            session, now + timedelta(hours=4), answer_within=ANSWER_WITHIN, sessions=SESSIONS
+        ).closed
+        == 1
+    )  # 12:00
     assert fresh(session, caller).status is EntryStatus.CLOSED
 
 
@@ -624,7 +646,7 @@ def test_callers_waiting_in_a_queue_an_admin_closed_are_closed_out(session, help
     helpline.status = QueueStatus.CLOSED
     session.commit()
 
-    assert walk_in_round(session, now, answer_within=ANSWER_WITHIN).closed == 1
+    assert walk_in_round(session, now, answer_within=ANSWER_WITHIN, sessions=SESSIONS).closed == 1
     assert fresh(session, caller).status is EntryStatus.CLOSED
 
 
@@ -748,11 +770,11 @@ def test_a_caller_whose_video_link_was_never_made_is_not_counted_as_not_answerin
     called you twice, but you did not join the call"."""
     caller = factories.walk_in(session, helpline, now=now).entry
     take_next(session, helpline.id, on_duty(helpline), now=now)
-    walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, now + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
     again = now + timedelta(minutes=4)
     take_next(session, helpline.id, on_duty(helpline, 1), now=again)
 
-    result = walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    result = walk_in_round(session, again + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
     assert (result.requeued, result.dropped) == (1, 0)
     entry = fresh(session, caller)

@@ -28,6 +28,7 @@ from clinic.models import (
 from clinic.scheduling.lifecycle import change_status
 from clinic.scheduling.timezones import zone
 from clinic.staff.members import StaffMember
+from clinic.staff.sessions import SessionRules
 from clinic.walkin.queue import answer
 from clinic.walkin.rounds import walk_in_round
 from clinic.walkin.send_back import SentBack, why_sent_back
@@ -41,6 +42,9 @@ from .test_walk_in import signed_in as walk_in_signed_in
 
 ANSWER_WITHIN = timedelta(minutes=3)
 IDLE_MINUTES = Config.STAFF_IDLE_MINUTES  # the suite's app keeps the default: a clinician's sign-in idles out
+SESSIONS = SessionRules(
+    idle=timedelta(minutes=IDLE_MINUTES), lifetime=timedelta(hours=12), admin_second_factor=False
+)
 
 
 @pytest.fixture
@@ -84,7 +88,7 @@ def status_of(session, call: Consultation) -> ConsultationStatus:
 
 
 def round_at(session, now):
-    return walk_in_round(session, now, answer_within=ANSWER_WITHIN)
+    return walk_in_round(session, now, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def taken_in_order(session, queue, now, count: int) -> list[int]:
@@ -529,6 +533,117 @@ def test_a_call_whose_clinicians_account_was_deactivated_has_stalled_though_a_si
     assert "The call has stalled" in page
     assert '<span class="status-badge status-stalled" data-status>Call stalled</span>' in row
     assert sent.status_code == 303 and fresh(session, entry.id).status is EntryStatus.WAITING
+
+
+@pytest.mark.parametrize(
+    ("seen_minutes_ago", "signed_out"),
+    [(2, True), (IDLE_MINUTES + 2, False)],
+    ids=["signed out two minutes ago", "idled out two minutes ago"],
+)
+def test_a_call_whose_clinician_vanished_is_sent_back_by_the_round_once_gone_for_the_callers_time_to_answer(
+    session, helpline, seen_minutes_ago, signed_out
+):
+    """Dr Lewis's browser closed in a call her caller had joined, and nobody pressed "Send back": nothing
+    ended it. The caller sat in a dead room, their page saying "It is your turn", unable to join again
+    until she came back. Once she has been gone as long as a caller has to answer, the round sends them
+    back to the front, without it counting against them, as the system."""
+    entry, call = call_under_way(
+        session, helpline, clinician_seen_minutes_ago=seen_minutes_ago, signed_out=signed_out
+    )
+    behind = factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=20)).entry
+    gone_since = utcnow() - timedelta(minutes=2)
+
+    assert round_at(session, gone_since + ANSWER_WITHIN - timedelta(seconds=5)).requeued == 0
+    assert fresh(session, entry.id).status is EntryStatus.IN_CALL
+    assert round_at(session, gone_since + ANSWER_WITHIN + timedelta(seconds=5)).requeued == 1
+
+    sent_back = fresh(session, entry.id)
+    assert (sent_back.status, sent_back.requeued) == (EntryStatus.WAITING, False)
+    assert why_sent_back(sent_back) is SentBack.CLINICIAN_GONE
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    requeued = session.scalars(select(AuditEvent).where(AuditEvent.action == "walk_in.requeued")).one()
+    assert (requeued.actor, requeued.details["why"]) == ("system", "clinician-gone")
+    next_taken = take_next(session, helpline.id, doctor(helpline, 1), now=utcnow()).entry.id
+    assert next_taken == entry.id and fresh(session, behind.id).status is EntryStatus.WAITING
+
+
+@pytest.mark.parametrize("came_back", [False, True], ids=["still signed in", "signed in again"])
+def test_the_round_leaves_a_call_under_way_while_its_clinician_has_a_live_sign_in(
+    session, helpline, came_back
+):
+    """Quiet in a long call, or signed out by mistake and signed in again: the caller stays in the call."""
+    seen = IDLE_MINUTES + 10 if came_back else 2
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=seen, signed_out=came_back)
+    if came_back:
+        walk_in_signed_in(session, helpline.staff[0], utcnow(), SESSIONS)
+
+    assert round_at(session, utcnow() + timedelta(minutes=IDLE_MINUTES - 5)).requeued == 0
+
+    assert (fresh(session, entry.id).status, status_of(session, call)) == (
+        EntryStatus.IN_CALL,
+        ConsultationStatus.IN_PROGRESS,
+    )
+
+
+def test_a_caller_the_round_sent_back_from_a_stalled_call_sees_themselves_waiting_at_the_front(
+    client, session, helpline
+):
+    """Their page said "It is your turn" for as long as the dead call lasted; once sent back, it shows
+    their place again: number 1, ahead of the caller who joined after them."""
+    then = utcnow() - timedelta(minutes=40)
+    joined = factories.walk_in(session, helpline, now=then - timedelta(minutes=5))
+    factories.walk_in(session, helpline, now=then)
+    walk_in_signed_in(session, helpline.staff[0], then, SESSIONS)
+    call = taken(session, helpline, 0, then)
+    answer(session, joined.entry.id, now=then, actor=Actor())
+    started(session, helpline, 0, call, then)
+    idled_out(session, helpline.staff[0])
+    place = {"path": f"/walk-in/e/{joined.entry.reference}", "query_string": {"t": joined.token}}
+    assert "It is your turn" in text(client.get(**place, follow_redirects=True))
+
+    round_at(session, utcnow() + ANSWER_WITHIN)
+
+    page = text(client.get(**place, follow_redirects=True))
+    assert "It is your turn" not in page
+    assert re.search(r"You are number (<[^>]*>)?1(<[^>]*>)? in the queue", page), page[:2000]
+
+
+@postgres_only
+def test_two_workers_rounds_at_once_send_a_stalled_calls_caller_back_once(
+    app, session, helpline, database_url
+):
+    """One worker's round has claimed the caller of a stalled call when another's runs: the second skips
+    the locked rows, so the caller goes back once, with one event, and their call is called off once."""
+    entry, call = call_under_way(session, helpline, clinician_seen_minutes_ago=IDLE_MINUTES + 10)
+    claimed, go_on = threading.Event(), threading.Event()
+
+    def pause() -> None:  # the first round, once it has claimed the caller
+        claimed.set()
+        go_on.wait(20)
+
+    paused = racing.pausing_driver(database_url, lambda sql: "staff_session" in sql and "SKIP" in sql, pause)
+    first_engine, second_engine = (
+        create_engine(database_url, connect_args=paused),
+        create_engine(database_url),
+    )
+    outcomes: dict[str, object] = {}
+    due = utcnow()
+    first = _running(app, outcomes, "first", first_engine, lambda s: round_at(s, due))
+    assert claimed.wait(20), "the first round never claimed the caller"
+    second = _running(app, outcomes, "second", second_engine, lambda s: round_at(s, due))
+    second.join(30)
+    go_on.set()
+    first.join(30)
+    first_engine.dispose(), second_engine.dispose()
+
+    assert [outcomes[name].requeued for name in ("first", "second")] == [1, 0], outcomes
+    sent_back = fresh(session, entry.id)
+    assert (sent_back.status, sent_back.requeued) == (EntryStatus.WAITING, False)
+    assert status_of(session, call) is ConsultationStatus.CANCELLED
+    events = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.like("walk_in.requeued"))
+    ).all()
+    assert events == ["walk_in.requeued"]
 
 
 def test_the_departments_day_marks_a_stalled_call_and_offers_to_send_its_caller_back_as_it_updates(

@@ -12,6 +12,7 @@ from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
 from ..scheduling.offers import expire_offers
 from ..scheduling.waitlist import expire_entries
+from ..staff.sessions import SessionRules
 from ..walkin.rounds import walk_in_round
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def housekeep(
     noshow_after: timedelta,
     retention: RetentionPeriods,
     walk_in_answer_within: timedelta,
+    staff_sessions: SessionRules,
 ) -> None:
     """One round of housekeeping; safe to run from several workers at once (rows are locked or skipped)."""
     marked = mark_no_shows(session, now=now, after=noshow_after)
@@ -32,7 +34,7 @@ def housekeep(
     offers, entries = expire_offers(session, now=now), expire_entries(session, now=now)
     if offers or entries:
         log.info("housekeeping: %d waitlist offers and %d waitlist entries ended", offers, entries)
-    moved = asdict(walk_in_round(session, now, answer_within=walk_in_answer_within))
+    moved = asdict(walk_in_round(session, now, answer_within=walk_in_answer_within, sessions=staff_sessions))
     if any(moved.values()):
         log.info("housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in moved.items()))
     erased = apply_retention(session, retention, now=now)

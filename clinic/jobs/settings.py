@@ -13,6 +13,7 @@ from ..scheduling.offer_hold import OfferDay
 from ..scheduling.offers import OfferRules
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
+from ..staff.sessions import SessionRules
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class WorkerSettings:
     public_base_url: str
     noshow_after: timedelta
     walk_in_answer_within: timedelta
+    staff_sessions: SessionRules  # by which a walk-in call's clinician is signed in or gone from it
     retention: RetentionPeriods
     waitlist: OfferRules
     new_mail: Callable[[], MailBackend] = field(repr=False)  # a backend for a tick, as read at the start
@@ -65,6 +67,7 @@ class WorkerSettings:
             public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
             noshow_after=timedelta(minutes=int(config["NOSHOW_AFTER_MINUTES"])),
             walk_in_answer_within=timedelta(minutes=float(config["WALK_IN_ANSWER_MINUTES"])),
+            staff_sessions=SessionRules.from_config(config),
             retention=RetentionPeriods.from_config(config),
             waitlist=OfferRules(
                 per_time=int(config["WAITLIST_OFFERS_PER_TIME"]),

@@ -139,6 +139,7 @@ class Worker:
                 noshow_after=settings.noshow_after,
                 retention=settings.retention,
                 walk_in_answer_within=settings.walk_in_answer_within,
+                staff_sessions=settings.staff_sessions,
             )
         )
 

@@ -231,15 +231,24 @@ def live_sessions(
     ]
 
 
-def live(now: datetime, rules: SessionRules) -> ColumnElement[bool]:
+def live(now: datetime, rules: SessionRules, *, since: datetime | None = None) -> ColumnElement[bool]:
     """Whether a session still signs in, in SQL over `staff_session` joined with its `staff_user`: the rule
-    of _why_dead, for counting who is signed in without reading each row."""
-    alive = and_(
-        StaffSession.ended_at.is_(None),
-        StaffSession.expires_at > now,
-        StaffSession.last_seen_at >= now - rules.idle,
-        StaffUser.active.is_(True),
-    )
+    of _why_dead, for counting who is signed in without reading each row. With `since`, whether it signed in
+    at any moment from `since` to `now`: one ended, expired or idled out after `since` counts too (the
+    account's state and the second factor's rule as they are now)."""
+    if since is None:
+        alive = and_(
+            StaffSession.ended_at.is_(None),
+            StaffSession.expires_at > now,
+            StaffSession.last_seen_at >= now - rules.idle,
+        )
+    else:
+        alive = and_(
+            or_(StaffSession.ended_at.is_(None), StaffSession.ended_at > since),
+            StaffSession.expires_at > since,
+            StaffSession.last_seen_at >= since - rules.idle,
+        )
+    alive = and_(alive, StaffUser.active.is_(True))
     if rules.admin_second_factor:
         return and_(alive, or_(StaffUser.role != StaffRole.ADMIN, StaffSession.second_factor.is_(True)))
     return alive

@@ -1,7 +1,7 @@
 """The walk-in rules the worker's housekeeping applies each round, from the database alone (never one
-scheduler job per caller): callers taken who did not answer, and callers left in a call nobody started,
-are sent back (walkin.send_back); callers still waiting when their queue closes are closed out; finished
-calls complete.
+scheduler job per caller): callers taken who did not answer, callers left in a call nobody started, and
+callers left in a call whose clinician vanished from it, are sent back (walkin.send_back); callers still
+waiting when their queue closes are closed out; finished calls complete.
 
 Rows are claimed with SKIP LOCKED (a caller's row before their call's consultation, as everywhere),
 so several workers, and callers acting meanwhile, never meet in a deadlock or act twice.
@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from ..audit import SYSTEM
 from ..models import Consultation, ConsultationStatus, EntryStatus, QueueStatus, WalkInEntry, WalkInQueue
 from ..models.transactions import write_transaction
+from ..staff.sessions import SessionRules
 from .hours import open_until
 from .queue import call_over, end
-from .send_back import send_back
+from .send_back import send_back, stalled_for
 
 BATCH = 200
 
@@ -31,10 +32,15 @@ class RoundResult:
     closed: int = 0
 
 
-def walk_in_round(session: Session, now: datetime, *, answer_within: timedelta) -> RoundResult:
-    """One round of the walk-in rules; returns how many callers each one moved."""
+def walk_in_round(
+    session: Session, now: datetime, *, answer_within: timedelta, sessions: SessionRules
+) -> RoundResult:
+    """One round of the walk-in rules; returns how many callers each one moved. `sessions`: the staff
+    sessions' rules, by which a clinician is signed in or gone from their call."""
     completed = complete_finished_calls(session, now)
-    requeued, dropped = requeue_or_drop_unanswered(session, now, answer_within=answer_within)
+    requeued, dropped = requeue_or_drop_unanswered(
+        session, now, answer_within=answer_within, sessions=sessions
+    )
     closed = close_out_waiting(session, now)
     return RoundResult(completed, requeued, dropped, closed)
 
@@ -55,11 +61,13 @@ def complete_finished_calls(session: Session, now: datetime) -> int:
 
 
 def requeue_or_drop_unanswered(
-    session: Session, now: datetime, *, answer_within: timedelta
+    session: Session, now: datetime, *, answer_within: timedelta, sessions: SessionRules
 ) -> tuple[int, int]:
     """Send back (walkin.send_back) the callers whose call is not held in time: taken `answer_within` ago
     or more without pressing join, or whose call its clinician started but who did not join in its whole
-    time, or whose call was called off; and those who joined a call nobody started within `answer_within`.
+    time, or whose call was called off; those who joined a call nobody started within `answer_within`; and
+    those in a call that has stalled (its clinician gone by `sessions`, the rule the call's page shows)
+    for `answer_within`, so a clinician who signs in again by then finds their caller still there.
     Returns (requeued, dropped)."""
     requeued = dropped = 0
     with write_transaction(session):
@@ -67,7 +75,7 @@ def requeue_or_drop_unanswered(
             session,
             select(WalkInEntry)
             .join(Consultation, WalkInEntry.consultation_id == Consultation.id)
-            .where(_not_held_in_time(now, answer_within)),
+            .where(_not_held_in_time(now, answer_within) | stalled_for(now, answer_within, sessions)),
             also=Consultation,  # re-read under its lock: a call started meanwhile is no longer due
         )
         for entry in due:

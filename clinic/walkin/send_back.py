@@ -7,9 +7,10 @@ against them; so does one left in a call whose clinician vanished (browser close
 out, account deactivated), once no sign-in of the clinician's is live (staff.sessions.live, the rule that
 signs staff in: none signed out, past its lifetime, idle for STAFF_IDLE_MINUTES or of an account no longer
 active): the call has stalled. A clinician quiet in a long call is not gone while the app would still
-keep them signed in; the idle warning asks them first. Either way the call was not held, so it is called
-off (cancelled, never "Done"). Those sent back wait ahead of everyone else, in the order they first
-joined.
+keep them signed in; the idle warning asks them first. Staff may send such a caller back at once; the
+worker's round does once the call has stalled for the caller's time to answer (`stalled_for`). Either way
+the call was not held, so it is called off (cancelled, never "Done"). Those sent back wait ahead of
+everyone else, in the order they first joined.
 """
 
 import enum
@@ -223,13 +224,27 @@ def _under_way(status: ConsultationStatus, started_at: datetime | None) -> bool:
     return status is ConsultationStatus.IN_PROGRESS and started_at is not None
 
 
-def _live_sign_in(clinician_id: int | ColumnElement[int], now: datetime, rules: SessionRules) -> Exists:
-    """Whether the clinician has a sign-in live at `now`, by the rule that signs staff in
-    (staff.sessions.live); `clinician_id` a value, or a column of the statement it is in."""
+def stalled_for(now: datetime, grace: timedelta, rules: SessionRules) -> ColumnElement[bool]:
+    """Whether a walk-in call has stalled (CallStage.STALLED: its caller in it, under way, its clinician gone,
+    see _gone) and stayed so for `grace` up to `now`: no sign-in of its clinician was live at any moment of
+    it. In SQL over `walk_in_entry` joined with its call's `consultation`, for the worker's round."""
+    return (
+        (WalkInEntry.status == EntryStatus.IN_CALL)
+        & (Consultation.status == ConsultationStatus.IN_PROGRESS)
+        & Consultation.started_at.is_not(None)
+        & ~_live_sign_in(Consultation.clinician_id, now, rules, since=now - grace)
+    )
+
+
+def _live_sign_in(
+    clinician_id: int | ColumnElement[int], now: datetime, rules: SessionRules, since: datetime | None = None
+) -> Exists:
+    """Whether the clinician has a sign-in live at `now` (or at any moment `since` then), by the rule that
+    signs staff in (staff.sessions.live); `clinician_id` a value, or a column of the statement it is in."""
     return (
         select(StaffSession.id)
         .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
-        .where(StaffUser.clinician_id == clinician_id, live(now, rules))
+        .where(StaffUser.clinician_id == clinician_id, live(now, rules, since=since))
         .exists()
     )
 
