@@ -4,6 +4,7 @@ again. Before the room opens, their countdown follows a move or a cancellation (
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -16,6 +17,7 @@ from clinic.extensions import db
 from clinic.models import Clinician, Consultation, StaffUser, utcnow
 from clinic.scheduling.errors import SlotUnavailable
 from clinic.scheduling.lifecycle import cancel, reschedule
+from tests import factories
 from tests.conftest import PRODUCTION_SETTINGS, build_app
 
 from .conftest import AUDIT_CHECK_IN, LOGINS, LiveApp
@@ -88,13 +90,19 @@ def _as_reception(live_app: LiveApp, folder: Path, reference: str, change: Calla
             db.engine.dispose()
 
 
-def _moved_to(starts: Iterable[datetime]) -> Callable[[int, Actor], datetime]:
-    """A staff move to the first of `starts` that one of the audit clinicians has free; the time moved to."""
+def _moved_to(
+    starts: Iterable[datetime], clinician_ids: list[int] | None = None
+) -> Callable[[int, Actor], datetime]:
+    """A staff move to the first of `starts` that one of `clinician_ids` (the audit clinicians if none) has
+    free; the time moved to."""
 
     def move(consultation_id: int, actor: Actor) -> datetime:
-        clinicians = db.session.scalars(
-            select(Clinician.id).where(Clinician.display_name.like("Dr % Audit")).order_by(Clinician.id)
-        ).all()
+        clinicians = (
+            clinician_ids
+            or db.session.scalars(
+                select(Clinician.id).where(Clinician.display_name.like("Dr % Audit")).order_by(Clinician.id)
+            ).all()
+        )
         for start in starts:
             for clinician_id in clinicians:
                 try:
@@ -111,6 +119,27 @@ def _moved_to(starts: Iterable[datetime]) -> Callable[[int, Actor], datetime]:
                     continue
                 return start
         raise AssertionError("no free time to move to")
+
+    return move
+
+
+def _moved_to_a_new_colleague(starts: Iterable[datetime]) -> Callable[[int, Actor], datetime]:
+    """A staff move to the first of `starts`, with a colleague who joins the department for it, round the
+    clock: the audit clinicians' times within the next minutes are the ones the suite's other journeys
+    book first (first available, no notice), so by this test's turn none of them may be free."""
+
+    def move(consultation_id: int, actor: Actor) -> datetime:
+        consultation = db.session.get(Consultation, consultation_id)
+        colleague = factories.clinician(
+            db.session,
+            [consultation.service],
+            hours=[(clock(0), clock(0))],
+            weekdays=range(7),
+            display_name=f"Dr Sooner {consultation.reference}",
+            email=f"sooner.{consultation.reference.lower()}@hospital.example",
+        )
+        db.session.commit()
+        return _moved_to(starts, [colleague.id])(consultation_id, actor)
 
     return move
 
@@ -147,7 +176,7 @@ def test_a_countdown_moved_to_within_minutes_opens_the_room_without_waiting_for_
     soon -= timedelta(minutes=soon.minute % 5)
     starts = [soon + timedelta(minutes=5 * n) for n in range(1, 3)]  # the room opens 15 minutes ahead
 
-    _as_reception(live_app, tmp_path, booked.reference, _moved_to(starts))
+    _as_reception(live_app, tmp_path, booked.reference, _moved_to_a_new_colleague(starts))
     page.clock.fast_forward(COUNTDOWN_ASKS_EVERY_MS)
 
     page.locator("[data-room]").get_by_role("heading", name="Your waiting room is open").wait_for(
