@@ -370,19 +370,19 @@ def test_callers_whose_call_was_held_keep_their_details_for_the_patient_period(s
 
 
 def _not_answered(session, queue, taken, at):
-    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def _no_link_made(session, queue, taken, at):
     call = session.get(Consultation, taken.consultation.id)
     call.meeting_join_url = call.meeting_host_url = None  # the provider never made it
     session.commit()
-    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def _joined_a_call_nobody_started(session, queue, taken, at):
     answer(session, taken.entry.id, now=at, actor=Actor())
-    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def _sent_back_by_staff(session, queue, taken, at):
@@ -392,7 +392,7 @@ def _sent_back_by_staff(session, queue, taken, at):
 
 def _started_but_never_joined(session, queue, taken, at):
     change_status(session, taken.consultation.id, ConsultationStatus.IN_PROGRESS, now=at, actor=Actor())
-    walk_in_round(session, taken.consultation.ends_at, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, taken.consultation.ends_at, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def _stalled(session, queue, taken, at):
@@ -411,7 +411,7 @@ def _refused_as_a_no_show(session, queue, taken, at):
     with pytest.raises(InvalidTransition):
         change_status(session, taken.consultation.id, ConsultationStatus.NOSHOW, now=at, actor=Actor())
     session.rollback()
-    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN)
+    walk_in_round(session, at + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
 
 def _desk(queue) -> StaffMember:
@@ -446,7 +446,7 @@ def test_a_call_whose_caller_was_never_seen_goes_after_the_walk_in_period_howeve
     helpline = session.get(WalkInQueue, helpline.id)
     helpline.status = QueueStatus.CLOSED
     session.commit()
-    walk_in_round(session, gone + timedelta(hours=2), answer_within=ANSWER_WITHIN)
+    walk_in_round(session, gone + timedelta(hours=2), answer_within=ANSWER_WITHIN, sessions=SESSIONS)
 
     counts = apply_retention(session, periods, now=NOW)
 
