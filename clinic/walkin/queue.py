@@ -260,11 +260,7 @@ def held_place(
     With `called`, a place whose caller is called and their call not over counts too, and comes first:
     what the browser is shown at the queue's address, their turn not to be missed."""
     places = _held(session, queue_id, held, CURRENT_ENTRY_STATUSES if called else (EntryStatus.WAITING,))
-    for entry in sorted(places, key=lambda e: e.status is EntryStatus.WAITING):
-        # A current place has not ended, so no grace after its end comes into it.
-        if walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
-            return Joined(entry, walk_in_token(keys, entry), already=True)
-    return None
+    return _first_opened(sorted(places, key=lambda e: e.status is EntryStatus.WAITING), held, keys, now)
 
 
 def _called_as(
@@ -279,10 +275,23 @@ def _called_as(
     """The place of one of `held` whose caller, of these `details`, is called now and their call not over:
     the same person sending the form again from the browser that holds their place, which is theirs
     (a different person from it joins anew: a carer's resident, say)."""
-    for entry in _held(session, queue_id, held, (EntryStatus.TAKEN, EntryStatus.IN_CALL)):
-        if _comparable(entry.name, entry.email, entry.phone) == _comparable(
-            details.name, details.email, details.phone
-        ) and walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
+    theirs = _comparable(details.name, details.email, details.phone)
+    called = _held(session, queue_id, held, (EntryStatus.TAKEN, EntryStatus.IN_CALL))
+    return _first_opened(
+        [entry for entry in called if _comparable(entry.name, entry.email, entry.phone) == theirs],
+        held,
+        keys,
+        now,
+    )
+
+
+def _first_opened(
+    entries: list[WalkInEntry], held: Mapping[str, Proof], keys: LinkKeys, now: datetime
+) -> Joined | None:
+    """The first of `entries` (all named by `held`) whose link what `held` keeps for it opens, as Joined."""
+    for entry in entries:
+        # A current place has not ended, so no grace after its end comes into it.
+        if walk_in_link_opens(held[entry.reference], entry, keys=keys, now=now, grace_days=0):
             return Joined(entry, walk_in_token(keys, entry), already=True)
     return None
 
