@@ -462,13 +462,15 @@ class Config:
     # Per address: free-time searches, /book/time and /api/v1/slots together.
     RATELIMIT_SLOT_SEARCH = _limits("RATELIMIT_SLOT_SEARCH", "300 per minute")
     # Per address: every request that opens a booking or a walk-in place by its reference (/c/…, /g/…,
-    # /walk-in/e/…, /api/v1/bookings/…), but the status polling of a walk-in page or a waiting room.
+    # /walk-in/e/…, /api/v1/bookings/…), but the status polling of a walk-in page or a waiting room, and a
+    # waiting room's page asked for again without a token (counted with the rooms' polls, below).
     RATELIMIT_MANAGE_LINK = _limits("RATELIMIT_MANAGE_LINK", "60 per minute")
     # Per address: walk-in callers' pages asking for their place (/walk-in/e/…/status, every
     # WALK_IN_REFRESH_SECONDS): room for about 150 callers behind one address, such as a care home's.
     RATELIMIT_WALK_IN_STATUS = _limits("RATELIMIT_WALK_IN_STATUS", "600 per minute")
     # Per address: waiting rooms' countdowns asking whether their booking has changed (/c/…/status and
-    # /g/…/status, every minute while the page is open): room for hundreds of open pages behind one address.
+    # /g/…/status, every minute while the page is open), and open rooms' pages asked for again without a
+    # token (/c/… and /g/…, every 30 seconds): room for hundreds of open pages behind one address.
     RATELIMIT_ROOM_STATUS = _limits("RATELIMIT_ROOM_STATUS", "600 per minute")
     # Per address: every request to /api/v1.
     RATELIMIT_API = _limits("RATELIMIT_API", "600 per minute")

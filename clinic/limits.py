@@ -36,6 +36,10 @@ _WALK_IN_POLL = "booking.walk_in_status"
 # its address's count of links and be refused when it opens. The polls take no token, only the pass this
 # browser was given by a link its count let through, so they try no link.
 _ROOM_POLLS = ("booking.patient_room_status", "booking.companion_room_status")
+# So is a room's page asked for again without a token: by waiting_room.js every 30 seconds while the room
+# is open (a ward's tablets behind one address, their rooms open at once), or reloaded. It opens with this
+# browser's pass or shows the link's form, and so tries no link; one carrying a token (?t=) does.
+_ROOM_PAGES = ("booking.manage", "booking.companion_room")
 
 
 def _polls_a_walk_in_place() -> bool:
@@ -43,7 +47,9 @@ def _polls_a_walk_in_place() -> bool:
 
 
 def _polls_a_room() -> bool:
-    return request.endpoint in _ROOM_POLLS
+    return request.endpoint in _ROOM_POLLS or (
+        request.endpoint in _ROOM_PAGES and request.method == "GET" and "t" not in request.args
+    )
 
 
 def _opens_a_booking() -> bool:

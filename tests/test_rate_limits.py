@@ -7,6 +7,7 @@ Every other test module runs with the limits off (conftest.build_app); here they
 import json
 import logging
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from .test_api_openapi import DOCUMENT, operations
 from .test_booking_pages import booking_form, next_week_at
 from .test_manage_link import open_link
 from .test_rate_limits_across_workers import REDIS_URL, key_prefix  # noqa: F401 (fixture)
+from .test_waiting_room_pages import starting_in
 from .test_waitlist_pages import waitlist_form
 from .test_worker import wait_for
 
@@ -153,10 +155,10 @@ def test_slot_search_on_the_pages_and_the_api_share_one_count(client):
 
 
 def test_manage_and_companion_links_share_one_count(client):
-    for path in ("/c/AAAA-1111", "/g/BBBB-2222", "/api/v1/bookings/CCCC-3333"):
+    for path in ("/c/AAAA-1111?t=guess", "/g/BBBB-2222?t=guess", "/api/v1/bookings/CCCC-3333"):
         assert client.get(path).status_code != 429
 
-    assert client.get("/c/DDDD-4444").status_code == 429
+    assert client.get("/c/DDDD-4444?t=guess").status_code == 429
     assert client.post("/c/EEEE-5555", data={"link": "guess"}).status_code == 429  # guessing tokens
     assert client.post("/g/EEEE-5555", data={"link": "guess"}).status_code == 429
     assert client.post("/c/EEEE-5555/check-in").status_code == 429
@@ -172,14 +174,35 @@ def test_a_waiting_room_left_open_asks_its_status_without_using_up_the_links_cou
     session.commit()
     booked = factories.booking(session, service, next_week_at(10), now=utcnow())
     reference = booked.consultation.reference
-    open_link(client, booked)  # the form, then its post: two of the links' three
+    open_link(client, booked)  # the form, a room's page with no token: one of the polls' five; its post too
 
-    polls = [client.get(f"/c/{reference}/status").status_code for _ in range(6)]
+    polls = [client.get(f"/c/{reference}/status").status_code for _ in range(5)]
 
-    assert polls == [200] * 5 + [429]
-    assert client.get(f"/c/{reference}").status_code == 200  # the third
+    assert polls == [200] * 4 + [429]
+    assert [client.post(f"/c/{reference}", data={"code": "guess"}).status_code for _ in range(2)] == [404] * 2
     assert client.post(f"/c/{reference}", data={"code": "guess"}).status_code == 429
     assert client.get(f"/c/{reference}/status", environ_base=NEIGHBOUR).status_code == 200  # its own count
+
+
+def test_open_waiting_rooms_asked_for_again_do_not_use_up_the_links_count(client, session):
+    """An open room's page is asked for again every 30 seconds (waiting_room.js): a ward's tablets or a care
+    home's residents behind one address, their rooms open at once, would use the links' count up and the
+    next patient's link would be refused. Asked for with this browser's pass, no token, it tries no link:
+    it is counted with the rooms' polls."""
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    booked = starting_in(session, service, timedelta(minutes=5))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    pages = [client.get(f"/c/{reference}") for _ in range(3)]
+
+    assert [page.status_code for page in pages] == [200] * 3
+    assert "Your waiting room is open" in pages[-1].text
+    assert [client.post(f"/c/{reference}", data={"code": "guess"}).status_code for _ in range(2)] == [404] * 2
+    assert client.get(f"/c/{reference}?t=guess").status_code == 429  # a token tried: the links' fourth
+    assert [client.get(f"/c/{reference}").status_code for _ in range(2)] == [200, 429]  # the polls' sixth
 
 
 def test_staff_sign_in_posts_are_limited_before_the_failure_throttle_and_name_no_phone(client, session):
