@@ -18,6 +18,10 @@
 //
 // Time is counted from the server's clock as the page gives it (data-now), so a device whose clock
 // is wrong neither shows a wrong wait nor asks too early (and again and again).
+//
+// A device asleep past the patient session's idle time comes back without its pass to the booking: the
+// status is refused (404) and the server's page is the link's form. The page then says so, in the room's
+// region, and stops following the room: what it shows may be out of date, and only the link opens it again.
 (function () {
   "use strict";
 
@@ -27,6 +31,12 @@
   var ASK_GAP = 5000; // at least this long between two asks: a tab shown also gets the focus
   var MOVED = "This consultation has been moved to a new time.";
   var CHANGING = ["early", "open"]; // the phases a room leaves again; cancelled and over stay so
+  var LAPSED = {
+    title: "This page has stopped updating",
+    text: "It was left for a while, so your booking was closed on this device to keep it private. To see " +
+      "the latest and join the call, open the link in your e-mail again.",
+    link: "Open this page again"
+  };
 
   // The same words as clinic/booking/countdown.py: the two largest units, to the minute.
   function plural(count, unit) {
@@ -109,6 +119,7 @@
     }
     var askedAt = Date.now();
     var busy = false;
+    var lapsed = false; // the pass to the booking is gone: nothing is asked any more
     // Says the time has changed: a status region from the start, so that what it says is read out.
     var news = document.createElement("div");
     news.setAttribute("role", "status");
@@ -149,6 +160,9 @@
     // countdown gone; or the countdown to the booking's time, the region emptied. False when the page says
     // what the server's still does (the room not open yet by its clock, or the open room unchanged).
     function apply(page) {
+      if (page && page.querySelector("[data-link-form]")) {
+        return stopUpdating();
+      }
       var freshRegion = page && page.querySelector("[data-room]");
       var freshSection = page && page.querySelector("[data-countdown]");
       var freshPhase = freshRegion && freshRegion.getAttribute("data-phase");
@@ -189,6 +203,38 @@
       return true;
     }
 
+    // The pass has lapsed: the room's region says so, with the way back (this page's address, which asks
+    // for the link), and the countdown goes; the focus, if it was in what went, goes to that way back.
+    function stopUpdating() {
+      lapsed = true;
+      var focused = document.activeElement;
+      var notice = document.createElement("div");
+      var title = document.createElement("h2");
+      var text = document.createElement("p");
+      var back = document.createElement("a");
+      notice.className = "notice notice-warning";
+      title.textContent = LAPSED.title;
+      text.textContent = LAPSED.text;
+      back.className = "standalone-link";
+      back.href = window.location.pathname;
+      back.textContent = LAPSED.link;
+      notice.appendChild(title);
+      notice.appendChild(text);
+      notice.appendChild(document.createElement("p")).appendChild(back);
+      region.innerHTML = "";
+      region.appendChild(notice);
+      region.setAttribute("data-phase", "lapsed");
+      if (section) {
+        section.remove();
+        section = null;
+        clock = null;
+      }
+      if (focused && focused !== document.body && !focused.isConnected) {
+        back.focus();
+      }
+      return true;
+    }
+
     // The server's page, put in place of this one's parts where they differ; asked again at the next turn
     // when it could not be had (the connection dropped).
     function fetchAndApply() {
@@ -205,7 +251,7 @@
     // The countdown's words; at the opening, the room as the server now draws it, asked for again at every
     // turn while the server's page still has it shut (not open yet by its clock).
     function tick() {
-      if (!section || !clock) {
+      if (lapsed || !section || !clock) {
         return;
       }
       if (due()) {
@@ -220,7 +266,7 @@
     // Before the room opens: whether the booking was moved or cancelled, by its status (the server's page,
     // drawn again, if so).
     function ask() {
-      if (busy || !section || !clock || !clock.poll || due() || Date.now() - askedAt < ASK_GAP) {
+      if (lapsed || busy || !section || !clock || !clock.poll || due() || Date.now() - askedAt < ASK_GAP) {
         return;
       }
       busy = true;
@@ -228,10 +274,12 @@
       window
         .fetch(clock.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
-          return response.ok ? response.json() : null;
+          // Refused as a booking with no pass is (404): the page tells whether the pass is gone.
+          return response.status === 404 ? { lapsed: true } : response.ok ? response.json() : null;
         })
         .then(function (state) {
-          if (state && (Date.parse(state.starts_at) !== startsAt() || CHANGING.indexOf(state.phase) === -1)) {
+          var moved = state && Date.parse(state.starts_at) !== startsAt();
+          if (state && (state.lapsed || moved || CHANGING.indexOf(state.phase) === -1)) {
             return window.fetchPage().then(apply);
           }
         })
@@ -243,7 +291,7 @@
 
     // While the room is open: what staff changed (another clinician, a new time, a cancellation).
     function refresh() {
-      if (busy || phase() !== "open" || Date.now() - askedAt < ASK_GAP) {
+      if (lapsed || busy || phase() !== "open" || Date.now() - askedAt < ASK_GAP) {
         return;
       }
       askedAt = Date.now();

@@ -20,6 +20,7 @@ from clinic.scheduling.lifecycle import cancel, reschedule
 from tests import factories
 from tests.conftest import PRODUCTION_SETTINGS, build_app
 
+from .accessibility import small_targets, violations
 from .conftest import AUDIT_CHECK_IN, LOGINS, LiveApp
 from .patient import (
     CHANGEABLE_TIME,
@@ -250,3 +251,28 @@ def test_an_open_waiting_room_moved_later_counts_down_to_the_new_time_again(live
     assert page.locator("[data-countdown-value]").inner_text() == duration_words(moved_to - drawn_at)
     assert summary_value(page, "Time") != time_before
     assert page.evaluate("window.loadedOnce") is True
+
+
+def test_a_waiting_room_whose_pass_lapsed_while_the_device_slept_says_to_open_the_link_again(
+    live_app, new_page
+):
+    """The patient opened their room in the morning and their phone slept past the patient session's idle
+    time (PATIENT_SESSION_IDLE_MINUTES), so the browser's pass to the booking lapsed. Woken as the room
+    opened, the page went on saying "Starts in less than a minute", with no join button, for ever: every
+    answer was the link's form, which the script took for a passing error. It says what happened and how
+    to go on."""
+    page = new_page()
+    booked = _waiting_for_a_later_check_in(live_app, page, "Slept Example")
+    page.context.clear_cookies()  # what the server sees of a pass past its idle time: none
+    _open_the_room_now(live_app.database_url, booked.reference)
+
+    page.clock.fast_forward(10_000)
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+
+    region = page.locator("[data-room]")
+    region.get_by_role("heading", name="This page has stopped updating").wait_for(timeout=10_000)
+    assert region.get_by_text("open the link in your e-mail again").is_visible()
+    assert not page.locator("[data-countdown]").count()
+    assert violations(page, patient=True) == {} and small_targets(page) == []
+    region.get_by_role("link", name="Open this page again").click()
+    page.get_by_role("heading", name="Open your booking").wait_for()
