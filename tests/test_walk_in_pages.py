@@ -369,7 +369,9 @@ def test_a_taken_caller_gets_a_big_join_button_that_opens_their_call(client, ses
     assert 'class="button-large">Join the video call</button>' in page
     assert (response.status_code, response.headers["Location"]) == (303, "https://meet.example/walk-in-room")
     assert entry(session).status is EntryStatus.IN_CALL
-    assert "http-equiv" not in client.get(path).get_data(as_text=True)  # in the call: nothing to wait for
+    # In the call it still asks: a call nobody started, or one that stalled, sends them back to the queue.
+    in_call = client.get(path).get_data(as_text=True)
+    assert "walk_in.js" in in_call and 'http-equiv="refresh"' in in_call
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,10 @@
 (function () {
   "use strict";
 
+  // The statuses in which something may still change: waiting, called, and in the call (which may be
+  // called off, the caller sent back to the queue). Asked no more once the place has ended.
+  var CURRENT = ["waiting", "taken", "in-call"];
+
   document.addEventListener("DOMContentLoaded", function () {
     var section = document.querySelector("[data-walk-in]");
     if (!section || !window.fetch) {
@@ -92,7 +96,7 @@
       var closingChanged = state.past_closing !== pastClosing;
       if (state.status !== status || state.meeting_ready !== ready || toldOrNot || closingChanged) {
         redraw(state).then(function () {
-          if (status === "waiting" || status === "taken") {
+          if (CURRENT.indexOf(status) !== -1) {
             window.setTimeout(poll, seconds * 1000);
           }
         }, retry);

@@ -4,11 +4,20 @@ takes them and gets the call's host link; the caller's page, never reloaded by h
 button by its own polling."""
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import Locator, expect
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, select, update
 
-from clinic.models import EntryStatus, WalkInEntry, utcnow
+from clinic.audit import SYSTEM
+from clinic.extensions import db
+from clinic.models import Clinician, EntryStatus, StaffRole, WalkInEntry, utcnow
+from clinic.staff.members import StaffMember
+from clinic.walkin.send_back import send_back
+from clinic.walkin.take import take_next
+from tests import factories
+from tests.conftest import PRODUCTION_SETTINGS, build_app
 
 from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, LiveApp, screenshot, sign_in
 from .patient import join_walk_in_queue
@@ -123,3 +132,68 @@ def test_a_caller_whose_connection_drops_is_told_their_page_is_not_updating_unti
         caller.context.set_offline(False)
         caller.get_by_role("link", name="Leave the queue").click()
         caller.get_by_role("button", name="Yes, leave the queue").click()
+
+
+def _in_process(live_app: LiveApp, folder: Path, act: Callable[[WalkInEntry], object], name: str) -> None:
+    """`act` on the caller `name`'s place, through Clinic's services in this process on the live app's
+    database (with its audit key, so its chain stays whole); the live worker does what they queue."""
+    app = build_app(live_app.database_url, str(folder), AUDIT_KEY=PRODUCTION_SETTINGS["AUDIT_KEY"])
+    with app.app_context():
+        try:
+            act(db.session.scalar(select(WalkInEntry).where(WalkInEntry.name == name)))
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _taken_by_a_new_colleague(entry: WalkInEntry) -> None:
+    """The caller taken by a clinician who joins the queue's duty for it: the walk-in clinician may still
+    be in a call an earlier journey left open, which refuses their take."""
+    queue = entry.queue
+    colleague = Clinician(
+        department=queue.department,
+        display_name=f"Dr Duty {entry.reference}",
+        email=f"duty.{entry.reference.lower()}@hospital.example",
+        time_zone="Europe/London",
+    )
+    db.session.add(colleague)
+    queue.staff.append(colleague)
+    db.session.commit()
+    login = factories.linked_staff(db.session, colleague, StaffRole.CLINICIAN, email=colleague.email)
+    member = StaffMember(login.id, StaffRole.CLINICIAN, clinician_id=colleague.id)
+    taken = take_next(db.session, queue.id, member, now=utcnow())
+    assert taken.entry.id == entry.id
+
+
+def _sent_back(entry: WalkInEntry) -> None:
+    """The caller's call called off and they sent back to the front of the queue, as the worker's round
+    does to a caller whose call nobody started in time."""
+    send_back(db.session, entry, utcnow(), SYSTEM)
+    db.session.commit()
+
+
+def test_a_callers_page_opened_again_from_the_call_shows_them_sent_back_to_the_queue(
+    live_app, new_page, tmp_path
+):
+    """The caller pressed join, then came back to their place's page (the call's tab closed, nobody in it),
+    and the call was called off: they were sent back to the front of the queue. Drawn "in the call", the
+    page asked nothing more (walk_in.js was left out of it) and went on saying "It is your turn" while
+    they waited, to be called again unseen."""
+    caller = new_page()
+    join_walk_in_queue(caller, WALK_IN_SLUG, "Reg Returned", "reg.walk-in@example.org")
+    _in_process(live_app, tmp_path, _taken_by_a_new_colleague, "Reg Returned")
+    join = caller.get_by_role("button", name="Join the video call")
+    join.wait_for(timeout=TURNS_WITHIN_MS)
+    _sent_on_to(join)  # in the call now
+    caller.clock.install()
+    caller.reload()
+    caller.get_by_role("heading", name="It is your turn").wait_for()
+
+    _in_process(live_app, tmp_path, _sent_back, "Reg Returned")
+    caller.clock.run_for(CALLER_ASKS_EVERY_MS)
+
+    waiting = caller.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue"))
+    waiting.wait_for(timeout=10_000)
+    assert not caller.get_by_role("button", name="Join the video call").count()
+    caller.get_by_role("link", name="Leave the queue").click()
+    caller.get_by_role("button", name="Yes, leave the queue").click()
