@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMessage, utcnow
+from clinic.scheduling.tokens import manage_token
 from config import Config
 from tests import factories
+from tests.conftest import TEST_KEYS
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -521,3 +523,30 @@ def test_the_api_books_for_patients_so_a_time_inside_the_notice_stays_refused(cl
 
     assert response.status_code in (409, 422), response.get_json()
     assert consultations(session) == 0
+
+
+@pytest.mark.parametrize("cutoff_minutes", [0, 5])
+def test_a_patient_who_has_checked_in_cannot_cancel_through_the_api_as_on_their_page(
+    client, session, cutoff_minutes
+):
+    """With a short cut-off, a patient waiting for their call (checked in) cancelled it through the API,
+    where their manage page refuses: online changes end once anyone has acted on the booking."""
+    service = factories.service(session, cancel_cutoff_minutes=cutoff_minutes)
+    person = factories.clinician(session, [service])
+    now = utcnow()
+    consultation = factories.consultation(
+        session,
+        service,
+        person,
+        now + timedelta(minutes=10),
+        status=ConsultationStatus.ARRIVED,
+        arrived_at=now,
+    )
+    token = manage_token(TEST_KEYS, consultation)
+
+    response = client.post(f"/api/v1/bookings/{consultation.reference}/cancel", headers=bearer(token))
+
+    assert (response.status_code, response.get_json()["code"]) == (409, "invalid_transition")
+    session.expire_all()
+    assert session.get(Consultation, consultation.id).status is ConsultationStatus.ARRIVED
+    assert not session.scalar(select(func.count()).select_from(OutboxMessage))

@@ -171,12 +171,13 @@ def cancel(
     reason: str = "",
     enforce_cutoff: bool = True,
 ) -> Consultation:
-    """Cancel a consultation (patients only up to the service's cut-off)."""
+    """Cancel a consultation (patients, `enforce_cutoff`, only as `check_online_change` allows: before the
+    service's cut-off and while nobody has acted on it, as their page offers, whichever way they ask)."""
     with write_transaction(session):
         consultation = locked_consultation(session, consultation_id)
         check_change(consultation, Change.CANCEL, now, absent=missed_in_absence(session, consultation, now))
         if enforce_cutoff:
-            _check_cutoff(consultation, now)
+            check_online_change(consultation, Change.CANCEL, now)
         consultation.status = ConsultationStatus.CANCELLED
         consultation.write_cancel_reason(session, reason)
         consultation.cancelled_at = now
