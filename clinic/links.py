@@ -16,6 +16,8 @@ WAITLIST_PATH = "/w/<reference>"
 OFFER_PATH = "/o/<reference>"
 # A walk-in caller's place in the queue: their own token, which opens nothing else.
 WALK_IN_ENTRY_PATH = "/walk-in/e/<reference>"
+# The privacy notice patients agree to when they book, join a waitlist or a walk-in queue.
+PRIVACY_PATH = "/privacy"
 # Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
 PASSWORD_LINK_PATH = "/account/password-link"
 
@@ -54,6 +56,11 @@ def walk_in_url(base_url: str, reference: str, token: str) -> str:
 def password_link_url(base_url: str, token: str) -> str:
     """The absolute one-time password link an admin hands to a staff member."""
     return _with_token(base_url, PASSWORD_LINK_PATH, "", token)
+
+
+def privacy_url(base_url: str) -> str:
+    """The absolute address of the privacy notice, for an app to show the patient before they agree."""
+    return f"{base_url.rstrip('/')}{PRIVACY_PATH}"
 
 
 def booking_url(base_url: str, service_id: int) -> str:

@@ -186,10 +186,29 @@ def test_booking_answers_201_with_location_reference_and_manage_token(client, se
     assert stored.starts_at == at(clinic.day, 10).astimezone(UTC)
 
 
-def test_the_privacy_notice_gives_the_version_a_booking_agrees_to(client):
+def test_the_privacy_notice_gives_the_version_a_booking_agrees_to(app, client):
+    app.config["PUBLIC_BASE_URL"] = "https://clinic.hospital.example"
+
     notice = client.get("/api/v1/privacy-notice").get_json()
 
-    assert notice == {"version": Config.PRIVACY_NOTICE_VERSION, "url": "http://localhost/privacy"}
+    assert notice == {
+        "version": Config.PRIVACY_NOTICE_VERSION,
+        "url": "https://clinic.hospital.example/privacy",
+    }
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://10.0.0.5:8000", "http://evil.example", "http://clinic.hospital.example"]
+)
+def test_the_privacy_notice_is_at_the_public_address_whatever_host_the_request_names(app, client, base_url):
+    """Behind a proxy that sends its own Host (nginx's default, the app's inner address) or over its plain
+    http hop, or to a forged Host, the notice's address was built from the request: apps showed patients a
+    page they could not open, or someone else's. Links are built from PUBLIC_BASE_URL, as the mails' are."""
+    app.config["PUBLIC_BASE_URL"] = "https://clinic.hospital.example/"
+
+    notice = client.get("/api/v1/privacy-notice", base_url=base_url).get_json()
+
+    assert notice["url"] == "https://clinic.hospital.example/privacy"
 
 
 def test_a_booking_stores_and_audits_the_privacy_notice_version_agreed_to(client, session, clinic):

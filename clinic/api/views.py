@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ..audit import Actor
 from ..extensions import db
 from ..hospital.catalogue import offered_services
+from ..links import privacy_url
 from ..models import Consultation, Service, utcnow
 from ..scheduling.availability import find_slots
 from ..scheduling.booking import book
@@ -33,8 +34,9 @@ def services() -> dict:
 @bp.get("/privacy-notice")
 def privacy_notice() -> dict:
     """The notice a patient must be shown and agree to before booking, and its version to send back."""
-    version = current_app.config["PRIVACY_NOTICE_VERSION"]
-    return {"version": version, "url": url_for("booking.privacy", _external=True)}
+    # From PUBLIC_BASE_URL, as every link sent is: the request's Host may be a proxy's inner address.
+    config = current_app.config
+    return {"version": config["PRIVACY_NOTICE_VERSION"], "url": privacy_url(config["PUBLIC_BASE_URL"])}
 
 
 @bp.get("/slots")

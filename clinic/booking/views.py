@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
-from ..links import MANAGE_PATH
+from ..links import MANAGE_PATH, PRIVACY_PATH
 from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.booking import BookingRequest, book
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
@@ -136,7 +136,7 @@ def confirmed(reference: str) -> ResponseReturnValue:
     )
 
 
-@bp.get("/privacy")
+@bp.get(PRIVACY_PATH)
 def privacy() -> ResponseReturnValue:
     return render_template("booking/privacy.html")
 
