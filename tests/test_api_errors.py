@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.models import Consultation, IdempotencyKey, utcnow
+from clinic.scheduling.patients import MAX_REASON
 from tests import factories
 from tests.test_api import NEW_YORK, at, bearer, booked, booking_body, clinic, consultations, wall
 
@@ -307,7 +308,7 @@ def test_a_malformed_reschedule_is_refused(client, booked, body):
     assert_problem(response, 422)
 
 
-@pytest.mark.parametrize("body", [{"reason": 5}, {"reason": "x" * 501}, ["why"]])
+@pytest.mark.parametrize("body", [{"reason": 5}, {"reason": "x" * (MAX_REASON + 1)}, ["why"]])
 def test_a_malformed_cancel_is_refused_and_cancels_nothing(client, session, booked, body):
     response = client.post(
         f"/api/v1/bookings/{booked['reference']}/cancel", json=body, headers=bearer(booked["manage_token"])
@@ -315,6 +316,22 @@ def test_a_malformed_cancel_is_refused_and_cancels_nothing(client, session, book
 
     assert_problem(response, 422)
     assert session.scalar(select(Consultation.status)).value == "booked"
+
+
+@pytest.mark.parametrize("length", [501, MAX_REASON])
+def test_a_cancel_reason_the_patients_page_takes_the_api_takes_too(client, session, booked, length):
+    """The API refused a reason over 500 characters, which the patient's cancel page (and staff's) takes up
+    to 2,000: an app offering the same box was refused what the page accepts."""
+    reason = "x" * length
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/cancel",
+        json={"reason": reason},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    assert response.status_code == 200, response.get_json()
+    assert session.scalars(select(Consultation)).one().cancel_reason_text == reason
 
 
 @pytest.fixture

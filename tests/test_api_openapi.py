@@ -22,6 +22,7 @@ from clinic.scheduling.errors import (
     OfferGone,
 )
 from clinic.scheduling.hours import InvalidHours
+from clinic.scheduling.patients import MAX_REASON
 from clinic.scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, zone_names
 from clinic.scheduling.waiting_room import RoomClosed
 from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, SendBackRefused, TakeRefused
@@ -313,6 +314,11 @@ def test_the_slot_parameters_limits_are_the_servers(client, spec, name, value):
 
     assert response.status_code == 422
     assert (name not in response.get_json()["errors"]) == accepts(spec, schema, value)
+
+
+@pytest.mark.parametrize("schema", ["BookingInput", "CancelInput"])
+def test_the_reason_limits_are_the_servers(spec, schema):
+    assert spec["components"]["schemas"][schema]["properties"]["reason"]["maxLength"] == MAX_REASON
 
 
 def test_every_time_zone_the_server_accepts_fits_the_documented_one(spec):

@@ -29,7 +29,6 @@ from ..unstorable import MESSAGE, unstorable_fields
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
 MAX_SLOT_DAYS = 31
-MAX_CANCEL_REASON = 500
 YEARS = range(1900, 3000)  # keeps date arithmetic far from datetime's limits
 _DIGITS = re.compile(r"[0-9]{1,10}")
 # Visible ASCII but '"', as the key column allows; bare, or quoted as an RFC 8941 string.
@@ -257,11 +256,11 @@ def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> Re
 
 
 def cancel_reason(body: Mapping[str, Any]) -> str:
-    """The optional reason a patient gives for cancelling."""
+    """The optional reason a patient gives for cancelling, within the limit their cancel page keeps."""
     fields = Fields(body)
     reason = ""
     try:
-        reason = check_reason(body.get("reason"), MAX_CANCEL_REASON)
+        reason = check_reason(body.get("reason"))
     except InvalidDetails as error:
         fields.adopt(error)
     fields.check()
