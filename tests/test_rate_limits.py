@@ -123,6 +123,19 @@ def test_the_api_answers_429_as_problem_json_with_retry_after(client):
     assert client.get("/api/v1/services", environ_base=NEIGHBOUR).status_code == 200
 
 
+def test_addresses_of_one_ipv6_network_share_one_count(client):
+    """Each IPv6 address was counted apart, and anyone holds a /64 of them (every home line, every
+    hosted server): a client changing its address each request was never refused, on the API or anywhere."""
+    for n in range(1, 6):
+        answer = client.get("/api/v1/services", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"})
+        assert answer.status_code == 200
+
+    refused = client.get("/api/v1/services", environ_base={"REMOTE_ADDR": "2001:db8:1:2:ffff:1:2:3"})
+
+    assert refused.status_code == 429
+    assert client.get("/api/v1/services", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 200
+
+
 def test_every_api_operation_documents_its_429():
     spec = json.loads(DOCUMENT.read_text())
 
