@@ -569,3 +569,35 @@ def test_a_patient_who_has_checked_in_cannot_cancel_through_the_api_as_on_their_
     session.expire_all()
     assert session.get(Consultation, consultation.id).status is ConsultationStatus.ARRIVED
     assert not session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def test_joining_through_the_api_checks_the_patient_in_as_their_pages_join_button_does(client, session):
+    """The API gave the call's raw link only: a patient who joined from an app was never checked in, so their
+    clinician's schedule did not show them waiting (and a booking left 'booked' is marked a no-show)."""
+    service = factories.service(session)
+    person = factories.clinician(session, [service])
+    consultation = factories.consultation(session, service, person, utcnow() + timedelta(minutes=5))
+    token = manage_token(TEST_KEYS, consultation)
+
+    response = client.post(f"/api/v1/bookings/{consultation.reference}/join", headers=bearer(token))
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "arrived"
+    assert response.get_json()["join_url"] == consultation.meeting_join_url
+    session.expire_all()
+    assert session.get(Consultation, consultation.id).status is ConsultationStatus.ARRIVED
+    assert "consultation.arrived" in session.scalars(select(AuditEvent.action)).all()
+
+
+@pytest.mark.parametrize("starts_in", [timedelta(hours=3), -timedelta(hours=3)])
+def test_joining_through_the_api_outside_the_rooms_hours_is_409_room_closed(client, session, starts_in):
+    service = factories.service(session)
+    person = factories.clinician(session, [service])
+    consultation = factories.consultation(session, service, person, utcnow() + starts_in)
+    token = manage_token(TEST_KEYS, consultation)
+
+    response = client.post(f"/api/v1/bookings/{consultation.reference}/join", headers=bearer(token))
+
+    assert (response.status_code, response.get_json()["code"]) == (409, "room_closed")
+    session.expire_all()
+    assert session.get(Consultation, consultation.id).status is ConsultationStatus.BOOKED

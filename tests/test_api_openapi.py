@@ -24,7 +24,6 @@ from clinic.scheduling.errors import (
 from clinic.scheduling.hours import InvalidHours
 from clinic.scheduling.patients import MAX_REASON
 from clinic.scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, zone_names
-from clinic.scheduling.waiting_room import RoomClosed
 from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, SendBackRefused, TakeRefused
 from tests.test_api import bearer, booked, booking_body, clinic, wall
 
@@ -110,7 +109,7 @@ def test_booking_management_requires_the_bearer_token(spec):
     managed = [op for path, _, op in operations(spec) if path.startswith("/bookings/{reference}")]
 
     assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
-    assert len(managed) == 3
+    assert len(managed) == 4
     assert all(op["security"] == [{"manageToken": []}] for op in managed)
 
 
@@ -148,7 +147,6 @@ NOT_FROM_THE_API = {
     InvalidRequest,
     NotNow,
     MeetingNotReady,
-    RoomClosed,
     InvalidHours,
     InvalidSetting,  # the admin catalogue's
     InvalidTimeZone,
@@ -228,6 +226,11 @@ def test_each_operation_documents_every_status_it_answers(client, spec, clinic, 
             client.post(f"/api/v1/bookings/{reference}/cancel", json=[], headers=bearer(token)),
             client.post(f"/api/v1/bookings/{reference}/cancel", headers=bearer(token)),
             client.post(f"/api/v1/bookings/{reference}/cancel", headers=bearer(token)),  # cancelled already
+        ],
+        ("/bookings/{reference}/join", "post"): [
+            client.post(f"/api/v1/bookings/{reference}/join", headers=bearer(token)),  # the room not open yet
+            client.post(f"/api/v1/bookings/{reference}/join"),
+            client.post(f"/api/v1/bookings/{reference}%00/join", headers=bearer(token)),
         ],
         ("/openapi.json", "get"): [
             client.get("/api/v1/openapi.json"),

@@ -17,7 +17,7 @@ from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
 from ..scheduling.offered import OfferedService, offered_service
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
-from ..scheduling.waiting_room import JoinWindow
+from ..scheduling.waiting_room import JoinWindow, join_as_patient
 from . import schemas
 from .problems import booking_problem, show_times_in
 from .serializers import booking_json, service_json, slots_json
@@ -116,6 +116,16 @@ def reschedule_booking(reference: str) -> dict:
         clinician_id=change.clinician_id,
     )
     return _booking_json(moved)
+
+
+@bp.post("/bookings/<reference>/join")
+def join_call(reference: str) -> dict:
+    """The call's link, the patient checked in on the way as their page's Join button does: their clinician
+    sees them waiting."""
+    consultation = _managed(reference)
+    window = JoinWindow.from_config(current_app.config)
+    join_as_patient(db.session, consultation, now=utcnow(), actor=_actor(), window=window)
+    return _booking_json(consultation)
 
 
 @bp.get("/openapi.json")
