@@ -78,6 +78,18 @@ def test_the_document_is_served_and_is_openapi_3_1(client, spec):
     assert spec["servers"] == [{"url": "/api/v1"}]
 
 
+def test_no_name_is_given_twice_in_one_object():
+    """GET /bookings/{reference} listed "404" twice: a JSON object's names must be unique for every reader
+    (RFC 8259 leaves duplicates to each parser: some keep the first, some the last, strict ones refuse)."""
+
+    def unique(pairs: list[tuple[str, object]]) -> dict:
+        names = [name for name, _ in pairs]
+        assert len(names) == len(set(names)), sorted(name for name in names if names.count(name) > 1)
+        return dict(pairs)
+
+    json.loads(DOCUMENT.read_text(), object_pairs_hook=unique)
+
+
 def test_every_api_route_is_documented_and_nothing_else(app, spec):
     served = set()
     for rule in app.url_map.iter_rules():
