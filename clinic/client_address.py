@@ -1,6 +1,7 @@
-"""The address a client's requests are counted by (the request limits): its own for IPv4, its network's
-for IPv6, where one address stands for little: a home line or a hosted server holds a /64 of them at
-least, and a client may send each request from another (privacy addresses change by themselves)."""
+"""The address a client's requests are counted by (the request limits, the staff sign-in throttle): its own
+for IPv4, its network's for IPv6, where one address stands for little: a home line or a hosted server
+holds a /64 of them at least, and a client may send each request from another (privacy addresses change
+by themselves)."""
 
 import ipaddress
 from functools import lru_cache

@@ -73,6 +73,19 @@ def test_unknown_addresses_count_against_the_address_too(session, now):
         attempt(session, nobody, "guess", now)
 
 
+def test_an_ipv6_attacker_changing_address_within_its_network_is_throttled_all_the_same(session, now):
+    """Each IPv6 address was counted apart, and anyone holds a /64 of them: an attacker trying one password
+    on every account (below each account's lockout) from a fresh address each time was never throttled."""
+    accounts = [factories.staff(session) for _ in range(4)]
+    for n, account in enumerate(accounts[:3], start=1):
+        with pytest.raises(LoginRefused):
+            attempt(session, account, "Winter2026!", now, client=Client(f"2001:db8:7:7::{n:x}"))
+
+    with pytest.raises(AddressThrottled):
+        attempt(session, accounts[3], "Winter2026!", now, client=Client("2001:db8:7:7:abcd::1"))
+    assert attempt(session, accounts[3], STAFF_PASSWORD, now, client=Client("2001:db8:7:8::1")).token
+
+
 def test_the_throttle_lifts_once_the_window_has_passed(session, now):
     user = factories.staff(session)
     for _ in range(3):

@@ -1,4 +1,5 @@
-"""The per-address sign-in throttle: failures counted in the database, so every web process agrees.
+"""The per-address sign-in throttle (an IPv6 client's network: see client_address): failures counted in the
+database, so every web process agrees.
 
 It stands in front of the per-account lockout and allows fewer failures in the same window, so one
 address can never lock an account; and a throttled address is refused before any account is looked
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..client_address import counted_as
 from ..models import LoginFailure
 from .errors import AddressThrottled
 from .sessions import ADDRESS_LENGTH
@@ -36,4 +38,5 @@ def count_failure(session: Session, remote_addr: str | None, *, now: datetime, w
 
 
 def _key(remote_addr: str | None) -> str:
-    return (remote_addr or "unknown")[:ADDRESS_LENGTH]
+    # An IPv6 client by its network, as the request limits count it: it may use any address of its /64.
+    return counted_as(remote_addr or "unknown")[:ADDRESS_LENGTH]
