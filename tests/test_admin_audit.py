@@ -7,7 +7,7 @@ import hmac
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -18,10 +18,12 @@ from clinic.audit import SYSTEM, Actor
 from clinic.audit.search import AuditFilter, audit_page
 from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole
+from clinic.scheduling.booking import Consent
+from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
 from . import factories, notes_support
 from .browser_forms import drawn_forms
-from .conftest import build_app
+from .conftest import TEST_KEYS, build_app
 from .factories import sign_in
 from .test_admin_outbox import csrf_token
 from .test_audit import NEW_KEY, restart_with
@@ -254,6 +256,44 @@ def test_filters_by_patient_every_booking_made_with_their_address(admin_client, 
     )
 
 
+def test_a_search_by_patient_finds_their_waitlist_and_walk_in_places_without_any_booking(
+    admin_client, session, admin, now
+):
+    # A person who joined a waitlist and a walk-in queue with their address but never booked: the search
+    # by their address answered "No patient has this e-mail address", their events unfindable by it.
+    address = "Ada.Lovelace@example.org"
+    svc = factories.service(session)
+    factories.clinician(session, [svc])
+    session.commit()
+    request = WaitlistRequest(
+        service_id=svc.id,
+        first_day=date(2026, 3, 9),
+        last_day=date(2026, 3, 13),
+        patient=factories.patient_details(email=address),
+        consent=Consent("2026-12-01"),
+    )
+    place = join_waitlist(session, request, now=now, keys=TEST_KEYS, actor=Actor()).entry
+    queue = factories.walk_in_queue(session, svc, [factories.clinician(session, [svc])])
+    call = factories.walk_in(session, queue, now=now, details=factories.caller_details(email=address)).entry
+    factories.walk_in(session, queue, now=now)  # someone else's
+    theirs = audit.events_for(session, "waitlist_entry", place.id) + audit.events_for(
+        session, "walk_in_entry", call.id
+    )
+    assert [e.action for e in theirs] == ["waitlist.joined", "walk_in.joined"]
+
+    page = admin_client.post("/admin/audit", data={"patient": address.upper()})
+
+    assert page.status_code == 200
+    session.commit()
+    (searched,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.patient_searched"))
+    shown = ids_on(page.get_data(as_text=True), session)
+    assert shown == sorted([searched.id, *(e.id for e in theirs)], reverse=True)
+    assert (searched.entity_type, searched.entity_id) == ("waitlist_entry", str(place.id))
+    assert searched.details["waitlist_entry_ids"] == [place.id]
+    assert searched.details["walk_in_entry_ids"] == [call.id]
+    assert "ada" not in json.dumps(searched.details).lower()
+
+
 def test_a_search_by_patient_is_audited_by_their_records_ids_never_their_address(
     admin_client, session, admin, now
 ):
@@ -272,6 +312,9 @@ def test_a_search_by_patient_is_audited_by_their_records_ids_never_their_address
     patients = sorted(b.consultation.patient_id for b in (first, second))
     found = {
         "patient_ids": patients,
+        "waitlist_entry_ids": [],
+        "waitlist_offer_ids": [],
+        "walk_in_entry_ids": [],
         "consultation_ids": [first.consultation.id, second.consultation.id],
         "consultation_note_ids": [],
     }

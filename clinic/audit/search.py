@@ -1,7 +1,9 @@
 """Finding audit events for the admin viewer: by who, action, consultation, patient and date; paged; as CSV.
 
 A consultation's events are those about it and about its note versions; a patient's, those about
-every record kept under their e-mail address (each booking keeps its own) and those records' bookings.
+every record kept under their e-mail address, as a subject access request finds them (each booking's
+patient record, each waitlist place with its offers, each walk-in place), and those records' bookings and
+calls. Not an invitation to join someone's call: its events are about the other patient's consultation.
 A search by patient is itself an audit event, naming what it found by id, never the address.
 
 Pages run newest first and continue below the last id seen (keyset paging), so a page deep into a
@@ -18,9 +20,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Consultation, ConsultationNote, Patient
-from ..models.people import email_key
+from ..models import (
+    AuditEvent,
+    Consultation,
+    ConsultationNote,
+    Patient,
+    WaitlistEntry,
+    WaitlistOffer,
+    WalkInEntry,
+)
 from ..models.transactions import write_transaction
+from ..privacy.subject_lookup import with_address
 from ..spreadsheets import inert
 from ..staff.accounts import staff_by_email
 from .chain import record
@@ -106,15 +116,25 @@ def audit_filter(
 def _patient_records(session: Session, email: str | None) -> Records:
     if not email:
         return ()
-    patient_ids = list(
-        session.scalars(select(Patient.id).where(Patient.email_key == email_key(email)).order_by(Patient.id))
-    )
-    if not patient_ids:
+    patient_ids = [patient.id for patient in with_address(session, email, Patient)]
+    places = [entry.id for entry in with_address(session, email, WaitlistEntry)]
+    calls = with_address(session, email, WalkInEntry)
+    if not (patient_ids or places or calls):
         raise UnknownFilter("patient", "No patient has this e-mail address (or it was anonymised).")
+    offers = session.scalars(
+        select(WaitlistOffer.id).where(WaitlistOffer.entry_id.in_(places)).order_by(WaitlistOffer.id)
+    )
     bookings = session.scalars(
         select(Consultation.id).where(Consultation.patient_id.in_(patient_ids)).order_by(Consultation.id)
     )
-    return (("patient", _texts(patient_ids)), *_consultation_records(session, list(bookings)))
+    taken = {call.consultation_id for call in calls if call.consultation_id is not None}
+    own = (
+        ("patient", _texts(patient_ids)),
+        ("waitlist_entry", _texts(places)),
+        ("waitlist_offer", _texts(offers)),
+        ("walk_in_entry", _texts(call.id for call in calls)),
+    )
+    return (*own, *_consultation_records(session, sorted({*bookings, *taken})))
 
 
 def _consultation_records(session: Session, consultation_ids: list[int]) -> Records:
@@ -171,9 +191,11 @@ def export_csv(session: Session, wanted: AuditFilter, *, actor: Actor, now: date
 
 
 def _record_patient_search(session: Session, wanted: AuditFilter, actor: Actor, now: datetime) -> None:
+    # The event is about one of the person's own records (a patient record if they have one), so a later
+    # search for them finds it.
+    kind, first = next((kind, ids[0]) for kind, ids in wanted.patient if ids)
     found = wanted.found_for_patient()
-    first = found["patient_ids"][0]  # the event is about the patient: a later search for them finds it
-    record(session, actor, PATIENT_SEARCHED, entity_type="patient", entity_id=first, now=now, details=found)
+    record(session, actor, PATIENT_SEARCHED, entity_type=kind, entity_id=first, now=now, details=found)
 
 
 def _csv_chunks(session: Session, wanted: AuditFilter) -> Iterator[str]:

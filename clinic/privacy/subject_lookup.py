@@ -84,6 +84,12 @@ def find_records(session: Session, asker: Asker) -> Records:
     return theirs
 
 
+def with_address(session: Session, email: str, model: type) -> list[Any]:
+    """Every `model` record (Patient, WaitlistEntry, WalkInEntry, Companion) kept under the e-mail address,
+    matched as a request by that address matches it, whoever's it is: not narrowed to one person."""
+    return _with_contact(session, Asker(email=email), model, ())
+
+
 def same_phone(one: str, other: str) -> bool:
     """Whether two phone numbers are one, however each was typed: '+44 (0)7700 900-123', '0044 7700 900123'
     and '07700 900123' are. A number given with its country code matches one given without it (the
