@@ -10,13 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from clinic.models import AuditEvent, ConsultationNote, ConsultationStatus, StaffRole, utcnow
+from clinic.models import AuditEvent, Consultation, ConsultationNote, ConsultationStatus, StaffRole, utcnow
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
 from clinic.notes.drafts import start_amendment
 from clinic.notes.history import read_notes
+from clinic.privacy.retention import RetentionPeriods, apply_retention
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
 
@@ -209,6 +210,35 @@ def test_reception_is_never_given_notes_and_a_listed_role_is(app, client, sessio
     assert refused.status_code == 404
     assert allowed.status_code == 200 and NOTE.plan in allowed.get_data(as_text=True)
     assert amended.status_code == 303 and note_count(session) == 2
+
+
+def test_a_reason_erased_by_retention_is_not_said_to_have_been_none_given(app, client, session, now, case):
+    # A year on, retention erases the reason the patient gave; the notes page and its print view then said
+    # "Reason for visit: None given", as if the patient had given none.
+    app.config["RETENTION_REASON_DAYS"] = 30
+    init_app(app)
+    signed = sign(session, case, NOTE, now=now)
+    today = utcnow().replace(hour=10, minute=0, second=0, microsecond=0)
+    next_week_tuesday = today + timedelta(days=7 + (1 - today.weekday()) % 7)
+    recent = booked(app, session, utcnow(), start=next_week_tuesday)
+    session.execute(update(Consultation).where(Consultation.id == recent.id).values(reason=""))
+    session.commit()
+    assert apply_retention(session, RetentionPeriods.from_config(app.config), now=utcnow())["reasons"] == 1
+    sign_in(client, case.clinician)
+
+    erased = client.get(notes_url(case)).get_data(as_text=True)
+    printed = client.get(notes_url(case, f"/{signed.note_id}/print")).get_data(as_text=True)
+    details = client.get(f"/schedule/consultations/{case.id}").get_data(as_text=True)
+    client.post("/logout")
+    sign_in(client, recent.clinician)
+    not_given = client.get(notes_url(recent)).get_data(as_text=True)
+    recent_details = client.get(f"/schedule/consultations/{recent.id}").get_data(as_text=True)
+
+    for page in (erased, printed, details):
+        assert REASON not in page and "None given" not in page and "Not given" not in page
+        assert "Not kept: reasons for a visit are erased 30 days after it" in page
+    assert "None given" in not_given and "Not given" in recent_details
+    assert "Not kept" not in not_given + recent_details
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from .. import audit
 from ..audit import Actor
 from ..models import Consultation, ConsultationNote, NoteStatus
 from ..models.transactions import write_transaction
+from ..privacy.retention import reasons_erased
 from ..scheduling.events import NOTES_READ
 from ..scheduling.patients import age_on
 from ..scheduling.status import STATUS_LABELS
@@ -37,6 +38,8 @@ class ConsultationHeader:
     service_name: str
     clinician_name: str
     reason: str | None  # None for a walk-in call, whose caller is never asked one
+    # The days reasons are kept, when this consultation is past them: its reason, if one was given, is erased.
+    reason_erased_after_days: int | None
     status: str  # as every staff page names it (Done, In call): scheduling.status.STATUS_LABELS
 
 
@@ -90,7 +93,7 @@ def read_notes(
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
         record_notes_read(session, requester.actor, consultation_id, shown, now)
         return NotesPage(
-            consultation=_header(consultation, now),
+            consultation=_header(consultation, settings, now),
             signed=signed[::-1],
             draft=draft,
             can_edit_draft=own_draft or not rows,
@@ -125,7 +128,7 @@ def printable_version(
             details={"consultation_id": consultation_id, "version": note.version, "view": "print"},
         )
         later = signed[position + 1] if position + 1 < len(signed) else None
-        return PrintedNote(_header(consultation, now), note, signed[:position][::-1], later, now)
+        return PrintedNote(_header(consultation, settings, now), note, signed[:position][::-1], later, now)
 
 
 def record_notes_read(
@@ -180,7 +183,17 @@ def _version(
     )
 
 
-def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
+def reason_erased_after_days(
+    consultation: Consultation, settings: NotesSettings, now: datetime
+) -> int | None:
+    """The days a reason for visit is kept, if `consultation` is past them (its reason, if one was given, is
+    erased: an empty one is no sign that none was); None before then, and for a walk-in call (none asked)."""
+    kept_for = settings.reasons_kept_for
+    erased = not consultation.is_walk_in and reasons_erased(consultation.ends_at, kept_for, now)
+    return kept_for.days if erased else None
+
+
+def _header(consultation: Consultation, settings: NotesSettings, now: datetime) -> ConsultationHeader:
     time_zone = consultation.clinician.time_zone
     patient = consultation.patient
     return ConsultationHeader(
@@ -194,5 +207,6 @@ def _header(consultation: Consultation, now: datetime) -> ConsultationHeader:
         service_name=consultation.service.name,
         clinician_name=consultation.clinician.display_name,
         reason=None if consultation.is_walk_in else consultation.reason_text,
+        reason_erased_after_days=reason_erased_after_days(consultation, settings, now),
         status=STATUS_LABELS[consultation.status],
     )

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -9,6 +10,7 @@ from flask import Flask
 from ..extensions import db
 from ..models import StaffRole
 from ..models.sealed_text import use_sealer
+from ..privacy.retention import RetentionPeriods
 from .access import granted_roles
 from .encryption import NoteCipher, cipher_from_settings
 
@@ -20,13 +22,17 @@ class NotesSettings:
     cipher: NoteCipher
     # Roles given every consultation's notes besides each consultation's own clinician.
     granted_roles: frozenset[StaffRole]
+    # How long a patient's reasons are kept (RETENTION_REASON_DAYS): the pages say when one was erased.
+    reasons_kept_for: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "NotesSettings":
-        """The settings from CLINIC_NOTES_KEY and CLINIC_NOTES_ROLES; raises ValueError naming a bad one."""
+        """The settings from CLINIC_NOTES_KEY, CLINIC_NOTES_ROLES and CLINIC_RETENTION_REASON_DAYS; raises
+        ValueError naming a bad one."""
         return cls(
             cipher=cipher_from_settings(config["NOTES_KEY"], config["SECRET_KEY"]),
             granted_roles=granted_roles(config["NOTES_ROLES"]),
+            reasons_kept_for=RetentionPeriods.from_config(config).reason,
         )
 
 

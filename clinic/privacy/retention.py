@@ -83,7 +83,7 @@ def apply_retention(session: Session, periods: RetentionPeriods, *, now: datetim
             "patients": _anonymise_patients(session, _due_patients(now - periods.patient), now)
             + _anonymise_patients(session, _unseen_callers(now - periods.walk_in), now),
             "walk_in_callers": _anonymise_walk_ins(session, periods, now),
-            "reasons": _erase_reasons(session, now - periods.reason),
+            "reasons": _erase_reasons(session, periods, now),
             "idempotency_keys": _rows(
                 session, delete(IdempotencyKey).where(IdempotencyKey.created_at < now - periods.idempotency)
             ),
@@ -186,12 +186,20 @@ def _anonymise_walk_ins(session: Session, periods: RetentionPeriods, now: dateti
     )
 
 
-def _erase_reasons(session: Session, cutoff: datetime) -> int:
+def reasons_erased(ends_at: Any, kept_for: timedelta, now: datetime) -> Any:
+    """Whether a consultation that ended at `ends_at` is past its reasons' period `kept_for`, so that they
+    are erased (or will be at the next run): then an empty reason does not mean that none was given. One
+    rule for the pages (a datetime: a bool) and the erasure (a column: its SQL condition)."""
+    return ends_at < now - kept_for
+
+
+def _erase_reasons(session: Session, periods: RetentionPeriods, now: datetime) -> int:
     return _rows(
         session,
         update(Consultation)
         .where(
-            Consultation.ends_at < cutoff, or_(Consultation.reason != "", Consultation.cancel_reason != "")
+            reasons_erased(Consultation.ends_at, periods.reason, now),
+            or_(Consultation.reason != "", Consultation.cancel_reason != ""),
         )
         .values(reason="", cancel_reason=""),
     )

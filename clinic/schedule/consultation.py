@@ -14,6 +14,8 @@ from ..errors import refusal_page, status_for
 from ..extensions import db
 from ..links import manage_address
 from ..models import Consultation, utcnow
+from ..notes.history import reason_erased_after_days
+from ..notes.settings import notes_settings
 from ..scheduling.agenda import Moment, consultation_row
 from ..scheduling.clashes import ABSENT
 from ..scheduling.companions import Removal
@@ -190,6 +192,7 @@ def _consultation_page(
         changes=staff_changes(found, moment.instant, absent=row.clash in ABSENT),
         letter=has_letter(found),
         refusal=refusal,
+        reason_erased_after_days=reason_erased_after_days(found, notes_settings(current_app), moment.instant),
     )
 
 
