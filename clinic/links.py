@@ -7,6 +7,8 @@ from urllib.parse import quote, urlencode
 from flask import Flask, request, url_for
 from werkzeug.routing import IntegerConverter
 
+from .models import MAX_ID
+
 # The patient's booking page and waiting room; its token arrives once, after "#" (see booking.arrival).
 MANAGE_PATH = "/c/<reference>"
 # A companion's waiting room: their own token, which opens nothing under MANAGE_PATH.
@@ -79,7 +81,7 @@ class IdConverter(IntegerConverter):
     number is simply not found instead of overflowing the query."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        super().__init__(url_map, min=1, max=2**31 - 1)
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def init_app(app: Flask) -> None:

@@ -328,6 +328,19 @@ def test_a_search_by_patient_is_audited_by_their_records_ids_never_their_address
     assert isinstance(audit.verify(session), audit.Verified)
 
 
+@pytest.mark.parametrize("cursor", ["2147483648", "999999999999999999", "0"])
+def test_a_page_link_below_an_id_no_event_can_have_starts_from_the_newest(admin_client, session, now, cursor):
+    # Ids are 32-bit: on PostgreSQL a larger cursor (a link edited, or copied from another system) was a 500
+    # ("integer out of range"); on SQLite it listed the newest events as if they were an older page.
+    newest = event(session, at=now)
+
+    response = admin_client.get("/admin/audit", query_string={"older_than": cursor})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert ids_on(page, session)[0] == newest.id and "Newest events" not in page
+
+
 def test_a_patients_address_is_in_no_url_and_their_events_page_by_posting_it(admin_client, session, now):
     address = "Mary.Jones+audit@example.org"
     booked = book_for(session, now, address, MONDAY_10).consultation

@@ -18,19 +18,21 @@ from ..audit.verification import Break, Verified, check, verdict
 from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
-from ..models import utcnow
+from ..models import MAX_ID, utcnow
 from .forms import DayField
 from .views import bp
 
 
 class CursorField(IntegerField):
-    """The id a page continues below, from a link: anything malformed starts from the newest."""
+    """The id a page continues below, from a link: anything malformed, or no id an event can have,
+    starts from the newest."""
 
     widget = HiddenInput()
 
     def process_formdata(self, valuelist: list[str]) -> None:
         text = valuelist[0] if valuelist else ""
-        self.data = int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
+        ok = text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID
+        self.data = int(text) if ok else None
 
 
 FILTERS = ("who", "action", "reference", "patient", "since", "until")

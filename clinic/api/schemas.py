@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Request
 from werkzeug.exceptions import BadRequest
 
+from ..models import MAX_ID
 from ..scheduling.booking import BookingRequest, Consent
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import (
@@ -27,7 +28,6 @@ from ..scheduling.patients import (
 from ..scheduling.timezones import InvalidTimeZone, NonExistentLocalTime, day_bounds, parse_instant, zone
 from ..unstorable import MESSAGE, unstorable_fields
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
 MAX_SLOT_DAYS = 31
 YEARS = range(1900, 3000)  # keeps date arithmetic far from datetime's limits
 _DIGITS = re.compile(r"[0-9]{1,10}")

@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, ValidationError
 from wtforms.widgets import HiddenInput, Select, html_params
 
 from ..form_errors import show_beside_fields
-from ..models import CompanionRole, ConsentMethod
+from ..models import MAX_ID, CompanionRole, ConsentMethod
 from ..scheduling import zone_picker
 from ..scheduling.booking import BookingRequest, Consent
 from ..scheduling.companions import check_companion_details
@@ -46,7 +46,6 @@ from .calendar import form_value, reader_language
 
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _Checked = TypeVar("_Checked")
-_MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 class IdField(Field):
@@ -77,7 +76,7 @@ class IdField(Field):
         text = valuelist[0]
         if self.optional and text == "":
             return
-        if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= _MAX_ID):
+        if not (len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID):
             raise ValueError(self.invalid)
         self.data = int(text)
 

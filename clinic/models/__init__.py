@@ -1,7 +1,7 @@
 """The data layer: every model, importable from `clinic.models`."""
 
 from .audit import AuditEvent
-from .base import Base, utcnow
+from .base import MAX_ID, Base, utcnow
 from .notes import ConsultationNote, ImmutableNote, NoteStatus
 from .outbox import OutboxKind, OutboxMessage, OutboxStatus, WorkerHeartbeat
 from .people import Clinician, Department, Patient, Service, clinician_service
@@ -33,6 +33,7 @@ from .walk_in import (
 __all__ = [
     "ACTIVE_STATUSES",
     "CURRENT_ENTRY_STATUSES",
+    "MAX_ID",
     "AuditEvent",
     "AvailabilityRule",
     "Base",
