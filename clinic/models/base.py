@@ -9,11 +9,11 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-# Named constraints keep Alembic revisions identical on SQLite and PostgreSQL.
 # The largest id a row can have: ids are 32-bit integers on every database we run on, so a larger number
 # (a link edited by hand) names no row, and must not reach a query (PostgreSQL: "integer out of range").
 MAX_ID = 2**31 - 1
 
+# Named constraints keep Alembic revisions identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
