@@ -438,3 +438,19 @@ def test_the_consultation_page_reads_its_start_end_and_waiting_time_on_the_reade
     assert "Waiting since 9:02 am<" in american
     assert re.search(r", 09:15 to 09:45 \(UK time, GMT\+\d\)</dd>", british)
     assert "Waiting since 09:02<" in british
+
+
+def test_the_hour_the_clocks_go_back_reads_each_consultation_with_its_offset(client, session, clinic):
+    # Sunday 25 October 2026: UK clocks go back from 02:00 GMT+1 to 01:00 GMT+0, so 01:30 comes twice.
+    visit(session, clinic, "okafor", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "First Patient")
+    visit(session, clinic, "okafor", datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "Second Patient")
+    visit(session, clinic, "okafor", datetime(2026, 10, 25, 9, tzinfo=UTC), "Morning Patient")
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    day = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/?date=2026-10-25"))))
+    week = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/week?date=2026-10-25"))))
+
+    assert "01:30 (GMT+1)–01:00 (GMT+0) First Patient" in day
+    assert "01:30 (GMT+0)–02:00 Second Patient" in day
+    assert "09:00–09:30 Morning Patient" in day  # a time read once is written as ever
+    assert "01:30 (GMT+1) First Patient" in week and "01:30 (GMT+0) Second Patient" in week

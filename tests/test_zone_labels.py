@@ -2,12 +2,22 @@
 other way round), so it reads GMT-5, on the page, in summaries and in mails."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from clinic.scheduling import zone_picker
-from clinic.scheduling.timezones import format_local, utc_offset, zone, zone_label, zone_names
+from clinic.scheduling.timezones import (
+    clock_label,
+    day_bounds,
+    format_local,
+    utc_offset,
+    zone,
+    zone_label,
+    zone_names,
+)
 from clinic.scheduling.zone_names import friendly_name
 
 from .test_booking_pages import clinic, text  # noqa: F401 (clinic: a fixture)
@@ -83,3 +93,40 @@ def test_a_browser_in_a_fixed_offset_zone_sees_it_chosen_with_its_true_offset(cl
 
     assert f'<option selected value="{name}">{label}</option>' in page
     assert f"Etc GMT{name[-2:]}" not in page
+
+
+_CHANGING = (
+    "Europe/London",
+    "America/New_York",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+)
+# 2026's clock changes in those zones, and the days either side.
+_CHANGE_DAYS = [
+    date(2026, month, day) + timedelta(days=shift)
+    for month, day in ((3, 8), (3, 29), (4, 5), (9, 6), (9, 27), (10, 4), (10, 25), (11, 1))
+    for shift in (-1, 0, 1)
+]
+
+
+@given(
+    name=st.sampled_from(_CHANGING),
+    day=st.sampled_from(_CHANGE_DAYS),
+    minutes=st.sets(st.integers(0, 25 * 60 - 1), min_size=2, max_size=2),
+    twelve_hour=st.booleans(),
+)
+def test_two_instants_on_one_local_day_never_read_alike(name, day, minutes, twelve_hour):
+    tz = zone(name)
+    start, end = day_bounds(day, tz)
+    first, second = (start + timedelta(minutes=n) for n in minutes)
+    assume(second < end and first < end)
+
+    assert clock_label(first, tz, twelve_hour) != clock_label(second, tz, twelve_hour)
+
+
+def test_a_time_read_once_has_no_offset_and_the_repeated_hour_has_its_own():
+    london = zone("Europe/London")
+    times = [datetime(2026, 10, 25, hour, 30, tzinfo=UTC) for hour in (0, 1, 2)]
+
+    assert [clock_label(t, london, False) for t in times] == ["01:30 (GMT+1)", "01:30 (GMT+0)", "02:30"]

@@ -25,7 +25,7 @@ from ..scheduling.agenda import Moment, Row
 from ..scheduling.clashes import Clash
 from ..scheduling.listing import Listed
 from ..scheduling.status import STAFF_MOVABLE, STATUS_LABELS
-from ..scheduling.timezones import clock_time, format_local, zone
+from ..scheduling.timezones import clock_label, format_local, zone
 from .forms import ACTION_LABELS
 
 # Any id the `id` converter accepts: an address is built once with it, and each row's id put in its place.
@@ -74,7 +74,7 @@ def status_badge(
     arrived_at = consultation.arrived_at if status is ConsultationStatus.ARRIVED else None
     if twelve_hour is None:
         twelve_hour = twelve_hour_reader()
-    since = f" since {clock_time(arrived_at.astimezone(tz), twelve_hour)}" if arrived_at else ""
+    since = f" since {clock_label(arrived_at, tz, twelve_hour)}" if arrived_at else ""
     css, label = _STATUS_PARTS[status]
     return Markup(f'<span class="status-badge status-{css}" data-status>{label}{since}</span>')
 
@@ -252,7 +252,7 @@ class DayRows:
     def _row(self, row: Row) -> str:
         c, tz = row.consultation, self._tz
         clock = self.TWELVE_HOUR
-        starts, ends = (clock_time(instant.astimezone(tz), clock) for instant in (c.starts_at, c.ends_at))
+        starts, ends = (clock_label(instant, tz, clock) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
         patient += f", {row.age}" if row.age is not None else f' <span class="hint">({_walk_in(c)})</span>'
         if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining

@@ -12,7 +12,7 @@ from ..auth.sessions import local_path
 from ..booking.calendar import twelve_hour_reader
 from ..extensions import db
 from ..models import Consultation, EntryStatus, utcnow
-from ..scheduling.timezones import clock_time
+from ..scheduling.timezones import clock_label
 from ..staff.sessions import SessionRules
 from ..walkin.errors import NobodyWaiting, TakeRefused
 from ..walkin.send_back import WalkInCall, send_back_for_staff, walk_in_call
@@ -70,6 +70,7 @@ def walk_in_call_of(consultation: Consultation) -> WalkInCall | None:
 
 
 @bp.app_template_filter()
-def clock_in(instant: datetime, tz: ZoneInfo) -> str:
-    """The instant's wall-clock time in `tz`, on the reader's clock: 14:30, or 2:30 pm."""
-    return clock_time(instant.astimezone(tz), twelve_hour_reader())
+def clock_in(instant: datetime, tz: ZoneInfo, twelve_hour: bool | None = None) -> str:
+    """The instant's wall-clock time in `tz` (see clock_label), on the reader's clock (14:30, or 2:30 pm)
+    unless `twelve_hour` says which."""
+    return clock_label(instant, tz, twelve_hour_reader() if twelve_hour is None else twelve_hour)

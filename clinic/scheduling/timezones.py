@@ -162,6 +162,19 @@ def clock_time(local: datetime, twelve_hour: bool) -> str:
     return "%d:%02d %s" % (local.hour % 12 or 12, local.minute, "am" if local.hour < 12 else "pm")  # noqa: UP031
 
 
+def clock_label(instant: datetime, tz: ZoneInfo, twelve_hour: bool) -> str:
+    """The instant's wall-clock time in `tz` (see clock_time); in the hour the clocks go back, which the
+    clock reads twice, with its offset: 01:30 (GMT+1), then 01:30 (GMT+0) an hour later."""
+    local = instant.astimezone(tz)
+    shown = clock_time(local, twelve_hour)
+    return f"{shown} ({utc_offset(tz, local)})" if read_twice(local) else shown
+
+
+def read_twice(local: datetime) -> bool:
+    """Whether the wall-clock time of `local` (an instant as its zone reads it) is read twice that day."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
 def utc_offset(tz: ZoneInfo, at: datetime) -> str:
     """The zone's offset from GMT at `at`, as people write it: GMT+0, GMT-5, GMT+5:30."""
     minutes = round(at.astimezone(tz).utcoffset().total_seconds() / 60)
