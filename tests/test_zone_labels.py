@@ -130,3 +130,31 @@ def test_a_time_read_once_has_no_offset_and_the_repeated_hour_has_its_own():
     times = [datetime(2026, 10, 25, hour, 30, tzinfo=UTC) for hour in (0, 1, 2)]
 
     assert [clock_label(t, london, False) for t in times] == ["01:30 (GMT+1)", "01:30 (GMT+0)", "02:30"]
+
+
+@given(
+    name=st.sampled_from(_CHANGING),
+    day=st.sampled_from(_CHANGE_DAYS),
+    start=st.integers(0, 25 * 60 - 1),
+    length=st.integers(5, 180),
+)
+def test_a_span_reads_on_the_clock_of_each_of_its_ends(name, day, start, length):
+    tz = zone(name)
+    begin = day_bounds(day, tz)[0] + timedelta(minutes=start)
+    end = begin + timedelta(minutes=length)
+
+    said = format_local(begin, tz, until=end)
+
+    if end.astimezone(tz).utcoffset() == begin.astimezone(tz).utcoffset():
+        assert offsets_said(said) == {utc_offset(tz, begin)}
+    else:  # each end with its own offset, in full
+        assert said == f"{format_local(begin, tz)} to {format_local(end, tz)}"
+
+
+def test_a_consultation_over_the_clocks_going_back_reads_its_true_length():
+    london = zone("Europe/London")
+    begin = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 01:30 GMT+1, ending at 01:00 GMT+0
+
+    assert format_local(begin, london, until=begin + timedelta(minutes=30)) == (
+        "Sunday 25 October 2026, 01:30 (UK time, GMT+1) to Sunday 25 October 2026, 01:00 (UK time, GMT+0)"
+    )

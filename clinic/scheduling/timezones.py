@@ -105,12 +105,14 @@ def format_local(
     instant: datetime, tz: ZoneInfo, twelve_hour: bool = False, until: datetime | None = None
 ) -> str:
     """'Tuesday 3 March 2026, 09:00 (UK time, GMT+0)' — the date and time as the viewer reads it; with
-    `until`, the span to it on the same clock: 'Tuesday 3 March 2026, 09:00 to 09:30 (UK time, GMT+0)'."""
+    `until`, the span to it on the same clock: 'Tuesday 3 March 2026, 09:00 to 09:30 (UK time, GMT+0)'. A
+    span the clocks change in names each end in full, with its own offset: its two times on one clock
+    would misread its length (01:30 to 01:00 as the clocks go back)."""
     local = instant.astimezone(tz)
     when = f"{local:%A} {local.day} {local:%B %Y}, {clock_time(local, twelve_hour)}"
     if until is not None:
         end = until.astimezone(tz)
-        if end.date() == local.date():
+        if end.date() == local.date() and end.utcoffset() == local.utcoffset():
             when += f" to {clock_time(end, twelve_hour)}"
         else:
             return f"{format_local(instant, tz, twelve_hour)} to {format_local(until, tz, twelve_hour)}"
