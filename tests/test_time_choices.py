@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinic.booking.calendar import Day, TimeChoice, day_label, form_value, group_by_day
-from clinic.scheduling.timezones import clock_time
+from clinic.scheduling.timezones import clock_label
 
 # Hour changes each way in both hemispheres; Santiago's autumn change repeats the hour before midnight, so
 # that hour belongs to the day before; Lord Howe changes by half an hour; Kathmandu and Chatham sit at
@@ -37,7 +37,7 @@ def reference(starts, tz, days, changeable_from, twelve_hour):
         local = start.astimezone(tz)
         value = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
         changeable = changeable_from is None or start >= changeable_from
-        choice = TimeChoice(value, clock_time(local, twelve_hour), changeable)
+        choice = TimeChoice(value, clock_label(start, tz, twelve_hour), changeable)
         times.setdefault(local.date(), []).append(choice)
     return [Day(day, day_label(day), choices) for day, choices in sorted(times.items())]
 
@@ -64,14 +64,17 @@ def test_free_times_fall_on_the_patients_day_and_clock(zone_name, first_day, ste
     assert grouped == group_by_day(starts, tz, days, changeable_from=changeable_from, twelve_hour=twelve_hour)
 
 
-def test_the_hour_santiago_repeats_before_midnight_stays_on_the_day_before():
+def test_the_hour_santiago_repeats_before_midnight_stays_on_the_day_before_each_time_with_its_offset():
     tz = ZoneInfo("America/Santiago")
     repeated = datetime(2026, 4, 5, 3, 30, tzinfo=UTC)  # 23:30 for the second time on Saturday 4 April
     hour = timedelta(hours=1)
 
     [saturday, sunday] = group_by_day([repeated - hour, repeated, repeated + hour], tz)
 
-    assert (saturday.date, [time.label for time in saturday.times]) == (date(2026, 4, 4), ["23:30", "23:30"])
+    assert (saturday.date, [time.label for time in saturday.times]) == (
+        date(2026, 4, 4),
+        ["23:30 (GMT-3)", "23:30 (GMT-4)"],
+    )
     assert (sunday.date, [time.label for time in sunday.times]) == (date(2026, 4, 5), ["00:30"])
 
 

@@ -19,6 +19,7 @@ from ..scheduling.timezones import (
     clock_time,
     day_bounds,
     format_local,
+    read_twice,
     uses_12_hour_clock,
     utc_offset,
     zone,
@@ -151,22 +152,26 @@ def group_by_day(
     cut = changeable_from.timestamp() if changeable_from else float("-inf")
     first = 0
     while first < len(seconds):
-        offset, local_day, run_end = _offset_run(seconds[first], tz)
+        offset, local_day, run_end, said = _offset_run(seconds[first], tz)
         end = bisect_left(seconds, run_end, first + 1)
         run = tuple(seconds[first:end])
-        times.setdefault(local_day, []).extend(_labelled(run, offset, bisect_left(run, cut), twelve_hour))
+        times.setdefault(local_day, []).extend(
+            _labelled(run, offset, bisect_left(run, cut), twelve_hour, said)
+        )
         first = end
     return [Day(day, day_label(day), choices) for day, choices in sorted(times.items())]
 
 
-def _offset_run(seconds: float, tz: ZoneInfo) -> tuple[int, date, float]:
+def _offset_run(seconds: float, tz: ZoneInfo) -> tuple[int, date, float, str]:
     """The zone's offset in minutes at the instant `seconds`, its local day there, and the instant until
-    which both hold: the day's end, or `seconds` itself on a day the clocks change."""
+    which both hold: the day's end, or `seconds` itself on a day the clocks change; and what its label
+    adds to the time: the offset of a time the clock reads twice (see clock_label), else nothing."""
     local = datetime.fromtimestamp(seconds, tz)
     steady_offset, day_end = _local_day(tz, local.date())
     if steady_offset is None:
-        return int(local.utcoffset().total_seconds()) // 60, local.date(), seconds
-    return steady_offset, local.date(), day_end
+        said = f" ({utc_offset(tz, local)})" if read_twice(local) else ""
+        return int(local.utcoffset().total_seconds()) // 60, local.date(), seconds, said
+    return steady_offset, local.date(), day_end, ""
 
 
 @lru_cache(maxsize=1024)
@@ -179,16 +184,15 @@ def _local_day(tz: ZoneInfo, day: date) -> tuple[int | None, float]:
 
 @lru_cache(maxsize=512)  # a run is a day's free times: patients looking at the same days share them
 def _labelled(
-    run: tuple[float, ...], offset: int, unchangeable: int, twelve_hour: bool
+    run: tuple[float, ...], offset: int, unchangeable: int, twelve_hour: bool, said: str = ""
 ) -> tuple[TimeChoice, ...]:
     """The free times at `run` (sorted UTC seconds, over which the zone is `offset` minutes ahead), the
-    first `unchangeable` of them marked so."""
+    first `unchangeable` of them marked so; `said` follows each time in its label."""
     labels, choices = _CLOCK_LABELS[twelve_hour], []
     for index, seconds in enumerate(run):
         minute = int(seconds // 60)
-        choices.append(
-            TimeChoice(_minute_value(minute), labels[(minute + offset) % 1440], index >= unchangeable)
-        )
+        label = labels[(minute + offset) % 1440] + said
+        choices.append(TimeChoice(_minute_value(minute), label, index >= unchangeable))
     return tuple(choices)
 
 
