@@ -454,3 +454,15 @@ def test_the_hour_the_clocks_go_back_reads_each_consultation_with_its_offset(cli
     assert "01:30 (GMT+0)–02:00 Second Patient" in day
     assert "09:00–09:30 Morning Patient" in day  # a time read once is written as ever
     assert "01:30 (GMT+1) First Patient" in week and "01:30 (GMT+0) Second Patient" in week
+
+
+def test_a_day_the_clocks_change_names_the_change_not_one_offset_for_the_whole_day(client, session, clinic):
+    login(session, client, clinician_id=clinic["okafor"].id)
+
+    autumn = text(client.get("/schedule/?date=2026-10-25"))
+    spring = text(client.get("/schedule/?date=2027-03-28"))
+    before = text(client.get("/schedule/?date=2027-03-27"))
+
+    assert "Times are in UK time, GMT+1 until 02:00, then GMT+0." in autumn
+    assert "Times are in UK time, GMT+0 until 01:00, then GMT+1." in spring
+    assert "Times are in UK time, GMT+0." in before

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from clinic.scheduling import zone_picker
 from clinic.scheduling.timezones import (
     clock_label,
+    clocks_change,
     day_bounds,
     format_local,
     utc_offset,
@@ -158,3 +159,18 @@ def test_a_consultation_over_the_clocks_going_back_reads_its_true_length():
     assert format_local(begin, london, until=begin + timedelta(minutes=30)) == (
         "Sunday 25 October 2026, 01:30 (UK time, GMT+1) to Sunday 25 October 2026, 01:00 (UK time, GMT+0)"
     )
+
+
+@given(name=st.sampled_from(_CHANGING), day=st.sampled_from(_CHANGE_DAYS))
+def test_the_clocks_change_at_the_first_second_of_another_offset_on_the_day_they_do(name, day):
+    tz = zone(name)
+    start, end = day_bounds(day, tz)
+    change = clocks_change(day, tz)
+    last = end - timedelta(seconds=1)
+
+    if change is None:
+        assert last.astimezone(tz).utcoffset() == start.astimezone(tz).utcoffset()
+    else:
+        assert start < change < end
+        assert (change - timedelta(seconds=1)).astimezone(tz).utcoffset() == start.astimezone(tz).utcoffset()
+        assert change.astimezone(tz).utcoffset() != start.astimezone(tz).utcoffset()

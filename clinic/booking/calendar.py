@@ -17,6 +17,7 @@ from ..scheduling.lifecycle import first_changeable_start
 from ..scheduling.offered import OfferedService
 from ..scheduling.timezones import (
     clock_time,
+    clocks_change,
     day_bounds,
     format_local,
     read_twice,
@@ -111,8 +112,15 @@ def local_day(instant: datetime, tz: str, last: bool = False) -> str:
 def zone_on(tz: ZoneInfo | str, day: date, last: date | None = None) -> str:
     """The zone (or zone name) as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template
     filter. With `last`, over the days from `day` to `last`, naming each change of offset: UK time, GMT+0
-    until Saturday 27 March, GMT+1 from Sunday 28 March."""
+    until Saturday 27 March, GMT+1 from Sunday 28 March. A day the clocks change names its change, on the
+    clock it was read on: UK time, GMT+1 until 02:00, then GMT+0."""
     tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
+    change = clocks_change(day, tz) if last is None else None
+    if change is not None:
+        before = change - _SECOND
+        wall = change.replace(tzinfo=None) + before.astimezone(tz).utcoffset()  # the clock before it moved
+        until = "midnight" if wall.time() == time() else clock_time(wall, False)
+        return f"{zone_label(tz, before)} until {until}, then {utc_offset(tz, change)}"
     runs: list[tuple[date, str]] = []  # the first day of each run of days on one offset, and the offset
     for n in range(((last or day) - day).days + 1):
         shown = day + timedelta(days=n)

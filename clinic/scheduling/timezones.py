@@ -97,6 +97,23 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+def clocks_change(day: date, tz: ZoneInfo) -> datetime | None:
+    """The instant on `day` at which the clocks in `tz` change (the first one's, on a day of two), or None
+    on a day they keep to one offset."""
+    start, end = day_bounds(day, tz)
+    before, after = int(start.timestamp()), int(end.timestamp()) - 1
+    first = _offset_at(before, tz)
+    if _offset_at(after, tz) == first:
+        return None
+    while after - before > 1:  # the first second on another offset
+        middle = (before + after) // 2
+        if _offset_at(middle, tz) == first:
+            before = middle
+        else:
+            after = middle
+    return datetime.fromtimestamp(after, UTC)
+
+
 def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz)
 
