@@ -451,6 +451,7 @@ def test_the_hour_the_clocks_go_back_reads_each_consultation_with_its_offset(cli
     week = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/week?date=2026-10-25"))))
 
     assert "01:30 (GMT+1)–01:00 (GMT+0) First Patient" in day
+    assert "Next: 01:30 (GMT+1) First Patient" in day
     assert "01:30 (GMT+0)–02:00 Second Patient" in day
     assert "09:00–09:30 Morning Patient" in day  # a time read once is written as ever
     assert "01:30 (GMT+1) First Patient" in week and "01:30 (GMT+0) Second Patient" in week
