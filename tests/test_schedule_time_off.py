@@ -65,3 +65,18 @@ def test_the_departments_day_names_whose_time_off_it_is(client, session, clinic)
     page = text(client.get("/schedule/"))
 
     assert bands(page) == ["Dr Priya Raman: time off 09:00 to 17:00"]
+
+
+def test_time_off_from_the_second_run_of_the_hour_the_clocks_go_back_says_which(client, session, clinic):
+    # 25 October 2026: UK clocks go back from 02:00 GMT+1 to 01:00 GMT+0; 01:30 GMT+0 is the second 01:30.
+    away(
+        session,
+        clinic["okafor"],
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 9, tzinfo=UTC),
+    )
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    page = text(client.get(f"/schedule/?clinician={clinic['okafor'].id}&date=2026-10-25"))
+
+    assert bands(page) == ["Time off 01:30 (GMT+0) to 09:00"]

@@ -1,7 +1,7 @@
 """Time off as the schedule's day and week show it: a band on each day a clinician is away, so staff see
 whose day is empty and why, not only notes on the consultations it clashes with."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Clinician, TimeOff
 from ..models.driver import driver_rows
-from .timezones import day_bounds
+from .timezones import clock_label, day_bounds
 from .visibility import Scope
 
 
@@ -19,17 +19,15 @@ class Away(NamedTuple):
     """A clinician's time off on one day, cut to that day. Its note is not shown: the clinician's own."""
 
     clinician_name: str
-    starts: time | None  # None: from the day's start
-    ends: time | None  # None: to the day's end
+    starts: str | None  # as the schedule's clock reads it (timezones.clock_label); None: from the day's start
+    ends: str | None  # None: to the day's end
 
     @property
     def when(self) -> str:
         """e.g. "all day", "09:00 to 13:00", "from 13:00", "until 12:00"."""
         if self.starts is None:
-            return "all day" if self.ends is None else f"until {self.ends:%H:%M}"
-        return (
-            f"from {self.starts:%H:%M}" if self.ends is None else f"{self.starts:%H:%M} to {self.ends:%H:%M}"
-        )
+            return "all day" if self.ends is None else f"until {self.ends}"
+        return f"from {self.starts}" if self.ends is None else f"{self.starts} to {self.ends}"
 
 
 def away_by_day(session: Session, scope: Scope, days: list[date], tz: ZoneInfo) -> dict[date, list[Away]]:
@@ -51,8 +49,8 @@ def _on_day(rows: list[tuple], day_start: datetime, day_end: datetime, tz: ZoneI
     return [
         Away(
             name,
-            None if starts_at <= day_start else starts_at.astimezone(tz).time(),
-            None if ends_at >= day_end else ends_at.astimezone(tz).time(),
+            None if starts_at <= day_start else clock_label(starts_at, tz, False),
+            None if ends_at >= day_end else clock_label(ends_at, tz, False),
         )
         for starts_at, ends_at, name in rows
         if starts_at < day_end and ends_at > day_start
