@@ -171,8 +171,8 @@ def test_a_week_in_which_the_clocks_change_names_the_offset_of_each_of_its_days(
     spring = text(client.get("/schedule/week?date=2027-03-22"))  # the UK goes to GMT+1 on Sunday 28 March
     autumn = text(client.get("/schedule/week?date=2027-10-25"))  # and back to GMT+0 on Sunday 31 October
 
-    assert "Times are in UK time, GMT+0 until Saturday 27 March, GMT+1 from Sunday 28 March." in spring
-    assert "Times are in UK time, GMT+1 until Saturday 30 October, GMT+0 from Sunday 31 October." in autumn
+    assert "Times are in UK time, GMT+0 until 01:00 on Sunday 28 March, then GMT+1." in spring
+    assert "Times are in UK time, GMT+1 until 02:00 on Sunday 31 October, then GMT+0." in autumn
 
 
 def test_the_hours_page_names_its_zone_as_people_know_it(client, session, clinic):

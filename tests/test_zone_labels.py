@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from clinic.booking.calendar import zone_on
 from clinic.scheduling import zone_picker
 from clinic.scheduling.timezones import (
     clock_label,
@@ -174,3 +175,30 @@ def test_the_clocks_change_at_the_first_second_of_another_offset_on_the_day_they
         assert start < change < end
         assert (change - timedelta(seconds=1)).astimezone(tz).utcoffset() == start.astimezone(tz).utcoffset()
         assert change.astimezone(tz).utcoffset() != start.astimezone(tz).utcoffset()
+
+
+@given(name=st.sampled_from((*_CHANGING, "America/Havana")), day=st.sampled_from(_CHANGE_DAYS))
+def test_a_weeks_zone_names_every_change_of_its_clocks_at_its_true_offsets(name, day):
+    tz = zone(name)
+    first, last = day - timedelta(days=3), day + timedelta(days=3)
+    start, end = day_bounds(first, tz)[0], day_bounds(last, tz)[1]
+    offsets = [
+        utc_offset(tz, start + timedelta(minutes=n))
+        for n in range(0, int((end - start).total_seconds()) // 60, 15)
+    ]
+    runs = [offset for n, offset in enumerate(offsets) if n == 0 or offsets[n - 1] != offset]
+
+    said = zone_on(tz, first, last)
+
+    assert said.count("then") == len(runs) - 1
+    assert re.findall(r"GMT[+-]\d+(?::\d\d)?", said) == runs
+
+
+def test_a_week_whose_last_day_begins_on_the_new_clock_says_the_change_at_the_midnight_before():
+    # Havana's clocks go from 00:00 to 01:00 on Sunday 8 March 2026: that day is GMT-4 from its start.
+    havana = zone("America/Havana")
+
+    assert zone_on(havana, date(2026, 3, 2), date(2026, 3, 8)) == (
+        "Havana, GMT-5 until midnight on Saturday 7 March, then GMT-4"
+    )
+    assert zone_on(havana, date(2026, 3, 8)) == "Havana, GMT-4"

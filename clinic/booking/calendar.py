@@ -111,30 +111,33 @@ def local_day(instant: datetime, tz: str, last: bool = False) -> str:
 
 def zone_on(tz: ZoneInfo | str, day: date, last: date | None = None) -> str:
     """The zone (or zone name) as people know it, with its offset on `day` (e.g. UK time, GMT+1): a template
-    filter. With `last`, over the days from `day` to `last`, naming each change of offset: UK time, GMT+0
-    until Saturday 27 March, GMT+1 from Sunday 28 March. A day the clocks change names its change, on the
-    clock it was read on: UK time, GMT+1 until 02:00, then GMT+0."""
+    filter. With `last`, over the days from `day` to `last`. Each change of the clocks among those days is
+    named, at the time the clock read as it moved: UK time, GMT+1 until 02:00, then GMT+0 (one day); UK
+    time, GMT+0 until 01:00 on Sunday 28 March, then GMT+1 (several)."""
     tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
-    change = clocks_change(day, tz) if last is None else None
-    if change is not None:
-        before = change - _SECOND
-        wall = change.replace(tzinfo=None) + before.astimezone(tz).utcoffset()  # the clock before it moved
-        until = "midnight" if wall.time() == time() else clock_time(wall, False)
-        return f"{zone_label(tz, before)} until {until}, then {utc_offset(tz, change)}"
-    runs: list[tuple[date, str]] = []  # the first day of each run of days on one offset, and the offset
-    for n in range(((last or day) - day).days + 1):
-        shown = day + timedelta(days=n)
-        offset = utc_offset(tz, datetime.combine(shown, time(12), tzinfo=tz))
-        if not runs or runs[-1][1] != offset:
-            runs.append((shown, offset))
-    label = zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
-    if len(runs) == 1:
-        return label
-    parts = [f"{label} until {day_label(runs[1][0] - timedelta(days=1))}"]
-    for (start, offset), following in zip(runs[1:], [*runs[2:], None], strict=True):
-        until = f" until {day_label(following[0] - timedelta(days=1))}" if following else ""
-        parts.append(f"{offset} from {day_label(start)}{until}")
+    days = [day + timedelta(days=n) for n in range(((last or day) - day).days + 1)]
+    changes = []
+    for shown in days:
+        starts = day_bounds(shown, tz)[0]
+        if shown > day and (starts - _SECOND).astimezone(tz).utcoffset() != starts.astimezone(tz).utcoffset():
+            changes.append(starts)  # at midnight: Havana's day begins at 01:00 in spring
+        if (change := clocks_change(shown, tz)) is not None:
+            changes.append(change)
+    if not changes:
+        return zone_label(tz, datetime.combine(day, time(12), tzinfo=tz))
+    parts = [f"{zone_label(tz, changes[0] - _SECOND)} until {_moved_at(changes[0], tz, len(days) > 1)}"]
+    for change, following in zip(changes, [*changes[1:], None], strict=True):
+        until = f" until {_moved_at(following, tz, True)}" if following else ""
+        parts.append(f"then {utc_offset(tz, change)}{until}")
     return ", ".join(parts)
+
+
+def _moved_at(change: datetime, tz: ZoneInfo, with_day: bool) -> str:
+    """When the clocks change at `change`, as the clock read before it moved: 02:00, or midnight (with
+    `with_day`: 02:00 on Sunday 25 October, midnight on Saturday 4 April)."""
+    wall = change.replace(tzinfo=None) + (change - _SECOND).astimezone(tz).utcoffset()
+    at = "midnight" if wall.time() == time() else clock_time(wall, False)
+    return f"{at} on {day_label((wall - _SECOND).date())}" if with_day else at
 
 
 @lru_cache(maxsize=1024)  # a page labels each of its days
