@@ -467,3 +467,15 @@ def test_a_day_the_clocks_change_names_the_change_not_one_offset_for_the_whole_d
     assert "Times are in UK time, GMT+1 until 02:00, then GMT+0." in autumn
     assert "Times are in UK time, GMT+0 until 01:00, then GMT+1." in spring
     assert "Times are in UK time, GMT+0." in before
+
+
+def test_the_stalled_call_news_tells_the_two_runs_of_the_hour_the_clocks_go_back_apart(app):
+    call = type("Call", (), {"id": 1, "patient_name": "Ann", "clinician_name": "Dr B"})
+    news = app.jinja_env.get_template("schedule/_news.html").module.stalled_news
+    first, second = call(), call()
+    first.starts_at, second.starts_at = (datetime(2026, 10, 25, h, 30, tzinfo=UTC) for h in (0, 1))
+
+    with app.test_request_context():
+        said = [str(news(c, LONDON)) for c in (first, second)]
+
+    assert "Ann, 01:30 (GMT+1), is still" in said[0] and "Ann, 01:30 (GMT+0), is still" in said[1]
