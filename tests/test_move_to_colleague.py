@@ -589,3 +589,20 @@ def test_reception_moves_all_of_a_sick_clinicians_day_to_colleagues_and_hears_wh
     assert reloaded(session, free_then).clinician_id == derm["lewis"].id
     assert reloaded(session, nobody_free).clinician_id == derm["haddad"].id
     assert "Moved 1 of 2" in told and f"Not moved: {nobody_free.patient.name} at 11:00" in told
+
+
+def test_moving_a_sick_clinicians_day_the_clocks_go_back_names_each_run_of_the_repeated_hour(
+    client, session, derm
+):
+    # Sunday 31 October 2027: UK clocks go back from 02:00 GMT+1 to 01:00 GMT+0, so 01:30 comes twice.
+    first, second = (datetime(2027, 10, 31, hour, 30, tzinfo=UTC) for hour in (0, 1))
+    for start, name in ((first, "First Sunday"), (second, "Second Sunday")):
+        patient = factories.patient_details(name=name)
+        factories.consultation(session, derm["skin"], derm["haddad"], start, patient=patient)
+    off_sick(session, derm["haddad"], first)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+
+    client.post("/schedule/clashes/move", data={"clinician": derm["haddad"].id, "day": "2027-10-31"})
+    told = page_text(client.get("/schedule/clashes"))
+
+    assert "First Sunday at 01:30 (GMT+1)" in told and "Second Sunday at 01:30 (GMT+0)" in told

@@ -20,6 +20,7 @@ from ..scheduling.agenda import Row
 from ..scheduling.availability import Booker
 from ..scheduling.errors import AlreadyBooked, NotFound, NotOffered, SlotUnavailable
 from ..scheduling.front_desk import bookable_clinicians, move_for_patient, move_to_first_free
+from ..scheduling.timezones import clock_label
 from ..scheduling.visibility import consultation_for_staff, sees
 from ..scheduling.waiting_room import JoinWindow
 from ..staff.members import StaffMember
@@ -143,7 +144,7 @@ def move_day(viewer: StaffMember, rows: list[Row], tz: ZoneInfo) -> ResponseRetu
     ]
     window = JoinWindow.from_config(current_app.config).before_start
     done = move_to_first_free(db.session, viewer, [c.id for c in chosen], now=now, room_opens=window)
-    names = {c.id: f"{c.patient_name} at {c.starts_at.astimezone(tz):%H:%M}" for c in chosen}
+    names = {c.id: f"{c.patient_name} at {clock_label(c.starts_at, tz, False)}" for c in chosen}
     moved = "; ".join(f"{names[c.id]} to {c.clinician.display_name}" for c in done.moved)
     flash(f"Moved {len(done.moved)} of {len(chosen)}{': ' + moved if moved else ''}. The patients are told.")
     for consultation_id, why in done.refused:
