@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ class Declared:
 
 # Every setting read by a kind other than text, by its key in the app config.
 DECLARED: dict[str, Declared] = {}
+# Every setting that is a span of time (see setting_kinds.LONGEST_SPAN), by its key: its unit.
+SPANS: dict[str, timedelta] = {}
 _ENVIRONMENT = kinds.one_of(ENVIRONMENTS)
 
 
@@ -178,8 +181,16 @@ def _int(name: str, default: int, least: int = 0, most: int | None = None) -> in
     return _read(name, default, kinds.whole_number(least, most))
 
 
-def _number(name: str, default: float) -> float:
-    return _read(name, default, kinds.number())
+def _span(name: str, default: int, unit: str, least: int = 0) -> int:
+    """A whole number of `unit` (seconds, minutes, hours or days): a span of time, at most a century."""
+    SPANS[name] = kinds.SPAN_UNITS[unit]
+    return _read(name, default, kinds.span(unit, least))
+
+
+def _number(name: str, default: float, unit: str) -> float:
+    """A number above 0 of `unit` (seconds, minutes or hours): a span of time, at most a century."""
+    SPANS[name] = kinds.SPAN_UNITS[unit]
+    return _read(name, default, kinds.number(unit))
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -240,7 +251,7 @@ class Config:
     # Seconds a request waits for a lock (SQLite's one write lock; on PostgreSQL any, as a migration's)
     # before it is answered 503 "busy, try again"; well under gunicorn's 30 s worker timeout, so a
     # waiting request is answered, never killed mid-way.
-    DATABASE_LOCK_WAIT = _number("DATABASE_LOCK_WAIT", 10)
+    DATABASE_LOCK_WAIT = _number("DATABASE_LOCK_WAIT", 10, "seconds")
     # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
     # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5, least=2)
@@ -262,7 +273,7 @@ class Config:
     # Most future bookings one e-mail address may hold when booking online (0: no cap; staff are not capped).
     MAX_ACTIVE_BOOKINGS_PER_EMAIL = _int("MAX_ACTIVE_BOOKINGS_PER_EMAIL", 3)
     # How long a manage link keeps working after the consultation has ended.
-    MANAGE_LINK_GRACE_DAYS = _int("MANAGE_LINK_GRACE_DAYS", 7)
+    MANAGE_LINK_GRACE_DAYS = _span("MANAGE_LINK_GRACE_DAYS", 7, "days")
     # Largest request body accepted (bytes); larger ones get 413.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024, least=1)
     # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
@@ -298,9 +309,9 @@ class Config:
         "MEETING_FALLBACK_PROVIDER", "jitsi", MEETING_PROVIDERS, optional=True
     )
     # Seconds to wait for a provider to accept the connection.
-    PROVIDER_CONNECT_TIMEOUT = _number("PROVIDER_CONNECT_TIMEOUT", 3)
+    PROVIDER_CONNECT_TIMEOUT = _number("PROVIDER_CONNECT_TIMEOUT", 3, "seconds")
     # Seconds to wait for each read of a provider's response.
-    PROVIDER_READ_TIMEOUT = _number("PROVIDER_READ_TIMEOUT", 10)
+    PROVIDER_READ_TIMEOUT = _number("PROVIDER_READ_TIMEOUT", 10, "seconds")
     # Jitsi server that hosts the rooms; use your own or JaaS for clinical traffic.
     JITSI_BASE_URL = _url("JITSI_BASE_URL", "https://meet.jit.si")
     # "true" lets production use the public meet.jit.si without JWT, where anyone with a link can host.
@@ -351,7 +362,7 @@ class Config:
     # Transport security to the SMTP server: none, starttls or ssl.
     SMTP_TLS = _one_of("SMTP_TLS", "none", SMTP_TLS_MODES)
     # Seconds to wait for the SMTP server before giving up (the message is retried later).
-    SMTP_TIMEOUT = _number("SMTP_TIMEOUT", 10)
+    SMTP_TIMEOUT = _number("SMTP_TIMEOUT", 10, "seconds")
     # Sender of every mail and organizer of every invite; replies to invites arrive here.
     MAIL_FROM = _read("MAIL_FROM", "Clinic <appointments@clinic.example>", kinds.MAIL_FROM)
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
@@ -369,17 +380,17 @@ class Config:
     # If MEETING_PROVIDER still fails this long before the start, use the fallback (or once attempts run out).
     MEETING_FALLBACK_AFTER = _duration("MEETING_FALLBACK_AFTER", "2h")
     # Seconds between worker ticks; each tick drains every message that is due.
-    OUTBOX_TICK_SECONDS = _number("OUTBOX_TICK_SECONDS", 5)
+    OUTBOX_TICK_SECONDS = _number("OUTBOX_TICK_SECONDS", 5, "seconds")
     # Messages a worker claims at once.
     OUTBOX_BATCH_SIZE = _int("OUTBOX_BATCH_SIZE", 20, least=1)
     # Seconds a claim on one message lasts; well above the longest provider or SMTP call.
-    OUTBOX_LEASE_SECONDS = _number("OUTBOX_LEASE_SECONDS", 120)
+    OUTBOX_LEASE_SECONDS = _number("OUTBOX_LEASE_SECONDS", 120, "seconds")
     # Attempts before a message becomes a dead letter an admin can retry.
     OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 10, least=1)
     # Upper bound of the first retry delay in seconds; it doubles per attempt (full jitter).
-    OUTBOX_RETRY_BASE_SECONDS = _number("OUTBOX_RETRY_BASE_SECONDS", 15)
+    OUTBOX_RETRY_BASE_SECONDS = _number("OUTBOX_RETRY_BASE_SECONDS", 15, "seconds")
     # Longest retry delay in seconds, unless a provider's Retry-After asks for more.
-    OUTBOX_RETRY_MAX_SECONDS = _number("OUTBOX_RETRY_MAX_SECONDS", 900)
+    OUTBOX_RETRY_MAX_SECONDS = _number("OUTBOX_RETRY_MAX_SECONDS", 900, "seconds")
 
     # Waiting patients a freed time is offered to at once (the first to book it gets it).
     WAITLIST_OFFERS_PER_TIME = _int("WAITLIST_OFFERS_PER_TIME", 3, least=1)
@@ -393,20 +404,20 @@ class Config:
     WAITLIST_OFFER_DAY_ENDS = _int("WAITLIST_OFFER_DAY_ENDS", 21, least=1, most=24)
 
     # Minutes before the start from which the patient may check in and join, and the clinician start the call.
-    JOIN_WINDOW_MINUTES = _int("JOIN_WINDOW_MINUTES", 15)
+    JOIN_WINDOW_MINUTES = _span("JOIN_WINDOW_MINUTES", 15, "minutes")
     # Minutes after the end until which the call may still be joined; after that the link stops working.
-    JOIN_GRACE_MINUTES = _int("JOIN_GRACE_MINUTES", 30)
+    JOIN_GRACE_MINUTES = _span("JOIN_GRACE_MINUTES", 30, "minutes")
     # Minutes after the end at which a booked consultation nobody acted on is marked a no-show.
-    NOSHOW_AFTER_MINUTES = _int("NOSHOW_AFTER_MINUTES", 30)
+    NOSHOW_AFTER_MINUTES = _span("NOSHOW_AFTER_MINUTES", 30, "minutes")
     # Minutes after the start before staff may mark a patient who has not checked in a no-show.
-    NOSHOW_GRACE_MINUTES = _int("NOSHOW_GRACE_MINUTES", 10)
+    NOSHOW_GRACE_MINUTES = _span("NOSHOW_GRACE_MINUTES", 10, "minutes")
     # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
-    WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3)
+    WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3, "minutes")
     # Minutes per caller ahead, per clinician on duty and signed in, that a walk-in wait is estimated at
     # until the queue's takes give a pace of their own (walkin/waits.py).
-    WALK_IN_MINUTES_PER_CALLER = _number("WALK_IN_MINUTES_PER_CALLER", 10)
+    WALK_IN_MINUTES_PER_CALLER = _number("WALK_IN_MINUTES_PER_CALLER", 10, "minutes")
     # Seconds between the updates of a walk-in caller's place, on their page (with and without JavaScript).
-    WALK_IN_REFRESH_SECONDS = _int("WALK_IN_REFRESH_SECONDS", 15, least=1)
+    WALK_IN_REFRESH_SECONDS = _span("WALK_IN_REFRESH_SECONDS", 15, "seconds", least=1)
     # What a walk-in caller in immediate danger should do instead of waiting, shown on the queue's pages:
     # the hospital's own words and number. A blank value keeps this default, which names no country.
     WALK_IN_EMERGENCY_NOTICE = _env("WALK_IN_EMERGENCY_NOTICE", "").strip() or (
@@ -415,36 +426,36 @@ class Config:
     )
     # Days after the end of a patient record's last consultation when its name, e-mail, phone and birth
     # date (and its companions') are anonymised.
-    RETENTION_PATIENT_DAYS = _int("RETENTION_PATIENT_DAYS", 730, least=1)
+    RETENTION_PATIENT_DAYS = _span("RETENTION_PATIENT_DAYS", 730, "days", least=1)
     # Days after a consultation's end when its reason for visit and cancel reason are erased.
-    RETENTION_REASON_DAYS = _int("RETENTION_REASON_DAYS", 365, least=1)
+    RETENTION_REASON_DAYS = _span("RETENTION_REASON_DAYS", 365, "days", least=1)
     # Days a booking request's idempotency key is kept (it only guards retries of that request).
-    RETENTION_IDEMPOTENCY_DAYS = _int("RETENTION_IDEMPOTENCY_DAYS", 7, least=1)
+    RETENTION_IDEMPOTENCY_DAYS = _span("RETENTION_IDEMPOTENCY_DAYS", 7, "days", least=1)
     # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
-    RETENTION_OUTBOX_DAYS = _int("RETENTION_OUTBOX_DAYS", 90, least=1)
+    RETENTION_OUTBOX_DAYS = _span("RETENTION_OUTBOX_DAYS", 90, "days", least=1)
     # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
-    RETENTION_WAITLIST_DAYS = _int("RETENTION_WAITLIST_DAYS", 30, least=1)
+    RETENTION_WAITLIST_DAYS = _span("RETENTION_WAITLIST_DAYS", 30, "days", least=1)
     # Days after a walk-in caller who was never seen (left, closed out, dropped) left the queue when their
     # name, e-mail and phone are anonymised; a caller whose call was held follows RETENTION_PATIENT_DAYS.
-    RETENTION_WALK_IN_DAYS = _int("RETENTION_WALK_IN_DAYS", 30, least=1)
+    RETENTION_WALK_IN_DAYS = _span("RETENTION_WALK_IN_DAYS", 30, "days", least=1)
 
     # Minutes after its last page when a browser without a staff sign-in (a patient's, keeping the passes of
     # the bookings and queue places made or opened in it: perhaps a kiosk's) is forgotten; its cookie is a
     # browser-session cookie besides (clinic/session_cookie.py).
     PATIENT_SESSION_IDLE_MINUTES = _int("PATIENT_SESSION_IDLE_MINUTES", 60, least=5, most=24 * 60)
     # Minutes without a request after which a staff member is signed out.
-    STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30, least=1)
+    STAFF_IDLE_MINUTES = _span("STAFF_IDLE_MINUTES", 30, "minutes", least=1)
     # Hours after signing in when a staff session ends, however active (the absolute lifetime).
-    STAFF_SESSION_HOURS = _number("STAFF_SESSION_HOURS", 12)
+    STAFF_SESSION_HOURS = _number("STAFF_SESSION_HOURS", 12, "hours")
     # Failed sign-ins (passwords or codes) per client address within the window before it is refused.
     LOGIN_MAX_FAILURES_PER_ADDRESS = _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 10, least=1)
     # Minutes over which failed sign-ins are counted, per address and per account.
-    LOGIN_FAILURE_WINDOW_MINUTES = _int("LOGIN_FAILURE_WINDOW_MINUTES", 15, least=1)
+    LOGIN_FAILURE_WINDOW_MINUTES = _span("LOGIN_FAILURE_WINDOW_MINUTES", 15, "minutes", least=1)
     # Wrong passwords or codes within the window that lock an account; kept above the per-address
     # limit (it was 5) so that one address alone can never lock a colleague out.
     STAFF_MAX_FAILED_LOGINS = _int("STAFF_MAX_FAILED_LOGINS", 20, least=1)
     # Minutes a locked staff account refuses every password, the right one included.
-    STAFF_LOCKOUT_MINUTES = _int("STAFF_LOCKOUT_MINUTES", 15)
+    STAFF_LOCKOUT_MINUTES = _span("STAFF_LOCKOUT_MINUTES", 15, "minutes")
     # 1: admins must set up a TOTP second factor before their first session; 0: they may choose.
     REQUIRE_ADMIN_MFA = _flag("REQUIRE_ADMIN_MFA", False)
     # Password of every login `flask clinic demo` makes (the demo refuses to load in production).

@@ -63,16 +63,34 @@ def whole_number(least: int = 0, most: int | None = None) -> Kind:
     return Kind(f"a whole number from {least} to {most}", read)
 
 
-def number() -> Kind:
-    """A number above 0 (seconds, minutes or hours): none of these settings means anything at 0."""
+# The longest span of time a setting may hold: a century. Each is added to or taken from an instant, and one
+# that put it past the calendar (datetime's years 1 to 9999) raised OverflowError where it was used: 999999
+# days kept "for ever" failed each round of the worker's housekeeping, and 9999999999d stopped the start
+# with a traceback.
+LONGEST_SPAN = timedelta(days=36525)
+_CENTURY = "(a century)"
+SPAN_UNITS = {unit: timedelta(**{unit: 1}) for unit in ("seconds", "minutes", "hours", "days")}
+
+
+def span(unit: str, least: int = 0) -> Kind:
+    """A whole number of `unit` (a key of SPAN_UNITS), from `least` up to LONGEST_SPAN."""
+    most = LONGEST_SPAN // SPAN_UNITS[unit]
+    whole = whole_number(least, most)
+    return Kind(f"a whole number of {unit} from {least} to {most} {_CENTURY}", whole.read)
+
+
+def number(unit: str) -> Kind:
+    """A number of `unit` (a key of SPAN_UNITS) above 0, none of these settings meaning anything at 0, and
+    at most LONGEST_SPAN."""
+    most = LONGEST_SPAN / SPAN_UNITS[unit]
 
     def read(text: str) -> float:
         value = float(text)
-        if not math.isfinite(value) or value <= 0:
+        if not math.isfinite(value) or value <= 0 or value > most:
             raise ValueError(text)
         return value
 
-    return Kind("a number above 0", read)
+    return Kind(f"a number of {unit} above 0 and at most {most:.0f} {_CENTURY}", read)
 
 
 def on_off() -> Kind:
@@ -140,7 +158,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
         raise ValueError(f"{text!r} is not a duration such as 30m, 24h or 2d")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+    unit, amount = _UNITS[match[2]], float(match[1])
+    if amount > LONGEST_SPAN / SPAN_UNITS[unit]:  # timedelta itself would raise OverflowError past its end
+        raise ValueError(f"{text!r} is longer than a century")
+    return timedelta(**{unit: amount})
 
 
 def parse_durations(text: str) -> tuple[timedelta, ...]:
@@ -158,9 +179,13 @@ def _checked_by(parse: Callable[[str], Any]) -> Callable[[str], str]:
     return read
 
 
-DURATION = Kind("a duration such as 30m, 24h or 2d (units s, m, h, d)", _checked_by(parse_duration))
+DURATION = Kind(
+    "a duration such as 30m, 24h or 2d (units s, m, h, d), at most a century", _checked_by(parse_duration)
+)
 DURATIONS = Kind(
-    "durations such as 24h,1h, comma separated (units s, m, h, d)", _checked_by(parse_durations), absent=""
+    "durations such as 24h,1h, comma separated (units s, m, h, d), each at most a century",
+    _checked_by(parse_durations),
+    absent="",
 )
 
 

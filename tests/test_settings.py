@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import hypothesis
@@ -507,3 +508,45 @@ def test_a_mail_from_with_or_without_a_name_is_taken(tmp_path, monkeypatch, give
     app = start(tmp_path, monkeypatch, "MAIL_FROM", f" {given} ")
 
     assert app.config["MAIL_FROM"] == given
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("RETENTION_PATIENT_DAYS", "999999"),  # "keep for ever": housekeeping failed with it each round
+        ("MANAGE_LINK_GRACE_DAYS", "99999999"),
+        ("JOIN_WINDOW_MINUTES", "9999999999"),
+        ("STAFF_IDLE_MINUTES", "99999999999"),
+        ("STAFF_SESSION_HOURS", "1e9"),
+        ("WALK_IN_ANSWER_MINUTES", "1e12"),
+        ("REMINDER_OFFSETS", "24h,9999999999d"),  # stopped the start with a traceback
+        ("WAITLIST_OFFER_LIFETIME", "99999999d"),
+    ],
+)
+def test_a_span_of_time_longer_than_a_century_is_refused_by_name(name, given):
+    """A span is added to or taken from an instant: one past the calendar's end made OverflowError where it
+    was used (on a page, in each housekeeping round), or at the start itself."""
+    found = config.check({config._key_of(name): given}, "development")
+
+    assert len(found) == 1 and found[0].startswith(f"CLINIC_{name} must be "), found
+    assert "century" in found[0] or "36525" in found[0] or "most" in found[0], found
+
+
+@hypothesis.settings(max_examples=300)
+@hypothesis.given(
+    key=st.sampled_from(sorted(config.SPANS)),
+    given_text=st.one_of(
+        st.integers(min_value=0, max_value=10**13).map(str),
+        st.floats(min_value=0, max_value=1e13, allow_nan=False).map(repr),
+        st.builds("{}{}".format, st.integers(min_value=0, max_value=10**13), st.sampled_from("smhd")),
+    ),
+)
+def test_every_span_of_time_a_setting_takes_fits_the_calendar_around_any_instant_of_ours(key, given_text):
+    settings = {key: given_text}
+
+    if config.check(settings, "development"):
+        return
+    span = settings[key] * config.SPANS[key]
+    for year in (1970, 2026, 2200):
+        instant = datetime(year, 1, 1, tzinfo=UTC)
+        assert instant - span <= instant + span  # neither raises OverflowError
