@@ -257,3 +257,43 @@ def test_a_queue_of_a_closed_department_is_not_opened(client, session, departmen
     assert "Open its department first" in text(client.get(answer.location))
     session.expire_all()
     assert session.get(WalkInQueue, queue.id).status is QueueStatus.CLOSED
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "Dermatology\u200b",  # a zero-width space, as pasted from a web page
+        "Derma\u00adtology",  # a soft hyphen, as pasted from a word processor
+        "Ｄｅｒｍａｔｏｌｏｇｙ",  # fullwidth letters
+    ],
+)
+def test_a_name_that_looks_like_another_departments_is_refused(client, session, department, look_alike):
+    """Patients choosing a department saw two that read alike: only the stored text differed."""
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post("/admin/departments/new", data={"name": look_alike})
+
+    assert response.status_code == 422 and "Another department has this name." in text(response)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Department)) == 1
+
+
+def test_a_name_written_with_decomposed_accents_is_the_same_name(client, session):
+    factories.department(session, name="Pédiatrie")  # é as one character, as most keyboards type it
+    session.commit()
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post("/admin/departments/new", data={"name": "Pe\u0301diatrie"})  # e + combining acute
+
+    assert response.status_code == 422 and "Another department has this name." in text(response)
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u00ad\u2060", "\ufeff \u200b"])
+def test_a_name_of_invisible_characters_alone_is_refused_as_no_name(client, session, invisible):
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post("/admin/departments/new", data={"name": invisible})
+
+    assert response.status_code == 422 and "Enter the department&#39;s name." in text(response)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Department)) == 0

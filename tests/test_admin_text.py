@@ -3,6 +3,7 @@ a control or bidirectional formatting character is refused beside its field, in 
 clinic/plain_text.py says input refuses them; an e-mail address must be one."""
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinic.demo import demo_logins, load_demo
-from clinic.hospital.records import InvalidSetting, email_text, lines_text, one_line
+from clinic.hospital.records import InvalidSetting, email_text, lines_text, name_key, one_line
 from clinic.models import StaffRole, StaffUser, utcnow
 from clinic.plain_text import HIDDEN, has_hidden
 
@@ -103,3 +104,41 @@ def test_a_clinicians_address_that_is_not_one_is_refused(address):
     with pytest.raises(InvalidSetting) as refused:
         email_text(address, "email")
     assert refused.value.field == "email"
+
+
+# Characters that show nothing: a zero-width space, joiners, a soft hyphen, a word joiner, a byte-order mark.
+INVISIBLE = st.sampled_from(["\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"])
+
+
+def _one_letter_in_any_case(c: str) -> bool:
+    """Not a letter whose other case is another letter's too (Turkish dotless ı upper-cased is I)."""
+    return c.upper().casefold() == c.casefold() == c.lower().casefold()
+
+
+@st.composite
+def look_alikes(draw) -> tuple[str, str]:
+    """A name, and the same name as another keyboard, paste or form may give it."""
+    shown = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Cf"])
+    letters = shown.filter(_one_letter_in_any_case)
+    name = draw(st.text(letters, min_size=1))
+    variant = unicodedata.normalize(draw(st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"])), name)
+    variant = draw(st.sampled_from([str.upper, str.lower, str.swapcase, str]))(variant)
+    at = draw(st.integers(0, len(variant)))
+    return name, variant[:at] + draw(INVISIBLE) + variant[at:]
+
+
+@given(look_alikes())
+def test_names_that_read_alike_have_one_key(names):
+    """What `taken` compares: the catalogue refuses a second department, service or e-mail that reads
+    as one it has."""
+    name, variant = names
+
+    assert name_key(name) == name_key(variant)
+
+
+@given(st.lists(st.one_of(INVISIBLE, st.sampled_from([" ", "\u00a0"])), min_size=1, max_size=6))
+def test_a_required_name_of_invisible_characters_alone_is_refused_as_missing(typed):
+    with pytest.raises(InvalidSetting) as refused:
+        one_line("".join(typed), "name", limit=120, missing="Enter the name.")
+
+    assert str(refused.value) == "Enter the name."

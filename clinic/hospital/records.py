@@ -1,6 +1,7 @@
 """What the admin catalogue's services share: a refused setting, the checks of what admins type, a page of
 rows, and saving changed fields."""
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -32,7 +33,18 @@ def one_line(value: str, field: str, *, limit: int, missing: str | None = None) 
     clean = required_text(value, field, limit, errors, missing=missing or "")
     if errors:
         raise InvalidSetting(errors[field], field=field)
+    if missing is not None and not name_key(clean):  # zero-width spaces and the like alone show nothing
+        raise InvalidSetting(missing, field=field)
     return clean
+
+
+def name_key(text: str) -> str:
+    """How a name reads, to tell names apart: in any case, accents composed or not, fullwidth and other
+    compatibility forms as their plain letters (NFKC), invisible format characters (zero-width spaces, soft
+    hyphens) left out, spaces tidied. Names of the same key look alike to the patients choosing among them."""
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
+    return " ".join(folded.split())
 
 
 def lines_text(value: str, field: str) -> str:
@@ -74,9 +86,10 @@ def page_or_all(session: Session, query: Select, page: int | None, per_page: int
 
 
 def taken(session: Session, query: Select, value: str) -> bool:
-    """Whether a value `query` selects equals `value` in any case. Compared in Python: SQLite's lower()
-    leaves non-ASCII letters as they are."""
-    return any(found.casefold() == value.casefold() for found in session.scalars(query))
+    """Whether a value `query` selects reads as `value` does (see `name_key`). Compared in Python: SQLite's
+    lower() leaves non-ASCII letters as they are, and neither database folds the rest."""
+    key = name_key(value)
+    return any(name_key(found) == key for found in session.scalars(query))
 
 
 def apply_changes(
