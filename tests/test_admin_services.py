@@ -68,7 +68,11 @@ def test_each_service_offers_the_hospital_default_and_every_provider(admin_clien
         assert f'<option value="{name}">' in page
 
 
-def test_an_admin_sets_a_service_provider_and_it_is_audited(admin_client, session, service):
+ZOOM_SET_UP = {"ZOOM_ACCOUNT_ID": "acct", "ZOOM_CLIENT_ID": "client", "ZOOM_CLIENT_SECRET": "secret"}
+
+
+def test_an_admin_sets_a_service_provider_and_it_is_audited(admin_client, app, session, service):
+    app.config.update(ZOOM_SET_UP)
     response = admin_client.post(
         f"/admin/services/{service.id}", data=form_of(service, meeting_provider="zoom")
     )
@@ -171,3 +175,33 @@ def test_the_admin_pages_never_show_provider_secrets(admin_client, app, service)
     for path in ("/admin/", "/admin/services", f"/admin/services/{service.id}", "/admin/outbox"):
         page = admin_client.get(path).get_data(as_text=True)
         assert "secret-value" not in page
+
+
+@pytest.mark.parametrize("provider", ["zoom", "teams", "webhook"])
+def test_a_provider_not_set_up_is_refused_naming_what_it_needs(admin_client, session, service, provider):
+    """Accepted, every booking of the service went to a provider that could make no meeting: each fell back
+    (or, with no fallback, had no link), while the service's page said it used that provider."""
+    chosen = form_of(service, meeting_provider=provider)
+
+    response = admin_client.post(f"/admin/services/{service.id}", data=chosen)
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "is not set up" in page and f"CLINIC_{provider.upper()}_" in page
+    assert 'id="meeting_provider-error"' in page
+    assert stored(session, service).meeting_provider is None
+
+
+def test_a_service_kept_at_a_provider_no_longer_set_up_may_still_be_changed_otherwise(admin_client, session):
+    """The provider's settings went after it was chosen: the service's other rules (closing it, say) are
+    not held hostage to it; the list flags it."""
+    service = factories.service(session, name="Video review", meeting_provider="zoom")
+    session.commit()
+
+    renamed = form_of(service, name="Video review 2")
+
+    response = admin_client.post(f"/admin/services/{service.id}", data=renamed)
+
+    assert response.status_code == 303 and stored(session, service).name == "Video review 2"
+    listed = admin_client.get("/admin/services").get_data(as_text=True)
+    assert "(not set up: meetings use the fallback)" in listed

@@ -12,17 +12,18 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..booking.forms import TimeZoneField
 from ..hospital.clinicians import ClinicianSettings
 from ..hospital.departments import DepartmentSettings
 from ..hospital.service_settings import ServiceSettings
 from ..hospital.walk_in_queues import QueueSettings
+from ..meetings.base import PROVIDER_NAMES
 from ..models import Clinician, Department, QueueStatus, Service, WalkInQueue
 from ..schedule.forms import REAL_DATE, sane_year
 from ..walkin.hours import hours_text
-from .forms import LISTED_ONLY, PageField, provider_choices
+from .forms import LISTED_ONLY, PageField, provider_choices, provider_label, provider_problem
 
 WHOLE_NUMBER = "Enter a whole number."
 
@@ -96,10 +97,23 @@ class ServiceForm(RowForm):
     meeting_provider = SelectField("Video provider for new meetings", **LISTED_ONLY)
     active = BooleanField("Offered to patients", default=True)
 
-    def __init__(self, departments: list[Department], *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, departments: list[Department], *args, obj: Service | None = None, **kwargs) -> None:
+        super().__init__(*args, obj=obj, **kwargs)
         self.department_id.choices = _department_choices(departments)
         self.meeting_provider.choices = provider_choices()
+        self._kept_provider = obj.meeting_provider if obj else None
+
+    def validate_meeting_provider(self, field: SelectField) -> None:
+        """A provider newly chosen must be set up: else every meeting of the service falls back (or, with no
+        fallback, none is made). One kept as it was is left to the list's flag, so that the service's other
+        rules can still be changed."""
+        if field.data in PROVIDER_NAMES and field.data != self._kept_provider:
+            problem = provider_problem(field.data)
+            if problem:
+                raise ValidationError(
+                    f"{provider_label(field.data)} is not set up here ({problem}): choose another, or set it "
+                    "up first."
+                )
 
     def settings(self) -> ServiceSettings:
         return ServiceSettings(

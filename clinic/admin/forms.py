@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField
 from wtforms.widgets import HiddenInput
 
-from ..meetings.base import PROVIDER_NAMES
+from ..meetings.base import PROVIDER_NAMES, configuration_problem
 from ..models import OutboxStatus
 
 PROVIDER_LABELS = {
@@ -76,3 +76,8 @@ def provider_choices() -> list[SelectChoice]:
 
 def provider_label(name: str) -> str:
     return PROVIDER_LABELS.get(name, name)
+
+
+def provider_problem(name: str) -> str | None:
+    """Why provider `name` cannot make meetings with the hospital's settings (those it misses), or None."""
+    return configuration_problem(name, current_app.config)

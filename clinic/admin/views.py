@@ -8,12 +8,13 @@ from ..extensions import db
 from ..jobs.monitor import outbox_page, retry_dead_letter
 from ..meetings.base import PROVIDER_NAMES
 from ..models import StaffRole, utcnow
-from .forms import OutboxFilterForm, provider_label
+from .forms import OutboxFilterForm, provider_label, provider_problem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 staff_only(bp, StaffRole.ADMIN)
 bp.add_app_template_filter(provider_label)
 bp.add_app_template_global(PROVIDER_NAMES, "provider_names")
+bp.add_app_template_global(provider_problem)
 
 
 @bp.get("/")
