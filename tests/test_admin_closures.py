@@ -155,8 +155,11 @@ def test_an_admin_closes_a_department_lists_the_clash_and_removes_the_closure(cl
     assert client.post(f"/admin/closures/{closure.id}/remove").status_code == 303
     session.commit()
     assert session.scalars(select(Closure)).all() == []
-    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "closure")).all()
-    assert actions == ["closure.added", "closure.removed"]
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "closure")).all()
+    assert [event.action for event in events] == ["closure.added", "closure.removed"]
+    # The row is gone: the trail alone says which days were closed, then opened again.
+    span = {"starts_at": at(day, 0).isoformat(), "ends_at": at(day + timedelta(days=1), 0).isoformat()}
+    assert [event.details for event in events] == [{"department_id": department, **span}] * 2
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,14 @@ from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, Staf
 from clinic.scheduling.calendars import Absences
 from clinic.scheduling.clashes import ClinicianClashes
 from clinic.scheduling.errors import NotFound
-from clinic.scheduling.hours import InvalidHours, add_hours, add_time_off, clashes, remove_hours
+from clinic.scheduling.hours import (
+    InvalidHours,
+    add_hours,
+    add_time_off,
+    clashes,
+    remove_hours,
+    remove_time_off,
+)
 from clinic.scheduling.slots import ClinicianCalendar, WeeklyHours
 from clinic.scheduling.timezones import zone
 
@@ -401,3 +408,35 @@ def test_hours_may_begin_at_midnight_as_the_evening_before_ends(session, doctor,
     add_hours(session, person.id, 6, time(0), time(12), now=now, actor=DOCTOR)
 
     assert len(person.availability_rules) == 3
+
+
+def test_the_audit_trail_says_which_hours_and_time_off_were_added_and_removed(session, doctor, now):
+    """The rows are deleted: an event naming the removed row's id alone left nobody able to tell, later,
+    which hours or which absence an admin or clinician took away."""
+    person, _service = doctor
+    (kept,) = person.availability_rules
+    off = add_time_off(session, person.id, at(10, 9), at(10, 12), "", now=now, actor=DOCTOR)
+    added = add_hours(session, person.id, 2, time(14), time(16), now=now, actor=DOCTOR)
+
+    remove_hours(session, person.id, kept.id, now=now, actor=DOCTOR)
+    remove_time_off(session, person.id, off.id, now=now, actor=DOCTOR)
+
+    details = {
+        event.action: event.details
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "clinician"))
+    }
+    assert details["clinician.hours_added"] == {
+        "rule_id": added.id,
+        "weekday": 2,
+        "start": "14:00:00",
+        "end": "16:00:00",
+    }
+    assert details["clinician.hours_removed"] == {
+        "rule_id": kept.id,
+        "weekday": 0,
+        "start": "09:00:00",
+        "end": "12:30:00",
+    }
+    span = {"starts_at": at(10, 9).isoformat(), "ends_at": at(10, 12).isoformat()}
+    assert details["clinician.time_off_added"] == {"time_off_id": off.id, **span}
+    assert details["clinician.time_off_removed"] == {"time_off_id": off.id, **span}

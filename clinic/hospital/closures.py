@@ -108,7 +108,9 @@ def remove_closure(session: Session, closure_id: int, *, now: datetime, actor: A
 
 
 def _audit(session: Session, action: str, closure: Closure, now: datetime, actor: Actor) -> None:
-    details = {"department_id": closure.department_id}
+    # With the days it closes: a removed closure is deleted, and its event is all that says what it was.
+    span = {"starts_at": closure.starts_at.isoformat(), "ends_at": closure.ends_at.isoformat()}
+    details = {"department_id": closure.department_id, **span}
     audit.record(
         session, actor, action, entity_type="closure", entity_id=closure.id, now=now, details=details
     )

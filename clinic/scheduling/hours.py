@@ -120,14 +120,7 @@ def add_hours(
         rule = AvailabilityRule(clinician_id=clinician_id, weekday=weekday, start_time=start, end_time=end)
         session.add(rule)
         session.flush()
-        _audit(
-            session,
-            clinician_id,
-            "clinician.hours_added",
-            now,
-            actor,
-            {"rule_id": rule.id, "weekday": weekday},
-        )
+        _audit(session, clinician_id, "clinician.hours_added", now, actor, _described(rule))
     return rule
 
 
@@ -175,7 +168,7 @@ def add_time_off(
         off = TimeOff(clinician_id=clinician_id, starts_at=starts_at, ends_at=ends_at, label=label)
         session.add(off)
         session.flush()
-        _audit(session, clinician_id, "clinician.time_off_added", now, actor, {"time_off_id": off.id})
+        _audit(session, clinician_id, "clinician.time_off_added", now, actor, _described(off))
     return off
 
 
@@ -232,7 +225,7 @@ def check_may_remove_time_off(
 
 
 # What each removable row is called in messages and audit events.
-_NAMES = {AvailabilityRule: ("hours", "rule_id"), TimeOff: ("time_off", "time_off_id")}
+_NAMES = {AvailabilityRule: "hours", TimeOff: "time_off"}
 
 
 def _remove(
@@ -243,14 +236,23 @@ def _remove(
     now: datetime,
     actor: Actor,
 ) -> None:
-    name, key = _NAMES[model]
+    name = _NAMES[model]
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
         row = session.get(model, row_id)
         if row is None or row.clinician_id != clinician_id:
             raise NotFound(f"No such {name.replace('_', ' ')}.")
         session.delete(row)
-        _audit(session, clinician_id, f"clinician.{name}_removed", now, actor, {key: row_id})
+        _audit(session, clinician_id, f"clinician.{name}_removed", now, actor, _described(row))
+
+
+def _described(row: AvailabilityRule | TimeOff) -> dict:
+    """An added or removed row as its audit event tells it: its id and its times (never a time off's label,
+    which may say why someone is away). A removed row is deleted: the event is all that says what it was."""
+    if isinstance(row, AvailabilityRule):
+        times = {"start": row.start_time.isoformat(), "end": row.end_time.isoformat()}
+        return {"rule_id": row.id, "weekday": row.weekday, **times}
+    return {"time_off_id": row.id, "starts_at": row.starts_at.isoformat(), "ends_at": row.ends_at.isoformat()}
 
 
 def _audit(
