@@ -205,3 +205,20 @@ def test_a_service_kept_at_a_provider_no_longer_set_up_may_still_be_changed_othe
     assert response.status_code == 303 and stored(session, service).name == "Video review 2"
     listed = admin_client.get("/admin/services").get_data(as_text=True)
     assert "(not set up: meetings use the fallback)" in listed
+
+
+def test_a_service_a_walk_in_queue_books_its_calls_under_stays_in_its_department(admin_client, session):
+    """Moved, the queue's calls were booked in another department than the queue's (its reception and its
+    closures), and the queue's own page refused every later save beside its service."""
+    service = factories.service(session, name="Nurse call")
+    factories.walk_in_queue(session, service, [], name="Nurse helpline")
+    elsewhere = factories.department(session, name="Cardiology")
+    session.commit()
+
+    moved = form_of(service, department_id=elsewhere.id)
+    response = admin_client.post(f"/admin/services/{service.id}", data=moved)
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Nurse helpline" in page and 'id="department_id-error"' in page
+    assert stored(session, service).department_id != elsewhere.id

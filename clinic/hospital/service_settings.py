@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from ..audit import Actor
 from ..meetings.base import PROVIDER_NAMES
-from ..models import ACTIVE_STATUSES, Consultation, Department, Service, clinician_service
+from ..models import ACTIVE_STATUSES, Consultation, Department, Service, WalkInQueue, clinician_service
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.locks import lock_clinicians
@@ -83,10 +83,25 @@ def save_service(
         )
         if taken(session, others, fields["name"]):
             raise InvalidSetting("This department has a service with this name already.", field="name")
+        if service_id is not None and settings.department_id != service.department_id:
+            _check_no_queue_left_behind(session, service)
         changed = apply_changes(session, service, fields, action="service.saved", now=now, actor=actor)
         if {"buffer_before_minutes", "buffer_after_minutes"} & set(changed):
             _block_buffers(session, service, now)
     return service
+
+
+def _check_no_queue_left_behind(session: Session, service: Service) -> None:
+    """Refuse to move a service to another department while a walk-in queue takes its calls under it: the
+    queue's calls would be booked in a department not its own, as its page refuses (walk_in_queues)."""
+    query = select(WalkInQueue.name).where(WalkInQueue.service_id == service.id).order_by(WalkInQueue.name)
+    queues = list(session.scalars(query))
+    if queues:
+        raise InvalidSetting(
+            f"The walk-in queue {' and '.join(queues)} takes its calls under this service: choose another "
+            "service for it first.",
+            field="department_id",
+        )
 
 
 def _clinicians_of(session: Session, service_id: int, now: datetime) -> set[int]:
