@@ -523,3 +523,22 @@ def test_changing_a_booking_past_its_deadline_says_so_up_front_with_the_phone(
     for offered in ('name="start"', 'name="reason"'):
         assert offered not in html
     assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+
+
+def test_a_booking_keeps_its_own_length_on_the_patients_pages_after_the_service_changes_its(
+    client, session, service
+):
+    """An admin makes the service 45 minutes long: a booking made at 30 keeps its 30 (its mails and invite
+    say so), and its pages said 45."""
+    booked = book(session, service, next_week_at(10))
+    service.duration_minutes = 45
+    session.commit()
+
+    landing = open_link(client, booked)
+    reference = booked.consultation.reference
+    pages = {path: text(client.get(path)) for path in (landing.location, f"/c/{reference}/cancel")}
+    pages["reschedule"] = text(client.get(f"/c/{reference}/reschedule"))
+
+    for path, html in pages.items():
+        assert "Skin check review" in html, path
+        assert "30 minutes, by video" in html and "45 minutes" not in html, path
