@@ -400,6 +400,8 @@ def signed_note_ids(session, consultation) -> list[int]:
     "data, field, message",
     [
         ({"contact": ""}, "contact", "Enter the e-mail address or phone number the person gave."),
+        # Spaces alone (a pasted blank) passed the required check and were refused with an empty message.
+        ({"contact": "   "}, "contact", "Enter the e-mail address or phone number the person gave."),
         ({"contact": "not@an-address"}, "contact", "Enter an e-mail address like name@example.org."),
         ({"contact": "ext. 4021"}, "contact", "Enter a phone number using digits, spaces and an optional"),
         ({"contact": "4021 55"}, "contact", "Enter the whole phone number, with its area code"),

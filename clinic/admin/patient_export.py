@@ -21,11 +21,13 @@ from ..schedule.forms import REAL_DATE
 from ..scheduling.patients import MAX_NAME, phone_number
 from .views import bp
 
+MISSING_CONTACT = "Enter the e-mail address or phone number the person gave."
+
 
 class PatientExportForm(FlaskForm):
     contact = StringField(
         "The person's e-mail address or phone number",
-        validators=[InputRequired("Enter the e-mail address or phone number the person gave.")],
+        validators=[InputRequired(MISSING_CONTACT)],
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     birth_date = DateField(
@@ -46,7 +48,7 @@ class PatientExportForm(FlaskForm):
             Email("Enter an e-mail address like name@example.org.")(self, field)
             return
         errors: dict[str, str] = {}
-        phone_number(field.data, errors, missing="", field="contact")
+        phone_number(field.data, errors, missing=MISSING_CONTACT, field="contact")  # spaces alone are none
         if errors:
             raise ValidationError(errors["contact"])
 
