@@ -86,6 +86,9 @@ class Declared:
 
 # Every setting read by a kind other than text, by its key in the app config.
 DECLARED: dict[str, Declared] = {}
+# The most seconds a setting PostgreSQL or libpq reads in milliseconds may hold: 2**31 - 1 ms, 24.8 days.
+# More, and every connection was refused ("Value exceeds integer range"), the app answering 503 to all.
+_MOST_MILLISECONDS = (2**31 - 1) // 1000
 # Every setting that is a span of time (see setting_kinds.LONGEST_SPAN), by its key: its unit.
 SPANS: dict[str, timedelta] = {}
 _ENVIRONMENT = kinds.one_of(ENVIRONMENTS)
@@ -187,10 +190,13 @@ def _span(name: str, default: int, unit: str, least: int = 0) -> int:
     return _read(name, default, kinds.span(unit, least))
 
 
-def _number(name: str, default: float, unit: str) -> float:
-    """A number above 0 of `unit` (seconds, minutes or hours): a span of time, at most a century."""
+def _number(
+    name: str, default: float, unit: str, *, least: float | None = None, most: float | None = None
+) -> float:
+    """A number above 0 of `unit` (seconds, minutes or hours): a span of time, at most a century, and from
+    `least` up to `most` where given."""
     SPANS[name] = kinds.SPAN_UNITS[unit]
-    return _read(name, default, kinds.number(unit))
+    return _read(name, default, kinds.number(unit, least=least, most=most))
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -251,13 +257,15 @@ class Config:
     # Seconds a request waits for a lock (SQLite's one write lock; on PostgreSQL any, as a migration's)
     # before it is answered 503 "busy, try again"; well under gunicorn's 30 s worker timeout, so a
     # waiting request is answered, never killed mid-way.
-    DATABASE_LOCK_WAIT = _number("DATABASE_LOCK_WAIT", 10, "seconds")
+    # PostgreSQL takes it in whole milliseconds (lock_timeout, where 0 is no limit, and at most 2**31 - 1).
+    DATABASE_LOCK_WAIT = _number("DATABASE_LOCK_WAIT", 10, "seconds", least=0.001, most=_MOST_MILLISECONDS)
     # Seconds to wait for PostgreSQL to accept a connection (at least 2) before the request is answered
     # 503 "try again"; psycopg's own default, 130, is past gunicorn's 30 s worker timeout.
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5, least=2)
     # Seconds a PostgreSQL connection may go unanswered at the network (its host powered off, or moved
     # by a failover) before the request is answered 503 "try again"; without it, about 15 minutes.
-    DATABASE_NETWORK_TIMEOUT = _int("DATABASE_NETWORK_TIMEOUT", 10, least=1)
+    # Sent in milliseconds too (libpq's tcp_user_timeout, a C int).
+    DATABASE_NETWORK_TIMEOUT = _int("DATABASE_NETWORK_TIMEOUT", 10, least=1, most=_MOST_MILLISECONDS)
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host; 0 trusts none of them.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Seconds of Strict-Transport-Security sent with every response; 0 sends none (production: a year).

@@ -79,18 +79,20 @@ def span(unit: str, least: int = 0) -> Kind:
     return Kind(f"a whole number of {unit} from {least} to {most} {_CENTURY}", whole.read)
 
 
-def number(unit: str) -> Kind:
+def number(unit: str, *, least: float | None = None, most: float | None = None) -> Kind:
     """A number of `unit` (a key of SPAN_UNITS) above 0, none of these settings meaning anything at 0, and
-    at most LONGEST_SPAN."""
-    most = LONGEST_SPAN / SPAN_UNITS[unit]
+    at most LONGEST_SPAN; from `least` and up to `most` where given."""
+    top = min(LONGEST_SPAN / SPAN_UNITS[unit], math.inf if most is None else most)
 
     def read(text: str) -> float:
         value = float(text)
-        if not math.isfinite(value) or value <= 0 or value > most:
+        if not math.isfinite(value) or value <= 0 or value > top or (least is not None and value < least):
             raise ValueError(text)
         return value
 
-    return Kind(f"a number of {unit} above 0 and at most {most:.0f} {_CENTURY}", read)
+    if least is None and most is None:
+        return Kind(f"a number of {unit} above 0 and at most {top:.0f} {_CENTURY}", read)
+    return Kind(f"a number of {unit} from {least or 0:g} to {top:.0f}", read)
 
 
 def on_off() -> Kind:

@@ -550,3 +550,25 @@ def test_every_span_of_time_a_setting_takes_fits_the_calendar_around_any_instant
     for year in (1970, 2026, 2200):
         instant = datetime(year, 1, 1, tzinfo=UTC)
         assert instant - span <= instant + span  # neither raises OverflowError
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("DATABASE_LOCK_WAIT", "2592000"),  # 30 days, "wait for ever"
+        ("DATABASE_LOCK_WAIT", "0.0004"),  # rounds to lock_timeout=0, which PostgreSQL reads as no limit
+        ("DATABASE_NETWORK_TIMEOUT", "2592000"),
+    ],
+)
+def test_a_database_wait_postgresql_cannot_take_in_milliseconds_is_refused_by_name(name, given):
+    """Each is sent to PostgreSQL in milliseconds, a whole number under 2**31 ("lock_timeout", libpq's
+    tcp_user_timeout): past it every connection was refused ("Value exceeds integer range"), the app
+    answering 503 to everyone; under a millisecond, the lock wait had no limit at all."""
+    found = config.check({name: given}, "development")
+
+    assert len(found) == 1 and found[0].startswith(f"CLINIC_{name} must be "), found
+
+
+@pytest.mark.parametrize("name", ["DATABASE_LOCK_WAIT", "DATABASE_NETWORK_TIMEOUT"])
+def test_the_longest_database_wait_postgresql_takes_is_taken(name):
+    assert config.check({name: "2147483"}, "development") == []
