@@ -19,6 +19,7 @@ from clinic.models import AuditEvent, CompanionRole, ConsultationNote, NoteStatu
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.settings import notes_settings
+from clinic.privacy.retention import RetentionPeriods, apply_retention
 from clinic.privacy.subject_access import export_person
 from clinic.privacy.subject_lookup import Asker, SharedContact, same_phone
 from clinic.scheduling.booking import Consent
@@ -364,6 +365,21 @@ def test_the_reasons_for_visiting_and_for_cancelling_follow_the_notes_and_their_
     assert (given["reason"], given["cancel_reason"]) == ("Panic attacks", "Too anxious to talk today")
     (read,) = note_reads(session)  # no notes yet, but the reasons were read, as on the notes page
     assert (read.entity_id, read.details) == (str(family["parent"].id), {"note_ids": []})
+
+
+def test_a_reason_erased_by_retention_is_not_said_to_have_been_none_given(app, session, now, family):
+    """A year after the consultation retention erased the reason the patient gave for it: the export said
+    "reason_given": false, as if they had given none, to the very person who gave it."""
+    parent = family["parent"]
+    later = parent.ends_at + timedelta(days=366)
+    periods = RetentionPeriods.from_config(app.config)
+    apply_retention(session, periods, now=later)
+
+    booking = booking_of(exported(app, session, later, birth_date=date(1980, 5, 1)), parent)
+
+    assert (booking["reason_given"], booking["cancel_reason_given"]) == (None, None)  # not known now
+    assert booking["reasons_erased_after_days"] == periods.reason.days == 365
+    assert "Panic attacks" not in json.dumps(booking)
 
 
 def booking_of(export: dict, consultation) -> dict:

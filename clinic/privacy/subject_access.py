@@ -40,7 +40,7 @@ from ..models import (
 )
 from ..models.transactions import write_transaction
 from ..notes.access import may_access
-from ..notes.history import note_rows, record_notes_read
+from ..notes.history import note_rows, reason_erased_after_days, record_notes_read
 from ..notes.settings import NotesSettings
 from ..notify.notices import Audience
 from ..staff.members import StaffMember
@@ -230,11 +230,13 @@ def _clinical_content(session: Session, consultation: Consultation, who: _Export
     if readable and (signed or consultation.reason or consultation.cancel_reason):
         record_notes_read(session, who.actor, consultation.id, [note.id for note in signed], who.now)
     versions = {note.id: note.version for note in signed}
+    erased_after = reason_erased_after_days(consultation, who.notes, who.now)
     return {
         "reason": consultation.reason_text if readable else None,
-        "reason_given": bool(consultation.reason),
+        "reason_given": _given(consultation.reason, erased_after),
         "cancel_reason": consultation.cancel_reason_text if readable else None,
-        "cancel_reason_given": bool(consultation.cancel_reason),
+        "cancel_reason_given": _given(consultation.cancel_reason, erased_after),
+        "reasons_erased_after_days": erased_after,
         "clinical_content": {"included": readable, "who_can_release": _releasers(consultation)},
         "signed_notes": [
             {
@@ -248,6 +250,12 @@ def _clinical_content(session: Session, consultation: Consultation, who: _Export
             for note in signed
         ],
     }
+
+
+def _given(sealed: str, erased_after: int | None) -> bool | None:
+    """Whether a reason was given; None (not known) for one not held once the reasons' period is over, as
+    retention erases them: an empty one is then no sign that none was."""
+    return True if sealed else None if erased_after else False
 
 
 def _releasers(consultation: Consultation) -> str:
