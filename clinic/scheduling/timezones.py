@@ -76,18 +76,24 @@ def wall_instant(wall: datetime, tz: ZoneInfo) -> datetime:
     # In the gap the later offset reads the wall time as an instant before the jump, the earlier after.
     before = int(wall.replace(tzinfo=tz, fold=1).timestamp())
     after = int(wall.replace(tzinfo=tz, fold=0).timestamp())
-    resumed = _offset_at(after, tz)
-    while after - before > 1:  # the first second on the later offset
-        middle = (before + after) // 2
-        if _offset_at(middle, tz) == resumed:
-            after = middle
-        else:
-            before = middle
-    return datetime.fromtimestamp(after, UTC)
+    return _first_second_changed(before, after, tz)
 
 
 def _offset_at(instant: int, tz: ZoneInfo) -> timedelta | None:
     return datetime.fromtimestamp(instant, tz).utcoffset()
+
+
+def _first_second_changed(before: int, after: int, tz: ZoneInfo) -> datetime:
+    """The first second after `before` on another offset than its own, the clocks having changed by `after`
+    (both UTC seconds): the instant of the change."""
+    first = _offset_at(before, tz)
+    while after - before > 1:
+        middle = (before + after) // 2
+        if _offset_at(middle, tz) == first:
+            before = middle
+        else:
+            after = middle
+    return datetime.fromtimestamp(after, UTC)
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -102,16 +108,9 @@ def clocks_change(day: date, tz: ZoneInfo) -> datetime | None:
     on a day they keep to one offset."""
     start, end = day_bounds(day, tz)
     before, after = int(start.timestamp()), int(end.timestamp()) - 1
-    first = _offset_at(before, tz)
-    if _offset_at(after, tz) == first:
+    if _offset_at(after, tz) == _offset_at(before, tz):
         return None
-    while after - before > 1:  # the first second on another offset
-        middle = (before + after) // 2
-        if _offset_at(middle, tz) == first:
-            before = middle
-        else:
-            after = middle
-    return datetime.fromtimestamp(after, UTC)
+    return _first_second_changed(before, after, tz)
 
 
 def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
