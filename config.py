@@ -276,8 +276,8 @@ class Config:
     HOSPITAL_NAME = _env("HOSPITAL_NAME", "St Example University Hospital")
     # Time zone preset on the booking page before the browser reports the patient's own.
     DEFAULT_TIME_ZONE = _read("DEFAULT_TIME_ZONE", "Europe/London", kinds.ZONE)
-    # Days of free times shown per page of the booking calendar.
-    BOOKING_DAYS_SHOWN = _int("BOOKING_DAYS_SHOWN", 7, least=1)
+    # Days of free times shown per page of the booking calendar: at most a month, read on a phone.
+    BOOKING_DAYS_SHOWN = _int("BOOKING_DAYS_SHOWN", 7, least=1, most=31)
     # Most future bookings one e-mail address may hold when booking online (0: no cap; staff are not capped).
     MAX_ACTIVE_BOOKINGS_PER_EMAIL = _int("MAX_ACTIVE_BOOKINGS_PER_EMAIL", 3)
     # How long a manage link keeps working after the consultation has ended.

@@ -102,7 +102,7 @@ def test_every_declared_setting_is_listed_with_its_value_and_comment(admin_clien
     for name in declared_names():
         assert f"<code>{name}</code>" in page
     assert "<code>St Settings Hospital</code>" in page and "<code>9</code>" in page
-    assert "Days of free times shown per page of the booking calendar." in page
+    assert "Days of free times shown per page of the booking calendar: at most a month" in page
     assert {"SECRET_KEY", "SMTP_PASSWORD", "NOTES_KEY", "ZOOM_CLIENT_SECRET"} <= set(declared_names())
 
 

@@ -532,6 +532,20 @@ def test_a_span_of_time_longer_than_a_century_is_refused_by_name(name, given):
     assert "century" in found[0] or "36525" in found[0] or "most" in found[0], found
 
 
+@pytest.mark.parametrize("given", ["32", "100000", "99999999"])
+def test_a_booking_page_longer_than_a_month_is_refused_by_name(given):
+    """A page of the booking calendar is read on a phone, a day under another: 100000 drew a 15 MB page of
+    100000 days, nearly all past any service's horizon (730 days at most), and 99999999 ran past the
+    calendar's end (OverflowError: a 500 on every booking page)."""
+    found = config.check({"BOOKING_DAYS_SHOWN": given}, "development")
+
+    assert found == ["CLINIC_BOOKING_DAYS_SHOWN must be a whole number from 1 to 31, not " + repr(given)]
+
+
+def test_a_booking_page_of_a_month_is_taken():
+    assert config.check({"BOOKING_DAYS_SHOWN": "31"}, "development") == []
+
+
 @hypothesis.settings(max_examples=300)
 @hypothesis.given(
     key=st.sampled_from(sorted(config.SPANS)),
