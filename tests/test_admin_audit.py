@@ -20,6 +20,9 @@ from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
+from clinic.staff.members import StaffMember
+from clinic.walkin.send_back import send_back
+from clinic.walkin.take import take_next
 
 from . import factories, notes_support
 from .browser_forms import drawn_forms
@@ -141,7 +144,7 @@ def test_filters_by_whole_utc_days_the_last_one_included(admin_client, session):
     ("query", "message"),
     [
         ({"who": "nobody@hospital.example"}, "No staff account has this e-mail address."),
-        ({"reference": "ZZZ-ZZZZ"}, "No consultation has this reference."),
+        ({"reference": "ZZZ-ZZZZ"}, "No consultation or walk-in call has this reference."),
         ({"since": "2 March"}, "Enter a date as YYYY-MM-DD"),
         ({"since": "2026-03-03", "until": "2026-03-02"}, "Enter a day on or after the first day."),
         ({"until": "9999-12-31"}, "Enter a date before the year 9999."),
@@ -229,6 +232,36 @@ def test_a_consultation_reference_finds_its_note_versions_events_too(app, admin_
     assert about_the_note and {e.action for e in about_the_note} >= {"note.signed"}
     expected = audit.events_for(session, "consultation", case.id) + about_the_note
     assert ids_on(page.get_data(as_text=True), session) == sorted((e.id for e in expected), reverse=True)
+
+
+def test_a_walk_in_reference_finds_the_place_and_every_call_made_from_it(admin_client, session, now):
+    # A caller taken, sent back and taken again. The search by a call's reference listed only the call's
+    # own events, none of the caller's place in the queue (joined, taken, sent back); the place's own
+    # reference, the one in the caller's link, was "No consultation has this reference."
+    svc = factories.service(session)
+    doctor = factories.clinician(session, [svc])
+    queue = factories.walk_in_queue(session, svc, [doctor])
+    place = factories.walk_in(session, queue, now=now).entry
+    factories.walk_in(session, queue, now=now)  # someone else's, taken later
+    on_duty = StaffMember(1, StaffRole.CLINICIAN, clinician_id=doctor.id)
+    first = take_next(session, queue.id, on_duty, now=now).consultation
+    send_back(session, place, now, SYSTEM)
+    session.commit()
+    second = take_next(session, queue.id, on_duty, now=now + timedelta(minutes=1)).consultation
+    session.commit()
+    assert place.consultation_id == second.id
+    everything = [
+        *audit.events_for(session, "walk_in_entry", place.id),
+        *audit.events_for(session, "consultation", first.id),
+        *audit.events_for(session, "consultation", second.id),
+    ]
+    expected = sorted((e.id for e in everything), reverse=True)
+
+    for reference in (first.reference, second.reference.lower(), place.reference):
+        page = admin_client.get("/admin/audit", query_string={"reference": reference})
+
+        assert page.status_code == 200, reference
+        assert ids_on(page.get_data(as_text=True), session) == expected, reference
 
 
 def book_for(session, now, address: str, at: datetime):

@@ -49,7 +49,7 @@ class AuditFilterForm(FlaskForm):
         "Action", validators=[Optional(), Length(max=80, message="Keep it under 80 characters.")]
     )
     reference = StringField(
-        "Consultation reference",
+        "Consultation or walk-in reference",
         validators=[Optional(), Length(max=12, message="Keep it under 12 characters.")],
     )
     patient = StringField(

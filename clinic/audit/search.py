@@ -13,7 +13,7 @@ million events costs what the first one does; each filter has an index ending in
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -104,10 +104,7 @@ def audit_filter(
         actor = f"staff:{user.id}"
     consultation: Records = ()
     if reference:
-        consultation_id = session.scalar(select(Consultation.id).where(Consultation.reference == reference))
-        if consultation_id is None:
-            raise UnknownFilter("reference", "No consultation has this reference.")
-        consultation = _consultation_records(session, [consultation_id])
+        consultation = _reference_records(session, reference)
     return AuditFilter(
         actor or None, action or None, consultation, _patient_records(session, patient), since, until
     )
@@ -127,14 +124,38 @@ def _patient_records(session: Session, email: str | None) -> Records:
     bookings = session.scalars(
         select(Consultation.id).where(Consultation.patient_id.in_(patient_ids)).order_by(Consultation.id)
     )
-    taken = {call.consultation_id for call in calls if call.consultation_id is not None}
+    call_places = [call.id for call in calls]
     own = (
         ("patient", _texts(patient_ids)),
         ("waitlist_entry", _texts(places)),
         ("waitlist_offer", _texts(offers)),
-        ("walk_in_entry", _texts(call.id for call in calls)),
+        ("walk_in_entry", _texts(call_places)),
     )
+    taken = _named_in_events(session, "walk_in_entry", call_places, "walk_in.taken", "consultation_id")
     return (*own, *_consultation_records(session, sorted({*bookings, *taken})))
+
+
+def _reference_records(session: Session, reference: str) -> Records:
+    """A consultation's reference names it; a walk-in place's (in the caller's link) names the place. A
+    walk-in call goes with its caller's place and the place's other calls (one sent back is taken again), as
+    each names the other in the event of its taking: the place keeps only its latest call."""
+    calls = set(session.scalars(select(Consultation.id).where(Consultation.reference == reference)))
+    places = set(session.scalars(select(WalkInEntry.id).where(WalkInEntry.reference == reference)))
+    if not (calls or places):
+        raise UnknownFilter("reference", "No consultation or walk-in call has this reference.")
+    places |= _named_in_events(session, "consultation", calls, "consultation.taken", "walk_in_entry")
+    calls |= _named_in_events(session, "walk_in_entry", places, "walk_in.taken", "consultation_id")
+    return (("walk_in_entry", _texts(sorted(places))), *_consultation_records(session, sorted(calls)))
+
+
+def _named_in_events(session: Session, kind: str, ids: Iterable[int], action: str, key: str) -> set[int]:
+    """The ids `key` names in the `action` events about the records `kind` `ids`."""
+    about = (
+        AuditEvent.entity_type == kind,
+        AuditEvent.entity_id.in_(_texts(ids)),
+        AuditEvent.action == action,
+    )
+    return {details[key] for details in session.scalars(select(AuditEvent.details).where(*about))}
 
 
 def _consultation_records(session: Session, consultation_ids: list[int]) -> Records:
