@@ -516,6 +516,25 @@ def test_the_call_link_is_given_only_while_the_patient_may_join_as_their_waiting
     assert response.get_json()["join_url"] == ("https://meet.example/the-room" if shown else None)
 
 
+@pytest.mark.parametrize("status", list(ConsultationStatus))
+def test_a_booking_says_until_when_it_is_changeable_online_only_while_it_is(client, session, booked, status):
+    """A cancelled booking, or one checked in, under way or over, said "changeable_until" its cut-off, still
+    ahead: an app offered a change that every try refused (409). Now it is null once no change is possible
+    online, as the patient's own page offers none."""
+    consultation = session.scalars(select(Consultation)).one()
+    consultation.status = status
+    session.commit()
+
+    response = client.get(f"/api/v1/bookings/{booked['reference']}", headers=bearer(booked["manage_token"]))
+
+    assert response.status_code == 200
+    if status is ConsultationStatus.BOOKED:
+        cutoff = consultation.starts_at - timedelta(minutes=consultation.service.cancel_cutoff_minutes)
+        assert datetime.fromisoformat(response.get_json()["changeable_until"]) == cutoff
+    else:
+        assert response.get_json()["changeable_until"] is None
+
+
 def test_the_answers_to_moving_and_cancelling_follow_the_same_rule(client, session, clinic, booked):
     consultation = session.scalars(select(Consultation)).one()
     _set(consultation, "early")

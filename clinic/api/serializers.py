@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Consultation, Service
-from ..scheduling.lifecycle import change_deadline_for
+from ..scheduling.lifecycle import online_change_deadline
 from ..scheduling.offered import OfferedService
 from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
@@ -73,6 +73,7 @@ def booking_json(
     booking just made: see `Booked`); else it is loaded."""
     tz = zone(consultation.patient_time_zone)
     service = service or consultation.service
+    deadline = online_change_deadline(consultation, service)
     return {
         "reference": consultation.reference,
         "status": consultation.status.value,
@@ -84,7 +85,7 @@ def booking_json(
         "clinician": consultation.clinician_id,
         "clinician_name": consultation.clinician.display_name,
         "join_url": join_url_if_open(consultation, now, window),
-        "changeable_until": instant_json(change_deadline_for(service, consultation.starts_at), tz),
+        "changeable_until": None if deadline is None else instant_json(deadline, tz),
         "contact_phone": service.department.contact_phone,
         "companion": companion_json(consultation),
     }

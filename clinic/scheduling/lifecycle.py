@@ -288,6 +288,14 @@ def change_deadline_for(service: Service | OfferedService, starts_at: datetime) 
     return starts_at - change_cutoff(service)
 
 
+def online_change_deadline(consultation: Consultation, service: Service | OfferedService) -> datetime | None:
+    """`change_deadline`, while the booking is one the patient may change online at all (as
+    `check_online_change` has it); None once it is not: cancelled, checked in, under way or over."""
+    if consultation.status not in RESCHEDULABLE:
+        return None
+    return change_deadline_for(service, consultation.starts_at)
+
+
 def first_changeable_start(service: Service | OfferedService, now: datetime) -> datetime:
     """The earliest start a booking made `now` could still be changed online: an earlier one is already
     past its change deadline when booked."""
