@@ -15,10 +15,14 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import literal_column, select, text
 
+from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, Closure, Consultation, ConsultationStatus, StaffRole
 from clinic.reporting.consultations import clinician_lines, department_lines, weekly_totals
 from clinic.reporting.weeks import ReportFilter
 from clinic.scheduling.timezones import zone
+from clinic.staff.members import StaffMember
+from clinic.walkin.send_back import send_back
+from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import postgres_only
@@ -88,6 +92,35 @@ def test_weekly_totals_count_bookings_cancellations_no_shows_and_booked_time(ses
     assert (w13.booked, w13.cancelled, w13.no_shows) == (4, 1, 1)
     assert w13.booked_seconds == 3 * 30 * 60  # the cancelled one holds no time
     assert (w14.booked, w14.cancelled, w14.no_shows, w14.booked_seconds) == (1, 0, 0, 30 * 60)
+
+
+def test_walk_in_calls_are_no_bookings_but_their_time_is_held(session, hospital):
+    """A helpline's calls counted as bookings: each caller sent back made a "cancellation", and each call,
+    made the moment it starts, a lead time of 0 that pulled the median down to it. They have the walk-in
+    table; here only their time counts, which the clinician gave to them (in booked hours)."""
+    queue = factories.walk_in_queue(session, hospital.dr_a.services[0], [hospital.dr_a])
+    place = factories.walk_in(session, queue, now=utc(2026, 3, 24, 14)).entry
+    on_duty = StaffMember(1, StaffRole.CLINICIAN, clinician_id=hospital.dr_a.id)
+    for minute in (1, 2):  # taken, not answered, sent back; taken again
+        call = take_next(session, queue.id, on_duty, now=utc(2026, 3, 24, 14, minute)).consultation
+        if minute == 1:
+            send_back(session, place, utc(2026, 3, 24, 14, 1, 30), SYSTEM)
+            session.commit()
+    call.status = ConsultationStatus.FULFILLED
+    session.commit()
+
+    totals = weekly_totals(session, two_weeks())[W13]
+    (dr_a,) = [line for line in clinician_lines(session, two_weeks()).rows if line.id == hospital.dr_a.id]
+    (cardiology,) = [
+        line for line in department_lines(session, two_weeks()).rows if line.id == hospital.cardiology.id
+    ]
+
+    assert (totals.booked, totals.cancelled, totals.no_shows) == (4, 1, 1)  # Dr B's booking too
+    for w13 in (dr_a.weeks[W13], cardiology.weeks[W13]):
+        assert (w13.booked, w13.cancelled, w13.no_shows) == (3, 1, 1)
+    for w13 in (totals, dr_a.weeks[W13], cardiology.weeks[W13]):
+        assert (w13.lead_median, w13.lead_p90) == (48 * HOUR, 240 * HOUR)
+        assert w13.booked_seconds == (2 + 1) * 30 * 60 + (30 * 60 if w13 is totals else 0)
 
 
 def test_offered_time_is_weekly_hours_less_time_off_and_closures(session, hospital):

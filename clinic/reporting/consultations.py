@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, Subquery, case, exists, func, lite
 from sqlalchemy.orm import Session
 
 from ..hospital.records import Page, page_or_all
-from ..models import Clinician, Consultation, ConsultationStatus, Department
+from ..models import Clinician, Consultation, ConsultationStatus, Department, Patient
 from ..models.base import unix_seconds
 from ..scheduling.calendars import offered_time
 from .sql import MEDIAN, P90, percentiles
@@ -28,10 +28,10 @@ Entity = TypeVar("Entity", Department, Clinician)
 class WeekFigures:
     """One week's figures for the hospital, a department or a clinician. Times are in seconds."""
 
-    booked: int = 0  # consultations starting in the week, cancelled ones included
+    booked: int = 0  # consultations starting in the week, cancelled ones included; no walk-in calls
     cancelled: int = 0
     no_shows: int = 0
-    booked_seconds: int = 0  # the length of the booked consultations not cancelled
+    booked_seconds: int = 0  # the length of the consultations and walk-in calls not cancelled
     offered_seconds: int = 0  # weekly hours less time off and closures
     lead_median: int | None = None  # booking to start, over those not cancelled (nearest rank)
     lead_p90: int | None = None
@@ -145,13 +145,19 @@ def _figures(
     ):
         figures = found.setdefault((owner, week), WeekFigures())
         # PostgreSQL sums bigints as numeric (Decimal): whole numbers here, so back to int.
-        figures.booked, figures.cancelled, figures.no_shows = booked, int(cancelled), int(no_shows)
+        figures.booked, figures.cancelled, figures.no_shows = int(booked), int(cancelled), int(no_shows)
         figures.booked_seconds = int(booked_seconds)
     leads = _leads(week_of_start, key, scope)
     for group, at in percentiles(session, (leads.c.owner, leads.c.week), leads.c.lead, (MEDIAN, P90)).items():
         figures = found.setdefault(group, WeekFigures())
         figures.lead_median, figures.lead_p90 = at[MEDIAN], at[P90]
     return found
+
+
+# A walk-in call is no booking (the walk-in table counts its caller): not among the consultations, their
+# cancellations (a caller sent back) or lead times (made as it starts); only its time, the clinician's.
+# Consultation.is_walk_in's rule, in SQL.
+_WALK_IN_CALL = Patient.birth_date.is_(None)
 
 
 def _in_period(wanted: ReportFilter) -> list[ColumnElement[bool]]:
@@ -169,18 +175,20 @@ def _counts(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> S
         select(
             key.label("owner"),
             week.label("week"),
-            case((cancelled, 1), else_=0).label("cancelled"),
+            case((_WALK_IN_CALL, 0), else_=1).label("booking"),
+            case((_WALK_IN_CALL, 0), (cancelled, 1), else_=0).label("cancelled"),
             case((Consultation.status == ConsultationStatus.NOSHOW, 1), else_=0).label("no_show"),
             case((cancelled, 0), else_=length).label("booked_seconds"),
         )
         .join(Clinician, Clinician.id == Consultation.clinician_id)
+        .join(Patient, Patient.id == Consultation.patient_id)
         .where(*scope)
         .subquery()
     )
     return select(
         rows.c.owner,
         rows.c.week,
-        func.count(),
+        func.sum(rows.c.booking),
         func.sum(rows.c.cancelled),
         func.sum(rows.c.no_show),
         func.sum(rows.c.booked_seconds),
@@ -196,7 +204,8 @@ def _leads(week: ColumnElement[int], key: ColumnElement[int], scope: list) -> Su
             (unix_seconds(Consultation.starts_at) - unix_seconds(Consultation.created_at)).label("lead"),
         )
         .join(Clinician, Clinician.id == Consultation.clinician_id)
-        .where(*scope, Consultation.status != ConsultationStatus.CANCELLED)
+        .join(Patient, Patient.id == Consultation.patient_id)
+        .where(*scope, Consultation.status != ConsultationStatus.CANCELLED, ~_WALK_IN_CALL)
         .subquery()
     )
 
