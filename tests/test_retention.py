@@ -31,7 +31,7 @@ from clinic.models import (
 from clinic.notes.settings import notes_settings
 from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_retention
 from clinic.scheduling.booking import Consent
-from clinic.scheduling.lifecycle import cancel, change_status
+from clinic.scheduling.lifecycle import cancel, change_status, has_letter
 from clinic.scheduling.status import InvalidTransition
 from clinic.staff.members import StaffMember
 from clinic.staff.sessions import SessionRules
@@ -367,6 +367,27 @@ def test_callers_whose_call_was_held_keep_their_details_for_the_patient_period(s
     assert caller(session, long_ago.entry)[:2] == (EntryStatus.COMPLETED, ANONYMISED_NAME)
     assert fresh(session, long_ago.consultation).patient.anonymised_at == NOW
     assert (counts["walk_in_callers"], counts["patients"]) == (1, 1)
+
+
+def test_a_walk_in_call_anonymised_is_still_a_walk_in_call_and_a_booking_no_walk_in(
+    session, periods, helpline, hospital
+):
+    """Anonymising gave every patient record the placeholder date of birth, a walk-in caller's too, whose
+    absent one is what marks their call as one: their old calls then read as bookings (the report counted
+    them so, staff were offered a booking letter for the call, its page asked for a reason for the visit)."""
+    held = seen(session, helpline, NOW - periods.patient - DAY)
+    gone = NOW - periods.walk_in - DAY
+    factories.walk_in(session, helpline, now=gone)
+    called_off = take(session, helpline, gone)
+    _sent_back_by_staff(session, helpline, called_off, gone + timedelta(seconds=30))
+
+    apply_retention(session, periods, now=NOW)
+
+    for call in (held.consultation, called_off.consultation):
+        assert fresh(session, call).patient.anonymised_at == NOW
+        assert fresh(session, call).is_walk_in and not has_letter(fresh(session, call))
+    booked = fresh(session, hospital["old"])
+    assert booked.patient.anonymised_at == NOW and not booked.is_walk_in
 
 
 def _not_answered(session, queue, taken, at):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, Select, delete, exists, or_, select, update
+from sqlalchemy import Executable, Select, case, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -44,7 +44,7 @@ from ..models import (
 from ..models.transactions import write_transaction
 
 ANONYMISED_NAME = "Anonymised"
-ANONYMISED_BIRTH_DATE = date(1900, 1, 1)  # the column is required; `anonymised_at` says it is no date
+ANONYMISED_BIRTH_DATE = date(1900, 1, 1)  # for a booking's patient; `anonymised_at` says it is no date
 _FINISHED = (OutboxStatus.DONE, OutboxStatus.DEAD, OutboxStatus.CANCELLED)
 
 
@@ -149,7 +149,8 @@ def _anonymise_patients(session: Session, due: Select, now: datetime) -> int:
             email=None,
             email_key=None,
             phone="",
-            birth_date=ANONYMISED_BIRTH_DATE,
+            # A walk-in caller's stays absent: it marks their calls as walk-in calls, not bookings.
+            birth_date=case((Patient.birth_date.is_not(None), ANONYMISED_BIRTH_DATE)),
             anonymised_at=now,
         ),
     )
