@@ -1,14 +1,27 @@
 """The migrations build exactly the models' schema, on SQLite and PostgreSQL."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from clinic.audit import SYSTEM
 from clinic.extensions import db
-from clinic.models import Base, Department, OutboxMessage, QueueStatus, WalkInQueue
+from clinic.models import (
+    Base,
+    Consultation,
+    Department,
+    OutboxMessage,
+    Patient,
+    QueueStatus,
+    StaffRole,
+    WalkInQueue,
+)
+from clinic.staff.members import StaffMember
+from clinic.walkin.send_back import send_back
+from clinic.walkin.take import take_next
 
 from . import factories
 from .conftest import build_app, postgres_only, sqlite_only
@@ -103,4 +116,35 @@ def test_upgrading_gives_the_handovers_stored_as_cancellations_their_own_kind(ap
             "c:4:handed-over": "mail.handed_over",
             "c:2:handed-over": "mail.handed_over",
             "c:3": "mail.cancellation",
+        }
+
+
+def test_upgrading_gives_walk_in_callers_anonymised_before_their_absent_date_of_birth_back(app, session, now):
+    """0029: retention gave every anonymised patient record the placeholder date of birth, a walk-in
+    caller's too, whose calls then read as bookings. A caller sent back and taken again has two calls: the
+    place names the second, the first only the audit events of its take do."""
+    svc = factories.service(session)
+    doctor = factories.clinician(session, [svc])
+    session.commit()
+    booking = factories.booking(session, svc, now + timedelta(days=1, hours=2), now=now).consultation
+    queue = factories.walk_in_queue(session, svc, [doctor])
+    place = factories.walk_in(session, queue, now=now).entry
+    on_duty = StaffMember(1, StaffRole.CLINICIAN, clinician_id=doctor.id)
+    first = take_next(session, queue.id, on_duty, now=now).consultation
+    send_back(session, place, now, SYSTEM)
+    session.commit()
+    second = take_next(session, queue.id, on_duty, now=now + timedelta(minutes=1)).consultation
+    session.commit()
+    downgrade(revision="0028")
+    with db.engine.begin() as conn:  # as 0028's retention left them
+        conn.execute(update(Patient).values(anonymised_at=now, birth_date=date(1900, 1, 1)))
+
+    upgrade()
+
+    birth_dates = select(Consultation.id, Patient.birth_date).join(Patient)
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(birth_dates).all()) == {
+            booking.id: date(1900, 1, 1),
+            first.id: None,
+            second.id: None,
         }
