@@ -234,7 +234,12 @@ def test_a_consultation_reference_finds_its_note_versions_events_too(app, admin_
     assert ids_on(page.get_data(as_text=True), session) == sorted((e.id for e in expected), reverse=True)
 
 
-def test_a_walk_in_reference_finds_the_place_and_every_call_made_from_it(admin_client, session, now):
+@pytest.mark.parametrize(
+    "take_action", ["consultation.taken", "consultation.booked"]
+)  # the latter before 66dee8b
+def test_a_walk_in_reference_finds_the_place_and_every_call_made_from_it(
+    admin_client, session, now, take_action
+):
     # A caller taken, sent back and taken again. The search by a call's reference listed only the call's
     # own events, none of the caller's place in the queue (joined, taken, sent back); the place's own
     # reference, the one in the caller's link, was "No consultation has this reference."
@@ -248,6 +253,9 @@ def test_a_walk_in_reference_finds_the_place_and_every_call_made_from_it(admin_c
     send_back(session, place, now, SYSTEM)
     session.commit()
     second = take_next(session, queue.id, on_duty, now=now + timedelta(minutes=1)).consultation
+    session.execute(
+        update(AuditEvent).where(AuditEvent.action == "consultation.taken").values(action=take_action)
+    )
     session.commit()
     assert place.consultation_id == second.id
     everything = [

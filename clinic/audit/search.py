@@ -131,31 +131,29 @@ def _patient_records(session: Session, email: str | None) -> Records:
         ("waitlist_offer", _texts(offers)),
         ("walk_in_entry", _texts(call_places)),
     )
-    taken = _named_in_events(session, "walk_in_entry", call_places, "walk_in.taken", "consultation_id")
+    taken = _named_in_events(session, "walk_in_entry", call_places, "consultation_id")
     return (*own, *_consultation_records(session, sorted({*bookings, *taken})))
 
 
 def _reference_records(session: Session, reference: str) -> Records:
     """A consultation's reference names it; a walk-in place's (in the caller's link) names the place. A
     walk-in call goes with its caller's place and the place's other calls (one sent back is taken again), as
-    each names the other in the event of its taking: the place keeps only its latest call."""
+    each names the other in its audit events: the place keeps only its latest call."""
     calls = set(session.scalars(select(Consultation.id).where(Consultation.reference == reference)))
     places = set(session.scalars(select(WalkInEntry.id).where(WalkInEntry.reference == reference)))
     if not (calls or places):
         raise UnknownFilter("reference", "No consultation or walk-in call has this reference.")
-    places |= _named_in_events(session, "consultation", calls, "consultation.taken", "walk_in_entry")
-    calls |= _named_in_events(session, "walk_in_entry", places, "walk_in.taken", "consultation_id")
+    places |= _named_in_events(session, "consultation", calls, "walk_in_entry")
+    calls |= _named_in_events(session, "walk_in_entry", places, "consultation_id")
     return (("walk_in_entry", _texts(sorted(places))), *_consultation_records(session, sorted(calls)))
 
 
-def _named_in_events(session: Session, kind: str, ids: Iterable[int], action: str, key: str) -> set[int]:
-    """The ids `key` names in the `action` events about the records `kind` `ids`."""
-    about = (
-        AuditEvent.entity_type == kind,
-        AuditEvent.entity_id.in_(_texts(ids)),
-        AuditEvent.action == action,
-    )
-    return {details[key] for details in session.scalars(select(AuditEvent.details).where(*about))}
+def _named_in_events(session: Session, kind: str, ids: Iterable[int], key: str) -> set[int]:
+    """The ids `key` names in the events about the records `kind` `ids`: by the key, whatever the action
+    (takes were audited as consultation.booked before consultation.taken)."""
+    about = (AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(_texts(ids)))
+    named = session.scalars(select(AuditEvent.details).where(*about))
+    return {details[key] for details in named if details.get(key) is not None}
 
 
 def _consultation_records(session: Session, consultation_ids: list[int]) -> Records:
