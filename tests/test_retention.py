@@ -2,6 +2,7 @@
 data is left alone, signed notes and the audit trail are kept, and the audit chain still verifies."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from clinic.models import (
     Patient,
     QueueStatus,
     StaffRole,
+    StaffUser,
     WalkInEntry,
     WalkInQueue,
 )
@@ -33,6 +35,7 @@ from clinic.privacy.retention import ANONYMISED_NAME, RetentionPeriods, apply_re
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.lifecycle import cancel, change_status, has_letter
 from clinic.scheduling.status import InvalidTransition
+from clinic.scheduling.timezones import zone
 from clinic.staff.members import StaffMember
 from clinic.staff.sessions import SessionRules
 from clinic.walkin.queue import answer, join, leave
@@ -159,6 +162,31 @@ def test_signed_notes_are_kept_readable_and_the_audit_chain_still_verifies(app, 
     assert session.scalar(select(func.count(ConsultationNote.id))) == notes_before
     assert notes_settings(app).cipher.read(note) == NOTE
     assert isinstance(verify(session), Verified)
+
+
+def test_staff_pages_say_a_patient_was_anonymised_never_show_the_placeholder_as_their_date_of_birth(
+    app, session, hospital, periods
+):
+    """The placeholder date of birth (1900-01-01) read as the patient's own: "born 1 January 1900 (age
+    124)" on the consultation's page, "1900-01-01 (age 124)" above its notes, "Anonymised, 124" in the
+    day's list."""
+    old = hospital["old"]
+    apply_retention(session, periods, now=NOW)
+    login = session.scalars(select(StaffUser).where(StaffUser.clinician_id == old.clinician_id)).one()
+    client = factories.browser(app)
+    factories.sign_in(client, login)
+    day = old.starts_at.astimezone(zone(old.clinician.time_zone)).date()
+
+    pages = [
+        f"/schedule/consultations/{old.id}",
+        f"/schedule/consultations/{old.id}/notes",
+        f"/schedule/?date={day.isoformat()}",
+    ]
+    for page in reversed(pages):
+        shown = client.get(page).get_data(as_text=True)
+
+        assert "1900" not in shown and not re.search(r"\b12[0-9]\b", shown), page
+        assert "anonymised" in shown, page
 
 
 def test_old_idempotency_keys_and_finished_outbox_messages_are_deleted_and_new_ones_kept(

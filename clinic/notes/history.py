@@ -31,8 +31,9 @@ class ConsultationHeader:
     id: int
     reference: str
     patient_name: str
-    birth_date: date | None  # None for a walk-in caller
+    birth_date: date | None  # None for a walk-in caller, and once the patient's details were anonymised
     age: int | None
+    anonymised: bool  # a booking's patient whose details were erased by retention
     starts_at: datetime
     time_zone: str  # the clinician's: the notes pages show every time in it
     service_name: str
@@ -196,12 +197,14 @@ def reason_erased_after_days(
 def _header(consultation: Consultation, settings: NotesSettings, now: datetime) -> ConsultationHeader:
     time_zone = consultation.clinician.time_zone
     patient = consultation.patient
+    birth_date = None if patient.anonymised_at else patient.birth_date  # else retention's placeholder
     return ConsultationHeader(
         id=consultation.id,
         reference=consultation.reference,
         patient_name=patient.name,
-        birth_date=patient.birth_date,
-        age=age_on(patient.birth_date, now.astimezone(zone(time_zone)).date()),
+        birth_date=birth_date,
+        age=age_on(birth_date, now.astimezone(zone(time_zone)).date()),
+        anonymised=patient.anonymised_at is not None and patient.birth_date is not None,  # not a caller
         starts_at=consultation.starts_at,
         time_zone=time_zone,
         service_name=consultation.service.name,

@@ -223,8 +223,11 @@ class ClashNotes:
         )
 
 
-def _walk_in(c: Listed) -> str:
-    """What a walk-in call's row says of it, in words a screen reader reads as any reader sees them."""
+def _no_age(c: Listed) -> str:
+    """What a row without the patient's age says instead: a walk-in call's (in words a screen reader reads as
+    any reader sees them), or that the patient's details were anonymised."""
+    if c.birth_date is not None:
+        return "details anonymised"
     return "walk-in, asked for an interpreter" if c.needs_interpreter else "walk-in"
 
 
@@ -254,7 +257,7 @@ class DayRows:
         clock = self.TWELVE_HOUR
         starts, ends = (clock_label(instant, tz, clock) for instant in (c.starts_at, c.ends_at))
         patient = f'<a href="{self._actions.details(c.id)}">{escape(c.patient_name)}</a>'
-        patient += f", {row.age}" if row.age is not None else f' <span class="hint">({_walk_in(c)})</span>'
+        patient += f", {row.age}" if row.age is not None else f' <span class="hint">({_no_age(c)})</span>'
         if c.companion_role and c.status is not ConsultationStatus.CANCELLED:  # told it is off: not joining
             patient += f' <span class="hint">(with {escape(c.companion_role.value)})</span>'
         clinician = f"\n      <td>{escape(c.clinician_name)}</td>" if self._with_clinician else ""

@@ -40,7 +40,7 @@ class Row(NamedTuple):
     """One consultation on a schedule, with what the viewer may do with it (a tuple, as Listed is)."""
 
     consultation: Listed
-    age: int | None  # None for a walk-in caller, whose date of birth is not asked
+    age: int | None  # None for a walk-in caller, whose date of birth is not asked, and once anonymised
     actions: frozenset[ConsultationStatus]
     own: bool  # the viewer is its clinician: they hold the call and see the reason for the visit
     may_start: bool  # the viewer holds the call and it may still be started or rejoined
@@ -126,4 +126,5 @@ def row_for(
         actions -= CLINICIANS_OWN
     actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
-    return Row(consultation, age_on(consultation.birth_date, day), actions, own_call, may_start, clash)
+    age = None if consultation.anonymised else age_on(consultation.birth_date, day)
+    return Row(consultation, age, actions, own_call, may_start, clash)

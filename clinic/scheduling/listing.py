@@ -38,6 +38,7 @@ class Listed(NamedTuple):
     clinician_zone: str
     patient_name: str
     birth_date: date | None
+    anonymised: bool  # the patient's details erased by retention: their date of birth is a placeholder
     service_name: str
     companion_role: CompanionRole | None  # of the companion taking part now, if any
     needs_interpreter: bool  # a walk-in call whose caller asked for an interpreter
@@ -57,6 +58,7 @@ class Listed(NamedTuple):
             clinician_zone=c.clinician.time_zone,
             patient_name=c.patient.name,
             birth_date=c.patient.birth_date,
+            anonymised=c.patient.anonymised_at is not None,
             service_name=c.service.name,
             companion_role=companion.role if companion else None,
             needs_interpreter=c.walk_in_entry is not None and c.walk_in_entry.needs_interpreter,
@@ -75,6 +77,7 @@ _LISTED_COLUMNS = (
     Clinician.time_zone,
     Patient.name,
     Patient.birth_date,
+    Patient.anonymised_at.is_not(None),
     Service.name,
     select(Companion.role)
     .where(Companion.consultation_id == Consultation.id, Companion.removed_at.is_(None))
