@@ -7,8 +7,12 @@ import pytest
 
 from clinic.extensions import db
 from clinic.models import Companion, CompanionRole, ConsultationStatus, StaffRole, utcnow
+from clinic.scheduling.agenda import Moment, day_agenda
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
+from clinic.scheduling.visibility import schedule_scope
+from clinic.scheduling.waiting_room import JoinWindow
+from clinic.staff.members import StaffMember
 
 from . import factories
 from .conftest import statements_run
@@ -441,14 +445,15 @@ def test_the_consultation_page_reads_its_start_end_and_waiting_time_on_the_reade
 
 
 def test_the_hour_the_clocks_go_back_reads_each_consultation_with_its_offset(client, session, clinic):
-    # Sunday 25 October 2026: UK clocks go back from 02:00 GMT+1 to 01:00 GMT+0, so 01:30 comes twice.
-    visit(session, clinic, "okafor", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "First Patient")
-    visit(session, clinic, "okafor", datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "Second Patient")
-    visit(session, clinic, "okafor", datetime(2026, 10, 25, 9, tzinfo=UTC), "Morning Patient")
+    # Sunday 27 October 2030, a day still to come (someone is next on it): UK clocks go back from
+    # 02:00 GMT+1 to 01:00 GMT+0, so 01:30 comes twice.
+    visit(session, clinic, "okafor", datetime(2030, 10, 27, 0, 30, tzinfo=UTC), "First Patient")
+    visit(session, clinic, "okafor", datetime(2030, 10, 27, 1, 30, tzinfo=UTC), "Second Patient")
+    visit(session, clinic, "okafor", datetime(2030, 10, 27, 9, tzinfo=UTC), "Morning Patient")
     login(session, client, clinician_id=clinic["okafor"].id)
 
-    day = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/?date=2026-10-25"))))
-    week = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/week?date=2026-10-25"))))
+    day = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/?date=2030-10-27"))))
+    week = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/week?date=2030-10-27"))))
 
     assert "01:30 (GMT+1)–01:00 (GMT+0) First Patient" in day
     assert "Next: 01:30 (GMT+1) First Patient" in day
@@ -479,3 +484,28 @@ def test_the_stalled_call_news_tells_the_two_runs_of_the_hour_the_clocks_go_back
         said = [str(news(c, LONDON)) for c in (first, second)]
 
     assert "Ann, 01:30 (GMT+1), is still" in said[0] and "Ann, 01:30 (GMT+0), is still" in said[1]
+
+
+@pytest.mark.parametrize(
+    "status", [ConsultationStatus.BOOKED, ConsultationStatus.ARRIVED], ids=["nobody came", "came, never seen"]
+)
+def test_who_is_next_is_never_a_consultation_whose_call_can_no_longer_start(app, session, clinic, status):
+    """A 09:00 call left booked (housekeeping marks it a no-show only later, and never one in time off) or
+    whose patient waited in vain is not who comes next at 11:00; and on a day that is over nobody is next."""
+    day = date(2030, 7, 1)
+    missed = visit(session, clinic, "okafor", datetime(2030, 7, 1, 8, tzinfo=UTC), "Missed Patient")
+    missed.status = status
+    visit(session, clinic, "okafor", datetime(2030, 7, 1, 11, tzinfo=UTC), "Coming Patient")
+    session.commit()
+    clinician = StaffMember(1, StaffRole.CLINICIAN, clinician_id=clinic["okafor"].id)
+    scope = schedule_scope(session, clinician)
+    window = JoinWindow.from_config(app.config)
+
+    def next_at(now: datetime) -> str | None:
+        agenda = day_agenda(session, clinician, scope, day, LONDON, Moment(now, window))
+        return agenda.next_up and agenda.next_up.consultation.patient_name
+
+    assert next_at(datetime(2030, 7, 1, 7, 50, tzinfo=UTC)) == "Missed Patient"
+    assert next_at(missed.starts_at + timedelta(minutes=10)) == "Missed Patient"  # the room is open still
+    assert next_at(window.closes_at(missed) + timedelta(seconds=1)) == "Coming Patient"
+    assert next_at(datetime(2030, 7, 2, 9, tzinfo=UTC)) is None

@@ -56,6 +56,7 @@ class DayAgenda:
     day: date
     zone: ZoneInfo
     rows: list[Row]
+    moment: Moment
 
     @property
     def waiting(self) -> list[Row]:
@@ -63,8 +64,18 @@ class DayAgenda:
 
     @property
     def next_up(self) -> Row | None:
-        """The first consultation still to be seen: who is next."""
-        return next((row for row in self.rows if row.consultation.status in (S.BOOKED, S.ARRIVED)), None)
+        """The first consultation still to be seen whose call may still start: who is next. One left booked
+        past its room's closing (housekeeping marks it a no-show only later, and never one in time off), or
+        whose patient waited in vain, is not."""
+        return next(
+            (
+                row
+                for row in self.rows
+                if row.consultation.status in (S.BOOKED, S.ARRIVED)
+                and self.moment.instant <= self.moment.window.closes_at(row.consultation)
+            ),
+            None,
+        )
 
 
 def day_agenda(
@@ -73,7 +84,7 @@ def day_agenda(
     """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
     start, end = day_bounds(day, tz)
     found = listed_between(session, viewer, scope, start, end)
-    return DayAgenda(day, tz, _rows(session, viewer, found, tz, moment))
+    return DayAgenda(day, tz, _rows(session, viewer, found, tz, moment), moment)
 
 
 def week_agenda(
@@ -86,7 +97,7 @@ def week_agenda(
     by_day: dict[date, list[Row]] = {d: [] for d in days}
     for row in _rows(session, viewer, listed_between(session, viewer, scope, start, end), tz, moment):
         by_day[row.consultation.starts_at.astimezone(tz).date()].append(row)
-    return [DayAgenda(d, tz, rows) for d, rows in by_day.items()]
+    return [DayAgenda(d, tz, rows, moment) for d, rows in by_day.items()]
 
 
 def stranded(session: Session, viewer: StaffMember, scope: Scope, tz: ZoneInfo, moment: Moment) -> list[Row]:
