@@ -134,20 +134,26 @@ def test_a_refused_staff_page_says_the_account_cannot_open_it_not_that_something
     assert f"signed in as {desk.display_name}, whose account cannot open this page" in text(refused)
 
 
-def test_reception_removes_only_time_off_the_desk_recorded_not_the_clinicians_own(client, session, sick):
-    """The desk records an absence and may take back what it recorded; leave the clinician (or an admin)
-    planned is theirs to change."""
+def clinicians_own_leave(session, sick, label: str) -> TimeOff:
+    """1 to 15 August 2030 off, which the clinician planned themselves, with their note `label`."""
     clinician = sick["clinician"]
     own = add_time_off(
         session,
         clinician.id,
         datetime(2030, 8, 1, tzinfo=UTC),
         datetime(2030, 8, 15, tzinfo=UTC),
-        "Leave",
+        label,
         now=utcnow(),
         actor=Actor.staff(factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=clinician.id).id),
     )
     session.commit()
+    return own
+
+
+def test_reception_removes_only_time_off_the_desk_recorded_not_the_clinicians_own(client, session, sick):
+    """The desk records an absence and may take back what it recorded; leave the clinician (or an admin)
+    planned is theirs to change."""
+    own = clinicians_own_leave(session, sick, "Leave")
     login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
     client.post(page_of(sick), data=SICK_DAY)
 
@@ -157,3 +163,18 @@ def test_reception_removes_only_time_off_the_desk_recorded_not_the_clinicians_ow
     assert refused.status_code == 409 and "recorded at the desk" in text(refused)
     assert page.count('aria-label="Remove the time off') == 1  # the desk's own entry only
     assert len(recorded(session)) == 2
+
+
+def test_reception_sees_when_a_clinician_is_away_but_not_the_note_they_wrote_for_themselves(
+    client, session, sick
+):
+    """The note is "for yourself": it may say why someone is away, which the schedule's bands and the audit
+    trail never show either. The desk reads the notes the desk wrote."""
+    clinicians_own_leave(session, sick, "IVF treatment")
+    login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    client.post(page_of(sick), data=SICK_DAY)
+
+    page = text(client.get(page_of(sick)))
+
+    assert "IVF treatment" not in page
+    assert "1 August 2030" in page and "Sick" in page
