@@ -427,6 +427,30 @@ def test_reception_cannot_book_another_departments_service(client, session, clin
     assert consultations(session) == []
 
 
+def test_a_clinician_left_chosen_from_another_service_is_refused_beside_the_field_not_a_dead_end(
+    client, session, clinic
+):
+    """Reception chose Dr Raman for one service, then another service that only Dr Okafor offers, and asked
+    for its times (or booked): the form keeps Dr Raman, so the page says so beside the clinician, where
+    another can be chosen, and offers the service's times, rather than a page with nothing to do."""
+    echo = factories.service(session, clinic["cardiology"], name="Echo review")
+    clinic["okafor"].services.append(echo)
+    session.commit()
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    shown = client.get(f"/schedule/book?service={echo.id}&clinician={clinic['raman'].id}")
+    sent = client.post(
+        "/schedule/book", data=booking_form(echo, tomorrow_at(10), clinician=clinic["raman"].id)
+    )
+
+    for response in (shown, sent):
+        page = text(response)
+        assert response.status_code == 422
+        assert 'id="clinician-error"' in page and "That clinician does not offer this service." in page
+        assert "Dr Amara Okafor</option>" in page and "Book the consultation" in page
+    assert consultations(session) == []
+
+
 @pytest.fixture
 def shared(session, clinic):
     """Dr Jansen of Dermatology, whom an admin also gave Cardiology's follow-up call (hospitals share

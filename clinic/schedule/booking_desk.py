@@ -12,9 +12,9 @@ from ..booking.calendar import page as calendar_page
 from ..errors import status_for
 from ..extensions import db
 from ..form_errors import show_beside
-from ..models import Service, utcnow
+from ..models import Clinician, Service, utcnow
 from ..scheduling.availability import Booker
-from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, SlotUnavailable
+from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, NotOffered, SlotUnavailable
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
 from ..scheduling.tokens import LinkKeys
 from ..staff.members import StaffMember
@@ -66,7 +66,7 @@ def _page(
     clinicians = []
     if service is not None:
         clinicians = bookable_clinicians(db.session, viewer, service)
-        clinician_id = _clinician_id(viewer, form)
+        clinician_id = _offered_clinician_id(viewer, form, clinicians)
         days = current_app.config["BOOKING_DAYS_SHOWN"]
         calendar = calendar_page(
             db.session, service, clinician_id, tz, form.day.data, utcnow(), days, booker=Booker.STAFF
@@ -83,8 +83,7 @@ def _page(
         alternatives=alternatives,
         first_available=not viewer.is_clinician,
     )
-    posted = request.method == "POST"
-    return page, status_for(refusal) if refusal else (422 if posted and form.errors else 200)
+    return page, status_for(refusal) if refusal else (422 if form.errors else 200)
 
 
 def _service(viewer: StaffMember, form: StaffBookingForm) -> Service | None:
@@ -100,9 +99,20 @@ def _service(viewer: StaffMember, form: StaffBookingForm) -> Service | None:
         return None
 
 
-def _clinician_id(viewer: StaffMember, form: StaffBookingForm) -> int | None:
-    """Whose free times to show: a clinician's own; else the one chosen, or None for the first available."""
-    return viewer.clinician_id if viewer.is_clinician else form.clinician.data
+def _offered_clinician_id(
+    viewer: StaffMember, form: StaffBookingForm, clinicians: list[Clinician]
+) -> int | None:
+    """Whose free times to show: a clinician's own; else the one chosen, or None for the first available.
+    One chosen who does not offer the service (kept from another service chosen before) is said beside the
+    field, once, and the first available shown instead, so that another may be chosen."""
+    if viewer.is_clinician:
+        return viewer.clinician_id
+    chosen = form.clinician.data
+    if chosen is not None and chosen not in {c.id for c in clinicians}:
+        if NotOffered.MESSAGE not in form.clinician.errors:  # the booking's refusal may have said it already
+            show_beside(form.clinician, NotOffered.MESSAGE)
+        chosen = form.clinician.data = None
+    return chosen
 
 
 def _default_zone() -> str:
