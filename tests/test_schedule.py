@@ -331,6 +331,21 @@ def test_an_admins_links_to_other_days_and_views_keep_the_department_and_clinici
     assert f'href="/schedule/?date=2027-01-14&amp;{whose}">Thursday 14 January' in week
 
 
+def test_an_admin_back_from_a_clinicians_time_off_sees_that_clinicians_week_in_any_department(
+    client, session, clinic
+):
+    """The time-off page links back to the clinician's week by the clinician alone: for an admin, whose
+    schedule otherwise opens on the first department, the clinician's own department is the one meant."""
+    visit(session, clinic, "jansen", today_at(11), "Skin Patient")
+    login(session, client, StaffRole.ADMIN)
+    time_off = text(client.get(f"/schedule/clinicians/{clinic['jansen'].id}/time-off"))
+    back = re.search(r"<a href=\"([^\"]+)\">Back to Dr Sofia Jansen's week</a>", time_off)
+
+    week = client.get(back.group(1).replace("&amp;", "&"))
+
+    assert week.status_code == 200 and "Skin Patient" in text(week)
+
+
 def test_reception_cannot_switch_to_another_department(client, session, clinic):
     visit(session, clinic, "jansen", today_at(11), "Skin Patient")
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)

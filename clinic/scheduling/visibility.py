@@ -74,7 +74,7 @@ def schedule_scope(
     """The schedule `viewer` asked for, or NotFound if it is not theirs to see.
 
     A clinician always gets their own; reception their department (one clinician of it if asked);
-    an admin the department asked for (the first one if none), or one clinician.
+    an admin the department asked for (if none, the clinician's asked for, else the first), or one clinician.
     """
     if viewer.is_clinician:
         own = driver_rows(session, _OWN_SCHEDULE, {"id": viewer.clinician_id}) if viewer.clinician_id else []
@@ -86,12 +86,12 @@ def schedule_scope(
         if viewer.department_id is None:
             raise NotFound("This sign-in has no department. Ask an admin to set one.")
         department_id = viewer.department_id
+    clinician = None if clinician_id is None else session.get(Clinician, clinician_id)
+    if department_id is None and clinician is not None:  # a link by the clinician alone (their time off)
+        department_id = clinician.department_id
     department = _department(session, department_id)
-    clinician = None
-    if clinician_id is not None:
-        clinician = session.get(Clinician, clinician_id)
-        if clinician is None or clinician.department_id != department.id:
-            raise NotFound("No such clinician in this department.")
+    if clinician_id is not None and (clinician is None or clinician.department_id != department.id):
+        raise NotFound("No such clinician in this department.")
     return Scope(department, clinician)
 
 
