@@ -346,6 +346,24 @@ def test_an_admin_back_from_a_clinicians_time_off_sees_that_clinicians_week_in_a
     assert week.status_code == 200 and "Skin Patient" in text(week)
 
 
+@pytest.mark.parametrize("view", ["/schedule/", "/schedule/week", "/schedule/clashes"])
+def test_an_admin_switching_department_with_a_clinician_chosen_sees_the_new_department_not_a_dead_end(
+    client, session, clinic, view
+):
+    """The filter sends the clinician chosen in Cardiology along with Dermatology, newly chosen: the page
+    shows Dermatology, with why beside the clinician, where another can be chosen."""
+    visit(session, clinic, "jansen", today_at(11), "Skin Patient")
+    login(session, client, StaffRole.ADMIN)
+
+    switched = client.get(f"{view}?department={clinic['dermatology'].id}&clinician={clinic['okafor'].id}")
+
+    page = text(switched)
+    assert switched.status_code == 422
+    assert 'id="clinician-error"' in page and "Dr Amara Okafor is not in Dermatology" in page
+    assert "Dr Sofia Jansen</option>" in page
+    assert "Skin Patient" in page or view == "/schedule/clashes"
+
+
 def test_reception_cannot_switch_to_another_department(client, session, clinic):
     visit(session, clinic, "jansen", today_at(11), "Skin Patient")
     login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)

@@ -10,9 +10,11 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import background, current_staff
 from ..extensions import db
+from ..form_errors import show_beside
 from ..models import StaffRole, utcnow
 from ..scheduling.agenda import Moment, Row, day_agenda, stranded, week_agenda
 from ..scheduling.away import away_by_day
+from ..scheduling.errors import NotFound
 from ..scheduling.events import ListShown, record_list_read
 from ..scheduling.timezones import zone
 from ..scheduling.visibility import Scope, departments, schedule_scope
@@ -125,7 +127,16 @@ def move_clashes() -> ResponseReturnValue:
 def _schedule(staff: StaffMember) -> tuple[forms.ScheduleQuery, Scope, ZoneInfo]:
     query = forms.ScheduleQuery(request.args)
     query.validate()
-    scope = schedule_scope(db.session, staff, query.department.data, query.clinician.data)
+    try:
+        scope = schedule_scope(db.session, staff, query.department.data, query.clinician.data)
+    except NotFound as elsewhere:
+        if elsewhere.field != "clinician":
+            raise
+        # An admin's filter sends the clinician chosen before along with a department newly chosen: show
+        # that department, with why beside the clinician, where another may be chosen.
+        show_beside(query.clinician, str(elsewhere))
+        query.clinician.data = None
+        scope = schedule_scope(db.session, staff, query.department.data)
     return query, scope, zone(scope.zone_name or current_app.config["DEFAULT_TIME_ZONE"])
 
 

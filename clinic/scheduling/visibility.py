@@ -74,7 +74,8 @@ def schedule_scope(
     """The schedule `viewer` asked for, or NotFound if it is not theirs to see.
 
     A clinician always gets their own; reception their department (one clinician of it if asked);
-    an admin the department asked for (if none, the clinician's asked for, else the first), or one clinician.
+    an admin the department asked for (if none, the clinician's asked for, else the first), or one clinician:
+    one of another department is NotFound beside the clinician's field, as the admin may see them.
     """
     if viewer.is_clinician:
         own = driver_rows(session, _OWN_SCHEDULE, {"id": viewer.clinician_id}) if viewer.clinician_id else []
@@ -91,6 +92,11 @@ def schedule_scope(
         department_id = clinician.department_id
     department = _department(session, department_id)
     if clinician_id is not None and (clinician is None or clinician.department_id != department.id):
+        if (
+            clinician is not None and viewer.role is StaffRole.ADMIN
+        ):  # the department switched, not the clinician
+            elsewhere = f"{clinician.display_name} is not in {department.name}: choose one of its clinicians."
+            raise NotFound(elsewhere, field="clinician")
         raise NotFound("No such clinician in this department.")
     return Scope(department, clinician)
 
