@@ -244,3 +244,29 @@ def test_a_patient_without_email_gets_no_mail_while_the_clinician_and_companion_
     assert len(smtp_server.inbox("maria@example.org")) == 1  # the confirmation, sent while it had one
     assert len(smtp_server.inbox(consultation.clinician.email)) == 2
     assert len(smtp_server.inbox("helper@example.net")) == 4  # invitation, update, two reminders
+
+
+@pytest.mark.parametrize("meeting_made", [True, False], ids=["meeting made", "meeting not made yet"])
+def test_a_removed_companions_cancel_raises_the_sequence_of_the_last_invite_they_were_sent(
+    session, now, outbox, smtp_server, meeting_made
+):
+    # RFC 5546 §3.2.5: "When a VEVENT is cancelled, the SEQUENCE property value MUST be incremented";
+    # a CANCEL at the SEQUENCE of the REQUEST it answers may be taken as no newer, leaving the call in
+    # the calendar of someone uninvited from it. The patient's reminders still go, once each.
+    consultation = book(
+        session, now, companion=factories.companion_details(email="gone@example.net")
+    ).consultation
+    if meeting_made:
+        outbox.drain()
+        reschedule(session, consultation.id, WEDNESDAY_11, now=now, actor=Actor())
+    outbox.drain()
+
+    remove_companion(session, consultation.id, now=now, actor=STAFF)
+    outbox.drain(until=WEDNESDAY_11)
+
+    invites = [invite(mail) for mail in smtp_server.inbox("gone@example.net")]
+    assert [method for method, _ in invites][-1] == "CANCEL"
+    sequences = [event["SEQUENCE"] for _, event in invites]
+    assert sequences == sorted(set(sequences)), sequences
+    reminders = [m for m in smtp_server.inbox("maria@example.org") if m.get_body(("calendar",)) is None]
+    assert len(reminders) == 2

@@ -219,21 +219,23 @@ def enqueue_companion_invited(
 def enqueue_companion_removed(
     session: Session, consultation: Consultation, companion: Companion, now: datetime
 ) -> None:
-    """In the transaction that removes a companion: tell them (their reminders see they were removed)."""
+    """In the transaction that removes a companion, the invite's sequence raised: tell them (their reminders
+    see they were removed), and plan the reminders of those still invited again, at the new sequence."""
     _add(session, consultation, now, OutboxKind.CANCELLATION, Audience.COMPANION, companion=companion)
+    if consultation.walk_in_entry is None:  # a walk-in call is reminded of nothing
+        _drop_pending_reminders(session, consultation, now)
+        _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
 
 
 def enqueue_new_room(session: Session, consultation: Consultation, now: datetime) -> bool:
-    """In the transaction that moves the call to a new meeting: cancel the old one, make the new one, and
-    send its link to those who were invited by mail, with their reminders planned again (the invite's
-    sequence went up). A walk-in call's caller was mailed nothing: their page gives the new link. True if
-    the patient is mailed it."""
+    """In the transaction that moves the call to a new meeting (a companion's removal, which raised the
+    invite's sequence and planned the reminders again): cancel the old one, make the new one, and send its
+    link to those who were invited by mail. A walk-in call's caller was mailed nothing: their page gives the
+    new link. True if the patient is mailed it."""
     replace_meeting(session, consultation, now)
     if consultation.walk_in_entry is not None:
         return False
-    _drop_pending_reminders(session, consultation, now)
     _add_mails(session, consultation, now, OutboxKind.NEW_ROOM)
-    _add(session, consultation, now, OutboxKind.PLAN_REMINDERS)
     return any(audience is Audience.PATIENT for audience, _ in mail_recipients(consultation))
 
 

@@ -151,6 +151,9 @@ def _remove(
     record_event(session, consultation, "companion.removed", now, actor, companion_id=companion.id)
     if not consultation.is_active or is_over(consultation, now):  # nothing to call off once it is over
         return Removal(companion, new_room=False, patient_mailed=False)
+    # The invite changed for everyone: their CANCEL must carry a SEQUENCE above that of the last REQUEST
+    # they were sent (RFC 5546 §3.2.5), or their calendar may take it as no newer and keep the call.
+    consultation.invite_sequence += 1
     outbox.enqueue_companion_removed(session, consultation, companion, now)
     return _move_to_new_room(session, consultation, companion, now, actor)
 
@@ -162,7 +165,6 @@ def _move_to_new_room(
     kept; the pages say the link is being made until the worker has made it."""
     if consultation.meeting_external_id is None:  # none made yet: the one to come is new to them too
         return Removal(companion, new_room=False, patient_mailed=False)
-    consultation.invite_sequence += 1
     mailed = outbox.enqueue_new_room(session, consultation, now)
     record_event(
         session, consultation, "consultation.meeting_replaced", now, actor, companion_id=companion.id
