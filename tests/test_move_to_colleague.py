@@ -171,6 +171,29 @@ def test_the_clinician_a_booking_is_handed_from_is_told_it_went_to_a_colleague_n
     assert "https://" not in everything  # no call, host or manage link: the call is no longer hers
 
 
+def test_the_patient_and_companion_of_a_booking_handed_over_at_its_time_read_who_has_it_not_that_it_moved(
+    session, derm, outbox, smtp_server
+):
+    """They were sent "Your video consultation has moved ... has moved to" the very time they had, with no
+    word of the new clinician but a "With:" line further down: a patient would look for what changed."""
+    start = tomorrow_at(14)
+    booked = book_with_haddad(session, derm, start)
+    deliver(outbox)
+    patient = reloaded(session, booked.consultation).patient
+
+    hand_to_lewis(session, derm, booked.consultation, start)
+    deliver(outbox)
+
+    for address in (patient.email, INTERPRETER["email"]):
+        mail = smtp_server.inbox(address)[-1]
+        opening = mail.get_body(("plain",)).get_content().replace("\r\n", "\n").split("\n\n")[1]
+        said = str(mail["Subject"]) + "\n" + opening
+        assert "moved" not in said, said
+        assert "Dr Sam Lewis" in opening and "The time has not changed" in opening, opening
+        assert format_start(start, patient.time_zone) in opening
+        assert invite(mail)[0] == "REQUEST"
+
+
 def test_the_handover_mail_is_its_own_kind_in_the_outbox_not_a_cancellation(
     client, session, derm, outbox, smtp_server
 ):

@@ -195,7 +195,10 @@ def test_without_a_department_phone_a_patient_past_the_cut_off_is_told_to_contac
 
 
 def test_update_tells_the_new_time():
-    notice = make_notice(sequence=1, starts_at=datetime(2026, 3, 5, 15, 0, tzinfo=UTC))
+    earlier = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    notice = make_notice(
+        sequence=1, starts_at=datetime(2026, 3, 5, 15, 0, tzinfo=UTC), previous_starts_at=earlier
+    )
 
     rendered = render(MessageKind.UPDATE, Audience.PATIENT, notice)
 

@@ -52,7 +52,7 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
     recipient, call_link = _recipient_and_link(notice, audience)
     lang = language(recipient.language)
     values = _values(notice, recipient, lang)
-    subject, opening = lang.wording[kind, audience]
+    subject, opening = _wording(lang, kind, audience, notice)
     facts = "\n".join(f"{label}: {value}" for label, value in lang.facts[audience])
     paragraphs = [lang.greeting, opening]
     if kind is MessageKind.UPDATE and notice.previous_starts_at is not None:
@@ -80,6 +80,15 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
         text=as_text(paragraphs, labelled, footer),
         html=as_html(lang.code, subject, paragraphs, labelled, footer),
     )
+
+
+def _wording(lang: Language, kind: MessageKind, audience: Audience, notice: Notice) -> tuple[str, str]:
+    """The mail's subject and opening sentence. An update that kept its time was handed to another
+    clinician (a move to the very time and clinician it had is refused): saying it moved would send its
+    reader looking for a change of time."""
+    if kind is MessageKind.UPDATE and notice.previous_starts_at is None and audience in lang.new_clinician:
+        return lang.new_clinician[audience]
+    return lang.wording[kind, audience]
 
 
 def _values(notice: Notice, recipient: Recipient, lang: Language) -> dict[str, str]:
@@ -198,7 +207,7 @@ def _invite_text(lang: Language, audience: Audience, link: str) -> str:
 def _opening(kind: MessageKind, audience: Audience, notice: Notice) -> str:
     recipient, _ = _recipient_and_link(notice, audience)
     lang = language(recipient.language)
-    return lang.wording[kind, audience][1].format(**_values(notice, recipient, lang))
+    return _wording(lang, kind, audience, notice)[1].format(**_values(notice, recipient, lang))
 
 
 def _recipient_and_link(notice: Notice, audience: Audience) -> tuple[Recipient, str]:

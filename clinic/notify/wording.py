@@ -38,6 +38,9 @@ class Language:
     footer: str
     # (subject, opening sentence) per kind and audience.
     wording: Mapping[tuple[MessageKind, Audience], tuple[str, str]]
+    # An update's (subject, opening sentence) when the time stayed and the clinician changed (a handover),
+    # for those who were told the first clinician: the new clinician is sent an invitation instead.
+    new_clinician: Mapping[Audience, tuple[str, str]]
     # The invite's description, with {link}: for those who join, and for the host.
     invite_join: str
     invite_host: str
@@ -176,6 +179,18 @@ ENGLISH = Language(
             "Reminder: a video consultation you are invited to – {hospital}",
             "This is a reminder that you are invited to join {patient}'s video consultation with "
             "{hospital} on {when}.",
+        ),
+    },
+    new_clinician={
+        _A.PATIENT: (
+            "Your video consultation has a new clinician – {hospital}",
+            "Your video consultation with {hospital} on {when} is now with {clinician}. "
+            "The time has not changed.",
+        ),
+        _A.COMPANION: (
+            "The video consultation you are invited to has a new clinician – {hospital}",
+            "{patient}'s video consultation with {hospital} on {when}, which you are invited to join, "
+            "is now with {clinician}. The time has not changed.",
         ),
     },
     invite_join=(
