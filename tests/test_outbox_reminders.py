@@ -223,3 +223,17 @@ def test_reminders_held_until_the_booking_starts_in_the_time_off_expire_unsent(
         (OutboxStatus.DONE, "expired"),
         (OutboxStatus.DONE, "expired"),
     ]
+
+
+def test_an_offset_written_twice_plans_its_reminder_once_and_loses_none(session, now, outbox, smtp_server):
+    # "1d" and "24h" are one offset: both were planned under the same idempotency key, the plan failed on
+    # the outbox's unique key at every attempt, and no reminder of any booking went out.
+    outbox.configure(REMINDER_OFFSETS="1d, 24h, 1h, 60m")
+    consultation = book(session, now)
+    outbox.drain()
+
+    assert outbox.only(consultation, OutboxKind.PLAN_REMINDERS).status is OutboxStatus.DONE
+    assert reminder_times(outbox, consultation) == [
+        TUESDAY_10 - timedelta(hours=24),
+        TUESDAY_10 - timedelta(hours=1),
+    ]

@@ -324,26 +324,28 @@ def plan_reminders(
     recipients = [(a, c) for a, c in mail_recipients(consultation) if a in _REMINDED]
     if companion_id is not None:
         recipients = [(a, c) for a, c in recipients if c is not None and c.id == companion_id]
-    # A companion invited while the booking's own plan was still waiting is in both plans: plan once.
-    planned_before = set(
+    # A companion invited while the booking's own plan was still waiting is in both plans, and offsets
+    # written twice ("1d, 24h") are one: plan each reminder once.
+    planned = set(
         session.scalars(
             select(OutboxMessage.idempotency_key).where(
                 OutboxMessage.consultation_id == consultation.id, OutboxMessage.kind == OutboxKind.REMINDER
             )
         )
     )
-    planned = []
+    added = []
     for offset in offsets:
         due_at, seconds = consultation.starts_at - offset, int(offset.total_seconds())
         for audience, companion in recipients:
             key = _key(consultation, OutboxKind.REMINDER, audience, companion, seconds)
-            if due_at > since and key not in planned_before:
-                planned.append(
+            if due_at > since and key not in planned:
+                planned.add(key)
+                added.append(
                     _add(
                         session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds
                     )
                 )
-    return planned
+    return added
 
 
 def mail_recipients(consultation: Consultation) -> list[tuple[Audience, Companion | None]]:
