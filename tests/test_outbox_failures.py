@@ -103,6 +103,25 @@ def test_a_dead_confirmation_retried_after_the_booking_was_cancelled_is_not_sent
     assert [invite(mail)[0] for mail in smtp_server.inbox(address)] == ["CANCEL"]
 
 
+def test_a_confirmation_still_retrying_when_the_booking_is_cancelled_is_not_sent_after_it(
+    session, now, outbox, smtp_server
+):
+    """The patient who cancelled was sent "Your video consultation is booked", with its join and booking
+    links, and then the cancellation: the confirmation's retry went first, as invites keep their order."""
+    smtp_server.reply_to_next_data("451 4.3.0 Try again later")  # holds up the patient's confirmation
+    consultation = book(session, now)
+    outbox.drain()
+    assert outbox.only(consultation, OutboxKind.CONFIRMATION, "patient").status is OutboxStatus.PENDING
+
+    cancel(session, consultation.id, now=outbox.clock.now, actor=Actor())
+    outbox.drain(until=now + timedelta(days=1))
+
+    mails = smtp_server.inbox(consultation.patient.email)
+    assert [invite(mail)[0] for mail in mails] == ["CANCEL"]
+    retried = outbox.only(consultation, OutboxKind.CONFIRMATION, "patient")
+    assert (retried.status, retried.outcome) == (OutboxStatus.CANCELLED, "superseded")
+
+
 def test_a_dead_confirmation_retried_after_a_move_is_not_sent_as_the_old_invite(
     session, now, outbox, smtp_server
 ):

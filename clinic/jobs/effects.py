@@ -179,8 +179,6 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
         return held
     if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
-        if not consultation.is_active:  # no link will come: its cancellation, waiting behind it, says all
-            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
     mail = compose(
@@ -221,6 +219,10 @@ def _outdated(
         return Result(outcome="expired") if now >= consultation.ends_at else None
     if not cancels(kind) and companion is not None and companion.removed_at is not None:
         return superseded  # they were uninvited since
+    if kind in _INVITES and not consultation.is_active:
+        # Cancelled since it was written: "booked" or "moved", with links to a call that is off, would
+        # reach them just before the cancellation, which waits behind it and says all.
+        return superseded
     if kind is MessageKind.REMINDER:
         if not _current(message, consultation):
             return superseded
