@@ -270,3 +270,21 @@ def test_a_removed_companions_cancel_raises_the_sequence_of_the_last_invite_they
     assert sequences == sorted(set(sequences)), sequences
     reminders = [m for m in smtp_server.inbox("maria@example.org") if m.get_body(("calendar",)) is None]
     assert len(reminders) == 2
+
+
+def test_a_replaced_companions_mail_still_being_retried_does_not_hold_up_the_next_ones(
+    session, now, outbox, smtp_server
+):
+    # Staff replace an interpreter whose address the mail server cannot reach yet (450, try later): the new
+    # interpreter's invitation and reminders waited behind the mails still retried to the first one, as if
+    # they went to the same person, for as long as those were retried (up to OUTBOX_MAX_ATTEMPTS).
+    smtp_server.defer_recipient("typo@example.nett", times=1000)
+    consultation = book(
+        session, now, companion=factories.companion_details(email="typo@example.nett")
+    ).consultation
+    outbox.drain()
+
+    staff_invite(session, consultation, outbox.clock.now, email="right@example.net")
+    outbox.drain()
+
+    assert [invite(m)[0] for m in smtp_server.inbox("right@example.net")] == ["REQUEST"]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from ..models import OutboxKind, OutboxMessage, OutboxStatus
 from ..models.outbox import UNFINISHED
 from ..models.transactions import write_transaction
+from ..notify.notices import Audience
 
 # Messages that make or change the meeting link: everything after them needs their result.
 LINK_CHANGES = (OutboxKind.MEETING_CREATE, OutboxKind.MEETING_UPDATE)
@@ -62,10 +63,16 @@ def claim_due_messages(
 
 def _claimable():
     due, earlier = aliased(OutboxMessage), aliased(OutboxMessage)
-    goes_first = or_(
-        earlier.kind.in_(LINK_CHANGES),
-        and_(earlier.kind.in_(CHANGE_MAILS), earlier.audience == due.audience),
+    # Companions are told apart by id: a replaced one's invites, retried while their server refuses, must
+    # not hold up the next one's invitation and reminders.
+    same_recipient = and_(
+        earlier.audience == due.audience,
+        or_(
+            due.audience != Audience.COMPANION,
+            earlier.payload["companion_id"].as_integer() == due.payload["companion_id"].as_integer(),
+        ),
     )
+    goes_first = or_(earlier.kind.in_(LINK_CHANGES), and_(earlier.kind.in_(CHANGE_MAILS), same_recipient))
     waiting = exists().where(
         earlier.consultation_id == due.consultation_id,
         earlier.id < due.id,

@@ -50,6 +50,7 @@ class RecordingHandler:
         self.by_recipient: defaultdict[str, list[Received]] = defaultdict(list)
         self.data_replies: deque[str] = deque()
         self.refused: Counter[str] = Counter()
+        self.deferred: Counter[str] = Counter()
         # An outage of `outage_seconds` begins at the first message after `refuse_for`.
         self.outage_seconds = 0.0
         self.outage_until: float | None = None
@@ -63,6 +64,9 @@ class RecordingHandler:
         if self.refused[address] > 0:
             self.refused[address] -= 1
             return f"550 5.1.1 <{address}>: Recipient address rejected"
+        if self.deferred[address] > 0:
+            self.deferred[address] -= 1
+            return f"450 4.1.2 <{address}>: Recipient address rejected: Domain not found"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -151,6 +155,11 @@ class FakeSMTPServer:
         does; `handler.outage_refusals` counts the refusals."""
         self.handler.outage_reply = reply
         self.handler.outage_seconds, self.handler.outage_until = seconds, None
+
+    def defer_recipient(self, address: str, times: int = 1) -> None:
+        """Refuse `address` with 450 (try again later) in the next `times` messages, as Postfix answers for
+        a domain it cannot find."""
+        self.handler.deferred[address] += times
 
     def refuse_recipient(self, address: str, times: int = 1) -> None:
         """Refuse `address` with 550 in the next `times` messages."""
