@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from clinic.jobs.worker import Worker
 from clinic.models import OutboxMessage, OutboxStatus, utcnow
-from tests.fakes.reminders import DOMAIN, seed_due_reminders, tally
+from tests.fakes.reminders import DOMAIN, REMINDER_OFFSETS, seed_due_reminders, tally
 from tests.fakes.smtp import FakeSMTPServer, Received
 
 from .databases import databases
@@ -85,7 +85,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _run(name: str, engine: Engine, app: Flask, server: Sink, args: argparse.Namespace) -> None:
     expected = seed_due_reminders(engine, args.reminders, utcnow())
-    app.config.update(MAIL_BACKEND="smtp", SMTP_HOST=server.host, SMTP_PORT=server.port, INVITE_DOMAIN=DOMAIN)
+    app.config.update(
+        MAIL_BACKEND="smtp",
+        SMTP_HOST=server.host,
+        SMTP_PORT=server.port,
+        INVITE_DOMAIN=DOMAIN,
+        REMINDER_OFFSETS=REMINDER_OFFSETS,
+    )
     drain = _dispatcher(app, engine, args.reminders)
     drain()  # also the warm-up; its mails are the baseline's
     received = server.take()

@@ -95,10 +95,10 @@ def test_after_downtime_a_late_reminder_is_still_sent_but_one_for_a_started_cons
 ):
     consultation = book(session, now)
     outbox.drain()
-    outbox.clock.now = TUESDAY_10 - timedelta(minutes=30)  # the worker was down from Monday 08:00
+    outbox.clock.now = TUESDAY_10 - timedelta(hours=2)  # the worker was down from Monday 08:00
     outbox.drain()
-    assert outbox.statuses(consultation, OutboxKind.REMINDER) == [OutboxStatus.DONE, OutboxStatus.DONE]
-    assert len(smtp_server.inbox(consultation.patient.email)) == 3
+    assert outbox.statuses(consultation, OutboxKind.REMINDER) == [OutboxStatus.DONE, OutboxStatus.PENDING]
+    assert len(smtp_server.inbox(consultation.patient.email)) == 2
 
     later = book(session, outbox.clock.now, start=TUESDAY_10 + timedelta(hours=2))
     outbox.drain()
@@ -237,3 +237,20 @@ def test_an_offset_written_twice_plans_its_reminder_once_and_loses_none(session,
         TUESDAY_10 - timedelta(hours=24),
         TUESDAY_10 - timedelta(hours=1),
     ]
+
+
+def test_after_downtime_reminders_due_together_go_out_as_one(session, now, outbox, smtp_server):
+    # The worker was down past both reminders' times: the patient was sent "Reminder: your video
+    # consultation" twice in the same second. The one nearer the time says all.
+    consultation = book(session, now)
+    outbox.drain()
+    outbox.clock.now = TUESDAY_10 - timedelta(minutes=30)
+    outbox.drain()
+
+    reminders = outbox.messages(consultation, OutboxKind.REMINDER)
+    assert [(m.status, m.outcome) for m in reminders] == [
+        (OutboxStatus.CANCELLED, "superseded"),
+        (OutboxStatus.DONE, None),
+    ]
+    sent = [m for m in smtp_server.inbox(consultation.patient.email) if m["Subject"].startswith("Reminder")]
+    assert len(sent) == 1

@@ -176,6 +176,8 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
         return outdated
     if kind in _INVITES and _overtaken(ctx, message, consultation):
         return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+    if kind is MessageKind.REMINDER and _reminded_nearer(ctx, message, consultation, now):
+        return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
     if kind is MessageKind.REMINDER and (held := _held(ctx, consultation, now)) is not None:
         return held
     if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
@@ -251,6 +253,29 @@ def _overtaken(ctx: Context, message: OutboxMessage, consultation: Consultation)
     )
     with Session(ctx.bind) as reader:
         return reader.scalar(later.limit(1)) is not None
+
+
+def _reminded_nearer(ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime) -> bool:
+    """Whether a reminder nearer the start, to the same recipient, is due too (the worker was down past
+    both): it says the same, and two at once would read as one sent twice. Asked of the database only
+    when a shorter offset's time has passed, so a reminder on time costs no query."""
+    offset = timedelta(seconds=message.payload["offset_seconds"])
+    if not any(o < offset and now >= consultation.starts_at - o for o in ctx.settings.reminder_offsets):
+        return False
+    payload = OutboxMessage.payload
+    nearer = select(OutboxMessage.id).where(
+        OutboxMessage.consultation_id == message.consultation_id,
+        OutboxMessage.kind == OutboxKind.REMINDER,
+        OutboxMessage.audience == message.audience,
+        payload["sequence"].as_integer() == message.payload["sequence"],
+        OutboxMessage.due_at > message.due_at,
+        OutboxMessage.due_at <= now,
+        OutboxMessage.status.in_((*UNFINISHED, OutboxStatus.DONE)),
+    )
+    if (companion_id := message.payload.get("companion_id")) is not None:
+        nearer = nearer.where(payload["companion_id"].as_integer() == companion_id)
+    with Session(ctx.bind) as reader:
+        return reader.scalar(nearer.limit(1)) is not None
 
 
 def absent_clashes(

@@ -47,6 +47,7 @@ SLOT = timedelta(minutes=30)
 PER_CLINICIAN = 100  # consultations per clinician, back to back
 # Booked a month ago with a reminder a week before the start: every reminder is overdue now.
 OFFSET = timedelta(days=7)
+REMINDER_OFFSETS = "7d"  # the workers' setting, as the reminders are planned
 
 
 def seed_due_reminders(engine: Engine, count: int, now: datetime) -> dict[str, str]:
@@ -205,6 +206,7 @@ class WorkerProcess:
             "CLINIC_INVITE_DOMAIN": DOMAIN,
             "CLINIC_OUTBOX_TICK_SECONDS": "0.1",
             "CLINIC_OUTBOX_LEASE_SECONDS": str(lease_seconds),
+            "CLINIC_REMINDER_OFFSETS": REMINDER_OFFSETS,
             **(settings or {}),
         }
         folder.mkdir(parents=True, exist_ok=True)
