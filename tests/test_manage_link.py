@@ -3,7 +3,7 @@
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -289,6 +289,41 @@ def test_without_javascript_the_patient_opens_the_booking_by_pasting_the_link(
         "the link sent before": f"https://book.example/c/{reference}?t={token}",
         "the code alone": f"  {token} ",
     }[entered]
+
+    opened = client.post(f"/c/{reference}", data={"code": code})
+
+    assert opened.status_code == 303 and opened.location == f"/c/{reference}"
+    assert "Skin check review" in text(client.get(opened.location))
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "<{link}>",  # as a plain-text mail shows a link
+        "({link})",
+        '"{link}"',
+        "{link}.",  # the end of a sentence, copied with it
+        "{link}\n",
+        "https://eur01.safelinks.protection.outlook.com/?url={quoted}&data=05%7C01%7C&reserved=0",
+        "{half_quoted}",  # a mail program's copy of it, its "#" and "=" escaped
+    ],
+    ids=[
+        "in angle brackets",
+        "in brackets",
+        "in quotes",
+        "with a full stop",
+        "with a new line",
+        "wrapped by a link checker",
+        "escaped",
+    ],
+)
+def test_without_javascript_a_link_pasted_with_what_a_mail_puts_around_it_opens_the_booking(
+    client, session, service, pasted
+):
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+    link = manage_url("https://book.example", reference, booked.manage_token)
+    code = pasted.format(link=link, quoted=quote(link, safe=""), half_quoted=quote(link, safe=":/"))
 
     opened = client.post(f"/c/{reference}", data={"code": code})
 

@@ -26,8 +26,9 @@ from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_link_of
 from .access import patient_actor
 from .link_tokens import MANAGE, TokenJar
 
-# A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before).
-_LINK_TOKEN = re.compile(r"[#?&]t=([^&#\s]+)")
+# A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before). Tokens are
+# base64url, so what a mail or a copy puts after one (">", ")", a full stop) is not part of it.
+_LINK_TOKEN = re.compile(r"[#?&]t=([A-Za-z0-9_-]+)")
 RESEND = "resend"  # the button that asks for a booking's link again, on the page its link did not open
 
 
@@ -51,9 +52,10 @@ class LinkCodeForm(FlaskForm):
     )
 
     def token(self) -> str:
-        """The token in what was entered: the whole link, or the code alone."""
-        match = _LINK_TOKEN.search(self.code.data)
-        return unquote(match.group(1)) if match else self.code.data.strip()
+        """The token in what was entered: the whole link (escaped too, as a link checker's wrapper or a mail
+        program's copy has it), or the code alone."""
+        match = _LINK_TOKEN.search(unquote(self.code.data))
+        return match.group(1) if match else self.code.data.strip()
 
 
 def arriving(
