@@ -8,9 +8,11 @@ from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
+from clinic.booking.forms import ChoiceForm
 from clinic.models import StaffRole, utcnow
 from clinic.scheduling import zone_picker
 from clinic.scheduling.timezones import utc_offset
@@ -209,6 +211,43 @@ def test_a_search_that_finds_several_zones_asks_for_one_and_says_where_the_times
     )
     assert "Times are shown in this time zone" not in page
     assert zone_form_fields(page)["time_zone_search"] == "Australia"  # the list stays narrowed
+
+
+@pytest.mark.parametrize(
+    ("search", "listed"),
+    [("EST", "Tallinn"), ("AST", "Astrakhan"), ("ET", "Addis Ababa")],  # Estonia, Astrakhan, Ethiopia
+)
+def test_a_search_that_only_begins_a_places_name_lists_it_but_leaves_the_times_where_they_were(
+    client,
+    clinic,  # noqa: F811
+    search,
+    listed,
+):
+    """A patient in New York who typed "EST" had the times shown, and booked, in Tallinn's time, seven hours
+    ahead: the one zone whose words begin so (Estonia) was chosen as if it had been named."""
+    service, _ = clinic
+    start = next_week_at(10)
+
+    page = text(client.get("/book/time", query_string=searched(service, start, search)))
+
+    assert chosen_zones(page) == ["Europe/London"]
+    assert time_label(start, ZoneInfo("Europe/London"), "10:00") in page
+    assert re.search(rf'<option value="[^"]+">{listed} \(GMT', page)
+    assert (
+        f'<p class="hint" id="time_zone-hint">1 time zone matches “{search}”. Choose one from the list: '
+        "until then, times are shown in UK time (GMT+0).</p>"
+    ) in page
+    assert zone_form_fields(page)["time_zone_search"] == search  # the list stays narrowed
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the app only reads its config
+@given(typed=st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=12))
+def test_a_search_chooses_a_zone_only_when_it_names_it_in_whole_words(app, typed):
+    with app.test_request_context():
+        form = ChoiceForm(MultiDict({"time_zone": "UTC", "time_zone_search": typed}))
+
+    chosen = form.time_zone.data
+    assert chosen == "UTC" or set(typed.split()) - {"and", "of", "the"} <= zone_picker._haystacks()[chosen]
 
 
 @pytest.mark.parametrize("picker", ["reschedule", "staff move", "staff booking desk"])

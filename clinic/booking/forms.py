@@ -174,7 +174,7 @@ class TimeZoneField(SelectField):
 
     Lists the chosen zone and the hospital's first, then the common ones, or those matching
     `<name>_search` (a city or country), or every zone with `<name>_list=all`: see zone_picker. A search
-    that finds one zone chooses it: the times are then shown in it.
+    that names one zone (zone_picker.named) chooses it: the times are then shown in it.
     """
 
     widget = ZoneSelect()
@@ -189,8 +189,8 @@ class TimeZoneField(SelectField):
         if formdata is not None:
             self.search = formdata.get(f"{self.name}_search", "")[:60]
             self.everything = formdata.get(f"{self.name}_list") == "all"
-            if len(found := zone_picker.matches(self.search)) == 1:
-                self.data = found[0]
+            if found := zone_picker.named(self.search):
+                self.data = found
 
     @property
     def offer(self) -> ZoneOffer:

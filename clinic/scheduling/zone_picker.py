@@ -29,6 +29,7 @@ class ZoneOffer:
     choices: tuple[ZoneChoice, ...]
     search: str = ""  # as typed, spaces tidied
     found: int = 0  # zones matching `search`: 0 says nothing matched
+    chose: bool = False  # `search` names one zone (see named), which is then the one chosen
 
     @property
     def truncated(self) -> bool:
@@ -56,24 +57,44 @@ def _offer(first: tuple[str, ...], on: date, search: str, everything: bool) -> Z
         rest = _offered_names() if everything else tuple(COMMON)
     names = dict.fromkeys((*first, *sorted(rest, key=lambda name: _label_on(name, on))))
     typed = " ".join(search.split())
-    return ZoneOffer(tuple(ZoneChoice(name, _label_on(name, on)) for name in names), typed, len(found))
+    choices = tuple(ZoneChoice(name, _label_on(name, on)) for name in names)
+    return ZoneOffer(choices, typed, len(found), named(search) is not None)
 
 
 @lru_cache(maxsize=64)
 def matches(search: str) -> tuple[str, ...]:
-    """The zones a search by city or country finds (none for a blank one): `search` is as typed."""
+    """The zones a search by city or country finds (none for a blank one): `search` is as typed. Those
+    with every word typed among their words; failing that, with words that begin so (lon: London)."""
+    words = _searched(search)
+    return _whole(words) or _begun(words)
+
+
+def named(search: str) -> str | None:
+    """The one zone the search names in whole words, to show the times in; else None. One found only by
+    words that begin so is a guess, listed but not chosen: EST begins Estonia, and whoever types it means
+    New York's time, not Tallinn's."""
+    found = _whole(_searched(search))
+    return found[0] if len(found) == 1 else None
+
+
+def _searched(search: str) -> tuple[str, ...]:
     typed_words = _words(search)
-    if not typed_words:
+    return tuple([word for word in typed_words if word not in _FILLER] or typed_words)
+
+
+@lru_cache(maxsize=64)
+def _whole(words: tuple[str, ...]) -> tuple[str, ...]:
+    if not words:
         return ()
-    return tuple(_matching([word for word in typed_words if word not in _FILLER] or typed_words))
+    return tuple(name for name, own in _haystacks().items() if all(w in own for w in words))
 
 
-def _matching(words: list[str]) -> list[str]:
-    """Zones with every word among their words; failing that, with words that begin so (lon: London)."""
-    whole = [name for name, own in _haystacks().items() if all(w in own for w in words)]
-    return whole or [
+def _begun(words: tuple[str, ...]) -> tuple[str, ...]:
+    if not words:
+        return ()
+    return tuple(
         name for name, own in _haystacks().items() if all(any(o.startswith(w) for o in own) for w in words)
-    ]
+    )
 
 
 @lru_cache(maxsize=2048)
