@@ -17,6 +17,7 @@ from clinic.scheduling.patients import language_tag
 from clinic.scheduling.timezones import format_local
 
 from . import factories
+from .browser_forms import form_values
 from .conftest import build_app, statements_run
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -402,6 +403,34 @@ def test_losing_the_race_for_a_time_offers_the_next_free_times(client, session, 
     assert response.status_code == 409
     assert "That time was just taken" in text(response)
     assert f'value="{form_value(start + timedelta(minutes=30))}"' in text(response)
+    assert consultations(session) == 1
+
+
+@pytest.mark.parametrize("button", ["Confirm booking", "Change details"])
+def test_sending_the_other_times_without_choosing_one_asks_beside_them_and_keeps_the_details(
+    client, session, clinic, button
+):
+    """A patient who lost the race and pressed a button before choosing one of the times offered was taken
+    back to step 3, "Choose a time." over a week of times, with their name, e-mail, phone, date of birth and
+    reason gone: the page of other times carried no time for the steps to go on from."""
+    service, clinician = clinic
+    start = next_week_at(11)
+    factories.booking(session, service, start, now=utcnow(), clinician_id=clinician.id)
+    lost = client.post("/book/confirm", data=booking_form(service, start, reason="Chest pains"))
+    sent = form_values(text(lost), "/book/confirm")
+    action, pressed = {
+        "Confirm booking": ("/book/confirm", {}),
+        "Change details": ("/book/details", {"change": "details"}),
+    }[button]
+
+    again = client.post(action, data={**sent, **pressed})
+
+    page = text(again)
+    assert again.status_code == 422
+    assert "Choose another time" in page and "Step 3 of 5" not in page
+    assert 'id="start-error"><span class="visually-hidden">Error:</span> Choose a time.</p>' in page
+    assert f'value="{form_value(start + timedelta(minutes=30))}"' in page  # the same times offered
+    assert form_values(page, "/book/confirm") == sent
     assert consultations(session) == 1
 
 

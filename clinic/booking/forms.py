@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import Choice, SelectChoice
 from wtforms.utils import unset_value
-from wtforms.validators import DataRequired, InputRequired, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 from wtforms.widgets import HiddenInput, Select, html_params
 
 from ..form_errors import show_beside_fields
@@ -388,6 +388,8 @@ class DetailsForm(ChoiceFields, PatientFields):
     # Radios drawn by the template (see details.html); checked with the companion rules, not WTForms'.
     companion_role = StringField("Who are they?")
     idempotency_key = IdempotencyKeyField()
+    # The time booking refused, carried by the page that offers others instead (views.confirm).
+    refused = InstantField(validators=[Optional()])
 
     COMPANION_ROLES = tuple((role.value, role.value.capitalize()) for role in CompanionRole)
 

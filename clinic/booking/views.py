@@ -11,11 +11,12 @@ from ..extensions import db
 from ..form_errors import show_beside
 from ..links import MANAGE_PATH, PRIVACY_PATH
 from ..models import Consultation, ConsultationStatus, utcnow
-from ..scheduling.booking import BookingRequest, book
+from ..scheduling.booking import BookingRequest, book, next_free_times
 from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
 from ..scheduling.holders import resend_booking_link
 from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
-from ..scheduling.patients import date_in_words
+from ..scheduling.patients import PatientDetails, date_in_words
+from ..scheduling.slots import Slot
 from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys, manage_link
 from ..walkin.queue import open_queues
@@ -70,12 +71,14 @@ def enter_details() -> ResponseReturnValue:
 def review() -> ResponseReturnValue:
     form = forms.DetailsForm()
     journey = _journey(form, "details", check_free=False)  # a time taken meanwhile: see confirm()
-    if journey.step != "details" or "change" in request.form:
+    if journey.step != "details":
+        return _stopped(journey, form)
+    if "change" in request.form:
         return _page(journey, form)
     wanted = form.checked_request(journey.today)
     if wanted is None:
         return _page(journey, form)
-    return render_template("booking/review.html", form=form, journey=journey, wanted=wanted)
+    return render_template("booking/review.html", form=form, journey=journey, patient=wanted.patient)
 
 
 @bp.post("/book/confirm")
@@ -83,7 +86,7 @@ def confirm() -> ResponseReturnValue:
     form = forms.DetailsForm()
     journey, wanted = _wanted(form)
     if wanted is None:
-        return _page(journey, form)
+        return _stopped(journey, form)
     config = current_app.config
     try:
         booked = book(
@@ -99,11 +102,8 @@ def confirm() -> ResponseReturnValue:
         return page, status_for(held)
     except SlotUnavailable as refusal:
         show_beside(form.start, str(refusal))
-        alternatives = journey.times(refusal.alternatives)
-        page = render_template(
-            "booking/review.html", form=form, journey=journey, wanted=wanted, alternatives=alternatives
-        )
-        return page, status_for(refusal)
+        form.refused.data = wanted.start
+        return _other_times(form, journey, wanted.patient, refusal.alternatives), status_for(refusal)
     MANAGE.remember(booked.consultation.reference, booked.consultation.link_seed)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
@@ -219,6 +219,29 @@ def _journey(
         check_free=check_free,
         twelve_hour=calendar.twelve_hour_reader(),
         booked_here=booked_here,
+    )
+
+
+def _stopped(journey: Journey, form: forms.DetailsForm) -> ResponseReturnValue:
+    """The step a posted details form stopped at, its message beside the field. The page of other times
+    (see confirm) sent without one chosen is that page again, its details kept: the time step would lose
+    them, as its links carry nothing personal."""
+    if journey.step == "time" and form.start.errors and form.refused.data is not None:
+        patient = form.checked_patient(journey.today)
+        if patient is not None:
+            after = max(form.refused.data, journey.now)
+            slots = next_free_times(db.session, journey.service, after, journey.now, journey.clinician_id)
+            return _other_times(form, journey, patient, slots), 422
+    return _page(journey, form)
+
+
+def _other_times(
+    form: forms.DetailsForm, journey: Journey, patient: PatientDetails, slots: list[Slot]
+) -> str:
+    """The review page offering `slots` instead of the time `form.refused` holds, the details kept."""
+    alternatives = journey.times(slots)
+    return render_template(
+        "booking/review.html", form=form, journey=journey, patient=patient, alternatives=alternatives
     )
 
 
