@@ -7,6 +7,7 @@ another order than it is stored, which can disguise a name or a link.
 """
 
 import re
+import unicodedata
 
 HIDDEN = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Line breaks as office programs copy them: Word and PowerPoint a line break within a paragraph as a
@@ -22,3 +23,15 @@ def has_hidden(text: str) -> bool:
 def without_hidden(text: str) -> str:
     """`text` with every control and bidirectional formatting character removed."""
     return HIDDEN.sub("", text)
+
+
+# Letters and symbols to Unicode that draw nothing: the Hangul fillers and the blank braille pattern.
+_DRAWN_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Categories that draw nothing by themselves: formatting (zero-width spaces and joiners, the byte-order
+# mark, a soft hyphen), controls, separators, and marks with no letter to sit on.
+_UNDRAWN = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def shows_nothing(text: str) -> bool:
+    """Whether `text` shows nothing when drawn: a name of zero-width spaces reads as no name at all."""
+    return all(c in _DRAWN_BLANK or unicodedata.category(c) in _UNDRAWN for c in text)

@@ -35,17 +35,22 @@ HIDDEN_EXAMPLES = [
 MESSAGE = "This contains hidden formatting or control characters"
 
 
+def patient_named(name: str):
+    """The patient's details checked with this name and otherwise right ones."""
+    return check_patient_details(
+        name=name,
+        email="ada@example.org",
+        phone="+44 7700 900123",
+        birth_date="1980-12-10",
+        time_zone="Europe/London",
+        today=date(2026, 3, 2),
+    )
+
+
 @pytest.mark.parametrize("hidden", HIDDEN_EXAMPLES, ids=[f"U+{ord(c):04X}" for c in HIDDEN_EXAMPLES])
 def test_a_patients_or_companions_name_with_a_hidden_character_is_refused(hidden):
     with pytest.raises(InvalidDetails) as patient:
-        check_patient_details(
-            name=f"Ada{hidden}Lovelace",
-            email="ada@example.org",
-            phone="+44 7700 900123",
-            birth_date="1980-12-10",
-            time_zone="Europe/London",
-            today=date(2026, 3, 2),
-        )
+        patient_named(f"Ada{hidden}Lovelace")
     with pytest.raises(InvalidDetails) as companion:
         check_companion_details(name=f"Grace{hidden}", email="grace@example.net", role="interpreter")
 
@@ -53,8 +58,27 @@ def test_a_patients_or_companions_name_with_a_hidden_character_is_refused(hidden
     assert MESSAGE in companion.value.errors["name"]
 
 
+# What shows nothing: zero-width spaces and joiners, the byte-order mark, a soft hyphen, the Hangul fillers
+# and the blank braille pattern; and spaces of every kind.
+BLANKS = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f\u115f\u1160\u3164\uffa0\u2800 \u00a0\u3000\u2007"
+
+
+@given(name=st.text(alphabet=BLANKS, min_size=1, max_size=8))
+def test_a_name_that_shows_nothing_is_asked_for_as_missing(name):
+    """A name of zero-width spaces was taken: the schedule, the staff pages and every mail then named the
+    patient (or their companion) with nothing at all."""
+    with pytest.raises(InvalidDetails) as patient:
+        patient_named(name)
+    with pytest.raises(InvalidDetails) as companion:
+        check_companion_details(name=name, email="grace@example.net", role="interpreter")
+
+    assert patient.value.errors["name"] == "Enter your full name."
+    assert companion.value.errors["name"] == "Enter their full name."
+
+
 def test_names_in_other_scripts_are_welcome():
-    for name in ("محمد عبد الله", "José Ñúñez", "李小龙", "Zoë O'Brien-Smith"):
+    # Persian and the Indic scripts write some names with a zero-width (non-)joiner inside.
+    for name in ("محمد عبد الله", "José Ñúñez", "李小龙", "Zoë O'Brien-Smith", "مهر\u200cنوش", "हर्\u200dष"):
         details = check_companion_details(name=name, email="grace@example.net", role="carer")
         assert details.name == name
 

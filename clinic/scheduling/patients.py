@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..plain_text import OFFICE_BREAKS, has_hidden
+from ..plain_text import OFFICE_BREAKS, has_hidden, shows_nothing
 from .errors import BookingError
 from .timezones import InvalidTimeZone, zone
 
@@ -157,8 +157,8 @@ def plain_lines(text: str) -> str:
 
 def required_text(value: object, field: str, limit: int, errors: dict[str, str], *, missing: str) -> str:
     """Required one-line text, whitespace tidied; a message in `errors[field]` if it does not fit
-    (`missing` when it is empty)."""
-    if not isinstance(value, str) or not value.strip():
+    (`missing` when it is empty, or shows nothing)."""
+    if not isinstance(value, str) or shows_nothing(value):
         errors[field] = missing
         return ""
     hidden = has_hidden(value.translate(_ORDINARY_SPACE))
