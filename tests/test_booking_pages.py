@@ -235,6 +235,33 @@ def test_back_from_the_confirmation_to_a_time_now_fully_taken_shows_the_patients
     assert booked.reference not in text(elsewhere)
 
 
+def test_without_javascript_the_review_sent_again_after_booking_shows_the_patients_own_booking(
+    client, app, session, clinic
+):
+    """Without the script that gives the review page its step's address, Back from the confirmation sends the
+    details form again: its review asked to confirm the time just booked, then said "You already have a
+    booking at that time" and offered only to mail the link that this browser holds."""
+    service, _ = clinic
+    start = next_week_at(11)
+    client.post("/book/confirm", data=booking_form(service, start))
+    booked = session.scalars(select(Consultation)).one()
+    details = {
+        name: value for name, value in booking_form(service, start).items() if name != "idempotency_key"
+    }
+
+    review = client.post("/book/details", data=details)
+    confirmed = client.post("/book/confirm", data=form_values(text(review), "/book/confirm"))
+    elsewhere = app.test_client().post("/book/confirm", data=booking_form(service, start, idempotency_key=""))
+
+    for page in (text(review), text(confirmed)):
+        assert "You have booked this time" in page
+        assert booked.reference in page and f'href="/c/{booked.reference}"' in page
+    assert "E-mail me the link again" not in text(confirmed)
+    assert elsewhere.status_code == 409 and "E-mail me the link again" in text(elsewhere)
+    assert booked.reference not in text(elsewhere)
+    assert consultations(session) == 1
+
+
 def test_a_time_booked_by_this_browser_and_then_cancelled_is_offered_as_free_again(client, session, clinic):
     service, _ = clinic
     start = next_week_at(11)

@@ -70,7 +70,8 @@ def enter_details() -> ResponseReturnValue:
 @bp.post("/book/details")
 def review() -> ResponseReturnValue:
     form = forms.DetailsForm()
-    journey = _journey(form, "details", check_free=False)  # a time taken meanwhile: see confirm()
+    # A time taken meanwhile: see confirm(). One this visitor booked: sent again after Back without script.
+    journey = _journey(form, "details", check_free=False, booked_here=booked_here)
     if journey.step != "details":
         return _stopped(journey, form)
     if "change" in request.form:
@@ -199,9 +200,9 @@ def _wanted(form: forms.DetailsForm) -> tuple[Journey, BookingRequest | None]:
     """The journey, and the booking the reviewed form asks for (None, with its errors, if it is wrong).
 
     The time is not checked here: booking re-checks it and, if it is gone, offers others without
-    losing the details.
+    losing the details. The visitor's own booking of it, if any, is the journey's booked_here.
     """
-    journey = _journey(form, "details", check_free=False)
+    journey = _journey(form, "details", check_free=False, booked_here=booked_here)
     return journey, form.checked_request(journey.today) if journey.step == "details" else None
 
 

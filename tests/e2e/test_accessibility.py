@@ -366,12 +366,13 @@ def _last_changeable_time(days_before_last: int = 0) -> Callable[[Page], Locator
 
 
 def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_page):
-    """A second booking at the time the patient already holds, the link mailed again instead, and the
-    waiting room's refusal to let them join before it opens."""
+    """A second booking at the time the patient already holds, from another device (this browser would be
+    shown its own booking), the link mailed again instead, and the waiting room's refusal to let them join
+    before it opens."""
     patient = new_patient("Vera Example")
     tour = Tour(new_page(), {})
 
-    held = book(tour.page, patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time())
+    held = book(new_page(), patient, service=AUDIT_CONSULTATION, choose=_last_changeable_time())
 
     def book_it_again(page: Page) -> None:
         held_time = page.locator(f"input[name=start][value='{held.start}']")
@@ -379,7 +380,12 @@ def test_the_refusals_pass_axe_aaa_contrast_targets_and_reflow(live_app, new_pag
 
     tour.step("already booked at that time", _shows(book_it_again, ALREADY_BOOKED))
     tour.step("the link mailed again", _shows(_press("E-mail me the link again"), "Check your e-mail"))
-    tour.step("waiting room not open yet", _go(held.manage_url.split("#")[0] + "/join"))
+
+    def join_too_early(page: Page) -> None:
+        open_manage_link(page, held.manage_url)  # this device holds the booking's link from now on
+        page.goto(held.manage_url.split("#")[0] + "/join")
+
+    tour.step("waiting room not open yet", join_too_early)
 
     assert tour.page.get_by_role("link", name="Back to the waiting room").is_visible()
     assert tour.problems == {}
