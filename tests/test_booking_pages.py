@@ -461,6 +461,33 @@ def test_sending_the_other_times_without_choosing_one_asks_beside_them_and_keeps
     assert consultations(session) == 1
 
 
+def test_the_lost_time_sent_again_after_booking_another_leads_to_the_booking_made(
+    client, app, session, clinic
+):
+    """Without script, Back from the confirmation of a time chosen among the others offered sends again the
+    form that lost the race, with the key that has booked since: the patient was shown "Sorry, something
+    went wrong: This idempotency key was already used for a different booking request."."""
+    service, clinician = clinic
+    start = next_week_at(11)
+    factories.booking(session, service, start, now=utcnow(), clinician_id=clinician.id)
+    lost_form = booking_form(service, start)
+    lost = client.post("/book/confirm", data=lost_form)
+    other = form_values(text(lost), "/book/confirm") | {"start": form_value(start + timedelta(minutes=30))}
+    booked = client.post("/book/confirm", data=other)
+
+    again = client.post("/book/confirm", data=lost_form)
+    elsewhere = app.test_client().post("/book/confirm", data=lost_form)
+
+    assert again.status_code == 303 and again.location == booked.location
+    assert "Your consultation is booked" in text(client.get(again.location))
+    assert elsewhere.status_code == 422 and booked.location.rsplit("/")[-1] not in text(elsewhere)
+    assert 'id="start-error"><span class="visually-hidden">Error:</span> This form has booked' in text(
+        elsewhere
+    )
+    assert form_values(text(elsewhere), "/book/confirm")["idempotency_key"] != lost_form["idempotency_key"]
+    assert consultations(session) == 2
+
+
 def test_first_available_shows_each_start_time_once(client, session, clinic):
     service, _ = clinic
     factories.clinician(session, [service])

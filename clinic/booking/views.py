@@ -11,8 +11,14 @@ from ..extensions import db
 from ..form_errors import show_beside
 from ..links import MANAGE_PATH, PRIVACY_PATH
 from ..models import Consultation, ConsultationStatus, utcnow
-from ..scheduling.booking import BookingRequest, book, next_free_times
-from ..scheduling.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, TooManyBookings
+from ..scheduling.booking import BookingRequest, book, booked_with_key, next_free_times
+from ..scheduling.errors import (
+    AlreadyBooked,
+    ChangeNotAllowed,
+    IdempotencyConflict,
+    SlotUnavailable,
+    TooManyBookings,
+)
 from ..scheduling.holders import resend_booking_link
 from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
 from ..scheduling.patients import PatientDetails, date_in_words
@@ -105,6 +111,8 @@ def confirm() -> ResponseReturnValue:
         show_beside(form.start, str(refusal))
         form.refused.data = wanted.start
         return _other_times(form, journey, wanted.patient, refusal.alternatives), status_for(refusal)
+    except IdempotencyConflict as used:
+        return _form_used(form, journey, wanted, used)
     MANAGE.remember(booked.consultation.reference, booked.consultation.link_seed)
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
@@ -221,6 +229,25 @@ def _journey(
         twelve_hour=calendar.twelve_hour_reader(),
         booked_here=booked_here,
     )
+
+
+# Said beside the time when the reviewed form's key booked another time (see _form_used).
+FORM_USED = "This form has booked a consultation already. Check the details and confirm again."
+
+
+def _form_used(
+    form: forms.DetailsForm, journey: Journey, wanted: BookingRequest, used: IdempotencyConflict
+) -> ResponseReturnValue:
+    """The reviewed form sent again with another time after its key booked one (without script, Back from
+    the confirmation sends again the form that lost the race): the booking it made, to the browser that made
+    it; to any other, the review again with a fresh key."""
+    made = booked_with_key(db.session, wanted.idempotency_key)
+    if made is not None and MANAGE.holds(made.reference):
+        return redirect(url_for(".confirmed", reference=made.reference), 303)
+    form.idempotency_key.renew()
+    show_beside(form.start, FORM_USED)
+    page = render_template("booking/review.html", form=form, journey=journey, patient=wanted.patient)
+    return page, status_for(used)
 
 
 def _stopped(journey: Journey, form: forms.DetailsForm) -> ResponseReturnValue:

@@ -287,7 +287,17 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
 def _seen_key(request: BookingRequest) -> Statement:
     """The lookup of the request hash and booking of the request's idempotency key (without a key, NULL:
     no row)."""
-    return _SEEN_KEY, {"key": request.idempotency_key}
+    return _seen_key_of(request.idempotency_key)
+
+
+def _seen_key_of(key: str | None) -> Statement:
+    return _SEEN_KEY, {"key": key}
+
+
+def booked_with_key(session: Session, key: str | None) -> Consultation | None:
+    """The consultation that the booking request carrying idempotency `key` made, if one did."""
+    made = session.execute(*_seen_key_of(key)).first() if key else None
+    return session.get(Consultation, made.consultation_id) if made else None
 
 
 def _replay(session: Session, seen: tuple[str, int], fingerprint: Fingerprint, keys: LinkKeys) -> Booked:
