@@ -99,6 +99,31 @@ def test_a_cancellation_sends_cancel_with_the_same_uid_and_removes_reminders(
     assert len(smtp_server.inbox(consultation.patient.email)) == 2  # no reminder went out
 
 
+def test_an_invite_domain_changed_after_booking_leaves_the_invites_already_sent_their_uid(
+    session, now, outbox, smtp_server
+):
+    """The UID was built from CLINIC_INVITE_DOMAIN as it stood at each sending: a hospital that set its own
+    domain after going live (the default is accepted in production) sent its moves and cancellations under
+    new UIDs, and calendars kept the old event beside the new one, a cancelled call still in them."""
+    outbox.configure(INVITE_DOMAIN="clinic.example")
+    consultation = book(session, now).consultation
+    outbox.drain()
+    outbox.configure(INVITE_DOMAIN="video.hospital.example")
+    reschedule(session, consultation.id, WEDNESDAY_11, now=now, actor=Actor(), enforce_cutoff=False)
+    outbox.drain()
+    cancel(session, consultation.id, now=now, actor=Actor(), enforce_cutoff=False)
+    outbox.drain()
+    later = book(session, now, start=TUESDAY_10 + timedelta(hours=2)).consultation
+    outbox.drain()
+
+    for address in (consultation.patient.email, consultation.clinician.email):
+        sent = [invite(mail) for mail in smtp_server.inbox(address)]
+        assert [method for method, _ in sent] == ["REQUEST", "REQUEST", "CANCEL"]
+        assert {str(event["UID"]) for _, event in sent} == {f"{consultation.uuid}@clinic.example"}
+    (_, event) = invite(smtp_server.inbox(later.patient.email)[0])
+    assert str(event["UID"]) == f"{later.uuid}@video.hospital.example"  # a new booking takes the new one
+
+
 def test_each_mail_carries_its_outbox_rows_message_id(session, now, outbox, smtp_server):
     consultation = book(session, now).consultation
     outbox.drain()

@@ -26,7 +26,7 @@ from ..meetings import (
 )
 from ..models import Clinician, Companion, Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from ..models.outbox import UNFINISHED
-from ..notify.messages import cancels, compose
+from ..notify.messages import cancels, carries_invite, compose
 from ..notify.notices import Audience, MessageKind, Notice, Recipient
 from ..scheduling.clashes import ABSENT, Clash, clashes_of
 from ..scheduling.lifecycle import change_deadline
@@ -183,17 +183,31 @@ def send_mail(ctx: Context, message: OutboxMessage, consultation: Consultation, 
     if kind is not MessageKind.LINK and not cancels(kind) and not consultation.meeting_join_url:
         raise MeetingMissing(consultation.reference)
     settings = ctx.settings
+    domain = consultation.invite_domain or settings.invite_domain
     mail = compose(
         kind,
         Audience(message.audience),
         _notice(settings, consultation, message, now, companion, _former_clinician(ctx, message)),
         sender=settings.mail_from,
-        domain=settings.invite_domain,
+        domain=domain,
         message_id=message_id_for(message, settings.invite_domain),
         now=now,
     )
     ctx.mail.send(mail)
+    if consultation.invite_domain is None and carries_invite(kind):
+        return Result(apply=_keep_invite_domain(domain))
     return Result()
+
+
+def _keep_invite_domain(domain: str) -> Callable[[Session, Consultation], None]:
+    """Keep the domain of the consultation's first invite: every later one must carry the same UID, or
+    calendars keep the event beside its update, or after its cancellation, once INVITE_DOMAIN changes."""
+
+    def keep(session: Session, consultation: Consultation) -> None:
+        if consultation.invite_domain is None:  # another recipient's invite may have kept it already
+            consultation.invite_domain = domain
+
+    return keep
 
 
 def _former_clinician(ctx: Context, message: OutboxMessage) -> tuple[Clinician, datetime] | None:

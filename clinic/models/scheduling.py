@@ -140,6 +140,9 @@ class Consultation(Base):
     meeting_host_url: Mapped[str | None] = mapped_column(String(2000))
     meeting_external_id: Mapped[str | None] = mapped_column(String(255))
     invite_sequence: Mapped[int] = mapped_column(default=0)
+    # The domain of the invites' UID (INVITE_DOMAIN when the first went out): kept, so that a later change
+    # of the setting leaves calendars able to match the updates and cancellation to the event.
+    invite_domain: Mapped[str | None] = mapped_column(String(253))
     # How many times the call moved to a new meeting (someone taken out of it knew the old one's address):
     # providers that find a meeting by a key of ours tell the new one from the old by it (meetings.base).
     meetings_replaced: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -37,6 +37,11 @@ _INVITE_METHODS = {
 _CANCEL_SAYS_WHY = frozenset({MessageKind.HANDED_OVER})
 
 
+def carries_invite(kind: MessageKind) -> bool:
+    """Whether mails of `kind` carry a calendar invite (a REQUEST or a CANCEL)."""
+    return kind in _INVITE_METHODS
+
+
 def cancels(kind: MessageKind) -> bool:
     """Whether the mail takes the consultation off its reader's calendar: it hands out no call link."""
     return _INVITE_METHODS.get(kind) is Method.CANCEL
