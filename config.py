@@ -375,7 +375,8 @@ class Config:
     MAIL_FROM = _read("MAIL_FROM", "Clinic <appointments@clinic.example>", kinds.MAIL_FROM)
     # "true" if the SMTP relay accepts SMTPUTF8 (RFC 6531); otherwise booking refuses évè@example.org.
     MAIL_SMTPUTF8 = _flag("MAIL_SMTPUTF8", False)
-    # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns.
+    # Domain that makes invite UIDs and Message-IDs globally unique; use one the hospital owns. Each booking
+    # keeps the domain of its first invite, so changing it later leaves the invites already sent matching.
     INVITE_DOMAIN = _trimmed("INVITE_DOMAIN", "clinic.example", "a domain name")
 
     # Public address of the site, for the links in mails (the worker has no request to ask); production
