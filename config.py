@@ -386,7 +386,8 @@ class Config:
     ALLOW_HTTP_LINKS = _flag("ALLOW_HTTP_LINKS", False)
     # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
     REMINDER_OFFSETS = _durations("REMINDER_OFFSETS", "24h,1h")
-    # If MEETING_PROVIDER still fails this long before the start, use the fallback (or once attempts run out).
+    # If MEETING_PROVIDER still fails this long before the start, or asks to wait past then, use the fallback
+    # (or once attempts run out).
     MEETING_FALLBACK_AFTER = _duration("MEETING_FALLBACK_AFTER", "2h")
     # Seconds between worker ticks; each tick drains every message that is due.
     OUTBOX_TICK_SECONDS = _number("OUTBOX_TICK_SECONDS", 5, "seconds")

@@ -455,3 +455,37 @@ def test_a_meeting_replaced_by_a_fallback_is_cancelled_at_its_old_provider(
     cancel(session, consultation.id, now=now, actor=Actor())
     outbox.drain()
     assert outbox.statuses(consultation, OutboxKind.MEETING_CANCEL) == [OutboxStatus.DONE] * 2
+
+
+def test_a_provider_asking_to_wait_past_the_fallback_deadline_is_replaced_by_the_fallback_at_once(
+    session, now, outbox, fake_providers, smtp_server
+):
+    """Zoom's daily limit, say: a 429 whose Retry-After ends after the last moment the patient could be
+    given a link in good time. Waiting for it left them without one until the start."""
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_AFTER="2h")
+    fake_providers.fail_next(1, 429, path_contains=ZOOM_CREATE, retry_after="93600")  # until Tuesday 10:00
+    consultation = book(session, now)  # Tuesday 10:00: the deadline is Tuesday 08:00, a day from now
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.attempts, create.outcome, create.last_error) == (
+        OutboxStatus.DONE,
+        1,
+        "fallback:jitsi",
+        "zoom:ProviderRateLimited",
+    )
+    (mail,) = smtp_server.inbox(consultation.patient.email)
+    assert outbox.refreshed(consultation).meeting_join_url in text(mail)
+
+
+def test_a_provider_asking_to_wait_until_before_the_fallback_deadline_is_waited_for(
+    session, now, outbox, fake_providers
+):
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_AFTER="2h")
+    fake_providers.fail_next(1, 429, path_contains=ZOOM_CREATE, retry_after="79200")  # until Tuesday 06:00
+    consultation = book(session, now)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.last_error) == (OutboxStatus.PENDING, "ProviderRateLimited: HTTP 429")
+    assert create.due_at >= now + timedelta(seconds=79200)

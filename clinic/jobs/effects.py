@@ -353,7 +353,7 @@ def _with_fallback(
         deadline = consultation.starts_at - settings.fallback_after
         worth_waiting = (
             isinstance(error, ProviderUnavailable)
-            and now < deadline
+            and now + timedelta(seconds=error.retry_after or 0) < deadline  # a 429 for the day, say: no
             and message.attempts < settings.max_attempts
         )
         if worth_waiting or not fallback or fallback == provider_name:
