@@ -421,7 +421,8 @@ class Config:
     NOSHOW_AFTER_MINUTES = _span("NOSHOW_AFTER_MINUTES", 30, "minutes")
     # Minutes after the start before staff may mark a patient who has not checked in a no-show.
     NOSHOW_GRACE_MINUTES = _span("NOSHOW_GRACE_MINUTES", 10, "minutes")
-    # Minutes a walk-in caller has to press join once taken; then back to the front once, then dropped.
+    # Minutes a walk-in caller has to press join once taken and its link made; then back to the front once,
+    # then dropped.
     WALK_IN_ANSWER_MINUTES = _number("WALK_IN_ANSWER_MINUTES", 3, "minutes")
     # Minutes per caller ahead, per clinician on duty and signed in, that a walk-in wait is estimated at
     # until the queue's takes give a pace of their own (walkin/waits.py).

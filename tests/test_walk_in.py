@@ -44,7 +44,8 @@ from clinic.walkin.queue import (
     join,
     leave,
 )
-from clinic.walkin.rounds import walk_in_round
+from clinic.walkin.rounds import RoundResult, walk_in_round
+from clinic.walkin.send_back import CallStage, walk_in_call
 from clinic.walkin.take import take_next
 from clinic.walkin.waits import PACE_WINDOW, Pace, WaitRules, place_in_queue
 
@@ -779,3 +780,36 @@ def test_a_caller_whose_video_link_was_never_made_is_not_counted_as_not_answerin
     assert (result.requeued, result.dropped) == (1, 0)
     entry = fresh(session, caller)
     assert (entry.status, entry.requeued) == (EntryStatus.WAITING, False)
+
+
+def test_a_caller_whose_video_link_came_late_has_their_whole_time_to_answer_from_then(
+    session, helpline, now, outbox
+):
+    """The worker made the call's link only 2 minutes 50 seconds after the take (a backlog of reminders
+    ahead of it, say): the join button showed for ten seconds before the caller was sent back as "did not
+    join", which counted against them, and the second time dropped them."""
+    caller = factories.walk_in(session, helpline, now=now).entry
+    take_next(session, helpline.id, on_duty(helpline), now=now)
+    outbox.clock.now = now + timedelta(minutes=2, seconds=50)
+    outbox.drain()
+    link_made = outbox.clock.now
+    call = fresh(session, caller).consultation
+    said = walk_in_call(
+        session,
+        fresh(session, caller),
+        call,
+        on_duty(helpline),
+        now=link_made,
+        answer_within=ANSWER_WITHIN,
+        rules=SESSIONS,
+    )
+    assert (said.stage, said.until) == (CallStage.CALLED, link_made + ANSWER_WITHIN)  # what staff are told
+
+    for at in (now + ANSWER_WITHIN, link_made + ANSWER_WITHIN - timedelta(seconds=1)):
+        assert walk_in_round(session, at, answer_within=ANSWER_WITHIN, sessions=SESSIONS).requeued == 0
+        assert fresh(session, caller).status is EntryStatus.TAKEN
+
+    assert walk_in_round(
+        session, link_made + ANSWER_WITHIN, answer_within=ANSWER_WITHIN, sessions=SESSIONS
+    ) == (RoundResult(requeued=1))
+    assert (fresh(session, caller).status, fresh(session, caller).requeued) == (EntryStatus.WAITING, True)

@@ -215,7 +215,7 @@ def test_a_call_started_while_the_round_sends_its_caller_back_is_not_called_off_
         claimed.set()
         go_on.wait(20)
 
-    paused = racing.pausing_driver(database_url, lambda sql: "taken_at <=" in sql, pause)
+    paused = racing.pausing_driver(database_url, lambda sql: "taken_at) <=" in sql, pause)
     round_engine, engine = create_engine(database_url, connect_args=paused), create_engine(database_url)
     outcomes: dict[str, object] = {}
     due = now + ANSWER_WITHIN

@@ -10,7 +10,7 @@ so several workers, and callers acting meanwhile, never meet in a deadlock or ac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..audit import SYSTEM
@@ -19,7 +19,7 @@ from ..models.transactions import write_transaction
 from ..staff.sessions import SessionRules
 from .hours import open_until
 from .queue import call_over, end
-from .send_back import send_back, stalled_for
+from .send_back import link_made_at, send_back, stalled_for
 
 BATCH = 200
 
@@ -90,7 +90,8 @@ def requeue_or_drop_unanswered(
 def _not_held_in_time(now: datetime, answer_within: timedelta) -> ColumnElement[bool]:
     late = now - answer_within
     not_answered = (WalkInEntry.status == EntryStatus.TAKEN) & or_(
-        (Consultation.status == ConsultationStatus.ARRIVED) & (WalkInEntry.taken_at <= late),
+        (Consultation.status == ConsultationStatus.ARRIVED)
+        & (func.coalesce(link_made_at(Consultation.id), WalkInEntry.taken_at) <= late),
         # Its clinician waits in the call for them: their turn stays open for the call's time.
         (Consultation.status == ConsultationStatus.IN_PROGRESS) & (Consultation.ends_at <= now),
         Consultation.status.in_((ConsultationStatus.NOSHOW, ConsultationStatus.CANCELLED)),

@@ -22,7 +22,17 @@ from sqlalchemy import ColumnElement, Exists, func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import Consultation, ConsultationStatus, EntryStatus, StaffSession, StaffUser, WalkInEntry
+from ..models import (
+    Consultation,
+    ConsultationStatus,
+    EntryStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    StaffSession,
+    StaffUser,
+    WalkInEntry,
+)
 from ..models.transactions import write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.listing import Listed
@@ -162,7 +172,8 @@ def walk_in_call(
     gone = _gone(session, call, now, rules)
     stage = _stage(entry.status, call.status, gone)
     until = {
-        CallStage.CALLED: entry.taken_at and entry.taken_at + answer_within,
+        CallStage.CALLED: entry.taken_at
+        and (session.scalar(select(link_made_at(call.id))) or entry.taken_at) + answer_within,
         CallStage.JOINED: entry.answered_at and entry.answered_at + answer_within,
         CallStage.NOT_JOINED: call.ends_at,
     }.get(stage)
@@ -233,6 +244,22 @@ def stalled_for(now: datetime, grace: timedelta, rules: SessionRules) -> ColumnE
         & (Consultation.status == ConsultationStatus.IN_PROGRESS)
         & Consultation.started_at.is_not(None)
         & ~_live_sign_in(Consultation.clinician_id, now, rules, since=now - grace)
+    )
+
+
+def link_made_at(consultation_id: int | ColumnElement[int]) -> ColumnElement[datetime | None]:
+    """When the worker made the link of the walk-in call `consultation_id` (a value, or a column of the
+    statement it is in), or NULL while it has not: its caller's page shows the join button only then, and a
+    backlog ahead of its message may hold it for minutes, so their time to join begins then, not at the take
+    (a call whose link never came does not count against them: `_could_join`)."""
+    return (
+        select(func.max(OutboxMessage.done_at))
+        .where(
+            OutboxMessage.consultation_id == consultation_id,
+            OutboxMessage.kind == OutboxKind.MEETING_CREATE,
+            OutboxMessage.status == OutboxStatus.DONE,
+        )
+        .scalar_subquery()
     )
 
 
