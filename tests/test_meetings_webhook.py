@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from clinic.meetings import ProviderAuthError
+from clinic.meetings import ProviderAuthError, ProviderUnavailable
 from clinic.meetings.webhook import WebhookProvider, WebhookSettings, sign, verify_signature
 from tests.fakes import providers
 from tests.fakes.providers import PATIENT_NAME, REASON, WEBHOOK_SECRET, make_consultation
@@ -126,3 +126,24 @@ def test_the_endpoint_never_sees_the_patient_or_the_reason(webhook, fake_provide
 
     assert PATIENT_NAME not in fake_providers.everything_received()
     assert REASON not in fake_providers.everything_received()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"join_url": ""},
+        {"join_url": None},
+        {"join_url": "video.hospital.example/room-1"},  # no scheme: a path on the clinic's own site
+        {"join_url": "javascript:alert(1)"},
+        {"host_url": "/host/room-1"},
+        {"external_id": ""},
+    ],
+)
+def test_an_answer_without_a_usable_link_is_a_provider_fault_not_a_meeting(webhook, fake_providers, answer):
+    """An endpoint that answers 200 with an empty or unusable link made a "meeting" the patient could never
+    join: stored as made, it was never asked again, and their page said the link was being prepared until
+    the end. A fault to retry, and then to fall back from, instead."""
+    fake_providers.webhook_answers_with = answer
+
+    with pytest.raises(ProviderUnavailable, match="answered with no usable"):
+        webhook.create(make_consultation())

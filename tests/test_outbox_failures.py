@@ -489,3 +489,26 @@ def test_a_provider_asking_to_wait_until_before_the_fallback_deadline_is_waited_
     create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
     assert (create.status, create.last_error) == (OutboxStatus.PENDING, "ProviderRateLimited: HTTP 429")
     assert create.due_at >= now + timedelta(seconds=79200)
+
+
+def test_a_meeting_answered_without_a_join_link_is_replaced_by_the_fallback(
+    session, now, outbox, fake_providers, smtp_server
+):
+    """The hospital's endpoint answered 200 with an empty join link: stored as the meeting, the create was
+    never run again, the confirmation waited for a link that never came, and the waiting room said the link
+    was being prepared until the end."""
+    outbox.configure(MEETING_PROVIDER="webhook", MEETING_FALLBACK_AFTER="2h")
+    fake_providers.webhook_answers_with = {"join_url": ""}
+    consultation = book(session, now, start=MONDAY_09)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    assert (create.status, create.outcome, create.last_error) == (
+        OutboxStatus.DONE,
+        "fallback:jitsi",
+        "webhook:ProviderUnavailable",
+    )
+    consultation = outbox.refreshed(consultation)
+    assert consultation.meeting_join_url.startswith("https://meet.jit.si/")
+    (mail,) = smtp_server.inbox(consultation.patient.email)
+    assert consultation.meeting_join_url in text(mail)

@@ -10,6 +10,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,30 @@ class ProviderRejected(ProviderError):
 
 class ProviderNotConfigured(ProviderRejected):
     """A required setting is missing or the provider name is unknown."""
+
+
+def answered_meeting(provider: str, join_url: object, host_url: object, external_id: object) -> Meeting:
+    """The meeting a provider's API answered with; ProviderUnavailable if it cannot be used: a join link that
+    is no web address (empty, none, or a path the patient's browser would look for on our own site) leaves
+    them a button that leads nowhere, and a meeting stored is never asked for again. So it is retried, and
+    then fallen back from, as any provider fault. Said without the values: a host link is a secret."""
+    unusable = [
+        what
+        for what, usable in (
+            ("join link", _web_address(join_url)),
+            ("host link", host_url is None or _web_address(host_url)),
+            ("meeting id", external_id is not None and str(external_id) != ""),
+        )
+        if not usable
+    ]
+    if unusable:
+        raise ProviderUnavailable(f"{provider} answered with no usable {' or '.join(unusable)}")
+    return Meeting(provider, str(join_url), None if host_url is None else str(host_url), str(external_id))
+
+
+def _web_address(link: object) -> bool:
+    parts = urlsplit(link) if isinstance(link, str) else None
+    return parts is not None and parts.scheme in ("https", "http") and bool(parts.hostname)
 
 
 def require(settings: Mapping[str, Any], names: Iterable[str]) -> None:

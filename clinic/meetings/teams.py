@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Meeting, format_utc, meeting_key, meeting_subject, require
+from .base import Meeting, answered_meeting, format_utc, meeting_key, meeting_subject, require
 from .http import BearerClient, Timeouts
 
 _REQUIRED = ("TEAMS_TENANT_ID", "TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_ORGANIZER_ID")
@@ -95,9 +95,7 @@ class TeamsProvider:
 
     def _meeting(self, data: Mapping[str, Any]) -> Meeting:
         # Teams has no separate host link: the organizer's identity makes them the host.
-        return Meeting(
-            self.name, join_url=data["joinWebUrl"], host_url=data["joinWebUrl"], external_id=data["id"]
-        )
+        return answered_meeting(self.name, data["joinWebUrl"], data["joinWebUrl"], data["id"])
 
 
 def _keyed(consultation: Any, key: str, clinician_id: int) -> dict[str, Any]:

@@ -18,7 +18,8 @@ Request (one per change, retried until answered 2xx)::
 a meeting the consultation no longer uses). The body names no patient and no clinical detail.
 
 Response to create and update: 200 with ``{"join_url": "...", "host_url": "..." | null,
-"external_id": "..."}``. Cancel needs only a 2xx; 404 also counts as done. Because we retry,
+"external_id": "..."}``, the links http(s) addresses (an answer without them is retried as a fault,
+then replaced by the fallback provider). Cancel needs only a 2xx; 404 also counts as done. Because we retry,
 the endpoint must treat a repeated create with the same `key` as a request for the meeting it
 already made. `key` is the consultation's uuid, and another (`<uuid>.<n>`) when the call needs a
 new meeting because someone taken out of it knows the old one's address: the endpoint must then
@@ -39,7 +40,7 @@ from typing import Any
 import requests
 
 from ..keys import same_secret
-from .base import Meeting, format_utc, meeting_key, meeting_subject, require
+from .base import Meeting, answered_meeting, format_utc, meeting_key, meeting_subject, require
 from .http import Timeouts, json_body, send
 
 SIGNATURE_TOLERANCE = 300.0
@@ -127,7 +128,7 @@ class WebhookProvider:
 
     def _meeting(self, response: requests.Response | None) -> Meeting:
         data = json_body(response, "join_url", "external_id")
-        return Meeting(self.name, data["join_url"], data.get("host_url"), str(data["external_id"]))
+        return answered_meeting(self.name, data["join_url"], data.get("host_url"), data["external_id"])
 
 
 def _payload(event: str, consultation: Any, meeting: Meeting | None) -> bytes:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Meeting, format_utc, meeting_subject, require
+from .base import Meeting, answered_meeting, format_utc, meeting_subject, require
 from .http import BearerClient, Timeouts
 
 _REQUIRED = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
@@ -112,9 +112,7 @@ class ZoomProvider:
         self._api.request("DELETE", f"{self._api_url}/meetings/{meeting_id}", missing_ok=True)
 
     def _meeting(self, data: Mapping[str, Any]) -> Meeting:
-        return Meeting(
-            self.name, join_url=data["join_url"], host_url=data["start_url"], external_id=str(data["id"])
-        )
+        return answered_meeting(self.name, data["join_url"], data["start_url"], data["id"])
 
 
 def _schedule(consultation: Any) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class FakeProviders:
         self._zoom_ids = itertools.count(81234567890)  # never reused, as Zoom's are not
         self._webhook_ids = itertools.count(1)
         self.webhook_keyed_by = "key"  # "consultation": an endpoint written before the `key` field
+        self.webhook_answers_with: dict[str, Any] = {}  # what a faulty endpoint puts in its answers instead
         self._tokens: set[str] = set()
         self._faults: list[_Fault] = []
         self._random: _RandomFaults | None = None
@@ -348,7 +349,7 @@ class FakeProviders:
             },
         )
         meeting.update(subject=event["subject"], starts_at=event["starts_at"], ends_at=event["ends_at"])
-        return 200, {}, meeting
+        return 200, {}, meeting | self.webhook_answers_with
 
 
 class _Handler(BaseHTTPRequestHandler):
