@@ -12,6 +12,7 @@ import segno
 from sqlalchemy import select
 
 from clinic.booking.calendar import form_value
+from clinic.meetings import Meeting, get_provider
 from clinic.models import (
     AuditEvent,
     Consultation,
@@ -1004,3 +1005,42 @@ def test_staff_are_never_offered_nor_can_book_a_time_that_has_started(client, se
     assert form_value(started) not in text(times)
     assert refused.status_code == 422
     assert consultations(session) == []
+
+
+def zoom_call_soon(app, client, session, clinic, fake_providers) -> tuple[Consultation, Meeting]:
+    """A consultation in ten minutes whose Zoom meeting was made, as the worker makes it; its clinician in."""
+    app.config.update(fake_providers.settings(), MEETING_PROVIDER="zoom")
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(10))
+    made = get_provider("zoom", app.config).create(due)
+    due.meeting_provider, due.meeting_external_id = made.provider, made.external_id
+    due.meeting_join_url, due.meeting_host_url = made.join_url, made.host_url
+    session.commit()
+    login(session, client, clinician_id=clinic["okafor"].id)
+    return due, made
+
+
+def test_starting_a_zoom_call_opens_a_host_link_zoom_issues_now(app, client, session, clinic, fake_providers):
+    """Zoom's start_url carries a ZAK that expires two hours after it is issued: the one the meeting was made
+    with, days before, let the clinician in as nobody, and the patient waited in Zoom's waiting room for a
+    host who never came. Start call asks Zoom for the meeting's start_url afresh."""
+    due, made = zoom_call_soon(app, client, session, clinic, fake_providers)
+
+    started = client.post(f"/schedule/consultations/{due.id}/start")
+
+    assert started.status_code == 303
+    assert started.location.startswith(f"https://zoom.example/s/{made.external_id}?zak=")
+    assert started.location != made.host_url
+    assert fake_providers.requests_to(f"/zoom/v2/meetings/{made.external_id}")[-1].method == "GET"
+    assert reloaded(session, due).status is S.IN_PROGRESS
+
+
+def test_a_zoom_call_starts_with_the_host_link_it_has_while_zoom_cannot_be_reached(
+    app, client, session, clinic, fake_providers
+):
+    due, made = zoom_call_soon(app, client, session, clinic, fake_providers)
+    fake_providers.fail_next(2, 503, path_contains="/zoom/v2/meetings/")
+
+    started = client.post(f"/schedule/consultations/{due.id}/start")
+
+    assert (started.status_code, started.location) == (303, made.host_url)  # it may still work: no dead end
+    assert reloaded(session, due).status is S.IN_PROGRESS

@@ -12,6 +12,7 @@ from .base import (
     ProviderUnavailable,
     RetiresUnheard,
     get_provider,
+    host_link_now,
     meeting_key,
     replaces_meeting_for_new_host,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ProviderUnavailable",
     "RetiresUnheard",
     "get_provider",
+    "host_link_now",
     "meeting_key",
     "replaces_meeting_for_new_host",
 ]

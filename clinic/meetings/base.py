@@ -6,11 +6,14 @@ admin "test provider" button and the tests all build them the same way, without 
 
 import functools
 import importlib
+import logging
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,15 @@ class RetiresUnheard(Protocol):
 
     def cancel_unheard(self, consultation: Any, key: str, clinician_id: int) -> None:
         """Cancel the meeting a create keyed `key` (`meeting_key`) for `clinician_id` may have made."""
+
+
+@runtime_checkable
+class RenewsHostLink(Protocol):
+    """A provider whose host links expire (Zoom's start_url carries a ZAK valid two hours from its issue): the
+    one a meeting was made with no longer starts it on the day, so the clinician is given one issued now."""
+
+    def host_link(self, consultation: Any, meeting: Meeting) -> str:
+        """A host link for `meeting` issued now; ProviderError if the provider cannot give one."""
 
 
 class ProviderError(Exception):
@@ -168,6 +180,26 @@ def replaces_meeting_for_new_host(name: str) -> bool:
     names the clinician only when it makes the meeting (`host_set_at_creation`) would leave the old one the
     host, and the new one without the right to let the patient in."""
     return name in _ADAPTERS and getattr(_adapter(name), "host_set_at_creation", False)
+
+
+def host_link_now(consultation: Any, settings: Mapping[str, Any]) -> str | None:
+    """The link the consultation's clinician starts its call with: one issued now by a provider whose host
+    links expire (RenewsHostLink), else the stored one (the join link where the provider has no host link).
+    While the provider cannot give one, the stored one, which may still work: never a dead end."""
+    stored = consultation.meeting_host_url or consultation.meeting_join_url
+    name = consultation.meeting_provider
+    if not (stored and consultation.meeting_external_id and name in _ADAPTERS):
+        return stored
+    if not issubclass(_adapter(name), RenewsHostLink):
+        return stored
+    meeting = Meeting(
+        name, consultation.meeting_join_url, consultation.meeting_host_url, consultation.meeting_external_id
+    )
+    try:
+        return get_provider(name, settings).host_link(consultation, meeting)
+    except ProviderError as error:
+        log.warning("host link not renewed at %s: %s %s", name, type(error).__name__, error.status)
+        return stored
 
 
 def is_probed(name: str) -> bool:

@@ -83,6 +83,12 @@ class ZoomProvider:
         )
         return meeting
 
+    def host_link(self, consultation: Any, meeting: Meeting) -> str:
+        """The meeting's start_url as Zoom issues it now (see base.RenewsHostLink): the one it was made with
+        expires two hours after, so it rarely still starts the meeting on the day."""
+        url = f"{self._api_url}/meetings/{meeting.external_id}"
+        return self._meeting(self._api.request("GET", url, expect=_FIELDS)).host_url
+
     def cancel(self, consultation: Any, meeting: Meeting) -> None:
         """Delete the meeting; one already gone counts as cancelled."""
         self._delete(meeting.external_id)

@@ -66,7 +66,14 @@ def _ask_first(consultation_id: int, form: forms.StatusForm, moment: Moment) -> 
 @bp.post("/consultations/<id:consultation_id>/start")
 def start(consultation_id: int) -> ResponseReturnValue:
     moment = page_moment()
-    link = start_call(db.session, current_staff(), consultation_id, now=moment.instant, window=moment.window)
+    link = start_call(
+        db.session,
+        current_staff(),
+        consultation_id,
+        now=moment.instant,
+        window=moment.window,
+        provider_settings=current_app.config,
+    )
     return redirect(link, 303)
 
 

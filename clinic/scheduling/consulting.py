@@ -1,9 +1,12 @@
 """The consultation as it happens: the clinician starting the call, staff moving its status on."""
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..meetings import host_link_now
 from ..models import Consultation, ConsultationStatus
 from ..staff.members import StaffMember
 from .agenda import CLINICIANS_OWN
@@ -22,8 +25,10 @@ def start_call(
     *,
     now: datetime,
     window: JoinWindow,
+    provider_settings: Mapping[str, Any],
 ) -> str:
-    """Mark the consultation in progress (if it is not yet) and return the host link to open.
+    """Mark the consultation in progress (if it is not yet) and return the host link to open: one issued now
+    where the provider's expire (`meetings.host_link_now`, with `provider_settings`, the app config).
 
     Only the consultation's clinician may start it, inside the join window, once the meeting exists.
     """
@@ -41,7 +46,8 @@ def start_call(
         raise MeetingNotReady("The video link is still being made. Try again in a minute.")
     if consultation.status is not ConsultationStatus.IN_PROGRESS:
         change_status(session, consultation.id, ConsultationStatus.IN_PROGRESS, now=now, actor=viewer.actor)
-    return link
+    # Asked once the start is committed: no lock is held while the provider answers.
+    return host_link_now(consultation, provider_settings) or link
 
 
 def set_status(

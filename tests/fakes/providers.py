@@ -243,7 +243,9 @@ class FakeProviders:
             case "GET", ["zoom", "v2", "users", _, "meetings"]:
                 return self._zoom_list(r.query)
             case "GET", ["zoom", "v2", "meetings", meeting_id] if meeting_id in self.zoom_meetings:
-                return 200, {}, self.zoom_meetings[meeting_id]
+                # Like Zoom: the host's start_url carries a ZAK issued now, valid two hours from now.
+                start_url = f"https://zoom.example/s/{meeting_id}?zak={secrets.token_urlsafe(8)}"
+                return 200, {}, self.zoom_meetings[meeting_id] | {"start_url": start_url}
             case ("PATCH" | "DELETE") as method, ["zoom", "v2", "meetings", meeting_id]:
                 return self._change(self.zoom_meetings, method, meeting_id, r, ())
         return 404, {}, {"error": {"code": "NotFound", "message": r.path}}
