@@ -20,6 +20,9 @@ OFFER_PATH = "/o/<reference>"
 WALK_IN_ENTRY_PATH = "/walk-in/e/<reference>"
 # The privacy notice patients agree to when they book, join a waitlist or a walk-in queue.
 PRIVACY_PATH = "/privacy"
+# The staff schedule, and one consultation's page in it (where its clinician starts the call).
+SCHEDULE_PREFIX = "/schedule"
+CONSULTATION_PAGE_PATH = "/consultations/<id:consultation_id>"  # under SCHEDULE_PREFIX
 # Where a staff member chooses a password with an admin's one-time link; its token after "#" too.
 PASSWORD_LINK_PATH = "/account/password-link"
 
@@ -68,6 +71,12 @@ def privacy_url(base_url: str) -> str:
 def booking_url(base_url: str, service_id: int) -> str:
     """The absolute address of the booking pages for one service: where a patient books again."""
     return f"{base_url.rstrip('/')}/book/clinician?{urlencode({'service': service_id})}"
+
+
+def consultation_page_url(base_url: str, consultation_id: int) -> str:
+    """The absolute address of a consultation's page on the staff schedule (a staff sign-in opens it)."""
+    path = CONSULTATION_PAGE_PATH.replace("<id:consultation_id>", str(consultation_id))
+    return f"{base_url.rstrip('/')}{SCHEDULE_PREFIX}{path}"
 
 
 def _with_token(base_url: str, route: str, reference: str, token: str) -> str:

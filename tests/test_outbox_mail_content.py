@@ -136,3 +136,24 @@ def test_every_invite_is_also_attached_as_invite_ics(session, now, outbox, smtp_
         (attached,) = mail.iter_attachments()
         assert (attached.get_content_disposition(), attached.get_filename()) == ("attachment", "invite.ics")
         assert attached.get_payload(decode=True) == inline.get_payload(decode=True)
+
+
+def test_a_zoom_clinicians_invite_leads_to_the_call_page_not_to_a_host_link_that_expires(
+    session, now, outbox, smtp_server
+):
+    """Zoom's start_url expires two hours after it is issued: mailed days ahead, the invite's "Start the
+    video consultation" no longer started the meeting on the day. It leads to the consultation's page,
+    whose Start call asks Zoom for a link afresh; the host link, a secret, is in no mail."""
+    outbox.configure(MEETING_PROVIDER="zoom")
+    consultation = book(session, now).consultation
+    outbox.drain()
+
+    consultation = outbox.refreshed(consultation)
+    assert consultation.meeting_provider == "zoom"
+    (clinicians,) = smtp_server.inbox(consultation.clinician.email)
+    _, host_event = invite(clinicians)
+    page = f"{outbox.app.config['PUBLIC_BASE_URL'].rstrip('/')}/schedule/consultations/{consultation.id}"
+    assert str(host_event["DESCRIPTION"]).startswith(f"Start the video consultation: {page}\n")
+    assert str(host_event["LOCATION"]) == page
+    assert f"Start the video consultation:\n{page}" in plain(clinicians)
+    assert consultation.meeting_host_url not in text(clinicians)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from ..links import booking_url
+from ..links import booking_url, consultation_page_url
 from ..meetings import (
     Meeting,
     MeetingProvider,
@@ -21,6 +21,7 @@ from ..meetings import (
     ProviderUnavailable,
     RetiresUnheard,
     get_provider,
+    host_links_expire,
     meeting_key,
     replaces_meeting_for_new_host,
 )
@@ -431,6 +432,14 @@ def _companion(consultation: Consultation, message: OutboxMessage) -> Companion 
     return next((c for c in consultation.companions if c.id == companion_id), None)
 
 
+def _host_link(consultation: Consultation, base_url: str, join_url: str) -> str:
+    """What the clinician's mails start the call with: the host link, or the consultation's page where the
+    provider's host links expire before the day (its Start call asks for one then; see host_link_now)."""
+    if host_links_expire(consultation.meeting_provider):
+        return consultation_page_url(base_url, consultation.id)
+    return consultation.meeting_host_url or join_url
+
+
 def _notice(
     settings: WorkerSettings,
     consultation: Consultation,
@@ -460,7 +469,7 @@ def _notice(
         hospital_name=settings.hospital_name,
         service_name=service.name,
         join_url=join_url,
-        host_url=consultation.meeting_host_url or join_url,
+        host_url=_host_link(consultation, base_url, join_url),
         manage_url=manage_link(consultation, base_url=base_url, keys=keys),
         patient=Recipient(
             patient.name, patient.email or "", consultation.patient_time_zone, patient.language

@@ -13,6 +13,7 @@ from .base import (
     RetiresUnheard,
     get_provider,
     host_link_now,
+    host_links_expire,
     meeting_key,
     replaces_meeting_for_new_host,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RetiresUnheard",
     "get_provider",
     "host_link_now",
+    "host_links_expire",
     "meeting_key",
     "replaces_meeting_for_new_host",
 ]

@@ -188,9 +188,7 @@ def host_link_now(consultation: Any, settings: Mapping[str, Any]) -> str | None:
     While the provider cannot give one, the stored one, which may still work: never a dead end."""
     stored = consultation.meeting_host_url or consultation.meeting_join_url
     name = consultation.meeting_provider
-    if not (stored and consultation.meeting_external_id and name in _ADAPTERS):
-        return stored
-    if not issubclass(_adapter(name), RenewsHostLink):
+    if not (stored and consultation.meeting_external_id and host_links_expire(name)):
         return stored
     meeting = Meeting(
         name, consultation.meeting_join_url, consultation.meeting_host_url, consultation.meeting_external_id
@@ -200,6 +198,12 @@ def host_link_now(consultation: Any, settings: Mapping[str, Any]) -> str | None:
     except ProviderError as error:
         log.warning("host link not renewed at %s: %s %s", name, type(error).__name__, error.status)
         return stored
+
+
+def host_links_expire(name: str | None) -> bool:
+    """Whether provider `name`'s host links expire (RenewsHostLink): one mailed ahead would not start the call
+    on the day, so the clinician is sent to the consultation's page, whose Start call asks for one then."""
+    return name in _ADAPTERS and issubclass(_adapter(name), RenewsHostLink)
 
 
 def is_probed(name: str) -> bool:

@@ -12,7 +12,7 @@ from ..auth.access import current_staff
 from ..auth.sessions import local_path
 from ..errors import refusal_page, status_for
 from ..extensions import db
-from ..links import manage_address
+from ..links import CONSULTATION_PAGE_PATH, manage_address
 from ..models import Consultation, utcnow
 from ..notes.history import reason_erased_after_days
 from ..notes.settings import notes_settings
@@ -35,7 +35,7 @@ from .moving import told
 from .views import bp, page_moment
 
 
-@bp.get("/consultations/<id:consultation_id>")
+@bp.get(CONSULTATION_PAGE_PATH)
 def consultation(consultation_id: int) -> ResponseReturnValue:
     return _consultation_page(consultation_id)
 

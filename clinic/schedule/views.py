@@ -5,13 +5,14 @@ consultation.py (one consultation, and acting on it), booking_desk.py and walk_i
 from flask import Blueprint, current_app
 
 from ..auth.access import staff_only
+from ..links import SCHEDULE_PREFIX
 from ..models import utcnow
 from ..scheduling.agenda import Moment
 from ..scheduling.status import STAFF_MOVABLE
 from ..scheduling.waiting_room import JoinWindow
 from .cells import ClashNotes, ConsultationActions, DayRows, DetailsLinks, stalled_badge, status_badge
 
-bp = Blueprint("schedule", __name__, url_prefix="/schedule")
+bp = Blueprint("schedule", __name__, url_prefix=SCHEDULE_PREFIX)
 bp.add_app_template_global(status_badge)
 bp.add_app_template_global(stalled_badge)
 bp.add_app_template_global(ConsultationActions, "consultation_actions")

@@ -16,7 +16,8 @@ from icalendar import Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic.meetings.base import format_utc
+from clinic.links import consultation_page_url
+from clinic.meetings.base import format_utc, host_links_expire
 from clinic.models import Consultation, OutboxKind, OutboxMessage, OutboxStatus
 from clinic.notify.ics import Method
 
@@ -276,12 +277,13 @@ def _uuid(event: Event) -> str:
 
 
 def _is_final(last: Delivered, want: Expected, row: Consultation, address: str) -> bool:
-    link = row.meeting_join_url if address == want.mailboxes[0] else row.meeting_host_url
-    return (
-        (last.method, last.sequence) == want.invites[-1]
-        and last.starts_at == want.starts_at
-        and last.link == link
-    )
+    if address == want.mailboxes[0]:
+        linked = last.link == row.meeting_join_url
+    elif host_links_expire(row.meeting_provider):  # Zoom's: the clinician is sent to the call's page
+        linked = bool(last.link) and last.link.endswith(consultation_page_url("", row.id))
+    else:
+        linked = last.link == row.meeting_host_url
+    return (last.method, last.sequence) == want.invites[-1] and last.starts_at == want.starts_at and linked
 
 
 def _histogram(counts: Counter) -> str:
