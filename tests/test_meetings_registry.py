@@ -95,6 +95,10 @@ def test_secrets_stay_out_of_settings_reprs():
         ("²", None),  # byte 0xB2 as a header decodes it, which str.isdigit() takes for a digit
         ("", None),
         (None, None),
+        # Past any wait a consultation can take, and past the calendar's end: a week.
+        ("99999999999999", 7 * 86400.0),
+        ("1" + "0" * 400, 7 * 86400.0),  # past what a float holds, too
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 86400.0),
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):

@@ -512,3 +512,22 @@ def test_a_meeting_answered_without_a_join_link_is_replaced_by_the_fallback(
     assert consultation.meeting_join_url.startswith("https://meet.jit.si/")
     (mail,) = smtp_server.inbox(consultation.patient.email)
     assert consultation.meeting_join_url in text(mail)
+
+
+@pytest.mark.parametrize("fallback", ["jitsi", ""])
+def test_a_retry_after_beyond_any_calendar_neither_stops_the_worker_nor_loses_the_meeting(
+    session, now, outbox, fake_providers, fallback
+):
+    """A provider (or a proxy before it) answering Retry-After: 99999999999999 made the worker's retry time
+    overflow the calendar: the tick raised, and the meeting and every message behind it stayed unrun."""
+    outbox.configure(MEETING_PROVIDER="zoom", MEETING_FALLBACK_PROVIDER=fallback)
+    fake_providers.fail_next(1, 429, path_contains=ZOOM_CREATE, retry_after="99999999999999")
+    consultation = book(session, now)
+    outbox.drain()
+
+    create = outbox.only(consultation, OutboxKind.MEETING_CREATE)
+    if fallback:
+        assert (create.status, create.outcome) == (OutboxStatus.DONE, "fallback:jitsi")
+    else:
+        assert (create.status, create.last_error) == (OutboxStatus.PENDING, "ProviderRateLimited: HTTP 429")
+    assert outbox.statuses(consultation, OutboxKind.PLAN_REMINDERS) == [OutboxStatus.DONE]

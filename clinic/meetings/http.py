@@ -25,6 +25,9 @@ from .base import (
 # Statuses worth retrying besides 5xx: request timeout and "too early".
 _RETRYABLE = {408, 425}
 _TOKEN_EXPIRY_MARGIN = 60.0
+# The longest Retry-After taken as said: longer is no wait a consultation can take (it falls back), and one of
+# centuries put the retry past the calendar's end, which stopped the worker's tick.
+MAX_RETRY_AFTER = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -40,19 +43,20 @@ class Timeouts:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), at most MAX_RETRY_AFTER; None if
+    absent or unreadable."""
     if not value:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # isdigit() alone takes "²" too, which float() refuses
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)  # float() of 400 digits is inf
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:  # "-0000" in the header: RFC 5322 says UTC
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def send(
