@@ -347,3 +347,22 @@ def test_a_polled_read_is_recorded_again_once_the_patients_last_read_is_fifteen_
     )
 
     assert len(viewed(session, booked)) == recorded + 2
+
+
+def test_a_link_that_does_not_come_is_no_dead_end_the_pages_say_whom_to_call(client, session, service):
+    """A meeting the provider (and its fallback) could not make left the patient told "wait a minute, then
+    reload" for as long as they kept trying, the start gone by: nobody to call, nothing else to do."""
+    service.department.contact_phone = "020 7946 0123"
+    session.commit()
+    booked = starting_in(session, service, timedelta(minutes=5), meeting=None)
+    reference = booked.consultation.reference
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{reference}"))
+    joined = client.get(f"/c/{reference}/join")
+
+    for said in (page, text(joined)):
+        words = " ".join(re.sub(r"<[^>]+>", "", said).split())
+        assert "If it has not come by the start, please call 020 7946 0123." in words
+    assert 'href="tel:02079460123"' in page
+    assert joined.status_code == 409

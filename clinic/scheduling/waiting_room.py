@@ -72,6 +72,7 @@ class Room:
     checked_in: bool  # the patient said they are here, or the call has started
     can_check_in: bool
     meeting_ready: bool  # False while the outbox is still making the meeting
+    contact_phone: str | None  # the department's: whom to call if the link does not come
 
 
 class RoomClosed(NotNow):
@@ -104,6 +105,7 @@ def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
         checked_in=checked_in,
         can_check_in=phase is Phase.OPEN and not checked_in and now <= consultation.ends_at,
         meeting_ready=bool(consultation.meeting_join_url),
+        contact_phone=consultation.service.department.contact_phone,
     )
 
 
