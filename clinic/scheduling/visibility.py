@@ -92,9 +92,7 @@ def schedule_scope(
         department_id = clinician.department_id
     department = _department(session, department_id)
     if clinician_id is not None and (clinician is None or clinician.department_id != department.id):
-        if (
-            clinician is not None and viewer.role is StaffRole.ADMIN
-        ):  # the department switched, not the clinician
+        if clinician is not None and viewer.role is StaffRole.ADMIN:  # the department switched, not them
             elsewhere = f"{clinician.display_name} is not in {department.name}: choose one of its clinicians."
             raise NotFound(elsewhere, field="clinician")
         raise NotFound("No such clinician in this department.")
