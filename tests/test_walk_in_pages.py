@@ -400,6 +400,29 @@ def test_a_taken_caller_is_told_how_long_they_have_to_join_and_what_follows(
     assert told in page
 
 
+@pytest.mark.parametrize("sent_back_before", [False, True])
+def test_a_caller_who_has_joined_is_not_told_to_join_in_time_or_be_dropped(
+    client, session, helpline, sent_back_before
+):
+    """Back on their page from the call, a caller who had joined still read "please join within 3 minutes
+    of it, or you leave the queue": not their rule, as a joined call nobody starts sends them back to the
+    front, and not a reason to leave the call they are in."""
+    path = joined(client)
+    entry(session).requeued = sent_back_before
+    session.commit()
+    staff = StaffMember(1, StaffRole.CLINICIAN, clinician_id=helpline.staff[0].id)
+    call = take_next(session, helpline.id, staff, now=utcnow()).consultation
+    session.get(Consultation, call.id).meeting_join_url = "https://meet.example/walk-in-room"
+    session.commit()
+    client.post(f"{path}/join")
+
+    page = client.get(path).get_data(as_text=True)
+
+    assert entry(session).status is EntryStatus.IN_CALL
+    assert "join within" not in page and "you leave the queue" not in page
+    assert "You have joined the call" in page and 'class="button-large">Join the video call</button>' in page
+
+
 def test_a_join_pressed_after_the_call_was_called_off_says_so_on_the_callers_page(client, session, helpline):
     path = joined(client)
 

@@ -187,7 +187,7 @@ def test_a_callers_page_opened_again_from_the_call_shows_them_sent_back_to_the_q
     _sent_on_to(join)  # in the call now
     caller.clock.install()
     caller.reload()
-    caller.get_by_role("heading", name="It is your turn").wait_for()
+    caller.get_by_role("heading", name="You have joined the call").wait_for()
 
     _in_process(live_app, tmp_path, _sent_back, "Reg Returned")
     caller.clock.run_for(CALLER_ASKS_EVERY_MS)
