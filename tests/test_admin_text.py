@@ -6,14 +6,14 @@ import re
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinic.demo import demo_logins, load_demo
 from clinic.hospital.records import InvalidSetting, email_text, lines_text, name_key, one_line
 from clinic.models import StaffRole, StaffUser, utcnow
-from clinic.plain_text import HIDDEN, has_hidden
+from clinic.plain_text import HIDDEN, has_hidden, shows_nothing
 
 from . import factories
 from .browser_forms import drawn_forms
@@ -75,15 +75,19 @@ def test_every_admin_form_refuses_hidden_characters_in_each_text_field(app, sess
 
 
 @given(st.text(max_size=40))
+@example("\xad")
+@example("\u202e")
 def test_admin_one_line_text_is_refused_exactly_when_it_holds_a_hidden_character(typed):
-    """Blank optional text is kept as none; any other is refused exactly when a patient's name would be."""
-    hidden = typed.strip() != "" and has_hidden(typed.translate(str.maketrans("\t\n\r", "   ")))
+    """Optional text that shows nothing is kept as none; any other is refused exactly when a patient's name
+    would be, with words that say why. A lone soft hyphen was refused with no words at all."""
+    blank = shows_nothing(typed)
+    hidden = not blank and has_hidden(typed.translate(str.maketrans("\t\n\r", "   ")))
     try:
         kept = one_line(typed, "name", limit=120)
     except InvalidSetting as refused:
-        assert refused.field == "name" and hidden
+        assert refused.field == "name" and hidden and str(refused)
     else:
-        assert not hidden and kept == " ".join(typed.split())
+        assert not hidden and kept == ("" if blank else " ".join(typed.split()))
 
 
 @given(st.text(max_size=80))

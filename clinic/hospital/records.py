@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
+from ..plain_text import shows_nothing
 from ..scheduling.errors import BookingError
 from ..scheduling.patients import email_address, plain_lines, required_text
 
@@ -26,8 +27,9 @@ class InvalidSetting(BookingError):
 
 def one_line(value: str, field: str, *, limit: int, missing: str | None = None) -> str:
     """Admin-typed one-line text (a name, a title, a label) checked as a patient's name is: spaces tidied,
-    hidden characters refused, at most `limit` long; empty only when no `missing` message is given."""
-    if missing is None and not value.strip():
+    hidden characters refused, at most `limit` long; empty only when no `missing` message is given (text that
+    draws nothing, such as a lone soft hyphen, is empty too: refused, it had no message to say why)."""
+    if missing is None and shows_nothing(value):
         return ""
     errors: dict[str, str] = {}
     clean = required_text(value, field, limit, errors, missing=missing or "")
