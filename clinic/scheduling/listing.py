@@ -38,7 +38,7 @@ class Listed(NamedTuple):
     clinician_zone: str
     patient_name: str
     birth_date: date | None
-    anonymised: bool  # the patient's details erased by retention: their date of birth is a placeholder
+    anonymised: bool  # erased by retention: a booking's patient's date of birth is then a placeholder
     service_name: str
     companion_role: CompanionRole | None  # of the companion taking part now, if any
     needs_interpreter: bool  # a walk-in call whose caller asked for an interpreter
