@@ -171,12 +171,7 @@ def walk_in_call(
     `rules`: the staff sessions', by which a clinician is signed in or gone."""
     gone = _gone(session, call, now, rules)
     stage = _stage(entry.status, call.status, gone)
-    until = {
-        CallStage.CALLED: entry.taken_at
-        and (session.scalar(select(link_made_at(call.id))) or entry.taken_at) + answer_within,
-        CallStage.JOINED: entry.answered_at and entry.answered_at + answer_within,
-        CallStage.NOT_JOINED: call.ends_at,
-    }.get(stage)
+    until = _acts_at(session, stage, entry, call, answer_within)
     why = why_sent_back(entry) if stage is CallStage.SENT_BACK else None
     may = staff_refusal(entry, call, staff, gone) is None
     drops = stage is CallStage.NOT_JOINED and entry.requeued and _could_join(call)
@@ -245,6 +240,18 @@ def stalled_for(now: datetime, grace: timedelta, rules: SessionRules) -> ColumnE
         & Consultation.started_at.is_not(None)
         & ~_live_sign_in(Consultation.clinician_id, now, rules, since=now - grace)
     )
+
+
+def _acts_at(
+    session: Session, stage: CallStage, entry: WalkInEntry, call: Consultation, answer_within: timedelta
+) -> datetime | None:
+    """When the round acts on the call at `stage`, if it will: the link's time looked up only for a call
+    not yet answered."""
+    if stage is CallStage.CALLED and entry.taken_at:
+        return (session.scalar(select(link_made_at(call.id))) or entry.taken_at) + answer_within
+    if stage is CallStage.JOINED and entry.answered_at:
+        return entry.answered_at + answer_within
+    return call.ends_at if stage is CallStage.NOT_JOINED else None
 
 
 def link_made_at(consultation_id: int | ColumnElement[int]) -> ColumnElement[datetime | None]:
