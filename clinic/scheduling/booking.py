@@ -106,7 +106,7 @@ def book(
         *_, seen, offered, reference_held = driver_batch(
             session,
             *holder_lock(session, request.patient.email),
-            _seen_key(request),
+            _seen_key(request.idempotency_key),
             offered_lookup(request.service_id),
             reference_holders,
         )
@@ -136,7 +136,7 @@ def book(
         session.rollback()
         raise
     # A twin request with the same key may have taken the time while we waited for the lock.
-    if request.idempotency_key and (seen := driver_rows(session, *_seen_key(request))):
+    if request.idempotency_key and (seen := driver_rows(session, *_seen_key(request.idempotency_key))):
         return _replay(session, seen[0], fingerprint, keys)
     raise refusal(session, request.service_id, request.clinician_id, request.start, now, booker)
 
@@ -284,19 +284,14 @@ def _patient(details: PatientDetails, now: datetime) -> Patient:
     )
 
 
-def _seen_key(request: BookingRequest) -> Statement:
-    """The lookup of the request hash and booking of the request's idempotency key (without a key, NULL:
-    no row)."""
-    return _seen_key_of(request.idempotency_key)
-
-
-def _seen_key_of(key: str | None) -> Statement:
+def _seen_key(key: str | None) -> Statement:
+    """The lookup of the request hash and booking of idempotency `key` (without a key, NULL: no row)."""
     return _SEEN_KEY, {"key": key}
 
 
 def booked_with_key(session: Session, key: str | None) -> Consultation | None:
     """The consultation that the booking request carrying idempotency `key` made, if one did."""
-    made = session.execute(*_seen_key_of(key)).first() if key else None
+    made = session.execute(*_seen_key(key)).first() if key else None
     return session.get(Consultation, made.consultation_id) if made else None
 
 
