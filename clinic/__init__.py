@@ -52,7 +52,6 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     app.before_request(_read_without_transaction)  # before any other function that reads
     app.teardown_request(_stop_reading)
     migrate.init_app(app, db, directory=settings.MIGRATIONS_DIR, render_as_batch=True)
-    csrf.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -97,6 +96,9 @@ def create_app(config: str | type | dict[str, Any] | None = None) -> Flask:
     auth.access.audit_refusals(app)
     security.register(app)
     unstorable.register(app)
+    # Last of the checks before a view: a form it refuses is drawn again (errors.drawn_again_when_expired),
+    # so it is counted by the limits and its text tidied (unstorable) first.
+    csrf.init_app(app)
     cli.register(app)
     return app
 

@@ -3,14 +3,20 @@
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
+from .form_errors import show_beside
 from .hospital.catalogue import contact_numbers
 from .models.schema_revision import SchemaBehind
 from .models.transactions import is_busy, is_full, is_out_of_reach
@@ -53,6 +59,33 @@ FULL_RETRY_AFTER = 300
 BUSY = "The system is busy. Nothing was saved; please try again in a few seconds."
 AWAY = "The system cannot reach its records just now. Please try again in a minute."
 FULL = "The system cannot save anything just now. Nothing was saved; please try again later."
+
+
+# Said beside a form sent from a page that expired: its CSRF token older than WTF_CSRF_TIME_LIMIT, or the
+# session that drew it gone (a browser closed, its tabs restored). See drawn_again_when_expired.
+FORM_EXPIRED = (
+    "This page was open for too long and has expired, so nothing was done. "
+    "What you entered is kept: check it and send it again."
+)
+_View = TypeVar("_View", bound=Callable[..., ResponseReturnValue])
+
+
+def drawn_again_when_expired(draw: Callable[..., ResponseReturnValue]) -> Callable[[_View], _View]:
+    """Mark a view whose form, sent from an expired page, is shown again by `draw` rather than refused with
+    a bare 400 page that loses what the person typed. `draw` takes the view's URL arguments and renders the
+    page from the form as sent, `expired(form)`, acting on nothing: the token is never trusted."""
+
+    def mark(view: _View) -> _View:
+        view.drawn_again_when_expired = draw
+        return view
+
+    return mark
+
+
+def expired(form: FlaskForm) -> FlaskForm:
+    """`form`, FORM_EXPIRED beside it (the error summary says it); drawn, it carries a fresh token."""
+    show_beside(form.csrf_token, FORM_EXPIRED)
+    return form
 
 
 def status_for(error: BookingError) -> int:
@@ -163,6 +196,19 @@ def register(app: Flask) -> None:
         message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
         page = render_template("error.html", code=error.code, message=message)
         return page, error.code, headers
+
+    @app.errorhandler(CSRFError)
+    def form_expired(error: CSRFError):
+        # CSRFProtect checks last before the view (create_app): the request was counted and tidied.
+        draw = getattr(app.view_functions.get(request.endpoint), "drawn_again_when_expired", None)
+        if draw is None:
+            return http_error(error)
+        try:
+            response = make_response(draw(**(request.view_args or {})))
+        except Exception as refused:  # the booking gone, or past its deadline: that error's own page
+            return app.handle_user_exception(refused)
+        response.status_code = 400  # refused: nothing was done
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -26,11 +26,11 @@ def drawn_forms(page: str) -> list[DrawnForm]:
     return reader.forms
 
 
-def form_values(page: str, action: str) -> dict[str, str]:
-    """What the form posting to `action` sends untouched."""
-    found = [form for form in drawn_forms(page) if form.action == action]
+def form_values(page: str, action: str, method: str | None = None) -> dict[str, str]:
+    """What the (first) form sending to `action`, with `method` if given, sends untouched."""
+    found = [f for f in drawn_forms(page) if f.action == action and method in (None, f.method)]
     if not found:
-        raise AssertionError(f"no form posting to {action!r} on the page")
+        raise AssertionError(f"no form sending to {action!r} on the page")
     return dict(found[0].values)
 
 
@@ -82,7 +82,12 @@ class _FormReader(HTMLParser):
         if tag == "select" and self._select:
             self._form.values.setdefault(self._select, self._first_option or "")
             self._select = None
-        elif tag == "textarea":
+        elif tag == "textarea" and self._textarea:
+            # A newline just after <textarea> is not its value's (HTML): WTForms draws one.
+            value = self._form.values[self._textarea]
+            self._form.values[self._textarea] = (
+                value.removeprefix("\r\n") if value[:2] == "\r\n" else value.removeprefix("\n")
+            )
             self._textarea = None
         elif tag == "form":
             self._form = None

@@ -6,7 +6,7 @@ The manage link's own page, the waiting room, is in `rooms`.
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import status_for
+from ..errors import drawn_again_when_expired, expired, status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import MANAGE_PATH, PRIVACY_PATH
@@ -73,11 +73,18 @@ def enter_details() -> ResponseReturnValue:
     return _page(_journey(form, "details", booked_here=booked_here), form)
 
 
+# Each page again as sent from an expired one, acting on nothing (errors.drawn_again_when_expired).
+def _details_again() -> ResponseReturnValue:
+    form = expired(forms.DetailsForm())
+    return _page(_sent_journey(form), form)
+
+
 @bp.post("/book/details")
+@drawn_again_when_expired(_details_again)
 def review() -> ResponseReturnValue:
     form = forms.DetailsForm()
     # A time taken meanwhile: see confirm(). One this visitor booked: sent again after Back without script.
-    journey = _journey(form, "details", check_free=False, booked_here=booked_here)
+    journey = _sent_journey(form)
     if journey.step != "details":
         return _stopped(journey, form)
     if "change" in request.form:
@@ -88,7 +95,17 @@ def review() -> ResponseReturnValue:
     return render_template("booking/review.html", form=form, journey=journey, patient=wanted.patient)
 
 
+def _review_again() -> ResponseReturnValue:
+    form = expired(forms.DetailsForm())
+    journey = _sent_journey(form)
+    patient = form.checked_patient(journey.today) if journey.step == "details" else None
+    if patient is None:
+        return _stopped(journey, form)
+    return render_template("booking/review.html", form=form, journey=journey, patient=patient)
+
+
 @bp.post("/book/confirm")
+@drawn_again_when_expired(_review_again)
 def confirm() -> ResponseReturnValue:
     form = forms.DetailsForm()
     journey, wanted = _wanted(form)
@@ -105,8 +122,7 @@ def confirm() -> ResponseReturnValue:
             max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
         )
     except AlreadyBooked as held:
-        page = render_template("booking/already_booked.html", form=form, journey=journey)
-        return page, status_for(held)
+        return _already_booked(form, journey), status_for(held)
     except SlotUnavailable as refusal:
         show_beside(form.start, str(refusal))
         form.refused.data = wanted.start
@@ -117,7 +133,14 @@ def confirm() -> ResponseReturnValue:
     return redirect(url_for(".confirmed", reference=booked.consultation.reference), 303)
 
 
+def _already_booked_again() -> ResponseReturnValue:
+    form = expired(forms.DetailsForm())
+    journey = _sent_journey(form)
+    return _already_booked(form, journey) if journey.step == "details" else _page(journey, form)
+
+
 @bp.post("/book/resend-link")
+@drawn_again_when_expired(_already_booked_again)
 def resend_link() -> ResponseReturnValue:
     """Mail the link of the booking that stood in the way; the same page whether or not there is one."""
     form = forms.DetailsForm()
@@ -150,7 +173,12 @@ def privacy() -> ResponseReturnValue:
     return render_template("booking/privacy.html")
 
 
+def _cancel_again(reference: str) -> ResponseReturnValue:
+    return _cancel_page(changeable(reference, Change.CANCEL), expired(forms.CancelForm()))
+
+
 @bp.route(f"{MANAGE_PATH}/cancel", methods=["GET", "POST"])
+@drawn_again_when_expired(_cancel_again)
 def cancel_consultation(reference: str) -> ResponseReturnValue:
     consultation = changeable(reference, Change.CANCEL)
     form = forms.CancelForm()
@@ -158,8 +186,7 @@ def cancel_consultation(reference: str) -> ResponseReturnValue:
         cancel(db.session, consultation.id, now=utcnow(), actor=patient_actor(), reason=form.reason.data)
         _say_done(consultation, "Your consultation is cancelled.", "to confirm", "Booking cancelled")
         return redirect(url_for(".manage", reference=consultation.reference), 303)
-    page = render_template("booking/cancel.html", form=form, consultation=consultation)
-    return page, 422 if form.errors else 200
+    return _cancel_page(consultation, form)
 
 
 @bp.get(f"{MANAGE_PATH}/reschedule")
@@ -169,7 +196,14 @@ def choose_new_time(reference: str) -> ResponseReturnValue:
     return _new_time_page(consultation, form)
 
 
+def _move_again(reference: str) -> ResponseReturnValue:
+    consultation = changeable(reference, Change.MOVE)
+    form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
+    return _new_time_page(consultation, expired(form))
+
+
 @bp.post(f"{MANAGE_PATH}/reschedule")
+@drawn_again_when_expired(_move_again)
 def reschedule_consultation(reference: str) -> ResponseReturnValue:
     consultation = changeable(reference, Change.MOVE)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
@@ -210,8 +244,13 @@ def _wanted(form: forms.DetailsForm) -> tuple[Journey, BookingRequest | None]:
     The time is not checked here: booking re-checks it and, if it is gone, offers others without
     losing the details. The visitor's own booking of it, if any, is the journey's booked_here.
     """
-    journey = _journey(form, "details", check_free=False, booked_here=booked_here)
+    journey = _sent_journey(form)
     return journey, form.checked_request(journey.today) if journey.step == "details" else None
+
+
+def _sent_journey(form: forms.DetailsForm) -> Journey:
+    """The journey a posted details form stands for; its time is checked by booking it (see confirm)."""
+    return _journey(form, "details", check_free=False, booked_here=booked_here)
 
 
 def _journey(
@@ -281,16 +320,28 @@ def _page(journey: Journey, form: forms.ChoiceFields) -> ResponseReturnValue:
     return page, 422 if form.errors else 200
 
 
+def _already_booked(form: forms.DetailsForm, journey: Journey) -> str:
+    return render_template("booking/already_booked.html", form=form, journey=journey)
+
+
+def _cancel_page(consultation: Consultation, form: forms.CancelForm) -> ResponseReturnValue:
+    page = render_template("booking/cancel.html", form=form, consultation=consultation)
+    return page, 422 if form.errors else 200
+
+
 def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> ResponseReturnValue:
+    """The times to move to, from the day asked for; a form sent back (a time refused, a page expired)
+    shows the days from the time it chose, checked."""
     now = utcnow()
     tz = form.time_zone.chosen(form, consultation.patient_time_zone)
     days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
+    chosen_day = form.start.data.astimezone(tz).date() if form.start.data else None
     found = calendar.page(
         db.session,
         consultation.service,
         consultation.clinician_id,
         tz,
-        form.day.data,
+        form.day.data or chosen_day,
         now,
         days_shown,
         twelve_hour=calendar.twelve_hour_reader(),

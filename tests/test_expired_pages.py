@@ -1,0 +1,179 @@
+"""A patient's form sent after its page expired (its CSRF token older than WTF_CSRF_TIME_LIMIT, or the
+session that drew it gone): the page again, what was typed kept, a fresh token and the reason beside the
+form; nothing booked or changed until it is sent again."""
+
+import re
+
+import pytest
+from flask import g
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from clinic.booking.calendar import form_value
+from clinic.models import ConsultationStatus, OutboxMessage
+
+from . import factories
+from .browser_forms import form_values
+from .conftest import TEST_SECRET
+from .test_booking_pages import booking_form, consultations, next_week_at, text
+from .test_booking_pages import clinic as clinic
+from .test_manage_link import book, open_link, reloaded
+from .test_manage_link import service as service
+
+# Said beside the form shown again.
+MESSAGE = "This page was open for too long and has expired, so nothing was done."
+# What the patient types on the details page; the rest of its form is drawn.
+TYPED = (
+    "name",
+    "email",
+    "phone",
+    "reason",
+    "consent",
+    "birth_date-day",
+    "birth_date-month",
+    "birth_date-year",
+)
+
+
+@pytest.fixture
+def with_csrf(app):
+    """CSRF protection on, as in production (the other tests leave it off). Flask-WTF keeps a request's
+    token, and whether it was valid, in `g`, which is the app context's: the `app` fixture holds one context
+    for the whole test, so each request forgets them here, as each has a context of its own in production."""
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    @app.teardown_request
+    def forget_the_requests_token(_error: BaseException | None) -> None:
+        g.pop("csrf_token", None)
+        g.pop("csrf_valid", None)
+
+
+def expired(sent: dict[str, str], app) -> dict[str, str]:
+    """The form as sent after its page stayed open a minute past WTF_CSRF_TIME_LIMIT: Flask-WTF's token is
+    the session's own, signed with the time its page was drawn."""
+    age = app.config["WTF_CSRF_TIME_LIMIT"] + 60
+
+    class DrawnThen(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - age
+
+    salt = "wtf-csrf-token"  # Flask-WTF's
+    session_token = URLSafeTimedSerializer(TEST_SECRET, salt=salt).loads(sent["csrf_token"])
+    token = URLSafeTimedSerializer(TEST_SECRET, salt=salt, signer=DrawnThen).dumps(session_token)
+    return {**sent, "csrf_token": token}
+
+
+def shown_again(response, sent: dict[str, str], action: str) -> dict[str, str]:
+    """What the page shown again sends: the form as it was sent, but with a fresh CSRF token."""
+    assert response.status_code == 400
+    page = text(response)
+    assert re.search(rf'class="error-summary".*{re.escape(MESSAGE)}', page, re.DOTALL)
+    again = form_values(page, action, "post")
+    assert again["csrf_token"] != sent["csrf_token"]
+    assert {**again, "csrf_token": ""} == {**sent, "csrf_token": ""}
+    return again
+
+
+def details_typed(client, service, **typed) -> dict[str, str]:
+    """The details page's form for a time next week, drawn, then filled in as the patient types it."""
+    filled = booking_form(service, next_week_at(11), **typed)
+    choices = {name: filled[name] for name in ("service", "clinician", "time_zone", "start")}
+    drawn = form_values(text(client.get("/book/details", query_string=choices)), "/book/details")
+    return {**drawn, **{name: filled[name] for name in TYPED}}
+
+
+def opened(app, client, booked) -> str:
+    """The booking's page opened from its link (whose own form is not what these tests are about)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    open_link(client, booked)
+    app.config["WTF_CSRF_ENABLED"] = True
+    return f"/c/{booked.consultation.reference}"
+
+
+def test_details_sent_after_the_page_expired_are_shown_again_as_typed_and_book_nothing(
+    app, client, session, with_csrf, clinic
+):
+    sent = expired(details_typed(client, clinic[0], reason="Knee pain"), app)
+
+    again = shown_again(client.post("/book/details", data=sent), sent, "/book/details")
+    review = client.post("/book/details", data=again)
+
+    assert consultations(session) == 0
+    assert review.status_code == 200 and "Check and confirm your booking" in text(review)
+
+
+def test_a_confirmation_sent_after_the_review_page_expired_is_shown_again_and_books_once_sent_again(
+    app, client, session, with_csrf, clinic
+):
+    review = client.post("/book/details", data=details_typed(client, clinic[0]))
+    sent = expired(form_values(text(review), "/book/confirm"), app)
+
+    again = shown_again(client.post("/book/confirm", data=sent), sent, "/book/confirm")
+    assert consultations(session) == 0
+    booked = client.post("/book/confirm", data=again)
+
+    assert booked.status_code == 303 and consultations(session) == 1
+
+
+def test_a_cancellation_sent_after_its_page_expired_is_shown_again_and_cancels_nothing(
+    app, client, session, with_csrf, service
+):
+    booked = book(session, service, next_week_at(10))
+    address = f"{opened(app, client, booked)}/cancel"
+    sent = expired({**form_values(text(client.get(address)), address), "reason": "Feeling better"}, app)
+
+    again = shown_again(client.post(address, data=sent), sent, address)
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+    done = client.post(address, data=again)
+
+    assert done.status_code == 303 and reloaded(session, booked).status is ConsultationStatus.CANCELLED
+
+
+def test_a_move_sent_after_its_page_expired_is_shown_again_with_its_time_chosen_and_moves_nothing(
+    app, client, session, with_csrf, service
+):
+    old, new = next_week_at(10), next_week_at(14)
+    booked = book(session, service, old)
+    address = f"{opened(app, client, booked)}/reschedule"
+    picker = text(client.get(address, query_string={"day": new.date().isoformat()}))
+    sent = expired({**form_values(picker, address, "post"), "start": form_value(new)}, app)
+
+    again = shown_again(client.post(address, data=sent), sent, address)
+    assert reloaded(session, booked).starts_at == old
+    moved = client.post(address, data=again)
+
+    assert moved.status_code == 303 and reloaded(session, booked).starts_at == new
+
+
+def test_a_form_sent_after_the_browser_lost_its_session_is_shown_again_too(
+    app, client, session, with_csrf, clinic
+):
+    """A browser closed and its tabs restored, or its session forgotten after
+    PATIENT_SESSION_IDLE_MINUTES: the session that held the page's token is gone."""
+    sent = details_typed(client, clinic[0])
+    client.delete_cookie("session")
+
+    again = shown_again(client.post("/book/details", data=sent), sent, "/book/details")
+
+    assert "Check and confirm your booking" in text(client.post("/book/details", data=again))
+    assert consultations(session) == 0
+
+
+def test_asking_for_the_link_again_after_the_page_expired_shows_that_page_again_and_sends_nothing(
+    app, client, session, with_csrf, clinic
+):
+    factories.clinician(session, [clinic[0]])  # the time stays free after the patient booked it
+    session.commit()
+    review = client.post("/book/details", data=details_typed(client, clinic[0]))
+    client.post("/book/confirm", data=form_values(text(review), "/book/confirm"))
+    client.delete_cookie("session")  # another browser: not the one that holds the booking's link
+    again = client.post("/book/details", data=details_typed(client, clinic[0]))
+    held = client.post("/book/confirm", data=form_values(text(again), "/book/confirm"))
+    asked = expired(form_values(text(held), "/book/resend-link"), app)
+    messages = session.scalar(select(func.count(OutboxMessage.id)))
+
+    page = shown_again(client.post("/book/resend-link", data=asked), asked, "/book/resend-link")
+
+    assert held.status_code == 409 and "E-mail me the link again" in text(held)
+    assert session.scalar(select(func.count(OutboxMessage.id))) == messages
+    assert client.post("/book/resend-link", data=page).status_code == 200
