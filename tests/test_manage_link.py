@@ -19,6 +19,7 @@ from clinic.scheduling.timezones import format_local, zone
 from clinic.scheduling.tokens import LinkKeys, letter_code
 
 from . import factories
+from .browser_forms import form_values
 from .conftest import build_app
 from .test_booking_pages import next_week_at, text, time_label
 
@@ -159,7 +160,7 @@ def test_the_new_times_offered_include_those_next_to_the_bookings_own_which_it_a
     moved = client.post(f"/c/{booked.consultation.reference}/reschedule", data={"start": form_value(wanted)})
 
     assert time_label(wanted, new_york, f"{wanted.astimezone(new_york):%H:%M}") in picker
-    assert f'value="{form_value(start)}"' not in picker
+    assert f'name="start" value="{form_value(start)}"' not in picker
     assert moved.status_code == 303 and reloaded(session, booked).starts_at == wanted
 
 
@@ -201,6 +202,39 @@ def test_rescheduling_to_the_bookings_own_time_says_it_is_already_its_time_and_c
     consultation = reloaded(session, booked)
     assert (consultation.starts_at, consultation.invite_sequence) == (start, sequence)
     assert session.scalar(select(func.count(OutboxMessage.id))) == messages
+
+
+@pytest.mark.parametrize(
+    "second_sent", ["after the first's answer", "before the first's answer"], ids=["after", "before"]
+)
+def test_a_move_sent_twice_by_a_double_click_is_one_move_and_says_so_once(
+    client, session, service, second_sent
+):
+    """The second click sends the same form: the move it asks for, from the time its page showed, is made.
+    Sent before the first's answer came, its cookie does not carry the first's "moved" either."""
+    old, new = next_week_at(10), next_week_at(14)
+    booked = book(session, service, old)
+    open_link(client, booked)
+    address = f"/c/{booked.consultation.reference}/reschedule"
+    picker = text(client.get(address, query_string={"day": new.date().isoformat()}))
+    sent = {**form_values(picker, address, "post"), "start": form_value(new)}
+    cookie_before = client.get_cookie("session").value
+    sequence = booked.consultation.invite_sequence
+    messages = session.scalar(select(func.count(OutboxMessage.id)))
+
+    first = client.post(address, data=sent)
+    if second_sent == "before the first's answer":
+        client.set_cookie("session", cookie_before)
+    second = client.post(address, data=sent)
+    page = text(client.get(second.location) if second.location else second)  # what the patient sees
+
+    assert "already the consultation" not in page and page.count("Your consultation has moved.") == 1
+    assert first.status_code == second.status_code == 303
+    consultation = reloaded(session, booked)
+    assert (consultation.starts_at, consultation.invite_sequence) == (new, sequence + 1)
+    moved_once = session.scalar(select(func.count(OutboxMessage.id)))
+    client.post(address, data={**sent, "start": form_value(next_week_at(15))})
+    assert session.scalar(select(func.count(OutboxMessage.id))) > moved_once > messages
 
 
 @pytest.mark.parametrize(

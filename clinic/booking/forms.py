@@ -435,3 +435,13 @@ class CancelForm(FlaskForm):
 
 class RescheduleForm(TimePickerFields):
     """A new time for a booking: the zone and day with GET, the chosen time with POST."""
+
+    # The booking's time as the page showed it: the form sent again (a double click) asks to move from there
+    # to the time its first sending moved the booking to.
+    moving_from = InstantField(validators=[Optional()])
+
+    @property
+    def moved_already(self) -> bool:
+        """Whether the booking being at the chosen time (reschedule's AlreadyAtThatTime) is this form's own
+        move, made by its first sending: its page showed the booking elsewhere."""
+        return self.moving_from.data not in (None, self.start.data)

@@ -3,7 +3,7 @@
 The manage link's own page, the waiting room, is in `rooms`.
 """
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..errors import drawn_again_when_expired, expired, status_for
@@ -13,6 +13,7 @@ from ..links import MANAGE_PATH, PRIVACY_PATH
 from ..models import Consultation, ConsultationStatus, utcnow
 from ..scheduling.booking import BookingRequest, book, booked_with_key, next_free_times
 from ..scheduling.errors import (
+    AlreadyAtThatTime,
     AlreadyBooked,
     ChangeNotAllowed,
     IdempotencyConflict,
@@ -208,14 +209,23 @@ def reschedule_consultation(reference: str) -> ResponseReturnValue:
     consultation = changeable(reference, Change.MOVE)
     form = forms.RescheduleForm(time_zone=consultation.patient_time_zone)
     if form.validate():
-        try:
-            reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
-        except (SlotUnavailable, AlreadyBooked) as refusal:
-            show_beside(form.start, str(refusal))
-        else:
+        if (refusal := _refused_move(consultation, form)) is None:
             _say_done(consultation, "Your consultation has moved.", "an updated invitation", "Booking moved")
             return redirect(url_for(".manage", reference=consultation.reference), 303)
+        show_beside(form.start, refusal)
     return _new_time_page(consultation, form)
+
+
+def _refused_move(consultation: Consultation, form: forms.RescheduleForm) -> str | None:
+    """Move the booking to the form's time; why not, if refused. The form sent again finds its move made:
+    the same outcome as its first sending, not "already its time"."""
+    try:
+        reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
+    except AlreadyAtThatTime as there:
+        return None if form.moved_already else str(there)
+    except (SlotUnavailable, AlreadyBooked) as refusal:
+        return str(refusal)
+    return None
 
 
 @bp.errorhandler(ChangeNotAllowed)
@@ -230,8 +240,11 @@ def too_many(error: TooManyBookings) -> ResponseReturnValue:
 
 def _say_done(consultation: Consultation, done: str, mailed: str, title: str) -> None:
     """Say on the booking's page what the patient's change did, and that a mail follows only if one does:
-    a patient booked by phone without an address (who opened it with their letter's code) is sent none."""
-    flash(f"{done} We will e-mail you {mailed}." if consultation.patient.email else done, title)
+    a patient booked by phone without an address (who opened it with their letter's code) is sent none.
+    Said once: a form sent again before its first answer was shown finds it waiting (Flask's _flashes)."""
+    said = (title, f"{done} We will e-mail you {mailed}." if consultation.patient.email else done)
+    if said not in session.get("_flashes", []):
+        flash(said[1], said[0])
 
 
 def _step(form: forms.ChoiceFields, target: str) -> ResponseReturnValue:
@@ -336,6 +349,7 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
     tz = form.time_zone.chosen(form, consultation.patient_time_zone)
     days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
     chosen_day = form.start.data.astimezone(tz).date() if form.start.data else None
+    form.moving_from.data = consultation.starts_at  # the time the page shows it at
     found = calendar.page(
         db.session,
         consultation.service,
