@@ -8,14 +8,15 @@ from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from clinic.booking.calendar import form_value
 from clinic.booking.forms import ChoiceForm
 from clinic.models import StaffRole, utcnow
 from clinic.scheduling import zone_picker
-from clinic.scheduling.timezones import utc_offset
+from clinic.scheduling.timezones import utc_offset, zone_names_set
 
 from . import factories
 from .test_booking_pages import clinic, next_week_at, text, time_label  # noqa: F401 (clinic: a fixture)
@@ -313,3 +314,105 @@ def test_a_zone_is_labelled_with_its_offset_on_the_day_asked_for():
         "New York (GMT-5)",
         "New York (GMT-4)",
     ]
+
+
+def zone_file(name: str) -> bytes:
+    """The zone's compiled rules as tzdata ships them: a link's (US/Eastern's) are its zone's."""
+    return (files("tzdata") / "zoneinfo").joinpath(*name.split("/")).read_bytes()
+
+
+COUNTRY_ZONES = set().union(*ZONES_IN.values())  # a country's own zone, though it shares another's rules
+EVERY_ZONE = [choice.name for choice in zone_picker.offer([], AT.date(), everything=True).choices]
+
+
+def one_per_zone(names: list[str]) -> bool:
+    """Whether no two of `names` are one zone by two names (a link: US/Hawaii, Pacific/Honolulu), save
+    countries' own zones (Europe/Oslo keeps Berlin's rules, and Norway its name)."""
+    by_rules: dict[bytes, list[str]] = {}
+    for name in names:
+        by_rules.setdefault(zone_file(name), []).append(name)
+    return all(len(same) == 1 or set(same) <= COUNTRY_ZONES for same in by_rules.values())
+
+
+def test_every_zone_is_listed_once_by_its_own_name():
+    assert one_per_zone(EVERY_ZONE)
+    assert not {"US/Eastern", "US/Hawaii", "Europe/Kiev", "Asia/Calcutta", "Canada/Eastern"} & set(EVERY_ZONE)
+    assert {"Europe/Kyiv", "Asia/Kolkata", "Europe/Oslo", "Europe/Berlin", "UTC"} <= set(EVERY_ZONE)
+    assert len(EVERY_ZONE) > 400
+
+
+# Every word of every zone name, the old ones too: what a patient may type after reading one anywhere.
+NAME_WORDS = sorted({word for name in zone_names_set() for word in re.split(r"[/_-]", name) if word})
+
+
+@given(search=st.lists(st.sampled_from(NAME_WORDS), min_size=1, max_size=2).map(" ".join))
+def test_a_search_never_finds_one_zone_twice(search):
+    assert one_per_zone(found(search)), search
+
+
+@pytest.mark.parametrize(
+    ("search", "zone"),
+    [
+        ("Hawaii", "Pacific/Honolulu"),  # and US/Hawaii, the same
+        ("Kiev", "Europe/Kyiv"),  # and Europe/Kiev
+        ("Calcutta", "Asia/Kolkata"),  # and Asia/Calcutta
+        ("Saigon", "Asia/Ho_Chi_Minh"),  # Asia/Saigon's words find its zone
+    ],
+)
+def test_a_search_for_a_zones_old_name_chooses_the_zone(client, clinic, search, zone):  # noqa: F811
+    service, _ = clinic
+
+    page = text(client.get("/book/time", query_string=searched(service, next_week_at(10), search)))
+
+    assert chosen_zones(page) == [zone]
+    assert f"1 time zone matches “{search}”. Times are shown in this time zone." in page
+
+
+# Every name no country's zone has (Etc/GMT+5 and the like are offsets, listed only when chosen).
+OLD_NAMES = sorted(
+    name for name in zone_names_set() if name not in COUNTRY_ZONES and not name.startswith("Etc/")
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the app only reads its config
+@given(old=st.sampled_from(OLD_NAMES))
+@example(old="Europe/Kiev")
+@example(old="Asia/Calcutta")
+@example(old="US/Eastern")
+@example(old="Etc/UTC")
+def test_a_zone_given_by_an_old_name_is_chosen_by_the_name_it_is_listed_by(app, old):
+    """A browser may report Europe/Kiev or Asia/Calcutta (Chrome does): the times are in that zone, chosen
+    in the list by its own name, and a booking keeps that name."""
+    with app.test_request_context():
+        form = ChoiceForm(MultiDict({"time_zone": old}))
+        form.time_zone.chosen(form, "Europe/London")
+        listed = [choice.name for choice in form.time_zone.offer.choices]
+
+    assert form.time_zone.data in EVERY_ZONE and form.time_zone.data in listed
+    assert zone_file(form.time_zone.data) == zone_file(old)
+    assert one_per_zone(listed)
+
+
+def test_a_booking_whose_zone_was_stored_by_an_old_name_keeps_it_and_reads_its_times_in_it(
+    client,
+    session,
+    clinic,  # noqa: F811
+):
+    service, _ = clinic
+    start, new = next_week_at(10), next_week_at(14)
+    booked = factories.booking(
+        session, service, start, now=utcnow(), patient=factories.patient_details(time_zone="US/Eastern")
+    )
+    open_link(client, booked)
+    address = f"/c/{booked.consultation.reference}/reschedule"
+
+    picker = text(client.get(address, query_string={"day": new.date().isoformat()}))
+    client.post(address, data={"start": form_value(new)})
+
+    assert chosen_zones(picker) == ["America/New_York"] and "US Eastern" not in picker
+    assert (
+        time_label(new, ZoneInfo("America/New_York"), f"{new.astimezone(ZoneInfo('America/New_York')):%H:%M}")
+        in picker
+    )
+    session.expire_all()
+    assert (booked.consultation.starts_at, booked.consultation.patient_time_zone) == (new, "US/Eastern")

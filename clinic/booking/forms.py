@@ -40,7 +40,7 @@ from ..scheduling.patients import (
     check_patient_details,
     check_reason,
 )
-from ..scheduling.timezones import InvalidTimeZone, parse_instant, zone, zone_names_set
+from ..scheduling.timezones import InvalidTimeZone, listed_name, parse_instant, zone, zone_names_set
 from ..scheduling.zone_picker import ZoneOffer
 from .calendar import form_value, reader_language
 
@@ -152,7 +152,7 @@ class ZoneSelect(Select):
         for k in dir(flags):
             if k in self.validation_attrs and k not in kwargs:
                 kwargs[k] = getattr(flags, k)
-        return _zone_select(field.offer_on(day), field.data, field.name, tuple(sorted(kwargs.items())))
+        return _zone_select(field.offer_on(day), field.listed, field.name, tuple(sorted(kwargs.items())))
 
 
 @lru_cache(maxsize=64)
@@ -191,6 +191,12 @@ class TimeZoneField(SelectField):
             self.everything = formdata.get(f"{self.name}_list") == "all"
             if found := zone_picker.named(self.search):
                 self.data = found
+        self.data = self.listed  # a booking made now stores the name the zone is listed by
+
+    @property
+    def listed(self) -> object:
+        """The chosen zone by the name it is listed by (the browser may say Europe/Kiev: Europe/Kyiv)."""
+        return listed_name(self.data) if isinstance(self.data, str) else self.data
 
     @property
     def offer(self) -> ZoneOffer:
@@ -202,7 +208,8 @@ class TimeZoneField(SelectField):
         times the page shows, which may be after a clock change. Worked out when the page is drawn (after
         chosen()); the same object each time for the same day."""
         chosen_and_hospital = (self.data, default_time_zone())
-        first = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
+        known = [name for name in chosen_and_hospital if isinstance(name, str) and name in zone_names_set()]
+        first = [listed_name(name) for name in known]
         return zone_picker.offer(first, day or datetime.now(UTC).date(), self.search, self.everything)
 
     @property

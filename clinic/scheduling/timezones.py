@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import setting_kinds
 
 from .errors import BookingError
-from .zone_names import friendly_name
+from .zone_names import aliases, friendly_name
 
 
 class InvalidTimeZone(BookingError):
@@ -42,6 +42,13 @@ def _loaded(name: str) -> ZoneInfo:
 def zone_names_set() -> frozenset[str]:
     """Every zone a page or a setting may name: the settings take the same (setting_kinds.py says which)."""
     return setting_kinds.zone_names()
+
+
+def listed_name(name: str) -> str:
+    """The name a zone is listed, chosen and stored by, given any of its names: Europe/Kyiv for Europe/Kiev,
+    America/New_York for US/Eastern (zone_names.aliases). Either reads the same times: a booking stored
+    by the old name keeps it."""
+    return aliases().get(name, name)
 
 
 @cache

@@ -104,8 +104,9 @@ _CONTINENTS = frozenset(
 
 
 def friendly_name(name: str) -> str:
-    """A zone as people know it: UK time, New York, "Knox, Indiana", "US Eastern" for the old US/Eastern,
-    GMT-5 for Etc/GMT+5."""
+    """A zone as people know it, by whichever of its names: UK time, New York (US/Eastern too, as a booking
+    may have stored it), "Knox, Indiana", GMT-5 for Etc/GMT+5."""
+    name = aliases().get(name, name)
     if name in COMMON:
         return COMMON[name][0]
     if name.startswith("Etc/"):
@@ -147,8 +148,28 @@ def countries() -> dict[str, str]:
     return {name: " ".join(" ".join(texts).split()) for name, texts in in_zone.items()}
 
 
+# Etc/UTC is offered as UTC: the Etc/ names are not offered (zone_picker), and UTC stands for them.
+_OFFERED_AS = {"Etc/UTC": "UTC"}
+
+
+@cache
+def aliases() -> dict[str, str]:
+    """Each other name of a zone, with the name the zone is listed by: US/Eastern, America/New_York;
+    Europe/Kiev, Europe/Kyiv; Asia/Calcutta, Asia/Kolkata; Etc/Zulu, UTC (tzdata.zi's links). A link that
+    zone.tab lists as a country's own zone is a zone of its own, by the name its people know: Europe/Oslo
+    keeps Berlin's rules, and its name."""
+    own = {name for _, _, name, *_ in _tzdata_table("zone.tab")}
+    links = (line.split() for line in _tzdata_text("tzdata.zi").splitlines() if line.startswith("L "))
+    named = {link: _OFFERED_AS.get(target, target) for _, target, link in links if link not in own}
+    return {name: listed for name, listed in {**named, **_OFFERED_AS}.items() if name != listed}
+
+
 def _tzdata_table(name: str) -> list[list[str]]:
     """The rows of one of the tables the tzdata package ships (pinned in requirements.txt): tab-separated,
     UTF-8, '#' starting a comment line."""
-    text = (files("tzdata.zoneinfo") / name).read_text(encoding="utf-8")
+    text = _tzdata_text(name)
     return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def _tzdata_text(name: str) -> str:
+    return (files("tzdata.zoneinfo") / name).read_text(encoding="utf-8")

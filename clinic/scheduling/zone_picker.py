@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from functools import cache, lru_cache
 
 from .timezones import utc_offset, zone, zone_names
-from .zone_names import COMMON, countries, friendly_name
+from .zone_names import COMMON, aliases, countries, friendly_name
 
 MAX_FOUND = 30  # a search that matches more asks for a longer word, not a longer list
 # Words that name no place, not searched for: "Bosnia and Herzegovina", "The Gambia", "Isle of Man".
@@ -107,20 +107,35 @@ def _label_on(name: str, day: date) -> str:
 
 @cache
 def _offered_names() -> tuple[str, ...]:
-    # Etc/GMT+5 means GMT-5 (POSIX signs): offering it would mislead; UTC stands for them all.
-    return tuple(name for name in zone_names() if not name.startswith("Etc/"))
+    # Etc/GMT+5 means GMT-5 (POSIX signs): offering it would mislead; UTC stands for them all. A zone's
+    # other names (US/Hawaii is Pacific/Honolulu) are not zones of their own: "Hawaii" found it twice.
+    return tuple(name for name in zone_names() if not name.startswith("Etc/") and name not in aliases())
 
 
 @cache
 def _haystacks() -> dict[str, frozenset[str]]:
-    """Each offered zone's searchable words: its friendly name, IANA name, other names and country."""
-    in_country = countries()
+    """Each offered zone's searchable words: its friendly name, IANA names (Asia/Saigon's too), other names
+    and country."""
+    in_country, former = countries(), _former_names()
     return {
         name: frozenset(
-            _words(f"{friendly_name(name)} {name} {COMMON.get(name, ('', ''))[1]} {in_country.get(name, '')}")
+            _words(
+                f"{friendly_name(name)} {name} {former.get(name, '')} {COMMON.get(name, ('', ''))[1]} "
+                f"{in_country.get(name, '')}"
+            )
         )
         for name in _offered_names()
     }
+
+
+def _former_names() -> dict[str, str]:
+    """Each zone's other IANA names, which pages may have offered (not GB or EST: EST is Panama's)."""
+    offered = set(zone_names())
+    former: dict[str, str] = {}
+    for name, listed in aliases().items():
+        if name in offered and not name.startswith("Etc/"):
+            former[listed] = f"{former.get(listed, '')} {name}"
+    return former
 
 
 def _words(text: str) -> list[str]:
