@@ -1,6 +1,7 @@
 """Note text at rest: encrypted under keys kept outside the database, which production requires,
 which start-up checks, and which can be rotated without losing a note."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,13 +14,16 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from clinic import create_app
+from clinic.audit import SYSTEM
 from clinic.extensions import db
 from clinic.models import AuditEvent, ConsultationNote
+from clinic.notes.drafts import ExpectedDraft
 from clinic.notes.encryption import UnreadableNote
+from clinic.notes.rotation import rotate_note_keys
 from clinic.notes.settings import notes_settings
 from config import InvalidSettings
 
-from .conftest import build_app, on_postgres, production_config
+from .conftest import build_app, listening, on_postgres, postgres_only, production_config
 from .notes_support import NOTE, booked, save, sign
 
 MARKER = "Zebra-crossing-7731 wheeze"
@@ -147,3 +151,36 @@ def stored_notes(session) -> list[dict[str, Any]]:
 
 def _but_token(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name != "encrypted_content"}
+
+
+@postgres_only
+def test_a_draft_saved_while_rotation_reads_its_batch_keeps_the_new_text(app, session, now):
+    # On PostgreSQL a rotation batch read its rows unlocked and wrote them back re-encrypted: a save
+    # committed between the two was overwritten with the older text (SQLite's write lock serialises them).
+    case = booked(app, session, now)
+    draft = save(session, case, NOTE, now=now)
+    session.commit()
+    newer = replace(NOTE, plan=MARKER)
+    saver = threading.Thread(target=_save_in_own_context, args=(app, case, newer, draft, now))
+
+    def save_meanwhile(_connection, _cursor, statement: str, *_rest) -> None:
+        if "FROM consultation_note" in statement and not saver.is_alive() and saver.ident is None:
+            saver.start()
+            saver.join(timeout=3)  # blocked by the batch's lock once it takes one: it saves after
+
+    with listening(db.engine, "after_cursor_execute", save_meanwhile):
+        rotate_note_keys(session, case.settings.cipher, now=now, actor=SYSTEM)
+    saver.join(timeout=10)
+
+    session.expire_all()
+    stored = session.get(ConsultationNote, draft.note_id)
+    assert stored.revision == 2  # the save went through
+    assert case.settings.cipher.read(stored) == newer
+
+
+def _save_in_own_context(app: Flask, case, note, draft, now) -> None:
+    with app.app_context():
+        try:
+            save(db.session, case, note, now=now, expected=ExpectedDraft(draft.note_id, 1))
+        finally:
+            db.session.remove()

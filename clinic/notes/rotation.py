@@ -70,11 +70,13 @@ def _rewrite_all(
     session: Session, model: Any, query: Select, rewritten: Callable[[Row], dict[str, Any]], size: int
 ) -> int:
     """Update every row `query` selects (its first column the id) to `rewritten(row)`, in batches
-    of `size`, each its own transaction; returns how many rows."""
+    of `size`, each its own transaction; returns how many rows. Each batch's rows are locked from the read
+    to the write: a note saved or a consultation cancelled in between would be written back as it was."""
     count, after_id = 0, 0
     while True:
         with write_transaction(session):
-            rows = session.execute(query.where(model.id > after_id).order_by(model.id).limit(size)).all()
+            batch = query.where(model.id > after_id).order_by(model.id).limit(size).with_for_update()
+            rows = session.execute(batch).all()
             if not rows:
                 return count
             session.execute(update(model), [rewritten(row) for row in rows])
