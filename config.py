@@ -444,7 +444,7 @@ class Config:
     RETENTION_IDEMPOTENCY_DAYS = _span("RETENTION_IDEMPOTENCY_DAYS", 7, "days", least=1)
     # Days after its due time when a finished outbox message (sent, dead or cancelled) is deleted.
     RETENTION_OUTBOX_DAYS = _span("RETENTION_OUTBOX_DAYS", 90, "days", least=1)
-    # Days after a waitlist entry ended (booked, left or expired) when it is deleted, with its offers.
+    # Days after a waitlist entry ended (booked, left, expired or closed) when it is deleted, with its offers.
     RETENTION_WAITLIST_DAYS = _span("RETENTION_WAITLIST_DAYS", 30, "days", least=1)
     # Days after a walk-in caller who was never seen (left, closed out, dropped) left the queue when their
     # name, e-mail and phone are anonymised; a caller whose call was held follows RETENTION_PATIENT_DAYS.

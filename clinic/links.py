@@ -68,6 +68,11 @@ def privacy_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}{PRIVACY_PATH}"
 
 
+def booking_start_url(base_url: str) -> str:
+    """The absolute address of the first booking page, where a patient chooses among the services offered."""
+    return f"{base_url.rstrip('/')}/book"
+
+
 def booking_url(base_url: str, service_id: int) -> str:
     """The absolute address of the booking pages for one service: where a patient books again."""
     return f"{base_url.rstrip('/')}/book/clinician?{urlencode({'service': service_id})}"

@@ -471,3 +471,76 @@ def test_a_patient_who_left_before_the_confirmation_went_is_not_sent_it(session,
     outbox.drain()
 
     assert smtp_server.inbox(entry.email) == []
+
+
+def _withdraw(session, record) -> None:
+    """As the admin pages do: a service, a department or a clinician deactivated."""
+    record.active = False
+    session.commit()
+
+
+@pytest.mark.parametrize("withdrawn", ["service", "department", "clinician", "clinician's service"])
+def test_a_patient_waiting_for_what_is_no_longer_offered_is_told_their_place_has_ended(
+    session, now, outbox, smtp_server, withdrawn
+):
+    """Deactivated, a service or the clinician a patient waited for left them waiting, told nothing, until
+    their last day went by: no time of it could ever be offered."""
+    service = open_clinic(session, name="Heart follow-up")
+    (clinician,) = service.clinicians
+    entry = join(session, service, now, 1, clinician_id=clinician.id)
+    outbox.drain()
+    if withdrawn == "service":
+        _withdraw(session, service)
+    elif withdrawn == "department":
+        _withdraw(session, service.department)
+    elif withdrawn == "clinician":
+        _withdraw(session, clinician)
+    else:
+        clinician.services.remove(service)
+        session.commit()
+
+    tidy_up(session, now + timedelta(minutes=1))
+    tidy_up(session, now + timedelta(minutes=2))  # once only
+    outbox.drain(until=now + timedelta(minutes=2))
+
+    ended = session.get(WaitlistEntry, entry.id, populate_existing=True)
+    assert ended.status is WaitlistStatus.CLOSED and ended.ended_at == now + timedelta(minutes=1)
+    (mail,) = offer_mails(smtp_server, entry.email)
+    body = " ".join(text(mail).split())
+    assert "no longer" in mail["Subject"]
+    assert "Heart follow-up" in body and "no longer offered" in body
+    # Where to book instead: the service's other clinicians while it is offered, else every service.
+    still_offered = withdrawn.startswith("clinician")
+    elsewhere = f"/clinician?service={service.id}" if still_offered else ""
+    assert f"Book a time:\nhttp://127.0.0.1:5000/book{elsewhere}\n" in text(mail)
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "waitlist.closed"))
+    assert entry.email not in str(event.details)
+
+
+def test_patients_waiting_for_any_clinician_stay_when_one_clinician_goes(session, now, outbox):
+    service = open_clinic(session)
+    (clinician,) = service.clinicians
+    entry = join(session, service, now, 1)  # any clinician
+
+    _withdraw(session, clinician)
+    tidy_up(session, now + timedelta(minutes=1))
+
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.WAITING
+
+
+def test_an_open_offer_of_a_place_closed_with_its_service_is_gone_and_not_mailed(
+    session, now, outbox, smtp_server
+):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+    (offer,) = offers(session)
+
+    _withdraw(session, service)
+    tidy_up(session, now + timedelta(minutes=1))
+
+    assert offers(session)[0].status is OfferStatus.GONE
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.CLOSED
+    with pytest.raises(OfferGone):
+        take(session, offer, now + timedelta(minutes=1))

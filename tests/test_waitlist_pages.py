@@ -26,6 +26,7 @@ from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.offer_hold import OfferDay
 from clinic.scheduling.offers import FreedTime, OfferRules, offer_freed_time
 from clinic.scheduling.tokens import offer_link, waitlist_link
+from clinic.scheduling.waitlist import close_unoffered_entries
 from config import Config
 
 from . import factories
@@ -353,3 +354,24 @@ def test_the_join_forms_key_with_other_details_joins_nobody_else(client, session
 
     assert refused.status_code == 422 and "already been used" in text(refused)
     assert [e.name for e in entries(session)] == ["Ada Lovelace"]
+
+
+def test_a_place_closed_with_its_service_says_why_and_leads_to_pages_that_open(client, session, clinic):
+    service, _ = clinic
+    offer = offered(session, client, service, next_week_at(10))
+    entry = offer.entry
+    service.active = False  # as the admin pages do
+    session.commit()
+    close_unoffered_entries(session, now=utcnow())
+    patient = client.application.test_client()
+
+    follow(patient, waitlist_link(entry, base_url="http://localhost", keys=TEST_KEYS))
+    place = patient.get(f"/w/{entry.reference}")
+    follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    gone = patient.get(f"/o/{offer.reference}")
+
+    assert "no longer offered" in text(place) and "Leave the waitlist" not in text(place)
+    assert "Book this time" not in text(gone)
+    for page in (place, gone):
+        links = re.findall(r'href="(/book[^"]*)"', page.get_data(as_text=True))
+        assert links and all(client.get(link.replace("&amp;", "&")).status_code == 200 for link in links)

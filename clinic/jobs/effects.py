@@ -34,7 +34,7 @@ from ..scheduling.lifecycle import change_deadline
 from ..scheduling.tokens import companion_link, manage_link
 from .claims import CHANGE_MAILS
 from .context import Context, Effect, Result, message_id_for
-from .offer_effects import make_offers, send_joined_mail, send_offer_mail
+from .offer_effects import make_offers, send_entry_mail, send_offer_mail
 from .outbox import (
     enqueue_retired_meeting,
     enqueue_unheard_meeting,
@@ -500,5 +500,6 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.WAITLIST_OFFERS: make_offers,
     OutboxKind.WAITLIST_OFFER_MAIL: send_offer_mail,
     OutboxKind.WAITLIST_GONE_MAIL: send_offer_mail,
-    OutboxKind.WAITLIST_JOINED_MAIL: send_joined_mail,
+    OutboxKind.WAITLIST_JOINED_MAIL: send_entry_mail,
+    OutboxKind.WAITLIST_CLOSED_MAIL: send_entry_mail,
 }

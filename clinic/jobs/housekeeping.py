@@ -1,6 +1,7 @@
 """Housekeeping the worker runs on the clock: marking no-shows, ending the waitlist's unanswered offers
-and past entries, the walk-in queue's rules for callers who do not answer or are left waiting at closing
-time (see walkin.rounds), and erasing personal data past its retention period (see privacy.retention)."""
+and past entries and closing those of what is no longer offered, the walk-in queue's rules for callers who
+do not answer or are left waiting at closing time (see walkin.rounds), and erasing personal data past its
+retention period (see privacy.retention)."""
 
 import logging
 from dataclasses import asdict
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
 from ..scheduling.offers import expire_offers
-from ..scheduling.waitlist import expire_entries
+from ..scheduling.waitlist import close_unoffered_entries, expire_entries
 from ..staff.sessions import SessionRules
 from ..walkin.rounds import walk_in_round
 
@@ -32,8 +33,14 @@ def housekeep(
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
     offers, entries = expire_offers(session, now=now), expire_entries(session, now=now)
-    if offers or entries:
-        log.info("housekeeping: %d waitlist offers and %d waitlist entries ended", offers, entries)
+    closed = close_unoffered_entries(session, now=now)
+    if offers or entries or closed:
+        log.info(
+            "housekeeping: %d waitlist offers and %d waitlist entries ended, %d closed (no longer offered)",
+            offers,
+            entries,
+            closed,
+        )
     moved = asdict(walk_in_round(session, now, answer_within=walk_in_answer_within, sessions=staff_sessions))
     if any(moved.values()):
         log.info("housekeeping: walk-in callers %s", ", ".join(f"{n} {what}" for what, n in moved.items()))

@@ -1,11 +1,11 @@
-"""The waitlist's outbox effects: confirming a place on it, offering a freed time, and mailing each offer
-(or its end) to its patient."""
+"""The waitlist's outbox effects: confirming a place on it, offering a freed time, mailing each offer (or its
+end) to its patient, and telling a patient their place closed with what it waited for."""
 
 from datetime import datetime
 
 from sqlalchemy.orm import Session, joinedload
 
-from ..links import booking_url
+from ..links import booking_start_url, booking_url
 from ..models import (
     Consultation,
     OfferStatus,
@@ -18,7 +18,16 @@ from ..models import (
     WaitlistStatus,
 )
 from ..notify.notices import Recipient
-from ..notify.offers import JoinedNotice, OfferMail, OfferNotice, compose_joined_mail, compose_offer_mail
+from ..notify.offers import (
+    ClosedNotice,
+    JoinedNotice,
+    OfferMail,
+    OfferNotice,
+    PlaceNotice,
+    compose_closed_mail,
+    compose_joined_mail,
+    compose_offer_mail,
+)
 from ..scheduling.offers import FreedTime, offer_freed_time
 from ..scheduling.tokens import offer_link, waitlist_link
 from .context import Context, Result, message_id_for
@@ -72,35 +81,66 @@ def send_offer_mail(
     return Result()
 
 
-def send_joined_mail(
+def send_entry_mail(
     ctx: Context, message: OutboxMessage, consultation: Consultation | None, now: datetime
 ) -> Result:
-    """Mail a patient that they are on the waitlist, with the link to leave it, while they still are."""
+    """Mail a patient about their place on the waitlist: that they are on it, with the link to leave it,
+    while they still are; or that it closed because what they waited for is no longer offered."""
     settings = ctx.settings
+    still, notice_of, compose = _ENTRY_MAILS[message.kind]
     with Session(ctx.bind) as reader:
-        entry = reader.get(
-            WaitlistEntry,
-            message.waitlist_entry_id,
-            options=[
-                joinedload(WaitlistEntry.clinician),
-                joinedload(WaitlistEntry.service).joinedload(Service.department),
-            ],
-        )
-        if entry is None or entry.status is not WaitlistStatus.WAITING:
+        entry = _entry_still(reader, message, still)
+        if entry is None:
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
-        notice = JoinedNotice(
+        place = PlaceNotice(
             patient=Recipient(entry.name, entry.email, entry.time_zone, entry.language),
             hospital_name=settings.hospital_name,
             service_name=entry.service.name,
             clinician_name=entry.clinician.display_name if entry.clinician else "",
-            window_starts_at=entry.window_starts_at,
-            window_ends_at=entry.window_ends_at,
-            leave_url=waitlist_link(entry, base_url=settings.public_base_url, keys=settings.link_keys),
-            contact_phone=entry.service.department.contact_phone,
         )
+        notice = notice_of(settings, entry, place)
     message_id = message_id_for(message, settings.invite_domain)
-    ctx.mail.send(compose_joined_mail(notice, sender=settings.mail_from, message_id=message_id, now=now))
+    ctx.mail.send(compose(notice, sender=settings.mail_from, message_id=message_id, now=now))
     return Result()
+
+
+def _joined_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceNotice) -> JoinedNotice:
+    return JoinedNotice(
+        **vars(place),
+        window_starts_at=entry.window_starts_at,
+        window_ends_at=entry.window_ends_at,
+        leave_url=waitlist_link(entry, base_url=settings.public_base_url, keys=settings.link_keys),
+        contact_phone=entry.service.department.contact_phone,
+    )
+
+
+def _closed_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceNotice) -> ClosedNotice:
+    service, base_url = entry.service, settings.public_base_url
+    return ClosedNotice(
+        **vars(place),
+        book_url=booking_url(base_url, service.id) if service.offered else booking_start_url(base_url),
+        contact_phone=service.department.contact_phone,
+    )
+
+
+# Each mail of a place: the status the place must still have for it to be worth sending, its facts, its text.
+_ENTRY_MAILS = {
+    OutboxKind.WAITLIST_JOINED_MAIL: (WaitlistStatus.WAITING, _joined_notice, compose_joined_mail),
+    OutboxKind.WAITLIST_CLOSED_MAIL: (WaitlistStatus.CLOSED, _closed_notice, compose_closed_mail),
+}
+
+
+def _entry_still(reader: Session, message: OutboxMessage, status: WaitlistStatus) -> WaitlistEntry | None:
+    """The waitlist entry a message hangs on, with what its mails name, if it still has `status`."""
+    entry = reader.get(
+        WaitlistEntry,
+        message.waitlist_entry_id,
+        options=[
+            joinedload(WaitlistEntry.clinician),
+            joinedload(WaitlistEntry.service).joinedload(Service.department),
+        ],
+    )
+    return entry if entry is not None and entry.status is status else None
 
 
 def _offer_notice(settings: WorkerSettings, offer: WaitlistOffer) -> OfferNotice:

@@ -190,10 +190,10 @@ def enqueue_offer_mail(session: Session, offer: WaitlistOffer, kind: OutboxKind,
     )
 
 
-def enqueue_waitlist_joined(session: Session, entry: WaitlistEntry, now: datetime) -> None:
-    """In the transaction that puts a patient on the waitlist: tell them so, with the link to leave it. The
-    entry is its own: there is no consultation yet to hang it on."""
-    kind = OutboxKind.WAITLIST_JOINED_MAIL
+def enqueue_entry_mail(session: Session, entry: WaitlistEntry, kind: OutboxKind, now: datetime) -> None:
+    """In the transaction that changes a waitlist entry: tell its patient they joined (WAITLIST_JOINED_MAIL,
+    with the link to leave) or that their place closed (WAITLIST_CLOSED_MAIL). Hung on the entry itself:
+    there is no consultation to hang it on."""
     session.add(
         OutboxMessage(
             waitlist_entry_id=entry.id,

@@ -56,6 +56,11 @@ class Service(Base):
         secondary=clinician_service, back_populates="services", order_by="Clinician.id"
     )
 
+    @property
+    def offered(self) -> bool:
+        """Whether patients may book it: it and its department are active."""
+        return self.active and self.department.active
+
 
 class Clinician(Base):
     """A clinician's profile: who patients see and the zone their weekly hours are kept in."""

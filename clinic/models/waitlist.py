@@ -16,6 +16,7 @@ class WaitlistStatus(enum.StrEnum):
     BOOKED = "booked"  # took an offer
     LEFT = "left"  # left the list from their link
     EXPIRED = "expired"  # their dates went by
+    CLOSED = "closed"  # what they waited for (the service, or their clinician) is no longer offered
 
 
 class WaitlistEntry(Base):

@@ -1,5 +1,5 @@
-"""What the waitlist's mails say: a place on it confirmed, a freed time offered, and an offered time gone to
-someone else.
+"""What the waitlist's mails say: a place on it confirmed, a freed time offered, an offered time gone to
+someone else, and a place closed because what it waited for is no longer offered.
 
 Like every mail (see `messages`), they name the hospital, the service, the clinician and the time or days,
 nothing more: `OfferNotice` and `JoinedNotice` have no field for a reason for visit or a note.
@@ -89,13 +89,19 @@ def compose_offer_mail(
 
 
 @dataclass(frozen=True)
-class JoinedNotice:
-    """The facts about a place on the waitlist that its confirmation may mention."""
+class PlaceNotice:
+    """What every mail about a place on the waitlist names."""
 
     patient: Recipient
     hospital_name: str
     service_name: str
     clinician_name: str  # "" for any clinician
+
+
+@dataclass(frozen=True)
+class JoinedNotice(PlaceNotice):
+    """The facts about a place on the waitlist that its confirmation may mention."""
+
     window_starts_at: datetime  # the start of the first day, in the patient's zone
     window_ends_at: datetime  # the end of the last day
     leave_url: str
@@ -122,6 +128,32 @@ def compose_joined_mail(notice: JoinedNotice, *, sender: str, message_id: str, n
     if notice.contact_phone:
         paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
     links = [("Leave the waitlist", notice.leave_url)]
+    return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+
+
+@dataclass(frozen=True)
+class ClosedNotice(PlaceNotice):
+    """The facts about a place closed because its service, or its clinician, is no longer offered."""
+
+    book_url: str  # the service's booking pages while it is offered, else the first booking page
+    contact_phone: str = ""
+
+
+def compose_closed_mail(notice: ClosedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
+    """The mail telling a patient their place on the waitlist has ended, why, and where to book instead."""
+    notice = plain(notice)
+    patient = notice.patient
+    subject = f"The time you waited for is no longer offered – {notice.hospital_name}"
+    waited_for = notice.service_name + (f" with {notice.clinician_name}" if notice.clinician_name else "")
+    paragraphs = [
+        f"Hello {patient.name},",
+        f"You were on the waitlist for a video consultation: {waited_for}. It is no longer offered, so we "
+        "cannot offer you a time of it, and your place on the waitlist has ended.",
+        "You can book another time, or another service, on our booking pages.",
+    ]
+    if notice.contact_phone:
+        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
+    links = [("Book a time", notice.book_url)]
     return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
 
 

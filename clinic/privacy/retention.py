@@ -13,7 +13,8 @@ What goes, and when (each period a RETENTION_*_DAYS setting):
 - reasons for visit and cancel reasons, `reason` after the consultation's end;
 - booking requests' idempotency keys, `idempotency` after the request;
 - finished outbox messages (sent, dead or cancelled), `outbox` after they were due;
-- waitlist entries that ended (booked, left or expired), with their offers, `waitlist` after they ended.
+- waitlist entries that ended (booked, left, expired or closed), with their offers, `waitlist` after they
+  ended.
 
 Kept: signed notes, part of the health record the law requires kept, and the audit trail, which
 holds ids and field names, never values, so nothing in it needs erasing and its chain still verifies.

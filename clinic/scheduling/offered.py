@@ -53,7 +53,7 @@ def active_service(session: Session, service_id: int) -> Service:
         if isinstance(service_id, int)
         else None
     )
-    if service is None or not service.active or not service.department.active:
+    if service is None or not service.offered:
         raise _not_offered()
     return service
 

@@ -1,17 +1,28 @@
 """The waitlist: joining it for a range of dates when no time suits, leaving it from its link, and
-entries ending when their dates have gone by. Offers of freed times are in `offers`."""
+entries ending when their dates have gone by, or closing (their patient told) when what they wait for is
+no longer offered. Offers of freed times are in `offers`."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import SYSTEM, Actor
 from ..jobs import outbox
-from ..models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from ..models import (
+    Clinician,
+    Department,
+    OfferStatus,
+    OutboxKind,
+    Service,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+    clinician_service,
+)
 from ..models.transactions import write_transaction
 from .availability import service_clinicians
 from .booking import Consent
@@ -115,7 +126,7 @@ def _join(
         )
         session.add(entry)
         session.flush()
-        outbox.enqueue_waitlist_joined(session, entry, now)
+        outbox.enqueue_entry_mail(session, entry, OutboxKind.WAITLIST_JOINED_MAIL, now)
         record_entry_event(
             session,
             entry,
@@ -159,14 +170,54 @@ def leave_waitlist(session: Session, entry_id: int, *, now: datetime, actor: Act
         if entry is None:
             raise NotFound("No place on a waitlist matches this link.")
         if entry.status is WaitlistStatus.WAITING:
-            entry.status, entry.ended_at = WaitlistStatus.LEFT, now
-            session.execute(
-                update(WaitlistOffer)
-                .where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OfferStatus.OFFERED)
-                .values(status=OfferStatus.GONE, decided_at=now)
-            )
+            _end_waiting(session, entry, WaitlistStatus.LEFT, now)
             record_entry_event(session, entry, "waitlist.left", now, actor)
     return entry
+
+
+def close_unoffered_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Close the waiting entries whose service, or the clinician they chose, is no longer offered (made
+    inactive, or the clinician no longer offering the service): no time of it can be offered to them, so
+    each patient is told at once rather than left waiting until their last day. Returns how many."""
+    with write_transaction(session):
+        closed = session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.status == WaitlistStatus.WAITING, _not_offered())
+            .order_by(WaitlistEntry.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WaitlistEntry)
+        ).all()
+        for entry in closed:
+            _end_waiting(session, entry, WaitlistStatus.CLOSED, now)
+            outbox.enqueue_entry_mail(session, entry, OutboxKind.WAITLIST_CLOSED_MAIL, now)
+            record_entry_event(session, entry, "waitlist.closed", now, SYSTEM)
+    return len(closed)
+
+
+def _not_offered():
+    """Whether a waitlist entry's service, or its chosen clinician, is no longer offered to book (the rule
+    `offered.active_service` and `availability.service_clinicians` apply to a booking)."""
+    offered_services = select(Service.id).join(Department).where(Service.active, Department.active)
+    clinician_offers = exists().where(
+        clinician_service.c.service_id == WaitlistEntry.service_id,
+        clinician_service.c.clinician_id == WaitlistEntry.clinician_id,
+        Clinician.id == WaitlistEntry.clinician_id,
+        Clinician.active,
+    )
+    return or_(
+        WaitlistEntry.service_id.not_in(offered_services),
+        WaitlistEntry.clinician_id.is_not(None) & ~clinician_offers,
+    )
+
+
+def _end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, now: datetime) -> None:
+    """End a waiting entry (locked by the caller) with `status`, withdrawing its offers not yet answered."""
+    entry.status, entry.ended_at = status, now
+    session.execute(
+        update(WaitlistOffer)
+        .where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OfferStatus.OFFERED)
+        .values(status=OfferStatus.GONE, decided_at=now)
+    )
 
 
 def expire_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
