@@ -1,6 +1,7 @@
 """A note's history: drafts saved by their author, signed and locked, corrected only by amendments
 that keep the signed version as it was; nothing ever deleted."""
 
+import unicodedata
 from dataclasses import replace
 from datetime import timedelta
 
@@ -302,6 +303,24 @@ def refusal(name: str, text: str) -> str:
         check_text(name, text)
     assert str(refused.value) == name  # the exception, unlike the page, holds no note text
     return refused.value.errors[name]
+
+
+def test_every_control_character_but_tab_and_line_breaks_is_refused():
+    # C1 controls (U+0080 to U+009F: NEL, CSI...) were kept though the rule refuses every control character.
+    kept = {"\t", "\n", "\r", "\x0b", "\x0c"}  # a tab, and line breaks as browsers and office programs send
+    controls = [chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) == "Cc"]
+
+    let_through = [c for c in controls if c not in kept and not _refuses(f"Dose{c} 5 mg")]
+
+    assert let_through == [] and len(controls) == 65
+
+
+def _refuses(text: str) -> bool:
+    try:
+        check_text("plan", text)
+    except InvalidNote:
+        return True
+    return False
 
 
 def test_a_line_or_page_break_pasted_from_an_office_program_becomes_a_line_break():

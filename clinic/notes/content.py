@@ -9,8 +9,8 @@ from ..plain_text import OFFICE_BREAKS
 MAX_FIELD_CHARS = 20_000
 # Line breaks as browsers and office programs send them (plain_text.OFFICE_BREAKS).
 _LINE_BREAK = re.compile(rf"\r\n?|[{OFFICE_BREAKS}]")
-# Tabs and line breaks belong in notes; every other control character is refused.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Tabs and line breaks belong in notes; every other control character, C0 or C1, is refused.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # How many characters before a refused one the message quotes, to help find it.
 _EXCERPT_CHARS = 30
 
