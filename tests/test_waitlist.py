@@ -544,3 +544,43 @@ def test_an_open_offer_of_a_place_closed_with_its_service_is_gone_and_not_mailed
     assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.CLOSED
     with pytest.raises(OfferGone):
         take(session, offer, now + timedelta(minutes=1))
+
+
+def test_an_offered_time_booked_another_way_ends_the_offer_and_its_patient_is_told(
+    session, now, outbox, smtp_server
+):
+    """An offer whose time was booked on the pages stayed open until it expired: its page said the time was
+    free for the patient, and they heard nothing until they tried to book it."""
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+    factories.booking(session, service, TUESDAY_10, now=now)  # booked on the pages
+
+    tidy_up(session, now + timedelta(minutes=1))
+    tidy_up(session, now + timedelta(minutes=2))  # told once
+    outbox.drain(until=now + timedelta(minutes=2))
+
+    (offer,) = offers(session)
+    assert offer.status is OfferStatus.GONE and offer.decided_at == now + timedelta(minutes=1)
+    subjects = [mail["Subject"] for mail in offer_mails(smtp_server, entry.email)]
+    assert len(subjects) == 2 and subjects[-1].startswith("The time we offered you has gone")
+    assert "on the waitlist" not in text(offer_mails(smtp_server, entry.email)[-1]).split("\n\n")[1]
+    assert session.get(WaitlistEntry, entry.id).status is WaitlistStatus.WAITING
+
+
+def test_an_offer_whose_time_was_booked_before_its_mail_went_is_withdrawn_unsent(
+    session, now, outbox, smtp_server
+):
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    consultation = freed(session, service, now)
+    with write_transaction(session):  # the worker offered it, its mail not yet sent
+        time = FreedTime(service.id, consultation.clinician_id, TUESDAY_10)
+        offer_freed_time(session, time, consultation, now=now, rules=RULES)
+    factories.booking(session, service, TUESDAY_10, now=now)
+
+    outbox.drain()
+
+    assert offer_mails(smtp_server, entry.email) == []
+    assert offers(session)[0].status is OfferStatus.GONE

@@ -1,7 +1,7 @@
-"""Housekeeping the worker runs on the clock: marking no-shows, ending the waitlist's unanswered offers
-and past entries and closing those of what is no longer offered, the walk-in queue's rules for callers who
-do not answer or are left waiting at closing time (see walkin.rounds), and erasing personal data past its
-retention period (see privacy.retention)."""
+"""Housekeeping the worker runs on the clock: marking no-shows; ending the waitlist's past entries, those of
+what is no longer offered, and its offers unanswered or whose time is no longer free; the walk-in queue's
+rules for callers who do not answer or are left waiting at closing time (see walkin.rounds); and erasing
+personal data past its retention period (see privacy.retention)."""
 
 import logging
 from dataclasses import asdict
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..privacy.retention import RetentionPeriods, apply_retention
 from ..scheduling.lifecycle import mark_no_shows
-from ..scheduling.offers import expire_offers
+from ..scheduling.offers import end_offers_no_longer_free, expire_offers
 from ..scheduling.waitlist import close_unoffered_entries, expire_entries
 from ..staff.sessions import SessionRules
 from ..walkin.rounds import walk_in_round
@@ -32,8 +32,9 @@ def housekeep(
     marked = mark_no_shows(session, now=now, after=noshow_after)
     if marked:
         log.info("housekeeping: %d consultations marked no-show", marked)
-    offers, entries = expire_offers(session, now=now), expire_entries(session, now=now)
-    closed = close_unoffered_entries(session, now=now)
+    # Places closed first: their offers end with them, unmailed, before any is found no longer free.
+    closed, entries = close_unoffered_entries(session, now=now), expire_entries(session, now=now)
+    offers = expire_offers(session, now=now) + end_offers_no_longer_free(session, now=now)
     if offers or entries or closed:
         log.info(
             "housekeeping: %d waitlist offers and %d waitlist entries ended, %d closed (no longer offered)",

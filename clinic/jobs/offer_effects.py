@@ -1,6 +1,7 @@
 """The waitlist's outbox effects: confirming a place on it, offering a freed time, mailing each offer (or its
 end) to its patient, and telling a patient their place closed with what it waited for."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session, joinedload
@@ -28,7 +29,7 @@ from ..notify.offers import (
     compose_joined_mail,
     compose_offer_mail,
 )
-from ..scheduling.offers import FreedTime, offer_freed_time
+from ..scheduling.offers import FreedTime, end_unmailed, offer_freed_time, still_free
 from ..scheduling.tokens import offer_link, waitlist_link
 from .context import Context, Result, message_id_for
 from .settings import WorkerSettings
@@ -74,6 +75,8 @@ def send_offer_mail(
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         if kind is OfferMail.OFFER and now >= offer.expires_at:
             return Result(outcome="expired")
+        if kind is OfferMail.OFFER and not still_free(reader, _offered_time(offer), now):
+            return Result(status=OutboxStatus.CANCELLED, outcome="time gone", apply=_ended(offer.id, now))
         notice = _offer_notice(ctx.settings, offer)
     settings = ctx.settings
     message_id = message_id_for(message, settings.invite_domain)
@@ -141,6 +144,19 @@ def _entry_still(reader: Session, message: OutboxMessage, status: WaitlistStatus
         ],
     )
     return entry if entry is not None and entry.status is status else None
+
+
+def _offered_time(offer: WaitlistOffer) -> FreedTime:
+    return FreedTime(offer.service_id, offer.clinician_id, offer.starts_at)
+
+
+def _ended(offer_id: int, now: datetime) -> Callable[[Session, Consultation], None]:
+    """The offer ended, its patient never told of it, in the transaction that records its mail's end."""
+
+    def end(session: Session, _freed_by: Consultation) -> None:
+        end_unmailed(session, offer_id, now)
+
+    return end
 
 
 def _offer_notice(settings: WorkerSettings, offer: WaitlistOffer) -> OfferNotice:

@@ -51,7 +51,7 @@ _BODIES = {
         "This offer ends on {expires}. If the time does not suit you, do nothing: you stay on the waitlist.",
     ),
     OfferMail.GONE: (
-        "The time we offered you, {when}, has been booked by someone else on the waitlist.",
+        "The time we offered you, {when}, is no longer free: someone else booked it, or it was withdrawn.",
         "You are still on the waitlist: we will e-mail you if another time becomes free. "
         "You can also book another time now.",
     ),

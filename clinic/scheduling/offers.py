@@ -2,7 +2,8 @@
 time, taken in one step through the booking transaction, ended when taken by another or not in time.
 
 The first patient to take an offer books the time; the others' offers of it are gone, and they are told
-so by mail. Nobody is offered the same time twice (a unique constraint on entry, clinician and start).
+so by mail, as they are when the time stops being free another way (booked on the pages, the clinician
+away). Nobody is offered the same time twice (a unique constraint on entry, clinician and start).
 """
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ..models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from ..models.transactions import write_transaction
+from ..models.transactions import end_transaction, write_transaction
 from .availability import is_free
 from .booking import Booked, BookingRequest, Consent, book
 from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
@@ -165,6 +166,54 @@ def expire_offers(session: Session, *, now: datetime, limit: int = 500) -> int:
     return len(ended)
 
 
+def end_offers_no_longer_free(session: Session, *, now: datetime) -> int:
+    """End the open offers whose time is no longer free (booked on the pages, the clinician away or no longer
+    offering it, the service withdrawn), telling each patient it has gone; returns how many ended. The
+    times are checked unlocked, then only the offers found gone are locked, so a patient booking one
+    meanwhile waits for nothing."""
+    o = WaitlistOffer
+    candidates = session.execute(
+        select(o.id, o.service_id, o.clinician_id, o.starts_at)
+        .where(o.status == OfferStatus.OFFERED, o.expires_at > now)
+        .order_by(o.id)
+    ).all()
+    gone = [offer_id for offer_id, *time in candidates if not still_free(session, FreedTime(*time), now)]
+    end_transaction(session)  # the reads': none is left open while the worker waits for its next round
+    if not gone:
+        return 0
+    with write_transaction(session):
+        ended = session.scalars(
+            select(WaitlistOffer)
+            .where(WaitlistOffer.id.in_(gone), WaitlistOffer.status == OfferStatus.OFFERED)
+            .order_by(WaitlistOffer.id)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for offer in ended:
+            _gone(session, offer, now)
+    return len(ended)
+
+
+def end_unmailed(session: Session, offer_id: int, now: datetime) -> None:
+    """In the caller's write transaction: end an open offer without mailing its patient, who was never told
+    of it (its time stopped being free before its mail went) or is told by the page that refused it."""
+    ended = session.execute(
+        update(WaitlistOffer)
+        .where(WaitlistOffer.id == offer_id, WaitlistOffer.status == OfferStatus.OFFERED)
+        .values(status=OfferStatus.GONE, decided_at=now)
+    ).rowcount
+    if ended:
+        _record(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
+
+
+def still_free(session: Session, time: FreedTime, now: datetime) -> bool:
+    """Whether an offered time may still be booked: its service offered, the time free by the slot rules."""
+    try:
+        service = active_service(session, time.service_id)
+    except NotFound:
+        return False
+    return is_free(session, service, time.starts_at, now, time.clinician_id)
+
+
 def _open_offers(session: Session, freed: FreedTime, now: datetime) -> int:
     return session.scalar(
         select(func.count())
@@ -259,23 +308,24 @@ def _taken(
         .with_for_update()
     ).all()
     for other in others:
-        other.status, other.decided_at = OfferStatus.GONE, now
         if other.entry_id != entry.id:
-            outbox.enqueue_offer_mail(session, other, OutboxKind.WAITLIST_GONE_MAIL, now)
-            _record(session, other, "waitlist.offer_gone", now, SYSTEM)
+            _gone(session, other, now)
+        else:
+            other.status, other.decided_at = OfferStatus.GONE, now
     _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
 
 
+def _gone(session: Session, offer: WaitlistOffer, now: datetime) -> None:
+    """An open offer (locked) whose time has gone to someone else: ended, and its patient told by mail."""
+    offer.status, offer.decided_at = OfferStatus.GONE, now
+    outbox.enqueue_offer_mail(session, offer, OutboxKind.WAITLIST_GONE_MAIL, now)
+    _record(session, offer, "waitlist.offer_gone", now, SYSTEM)
+
+
 def _end_unavailable(session: Session, offer_id: int, now: datetime) -> None:
-    """The offer's time was not free when its patient took it: the offer is gone."""
+    """The offer's time was not free when its patient took it: the offer is gone (the page tells them)."""
     with write_transaction(session):
-        ended = session.execute(
-            update(WaitlistOffer)
-            .where(WaitlistOffer.id == offer_id, WaitlistOffer.status == OfferStatus.OFFERED)
-            .values(status=OfferStatus.GONE, decided_at=now)
-        ).rowcount
-        if ended:
-            _record(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
+        end_unmailed(session, offer_id, now)
 
 
 def _booking_request(offer: WaitlistOffer) -> BookingRequest:
