@@ -584,3 +584,20 @@ def test_an_offer_whose_time_was_booked_before_its_mail_went_is_withdrawn_unsent
 
     assert offer_mails(smtp_server, entry.email) == []
     assert offers(session)[0].status is OfferStatus.GONE
+
+
+def test_a_patient_on_the_waitlist_twice_is_offered_a_time_once_and_others_get_the_place(
+    session, now, outbox, smtp_server
+):
+    """Joined twice (another tab, other days), a patient was offered one time twice, taking two of the
+    offers a time gets: one person was mailed it twice, and the next in line never."""
+    service = open_clinic(session)
+    first = join(session, service, now, 1)
+    join(session, service, now, 1, email="PATIENT1@example.org", last=date(2026, 3, 5))  # again, other days
+    sibling = join(session, service, now, 1, birth_date=date(2012, 5, 1))  # same address, another person
+    others = [join(session, service, now, n) for n in (2, 3)]
+
+    freed(session, service, now)
+    outbox.drain()
+
+    assert [o.entry_id for o in offers(session)] == [first.id, sibling.id, others[0].id]

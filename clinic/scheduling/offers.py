@@ -3,15 +3,16 @@ time, taken in one step through the booking transaction, ended when taken by ano
 
 The first patient to take an offer books the time; the others' offers of it are gone, and they are told
 so by mail, as they are when the time stops being free another way (booked on the pages, the clinician
-away). Nobody is offered the same time twice (a unique constraint on entry, clinician and start).
+away). Nobody is offered the same time twice (a unique constraint on entry, clinician and start; one
+entry of a person who joined more than once).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .. import audit
 from ..audit import SYSTEM, Actor
@@ -228,34 +229,60 @@ def _open_offers(session: Session, freed: FreedTime, now: datetime) -> int:
 
 
 def _waiting_for(session: Session, freed: FreedTime, limit: int) -> list[WaitlistEntry]:
-    """The first `limit` entries, oldest first, waiting for this time and not offered it before."""
+    """The first `limit` entries, oldest first, waiting for this time and not offered it before: one per
+    person (their e-mail address and date of birth), however often they joined, so nobody is offered a time
+    twice and takes the place of the next in line."""
     if limit == 0:
         return []
+    entry, offered_to, earlier = WaitlistEntry, aliased(WaitlistEntry), aliased(WaitlistEntry)
     offered_before = (
         select(WaitlistOffer.id)
+        .join(offered_to, offered_to.id == WaitlistOffer.entry_id)
         .where(
-            WaitlistOffer.entry_id == WaitlistEntry.id,
             WaitlistOffer.clinician_id == freed.clinician_id,
             WaitlistOffer.starts_at == freed.starts_at,
+            _same_person(offered_to, entry),
+        )
+        .exists()
+    )
+    earlier_place = (
+        select(earlier.id)
+        .where(
+            _waits_for(earlier, freed),
+            _same_person(earlier, entry),
+            or_(
+                earlier.created_at < entry.created_at,
+                and_(earlier.created_at == entry.created_at, earlier.id < entry.id),
+            ),
         )
         .exists()
     )
     query = (
-        select(WaitlistEntry)
-        .where(
-            WaitlistEntry.service_id == freed.service_id,
-            WaitlistEntry.status == WaitlistStatus.WAITING,
-            or_(WaitlistEntry.clinician_id.is_(None), WaitlistEntry.clinician_id == freed.clinician_id),
-            WaitlistEntry.window_starts_at <= freed.starts_at,
-            WaitlistEntry.window_ends_at > freed.starts_at,
-            ~offered_before,
-        )
-        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        select(entry)
+        .where(_waits_for(entry, freed), ~offered_before, ~earlier_place)
+        .order_by(entry.created_at, entry.id)
         .limit(limit)
         # An entry being left or booked this moment is skipped: it would get an offer it no longer wants.
-        .with_for_update(skip_locked=True, of=WaitlistEntry)
+        .with_for_update(skip_locked=True, of=entry)
     )
     return list(session.scalars(query))
+
+
+def _waits_for(entry: type[WaitlistEntry], freed: FreedTime) -> ColumnElement[bool]:
+    """Whether a (possibly aliased) entry is waiting for the freed time: its service, clinician and days."""
+    return and_(
+        entry.service_id == freed.service_id,
+        entry.status == WaitlistStatus.WAITING,
+        or_(entry.clinician_id.is_(None), entry.clinician_id == freed.clinician_id),
+        entry.window_starts_at <= freed.starts_at,
+        entry.window_ends_at > freed.starts_at,
+    )
+
+
+def _same_person(one: type[WaitlistEntry], other: type[WaitlistEntry]) -> ColumnElement[bool]:
+    """Whether two entries are one person's: the same address (in any case) and date of birth, as a
+    subject access request tells a person's records apart (privacy.subject_lookup)."""
+    return and_(func.lower(one.email) == func.lower(other.email), one.birth_date == other.birth_date)
 
 
 def _new_offer(
