@@ -601,3 +601,29 @@ def test_a_patient_on_the_waitlist_twice_is_offered_a_time_once_and_others_get_t
     outbox.drain()
 
     assert [o.entry_id for o in offers(session)] == [first.id, sibling.id, others[0].id]
+
+
+def test_booking_from_one_place_ends_the_patients_other_places_for_the_service(session, now, outbox):
+    """A patient on the list twice who booked from one place went on waiting in the other, and was offered
+    more times of a service they had booked."""
+    service = open_clinic(session)
+    first = join(session, service, now, 1)
+    again = join(session, service, now, 1, email="PATIENT1@example.org", last=date(2026, 3, 5))
+    sibling = join(session, service, now, 1, birth_date=date(2012, 5, 1))
+    freed(session, service, now)
+    outbox.drain()
+
+    take(session, offers(session, entry_id=first.id)[0], now)
+    freed(session, service, now, start=TUESDAY_10 + timedelta(hours=1))
+    outbox.drain()
+
+    statuses = {
+        e.id: e.status
+        for e in session.scalars(select(WaitlistEntry).execution_options(populate_existing=True))
+    }
+    assert statuses == {
+        first.id: WaitlistStatus.BOOKED,
+        again.id: WaitlistStatus.BOOKED,
+        sibling.id: WaitlistStatus.WAITING,
+    }
+    assert offers(session, entry_id=again.id) == []

@@ -33,6 +33,7 @@ from .offer_hold import OfferDay, offer_expiry
 from .offered import active_service
 from .patients import PatientDetails
 from .tokens import LinkKeys, Proof, link_reference, new_link_seed, offer_link_opens, unused_reference
+from .waitlist import end_waiting, record_entry_event
 
 
 @dataclass(frozen=True)
@@ -279,9 +280,10 @@ def _waits_for(entry: type[WaitlistEntry], freed: FreedTime) -> ColumnElement[bo
     )
 
 
-def _same_person(one: type[WaitlistEntry], other: type[WaitlistEntry]) -> ColumnElement[bool]:
-    """Whether two entries are one person's: the same address (in any case) and date of birth, as a
-    subject access request tells a person's records apart (privacy.subject_lookup)."""
+def _same_person(one: type[WaitlistEntry], other: type[WaitlistEntry] | WaitlistEntry) -> ColumnElement[bool]:
+    """Whether two entries (the second may be a loaded one) are one person's: the same address (in any
+    case) and date of birth, as a subject access request tells a person's records apart
+    (privacy.subject_lookup)."""
     return and_(func.lower(one.email) == func.lower(other.email), one.birth_date == other.birth_date)
 
 
@@ -317,11 +319,13 @@ def _new_offer(
 def _taken(
     session: Session, offer: WaitlistOffer, consultation: Consultation, now: datetime, actor: Actor
 ) -> None:
-    """Record the offer taken and its patient booked; the other open offers of the time are gone (and
-    their patients told), and this patient's offers of other times are withdrawn."""
+    """Record the offer taken and its patient booked, in this place and in any other they hold for the
+    service; the other open offers of the time are gone (and their patients told), and this patient's
+    offers of other times are withdrawn."""
     offer.status, offer.decided_at, offer.consultation_id = OfferStatus.TAKEN, now, consultation.id
     entry = offer.entry
     entry.status, entry.ended_at = WaitlistStatus.BOOKED, now
+    _book_other_places(session, entry, consultation, now, actor)
     same_time = and_(
         WaitlistOffer.clinician_id == offer.clinician_id, WaitlistOffer.starts_at == offer.starts_at
     )
@@ -340,6 +344,28 @@ def _taken(
         else:
             other.status, other.decided_at = OfferStatus.GONE, now
     _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
+
+
+def _book_other_places(
+    session: Session, entry: WaitlistEntry, consultation: Consultation, now: datetime, actor: Actor
+) -> None:
+    """End the patient's other waiting places for the entry's service as booked, withdrawing their open
+    offers: they wanted one consultation of it. A place being left this moment is skipped (it ends so)."""
+    other = aliased(WaitlistEntry)
+    places = session.scalars(
+        select(other)
+        .where(
+            other.service_id == entry.service_id,
+            other.status == WaitlistStatus.WAITING,
+            other.id != entry.id,
+            _same_person(other, entry),
+        )
+        .order_by(other.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for place in places:
+        end_waiting(session, place, WaitlistStatus.BOOKED, now)
+        record_entry_event(session, place, "waitlist.booked", now, actor, consultation_id=consultation.id)
 
 
 def _gone(session: Session, offer: WaitlistOffer, now: datetime) -> None:

@@ -170,7 +170,7 @@ def leave_waitlist(session: Session, entry_id: int, *, now: datetime, actor: Act
         if entry is None:
             raise NotFound("No place on a waitlist matches this link.")
         if entry.status is WaitlistStatus.WAITING:
-            _end_waiting(session, entry, WaitlistStatus.LEFT, now)
+            end_waiting(session, entry, WaitlistStatus.LEFT, now)
             record_entry_event(session, entry, "waitlist.left", now, actor)
     return entry
 
@@ -188,7 +188,7 @@ def close_unoffered_entries(session: Session, *, now: datetime, limit: int = 500
             .with_for_update(skip_locked=True, of=WaitlistEntry)
         ).all()
         for entry in closed:
-            _end_waiting(session, entry, WaitlistStatus.CLOSED, now)
+            end_waiting(session, entry, WaitlistStatus.CLOSED, now)
             outbox.enqueue_entry_mail(session, entry, OutboxKind.WAITLIST_CLOSED_MAIL, now)
             record_entry_event(session, entry, "waitlist.closed", now, SYSTEM)
     return len(closed)
@@ -210,8 +210,9 @@ def _not_offered():
     )
 
 
-def _end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, now: datetime) -> None:
-    """End a waiting entry (locked by the caller) with `status`, withdrawing its offers not yet answered."""
+def end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, now: datetime) -> None:
+    """End a waiting entry (locked by the caller) with `status`, withdrawing its offers not yet answered
+    (unmailed: the entry's own end tells its patient, if anything does)."""
     entry.status, entry.ended_at = status, now
     session.execute(
         update(WaitlistOffer)
