@@ -722,3 +722,36 @@ def test_the_command_exports_by_phone_number_and_asks_for_the_name_where_it_must
     assert found.exit_code == 0, found.output
     assert [place["name"] for place in json.loads(found.output)["walk_in_queues"]] == ["Sam Parent"]
     assert neither.exit_code == both.exit_code == 2 and "--email or their --phone" in both.output
+
+
+def test_the_export_holds_when_the_person_attended_and_what_each_place_recorded_of_them(app, session, now):
+    """The export left out the times a booking records of the person (arrived in the waiting room, the call's
+    start and end), a waitlist place's language and how consent to a walk-in queue was given."""
+    service = factories.service(session)
+    clinician = factories.clinician(session, [service])
+    queue = factories.walk_in_queue(session, service, [clinician], name="Helpline")
+    session.commit()
+    ada = factories.patient_details(email=ADDRESS, birth_date=BORN, name="Ada Lovelace", language="de")
+    booked = factories.booking(session, service, TUESDAY_10, now=now, patient=ada).consultation
+    times = {"arrived_at": TUESDAY_10 - timedelta(minutes=4), "started_at": TUESDAY_10}
+    for name, value in {**times, "ended_at": TUESDAY_10 + timedelta(minutes=20)}.items():
+        setattr(booked, name, value)
+    session.commit()
+    join_waitlist(session, waitlist_request(service, ada), now=now, keys=TEST_KEYS, actor=Actor())
+    caller = factories.caller_details(email=ADDRESS, name="Ada Lovelace")
+    place = factories.walk_in(session, queue, now=now, details=caller).entry
+    place.answered_at = now + timedelta(minutes=3)
+    session.commit()
+
+    export = exported(app, session, now, name="Ada Lovelace")
+
+    (booking,) = export["patients"][0]["bookings"]
+    assert (booking["arrived_at"], booking["call_started_at"], booking["call_ended_at"]) == (
+        "2026-03-03T09:56:00+00:00",
+        "2026-03-03T10:00:00+00:00",
+        "2026-03-03T10:20:00+00:00",
+    )
+    assert export["waitlists"][0]["language"] == "de"
+    (walk_in,) = export["walk_in_queues"]
+    assert walk_in["consent"]["how"] == place.consent_method.value
+    assert walk_in["answered_at"] == place.answered_at.isoformat()

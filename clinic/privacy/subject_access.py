@@ -124,6 +124,7 @@ def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
         "phone": entry.phone,
         "birth_date": entry.birth_date.isoformat(),
         "time_zone": entry.time_zone,
+        "language": entry.language,
         "consent": {
             "privacy_notice": entry.consent_notice_version,
             "given_at": entry.consent_given_at.isoformat(),
@@ -164,10 +165,12 @@ def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
         "consent": {
             "privacy_notice": entry.consent_notice_version,
             "given_at": entry.consent_given_at.isoformat(),
+            "how": entry.consent_method.value,
         },
         "status": entry.status.value,
         "joined_at": entry.joined_at.isoformat(),
         "taken_at": _instant(entry.taken_at),
+        "answered_at": _instant(entry.answered_at),  # when they pressed join
         "ended_at": _instant(entry.ended_at),
     }
 
@@ -205,6 +208,10 @@ def _booking(session: Session, consultation: Consultation, who: _Exporter) -> di
         "status": consultation.status.value,
         "booked_at": consultation.created_at.isoformat(),
         "cancelled_at": _instant(consultation.cancelled_at),
+        # When they came to the waiting room, and when the call began and ended.
+        "arrived_at": _instant(consultation.arrived_at),
+        "call_started_at": _instant(consultation.started_at),
+        "call_ended_at": _instant(consultation.ended_at),
         "consent": {
             "privacy_notice_version": consultation.consent_notice_version,
             "given_at": _instant(consultation.consent_given_at),
