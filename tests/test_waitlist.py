@@ -627,3 +627,20 @@ def test_booking_from_one_place_ends_the_patients_other_places_for_the_service(s
         sibling.id: WaitlistStatus.WAITING,
     }
     assert offers(session, entry_id=again.id) == []
+
+
+@pytest.mark.parametrize("withdrawn", ["service", "clinician"])
+def test_an_offer_taken_after_its_service_or_clinician_was_withdrawn_is_gone(session, now, outbox, withdrawn):
+    """Taken before housekeeping ended it, such an offer raised the booking's NotFound: the patient's click
+    was answered 404 (no such page) and the offer stayed open."""
+    service = open_clinic(session)
+    join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+    (offer,) = offers(session)
+    _withdraw(session, service if withdrawn == "service" else service.clinicians[0])
+
+    with pytest.raises(OfferGone):
+        take(session, offer, now)
+
+    assert offers(session)[0].status is OfferStatus.GONE

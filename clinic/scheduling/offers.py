@@ -101,7 +101,8 @@ def take_offer(
     """Book the offered time for its patient through the booking transaction (its lock and re-check),
     marking the offer taken and the other offers of the time gone in the same transaction.
 
-    OfferGone if another patient took the time or it is no longer free, OfferExpired if it ended
+    OfferGone if another patient took the time or it is no longer free (its service or clinician no longer
+    offered among the reasons), OfferExpired if it ended
     unanswered; a second click on a taken offer returns its booking. The booking's own refusals
     (AlreadyBooked, TooManyBookings) pass through, leaving the offer open.
     """
@@ -128,7 +129,7 @@ def take_offer(
             max_per_email=max_per_email,
             on_booked=mark_taken,
         )
-    except SlotUnavailable:
+    except (SlotUnavailable, NotFound):  # NotFound: the service, or the clinician, is no longer offered
         _end_unavailable(session, offer_id, now)
         raise OfferGone("Sorry, that time has gone. Please choose another.", service_id=service_id) from None
 
