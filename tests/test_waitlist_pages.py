@@ -296,10 +296,13 @@ def test_a_gone_offer_says_so_and_leads_to_other_times(client, session, clinic):
     offer = offered(session, client, service, start)
     factories.booking(session, service, start, now=utcnow())  # someone else booked it meanwhile
     patient = client.application.test_client()
-    follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    landing = follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    # Shown gone before the click, though housekeeping has not yet ended the offer.
+    shown = text(patient.get(landing.location))
 
     gone = patient.post(f"/o/{offer.reference}/book")
 
+    assert "Sorry, that time has gone" in shown and "Book this time" not in shown
     body = text(gone)
     assert gone.status_code == 409
     assert "Sorry, that time has gone" in body and "Choose another time" in body

@@ -12,7 +12,7 @@ from ..models import OfferStatus, WaitlistOffer, WaitlistStatus, utcnow
 from ..scheduling.availability import service_clinicians
 from ..scheduling.errors import AlreadyBooked, IdempotencyConflict, NotFound, OfferEnded
 from ..scheduling.offered import active_service
-from ..scheduling.offers import take_offer
+from ..scheduling.offers import still_free, take_offer, time_of
 from ..scheduling.patients import InvalidDetails
 from ..scheduling.timezones import zone_label
 from ..scheduling.tokens import waitlist_link
@@ -124,12 +124,15 @@ def take(reference: str) -> ResponseReturnValue:
 
 def _offer_page(offer: WaitlistOffer, refusal: Exception | None = None) -> str:
     now = utcnow()
-    open_now = offer.status is OfferStatus.OFFERED and now < offer.expires_at and refusal is None
+    offered_now = offer.status is OfferStatus.OFFERED and now < offer.expires_at
+    # Booked another way since: gone, though housekeeping has not yet ended the offer.
+    time_gone = offered_now and not still_free(db.session, time_of(offer), now)
     return render_template(
         "booking/waitlist_offer.html",
         offer=offer,
         entry=offer.entry,
-        open_now=open_now,
+        open_now=offered_now and not time_gone and refusal is None,
+        time_gone=time_gone,
         refusal=refusal,
         now=now,
     )

@@ -29,7 +29,7 @@ from ..notify.offers import (
     compose_joined_mail,
     compose_offer_mail,
 )
-from ..scheduling.offers import FreedTime, end_unmailed, offer_freed_time, still_free
+from ..scheduling.offers import FreedTime, end_unmailed, offer_freed_time, still_free, time_of
 from ..scheduling.tokens import offer_link, waitlist_link
 from .context import Context, Result, message_id_for
 from .settings import WorkerSettings
@@ -75,7 +75,7 @@ def send_offer_mail(
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         if kind is OfferMail.OFFER and now >= offer.expires_at:
             return Result(outcome="expired")
-        if kind is OfferMail.OFFER and not still_free(reader, _offered_time(offer), now):
+        if kind is OfferMail.OFFER and not still_free(reader, time_of(offer), now):
             return Result(status=OutboxStatus.CANCELLED, outcome="time gone", apply=_ended(offer.id, now))
         notice = _offer_notice(ctx.settings, offer)
     settings = ctx.settings
@@ -144,10 +144,6 @@ def _entry_still(reader: Session, message: OutboxMessage, status: WaitlistStatus
         ],
     )
     return entry if entry is not None and entry.status is status else None
-
-
-def _offered_time(offer: WaitlistOffer) -> FreedTime:
-    return FreedTime(offer.service_id, offer.clinician_id, offer.starts_at)
 
 
 def _ended(offer_id: int, now: datetime) -> Callable[[Session, Consultation], None]:

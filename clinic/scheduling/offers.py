@@ -208,6 +208,11 @@ def end_unmailed(session: Session, offer_id: int, now: datetime) -> None:
         _record(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
 
 
+def time_of(offer: WaitlistOffer) -> FreedTime:
+    """The time an offer offers."""
+    return FreedTime(offer.service_id, offer.clinician_id, offer.starts_at)
+
+
 def still_free(session: Session, time: FreedTime, now: datetime) -> bool:
     """Whether an offered time may still be booked: its service offered, the time free by the slot rules."""
     try:
