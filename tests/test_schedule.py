@@ -542,3 +542,24 @@ def test_who_is_next_is_never_a_consultation_whose_call_can_no_longer_start(app,
     assert next_at(missed.starts_at + timedelta(minutes=10)) == "Missed Patient"  # the room is open still
     assert next_at(window.closes_at(missed) + timedelta(seconds=1)) == "Coming Patient"
     assert next_at(datetime(2030, 7, 2, 9, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    "role", [StaffRole.CLINICIAN, StaffRole.RECEPTION], ids=["own day", "department day"]
+)
+def test_who_is_next_is_never_a_consultation_in_its_clinicians_time_off(client, session, clinic, role):
+    """Dr Okafor is off from 10:00 to 12:00: her 10:30, which nobody will take, is not next on her day
+    nor on reception's department day, whose next is Dr Raman's 11:00 (on hers, her 14:00)."""
+    off_from = datetime(2030, 7, 1, 10, tzinfo=LONDON).astimezone(UTC)
+    factories.time_off(session, clinic["okafor"], off_from, off_from + timedelta(hours=2))
+    visit(session, clinic, "okafor", datetime(2030, 7, 1, 9, 30, tzinfo=UTC), "Stranded Patient")  # 10:30
+    visit(session, clinic, "raman", datetime(2030, 7, 1, 10, tzinfo=UTC), "Colleagues Patient")  # 11:00
+    visit(session, clinic, "okafor", datetime(2030, 7, 1, 13, tzinfo=UTC), "Afternoon Patient")  # 14:00
+    who = {"clinician_id": clinic["okafor"].id} if role is StaffRole.CLINICIAN else {}
+    login(session, client, role, department_id=clinic["cardiology"].id, **who)
+
+    day = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(client.get("/schedule/?date=2030-07-01"))))
+
+    expected = "14:00 Afternoon Patient" if role is StaffRole.CLINICIAN else "11:00 Colleagues Patient"
+    assert "Now to move or cancel: Stranded Patient" in day  # the page knows it cannot go ahead
+    assert re.search(r"Next: [^<]*?Patient", day)[0] == f"Next: {expected}"

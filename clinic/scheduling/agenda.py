@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import Consultation, ConsultationStatus
 from ..staff.members import StaffMember
 from .calendars import MAX_BLOCK
-from .clashes import Clash, clashes_of
+from .clashes import ABSENT, Clash, clashes_of
 from .listing import Listed, listed_between
 from .patients import age_on
 from .status import allowed_next
@@ -64,14 +64,16 @@ class DayAgenda:
 
     @property
     def next_up(self) -> Row | None:
-        """The first consultation still to be seen whose call may still start: who is next. One left booked
-        past its room's closing (housekeeping marks it a no-show only later, and never one in time off), or
-        whose patient waited in vain, is not."""
+        """The first consultation still to be seen whose call may still start: who is next, on a clinician's
+        own day as on a department's. One left booked past its room's closing (housekeeping marks it a
+        no-show only later, and never one in time off), whose patient waited in vain, or whose clinician
+        will be away then (time off, a closure: clashes.ABSENT), is not."""
         return next(
             (
                 row
                 for row in self.rows
                 if row.consultation.status in (S.BOOKED, S.ARRIVED)
+                and row.clash not in ABSENT
                 and self.moment.instant <= self.moment.window.closes_at(row.consultation)
             ),
             None,
