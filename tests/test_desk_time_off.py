@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
-from clinic.models import AuditEvent, StaffRole, TimeOff, utcnow
+from clinic.models import AuditEvent, StaffRole, StaffUser, TimeOff, utcnow
 from clinic.scheduling.hours import add_time_off
 
 from . import factories
+from .factories import sign_in
 from .test_schedule import login, text
 
 SICK_DAY = {"starts_at": "2030-07-01T00:00", "ends_at": "2030-07-02T00:00", "label": "Sick"}
@@ -178,3 +179,47 @@ def test_reception_sees_when_a_clinician_is_away_but_not_the_note_they_wrote_for
 
     assert "IVF treatment" not in page
     assert "1 August 2030" in page and "Sick" in page
+
+
+@pytest.mark.parametrize(
+    ("recorded_by", "adding", "may_remove"),
+    [
+        ("desk", StaffRole.RECEPTION, True),
+        ("clinician", StaffRole.RECEPTION, False),
+        ("clinician", StaffRole.CLINICIAN, True),
+        ("clinician", StaffRole.ADMIN, True),
+    ],
+)
+def test_time_off_that_overlaps_is_refused_with_only_what_the_one_adding_may_do(
+    client, session, sick, recorded_by, adding, may_remove
+):
+    """Reception are told to remove and add again only time off the desk recorded, which they may remove;
+    the clinician's own leave they are told to keep clear of, or to ask the clinician or an admin."""
+    clinician = sick["clinician"]
+    if recorded_by == "desk":
+        login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+        client.post(page_of(sick), data=SICK_DAY)
+        client.post("/logout")
+    else:
+        clinicians_own_leave(session, sick, "Leave")
+    if adding is StaffRole.CLINICIAN:  # the clinician who planned the leave
+        session.rollback()
+        assert (
+            sign_in(
+                client, session.scalar(select(StaffUser).filter_by(clinician_id=clinician.id))
+            ).status_code
+            == 303
+        )
+        session.rollback()
+    else:
+        login(session, client, adding, department_id=sick["own"])
+    page = "/schedule/time-off" if adding is StaffRole.CLINICIAN else page_of(sick)
+    overlapping = {"starts_at": "2030-07-01T12:00", "ends_at": "2030-08-02T00:00", "label": "Sick"}
+
+    refused = client.post(page, data=overlapping)
+
+    said = text(refused)
+    assert refused.status_code == 422 and "This overlaps time off already planned" in said
+    assert ("remove it and add the time off again" in said) is may_remove
+    if not may_remove:
+        assert f"ask {clinician.display_name} or an admin to change it" in said

@@ -63,7 +63,7 @@ def remove_weekly_hours(rule_id: int, clinician_id: int | None = None) -> Respon
 
 
 def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
-    owner, form = _owner(clinician_id), forms.TimeOffForm()
+    owner, form, staff = _owner(clinician_id), forms.TimeOffForm(), current_staff()
     found = hours_of(db.session, owner, utcnow())
     span = form.instants(zone(found.clinician.time_zone)) if form.validate() else None
     if span is not None:
@@ -74,7 +74,8 @@ def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
                 *span,
                 (form.label.data or "").strip(),
                 now=utcnow(),
-                actor=current_staff().actor,
+                actor=staff.actor,
+                removable=removable_time_off(db.session, staff, owner),
             )
         except InvalidHours as invalid:
             show_beside(form[invalid.field], str(invalid))

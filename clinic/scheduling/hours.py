@@ -6,6 +6,7 @@ here: every staff page showing a clash says so (see `clashes`), and the patient 
 """
 
 from calendar import day_name
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -138,11 +139,13 @@ def add_time_off(
     *,
     now: datetime,
     actor: Actor,
+    removable: Collection[int] | None = None,
 ) -> TimeOff:
     """Block [starts_at, ends_at) for new bookings; bookings already in it show as clashes.
 
     The same period sent again (a double click) is the one kept already; other time off it overlaps is
-    refused, as which of the two a clinician meant is theirs to say."""
+    refused, as which of the two a clinician meant is theirs to say. `removable`: the ids of the time off
+    `actor` may remove (`removable_time_off`; None, all), so the refusal offers only what they may do."""
     if ends_at <= starts_at:
         raise InvalidHours("The end must be after the start.", field="ends_at")
     if ends_at <= now:
@@ -164,7 +167,7 @@ def add_time_off(
             if (kept.starts_at, kept.ends_at, kept.label) == (starts_at, ends_at, label):
                 return kept
         if overlapping:
-            raise _overlap(session, clinician_id, overlapping[0])
+            raise _overlap(session, clinician_id, overlapping[0], removable)
         off = TimeOff(clinician_id=clinician_id, starts_at=starts_at, ends_at=ends_at, label=label)
         session.add(off)
         session.flush()
@@ -172,13 +175,16 @@ def add_time_off(
     return off
 
 
-def _overlap(session: Session, clinician_id: int, kept: TimeOff) -> InvalidHours:
-    tz = zone(session.get_one(Clinician, clinician_id).time_zone)
-    return InvalidHours(
-        f"This overlaps time off already planned: {format_local(kept.starts_at, tz, until=kept.ends_at)}. "
-        "To change it, remove it and add the time off again; or choose times outside it.",
-        field="starts_at",
-    )
+def _overlap(
+    session: Session, clinician_id: int, kept: TimeOff, removable: Collection[int] | None
+) -> InvalidHours:
+    clinician = session.get_one(Clinician, clinician_id)
+    when = format_local(kept.starts_at, zone(clinician.time_zone), until=kept.ends_at)
+    if removable is None or kept.id in removable:
+        remedy = "To change it, remove it and add the time off again; or choose times outside it."
+    else:  # the clinician's own leave, which the desk may not remove (`removable_time_off`)
+        remedy = f"Choose times outside it, or ask {clinician.display_name} or an admin to change it."
+    return InvalidHours(f"This overlaps time off already planned: {when}. {remedy}", field="starts_at")
 
 
 def remove_time_off(
