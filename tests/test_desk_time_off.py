@@ -135,6 +135,15 @@ def test_a_refused_staff_page_says_the_account_cannot_open_it_not_that_something
     assert f"signed in as {desk.display_name}, whose account cannot open this page" in text(refused)
 
 
+def sign_in_as_clinician(session, client, clinician) -> None:
+    """Sign `client` in with the clinician's own account, made now if they have none yet."""
+    session.rollback()
+    account = session.scalar(select(StaffUser).filter_by(clinician_id=clinician.id))
+    account = account or factories.linked_staff(session, clinician, StaffRole.CLINICIAN)
+    assert sign_in(client, account).status_code == 303
+    session.rollback()
+
+
 def clinicians_own_leave(session, sick, label: str) -> TimeOff:
     """1 to 15 August 2030 off, which the clinician planned themselves, with their note `label`."""
     clinician = sick["clinician"]
@@ -203,14 +212,7 @@ def test_time_off_that_overlaps_is_refused_with_only_what_the_one_adding_may_do(
     else:
         clinicians_own_leave(session, sick, "Leave")
     if adding is StaffRole.CLINICIAN:  # the clinician who planned the leave
-        session.rollback()
-        assert (
-            sign_in(
-                client, session.scalar(select(StaffUser).filter_by(clinician_id=clinician.id))
-            ).status_code
-            == 303
-        )
-        session.rollback()
+        sign_in_as_clinician(session, client, clinician)
     else:
         login(session, client, adding, department_id=sick["own"])
     page = "/schedule/time-off" if adding is StaffRole.CLINICIAN else page_of(sick)
@@ -223,3 +225,28 @@ def test_time_off_that_overlaps_is_refused_with_only_what_the_one_adding_may_do(
     assert ("remove it and add the time off again" in said) is may_remove
     if not may_remove:
         assert f"ask {clinician.display_name} or an admin to change it" in said
+
+
+@pytest.mark.parametrize("role", [StaffRole.RECEPTION, StaffRole.CLINICIAN, StaffRole.ADMIN])
+def test_a_booking_the_sick_day_strands_is_offered_only_what_the_reader_may_do_with_it(
+    client, session, sick, role
+):
+    """Each booking listed as no longer fitting says what to do: move it, cancel it, or change the hours
+    back; the last only to those who may change the hours (never the desk), where they can."""
+    clinician = sick["clinician"]
+    factories.consultation(session, clinician.services[0], clinician, datetime(2030, 7, 1, 10, tzinfo=UTC))
+    if role is StaffRole.CLINICIAN:
+        sign_in_as_clinician(session, client, clinician)
+    else:
+        login(session, client, role, department_id=sick["own"])
+    page = "/schedule/time-off" if role is StaffRole.CLINICIAN else page_of(sick)
+    client.post(page, data=SICK_DAY)
+
+    listed = text(client.get("/schedule/hours" if role is StaffRole.CLINICIAN else page))
+
+    assert "move it" in listed and "cancel it" in listed
+    assert ("change the hours back" in listed) is (role is not StaffRole.RECEPTION)
+    if role is StaffRole.ADMIN:  # not on the desk's page, which changes time off only: on the admin's
+        admins_page = f"/admin/clinicians/{clinician.id}/hours"
+        assert f'<a href="{admins_page}">change the hours back</a>' in listed
+        assert client.get(admins_page).status_code == 200
