@@ -629,3 +629,23 @@ def test_moving_a_sick_clinicians_day_the_clocks_go_back_names_each_run_of_the_r
     told = page_text(client.get("/schedule/clashes"))
 
     assert "First Sunday at 01:30 (GMT+1)" in told and "Second Sunday at 01:30 (GMT+0)" in told
+
+
+def test_moving_a_sick_clinicians_day_names_the_patients_without_e_mail_to_phone(client, session, derm):
+    """Those with an e-mail are told by it; one booked by phone without one hears only if staff call."""
+    ten, eleven = tomorrow_at(10), tomorrow_at(11)
+    book_with_haddad(session, derm, ten)
+    by_phone = factories.patient_details(name="Phoned Patient", email=None)
+    factories.consultation(session, derm["skin"], derm["haddad"], eleven, patient=by_phone)
+    off_sick(session, derm["haddad"], ten)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    day = ten.astimezone(LONDON).date()
+
+    client.post("/schedule/clashes/move", data={"clinician": derm["haddad"].id, "day": day.isoformat()})
+    told = re.sub(r"\s+", " ", page_text(client.get("/schedule/clashes")))
+
+    assert "Moved 2 of 2" in told
+    assert "The patients are told" not in told
+    assert (
+        "Phoned Patient has no e-mail: phone them or print the letter. The others are told by e-mail." in told
+    )

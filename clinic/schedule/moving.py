@@ -73,9 +73,13 @@ def _moved(viewer: StaffMember, moved: Consultation) -> ResponseReturnValue:
 
 def told(found: Consultation, what: str) -> str:
     """What to tell staff after a change: the patient hears by e-mail, or staff must tell them."""
+    return f"The consultation {what}. {_how_told(found)}"
+
+
+def _how_told(found: Consultation) -> str:
     if found.patient.email:
-        return f"The consultation {what}. {found.patient.name} gets an e-mail about it."
-    return f"The consultation {what}. {found.patient.name} has no e-mail: phone them or print the letter."
+        return f"{found.patient.name} gets an e-mail about it."
+    return f"{found.patient.name} has no e-mail: phone them or print the letter."
 
 
 def _page(
@@ -113,6 +117,15 @@ def _page(
     return page, status or (422 if form.errors else 200)
 
 
+def _told_of(moved: list[Consultation]) -> str:
+    """Who of the patients `moved` hears by e-mail, and whom staff must tell (booked without one)."""
+    unmailed = [c for c in moved if not c.patient.email]
+    if not unmailed:
+        return " The patients are told by e-mail." if moved else ""
+    others = " The others are told by e-mail." if len(unmailed) < len(moved) else ""
+    return "".join(f" {_how_told(c)}" for c in unmailed) + others
+
+
 class DayOfClashes(NamedTuple):
     """One clinician's day with bookings to move, which the clashes page offers to move all at once."""
 
@@ -146,7 +159,7 @@ def move_day(viewer: StaffMember, rows: list[Row], tz: ZoneInfo) -> ResponseRetu
     done = move_to_first_free(db.session, viewer, [c.id for c in chosen], now=now, room_opens=window)
     names = {c.id: f"{c.patient_name} at {clock_label(c.starts_at, tz, False)}" for c in chosen}
     moved = "; ".join(f"{names[c.id]} to {c.clinician.display_name}" for c in done.moved)
-    flash(f"Moved {len(done.moved)} of {len(chosen)}{': ' + moved if moved else ''}. The patients are told.")
+    flash(f"Moved {len(done.moved)} of {len(chosen)}{': ' + moved if moved else ''}.{_told_of(done.moved)}")
     for consultation_id, why in done.refused:
         flash(f"Not moved: {names[consultation_id]}. {why} Move or cancel it below.")
     return redirect(url_for("schedule.clashes", **request.args), 303)
