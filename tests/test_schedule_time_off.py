@@ -67,6 +67,21 @@ def test_the_departments_day_names_whose_time_off_it_is(client, session, clinic)
     assert bands(page) == ["Dr Priya Raman: time off 09:00 to 17:00"]
 
 
+def test_the_departments_day_and_week_show_the_time_off_of_a_clinician_of_another_it_books(
+    client, session, clinic
+):
+    """Dr Jansen of Dermatology also offers Cardiology's follow-up call: Cardiology's desk books her and
+    lists her consultations of it, so sees when she is away, as it does its own clinicians."""
+    clinic["jansen"].services.append(clinic["heart"])
+    away(session, clinic["jansen"], today_at(9), today_at(17))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+
+    day = text(client.get("/schedule/"))
+    week = text(client.get("/schedule/week"))
+
+    assert bands(day) == bands(week) == ["Dr Sofia Jansen: time off 09:00 to 17:00"]
+
+
 def test_time_off_from_the_second_run_of_the_hour_the_clocks_go_back_says_which(client, session, clinic):
     # 25 October 2026: UK clocks go back from 02:00 GMT+1 to 01:00 GMT+0; 01:30 GMT+0 is the second 01:30.
     away(

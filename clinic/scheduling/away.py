@@ -6,10 +6,10 @@ from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Clinician, TimeOff
+from ..models import Clinician, Service, TimeOff, clinician_service
 from ..models.driver import driver_rows
 from .timezones import clock_label, day_bounds
 from .visibility import Scope
@@ -57,7 +57,18 @@ def _on_day(rows: list[tuple], day_start: datetime, day_end: datetime, tz: ZoneI
     ]
 
 
-_WHOSE = {"clinician": Clinician.id, "department": Clinician.department_id}
+# A department's schedule lists its clinicians' consultations and its services' (visibility.of_department),
+# whoever gives them: it shows the time off of its clinicians and of those of other departments who offer
+# one of its services, whom its desk books too.
+_OFFERING = (
+    select(clinician_service.c.clinician_id)
+    .join(Service, Service.id == clinician_service.c.service_id)
+    .where(Service.department_id == bindparam("whose"))
+)
+_WHOSE = {
+    "clinician": Clinician.id == bindparam("whose"),
+    "department": or_(Clinician.department_id == bindparam("whose"), Clinician.id.in_(_OFFERING)),
+}
 
 
 @cache
@@ -67,7 +78,7 @@ def _time_off_query(whose: str) -> Select:
         select(TimeOff.starts_at, TimeOff.ends_at, Clinician.display_name)
         .join(Clinician, Clinician.id == TimeOff.clinician_id)
         .where(
-            _WHOSE[whose] == bindparam("whose"),
+            _WHOSE[whose],
             TimeOff.starts_at < bindparam("end"),
             TimeOff.ends_at > bindparam("start"),
         )
