@@ -320,3 +320,25 @@ def test_every_page_listing_a_waiting_patients_clash_offers_the_same_move_or_can
         assert move in text(page)
     wanda = [note for note in notes(text(desk_pages[0])) if "Wanda" in note]
     assert wanda and all("move it (Wanda Waiting) or cancel it (Wanda Waiting)" in note for note in wanda)
+
+
+def test_a_booking_missed_in_its_clinicians_time_off_is_never_made_the_patients_no_show_by_staff(
+    session, client, clinic, missed_in_time_off
+):
+    """Housekeeping leaves it booked, and the clashes page says it never counts as the patient's no-show:
+    no staff page offers "No-show" for it, and the change sent anyway is refused and changes nothing."""
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    yesterday = missed_in_time_off.starts_at.astimezone(LONDON).date().isoformat()
+    no_show = f'name="status" value="{ConsultationStatus.NOSHOW.value}"'
+
+    day = text(client.get("/schedule/", query_string={"date": yesterday}))
+    page = text(client.get(f"/schedule/consultations/{missed_in_time_off.id}"))
+    sent = client.post(
+        f"/schedule/consultations/{missed_in_time_off.id}/status",
+        data={"status": ConsultationStatus.NOSHOW.value, "confirmed": "yes"},
+    )
+
+    assert no_show not in day and no_show not in page
+    assert sent.status_code == 409 and "not the patient's no-show" in html.unescape(text(sent))
+    session.rollback()
+    assert session.get(Consultation, missed_in_time_off.id).status is ConsultationStatus.BOOKED

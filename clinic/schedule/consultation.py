@@ -58,7 +58,7 @@ def change_status(consultation_id: int) -> ResponseReturnValue:
 def _ask_first(consultation_id: int, form: forms.StatusForm, moment: Moment) -> ResponseReturnValue:
     """The question before a change a slip would make for good (a no-show), if the change may be made."""
     staff, found = current_staff(), _read(consultation_id, "staff status question", moment.instant)
-    check_status_change(staff, found, form.chosen(), now=moment.instant, window=moment.window)
+    check_status_change(db.session, staff, found, form.chosen(), now=moment.instant, window=moment.window)
     back = local_path(form.next.data) or url_for(".consultation", consultation_id=found.id)
     return render_template("schedule/ask_noshow.html", consultation=found, form=form, back=back)
 

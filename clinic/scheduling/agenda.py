@@ -137,6 +137,8 @@ def row_for(
     actions = allowed_next(consultation.status) - {S.CANCELLED, S.IN_PROGRESS}
     if not own_call:
         actions -= CLINICIANS_OWN
+    if clash in ABSENT:  # nobody was there to see the patient: never their no-show (consulting)
+        actions -= {S.NOSHOW}
     actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
     age = None if consultation.anonymised else age_on(consultation.birth_date, day)

@@ -10,7 +10,8 @@ from ..meetings import host_link_now
 from ..models import Consultation, ConsultationStatus
 from ..staff.members import StaffMember
 from .agenda import CLINICIANS_OWN
-from .errors import MeetingNotReady, NotFound, NotNow
+from .clashes import clinic_absent
+from .errors import ChangeNotAllowed, MeetingNotReady, NotFound, NotNow
 from .lifecycle import change_status
 from .status import check_transition
 from .timezones import format_local, zone
@@ -61,11 +62,12 @@ def set_status(
 ) -> Consultation:
     """Change the status of a consultation `viewer` may see, if `check_status_change` allows it."""
     consultation = consultation_for_staff(session, viewer, consultation_id)
-    check_status_change(viewer, consultation, status, now=now, window=window)
+    check_status_change(session, viewer, consultation, status, now=now, window=window)
     return change_status(session, consultation.id, status, now=now, actor=viewer.actor)
 
 
 def check_status_change(
+    session: Session,
     viewer: StaffMember,
     consultation: Consultation,
     status: ConsultationStatus,
@@ -76,12 +78,18 @@ def check_status_change(
     """Raise unless `viewer` may move `consultation` (one they may see) to `status` at `now`: NotFound if
     it is not theirs to change (finishing: its clinician only), InvalidTransition if the status table
     forbids it, NotNow if it is too early (arrived before the room opens, a no-show before the patient is
-    late) or too late."""
+    late) or too late, ChangeNotAllowed for the no-show of a patient whose clinician was away (as
+    housekeeping never marks one: lifecycle.mark_no_shows)."""
     if status in CLINICIANS_OWN and not viewer.is_clinician_of(consultation):
         raise NotFound("No such consultation.")
     check_transition(consultation.status, status)
     if not in_time_for(status, consultation, now, window):
         raise NotNow(_not_now(status, consultation, window))
+    if status is ConsultationStatus.NOSHOW and clinic_absent(session, consultation, now):
+        raise ChangeNotAllowed(
+            f"{consultation.clinician.display_name} was away then (time off or a closure), so this is not "
+            "the patient's no-show: move or cancel it, and the patient is told."
+        )
 
 
 def _not_now(status: ConsultationStatus, consultation: Consultation, window: JoinWindow) -> str:
