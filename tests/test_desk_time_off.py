@@ -250,3 +250,26 @@ def test_a_booking_the_sick_day_strands_is_offered_only_what_the_reader_may_do_w
         admins_page = f"/admin/clinicians/{clinician.id}/hours"
         assert f'<a href="{admins_page}">change the hours back</a>' in listed
         assert client.get(admins_page).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "readers"),
+    [
+        (StaffRole.CLINICIAN, "Only you and the admins read it, not the desk."),
+        (StaffRole.RECEPTION, "{name}, the admins and the desk read it."),
+        (StaffRole.ADMIN, "{name} and the admins read it, not the desk."),
+    ],
+)
+def test_the_time_off_note_says_who_reads_it_to_whoever_writes_it(client, session, sick, role, readers):
+    """A note is shown to the clinician and the admins, and to the desk only if the desk wrote it
+    (removable_time_off): "for yourself" told reception a note they wrote for the clinician was their own."""
+    clinician = sick["clinician"]
+    if role is StaffRole.CLINICIAN:
+        sign_in_as_clinician(session, client, clinician)
+    else:
+        login(session, client, role, department_id=sick["own"])
+
+    page = text(client.get("/schedule/hours" if role is StaffRole.CLINICIAN else page_of(sick)))
+
+    assert "Note for yourself" not in page
+    assert readers.format(name=clinician.display_name) in page

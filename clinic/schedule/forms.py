@@ -166,7 +166,7 @@ class TimeOffForm(FlaskForm):
         return (found[0], found[1]) if len(found) == 2 else None
 
     label = StringField(
-        "Note for yourself (optional, e.g. Leave)",
+        "Note (optional, e.g. Leave)",
         validators=[Length(max=120, message="Keep it under 120 characters.")],
     )
 
