@@ -649,3 +649,45 @@ def test_moving_a_sick_clinicians_day_names_the_patients_without_e_mail_to_phone
     assert (
         "Phoned Patient has no e-mail: phone them or print the letter. The others are told by e-mail." in told
     )
+
+
+def test_a_clinician_moving_their_own_waiting_patient_is_offered_no_colleague_they_cannot_choose(
+    client, session, derm
+):
+    """A clinician moves their consultations only with themselves (front_desk.bookable_clinicians): their
+    pages offered to hand a waiting patient "to another clinician", and, with no time of theirs soon, told
+    them to choose another one; handing over is the desk's."""
+    start = next_grid_start(5)
+    booked = book_with_haddad(session, derm, start).consultation
+    later = book_with_haddad(session, derm, tomorrow_at(10)).consultation
+    change_status(session, booked.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+    off_sick(session, derm["haddad"], start)
+    login(session, client, StaffRole.CLINICIAN, clinician_id=derm["haddad"].id)
+
+    waiting = page_text(client.get(f"/schedule/consultations/{booked.id}"))
+    coming = page_text(client.get(f"/schedule/consultations/{later.id}"))
+    move = re.sub(r"\s+", " ", page_text(client.get(f"/schedule/consultations/{booked.id}/move")))
+
+    assert "another clinician" not in waiting and "Move to another time<" in waiting
+    assert "Move to another time<" in coming and "or clinician" not in coming
+    assert not offered_starts(move)
+    assert "another clinician" not in move and "Choose another, or" not in move
+    assert "You are not free within 15 minutes" in move and "ask reception to hand" in move
+
+
+def test_reception_moving_a_waiting_patient_of_a_service_nobody_else_gives_is_not_told_to_choose_another(
+    client, session, derm
+):
+    alone = factories.service(session, derm["department"], name="Patch test", slot_interval_minutes=5)
+    derm["haddad"].services.append(alone)
+    session.commit()
+    start = next_grid_start(5)
+    booked = factories.booking(session, alone, start, now=utcnow(), clinician_id=derm["haddad"].id)
+    change_status(session, booked.consultation.id, S.ARRIVED, now=utcnow(), actor=Actor("patient"))
+    off_sick(session, derm["haddad"], start)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+
+    move = page_text(client.get(f"/schedule/consultations/{booked.consultation.id}/move"))
+
+    assert "another clinician" not in move and "Choose another, or" not in move
+    assert "Dr Noor Haddad is not free within 15 minutes, and nobody else gives this service" in move
