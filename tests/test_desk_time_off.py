@@ -1,14 +1,16 @@
 """Reception records a clinician's absence: a department's desk records time off (and removes it) for its
 own clinicians, audited as the desk member, when a clinician phones in sick before the clinic opens."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
-from clinic.models import AuditEvent, StaffRole, StaffUser, TimeOff, utcnow
+from clinic.models import AuditEvent, Consultation, ConsultationStatus, StaffRole, StaffUser, TimeOff, utcnow
 from clinic.scheduling.hours import add_time_off
+from clinic.scheduling.lifecycle import mark_no_shows
 
 from . import factories
 from .factories import sign_in
@@ -35,6 +37,11 @@ def sick(session):
 
 def page_of(sick) -> str:
     return f"/schedule/clinicians/{sick['clinician'].id}/time-off"
+
+
+def wall(instant: datetime) -> str:
+    """The instant as the time-off form takes it, in the clinician's zone (London)."""
+    return instant.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
 
 
 def recorded(session) -> list[TimeOff]:
@@ -273,3 +280,32 @@ def test_the_time_off_note_says_who_reads_it_to_whoever_writes_it(client, sessio
 
     assert "Note for yourself" not in page
     assert readers.format(name=clinician.display_name) in page
+
+
+def test_taking_back_a_sick_day_already_begun_keeps_the_bookings_it_stranded_off_the_no_show_list(
+    client, session, sick
+):
+    """A sick day recorded at the desk from three hours ago; the clinician back at work, the desk takes it
+    back: the booking of two hours ago that nobody took stays to move or cancel, never the patient's
+    no-show, as the absence so far happened. What is still to come is given back."""
+    now = utcnow()
+    clinician = sick["clinician"]
+    missed = factories.consultation(
+        session, clinician.services[0], clinician, now - timedelta(hours=2), status=ConsultationStatus.BOOKED
+    )
+    desk = login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    began = {"starts_at": wall(now - timedelta(hours=3)), "ends_at": wall(now + timedelta(days=1))}
+    client.post(page_of(sick), data=began | {"label": "Sick"})
+    (off,) = recorded(session)
+
+    offered = text(client.get(page_of(sick)))
+    taken_back = client.post(f"{page_of(sick)}/{off.id}/remove")
+    mark_no_shows(session, now=utcnow(), after=timedelta(minutes=30))
+
+    assert 'aria-label="End the time off from' in offered and ">End now</button>" in offered
+    assert taken_back.status_code == 303 and "That time off ends now." in text(client.get(page_of(sick)))
+    session.rollback()
+    assert session.get(Consultation, missed.id).status is ConsultationStatus.BOOKED
+    (kept,) = recorded(session)
+    assert kept.starts_at == off.starts_at and off.starts_at < kept.ends_at <= utcnow()
+    assert audited(session, "clinician.time_off_ended") == [f"staff:{desk.id}"]

@@ -10,7 +10,7 @@ from clinic.audit import Actor
 from clinic.models import AuditEvent, AvailabilityRule, ConsultationStatus, StaffRole, TimeOff, utcnow
 from clinic.scheduling.calendars import Absences
 from clinic.scheduling.clashes import ClinicianClashes
-from clinic.scheduling.errors import NotFound
+from clinic.scheduling.errors import ChangeNotAllowed, NotFound
 from clinic.scheduling.hours import (
     InvalidHours,
     add_hours,
@@ -440,3 +440,20 @@ def test_the_audit_trail_says_which_hours_and_time_off_were_added_and_removed(se
     span = {"starts_at": at(10, 9).isoformat(), "ends_at": at(10, 12).isoformat()}
     assert details["clinician.time_off_added"] == {"time_off_id": off.id, **span}
     assert details["clinician.time_off_removed"] == {"time_off_id": off.id, **span}
+
+
+def test_time_off_is_removed_before_it_begins_ended_now_once_begun_and_kept_once_over(session, doctor):
+    """What of an absence has happened stays: bookings it left untaken are never the patient's no-show."""
+    person, _ = doctor
+    coming = add_time_off(session, person.id, at(9, 9), at(9, 12), "", now=at(2, 8), actor=DOCTOR)
+    begun = add_time_off(session, person.id, at(2, 9), at(2, 12), "", now=at(2, 8), actor=DOCTOR)
+    over = add_time_off(session, person.id, at(3, 9), at(3, 12), "", now=at(2, 8), actor=DOCTOR)
+    session.commit()
+
+    assert remove_time_off(session, person.id, coming.id, now=at(2, 10), actor=DOCTOR) is False
+    assert remove_time_off(session, person.id, begun.id, now=at(2, 10), actor=DOCTOR) is True
+    with pytest.raises(ChangeNotAllowed):
+        remove_time_off(session, person.id, over.id, now=at(4, 10), actor=DOCTOR)
+
+    kept = {off.id: (off.starts_at, off.ends_at) for off in session.scalars(select(TimeOff))}
+    assert kept == {begun.id: (at(2, 9), at(2, 10)), over.id: (at(3, 9), at(3, 12))}

@@ -87,8 +87,8 @@ def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
 def remove_days_off(time_off_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
     owner, staff = _owner(clinician_id), current_staff()
     check_may_remove_time_off(db.session, staff, owner, time_off_id)
-    remove_time_off(db.session, owner, time_off_id, now=utcnow(), actor=staff.actor)
-    return _saved("That time off is removed.")
+    ended = remove_time_off(db.session, owner, time_off_id, now=utcnow(), actor=staff.actor)
+    return _saved("That time off ends now." if ended else "That time off is removed.")
 
 
 _TIME_OFF_ROUTES = [
@@ -128,6 +128,7 @@ def _page(
         weekdays=forms.WEEKDAYS,
         weekly_hours=f"{request.blueprint}.add_weekly_hours" in current_app.view_functions,
         removable=removable_time_off(db.session, current_staff(), owner),
+        now=now,
     )
     # The bookings that no longer fit, by patient: recorded once the page is drawn, as lists._record_shown.
     shown = ListShown("hours", found.clinician.department_id, owner)

@@ -9,6 +9,7 @@ from calendar import day_name
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -189,9 +190,22 @@ def _overlap(
 
 def remove_time_off(
     session: Session, clinician_id: int, time_off_id: int, *, now: datetime, actor: Actor
-) -> None:
-    """Give back time off of this clinician (NotFound for anyone else's)."""
-    _remove(session, TimeOff, clinician_id, time_off_id, now, actor)
+) -> bool:
+    """Give back time off of this clinician (NotFound for anyone else's); True if it had begun, and so ends
+    now: the absence so far happened, and the bookings it left untaken are never the patient's no-show
+    (clashes.ABSENT). Time off over already stays, the record of an absence (ChangeNotAllowed)."""
+    with write_transaction(session):
+        lock_clinicians(session, clinician_id)
+        off = _owned(session, TimeOff, clinician_id, time_off_id)
+        if off.starts_at >= now:
+            session.delete(off)
+            _audit(session, clinician_id, "clinician.time_off_removed", now, actor, _described(off))
+            return False
+        if off.ends_at <= now:
+            raise ChangeNotAllowed("This time off is over: it stays, as the record of the absence.")
+        off.ends_at = now
+        _audit(session, clinician_id, "clinician.time_off_ended", now, actor, _described(off))
+    return True
 
 
 def removable_time_off(session: Session, viewer: StaffMember, clinician_id: int) -> set[int] | None:
@@ -230,6 +244,7 @@ def check_may_remove_time_off(
         )
 
 
+_Row = TypeVar("_Row", AvailabilityRule, TimeOff)
 # What each removable row is called in messages and audit events.
 _NAMES = {AvailabilityRule: "hours", TimeOff: "time_off"}
 
@@ -242,14 +257,19 @@ def _remove(
     now: datetime,
     actor: Actor,
 ) -> None:
-    name = _NAMES[model]
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        row = session.get(model, row_id)
-        if row is None or row.clinician_id != clinician_id:
-            raise NotFound(f"No such {name.replace('_', ' ')}.")
+        row = _owned(session, model, clinician_id, row_id)
         session.delete(row)
-        _audit(session, clinician_id, f"clinician.{name}_removed", now, actor, _described(row))
+        _audit(session, clinician_id, f"clinician.{_NAMES[model]}_removed", now, actor, _described(row))
+
+
+def _owned(session: Session, model: type[_Row], clinician_id: int, row_id: int) -> _Row:
+    """The clinician's row of `model`; NotFound for anyone else's, as for none."""
+    row = session.get(model, row_id)
+    if row is None or row.clinician_id != clinician_id:
+        raise NotFound(f"No such {_NAMES[model].replace('_', ' ')}.")
+    return row
 
 
 def _described(row: AvailabilityRule | TimeOff) -> dict:
