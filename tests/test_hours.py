@@ -457,3 +457,20 @@ def test_time_off_is_removed_before_it_begins_ended_now_once_begun_and_kept_once
 
     kept = {off.id: (off.starts_at, off.ends_at) for off in session.scalars(select(TimeOff))}
     assert kept == {begun.id: (at(2, 9), at(2, 10)), over.id: (at(3, 9), at(3, 12))}
+
+
+def test_time_off_overlapping_time_off_begun_says_to_end_it_now_not_to_remove_and_add_it_again(
+    session, doctor
+):
+    """Time off begun is not removed but ends now: "remove it and add it again" would add the same overlap
+    back, and be refused again with the same advice."""
+    person, _ = doctor
+    add_time_off(session, person.id, at(2, 9), at(2, 17), "", now=at(2, 8), actor=DOCTOR)
+
+    with pytest.raises(InvalidHours) as refused:
+        add_time_off(session, person.id, at(2, 9), at(2, 12), "", now=at(2, 10), actor=DOCTOR)
+
+    assert "remove it" not in str(refused.value)
+    assert "To change it, end it now and add the time off from then; or choose times outside it." in str(
+        refused.value
+    )

@@ -168,7 +168,7 @@ def add_time_off(
             if (kept.starts_at, kept.ends_at, kept.label) == (starts_at, ends_at, label):
                 return kept
         if overlapping:
-            raise _overlap(session, clinician_id, overlapping[0], removable)
+            raise _overlap(session, clinician_id, overlapping[0], removable, now)
         off = TimeOff(clinician_id=clinician_id, starts_at=starts_at, ends_at=ends_at, label=label)
         session.add(off)
         session.flush()
@@ -177,14 +177,16 @@ def add_time_off(
 
 
 def _overlap(
-    session: Session, clinician_id: int, kept: TimeOff, removable: Collection[int] | None
+    session: Session, clinician_id: int, kept: TimeOff, removable: Collection[int] | None, now: datetime
 ) -> InvalidHours:
     clinician = session.get_one(Clinician, clinician_id)
     when = format_local(kept.starts_at, zone(clinician.time_zone), until=kept.ends_at)
-    if removable is None or kept.id in removable:
-        remedy = "To change it, remove it and add the time off again; or choose times outside it."
-    else:  # the clinician's own leave, which the desk may not remove (`removable_time_off`)
+    if removable is not None and kept.id not in removable:  # the clinician's own leave, to the desk
         remedy = f"Choose times outside it, or ask {clinician.display_name} or an admin to change it."
+    elif kept.starts_at < now:  # begun: taking it back ends it now (`remove_time_off`)
+        remedy = "To change it, end it now and add the time off from then; or choose times outside it."
+    else:
+        remedy = "To change it, remove it and add the time off again; or choose times outside it."
     return InvalidHours(f"This overlaps time off already planned: {when}. {remedy}", field="starts_at")
 
 
