@@ -32,7 +32,7 @@ from ..models.transactions import begin_write, commit_as_written, end_transactio
 from .availability import Booker, find_slots, free_clinician_ids, is_free, rules_for, service_clinicians
 from .calendars import load_calendars
 from .companions import CompanionDetails, attach_companion
-from .errors import IdempotencyConflict, SlotTaken, SlotUnavailable
+from .errors import AlreadyBooked, IdempotencyConflict, SlotTaken, SlotUnavailable, TooManyBookings
 from .events import record_event
 from .holders import check_may_book, holder_lock
 from .idempotency import Fingerprint
@@ -86,7 +86,8 @@ def book(
 ) -> Booked:
     """Book the requested time, or raise SlotTaken (with the next free times) or SlotUnavailable;
     AlreadyBooked if the patient holds a consultation at that time, TooManyBookings if their e-mail
-    address holds `max_per_email` future bookings already (None: no cap, as for staff).
+    address holds `max_per_email` future bookings already (None: no cap, as for staff), both only for a
+    time that is offered.
 
     Staff booking for the patient may take any free time not yet started; anyone else is held to the
     service's minimum notice (`notice_minutes`).
@@ -115,7 +116,7 @@ def book(
         if reference_held:
             reference = unused_reference(session, Consultation.reference)
         service = offered_from(offered)
-        check_may_book(session, service, request.patient, request.start, now, max_per_email)
+        _check_may_book(session, service, request, now, max_per_email, booker)
         for clinician_id in _free_candidates(session, service, request, now, booker):
             locked = clinician_locks(session, clinician_id)  # sent with the check, which sees past it
             if is_free(session, service, request.start, now, clinician_id, first=locked, booker=booker):
@@ -173,6 +174,27 @@ def _free_candidates(
     return free_clinician_ids(session, service, request.start, now, booker=booker)
 
 
+def _check_may_book(
+    session: Session,
+    service: OfferedService,
+    request: BookingRequest,
+    now: datetime,
+    max_per_email: int | None,
+    booker: Booker,
+) -> None:
+    """`check_may_book`, whose refusals speak of the patient's other bookings, for a time that is offered;
+    one that is not is refused as such (`refusal`), whatever the patient holds. Else anyone knowing a
+    patient's e-mail address and date of birth could learn when they have consultations by asking for times
+    nobody may book, which books nothing and tells the patient nothing."""
+    try:
+        check_may_book(session, service, request.patient, request.start, now, max_per_email)
+    except (AlreadyBooked, TooManyBookings):
+        clinician_id, start = request.clinician_id, request.start
+        if not _offered_ignoring_bookings(session, service, clinician_id, start, now, booker):
+            raise refusal(session, service.id, clinician_id, start, now, booker, offered=False) from None
+        raise
+
+
 def refusal(
     session: Session,
     service_id: int,
@@ -180,13 +202,17 @@ def refusal(
     start: datetime,
     now: datetime,
     booker: Booker = Booker.PATIENT,
+    *,
+    offered: bool | None = None,
 ) -> SlotUnavailable:
     """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable.
+    `offered`: whether the time is offered, bookings aside, if the caller knows.
 
     Ends the transaction: the refusal is raised after the lock is let go.
     """
     service = offered_service(session, service_id)
-    offered = _offered_ignoring_bookings(session, service, clinician_id, start, now, booker)
+    if offered is None:
+        offered = _offered_ignoring_bookings(session, service, clinician_id, start, now, booker)
     alternatives = next_free_times(session, service, max(start, now), now, clinician_id, booker)
     end_transaction(session)
     if offered:
