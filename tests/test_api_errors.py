@@ -433,3 +433,34 @@ def test_a_method_not_allowed_names_the_allowed_ones(client, method, path, allow
 
     assert response.status_code == 405
     assert set(response.headers["Allow"].split(", ")) == allowed  # RFC 9110 section 15.5.6
+
+
+@pytest.mark.parametrize("how", ["left the service", "deactivated"])
+def test_moving_a_booking_whose_clinician_no_longer_offers_its_service_says_so_and_what_to_do(
+    client, session, clinic, booked, how
+):
+    """Moving without naming a clinician keeps the booking's own; one who no longer offers the service
+    answered 404 "That clinician does not offer this service." on `clinician`, a field the caller never
+    sent, as if the booking or its clinician were unknown."""
+    if how == "deactivated":
+        clinic.first.active = False
+    else:
+        clinic.first.services = []
+    session.commit()
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/reschedule",
+        json={"start": wall(clinic.day, 14)},
+        headers=bearer(booked["manage_token"]),
+    )
+
+    problem = assert_problem(response, 409)
+    assert (problem["code"], problem["field"]) == ("clinician_not_offering", "clinician")
+    assert "no longer offers this service" in problem["detail"]
+    assert "choose a clinician who does" in problem["detail"]
+    moved = client.post(
+        f"/api/v1/bookings/{booked['reference']}/reschedule",
+        json={"start": wall(clinic.day, 14), "clinician": clinic.second.id},
+        headers=bearer(booked["manage_token"]),
+    )
+    assert moved.status_code == 200

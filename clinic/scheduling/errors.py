@@ -29,6 +29,19 @@ class NotOffered(NotFound):
         super().__init__(self.MESSAGE)
 
 
+class ClinicianNoLongerOffers(BookingError):
+    """A booking moved without naming a clinician keeps its own, who no longer offers its service (or has
+    left): it may move only to another who does."""
+
+    code = "clinician_not_offering"
+    field = "clinician"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your clinician no longer offers this service: to move the booking, choose a clinician who does."
+        )
+
+
 class InvalidRequest(BookingError):
     code = "invalid_request"
 

@@ -23,9 +23,11 @@ from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import (
     AlreadyAtThatTime,
     ChangeNotAllowed,
+    ClinicianNoLongerOffers,
     ConsultationCancelled,
     ConsultationOver,
     NotFound,
+    NotOffered,
     PatientWaiting,
 )
 from .events import record_event
@@ -221,7 +223,7 @@ def reschedule(
         elif consultation.status is ConsultationStatus.ARRIVED:
             _check_still_waiting(consultation, new_start, now, room_opens)
         service = consultation.service
-        service_clinicians(session, service, target)  # the new clinician must offer the service
+        _check_offers(session, service, target, named=clinician_id is not None)
         moving = consultation.id
         if not is_free(session, service, new_start, now, target, exclude_consultation=moving, booker=booker):
             session.rollback()
@@ -239,6 +241,17 @@ def reschedule(
         moved = audit.changes(before, _placed(consultation))
         record_event(session, consultation, "consultation.rescheduled", now, actor, moved)
     return consultation
+
+
+def _check_offers(session: Session, service: Service, clinician_id: int, *, named: bool) -> None:
+    """NotOffered unless the clinician the booking moves to offers its service; ClinicianNoLongerOffers if
+    that is its own clinician, not `named` by whoever moves it."""
+    try:
+        service_clinicians(session, service, clinician_id)
+    except NotOffered:
+        if named:
+            raise
+        raise ClinicianNoLongerOffers() from None
 
 
 def _placed(consultation: Consultation) -> dict[str, Any]:
