@@ -55,8 +55,10 @@ def _polls_a_room() -> bool:
 def _opens_a_booking() -> bool:
     # Every route that takes a booking's reference (and so its token): the manage and companion links,
     # walk-in callers' places, the confirmation page, the API's booking; one added later is counted
-    # without being listed here.
-    return "reference" in (request.view_args or {}) and not (_polls_a_walk_in_place() or _polls_a_room())
+    # without being listed here. And the API's free times to move a booking to, which take it in the query.
+    in_path = "reference" in (request.view_args or {})
+    in_query = request.endpoint == "api.slots" and "moving" in request.args
+    return (in_path or in_query) and not (_polls_a_walk_in_place() or _polls_a_room())
 
 
 GUARDS = (

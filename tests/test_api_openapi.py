@@ -14,7 +14,7 @@ import pytest
 import clinic as clinic_package
 from clinic.errors import status_for
 from clinic.hospital.records import InvalidSetting
-from clinic.models import utcnow
+from clinic.models import ConsultationStatus, utcnow
 from clinic.scheduling.errors import (
     BookingError,
     InvalidRequest,
@@ -254,13 +254,23 @@ class Probe:
     def book(self, body: dict, **headers):
         return self.client.post("/api/v1/bookings", json=body, headers=headers)
 
+    def late(self) -> dict:
+        """The service and clinician of a booking whose online changes have ended."""
+        service = factories.service(self.session, cancel_cutoff_minutes=60 * 24 * 400, horizon_days=400)
+        return {"service": service, "clinician": factories.clinician(self.session, [service])}
+
     def manage(self, action: str, json: object = None, *, late: bool = False, **booking):
-        """POST …/action on a fresh booking; `late`: of a service whose online changes have ended."""
-        if late:
-            service = factories.service(self.session, cancel_cutoff_minutes=60 * 24 * 400, horizon_days=400)
-            booking["service"], booking["clinician"] = service, factories.clinician(self.session, [service])
-        reference, headers = self.booking(**booking)
+        """POST …/action on a fresh booking; `late`: one whose online changes have ended."""
+        reference, headers = self.booking(**booking, **(self.late() if late else {}))
         return self.client.post(f"/api/v1/bookings/{reference}/{action}", json=json, headers=headers)
+
+    def slots_to_move(self, **booking):
+        """The free times to move a fresh booking to."""
+        reference, headers = self.booking(**booking)
+        service = booking.get("service", self.clinic.service).id
+        day = self.clinic.day
+        path = f"/api/v1/slots?service={service}&start={day}&end={day}&tz=UTC&moving={reference}"
+        return self.client.get(path, headers=headers)
 
     def move(self, to: dict, **booking):
         return self.manage("reschedule", to, **booking)
@@ -354,6 +364,8 @@ def probes(probe: Probe, app) -> dict[tuple[str, str], dict[tuple[int, str | Non
             (200, None): lambda: client.get(f"{slots}&service={service.id}"),
             (400, None): lambda: client.get(f"{slots}&service={service.id}&x=%00"),
             (404, "not_found"): lambda: client.get(f"{slots}&service={service.id}&clinician={elsewhere.id}"),
+            (409, "change_not_allowed"): lambda: probe.slots_to_move(**probe.late()),
+            (409, "invalid_transition"): lambda: probe.slots_to_move(status=ConsultationStatus.CANCELLED),
             (422, "invalid_input"): lambda: client.get("/api/v1/slots"),
         },
         ("/bookings", "post"): {

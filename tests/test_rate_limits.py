@@ -178,6 +178,16 @@ def test_manage_and_companion_links_share_one_count(client):
     assert client.get("/c/DDDD-4444", environ_base=NEIGHBOUR).status_code != 429
 
 
+def test_free_times_to_move_a_booking_count_with_the_manage_links_as_they_take_its_token(client):
+    """GET /api/v1/slots?moving=<reference> opens the booking with its token: counted only as a slot search,
+    it let a guesser try tokens at that limit, five times the links'."""
+    for _ in range(3):
+        assert client.get("/api/v1/bookings/CCCC-3333").status_code != 429
+
+    assert client.get("/api/v1/slots?moving=CCCC-3333").status_code == 429
+    assert client.get("/api/v1/slots").status_code != 429  # a search for a new booking takes no token
+
+
 def test_a_waiting_room_left_open_asks_its_status_without_using_up_the_links_count(client, session):
     """Its countdown asks every minute, for days maybe: counted with the links, an open page (or a few
     behind one address) would use their count up, and be refused as the room opens. The status takes no

@@ -162,6 +162,7 @@ class SlotQuery:
     tz: ZoneInfo
     window_start: datetime
     window_end: datetime
+    moving: str | None  # the reference of a booking being moved, whose own time stands in the way of none
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def json_object(request: Request, *, optional: bool = False) -> Mapping[str, Any
 
 
 def slot_query(args: Mapping[str, str]) -> SlotQuery:
-    """service, clinician (optional), start and end (local dates, end inclusive) and tz."""
+    """service, clinician (optional), start and end (local dates, end inclusive), tz, and moving (optional:
+    a booking's reference)."""
     fields = QueryFields(args)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
@@ -202,7 +204,8 @@ def slot_query(args: Mapping[str, str]) -> SlotQuery:
         fields.fail("end", f"Give an end on or after the start, at most {MAX_SLOT_DAYS} days in all.")
     fields.check()
     tz = zone(tz_name)  # type: ignore[arg-type]
-    return SlotQuery(service_id, clinician_id, tz, day_bounds(first, tz)[0], day_bounds(last, tz)[1])  # type: ignore[arg-type]
+    window = day_bounds(first, tz)[0], day_bounds(last, tz)[1]  # type: ignore[arg-type]
+    return SlotQuery(service_id, clinician_id, tz, *window, args.get("moving"))  # type: ignore[arg-type]
 
 
 def booking_request(

@@ -1,5 +1,6 @@
 """The /api/v1 endpoints: parse with `schemas`, call one service, serialise."""
 
+from datetime import datetime
 from functools import cache
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -9,12 +10,13 @@ from ..extensions import db
 from ..hospital.catalogue import offered_services
 from ..links import privacy_url
 from ..models import Consultation, Service, utcnow
-from ..scheduling.availability import find_slots
+from ..scheduling.availability import Booker, find_new_slots, find_slots
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.events import record_read
-from ..scheduling.lifecycle import cancel, consultation_for_token, reschedule
+from ..scheduling.lifecycle import Change, cancel, check_online_change, consultation_for_token, reschedule
 from ..scheduling.offered import OfferedService, offered_service
+from ..scheduling.slots import Slot
 from ..scheduling.timezones import zone
 from ..scheduling.tokens import LinkKeys
 from ..scheduling.waiting_room import JoinWindow, join_as_patient
@@ -42,16 +44,30 @@ def privacy_notice() -> dict:
 @bp.get("/slots")
 def slots() -> dict:
     query = schemas.slot_query(request.args)
-    show_times_in(query.tz)
-    service = offered_service(db.session, query.service_id)
-    found = find_slots(
-        db.session, service, query.window_start, query.window_end, utcnow(), query.clinician_id
-    )
+    found = _free_times(query, utcnow())
     return {
-        "service": service.id,
+        "service": query.service_id,
         "time_zone": query.tz.key,
         "slots": slots_json(found, query.tz),
     }
+
+
+def _free_times(query: schemas.SlotQuery, now: datetime) -> list[Slot]:
+    """The service's free times; or, for a booking being moved (opened by its manage token, as to reschedule
+    it), those it may move to, as its patient's reschedule page offers them."""
+    if query.moving is None:
+        show_times_in(query.tz)
+        service = offered_service(db.session, query.service_id)
+        return find_slots(db.session, service, query.window_start, query.window_end, now, query.clinician_id)
+    moving = _managed(query.moving)
+    show_times_in(query.tz)
+    check_online_change(moving, Change.MOVE, now)
+    if moving.service_id != query.service_id:
+        raise schemas.InvalidInput(
+            {"moving": f"This booking moves within its own service: ask for service {moving.service_id}."}
+        )
+    window = query.window_start, query.window_end
+    return find_new_slots(db.session, moving, *window, now, query.clinician_id, Booker.of(_actor()))
 
 
 @bp.post("/bookings")

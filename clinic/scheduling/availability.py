@@ -140,6 +140,28 @@ def find_new_starts(
     return starts
 
 
+def find_new_slots(
+    session: Session,
+    moving: Consultation,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    clinician_id: int | None,
+    booker: Booker,
+) -> list[Slot]:
+    """`find_new_starts`, each start with each clinician free then, for `booker` moving `moving` where no
+    waiting room counts (None for a patient waiting: only staff hand them on, see `latest_start`)."""
+    latest = latest_start(moving, now, None)
+    slots = find_slots(
+        session, moving.service, window_start, window_end, now, clinician_id, moving.id, booker
+    )
+    return [
+        slot
+        for slot in slots
+        if not stays_put(moving, slot.clinician_id, slot.start) and (latest is None or slot.start <= latest)
+    ]
+
+
 def latest_start(moving: Consultation, now: datetime, room_opens: timedelta | None) -> datetime | None:
     """The latest start staff may move `moving` to at `now`, None if any: a patient who checked in stays
     checked in, so they may be handed only to a call they could be waiting for now, one whose waiting room
