@@ -115,3 +115,19 @@ def test_a_booking_that_may_no_longer_move_online_says_so_as_rescheduling_would(
     problem = assert_problem(slots_to_move(client, moving), 409)
 
     assert problem["code"] == "invalid_transition"
+
+
+def test_a_refused_move_offers_instead_the_times_the_booking_may_move_to(client, moving):
+    """The alternatives of a refused move were a new booking's: the booking's own time hid 10:10 and 10:20
+    with its clinician, the nearest times it may move to."""
+    refused = client.post(
+        f"/api/v1/bookings/{moving.reference}/reschedule",
+        json={"start": wall(moving.day, 10, 5), "clinician": moving.first.id},
+        headers=moving.token,
+    )
+
+    problem = assert_problem(refused, 422)
+    offered = [alternative["start"] for alternative in problem["alternatives"]]
+    assert offered[:2] == [at(moving.day, 10, 10).isoformat(), at(moving.day, 10, 20).isoformat()]
+    to_move = starts(slots_to_move(client, moving, clinician=moving.first.id), moving.first)
+    assert set(offered) <= to_move

@@ -29,7 +29,15 @@ from ..models import (
 from ..models.driver import Statement, driver_batch, driver_rows
 from ..models.inserts import insert_loaded, insert_statements
 from ..models.transactions import begin_write, commit_as_written, end_transaction
-from .availability import Booker, find_slots, free_clinician_ids, is_free, rules_for, service_clinicians
+from .availability import (
+    Booker,
+    find_new_slots,
+    find_slots,
+    free_clinician_ids,
+    is_free,
+    rules_for,
+    service_clinicians,
+)
 from .calendars import load_calendars
 from .companions import CompanionDetails, attach_companion
 from .errors import AlreadyBooked, IdempotencyConflict, SlotTaken, SlotUnavailable, TooManyBookings
@@ -149,11 +157,15 @@ def next_free_times(
     now: datetime,
     clinician_id: int | None = None,
     booker: Booker = Booker.PATIENT,
+    moving: Consultation | None = None,
 ) -> list[Slot]:
-    """The next few free times from `after` that `booker` may book, for one who lost a race or asked too
-    late."""
+    """The next few free times from `after` that `booker` may book, or move `moving` to (as
+    `find_new_slots` has them), for one who lost a race or asked too late."""
     window = (after, after + timedelta(days=14))
-    slots = find_slots(session, service, *window, now, clinician_id, booker=booker)
+    if moving is None:
+        slots = find_slots(session, service, *window, now, clinician_id, booker=booker)
+    else:
+        slots = find_new_slots(session, moving, *window, now, clinician_id, booker)
     unique, seen = [], set()
     for slot in slots:
         if slot.start not in seen:
@@ -204,16 +216,18 @@ def refusal(
     booker: Booker = Booker.PATIENT,
     *,
     offered: bool | None = None,
+    moving: Consultation | None = None,
 ) -> SlotUnavailable:
     """Taken (409, with alternatives) if only other bookings stand in the way, else unavailable.
-    `offered`: whether the time is offered, bookings aside, if the caller knows.
+    `offered`: whether the time is offered, bookings aside, if the caller knows; `moving`: the booking
+    being moved there, whose alternatives are the times it may move to.
 
     Ends the transaction: the refusal is raised after the lock is let go.
     """
     service = offered_service(session, service_id)
     if offered is None:
         offered = _offered_ignoring_bookings(session, service, clinician_id, start, now, booker)
-    alternatives = next_free_times(session, service, max(start, now), now, clinician_id, booker)
+    alternatives = next_free_times(session, service, max(start, now), now, clinician_id, booker, moving)
     end_transaction(session)
     if offered:
         return SlotTaken("That time was just taken. Please choose another.", alternatives)

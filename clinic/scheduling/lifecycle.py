@@ -227,7 +227,7 @@ def reschedule(
         moving = consultation.id
         if not is_free(session, service, new_start, now, target, exclude_consultation=moving, booker=booker):
             session.rollback()
-            raise refusal(session, service.id, target, new_start, now, booker)
+            raise refusal(session, service.id, target, new_start, now, booker, moving=consultation)
         if (patient := consultation.patient).email is not None:
             new_end = new_start + timedelta(minutes=service.duration_minutes)
             check_not_held(
