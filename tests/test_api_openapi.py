@@ -341,8 +341,8 @@ def probes(probe: Probe, app) -> dict[tuple[str, str], dict[tuple[int, str | Non
         reference, token = probe.booking()
         return client.get(f"/api/v1/bookings/{reference}{suffix}", headers={**token, **headers})
 
-    def join(starts_in: timedelta, suffix: str = ""):
-        reference, headers = probe.booking(utcnow() + starts_in)
+    def join(starts_in: timedelta, suffix: str = "", clinician=first):
+        reference, headers = probe.booking(utcnow() + starts_in, clinician=clinician)
         return client.post(f"/api/v1/bookings/{reference}{suffix}/join", headers=headers)
 
     slots = f"/api/v1/slots?start={clinic.day}&end={clinic.day}&tz=UTC"
@@ -418,7 +418,7 @@ def probes(probe: Probe, app) -> dict[tuple[str, str], dict[tuple[int, str | Non
         },
         ("/bookings/{reference}/join", "post"): {
             (200, None): lambda: join(timedelta(minutes=5)),
-            (400, None): lambda: join(timedelta(minutes=5), "%00"),
+            (400, None): lambda: join(timedelta(minutes=5), "%00", second),  # beside the one above
             (404, "not_found"): lambda: probe.send("join", token=False),
             (409, "room_closed"): lambda: join(timedelta(hours=3)),
         },
