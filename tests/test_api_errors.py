@@ -464,3 +464,23 @@ def test_moving_a_booking_whose_clinician_no_longer_offers_its_service_says_so_a
         headers=bearer(booked["manage_token"]),
     )
     assert moved.status_code == 200
+
+
+@pytest.mark.parametrize("action", ["cancel", "reschedule"])
+def test_a_booking_cancelled_already_gives_the_number_to_call_as_one_over_does(
+    client, session, clinic, booked, action
+):
+    """Its 409 invalid_transition said "contact_phone": "", where a booking over already gave the
+    department's number: an app showed "call us on" and nothing."""
+    token = bearer(booked["manage_token"])
+    assert client.post(f"/api/v1/bookings/{booked['reference']}/cancel", headers=token).status_code == 200
+
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/{action}",
+        json={"start": wall(clinic.day, 14)},
+        headers=token,
+    )
+
+    problem = assert_problem(response, 409)
+    assert problem["code"] == "invalid_transition"
+    assert problem["contact_phone"] == clinic.service.department.contact_phone != ""

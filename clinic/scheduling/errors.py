@@ -122,8 +122,8 @@ class ConsultationCancelled(ChangeNotAllowed):
     code = "invalid_transition"
     kind = "cancelled"
 
-    def __init__(self, message: str, *, service_id: int):
-        super().__init__(message)
+    def __init__(self, message: str, *, service_id: int, contact_phone: str = ""):
+        super().__init__(message, contact_phone=contact_phone)
         self.service_id = service_id
 
 

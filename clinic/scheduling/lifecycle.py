@@ -122,16 +122,27 @@ def change_refusal(
     patient's to miss, and staff may still move or cancel it. Never for a walk-in call, which its queue
     ends (the caller leaves, or does not answer) or its clinician finishes."""
     if consultation.status is ConsultationStatus.CANCELLED:
-        return ConsultationCancelled("This consultation is cancelled.", service_id=consultation.service_id)
+        return ConsultationCancelled(
+            "This consultation is cancelled.",
+            service_id=consultation.service_id,
+            contact_phone=_phone(consultation),
+        )
     over = is_over(consultation, now) and not (absent and consultation.status is ConsultationStatus.BOOKED)
     if over or consultation.status not in _CHANGEABLE[change]:
         return _too_far_along(consultation, change, over=over)
     if consultation.walk_in_entry is not None:
         return ChangeNotAllowed(
             "A walk-in call is not cancelled or moved: it ends when its clinician finishes it, or when the "
-            "caller leaves the queue or does not answer."
+            "caller leaves the queue or does not answer.",
+            contact_phone=_phone(consultation),
         )
     return None
+
+
+def _phone(consultation: Consultation) -> str:
+    """Whom to call about the consultation instead: its department's number, for every refusal to change it
+    (read only for a refusal: staff pages ask `change_refusal` of each consultation they list)."""
+    return consultation.service.department.contact_phone
 
 
 def check_change(consultation: Consultation, change: Change, now: datetime, *, absent: bool = False) -> None:
@@ -333,7 +344,7 @@ def _too_far_along(consultation: Consultation, change: Change, *, over: bool) ->
     when = "is over" if over else "has begun"
     return ConsultationOver(
         f"This consultation {when}: it can no longer be {change.done}.",
-        contact_phone=consultation.service.department.contact_phone,
+        contact_phone=_phone(consultation),
     )
 
 
@@ -342,6 +353,6 @@ def _check_cutoff(consultation: Consultation, now: datetime) -> None:
     if now > deadline:
         raise ChangeNotAllowed(
             "It is too late to change this booking online.",
-            contact_phone=consultation.service.department.contact_phone,
+            contact_phone=_phone(consultation),
             deadline=deadline,
         )
