@@ -149,8 +149,9 @@ def find_new_slots(
     clinician_id: int | None,
     booker: Booker,
 ) -> list[Slot]:
-    """`find_new_starts`, each start with each clinician free then, for `booker` moving `moving` where no
-    waiting room counts (None for a patient waiting: only staff hand them on, see `latest_start`)."""
+    """The free times `booker` may move `moving` to, each with its clinician, by `find_new_starts`' rule: its
+    own time stands in the way of none, its own start is a new time only with another clinician. None for a
+    patient waiting, whom only staff hand on (`latest_start`)."""
     latest = latest_start(moving, now, None)
     slots = find_slots(
         session, moving.service, window_start, window_end, now, clinician_id, moving.id, booker
