@@ -335,6 +335,8 @@ def test_the_only_admin_can_neither_deactivate_nor_demote_themselves(admin_clien
 def test_an_admin_may_step_down_when_another_admin_is_left(admin_client, session, admin):
     other = factories.staff(session, role=StaffRole.ADMIN)
     factories.staff(session, role=StaffRole.ADMIN, active=False)  # a deactivated admin does not count
+    department_id = factories.department(session).id
+    session.commit()
 
     assert admin_client.post(f"/admin/staff/{admin.id}/deactivate").status_code == 303
 
@@ -348,7 +350,7 @@ def test_an_admin_may_step_down_when_another_admin_is_left(admin_client, session
             StaffRole.RECEPTION,
             now=utcnow(),
             actor=SYSTEM,
-            department_id=factories.department(session).id,
+            department_id=department_id,
         )
     assert fresh(session, other).active
 

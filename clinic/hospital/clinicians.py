@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from .. import audit
 from ..audit import Actor
 from ..models import Clinician, Consultation, ConsultationStatus, Department, Service
-from ..models.transactions import write_transaction
+from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.locks import lock_clinicians
 from ..scheduling.timezones import InvalidTimeZone, zone
@@ -57,6 +57,7 @@ def save_clinician(
             raise NotFound("There is no such clinician.")
         if session.get(Department, settings.department_id) is None:
             raise InvalidSetting("Choose a department from the list.", field="department_id")
+        lock_rule(session, "clinician addresses")
         others = select(Clinician.email).where(Clinician.id != (clinician_id or 0))
         if taken(session, others, email):
             raise InvalidSetting("Another clinician has this e-mail address.", field="email")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..models import Department
-from ..models.transactions import write_transaction
+from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
 from .records import InvalidSetting, Page, apply_changes, one_line, paged, taken
 from .walk_in_queues import close_queues_of
@@ -42,6 +42,7 @@ def save_department(
         department = Department() if department_id is None else session.get(Department, department_id)
         if department is None:
             raise NotFound("There is no such department.")
+        lock_rule(session, "department names")
         others = select(Department.name).where(Department.id != (department_id or 0))
         if taken(session, others, name):
             raise InvalidSetting("Another department has this name.", field="name")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, contains_eager
 from ..audit import Actor
 from ..meetings.base import PROVIDER_NAMES
 from ..models import ACTIVE_STATUSES, Consultation, Department, Service, WalkInQueue, clinician_service
-from ..models.transactions import write_transaction
+from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.locks import lock_clinicians
 from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged, taken
@@ -78,6 +78,7 @@ def save_service(
             raise NotFound("There is no such service.")
         if session.get(Department, settings.department_id) is None:
             raise InvalidSetting("Choose a department from the list.", field="department_id")
+        lock_rule(session, "service names")
         others = select(Service.name).where(
             Service.department_id == settings.department_id, Service.id != (service_id or 0)
         )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor
 from ..models import Clinician, Department, QueueStatus, Service, WalkInHours, WalkInQueue
-from ..models.transactions import write_transaction
+from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.timezones import InvalidTimeZone, zone
 from ..walkin.hours import parse_hours
@@ -59,6 +59,7 @@ def save_queue(
         )
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
+        lock_rule(session, "walk-in addresses")
         _check_catalogue(session, settings, queue, slug)
         fields = {
             "department_id": settings.department_id,

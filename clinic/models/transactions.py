@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, ExecutionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
@@ -295,3 +295,16 @@ def write_transaction(session: Session) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def lock_rule(session: Session, rule: str) -> None:
+    """Hold the lock of `rule` until the write transaction ends: for a writer that checks a rule over many
+    rows before it writes (no two departments named alike), which no row lock covers, so that writers of
+    the same rule are served one after the other and each checks what the one before wrote. On PostgreSQL
+    an advisory lock, taken before the check: under READ COMMITTED its statements then see the last
+    holder's rows; SQLite's BEGIN IMMEDIATE holds the database's one write lock already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_RULE_LOCK, {"rule": f"clinic.rule:{rule}"})
+
+
+_RULE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:rule, 0))")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor, changes
 from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
-from ..models.transactions import write_transaction
+from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.patients import required_text
 from . import events
 from .errors import InvalidAccount, LastAdmin, NoSuchAccount
@@ -25,6 +25,8 @@ from .sessions import close_sessions
 
 MIN_PASSWORD_LENGTH = 12
 MAX_NAME = 120
+# The rule that no two accounts share an address or a clinician, checked under its lock (`lock_rule`).
+LOGINS = "staff logins"
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
 
@@ -102,13 +104,15 @@ def create_staff(
 
     A clinician login is linked to a clinician no other login has; reception staff need a department.
     """
-    errors = _role_errors(session, role, clinician_id, department_id)
-    email, display_name = _checked_details(session, email, display_name, password, errors)
+    password_hash = hash_password(password)  # before the transaction: the slow hash holds no lock
     with write_transaction(session):
+        lock_rule(session, LOGINS)
+        errors = _role_errors(session, role, clinician_id, department_id)
+        email, display_name = _checked_details(session, email, display_name, password, errors)
         user = StaffUser(
             email=email,
             display_name=display_name,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             role=role,
             clinician_id=clinician_id,
             department_id=department_id,
@@ -202,10 +206,11 @@ def change_role(
     Any change ends the account's sessions: each was opened under the old role's sign-in rules (a
     receptionist made admin has not passed the second factor an admin may need), so it signs in again.
     """
-    errors = _role_errors(session, role, clinician_id, department_id, user_id=user_id)
-    if errors:
-        raise InvalidAccount(errors)
     with write_transaction(session):
+        lock_rule(session, LOGINS)
+        errors = _role_errors(session, role, clinician_id, department_id, user_id=user_id)
+        if errors:
+            raise InvalidAccount(errors)
         if role is not StaffRole.ADMIN:
             _refuse_if_last_admin(session, user_id)
         user = locked_account(session, user_id)
