@@ -19,6 +19,8 @@ from clinic.staff.accounts import change_role, create_staff
 from clinic.staff.errors import InvalidAccount
 
 from . import factories, racing
+from .browser_forms import form_values
+from .test_schedule import login, text
 
 ADMIN = Actor("staff:1")
 
@@ -42,7 +44,7 @@ def queue(slug: str, ids: dict) -> Callable[[Session], object]:
     return lambda s: save_queue(s, None, settings, now=utcnow(), actor=ADMIN)
 
 
-def login(role: StaffRole) -> Callable[[str, dict], Callable[[Session], object]]:
+def new_account(role: StaffRole) -> Callable[[str, dict], Callable[[Session], object]]:
     """A new account of `role` with the address typed (a clinician login linked to the one clinician)."""
     return lambda email, ids: (
         lambda s: create_staff(
@@ -65,12 +67,12 @@ RACES = {
     "clinicians of one address": (clinician, ["ada@hospital.example", "ada@hospital.example"], Clinician),
     "walk-in queues of one address": (queue, ["nurse-helpline", "nurse-helpline"], WalkInQueue),
     "staff accounts of one address": (
-        login(StaffRole.ADMIN),
+        new_account(StaffRole.ADMIN),
         ["ada@hospital.example", "ADA@hospital.example"],
         StaffUser,
     ),
     "two logins of one clinician": (
-        login(StaffRole.CLINICIAN),
+        new_account(StaffRole.CLINICIAN),
         ["ada@hospital.example", "bob@hospital.example"],
         StaffUser,
     ),
@@ -120,3 +122,45 @@ def test_two_admins_linking_two_accounts_to_one_clinician_at_once_link_one(sessi
     session.rollback()
     linked = select(func.count()).where(StaffUser.clinician_id == clinician_id)
     assert session.scalar(linked) == 1
+
+
+def edit_pages(session) -> dict[str, tuple[str, str, str, str]]:
+    """(page, a field, the value one admin types, a field another admin changes) of each catalogue row."""
+    service = factories.service(session, name="Follow-up call")
+    person = factories.clinician(session, [service], display_name="Dr Ada Jones", title="Consultant")
+    queue = factories.walk_in_queue(session, service, [person], name="Nurse helpline")
+    return {
+        "department": (
+            f"/admin/departments/{service.department_id}",
+            "contact_phone",
+            "+44 20 7946 0999",
+            "name",
+        ),
+        "service": (f"/admin/services/{service.id}", "duration_minutes", "45", "name"),
+        "clinician": (f"/admin/clinicians/{person.id}", "title", "Consultant dermatologist", "display_name"),
+        "walk-in queue": (f"/admin/walk-in/{queue.id}", "description", "Talk to a nurse.", "name"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["department", "service", "clinician", "walk-in queue"])
+def test_an_admin_saving_a_page_opened_before_anothers_save_does_not_undo_it(app, session, kind):
+    page, field, typed, other_field = edit_pages(session)[kind]
+    first, second = factories.browser(app), factories.browser(app)
+    login(session, first, StaffRole.ADMIN)
+    login(session, second, StaffRole.ADMIN)
+    opened_by_second = form_values(text(second.get(page)), "")
+    drawn = form_values(text(first.get(page)), "")
+
+    assert first.post(page, data={**drawn, field: typed}).status_code == 303
+    answer = second.post(page, data={**opened_by_second, other_field: "Renamed"})
+
+    assert answer.status_code == 409, answer.status_code
+    said = text(answer)
+    assert "since you opened this page: it shows what they saved" in said
+    again = form_values(said, "")
+    assert again[field].strip() == typed, (
+        again
+    )  # the page shows what is saved now, the other admin's change kept
+    assert again[other_field] == "Renamed"  # and what they typed, to save again once they have checked
+    assert second.post(page, data=again).status_code == 303
+    assert form_values(text(first.get(page)), "")[field].strip() == typed

@@ -6,10 +6,10 @@ Each form posts to the page that drew it; a refused value is shown beside its fi
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ..auth.access import current_staff
@@ -24,7 +24,7 @@ from ..hospital.clinicians import (
 )
 from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
-from ..hospital.records import InvalidSetting
+from ..hospital.records import ChangedMeanwhile, InvalidSetting, saved_version
 from ..hospital.service_settings import all_services, save_service, services_page
 from ..hospital.walk_in_queues import queues_of, queues_page, save_queue, set_queue_status
 from ..models import Clinician, ConsultationStatus, Department, Service, WalkInQueue, utcnow
@@ -35,6 +35,7 @@ from ..scheduling.front_desk import cancel_for_patient
 from ..scheduling.lifecycle import Change, check_change, staff_changes
 from ..scheduling.timezones import zone
 from . import catalogue_forms as forms
+from .catalogue_forms import RowForm
 from .views import bp
 
 hours.register(bp, "/clinicians/<id:clinician_id>")
@@ -50,7 +51,9 @@ def departments() -> ResponseReturnValue:
 def department(department_id: int | None) -> ResponseReturnValue:
     found = _found(Department, department_id, "There is no such department.")
     queues = queues_of(db.session, department_id) if found else []
-    return _edit(forms.DepartmentForm(obj=found), save_department, department_id, "department", queues=queues)
+    return _edit(
+        partial(forms.DepartmentForm, obj=found), save_department, found, "department", queues=queues
+    )
 
 
 @bp.get("/services")
@@ -62,10 +65,9 @@ def services() -> ResponseReturnValue:
 @bp.route("/services/<id:service_id>", methods=["GET", "POST"])
 def service(service_id: int | None) -> ResponseReturnValue:
     found = _found(Service, service_id, "There is no such service.")
-    form = forms.ServiceForm(all_departments(db.session), obj=found)
-    if request.method == "GET" and found is not None:
-        form.meeting_provider.data = found.meeting_provider or ""
-    return _edit(form, save_service, service_id, "service")
+    return _edit(
+        partial(forms.ServiceForm, all_departments(db.session), obj=found), save_service, found, "service"
+    )
 
 
 @bp.get("/clinicians")
@@ -77,12 +79,9 @@ def clinicians() -> ResponseReturnValue:
 @bp.route("/clinicians/<id:clinician_id>", methods=["GET", "POST"])
 def clinician(clinician_id: int | None) -> ResponseReturnValue:
     found = _found(Clinician, clinician_id, "There is no such clinician.")
-    form = forms.ClinicianForm(all_departments(db.session), all_services(db.session), obj=found)
-    if request.method == "GET":
-        form.time_zone.data = found.time_zone if found else current_app.config["DEFAULT_TIME_ZONE"]
-        form.service_ids.data = [s.id for s in found.services] if found else []
+    form = partial(forms.ClinicianForm, all_departments(db.session), all_services(db.session), obj=found)
     extra = _bookings_to_come(clinician_id, utcnow()) if found else {}
-    answer = _edit(form, save_clinician, clinician_id, "clinician", found=found, **extra)
+    answer = _edit(form, save_clinician, found, "clinician", found=found, **extra)
     if found and isinstance(answer, tuple):  # the page, listing their bookings to come by patient
         shown, listed = ListShown("clinician bookings", found.department_id, found.id), extra["bookings"]
         record_list_read(db.session, shown, [c.id for c in listed], utcnow(), current_staff().actor)
@@ -185,10 +184,8 @@ def walk_in_queue(queue_id: int | None) -> ResponseReturnValue:
     clinicians = list(
         session.scalars(select(Clinician).where(Clinician.active).order_by(Clinician.display_name))
     )
-    form = forms.WalkInQueueForm(all_departments(session), all_services(session), clinicians, found)
-    if request.method == "GET" and found is None:
-        form.time_zone.data = current_app.config["DEFAULT_TIME_ZONE"]
-    return _edit(form, save_queue, queue_id, "walk_in_queue", found=found)
+    form = partial(forms.WalkInQueueForm, all_departments(session), all_services(session), clinicians, found)
+    return _edit(form, save_queue, found, "walk_in_queue", found=found)
 
 
 @bp.post("/walk-in/<id:queue_id>/status")
@@ -221,16 +218,45 @@ def _found(model: type, row_id: int | None, missing: str):
     return row
 
 
-def _edit(form: FlaskForm, save: Callable, row_id: int | None, what: str, **context) -> ResponseReturnValue:
-    """Draw the edit page of a `what` (department, service, clinician), or save what was posted and go
-    back to their list."""
+def _edit(form_of: Callable[..., RowForm], save: Callable, row, what: str, **context) -> ResponseReturnValue:
+    """Draw the edit page of a `what` (department, service, clinician, walk-in queue) from `row` (None
+    for a new one), or save what was posted and go back to their list. `form_of(from_row=True)` is the form
+    as the row is saved now."""
+    form, row_id, status = form_of(), row.id if row else None, 200
     if request.method == "POST" and form.validate():
         try:
-            saved = save(db.session, row_id, form.settings(), now=utcnow(), actor=current_staff().actor)
+            saved = save(
+                db.session,
+                row_id,
+                form.settings(),
+                now=utcnow(),
+                actor=current_staff().actor,
+                drawn=form.drawn.data if row_id else None,
+            )
+        except ChangedMeanwhile as meanwhile:
+            _show_saved(form, form_of(from_row=True), meanwhile.changed)
+            status = 409
         except InvalidSetting as invalid:
             show_beside(form[invalid.field], str(invalid))
         else:
             flash(f"Saved: {saved.display_name if what == 'clinician' else saved.name}.")
             return redirect(url_for(f".{what}s"), 303)
+    if row is not None and (status == 409 or request.method == "GET"):
+        form.drawn.data = saved_version(db.session, row)
     page = render_template(f"admin/{what}.html", form=form, what=what, row_id=row_id, **context)
-    return page, 422 if form.errors else 200
+    return page, 422 if status == 200 and form.errors else status
+
+
+# The edit pages' fields of the rows' fields that are lists of other rows.
+_FIELD_OF = {"services": "service_ids", "staff": "staff_ids"}
+
+
+def _show_saved(form: RowForm, saved: RowForm, changed: list[str]) -> None:
+    """Show in `form` what another admin saved meanwhile (as `saved`, the row as saved now, has it), beside
+    each field they changed; what this admin typed in the others is kept."""
+    for name in (_FIELD_OF.get(name, name) for name in changed):
+        if name in form:
+            form[name].data, form[name].raw_data = saved[name].data, None  # drawn from data, not the post
+            show_beside(
+                form[name], "Someone changed this since you opened this page: it shows what they saved."
+            )

@@ -1,6 +1,6 @@
 """The catalogue's forms: each parses what was typed into the settings its service checks and saves."""
 
-from flask import request
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -13,6 +13,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.widgets import HiddenInput
 
 from ..booking.forms import TimeZoneField
 from ..hospital.clinicians import ClinicianSettings
@@ -57,17 +58,33 @@ def _department_choices(departments: list[Department]) -> list[SelectChoice]:
     return [SelectChoice(d.id, d.name + ("" if d.active else " (closed)")) for d in departments]
 
 
+class VersionField(IntegerField):
+    """The row's version its page was drawn at (`records.saved_version`); anything malformed is none."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = valuelist[0] if valuelist else ""
+        self.data = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)  # the version set last, not the one posted
+
+
 class RowForm(FlaskForm):
     """A form editing a row: shown filled in from the row (`obj`), and once posted read from the post
     alone. Flask-WTF fills a post with no form fields from `obj`, so a post whose fields were lost on the
     way (or not sent as a form) saved whatever the row's attributes held; now its fields are empty and it
-    is refused beside them."""
+    is refused beside them. `from_row`: filled from the row, posted or not (the row as saved now)."""
 
-    def __init__(self, *args, obj: object | None = None, **kwargs) -> None:
-        if self.is_submitted():
-            super().__init__(*args, formdata=request.form, **kwargs)
+    drawn = VersionField()
+
+    def __init__(self, *args, obj: object | None = None, from_row: bool = False, **kwargs) -> None:
+        self.from_row = from_row or not self.is_submitted()
+        if self.from_row:
+            super().__init__(*args, formdata=None, obj=obj, **kwargs)
         else:
-            super().__init__(*args, obj=obj, **kwargs)
+            super().__init__(*args, formdata=request.form, **kwargs)
 
 
 class DepartmentForm(RowForm):
@@ -102,6 +119,8 @@ class ServiceForm(RowForm):
         self.department_id.choices = _department_choices(departments)
         self.meeting_provider.choices = provider_choices()
         self._kept_provider = obj.meeting_provider if obj else None
+        if self.from_row and obj is not None:
+            self.meeting_provider.data = obj.meeting_provider or ""
 
     def validate_meeting_provider(self, field: SelectField) -> None:
         """A provider newly chosen must be set up: else every meeting of the service falls back (or, with no
@@ -144,10 +163,15 @@ class ClinicianForm(RowForm):
     department_id = _department_field()
     service_ids = SelectMultipleField("Services they offer", coerce=int, **LISTED_ONLY)
 
-    def __init__(self, departments: list[Department], services: list[Service], *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, departments: list[Department], services: list[Service], *args, obj: Clinician | None, **kwargs
+    ) -> None:
+        super().__init__(*args, obj=obj, **kwargs)
         self.department_id.choices = _department_choices(departments)
         self.service_ids.choices = [SelectChoice(s.id, f"{s.department.name}: {s.name}") for s in services]
+        if self.from_row:
+            self.time_zone.data = obj.time_zone if obj else current_app.config["DEFAULT_TIME_ZONE"]
+            self.service_ids.data = [s.id for s in obj.services] if obj else []
 
     def settings(self) -> ClinicianSettings:
         return ClinicianSettings(
@@ -227,7 +251,9 @@ class WalkInQueueForm(RowForm):
         self.staff_ids.choices = [
             SelectChoice(c.id, f"{c.display_name} ({c.department.name})") for c in clinicians
         ]
-        if found is not None and not self.is_submitted():
+        if self.from_row and found is None:
+            self.time_zone.data = current_app.config["DEFAULT_TIME_ZONE"]
+        elif self.from_row:
             self.service_id.data = found.service_id or NO_SERVICE
             self.hours.data = hours_text(found)
             self.staff_ids.data = [c.id for c in found.staff]

@@ -39,9 +39,16 @@ def clinicians_page(session: Session, page: int) -> Page[Clinician]:
 
 
 def save_clinician(
-    session: Session, clinician_id: int | None, settings: ClinicianSettings, *, now: datetime, actor: Actor
+    session: Session,
+    clinician_id: int | None,
+    settings: ClinicianSettings,
+    *,
+    now: datetime,
+    actor: Actor,
+    drawn: int | None = None,
 ) -> Clinician:
-    """Create a clinician (`clinician_id` None) or change one; commits and audits what changed."""
+    """Create a clinician (`clinician_id` None) or change one as its page drew it (`drawn`, see
+    `apply_changes`); commits and audits what changed."""
     name = one_line(settings.display_name, "display_name", limit=120, missing="Enter the name patients see.")
     title = one_line(settings.title, "title", limit=120)
     email = email_text(settings.email, "email")
@@ -75,7 +82,7 @@ def save_clinician(
         if clinician_id is not None:
             _check_no_bookings_stranded(session, clinician, set(settings.service_ids), now)
             clinician.services.sort(key=lambda s: s.id)  # compared as lists: the same order
-        apply_changes(session, clinician, fields, action="clinician.saved", now=now, actor=actor)
+        apply_changes(session, clinician, fields, action="clinician.saved", now=now, actor=actor, drawn=drawn)
     return clinician
 
 

@@ -33,9 +33,16 @@ def all_departments(session: Session) -> list[Department]:
 
 
 def save_department(
-    session: Session, department_id: int | None, settings: DepartmentSettings, *, now: datetime, actor: Actor
+    session: Session,
+    department_id: int | None,
+    settings: DepartmentSettings,
+    *,
+    now: datetime,
+    actor: Actor,
+    drawn: int | None = None,
 ) -> Department:
-    """Create a department (`department_id` None) or change one; commits and audits what changed."""
+    """Create a department (`department_id` None) or change one as its page drew it (`drawn`, see
+    `apply_changes`); commits and audits what changed."""
     name = one_line(settings.name, "name", limit=120, missing="Enter the department's name.")
     phone = one_line(settings.contact_phone, "contact_phone", limit=40)
     with write_transaction(session):
@@ -47,7 +54,9 @@ def save_department(
         if taken(session, others, name):
             raise InvalidSetting("Another department has this name.", field="name")
         fields = {"name": name, "contact_phone": phone, "active": settings.active}
-        changed = apply_changes(session, department, fields, action="department.saved", now=now, actor=actor)
+        changed = apply_changes(
+            session, department, fields, action="department.saved", now=now, actor=actor, drawn=drawn
+        )
         if "active" in changed and not department.active:
             close_queues_of(session, department.id, now=now, actor=actor)
     return department

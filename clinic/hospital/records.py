@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
+from ..models import AuditEvent
 from ..plain_text import shows_nothing
 from ..scheduling.errors import BookingError
 from ..scheduling.patients import email_address, plain_lines, required_text
@@ -23,6 +24,16 @@ class InvalidSetting(BookingError):
     """A value the catalogue refuses; `field` names the one to fix."""
 
     code = "invalid_setting"
+
+
+class ChangedMeanwhile(InvalidSetting):
+    """A row saved by someone else since its edit page was drawn; `changed` names the fields they changed."""
+
+    code = "changed_meanwhile"
+
+    def __init__(self, changed: list[str]) -> None:
+        super().__init__(f"Changed since the page was drawn: {', '.join(changed)}.")
+        self.changed = changed
 
 
 def one_line(value: str, field: str, *, limit: int, missing: str | None = None) -> str:
@@ -102,8 +113,16 @@ def apply_changes(
     action: str,
     now: datetime,
     actor: Actor,
+    drawn: int | None = None,
 ) -> list[str]:
-    """Set `fields` on `row` (flushed) and audit which changed (see `audit.changes`); returns their names."""
+    """Set `fields` on `row` (flushed) and audit which changed (see `audit.changes`); returns their names.
+
+    `drawn`: the row's `saved_version` its edit page was drawn at. If someone saved it since, ChangedMeanwhile
+    names what they changed, and nothing is set: the page's values of those fields would undo their change.
+    Callers hold the lock of their rule (`lock_rule`), so no save of the row comes between this and theirs.
+    """
+    if drawn is not None and row.id is not None:
+        _check_unchanged(session, row, drawn)
     before = {name: getattr(row, name) for name in fields}
     changed = [name for name, value in fields.items() if before[name] != value]
     for name in changed:
@@ -122,3 +141,25 @@ def apply_changes(
             details=audit.changes(before, fields),
         )
     return changed
+
+
+def saved_version(session: Session, row: Any) -> int:
+    """The id of the audit event of `row`'s last saved change (its `<table>.saved`), 0 if none: the
+    version an edit page is drawn at, for `apply_changes` to tell a save by someone else since."""
+    return session.scalar(select(func.max(AuditEvent.id)).where(*_saves_of(row))) or 0
+
+
+def _check_unchanged(session: Session, row: Any, drawn: int) -> None:
+    since = session.scalars(select(AuditEvent.details).where(*_saves_of(row), AuditEvent.id > drawn))
+    changed = sorted({name for details in since for name in details.get("changed", ())})
+    if changed:
+        raise ChangedMeanwhile(changed)
+
+
+def _saves_of(row: Any) -> tuple:
+    """The audit events of `row`'s saves from its page: `<table>.saved`, as `apply_changes` records them."""
+    return (
+        AuditEvent.entity_type == row.__tablename__,
+        AuditEvent.entity_id == str(row.id),
+        AuditEvent.action == f"{row.__tablename__}.saved",
+    )

@@ -63,9 +63,16 @@ def _every_service() -> Select:
 
 
 def save_service(
-    session: Session, service_id: int | None, settings: ServiceSettings, *, now: datetime, actor: Actor
+    session: Session,
+    service_id: int | None,
+    settings: ServiceSettings,
+    *,
+    now: datetime,
+    actor: Actor,
+    drawn: int | None = None,
 ) -> Service:
-    """Create a service (`service_id` None) or change one; commits and audits what changed.
+    """Create a service (`service_id` None) or change one as its page drew it (`drawn`, see `apply_changes`);
+    commits and audits what changed.
 
     A new provider makes new meetings only: moves and cancellations go to the provider that made each one.
     """
@@ -86,7 +93,9 @@ def save_service(
             raise InvalidSetting("This department has a service with this name already.", field="name")
         if service_id is not None and settings.department_id != service.department_id:
             _check_no_queue_left_behind(session, service)
-        changed = apply_changes(session, service, fields, action="service.saved", now=now, actor=actor)
+        changed = apply_changes(
+            session, service, fields, action="service.saved", now=now, actor=actor, drawn=drawn
+        )
         if {"buffer_before_minutes", "buffer_after_minutes"} & set(changed):
             _block_buffers(session, service, now)
     return service

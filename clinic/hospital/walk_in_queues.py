@@ -37,9 +37,16 @@ def queues_page(session: Session, page: int) -> Page[WalkInQueue]:
 
 
 def save_queue(
-    session: Session, queue_id: int | None, settings: QueueSettings, *, now: datetime, actor: Actor
+    session: Session,
+    queue_id: int | None,
+    settings: QueueSettings,
+    *,
+    now: datetime,
+    actor: Actor,
+    drawn: int | None = None,
 ) -> WalkInQueue:
-    """Create a queue (`queue_id` None) or change one; commits and audits which fields changed."""
+    """Create a queue (`queue_id` None) or change one as its page drew it (`drawn`, see `apply_changes`);
+    commits and audits which fields changed."""
     name = one_line(settings.name, "name", limit=120, missing="Enter the queue's name.")
     description, slug = lines_text(settings.description, "description"), settings.slug.strip().lower()
     if not (_SLUG.fullmatch(slug) and len(slug) <= 80):
@@ -78,7 +85,7 @@ def save_queue(
             queue.staff.sort(key=lambda c: c.id)  # compared as lists: the same order
         if _periods(queue.hours) != _periods(hours):  # new rows would never compare equal to the old
             fields["hours"] = hours
-        apply_changes(session, queue, fields, action="walk_in_queue.saved", now=now, actor=actor)
+        apply_changes(session, queue, fields, action="walk_in_queue.saved", now=now, actor=actor, drawn=drawn)
     return queue
 
 
