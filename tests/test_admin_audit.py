@@ -114,6 +114,34 @@ def test_filters_by_who_as_staff_email_or_actor_name(admin_client, session, admi
     assert ids_on(by_name.get_data(as_text=True), session) == [systems.id]
 
 
+@pytest.mark.parametrize("typed", ["System", " SYSTEM ", "STAFF:{id}", "Staff:{id}"])
+def test_who_is_read_in_any_case(admin_client, session, admin, typed):
+    mine, systems = event(session, actor=Actor.staff(admin.id)), event(session, actor=SYSTEM)
+    wanted = systems if "system" in typed.lower() else mine
+
+    page = admin_client.get(
+        "/admin/audit", query_string={"who": typed.format(id=admin.id), "action": "test.event"}
+    )
+
+    session.commit()
+    assert ids_on(page.get_data(as_text=True), session) == [wanted.id]
+
+
+@pytest.mark.parametrize("typed", ["Ada Jones", "staff", "staff:", "staff:twelve", "patients", "12"])
+def test_who_that_names_nobody_is_refused_beside_the_field_not_shown_as_no_events(
+    admin_client, session, typed
+):
+    event(session, actor=SYSTEM)
+
+    for path in PATHS:
+        response = admin_client.get(path, query_string={"who": typed})
+
+        assert response.status_code == 422, path
+        said = response.get_data(as_text=True)
+        assert "Type a staff member&#39;s e-mail address, staff: and their number" in said
+        assert "No events match" not in said
+
+
 def test_filters_by_action_and_by_consultation_reference(admin_client, session, now):
     svc = factories.service(session)
     factories.clinician(session, [svc])

@@ -13,6 +13,7 @@ million events costs what the first one does; each filter has an index ending in
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,6 +44,14 @@ EVENT_COLUMNS = ("id", "occurred_at", "actor", "action", "entity_type", "entity_
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash_version", "key_id", "hash")
 CSV_COLUMNS = EVENT_COLUMNS + CHAIN_COLUMNS
 PATIENT_SEARCHED = "audit.patient_searched"
+# Who events name besides staff members (see events.Actor), and a staff member by their account's id.
+OTHER_ACTORS = ("patient", "companion", "system", "anonymous")
+_STAFF_ACTOR = re.compile(r"staff:([0-9]{1,10})")
+NOBODY = (
+    "Type a staff member's e-mail address, staff: and their number (staff:12), or one of "
+    + ", ".join(OTHER_ACTORS)
+    + "."
+)
 
 
 # Records an event may be about: (entity type, ids) pairs, as AuditEvent names them.
@@ -96,18 +105,30 @@ def audit_filter(
     """The filter for what an admin typed: a staff e-mail address as "who" becomes "staff:<id>", a
     consultation reference or a patient's e-mail address the records they name; UnknownFilter if one
     names nobody."""
-    actor = who
-    if who and "@" in who:
-        user = staff_by_email(session, who)
-        if user is None:
-            raise UnknownFilter("who", "No staff account has this e-mail address.")
-        actor = f"staff:{user.id}"
     consultation: Records = ()
     if reference:
         consultation = _reference_records(session, reference)
     return AuditFilter(
-        actor or None, action or None, consultation, _patient_records(session, patient), since, until
+        _actor(session, who), action or None, consultation, _patient_records(session, patient), since, until
     )
+
+
+def _actor(session: Session, who: str | None) -> str | None:
+    """The actor "who" names, as events record it, in whatever case it was typed; UnknownFilter if it can
+    name nobody (a name, a typo), which an auditor would otherwise read as someone who did nothing."""
+    if not who:
+        return None
+    if "@" in who:
+        user = staff_by_email(session, who)
+        if user is None:
+            raise UnknownFilter("who", "No staff account has this e-mail address.")
+        return f"staff:{user.id}"
+    typed = who.strip().lower()
+    if typed in OTHER_ACTORS:
+        return typed
+    if staff := _STAFF_ACTOR.fullmatch(typed):
+        return f"staff:{int(staff[1])}"
+    raise UnknownFilter("who", NOBODY)
 
 
 def _patient_records(session: Session, email: str | None) -> Records:
