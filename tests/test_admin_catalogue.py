@@ -186,6 +186,11 @@ def test_an_admin_closes_a_department_and_its_services_are_no_longer_offered(cli
         ({"name": ""}, "name", "Enter the department&#39;s name."),
         ({"name": "x" * 121}, "name", "Keep it under 120 characters."),
         ({"name": "Sleep", "contact_phone": "1" * 41}, "contact_phone", "Keep it under 40 characters."),
+        *(
+            ({"name": "Sleep", "contact_phone": typed}, "contact_phone", "Enter a phone number using digits")
+            for typed in ("Call the switchboard", "020 7946 0000 ext. 12", "0800 123 4567 (Mon-Fri)")
+        ),
+        ({"name": "Sleep", "contact_phone": "23456"}, "contact_phone", "Enter the whole phone number"),
     ],
 )
 def test_a_wrong_department_is_refused_beside_its_field(client, session, department, data, field, message):
@@ -197,6 +202,18 @@ def test_a_wrong_department_is_refused_beside_its_field(client, session, departm
     assert message in text(response) and f'id="{field}-error"' in text(response)
     session.commit()
     assert session.scalar(select(func.count()).select_from(Department)) == 1
+
+
+@pytest.mark.parametrize("typed", ["+44 (0)20 7946 0000", "020-7946-0000", " 0161 496 0000 ", ""])
+def test_a_department_phone_number_patients_can_dial_is_kept(client, session, typed):
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post("/admin/departments/new", data={"name": "Sleep", "contact_phone": typed})
+
+    assert response.status_code == 303
+    session.commit()
+    saved = session.scalar(select(Department).where(Department.name == "Sleep"))
+    assert saved.contact_phone == " ".join(typed.split())
 
 
 def test_the_department_list_is_paged(client, session):

@@ -11,7 +11,7 @@ from ..audit import Actor
 from ..models import Department
 from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
-from .records import InvalidSetting, Page, apply_changes, one_line, paged, taken
+from .records import InvalidSetting, Page, apply_changes, one_line, paged, phone_text, taken
 from .walk_in_queues import close_queues_of
 
 
@@ -44,7 +44,7 @@ def save_department(
     """Create a department (`department_id` None) or change one as its page drew it (`drawn`, see
     `apply_changes`); commits and audits what changed."""
     name = one_line(settings.name, "name", limit=120, missing="Enter the department's name.")
-    phone = one_line(settings.contact_phone, "contact_phone", limit=40)
+    phone = phone_text(settings.contact_phone, "contact_phone")
     with write_transaction(session):
         department = Department() if department_id is None else session.get(Department, department_id)
         if department is None:

@@ -14,7 +14,7 @@ from ..audit import Actor
 from ..models import AuditEvent
 from ..plain_text import shows_nothing
 from ..scheduling.errors import BookingError
-from ..scheduling.patients import email_address, plain_lines, required_text
+from ..scheduling.patients import email_address, phone_number, plain_lines, required_text
 
 PER_PAGE = 50
 Row = TypeVar("Row")
@@ -66,6 +66,18 @@ def lines_text(value: str, field: str) -> str:
         return plain_lines(value).strip()
     except ValueError as refused:
         raise InvalidSetting(str(refused), field=field) from None
+
+
+def phone_text(value: str, field: str) -> str:
+    """An admin-typed phone number for patients to call (their pages make it a tel: link), checked as a
+    walk-in caller's is: one anyone can dial, with no words in it; empty for none."""
+    if shows_nothing(value):
+        return ""
+    errors: dict[str, str] = {}
+    clean = phone_number(value, errors, missing="", field=field)
+    if errors:
+        raise InvalidSetting(errors[field], field=field)
+    return clean
 
 
 def email_text(value: str, field: str) -> str:
