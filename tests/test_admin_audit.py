@@ -142,6 +142,22 @@ def test_who_that_names_nobody_is_refused_beside_the_field_not_shown_as_no_event
         assert "No events match" not in said
 
 
+def test_an_action_is_read_in_any_case_and_one_no_event_has_is_refused_beside_the_field(
+    admin_client, session
+):
+    booked = event(session, "consultation.booked")
+
+    typed_in_capitals = admin_client.get("/admin/audit", query_string={"action": " Consultation.BOOKED "})
+    mistyped = [admin_client.get(path, query_string={"action": "consultation.book"}) for path in PATHS]
+
+    session.commit()
+    assert ids_on(typed_in_capitals.get_data(as_text=True), session) == [booked.id]
+    for response in mistyped:
+        assert response.status_code == 422
+        said = response.get_data(as_text=True)
+        assert "No event has this action" in said and 'id="action-error"' in said
+
+
 def test_filters_by_action_and_by_consultation_reference(admin_client, session, now):
     svc = factories.service(session)
     factories.clinician(session, [svc])

@@ -109,8 +109,24 @@ def audit_filter(
     if reference:
         consultation = _reference_records(session, reference)
     return AuditFilter(
-        _actor(session, who), action or None, consultation, _patient_records(session, patient), since, until
+        _actor(session, who),
+        _action(session, action),
+        consultation,
+        _patient_records(session, patient),
+        since,
+        until,
     )
+
+
+def _action(session: Session, action: str | None) -> str | None:
+    """The action as events record it (in lower case); UnknownFilter if no event has it, so that a typo is
+    not read as something that never happened. One lookup in the (action, id) index."""
+    if not action:
+        return None
+    typed = action.strip().lower()
+    if session.scalar(select(AuditEvent.id).where(AuditEvent.action == typed).limit(1)) is None:
+        raise UnknownFilter("action", "No event has this action. Actions read like consultation.booked.")
+    return typed
 
 
 def _actor(session: Session, who: str | None) -> str | None:
