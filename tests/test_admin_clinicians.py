@@ -81,10 +81,13 @@ def test_an_admin_adds_a_clinician_with_zone_and_services_and_it_is_audited(clie
     assert "Dr Lena Fischer" in text(client.get("/admin/clinicians"))
 
 
-def test_an_admin_changes_a_clinicians_services_and_only_that_is_audited(client, session, admin, clinic):
+def test_an_admin_changes_a_clinicians_services_and_the_event_names_them_by_id(
+    client, session, admin, clinic
+):
     person = clinic["raman"]
     other = factories.service(session, clinic["cardiology"], name="Echo review")
     session.commit()
+    was = sorted(s.id for s in person.services)
     data = profile(
         clinic,
         display_name=person.display_name,
@@ -99,7 +102,11 @@ def test_an_admin_changes_a_clinicians_services_and_only_that_is_audited(client,
     assert response.status_code == 303
     assert {s.id for s in stored(session, person.id).services} == {clinic["heart"].id, other.id}
     (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "clinician.saved"))
-    assert event.details == {"changed": ["services"]}
+    assert event.details == {
+        "changed": ["services"],
+        "from": {"services": was},
+        "to": {"services": sorted([clinic["heart"].id, other.id])},
+    }
 
 
 @pytest.mark.parametrize(

@@ -351,6 +351,9 @@ def test_an_admin_creates_a_queue_closed_then_opens_it_all_audited(client, sessi
     assert session.get(WalkInQueue, queue.id, populate_existing=True).status is QueueStatus.OPEN
     events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "walk_in_queue")).all()
     assert [e.action for e in events] == ["walk_in_queue.saved", "walk_in_queue.status"]
+    # Who is on duty, by id; the hours are rows made anew, named only.
+    assert events[0].details["to"]["staff"] == [doctor.id] and "hours" in events[0].details["changed"]
+    assert "hours" not in events[0].details["to"]
     # Which status it left and took: paused and closed read alike by name alone.
     assert events[1].details == {
         "changed": ["status"],

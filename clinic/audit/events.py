@@ -51,8 +51,8 @@ def new_event(
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """An audit event's account of a change: the names of the fields changed, and for those that are not
-    text (a number, a flag, a status, an id, a time) what they were and became, so an auditor can tell a
-    queue paused from one closed. Text (names, phone numbers, notices) is named only."""
+    text (a number, a flag, a status, an id or a list of ids, a time) what they were and became, so an
+    auditor can tell a queue paused from one closed. Text (names, phone numbers, notices) is named only."""
     changed = [name for name in after if before.get(name) != after[name]]
     shown = [name for name in changed if _auditable(before.get(name)) and _auditable(after[name])]
     details: dict[str, Any] = {"changed": changed}
@@ -63,6 +63,8 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def _auditable(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(item, int) for item in value)
     return value is None or isinstance(value, bool | int | float | Enum | date | time)
 
 

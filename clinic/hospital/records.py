@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -137,6 +137,7 @@ def apply_changes(
         _check_unchanged(session, row, drawn)
     before = {name: getattr(row, name) for name in fields}
     changed = [name for name, value in fields.items() if before[name] != value]
+    audited = [{name: _by_id(value) for name, value in values.items()} for values in (before, fields)]
     for name in changed:
         setattr(row, name, fields[name])
     session.add(row)
@@ -150,9 +151,18 @@ def apply_changes(
             entity_type=entity,
             entity_id=row.id,
             now=now,
-            details=audit.changes(before, fields),
+            details=audit.changes(*audited),
         )
     return changed
+
+
+def _by_id(value: Any) -> Any:
+    """A list of rows that exist already (a clinician's services, a queue's clinicians) as their sorted ids,
+    which the audit event shows; rows made for the change (a queue's hours, made anew) stay rows: named
+    only, their new ids would say nothing."""
+    if isinstance(value, list) and all(inspect(item).has_identity for item in value):
+        return sorted(item.id for item in value)
+    return value
 
 
 def saved_version(session: Session, row: Any) -> int:
