@@ -2,7 +2,8 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ColumnElement, ForeignKey, String, Table, Text, and_, case
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
@@ -109,3 +110,27 @@ class Patient(Base):
     def _set_email_key(self, _field: str, email: str | None) -> str | None:
         self.email_key = email_key(email) if email else None
         return email
+
+    # Retention keeps a booking's patient's date of birth as a placeholder (the column is how a walk-in
+    # caller, who has none, is told apart): these two say what staff pages may show of it, in Python and SQL.
+    @hybrid_property
+    def known_birth_date(self) -> date | None:
+        """The date of birth the patient gave: None for a walk-in caller (never asked) and once retention
+        anonymised the details."""
+        return None if self.anonymised_at else self.birth_date
+
+    @known_birth_date.inplace.expression
+    @classmethod
+    def _known_birth_date(cls) -> ColumnElement[date | None]:
+        return case((cls.anonymised_at.is_(None), cls.birth_date))
+
+    @hybrid_property
+    def details_anonymised(self) -> bool:
+        """Whether this is a booking's patient whose details retention anonymised (a walk-in caller's record
+        has no date of birth to withhold, and reads as a caller's)."""
+        return self.anonymised_at is not None and self.birth_date is not None
+
+    @details_anonymised.inplace.expression
+    @classmethod
+    def _details_anonymised(cls) -> ColumnElement[bool]:
+        return and_(cls.anonymised_at.is_not(None), cls.birth_date.is_not(None))

@@ -197,14 +197,14 @@ def reason_erased_after_days(
 def _header(consultation: Consultation, settings: NotesSettings, now: datetime) -> ConsultationHeader:
     time_zone = consultation.clinician.time_zone
     patient = consultation.patient
-    birth_date = None if patient.anonymised_at else patient.birth_date  # else retention's placeholder
+    birth_date = patient.known_birth_date
     return ConsultationHeader(
         id=consultation.id,
         reference=consultation.reference,
         patient_name=patient.name,
         birth_date=birth_date,
         age=age_on(birth_date, now.astimezone(zone(time_zone)).date()),
-        anonymised=patient.anonymised_at is not None and patient.birth_date is not None,  # not a caller
+        anonymised=patient.details_anonymised,
         starts_at=consultation.starts_at,
         time_zone=time_zone,
         service_name=consultation.service.name,

@@ -226,7 +226,7 @@ class ClashNotes:
 def _no_age(c: Listed) -> str:
     """What a row without the patient's age says instead: a walk-in call's (in words a screen reader reads as
     any reader sees them), or that the patient's details were anonymised."""
-    if c.birth_date is not None:
+    if c.anonymised:
         return "details anonymised"
     return "walk-in, asked for an interpreter" if c.needs_interpreter else "walk-in"
 

@@ -141,5 +141,5 @@ def row_for(
         actions -= {S.NOSHOW}
     actions = frozenset(a for a in actions if in_time_for(a, consultation, moment.instant, moment.window))
     may_start = own_call and consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
-    age = None if consultation.anonymised else age_on(consultation.birth_date, day)
+    age = age_on(consultation.birth_date, day)
     return Row(consultation, age, actions, own_call, may_start, clash)

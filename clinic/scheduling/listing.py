@@ -37,8 +37,8 @@ class Listed(NamedTuple):
     clinician_name: str
     clinician_zone: str
     patient_name: str
-    birth_date: date | None
-    anonymised: bool  # erased by retention: a booking's patient's date of birth is then a placeholder
+    birth_date: date | None  # Patient.known_birth_date: none for a walk-in caller, nor once anonymised
+    anonymised: bool  # Patient.details_anonymised
     service_name: str
     companion_role: CompanionRole | None  # of the companion taking part now, if any
     needs_interpreter: bool  # a walk-in call whose caller asked for an interpreter
@@ -57,8 +57,8 @@ class Listed(NamedTuple):
             clinician_name=c.clinician.display_name,
             clinician_zone=c.clinician.time_zone,
             patient_name=c.patient.name,
-            birth_date=c.patient.birth_date,
-            anonymised=c.patient.anonymised_at is not None,
+            birth_date=c.patient.known_birth_date,
+            anonymised=c.patient.details_anonymised,
             service_name=c.service.name,
             companion_role=companion.role if companion else None,
             needs_interpreter=c.walk_in_entry is not None and c.walk_in_entry.needs_interpreter,
@@ -76,8 +76,8 @@ _LISTED_COLUMNS = (
     Clinician.display_name,
     Clinician.time_zone,
     Patient.name,
-    Patient.birth_date,
-    Patient.anonymised_at.is_not(None),
+    Patient.known_birth_date,
+    Patient.details_anonymised,
     Service.name,
     select(Companion.role)
     .where(Companion.consultation_id == Consultation.id, Companion.removed_at.is_(None))
