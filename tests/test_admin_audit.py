@@ -174,6 +174,24 @@ def test_filters_by_action_and_by_consultation_reference(admin_client, session, 
     assert ids_on(by_action.get_data(as_text=True), session) == [other.id, booked_event.id]
 
 
+@pytest.mark.parametrize("typed", ["{}{}", "{} {}", " {}-{} ", "{}\u2013{}", "{} - {}"])
+def test_a_reference_is_found_as_read_out_over_the_phone(admin_client, session, now, typed):
+    """Only "K7F-3QZ9" (in any case) was read: "K7F3QZ9" and "K7F 3QZ9", as a patient reads it out or a
+    word processor's dash writes it, were "No consultation or walk-in call has this reference"."""
+    svc = factories.service(session)
+    factories.clinician(session, [svc])
+    session.commit()
+    booked = factories.booking(session, svc, MONDAY_10, now=now).consultation
+    first, rest = booked.reference.lower().split("-")
+
+    page = admin_client.get("/admin/audit", query_string={"reference": typed.format(first, rest)})
+
+    session.commit()
+    (booked_event,) = audit.events_for(session, "consultation", booked.id)
+    assert page.status_code == 200
+    assert ids_on(page.get_data(as_text=True), session) == [booked_event.id]
+
+
 def test_filters_by_whole_utc_days_the_last_one_included(admin_client, session):
     days = [datetime(2026, 3, d, 23, 59, tzinfo=UTC) for d in (1, 2, 3, 4)]
     made = [event(session, at=day) for day in days]

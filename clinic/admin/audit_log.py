@@ -19,6 +19,7 @@ from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import MAX_ID, utcnow
+from ..scheduling.tokens import typed_reference
 from .forms import DayField
 from .views import bp
 
@@ -139,7 +140,7 @@ def _wanted(form: AuditFilterForm) -> AuditFilter | None:
             db.session,
             who=(form.who.data or "").strip(),
             action=(form.action.data or "").strip(),
-            reference=(form.reference.data or "").strip().upper(),
+            reference=typed_reference(form.reference.data or ""),
             patient=(form.patient.data or "").strip(),
             since=form.since.data,
             until=form.until.data,

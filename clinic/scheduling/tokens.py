@@ -4,6 +4,7 @@ callers' links, and the links themselves."""
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ def new_reference() -> str:
     """A reference like K7F-3QZ9 (31**7, about 2**34, values)."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(7))
     return f"{chars[:3]}-{chars[3:]}"
+
+
+def typed_reference(typed: str) -> str:
+    """A reference as someone typed it, read as it is stored: in any case, with its hyphen, another dash,
+    spaces or none between its parts ("k7f 3qz9" and "K7F3QZ9" are K7F-3QZ9)."""
+    chars = "".join(char for char in typed if not (char.isspace() or unicodedata.category(char) == "Pd"))
+    return f"{chars[:3]}-{chars[3:]}".upper() if len(chars) == 7 else typed.strip().upper()
 
 
 def unused_reference(session: Session, column: InstrumentedAttribute[str]) -> str:
