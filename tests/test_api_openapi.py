@@ -13,7 +13,7 @@ import pytest
 
 import clinic as clinic_package
 from clinic.errors import status_for
-from clinic.hospital.records import InvalidSetting
+from clinic.hospital.records import ChangedMeanwhile, InvalidSetting
 from clinic.models import ConsultationStatus, utcnow
 from clinic.scheduling.errors import (
     BookingError,
@@ -167,7 +167,8 @@ NOT_FROM_THE_API = {
     NotNow,
     MeetingNotReady,
     InvalidHours,
-    InvalidSetting,  # the admin catalogue's
+    InvalidSetting,  # the admin catalogue's, and its edit refused as out of date:
+    ChangedMeanwhile,
     InvalidDetails,  # whose fields api.schemas gives as its own invalid_input
     InvalidTimeZone,
     NonExistentLocalTime,
