@@ -3,9 +3,13 @@
 Every refusal is a 4xx application/problem+json, and none of them books anything.
 """
 
+import hypothesis
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from clinic.api.schemas import BOOKING_FIELDS, CONSENT_FIELDS, MAX_NAME_SAID, PATIENT_FIELDS
 from clinic.models import Consultation, IdempotencyKey, utcnow
 from clinic.scheduling.patients import MAX_REASON
 from tests import factories
@@ -475,12 +479,63 @@ def test_a_booking_cancelled_already_gives_the_number_to_call_as_one_over_does(
     token = bearer(booked["manage_token"])
     assert client.post(f"/api/v1/bookings/{booked['reference']}/cancel", headers=token).status_code == 200
 
-    response = client.post(
-        f"/api/v1/bookings/{booked['reference']}/{action}",
-        json={"start": wall(clinic.day, 14)},
-        headers=token,
-    )
+    body = {"start": wall(clinic.day, 14)} if action == "reschedule" else {}
+    response = client.post(f"/api/v1/bookings/{booked['reference']}/{action}", json=body, headers=token)
 
     problem = assert_problem(response, 409)
     assert problem["code"] == "invalid_transition"
     assert problem["contact_phone"] == clinic.service.department.contact_phone != ""
+
+
+# Where a misnamed field goes in a booking, and the names already there.
+BOOKING_OBJECTS = {"": BOOKING_FIELDS, "patient.": PATIENT_FIELDS, "consent.": CONSENT_FIELDS}
+
+
+@hypothesis.settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(where=st.sampled_from(sorted(BOOKING_OBJECTS)), name=st.text(min_size=1, max_size=80))
+def test_a_field_the_api_does_not_know_is_refused_by_name_and_books_nothing(
+    client, session, clinic, where, name
+):
+    """A misspelt field was ignored: {"clinican": 7} booked the first clinician free, {"resaon": …} was
+    dropped, and the caller was told nothing. Whatever the name and wherever it is, it is refused."""
+    hypothesis.assume(name not in BOOKING_OBJECTS[where])
+    body = booking_body(clinic.service.id, wall(clinic.day, 10))
+    inner = where.rstrip(".")
+    if inner:
+        body[inner] = {**body[inner], name: 7}
+    else:
+        body[name] = 7
+
+    problem = assert_problem(client.post("/api/v1/bookings", json=body), 422)
+
+    assert problem["code"] == "invalid_input"
+    assert list(problem["errors"]) == [f"{where}{name[:MAX_NAME_SAID]}"]
+    assert consultations(session) == 0
+
+
+def test_a_misspelt_field_is_told_the_name_it_may_mean(client, session, clinic):
+    body = {**booking_body(clinic.service.id, wall(clinic.day, 10)), "clinican": clinic.first.id}
+
+    problem = assert_problem(client.post("/api/v1/bookings", json=body), 422)
+
+    assert problem["errors"] == {"clinican": 'No such field: did you mean "clinician"?'}
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("reschedule", {"start": "2030-01-07T10:00:00Z", "clinican": 2}, "clinican"),
+        ("cancel", {"resaon": "Feeling better"}, "resaon"),
+    ],
+)
+def test_a_change_with_a_field_the_api_does_not_know_is_refused_and_changes_nothing(
+    client, session, booked, action, body, field
+):
+    response = client.post(
+        f"/api/v1/bookings/{booked['reference']}/{action}", json=body, headers=bearer(booked["manage_token"])
+    )
+
+    assert list(assert_problem(response, 422)["errors"]) == [field]
+    assert session.scalar(select(Consultation.status)).value == "booked"

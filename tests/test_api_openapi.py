@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 import clinic as clinic_package
+from clinic.api import schemas
 from clinic.errors import status_for
 from clinic.hospital.records import ChangedMeanwhile, InvalidSetting
 from clinic.models import ConsultationStatus, utcnow
@@ -541,3 +542,25 @@ def test_the_slot_parameters_the_server_requires_are_the_documented_required_one
     errors = client.get("/api/v1/slots").get_json()["errors"]
 
     assert set(errors) == documented == {"service", "start", "end", "tz"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "fields"),
+    [
+        ("BookingInput", schemas.BOOKING_FIELDS),
+        ("BookingInput.consent", schemas.CONSENT_FIELDS),
+        ("Patient", schemas.PATIENT_FIELDS),
+        ("Companion", schemas.COMPANION_FIELDS),
+        ("RescheduleInput", schemas.RESCHEDULE_FIELDS),
+        ("CancelInput", schemas.CANCEL_FIELDS),
+    ],
+)
+def test_each_request_object_takes_exactly_the_fields_the_document_gives(spec, schema, fields):
+    """The API refuses a field it does not read (api.schemas); the document says so, and names the same."""
+    name, *inner = schema.split(".")
+    documented = spec["components"]["schemas"][name]
+    for field in inner:
+        documented = documented["properties"][field]
+
+    assert documented["additionalProperties"] is False
+    assert set(documented["properties"]) == set(fields)

@@ -6,9 +6,10 @@ malformed value ever reaches a service.
 """
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from difflib import get_close_matches
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,17 @@ _BEARER = re.compile(r"Bearer +(\S{1,256})", re.IGNORECASE)
 LANGUAGE_TAG_WANTED = "Give a language tag such as en-US, en-GB or fr."
 
 
+MAX_NAME_SAID = 40  # of a field the API does not know, the length named back in its refusal
+# The fields of each object a request sends, as clinic/api/openapi.json gives them: any other is refused,
+# as a misspelt one would otherwise be ignored ("clinican" booking the first clinician free).
+BOOKING_FIELDS = ("service", "clinician", "start", "time_zone", "consent", "reason", "patient", "companion")
+PATIENT_FIELDS = ("name", "email", "phone", "birth_date", "language")
+COMPANION_FIELDS = ("name", "email", "role")
+CONSENT_FIELDS = ("privacy_notice_version",)
+RESCHEDULE_FIELDS = ("start", "time_zone", "clinician")
+CANCEL_FIELDS = ("reason",)
+
+
 class InvalidInput(InvalidDetails):
     """A request whose fields do not fit the API's schema; `.errors` maps each field to a message."""
 
@@ -45,12 +57,23 @@ class InvalidInput(InvalidDetails):
 
 
 class Fields:
-    """Typed readers over one JSON object; nested objects share the parent's error list."""
+    """Typed readers over one JSON object; nested objects share the parent's error list. With `known`, the
+    object's fields, any other it holds is refused."""
 
-    def __init__(self, source: Mapping[str, Any], prefix: str = "", errors: dict[str, str] | None = None):
+    def __init__(
+        self,
+        source: Mapping[str, Any],
+        prefix: str = "",
+        errors: dict[str, str] | None = None,
+        *,
+        known: Collection[str] | None = None,
+    ):
         self.source = source
         self.prefix = prefix
         self.errors: dict[str, str] = {} if errors is None else errors
+        for name in source if known is not None else ():
+            if name not in known:
+                self.fail(name[:MAX_NAME_SAID], _unknown_field(name, known))
 
     def fail(self, name: str, message: str) -> None:
         self.errors.setdefault(self.prefix + name, message)
@@ -115,6 +138,8 @@ class Fields:
         """The patient's agreement to the privacy notice they were shown: {"privacy_notice_version": …},
         which must be the current `notice_version` (an agreement to an older text is not one to this)."""
         given = self.source.get(name)
+        if isinstance(given, Mapping):
+            Fields(given, f"{self.prefix}{name}.", self.errors, known=CONSENT_FIELDS)
         if not isinstance(given, Mapping) or "privacy_notice_version" not in given:
             self.fail(
                 name,
@@ -130,13 +155,14 @@ class Fields:
             return None
         return Consent(notice_version)
 
-    def nested(self, name: str) -> "Fields | None":
-        """The object under `name`, read with the same error list (fields named name.field)."""
+    def nested(self, name: str, known: Collection[str]) -> "Fields | None":
+        """The object under `name` of the fields `known`, read with the same error list (fields named
+        name.field)."""
         value = self.source.get(name)
         if not isinstance(value, Mapping):
             self.fail(name, "This must be an object.")
             return None
-        return Fields(value, f"{self.prefix}{name}.", self.errors)
+        return Fields(value, f"{self.prefix}{name}.", self.errors, known=known)
 
     def adopt(self, error: InvalidDetails, skip: tuple[str, ...] = ()) -> None:
         """Record a service's field errors as this object's own."""
@@ -221,7 +247,7 @@ def booking_request(
     (PRIVACY_NOTICE_VERSION), `smtputf8` the MAIL_SMTPUTF8 setting, `language` the request's
     Accept-Language, for a patient whose own `language` the body does not give. The date of birth is
     checked against the patient's date at `now` in their zone, as the booking pages check it."""
-    fields = Fields(body)
+    fields = Fields(body, known=BOOKING_FIELDS)
     service_id = fields.identifier("service")
     clinician_id = fields.identifier("clinician", required=False)
     time_zone = fields.time_zone("time_zone")
@@ -250,7 +276,7 @@ def booking_request(
 
 def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> RescheduleRequest:
     """The new start (a naive time is read in `time_zone`, else the booking's zone) and clinician."""
-    fields = Fields(body)
+    fields = Fields(body, known=RESCHEDULE_FIELDS)
     time_zone = fields.time_zone("time_zone", required=False) or default_time_zone
     start = fields.instant("start", time_zone)
     clinician_id = fields.identifier("clinician", required=False)
@@ -260,7 +286,7 @@ def reschedule_request(body: Mapping[str, Any], *, default_time_zone: str) -> Re
 
 def cancel_reason(body: Mapping[str, Any]) -> str:
     """The optional reason a patient gives for cancelling, within the limit their cancel page keeps."""
-    fields = Fields(body)
+    fields = Fields(body, known=CANCEL_FIELDS)
     reason = ""
     try:
         reason = check_reason(body.get("reason"))
@@ -314,13 +340,14 @@ def _patient(
         return details
 
     # The zone is reported once, at the top level.
-    return _details(fields, "patient", check, skip=("time_zone",))
+    return _details(fields, "patient", PATIENT_FIELDS, check, skip=("time_zone",))
 
 
 def _companion(fields: Fields, smtputf8: bool) -> CompanionDetails | None:
     return _details(
         fields,
         "companion",
+        COMPANION_FIELDS,
         lambda source: check_companion_details(
             name=source.get("name"), email=source.get("email"), role=source.get("role"), smtputf8=smtputf8
         ),
@@ -328,10 +355,15 @@ def _companion(fields: Fields, smtputf8: bool) -> CompanionDetails | None:
 
 
 def _details(
-    fields: Fields, name: str, check: Callable[[Mapping[str, Any]], Any], skip: tuple[str, ...] = ()
+    fields: Fields,
+    name: str,
+    known: Collection[str],
+    check: Callable[[Mapping[str, Any]], Any],
+    skip: tuple[str, ...] = (),
 ) -> Any:
-    """The object under `name` checked by a service's `check`; None, with its errors recorded, if wrong."""
-    nested = fields.nested(name)
+    """The object under `name`, of the fields `known`, checked by a service's `check`; None, with its errors
+    recorded, if wrong."""
+    nested = fields.nested(name, known)
     if nested is None:
         return None
     try:
@@ -339,3 +371,11 @@ def _details(
     except InvalidDetails as error:
         nested.adopt(error, skip=skip)
         return None
+
+
+def _unknown_field(name: str, known: Collection[str]) -> str:
+    """A field the object does not have, refused with the one it may mean, or with those it has."""
+    meant = get_close_matches(name, known, n=1)
+    return (
+        f'No such field: did you mean "{meant[0]}"?' if meant else f"No such field: send {', '.join(known)}."
+    )
