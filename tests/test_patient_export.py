@@ -21,11 +21,12 @@ from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.settings import notes_settings
 from clinic.privacy.retention import RetentionPeriods, apply_retention
 from clinic.privacy.subject_access import export_person
-from clinic.privacy.subject_lookup import Asker, SharedContact, same_phone
+from clinic.privacy.subject_lookup import Asker, SharedContact
 from clinic.scheduling.booking import Consent
 from clinic.scheduling.events import NOTES_READ
 from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.offers import take_offer
+from clinic.scheduling.patients import same_phone
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 from clinic.staff.members import StaffMember
 from clinic.walkin.take import take_next

@@ -8,7 +8,7 @@ from itertools import pairwise, product
 
 import jwt
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -31,7 +31,7 @@ from clinic.scheduling.errors import IdempotencyConflict, NotFound
 from clinic.scheduling.lifecycle import change_status
 from clinic.staff.members import StaffMember
 from clinic.staff.sessions import Client, SessionRules, end_sessions, open_session
-from clinic.walkin.callers import CallerDetails
+from clinic.walkin.callers import CallerDetails, check_caller_details
 from clinic.walkin.errors import AlreadyInQueue, NobodyWaiting, QueueNotOpen, TakeRefused
 from clinic.walkin.queue import (
     Joined,
@@ -309,6 +309,59 @@ def test_one_phone_number_holds_one_place_per_name(session, helpline, now):
         "Ivy Hart",
         "Rose Hart",
     ]
+
+
+@st.composite
+def two_writings_of_one_number(draw) -> tuple[str, str]:
+    """One number written twice in the ways people write numbers: with its country code (+44, 0044, the
+    trunk's (0) kept in brackets) or as dialled at home (07700 900123, or without a trunk 0 as in North
+    America), its digits grouped by spaces, hyphens or dots, an area code in brackets."""
+    code = str(draw(st.integers(1, 998)))
+    number = draw(st.sampled_from("123456789")) + draw(
+        st.text(alphabet="0123456789", min_size=6, max_size=14 - len(code))
+    )
+
+    def written() -> str:
+        cuts = sorted(draw(st.sets(st.integers(1, len(number) - 1), max_size=3)))
+        groups = [number[start:end] for start, end in pairwise([0, *cuts, len(number)])]
+        spaced = groups[0] + "".join(draw(st.sampled_from(" -.")) + group for group in groups[1:])
+        national = f"0{groups[0]}"
+        return draw(
+            st.sampled_from(
+                [
+                    f"+{code} {spaced}",
+                    f"00{code} {spaced}",
+                    f"+{code} (0){spaced}",
+                    f"0{spaced}",
+                    f"({national}) {spaced.removeprefix(groups[0]).lstrip(' -.')}".strip(),
+                    spaced,
+                ]
+            )
+        )
+
+    return written(), written()
+
+
+_callers = iter(range(10**9))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writings=two_writings_of_one_number())
+@example(writings=("+44 7700 900123", "07700 900123"))
+@example(writings=("07700-900-123", "+44 (0)7700 900123"))
+@example(writings=("0044 7700 900123", "07700.900.123"))
+def test_the_same_number_in_any_common_writing_holds_one_place(session, helpline, now, writings):
+    """A caller who gave '+44 7700 900123' joined again as '07700 900123' from another browser: two places
+    for one person, where the same number typed twice the same way holds one."""
+    name, first, again = f"Gwen {next(_callers)}", *writings
+    factories.walk_in(session, helpline, now=now, details=check_caller_details(**contact(name, first)))
+
+    with pytest.raises(AlreadyInQueue):
+        factories.walk_in(session, helpline, now=now, details=check_caller_details(**contact(name, again)))
+
+
+def contact(name: str, phone: str) -> dict[str, object]:
+    return {"name": name, "contact": phone, "consented": True}
 
 
 def test_a_caller_whose_place_ended_or_is_in_another_queue_may_join_again(session, helpline, now):

@@ -1,16 +1,15 @@
 """Whose records a subject access request is about: every record with the e-mail address or the phone
 number the person gave, narrowed where other people gave it too.
 
-An address matches in any case; a number however it was typed (`same_phone`). Either is often shared: a
-parent books for her child with her own address, a care home or a family gives its landline. So a record
-that carries a date of birth (a booking's patient record, a waitlist place) is the asker's when it has
-theirs, and one that carries none (a walk-in caller's place and call, an invitation to join someone's
-call) when it has their name. Until what the asker gave tells the people apart, nothing is found: a
-contact given with several dates of birth needs the asker's, and one given under several names, with
-records that carry no date of birth, needs their name.
+An address matches in any case; a number however it was typed (`scheduling.patients.same_phone`). Either
+is often shared: a parent books for her child with her own address, a care home or a family gives its
+landline. So a record that carries a date of birth (a booking's patient record, a waitlist place) is the
+asker's when it has theirs, and one that carries none (a walk-in caller's place and call, an invitation
+to join someone's call) when it has their name. Until what the asker gave tells the people apart, nothing
+is found: a contact given with several dates of birth needs the asker's, and one given under several
+names, with records that carry no date of birth, needs their name.
 """
 
-import string
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models import Companion, Patient, WaitlistEntry, WalkInEntry
 from ..models.people import email_key
+from ..scheduling.patients import dialled, same_phone
 
 # What each kind of record's export reads besides the row itself.
 _KINDS: tuple[tuple[type, tuple[Any, ...]], ...] = (
@@ -30,8 +30,6 @@ _KINDS: tuple[tuple[type, tuple[Any, ...]], ...] = (
 )
 # What a stored number holds besides digits (scheduling.patients checks it against the same characters).
 _FORMATTING = " ()-.+"
-# A country calling code's digits: +1 to +998.
-_COUNTRY_CODE = range(1, 4)
 # The last digits the database compares, before `same_phone` compares the candidates exactly.
 _TAIL = 6
 
@@ -90,31 +88,6 @@ def with_address(session: Session, email: str, model: type) -> list[Any]:
     return _with_contact(session, Asker(email=email), model, ())
 
 
-def same_phone(one: str, other: str) -> bool:
-    """Whether two phone numbers are one, however each was typed: '+44 (0)7700 900-123', '0044 7700 900123'
-    and '07700 900123' are. A number given with its country code matches one given without it (the
-    trunk 0 left out) when it ends with that one's digits after a code of at most three digits."""
-    (abroad, digits), (other_abroad, other_digits) = _dialled(one), _dialled(other)
-    if not digits or not other_digits:
-        return False
-    if abroad == other_abroad:
-        return digits == other_digits
-    full, national = (digits, other_digits) if abroad else (other_digits, digits)
-    return full.endswith(national) and len(full) - len(national) in _COUNTRY_CODE
-
-
-def _dialled(number: str) -> tuple[bool, str]:
-    """Whether the number is given with its country code (+ or 00), and its digits: the code's if it is,
-    else those after the trunk 0. The (0) some write after the code is not dialled."""
-    written = number.replace("(0)", "").strip()
-    digits = "".join(character for character in written if character in string.digits)
-    if written.startswith("+"):
-        return True, digits
-    if digits.startswith("00"):
-        return True, digits[2:]
-    return False, digits.removeprefix("0")
-
-
 def _with_contact(session: Session, asker: Asker, model: type, loads: tuple[Any, ...]) -> list[Any]:
     """Every `model` row with the asker's contact."""
     if asker.email is not None:
@@ -122,7 +95,7 @@ def _with_contact(session: Session, asker: Asker, model: type, loads: tuple[Any,
         # letters only.
         column = model.email_key if model is Patient else func.lower(model.email)
         matches: ColumnElement[bool] = column == email_key(asker.email.strip())
-    elif hasattr(model, "phone") and (tail := _dialled(asker.phone or "")[1][-_TAIL:]):
+    elif hasattr(model, "phone") and (tail := dialled(asker.phone or "")[1][-_TAIL:]):
         matches = (model.phone != "") & _digits(model.phone).like(f"%{tail}")
     else:
         return []  # invited companions give an address only; a number without digits is nobody's

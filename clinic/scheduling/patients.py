@@ -1,6 +1,7 @@
 """A patient's details as given on the booking page or through the API, checked once for both."""
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -24,6 +25,8 @@ _PHONE = re.compile(r"\+?[0-9 ()\-.]{5,30}")
 # A hospital extension (3 to 5 digits) reaches no one who is not in the building, and a walk-in caller
 # whose call drops is reached only through this number.
 MIN_PHONE_DIGITS = 7
+# A country calling code's digits: +1 to +998.
+_COUNTRY_CODE = range(1, 4)
 # A BCP 47 language tag as browsers send them, within Patient.language's 16 characters.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _MAX_LANGUAGE = 16
@@ -180,6 +183,31 @@ def phone_number(value: object, errors: dict[str, str], *, missing: str, field: 
             f"Enter the whole phone number, with its area code: at least {MIN_PHONE_DIGITS} digits."
         )
     return clean
+
+
+def same_phone(one: str, other: str) -> bool:
+    """Whether two phone numbers are one, however each was typed: '+44 (0)7700 900-123', '0044 7700 900123'
+    and '07700 900123' are. A number given with its country code matches one given without it (the
+    trunk 0 left out) when it ends with that one's digits after a code of at most three digits."""
+    (abroad, digits), (other_abroad, other_digits) = dialled(one), dialled(other)
+    if not digits or not other_digits:
+        return False
+    if abroad == other_abroad:
+        return digits == other_digits
+    full, national = (digits, other_digits) if abroad else (other_digits, digits)
+    return full.endswith(national) and len(full) - len(national) in _COUNTRY_CODE
+
+
+def dialled(number: str) -> tuple[bool, str]:
+    """Whether the number is given with its country code (+ or 00), and its digits: the code's if it is,
+    else those after the trunk 0. The (0) some write after the code is not dialled."""
+    written = number.replace("(0)", "").strip()
+    digits = "".join(character for character in written if character in string.digits)
+    if written.startswith("+"):
+        return True, digits
+    if digits.startswith("00"):
+        return True, digits[2:]
+    return False, digits.removeprefix("0")
 
 
 def email_address(value: object, errors: dict[str, str], *, missing: str, smtputf8: bool = False) -> str:

@@ -29,6 +29,7 @@ from ..scheduling.booking import Consent
 from ..scheduling.errors import IdempotencyConflict, MeetingNotReady, NotFound, NotNow
 from ..scheduling.events import record_event
 from ..scheduling.idempotency import Fingerprint, fingerprint
+from ..scheduling.patients import same_phone
 from ..scheduling.status import allowed_next
 from ..scheduling.timezones import format_local, zone
 from ..scheduling.tokens import (
@@ -212,8 +213,8 @@ def _same_join(made: WalkInEntry, asked: Fingerprint) -> WalkInEntry:
 
 def _already_in(session: Session, queue_id: int, details: CallerDetails) -> bool:
     """Whether someone of the caller's name (whatever its case and spacing) with their e-mail address, or
-    their phone number (whatever its spacing), is in the queue or its call now. A care home's one number
-    given for several residents is theirs to share: their names tell them apart."""
+    their phone number (however it is written: `same_phone`), is in the queue or its call now. A care
+    home's one number given for several residents is theirs to share: their names tell them apart."""
     current = session.execute(
         select(WalkInEntry.name, WalkInEntry.email, WalkInEntry.phone)
         .outerjoin(Consultation, WalkInEntry.consultation_id == Consultation.id)
@@ -223,8 +224,7 @@ def _already_in(session: Session, queue_id: int, details: CallerDetails) -> bool
             or_(Consultation.id.is_(None), not_(call_over())),
         )
     )
-    caller = _comparable(details.name, details.email, details.phone)
-    return any(_comparable(*row) == caller for row in current)
+    return any(_is_caller(details, *row) for row in current)
 
 
 def call_over() -> ColumnElement[bool]:
@@ -241,9 +241,13 @@ def current_status(entry: WalkInEntry) -> EntryStatus:
     return EntryStatus.COMPLETED if call and call.status in CALL_OVER.get(entry.status, ()) else entry.status
 
 
-def _comparable(name: str, email: str | None, phone: str) -> tuple[str, str]:
-    contact = email.casefold() if email else "".join(character for character in phone if character.isdigit())
-    return " ".join(name.casefold().split()), contact
+def _is_caller(details: CallerDetails, name: str, email: str | None, phone: str) -> bool:
+    """Whether a place's name and contact are the caller's `details`, as typed by them another time."""
+    if " ".join(name.casefold().split()) != " ".join(details.name.casefold().split()):
+        return False
+    if email or details.email:  # one who gave an address is never one who gave a number
+        return (email or "").casefold() == (details.email or "").casefold()
+    return same_phone(phone, details.phone)
 
 
 def held_place(
@@ -275,10 +279,9 @@ def _called_as(
     """The place of one of `held` whose caller, of these `details`, is called now and their call not over:
     the same person sending the form again from the browser that holds their place, which is theirs
     (a different person from it joins anew: a carer's resident, say)."""
-    theirs = _comparable(details.name, details.email, details.phone)
     called = _held(session, queue_id, held, (EntryStatus.TAKEN, EntryStatus.IN_CALL))
     return _first_opened(
-        [entry for entry in called if _comparable(entry.name, entry.email, entry.phone) == theirs],
+        [entry for entry in called if _is_caller(details, entry.name, entry.email, entry.phone)],
         held,
         keys,
         now,
