@@ -385,6 +385,7 @@ class Config:
     # "true" lets production mail links on a plain http PUBLIC_BASE_URL, tokens and all; refused otherwise.
     ALLOW_HTTP_LINKS = _flag("ALLOW_HTTP_LINKS", False)
     # Reminders before the start, comma separated, units s/m/h/d; offsets already past at booking are skipped.
+    # A worker started with new offsets applies them to the consultations booked before too.
     REMINDER_OFFSETS = _durations("REMINDER_OFFSETS", "24h,1h")
     # If MEETING_PROVIDER still fails this long before the start, or asks to wait past then, use the fallback
     # (or once attempts run out).

@@ -5,7 +5,7 @@ effects are saved together or not at all. Workers claim and run them later (see 
 `dispatch`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,8 @@ from ..models.outbox import UNFINISHED
 from ..notify.notices import Audience
 
 REMINDER_KINDS = (OutboxKind.REMINDER, OutboxKind.PLAN_REMINDERS)
+# A reminder's outcome when REMINDER_OFFSETS no longer has its offset: planned again if it comes back.
+OFFSET_REMOVED = "offset removed"
 # The clinician's day is on their schedule: reminders go to those joining the call from a mail.
 _REMINDED = (Audience.PATIENT, Audience.COMPANION)
 
@@ -321,31 +323,95 @@ def plan_reminders(
     `since` is when the change was made: a reminder due after it but before `now` (the worker was
     down) is still planned and goes out late, as long as the consultation has not started.
     """
+    recipients = [
+        (audience, companion, since) for audience, companion in reminded(consultation, companion_id)
+    ]
+    return add_reminders(session, consultation, offsets, recipients, now)
+
+
+def reminded(
+    consultation: Consultation, companion_id: int | None = None
+) -> list[tuple[Audience, Companion | None]]:
+    """Those the consultation's reminders go to (of `mail_recipients`), or only companion `companion_id`."""
     recipients = [(a, c) for a, c in mail_recipients(consultation) if a in _REMINDED]
     if companion_id is not None:
         recipients = [(a, c) for a, c in recipients if c is not None and c.id == companion_id]
-    # A companion invited while the booking's own plan was still waiting is in both plans, and offsets
-    # written twice ("1d, 24h") are one: plan each reminder once.
-    planned = set(
-        session.scalars(
-            select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.consultation_id == consultation.id, OutboxMessage.kind == OutboxKind.REMINDER
-            )
-        )
-    )
+    return recipients
+
+
+def add_reminders(
+    session: Session,
+    consultation: Consultation,
+    offsets: Sequence[timedelta],
+    recipients: Sequence[tuple[Audience, Companion | None, datetime]],
+    now: datetime,
+) -> list[OutboxMessage]:
+    """Plan the reminders `unplanned_reminders` finds for each recipient, from its `since` (see
+    `plan_reminders`); one cancelled when its offset was removed is pending again, under its own key."""
+    existing = reminder_messages(session, consultation)
     added = []
+    for key, audience, companion, due_at, seconds in unplanned_reminders(
+        consultation, offsets, recipients, existing
+    ):
+        if (again := existing.get(key)) is not None:
+            again.status, again.due_at, again.attempts = OutboxStatus.PENDING, due_at, 0
+            again.outcome = again.last_error = again.done_at = None
+            added.append(again)
+        else:
+            added.append(
+                _add(session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds)
+            )
+    return added
+
+
+def reminder_messages(session: Session, consultation: Consultation) -> dict[str, OutboxMessage]:
+    """The consultation's reminders, by idempotency key."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.consultation_id == consultation.id, OutboxMessage.kind == OutboxKind.REMINDER
+    )
+    return {message.idempotency_key: message for message in session.scalars(query)}
+
+
+def unplanned_reminders(
+    consultation: Consultation,
+    offsets: Sequence[timedelta],
+    recipients: Sequence[tuple[Audience, Companion | None, datetime]],
+    existing: Mapping[str, OutboxMessage],
+) -> list[tuple[str, Audience, Companion | None, datetime, int]]:
+    """The reminders `offsets` ask for, to each recipient after its `since`, that `existing` (the
+    consultation's reminders by key) lacks, or has only as cancelled when its offset was removed: each as
+    its key, recipient, due time and offset in seconds."""
+    unplanned, seen = [], set()
     for offset in offsets:
         due_at, seconds = consultation.starts_at - offset, int(offset.total_seconds())
-        for audience, companion in recipients:
+        for audience, companion, since in recipients:
             key = _key(consultation, OutboxKind.REMINDER, audience, companion, seconds)
-            if due_at > since and key not in planned:
-                planned.add(key)
-                added.append(
-                    _add(
-                        session, consultation, now, OutboxKind.REMINDER, audience, companion, due_at, seconds
-                    )
-                )
-    return added
+            # Offsets written twice ("1d, 24h") are one: plan each reminder once.
+            if due_at > since and key not in seen and _unplanned(existing.get(key)):
+                seen.add(key)
+                unplanned.append((key, audience, companion, due_at, seconds))
+    return unplanned
+
+
+def _unplanned(message: OutboxMessage | None) -> bool:
+    return message is None or (message.status is OutboxStatus.CANCELLED and message.outcome == OFFSET_REMOVED)
+
+
+def drop_removed_reminders(
+    session: Session, consultation: Consultation, offsets: Sequence[timedelta], now: datetime
+) -> None:
+    """Cancel the consultation's pending reminders at offsets no longer among `offsets`."""
+    in_force = [int(offset.total_seconds()) for offset in offsets]
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.consultation_id == consultation.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.kind == OutboxKind.REMINDER,
+            OutboxMessage.payload["offset_seconds"].as_integer().not_in(in_force),
+        )
+        .values(status=OutboxStatus.CANCELLED, outcome=OFFSET_REMOVED, done_at=now)
+    )
 
 
 def mail_recipients(consultation: Consultation) -> list[tuple[Audience, Companion | None]]:

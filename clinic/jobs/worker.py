@@ -32,6 +32,7 @@ from .context import Context
 from .dispatch import dispatch
 from .heartbeat import HEARTBEAT_INTERVAL, beat, new_worker_id, register, retire
 from .housekeeping import housekeep
+from .reminder_offsets import follow_offsets
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,21 @@ class Worker:
         self.stopped_by = ""  # the signal's name, once one has stopped it
         self._ticking = threading.Lock()  # held by a tick while it runs
         self._last_tick_ran = 0
+        self._offsets_followed = False  # reminders planned before brought into step with this start's offsets
         self._trouble_lock = threading.Lock()
         # The jobs that met each trouble since it was last over.
         self._met: dict[Trouble, set[Callable[[], object]]] = {trouble: set() for trouble in TROUBLES}
 
     def tick(self) -> int:
-        """Take back expired claims, then run every due message; returns how many ran."""
+        """Take back expired claims, then run every due message; returns how many ran. The first tick brings
+        the reminders planned before into step with this worker's REMINDER_OFFSETS (see reminder_offsets)."""
         with self._ticking, self.app.app_context(), log_context(worker_id=self.worker_id):
             try:
                 reclaim_expired(db.session, self.clock(), self.settings.max_attempts)
+                if not self._offsets_followed:  # before any reminder is sent under them
+                    if changed := follow_offsets(db.session, self.settings.reminder_offsets, self.clock()):
+                        log.info("reminders of %d consultations follow REMINDER_OFFSETS now", changed)
+                    self._offsets_followed = True
                 mail = self.settings.new_mail()
                 try:
                     ctx = Context(self.settings, mail, db.engine)
