@@ -194,6 +194,31 @@ def test_the_patient_and_companion_of_a_booking_handed_over_at_its_time_read_who
         assert invite(mail)[0] == "REQUEST"
 
 
+def test_the_patient_and_companion_of_a_booking_moved_to_a_colleague_at_a_new_time_read_both_changes(
+    session, derm, outbox, smtp_server
+):
+    """They were sent "has moved to 15:00", the new clinician named only in the "With:" line further down,
+    where the handover at the same time says "is now with Dr Sam Lewis" in its first words."""
+    start, later = tomorrow_at(14), tomorrow_at(15)
+    booked = book_with_haddad(session, derm, start)
+    deliver(outbox)
+    patient = reloaded(session, booked.consultation).patient
+
+    hand_to_lewis(session, derm, booked.consultation, later)
+    deliver(outbox)
+
+    for address in (patient.email, INTERPRETER["email"]):
+        mail = smtp_server.inbox(address)[-1]
+        paragraphs = mail.get_body(("plain",)).get_content().replace("\r\n", "\n").split("\n\n")
+        subject, opening = str(mail["Subject"]), paragraphs[1]
+        assert "moved" in subject and "new clinician" in subject, subject
+        assert f"moved to {format_start(later, patient.time_zone)}" in opening, opening
+        assert "now with Dr Sam Lewis" in opening, opening
+        assert format_start(start, patient.time_zone) in paragraphs[2]  # the earlier time no longer applies
+        assert REASON not in text(mail)
+        assert invite(mail)[0] == "REQUEST"
+
+
 def test_the_handover_mail_is_its_own_kind_in_the_outbox_not_a_cancellation(
     client, session, derm, outbox, smtp_server
 ):

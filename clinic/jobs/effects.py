@@ -39,6 +39,7 @@ from .outbox import (
     enqueue_retired_meeting,
     enqueue_unheard_meeting,
     handed_over_from,
+    handed_to_colleague,
     plan_reminders,
     previous_start,
 )
@@ -480,6 +481,7 @@ def _notice(
         contact_phone=service.department.contact_phone,
         change_deadline=deadline if now < deadline else None,
         previous_starts_at=previous_start(message),
+        new_clinician=handed_to_colleague(message),
         book_again_url=booking_url(base_url, service.id),
         handed_to=handed_to,
     )

@@ -85,6 +85,8 @@ def enqueue_rescheduled(
         message = _add(session, consultation, now, kind, audience, companion)
         if moved_from is not None and not invited:
             message.payload = {**message.payload, "previous_starts_at": moved_from.isoformat()}
+        if handed_over and not invited:
+            message.payload = {**message.payload, "new_clinician": True}
     if handed_over:
         message = _add(session, consultation, now, OutboxKind.HANDED_OVER, Audience.CLINICIAN)
         message.payload = {
@@ -430,6 +432,11 @@ def previous_start(message: OutboxMessage) -> datetime | None:
     """The time an update mail's consultation had before its move (None for other messages)."""
     previous = message.payload.get("previous_starts_at")
     return datetime.fromisoformat(previous) if previous else None
+
+
+def handed_to_colleague(message: OutboxMessage) -> bool:
+    """Whether an update mail's move gave the consultation another clinician."""
+    return message.payload.get("new_clinician", False)
 
 
 def _add_mails(session: Session, consultation: Consultation, now: datetime, kind: OutboxKind) -> None:

@@ -90,9 +90,12 @@ def _render(kind: MessageKind, audience: Audience, notice: Notice) -> Rendered:
 def _wording(lang: Language, kind: MessageKind, audience: Audience, notice: Notice) -> tuple[str, str]:
     """The mail's subject and opening sentence. An update that kept its time was handed to another
     clinician (a move to the very time and clinician it had is refused): saying it moved would send its
-    reader looking for a change of time."""
-    if kind is MessageKind.UPDATE and notice.previous_starts_at is None and audience in lang.new_clinician:
-        return lang.new_clinician[audience]
+    reader looking for a change of time. One handed over at a new time says both changes at once."""
+    if kind is MessageKind.UPDATE and audience in lang.new_clinician:
+        if notice.previous_starts_at is None:
+            return lang.new_clinician[audience]
+        if notice.new_clinician:
+            return lang.new_time_and_clinician[audience]
     return lang.wording[kind, audience]
 
 

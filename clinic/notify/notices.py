@@ -64,6 +64,7 @@ class Notice:
     contact_phone: str = ""  # the department's: for questions, and for changes once online ones close
     change_deadline: datetime | None = None  # until when the patient may change online; None: no longer
     previous_starts_at: datetime | None = None  # an update's earlier time, as it was when moved
+    new_clinician: bool = False  # an update's move handed the consultation to another clinician
     book_again_url: str = ""  # the booking pages of the same service
     handed_to: str = ""  # the colleague it was handed to, named to the clinician it was handed from
 

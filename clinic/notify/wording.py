@@ -41,6 +41,8 @@ class Language:
     # An update's (subject, opening sentence) when the time stayed and the clinician changed (a handover),
     # for those who were told the first clinician: the new clinician is sent an invitation instead.
     new_clinician: Mapping[Audience, tuple[str, str]]
+    # The same when the time changed too (a move to a colleague at another time): both changes first.
+    new_time_and_clinician: Mapping[Audience, tuple[str, str]]
     # The invite's description, with {link}: for those who join, and for the host.
     invite_join: str
     invite_host: str
@@ -191,6 +193,17 @@ ENGLISH = Language(
             "The video consultation you are invited to has a new clinician – {hospital}",
             "{patient}'s video consultation with {hospital} on {when}, which you are invited to join, "
             "is now with {clinician}. The time has not changed.",
+        ),
+    },
+    new_time_and_clinician={
+        _A.PATIENT: (
+            "Your video consultation has moved and has a new clinician – {hospital}",
+            "Your video consultation with {hospital} has moved to {when} and is now with {clinician}.",
+        ),
+        _A.COMPANION: (
+            "The video consultation you are invited to has moved and has a new clinician – {hospital}",
+            "{patient}'s video consultation with {hospital}, which you are invited to join, "
+            "has moved to {when} and is now with {clinician}.",
         ),
     },
     invite_join=(
