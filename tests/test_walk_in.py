@@ -314,7 +314,7 @@ def test_one_phone_number_holds_one_place_per_name(session, helpline, now):
 @st.composite
 def two_writings_of_one_number(draw) -> tuple[str, str]:
     """One number written twice in the ways people write numbers: with its country code (+44, 0044, the
-    trunk's (0) kept in brackets) or as dialled at home (07700 900123, or without a trunk 0 as in North
+    trunk's 0 kept, in brackets or not) or as dialled at home (07700 900123, or without a trunk 0 as in North
     America), its digits grouped by spaces, hyphens or dots, an area code in brackets."""
     code = str(draw(st.integers(1, 998)))
     number = draw(st.sampled_from("123456789")) + draw(
@@ -332,6 +332,7 @@ def two_writings_of_one_number(draw) -> tuple[str, str]:
                     f"+{code} {spaced}",
                     f"00{code} {spaced}",
                     f"+{code} (0){spaced}",
+                    f"+{code} 0{spaced}",  # the trunk 0 kept after the code, brackets left out
                     f"0{spaced}",
                     f"({national}) {spaced.removeprefix(groups[0]).lstrip(' -.')}".strip(),
                     spaced,
@@ -350,6 +351,7 @@ _callers = iter(range(10**9))
 @example(writings=("+44 7700 900123", "07700 900123"))
 @example(writings=("07700-900-123", "+44 (0)7700 900123"))
 @example(writings=("0044 7700 900123", "07700.900.123"))
+@example(writings=("+44 07700 900123", "+44 7700 900123"))
 def test_the_same_number_in_any_common_writing_holds_one_place(session, helpline, now, writings):
     """A caller who gave '+44 7700 900123' joined again as '07700 900123' from another browser: two places
     for one person, where the same number typed twice the same way holds one."""

@@ -186,16 +186,27 @@ def phone_number(value: object, errors: dict[str, str], *, missing: str, field: 
 
 
 def same_phone(one: str, other: str) -> bool:
-    """Whether two phone numbers are one, however each was typed: '+44 (0)7700 900-123', '0044 7700 900123'
-    and '07700 900123' are. A number given with its country code matches one given without it (the
-    trunk 0 left out) when it ends with that one's digits after a code of at most three digits."""
+    """Whether two phone numbers are one, however each was typed: '+44 (0)7700 900-123', '+44 07700 900123',
+    '0044 7700 900123' and '07700 900123' are. A number given with its country code matches one given
+    without it (the trunk 0 left out) when it ends with that one's digits after a code of at most three
+    digits; a 0 written after such a code may be the trunk's, kept by mistake (or, as in Italy, dialled)."""
     (abroad, digits), (other_abroad, other_digits) = dialled(one), dialled(other)
     if not digits or not other_digits:
         return False
-    if abroad == other_abroad:
+    if not abroad and not other_abroad:
         return digits == other_digits
+    if abroad and other_abroad:
+        return not _with_or_without_trunk(digits).isdisjoint(_with_or_without_trunk(other_digits))
     full, national = (digits, other_digits) if abroad else (other_digits, digits)
-    return full.endswith(national) and len(full) - len(national) in _COUNTRY_CODE
+    return any(
+        form.endswith(national) and len(form) - len(national) in _COUNTRY_CODE
+        for form in _with_or_without_trunk(full)
+    )
+
+
+def _with_or_without_trunk(full: str) -> set[str]:
+    """A number's digits given with its country code, and those digits less a 0 after a possible code."""
+    return {full} | {full[:n] + full[n + 1 :] for n in _COUNTRY_CODE if full[n : n + 1] == "0"}
 
 
 def dialled(number: str) -> tuple[bool, str]:
