@@ -11,6 +11,7 @@ they are until `flask clinic notes rotate` seals them.
 """
 
 import json
+import logging
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -20,6 +21,14 @@ from setting_kinds import comma_separated
 from ..keys import derived_fernet_key
 from ..models import ConsultationNote
 from .content import FIELDS, SoapNote
+
+log = logging.getLogger(__name__)
+
+# Said in place of the text of a version that no configured key opens, wherever notes are read.
+UNREADABLE_VERSION = (
+    "This version cannot be read with the notes keys this server has. Nothing has been changed; ask your "
+    "IT team (CLINIC_NOTES_KEY, see 'Rotating keys' in docs/operations.md)."
+)
 
 
 class NotesKeyError(ValueError):
@@ -52,12 +61,23 @@ class NoteCipher:
                 f"no CLINIC_NOTES_KEY opens version {version} of consultation {consultation_id}'s note"
             ) from None
         if (payload["consultation"], payload["version"]) != (consultation_id, version):
-            raise UnreadableNote(f"the token stored for version {version} of consultation {consultation_id}")
+            raise UnreadableNote(
+                f"version {version} of consultation {consultation_id}'s note holds a token sealed for another"
+            )
         return SoapNote(**{name: payload["soap"][name] for name in FIELDS})
 
     def read(self, note: ConsultationNote) -> SoapNote:
         """The text of a stored note version."""
         return self.open(note.encrypted_content, consultation_id=note.consultation_id, version=note.version)
+
+    def read_if_readable(self, note: ConsultationNote) -> SoapNote | None:
+        """The text of a stored note version; None, logged by consultation and version (never any text), if
+        it cannot be read: the pages and exports say so in its place rather than failing."""
+        try:
+            return self.read(note)
+        except UnreadableNote as unreadable:
+            log.warning("%s: the pages say it cannot be read", unreadable)
+            return None
 
     def write(self, note: ConsultationNote, content: SoapNote) -> None:
         """Store `content` in a note version, sealed to that version."""

@@ -56,8 +56,9 @@ class NoteVersion:
     updated_at: datetime
     signed_at: datetime | None
     signed_by_name: str | None
-    content: SoapNote | None  # None for a draft someone else keeps: only they read it
+    content: SoapNote | None  # None for a draft someone else keeps (only they read it), or an unreadable one
     corrected_by: int | None = None  # the version that amends this one, if any
+    unreadable: bool = False  # no configured key opens its text: encryption.UNREADABLE_VERSION says so
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def read_notes(
         own_draft = draft_row is not None and keeps_draft(
             requester, draft_row.author, consultation, settings.granted_roles
         )
-        draft = _version(draft_row, settings.cipher, readable=own_draft) if draft_row else None
+        draft = _version(draft_row, settings.cipher, shown=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
         record_notes_read(session, requester.actor, consultation_id, shown, now)
@@ -166,8 +167,9 @@ def _signed_versions(rows: list[ConsultationNote], cipher: NoteCipher) -> list[N
 
 
 def _version(
-    row: ConsultationNote, cipher: NoteCipher, *, readable: bool = True, corrected_by: int | None = None
+    row: ConsultationNote, cipher: NoteCipher, *, shown: bool = True, corrected_by: int | None = None
 ) -> NoteVersion:
+    content = cipher.read_if_readable(row) if shown else None
     return NoteVersion(
         id=row.id,
         version=row.version,
@@ -179,8 +181,9 @@ def _version(
         updated_at=row.updated_at,
         signed_at=row.signed_at,
         signed_by_name=row.signed_by.display_name if row.signed_by else None,
-        content=cipher.read(row) if readable else None,
+        content=content,
         corrected_by=corrected_by,
+        unreadable=shown and content is None,
     )
 
 

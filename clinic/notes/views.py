@@ -14,6 +14,7 @@ from ..models import Consultation, utcnow
 from .access import may_access
 from .content import FIELDS, MAX_FIELD_CHARS, InvalidNote
 from .drafts import save_note, start_amendment
+from .encryption import UNREADABLE_VERSION
 from .errors import NoteError, NoteNotFound
 from .forms import HINTS, NoteForm
 from .history import printable_version, read_notes
@@ -21,6 +22,7 @@ from .settings import NotesSettings, notes_settings
 
 bp = Blueprint("notes", __name__, url_prefix="/schedule/consultations/<id:consultation_id>/notes")
 staff_only(bp)
+bp.add_app_template_global(UNREADABLE_VERSION, "unreadable_version")  # said in place of such a version's text
 # Room for four full fields however they are encoded (up to 12 bytes a character, percent-encoded).
 NOTE_FORM_MAX_BYTES = len(FIELDS) * MAX_FIELD_CHARS * 12 + 8192
 

@@ -1,0 +1,96 @@
+"""A note version that no configured key opens (its key removed from CLINIC_NOTES_KEY before `flask clinic
+notes rotate` ran, or its token copied from another row): every place that reads notes still answers, says
+so in place of that version's text, shows the versions it can read, changes nothing, and logs the
+consultation and version once, never any text."""
+
+import logging
+from dataclasses import replace
+
+import pytest
+from cryptography.fernet import Fernet
+from markupsafe import escape
+
+from clinic.notes import init_app
+from clinic.notes.drafts import ExpectedDraft, start_amendment
+from clinic.notes.encryption import UNREADABLE_VERSION
+from clinic.notes.settings import notes_settings
+
+from . import factories
+from .factories import sign_in
+from .notes_support import NOTE, booked, requester, sign
+
+OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+CORRECTED = replace(NOTE, plan="Salbutamol inhaler; review in two days.")
+SAID = str(escape(UNREADABLE_VERSION))  # as a page shows it
+
+
+def use_notes_key(app, notes_key: str) -> None:
+    """CLINIC_NOTES_KEY set to `notes_key`, as after an IT admin's change of the setting and a restart."""
+    app.config["NOTES_KEY"] = notes_key
+    init_app(app)
+
+
+@pytest.fixture
+def client(app):
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # an unhandled error is the 500 page a browser gets
+    return factories.browser(app)
+
+
+@pytest.fixture
+def first_key_lost(app, session, now):
+    """Version 1 signed under OLD, version 2 (its amendment) under NEW, then OLD removed from
+    CLINIC_NOTES_KEY without the rotation: version 1 cannot be read, version 2 can."""
+    use_notes_key(app, OLD)
+    case = booked(app, session, now)
+    first = sign(session, case, NOTE, now=now)
+    use_notes_key(app, f"{NEW},{OLD}")
+    case = replace(case, settings=notes_settings(app))
+    amendment = start_amendment(
+        session, case.id, requester=requester(case.clinician), settings=case.settings, now=now
+    )
+    second = sign(session, case, CORRECTED, now=now, expected=ExpectedDraft(amendment.note_id, 1))
+    use_notes_key(app, NEW)
+    session.commit()
+    return case, first.note_id, second.note_id
+
+
+def notes_url(case, suffix: str = "") -> str:
+    return f"/schedule/consultations/{case.id}/notes{suffix}"
+
+
+def unreadable_lines(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if "cannot be read" in record.getMessage()]
+
+
+def test_the_notes_page_shows_the_versions_it_can_read_and_says_which_it_cannot(
+    client, session, first_key_lost, caplog
+):
+    case, _first, _second = first_key_lost
+    sign_in(client, case.clinician)
+
+    with caplog.at_level(logging.WARNING, logger="clinic.notes"):
+        response = client.get(notes_url(case))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Version 2 (current)" in page and CORRECTED.plan in page
+    assert "Version 1" in page and page.count(SAID) == 1 and NOTE.plan not in page
+    assert unreadable_lines(caplog) == [
+        f"no CLINIC_NOTES_KEY opens version 1 of consultation {case.id}'s note: "
+        "the pages say it cannot be read"
+    ]
+
+
+def test_the_print_view_of_an_unreadable_version_says_so(client, session, first_key_lost, caplog):
+    case, first, second = first_key_lost
+    sign_in(client, case.clinician)
+
+    with caplog.at_level(logging.WARNING, logger="clinic.notes"):
+        lost = client.get(notes_url(case, f"/{first}/print"))
+        current = client.get(notes_url(case, f"/{second}/print"))
+
+    assert lost.status_code == 200 and current.status_code == 200
+    assert SAID in lost.get_data(as_text=True) and NOTE.plan not in lost.get_data(as_text=True)
+    corrected = current.get_data(as_text=True)  # with the earlier version it corrects, unreadable
+    assert CORRECTED.plan in corrected and SAID in corrected
+    assert NOTE.plan not in corrected
