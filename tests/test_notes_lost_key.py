@@ -9,7 +9,9 @@ from dataclasses import replace
 import pytest
 from cryptography.fernet import Fernet
 from markupsafe import escape
+from sqlalchemy import select
 
+from clinic.models import ConsultationNote, NoteStatus
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.encryption import UNREADABLE_VERSION
@@ -17,7 +19,7 @@ from clinic.notes.settings import notes_settings
 
 from . import factories
 from .factories import sign_in
-from .notes_support import NOTE, booked, requester, sign
+from .notes_support import NOTE, booked, form, requester, save, sign
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 CORRECTED = replace(NOTE, plan="Salbutamol inhaler; review in two days.")
@@ -94,3 +96,71 @@ def test_the_print_view_of_an_unreadable_version_says_so(client, session, first_
     corrected = current.get_data(as_text=True)  # with the earlier version it corrects, unreadable
     assert CORRECTED.plan in corrected and SAID in corrected
     assert NOTE.plan not in corrected
+
+
+@pytest.fixture
+def latest_lost(app, session, now):
+    """Version 1 signed under OLD, then OLD replaced by NEW without the rotation: the current note cannot
+    be read."""
+    use_notes_key(app, OLD)
+    case = booked(app, session, now)
+    sign(session, case, NOTE, now=now)
+    use_notes_key(app, NEW)
+    session.commit()
+    return case
+
+
+def test_an_unreadable_current_note_is_not_offered_for_amending_and_an_amendment_is_refused(
+    client, session, latest_lost
+):
+    case = latest_lost
+    sign_in(client, case.clinician)
+
+    page = client.get(notes_url(case)).get_data(as_text=True)
+    refused = client.post(notes_url(case, "/amend"))
+
+    assert "Amend the signed note" not in page and "cannot be amended while it cannot be read" in page
+    assert refused.status_code == 409
+    assert "Version 1, the current note, cannot be read" in refused.get_data(as_text=True)
+    assert stored(session, case) == [(1, NoteStatus.SIGNED)]  # nothing written
+
+
+@pytest.fixture
+def draft_lost(app, session, now):
+    """The clinician's draft saved under OLD, then OLD replaced by NEW without the rotation."""
+    use_notes_key(app, OLD)
+    case = booked(app, session, now)
+    draft = save(session, case, NOTE, now=now)
+    use_notes_key(app, NEW)
+    session.commit()
+    return case, draft
+
+
+def test_an_unreadable_draft_is_shown_so_and_a_save_over_it_is_refused_keeping_the_typed_text(
+    client, session, draft_lost
+):
+    case, draft = draft_lost
+    token = session.get(ConsultationNote, draft.note_id).encrypted_content
+    sign_in(client, case.clinician)
+
+    page = client.get(notes_url(case)).get_data(as_text=True)
+    # From a tab opened before the key was removed, which holds the draft's markers.
+    saved = client.post(notes_url(case), data=form(CORRECTED, draft=draft.note_id, revision=1))
+    signed = client.post(notes_url(case, "/sign"), data=form(CORRECTED, draft=draft.note_id, revision=1))
+
+    assert SAID in page and "Save draft" not in page and NOTE.plan not in page
+    for response in (saved, signed):
+        answer = response.get_data(as_text=True)
+        assert response.status_code == 409 and "so your text was not saved over it" in answer
+        assert CORRECTED.plan in answer  # what was typed is kept on the page
+    session.expire_all()
+    assert session.get(ConsultationNote, draft.note_id).encrypted_content == token
+    assert stored(session, case) == [(1, NoteStatus.DRAFT)]
+
+
+def stored(session, case) -> list[tuple[int, NoteStatus]]:
+    session.commit()
+    query = select(ConsultationNote.version, ConsultationNote.status).where(
+        ConsultationNote.consultation_id == case.id
+    )
+    return [tuple(row) for row in session.execute(query.order_by(ConsultationNote.version))]

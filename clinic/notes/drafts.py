@@ -18,7 +18,8 @@ from ..models.transactions import write_transaction
 from ..staff.members import StaffMember
 from .access import consultation_for, keeps_draft
 from .content import FIELDS, InvalidNote, SoapNote
-from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft
+from .encryption import ASK_IT
+from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft, UnreadableVersion
 from .history import note_rows
 from .settings import NotesSettings
 
@@ -93,8 +94,14 @@ def start_amendment(
         if not rows:
             raise NothingToAmend("There is no signed note to amend yet.")
         latest = rows[-1]
+        text = _text_of(
+            latest,
+            settings,
+            f"Version {latest.version}, the current note, cannot be read with the notes keys this server "
+            "has, so it cannot be amended: an amendment starts from its text.",
+        )
         amendment = _new_version(consultation, latest.version + 1, requester, now, amends_id=latest.id)
-        settings.cipher.write(amendment, settings.cipher.read(latest))
+        settings.cipher.write(amendment, text)
         session.add(amendment)
         session.flush()
         _record(session, requester, "note.amended", amendment, now, amends_id=latest.id)
@@ -121,7 +128,7 @@ def _repeated(
     wanted = NoteStatus.SIGNED if sign else NoteStatus.DRAFT
     if made.status is not wanted or (sign and made.signed_by_id != requester.id):
         return None
-    return made if settings.cipher.read(made) == content else None
+    return made if settings.cipher.read_if_readable(made) == content else None
 
 
 def _write_draft(
@@ -147,7 +154,12 @@ def _write_draft(
             f"Only {draft.author.display_name}, who started this draft, may change or sign it."
         )
     else:
-        before = settings.cipher.read(draft)
+        before = _text_of(
+            draft,
+            settings,
+            f"This draft (version {draft.version}) cannot be read with the notes keys this server has, so "
+            "your text was not saved over it: copy what you need from the form below.",
+        )
         draft.revision += 1
     taken_over = {}
     if draft.author_id != requester.id:  # its author may no longer open these notes: the requester's now
@@ -159,6 +171,15 @@ def _write_draft(
     fields = content.changed_fields(before)
     _record(session, requester, "note.saved", draft, now, fields=fields, **taken_over)
     return draft
+
+
+def _text_of(note: ConsultationNote, settings: NotesSettings, refusal: str) -> SoapNote:
+    """The text of the version a change starts from or writes over; UnreadableVersion saying `refusal` if no
+    key opens it, as the change would lose it (the key may yet be found and put back)."""
+    text = settings.cipher.read_if_readable(note)
+    if text is None:
+        raise UnreadableVersion(f"{refusal} {ASK_IT}")
+    return text
 
 
 def _check_expected(draft: ConsultationNote | None, started: bool, expected: ExpectedDraft) -> None:

@@ -24,11 +24,13 @@ from .content import FIELDS, SoapNote
 
 log = logging.getLogger(__name__)
 
-# Said in place of the text of a version that no configured key opens, wherever notes are read.
-UNREADABLE_VERSION = (
-    "This version cannot be read with the notes keys this server has. Nothing has been changed; ask your "
-    "IT team (CLINIC_NOTES_KEY, see 'Rotating keys' in docs/operations.md)."
+# What staff do about a version that no configured key opens: the key may well be found again.
+ASK_IT = (
+    "Nothing has been changed; ask your IT team "
+    "(CLINIC_NOTES_KEY, see 'Rotating keys' in docs/operations.md)."
 )
+# Said in place of such a version's text, wherever notes are read.
+UNREADABLE_VERSION = f"This version cannot be read with the notes keys this server has. {ASK_IT}"
 
 
 class NotesKeyError(ValueError):

@@ -29,3 +29,7 @@ class NotDraftAuthor(NoteError):
     """Only a draft's author may change or sign it."""
 
     status = 403
+
+
+class UnreadableVersion(NoteError):
+    """The version a change starts from, or writes over, cannot be read: the change would lose its text."""

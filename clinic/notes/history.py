@@ -66,8 +66,10 @@ class NotesPage:
     consultation: ConsultationHeader
     signed: list[NoteVersion]  # newest first: the first is the current note
     draft: NoteVersion | None
-    can_edit_draft: bool  # a note not yet started, or a draft the requester keeps (access.keeps_draft)
-    can_amend: bool
+    can_edit_draft: (
+        bool  # a note not yet started, or a readable draft the requester keeps (access.keeps_draft)
+    )
+    can_amend: bool  # no draft open, and a current note that can be read: an amendment starts from its text
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,8 @@ def read_notes(
             consultation=_header(consultation, settings, now),
             signed=signed[::-1],
             draft=draft,
-            can_edit_draft=own_draft or not rows,
-            can_amend=draft_row is None and bool(signed),
+            can_edit_draft=(own_draft and not draft.unreadable) or not rows,
+            can_amend=draft_row is None and bool(signed) and not signed[-1].unreadable,
         )
 
 
