@@ -3,6 +3,7 @@ notes rotate` ran, or its token copied from another row): every place that reads
 so in place of that version's text, shows the versions it can read, changes nothing, and logs the
 consultation and version once, never any text."""
 
+import json
 import logging
 from dataclasses import replace
 
@@ -164,3 +165,30 @@ def stored(session, case) -> list[tuple[int, NoteStatus]]:
         ConsultationNote.consultation_id == case.id
     )
     return [tuple(row) for row in session.execute(query.order_by(ConsultationNote.version))]
+
+
+EXPORT = "/admin/patients/export"
+
+
+def test_the_subject_access_export_says_which_versions_cannot_be_read_and_gives_the_others(
+    app, client, session, first_key_lost, caplog
+):
+    case, _first, _second = first_key_lost
+    app.config["NOTES_ROLES"] = "admin"  # the admin may read the notes
+    init_app(app)
+    sign_in(client, factories.staff(session))
+
+    with caplog.at_level(logging.WARNING, logger="clinic.notes"):
+        response = client.post(EXPORT, data={"contact": case.consultation.patient.email})
+        command = app.test_cli_runner().invoke(
+            args=["clinic", "patient", "export", "--email", case.consultation.patient.email]
+        )
+
+    assert response.status_code == 200 and command.exit_code == 0, command.output
+    for export in (response.get_json(), json.loads(command.output)):
+        (booking,) = export["patients"][0]["bookings"]
+        first, second = booking["signed_notes"]
+        assert (first["version"], first["unreadable"]) == (1, UNREADABLE_VERSION)
+        assert "plan" not in first and NOTE.plan not in json.dumps(export)
+        assert (second["version"], second["plan"], "unreadable" in second) == (2, CORRECTED.plan, False)
+    assert len(unreadable_lines(caplog)) == 2  # one for each export

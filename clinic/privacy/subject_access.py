@@ -30,6 +30,7 @@ from ..audit import SYSTEM, Actor
 from ..models import (
     Companion,
     Consultation,
+    ConsultationNote,
     NoteStatus,
     OutboxKind,
     OutboxMessage,
@@ -40,6 +41,7 @@ from ..models import (
 )
 from ..models.transactions import write_transaction
 from ..notes.access import may_access
+from ..notes.encryption import UNREADABLE_VERSION, NoteCipher
 from ..notes.history import note_rows, reason_erased_after_days, record_notes_read
 from ..notes.settings import NotesSettings
 from ..notify.notices import Audience
@@ -252,11 +254,17 @@ def _clinical_content(session: Session, consultation: Consultation, who: _Export
                 "signed_at": _instant(note.signed_at),
                 "signed_by": note.signed_by.display_name,
                 "corrects_version": versions.get(note.amends_id),
-                **(who.notes.cipher.read(note).as_dict() if readable else {}),
+                **(_note_text(note, who.notes.cipher) if readable else {}),
             }
             for note in signed
         ],
     }
+
+
+def _note_text(note: ConsultationNote, cipher: NoteCipher) -> dict[str, str]:
+    """A signed version's four parts; if no key opens it, that it cannot be read, as the notes page says."""
+    text = cipher.read_if_readable(note)
+    return {"unreadable": UNREADABLE_VERSION} if text is None else text.as_dict()
 
 
 def _given(sealed: str, erased_after: int | None) -> bool | None:
