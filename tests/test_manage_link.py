@@ -164,6 +164,41 @@ def test_the_new_times_offered_include_those_next_to_the_bookings_own_which_it_a
     assert moved.status_code == 303 and reloaded(session, booked).starts_at == wanted
 
 
+@pytest.mark.parametrize("how", ["deactivated", "removed from the service"])
+def test_a_booking_whose_clinician_no_longer_gives_its_service_moves_to_one_who_does(client, session, how):
+    """The move page answered 404 "We could not find that page or booking" once an admin took the
+    service from the booking's clinician (or deactivated them), and offered no way to move. It now offers
+    the times of those who give the service, as "any clinician" would, and says why the clinician changes;
+    the booking's page and the cancel page open as before."""
+    service = factories.service(session, name="Skin check review")
+    gone = factories.clinician(session, [service], display_name="Dr Tom Whitfield")
+    factories.clinician(session, [service], display_name="Dr Ann Okafor", hours=[(time(13, 30), time(17))])
+    session.commit()
+    start, morning, afternoon = next_week_at(10), next_week_at(11), next_week_at(14)
+    booked = book(session, service, start)
+    reference = booked.consultation.reference
+    open_link(client, booked)
+    if how == "deactivated":
+        gone.active = False
+    else:
+        gone.services = []
+    session.commit()
+
+    own_page = client.get(f"/c/{reference}")
+    cancel_page = client.get(f"/c/{reference}/cancel")
+    picker = client.get(f"/c/{reference}/reschedule", query_string={"day": start.date().isoformat()})
+    moved = client.post(f"/c/{reference}/reschedule", data={"start": form_value(afternoon)})
+
+    assert (own_page.status_code, cancel_page.status_code, picker.status_code) == (200, 200, 200)
+    assert "Dr Tom Whitfield no longer gives this service" in text(picker)
+    assert f'value="{form_value(afternoon)}"' in text(picker)
+    assert f'value="{form_value(morning)}"' not in text(picker)  # only Dr Tom Whitfield's hours
+    assert moved.status_code == 303
+    consultation = reloaded(session, booked)
+    assert consultation.starts_at == afternoon and consultation.clinician.display_name == "Dr Ann Okafor"
+    assert "Your consultation has moved." in text(client.get(moved.location))
+
+
 def test_rescheduling_to_a_time_just_taken_explains_and_changes_nothing(client, session, service):
     old, taken = next_week_at(10), next_week_at(14)
     booked = book(session, service, old)

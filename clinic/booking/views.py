@@ -16,12 +16,20 @@ from ..scheduling.errors import (
     AlreadyAtThatTime,
     AlreadyBooked,
     ChangeNotAllowed,
+    ClinicianNoLongerOffers,
     IdempotencyConflict,
     SlotUnavailable,
     TooManyBookings,
 )
 from ..scheduling.holders import resend_booking_link
-from ..scheduling.lifecycle import Change, cancel, change_cutoff, change_deadline, reschedule
+from ..scheduling.lifecycle import (
+    Change,
+    cancel,
+    change_cutoff,
+    change_deadline,
+    keeps_clinician,
+    reschedule_by_patient,
+)
 from ..scheduling.patients import PatientDetails, date_in_words
 from ..scheduling.slots import Slot
 from ..scheduling.status import PATIENT_STATUS_LABELS
@@ -220,10 +228,12 @@ def _refused_move(consultation: Consultation, form: forms.RescheduleForm) -> str
     """Move the booking to the form's time; why not, if refused. The form sent again finds its move made:
     the same outcome as its first sending, not "already its time"."""
     try:
-        reschedule(db.session, consultation.id, form.start.data, now=utcnow(), actor=patient_actor())
+        reschedule_by_patient(db.session, consultation, form.start.data, now=utcnow(), actor=patient_actor())
     except AlreadyAtThatTime as there:
         return None if form.moved_already else str(there)
-    except (SlotUnavailable, AlreadyBooked) as refusal:
+    # ClinicianNoLongerOffers: taken from their clinician since the page was drawn; drawn again, it offers
+    # the times of those who give it.
+    except (SlotUnavailable, AlreadyBooked, ClinicianNoLongerOffers) as refusal:
         return str(refusal)
     return None
 
@@ -344,8 +354,10 @@ def _cancel_page(consultation: Consultation, form: forms.CancelForm) -> Response
 
 def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> ResponseReturnValue:
     """The times to move to, from the day asked for; a form sent back (a time refused, a page expired)
-    shows the days from the time it chose, checked."""
+    shows the days from the time it chose, checked. Those of its clinician, or once that one no longer
+    gives the service, of whoever does (`reschedule_by_patient`)."""
     now = utcnow()
+    keeps = keeps_clinician(db.session, consultation)
     tz = form.time_zone.chosen(form, consultation.patient_time_zone)
     days_shown = current_app.config["BOOKING_DAYS_SHOWN"]
     chosen_day = form.start.data.astimezone(tz).date() if form.start.data else None
@@ -353,7 +365,7 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
     found = calendar.page(
         db.session,
         consultation.service,
-        consultation.clinician_id,
+        consultation.clinician_id if keeps else None,
         tz,
         form.day.data or chosen_day,
         now,
@@ -361,5 +373,7 @@ def _new_time_page(consultation: Consultation, form: forms.RescheduleForm) -> Re
         twelve_hour=calendar.twelve_hour_reader(),
         moving=consultation,
     )
-    page = render_template("booking/reschedule.html", form=form, consultation=consultation, calendar=found)
+    page = render_template(
+        "booking/reschedule.html", form=form, consultation=consultation, calendar=found, keeps_clinician=keeps
+    )
     return page, 422 if form.errors else 200

@@ -5,21 +5,19 @@ patient; staff are not held to the patient's online cut-off. What staff may book
 may see: a clinician their own services with themselves, reception their department, admins any.
 """
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from sqlalchemy.orm import Session
 
 from ..hospital.catalogue import offered_services
 from ..models import Clinician, Companion, Consultation, Service, StaffRole
 from ..staff.members import StaffMember
-from .availability import Booker, free_clinician_ids, service_clinicians, stays_put
-from .booking import Booked, BookingRequest, book, refusal
+from .availability import service_clinicians
+from .booking import Booked, BookingRequest, book
 from .companions import CompanionDetails, Removal, add_companion, remove_companion
-from .errors import BookingError, NotFound, NotOffered, SlotUnavailable
-from .lifecycle import cancel, reschedule
+from .errors import BookingError, NotFound, NotOffered
+from .lifecycle import cancel, reschedule, reschedule_to_first_free
 from .offered import active_service
 from .tokens import LinkKeys
 from .visibility import consultation_for_staff
@@ -89,29 +87,10 @@ def move_for_patient(
     allowed = {c.id for c in bookable_clinicians(session, viewer, consultation.service)}
     if clinician_id is not None and clinician_id not in allowed:
         raise NotOffered()
-    move = partial(
-        reschedule,
-        session,
-        consultation_id,
-        new_start,
-        now=now,
-        actor=viewer.actor,
-        enforce_cutoff=False,
-        room_opens=room_opens,
-    )
+    options = {"now": now, "actor": viewer.actor, "enforce_cutoff": False, "room_opens": room_opens}
     if clinician_id is not None:
-        return move(clinician_id=clinician_id)
-    # The first free, in id order as booking tries them: one found free may be taken before their lock is
-    # had, and then the next is tried.
-    service = consultation.service
-    free = free_clinician_ids(session, service, new_start, now, consultation_id, Booker.STAFF)
-    candidates = [c for c in free if c in allowed and not stays_put(consultation, c, new_start)]
-    if not candidates:
-        raise refusal(session, service.id, None, new_start, now, Booker.STAFF)
-    for candidate in candidates[:-1]:
-        with suppress(SlotUnavailable):
-            return move(clinician_id=candidate)
-    return move(clinician_id=candidates[-1])
+        return reschedule(session, consultation_id, new_start, clinician_id=clinician_id, **options)
+    return reschedule_to_first_free(session, consultation, new_start, allowed=allowed, **options)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ the service's rules, then writes the change with its outbox messages and audit e
 """
 
 import enum
+from collections.abc import Collection
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +20,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import Consultation, ConsultationStatus, Patient, Service
 from ..models.transactions import write_transaction
-from .availability import Booker, is_free, latest_start, service_clinicians, stays_put
+from .availability import Booker, free_clinician_ids, is_free, latest_start, service_clinicians, stays_put
 from .booking import place, refusal
 from .clashes import ABSENT, clashes_of, clinic_absent
 from .errors import (
@@ -29,6 +32,7 @@ from .errors import (
     NotFound,
     NotOffered,
     PatientWaiting,
+    SlotUnavailable,
 )
 from .events import record_event
 from .holders import check_not_held, lock_holder
@@ -252,6 +256,56 @@ def reschedule(
         moved = audit.changes(before, _placed(consultation))
         record_event(session, consultation, "consultation.rescheduled", now, actor, moved)
     return consultation
+
+
+def reschedule_to_first_free(
+    session: Session,
+    consultation: Consultation,
+    new_start: datetime,
+    *,
+    now: datetime,
+    actor: Actor,
+    allowed: Collection[int] | None = None,
+    **options: Any,
+) -> Consultation:
+    """`reschedule` to `new_start` with the first clinician of its service free then (of those `allowed`,
+    if given), never where it is, in id order as booking tries them: one found free may be taken before
+    their lock is had, and then the next is tried. `options`: as for `reschedule`."""
+    service, booker = consultation.service, Booker.of(actor)
+    move = partial(reschedule, session, consultation.id, new_start, now=now, actor=actor, **options)
+    free = free_clinician_ids(session, service, new_start, now, consultation.id, booker)
+    candidates = [
+        clinician_id
+        for clinician_id in free
+        if (allowed is None or clinician_id in allowed)
+        and not stays_put(consultation, clinician_id, new_start)
+    ]
+    if not candidates:
+        raise refusal(session, service.id, None, new_start, now, booker, moving=consultation)
+    for candidate in candidates[:-1]:
+        with suppress(SlotUnavailable):
+            return move(clinician_id=candidate)
+    return move(clinician_id=candidates[-1])
+
+
+def keeps_clinician(session: Session, consultation: Consultation) -> bool:
+    """Whether the booking's clinician still gives its service: not once an admin took it from them, or
+    deactivated them. Its patient then moves it to whoever gives it (`reschedule_by_patient`)."""
+    try:
+        service_clinicians(session, consultation.service, consultation.clinician_id)
+    except NotOffered:
+        return False
+    return True
+
+
+def reschedule_by_patient(
+    session: Session, consultation: Consultation, new_start: datetime, *, now: datetime, actor: Actor
+) -> Consultation:
+    """The patient's own move to `new_start`, with their clinician, or once that one no longer gives the
+    service, with the first free then of those who do: the times their move page offers."""
+    if keeps_clinician(session, consultation):
+        return reschedule(session, consultation.id, new_start, now=now, actor=actor)
+    return reschedule_to_first_free(session, consultation, new_start, now=now, actor=actor)
 
 
 def _check_offers(session: Session, service: Service, clinician_id: int, *, named: bool) -> None:
