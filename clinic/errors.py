@@ -207,7 +207,8 @@ def register(app: Flask) -> None:
             return http_error(error)
         try:
             response = make_response(draw(**(request.view_args or {})))
-        except Exception as refused:  # the booking gone, or past its deadline: that error's own page
+        except Exception as refused:
+            # The booking gone, past its deadline, or no longer open in this browser: that error's own answer.
             return app.handle_user_exception(refused)
         response.status_code = 400  # refused: nothing was done
         return response

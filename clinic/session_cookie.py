@@ -24,9 +24,18 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 _STAFF_KEY = "_user_id"  # Flask-Login's: the sign-in's token (auth.sessions)
 
 
+class CookieSession(SecureCookieSession):
+    """Flask's cookie session, which says whether the cookie sent was a visitor's session forgotten after
+    PATIENT_SESSION_IDLE_MINUTES without a page: the pages of what it held can say why it is gone."""
+
+    forgotten_as_idle = False
+
+
 class SignedCookieSessions(SecureCookieSessionInterface):
     """Flask's cookie sessions, but the serializer (which holds no state of a request) is kept while the
     keys stay the same: Flask builds a new one, and serializes a test value with it, on every request."""
+
+    session_class = CookieSession
 
     def __init__(self) -> None:
         self._built: tuple[tuple, URLSafeTimedSerializer | None] | None = None
@@ -52,7 +61,9 @@ class SignedCookieSessions(SecureCookieSessionInterface):
             return self.session_class()
         idle = timedelta(minutes=app.config["PATIENT_SESSION_IDLE_MINUTES"])
         if not _signed_in(content) and signed_at < datetime.now(UTC) - idle:
-            return self.session_class()
+            forgotten = self.session_class()
+            forgotten.forgotten_as_idle = True
+            return forgotten
         return self.session_class(content)
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
@@ -60,6 +71,11 @@ class SignedCookieSessions(SecureCookieSessionInterface):
         from its last page. (One no page used, a static file's, is left alone.)"""
         visiting = session.accessed and bool(session) and not _signed_in(session)
         return visiting or super().should_set_cookie(app, session)
+
+
+def forgotten_as_idle(session: SessionMixin) -> bool:
+    """Whether this request's session is a visitor's that was forgotten as idle (see CookieSession)."""
+    return getattr(session, "forgotten_as_idle", False)
 
 
 def _signed_in(content: Mapping) -> bool:

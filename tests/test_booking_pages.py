@@ -280,8 +280,11 @@ def test_a_time_booked_by_this_browser_and_then_cancelled_is_offered_as_free_aga
 def test_the_confirmation_page_needs_the_browser_that_booked(client, app, session, clinic):
     service, _ = clinic
     done = client.post("/book/confirm", data=booking_form(service, next_week_at(11)))
+    reference = done.location.rsplit("/", 1)[1]
 
-    assert app.test_client().get(done.location).status_code == 404
+    elsewhere = app.test_client().get(done.location)
+
+    assert (elsewhere.status_code, elsewhere.location) == (303, f"/c/{reference}")  # asked for its link
 
 
 def test_a_double_submitted_confirmation_books_once_and_shows_the_same_booking(client, session, clinic):

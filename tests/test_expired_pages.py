@@ -19,6 +19,7 @@ from .test_booking_pages import booking_form, consultations, next_week_at, text
 from .test_booking_pages import clinic as clinic
 from .test_manage_link import book, open_link, reloaded
 from .test_manage_link import service as service
+from .test_session_cookie_lifetime import age_cookie
 
 # Said beside the form shown again.
 MESSAGE = "This page was open for too long and has expired, so nothing was done."
@@ -177,3 +178,63 @@ def test_asking_for_the_link_again_after_the_page_expired_shows_that_page_again_
     assert held.status_code == 409 and "E-mail me the link again" in text(held)
     assert session.scalar(select(func.count(OutboxMessage.id))) == messages
     assert client.post("/book/resend-link", data=page).status_code == 200
+
+
+# Said on the booking's page that asks for the link again, when the session that held it was closed.
+CLOSED = "For your safety, your booking was closed in this browser after a time without use"
+
+
+@pytest.mark.parametrize(
+    ("page", "sent"),
+    [("cancel", {"reason": "Feeling better"}), ("reschedule", {"start": form_value(next_week_at(14))})],
+)
+@pytest.mark.parametrize("how", ["sent", "reloaded"])
+def test_a_change_after_the_session_closed_as_idle_leads_to_the_link_again_and_changes_nothing(
+    app, client, session, with_csrf, service, page, sent, how
+):
+    """The session forgotten after PATIENT_SESSION_IDLE_MINUTES took the booking's pass with it: the cancel
+    or move form sent (refused by its token, so drawn again, which met the pass check) or its page reloaded
+    answered 404 "No booking matches this link". It now leads to the booking's page asking for the link or
+    code, which says why; opened again, the change can be made."""
+    old = next_week_at(10)
+    booked = book(session, service, old)
+    address = f"{opened(app, client, booked)}/{page}"
+    form = {
+        **form_values(
+            text(client.get(address, query_string={"day": old.date().isoformat()})), address, "post"
+        ),
+        **sent,
+    }
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    answer = client.post(address, data=form) if how == "sent" else client.get(address)
+
+    manage = f"/c/{booked.consultation.reference}"
+    assert (answer.status_code, answer.location) == (303, manage)
+    asking = client.get(manage)
+    assert "Open your booking" in text(asking) and CLOSED in text(asking)
+    consultation = reloaded(session, booked)
+    assert (consultation.status, consultation.starts_at) == (ConsultationStatus.BOOKED, old)
+    token = {**form_values(text(asking), ""), "code": booked.manage_token}
+    assert client.post(manage, data=token).location == manage
+    again = form_values(
+        text(client.get(address, query_string={"day": old.date().isoformat()})), address, "post"
+    )
+    assert client.post(address, data={**again, **sent}).status_code == 303
+    changed = reloaded(session, booked)
+    assert (changed.status, changed.starts_at) != (ConsultationStatus.BOOKED, old)
+
+
+def test_a_booking_page_never_opened_in_this_browser_asks_for_its_link_without_saying_it_was_closed(
+    app, client, session, service
+):
+    booked = book(session, service, next_week_at(10))
+
+    reference = booked.consultation.reference
+
+    answer = client.get(f"/c/{reference}/cancel")
+    polled = client.get(f"/c/{reference}/status", headers={"Accept": "application/json"})
+
+    assert answer.status_code == 303
+    assert CLOSED not in text(client.get(answer.location))
+    assert polled.status_code == 404  # waiting_room.js reads it as the pass gone: the page says so

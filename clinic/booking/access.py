@@ -34,8 +34,21 @@ from .link_tokens import COMPANION, MANAGE, OFFER, WAITLIST, WALK_IN, TokenJar
 Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
+class LinkClosed(NotFound):
+    """No link's token, and no pass to the booking in this browser session: the link was never opened
+    here, or the session that held its pass is gone (forgotten after PATIENT_SESSION_IDLE_MINUTES without
+    a page, or the browser closed). Its pages lead to the booking's page, which asks for the link or code
+    (views.link_closed)."""
+
+    def __init__(self) -> None:
+        super().__init__("No booking matches this link.")
+
+
 def managed(reference: str, token: str | None = None) -> Consultation:
-    """The booking the link's token (or the one this browser session remembers) opens; else NotFound."""
+    """The booking the link's token (or the one this browser session remembers) opens; else NotFound,
+    LinkClosed if this session holds no pass to it."""
+    if token is None and not MANAGE.holds(reference):
+        raise LinkClosed()
     return _opened(consultation_for_token, MANAGE, reference, token)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import status_for
+from ..errors import refusal_page, status_for
 from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
 from ..models import Consultation, utcnow
@@ -15,7 +15,7 @@ from ..scheduling import waiting_room
 from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
-from .access import companion_actor, invited, join_window, managed, patient_actor
+from .access import LinkClosed, companion_actor, invited, join_window, managed, patient_actor
 from .arrival import arriving, entered
 from .countdown import duration_words
 from .link_tokens import COMPANION, MANAGE
@@ -49,8 +49,12 @@ def manage(reference: str) -> ResponseReturnValue:
 @bp.get(f"{MANAGE_PATH}/status")
 def patient_room_status(reference: str) -> ResponseReturnValue:
     """The room's phase and start, for the countdown to notice a move or a cancellation. It opens with this
-    browser's pass only, never a link's token: its count is apart from the links' (clinic.limits)."""
-    consultation, now = managed(reference), utcnow()
+    browser's pass only, never a link's token: its count is apart from the links' (clinic.limits). Without
+    the pass it is 404, as for any booking it does not open, which waiting_room.js reads as the pass gone."""
+    try:
+        consultation, now = managed(reference), utcnow()
+    except LinkClosed as closed:
+        return refusal_page(closed)  # not led to the link's form (link_closed): a script asks
     record_read(
         db.session, consultation, "waiting room", now, patient_actor(), again_after=STATUS_COVERED_FOR
     )

@@ -34,9 +34,10 @@ from ..scheduling.patients import PatientDetails, date_in_words
 from ..scheduling.slots import Slot
 from ..scheduling.status import PATIENT_STATUS_LABELS
 from ..scheduling.tokens import LinkKeys, manage_link
+from ..session_cookie import forgotten_as_idle
 from ..walkin.queue import open_queues
 from . import calendar, forms
-from .access import booked_here, changeable, link_keys, managed, patient_actor
+from .access import LinkClosed, booked_here, changeable, link_keys, managed, patient_actor
 from .arrival import link_resent
 from .journey import Journey, OwnBooking, resolve
 from .link_tokens import MANAGE
@@ -241,6 +242,24 @@ def _refused_move(consultation: Consultation, form: forms.RescheduleForm) -> str
 @bp.errorhandler(ChangeNotAllowed)
 def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
     return render_template("booking/too_late.html", error=error), status_for(error)
+
+
+# Said on the booking's page asking for the link again, to one whose session closed (see link_closed).
+LINK_CLOSED = (
+    "For your safety, your booking was closed in this browser after a time without use, and nothing was "
+    "changed. Open it again with your link or code, then make your change again."
+)
+
+
+@bp.errorhandler(LinkClosed)
+def link_closed(error: LinkClosed) -> ResponseReturnValue:
+    """A booking's page, or a form sent from one, that this browser session holds no pass to: led to the
+    booking's page, which asks for the link or code, saying why when the session was closed as idle (or
+    the form's page held the pass). A form sent from a page whose session is gone is refused by its token
+    first: its page drawn again (errors.drawn_again_when_expired) meets the pass check, and comes here."""
+    if forgotten_as_idle(session) or request.method == "POST":
+        flash(LINK_CLOSED, "Warning: Booking closed")
+    return redirect(url_for("booking.manage", reference=request.view_args["reference"].upper()), 303)
 
 
 @bp.errorhandler(TooManyBookings)
