@@ -185,7 +185,7 @@ def test_the_subject_access_export_says_which_versions_cannot_be_read_and_gives_
         )
 
     assert response.status_code == 200 and command.exit_code == 0, command.output
-    for export in (response.get_json(), json.loads(command.output)):
+    for export in (response.get_json(), json.loads(command.stdout)):
         (booking,) = export["patients"][0]["bookings"]
         first, second = booking["signed_notes"]
         assert (first["version"], first["unreadable"]) == (1, UNREADABLE_VERSION)

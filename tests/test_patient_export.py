@@ -206,7 +206,7 @@ def test_the_command_prints_the_export_as_json(app, session, person):
     )
 
     assert result.exit_code == 0, result.output
-    assert references(json.loads(result.output)) == {person["signed"].reference, person["drafted"].reference}
+    assert references(json.loads(result.stdout)) == {person["signed"].reference, person["drafted"].reference}
 
 
 def test_the_command_refuses_a_malformed_date_of_birth(app):

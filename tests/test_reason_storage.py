@@ -148,7 +148,7 @@ def test_the_subject_access_export_gives_the_reasons_in_plain_text(app, session,
     result = app.test_cli_runner().invoke(args=["clinic", "patient", "export", "--email", ADDRESS])
 
     assert result.exit_code == 0, result.output
-    (booking,) = [b for patient in json.loads(result.output)["patients"] for b in patient["bookings"]]
+    (booking,) = [b for patient in json.loads(result.stdout)["patients"] for b in patient["bookings"]]
     assert (booking["reason"], booking["cancel_reason"]) == (REASON, CANCEL_REASON)
 
 
