@@ -23,12 +23,13 @@ from clinic.privacy.retention import RetentionPeriods, apply_retention
 from clinic.privacy.subject_access import export_person
 from clinic.privacy.subject_lookup import Asker, SharedContact
 from clinic.scheduling.booking import Consent
-from clinic.scheduling.events import NOTES_READ
+from clinic.scheduling.events import NOTES_READ, record_read
 from clinic.scheduling.lifecycle import cancel
 from clinic.scheduling.offers import take_offer
 from clinic.scheduling.patients import same_phone
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 from clinic.staff.members import StaffMember
+from clinic.walkin.queue import leave
 from clinic.walkin.take import take_next
 
 from . import factories
@@ -546,6 +547,58 @@ def test_the_export_holds_every_mail_sent_about_the_persons_waitlist_place_and_i
     assert {mail["to"] for mail in their_booking["mails"]} == {"someone@example.org"}
     assert ADDRESS not in json.dumps(theirs) and adas.reference not in json.dumps(theirs)
     assert theirs["waitlists"] == []
+
+
+def actions(record: dict) -> list[tuple[str, str | None]]:
+    return [(action["action"], action["from_address"]) for action in record["actions"]]
+
+
+def test_each_record_gives_what_the_person_did_on_it_and_the_network_address_they_did_it_from(
+    app, session, now, helpline
+):
+    """The audit trail keeps the network address of each of the person's own actions (personal data); a
+    staff member's, or another person's, is not theirs to receive."""
+    service = helpline.service
+    mine = factories.patient_details(email=ADDRESS, birth_date=BORN, name="Ada Lovelace")
+    booked = factories.booking(session, service, TUESDAY_10, now=now, patient=mine).consultation
+    record_read(session, booked, "manage page", now, Actor("patient", "203.0.113.7"))
+    cancel(session, booked.id, now=now, actor=Actor.staff(5, "10.1.2.3"))
+    invited = factories.companion_details(email=ADDRESS, name="Ada Lovelace")
+    hosting = factories.booking(
+        session, service, TUESDAY_10 + timedelta(hours=1), now=now, companion=invited
+    ).consultation
+    companion = hosting.companions[0]
+    record_read(session, hosting, "manage page", now, Actor("patient", "192.0.2.1"))  # the host's own
+    record_read(
+        session, hosting, "companion room", now, Actor("companion", "192.0.2.8"), companion_id=companion.id
+    )
+    join_waitlist(
+        session,
+        waitlist_request(service, mine),
+        now=now,
+        keys=TEST_KEYS,
+        actor=Actor("patient", "198.51.100.4"),
+    )
+    caller = factories.walk_in(
+        session, helpline, now=now, details=factories.caller_details(email=ADDRESS, name="Ada Lovelace")
+    ).entry
+    leave(session, caller.id, now=now, actor=Actor("patient", "2001:db8::5"))
+
+    export = exported(app, session, now)
+
+    (booking,) = export["patients"][0]["bookings"]
+    assert actions(booking) == [("consultation.booked", None), ("consultation.viewed", "203.0.113.7")]
+    assert {frozenset(action) for action in booking["actions"]} == {
+        frozenset({"action", "at", "from_address"})
+    }
+    assert booking["actions"][1]["at"] == now.isoformat()
+    (invitation,) = export["companion_of"]
+    assert actions(invitation) == [("consultation.viewed", "192.0.2.8")]
+    (place,) = export["waitlists"]
+    assert actions(place) == [("waitlist.joined", "198.51.100.4")]
+    (walk_in,) = export["walk_in_queues"]
+    assert actions(walk_in) == [("walk_in.joined", None), ("walk_in.left", "2001:db8::5")]
+    assert "10.1.2.3" not in json.dumps(export) and "192.0.2.1" not in json.dumps(export)
 
 
 def waitlist_request(service, patient, first_day: date = date(2026, 3, 9)) -> WaitlistRequest:

@@ -8,8 +8,10 @@ text), who joined them (by role only: a third party) and the signed notes (draft
 the record). The reasons given and the notes' text go only to an exporter who may read the
 consultation's notes (notes.access), the read recorded as the notes page records it; others get what
 exists and who can release it. Besides: their invitations as a companion, their places in walk-in
-queues and on waitlists (with the times offered to them). The export is an audit event naming the
-records by id.
+queues and on waitlists (with the times offered to them). Each record comes with what the person did on
+it themselves, as the audit trail holds it: the action, when, and the network address it came from,
+which the trail keeps as long as the event (their own; never a staff member's, nor another person's).
+The export is an audit event naming the records by id.
 
 Every mail the clinic sent the person is listed with the record it concerns, wherever its outbox message
 hangs: a booking's on its consultation (those to the patient, or to the one companion), the confirmation
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import audit
 from ..audit import SYSTEM, Actor
 from ..models import (
+    AuditEvent,
     Companion,
     Consultation,
     ConsultationNote,
@@ -90,7 +93,7 @@ def export_person(
             "name": asker.name,
             "patients": [_patient(session, patient, who) for patient in found.patients],
             "companion_of": [_companion(session, companion) for companion in found.companions],
-            "walk_in_queues": [_walk_in(entry) for entry in found.walk_ins],
+            "walk_in_queues": [_walk_in(session, entry) for entry in found.walk_ins],
             "waitlists": [_waitlist_entry(session, entry) for entry in found.waitlist_entries],
         }
         audit.record(
@@ -136,6 +139,7 @@ def _waitlist_entry(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
         "joined_at": entry.created_at.isoformat(),
         "ended_at": _instant(entry.ended_at),
         "mails": _mails(session, entry.email, OutboxMessage.waitlist_entry_id == entry.id),
+        "actions": _actions(session, "patient", "waitlist_entry", entry.id),
         "offers": [_offer(session, offer) for offer in offers],
     }
 
@@ -151,10 +155,15 @@ def _offer(session: Session, offer: WaitlistOffer) -> dict[str, Any]:
         OutboxMessage.kind.in_(_OFFER_MAILS),
         OutboxMessage.payload["offer_id"].as_integer() == offer.id,
     )
-    return {**about, "status": offer.status.value, "mails": [{**mail, "offer": about} for mail in mails]}
+    return {
+        **about,
+        "status": offer.status.value,
+        "mails": [{**mail, "offer": about} for mail in mails],
+        "actions": _actions(session, "patient", "waitlist_offer", offer.id),
+    }
 
 
-def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
+def _walk_in(session: Session, entry: WalkInEntry) -> dict[str, Any]:
     """A place in a walk-in queue: what they gave, and what became of it (the call itself, if they were
     taken, is among their patient records' bookings)."""
     return {
@@ -174,6 +183,7 @@ def _walk_in(entry: WalkInEntry) -> dict[str, Any]:
         "taken_at": _instant(entry.taken_at),
         "answered_at": _instant(entry.answered_at),  # when they pressed join
         "ended_at": _instant(entry.ended_at),
+        "actions": _actions(session, "patient", "walk_in_entry", entry.id),
     }
 
 
@@ -227,6 +237,7 @@ def _booking(session: Session, consultation: Consultation, who: _Exporter) -> di
             OutboxMessage.consultation_id == consultation.id,
             OutboxMessage.audience == Audience.PATIENT,
         ),
+        "actions": _actions(session, "patient", "consultation", consultation.id),
         **_clinical_content(session, consultation, who),
     }
 
@@ -298,6 +309,14 @@ def _companion(session: Session, companion: Companion) -> dict[str, Any]:
             OutboxMessage.audience == Audience.COMPANION,
             OutboxMessage.payload["companion_id"].as_integer() == companion.id,
         ),
+        # The patient's booking holds the patient's actions: a companion's are told apart by their id.
+        "actions": _actions(
+            session,
+            "companion",
+            "consultation",
+            consultation.id,
+            AuditEvent.details["companion_id"].as_integer() == companion.id,
+        ),
     }
 
 
@@ -316,6 +335,23 @@ def _mails(session: Session, to: str | None, *which: ColumnElement[bool]) -> lis
             "done_at": _instant(message.done_at),
         }
         for message in session.scalars(query.order_by(OutboxMessage.due_at, OutboxMessage.id))
+    ]
+
+
+def _actions(
+    session: Session, actor: str, entity_type: str, entity_id: int, *which: ColumnElement[bool]
+) -> list[dict[str, Any]]:
+    """What `actor` (the person, as the trail names them) did on a record, in the order done: the
+    action, when, and the network address it came from (None where the trail has none)."""
+    query = select(AuditEvent.action, AuditEvent.occurred_at, AuditEvent.remote_addr).where(
+        AuditEvent.actor == actor,
+        AuditEvent.entity_type == entity_type,
+        AuditEvent.entity_id == str(entity_id),
+        *which,
+    )
+    return [
+        {"action": action, "at": at.isoformat(), "from_address": address}
+        for action, at, address in session.execute(query.order_by(AuditEvent.seq))
     ]
 
 
