@@ -170,21 +170,29 @@ clinic.add_command(notes)
 
 @notes.command("rotate")
 def rotate_notes_key() -> None:
-    """Re-encrypt every note with the first CLINIC_NOTES_KEY, so the keys after it can be removed."""
-    from .notes.encryption import UnreadableNote
+    """Re-encrypt every note with the first CLINIC_NOTES_KEY, so the keys after it can be removed.
+
+    Exit status: 0 all rotated; 3 all rotated but the versions (or reasons) it names, which no key opens
+    and which it leaves as they are: the other keys can be removed all the same."""
     from .notes.rotation import rotate_note_keys, rotate_reason_keys
     from .notes.settings import notes_settings
 
     cipher = notes_settings(current_app).cipher
-    try:
-        count = rotate_note_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
-        reasons = rotate_reason_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
-    except UnreadableNote as unreadable:
-        raise click.ClickException(f"{unreadable}: put back the key it was written with") from None
+    notes = rotate_note_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
+    reasons = rotate_reason_keys(db.session, cipher, now=utcnow(), actor=SYSTEM)
     click.echo(
-        f"{count} note versions re-encrypted with the first key, and the reasons given on {reasons}"
-        " consultations; the other keys can now be removed."
+        f"{notes.count} note versions re-encrypted with the first key, and the reasons given on"
+        f" {reasons.count} consultations; the other keys can now be removed."
     )
+    if unreadable := notes.unreadable + reasons.unreadable:
+        for what in unreadable:
+            click.echo(f"Left as it was: no CLINIC_NOTES_KEY opens {what}.", err=True)
+        click.echo(
+            f"{len(unreadable)} left unreadable: the pages say so in their place. If the key they were"
+            " written with is found, put it back at the end of CLINIC_NOTES_KEY and run this again.",
+            err=True,
+        )
+        raise SystemExit(3)
 
 
 patient = DatabaseCommands("patient", help="Patients' data rights.")

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from markupsafe import escape
 from sqlalchemy import select
 
-from clinic.models import ConsultationNote, NoteStatus
+from clinic.models import AuditEvent, ConsultationNote, NoteStatus
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.encryption import UNREADABLE_VERSION
@@ -20,7 +20,7 @@ from clinic.notes.settings import notes_settings
 
 from . import factories
 from .factories import sign_in
-from .notes_support import NOTE, booked, form, requester, save, sign
+from .notes_support import NOTE, REASON, booked, form, requester, save, sign
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 CORRECTED = replace(NOTE, plan="Salbutamol inhaler; review in two days.")
@@ -192,3 +192,35 @@ def test_the_subject_access_export_says_which_versions_cannot_be_read_and_gives_
         assert "plan" not in first and NOTE.plan not in json.dumps(export)
         assert (second["version"], second["plan"], "unreadable" in second) == (2, CORRECTED.plan, False)
     assert len(unreadable_lines(caplog)) == 2  # one for each export
+
+
+NEWEST = Fernet.generate_key().decode()
+
+
+def test_rotation_rotates_every_version_it_can_and_names_the_ones_no_key_opens(
+    app, session, first_key_lost, caplog
+):
+    # The rotation stopped at the first version no key opened (exit 1), so with a key lost for good it could
+    # never finish and no other key could be retired.
+    case, first, second = first_key_lost
+    unreadable_token = session.get(ConsultationNote, first).encrypted_content
+    use_notes_key(app, f"{NEWEST},{NEW}")
+
+    result = app.test_cli_runner().invoke(args=["clinic", "notes", "rotate"])
+
+    use_notes_key(app, NEWEST)  # the other keys retired
+    session.expire_all()
+    newest = notes_settings(app).cipher
+    assert result.exit_code == 3, result.output
+    assert newest.read(session.get(ConsultationNote, second)) == CORRECTED
+    assert session.get(ConsultationNote, first).encrypted_content == unreadable_token  # left as it was
+    assert f"version 1 of consultation {case.id}'s note (row {first})" in result.output
+    assert f"the reasons of consultation {case.id}" in result.output
+    assert "1 note versions re-encrypted" in result.output
+    for text in (*NOTE.as_dict().values(), *CORRECTED.as_dict().values(), REASON):
+        assert text not in result.output
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("%keys_rotated"))).all()
+    assert {event.action: event.details for event in events} == {
+        "note.keys_rotated": {"count": 1, "unreadable_ids": [first]},
+        "reasons.keys_rotated": {"count": 0, "unreadable_ids": [case.id]},
+    }

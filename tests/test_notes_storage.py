@@ -126,10 +126,11 @@ def test_rotation_moves_every_note_to_the_new_key_so_the_old_one_can_go(database
         too_late = app.test_cli_runner().invoke(args=["clinic", "notes", "rotate"])
 
     assert result.exit_code == 0 and "2 note versions re-encrypted" in result.output
-    assert texts == [NOTE, NOTE] and rotated.details == {"count": 2}
+    assert texts == [NOTE, NOTE] and rotated.details == {"count": 2, "unreadable_ids": []}
     assert [_but_token(row) for row in after] == [_but_token(row) for row in before]  # signed row unchanged
     assert all(a["encrypted_content"] != b["encrypted_content"] for a, b in zip(after, before, strict=True))
-    assert too_late.exit_code == 1 and "no CLINIC_NOTES_KEY opens consultation note" in too_late.output
+    assert too_late.exit_code == 3 and "0 note versions re-encrypted" in too_late.output
+    assert "Left as it was: no CLINIC_NOTES_KEY opens version 1 of consultation" in too_late.output
 
 
 @contextmanager

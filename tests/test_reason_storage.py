@@ -177,7 +177,10 @@ def test_rotation_seals_the_reasons_under_the_new_key_and_seals_those_stored_bef
     assert legacy_read == "Chest pain at night"
     assert all(a != b for a, b in zip(after, before, strict=True))
     assert legacy_after[0].startswith("gAAAAA") and legacy_after[1] == ""
-    assert texts == (REASON, CANCEL_REASON, "Chest pain at night") and rotated.details == {"count": 2}
+    assert texts == (REASON, CANCEL_REASON, "Chest pain at night") and rotated.details == {
+        "count": 2,
+        "unreadable_ids": [],
+    }
 
 
 def test_retention_erases_sealed_reasons(app, session, now):
