@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from markupsafe import escape
 from sqlalchemy import select
 
-from clinic.models import AuditEvent, ConsultationNote, NoteStatus
+from clinic.models import AuditEvent, ConsultationNote, ImmutableNote, NoteStatus, StaffRole
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.encryption import UNREADABLE_VERSION
@@ -128,20 +128,19 @@ def test_an_unreadable_current_note_is_not_offered_for_amending_and_an_amendment
 
 @pytest.fixture
 def draft_lost(app, session, now):
-    """The clinician's draft saved under OLD, then OLD replaced by NEW without the rotation."""
+    """The clinician's draft saved under OLD, then OLD replaced by NEW without the rotation; and its token."""
     use_notes_key(app, OLD)
     case = booked(app, session, now)
     draft = save(session, case, NOTE, now=now)
     use_notes_key(app, NEW)
     session.commit()
-    return case, draft
+    return case, draft, session.get(ConsultationNote, draft.note_id).encrypted_content
 
 
 def test_an_unreadable_draft_is_shown_so_and_a_save_over_it_is_refused_keeping_the_typed_text(
     client, session, draft_lost
 ):
-    case, draft = draft_lost
-    token = session.get(ConsultationNote, draft.note_id).encrypted_content
+    case, draft, token = draft_lost
     sign_in(client, case.clinician)
 
     page = client.get(notes_url(case)).get_data(as_text=True)
@@ -224,3 +223,91 @@ def test_rotation_rotates_every_version_it_can_and_names_the_ones_no_key_opens(
         "note.keys_rotated": {"count": 1, "unreadable_ids": [first]},
         "reasons.keys_rotated": {"count": 0, "unreadable_ids": [case.id]},
     }
+
+
+def test_the_author_discards_an_unreadable_draft_which_is_kept_and_audited_then_writes_and_signs_anew(
+    client, session, draft_lost
+):
+    # An unreadable draft could be neither saved over, signed nor discarded (409): the note was stuck.
+    case, draft, token = draft_lost
+    sign_in(client, case.clinician)
+
+    offered = client.get(notes_url(case)).get_data(as_text=True)
+    discarded = client.post(notes_url(case, "/discard"), data={"draft": draft.note_id})
+    page = client.get(notes_url(case)).get_data(as_text=True)
+    signed = client.post(notes_url(case, "/sign"), data=form(CORRECTED))
+
+    assert "Discard this draft" in offered
+    assert discarded.status_code == 303 and signed.status_code == 303
+    assert "Start a note" in page and "Version 1, a draft no key could open, was discarded" in page
+    assert stored(session, case) == [(1, NoteStatus.DISCARDED), (2, NoteStatus.SIGNED)]
+    assert (
+        session.get(ConsultationNote, draft.note_id).encrypted_content == token
+    )  # kept, should the key return
+    assert CORRECTED.plan in client.get(notes_url(case)).get_data(as_text=True)
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "note.draft_discarded"))
+    assert event.entity_id == str(draft.note_id)
+    assert event.details == {"consultation_id": case.id, "version": 1}
+    session.get(ConsultationNote, draft.note_id).status = NoteStatus.DRAFT
+    with pytest.raises(ImmutableNote, match="discarded consultation note"):
+        session.flush()  # a discarded version is as locked as a signed one
+    session.rollback()
+
+
+def test_an_unreadable_amendment_discarded_leaves_the_signed_note_and_a_new_amendment_corrects_it(
+    app, client, session, now
+):
+    use_notes_key(app, OLD)
+    case = booked(app, session, now)
+    first = sign(session, case, NOTE, now=now)
+    use_notes_key(app, f"{NEW},{OLD}")  # the amendment sealed under NEW, then NEW lost
+    start_amendment(
+        session, case.id, requester=requester(case.clinician), settings=notes_settings(app), now=now
+    )
+    use_notes_key(app, OLD)
+    session.commit()
+    signed_token = session.get(ConsultationNote, first.note_id).encrypted_content
+    (amendment,) = session.scalars(select(ConsultationNote.id).where(ConsultationNote.version == 2))
+    sign_in(client, case.clinician)
+
+    discarded = client.post(notes_url(case, "/discard"), data={"draft": amendment})
+    amended = client.post(notes_url(case, "/amend"))
+    session.commit()
+    (third,) = session.scalars(select(ConsultationNote.id).where(ConsultationNote.version == 3))
+    signed = client.post(notes_url(case, "/sign"), data=form(CORRECTED, draft=third, revision=1))
+    page = client.get(notes_url(case)).get_data(as_text=True)
+
+    assert [discarded.status_code, amended.status_code, signed.status_code] == [303, 303, 303]
+    assert stored(session, case) == [
+        (1, NoteStatus.SIGNED),
+        (2, NoteStatus.DISCARDED),
+        (3, NoteStatus.SIGNED),
+    ]
+    assert session.get(ConsultationNote, third).amends_id == first.note_id
+    assert session.get(ConsultationNote, first.note_id).encrypted_content == signed_token
+    assert (
+        "Version 3 (current)" in page and "Corrects version 1." in page and "Corrected by version 3" in page
+    )
+
+
+def test_only_an_unreadable_open_draft_is_discarded_and_only_by_who_keeps_it(app, client, session, now):
+    use_notes_key(app, OLD)
+    case = booked(app, session, now)
+    signed = sign(session, case, NOTE, now=now)
+    readable = start_amendment(
+        session, case.id, requester=requester(case.clinician), settings=case.settings, now=now
+    )
+    other = factories.staff(session, role=StaffRole.CLINICIAN, clinician_id=None)
+    session.commit()
+    sign_in(client, case.clinician)
+
+    answers = [
+        client.post(notes_url(case, "/discard"), data={"draft": readable.note_id}),  # it can be read
+        client.post(notes_url(case, "/discard"), data={"draft": signed.note_id}),  # signed: never
+        client.post(notes_url(case, "/discard"), data={"draft": "x"}),
+    ]
+    sign_in(client, other)
+    stranger = client.post(notes_url(case, "/discard"), data={"draft": readable.note_id})
+
+    assert [answer.status_code for answer in answers] == [409, 409, 409] and stranger.status_code == 404
+    assert stored(session, case) == [(1, NoteStatus.SIGNED), (2, NoteStatus.DRAFT)]

@@ -2,16 +2,19 @@
 
 from datetime import date, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from clinic.audit import SYSTEM
 from clinic.extensions import db
 from clinic.models import (
     Base,
     Consultation,
+    ConsultationNote,
     Department,
     OutboxMessage,
     Patient,
@@ -19,6 +22,7 @@ from clinic.models import (
     StaffRole,
     WalkInQueue,
 )
+from clinic.notes.drafts import start_amendment
 from clinic.staff.members import StaffMember
 from clinic.walkin.send_back import send_back
 from clinic.walkin.take import take_next
@@ -26,6 +30,7 @@ from clinic.walkin.take import take_next
 from . import factories
 from .conftest import build_app, postgres_only, sqlite_only
 from .fakes.outbox import open_clinic
+from .notes_support import NOTE, booked, requester, sign
 
 
 def schema_diff(engine) -> list:
@@ -148,3 +153,27 @@ def test_upgrading_gives_walk_in_callers_anonymised_before_their_absent_date_of_
             first.id: None,
             second.id: None,
         }
+
+
+def test_0031_keeps_every_note_version_both_ways_and_lets_only_a_signed_one_need_a_signer(app, session, now):
+    """0031 makes SQLite's consultation_note anew (its check changes): a copy made as batch mode makes it
+    could not drop the old table under the copied amendments naming it (FOREIGN KEY constraint failed)."""
+    case = booked(app, session, now)
+    sign(session, case, NOTE, now=now)
+    start_amendment(session, case.id, requester=requester(case.clinician), settings=case.settings, now=now)
+    session.commit()
+    notes = select(ConsultationNote.__table__).order_by(ConsultationNote.id)
+    before = session.execute(notes).all()
+    session.close()
+
+    downgrade(revision="0030")
+    upgrade()
+
+    with db.engine.begin() as conn:
+        assert conn.execute(notes).all() == before
+        conn.execute(update(ConsultationNote).where(ConsultationNote.version == 2).values(status="discarded"))
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(update(ConsultationNote).where(ConsultationNote.version == 1).values(signed_by_id=None))
+    assert "uq_consultation_note_open_draft" in {  # the one open draft a consultation may have, as before
+        index["name"] for index in inspect(db.engine).get_indexes("consultation_note")
+    }

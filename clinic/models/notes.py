@@ -2,10 +2,12 @@
 
 A note starts as a draft that its author may save again and again; signing locks it. A correction
 is an amendment: a new version (a draft until signed) whose `amends_id` points at the signed version
-it corrects, which stays as it was. So a signed row is never updated and no row is ever deleted:
-the notes services never ask to, and the guards below refuse, whoever the caller, a flush that
-changes a signed version or deletes any version, and any DELETE statement on the table. The one
-rewrite allowed is key rotation's: the same text under a newer key (`clinic.notes.rotation`).
+it corrects, which stays as it was. A draft that no notes key opens (its key lost) may be discarded by
+who keeps it: it stays stored as it is, never joins the record, and the note goes on with a new version.
+So a signed or discarded row is never updated and no row is ever deleted: the notes services never ask
+to, and the guards below refuse, whoever the caller, a flush that changes a signed or discarded version
+or deletes any version, and any DELETE statement on the table. The one rewrite allowed is key
+rotation's: the same text under a newer key (`clinic.notes.rotation`).
 """
 
 import enum
@@ -32,18 +34,22 @@ from .staff import StaffUser
 class NoteStatus(enum.StrEnum):
     DRAFT = "draft"  # editable by its author
     SIGNED = "signed"  # locked for good
+    # A draft no notes key opens, set aside by who kept it (audited): stored as it was, not in the record.
+    DISCARDED = "discarded"
 
 
 class ImmutableNote(Exception):
-    """An attempt to change a signed note version or to delete any note version."""
+    """An attempt to change a signed or discarded note version or to delete any note version."""
 
 
 _DRAFT_SQL = "status = 'draft'"
+# Only a signed version has (and needs) a signer; a discarded draft was never signed.
+SIGNED_HAS_SIGNER_SQL = "status <> 'signed' OR (signed_at IS NOT NULL AND signed_by_id IS NOT NULL)"
 
 
 class ConsultationNote(Base):
-    """One version of a consultation's note. Signed versions are never updated, no version is ever
-    deleted (see the module docstring); the SOAP text is one Fernet token, never plain text."""
+    """One version of a consultation's note. Signed and discarded versions are never updated, no version is
+    ever deleted (see the module docstring); the SOAP text is one Fernet token, never plain text."""
 
     __tablename__ = "consultation_note"
 
@@ -80,9 +86,7 @@ class ConsultationNote(Base):
             sqlite_where=text(_DRAFT_SQL),
             postgresql_where=text(_DRAFT_SQL),
         ),
-        CheckConstraint(
-            f"{_DRAFT_SQL} OR (signed_at IS NOT NULL AND signed_by_id IS NOT NULL)", name="signed_has_signer"
-        ),
+        CheckConstraint(SIGNED_HAS_SIGNER_SQL, name="signed_has_signer"),
     )
 
 
@@ -95,8 +99,8 @@ def _refuse_changes_to_signed_notes(session: Session, _context, _instances) -> N
         note for note in session.dirty if isinstance(note, ConsultationNote) and session.is_modified(note)
     )
     for note in changed:
-        if _stored_as_signed(session, note):
-            raise ImmutableNote(f"signed consultation note {note.id} cannot be changed")
+        if (stored := _stored_status(session, note)) is not NoteStatus.DRAFT:
+            raise ImmutableNote(f"{stored} consultation note {note.id} cannot be changed")
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -106,12 +110,11 @@ def _refuse_delete_statements_on_notes(state: ORMExecuteState) -> None:
         raise ImmutableNote("consultation notes cannot be deleted")
 
 
-def _stored_as_signed(session: Session, note: ConsultationNote) -> bool:
-    """Whether the row as stored, before this flush's changes, is signed."""
+def _stored_status(session: Session, note: ConsultationNote) -> NoteStatus:
+    """The row's status as stored, before this flush's changes."""
     history = inspect(note).attrs.status.history
     if history.deleted or history.unchanged:
-        return (history.deleted or history.unchanged)[0] == NoteStatus.SIGNED
+        return NoteStatus((history.deleted or history.unchanged)[0])
     # Status unloaded (expired, or set without loading): ask the database.
     with session.no_autoflush:
-        stored = session.scalar(select(ConsultationNote.status).where(ConsultationNote.id == note.id))
-    return stored == NoteStatus.SIGNED
+        return session.scalar(select(ConsultationNote.status).where(ConsultationNote.id == note.id))

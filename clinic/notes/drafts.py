@@ -1,4 +1,5 @@
-"""Writing notes: save a draft (and sign it), start an amendment of the signed note.
+"""Writing notes: save a draft (and sign it), start an amendment of the signed note, discard a draft that
+no notes key opens.
 
 Each is one write transaction that locks the consultation (so two saves of one note take turns),
 checks the access rule first, and records its audit events with ids, versions and field names only.
@@ -19,7 +20,14 @@ from ..staff.members import StaffMember
 from .access import consultation_for, keeps_draft
 from .content import FIELDS, InvalidNote, SoapNote
 from .encryption import ASK_IT
-from .errors import DraftAlreadyOpen, NotDraftAuthor, NothingToAmend, StaleDraft, UnreadableVersion
+from .errors import (
+    DraftAlreadyOpen,
+    DraftReadable,
+    NotDraftAuthor,
+    NothingToAmend,
+    StaleDraft,
+    UnreadableVersion,
+)
 from .history import note_rows
 from .settings import NotesSettings
 
@@ -91,21 +99,57 @@ def start_amendment(
             return Saved(open_draft.id, open_draft.version)
         if open_draft is not None:
             raise DraftAlreadyOpen("A draft of this note is already open: sign it before starting another.")
-        if not rows:
+        if latest_signed is None:
             raise NothingToAmend("There is no signed note to amend yet.")
-        latest = rows[-1]
+        latest = latest_signed
         text = _text_of(
             latest,
             settings,
             f"Version {latest.version}, the current note, cannot be read with the notes keys this server "
             "has, so it cannot be amended: an amendment starts from its text.",
         )
-        amendment = _new_version(consultation, latest.version + 1, requester, now, amends_id=latest.id)
+        amendment = _new_version(consultation, rows, requester, now, amends_id=latest.id)
         settings.cipher.write(amendment, text)
         session.add(amendment)
         session.flush()
         _record(session, requester, "note.amended", amendment, now, amends_id=latest.id)
         return Saved(amendment.id, amendment.version)
+
+
+def discard_unreadable_draft(
+    session: Session,
+    consultation_id: int,
+    draft_id: int | None,
+    *,
+    requester: StaffMember,
+    settings: NotesSettings,
+    now: datetime,
+) -> Saved:
+    """Set aside the open draft `draft_id` that no notes key opens, so the note can go on: it stays stored
+    as it is (should its key be found) but never joins the record. Only who keeps the draft may, and only
+    while no key opens it; a signed version is never touched."""
+    with write_transaction(session):
+        consultation = consultation_for(
+            session, consultation_id, requester, settings.granted_roles, lock=True
+        )
+        draft = next(
+            (row for row in note_rows(session, consultation.id) if row.status is NoteStatus.DRAFT), None
+        )
+        if draft is None or draft.id != draft_id:
+            raise StaleDraft(
+                "That draft is no longer open (it was signed or discarded): nothing was changed."
+            )
+        if not keeps_draft(requester, draft.author, consultation, settings.granted_roles):
+            raise NotDraftAuthor(f"Only {draft.author.display_name}, who started this draft, may discard it.")
+        if settings.cipher.read_if_readable(draft) is not None:
+            raise DraftReadable("This draft can be read: change it and sign it. Nothing was changed.")
+        taken_over = {} if draft.author_id == requester.id else {"taken_over_from": draft.author_id}
+        draft.author_id = requester.id  # who discarded it, as the page says
+        draft.status = NoteStatus.DISCARDED
+        draft.updated_at = now
+        session.flush()
+        _record(session, requester, "note.draft_discarded", draft, now, **taken_over)
+        return Saved(draft.id, draft.version)
 
 
 def _repeated(
@@ -119,8 +163,8 @@ def _repeated(
     """The version this very save (or sign) already made, if it is a form sent again (a double click): the
     draft it was filled in from saved once since, by the requester, with this text (and signed by them, for
     a sign). None for anything else, which is written or refused as stale."""
-    if expected.note_id is None:
-        made = next((row for row in rows if row.version == 1), None)
+    if expected.note_id is None:  # the note's first version, not counting a draft discarded before it
+        made = next((r for r in rows if r.status is not NoteStatus.DISCARDED and r.amends_id is None), None)
     else:
         made = next((row for row in rows if row.id == expected.note_id), None)
     if made is None or made.revision != expected.revision + 1 or made.author_id != requester.id:
@@ -144,9 +188,9 @@ def _write_draft(
     """Write `content` into the open draft (made first if the note is not yet started) and audit it;
     `rows`: every version of the note, as `note_rows` reads them."""
     draft = next((row for row in rows if row.status is NoteStatus.DRAFT), None)
-    _check_expected(draft, bool(rows), expected)
+    _check_expected(draft, any(row.status is NoteStatus.SIGNED for row in rows), expected)
     if draft is None:
-        draft = _new_version(consultation, 1, requester, now)
+        draft = _new_version(consultation, rows, requester, now)
         session.add(draft)
         before = None
     elif not keeps_draft(requester, draft.author, consultation, settings.granted_roles):
@@ -182,8 +226,8 @@ def _text_of(note: ConsultationNote, settings: NotesSettings, refusal: str) -> S
     return text
 
 
-def _check_expected(draft: ConsultationNote | None, started: bool, expected: ExpectedDraft) -> None:
-    if draft is None and started:
+def _check_expected(draft: ConsultationNote | None, signed: bool, expected: ExpectedDraft) -> None:
+    if draft is None and signed:
         raise StaleDraft(
             "This note was signed after you opened the page, so your text was not saved. Copy what you "
             "need from the form below, then open the latest notes and amend the signed note."
@@ -198,14 +242,15 @@ def _check_expected(draft: ConsultationNote | None, started: bool, expected: Exp
 
 def _new_version(
     consultation: Consultation,
-    version: int,
+    rows: list[ConsultationNote],
     requester: StaffMember,
     now: datetime,
     amends_id: int | None = None,
 ) -> ConsultationNote:
+    """The note's next version (after every one in `rows`, discarded drafts too), a draft."""
     return ConsultationNote(
         consultation_id=consultation.id,
-        version=version,
+        version=rows[-1].version + 1 if rows else 1,
         amends_id=amends_id,
         author_id=requester.id,
         status=NoteStatus.DRAFT,

@@ -33,3 +33,7 @@ class NotDraftAuthor(NoteError):
 
 class UnreadableVersion(NoteError):
     """The version a change starts from, or writes over, cannot be read: the change would lose its text."""
+
+
+class DraftReadable(NoteError):
+    """A draft that a key opens was asked to be discarded: only one no key opens may be."""

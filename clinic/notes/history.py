@@ -58,6 +58,7 @@ class NoteVersion:
     signed_by_name: str | None
     content: SoapNote | None  # None for a draft someone else keeps (only they read it), or an unreadable one
     corrected_by: int | None = None  # the version that amends this one, if any
+    amends_version: int | None = None  # the version this one corrects, if any
     unreadable: bool = False  # no configured key opens its text: encryption.UNREADABLE_VERSION says so
 
 
@@ -70,6 +71,9 @@ class NotesPage:
         bool  # a note not yet started, or a readable draft the requester keeps (access.keeps_draft)
     )
     can_amend: bool  # no draft open, and a current note that can be read: an amendment starts from its text
+    # The open draft no key opens, which the requester keeps: they may discard it and go on (drafts.py).
+    can_discard_draft: bool
+    discarded: list[NoteVersion]  # drafts discarded as no key opened them, oldest first: never their text
 
 
 @dataclass(frozen=True)
@@ -92,16 +96,19 @@ def read_notes(
         own_draft = draft_row is not None and keeps_draft(
             requester, draft_row.author, consultation, settings.granted_roles
         )
-        draft = _version(draft_row, settings.cipher, shown=own_draft) if draft_row else None
+        draft = _version(draft_row, rows, settings.cipher, shown=own_draft) if draft_row else None
         signed = _signed_versions(rows, settings.cipher)
         shown = [version.id for version in signed] + ([draft_row.id] if own_draft else [])
         record_notes_read(session, requester.actor, consultation_id, shown, now)
+        discarded = [row for row in rows if row.status is NoteStatus.DISCARDED]
         return NotesPage(
             consultation=_header(consultation, settings, now),
             signed=signed[::-1],
             draft=draft,
-            can_edit_draft=(own_draft and not draft.unreadable) or not rows,
+            can_edit_draft=(own_draft and not draft.unreadable) or len(rows) == len(discarded),
             can_amend=draft_row is None and bool(signed) and not signed[-1].unreadable,
+            can_discard_draft=own_draft and draft.unreadable,
+            discarded=[_version(row, rows, settings.cipher, shown=False) for row in discarded],
         )
 
 
@@ -165,13 +172,20 @@ def _signed_versions(rows: list[ConsultationNote], cipher: NoteCipher) -> list[N
     """The signed versions, oldest first, each knowing which version corrects it."""
     signed = [row for row in rows if row.status is NoteStatus.SIGNED]
     corrected_by = {row.amends_id: row.version for row in signed if row.amends_id is not None}
-    return [_version(row, cipher, corrected_by=corrected_by.get(row.id)) for row in signed]
+    return [_version(row, rows, cipher, corrected_by=corrected_by.get(row.id)) for row in signed]
 
 
 def _version(
-    row: ConsultationNote, cipher: NoteCipher, *, shown: bool = True, corrected_by: int | None = None
+    row: ConsultationNote,
+    rows: list[ConsultationNote],
+    cipher: NoteCipher,
+    *,
+    shown: bool = True,
+    corrected_by: int | None = None,
 ) -> NoteVersion:
+    """`row` as the pages show it (its text read when `shown`); `rows`: every version of its note."""
     content = cipher.read_if_readable(row) if shown else None
+    amends = next((other.version for other in rows if other.id == row.amends_id), None)
     return NoteVersion(
         id=row.id,
         version=row.version,
@@ -185,6 +199,7 @@ def _version(
         signed_by_name=row.signed_by.display_name if row.signed_by else None,
         content=content,
         corrected_by=corrected_by,
+        amends_version=amends,
         unreadable=shown and content is None,
     )
 

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Consultation, utcnow
 from .access import may_access
 from .content import FIELDS, MAX_FIELD_CHARS, InvalidNote
-from .drafts import save_note, start_amendment
+from .drafts import discard_unreadable_draft, save_note, start_amendment
 from .encryption import UNREADABLE_VERSION
 from .errors import NoteError, NoteNotFound
 from .forms import HINTS, NoteForm
@@ -63,6 +63,21 @@ def amend(consultation_id: int) -> ResponseReturnValue:
         db.session, consultation_id, requester=current_staff(), settings=_settings(), now=utcnow()
     )
     flash("Amendment started from the signed note: correct what needs correcting, then sign it.")
+    return redirect(url_for(".show", consultation_id=consultation_id, _anchor="draft"), 303)
+
+
+@bp.post("/discard")
+def discard(consultation_id: int) -> ResponseReturnValue:
+    draft = request.form.get("draft", "")
+    discarded = discard_unreadable_draft(
+        db.session,
+        consultation_id,
+        int(draft) if draft.isascii() and draft.isdigit() and len(draft) <= 10 else None,
+        requester=current_staff(),
+        settings=_settings(),
+        now=utcnow(),
+    )
+    flash(f"Draft version {discarded.version} discarded: write the note again below.")
     return redirect(url_for(".show", consultation_id=consultation_id, _anchor="draft"), 303)
 
 
