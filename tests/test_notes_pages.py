@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from clinic.models import AuditEvent, Consultation, ConsultationNote, ConsultationStatus, StaffRole, utcnow
 from clinic.notes import init_app
 from clinic.notes.content import MAX_FIELD_CHARS, SoapNote
-from clinic.notes.drafts import start_amendment
+from clinic.notes.drafts import ExpectedDraft, start_amendment
 from clinic.notes.history import read_notes
 from clinic.privacy.retention import RetentionPeriods, apply_retention
 from clinic.scheduling.patients import age_on
@@ -493,10 +493,37 @@ def test_every_read_save_sign_and_amendment_is_audited_without_note_text(client,
     assert events[1].details == {"consultation_id": case.id, "version": 1, "fields": list(NOTE.as_dict())[:3]}
     assert events[3].details["fields"] == ["plan"]
     assert events[5].details == {"consultation_id": case.id, "version": 2, "amends_id": note_id}
-    assert events[6].details == {"consultation_id": case.id, "version": 1, "view": "print"}
+    assert events[6].details == {
+        "consultation_id": case.id,
+        "version": 1,
+        "view": "print",
+        "note_ids": [note_id],
+    }
     stored = " ".join(f"{e.entity_type} {e.entity_id} {e.details}" for e in events)
     for text in NOTE.as_dict().values():
         assert text.split()[0] not in stored
+
+
+def test_printing_an_amendment_is_audited_as_a_read_of_every_version_it_shows(client, session, now, case):
+    # The print of version 2 shows version 1's text too, but its audit event named version 2 alone: who read
+    # version 1 could not be told from the trail.
+    first = sign(session, case, NOTE, now=now)
+    amendment = start_amendment(
+        session, case.id, requester=requester(case.clinician), settings=case.settings, now=now
+    )
+    second = sign(
+        session, case, replace(NOTE, plan="Inhaler."), now=now, expected=ExpectedDraft(amendment.note_id, 1)
+    )
+    sign_in(client, case.clinician)
+
+    printed = client.get(notes_url(case, f"/{second.note_id}/print")).get_data(as_text=True)
+
+    assert NOTE.plan in printed and "Inhaler." in printed
+    (event,) = [e for e in audit_rows(session) if e.details.get("view") == "print"]
+    assert (event.entity_id, event.details["note_ids"]) == (
+        str(second.note_id),
+        [first.note_id, second.note_id],
+    )
 
 
 @pytest.mark.parametrize("status", list(ConsultationStatus))

@@ -128,7 +128,9 @@ def printable_version(
         position = next((i for i, version in enumerate(signed) if version.id == note_id), None)
         if position is None:
             raise NoteNotFound("There is no signed note here to print.")
-        note = signed[position]
+        note, earlier = signed[position], signed[:position]
+        # Every version whose text the page shows (the earlier ones too) by id, as the notes page's read.
+        shown = {"note_ids": [version.id for version in (*earlier, note)]}
         audit.record(
             session,
             requester.actor,
@@ -136,10 +138,10 @@ def printable_version(
             entity_type="consultation_note",
             entity_id=note.id,
             now=now,
-            details={"consultation_id": consultation_id, "version": note.version, "view": "print"},
+            details={"consultation_id": consultation_id, "version": note.version, "view": "print", **shown},
         )
         later = signed[position + 1] if position + 1 < len(signed) else None
-        return PrintedNote(_header(consultation, settings, now), note, signed[:position][::-1], later, now)
+        return PrintedNote(_header(consultation, settings, now), note, earlier[::-1], later, now)
 
 
 def record_notes_read(
