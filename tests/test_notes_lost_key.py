@@ -126,6 +126,47 @@ def test_an_unreadable_current_note_is_not_offered_for_amending_and_an_amendment
     assert stored(session, case) == [(1, NoteStatus.SIGNED)]  # nothing written
 
 
+def test_an_unreadable_current_note_is_corrected_by_an_amendment_written_afresh_and_stays_as_it_was(
+    client, session, latest_lost
+):
+    # With the current note's key lost, nobody could ever correct or add to the consultation's record: an
+    # amendment starts from the current text, and nothing else was offered.
+    case = latest_lost
+    (first,) = session.scalars(select(ConsultationNote).where(ConsultationNote.consultation_id == case.id))
+    token = first.encrypted_content
+    sign_in(client, case.clinician)
+
+    offered = client.get(notes_url(case)).get_data(as_text=True)
+    started = client.post(notes_url(case, "/amend"), data={"start": "empty"})
+    draft_page = client.get(notes_url(case)).get_data(as_text=True)
+    session.commit()
+    (second,) = session.scalars(select(ConsultationNote.id).where(ConsultationNote.version == 2))
+    signed = client.post(notes_url(case, "/sign"), data=form(CORRECTED, draft=second, revision=1))
+    page = client.get(notes_url(case)).get_data(as_text=True)
+
+    assert "Write an amendment from an empty note" in offered
+    assert (started.status_code, signed.status_code) == (303, 303)
+    assert "Amendment: version 2, a draft" in draft_page and NOTE.plan not in draft_page
+    assert stored(session, case) == [(1, NoteStatus.SIGNED), (2, NoteStatus.SIGNED)]
+    assert session.get(ConsultationNote, first.id).encrypted_content == token
+    assert session.get(ConsultationNote, second).amends_id == first.id
+    assert "Version 2 (current)" in page and CORRECTED.plan in page and "Corrects version 1." in page
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "note.amended"))
+    assert event.details == {"consultation_id": case.id, "version": 2, "amends_id": first.id, "unread": True}
+
+
+def test_an_amendment_written_afresh_is_refused_while_the_current_note_can_be_read(app, client, session, now):
+    case = booked(app, session, now)
+    sign(session, case, NOTE, now=now)
+    sign_in(client, case.clinician)
+
+    page = client.get(notes_url(case)).get_data(as_text=True)
+    amended = client.post(notes_url(case, "/amend"), data={"start": "empty"})
+
+    assert "Write an amendment from an empty note" not in page and amended.status_code == 303
+    assert NOTE.plan in client.get(notes_url(case)).get_data(as_text=True).split('id="note-form"')[1]
+
+
 @pytest.fixture
 def draft_lost(app, session, now):
     """The clinician's draft saved under OLD, then OLD replaced by NEW without the rotation; and its token."""

@@ -79,10 +79,18 @@ def save_note(
 
 
 def start_amendment(
-    session: Session, consultation_id: int, *, requester: StaffMember, settings: NotesSettings, now: datetime
+    session: Session,
+    consultation_id: int,
+    *,
+    requester: StaffMember,
+    settings: NotesSettings,
+    now: datetime,
+    afresh_if_unreadable: bool = False,
 ) -> Saved:
-    """Open a draft that corrects the latest signed version, starting from its text. Asked again (a double
-    click) once the requester's amendment of that version is open, that amendment is the answer."""
+    """Open a draft that corrects the latest signed version, starting from its text; with
+    `afresh_if_unreadable`, from an empty note if no key opens that text (the version stays as it is).
+    Asked again (a double click) once the requester's amendment of that version is open, that amendment
+    is the answer."""
     with write_transaction(session):
         consultation = consultation_for(
             session, consultation_id, requester, settings.granted_roles, lock=True
@@ -102,17 +110,21 @@ def start_amendment(
         if latest_signed is None:
             raise NothingToAmend("There is no signed note to amend yet.")
         latest = latest_signed
-        text = _text_of(
-            latest,
-            settings,
-            f"Version {latest.version}, the current note, cannot be read with the notes keys this server "
-            "has, so it cannot be amended: an amendment starts from its text.",
-        )
+        unread = {}
+        if afresh_if_unreadable and settings.cipher.read_if_readable(latest) is None:
+            text, unread = SoapNote(), {"unread": True}  # the corrector never saw what they correct
+        else:
+            text = _text_of(
+                latest,
+                settings,
+                f"Version {latest.version}, the current note, cannot be read with the notes keys this server "
+                "has, so it cannot be amended from its text: write an amendment from an empty note instead.",
+            )
         amendment = _new_version(consultation, rows, requester, now, amends_id=latest.id)
         settings.cipher.write(amendment, text)
         session.add(amendment)
         session.flush()
-        _record(session, requester, "note.amended", amendment, now, amends_id=latest.id)
+        _record(session, requester, "note.amended", amendment, now, amends_id=latest.id, **unread)
         return Saved(amendment.id, amendment.version)
 
 

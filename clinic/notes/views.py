@@ -59,10 +59,20 @@ def sign(consultation_id: int) -> ResponseReturnValue:
 
 @bp.post("/amend")
 def amend(consultation_id: int) -> ResponseReturnValue:
+    afresh = request.form.get("start") == "empty"
     start_amendment(
-        db.session, consultation_id, requester=current_staff(), settings=_settings(), now=utcnow()
+        db.session,
+        consultation_id,
+        requester=current_staff(),
+        settings=_settings(),
+        now=utcnow(),
+        afresh_if_unreadable=afresh,
     )
-    flash("Amendment started from the signed note: correct what needs correcting, then sign it.")
+    flash(
+        "Amendment started: write the correction, then sign it."
+        if afresh
+        else "Amendment started from the signed note: correct what needs correcting, then sign it."
+    )
     return redirect(url_for(".show", consultation_id=consultation_id, _anchor="draft"), 303)
 
 
