@@ -9,13 +9,17 @@ from dataclasses import replace
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, ConsultationNote, ImmutableNote, NoteStatus, StaffRole
 from clinic.notes import init_app
 from clinic.notes.drafts import ExpectedDraft, start_amendment
-from clinic.notes.encryption import UNREADABLE_VERSION
+from clinic.notes.encryption import UNREADABLE_VERSION, NoteCipher
+from clinic.notes.rotation import rotate_note_keys
 from clinic.notes.settings import notes_settings
 
 from . import factories
@@ -352,3 +356,49 @@ def test_only_an_unreadable_open_draft_is_discarded_and_only_by_who_keeps_it(app
 
     assert [answer.status_code for answer in answers] == [409, 409, 409] and stranger.status_code == 404
     assert stored(session, case) == [(1, NoteStatus.SIGNED), (2, NoteStatus.DRAFT)]
+
+
+def test_rotation_never_rewrites_a_version_no_key_opens_and_rotates_every_other(app, session, now):
+    case = booked(app, session, now)
+    signer = case.clinician.id
+    lost, kept = NoteCipher([Fernet.generate_key()]), NoteCipher([OLD])
+    rotating, newest = NoteCipher([NEWEST, OLD]), NoteCipher([NEWEST])
+    lost_ids = set()  # over every example: the table keeps the rows of the ones before
+
+    @settings(max_examples=30, derandomize=True, deadline=None)
+    @given(readable=st.lists(st.booleans(), min_size=1, max_size=7), batch_size=st.integers(1, 4))
+    def rotate(readable, batch_size):
+        start = session.scalar(select(func.max(ConsultationNote.version))) or 0
+        for offset, opens in enumerate(readable, start=1):
+            row = ConsultationNote(
+                consultation_id=case.id,
+                version=start + offset,
+                author_id=signer,
+                status=NoteStatus.SIGNED,
+                revision=1,
+                created_at=now,
+                updated_at=now,
+                signed_at=now,
+                signed_by_id=signer,
+            )
+            (kept if opens else lost).write(row, NOTE)
+            session.add(row)
+            session.flush()
+            lost_ids.update(() if opens else (row.id,))
+        session.commit()
+        before = {row.id: row.encrypted_content for row in session.scalars(select(ConsultationNote))}
+        opened = set(before) - lost_ids
+
+        rotation = rotate_note_keys(session, rotating, now=now, actor=SYSTEM, batch_size=batch_size)
+
+        session.expire_all()
+        after = {row.id: row for row in session.scalars(select(ConsultationNote))}
+        assert rotation.count == len(opened)
+        assert rotation.unreadable_ids == sorted(set(before) - opened)
+        for row_id, row in after.items():
+            if row_id in opened:
+                assert newest.read(row) == NOTE
+            else:
+                assert row.encrypted_content == before[row_id]
+
+    rotate()
