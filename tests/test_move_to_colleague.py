@@ -639,6 +639,35 @@ def test_reception_moves_all_of_a_sick_clinicians_day_to_colleagues_and_hears_wh
     assert "Moved 1 of 2" in told and f"Not moved: {nobody_free.patient.name} at 11:00" in told
 
 
+@pytest.mark.parametrize(
+    "role, may_move",
+    [(StaffRole.RECEPTION, True), (StaffRole.ADMIN, True), (StaffRole.CLINICIAN, False), (None, False)],
+)
+def test_only_reception_and_admins_move_a_sick_clinicians_day_to_colleagues(
+    client, session, derm, role, may_move
+):
+    """Handing a day's bookings to colleagues is the desk's (the clashes page offers it to reception and
+    admins alone): a clinician's own post of its form, even for their own day, is refused with 403 and moves
+    nothing, as a visitor signed out is sent to sign in."""
+    ten = tomorrow_at(10)
+    booked = book_with_haddad(session, derm, ten).consultation
+    off_sick(session, derm["haddad"], ten)
+    if role is StaffRole.CLINICIAN:
+        login(session, client, role, clinician_id=derm["haddad"].id)
+    elif role is not None:
+        login(session, client, role, department_id=derm["department"].id)
+    day = ten.astimezone(LONDON).date().isoformat()
+
+    answer = client.post("/schedule/clashes/move", data={"clinician": derm["haddad"].id, "day": day})
+
+    after = reloaded(session, booked)
+    if may_move:
+        assert answer.status_code == 303 and after.clinician_id != derm["haddad"].id
+    else:
+        assert answer.status_code == (403 if role else 302), answer.status_code
+        assert (after.clinician_id, after.starts_at) == (derm["haddad"].id, ten)
+
+
 def test_moving_a_sick_clinicians_day_the_clocks_go_back_names_each_run_of_the_repeated_hour(
     client, session, derm
 ):

@@ -22,6 +22,8 @@ View = TypeVar("View", bound=Callable)
 
 
 Roles = StaffRole | tuple[StaffRole, ...] | None
+# The desk: who runs a department's bookings for its clinicians (their absences, handing a day to colleagues).
+DESK = (StaffRole.RECEPTION, StaffRole.ADMIN)
 
 
 def staff_required(role: Roles = None) -> Callable[[View], View]:

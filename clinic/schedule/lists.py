@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..auth.access import background, current_staff
+from ..auth.access import DESK, background, current_staff, staff_required
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import StaffRole, utcnow
@@ -95,7 +95,7 @@ def clashes() -> ResponseReturnValue:
         scope=scope,
         zone=tz,
         rows=rows,
-        days=moving.days_of_clashes(rows, tz, utcnow()) if not staff.is_clinician else [],
+        days=moving.days_of_clashes(rows, tz, utcnow()) if staff.role in DESK else [],
         **_choices(staff, scope, query),
     )
     _record_shown(staff, "clashes", scope, None, rows)
@@ -117,8 +117,10 @@ def updates() -> ResponseReturnValue:
 
 
 @bp.post("/clashes/move")
+@staff_required(DESK)
 def move_clashes() -> ResponseReturnValue:
-    """Move all of one clinician's clashing bookings on one day to the first colleague free at each time."""
+    """Move all of one clinician's clashing bookings on one day to the first colleague free at each time:
+    the desk's (reception, admins), whose page offers it; a clinician moves their bookings one at a time."""
     staff = current_staff()
     _, scope, tz = _schedule(staff)
     return moving.move_day(staff, stranded(db.session, staff, scope, tz, page_moment()), tz)
