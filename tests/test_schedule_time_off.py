@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from clinic.models import StaffRole, TimeOff, utcnow
+from clinic.models import Closure, StaffRole, TimeOff, utcnow
 
 from . import factories
 from .test_schedule import LONDON, clinic, login, text  # noqa: F401
@@ -95,3 +95,45 @@ def test_time_off_from_the_second_run_of_the_hour_the_clocks_go_back_says_which(
     page = text(client.get(f"/schedule/?clinician={clinic['okafor'].id}&date=2026-10-25"))
 
     assert bands(page) == ["Time off 01:30 (GMT+0) to 09:00"]
+
+
+def closed(session, department, starts_at: datetime, ends_at: datetime, label: str = "") -> None:
+    """A closure of `department` (None: the whole hospital)."""
+    department_id = department.id if department is not None else None
+    session.add(Closure(department_id=department_id, starts_at=starts_at, ends_at=ends_at, label=label))
+    session.commit()
+
+
+@pytest.mark.parametrize("page", ["/schedule/", "/schedule/week"])
+def test_a_departments_closure_shows_as_a_band_on_its_day_and_week_as_time_off_does(
+    client, session, clinic, page
+):
+    """A closure is time off for every clinician it covers: their day and week say so, for the clinician
+    and for the desk, and name whose closure it is and its note; another department's closure is not
+    shown on a page whose clinicians it does not cover."""
+    closed(session, clinic["cardiology"], today_at(0), today_at(0, days=1), "Staff training")
+    closed(session, clinic["dermatology"], today_at(0), today_at(0, days=1), "Move to the new wing")
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    desk = bands(text(client.get(page)))
+    one = bands(text(client.get(page, query_string={"clinician": clinic["okafor"].id})))
+    client.post("/logout")
+    login(session, client, StaffRole.CLINICIAN, clinician_id=clinic["okafor"].id)
+    own = bands(text(client.get(page)))
+
+    assert desk == one == own == ["Cardiology closed (Staff training) all day"]
+
+
+def test_a_hospital_closure_shows_on_every_departments_day_cut_to_the_schedules_own_zone(
+    client, session, clinic
+):
+    """The hospital's days are London's: Dr Jansen's own day, in Amsterdam, closes at 01:00 and opens
+    again at 01:00 the next."""
+    closed(session, None, today_at(0), today_at(0, days=1))
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["dermatology"].id)
+    day = {"date": utcnow().astimezone(LONDON).date().isoformat()}
+
+    department = bands(text(client.get("/schedule/", query_string=day)))
+    jansen = bands(text(client.get("/schedule/", query_string={**day, "clinician": clinic["jansen"].id})))
+
+    assert department == ["Hospital closed all day"]
+    assert jansen == ["Hospital closed from 01:00"]
