@@ -1,6 +1,7 @@
 """Reception records a clinician's absence: a department's desk records time off (and removes it) for its
 own clinicians, audited as the desk member, when a clinician phones in sick before the clinic opens."""
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -309,3 +310,67 @@ def test_taking_back_a_sick_day_already_begun_keeps_the_bookings_it_stranded_off
     (kept,) = recorded(session)
     assert kept.starts_at == off.starts_at and off.starts_at < kept.ends_at <= utcnow()
     assert audited(session, "clinician.time_off_ended") == [f"staff:{desk.id}"]
+
+
+def time_off_row(page: str, day: str) -> str:
+    """The text of the time-off table's row starting on `day` ("1 August 2030")."""
+    table = page.partition("<h2>Time off</h2>")[2]
+    row = next(row for row in re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL) if day in row)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+
+
+@pytest.mark.parametrize(
+    ("recorder", "reader"),
+    [
+        (StaffRole.ADMIN, StaffRole.RECEPTION),
+        (StaffRole.ADMIN, StaffRole.CLINICIAN),
+        (StaffRole.RECEPTION, StaffRole.CLINICIAN),
+        (StaffRole.RECEPTION, StaffRole.ADMIN),
+        (StaffRole.CLINICIAN, StaffRole.RECEPTION),
+    ],
+)
+def test_time_off_says_who_recorded_it_not_that_it_is_the_clinicians_own(
+    client, session, sick, recorder, reader
+):
+    """Leave an admin (or the desk) recorded for a clinician was shown to the desk as "<clinician>'s own",
+    and to the clinician as theirs with no word of who put it there: each row now names who recorded it,
+    "you" for the reader's own."""
+    clinician = sick["clinician"]
+    if recorder is StaffRole.CLINICIAN:
+        by = factories.linked_staff(session, clinician, StaffRole.CLINICIAN)
+    else:
+        by = factories.staff(session, role=recorder, department_id=sick["own"], display_name="Sam Recorder")
+    add_time_off(
+        session,
+        clinician.id,
+        datetime(2030, 8, 1, tzinfo=UTC),
+        datetime(2030, 8, 15, tzinfo=UTC),
+        "Leave",
+        now=utcnow(),
+        actor=Actor.staff(by.id),
+    )
+    session.commit()
+    if reader is StaffRole.CLINICIAN:
+        sign_in_as_clinician(session, client, clinician)
+        page = text(client.get("/schedule/hours"))
+    else:
+        login(session, client, reader, department_id=sick["own"])
+        page = text(client.get(page_of(sick)))
+
+    row = time_off_row(page, "1 August 2030")
+
+    assert "'s own" not in row
+    if recorder is StaffRole.CLINICIAN:
+        assert f"{clinician.display_name} Leave" not in row  # the note is the clinician's, not the desk's
+        assert row.startswith("Thursday 1 August 2030") and f"{clinician.display_name} Not shown" in row
+    else:
+        assert f"Sam Recorder ({recorder.value})" in row
+
+
+def test_time_off_the_reader_recorded_says_so(client, session, sick):
+    login(session, client, StaffRole.RECEPTION, department_id=sick["own"])
+    client.post(page_of(sick), data=SICK_DAY)
+
+    row = time_off_row(text(client.get(page_of(sick))), "1 July 2030")
+
+    assert "(UK time, GMT+1) You Sick" in row

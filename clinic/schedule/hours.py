@@ -22,13 +22,12 @@ from ..scheduling.hours import (
     InvalidHours,
     add_hours,
     add_time_off,
-    check_may_remove_time_off,
     clinician_in_reach,
     hours_of,
-    removable_time_off,
     remove_hours,
     remove_time_off,
 )
+from ..scheduling.time_off_records import check_may_remove_time_off, removable_time_off, time_off_recorders
 from ..scheduling.timezones import zone
 from . import forms
 
@@ -116,8 +115,9 @@ def register(
 def _page(
     owner: int, hours_form: forms.HoursForm | None = None, time_off_form: forms.TimeOffForm | None = None
 ) -> str:
-    now = utcnow()
+    now, staff = utcnow(), current_staff()
     found = hours_of(db.session, owner, now)
+    recorders = time_off_recorders(db.session, owner)
     page = render_template(
         "schedule/hours.html",
         found=found,
@@ -127,12 +127,13 @@ def _page(
         time_off_form=time_off_form or forms.TimeOffForm(formdata=None),
         weekdays=forms.WEEKDAYS,
         weekly_hours=f"{request.blueprint}.add_weekly_hours" in current_app.view_functions,
-        removable=removable_time_off(db.session, current_staff(), owner),
+        removable=removable_time_off(db.session, staff, owner, recorders),
+        recorders=recorders,
         now=now,
     )
     # The bookings that no longer fit, by patient: recorded once the page is drawn, as lists._record_shown.
     shown = ListShown("hours", found.clinician.department_id, owner)
-    record_list_read(db.session, shown, [c.id for c in found.clashes], now, current_staff().actor)
+    record_list_read(db.session, shown, [c.id for c in found.clashes], now, staff.actor)
     return page
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import audit
 from ..audit import Actor
-from ..models import AuditEvent, AvailabilityRule, Clinician, Consultation, StaffRole, StaffUser, TimeOff
+from ..models import AvailabilityRule, Clinician, Consultation, StaffRole, TimeOff
 from ..models.transactions import write_transaction
 from ..staff.members import StaffMember
 from .clashes import WAITING, clashes_of
@@ -208,42 +208,6 @@ def remove_time_off(
         off.ends_at = now
         _audit(session, clinician_id, "clinician.time_off_ended", now, actor, _described(off))
     return True
-
-
-def removable_time_off(session: Session, viewer: StaffMember, clinician_id: int) -> set[int] | None:
-    """The ids of the clinician's time off `viewer` may remove; None for all of it. Reception only what the
-    desk recorded (a sick day, taken back when entered wrongly): the leave the clinician or an admin planned
-    is theirs to change. Who recorded it is the audit trail's `clinician.time_off_added`."""
-    if viewer.role is not StaffRole.RECEPTION:
-        return None
-    added = session.execute(
-        select(AuditEvent.actor, AuditEvent.details)
-        .where(
-            AuditEvent.entity_type == "clinician",
-            AuditEvent.entity_id == str(clinician_id),
-            AuditEvent.action == "clinician.time_off_added",
-        )
-        .order_by(AuditEvent.seq)
-    ).all()
-    # The latest recording of an id counts: a database may give a removed row's id to a new one.
-    recorded_by = {details["time_off_id"]: actor for actor, details in added}
-    desk = {
-        Actor.staff(user_id).name
-        for user_id in session.scalars(select(StaffUser.id).where(StaffUser.role == StaffRole.RECEPTION))
-    }
-    return {time_off_id for time_off_id, actor in recorded_by.items() if actor in desk}
-
-
-def check_may_remove_time_off(
-    session: Session, viewer: StaffMember, clinician_id: int, time_off_id: int
-) -> None:
-    """ChangeNotAllowed unless `viewer` may remove this time off (see `removable_time_off`)."""
-    removable = removable_time_off(session, viewer, clinician_id)
-    if removable is not None and time_off_id not in removable:
-        raise ChangeNotAllowed(
-            "Only time off recorded at the desk can be removed here: "
-            "ask the clinician or an admin to change it."
-        )
 
 
 _Row = TypeVar("_Row", AvailabilityRule, TimeOff)
