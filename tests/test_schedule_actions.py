@@ -11,7 +11,7 @@ import pytest
 import segno
 from sqlalchemy import select
 
-from clinic.booking.calendar import form_value
+from clinic.booking.calendar import form_value, local_time
 from clinic.meetings import Meeting, get_provider
 from clinic.models import (
     AuditEvent,
@@ -1044,3 +1044,29 @@ def test_a_zoom_call_starts_with_the_host_link_it_has_while_zoom_cannot_be_reach
 
     assert (started.status_code, started.location) == (303, made.host_url)  # it may still work: no dead end
     assert reloaded(session, due).status is S.IN_PROGRESS
+
+
+@pytest.mark.parametrize("role", [StaffRole.RECEPTION, StaffRole.CLINICIAN])
+def test_the_no_show_question_reads_the_time_as_the_consultation_page_does(client, session, clinic, role):
+    """Dr Reyes works from New York: reception in London read her patient's 09:00 on the day and on the
+    consultation's page, then "Mark … as a no-show?" asked about 04:00 (Eastern time); she reads her own
+    consultations in her zone, the question too."""
+    reyes = factories.clinician(
+        session, [clinic["heart"]], display_name="Dr Ana Reyes", time_zone="America/New_York"
+    )
+    due = factories.consultation(session, clinic["heart"], reyes, soon(-15))
+    session.commit()
+    if role is StaffRole.CLINICIAN:
+        login(session, client, role, clinician_id=reyes.id)
+    else:
+        login(session, client, role, department_id=clinic["cardiology"].id)
+    base = f"/schedule/consultations/{due.id}"
+    reading = "America/New_York" if role is StaffRole.CLINICIAN else "Europe/London"
+
+    page = html.unescape(text(client.get(base)))
+    question = html.unescape(text(client.post(f"{base}/status", data={"status": "noshow"})))
+
+    when = local_time(due.starts_at, reading)
+    assert when in page
+    title = re.search(r"<title>(.*?)</title>", question, re.DOTALL)[1]
+    assert f"here for {when} with Dr Ana Reyes" in question and f"{due.reference}, {when}" in title, title

@@ -60,7 +60,8 @@ def _ask_first(consultation_id: int, form: forms.StatusForm, moment: Moment) -> 
     staff, found = current_staff(), _read(consultation_id, "staff status question", moment.instant)
     check_status_change(db.session, staff, found, form.chosen(), now=moment.instant, window=moment.window)
     back = local_path(form.next.data) or url_for(".consultation", consultation_id=found.id)
-    return render_template("schedule/ask_noshow.html", consultation=found, form=form, back=back)
+    zone = _reading_zone(staff, found)  # as the consultation's page reads it
+    return render_template("schedule/ask_noshow.html", consultation=found, form=form, back=back, zone=zone)
 
 
 @bp.post("/consultations/<id:consultation_id>/start")
