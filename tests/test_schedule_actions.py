@@ -1070,3 +1070,22 @@ def test_the_no_show_question_reads_the_time_as_the_consultation_page_does(clien
     assert when in page
     title = re.search(r"<title>(.*?)</title>", question, re.DOTALL)[1]
     assert f"here for {when} with Dr Ana Reyes" in question and f"{due.reference}, {when}" in title, title
+
+
+@pytest.mark.parametrize("role", [StaffRole.RECEPTION, StaffRole.ADMIN, StaffRole.CLINICIAN])
+def test_the_no_show_question_tells_only_the_clinician_to_start_the_call(client, session, clinic, role):
+    """Only the consultation's clinician starts its call: the question told reception and admins, who have
+    no "Start call", to start it instead of marking the no-show; they are told to ask the clinician."""
+    due = factories.consultation(session, clinic["heart"], clinic["okafor"], soon(-15))
+    who = {"clinician_id": clinic["okafor"].id} if role is StaffRole.CLINICIAN else {}
+    login(session, client, role, department_id=clinic["cardiology"].id, **who)
+
+    asked = client.post(f"/schedule/consultations/{due.id}/status", data={"status": "noshow"})
+    question = re.sub(r"\s+", " ", html.unescape(text(asked)))
+
+    assert asked.status_code == 200
+    if role is StaffRole.CLINICIAN:
+        assert "If they are waiting in the call, start it instead." in question
+    else:
+        assert "If they are waiting in the call, start it instead." not in question
+        assert "If they are waiting in the call, ask Dr Amara Okafor to start it instead." in question
