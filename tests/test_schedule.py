@@ -4,9 +4,11 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.models import Companion, CompanionRole, ConsultationStatus, StaffRole, utcnow
+from clinic.models import AuditEvent, Companion, CompanionRole, ConsultationStatus, StaffRole, utcnow
+from clinic.schedule import lists, views
 from clinic.scheduling.agenda import Moment, day_agenda
 from clinic.scheduling.patients import age_on
 from clinic.scheduling.timezones import zone
@@ -563,3 +565,72 @@ def test_who_is_next_is_never_a_consultation_in_its_clinicians_time_off(client, 
     expected = "14:00 Afternoon Patient" if role is StaffRole.CLINICIAN else "11:00 Colleagues Patient"
     assert "Now to move or cancel: Stranded Patient" in day  # the page knows it cannot go ahead
     assert re.search(r"Next: [^<]*?Patient", day)[0] == f"Next: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("starts", "now", "day"),
+    [
+        (datetime(2030, 7, 1, 23, 5, tzinfo=UTC), datetime(2030, 7, 1, 22, 55, tzinfo=UTC), date(2030, 7, 1)),
+        (
+            datetime(2030, 6, 30, 22, 40, tzinfo=UTC),
+            datetime(2030, 6, 30, 23, 5, tzinfo=UTC),
+            date(2030, 7, 1),
+        ),
+    ],
+    ids=["00:05 tomorrow, its room open at 23:55", "23:40 yesterday, still under way at 00:05"],
+)
+def test_a_patient_waiting_for_a_call_across_midnight_is_waiting_and_next_on_today(
+    app, session, clinic, starts, now, day
+):
+    """Today's page listed who waits, and who is next, among the day's own consultations: a patient checked in
+    at 23:55 for 00:05, or waiting since 23:40 for a call that runs past midnight, was nowhere on the day the
+    clinician had open ("Nobody is waiting"), only on the next or the last."""
+    visit(
+        session, clinic, "okafor", starts, "Night Patient", status=ConsultationStatus.ARRIVED, arrived_at=now
+    )
+    visit(session, clinic, "okafor", starts + timedelta(hours=12), "Later Patient")
+    visit(session, clinic, "okafor", datetime(2030, 7, 5, 9, tzinfo=UTC), "Another Day")
+    session.commit()
+    clinician = StaffMember(1, StaffRole.CLINICIAN, clinician_id=clinic["okafor"].id)
+    window = JoinWindow.from_config(app.config)
+
+    agenda = day_agenda(
+        session, clinician, schedule_scope(session, clinician), day, LONDON, Moment(now, window)
+    )
+
+    assert [row.consultation.patient_name for row in agenda.waiting] == ["Night Patient"]
+    assert agenda.next_up.consultation.patient_name == "Night Patient"
+    assert "Night Patient" not in [row.consultation.patient_name for row in agenda.rows]  # not its day's
+
+
+def test_the_day_page_names_a_patient_waiting_for_tomorrows_first_call_and_links_to_it(
+    client, session, clinic, monkeypatch
+):
+    """At 23:55 the clinician's day shows who checked in for 00:05, with its day, and leads to its page (where
+    its call starts), and the list read is audited with them."""
+    night = datetime(2030, 7, 1, 23, 5, tzinfo=UTC)  # 00:05 on Tuesday 2 July, London
+    page_now = datetime(2030, 7, 1, 22, 55, tzinfo=UTC)
+    waiting = visit(
+        session,
+        clinic,
+        "okafor",
+        night,
+        "Night Patient",
+        status=ConsultationStatus.ARRIVED,
+        arrived_at=page_now,
+    )
+    session.commit()
+    login(session, client, clinician_id=clinic["okafor"].id)
+    for module in (views, lists):  # the pages' clock, as if the page were drawn at 23:55
+        monkeypatch.setattr(module, "utcnow", lambda: page_now)
+
+    page = text(client.get("/schedule/"))
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.partition('data-live="summary"')[2]))
+
+    assert "1 waiting: Night Patient (00:05 on Tuesday)" in summary
+    assert "Next: 00:05 Night Patient (on Tuesday)" in summary
+    assert f'href="/schedule/consultations/{waiting.id}?next=' in page
+    assert "Monday 1 July 2030" in page and "No consultations on this day." in page
+    session.commit()  # a new read, past the request
+    listed = session.scalars(select(AuditEvent.details).where(AuditEvent.action == "consultations.listed"))
+    assert [details["consultation_ids"] for details in listed] == [[waiting.id]]

@@ -46,7 +46,7 @@ def day() -> ResponseReturnValue:
         **_around(live["agenda"].day, timedelta(days=1)),
         **_choices(staff, scope, query),
     )
-    _record_shown(staff, "day", scope, live["agenda"].day, live["agenda"].rows)
+    _record_shown(staff, "day", scope, live["agenda"].day, live["agenda"].shown)
     return page, 422 if query.errors else 200
 
 
@@ -112,7 +112,7 @@ def updates() -> ResponseReturnValue:
     live = _day_live(staff, scope, query, tz)
     page = render_template("schedule/_day_live.html", **live)
     agenda = live["agenda"]
-    _record_shown(staff, "day", scope, agenda.day, agenda.rows, again_after=POLL_COVERED_FOR)
+    _record_shown(staff, "day", scope, agenda.day, agenda.shown, again_after=POLL_COVERED_FOR)
     return page
 
 

@@ -2,13 +2,14 @@
 row, each with what the viewer may do with it. Whose consultations they are is visibility's; reading
 them, listing's."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ..hospital.service_settings import LIMITS
 from ..models import Consultation, ConsultationStatus
 from ..staff.members import StaffMember
 from .calendars import MAX_BLOCK
@@ -26,6 +27,9 @@ CLINICIANS_OWN = frozenset({S.IN_PROGRESS, S.FULFILLED})
 # Later than any booking: the end of a listing of every consultation still to come; and earlier than any.
 _END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 _START_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+# The longest a consultation lasts (a service's longest duration; a walk-in call is its service's length):
+# how long before now one still under way, or whose room is still open, may have started.
+_LONGEST = timedelta(minutes=LIMITS["duration_minutes"][1])
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,25 @@ class DayAgenda:
     zone: ZoneInfo
     rows: list[Row]
     moment: Moment
+    # On the day holding the moment, the consultations of the day before or after whose room is open at
+    # it (a call running past midnight, one soon after it): who waits for them waits now.
+    beside: list[Row] = field(default_factory=list)
 
     @property
     def waiting(self) -> list[Row]:
-        return [row for row in self.rows if row.waiting]
+        return [row for row in self._now_and_today if row.waiting]
+
+    @property
+    def shown(self) -> list[Row]:
+        """The rows whose patients the page names: the day's, and those beside it it names as waiting or
+        next (`beside`)."""
+        return self.rows + self.beside
+
+    @property
+    def _now_and_today(self) -> list[Row]:
+        if not self.beside:
+            return self.rows
+        return sorted(self.beside + self.rows, key=lambda row: row.consultation.starts_at)
 
     @property
     def next_up(self) -> Row | None:
@@ -71,7 +90,7 @@ class DayAgenda:
         return next(
             (
                 row
-                for row in self.rows
+                for row in self._now_and_today
                 if row.consultation.status in (S.BOOKED, S.ARRIVED)
                 and row.clash not in ABSENT
                 and self.moment.instant <= self.moment.window.closes_at(row.consultation)
@@ -85,8 +104,20 @@ def day_agenda(
 ) -> DayAgenda:
     """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
     start, end = day_bounds(day, tz)
-    found = listed_between(session, viewer, scope, start, end)
-    return DayAgenda(day, tz, _rows(session, viewer, found, tz, moment), moment)
+    now, window = moment.instant, moment.window
+    lo, hi = start, end
+    if start <= now < end:  # today: also the calls of the day before and after whose room is open now
+        lo, hi = min(start, now - _LONGEST - window.after_end), max(end, now + window.before_start)
+    rows = _rows(session, viewer, listed_between(session, viewer, scope, lo, hi), tz, moment)
+    on_day = [row for row in rows if start <= row.consultation.starts_at < end]
+    beside = [
+        row
+        for row in rows
+        if not start <= row.consultation.starts_at < end
+        and row.consultation.status in (S.BOOKED, S.ARRIVED, S.IN_PROGRESS)
+        and window.is_open(row.consultation, now)
+    ]
+    return DayAgenda(day, tz, on_day, moment, beside)
 
 
 def week_agenda(
