@@ -634,3 +634,34 @@ def test_the_day_page_names_a_patient_waiting_for_tomorrows_first_call_and_links
     session.commit()  # a new read, past the request
     listed = session.scalars(select(AuditEvent.details).where(AuditEvent.action == "consultations.listed"))
     assert [details["consultation_ids"] for details in listed] == [[waiting.id]]
+
+
+@pytest.mark.parametrize("role", [StaffRole.RECEPTION, StaffRole.ADMIN])
+def test_a_departments_day_says_whom_each_waiting_patient_and_the_next_one_are_with(
+    client, session, clinic, role, monkeypatch
+):
+    """Reception's summary read "2 waiting: Ann Waiting, Ben Waiting" and "Next: …" with no word of whose
+    patients they were: the desk, which phones the clinician who keeps a patient waiting, had to find each
+    name in the table. On a department's day each is named with their clinician, as the news says them;
+    one clinician's day needs no such word."""
+    page_now = datetime(2030, 7, 1, 8, 55, tzinfo=UTC)  # 09:55 in London
+    arrived = {"status": ConsultationStatus.ARRIVED, "arrived_at": page_now}
+    ann = visit(session, clinic, "okafor", datetime(2030, 7, 1, 9, tzinfo=UTC), "Ann Waiting", **arrived)
+    visit(session, clinic, "raman", datetime(2030, 7, 1, 9, 30, tzinfo=UTC), "Ben Waiting", **arrived)
+    session.commit()
+    login(session, client, role, department_id=clinic["cardiology"].id)
+    for module in (views, lists):  # the pages' clock, as if the page were drawn at 09:55
+        monkeypatch.setattr(module, "utcnow", lambda: page_now)
+
+    def summary(path: str) -> str:
+        page = text(client.get(path))
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.partition('data-live="summary"')[2]))
+
+    department = summary("/schedule/")
+    news = text(client.get("/schedule/updates"))
+    one = summary(f"/schedule/?clinician={clinic['okafor'].id}")
+
+    assert "2 waiting: Ann Waiting (Dr Amara Okafor), Ben Waiting (Dr Priya Raman)" in department
+    assert "Next: 10:00 Ann Waiting (Dr Amara Okafor)" in department
+    assert f'data-news="waiting-{ann.id}">Now waiting: Ann Waiting, 10:00, for Dr Amara Okafor.</li>' in news
+    assert "1 waiting: Ann Waiting Next: 10:00 Ann Waiting" in one
