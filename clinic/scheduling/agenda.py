@@ -71,8 +71,8 @@ class DayAgenda:
 
     @property
     def shown(self) -> list[Row]:
-        """The rows whose patients the page names: the day's, and those beside it it names as waiting or
-        next (`beside`)."""
+        """The rows whose patients the page may name: the day's, and those beside it (`beside`), which it
+        names when they are waiting or next: the list read the page records."""
         return self.rows + self.beside
 
     @property
@@ -102,7 +102,8 @@ class DayAgenda:
 def day_agenda(
     session: Session, viewer: StaffMember, scope: Scope, day: date, tz: ZoneInfo, moment: Moment
 ) -> DayAgenda:
-    """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included."""
+    """The consultations of `scope` starting on `day` in `tz`, in time order, cancelled ones included; on the
+    day holding `moment`, with those of the days around it whose room is open then (DayAgenda.beside)."""
     start, end = day_bounds(day, tz)
     now, window = moment.instant, moment.window
     lo, hi = start, end
