@@ -745,3 +745,28 @@ def test_reception_moving_a_waiting_patient_of_a_service_nobody_else_gives_is_no
 
     assert "another clinician" not in move and "Choose another, or" not in move
     assert "Dr Noor Haddad is not free within 15 minutes, and nobody else gives this service" in move
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"again": True}, {"clinician": "not-a-number"}, {"day": "2030-02-30"}],
+    ids=["sent twice", "no such clinician", "no such day"],
+)
+def test_moving_a_day_with_nothing_left_to_move_says_so_not_moved_0_of_0(client, session, derm, form):
+    """The form sent again (a double click, or a page left open after a colleague moved them), or with
+    values no day of clashes has, told reception "Moved 0 of 0." It now says nothing was left to move."""
+    ten = tomorrow_at(10)
+    book_with_haddad(session, derm, ten)
+    off_sick(session, derm["haddad"], ten)
+    login(session, client, StaffRole.RECEPTION, department_id=derm["department"].id)
+    sent = {"clinician": derm["haddad"].id, "day": ten.astimezone(LONDON).date().isoformat()}
+    if form.pop("again", False):
+        client.post("/schedule/clashes/move", data=sent)
+        client.get("/schedule/clashes")  # the first answer's message, read
+
+    answer = client.post("/schedule/clashes/move", data={**sent, **form})
+    told = re.sub(r"\s+", " ", page_text(client.get("/schedule/clashes")))
+
+    assert answer.status_code == 303
+    assert "Moved 0 of 0" not in told
+    assert "Nothing was moved: no booking of that clinician on that day is left to move." in told

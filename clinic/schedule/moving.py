@@ -155,6 +155,12 @@ def move_day(viewer: StaffMember, rows: list[Row], tz: ZoneInfo) -> ResponseRetu
         and row.consultation.starts_at.astimezone(tz).date().isoformat() == day
         and row.consultation.ends_at > now
     ]
+    if not chosen:  # sent again, or left open while a colleague moved them; or values no day of clashes has
+        flash(
+            "Nothing was moved: no booking of that clinician on that day is left to move. "
+            "The list below is as it stands now."
+        )
+        return redirect(url_for("schedule.clashes", **request.args), 303)
     window = JoinWindow.from_config(current_app.config).before_start
     done = move_to_first_free(db.session, viewer, [c.id for c in chosen], now=now, room_opens=window)
     names = {c.id: f"{c.patient_name} at {clock_label(c.starts_at, tz, False)}" for c in chosen}
