@@ -14,7 +14,7 @@ from clinic.models import AuditEvent, Consultation, ConsultationStatus, OutboxMe
 from clinic.scheduling.tokens import manage_token
 from config import Config
 from tests import factories
-from tests.conftest import TEST_KEYS
+from tests.conftest import TEST_KEYS, listening
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -184,6 +184,28 @@ def test_booking_answers_201_with_location_reference_and_manage_token(client, se
     stored = session.scalar(select(Consultation))
     assert stored.reference == booking["reference"]
     assert stored.starts_at == at(clinic.day, 10).astimezone(UTC)
+
+
+def test_a_bookings_answer_names_the_service_as_the_booking_read_it_loading_nothing(client, session, clinic):
+    """The service's name and the department's phone in the answer are those the booking read with its
+    locks (booking.Booked.service); the waiting room's join link, none yet, needs neither."""
+    body = booking_body(clinic.service.id, wall(clinic.day, 10), clinician=clinic.first.id)
+    through_sqlalchemy = []
+
+    def heard(_connection, _cursor, statement, *_rest) -> None:
+        through_sqlalchemy.append(statement)
+
+    with listening(session.get_bind(), "before_cursor_execute", heard):
+        response = client.post("/api/v1/bookings", json=body)
+
+    booking = response.get_json()
+    assert response.status_code == 201
+    assert (booking["service_name"], booking["contact_phone"], booking["join_url"]) == (
+        clinic.service.name,
+        clinic.service.department.contact_phone,
+        None,
+    )
+    assert [sql for sql in through_sqlalchemy if "FROM service" in sql or "FROM department" in sql] == []
 
 
 def test_the_privacy_notice_gives_the_version_a_booking_agrees_to(app, client):

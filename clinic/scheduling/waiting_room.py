@@ -75,6 +75,15 @@ class Room:
     contact_phone: str | None  # the department's: whom to call if the link does not come
 
 
+def _phase(consultation: Consultation, now: datetime, window: JoinWindow) -> Phase:
+    """Where the waiting room of `consultation` stands at `now` (its Room's phase)."""
+    if consultation.status is ConsultationStatus.CANCELLED:
+        return Phase.CANCELLED
+    if consultation.status in FINISHED or now > window.closes_at(consultation):
+        return Phase.OVER
+    return Phase.EARLY if now < window.opens_at(consultation) else Phase.OPEN
+
+
 class RoomClosed(NotNow):
     """Checking in or joining outside the room's hours, or once the consultation is cancelled or over;
     `room` says which, and when it opens."""
@@ -88,19 +97,11 @@ class RoomClosed(NotNow):
 
 def room(consultation: Consultation, now: datetime, window: JoinWindow) -> Room:
     """The waiting room of `consultation` as it stands at `now`."""
-    opens_at, closes_at = window.opens_at(consultation), window.closes_at(consultation)
-    if consultation.status is ConsultationStatus.CANCELLED:
-        phase = Phase.CANCELLED
-    elif consultation.status in FINISHED or now > closes_at:
-        phase = Phase.OVER
-    elif now < opens_at:
-        phase = Phase.EARLY
-    else:
-        phase = Phase.OPEN
+    phase = _phase(consultation, now, window)
     checked_in = consultation.status in _HERE
     return Room(
         phase=phase,
-        opens_at=opens_at,
+        opens_at=window.opens_at(consultation),
         time_zone=consultation.patient_time_zone,
         checked_in=checked_in,
         can_check_in=phase is Phase.OPEN and not checked_in and now <= consultation.ends_at,
@@ -166,10 +167,11 @@ def join_url(consultation: Consultation, now: datetime, window: JoinWindow) -> s
 def join_url_if_open(consultation: Consultation, now: datetime, window: JoinWindow) -> str | None:
     """The call's link when `join_url` gives it (the patient's page offers "Join"), else None: for a reader
     that shows a booking whatever its state, so a cancelled, moved or finished one carries no room address."""
-    try:
-        return join_url(consultation, now, window)
-    except RoomClosed:
+    # join_url's answer without its Room, whose contact phone would load the service and its department:
+    # a booking the API just made has them only as the columns it read (booking.Booked.service).
+    if _phase(consultation, now, window) is not Phase.OPEN:
         return None
+    return consultation.meeting_join_url or None
 
 
 def join_as_patient(
