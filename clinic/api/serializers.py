@@ -67,10 +67,11 @@ def booking_json(
     *,
     now: datetime,
     window: JoinWindow,
+    clinician_name: str | None = None,
 ) -> dict[str, Any]:
     """A booking as its patient sees it at `now`, in their zone; never the reason for the visit, and the
     call's link only while its waiting room is open. `service`: the consultation's, if the caller has it (a
-    booking just made: see `Booked`); else it is loaded."""
+    booking just made: see `Booked`); else it is loaded. `clinician_name` likewise."""
     tz = zone(consultation.patient_time_zone)
     service = service or consultation.service
     deadline = online_change_deadline(consultation, service)
@@ -83,7 +84,7 @@ def booking_json(
         "service": service.id,
         "service_name": service.name,
         "clinician": consultation.clinician_id,
-        "clinician_name": consultation.clinician.display_name,
+        "clinician_name": consultation.clinician.display_name if clinician_name is None else clinician_name,
         "join_url": join_url_if_open(consultation, now, window),
         "changeable_until": None if deadline is None else instant_json(deadline, tz),
         "contact_phone": service.department.contact_phone,

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..hospital.catalogue import offered_services
 from ..links import privacy_url
 from ..models import Consultation, Service, utcnow
-from ..scheduling.availability import Booker, find_new_slots, find_slots
+from ..scheduling.availability import Booker, clinician_name, find_new_slots, find_slots
 from ..scheduling.booking import book
 from ..scheduling.errors import BookingError
 from ..scheduling.events import record_read
@@ -92,12 +92,13 @@ def create_booking() -> tuple[dict, int, dict]:
         actor=_actor(),
         max_per_email=config["MAX_ACTIVE_BOOKINGS_PER_EMAIL"],
     )
-    reference = booked.consultation.reference
-    headers = {"Location": url_for(".booking", reference=reference)}
+    consultation = booked.consultation
+    headers = {"Location": url_for(".booking", reference=consultation.reference)}
     if booked.replayed:
         headers["Idempotent-Replayed"] = "true"
+    name = None if booked.replayed else clinician_name(db.session, consultation.clinician_id)
     return (
-        {**_booking_json(booked.consultation, booked.service), "manage_token": booked.manage_token},
+        {**_booking_json(consultation, booked.service, name), "manage_token": booked.manage_token},
         201,
         headers,
     )
@@ -155,10 +156,13 @@ def _openapi_document() -> bytes:
         return document.read()
 
 
-def _booking_json(consultation: Consultation, service: Service | OfferedService | None = None) -> dict:
-    return booking_json(
-        consultation, service, now=utcnow(), window=JoinWindow.from_config(current_app.config)
-    )
+def _booking_json(
+    consultation: Consultation,
+    service: Service | OfferedService | None = None,
+    named: str | None = None,
+) -> dict:
+    window = JoinWindow.from_config(current_app.config)
+    return booking_json(consultation, service, now=utcnow(), window=window, clinician_name=named)
 
 
 def _managed(reference: str) -> Consultation:
