@@ -3,6 +3,7 @@ session that drew it gone): the page again, what was typed kept, a fresh token a
 form; nothing booked or changed until it is sent again."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import g
@@ -20,6 +21,7 @@ from .test_booking_pages import clinic as clinic
 from .test_manage_link import book, open_link, reloaded
 from .test_manage_link import service as service
 from .test_session_cookie_lifetime import age_cookie
+from .test_waiting_room_pages import starting_in
 
 # Said beside the form shown again.
 MESSAGE = "This page was open for too long and has expired, so nothing was done."
@@ -238,3 +240,54 @@ def test_a_booking_page_never_opened_in_this_browser_asks_for_its_link_without_s
     assert answer.status_code == 303
     assert CLOSED not in text(client.get(answer.location))
     assert polled.status_code == 404  # waiting_room.js reads it as the pass gone: the page says so
+
+
+def room_opened(app, client, session, service) -> tuple[object, str, dict[str, str]]:
+    """A booking whose waiting room is open, its page opened from the link: its "I'm here" form as drawn."""
+    booked = starting_in(session, service, timedelta(minutes=10))
+    room = opened(app, client, booked)
+    address = f"{room}/check-in"
+    return booked, address, form_values(text(client.get(room)), address, "post")
+
+
+def test_a_check_in_after_the_session_closed_as_idle_leads_to_the_link_again_and_checks_in_nothing(
+    app, client, session, with_csrf, service
+):
+    """The session forgotten after PATIENT_SESSION_IDLE_MINUTES (a device asleep in the waiting room) took the
+    form's token and the booking's pass: "I'm here" answered the bare 400 page, with no way on."""
+    booked, address, form = room_opened(app, client, session, service)
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    answer = client.post(address, data=form)
+
+    manage = f"/c/{booked.consultation.reference}"
+    assert (answer.status_code, answer.location) == (303, manage)
+    asking = client.get(manage)
+    assert "Open your booking" in text(asking) and CLOSED in text(asking)
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+    client.post(manage, data={**form_values(text(asking), ""), "code": booked.manage_token})
+    again = form_values(text(client.get(manage)), address, "post")
+    assert client.post(address, data=again).status_code == 303
+    assert reloaded(session, booked).status is ConsultationStatus.ARRIVED
+
+
+def test_a_check_in_sent_after_its_page_expired_shows_the_room_again_and_checks_in_nothing(
+    app, client, session, with_csrf, service
+):
+    """Its token older than WTF_CSRF_TIME_LIMIT, the pass still held: the room again, saying nothing was done,
+    with a form that checks in."""
+    booked, address, form = room_opened(app, client, session, service)
+
+    sent = expired(form, app)
+
+    answer = client.post(address, data=sent)
+
+    assert answer.status_code == 400
+    page = text(answer)
+    assert "Your waiting room is open" in page and "you are not checked in yet" in page
+    assert re.search(r"<title>Error: Not checked in – Your booking ", page)
+    assert reloaded(session, booked).status is ConsultationStatus.BOOKED
+    again = form_values(page, address, "post")
+    assert again["csrf_token"] != sent["csrf_token"]
+    assert client.post(address, data=again).status_code == 303
+    assert reloaded(session, booked).status is ConsultationStatus.ARRIVED

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import refusal_page, status_for
+from ..errors import drawn_again_when_expired, refusal_page, status_for
 from ..extensions import db
 from ..links import COMPANION_PATH, MANAGE_PATH
 from ..models import Consultation, utcnow
@@ -35,7 +35,11 @@ STATUS_COVERED_FOR = timedelta(minutes=15)
 def manage(reference: str) -> ResponseReturnValue:
     if landing := arriving(reference, MANAGE, managed, ".manage", "booking"):
         return landing
-    consultation, now = managed(reference), utcnow()
+    return _manage_page(managed(reference))
+
+
+def _manage_page(consultation: Consultation) -> str:
+    now = utcnow()
     record_read(db.session, consultation, "manage page", now, patient_actor())
     return render_template(
         "booking/manage.html",
@@ -66,7 +70,23 @@ def open_booking(reference: str) -> ResponseReturnValue:
     return entered(reference, MANAGE, managed, ".manage", "booking")
 
 
+# Said on the room drawn again for an "I'm here" sent from a page that expired (see _check_in_again).
+CHECK_IN_EXPIRED = (
+    "This page was open for too long and has expired, so you are not checked in yet. "
+    'Press "I\'m here" again to let your clinician know you are waiting.'
+)
+
+
+def _check_in_again(reference: str) -> ResponseReturnValue:
+    """The room again for an "I'm here" whose token expired, checking in nothing; without the booking's pass
+    (the session forgotten as idle), LinkClosed leads to the link's form (views.link_closed)."""
+    consultation = managed(reference)
+    flash(CHECK_IN_EXPIRED, "Error: Not checked in")
+    return _manage_page(consultation)
+
+
 @bp.post(f"{MANAGE_PATH}/check-in")
+@drawn_again_when_expired(_check_in_again)
 def check_in_patient(reference: str) -> ResponseReturnValue:
     consultation = managed(reference)
     check_in(db.session, consultation.id, now=utcnow(), actor=patient_actor(), window=join_window())
