@@ -205,6 +205,44 @@ def test_a_booking_whose_clinician_no_longer_gives_its_service_moves_to_one_who_
     assert "Your consultation has moved." in text(client.get(moved.location))
 
 
+@pytest.mark.parametrize("how", ["deactivated", "removed from the service"])
+@pytest.mark.parametrize("cutoff_days", [0, 60])
+def test_the_bookings_page_says_when_its_clinician_no_longer_gives_its_service_and_the_way_on(
+    client, session, how, cutoff_days
+):
+    """Only the move page said so (7116068): the booking's own page showed the clinician as before, so a
+    patient who never opened the move page learnt it at the call, or not at all. It now says so, with the
+    way to move it to one who does; past the online cut-off, the number to call."""
+    service = factories.service(
+        session, name="Skin check review", cancel_cutoff_minutes=cutoff_days * 24 * 60
+    )
+    gone = factories.clinician(session, [service], display_name="Dr Tom Whitfield")
+    factories.clinician(session, [service], display_name="Dr Ann Okafor")
+    session.commit()
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+    before = text(client.get(f"/c/{reference}"))
+    if how == "deactivated":
+        gone.active = False
+    else:
+        gone.services = []
+    session.commit()
+
+    page = text(client.get(f"/c/{reference}"))
+
+    said = "Dr Tom Whitfield no longer gives this service"
+    assert said not in before and said in page
+    notice = re.search(
+        rf'<div class="notice notice-warning"[^>]*>\s*<h2>[^<]+</h2>\s*<p>{said}.*?</div>', page, re.S
+    )
+    assert notice is not None
+    if cutoff_days:
+        assert DEPARTMENT_PHONE in notice.group(0) and f"/c/{reference}/reschedule" not in page
+    else:
+        assert f'href="/c/{reference}/reschedule"' in notice.group(0)
+
+
 def test_rescheduling_to_a_time_just_taken_explains_and_changes_nothing(client, session, service):
     old, taken = next_week_at(10), next_week_at(14)
     booked = book(session, service, old)

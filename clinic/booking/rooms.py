@@ -13,7 +13,7 @@ from ..models import Consultation, utcnow
 from ..notify.notices import first_name
 from ..scheduling import waiting_room
 from ..scheduling.events import record_read
-from ..scheduling.lifecycle import change_deadline
+from ..scheduling.lifecycle import change_deadline, keeps_clinician
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
 from .access import LinkClosed, companion_actor, invited, join_window, managed, patient_actor
 from .arrival import arriving, entered
@@ -45,6 +45,7 @@ def _manage_page(consultation: Consultation) -> str:
         "booking/manage.html",
         consultation=consultation,
         deadline=change_deadline(consultation),
+        keeps_clinician=keeps_clinician(db.session, consultation),
         now=now,
         room=room(consultation, now, join_window()),
     )
