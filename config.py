@@ -284,7 +284,8 @@ class Config:
     MANAGE_LINK_GRACE_DAYS = _span("MANAGE_LINK_GRACE_DAYS", 7, "days")
     # Largest request body accepted (bytes); larger ones get 413.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024, least=1)
-    # Privacy notice version (/privacy) stored with each booking's consent; raise it when the text changes.
+    # Privacy notice version (/privacy) stored with each booking's consent; raise it when a change needs
+    # patients to agree again (new data, purpose, recipient or longer keeping), not for a clarification.
     PRIVACY_NOTICE_VERSION = _env("PRIVACY_NOTICE_VERSION", "2026-12-06")
     # The data controller the privacy notice names (the hospital's legal entity); blank: HOSPITAL_NAME.
     PRIVACY_CONTROLLER_NAME = _env("PRIVACY_CONTROLLER_NAME", "")

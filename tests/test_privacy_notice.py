@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from clinic.models import OutboxKind, WaitlistStatus
+
 from . import factories
 
 RETENTION = {
@@ -77,3 +79,61 @@ def test_the_purposes_legal_basis_and_every_right_are_given(app):
     assert "legal basis" in text and "article 6" in text and "article 9" in text
     for right in ("access", "rectification", "erasure", "restriction", "object", "supervisory authority"):
         assert right in text, right
+
+
+# What the notice says of each mail a patient, or someone on a waitlist, may be sent, by its outbox kind.
+PATIENT_MAILS = {
+    OutboxKind.CONFIRMATION: "the confirmation",
+    OutboxKind.REMINDER: "reminders",
+    OutboxKind.LINK: "your booking's link again when you ask for it",
+    OutboxKind.UPDATE: "if your consultation is moved",
+    OutboxKind.CANCELLATION: "or cancelled",
+    OutboxKind.NEW_ROOM: "or its video link changes",
+    OutboxKind.WAITLIST_JOINED_MAIL: "that you are on it",
+    OutboxKind.WAITLIST_OFFER_MAIL: "to offer you times that become free",
+    OutboxKind.WAITLIST_GONE_MAIL: "when a time offered has gone",
+    OutboxKind.WAITLIST_CLOSED_MAIL: "if your place ends because what you wait for is no longer offered",
+}
+# The outbox's other work: the video service's calls, planning, and staff's own mails.
+NOT_TO_PATIENTS = {
+    OutboxKind.MEETING_CREATE,
+    OutboxKind.MEETING_UPDATE,
+    OutboxKind.MEETING_CANCEL,
+    OutboxKind.HANDED_OVER,
+    OutboxKind.PLAN_REMINDERS,
+    OutboxKind.WAITLIST_OFFERS,
+}
+
+
+def test_every_mail_a_patient_may_be_sent_is_among_the_purposes(app):
+    """The waitlist's mails, its closing mail (2051872) among them, were not: a new kind of mail must be
+    described here, and in the notice."""
+    assert set(PATIENT_MAILS) | NOT_TO_PATIENTS == set(OutboxKind)
+
+    text = notice(app)
+
+    for kind, said in PATIENT_MAILS.items():
+        assert said in text, kind
+
+
+def test_every_way_a_waitlist_place_ends_is_in_how_long_it_is_kept(app):
+    """A place closed because what it waited for is no longer offered (2051872) ends, and is deleted, as the
+    others do; the notice listed booked, left or expired."""
+    ended = [status.value for status in WaitlistStatus if status is not WaitlistStatus.WAITING]
+
+    kept = re.search(r"A place on a waitlist is deleted \d+ days after it ended \(([^)]*)\)", notice(app))
+
+    assert kept is not None
+    for status in ended:
+        assert status in kept.group(1), status
+
+
+def test_the_notice_says_it_is_agreed_to_on_the_waitlist_and_in_a_walk_in_queue_too(app):
+    """Each records the version agreed to (WaitlistEntry and WalkInEntry.consent_notice_version)."""
+    text = notice(app)
+
+    assert "join a waitlist" in text
+    assert (
+        f"Version {app.config['PRIVACY_NOTICE_VERSION']}. When you book, join a waitlist or join a walk-in "
+        "queue, we record that you agreed to this version." in text
+    )
