@@ -11,17 +11,19 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
-from clinic.models import ConsultationStatus, OutboxMessage
+from clinic.models import ConsultationStatus, OfferStatus, OutboxMessage, WaitlistOffer
+from clinic.scheduling.tokens import offer_link, offer_token
 
 from . import factories
 from .browser_forms import form_values
-from .conftest import TEST_SECRET
+from .conftest import TEST_KEYS, TEST_SECRET
 from .test_booking_pages import booking_form, consultations, next_week_at, text
 from .test_booking_pages import clinic as clinic
-from .test_manage_link import book, open_link, reloaded
+from .test_manage_link import book, follow, open_link, reloaded
 from .test_manage_link import service as service
 from .test_session_cookie_lifetime import age_cookie
 from .test_waiting_room_pages import starting_in
+from .test_waitlist_pages import offered as offered_from_the_waitlist
 
 # Said beside the form shown again.
 MESSAGE = "This page was open for too long and has expired, so nothing was done."
@@ -291,3 +293,61 @@ def test_a_check_in_sent_after_its_page_expired_shows_the_room_again_and_checks_
     assert again["csrf_token"] != sent["csrf_token"]
     assert client.post(address, data=again).status_code == 303
     assert reloaded(session, booked).status is ConsultationStatus.ARRIVED
+
+
+# Said on the offer's page that asks for its link again, when the session that held it was closed.
+OFFER_CLOSED = "For your safety, this offer was closed in this browser after a time without use"
+
+
+def offer_opened(app, client, session) -> tuple[object, str]:
+    """A time offered from the waitlist, its page opened from the offer's link (CSRF off meanwhile)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    service = factories.service(session)
+    factories.clinician(session, [service])
+    session.commit()
+    offer = offered_from_the_waitlist(session, client, service, next_week_at(10))
+    landing = follow(client, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    app.config["WTF_CSRF_ENABLED"] = True
+    return offer, landing.location
+
+
+def offer_status(session, offer) -> OfferStatus:
+    session.expire_all()
+    return session.get(WaitlistOffer, offer.id).status
+
+
+def test_an_offer_booked_after_the_session_closed_as_idle_leads_to_its_link_again_and_books_nothing(
+    app, client, session, with_csrf
+):
+    """The offer's page left open past PATIENT_SESSION_IDLE_MINUTES (the offer lasts longer): "Book this
+    time" answered the bare 400 page, and reloaded, 404 "No booking matches this link"."""
+    offer, page = offer_opened(app, client, session)
+    form = form_values(text(client.get(page)), f"{page}/book", "post")
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    answer = client.post(f"{page}/book", data=form)
+
+    assert (answer.status_code, answer.location) == (303, page)
+    asking = client.get(page)
+    assert "Open your offer" in text(asking) and OFFER_CLOSED in text(asking)
+    assert offer_status(session, offer) is OfferStatus.OFFERED
+    client.post(page, data={**form_values(text(asking), ""), "code": offer_token(TEST_KEYS, offer)})
+    again = form_values(text(client.get(page)), f"{page}/book", "post")
+    assert client.post(f"{page}/book", data=again).status_code == 303
+    assert offer_status(session, offer) is OfferStatus.TAKEN
+
+
+def test_an_offer_booked_after_its_page_expired_shows_the_offer_again_and_books_nothing(
+    app, client, session, with_csrf
+):
+    offer, page = offer_opened(app, client, session)
+    sent = expired(form_values(text(client.get(page)), f"{page}/book", "post"), app)
+
+    answer = client.post(f"{page}/book", data=sent)
+
+    assert answer.status_code == 400
+    assert "A time is free for you" in text(answer) and "so nothing was booked" in text(answer)
+    assert offer_status(session, offer) is OfferStatus.OFFERED
+    again = form_values(text(answer), f"{page}/book", "post")
+    assert client.post(f"{page}/book", data=again).status_code == 303
+    assert offer_status(session, offer) is OfferStatus.TAKEN

@@ -37,13 +37,14 @@ Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
 class LinkClosed(NotFound):
-    """No link's token, and no pass to the booking in this browser session: the link was never opened
-    here, or the session that held its pass is gone (forgotten after PATIENT_SESSION_IDLE_MINUTES without
-    a page, or the browser closed). Its pages lead to the booking's page, which asks for the link or code
-    (views.link_closed)."""
+    """No link's token, and no pass to the booking (or offer) in this browser session: the link was never
+    opened here, or the session that held its pass is gone (forgotten after PATIENT_SESSION_IDLE_MINUTES
+    without a page, or the browser closed). Its pages lead to its link's page, the endpoint `room`, which
+    asks for the link (views.link_closed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, room: str = "booking.manage") -> None:
         super().__init__("No booking matches this link.")
+        self.room = room
 
 
 def managed(reference: str, token: str | None = None) -> Consultation:
@@ -102,7 +103,10 @@ def waitlisted(reference: str, token: str | None = None) -> WaitlistEntry:
 
 
 def offered(reference: str, token: str | None = None) -> WaitlistOffer:
-    """The waitlist offer its link (or this browser session) opens; else NotFound."""
+    """The waitlist offer its link (or this browser session) opens; else NotFound, LinkClosed if this
+    session holds no pass to it."""
+    if token is None and not OFFER.holds(reference):
+        raise LinkClosed("booking.offer")
     return offer_for_token(db.session, reference, _proof(OFFER, reference, token), keys=link_keys())
 
 

@@ -249,17 +249,28 @@ LINK_CLOSED = (
     "For your safety, your booking was closed in this browser after a time without use, and nothing was "
     "changed. Open it again with your link or code, then make your change again."
 )
+# The same, on a waitlist offer's page: the offer lasts longer than the session does when left alone.
+OFFER_CLOSED = (
+    "For your safety, this offer was closed in this browser after a time without use, and nothing was "
+    "booked. Open it again with the link in your e-mail: if the time is still free, you can book it then."
+)
+# What each link's page says (its title's outcome, and its words) to one whose session closed.
+CLOSED_SAYS = {
+    "booking.manage": ("Warning: Booking closed", LINK_CLOSED),
+    "booking.offer": ("Warning: Offer closed", OFFER_CLOSED),
+}
 
 
 @bp.errorhandler(LinkClosed)
 def link_closed(error: LinkClosed) -> ResponseReturnValue:
-    """A booking's page, or a form sent from one, that this browser session holds no pass to: led to the
-    booking's page, which asks for the link or code, saying why when the session was closed as idle (or
+    """A booking's (or offer's) page, or a form sent from one, that this browser session holds no pass to:
+    led to its link's page, which asks for the link, saying why when the session was closed as idle (or
     the form's page held the pass). A form sent from a page whose session is gone is refused by its token
     first: its page drawn again (errors.drawn_again_when_expired) meets the pass check, and comes here."""
     if forgotten_as_idle(session) or request.method == "POST":
-        flash(LINK_CLOSED, "Warning: Booking closed")
-    return redirect(url_for("booking.manage", reference=request.view_args["reference"].upper()), 303)
+        outcome, said = CLOSED_SAYS[error.room]
+        flash(said, outcome)
+    return redirect(url_for(error.room, reference=request.view_args["reference"].upper()), 303)
 
 
 @bp.errorhandler(TooManyBookings)

@@ -1,10 +1,10 @@
 """The waitlist's pages: joining it when no time suits, the entry's link (to leave), and an offer's link,
 which books the time offered in one step."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import status_for
+from ..errors import drawn_again_when_expired, status_for
 from ..extensions import db
 from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH
@@ -103,7 +103,23 @@ def open_offer(reference: str) -> ResponseReturnValue:
     return entered(reference, OFFER, offered, ".offer", "offer")
 
 
+# Said on the offer drawn again for its form sent from a page that expired (see _take_again).
+TAKE_EXPIRED = (
+    "This page was open for too long and has expired, so nothing was booked. "
+    'If the time is still free, press "Book this time" again.'
+)
+
+
+def _take_again(reference: str) -> ResponseReturnValue:
+    """The offer again for its form whose token expired, booking nothing; without the offer's pass (the
+    session forgotten as idle), LinkClosed leads to its link's form (views.link_closed)."""
+    offer = offered(reference)
+    flash(TAKE_EXPIRED, "Error: Not booked")
+    return _offer_page(offer)
+
+
 @bp.post(f"{OFFER_PATH}/book")
+@drawn_again_when_expired(_take_again)
 def take(reference: str) -> ResponseReturnValue:
     offer = offered(reference)
     config = current_app.config
