@@ -351,3 +351,32 @@ def test_an_offer_booked_after_its_page_expired_shows_the_offer_again_and_books_
     again = form_values(text(answer), f"{page}/book", "post")
     assert client.post(f"{page}/book", data=again).status_code == 303
     assert offer_status(session, offer) is OfferStatus.TAKEN
+
+
+@pytest.mark.parametrize("how", ["expired", "idle"])
+@pytest.mark.parametrize("link", ["booking", "offer"])
+def test_a_link_pasted_into_its_form_after_the_page_expired_is_shown_again_and_then_opens(
+    app, client, session, with_csrf, service, link, how
+):
+    """The link's form (without JavaScript, or a letter's code typed) left open past WTF_CSRF_TIME_LIMIT, or
+    past PATIENT_SESSION_IDLE_MINUTES while the patient looked for the mail or the letter: the bare 400
+    page, and what they pasted lost. The form comes back with it kept; sent again, it opens."""
+    if link == "booking":
+        booked = book(session, service, next_week_at(10))
+        page, token = f"/c/{booked.consultation.reference}", booked.manage_token
+    else:
+        offer, page = offer_opened(app, client, session)
+        client.delete_cookie("session")  # another browser: the link not yet opened in it
+        token = offer_token(TEST_KEYS, offer)
+    sent = {**form_values(text(client.get(page)), ""), "code": f"http://localhost{page}#t={token}"}
+    if how == "expired":
+        sent = expired(sent, app)
+    else:
+        age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    again = shown_again(client.post(page, data=sent), sent, "")
+    assert "Open your" in text(client.get(page))  # nothing was opened
+    opened_now = client.post(page, data=again)
+
+    assert (opened_now.status_code, opened_now.location) == (303, page)
+    assert "Open your" not in text(client.get(page))

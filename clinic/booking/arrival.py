@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
+from ..errors import expired
 from ..extensions import db
 from ..form_errors import show_beside
 from ..hospital.catalogue import contact_numbers
@@ -92,6 +93,17 @@ def entered(
             f"This {tried} does not open your {what}. Copy the whole link from your e-mail{letter}.",
         )
         return _form_page(form, what, jar, reference), 404
+
+
+def entered_again(jar: TokenJar, what: str) -> Callable[[str], ResponseReturnValue]:
+    """What draws a link's form sent from a page that expired (errors.drawn_again_when_expired): the form
+    again, the link as pasted kept, a fresh token; nothing is opened or mailed (the token is not trusted:
+    another site could make a browser open a link of its own)."""
+
+    def draw(reference: str) -> ResponseReturnValue:
+        return _form_page(expired(LinkCodeForm()), what, jar, reference)
+
+    return draw
 
 
 def _kept(

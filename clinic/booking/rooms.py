@@ -16,7 +16,7 @@ from ..scheduling.events import record_read
 from ..scheduling.lifecycle import change_deadline, keeps_clinician
 from ..scheduling.waiting_room import RoomClosed, check_in, join_url, room
 from .access import LinkClosed, companion_actor, invited, join_window, managed, patient_actor
-from .arrival import arriving, entered
+from .arrival import arriving, entered, entered_again
 from .countdown import duration_words
 from .link_tokens import COMPANION, MANAGE
 from .views import bp
@@ -67,6 +67,7 @@ def patient_room_status(reference: str) -> ResponseReturnValue:
 
 
 @bp.post(MANAGE_PATH)
+@drawn_again_when_expired(entered_again(MANAGE, "booking"))
 def open_booking(reference: str) -> ResponseReturnValue:
     return entered(reference, MANAGE, managed, ".manage", "booking")
 
@@ -147,6 +148,7 @@ def _room_status(consultation: Consultation, now: datetime) -> ResponseReturnVal
 
 
 @bp.post(COMPANION_PATH)
+@drawn_again_when_expired(entered_again(COMPANION, "invitation"))
 def open_invitation(reference: str) -> ResponseReturnValue:
     return entered(reference, COMPANION, invited, ".companion_room", "invitation")
 

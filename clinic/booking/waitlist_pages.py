@@ -18,7 +18,7 @@ from ..scheduling.timezones import zone_label
 from ..scheduling.tokens import waitlist_link
 from ..scheduling.waitlist import join_waitlist, leave_waitlist, waitlist_days
 from .access import link_keys, offered, patient_actor, waitlisted
-from .arrival import arriving, entered
+from .arrival import arriving, entered, entered_again
 from .calendar import local_day
 from .link_tokens import MANAGE, OFFER, WAITLIST
 from .views import bp
@@ -71,6 +71,7 @@ def waitlist_entry(reference: str) -> ResponseReturnValue:
 
 
 @bp.post(WAITLIST_PATH)
+@drawn_again_when_expired(entered_again(WAITLIST, "place on the waitlist"))
 def open_waitlist_entry(reference: str) -> ResponseReturnValue:
     return entered(reference, WAITLIST, waitlisted, ".waitlist_entry", "place on the waitlist")
 
@@ -99,6 +100,7 @@ def offer(reference: str) -> ResponseReturnValue:
 
 
 @bp.post(OFFER_PATH)
+@drawn_again_when_expired(entered_again(OFFER, "offer"))
 def open_offer(reference: str) -> ResponseReturnValue:
     return entered(reference, OFFER, offered, ".offer", "offer")
 

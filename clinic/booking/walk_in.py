@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import status_for
+from ..errors import drawn_again_when_expired, status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import WALK_IN_ENTRY_PATH, booking_url
@@ -30,7 +30,7 @@ from ..walkin.queue import (
 )
 from ..walkin.waits import WaitRules, outlook
 from .access import link_keys, patient_actor, walk_in_entry
-from .arrival import arriving, entered
+from .arrival import arriving, entered, entered_again
 from .countdown import duration_words
 from .link_tokens import WALK_IN
 from .views import bp
@@ -134,6 +134,7 @@ def walk_in_place(reference: str) -> ResponseReturnValue:
 
 
 @bp.post(WALK_IN_ENTRY_PATH)
+@drawn_again_when_expired(entered_again(WALK_IN, WHAT))
 def open_walk_in_place(reference: str) -> ResponseReturnValue:
     return entered(reference, WALK_IN, walk_in_entry, ".walk_in_place", WHAT)
 
