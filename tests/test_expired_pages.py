@@ -11,7 +11,14 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from clinic.booking.calendar import form_value
-from clinic.models import ConsultationStatus, OfferStatus, OutboxMessage, WaitlistOffer
+from clinic.models import (
+    ConsultationStatus,
+    OfferStatus,
+    OutboxMessage,
+    WaitlistEntry,
+    WaitlistOffer,
+    WalkInEntry,
+)
 from clinic.scheduling.tokens import offer_link, offer_token
 
 from . import factories
@@ -24,6 +31,8 @@ from .test_manage_link import service as service
 from .test_session_cookie_lifetime import age_cookie
 from .test_waiting_room_pages import starting_in
 from .test_waitlist_pages import offered as offered_from_the_waitlist
+from .test_waitlist_pages import waitlist_form
+from .test_walk_in_pages import CALLER
 
 # Said beside the form shown again.
 MESSAGE = "This page was open for too long and has expired, so nothing was done."
@@ -380,3 +389,45 @@ def test_a_link_pasted_into_its_form_after_the_page_expired_is_shown_again_and_t
 
     assert (opened_now.status_code, opened_now.location) == (303, page)
     assert "Open your" not in text(client.get(page))
+
+
+def waitlist_typed(client, service) -> tuple[str, str, dict[str, str]]:
+    """The waitlist's form as drawn for `service`, filled in as the patient types it."""
+    typed = waitlist_form(service)
+    choices = {name: typed[name] for name in ("service", "clinician", "time_zone")}
+    drawn = form_values(text(client.get("/book/waitlist", query_string=choices)), "/book/waitlist", "post")
+    return "/book/waitlist", "/book/waitlist", {**drawn, **typed}
+
+
+def walk_in_typed(client, session, service) -> tuple[str, str, dict[str, str]]:
+    """A walk-in queue's join form as drawn (it posts back to its own page), filled in as the caller
+    types it."""
+    factories.walk_in_queue(session, service, list(service.clinicians), slug="nurse-line")
+    session.commit()
+    drawn = form_values(text(client.get("/walk-in/nurse-line")), "", "post")
+    return "/walk-in/nurse-line", "", {**drawn, **CALLER}
+
+
+@pytest.mark.parametrize("how", ["expired", "idle"])
+@pytest.mark.parametrize("joining", ["waitlist", "walk-in queue"])
+def test_a_join_form_sent_after_its_page_expired_is_shown_again_as_typed_and_joins_nothing(
+    app, client, session, with_csrf, service, joining, how
+):
+    """The waitlist's form (name, address, phone, date of birth, days) and a walk-in queue's answered the
+    bare 400 page once their page was older than WTF_CSRF_TIME_LIMIT or the session was forgotten as idle,
+    and what was typed was lost, as the booking's details form did before b8ef4c2."""
+    if joining == "waitlist":
+        address, action, sent = waitlist_typed(client, service)
+    else:
+        address, action, sent = walk_in_typed(client, session, service)
+    if how == "expired":
+        sent = expired(sent, app)
+    else:
+        age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    again = shown_again(client.post(address, data=sent), sent, action)
+    assert session.scalar(select(func.count(WaitlistEntry.id))) == 0
+    assert session.scalar(select(func.count(WalkInEntry.id))) == 0
+    joined = client.post(address, data=again)
+
+    assert joined.status_code == 303

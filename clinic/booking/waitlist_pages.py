@@ -4,7 +4,7 @@ which books the time offered in one step."""
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import drawn_again_when_expired, status_for
+from ..errors import drawn_again_when_expired, expired, status_for
 from ..extensions import db
 from ..form_errors import show_beside, show_beside_fields
 from ..links import OFFER_PATH, WAITLIST_PATH
@@ -32,7 +32,13 @@ def waitlist_form() -> ResponseReturnValue:
     return _form_page(WaitlistForm(request.args))
 
 
+def _join_again() -> ResponseReturnValue:
+    """The form again as sent from a page that expired, joining nothing (errors.drawn_again_when_expired)."""
+    return _form_page(expired(WaitlistForm()))
+
+
 @bp.post("/book/waitlist")
+@drawn_again_when_expired(_join_again)
 def join() -> ResponseReturnValue:
     form = WaitlistForm()
     today = utcnow().astimezone(form.time_zone.chosen(form, _default_zone())).date()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ..errors import drawn_again_when_expired, status_for
+from ..errors import drawn_again_when_expired, expired, status_for
 from ..extensions import db
 from ..form_errors import show_beside
 from ..links import WALK_IN_ENTRY_PATH, booking_url
@@ -61,7 +61,13 @@ def walk_in_queue(slug: str) -> ResponseReturnValue:
     return _join_page(queue, JoinQueueForm(formdata=None, someone_else=form.someone_else.data))
 
 
+def _join_walk_in_again(slug: str) -> ResponseReturnValue:
+    """The form again as sent from a page that expired, joining nothing (errors.drawn_again_when_expired)."""
+    return _join_page(queue_by_slug(db.session, slug), expired(JoinQueueForm()))
+
+
 @bp.post("/walk-in/<slug>")
+@drawn_again_when_expired(_join_walk_in_again)
 def join_walk_in(slug: str) -> ResponseReturnValue:
     queue, form = queue_by_slug(db.session, slug), JoinQueueForm()
     if (checked := form.checked()) is None:
