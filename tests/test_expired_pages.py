@@ -17,9 +17,10 @@ from clinic.models import (
     OutboxMessage,
     WaitlistEntry,
     WaitlistOffer,
+    WaitlistStatus,
     WalkInEntry,
 )
-from clinic.scheduling.tokens import offer_link, offer_token
+from clinic.scheduling.tokens import offer_link, offer_token, waitlist_token
 
 from . import factories
 from .browser_forms import form_values
@@ -350,16 +351,29 @@ def test_an_offer_booked_after_its_page_expired_shows_the_offer_again_and_books_
     app, client, session, with_csrf
 ):
     offer, page = offer_opened(app, client, session)
-    sent = expired(form_values(text(client.get(page)), f"{page}/book", "post"), app)
 
-    answer = client.post(f"{page}/book", data=sent)
+    again = sent_expired_then_again(
+        app,
+        client,
+        page,
+        f"{page}/book",
+        ("A time is free for you", "so nothing was booked"),
+        lambda: offer_status(session, offer) is OfferStatus.OFFERED,
+    )
 
-    assert answer.status_code == 400
-    assert "A time is free for you" in text(answer) and "so nothing was booked" in text(answer)
-    assert offer_status(session, offer) is OfferStatus.OFFERED
-    again = form_values(text(answer), f"{page}/book", "post")
-    assert client.post(f"{page}/book", data=again).status_code == 303
-    assert offer_status(session, offer) is OfferStatus.TAKEN
+    assert again.status_code == 303 and offer_status(session, offer) is OfferStatus.TAKEN
+
+
+def sent_expired_then_again(app, client, drawn_from: str, action: str, said: tuple[str, ...], unchanged):
+    """The form to `action` on the page at `drawn_from`, sent after it expired: shown again (400) saying
+    `said`, with nothing done (`unchanged()`); then sent again from the page shown: its answer."""
+    sent = expired(form_values(text(client.get(drawn_from)), action, "post"), app)
+
+    answer = client.post(action, data=sent)
+
+    assert answer.status_code == 400 and all(words in text(answer) for words in said), said
+    assert unchanged()
+    return client.post(action, data=form_values(text(answer), action, "post"))
 
 
 @pytest.mark.parametrize("how", ["expired", "idle"])
@@ -431,3 +445,63 @@ def test_a_join_form_sent_after_its_page_expired_is_shown_again_as_typed_and_joi
     joined = client.post(address, data=again)
 
     assert joined.status_code == 303
+
+
+# Said on the place's page that asks for its link again, when the session that held it was closed.
+PLACE_CLOSED = (
+    "For your safety, your place on the waitlist was closed in this browser after a time without use"
+)
+
+
+def place_opened(app, client, session, service) -> tuple[WaitlistEntry, str]:
+    """A place on the waitlist joined in this browser (CSRF off meanwhile), and the address of its page."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    client.post("/book/waitlist", data=waitlist_form(service))
+    app.config["WTF_CSRF_ENABLED"] = True
+    entry = session.scalars(select(WaitlistEntry)).one()
+    return entry, f"/w/{entry.reference}"
+
+
+def place_status(session, entry) -> WaitlistStatus:
+    session.expire_all()
+    return session.get(WaitlistEntry, entry.id).status
+
+
+@pytest.mark.parametrize("how", ["sent", "reloaded"])
+def test_leaving_the_waitlist_after_the_session_closed_as_idle_leads_to_its_link_again_and_leaves_nothing(
+    app, client, session, with_csrf, service, how
+):
+    """The question "Leave the waitlist?" left open past PATIENT_SESSION_IDLE_MINUTES: its answer got the
+    bare 400 page, and the question reloaded 404 "No booking matches this link"."""
+    entry, page = place_opened(app, client, session, service)
+    form = form_values(text(client.get(f"{page}/leave")), f"{page}/leave", "post")
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    answer = client.post(f"{page}/leave", data=form) if how == "sent" else client.get(f"{page}/leave")
+
+    assert (answer.status_code, answer.location) == (303, page)
+    asking = client.get(page)
+    assert "Open your place on the waitlist" in text(asking) and PLACE_CLOSED in text(asking)
+    assert place_status(session, entry) is WaitlistStatus.WAITING
+    client.post(page, data={**form_values(text(asking), ""), "code": waitlist_token(TEST_KEYS, entry)})
+    again = form_values(text(client.get(f"{page}/leave")), f"{page}/leave", "post")
+    assert client.post(f"{page}/leave", data=again).status_code == 303
+    assert place_status(session, entry) is WaitlistStatus.LEFT
+
+
+def test_leaving_the_waitlist_after_its_page_expired_asks_again_and_leaves_nothing(
+    app, client, session, with_csrf, service
+):
+    entry, page = place_opened(app, client, session, service)
+    leave = f"{page}/leave"
+
+    again = sent_expired_then_again(
+        app,
+        client,
+        leave,
+        leave,
+        ("Leave the waitlist?", "so you are still on the waitlist"),
+        lambda: place_status(session, entry) is WaitlistStatus.WAITING,
+    )
+
+    assert again.status_code == 303 and place_status(session, entry) is WaitlistStatus.LEFT

@@ -37,10 +37,10 @@ Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
 class LinkClosed(NotFound):
-    """No link's token, and no pass to the booking (or offer) in this browser session: the link was never
-    opened here, or the session that held its pass is gone (forgotten after PATIENT_SESSION_IDLE_MINUTES
-    without a page, or the browser closed). Its pages lead to its link's page, the endpoint `room`, which
-    asks for the link (views.link_closed)."""
+    """No link's token, and no pass to the booking (offer, waitlist place) in this browser session: the
+    link was never opened here, or the session that held its pass is gone (forgotten after
+    PATIENT_SESSION_IDLE_MINUTES without a page, or the browser closed). Its pages lead to its link's page,
+    the endpoint `room`, which asks for the link (views.link_closed)."""
 
     def __init__(self, room: str = "booking.manage") -> None:
         super().__init__("No booking matches this link.")
@@ -98,7 +98,10 @@ def invited(reference: str, token: str | None = None) -> Companion:
 
 
 def waitlisted(reference: str, token: str | None = None) -> WaitlistEntry:
-    """The waitlist entry its link (or this browser session) opens; else NotFound."""
+    """The waitlist entry its link (or this browser session) opens; else NotFound, LinkClosed if this
+    session holds no pass to it."""
+    if token is None and not WAITLIST.holds(reference):
+        raise LinkClosed("booking.waitlist_entry")
     return entry_for_token(db.session, reference, _proof(WAITLIST, reference, token), keys=link_keys())
 
 

@@ -254,19 +254,26 @@ OFFER_CLOSED = (
     "For your safety, this offer was closed in this browser after a time without use, and nothing was "
     "booked. Open it again with the link in your e-mail: if the time is still free, you can book it then."
 )
+# The same, on a waitlist place's page.
+PLACE_CLOSED = (
+    "For your safety, your place on the waitlist was closed in this browser after a time without use, and "
+    "nothing was changed: you are still on the waitlist. Open it again with the link in your e-mail."
+)
 # What each link's page says (its title's outcome, and its words) to one whose session closed.
 CLOSED_SAYS = {
     "booking.manage": ("Warning: Booking closed", LINK_CLOSED),
     "booking.offer": ("Warning: Offer closed", OFFER_CLOSED),
+    "booking.waitlist_entry": ("Warning: Place closed", PLACE_CLOSED),
 }
 
 
 @bp.errorhandler(LinkClosed)
 def link_closed(error: LinkClosed) -> ResponseReturnValue:
-    """A booking's (or offer's) page, or a form sent from one, that this browser session holds no pass to:
-    led to its link's page, which asks for the link, saying why when the session was closed as idle (or
-    the form's page held the pass). A form sent from a page whose session is gone is refused by its token
-    first: its page drawn again (errors.drawn_again_when_expired) meets the pass check, and comes here."""
+    """A booking's (offer's, waitlist place's) page, or a form sent from one, that this browser session
+    holds no pass to: led to its link's page, which asks for the link, saying why when the session was
+    closed as idle (or the form's page held the pass). A form sent from a page whose session is gone is
+    refused by its token first: its page drawn again (errors.drawn_again_when_expired) meets the pass
+    check, and comes here."""
     if forgotten_as_idle(session) or request.method == "POST":
         outcome, said = CLOSED_SAYS[error.room]
         flash(said, outcome)

@@ -91,7 +91,26 @@ def confirm_leaving(reference: str) -> ResponseReturnValue:
     return render_template("booking/waitlist_leave.html", entry=entry)
 
 
+# Said on the question drawn again for its answer sent from a page that expired (see _leave_again).
+LEAVE_EXPIRED = (
+    "This page was open for too long and has expired, so you are still on the waitlist. "
+    "To leave it, press the button again."
+)
+
+
+def _leave_again(reference: str) -> ResponseReturnValue:
+    """The question again for its answer whose token expired, leaving nothing; the place, if it is no longer
+    waiting. Without the place's pass (the session forgotten as idle), LinkClosed leads to its link's form
+    (views.link_closed)."""
+    entry = waitlisted(reference)
+    if entry.status is not WaitlistStatus.WAITING:
+        return render_template("booking/waitlist_entry.html", entry=entry)
+    flash(LEAVE_EXPIRED, "Error: Not left")
+    return render_template("booking/waitlist_leave.html", entry=entry)
+
+
 @bp.post(f"{WAITLIST_PATH}/leave")
+@drawn_again_when_expired(_leave_again)
 def leave(reference: str) -> ResponseReturnValue:
     """Leave, then show the place (now left) by GET: Back and Reload send nothing again."""
     entry = leave_waitlist(db.session, waitlisted(reference).id, now=utcnow(), actor=patient_actor())
