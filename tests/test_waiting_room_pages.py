@@ -15,7 +15,7 @@ from clinic.scheduling.lifecycle import cancel, reschedule
 from . import factories
 from .conftest import build_app
 from .test_booking_pages import next_week_at, text
-from .test_manage_link import asked_for_its_link, book, open_link, reloaded
+from .test_manage_link import asked_for_its_link, book, follow, open_link, reloaded
 
 MEETING = "https://meet.example/room-pages"
 
@@ -366,3 +366,29 @@ def test_a_link_that_does_not_come_is_no_dead_end_the_pages_say_whom_to_call(cli
         assert "If it has not come by the start, please call 020 7946 0123." in words
     assert 'href="tel:02079460123"' in page
     assert joined.status_code == 409
+
+
+# What room_fetch.js sends with the room's page asked for again by waiting_room.js.
+REFRESHED = {"Accept": "text/html", "X-Room-Refresh": "1"}
+
+
+@pytest.mark.parametrize("reader", ["patient", "companion"])
+def test_the_open_rooms_page_asked_again_by_its_script_adds_no_audit_event_while_a_read_is_recent(
+    client, session, service, reader
+):
+    """Once the room is open waiting_room.js asks for its page every 30 seconds, and each recorded a read:
+    120 audit events an hour per open tab, where the countdown's status poll records one per 15 minutes.
+    A page loaded (or reloaded) by the reader is still recorded each time."""
+    from .test_companion_pages import with_companion
+
+    booked, link = with_companion(session, service, timedelta(minutes=10))
+    room = follow(client, link).location if reader == "companion" else open_link(client, booked).location
+    client.get(room)  # the page's load: its read is recorded
+    recorded = len(viewed(session, booked))
+
+    refreshed = [client.get(room, headers=REFRESHED).status_code for _ in range(20)]
+
+    assert refreshed == [200] * 20
+    assert recorded >= 1 and len(viewed(session, booked)) == recorded
+    client.get(room)
+    assert len(viewed(session, booked)) == recorded + 1

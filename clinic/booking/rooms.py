@@ -29,6 +29,15 @@ bp.add_app_template_filter(duration_words)
 # (schedule.lists): one a minute per open page would flood the audit trail, none would let a poll read a
 # booking that no page load recorded.
 STATUS_COVERED_FOR = timedelta(minutes=15)
+# Sent by room_fetch.js with the room's page asked for again by waiting_room.js (every 30 seconds while the
+# room is open): recorded as a poll is, not as a page loaded. A page loaded or reloaded by its reader is.
+REFRESH_HEADER = "X-Room-Refresh"
+
+
+def _again_after() -> timedelta | None:
+    """How recent a read of the room's page by this reader covers this one: a poll's, for its script's
+    refresh; none for a page loaded."""
+    return STATUS_COVERED_FOR if REFRESH_HEADER in request.headers else None
 
 
 @bp.get(MANAGE_PATH)
@@ -40,7 +49,7 @@ def manage(reference: str) -> ResponseReturnValue:
 
 def _manage_page(consultation: Consultation) -> str:
     now = utcnow()
-    record_read(db.session, consultation, "manage page", now, patient_actor())
+    record_read(db.session, consultation, "manage page", now, patient_actor(), again_after=_again_after())
     return render_template(
         "booking/manage.html",
         consultation=consultation,
@@ -113,7 +122,15 @@ def companion_room(reference: str) -> ResponseReturnValue:
     companion, now = invited(reference), utcnow()
     consultation = companion.consultation
     # The patient's first name and the time, shown to someone else: a read of the patient's data.
-    record_read(db.session, consultation, "companion room", now, companion_actor(), companion_id=companion.id)
+    record_read(
+        db.session,
+        consultation,
+        "companion room",
+        now,
+        companion_actor(),
+        again_after=_again_after(),
+        companion_id=companion.id,
+    )
     return render_template(
         "booking/companion_room.html",
         companion=companion,
