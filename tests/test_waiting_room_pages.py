@@ -392,3 +392,23 @@ def test_the_open_rooms_page_asked_again_by_its_script_adds_no_audit_event_while
     assert recorded >= 1 and len(viewed(session, booked)) == recorded
     client.get(room)
     assert len(viewed(session, booked)) == recorded + 1
+
+
+@pytest.mark.parametrize("clinician_gone", [False, True])
+def test_a_consultation_that_is_over_offers_no_change_nor_a_number_to_call_to_make_one(
+    client, session, service, clinician_gone
+):
+    """Staff had not marked it completed (or a no-show), so it was still booked: under "This consultation is
+    over" its page said "It is too late to change this booking online. To cancel or move it now, please call
+    ...", for a call that had been (and, its clinician gone, to choose a new time)."""
+    booked = starting_in(session, service, -timedelta(hours=3))
+    if clinician_gone:
+        booked.consultation.clinician.active = False
+        session.commit()
+    open_link(client, booked)
+
+    page = text(client.get(f"/c/{booked.consultation.reference}"))
+
+    assert "This consultation is over" in page
+    for offered in ("too late to change", "To cancel or move it", "Choose another time", "choose a new time"):
+        assert offered not in page
