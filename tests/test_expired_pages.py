@@ -505,3 +505,29 @@ def test_leaving_the_waitlist_after_its_page_expired_asks_again_and_leaves_nothi
     )
 
     assert again.status_code == 303 and place_status(session, entry) is WaitlistStatus.LEFT
+
+
+@pytest.mark.parametrize("link", ["booking", "offer", "place"])
+def test_a_links_page_reloaded_after_the_session_closed_as_idle_says_why_it_asks_for_the_link(
+    app, client, session, service, link
+):
+    """The waiting room (or an offer, or a place on the waitlist) reloaded without JavaScript past
+    PATIENT_SESSION_IDLE_MINUTES asked for the link with no word of why, to a patient who had opened it:
+    only its other pages and forms said so (3573ba4)."""
+    if link == "booking":
+        booked = book(session, service, next_week_at(10))
+        open_link(client, booked)
+        page, said = f"/c/{booked.consultation.reference}", CLOSED
+    elif link == "offer":
+        page, said = offer_opened(app, client, session)[1], OFFER_CLOSED
+    else:
+        page, said = place_opened(app, client, session, service)[1], PLACE_CLOSED
+    app.config["WTF_CSRF_ENABLED"] = False
+    fresh = text(client.get(page))
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    reloaded_page = text(client.get(page))
+
+    assert "Open your" not in fresh and said not in fresh
+    assert "Open your" in reloaded_page and said in reloaded_page
+    assert said not in text(client.get(page))  # said once

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import unquote
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -24,6 +24,7 @@ from ..hospital.catalogue import contact_numbers
 from ..models import utcnow
 from ..scheduling.errors import NotFound
 from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_link_of
+from ..session_cookie import forgotten_as_idle
 from .access import patient_actor
 from .link_tokens import MANAGE, TokenJar
 
@@ -31,6 +32,37 @@ from .link_tokens import MANAGE, TokenJar
 # base64url, so what a mail or a copy puts after one (">", ")", a full stop) is not part of it.
 _LINK_TOKEN = re.compile(r"[#?&]t=([A-Za-z0-9_-]+)")
 RESEND = "resend"  # the button that asks for a booking's link again, on the page its link did not open
+
+
+# Said on a link's page asking for it again, to one whose session was closed as idle: the page itself
+# reloaded (see arriving), or another of its pages or forms (views.link_closed). By the link's page.
+LINK_CLOSED = (
+    "For your safety, your booking was closed in this browser after a time without use, and nothing was "
+    "changed. Open it again with your link or code to carry on."
+)
+# An offer lasts longer than the session does when left alone.
+OFFER_CLOSED = (
+    "For your safety, this offer was closed in this browser after a time without use, and nothing was "
+    "booked. Open it again with the link in your e-mail: if the time is still free, you can book it then."
+)
+PLACE_CLOSED = (
+    "For your safety, your place on the waitlist was closed in this browser after a time without use, and "
+    "nothing was changed: you are still on the waitlist. Open it again with the link in your e-mail."
+)
+# Each link's page (its endpoint), with its title's outcome and its words.
+CLOSED_SAYS = {
+    "booking.manage": ("Warning: Booking closed", LINK_CLOSED),
+    "booking.offer": ("Warning: Offer closed", OFFER_CLOSED),
+    "booking.waitlist_entry": ("Warning: Place closed", PLACE_CLOSED),
+}
+
+
+def say_closed(page: str) -> None:
+    """Say on the link's page `page` (an endpoint) that it asks for the link again because this browser's
+    session was closed, if it is a page that says so."""
+    if page in CLOSED_SAYS:
+        outcome, said = CLOSED_SAYS[page]
+        flash(said, outcome)
 
 
 class Linked(Protocol):
@@ -67,6 +99,8 @@ def arriving(
     if (token := request.args.get("t")) is not None:
         return _kept(reference, token, jar, lookup, endpoint)  # NotFound for a wrong token
     if not jar.holds(reference):
+        if forgotten_as_idle(session):
+            say_closed(request.blueprint + endpoint)
         return _form_page(LinkCodeForm(formdata=None), what, jar, reference)
     return None
 

@@ -38,7 +38,7 @@ from ..session_cookie import forgotten_as_idle
 from ..walkin.queue import open_queues
 from . import calendar, forms
 from .access import LinkClosed, booked_here, changeable, link_keys, managed, patient_actor
-from .arrival import link_resent
+from .arrival import link_resent, say_closed
 from .journey import Journey, OwnBooking, resolve
 from .link_tokens import MANAGE
 from .radio import day_links, radio, time_radios
@@ -244,29 +244,6 @@ def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
     return render_template("booking/too_late.html", error=error), status_for(error)
 
 
-# Said on the booking's page asking for the link again, to one whose session closed (see link_closed).
-LINK_CLOSED = (
-    "For your safety, your booking was closed in this browser after a time without use, and nothing was "
-    "changed. Open it again with your link or code, then make your change again."
-)
-# The same, on a waitlist offer's page: the offer lasts longer than the session does when left alone.
-OFFER_CLOSED = (
-    "For your safety, this offer was closed in this browser after a time without use, and nothing was "
-    "booked. Open it again with the link in your e-mail: if the time is still free, you can book it then."
-)
-# The same, on a waitlist place's page.
-PLACE_CLOSED = (
-    "For your safety, your place on the waitlist was closed in this browser after a time without use, and "
-    "nothing was changed: you are still on the waitlist. Open it again with the link in your e-mail."
-)
-# What each link's page says (its title's outcome, and its words) to one whose session closed.
-CLOSED_SAYS = {
-    "booking.manage": ("Warning: Booking closed", LINK_CLOSED),
-    "booking.offer": ("Warning: Offer closed", OFFER_CLOSED),
-    "booking.waitlist_entry": ("Warning: Place closed", PLACE_CLOSED),
-}
-
-
 @bp.errorhandler(LinkClosed)
 def link_closed(error: LinkClosed) -> ResponseReturnValue:
     """A booking's (offer's, waitlist place's) page, or a form sent from one, that this browser session
@@ -275,8 +252,7 @@ def link_closed(error: LinkClosed) -> ResponseReturnValue:
     refused by its token first: its page drawn again (errors.drawn_again_when_expired) meets the pass
     check, and comes here."""
     if forgotten_as_idle(session) or request.method == "POST":
-        outcome, said = CLOSED_SAYS[error.room]
-        flash(said, outcome)
+        say_closed(error.room)
     return redirect(url_for(error.room, reference=request.view_args["reference"].upper()), 303)
 
 
