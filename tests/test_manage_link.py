@@ -692,3 +692,40 @@ def test_a_booking_keeps_its_own_length_on_the_patients_pages_after_the_service_
     for path, html in pages.items():
         assert "Skin check review" in html, path
         assert "30 minutes, by video" in html and "45 minutes" not in html, path
+
+
+@pytest.mark.parametrize("how", ["service", "department"])
+def test_a_cancelled_bookings_pages_lead_to_a_booking_page_that_opens_once_its_service_is_not_offered(
+    client, session, service, how
+):
+    """ "Book this service again" on a cancelled booking's change pages led to the first booking page
+    saying "There is a problem: No such service is offered" (422) once an admin made the service, or its
+    department, inactive. They now lead to the choice of services, as the booking's own page does."""
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+    client.post(f"/c/{reference}/cancel", data={"reason": ""})
+    if how == "service":
+        service.active = False
+    else:
+        service.department.active = False
+    session.commit()
+
+    page = client.get(f"/c/{reference}/cancel")
+
+    assert page.status_code == 409 and "This consultation is cancelled" in text(page)
+    assert "Book this service again" not in text(page)
+    booking = re.search(r'<a class="button" href="([^"]+)">Book a new consultation</a>', text(page))
+    assert booking is not None and client.get(booking.group(1)).status_code == 200
+
+
+def test_a_cancelled_bookings_pages_offer_its_service_again_while_it_is_offered(client, session, service):
+    booked = book(session, service, next_week_at(10))
+    reference = booked.consultation.reference
+    open_link(client, booked)
+    client.post(f"/c/{reference}/cancel", data={"reason": ""})
+
+    page = text(client.get(f"/c/{reference}/reschedule"))
+
+    again = re.search(r'<a class="button" href="([^"]+)">Book this service again</a>', page)
+    assert again is not None and client.get(again.group(1).replace("&amp;", "&")).status_code == 200

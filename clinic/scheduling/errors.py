@@ -117,12 +117,13 @@ class ConsultationOver(ChangeNotAllowed):
 
 
 class ConsultationCancelled(ChangeNotAllowed):
-    """The booking is cancelled already: the patient may book `service_id` again instead."""
+    """The booking is cancelled already: the patient may book `service_id` again instead (None once it is
+    no longer offered: another service, then)."""
 
     code = "invalid_transition"
     kind = "cancelled"
 
-    def __init__(self, message: str, *, service_id: int, contact_phone: str = ""):
+    def __init__(self, message: str, *, service_id: int | None, contact_phone: str = ""):
         super().__init__(message, contact_phone=contact_phone)
         self.service_id = service_id
 

@@ -128,7 +128,7 @@ def change_refusal(
     if consultation.status is ConsultationStatus.CANCELLED:
         return ConsultationCancelled(
             "This consultation is cancelled.",
-            service_id=consultation.service_id,
+            service_id=consultation.service_id if consultation.service.offered else None,
             contact_phone=_phone(consultation),
         )
     over = is_over(consultation, now) and not (absent and consultation.status is ConsultationStatus.BOOKED)
