@@ -2,6 +2,7 @@
 session that drew it gone): the page again, what was typed kept, a fresh token and the reason beside the
 form; nothing booked or changed until it is sent again."""
 
+import html
 import re
 from datetime import timedelta
 
@@ -296,7 +297,7 @@ def test_a_check_in_sent_after_its_page_expired_shows_the_room_again_and_checks_
 
     assert answer.status_code == 400
     page = text(answer)
-    assert "Your waiting room is open" in page and "you are not checked in yet" in page
+    assert "Your waiting room is open" in page and "you are not checked in. Press" in page
     assert re.search(r"<title>Error: Not checked in – Your booking ", page)
     assert reloaded(session, booked).status is ConsultationStatus.BOOKED
     again = form_values(page, address, "post")
@@ -531,3 +532,24 @@ def test_a_links_page_reloaded_after_the_session_closed_as_idle_says_why_it_asks
     assert "Open your" not in fresh and said not in fresh
     assert "Open your" in reloaded_page and said in reloaded_page
     assert said not in text(client.get(page))  # said once
+
+
+def test_a_check_in_sent_after_its_page_expired_asks_to_press_again_only_while_the_room_takes_it(
+    app, client, session, with_csrf, service
+):
+    """Moved to tomorrow meanwhile (by staff), its room no longer open: the room drawn again said "Press
+    "I'm here" again", over a countdown with no such button."""
+    booked, address, form = room_opened(app, client, session, service)
+    booked.consultation.starts_at += timedelta(days=1)
+    booked.consultation.ends_at += timedelta(days=1)
+    booked.consultation.blocked_from, booked.consultation.blocked_until = (
+        booked.consultation.starts_at,
+        booked.consultation.ends_at,
+    )
+    session.commit()
+
+    answer = client.post(address, data=expired(form, app))
+
+    page = html.unescape(text(answer))
+    assert answer.status_code == 400 and "Starts in" in page
+    assert "so you are not checked in" in page and "I'm here" not in page

@@ -240,7 +240,7 @@ def test_with_csrf_on_a_check_in_without_its_token_is_refused(database_url, tmp_
 
         refused = client.post(f"/c/{booked.consultation.reference}/check-in")
 
-        assert refused.status_code == 400 and "you are not checked in yet" in text(refused)
+        assert refused.status_code == 400 and "you are not checked in" in text(refused)
         assert reloaded(db.session, booked).status is ConsultationStatus.BOOKED
         db.session.remove()
         db.engine.dispose()

@@ -81,18 +81,18 @@ def open_booking(reference: str) -> ResponseReturnValue:
     return entered(reference, MANAGE, managed, ".manage", "booking")
 
 
-# Said on the room drawn again for an "I'm here" sent from a page that expired (see _check_in_again).
-CHECK_IN_EXPIRED = (
-    "This page was open for too long and has expired, so you are not checked in yet. "
-    'Press "I\'m here" again to let your clinician know you are waiting.'
-)
+# Said on the room drawn again for an "I'm here" sent from a page that expired (see _check_in_again); and
+# how to check in, while the room still takes it (moved or cancelled meanwhile, it may not).
+CHECK_IN_EXPIRED = "This page was open for too long and has expired, so you are not checked in."
+CHECK_IN_AGAIN = 'Press "I\'m here" again to let your clinician know you are waiting.'
 
 
 def _check_in_again(reference: str) -> ResponseReturnValue:
     """The room again for an "I'm here" whose token expired, checking in nothing; without the booking's pass
     (the session forgotten as idle), LinkClosed leads to the link's form (views.link_closed)."""
     consultation = managed(reference)
-    flash(CHECK_IN_EXPIRED, "Error: Not checked in")
+    again = room(consultation, utcnow(), join_window()).can_check_in
+    flash(f"{CHECK_IN_EXPIRED} {CHECK_IN_AGAIN}" if again else CHECK_IN_EXPIRED, "Error: Not checked in")
     return _manage_page(consultation)
 
 
