@@ -105,10 +105,13 @@ def test_a_manage_token_never_opens_the_companions_room(client, session, service
     responses = [
         client.get(f"/g/{reference}", query_string={"t": booked.manage_token}),
         client.post(f"/g/{reference}", data={"code": booked.manage_token}),
-        client.get(f"/g/{reference}/join"),
     ]
+    joined = client.get(f"/g/{reference}/join")
 
-    assert [r.status_code for r in responses] == [404] * 3
+    assert [r.status_code for r in responses] == [404] * 2
+    # Led to the invitation's page, which asks for its link, showing nothing of it.
+    assert (joined.status_code, joined.location) == (303, f"/g/{reference}")
+    assert "Open your invitation" in text(client.get(joined.location))
 
 
 def test_the_patients_room_names_who_else_is_invited(client, session, service):

@@ -28,6 +28,7 @@ from .browser_forms import form_values
 from .conftest import TEST_KEYS, TEST_SECRET
 from .test_booking_pages import booking_form, consultations, next_week_at, text
 from .test_booking_pages import clinic as clinic
+from .test_companion_pages import with_companion
 from .test_manage_link import book, follow, open_link, reloaded
 from .test_manage_link import service as service
 from .test_session_cookie_lifetime import age_cookie
@@ -553,3 +554,25 @@ def test_a_check_in_sent_after_its_page_expired_asks_to_press_again_only_while_t
     page = html.unescape(text(answer))
     assert answer.status_code == 400 and "Starts in" in page
     assert "so you are not checked in" in page and "I'm here" not in page
+
+
+# Said on a companion's page that asks for their link again, when the session that held it was closed.
+INVITATION_CLOSED = "For your safety, this invitation was closed in this browser after a time without use"
+
+
+def test_a_companions_join_after_the_session_closed_as_idle_leads_to_their_link_again(
+    app, client, session, service
+):
+    """ "Join the video call" on a companion's room left open past PATIENT_SESSION_IDLE_MINUTES answered 404
+    "No booking matches this link", where the patient's leads to their link's form saying why."""
+    _, link = with_companion(session, service, timedelta(minutes=10))
+    room = follow(client, link).location
+    assert "Join the video call" in text(client.get(room))
+    age_cookie(app, client, (app.config["PATIENT_SESSION_IDLE_MINUTES"] + 1) * 60)
+
+    joined = client.get(f"{room}/join")
+
+    assert (joined.status_code, joined.location) == (303, room)
+    asking = text(client.get(room))
+    assert "Open your invitation" in asking and INVITATION_CLOSED in asking
+    assert client.get(f"{room}/status").status_code == 404  # waiting_room.js reads it as the pass gone

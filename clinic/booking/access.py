@@ -37,7 +37,7 @@ Opened = TypeVar("Opened", Consultation, Companion, WalkInEntry)
 
 
 class LinkClosed(NotFound):
-    """No link's token, and no pass to the booking (offer, waitlist place) in this browser session: the
+    """No link's token, and no pass to the booking (invitation, offer, place) in this browser session: the
     link was never opened here, or the session that held its pass is gone (forgotten after
     PATIENT_SESSION_IDLE_MINUTES without a page, or the browser closed). Its pages lead to its link's page,
     the endpoint `room`, which asks for the link (views.link_closed)."""
@@ -93,7 +93,10 @@ def changeable(reference: str, change: Change) -> Consultation:
 
 
 def invited(reference: str, token: str | None = None) -> Companion:
-    """The companion whose join link (or the one this browser session remembers) this is; else NotFound."""
+    """The companion whose join link (or the one this browser session remembers) this is; else NotFound,
+    LinkClosed if this session holds no pass to it."""
+    if token is None and not COMPANION.holds(reference):
+        raise LinkClosed("booking.companion_room")
     return _opened(companion_for_token, COMPANION, reference, token)
 
 

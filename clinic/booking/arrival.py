@@ -40,6 +40,10 @@ LINK_CLOSED = (
     "For your safety, your booking was closed in this browser after a time without use, and nothing was "
     "changed. Open it again with your link or code to carry on."
 )
+INVITATION_CLOSED = (
+    "For your safety, this invitation was closed in this browser after a time without use. Open it again "
+    "with the link in your e-mail to join the call."
+)
 # An offer lasts longer than the session does when left alone.
 OFFER_CLOSED = (
     "For your safety, this offer was closed in this browser after a time without use, and nothing was "
@@ -52,6 +56,7 @@ PLACE_CLOSED = (
 # Each link's page (its endpoint), with its title's outcome and its words.
 CLOSED_SAYS = {
     "booking.manage": ("Warning: Booking closed", LINK_CLOSED),
+    "booking.companion_room": ("Warning: Invitation closed", INVITATION_CLOSED),
     "booking.offer": ("Warning: Offer closed", OFFER_CLOSED),
     "booking.waitlist_entry": ("Warning: Place closed", PLACE_CLOSED),
 }

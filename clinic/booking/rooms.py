@@ -144,8 +144,12 @@ def companion_room(reference: str) -> ResponseReturnValue:
 
 @bp.get(f"{COMPANION_PATH}/status")
 def companion_room_status(reference: str) -> ResponseReturnValue:
-    """The patient's room status, for a companion's countdown, its read recorded as the patient's is."""
-    companion, now = invited(reference), utcnow()
+    """The patient's room status, for a companion's countdown, its read recorded as the patient's is. Without
+    this browser's pass it is 404, as the patient's (patient_room_status)."""
+    try:
+        companion, now = invited(reference), utcnow()
+    except LinkClosed as closed:
+        return refusal_page(closed)  # not led to the link's form (link_closed): a script asks
     record_read(
         db.session,
         companion.consultation,

@@ -246,7 +246,7 @@ def too_late(error: ChangeNotAllowed) -> ResponseReturnValue:
 
 @bp.errorhandler(LinkClosed)
 def link_closed(error: LinkClosed) -> ResponseReturnValue:
-    """A booking's (offer's, waitlist place's) page, or a form sent from one, that this browser session
+    """A booking's (invitation's, offer's, place's) page, or a form sent from one, that this browser session
     holds no pass to: led to its link's page, which asks for the link, saying why when the session was
     closed as idle (or the form's page held the pass). A form sent from a page whose session is gone is
     refused by its token first: its page drawn again (errors.drawn_again_when_expired) meets the pass
