@@ -11,6 +11,8 @@ from sqlalchemy import select
 from clinic.audit import Actor
 from clinic.demo import demo_logins, load_demo
 from clinic.extensions import db
+from clinic.hospital.records import InvalidSetting
+from clinic.hospital.walk_in_queues import QueueSettings, save_queue
 from clinic.models import (
     AuditEvent,
     Closure,
@@ -590,3 +592,52 @@ def test_a_clinician_whose_department_is_closed_is_off_duty_for_another_departme
         assert "Take next" not in own and "You are on time off now" in own
         assert "Nobody on duty is available to take callers now" in reception
         assert "You are on time off now" in text(taken) and statuses == [EntryStatus.WAITING]
+
+
+def test_a_deactivated_clinician_is_taken_off_every_queues_duty_and_the_admin_is_told(
+    client, session, helpline
+):
+    """A clinician deactivated by an admin stayed on the queue's duty: its page counted them, their own
+    schedule (their login still open) offered "Take next", and the queue's page dropped them unsaid."""
+    doctor = helpline.staff[0]
+    colleague = factories.clinician(session, [helpline.service], display_name="Dr Bo Lin")
+    helpline.staff.append(colleague)
+    session.commit()
+    factories.walk_in(session, helpline, now=utcnow())
+    own = factories.browser(client.application)
+    on_duty_login(session, own, helpline)
+    login(session, client, StaffRole.ADMIN)
+
+    client.post(f"/admin/clinicians/{doctor.id}/active", data={"active": "no"})
+    told = text(client.get(f"/admin/clinicians/{doctor.id}"))
+
+    session.commit()
+    queue = session.get(WalkInQueue, helpline.id, populate_existing=True)
+    assert [c.id for c in queue.staff] == [colleague.id]
+    assert "taken off the duty of Nurse helpline" in told
+    event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "walk_in_queue", AuditEvent.entity_id == str(queue.id)
+        )
+    ).one()
+    assert event.details["from"]["staff"] == sorted([doctor.id, colleague.id])
+    assert event.details["to"]["staff"] == [colleague.id]
+    assert "Walk-in:" not in text(own.get("/schedule/"))
+
+
+def test_a_queue_cannot_put_a_deactivated_clinician_on_duty(session, helpline):
+    away = factories.clinician(session, [helpline.service], active=False)
+    session.commit()
+    settings = QueueSettings(
+        department_id=helpline.department_id,
+        service_id=None,
+        name="Memory helpline",
+        slug="memory-line",
+        description="",
+        time_zone="Europe/London",
+        hours="Mon 09:00-17:00",
+        staff_ids=[away.id],
+    )
+
+    with pytest.raises(InvalidSetting, match="Choose clinicians from the list"):
+        save_queue(session, None, settings, now=utcnow(), actor=Actor("staff:1"))

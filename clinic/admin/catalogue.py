@@ -102,7 +102,7 @@ def clinician_active(clinician_id: int) -> ResponseReturnValue:
         flash("Choose to deactivate or to reactivate.")
         return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
     try:
-        found = set_clinician_active(
+        found, off_duty_of = set_clinician_active(
             db.session, clinician_id, active, now=utcnow(), actor=current_staff().actor
         )
     except InvalidSetting as refused:
@@ -110,6 +110,11 @@ def clinician_active(clinician_id: int) -> ResponseReturnValue:
     else:
         now_offered = "offered to patients again" if active else "no longer offered to patients"
         flash(f"{found.display_name} is {now_offered}.")
+        if off_duty_of:
+            flash(
+                f"They are taken off the duty of {' and '.join(off_duty_of)}: once reactivated, put them "
+                "back on each queue's page."
+            )
     return redirect(url_for(".clinician", clinician_id=clinician_id), 303)
 
 

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import audit
 from ..audit import Actor
-from ..models import Clinician, Consultation, ConsultationStatus, Department, Service
+from ..models import Clinician, Consultation, ConsultationStatus, Department, Service, WalkInQueue
 from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
 from ..scheduling.locks import lock_clinicians
 from ..scheduling.timezones import InvalidTimeZone, zone
 from .records import InvalidSetting, Page, apply_changes, email_text, one_line, paged, taken
+from .walk_in_queues import QUEUE_RULE
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,14 @@ def clinicians_booking(session: Session, clinician_id: int, consultation_id: int
 
 def set_clinician_active(
     session: Session, clinician_id: int, active: bool, *, now: datetime, actor: Actor
-) -> Clinician:
-    """Take a clinician off (or back on) the booking pages; commits and audits.
+) -> tuple[Clinician, list[str]]:
+    """Take a clinician off (or back on) the booking pages; commits and audits. Returns them and the names
+    of the walk-in queues whose duty deactivating took them off.
 
     Deactivating is refused while they have bookings to come: those are moved or cancelled first, each
     through the lifecycle that tells the patient. Under the clinician's lock, so no booking slips in.
+    It takes them off every queue's duty too (each queue's change audited as its page's save is), so no
+    page counts them on duty; reactivating puts them back on none, which an admin does on the queue's page.
     """
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
@@ -144,8 +148,25 @@ def set_clinician_active(
             raise NotFound("There is no such clinician.")
         if not active and bookings_to_come(session, clinician_id, now):
             raise InvalidSetting("Move or cancel their bookings to come first.", field="active")
+        off_duty_of = [] if active else _take_off_duty(session, clinician, now=now, actor=actor)
         if clinician.active != active:
             clinician.active = active
             action = "clinician.reactivated" if active else "clinician.deactivated"
             audit.record(session, actor, action, entity_type="clinician", entity_id=clinician_id, now=now)
-    return clinician
+    return clinician, off_duty_of
+
+
+def _take_off_duty(session: Session, clinician: Clinician, *, now: datetime, actor: Actor) -> list[str]:
+    """Take the clinician off the duty of each walk-in queue they are on, under the queues' rule's lock
+    (as their page's save), audited; the queues' names."""
+    lock_rule(session, QUEUE_RULE)
+    queues = session.scalars(
+        select(WalkInQueue)
+        .where(WalkInQueue.staff.any(Clinician.id == clinician.id))
+        .order_by(WalkInQueue.name, WalkInQueue.id)
+    ).all()
+    for queue in queues:
+        queue.staff.sort(key=lambda c: c.id)  # compared as lists: the same order
+        staff = [c for c in queue.staff if c.id != clinician.id]
+        apply_changes(session, queue, {"staff": staff}, action="walk_in_queue.saved", now=now, actor=actor)
+    return [queue.name for queue in queues]

@@ -16,6 +16,8 @@ from ..scheduling.timezones import InvalidTimeZone, zone
 from ..walkin.hours import parse_hours
 from .records import InvalidSetting, Page, apply_changes, lines_text, one_line, paged
 
+# The rule whose lock serialises saves of queues (their addresses, their duty): `lock_rule`.
+QUEUE_RULE = "walk-in addresses"
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -66,7 +68,7 @@ def save_queue(
         )
         if queue is None:
             raise NotFound("There is no such walk-in queue.")
-        lock_rule(session, "walk-in addresses")
+        lock_rule(session, QUEUE_RULE)
         _check_catalogue(session, settings, queue, slug)
         fields = {
             "department_id": settings.department_id,
@@ -139,6 +141,7 @@ def _check_catalogue(session: Session, settings: QueueSettings, queue: WalkInQue
     others = select(WalkInQueue.id).where(WalkInQueue.slug == slug, WalkInQueue.id != (queue.id or 0))
     if session.scalar(others) is not None:
         raise InvalidSetting("Another queue has this address.", field="slug")
-    found = set(session.scalars(select(Clinician.id).where(Clinician.id.in_(settings.staff_ids))))
-    if found != set(settings.staff_ids):
+    # Only active clinicians go on duty: a deactivated one is taken off it (hospital.clinicians).
+    chosen = select(Clinician.id).where(Clinician.id.in_(settings.staff_ids), Clinician.active)
+    if set(session.scalars(chosen)) != set(settings.staff_ids):
         raise InvalidSetting("Choose clinicians from the list.", field="staff_ids")
