@@ -3,7 +3,8 @@ which waits until each booking to come is moved or cancelled with the patient to
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -64,7 +65,7 @@ def actions(session, entity_id: int) -> list[str]:
 def test_the_new_clinician_page_offers_the_zone_picker_with_the_hospitals_zone_chosen(client, admin, clinic):
     page = text(client.get("/admin/clinicians/new"))
 
-    assert '<select id="time_zone" name="time_zone"' in page
+    assert '<select aria-describedby="time_zone-hint" id="time_zone" name="time_zone"' in page
     assert 'selected value="Europe/London">UK time' in page
     assert 'value="America/New_York">' in page
 
@@ -334,3 +335,72 @@ def test_bookings_to_come_offer_only_what_may_still_be_done_to_each(client, sess
         set(),
     ]
     assert client.get(cancel_address(person, call.consultation)).status_code == 409
+
+
+def test_a_change_of_time_zone_says_the_hours_keep_their_clock_times_and_which_bookings_no_longer_fit(
+    client, session, admin
+):
+    """The hours (09:00-17:00, kept as clock times in the clinician's zone) moved an hour in everyone
+    else's time when an admin changed the zone from London to Berlin, without a word: a booking at 16:00
+    London time, now 17:00 in Berlin, fell outside them unsaid."""
+    heart = factories.service(session, name="Follow-up call")
+    person = factories.clinician(
+        session, [heart], time_zone="Europe/London", weekdays=range(7), hours=[(time(9), time(17))]
+    )
+    session.commit()
+    day = (utcnow() + timedelta(days=3)).astimezone(ZoneInfo("Europe/London")).date()
+    start = datetime.combine(day, time(16), ZoneInfo("Europe/London")).astimezone(UTC)
+    booked = factories.booking(session, heart, start, now=utcnow(), clinician_id=person.id)
+    session.commit()
+    hint = text(client.get(f"/admin/clinicians/{person.id}"))
+    data = {
+        "display_name": person.display_name,
+        "title": person.title,
+        "email": person.email,
+        "time_zone": "Europe/Berlin",
+        "department_id": person.department_id,
+        "service_ids": [heart.id],
+    }
+
+    saved = client.post(f"/admin/clinicians/{person.id}", data=data)
+    told = text(client.get("/admin/clinicians"))
+
+    assert saved.status_code == 303
+    assert "changing it keeps each period at its clock time in the new zone" in hint
+    assert "Their weekly hours keep their clock times, now in Europe/Berlin" in told
+    assert "each now starts 1 h earlier in Europe/London time" in told
+    assert "Their bookings keep their times" in told
+    assert "1 booking to come no longer fits their hours: they are listed first on their hours page" in told
+    assert booked.consultation.patient.name in text(client.get(f"/admin/clinicians/{person.id}/hours"))
+    rules = stored(session, person.id).availability_rules
+    assert {(r.start_time, r.end_time) for r in rules} == {(time(9), time(17))}
+
+
+def test_a_change_of_time_zone_counts_only_the_bookings_it_put_outside_the_hours(client, session, admin):
+    """A booking in time off already (a clash before the change) was counted as one the new zone put
+    outside the hours."""
+    heart = factories.service(session, name="Follow-up call")
+    person = factories.clinician(
+        session, [heart], time_zone="Europe/London", weekdays=range(7), hours=[(time(9), time(17))]
+    )
+    session.commit()
+    day = (utcnow() + timedelta(days=3)).astimezone(ZoneInfo("Europe/London")).date()
+    london = ZoneInfo("Europe/London")
+    for hour in (10, 16):
+        start = datetime.combine(day, time(hour), london).astimezone(UTC)
+        factories.booking(session, heart, start, now=utcnow(), clinician_id=person.id)
+    morning = datetime.combine(day, time(9), london).astimezone(UTC)
+    factories.time_off(session, person, morning, morning + timedelta(hours=2))
+    session.commit()
+    data = {
+        "display_name": person.display_name,
+        "title": person.title,
+        "email": person.email,
+        "time_zone": "Europe/Berlin",
+        "department_id": person.department_id,
+        "service_ids": [heart.id],
+    }
+
+    assert client.post(f"/admin/clinicians/{person.id}", data=data).status_code == 303
+
+    assert "1 booking to come no longer fits their hours" in text(client.get("/admin/clinicians"))

@@ -16,11 +16,14 @@ from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
 from ..hospital.clinicians import (
+    ZoneMove,
     bookings_to_come,
+    clash_ids,
     clinicians_booking,
     clinicians_page,
     save_clinician,
     set_clinician_active,
+    zone_move,
 )
 from ..hospital.closures import add_closure, closures_to_come, remove_closure
 from ..hospital.departments import all_departments, departments_page, save_department
@@ -81,11 +84,45 @@ def clinician(clinician_id: int | None) -> ResponseReturnValue:
     found = _found(Clinician, clinician_id, "There is no such clinician.")
     form = partial(forms.ClinicianForm, all_departments(db.session), all_services(db.session), obj=found)
     extra = _bookings_to_come(clinician_id, utcnow()) if found else {}
-    answer = _edit(form, save_clinician, found, "clinician", found=found, **extra)
+    answer = _edit(form, partial(_save_clinician, found), found, "clinician", found=found, **extra)
     if found and isinstance(answer, tuple):  # the page, listing their bookings to come by patient
         shown, listed = ListShown("clinician bookings", found.department_id, found.id), extra["bookings"]
         record_list_read(db.session, shown, [c.id for c in listed], utcnow(), current_staff().actor)
     return answer
+
+
+def _save_clinician(
+    found: Clinician | None, session, clinician_id: int | None, settings, **kwargs
+) -> Clinician:
+    """Save as `save_clinician`, and say what a change of their zone did to their hours and bookings."""
+    moving = found is not None and settings.time_zone != found.time_zone
+    was, clashed = (found.time_zone, clash_ids(session, found, kwargs["now"])) if moving else (None, set())
+    saved = save_clinician(session, clinician_id, settings, **kwargs)
+    moved = zone_move(session, saved, was, clashed, kwargs["now"]) if was else None
+    if moved:
+        flash(_zone_moved(moved))
+    return saved
+
+
+def _zone_moved(moved: ZoneMove) -> str:
+    minutes = abs(moved.earlier_minutes)
+    whole, part = divmod(minutes, 60)
+    amount = " ".join(text for text in (f"{whole} h" if whole else "", f"{part} min" if part else "") if text)
+    shift = (
+        f"each now starts {amount} {'earlier' if moved.earlier_minutes > 0 else 'later'} in {moved.was} time"
+        if minutes
+        else f"at present that is the same time as in {moved.was}"
+    )
+    fits = (
+        "all those to come still fit their hours"
+        if not moved.misfits
+        else f"{moved.misfits} booking{'s' * (moved.misfits > 1)} to come no longer "
+        f"fit{'s' * (moved.misfits == 1)} their hours: they are listed first on their hours page, to move"
+    )
+    return (
+        f"Their weekly hours keep their clock times, now in {moved.to}: {shift}. "
+        f"Their bookings keep their times; {fits}."
+    )
 
 
 def _bookings_to_come(clinician_id: int, now: datetime) -> dict:

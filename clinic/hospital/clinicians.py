@@ -13,6 +13,7 @@ from ..audit import Actor
 from ..models import Clinician, Consultation, ConsultationStatus, Department, Service, WalkInQueue
 from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.errors import NotFound
+from ..scheduling.hours import clashes
 from ..scheduling.locks import lock_clinicians
 from ..scheduling.timezones import InvalidTimeZone, zone
 from .records import InvalidSetting, Page, apply_changes, email_text, one_line, paged, taken
@@ -27,6 +28,35 @@ class ClinicianSettings:
     time_zone: str
     department_id: int
     service_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ZoneMove:
+    """What a change of a clinician's zone did: their weekly hours keep their clock times, now read in
+    `to`, so each period starts `earlier_minutes` earlier (negative: later) in `was` time today; their
+    bookings keep their instants, and `misfits` of those to come no longer fit their hours."""
+
+    was: str
+    to: str
+    earlier_minutes: int
+    misfits: int
+
+
+def clash_ids(session: Session, clinician: Clinician, now: datetime) -> set[int]:
+    """The ids of the clinician's bookings to come that do not fit their time (see `hours.clashes`)."""
+    return {c.id for c in clashes(session, clinician, now)}
+
+
+def zone_move(
+    session: Session, clinician: Clinician, was: str, clashed: set[int], now: datetime
+) -> ZoneMove | None:
+    """What moving the clinician's zone from `was` did (see ZoneMove), the bookings that clashed before it
+    (`clash_ids`) left out of those it put outside the hours; None if it did not change."""
+    if clinician.time_zone == was:
+        return None
+    offset = now.astimezone(zone(clinician.time_zone)).utcoffset() - now.astimezone(zone(was)).utcoffset()
+    earlier = int(offset.total_seconds() // 60)
+    return ZoneMove(was, clinician.time_zone, earlier, len(clash_ids(session, clinician, now) - clashed))
 
 
 def clinicians_page(session: Session, page: int) -> Page[Clinician]:
