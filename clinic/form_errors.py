@@ -16,3 +16,17 @@ def show_beside_fields(form: FlaskForm, errors: Mapping[str, str], prefix: str =
     """Add each message to the field `prefix` + its name."""
     for name, message in errors.items():
         show_beside(form[prefix + name], message)
+
+
+def show_saved(
+    form: FlaskForm, saved: FlaskForm, changed: list[str], field_of: Mapping[str, str] | None = None
+) -> None:
+    """Show in `form` what another admin saved meanwhile (as `saved`, the row as saved now, has it), beside
+    each field they changed (`field_of` names a row's field's form field where they differ); what this admin
+    typed in the others is kept."""
+    for name in ((field_of or {}).get(name, name) for name in changed):
+        if name in form:
+            form[name].data, form[name].raw_data = saved[name].data, None  # drawn from data, not the post
+            show_beside(
+                form[name], "Someone changed this since you opened this page: it shows what they saved."
+            )

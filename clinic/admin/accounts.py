@@ -11,17 +11,25 @@ from flask.typing import ResponseReturnValue
 
 from ..auth.access import current_staff
 from ..extensions import db
-from ..form_errors import show_beside_fields
+from ..form_errors import show_beside_fields, show_saved
+from ..hospital.records import ChangedMeanwhile, saved_version
 from ..keys import secret_keys
 from ..links import password_link_url
 from ..models import StaffUser, utcnow
-from ..staff.accounts import change_role, create_staff, deactivate_staff, reactivate_staff, unlock_staff
+from ..staff.accounts import (
+    change_details,
+    change_role,
+    create_staff,
+    deactivate_staff,
+    reactivate_staff,
+    unlock_staff,
+)
 from ..staff.directory import link_choices, staff_page
 from ..staff.errors import AccountError, InvalidAccount, NoSuchAccount
 from ..staff.mfa import recovery_codes_left, reset_mfa
 from ..staff.reset_links import RESET_LINK_VALID, make_reset_token
 from ..staff.sessions import SessionRules, live_sessions
-from .staff_forms import ROLE_LABELS, NewStaffForm, RoleForm, StaffFilterForm
+from .staff_forms import ROLE_LABELS, NewStaffForm, RoleForm, StaffDetailsForm, StaffFilterForm
 from .views import bp
 
 
@@ -80,6 +88,34 @@ def set_role(user_id: int) -> ResponseReturnValue:
         f"Saved: {user.display_name} is now {role_label(user.role).lower()}. If that was a change, they are "
         "signed out everywhere and sign in again under it."
     )
+    return redirect(url_for(".staff_member", user_id=user_id), 303)
+
+
+@bp.post("/staff/<id:user_id>/details")
+def set_details(user_id: int) -> ResponseReturnValue:
+    user = _account(user_id)
+    form = StaffDetailsForm(obj=user)
+    if not form.validate():
+        return _account_page(user_id, details_form=form), 422
+    try:
+        user = change_details(
+            db.session,
+            user_id,
+            now=utcnow(),
+            actor=current_staff().actor,
+            drawn=form.drawn.data,
+            **form.details(),
+        )
+    except InvalidAccount as invalid:
+        show_beside_fields(form, invalid.errors)
+        return _account_page(user_id, details_form=form), 422
+    except ChangedMeanwhile as meanwhile:
+        show_saved(
+            form, StaffDetailsForm(obj=db.session.get(StaffUser, user_id), from_row=True), meanwhile.changed
+        )
+        form.drawn.data = saved_version(db.session, user)
+        return _account_page(user_id, details_form=form), 409
+    flash(f"Saved: {user.display_name}. They sign in with the address shown below from now on.")
     return redirect(url_for(".staff_member", user_id=user_id), 303)
 
 
@@ -147,10 +183,24 @@ def _password_link_page(user_id: int, *, made: bool) -> str:
     return render_template("admin/staff_link.html", user=user, link=link, made=made, hours=hours)
 
 
-def _account_page(user_id: int, *, role_form: RoleForm | None = None, refusal: str | None = None) -> str:
+def _account(user_id: int) -> StaffUser:
     user = db.session.get(StaffUser, user_id)
     if user is None:
         raise NoSuchAccount("There is no such staff account.")
+    return user
+
+
+def _account_page(
+    user_id: int,
+    *,
+    role_form: RoleForm | None = None,
+    details_form: StaffDetailsForm | None = None,
+    refusal: str | None = None,
+) -> str:
+    user = _account(user_id)
+    if details_form is None:
+        details_form = StaffDetailsForm(obj=user, from_row=True)
+        details_form.drawn.data = saved_version(db.session, user)
     now = utcnow()
     role_form = role_form or RoleForm(
         *link_choices(db.session),
@@ -163,6 +213,7 @@ def _account_page(user_id: int, *, role_form: RoleForm | None = None, refusal: s
         "admin/staff_member.html",
         user=user,
         role_form=role_form,
+        details_form=details_form,
         refusal=refusal,
         locked=user.locked_until is not None and user.locked_until > now,
         sessions=len(

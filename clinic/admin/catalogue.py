@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..auth.access import current_staff
 from ..extensions import db
-from ..form_errors import show_beside
+from ..form_errors import show_beside, show_saved
 from ..hospital.clinicians import (
     ZoneMove,
     bookings_to_come,
@@ -276,7 +276,7 @@ def _edit(form_of: Callable[..., RowForm], save: Callable, row, what: str, **con
                 drawn=form.drawn.data if row_id else None,
             )
         except ChangedMeanwhile as meanwhile:
-            _show_saved(form, form_of(from_row=True), meanwhile.changed)
+            show_saved(form, form_of(from_row=True), meanwhile.changed, _FIELD_OF)
             status = 409
         except InvalidSetting as invalid:
             show_beside(form[invalid.field], str(invalid))
@@ -291,14 +291,3 @@ def _edit(form_of: Callable[..., RowForm], save: Callable, row, what: str, **con
 
 # The edit pages' fields of the rows' fields that are lists of other rows.
 _FIELD_OF = {"services": "service_ids", "staff": "staff_ids"}
-
-
-def _show_saved(form: RowForm, saved: RowForm, changed: list[str]) -> None:
-    """Show in `form` what another admin saved meanwhile (as `saved`, the row as saved now, has it), beside
-    each field they changed; what this admin typed in the others is kept."""
-    for name in (_FIELD_OF.get(name, name) for name in changed):
-        if name in form:
-            form[name].data, form[name].raw_data = saved[name].data, None  # drawn from data, not the post
-            show_beside(
-                form[name], "Someone changed this since you opened this page: it shows what they saved."
-            )

@@ -1,4 +1,5 @@
-"""The staff account pages' forms: the list filter, a new account, a role and its link."""
+"""The staff account pages' forms: the list filter, a new account, its name and address, a role and its
+link."""
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField
@@ -6,6 +7,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..models import Clinician, Department, StaffRole
 from ..staff.accounts import MAX_NAME
+from .catalogue_forms import RowForm
 from .forms import LISTED_ONLY, PageField
 
 ROLE_LABELS = {StaffRole.CLINICIAN: "Clinician", StaffRole.RECEPTION: "Reception", StaffRole.ADMIN: "Admin"}
@@ -81,8 +83,8 @@ class RoleForm(FlaskForm):
         }
 
 
-class NewStaffForm(RoleForm):
-    email = EmailField(
+def _email_field() -> EmailField:
+    return EmailField(
         "E-mail address",
         validators=[
             DataRequired("Enter their e-mail address."),
@@ -90,7 +92,10 @@ class NewStaffForm(RoleForm):
         ],
         render_kw={"spellcheck": "false", "autocomplete": "off"},
     )
-    display_name = StringField(
+
+
+def _name_field() -> StringField:
+    return StringField(
         "Name",
         validators=[
             DataRequired("Enter their name."),
@@ -98,3 +103,18 @@ class NewStaffForm(RoleForm):
         ],
         render_kw={"autocomplete": "off"},
     )
+
+
+class NewStaffForm(RoleForm):
+    email = _email_field()
+    display_name = _name_field()
+
+
+class StaffDetailsForm(RowForm):
+    """An account's name and address, as its page drew them (`drawn`, its version)."""
+
+    display_name = _name_field()
+    email = _email_field()
+
+    def details(self) -> dict:
+        return {"display_name": self.display_name.data or "", "email": self.email.data or ""}

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor, changes
+from ..hospital.records import apply_changes
 from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.patients import required_text
@@ -224,6 +225,29 @@ def change_role(
     return user
 
 
+def change_details(
+    session: Session,
+    user_id: int,
+    *,
+    email: str,
+    display_name: str,
+    now: datetime,
+    actor: Actor,
+    drawn: int | None = None,
+) -> StaffUser:
+    """Correct the account's name and e-mail address (its sign-in), checked as `create_staff` checks them;
+    commits and audits which changed (`staff_user.saved`, by field name: never the address). InvalidAccount
+    names each wrong field; ChangedMeanwhile when someone saved them since the page was drawn at `drawn`
+    (see `records.apply_changes`). Sessions go on: who signs in is the same person."""
+    with write_transaction(session):
+        lock_rule(session, LOGINS)
+        user = locked_account(session, user_id)
+        email, display_name = _checked_details(session, email, display_name, None, {}, user_id=user_id)
+        fields = {"display_name": display_name, "email": email}
+        apply_changes(session, user, fields, action="staff_user.saved", now=now, actor=actor, drawn=drawn)
+    return user
+
+
 def unlock_staff(session: Session, user_id: int, *, now: datetime, actor: Actor) -> StaffUser:
     """Lift the lockout after too many failed sign-ins and forget the failures counted; commits."""
     with write_transaction(session):
@@ -290,14 +314,22 @@ def _clinician_login(session: Session, clinician_id: int) -> int | None:
 
 
 def _checked_details(
-    session: Session, email: str, display_name: str, password: str | None, errors: dict[str, str]
+    session: Session,
+    email: str,
+    display_name: str,
+    password: str | None,
+    errors: dict[str, str],
+    *,
+    user_id: int | None = None,
 ) -> tuple[str, str]:
+    """The address and name as stored, or InvalidAccount naming each wrong field (with `errors` already
+    found); the address may be `user_id`'s own, no other account's."""
     try:
         email = normalise_email(validate_email(email.strip(), check_deliverability=False).normalized)
     except EmailNotValidError:
         errors["email"] = "Enter an e-mail address like name@hospital.example."
     else:
-        if staff_by_email(session, email) is not None:
+        if (holder := staff_by_email(session, email)) is not None and holder.id != user_id:
             errors["email"] = "A staff account with this e-mail address exists already."
     missing = "Enter their name, as the pages will show it."
     display_name = required_text(display_name, "display_name", MAX_NAME, errors, missing=missing)
