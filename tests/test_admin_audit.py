@@ -9,13 +9,16 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, quote_plus
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from clinic import audit
 from clinic.audit import SYSTEM, Actor
-from clinic.audit.search import AuditFilter, audit_page
+from clinic.audit.search import AuditFilter, audit_filter, audit_page, searched_page
 from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole
 from clinic.scheduling.booking import Consent
@@ -30,6 +33,7 @@ from .conftest import TEST_KEYS, build_app
 from .factories import sign_in
 from .test_admin_outbox import csrf_token
 from .test_audit import NEW_KEY, restart_with
+from .test_schedule import text
 
 MONDAY_10 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 
@@ -192,7 +196,7 @@ def test_a_reference_is_found_as_read_out_over_the_phone(admin_client, session, 
     assert ids_on(page.get_data(as_text=True), session) == [booked_event.id]
 
 
-def test_filters_by_whole_utc_days_the_last_one_included(admin_client, session):
+def test_filters_by_whole_days_the_last_one_included(admin_client, session):
     days = [datetime(2026, 3, d, 23, 59, tzinfo=UTC) for d in (1, 2, 3, 4)]
     made = [event(session, at=day) for day in days]
 
@@ -200,6 +204,78 @@ def test_filters_by_whole_utc_days_the_last_one_included(admin_client, session):
 
     session.commit()
     assert ids_on(page.get_data(as_text=True), session) == [made[2].id, made[1].id]
+
+
+def test_days_are_the_hospitals_days_and_times_its_clock(admin_client, session):
+    """At 00:30 in London in summer (23:30 UTC the day before) an event was filed under the day before,
+    and shown at 23:30: an auditor asking for the 10th of June did not find it."""
+    late, early = datetime(2026, 6, 9, 22, 59, tzinfo=UTC), datetime(2026, 6, 9, 23, 30, tzinfo=UTC)
+    made = [event(session, at=late), event(session, at=early)]
+
+    ninth = admin_client.get("/admin/audit", query_string={"since": "2026-06-09", "until": "2026-06-09"})
+    tenth = admin_client.get("/admin/audit", query_string={"since": "2026-06-10", "until": "2026-06-10"})
+
+    session.commit()
+    assert ids_on(ninth.get_data(as_text=True), session) == [made[0].id]
+    assert ids_on(tenth.get_data(as_text=True), session) == [made[1].id]
+    page = text(tenth)
+    assert "<td>2026-06-10 00:30:00 +0100</td>" in page
+    assert "From (UK time)" in page and "When (UK time)" in page
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "day", "inside", "outside"),
+    [
+        (
+            "America/New_York",
+            date(2026, 3, 8),
+            datetime(2026, 3, 9, 3, 59, tzinfo=UTC),
+            datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
+        ),
+        (
+            "Australia/Sydney",
+            date(2026, 4, 5),
+            datetime(2026, 4, 4, 13, 0, tzinfo=UTC),
+            datetime(2026, 4, 4, 12, 59, tzinfo=UTC),
+        ),
+    ],
+    ids=["a day the clocks go forward", "a day they go back"],
+)
+def test_a_day_runs_from_midnight_to_midnight_on_the_hospitals_clock(
+    session, zone_name, day, inside, outside
+):
+    made = {at: event(session, at=at).id for at in (inside, outside)}
+    wanted = audit_filter(session, since=day, until=day, days_in=ZoneInfo(zone_name))
+
+    found = searched_page(session, wanted, actor=SYSTEM, now=datetime.now(UTC)).events
+
+    assert [e.id for e in found] == [made[inside]]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    since=st.none() | st.dates(max_value=date(9998, 12, 31)),
+    until=st.none() | st.dates(max_value=date(9998, 12, 31)),
+    zone_name=st.sampled_from(["UTC", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Pacific/Kiritimati"]),
+)
+@example(since=date(1, 1, 1), until=date(1, 1, 1), zone_name="Europe/Berlin")
+def test_any_day_a_filter_takes_finds_an_event_just_when_its_local_day_is_in_range(
+    session, since, until, zone_name
+):
+    """A first day of 0001-01-01 (the form's own earliest) began before the first instant Python holds once
+    read in a zone east of UTC: the page answered 500 (OverflowError)."""
+    at = datetime(2026, 6, 9, 23, 30, tzinfo=UTC)
+    made = (
+        session.scalar(select(AuditEvent.id).where(AuditEvent.action == "test.fixed"))
+        or event(session, "test.fixed", at=at).id
+    )
+    wanted = audit_filter(session, action="test.fixed", since=since, until=until, days_in=ZoneInfo(zone_name))
+
+    found = [e.id for e in searched_page(session, wanted, actor=SYSTEM, now=datetime.now(UTC)).events]
+
+    local_day = at.astimezone(ZoneInfo(zone_name)).date()
+    inside = (since is None or since <= local_day) and (until is None or local_day <= until)
+    assert found == ([made] if inside else [])
 
 
 @pytest.mark.parametrize(

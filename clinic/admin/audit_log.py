@@ -6,7 +6,16 @@ a search by patient answers its POST with the page itself, and its paging and ex
 again. Every other filter lives in the page's URL, so that its pages can be linked to and bookmarked.
 """
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
@@ -19,7 +28,9 @@ from ..auth.access import current_staff
 from ..extensions import db
 from ..form_errors import show_beside
 from ..models import MAX_ID, utcnow
+from ..scheduling.timezones import zone
 from ..scheduling.tokens import typed_reference
+from ..scheduling.zone_names import friendly_name
 from .forms import DayField
 from .views import bp
 
@@ -58,8 +69,8 @@ class AuditFilterForm(FlaskForm):
         validators=[Optional(), Length(max=254, message="Keep it under 254 characters.")],
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
-    since = DayField("From (UTC)", validators=[Optional()])
-    until = DayField("To (UTC, included)", validators=[Optional()])
+    since = DayField("From", validators=[Optional()])  # days of the hospital's clock: its zone in the label
+    until = DayField("To (included)", validators=[Optional()])
     older_than = CursorField()
 
     def validate_until(self, field: DayField) -> None:
@@ -91,7 +102,7 @@ def audit_log() -> ResponseReturnValue:
     found = searched_page(
         db.session, wanted, actor=current_staff().actor, now=utcnow(), older_than=form.older_than.data
     )
-    return render_template("admin/audit.html", form=form, found=found)
+    return render_template("admin/audit.html", form=form, found=found, days_in=wanted.days_in, clock=_clock())
 
 
 @bp.route("/audit.csv", methods=["GET", "POST"])
@@ -127,8 +138,18 @@ def _outcome(result: Verified | Break) -> str:
 
 
 def _filter_form() -> AuditFilterForm:
-    """The filters sent: a link's in its query, a form's in its body (the only place for a patient's)."""
-    return AuditFilterForm(request.form if request.method == "POST" else request.args)
+    """The filters sent: a link's in its query, a form's in its body (the only place for a patient's); the
+    days' labels name the hospital's zone, whose days they are."""
+    form = AuditFilterForm(request.form if request.method == "POST" else request.args)
+    clock = _clock()
+    form.since.label.text, form.until.label.text = f"From ({clock})", f"To ({clock}, included)"
+    return form
+
+
+def _clock() -> str:
+    """The hospital's zone as people know it (UK time): whose days the filters take, whose clock the page
+    shows."""
+    return friendly_name(current_app.config["DEFAULT_TIME_ZONE"])
 
 
 def _wanted(form: AuditFilterForm) -> AuditFilter | None:
@@ -144,6 +165,7 @@ def _wanted(form: AuditFilterForm) -> AuditFilter | None:
             patient=(form.patient.data or "").strip(),
             since=form.since.data,
             until=form.until.data,
+            days_in=zone(current_app.config["DEFAULT_TIME_ZONE"]),
         )
     except UnknownFilter as unknown:
         show_beside(form[unknown.field], str(unknown))

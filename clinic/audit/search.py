@@ -16,7 +16,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from ..models import (
 )
 from ..models.transactions import write_transaction
 from ..privacy.subject_lookup import with_address
+from ..scheduling.timezones import day_start
 from ..spreadsheets import inert
 from ..staff.accounts import staff_by_email
 from .chain import record
@@ -54,13 +56,16 @@ NOBODY = (
 )
 
 
+UTC_DAYS = ZoneInfo("UTC")
 # Records an event may be about: (entity type, ids) pairs, as AuditEvent names them.
 Records = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What to look for; None matches anything. Dates are whole UTC days, `until` included."""
+    """What to look for; None matches anything. Dates are whole days in `days_in` (the hospital's zone, as
+    its staff read a day: midnight to midnight on its clock, 23 or 25 hours on a day the clocks change),
+    `until` included."""
 
     actor: str | None = None
     action: str | None = None
@@ -68,10 +73,11 @@ class AuditFilter:
     patient: "Records" = ()  # the events about one patient's records and bookings
     since: date | None = None
     until: date | None = None
+    days_in: ZoneInfo = UTC_DAYS
 
     def used(self) -> list[str]:
         """The names of the filters in use: what an export's own audit event records (not their values)."""
-        return [name for name, value in vars(self).items() if value]
+        return [name for name, value in vars(self).items() if value and name != "days_in"]
 
     def found_for_patient(self) -> dict[str, list[int]]:
         """The ids of the records a search by patient found, by kind: what its audit event names."""
@@ -101,10 +107,11 @@ def audit_filter(
     patient: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    days_in: ZoneInfo = UTC_DAYS,
 ) -> AuditFilter:
     """The filter for what an admin typed: a staff e-mail address as "who" becomes "staff:<id>", a
-    consultation reference or a patient's e-mail address the records they name; UnknownFilter if one
-    names nobody."""
+    consultation reference or a patient's e-mail address the records they name, days those of `days_in`;
+    UnknownFilter if one names nobody."""
     consultation: Records = ()
     if reference:
         consultation = _reference_records(session, reference)
@@ -115,6 +122,7 @@ def audit_filter(
         _patient_records(session, patient),
         since,
         until,
+        days_in,
     )
 
 
@@ -277,9 +285,11 @@ def _matching(wanted: AuditFilter) -> Select:
         if records:
             query = query.where(_about(records))
     if wanted.since:
-        query = query.where(AuditEvent.occurred_at >= _midnight(wanted.since))
-    if wanted.until:
-        query = query.where(AuditEvent.occurred_at < _midnight(wanted.until + timedelta(days=1)))
+        query = query.where(AuditEvent.occurred_at >= day_start(wanted.since, wanted.days_in))
+    if wanted.until and wanted.until < date.max:  # the last day there is ends after every event
+        query = query.where(
+            AuditEvent.occurred_at < day_start(wanted.until + timedelta(days=1), wanted.days_in)
+        )
     return query
 
 
@@ -288,10 +298,6 @@ def _about(records: Records) -> ColumnElement[bool]:
     return or_(
         *(and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids)) for kind, ids in records if ids)
     )
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _csv_row(event: AuditEvent) -> list[str]:

@@ -110,6 +110,15 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant at which `day` begins in `tz`; for a day that begins before the first instant Python
+    holds (1 January of year 1, east of UTC), that first instant: nothing happened before it either."""
+    try:
+        return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def clocks_change(day: date, tz: ZoneInfo) -> datetime | None:
     """The instant on `day` at which the clocks in `tz` change (the first one's, on a day of two), or None
     on a day they keep to one offset."""
