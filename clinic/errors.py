@@ -13,7 +13,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .extensions import db, limiter
 from .form_errors import show_beside
@@ -61,6 +61,10 @@ FULL_RETRY_AFTER = 300
 BUSY = "The system is busy. Nothing was saved; please try again in a few seconds."
 AWAY = "The system cannot reach its records just now. Please try again in a minute."
 FULL = "The system cannot save anything just now. Nothing was saved; please try again later."
+TOO_LARGE = (
+    "What you sent was too large to save. Nothing was saved: go back, shorten the longest text and send it "
+    "again."
+)
 
 
 # Said beside a form sent from a page that expired: its CSRF token older than WTF_CSRF_TIME_LIMIT, or the
@@ -196,6 +200,8 @@ def register(app: Flask) -> None:
             response.headers.extend(headers)
             return response
         message = error.description if isinstance(error, UnstorableText) else None  # others keep the page's
+        if isinstance(error, RequestEntityTooLarge):
+            message = TOO_LARGE
         page = render_template("error.html", code=error.code, message=message)
         return page, error.code, headers
 

@@ -1,8 +1,11 @@
 """Admins keep the services: their booking rules and video provider, each refused value beside its field."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
+from clinic.hospital.records import MAX_DESCRIPTION
 from clinic.models import AuditEvent, Service
 
 from . import factories
@@ -222,3 +225,49 @@ def test_a_service_a_walk_in_queue_books_its_calls_under_stays_in_its_department
     page = response.get_data(as_text=True)
     assert "Nurse helpline" in page and 'id="department_id-error"' in page
     assert stored(session, service).department_id != elsewhere.id
+
+
+@pytest.mark.parametrize("letter", ["e", "é", "字"], ids=["latin", "accented", "cjk"])
+def test_a_description_too_long_is_refused_beside_its_field_with_the_rest_kept(
+    admin_client, session, service, letter
+):
+    """A description over the site's 64 KB body limit (a pasted document) got a bare 413 page, and
+    the admin's changes to the other fields were lost with it."""
+    typed = form_of(service, name="Skin check (video)", description=letter * (MAX_DESCRIPTION + 1))
+
+    response = admin_client.post(f"/admin/services/{service.id}", data=typed)
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'id="description-error">.*Keep this under 20,000 characters', page, re.S)
+    assert 'value="Skin check (video)"' in page
+    assert stored(session, service).name == "Skin check review"
+
+
+@pytest.mark.parametrize("letter", ["e", "é", "字"], ids=["latin", "accented", "cjk"])
+def test_a_description_of_the_longest_length_in_any_script_is_saved(admin_client, session, service, letter):
+    response = admin_client.post(
+        f"/admin/services/{service.id}", data=form_of(service, description=letter * MAX_DESCRIPTION)
+    )
+
+    assert response.status_code == 303
+    assert len(stored(session, service).description) == MAX_DESCRIPTION
+
+
+def test_a_form_too_large_for_any_field_says_nothing_was_saved_and_what_to_do(admin_client, session, service):
+    response = admin_client.post(
+        f"/admin/services/{service.id}", data=form_of(service, description="x" * 2_000_000)
+    )
+
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "too large to save" in page and "Nothing was saved" in page
+    assert stored(session, service).description == ""
+
+
+def test_signed_out_visitors_keep_the_small_body_limit(app, client, service):
+    app.config["WTF_CSRF_ENABLED"] = True  # CSRFProtect reads the body before any view runs
+
+    response = client.post(f"/admin/services/{service.id}", data=form_of(service, description="x" * 100_000))
+
+    assert response.status_code == 413

@@ -641,3 +641,18 @@ def test_a_queue_cannot_put_a_deactivated_clinician_on_duty(session, helpline):
 
     with pytest.raises(InvalidSetting, match="Choose clinicians from the list"):
         save_queue(session, None, settings, now=utcnow(), actor=Actor("staff:1"))
+
+
+def test_a_queue_description_too_long_is_refused_beside_its_field_not_by_a_bare_413(
+    client, session, helpline
+):
+    doctor = helpline.staff[0]
+    login(session, client, StaffRole.ADMIN)
+
+    response = client.post(
+        "/admin/walk-in/new", data=queue_form(doctor.department_id, doctor.id, description="é" * 20_001)
+    )
+
+    assert response.status_code == 422
+    assert re.search(r'id="description-error">.*Keep this under 20,000 characters', text(response), re.S)
+    assert 'value="memory-line"' in text(response)

@@ -18,6 +18,7 @@ from wtforms.widgets import HiddenInput
 from ..booking.forms import TimeZoneField
 from ..hospital.clinicians import ClinicianSettings
 from ..hospital.departments import DepartmentSettings
+from ..hospital.records import MAX_DESCRIPTION
 from ..hospital.service_settings import ServiceSettings
 from ..hospital.walk_in_queues import QueueSettings
 from ..meetings.base import PROVIDER_NAMES
@@ -103,7 +104,7 @@ class ServiceForm(RowForm):
 
     department_id = _department_field()
     name = StringField("Name", validators=[Length(max=120, message="Keep it under 120 characters.")])
-    description = TextAreaField("Description patients read")
+    description = TextAreaField("Description patients read", render_kw={"maxlength": MAX_DESCRIPTION})
     duration_minutes = _minutes("Duration (minutes)")
     buffer_before_minutes = _minutes("Free time before (minutes)")
     buffer_after_minutes = _minutes("Free time after (minutes)")
@@ -228,7 +229,10 @@ class WalkInQueueForm(RowForm):
     slug = StringField(
         "Address: /walk-in/…", validators=[Length(max=80, message="Keep it under 80 characters.")]
     )
-    description = TextAreaField("Opening line of the join page (in place of the general one)")
+    description = TextAreaField(
+        "Opening line of the join page (in place of the general one)",
+        render_kw={"maxlength": MAX_DESCRIPTION},
+    )
     time_zone = TimeZoneField("Time zone of the opening hours")
     hours = TextAreaField("Opening hours", render_kw={"rows": 7})
     staff_ids = SelectMultipleField("Clinicians on duty", coerce=int, **LISTED_ONLY)

@@ -17,6 +17,8 @@ from ..scheduling.errors import BookingError
 from ..scheduling.patients import email_address, phone_number, plain_lines, required_text
 
 PER_PAGE = 50
+# The longest description (a service's, a queue's) in characters: a page of text patients read.
+MAX_DESCRIPTION = 20_000
 Row = TypeVar("Row")
 
 
@@ -61,11 +63,17 @@ def name_key(text: str) -> str:
 
 
 def lines_text(value: str, field: str) -> str:
-    """Admin-typed text over several lines (a description), checked as a patient's reason is."""
+    """Admin-typed text over several lines (a description), checked as a patient's reason is, and at most
+    MAX_DESCRIPTION characters."""
     try:
-        return plain_lines(value).strip()
+        clean = plain_lines(value).strip()
     except ValueError as refused:
         raise InvalidSetting(str(refused), field=field) from None
+    if len(clean) > MAX_DESCRIPTION:
+        raise InvalidSetting(
+            f"Keep this under {MAX_DESCRIPTION:,} characters (it has {len(clean):,}).", field=field
+        )
+    return clean
 
 
 def phone_text(value: str, field: str) -> str:
