@@ -168,3 +168,30 @@ def test_someone_not_signed_in_is_sent_to_sign_in_and_changes_nothing(app, sessi
 
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
     assert fresh(session, user).display_name == "Ada Jones"
+
+
+def test_a_role_saved_from_a_page_opened_before_anothers_role_change_does_not_undo_it(app, session, admin):
+    """Two admins with the account page open: one moved a receptionist to Dermatology, the other, from
+    the page opened before, saved the role form as drawn (the old department) and undid it unsaid."""
+    first_department, second_department = factories.department(session), factories.department(session)
+    user = factories.staff(session, role=StaffRole.RECEPTION, department_id=first_department.id)
+    other_admin = factories.staff(session, role=StaffRole.ADMIN)
+    first, second = factories.browser(app), factories.browser(app)
+    sign_in(first, admin)
+    sign_in(second, other_admin)
+    page = f"/admin/staff/{user.id}"
+    role_of = lambda html: form_values(html, f"{page}/role")  # noqa: E731
+    opened_by_second = role_of(text(second.get(page)))
+    drawn = role_of(text(first.get(page)))
+
+    moved = first.post(f"{page}/role", data={**drawn, "department": str(second_department.id)})
+    answer = second.post(f"{page}/role", data=opened_by_second)
+
+    assert moved.status_code == 303
+    assert answer.status_code == 409
+    assert "role since you opened this page: it shows the role as saved now" in text(answer)
+    assert fresh(session, user).department_id == second_department.id
+    again = role_of(text(answer))
+    assert again["department"] == str(second_department.id)  # drawn anew, as saved now
+    assert second.post(f"{page}/role", data=again).status_code == 303
+    assert fresh(session, user).department_id == second_department.id

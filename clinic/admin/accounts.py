@@ -22,6 +22,7 @@ from ..staff.accounts import (
     create_staff,
     deactivate_staff,
     reactivate_staff,
+    role_version,
     unlock_staff,
 )
 from ..staff.directory import link_choices, staff_page
@@ -79,7 +80,12 @@ def set_role(user_id: int) -> ResponseReturnValue:
         return _account_page(user_id, role_form=form), 422
     try:
         user = change_role(
-            db.session, user_id, now=utcnow(), actor=current_staff().actor, **form.role_and_link()
+            db.session,
+            user_id,
+            now=utcnow(),
+            actor=current_staff().actor,
+            drawn=form.drawn.data,
+            **form.role_and_link(),
         )
     except InvalidAccount as invalid:
         show_beside_fields(form, invalid.errors)
@@ -208,6 +214,7 @@ def _account_page(
         role=user.role.value,
         clinician=user.clinician_id,
         department=user.department_id,
+        drawn=role_version(db.session, user.id),
     )
     return render_template(
         "admin/staff_member.html",

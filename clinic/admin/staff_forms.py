@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..models import Clinician, Department, StaffRole
 from ..staff.accounts import MAX_NAME
-from .catalogue_forms import RowForm
+from .catalogue_forms import RowForm, VersionField
 from .forms import LISTED_ONLY, PageField
 
 ROLE_LABELS = {StaffRole.CLINICIAN: "Clinician", StaffRole.RECEPTION: "Reception", StaffRole.ADMIN: "Admin"}
@@ -64,6 +64,7 @@ class RoleForm(FlaskForm):
     )
     clinician = SelectField("Clinician (for a clinician login)", coerce=_optional_id, **LISTED_ONLY)
     department = SelectField("Department (for a reception login)", coerce=_optional_id, **LISTED_ONLY)
+    drawn = VersionField()  # an account's: the role's version its page was drawn at (none for a new one)
 
     def __init__(self, clinicians: list[Clinician], departments: list[Department], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -12,22 +12,23 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor, changes
 from ..hospital.records import apply_changes
-from ..models import Clinician, Department, SessionEnd, StaffRole, StaffUser
+from ..models import AuditEvent, Clinician, Department, SessionEnd, StaffRole, StaffUser
 from ..models.transactions import lock_rule, write_transaction
 from ..scheduling.patients import required_text
 from . import events
-from .errors import InvalidAccount, LastAdmin, NoSuchAccount
+from .errors import InvalidAccount, LastAdmin, NoSuchAccount, RoleChangedMeanwhile
 from .sessions import close_sessions
 
 MIN_PASSWORD_LENGTH = 12
 MAX_NAME = 120
 # The rule that no two accounts share an address or a clinician, checked under its lock (`lock_rule`).
 LOGINS = "staff logins"
+ROLE_CHANGED = "staff.role_changed"
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
 
@@ -200,15 +201,19 @@ def change_role(
     actor: Actor,
     clinician_id: int | None = None,
     department_id: int | None = None,
+    drawn: int | None = None,
 ) -> StaffUser:
     """Give the account `role` and its link (a clinician or a department), as `create_staff` checks them;
-    commits. InvalidAccount names each wrong field; LastAdmin when it would leave no active admin.
+    commits. InvalidAccount names each wrong field; LastAdmin when it would leave no active admin;
+    RoleChangedMeanwhile when the role was changed since its page was drawn at `drawn` (`role_version`).
 
     Any change ends the account's sessions: each was opened under the old role's sign-in rules (a
     receptionist made admin has not passed the second factor an admin may need), so it signs in again.
     """
     with write_transaction(session):
-        lock_rule(session, LOGINS)
+        lock_rule(session, LOGINS)  # every role change waits here: none comes between the check and this
+        if drawn is not None and role_version(session, user_id) > drawn:
+            raise RoleChangedMeanwhile()
         errors = _role_errors(session, role, clinician_id, department_id, user_id=user_id)
         if errors:
             raise InvalidAccount(errors)
@@ -220,7 +225,7 @@ def change_role(
         after = {"role": role, "clinician": clinician_id, "department": department_id}
         if before != after:
             details = {"role": str(role), **changes(before, after)}
-            events.record(session, user.id, "staff.role_changed", now, actor, details)
+            events.record(session, user.id, ROLE_CHANGED, now, actor, details)
             close_sessions(session, user.id, SessionEnd.ROLE_CHANGED, now=now, actor=actor)
     return user
 
@@ -246,6 +251,17 @@ def change_details(
         fields = {"display_name": display_name, "email": email}
         apply_changes(session, user, fields, action="staff_user.saved", now=now, actor=actor, drawn=drawn)
     return user
+
+
+def role_version(session: Session, user_id: int) -> int:
+    """The id of the audit event of the account's last change of role, 0 if none: the version its role
+    form is drawn at."""
+    query = select(func.max(AuditEvent.id)).where(
+        AuditEvent.entity_type == "staff_user",
+        AuditEvent.entity_id == str(user_id),
+        AuditEvent.action == ROLE_CHANGED,
+    )
+    return session.scalar(query) or 0
 
 
 def unlock_staff(session: Session, user_id: int, *, now: datetime, actor: Actor) -> StaffUser:

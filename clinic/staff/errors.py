@@ -29,6 +29,16 @@ class LastAdmin(AccountError):
         )
 
 
+class RoleChangedMeanwhile(AccountError):
+    """A role saved from a page drawn before someone else's change of it: saving it would undo theirs."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another admin changed this account's role since you opened this page: it shows the role as "
+            "saved now. Nothing changed: check it and save again."
+        )
+
+
 class OwnSecondFactor(AccountError):
     """An admin removing their own second factor: whoever held their session could then set up theirs."""
 
