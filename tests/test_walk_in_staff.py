@@ -656,3 +656,24 @@ def test_a_queue_description_too_long_is_refused_beside_its_field_not_by_a_bare_
     assert response.status_code == 422
     assert re.search(r'id="description-error">.*Keep this under 20,000 characters', text(response), re.S)
     assert 'value="memory-line"' in text(response)
+
+
+def test_a_clinician_deactivated_before_duty_was_taken_from_them_is_on_no_queues_duty(
+    client, session, helpline
+):
+    """Duty rows left by a deactivation before deactivating took clinicians off duty: the queue list
+    counted them on duty and their own schedule (their login still open) offered "Take next"."""
+    doctor = helpline.staff[0]
+    doctor.active = False  # as such a deactivation left it: still on the queue's duty
+    session.commit()
+    factories.walk_in(session, helpline, now=utcnow())
+    own = factories.browser(client.application)
+    on_duty_login(session, own, helpline)
+    login(session, client, StaffRole.ADMIN)
+
+    listed = text(client.get("/admin/walk-in"))
+    schedule = text(own.get("/schedule/"))
+
+    row = re.search(rf'<a href="/admin/walk-in/{helpline.id}">.*?</tr>', listed, re.S)[0]
+    assert re.findall(r"<td>([^<]*)</td>", row)[-1] == "0"  # the last cell: how many on duty
+    assert "Walk-in:" not in schedule and "Take next" not in schedule

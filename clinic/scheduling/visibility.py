@@ -187,8 +187,10 @@ def _called_on_duty(clinician_id: int) -> Select:
     return (
         select(WalkInEntry.consultation_id)
         .join(walk_in_duty, walk_in_duty.c.queue_id == WalkInEntry.queue_id)
+        .join(Clinician, Clinician.id == walk_in_duty.c.clinician_id)
         .where(
             walk_in_duty.c.clinician_id == clinician_id,
+            Clinician.active,  # a deactivated clinician is on no duty (walkin.duty)
             WalkInEntry.status.in_((EntryStatus.TAKEN, EntryStatus.IN_CALL)),
         )
     )

@@ -67,7 +67,13 @@ class QueueWait:
 
 # Read on every drawing of a clinician's or reception's schedule: built once, as building each costs about a
 # quarter of a millisecond of CPU.
-_ON_DUTY = select(walk_in_duty.c.queue_id).where(walk_in_duty.c.clinician_id == bindparam("clinician_id"))
+# A deactivated clinician is on no queue's duty (deactivating takes them off; rows left by one before it did
+# are not read).
+_ON_DUTY = (
+    select(walk_in_duty.c.queue_id)
+    .join(Clinician, Clinician.id == walk_in_duty.c.clinician_id)
+    .where(walk_in_duty.c.clinician_id == bindparam("clinician_id"), Clinician.active)
+)
 _OF_DEPARTMENT = select(WalkInQueue.id).where(WalkInQueue.department_id == bindparam("department_id"))
 
 
