@@ -404,3 +404,21 @@ def test_a_change_of_time_zone_counts_only_the_bookings_it_put_outside_the_hours
     assert client.post(f"/admin/clinicians/{person.id}", data=data).status_code == 303
 
     assert "1 booking to come no longer fits their hours" in text(client.get("/admin/clinicians"))
+
+
+def test_hours_or_time_off_removed_already_say_so_and_lead_back_to_the_page(client, session, admin, clinic):
+    """Two admins with a clinician's hours page open (or one clicking twice): the second removal of the
+    same hours or time off answered 404 "We could not find that page or booking"."""
+    person = clinic["okafor"]
+    rule = person.availability_rules[0]
+    off = factories.time_off(session, person, utcnow() + timedelta(days=3), utcnow() + timedelta(days=4))
+    session.commit()
+    hours_page = f"/admin/clinicians/{person.id}/hours"
+
+    for path in (f"{hours_page[:-6]}/hours/{rule.id}/remove", f"{hours_page[:-6]}/time-off/{off.id}/remove"):
+        first, again = client.post(path), client.post(path)
+
+        assert first.status_code == 303
+        assert again.status_code == 303 and again.headers["Location"] == hours_page
+        assert "removed already: nothing changed" in text(client.get(hours_page))
+    assert actions(session, person.id) == ["clinician.hours_removed", "clinician.time_off_removed"]

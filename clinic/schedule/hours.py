@@ -20,6 +20,7 @@ from ..scheduling.errors import NotFound
 from ..scheduling.events import ListShown, record_list_read
 from ..scheduling.hours import (
     InvalidHours,
+    RemovedAlready,
     add_hours,
     add_time_off,
     clinician_in_reach,
@@ -30,6 +31,9 @@ from ..scheduling.hours import (
 from ..scheduling.time_off_records import check_may_remove_time_off, removable_time_off, time_off_recorders
 from ..scheduling.timezones import zone
 from . import forms
+
+# A removal sent twice (a double click), or after someone else's from a page open before.
+REMOVED_ALREADY = "{what} removed already: nothing changed."
 
 
 def hours(clinician_id: int | None = None) -> ResponseReturnValue:
@@ -57,7 +61,10 @@ def add_weekly_hours(clinician_id: int | None = None) -> ResponseReturnValue:
 
 
 def remove_weekly_hours(rule_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
-    remove_hours(db.session, _owner(clinician_id), rule_id, now=utcnow(), actor=current_staff().actor)
+    try:
+        remove_hours(db.session, _owner(clinician_id), rule_id, now=utcnow(), actor=current_staff().actor)
+    except RemovedAlready:
+        return _saved(REMOVED_ALREADY.format(what="Those hours were"))
     return _saved("Those hours are removed.")
 
 
@@ -85,8 +92,11 @@ def add_days_off(clinician_id: int | None = None) -> ResponseReturnValue:
 
 def remove_days_off(time_off_id: int, clinician_id: int | None = None) -> ResponseReturnValue:
     owner, staff = _owner(clinician_id), current_staff()
-    check_may_remove_time_off(db.session, staff, owner, time_off_id)
-    ended = remove_time_off(db.session, owner, time_off_id, now=utcnow(), actor=staff.actor)
+    try:
+        check_may_remove_time_off(db.session, staff, owner, time_off_id)
+        ended = remove_time_off(db.session, owner, time_off_id, now=utcnow(), actor=staff.actor)
+    except RemovedAlready:
+        return _saved(REMOVED_ALREADY.format(what="That time off was"))
     return _saved("That time off ends now." if ended else "That time off is removed.")
 
 

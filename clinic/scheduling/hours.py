@@ -25,6 +25,11 @@ from .locks import lock_clinicians
 from .slots import WeeklyHours
 from .timezones import format_local, zone
 
+
+class RemovedAlready(NotFound):
+    """Hours or time off that are not there (any more): removed by someone else, or by a click before."""
+
+
 # One entry of time off spans at most this many days: a typo in a year should not close the diary.
 MAX_TIME_OFF_DAYS = 366
 
@@ -198,7 +203,7 @@ def remove_time_off(
     (clashes.ABSENT). Time off over already stays, the record of an absence (ChangeNotAllowed)."""
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        off = _owned(session, TimeOff, clinician_id, time_off_id)
+        off = owned_row(session, TimeOff, clinician_id, time_off_id)
         if off.starts_at >= now:
             session.delete(off)
             _audit(session, clinician_id, "clinician.time_off_removed", now, actor, _described(off))
@@ -225,15 +230,18 @@ def _remove(
 ) -> None:
     with write_transaction(session):
         lock_clinicians(session, clinician_id)
-        row = _owned(session, model, clinician_id, row_id)
+        row = owned_row(session, model, clinician_id, row_id)
         session.delete(row)
         _audit(session, clinician_id, f"clinician.{_NAMES[model]}_removed", now, actor, _described(row))
 
 
-def _owned(session: Session, model: type[_Row], clinician_id: int, row_id: int) -> _Row:
-    """The clinician's row of `model`; NotFound for anyone else's, as for none."""
+def owned_row(session: Session, model: type[_Row], clinician_id: int, row_id: int) -> _Row:
+    """The clinician's row of `model`; NotFound for anyone else's, RemovedAlready for none (a removal sent
+    twice, or after another's): it is not there either way, and nobody else's is named."""
     row = session.get(model, row_id)
-    if row is None or row.clinician_id != clinician_id:
+    if row is None:
+        raise RemovedAlready(f"No such {_NAMES[model].replace('_', ' ')}.")
+    if row.clinician_id != clinician_id:
         raise NotFound(f"No such {_NAMES[model].replace('_', ' ')}.")
     return row
 

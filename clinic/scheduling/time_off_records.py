@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor
-from ..models import AuditEvent, StaffRole, StaffUser
+from ..models import AuditEvent, StaffRole, StaffUser, TimeOff
 from ..staff.members import StaffMember
 from .errors import ChangeNotAllowed
+from .hours import owned_row
 
 
 class Recorder(NamedTuple):
@@ -64,7 +65,9 @@ def removable_time_off(
 def check_may_remove_time_off(
     session: Session, viewer: StaffMember, clinician_id: int, time_off_id: int
 ) -> None:
-    """ChangeNotAllowed unless `viewer` may remove this time off (see `removable_time_off`)."""
+    """ChangeNotAllowed unless `viewer` may remove this time off (see `removable_time_off`); NotFound or
+    RemovedAlready as removing it would say."""
+    owned_row(session, TimeOff, clinician_id, time_off_id)
     removable = removable_time_off(session, viewer, clinician_id)
     if removable is not None and time_off_id not in removable:
         raise ChangeNotAllowed(
