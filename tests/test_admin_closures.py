@@ -198,3 +198,21 @@ def test_closures_cost_the_slot_search_no_extra_query(session, clinic):
         slots_on(session, clinic["skin"], day)
 
     assert len(after) == len(before)
+
+
+def test_a_closure_removed_already_says_so_and_leads_back_to_the_closures(client, session, clinic):
+    """Two admins with the closures page open (or one clicking twice): the second removal answered 404
+    "We could not find that page or booking"."""
+    closure = close(session, clinic["skin"].department_id, monday_after_next())
+    session.commit()
+    login(session, client, StaffRole.ADMIN)
+
+    first = client.post(f"/admin/closures/{closure.id}/remove")
+    again = client.post(f"/admin/closures/{closure.id}/remove")
+
+    assert first.status_code == 303
+    assert again.status_code == 303 and again.headers["Location"] == "/admin/closures"
+    assert "That closure was removed already: nothing changed." in text(client.get("/admin/closures"))
+    session.commit()
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "closure")).all()
+    assert actions.count("closure.removed") == 1

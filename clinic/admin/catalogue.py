@@ -208,8 +208,10 @@ def closures() -> ResponseReturnValue:
 
 @bp.post("/closures/<id:closure_id>/remove")
 def remove_closure_page(closure_id: int) -> ResponseReturnValue:
-    remove_closure(db.session, closure_id, now=utcnow(), actor=current_staff().actor)
-    flash("The closure is removed: patients can book those days again.")
+    if remove_closure(db.session, closure_id, now=utcnow(), actor=current_staff().actor):
+        flash("The closure is removed: patients can book those days again.")
+    else:
+        flash("That closure was removed already: nothing changed.")
     return redirect(url_for(".closures"), 303)
 
 

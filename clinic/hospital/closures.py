@@ -16,7 +16,6 @@ from .. import audit
 from ..audit import Actor
 from ..models import Clinician, Closure, Consultation, ConsultationStatus, Department
 from ..models.transactions import write_transaction
-from ..scheduling.errors import NotFound
 from ..scheduling.hours import MAX_TIME_OFF_DAYS
 from ..scheduling.timezones import day_bounds
 from .records import InvalidSetting, Page, one_line, paged
@@ -97,14 +96,16 @@ def add_closure(
     return closure
 
 
-def remove_closure(session: Session, closure_id: int, *, now: datetime, actor: Actor) -> None:
-    """Open again what a closure closed; commits and audits."""
+def remove_closure(session: Session, closure_id: int, *, now: datetime, actor: Actor) -> bool:
+    """Open again what a closure closed; commits and audits. False if it is not there (any more): removed
+    by another admin, or by a click before, which is what was asked."""
     with write_transaction(session):
         closure = session.get(Closure, closure_id)
         if closure is None:
-            raise NotFound("There is no such closure.")
+            return False
         _audit(session, "closure.removed", closure, now, actor)
         session.delete(closure)
+    return True
 
 
 def _audit(session: Session, action: str, closure: Closure, now: datetime, actor: Actor) -> None:
