@@ -3,6 +3,8 @@ account's are, audited by field name (never the address), and refused, not undon
 saved them since the page was opened."""
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -195,3 +197,19 @@ def test_a_role_saved_from_a_page_opened_before_anothers_role_change_does_not_un
     assert again["department"] == str(second_department.id)  # drawn anew, as saved now
     assert second.post(f"{page}/role", data=again).status_code == 303
     assert fresh(session, user).department_id == second_department.id
+
+
+def test_the_account_page_gives_its_times_on_the_hospitals_clock(admin_client, session):
+    """The lock's end and the last sign-in were given in UTC: in summer an hour off what the admin tells
+    the locked-out colleague."""
+    london = ZoneInfo("Europe/London")
+    user = factories.staff(session, role=StaffRole.ADMIN)
+    user.locked_until = datetime(2999, 7, 1, 11, 30, tzinfo=UTC)
+    user.last_login_at = datetime(2026, 7, 1, 8, 5, tzinfo=UTC)
+    session.commit()
+
+    page = text(admin_client.get(f"/admin/staff/{user.id}"))
+
+    assert " UTC" not in page
+    assert f"{user.locked_until.astimezone(london):%H:%M} (UK time, GMT+1)" in page
+    assert "1 July 2026, 09:05 (UK time, GMT+1)" in page

@@ -227,4 +227,5 @@ def _account_page(
             live_sessions(db.session, user.id, now=now, rules=SessionRules.from_config(current_app.config))
         ),
         codes_left=recovery_codes_left(db.session, user.id),
+        tz=current_app.config["DEFAULT_TIME_ZONE"],  # the hospital's clock, as its staff read it
     )
