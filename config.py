@@ -319,7 +319,8 @@ class Config:
     )
     # Seconds to wait for a provider to accept the connection.
     PROVIDER_CONNECT_TIMEOUT = _number("PROVIDER_CONNECT_TIMEOUT", 3, "seconds")
-    # Seconds to wait for each read of a provider's response.
+    # Seconds to wait for each read of a provider's response; a whole answer must come within this and the
+    # connect timeout together.
     PROVIDER_READ_TIMEOUT = _number("PROVIDER_READ_TIMEOUT", 10, "seconds")
     # Jitsi server that hosts the rooms; use your own or JaaS for clinical traffic.
     JITSI_BASE_URL = _url("JITSI_BASE_URL", "https://meet.jit.si")

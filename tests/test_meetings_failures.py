@@ -94,6 +94,23 @@ def test_a_provider_slower_than_the_read_timeout_is_unavailable_in_time(
     assert time.monotonic() - started < read_timeout * 2  # gave up at the timeout, not after the stall
 
 
+def test_a_provider_dripping_its_answer_is_unavailable_in_time_and_the_next_call_works(
+    adapter, api_path, fake_providers, provider_settings
+):
+    # Each byte comes well within the read timeout, which bounds each read, not the answer: a meeting's JSON
+    # dripped so took a minute here, hours at a real provider's size and pace, and held the worker (and every
+    # message of its batch behind it) till the end.
+    connect, read = provider_settings["PROVIDER_CONNECT_TIMEOUT"], provider_settings["PROVIDER_READ_TIMEOUT"]
+    fake_providers.drip_next(1, read / 10, path_contains=api_path)
+    started = time.monotonic()
+
+    with pytest.raises(ProviderUnavailable, match="timed out"):
+        adapter.create(make_consultation())
+
+    assert time.monotonic() - started < connect + read * 2  # the whole answer within its timeouts
+    assert adapter.create(make_consultation()).join_url.startswith("https://")
+
+
 def test_the_call_after_a_failure_succeeds(adapter, api_path, fake_providers):
     fake_providers.fail_next(1, 502, path_contains=api_path)
     consultation = make_consultation()

@@ -1,5 +1,10 @@
 """HTTP for the adapters: every call has a timeout, and every failure becomes a typed provider error.
 
+A request's whole answer must come within its connect and read timeouts together: `requests` bounds each
+read of a socket by the read timeout, not the answer, so a provider or proxy sending a byte every few
+seconds would hold the worker, and every message claimed with the one it runs, for hours. (The status line
+and headers, read before the body, are still bounded by each read alone.)
+
 `send` makes one request; `BearerClient` adds an OAuth client-credentials token, cached until
 shortly before it expires and fetched again once when the API answers 401.
 """
@@ -13,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+import urllib3
 
 from .base import (
     ProviderAuthError,
@@ -28,11 +34,13 @@ _TOKEN_EXPIRY_MARGIN = 60.0
 # The longest Retry-After taken as said: longer is no wait a consultation can take (it falls back), and one of
 # centuries put the retry past the calendar's end, which stopped the worker's tick.
 MAX_RETRY_AFTER = 7 * 86400.0
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait for the connection and for each read of the response."""
+    """Seconds to wait for the connection, and for the response: each read, and the whole answer after the
+    connection (both together bound a request, `send`)."""
 
     connect: float
     read: float
@@ -69,8 +77,12 @@ def send(
     **kwargs: Any,
 ) -> requests.Response | None:
     """Make one request and return the 2xx response (None for a 404 when `missing_ok`), or raise."""
+    deadline = time.monotonic() + timeouts.connect + timeouts.read
     try:
-        response = session.request(method, url, timeout=(timeouts.connect, timeouts.read), **kwargs)
+        response = session.request(
+            method, url, timeout=(timeouts.connect, timeouts.read), stream=True, **kwargs
+        )
+        _read_whole(response, deadline)
     except (
         requests.exceptions.MissingSchema,
         requests.exceptions.InvalidSchema,
@@ -93,6 +105,29 @@ def send(
     if status == 401:
         raise ProviderAuthError(message, status=status)
     raise ProviderRejected(message, status=status)
+
+
+def _read_whole(response: requests.Response, deadline: float) -> None:
+    """Read the response's body by `deadline` (time.monotonic), as its `content`; else ReadTimeout, the
+    connection dropped. read1 gives what has come so far, so a dripped answer is timed between its bytes."""
+    chunks = []
+    try:
+        while chunk := response.raw.read1(_CHUNK, decode_content=True):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout("the whole answer took longer than the timeouts")
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise requests.exceptions.ReadTimeout(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:  # cut off, or a body its encoding cannot decode
+        response.close()
+        raise requests.RequestException(str(exc)) from exc
+    except BaseException:
+        response.close()
+        raise
+    # What Response.content keeps once it has read the body itself, as it would have without `stream`.
+    response._content, response._content_consumed = b"".join(chunks), True
+    response.raw.release_conn()
 
 
 def _what_failed(exc: requests.RequestException) -> str:

@@ -2,9 +2,9 @@
 HTTP server on 127.0.0.1.
 
 The server keeps meetings in memory, records every request, and fails on demand (`fail_next`,
-`stall_next`, `expire_tokens`, `fail_at_random`), so adapters are tested over real sockets without
-mocks. Import the fixtures by name: `from tests.fakes.providers import fake_providers, provider_settings`;
-outside pytest, `with serving() as fake:` runs the same server.
+`stall_next`, `drip_next`, `expire_tokens`, `fail_at_random`), so adapters are tested over real sockets
+without mocks. Import the fixtures by name: `from tests.fakes.providers import fake_providers,
+provider_settings`; outside pytest, `with serving() as fake:` runs the same server.
 """
 
 import base64
@@ -90,6 +90,7 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    drip: float = 0.0  # seconds between the bytes of the answer's body (`drip_next`)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -102,6 +103,7 @@ class _Fault:
     status: int | None = None  # None: answer normally, after the delay
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,12 @@ class FakeProviders:
         with self._lock:
             self._faults.append(_Fault(count, path_contains, delay=seconds))
 
+    def drip_next(self, count: int, every: float, *, path_contains: str = "") -> None:
+        """Answer the next `count` matching requests at once, then send the body one byte every `every`
+        seconds: each read is quick, the whole answer is not (a struggling provider or proxy)."""
+        with self._lock:
+            self._faults.append(_Fault(count, path_contains, drip=every))
+
     def fail_at_random(self, rate: float, *, seed: int, stall: float, retry_after: str = "1") -> None:
         """From now on fail each request with probability `rate`, after any `fail_next` faults: a 500,
         a 429 with `retry_after`, or a normal answer held back `stall` seconds, longer than the client
@@ -214,6 +222,7 @@ class FakeProviders:
                 self.injected[kind] += 1
         if fault and fault.delay:
             time.sleep(fault.delay)
+        request.drip = fault.drip if fault else 0.0
         if fault and fault.status:
             return fault.status, fault.headers, {"error": {"code": "injected", "message": "injected failure"}}
         with self._lock:
@@ -375,7 +384,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if request.drip:
+                for byte in data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(request.drip)
+            else:
+                self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a stalled request); that is the point
 
