@@ -7,12 +7,23 @@
 // screen reader back to the top and the focus to <body>. Without JavaScript the page refreshes itself (a
 // meta refresh inside <noscript>). While the server cannot be reached, a notice says the page is not
 // updating; it goes once an answer comes again.
+//
+// A phone asleep past the patient session's idle time comes back without its pass to the place: the asks
+// are refused (404). The page then says so in place of what it showed, which may be out of date, and stops
+// asking; its link opens the place again from the private link the page shows (a caller who gave a phone
+// number has it nowhere else).
 (function () {
   "use strict";
 
   // The statuses in which something may still change: waiting, called, and in the call (which may be
   // called off, the caller sent back to the queue). Asked no more once the place has ended.
   var CURRENT = ["waiting", "taken", "in-call"];
+  var LAPSED = {
+    title: "This page has stopped updating",
+    text: "It was left for a while, so your place was closed on this device to keep it private. Open it " +
+      "again to see where you are in the queue, or to join your call if it is your turn.",
+    link: "Open my place again"
+  };
 
   document.addEventListener("DOMContentLoaded", function () {
     var section = document.querySelector("[data-walk-in]");
@@ -111,16 +122,53 @@
       window.setTimeout(poll, seconds * 1000);
     }
 
+    // The pass lapsed: what the section said goes, and a notice with the way back takes its place.
+    function lapsed() {
+      notUpdating(false);
+      var own = document.querySelector("[data-own-link]");
+      var notice = document.createElement("div");
+      notice.className = "notice notice-warning";
+      var heading = document.createElement("h2");
+      heading.textContent = LAPSED.title;
+      var text = document.createElement("p");
+      text.textContent = LAPSED.text;
+      var again = document.createElement("a");
+      again.className = "button";
+      again.href = own ? own.textContent.trim() : window.location.pathname;
+      again.textContent = LAPSED.link;
+      // The link differs from this page's address only after "#", which a click would only scroll to: the
+      // page is loaded again with it, and open_link.js hands its token over, as from a mail.
+      again.addEventListener("click", function (event) {
+        event.preventDefault();
+        window.history.replaceState(null, "", window.location.pathname + new URL(again.href).hash);
+        window.location.reload();
+      });
+      var line = document.createElement("p");
+      line.appendChild(again);
+      notice.append(heading, text, line);
+      section.replaceChildren(notice);
+      document.title = LAPSED.title;
+    }
+
     function poll() {
       window
         .fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
+          if (response.status === 404) {
+            return null; // refused as a place with no pass is
+          }
           if (!response.ok) {
             throw new Error(String(response.status));
           }
           return response.json();
         })
-        .then(show)
+        .then(function (state) {
+          if (state === null) {
+            lapsed();
+          } else {
+            show(state);
+          }
+        })
         .catch(retry);
     }
 

@@ -19,6 +19,7 @@ from clinic.walkin.take import take_next
 from tests import factories
 from tests.conftest import PRODUCTION_SETTINGS, build_app
 
+from .accessibility import small_targets, violations
 from .conftest import VIDEO_SERVICE, WALK_IN_CLINICIAN, WALK_IN_SLUG, LiveApp, screenshot, sign_in
 from .patient import join_walk_in_queue
 
@@ -195,5 +196,32 @@ def test_a_callers_page_opened_again_from_the_call_shows_them_sent_back_to_the_q
     waiting = caller.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue"))
     waiting.wait_for(timeout=10_000)
     assert not caller.get_by_role("button", name="Join the video call").count()
+    caller.get_by_role("link", name="Leave the queue").click()
+    caller.get_by_role("button", name="Yes, leave the queue").click()
+
+
+def test_a_callers_page_whose_pass_lapsed_while_the_phone_slept_opens_their_place_again(live_app, new_page):
+    """A caller waiting a long while, their phone asleep past the patient session's idle time
+    (PATIENT_SESSION_IDLE_MINUTES), came back to a page whose pass to their place had lapsed: every ask was
+    refused (404), which the page took for a dropped connection, "This page is not updating: check your
+    connection", for ever, while their turn came and went unseen. It says what happened and opens the
+    place again from the link it shows (the caller gave a phone number: no e-mail holds it)."""
+    caller = new_page()
+    caller.clock.install()
+    join_walk_in_queue(caller, WALK_IN_SLUG, "Sylvia Slept", "+44 7700 900777")
+    place = caller.url
+    caller.context.clear_cookies()  # what the server sees of a pass past its idle time: none
+
+    caller.clock.run_for(CALLER_ASKS_EVERY_MS)
+
+    section = caller.locator("[data-walk-in]")
+    section.get_by_role("heading", name="This page has stopped updating").wait_for(timeout=10_000)
+    assert "check your connection" not in caller.locator("main").inner_text()
+    assert section.get_by_text("You are number").count() == 0  # no longer said: it may be out of date
+    assert violations(caller, patient=True) == {} and small_targets(caller) == []
+    screenshot(caller, "walk-in-caller-pass-lapsed")
+    section.get_by_role("link", name="Open my place again").click()
+    caller.get_by_role("heading", name=re.compile(r"^You are number \d+ in the queue")).wait_for()
+    assert caller.url == place
     caller.get_by_role("link", name="Leave the queue").click()
     caller.get_by_role("button", name="Yes, leave the queue").click()
