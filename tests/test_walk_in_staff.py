@@ -28,6 +28,7 @@ from clinic.models import (
     WalkInQueue,
     utcnow,
 )
+from clinic.scheduling.lifecycle import change_status
 from clinic.walkin.queue import check_open, leave
 
 from . import factories
@@ -76,6 +77,13 @@ def test_a_clinician_on_duty_sees_the_queue_and_takes_the_next_caller_to_their_c
     assert notes.status_code == 200 and "Not asked (walk-in caller)" in text(notes)  # notes as for any call
 
 
+def finished(session, call_id: int) -> None:
+    """The walk-in call `call_id` held and finished by its clinician: they may take the next caller."""
+    for status in (ConsultationStatus.IN_PROGRESS, ConsultationStatus.FULFILLED):
+        change_status(session, call_id, status, now=utcnow(), actor=Actor())
+    session.commit()
+
+
 def take_form(page: str, queue_id: int) -> dict[str, str]:
     """The hidden fields of the day's "Take next" form for queue `queue_id`, as a browser would post them."""
     form = re.search(
@@ -116,6 +124,30 @@ def test_a_refused_take_returns_to_the_schedule_it_was_pressed_on(client, sessio
     assert (refused.status_code, refused.headers["Location"]) == (303, back)
 
 
+def test_take_next_pressed_twice_leads_both_times_to_the_one_caller_taken(client, session, helpline):
+    """A double click on "Take next" (the browser shows the answer to its second post) landed the clinician
+    on the schedule saying "Your walk-in call … is still open: open it to finish it", as if refused, while
+    the caller just taken was shown their join button and their time to answer ran. A take refused for the
+    clinician's own open walk-in call leads to that call, where it is finished or its caller sent back."""
+    factories.walk_in(session, helpline, now=utcnow() - timedelta(minutes=1))
+    factories.walk_in(session, helpline, now=utcnow())
+    on_duty_login(session, client, helpline)
+    back = f"/schedule/?date={utcnow().date().isoformat()}"
+
+    first = client.post(f"/schedule/walk-in/{helpline.id}/take", data={"next": back})
+    second = client.post(f"/schedule/walk-in/{helpline.id}/take", data={"next": back})
+
+    assert second.headers["Location"] == first.headers["Location"]
+    page = text(client.get(second.headers["Location"]))
+    session.commit()
+    statuses = sorted(e.status.value for e in session.scalars(select(WalkInEntry)))
+    assert statuses == ["taken", "waiting"]  # one caller taken, the other still waiting
+    assert (
+        "is still open: finish it" in page
+        and f'<a href="{html.escape(back)}">Back to the schedule</a>' in page
+    )
+
+
 @pytest.mark.parametrize(
     "elsewhere", ["https://evil.example/schedule/", "//evil.example/", "/\\evil.example/", "schedule/", ""]
 )
@@ -133,7 +165,7 @@ def test_take_next_never_sends_staff_off_the_site_whatever_it_was_posted_with(
     session.commit()
     call = session.scalars(select(WalkInEntry)).one().consultation_id
     assert taken.headers["Location"] == f"/schedule/consultations/{call}"
-    assert refused.headers["Location"] == "/schedule/"
+    assert refused.headers["Location"] == f"/schedule/consultations/{call}"  # the call still open
 
 
 def test_staff_see_who_asked_for_an_interpreter_before_taking_and_on_the_call_once_taken(
@@ -153,6 +185,7 @@ def test_staff_see_who_asked_for_an_interpreter_before_taking_and_on_the_call_on
     first = client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]
     call = text(client.get(first))
     after = text(client.get("/schedule/"))
+    finished(session, int(first.rsplit("/", 1)[1]))
     second = text(client.get(client.post(f"/schedule/walk-in/{helpline.id}/take").headers["Location"]))
 
     assert "<strong>Interpreter:</strong> 2 of them asked for one, the next caller among them." in day

@@ -23,12 +23,17 @@ from .views import bp
 @bp.post("/walk-in/<id:queue_id>/take")
 def take_next_caller(queue_id: int) -> ResponseReturnValue:
     """On to the call's page, which returns to the schedule page "Take next" was pressed on (`next`, if a
-    path on this site, as a schedule page's links to a consultation carry it); a refusal back to that page."""
+    path on this site, as a schedule page's links to a consultation carry it); a refusal back to that page, or
+    to the call's page when the clinician's own walk-in call is still open (a double click's second post)."""
     opened_from = local_path(request.form.get("next"))
     try:
         taken = take_next(db.session, queue_id, current_staff(), now=utcnow())
     except (NobodyWaiting, TakeRefused) as refused:
         flash(str(refused))
+        if isinstance(refused, TakeRefused) and refused.open_call is not None:
+            return redirect(
+                url_for(".consultation", consultation_id=refused.open_call, next=opened_from), 303
+            )
         return redirect(opened_from or url_for(".day"), 303)
     flash(
         f"You took {taken.entry.name} from the queue. Start the call below: their page shows them a join "

@@ -14,9 +14,14 @@ class NobodyWaiting(NotNow):
 
 
 class TakeRefused(NotNow):
-    """The staff member may not take a caller now (not on duty, or busy with another consultation)."""
+    """The staff member may not take a caller now (not on duty, or busy with another consultation);
+    `open_call`, the consultation id of their own walk-in call still open that refuses it, if one does."""
 
     code = "take_refused"
+
+    def __init__(self, message: str, *, open_call: int | None = None) -> None:
+        super().__init__(message)
+        self.open_call = open_call
 
 
 class AlreadyInQueue(NotNow):

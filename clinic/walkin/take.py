@@ -144,8 +144,9 @@ def _check_free(session: Session, clinician: Clinician, starts_at: datetime, end
         return
     if busy.walk_in_entry is not None:  # "finish it" would record a call whose caller never came as held
         raise TakeRefused(
-            f"Your walk-in call {busy.reference} is still open: open it to finish it, or to send the caller "
-            "back to the queue if they have not joined."
+            f"Your walk-in call {busy.reference} is still open: finish it (or send the caller back to the "
+            "queue if they have not joined) before you take the next caller.",
+            open_call=busy.id,  # the one just taken, when "Take next" was pressed twice
         )
     when = format_local(busy.starts_at, zone(clinician.time_zone))
     raise TakeRefused(
