@@ -1,5 +1,7 @@
 """The Zoom adapter against a fake Zoom API and OAuth server on loopback."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from clinic.meetings import ProviderAuthError
@@ -133,6 +135,22 @@ def test_a_retried_create_adopts_the_meeting_a_lost_response_made_and_deletes_ex
     assert set(fake_providers.zoom_meetings) == {first.external_id, bystander.external_id}
     assert second.external_id not in fake_providers.zoom_meetings
     assert not fake_providers.requests_to("/users/me/meetings")[-1].method == "POST"
+
+
+def test_a_retried_create_finds_the_meeting_a_lost_response_made_once_its_start_has_passed(
+    zoom, fake_providers
+):
+    """A walk-in call's meeting starts when it is made: by the retry of a create whose answer was lost, its
+    start has passed and nobody has started it, so Zoom lists it among the previous meetings, not among the
+    upcoming ones the retry asked for. The retry made a second meeting, and the first stayed at Zoom."""
+    taken = datetime.now(UTC) - timedelta(minutes=1)
+    consultation = make_consultation(starts_at=taken, ends_at=taken + timedelta(minutes=15))
+    lost = zoom.create(consultation)  # its answer never came back
+
+    again = zoom.create(consultation, retry=True)
+
+    assert again.external_id == lost.external_id
+    assert [m.external_id for m in fake_providers.live_meetings("zoom")] == [lost.external_id]
 
 
 def test_a_retried_create_with_nothing_made_earlier_creates_one(zoom, fake_providers):

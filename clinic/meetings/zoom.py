@@ -62,7 +62,7 @@ class ZoomProvider:
         """A scheduled meeting (type 2) the patient cannot enter before the host.
 
         Zoom has no idempotency key: a create whose response was lost made a meeting we never heard
-        of. So a retry first looks among the host's upcoming meetings for this consultation's title,
+        of. So a retry first looks among the host's scheduled meetings for this consultation's title,
         keeps the oldest and deletes any others, and only creates one if there is none.
         """
         if retry and (earlier := self._made_earlier(consultation)):
@@ -95,7 +95,7 @@ class ZoomProvider:
 
     def _made_earlier(self, consultation: Any) -> Meeting | None:
         subject = meeting_subject(consultation)
-        ids = sorted(int(m["id"]) for m in self._upcoming() if m.get("topic") == subject)
+        ids = sorted(int(m["id"]) for m in self._scheduled() if m.get("topic") == subject)
         if not ids:
             return None
         keep, *extra = ids
@@ -104,8 +104,10 @@ class ZoomProvider:
         # The listing leaves out the host's start_url: ask for the meeting itself.
         return self._meeting(self._api.request("GET", f"{self._api_url}/meetings/{keep}", expect=_FIELDS))
 
-    def _upcoming(self) -> Iterator[dict[str, Any]]:
-        query = {"type": "upcoming", "page_size": _PAGE_SIZE}
+    def _scheduled(self) -> Iterator[dict[str, Any]]:
+        """The host's meetings to come, live, or past but not expired: "upcoming" leaves out one whose start
+        has passed though nobody started it, as a walk-in call's has by the retry of its create."""
+        query = {"type": "scheduled", "page_size": _PAGE_SIZE}
         while True:
             url = f"{self._api_url}/users/{self._user_id}/meetings?{urlencode(query)}"
             page = self._api.request("GET", url, expect=("meetings",))

@@ -309,9 +309,11 @@ class FakeProviders:
         # Like Zoom: pages of `page_size`, a next_page_token while more remain, and no start_url.
         size = int(query.get("page_size", ["30"])[0])
         start = int(query.get("next_page_token", ["0"])[0] or 0)
+        kind = query.get("type", ["scheduled"])[0]
         listed = [
             {key: m[key] for key in ("id", "topic", "start_time", "duration", "join_url")}
             for m in sorted(self.zoom_meetings.values(), key=lambda m: m["id"])
+            if _zoom_lists(kind, m["start_time"])
         ]
         page = listed[start : start + size]
         more = start + size < len(listed)
@@ -361,6 +363,19 @@ class FakeProviders:
         )
         meeting.update(subject=event["subject"], starts_at=event["starts_at"], ends_at=event["ends_at"])
         return 200, {}, meeting | self.webhook_answers_with
+
+
+def _zoom_lists(kind: str, start_time: str) -> bool:
+    """Whether Zoom lists a meeting starting at `start_time` among its `kind` ("type") of meetings: "upcoming"
+    are those yet to start or live (none here: nobody joins the fake's meetings), "scheduled" those and the
+    previous ones not yet expired, as Zoom's API reference says."""
+    if kind == "scheduled":
+        return True
+    try:
+        starts = datetime.strptime(start_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return kind == "upcoming"  # a test's stand-in without a time: taken as to come
+    return kind == "upcoming" and starts >= datetime.now(UTC)
 
 
 class _Handler(BaseHTTPRequestHandler):
