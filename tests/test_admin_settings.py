@@ -6,6 +6,7 @@ provider (a meeting made and cancelled) and of the mail server (the SMTP dialogu
 import html
 import re
 import socket
+import time
 
 import pytest
 from sqlalchemy import select
@@ -218,6 +219,27 @@ def test_a_provider_that_fails_shows_the_exact_error(
     assert "Zoom failed to create the meeting" in outcome and shown in outcome
     (event,) = audited(session, "settings.provider_tested")
     assert event.details == {"provider": "zoom", "ok": False, "failed_step": "create"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "create"), [("zoom", ZOOM_CREATE), ("teams", "/createOrGet"), ("webhook", "/webhook")]
+)
+def test_a_create_that_timed_out_names_the_meeting_it_may_have_made_so_an_admin_can_remove_it(
+    admin_client, app, fake_providers, provider, create
+):
+    """A create with no answer in time (timed out, cut off, a gateway's 5xx) may still have made the test
+    meeting: the page said only "failed to create the meeting", and "Video consultation TEST-…" stood in
+    the organiser's calendar for tomorrow, nobody told."""
+    app.config.update(fake_providers.settings())
+    stall = app.config["PROVIDER_READ_TIMEOUT"] * 2
+    fake_providers.stall_next(1, stall, path_contains=create)
+
+    outcome = result_of(admin_client.post("/admin/settings/test-provider", data={"provider": provider}).text)
+
+    assert "failed to create the meeting" in outcome and "timed out" in outcome
+    time.sleep(stall)  # the provider answers at last, to nobody: the meeting is made
+    (meeting,) = fake_providers.live_meetings(provider)
+    assert f"It may have made the test meeting “{meeting.subject}” all the same" in html.unescape(outcome)
 
 
 def test_a_meeting_made_but_not_cancelled_is_named_so_an_admin_can_remove_it(

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..meetings.base import ProviderError, get_provider, is_probed
+from ..meetings.base import (
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    get_provider,
+    is_probed,
+    meeting_subject,
+)
 from ..models.transactions import write_transaction
 from ..notify.mail import FileBackend, SMTPBackend, mail_backend
 from ..notify.mime import build_message, make_message_id, needs_smtputf8
@@ -58,6 +65,7 @@ class ProviderCheck:
     error: str | None = None  # "ProviderAuthError (HTTP 401): ..." from the step that failed
     failed_step: str | None = None  # "create" or "cancel"
     meeting_id: str | None = None  # made but not cancelled: an admin removes it at the provider
+    maybe_made: str | None = None  # the title of a meeting a create with no usable answer may have made
     probed: tuple[str, ...] = ()  # a provider with no meeting API (base.Probed): what its probe checked
 
     @property
@@ -118,7 +126,10 @@ def _round_trip(name: str, settings: Mapping[str, Any], consultation: StandInCon
         meeting = provider.create(consultation)
         create_ms = (time.perf_counter() - started) * 1000
     except (ProviderError, ValueError) as error:  # ValueError: a setting the adapter cannot read
-        return ProviderCheck(name, error=_described(error), failed_step="check" if probed else "create")
+        if probed:
+            return ProviderCheck(name, error=_described(error), failed_step="check")
+        unheard = _made_unheard(error, consultation)
+        return ProviderCheck(name, error=_described(error), failed_step="create", maybe_made=unheard)
     try:
         started = time.perf_counter()
         provider.cancel(consultation, meeting)
@@ -127,6 +138,15 @@ def _round_trip(name: str, settings: Mapping[str, Any], consultation: StandInCon
             name, create_ms, error=_described(error), failed_step="cancel", meeting_id=meeting.external_id
         )
     return ProviderCheck(name, create_ms, (time.perf_counter() - started) * 1000)
+
+
+def _made_unheard(error: Exception, consultation: StandInConsultation) -> str | None:
+    """The title of the test meeting a create may have made though its answer never came, or came unusable
+    (timed out, cut off, a gateway's 5xx): the admin is told to look for it. None for a refusal (a 4xx, a
+    429), which made nothing."""
+    if isinstance(error, ProviderUnavailable) and not isinstance(error, ProviderRateLimited):
+        return meeting_subject(consultation)
+    return None
 
 
 def _smtp_dialogue(backend: SMTPBackend, message: EmailMessage, to: str) -> MailCheck:
