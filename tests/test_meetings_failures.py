@@ -111,6 +111,21 @@ def test_a_provider_dripping_its_answer_is_unavailable_in_time_and_the_next_call
     assert adapter.create(make_consultation()).join_url.startswith("https://")
 
 
+@pytest.mark.parametrize("lifetime", [None, "an hour", [3599], {"seconds": 3599}])
+@pytest.mark.parametrize("name", ["teams", "zoom"])
+def test_a_token_answer_of_the_wrong_shape_is_a_provider_fault(
+    provider_settings, fake_providers, name, lifetime
+):
+    # float() of it raised TypeError or ValueError out of the adapter: the outbox, which falls back only from
+    # a ProviderError, retried the meeting until it was a dead letter, and a walk-in caller waited for a link.
+    provider_type, _ = ADAPTERS[name]
+    adapter = provider_type(provider_type.settings_type.from_mapping(provider_settings))
+    fake_providers.token_lifetime = lifetime
+
+    with pytest.raises(ProviderUnavailable, match="token"):
+        adapter.create(make_consultation())
+
+
 def test_the_call_after_a_failure_succeeds(adapter, api_path, fake_providers):
     fake_providers.fail_next(1, 502, path_contains=api_path)
     consultation = make_consultation()

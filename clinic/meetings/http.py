@@ -9,6 +9,7 @@ and headers, read before the body, are still bounded by each read alone.)
 shortly before it expires and fetched again once when the API answers 401.
 """
 
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -226,4 +227,23 @@ class BearerClient:
         except ProviderRejected as exc:  # 400/403 from a token endpoint means bad credentials
             raise ProviderAuthError(f"token request refused: {exc}", status=exc.status) from exc
         data = json_body(response, "access_token")
-        return data["access_token"], float(data.get("expires_in", 3600))
+        token, lifetime = data["access_token"], _seconds(data.get("expires_in", 3600))
+        if not (isinstance(token, str) and token and lifetime is not None):
+            # A provider fault like any other (retried, then fallen back from); said without the token.
+            raise ProviderUnavailable(
+                f"POST {self._token_url} answered an access token or expires_in of the wrong shape",
+                status=response.status_code,
+            )
+        return token, lifetime
+
+
+def _seconds(value: object) -> float | None:
+    """A token's lifetime in seconds, a number or its digits (as some OAuth servers write it); None if it is
+    neither, or not a finite number of seconds from now."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
