@@ -478,6 +478,25 @@ def test_a_provider_asking_to_wait_past_the_fallback_deadline_is_replaced_by_the
     assert outbox.refreshed(consultation).meeting_join_url in text(mail)
 
 
+@pytest.mark.parametrize(("provider", "create_path"), [("zoom", ZOOM_CREATE), ("teams", "createOrGet")])
+def test_a_create_refused_with_429_makes_no_meeting_to_retire_after_the_fallback(
+    session, now, outbox, fake_providers, provider, create_path
+):
+    """A 429 is a refusal: nothing was made. Yet the fallback queued the retirement of a meeting the create
+    "may have made unheard", which asks a retried create for it: Zoom's made one (none found) and Teams'
+    createOrGet made one, each then deleted, more calls at a provider that had asked us to slow down."""
+    outbox.configure(MEETING_PROVIDER=provider, MEETING_FALLBACK_AFTER="2h")
+    fake_providers.fail_next(1, 429, path_contains=create_path, retry_after="93600")  # past the deadline
+    consultation = book(session, now)
+
+    outbox.drain(until=outbox.clock.now + timedelta(minutes=30))
+
+    assert outbox.only(consultation, OutboxKind.MEETING_CREATE).outcome == "fallback:jitsi"
+    creates = [r for r in fake_providers.requests_to(create_path) if r.method == "POST"]
+    assert len(creates) == 1  # the one refused
+    assert outbox.statuses(consultation, OutboxKind.MEETING_CANCEL) == []
+
+
 def test_a_provider_asking_to_wait_until_before_the_fallback_deadline_is_waited_for(
     session, now, outbox, fake_providers
 ):

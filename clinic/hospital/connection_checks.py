@@ -21,14 +21,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
-from ..meetings.base import (
-    ProviderError,
-    ProviderRateLimited,
-    ProviderUnavailable,
-    get_provider,
-    is_probed,
-    meeting_subject,
-)
+from ..meetings.base import ProviderError, get_provider, is_probed, may_have_made, meeting_subject
 from ..models.transactions import write_transaction
 from ..notify.mail import FileBackend, SMTPBackend, mail_backend
 from ..notify.mime import build_message, make_message_id, needs_smtputf8
@@ -141,12 +134,11 @@ def _round_trip(name: str, settings: Mapping[str, Any], consultation: StandInCon
 
 
 def _made_unheard(error: Exception, consultation: StandInConsultation) -> str | None:
-    """The title of the test meeting a create may have made though its answer never came, or came unusable
-    (timed out, cut off, a gateway's 5xx): the admin is told to look for it. None for a refusal (a 4xx, a
-    429), which made nothing."""
-    if isinstance(error, ProviderUnavailable) and not isinstance(error, ProviderRateLimited):
-        return meeting_subject(consultation)
-    return None
+    """The title of the test meeting a create that failed with `error` may have made all the same
+    (meetings.base.may_have_made), for the admin to look for; None for a refusal, which made nothing."""
+    return (
+        meeting_subject(consultation) if isinstance(error, ProviderError) and may_have_made(error) else None
+    )
 
 
 def _smtp_dialogue(backend: SMTPBackend, message: EmailMessage, to: str) -> MailCheck:

@@ -22,6 +22,7 @@ from ..meetings import (
     RetiresUnheard,
     get_provider,
     host_links_expire,
+    may_have_made,
     meeting_key,
     replaces_meeting_for_new_host,
 )
@@ -361,7 +362,7 @@ def _with_fallback(
         if worth_waiting or not fallback or fallback == provider_name:
             raise
         cause = f"{provider_name}:{type(error).__name__}"  # which provider failed, for the admin
-        made_unheard = tried is not None and (tried or isinstance(error, ProviderUnavailable))
+        made_unheard = tried is not None and (tried or may_have_made(error))
     # The patient needs a working link more than the hospital's preferred provider: use the fallback.
     meeting = _provider(ctx, fallback).create(consultation)
     # Looked for no sooner than a retry would look: a create whose answer was lost may still be under way.

@@ -14,6 +14,7 @@ from .base import (
     get_provider,
     host_link_now,
     host_links_expire,
+    may_have_made,
     meeting_key,
     replaces_meeting_for_new_host,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "get_provider",
     "host_link_now",
     "host_links_expire",
+    "may_have_made",
     "meeting_key",
     "replaces_meeting_for_new_host",
 ]

@@ -86,6 +86,13 @@ class ProviderRateLimited(ProviderUnavailable):
     """429: the provider asked us to slow down, for `retry_after` seconds when it said so."""
 
 
+def may_have_made(error: ProviderError) -> bool:
+    """Whether a create that failed with `error` may have made its meeting all the same: one that got no
+    answer, or no usable one (timed out, cut off, a 5xx, an answer without a link). A 429 or another refusal
+    made nothing."""
+    return isinstance(error, ProviderUnavailable) and not isinstance(error, ProviderRateLimited)
+
+
 class ProviderAuthError(ProviderError):
     """Our credentials are refused even with a fresh token: an admin must fix the settings."""
 
