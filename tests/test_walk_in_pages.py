@@ -446,6 +446,23 @@ def test_only_the_secret_link_opens_a_callers_page(app, client, session, helplin
     assert "You are number" in other_device.get(path).get_data(as_text=True)
 
 
+def test_a_callers_place_opened_without_its_pass_asks_for_the_link_where_they_were_shown_it(
+    app, client, session, helpline
+):
+    """A caller's link is shown on their place's page, never mailed (many give a phone number), yet the
+    page asking for it said "Copy the whole link from your e-mail", and so did its error."""
+    path = joined(client)
+    other_device = factories.browser(app)
+
+    asked = other_device.get(path).get_data(as_text=True)
+    refused = other_device.post(path, data={"code": "not-the-link"}).get_data(as_text=True)
+    empty = other_device.post(path, data={"code": ""}).get_data(as_text=True)
+
+    for page in (asked, refused, empty):
+        assert "e-mail" not in page
+        assert "Come back to your place" in page
+
+
 def test_a_taken_caller_who_no_longer_needs_the_call_can_leave(client, session, helpline):
     """Once it was their turn, the page showed only "Join the video call": the way out had gone."""
     path = joined(client)

@@ -8,7 +8,7 @@ out of the query string still work: they are kept and redirected at once to the 
 
 import re
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -26,7 +26,7 @@ from ..scheduling.errors import NotFound
 from ..scheduling.holders import LINK_RESEND_INTERVAL, resend_link_of
 from ..session_cookie import forgotten_as_idle
 from .access import patient_actor
-from .link_tokens import MANAGE, TokenJar
+from .link_tokens import MANAGE, WALK_IN, TokenJar
 
 # A token inside a pasted link: after "#t=" (links now) or "?t=" / "&t=" (links sent before). Tokens are
 # base64url, so what a mail or a copy puts after one (">", ")", a full stop) is not part of it.
@@ -89,6 +89,12 @@ class LinkCodeForm(FlaskForm):
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
     )
 
+    def __init__(self, *args: Any, given_in: str = "your e-mail", **kwargs: Any) -> None:
+        """`given_in`: where the visitor was given the link (`_given_in`), as the empty field's error says."""
+        super().__init__(*args, **kwargs)
+        _required, *others = self.code.validators
+        self.code.validators = [InputRequired(f"Paste the link from {given_in}."), *others]
+
     def token(self) -> str:
         """The token in what was entered: the whole link (escaped too, as a link checker's wrapper or a mail
         program's copy has it), or the code alone."""
@@ -106,7 +112,7 @@ def arriving(
     if not jar.holds(reference):
         if forgotten_as_idle(session):
             say_closed(request.blueprint + endpoint)
-        return _form_page(LinkCodeForm(formdata=None), what, jar, reference)
+        return _form_page(LinkCodeForm(formdata=None, given_in=_given_in(jar)), what, jar, reference)
     return None
 
 
@@ -118,7 +124,7 @@ def entered(
     if jar is MANAGE and RESEND in request.form:
         resend_link_of(db.session, reference, now=utcnow(), actor=patient_actor())
         return link_resent(contact_numbers(db.session), reference.upper())  # which department's: not said
-    form = LinkCodeForm()
+    form = LinkCodeForm(given_in=_given_in(jar))
     if not form.validate_on_submit():
         return _form_page(form, what, jar, reference), 422
     try:
@@ -129,7 +135,7 @@ def entered(
         )
         show_beside(
             form.code,
-            f"This {tried} does not open your {what}. Copy the whole link from your e-mail{letter}.",
+            f"This {tried} does not open your {what}. Copy the whole link from {_given_in(jar)}{letter}.",
         )
         return _form_page(form, what, jar, reference), 404
 
@@ -140,7 +146,7 @@ def entered_again(jar: TokenJar, what: str) -> Callable[[str], ResponseReturnVal
     another site could make a browser open a link of its own)."""
 
     def draw(reference: str) -> ResponseReturnValue:
-        return _form_page(expired(LinkCodeForm()), what, jar, reference)
+        return _form_page(expired(LinkCodeForm(given_in=_given_in(jar))), what, jar, reference)
 
     return draw
 
@@ -160,8 +166,20 @@ def _form_page(form: LinkCodeForm, what: str, jar: TokenJar, reference: str) -> 
     # A booking's link cut short or mistyped: it can be mailed again (RESEND), or the department called.
     phones = contact_numbers(db.session) if letter and form.errors else []
     return render_template(
-        "booking/open_link.html", form=form, what=what, letter=letter, resend=RESEND, phones=phones
+        "booking/open_link.html",
+        form=form,
+        what=what,
+        given_in=_given_in(jar),
+        letter=letter,
+        resend=RESEND,
+        phones=phones,
     )
+
+
+def _given_in(jar: TokenJar) -> str:
+    """Where the visitor was given the link: a walk-in caller's is shown on their place's page, never
+    mailed (many give a phone number); every other link is mailed."""
+    return "the page of your place (under “Come back to your place”)" if jar is WALK_IN else "your e-mail"
 
 
 def link_resent(phones: list[tuple[str, str]], reference: str = "") -> str:
