@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from clinic.audit import SYSTEM, Actor
+from clinic.jobs.claims import claim_due_messages
 from clinic.jobs.housekeeping import housekeep
 from clinic.models import (
     AuditEvent,
@@ -644,3 +645,55 @@ def test_an_offer_taken_after_its_service_or_clinician_was_withdrawn_is_gone(ses
         take(session, offer, now)
 
     assert offers(session)[0].status is OfferStatus.GONE
+
+
+def test_a_patient_whose_days_went_by_is_told_once_that_their_place_has_ended(
+    session, now, outbox, smtp_server
+):
+    """A place whose last day went by ended silently: the patient, told nothing, went on waiting for a mail
+    that would never come, and never learnt to book another way."""
+    service = open_clinic(session, name="Heart follow-up")
+    entry = join(session, service, now, 1)  # Tuesday only
+    freed(session, service, now)  # offered a time, with a reason stored that no mail may carry
+    outbox.drain()
+    wednesday = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
+    outbox.clock.now = wednesday
+
+    tidy_up(session, wednesday)
+    tidy_up(session, wednesday + timedelta(minutes=1))  # the next round, or another worker's
+    session.commit()
+    # A worker that claimed the mail was killed before sending it: its lease runs out, another sends it.
+    claim_due_messages(session, "killed-worker", wednesday, 10, lease=timedelta(minutes=1))
+    session.commit()
+    outbox.drain()
+    outbox.clock.now = wednesday + timedelta(minutes=2)
+    outbox.drain()
+    outbox.drain()
+
+    assert session.get(WaitlistEntry, entry.id, populate_existing=True).status is WaitlistStatus.EXPIRED
+    mails = [mail for mail in offer_mails(smtp_server, entry.email) if "ended" in mail["Subject"]]
+    assert len(mails) == 1
+    (mail,) = mails
+    body = " ".join(text(mail).split())
+    assert "Heart follow-up" in body and "Tuesday 3 March 2026" in body
+    assert f"Book a time: http://127.0.0.1:5000/book/clinician?service={service.id}" in body
+    assert SECRET_REASON not in mail.as_string() and "reason" not in body.lower()
+    assert str(entry.birth_date.year) not in body
+
+
+def test_a_place_left_or_booked_before_its_days_went_by_is_not_told_it_ended(
+    session, now, outbox, smtp_server
+):
+    service = open_clinic(session)
+    left, booked = join(session, service, now, 1), join(session, service, now, 2)
+    leave_waitlist(session, left.id, now=now, actor=Actor())
+    freed(session, service, now)
+    outbox.drain()
+    take(session, offers(session, entry_id=booked.id)[0], now)
+    wednesday = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
+
+    tidy_up(session, wednesday)
+    outbox.drain(until=wednesday + timedelta(minutes=5))
+
+    for entry in (left, booked):
+        assert not [mail for mail in smtp_server.inbox(entry.email) if "ended" in mail["Subject"]]

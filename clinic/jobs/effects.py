@@ -505,4 +505,5 @@ _EFFECTS: dict[OutboxKind, Effect] = {
     OutboxKind.WAITLIST_GONE_MAIL: send_offer_mail,
     OutboxKind.WAITLIST_JOINED_MAIL: send_entry_mail,
     OutboxKind.WAITLIST_CLOSED_MAIL: send_entry_mail,
+    OutboxKind.WAITLIST_EXPIRED_MAIL: send_entry_mail,
 }

@@ -1,5 +1,6 @@
 """The waitlist's outbox effects: confirming a place on it, offering a freed time, mailing each offer (or its
-end) to its patient, and telling a patient their place closed with what it waited for."""
+end) to its patient, and telling a patient their place ended: closed with what it waited for, or expired
+with its last day."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -20,12 +21,13 @@ from ..models import (
 )
 from ..notify.notices import Recipient
 from ..notify.offers import (
-    ClosedNotice,
+    EndedNotice,
     JoinedNotice,
     OfferMail,
     OfferNotice,
     PlaceNotice,
     compose_closed_mail,
+    compose_expired_mail,
     compose_joined_mail,
     compose_offer_mail,
 )
@@ -88,7 +90,7 @@ def send_entry_mail(
     ctx: Context, message: OutboxMessage, consultation: Consultation | None, now: datetime
 ) -> Result:
     """Mail a patient about their place on the waitlist: that they are on it, with the link to leave it,
-    while they still are; or that it closed because what they waited for is no longer offered."""
+    while they still are; or that it ended (closed, or expired), while it still has."""
     settings = ctx.settings
     still, notice_of, compose = _ENTRY_MAILS[message.kind]
     with Session(ctx.bind) as reader:
@@ -100,6 +102,8 @@ def send_entry_mail(
             hospital_name=settings.hospital_name,
             service_name=entry.service.name,
             clinician_name=entry.clinician.display_name if entry.clinician else "",
+            window_starts_at=entry.window_starts_at,
+            window_ends_at=entry.window_ends_at,
         )
         notice = notice_of(settings, entry, place)
     message_id = message_id_for(message, settings.invite_domain)
@@ -110,16 +114,14 @@ def send_entry_mail(
 def _joined_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceNotice) -> JoinedNotice:
     return JoinedNotice(
         **vars(place),
-        window_starts_at=entry.window_starts_at,
-        window_ends_at=entry.window_ends_at,
         leave_url=waitlist_link(entry, base_url=settings.public_base_url, keys=settings.link_keys),
         contact_phone=entry.service.department.contact_phone,
     )
 
 
-def _closed_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceNotice) -> ClosedNotice:
+def _ended_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceNotice) -> EndedNotice:
     service, base_url = entry.service, settings.public_base_url
-    return ClosedNotice(
+    return EndedNotice(
         **vars(place),
         book_url=booking_url(base_url, service.id) if service.offered else booking_start_url(base_url),
         contact_phone=service.department.contact_phone,
@@ -129,7 +131,8 @@ def _closed_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceN
 # Each mail of a place: the status the place must still have for it to be worth sending, its facts, its text.
 _ENTRY_MAILS = {
     OutboxKind.WAITLIST_JOINED_MAIL: (WaitlistStatus.WAITING, _joined_notice, compose_joined_mail),
-    OutboxKind.WAITLIST_CLOSED_MAIL: (WaitlistStatus.CLOSED, _closed_notice, compose_closed_mail),
+    OutboxKind.WAITLIST_CLOSED_MAIL: (WaitlistStatus.CLOSED, _ended_notice, compose_closed_mail),
+    OutboxKind.WAITLIST_EXPIRED_MAIL: (WaitlistStatus.EXPIRED, _ended_notice, compose_expired_mail),
 }
 
 

@@ -196,8 +196,8 @@ def enqueue_offer_mail(session: Session, offer: WaitlistOffer, kind: OutboxKind,
 
 def enqueue_entry_mail(session: Session, entry: WaitlistEntry, kind: OutboxKind, now: datetime) -> None:
     """In the transaction that changes a waitlist entry: tell its patient they joined (WAITLIST_JOINED_MAIL,
-    with the link to leave) or that their place closed (WAITLIST_CLOSED_MAIL). Hung on the entry itself:
-    there is no consultation to hang it on."""
+    with the link to leave) or that their place ended (WAITLIST_CLOSED_MAIL, WAITLIST_EXPIRED_MAIL). Hung on
+    the entry itself: there is no consultation to hang it on."""
     session.add(
         OutboxMessage(
             waitlist_entry_id=entry.id,

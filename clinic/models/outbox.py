@@ -28,9 +28,10 @@ class OutboxKind(enum.StrEnum):
     WAITLIST_OFFER_MAIL = "mail.waitlist_offer"
     WAITLIST_GONE_MAIL = "mail.waitlist_gone"
     # Hung on the waitlist entry itself: its patient is told they are on the list, and how to leave it;
-    # and that their place ended because what they waited for is no longer offered.
+    # that their place ended because what they waited for is no longer offered; or with its last day.
     WAITLIST_JOINED_MAIL = "mail.waitlist_joined"
     WAITLIST_CLOSED_MAIL = "mail.waitlist_closed"
+    WAITLIST_EXPIRED_MAIL = "mail.waitlist_expired"
 
 
 class OutboxStatus(enum.StrEnum):

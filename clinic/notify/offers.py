@@ -1,5 +1,6 @@
 """What the waitlist's mails say: a place on it confirmed, a freed time offered, an offered time gone to
-someone else, and a place closed because what it waited for is no longer offered.
+someone else, a place closed because what it waited for is no longer offered, and a place ended with its
+last day.
 
 Like every mail (see `messages`), they name the hospital, the service, the clinician and the time or days,
 nothing more: `OfferNotice` and `JoinedNotice` have no field for a reason for visit or a note.
@@ -96,14 +97,14 @@ class PlaceNotice:
     hospital_name: str
     service_name: str
     clinician_name: str  # "" for any clinician
+    window_starts_at: datetime  # the start of the first day, in the patient's zone
+    window_ends_at: datetime  # the end of the last day
 
 
 @dataclass(frozen=True)
 class JoinedNotice(PlaceNotice):
     """The facts about a place on the waitlist that its confirmation may mention."""
 
-    window_starts_at: datetime  # the start of the first day, in the patient's zone
-    window_ends_at: datetime  # the end of the last day
     leave_url: str
     contact_phone: str = ""
 
@@ -111,50 +112,94 @@ class JoinedNotice(PlaceNotice):
 def compose_joined_mail(notice: JoinedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
     """The mail telling a patient they are on the waitlist, for which days, and how to leave it."""
     notice = plain(notice)
-    patient = notice.patient
-    subject = f"You are on the waitlist – {notice.hospital_name}"
-    with_whom = f"with {notice.clinician_name}" if notice.clinician_name else "with any clinician"
-    first = _day(notice.window_starts_at, patient)
-    last = _day(notice.window_ends_at - timedelta(microseconds=1), patient)
-    paragraphs = [
-        f"Hello {patient.name},",
-        f"You are on the waitlist for a video consultation: {notice.service_name}, {with_whom}, "
-        f"on a day from {first} to {last}.",
+    body = [
+        f"You are on the waitlist for a video consultation: {_waited_for(notice)}.",
         "If a time becomes free on those days, we will e-mail you a link that books it in one step. We offer "
         "each free time to a few people at once: the first to book it gets it.",
         "If you no longer need a time, leave the waitlist with the link below. Keep this e-mail: the link is "
         "yours alone.",
     ]
-    if notice.contact_phone:
-        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
+    subject = f"You are on the waitlist – {notice.hospital_name}"
     links = [("Leave the waitlist", notice.leave_url)]
-    return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+    return _place_mail(notice, subject, body, links, notice.contact_phone, sender, message_id, now)
 
 
 @dataclass(frozen=True)
-class ClosedNotice(PlaceNotice):
-    """The facts about a place closed because its service, or its clinician, is no longer offered."""
+class EndedNotice(PlaceNotice):
+    """The facts about a place that ended unbooked: closed because its service, or its clinician, is no
+    longer offered, or expired because its days went by."""
 
     book_url: str  # the service's booking pages while it is offered, else the first booking page
     contact_phone: str = ""
 
 
-def compose_closed_mail(notice: ClosedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
+def compose_closed_mail(notice: EndedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
     """The mail telling a patient their place on the waitlist has ended, why, and where to book instead."""
     notice = plain(notice)
-    patient = notice.patient
-    subject = f"The time you waited for is no longer offered – {notice.hospital_name}"
     waited_for = notice.service_name + (f" with {notice.clinician_name}" if notice.clinician_name else "")
-    paragraphs = [
-        f"Hello {patient.name},",
+    body = [
         f"You were on the waitlist for a video consultation: {waited_for}. It is no longer offered, so we "
         "cannot offer you a time of it, and your place on the waitlist has ended.",
         "You can book another time, or another service, on our booking pages.",
     ]
-    if notice.contact_phone:
-        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {notice.contact_phone}.")
+    subject = f"The time you waited for is no longer offered – {notice.hospital_name}"
+    return _ended_mail(notice, subject, body, sender, message_id, now)
+
+
+def compose_expired_mail(notice: EndedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
+    """The mail telling a patient their place on the waitlist has ended with its last day, no time having
+    been booked from it, and where to book instead."""
+    notice = plain(notice)
+    waited_for = _waited_for(notice)
+    subject = f"Your place on the waitlist has ended – {notice.hospital_name}"
+    return _ended_mail(
+        notice,
+        subject,
+        [
+            f"You were on the waitlist for a video consultation: {waited_for}. Those days have gone by and "
+            "no time was booked from the waitlist, so your place on it has ended.",
+            "If you still need a consultation, you can book a time, or join the waitlist again, on our "
+            "booking pages.",
+        ],
+        sender,
+        message_id,
+        now,
+    )
+
+
+def _ended_mail(
+    notice: EndedNotice, subject: str, body: list[str], sender: str, message_id: str, now: datetime
+) -> EmailMessage:
+    """A mail telling a patient their place has ended, with the link to book instead."""
     links = [("Book a time", notice.book_url)]
-    return _mail(patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+    return _place_mail(notice, subject, body, links, notice.contact_phone, sender, message_id, now)
+
+
+def _place_mail(
+    notice: PlaceNotice,
+    subject: str,
+    body: list[str],
+    links: list[tuple[str, str]],
+    contact_phone: str,
+    sender: str,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    """A mail about a place on the waitlist: the greeting, `body`, the hospital's phone if it has one."""
+    paragraphs = [f"Hello {notice.patient.name},", *body]
+    if contact_phone:
+        paragraphs.append(f"Questions? Phone {notice.hospital_name} on {contact_phone}.")
+    return _mail(notice.patient, notice.hospital_name, subject, paragraphs, links, sender, message_id, now)
+
+
+def _waited_for(notice: PlaceNotice) -> str:
+    """What a place waits for, in its patient's zone: "Heart follow-up, with any clinician, on a day from
+    Tuesday 3 March 2026 to Thursday 5 March 2026"."""
+    with_whom = f"with {notice.clinician_name}" if notice.clinician_name else "with any clinician"
+    first = _day(notice.window_starts_at, notice.patient)
+    last = _day(notice.window_ends_at - timedelta(microseconds=1), notice.patient)
+    days = f"on {first}" if first == last else f"on a day from {first} to {last}"
+    return f"{notice.service_name}, {with_whom}, {days}"
 
 
 def _day(moment: datetime, patient: Recipient) -> str:

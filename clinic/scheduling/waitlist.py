@@ -222,7 +222,7 @@ def end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, 
 
 
 def expire_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
-    """End the waiting entries whose last day is over; returns how many."""
+    """End the waiting entries whose last day is over, each patient told so by mail; returns how many."""
     with write_transaction(session):
         ended = session.scalars(
             select(WaitlistEntry)
@@ -233,6 +233,8 @@ def expire_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
         ).all()
         for entry in ended:
             entry.status, entry.ended_at = WaitlistStatus.EXPIRED, now
+            # In the same transaction, keyed by the entry: told once, however often housekeeping runs.
+            outbox.enqueue_entry_mail(session, entry, OutboxKind.WAITLIST_EXPIRED_MAIL, now)
             record_entry_event(session, entry, "waitlist.expired", now, SYSTEM)
     return len(ended)
 
