@@ -1,6 +1,7 @@
 """The waitlist's races, each racer in a thread of its own against the real database (SQLite or PostgreSQL):
 patients taking offers of one freed time at once get one booking, and the others hear it has gone; the join
-form posted several times at once joins once and is confirmed once."""
+form posted several times at once joins once and is confirmed once; workers offering one freed time at once
+offer it to no more patients than one would, and to nobody twice."""
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
 from clinic.models import Consultation, OfferStatus, OutboxKind, OutboxMessage, WaitlistEntry, WaitlistOffer
+from clinic.models.transactions import write_transaction
 from clinic.scheduling.booking import Booked, Consent
 from clinic.scheduling.errors import OfferGone
-from clinic.scheduling.offers import take_offer
+from clinic.scheduling.offers import FreedTime, offer_freed_time, take_offer
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
 from . import factories
@@ -21,9 +23,9 @@ from .conftest import TEST_KEYS
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
-from .racing import race
+from .racing import race, racing_engine
 from .test_double_booking import race_engine
-from .test_waitlist import TUESDAY, TUESDAY_10, freed, join, offers
+from .test_waitlist import RULES, TUESDAY, TUESDAY_10, freed, join, offers
 
 RACERS = 5
 
@@ -98,3 +100,41 @@ def test_the_join_form_posted_several_times_at_once_joins_once_and_is_confirmed_
     assert outcomes == [entry_id] * RACERS
     mails = select(OutboxMessage.kind).where(OutboxMessage.waitlist_entry_id == entry_id)
     assert list(session.scalars(mails)) == [OutboxKind.WAITLIST_JOINED_MAIL]
+
+
+def offering(freed_by_id: int, time: FreedTime, now) -> Callable[[Session], object]:
+    """One worker's run of the offer job of a time freed by consultation `freed_by_id`, as the dispatcher
+    runs it: in a write transaction, the freeing consultation locked."""
+
+    def run(session: Session) -> int:
+        with write_transaction(session):
+            freed_by = session.get(Consultation, freed_by_id, with_for_update=True)
+            return len(offer_freed_time(session, time, freed_by, now=now, rules=RULES))
+
+    return run
+
+
+def test_workers_offering_one_freed_time_at_once_offer_it_to_three_patients_once_each(
+    session, now, database_url
+):
+    """A time freed twice (cancelled, booked again, cancelled: two offer jobs), or freed while housekeeping
+    handed an unanswered offer of it to the next in line, ran its offer jobs in two workers at once on
+    PostgreSQL: each counted no offer open and offered it to three more, six people racing for one time
+    where the hospital allowed three."""
+    service = open_clinic(session)
+    patients = [join(session, service, now, n) for n in range(RACERS * RULES.per_time)]
+    join(session, service, now, 0, email="PATIENT0@example.org")  # the first, again: offered it once only
+    freeings = [freed(session, service, now) for _ in range(RACERS)]  # one time, freed again and again
+    time = FreedTime(service.id, freeings[0].clinician_id, TUESDAY_10)
+
+    # Each run pauses after counting the offers open, where a second run would count them too.
+    engine = racing_engine(database_url, RACERS, lambda sql: "count(" in sql and "waitlist_offer" in sql)
+    try:
+        outcomes = race(engine, [offering(c.id, time, now) for c in freeings])
+    finally:
+        engine.dispose()
+
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    made = offers(session)
+    assert len(made) == RULES.per_time, [o.entry_id for o in made]
+    assert sorted(o.entry_id for o in made) == [p.id for p in patients[: RULES.per_time]]  # first in line

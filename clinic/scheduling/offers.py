@@ -25,7 +25,7 @@ from ..models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from ..models.transactions import end_transaction, write_transaction
+from ..models.transactions import end_transaction, lock_rule, write_transaction
 from .availability import is_free
 from .booking import Booked, BookingRequest, Consent, book
 from .errors import NotFound, OfferExpired, OfferGone, SlotUnavailable
@@ -58,7 +58,12 @@ def offer_freed_time(
 ) -> list[WaitlistOffer]:
     """In the caller's write transaction: offer the freed time, if it is still free, to the first waiting
     patients it suits who were not offered it before, up to `rules.per_time` offers open at once, and
-    have each mailed; returns the new offers."""
+    have each mailed; returns the new offers.
+
+    Runs for one time are served one after the other (the time's lock): two workers offering it at once
+    (freed twice, or freed while housekeeping handed an unanswered offer on) each counted no offer open
+    and offered it to `per_time` more."""
+    lock_rule(session, f"waitlist.time:{freed.clinician_id}:{int(freed.starts_at.timestamp())}")
     try:
         service = active_service(session, freed.service_id)
     except NotFound:
