@@ -697,3 +697,35 @@ def test_a_place_left_or_booked_before_its_days_went_by_is_not_told_it_ended(
 
     for entry in (left, booked):
         assert not [mail for mail in smtp_server.inbox(entry.email) if "ended" in mail["Subject"]]
+
+
+@pytest.mark.parametrize("withdrawn", ["clinician", "clinician's service"])
+def test_an_offer_of_a_clinician_no_longer_offering_the_service_ends_and_housekeeping_goes_on(
+    session, now, outbox, smtp_server, withdrawn
+):
+    """A time of a clinician then deactivated (or taken off the service), freed for patients waiting for any
+    clinician, made the offer job raise NotOffered until it went dead, and an open offer of such a time
+    made housekeeping raise it at every round, so no later offer, place or no-show was seen to again."""
+    service = open_clinic(session)
+    (clinician,) = service.clinicians
+    mailed, unmailed = join(session, service, now, 1), join(session, service, now, 2)  # any clinician
+    freed(session, service, now)
+    outbox.drain()
+    freed(session, service, now, start=TUESDAY_10 + timedelta(hours=1))
+    with write_transaction(session):  # the worker offers the second time; its mail is not yet sent
+        time = FreedTime(service.id, clinician.id, TUESDAY_10 + timedelta(hours=1))
+        offer_freed_time(session, time, session.get(Consultation, 1), now=now, rules=RULES)
+    if withdrawn == "clinician":
+        _withdraw(session, clinician)
+    else:
+        clinician.services.remove(service)
+        session.commit()
+
+    outbox.drain()
+    tidy_up(session, now + timedelta(minutes=1))
+    outbox.drain(until=now + timedelta(minutes=2))
+
+    assert {o.status for o in offers(session)} == {OfferStatus.GONE}
+    subjects = [mail["Subject"] for mail in offer_mails(smtp_server, mailed.email)]
+    assert len(subjects) == 2 and subjects[-1].startswith("The time we offered you has gone")
+    assert session.get(WaitlistEntry, unmailed.id).status is WaitlistStatus.WAITING

@@ -66,9 +66,9 @@ def offer_freed_time(
     lock_rule(session, f"waitlist.time:{freed.clinician_id}:{int(freed.starts_at.timestamp())}")
     try:
         service = active_service(session, freed.service_id)
-    except NotFound:
-        return []
-    if not is_free(session, service, freed.starts_at, now, freed.clinician_id):
+        if not is_free(session, service, freed.starts_at, now, freed.clinician_id):
+            return []
+    except NotFound:  # the service, or its clinician (NotOffered), no longer offered
         return []
     wanted = rules.per_time - _open_offers(session, freed, now)
     min_notice = timedelta(minutes=service.min_notice_minutes)
@@ -219,12 +219,13 @@ def time_of(offer: WaitlistOffer) -> FreedTime:
 
 
 def still_free(session: Session, time: FreedTime, now: datetime) -> bool:
-    """Whether an offered time may still be booked: its service offered, the time free by the slot rules."""
+    """Whether an offered time may still be booked: its service offered, and by its clinician (NotOffered,
+    a NotFound, for one made inactive or taken off the service), the time free by the slot rules."""
     try:
         service = active_service(session, time.service_id)
+        return is_free(session, service, time.starts_at, now, time.clinician_id)
     except NotFound:
         return False
-    return is_free(session, service, time.starts_at, now, time.clinician_id)
 
 
 def _open_offers(session: Session, freed: FreedTime, now: datetime) -> int:
