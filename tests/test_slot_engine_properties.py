@@ -233,3 +233,17 @@ def test_weekly_periods_meet_when_they_share_a_minute_of_the_week(first, second)
     shared = _minutes_of_the_week(first) & _minutes_of_the_week(second)
 
     assert first.meets(second) is second.meets(first) is bool(shared)
+
+
+@settings(max_examples=100)
+@given(hospitals_of_colleagues(), st.integers(0, 11))
+def test_a_start_is_free_or_not_whatever_window_it_is_searched_in(hospital, shift):
+    """The waitlist's housekeeping checks a clinician's offers of one day with one search over the day
+    (offers._not_free), where each offer was checked alone (availability.is_free, a one-second window)."""
+    rules, calendars, window_start, window_end, now = hospital
+    in_window = set(available_starts(rules, calendars, window_start, window_end, now))
+    first = window_start.replace(second=0, microsecond=0) + shift * 5 * MINUTE
+    probes = {first + 5 * MINUTE * n for n in range(0, 12 * 96, 7)} | in_window
+    for start in sorted(p for p in probes if window_start <= p < window_end):
+        alone = available_starts(rules, calendars, start, start + timedelta(seconds=1), now)
+        assert (start in alone) == (start in in_window), start
