@@ -5,13 +5,23 @@ offer it to no more patients than one would, and to nobody twice."""
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
+import threading
 from collections.abc import Callable
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from clinic.audit import Actor
-from clinic.models import Consultation, OfferStatus, OutboxKind, OutboxMessage, WaitlistEntry, WaitlistOffer
+from clinic.models import (
+    Consultation,
+    OfferStatus,
+    OutboxKind,
+    OutboxMessage,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
 from clinic.models.transactions import write_transaction
 from clinic.scheduling.booking import Booked, Consent
 from clinic.scheduling.errors import OfferGone
@@ -19,11 +29,11 @@ from clinic.scheduling.offers import FreedTime, offer_freed_time, take_offer
 from clinic.scheduling.waitlist import WaitlistRequest, join_waitlist
 
 from . import factories
-from .conftest import TEST_KEYS
+from .conftest import TEST_KEYS, postgres_only
 from .fakes.outbox import open_clinic, outbox  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
-from .racing import race, racing_engine
+from .racing import race, racing_engine, wait_for_a_lock_wait
 from .test_double_booking import race_engine
 from .test_waitlist import RULES, TUESDAY, TUESDAY_10, freed, join, offers
 
@@ -138,3 +148,69 @@ def test_workers_offering_one_freed_time_at_once_offer_it_to_three_patients_once
     made = offers(session)
     assert len(made) == RULES.per_time, [o.entry_id for o in made]
     assert sorted(o.entry_id for o in made) == [p.id for p in patients[: RULES.per_time]]  # first in line
+
+
+@postgres_only
+def test_booking_from_one_place_ends_the_patients_other_place_while_an_offer_job_holds_it(
+    session, now, database_url, outbox
+):
+    """A patient on the list twice who booked from one place while a worker's offer job had their other
+    place locked (choosing whom to offer another time) went on waiting in it: the booking skipped the
+    locked place, and the job then offered them more times of a service they had booked."""
+    service = open_clinic(session)
+    first = join(session, service, now, 1)
+    again = join(session, service, now, 1, email="PATIENT1@example.org", last=date(2026, 3, 5))
+    freed(session, service, now)
+    outbox.drain()
+    offer_id = offers(session, entry_id=first.id)[0].id
+
+    engine = create_engine(database_url)
+    outcome: list[object] = []
+
+    def take() -> None:
+        with Session(engine) as racer:
+            try:
+                outcome.append(taking(offer_id, now)(racer))
+            except Exception as raised:  # the outcome is what the test asserts on
+                outcome.append(raised)
+
+    with engine.connect() as offer_job:
+        offer_job.execute(text("SELECT id FROM waitlist_entry WHERE id = :id FOR UPDATE"), {"id": again.id})
+        booking = threading.Thread(target=take)
+        booking.start()
+        wait_for_a_lock_wait(offer_job)
+        offer_job.commit()
+        booking.join(30)
+    engine.dispose()
+
+    assert len(outcome) == 1 and isinstance(outcome[0], Booked), outcome
+    session.rollback()
+    statuses = {entry.id: entry.status for entry in session.scalars(select(WaitlistEntry))}
+    assert statuses == {first.id: WaitlistStatus.BOOKED, again.id: WaitlistStatus.BOOKED}
+
+
+def test_a_patient_taking_offers_from_two_places_at_once_books_one(session, now, database_url, outbox):
+    """Their two clicks (two mails, two tabs) lock their places in one order: one books, the other hears
+    the offer has gone, and neither waits on the other for ever."""
+    service = open_clinic(session)
+    first = join(session, service, now, 1)
+    again = join(session, service, now, 1, email="PATIENT1@example.org", last=date(2026, 3, 5))
+    freed(session, service, now)
+    outbox.drain()
+    with write_transaction(session):  # another time, offered to the second place only (the first has one)
+        session.execute(text("UPDATE waitlist_entry SET status = 'left' WHERE id = :id"), {"id": first.id})
+    freed(session, service, now, start=TUESDAY_10 + timedelta(hours=1))
+    outbox.drain()
+    with write_transaction(session):
+        session.execute(text("UPDATE waitlist_entry SET status = 'waiting' WHERE id = :id"), {"id": first.id})
+    offer_ids = [offers(session, entry_id=first.id)[0].id, offers(session, entry_id=again.id)[0].id]
+
+    engine = race_engine(database_url)
+    try:
+        outcomes = race(engine, [taking(offer_id, now) for offer_id in offer_ids])
+    finally:
+        engine.dispose()
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["Booked", "OfferGone"], outcomes
+    session.rollback()
+    assert {e.status for e in session.scalars(select(WaitlistEntry))} == {WaitlistStatus.BOOKED}

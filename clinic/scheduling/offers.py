@@ -121,8 +121,8 @@ def take_offer(
     offer_id, entry_id, service_id = offer.id, offer.entry_id, offer.service_id
 
     def mark_taken(session: Session, consultation: Consultation) -> None:
-        # The entry's row before its offers', in the order leave_waitlist takes them.
-        session.get(WaitlistEntry, entry_id, with_for_update=True, populate_existing=True)
+        # The entries' rows before their offers', in the order leave_waitlist takes them.
+        _lock_places(session, entry_id)
         locked = session.get(WaitlistOffer, offer_id, with_for_update=True, populate_existing=True)
         _check_open(locked, now, taken_ok=False)
         _taken(session, locked, consultation, now, actor)
@@ -401,11 +401,32 @@ def _taken(
     _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
 
 
+def _lock_places(session: Session, entry_id: int) -> None:
+    """Lock the entry and its patient's other waiting places for its service, in id order, waiting for any
+    held: an offer job choosing whom to offer a time (skipped, such a place went on waiting after the
+    booking, and was offered more times of a service its patient had booked), a leave (which then ends
+    it). In id order, so two of the patient's takes at once queue rather than deadlock."""
+    entry, other = aliased(WaitlistEntry), aliased(WaitlistEntry)
+    places = (
+        select(other)
+        .join(entry, entry.id == entry_id)
+        .where(
+            other.service_id == entry.service_id,
+            or_(other.id == entry_id, other.status == WaitlistStatus.WAITING),
+            _same_person(other, entry),
+        )
+        .order_by(other.id)
+        .with_for_update(of=other)
+        .execution_options(populate_existing=True)  # as they are now, once locked
+    )
+    session.scalars(places).all()
+
+
 def _book_other_places(
     session: Session, entry: WaitlistEntry, consultation: Consultation, now: datetime, actor: Actor
 ) -> None:
-    """End the patient's other waiting places for the entry's service as booked, withdrawing their open
-    offers: they wanted one consultation of it. A place being left this moment is skipped (it ends so)."""
+    """End the patient's other waiting places for the entry's service as booked (locked by
+    `_lock_places`), withdrawing their open offers: they wanted one consultation of it."""
     other = aliased(WaitlistEntry)
     places = session.scalars(
         select(other)
@@ -416,7 +437,7 @@ def _book_other_places(
             _same_person(other, entry),
         )
         .order_by(other.id)
-        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
     for place in places:
         end_waiting(session, place, WaitlistStatus.BOOKED, now)
