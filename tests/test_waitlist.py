@@ -729,3 +729,18 @@ def test_an_offer_of_a_clinician_no_longer_offering_the_service_ends_and_houseke
     subjects = [mail["Subject"] for mail in offer_mails(smtp_server, mailed.email)]
     assert len(subjects) == 2 and subjects[-1].startswith("The time we offered you has gone")
     assert session.get(WaitlistEntry, unmailed.id).status is WaitlistStatus.WAITING
+
+
+def test_days_inside_the_services_notice_are_refused_as_no_time_of_them_could_be_offered(session, now):
+    """A service booked at least a day ahead took a place for today alone: no time of it could ever be
+    offered, and the patient waited for nothing until the day went by."""
+    service = open_clinic(session, min_notice_minutes=24 * 60)
+    monday, tuesday = (
+        now.date(),
+        TUESDAY,
+    )  # now: Monday 08:00 UTC; Tuesday's times from 08:00 on may be offered
+
+    with pytest.raises(InvalidDetails) as refused:
+        join(session, service, now, 1, first=monday, last=monday)
+    assert "Tuesday 3 March 2026 or later" in refused.value.errors["first_day"]
+    assert join(session, service, now, 2, first=tuesday, last=tuesday).status is WaitlistStatus.WAITING

@@ -197,7 +197,7 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
             f"We could not tell your time zone, so these are days in {zone_name}. Check them, then send "
             "the form again."
         ]
-    form.offer_days(*waitlist_days(utcnow().astimezone(tz).date(), service.horizon_days))
+    form.offer_days(*waitlist_days(service, utcnow(), tz))
     page = render_template(
         "booking/waitlist.html",
         form=form,

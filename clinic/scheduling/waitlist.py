@@ -3,7 +3,7 @@ entries ending when their dates have gone by, or closing (their patient told) wh
 no longer offered. Offers of freed times are in `offers`."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -101,7 +101,8 @@ def _join(
         if request.clinician_id is not None:
             service_clinicians(session, service, request.clinician_id)
         tz = zone(request.patient.time_zone)
-        _check_days(request.first_day, request.last_day, now.astimezone(tz).date(), service.horizon_days)
+        days, today = waitlist_days(service, now, tz), now.astimezone(tz).date()
+        _check_days(request.first_day, request.last_day, today, days, service.horizon_days)
         details = request.patient
         entry = WaitlistEntry(
             reference=unused_reference(session, WaitlistEntry.reference),
@@ -249,21 +250,35 @@ def record_entry_event(
     )
 
 
-def waitlist_days(today: date, horizon_days: int) -> tuple[date, date]:
-    """The first and last days a place on the waitlist may cover: today to the service's last bookable day."""
-    return today, today + timedelta(days=horizon_days)
+def waitlist_days(service: Service, now: datetime, tz: tzinfo) -> tuple[date, date]:
+    """The first and last days (in `tz`) a place on the waitlist may cover: the first day with a time still
+    outside the service's minimum notice (today, unless the notice reaches past its end), to the
+    service's last bookable day."""
+    first = (now + timedelta(minutes=service.min_notice_minutes)).astimezone(tz).date()
+    return first, now.astimezone(tz).date() + timedelta(days=service.horizon_days)
 
 
-def _check_days(first_day: date, last_day: date, today: date, horizon_days: int) -> None:
+def _check_days(
+    first_day: date, last_day: date, today: date, days: tuple[date, date], horizon_days: int
+) -> None:
     errors = {}
-    today, last_bookable = waitlist_days(today, horizon_days)
-    if first_day < today:
-        errors["first_day"] = "The first day must be today or later."
-    elif first_day > last_bookable:
+    first, last = days
+    if first_day < first:
+        errors["first_day"] = (
+            "The first day must be today or later."
+            if first == today
+            else f"Times of this service are booked further ahead, so the first day must be {_day(first)} "
+            "or later."
+        )
+    elif first_day > last:
         errors["first_day"] = f"The first day must be within {horizon_days} days from today."
     if last_day < first_day:
         errors["last_day"] = "The last day must be the same as or after the first day."
-    elif last_day > last_bookable:
+    elif last_day > last:
         errors["last_day"] = f"The last day must be within {horizon_days} days from today."
     if errors:
         raise InvalidDetails(errors)
+
+
+def _day(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
