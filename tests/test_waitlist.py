@@ -744,3 +744,21 @@ def test_days_inside_the_services_notice_are_refused_as_no_time_of_them_could_be
         join(session, service, now, 1, first=monday, last=monday)
     assert "Tuesday 3 March 2026 or later" in refused.value.errors["first_day"]
     assert join(session, service, now, 2, first=tuesday, last=tuesday).status is WaitlistStatus.WAITING
+
+
+def test_a_patient_who_left_before_hearing_their_offer_had_gone_is_not_told_they_are_still_waiting(
+    session, now, outbox, smtp_server
+):
+    """Someone else booked the time; before the mail saying so went, the patient left the list. The mail
+    still went, saying "You are still on the waitlist: we will e-mail you if another time becomes free"."""
+    service = open_clinic(session)
+    taker, leaver, waiting = (join(session, service, now, n) for n in range(3))
+    freed(session, service, now)
+    outbox.drain()
+
+    take(session, offers(session, entry_id=taker.id)[0], now)
+    leave_waitlist(session, leaver.id, now=now, actor=Actor())
+    outbox.drain()
+
+    assert "still on the waitlist" not in " ".join(text(m) for m in offer_mails(smtp_server, leaver.email))
+    assert "still on the waitlist" in text(offer_mails(smtp_server, waiting.email)[-1])

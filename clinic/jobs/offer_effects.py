@@ -61,7 +61,8 @@ _STILL = {OfferMail.OFFER: OfferStatus.OFFERED, OfferMail.GONE: OfferStatus.GONE
 def send_offer_mail(
     ctx: Context, message: OutboxMessage, consultation: Consultation, now: datetime
 ) -> Result:
-    """Mail a waiting patient the time offered to them, or that it has gone, while that is still so."""
+    """Mail a waiting patient the time offered to them, or that it has gone, while that is still so (and,
+    for the latter, while they are still waiting, as it says)."""
     kind = _OFFER_MAILS[message.kind]
     with Session(ctx.bind) as reader:
         offer = reader.get(
@@ -74,6 +75,9 @@ def send_offer_mail(
             ],
         )
         if offer is None or offer.status is not _STILL[kind]:
+            return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
+        if kind is OfferMail.GONE and offer.entry.status is not WaitlistStatus.WAITING:
+            # It says they are still waiting: one who left, booked or whose place ended since needs no word.
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         if kind is OfferMail.OFFER and now >= offer.expires_at:
             return Result(outcome="expired")
