@@ -762,3 +762,57 @@ def test_a_patient_who_left_before_hearing_their_offer_had_gone_is_not_told_they
 
     assert "still on the waitlist" not in " ".join(text(m) for m in offer_mails(smtp_server, leaver.email))
     assert "still on the waitlist" in text(offer_mails(smtp_server, waiting.email)[-1])
+
+
+@pytest.mark.parametrize("ended_by", ["leaving", "booking from another place"])
+def test_an_offer_withdrawn_when_its_patient_stops_waiting_goes_to_the_next_in_line(
+    session, now, outbox, smtp_server, ended_by
+):
+    """A patient offered a time who left the list (or booked from another place) had their offer withdrawn,
+    and the time was offered to nobody in their stead: only an offer that expired went to the next in line,
+    so the freed time could stay empty with patients waiting for it."""
+    outbox.configure(WAITLIST_OFFERS_PER_TIME=1)
+    service = open_clinic(session)
+    first = join(session, service, now, 1)
+    later = join(
+        session, service, now, 1, email="PATIENT1@example.org", first=date(2026, 3, 4), last=date(2026, 3, 4)
+    )
+    after = join(session, service, now, 2)
+    freed(session, service, now)  # Tuesday 10:00: the first's
+    freed(
+        session, service, now, start=datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    )  # Wednesday's: their other place
+    outbox.drain()
+    assert [o.entry_id for o in offers(session, status=OfferStatus.OFFERED)] == [first.id, later.id]
+
+    if ended_by == "leaving":
+        leave_waitlist(session, first.id, now=now, actor=Actor())
+    else:
+        take(session, offers(session, entry_id=later.id)[0], now)
+    outbox.drain()
+
+    (offer,) = offers(session, entry_id=after.id, status=OfferStatus.OFFERED)
+    assert offer.starts_at == TUESDAY_10
+    assert offer_mails(smtp_server, after.email)[-1]["Subject"].startswith(
+        "A video consultation time is free"
+    )
+
+
+def test_a_time_withdrawn_from_a_patient_who_booked_another_goes_to_the_next_in_line(
+    session, now, outbox, smtp_server
+):
+    outbox.configure(WAITLIST_OFFERS_PER_TIME=1)
+    service = open_clinic(session)
+    both_days = join(session, service, now, 1, last=date(2026, 3, 4))
+    wednesday_only = join(session, service, now, 2, first=date(2026, 3, 4), last=date(2026, 3, 4))
+    wednesday = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    freed(session, service, now)
+    freed(session, service, now, start=wednesday)
+    outbox.drain()
+    assert {o.starts_at for o in offers(session, entry_id=both_days.id)} == {TUESDAY_10, wednesday}
+
+    take(session, offers(session, entry_id=both_days.id)[0], now)  # Tuesday's
+    outbox.drain()
+
+    (offer,) = offers(session, entry_id=wednesday_only.id, status=OfferStatus.OFFERED)
+    assert offer.starts_at == wednesday

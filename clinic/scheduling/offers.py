@@ -36,7 +36,7 @@ from .offer_hold import OfferDay, offer_expiry
 from .offered import active_service
 from .patients import PatientDetails
 from .tokens import LinkKeys, Proof, link_reference, new_link_seed, offer_link_opens, unused_reference
-from .waitlist import end_waiting, record_entry_event
+from .waitlist import end_waiting, offer_again, record_entry_event
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,10 @@ def expire_offers(session: Session, *, now: datetime, limit: int = 500) -> int:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        last_of_time: dict[tuple[int, datetime], WaitlistOffer] = {}
         for offer in ended:
             offer.status, offer.decided_at = OfferStatus.EXPIRED, now
             _record(session, offer, "waitlist.offer_expired", now, SYSTEM)
-            last_of_time[offer.clinician_id, offer.starts_at] = offer
-        for offer in last_of_time.values():
-            if offer.starts_at > now:  # the offer job checks that it is still free
-                freed_by = session.get(Consultation, offer.freed_by_id)
-                outbox.enqueue_time_freed(
-                    session, freed_by, now, offer.clinician_id, offer.starts_at, again_after=offer.id
-                )
+        offer_again(session, ended, now)
     return len(ended)
 
 
@@ -376,7 +369,7 @@ def _taken(
 ) -> None:
     """Record the offer taken and its patient booked, in this place and in any other they hold for the
     service; the other open offers of the time are gone (and their patients told), and this patient's
-    offers of other times are withdrawn."""
+    offers of other times are withdrawn, those times going to the next in line."""
     offer.status, offer.decided_at, offer.consultation_id = OfferStatus.TAKEN, now, consultation.id
     entry = offer.entry
     entry.status, entry.ended_at = WaitlistStatus.BOOKED, now
@@ -393,11 +386,14 @@ def _taken(
         )
         .with_for_update()
     ).all()
+    withdrawn = []
     for other in others:
         if other.entry_id != entry.id:
             _gone(session, other, now)
         else:
             other.status, other.decided_at = OfferStatus.GONE, now
+            withdrawn.append(other)
+    offer_again(session, withdrawn, now)
     _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
 
 

@@ -2,6 +2,7 @@
 entries ending when their dates have gone by, or closing (their patient told) when what they wait for is
 no longer offered. Offers of freed times are in `offers`."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -14,6 +15,7 @@ from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import (
     Clinician,
+    Consultation,
     Department,
     OfferStatus,
     OutboxKind,
@@ -213,13 +215,28 @@ def _not_offered():
 
 def end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, now: datetime) -> None:
     """End a waiting entry (locked by the caller) with `status`, withdrawing its offers not yet answered
-    (unmailed: the entry's own end tells its patient, if anything does)."""
+    (unmailed: the entry's own end tells its patient, if anything does); each time withdrawn goes to those
+    next in line."""
     entry.status, entry.ended_at = status, now
-    session.execute(
+    withdrawn = session.scalars(
         update(WaitlistOffer)
         .where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OfferStatus.OFFERED)
         .values(status=OfferStatus.GONE, decided_at=now)
-    )
+        .returning(WaitlistOffer)
+    ).all()
+    offer_again(session, withdrawn, now)
+
+
+def offer_again(session: Session, ended: Sequence[WaitlistOffer], now: datetime) -> None:
+    """In the caller's write transaction: offer each time of the `ended` offers (unanswered, or withdrawn
+    from a patient no longer waiting) to those next in line, once a time, if it is yet to come (the offer
+    job checks that it is still free)."""
+    last_of_time = {(offer.clinician_id, offer.starts_at): offer for offer in ended if offer.starts_at > now}
+    for offer in last_of_time.values():
+        freed_by = session.get(Consultation, offer.freed_by_id)
+        outbox.enqueue_time_freed(
+            session, freed_by, now, offer.clinician_id, offer.starts_at, again_after=offer.id
+        )
 
 
 def expire_entries(session: Session, *, now: datetime, limit: int = 500) -> int:
