@@ -816,3 +816,21 @@ def test_a_time_withdrawn_from_a_patient_who_booked_another_goes_to_the_next_in_
 
     (offer,) = offers(session, entry_id=wednesday_only.id, status=OfferStatus.OFFERED)
     assert offer.starts_at == wednesday
+
+
+def test_a_patient_never_told_of_an_offer_is_not_told_it_has_gone(session, now, outbox, smtp_server):
+    """The offer's mail not yet sent (the worker behind, or the mail server refusing it for a while), another
+    patient booked the time: the first was mailed "The time we offered you, Tuesday 3 March, is no longer
+    free" about an offer they had never heard of."""
+    service = open_clinic(session)
+    unmailed, taker = join(session, service, now, 1), join(session, service, now, 2)
+    consultation = freed(session, service, now)
+    with write_transaction(session):  # the worker offered it; no mail of it is sent yet
+        time = FreedTime(service.id, consultation.clinician_id, TUESDAY_10)
+        offer_freed_time(session, time, consultation, now=now, rules=RULES)
+
+    take(session, offers(session, entry_id=taker.id)[0], now)
+    outbox.drain()
+
+    assert offer_mails(smtp_server, unmailed.email) == []
+    assert offers(session, entry_id=unmailed.id)[0].status is OfferStatus.GONE

@@ -5,6 +5,7 @@ with its last day."""
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..links import booking_start_url, booking_url
@@ -34,6 +35,7 @@ from ..notify.offers import (
 from ..scheduling.offers import FreedTime, end_unmailed, offer_freed_time, still_free, time_of
 from ..scheduling.tokens import offer_link, waitlist_link
 from .context import Context, Result, message_id_for
+from .outbox import offer_mail_key
 from .settings import WorkerSettings
 
 
@@ -76,8 +78,7 @@ def send_offer_mail(
         )
         if offer is None or offer.status is not _STILL[kind]:
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
-        if kind is OfferMail.GONE and offer.entry.status is not WaitlistStatus.WAITING:
-            # It says they are still waiting: one who left, booked or whose place ended since needs no word.
+        if kind is OfferMail.GONE and not _told_of(reader, offer):
             return Result(status=OutboxStatus.CANCELLED, outcome="superseded")
         if kind is OfferMail.OFFER and now >= offer.expires_at:
             return Result(outcome="expired")
@@ -88,6 +89,22 @@ def send_offer_mail(
     message_id = message_id_for(message, settings.invite_domain)
     ctx.mail.send(compose_offer_mail(kind, notice, sender=settings.mail_from, message_id=message_id, now=now))
     return Result()
+
+
+def _told_of(reader: Session, offer: WaitlistOffer) -> bool:
+    """Whether an offer that has gone is worth its mail: its patient was mailed the offer (one never told of
+    it needs no word of its end), and is still waiting, as the mail says."""
+    if offer.entry.status is not WaitlistStatus.WAITING:
+        return False
+    offer_mail = reader.scalar(
+        select(OutboxMessage.status).where(
+            OutboxMessage.idempotency_key == offer_mail_key(offer, OutboxKind.WAITLIST_OFFER_MAIL),
+            OutboxMessage.outcome.is_(None),  # not done unsent ("expired")
+        )
+    )
+    # One still to run will find the offer gone and end unsent; one running in another worker this moment
+    # may yet go, and its link then says the time has gone.
+    return offer_mail is OutboxStatus.DONE
 
 
 def send_entry_mail(

@@ -188,10 +188,15 @@ def enqueue_offer_mail(session: Session, offer: WaitlistOffer, kind: OutboxKind,
             due_at=now,
             status=OutboxStatus.PENDING,
             attempts=0,
-            idempotency_key=f"waitlist-offer:{offer.reference}:{kind}",
+            idempotency_key=offer_mail_key(offer, kind),
             created_at=now,
         )
     )
+
+
+def offer_mail_key(offer: WaitlistOffer, kind: OutboxKind) -> str:
+    """The idempotency key of an offer's mail of `kind`: one of each an offer."""
+    return f"waitlist-offer:{offer.reference}:{kind}"
 
 
 def enqueue_entry_mail(session: Session, entry: WaitlistEntry, kind: OutboxKind, now: datetime) -> None:
