@@ -834,3 +834,25 @@ def test_a_patient_never_told_of_an_offer_is_not_told_it_has_gone(session, now, 
 
     assert offer_mails(smtp_server, unmailed.email) == []
     assert offers(session, entry_id=unmailed.id)[0].status is OfferStatus.GONE
+
+
+def test_every_offer_withdrawn_with_its_place_is_audited(session, now, outbox):
+    """An offer withdrawn because its patient left (or booked another time) ended with no audit event: the
+    trail showed it offered, and never ended."""
+    service = open_clinic(session)
+    leaver, taker = join(session, service, now, 1), join(session, service, now, 2, last=date(2026, 3, 4))
+    freed(session, service, now)
+    freed(session, service, now, start=TUESDAY_10 + timedelta(hours=1))
+    outbox.drain()
+    leave_waitlist(session, leaver.id, now=now, actor=Actor())
+    take(session, offers(session, entry_id=taker.id)[0], now)
+
+    for offer in offers(session):
+        ends = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.entity_type == "waitlist_offer",
+                AuditEvent.entity_id == str(offer.id),
+                AuditEvent.action != "waitlist.offered",
+            )
+        ).all()
+        assert len(ends) == 1, (offer.entry_id, offer.status, ends)

@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from .. import audit
 from ..audit import SYSTEM, Actor
 from ..jobs import outbox
 from ..models import (
@@ -36,7 +35,7 @@ from .offer_hold import OfferDay, offer_expiry
 from .offered import active_service
 from .patients import PatientDetails
 from .tokens import LinkKeys, Proof, link_reference, new_link_seed, offer_link_opens, unused_reference
-from .waitlist import end_waiting, offer_again, record_entry_event
+from .waitlist import end_waiting, offer_again, record_entry_event, record_offer_event
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def offer_freed_time(
         offer = _new_offer(session, entry, freed, freed_by, now, expires_at)
         if offer is not None:
             outbox.enqueue_offer_mail(session, offer, OutboxKind.WAITLIST_OFFER_MAIL, now)
-            _record(session, offer, "waitlist.offered", now, SYSTEM, freed_by=freed_by.id)
+            record_offer_event(session, offer, "waitlist.offered", now, SYSTEM, freed_by=freed_by.id)
             made.append(offer)
     return made
 
@@ -165,7 +164,7 @@ def expire_offers(session: Session, *, now: datetime, limit: int = 500) -> int:
         ).all()
         for offer in ended:
             offer.status, offer.decided_at = OfferStatus.EXPIRED, now
-            _record(session, offer, "waitlist.offer_expired", now, SYSTEM)
+            record_offer_event(session, offer, "waitlist.offer_expired", now, SYSTEM)
         offer_again(session, ended, now)
     return len(ended)
 
@@ -206,7 +205,7 @@ def end_unmailed(session: Session, offer_id: int, now: datetime) -> None:
         .values(status=OfferStatus.GONE, decided_at=now)
     ).rowcount
     if ended:
-        _record(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
+        record_offer_event(session, session.get(WaitlistOffer, offer_id), "waitlist.offer_gone", now, SYSTEM)
 
 
 def time_of(offer: WaitlistOffer) -> FreedTime:
@@ -392,9 +391,10 @@ def _taken(
             _gone(session, other, now)
         else:
             other.status, other.decided_at = OfferStatus.GONE, now
+            record_offer_event(session, other, "waitlist.offer_gone", now, SYSTEM)
             withdrawn.append(other)
     offer_again(session, withdrawn, now)
-    _record(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
+    record_offer_event(session, offer, "waitlist.offer_taken", now, actor, consultation_id=consultation.id)
 
 
 def _lock_places(session: Session, entry_id: int) -> None:
@@ -444,7 +444,7 @@ def _gone(session: Session, offer: WaitlistOffer, now: datetime) -> None:
     """An open offer (locked) whose time has gone to someone else: ended, and its patient told by mail."""
     offer.status, offer.decided_at = OfferStatus.GONE, now
     outbox.enqueue_offer_mail(session, offer, OutboxKind.WAITLIST_GONE_MAIL, now)
-    _record(session, offer, "waitlist.offer_gone", now, SYSTEM)
+    record_offer_event(session, offer, "waitlist.offer_gone", now, SYSTEM)
 
 
 def _end_unavailable(session: Session, offer_id: int, now: datetime) -> None:
@@ -468,19 +468,4 @@ def _booking_request(offer: WaitlistOffer) -> BookingRequest:
         ),
         idempotency_key=f"waitlist-offer:{offer.reference}",
         consent=Consent(entry.consent_notice_version, entry.consent_method),
-    )
-
-
-def _record(
-    session: Session, offer: WaitlistOffer, action: str, now: datetime, actor: Actor, **ids: int
-) -> None:
-    details = {"reference": offer.reference, "entry_id": offer.entry_id, "clinician_id": offer.clinician_id}
-    audit.record(
-        session,
-        actor,
-        action,
-        entity_type="waitlist_offer",
-        entity_id=offer.id,
-        now=now,
-        details={**details, **ids},
     )

@@ -224,6 +224,8 @@ def end_waiting(session: Session, entry: WaitlistEntry, status: WaitlistStatus, 
         .values(status=OfferStatus.GONE, decided_at=now)
         .returning(WaitlistOffer)
     ).all()
+    for offer in withdrawn:
+        record_offer_event(session, offer, "waitlist.offer_gone", now, SYSTEM)
     offer_again(session, withdrawn, now)
 
 
@@ -264,6 +266,22 @@ def record_entry_event(
     details = {"reference": entry.reference, **ids}
     audit.record(
         session, actor, action, entity_type="waitlist_entry", entity_id=entry.id, now=now, details=details
+    )
+
+
+def record_offer_event(
+    session: Session, offer: WaitlistOffer, action: str, now: datetime, actor: Actor, **ids: int
+) -> None:
+    """Audit a change to a waitlist offer, naming it by reference (and other records by id only)."""
+    details = {"reference": offer.reference, "entry_id": offer.entry_id, "clinician_id": offer.clinician_id}
+    audit.record(
+        session,
+        actor,
+        action,
+        entity_type="waitlist_offer",
+        entity_id=offer.id,
+        now=now,
+        details={**details, **ids},
     )
 
 
