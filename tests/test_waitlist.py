@@ -856,3 +856,21 @@ def test_every_offer_withdrawn_with_its_place_is_audited(session, now, outbox):
             )
         ).all()
         assert len(ends) == 1, (offer.entry_id, offer.status, ends)
+
+
+def test_a_hospital_offering_each_time_to_one_patient_does_not_tell_them_others_race_for_it(
+    session, now, outbox, smtp_server
+):
+    """With CLINIC_WAITLIST_OFFERS_PER_TIME=1 the mails still said each time was offered "to a few people
+    at once: the first to book it gets it", hurrying a patient who had the time to themselves."""
+    outbox.configure(WAITLIST_OFFERS_PER_TIME=1)
+    service = open_clinic(session)
+    entry = join(session, service, now, 1)
+    freed(session, service, now)
+    outbox.drain()
+
+    mails = [" ".join(text(mail).split()) for mail in smtp_server.inbox(entry.email)]
+    assert len(mails) == 2  # joined, then the offer
+    for body in mails:
+        assert "few people" not in body and "first to book" not in body
+    assert "offered this time to you alone" in mails[1]

@@ -387,3 +387,23 @@ def test_a_place_closed_with_its_service_says_why_and_leads_to_pages_that_open(c
     for page in (place, gone):
         links = re.findall(r'href="(/book[^"]*)"', page.get_data(as_text=True))
         assert links and all(client.get(link.replace("&amp;", "&")).status_code == 200 for link in links)
+
+
+PHRASES = ("few people", "first person", "first to book")
+
+
+def test_with_one_patient_offered_each_time_the_pages_say_nobody_races_for_it(client, session, clinic):
+    """CLINIC_WAITLIST_OFFERS_PER_TIME=1: the joined page and the offer's page said the time went to "a few
+    people at once", the first to book it."""
+    service, _ = clinic
+    client.application.config["WAITLIST_OFFERS_PER_TIME"] = 1
+    form = text(client.get(f"/book/waitlist?service={service.id}&clinician=any"))
+    offer = offered(session, client, service, next_week_at(10))
+    joined = text(client.get(f"/book/waitlist/joined/{offer.entry.reference}"))
+    patient = client.application.test_client()
+    landing = follow(patient, offer_link(offer, base_url="http://localhost", keys=TEST_KEYS))
+    page = text(patient.get(landing.location))
+
+    for shown in (form, joined, page):
+        assert [phrase for phrase in PHRASES if phrase in shown] == []
+    assert "offered this time to you alone" in page

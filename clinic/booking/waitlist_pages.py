@@ -66,7 +66,7 @@ def join() -> ResponseReturnValue:
 def joined(reference: str) -> ResponseReturnValue:
     entry = waitlisted(reference)
     link = waitlist_link(entry, base_url=current_app.config["PUBLIC_BASE_URL"], keys=link_keys())
-    return render_template("booking/waitlist_joined.html", entry=entry, link=link)
+    return render_template("booking/waitlist_joined.html", entry=entry, link=link, shared=_offers_shared())
 
 
 @bp.get(WAITLIST_PATH)
@@ -178,6 +178,7 @@ def _offer_page(offer: WaitlistOffer, refusal: Exception | None = None) -> str:
         time_gone=time_gone,
         refusal=refusal,
         now=now,
+        shared=_offers_shared(),
     )
 
 
@@ -205,8 +206,14 @@ def _form_page(form: WaitlistForm) -> ResponseReturnValue:
         clinicians=clinicians,
         zone=tz,
         zone_name=zone_name,
+        shared=_offers_shared(),
     )
     return page, 422 if form.errors else 200
+
+
+def _offers_shared() -> bool:
+    """Whether each freed time is offered to several patients at once, the first to book it getting it."""
+    return current_app.config["WAITLIST_OFFERS_PER_TIME"] > 1
 
 
 def _default_zone() -> str:

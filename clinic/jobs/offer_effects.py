@@ -137,6 +137,7 @@ def _joined_notice(settings: WorkerSettings, entry: WaitlistEntry, place: PlaceN
         **vars(place),
         leave_url=waitlist_link(entry, base_url=settings.public_base_url, keys=settings.link_keys),
         contact_phone=entry.service.department.contact_phone,
+        shared=settings.waitlist.per_time > 1,
     )
 
 
@@ -193,4 +194,5 @@ def _offer_notice(settings: WorkerSettings, offer: WaitlistOffer) -> OfferNotice
         leave_url=waitlist_link(entry, base_url=base_url, keys=keys),
         book_url=booking_url(base_url, service.id),
         contact_phone=service.department.contact_phone,
+        shared=settings.waitlist.per_time > 1,
     )

@@ -38,6 +38,7 @@ class OfferNotice:
     leave_url: str  # leaves the waitlist
     book_url: str  # the booking pages of the same service
     contact_phone: str = ""
+    shared: bool = True  # offered to several at once (CLINIC_WAITLIST_OFFERS_PER_TIME), the first to book it
 
 
 _SUBJECTS = {
@@ -48,14 +49,19 @@ _BODIES = {
     OfferMail.OFFER: (
         "A time has become free for the video consultation you are waiting for: {when}.",
         "Service: {service}\nWith: {clinician}\nLength: {minutes} minutes",
-        "We have offered this time to a few people on the waitlist: the first to book it gets it. "
-        "This offer ends on {expires}. If the time does not suit you, do nothing: you stay on the waitlist.",
+        "{who} This offer ends on {expires}. If the time does not suit you, do nothing: you stay on the "
+        "waitlist.",
     ),
     OfferMail.GONE: (
         "The time we offered you, {when}, is no longer free: someone else booked it, or it was withdrawn.",
         "You are still on the waitlist: we will e-mail you if another time becomes free. "
         "You can also book another time now.",
     ),
+}
+# Who else a time is offered to, as the hospital's CLINIC_WAITLIST_OFFERS_PER_TIME has it.
+_OFFERED_TO = {
+    True: "We have offered this time to a few people on the waitlist: the first to book it gets it.",
+    False: "We have offered this time to you alone.",
 }
 _LINKS = {
     OfferMail.OFFER: (("Book this time", "offer_url"), ("Leave the waitlist", "leave_url")),
@@ -80,6 +86,7 @@ def compose_offer_mail(
         "service": notice.service_name,
         "clinician": notice.clinician_name,
         "minutes": notice.minutes,
+        "who": _OFFERED_TO[notice.shared],
     }
     subject = _SUBJECTS[kind].format(**values)
     paragraphs = [f"Hello {patient.name},", *(text.format(**values) for text in _BODIES[kind])]
@@ -107,6 +114,7 @@ class JoinedNotice(PlaceNotice):
 
     leave_url: str
     contact_phone: str = ""
+    shared: bool = True  # each time offered to several at once, as OfferNotice's
 
 
 def compose_joined_mail(notice: JoinedNotice, *, sender: str, message_id: str, now: datetime) -> EmailMessage:
@@ -114,8 +122,12 @@ def compose_joined_mail(notice: JoinedNotice, *, sender: str, message_id: str, n
     notice = plain(notice)
     body = [
         f"You are on the waitlist for a video consultation: {_waited_for(notice)}.",
-        "If a time becomes free on those days, we will e-mail you a link that books it in one step. We offer "
-        "each free time to a few people at once: the first to book it gets it.",
+        "If a time becomes free on those days, we will e-mail you a link that books it in one step. "
+        + (
+            "We offer each free time to a few people at once: the first to book it gets it."
+            if notice.shared
+            else "We offer each free time to one person at a time, for a while, then to the next."
+        ),
         "If you no longer need a time, leave the waitlist with the link below. Keep this e-mail: the link is "
         "yours alone.",
     ]
