@@ -3,13 +3,15 @@ and mails decided per recipient (a patient without e-mail gets none, the others 
 
 # ruff: noqa: F811 - the fakes' fixtures imported below are the tests' parameters
 
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from clinic.audit import Actor
 from clinic.models import AuditEvent, Companion, CompanionRole, OutboxKind, OutboxMessage, OutboxStatus
+from clinic.notify.ics import companion_invite_uid
 from clinic.scheduling.companions import (
     add_companion,
     check_companion_details,
@@ -22,10 +24,11 @@ from clinic.scheduling.patients import InvalidDetails
 from clinic.scheduling.tokens import companion_link
 
 from . import factories
-from .conftest import TEST_KEYS
+from .conftest import TEST_KEYS, TEST_SECRET
 from .fakes.outbox import invite, open_clinic, outbox, text  # noqa: F401 (fixture)
 from .fakes.providers import fake_providers  # noqa: F401 (fixture)
 from .fakes.smtp import smtp_server  # noqa: F401 (fixture)
+from .test_link_keys import old_token
 
 TUESDAY_10 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 WEDNESDAY_11 = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)
@@ -74,7 +77,9 @@ def test_a_companion_booked_with_the_patient_gets_their_own_invite_with_their_ow
     method, event = invite(mail)
     _, patient_event = invite(patient_mail)
     link = str(event["LOCATION"])
-    assert method == "REQUEST" and event["UID"] == patient_event["UID"] and event["SEQUENCE"] == 0
+    assert method == "REQUEST" and event["SEQUENCE"] == 0
+    assert event["UID"] == companion_invite_uid(consultation.companion.uuid, "clinic.example")
+    assert event["UID"] != patient_event["UID"] and consultation.companion.uuid not in event["UID"]
     assert event.attendees == ["mailto:grace@example.net"]
     assert link.startswith(f"{BASE}/g/{consultation.reference}#t=") and link in text(mail)
     assert companion_for_token(
@@ -288,3 +293,78 @@ def test_a_replaced_companions_mail_still_being_retried_does_not_hold_up_the_nex
     outbox.drain()
 
     assert [invite(m)[0] for m in smtp_server.inbox("right@example.net")] == ["REQUEST"]
+
+
+def _calendar_after(invites) -> dict[str, str]:
+    """What a calendar holds after `invites` (METHOD, VEVENT) arrive in this order: per UID, the newest by
+    SEQUENCE then DTSTAMP wins (RFC 5546 §2.1.5), and a CANCEL takes the event off."""
+    newest: dict[str, tuple[tuple, str]] = {}
+    for method, event in invites:
+        uid, rank = str(event["UID"]), (event["SEQUENCE"], event.stamp)
+        if uid not in newest or rank >= newest[uid][0]:
+            newest[uid] = (rank, method)
+    return {uid: method for uid, (_, method) in newest.items()}
+
+
+@pytest.mark.parametrize("meeting_made", [True, False], ids=["meeting made", "meeting not made yet"])
+@pytest.mark.parametrize("arrival", ["in order", "reversed"])
+def test_a_companion_sharing_the_patients_address_never_takes_the_consultation_off_the_patients_calendar(
+    session, now, outbox, smtp_server, meeting_made, arrival
+):
+    # A carer often reads the patient's mail at one family address. Their invites carried the patient's UID:
+    # the calendar kept whichever came last (the companion's link in the patient's entry), and the carer's
+    # removal sent a CANCEL of that UID, which took the patient's own consultation off their calendar
+    # (at once if the call's meeting was not made yet: no new link follows it).
+    patient = factories.patient_details(name="Maria Santos Ferreira", email="family@example.org")
+    consultation = factories.booking(
+        session,
+        open_clinic(session),
+        TUESDAY_10,
+        now=now,
+        patient=patient,
+        companion=factories.companion_details(name="Rui Ferreira", email="family@example.org"),
+    ).consultation
+    if meeting_made:
+        outbox.drain()
+    remove_companion(session, consultation.id, now=now, actor=STAFF)
+    outbox.drain(until=TUESDAY_10 - timedelta(days=2))
+
+    mails = smtp_server.inbox("family@example.org")
+    invites = [invite(mail) for mail in mails if mail.get_body(("calendar",))]
+    to_patient = [i for i in invites if i[1]["ATTENDEE"].params["CN"] == "Maria Santos Ferreira"]
+    to_companion = [i for i in invites if i[1]["ATTENDEE"].params["CN"] == "Rui Ferreira"]
+    assert to_patient and to_companion[-1][0] == "CANCEL"
+    assert {str(e["UID"]) for _, e in to_patient}.isdisjoint(str(e["UID"]) for _, e in to_companion)
+    held = _calendar_after(invites if arrival == "in order" else invites[::-1])
+    assert held[str(to_patient[0][1]["UID"])] == "REQUEST"
+
+
+def test_a_companion_link_rederived_from_their_invites_uid_opens_nothing(session, now, outbox, smtp_server):
+    # A join link sent before CLINIC_MANAGE_TOKEN_KEY was an HMAC of the companion's UUID under SECRET_KEY,
+    # and still opens until it expires: an invite that carries that UUID would let whoever holds the key
+    # and the invite make it (README, "Manage and join links": never from values that invites carry).
+    consultation = book(
+        session, now, companion=factories.companion_details(email="legacy@example.net")
+    ).consultation
+    invited = consultation.companion
+    sent_before = old_token(TEST_SECRET, "companion-link", invited.uuid)
+    invited.link_seed = hashlib.sha256(sent_before.encode()).hexdigest()
+    session.commit()
+    outbox.drain()
+
+    _, event = invite(smtp_server.inbox("legacy@example.net")[0])
+    carried = str(event["UID"]).partition("@")[0]
+    for key in (TEST_SECRET, *TEST_KEYS.keys):
+        with pytest.raises(NotFound):
+            companion_for_token(
+                session,
+                consultation.reference,
+                old_token(key, "companion-link", carried),
+                keys=TEST_KEYS,
+                now=now,
+                grace_days=7,
+            )
+    found = companion_for_token(
+        session, consultation.reference, sent_before, keys=TEST_KEYS, now=now, grace_days=7
+    )
+    assert found.id == invited.id  # the link it was sent still opens

@@ -23,6 +23,7 @@ from clinic.models import (
     StaffRole,
     utcnow,
 )
+from clinic.notify.ics import companion_invite_uid
 from clinic.notify.wording import format_start
 from clinic.scheduling.booking import BookingRequest, book
 from clinic.scheduling.errors import SlotTaken
@@ -112,9 +113,11 @@ def test_reception_hands_a_sick_clinicians_booking_to_a_colleague_as_the_same_co
     assert after.reason_text == REASON
     assert after.companion is not None and after.companion.email == INTERPRETER["email"]
     assert after.companion.role.value == "interpreter"
-    for address in (patient, INTERPRETER["email"]):  # one updated invite each, same UID, SEQUENCE + 1
+    # One updated invite each, same UID (the interpreter's their own), SEQUENCE + 1.
+    interpreter_uid = companion_invite_uid(after.companion.uuid, "clinic.example")
+    for address, own_uid in ((patient, uid), (INTERPRETER["email"], interpreter_uid)):
         method, event = invite(smtp_server.inbox(address)[-1])
-        assert (method, str(event["UID"]), int(event["SEQUENCE"])) == ("REQUEST", uid, sequence + 1)
+        assert (method, str(event["UID"]), int(event["SEQUENCE"])) == ("REQUEST", own_uid, sequence + 1)
         assert "Dr Sam Lewis" in text(smtp_server.inbox(address)[-1])
     assert len(smtp_server.inbox(patient)) == mailed_before[patient] + 1
     (method, event) = invite(smtp_server.inbox(haddad.email)[-1])

@@ -479,6 +479,7 @@ def _notice(
         clinician=Recipient(clinician.display_name, clinician.email, clinician.time_zone),
         companion=guest,
         companion_url=guest_url,
+        companion_uuid=companion.uuid if companion is not None else "",
         contact_phone=service.department.contact_phone,
         change_deadline=deadline if now < deadline else None,
         previous_starts_at=previous_start(message),

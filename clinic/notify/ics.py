@@ -5,6 +5,8 @@ VTIMEZONEs, and the mail text shows the recipient's local time anyway.
 """
 
 import enum
+import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +51,13 @@ class Invite:
 def invite_uid(consultation_uuid: str, domain: str) -> str:
     """The UID every invite for this consultation carries, so updates and cancels replace it."""
     return f"{consultation_uuid}@{domain}"
+
+
+def companion_invite_uid(companion_uuid: str, domain: str) -> str:
+    """The UID of a companion's own invites: from their UUID, one way, as links sent before
+    CLINIC_MANAGE_TOKEN_KEY were made from the UUID and a key, and no invite may carry what makes a link."""
+    digest = hashlib.sha256(f"companion-invite:{companion_uuid}".encode()).digest()
+    return invite_uid(str(uuid.UUID(bytes=digest[:16])), domain)
 
 
 def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invite:

@@ -13,7 +13,7 @@ from email.utils import parseaddr
 
 from markupsafe import Markup, escape
 
-from .ics import Invite, InviteDetails, Method, build_invite, invite_uid
+from .ics import Invite, InviteDetails, Method, build_invite, companion_invite_uid, invite_uid
 from .mime import build_message, recipient_address
 from .notices import Audience, MessageKind, Notice, Recipient, first_name, plain
 from .wording import Language, format_start, language
@@ -192,7 +192,7 @@ def _invite(
         return None
     recipient, call_link = _recipient_and_link(notice, audience)
     details = InviteDetails(
-        uid=invite_uid(notice.consultation_uuid, domain),
+        uid=invite_uid_for(notice, audience, domain),
         sequence=notice.sequence,
         starts_at=notice.starts_at,
         ends_at=notice.ends_at,
@@ -206,6 +206,17 @@ def _invite(
         cancel_note=_opening(kind, audience, notice) if kind in _CANCEL_SAYS_WHY else "",
     )
     return build_invite(details, method, now)
+
+
+def invite_uid_for(notice: Notice, audience: Audience, domain: str) -> str:
+    """The UID of the invites `audience` is sent: the consultation's, but a companion's own. A carer often
+    shares the patient's mailbox, where invites of one UID are one event: the companion's link would
+    replace the patient's, and the companion's cancellation take the patient's consultation off."""
+    if audience is Audience.COMPANION:
+        if not notice.companion_uuid:
+            raise ValueError("a companion's invite needs notice.companion_uuid")
+        return companion_invite_uid(notice.companion_uuid, domain)
+    return invite_uid(notice.consultation_uuid, domain)
 
 
 def _invite_text(lang: Language, audience: Audience, link: str) -> str:

@@ -61,6 +61,7 @@ class Notice:
     clinician: Recipient
     companion: Recipient | None = None
     companion_url: str = ""  # the companion's own waiting room, where they join
+    companion_uuid: str = ""  # makes the companion's own invite UID (see `messages.invite_uid_for`)
     contact_phone: str = ""  # the department's: for questions, and for changes once online ones close
     change_deadline: datetime | None = None  # until when the patient may change online; None: no longer
     previous_starts_at: datetime | None = None  # an update's earlier time, as it was when moved
