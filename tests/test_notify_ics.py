@@ -3,6 +3,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 from clinic.notify.ics import InviteDetails, Method, build_invite, invite_uid
@@ -118,3 +120,44 @@ def test_output_uses_crlf_and_folds_long_lines():
     assert data.endswith(b"END:VCALENDAR\r\n")
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert max(len(line) for line in data.split(b"\r\n")) <= 75
+
+
+# Names as people write them: any script, quotes, commas, semicolons, colons, backslashes, carets, and
+# long; never a control character (input refuses them, and `notices.plain` strips them before an invite).
+_NAMES = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")) | st.sampled_from("\",;:\\^'<>"),
+    min_size=1,
+    max_size=300,
+).filter(str.strip)
+
+
+def as_a_calendar_shows_it(name: str) -> str:
+    """The name, its backslashes as spaces: the one change a parameter value needs (see ics._named)."""
+    return " ".join(name.replace("\\", " ").split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(attendee=_NAMES, hospital=_NAMES, method=st.sampled_from(Method))
+def test_any_name_reads_back_as_its_own_parameter_from_lines_folded_at_75_octets_between_characters(
+    attendee, hospital, method
+):
+    """A name ending in a backslash, written bare (CN=Ann\\;CUTYPE=...), was read by icalendar (and, as
+    reported, Thunderbird's ical.js) as escaping the separator after it: the CN swallowed the attendee's
+    other parameters (PARTSTAT, RSVP...), and the organizer's its mailto address."""
+    data = build_invite(
+        make_details(attendee_name=attendee, organizer_name=hospital, hospital_name=hospital), method, NOW
+    ).data
+
+    lines = data.split(b"\r\n")
+    assert lines[-1] == b"" and all(b"\r" not in line and b"\n" not in line for line in lines)
+    assert max(len(line) for line in lines) <= 75
+    for line in lines:
+        line.decode()  # RFC 5545 §3.1: a fold never splits a character's octets
+    _, event = parse(data)
+    [attendee_read] = event.attendees
+    assert attendee_read == "mailto:sam.patient@example.com"
+    assert attendee_read.params.get("CN", "") == as_a_calendar_shows_it(attendee)
+    assert attendee_read.params["PARTSTAT"] == "NEEDS-ACTION" and attendee_read.params["RSVP"] == "TRUE"
+    assert event["ORGANIZER"] == "mailto:appointments@clinic.example"
+    assert event["ORGANIZER"].params.get("CN", "") == as_a_calendar_shows_it(hospital)
+    assert event["SUMMARY"] == f"Video consultation – {hospital}"

@@ -74,11 +74,11 @@ def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invit
         description=(details.cancel_note or None) if cancelled else details.description,
         location=link,
         url=link,
-        organizer=vCalAddress.new(details.organizer_email, cn=details.organizer_name),
+        organizer=vCalAddress.new(details.organizer_email, cn=_named(details.organizer_name)),
         attendees=[
             vCalAddress.new(
                 details.attendee_email,
-                cn=details.attendee_name,
+                cn=_named(details.attendee_name),
                 cutype="INDIVIDUAL",
                 role="REQ-PARTICIPANT",
                 partstat="NEEDS-ACTION",
@@ -91,6 +91,13 @@ def build_invite(details: InviteDetails, method: Method, now: datetime) -> Invit
     # Calendar.new adds an RFC 7986 calendar-level UID; the event's UID is the one clients match on.
     del calendar["UID"]
     return Invite(method=method, data=calendar.to_ical())
+
+
+def _named(name: str) -> str:
+    """A name as a CN parameter: RFC 5545 gives parameter values no escapes, but icalendar and other
+    readers (Thunderbird's ical.js, as reported) take a backslash for one, so a name ending in one, written
+    bare, swallowed the parameters after it: its backslashes become spaces, and its spaces are tidied."""
+    return " ".join(name.replace("\\", " ").split())
 
 
 def _utc(moment: datetime) -> datetime:
