@@ -256,7 +256,7 @@ def test_clinicians_are_paged_and_the_next_page_keeps_the_filters(admin_client, 
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def test_each_table_exports_as_csv_with_a_header_row(admin_client, hospital):
@@ -286,6 +286,22 @@ def test_names_that_look_like_formulas_are_exported_as_text(admin_client, sessio
     assert departments[1][1] == '\'=HYPERLINK("http://evil.example","x")'
     assert {row[1] for row in clinicians[1:]} == {"'@SUM(1+1)", "'-2+3"}
     assert {row[2] for row in clinicians[1:]} == {'\'=HYPERLINK("http://evil.example","x")', "Dermatology"}
+
+
+@pytest.mark.parametrize("table", ["weeks", "departments", "clinicians", "walk_in"])
+def test_exports_open_in_a_spreadsheet_with_accented_names_intact(admin_client, session, hospital, table):
+    """Excel reads a CSV without a byte-order mark in the computer's legacy code page: "Zoë" became "ZoÃ«"."""
+    hospital.dr_a.display_name = "Dr Zoë Müller"
+    hospital.cardiology.name = "Cardiología"
+    session.commit()
+
+    body = admin_client.get(f"/admin/reports/{table}.csv?{TWO_WEEKS}").get_data()
+
+    assert body.startswith(b"\xef\xbb\xbf")  # UTF-8's byte-order mark, which tells Excel the encoding
+    text = body.decode("utf-8-sig")
+    assert not text.startswith("\ufeff")  # the mark once, not a stray character in the first header
+    if table == "clinicians":
+        assert "Dr Zoë Müller" in text and "Cardiología" in text
 
 
 def test_an_export_is_an_audit_event_without_names(admin_client, session, admin, hospital):

@@ -130,7 +130,7 @@ def test_each_queue_has_its_own_line_and_a_department_filter_narrows_them(sessio
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def test_the_page_shows_the_walk_in_section_with_its_chart_and_help(admin_client, queues):

@@ -1,7 +1,6 @@
-"""The report tables as CSV: a header row, a row per line and week, names made inert for spreadsheets."""
+"""The report tables as CSV: a header row, a row per line and week, names made inert for spreadsheets,
+in a file that spreadsheets open as UTF-8."""
 
-import csv
-import io
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -10,7 +9,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..audit import Actor
 from ..models.transactions import write_transaction
-from ..spreadsheets import inert
+from ..spreadsheets import csv_text, inert
 from .consultations import ReportLine, WeekFigures, clinician_lines, department_lines, weekly_totals
 from .walk_in import DayFigures, queue_lines
 from .weeks import Day, ReportFilter, Week
@@ -95,9 +94,7 @@ def export_csv(session: Session, wanted: ReportFilter, table: str, *, actor: Act
                 "department_id": wanted.department_id,
             },
         )
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(TABLES[table](session, wanted))
-    return buffer.getvalue()
+    return csv_text(TABLES[table](session, wanted))
 
 
 def _line_rows(wanted: ReportFilter, line: ReportLine, names: list[str]) -> Iterator[list[str]]:
