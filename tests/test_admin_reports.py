@@ -232,6 +232,46 @@ def test_a_last_day_before_the_default_period_brings_the_first_day_with_it(admin
     assert '<th scope="row">2019-W45</th>' in page and '<th scope="row">2020-W01</th>' in page
 
 
+@pytest.mark.parametrize(
+    ("query", "first_week", "last_week"),
+    [
+        ("first_day=2020-01-01", "2020-W01", "2022-W01"),  # the 106 weeks from it, not an error
+        ("last_day=2999-12-31", "2997-W52", "3000-W01"),  # the 106 weeks to it
+    ],
+)
+def test_one_day_typed_alone_gives_at_most_the_longest_period_not_an_error(
+    admin_client, query, first_week, last_week
+):
+    """The day left out was this Sunday (or eight weeks ago): from a day over two years back, the page
+    refused the period beside the empty "To" field, an error the manager had not made."""
+    response = admin_client.get(f"/admin/reports?{query}")
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert page.count('<th scope="row">') == 106
+    assert f'<th scope="row">{first_week}</th>' in page and f'<th scope="row">{last_week}</th>' in page
+
+
+def test_a_day_filled_in_never_makes_a_period_the_report_refuses():
+    """Whichever one day is typed (within the years the form takes), and whatever today is, the period
+    filled in around it holds it and is one a ReportFilter accepts."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from clinic.reporting.weeks import filled_period
+
+    days = st.dates(date(1970, 1, 1), date(2999, 12, 31))
+
+    @given(typed=days, first=st.booleans(), today=st.dates(date(2000, 1, 1), date(2100, 12, 31)))
+    def check(typed, first, today):
+        first_day, last_day = filled_period(typed if first else None, None if first else typed, today)
+
+        ReportFilter(first_day, last_day, LONDON)  # neither PeriodTooLong nor an empty period
+        assert (first_day if first else last_day) == typed
+
+    check()
+
+
 def test_a_single_week_is_a_report_too(session, hospital):
     """Also found by the Hypothesis test: a CASE over one week had no WHEN, which no database accepts."""
     (w13,) = weekly_totals(session, ReportFilter(date(2026, 3, 23), date(2026, 3, 23), LONDON))

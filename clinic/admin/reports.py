@@ -17,7 +17,7 @@ from ..models import Department, utcnow
 from ..reporting.consultations import ConsultationReport, consultation_report
 from ..reporting.exports import TABLES, export_csv
 from ..reporting.walk_in import DayFigures, WalkInReport, walk_in_report
-from ..reporting.weeks import PeriodTooLong, ReportFilter, default_period
+from ..reporting.weeks import PeriodTooLong, ReportFilter, filled_period
 from ..scheduling.timezones import zone
 from .charts import BarChart, Series, stacked_bars
 from .forms import LISTED_ONLY, DayField, PageField
@@ -131,9 +131,7 @@ def _filter() -> tuple[ReportFilterForm, ReportFilter | None]:
         return form, None
     tz = zone(current_app.config["DEFAULT_TIME_ZONE"])
     today = utcnow().astimezone(tz).date()
-    # Left out, the first day is eight weeks before the last (or today) and the last is this Sunday.
-    first_day = form.first_day.data or default_period(min(today, form.last_day.data or today))[0]
-    last_day = form.last_day.data or max(default_period(today)[1], first_day)
+    first_day, last_day = filled_period(form.first_day.data, form.last_day.data, today)
     department_id = int(form.department.data) if form.department.data else None
     try:
         return form, ReportFilter(first_day, last_day, tz, department_id)

@@ -118,6 +118,18 @@ def _index_among(ends: list[datetime], instant: ColumnElement) -> ColumnElement[
     return among(0, len(ends) - 1)
 
 
+def filled_period(first_day: date | None, last_day: date | None, today: date) -> tuple[date, date]:
+    """The period asked for, each day left out filled in: the first, eight weeks before the last (or
+    today); the last, this Sunday. A day filled in never makes the period longer than MAX_WEEKS weeks:
+    only the days typed can be refused."""
+    first = first_day or max(
+        default_period(min(today, last_day or today))[0],
+        _monday(last_day or today) - timedelta(weeks=MAX_WEEKS - 1),
+    )
+    longest_to = _monday(first) + timedelta(weeks=MAX_WEEKS, days=-1)
+    return first, last_day or min(max(default_period(today)[1], first), longest_to)
+
+
 def default_period(today: date) -> tuple[date, date]:
     """The last DEFAULT_PAST_WEEKS weeks and this one: Monday eight weeks back to this Sunday."""
     monday = _monday(today)
