@@ -34,7 +34,7 @@ from ..models import (
 from ..models.transactions import write_transaction
 from ..privacy.subject_lookup import with_address
 from ..scheduling.timezones import day_start
-from ..spreadsheets import inert
+from ..spreadsheets import BYTE_ORDER_MARK, inert
 from ..staff.accounts import staff_by_email
 from .chain import record
 from .events import Actor
@@ -265,6 +265,7 @@ def _record_patient_search(session: Session, wanted: AuditFilter, actor: Actor, 
 def _csv_chunks(session: Session, wanted: AuditFilter) -> Iterator[str]:
     """CSV text in chunks of about 64 kB, streamed: the table may hold millions of events."""
     buffer = io.StringIO()
+    buffer.write(BYTE_ORDER_MARK)  # Excel then reads the file as UTF-8
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     query = _matching(wanted).order_by(AuditEvent.id.desc()).execution_options(yield_per=1000)
