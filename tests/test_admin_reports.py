@@ -176,6 +176,20 @@ def test_a_deactivated_clinician_offers_no_time_but_their_consultations_count(se
     assert (w13.booked, w13.offered_seconds) == (4, 2 * HOUR)
 
 
+def test_a_clinician_who_moved_department_takes_their_past_weeks_with_them(session, hospital):
+    """The rule the page states: a clinician's consultations and hours count for the department they are
+    in now, whichever department's service was booked (no consultation records its department then)."""
+    hospital.dr_a.department = hospital.dermatology
+    session.commit()
+
+    cardiology, dermatology = department_lines(session, two_weeks()).rows
+    (dr_a,) = [c for c in clinician_lines(session, two_weeks()).rows if c.name == "Dr A"]
+
+    assert (cardiology.weeks[W13].booked, cardiology.weeks[W13].offered_seconds) == (0, 0)
+    assert (dermatology.weeks[W13].booked, dermatology.weeks[W13].offered_seconds) == (4, 14 * HOUR)
+    assert dr_a.department == "Dermatology"
+
+
 # --- the page ----------------------------------------------------------------------------------
 
 
