@@ -146,6 +146,21 @@ def test_the_page_shows_the_walk_in_section_with_its_chart_and_help(admin_client
     assert SECRET_NAME not in page and SECRET_EMAIL not in page
 
 
+def test_a_page_of_queues_past_the_last_keeps_the_totals_and_does_not_say_there_is_no_queue(
+    admin_client, queues
+):
+    """Two queues fit on page 1; page 2 (a stale link, after a queue was removed) said "No walk-in queue."
+    and hid every queue's totals and charts."""
+    page = admin_client.get(f"/admin/reports?{TWO_WEEKS}&queues_page=2").get_data(as_text=True)
+    section = page[page.index('id="walk-in"') :]
+
+    assert "No walk-in queue" not in section
+    assert 'aria-label="Walk-in callers per day, every queue"' in section
+    assert '<title id="chart-walk-in-title">' in section
+    assert "No queue on this page." in section
+    assert 'rel="prev"' in section and "queues_page=1" in section
+
+
 def test_the_walk_in_csv_has_a_row_per_queue_and_day_and_no_caller_details(admin_client, queues):
     rows = read_csv(admin_client.get(f"/admin/reports/walk_in.csv?{TWO_WEEKS}"))
 

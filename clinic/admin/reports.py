@@ -173,7 +173,7 @@ def _charts(report: ConsultationReport) -> list[BarChart]:
 
 def _walk_in_charts(report: WalkInReport) -> list[BarChart]:
     """The walk-in callers of every queue in the filter together, per day; none without a queue."""
-    if not report.queues.rows:
+    if not report.has_queues:
         return []
     labels = [f"{day.day.day} {day.day:%b}" for day in report.days]
     totals = report.totals

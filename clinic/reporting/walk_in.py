@@ -62,6 +62,12 @@ class WalkInReport:
     totals: list[DayFigures]  # every queue's callers (of the chosen department) together
     queues: Page[QueueLine]
 
+    @property
+    def has_queues(self) -> bool:
+        """Whether the filter holds any queue: a page past the last (a stale link) lists none, but only
+        page 1 empty means there are none."""
+        return bool(self.queues.rows) or self.queues.page > 1
+
 
 def walk_in_report(session: Session, wanted: ReportFilter, *, queues_page: int = 1) -> WalkInReport:
     """The daily totals, and one page of queues."""
