@@ -358,6 +358,31 @@ def test_exports_open_in_a_spreadsheet_with_accented_names_intact(admin_client, 
         assert "Dr Zoë Müller" in text and "Cardiología" in text
 
 
+@pytest.mark.parametrize(
+    ("name", "in_filename"),
+    [
+        ("Dermatology", "dermatology"),
+        ('Cardiología "A&E"/Ü', "cardiologia-a-e-u"),  # ASCII letters only: the header stays well formed
+        ("心臓科", "department-{id}"),  # no Latin letter to keep: its id
+    ],
+)
+def test_an_export_of_one_department_says_which_in_its_file_name(
+    admin_client, session, hospital, name, in_filename
+):
+    """Each department's weekly totals were saved under the hospital's file name, with nothing in the file
+    to tell them apart: the second download overwrote the first, or passed for the hospital's."""
+    hospital.dermatology.name = name
+    session.commit()
+    department = hospital.dermatology.id
+    hospital_wide = admin_client.get(f"/admin/reports/weeks.csv?{TWO_WEEKS}").headers["Content-Disposition"]
+
+    for table, subject in (("weeks", "consultations-weeks"), ("walk_in", "walk-in")):
+        response = admin_client.get(f"/admin/reports/{table}.csv?{TWO_WEEKS}&department={department}")
+        expected = f"{subject}-{in_filename.format(id=department)}-2026-03-25-to-2026-03-31.csv"
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{expected}"'
+    assert hospital_wide == 'attachment; filename="consultations-weeks-2026-03-25-to-2026-03-31.csv"'
+
+
 def test_an_export_is_an_audit_event_without_names(admin_client, session, admin, hospital):
     response = admin_client.get(
         f"/admin/reports/clinicians.csv?{TWO_WEEKS}&department={hospital.dermatology.id}"

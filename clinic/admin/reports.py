@@ -15,7 +15,7 @@ from ..form_errors import show_beside
 from ..hospital.departments import all_departments
 from ..models import Department, utcnow
 from ..reporting.consultations import ConsultationReport, consultation_report
-from ..reporting.exports import TABLES, export_csv
+from ..reporting.exports import TABLES, export_csv, export_filename
 from ..reporting.walk_in import DayFigures, WalkInReport, walk_in_report
 from ..reporting.weeks import PeriodTooLong, ReportFilter, filled_period
 from ..scheduling.timezones import zone
@@ -117,8 +117,7 @@ def report_export(table: str) -> ResponseReturnValue:
     if wanted is None:
         return render_template("admin/reports.html", form=form, report=None), 422
     text = export_csv(db.session, wanted, table, actor=current_staff().actor, now=utcnow())
-    subject = "walk-in" if table == "walk_in" else f"consultations-{table}"
-    filename = f"{subject}-{wanted.first_day}-to-{wanted.last_day}.csv"
+    filename = export_filename(db.session, wanted, table)
     return Response(
         text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -1,6 +1,8 @@
 """The report tables as CSV: a header row, a row per line and week, names made inert for spreadsheets,
 in a file that spreadsheets open as UTF-8."""
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -8,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..audit import Actor
+from ..models import Department
 from ..models.transactions import write_transaction
 from ..spreadsheets import csv_text, inert
 from .consultations import ReportLine, WeekFigures, clinician_lines, department_lines, weekly_totals
@@ -95,6 +98,22 @@ def export_csv(session: Session, wanted: ReportFilter, table: str, *, actor: Act
             },
         )
     return csv_text(TABLES[table](session, wanted))
+
+
+def export_filename(session: Session, wanted: ReportFilter, table: str) -> str:
+    """The file name of a table's CSV: what it holds, the department chosen (if one is), and the period.
+    Only ASCII letters, digits and hyphens, so the Content-Disposition header needs no quoting."""
+    subject = "walk-in" if table == "walk_in" else f"consultations-{table}"
+    if wanted.department_id is not None:
+        name = session.get_one(Department, wanted.department_id).name
+        subject += "-" + ("-".join(_ascii_words(name)) or f"department-{wanted.department_id}")
+    return f"{subject}-{wanted.first_day}-to-{wanted.last_day}.csv"
+
+
+def _ascii_words(text: str) -> list[str]:
+    """The words of `text` in lower-case ASCII, accents dropped: 'Cardiología "A&E"' is cardiologia, a, e."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return re.findall(r"[a-z0-9]+", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def _line_rows(wanted: ReportFilter, line: ReportLine, names: list[str]) -> Iterator[list[str]]:
