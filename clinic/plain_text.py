@@ -4,6 +4,8 @@ the rule that input refuses them and that mails and invites strip them.
 C0 and C1 controls can break a header or an invite line; the bidirectional marks, embeddings,
 overrides and isolates (U+200E/F, U+061C, U+202A–U+202E, U+2066–U+2069) make text display in
 another order than it is stored, which can disguise a name or a link.
+
+Besides, text folded for matching and for file names: lower case without accents (`folded`).
 """
 
 import re
@@ -35,3 +37,9 @@ _UNDRAWN = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp", "Mn", "Me"})
 def shows_nothing(text: str) -> bool:
     """Whether `text` shows nothing when drawn: a name of zero-width spaces reads as no name at all."""
     return all(c in _DRAWN_BLANK or unicodedata.category(c) in _UNDRAWN for c in text)
+
+
+def folded(text: str) -> str:
+    """Lower case without accents: "sao paulo" finds São Paulo, and Cardiología is cardiologia."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

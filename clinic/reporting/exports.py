@@ -2,7 +2,6 @@
 in a file that spreadsheets open as UTF-8."""
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -12,6 +11,7 @@ from .. import audit
 from ..audit import Actor
 from ..models import Department
 from ..models.transactions import write_transaction
+from ..plain_text import folded
 from ..spreadsheets import csv_text, inert
 from .consultations import ReportLine, WeekFigures, clinician_lines, department_lines, weekly_totals
 from .walk_in import DayFigures, queue_lines
@@ -112,8 +112,7 @@ def export_filename(session: Session, wanted: ReportFilter, table: str) -> str:
 
 def _ascii_words(text: str) -> list[str]:
     """The words of `text` in lower-case ASCII, accents dropped: 'Cardiología "A&E"' is cardiologia, a, e."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return re.findall(r"[a-z0-9]+", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return re.findall(r"[a-z0-9]+", folded(text))
 
 
 def _line_rows(wanted: ReportFilter, line: ReportLine, names: list[str]) -> Iterator[list[str]]:

@@ -5,11 +5,11 @@ by city or country, so no page lists all ~550 names unless the patient asks for 
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache, lru_cache
 
+from ..plain_text import folded
 from .timezones import utc_offset, zone, zone_names
 from .zone_names import COMMON, aliases, countries, friendly_name
 
@@ -140,13 +140,7 @@ def _former_names() -> dict[str, str]:
 
 def _words(text: str) -> list[str]:
     """The words of `text`, folded; any other character parts them: Côte d’Ivoire is cote d ivoire."""
-    return _WORD.findall(_folded(text))
+    return _WORD.findall(folded(text))
 
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: _ and / part an IANA name's words too
-
-
-def _folded(text: str) -> str:
-    """Lower case without accents, so sao paulo finds São Paulo."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
