@@ -13,9 +13,9 @@ from clinic.audit import SYSTEM
 from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser
 from clinic.staff.accounts import deactivate_staff
 from clinic.staff.errors import CodeRefused, LoginRefused, SecondFactorUnreadable
-from clinic.staff.mfa import confirm_enrolment, pending_enrolment, reset_mfa
+from clinic.staff.mfa import pending_enrolment, reset_mfa
 from clinic.staff.sessions import Client
-from clinic.staff.signin import SecondStep, sign_in_with_code, sign_in_with_password
+from clinic.staff.signin import SecondStep, confirm_enrolment, sign_in_with_code, sign_in_with_password
 from config import DevelopmentConfig
 
 from . import factories
@@ -48,7 +48,7 @@ def enrolled(session, user, now) -> str:
     """Enrol `user` through the services at `now`; returns the TOTP key."""
     key = pending_enrolment(session, user.id, secret_keys=[TEST_SECRET], issuer="Clinic").key
     confirm_enrolment(
-        session, user.id, pyotp.TOTP(key).at(now), now=now, secret_keys=[TEST_SECRET], actor=SYSTEM
+        session, user.id, pyotp.TOTP(key).at(now), now=now, rules=RULES, client=Client(), actor=SYSTEM
     )
     return key
 
@@ -251,7 +251,8 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
         user.id,
         pyotp.TOTP(new_key).at(later),
         now=later,
-        secret_keys=[TEST_SECRET],
+        rules=RULES,
+        client=Client(),
         actor=SYSTEM,
         current_code=pyotp.TOTP(old_key).at(later + timedelta(seconds=30)),
     )
@@ -288,6 +289,52 @@ def test_a_signed_in_session_alone_cannot_replace_the_second_factor(app, client,
     assert proven.status_code == 200
     session.commit()
     assert session.get(StaffUser, user.id, populate_existing=True).totp_pending_secret is None
+
+
+def replacing_form(client) -> tuple[str, str]:
+    """Open the page that replaces a second factor; returns the new key it shows and its text."""
+    page = client.get("/account/two-factor").text
+    return re.search(r'<code id="totp-key">([A-Z2-7]+)</code>', page).group(1), page
+
+
+def test_a_stolen_session_guessing_the_current_code_is_throttled_like_a_sign_in(app, client, session):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    user = factories.staff(session)
+    sign_in(client, user)
+    old_key, _ = enrol_in_browser(client)
+    new_key, _ = replacing_form(client)
+    guess = {"code": pyotp.TOTP(new_key).now(), "current_code": "000000"}
+
+    guesses = [client.post("/account/two-factor", data=guess).status_code for _ in range(3)]
+    right = client.post(
+        "/account/two-factor", data={"code": pyotp.TOTP(new_key).now(), "current_code": next_code(old_key)}
+    )
+
+    assert guesses == [422, 422, 422]
+    assert right.status_code == 429 and right.headers["Retry-After"]
+    session.commit()
+    assert session.get(StaffUser, user.id, populate_existing=True).totp_pending_secret is not None
+
+
+def test_wrong_current_codes_lock_the_account_and_a_locked_account_replaces_no_factor(app, client, session):
+    app.config.update(LOGIN_MAX_FAILURES_PER_ADDRESS=100, STAFF_MAX_FAILED_LOGINS=3)
+    user = factories.staff(session)
+    sign_in(client, user)
+    old_key, _ = enrol_in_browser(client)
+    new_key, _ = replacing_form(client)
+    guess = {"code": pyotp.TOTP(new_key).now(), "current_code": "000000"}
+
+    for _ in range(3):
+        client.post("/account/two-factor", data=guess)
+    right = client.post(
+        "/account/two-factor", data={"code": pyotp.TOTP(new_key).now(), "current_code": next_code(old_key)}
+    )
+
+    assert right.status_code == 422 and "locked" in right.text
+    session.commit()
+    locked = session.get(StaffUser, user.id, populate_existing=True)
+    assert locked.locked_until is not None and locked.totp_pending_secret is not None
+    assert "staff.locked" in actions(session)
 
 
 NEW_SECRET = "a new secret key that replaced the test one"

@@ -14,10 +14,10 @@ from ..form_errors import show_beside_fields
 from ..keys import secret_keys
 from ..models import utcnow
 from ..staff.errors import AccountError, InvalidAccount
-from ..staff.mfa import confirm_enrolment, pending_enrolment
+from ..staff.mfa import pending_enrolment
 from ..staff.overview import account_overview
 from ..staff.sessions import end_other_sessions
-from ..staff.signin import SecondStep, change_own_password, sign_in_enrolling
+from ..staff.signin import SecondStep, change_own_password, confirm_enrolment, sign_in_enrolling
 from . import sessions
 from .access import background, current_staff, staff_required
 from .forms import ChangePasswordForm, CodeForm, ReplaceFactorForm
@@ -115,7 +115,8 @@ def _confirmed(user_id: int, form: CodeForm, enrolling: sessions.Pending | None)
             user_id,
             form.code.data,
             now=now,
-            secret_keys=rules.secret_keys,
+            rules=rules,
+            client=sessions.client(),
             actor=actor,
             current_code=current_code,
         )

@@ -79,6 +79,17 @@ class SecondFactorUnreadable(CodeRefused):
     )
 
 
+class FactorChangeLocked(CodeRefused):
+    """The account is locked after too many wrong codes or passwords: no second factor is replaced then."""
+
+    def __init__(self, lock_minutes: int) -> None:
+        self.message = (
+            "Your account is locked after too many wrong codes or passwords, so your authenticator app "
+            f"cannot be replaced now. Try again in {lock_minutes} minutes or ask an admin."
+        )
+        super().__init__("current_code")
+
+
 class AddressThrottled(AccountError):
     """Too many failed sign-ins from one address: refused before any account is looked at."""
 

@@ -59,37 +59,12 @@ def pending_enrolment(
     return Enrolment(key=key, uri=pyotp.TOTP(key).provisioning_uri(name=user.email, issuer_name=issuer))
 
 
-def confirm_enrolment(
-    session: Session,
-    user_id: int,
-    code: str,
-    *,
-    now: datetime,
-    secret_keys: Sequence[str],
-    actor: Actor,
-    current_code: str = "",
-) -> list[str]:
-    """Make the pending secret the account's second factor once `code` proves the app has it.
-
-    Replacing a factor needs `current_code` from the old one (or a recovery code) too: a stolen
-    session alone cannot swap the second factor for the thief's. Returns ten new recovery codes (the
-    old ones stop working); CodeRefused, naming the field, if a code is wrong.
-    """
-    with write_transaction(session):
-        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
-        proven = accept_code(session, user, current_code, now=now, secret_keys=secret_keys, actor=actor)
-        if user.has_totp and proven is None:
-            raise code_refusal(user, secret_keys, field="current_code")
-        codes = enrol(session, user, code, now=now, secret_keys=secret_keys, actor=actor)
-        if codes is None:
-            raise CodeRefused()
-    return codes
-
-
 def enrol(
     session: Session, user: StaffUser, code: str, *, now: datetime, secret_keys: Sequence[str], actor: Actor
 ) -> list[str] | None:
-    """`confirm_enrolment` in the caller's write transaction, `user` locked; None if the code is wrong."""
+    """Make the pending secret the account's second factor once `code` proves the app has it, in the
+    caller's write transaction, `user` locked: ten new recovery codes (the old ones stop working); None if
+    `code` is wrong."""
     step = _matching_step(_unseal(secret_keys, user.totp_pending_secret), code, now, after=None)
     if step is None:
         return None
@@ -127,7 +102,7 @@ def reset_mfa(session: Session, user_id: int, *, now: datetime, actor: Actor) ->
 
     Its sessions end too, a thief's among them if the phone was stolen, and an admin's next sign-in sets
     up a factor where one is required. OwnSecondFactor when `actor` is the account itself: a session alone
-    must not swap the factor, which takes a code from it (`confirm_enrolment`)."""
+    must not swap the factor, which takes a code from it (`signin.confirm_enrolment`)."""
     if actor == Actor.staff(user_id, actor.remote_addr):
         raise OwnSecondFactor()
     with write_transaction(session):

@@ -30,7 +30,7 @@ from .accounts import (
     staff_by_email,
     verify_password,
 )
-from .errors import AccountError, InvalidAccount, LoginRefused
+from .errors import AccountError, CodeRefused, FactorChangeLocked, InvalidAccount, LoginRefused
 from .sessions import Client, SessionRules, open_session
 
 
@@ -61,8 +61,12 @@ class SignInRules:
             sessions=SessionRules.from_config(config),
         )
 
+    @property
+    def lock_minutes(self) -> int:
+        return int(self.lock_for.total_seconds() // 60)
+
     def refused(self) -> LoginRefused:
-        return LoginRefused(int(self.lock_for.total_seconds() // 60))
+        return LoginRefused(self.lock_minutes)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,50 @@ def sign_in_enrolling(
         return _Proof("totp_enrolled", tuple(codes)) if codes else None
 
     return _complete(session, user_id, now, rules, client, proof)
+
+
+def confirm_enrolment(
+    session: Session,
+    user_id: int,
+    code: str,
+    *,
+    now: datetime,
+    rules: SignInRules,
+    client: Client,
+    actor: Actor,
+    current_code: str = "",
+) -> list[str]:
+    """A signed-in staff member's new authenticator, once `code` proves the app has it: ten new recovery
+    codes (the old ones stop working); CodeRefused, naming the field, if a code is wrong.
+
+    Replacing a factor needs `current_code` from the old one (or a recovery code) too, so a stolen session
+    alone cannot swap it for the thief's; and a wrong one counts like a wrong sign-in (the address
+    throttle and the account's lockout), so the session cannot guess it without limit. A locked account
+    changes nothing.
+    """
+    refusal: AccountError | None = None
+    with write_transaction(session):
+        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        if user.has_totp:  # a first factor is set up whatever the address did: it proves nothing old
+            _refuse_if_throttled(session, client, now, rules)
+        if user.has_totp and _is_locked(user, now):
+            refusal = FactorChangeLocked(rules.lock_minutes)
+        elif user.has_totp and not mfa.accept_code(
+            session, user, current_code, now=now, secret_keys=rules.secret_keys, actor=actor
+        ):
+            throttle.count_failure(session, client.remote_addr, now=now, window=rules.window)
+            counted = {"factor": "current_code"}
+            if _count_account_failure(session, user, now, rules, client, counted):
+                refusal = FactorChangeLocked(rules.lock_minutes)
+            else:
+                refusal = mfa.code_refusal(user, rules.secret_keys, field="current_code")
+        else:
+            codes = mfa.enrol(session, user, code, now=now, secret_keys=rules.secret_keys, actor=actor)
+            if codes is None:
+                raise CodeRefused()
+    if refusal is not None:
+        raise refusal
+    return codes
 
 
 def change_own_password(
@@ -256,7 +304,7 @@ def _count_account_failure(
     if locked:
         user.failed_logins, user.failures_since = 0, None  # the next lock needs as many failures again
         user.locked_until = now + rules.lock_for
-        action, counted = "staff.locked", {"minutes": int(rules.lock_for.total_seconds() // 60)}
+        action, counted = "staff.locked", {"minutes": rules.lock_minutes}
     else:
         action, counted = "staff.login_failed", {"failures": user.failed_logins}
     actor = events.actor_for(user.id, client.remote_addr)
