@@ -10,12 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from clinic.audit import SYSTEM
-from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser
-from clinic.staff.accounts import deactivate_staff
+from clinic.models import AuditEvent, RecoveryCode, StaffRole, StaffSession, StaffUser, utcnow
+from clinic.staff.accounts import change_password, deactivate_staff, password_mark
 from clinic.staff.errors import CodeRefused, LoginRefused, SecondFactorUnreadable
 from clinic.staff.mfa import pending_enrolment, reset_mfa
 from clinic.staff.sessions import Client
-from clinic.staff.signin import SecondStep, confirm_enrolment, sign_in_with_code, sign_in_with_password
+from clinic.staff.signin import (
+    PasswordPassed,
+    SecondStep,
+    confirm_enrolment,
+    sign_in_with_code,
+    sign_in_with_password,
+)
 from config import DevelopmentConfig
 
 from . import factories
@@ -37,6 +43,11 @@ def enrol_in_browser(client) -> tuple[str, list[str]]:
     shown = client.post("/account/two-factor", data={"code": pyotp.TOTP(key).now()})
     assert shown.status_code == 200, shown.text
     return key, re.findall(r"<code>([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})</code>", shown.text)
+
+
+def passed(user) -> PasswordPassed:
+    """`user`'s password, as passed at sign-in: the code step follows it."""
+    return PasswordPassed(user.id, password_mark(user))
 
 
 def next_code(key: str) -> str:
@@ -121,13 +132,13 @@ def test_a_code_works_once(session, now):
     assert first.next_step is SecondStep.CODE and first.token is None
 
     signed_in = sign_in_with_code(
-        session, user.id, code, now=now + timedelta(seconds=30), rules=RULES, client=Client()
+        session, passed(user), code, now=now + timedelta(seconds=30), rules=RULES, client=Client()
     )
     assert signed_in.token
 
     with pytest.raises(CodeRefused):  # the same code again, still inside its 30 seconds
         sign_in_with_code(
-            session, user.id, code, now=now + timedelta(seconds=40), rules=RULES, client=Client()
+            session, passed(user), code, now=now + timedelta(seconds=40), rules=RULES, client=Client()
         )
 
 
@@ -138,7 +149,7 @@ def test_a_code_from_long_ago_is_refused(session, now):
     with pytest.raises(CodeRefused):
         sign_in_with_code(
             session,
-            user.id,
+            passed(user),
             pyotp.TOTP(key).at(now),
             now=now + timedelta(minutes=5),
             rules=RULES,
@@ -177,7 +188,7 @@ def test_an_account_deactivated_between_password_and_code_gets_no_session(sessio
 
     with pytest.raises(LoginRefused):
         sign_in_with_code(
-            session, user.id, pyotp.TOTP(key).at(later), now=later, rules=RULES, client=Client()
+            session, passed(user), pyotp.TOTP(key).at(later), now=later, rules=RULES, client=Client()
         )
     session.commit()
     assert session.scalars(select(StaffSession)).all() == []
@@ -189,13 +200,46 @@ def test_wrong_codes_count_like_wrong_passwords(session, now):
     rules = factories.sign_in_rules(max_failures_per_address=100)
     for _ in range(rules.max_failures - 1):
         with pytest.raises(CodeRefused):
-            sign_in_with_code(session, user.id, "000000", now=now, rules=rules, client=Client())
+            sign_in_with_code(session, passed(user), "000000", now=now, rules=rules, client=Client())
 
     with pytest.raises(LoginRefused):  # the last wrong code locks the account
-        sign_in_with_code(session, user.id, "000000", now=now, rules=rules, client=Client())
+        sign_in_with_code(session, passed(user), "000000", now=now, rules=rules, client=Client())
 
     session.commit()
     assert session.get(StaffUser, user.id, populate_existing=True).locked_until == now + rules.lock_for
+
+
+def test_a_password_changed_between_password_and_code_voids_the_half_finished_sign_in(app, client, session):
+    user = factories.staff(session)
+    sign_in(client, user)
+    key, _ = enrol_in_browser(client)
+    client.post("/logout")
+    sign_in(client, user)  # the old password passed: the code is due
+
+    change_password(session, user.id, "a new password nobody else knows", now=utcnow(), actor=SYSTEM)
+    refused = client.post("/login/code", data={"code": next_code(key)})
+
+    assert refused.status_code == 422
+    assert client.get("/login/code").headers["Location"] == "/login"  # signed in again from the start
+    session.commit()
+    assert session.scalars(select(StaffSession).where(StaffSession.ended_at.is_(None))).all() == []
+
+
+def test_an_admin_whose_password_changed_while_setting_up_a_factor_is_not_signed_in(app, client, session):
+    app.config["REQUIRE_ADMIN_MFA"] = True
+    admin = factories.staff(session)
+    sign_in(client, admin)  # the old password passed: the admin is taken to set up a factor
+
+    change_password(session, admin.id, "a new password nobody else knows", now=utcnow(), actor=SYSTEM)
+    page = client.get("/account/two-factor").text
+    key = re.search(r'<code id="totp-key">([A-Z2-7]+)</code>', page).group(1)
+    refused = client.post("/account/two-factor", data={"code": pyotp.TOTP(key).now()})
+
+    assert refused.status_code == 422
+    assert client.get("/account/two-factor").headers["Location"].startswith("/login")
+    session.commit()
+    assert session.scalars(select(StaffSession)).all() == []
+    assert not session.get(StaffUser, admin.id, populate_existing=True).has_totp
 
 
 def test_an_admin_who_must_have_a_second_factor_is_taken_to_set_it_up(app, client, session):
@@ -243,7 +287,7 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
     later = now + timedelta(minutes=1)
 
     signed_in = sign_in_with_code(
-        session, user.id, pyotp.TOTP(old_key).at(later), now=later, rules=RULES, client=Client()
+        session, passed(user), pyotp.TOTP(old_key).at(later), now=later, rules=RULES, client=Client()
     )
     assert signed_in.token  # the old app still works while the new one waits
     confirm_enrolment(
@@ -260,7 +304,7 @@ def test_a_new_authenticator_replaces_the_old_one_only_once_confirmed(session, n
     latest = later + timedelta(minutes=1)
     with pytest.raises(CodeRefused):
         sign_in_with_code(
-            session, user.id, pyotp.TOTP(old_key).at(latest), now=latest, rules=RULES, client=Client()
+            session, passed(user), pyotp.TOTP(old_key).at(latest), now=latest, rules=RULES, client=Client()
         )
 
 
@@ -350,7 +394,7 @@ def test_a_rotated_secret_key_keeps_the_second_factor_and_moves_it_under_the_new
 
     def sign_in_at(when, rules):
         return sign_in_with_code(
-            session, user.id, pyotp.TOTP(key).at(when), now=when, rules=rules, client=Client()
+            session, passed(user), pyotp.TOTP(key).at(when), now=when, rules=rules, client=Client()
         )
 
     during = sign_in_at(later, rotated)

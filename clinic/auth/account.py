@@ -13,7 +13,7 @@ from ..extensions import db, login_manager
 from ..form_errors import show_beside_fields
 from ..keys import secret_keys
 from ..models import utcnow
-from ..staff.errors import AccountError, InvalidAccount
+from ..staff.errors import AccountError, InvalidAccount, LoginRefused
 from ..staff.mfa import pending_enrolment
 from ..staff.overview import account_overview
 from ..staff.sessions import end_other_sessions
@@ -92,13 +92,15 @@ def two_factor() -> ResponseReturnValue:
     enrolling = sessions.pending(SecondStep.ENROL)
     if not current_user.is_authenticated and enrolling is None:
         return login_manager.unauthorized()
-    user_id = current_user.id if current_user.is_authenticated else enrolling.user_id
+    user_id = current_user.id if current_user.is_authenticated else enrolling.passed.user_id
     replacing = current_user.is_authenticated and current_user.has_totp
     form = ReplaceFactorForm() if replacing else CodeForm()
     if form.validate_on_submit():
         try:
             return _confirmed(user_id, form, enrolling)
         except AccountError as refused:
+            if enrolling is not None and isinstance(refused, LoginRefused):  # as at the code step
+                sessions.drop_pending()
             field = form[getattr(refused, "field", "code")]
             return refusal("auth/two_factor.html", form, field, refused, **_enrolment(user_id))
     return page("auth/two_factor.html", form, **_enrolment(user_id))
@@ -123,7 +125,7 @@ def _confirmed(user_id: int, form: CodeForm, enrolling: sessions.Pending | None)
         onward = url_for(".account")
     else:
         result = sign_in_enrolling(
-            db.session, user_id, form.code.data, now=now, rules=rules, client=sessions.client()
+            db.session, enrolling.passed, form.code.data, now=now, rules=rules, client=sessions.client()
         )
         sessions.start(result.user, result.token)
         codes, onward = result.recovery_codes, sessions.local_path(enrolling.next) or landing(result.user)

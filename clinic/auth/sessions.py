@@ -20,7 +20,7 @@ from ..extensions import db, login_manager
 from ..logs import bind
 from ..models import SessionEnd, StaffUser, utcnow
 from ..staff.sessions import Client, SessionUser, check_session
-from ..staff.signin import SecondStep, SignInRules
+from ..staff.signin import PasswordPassed, SecondStep, SignInRules
 
 PENDING = "staff_pending"
 # Between the password and the second factor: long enough to fetch a phone or install an app.
@@ -35,9 +35,9 @@ _ENDED_IDLE = "ended_idle"
 
 @dataclass(frozen=True)
 class Pending:
-    """A sign-in whose password passed and whose `step` is still due; `next` is where it was going."""
+    """A sign-in whose password `passed` and whose `step` is still due; `next` is where it was going."""
 
-    user_id: int
+    passed: PasswordPassed
     step: SecondStep
     next: str | None
 
@@ -113,11 +113,12 @@ def end() -> None:
     logout_user()
 
 
-def hold_pending(user_id: int, step: SecondStep, next_path: str | None) -> None:
-    """Remember, in the signed cookie and for a short while, whose password passed."""
+def hold_pending(passed: PasswordPassed, step: SecondStep, next_path: str | None) -> None:
+    """Remember, in the signed cookie and for a short while, whose password passed, and which one."""
     session.clear()
     session[PENDING] = {
-        "user": user_id,
+        "user": passed.user_id,
+        "password": passed.password_mark,
         "step": str(step),
         "until": utcnow().timestamp() + PENDING_SECONDS,
         "next": local_path(next_path),
@@ -129,7 +130,9 @@ def pending(step: SecondStep) -> Pending | None:
     held = session.get(PENDING)
     if not isinstance(held, dict) or held.get("step") != step or held.get("until", 0) < utcnow().timestamp():
         return None
-    return Pending(held["user"], step, held.get("next"))
+    if not isinstance(held.get("password"), str):  # held before passwords were marked: start again
+        return None
+    return Pending(PasswordPassed(held["user"], held["password"]), step, held.get("next"))
 
 
 def drop_pending() -> None:

@@ -56,14 +56,14 @@ def code() -> ResponseReturnValue:
     try:
         result = sign_in_with_code(
             db.session,
-            waiting.user_id,
+            waiting.passed,
             form.code.data,
             now=utcnow(),
             rules=sessions.rules(),
             client=sessions.client(),
         )
     except AccountError as refused:
-        if isinstance(refused, LoginRefused):  # locked meanwhile: the password step starts again
+        if isinstance(refused, LoginRefused):  # locked or password changed meanwhile: start again
             sessions.drop_pending()
         return refusal("auth/code.html", form, form.code, refused)
     return after_sign_in(result, waiting.next)
@@ -109,7 +109,7 @@ def after_sign_in(result: SignedIn, next_path: str | None) -> ResponseReturnValu
     if current_user.is_authenticated:  # signing in over another sign-in ends that one
         leave_session()
     if result.next_step is not None:
-        sessions.hold_pending(result.user.id, result.next_step, next_path)
+        sessions.hold_pending(result.passed, result.next_step, next_path)
         endpoint = ".code" if result.next_step is SecondStep.CODE else ".two_factor"
         return redirect(url_for(endpoint), 303)
     sessions.start(result.user, result.token)

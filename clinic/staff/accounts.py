@@ -5,6 +5,7 @@ There is always an active admin: the last one can be neither demoted nor deactiv
 """
 
 import functools
+import hashlib
 import secrets
 from collections.abc import Callable, Collection
 from datetime import datetime
@@ -43,6 +44,12 @@ def verify_password(password_hash: str, password: str, *, hasher: PasswordHasher
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def password_mark(user: StaffUser) -> str:
+    """A short mark of the account's current password (of its hash, which a new password's salt always
+    changes): what a step taken with a password holds, so that setting another password voids it."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 @functools.cache

@@ -8,7 +8,6 @@ after RESET_LINK_VALID unused. Using it is `change_password`: any lock lifted, e
 The second factor still applies at sign-in.
 """
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from ..audit import Actor
 from ..models import StaffUser
 from ..models.transactions import write_transaction
 from . import events
-from .accounts import change_password, check_password, locked_account
+from .accounts import change_password, check_password, locked_account, password_mark
 from .errors import AccountError
 
 RESET_LINK_VALID = timedelta(hours=24)
@@ -52,7 +51,7 @@ def make_reset_token(
         if not user.active:
             raise InactiveAccount()
         events.record(session, user.id, "staff.password_link_made", now, actor)
-        payload = [user.id, _fingerprint(user), int(now.timestamp())]
+        payload = [user.id, password_mark(user), int(now.timestamp())]
     return _serializer(secret_keys).dumps(payload)
 
 
@@ -83,11 +82,11 @@ def reset_password(
     """Set the password a working link allows; ResetLinkInvalid, or InvalidAccount for a short password."""
     check_password(password)
     user = _account_for_token(session, token, secret_keys=secret_keys, now=now)
-    fingerprint = _fingerprint(user)
+    fingerprint = password_mark(user)
 
     def still_unused(locked: StaffUser) -> None:
         # Checked again under the row lock: of two uses of one link at once, the second finds it spent.
-        if _fingerprint(locked) != fingerprint or not locked.active:
+        if password_mark(locked) != fingerprint or not locked.active:
             raise ResetLinkInvalid()
 
     actor = events.actor_for(user.id, remote_addr)
@@ -96,11 +95,7 @@ def reset_password(
 
 def _still_works(user: StaffUser, fingerprint: str, issued_at: datetime, now: datetime) -> bool:
     fresh = issued_at <= now < issued_at + RESET_LINK_VALID
-    return user.active and fresh and fingerprint == _fingerprint(user)
-
-
-def _fingerprint(user: StaffUser) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    return user.active and fresh and fingerprint == password_mark(user)
 
 
 def _serializer(secret_keys: Sequence[str]) -> URLSafeSerializer:

@@ -26,6 +26,7 @@ from .accounts import (
     check_password,
     clear_failures,
     dummy_hash,
+    password_mark,
     rehash_if_outdated,
     staff_by_email,
     verify_password,
@@ -70,13 +71,23 @@ class SignInRules:
 
 
 @dataclass(frozen=True)
+class PasswordPassed:
+    """An account whose password passed, and a mark of that password: the steps still due after it take
+    this, so that another password set meanwhile voids them."""
+
+    user_id: int
+    password_mark: str
+
+
+@dataclass(frozen=True)
 class SignedIn:
-    """A finished sign-in (`token` for the cookie), or one that waits for `next_step`."""
+    """A finished sign-in (`token` for the cookie), or one that waits for `next_step` after `passed`."""
 
     user: StaffUser
     token: str | None = None
     next_step: SecondStep | None = None
     recovery_codes: tuple[str, ...] = ()
+    passed: PasswordPassed | None = None
 
 
 PASSWORD_ONLY = "password"  # the proof of a sign-in with no second step: no second factor
@@ -100,21 +111,23 @@ def sign_in_with_password(
         _count_refusal(session, user, reason, now, rules, client)
         raise rules.refused()
     rehash_if_outdated(session, user, password)
+    passed = PasswordPassed(user.id, password_mark(user))
     step = second_step(user, rules)
     if step is not None:
-        return SignedIn(user, next_step=step)
+        return SignedIn(user, next_step=step, passed=passed)
 
     def proof(user: StaffUser) -> _Proof | None:
         # A factor enrolled since the password was checked is asked for: no session without it.
         return None if second_step(user, rules) else _Proof(PASSWORD_ONLY)
 
-    return _complete(session, user.id, now, rules, client, proof)
+    return _complete(session, passed, now, rules, client, proof)
 
 
 def sign_in_with_code(
-    session: Session, user_id: int, code: str, *, now: datetime, rules: SignInRules, client: Client
+    session: Session, passed: PasswordPassed, code: str, *, now: datetime, rules: SignInRules, client: Client
 ) -> SignedIn:
-    """The second step, a TOTP or recovery code: CodeRefused, LoginRefused (locked) or AddressThrottled."""
+    """The second step, a TOTP or recovery code, after `passed`: CodeRefused, LoginRefused (locked, or
+    another password set since) or AddressThrottled."""
     _refuse_if_throttled(session, client, now, rules)
 
     def proof(user: StaffUser) -> _Proof | None:
@@ -122,13 +135,14 @@ def sign_in_with_code(
         method = mfa.accept_code(session, user, code, now=now, secret_keys=rules.secret_keys, actor=actor)
         return _Proof(method) if method else None
 
-    return _complete(session, user_id, now, rules, client, proof)
+    return _complete(session, passed, now, rules, client, proof)
 
 
 def sign_in_enrolling(
-    session: Session, user_id: int, code: str, *, now: datetime, rules: SignInRules, client: Client
+    session: Session, passed: PasswordPassed, code: str, *, now: datetime, rules: SignInRules, client: Client
 ) -> SignedIn:
-    """The second step for an admin who must set up a second factor: confirm it, then sign in."""
+    """The second step for an admin who must set up a second factor, after `passed`: confirm it, then
+    sign in."""
     _refuse_if_throttled(session, client, now, rules)
 
     def proof(user: StaffUser) -> _Proof | None:
@@ -138,7 +152,7 @@ def sign_in_enrolling(
         codes = mfa.enrol(session, user, code, now=now, secret_keys=rules.secret_keys, actor=actor)
         return _Proof("totp_enrolled", tuple(codes)) if codes else None
 
-    return _complete(session, user_id, now, rules, client, proof)
+    return _complete(session, passed, now, rules, client, proof)
 
 
 def confirm_enrolment(
@@ -226,19 +240,21 @@ def second_step(user: StaffUser, rules: SignInRules) -> SecondStep | None:
 
 def _complete(
     session: Session,
-    user_id: int,
+    passed: PasswordPassed,
     now: datetime,
     rules: SignInRules,
     client: Client,
     proof_of: Callable[[StaffUser], _Proof | None],
 ) -> SignedIn:
-    """Under the account's row lock: check it may sign in, take the last factor's proof, open a session."""
+    """Under the account's row lock: check it may sign in still, with the password that `passed`, take the
+    last factor's proof, open a session."""
     refusal: AccountError | None = None
     with write_transaction(session):
-        user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+        user = session.get(StaffUser, passed.user_id, with_for_update=True, populate_existing=True)
         known_id = user.id if user else None
         actor = events.actor_for(known_id, client.remote_addr)
-        if (reason := _refusal(user, True, now)) is not None:  # changed since its password passed
+        # The account may have changed since its password passed: deactivated, locked, another password.
+        if (reason := _refusal(user, True, now, passed.password_mark)) is not None:
             refusal = rules.refused()
             events.record(session, known_id, "staff.login_refused", now, actor, {"reason": reason})
         elif (proof := proof_of(user)) is None:
@@ -259,13 +275,17 @@ def _complete(
     return SignedIn(user, token, recovery_codes=proof.recovery_codes)
 
 
-def _refusal(user: StaffUser | None, correct: bool, now: datetime) -> str | None:
+def _refusal(
+    user: StaffUser | None, correct: bool, now: datetime, passed_mark: str | None = None
+) -> str | None:
     if user is None:
         return "unknown address"
     if not user.active:
         return "inactive"
     if _is_locked(user, now):
         return "locked"
+    if passed_mark is not None and passed_mark != password_mark(user):
+        return "password changed"  # another was set after this one passed: it no longer signs in
     return None if correct else "wrong password"
 
 
