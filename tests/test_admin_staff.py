@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from clinic.audit import SYSTEM
 from clinic.extensions import db
 from clinic.models import AuditEvent, StaffRole, StaffUser, utcnow
-from clinic.staff.accounts import change_role, deactivate_staff
+from clinic.staff.accounts import change_role, deactivate_staff, reactivate_staff
 from clinic.staff.directory import staff_page
 from clinic.staff.errors import LastAdmin
 from clinic.staff.reset_links import RESET_LINK_VALID, ResetLinkInvalid, make_reset_token, reset_password
@@ -550,6 +550,30 @@ def test_a_link_dies_when_it_expires_is_tampered_with_or_the_account_is_deactiva
     deactivate_staff(session, user.id, now=now, actor=SYSTEM)
     with pytest.raises(ResetLinkInvalid):
         reset_password(session, token, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
+
+
+def test_a_link_made_before_a_role_change_does_not_set_the_password_of_the_new_role(session, now):
+    department = factories.department(session)
+    user = factories.staff(session, role=StaffRole.RECEPTION, department_id=department.id)
+    token = make_reset_token(session, user.id, secret_keys=[TEST_SECRET], now=now, actor=SYSTEM)
+
+    change_role(session, user.id, StaffRole.ADMIN, now=now, actor=SYSTEM)
+
+    with pytest.raises(ResetLinkInvalid):
+        reset_password(session, token, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
+
+
+def test_a_link_made_before_a_deactivation_stays_dead_once_the_account_is_reactivated(session, now):
+    user = factories.staff(session, role=StaffRole.CLINICIAN)
+    token = make_reset_token(session, user.id, secret_keys=[TEST_SECRET], now=now, actor=SYSTEM)
+
+    deactivate_staff(session, user.id, now=now, actor=SYSTEM)
+    reactivate_staff(session, user.id, now=now, actor=SYSTEM)
+
+    with pytest.raises(ResetLinkInvalid):
+        reset_password(session, token, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
+    new_link = make_reset_token(session, user.id, secret_keys=[TEST_SECRET], now=now, actor=SYSTEM)
+    reset_password(session, new_link, NEW_PASSWORD, secret_keys=[TEST_SECRET], now=now, remote_addr=None)
 
 
 def test_a_link_made_before_a_secret_key_rotation_still_works_while_the_old_key_is_a_fallback(session, now):

@@ -30,6 +30,7 @@ MAX_NAME = 120
 # The rule that no two accounts share an address or a clinician, checked under its lock (`lock_rule`).
 LOGINS = "staff logins"
 ROLE_CHANGED = "staff.role_changed"
+DEACTIVATED = "staff.deactivated"
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
 
@@ -181,7 +182,7 @@ def deactivate_staff(
             _refuse_if_last_admin(session, user_id)
         user = locked_account(session, user_id)
         user.active = False
-        events.record(session, user.id, "staff.deactivated", now, actor)
+        events.record(session, user.id, DEACTIVATED, now, actor)
         close_sessions(session, user.id, SessionEnd.DEACTIVATED, now=now, actor=actor)
     return user
 
@@ -263,10 +264,20 @@ def change_details(
 def role_version(session: Session, user_id: int) -> int:
     """The id of the audit event of the account's last change of role, 0 if none: the version its role
     form is drawn at."""
+    return _last_event(session, user_id, (ROLE_CHANGED,))
+
+
+def standing_version(session: Session, user_id: int) -> int:
+    """The id of the audit event of the account's last change of role or deactivation, 0 if none: what a
+    password link is made for, so that either voids it (a reactivated account starts afresh)."""
+    return _last_event(session, user_id, (ROLE_CHANGED, DEACTIVATED))
+
+
+def _last_event(session: Session, user_id: int, actions: tuple[str, ...]) -> int:
     query = select(func.max(AuditEvent.id)).where(
         AuditEvent.entity_type == "staff_user",
         AuditEvent.entity_id == str(user_id),
-        AuditEvent.action == ROLE_CHANGED,
+        AuditEvent.action.in_(actions),
     )
     return session.scalar(query) or 0
 

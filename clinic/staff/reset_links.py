@@ -3,9 +3,10 @@
 Chosen over a temporary password: nobody but the staff member ever knows a password that works (the
 admin hands over a link that cannot sign in), and nothing is stored. The link is signed with
 SECRET_KEY (one signed with a fallback still works) and names the account and a fingerprint of its
-current password hash, so setting any password spends it (and every other link made before); it dies
-after RESET_LINK_VALID unused. Using it is `change_password`: any lock lifted, every session ended.
-The second factor still applies at sign-in.
+current password hash, so setting any password spends it (and every other link made before), and the
+account's last change of role or deactivation, so a link made for one role does not serve another, nor
+outlive a deactivation; it dies after RESET_LINK_VALID unused. Using it is `change_password`: any lock
+lifted, every session ended. The second factor still applies at sign-in.
 """
 
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from ..audit import Actor
 from ..models import StaffUser
 from ..models.transactions import write_transaction
 from . import events
-from .accounts import change_password, check_password, locked_account, password_mark
+from .accounts import change_password, check_password, locked_account, password_mark, standing_version
 from .errors import AccountError
 
 RESET_LINK_VALID = timedelta(hours=24)
@@ -51,7 +52,7 @@ def make_reset_token(
         if not user.active:
             raise InactiveAccount()
         events.record(session, user.id, "staff.password_link_made", now, actor)
-        payload = [user.id, password_mark(user), int(now.timestamp())]
+        payload = [user.id, password_mark(user), int(now.timestamp()), standing_version(session, user.id)]
     return _serializer(secret_keys).dumps(payload)
 
 
@@ -60,12 +61,14 @@ def _account_for_token(
 ) -> StaffUser:
     """The account whose link this is, while the link works; else ResetLinkInvalid."""
     try:
-        user_id, fingerprint, issued = _serializer(secret_keys).loads(token)
+        user_id, fingerprint, issued, standing = _serializer(secret_keys).loads(token)
         issued_at = datetime.fromtimestamp(int(issued), UTC)
     except (BadSignature, ValueError, TypeError, OverflowError):
         raise ResetLinkInvalid() from None
     user = session.get(StaffUser, user_id) if isinstance(user_id, int) else None
     if user is None or not _still_works(user, fingerprint, issued_at, now):
+        raise ResetLinkInvalid()
+    if standing != standing_version(session, user.id):
         raise ResetLinkInvalid()
     return user
 
@@ -82,11 +85,14 @@ def reset_password(
     """Set the password a working link allows; ResetLinkInvalid, or InvalidAccount for a short password."""
     check_password(password)
     user = _account_for_token(session, token, secret_keys=secret_keys, now=now)
-    fingerprint = password_mark(user)
+    fingerprint, standing = password_mark(user), standing_version(session, user.id)
 
     def still_unused(locked: StaffUser) -> None:
-        # Checked again under the row lock: of two uses of one link at once, the second finds it spent.
+        # Checked again under the row lock: of two uses of one link at once, the second finds it spent;
+        # a role changed or a deactivation since the check above voids it too.
         if password_mark(locked) != fingerprint or not locked.active:
+            raise ResetLinkInvalid()
+        if standing_version(session, locked.id) != standing:
             raise ResetLinkInvalid()
 
     actor = events.actor_for(user.id, remote_addr)
