@@ -1,9 +1,12 @@
 """Staff sign in with a password; unknown, wrong, inactive and locked get one answer; redirects stay local."""
 
+import re
 import time
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinic.auth.sessions import local_path
@@ -171,6 +174,29 @@ def test_next_never_leads_off_the_site(client, session, target):
 
     assert response.headers["Location"] == "/admin/"
     assert local_path(target) is None
+
+
+def leaves_the_site(target: str) -> bool:
+    """Whether a browser on this site, sent to `target`, goes to another host: the WHATWG URL parser's
+    steps that matter here (outer C0 controls and spaces dropped, tabs and newlines dropped anywhere, "\\"
+    read as "/" in an https URL), then a scheme or "//" names another origin."""
+    target = re.sub(r"[\t\n\r]", "", target.strip("".join(map(chr, range(33))))).replace("\\", "/")
+    return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", target)) or target.startswith("//")
+
+
+# Text made mostly of the pieces that turn a path into another address.
+_PIECES = st.sampled_from(
+    ["/", "\\", "\t", "\n", "\r", " ", "\x00", "\x7f", ":", "@", "%2F", "https:", "evil.example"]
+)
+_NEXT_TEXT = st.lists(_PIECES | st.characters(), max_size=8).map("".join)
+
+
+@given(target=_NEXT_TEXT | _NEXT_TEXT.map(lambda text: "/" + text))
+def test_a_next_path_kept_never_leads_off_the_site(target):
+    kept = local_path(target)
+
+    assert kept in (None, target)
+    assert kept is None or not leaves_the_site(kept)
 
 
 def test_logout_needs_a_post(client, session):
