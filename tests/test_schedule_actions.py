@@ -26,6 +26,7 @@ from clinic.scheduling.booking import ALTERNATIVES_SHOWN
 from clinic.scheduling.errors import SlotUnavailable
 from clinic.scheduling.timezones import zone
 from clinic.scheduling.tokens import LinkKeys, letter_code
+from tests.browser_forms import form_values
 from tests.fakes.outbox import outbox  # noqa: F401
 from tests.fakes.providers import fake_providers  # noqa: F401
 from tests.fakes.smtp import smtp_server  # noqa: F401
@@ -1089,3 +1090,31 @@ def test_the_no_show_question_tells_only_the_clinician_to_start_the_call(client,
     else:
         assert "If they are waiting in the call, start it instead." not in question
         assert "If they are waiting in the call, ask Dr Amara Okafor to start it instead." in question
+
+
+@pytest.mark.parametrize("same_time", [False, True], ids=["to another time", "to a colleague at its time"])
+def test_a_staff_move_to_the_first_available_sent_twice_moves_the_consultation_once(
+    client, session, clinic, same_time
+):
+    """A double click on "Move to this time" with "First available" chosen: the second sending finds its own
+    move made and shows it, rather than moving the patient on again to yet another clinician."""
+    start = tomorrow_at(10)
+    okafor = clinic["okafor"].id
+    booked = factories.booking(session, clinic["heart"], start, now=utcnow(), clinician_id=okafor)
+    consultation = booked.consultation
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    path = f"/schedule/consultations/{consultation.id}/move"
+    new_start = start if same_time else tomorrow_at(11)
+    page = text(client.get(f"{path}?clinician=any"))
+    sent = {**form_values(page, path, "post"), "start": form_value(new_start)}
+
+    first = client.post(path, data=sent)
+    first_clinician = reloaded(session, consultation).clinician_id
+    second = client.post(path, data=sent)
+    shown = html.unescape(text(client.get(second.location)))
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert second.location == first.location and shown.count("The consultation has moved to") == 1
+    after = reloaded(session, consultation)
+    assert (after.starts_at, after.clinician_id) == (new_start, first_clinician)
+    assert len(audited(session, consultation, "consultation.rescheduled")) == 1

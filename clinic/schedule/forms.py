@@ -17,18 +17,19 @@ from wtforms import (
     StringField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..booking.forms import (
     ClinicianField,
     DatePartsField,
     DetailsForm,
     IdField,
+    InstantField,
     ReasonField,
     TimePickerFields,
 )
 from ..form_errors import show_beside_fields
-from ..models import ConsentMethod, ConsultationStatus
+from ..models import ConsentMethod, Consultation, ConsultationStatus
 from ..scheduling.companions import CompanionDetails, check_companion_details
 from ..scheduling.patients import MAX_NAME, MAX_REASON, InvalidDetails
 from ..scheduling.timezones import NonExistentLocalTime, local_to_utc
@@ -97,6 +98,21 @@ class MoveForm(TimePickerFields):
     free then), shown in the patient's zone."""
 
     clinician = ClinicianField(invalid="Choose a clinician from the list.")
+    # Where the page showed the consultation: the form sent again (a double click) finds it moved from there.
+    moving_from = InstantField(validators=[Optional()])
+    moving_from_clinician = IdField(invalid="Choose a time from the list.", optional=True)
+
+    def shows(self, found: Consultation) -> None:
+        """Carry where `found` is as the page draws it."""
+        self.moving_from.data, self.moving_from_clinician.data = found.starts_at, found.clinician_id
+
+    def moved_already(self, found: Consultation) -> bool:
+        """Whether `found` has moved, since its page was drawn, to the time and clinician this form asks for:
+        the form's own first sending moved it. Sent again, "First available" would move it on once more."""
+        shown = (self.moving_from.data, self.moving_from_clinician.data)
+        where = (found.starts_at, found.clinician_id)
+        wanted = found.starts_at == self.start.data and self.clinician.data in (None, found.clinician_id)
+        return self.moving_from.data is not None and shown != where and wanted
 
 
 class StaffBookingForm(DetailsForm):

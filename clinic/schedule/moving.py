@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..booking.calendar import page as calendar_page
@@ -38,10 +38,12 @@ def choose_page(viewer: StaffMember, found: Consultation) -> ResponseReturnValue
 def move(viewer: StaffMember, consultation_id: int) -> ResponseReturnValue:
     """POST: move the consultation to the time and clinician chosen, then show it; or the page again,
     with why beside the field."""
-    form, status = MoveForm(), None
+    found, form, status = consultation_for_staff(db.session, viewer, consultation_id), MoveForm(), None
     if not form.clinician.raw_data:  # a form from before colleagues were offered: its own clinician
-        form.clinician.data = consultation_for_staff(db.session, viewer, consultation_id).clinician_id
+        form.clinician.data = found.clinician_id
     if form.validate():
+        if form.moved_already(found):  # sent again: the same outcome as its first sending
+            return _moved(viewer, found)
         try:
             moved = move_for_patient(
                 db.session,
@@ -64,11 +66,17 @@ def _moved(viewer: StaffMember, moved: Consultation) -> ResponseReturnValue:
     """Show the consultation moved; or, handed to a clinician of a department whose consultations `viewer`
     does not see (reception handing a shared clinician's booking back), their day, saying whose it is now."""
     if sees(db.session, viewer, moved.id):
-        flash(told(moved, f"has moved to {moved.clinician.display_name}"))
+        _say_once(told(moved, f"has moved to {moved.clinician.display_name}"))
         return redirect(url_for("schedule.consultation", consultation_id=moved.id), 303)
     theirs = f"{moved.clinician.display_name} of {moved.clinician.department.name}"
-    flash(told(moved, f"has moved to {theirs}, and is no longer on your schedule"))
+    _say_once(told(moved, f"has moved to {theirs}, and is no longer on your schedule"))
     return redirect(url_for("schedule.day"), 303)
+
+
+def _say_once(message: str) -> None:
+    """Flash `message` unless a form sent again finds its first sending's still waiting (Flask's _flashes)."""
+    if ("message", message) not in session.get("_flashes", []):
+        flash(message)
 
 
 def told(found: Consultation, what: str) -> str:
@@ -86,6 +94,7 @@ def _page(
     viewer: StaffMember, found: Consultation, form: MoveForm, status: int | None = None
 ) -> ResponseReturnValue:
     tz = form.time_zone.chosen(form, found.patient_time_zone)
+    form.shows(found)
     days = current_app.config["BOOKING_DAYS_SHOWN"]
     room_opens = JoinWindow.from_config(current_app.config).before_start
     service, clinician_id = found.service, form.clinician.data
