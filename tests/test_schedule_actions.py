@@ -1118,3 +1118,22 @@ def test_a_staff_move_to_the_first_available_sent_twice_moves_the_consultation_o
     after = reloaded(session, consultation)
     assert (after.starts_at, after.clinician_id) == (new_start, first_clinician)
     assert len(audited(session, consultation, "consultation.rescheduled")) == 1
+
+
+def test_a_staff_booking_form_sent_again_with_a_detail_corrected_leads_to_the_booking_it_made(
+    client, session, clinic
+):
+    """The first "Book" went through while the page hung; the receptionist corrects the phone number and
+    books again: they are taken to the booking the form made, told the correction was not saved, rather
+    than shown an error page about idempotency keys that loses what they typed and books nothing."""
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    form = booking_form(clinic["heart"], tomorrow_at(11), email="")
+
+    first = client.post("/schedule/book", data=form)
+    again = client.post("/schedule/book", data={**form, "phone": "+31 20 555 0199"})
+    shown = html.unescape(text(client.get(again.location))) if again.status_code == 303 else ""
+
+    (consultation,) = consultations(session)
+    assert again.status_code == 303 and again.location == first.location
+    assert f"This form booked {consultation.reference} already" in shown
+    assert "was not saved" in shown and "idempotency" not in shown

@@ -14,9 +14,18 @@ from ..extensions import db
 from ..form_errors import show_beside
 from ..models import Clinician, Service, utcnow
 from ..scheduling.availability import Booker
-from ..scheduling.errors import AlreadyBooked, BookingError, NotFound, NotOffered, SlotUnavailable
+from ..scheduling.booking import booked_with_key
+from ..scheduling.errors import (
+    AlreadyBooked,
+    BookingError,
+    IdempotencyConflict,
+    NotFound,
+    NotOffered,
+    SlotUnavailable,
+)
 from ..scheduling.front_desk import book_for_patient, bookable_clinicians, bookable_service, bookable_services
 from ..scheduling.tokens import LinkKeys
+from ..scheduling.visibility import sees
 from ..staff.members import StaffMember
 from .forms import StaffBookingForm
 from .views import bp
@@ -47,12 +56,31 @@ def book() -> ResponseReturnValue:
     except NotFound as missing:
         show_beside(form[missing.field or "service"], str(missing))
         return _page(viewer, form, service)
+    except IdempotencyConflict as used:
+        return _form_used(viewer, form, service, used)
     consultation = booked.consultation
     if consultation.patient.email:
         flash(f"Booked {consultation.reference}. {consultation.patient.name} gets a confirmation e-mail.")
     else:
         flash(f"Booked {consultation.reference}. No e-mail: print the letter or read it to the patient.")
     return redirect(url_for("schedule.consultation", consultation_id=consultation.id), 303)
+
+
+def _form_used(
+    viewer: StaffMember, form: StaffBookingForm, service: Service | None, used: IdempotencyConflict
+) -> ResponseReturnValue:
+    """The form sent again with something changed after it booked (its first "Book" went through while the
+    page hung): the booking it made, as it stands; the page again with a new key if `viewer` cannot see it."""
+    made = booked_with_key(db.session, form.idempotency_key.data)
+    if made is not None and sees(db.session, viewer, made.id):
+        flash(
+            f"This form booked {made.reference} already: nothing more was booked, and what was changed "
+            "before sending it again was not saved. Check the booking below."
+        )
+        return redirect(url_for("schedule.consultation", consultation_id=made.id), 303)
+    form.idempotency_key.renew()
+    show_beside(form.start, "This form has booked a consultation already. Check the details and book again.")
+    return _page(viewer, form, service, used)
 
 
 def _page(
