@@ -1137,3 +1137,30 @@ def test_a_staff_booking_form_sent_again_with_a_detail_corrected_leads_to_the_bo
     assert again.status_code == 303 and again.location == first.location
     assert f"This form booked {consultation.reference} already" in shown
     assert "was not saved" in shown and "idempotency" not in shown
+
+
+def test_inviting_the_same_interpreter_twice_invites_them_once_and_keeps_the_call_in_its_room(
+    client, session, clinic, outbox, smtp_server
+):
+    """A double click on "Invite", or the form sent again after a slow answer: the second sending must not
+    uninvite the interpreter (a cancellation to them, a new video room and an updated invitation to the
+    patient) only to invite them again."""
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    consultation = booked.consultation
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    path = f"/schedule/consultations/{consultation.id}/companion"
+    sent = {"name": "Ana Silva", "email": "ana@example.net", "role": "interpreter"}
+    first = client.post(path, data=sent)
+    deliver(outbox)
+    room = reloaded(session, consultation).meeting_external_id
+    patient_mails = len(smtp_server.inbox(consultation.patient.email))
+
+    again = client.post(path, data={**sent, "email": "ANA@example.net"})
+    deliver(outbox)
+
+    assert (first.status_code, again.status_code) == (303, 303)
+    assert len(smtp_server.inbox("ana@example.net")) == 1
+    assert len(smtp_server.inbox(consultation.patient.email)) == patient_mails
+    after = reloaded(session, consultation)
+    assert after.meeting_external_id == room and len(after.companions) == 1
+    assert audited(session, consultation, "companion.removed") == []

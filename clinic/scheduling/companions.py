@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..audit import Actor
 from ..jobs import outbox
 from ..models import Companion, CompanionRole, Consultation, ConsultationStatus
+from ..models.people import email_key
 from ..models.transactions import write_transaction
 from .errors import ChangeNotAllowed, NotFound
 from .events import record_event
@@ -100,7 +101,8 @@ def add_companion(
 ) -> Companion:
     """Invite a companion to a consultation that is not over yet (staff), replacing the one taking part.
 
-    Enqueues their invitation (and the replaced one's cancellation) and plans their reminders.
+    Enqueues their invitation (and the replaced one's cancellation) and plans their reminders; the one
+    taking part invited again (the form sent twice) stays as they are, their call in its room.
     ChangeNotAllowed for a cancelled or finished consultation, NotFound for an unknown one.
     """
     with write_transaction(session):
@@ -108,10 +110,18 @@ def add_companion(
         if consultation.status not in _OPEN or now >= consultation.ends_at:
             raise ChangeNotAllowed("A companion can only be added before the consultation is over.")
         if (current := consultation.companion) is not None:
+            if _same_person(current, details):
+                return current
             _remove(session, consultation, current, now, actor)
         companion = attach_companion(session, consultation, details, now=now, actor=actor, keys=keys)
         outbox.enqueue_companion_invited(session, consultation, companion, now)
     return companion
+
+
+def _same_person(companion: Companion, details: CompanionDetails) -> bool:
+    """Whether `details` are those `companion` was invited with (the address in any case)."""
+    invited = (companion.name, email_key(companion.email), companion.role)
+    return invited == (details.name, email_key(details.email), details.role)
 
 
 def remove_companion(session: Session, consultation_id: int, *, now: datetime, actor: Actor) -> Removal:
