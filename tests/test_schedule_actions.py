@@ -1164,3 +1164,19 @@ def test_inviting_the_same_interpreter_twice_invites_them_once_and_keeps_the_cal
     after = reloaded(session, consultation)
     assert after.meeting_external_id == room and len(after.companions) == 1
     assert audited(session, consultation, "companion.removed") == []
+
+
+def test_a_clinician_books_a_patient_from_the_times_shown_after_choosing_only_the_service(
+    client, session, clinic
+):
+    """The page's first form chooses the service alone (the clinician's list comes with it); the times then
+    shown are the clinician's own, and the booking form drawn with them must book with them."""
+    login(session, client, clinician_id=clinic["okafor"].id)
+    first = form_values(text(client.get("/schedule/book")), "/schedule/book", "get")
+    page = text(client.get("/schedule/book", query_string={**first, "service": clinic["heart"].id}))
+    typed = {k: v for k, v in booking_form(clinic["heart"], tomorrow_at(10)).items() if k != "clinician"}
+
+    booked = client.post("/schedule/book", data={**form_values(page, "/schedule/book", "post"), **typed})
+
+    assert booked.status_code == 303
+    assert [c.clinician_id for c in consultations(session)] == [clinic["okafor"].id]

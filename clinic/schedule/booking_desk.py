@@ -130,10 +130,12 @@ def _service(viewer: StaffMember, form: StaffBookingForm) -> Service | None:
 def _offered_clinician_id(
     viewer: StaffMember, form: StaffBookingForm, clinicians: list[Clinician]
 ) -> int | None:
-    """Whose free times to show: a clinician's own; else the one chosen, or None for the first available.
-    One chosen who does not offer the service (kept from another service chosen before) is said beside the
-    field, once, and the first available shown instead, so that another may be chosen."""
+    """Whose free times to show, and book with: a clinician's own (set on the form, which carries it to the
+    booking); else the one chosen, or None for the first available. One chosen who does not offer the
+    service (kept from another service chosen before) is said beside the field, once, and the first
+    available shown instead, so that another may be chosen."""
     if viewer.is_clinician:
+        form.clinician.data = viewer.clinician_id
         return viewer.clinician_id
     chosen = form.clinician.data
     if chosen is not None and chosen not in {c.id for c in clinicians}:
