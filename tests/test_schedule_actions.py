@@ -1180,3 +1180,19 @@ def test_a_clinician_books_a_patient_from_the_times_shown_after_choosing_only_th
 
     assert booked.status_code == 303
     assert [c.clinician_id for c in consultations(session)] == [clinic["okafor"].id]
+
+
+def test_a_staff_cancel_sent_twice_leads_to_the_cancelled_consultation_not_a_refusal(client, session, clinic):
+    """A double click on "Cancel": the second sending finds what was asked done, and says so, where it drew
+    the page as "Not done" with a refusal, as though the cancellation had failed."""
+    booked = factories.booking(session, clinic["heart"], tomorrow_at(9), now=utcnow())
+    login(session, client, StaffRole.RECEPTION, department_id=clinic["cardiology"].id)
+    path = f"/schedule/consultations/{booked.consultation.id}/cancel"
+
+    first = client.post(path, data={"reason": ""})
+    second = client.post(path, data={"reason": ""})
+    shown = html.unescape(text(client.get(second.location))) if second.status_code == 303 else ""
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert "Not done" not in shown and "was cancelled already" in shown
+    assert len(audited(session, booked.consultation, "consultation.cancelled")) == 1

@@ -20,7 +20,7 @@ from ..scheduling.agenda import Moment, consultation_row
 from ..scheduling.clashes import ABSENT
 from ..scheduling.companions import Removal
 from ..scheduling.consulting import check_status_change, set_status, start_call
-from ..scheduling.errors import BookingError, NotFound
+from ..scheduling.errors import BookingError, ConsultationCancelled, NotFound
 from ..scheduling.events import history, record_read
 from ..scheduling.front_desk import cancel_for_patient, invite_companion, uninvite_companion
 from ..scheduling.lifecycle import Change, check_change, has_letter, missed_in_absence, staff_changes
@@ -83,9 +83,14 @@ def cancel(consultation_id: int) -> ResponseReturnValue:
     form = forms.StaffCancelForm()
     if not form.validate():
         return _consultation_page(consultation_id, cancel_form=form), 422
-    cancelled = cancel_for_patient(
-        db.session, current_staff(), consultation_id, now=utcnow(), reason=form.reason.data
-    )
+    try:
+        cancelled = cancel_for_patient(
+            db.session, current_staff(), consultation_id, now=utcnow(), reason=form.reason.data
+        )
+    except ConsultationCancelled:  # sent twice, or cancelled meanwhile: what was asked is so
+        db.session.rollback()
+        flash("The consultation was cancelled already: nothing more was done.")
+        return redirect(url_for(".consultation", consultation_id=consultation_id), 303)
     flash(told(cancelled, "is cancelled"))
     return redirect(url_for(".consultation", consultation_id=cancelled.id), 303)
 
