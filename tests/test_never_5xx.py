@@ -318,6 +318,8 @@ def test_the_staff_pages_never_answer_5xx(app, session, clinic):
         "time_zone": "UTC",
         "page": "2",
         "provider": "jitsi",
+        "moving_from": "2026-03-09T10:00Z",
+        "moving_from_clinician": clinic.first.id,
     }
     pages = [
         ("get", p)
