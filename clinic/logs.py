@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TextIO
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 from .log_lines import REQUEST_ID_HEADER, JsonFormatter
 
@@ -44,8 +44,11 @@ def log_context(**ids: Any) -> Iterator[None]:
 
 
 def bind(**ids: Any) -> None:
-    """Add ids to the context in force until it ends: for the rest of the request, inside a request."""
-    _context.set({**_context.get(), **ids})
+    """Add ids to the request's context, for the rest of the request. Outside a request this module began
+    (no request, or before its start) nothing is bound: the ids would outlive it, on the thread's later
+    lines."""
+    if has_request_context() and "log_context" in g:
+        _context.set({**_context.get(), **ids})
 
 
 class ContextFilter(logging.Filter):
@@ -91,14 +94,16 @@ def configure_logging(log_format: str, level: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Set up this process's logging, and give every request an id: its lines carry it, its response
-    names it in X-Request-ID. Call before anything else registers a before_request function."""
+    names it in X-Request-ID. Call before anything else registers a before_request function or a URL
+    value preprocessor: the request starts in the app's first, which Flask runs before both (a
+    blueprint's preprocessor may already read who is signed in, and bind their id)."""
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
-    app.before_request(_start_request)
+    app.url_value_preprocessor(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)
 
 
-def _start_request() -> None:
+def _start_request(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
     incoming = request.environ.get(_REQUEST_ID_ENVIRON, "")
     request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     g.log_context = _context.set({"request_id": request_id})

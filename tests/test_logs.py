@@ -278,6 +278,28 @@ def test_a_signed_in_staff_members_request_lines_carry_their_id_not_their_name_o
     assert "Fenwick" not in json_log.getvalue() and user.email not in json_log.getvalue()
 
 
+@pytest.mark.parametrize(
+    "path", ["/admin/staff/999999/unlock", "/schedule/consultations/999999/notes"], ids=["admin", "notes"]
+)
+def test_a_staff_post_whose_limits_are_read_before_the_request_starts_names_its_staff_and_leaks_them_nowhere(
+    app, session, json_log, path
+):
+    """The admin's and the notes' POSTs read who is signed in (for their body limit) before any
+    before_request hook: the id bound then was dropped from the request's own lines and stayed bound to the
+    thread after it, so a later line outside any request named them (the suite's text line once did)."""
+    user = factories.staff(session)
+    browser = factories.browser(app)
+    factories.sign_in(browser, user)
+
+    posted = browser.post(path)
+    logging.getLogger("clinic.tests.after").warning("a line outside any request")
+
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    request_id = posted.headers[REQUEST_ID_HEADER]
+    assert {line.get("staff_id") for line in lines if line.get("request_id") == request_id} == {user.id}
+    assert "staff_id" not in lines[-1] and lines[-1]["message"] == "a line outside any request"
+
+
 def test_in_production_a_database_error_leaves_out_the_values_of_its_statement(
     database_url, tmp_path, monkeypatch
 ):
