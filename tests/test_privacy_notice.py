@@ -92,7 +92,8 @@ PATIENT_MAILS = {
     OutboxKind.WAITLIST_JOINED_MAIL: "that you are on it",
     OutboxKind.WAITLIST_OFFER_MAIL: "to offer you times that become free",
     OutboxKind.WAITLIST_GONE_MAIL: "when a time offered has gone",
-    OutboxKind.WAITLIST_CLOSED_MAIL: "if your place ends because what you wait for is no longer offered",
+    OutboxKind.WAITLIST_EXPIRED_MAIL: "when your place ends, because its days have passed",
+    OutboxKind.WAITLIST_CLOSED_MAIL: "or because what you wait for is no longer offered",
 }
 # The outbox's other work: the video service's calls, planning, and staff's own mails.
 NOT_TO_PATIENTS = {
