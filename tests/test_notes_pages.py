@@ -143,7 +143,14 @@ OUTSIDERS = {
     "an admin": lambda app, session, now, case: factories.staff(session, role=StaffRole.ADMIN),
     "reception": lambda app, session, now, case: factories.staff(session, role=StaffRole.RECEPTION),
 }
-ROUTES = [("get", ""), ("post", ""), ("post", "/sign"), ("post", "/amend"), ("get", "/{note}/print")]
+ROUTES = [
+    ("get", ""),
+    ("post", ""),
+    ("post", "/sign"),
+    ("post", "/amend"),
+    ("post", "/discard"),
+    ("get", "/{note}/print"),
+]
 
 
 @pytest.mark.parametrize("who", OUTSIDERS)
