@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +73,15 @@ class NetworkCable:
         while carrier.read_text().strip() != "1":
             assert time.monotonic() < deadline, f"{self._end} has no carrier"
             time.sleep(0.01)
+        # Carrier is not yet a path: on some machines the first connection made at once still failed
+        # (the app's first page after the plug answered 503, its next 200). Plugged in is when the far
+        # relay answers.
+        while getattr(self, "address", None):
+            try:
+                socket.create_connection(self.address, timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"{self._end} carries nothing"
 
 
 @contextmanager
